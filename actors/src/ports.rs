@@ -1,0 +1,21 @@
+//! Ports: the capability traits the actors talk through. Adapters (SQLite, Postgres, Redis, S3, the local
+//! folder, RabbitMQ, in-process) implement them in the `gantry` crate's `adapters` module; nothing here knows
+//! about SQL, HTTP or a wire protocol.
+
+pub mod bus;
+pub mod cache;
+pub mod jobs;
+pub mod objects;
+
+/// Why a backing component is not usable right now. The text is safe to show operators: adapters never put
+/// credentials, URLs with passwords or SQL into it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unavailable(pub String);
+
+impl Unavailable {
+    /// Builds the reason from anything printable that is known not to carry secrets.
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self(reason.into())
+    }
+}

@@ -1,0 +1,88 @@
+//! The event bus port: every instance publishes domain events and receives everyone's (its own included).
+//!
+//! Delivery is at-most-once per connection. Whenever an adapter may have missed messages (a reconnect, a
+//! subscriber that fell behind) it sends [`BusSignal::Resync`] so subscribers rebuild their state from the
+//! source of truth instead of trusting their caches.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use super::Unavailable;
+
+/// A domain event. Values of secrets never travel on the bus; only fingerprints do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// An instance finished starting and is about to serve.
+    InstanceStarted {
+        /// The Gantry version the instance runs.
+        version: String,
+    },
+}
+
+/// What goes on the wire: the event plus who sent it and a unique id (for de-duplication and logs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Unique per published message.
+    pub id: Uuid,
+    /// The instance id of the publisher.
+    pub origin: Uuid,
+    /// Publication time, milliseconds since the Unix epoch.
+    pub sent_at_ms: i64,
+    /// The event itself.
+    pub event: Event,
+}
+
+/// What subscribers receive.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BusSignal {
+    /// A message from some instance (possibly this one).
+    Message(Envelope),
+    /// Messages may have been missed; rebuild derived state from the source of truth.
+    Resync {
+        /// Why, for logs and metrics (`reconnected`, `lagged`).
+        reason: &'static str,
+    },
+}
+
+/// Errors of [`Bus::publish`].
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// The broker is unreachable or did not confirm in time; the message was not delivered.
+    #[error("bus unavailable: {0}")]
+    Unavailable(#[from] Unavailable),
+    /// The event could not be encoded (a bug).
+    #[error("cannot encode event: {0}")]
+    Encode(String),
+}
+
+/// The bus capability.
+#[async_trait]
+pub trait Bus: Send + Sync + 'static {
+    /// Publishes `event` to every instance and returns once the broker confirmed it.
+    ///
+    /// # Errors
+    /// [`BusError::Unavailable`] when the broker cannot take it now (the caller decides whether to retry).
+    async fn publish(&self, event: Event) -> Result<(), BusError>;
+
+    /// A new subscription. Each receiver sees every message published after it subscribed, and a
+    /// [`BusSignal::Resync`] whenever messages may have been lost.
+    fn subscribe(&self) -> broadcast::Receiver<BusSignal>;
+
+    /// This instance's id (also the `origin` of what it publishes).
+    fn instance_id(&self) -> Uuid;
+
+    /// Whether the bus is connected right now.
+    ///
+    /// # Errors
+    /// The reason it is not.
+    async fn health(&self) -> Result<(), Unavailable>;
+
+    /// The backend's name for `/readyz` and metrics (`memory`, `amqp`).
+    fn backend(&self) -> &'static str;
+
+    /// Stops background tasks and closes connections.
+    async fn close(&self);
+}

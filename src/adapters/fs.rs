@@ -1,0 +1,1 @@
+//! fs adapter (being written).

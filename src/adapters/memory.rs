@@ -1,0 +1,1 @@
+//! memory adapter (being written).

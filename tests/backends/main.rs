@@ -1,0 +1,16 @@
+//! Backend suites: the adapters against the real services. Each suite runs when its URL is set and
+//! otherwise prints that it was skipped (and fails when `GANTRY_REQUIRE_BACKENDS=1`, as `.ci/run` sets).
+//!
+//! | suite | variable |
+//! |---|---|
+//! | postgres | `GANTRY_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432/test`) |
+//! | redis | `GANTRY_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379`) |
+//! | rabbitmq | `GANTRY_TEST_AMQP_URL` (e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`) |
+//! | s3 | `GANTRY_TEST_S3_ENDPOINT`, `GANTRY_TEST_S3_ACCESS_KEY_ID`, `GANTRY_TEST_S3_SECRET_ACCESS_KEY` |
+
+mod support;
+
+mod postgres;
+mod rabbitmq;
+mod redis;
+mod s3;

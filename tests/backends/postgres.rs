@@ -1,0 +1,1 @@
+//! postgres backend suite (being written).

@@ -1,0 +1,1 @@
+//! rabbitmq backend suite (being written).

@@ -1,0 +1,1 @@
+//! redis backend suite (being written).

@@ -1,0 +1,1 @@
+//! s3 backend suite (being written).

@@ -1,0 +1,348 @@
+//! The runbook's secret rules as pure functions: every violation of a candidate set is reported together,
+//! each naming the variable and the rule, never the value.
+//!
+//! Entropy is estimated as `length × H`, where `H` is the Shannon entropy (bits per character) of the
+//! value's own character distribution. That is generous to random strings (32 random hex characters score
+//! about 115 bits, 24 random hex characters about 84, 43 base64 characters about 225) and harsh on repetition; values below
+//! [`MIN_ENTROPY_BITS`] are rejected. Separately, a single repeated character, a short repeated pattern, a
+//! keyboard or alphabet run, and well-known placeholders are rejected whatever their length.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+/// The minimum estimated entropy, in bits, of any secret (documented in the README).
+pub const MIN_ENTROPY_BITS: f64 = 72.0;
+/// Minimum length of `JWT_SECRET`, `UPLOAD_GUEST_TOKEN_SECRET` and `GANTRY_ADMIN_TOKEN` (runbook step 2).
+pub const MIN_TOKEN_SECRET_LEN: usize = 32;
+/// Minimum length of `S3_SECRET_ACCESS_KEY` (runbook step 2).
+pub const MIN_S3_SECRET_LEN: usize = 24;
+
+/// The secrets Gantry knows, by the names operators use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum SecretName {
+    /// Signs access tokens.
+    #[serde(rename = "JWT_SECRET")]
+    JwtSecret,
+    /// Signs guest upload tokens.
+    #[serde(rename = "UPLOAD_GUEST_TOKEN_SECRET")]
+    UploadGuestTokenSecret,
+    /// The S3 access key id.
+    #[serde(rename = "S3_ACCESS_KEY_ID")]
+    S3AccessKeyId,
+    /// The S3 secret key.
+    #[serde(rename = "S3_SECRET_ACCESS_KEY")]
+    S3SecretAccessKey,
+    /// Bearer token of the admin listener.
+    #[serde(rename = "GANTRY_ADMIN_TOKEN")]
+    AdminToken,
+}
+
+impl SecretName {
+    /// Every secret, in display order.
+    pub const ALL: [Self; 5] = [
+        Self::JwtSecret,
+        Self::UploadGuestTokenSecret,
+        Self::S3AccessKeyId,
+        Self::S3SecretAccessKey,
+        Self::AdminToken,
+    ];
+
+    /// The environment variable (and, with `_FILE`, the file variable) that carries it.
+    #[must_use]
+    pub fn env_var(self) -> &'static str {
+        match self {
+            Self::JwtSecret => "JWT_SECRET",
+            Self::UploadGuestTokenSecret => "UPLOAD_GUEST_TOKEN_SECRET",
+            Self::S3AccessKeyId => "S3_ACCESS_KEY_ID",
+            Self::S3SecretAccessKey => "S3_SECRET_ACCESS_KEY",
+            Self::AdminToken => "GANTRY_ADMIN_TOKEN",
+        }
+    }
+
+    /// Whether its value is a secret that must be high-entropy (the S3 key id is an identifier).
+    #[must_use]
+    pub fn needs_entropy(self) -> bool {
+        !matches!(self, Self::S3AccessKeyId)
+    }
+}
+
+impl std::fmt::Display for SecretName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.env_var())
+    }
+}
+
+/// A rule a secret can break. The `code` is stable (scripts match on it); the message explains the rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// Required here but not set.
+    Missing,
+    /// Shorter than the minimum.
+    TooShort {
+        /// The minimum length in characters.
+        min: usize,
+    },
+    /// `UPLOAD_GUEST_TOKEN_SECRET` equals `JWT_SECRET`.
+    SameAsJwtSecret,
+    /// One character repeated.
+    RepeatedCharacter,
+    /// A short pattern repeated.
+    RepeatedPattern,
+    /// A run of consecutive characters (`abcdef…`, `123456…`).
+    SequentialRun,
+    /// A well-known placeholder (`changeme`, `secret…`, `password…`, …).
+    Placeholder,
+    /// Estimated entropy below the threshold.
+    LowEntropy {
+        /// The threshold in bits.
+        min_bits: u32,
+    },
+}
+
+impl Rule {
+    /// The stable code.
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::TooShort { .. } => "too_short",
+            Self::SameAsJwtSecret => "same_as_jwt_secret",
+            Self::RepeatedCharacter => "repeated_character",
+            Self::RepeatedPattern => "repeated_pattern",
+            Self::SequentialRun => "sequential_run",
+            Self::Placeholder => "placeholder",
+            Self::LowEntropy { .. } => "low_entropy",
+        }
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Missing => f.write_str("is required but not set"),
+            Self::TooShort { min } => write!(f, "must be at least {min} characters"),
+            Self::SameAsJwtSecret => f.write_str("must be different from JWT_SECRET"),
+            Self::RepeatedCharacter => f.write_str("must not be one repeated character"),
+            Self::RepeatedPattern => f.write_str("must not be a short repeated pattern"),
+            Self::SequentialRun => f.write_str("must not be a run of consecutive characters"),
+            Self::Placeholder => {
+                f.write_str("must not be a well-known placeholder (changeme, secret…, password…)")
+            }
+            Self::LowEntropy { min_bits } => write!(
+                f,
+                "must have an estimated entropy of at least {min_bits} bits"
+            ),
+        }
+    }
+}
+
+/// One broken rule: which variable, which rule. Never the value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// The variable.
+    pub variable: SecretName,
+    /// The rule it breaks.
+    pub rule: Rule,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} [{}]", self.variable, self.rule, self.rule.code())
+    }
+}
+
+/// A set of candidate values to validate together (distinctness is a property of the set).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Candidates<'a> {
+    /// `JWT_SECRET`.
+    pub jwt_secret: Option<&'a str>,
+    /// `UPLOAD_GUEST_TOKEN_SECRET`.
+    pub upload_guest_token_secret: Option<&'a str>,
+    /// `S3_ACCESS_KEY_ID`.
+    pub s3_access_key_id: Option<&'a str>,
+    /// `S3_SECRET_ACCESS_KEY`.
+    pub s3_secret_access_key: Option<&'a str>,
+    /// `GANTRY_ADMIN_TOKEN`.
+    pub admin_token: Option<&'a str>,
+}
+
+/// Which secrets are required in this deployment.
+#[derive(Debug, Clone, Copy)]
+pub struct Requirements {
+    /// Objects go to S3, so both S3 credentials are required.
+    pub s3: bool,
+    /// The admin listener is enabled, so its token is required.
+    pub admin_token: bool,
+}
+
+/// Every violation of `candidates` under `required`, in a stable order (variable, then rule).
+#[must_use]
+pub fn validate(candidates: &Candidates<'_>, required: Requirements) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let mut check = |name: SecretName,
+                     value: Option<&str>,
+                     is_required: bool,
+                     min_len: Option<usize>| match value {
+        None if is_required => out.push(Violation {
+            variable: name,
+            rule: Rule::Missing,
+        }),
+        None => {}
+        Some(v) => {
+            if let Some(min) = min_len
+                && v.chars().count() < min
+            {
+                out.push(Violation {
+                    variable: name,
+                    rule: Rule::TooShort { min },
+                });
+            }
+            if name.needs_entropy() {
+                out.extend(weaknesses(v).into_iter().map(|rule| Violation {
+                    variable: name,
+                    rule,
+                }));
+            }
+        }
+    };
+    check(
+        SecretName::JwtSecret,
+        candidates.jwt_secret,
+        true,
+        Some(MIN_TOKEN_SECRET_LEN),
+    );
+    check(
+        SecretName::UploadGuestTokenSecret,
+        candidates.upload_guest_token_secret,
+        true,
+        Some(MIN_TOKEN_SECRET_LEN),
+    );
+    check(
+        SecretName::S3AccessKeyId,
+        candidates.s3_access_key_id.filter(|v| !v.is_empty()),
+        required.s3,
+        None,
+    );
+    check(
+        SecretName::S3SecretAccessKey,
+        candidates.s3_secret_access_key,
+        required.s3,
+        Some(MIN_S3_SECRET_LEN),
+    );
+    check(
+        SecretName::AdminToken,
+        candidates.admin_token,
+        required.admin_token,
+        Some(MIN_TOKEN_SECRET_LEN),
+    );
+    if let (Some(jwt), Some(upload)) = (candidates.jwt_secret, candidates.upload_guest_token_secret)
+        && jwt == upload
+    {
+        out.push(Violation {
+            variable: SecretName::UploadGuestTokenSecret,
+            rule: Rule::SameAsJwtSecret,
+        });
+    }
+    out.sort_by_key(|v| v.variable);
+    out
+}
+
+/// Placeholders rejected anywhere at the start of a value (case-insensitive).
+const PLACEHOLDER_PREFIXES: [&str; 12] = [
+    "changeme",
+    "change-me",
+    "change_me",
+    "secret",
+    "password",
+    "passw0rd",
+    "default",
+    "example",
+    "placeholder",
+    "your-",
+    "your_",
+    "replace",
+];
+
+/// The low-entropy shapes `value` has (empty when it looks random enough).
+#[must_use]
+pub fn weaknesses(value: &str) -> Vec<Rule> {
+    let chars: Vec<char> = value.chars().collect();
+    let mut found = Vec::new();
+    if chars.is_empty() {
+        found.push(Rule::LowEntropy {
+            min_bits: min_bits(),
+        });
+        return found;
+    }
+    if chars.iter().all(|c| *c == chars[0]) {
+        found.push(Rule::RepeatedCharacter);
+    } else if has_short_period(&chars) {
+        found.push(Rule::RepeatedPattern);
+    }
+    if is_sequential(&chars) {
+        found.push(Rule::SequentialRun);
+    }
+    let lower = value.to_lowercase();
+    if PLACEHOLDER_PREFIXES.iter().any(|p| lower.starts_with(p)) || lower.contains("changeme") {
+        found.push(Rule::Placeholder);
+    }
+    if estimate_entropy_bits(value) < MIN_ENTROPY_BITS {
+        found.push(Rule::LowEntropy {
+            min_bits: min_bits(),
+        });
+    }
+    found
+}
+
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // a small positive constant
+fn min_bits() -> u32 {
+    MIN_ENTROPY_BITS as u32
+}
+
+/// `length × Shannon entropy per character` of `value`'s own distribution, in bits.
+#[must_use]
+pub fn estimate_entropy_bits(value: &str) -> f64 {
+    let mut counts: HashMap<char, usize> = HashMap::new();
+    let mut len = 0usize;
+    for c in value.chars() {
+        *counts.entry(c).or_default() += 1;
+        len += 1;
+    }
+    if len == 0 {
+        return 0.0;
+    }
+    #[allow(clippy::cast_precision_loss)] // secret lengths are far below 2^52
+    let n = len as f64;
+    let per_char: f64 = counts
+        .values()
+        .map(|&k| {
+            #[allow(clippy::cast_precision_loss)]
+            let p = k as f64 / n;
+            -p * p.log2()
+        })
+        .sum();
+    per_char * n
+}
+
+/// Whether the value is a pattern of at most a quarter of its length repeated (`abcabcabc…`).
+fn has_short_period(chars: &[char]) -> bool {
+    let n = chars.len();
+    (1..=n / 4).any(|period| (period..n).all(|i| chars[i] == chars[i - period]))
+}
+
+/// Whether at least 3/4 of neighbouring characters differ by exactly +1 or −1 (`abcdef`, `987654`).
+fn is_sequential(chars: &[char]) -> bool {
+    if chars.len() < 4 {
+        return false;
+    }
+    let steps = chars
+        .windows(2)
+        .filter(|w| (i64::from(u32::from(w[1])) - i64::from(u32::from(w[0]))).abs() == 1)
+        .count();
+    steps * 4 >= (chars.len() - 1) * 3
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,100 @@
+//! [`SecretValue`]: a secret plus its fingerprint. The value is reachable only through
+//! [`SecretValue::expose`]; `Debug` shows the fingerprint, never the value.
+
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+/// The public name of a secret version: the first 12 hex digits of the SHA-256 of its value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Fingerprint(String);
+
+impl Fingerprint {
+    /// The fingerprint of `value`.
+    #[must_use]
+    pub fn of(value: &str) -> Self {
+        let digest = Sha256::digest(value.as_bytes());
+        Self(hex::encode(&digest[..6]))
+    }
+
+    /// The 12 hex digits.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A secret value with its fingerprint.
+#[derive(Clone)]
+pub struct SecretValue {
+    value: SecretString,
+    fingerprint: Fingerprint,
+}
+
+impl SecretValue {
+    /// Wraps `value`.
+    #[must_use]
+    pub fn new(value: impl Into<String>) -> Self {
+        let value: String = value.into();
+        let fingerprint = Fingerprint::of(&value);
+        Self {
+            value: SecretString::from(value),
+            fingerprint,
+        }
+    }
+
+    /// The value, for the few places that sign, verify or authenticate with it.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        self.value.expose_secret()
+    }
+
+    /// The fingerprint.
+    #[must_use]
+    pub fn fingerprint(&self) -> &Fingerprint {
+        &self.fingerprint
+    }
+}
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "SecretValue(fingerprint={}, value=[REDACTED])",
+            self.fingerprint
+        )
+    }
+}
+
+impl From<SecretString> for SecretValue {
+    fn from(value: SecretString) -> Self {
+        Self::new(value.expose_secret().to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Debug output of a secret shows its fingerprint, never its value.
+    #[test]
+    fn debug_never_shows_the_value() {
+        let secret = SecretValue::new("kP9x!vQ2#mZ7@rT4$wL8^bN1&cF5*hJ3");
+        let shown = format!("{secret:?}");
+        assert!(!shown.contains("kP9x"), "{shown}");
+        assert!(shown.contains(secret.fingerprint().as_str()));
+    }
+
+    /// The fingerprint is the first 12 hex digits of SHA-256, stable across runs.
+    #[test]
+    fn fingerprint_is_first_12_hex_of_sha256() {
+        // sha256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
+        assert_eq!(Fingerprint::of("abc").as_str(), "ba7816bf8f01");
+    }
+}

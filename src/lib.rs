@@ -1,2 +1,21 @@
 //! Gantry: a hyper gateway in front of supervised ractor actors.
+//!
+//! - [`cli`]: command-line definitions.
+//! - [`config`]: settings (defaults, files, environment) and the runbook's secrets.
+//! - [`startup`]: builds backends, the actor tree and listeners; runs until stopped.
+//! - [`gateway`]: the HTTP server, router, handlers and problem+json errors.
+//! - [`adapters`]: port implementations, one file per backend.
+//! - [`commands`]: the non-serving subcommands (`migrate`, `secrets check`).
+//! - [`telemetry`]: logs and the Prometheus recorder.
+//! - [`signals`]: the SIGTERM and Ctrl-C handler.
+//!
+//! The actors and their domain rules live in the `gantry-actors` crate.
+
 pub mod adapters;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod gateway;
+pub mod signals;
+pub mod startup;
+pub mod telemetry;

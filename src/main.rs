@@ -1,1 +1,69 @@
-fn main(){}
+//! The `gantry` binary: parse the command line, load settings, run the subcommand.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use gantry::cli::{Cli, Command, SecretsCommand};
+use gantry::config::secrets::{self, SecretEnv};
+use gantry::config::{LogFormat, Settings};
+use gantry::startup::Application;
+use gantry::{commands, signals, telemetry};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.profile) {
+        Ok(settings) => settings,
+        Err(err) => {
+            telemetry::init_tracing(LogFormat::Text);
+            tracing::error!(event = "config_invalid", problems = err.problems.join("; "), "invalid configuration");
+            eprintln!("gantry: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    telemetry::init_tracing(settings.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("gantry: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Secrets { action: SecretsCommand::Check { json } } => commands::secrets_check(&settings, json),
+        Command::Migrate => match runtime.block_on(commands::migrate(&settings)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                tracing::error!(event = "migrate_failed", error = format!("{err:#}"), "migration failed");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Serve => runtime.block_on(serve(settings)),
+    }
+}
+
+async fn serve(settings: Settings) -> ExitCode {
+    let (keyring, report) = secrets::load(&settings, &SecretEnv::from_process(), true);
+    let Some(keyring) = keyring else {
+        commands::log_secret_failure(&report);
+        eprintln!("gantry: secret validation failed:");
+        for line in report.lines() {
+            eprintln!("  - {line}");
+        }
+        return ExitCode::FAILURE;
+    };
+    let app = match Application::build(settings, keyring).await {
+        Ok(app) => app,
+        Err(err) => {
+            tracing::error!(event = "startup_failed", error = format!("{err:#}"), "gantry could not start");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(http = %app.http_addr(), admin = %app.admin_addr(), "listening");
+    match app.run_until_stopped(signals::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(event = "fatal", error = format!("{err:#}"), "gantry is exiting after a fatal failure");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -12,19 +12,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ractor::{
-    Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent,
-};
+use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use tokio::sync::watch;
 
 use crate::telemetry;
 
 /// Starts one child linked to the supervisor and returns its cell. Called again for each restart.
-pub type StartFn = Arc<
-    dyn Fn(ActorCell) -> Pin<Box<dyn Future<Output = Result<ActorCell, ractor::SpawnErr>> + Send>>
-        + Send
-        + Sync,
->;
+pub type StartFn =
+    Arc<dyn Fn(ActorCell) -> Pin<Box<dyn Future<Output = Result<ActorCell, ractor::SpawnErr>> + Send>> + Send + Sync>;
 
 /// How to start one child.
 #[derive(Clone)]
@@ -39,9 +34,7 @@ pub struct ChildSpec {
 
 impl std::fmt::Debug for ChildSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChildSpec")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
+        f.debug_struct("ChildSpec").field("name", &self.name).finish_non_exhaustive()
     }
 }
 
@@ -56,10 +49,7 @@ pub struct RestartBudget {
 
 impl Default for RestartBudget {
     fn default() -> Self {
-        Self {
-            max_restarts: 5,
-            window: Duration::from_secs(10),
-        }
+        Self { max_restarts: 5, window: Duration::from_secs(10) }
     }
 }
 
@@ -103,27 +93,21 @@ impl SupervisorState {
     /// Records a restart; `false` when the budget is exhausted.
     fn spend_budget(&mut self) -> bool {
         let now = Instant::now();
-        while self
-            .recent_restarts
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > self.budget.window)
-        {
+        while self.recent_restarts.front().is_some_and(|t| now.duration_since(*t) > self.budget.window) {
             self.recent_restarts.pop_front();
         }
         self.recent_restarts.push_back(now);
         self.recent_restarts.len() <= self.budget.max_restarts
     }
 
-    async fn start_child(
-        &mut self,
-        index: usize,
-        myself: &ActorRef<SupervisorMsg>,
-    ) -> Result<(), ractor::SpawnErr> {
+    async fn start_child(&mut self, index: usize, myself: &ActorRef<SupervisorMsg>) -> Result<(), ractor::SpawnErr> {
         let spec = self.children[index].clone();
         let cell = (spec.start)(myself.get_cell()).await?;
         self.running.insert(cell.get_id(), index);
         self.cells[index] = Some(cell);
         telemetry::set_up(spec.name, true);
+        // Registers the series at 0 so dashboards and alerts see it before the first restart.
+        telemetry::count_restarts(spec.name, 0);
         Ok(())
     }
 
@@ -147,13 +131,8 @@ impl SupervisorState {
             myself.stop(Some(reason));
             return;
         }
-        telemetry::count_restart(name);
-        tracing::warn!(
-            event = "actor_restart",
-            actor = name,
-            cause = why,
-            "restarting actor"
-        );
+        telemetry::count_restarts(name, 1);
+        tracing::warn!(event = "actor_restart", actor = name, cause = why, "restarting actor");
         if let Err(err) = self.start_child(index, myself).await {
             tracing::error!(event = "actor_restart_failed", actor = name, error = %err, "restart failed; retrying");
             myself.send_after(RETRY_DELAY, move || SupervisorMsg::Restart(index));
@@ -217,11 +196,7 @@ impl Actor for RootSupervisor {
                     if let Some(cell) = state.cells[index].take() {
                         let name = state.children[index].name;
                         tracing::info!(actor = name, "stopping actor");
-                        if cell
-                            .stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(5)))
-                            .await
-                            .is_err()
-                        {
+                        if cell.stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(5))).await.is_err() {
                             tracing::warn!(actor = name, "actor did not stop in time; killing it");
                             cell.kill();
                         }

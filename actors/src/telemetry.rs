@@ -36,11 +36,7 @@ impl Mailbox {
     /// A mailbox counter for `actor` holding at most `capacity` waiting messages.
     #[must_use]
     pub fn new(actor: &'static str, capacity: usize) -> Arc<Self> {
-        Arc::new(Self {
-            actor,
-            depth: AtomicUsize::new(0),
-            capacity: capacity.max(1),
-        })
+        Arc::new(Self { actor, depth: AtomicUsize::new(0), capacity: capacity.max(1) })
     }
 
     /// The actor's label.
@@ -53,9 +49,7 @@ impl Mailbox {
     pub fn try_reserve(&self) -> bool {
         let reserved = self
             .depth
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| {
-                (d < self.capacity).then_some(d + 1)
-            })
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| (d < self.capacity).then_some(d + 1))
             .is_ok();
         if reserved {
             self.publish();
@@ -66,11 +60,7 @@ impl Mailbox {
     /// Gives back a place: the message was handled, or never delivered.
     pub fn release(&self) {
         // Saturating: a message that was never reserved (sent by the runtime) must not wrap the counter.
-        let _ = self
-            .depth
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| {
-                Some(d.saturating_sub(1))
-            });
+        let _ = self.depth.fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| Some(d.saturating_sub(1)));
         self.publish();
     }
 
@@ -96,10 +86,7 @@ impl Mailbox {
     #[must_use]
     pub fn begin_handling(&self) -> HandlingGuard {
         self.release();
-        HandlingGuard {
-            actor: self.actor,
-            started: Instant::now(),
-        }
+        HandlingGuard { actor: self.actor, started: Instant::now() }
     }
 }
 
@@ -113,8 +100,7 @@ pub struct HandlingGuard {
 impl Drop for HandlingGuard {
     fn drop(&mut self) {
         metrics::counter!(names::MESSAGES, "actor" => self.actor).increment(1);
-        metrics::histogram!(names::HANDLE_SECONDS, "actor" => self.actor)
-            .record(self.started.elapsed().as_secs_f64());
+        metrics::histogram!(names::HANDLE_SECONDS, "actor" => self.actor).record(self.started.elapsed().as_secs_f64());
     }
 }
 
@@ -123,9 +109,9 @@ pub fn set_up(actor: &'static str, up: bool) {
     metrics::gauge!(names::UP, "actor" => actor).set(if up { 1.0 } else { 0.0 });
 }
 
-/// Counts one restart of `actor`.
-pub fn count_restart(actor: &'static str) {
-    metrics::counter!(names::RESTARTS, "actor" => actor).increment(1);
+/// Counts `n` restarts of `actor` (0 registers the series).
+pub fn count_restarts(actor: &'static str, n: u64) {
+    metrics::counter!(names::RESTARTS, "actor" => actor).increment(n);
 }
 
 #[cfg(test)]

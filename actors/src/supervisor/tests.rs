@@ -9,10 +9,7 @@ fn store() -> SecretStoreHandle {
     let mut secrets = BTreeMap::new();
     secrets.insert(
         SecretName::JwtSecret,
-        Versions::only(SecretVersion::first(
-            SecretValue::new("q7R2vX9kLm4PzT8wN3bH6yC1dF5gJ0sA"),
-            SecretOrigin::Env,
-        )),
+        Versions::only(SecretVersion::first(SecretValue::new("q7R2vX9kLm4PzT8wN3bH6yC1dF5gJ0sA"), SecretOrigin::Env)),
     );
     SecretStoreHandle::new(KeyRing::new(secrets), 16, Duration::from_secs(1))
 }
@@ -22,14 +19,8 @@ async fn start(
     budget: RestartBudget,
 ) -> (ActorRef<SupervisorMsg>, watch::Receiver<Option<String>>) {
     let (fatal, fatal_rx) = watch::channel(None);
-    let args = SupervisorArgs {
-        children: vec![handle.child_spec()],
-        budget,
-        fatal,
-    };
-    let (sup, _join) = Actor::spawn(None, RootSupervisor, args)
-        .await
-        .expect("supervisor starts");
+    let args = SupervisorArgs { children: vec![handle.child_spec()], budget, fatal };
+    let (sup, _join) = Actor::spawn(None, RootSupervisor, args).await.expect("supervisor starts");
     (sup, fatal_rx)
 }
 
@@ -61,10 +52,7 @@ async fn panicking_child_is_restarted_and_serves_again() {
 #[tokio::test]
 async fn restart_budget_exhaustion_is_fatal() {
     let handle = store();
-    let budget = RestartBudget {
-        max_restarts: 2,
-        window: Duration::from_secs(60),
-    };
+    let budget = RestartBudget { max_restarts: 2, window: Duration::from_secs(60) };
     let (_sup, mut fatal) = start(&handle, budget).await;
     for _ in 0..3 {
         status_eventually(&handle).await;
@@ -76,12 +64,7 @@ async fn restart_budget_exhaustion_is_fatal() {
         .await
         .expect("fatal signalled in time")
         .expect("sender alive");
-    assert!(
-        fatal
-            .borrow()
-            .as_deref()
-            .is_some_and(|r| r.contains("secret_store"))
-    );
+    assert!(fatal.borrow().as_deref().is_some_and(|r| r.contains("secret_store")));
 }
 
 /// Shutdown stops children and leaves their handles answering "not running" (503), not hanging.
@@ -90,15 +73,7 @@ async fn shutdown_stops_children() {
     let handle = store();
     let (sup, fatal) = start(&handle, RestartBudget::default()).await;
     status_eventually(&handle).await;
-    sup.call(SupervisorMsg::Shutdown, Some(Duration::from_secs(5)))
-        .await
-        .expect("shutdown answered");
-    assert!(matches!(
-        handle.status().await,
-        Err(crate::handle::CallError::NotRunning(_))
-    ));
-    assert!(
-        fatal.borrow().is_none(),
-        "a requested shutdown is not a failure"
-    );
+    sup.call(SupervisorMsg::Shutdown, Some(Duration::from_secs(5))).await.expect("shutdown answered");
+    assert!(matches!(handle.status().await, Err(crate::handle::CallError::NotRunning(_))));
+    assert!(fatal.borrow().is_none(), "a requested shutdown is not a failure");
 }

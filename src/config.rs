@@ -1,0 +1,291 @@
+//! Configuration: compiled-in defaults (`config/default.toml` and the profile's file), then optional files
+//! in a `config/` folder (or `GANTRY_CONFIG_DIR`), then `GANTRY_…` environment variables — validated as a
+//! whole before anything binds. This module (with [`secrets`]) is the only reader of the environment.
+//!
+//! - [`Settings`]: the typed tree.
+//! - [`secrets`]: the runbook's secrets from `NAME` / `NAME_FILE`, generated ones in the local profile.
+
+pub mod secrets;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+const LOCAL_TOML: &str = include_str!("../config/local.toml");
+const PRODUCTION_TOML: &str = include_str!("../config/production.toml");
+
+/// Which set of backends this instance runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// No services: SQLite file, in-process cache and bus, objects in a folder. Single instance.
+    Local,
+    /// Postgres, Redis, RabbitMQ, S3-compatible storage. Any number of instances.
+    Production,
+}
+
+impl Profile {
+    /// The profile's name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Production => "production",
+        }
+    }
+
+    fn overlay(self) -> &'static str {
+        match self {
+            Self::Local => LOCAL_TOML,
+            Self::Production => PRODUCTION_TOML,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// All settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// The profile.
+    pub profile: Profile,
+    /// Public listener address.
+    pub http_addr: SocketAddr,
+    /// Admin listener address.
+    pub admin_addr: SocketAddr,
+    /// Local data folder.
+    pub data_dir: PathBuf,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// This instance's id on the bus; random per process when unset.
+    #[serde(default)]
+    pub instance_id: Option<uuid::Uuid>,
+    /// Postgres URL (production).
+    #[serde(default)]
+    pub database_url: Option<SecretString>,
+    /// Redis URL (production).
+    #[serde(default)]
+    pub redis_url: Option<SecretString>,
+    /// RabbitMQ URL (production).
+    #[serde(default)]
+    pub amqp_url: Option<SecretString>,
+    /// S3 endpoint (production).
+    #[serde(default)]
+    pub s3_endpoint: Option<String>,
+    /// S3 bucket.
+    pub s3_bucket: String,
+    /// S3 region.
+    pub s3_region: String,
+    /// The admin token, when given in a config file or as `GANTRY_ADMIN_TOKEN` (see [`secrets`]).
+    #[serde(default)]
+    pub admin_token: Option<SecretString>,
+    /// HTTP limits and timeouts.
+    pub http: HttpSettings,
+    /// Actor limits.
+    pub actors: ActorSettings,
+    /// Database pool.
+    pub database: DatabaseSettings,
+    /// Cache.
+    pub cache: CacheSettings,
+    /// S3 details.
+    pub s3: S3Details,
+    /// Bus details.
+    pub bus: BusSettings,
+}
+
+/// HTTP limits and timeouts.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSettings {
+    /// Largest JSON request body, bytes.
+    pub max_body_bytes: usize,
+    /// Per-request deadline, seconds.
+    pub request_timeout_secs: u64,
+    /// Deadline for a client to send its request headers, seconds.
+    pub header_read_timeout_secs: u64,
+    /// Open connections per listener.
+    pub max_connections: usize,
+    /// Requests handled at once.
+    pub max_in_flight: usize,
+    /// Drain time on shutdown, seconds.
+    pub shutdown_grace_secs: u64,
+}
+
+/// Actor limits.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ActorSettings {
+    /// Mailbox bound per actor.
+    pub mailbox_capacity: usize,
+    /// Call timeout, milliseconds.
+    pub call_timeout_ms: u64,
+    /// Restarts tolerated per window.
+    pub max_restarts: usize,
+    /// The restart window, seconds.
+    pub restart_window_secs: u64,
+}
+
+/// Database pool.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// Pool size (Postgres).
+    pub max_connections: u32,
+    /// Wait for a pooled connection, seconds.
+    pub acquire_timeout_secs: u64,
+}
+
+/// Cache.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CacheSettings {
+    /// In-process cache entries.
+    pub max_entries: usize,
+    /// Redis pool size.
+    pub pool_size: usize,
+    /// Redis wait/create/recycle timeout, milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// S3 details.
+#[derive(Debug, Clone, Deserialize)]
+pub struct S3Details {
+    /// Multipart part size, bytes.
+    pub part_size: usize,
+    /// Create the bucket when missing.
+    pub create_bucket: bool,
+}
+
+/// Bus details.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BusSettings {
+    /// Fanout exchange name.
+    pub exchange: String,
+    /// Connect timeout, seconds.
+    pub connect_timeout_secs: u64,
+    /// Publish + confirm timeout, seconds.
+    pub publish_timeout_secs: u64,
+}
+
+/// Configuration that cannot be used; every problem is listed.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", .problems.join("\n  - "))]
+pub struct ConfigError {
+    /// One line per problem.
+    pub problems: Vec<String>,
+}
+
+impl Settings {
+    /// Loads settings for `profile` (or `GANTRY_PROFILE`, or `local`) from defaults, files and environment.
+    ///
+    /// # Errors
+    /// A file or variable does not parse, or the result breaks a rule (every problem is listed).
+    pub fn load(profile: Option<Profile>) -> Result<Self, ConfigError> {
+        Self::load_from(profile, Figment::new().merge(Env::prefixed("GANTRY_").split("__")))
+    }
+
+    /// Like [`Settings::load`] with `overrides` in place of the environment (tests, embedding).
+    ///
+    /// # Errors
+    /// As [`Settings::load`].
+    pub fn load_from(profile: Option<Profile>, overrides: Figment) -> Result<Self, ConfigError> {
+        let bad = |e: figment::Error| ConfigError { problems: e.into_iter().map(|e| e.to_string()).collect() };
+        let profile = match profile {
+            Some(p) => p,
+            None => overrides.extract_inner::<Profile>("profile").unwrap_or(Profile::Local),
+        };
+        let dir = overrides.extract_inner::<PathBuf>("config_dir").unwrap_or_else(|_| PathBuf::from("config"));
+        let settings: Self = Figment::new()
+            .merge(Toml::string(DEFAULT_TOML))
+            .merge(Toml::string(profile.overlay()))
+            .merge(Toml::file(dir.join("default.toml")))
+            .merge(Toml::file(dir.join(format!("{}.toml", profile.as_str()))))
+            .merge(overrides)
+            .merge(("profile", profile))
+            .extract()
+            .map_err(bad)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks cross-field rules.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if self.profile == Profile::Production {
+            let missing = [
+                ("GANTRY_DATABASE_URL", self.database_url.is_none()),
+                ("GANTRY_REDIS_URL", self.redis_url.is_none()),
+                ("GANTRY_AMQP_URL", self.amqp_url.is_none()),
+                ("GANTRY_S3_ENDPOINT", self.s3_endpoint.is_none()),
+            ];
+            for (var, is_missing) in missing {
+                if is_missing {
+                    problems.push(format!("{var} is required in the production profile"));
+                }
+            }
+        }
+        if self.http_addr == self.admin_addr && self.http_addr.port() != 0 {
+            problems.push("GANTRY_HTTP_ADDR and GANTRY_ADMIN_ADDR must differ".into());
+        }
+        let positive = [
+            ("http.max_body_bytes", self.http.max_body_bytes),
+            ("http.max_connections", self.http.max_connections),
+            ("http.max_in_flight", self.http.max_in_flight),
+            ("actors.mailbox_capacity", self.actors.mailbox_capacity),
+            ("cache.max_entries", self.cache.max_entries),
+            ("cache.pool_size", self.cache.pool_size),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                problems.push(format!("{key} must be greater than 0"));
+            }
+        }
+        if self.s3.part_size < 5 * 1024 * 1024 {
+            problems.push("s3.part_size must be at least 5 MiB (5242880)".into());
+        }
+        if problems.is_empty() { Ok(()) } else { Err(ConfigError { problems }) }
+    }
+
+    /// The SQLite file of the local profile.
+    #[must_use]
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("gantry.sqlite3")
+    }
+
+    /// The object folder of the local profile.
+    #[must_use]
+    pub fn objects_dir(&self) -> PathBuf {
+        self.data_dir.join("objects")
+    }
+
+    /// Where generated secrets live (local profile).
+    #[must_use]
+    pub fn secrets_dir(&self) -> PathBuf {
+        self.data_dir.join("secrets")
+    }
+
+    /// Per-request deadline.
+    #[must_use]
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.http.request_timeout_secs)
+    }
+
+    /// Whether `path` is inside the data folder (for messages).
+    #[must_use]
+    pub fn in_data_dir(&self, path: &Path) -> bool {
+        path.starts_with(&self.data_dir)
+    }
+}
+
+#[cfg(test)]
+mod tests;

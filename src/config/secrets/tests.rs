@@ -1,0 +1,102 @@
+use figment::Figment;
+use figment::providers::{Format, Toml};
+
+use super::*;
+
+const JWT: &str = "q7R2vX9kLm4PzT8wN3bH6yC1dF5gJ0sA";
+const UPLOAD: &str = "Zt5Kp2Wq9Lx7Mv3Bn8Rc4Hd6Jf1Gs0Ya";
+const ADMIN: &str = "Hn4Bv7Cx2Zl9Kj5Mg8Df3Sa6Qw1Er0Ty";
+
+fn local(dir: &Path) -> Settings {
+    let toml = format!("data_dir = {:?}", dir.display().to_string());
+    Settings::load_from(None, Figment::new().merge(Toml::string(&toml))).expect("valid settings")
+}
+
+fn env(pairs: &[(&str, &str)]) -> SecretEnv {
+    SecretEnv::from_pairs(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
+}
+
+/// In the local profile a missing secret is generated once, stored 0600, and reused on the next start.
+#[test]
+fn local_profile_generates_missing_secrets_once_with_private_mode() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = local(dir.path());
+
+    let (ring, report) = load(&settings, &SecretEnv::default(), true);
+    let ring = ring.expect("generated secrets are valid");
+    assert_eq!(report.generated.len(), 3);
+    let path = settings.secrets_dir().join("JWT_SECRET");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).expect("file exists").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let first = ring.current(SecretName::JwtSecret).expect("present").fingerprint().clone();
+
+    let (again, report) = load(&settings, &SecretEnv::default(), true);
+    assert!(report.generated.is_empty(), "second start reuses the stored secrets");
+    assert_eq!(again.expect("valid").current(SecretName::JwtSecret).expect("present").fingerprint(), &first);
+}
+
+/// A weak value given explicitly is rejected even in the local profile, and never echoed.
+#[test]
+fn explicit_weak_value_is_rejected_in_local_profile() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ring, report) = load(&local(dir.path()), &env(&[("JWT_SECRET", "short")]), true);
+    assert!(ring.is_none());
+    let text = report.lines().join("\n");
+    assert!(text.contains("JWT_SECRET must be at least 32 characters"), "{text}");
+    assert!(!text.contains("short ["), "value must not appear: {text}");
+}
+
+/// `NAME_FILE` is read with its trailing newline dropped; setting both forms is an error.
+#[test]
+fn file_variant_is_read_and_conflicts_are_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("jwt");
+    std::fs::write(&file, format!("{JWT}\n")).expect("write");
+    let settings = local(dir.path());
+    let file_str = file.display().to_string();
+
+    let (ring, report) =
+        load(&settings, &env(&[("JWT_SECRET_FILE", &file_str), ("UPLOAD_GUEST_TOKEN_SECRET", UPLOAD), ("GANTRY_ADMIN_TOKEN", ADMIN)]), false);
+    assert!(report.is_ok(), "{:?}", report.lines());
+    let ring = ring.expect("valid");
+    assert_eq!(ring.current(SecretName::JwtSecret).expect("present").expose(), JWT);
+
+    let (_, report) = load(&settings, &env(&[("JWT_SECRET_FILE", &file_str), ("JWT_SECRET", JWT)]), false);
+    assert!(report.lines().join("\n").contains("set only one"));
+}
+
+/// An unreadable secret file is reported by variable and path, not silently replaced by a generated one.
+#[test]
+fn unreadable_file_is_a_problem_not_a_generation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ring, report) = load(&local(dir.path()), &env(&[("JWT_SECRET_FILE", "/nonexistent/jwt")]), true);
+    assert!(ring.is_none());
+    assert_eq!(report.source_problems.len(), 1);
+    assert_eq!(report.source_problems[0].variable, SecretName::JwtSecret);
+    assert!(!report.generated.contains(&SecretName::JwtSecret));
+}
+
+/// The production profile generates nothing and requires the S3 credentials.
+#[test]
+fn production_requires_everything_and_generates_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = format!(
+        "data_dir = {:?}\ndatabase_url = \"postgres://x\"\nredis_url = \"redis://x\"\namqp_url = \"amqp://x\"\ns3_endpoint = \"http://x\"",
+        dir.path().display().to_string()
+    );
+    let settings =
+        Settings::load_from(Some(Profile::Production), Figment::new().merge(Toml::string(&toml))).expect("valid");
+    let (ring, report) = load(
+        &settings,
+        &env(&[("JWT_SECRET", JWT), ("UPLOAD_GUEST_TOKEN_SECRET", UPLOAD), ("GANTRY_ADMIN_TOKEN", ADMIN)]),
+        true,
+    );
+    assert!(ring.is_none());
+    let missing: Vec<_> = report.violations.iter().map(|v| v.variable.env_var()).collect();
+    assert_eq!(missing, vec!["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]);
+    assert!(!settings.secrets_dir().exists(), "nothing generated in production");
+}

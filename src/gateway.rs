@@ -1,0 +1,72 @@
+//! The hyper gateway: two listeners (public API, private admin), a thin router, and handlers that talk to
+//! actors through typed handles and to ports through trait objects.
+//!
+//! - [`server`]: accept loop, connection limits, graceful drain, the per-request pipeline.
+//! - [`router`]: method + path → [`router::Route`].
+//! - [`problem`]: every error → `application/problem+json`, in one place.
+//! - [`body`]: JSON bodies with size limits, response helpers.
+//! - [`health`]: `/healthz`, `/readyz`.
+//! - [`jobs`]: `/v1/jobs/{id}`, `/admin/jobs/{id}`.
+//! - [`admin`]: admin authentication, `/metrics`, `/admin/secrets…`.
+
+pub mod admin;
+pub mod body;
+pub mod health;
+pub mod jobs;
+pub mod problem;
+pub mod router;
+pub mod server;
+
+use std::sync::Arc;
+
+use gantry_actors::ports::bus::Bus;
+use gantry_actors::ports::cache::Cache;
+use gantry_actors::ports::jobs::JobStore;
+use gantry_actors::ports::objects::ObjectStore;
+use gantry_actors::secrets::store::SecretStoreHandle;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+use crate::config::Settings;
+
+/// What handlers can reach: settings, actor handles and ports. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+/// The shared parts of [`AppState`].
+pub struct Shared {
+    /// Validated settings.
+    pub settings: Arc<Settings>,
+    /// This instance's id.
+    pub instance_id: Uuid,
+    /// The secret store actor (and the published key ring).
+    pub secrets: SecretStoreHandle,
+    /// Jobs.
+    pub jobs: Arc<dyn JobStore>,
+    /// Shared cache.
+    pub cache: Arc<dyn Cache>,
+    /// Object store.
+    pub objects: Arc<dyn ObjectStore>,
+    /// Event bus.
+    pub bus: Arc<dyn Bus>,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+    /// Requests handled at once (load shedding beyond it).
+    pub in_flight: Arc<Semaphore>,
+}
+
+impl AppState {
+    /// Wraps the shared parts.
+    #[must_use]
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}

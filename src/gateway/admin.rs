@@ -1,0 +1,120 @@
+//! The admin listener's endpoints. Routes:
+//!
+//! | route | auth | what |
+//! |---|---|---|
+//! | `GET /metrics` | none (the listener is private) | Prometheus text format |
+//! | `GET /healthz`, `GET /readyz` | none | as on the public listener |
+//! | `GET /admin/secrets` | Bearer admin token | every secret's versions: fingerprint, state, origin, time |
+//! | `POST /admin/secrets/validate` | Bearer admin token | checks a candidate set against the runbook rules |
+//! | `GET /admin/jobs/{id}` | Bearer admin token | a job |
+//!
+//! The admin token is compared in constant time (SHA-256 of both sides, then `subtle`), and read from the
+//! published key ring, so a rotated token takes effect without a restart.
+
+use hyper::body::Incoming;
+use hyper::{Request, StatusCode};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::AppState;
+use super::body::{Response, json_response, read_json};
+use super::problem::ApiError;
+use super::server::text;
+use gantry_actors::secrets::rules::{self, Candidates, Requirements, Rule};
+use gantry_actors::secrets::{SecretName, Violation};
+
+/// Checks `Authorization: Bearer <admin token>`.
+///
+/// # Errors
+/// 401 `unauthorized` when missing or wrong.
+pub fn authorize(state: &AppState, req: &Request<Incoming>) -> Result<(), ApiError> {
+    let presented = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized)?;
+    let keyring = state.secrets.keyring();
+    let expected = keyring.current(SecretName::AdminToken).ok_or(ApiError::Unauthorized)?;
+    let a = Sha256::digest(presented.trim().as_bytes());
+    let b = Sha256::digest(expected.expose().as_bytes());
+    if bool::from(a.ct_eq(&b)) { Ok(()) } else { Err(ApiError::Unauthorized) }
+}
+
+/// `GET /metrics`.
+#[must_use]
+pub fn metrics(state: &AppState) -> Response {
+    text(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", state.metrics.render())
+}
+
+#[derive(Serialize)]
+struct SecretsView {
+    instance_id: uuid::Uuid,
+    secrets: Vec<gantry_actors::secrets::keyring::VersionStatus>,
+}
+
+/// `GET /admin/secrets`: asks the secret store actor (an operator view, not the hot path).
+///
+/// # Errors
+/// 503 when the actor is unavailable.
+pub async fn secrets(state: &AppState) -> Result<Response, ApiError> {
+    let secrets = state.secrets.status().await?;
+    Ok(json_response(StatusCode::OK, &SecretsView { instance_id: state.instance_id, secrets }))
+}
+
+/// Candidate values to check (all optional; only the given ones are checked).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CandidateSet {
+    #[serde(rename = "JWT_SECRET")]
+    jwt_secret: Option<String>,
+    #[serde(rename = "UPLOAD_GUEST_TOKEN_SECRET")]
+    upload_guest_token_secret: Option<String>,
+    #[serde(rename = "S3_ACCESS_KEY_ID")]
+    s3_access_key_id: Option<String>,
+    #[serde(rename = "S3_SECRET_ACCESS_KEY")]
+    s3_secret_access_key: Option<String>,
+    #[serde(rename = "GANTRY_ADMIN_TOKEN")]
+    admin_token: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ViolationView {
+    variable: SecretName,
+    code: &'static str,
+    message: String,
+}
+
+impl From<&Violation> for ViolationView {
+    fn from(v: &Violation) -> Self {
+        Self { variable: v.variable, code: v.rule.code(), message: format!("{} {}", v.variable, v.rule) }
+    }
+}
+
+#[derive(Serialize)]
+struct ValidationView {
+    valid: bool,
+    violations: Vec<ViolationView>,
+}
+
+/// `POST /admin/secrets/validate`: runbook step 2 ("ensure new values are high entropy") before the
+/// values go into the secret manager. Answers which rules each given value breaks; never echoes values.
+///
+/// # Errors
+/// 400/413/415 for a bad body.
+pub async fn validate_secrets(state: &AppState, req: Request<Incoming>) -> Result<Response, ApiError> {
+    let set: CandidateSet = read_json(req, state.settings.http.max_body_bytes).await?;
+    let candidates = Candidates {
+        jwt_secret: set.jwt_secret.as_deref(),
+        upload_guest_token_secret: set.upload_guest_token_secret.as_deref(),
+        s3_access_key_id: set.s3_access_key_id.as_deref(),
+        s3_secret_access_key: set.s3_secret_access_key.as_deref(),
+        admin_token: set.admin_token.as_deref(),
+    };
+    let mut violations = rules::validate(&candidates, Requirements { s3: false, admin_token: false });
+    // Only what was given is checked: a partial rotation (say, S3 only) is a valid question.
+    violations.retain(|v| v.rule != Rule::Missing);
+    let view = ValidationView { valid: violations.is_empty(), violations: violations.iter().map(Into::into).collect() };
+    Ok(json_response(StatusCode::OK, &view))
+}

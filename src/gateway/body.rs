@@ -1,0 +1,107 @@
+//! Request bodies in (JSON with a size limit, checked while reading) and responses out.
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::{Request, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::problem::ApiError;
+
+/// The response body type: any stream of bytes.
+pub type Body = BoxBody<Bytes, std::io::Error>;
+/// A response.
+pub type Response = hyper::Response<Body>;
+
+/// A body of fixed bytes.
+#[must_use]
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+}
+
+/// An empty body.
+#[must_use]
+pub fn empty() -> Body {
+    full(Bytes::new())
+}
+
+/// `value` as JSON with `status`.
+#[must_use]
+pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    // Serialising our own response types cannot fail (no maps with non-string keys, no custom errors).
+    let bytes = serde_json::to_vec(value).expect("response types serialise");
+    let mut response = hyper::Response::new(full(bytes));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// Reads a JSON body of at most `limit` bytes into `T`.
+///
+/// # Errors
+/// 415 when not `application/json`, 413 over the limit (from `Content-Length` at once, or while reading),
+/// 400 for malformed JSON — the message gives line and column, never the offending text.
+pub async fn read_json<T: DeserializeOwned>(req: Request<Incoming>, limit: usize) -> Result<T, ApiError> {
+    let is_json = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType { expected: "application/json" });
+    }
+    let declared = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let bytes = Limited::new(req.into_body(), limit).collect().await.map_err(|e| {
+        if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            ApiError::PayloadTooLarge { limit }
+        } else {
+            ApiError::BadRequest("the request body could not be read".into())
+        }
+    })?;
+    parse_json(&bytes.to_bytes())
+}
+
+/// Parses JSON, describing failures by position only.
+///
+/// # Errors
+/// [`ApiError::MalformedJson`].
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        use serde_json::error::Category;
+        let what = match e.classify() {
+            Category::Io | Category::Syntax => "invalid JSON",
+            Category::Eof => "truncated JSON",
+            Category::Data => "JSON does not match the expected shape",
+        };
+        ApiError::MalformedJson(format!("{what} at line {} column {}", e.line(), e.column()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Shape {
+        n: u32,
+    }
+
+    /// Error messages for bad JSON never echo what the client sent (it may be a secret).
+    #[test]
+    fn malformed_json_messages_do_not_echo_input() {
+        let err = parse_json::<Shape>(br#"{"n": "Hn4Bv7Cx2Zl9Kj5Mg8Df3Sa6Qw1Er0Ty"}"#).expect_err("wrong type");
+        let text = err.to_string();
+        assert!(text.contains("line 1"), "{text}");
+        assert!(!text.contains("Hn4Bv7"), "{text}");
+        let err = parse_json::<Shape>(b"{\"n\": ").expect_err("truncated");
+        assert!(err.to_string().starts_with("truncated JSON"));
+    }
+}

@@ -1,0 +1,32 @@
+//! `GET /v1/jobs/{id}` and `GET /admin/jobs/{id}`: a job's state, progress and outcome.
+//!
+//! Job ids are UUID v7 (74 random bits); until sessions exist, knowing the id is what grants access. An
+//! unknown and a malformed id both answer 404 `job_not_found`, so ids cannot be probed for shape.
+
+use hyper::StatusCode;
+use uuid::Uuid;
+
+use super::AppState;
+use super::body::{Response, json_response};
+use super::problem::ApiError;
+use super::server::Ctx;
+use gantry_actors::ports::jobs::JobStoreError;
+
+const NOT_FOUND: ApiError = ApiError::ResourceNotFound { code: "job_not_found", what: "job" };
+
+/// Looks the job up.
+///
+/// # Errors
+/// 404 `job_not_found`; 503 when the database is unavailable.
+pub async fn get(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let id = ctx.params.get("id").and_then(|s| Uuid::parse_str(s).ok()).ok_or(NOT_FOUND)?;
+    match state.jobs.get(id).await {
+        Ok(Some(job)) => Ok(json_response(StatusCode::OK, &job)),
+        Ok(None) | Err(JobStoreError::NotFound(_)) => Err(NOT_FOUND),
+        Err(JobStoreError::Unavailable(reason)) => Err(ApiError::Unavailable {
+            code: "database_unavailable",
+            reason: reason.to_string(),
+            retry_after: std::time::Duration::from_secs(2),
+        }),
+    }
+}

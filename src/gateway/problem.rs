@@ -1,0 +1,193 @@
+//! Every error the gateway answers with, and the one place it becomes an `application/problem+json`
+//! response (RFC 9457) with a stable `code`. 5xx bodies are opaque; their cause is logged once, here.
+
+use std::time::Duration;
+
+use hyper::StatusCode;
+use serde::Serialize;
+
+use super::body::{Response, json_response};
+
+/// A per-field problem (422 bodies).
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldError {
+    /// The field (JSON member name).
+    pub field: String,
+    /// Stable code.
+    pub code: &'static str,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+/// An error answered to a client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No route matches the path.
+    #[error("no route for this path")]
+    NotFound,
+    /// The resource does not exist (or is not the caller's).
+    #[error("{what} not found")]
+    ResourceNotFound {
+        /// Stable code, e.g. `job_not_found`.
+        code: &'static str,
+        /// What was looked for.
+        what: &'static str,
+    },
+    /// The path exists, the method does not.
+    #[error("method not allowed")]
+    MethodNotAllowed {
+        /// Methods the path supports (for the `Allow` header).
+        allow: String,
+    },
+    /// The body is not valid JSON of the expected shape.
+    #[error("{0}")]
+    MalformedJson(String),
+    /// The body is not the media type the endpoint takes.
+    #[error("expected {expected}")]
+    UnsupportedMediaType {
+        /// The media type expected.
+        expected: &'static str,
+    },
+    /// The body is larger than allowed.
+    #[error("request body larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// A path or query parameter is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Field-level validation failed.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// Missing or wrong credentials.
+    #[error("missing or invalid credentials")]
+    Unauthorized,
+    /// Too much work right now; retry after the given time.
+    #[error("{reason}")]
+    Unavailable {
+        /// Stable code (`overloaded`, `timeout`, `actor_unavailable`, …).
+        code: &'static str,
+        /// Explanation safe to show.
+        reason: String,
+        /// Suggested wait.
+        retry_after: Duration,
+    },
+    /// A bug or an unexpected backend failure; the client sees nothing of it.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl From<gantry_actors::handle::CallError> for ApiError {
+    fn from(err: gantry_actors::handle::CallError) -> Self {
+        use gantry_actors::handle::CallError;
+        let code = match err {
+            CallError::NotRunning(_) => "actor_unavailable",
+            CallError::Overloaded(_) => "overloaded",
+            CallError::Timeout(_) => "timeout",
+        };
+        Self::Unavailable { code, reason: err.to_string(), retry_after: Duration::from_secs(1) }
+    }
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [FieldError]>,
+}
+
+impl ApiError {
+    /// The HTTP status.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound | Self::ResourceNotFound { .. } => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MalformedJson(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::ResourceNotFound { code, .. } | Self::Unavailable { code, .. } => code,
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::MalformedJson(_) => "malformed_json",
+            Self::UnsupportedMediaType { .. } => "unsupported_media_type",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::BadRequest(_) => "bad_request",
+            Self::Validation(_) => "validation_failed",
+            Self::Unauthorized => "unauthorized",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// The response. `request_id` is echoed so a client can quote it to operators.
+    #[must_use]
+    pub fn into_response(self, request_id: Option<&str>) -> Response {
+        let status = self.status();
+        if let Self::Internal(cause) = &self {
+            // The one place a 5xx cause is logged; adapters keep secrets and SQL out of their errors.
+            tracing::error!(request_id, error = format!("{cause:#}"), "internal error");
+        }
+        let detail = match &self {
+            Self::Internal(_) => None,
+            other => Some(other.to_string()),
+        };
+        let title = status.canonical_reason().unwrap_or("Error");
+        let code = self.code();
+        let body = Problem {
+            kind: format!("https://gantry.dev/problems/{code}"),
+            title,
+            status: status.as_u16(),
+            code,
+            detail,
+            request_id,
+            errors: match &self {
+                Self::Validation(errors) => Some(errors.as_slice()),
+                _ => None,
+            },
+        };
+        let mut response = json_response(status, &body);
+        response
+            .headers_mut()
+            .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/problem+json"));
+        match &self {
+            Self::MethodNotAllowed { allow } => {
+                if let Ok(value) = hyper::header::HeaderValue::from_str(allow) {
+                    response.headers_mut().insert(hyper::header::ALLOW, value);
+                }
+            }
+            Self::Unauthorized => {
+                response
+                    .headers_mut()
+                    .insert(hyper::header::WWW_AUTHENTICATE, hyper::header::HeaderValue::from_static("Bearer"));
+            }
+            Self::Unavailable { retry_after, .. } => {
+                let secs = retry_after.as_secs().max(1).to_string();
+                if let Ok(value) = hyper::header::HeaderValue::from_str(&secs) {
+                    response.headers_mut().insert(hyper::header::RETRY_AFTER, value);
+                }
+            }
+            _ => {}
+        }
+        response
+    }
+}

@@ -1,0 +1,182 @@
+//! The thin router: method + path pattern (matchit) to a [`Route`]. Paths that exist with another method
+//! answer 405 with `Allow`; unknown paths 404. Route templates (not raw paths) label metrics, so label
+//! values stay bounded.
+
+use std::collections::BTreeMap;
+
+use hyper::Method;
+
+/// Every endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /healthz` (both listeners).
+    Healthz,
+    /// `GET /readyz`.
+    Readyz,
+    /// `GET /v1/jobs/{id}`.
+    GetJob,
+    /// `GET /metrics` (admin listener).
+    Metrics,
+    /// `GET /admin/secrets`.
+    AdminSecrets,
+    /// `POST /admin/secrets/validate`.
+    AdminValidateSecrets,
+    /// `GET /admin/jobs/{id}`.
+    AdminGetJob,
+}
+
+impl Route {
+    /// Whether load shedding may refuse it (liveness and scraping must answer under overload).
+    #[must_use]
+    pub fn sheddable(self) -> bool {
+        !matches!(self, Self::Healthz | Self::Metrics)
+    }
+}
+
+/// The listeners, each with its own table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// The public API.
+    Public,
+    /// The private admin API.
+    Admin,
+}
+
+impl Listener {
+    /// Metric label.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Admin => "admin",
+        }
+    }
+
+    fn routes(self) -> &'static [(Method, &'static str, Route)] {
+        match self {
+            Self::Public => &PUBLIC,
+            Self::Admin => &ADMIN,
+        }
+    }
+}
+
+static PUBLIC: [(Method, &str, Route); 3] = [
+    (Method::GET, "/healthz", Route::Healthz),
+    (Method::GET, "/readyz", Route::Readyz),
+    (Method::GET, "/v1/jobs/{id}", Route::GetJob),
+];
+
+static ADMIN: [(Method, &str, Route); 6] = [
+    (Method::GET, "/healthz", Route::Healthz),
+    (Method::GET, "/metrics", Route::Metrics),
+    (Method::GET, "/admin/secrets", Route::AdminSecrets),
+    (Method::POST, "/admin/secrets/validate", Route::AdminValidateSecrets),
+    (Method::GET, "/admin/jobs/{id}", Route::AdminGetJob),
+    (Method::GET, "/readyz", Route::Readyz),
+];
+
+struct Entry {
+    template: &'static str,
+    methods: Vec<(Method, Route)>,
+    allow: String,
+}
+
+/// A listener's routing table.
+pub struct Table {
+    router: matchit::Router<Entry>,
+}
+
+/// The outcome of routing one request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Match {
+    /// A route, its template and the path parameters.
+    Found {
+        /// The endpoint.
+        route: Route,
+        /// The path template (metric label).
+        template: &'static str,
+        /// Path parameters by name.
+        params: BTreeMap<String, String>,
+    },
+    /// The path exists with other methods.
+    MethodNotAllowed {
+        /// The path template.
+        template: &'static str,
+        /// The `Allow` header value.
+        allow: String,
+    },
+    /// No such path.
+    NotFound,
+}
+
+impl Table {
+    /// The table of `listener`.
+    ///
+    /// # Panics
+    /// On a conflicting route pattern (a bug caught by the tests).
+    #[must_use]
+    pub fn new(listener: Listener) -> Self {
+        let mut grouped: BTreeMap<&'static str, Vec<(Method, Route)>> = BTreeMap::new();
+        for (method, path, route) in listener.routes() {
+            grouped.entry(path).or_default().push((method.clone(), *route));
+        }
+        let mut router = matchit::Router::new();
+        for (template, methods) in grouped {
+            let mut names: Vec<&str> = methods.iter().map(|(m, _)| m.as_str()).collect();
+            if names.contains(&"GET") {
+                names.push("HEAD");
+            }
+            let allow = names.join(", ");
+            router.insert(template, Entry { template, methods, allow }).expect("route patterns do not conflict");
+        }
+        Self { router }
+    }
+
+    /// Routes `method path`. `HEAD` is served by the `GET` route.
+    #[must_use]
+    pub fn lookup(&self, method: &Method, path: &str) -> Match {
+        let Ok(found) = self.router.at(path) else { return Match::NotFound };
+        let entry = found.value;
+        let wanted = if method == Method::HEAD { &Method::GET } else { method };
+        match entry.methods.iter().find(|(m, _)| m == wanted) {
+            Some((_, route)) => Match::Found {
+                route: *route,
+                template: entry.template,
+                params: found.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+            },
+            None => Match::MethodNotAllowed { template: entry.template, allow: entry.allow.clone() },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both tables build (no conflicting patterns) and route what they list.
+    #[test]
+    fn tables_route_known_paths_with_params() {
+        let table = Table::new(Listener::Public);
+        match table.lookup(&Method::GET, "/v1/jobs/0190abcd") {
+            Match::Found { route, template, params } => {
+                assert_eq!(route, Route::GetJob);
+                assert_eq!(template, "/v1/jobs/{id}");
+                assert_eq!(params.get("id").map(String::as_str), Some("0190abcd"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let _ = Table::new(Listener::Admin);
+    }
+
+    /// A known path with the wrong method is 405 with the allowed methods; unknown paths are 404.
+    #[test]
+    fn wrong_method_and_unknown_path() {
+        let table = Table::new(Listener::Admin);
+        assert_eq!(
+            table.lookup(&Method::DELETE, "/admin/secrets"),
+            Match::MethodNotAllowed { template: "/admin/secrets", allow: "GET, HEAD".into() }
+        );
+        assert_eq!(table.lookup(&Method::GET, "/nope"), Match::NotFound);
+        assert_eq!(Table::new(Listener::Public).lookup(&Method::GET, "/metrics"), Match::NotFound);
+    }
+}

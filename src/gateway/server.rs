@@ -1,0 +1,220 @@
+//! The HTTP server: one accept loop per listener and the per-request pipeline.
+//!
+//! Pipeline, in order, and why:
+//! 1. request id — taken from `X-Request-Id` when sane, else generated; echoed on every response so a
+//!    client can quote it;
+//! 2. routing — 404/405 cost nothing and are not shed;
+//! 3. load shedding — a bounded number of requests in flight; beyond it 503 `overloaded` with
+//!    `Retry-After` (liveness and `/metrics` are exempt so overload does not look like death);
+//! 4. deadline — the handler runs under the request timeout (503 `timeout`);
+//! 5. errors → problem+json (in `problem.rs`), metrics by route template and status, a debug access log.
+//!
+//! Connections are bounded per listener; on shutdown the loop stops accepting and in-flight requests get
+//! the grace period to finish.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+
+use hyper::body::Incoming;
+use hyper::header::HeaderValue;
+use hyper::{Request, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+
+use super::body::Response;
+use super::problem::ApiError;
+use super::router::{Listener, Match, Route, Table};
+use super::{AppState, admin, health, jobs};
+
+static PUBLIC_TABLE: LazyLock<Table> = LazyLock::new(|| Table::new(Listener::Public));
+static ADMIN_TABLE: LazyLock<Table> = LazyLock::new(|| Table::new(Listener::Admin));
+
+/// The request id header.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// What a handler gets besides the request.
+pub struct Ctx {
+    /// Path parameters.
+    pub params: BTreeMap<String, String>,
+    /// The request id.
+    pub request_id: String,
+    /// The client's address.
+    pub peer: SocketAddr,
+}
+
+/// Serves `listener` until `shutdown` turns true, then drains connections within the grace period.
+pub async fn serve(listener: TcpListener, kind: Listener, state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let settings = Arc::clone(&state.settings);
+    let graceful = GracefulShutdown::new();
+    let connections = Arc::new(Semaphore::new(settings.http.max_connections));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(settings.http.header_read_timeout_secs));
+    builder.http2().timer(TokioTimer::new()).max_concurrent_streams(250);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(pair) => pair,
+                    Err(err) => {
+                        // Usually EMFILE: back off instead of spinning.
+                        tracing::warn!(listener = kind.as_str(), error = %err, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+                    metrics::counter!("gantry_http_connections_refused_total", "listener" => kind.as_str()).increment(1);
+                    drop(stream);
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                let service = hyper::service::service_fn(move |req| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(handle(state, kind, peer, req).await) }
+                });
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(err) = conn.await {
+                        tracing::debug!(error = %err, "connection ended with an error");
+                    }
+                    drop(permit);
+                });
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(listener);
+    let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!(listener = kind.as_str(), ?grace, "grace period ran out; closing remaining connections");
+    } else {
+        tracing::info!(listener = kind.as_str(), "connections drained");
+    }
+}
+
+fn request_id(req: &Request<Incoming>) -> String {
+    req.headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned)
+}
+
+/// Handles one request through the pipeline described at the top of this file.
+pub async fn handle(state: AppState, kind: Listener, peer: SocketAddr, req: Request<Incoming>) -> Response {
+    let started = Instant::now();
+    let request_id = request_id(&req);
+    let method = req.method().clone();
+    let table = match kind {
+        Listener::Public => &*PUBLIC_TABLE,
+        Listener::Admin => &*ADMIN_TABLE,
+    };
+    let (template, result) = match table.lookup(&method, req.uri().path()) {
+        Match::NotFound => ("unmatched", Err(ApiError::NotFound)),
+        Match::MethodNotAllowed { template, allow } => (template, Err(ApiError::MethodNotAllowed { allow })),
+        Match::Found { route, template, params } => {
+            let ctx = Ctx { params, request_id: request_id.clone(), peer };
+            (template, run(&state, route, ctx, req).await)
+        }
+    };
+    let mut response = result.unwrap_or_else(|err| err.into_response(Some(&request_id)));
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    let status = response.status();
+    metrics::counter!(
+        "gantry_http_requests_total",
+        "listener" => kind.as_str(),
+        "route" => template,
+        "method" => method_label(&method),
+        "status" => status.as_str().to_owned(),
+    )
+    .increment(1);
+    metrics::histogram!("gantry_http_request_duration_seconds", "listener" => kind.as_str(), "route" => template)
+        .record(started.elapsed().as_secs_f64());
+    if status.is_server_error() {
+        tracing::warn!(%request_id, %method, route = template, status = status.as_u16(), "request failed");
+    } else {
+        tracing::debug!(%request_id, %method, route = template, status = status.as_u16(), "request");
+    }
+    response
+}
+
+/// Bounded label values: unknown methods collapse into one.
+fn method_label(method: &hyper::Method) -> &'static str {
+    use hyper::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+async fn run(state: &AppState, route: Route, ctx: Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
+    let _permit = if route.sheddable() {
+        Some(state.in_flight.try_acquire().map_err(|_| {
+            metrics::counter!("gantry_http_shed_total").increment(1);
+            ApiError::Unavailable {
+                code: "overloaded",
+                reason: "too many requests in flight; retry shortly".into(),
+                retry_after: Duration::from_secs(1),
+            }
+        })?)
+    } else {
+        None
+    };
+    let deadline = state.settings.request_timeout();
+    tokio::time::timeout(deadline, dispatch(state, route, ctx, req)).await.unwrap_or_else(|_| {
+        Err(ApiError::Unavailable {
+            code: "timeout",
+            reason: format!("the request did not complete within {}s", deadline.as_secs()),
+            retry_after: Duration::from_secs(1),
+        })
+    })
+}
+
+async fn dispatch(state: &AppState, route: Route, ctx: Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
+    match route {
+        Route::Healthz => Ok(health::healthz(state)),
+        Route::Readyz => Ok(health::readyz(state).await),
+        Route::GetJob => jobs::get(state, &ctx).await,
+        Route::Metrics => Ok(admin::metrics(state)),
+        Route::AdminSecrets => {
+            admin::authorize(state, &req)?;
+            admin::secrets(state).await
+        }
+        Route::AdminValidateSecrets => {
+            admin::authorize(state, &req)?;
+            admin::validate_secrets(state, req).await
+        }
+        Route::AdminGetJob => {
+            admin::authorize(state, &req)?;
+            jobs::get(state, &ctx).await
+        }
+    }
+}
+
+/// A plain-text response (health checks, metrics).
+#[must_use]
+pub fn text(status: StatusCode, content_type: &'static str, body: impl Into<bytes::Bytes>) -> Response {
+    let mut response = hyper::Response::new(super::body::full(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}

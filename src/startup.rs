@@ -1,0 +1,252 @@
+//! Builds the application: backends for the profile, the actor tree under the root supervisor, and both
+//! listeners. The only place that creates pools, clients and actors; it hands typed handles to the gateway.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use gantry_actors::ports::bus::{Bus, Event};
+use gantry_actors::ports::cache::Cache;
+use gantry_actors::ports::jobs::JobStore;
+use gantry_actors::ports::objects::ObjectStore;
+use gantry_actors::secrets::store::SecretStoreHandle;
+use gantry_actors::secrets::{KeyRing, SecretName};
+use gantry_actors::supervisor::{RestartBudget, RootSupervisor, SupervisorArgs, SupervisorMsg};
+use ractor::{Actor, ActorRef};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use uuid::Uuid;
+
+use crate::adapters::amqp::{AmqpBus, AmqpSettings};
+use crate::adapters::fs::FsObjectStore;
+use crate::adapters::memory::{MemoryBus, MemoryCache};
+use crate::adapters::postgres::PostgresDb;
+use crate::adapters::redis::RedisCache;
+use crate::adapters::s3::{S3ObjectStore, S3Settings};
+use crate::adapters::sqlite::SqliteDb;
+use crate::config::{Profile, Settings};
+use crate::gateway::router::Listener;
+use crate::gateway::{AppState, Shared, server};
+use crate::telemetry;
+
+/// The backends of one profile, behind their ports.
+pub struct Backends {
+    /// Jobs (SQLite or Postgres).
+    pub jobs: Arc<dyn JobStore>,
+    /// Cache (in-process or Redis).
+    pub cache: Arc<dyn Cache>,
+    /// Objects (folder or S3).
+    pub objects: Arc<dyn ObjectStore>,
+    /// Bus (in-process or RabbitMQ).
+    pub bus: Arc<dyn Bus>,
+}
+
+impl Backends {
+    /// Connects the backends of `settings.profile`. The database must be reachable (migrations run);
+    /// the others may come up later and are reported by `/readyz`.
+    ///
+    /// # Errors
+    /// The database cannot be opened or migrated, or a client cannot be built.
+    pub async fn connect(settings: &Settings, keyring: &KeyRing, instance_id: Uuid) -> anyhow::Result<Self> {
+        match settings.profile {
+            Profile::Local => {
+                let jobs = SqliteDb::open(&settings.sqlite_path())
+                    .await
+                    .with_context(|| format!("opening the SQLite database {}", settings.sqlite_path().display()))?;
+                let objects = FsObjectStore::open(settings.objects_dir())
+                    .await
+                    .with_context(|| format!("opening the object folder {}", settings.objects_dir().display()))?;
+                Ok(Self {
+                    jobs: Arc::new(jobs),
+                    cache: Arc::new(MemoryCache::new(settings.cache.max_entries)),
+                    objects: Arc::new(objects),
+                    bus: Arc::new(MemoryBus::new(instance_id, 1024)),
+                })
+            }
+            Profile::Production => {
+                let url = settings.database_url.as_ref().context("GANTRY_DATABASE_URL is not set")?;
+                let jobs = PostgresDb::connect(url, settings.database.max_connections)
+                    .await
+                    .context("connecting to Postgres and running migrations")?;
+                let redis_url = settings.redis_url.as_ref().context("GANTRY_REDIS_URL is not set")?;
+                let cache = RedisCache::connect(
+                    redis_url,
+                    settings.cache.pool_size,
+                    Duration::from_millis(settings.cache.timeout_ms),
+                )
+                .context("building the Redis pool")?;
+                let secret = |name: SecretName| {
+                    keyring.current(name).map(|v| v.expose().to_owned()).with_context(|| format!("{name} is not set"))
+                };
+                let objects = S3ObjectStore::connect(S3Settings {
+                    endpoint: settings.s3_endpoint.clone().context("GANTRY_S3_ENDPOINT is not set")?,
+                    bucket: settings.s3_bucket.clone(),
+                    region: settings.s3_region.clone(),
+                    access_key_id: secret(SecretName::S3AccessKeyId)?,
+                    secret_access_key: SecretString::from(secret(SecretName::S3SecretAccessKey)?),
+                    part_size: settings.s3.part_size,
+                    create_bucket: settings.s3.create_bucket,
+                })
+                .await
+                .context("building the S3 client")?;
+                let amqp_url = settings.amqp_url.as_ref().context("GANTRY_AMQP_URL is not set")?;
+                let bus = AmqpBus::start(
+                    AmqpSettings {
+                        url: SecretString::from(amqp_url.expose_secret().to_owned()),
+                        exchange: settings.bus.exchange.clone(),
+                        connect_timeout: Duration::from_secs(settings.bus.connect_timeout_secs),
+                        publish_timeout: Duration::from_secs(settings.bus.publish_timeout_secs),
+                        capacity: 1024,
+                    },
+                    instance_id,
+                );
+                Ok(Self {
+                    jobs: Arc::new(jobs),
+                    cache: Arc::new(cache),
+                    objects: Arc::new(objects),
+                    bus: Arc::new(bus),
+                })
+            }
+        }
+    }
+}
+
+/// A built application: listeners bound, actors running, not yet serving.
+pub struct Application {
+    http: TcpListener,
+    admin: TcpListener,
+    state: AppState,
+    supervisor: ActorRef<SupervisorMsg>,
+    fatal: watch::Receiver<Option<String>>,
+}
+
+impl Application {
+    /// Builds everything for `settings` with the validated `keyring`. Port 0 binds a free port (tests).
+    ///
+    /// # Errors
+    /// A backend or listener cannot be set up.
+    pub async fn build(settings: Settings, keyring: KeyRing) -> anyhow::Result<Self> {
+        let instance_id = settings.instance_id.unwrap_or_else(Uuid::now_v7);
+        let backends = Backends::connect(&settings, &keyring, instance_id).await?;
+        Self::build_with(settings, keyring, instance_id, backends).await
+    }
+
+    /// Like [`Application::build`] with backends built by the caller.
+    ///
+    /// # Errors
+    /// A listener cannot be bound or the actors cannot start.
+    pub async fn build_with(
+        settings: Settings,
+        keyring: KeyRing,
+        instance_id: Uuid,
+        backends: Backends,
+    ) -> anyhow::Result<Self> {
+        let metrics = telemetry::metrics_handle();
+        let call_timeout = Duration::from_millis(settings.actors.call_timeout_ms);
+        let secrets = SecretStoreHandle::new(keyring, settings.actors.mailbox_capacity, call_timeout);
+
+        let (fatal_tx, fatal) = watch::channel(None);
+        let budget = RestartBudget {
+            max_restarts: settings.actors.max_restarts,
+            window: Duration::from_secs(settings.actors.restart_window_secs),
+        };
+        let args = SupervisorArgs { children: vec![secrets.child_spec()], budget, fatal: fatal_tx };
+        let (supervisor, _join) = Actor::spawn(None, RootSupervisor, args).await.context("starting the actor tree")?;
+
+        let http = TcpListener::bind(settings.http_addr)
+            .await
+            .with_context(|| format!("binding the public listener on {}", settings.http_addr))?;
+        let admin = TcpListener::bind(settings.admin_addr)
+            .await
+            .with_context(|| format!("binding the admin listener on {}", settings.admin_addr))?;
+
+        let in_flight = Arc::new(Semaphore::new(settings.http.max_in_flight));
+        let state = AppState::new(Shared {
+            settings: Arc::new(settings),
+            instance_id,
+            secrets,
+            jobs: backends.jobs,
+            cache: backends.cache,
+            objects: backends.objects,
+            bus: backends.bus,
+            metrics,
+            in_flight,
+        });
+        Ok(Self { http, admin, state, supervisor, fatal })
+    }
+
+    /// The bound public address.
+    ///
+    /// # Panics
+    /// Never in practice: a bound listener has an address.
+    #[must_use]
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http.local_addr().expect("bound listener has an address")
+    }
+
+    /// The bound admin address.
+    ///
+    /// # Panics
+    /// Never in practice: a bound listener has an address.
+    #[must_use]
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin.local_addr().expect("bound listener has an address")
+    }
+
+    /// Handles and ports (tests reach actors through it).
+    #[must_use]
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes or the actor tree gives up, then shuts down in order: stop
+    /// accepting, drain HTTP within the grace period, stop the actors, close the bus.
+    ///
+    /// # Errors
+    /// The restart budget was exhausted (the process should exit non-zero).
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let Self { http, admin, state, supervisor, mut fatal } = self;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let public = tokio::spawn(server::serve(http, Listener::Public, state.clone(), stop_rx.clone()));
+        let private = tokio::spawn(server::serve(admin, Listener::Admin, state.clone(), stop_rx));
+
+        tracing::info!(
+            event = "started",
+            profile = state.settings.profile.as_str(),
+            instance_id = %state.instance_id,
+            version = env!("CARGO_PKG_VERSION"),
+            "gantry is serving"
+        );
+        let bus = Arc::clone(&state.bus);
+        let announce = tokio::spawn(async move {
+            let event = Event::InstanceStarted { version: env!("CARGO_PKG_VERSION").into() };
+            if let Err(err) = bus.publish(event).await {
+                tracing::warn!(error = %err, "could not announce start on the bus");
+            }
+        });
+
+        let failure = tokio::select! {
+            () = shutdown => None,
+            changed = fatal.wait_for(Option::is_some) => changed.ok().and_then(|r| r.clone()),
+        };
+        tracing::info!(event = "shutting_down", "stopping listeners and draining requests");
+        announce.abort();
+        let _ = stop_tx.send(true);
+        let _ = tokio::join!(public, private);
+        if failure.is_none() {
+            match supervisor.call(SupervisorMsg::Shutdown, Some(Duration::from_secs(10))).await {
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "actor tree did not acknowledge shutdown"),
+            }
+        }
+        supervisor.stop(None);
+        state.bus.close().await;
+        tracing::info!(event = "stopped", "gantry stopped");
+        match failure {
+            Some(reason) => Err(anyhow::anyhow!(reason)),
+            None => Ok(()),
+        }
+    }
+}

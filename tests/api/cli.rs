@@ -1,0 +1,142 @@
+//! The `gantry` binary itself: start-up validation, `secrets check`, graceful stop on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::helpers::{ADMIN_TOKEN, JWT, UPLOAD};
+
+/// A weak value distinctive enough to grep for in the output.
+const WEAK: &str = "Tr4ct0r";
+
+fn gantry(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gantry"));
+    cmd.env_clear()
+        .current_dir(dir)
+        .env("GANTRY_DATA_DIR", dir.join("data"))
+        .env("GANTRY_HTTP_ADDR", "127.0.0.1:0")
+        .env("GANTRY_ADMIN_ADDR", "127.0.0.1:0")
+        .env("GANTRY_LOG_FORMAT", "json");
+    cmd
+}
+
+fn output_of(cmd: &mut Command) -> (i32, String) {
+    let out = cmd.output().expect("gantry runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// Start-up with `JWT_SECRET` too short fails, naming the variable and the 32-character rule, logging the
+/// stable event, and never printing the value.
+#[test]
+fn startup_with_short_jwt_secret_fails_naming_the_rule() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, text) = output_of(gantry(dir.path()).env("JWT_SECRET", WEAK).env("UPLOAD_GUEST_TOKEN_SECRET", UPLOAD));
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("JWT_SECRET must be at least 32 characters"), "{text}");
+    assert!(text.contains("\"event\":\"secret_validation_failed\""), "{text}");
+    assert!(!text.contains(WEAK), "the value leaked: {text}");
+    assert!(!text.contains(UPLOAD), "another value leaked: {text}");
+}
+
+/// Start-up with the upload secret equal to the JWT secret fails naming that rule, without values.
+#[test]
+fn startup_with_upload_secret_equal_to_jwt_secret_fails() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, text) = output_of(gantry(dir.path()).env("JWT_SECRET", JWT).env("UPLOAD_GUEST_TOKEN_SECRET", JWT));
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("UPLOAD_GUEST_TOKEN_SECRET must be different from JWT_SECRET"), "{text}");
+    assert!(!text.contains(JWT), "the value leaked: {text}");
+}
+
+/// The production profile refuses to start without its backends and says which settings are missing.
+#[test]
+fn production_without_backends_lists_missing_settings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, text) = output_of(gantry(dir.path()).arg("--profile").arg("production"));
+    assert_eq!(code, 1, "{text}");
+    for var in ["GANTRY_DATABASE_URL", "GANTRY_REDIS_URL", "GANTRY_AMQP_URL", "GANTRY_S3_ENDPOINT"] {
+        assert!(text.contains(var), "{var} not named: {text}");
+    }
+}
+
+/// `gantry secrets check` validates without starting anything: exit 1 with the problems, exit 0 when
+/// valid, and `--json` for evidence.
+#[test]
+fn secrets_check_exit_codes_and_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, text) = output_of(gantry(dir.path()).args(["secrets", "check"]).env("JWT_SECRET", WEAK));
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("JWT_SECRET must be at least 32 characters"), "{text}");
+    assert!(!text.contains(WEAK));
+
+    let out = gantry(dir.path())
+        .args(["secrets", "check", "--json"])
+        .env("JWT_SECRET", JWT)
+        .env("UPLOAD_GUEST_TOKEN_SECRET", UPLOAD)
+        .env("GANTRY_ADMIN_TOKEN", ADMIN_TOKEN)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(body["valid"], true);
+    assert!(!dir.path().join("data").exists(), "check must not create the data folder");
+}
+
+/// A secret may come from `NAME_FILE`.
+#[test]
+fn secrets_check_reads_file_variants() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("jwt");
+    std::fs::write(&file, format!("{JWT}\n")).expect("write");
+    let (code, text) = output_of(
+        gantry(dir.path())
+            .args(["secrets", "check"])
+            .env("JWT_SECRET_FILE", &file)
+            .env("UPLOAD_GUEST_TOKEN_SECRET", UPLOAD)
+            .env("GANTRY_ADMIN_TOKEN", ADMIN_TOKEN),
+    );
+    assert_eq!(code, 0, "{text}");
+}
+
+/// `--version` prints the version.
+#[test]
+fn version_flag_prints_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, text) = output_of(gantry(dir.path()).arg("--version"));
+    assert_eq!(code, 0);
+    assert!(text.contains(env!("CARGO_PKG_VERSION")), "{text}");
+}
+
+/// With nothing configured the binary serves `/healthz`, and SIGTERM stops it cleanly (exit 0).
+#[tokio::test]
+async fn serves_with_nothing_configured_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = gantry(dir.path()).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("spawn");
+    let stderr = child.stderr.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut http = None;
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+            && v["message"] == "listening"
+        {
+            http = v["http"].as_str().map(str::to_owned);
+            break;
+        }
+    }
+    let http = http.expect("the binary logs its listening address");
+    let response = reqwest::get(format!("http://{http}/healthz")).await.expect("request");
+    assert_eq!(response.status(), 200);
+
+    let pid = child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || child.wait()).await.expect("join").expect("wait");
+    assert!(status.success(), "graceful stop exits 0, got {status}");
+    assert!(dir.path().join("data/secrets/JWT_SECRET").exists(), "local profile generated its secrets");
+}

@@ -1,0 +1,12 @@
+//! End-to-end tests of the gateway on the embedded (local) profile: a real server on port 0, a fresh data
+//! folder per test, requests over real HTTP. Also the `gantry` binary's start-up and CLI behaviour.
+
+mod helpers;
+
+mod admin;
+mod cli;
+mod errors;
+mod health;
+mod overload;
+mod shutdown;
+mod supervision;

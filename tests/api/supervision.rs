@@ -1,0 +1,45 @@
+use std::time::Duration;
+
+use crate::helpers::spawn_app;
+
+fn restarts(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with("gantry_actor_restarts_total{actor=\"secret_store\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// A panic inside the secret store is survived: the supervisor restarts it, requests succeed again with
+/// the same secrets, and the restart is counted.
+#[tokio::test]
+async fn panicking_actor_is_restarted_and_requests_succeed_again() {
+    let app = spawn_app().await;
+    let before: serde_json::Value =
+        app.admin_get("/admin/secrets").send().await.expect("req").json().await.expect("json");
+    let restarts_before = restarts(&app.metrics().await);
+
+    app.state.secrets.inject_panic().expect("message accepted");
+
+    let mut after = None;
+    for _ in 0..100 {
+        let response = app.admin_get("/admin/secrets").send().await.expect("request");
+        match response.status().as_u16() {
+            200 => {
+                after = Some(response.json::<serde_json::Value>().await.expect("json"));
+                break;
+            }
+            503 => {
+                assert!(response.headers().contains_key("retry-after"), "503 without Retry-After");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    let after = after.expect("the secret store answered again after its restart");
+    assert_eq!(before["secrets"], after["secrets"], "restart must not change the key ring");
+    assert!(restarts(&app.metrics().await) >= restarts_before + 1.0, "restart not counted");
+    let ready = app.get("/readyz").send().await.expect("request");
+    assert_eq!(ready.status(), 200);
+}

@@ -45,11 +45,7 @@ impl<M: Message> ActorSlot<M> {
     /// An empty slot for `actor` with a mailbox of `capacity` and calls that time out after `call_timeout`.
     #[must_use]
     pub fn new(actor: &'static str, capacity: usize, call_timeout: Duration) -> Arc<Self> {
-        Arc::new(Self {
-            current: ArcSwapOption::empty(),
-            mailbox: Mailbox::new(actor, capacity),
-            call_timeout,
-        })
+        Arc::new(Self { current: ArcSwapOption::empty(), mailbox: Mailbox::new(actor, capacity), call_timeout })
     }
 
     /// The mailbox counter (the actor releases places as it handles messages).

@@ -11,6 +11,7 @@
 mod support;
 
 mod postgres;
+mod production;
 mod rabbitmq;
 mod redis;
 mod s3;

@@ -34,7 +34,7 @@ fn with_database(url: &str, database: &str) -> String {
 
 /// Runs `test` against a fresh, empty database, then drops that database `WITH (FORCE)` (closing whatever
 /// connections the test left open) and re-raises the test's panic, if any. Skips when the variable is unset.
-async fn with_fresh_database<F, Fut>(test: F)
+pub(crate) async fn with_fresh_database<F, Fut>(test: F)
 where
     F: FnOnce(SecretString) -> Fut,
     Fut: Future<Output = ()>,

@@ -7,9 +7,7 @@ use std::io;
 use bytes::Bytes;
 use futures::TryStreamExt;
 use gantry::adapters::s3::{S3ObjectStore, S3Settings};
-use gantry_actors::ports::objects::{
-    ByteRange, ByteStream, ObjectKey, ObjectStore, ObjectStoreError,
-};
+use gantry_actors::ports::objects::{ByteRange, ByteStream, ObjectKey, ObjectStore, ObjectStoreError};
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
@@ -35,10 +33,7 @@ fn test_settings() -> Option<S3Settings> {
 
 /// A store on a fresh bucket with `part_size`, or `None` when the suite is skipped.
 async fn store_with_part_size(part_size: usize) -> Option<S3ObjectStore> {
-    let settings = S3Settings {
-        part_size,
-        ..test_settings()?
-    };
+    let settings = S3Settings { part_size, ..test_settings()? };
     let store = S3ObjectStore::connect(settings).await.expect("connect");
     store.health().await.expect("fresh bucket is healthy");
     Some(store)
@@ -50,17 +45,12 @@ fn key(s: &str) -> ObjectKey {
 
 /// Deterministic, non-repeating-looking bytes.
 fn pattern(len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| u8::try_from((i * 31 + i / 7) % 256).expect("below 256"))
-        .collect()
+    (0..len).map(|i| u8::try_from((i * 31 + i / 7) % 256).expect("below 256")).collect()
 }
 
 /// `data` as a body of `chunk`-sized pieces.
 fn body(data: &[u8], chunk: usize) -> ByteStream {
-    let chunks: Vec<Result<Bytes, io::Error>> = data
-        .chunks(chunk)
-        .map(|c| Ok(Bytes::copy_from_slice(c)))
-        .collect();
+    let chunks: Vec<Result<Bytes, io::Error>> = data.chunks(chunk).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
     Box::pin(futures::stream::iter(chunks))
 }
 
@@ -79,10 +69,7 @@ async fn s3_small_put_get_round_trip() {
     let data = pattern(10_000);
     let k = key("uploads/small/obj");
 
-    let stored = store
-        .put(&k, body(&data, 3_000), Some(10_000), "text/plain")
-        .await
-        .expect("put");
+    let stored = store.put(&k, body(&data, 3_000), Some(10_000), "text/plain").await.expect("put");
 
     assert_eq!(stored.size, 10_000);
     assert_eq!(read(&store, &k, None).await, (10_000, data));
@@ -98,23 +85,12 @@ async fn s3_multipart_put_reads_back_identical() {
     let data = pattern(12 * MIB + 12_345);
     let k = key("uploads/big/obj");
 
-    let stored = store
-        .put(
-            &k,
-            body(&data, 256 * 1024),
-            None,
-            "application/octet-stream",
-        )
-        .await
-        .expect("put");
+    let stored = store.put(&k, body(&data, 256 * 1024), None, "application/octet-stream").await.expect("put");
 
     assert_eq!(stored.size, data.len() as u64);
     let (total, got) = read(&store, &k, None).await;
     assert_eq!(total, data.len() as u64);
-    assert_eq!(
-        hex::encode(Sha256::digest(&got)),
-        hex::encode(Sha256::digest(&data))
-    );
+    assert_eq!(hex::encode(Sha256::digest(&got)), hex::encode(Sha256::digest(&data)));
 }
 
 /// Wrong size hints (too small, too large, absent) still store exactly the bytes sent.
@@ -126,23 +102,9 @@ async fn s3_wrong_size_hints_store_exact_bytes() {
     let big = pattern(6 * MIB);
     let small = pattern(100);
 
-    store
-        .put(&key("hint-too-small"), body(&big, MIB), Some(1024), "")
-        .await
-        .expect("put big");
-    store
-        .put(
-            &key("hint-too-large"),
-            body(&small, 10),
-            Some(50 * MIB as u64),
-            "",
-        )
-        .await
-        .expect("put small");
-    store
-        .put(&key("one-huge-chunk"), body(&big, big.len()), None, "")
-        .await
-        .expect("put one chunk");
+    store.put(&key("hint-too-small"), body(&big, MIB), Some(1024), "").await.expect("put big");
+    store.put(&key("hint-too-large"), body(&small, 10), Some(50 * MIB as u64), "").await.expect("put small");
+    store.put(&key("one-huge-chunk"), body(&big, big.len()), None, "").await.expect("put one chunk");
 
     assert_eq!(read(&store, &key("hint-too-small"), None).await.1, big);
     assert_eq!(read(&store, &key("hint-too-large"), None).await.1, small);
@@ -158,41 +120,14 @@ async fn s3_ranged_get_at_both_edges() {
     };
     let data = pattern(1000);
     let k = key("ranged");
-    store
-        .put(&k, body(&data, 100), Some(1000), "application/octet-stream")
-        .await
-        .expect("put");
+    store.put(&k, body(&data, 100), Some(1000), "application/octet-stream").await.expect("put");
     let total = data.len() as u64;
 
     let first = read(&store, &k, Some(ByteRange { start: 0, end: 0 })).await;
-    let last = read(
-        &store,
-        &k,
-        Some(ByteRange {
-            start: total - 1,
-            end: total - 1,
-        }),
-    )
-    .await;
+    let last = read(&store, &k, Some(ByteRange { start: total - 1, end: total - 1 })).await;
     // `bytes=-10`, resolved by the caller against the size.
-    let suffix = read(
-        &store,
-        &k,
-        Some(ByteRange {
-            start: total - 10,
-            end: total - 1,
-        }),
-    )
-    .await;
-    let whole = read(
-        &store,
-        &k,
-        Some(ByteRange {
-            start: 0,
-            end: total - 1,
-        }),
-    )
-    .await;
+    let suffix = read(&store, &k, Some(ByteRange { start: total - 10, end: total - 1 })).await;
+    let whole = read(&store, &k, Some(ByteRange { start: 0, end: total - 1 })).await;
 
     assert_eq!(first, (total, vec![data[0]]));
     assert_eq!(last, (total, vec![data[999]]));
@@ -207,31 +142,17 @@ async fn s3_body_error_after_6_mib_leaves_no_object() {
         return;
     };
     let k = key("uploads/aborted");
-    let mut chunks: Vec<Result<Bytes, io::Error>> =
-        (0..6).map(|_| Ok(Bytes::from(vec![7u8; MIB]))).collect();
-    chunks.push(Err(io::Error::new(
-        io::ErrorKind::ConnectionReset,
-        "client went away",
-    )));
+    let mut chunks: Vec<Result<Bytes, io::Error>> = (0..6).map(|_| Ok(Bytes::from(vec![7u8; MIB]))).collect();
+    chunks.push(Err(io::Error::new(io::ErrorKind::ConnectionReset, "client went away")));
     chunks.push(Ok(Bytes::from_static(b"never read")));
 
-    let err = store
-        .put(
-            &k,
-            Box::pin(futures::stream::iter(chunks)),
-            Some(20 * MIB as u64),
-            "",
-        )
-        .await;
+    let err = store.put(&k, Box::pin(futures::stream::iter(chunks)), Some(20 * MIB as u64), "").await;
 
     assert!(
         matches!(err, Err(ObjectStoreError::BodyAborted(ref e)) if e.kind() == io::ErrorKind::ConnectionReset),
         "{err:?}"
     );
-    assert!(matches!(
-        store.get(&k, None).await,
-        Err(ObjectStoreError::NotFound)
-    ));
+    assert!(matches!(store.get(&k, None).await, Err(ObjectStoreError::NotFound)));
 }
 
 /// After delete the object is gone; deleting it again is fine.
@@ -241,22 +162,13 @@ async fn s3_delete_then_get_is_not_found() {
         return;
     };
     let k = key("doomed");
-    store
-        .put(&k, body(b"bye", 3), Some(3), "text/plain")
-        .await
-        .expect("put");
+    store.put(&k, body(b"bye", 3), Some(3), "text/plain").await.expect("put");
 
     store.delete(&k).await.expect("delete");
 
-    assert!(matches!(
-        store.get(&k, None).await,
-        Err(ObjectStoreError::NotFound)
-    ));
+    assert!(matches!(store.get(&k, None).await, Err(ObjectStoreError::NotFound)));
     store.delete(&k).await.expect("second delete");
-    store
-        .delete(&key("never-written"))
-        .await
-        .expect("absent delete");
+    store.delete(&key("never-written")).await.expect("absent delete");
 }
 
 /// With a wrong secret key, health reports `CredentialsRejected` and a put fails cleanly.
@@ -266,29 +178,17 @@ async fn s3_wrong_secret_is_credentials_rejected() {
         return;
     };
     // The bucket exists (created with the right key), so the 403 can only be about the credentials.
-    S3ObjectStore::connect(settings.clone())
-        .await
-        .expect("connect")
-        .health()
-        .await
-        .expect("bucket exists");
+    S3ObjectStore::connect(settings.clone()).await.expect("connect").health().await.expect("bucket exists");
     let wrong = S3Settings {
         secret_access_key: SecretString::from("0000000000wrongwrongwrongwrongwrong00000"),
         create_bucket: false,
         ..settings
     };
-    let store = S3ObjectStore::connect(wrong)
-        .await
-        .expect("connect does not check credentials");
+    let store = S3ObjectStore::connect(wrong).await.expect("connect does not check credentials");
 
     let health = store.health().await;
-    let put = store
-        .put(&key("forbidden"), body(b"nope", 4), Some(4), "text/plain")
-        .await;
+    let put = store.put(&key("forbidden"), body(b"nope", 4), Some(4), "text/plain").await;
 
-    assert!(
-        matches!(health, Err(ObjectStoreError::CredentialsRejected)),
-        "{health:?}"
-    );
+    assert!(matches!(health, Err(ObjectStoreError::CredentialsRejected)), "{health:?}");
     assert!(put.is_err(), "{put:?}");
 }

@@ -30,14 +30,8 @@ impl ObjectKey {
         let valid = !key.is_empty()
             && key.len() <= 200
             && key.split('/').all(|seg| !seg.is_empty())
-            && key
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'/' || b == b'-');
-        if valid {
-            Ok(Self(key))
-        } else {
-            Err(ObjectStoreError::InvalidKey)
-        }
+            && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'/' || b == b'-');
+        if valid { Ok(Self(key)) } else { Err(ObjectStoreError::InvalidKey) }
     }
 
     /// The key as a string.
@@ -73,9 +67,7 @@ pub struct ObjectBody {
 
 impl std::fmt::Debug for ObjectBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ObjectBody")
-            .field("total_size", &self.total_size)
-            .finish_non_exhaustive()
+        f.debug_struct("ObjectBody").field("total_size", &self.total_size).finish_non_exhaustive()
     }
 }
 
@@ -119,11 +111,7 @@ pub trait ObjectStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`ObjectStoreError::NotFound`]; otherwise the store failed.
-    async fn get(
-        &self,
-        key: &ObjectKey,
-        range: Option<ByteRange>,
-    ) -> Result<ObjectBody, ObjectStoreError>;
+    async fn get(&self, key: &ObjectKey, range: Option<ByteRange>) -> Result<ObjectBody, ObjectStoreError>;
 
     /// Deletes the object; deleting an absent object is not an error.
     ///
@@ -148,24 +136,9 @@ mod tests {
     /// Client-looking paths never become keys.
     #[test]
     fn object_key_rejects_traversal_and_odd_characters() {
-        for bad in [
-            "",
-            "../etc/passwd",
-            "a//b",
-            "/abs",
-            "a/",
-            "UPPER",
-            "a b",
-            "a\\b",
-            "a.b",
-        ] {
+        for bad in ["", "../etc/passwd", "a//b", "/abs", "a/", "UPPER", "a b", "a\\b", "a.b"] {
             assert!(ObjectKey::parse(bad).is_err(), "{bad:?} should be rejected");
         }
-        assert_eq!(
-            ObjectKey::parse("uploads/0190-ab/obj")
-                .expect("valid")
-                .as_str(),
-            "uploads/0190-ab/obj"
-        );
+        assert_eq!(ObjectKey::parse("uploads/0190-ab/obj").expect("valid").as_str(), "uploads/0190-ab/obj");
     }
 }

@@ -39,12 +39,7 @@ impl SecretVersion {
     /// Version 1 of `value` from `origin`, seen now.
     #[must_use]
     pub fn first(value: SecretValue, origin: SecretOrigin) -> Self {
-        Self {
-            value,
-            version: 1,
-            created_at: OffsetDateTime::now_utc(),
-            origin,
-        }
+        Self { value, version: 1, created_at: OffsetDateTime::now_utc(), origin }
     }
 
     /// The fingerprint of the value.
@@ -69,11 +64,7 @@ impl Versions {
     /// Only a current version.
     #[must_use]
     pub fn only(current: SecretVersion) -> Self {
-        Self {
-            current: Arc::new(current),
-            pending: None,
-            previous: None,
-        }
+        Self { current: Arc::new(current), pending: None, previous: None }
     }
 }
 

@@ -40,13 +40,8 @@ pub enum SecretName {
 
 impl SecretName {
     /// Every secret, in display order.
-    pub const ALL: [Self; 5] = [
-        Self::JwtSecret,
-        Self::UploadGuestTokenSecret,
-        Self::S3AccessKeyId,
-        Self::S3SecretAccessKey,
-        Self::AdminToken,
-    ];
+    pub const ALL: [Self; 5] =
+        [Self::JwtSecret, Self::UploadGuestTokenSecret, Self::S3AccessKeyId, Self::S3SecretAccessKey, Self::AdminToken];
 
     /// The environment variable (and, with `_FILE`, the file variable) that carries it.
     #[must_use]
@@ -127,13 +122,8 @@ impl std::fmt::Display for Rule {
             Self::RepeatedCharacter => f.write_str("must not be one repeated character"),
             Self::RepeatedPattern => f.write_str("must not be a short repeated pattern"),
             Self::SequentialRun => f.write_str("must not be a run of consecutive characters"),
-            Self::Placeholder => {
-                f.write_str("must not be a well-known placeholder (changeme, secret…, password…)")
-            }
-            Self::LowEntropy { min_bits } => write!(
-                f,
-                "must have an estimated entropy of at least {min_bits} bits"
-            ),
+            Self::Placeholder => f.write_str("must not be a well-known placeholder (changeme, secret…, password…)"),
+            Self::LowEntropy { min_bits } => write!(f, "must have an estimated entropy of at least {min_bits} bits"),
         }
     }
 }
@@ -181,69 +171,29 @@ pub struct Requirements {
 #[must_use]
 pub fn validate(candidates: &Candidates<'_>, required: Requirements) -> Vec<Violation> {
     let mut out = Vec::new();
-    let mut check = |name: SecretName,
-                     value: Option<&str>,
-                     is_required: bool,
-                     min_len: Option<usize>| match value {
-        None if is_required => out.push(Violation {
-            variable: name,
-            rule: Rule::Missing,
-        }),
+    let mut check = |name: SecretName, value: Option<&str>, is_required: bool, min_len: Option<usize>| match value {
+        None if is_required => out.push(Violation { variable: name, rule: Rule::Missing }),
         None => {}
         Some(v) => {
             if let Some(min) = min_len
                 && v.chars().count() < min
             {
-                out.push(Violation {
-                    variable: name,
-                    rule: Rule::TooShort { min },
-                });
+                out.push(Violation { variable: name, rule: Rule::TooShort { min } });
             }
             if name.needs_entropy() {
-                out.extend(weaknesses(v).into_iter().map(|rule| Violation {
-                    variable: name,
-                    rule,
-                }));
+                out.extend(weaknesses(v).into_iter().map(|rule| Violation { variable: name, rule }));
             }
         }
     };
-    check(
-        SecretName::JwtSecret,
-        candidates.jwt_secret,
-        true,
-        Some(MIN_TOKEN_SECRET_LEN),
-    );
-    check(
-        SecretName::UploadGuestTokenSecret,
-        candidates.upload_guest_token_secret,
-        true,
-        Some(MIN_TOKEN_SECRET_LEN),
-    );
-    check(
-        SecretName::S3AccessKeyId,
-        candidates.s3_access_key_id.filter(|v| !v.is_empty()),
-        required.s3,
-        None,
-    );
-    check(
-        SecretName::S3SecretAccessKey,
-        candidates.s3_secret_access_key,
-        required.s3,
-        Some(MIN_S3_SECRET_LEN),
-    );
-    check(
-        SecretName::AdminToken,
-        candidates.admin_token,
-        required.admin_token,
-        Some(MIN_TOKEN_SECRET_LEN),
-    );
+    check(SecretName::JwtSecret, candidates.jwt_secret, true, Some(MIN_TOKEN_SECRET_LEN));
+    check(SecretName::UploadGuestTokenSecret, candidates.upload_guest_token_secret, true, Some(MIN_TOKEN_SECRET_LEN));
+    check(SecretName::S3AccessKeyId, candidates.s3_access_key_id.filter(|v| !v.is_empty()), required.s3, None);
+    check(SecretName::S3SecretAccessKey, candidates.s3_secret_access_key, required.s3, Some(MIN_S3_SECRET_LEN));
+    check(SecretName::AdminToken, candidates.admin_token, required.admin_token, Some(MIN_TOKEN_SECRET_LEN));
     if let (Some(jwt), Some(upload)) = (candidates.jwt_secret, candidates.upload_guest_token_secret)
         && jwt == upload
     {
-        out.push(Violation {
-            variable: SecretName::UploadGuestTokenSecret,
-            rule: Rule::SameAsJwtSecret,
-        });
+        out.push(Violation { variable: SecretName::UploadGuestTokenSecret, rule: Rule::SameAsJwtSecret });
     }
     out.sort_by_key(|v| v.variable);
     out
@@ -271,9 +221,7 @@ pub fn weaknesses(value: &str) -> Vec<Rule> {
     let chars: Vec<char> = value.chars().collect();
     let mut found = Vec::new();
     if chars.is_empty() {
-        found.push(Rule::LowEntropy {
-            min_bits: min_bits(),
-        });
+        found.push(Rule::LowEntropy { min_bits: min_bits() });
         return found;
     }
     if chars.iter().all(|c| *c == chars[0]) {
@@ -289,9 +237,7 @@ pub fn weaknesses(value: &str) -> Vec<Rule> {
         found.push(Rule::Placeholder);
     }
     if estimate_entropy_bits(value) < MIN_ENTROPY_BITS {
-        found.push(Rule::LowEntropy {
-            min_bits: min_bits(),
-        });
+        found.push(Rule::LowEntropy { min_bits: min_bits() });
     }
     found
 }
@@ -337,10 +283,8 @@ fn is_sequential(chars: &[char]) -> bool {
     if chars.len() < 4 {
         return false;
     }
-    let steps = chars
-        .windows(2)
-        .filter(|w| (i64::from(u32::from(w[1])) - i64::from(u32::from(w[0]))).abs() == 1)
-        .count();
+    let steps =
+        chars.windows(2).filter(|w| (i64::from(u32::from(w[1])) - i64::from(u32::from(w[0]))).abs() == 1).count();
     steps * 4 >= (chars.len() - 1) * 3
 }
 

@@ -57,10 +57,7 @@ impl Actor for SecretStore {
         args: Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
         args.mailbox.reset();
-        Ok(SecretStoreState {
-            keyring: args.keyring,
-            mailbox: args.mailbox,
-        })
+        Ok(SecretStoreState { keyring: args.keyring, mailbox: args.mailbox })
     }
 
     async fn handle(
@@ -91,10 +88,7 @@ impl SecretStoreHandle {
     /// A handle over `keyring`; the actor is started by the supervisor from [`Self::child_spec`].
     #[must_use]
     pub fn new(keyring: KeyRing, mailbox_capacity: usize, call_timeout: Duration) -> Self {
-        Self {
-            slot: ActorSlot::new(NAME, mailbox_capacity, call_timeout),
-            keyring: keyring.shared(),
-        }
+        Self { slot: ActorSlot::new(NAME, mailbox_capacity, call_timeout), keyring: keyring.shared() }
     }
 
     /// The current key ring, read without a round-trip (request path).
@@ -122,10 +116,7 @@ impl SecretStoreHandle {
     /// How the supervisor starts (and restarts) the actor.
     #[must_use]
     pub fn child_spec(&self) -> ChildSpec {
-        let args = SecretStoreArgs {
-            keyring: Arc::clone(&self.keyring),
-            mailbox: self.slot.mailbox(),
-        };
+        let args = SecretStoreArgs { keyring: Arc::clone(&self.keyring), mailbox: self.slot.mailbox() };
         let start_slot = Arc::clone(&self.slot);
         let down_slot = Arc::clone(&self.slot);
         ChildSpec {
@@ -134,8 +125,7 @@ impl SecretStoreHandle {
                 let args = args.clone();
                 let slot = Arc::clone(&start_slot);
                 Box::pin(async move {
-                    let (actor, _join) =
-                        Actor::spawn_linked(None, SecretStore, args, supervisor).await?;
+                    let (actor, _join) = Actor::spawn_linked(None, SecretStore, args, supervisor).await?;
                     slot.set(actor.clone());
                     Ok(actor.get_cell())
                 })

@@ -43,10 +43,7 @@ impl SecretValue {
     pub fn new(value: impl Into<String>) -> Self {
         let value: String = value.into();
         let fingerprint = Fingerprint::of(&value);
-        Self {
-            value: SecretString::from(value),
-            fingerprint,
-        }
+        Self { value: SecretString::from(value), fingerprint }
     }
 
     /// The value, for the few places that sign, verify or authenticate with it.
@@ -64,11 +61,7 @@ impl SecretValue {
 
 impl std::fmt::Debug for SecretValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "SecretValue(fingerprint={}, value=[REDACTED])",
-            self.fingerprint
-        )
+        write!(f, "SecretValue(fingerprint={}, value=[REDACTED])", self.fingerprint)
     }
 }
 

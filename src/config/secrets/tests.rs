@@ -59,8 +59,11 @@ fn file_variant_is_read_and_conflicts_are_reported() {
     let settings = local(dir.path());
     let file_str = file.display().to_string();
 
-    let (ring, report) =
-        load(&settings, &env(&[("JWT_SECRET_FILE", &file_str), ("UPLOAD_GUEST_TOKEN_SECRET", UPLOAD), ("GANTRY_ADMIN_TOKEN", ADMIN)]), false);
+    let (ring, report) = load(
+        &settings,
+        &env(&[("JWT_SECRET_FILE", &file_str), ("UPLOAD_GUEST_TOKEN_SECRET", UPLOAD), ("GANTRY_ADMIN_TOKEN", ADMIN)]),
+        false,
+    );
     assert!(report.is_ok(), "{:?}", report.lines());
     let ring = ring.expect("valid");
     assert_eq!(ring.current(SecretName::JwtSecret).expect("present").expose(), JWT);

@@ -14,17 +14,10 @@ fn good<'a>() -> Candidates<'a> {
     }
 }
 
-const ALL_REQUIRED: Requirements = Requirements {
-    s3: true,
-    admin_token: true,
-};
+const ALL_REQUIRED: Requirements = Requirements { s3: true, admin_token: true };
 
 fn rules_for(violations: &[Violation], name: SecretName) -> Vec<&'static str> {
-    violations
-        .iter()
-        .filter(|v| v.variable == name)
-        .map(|v| v.rule.code())
-        .collect()
+    violations.iter().filter(|v| v.variable == name).map(|v| v.rule.code()).collect()
 }
 
 /// A strong, distinct set passes every rule.
@@ -36,71 +29,32 @@ fn strong_distinct_set_passes() {
 /// A short JWT secret is reported as too short, naming the 32-character minimum.
 #[test]
 fn short_jwt_secret_is_too_short() {
-    let candidates = Candidates {
-        jwt_secret: Some("short"),
-        ..good()
-    };
+    let candidates = Candidates { jwt_secret: Some("short"), ..good() };
     let violations = validate(&candidates, ALL_REQUIRED);
     assert!(rules_for(&violations, SecretName::JwtSecret).contains(&"too_short"));
-    let text = violations
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n");
-    assert!(
-        text.contains("JWT_SECRET must be at least 32 characters"),
-        "{text}"
-    );
-    assert!(
-        !text.contains("short ") || !text.contains("\"short\""),
-        "value must not be echoed: {text}"
-    );
+    let text = violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+    assert!(text.contains("JWT_SECRET must be at least 32 characters"), "{text}");
+    assert!(!text.contains("short ") || !text.contains("\"short\""), "value must not be echoed: {text}");
 }
 
 /// The upload secret may not equal the JWT secret.
 #[test]
 fn upload_secret_equal_to_jwt_secret_is_rejected() {
-    let candidates = Candidates {
-        upload_guest_token_secret: Some(JWT),
-        ..good()
-    };
+    let candidates = Candidates { upload_guest_token_secret: Some(JWT), ..good() };
     let violations = validate(&candidates, ALL_REQUIRED);
-    assert_eq!(
-        rules_for(&violations, SecretName::UploadGuestTokenSecret),
-        vec!["same_as_jwt_secret"]
-    );
+    assert_eq!(rules_for(&violations, SecretName::UploadGuestTokenSecret), vec!["same_as_jwt_secret"]);
 }
 
 /// The S3 secret needs 24 characters and the key id must be present, when objects go to S3.
 #[test]
 fn s3_rules_apply_only_when_s3_is_used() {
-    let candidates = Candidates {
-        s3_access_key_id: None,
-        s3_secret_access_key: Some("Vw8Qe3Rt6Yu1"),
-        ..good()
-    };
+    let candidates = Candidates { s3_access_key_id: None, s3_secret_access_key: Some("Vw8Qe3Rt6Yu1"), ..good() };
     let violations = validate(&candidates, ALL_REQUIRED);
-    assert_eq!(
-        rules_for(&violations, SecretName::S3AccessKeyId),
-        vec!["missing"]
-    );
+    assert_eq!(rules_for(&violations, SecretName::S3AccessKeyId), vec!["missing"]);
     assert!(rules_for(&violations, SecretName::S3SecretAccessKey).contains(&"too_short"));
 
-    let local = Candidates {
-        s3_access_key_id: None,
-        s3_secret_access_key: None,
-        ..good()
-    };
-    assert_eq!(
-        validate(
-            &local,
-            Requirements {
-                s3: false,
-                admin_token: true
-            }
-        ),
-        vec![]
-    );
+    let local = Candidates { s3_access_key_id: None, s3_secret_access_key: None, ..good() };
+    assert_eq!(validate(&local, Requirements { s3: false, admin_token: true }), vec![]);
 }
 
 /// Every violation is reported together, not just the first.
@@ -115,10 +69,7 @@ fn all_violations_are_reported_together() {
     };
     let violations = validate(&candidates, ALL_REQUIRED);
     for name in SecretName::ALL {
-        assert!(
-            !rules_for(&violations, name).is_empty(),
-            "{name} should be reported: {violations:?}"
-        );
+        assert!(!rules_for(&violations, name).is_empty(), "{name} should be reported: {violations:?}");
     }
 }
 
@@ -126,10 +77,7 @@ fn all_violations_are_reported_together() {
 #[test]
 fn long_low_entropy_values_are_rejected() {
     let cases = [
-        (
-            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-            "repeated_character",
-        ),
+        ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "repeated_character"),
         ("abcabcabcabcabcabcabcabcabcabcabcabc", "repeated_pattern"),
         ("abcdefghijklmnopqrstuvwxyz0123456789", "sequential_run"),
         ("changemechangemechangemechangeme1", "placeholder"),
@@ -139,10 +87,7 @@ fn long_low_entropy_values_are_rejected() {
     ];
     for (value, expected) in cases {
         let found: Vec<_> = weaknesses(value).into_iter().map(Rule::code).collect();
-        assert!(
-            found.contains(&expected),
-            "{value}: expected {expected}, got {found:?}"
-        );
+        assert!(found.contains(&expected), "{value}: expected {expected}, got {found:?}");
     }
 }
 

@@ -140,10 +140,8 @@ pub struct ActorSettings {
 /// Database pool.
 #[derive(Debug, Clone, Deserialize)]
 pub struct DatabaseSettings {
-    /// Pool size (Postgres).
+    /// Pool size (Postgres). Waiting for a pooled connection times out after 5 s (then 503).
     pub max_connections: u32,
-    /// Wait for a pooled connection, seconds.
-    pub acquire_timeout_secs: u64,
 }
 
 /// Cache.
@@ -175,6 +173,8 @@ pub struct BusSettings {
     pub connect_timeout_secs: u64,
     /// Publish + confirm timeout, seconds.
     pub publish_timeout_secs: u64,
+    /// Messages a subscriber may fall behind before it is told to resync.
+    pub capacity: usize,
 }
 
 /// Configuration that cannot be used; every problem is listed.
@@ -234,7 +234,10 @@ impl Settings {
                 }
             }
         }
-        if self.http_addr == self.admin_addr && self.http_addr.port() != 0 {
+        let overlap = self.http_addr.ip() == self.admin_addr.ip()
+            || self.http_addr.ip().is_unspecified()
+            || self.admin_addr.ip().is_unspecified();
+        if overlap && self.http_addr.port() == self.admin_addr.port() && self.http_addr.port() != 0 {
             problems.push("GANTRY_HTTP_ADDR and GANTRY_ADMIN_ADDR must differ".into());
         }
         let positive = [
@@ -244,6 +247,7 @@ impl Settings {
             ("actors.mailbox_capacity", self.actors.mailbox_capacity),
             ("cache.max_entries", self.cache.max_entries),
             ("cache.pool_size", self.cache.pool_size),
+            ("bus.capacity", self.bus.capacity),
         ];
         for (key, value) in positive {
             if value == 0 {

@@ -25,7 +25,6 @@ use gantry_actors::ports::jobs::JobStore;
 use gantry_actors::ports::objects::ObjectStore;
 use gantry_actors::secrets::store::SecretStoreHandle;
 use metrics_exporter_prometheus::PrometheusHandle;
-use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::config::Settings;
@@ -52,8 +51,6 @@ pub struct Shared {
     pub bus: Arc<dyn Bus>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
-    /// Requests handled at once (load shedding beyond it).
-    pub in_flight: Arc<Semaphore>,
 }
 
 impl AppState {

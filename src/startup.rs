@@ -16,7 +16,7 @@ use gantry_actors::supervisor::{RestartBudget, RootSupervisor, SupervisorArgs, S
 use ractor::{Actor, ActorRef};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::adapters::amqp::{AmqpBus, AmqpSettings};
@@ -62,7 +62,7 @@ impl Backends {
                     jobs: Arc::new(jobs),
                     cache: Arc::new(MemoryCache::new(settings.cache.max_entries)),
                     objects: Arc::new(objects),
-                    bus: Arc::new(MemoryBus::new(instance_id, 1024)),
+                    bus: Arc::new(MemoryBus::new(instance_id, settings.bus.capacity)),
                 })
             }
             Profile::Production => {
@@ -98,7 +98,7 @@ impl Backends {
                         exchange: settings.bus.exchange.clone(),
                         connect_timeout: Duration::from_secs(settings.bus.connect_timeout_secs),
                         publish_timeout: Duration::from_secs(settings.bus.publish_timeout_secs),
-                        capacity: 1024,
+                        capacity: settings.bus.capacity,
                     },
                     instance_id,
                 );
@@ -162,7 +162,6 @@ impl Application {
             .await
             .with_context(|| format!("binding the admin listener on {}", settings.admin_addr))?;
 
-        let in_flight = Arc::new(Semaphore::new(settings.http.max_in_flight));
         let state = AppState::new(Shared {
             settings: Arc::new(settings),
             instance_id,
@@ -172,7 +171,6 @@ impl Application {
             objects: backends.objects,
             bus: backends.bus,
             metrics,
-            in_flight,
         });
         Ok(Self { http, admin, state, supervisor, fatal })
     }
@@ -202,7 +200,7 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes or the actor tree gives up, then shuts down in order: stop
-    /// accepting, drain HTTP within the grace period, stop the actors, close the bus.
+    /// accepting, drain HTTP within the grace period, stop the actors, close the bus, cache and database.
     ///
     /// # Errors
     /// The restart budget was exhausted (the process should exit non-zero).
@@ -229,7 +227,11 @@ impl Application {
 
         let failure = tokio::select! {
             () = shutdown => None,
-            changed = fatal.wait_for(Option::is_some) => changed.ok().and_then(|r| r.clone()),
+            changed = fatal.wait_for(Option::is_some) => Some(match changed {
+                Ok(reason) => reason.clone().unwrap_or_default(),
+                // The sender lives in the supervisor's state: it is gone only if the supervisor died.
+                Err(_) => "the root supervisor stopped unexpectedly".to_owned(),
+            }),
         };
         tracing::info!(event = "shutting_down", "stopping listeners and draining requests");
         announce.abort();
@@ -243,6 +245,8 @@ impl Application {
         }
         supervisor.stop(None);
         state.bus.close().await;
+        state.cache.close().await;
+        state.jobs.close().await;
         tracing::info!(event = "stopped", "gantry stopped");
         match failure {
             Some(reason) => Err(anyhow::anyhow!(reason)),

@@ -156,6 +156,10 @@ impl JobStore for PostgresDb {
     fn backend(&self) -> &'static str {
         "postgres"
     }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
 }
 
 /// Reads a job from a row selected with [`job_columns!`].

@@ -95,6 +95,10 @@ impl Cache for RedisCache {
     fn backend(&self) -> &'static str {
         "redis"
     }
+
+    async fn close(&self) {
+        self.pool.close();
+    }
 }
 
 /// A short, safe reason for a failed checkout; the detail goes to the debug log.

@@ -206,6 +206,11 @@ impl JobStore for SqliteDb {
     fn backend(&self) -> &'static str {
         "sqlite"
     }
+
+    async fn close(&self) {
+        // Checkpoints the WAL and releases the file.
+        self.pool.close().await;
+    }
 }
 
 /// The stored spelling of a timestamp (see the file header).

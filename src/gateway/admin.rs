@@ -8,8 +8,8 @@
 //! | `POST /admin/secrets/validate` | Bearer admin token | checks a candidate set against the runbook rules |
 //! | `GET /admin/jobs/{id}` | Bearer admin token | a job |
 //!
-//! The admin token is compared in constant time (SHA-256 of both sides, then `subtle`), and read from the
-//! published key ring, so a rotated token takes effect without a restart.
+//! The admin token is compared in constant time (SHA-256 of both sides, then `subtle`). It is read from
+//! the published key ring on every request, so when rotation replaces the ring the new token applies at once.
 
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};

@@ -57,18 +57,17 @@ where
 
 /// `GET /readyz`.
 pub async fn readyz(state: &AppState) -> Response {
-    let (database, cache, objects, bus) = tokio::join!(
+    let (database, cache, objects, bus, secret_store) = tokio::join!(
         check(state.jobs.backend(), true, state.jobs.health()),
         check(state.cache.backend(), true, state.cache.health()),
         check(state.objects.backend(), false, async {
             state.objects.health().await.map_err(|e| Unavailable::new(e.to_string()))
         }),
         check(state.bus.backend(), false, state.bus.health()),
+        check("actor", true, async {
+            state.secrets.status().await.map(|_| ()).map_err(|e| Unavailable::new(e.to_string()))
+        }),
     );
-    let secret_store = check("actor", true, async {
-        state.secrets.status().await.map(|_| ()).map_err(|e| Unavailable::new(e.to_string()))
-    })
-    .await;
     let components = std::collections::BTreeMap::from([
         ("database", database),
         ("cache", cache),

@@ -12,16 +12,30 @@ use super::problem::ApiError;
 use super::server::Ctx;
 use gantry_actors::ports::jobs::JobStoreError;
 
+/// Who is looking: the public view hides the owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// `GET /v1/jobs/{id}`.
+    Public,
+    /// `GET /admin/jobs/{id}`.
+    Admin,
+}
+
 const NOT_FOUND: ApiError = ApiError::ResourceNotFound { code: "job_not_found", what: "job" };
 
 /// Looks the job up.
 ///
 /// # Errors
 /// 404 `job_not_found`; 503 when the database is unavailable.
-pub async fn get(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+pub async fn get(state: &AppState, ctx: &Ctx, view: View) -> Result<Response, ApiError> {
     let id = ctx.params.get("id").and_then(|s| Uuid::parse_str(s).ok()).ok_or(NOT_FOUND)?;
     match state.jobs.get(id).await {
-        Ok(Some(job)) => Ok(json_response(StatusCode::OK, &job)),
+        Ok(Some(mut job)) => {
+            if view == View::Public {
+                job.owner = None;
+            }
+            Ok(json_response(StatusCode::OK, &job))
+        }
         Ok(None) | Err(JobStoreError::NotFound(_)) => Err(NOT_FOUND),
         Err(JobStoreError::Unavailable(reason)) => Err(ApiError::Unavailable {
             code: "database_unavailable",

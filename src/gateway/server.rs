@@ -53,6 +53,8 @@ pub async fn serve(listener: TcpListener, kind: Listener, state: AppState, mut s
     let settings = Arc::clone(&state.settings);
     let graceful = GracefulShutdown::new();
     let connections = Arc::new(Semaphore::new(settings.http.max_connections));
+    // Per listener, so public overload never locks operators out of the admin API.
+    let in_flight = Arc::new(Semaphore::new(settings.http.max_in_flight));
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -78,9 +80,11 @@ pub async fn serve(listener: TcpListener, kind: Listener, state: AppState, mut s
                 };
                 let _ = stream.set_nodelay(true);
                 let state = state.clone();
+                let in_flight = Arc::clone(&in_flight);
                 let service = hyper::service::service_fn(move |req| {
                     let state = state.clone();
-                    async move { Ok::<_, Infallible>(handle(state, kind, peer, req).await) }
+                    let in_flight = Arc::clone(&in_flight);
+                    async move { Ok::<_, Infallible>(handle(state, kind, peer, &in_flight, req).await) }
                 });
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
                 let conn = graceful.watch(conn);
@@ -112,7 +116,13 @@ fn request_id(req: &Request<Incoming>) -> String {
 }
 
 /// Handles one request through the pipeline described at the top of this file.
-pub async fn handle(state: AppState, kind: Listener, peer: SocketAddr, req: Request<Incoming>) -> Response {
+pub async fn handle(
+    state: AppState,
+    kind: Listener,
+    peer: SocketAddr,
+    in_flight: &Semaphore,
+    req: Request<Incoming>,
+) -> Response {
     let started = Instant::now();
     let request_id = request_id(&req);
     let method = req.method().clone();
@@ -125,7 +135,7 @@ pub async fn handle(state: AppState, kind: Listener, peer: SocketAddr, req: Requ
         Match::MethodNotAllowed { template, allow } => (template, Err(ApiError::MethodNotAllowed { allow })),
         Match::Found { route, template, params } => {
             let ctx = Ctx { params, request_id: request_id.clone(), peer };
-            (template, run(&state, route, ctx, req).await)
+            (template, run(&state, in_flight, route, ctx, req).await)
         }
     };
     let mut response = result.unwrap_or_else(|err| err.into_response(Some(&request_id)));
@@ -166,9 +176,15 @@ fn method_label(method: &hyper::Method) -> &'static str {
     }
 }
 
-async fn run(state: &AppState, route: Route, ctx: Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
+async fn run(
+    state: &AppState,
+    in_flight: &Semaphore,
+    route: Route,
+    ctx: Ctx,
+    req: Request<Incoming>,
+) -> Result<Response, ApiError> {
     let _permit = if route.sheddable() {
-        Some(state.in_flight.try_acquire().map_err(|_| {
+        Some(in_flight.try_acquire().map_err(|_| {
             metrics::counter!("gantry_http_shed_total").increment(1);
             ApiError::Unavailable {
                 code: "overloaded",
@@ -193,7 +209,7 @@ async fn dispatch(state: &AppState, route: Route, ctx: Ctx, req: Request<Incomin
     match route {
         Route::Healthz => Ok(health::healthz(state)),
         Route::Readyz => Ok(health::readyz(state).await),
-        Route::GetJob => jobs::get(state, &ctx).await,
+        Route::GetJob => jobs::get(state, &ctx, jobs::View::Public).await,
         Route::Metrics => Ok(admin::metrics(state)),
         Route::AdminSecrets => {
             admin::authorize(state, &req)?;
@@ -205,7 +221,7 @@ async fn dispatch(state: &AppState, route: Route, ctx: Ctx, req: Request<Incomin
         }
         Route::AdminGetJob => {
             admin::authorize(state, &req)?;
-            jobs::get(state, &ctx).await
+            jobs::get(state, &ctx, jobs::View::Admin).await
         }
     }
 }

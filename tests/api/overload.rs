@@ -4,8 +4,8 @@ use tokio::io::AsyncWriteExt;
 
 use crate::helpers::{ADMIN_TOKEN, assert_problem, spawn_app_with};
 
-/// Beyond `max_in_flight`, requests are shed with 503 `overloaded` and `Retry-After`, while liveness still
-/// answers; once the slow request finishes, requests are served again.
+/// Beyond `max_in_flight`, a listener sheds requests with 503 `overloaded` and `Retry-After`, while
+/// liveness and the other listener still answer; once the slow request finishes, requests are served again.
 #[tokio::test]
 async fn overload_is_shed_with_503_and_retry_after() {
     let app = spawn_app_with("[http]\nmax_in_flight = 1").await;
@@ -19,7 +19,7 @@ async fn overload_is_shed_with_503_and_retry_after() {
     // Wait until the slow request holds the slot.
     let mut shed = None;
     for _ in 0..100 {
-        let response = app.get("/readyz").send().await.expect("request");
+        let response = app.client.get(format!("{}/readyz", app.admin)).send().await.expect("request");
         if response.status() == 503 {
             shed = Some(response);
             break;
@@ -30,11 +30,12 @@ async fn overload_is_shed_with_503_and_retry_after() {
     assert_eq!(response.headers()["retry-after"], "1");
     assert_problem(response, 503, "overloaded").await;
     assert_eq!(app.get("/healthz").send().await.expect("request").status(), 200, "liveness is never shed");
+    assert_eq!(app.get("/readyz").send().await.expect("request").status(), 200, "each listener has its own limit");
 
     slow.write_all(b"}").await.expect("finish body");
     let mut served = false;
     for _ in 0..100 {
-        if app.get("/readyz").send().await.expect("request").status() == 200 {
+        if app.client.get(format!("{}/readyz", app.admin)).send().await.expect("request").status() == 200 {
             served = true;
             break;
         }

@@ -37,4 +37,7 @@ pub trait Cache: Send + Sync + 'static {
 
     /// The backend's name for `/readyz` and metrics (`memory`, `redis`).
     fn backend(&self) -> &'static str;
+
+    /// Closes connections at shutdown (waits for checked-out ones to come back). Default: nothing to close.
+    async fn close(&self) {}
 }

@@ -29,6 +29,47 @@ pub enum Command {
         #[command(subcommand)]
         action: SecretsCommand,
     },
+    /// User accounts (written directly to the profile's database).
+    Users {
+        /// What to do with users.
+        #[command(subcommand)]
+        action: UsersCommand,
+    },
+    /// Sessions of a running instance (through its admin listener).
+    Sessions {
+        /// What to do with sessions.
+        #[command(subcommand)]
+        action: SessionsCommand,
+    },
+}
+
+/// `gantry users …`.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create an account (operators, smoke-test accounts). The password is read from `--password-file`, or
+    /// from the first line of standard input.
+    Add {
+        /// The account's email.
+        #[arg(long)]
+        email: String,
+        /// A file holding the password (one trailing newline is dropped).
+        #[arg(long)]
+        password_file: Option<std::path::PathBuf>,
+    },
+}
+
+/// `gantry sessions …`.
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// Force every user to log in again, on every instance (O(1)). Prints the job id and `not_before`.
+    RevokeAll {
+        /// Why (recorded in the revocation notice, the runbook's evidence).
+        #[arg(long)]
+        reason: String,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
 }
 
 /// `gantry secrets …`.

@@ -68,3 +68,80 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     tracing::info!(event = "migrated", profile = settings.profile.as_str(), "migrations applied");
     Ok(())
 }
+
+/// `gantry users add --email E [--password-file F]`.
+///
+/// # Errors
+/// The password is unreadable, breaks the policy, or the database refuses the user.
+pub async fn users_add(
+    settings: &Settings,
+    email: &str,
+    password_file: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use gantry_actors::accounts::password;
+    use gantry_actors::ports::accounts::{AccountStore, User};
+    let password_text = match password_file {
+        Some(path) => secrets::read_file(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+        None => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+            line.trim_end_matches(['\n', '\r']).to_owned()
+        }
+    };
+    let email =
+        crate::gateway::auth::validate_registration(email, &password_text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let phc = tokio::task::spawn_blocking(move || password::hash_password(&password_text))
+        .await?
+        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
+    let user =
+        User { id: uuid::Uuid::now_v7(), email, password_hash: phc, created_at: time::OffsetDateTime::now_utc() };
+    let store: Box<dyn AccountStore> = match settings.profile {
+        Profile::Local => Box::new(crate::adapters::sqlite::SqliteDb::open(&settings.sqlite_path()).await?),
+        Profile::Production => {
+            let url = settings.database_url.as_ref().context("GANTRY_DATABASE_URL is not set")?;
+            Box::new(crate::adapters::postgres::PostgresDb::connect(url, 2).await?)
+        }
+    };
+    store.create_user(&user).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{}", serde_json::json!({ "user_id": user.id, "email": user.email }));
+    Ok(())
+}
+
+/// `gantry sessions revoke-all --reason R`: asks a running instance's admin listener.
+///
+/// # Errors
+/// The instance cannot be reached or refuses the request.
+pub async fn sessions_revoke_all(settings: &Settings, reason: &str, admin_url: Option<&str>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use gantry_actors::secrets::SecretName;
+    let (keyring, report) = secrets::load(settings, &SecretEnv::from_process(), false);
+    let token = keyring
+        .as_ref()
+        .and_then(|k| k.current(SecretName::AdminToken))
+        .map(|t| t.expose().to_owned())
+        .or_else(|| {
+            // The local profile keeps a generated token in the data folder.
+            secrets::read_file(&settings.secrets_dir().join("GANTRY_ADMIN_TOKEN")).ok()
+        })
+        .with_context(|| format!("no admin token: set GANTRY_ADMIN_TOKEN ({})", report.lines().join("; ")))?;
+    let base = match admin_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let mut addr = settings.admin_addr;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            format!("http://{addr}")
+        }
+    };
+    let body = serde_json::json!({ "reason": reason, "requested_by": "cli" }).to_string();
+    let (status, text) =
+        crate::admin_client::post_json(&format!("{base}/admin/sessions/revoke-all"), &token, body).await?;
+    if status.is_success() {
+        println!("{text}");
+        Ok(())
+    } else {
+        anyhow::bail!("the instance answered {status}: {text}")
+    }
+}

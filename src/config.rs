@@ -105,6 +105,50 @@ pub struct Settings {
     pub s3: S3Details,
     /// Bus details.
     pub bus: BusSettings,
+    /// Sessions and logins.
+    pub sessions: SessionSettings,
+}
+
+/// Sessions and logins.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SessionSettings {
+    /// `iss` of access tokens.
+    pub issuer: String,
+    /// `aud` of access tokens.
+    pub audience: String,
+    /// Access token lifetime, seconds.
+    pub access_ttl_secs: u64,
+    /// Refresh token lifetime, days.
+    pub refresh_ttl_days: u64,
+    /// Absolute session lifetime, days.
+    pub absolute_ttl_days: u64,
+    /// Retry grace for a used refresh token, seconds.
+    pub refresh_grace_secs: u64,
+    /// How often each instance reloads epochs and revocations from the stores, seconds.
+    pub view_reload_secs: u64,
+    /// Failed logins per account within the window before 429.
+    pub login_max_failures_per_account: u32,
+    /// Failed logins per client address within the window before 429.
+    pub login_max_failures_per_address: u32,
+    /// The failure window, seconds.
+    pub login_failure_window_secs: u64,
+    /// Password hashes computed at once (argon2id: ~19 MiB and ~20 ms each).
+    pub max_concurrent_hashes: usize,
+}
+
+impl SessionSettings {
+    /// The token settings the registry uses.
+    #[must_use]
+    pub fn tokens(&self) -> gantry_actors::sessions::TokenSettings {
+        gantry_actors::sessions::TokenSettings {
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            access_ttl: Duration::from_secs(self.access_ttl_secs),
+            refresh_ttl: Duration::from_secs(self.refresh_ttl_days * 24 * 3600),
+            absolute_ttl: Duration::from_secs(self.absolute_ttl_days * 24 * 3600),
+            refresh_grace: Duration::from_secs(self.refresh_grace_secs),
+        }
+    }
 }
 
 /// HTTP limits and timeouts.
@@ -248,11 +292,23 @@ impl Settings {
             ("cache.max_entries", self.cache.max_entries),
             ("cache.pool_size", self.cache.pool_size),
             ("bus.capacity", self.bus.capacity),
+            ("sessions.max_concurrent_hashes", self.sessions.max_concurrent_hashes),
+            ("sessions.login_max_failures_per_account", self.sessions.login_max_failures_per_account as usize),
+            ("sessions.login_max_failures_per_address", self.sessions.login_max_failures_per_address as usize),
+            (
+                "sessions.login_failure_window_secs",
+                usize::try_from(self.sessions.login_failure_window_secs).unwrap_or(1),
+            ),
+            ("sessions.access_ttl_secs", usize::try_from(self.sessions.access_ttl_secs).unwrap_or(1)),
+            ("sessions.view_reload_secs", usize::try_from(self.sessions.view_reload_secs).unwrap_or(1)),
         ];
         for (key, value) in positive {
             if value == 0 {
                 problems.push(format!("{key} must be greater than 0"));
             }
+        }
+        if self.sessions.absolute_ttl_days < self.sessions.refresh_ttl_days {
+            problems.push("sessions.absolute_ttl_days must be at least sessions.refresh_ttl_days".into());
         }
         if self.s3.part_size < 5 * 1024 * 1024 {
             problems.push("s3.part_size must be at least 5 MiB (5242880)".into());

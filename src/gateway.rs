@@ -7,9 +7,11 @@
 //! - [`body`]: JSON bodies with size limits, response helpers.
 //! - [`health`]: `/healthz`, `/readyz`.
 //! - [`jobs`]: `/v1/jobs/{id}`, `/admin/jobs/{id}`.
-//! - [`admin`]: admin authentication, `/metrics`, `/admin/secrets…`.
+//! - [`admin`]: admin authentication, `/metrics`, `/admin/secrets…`, `/admin/sessions…`.
+//! - [`auth`]: register, login, refresh, logout, me, own sessions; the bearer-token check.
 
 pub mod admin;
+pub mod auth;
 pub mod body;
 pub mod health;
 pub mod jobs;
@@ -19,11 +21,13 @@ pub mod server;
 
 use std::sync::Arc;
 
+use gantry_actors::ports::accounts::AccountStore;
 use gantry_actors::ports::bus::Bus;
 use gantry_actors::ports::cache::Cache;
 use gantry_actors::ports::jobs::JobStore;
 use gantry_actors::ports::objects::ObjectStore;
 use gantry_actors::secrets::store::SecretStoreHandle;
+use gantry_actors::sessions::SessionRegistryHandle;
 use metrics_exporter_prometheus::PrometheusHandle;
 use uuid::Uuid;
 
@@ -41,6 +45,12 @@ pub struct Shared {
     pub instance_id: Uuid,
     /// The secret store actor (and the published key ring).
     pub secrets: SecretStoreHandle,
+    /// The session registry actor (and the published revocation view).
+    pub sessions: SessionRegistryHandle,
+    /// Users, epochs, revocation notices.
+    pub accounts: Arc<dyn AccountStore>,
+    /// Login limiters, hashing slots, email cache.
+    pub auth: auth::SharedGuards,
     /// Jobs.
     pub jobs: Arc<dyn JobStore>,
     /// Shared cache.

@@ -5,13 +5,15 @@
 //! - [`startup`]: builds backends, the actor tree and listeners; runs until stopped.
 //! - [`gateway`]: the HTTP server, router, handlers and problem+json errors.
 //! - [`adapters`]: port implementations, one file per backend.
-//! - [`commands`]: the non-serving subcommands (`migrate`, `secrets check`).
+//! - [`commands`]: the non-serving subcommands (`migrate`, `secrets check`, `users add`, `sessions …`).
+//! - [`admin_client`]: the CLI's HTTP client for a running instance's admin listener.
 //! - [`telemetry`]: logs and the Prometheus recorder.
 //! - [`signals`]: the SIGTERM and Ctrl-C handler.
 //!
 //! The actors and their domain rules live in the `gantry-actors` crate.
 
 pub mod adapters;
+pub mod admin_client;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use gantry::cli::{Cli, Command, SecretsCommand};
+use gantry::cli::{Cli, Command, SecretsCommand, SessionsCommand, UsersCommand};
 use gantry::config::secrets::{self, SecretEnv};
 use gantry::config::{LogFormat, Settings};
 use gantry::startup::Application;
@@ -38,6 +38,22 @@ fn main() -> ExitCode {
             }
         },
         Command::Serve => runtime.block_on(serve(settings)),
+        Command::Users { action: UsersCommand::Add { email, password_file } } => {
+            exit_with(runtime.block_on(commands::users_add(&settings, &email, password_file.as_deref())))
+        }
+        Command::Sessions { action: SessionsCommand::RevokeAll { reason, admin_url } } => {
+            exit_with(runtime.block_on(commands::sessions_revoke_all(&settings, &reason, admin_url.as_deref())))
+        }
+    }
+}
+
+fn exit_with(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("gantry: {err:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -6,13 +6,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use gantry_actors::ports::accounts::AccountStore;
 use gantry_actors::ports::bus::{Bus, Event};
 use gantry_actors::ports::cache::Cache;
 use gantry_actors::ports::jobs::JobStore;
 use gantry_actors::ports::objects::ObjectStore;
+use gantry_actors::ports::sessions::SessionStore;
 use gantry_actors::secrets::store::SecretStoreHandle;
 use gantry_actors::secrets::{KeyRing, SecretName};
+use gantry_actors::sessions::registry::{self as session_registry, RegistryDeps};
+use gantry_actors::sessions::{RevocationView, SessionRegistryHandle};
 use gantry_actors::supervisor::{RestartBudget, RootSupervisor, SupervisorArgs, SupervisorMsg};
+use gantry_actors::telemetry::Mailbox;
 use ractor::{Actor, ActorRef};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
@@ -23,10 +28,11 @@ use crate::adapters::amqp::{AmqpBus, AmqpSettings};
 use crate::adapters::fs::FsObjectStore;
 use crate::adapters::memory::{MemoryBus, MemoryCache};
 use crate::adapters::postgres::PostgresDb;
-use crate::adapters::redis::RedisCache;
+use crate::adapters::redis::{RedisCache, RedisSessionStore};
 use crate::adapters::s3::{S3ObjectStore, S3Settings};
 use crate::adapters::sqlite::SqliteDb;
 use crate::config::{Profile, Settings};
+use crate::gateway::auth::AuthGuards;
 use crate::gateway::router::Listener;
 use crate::gateway::{AppState, Shared, server};
 use crate::telemetry;
@@ -35,6 +41,10 @@ use crate::telemetry;
 pub struct Backends {
     /// Jobs (SQLite or Postgres).
     pub jobs: Arc<dyn JobStore>,
+    /// Users, epochs, revocation notices (SQLite or Postgres).
+    pub accounts: Arc<dyn AccountStore>,
+    /// Sessions (SQLite or Redis).
+    pub sessions: Arc<dyn SessionStore>,
     /// Cache (in-process or Redis).
     pub cache: Arc<dyn Cache>,
     /// Objects (folder or S3).
@@ -58,8 +68,11 @@ impl Backends {
                 let objects = FsObjectStore::open(settings.objects_dir())
                     .await
                     .with_context(|| format!("opening the object folder {}", settings.objects_dir().display()))?;
+                let db = Arc::new(jobs);
                 Ok(Self {
-                    jobs: Arc::new(jobs),
+                    jobs: db.clone(),
+                    accounts: db.clone(),
+                    sessions: db,
                     cache: Arc::new(MemoryCache::new(settings.cache.max_entries)),
                     objects: Arc::new(objects),
                     bus: Arc::new(MemoryBus::new(instance_id, settings.bus.capacity)),
@@ -102,8 +115,12 @@ impl Backends {
                     },
                     instance_id,
                 );
+                let db = Arc::new(jobs);
+                let sessions = RedisSessionStore::new(&cache);
                 Ok(Self {
-                    jobs: Arc::new(jobs),
+                    jobs: db.clone(),
+                    accounts: db,
+                    sessions: Arc::new(sessions),
                     cache: Arc::new(cache),
                     objects: Arc::new(objects),
                     bus: Arc::new(bus),
@@ -146,13 +163,30 @@ impl Application {
         let metrics = telemetry::metrics_handle();
         let call_timeout = Duration::from_millis(settings.actors.call_timeout_ms);
         let secrets = SecretStoreHandle::new(keyring, settings.actors.mailbox_capacity, call_timeout);
+        let sessions = SessionRegistryHandle::new(
+            RegistryDeps {
+                accounts: Arc::clone(&backends.accounts),
+                sessions: Arc::clone(&backends.sessions),
+                jobs: Arc::clone(&backends.jobs),
+                bus: Arc::clone(&backends.bus),
+                keyring: secrets.shared_keyring(),
+                view: RevocationView::default().shared(),
+                settings: Arc::new(settings.sessions.tokens()),
+                reload_every: Duration::from_secs(settings.sessions.view_reload_secs),
+                mailbox: Mailbox::new(session_registry::NAME, settings.actors.mailbox_capacity),
+            },
+            settings.actors.mailbox_capacity,
+            call_timeout,
+        );
 
         let (fatal_tx, fatal) = watch::channel(None);
         let budget = RestartBudget {
             max_restarts: settings.actors.max_restarts,
             window: Duration::from_secs(settings.actors.restart_window_secs),
         };
-        let args = SupervisorArgs { children: vec![secrets.child_spec()], budget, fatal: fatal_tx };
+        // Start order: the secret store (keys) before the session registry (which signs with them).
+        let args =
+            SupervisorArgs { children: vec![secrets.child_spec(), sessions.child_spec()], budget, fatal: fatal_tx };
         let (supervisor, _join) = Actor::spawn(None, RootSupervisor, args).await.context("starting the actor tree")?;
 
         let http = TcpListener::bind(settings.http_addr)
@@ -162,10 +196,14 @@ impl Application {
             .await
             .with_context(|| format!("binding the admin listener on {}", settings.admin_addr))?;
 
+        let auth = Arc::new(AuthGuards::new(&settings.sessions));
         let state = AppState::new(Shared {
             settings: Arc::new(settings),
             instance_id,
             secrets,
+            sessions,
+            accounts: backends.accounts,
+            auth,
             jobs: backends.jobs,
             cache: backends.cache,
             objects: backends.objects,

@@ -1,13 +1,17 @@
 //! Gantry's actors, the domain rules they enforce and the ports they talk through. No HTTP, no SQL.
 //!
+//! - [`accounts`]: account rules: email normal form, password policy and hashing, failed-login limiter.
 //! - [`ports`]: capability traits (bus, cache, job store, object store) implemented by adapters in `gantry`.
 //! - [`secrets`]: the redacting secret type, the runbook's rules, the key ring and the secret store actor.
+//! - [`sessions`]: tokens, the revocation view and the session registry actor.
 //! - [`supervisor`]: the root supervisor with its restart budget.
 //! - [`handle`]: the typed front door every actor handle is built on (slot, mailbox bound, call timeouts).
 //! - [`telemetry`]: per-actor metrics.
 
+pub mod accounts;
 pub mod handle;
 pub mod ports;
 pub mod secrets;
+pub mod sessions;
 pub mod supervisor;
 pub mod telemetry;

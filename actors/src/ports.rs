@@ -2,10 +2,12 @@
 //! folder, RabbitMQ, in-process) implement them in the `gantry` crate's `adapters` module; nothing here knows
 //! about SQL, HTTP or a wire protocol.
 
+pub mod accounts;
 pub mod bus;
 pub mod cache;
 pub mod jobs;
 pub mod objects;
+pub mod sessions;
 
 /// Why a backing component is not usable right now. The text is safe to show operators: adapters never put
 /// credentials, URLs with passwords or SQL into it.

@@ -88,6 +88,13 @@ impl Mailbox {
         self.release();
         HandlingGuard { actor: self.actor, started: Instant::now() }
     }
+
+    /// Like [`Mailbox::begin_handling`] for a message the actor sent itself (timers, bus forwarding): it
+    /// never reserved a place, so none is freed.
+    #[must_use]
+    pub fn begin_internal(&self) -> HandlingGuard {
+        HandlingGuard { actor: self.actor, started: Instant::now() }
+    }
 }
 
 /// Records one handled message when dropped (also when the handler panicked).

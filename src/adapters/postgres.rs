@@ -1,12 +1,15 @@
-//! `JobStore` on PostgreSQL (production). Same semantics as the SQLite adapter; the start-up error and the
-//! safe mapping of `sqlx` errors are shared with it (they live in `sqlite.rs`).
+//! `JobStore` and `AccountStore` on PostgreSQL (production). Same semantics as the SQLite adapter; the
+//! start-up error, the safe mapping of `sqlx` errors and the stored spellings are shared with it (they live in
+//! `sqlite.rs`).
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
+use gantry_actors::ports::accounts::{AccountStore, AccountStoreError, Epochs, RevocationNotice, User};
 use gantry_actors::ports::jobs::{Job, JobState, JobStore, JobStoreError, JobUpdate};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::Row;
@@ -15,7 +18,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use uuid::Uuid;
 
 pub use super::sqlite::DbError;
-use super::sqlite::{migrate_reason, sqlx_reason, unavailable};
+use super::sqlite::{
+    GLOBAL_EPOCH_KEY, count_to_db, database_code, migrate_reason, parse_scope, scope_str, sqlx_reason, unavailable,
+};
 
 /// How long a caller waits for a pooled connection (including opening one) before the store reports itself
 /// unavailable.
@@ -29,10 +34,30 @@ macro_rules! job_columns {
     };
 }
 
+/// The columns [`user_from_row`] reads (static SQL, see [`job_columns!`]).
+macro_rules! user_columns {
+    () => {
+        "id, email, password_hash, created_at"
+    };
+}
+
+/// The columns [`notice_from_row`] reads.
+macro_rules! notice_columns {
+    () => {
+        "id, scope, user_id, reason, requested_by, not_before_ms, active_sessions, created_at"
+    };
+}
+
+/// SQLSTATE `unique_violation`.
+const UNIQUE_VIOLATION: &str = "23505";
+/// The email's unique constraint, named in `migrations/postgres/0002_accounts.sql`: only a violation of this
+/// one is `EmailTaken` (a duplicate primary key is a bug, not a taken email).
+const USERS_EMAIL_KEY: &str = "users_email_key";
+
 /// The Postgres migrations, embedded at compile time.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// `JobStore` on PostgreSQL.
+/// `JobStore` and `AccountStore` on PostgreSQL.
 #[derive(Clone)]
 pub struct PostgresDb {
     /// The connection pool; its connect options hold the password, so `Debug` is written by hand.
@@ -160,6 +185,170 @@ impl JobStore for PostgresDb {
     async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+#[async_trait]
+impl AccountStore for PostgresDb {
+    async fn create_user(&self, user: &User) -> Result<(), AccountStoreError> {
+        let inserted = sqlx::query("INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(user.id)
+            .bind(&user.email)
+            .bind(&user.password_hash)
+            .bind(user.created_at)
+            .execute(&self.pool)
+            .await;
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(e) if is_email_taken(&e) => Err(AccountStoreError::EmailTaken),
+            Err(e) => Err(unavailable("postgres", "create_user", &e).into()),
+        }
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, AccountStoreError> {
+        let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1"))
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| unavailable("postgres", "user_by_email", &e))?;
+        Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
+
+    async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, AccountStoreError> {
+        let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| unavailable("postgres", "user_by_id", &e))?;
+        Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
+
+    async fn delete_user(&self, id: Uuid) -> Result<(), AccountStoreError> {
+        // The user's epoch row stays (see the migration): it costs nothing and keeps old tokens rejected.
+        sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| unavailable("postgres", "delete_user", &e))?;
+        Ok(())
+    }
+
+    async fn raise_epoch(&self, user: Option<Uuid>, not_before_ms: i64) -> Result<i64, AccountStoreError> {
+        // One statement: `ON CONFLICT DO UPDATE` takes the row lock, so a concurrent raise waits and then
+        // compares against the committed value; GREATEST never lowers it.
+        let stored: i64 = sqlx::query_scalar(
+            "INSERT INTO session_epochs (user_id, not_before_ms) VALUES ($1, $2) \
+             ON CONFLICT (user_id) DO UPDATE \
+             SET not_before_ms = GREATEST(session_epochs.not_before_ms, EXCLUDED.not_before_ms) \
+             RETURNING not_before_ms",
+        )
+        .bind(user.unwrap_or(GLOBAL_EPOCH_KEY))
+        .bind(not_before_ms)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| unavailable("postgres", "raise_epoch", &e))?;
+        Ok(stored)
+    }
+
+    async fn epochs(&self) -> Result<Epochs, AccountStoreError> {
+        let rows: Vec<(Uuid, i64)> = sqlx::query_as("SELECT user_id, not_before_ms FROM session_epochs")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| unavailable("postgres", "epochs", &e))?;
+        let mut epochs = Epochs { global_ms: 0, users: HashMap::with_capacity(rows.len()) };
+        for (key, not_before_ms) in rows {
+            if key == GLOBAL_EPOCH_KEY {
+                epochs.global_ms = not_before_ms;
+            } else {
+                epochs.users.insert(key, not_before_ms);
+            }
+        }
+        Ok(epochs)
+    }
+
+    async fn record_revocation(&self, notice: &RevocationNotice) -> Result<(), AccountStoreError> {
+        sqlx::query(
+            "INSERT INTO session_revocations \
+             (id, scope, user_id, reason, requested_by, not_before_ms, active_sessions, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(notice.id)
+        .bind(scope_str(notice.scope))
+        .bind(notice.user_id)
+        .bind(&notice.reason)
+        .bind(&notice.requested_by)
+        .bind(notice.not_before_ms)
+        .bind(notice.active_sessions.map(count_to_db))
+        .bind(notice.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| unavailable("postgres", "record_revocation", &e))?;
+        Ok(())
+    }
+
+    async fn set_revocation_count(&self, id: Uuid, active_sessions: u64) -> Result<(), AccountStoreError> {
+        sqlx::query("UPDATE session_revocations SET active_sessions = $2 WHERE id = $1")
+            .bind(id)
+            .bind(count_to_db(active_sessions))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| unavailable("postgres", "set_revocation_count", &e))?;
+        Ok(())
+    }
+
+    async fn revocations(&self, limit: u32) -> Result<Vec<RevocationNotice>, AccountStoreError> {
+        // Ties on the timestamp fall back to the id, whose v7 prefix is also the creation time.
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            notice_columns!(),
+            " FROM session_revocations ORDER BY created_at DESC, id DESC LIMIT $1"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| unavailable("postgres", "revocations", &e))?;
+        Ok(rows.iter().map(notice_from_row).collect::<Result<_, _>>()?)
+    }
+}
+
+/// Whether `err` is the email's unique constraint refusing a duplicate.
+fn is_email_taken(err: &sqlx::Error) -> bool {
+    database_code(err).as_deref() == Some(UNIQUE_VIOLATION)
+        && err.as_database_error().and_then(|db| db.constraint()) == Some(USERS_EMAIL_KEY)
+}
+
+/// Reads a user from a row selected with [`user_columns!`].
+fn user_from_row(row: &PgRow) -> Result<User, Unavailable> {
+    let read = |e: sqlx::Error| unavailable("postgres", "read", &e);
+    Ok(User {
+        id: row.try_get("id").map_err(read)?,
+        email: row.try_get("email").map_err(read)?,
+        password_hash: row.try_get("password_hash").map_err(read)?,
+        created_at: row.try_get("created_at").map_err(read)?,
+    })
+}
+
+/// Reads a revocation notice from a row selected with [`notice_columns!`].
+fn notice_from_row(row: &PgRow) -> Result<RevocationNotice, Unavailable> {
+    let read = |e: sqlx::Error| unavailable("postgres", "read", &e);
+    // The check constraints make both failures unreachable unless the schema and the code disagree.
+    let unreadable = |column: &'static str| {
+        tracing::debug!(backend = "postgres", column, "stored notice has an unreadable column");
+        Unavailable::new(format!("stored notice has an unreadable {column}"))
+    };
+    let scope: String = row.try_get("scope").map_err(read)?;
+    let active_sessions: Option<i64> = row.try_get("active_sessions").map_err(read)?;
+    Ok(RevocationNotice {
+        id: row.try_get("id").map_err(read)?,
+        scope: parse_scope(&scope).ok_or_else(|| unreadable("scope"))?,
+        user_id: row.try_get("user_id").map_err(read)?,
+        reason: row.try_get("reason").map_err(read)?,
+        requested_by: row.try_get("requested_by").map_err(read)?,
+        not_before_ms: row.try_get("not_before_ms").map_err(read)?,
+        active_sessions: active_sessions
+            .map(|n| u64::try_from(n).map_err(|_| unreadable("active_sessions")))
+            .transpose()?,
+        created_at: row.try_get("created_at").map_err(read)?,
+    })
 }
 
 /// Reads a job from a row selected with [`job_columns!`].

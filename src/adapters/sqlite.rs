@@ -1,16 +1,24 @@
-//! `JobStore` on a SQLite file (the local profile), plus what both database adapters share: the start-up
-//! error [`DbError`] and the mapping of `sqlx` errors to safe [`Unavailable`] reasons.
+//! `JobStore`, `AccountStore` and `SessionStore` on one SQLite file (the local profile), plus what both
+//! database adapters share: the start-up error [`DbError`], the mapping of `sqlx` errors to safe
+//! [`Unavailable`] reasons, and the spelling of stored enums.
 //!
-//! Storage format (see `migrations/sqlite/0001_jobs.sql`): ids as hyphenated UUID text, JSON as text, and
-//! timestamps as RFC 3339 UTC text with exactly six fractional digits, so text order is time order and the
-//! precision matches Postgres.
+//! Storage format (see `migrations/sqlite/`): ids as hyphenated UUID text, JSON as text, timestamps as RFC 3339
+//! UTC text with exactly six fractional digits (so text order is time order and the precision matches
+//! Postgres), and the session port's instants as INTEGER milliseconds, as the port carries them.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use gantry_actors::ports::Unavailable;
+use gantry_actors::ports::accounts::{
+    AccountStore, AccountStoreError, Epochs, RevocationNotice, RevocationScope, User,
+};
 use gantry_actors::ports::jobs::{Job, JobState, JobStore, JobStoreError, JobUpdate};
+// The module, not the trait: `SessionStore` shares `get`/`health`/`backend` with `JobStore`, and importing
+// both traits would make those calls ambiguous wherever this module's items are glob-imported.
+use gantry_actors::ports::Unavailable;
+use gantry_actors::ports::sessions::{self, Rotation, SessionRecord};
 use sqlx::Row;
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
@@ -38,6 +46,36 @@ macro_rules! job_columns {
         "id, kind, state, progress, result, error, owner, created_at, updated_at"
     };
 }
+
+/// The columns [`user_from_row`] reads (static SQL, see [`job_columns!`]).
+macro_rules! user_columns {
+    () => {
+        "id, email, password_hash, created_at"
+    };
+}
+
+/// The columns [`notice_from_row`] reads.
+macro_rules! notice_columns {
+    () => {
+        "id, scope, user_id, reason, requested_by, not_before_ms, active_sessions, created_at"
+    };
+}
+
+/// The columns [`session_from_row`] reads.
+macro_rules! session_columns {
+    () => {
+        "id, user_id, created_at_ms, last_used_at_ms, refresh_expires_at_ms, absolute_expires_at_ms, \
+         user_agent, address, refresh_hash, generation, last_rotation, revoked_at_ms"
+    };
+}
+
+/// The key of the global row in `session_epochs` (see `migrations/*/0002_accounts.sql`): the nil UUID, which
+/// no user id (v7) can be. A primary key cannot be NULL, and the atomic upsert needs a key to conflict on.
+pub(crate) const GLOBAL_EPOCH_KEY: Uuid = Uuid::nil();
+
+/// SQLite's extended result code for a `UNIQUE` constraint violation (`SQLITE_CONSTRAINT_UNIQUE`); a primary
+/// key violation has its own code (1555), so this can only be the email.
+const SQLITE_CONSTRAINT_UNIQUE: &str = "2067";
 
 /// The SQLite migrations, embedded at compile time.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -96,7 +134,35 @@ pub(crate) fn unavailable(backend: &'static str, op: &'static str, err: &sqlx::E
     Unavailable::new(reason)
 }
 
-/// `JobStore` on a SQLite file.
+/// The database's own code for `err` (SQLSTATE for Postgres, the extended result code for SQLite), if the
+/// database refused the statement.
+pub(crate) fn database_code(err: &sqlx::Error) -> Option<String> {
+    err.as_database_error().and_then(|db| db.code()).map(|code| code.into_owned())
+}
+
+/// The stored spelling of a revocation scope (the port's serde spelling; the migrations check it).
+pub(crate) fn scope_str(scope: RevocationScope) -> &'static str {
+    match scope {
+        RevocationScope::All => "all",
+        RevocationScope::User => "user",
+    }
+}
+
+/// Reads a stored revocation scope.
+pub(crate) fn parse_scope(stored: &str) -> Option<RevocationScope> {
+    match stored {
+        "all" => Some(RevocationScope::All),
+        "user" => Some(RevocationScope::User),
+        _ => None,
+    }
+}
+
+/// A notice's session count as stored (a BIGINT): counts beyond `i64::MAX` cannot happen, and saturate.
+pub(crate) fn count_to_db(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+/// `JobStore`, `AccountStore` and `SessionStore` on a SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteDb {
     /// The connection pool (WAL, foreign keys on, busy timeout set).
@@ -213,6 +279,284 @@ impl JobStore for SqliteDb {
     }
 }
 
+#[async_trait]
+impl AccountStore for SqliteDb {
+    async fn create_user(&self, user: &User) -> Result<(), AccountStoreError> {
+        let inserted = sqlx::query("INSERT INTO users (id, email, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)")
+            .bind(user.id.hyphenated().to_string())
+            .bind(&user.email)
+            .bind(&user.password_hash)
+            .bind(format_timestamp(user.created_at))
+            .execute(&self.pool)
+            .await;
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(e) if database_code(&e).as_deref() == Some(SQLITE_CONSTRAINT_UNIQUE) => {
+                Err(AccountStoreError::EmailTaken)
+            }
+            Err(e) => Err(unavailable("sqlite", "create_user", &e).into()),
+        }
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, AccountStoreError> {
+        let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE email = ?1"))
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| unavailable("sqlite", "user_by_email", &e))?;
+        Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
+
+    async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, AccountStoreError> {
+        let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE id = ?1"))
+            .bind(id.hyphenated().to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| unavailable("sqlite", "user_by_id", &e))?;
+        Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
+
+    async fn delete_user(&self, id: Uuid) -> Result<(), AccountStoreError> {
+        // The user's epoch row stays (see the migration): it costs nothing and keeps old tokens rejected.
+        sqlx::query("DELETE FROM users WHERE id = ?1")
+            .bind(id.hyphenated().to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| unavailable("sqlite", "delete_user", &e))?;
+        Ok(())
+    }
+
+    async fn raise_epoch(&self, user: Option<Uuid>, not_before_ms: i64) -> Result<i64, AccountStoreError> {
+        // One statement, so one transaction: two concurrent raises cannot interleave a read and a write, and
+        // MAX keeps whichever is higher (in `DO UPDATE`, the bare column is the stored row).
+        let stored: i64 = sqlx::query_scalar(
+            "INSERT INTO session_epochs (user_id, not_before_ms) VALUES (?1, ?2) \
+             ON CONFLICT (user_id) DO UPDATE SET not_before_ms = MAX(not_before_ms, excluded.not_before_ms) \
+             RETURNING not_before_ms",
+        )
+        .bind(user.unwrap_or(GLOBAL_EPOCH_KEY).hyphenated().to_string())
+        .bind(not_before_ms)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| unavailable("sqlite", "raise_epoch", &e))?;
+        Ok(stored)
+    }
+
+    async fn epochs(&self) -> Result<Epochs, AccountStoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT user_id, not_before_ms FROM session_epochs")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| unavailable("sqlite", "epochs", &e))?;
+        let mut epochs = Epochs { global_ms: 0, users: HashMap::with_capacity(rows.len()) };
+        for (key, not_before_ms) in rows {
+            let key = Uuid::parse_str(&key).map_err(|_| corrupt("epoch", "user_id"))?;
+            if key == GLOBAL_EPOCH_KEY {
+                epochs.global_ms = not_before_ms;
+            } else {
+                epochs.users.insert(key, not_before_ms);
+            }
+        }
+        Ok(epochs)
+    }
+
+    async fn record_revocation(&self, notice: &RevocationNotice) -> Result<(), AccountStoreError> {
+        sqlx::query(
+            "INSERT INTO session_revocations \
+             (id, scope, user_id, reason, requested_by, not_before_ms, active_sessions, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .bind(notice.id.hyphenated().to_string())
+        .bind(scope_str(notice.scope))
+        .bind(notice.user_id.map(|id| id.hyphenated().to_string()))
+        .bind(&notice.reason)
+        .bind(&notice.requested_by)
+        .bind(notice.not_before_ms)
+        .bind(notice.active_sessions.map(count_to_db))
+        .bind(format_timestamp(notice.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| unavailable("sqlite", "record_revocation", &e))?;
+        Ok(())
+    }
+
+    async fn set_revocation_count(&self, id: Uuid, active_sessions: u64) -> Result<(), AccountStoreError> {
+        sqlx::query("UPDATE session_revocations SET active_sessions = ?2 WHERE id = ?1")
+            .bind(id.hyphenated().to_string())
+            .bind(count_to_db(active_sessions))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| unavailable("sqlite", "set_revocation_count", &e))?;
+        Ok(())
+    }
+
+    async fn revocations(&self, limit: u32) -> Result<Vec<RevocationNotice>, AccountStoreError> {
+        // Ties on the timestamp fall back to the id, whose v7 prefix is also the creation time.
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            notice_columns!(),
+            " FROM session_revocations ORDER BY created_at DESC, id DESC LIMIT ?1"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| unavailable("sqlite", "revocations", &e))?;
+        Ok(rows.iter().map(notice_from_row).collect::<Result<_, _>>()?)
+    }
+}
+
+/// Sessions on SQLite. A session counts as expired once either its refresh token or its absolute lifetime
+/// has run out (nothing can use it any more); rows stay until their absolute expiry, like the Redis keys, and
+/// `count_active` deletes those past it.
+#[async_trait]
+impl sessions::SessionStore for SqliteDb {
+    async fn insert(&self, session: &SessionRecord) -> Result<(), Unavailable> {
+        sqlx::query(concat!(
+            "INSERT INTO sessions (",
+            session_columns!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        ))
+        .bind(session.id.hyphenated().to_string())
+        .bind(session.user_id.hyphenated().to_string())
+        .bind(session.created_at_ms)
+        .bind(session.last_used_at_ms)
+        .bind(session.refresh_expires_at_ms)
+        .bind(session.absolute_expires_at_ms)
+        .bind(session.user_agent.as_deref())
+        .bind(session.address.as_deref())
+        .bind(&session.refresh_hash)
+        .bind(i64::from(session.generation))
+        .bind(rotation_to_db(session.last_rotation.as_ref()))
+        .bind(session.revoked_at_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| session_unavailable("insert", &e))?;
+        Ok(())
+    }
+
+    async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Unavailable> {
+        let row = sqlx::query(concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = ?1"))
+            .bind(id.hyphenated().to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| session_unavailable("get", &e))?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn replace_if(&self, session: &SessionRecord, expected_generation: u32) -> Result<bool, Unavailable> {
+        // The WHERE clause is the compare, the UPDATE the swap, in one statement. A revoked row is only
+        // replaced by a revoked record: a rotation that read the session before a revocation must not undo it.
+        let replaced = sqlx::query(
+            "UPDATE sessions SET user_id = ?2, created_at_ms = ?3, last_used_at_ms = ?4, \
+             refresh_expires_at_ms = ?5, absolute_expires_at_ms = ?6, user_agent = ?7, address = ?8, \
+             refresh_hash = ?9, generation = ?10, last_rotation = ?11, revoked_at_ms = ?12 \
+             WHERE id = ?1 AND generation = ?13 AND (revoked_at_ms IS NULL OR ?12 IS NOT NULL)",
+        )
+        .bind(session.id.hyphenated().to_string())
+        .bind(session.user_id.hyphenated().to_string())
+        .bind(session.created_at_ms)
+        .bind(session.last_used_at_ms)
+        .bind(session.refresh_expires_at_ms)
+        .bind(session.absolute_expires_at_ms)
+        .bind(session.user_agent.as_deref())
+        .bind(session.address.as_deref())
+        .bind(&session.refresh_hash)
+        .bind(i64::from(session.generation))
+        .bind(rotation_to_db(session.last_rotation.as_ref()))
+        .bind(session.revoked_at_ms)
+        .bind(i64::from(expected_generation))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| session_unavailable("replace_if", &e))?;
+        Ok(replaced.rows_affected() == 1)
+    }
+
+    async fn list_for_user(&self, user_id: Uuid, now_ms: i64) -> Result<Vec<SessionRecord>, Unavailable> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE user_id = ?1 AND revoked_at_ms IS NULL \
+              AND refresh_expires_at_ms > ?2 AND absolute_expires_at_ms > ?2 ORDER BY created_at_ms, id"
+        ))
+        .bind(user_id.hyphenated().to_string())
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| session_unavailable("list_for_user", &e))?;
+        rows.iter().map(session_from_row).collect()
+    }
+
+    async fn revoke(&self, ids: &[Uuid], at_ms: i64) -> Result<(), Unavailable> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // The ids travel as one JSON array (sqlx takes no runtime-built `IN (?, ?, …)` list). Sessions already
+        // revoked keep their first revocation time.
+        let ids: Vec<String> = ids.iter().map(|id| id.hyphenated().to_string()).collect();
+        let ids = serde_json::to_string(&ids).expect("a list of strings always serialises");
+        sqlx::query(
+            "UPDATE sessions SET revoked_at_ms = ?1 \
+             WHERE revoked_at_ms IS NULL AND id IN (SELECT value FROM json_each(?2))",
+        )
+        .bind(at_ms)
+        .bind(ids)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| session_unavailable("revoke", &e))?;
+        Ok(())
+    }
+
+    async fn revoked_since(&self, since_ms: i64) -> Result<Vec<Uuid>, Unavailable> {
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM sessions WHERE revoked_at_ms >= ?1 ORDER BY revoked_at_ms, id")
+                .bind(since_ms)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| session_unavailable("revoked_since", &e))?;
+        ids.iter().map(|id| Uuid::parse_str(id).map_err(|_| corrupt("session", "id"))).collect()
+    }
+
+    async fn count_active(&self, now_ms: i64) -> Result<u64, Unavailable> {
+        // Rows past their absolute expiry are useless (Redis drops them by itself): prune them here, on the
+        // periodic gauge path, so the table does not grow without bound. The index on
+        // absolute_expires_at_ms keeps this O(log n + pruned).
+        sqlx::query("DELETE FROM sessions WHERE absolute_expires_at_ms <= ?1")
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| session_unavailable("count_active", &e))?;
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM sessions WHERE revoked_at_ms IS NULL \
+             AND refresh_expires_at_ms > ?1 AND absolute_expires_at_ms > ?1",
+        )
+        .bind(now_ms)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| session_unavailable("count_active", &e))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn health(&self) -> Result<(), Unavailable> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(|e| session_unavailable("health", &e))?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}
+
+/// [`unavailable`] for the session store, also counted in `gantry_session_store_errors_total` (as the
+/// Redis session store counts its failures).
+fn session_unavailable(op: &'static str, err: &sqlx::Error) -> Unavailable {
+    metrics::counter!("gantry_session_store_errors_total", "backend" => "sqlite", "op" => op).increment(1);
+    unavailable("sqlite", op, err)
+}
+
+/// The stored spelling of a session's last rotation (JSON text, or NULL).
+fn rotation_to_db(rotation: Option<&Rotation>) -> Option<String> {
+    rotation.map(|r| serde_json::to_string(r).expect("a Rotation (strings, integers, a UUID) always serialises"))
+}
+
 /// The stored spelling of a timestamp (see the file header).
 fn format_timestamp(at: OffsetDateTime) -> String {
     at.to_offset(UtcOffset::UTC)
@@ -225,17 +569,18 @@ fn job_from_row(row: &SqliteRow) -> Result<Job, Unavailable> {
     let column = |name: &'static str| -> Result<Option<String>, Unavailable> {
         row.try_get::<Option<String>, _>(name).map_err(|e| unavailable("sqlite", "read", &e))
     };
-    let required = |name: &'static str| -> Result<String, Unavailable> { column(name)?.ok_or_else(|| corrupt(name)) };
+    let required =
+        |name: &'static str| -> Result<String, Unavailable> { column(name)?.ok_or_else(|| corrupt("job", name)) };
     let timestamp = |name: &'static str| -> Result<OffsetDateTime, Unavailable> {
-        OffsetDateTime::parse(&required(name)?, &Rfc3339).map_err(|_| corrupt(name))
+        OffsetDateTime::parse(&required(name)?, &Rfc3339).map_err(|_| corrupt("job", name))
     };
     let json = |text: String, name: &'static str| -> Result<serde_json::Value, Unavailable> {
-        serde_json::from_str(&text).map_err(|_| corrupt(name))
+        serde_json::from_str(&text).map_err(|_| corrupt("job", name))
     };
     Ok(Job {
-        id: Uuid::parse_str(&required("id")?).map_err(|_| corrupt("id"))?,
+        id: Uuid::parse_str(&required("id")?).map_err(|_| corrupt("job", "id"))?,
         kind: required("kind")?,
-        state: JobState::parse(&required("state")?).ok_or_else(|| corrupt("state"))?,
+        state: JobState::parse(&required("state")?).ok_or_else(|| corrupt("job", "state"))?,
         progress: json(required("progress")?, "progress")?,
         result: column("result")?.map(|t| json(t, "result")).transpose()?,
         error: column("error")?,
@@ -245,10 +590,73 @@ fn job_from_row(row: &SqliteRow) -> Result<Job, Unavailable> {
     })
 }
 
-/// A stored value this version cannot read (hand-edited file, newer schema).
-fn corrupt(column: &'static str) -> Unavailable {
-    tracing::debug!(backend = "sqlite", column, "stored job has an unreadable column");
-    Unavailable::new(format!("stored job has an unreadable {column}"))
+/// Reads a user from a row selected with [`user_columns!`].
+fn user_from_row(row: &SqliteRow) -> Result<User, Unavailable> {
+    let text = |name: &'static str| -> Result<String, Unavailable> {
+        row.try_get::<String, _>(name).map_err(|e| unavailable("sqlite", "read", &e))
+    };
+    Ok(User {
+        id: Uuid::parse_str(&text("id")?).map_err(|_| corrupt("user", "id"))?,
+        email: text("email")?,
+        password_hash: text("password_hash")?,
+        created_at: OffsetDateTime::parse(&text("created_at")?, &Rfc3339).map_err(|_| corrupt("user", "created_at"))?,
+    })
+}
+
+/// Reads a revocation notice from a row selected with [`notice_columns!`].
+fn notice_from_row(row: &SqliteRow) -> Result<RevocationNotice, Unavailable> {
+    let read = |e: sqlx::Error| unavailable("sqlite", "read", &e);
+    let id: String = row.try_get("id").map_err(read)?;
+    let scope: String = row.try_get("scope").map_err(read)?;
+    let user_id: Option<String> = row.try_get("user_id").map_err(read)?;
+    let active_sessions: Option<i64> = row.try_get("active_sessions").map_err(read)?;
+    let created_at: String = row.try_get("created_at").map_err(read)?;
+    Ok(RevocationNotice {
+        id: Uuid::parse_str(&id).map_err(|_| corrupt("notice", "id"))?,
+        scope: parse_scope(&scope).ok_or_else(|| corrupt("notice", "scope"))?,
+        user_id: user_id.map(|id| Uuid::parse_str(&id).map_err(|_| corrupt("notice", "user_id"))).transpose()?,
+        reason: row.try_get("reason").map_err(read)?,
+        requested_by: row.try_get("requested_by").map_err(read)?,
+        not_before_ms: row.try_get("not_before_ms").map_err(read)?,
+        active_sessions: active_sessions
+            .map(|n| u64::try_from(n).map_err(|_| corrupt("notice", "active_sessions")))
+            .transpose()?,
+        created_at: OffsetDateTime::parse(&created_at, &Rfc3339).map_err(|_| corrupt("notice", "created_at"))?,
+    })
+}
+
+/// Reads a session from a row selected with [`session_columns!`].
+fn session_from_row(row: &SqliteRow) -> Result<SessionRecord, Unavailable> {
+    let read = |e: sqlx::Error| session_unavailable("read", &e);
+    let uuid = |name: &'static str| -> Result<Uuid, Unavailable> {
+        let text: String = row.try_get(name).map_err(read)?;
+        Uuid::parse_str(&text).map_err(|_| corrupt("session", name))
+    };
+    let generation: i64 = row.try_get("generation").map_err(read)?;
+    let last_rotation: Option<String> = row.try_get("last_rotation").map_err(read)?;
+    Ok(SessionRecord {
+        id: uuid("id")?,
+        user_id: uuid("user_id")?,
+        created_at_ms: row.try_get("created_at_ms").map_err(read)?,
+        last_used_at_ms: row.try_get("last_used_at_ms").map_err(read)?,
+        refresh_expires_at_ms: row.try_get("refresh_expires_at_ms").map_err(read)?,
+        absolute_expires_at_ms: row.try_get("absolute_expires_at_ms").map_err(read)?,
+        user_agent: row.try_get("user_agent").map_err(read)?,
+        address: row.try_get("address").map_err(read)?,
+        refresh_hash: row.try_get("refresh_hash").map_err(read)?,
+        generation: u32::try_from(generation).map_err(|_| corrupt("session", "generation"))?,
+        last_rotation: last_rotation
+            .map(|json| serde_json::from_str(&json).map_err(|_| corrupt("session", "last_rotation")))
+            .transpose()?,
+        revoked_at_ms: row.try_get("revoked_at_ms").map_err(read)?,
+    })
+}
+
+/// A stored value this version cannot read (hand-edited file, newer schema); `record` names what it was
+/// (`job`, `user`, …).
+fn corrupt(record: &'static str, column: &'static str) -> Unavailable {
+    tracing::debug!(backend = "sqlite", record, column, "stored {record} has an unreadable column");
+    Unavailable::new(format!("stored {record} has an unreadable {column}"))
 }
 
 #[cfg(test)]
@@ -376,5 +784,213 @@ mod tests {
         let expected: Vec<(i64, bool)> = MIGRATOR.iter().map(|m| (m.version, true)).collect();
         assert_eq!(applied, expected);
         db.health().await.expect("healthy");
+    }
+    /// A user with this email, created now.
+    fn user(email: &str) -> User {
+        User {
+            id: Uuid::now_v7(),
+            email: email.to_owned(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
+            created_at: OffsetDateTime::now_utc(),
+        }
+    }
+
+    /// A user reads back by email and by id (timestamp at stored precision), a second user with the same
+    /// email is `EmailTaken` and leaves the first untouched, and a deleted user is gone (deleting twice is fine).
+    #[tokio::test]
+    async fn users_round_trip_and_duplicate_email_is_taken() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = SqliteDb::open(&dir.path().join("gantry.db")).await.expect("open");
+        let alice = user("alice@example.com");
+
+        db.create_user(&alice).await.expect("create");
+        let err = db.create_user(&user("alice@example.com")).await.expect_err("same email");
+
+        assert!(matches!(err, AccountStoreError::EmailTaken), "{err:?}");
+        let by_email = db.user_by_email("alice@example.com").await.expect("by email").expect("exists");
+        let by_id = db.user_by_id(alice.id).await.expect("by id").expect("exists");
+        assert_eq!(by_email, by_id);
+        assert_eq!(by_id.id, alice.id);
+        assert_eq!(by_id.password_hash, alice.password_hash);
+        assert_eq!(by_id.created_at.unix_timestamp_nanos() / 1_000, alice.created_at.unix_timestamp_nanos() / 1_000);
+        assert!(db.user_by_email("bob@example.com").await.expect("by email").is_none());
+
+        db.delete_user(alice.id).await.expect("delete");
+        db.delete_user(alice.id).await.expect("deleting an absent user");
+        assert!(db.user_by_id(alice.id).await.expect("by id").is_none());
+        db.create_user(&user("alice@example.com")).await.expect("the email is free again");
+    }
+
+    /// Raising an epoch never lowers it (a lower value returns the stored higher one), global and per-user
+    /// epochs are separate, and all of them survive reopening the file.
+    #[tokio::test]
+    async fn raise_epoch_is_monotonic_and_survives_reopen() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("gantry.db");
+        let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+        {
+            let db = SqliteDb::open(&path).await.expect("open");
+            assert_eq!(db.epochs().await.expect("epochs"), Epochs::default());
+
+            assert_eq!(db.raise_epoch(None, 2_000).await.expect("raise"), 2_000);
+            assert_eq!(db.raise_epoch(None, 1_000).await.expect("lower"), 2_000, "a lower value keeps the higher");
+            assert_eq!(db.raise_epoch(Some(alice), 5_000).await.expect("raise"), 5_000);
+            assert_eq!(db.raise_epoch(Some(alice), 7_000).await.expect("raise"), 7_000);
+            assert_eq!(db.raise_epoch(Some(bob), 100).await.expect("raise"), 100);
+            db.pool().close().await;
+        }
+
+        let db = SqliteDb::open(&path).await.expect("reopen");
+        let epochs = db.epochs().await.expect("epochs");
+
+        assert_eq!(epochs.global_ms, 2_000);
+        assert_eq!(epochs.users, HashMap::from([(alice, 7_000), (bob, 100)]));
+        assert_eq!(db.raise_epoch(Some(alice), 6_999).await.expect("lower"), 7_000);
+    }
+
+    /// Notices come back newest first (limited), with every field kept, and a count filled in later shows up.
+    #[tokio::test]
+    async fn revocation_notices_come_newest_first_with_filled_in_counts() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = SqliteDb::open(&dir.path().join("gantry.db")).await.expect("open");
+        let start = OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("valid instant");
+        let notice = |i: i64, scope: RevocationScope| RevocationNotice {
+            id: Uuid::now_v7(),
+            scope,
+            user_id: (scope == RevocationScope::User).then(Uuid::now_v7),
+            reason: format!("incident {i} — naïve ✓"),
+            requested_by: "cli".to_owned(),
+            not_before_ms: 1_800_000_000_000 + i,
+            active_sessions: None,
+            created_at: start + time::Duration::seconds(i),
+        };
+        let (first, second, third) =
+            (notice(1, RevocationScope::All), notice(2, RevocationScope::User), notice(3, RevocationScope::All));
+        for n in [&second, &first, &third] {
+            db.record_revocation(n).await.expect("record");
+        }
+
+        db.set_revocation_count(second.id, 42).await.expect("count");
+        let newest = db.revocations(2).await.expect("list");
+
+        let mut counted = second.clone();
+        counted.active_sessions = Some(42);
+        assert_eq!(newest, vec![third.clone(), counted]);
+        assert_eq!(db.revocations(10).await.expect("list").len(), 3);
+        assert_eq!(db.revocations(10).await.expect("list")[2], first);
+    }
+}
+
+#[cfg(test)]
+mod session_tests {
+    //! Apart from the job and account tests: `SessionStore` shares method names with `JobStore`.
+
+    use gantry_actors::ports::sessions::{Rotation, SessionRecord, SessionStore};
+    use uuid::Uuid;
+
+    use super::SqliteDb;
+
+    /// A fresh database in a temporary folder (kept alive by the returned guard).
+    async fn open() -> (tempfile::TempDir, SqliteDb) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = SqliteDb::open(&dir.path().join("gantry.db")).await.expect("open");
+        (dir, db)
+    }
+
+    /// A session of `user_id` created at `now` (ms), refreshable for an hour, ending after a day.
+    fn session(user_id: Uuid, now: i64) -> SessionRecord {
+        SessionRecord {
+            id: Uuid::now_v7(),
+            user_id,
+            created_at_ms: now,
+            last_used_at_ms: now,
+            refresh_expires_at_ms: now + 3_600_000,
+            absolute_expires_at_ms: now + 86_400_000,
+            user_agent: Some("Mozilla/5.0 \"quoted\" naïve ✓".to_owned()),
+            address: Some("203.0.113.7".to_owned()),
+            refresh_hash: "a".repeat(64),
+            generation: 0,
+            last_rotation: None,
+            revoked_at_ms: None,
+        }
+    }
+
+    /// `session` after one rotation at `at` (ms).
+    fn rotated(mut s: SessionRecord, at: i64, hash: &str) -> SessionRecord {
+        s.last_rotation = Some(Rotation {
+            used_hash: s.refresh_hash.clone(),
+            used_at_ms: at,
+            sealed_successor: "0f".repeat(32),
+            access_jti: Uuid::now_v7(),
+            access_iat: at / 1_000,
+            access_exp: at / 1_000 + 900,
+            access_kid: "k1".to_owned(),
+        });
+        s.refresh_hash = hash.to_owned();
+        s.generation += 1;
+        s.last_used_at_ms = at;
+        s.refresh_expires_at_ms = at + 3_600_000;
+        s
+    }
+
+    /// A session reads back unchanged; `replace_if` with the current generation swaps it in once, and a second
+    /// replace still expecting that generation (another instance's stale view) is refused and changes nothing.
+    #[tokio::test]
+    async fn insert_get_and_replace_if_is_a_compare_and_swap() {
+        let (_dir, db) = open().await;
+        let now = 1_800_000_000_000;
+        let original = session(Uuid::now_v7(), now);
+        db.insert(&original).await.expect("insert");
+        assert_eq!(db.get(original.id).await.expect("get"), Some(original.clone()));
+
+        let first = rotated(original.clone(), now + 10, &"b".repeat(64));
+        let stale = rotated(original.clone(), now + 20, &"c".repeat(64));
+        let won = db.replace_if(&first, 0).await.expect("first replace");
+        let lost = db.replace_if(&stale, 0).await.expect("stale replace");
+
+        assert!(won);
+        assert!(!lost);
+        assert_eq!(db.get(original.id).await.expect("get"), Some(first.clone()));
+        assert!(!db.replace_if(&session(Uuid::now_v7(), now), 0).await.expect("unknown id"), "nothing to replace");
+        assert!(db.get(Uuid::now_v7()).await.expect("get").is_none());
+        db.health().await.expect("healthy");
+        assert_eq!(db.backend(), "sqlite");
+    }
+
+    /// `list_for_user` returns only the user's sessions that are neither revoked nor expired (by refresh or
+    /// absolute expiry); revoking records the time once; a stale rotation cannot clear a revocation; and
+    /// `revoked_since` and `count_active` agree with it.
+    #[tokio::test]
+    async fn list_revoke_revoked_since_and_count_active_agree() {
+        let (_dir, db) = open().await;
+        let now = 1_800_000_000_000;
+        let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+        let kept = session(alice, now - 2);
+        let to_revoke = session(alice, now - 1);
+        let mut idle = session(alice, now - 5_000);
+        idle.refresh_expires_at_ms = now;
+        let mut ended = session(alice, now - 5_000);
+        ended.absolute_expires_at_ms = now - 1;
+        let other = session(bob, now);
+        for s in [&kept, &to_revoke, &idle, &ended, &other] {
+            db.insert(s).await.expect("insert");
+        }
+        assert_eq!(db.list_for_user(alice, now).await.expect("list"), vec![kept.clone(), to_revoke.clone()]);
+        assert_eq!(db.count_active(now).await.expect("count"), 3);
+
+        db.revoke(&[to_revoke.id, Uuid::now_v7()], now + 100).await.expect("revoke");
+        db.revoke(&[to_revoke.id], now + 200).await.expect("revoking again");
+        db.revoke(&[], now + 300).await.expect("revoking nothing");
+
+        assert_eq!(db.list_for_user(alice, now).await.expect("list"), vec![kept.clone()]);
+        assert_eq!(db.get(to_revoke.id).await.expect("get").and_then(|s| s.revoked_at_ms), Some(now + 100));
+        assert_eq!(db.revoked_since(now + 100).await.expect("since"), vec![to_revoke.id]);
+        assert!(db.revoked_since(now + 101).await.expect("since").is_empty());
+        assert_eq!(db.count_active(now).await.expect("count"), 2);
+        let unrevoking = rotated(to_revoke.clone(), now + 150, &"d".repeat(64));
+        assert!(!db.replace_if(&unrevoking, 0).await.expect("replace"), "a revocation is not undone");
+        assert!(db.get(ended.id).await.expect("get").is_none(), "count_active prunes past the absolute expiry");
+        assert!(db.get(idle.id).await.expect("get").is_some(), "kept until its absolute expiry");
+        assert_eq!(db.list_for_user(bob, now).await.expect("list"), vec![other]);
     }
 }

@@ -7,6 +7,9 @@
 //! | `GET /admin/secrets` | Bearer admin token | every secret's versions: fingerprint, state, origin, time |
 //! | `POST /admin/secrets/validate` | Bearer admin token | checks a candidate set against the runbook rules |
 //! | `GET /admin/jobs/{id}` | Bearer admin token | a job |
+//! | `POST /admin/sessions/revoke-all` | Bearer admin token | force every user to log in again (O(1)) |
+//! | `POST /admin/users/{id}/revoke-sessions` | Bearer admin token | force one user to log in again |
+//! | `GET /admin/sessions/revocations` | Bearer admin token | the revocation notices (evidence) |
 //!
 //! The admin token is compared in constant time (SHA-256 of both sides, then `subtle`). It is read from
 //! the published key ring on every request, so when rotation replaces the ring the new token applies at once.
@@ -117,4 +120,95 @@ pub async fn validate_secrets(state: &AppState, req: Request<Incoming>) -> Resul
     violations.retain(|v| v.rule != Rule::Missing);
     let view = ValidationView { valid: violations.is_empty(), violations: violations.iter().map(Into::into).collect() };
     Ok(json_response(StatusCode::OK, &view))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RevokeBody {
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    requested_by: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RevokeAccepted {
+    job_id: uuid::Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    not_before: time::OffsetDateTime,
+    not_before_ms: i64,
+}
+
+async fn revoke(
+    state: &AppState,
+    req: Request<Incoming>,
+    target: gantry_actors::sessions::registry::RevokeTarget,
+) -> Result<Response, ApiError> {
+    let has_body = req.headers().get(hyper::header::CONTENT_LENGTH).is_some_and(|v| v != "0")
+        || req.headers().contains_key(hyper::header::TRANSFER_ENCODING);
+    let body: RevokeBody =
+        if has_body { read_json(req, state.settings.http.max_body_bytes).await? } else { RevokeBody::default() };
+    let reason = body.reason.unwrap_or_default().trim().chars().take(500).collect::<String>();
+    if reason.is_empty() {
+        return Err(ApiError::Validation(vec![super::problem::FieldError {
+            field: "reason".into(),
+            code: "required",
+            message: "say why (it is recorded as evidence)".into(),
+        }]));
+    }
+    let requested_by = body.requested_by.unwrap_or_else(|| "admin".into()).chars().take(100).collect();
+    let notice = state.sessions.revoke(target, reason, requested_by).await.map_err(super::auth::session_error)?;
+    let not_before = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(notice.not_before_ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        &RevokeAccepted { job_id: notice.id, not_before, not_before_ms: notice.not_before_ms },
+    ))
+}
+
+/// `POST /admin/sessions/revoke-all {"reason": "…"}`: every session created before now is revoked on every
+/// instance. O(1): one epoch write and one bus message.
+///
+/// # Errors
+/// 422 without a reason; 503 when the stores are unavailable.
+pub async fn revoke_all(state: &AppState, req: Request<Incoming>) -> Result<Response, ApiError> {
+    revoke(state, req, gantry_actors::sessions::registry::RevokeTarget::All).await
+}
+
+/// `POST /admin/users/{id}/revoke-sessions {"reason": "…"}`.
+///
+/// # Errors
+/// 404 for a malformed or unknown user id; otherwise as [`revoke_all`].
+pub async fn revoke_user(
+    state: &AppState,
+    ctx: &super::server::Ctx,
+    req: Request<Incoming>,
+) -> Result<Response, ApiError> {
+    const NOT_FOUND: ApiError = ApiError::ResourceNotFound { code: "user_not_found", what: "user" };
+    let id = ctx.params.get("id").and_then(|s| uuid::Uuid::parse_str(s).ok()).ok_or(NOT_FOUND)?;
+    match state.accounts.user_by_id(id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Err(NOT_FOUND),
+        Err(e) => {
+            return Err(ApiError::Unavailable {
+                code: "database_unavailable",
+                reason: e.to_string(),
+                retry_after: std::time::Duration::from_secs(2),
+            });
+        }
+    }
+    revoke(state, req, gantry_actors::sessions::registry::RevokeTarget::User(id)).await
+}
+
+/// `GET /admin/sessions/revocations`: the newest 100 notices.
+///
+/// # Errors
+/// 503 when the database is unavailable.
+pub async fn revocations(state: &AppState) -> Result<Response, ApiError> {
+    let list = state.accounts.revocations(100).await.map_err(|e| ApiError::Unavailable {
+        code: "database_unavailable",
+        reason: e.to_string(),
+        retry_after: std::time::Duration::from_secs(2),
+    })?;
+    Ok(json_response(StatusCode::OK, &serde_json::json!({ "revocations": list })))
 }

@@ -63,6 +63,29 @@ pub enum ApiError {
     /// Missing or wrong credentials.
     #[error("missing or invalid credentials")]
     Unauthorized,
+    /// A user's credentials or token were refused; `code` says why (`invalid_credentials`,
+    /// `token_invalid`, `token_expired`, `session_revoked`, `refresh_reused`).
+    #[error("{message}")]
+    Unauthenticated {
+        /// Stable code.
+        code: &'static str,
+        /// Explanation.
+        message: &'static str,
+    },
+    /// The resource exists already.
+    #[error("{message}")]
+    Conflict {
+        /// Stable code, e.g. `email_taken`.
+        code: &'static str,
+        /// Explanation.
+        message: &'static str,
+    },
+    /// Too many attempts; retry after the given time.
+    #[error("too many attempts; retry later")]
+    TooManyRequests {
+        /// Suggested wait.
+        retry_after: Duration,
+    },
     /// Too much work right now; retry after the given time.
     #[error("{reason}")]
     Unavailable {
@@ -116,7 +139,9 @@ impl ApiError {
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -127,7 +152,11 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::NotFound => "not_found",
-            Self::ResourceNotFound { code, .. } | Self::Unavailable { code, .. } => code,
+            Self::ResourceNotFound { code, .. }
+            | Self::Unavailable { code, .. }
+            | Self::Unauthenticated { code, .. }
+            | Self::Conflict { code, .. } => code,
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::MalformedJson(_) => "malformed_json",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
@@ -175,13 +204,13 @@ impl ApiError {
                     response.headers_mut().insert(hyper::header::ALLOW, value);
                 }
             }
-            Self::Unauthorized => {
+            Self::Unauthorized | Self::Unauthenticated { .. } => {
                 response
                     .headers_mut()
                     .insert(hyper::header::WWW_AUTHENTICATE, hyper::header::HeaderValue::from_static("Bearer"));
             }
-            Self::Unavailable { retry_after, .. } => {
-                let secs = retry_after.as_secs().max(1).to_string();
+            Self::Unavailable { retry_after, .. } | Self::TooManyRequests { retry_after } => {
+                let secs = (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1).to_string();
                 if let Ok(value) = hyper::header::HeaderValue::from_str(&secs) {
                     response.headers_mut().insert(hyper::header::RETRY_AFTER, value);
                 }

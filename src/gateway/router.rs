@@ -23,6 +23,26 @@ pub enum Route {
     AdminValidateSecrets,
     /// `GET /admin/jobs/{id}`.
     AdminGetJob,
+    /// `POST /v1/auth/register`.
+    Register,
+    /// `POST /v1/auth/login`.
+    Login,
+    /// `POST /v1/auth/refresh`.
+    Refresh,
+    /// `POST /v1/auth/logout`.
+    Logout,
+    /// `GET /v1/auth/me`.
+    Me,
+    /// `GET /v1/auth/sessions`.
+    Sessions,
+    /// `DELETE /v1/auth/sessions/{id}`.
+    DeleteSession,
+    /// `POST /admin/sessions/revoke-all`.
+    AdminRevokeAll,
+    /// `POST /admin/users/{id}/revoke-sessions`.
+    AdminRevokeUser,
+    /// `GET /admin/sessions/revocations`.
+    AdminRevocations,
 }
 
 impl Route {
@@ -60,19 +80,29 @@ impl Listener {
     }
 }
 
-static PUBLIC: [(Method, &str, Route); 3] = [
+static PUBLIC: [(Method, &str, Route); 10] = [
     (Method::GET, "/healthz", Route::Healthz),
     (Method::GET, "/readyz", Route::Readyz),
     (Method::GET, "/v1/jobs/{id}", Route::GetJob),
+    (Method::POST, "/v1/auth/register", Route::Register),
+    (Method::POST, "/v1/auth/login", Route::Login),
+    (Method::POST, "/v1/auth/refresh", Route::Refresh),
+    (Method::POST, "/v1/auth/logout", Route::Logout),
+    (Method::GET, "/v1/auth/me", Route::Me),
+    (Method::GET, "/v1/auth/sessions", Route::Sessions),
+    (Method::DELETE, "/v1/auth/sessions/{id}", Route::DeleteSession),
 ];
 
-static ADMIN: [(Method, &str, Route); 6] = [
+static ADMIN: [(Method, &str, Route); 9] = [
     (Method::GET, "/healthz", Route::Healthz),
     (Method::GET, "/metrics", Route::Metrics),
     (Method::GET, "/admin/secrets", Route::AdminSecrets),
     (Method::POST, "/admin/secrets/validate", Route::AdminValidateSecrets),
     (Method::GET, "/admin/jobs/{id}", Route::AdminGetJob),
     (Method::GET, "/readyz", Route::Readyz),
+    (Method::POST, "/admin/sessions/revoke-all", Route::AdminRevokeAll),
+    (Method::POST, "/admin/users/{id}/revoke-sessions", Route::AdminRevokeUser),
+    (Method::GET, "/admin/sessions/revocations", Route::AdminRevocations),
 ];
 
 struct Entry {

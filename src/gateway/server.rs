@@ -30,7 +30,7 @@ use tokio::sync::{Semaphore, watch};
 use super::body::Response;
 use super::problem::ApiError;
 use super::router::{Listener, Match, Route, Table};
-use super::{AppState, admin, health, jobs};
+use super::{AppState, admin, auth, health, jobs};
 
 static PUBLIC_TABLE: LazyLock<Table> = LazyLock::new(|| Table::new(Listener::Public));
 static ADMIN_TABLE: LazyLock<Table> = LazyLock::new(|| Table::new(Listener::Admin));
@@ -222,6 +222,25 @@ async fn dispatch(state: &AppState, route: Route, ctx: Ctx, req: Request<Incomin
         Route::AdminGetJob => {
             admin::authorize(state, &req)?;
             jobs::get(state, &ctx, jobs::View::Admin).await
+        }
+        Route::Register => auth::register(state, req).await,
+        Route::Login => auth::login(state, &ctx, req).await,
+        Route::Refresh => auth::refresh(state, req).await,
+        Route::Logout => auth::logout(state, req).await,
+        Route::Me => auth::me(state, &req).await,
+        Route::Sessions => auth::sessions(state, &req).await,
+        Route::DeleteSession => auth::delete_session(state, &ctx, &req).await,
+        Route::AdminRevokeAll => {
+            admin::authorize(state, &req)?;
+            admin::revoke_all(state, req).await
+        }
+        Route::AdminRevokeUser => {
+            admin::authorize(state, &req)?;
+            admin::revoke_user(state, &ctx, req).await
+        }
+        Route::AdminRevocations => {
+            admin::authorize(state, &req)?;
+            admin::revocations(state).await
         }
     }
 }

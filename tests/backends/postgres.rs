@@ -1,5 +1,6 @@
-//! The Postgres `JobStore` against a real server (`GANTRY_TEST_POSTGRES_URL`). Each test runs in its own
-//! database, created for it and dropped afterwards (even when the test fails), so tests can run in parallel.
+//! The Postgres `JobStore` and `AccountStore` against a real server (`GANTRY_TEST_POSTGRES_URL`). Each test
+//! runs in its own database, created for it and dropped afterwards (even when the test fails), so tests can
+//! run in parallel.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use gantry::adapters::postgres::{DbError, PostgresDb};
+use gantry_actors::ports::accounts::{AccountStore, AccountStoreError, RevocationNotice, RevocationScope, User};
 use gantry_actors::ports::jobs::{Job, JobState, JobStore, JobStoreError, JobUpdate};
 use secrecy::SecretString;
 use serde_json::json;
@@ -92,7 +94,7 @@ async fn migrations_apply_to_fresh_database_and_reapply_cleanly() {
                 .fetch_all(again.pool())
                 .await
                 .expect("read migration table");
-        assert_eq!(applied, vec![(1, true)]);
+        assert_eq!(applied, vec![(1, true), (2, true)]);
         db.health().await.expect("healthy");
         assert_eq!(db.backend(), "postgres");
         let jobs: i64 =
@@ -231,4 +233,111 @@ async fn connect_failure_does_not_reveal_the_url() {
     assert!(!text.contains("hunter2"), "{text}");
     assert!(!text.contains(&missing), "{text}");
     assert!(!text.contains("127.0.0.1"), "{text}");
+}
+
+/// A user with this email, created now.
+fn user(email: &str) -> User {
+    User {
+        id: Uuid::now_v7(),
+        email: email.to_owned(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
+        created_at: OffsetDateTime::now_utc(),
+    }
+}
+
+/// A user reads back by email and id; registering the same email again is `EmailTaken` (the unique
+/// constraint, SQLSTATE 23505), and deleting frees the email.
+#[tokio::test]
+async fn duplicate_email_is_email_taken() {
+    with_fresh_database(|url| async move {
+        let db = PostgresDb::connect(&url, 2).await.expect("connect");
+        let alice = user("alice@example.com");
+
+        db.create_user(&alice).await.expect("create");
+        let err = db.create_user(&user("alice@example.com")).await.expect_err("same email");
+
+        assert!(matches!(err, AccountStoreError::EmailTaken), "{err:?}");
+        let stored = db.user_by_email("alice@example.com").await.expect("by email").expect("exists");
+        assert_eq!(stored.id, alice.id);
+        assert_eq!(stored.password_hash, alice.password_hash);
+        assert_eq!(stored.created_at.unix_timestamp_nanos() / 1_000, alice.created_at.unix_timestamp_nanos() / 1_000);
+        assert_eq!(db.user_by_id(alice.id).await.expect("by id"), Some(stored));
+        db.delete_user(alice.id).await.expect("delete");
+        db.delete_user(alice.id).await.expect("deleting an absent user");
+        assert!(db.user_by_id(alice.id).await.expect("by id").is_none());
+        db.create_user(&user("alice@example.com")).await.expect("the email is free again");
+    })
+    .await;
+}
+
+/// Two tasks raising the same epochs at the same time, each with its own rising sequence, never see the
+/// epoch go down: every call returns at least its own value and at least what that task saw before, and the
+/// final epochs are the highest values sent.
+#[tokio::test]
+async fn concurrent_epoch_raises_never_lower_it() {
+    with_fresh_database(|url| async move {
+        let db = Arc::new(PostgresDb::connect(&url, 4).await.expect("connect"));
+        let alice = Uuid::now_v7();
+        const ROUNDS: i64 = 40;
+
+        let raiser = |offset: i64, user: Option<Uuid>| {
+            let db = Arc::clone(&db);
+            tokio::spawn(async move {
+                let mut seen = 0;
+                for i in 0..ROUNDS {
+                    let value = 1_000 * i + offset;
+                    let stored = db.raise_epoch(user, value).await.expect("raise");
+                    assert!(stored >= value && stored >= seen, "{stored} < {value} or < {seen}");
+                    seen = stored;
+                }
+            })
+        };
+        let tasks = [raiser(1, None), raiser(2, None), raiser(1, Some(alice)), raiser(2, Some(alice))];
+        for task in tasks {
+            task.await.expect("raising task");
+        }
+
+        let highest = 1_000 * (ROUNDS - 1) + 2;
+        let epochs = db.epochs().await.expect("epochs");
+        assert_eq!(epochs.global_ms, highest);
+        assert_eq!(epochs.users.get(&alice), Some(&highest));
+        assert_eq!(epochs.users.len(), 1);
+        assert_eq!(db.raise_epoch(None, 5).await.expect("lower"), highest, "a lower value keeps the higher");
+    })
+    .await;
+}
+
+/// Notices come back newest first and limited, with every field kept; a count filled in later shows up.
+#[tokio::test]
+async fn revocation_notices_come_newest_first_with_filled_in_counts() {
+    with_fresh_database(|url| async move {
+        let db = PostgresDb::connect(&url, 2).await.expect("connect");
+        let start = OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("valid instant");
+        let notice = |i: i64, scope: RevocationScope| RevocationNotice {
+            id: Uuid::now_v7(),
+            scope,
+            user_id: (scope == RevocationScope::User).then(Uuid::now_v7),
+            reason: format!("incident {i} — naïve ✓"),
+            requested_by: "admin".to_owned(),
+            not_before_ms: 1_800_000_000_000 + i,
+            active_sessions: None,
+            created_at: start + time::Duration::seconds(i),
+        };
+        let (first, second, third) =
+            (notice(1, RevocationScope::All), notice(2, RevocationScope::User), notice(3, RevocationScope::All));
+        for n in [&second, &third, &first] {
+            db.record_revocation(n).await.expect("record");
+        }
+
+        db.set_revocation_count(second.id, 7).await.expect("count");
+        let newest = db.revocations(2).await.expect("list");
+
+        let mut counted = second.clone();
+        counted.active_sessions = Some(7);
+        assert_eq!(newest, vec![third, counted]);
+        let all = db.revocations(10).await.expect("list");
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[2], first);
+    })
+    .await;
 }

@@ -43,6 +43,7 @@ fn event(version: &str) -> Event {
 fn version_of(envelope: &Envelope) -> &str {
     match &envelope.event {
         Event::InstanceStarted { version } => version,
+        other => panic!("only instance_started is published here, got {other:?}"),
     }
 }
 

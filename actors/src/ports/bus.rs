@@ -20,6 +20,19 @@ pub enum Event {
         /// The Gantry version the instance runs.
         version: String,
     },
+    /// A not-before epoch was raised: every session created before `not_before_ms` (of `user_id`, or of
+    /// everyone when `None`) is revoked.
+    SessionsRevoked {
+        /// The user, or `None` for everyone.
+        user_id: Option<Uuid>,
+        /// The new epoch, ms since the Unix epoch.
+        not_before_ms: i64,
+    },
+    /// Individual sessions were revoked (logout, deletion, reuse detection).
+    SessionRevoked {
+        /// The sessions.
+        session_ids: Vec<Uuid>,
+    },
 }
 
 /// What goes on the wire: the event plus who sent it and a unique id (for de-duplication and logs).

@@ -91,6 +91,12 @@ impl SecretStoreHandle {
         Self { slot: ActorSlot::new(NAME, mailbox_capacity, call_timeout), keyring: keyring.shared() }
     }
 
+    /// The shared key ring itself, for other actors that sign or verify with it.
+    #[must_use]
+    pub fn shared_keyring(&self) -> SharedKeyRing {
+        Arc::clone(&self.keyring)
+    }
+
     /// The current key ring, read without a round-trip (request path).
     #[must_use]
     pub fn keyring(&self) -> Arc<KeyRing> {

@@ -1,0 +1,265 @@
+//! Passwords: the policy a new password must meet, and argon2id hashing and verification.
+//!
+//! Hashing and verifying are CPU- and memory-heavy (about 19 MiB and tens of milliseconds each) and synchronous:
+//! async callers run them on a blocking pool (`tokio::task::spawn_blocking`), never on a runtime worker, and bound
+//! how many run at once.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+/// Fewest characters (Unicode scalar values, not bytes) a password may have.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// Most characters a password may have: long enough for any passphrase, short enough that a request cannot make
+/// the server hash megabytes.
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+/// Argon2id memory cost in KiB (19 MiB), time cost and parallelism: the first of the equivalent configurations the
+/// OWASP Password Storage Cheat Sheet recommends
+/// (<https://cheatsheetseries.owasp.org/cheatsheets/Password_Storage_Cheat_Sheet.html#argon2id>).
+pub const ARGON2_MEMORY_KIB: u32 = 19_456;
+/// Argon2id passes over memory; see [`ARGON2_MEMORY_KIB`].
+pub const ARGON2_ITERATIONS: u32 = 2;
+/// Argon2id lanes; see [`ARGON2_MEMORY_KIB`].
+pub const ARGON2_PARALLELISM: u32 = 1;
+
+const ARGON2_PARAMS: Params = match Params::new(ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM, None) {
+    Ok(params) => params,
+    Err(_) => panic!("the OWASP argon2id parameters are within argon2's limits"),
+};
+
+/// The bundled list, lower-cased. Only entries of at least [`MIN_PASSWORD_CHARS`] are kept in the file: anything
+/// shorter already fails the length rule.
+static COMMON_PASSWORDS: LazyLock<HashSet<String>> = LazyLock::new(|| {
+    include_str!("common_passwords.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(str::to_lowercase)
+        .collect()
+});
+
+/// A fixed salt for the dummy hash: it only has to make [`verify_dummy`] cost what a real verification costs.
+const DUMMY_SALT: &[u8] = b"gantry-dummy-salt";
+
+/// The hash unknown-email logins are checked against, computed on first use with the same parameters as real ones.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    argon2id()
+        .hash_password_with_salt(b"not a real account's password", DUMMY_SALT)
+        .expect("a fixed salt of valid length with valid parameters hashes")
+        .to_string()
+});
+
+/// A reason a new password is refused. Several can apply at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum PasswordProblem {
+    /// Fewer than [`MIN_PASSWORD_CHARS`] characters.
+    #[error("use at least 10 characters")]
+    TooShort,
+    /// More than [`MAX_PASSWORD_CHARS`] characters.
+    #[error("use at most 256 characters")]
+    TooLong,
+    /// In the bundled list of commonly used passwords (case-insensitive).
+    #[error("this password is too common; choose one that is harder to guess")]
+    CommonPassword,
+    /// The email address, or the part before its `@` (case-insensitive).
+    #[error("the password must not be your email address")]
+    SameAsEmail,
+}
+
+impl PasswordProblem {
+    /// Stable machine-readable code for API responses.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooShort => "too_short",
+            Self::TooLong => "too_long",
+            Self::CommonPassword => "common_password",
+            Self::SameAsEmail => "same_as_email",
+        }
+    }
+
+    /// Human-readable explanation, safe to show to the person choosing the password.
+    #[must_use]
+    pub fn message(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// Hashing failed: only on an RNG or allocation failure, never because of the password's content.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    /// argon2 refused or failed; the inner error says which.
+    #[error("could not hash the password")]
+    Hash(#[source] argon2::password_hash::Error),
+}
+
+/// Returns every rule `password` breaks for the account `email`; empty means it is acceptable.
+///
+/// A password over [`MAX_PASSWORD_CHARS`] gets only [`PasswordProblem::TooLong`]: it is not examined further.
+#[must_use]
+pub fn check_policy(password: &str, email: &str) -> Vec<PasswordProblem> {
+    let chars = password.chars().count();
+    if chars > MAX_PASSWORD_CHARS {
+        return vec![PasswordProblem::TooLong];
+    }
+    let mut problems = Vec::new();
+    if chars < MIN_PASSWORD_CHARS {
+        problems.push(PasswordProblem::TooShort);
+    }
+    let lowered = password.to_lowercase();
+    if COMMON_PASSWORDS.contains(&lowered) {
+        problems.push(PasswordProblem::CommonPassword);
+    }
+    let email = email.trim().to_lowercase();
+    let local_part = email.split_once('@').map_or(email.as_str(), |(local, _)| local);
+    if !lowered.is_empty() && (lowered == email || lowered == local_part) {
+        problems.push(PasswordProblem::SameAsEmail);
+    }
+    problems
+}
+
+/// Hashes `password` with argon2id and a fresh 16-byte random salt from the OS, as a PHC string
+/// (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`). CPU-heavy: run it on a blocking pool.
+///
+/// # Errors
+/// [`PasswordError::Hash`] if the OS random source fails.
+pub fn hash_password(password: &str) -> Result<String, PasswordError> {
+    argon2id().hash_password(password.as_bytes()).map(|hash| hash.to_string()).map_err(PasswordError::Hash)
+}
+
+/// Whether `password` matches the PHC string `phc`, using the parameters recorded in `phc`. A malformed or
+/// unsupported hash is a mismatch, never a panic. CPU-heavy: run it on a blocking pool.
+#[must_use]
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    let Ok(hash) = PasswordHash::new(phc) else {
+        return false;
+    };
+    argon2id().verify_password(password.as_bytes(), &hash).is_ok()
+}
+
+/// Spends the time of one real verification and discards the result, so a login for an unknown email takes about
+/// as long as one for a known email with a wrong password (no account enumeration by timing). The first call in a
+/// process also computes the dummy hash; call it once at start-up to keep that out of a request. CPU-heavy: run it
+/// on a blocking pool.
+pub fn verify_dummy(password: &str) {
+    std::hint::black_box(verify_password(password, &DUMMY_HASH));
+}
+
+fn argon2id() -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, ARGON2_PARAMS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EMAIL: &str = "volvo@example.com";
+
+    /// A long, uncommon password unrelated to the email breaks no rule.
+    #[test]
+    fn policy_accepts_a_good_password() {
+        assert_eq!(check_policy("correct horse battery staple", EMAIL), vec![]);
+    }
+
+    /// Length counts characters, not bytes: ten non-ASCII characters are enough, nine ASCII ones are not.
+    #[test]
+    fn policy_rejects_short_passwords_counting_characters() {
+        assert_eq!(check_policy("short1234", EMAIL), vec![PasswordProblem::TooShort]);
+        assert_eq!(check_policy("ÅÄÖåäöÆØæø", EMAIL), vec![]);
+    }
+
+    /// Over 256 characters is refused before any other check.
+    #[test]
+    fn policy_rejects_overlong_passwords() {
+        assert_eq!(check_policy(&"x".repeat(MAX_PASSWORD_CHARS), EMAIL), vec![]);
+        assert_eq!(check_policy(&"x".repeat(MAX_PASSWORD_CHARS + 1), EMAIL), vec![PasswordProblem::TooLong]);
+    }
+
+    /// Listed passwords are refused whatever their case.
+    #[test]
+    fn policy_rejects_common_passwords_in_any_case() {
+        for common in ["password123", "PASSWORD123", "PassWord123", "1234567890", "QwertyUiop", "iloveyou123"] {
+            assert_eq!(check_policy(common, EMAIL), vec![PasswordProblem::CommonPassword], "{common}");
+        }
+    }
+
+    /// The bundled list loads, skips its header, and holds the entries the brief calls obvious.
+    #[test]
+    fn common_list_is_loaded_lowercased_without_comments() {
+        assert!(COMMON_PASSWORDS.len() > 300, "only {} entries", COMMON_PASSWORDS.len());
+        assert!(COMMON_PASSWORDS.iter().all(|p| !p.starts_with('#') && *p == p.to_lowercase()));
+        for must in ["password1234", "qwerty12345", "administrator", "letmein123"] {
+            assert!(COMMON_PASSWORDS.contains(must), "{must}");
+        }
+    }
+
+    /// The email itself or its local part is refused, case-insensitively.
+    #[test]
+    fn policy_rejects_password_equal_to_email_or_local_part() {
+        assert_eq!(check_policy("Volvo@Example.com", EMAIL), vec![PasswordProblem::SameAsEmail]);
+        let long_local = "machinery.dealer@example.com";
+        assert_eq!(check_policy("MACHINERY.DEALER", long_local), vec![PasswordProblem::SameAsEmail]);
+    }
+
+    /// Several broken rules are all reported.
+    #[test]
+    fn policy_reports_every_problem() {
+        assert_eq!(check_policy("volvo", EMAIL), vec![PasswordProblem::TooShort, PasswordProblem::SameAsEmail]);
+    }
+
+    /// Each problem has its documented code and a message.
+    #[test]
+    fn problems_have_stable_codes() {
+        let codes = [
+            (PasswordProblem::TooShort, "too_short"),
+            (PasswordProblem::TooLong, "too_long"),
+            (PasswordProblem::CommonPassword, "common_password"),
+            (PasswordProblem::SameAsEmail, "same_as_email"),
+        ];
+        for (problem, code) in codes {
+            assert_eq!(problem.code(), code);
+            assert!(!problem.message().is_empty());
+        }
+    }
+
+    /// A hash verifies its own password and no other.
+    #[test]
+    fn hash_round_trips_and_rejects_wrong_password() {
+        let phc = hash_password("correct horse battery staple").expect("hashing works");
+        assert!(verify_password("correct horse battery staple", &phc));
+        assert!(!verify_password("correct horse battery stapler", &phc));
+    }
+
+    /// Hashes are argon2id v19 with the OWASP parameters, and salted: the same password hashes differently twice.
+    #[test]
+    fn hash_uses_owasp_argon2id_parameters_and_random_salt() {
+        let first = hash_password("correct horse battery staple").expect("hashing works");
+        let second = hash_password("correct horse battery staple").expect("hashing works");
+        assert!(first.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{first}");
+        assert_ne!(first, second);
+    }
+
+    /// Garbage, truncated or foreign hashes verify as false instead of panicking.
+    #[test]
+    fn verify_returns_false_on_malformed_hash() {
+        let phc = hash_password("correct horse battery staple").expect("hashing works");
+        let truncated = &phc[..phc.len() - 10];
+        let bcrypt = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
+        for bad in ["", "not a hash", "$argon2id$", truncated, bcrypt, "$argon2id$v=19$m=1,t=0,p=0$c2FsdA$aGFzaA"] {
+            assert!(!verify_password("correct horse battery staple", bad), "{bad:?}");
+        }
+    }
+
+    /// The dummy verification runs (twice: lazily computed, then reused) with real parameters.
+    #[test]
+    fn verify_dummy_runs_with_real_parameters() {
+        verify_dummy("whatever the attacker typed");
+        verify_dummy("something else");
+        assert!(DUMMY_HASH.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{}", *DUMMY_HASH);
+    }
+}

@@ -1,0 +1,115 @@
+//! The session store port: one record per login session, with the hash of its current refresh token.
+//! Redis in production (shared by all instances, expiring with the session), SQLite in the local profile.
+//!
+//! Tokens are never stored: only SHA-256 hashes, and — for the retry grace — the successor refresh token
+//! sealed with a key derived from the token it replaced, which the store does not hold.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::Unavailable;
+
+/// What a refresh produced, kept for the retry grace so a repeated refresh returns the same pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rotation {
+    /// Hex SHA-256 of the refresh token that was used.
+    pub used_hash: String,
+    /// When it was used (ms).
+    pub used_at_ms: i64,
+    /// The successor refresh token's secret, XOR-sealed with HMAC-SHA256(used token, "grace"), hex.
+    pub sealed_successor: String,
+    /// The access token issued with it: `jti`.
+    pub access_jti: Uuid,
+    /// Its `iat` (s).
+    pub access_iat: i64,
+    /// Its `exp` (s).
+    pub access_exp: i64,
+    /// The `kid` it was signed with.
+    pub access_kid: String,
+}
+
+/// A login session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// Session id (UUID v7: its timestamp is the session's creation time, which the epochs compare with).
+    pub id: Uuid,
+    /// The user.
+    pub user_id: Uuid,
+    /// Creation (ms).
+    pub created_at_ms: i64,
+    /// Last login or refresh (ms).
+    pub last_used_at_ms: i64,
+    /// The current refresh token expires then (ms).
+    pub refresh_expires_at_ms: i64,
+    /// The session ends then whatever happens (absolute lifetime cap, ms).
+    pub absolute_expires_at_ms: i64,
+    /// The client's user agent at login (truncated).
+    pub user_agent: Option<String>,
+    /// The client's address at login.
+    pub address: Option<String>,
+    /// Hex SHA-256 of the current refresh token.
+    pub refresh_hash: String,
+    /// Bumped by every rotation; the compare-and-swap key.
+    pub generation: u32,
+    /// The last rotation, for the retry grace and reuse detection.
+    pub last_rotation: Option<Rotation>,
+    /// Set when revoked (ms).
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// The session store capability.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores a new session.
+    ///
+    /// # Errors
+    /// The store is unreachable.
+    async fn insert(&self, session: &SessionRecord) -> Result<(), Unavailable>;
+
+    /// The session, if it exists (revoked ones included; expired ones may be gone).
+    ///
+    /// # Errors
+    /// The store is unreachable.
+    async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Unavailable>;
+
+    /// Replaces the session only if its stored `generation` is still `expected_generation` (another
+    /// instance may have rotated it meanwhile). Returns whether it was replaced.
+    ///
+    /// # Errors
+    /// The store is unreachable.
+    async fn replace_if(&self, session: &SessionRecord, expected_generation: u32) -> Result<bool, Unavailable>;
+
+    /// The user's sessions that are neither revoked nor expired at `now_ms`.
+    ///
+    /// # Errors
+    /// The store is unreachable.
+    async fn list_for_user(&self, user_id: Uuid, now_ms: i64) -> Result<Vec<SessionRecord>, Unavailable>;
+
+    /// Marks sessions revoked at `at_ms` and remembers them as recently revoked.
+    ///
+    /// # Errors
+    /// The store is unreachable.
+    async fn revoke(&self, ids: &[Uuid], at_ms: i64) -> Result<(), Unavailable>;
+
+    /// Ids of sessions revoked at or after `since_ms` (the instances' revocation views reload these).
+    ///
+    /// # Errors
+    /// The store is unreachable.
+    async fn revoked_since(&self, since_ms: i64) -> Result<Vec<Uuid>, Unavailable>;
+
+    /// Sessions neither revoked nor expired at `now_ms` (for notices and the active-sessions gauge).
+    ///
+    /// # Errors
+    /// The store is unreachable.
+    async fn count_active(&self, now_ms: i64) -> Result<u64, Unavailable>;
+
+    /// Round-trips to the store.
+    ///
+    /// # Errors
+    /// Why the store is not usable.
+    async fn health(&self) -> Result<(), Unavailable>;
+
+    /// The backend's name (`sqlite`, `redis`).
+    fn backend(&self) -> &'static str;
+}

@@ -1,0 +1,901 @@
+//! The session registry actor: the single writer of sessions and of the revocation view.
+//!
+//! It creates sessions at login, rotates refresh tokens (with reuse detection and a retry grace), revokes
+//! sessions (logout, deletion, reuse) and raises the not-before epochs (mass invalidation). Every change is
+//! persisted first, then applied to the published [`RevocationView`], then announced on the bus; other
+//! instances apply the announcement to their own view, and every instance also reloads the view from the
+//! stores periodically, so a lost bus message cannot leave a revoked token valid for long.
+//!
+//! Mass invalidation is O(1) in the number of sessions: one epoch write, one bus message. Counting the
+//! sessions it affected (for the notice) happens afterwards, as a follow-up message.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde::Serialize;
+use time::OffsetDateTime;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::tokens::{self, AccessClaims, RefreshToken, TokenError, TokenSettings};
+use super::view::{RevocationView, SharedView};
+use crate::handle::{ActorSlot, CallError};
+use crate::ports::accounts::{AccountStore, RevocationNotice, RevocationScope};
+use crate::ports::bus::{Bus, BusSignal, Event};
+use crate::ports::jobs::{Job, JobState, JobStore, JobUpdate};
+use crate::ports::sessions::{Rotation, SessionRecord, SessionStore};
+use crate::secrets::{SecretName, SharedKeyRing};
+use crate::supervisor::ChildSpec;
+use crate::telemetry::Mailbox;
+
+/// The actor's label in metrics and logs.
+pub const NAME: &str = "session_registry";
+
+/// Why a session operation was refused. Business outcomes, not actor failures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// Unknown or malformed token.
+    #[error("the token is invalid")]
+    InvalidToken,
+    /// The refresh token or the session has expired.
+    #[error("the token has expired")]
+    Expired,
+    /// The session was revoked (logout, mass invalidation).
+    #[error("the session has been revoked")]
+    Revoked,
+    /// A used refresh token was presented again after the grace: the session is now revoked.
+    #[error("the refresh token was already used; the session has been revoked")]
+    Reused,
+    /// No such session (or not the caller's).
+    #[error("session not found")]
+    NotFound,
+    /// A store is unreachable; nothing changed.
+    #[error("session storage unavailable: {0}")]
+    Unavailable(String),
+    /// The actor could not be reached.
+    #[error(transparent)]
+    Call(#[from] CallError),
+}
+
+impl From<crate::ports::Unavailable> for SessionError {
+    fn from(e: crate::ports::Unavailable) -> Self {
+        Self::Unavailable(e.0)
+    }
+}
+
+impl From<crate::ports::accounts::AccountStoreError> for SessionError {
+    fn from(e: crate::ports::accounts::AccountStoreError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+/// A token pair handed to a client.
+#[derive(Clone, Serialize)]
+pub struct IssuedPair {
+    /// The access token (JWT).
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// The refresh token.
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires.
+    pub refresh_expires_in: i64,
+    /// The session.
+    pub session_id: Uuid,
+}
+
+impl std::fmt::Debug for IssuedPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedPair").field("session_id", &self.session_id).finish_non_exhaustive()
+    }
+}
+
+/// Which sessions a logout ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogoutScope {
+    /// The caller's session.
+    This,
+    /// The caller's other sessions.
+    Others,
+    /// All the caller's sessions (O(1): the user's epoch).
+    All,
+}
+
+/// What a user sees of one of their sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionSummary {
+    /// Session id.
+    pub id: Uuid,
+    /// Created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Last login or refresh.
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_used_at: OffsetDateTime,
+    /// User agent at login.
+    pub user_agent: Option<String>,
+    /// Client address at login.
+    pub address: Option<String>,
+    /// Whether it is the session of the request.
+    pub current: bool,
+}
+
+/// Whose sessions a mass revocation covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeTarget {
+    /// Everyone's.
+    All,
+    /// One user's.
+    User(Uuid),
+}
+
+/// Messages of the session registry. Request variants end with their reply port.
+pub enum SessionRegistryMsg {
+    /// Creates a session for an authenticated user.
+    Login {
+        /// The user.
+        user_id: Uuid,
+        /// Client user agent.
+        user_agent: Option<String>,
+        /// Client address.
+        address: Option<String>,
+        /// The pair.
+        reply: RpcReplyPort<Result<IssuedPair, SessionError>>,
+    },
+    /// Rotates a refresh token.
+    Refresh {
+        /// The presented token.
+        token: RefreshToken,
+        /// The new (or, within the grace, the same) pair.
+        reply: RpcReplyPort<Result<IssuedPair, SessionError>>,
+    },
+    /// Ends sessions of the caller.
+    Logout {
+        /// The caller.
+        user_id: Uuid,
+        /// The caller's session.
+        session_id: Uuid,
+        /// Which sessions.
+        scope: LogoutScope,
+        /// Done.
+        reply: RpcReplyPort<Result<(), SessionError>>,
+    },
+    /// The caller's live sessions.
+    List {
+        /// The caller.
+        user_id: Uuid,
+        /// The caller's session (marked `current`).
+        current: Uuid,
+        /// The sessions.
+        reply: RpcReplyPort<Result<Vec<SessionSummary>, SessionError>>,
+    },
+    /// Revokes one of the caller's sessions.
+    Delete {
+        /// The caller.
+        user_id: Uuid,
+        /// The session to end.
+        session_id: Uuid,
+        /// Done, or `NotFound` when it is not the caller's.
+        reply: RpcReplyPort<Result<(), SessionError>>,
+    },
+    /// Mass invalidation.
+    Revoke {
+        /// Everyone or one user.
+        target: RevokeTarget,
+        /// Operator's reason.
+        reason: String,
+        /// Who asked.
+        requested_by: String,
+        /// The notice (its id is the job id).
+        reply: RpcReplyPort<Result<RevocationNotice, SessionError>>,
+    },
+    /// Internal: count the sessions a revocation affected and finish its job.
+    FinishRevocation(RevocationNotice),
+    /// Internal: a bus signal.
+    Bus(BusSignal),
+    /// Internal: reload the view from the stores.
+    Reload,
+    /// Fault injection for supervision tests and chaos drills.
+    InjectPanic,
+}
+
+/// What the registry needs; shared by every (re)start.
+#[derive(Clone)]
+pub struct RegistryDeps {
+    /// Users, epochs, notices.
+    pub accounts: Arc<dyn AccountStore>,
+    /// Sessions.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Jobs (mass revocations are jobs).
+    pub jobs: Arc<dyn JobStore>,
+    /// Bus.
+    pub bus: Arc<dyn Bus>,
+    /// Signing keys.
+    pub keyring: SharedKeyRing,
+    /// The published view.
+    pub view: SharedView,
+    /// Lifetimes.
+    pub settings: Arc<TokenSettings>,
+    /// How often the view is reloaded from the stores.
+    pub reload_every: Duration,
+    /// Mailbox counter shared with the handle.
+    pub mailbox: Arc<Mailbox>,
+}
+
+/// The actor.
+#[derive(Debug, Default)]
+pub struct SessionRegistry;
+
+/// The actor's state.
+pub struct RegistryState {
+    deps: RegistryDeps,
+    /// This actor's copy of the view; published after every change.
+    view: RevocationView,
+    forwarder: JoinHandle<()>,
+    ticker: JoinHandle<()>,
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn ms_to_time(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The counters and gauges of this module.
+mod metric {
+    pub const REFRESHES: &str = "gantry_auth_refreshes_total";
+    pub const REUSE: &str = "gantry_auth_refresh_reuse_total";
+    pub const REVOCATIONS: &str = "gantry_sessions_revocations_total";
+    pub const SESSIONS_CREATED: &str = "gantry_sessions_created_total";
+    pub const ACTIVE: &str = "gantry_sessions_active";
+    pub const EPOCH: &str = "gantry_sessions_epoch_seconds";
+    pub const LAG: &str = "gantry_bus_propagation_seconds";
+    pub const VIEW_RELOAD_FAILURES: &str = "gantry_sessions_view_reload_failures_total";
+}
+
+impl RegistryState {
+    fn publish_view(&self) {
+        self.deps.view.store(Arc::new(self.view.clone()));
+        #[allow(clippy::cast_precision_loss)]
+        metrics::gauge!(metric::EPOCH).set(self.view.global_ms as f64 / 1000.0);
+    }
+
+    fn apply_epoch(&mut self, user: Option<Uuid>, not_before_ms: i64) {
+        match user {
+            None => self.view.global_ms = self.view.global_ms.max(not_before_ms),
+            Some(u) => {
+                let e = self.view.users.entry(u).or_insert(0);
+                *e = (*e).max(not_before_ms);
+            }
+        }
+        self.publish_view();
+    }
+
+    fn apply_revoked(&mut self, ids: &[Uuid]) {
+        self.view.revoked.extend(ids.iter().copied());
+        self.publish_view();
+    }
+
+    async fn announce(&self, event: Event) {
+        if let Err(err) = self.deps.bus.publish(event).await {
+            // The other instances pick the change up at their next periodic reload.
+            tracing::warn!(event = "bus_publish_failed", actor = NAME, error = %err, "relying on the periodic reload");
+        }
+    }
+
+    /// Rebuilds the view from the stores (the source of truth).
+    async fn reload(&mut self) -> Result<(), SessionError> {
+        let epochs = self.deps.accounts.epochs().await?;
+        // Individually revoked sessions matter while their access tokens can live.
+        let horizon = now_ms()
+            - millis(self.deps.settings.access_ttl)
+            - 2 * 1000 * i64::try_from(tokens::LEEWAY_SECS).unwrap_or(30);
+        let revoked = self.deps.sessions.revoked_since(horizon).await?;
+        self.view = RevocationView {
+            global_ms: epochs.global_ms.max(self.view.global_ms),
+            users: epochs.users,
+            revoked: revoked.into_iter().collect(),
+        };
+        self.publish_view();
+        Ok(())
+    }
+
+    fn access_for(&self, user: Uuid, sid: Uuid, now: i64) -> (AccessClaims, String) {
+        let iat = now / 1000;
+        let claims = AccessClaims {
+            sub: user,
+            sid,
+            iat,
+            exp: iat + secs(self.deps.settings.access_ttl),
+            iss: self.deps.settings.issuer.clone(),
+            aud: self.deps.settings.audience.clone(),
+            jti: Uuid::new_v4(),
+        };
+        let keyring = self.deps.keyring.load();
+        let key = keyring.current(SecretName::JwtSecret).expect("JWT_SECRET is validated at start-up");
+        let token = tokens::sign_access(&claims, key);
+        (claims, token)
+    }
+
+    fn pair(
+        &self,
+        access: String,
+        exp_s: i64,
+        refresh: &RefreshToken,
+        refresh_expires_ms: i64,
+        sid: Uuid,
+        now: i64,
+    ) -> IssuedPair {
+        IssuedPair {
+            access_token: access,
+            token_type: "Bearer",
+            expires_in: (exp_s - now / 1000).max(0),
+            refresh_token: refresh.expose().to_owned(),
+            refresh_expires_in: ((refresh_expires_ms - now) / 1000).max(0),
+            session_id: sid,
+        }
+    }
+
+    async fn login(
+        &mut self,
+        user_id: Uuid,
+        user_agent: Option<String>,
+        address: Option<String>,
+    ) -> Result<IssuedPair, SessionError> {
+        let now = now_ms();
+        let sid = Uuid::now_v7();
+        let refresh = RefreshToken::generate(sid);
+        let absolute = now + millis(self.deps.settings.absolute_ttl);
+        let refresh_expires = (now + millis(self.deps.settings.refresh_ttl)).min(absolute);
+        let record = SessionRecord {
+            id: sid,
+            user_id,
+            created_at_ms: now,
+            last_used_at_ms: now,
+            refresh_expires_at_ms: refresh_expires,
+            absolute_expires_at_ms: absolute,
+            user_agent: user_agent.map(|ua| ua.chars().take(200).collect()),
+            address,
+            refresh_hash: refresh.hash(),
+            generation: 0,
+            last_rotation: None,
+            revoked_at_ms: None,
+        };
+        self.deps.sessions.insert(&record).await?;
+        metrics::counter!(metric::SESSIONS_CREATED).increment(1);
+        let (claims, access) = self.access_for(user_id, sid, now);
+        Ok(self.pair(access, claims.exp, &refresh, refresh_expires, sid, now))
+    }
+
+    async fn refresh(&mut self, token: RefreshToken) -> Result<IssuedPair, SessionError> {
+        let outcome = self.try_refresh(&token).await;
+        let label = match &outcome {
+            Ok(_) => "rotated",
+            Err(SessionError::Reused) => "reused",
+            Err(SessionError::Revoked) => "revoked",
+            Err(SessionError::Expired) => "expired",
+            Err(SessionError::InvalidToken | SessionError::NotFound) => "invalid",
+            Err(_) => "unavailable",
+        };
+        metrics::counter!(metric::REFRESHES, "outcome" => label).increment(1);
+        outcome
+    }
+
+    async fn try_refresh(&mut self, token: &RefreshToken) -> Result<IssuedPair, SessionError> {
+        let sid = token.session_id();
+        let presented = token.hash();
+        // Two attempts: a lost compare-and-swap means another instance rotated it a moment ago.
+        for _ in 0..2 {
+            let now = now_ms();
+            let Some(record) = self.deps.sessions.get(sid).await? else { return Err(SessionError::InvalidToken) };
+            if record.revoked_at_ms.is_some() || !self.view.allows(sid, record.user_id, now / 1000) {
+                return Err(SessionError::Revoked);
+            }
+            if now >= record.absolute_expires_at_ms {
+                return Err(SessionError::Expired);
+            }
+            if presented == record.refresh_hash {
+                if now >= record.refresh_expires_at_ms {
+                    return Err(SessionError::Expired);
+                }
+                let successor = RefreshToken::generate(sid);
+                let (claims, access) = self.access_for(record.user_id, sid, now);
+                let kid = self
+                    .deps
+                    .keyring
+                    .load()
+                    .current(SecretName::JwtSecret)
+                    .map(|k| k.fingerprint().as_str().to_owned())
+                    .unwrap_or_default();
+                let refresh_expires = (now + millis(self.deps.settings.refresh_ttl)).min(record.absolute_expires_at_ms);
+                let rotated = SessionRecord {
+                    last_used_at_ms: now,
+                    refresh_expires_at_ms: refresh_expires,
+                    refresh_hash: successor.hash(),
+                    generation: record.generation + 1,
+                    last_rotation: Some(Rotation {
+                        used_hash: presented.clone(),
+                        used_at_ms: now,
+                        sealed_successor: token.seal(&successor),
+                        access_jti: claims.jti,
+                        access_iat: claims.iat,
+                        access_exp: claims.exp,
+                        access_kid: kid,
+                    }),
+                    ..record.clone()
+                };
+                if self.deps.sessions.replace_if(&rotated, record.generation).await? {
+                    return Ok(self.pair(access, claims.exp, &successor, refresh_expires, sid, now));
+                }
+                continue;
+            }
+            if let Some(rotation) = &record.last_rotation
+                && rotation.used_hash == presented
+                && now - rotation.used_at_ms <= millis(self.deps.settings.refresh_grace)
+            {
+                // A retry or a second tab: hand back the pair this token already produced.
+                let successor = token.unseal(sid, &rotation.sealed_successor).ok_or(SessionError::InvalidToken)?;
+                let claims = AccessClaims {
+                    sub: record.user_id,
+                    sid,
+                    iat: rotation.access_iat,
+                    exp: rotation.access_exp,
+                    iss: self.deps.settings.issuer.clone(),
+                    aud: self.deps.settings.audience.clone(),
+                    jti: rotation.access_jti,
+                };
+                let keyring = self.deps.keyring.load();
+                let key = tokens::key_for_kid(&keyring, &rotation.access_kid)
+                    .or_else(|| keyring.current(SecretName::JwtSecret))
+                    .expect("JWT_SECRET is validated at start-up");
+                let access = tokens::sign_access(&claims, key);
+                return Ok(self.pair(access, claims.exp, &successor, record.refresh_expires_at_ms, sid, now));
+            }
+            // A token of this session that is neither current nor within the grace: it was used before,
+            // so someone holds a copy. Revoke the whole session (OAuth 2.0 Security BCP, section 4.14).
+            self.revoke_sessions(&[sid], now).await?;
+            metrics::counter!(metric::REUSE).increment(1);
+            tracing::warn!(event = "refresh_token_reuse", session_id = %sid, user_id = %record.user_id, "refresh token reuse; session revoked");
+            return Err(SessionError::Reused);
+        }
+        Err(SessionError::Unavailable("the session changed concurrently; retry".into()))
+    }
+
+    async fn revoke_sessions(&mut self, ids: &[Uuid], now: i64) -> Result<(), SessionError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.deps.sessions.revoke(ids, now).await?;
+        self.apply_revoked(ids);
+        metrics::counter!(metric::REVOCATIONS, "scope" => "session").increment(ids.len() as u64);
+        self.announce(Event::SessionRevoked { session_ids: ids.to_vec() }).await;
+        Ok(())
+    }
+
+    async fn raise_epoch(&mut self, user: Option<Uuid>, now: i64) -> Result<i64, SessionError> {
+        let stored = self.deps.accounts.raise_epoch(user, now).await?;
+        self.apply_epoch(user, stored);
+        self.announce(Event::SessionsRevoked { user_id: user, not_before_ms: stored }).await;
+        Ok(stored)
+    }
+
+    async fn logout(&mut self, user_id: Uuid, sid: Uuid, scope: LogoutScope) -> Result<(), SessionError> {
+        let now = now_ms();
+        match scope {
+            LogoutScope::This => self.revoke_sessions(&[sid], now).await,
+            LogoutScope::Others => {
+                let others: Vec<Uuid> = self
+                    .deps
+                    .sessions
+                    .list_for_user(user_id, now)
+                    .await?
+                    .into_iter()
+                    .map(|s| s.id)
+                    .filter(|id| *id != sid)
+                    .collect();
+                self.revoke_sessions(&others, now).await
+            }
+            LogoutScope::All => {
+                self.raise_epoch(Some(user_id), now).await?;
+                metrics::counter!(metric::REVOCATIONS, "scope" => "user").increment(1);
+                Ok(())
+            }
+        }
+    }
+
+    async fn list(&self, user_id: Uuid, current: Uuid) -> Result<Vec<SessionSummary>, SessionError> {
+        let now = now_ms();
+        let mut out: Vec<SessionSummary> = self
+            .deps
+            .sessions
+            .list_for_user(user_id, now)
+            .await?
+            .into_iter()
+            .filter(|s| self.view.allows(s.id, user_id, now / 1000))
+            .map(|s| SessionSummary {
+                id: s.id,
+                created_at: ms_to_time(s.created_at_ms),
+                last_used_at: ms_to_time(s.last_used_at_ms),
+                user_agent: s.user_agent,
+                address: s.address,
+                current: s.id == current,
+            })
+            .collect();
+        out.sort_by_key(|s| std::cmp::Reverse(s.last_used_at));
+        Ok(out)
+    }
+
+    async fn delete(&mut self, user_id: Uuid, sid: Uuid) -> Result<(), SessionError> {
+        let now = now_ms();
+        match self.deps.sessions.get(sid).await? {
+            Some(s) if s.user_id == user_id && s.revoked_at_ms.is_none() && now < s.absolute_expires_at_ms => {
+                self.revoke_sessions(&[sid], now).await
+            }
+            _ => Err(SessionError::NotFound),
+        }
+    }
+
+    async fn revoke(
+        &mut self,
+        target: RevokeTarget,
+        reason: String,
+        requested_by: String,
+        myself: &ActorRef<SessionRegistryMsg>,
+    ) -> Result<RevocationNotice, SessionError> {
+        let now = now_ms();
+        let user = match target {
+            RevokeTarget::All => None,
+            RevokeTarget::User(u) => Some(u),
+        };
+        let not_before_ms = self.raise_epoch(user, now).await?;
+        let scope = if user.is_some() { RevocationScope::User } else { RevocationScope::All };
+        let notice = RevocationNotice {
+            id: Uuid::now_v7(),
+            scope,
+            user_id: user,
+            reason,
+            requested_by,
+            not_before_ms,
+            active_sessions: None,
+            created_at: ms_to_time(now),
+        };
+        self.deps.accounts.record_revocation(&notice).await?;
+        let kind = if user.is_some() { "sessions.revoke_user" } else { "sessions.revoke_all" };
+        let job = Job { id: notice.id, state: JobState::Running, ..Job::new(kind, Some(notice.requested_by.clone())) };
+        if let Err(err) = self.deps.jobs.create(&job).await {
+            tracing::warn!(error = %err, "could not record the revocation job");
+        }
+        metrics::counter!(metric::REVOCATIONS, "scope" => if user.is_some() { "user" } else { "all" }).increment(1);
+        tracing::info!(event = "sessions_revoked", scope = ?scope, user_id = ?user, not_before_ms, job_id = %notice.id, "sessions revoked");
+        let _ = myself.cast(SessionRegistryMsg::FinishRevocation(notice.clone()));
+        Ok(notice)
+    }
+
+    async fn finish_revocation(&mut self, notice: RevocationNotice) {
+        let now = now_ms();
+        let count = match notice.user_id {
+            Some(user) => self.deps.sessions.list_for_user(user, now).await.map(|v| v.len() as u64),
+            None => self.deps.sessions.count_active(now).await,
+        };
+        let update = match count {
+            Ok(count) => {
+                if let Err(err) = self.deps.accounts.set_revocation_count(notice.id, count).await {
+                    tracing::warn!(error = %err, "could not record the revocation count");
+                }
+                JobUpdate {
+                    state: Some(JobState::Succeeded),
+                    result: Some(serde_json::json!({
+                        "not_before": ms_to_time(notice.not_before_ms).format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                        "active_sessions": count,
+                    })),
+                    ..JobUpdate::default()
+                }
+            }
+            // The revocation itself is done and durable; only the count is missing.
+            Err(err) => JobUpdate {
+                state: Some(JobState::Succeeded),
+                result: Some(serde_json::json!({"active_sessions": null, "note": format!("count unavailable: {err}")})),
+                ..JobUpdate::default()
+            },
+        };
+        if let Err(err) = self.deps.jobs.update(notice.id, update).await {
+            tracing::warn!(error = %err, "could not finish the revocation job");
+        }
+    }
+
+    fn on_bus(&mut self, signal: BusSignal) -> bool {
+        match signal {
+            BusSignal::Message(envelope) => {
+                let lag = (now_ms() - envelope.sent_at_ms).max(0);
+                match envelope.event {
+                    Event::SessionsRevoked { user_id, not_before_ms } => {
+                        self.apply_epoch(user_id, not_before_ms);
+                        #[allow(clippy::cast_precision_loss)]
+                        metrics::histogram!(metric::LAG, "event" => "sessions_revoked").record(lag as f64 / 1000.0);
+                    }
+                    Event::SessionRevoked { session_ids } => {
+                        self.apply_revoked(&session_ids);
+                        #[allow(clippy::cast_precision_loss)]
+                        metrics::histogram!(metric::LAG, "event" => "session_revoked").record(lag as f64 / 1000.0);
+                    }
+                    Event::InstanceStarted { .. } => {}
+                }
+                false
+            }
+            BusSignal::Resync { .. } => true,
+        }
+    }
+}
+
+impl Actor for SessionRegistry {
+    type Msg = SessionRegistryMsg;
+    type State = RegistryState;
+    type Arguments = RegistryDeps;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        deps: Self::Arguments,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        deps.mailbox.reset();
+        let mut rx = deps.bus.subscribe();
+        let me = myself.clone();
+        let forwarder = tokio::spawn(async move {
+            loop {
+                let signal = match rx.recv().await {
+                    Ok(signal) => signal,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => BusSignal::Resync { reason: "lagged" },
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                };
+                if me.cast(SessionRegistryMsg::Bus(signal)).is_err() {
+                    break;
+                }
+            }
+        });
+        let ticker = myself.send_interval(deps.reload_every, || SessionRegistryMsg::Reload);
+        let view = (**deps.view.load()).clone();
+        let mut state = RegistryState { deps, view, forwarder, ticker };
+        if let Err(err) = state.reload().await {
+            // Start anyway with the last published view; the ticker retries.
+            tracing::warn!(event = "session_view_reload_failed", error = %err, "starting with the last known revocation view");
+            metrics::counter!(metric::VIEW_RELOAD_FAILURES).increment(1);
+        }
+        Ok(state)
+    }
+
+    async fn post_stop(&self, _myself: ActorRef<Self::Msg>, state: &mut Self::State) -> Result<(), ActorProcessingErr> {
+        state.forwarder.abort();
+        state.ticker.abort();
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            SessionRegistryMsg::Login { user_id, user_agent, address, reply } => {
+                let _h = state.deps.mailbox.begin_handling();
+                let _ = reply.send(state.login(user_id, user_agent, address).await);
+            }
+            SessionRegistryMsg::Refresh { token, reply } => {
+                let _h = state.deps.mailbox.begin_handling();
+                let _ = reply.send(state.refresh(token).await);
+            }
+            SessionRegistryMsg::Logout { user_id, session_id, scope, reply } => {
+                let _h = state.deps.mailbox.begin_handling();
+                let _ = reply.send(state.logout(user_id, session_id, scope).await);
+            }
+            SessionRegistryMsg::List { user_id, current, reply } => {
+                let _h = state.deps.mailbox.begin_handling();
+                let _ = reply.send(state.list(user_id, current).await);
+            }
+            SessionRegistryMsg::Delete { user_id, session_id, reply } => {
+                let _h = state.deps.mailbox.begin_handling();
+                let _ = reply.send(state.delete(user_id, session_id).await);
+            }
+            SessionRegistryMsg::Revoke { target, reason, requested_by, reply } => {
+                let _h = state.deps.mailbox.begin_handling();
+                let _ = reply.send(state.revoke(target, reason, requested_by, &myself).await);
+            }
+            SessionRegistryMsg::FinishRevocation(notice) => {
+                let _h = state.deps.mailbox.begin_internal();
+                state.finish_revocation(notice).await;
+            }
+            SessionRegistryMsg::Bus(signal) => {
+                let _h = state.deps.mailbox.begin_internal();
+                if state.on_bus(signal) {
+                    tracing::info!(event = "session_view_resync", "bus resync: reloading the revocation view");
+                    if let Err(err) = state.reload().await {
+                        tracing::warn!(event = "session_view_reload_failed", error = %err);
+                        metrics::counter!(metric::VIEW_RELOAD_FAILURES).increment(1);
+                    }
+                }
+            }
+            SessionRegistryMsg::Reload => {
+                let _h = state.deps.mailbox.begin_internal();
+                if let Err(err) = state.reload().await {
+                    tracing::warn!(event = "session_view_reload_failed", error = %err);
+                    metrics::counter!(metric::VIEW_RELOAD_FAILURES).increment(1);
+                }
+                if let Ok(n) = state.deps.sessions.count_active(now_ms()).await {
+                    #[allow(clippy::cast_precision_loss)]
+                    metrics::gauge!(metric::ACTIVE).set(n as f64);
+                }
+            }
+            SessionRegistryMsg::InjectPanic => {
+                let _h = state.deps.mailbox.begin_handling();
+                panic!("fault injected into {NAME}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why an access token was refused on the request path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthError {
+    /// Bad token.
+    Invalid,
+    /// Expired token.
+    Expired,
+    /// The session was revoked.
+    Revoked,
+}
+
+/// The typed handle the gateway holds.
+#[derive(Clone)]
+pub struct SessionRegistryHandle {
+    slot: Arc<ActorSlot<SessionRegistryMsg>>,
+    deps: RegistryDeps,
+}
+
+impl std::fmt::Debug for SessionRegistryHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRegistryHandle").field("slot", &self.slot).finish_non_exhaustive()
+    }
+}
+
+impl SessionRegistryHandle {
+    /// A handle; the actor is started by the supervisor from [`Self::child_spec`]. `deps.mailbox` is
+    /// replaced by the slot's.
+    #[must_use]
+    pub fn new(mut deps: RegistryDeps, mailbox_capacity: usize, call_timeout: Duration) -> Self {
+        let slot = ActorSlot::new(NAME, mailbox_capacity, call_timeout);
+        deps.mailbox = slot.mailbox();
+        Self { slot, deps }
+    }
+
+    /// Verifies an access token and checks its session against the published view: the request path,
+    /// without a round-trip.
+    ///
+    /// # Errors
+    /// [`AuthError`] for a bad, expired or revoked token.
+    pub fn authenticate(&self, token: &str) -> Result<AccessClaims, AuthError> {
+        let keyring = self.deps.keyring.load();
+        let claims = tokens::verify_access(token, &keyring, &self.deps.settings).map_err(|e| match e {
+            TokenError::Expired => AuthError::Expired,
+            TokenError::Invalid => AuthError::Invalid,
+        })?;
+        if self.deps.view.load().allows(claims.sid, claims.sub, claims.iat) {
+            Ok(claims)
+        } else {
+            Err(AuthError::Revoked)
+        }
+    }
+
+    /// The current view (tests, diagnostics).
+    #[must_use]
+    pub fn view(&self) -> Arc<RevocationView> {
+        self.deps.view.load_full()
+    }
+
+    /// Token lifetimes.
+    #[must_use]
+    pub fn settings(&self) -> &TokenSettings {
+        &self.deps.settings
+    }
+
+    /// Creates a session for an authenticated user.
+    ///
+    /// # Errors
+    /// Storage unavailable, or the actor unreachable.
+    pub async fn login(
+        &self,
+        user_id: Uuid,
+        user_agent: Option<String>,
+        address: Option<String>,
+    ) -> Result<IssuedPair, SessionError> {
+        self.slot.call(|reply| SessionRegistryMsg::Login { user_id, user_agent, address, reply }).await?
+    }
+
+    /// Rotates a refresh token.
+    ///
+    /// # Errors
+    /// See [`SessionError`].
+    pub async fn refresh(&self, presented: &str) -> Result<IssuedPair, SessionError> {
+        let token = RefreshToken::parse(presented).ok_or(SessionError::InvalidToken)?;
+        self.slot.call(|reply| SessionRegistryMsg::Refresh { token, reply }).await?
+    }
+
+    /// Ends the caller's sessions.
+    ///
+    /// # Errors
+    /// Storage unavailable, or the actor unreachable.
+    pub async fn logout(&self, user_id: Uuid, session_id: Uuid, scope: LogoutScope) -> Result<(), SessionError> {
+        self.slot.call(|reply| SessionRegistryMsg::Logout { user_id, session_id, scope, reply }).await?
+    }
+
+    /// The caller's live sessions.
+    ///
+    /// # Errors
+    /// Storage unavailable, or the actor unreachable.
+    pub async fn list(&self, user_id: Uuid, current: Uuid) -> Result<Vec<SessionSummary>, SessionError> {
+        self.slot.call(|reply| SessionRegistryMsg::List { user_id, current, reply }).await?
+    }
+
+    /// Revokes one of the caller's sessions.
+    ///
+    /// # Errors
+    /// [`SessionError::NotFound`] when it is not the caller's.
+    pub async fn delete(&self, user_id: Uuid, session_id: Uuid) -> Result<(), SessionError> {
+        self.slot.call(|reply| SessionRegistryMsg::Delete { user_id, session_id, reply }).await?
+    }
+
+    /// Mass invalidation of everyone's or one user's sessions.
+    ///
+    /// # Errors
+    /// Storage unavailable, or the actor unreachable.
+    pub async fn revoke(
+        &self,
+        target: RevokeTarget,
+        reason: String,
+        requested_by: String,
+    ) -> Result<RevocationNotice, SessionError> {
+        self.slot.call(|reply| SessionRegistryMsg::Revoke { target, reason, requested_by, reply }).await?
+    }
+
+    /// Makes the actor panic (supervision tests, chaos drills).
+    ///
+    /// # Errors
+    /// The actor is not running or overloaded.
+    pub fn inject_panic(&self) -> Result<(), CallError> {
+        self.slot.cast(SessionRegistryMsg::InjectPanic)
+    }
+
+    /// How the supervisor starts (and restarts) the actor.
+    #[must_use]
+    pub fn child_spec(&self) -> ChildSpec {
+        let deps = self.deps.clone();
+        let start_slot = Arc::clone(&self.slot);
+        let down_slot = Arc::clone(&self.slot);
+        ChildSpec {
+            name: NAME,
+            start: Arc::new(move |supervisor| {
+                let deps = deps.clone();
+                let slot = Arc::clone(&start_slot);
+                Box::pin(async move {
+                    let (actor, _join) = Actor::spawn_linked(None, SessionRegistry, deps, supervisor).await?;
+                    slot.set(actor.clone());
+                    Ok(actor.get_cell())
+                })
+            }),
+            on_down: Arc::new(move || down_slot.clear()),
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! Tokens. Access tokens are JWTs signed HS256 with the current `JWT_SECRET` version, `kid` = its
+//! fingerprint; verification pins the algorithm, requires every claim, checks `iss`/`aud`, and allows 30 s of
+//! leeway. Refresh tokens are opaque: base64url of the session id (16 bytes) and 32 random bytes, stored only
+//! as a SHA-256 hash.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::secrets::{KeyRing, SecretName, SecretValue};
+
+/// Leeway allowed on `exp` (clock skew between instances and clients).
+pub const LEEWAY_SECS: u64 = 30;
+
+/// Token lifetimes and identities.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// `iss` of access tokens.
+    pub issuer: String,
+    /// `aud` of access tokens.
+    pub audience: String,
+    /// Access token lifetime.
+    pub access_ttl: Duration,
+    /// Refresh token lifetime (each rotation starts a new one).
+    pub refresh_ttl: Duration,
+    /// Absolute session lifetime, whatever the rotations.
+    pub absolute_ttl: Duration,
+    /// A used refresh token presented again within this grace returns the pair it already produced.
+    pub refresh_grace: Duration,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            issuer: "gantry".into(),
+            audience: "gantry-api".into(),
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            absolute_ttl: Duration::from_secs(90 * 24 * 3600),
+            refresh_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The claims of an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// The user.
+    pub sub: Uuid,
+    /// The session.
+    pub sid: Uuid,
+    /// Issued at (s).
+    pub iat: i64,
+    /// Expires at (s).
+    pub exp: i64,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// Token id.
+    pub jti: Uuid,
+}
+
+/// Why a token was refused. Each maps to a distinct 401 `code`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Malformed, wrong algorithm, unknown `kid`, bad signature, wrong issuer/audience, missing claims.
+    #[error("the token is invalid")]
+    Invalid,
+    /// Past `exp` (+ leeway).
+    #[error("the token has expired")]
+    Expired,
+}
+
+/// Signs `claims` with `key`; `kid` is the key's fingerprint.
+///
+/// # Panics
+/// Never: HS256 signing of serialisable claims cannot fail.
+#[must_use]
+pub fn sign_access(claims: &AccessClaims, key: &SecretValue) -> String {
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(key.fingerprint().as_str().to_owned());
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(key.expose().as_bytes()))
+        .expect("HS256 signing of plain claims cannot fail")
+}
+
+/// The JWT secret version named by `kid`: the current one, or the previous one during rotation.
+#[must_use]
+pub fn key_for_kid<'a>(keyring: &'a KeyRing, kid: &str) -> Option<&'a SecretValue> {
+    let versions = keyring.versions(SecretName::JwtSecret)?;
+    std::iter::once(&versions.current)
+        .chain(versions.previous.iter())
+        .map(|v| &v.value)
+        .find(|v| v.fingerprint().as_str() == kid)
+}
+
+/// Verifies an access token against the key ring.
+///
+/// # Errors
+/// [`TokenError::Expired`] past `exp`; [`TokenError::Invalid`] for everything else.
+pub fn verify_access(token: &str, keyring: &KeyRing, settings: &TokenSettings) -> Result<AccessClaims, TokenError> {
+    // `alg: none` and unknown algorithms fail here: the header type has no such variant.
+    let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+    if header.alg != Algorithm::HS256 {
+        return Err(TokenError::Invalid);
+    }
+    let kid = header.kid.ok_or(TokenError::Invalid)?;
+    let key = key_for_kid(keyring, &kid).ok_or(TokenError::Invalid)?;
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = LEEWAY_SECS;
+    validation.validate_exp = true;
+    validation.set_required_spec_claims(&["sub", "iat", "exp", "iss", "aud"]);
+    validation.set_issuer(&[&settings.issuer]);
+    validation.set_audience(&[&settings.audience]);
+    let data =
+        jsonwebtoken::decode::<AccessClaims>(token, &DecodingKey::from_secret(key.expose().as_bytes()), &validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })?;
+    Ok(data.claims)
+}
+
+/// A refresh token: base64url(session id ‖ 32 random bytes).
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshToken(String);
+
+impl std::fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefreshToken([REDACTED])")
+    }
+}
+
+/// Domain separation for the grace seal.
+const SEAL_CONTEXT: &[u8] = b"gantry refresh grace seal v1";
+
+impl RefreshToken {
+    /// A fresh token for `session` (256 random bits).
+    #[must_use]
+    pub fn generate(session: Uuid) -> Self {
+        let mut secret = [0u8; 32];
+        rand_bytes(&mut secret);
+        Self::from_parts(session, &secret)
+    }
+
+    fn from_parts(session: Uuid, secret: &[u8; 32]) -> Self {
+        let mut raw = Vec::with_capacity(48);
+        raw.extend_from_slice(session.as_bytes());
+        raw.extend_from_slice(secret);
+        Self(URL_SAFE_NO_PAD.encode(raw))
+    }
+
+    /// Parses a presented token; `None` when it is not of our shape.
+    #[must_use]
+    pub fn parse(presented: &str) -> Option<Self> {
+        let raw = URL_SAFE_NO_PAD.decode(presented.trim()).ok()?;
+        (raw.len() == 48).then(|| Self(presented.trim().to_owned()))
+    }
+
+    /// The session the token belongs to.
+    ///
+    /// # Panics
+    /// Never for a token built by [`Self::generate`] or accepted by [`Self::parse`].
+    #[must_use]
+    pub fn session_id(&self) -> Uuid {
+        let raw = URL_SAFE_NO_PAD.decode(&self.0).expect("validated on construction");
+        Uuid::from_slice(&raw[..16]).expect("16 bytes")
+    }
+
+    fn secret(&self) -> [u8; 32] {
+        let raw = URL_SAFE_NO_PAD.decode(&self.0).expect("validated on construction");
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&raw[16..]);
+        out
+    }
+
+    /// Hex SHA-256 of the token: what the store keeps.
+    #[must_use]
+    pub fn hash(&self) -> String {
+        hex::encode(Sha256::digest(self.0.as_bytes()))
+    }
+
+    /// The token text, for the response.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Seals `successor` so that only a holder of `self` (the token it replaced) can recover it: the
+    /// successor's secret XOR SHA-256(context ‖ self). The store keeps only hashes of `self`, so what it
+    /// holds is useless on its own.
+    #[must_use]
+    pub fn seal(&self, successor: &Self) -> String {
+        let pad = Sha256::new().chain_update(SEAL_CONTEXT).chain_update(self.0.as_bytes()).finalize();
+        let sealed: Vec<u8> = successor.secret().iter().zip(pad.iter()).map(|(a, b)| a ^ b).collect();
+        hex::encode(sealed)
+    }
+
+    /// Recovers the successor sealed by [`Self::seal`] for `session`.
+    #[must_use]
+    pub fn unseal(&self, session: Uuid, sealed: &str) -> Option<Self> {
+        let sealed = hex::decode(sealed).ok()?;
+        if sealed.len() != 32 {
+            return None;
+        }
+        let pad = Sha256::new().chain_update(SEAL_CONTEXT).chain_update(self.0.as_bytes()).finalize();
+        let mut secret = [0u8; 32];
+        for (i, (a, b)) in sealed.iter().zip(pad.iter()).enumerate() {
+            secret[i] = a ^ b;
+        }
+        Some(Self::from_parts(session, &secret))
+    }
+}
+
+/// Fills `buf` from the thread-local CSPRNG (ChaCha, seeded from the OS).
+fn rand_bytes(buf: &mut [u8]) {
+    rand::fill(buf);
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,120 @@
+use std::collections::BTreeMap;
+
+use base64::Engine;
+
+use super::*;
+use crate::secrets::keyring::{SecretOrigin, SecretVersion, Versions};
+
+const JWT: &str = "q7R2vX9kLm4PzT8wN3bH6yC1dF5gJ0sA";
+
+fn ring(secret: &str) -> KeyRing {
+    let mut m = BTreeMap::new();
+    m.insert(SecretName::JwtSecret, Versions::only(SecretVersion::first(SecretValue::new(secret), SecretOrigin::Env)));
+    KeyRing::new(m)
+}
+
+fn claims(exp_in: i64) -> AccessClaims {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    AccessClaims {
+        sub: Uuid::now_v7(),
+        sid: Uuid::now_v7(),
+        iat: now,
+        exp: now + exp_in,
+        iss: "gantry".into(),
+        aud: "gantry-api".into(),
+        jti: Uuid::new_v4(),
+    }
+}
+
+fn b64(v: &serde_json::Value) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).expect("json"))
+}
+
+/// A token signed with the current secret verifies and carries its claims.
+#[test]
+fn signed_token_verifies() {
+    let keyring = ring(JWT);
+    let c = claims(900);
+    let token = sign_access(&c, keyring.current(SecretName::JwtSecret).expect("jwt"));
+    assert_eq!(verify_access(&token, &keyring, &TokenSettings::default()), Ok(c));
+}
+
+/// Expired (beyond the 30 s leeway) is `Expired`; within the leeway it still verifies.
+#[test]
+fn expiry_respects_leeway() {
+    let keyring = ring(JWT);
+    let key = keyring.current(SecretName::JwtSecret).expect("jwt");
+    let settings = TokenSettings::default();
+    assert_eq!(verify_access(&sign_access(&claims(-60), key), &keyring, &settings), Err(TokenError::Expired));
+    assert!(verify_access(&sign_access(&claims(-10), key), &keyring, &settings).is_ok());
+}
+
+/// `alg: none`, another algorithm, an unknown `kid`, a tampered payload, another issuer or audience: all
+/// invalid.
+#[test]
+fn forged_tokens_are_invalid() {
+    let keyring = ring(JWT);
+    let key = keyring.current(SecretName::JwtSecret).expect("jwt");
+    let settings = TokenSettings::default();
+    let good = sign_access(&claims(900), key);
+    let parts: Vec<&str> = good.split('.').collect();
+    let payload = serde_json::to_value(claims(900)).expect("json");
+    let kid = key.fingerprint().as_str();
+
+    let none = format!("{}.{}.", b64(&serde_json::json!({"alg": "none", "typ": "JWT", "kid": kid})), parts[1]);
+    let hs512 = {
+        let mut h = Header::new(Algorithm::HS512);
+        h.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(&h, &payload, &EncodingKey::from_secret(JWT.as_bytes())).expect("sign")
+    };
+    let unknown_kid = {
+        let mut h = Header::new(Algorithm::HS256);
+        h.kid = Some("000000000000".into());
+        jsonwebtoken::encode(&h, &payload, &EncodingKey::from_secret(JWT.as_bytes())).expect("sign")
+    };
+    let mut evil = claims(900);
+    evil.sub = Uuid::now_v7();
+    let tampered = format!("{}.{}.{}", parts[0], b64(&serde_json::to_value(&evil).expect("json")), parts[2]);
+    let other_key = sign_access(&claims(900), &SecretValue::new("Zt5Kp2Wq9Lx7Mv3Bn8Rc4Hd6Jf1Gs0Ya"));
+    let mut wrong_aud = claims(900);
+    wrong_aud.aud = "someone-else".into();
+    let wrong_aud = sign_access(&wrong_aud, key);
+
+    for (name, token) in [
+        ("none", none),
+        ("hs512", hs512),
+        ("unknown kid", unknown_kid),
+        ("tampered", tampered),
+        ("other key", other_key),
+        ("wrong aud", wrong_aud),
+        ("garbage", "a.b.c".into()),
+    ] {
+        assert_eq!(verify_access(&token, &keyring, &settings), Err(TokenError::Invalid), "{name}");
+    }
+}
+
+/// Refresh tokens carry their session id, hash stably, and never show in Debug output.
+#[test]
+fn refresh_token_round_trip() {
+    let sid = Uuid::now_v7();
+    let token = RefreshToken::generate(sid);
+    let parsed = RefreshToken::parse(token.expose()).expect("parses");
+    assert_eq!(parsed.session_id(), sid);
+    assert_eq!(parsed.hash(), token.hash());
+    assert_eq!(token.hash().len(), 64);
+    assert!(!format!("{token:?}").contains(token.expose()));
+    assert!(RefreshToken::parse("not-a-token").is_none());
+    assert_ne!(RefreshToken::generate(sid), token, "256 random bits each time");
+}
+
+/// Only the holder of the used token can unseal its successor.
+#[test]
+fn seal_opens_only_with_the_used_token() {
+    let sid = Uuid::now_v7();
+    let used = RefreshToken::generate(sid);
+    let successor = RefreshToken::generate(sid);
+    let sealed = used.seal(&successor);
+    assert_eq!(used.unseal(sid, &sealed), Some(successor.clone()));
+    let stranger = RefreshToken::generate(sid);
+    assert_ne!(stranger.unseal(sid, &sealed), Some(successor));
+}

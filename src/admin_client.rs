@@ -1,0 +1,42 @@
+//! A minimal HTTP/1.1 client for the CLI's calls to a running instance's admin listener (plain HTTP: the
+//! admin listener is private). hyper's own client, so no second HTTP stack.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, StatusCode, Uri};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// Whole-call deadline.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// POSTs `body` (JSON) to `url` with `Authorization: Bearer <token>`; returns the status and body text.
+///
+/// # Errors
+/// The URL is not `http://host:port/…`, or the instance cannot be reached in time.
+pub async fn post_json(url: &str, token: &str, body: String) -> anyhow::Result<(StatusCode, String)> {
+    let uri: Uri = url.parse().with_context(|| format!("invalid admin URL {url}"))?;
+    anyhow::ensure!(uri.scheme_str() == Some("http"), "the admin URL must be http://host:port");
+    let host = uri.host().context("the admin URL has no host")?.to_owned();
+    let port = uri.port_u16().unwrap_or(80);
+    let call = async {
+        let stream =
+            TcpStream::connect((host.as_str(), port)).await.with_context(|| format!("connecting to {host}:{port}"))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        let driver = tokio::spawn(conn);
+        let request = Request::post(uri.path_and_query().map_or("/", |p| p.as_str()))
+            .header(hyper::header::HOST, format!("{host}:{port}"))
+            .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body)))?;
+        let response = sender.send_request(request).await?;
+        let status = response.status();
+        let text = String::from_utf8_lossy(&response.into_body().collect().await?.to_bytes()).into_owned();
+        driver.abort();
+        anyhow::Ok((status, text))
+    };
+    tokio::time::timeout(TIMEOUT, call).await.context("the admin listener did not answer in time")?
+}

@@ -19,7 +19,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     join: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    _dir: tempfile::TempDir,
+    data_dir: Option<tempfile::TempDir>,
 }
 
 impl TestApp {
@@ -65,9 +65,16 @@ pub async fn spawn_app() -> TestApp {
 /// A Gantry with `toml` overlaid on the test settings.
 pub async fn spawn_app_with(toml: &str) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
+    let mut app = spawn_app_in(dir.path(), toml).await;
+    app.data_dir = Some(dir);
+    app
+}
+
+/// A Gantry whose data folder is `data_dir` (kept after it stops: restart tests).
+pub async fn spawn_app_in(data_dir: &std::path::Path, toml: &str) -> TestApp {
     let base = format!(
         "http_addr = \"127.0.0.1:0\"\nadmin_addr = \"127.0.0.1:0\"\ndata_dir = {:?}\n",
-        dir.path().display().to_string()
+        data_dir.display().to_string()
     );
     let figment = Figment::new().merge(Toml::string(&base)).merge(Toml::string(toml));
     let settings = Settings::load_from(Some(Profile::Local), figment).expect("test settings are valid");
@@ -86,7 +93,7 @@ pub async fn spawn_app_with(toml: &str) -> TestApp {
     let join = tokio::spawn(app.run_until_stopped(async move {
         let _ = rx.await;
     }));
-    TestApp { http, admin, state, client: reqwest::Client::new(), shutdown: Some(tx), join: Some(join), _dir: dir }
+    TestApp { http, admin, state, client: reqwest::Client::new(), shutdown: Some(tx), join: Some(join), data_dir: None }
 }
 
 /// Asserts a problem+json response with `status` and `code`, returning the body.
@@ -98,4 +105,52 @@ pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status);
     body
+}
+
+pub const PASSWORD: &str = "harvest-tractor-blue-42";
+
+/// The parsed JSON of a response, asserting its status.
+pub async fn json_of(response: reqwest::Response, status: u16) -> serde_json::Value {
+    let actual = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    assert_eq!(actual, status, "{text}");
+    serde_json::from_str(&text).expect("JSON body")
+}
+
+impl TestApp {
+    pub fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::RequestBuilder {
+        self.client.post(format!("{}{path}", self.http)).json(body)
+    }
+
+    /// Registers `email` with [`PASSWORD`]; returns the user id.
+    pub async fn register(&self, email: &str) -> String {
+        let request = self.post_json("/v1/auth/register", &serde_json::json!({"email": email, "password": PASSWORD}));
+        let body = json_of(request.send().await.expect("request"), 201).await;
+        body["user_id"].as_str().expect("id").to_owned()
+    }
+
+    /// Logs in; returns the token pair.
+    pub async fn login(&self, email: &str) -> serde_json::Value {
+        let request = self.post_json("/v1/auth/login", &serde_json::json!({"email": email, "password": PASSWORD}));
+        json_of(request.send().await.expect("request"), 200).await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
+        let body = serde_json::json!({"refresh_token": refresh_token});
+        self.post_json("/v1/auth/refresh", &body).send().await.expect("request")
+    }
+
+    pub async fn me(&self, access_token: &str) -> reqwest::Response {
+        self.get("/v1/auth/me").bearer_auth(access_token).send().await.expect("request")
+    }
+}
+
+/// The `access_token` of a pair.
+pub fn access(pair: &serde_json::Value) -> &str {
+    pair["access_token"].as_str().expect("access_token")
+}
+
+/// The `refresh_token` of a pair.
+pub fn refresh_of(pair: &serde_json::Value) -> &str {
+    pair["refresh_token"].as_str().expect("refresh_token")
 }

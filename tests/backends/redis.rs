@@ -124,8 +124,34 @@ async fn silent_server_returns_unavailable_within_timeout() {
 }
 
 /// A session store with its own key prefix on the test server, or `None` when the variable is unset.
-fn test_sessions() -> Option<RedisSessionStore> {
-    Some(RedisSessionStore::with_prefix(&test_cache()?, &unique_prefix()))
+struct TestSessions {
+    /// The store under test.
+    store: RedisSessionStore,
+    /// The cache it shares its pool with, used to delete the test's keys afterwards.
+    cache: RedisCache,
+    /// The test's key prefix.
+    prefix: String,
+}
+
+impl TestSessions {
+    /// A store under a fresh prefix, or `None` (after the skip notice) when the variable is unset.
+    fn new() -> Option<Self> {
+        let cache = test_cache()?;
+        let prefix = unique_prefix();
+        Some(Self { store: RedisSessionStore::with_prefix(&cache, &prefix), cache, prefix })
+    }
+
+    /// Deletes the keys the test left: the two index sets never expire by themselves.
+    async fn clean_up(&self, sessions: &[Uuid], users: &[Uuid]) {
+        let p = &self.prefix;
+        let keys = [format!("{p}sessions:active"), format!("{p}sessions:revoked")]
+            .into_iter()
+            .chain(sessions.iter().map(|id| format!("{p}session:{id}")))
+            .chain(users.iter().map(|id| format!("{p}user_sessions:{id}")));
+        for key in keys {
+            self.cache.delete(&key).await.expect("delete a test key");
+        }
+    }
 }
 
 /// The wall clock in ms: Redis expires keys on its own clock, which is this machine's.
@@ -174,8 +200,8 @@ fn rotated(mut s: SessionRecord, at: i64, hash: &str) -> SessionRecord {
 /// exactly one `replace_if` wins, and the stored record is the winner's.
 #[tokio::test]
 async fn concurrent_replace_if_with_same_generation_has_exactly_one_winner() {
-    let Some(store) = test_sessions() else { return };
-    let store = Arc::new(store);
+    let Some(t) = TestSessions::new() else { return };
+    let store = Arc::new(t.store.clone());
     let now = now_ms();
     let mut current = session(Uuid::now_v7(), now);
     store.insert(&current).await.expect("insert");
@@ -206,6 +232,7 @@ async fn concurrent_replace_if_with_same_generation_has_exactly_one_winner() {
     assert!(!store.replace_if(&session(Uuid::now_v7(), now), 0).await.expect("unknown id"));
     store.health().await.expect("PING");
     assert_eq!(store.backend(), "redis");
+    t.clean_up(&[current.id], &[current.user_id]).await;
 }
 
 /// `list_for_user` shows only live, unrevoked sessions of that user; `revoke` marks the record once (first
@@ -213,7 +240,8 @@ async fn concurrent_replace_if_with_same_generation_has_exactly_one_winner() {
 /// `count_active`; a stale rotation cannot undo a revocation; a duplicate id is refused.
 #[tokio::test]
 async fn list_revoke_revoked_since_and_count_active_agree() {
-    let Some(store) = test_sessions() else { return };
+    let Some(t) = TestSessions::new() else { return };
+    let store = &t.store;
     let now = now_ms();
     let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
     let kept = session(alice, now - 2);
@@ -241,14 +269,16 @@ async fn list_revoke_revoked_since_and_count_active_agree() {
     assert_eq!(store.count_active(now).await.expect("count"), 2);
     let unrevoking = rotated(to_revoke.clone(), now + 150, &"c".repeat(64));
     assert!(!store.replace_if(&unrevoking, to_revoke.generation).await.expect("replace"), "revocation is kept");
-    assert_eq!(store.list_for_user(bob, now).await.expect("list"), vec![other]);
+    assert_eq!(store.list_for_user(bob, now).await.expect("list"), vec![other.clone()]);
+    t.clean_up(&[kept.id, to_revoke.id, idle.id, other.id], &[alice, bob]).await;
 }
 
 /// A session is gone from `get`, `list_for_user` and `count_active` once its absolute expiry (the key's
 /// PEXPIREAT) has passed on the server; one inserted already past it is never visible.
 #[tokio::test]
 async fn session_expires_at_its_absolute_expiry() {
-    let Some(store) = test_sessions() else { return };
+    let Some(t) = TestSessions::new() else { return };
+    let store = &t.store;
     let user = Uuid::now_v7();
     let started = Instant::now();
     let now = now_ms();
@@ -271,4 +301,5 @@ async fn session_expires_at_its_absolute_expiry() {
     assert!(started.elapsed() >= Duration::from_millis(900), "expired after {:?}", started.elapsed());
     assert!(store.list_for_user(user, now).await.expect("list").is_empty(), "even at a time it was live");
     assert_eq!(store.count_active(now_ms()).await.expect("count"), 0);
+    t.clean_up(&[], &[user]).await;
 }

@@ -1,0 +1,377 @@
+//! Accounts, tokens, refresh rotation, logout and mass invalidation on the embedded profile.
+
+use std::time::Duration;
+
+use gantry_actors::secrets::SecretValue;
+use gantry_actors::sessions::AccessClaims;
+use gantry_actors::sessions::tokens::sign_access;
+use serde_json::json;
+
+use crate::helpers::{
+    ADMIN_TOKEN, JWT, PASSWORD, access, assert_problem, json_of, refresh_of, spawn_app, spawn_app_in, spawn_app_with,
+};
+
+/// Emails are normalised (trim, lower-case) and unique: the same address in another case is 409.
+#[tokio::test]
+async fn register_normalises_email_and_rejects_duplicates() {
+    let app = spawn_app().await;
+    app.register(" Alice@Example.COM ").await;
+    let response = app
+        .post_json("/v1/auth/register", &json!({"email": "alice@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("request");
+    assert_problem(response, 409, "email_taken").await;
+    let pair = app.login("ALICE@example.com").await;
+    let me = json_of(app.me(access(&pair)).await, 200).await;
+    assert_eq!(me["email"], "alice@example.com");
+}
+
+/// Bad registrations answer 422 with one entry per broken rule, per field.
+#[tokio::test]
+async fn register_rejects_bad_input_per_field() {
+    let app = spawn_app().await;
+    let response = app
+        .post_json("/v1/auth/register", &json!({"email": "not-an-email", "password": "short"}))
+        .send()
+        .await
+        .expect("request");
+    let body = assert_problem(response, 422, "validation_failed").await;
+    let errors: Vec<(String, String)> = body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap_or("").to_owned(), e["code"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    assert!(errors.contains(&("email".into(), "invalid_email".into())), "{errors:?}");
+    assert!(errors.contains(&("password".into(), "too_short".into())), "{errors:?}");
+
+    let response = app
+        .post_json("/v1/auth/register", &json!({"email": "bob@example.com", "password": "Password1234"}))
+        .send()
+        .await
+        .expect("request");
+    let body = assert_problem(response, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["code"], "common_password", "{body}");
+}
+
+/// Login returns a Bearer pair with the documented fields, and the access token opens `/v1/auth/me`.
+#[tokio::test]
+async fn login_returns_a_bearer_pair() {
+    let app = spawn_app().await;
+    let user_id = app.register("carol@example.com").await;
+    let pair = app.login("carol@example.com").await;
+    assert_eq!(pair["token_type"], "Bearer");
+    assert_eq!(pair["expires_in"], 900);
+    assert!(pair["refresh_expires_in"].as_i64().expect("number") > 29 * 24 * 3600);
+    let me = json_of(app.me(access(&pair)).await, 200).await;
+    assert_eq!(me["user_id"], user_id);
+    assert_eq!(me["session_id"], pair["session_id"]);
+}
+
+/// Unknown email and wrong password are indistinguishable: same status, same code.
+#[tokio::test]
+async fn unknown_email_and_wrong_password_look_the_same() {
+    let app = spawn_app().await;
+    app.register("dave@example.com").await;
+    for body in [
+        json!({"email": "dave@example.com", "password": "wrong-password-123"}),
+        json!({"email": "nobody@example.com", "password": PASSWORD}),
+    ] {
+        let response = app.post_json("/v1/auth/login", &body).send().await.expect("request");
+        let problem = assert_problem(response, 401, "invalid_credentials").await;
+        assert_eq!(problem["detail"], "wrong email or password");
+    }
+}
+
+/// Repeated failures for one account are answered 429 with `Retry-After`, even with the right password.
+#[tokio::test]
+async fn repeated_login_failures_are_rate_limited() {
+    let app = spawn_app_with("[sessions]\nlogin_max_failures_per_account = 3").await;
+    app.register("erin@example.com").await;
+    let wrong = json!({"email": "erin@example.com", "password": "wrong-password-123"});
+    for _ in 0..3 {
+        let response = app.post_json("/v1/auth/login", &wrong).send().await.expect("request");
+        assert_eq!(response.status(), 401);
+    }
+    let right = json!({"email": "erin@example.com", "password": PASSWORD});
+    let response = app.post_json("/v1/auth/login", &right).send().await.expect("request");
+    let retry_after: u64 = response.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    assert!(retry_after > 0 && retry_after <= 900, "{retry_after}");
+    assert_problem(response, 429, "too_many_requests").await;
+}
+
+/// Refresh rotates the pair; the old refresh token presented again within the grace returns the very same
+/// pair (a retry, a second tab), and the new pair works.
+#[tokio::test]
+async fn refresh_rotates_and_grace_returns_the_same_pair() {
+    let app = spawn_app().await;
+    app.register("frank@example.com").await;
+    let first = app.login("frank@example.com").await;
+
+    let second = json_of(app.refresh(refresh_of(&first)).await, 200).await;
+    assert_ne!(refresh_of(&second), refresh_of(&first));
+    assert_eq!(second["session_id"], first["session_id"]);
+    let again = json_of(app.refresh(refresh_of(&first)).await, 200).await;
+    assert_eq!(again["refresh_token"], second["refresh_token"]);
+    assert_eq!(again["access_token"], second["access_token"]);
+
+    json_of(app.me(access(&second)).await, 200).await;
+    let third = json_of(app.refresh(refresh_of(&second)).await, 200).await;
+    json_of(app.me(access(&third)).await, 200).await;
+}
+
+/// A used refresh token presented after the grace is reuse: 401 `refresh_reused`, and the whole session is
+/// revoked (its newer tokens too).
+#[tokio::test]
+async fn refresh_token_reuse_revokes_the_session() {
+    let app = spawn_app_with("[sessions]\nrefresh_grace_secs = 0").await;
+    app.register("grace@example.com").await;
+    let first = app.login("grace@example.com").await;
+    let second = json_of(app.refresh(refresh_of(&first)).await, 200).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    assert_problem(app.refresh(refresh_of(&first)).await, 401, "refresh_reused").await;
+    assert_problem(app.refresh(refresh_of(&second)).await, 401, "session_revoked").await;
+    assert_problem(app.me(access(&second)).await, 401, "session_revoked").await;
+    let metrics = app.metrics().await;
+    assert!(metrics.contains("gantry_auth_refresh_reuse_total"), "reuse counted");
+}
+
+/// Garbage, forged and expired tokens get distinct codes; a missing token is `unauthorized`.
+#[tokio::test]
+async fn bad_access_tokens_are_refused_with_distinct_codes() {
+    let app = spawn_app().await;
+    let user_id = app.register("hank@example.com").await;
+    let pair = app.login("hank@example.com").await;
+    let sid = pair["session_id"].as_str().expect("sid").parse().expect("uuid");
+
+    let response = app.get("/v1/auth/me").send().await.expect("request");
+    assert_problem(response, 401, "unauthorized").await;
+    assert_problem(app.me("not.a.token").await, 401, "token_invalid").await;
+
+    let token = access(&pair);
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    parts[2] = parts[2].chars().rev().collect();
+    assert_problem(app.me(&parts.join(".")).await, 401, "token_invalid").await;
+
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let expired = AccessClaims {
+        sub: user_id.parse().expect("uuid"),
+        sid,
+        iat: now - 3600,
+        exp: now - 600,
+        iss: "gantry".into(),
+        aud: "gantry-api".into(),
+        jti: uuid::Uuid::new_v4(),
+    };
+    let expired = sign_access(&expired, &SecretValue::new(JWT));
+    assert_problem(app.me(&expired).await, 401, "token_expired").await;
+
+    // The admin token is not an access token, and an access token does not open the admin API.
+    assert_problem(app.me(ADMIN_TOKEN).await, 401, "token_invalid").await;
+    let response = app.client.get(format!("{}/admin/secrets", app.admin)).bearer_auth(token).send().await.expect("req");
+    assert_problem(response, 401, "unauthorized").await;
+}
+
+/// Logout revokes the session: its access and refresh tokens stop working, other sessions go on.
+#[tokio::test]
+async fn logout_revokes_only_this_session() {
+    let app = spawn_app().await;
+    app.register("ivy@example.com").await;
+    let phone = app.login("ivy@example.com").await;
+    let laptop = app.login("ivy@example.com").await;
+
+    let response = app.client.post(format!("{}/v1/auth/logout", app.http)).bearer_auth(access(&phone)).send().await;
+    assert_eq!(response.expect("request").status(), 204);
+
+    assert_problem(app.me(access(&phone)).await, 401, "session_revoked").await;
+    assert_problem(app.refresh(refresh_of(&phone)).await, 401, "session_revoked").await;
+    json_of(app.me(access(&laptop)).await, 200).await;
+}
+
+/// `scope: others` keeps the caller's session; `scope: all` ends every session of the user, not others'.
+#[tokio::test]
+async fn logout_scopes_others_and_all() {
+    let app = spawn_app().await;
+    app.register("jack@example.com").await;
+    app.register("kate@example.com").await;
+    let (a, b, c) =
+        (app.login("jack@example.com").await, app.login("jack@example.com").await, app.login("jack@example.com").await);
+    let kate = app.login("kate@example.com").await;
+
+    let logout = |token: String, scope: &'static str| {
+        let client = app.client.clone();
+        let url = format!("{}/v1/auth/logout", app.http);
+        async move { client.post(url).bearer_auth(token).json(&json!({"scope": scope})).send().await.expect("req") }
+    };
+    assert_eq!(logout(access(&a).to_owned(), "others").await.status(), 204);
+    json_of(app.me(access(&a)).await, 200).await;
+    assert_problem(app.me(access(&b)).await, 401, "session_revoked").await;
+    assert_problem(app.me(access(&c)).await, 401, "session_revoked").await;
+
+    let d = app.login("jack@example.com").await;
+    assert_eq!(logout(access(&d).to_owned(), "all").await.status(), 204);
+    assert_problem(app.me(access(&a)).await, 401, "session_revoked").await;
+    assert_problem(app.me(access(&d)).await, 401, "session_revoked").await;
+    json_of(app.me(access(&kate)).await, 200).await;
+    let e = app.login("jack@example.com").await;
+    json_of(app.me(access(&e)).await, 200).await;
+
+    let response = logout(access(&e).to_owned(), "everything").await;
+    assert_problem(response, 422, "validation_failed").await;
+}
+
+/// A user lists their own sessions (the current one marked) and can end one; another user's session id
+/// is 404 and stays alive.
+#[tokio::test]
+async fn own_sessions_are_listed_and_deletable_others_are_not() {
+    let app = spawn_app().await;
+    app.register("leo@example.com").await;
+    app.register("mia@example.com").await;
+    let one = app.login("leo@example.com").await;
+    let two = app.login("leo@example.com").await;
+    let mia = app.login("mia@example.com").await;
+
+    let list = json_of(app.get("/v1/auth/sessions").bearer_auth(access(&one)).send().await.expect("req"), 200).await;
+    let sessions = list["sessions"].as_array().expect("list");
+    assert_eq!(sessions.len(), 2);
+    let current: Vec<_> = sessions.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0]["id"], one["session_id"]);
+    assert_eq!(current[0]["address"], "127.0.0.1");
+
+    let url = |sid: &serde_json::Value| format!("{}/v1/auth/sessions/{}", app.http, sid.as_str().expect("sid"));
+    let response = app.client.delete(url(&mia["session_id"])).bearer_auth(access(&one)).send().await.expect("req");
+    assert_problem(response, 404, "session_not_found").await;
+    json_of(app.me(access(&mia)).await, 200).await;
+
+    let response = app.client.delete(url(&two["session_id"])).bearer_auth(access(&one)).send().await.expect("req");
+    assert_eq!(response.status(), 204);
+    assert_problem(app.me(access(&two)).await, 401, "session_revoked").await;
+}
+
+/// Revoke-all: 202 with a job and `not_before`; every earlier token is refused (access and refresh), new
+/// logins work, and the notice records who, why and how many sessions were active.
+#[tokio::test]
+async fn revoke_all_forces_everyone_to_log_in_again() {
+    let app = spawn_app().await;
+    app.register("nina@example.com").await;
+    app.register("omar@example.com").await;
+    let nina = app.login("nina@example.com").await;
+    let omar = app.login("omar@example.com").await;
+
+    let response = app
+        .admin_post("/admin/sessions/revoke-all")
+        .json(&json!({"reason": "rotated JWT_SECRET"}))
+        .send()
+        .await
+        .expect("request");
+    let accepted = json_of(response, 202).await;
+    assert!(accepted["not_before"].is_string());
+
+    for pair in [&nina, &omar] {
+        assert_problem(app.me(access(pair)).await, 401, "session_revoked").await;
+        assert_problem(app.refresh(refresh_of(pair)).await, 401, "session_revoked").await;
+    }
+    let fresh = app.login("nina@example.com").await;
+    json_of(app.me(access(&fresh)).await, 200).await;
+
+    let job_id = accepted["job_id"].as_str().expect("job id");
+    let mut job = serde_json::Value::Null;
+    for _ in 0..50 {
+        job = json_of(app.admin_get(&format!("/admin/jobs/{job_id}")).send().await.expect("req"), 200).await;
+        if job["state"] == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["result"]["active_sessions"], 2, "{job}");
+
+    let notices = json_of(app.admin_get("/admin/sessions/revocations").send().await.expect("req"), 200).await;
+    let notice = &notices["revocations"][0];
+    assert_eq!(notice["reason"], "rotated JWT_SECRET");
+    assert_eq!(notice["requested_by"], "admin");
+    assert_eq!(notice["scope"], "all");
+    assert_eq!(notice["active_sessions"], 2);
+    assert_eq!(notice["id"], job_id);
+
+    let response = app.admin_post("/admin/sessions/revoke-all").json(&json!({})).send().await.expect("request");
+    assert_problem(response, 422, "validation_failed").await;
+}
+
+/// Revoking one user's sessions leaves everyone else logged in; unknown users are 404.
+#[tokio::test]
+async fn revoke_user_affects_only_that_user() {
+    let app = spawn_app().await;
+    let pia = app.register("pia@example.com").await;
+    app.register("quinn@example.com").await;
+    let pia_pair = app.login("pia@example.com").await;
+    let quinn = app.login("quinn@example.com").await;
+
+    let response = app
+        .admin_post(&format!("/admin/users/{pia}/revoke-sessions"))
+        .json(&json!({"reason": "account compromised"}))
+        .send()
+        .await
+        .expect("request");
+    json_of(response, 202).await;
+    assert_problem(app.me(access(&pia_pair)).await, 401, "session_revoked").await;
+    json_of(app.me(access(&quinn)).await, 200).await;
+
+    let response = app
+        .admin_post(&format!("/admin/users/{}/revoke-sessions", uuid::Uuid::now_v7()))
+        .json(&json!({"reason": "x"}))
+        .send()
+        .await
+        .expect("request");
+    assert_problem(response, 404, "user_not_found").await;
+}
+
+/// On the local profile the epoch and the sessions survive a restart: revoked stays revoked, and a
+/// session created after the revocation still refreshes.
+#[tokio::test]
+async fn epoch_and_sessions_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = spawn_app_in(dir.path(), "").await;
+    app.register("rita@example.com").await;
+    let before = app.login("rita@example.com").await;
+    let response = app.admin_post("/admin/sessions/revoke-all").json(&json!({"reason": "drill"})).send().await;
+    json_of(response.expect("request"), 202).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let after = app.login("rita@example.com").await;
+    app.stop().await.expect("clean stop");
+
+    let app = spawn_app_in(dir.path(), "").await;
+    assert_problem(app.me(access(&before)).await, 401, "session_revoked").await;
+    assert_problem(app.refresh(refresh_of(&before)).await, 401, "session_revoked").await;
+    json_of(app.me(access(&after)).await, 200).await;
+    json_of(app.refresh(refresh_of(&after)).await, 200).await;
+}
+
+/// A panic in the session registry is survived: logins and refreshes work again afterwards, and tokens
+/// issued before still verify (the view outlives the actor).
+#[tokio::test]
+async fn session_registry_restart_keeps_serving() {
+    let app = spawn_app().await;
+    app.register("sam@example.com").await;
+    let pair = app.login("sam@example.com").await;
+
+    app.state.sessions.inject_panic().expect("message accepted");
+    json_of(app.me(access(&pair)).await, 200).await;
+
+    let mut refreshed = None;
+    for _ in 0..100 {
+        let response = app.refresh(refresh_of(&pair)).await;
+        if response.status() == 200 {
+            refreshed = Some(response.json::<serde_json::Value>().await.expect("json"));
+            break;
+        }
+        assert_eq!(response.status(), 503, "only 503 while restarting");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let refreshed = refreshed.expect("refresh works again after the restart");
+    json_of(app.me(access(&refreshed)).await, 200).await;
+    assert!(app.metrics().await.contains("gantry_actor_restarts_total{actor=\"session_registry\"} 1"));
+}

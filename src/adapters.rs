@@ -2,10 +2,10 @@
 //!
 //! | file | implements |
 //! |---|---|
-//! | `sqlite.rs` | `JobStore` on a SQLite file (local profile) |
-//! | `postgres.rs` | `JobStore` on PostgreSQL (production) |
+//! | `sqlite.rs` | `JobStore`, `AccountStore`, `SessionStore` on a SQLite file (local profile) |
+//! | `postgres.rs` | `JobStore`, `AccountStore` on PostgreSQL (production) |
 //! | `memory.rs` | `Cache` and `Bus` in process (local profile) |
-//! | `redis.rs` | `Cache` on Redis (production) |
+//! | `redis.rs` | `Cache` and `SessionStore` on Redis (production) |
 //! | `fs.rs` | `ObjectStore` on a local folder (local profile) |
 //! | `s3.rs` | `ObjectStore` on an S3-compatible bucket (production) |
 //! | `amqp.rs` | `Bus` on RabbitMQ (production) |

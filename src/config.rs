@@ -307,6 +307,11 @@ impl Settings {
                 problems.push(format!("{key} must be greater than 0"));
             }
         }
+        // Individually revoked sessions are kept in the stores' revocation index for an hour; an access token
+        // must not outlive that, or a reload could forget a revocation while the token is still valid.
+        if !(60..=3000).contains(&self.sessions.access_ttl_secs) {
+            problems.push("sessions.access_ttl_secs must be between 60 and 3000".into());
+        }
         if self.sessions.absolute_ttl_days < self.sessions.refresh_ttl_days {
             problems.push("sessions.absolute_ttl_days must be at least sessions.refresh_ttl_days".into());
         }

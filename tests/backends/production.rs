@@ -38,10 +38,21 @@ fn backends() -> Option<Backends> {
 
 /// Builds and starts a production-profile Gantry; returns its base URLs and a stop switch.
 async fn start(database: &SecretString, b: &Backends, s3_secret: &str) -> (String, String, oneshot::Sender<()>) {
+    start_on(database, b, s3_secret, &format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple())).await
+}
+
+/// Like [`start`] on the bus exchange `exchange` (instances of one test share it; tests do not).
+async fn start_on(
+    database: &SecretString,
+    b: &Backends,
+    s3_secret: &str,
+    exchange: &str,
+) -> (String, String, oneshot::Sender<()>) {
     let bucket = format!("gantry-prod-{}", uuid::Uuid::new_v4().simple());
     let toml = format!(
         "http_addr = \"127.0.0.1:0\"\nadmin_addr = \"127.0.0.1:0\"\ndatabase_url = {:?}\nredis_url = {:?}\n\
-         amqp_url = {:?}\ns3_endpoint = {:?}\ns3_bucket = {bucket:?}\nlog_format = \"text\"\n",
+         amqp_url = {:?}\ns3_endpoint = {:?}\ns3_bucket = {bucket:?}\nlog_format = \"text\"\n\
+         [bus]\nexchange = {exchange:?}\n",
         database.expose_secret(),
         b.redis,
         b.amqp,
@@ -140,6 +151,74 @@ async fn wrong_s3_secret_is_reported_by_readyz() {
         assert!(error.contains("credentials"), "{error}");
         assert!(!body.to_string().contains(wrong), "secret leaked");
         let _ = stop.send(());
+    })
+    .await;
+}
+
+const PASSWORD: &str = "harvest-tractor-blue-42";
+
+async fn json(response: reqwest::Response, status: u16) -> serde_json::Value {
+    let actual = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    assert_eq!(actual, status, "{text}");
+    serde_json::from_str(&text).expect("json")
+}
+
+/// Two instances sharing Postgres, Redis and RabbitMQ: a session from A works on B; revoke-all on A makes
+/// B refuse A-issued access tokens within 1 s (bus propagation) and refuse their refresh; new logins work
+/// on both.
+#[tokio::test]
+async fn revoke_all_on_one_instance_applies_on_every_instance() {
+    let Some(b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
+        let (a_http, a_admin, stop_a) = start_on(&database, &b, &b.s3_secret, &exchange).await;
+        let (b_http, _b_admin, stop_b) = start_on(&database, &b, &b.s3_secret, &exchange).await;
+        for http in [&a_http, &b_http] {
+            readiness(http, |v| v["components"]["bus"]["status"] == "up").await;
+        }
+        let client = reqwest::Client::new();
+        let creds = serde_json::json!({"email": "fleet@example.com", "password": PASSWORD});
+        json(client.post(format!("{a_http}/v1/auth/register")).json(&creds).send().await.expect("req"), 201).await;
+        let pair =
+            json(client.post(format!("{a_http}/v1/auth/login")).json(&creds).send().await.expect("req"), 200).await;
+        let access = pair["access_token"].as_str().expect("access").to_owned();
+        let me_on_b = || client.get(format!("{b_http}/v1/auth/me")).bearer_auth(&access).send();
+        json(me_on_b().await.expect("req"), 200).await;
+
+        let response = client
+            .post(format!("{a_admin}/admin/sessions/revoke-all"))
+            .bearer_auth(ADMIN)
+            .json(&serde_json::json!({"reason": "two-instance test"}))
+            .send()
+            .await
+            .expect("req");
+        json(response, 202).await;
+        let revoked_at = std::time::Instant::now();
+        let mut refused = false;
+        while revoked_at.elapsed() < Duration::from_secs(1) {
+            let response = me_on_b().await.expect("req");
+            if response.status() == 401 {
+                let body: serde_json::Value = response.json().await.expect("json");
+                assert_eq!(body["code"], "session_revoked");
+                refused = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(refused, "instance B still accepted the token 1 s after revoke-all on A");
+
+        let body = serde_json::json!({"refresh_token": pair["refresh_token"]});
+        let response = client.post(format!("{b_http}/v1/auth/refresh")).json(&body).send().await.expect("req");
+        let problem = json(response, 401).await;
+        assert_eq!(problem["code"], "session_revoked");
+
+        let fresh =
+            json(client.post(format!("{b_http}/v1/auth/login")).json(&creds).send().await.expect("req"), 200).await;
+        let token = fresh["access_token"].as_str().expect("access");
+        json(client.get(format!("{a_http}/v1/auth/me")).bearer_auth(token).send().await.expect("req"), 200).await;
+        let _ = stop_a.send(());
+        let _ = stop_b.send(());
     })
     .await;
 }

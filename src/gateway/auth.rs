@@ -130,7 +130,7 @@ pub fn session_error(err: SessionError) -> ApiError {
 ///
 /// # Errors
 /// 401 with `unauthorized` (no token), `token_invalid`, `token_expired` or `session_revoked`.
-pub fn authenticate(state: &AppState, req: &Request<Incoming>) -> Result<AccessClaims, ApiError> {
+pub fn authenticate(state: &AppState, req: &Request<Incoming>) -> Result<Arc<AccessClaims>, ApiError> {
     let token = req
         .headers()
         .get(hyper::header::AUTHORIZATION)

@@ -54,7 +54,7 @@ impl Route {
 }
 
 /// The listeners, each with its own table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Listener {
     /// The public API.
     Public,

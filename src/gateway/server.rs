@@ -13,9 +13,10 @@
 //! the grace period to finish.
 
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, RwLock};
 use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
@@ -143,22 +144,76 @@ pub async fn handle(
         response.headers_mut().insert(REQUEST_ID, value);
     }
     let status = response.status();
-    metrics::counter!(
-        "gantry_http_requests_total",
-        "listener" => kind.as_str(),
-        "route" => template,
-        "method" => method_label(&method),
-        "status" => status.as_str().to_owned(),
-    )
-    .increment(1);
-    metrics::histogram!("gantry_http_request_duration_seconds", "listener" => kind.as_str(), "route" => template)
-        .record(started.elapsed().as_secs_f64());
+    let (requests, duration) = request_metrics(kind, template, method_label(&method), status_label(status));
+    requests.increment(1);
+    duration.record(started.elapsed().as_secs_f64());
     if status.is_server_error() {
         tracing::warn!(%request_id, %method, route = template, status = status.as_u16(), "request failed");
     } else {
         tracing::debug!(%request_id, %method, route = template, status = status.as_u16(), "request");
     }
     response
+}
+
+type MetricKey = (Listener, &'static str, &'static str, &'static str);
+
+/// Registered request metric handles. Label sets are bounded (route templates, known methods and statuses),
+/// so this map is too; looking a handle up here is cheaper than building and hashing a label set per request.
+static REQUEST_METRICS: LazyLock<RwLock<HashMap<MetricKey, (metrics::Counter, metrics::Histogram)>>> =
+    LazyLock::new(RwLock::default);
+
+fn request_metrics(
+    kind: Listener,
+    route: &'static str,
+    method: &'static str,
+    status: &'static str,
+) -> (metrics::Counter, metrics::Histogram) {
+    let key = (kind, route, method, status);
+    if let Some(handles) = REQUEST_METRICS.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
+        return handles.clone();
+    }
+    let handles = (
+        metrics::counter!(
+            "gantry_http_requests_total",
+            "listener" => kind.as_str(),
+            "route" => route,
+            "method" => method,
+            "status" => status,
+        ),
+        metrics::histogram!("gantry_http_request_duration_seconds", "listener" => kind.as_str(), "route" => route),
+    );
+    REQUEST_METRICS.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key, handles.clone());
+    handles
+}
+
+/// The status as a static label (no allocation per request for the statuses Gantry answers).
+fn status_label(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        200 => "200",
+        201 => "201",
+        202 => "202",
+        204 => "204",
+        206 => "206",
+        302 => "302",
+        304 => "304",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        409 => "409",
+        413 => "413",
+        415 => "415",
+        416 => "416",
+        422 => "422",
+        429 => "429",
+        500 => "500",
+        503 => "503",
+        s if s < 300 => "2xx",
+        s if s < 400 => "3xx",
+        s if s < 500 => "4xx",
+        _ => "5xx",
+    }
 }
 
 /// Bounded label values: unknown methods collapse into one.

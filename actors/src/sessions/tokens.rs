@@ -99,31 +99,70 @@ pub fn key_for_kid<'a>(keyring: &'a KeyRing, kid: &str) -> Option<&'a SecretValu
         .find(|v| v.fingerprint().as_str() == kid)
 }
 
-/// Verifies an access token against the key ring.
+/// Verifies an access token against the key ring (builds a [`Verifier`]; the request path keeps one).
 ///
 /// # Errors
 /// [`TokenError::Expired`] past `exp`; [`TokenError::Invalid`] for everything else.
 pub fn verify_access(token: &str, keyring: &KeyRing, settings: &TokenSettings) -> Result<AccessClaims, TokenError> {
-    // `alg: none` and unknown algorithms fail here: the header type has no such variant.
-    let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
-    if header.alg != Algorithm::HS256 {
-        return Err(TokenError::Invalid);
+    Verifier::new(keyring, settings).verify(token)
+}
+
+/// Everything verification needs, prepared once per key ring version: the pinned validation rules and a
+/// decoding key per accepted `kid` (current and previous `JWT_SECRET`).
+pub struct Verifier {
+    validation: Validation,
+    keys: Vec<(String, DecodingKey)>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kids: Vec<&str> = self.keys.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("Verifier").field("kids", &kids).finish_non_exhaustive()
     }
-    let kid = header.kid.ok_or(TokenError::Invalid)?;
-    let key = key_for_kid(keyring, &kid).ok_or(TokenError::Invalid)?;
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.leeway = LEEWAY_SECS;
-    validation.validate_exp = true;
-    validation.set_required_spec_claims(&["sub", "iat", "exp", "iss", "aud"]);
-    validation.set_issuer(&[&settings.issuer]);
-    validation.set_audience(&[&settings.audience]);
-    let data =
-        jsonwebtoken::decode::<AccessClaims>(token, &DecodingKey::from_secret(key.expose().as_bytes()), &validation)
-            .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            })?;
-    Ok(data.claims)
+}
+
+impl Verifier {
+    /// Prepares verification for the JWT secrets in `keyring`.
+    #[must_use]
+    pub fn new(keyring: &KeyRing, settings: &TokenSettings) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_exp = true;
+        validation.set_required_spec_claims(&["sub", "iat", "exp", "iss", "aud"]);
+        validation.set_issuer(&[&settings.issuer]);
+        validation.set_audience(&[&settings.audience]);
+        let keys = keyring
+            .versions(SecretName::JwtSecret)
+            .map(|v| {
+                std::iter::once(&v.current)
+                    .chain(v.previous.iter())
+                    .map(|s| {
+                        (s.fingerprint().as_str().to_owned(), DecodingKey::from_secret(s.value.expose().as_bytes()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self { validation, keys }
+    }
+
+    /// Verifies an access token.
+    ///
+    /// # Errors
+    /// [`TokenError::Expired`] past `exp`; [`TokenError::Invalid`] for everything else.
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        // `alg: none` and unknown algorithms fail here: the header type has no such variant.
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        if header.alg != Algorithm::HS256 {
+            return Err(TokenError::Invalid);
+        }
+        let kid = header.kid.ok_or(TokenError::Invalid)?;
+        let key = self.keys.iter().find(|(k, _)| *k == kid).map(|(_, key)| key).ok_or(TokenError::Invalid)?;
+        let data = jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation).map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => TokenError::Expired,
+            _ => TokenError::Invalid,
+        })?;
+        Ok(data.claims)
+    }
 }
 
 /// A refresh token: base64url(session id ‖ 32 random bytes).

@@ -114,17 +114,8 @@ pub async fn users_add(
 /// The instance cannot be reached or refuses the request.
 pub async fn sessions_revoke_all(settings: &Settings, reason: &str, admin_url: Option<&str>) -> anyhow::Result<()> {
     use anyhow::Context;
-    use gantry_actors::secrets::SecretName;
-    let (keyring, report) = secrets::load(settings, &SecretEnv::from_process(), false);
-    let token = keyring
-        .as_ref()
-        .and_then(|k| k.current(SecretName::AdminToken))
-        .map(|t| t.expose().to_owned())
-        .or_else(|| {
-            // The local profile keeps a generated token in the data folder.
-            secrets::read_file(&settings.secrets_dir().join("GANTRY_ADMIN_TOKEN")).ok()
-        })
-        .with_context(|| format!("no admin token: set GANTRY_ADMIN_TOKEN ({})", report.lines().join("; ")))?;
+    let token = secrets::admin_token(settings, &SecretEnv::from_process())
+        .context("no admin token: set GANTRY_ADMIN_TOKEN or GANTRY_ADMIN_TOKEN_FILE")?;
     let base = match admin_url {
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => {

@@ -925,6 +925,7 @@ mod session_tests {
             access_iat: at / 1_000,
             access_exp: at / 1_000 + 900,
             access_kid: "k1".to_owned(),
+            earlier_hashes: vec!["ab".repeat(32)],
         });
         s.refresh_hash = hash.to_owned();
         s.generation += 1;

@@ -229,3 +229,14 @@ fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests;
+
+/// The admin token alone (`GANTRY_ADMIN_TOKEN`, `GANTRY_ADMIN_TOKEN_FILE`, the config file, or the local
+/// profile's generated file), for CLI commands that call a running instance. Not validated: the instance
+/// decides.
+#[must_use]
+pub fn admin_token(settings: &Settings, env: &SecretEnv) -> Option<String> {
+    match read_one(SecretName::AdminToken, settings, env) {
+        Ok(Some((value, _))) => Some(value),
+        _ => read_file(&settings.secrets_dir().join(SecretName::AdminToken.env_var())).ok(),
+    }
+}

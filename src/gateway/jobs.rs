@@ -1,6 +1,7 @@
 //! `GET /v1/jobs/{id}` and `GET /admin/jobs/{id}`: a job's state, progress and outcome.
 //!
-//! Job ids are UUID v7 (74 random bits); until sessions exist, knowing the id is what grants access. An
+//! Job ids are UUID v7 (74 random bits); knowing the id is what grants access to the public view, which
+//! hides the owner (per-owner checks arrive with user-facing jobs such as uploads). An
 //! unknown and a malformed id both answer 404 `job_not_found`, so ids cannot be probed for shape.
 
 use hyper::StatusCode;

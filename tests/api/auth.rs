@@ -138,6 +138,29 @@ async fn refresh_token_reuse_revokes_the_session() {
     assert!(metrics.contains("gantry_auth_refresh_reuse_total"), "reuse counted");
 }
 
+/// Reuse is detected for older generations too, while a made-up token carrying a real session id is merely
+/// invalid: knowing a session id is not enough to end someone's session.
+#[tokio::test]
+async fn reuse_of_older_generations_is_detected_and_forged_refresh_is_harmless() {
+    use base64::Engine;
+    let app = spawn_app_with("[sessions]\nrefresh_grace_secs = 0").await;
+    app.register("uma@example.com").await;
+    let first = app.login("uma@example.com").await;
+    let sid: uuid::Uuid = first["session_id"].as_str().expect("sid").parse().expect("uuid");
+    let mut forged = sid.as_bytes().to_vec();
+    forged.extend_from_slice(&[7u8; 32]);
+    let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(forged);
+    assert_problem(app.refresh(&forged).await, 401, "token_invalid").await;
+    json_of(app.me(access(&first)).await, 200).await;
+
+    let second = json_of(app.refresh(refresh_of(&first)).await, 200).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let third = json_of(app.refresh(refresh_of(&second)).await, 200).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_problem(app.refresh(refresh_of(&first)).await, 401, "refresh_reused").await;
+    assert_problem(app.me(access(&third)).await, 401, "session_revoked").await;
+}
+
 /// Garbage, forged and expired tokens get distinct codes; a missing token is `unauthorized`.
 #[tokio::test]
 async fn bad_access_tokens_are_refused_with_distinct_codes() {

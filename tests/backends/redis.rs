@@ -189,6 +189,7 @@ fn rotated(mut s: SessionRecord, at: i64, hash: &str) -> SessionRecord {
         access_iat: at / 1_000,
         access_exp: 123_456_789_012_345_678,
         access_kid: "k1".to_owned(),
+        earlier_hashes: vec!["ab".repeat(32)],
     });
     s.refresh_hash = hash.to_owned();
     s.generation += 1;

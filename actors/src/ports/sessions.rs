@@ -17,7 +17,7 @@ pub struct Rotation {
     pub used_hash: String,
     /// When it was used (ms).
     pub used_at_ms: i64,
-    /// The successor refresh token's secret, XOR-sealed with HMAC-SHA256(used token, "grace"), hex.
+    /// The successor refresh token's secret, XOR-sealed with SHA-256(context ‖ used token), hex.
     pub sealed_successor: String,
     /// The access token issued with it: `jti`.
     pub access_jti: Uuid,
@@ -27,7 +27,14 @@ pub struct Rotation {
     pub access_exp: i64,
     /// The `kid` it was signed with.
     pub access_kid: String,
+    /// Hashes of the refresh tokens used before `used_hash` (newest first, at most
+    /// [`RETIRED_HASHES_KEPT`]): presenting one is reuse.
+    #[serde(default)]
+    pub earlier_hashes: Vec<String>,
 }
+
+/// How many retired refresh-token hashes a session remembers for reuse detection.
+pub const RETIRED_HASHES_KEPT: usize = 8;
 
 /// A login session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

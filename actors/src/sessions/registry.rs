@@ -24,7 +24,7 @@ use crate::handle::{ActorSlot, CallError};
 use crate::ports::accounts::{AccountStore, RevocationNotice, RevocationScope};
 use crate::ports::bus::{Bus, BusSignal, Event};
 use crate::ports::jobs::{Job, JobState, JobStore, JobUpdate};
-use crate::ports::sessions::{Rotation, SessionRecord, SessionStore};
+use crate::ports::sessions::{RETIRED_HASHES_KEPT, Rotation, SessionRecord, SessionStore};
 use crate::secrets::{SecretName, SharedKeyRing};
 use crate::supervisor::ChildSpec;
 use crate::telemetry::Mailbox;
@@ -289,11 +289,17 @@ impl RegistryState {
         self.publish_view();
     }
 
-    async fn announce(&self, event: Event) {
-        if let Err(err) = self.deps.bus.publish(event).await {
-            // The other instances pick the change up at their next periodic reload.
-            tracing::warn!(event = "bus_publish_failed", actor = NAME, error = %err, "relying on the periodic reload");
-        }
+    /// Announces a change on the bus without holding up the actor (a slow broker must not turn a
+    /// durable revocation into a timeout for the caller). The change is already persisted and applied
+    /// here; other instances also pick it up at their next periodic reload if the message is lost.
+    fn announce(&self, event: Event) {
+        let bus = Arc::clone(&self.deps.bus);
+        tokio::spawn(async move {
+            if let Err(err) = bus.publish(event).await {
+                metrics::counter!("gantry_sessions_announce_failures_total").increment(1);
+                tracing::warn!(event = "bus_publish_failed", actor = NAME, error = %err, "relying on the periodic reload");
+            }
+        });
     }
 
     /// Rebuilds the view from the stores (the source of truth).
@@ -434,6 +440,12 @@ impl RegistryState {
                         access_iat: claims.iat,
                         access_exp: claims.exp,
                         access_kid: kid,
+                        earlier_hashes: record
+                            .last_rotation
+                            .iter()
+                            .flat_map(|r| std::iter::once(r.used_hash.clone()).chain(r.earlier_hashes.iter().cloned()))
+                            .take(RETIRED_HASHES_KEPT)
+                            .collect(),
                     }),
                     ..record.clone()
                 };
@@ -464,8 +476,16 @@ impl RegistryState {
                 let access = tokens::sign_access(&claims, key);
                 return Ok(self.pair(access, claims.exp, &successor, record.refresh_expires_at_ms, sid, now));
             }
-            // A token of this session that is neither current nor within the grace: it was used before,
-            // so someone holds a copy. Revoke the whole session (OAuth 2.0 Security BCP, section 4.14).
+            // A retired token of this session presented again, after the grace: someone holds a copy.
+            // Revoke the whole session (OAuth 2.0 Security BCP, section 4.14). A token the session never
+            // issued is merely invalid: knowing a session id must not be enough to end the session.
+            let retired = record
+                .last_rotation
+                .as_ref()
+                .is_some_and(|r| r.used_hash == presented || r.earlier_hashes.contains(&presented));
+            if !retired {
+                return Err(SessionError::InvalidToken);
+            }
             self.revoke_sessions(&[sid], now).await?;
             metrics::counter!(metric::REUSE).increment(1);
             tracing::warn!(event = "refresh_token_reuse", session_id = %sid, user_id = %record.user_id, "refresh token reuse; session revoked");
@@ -481,14 +501,14 @@ impl RegistryState {
         self.deps.sessions.revoke(ids, now).await?;
         self.apply_revoked(ids);
         metrics::counter!(metric::REVOCATIONS, "scope" => "session").increment(ids.len() as u64);
-        self.announce(Event::SessionRevoked { session_ids: ids.to_vec() }).await;
+        self.announce(Event::SessionRevoked { session_ids: ids.to_vec() });
         Ok(())
     }
 
     async fn raise_epoch(&mut self, user: Option<Uuid>, now: i64) -> Result<i64, SessionError> {
         let stored = self.deps.accounts.raise_epoch(user, now).await?;
         self.apply_epoch(user, stored);
-        self.announce(Event::SessionsRevoked { user_id: user, not_before_ms: stored }).await;
+        self.announce(Event::SessionsRevoked { user_id: user, not_before_ms: stored });
         Ok(stored)
     }
 
@@ -541,7 +561,12 @@ impl RegistryState {
     async fn delete(&mut self, user_id: Uuid, sid: Uuid) -> Result<(), SessionError> {
         let now = now_ms();
         match self.deps.sessions.get(sid).await? {
-            Some(s) if s.user_id == user_id && s.revoked_at_ms.is_none() && now < s.absolute_expires_at_ms => {
+            Some(s)
+                if s.user_id == user_id
+                    && s.revoked_at_ms.is_none()
+                    && now < s.absolute_expires_at_ms
+                    && self.view.allows(sid, user_id, now / 1000) =>
+            {
                 self.revoke_sessions(&[sid], now).await
             }
             _ => Err(SessionError::NotFound),
@@ -862,6 +887,12 @@ impl SessionRegistryHandle {
         } else {
             Err(AuthError::Revoked)
         }
+    }
+
+    /// Whether the actor runs right now (readiness).
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        self.slot.current().is_some()
     }
 
     /// The current view (tests, diagnostics).

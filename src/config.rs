@@ -107,6 +107,49 @@ pub struct Settings {
     pub bus: BusSettings,
     /// Sessions and logins.
     pub sessions: SessionSettings,
+    /// Uploads.
+    pub uploads: UploadSettings,
+}
+
+/// Uploads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UploadSettings {
+    /// Largest upload, bytes (users; guests get the smaller of this and their token's quota).
+    pub max_bytes: u64,
+    /// Accepted media types (decided from the bytes).
+    pub allowed_types: Vec<String>,
+    /// Uploads in progress at once per instance; more → 503.
+    pub max_in_flight: usize,
+    /// Deadline of one upload or download request, seconds.
+    pub timeout_secs: u64,
+    /// Guest upload token lifetime, seconds.
+    pub guest_ttl_secs: u64,
+    /// Largest file a guest may upload, bytes.
+    pub guest_max_bytes: u64,
+    /// Files a guest token allows (advertised in the token).
+    pub guest_max_files: u32,
+    /// Guest tokens per client address per hour.
+    pub guest_tokens_per_address_per_hour: u32,
+}
+
+impl UploadSettings {
+    /// The allowlist as media types (unknown names are rejected at start-up).
+    #[must_use]
+    pub fn allowed_types(&self) -> Vec<gantry_actors::uploads::media::MediaType> {
+        self.allowed_types.iter().filter_map(|t| gantry_actors::uploads::media::MediaType::parse_mime(t)).collect()
+    }
+
+    /// The guest token settings.
+    #[must_use]
+    pub fn guest(&self) -> gantry_actors::uploads::guest_token::GuestTokenSettings {
+        gantry_actors::uploads::guest_token::GuestTokenSettings {
+            ttl: Duration::from_secs(self.guest_ttl_secs),
+            max_bytes: self.guest_max_bytes,
+            max_files: self.guest_max_files,
+            allowed: self.allowed_types(),
+            ..gantry_actors::uploads::guest_token::GuestTokenSettings::default()
+        }
+    }
 }
 
 /// Sessions and logins.
@@ -311,6 +354,18 @@ impl Settings {
         // must not outlive that, or a reload could forget a revocation while the token is still valid.
         if !(60..=3000).contains(&self.sessions.access_ttl_secs) {
             problems.push("sessions.access_ttl_secs must be between 60 and 3000".into());
+        }
+        for t in &self.uploads.allowed_types {
+            if gantry_actors::uploads::media::MediaType::parse_mime(t).is_none() {
+                problems.push(format!(
+                    "uploads.allowed_types: unsupported type {t:?} (image/jpeg, image/png, image/webp, application/pdf)"
+                ));
+            }
+        }
+        if self.uploads.max_in_flight == 0 || self.uploads.guest_tokens_per_address_per_hour == 0 {
+            problems.push(
+                "uploads.max_in_flight and uploads.guest_tokens_per_address_per_hour must be greater than 0".into(),
+            );
         }
         if self.sessions.absolute_ttl_days < self.sessions.refresh_ttl_days {
             problems.push("sessions.absolute_ttl_days must be at least sessions.refresh_ttl_days".into());

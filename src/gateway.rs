@@ -9,6 +9,7 @@
 //! - [`jobs`]: `/v1/jobs/{id}`, `/admin/jobs/{id}`.
 //! - [`admin`]: admin authentication, `/metrics`, `/admin/secrets…`, `/admin/sessions…`.
 //! - [`auth`]: register, login, refresh, logout, me, own sessions; the bearer-token check.
+//! - [`uploads`]: guest upload tokens, streaming uploads, downloads with ranges, deletion.
 
 pub mod admin;
 pub mod auth;
@@ -18,6 +19,7 @@ pub mod jobs;
 pub mod problem;
 pub mod router;
 pub mod server;
+pub mod uploads;
 
 use std::sync::Arc;
 
@@ -26,6 +28,7 @@ use gantry_actors::ports::bus::Bus;
 use gantry_actors::ports::cache::Cache;
 use gantry_actors::ports::jobs::JobStore;
 use gantry_actors::ports::objects::ObjectStore;
+use gantry_actors::ports::uploads::UploadStore;
 use gantry_actors::secrets::store::SecretStoreHandle;
 use gantry_actors::sessions::SessionRegistryHandle;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -53,6 +56,10 @@ pub struct Shared {
     pub auth: auth::SharedGuards,
     /// Jobs.
     pub jobs: Arc<dyn JobStore>,
+    /// Upload metadata.
+    pub upload_store: Arc<dyn UploadStore>,
+    /// Upload limits.
+    pub uploads: Arc<uploads::UploadGuards>,
     /// Shared cache.
     pub cache: Arc<dyn Cache>,
     /// Object store.

@@ -12,6 +12,7 @@ use gantry_actors::ports::cache::Cache;
 use gantry_actors::ports::jobs::JobStore;
 use gantry_actors::ports::objects::ObjectStore;
 use gantry_actors::ports::sessions::SessionStore;
+use gantry_actors::ports::uploads::UploadStore;
 use gantry_actors::secrets::store::SecretStoreHandle;
 use gantry_actors::secrets::{KeyRing, SecretName};
 use gantry_actors::sessions::registry::{self as session_registry, RegistryDeps};
@@ -34,6 +35,7 @@ use crate::adapters::sqlite::SqliteDb;
 use crate::config::{Profile, Settings};
 use crate::gateway::auth::AuthGuards;
 use crate::gateway::router::Listener;
+use crate::gateway::uploads::UploadGuards;
 use crate::gateway::{AppState, Shared, server};
 use crate::telemetry;
 
@@ -45,6 +47,8 @@ pub struct Backends {
     pub accounts: Arc<dyn AccountStore>,
     /// Sessions (SQLite or Redis).
     pub sessions: Arc<dyn SessionStore>,
+    /// Upload metadata (SQLite or Postgres).
+    pub uploads: Arc<dyn UploadStore>,
     /// Cache (in-process or Redis).
     pub cache: Arc<dyn Cache>,
     /// Objects (folder or S3).
@@ -72,6 +76,7 @@ impl Backends {
                 Ok(Self {
                     jobs: db.clone(),
                     accounts: db.clone(),
+                    uploads: db.clone(),
                     sessions: db,
                     cache: Arc::new(MemoryCache::new(settings.cache.max_entries)),
                     objects: Arc::new(objects),
@@ -119,6 +124,7 @@ impl Backends {
                 let sessions = RedisSessionStore::new(&cache);
                 Ok(Self {
                     jobs: db.clone(),
+                    uploads: db.clone(),
                     accounts: db,
                     sessions: Arc::new(sessions),
                     cache: Arc::new(cache),
@@ -197,6 +203,14 @@ impl Application {
             .with_context(|| format!("binding the admin listener on {}", settings.admin_addr))?;
 
         let auth = Arc::new(AuthGuards::new(&settings.sessions));
+        let upload_guards = Arc::new(UploadGuards {
+            in_flight: Arc::new(tokio::sync::Semaphore::new(settings.uploads.max_in_flight)),
+            guest_tokens: gantry_actors::accounts::limiter::FailureLimiter::new(
+                settings.uploads.guest_tokens_per_address_per_hour,
+                Duration::from_secs(3600),
+                100_000,
+            ),
+        });
         let state = AppState::new(Shared {
             settings: Arc::new(settings),
             instance_id,
@@ -205,6 +219,8 @@ impl Application {
             accounts: backends.accounts,
             auth,
             jobs: backends.jobs,
+            upload_store: backends.uploads,
+            uploads: upload_guards,
             cache: backends.cache,
             objects: backends.objects,
             bus: backends.bus,

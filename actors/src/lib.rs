@@ -7,6 +7,7 @@
 //! - [`supervisor`]: the root supervisor with its restart budget.
 //! - [`handle`]: the typed front door every actor handle is built on (slot, mailbox bound, call timeouts).
 //! - [`telemetry`]: per-actor metrics.
+//! - [`uploads`]: upload rules: media sniffing, display filenames, byte ranges, announced digests, guest tokens.
 
 pub mod accounts;
 pub mod handle;
@@ -15,3 +16,4 @@ pub mod secrets;
 pub mod sessions;
 pub mod supervisor;
 pub mod telemetry;
+pub mod uploads;

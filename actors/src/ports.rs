@@ -8,6 +8,7 @@ pub mod cache;
 pub mod jobs;
 pub mod objects;
 pub mod sessions;
+pub mod uploads;
 
 /// Why a backing component is not usable right now. The text is safe to show operators: adapters never put
 /// credentials, URLs with passwords or SQL into it.

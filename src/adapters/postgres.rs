@@ -1,4 +1,4 @@
-//! `JobStore` and `AccountStore` on PostgreSQL (production). Same semantics as the SQLite adapter; the
+//! `JobStore`, `AccountStore` and `UploadStore` on PostgreSQL (production). Same semantics as the SQLite adapter; the
 //! start-up error, the safe mapping of `sqlx` errors and the stored spellings are shared with it (they live in
 //! `sqlite.rs`).
 
@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::accounts::{AccountStore, AccountStoreError, Epochs, RevocationNotice, User};
 use gantry_actors::ports::jobs::{Job, JobState, JobStore, JobStoreError, JobUpdate};
+use gantry_actors::ports::uploads::{UploadRecord, UploadStatus, UploadStore};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::Row;
 use sqlx::migrate::Migrator;
@@ -48,6 +49,13 @@ macro_rules! notice_columns {
     };
 }
 
+/// The columns [`upload_from_row`] reads.
+macro_rules! upload_columns {
+    () => {
+        "id, owner, object_key, filename, content_type, size, sha256, status, error, created_at"
+    };
+}
+
 /// SQLSTATE `unique_violation`.
 const UNIQUE_VIOLATION: &str = "23505";
 /// The email's unique constraint, named in `migrations/postgres/0002_accounts.sql`: only a violation of this
@@ -57,7 +65,7 @@ const USERS_EMAIL_KEY: &str = "users_email_key";
 /// The Postgres migrations, embedded at compile time.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// `JobStore` and `AccountStore` on PostgreSQL.
+/// `JobStore`, `AccountStore` and `UploadStore` on PostgreSQL.
 #[derive(Clone)]
 pub struct PostgresDb {
     /// The connection pool; its connect options hold the password, so `Debug` is written by hand.
@@ -310,6 +318,71 @@ impl AccountStore for PostgresDb {
     }
 }
 
+/// Upload metadata on PostgreSQL.
+#[async_trait]
+impl UploadStore for PostgresDb {
+    async fn create_upload(&self, upload: &UploadRecord) -> Result<(), Unavailable> {
+        sqlx::query(concat!(
+            "INSERT INTO uploads (",
+            upload_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(upload.id)
+        .bind(&upload.owner)
+        .bind(&upload.object_key)
+        .bind(upload.filename.as_deref())
+        .bind(&upload.content_type)
+        .bind(count_to_db(upload.size))
+        .bind(&upload.sha256)
+        .bind(upload.status.as_str())
+        .bind(upload.error.as_deref())
+        .bind(upload.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| unavailable("postgres", "create_upload", &e))?;
+        Ok(())
+    }
+
+    async fn update_upload(&self, upload: &UploadRecord) -> Result<(), Unavailable> {
+        // Only what changes during an upload's life: the id, owner, object key and start time are fixed when
+        // it is created (the owner decides access, so an update must not move the upload to someone else).
+        // An unknown id updates nothing, as the port has no `NotFound` to report.
+        sqlx::query(
+            "UPDATE uploads SET filename = $2, content_type = $3, size = $4, sha256 = $5, status = $6, error = $7 \
+             WHERE id = $1",
+        )
+        .bind(upload.id)
+        .bind(upload.filename.as_deref())
+        .bind(&upload.content_type)
+        .bind(count_to_db(upload.size))
+        .bind(&upload.sha256)
+        .bind(upload.status.as_str())
+        .bind(upload.error.as_deref())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| unavailable("postgres", "update_upload", &e))?;
+        Ok(())
+    }
+
+    async fn get_upload(&self, id: Uuid) -> Result<Option<UploadRecord>, Unavailable> {
+        let row = sqlx::query(concat!("SELECT ", upload_columns!(), " FROM uploads WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| unavailable("postgres", "get_upload", &e))?;
+        row.as_ref().map(upload_from_row).transpose()
+    }
+
+    async fn delete_upload(&self, id: Uuid) -> Result<(), Unavailable> {
+        sqlx::query("DELETE FROM uploads WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| unavailable("postgres", "delete_upload", &e))?;
+        Ok(())
+    }
+}
+
 /// Whether `err` is the email's unique constraint refusing a duplicate.
 fn is_email_taken(err: &sqlx::Error) -> bool {
     database_code(err).as_deref() == Some(UNIQUE_VIOLATION)
@@ -347,6 +420,30 @@ fn notice_from_row(row: &PgRow) -> Result<RevocationNotice, Unavailable> {
         active_sessions: active_sessions
             .map(|n| u64::try_from(n).map_err(|_| unreadable("active_sessions")))
             .transpose()?,
+        created_at: row.try_get("created_at").map_err(read)?,
+    })
+}
+
+/// Reads an upload from a row selected with [`upload_columns!`].
+fn upload_from_row(row: &PgRow) -> Result<UploadRecord, Unavailable> {
+    let read = |e: sqlx::Error| unavailable("postgres", "read", &e);
+    // The check constraints make both failures unreachable unless the schema and the code disagree.
+    let unreadable = |column: &'static str| {
+        tracing::debug!(backend = "postgres", column, "stored upload has an unreadable column");
+        Unavailable::new(format!("stored upload has an unreadable {column}"))
+    };
+    let size: i64 = row.try_get("size").map_err(read)?;
+    let status: String = row.try_get("status").map_err(read)?;
+    Ok(UploadRecord {
+        id: row.try_get("id").map_err(read)?,
+        owner: row.try_get("owner").map_err(read)?,
+        object_key: row.try_get("object_key").map_err(read)?,
+        filename: row.try_get("filename").map_err(read)?,
+        content_type: row.try_get("content_type").map_err(read)?,
+        size: u64::try_from(size).map_err(|_| unreadable("size"))?,
+        sha256: row.try_get("sha256").map_err(read)?,
+        status: UploadStatus::parse(&status).ok_or_else(|| unreadable("status"))?,
+        error: row.try_get("error").map_err(read)?,
         created_at: row.try_get("created_at").map_err(read)?,
     })
 }

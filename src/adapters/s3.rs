@@ -6,6 +6,9 @@
 //! length; a longer one becomes a multipart upload of exactly `part_size` parts, aborted on any failure.
 //! s3s-fs cannot list multipart uploads, so the upload id is never lost track of: the error path aborts it,
 //! and a guard aborts it when the `put` future is dropped midway.
+//!
+//! Downloads can also be handed off to the store: `presigned_get` signs a `GetObject` URL (at most 5 minutes)
+//! that makes the store answer with the content type and disposition the caller chose.
 
 use std::io;
 use std::task::Poll;
@@ -20,6 +23,7 @@ use aws_sdk_s3::config::{
     StalledStreamProtectionConfig,
 };
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream as AwsByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CompletedMultipartUpload, CompletedPart, CreateBucketConfiguration};
 use bytes::{Bytes, BytesMut};
@@ -42,6 +46,8 @@ const MAX_ATTEMPTS: u32 = 3;
 /// A transfer that moves no bytes for this long is failed by the SDK's stalled-stream protection. Longer
 /// than the SDK default (5 s) because S3 clones on busy disks pause; still catches dead connections.
 const STALL_GRACE: Duration = Duration::from_secs(20);
+/// The longest a presigned URL stays valid, whatever the caller asks for: a leaked URL is a short-lived leak.
+const MAX_PRESIGN_TTL: Duration = Duration::from_secs(5 * 60);
 
 /// Where and how to reach the bucket.
 #[derive(Clone)]
@@ -423,6 +429,27 @@ impl ObjectStore for S3ObjectStore {
 
     fn backend(&self) -> &'static str {
         "s3"
+    }
+
+    async fn presigned_get(
+        &self,
+        key: &ObjectKey,
+        ttl: Duration,
+        content_type: &str,
+        content_disposition: &str,
+    ) -> Result<Option<String>, ObjectStoreError> {
+        let config = PresigningConfig::expires_in(ttl.min(MAX_PRESIGN_TTL))
+            .expect("a TTL of at most 5 minutes is within the SDK's one-week limit");
+        let mut req = self.client.get_object().bucket(&self.bucket).key(key.as_str());
+        if !content_type.is_empty() {
+            req = req.response_content_type(content_type);
+        }
+        if !content_disposition.is_empty() {
+            req = req.response_content_disposition(content_disposition);
+        }
+        // Signing is local (no request is sent), so this fails only when the request cannot be built.
+        let presigned = req.presigned(config).await.map_err(|e| sdk_failure("presign", &self.bucket, &e))?;
+        Ok(Some(presigned.uri().to_owned()))
     }
 }
 

@@ -1,4 +1,4 @@
-//! `JobStore`, `AccountStore` and `SessionStore` on one SQLite file (the local profile), plus what both
+//! `JobStore`, `AccountStore`, `SessionStore` and `UploadStore` on one SQLite file (the local profile), plus what both
 //! database adapters share: the start-up error [`DbError`], the mapping of `sqlx` errors to safe
 //! [`Unavailable`] reasons, and the spelling of stored enums.
 //!
@@ -19,6 +19,8 @@ use gantry_actors::ports::jobs::{Job, JobState, JobStore, JobStoreError, JobUpda
 // both traits would make those calls ambiguous wherever this module's items are glob-imported.
 use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::sessions::{self, Rotation, SessionRecord};
+// The upload store's method names are its own, so its trait can be imported without ambiguity.
+use gantry_actors::ports::uploads::{UploadRecord, UploadStatus, UploadStore};
 use sqlx::Row;
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
@@ -66,6 +68,13 @@ macro_rules! session_columns {
     () => {
         "id, user_id, created_at_ms, last_used_at_ms, refresh_expires_at_ms, absolute_expires_at_ms, \
          user_agent, address, refresh_hash, generation, last_rotation, revoked_at_ms"
+    };
+}
+
+/// The columns [`upload_from_row`] reads.
+macro_rules! upload_columns {
+    () => {
+        "id, owner, object_key, filename, content_type, size, sha256, status, error, created_at"
     };
 }
 
@@ -157,12 +166,12 @@ pub(crate) fn parse_scope(stored: &str) -> Option<RevocationScope> {
     }
 }
 
-/// A notice's session count as stored (a BIGINT): counts beyond `i64::MAX` cannot happen, and saturate.
+/// A count or byte size as stored (a BIGINT): values beyond `i64::MAX` cannot happen, and saturate.
 pub(crate) fn count_to_db(count: u64) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
 }
 
-/// `JobStore`, `AccountStore` and `SessionStore` on a SQLite file.
+/// `JobStore`, `AccountStore`, `SessionStore` and `UploadStore` on a SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteDb {
     /// The connection pool (WAL, foreign keys on, busy timeout set).
@@ -545,6 +554,71 @@ impl sessions::SessionStore for SqliteDb {
     }
 }
 
+/// Upload metadata on SQLite.
+#[async_trait]
+impl UploadStore for SqliteDb {
+    async fn create_upload(&self, upload: &UploadRecord) -> Result<(), Unavailable> {
+        sqlx::query(concat!(
+            "INSERT INTO uploads (",
+            upload_columns!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        ))
+        .bind(upload.id.hyphenated().to_string())
+        .bind(&upload.owner)
+        .bind(&upload.object_key)
+        .bind(upload.filename.as_deref())
+        .bind(&upload.content_type)
+        .bind(count_to_db(upload.size))
+        .bind(&upload.sha256)
+        .bind(upload.status.as_str())
+        .bind(upload.error.as_deref())
+        .bind(format_timestamp(upload.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| unavailable("sqlite", "create_upload", &e))?;
+        Ok(())
+    }
+
+    async fn update_upload(&self, upload: &UploadRecord) -> Result<(), Unavailable> {
+        // Only what changes during an upload's life: the id, owner, object key and start time are fixed when
+        // it is created (the owner decides access, so an update must not move the upload to someone else).
+        // An unknown id updates nothing, as the port has no `NotFound` to report.
+        sqlx::query(
+            "UPDATE uploads SET filename = ?2, content_type = ?3, size = ?4, sha256 = ?5, status = ?6, error = ?7 \
+             WHERE id = ?1",
+        )
+        .bind(upload.id.hyphenated().to_string())
+        .bind(upload.filename.as_deref())
+        .bind(&upload.content_type)
+        .bind(count_to_db(upload.size))
+        .bind(&upload.sha256)
+        .bind(upload.status.as_str())
+        .bind(upload.error.as_deref())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| unavailable("sqlite", "update_upload", &e))?;
+        Ok(())
+    }
+
+    async fn get_upload(&self, id: Uuid) -> Result<Option<UploadRecord>, Unavailable> {
+        let row = sqlx::query(concat!("SELECT ", upload_columns!(), " FROM uploads WHERE id = ?1"))
+            .bind(id.hyphenated().to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| unavailable("sqlite", "get_upload", &e))?;
+        row.as_ref().map(upload_from_row).transpose()
+    }
+
+    async fn delete_upload(&self, id: Uuid) -> Result<(), Unavailable> {
+        sqlx::query("DELETE FROM uploads WHERE id = ?1")
+            .bind(id.hyphenated().to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| unavailable("sqlite", "delete_upload", &e))?;
+        Ok(())
+    }
+}
+
 /// [`unavailable`] for the session store, also counted in `gantry_session_store_errors_total` (as the
 /// Redis session store counts its failures).
 fn session_unavailable(op: &'static str, err: &sqlx::Error) -> Unavailable {
@@ -649,6 +723,27 @@ fn session_from_row(row: &SqliteRow) -> Result<SessionRecord, Unavailable> {
             .map(|json| serde_json::from_str(&json).map_err(|_| corrupt("session", "last_rotation")))
             .transpose()?,
         revoked_at_ms: row.try_get("revoked_at_ms").map_err(read)?,
+    })
+}
+
+/// Reads an upload from a row selected with [`upload_columns!`].
+fn upload_from_row(row: &SqliteRow) -> Result<UploadRecord, Unavailable> {
+    let read = |e: sqlx::Error| unavailable("sqlite", "read", &e);
+    let id: String = row.try_get("id").map_err(read)?;
+    let size: i64 = row.try_get("size").map_err(read)?;
+    let status: String = row.try_get("status").map_err(read)?;
+    let created_at: String = row.try_get("created_at").map_err(read)?;
+    Ok(UploadRecord {
+        id: Uuid::parse_str(&id).map_err(|_| corrupt("upload", "id"))?,
+        owner: row.try_get("owner").map_err(read)?,
+        object_key: row.try_get("object_key").map_err(read)?,
+        filename: row.try_get("filename").map_err(read)?,
+        content_type: row.try_get("content_type").map_err(read)?,
+        size: u64::try_from(size).map_err(|_| corrupt("upload", "size"))?,
+        sha256: row.try_get("sha256").map_err(read)?,
+        status: UploadStatus::parse(&status).ok_or_else(|| corrupt("upload", "status"))?,
+        error: row.try_get("error").map_err(read)?,
+        created_at: OffsetDateTime::parse(&created_at, &Rfc3339).map_err(|_| corrupt("upload", "created_at"))?,
     })
 }
 
@@ -878,6 +973,68 @@ mod tests {
         assert_eq!(newest, vec![third.clone(), counted]);
         assert_eq!(db.revocations(10).await.expect("list").len(), 3);
         assert_eq!(db.revocations(10).await.expect("list")[2], first);
+    }
+
+    /// A fresh upload of `owner`, still receiving, started at a whole second (so it reads back unchanged).
+    fn upload(owner: &str) -> UploadRecord {
+        let id = Uuid::now_v7();
+        UploadRecord {
+            id,
+            owner: owner.to_owned(),
+            object_key: format!("uploads/{}", id.hyphenated()),
+            filename: Some("Bagger «CAT 320» naïve ✓.pdf".to_owned()),
+            content_type: "application/octet-stream".to_owned(),
+            size: 0,
+            sha256: String::new(),
+            status: UploadStatus::Receiving,
+            error: None,
+            created_at: OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("valid instant"),
+        }
+    }
+
+    /// An upload reads back as created; an update replaces status, size, digest and error but keeps the
+    /// owner, object key and start time; a deleted upload is gone, and deleting it again is fine.
+    #[tokio::test]
+    async fn upload_create_get_update_delete_round_trip() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = SqliteDb::open(&dir.path().join("gantry.db")).await.expect("open");
+        let receiving = upload("user:0190f0c8-0000-7000-8000-000000000001");
+        let other = upload("guest:t1");
+        db.create_upload(&receiving).await.expect("create");
+        db.create_upload(&other).await.expect("create another");
+        assert_eq!(db.get_upload(receiving.id).await.expect("get"), Some(receiving.clone()));
+
+        let stored = UploadRecord {
+            content_type: "application/pdf".to_owned(),
+            size: 5_000_000_000,
+            sha256: "ab".repeat(32),
+            status: UploadStatus::Stored,
+            ..receiving.clone()
+        };
+        let moved = UploadRecord { owner: "guest:someone-else".to_owned(), ..stored.clone() };
+        db.update_upload(&moved).await.expect("update");
+        assert_eq!(db.get_upload(receiving.id).await.expect("get"), Some(stored.clone()), "the owner is fixed");
+
+        let failed = UploadRecord { status: UploadStatus::Failed, error: Some("too_large".to_owned()), ..stored };
+        db.update_upload(&failed).await.expect("update to failed");
+        assert_eq!(db.get_upload(receiving.id).await.expect("get"), Some(failed));
+
+        db.delete_upload(receiving.id).await.expect("delete");
+        db.delete_upload(receiving.id).await.expect("deleting an absent upload");
+        assert!(db.get_upload(receiving.id).await.expect("get").is_none());
+        assert_eq!(db.get_upload(other.id).await.expect("get"), Some(other), "only that upload was deleted");
+    }
+
+    /// An upload that was never created is `None`, not an error, and updating it creates nothing.
+    #[tokio::test]
+    async fn get_of_unknown_upload_is_none() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = SqliteDb::open(&dir.path().join("gantry.db")).await.expect("open");
+        let never = upload("guest:t2");
+
+        db.update_upload(&never).await.expect("updating an unknown id");
+
+        assert!(db.get_upload(never.id).await.expect("get").is_none());
     }
 }
 

@@ -1,7 +1,7 @@
 //! Request bodies in (JSON with a size limit, checked while reading) and responses out.
 
 use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
@@ -11,15 +11,15 @@ use serde::de::DeserializeOwned;
 
 use super::problem::ApiError;
 
-/// The response body type: any stream of bytes.
-pub type Body = BoxBody<Bytes, std::io::Error>;
+/// The response body type: any stream of bytes (`Send`, not `Sync`: object streams are not `Sync`).
+pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 /// A response.
 pub type Response = hyper::Response<Body>;
 
 /// A body of fixed bytes.
 #[must_use]
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
 }
 
 /// An empty body.

@@ -48,6 +48,20 @@ pub enum ApiError {
         /// The media type expected.
         expected: &'static str,
     },
+    /// The bytes are not an allowed type, or contradict the declared one.
+    #[error("{message}")]
+    UnsupportedMediaTypeOf {
+        /// Stable code.
+        code: &'static str,
+        /// Explanation.
+        message: &'static str,
+    },
+    /// The uploaded bytes do not match the digest the client sent.
+    #[error("the body does not match the digest sent with it")]
+    DigestMismatch,
+    /// The requested range is outside the object.
+    #[error("the requested range is outside the object")]
+    RangeNotSatisfiable,
     /// The body is larger than allowed.
     #[error("request body larger than {limit} bytes")]
     PayloadTooLarge {
@@ -136,7 +150,11 @@ impl ApiError {
             Self::NotFound | Self::ResourceNotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::MalformedJson(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType { .. } | Self::UnsupportedMediaTypeOf { .. } => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            Self::DigestMismatch => StatusCode::BAD_REQUEST,
+            Self::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized | Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
@@ -155,7 +173,10 @@ impl ApiError {
             Self::ResourceNotFound { code, .. }
             | Self::Unavailable { code, .. }
             | Self::Unauthenticated { code, .. }
-            | Self::Conflict { code, .. } => code,
+            | Self::Conflict { code, .. }
+            | Self::UnsupportedMediaTypeOf { code, .. } => code,
+            Self::DigestMismatch => "digest_mismatch",
+            Self::RangeNotSatisfiable => "range_not_satisfiable",
             Self::TooManyRequests { .. } => "too_many_requests",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::MalformedJson(_) => "malformed_json",

@@ -43,6 +43,16 @@ pub enum Route {
     AdminRevokeUser,
     /// `GET /admin/sessions/revocations`.
     AdminRevocations,
+    /// `POST /v1/uploads/guest-token`.
+    GuestToken,
+    /// `POST /v1/uploads`.
+    Upload,
+    /// `GET /v1/uploads/{id}`.
+    UploadMetadata,
+    /// `GET /v1/uploads/{id}/content`.
+    UploadContent,
+    /// `DELETE /v1/uploads/{id}`.
+    DeleteUpload,
 }
 
 impl Route {
@@ -50,6 +60,12 @@ impl Route {
     #[must_use]
     pub fn sheddable(self) -> bool {
         !matches!(self, Self::Healthz | Self::Metrics)
+    }
+
+    /// Whether the route streams bodies (uploads, downloads) and so gets the long upload deadline.
+    #[must_use]
+    pub fn streams(self) -> bool {
+        matches!(self, Self::Upload | Self::UploadContent)
     }
 }
 
@@ -80,7 +96,7 @@ impl Listener {
     }
 }
 
-static PUBLIC: [(Method, &str, Route); 10] = [
+static PUBLIC: [(Method, &str, Route); 15] = [
     (Method::GET, "/healthz", Route::Healthz),
     (Method::GET, "/readyz", Route::Readyz),
     (Method::GET, "/v1/jobs/{id}", Route::GetJob),
@@ -91,6 +107,11 @@ static PUBLIC: [(Method, &str, Route); 10] = [
     (Method::GET, "/v1/auth/me", Route::Me),
     (Method::GET, "/v1/auth/sessions", Route::Sessions),
     (Method::DELETE, "/v1/auth/sessions/{id}", Route::DeleteSession),
+    (Method::POST, "/v1/uploads/guest-token", Route::GuestToken),
+    (Method::POST, "/v1/uploads", Route::Upload),
+    (Method::GET, "/v1/uploads/{id}", Route::UploadMetadata),
+    (Method::DELETE, "/v1/uploads/{id}", Route::DeleteUpload),
+    (Method::GET, "/v1/uploads/{id}/content", Route::UploadContent),
 ];
 
 static ADMIN: [(Method, &str, Route); 9] = [

@@ -31,7 +31,7 @@ use tokio::sync::{Semaphore, watch};
 use super::body::Response;
 use super::problem::ApiError;
 use super::router::{Listener, Match, Route, Table};
-use super::{AppState, admin, auth, health, jobs};
+use super::{AppState, admin, auth, health, jobs, uploads};
 
 static PUBLIC_TABLE: LazyLock<Table> = LazyLock::new(|| Table::new(Listener::Public));
 static ADMIN_TABLE: LazyLock<Table> = LazyLock::new(|| Table::new(Listener::Admin));
@@ -250,7 +250,11 @@ async fn run(
     } else {
         None
     };
-    let deadline = state.settings.request_timeout();
+    let deadline = if route.streams() {
+        Duration::from_secs(state.settings.uploads.timeout_secs)
+    } else {
+        state.settings.request_timeout()
+    };
     tokio::time::timeout(deadline, dispatch(state, route, ctx, req)).await.unwrap_or_else(|_| {
         Err(ApiError::Unavailable {
             code: "timeout",
@@ -297,6 +301,11 @@ async fn dispatch(state: &AppState, route: Route, ctx: Ctx, req: Request<Incomin
             admin::authorize(state, &req)?;
             admin::revocations(state).await
         }
+        Route::GuestToken => uploads::guest_token(state, &ctx),
+        Route::Upload => uploads::upload(state, req).await,
+        Route::UploadMetadata => uploads::metadata(state, &ctx, &req).await,
+        Route::UploadContent => uploads::content(state, &ctx, &req).await,
+        Route::DeleteUpload => uploads::delete(state, &ctx, &req).await,
     }
 }
 

@@ -11,3 +11,4 @@ mod health;
 mod overload;
 mod shutdown;
 mod supervision;
+mod uploads;

@@ -1,4 +1,4 @@
-//! The Postgres `JobStore` and `AccountStore` against a real server (`GANTRY_TEST_POSTGRES_URL`). Each test
+//! The Postgres `JobStore`, `AccountStore` and `UploadStore` against a real server (`GANTRY_TEST_POSTGRES_URL`). Each test
 //! runs in its own database, created for it and dropped afterwards (even when the test fails), so tests can
 //! run in parallel.
 
@@ -11,6 +11,7 @@ use futures::FutureExt;
 use gantry::adapters::postgres::{DbError, PostgresDb};
 use gantry_actors::ports::accounts::{AccountStore, AccountStoreError, RevocationNotice, RevocationScope, User};
 use gantry_actors::ports::jobs::{Job, JobState, JobStore, JobStoreError, JobUpdate};
+use gantry_actors::ports::uploads::{UploadRecord, UploadStatus, UploadStore};
 use secrecy::SecretString;
 use serde_json::json;
 use sqlx::AssertSqlSafe;
@@ -94,7 +95,7 @@ async fn migrations_apply_to_fresh_database_and_reapply_cleanly() {
                 .fetch_all(again.pool())
                 .await
                 .expect("read migration table");
-        assert_eq!(applied, vec![(1, true), (2, true)]);
+        assert_eq!(applied, vec![(1, true), (2, true), (3, true)]);
         db.health().await.expect("healthy");
         assert_eq!(db.backend(), "postgres");
         let jobs: i64 =
@@ -338,6 +339,72 @@ async fn revocation_notices_come_newest_first_with_filled_in_counts() {
         let all = db.revocations(10).await.expect("list");
         assert_eq!(all.len(), 3);
         assert_eq!(all[2], first);
+    })
+    .await;
+}
+
+/// A fresh upload of `owner`, still receiving, started at a whole second (so it reads back unchanged).
+fn upload(owner: &str) -> UploadRecord {
+    let id = Uuid::now_v7();
+    UploadRecord {
+        id,
+        owner: owner.to_owned(),
+        object_key: format!("uploads/{}", id.hyphenated()),
+        filename: Some("Bagger «CAT 320» naïve ✓.pdf".to_owned()),
+        content_type: "application/octet-stream".to_owned(),
+        size: 0,
+        sha256: String::new(),
+        status: UploadStatus::Receiving,
+        error: None,
+        created_at: OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("valid instant"),
+    }
+}
+
+/// An upload reads back as created; an update replaces status, size (beyond 32 bits), digest and error but
+/// keeps the owner, object key and start time; a deleted upload is gone, and deleting it again is fine.
+#[tokio::test]
+async fn upload_create_get_update_delete_round_trip() {
+    with_fresh_database(|url| async move {
+        let db = PostgresDb::connect(&url, 2).await.expect("connect");
+        let receiving = upload("user:0190f0c8-0000-7000-8000-000000000001");
+        let other = upload("guest:t1");
+        db.create_upload(&receiving).await.expect("create");
+        db.create_upload(&other).await.expect("create another");
+        assert_eq!(db.get_upload(receiving.id).await.expect("get"), Some(receiving.clone()));
+
+        let stored = UploadRecord {
+            content_type: "application/pdf".to_owned(),
+            size: 5_000_000_000,
+            sha256: "ab".repeat(32),
+            status: UploadStatus::Stored,
+            ..receiving.clone()
+        };
+        let moved = UploadRecord { owner: "guest:someone-else".to_owned(), ..stored.clone() };
+        db.update_upload(&moved).await.expect("update");
+        assert_eq!(db.get_upload(receiving.id).await.expect("get"), Some(stored.clone()), "the owner is fixed");
+
+        let failed = UploadRecord { status: UploadStatus::Failed, error: Some("too_large".to_owned()), ..stored };
+        db.update_upload(&failed).await.expect("update to failed");
+        assert_eq!(db.get_upload(receiving.id).await.expect("get"), Some(failed));
+
+        db.delete_upload(receiving.id).await.expect("delete");
+        db.delete_upload(receiving.id).await.expect("deleting an absent upload");
+        assert!(db.get_upload(receiving.id).await.expect("get").is_none());
+        assert_eq!(db.get_upload(other.id).await.expect("get"), Some(other), "only that upload was deleted");
+    })
+    .await;
+}
+
+/// An upload that was never created is `None`, not an error, and updating it creates nothing.
+#[tokio::test]
+async fn get_of_unknown_upload_is_none() {
+    with_fresh_database(|url| async move {
+        let db = PostgresDb::connect(&url, 2).await.expect("connect");
+        let never = upload("guest:t2");
+
+        db.update_upload(&never).await.expect("updating an unknown id");
+
+        assert!(db.get_upload(never.id).await.expect("get").is_none());
     })
     .await;
 }

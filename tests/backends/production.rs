@@ -222,3 +222,100 @@ async fn revoke_all_on_one_instance_applies_on_every_instance() {
     })
     .await;
 }
+
+/// A PNG of `len` bytes.
+fn png(len: usize) -> Vec<u8> {
+    let mut v = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    v.extend((0..len.saturating_sub(8)).map(|i| u8::try_from(i % 251).expect("small")));
+    v
+}
+
+/// On S3: a guest uploads a multipart-sized file (12 MiB, 8 MiB parts), reads it back whole and by range,
+/// and `?redirect=1` answers 302 to a presigned URL (≤ 5 min) that serves the same bytes; a refused upload
+/// (wrong digest) leaves nothing readable.
+#[tokio::test]
+async fn uploads_round_trip_through_s3() {
+    use sha2::Digest;
+    let Some(b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let (http, _admin, stop) = start(&database, &b, &b.s3_secret).await;
+        readiness(&http, |v| v["components"]["object_store"]["status"] == "up").await;
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let grant = json(client.post(format!("{http}/v1/uploads/guest-token")).send().await.expect("req"), 200).await;
+        let token = grant["upload_token"].as_str().expect("token").to_owned();
+        let bytes = png(12 * 1024 * 1024 + 123);
+        // Guests are capped at 25 MiB by default; 12 MiB crosses the 8 MiB part size.
+        let response = client
+            .post(format!("{http}/v1/uploads"))
+            .header("x-upload-token", &token)
+            .header("content-type", "image/png")
+            .body(bytes.clone())
+            .send()
+            .await
+            .expect("req");
+        let body = json(response, 201).await;
+        assert_eq!(body["sha256"], hex::encode(sha2::Sha256::digest(&bytes)));
+        let url = format!("{http}/v1/uploads/{}/content", body["id"].as_str().expect("id"));
+
+        let whole = client.get(&url).header("x-upload-token", &token).send().await.expect("req");
+        assert_eq!(whole.status(), 200);
+        assert_eq!(whole.bytes().await.expect("body").as_ref(), bytes.as_slice());
+        let last =
+            client.get(&url).header("x-upload-token", &token).header("range", "bytes=-10").send().await.expect("req");
+        assert_eq!(last.status(), 206);
+        assert_eq!(last.bytes().await.expect("body").as_ref(), &bytes[bytes.len() - 10..]);
+
+        let redirect =
+            client.get(format!("{url}?redirect=1")).header("x-upload-token", &token).send().await.expect("req");
+        assert_eq!(redirect.status(), 302);
+        let location = redirect.headers()["location"].to_str().expect("ascii").to_owned();
+        let expires: u64 = location
+            .split(['?', '&'])
+            .find_map(|p| p.strip_prefix("X-Amz-Expires="))
+            .and_then(|v| v.parse().ok())
+            .expect("presigned URL has an expiry");
+        assert!(expires <= 300, "{expires}");
+        let presigned = reqwest::get(&location).await.expect("presigned GET");
+        assert_eq!(presigned.status(), 200);
+        assert_eq!(presigned.bytes().await.expect("body").len(), bytes.len());
+
+        let response = client
+            .post(format!("{http}/v1/uploads"))
+            .header("x-upload-token", &token)
+            .header("content-type", "image/png")
+            .header("x-checksum-sha256", "00".repeat(32))
+            .body(png(1000))
+            .send()
+            .await
+            .expect("req");
+        let problem = json(response, 400).await;
+        assert_eq!(problem["code"], "digest_mismatch");
+        let _ = stop.send(());
+    })
+    .await;
+}
+
+/// With S3 credentials the store rejects, uploads answer 503 `storage_unavailable` (never 500), and
+/// nothing is stored.
+#[tokio::test]
+async fn uploads_with_rejected_s3_credentials_are_503() {
+    let Some(b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let (http, _admin, stop) = start(&database, &b, "Wr0ngS3cr3tK3yF0rT3st1ngXyZq9Lm").await;
+        let client = reqwest::Client::new();
+        let grant = json(client.post(format!("{http}/v1/uploads/guest-token")).send().await.expect("req"), 200).await;
+        let response = client
+            .post(format!("{http}/v1/uploads"))
+            .header("x-upload-token", grant["upload_token"].as_str().expect("token"))
+            .header("content-type", "image/png")
+            .body(png(5000))
+            .send()
+            .await
+            .expect("req");
+        assert!(response.headers().contains_key("retry-after"));
+        let problem = json(response, 503).await;
+        assert_eq!(problem["code"], "storage_unavailable");
+        let _ = stop.send(());
+    })
+    .await;
+}

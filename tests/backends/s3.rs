@@ -3,6 +3,7 @@
 //! `GANTRY_TEST_S3_SECRET_ACCESS_KEY` are set; each test works in a fresh bucket of its own.
 
 use std::io;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -191,4 +192,40 @@ async fn s3_wrong_secret_is_credentials_rejected() {
 
     assert!(matches!(health, Err(ObjectStoreError::CredentialsRejected)), "{health:?}");
     assert!(put.is_err(), "{put:?}");
+}
+
+/// The `X-Amz-Expires` (seconds) of a presigned URL.
+fn presigned_expiry(url: &str) -> u64 {
+    let url = reqwest::Url::parse(url).expect("a presigned URL parses");
+    let (_, seconds) = url.query_pairs().find(|(name, _)| name == "X-Amz-Expires").expect("X-Amz-Expires is set");
+    seconds.parse().expect("X-Amz-Expires is a number of seconds")
+}
+
+/// A presigned URL downloads the object without credentials, with the Content-Type and Content-Disposition
+/// asked for (not the stored ones); an hour is cut to 5 minutes, a shorter TTL is kept.
+#[tokio::test]
+async fn s3_presigned_get_serves_bytes_with_requested_headers_for_at_most_5_minutes() {
+    let Some(store) = store_with_part_size(S3Settings::DEFAULT_PART_SIZE).await else {
+        return;
+    };
+    let data = pattern(40_000);
+    let k = key("uploads/presigned/obj");
+    store.put(&k, body(&data, 7_000), Some(40_000), "application/octet-stream").await.expect("put");
+    let disposition = "attachment; filename=\"bagger.pdf\"";
+
+    let url = store
+        .presigned_get(&k, Duration::from_secs(3_600), "application/pdf", disposition)
+        .await
+        .expect("presign")
+        .expect("s3 presigns");
+    let short = store.presigned_get(&k, Duration::from_secs(60), "application/pdf", disposition).await;
+    let response = reqwest::get(&url).await.expect("fetch the presigned URL");
+
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert_eq!(header("content-type").as_deref(), Some("application/pdf"));
+    assert_eq!(header("content-disposition").as_deref(), Some(disposition));
+    assert_eq!(response.bytes().await.expect("read the body").as_ref(), data.as_slice());
+    assert_eq!(presigned_expiry(&url), 300, "capped at 5 minutes");
+    assert_eq!(presigned_expiry(&short.expect("presign").expect("s3 presigns")), 60);
 }

@@ -5,6 +5,7 @@
 //! multipart upload (S3) and remove it when the body fails, so a rejected or aborted upload leaves no trace.
 
 use std::pin::Pin;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -127,6 +128,26 @@ pub trait ObjectStore: Send + Sync + 'static {
 
     /// The backend's name for `/readyz` and metrics (`fs`, `s3`).
     fn backend(&self) -> &'static str;
+
+    /// A URL that lets anyone holding it download the object directly from the store for about `ttl`, with
+    /// the store answering with this `Content-Type` and `Content-Disposition`. Adapters may shorten `ttl` (S3
+    /// caps it at 5 minutes). `None` (the default) means the backend cannot presign (the local folder): serve
+    /// the bytes through [`ObjectStore::get`] instead. Presigning does not check that the object exists.
+    ///
+    /// `content_disposition` is sent to the store as given: callers build it from a sanitised filename.
+    ///
+    /// # Errors
+    /// The store could not sign the request (for example unusable credentials).
+    async fn presigned_get(
+        &self,
+        key: &ObjectKey,
+        ttl: Duration,
+        content_type: &str,
+        content_disposition: &str,
+    ) -> Result<Option<String>, ObjectStoreError> {
+        let _ = (key, ttl, content_type, content_disposition);
+        Ok(None)
+    }
 }
 
 #[cfg(test)]

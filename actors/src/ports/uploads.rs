@@ -1,0 +1,98 @@
+//! The upload store port: metadata of uploaded objects (the bytes live in the object store). SQLite in the
+//! local profile, Postgres in production.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::Unavailable;
+
+/// Where an upload is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadStatus {
+    /// Bytes are being received.
+    Receiving,
+    /// Stored and readable.
+    Stored,
+    /// Rejected or aborted; nothing is stored.
+    Failed,
+}
+
+impl UploadStatus {
+    /// The stored spelling.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Receiving => "receiving",
+            Self::Stored => "stored",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Parses the stored spelling.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "receiving" => Some(Self::Receiving),
+            "stored" => Some(Self::Stored),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One upload's metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    /// Upload id (UUID v7); also the id of its job.
+    pub id: Uuid,
+    /// Who owns it: `user:<uuid>` or `guest:<token id>`.
+    pub owner: String,
+    /// The object's key in the object store (server-generated).
+    pub object_key: String,
+    /// Sanitised display filename.
+    pub filename: Option<String>,
+    /// The media type decided from the bytes.
+    pub content_type: String,
+    /// Size in bytes (0 until stored).
+    pub size: u64,
+    /// Hex SHA-256 of the bytes (empty until stored).
+    pub sha256: String,
+    /// Current status.
+    pub status: UploadStatus,
+    /// Why it failed (stable code), when it did.
+    pub error: Option<String>,
+    /// When the upload started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// The upload store capability.
+#[async_trait]
+pub trait UploadStore: Send + Sync + 'static {
+    /// Records a new upload (status `receiving`).
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn create_upload(&self, upload: &UploadRecord) -> Result<(), Unavailable>;
+
+    /// Replaces the record (status, size, digest, error).
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn update_upload(&self, upload: &UploadRecord) -> Result<(), Unavailable>;
+
+    /// The upload, if any.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn get_upload(&self, id: Uuid) -> Result<Option<UploadRecord>, Unavailable>;
+
+    /// Deletes the record; absent is not an error.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn delete_upload(&self, id: Uuid) -> Result<(), Unavailable>;
+}

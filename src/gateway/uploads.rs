@@ -1,0 +1,535 @@
+//! Uploads: guest upload tokens, streaming uploads into the object store, metadata, downloads with ranges,
+//! deletion.
+//!
+//! The body is never buffered whole: [`Validating`] wraps it and, chunk by chunk, enforces the size limit
+//! (413 the moment it is exceeded), decides the type from the first bytes against the allowlist (415), and
+//! hashes (SHA-256) as the bytes pass into the object store's all-or-nothing `put`. A failed, aborted or
+//! rejected upload leaves no object behind (the store discards the temporary file / aborts the multipart
+//! upload) and its record and job end `failed` with the reason. Uploads in flight are bounded per instance
+//! (503 + `Retry-After` beyond).
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::Stream;
+use gantry_actors::ports::jobs::{Job, JobState, JobUpdate};
+use gantry_actors::ports::objects::{ByteRange, ObjectKey, ObjectStoreError};
+use gantry_actors::ports::uploads::{UploadRecord, UploadStatus};
+use gantry_actors::uploads::digest::expected_sha256;
+use gantry_actors::uploads::guest_token::{self, GuestClaims};
+use gantry_actors::uploads::media::{self, MediaType, SNIFF_LEN, Sniff};
+use gantry_actors::uploads::names::{content_disposition, sanitize_filename};
+use gantry_actors::uploads::ranges::{RangeOutcome, parse_range};
+use http_body_util::BodyExt;
+use hyper::body::{Body as _, Frame, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, StatusCode};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+use super::AppState;
+use super::auth::authenticate;
+use super::body::{Response, empty, json_response};
+use super::problem::ApiError;
+use super::server::Ctx;
+
+/// Per-instance upload limits and guest-token rate limiting.
+pub struct UploadGuards {
+    /// Uploads in flight.
+    pub in_flight: Arc<Semaphore>,
+    /// Guest tokens issued per client address.
+    pub guest_tokens: gantry_actors::accounts::limiter::FailureLimiter,
+}
+
+/// Who is uploading.
+#[derive(Debug, Clone)]
+struct Uploader {
+    /// `user:<id>` or `guest:<id>`.
+    owner: String,
+    /// Largest accepted file.
+    max_bytes: u64,
+    /// Accepted types.
+    allowed: Vec<MediaType>,
+}
+
+fn unauthenticated(code: &'static str, message: &'static str) -> ApiError {
+    ApiError::Unauthenticated { code, message }
+}
+
+/// The uploader behind `Authorization: Bearer` (a user) or `X-Upload-Token` (a guest).
+fn uploader(state: &AppState, req: &Request<Incoming>) -> Result<Uploader, ApiError> {
+    let settings = &state.settings.uploads;
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        let claims = authenticate(state, req)?;
+        return Ok(Uploader {
+            owner: format!("user:{}", claims.sub),
+            max_bytes: settings.max_bytes,
+            allowed: settings.allowed_types(),
+        });
+    }
+    let token = req
+        .headers()
+        .get("x-upload-token")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| unauthenticated("unauthorized", "send an access token or an X-Upload-Token"))?;
+    let keyring = state.secrets.keyring();
+    let claims: GuestClaims =
+        guest_token::verify(token.trim(), &keyring, &state.settings.uploads.guest()).map_err(|e| match e {
+            gantry_actors::sessions::TokenError::Expired => {
+                unauthenticated("token_expired", "the upload token has expired")
+            }
+            gantry_actors::sessions::TokenError::Invalid => {
+                unauthenticated("token_invalid", "the upload token is invalid")
+            }
+        })?;
+    let allowed: Vec<MediaType> = claims.allowed_types.iter().filter_map(|t| MediaType::parse_mime(t)).collect();
+    Ok(Uploader { owner: claims.sub, max_bytes: claims.max_bytes.min(settings.max_bytes), allowed })
+}
+
+#[derive(Serialize)]
+struct GuestTokenView {
+    upload_token: String,
+    expires_in: u64,
+    max_bytes: u64,
+    max_files: u32,
+    allowed_types: Vec<String>,
+}
+
+/// `POST /v1/uploads/guest-token`: no login; limited per client address.
+///
+/// # Errors
+/// 429 when the address asked too often.
+pub fn guest_token(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let address = ctx.peer.ip().to_string();
+    let now = Instant::now();
+    state.uploads.guest_tokens.check(&address, now).map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
+    // The limiter counts "failures"; here every issued token counts against the address's window.
+    state.uploads.guest_tokens.record_failure(&address, now);
+    let settings = state.settings.uploads.guest();
+    let keyring = state.secrets.keyring();
+    let (token, claims) = guest_token::issue(&keyring, &settings, OffsetDateTime::now_utc());
+    metrics::counter!("gantry_upload_guest_tokens_total").increment(1);
+    let view = GuestTokenView {
+        upload_token: token,
+        expires_in: settings.ttl.as_secs(),
+        max_bytes: claims.max_bytes,
+        max_files: claims.max_files,
+        allowed_types: claims.allowed_types,
+    };
+    Ok(json_response(StatusCode::OK, &view))
+}
+
+/// Why a streamed upload was refused, decided inside the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    TooLarge,
+    Unsupported,
+    Mismatch,
+    ClientAborted,
+}
+
+/// What the validating stream learned.
+#[derive(Debug, Default)]
+struct Outcome {
+    refusal: Option<Refusal>,
+    media: Option<MediaType>,
+    size: u64,
+    sha256: Option<[u8; 32]>,
+}
+
+/// The request body as a stream of chunks, validated on the way (see the module docs).
+struct Validating {
+    body: Incoming,
+    max_bytes: u64,
+    allowed: Vec<MediaType>,
+    declared: Option<String>,
+    prefix: Vec<u8>,
+    hasher: Option<Sha256>,
+    size: u64,
+    outcome: Arc<Mutex<Outcome>>,
+}
+
+impl Validating {
+    fn refuse(&self, refusal: Refusal) -> std::io::Error {
+        self.outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner).refusal = Some(refusal);
+        std::io::Error::other(format!("upload refused: {refusal:?}"))
+    }
+
+    fn decide(&mut self, at_end: bool) -> Result<(), std::io::Error> {
+        let mut outcome = self.outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if outcome.media.is_some() {
+            return Ok(());
+        }
+        let sniffed = match media::sniff(&self.prefix) {
+            Sniff::Known(m) => m,
+            Sniff::NeedMore if !at_end => return Ok(()),
+            Sniff::NeedMore | Sniff::Unknown => {
+                drop(outcome);
+                return Err(self.refuse(Refusal::Unsupported));
+            }
+        };
+        match media::check(self.declared.as_deref(), sniffed, &self.allowed) {
+            Ok(m) => {
+                outcome.media = Some(m);
+                Ok(())
+            }
+            Err(media::MediaError::Mismatch { .. }) => {
+                drop(outcome);
+                Err(self.refuse(Refusal::Mismatch))
+            }
+            Err(_) => {
+                drop(outcome);
+                Err(self.refuse(Refusal::Unsupported))
+            }
+        }
+    }
+}
+
+impl Stream for Validating {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            let frame = match Pin::new(&mut self.body).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => {
+                    if let Err(e) = self.decide(true) {
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                    let digest = self.hasher.take().map(|h| h.finalize().into());
+                    let mut outcome = self.outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    outcome.size = self.size;
+                    outcome.sha256 = digest;
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Some(Err(_))) => return Poll::Ready(Some(Err(self.refuse(Refusal::ClientAborted)))),
+                Poll::Ready(Some(Ok(frame))) => frame,
+            };
+            let Ok(chunk) = frame.into_data() else { continue };
+            if chunk.is_empty() {
+                continue;
+            }
+            self.size += chunk.len() as u64;
+            if self.size > self.max_bytes {
+                return Poll::Ready(Some(Err(self.refuse(Refusal::TooLarge))));
+            }
+            if self.prefix.len() < SNIFF_LEN {
+                let take = (SNIFF_LEN - self.prefix.len()).min(chunk.len());
+                self.prefix.extend_from_slice(&chunk[..take]);
+                if let Err(e) = self.decide(false) {
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+            if let Some(h) = self.hasher.as_mut() {
+                h.update(&chunk);
+            }
+            return Poll::Ready(Some(Ok(chunk)));
+        }
+    }
+}
+
+fn refusal_error(refusal: Refusal, max_bytes: u64) -> (ApiError, &'static str) {
+    match refusal {
+        Refusal::TooLarge => {
+            (ApiError::PayloadTooLarge { limit: usize::try_from(max_bytes).unwrap_or(usize::MAX) }, "payload_too_large")
+        }
+        Refusal::Unsupported => (
+            ApiError::UnsupportedMediaTypeOf {
+                code: "unsupported_media_type",
+                message: "the bytes are not an allowed file type",
+            },
+            "unsupported_media_type",
+        ),
+        Refusal::Mismatch => (
+            ApiError::UnsupportedMediaTypeOf {
+                code: "unsupported_media_type",
+                message: "the bytes contradict the declared Content-Type",
+            },
+            "unsupported_media_type",
+        ),
+        Refusal::ClientAborted => {
+            (ApiError::BadRequest("the client stopped sending the body".into()), "client_aborted")
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct UploadView<'a> {
+    id: Uuid,
+    size: u64,
+    sha256: &'a str,
+    content_type: &'a str,
+    filename: Option<&'a str>,
+    status: UploadStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+}
+
+impl<'a> From<&'a UploadRecord> for UploadView<'a> {
+    fn from(r: &'a UploadRecord) -> Self {
+        Self {
+            id: r.id,
+            size: r.size,
+            sha256: &r.sha256,
+            content_type: &r.content_type,
+            filename: r.filename.as_deref(),
+            status: r.status,
+            created_at: r.created_at,
+        }
+    }
+}
+
+fn db_unavailable(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Unavailable { code: "database_unavailable", reason: e.to_string(), retry_after: Duration::from_secs(2) }
+}
+
+fn storage_unavailable(e: &ObjectStoreError) -> ApiError {
+    metrics::counter!("gantry_uploads_total", "outcome" => "storage_unavailable").increment(1);
+    let reason = match e {
+        ObjectStoreError::CredentialsRejected => "the object store rejected our credentials".to_owned(),
+        other => other.to_string(),
+    };
+    ApiError::Unavailable { code: "storage_unavailable", reason, retry_after: Duration::from_secs(5) }
+}
+
+/// Marks the upload and its job failed with `code`.
+async fn fail(state: &AppState, record: &mut UploadRecord, code: &str) {
+    record.status = UploadStatus::Failed;
+    record.error = Some(code.to_owned());
+    if let Err(e) = state.upload_store.update_upload(record).await {
+        tracing::warn!(upload_id = %record.id, error = %e, "could not record the failed upload");
+    }
+    let update = JobUpdate { state: Some(JobState::Failed), error: Some(code.to_owned()), ..JobUpdate::default() };
+    if let Err(e) = state.jobs.update(record.id, update).await {
+        tracing::warn!(upload_id = %record.id, error = %e, "could not record the failed upload job");
+    }
+    metrics::counter!("gantry_uploads_total", "outcome" => code.to_owned()).increment(1);
+}
+
+/// `POST /v1/uploads`: the raw file as the body.
+///
+/// # Errors
+/// 401, 413 `payload_too_large`, 415 `unsupported_media_type`, 400 `digest_mismatch`, 503 when at capacity
+/// or the store is unavailable.
+pub async fn upload(state: &AppState, req: Request<Incoming>) -> Result<Response, ApiError> {
+    let who = uploader(state, &req)?;
+    let started = Instant::now();
+    let declared_len =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared_len.is_some_and(|n| n > who.max_bytes) {
+        metrics::counter!("gantry_uploads_total", "outcome" => "payload_too_large").increment(1);
+        return Err(ApiError::PayloadTooLarge { limit: usize::try_from(who.max_bytes).unwrap_or(usize::MAX) });
+    }
+    let header_str = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let expected = expected_sha256(header_str("content-digest").as_deref(), header_str("x-checksum-sha256").as_deref())
+        .map_err(|_| ApiError::BadRequest("malformed Content-Digest or x-checksum-sha256".into()))?;
+    let declared = header_str("content-type");
+    // Clients send UTF-8 names as raw header bytes; anything not UTF-8 is dropped (the name is display-only).
+    let filename = req
+        .headers()
+        .get("x-filename")
+        .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
+        .and_then(sanitize_filename);
+
+    let permit = Arc::clone(&state.uploads.in_flight).try_acquire_owned().map_err(|_| {
+        metrics::counter!("gantry_uploads_total", "outcome" => "overloaded").increment(1);
+        ApiError::Unavailable {
+            code: "overloaded",
+            reason: "too many uploads in progress; retry shortly".into(),
+            retry_after: Duration::from_secs(2),
+        }
+    })?;
+    let id = Uuid::now_v7();
+    let key = ObjectKey::parse(format!("uploads/{id}")).map_err(|e| ApiError::Internal(e.into()))?;
+    let mut record = UploadRecord {
+        id,
+        owner: who.owner.clone(),
+        object_key: key.as_str().to_owned(),
+        filename,
+        content_type: "application/octet-stream".into(),
+        size: 0,
+        sha256: String::new(),
+        status: UploadStatus::Receiving,
+        error: None,
+        created_at: OffsetDateTime::now_utc(),
+    };
+    state.upload_store.create_upload(&record).await.map_err(db_unavailable)?;
+    let job = Job { id, state: JobState::Running, ..Job::new("upload", Some(who.owner.clone())) };
+    state.jobs.create(&job).await.map_err(db_unavailable)?;
+    metrics::gauge!("gantry_uploads_in_flight").increment(1.0);
+
+    let outcome = Arc::new(Mutex::new(Outcome::default()));
+    let stream = Validating {
+        body: req.into_body(),
+        max_bytes: who.max_bytes,
+        allowed: who.allowed.clone(),
+        declared,
+        prefix: Vec::with_capacity(SNIFF_LEN),
+        hasher: Some(Sha256::new()),
+        size: 0,
+        outcome: Arc::clone(&outcome),
+    };
+    let put = state.objects.put(&key, Box::pin(stream), declared_len, "application/octet-stream").await;
+    metrics::gauge!("gantry_uploads_in_flight").decrement(1.0);
+    drop(permit);
+    let learned = std::mem::take(&mut *outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+
+    if let Some(refusal) = learned.refusal {
+        let (error, code) = refusal_error(refusal, who.max_bytes);
+        fail(state, &mut record, code).await;
+        return Err(error);
+    }
+    if let Err(e) = put {
+        fail(state, &mut record, "storage_unavailable").await;
+        return Err(storage_unavailable(&e));
+    }
+    let digest = learned.sha256.unwrap_or_default();
+    if expected.is_some_and(|want| want != digest) {
+        // The bytes are stored but not what the client meant: remove them.
+        if let Err(e) = state.objects.delete(&key).await {
+            tracing::warn!(upload_id = %id, error = %e, "could not remove an upload with a wrong digest");
+        }
+        fail(state, &mut record, "digest_mismatch").await;
+        return Err(ApiError::DigestMismatch);
+    }
+    record.status = UploadStatus::Stored;
+    record.size = learned.size;
+    record.sha256 = hex::encode(digest);
+    record.content_type = learned.media.map_or("application/octet-stream", MediaType::mime).to_owned();
+    state.upload_store.update_upload(&record).await.map_err(db_unavailable)?;
+    let update = JobUpdate {
+        state: Some(JobState::Succeeded),
+        result: Some(serde_json::json!({"upload_id": id, "size": record.size, "sha256": record.sha256})),
+        ..JobUpdate::default()
+    };
+    if let Err(e) = state.jobs.update(id, update).await {
+        tracing::warn!(upload_id = %id, error = %e, "could not finish the upload job");
+    }
+    metrics::counter!("gantry_uploads_total", "outcome" => "stored").increment(1);
+    metrics::counter!("gantry_upload_bytes_total").increment(record.size);
+    metrics::histogram!("gantry_upload_duration_seconds").record(started.elapsed().as_secs_f64());
+    Ok(json_response(StatusCode::CREATED, &UploadView::from(&record)))
+}
+
+const UPLOAD_NOT_FOUND: ApiError = ApiError::ResourceNotFound { code: "upload_not_found", what: "upload" };
+
+/// The caller's stored upload `{id}`; another owner's, a failed or an unknown one is 404.
+async fn owned(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result<UploadRecord, ApiError> {
+    let who = uploader(state, req)?;
+    let id = ctx.params.get("id").and_then(|s| Uuid::parse_str(s).ok()).ok_or(UPLOAD_NOT_FOUND)?;
+    match state.upload_store.get_upload(id).await.map_err(db_unavailable)? {
+        Some(r) if r.owner == who.owner && r.status == UploadStatus::Stored => Ok(r),
+        _ => Err(UPLOAD_NOT_FOUND),
+    }
+}
+
+/// `GET /v1/uploads/{id}`.
+///
+/// # Errors
+/// 401; 404 `upload_not_found` for anything not the caller's.
+pub async fn metadata(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result<Response, ApiError> {
+    let record = owned(state, ctx, req).await?;
+    Ok(json_response(StatusCode::OK, &UploadView::from(&record)))
+}
+
+/// `GET /v1/uploads/{id}/content`: streams the object; `Range` (206/416), `If-None-Match` (304), and on
+/// the production profile `?redirect=1` (302 to a presigned URL valid ≤ 5 minutes).
+///
+/// # Errors
+/// 401; 404; 416; 503 when the store is unavailable.
+pub async fn content(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result<Response, ApiError> {
+    let record = owned(state, ctx, req).await?;
+    let key = ObjectKey::parse(record.object_key.clone()).map_err(|e| ApiError::Internal(e.into()))?;
+    let etag = format!("\"{}\"", record.sha256);
+    let disposition = content_disposition(record.filename.as_deref());
+    let wants_redirect = req.uri().query().is_some_and(|q| q.split('&').any(|p| p == "redirect=1"));
+    if wants_redirect {
+        let url = state
+            .objects
+            .presigned_get(&key, Duration::from_secs(300), &record.content_type, &disposition)
+            .await
+            .map_err(|e| storage_unavailable(&e))?;
+        if let Some(url) = url {
+            let mut response = hyper::Response::new(empty());
+            *response.status_mut() = StatusCode::FOUND;
+            if let Ok(v) = HeaderValue::from_str(&url) {
+                response.headers_mut().insert(header::LOCATION, v);
+            }
+            return Ok(response);
+        }
+    }
+    let matches_etag = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut headers = vec![
+        (header::ETAG, etag.clone()),
+        (header::ACCEPT_RANGES, "bytes".to_owned()),
+        (header::CONTENT_TYPE, record.content_type.clone()),
+        (header::CONTENT_DISPOSITION, disposition),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+    ];
+    if matches_etag {
+        let mut response = hyper::Response::new(empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        headers.retain(|(k, _)| *k == header::ETAG);
+        set_headers(&mut response, headers);
+        return Ok(response);
+    }
+    let range = req.headers().get(header::RANGE).and_then(|v| v.to_str().ok());
+    let (status, byte_range) = match range.map_or(RangeOutcome::Full, |r| parse_range(r, record.size)) {
+        RangeOutcome::Full => (StatusCode::OK, None),
+        RangeOutcome::Partial { start, end } => (StatusCode::PARTIAL_CONTENT, Some(ByteRange { start, end })),
+        RangeOutcome::Unsatisfiable => {
+            let mut response = ApiError::RangeNotSatisfiable.into_response(None);
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", record.size)) {
+                response.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return Ok(response);
+        }
+    };
+    let object = state.objects.get(&key, byte_range).await.map_err(|e| match e {
+        ObjectStoreError::NotFound => UPLOAD_NOT_FOUND,
+        other => storage_unavailable(&other),
+    })?;
+    let length = byte_range.map_or(record.size, |r| r.end - r.start + 1);
+    headers.push((header::CONTENT_LENGTH, length.to_string()));
+    if let Some(r) = byte_range {
+        headers.push((header::CONTENT_RANGE, format!("bytes {}-{}/{}", r.start, r.end, record.size)));
+    }
+    let body = http_body_util::StreamBody::new(futures::StreamExt::map(object.stream, |chunk| chunk.map(Frame::data)));
+    let mut response = hyper::Response::new(BodyExt::boxed_unsync(body));
+    *response.status_mut() = status;
+    set_headers(&mut response, headers);
+    Ok(response)
+}
+
+fn set_headers(response: &mut Response, headers: Vec<(header::HeaderName, String)>) {
+    for (name, value) in headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, v);
+        }
+    }
+}
+
+/// `DELETE /v1/uploads/{id}`: removes the object and the record.
+///
+/// # Errors
+/// 401; 404; 503 when the store is unavailable.
+pub async fn delete(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result<Response, ApiError> {
+    let record = owned(state, ctx, req).await?;
+    let key = ObjectKey::parse(record.object_key.clone()).map_err(|e| ApiError::Internal(e.into()))?;
+    state.objects.delete(&key).await.map_err(|e| storage_unavailable(&e))?;
+    state.upload_store.delete_upload(record.id).await.map_err(db_unavailable)?;
+    metrics::counter!("gantry_uploads_deleted_total").increment(1);
+    let mut response = hyper::Response::new(empty());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    Ok(response)
+}

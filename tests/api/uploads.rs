@@ -1,0 +1,315 @@
+//! Uploads on the embedded profile (objects in the data folder): guest tokens, streaming limits, type and
+//! digest checks, downloads with ranges and ETags, ownership, deletion, and clean failure.
+
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::helpers::{TestApp, access, assert_problem, json_of, spawn_app, spawn_app_with};
+
+/// A small but real PNG header followed by `len - 8` filler bytes.
+fn png(len: usize) -> Vec<u8> {
+    let mut v = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    v.extend((0..len.saturating_sub(8)).map(|i| u8::try_from(i % 251).expect("small")));
+    v.truncate(len);
+    v
+}
+
+async fn user_token(app: &TestApp, email: &str) -> String {
+    app.register(email).await;
+    access(&app.login(email).await).to_owned()
+}
+
+async fn guest_token(app: &TestApp) -> String {
+    let response = app.client.post(format!("{}/v1/uploads/guest-token", app.http)).send().await.expect("request");
+    let body = json_of(response, 200).await;
+    body["upload_token"].as_str().expect("token").to_owned()
+}
+
+fn upload(app: &TestApp, bytes: Vec<u8>, content_type: &str) -> reqwest::RequestBuilder {
+    app.client.post(format!("{}/v1/uploads", app.http)).header("content-type", content_type).body(bytes)
+}
+
+/// Files left in the object folder (temporary files included).
+fn stored_files(app: &TestApp) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for e in entries.flatten() {
+                if e.path().is_dir() {
+                    walk(&e.path(), out);
+                } else {
+                    out.push(e.path());
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&app.state.settings.objects_dir(), &mut out);
+    out
+}
+
+/// A guest token comes with its quota; guests upload with `X-Upload-Token` and read back what they sent.
+#[tokio::test]
+async fn guest_uploads_and_downloads_a_png() {
+    let app = spawn_app().await;
+    let response = app.client.post(format!("{}/v1/uploads/guest-token", app.http)).send().await.expect("request");
+    let grant = json_of(response, 200).await;
+    assert_eq!(grant["expires_in"], 900);
+    assert!(grant["allowed_types"].as_array().expect("list").iter().any(|t| t == "image/png"));
+    let token = grant["upload_token"].as_str().expect("token");
+
+    let bytes = png(10_000);
+    let response = upload(&app, bytes.clone(), "image/png")
+        .header("x-upload-token", token)
+        .header("x-filename", "../../etc/Trактор photo.png")
+        .send()
+        .await
+        .expect("request");
+    let body = json_of(response, 201).await;
+    assert_eq!(body["size"], 10_000);
+    assert_eq!(body["sha256"], hex::encode(Sha256::digest(&bytes)));
+    assert_eq!(body["content_type"], "image/png");
+    assert_eq!(body["status"], "stored");
+    assert_eq!(body["filename"], "Trактор photo.png");
+    let id = body["id"].as_str().expect("id");
+
+    let response = app
+        .client
+        .get(format!("{}/v1/uploads/{id}/content", app.http))
+        .header("x-upload-token", token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "image/png");
+    assert_eq!(headers["content-length"], "10000");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["etag"], format!("\"{}\"", hex::encode(Sha256::digest(&bytes))));
+    let disposition = headers["content-disposition"].to_str().expect("ascii");
+    assert!(disposition.starts_with("attachment;") && disposition.contains("filename*=UTF-8''"), "{disposition}");
+    assert_eq!(response.bytes().await.expect("body").as_ref(), bytes.as_slice());
+
+    let job = json_of(app.get(&format!("/v1/jobs/{id}")).send().await.expect("request"), 200).await;
+    assert_eq!(job["state"], "succeeded");
+}
+
+/// Ranges at the edges answer 206 with `Content-Range`; past the end is 416; a matching ETag is 304.
+#[tokio::test]
+async fn ranges_and_etags() {
+    let app = spawn_app().await;
+    let token = user_token(&app, "range@example.com").await;
+    let bytes = png(5000);
+    let body =
+        json_of(upload(&app, bytes.clone(), "image/png").bearer_auth(&token).send().await.expect("req"), 201).await;
+    let url = format!("{}/v1/uploads/{}/content", app.http, body["id"].as_str().expect("id"));
+    let get = |range: &'static str| app.client.get(&url).bearer_auth(&token).header("range", range).send();
+
+    for (range, start, end) in
+        [("bytes=0-0", 0, 0), ("bytes=-1", 4999, 4999), ("bytes=4990-", 4990, 4999), ("bytes=100-199", 100, 199)]
+    {
+        let response = get(range).await.expect("request");
+        assert_eq!(response.status(), 206, "{range}");
+        assert_eq!(response.headers()["content-range"], format!("bytes {start}-{end}/5000"), "{range}");
+        assert_eq!(response.bytes().await.expect("body").as_ref(), &bytes[start..=end], "{range}");
+    }
+    let response = get("bytes=5000-").await.expect("request");
+    assert_eq!(response.headers()["content-range"], "bytes */5000");
+    assert_problem(response, 416, "range_not_satisfiable").await;
+
+    let etag = format!("\"{}\"", body["sha256"].as_str().expect("sha"));
+    let response = app.client.get(&url).bearer_auth(&token).header("if-none-match", &etag).send().await.expect("req");
+    assert_eq!(response.status(), 304);
+}
+
+/// Exactly the limit is accepted; one byte more is 413 — announced or streamed — and nothing is left behind.
+#[tokio::test]
+async fn size_limit_is_enforced_at_exactly_max_plus_one() {
+    let app = spawn_app_with("[uploads]\nmax_bytes = 4096").await;
+    let token = user_token(&app, "limit@example.com").await;
+    json_of(upload(&app, png(4096), "image/png").bearer_auth(&token).send().await.expect("req"), 201).await;
+    let files_before = stored_files(&app).len();
+
+    let response = upload(&app, png(4097), "image/png").bearer_auth(&token).send().await.expect("request");
+    assert_problem(response, 413, "payload_too_large").await;
+
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = png(4097).chunks(1000).map(|c| Ok(c.to_vec())).collect();
+    let response = app
+        .client
+        .post(format!("{}/v1/uploads", app.http))
+        .bearer_auth(&token)
+        .header("content-type", "image/png")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .expect("request");
+    assert_problem(response, 413, "payload_too_large").await;
+    assert_eq!(stored_files(&app).len(), files_before, "a refused upload leaves no file");
+}
+
+/// Types are decided by the bytes: a PNG declared as PDF and a text file named `.jpg` are 415.
+#[tokio::test]
+async fn bytes_decide_the_type() {
+    let app = spawn_app().await;
+    let token = user_token(&app, "types@example.com").await;
+    let response = upload(&app, png(2000), "application/pdf").bearer_auth(&token).send().await.expect("request");
+    assert_problem(response, 415, "unsupported_media_type").await;
+
+    let response = upload(&app, b"just some text, honestly not a JPEG".to_vec(), "image/jpeg")
+        .bearer_auth(&token)
+        .header("x-filename", "photo.jpg")
+        .send()
+        .await
+        .expect("request");
+    assert_problem(response, 415, "unsupported_media_type").await;
+
+    let pdf = b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n1 0 obj\n<<>>\nendobj\n".to_vec();
+    let body = json_of(upload(&app, pdf, "application/pdf").bearer_auth(&token).send().await.expect("req"), 201).await;
+    assert_eq!(body["content_type"], "application/pdf");
+    let objects = app.state.settings.objects_dir();
+    let leftovers: Vec<_> = stored_files(&app)
+        .into_iter()
+        .filter(|p| p.strip_prefix(&objects).is_ok_and(|r| r.starts_with(".tmp")))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary files left: {leftovers:?}");
+}
+
+/// A digest that does not match the bytes is 400 `digest_mismatch`, and the upload is not kept; a
+/// matching one is accepted.
+#[tokio::test]
+async fn digest_is_checked() {
+    use base64::Engine;
+    let app = spawn_app().await;
+    let token = user_token(&app, "digest@example.com").await;
+    let bytes = png(3000);
+    let wrong = base64::engine::general_purpose::STANDARD.encode([0u8; 32]);
+    let files_before = stored_files(&app).len();
+    let response = upload(&app, bytes.clone(), "image/png")
+        .bearer_auth(&token)
+        .header("content-digest", format!("sha-256=:{wrong}:"))
+        .send()
+        .await
+        .expect("request");
+    assert_problem(response, 400, "digest_mismatch").await;
+    assert_eq!(stored_files(&app).len(), files_before);
+
+    let right = hex::encode(Sha256::digest(&bytes));
+    let response = upload(&app, bytes, "image/png")
+        .bearer_auth(&token)
+        .header("x-checksum-sha256", right)
+        .send()
+        .await
+        .expect("req");
+    json_of(response, 201).await;
+}
+
+/// Upload tokens and access tokens are not interchangeable, an expired guest token is refused, and an
+/// upload is visible only to its owner.
+#[tokio::test]
+async fn tokens_are_not_interchangeable_and_uploads_are_private() {
+    let app = spawn_app().await;
+    let alice = user_token(&app, "alice-up@example.com").await;
+    let bob = user_token(&app, "bob-up@example.com").await;
+    let guest = guest_token(&app).await;
+
+    let response = upload(&app, png(100), "image/png").header("x-upload-token", &alice).send().await.expect("req");
+    assert_problem(response, 401, "token_invalid").await;
+    assert_problem(app.me(&guest).await, 401, "token_invalid").await;
+
+    let keyring = app.state.secrets.keyring();
+    let settings = app.state.settings.uploads.guest();
+    let past = time::OffsetDateTime::now_utc() - time::Duration::hours(2);
+    let (expired, _) = gantry_actors::uploads::guest_token::issue(&keyring, &settings, past);
+    let response = upload(&app, png(100), "image/png").header("x-upload-token", &expired).send().await.expect("req");
+    assert_problem(response, 401, "token_expired").await;
+
+    let body = json_of(upload(&app, png(100), "image/png").bearer_auth(&alice).send().await.expect("req"), 201).await;
+    let id = body["id"].as_str().expect("id");
+    for path in [format!("/v1/uploads/{id}"), format!("/v1/uploads/{id}/content")] {
+        let response = app.get(&path).bearer_auth(&bob).send().await.expect("request");
+        assert_problem(response, 404, "upload_not_found").await;
+        let response = app.get(&path).header("x-upload-token", &guest).send().await.expect("request");
+        assert_problem(response, 404, "upload_not_found").await;
+    }
+    json_of(app.get(&format!("/v1/uploads/{id}")).bearer_auth(&alice).send().await.expect("req"), 200).await;
+}
+
+/// Delete removes the object from the store and the upload from the API.
+#[tokio::test]
+async fn delete_removes_the_object() {
+    let app = spawn_app().await;
+    let token = user_token(&app, "delete@example.com").await;
+    let files_before = stored_files(&app).len();
+    let body = json_of(upload(&app, png(1000), "image/png").bearer_auth(&token).send().await.expect("req"), 201).await;
+    assert_eq!(stored_files(&app).len(), files_before + 1);
+    let url = format!("{}/v1/uploads/{}", app.http, body["id"].as_str().expect("id"));
+    assert_eq!(app.client.delete(&url).bearer_auth(&token).send().await.expect("req").status(), 204);
+    assert_eq!(stored_files(&app).len(), files_before);
+    assert_problem(app.client.get(&url).bearer_auth(&token).send().await.expect("req"), 404, "upload_not_found").await;
+}
+
+/// A client that disconnects mid-upload leaves nothing behind and its upload ends failed.
+#[tokio::test]
+async fn dropped_connection_leaves_nothing_behind() {
+    let app = spawn_app().await;
+    let token = user_token(&app, "drop@example.com").await;
+    let files_before = stored_files(&app).len();
+    let addr = app.http.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let head = format!(
+        "POST /v1/uploads HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\ncontent-type: image/png\r\ncontent-length: 100000\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    stream.write_all(&png(20_000)).await.expect("write");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(stream);
+
+    let mut aborted = false;
+    for _ in 0..100 {
+        if app.metrics().await.contains("gantry_uploads_total{outcome=\"client_aborted\"}") {
+            aborted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(aborted, "the aborted upload is counted");
+    assert_eq!(stored_files(&app).len(), files_before, "no partial object or temporary file");
+}
+
+/// Beyond `uploads.max_in_flight`, uploads are refused with 503 and `Retry-After`.
+#[tokio::test]
+async fn uploads_beyond_capacity_get_503() {
+    let app = spawn_app_with("[uploads]\nmax_in_flight = 1").await;
+    let token = user_token(&app, "busy@example.com").await;
+    let addr = app.http.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let head = format!(
+        "POST /v1/uploads HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\ncontent-type: image/png\r\ncontent-length: 1000\r\n\r\n"
+    );
+    slow.write_all(head.as_bytes()).await.expect("write");
+    slow.write_all(&png(10)).await.expect("write");
+    let mut refused = None;
+    for _ in 0..100 {
+        let response = upload(&app, png(100), "image/png").bearer_auth(&token).send().await.expect("request");
+        if response.status() == 503 {
+            refused = Some(response);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let response = refused.expect("second upload refused while the first is in flight");
+    assert!(response.headers().contains_key("retry-after"));
+    assert_problem(response, 503, "overloaded").await;
+}
+
+/// Guest tokens are rate-limited per client address.
+#[tokio::test]
+async fn guest_tokens_are_rate_limited() {
+    let app = spawn_app_with("[uploads]\nguest_tokens_per_address_per_hour = 2").await;
+    guest_token(&app).await;
+    guest_token(&app).await;
+    let response = app.client.post(format!("{}/v1/uploads/guest-token", app.http)).send().await.expect("request");
+    assert!(response.headers().contains_key("retry-after"));
+    assert_problem(response, 429, "too_many_requests").await;
+}

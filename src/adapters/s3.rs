@@ -49,6 +49,39 @@ const STALL_GRACE: Duration = Duration::from_secs(20);
 /// The longest a presigned URL stays valid, whatever the caller asks for: a leaked URL is a short-lived leak.
 const MAX_PRESIGN_TTL: Duration = Duration::from_secs(5 * 60);
 
+/// The largest object one PutObject may carry (S3's limit); larger bodies go multipart.
+const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
+
+/// An SDK request body fed from a bounded channel, with an exact length.
+struct ChannelBody {
+    rx: tokio::sync::mpsc::Receiver<Result<Bytes, io::Error>>,
+    remaining: u64,
+}
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, io::Error>>> {
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                self.remaining = self.remaining.saturating_sub(chunk.len() as u64);
+                Poll::Ready(Some(Ok(hyper::body::Frame::data(chunk))))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.remaining)
+    }
+}
+
 /// Where and how to reach the bucket.
 #[derive(Clone)]
 pub struct S3Settings {
@@ -223,6 +256,69 @@ impl S3ObjectStore {
         Ok(StoredObject { size })
     }
 
+    /// Streams a body of exactly `length` bytes as one PutObject. The body passes through a small bounded
+    /// channel (the SDK wants a `Sync` body with a known length), so memory stays flat whatever the size.
+    /// A failing body aborts the request, so S3 stores nothing. Not retried: a streamed body cannot be
+    /// replayed.
+    async fn put_streaming(
+        &self,
+        key: &ObjectKey,
+        mut body: ByteStream,
+        length: u64,
+        content_type: &str,
+    ) -> Result<StoredObject, ObjectStoreError> {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, io::Error>>(8);
+        let sdk_body = AwsByteStream::from_body_1_x(ChannelBody { rx, remaining: length });
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .content_length(to_i64(length))
+            .body(sdk_body);
+        if !content_type.is_empty() {
+            req = req.content_type(content_type);
+        }
+        let once = aws_sdk_s3::Config::builder().retry_config(RetryConfig::disabled());
+        let send = req.customize().config_override(once).send();
+        let pump = async move {
+            let mut sent = 0u64;
+            while let Some(item) = body.next().await {
+                match item {
+                    Ok(chunk) => {
+                        sent += chunk.len() as u64;
+                        if tx.send(Ok(chunk)).await.is_err() {
+                            // The request ended (failed) first; its error is reported below.
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(io::Error::new(e.kind(), "upload body aborted"))).await;
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(sent)
+        };
+        let (pumped, sent) = tokio::join!(pump, send);
+        match (pumped, sent) {
+            (Err(e), _) => Err(ObjectStoreError::BodyAborted(e)),
+            (Ok(n), Ok(_)) if n == length => Ok(StoredObject { size: n }),
+            (Ok(n), Ok(_)) => {
+                // Cannot happen with HTTP framing; never keep an object that is not what was announced.
+                let _ = self.client.delete_object().bucket(&self.bucket).key(key.as_str()).send().await;
+                tracing::warn!(
+                    backend = "s3",
+                    received = n,
+                    announced = length,
+                    "body length differs from the announced one"
+                );
+                Err(store_failure("put", "s3 put failed: body length differs from the announced one"))
+            }
+            (Ok(_), Err(e)) => Err(sdk_failure("put", &self.bucket, &e)),
+        }
+    }
+
     /// Stores a body longer than one part as a multipart upload; `buf` holds what was read so far. The upload
     /// is aborted on every failure.
     async fn put_multipart(
@@ -352,6 +448,11 @@ impl ObjectStore for S3ObjectStore {
         size_hint: Option<u64>,
         content_type: &str,
     ) -> Result<StoredObject, ObjectStoreError> {
+        // A body whose exact length is known (HTTP Content-Length framing guarantees it) and that fits one
+        // PutObject streams straight through: no buffering, one request, all-or-nothing by S3's semantics.
+        if let Some(length) = size_hint.filter(|&n| n > self.part_size as u64 && n <= MAX_SINGLE_PUT) {
+            return self.put_streaming(key, body, length, content_type).await;
+        }
         // The hint only sizes the first allocation; the choice between one PutObject and a multipart upload
         // is made on the bytes actually received, so a wrong hint costs nothing but a reallocation.
         let capacity =

@@ -94,22 +94,37 @@ async fn s3_multipart_put_reads_back_identical() {
     assert_eq!(hex::encode(Sha256::digest(&got)), hex::encode(Sha256::digest(&data)));
 }
 
-/// Wrong size hints (too small, too large, absent) still store exactly the bytes sent.
+/// Bodies of unknown length, or announced as one part or less, store exactly the bytes sent, whatever
+/// their real size; an announced length larger than a part streams as one PutObject.
 #[tokio::test]
-async fn s3_wrong_size_hints_store_exact_bytes() {
+async fn s3_body_lengths_store_exact_bytes() {
     let Some(store) = store_with_part_size(5 * MIB).await else {
         return;
     };
     let big = pattern(6 * MIB);
     let small = pattern(100);
 
-    store.put(&key("hint-too-small"), body(&big, MIB), Some(1024), "").await.expect("put big");
-    store.put(&key("hint-too-large"), body(&small, 10), Some(50 * MIB as u64), "").await.expect("put small");
-    store.put(&key("one-huge-chunk"), body(&big, big.len()), None, "").await.expect("put one chunk");
+    store.put(&key("announced-small-but-big"), body(&big, MIB), Some(1024), "").await.expect("put big");
+    store.put(&key("unknown-length"), body(&big, big.len()), None, "").await.expect("put one chunk");
+    store.put(&key("streamed"), body(&big, MIB), Some(big.len() as u64), "").await.expect("put streamed");
+    store.put(&key("small"), body(&small, 10), Some(100), "").await.expect("put small");
 
-    assert_eq!(read(&store, &key("hint-too-small"), None).await.1, big);
-    assert_eq!(read(&store, &key("hint-too-large"), None).await.1, small);
-    assert_eq!(read(&store, &key("one-huge-chunk"), None).await.1, big);
+    assert_eq!(read(&store, &key("announced-small-but-big"), None).await.1, big);
+    assert_eq!(read(&store, &key("unknown-length"), None).await.1, big);
+    assert_eq!(read(&store, &key("streamed"), None).await.1, big);
+    assert_eq!(read(&store, &key("small"), None).await.1, small);
+}
+
+/// A streamed body that ends before its announced length fails and stores nothing.
+#[tokio::test]
+async fn s3_short_streamed_body_stores_nothing() {
+    let Some(store) = store_with_part_size(5 * MIB).await else {
+        return;
+    };
+    let data = pattern(6 * MIB);
+    let result = store.put(&key("short"), body(&data, MIB), Some(8 * MIB as u64), "").await;
+    assert!(result.is_err(), "a body shorter than announced must fail");
+    assert!(matches!(store.get(&key("short"), None).await, Err(ObjectStoreError::NotFound)));
 }
 
 /// Ranged gets at the first byte, the last byte and a suffix (resolved by the caller) read exactly those
@@ -147,13 +162,17 @@ async fn s3_body_error_after_6_mib_leaves_no_object() {
     chunks.push(Err(io::Error::new(io::ErrorKind::ConnectionReset, "client went away")));
     chunks.push(Ok(Bytes::from_static(b"never read")));
 
-    let err = store.put(&k, Box::pin(futures::stream::iter(chunks)), Some(20 * MIB as u64), "").await;
-
-    assert!(
-        matches!(err, Err(ObjectStoreError::BodyAborted(ref e)) if e.kind() == io::ErrorKind::ConnectionReset),
-        "{err:?}"
-    );
-    assert!(matches!(store.get(&k, None).await, Err(ObjectStoreError::NotFound)));
+    // Announced length: the streamed single PutObject path. Unknown length: the multipart path (aborted).
+    for (k, hint) in [(k, Some(20 * MIB as u64)), (key("uploads/aborted-chunked"), None)] {
+        let chunks =
+            chunks.iter().map(|c| c.as_ref().map(Clone::clone).map_err(|e| io::Error::new(e.kind(), e.to_string())));
+        let err = store.put(&k, Box::pin(futures::stream::iter(chunks.collect::<Vec<_>>())), hint, "").await;
+        assert!(
+            matches!(err, Err(ObjectStoreError::BodyAborted(ref e)) if e.kind() == io::ErrorKind::ConnectionReset),
+            "{hint:?}: {err:?}"
+        );
+        assert!(matches!(store.get(&k, None).await, Err(ObjectStoreError::NotFound)), "{hint:?}");
+    }
 }
 
 /// After delete the object is gone; deleting it again is fine.

@@ -95,8 +95,12 @@ pub enum ObjectStoreError {
 /// The object store capability.
 #[async_trait]
 pub trait ObjectStore: Send + Sync + 'static {
-    /// Streams `body` into the object `key`, replacing any object there. `size_hint` is the length the
-    /// client announced, if any (lets S3 skip multipart for small bodies). All or nothing.
+    /// Streams `body` into the object `key`, replacing any object there. All or nothing.
+    ///
+    /// `size_hint` is the body's announced length, if any. Up to one part it is only a hint; above that,
+    /// adapters may rely on it (S3 streams the body as one PutObject of exactly that length), so pass it
+    /// only when the transport guarantees it — HTTP `Content-Length` framing does — and a body of another
+    /// length then fails the put.
     ///
     /// # Errors
     /// [`ObjectStoreError::BodyAborted`] when `body` yields an error; otherwise the store failed.

@@ -164,9 +164,14 @@ async fn s3_body_error_after_6_mib_leaves_no_object() {
 
     // Announced length: the streamed single PutObject path. Unknown length: the multipart path (aborted).
     for (k, hint) in [(k, Some(20 * MIB as u64)), (key("uploads/aborted-chunked"), None)] {
-        let chunks =
-            chunks.iter().map(|c| c.as_ref().map(Clone::clone).map_err(|e| io::Error::new(e.kind(), e.to_string())));
-        let err = store.put(&k, Box::pin(futures::stream::iter(chunks.collect::<Vec<_>>())), hint, "").await;
+        let chunks: Vec<Result<Bytes, io::Error>> = chunks
+            .iter()
+            .map(|c| match c {
+                Ok(b) => Ok(b.clone()),
+                Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+            })
+            .collect();
+        let err = store.put(&k, Box::pin(futures::stream::iter(chunks)), hint, "").await;
         assert!(
             matches!(err, Err(ObjectStoreError::BodyAborted(ref e)) if e.kind() == io::ErrorKind::ConnectionReset),
             "{hint:?}: {err:?}"

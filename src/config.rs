@@ -122,6 +122,10 @@ pub struct UploadSettings {
     pub max_in_flight: usize,
     /// Deadline of one upload or download request, seconds.
     pub timeout_secs: u64,
+    /// An upload still `receiving` after this long was abandoned (a crash); the sweep fails it, seconds.
+    pub abandon_after_secs: u64,
+    /// How often the upload pipeline sweeps abandoned uploads, seconds.
+    pub sweep_secs: u64,
     /// Guest upload token lifetime, seconds.
     pub guest_ttl_secs: u64,
     /// Largest file a guest may upload, bytes.
@@ -362,7 +366,13 @@ impl Settings {
                 ));
             }
         }
-        if self.uploads.max_in_flight == 0 || self.uploads.guest_tokens_per_address_per_hour == 0 {
+        if self.uploads.abandon_after_secs <= self.uploads.timeout_secs {
+            problems.push("uploads.abandon_after_secs must be longer than uploads.timeout_secs".into());
+        }
+        if self.uploads.max_in_flight == 0
+            || self.uploads.guest_tokens_per_address_per_hour == 0
+            || self.uploads.sweep_secs == 0
+        {
             problems.push(
                 "uploads.max_in_flight and uploads.guest_tokens_per_address_per_hour must be greater than 0".into(),
             );

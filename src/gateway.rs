@@ -31,6 +31,7 @@ use gantry_actors::ports::objects::ObjectStore;
 use gantry_actors::ports::uploads::UploadStore;
 use gantry_actors::secrets::store::SecretStoreHandle;
 use gantry_actors::sessions::SessionRegistryHandle;
+use gantry_actors::uploads::pipeline::UploadPipelineHandle;
 use metrics_exporter_prometheus::PrometheusHandle;
 use uuid::Uuid;
 
@@ -58,8 +59,10 @@ pub struct Shared {
     pub jobs: Arc<dyn JobStore>,
     /// Upload metadata.
     pub upload_store: Arc<dyn UploadStore>,
-    /// Upload limits.
+    /// Guest-token limits.
     pub uploads: Arc<uploads::UploadGuards>,
+    /// The upload pipeline actor.
+    pub pipeline: UploadPipelineHandle,
     /// Shared cache.
     pub cache: Arc<dyn Cache>,
     /// Object store.

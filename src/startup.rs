@@ -19,6 +19,7 @@ use gantry_actors::sessions::registry::{self as session_registry, RegistryDeps};
 use gantry_actors::sessions::{RevocationView, SessionRegistryHandle};
 use gantry_actors::supervisor::{RestartBudget, RootSupervisor, SupervisorArgs, SupervisorMsg};
 use gantry_actors::telemetry::Mailbox;
+use gantry_actors::uploads::pipeline::{self as upload_pipeline, PipelineDeps, UploadPipelineHandle};
 use ractor::{Actor, ActorRef};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
@@ -190,9 +191,23 @@ impl Application {
             max_restarts: settings.actors.max_restarts,
             window: Duration::from_secs(settings.actors.restart_window_secs),
         };
-        // Start order: the secret store (keys) before the session registry (which signs with them).
-        let args =
-            SupervisorArgs { children: vec![secrets.child_spec(), sessions.child_spec()], budget, fatal: fatal_tx };
+        let pipeline = UploadPipelineHandle::new(
+            PipelineDeps {
+                uploads: Arc::clone(&backends.uploads),
+                jobs: Arc::clone(&backends.jobs),
+                objects: Arc::clone(&backends.objects),
+                abandon_after: Duration::from_secs(settings.uploads.abandon_after_secs),
+                sweep_every: Duration::from_secs(settings.uploads.sweep_secs),
+                mailbox: Mailbox::new(upload_pipeline::NAME, settings.actors.mailbox_capacity),
+            },
+            settings.uploads.max_in_flight,
+            settings.actors.mailbox_capacity,
+            call_timeout,
+        );
+        // Start order: the secret store (keys) before the session registry (which signs with them); the
+        // upload pipeline last. Stopped in reverse.
+        let children = vec![secrets.child_spec(), sessions.child_spec(), pipeline.child_spec()];
+        let args = SupervisorArgs { children, budget, fatal: fatal_tx };
         let (supervisor, _join) = Actor::spawn(None, RootSupervisor, args).await.context("starting the actor tree")?;
 
         let http = TcpListener::bind(settings.http_addr)
@@ -204,7 +219,6 @@ impl Application {
 
         let auth = Arc::new(AuthGuards::new(&settings.sessions));
         let upload_guards = Arc::new(UploadGuards {
-            in_flight: Arc::new(tokio::sync::Semaphore::new(settings.uploads.max_in_flight)),
             guest_tokens: gantry_actors::accounts::limiter::FailureLimiter::new(
                 settings.uploads.guest_tokens_per_address_per_hour,
                 Duration::from_secs(3600),
@@ -221,6 +235,7 @@ impl Application {
             jobs: backends.jobs,
             upload_store: backends.uploads,
             uploads: upload_guards,
+            pipeline,
             cache: backends.cache,
             objects: backends.objects,
             bus: backends.bus,

@@ -16,6 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::Row;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub use super::sqlite::DbError;
@@ -171,7 +172,7 @@ impl JobStore for PostgresDb {
         .bind(update.progress.as_ref())
         .bind(update.result.as_ref())
         .bind(update.error.as_deref())
-        .bind(time::OffsetDateTime::now_utc())
+        .bind(OffsetDateTime::now_utc())
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| unavailable("postgres", "update", &e))?;
@@ -380,6 +381,26 @@ impl UploadStore for PostgresDb {
             .await
             .map_err(|e| unavailable("postgres", "delete_upload", &e))?;
         Ok(())
+    }
+
+    async fn stale_uploads(
+        &self,
+        started_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<UploadRecord>, Unavailable> {
+        // The status is a literal, not a bound parameter, so that a generic prepared plan can still use the
+        // partial index of `migrations/postgres/0004_uploads_stale.sql`. Ties fall back to the id (v7).
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            upload_columns!(),
+            " FROM uploads WHERE status = 'receiving' AND created_at < $1 ORDER BY created_at, id LIMIT $2"
+        ))
+        .bind(started_before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| unavailable("postgres", "stale_uploads", &e))?;
+        rows.iter().map(upload_from_row).collect()
     }
 }
 

@@ -49,6 +49,10 @@ const STALL_GRACE: Duration = Duration::from_secs(20);
 /// The longest a presigned URL stays valid, whatever the caller asks for: a leaked URL is a short-lived leak.
 const MAX_PRESIGN_TTL: Duration = Duration::from_secs(5 * 60);
 
+/// Deadline of one streamed PutObject: as long as Gantry's upload deadline (`uploads.timeout_secs`, 1 h by
+/// default), which bounds the request anyway.
+const STREAMING_PUT_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// The largest object one PutObject may carry (S3's limit); larger bodies go multipart.
 const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
 
@@ -279,8 +283,15 @@ impl S3ObjectStore {
         if !content_type.is_empty() {
             req = req.content_type(content_type);
         }
-        let once = aws_sdk_s3::Config::builder().retry_config(RetryConfig::disabled());
-        let send = req.customize().config_override(once).send();
+        // One attempt, and as long as the upload itself may take (a slow client is not a stalled store).
+        let streaming = aws_sdk_s3::Config::builder().retry_config(RetryConfig::disabled()).timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_timeout(STREAMING_PUT_TIMEOUT)
+                .operation_attempt_timeout(STREAMING_PUT_TIMEOUT)
+                .build(),
+        );
+        let send = req.customize().config_override(streaming).send();
         let pump = async move {
             let mut sent = 0u64;
             while let Some(item) = body.next().await {

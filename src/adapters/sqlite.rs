@@ -617,6 +617,27 @@ impl UploadStore for SqliteDb {
             .map_err(|e| unavailable("sqlite", "delete_upload", &e))?;
         Ok(())
     }
+
+    async fn stale_uploads(
+        &self,
+        started_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<UploadRecord>, Unavailable> {
+        // The status is a literal, not a bound parameter: SQLite uses the partial index of
+        // `migrations/sqlite/0005_uploads_stale.sql` only when the query spells its predicate. The fixed-width
+        // timestamp text makes `<` and `ORDER BY` time order; ties fall back to the id (v7, also time-ordered).
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            upload_columns!(),
+            " FROM uploads WHERE status = 'receiving' AND created_at < ?1 ORDER BY created_at, id LIMIT ?2"
+        ))
+        .bind(format_timestamp(started_before))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| unavailable("sqlite", "stale_uploads", &e))?;
+        rows.iter().map(upload_from_row).collect()
+    }
 }
 
 /// [`unavailable`] for the session store, also counted in `gantry_session_store_errors_total` (as the
@@ -1035,6 +1056,37 @@ mod tests {
         db.update_upload(&never).await.expect("updating an unknown id");
 
         assert!(db.get_upload(never.id).await.expect("get").is_none());
+    }
+
+    /// Only uploads still receiving that started strictly before the cut-off are stale (down to the
+    /// microsecond); they come oldest first, whatever the insertion order, and at most `limit` of them.
+    #[tokio::test]
+    async fn stale_uploads_are_old_receiving_ones_oldest_first_and_limited() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = SqliteDb::open(&dir.path().join("gantry.db")).await.expect("open");
+        let cutoff = OffsetDateTime::from_unix_timestamp(1_800_000_100).expect("valid instant");
+        let started = |before_cutoff: time::Duration, status: UploadStatus| UploadRecord {
+            status,
+            created_at: cutoff - before_cutoff,
+            ..upload("guest:t3")
+        };
+        let oldest = started(time::Duration::hours(30), UploadStatus::Receiving);
+        let older = started(time::Duration::seconds(50), UploadStatus::Receiving);
+        let just_before = started(time::Duration::microseconds(1), UploadStatus::Receiving);
+        let at_cutoff = started(time::Duration::ZERO, UploadStatus::Receiving);
+        let newer = started(-time::Duration::seconds(5), UploadStatus::Receiving);
+        let stored = started(time::Duration::hours(40), UploadStatus::Stored);
+        let failed = started(time::Duration::hours(40), UploadStatus::Failed);
+        for u in [&just_before, &stored, &newer, &oldest, &failed, &at_cutoff, &older] {
+            db.create_upload(u).await.expect("create");
+        }
+
+        let all = db.stale_uploads(cutoff, 10).await.expect("stale");
+        let first_two = db.stale_uploads(cutoff, 2).await.expect("stale");
+
+        assert_eq!(all, vec![oldest.clone(), older.clone(), just_before]);
+        assert_eq!(first_two, vec![oldest, older]);
+        assert!(db.stale_uploads(cutoff, 0).await.expect("stale").is_empty());
     }
 }
 

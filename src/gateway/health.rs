@@ -57,11 +57,15 @@ where
 
 /// `GET /readyz`.
 pub async fn readyz(state: &AppState) -> Response {
-    let session_registry = if state.sessions.is_running() {
-        Component { backend: "actor", status: "up", required: true, error: None }
-    } else {
-        Component { backend: "actor", status: "down", required: true, error: Some("restarting".into()) }
+    let actor = |running: bool| {
+        if running {
+            Component { backend: "actor", status: "up", required: true, error: None }
+        } else {
+            Component { backend: "actor", status: "down", required: true, error: Some("restarting".into()) }
+        }
     };
+    let session_registry = actor(state.sessions.is_running());
+    let upload_pipeline = actor(state.pipeline.is_running());
     let (database, cache, objects, bus, secret_store) = tokio::join!(
         check(state.jobs.backend(), true, state.jobs.health()),
         check(state.cache.backend(), true, state.cache.health()),
@@ -80,6 +84,7 @@ pub async fn readyz(state: &AppState) -> Response {
         ("bus", bus),
         ("secret_store", secret_store),
         ("session_registry", session_registry),
+        ("upload_pipeline", upload_pipeline),
     ]);
     let required_down = components.values().any(|c| c.required && c.status == "down");
     let any_down = components.values().any(|c| c.status == "down");

@@ -4,9 +4,10 @@
 //! The body is never buffered whole: [`Validating`] wraps it and, chunk by chunk, enforces the size limit
 //! (413 the moment it is exceeded), decides the type from the first bytes against the allowlist (415), and
 //! hashes (SHA-256) as the bytes pass into the object store's all-or-nothing `put`. A failed, aborted or
-//! rejected upload leaves no object behind (the store discards the temporary file / aborts the multipart
-//! upload) and its record and job end `failed` with the reason. Uploads in flight are bounded per instance
-//! (503 + `Retry-After` beyond).
+//! rejected upload leaves no object behind (the store discards the temporary file / aborts the request) and
+//! its record and job end `failed` with the reason. The upload pipeline actor admits uploads (bounded per
+//! instance: 503 + `Retry-After` beyond), owns their records and jobs, and finishes or deletes them; the
+//! bytes stream in this request task, never through a mailbox.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -15,13 +16,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::Stream;
-use gantry_actors::ports::jobs::{Job, JobState, JobUpdate};
 use gantry_actors::ports::objects::{ByteRange, ObjectKey, ObjectStoreError};
 use gantry_actors::ports::uploads::{UploadRecord, UploadStatus};
 use gantry_actors::uploads::digest::expected_sha256;
 use gantry_actors::uploads::guest_token::{self, GuestClaims};
 use gantry_actors::uploads::media::{self, MediaType, SNIFF_LEN, Sniff};
 use gantry_actors::uploads::names::{content_disposition, sanitize_filename};
+use gantry_actors::uploads::pipeline::{Outcome as Finish, PipelineError};
 use gantry_actors::uploads::ranges::{RangeOutcome, parse_range};
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Frame, Incoming};
@@ -30,7 +31,6 @@ use hyper::{Request, StatusCode};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use super::AppState;
@@ -39,10 +39,8 @@ use super::body::{Response, empty, json_response};
 use super::problem::ApiError;
 use super::server::Ctx;
 
-/// Per-instance upload limits and guest-token rate limiting.
+/// Per-instance guest-token rate limiting.
 pub struct UploadGuards {
-    /// Uploads in flight.
-    pub in_flight: Arc<Semaphore>,
     /// Guest tokens issued per client address.
     pub guest_tokens: gantry_actors::accounts::limiter::FailureLimiter,
 }
@@ -290,26 +288,11 @@ fn db_unavailable(e: impl std::fmt::Display) -> ApiError {
 }
 
 fn storage_unavailable(e: &ObjectStoreError) -> ApiError {
-    metrics::counter!("gantry_uploads_total", "outcome" => "storage_unavailable").increment(1);
     let reason = match e {
         ObjectStoreError::CredentialsRejected => "the object store rejected our credentials".to_owned(),
         other => other.to_string(),
     };
     ApiError::Unavailable { code: "storage_unavailable", reason, retry_after: Duration::from_secs(5) }
-}
-
-/// Marks the upload and its job failed with `code`.
-async fn fail(state: &AppState, record: &mut UploadRecord, code: &str) {
-    record.status = UploadStatus::Failed;
-    record.error = Some(code.to_owned());
-    if let Err(e) = state.upload_store.update_upload(record).await {
-        tracing::warn!(upload_id = %record.id, error = %e, "could not record the failed upload");
-    }
-    let update = JobUpdate { state: Some(JobState::Failed), error: Some(code.to_owned()), ..JobUpdate::default() };
-    if let Err(e) = state.jobs.update(record.id, update).await {
-        tracing::warn!(upload_id = %record.id, error = %e, "could not record the failed upload job");
-    }
-    metrics::counter!("gantry_uploads_total", "outcome" => code.to_owned()).increment(1);
 }
 
 /// `POST /v1/uploads`: the raw file as the body.
@@ -337,33 +320,8 @@ pub async fn upload(state: &AppState, req: Request<Incoming>) -> Result<Response
         .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
         .and_then(sanitize_filename);
 
-    let permit = Arc::clone(&state.uploads.in_flight).try_acquire_owned().map_err(|_| {
-        metrics::counter!("gantry_uploads_total", "outcome" => "overloaded").increment(1);
-        ApiError::Unavailable {
-            code: "overloaded",
-            reason: "too many uploads in progress; retry shortly".into(),
-            retry_after: Duration::from_secs(2),
-        }
-    })?;
-    let id = Uuid::now_v7();
-    let key = ObjectKey::parse(format!("uploads/{id}")).map_err(|e| ApiError::Internal(e.into()))?;
-    let mut record = UploadRecord {
-        id,
-        owner: who.owner.clone(),
-        object_key: key.as_str().to_owned(),
-        filename,
-        content_type: "application/octet-stream".into(),
-        size: 0,
-        sha256: String::new(),
-        status: UploadStatus::Receiving,
-        error: None,
-        created_at: OffsetDateTime::now_utc(),
-    };
-    state.upload_store.create_upload(&record).await.map_err(db_unavailable)?;
-    let job = Job { id, state: JobState::Running, ..Job::new("upload", Some(who.owner.clone())) };
-    state.jobs.create(&job).await.map_err(db_unavailable)?;
-    metrics::gauge!("gantry_uploads_in_flight").increment(1.0);
-
+    let admission = state.pipeline.admit(who.owner.clone(), filename).await.map_err(pipeline_error)?;
+    let key = admission.key.clone();
     let outcome = Arc::new(Mutex::new(Outcome::default()));
     let stream = Validating {
         body: req.into_body(),
@@ -376,45 +334,50 @@ pub async fn upload(state: &AppState, req: Request<Incoming>) -> Result<Response
         outcome: Arc::clone(&outcome),
     };
     let put = state.objects.put(&key, Box::pin(stream), declared_len, "application/octet-stream").await;
-    metrics::gauge!("gantry_uploads_in_flight").decrement(1.0);
-    drop(permit);
     let learned = std::mem::take(&mut *outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
 
+    let failed = |code: &str, remove_object: bool| Finish::Failed { code: code.to_owned(), remove_object };
     if let Some(refusal) = learned.refusal {
         let (error, code) = refusal_error(refusal, who.max_bytes);
-        fail(state, &mut record, code).await;
+        state.pipeline.finish(admission, failed(code, false)).await.map_err(pipeline_error)?;
         return Err(error);
     }
     if let Err(e) = put {
-        fail(state, &mut record, "storage_unavailable").await;
-        return Err(storage_unavailable(&e));
+        let error = storage_unavailable(&e);
+        state.pipeline.finish(admission, failed("storage_unavailable", false)).await.map_err(pipeline_error)?;
+        return Err(error);
     }
     let digest = learned.sha256.unwrap_or_default();
     if expected.is_some_and(|want| want != digest) {
-        // The bytes are stored but not what the client meant: remove them.
-        if let Err(e) = state.objects.delete(&key).await {
-            tracing::warn!(upload_id = %id, error = %e, "could not remove an upload with a wrong digest");
-        }
-        fail(state, &mut record, "digest_mismatch").await;
+        // The bytes are stored but are not what the client meant: the pipeline removes them.
+        state.pipeline.finish(admission, failed("digest_mismatch", true)).await.map_err(pipeline_error)?;
         return Err(ApiError::DigestMismatch);
     }
-    record.status = UploadStatus::Stored;
-    record.size = learned.size;
-    record.sha256 = hex::encode(digest);
-    record.content_type = learned.media.map_or("application/octet-stream", MediaType::mime).to_owned();
-    state.upload_store.update_upload(&record).await.map_err(db_unavailable)?;
-    let update = JobUpdate {
-        state: Some(JobState::Succeeded),
-        result: Some(serde_json::json!({"upload_id": id, "size": record.size, "sha256": record.sha256})),
-        ..JobUpdate::default()
+    let stored = Finish::Stored {
+        size: learned.size,
+        sha256: hex::encode(digest),
+        content_type: learned.media.map_or("application/octet-stream", MediaType::mime).to_owned(),
     };
-    if let Err(e) = state.jobs.update(id, update).await {
-        tracing::warn!(upload_id = %id, error = %e, "could not finish the upload job");
-    }
-    metrics::counter!("gantry_uploads_total", "outcome" => "stored").increment(1);
-    metrics::counter!("gantry_upload_bytes_total").increment(record.size);
+    let record = state.pipeline.finish(admission, stored).await.map_err(pipeline_error)?;
     metrics::histogram!("gantry_upload_duration_seconds").record(started.elapsed().as_secs_f64());
     Ok(json_response(StatusCode::CREATED, &UploadView::from(&record)))
+}
+
+fn pipeline_error(e: PipelineError) -> ApiError {
+    match e {
+        PipelineError::AtCapacity => ApiError::Unavailable {
+            code: "overloaded",
+            reason: "too many uploads in progress; retry shortly".into(),
+            retry_after: Duration::from_secs(2),
+        },
+        PipelineError::Unavailable(reason) => {
+            ApiError::Unavailable { code: "database_unavailable", reason, retry_after: Duration::from_secs(2) }
+        }
+        PipelineError::Storage(reason) => {
+            ApiError::Unavailable { code: "storage_unavailable", reason, retry_after: Duration::from_secs(5) }
+        }
+        PipelineError::Call(e) => e.into(),
+    }
 }
 
 const UPLOAD_NOT_FOUND: ApiError = ApiError::ResourceNotFound { code: "upload_not_found", what: "upload" };
@@ -525,10 +488,7 @@ fn set_headers(response: &mut Response, headers: Vec<(header::HeaderName, String
 /// 401; 404; 503 when the store is unavailable.
 pub async fn delete(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result<Response, ApiError> {
     let record = owned(state, ctx, req).await?;
-    let key = ObjectKey::parse(record.object_key.clone()).map_err(|e| ApiError::Internal(e.into()))?;
-    state.objects.delete(&key).await.map_err(|e| storage_unavailable(&e))?;
-    state.upload_store.delete_upload(record.id).await.map_err(db_unavailable)?;
-    metrics::counter!("gantry_uploads_deleted_total").increment(1);
+    state.pipeline.delete(record).await.map_err(pipeline_error)?;
     let mut response = hyper::Response::new(empty());
     *response.status_mut() = StatusCode::NO_CONTENT;
     Ok(response)

@@ -154,3 +154,6 @@ pub fn access(pair: &serde_json::Value) -> &str {
 pub fn refresh_of(pair: &serde_json::Value) -> &str {
     pair["refresh_token"].as_str().expect("refresh_token")
 }
+
+/// The object store's body type, for tests that write objects directly.
+pub type ByteChunks = gantry_actors::ports::objects::ByteStream;

@@ -313,3 +313,64 @@ async fn guest_tokens_are_rate_limited() {
     assert!(response.headers().contains_key("retry-after"));
     assert_problem(response, 429, "too_many_requests").await;
 }
+
+/// An upload left `receiving` by a crash is swept: marked failed (job too) and its object removed.
+#[tokio::test]
+async fn abandoned_uploads_are_swept() {
+    use gantry_actors::ports::jobs::{Job, JobState};
+    use gantry_actors::ports::objects::ObjectKey;
+    use gantry_actors::ports::uploads::{UploadRecord, UploadStatus};
+    let app = spawn_app_with("[uploads]\ntimeout_secs = 1\nabandon_after_secs = 2\nsweep_secs = 1").await;
+    let id = uuid::Uuid::now_v7();
+    let key = ObjectKey::parse(format!("uploads/{id}")).expect("key");
+    let bytes: crate::helpers::ByteChunks = Box::pin(futures::stream::iter(vec![Ok(bytes::Bytes::from(png(100)))]));
+    app.state.objects.put(&key, bytes, Some(100), "image/png").await.expect("put");
+    let record = UploadRecord {
+        id,
+        owner: "user:crashed".into(),
+        object_key: key.as_str().into(),
+        filename: None,
+        content_type: "image/png".into(),
+        size: 0,
+        sha256: String::new(),
+        status: UploadStatus::Receiving,
+        error: None,
+        created_at: time::OffsetDateTime::now_utc() - time::Duration::minutes(5),
+    };
+    app.state.upload_store.create_upload(&record).await.expect("record");
+    app.state.jobs.create(&Job { id, state: JobState::Running, ..Job::new("upload", None) }).await.expect("job");
+
+    let mut job = serde_json::Value::Null;
+    for _ in 0..60 {
+        job = json_of(app.get(&format!("/v1/jobs/{id}")).send().await.expect("request"), 200).await;
+        if job["state"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(job["state"], "failed", "{job}");
+    assert_eq!(job["error"], "abandoned");
+    assert!(matches!(
+        app.state.objects.get(&key, None).await,
+        Err(gantry_actors::ports::objects::ObjectStoreError::NotFound)
+    ));
+}
+
+/// A panic in the upload pipeline is survived: uploads work again after its restart.
+#[tokio::test]
+async fn upload_pipeline_restart_keeps_serving() {
+    let app = spawn_app().await;
+    let token = user_token(&app, "restart-up@example.com").await;
+    app.state.pipeline.inject_panic().expect("message accepted");
+    let mut stored = false;
+    for _ in 0..100 {
+        let response = upload(&app, png(500), "image/png").bearer_auth(&token).send().await.expect("request");
+        if response.status() == 201 {
+            stored = true;
+            break;
+        }
+        assert_eq!(response.status(), 503, "only 503 while restarting");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(stored, "uploads work again after the restart");
+}

@@ -95,7 +95,7 @@ async fn migrations_apply_to_fresh_database_and_reapply_cleanly() {
                 .fetch_all(again.pool())
                 .await
                 .expect("read migration table");
-        assert_eq!(applied, vec![(1, true), (2, true), (3, true)]);
+        assert_eq!(applied, vec![(1, true), (2, true), (3, true), (4, true)]);
         db.health().await.expect("healthy");
         assert_eq!(db.backend(), "postgres");
         let jobs: i64 =
@@ -405,6 +405,39 @@ async fn get_of_unknown_upload_is_none() {
         db.update_upload(&never).await.expect("updating an unknown id");
 
         assert!(db.get_upload(never.id).await.expect("get").is_none());
+    })
+    .await;
+}
+
+/// Only uploads still receiving that started strictly before the cut-off are stale (down to the microsecond);
+/// they come oldest first, whatever the insertion order, and at most `limit` of them.
+#[tokio::test]
+async fn stale_uploads_are_old_receiving_ones_oldest_first_and_limited() {
+    with_fresh_database(|url| async move {
+        let db = PostgresDb::connect(&url, 2).await.expect("connect");
+        let cutoff = OffsetDateTime::from_unix_timestamp(1_800_000_100).expect("valid instant");
+        let started = |before_cutoff: time::Duration, status: UploadStatus| UploadRecord {
+            status,
+            created_at: cutoff - before_cutoff,
+            ..upload("guest:t3")
+        };
+        let oldest = started(time::Duration::hours(30), UploadStatus::Receiving);
+        let older = started(time::Duration::seconds(50), UploadStatus::Receiving);
+        let just_before = started(time::Duration::microseconds(1), UploadStatus::Receiving);
+        let at_cutoff = started(time::Duration::ZERO, UploadStatus::Receiving);
+        let newer = started(-time::Duration::seconds(5), UploadStatus::Receiving);
+        let stored = started(time::Duration::hours(40), UploadStatus::Stored);
+        let failed = started(time::Duration::hours(40), UploadStatus::Failed);
+        for u in [&just_before, &stored, &newer, &oldest, &failed, &at_cutoff, &older] {
+            db.create_upload(u).await.expect("create");
+        }
+
+        let all = db.stale_uploads(cutoff, 10).await.expect("stale");
+        let first_two = db.stale_uploads(cutoff, 2).await.expect("stale");
+
+        assert_eq!(all, vec![oldest.clone(), older.clone(), just_before]);
+        assert_eq!(first_two, vec![oldest, older]);
+        assert!(db.stale_uploads(cutoff, 0).await.expect("stale").is_empty());
     })
     .await;
 }

@@ -95,4 +95,12 @@ pub trait UploadStore: Send + Sync + 'static {
     /// # Errors
     /// The database is unreachable.
     async fn delete_upload(&self, id: Uuid) -> Result<(), Unavailable>;
+
+    /// Uploads still `receiving` that started before `started_before`, oldest first, at most `limit`
+    /// (an instance died mid-upload: the pipeline's sweep fails them and removes their objects).
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn stale_uploads(&self, started_before: OffsetDateTime, limit: u32)
+    -> Result<Vec<UploadRecord>, Unavailable>;
 }

@@ -1,0 +1,393 @@
+//! The upload pipeline actor: the single owner of upload jobs. It admits uploads (bounded: at most
+//! `max_in_flight` per instance, the rest are refused so the gateway answers 503), records each upload and its
+//! job, finishes them (stored, or failed with a reason and the object removed), deletes uploads, and sweeps
+//! uploads left `receiving` by a crash.
+//!
+//! The bytes themselves never pass through the mailbox: the request task streams them through validation
+//! into the object store (all or nothing) between `admit` and `finish`. The admission permit travels with
+//! the request and is released when it drops, whatever happens to the request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use time::OffsetDateTime;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::handle::{ActorSlot, CallError};
+use crate::ports::Unavailable;
+use crate::ports::jobs::{Job, JobState, JobStore, JobUpdate};
+use crate::ports::objects::{ObjectKey, ObjectStore};
+use crate::ports::uploads::{UploadRecord, UploadStatus, UploadStore};
+use crate::supervisor::ChildSpec;
+use crate::telemetry::Mailbox;
+
+/// The actor's label in metrics and logs.
+pub const NAME: &str = "upload_pipeline";
+
+/// Why the pipeline refused or failed an operation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PipelineError {
+    /// Too many uploads in progress on this instance.
+    #[error("too many uploads in progress")]
+    AtCapacity,
+    /// The metadata or job store is unreachable.
+    #[error("upload metadata unavailable: {0}")]
+    Unavailable(String),
+    /// The object store failed.
+    #[error("object store unavailable: {0}")]
+    Storage(String),
+    /// The actor could not be reached.
+    #[error(transparent)]
+    Call(#[from] CallError),
+}
+
+impl From<Unavailable> for PipelineError {
+    fn from(e: Unavailable) -> Self {
+        Self::Unavailable(e.0)
+    }
+}
+
+/// An admitted upload: its record (status `receiving`) and its object key. Holding it holds one of the
+/// instance's upload slots.
+#[derive(Debug)]
+pub struct Admission {
+    /// The upload's record.
+    pub record: UploadRecord,
+    /// Where its bytes go.
+    pub key: ObjectKey,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        // Also when the request is dropped mid-upload (deadline, shutdown): the slot and the gauge go back.
+        metrics::gauge!("gantry_uploads_in_flight").decrement(1.0);
+    }
+}
+
+/// How an upload ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored.
+    Stored {
+        /// Bytes.
+        size: u64,
+        /// Hex SHA-256.
+        sha256: String,
+        /// The media type decided from the bytes.
+        content_type: String,
+    },
+    /// Refused or aborted; `remove_object` when bytes may have reached the store (a digest mismatch).
+    Failed {
+        /// Stable reason (`payload_too_large`, `unsupported_media_type`, `digest_mismatch`, …).
+        code: String,
+        /// Delete the object.
+        remove_object: bool,
+    },
+}
+
+/// Messages of the pipeline.
+pub enum UploadPipelineMsg {
+    /// Records a new upload and its job.
+    Begin {
+        /// `user:<id>` or `guest:<id>`.
+        owner: String,
+        /// Display filename.
+        filename: Option<String>,
+        /// The record.
+        reply: RpcReplyPort<Result<(UploadRecord, ObjectKey), PipelineError>>,
+    },
+    /// Finishes an upload.
+    Finish {
+        /// The record as admitted.
+        record: UploadRecord,
+        /// How it ended.
+        outcome: Outcome,
+        /// The record as stored.
+        reply: RpcReplyPort<Result<UploadRecord, PipelineError>>,
+    },
+    /// Deletes an upload's object and record.
+    Delete {
+        /// The upload.
+        record: UploadRecord,
+        /// Done.
+        reply: RpcReplyPort<Result<(), PipelineError>>,
+    },
+    /// Internal: fail uploads left `receiving` by a crash.
+    Sweep,
+    /// Fault injection for supervision tests and chaos drills.
+    InjectPanic,
+}
+
+/// What the pipeline needs; shared by every (re)start.
+#[derive(Clone)]
+pub struct PipelineDeps {
+    /// Upload metadata.
+    pub uploads: Arc<dyn UploadStore>,
+    /// Jobs.
+    pub jobs: Arc<dyn JobStore>,
+    /// Objects.
+    pub objects: Arc<dyn ObjectStore>,
+    /// An upload still `receiving` after this long is considered abandoned by the sweep.
+    pub abandon_after: Duration,
+    /// How often the sweep runs.
+    pub sweep_every: Duration,
+    /// Mailbox counter shared with the handle.
+    pub mailbox: Arc<Mailbox>,
+}
+
+/// The actor.
+#[derive(Debug, Default)]
+pub struct UploadPipeline;
+
+/// The actor's state.
+pub struct PipelineState {
+    deps: PipelineDeps,
+    ticker: JoinHandle<()>,
+}
+
+fn count(outcome: &str) {
+    metrics::counter!("gantry_uploads_total", "outcome" => outcome.to_owned()).increment(1);
+}
+
+impl PipelineState {
+    async fn begin(&self, owner: String, filename: Option<String>) -> Result<(UploadRecord, ObjectKey), PipelineError> {
+        let id = Uuid::now_v7();
+        let key = ObjectKey::parse(format!("uploads/{id}")).map_err(|e| PipelineError::Storage(e.to_string()))?;
+        let record = UploadRecord {
+            id,
+            owner: owner.clone(),
+            object_key: key.as_str().to_owned(),
+            filename,
+            content_type: "application/octet-stream".into(),
+            size: 0,
+            sha256: String::new(),
+            status: UploadStatus::Receiving,
+            error: None,
+            created_at: OffsetDateTime::now_utc(),
+        };
+        self.deps.uploads.create_upload(&record).await?;
+        let job = Job { id, state: JobState::Running, ..Job::new("upload", Some(owner)) };
+        self.deps.jobs.create(&job).await.map_err(|e| PipelineError::Unavailable(e.to_string()))?;
+        Ok((record, key))
+    }
+
+    async fn finish(&self, mut record: UploadRecord, outcome: Outcome) -> Result<UploadRecord, PipelineError> {
+        let update = match outcome {
+            Outcome::Stored { size, sha256, content_type } => {
+                record.status = UploadStatus::Stored;
+                record.size = size;
+                record.sha256 = sha256;
+                record.content_type = content_type;
+                count("stored");
+                metrics::counter!("gantry_upload_bytes_total").increment(size);
+                JobUpdate {
+                    state: Some(JobState::Succeeded),
+                    result: Some(serde_json::json!({"upload_id": record.id, "size": size, "sha256": record.sha256})),
+                    ..JobUpdate::default()
+                }
+            }
+            Outcome::Failed { code, remove_object } => {
+                if remove_object {
+                    self.remove_object(&record).await;
+                }
+                record.status = UploadStatus::Failed;
+                record.error = Some(code.clone());
+                count(&code);
+                JobUpdate { state: Some(JobState::Failed), error: Some(code), ..JobUpdate::default() }
+            }
+        };
+        self.deps.uploads.update_upload(&record).await?;
+        if let Err(e) = self.deps.jobs.update(record.id, update).await {
+            tracing::warn!(upload_id = %record.id, error = %e, "could not record the upload job's end");
+        }
+        Ok(record)
+    }
+
+    async fn remove_object(&self, record: &UploadRecord) {
+        if let Ok(key) = ObjectKey::parse(record.object_key.clone())
+            && let Err(e) = self.deps.objects.delete(&key).await
+        {
+            tracing::warn!(upload_id = %record.id, error = %e, "could not remove an upload's object");
+        }
+    }
+
+    async fn delete(&self, record: &UploadRecord) -> Result<(), PipelineError> {
+        let key = ObjectKey::parse(record.object_key.clone()).map_err(|e| PipelineError::Storage(e.to_string()))?;
+        self.deps.objects.delete(&key).await.map_err(|e| PipelineError::Storage(e.to_string()))?;
+        self.deps.uploads.delete_upload(record.id).await?;
+        metrics::counter!("gantry_uploads_deleted_total").increment(1);
+        Ok(())
+    }
+
+    async fn sweep(&self) -> Result<usize, PipelineError> {
+        let cutoff = OffsetDateTime::now_utc() - self.deps.abandon_after;
+        let stale = self.deps.uploads.stale_uploads(cutoff, 100).await?;
+        let n = stale.len();
+        for record in stale {
+            tracing::warn!(event = "upload_abandoned", upload_id = %record.id, "failing an upload left receiving");
+            self.finish(record, Outcome::Failed { code: "abandoned".into(), remove_object: true }).await?;
+        }
+        Ok(n)
+    }
+}
+
+impl Actor for UploadPipeline {
+    type Msg = UploadPipelineMsg;
+    type State = PipelineState;
+    type Arguments = PipelineDeps;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        deps: Self::Arguments,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        deps.mailbox.reset();
+        let ticker = myself.send_interval(deps.sweep_every, || UploadPipelineMsg::Sweep);
+        Ok(PipelineState { deps, ticker })
+    }
+
+    async fn post_stop(&self, _myself: ActorRef<Self::Msg>, state: &mut Self::State) -> Result<(), ActorProcessingErr> {
+        state.ticker.abort();
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            UploadPipelineMsg::Begin { owner, filename, reply } => {
+                let _h = state.deps.mailbox.begin_handling();
+                let _ = reply.send(state.begin(owner, filename).await);
+            }
+            UploadPipelineMsg::Finish { record, outcome, reply } => {
+                let _h = state.deps.mailbox.begin_handling();
+                let _ = reply.send(state.finish(record, outcome).await);
+            }
+            UploadPipelineMsg::Delete { record, reply } => {
+                let _h = state.deps.mailbox.begin_handling();
+                let _ = reply.send(state.delete(&record).await);
+            }
+            UploadPipelineMsg::Sweep => {
+                let _h = state.deps.mailbox.begin_internal();
+                match state.sweep().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(abandoned = n, "swept abandoned uploads"),
+                    Err(e) => tracing::warn!(error = %e, "upload sweep failed; retrying at the next tick"),
+                }
+            }
+            UploadPipelineMsg::InjectPanic => {
+                let _h = state.deps.mailbox.begin_handling();
+                panic!("fault injected into {NAME}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The typed handle the gateway holds.
+#[derive(Clone)]
+pub struct UploadPipelineHandle {
+    slot: Arc<ActorSlot<UploadPipelineMsg>>,
+    deps: PipelineDeps,
+    slots: Arc<Semaphore>,
+    max_in_flight: usize,
+}
+
+impl std::fmt::Debug for UploadPipelineHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadPipelineHandle").field("slot", &self.slot).finish_non_exhaustive()
+    }
+}
+
+impl UploadPipelineHandle {
+    /// A handle admitting at most `max_in_flight` uploads at once; the actor is started by the supervisor
+    /// from [`Self::child_spec`]. `deps.mailbox` is replaced by the slot's.
+    #[must_use]
+    pub fn new(mut deps: PipelineDeps, max_in_flight: usize, mailbox_capacity: usize, call_timeout: Duration) -> Self {
+        let slot = ActorSlot::new(NAME, mailbox_capacity, call_timeout);
+        deps.mailbox = slot.mailbox();
+        let max_in_flight = max_in_flight.max(1);
+        Self { slot, deps, slots: Arc::new(Semaphore::new(max_in_flight)), max_in_flight }
+    }
+
+    /// Admits an upload: takes a slot (or refuses at capacity) and records it with its job.
+    ///
+    /// # Errors
+    /// [`PipelineError::AtCapacity`], or the stores / actor are unavailable.
+    pub async fn admit(&self, owner: String, filename: Option<String>) -> Result<Admission, PipelineError> {
+        let permit = Arc::clone(&self.slots).try_acquire_owned().map_err(|_| {
+            count("overloaded");
+            PipelineError::AtCapacity
+        })?;
+        let (record, key) = self.slot.call(|reply| UploadPipelineMsg::Begin { owner, filename, reply }).await??;
+        metrics::gauge!("gantry_uploads_in_flight").increment(1.0);
+        Ok(Admission { record, key, _permit: permit })
+    }
+
+    /// Finishes an admitted upload (the slot is released when `admission` drops, here).
+    ///
+    /// # Errors
+    /// The stores or the actor are unavailable.
+    pub async fn finish(&self, admission: Admission, outcome: Outcome) -> Result<UploadRecord, PipelineError> {
+        let record = admission.record.clone();
+        let result = self.slot.call(|reply| UploadPipelineMsg::Finish { record, outcome, reply }).await?;
+        drop(admission);
+        result
+    }
+
+    /// Deletes an upload's object and record.
+    ///
+    /// # Errors
+    /// The stores or the actor are unavailable.
+    pub async fn delete(&self, record: UploadRecord) -> Result<(), PipelineError> {
+        self.slot.call(|reply| UploadPipelineMsg::Delete { record, reply }).await?
+    }
+
+    /// Uploads in progress now.
+    #[must_use]
+    pub fn in_flight(&self) -> usize {
+        self.max_in_flight.saturating_sub(self.slots.available_permits())
+    }
+
+    /// Whether the actor runs right now (readiness).
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        self.slot.current().is_some()
+    }
+
+    /// Makes the actor panic (supervision tests, chaos drills).
+    ///
+    /// # Errors
+    /// The actor is not running or overloaded.
+    pub fn inject_panic(&self) -> Result<(), CallError> {
+        self.slot.cast(UploadPipelineMsg::InjectPanic)
+    }
+
+    /// How the supervisor starts (and restarts) the actor.
+    #[must_use]
+    pub fn child_spec(&self) -> ChildSpec {
+        let deps = self.deps.clone();
+        let start_slot = Arc::clone(&self.slot);
+        let down_slot = Arc::clone(&self.slot);
+        ChildSpec {
+            name: NAME,
+            start: Arc::new(move |supervisor| {
+                let deps = deps.clone();
+                let slot = Arc::clone(&start_slot);
+                Box::pin(async move {
+                    let (actor, _join) = Actor::spawn_linked(None, UploadPipeline, deps, supervisor).await?;
+                    slot.set(actor.clone());
+                    Ok(actor.get_cell())
+                })
+            }),
+            on_down: Arc::new(move || down_slot.clear()),
+        }
+    }
+}

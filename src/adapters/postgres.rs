@@ -383,6 +383,20 @@ impl UploadStore for PostgresDb {
         Ok(())
     }
 
+    async fn count_uploads(&self, owner: &str) -> Result<u64, Unavailable> {
+        // The owner is the leading column of `uploads_owner_created_at_idx`, so this reads only that owner's
+        // rows. The statuses that count are listed (rather than `<> 'failed'`) so that a status added later stays
+        // out of the quota until someone decides otherwise.
+        let count: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM uploads WHERE owner = $1 AND status IN ('receiving', 'stored')")
+                .bind(owner)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| unavailable("postgres", "count_uploads", &e))?;
+        // `count(*)` is never negative.
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     async fn stale_uploads(
         &self,
         started_before: OffsetDateTime,

@@ -618,6 +618,20 @@ impl UploadStore for SqliteDb {
         Ok(())
     }
 
+    async fn count_uploads(&self, owner: &str) -> Result<u64, Unavailable> {
+        // The owner is the leading column of `uploads_owner_created_at_idx`, so this reads only that owner's
+        // rows. The statuses that count are listed (rather than `<> 'failed'`) so that a status added later stays
+        // out of the quota until someone decides otherwise.
+        let count: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM uploads WHERE owner = ?1 AND status IN ('receiving', 'stored')")
+                .bind(owner)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| unavailable("sqlite", "count_uploads", &e))?;
+        // `count(*)` is never negative.
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     async fn stale_uploads(
         &self,
         started_before: OffsetDateTime,
@@ -1087,6 +1101,31 @@ mod tests {
         assert_eq!(all, vec![oldest.clone(), older.clone(), just_before]);
         assert_eq!(first_two, vec![oldest, older]);
         assert!(db.stale_uploads(cutoff, 0).await.expect("stale").is_empty());
+    }
+
+    /// An owner's count takes in its uploads still receiving and those stored, but not failed ones nor other
+    /// owners' uploads; an upload that fails later stops counting, and an owner with no uploads counts zero.
+    #[tokio::test]
+    async fn count_uploads_counts_the_owners_receiving_and_stored_only() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = SqliteDb::open(&dir.path().join("gantry.db")).await.expect("open");
+        let with_status = |owner: &str, status: UploadStatus| UploadRecord { status, ..upload(owner) };
+        let receiving = with_status("guest:t4", UploadStatus::Receiving);
+        let stored = with_status("guest:t4", UploadStatus::Stored);
+        let failed = with_status("guest:t4", UploadStatus::Failed);
+        let others = with_status("guest:t5", UploadStatus::Stored);
+        for u in [&receiving, &stored, &failed, &others] {
+            db.create_upload(u).await.expect("create");
+        }
+
+        let before = db.count_uploads("guest:t4").await.expect("count");
+        db.update_upload(&UploadRecord { status: UploadStatus::Failed, ..receiving }).await.expect("fail one");
+        let after = db.count_uploads("guest:t4").await.expect("count");
+
+        assert_eq!(before, 2);
+        assert_eq!(after, 1, "an upload that failed no longer counts");
+        assert_eq!(db.count_uploads("guest:t5").await.expect("count"), 1);
+        assert_eq!(db.count_uploads("guest:nobody").await.expect("count"), 0);
     }
 }
 

@@ -86,6 +86,14 @@ pub enum ApiError {
         /// Explanation.
         message: &'static str,
     },
+    /// Authenticated but not allowed (a quota, a permission).
+    #[error("{message}")]
+    Forbidden {
+        /// Stable code, e.g. `upload_quota_exceeded`.
+        code: &'static str,
+        /// Explanation.
+        message: &'static str,
+    },
     /// The resource exists already.
     #[error("{message}")]
     Conflict {
@@ -159,6 +167,7 @@ impl ApiError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized | Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -174,6 +183,7 @@ impl ApiError {
             | Self::Unavailable { code, .. }
             | Self::Unauthenticated { code, .. }
             | Self::Conflict { code, .. }
+            | Self::Forbidden { code, .. }
             | Self::UnsupportedMediaTypeOf { code, .. } => code,
             Self::DigestMismatch => "digest_mismatch",
             Self::RangeNotSatisfiable => "range_not_satisfiable",

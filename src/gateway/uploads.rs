@@ -54,6 +54,8 @@ struct Uploader {
     max_bytes: u64,
     /// Accepted types.
     allowed: Vec<MediaType>,
+    /// Files the uploader may have (guests: the token's quota).
+    max_files: Option<u32>,
 }
 
 fn unauthenticated(code: &'static str, message: &'static str) -> ApiError {
@@ -69,6 +71,7 @@ fn uploader(state: &AppState, req: &Request<Incoming>) -> Result<Uploader, ApiEr
             owner: format!("user:{}", claims.sub),
             max_bytes: settings.max_bytes,
             allowed: settings.allowed_types(),
+            max_files: None,
         });
     }
     let token = req
@@ -87,7 +90,12 @@ fn uploader(state: &AppState, req: &Request<Incoming>) -> Result<Uploader, ApiEr
             }
         })?;
     let allowed: Vec<MediaType> = claims.allowed_types.iter().filter_map(|t| MediaType::parse_mime(t)).collect();
-    Ok(Uploader { owner: claims.sub, max_bytes: claims.max_bytes.min(settings.max_bytes), allowed })
+    Ok(Uploader {
+        owner: claims.sub,
+        max_bytes: claims.max_bytes.min(settings.max_bytes),
+        allowed,
+        max_files: Some(claims.max_files),
+    })
 }
 
 #[derive(Serialize)]
@@ -320,6 +328,17 @@ pub async fn upload(state: &AppState, req: Request<Incoming>) -> Result<Response
         .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
         .and_then(sanitize_filename);
 
+    if let Some(max_files) = who.max_files {
+        // Checked before admission; concurrent uploads of one token can overshoot by what is in flight.
+        let used = state.upload_store.count_uploads(&who.owner).await.map_err(db_unavailable)?;
+        if used >= u64::from(max_files) {
+            metrics::counter!("gantry_uploads_total", "outcome" => "quota_exceeded").increment(1);
+            return Err(ApiError::Forbidden {
+                code: "upload_quota_exceeded",
+                message: "this upload token has reached its number of files",
+            });
+        }
+    }
     let admission = state.pipeline.admit(who.owner.clone(), filename).await.map_err(pipeline_error)?;
     let key = admission.key.clone();
     let outcome = Arc::new(Mutex::new(Outcome::default()));

@@ -374,3 +374,15 @@ async fn upload_pipeline_restart_keeps_serving() {
     }
     assert!(stored, "uploads work again after the restart");
 }
+
+/// A guest token allows `max_files` files; failed uploads do not count; beyond it, 403 `upload_quota_exceeded`.
+#[tokio::test]
+async fn guest_file_quota_is_enforced() {
+    let app = spawn_app_with("[uploads]\nguest_max_files = 2").await;
+    let token = guest_token(&app).await;
+    let send = |bytes: Vec<u8>| upload(&app, bytes, "image/png").header("x-upload-token", &token).send();
+    json_of(send(png(100)).await.expect("req"), 201).await;
+    assert_problem(send(b"not an image at all".to_vec()).await.expect("req"), 415, "unsupported_media_type").await;
+    json_of(send(png(100)).await.expect("req"), 201).await;
+    assert_problem(send(png(100)).await.expect("req"), 403, "upload_quota_exceeded").await;
+}

@@ -441,3 +441,30 @@ async fn stale_uploads_are_old_receiving_ones_oldest_first_and_limited() {
     })
     .await;
 }
+
+/// An owner's count takes in its uploads still receiving and those stored, but not failed ones nor other owners'
+/// uploads; an upload that fails later stops counting, and an owner with no uploads counts zero.
+#[tokio::test]
+async fn count_uploads_counts_the_owners_receiving_and_stored_only() {
+    with_fresh_database(|url| async move {
+        let db = PostgresDb::connect(&url, 2).await.expect("connect");
+        let with_status = |owner: &str, status: UploadStatus| UploadRecord { status, ..upload(owner) };
+        let receiving = with_status("guest:t4", UploadStatus::Receiving);
+        let stored = with_status("guest:t4", UploadStatus::Stored);
+        let failed = with_status("guest:t4", UploadStatus::Failed);
+        let others = with_status("guest:t5", UploadStatus::Stored);
+        for u in [&receiving, &stored, &failed, &others] {
+            db.create_upload(u).await.expect("create");
+        }
+
+        let before = db.count_uploads("guest:t4").await.expect("count");
+        db.update_upload(&UploadRecord { status: UploadStatus::Failed, ..receiving }).await.expect("fail one");
+        let after = db.count_uploads("guest:t4").await.expect("count");
+
+        assert_eq!(before, 2);
+        assert_eq!(after, 1, "an upload that failed no longer counts");
+        assert_eq!(db.count_uploads("guest:t5").await.expect("count"), 1);
+        assert_eq!(db.count_uploads("guest:nobody").await.expect("count"), 0);
+    })
+    .await;
+}

@@ -319,3 +319,72 @@ async fn uploads_with_rejected_s3_credentials_are_503() {
     })
     .await;
 }
+
+/// A free TCP port on loopback.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// Starts `s3s-fs` (the CI stand-in for MinIO) on `port` over `dir`.
+fn s3s_fs(port: u16, dir: &std::path::Path, key_id: &str, secret: &str) -> std::process::Child {
+    std::process::Command::new("s3s-fs")
+        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", key_id, "--secret-key", secret])
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("s3s-fs on PATH (.ci/run installs it)")
+}
+
+/// The object store going away and coming back: while it is down uploads are 503 `storage_unavailable` and
+/// `/readyz` says so; once it is back, uploads work again without restarting Gantry.
+#[tokio::test]
+async fn uploads_recover_when_the_store_comes_back() {
+    let Some(mut b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let port = free_port();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (key_id, secret) = ("gantryrestartkey", "Zq7Wx3Ec9Rv5Tb1Yn8Um4Ik2Ol6Pa0Sd3Fg7Hj");
+        let mut store = s3s_fs(port, dir.path(), key_id, secret);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        b.s3_endpoint = format!("http://127.0.0.1:{port}");
+        b.s3_key_id = key_id.to_owned();
+        let (http, _admin, stop) = start(&database, &b, secret).await;
+        readiness(&http, |v| v["components"]["object_store"]["status"] == "up").await;
+        let client = reqwest::Client::new();
+        let grant = json(client.post(format!("{http}/v1/uploads/guest-token")).send().await.expect("req"), 200).await;
+        let token = grant["upload_token"].as_str().expect("token").to_owned();
+        let put = || {
+            client
+                .post(format!("{http}/v1/uploads"))
+                .header("x-upload-token", &token)
+                .header("content-type", "image/png")
+                .body(png(2000))
+                .send()
+        };
+        json(put().await.expect("req"), 201).await;
+
+        store.kill().expect("stop the store");
+        let _ = store.wait();
+        let problem = json(put().await.expect("req"), 503).await;
+        assert_eq!(problem["code"], "storage_unavailable");
+        let (_, ready) = readiness(&http, |v| v["components"]["object_store"]["status"] == "down").await;
+        assert_eq!(ready["components"]["object_store"]["status"], "down", "{ready}");
+
+        let mut store = s3s_fs(port, dir.path(), key_id, secret);
+        let mut recovered = false;
+        for _ in 0..50 {
+            let response = put().await.expect("req");
+            if response.status() == 201 {
+                recovered = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(recovered, "uploads work again once the store is back, without a restart");
+        let _ = store.kill();
+        let _ = store.wait();
+        let _ = stop.send(());
+    })
+    .await;
+}

@@ -96,6 +96,12 @@ pub trait UploadStore: Send + Sync + 'static {
     /// The database is unreachable.
     async fn delete_upload(&self, id: Uuid) -> Result<(), Unavailable>;
 
+    /// How many uploads `owner` has that did not fail (`receiving` or `stored`): a guest token's file quota.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn count_uploads(&self, owner: &str) -> Result<u64, Unavailable>;
+
     /// Uploads still `receiving` that started before `started_before`, oldest first, at most `limit`
     /// (an instance died mid-upload: the pipeline's sweep fails them and removes their objects).
     ///

@@ -49,6 +49,17 @@ async fn start_on(
     exchange: &str,
 ) -> (String, String, oneshot::Sender<()>) {
     let bucket = format!("gantry-prod-{}", uuid::Uuid::new_v4().simple());
+    start_in_bucket(database, b, s3_secret, exchange, &bucket).await
+}
+
+/// Like [`start_on`] with the objects in `bucket`.
+async fn start_in_bucket(
+    database: &SecretString,
+    b: &Backends,
+    s3_secret: &str,
+    exchange: &str,
+    bucket: &str,
+) -> (String, String, oneshot::Sender<()>) {
     let toml = format!(
         "http_addr = \"127.0.0.1:0\"\nadmin_addr = \"127.0.0.1:0\"\ndatabase_url = {:?}\nredis_url = {:?}\n\
          amqp_url = {:?}\ns3_endpoint = {:?}\ns3_bucket = {bucket:?}\nlog_format = \"text\"\n\
@@ -384,6 +395,77 @@ async fn uploads_recover_when_the_store_comes_back() {
         assert!(recovered, "uploads work again once the store is back, without a restart");
         let _ = store.kill();
         let _ = store.wait();
+        let _ = stop.send(());
+    })
+    .await;
+}
+
+/// The keys in `bucket`, read with the SDK directly (what is really stored, whatever Gantry says).
+async fn keys_in(b: &Backends, bucket: &str) -> Vec<String> {
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(&b.s3_endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(&b.s3_key_id, &b.s3_secret, None, None, "test"))
+        .force_path_style(true)
+        .build();
+    let out = aws_sdk_s3::Client::from_conf(config).list_objects_v2().bucket(bucket).send().await.expect("list");
+    out.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect()
+}
+
+/// On S3, refused uploads store nothing: one byte over the limit (announced and chunked), a PNG declared as
+/// PDF, a text file named `.jpg`, and a client that drops the connection mid-body. Only the accepted upload
+/// is in the bucket afterwards (listed with the SDK directly).
+#[tokio::test]
+async fn refused_uploads_leave_nothing_in_s3() {
+    use tokio::io::AsyncWriteExt;
+    let Some(b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let bucket = format!("gantry-refused-{}", uuid::Uuid::new_v4().simple());
+        let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
+        let accepted = 9 * 1024 * 1024;
+        let (http, _admin, stop) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket).await;
+        readiness(&http, |v| v["components"]["object_store"]["status"] == "up").await;
+        let client = reqwest::Client::new();
+        let creds = serde_json::json!({"email": "s3-refused@example.com", "password": PASSWORD});
+        json(client.post(format!("{http}/v1/auth/register")).json(&creds).send().await.expect("req"), 201).await;
+        let pair = json(client.post(format!("{http}/v1/auth/login")).json(&creds).send().await.expect("req"), 200).await;
+        let token = pair["access_token"].as_str().expect("token").to_owned();
+        let post = |body: reqwest::Body, content_type: &str| {
+            client.post(format!("{http}/v1/uploads")).bearer_auth(&token).header("content-type", content_type).body(body)
+        };
+
+        // Accepted: exactly at a size that streams as one PutObject (over one 8 MiB part).
+        json(post(png(accepted).into(), "image/png").send().await.expect("req"), 201).await;
+        // Over the user limit (100 MiB by default) by one byte, announced: refused before reading.
+        let over = 100 * 1024 * 1024 + 1;
+        let response = post(png(over).into(), "image/png").send().await.expect("req");
+        assert_eq!(json(response, 413).await["code"], "payload_too_large");
+        // The same, chunked (no Content-Length): refused while streaming.
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = png(over).chunks(1 << 20).map(|c| Ok(c.to_vec())).collect();
+        let response =
+            post(reqwest::Body::wrap_stream(futures::stream::iter(chunks)), "image/png").send().await.expect("req");
+        assert_eq!(json(response, 413).await["code"], "payload_too_large");
+        let response = post(png(20 * 1024 * 1024).into(), "application/pdf").send().await.expect("req");
+        assert_eq!(json(response, 415).await["code"], "unsupported_media_type");
+        let response = post(b"plain text pretending to be a photo".to_vec().into(), "image/jpeg").send().await;
+        assert_eq!(json(response.expect("req"), 415).await["code"], "unsupported_media_type");
+
+        let addr = http.trim_start_matches("http://").to_owned();
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+        let head = format!(
+            "POST /v1/uploads HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\ncontent-type: image/png\r\ncontent-length: {}\r\n\r\n",
+            20 * 1024 * 1024
+        );
+        stream.write_all(head.as_bytes()).await.expect("write");
+        stream.write_all(&png(3 * 1024 * 1024)).await.expect("write");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        drop(stream);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
+        let keys = keys_in(&b, &bucket).await;
+        assert_eq!(keys.len(), 1, "only the accepted upload is stored: {keys:?}");
         let _ = stop.send(());
     })
     .await;

@@ -116,3 +116,30 @@ impl<M: Message> ActorSlot<M> {
         }
     }
 }
+
+impl<M: Message> ActorSlot<M> {
+    /// How the supervisor starts (and restarts) actor `A` with `args` behind this slot: each start spawns a
+    /// fresh `A` linked to the supervisor and points the slot at it; going down empties the slot.
+    #[must_use]
+    pub fn child_spec<A>(self: &Arc<Self>, args: A::Arguments) -> crate::supervisor::ChildSpec
+    where
+        A: ractor::Actor<Msg = M> + Default,
+        A::Arguments: Clone + Sync,
+    {
+        let start_slot = Arc::clone(self);
+        let down_slot = Arc::clone(self);
+        crate::supervisor::ChildSpec {
+            name: self.actor(),
+            start: Arc::new(move |supervisor| {
+                let args = args.clone();
+                let slot = Arc::clone(&start_slot);
+                Box::pin(async move {
+                    let (actor, _join) = ractor::Actor::spawn_linked(None, A::default(), args, supervisor).await?;
+                    slot.set(actor.clone());
+                    Ok(actor.get_cell())
+                })
+            }),
+            on_down: Arc::new(move || down_slot.clear()),
+        }
+    }
+}

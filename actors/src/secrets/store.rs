@@ -123,20 +123,6 @@ impl SecretStoreHandle {
     #[must_use]
     pub fn child_spec(&self) -> ChildSpec {
         let args = SecretStoreArgs { keyring: Arc::clone(&self.keyring), mailbox: self.slot.mailbox() };
-        let start_slot = Arc::clone(&self.slot);
-        let down_slot = Arc::clone(&self.slot);
-        ChildSpec {
-            name: NAME,
-            start: Arc::new(move |supervisor| {
-                let args = args.clone();
-                let slot = Arc::clone(&start_slot);
-                Box::pin(async move {
-                    let (actor, _join) = Actor::spawn_linked(None, SecretStore, args, supervisor).await?;
-                    slot.set(actor.clone());
-                    Ok(actor.get_cell())
-                })
-            }),
-            on_down: Arc::new(move || down_slot.clear()),
-        }
+        self.slot.child_spec::<SecretStore>(args)
     }
 }

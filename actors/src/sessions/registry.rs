@@ -977,21 +977,6 @@ impl SessionRegistryHandle {
     /// How the supervisor starts (and restarts) the actor.
     #[must_use]
     pub fn child_spec(&self) -> ChildSpec {
-        let deps = self.deps.clone();
-        let start_slot = Arc::clone(&self.slot);
-        let down_slot = Arc::clone(&self.slot);
-        ChildSpec {
-            name: NAME,
-            start: Arc::new(move |supervisor| {
-                let deps = deps.clone();
-                let slot = Arc::clone(&start_slot);
-                Box::pin(async move {
-                    let (actor, _join) = Actor::spawn_linked(None, SessionRegistry, deps, supervisor).await?;
-                    slot.set(actor.clone());
-                    Ok(actor.get_cell())
-                })
-            }),
-            on_down: Arc::new(move || down_slot.clear()),
-        }
+        self.slot.child_spec::<SessionRegistry>(self.deps.clone())
     }
 }

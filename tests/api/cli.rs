@@ -140,3 +140,57 @@ async fn serves_with_nothing_configured_and_stops_on_sigterm() {
     assert!(status.success(), "graceful stop exits 0, got {status}");
     assert!(dir.path().join("data/secrets/JWT_SECRET").exists(), "local profile generated its secrets");
 }
+
+/// `gantry migrate` prepares the local database, and `gantry users add` creates an account (password from
+/// a file) that can then log in through the API.
+#[tokio::test]
+async fn migrate_and_users_add_create_a_working_account() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, text) = output_of(gantry(dir.path()).arg("migrate"));
+    assert_eq!(code, 0, "{text}");
+    assert!(dir.path().join("data/gantry.sqlite3").exists());
+
+    let password_file = dir.path().join("password");
+    std::fs::write(&password_file, format!("{}\n", crate::helpers::PASSWORD)).expect("write");
+    let (code, text) = output_of(
+        gantry(dir.path()).args(["users", "add", "--email", "Ops@Example.com", "--password-file"]).arg(&password_file),
+    );
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("\"email\":\"ops@example.com\""), "{text}");
+    assert!(!text.contains(crate::helpers::PASSWORD), "password echoed: {text}");
+
+    let (code, text) =
+        output_of(gantry(dir.path()).args(["users", "add", "--email", "weak@example.com", "--password-file"]).arg({
+            let weak = dir.path().join("weak");
+            std::fs::write(&weak, "password123").expect("write");
+            weak
+        }));
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("validation"), "{text}");
+
+    let app = crate::helpers::spawn_app_in(&dir.path().join("data"), "").await;
+    app.login("ops@example.com").await;
+}
+
+/// `gantry sessions revoke-all` asks a running instance's admin listener and prints the job.
+#[tokio::test]
+async fn sessions_revoke_all_cli_calls_the_running_instance() {
+    let app = crate::helpers::spawn_app().await;
+    app.register("cli-revoke@example.com").await;
+    let pair = app.login("cli-revoke@example.com").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let admin = app.admin.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        gantry(dir.path())
+            .args(["sessions", "revoke-all", "--reason", "cli test", "--admin-url", &admin])
+            .env("GANTRY_ADMIN_TOKEN", ADMIN_TOKEN)
+            .output()
+            .expect("runs")
+    })
+    .await
+    .expect("join");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(body["job_id"].is_string());
+    crate::helpers::assert_problem(app.me(crate::helpers::access(&pair)).await, 401, "session_revoked").await;
+}

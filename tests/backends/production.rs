@@ -49,7 +49,7 @@ async fn start_on(
     exchange: &str,
 ) -> (String, String, oneshot::Sender<()>) {
     let bucket = format!("gantry-prod-{}", uuid::Uuid::new_v4().simple());
-    start_in_bucket(database, b, s3_secret, exchange, &bucket).await
+    start_in_bucket(database, b, s3_secret, exchange, &bucket, "").await
 }
 
 /// Like [`start_on`] with the objects in `bucket`.
@@ -59,11 +59,12 @@ async fn start_in_bucket(
     s3_secret: &str,
     exchange: &str,
     bucket: &str,
+    extra_toml: &str,
 ) -> (String, String, oneshot::Sender<()>) {
     let toml = format!(
         "http_addr = \"127.0.0.1:0\"\nadmin_addr = \"127.0.0.1:0\"\ndatabase_url = {:?}\nredis_url = {:?}\n\
          amqp_url = {:?}\ns3_endpoint = {:?}\ns3_bucket = {bucket:?}\nlog_format = \"text\"\n\
-         [bus]\nexchange = {exchange:?}\n",
+         {extra_toml}\n[bus]\nexchange = {exchange:?}\n",
         database.expose_secret(),
         b.redis,
         b.amqp,
@@ -425,7 +426,7 @@ async fn refused_uploads_leave_nothing_in_s3() {
         let bucket = format!("gantry-refused-{}", uuid::Uuid::new_v4().simple());
         let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
         let accepted = 9 * 1024 * 1024;
-        let (http, _admin, stop) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket).await;
+        let (http, _admin, stop) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
         readiness(&http, |v| v["components"]["object_store"]["status"] == "up").await;
         let client = reqwest::Client::new();
         let creds = serde_json::json!({"email": "s3-refused@example.com", "password": PASSWORD});
@@ -467,6 +468,51 @@ async fn refused_uploads_leave_nothing_in_s3() {
         let keys = keys_in(&b, &bucket).await;
         assert_eq!(keys.len(), 1, "only the accepted upload is stored: {keys:?}");
         let _ = stop.send(());
+    })
+    .await;
+}
+
+/// A lost bus message cannot leave a revoked token valid for long: two instances that share the stores but
+/// not the bus (different exchanges) still converge, through the periodic reload of the revocation view.
+#[tokio::test]
+async fn revocation_reaches_an_instance_that_missed_the_bus_message() {
+    let Some(b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let reload = "[sessions]\nview_reload_secs = 1";
+        let exchange = |name: &str| format!("gantry.events.test-{name}-{}", uuid::Uuid::new_v4().simple());
+        let bucket = format!("gantry-lost-{}", uuid::Uuid::new_v4().simple());
+        let (a_http, a_admin, stop_a) =
+            start_in_bucket(&database, &b, &b.s3_secret, &exchange("a"), &bucket, reload).await;
+        let (b_http, _b_admin, stop_b) =
+            start_in_bucket(&database, &b, &b.s3_secret, &exchange("b"), &bucket, reload).await;
+        let client = reqwest::Client::new();
+        let creds = serde_json::json!({"email": "lost@example.com", "password": PASSWORD});
+        json(client.post(format!("{a_http}/v1/auth/register")).json(&creds).send().await.expect("req"), 201).await;
+        let pair =
+            json(client.post(format!("{a_http}/v1/auth/login")).json(&creds).send().await.expect("req"), 200).await;
+        let access = pair["access_token"].as_str().expect("access").to_owned();
+        json(client.get(format!("{b_http}/v1/auth/me")).bearer_auth(&access).send().await.expect("req"), 200).await;
+
+        let response = client
+            .post(format!("{a_admin}/admin/sessions/revoke-all"))
+            .bearer_auth(ADMIN)
+            .json(&serde_json::json!({"reason": "lost message test"}))
+            .send()
+            .await
+            .expect("req");
+        json(response, 202).await;
+        let mut refused = false;
+        for _ in 0..50 {
+            let response = client.get(format!("{b_http}/v1/auth/me")).bearer_auth(&access).send().await.expect("req");
+            if response.status() == 401 {
+                refused = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(refused, "instance B never picked up the revocation from the stores");
+        let _ = stop_a.send(());
+        let _ = stop_b.send(());
     })
     .await;
 }

@@ -23,6 +23,8 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Load the bundled seed catalog (idempotent) and exit.
+    Seed,
     /// Secret management.
     Secrets {
         /// What to do with secrets.

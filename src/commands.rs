@@ -136,3 +136,22 @@ pub async fn sessions_revoke_all(settings: &Settings, reason: &str, admin_url: O
         anyhow::bail!("the instance answered {status}: {text}")
     }
 }
+
+/// `gantry seed`: loads the bundled seed catalog into the profile's database (idempotent).
+///
+/// # Errors
+/// The database cannot be reached.
+pub async fn seed(settings: &Settings) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use gantry_actors::ports::catalog::CatalogStore;
+    let store: Box<dyn CatalogStore> = match settings.profile {
+        Profile::Local => Box::new(crate::adapters::sqlite::SqliteDb::open(&settings.sqlite_path()).await?),
+        Profile::Production => {
+            let url = settings.database_url.as_ref().context("GANTRY_DATABASE_URL is not set")?;
+            Box::new(crate::adapters::postgres::PostgresDb::connect(url, 2).await?)
+        }
+    };
+    let report = gantry_actors::catalog::seed::seed(store.as_ref()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{}", serde_json::json!({ "created": report.created, "existing": report.existing }));
+    Ok(())
+}

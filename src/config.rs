@@ -109,6 +109,19 @@ pub struct Settings {
     pub sessions: SessionSettings,
     /// Uploads.
     pub uploads: UploadSettings,
+    /// The listing-form catalog.
+    pub catalog: CatalogSettings,
+}
+
+/// The listing-form catalog.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CatalogSettings {
+    /// How often each instance compares its cached catalog version with the store's, seconds.
+    pub version_check_secs: u64,
+    /// Options one user may create per hour.
+    pub creates_per_user_per_hour: u32,
+    /// Load the bundled seed catalog on the first start of the local profile.
+    pub seed_on_first_start: bool,
 }
 
 /// Uploads.
@@ -339,6 +352,8 @@ impl Settings {
             ("cache.max_entries", self.cache.max_entries),
             ("cache.pool_size", self.cache.pool_size),
             ("bus.capacity", self.bus.capacity),
+            ("catalog.version_check_secs", usize::try_from(self.catalog.version_check_secs).unwrap_or(1)),
+            ("catalog.creates_per_user_per_hour", self.catalog.creates_per_user_per_hour as usize),
             ("sessions.max_concurrent_hashes", self.sessions.max_concurrent_hashes),
             ("sessions.login_max_failures_per_account", self.sessions.login_max_failures_per_account as usize),
             ("sessions.login_max_failures_per_address", self.sessions.login_max_failures_per_address as usize),

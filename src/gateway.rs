@@ -9,6 +9,7 @@
 //! - [`jobs`]: `/v1/jobs/{id}`, `/admin/jobs/{id}`.
 //! - [`admin`]: admin authentication, `/metrics`, `/admin/secrets…`, `/admin/sessions…`.
 //! - [`auth`]: register, login, refresh, logout, me, own sessions; the bearer-token check.
+//! - [`options`]: the listing-form catalog (cached option lists, creating options).
 //! - [`uploads`]: guest upload tokens, streaming uploads, downloads with ranges, deletion.
 
 pub mod admin;
@@ -16,6 +17,7 @@ pub mod auth;
 pub mod body;
 pub mod health;
 pub mod jobs;
+pub mod options;
 pub mod problem;
 pub mod router;
 pub mod server;
@@ -23,6 +25,8 @@ pub mod uploads;
 
 use std::sync::Arc;
 
+use gantry_actors::accounts::limiter::FailureLimiter;
+use gantry_actors::catalog::cache::OptionCacheHandle;
 use gantry_actors::ports::accounts::AccountStore;
 use gantry_actors::ports::bus::Bus;
 use gantry_actors::ports::cache::Cache;
@@ -63,6 +67,10 @@ pub struct Shared {
     pub uploads: Arc<uploads::UploadGuards>,
     /// The upload pipeline actor.
     pub pipeline: UploadPipelineHandle,
+    /// The option cache actor.
+    pub options: OptionCacheHandle,
+    /// Option creates per user.
+    pub option_writes: FailureLimiter,
     /// Shared cache.
     pub cache: Arc<dyn Cache>,
     /// Object store.

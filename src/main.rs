@@ -38,6 +38,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Serve => runtime.block_on(serve(settings)),
+        Command::Seed => exit_with(runtime.block_on(commands::seed(&settings))),
         Command::Users { action: UsersCommand::Add { email, password_file } } => {
             exit_with(runtime.block_on(commands::users_add(&settings, &email, password_file.as_deref())))
         }

@@ -6,9 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use gantry_actors::accounts::limiter::FailureLimiter;
+use gantry_actors::catalog::cache::{self as option_cache, CacheDeps, OptionCacheHandle, empty_entries};
 use gantry_actors::ports::accounts::AccountStore;
 use gantry_actors::ports::bus::{Bus, Event};
 use gantry_actors::ports::cache::Cache;
+use gantry_actors::ports::catalog::CatalogStore;
 use gantry_actors::ports::jobs::JobStore;
 use gantry_actors::ports::objects::ObjectStore;
 use gantry_actors::ports::sessions::SessionStore;
@@ -50,6 +53,8 @@ pub struct Backends {
     pub sessions: Arc<dyn SessionStore>,
     /// Upload metadata (SQLite or Postgres).
     pub uploads: Arc<dyn UploadStore>,
+    /// The listing-form catalog (SQLite or Postgres).
+    pub catalog: Arc<dyn CatalogStore>,
     /// Cache (in-process or Redis).
     pub cache: Arc<dyn Cache>,
     /// Objects (folder or S3).
@@ -74,10 +79,19 @@ impl Backends {
                     .await
                     .with_context(|| format!("opening the object folder {}", settings.objects_dir().display()))?;
                 let db = Arc::new(jobs);
+                if settings.catalog.seed_on_first_start
+                    && db.catalog_version().await.map_err(|e| anyhow::anyhow!("{e}"))? == 0
+                {
+                    let report = gantry_actors::catalog::seed::seed(db.as_ref())
+                        .await
+                        .map_err(|e| anyhow::anyhow!("seeding the catalog: {e}"))?;
+                    tracing::info!(event = "catalog_seeded", created = report.created, "loaded the seed catalog");
+                }
                 Ok(Self {
                     jobs: db.clone(),
                     accounts: db.clone(),
                     uploads: db.clone(),
+                    catalog: db.clone(),
                     sessions: db,
                     cache: Arc::new(MemoryCache::new(settings.cache.max_entries)),
                     objects: Arc::new(objects),
@@ -126,6 +140,7 @@ impl Backends {
                 Ok(Self {
                     jobs: db.clone(),
                     uploads: db.clone(),
+                    catalog: db.clone(),
                     accounts: db,
                     sessions: Arc::new(sessions),
                     cache: Arc::new(cache),
@@ -204,9 +219,20 @@ impl Application {
             settings.actors.mailbox_capacity,
             call_timeout,
         );
-        // Start order: the secret store (keys) before the session registry (which signs with them); the
-        // upload pipeline last. Stopped in reverse.
-        let children = vec![secrets.child_spec(), sessions.child_spec(), pipeline.child_spec()];
+        let options = OptionCacheHandle::new(
+            CacheDeps {
+                store: Arc::clone(&backends.catalog),
+                bus: Arc::clone(&backends.bus),
+                entries: empty_entries(),
+                check_every: Duration::from_secs(settings.catalog.version_check_secs),
+                mailbox: Mailbox::new(option_cache::NAME, settings.actors.mailbox_capacity),
+            },
+            settings.actors.mailbox_capacity,
+            call_timeout,
+        );
+        // Start order: the secret store (keys) before the session registry (which signs with them); then the
+        // upload pipeline and the option cache. Stopped in reverse.
+        let children = vec![secrets.child_spec(), sessions.child_spec(), pipeline.child_spec(), options.child_spec()];
         let args = SupervisorArgs { children, budget, fatal: fatal_tx };
         let (supervisor, _join) = Actor::spawn(None, RootSupervisor, args).await.context("starting the actor tree")?;
 
@@ -218,6 +244,8 @@ impl Application {
             .with_context(|| format!("binding the admin listener on {}", settings.admin_addr))?;
 
         let auth = Arc::new(AuthGuards::new(&settings.sessions));
+        let option_writes =
+            FailureLimiter::new(settings.catalog.creates_per_user_per_hour, Duration::from_secs(3600), 100_000);
         let upload_guards = Arc::new(UploadGuards {
             guest_tokens: gantry_actors::accounts::limiter::FailureLimiter::new(
                 settings.uploads.guest_tokens_per_address_per_hour,
@@ -236,6 +264,8 @@ impl Application {
             upload_store: backends.uploads,
             uploads: upload_guards,
             pipeline,
+            options,
+            option_writes,
             cache: backends.cache,
             objects: backends.objects,
             bus: backends.bus,

@@ -5,11 +5,13 @@
 //! - [`secrets`]: the redacting secret type, the runbook's rules, the key ring and the secret store actor.
 //! - [`sessions`]: tokens, the revocation view and the session registry actor.
 //! - [`supervisor`]: the root supervisor with its restart budget.
+//! - [`catalog`]: option kinds and name normalisation of the listing-form catalog.
 //! - [`handle`]: the typed front door every actor handle is built on (slot, mailbox bound, call timeouts).
 //! - [`telemetry`]: per-actor metrics.
 //! - [`uploads`]: upload rules: media sniffing, display filenames, byte ranges, announced digests, guest tokens.
 
 pub mod accounts;
+pub mod catalog;
 pub mod handle;
 pub mod ports;
 pub mod secrets;

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod bus;
 pub mod cache;
+pub mod catalog;
 pub mod jobs;
 pub mod objects;
 pub mod sessions;

@@ -1,5 +1,5 @@
-//! `JobStore`, `AccountStore` and `UploadStore` on PostgreSQL (production). Same semantics as the SQLite adapter; the
-//! start-up error, the safe mapping of `sqlx` errors and the stored spellings are shared with it (they live in
+//! `JobStore`, `AccountStore`, `UploadStore` and `CatalogStore` on PostgreSQL (production). Same semantics as the
+//! SQLite adapter; the start-up error, the safe mapping of `sqlx` errors and the stored spellings are shared with it (they live in
 //! `sqlite.rs`).
 
 use std::collections::HashMap;
@@ -8,8 +8,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use gantry_actors::catalog::OptionKind;
 use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::accounts::{AccountStore, AccountStoreError, Epochs, RevocationNotice, User};
+use gantry_actors::ports::catalog::{CatalogOption, CatalogStore, Created};
 use gantry_actors::ports::jobs::{Job, JobState, JobStore, JobStoreError, JobUpdate};
 use gantry_actors::ports::uploads::{UploadRecord, UploadStatus, UploadStore};
 use secrecy::{ExposeSecret, SecretString};
@@ -57,6 +59,13 @@ macro_rules! upload_columns {
     };
 }
 
+/// The columns [`option_from_row`] reads.
+macro_rules! option_columns {
+    () => {
+        "id, kind, parent_id, name, name_key, search_key, has_engine, created_at"
+    };
+}
+
 /// SQLSTATE `unique_violation`.
 const UNIQUE_VIOLATION: &str = "23505";
 /// The email's unique constraint, named in `migrations/postgres/0002_accounts.sql`: only a violation of this
@@ -66,7 +75,7 @@ const USERS_EMAIL_KEY: &str = "users_email_key";
 /// The Postgres migrations, embedded at compile time.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// `JobStore`, `AccountStore` and `UploadStore` on PostgreSQL.
+/// `JobStore`, `AccountStore`, `UploadStore` and `CatalogStore` on PostgreSQL.
 #[derive(Clone)]
 pub struct PostgresDb {
     /// The connection pool; its connect options hold the password, so `Debug` is written by hand.
@@ -416,6 +425,148 @@ impl UploadStore for PostgresDb {
         .map_err(|e| unavailable("postgres", "stale_uploads", &e))?;
         rows.iter().map(upload_from_row).collect()
     }
+}
+
+/// The listing-form catalog on PostgreSQL.
+#[async_trait]
+impl CatalogStore for PostgresDb {
+    async fn list_options(&self, kind: OptionKind, parent: Option<Uuid>) -> Result<Vec<CatalogOption>, Unavailable> {
+        // Two statements rather than one with `IS NOT DISTINCT FROM`, which no index serves: each spells a
+        // plain predicate on the leading columns of `catalog_options_listing_idx`, whose third column (byte
+        // order, see the migration) gives the order.
+        let rows = match parent {
+            None => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    option_columns!(),
+                    " FROM catalog_options WHERE kind = $1 AND parent_id IS NULL ORDER BY search_key, id"
+                ))
+                .bind(kind.as_str())
+                .fetch_all(&self.pool)
+                .await
+            }
+            Some(parent) => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    option_columns!(),
+                    " FROM catalog_options WHERE kind = $1 AND parent_id = $2 ORDER BY search_key, id"
+                ))
+                .bind(kind.as_str())
+                .bind(parent)
+                .fetch_all(&self.pool)
+                .await
+            }
+        }
+        .map_err(|e| unavailable("postgres", "list_options", &e))?;
+        rows.iter().map(option_from_row).collect()
+    }
+
+    async fn get_option(&self, id: Uuid) -> Result<Option<CatalogOption>, Unavailable> {
+        let row = sqlx::query(concat!("SELECT ", option_columns!(), " FROM catalog_options WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| unavailable("postgres", "get_option", &e))?;
+        row.as_ref().map(option_from_row).transpose()
+    }
+
+    async fn create_option(&self, option: &CatalogOption) -> Result<Created, Unavailable> {
+        let failed = |e: sqlx::Error| unavailable("postgres", "create_option", &e);
+        // One READ COMMITTED transaction. A concurrent create of the same name makes the insert wait for that
+        // transaction: if it commits, the insert does nothing, and the SELECT below (a new snapshot) sees its
+        // row; if it rolls back, this insert goes ahead. The version row is locked by the UPDATE until commit,
+        // so bumps never overlap, and it is always the last lock taken, so creates cannot deadlock.
+        let mut tx = self.pool.begin().await.map_err(failed)?;
+        // The conflict target is the expression list of `catalog_options_name_key_idx`: only a duplicate name
+        // is "already there"; a duplicate id still fails loudly.
+        let inserted = sqlx::query(concat!(
+            "INSERT INTO catalog_options (",
+            option_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (kind, COALESCE(parent_id, '00000000-0000-0000-0000-000000000000'::uuid), name_key) \
+             DO NOTHING RETURNING ",
+            option_columns!()
+        ))
+        .bind(option.id)
+        .bind(option.kind.as_str())
+        .bind(option.parent_id)
+        .bind(&option.name)
+        .bind(&option.name_key)
+        .bind(&option.search_key)
+        .bind(option.has_engine)
+        .bind(option.created_at)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(failed)?;
+        let (row, created, version) = match inserted {
+            Some(row) => {
+                let version: i64 =
+                    sqlx::query_scalar("UPDATE catalog_meta SET version = version + 1 RETURNING version")
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(failed)?;
+                (row, true, version)
+            }
+            None => {
+                // The same expression as the unique index, so the look-up uses it.
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    option_columns!(),
+                    " FROM catalog_options WHERE kind = $1 \
+                      AND COALESCE(parent_id, '00000000-0000-0000-0000-000000000000'::uuid) \
+                        = COALESCE($2, '00000000-0000-0000-0000-000000000000'::uuid) \
+                      AND name_key = $3"
+                ))
+                .bind(option.kind.as_str())
+                .bind(option.parent_id)
+                .bind(&option.name_key)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(failed)?;
+                let version: i64 =
+                    sqlx::query_scalar("SELECT version FROM catalog_meta").fetch_one(&mut *tx).await.map_err(failed)?;
+                (row, false, version)
+            }
+        };
+        tx.commit().await.map_err(failed)?;
+        Ok(Created { option: option_from_row(&row)?, created, version: catalog_version_from_db(version)? })
+    }
+
+    async fn catalog_version(&self) -> Result<u64, Unavailable> {
+        let version: i64 = sqlx::query_scalar("SELECT version FROM catalog_meta")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| unavailable("postgres", "catalog_version", &e))?;
+        catalog_version_from_db(version)
+    }
+}
+
+/// Reads a catalog option from a row selected with [`option_columns!`].
+fn option_from_row(row: &PgRow) -> Result<CatalogOption, Unavailable> {
+    let read = |e: sqlx::Error| unavailable("postgres", "read", &e);
+    let kind: String = row.try_get("kind").map_err(read)?;
+    Ok(CatalogOption {
+        id: row.try_get("id").map_err(read)?,
+        kind: OptionKind::parse(&kind).ok_or_else(|| {
+            // The check constraint makes this unreachable unless the schema and the code disagree.
+            tracing::debug!(backend = "postgres", column = "kind", "stored option has an unknown kind");
+            Unavailable::new("stored option has an unreadable kind")
+        })?,
+        parent_id: row.try_get("parent_id").map_err(read)?,
+        name: row.try_get("name").map_err(read)?,
+        name_key: row.try_get("name_key").map_err(read)?,
+        search_key: row.try_get("search_key").map_err(read)?,
+        has_engine: row.try_get("has_engine").map_err(read)?,
+        created_at: row.try_get("created_at").map_err(read)?,
+    })
+}
+
+/// The catalog version as the port carries it (the migration's check keeps the stored one non-negative).
+fn catalog_version_from_db(version: i64) -> Result<u64, Unavailable> {
+    u64::try_from(version).map_err(|_| {
+        tracing::debug!(backend = "postgres", column = "version", "stored catalog version is negative");
+        Unavailable::new("stored catalog has an unreadable version")
+    })
 }
 
 /// Whether `err` is the email's unique constraint refusing a duplicate.

@@ -1,4 +1,5 @@
-//! `JobStore`, `AccountStore`, `SessionStore` and `UploadStore` on one SQLite file (the local profile), plus what both
+//! `JobStore`, `AccountStore`, `SessionStore`, `UploadStore` and `CatalogStore` on one SQLite file (the local
+//! profile), plus what both
 //! database adapters share: the start-up error [`DbError`], the mapping of `sqlx` errors to safe
 //! [`Unavailable`] reasons, and the spelling of stored enums.
 //!
@@ -11,9 +12,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use gantry_actors::catalog::OptionKind;
 use gantry_actors::ports::accounts::{
     AccountStore, AccountStoreError, Epochs, RevocationNotice, RevocationScope, User,
 };
+use gantry_actors::ports::catalog::{CatalogOption, CatalogStore, Created};
 use gantry_actors::ports::jobs::{Job, JobState, JobStore, JobStoreError, JobUpdate};
 // The module, not the trait: `SessionStore` shares `get`/`health`/`backend` with `JobStore`, and importing
 // both traits would make those calls ambiguous wherever this module's items are glob-imported.
@@ -75,6 +78,13 @@ macro_rules! session_columns {
 macro_rules! upload_columns {
     () => {
         "id, owner, object_key, filename, content_type, size, sha256, status, error, created_at"
+    };
+}
+
+/// The columns [`option_from_row`] reads.
+macro_rules! option_columns {
+    () => {
+        "id, kind, parent_id, name, name_key, search_key, has_engine, created_at"
     };
 }
 
@@ -171,7 +181,7 @@ pub(crate) fn count_to_db(count: u64) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
 }
 
-/// `JobStore`, `AccountStore`, `SessionStore` and `UploadStore` on a SQLite file.
+/// `JobStore`, `AccountStore`, `SessionStore`, `UploadStore` and `CatalogStore` on a SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteDb {
     /// The connection pool (WAL, foreign keys on, busy timeout set).
@@ -654,6 +664,116 @@ impl UploadStore for SqliteDb {
     }
 }
 
+/// The listing-form catalog on SQLite.
+#[async_trait]
+impl CatalogStore for SqliteDb {
+    async fn list_options(&self, kind: OptionKind, parent: Option<Uuid>) -> Result<Vec<CatalogOption>, Unavailable> {
+        // Two statements rather than one with `parent_id IS ?2`, so that each spells a plain predicate on the
+        // leading columns of `catalog_options_listing_idx`, whose third column gives the order.
+        let rows = match parent {
+            None => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    option_columns!(),
+                    " FROM catalog_options WHERE kind = ?1 AND parent_id IS NULL ORDER BY search_key, id"
+                ))
+                .bind(kind.as_str())
+                .fetch_all(&self.pool)
+                .await
+            }
+            Some(parent) => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    option_columns!(),
+                    " FROM catalog_options WHERE kind = ?1 AND parent_id = ?2 ORDER BY search_key, id"
+                ))
+                .bind(kind.as_str())
+                .bind(parent.hyphenated().to_string())
+                .fetch_all(&self.pool)
+                .await
+            }
+        }
+        .map_err(|e| unavailable("sqlite", "list_options", &e))?;
+        rows.iter().map(option_from_row).collect()
+    }
+
+    async fn get_option(&self, id: Uuid) -> Result<Option<CatalogOption>, Unavailable> {
+        let row = sqlx::query(concat!("SELECT ", option_columns!(), " FROM catalog_options WHERE id = ?1"))
+            .bind(id.hyphenated().to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| unavailable("sqlite", "get_option", &e))?;
+        row.as_ref().map(option_from_row).transpose()
+    }
+
+    async fn create_option(&self, option: &CatalogOption) -> Result<Created, Unavailable> {
+        let failed = |e: sqlx::Error| unavailable("sqlite", "create_option", &e);
+        let parent_id = option.parent_id.map(|id| id.hyphenated().to_string());
+        // IMMEDIATE takes the write lock before the first statement (waiting up to the busy timeout), so no
+        // other writer commits between the insert and the version bump or the read-back of the existing row,
+        // and a read lock is never upgraded (which SQLite refuses with SQLITE_BUSY instead of waiting).
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(failed)?;
+        // The conflict target is the expression list of `catalog_options_name_key_idx`: only a duplicate name
+        // is "already there"; a duplicate id still fails loudly.
+        let inserted = sqlx::query(concat!(
+            "INSERT INTO catalog_options (",
+            option_columns!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (kind, ifnull(parent_id, ''), name_key) DO NOTHING RETURNING ",
+            option_columns!()
+        ))
+        .bind(option.id.hyphenated().to_string())
+        .bind(option.kind.as_str())
+        .bind(parent_id.as_deref())
+        .bind(&option.name)
+        .bind(&option.name_key)
+        .bind(&option.search_key)
+        .bind(option.has_engine)
+        .bind(format_timestamp(option.created_at))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(failed)?;
+        let (row, created, version) = match inserted {
+            Some(row) => {
+                let version: i64 =
+                    sqlx::query_scalar("UPDATE catalog_meta SET version = version + 1 RETURNING version")
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(failed)?;
+                (row, true, version)
+            }
+            None => {
+                // The same expression as the unique index, so the look-up uses it.
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    option_columns!(),
+                    " FROM catalog_options \
+                      WHERE kind = ?1 AND ifnull(parent_id, '') = ifnull(?2, '') AND name_key = ?3"
+                ))
+                .bind(option.kind.as_str())
+                .bind(parent_id.as_deref())
+                .bind(&option.name_key)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(failed)?;
+                let version: i64 =
+                    sqlx::query_scalar("SELECT version FROM catalog_meta").fetch_one(&mut *tx).await.map_err(failed)?;
+                (row, false, version)
+            }
+        };
+        tx.commit().await.map_err(failed)?;
+        Ok(Created { option: option_from_row(&row)?, created, version: catalog_version_from_db(version)? })
+    }
+
+    async fn catalog_version(&self) -> Result<u64, Unavailable> {
+        let version: i64 = sqlx::query_scalar("SELECT version FROM catalog_meta")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| unavailable("sqlite", "catalog_version", &e))?;
+        catalog_version_from_db(version)
+    }
+}
+
 /// [`unavailable`] for the session store, also counted in `gantry_session_store_errors_total` (as the
 /// Redis session store counts its failures).
 fn session_unavailable(op: &'static str, err: &sqlx::Error) -> Unavailable {
@@ -782,6 +902,30 @@ fn upload_from_row(row: &SqliteRow) -> Result<UploadRecord, Unavailable> {
     })
 }
 
+/// Reads a catalog option from a row selected with [`option_columns!`].
+fn option_from_row(row: &SqliteRow) -> Result<CatalogOption, Unavailable> {
+    let read = |e: sqlx::Error| unavailable("sqlite", "read", &e);
+    let id: String = row.try_get("id").map_err(read)?;
+    let kind: String = row.try_get("kind").map_err(read)?;
+    let parent_id: Option<String> = row.try_get("parent_id").map_err(read)?;
+    let created_at: String = row.try_get("created_at").map_err(read)?;
+    Ok(CatalogOption {
+        id: Uuid::parse_str(&id).map_err(|_| corrupt("option", "id"))?,
+        kind: OptionKind::parse(&kind).ok_or_else(|| corrupt("option", "kind"))?,
+        parent_id: parent_id.map(|id| Uuid::parse_str(&id).map_err(|_| corrupt("option", "parent_id"))).transpose()?,
+        name: row.try_get("name").map_err(read)?,
+        name_key: row.try_get("name_key").map_err(read)?,
+        search_key: row.try_get("search_key").map_err(read)?,
+        has_engine: row.try_get("has_engine").map_err(read)?,
+        created_at: OffsetDateTime::parse(&created_at, &Rfc3339).map_err(|_| corrupt("option", "created_at"))?,
+    })
+}
+
+/// The catalog version as the port carries it (the migration's check keeps the stored one non-negative).
+fn catalog_version_from_db(version: i64) -> Result<u64, Unavailable> {
+    u64::try_from(version).map_err(|_| corrupt("catalog", "version"))
+}
+
 /// A stored value this version cannot read (hand-edited file, newer schema); `record` names what it was
 /// (`job`, `user`, …).
 fn corrupt(record: &'static str, column: &'static str) -> Unavailable {
@@ -792,6 +936,8 @@ fn corrupt(record: &'static str, column: &'static str) -> Unavailable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gantry_actors::catalog::names::normalize;
+    use gantry_actors::catalog::seed::{OPTIONS, SeedReport, seed};
     use serde_json::json;
 
     /// Timestamps as the store keeps them (microseconds), for comparing a created job with its stored copy.
@@ -1126,6 +1272,134 @@ mod tests {
         assert_eq!(after, 1, "an upload that failed no longer counts");
         assert_eq!(db.count_uploads("guest:t5").await.expect("count"), 1);
         assert_eq!(db.count_uploads("guest:nobody").await.expect("count"), 0);
+    }
+
+    /// A catalog option named `name`, normalised as the caller does, created at a whole second (so it reads
+    /// back unchanged); categories have an engine.
+    fn catalog_option(kind: OptionKind, parent: Option<&CatalogOption>, name: &str) -> CatalogOption {
+        let name = normalize(name).expect("valid name");
+        CatalogOption {
+            id: Uuid::now_v7(),
+            kind,
+            parent_id: parent.map(|p| p.id),
+            name: name.display,
+            name_key: name.key,
+            search_key: name.search,
+            has_engine: kind == OptionKind::Category,
+            created_at: OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("valid instant"),
+        }
+    }
+
+    /// Creating a name that is already there (in another spelling) returns the stored option with
+    /// `created = false` and leaves the version alone; a new name raises it by one.
+    #[tokio::test]
+    async fn create_option_twice_returns_the_first_and_keeps_the_version() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = SqliteDb::open(&dir.path().join("gantry.db")).await.expect("open");
+        assert_eq!(db.catalog_version().await.expect("version"), 0);
+        let volvo = catalog_option(OptionKind::Brand, None, "Volvo");
+
+        let first = db.create_option(&volvo).await.expect("create");
+        let again = db.create_option(&catalog_option(OptionKind::Brand, None, "  VOLVO ")).await.expect("again");
+
+        assert_eq!(first, Created { option: volvo.clone(), created: true, version: 1 });
+        assert_eq!(again, Created { option: volvo.clone(), created: false, version: 1 });
+        assert_eq!(db.catalog_version().await.expect("version"), 1);
+        assert_eq!(db.get_option(volvo.id).await.expect("get"), Some(volvo.clone()));
+        assert_eq!(db.list_options(OptionKind::Brand, None).await.expect("list"), vec![volvo]);
+        let scania = db.create_option(&catalog_option(OptionKind::Brand, None, "Scania")).await.expect("create");
+        assert!(scania.created);
+        assert_eq!(scania.version, 2);
+        assert!(db.get_option(Uuid::now_v7()).await.expect("get").is_none());
+    }
+
+    /// Options list in search-key order (case and accents ignored, ties broken by id), only those of the kind
+    /// under the given parent; `None` lists only options without a parent.
+    #[tokio::test]
+    async fn list_options_orders_by_search_key_and_filters_by_kind_and_parent() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = SqliteDb::open(&dir.path().join("gantry.db")).await.expect("open");
+        let germany = catalog_option(OptionKind::Country, None, "Germany");
+        let poland = catalog_option(OptionKind::Country, None, "Poland");
+        let mut create = Vec::new();
+        for country in [&poland, &germany] {
+            db.create_option(country).await.expect("create country");
+        }
+        for name in ["München", "zwickau", "Baden-Baden", "Köln", "Berlin", "Kiel", "Bad Tölz"] {
+            create.push(catalog_option(OptionKind::City, Some(&germany), name));
+        }
+        let polish = [catalog_option(OptionKind::City, Some(&poland), "Łódź")];
+        // "Škoda" and "Skoda" are two names (two keys) with one search key: the older id comes first.
+        let brands: Vec<CatalogOption> =
+            ["Škoda", "Skoda", "Scania"].iter().map(|n| catalog_option(OptionKind::Brand, None, n)).collect();
+        for option in create.iter().chain(&polish).chain(&brands) {
+            assert!(db.create_option(option).await.expect("create").created);
+        }
+
+        let german_cities = db.list_options(OptionKind::City, Some(germany.id)).await.expect("list");
+        let countries = db.list_options(OptionKind::Country, None).await.expect("list");
+        let listed_brands = db.list_options(OptionKind::Brand, None).await.expect("list");
+
+        let names = |options: &[CatalogOption]| options.iter().map(|o| o.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&german_cities), ["Bad Tölz", "Baden-Baden", "Berlin", "Kiel", "Köln", "München", "zwickau"]);
+        assert_eq!(countries, vec![germany.clone(), poland.clone()]);
+        assert_eq!(listed_brands, vec![brands[2].clone(), brands[0].clone(), brands[1].clone()]);
+        assert_eq!(db.list_options(OptionKind::City, Some(poland.id)).await.expect("list"), polish);
+        assert!(db.list_options(OptionKind::City, None).await.expect("list").is_empty(), "cities have parents");
+        assert!(db.list_options(OptionKind::Country, Some(germany.id)).await.expect("list").is_empty());
+        assert_eq!(db.catalog_version().await.expect("version"), 13);
+    }
+
+    /// One name under two parents, or as another kind, is three options; a repeat under one parent is not; an
+    /// unknown parent or a parent on a top-level kind is refused and leaves the version alone.
+    #[tokio::test]
+    async fn same_name_under_another_parent_or_kind_is_another_option() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = SqliteDb::open(&dir.path().join("gantry.db")).await.expect("open");
+        let trucks = catalog_option(OptionKind::Category, None, "Trucks");
+        let trailers = catalog_option(OptionKind::Category, None, "Trailers");
+        let under_trucks = catalog_option(OptionKind::Subcategory, Some(&trucks), "Tippers");
+        let under_trailers = catalog_option(OptionKind::Subcategory, Some(&trailers), "Tippers");
+        let top_level = catalog_option(OptionKind::Category, None, "Tippers");
+        for option in [&trucks, &trailers, &under_trucks, &under_trailers, &top_level] {
+            assert!(db.create_option(option).await.expect("create").created, "{option:?}");
+        }
+
+        let repeat =
+            db.create_option(&catalog_option(OptionKind::Subcategory, Some(&trucks), "tippers")).await.expect("repeat");
+        let phantom = catalog_option(OptionKind::Category, None, "Never stored");
+        let orphan = db.create_option(&catalog_option(OptionKind::Subcategory, Some(&phantom), "Orphans")).await;
+        let misplaced = db.create_option(&catalog_option(OptionKind::Brand, Some(&trucks), "Volvo")).await;
+
+        assert_eq!(repeat, Created { option: under_trucks.clone(), created: false, version: 5 });
+        assert!(orphan.is_err(), "{orphan:?}");
+        assert!(misplaced.is_err(), "{misplaced:?}");
+        assert_eq!(db.catalog_version().await.expect("version"), 5);
+        assert_eq!(db.list_options(OptionKind::Subcategory, Some(trailers.id)).await.expect("list"), [under_trailers]);
+        let categories = db.list_options(OptionKind::Category, None).await.expect("list");
+        assert_eq!(categories, vec![top_level, trailers, trucks]);
+    }
+
+    /// Seeding twice loads the starter catalog once: the second run finds every option, and the version
+    /// counts each option once.
+    #[tokio::test]
+    async fn seeding_twice_creates_nothing_the_second_time() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = SqliteDb::open(&dir.path().join("gantry.db")).await.expect("open");
+
+        let first = seed(&db).await.expect("first run");
+        let second = seed(&db).await.expect("second run");
+
+        assert_eq!(first, SeedReport { created: OPTIONS.len(), existing: 0 });
+        assert_eq!(second, SeedReport { created: 0, existing: OPTIONS.len() });
+        assert_eq!(db.catalog_version().await.expect("version"), OPTIONS.len() as u64);
+        let categories = db.list_options(OptionKind::Category, None).await.expect("list");
+        assert_eq!(categories.len(), OPTIONS.iter().filter(|o| o.kind == OptionKind::Category).count());
+        let countries = db.list_options(OptionKind::Country, None).await.expect("list");
+        let poland = countries.iter().find(|c| c.name == "Poland").expect("Poland");
+        let cities = db.list_options(OptionKind::City, Some(poland.id)).await.expect("list");
+        assert_eq!(cities.len(), OPTIONS.iter().filter(|o| o.parent == Some("Poland")).count());
+        assert!(cities.iter().any(|c| c.name == "Łódź"));
     }
 }
 

@@ -66,6 +66,7 @@ pub async fn readyz(state: &AppState) -> Response {
     };
     let session_registry = actor(state.sessions.is_running());
     let upload_pipeline = actor(state.pipeline.is_running());
+    let option_cache = actor(state.options.is_running());
     let (database, cache, objects, bus, secret_store) = tokio::join!(
         check(state.jobs.backend(), true, state.jobs.health()),
         check(state.cache.backend(), true, state.cache.health()),
@@ -85,6 +86,7 @@ pub async fn readyz(state: &AppState) -> Response {
         ("secret_store", secret_store),
         ("session_registry", session_registry),
         ("upload_pipeline", upload_pipeline),
+        ("option_cache", option_cache),
     ]);
     let required_down = components.values().any(|c| c.required && c.status == "down");
     let any_down = components.values().any(|c| c.status == "down");

@@ -53,6 +53,10 @@ pub enum Route {
     UploadContent,
     /// `DELETE /v1/uploads/{id}`.
     DeleteUpload,
+    /// `GET /v1/options/{kind}`.
+    ListOptions,
+    /// `POST /v1/options/{kind}`.
+    CreateOption,
 }
 
 impl Route {
@@ -96,7 +100,7 @@ impl Listener {
     }
 }
 
-static PUBLIC: [(Method, &str, Route); 15] = [
+static PUBLIC: [(Method, &str, Route); 17] = [
     (Method::GET, "/healthz", Route::Healthz),
     (Method::GET, "/readyz", Route::Readyz),
     (Method::GET, "/v1/jobs/{id}", Route::GetJob),
@@ -112,6 +116,8 @@ static PUBLIC: [(Method, &str, Route); 15] = [
     (Method::GET, "/v1/uploads/{id}", Route::UploadMetadata),
     (Method::DELETE, "/v1/uploads/{id}", Route::DeleteUpload),
     (Method::GET, "/v1/uploads/{id}/content", Route::UploadContent),
+    (Method::GET, "/v1/options/{kind}", Route::ListOptions),
+    (Method::POST, "/v1/options/{kind}", Route::CreateOption),
 ];
 
 static ADMIN: [(Method, &str, Route); 9] = [

@@ -31,7 +31,7 @@ use tokio::sync::{Semaphore, watch};
 use super::body::Response;
 use super::problem::ApiError;
 use super::router::{Listener, Match, Route, Table};
-use super::{AppState, admin, auth, health, jobs, uploads};
+use super::{AppState, admin, auth, health, jobs, options, uploads};
 
 static PUBLIC_TABLE: LazyLock<Table> = LazyLock::new(|| Table::new(Listener::Public));
 static ADMIN_TABLE: LazyLock<Table> = LazyLock::new(|| Table::new(Listener::Admin));
@@ -306,6 +306,8 @@ async fn dispatch(state: &AppState, route: Route, ctx: Ctx, req: Request<Incomin
         Route::UploadMetadata => uploads::metadata(state, &ctx, &req).await,
         Route::UploadContent => uploads::content(state, &ctx, &req).await,
         Route::DeleteUpload => uploads::delete(state, &ctx, &req).await,
+        Route::ListOptions => options::list(state, &ctx, &req).await,
+        Route::CreateOption => options::create(state, &ctx, req).await,
     }
 }
 

@@ -76,7 +76,11 @@ pub async fn spawn_app_in(data_dir: &std::path::Path, toml: &str) -> TestApp {
         "http_addr = \"127.0.0.1:0\"\nadmin_addr = \"127.0.0.1:0\"\ndata_dir = {:?}\n",
         data_dir.display().to_string()
     );
-    let figment = Figment::new().merge(Toml::string(&base)).merge(Toml::string(toml));
+    // Seeding the catalog costs each app a few hundred writes: only the catalog tests ask for it.
+    let figment = Figment::new()
+        .merge(Toml::string(&base))
+        .merge(Toml::string("[catalog]\nseed_on_first_start = false\n"))
+        .merge(Toml::string(toml));
     let settings = Settings::load_from(Some(Profile::Local), figment).expect("test settings are valid");
     let env = SecretEnv::from_pairs([
         ("JWT_SECRET".to_owned(), JWT.to_owned()),

@@ -8,6 +8,7 @@ mod auth;
 mod cli;
 mod errors;
 mod health;
+mod options;
 mod overload;
 mod shutdown;
 mod supervision;

@@ -1,4 +1,5 @@
-//! The Postgres `JobStore`, `AccountStore` and `UploadStore` against a real server (`GANTRY_TEST_POSTGRES_URL`). Each test
+//! The Postgres `JobStore`, `AccountStore`, `UploadStore` and `CatalogStore` against a real server
+//! (`GANTRY_TEST_POSTGRES_URL`). Each test
 //! runs in its own database, created for it and dropped afterwards (even when the test fails), so tests can
 //! run in parallel.
 
@@ -9,7 +10,11 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use gantry::adapters::postgres::{DbError, PostgresDb};
+use gantry_actors::catalog::OptionKind;
+use gantry_actors::catalog::names::normalize;
+use gantry_actors::catalog::seed::{OPTIONS, SeedReport, seed};
 use gantry_actors::ports::accounts::{AccountStore, AccountStoreError, RevocationNotice, RevocationScope, User};
+use gantry_actors::ports::catalog::{CatalogOption, CatalogStore, Created};
 use gantry_actors::ports::jobs::{Job, JobState, JobStore, JobStoreError, JobUpdate};
 use gantry_actors::ports::uploads::{UploadRecord, UploadStatus, UploadStore};
 use secrecy::SecretString;
@@ -95,7 +100,7 @@ async fn migrations_apply_to_fresh_database_and_reapply_cleanly() {
                 .fetch_all(again.pool())
                 .await
                 .expect("read migration table");
-        assert_eq!(applied, vec![(1, true), (2, true), (3, true), (4, true)]);
+        assert_eq!(applied, vec![(1, true), (2, true), (3, true), (4, true), (5, true)]);
         db.health().await.expect("healthy");
         assert_eq!(db.backend(), "postgres");
         let jobs: i64 =
@@ -465,6 +470,214 @@ async fn count_uploads_counts_the_owners_receiving_and_stored_only() {
         assert_eq!(after, 1, "an upload that failed no longer counts");
         assert_eq!(db.count_uploads("guest:t5").await.expect("count"), 1);
         assert_eq!(db.count_uploads("guest:nobody").await.expect("count"), 0);
+    })
+    .await;
+}
+
+/// A catalog option named `name`, normalised as the caller does, created at a whole second (so it reads back
+/// unchanged); categories have an engine.
+fn catalog_option(kind: OptionKind, parent: Option<&CatalogOption>, name: &str) -> CatalogOption {
+    let name = normalize(name).expect("valid name");
+    CatalogOption {
+        id: Uuid::now_v7(),
+        kind,
+        parent_id: parent.map(|p| p.id),
+        name: name.display,
+        name_key: name.key,
+        search_key: name.search,
+        has_engine: kind == OptionKind::Category,
+        created_at: OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("valid instant"),
+    }
+}
+
+/// Creating a name that is already there (in another spelling) returns the stored option with `created = false`
+/// and leaves the version alone; a new name raises it by one.
+#[tokio::test]
+async fn create_option_twice_returns_the_first_and_keeps_the_version() {
+    with_fresh_database(|url| async move {
+        let db = PostgresDb::connect(&url, 2).await.expect("connect");
+        assert_eq!(db.catalog_version().await.expect("version"), 0);
+        let volvo = catalog_option(OptionKind::Brand, None, "Volvo");
+
+        let first = db.create_option(&volvo).await.expect("create");
+        let again = db.create_option(&catalog_option(OptionKind::Brand, None, "  VOLVO ")).await.expect("again");
+
+        assert_eq!(first, Created { option: volvo.clone(), created: true, version: 1 });
+        assert_eq!(again, Created { option: volvo.clone(), created: false, version: 1 });
+        assert_eq!(db.catalog_version().await.expect("version"), 1);
+        assert_eq!(db.get_option(volvo.id).await.expect("get"), Some(volvo.clone()));
+        assert_eq!(db.list_options(OptionKind::Brand, None).await.expect("list"), vec![volvo]);
+        let scania = db.create_option(&catalog_option(OptionKind::Brand, None, "Scania")).await.expect("create");
+        assert!(scania.created);
+        assert_eq!(scania.version, 2);
+        assert!(db.get_option(Uuid::now_v7()).await.expect("get").is_none());
+    })
+    .await;
+}
+
+/// Options list in search-key order (case and accents ignored, ties broken by id; byte order whatever the
+/// database's locale, as on SQLite), only those of the kind under the given parent; `None` lists only options
+/// without a parent.
+#[tokio::test]
+async fn list_options_orders_by_search_key_and_filters_by_kind_and_parent() {
+    with_fresh_database(|url| async move {
+        let db = PostgresDb::connect(&url, 2).await.expect("connect");
+        let germany = catalog_option(OptionKind::Country, None, "Germany");
+        let poland = catalog_option(OptionKind::Country, None, "Poland");
+        for country in [&poland, &germany] {
+            db.create_option(country).await.expect("create country");
+        }
+        let german: Vec<CatalogOption> = ["München", "zwickau", "Baden-Baden", "Köln", "Berlin", "Kiel", "Bad Tölz"]
+            .iter()
+            .map(|n| catalog_option(OptionKind::City, Some(&germany), n))
+            .collect();
+        let polish = [catalog_option(OptionKind::City, Some(&poland), "Łódź")];
+        // "Škoda" and "Skoda" are two names (two keys) with one search key: the older id comes first.
+        let brands: Vec<CatalogOption> =
+            ["Škoda", "Skoda", "Scania"].iter().map(|n| catalog_option(OptionKind::Brand, None, n)).collect();
+        for option in german.iter().chain(&polish).chain(&brands) {
+            assert!(db.create_option(option).await.expect("create").created);
+        }
+
+        let german_cities = db.list_options(OptionKind::City, Some(germany.id)).await.expect("list");
+        let countries = db.list_options(OptionKind::Country, None).await.expect("list");
+        let listed_brands = db.list_options(OptionKind::Brand, None).await.expect("list");
+
+        let names = |options: &[CatalogOption]| options.iter().map(|o| o.name.clone()).collect::<Vec<_>>();
+        // A locale collation skips spaces and hyphens at first ("badtolz" > "badenbaden"); byte order, as in
+        // SQLite, puts the space first.
+        assert_eq!(names(&german_cities), ["Bad Tölz", "Baden-Baden", "Berlin", "Kiel", "Köln", "München", "zwickau"]);
+        assert_eq!(countries, vec![germany.clone(), poland.clone()]);
+        assert_eq!(listed_brands, vec![brands[2].clone(), brands[0].clone(), brands[1].clone()]);
+        assert_eq!(db.list_options(OptionKind::City, Some(poland.id)).await.expect("list"), polish);
+        assert!(db.list_options(OptionKind::City, None).await.expect("list").is_empty(), "cities have parents");
+        assert!(db.list_options(OptionKind::Country, Some(germany.id)).await.expect("list").is_empty());
+        assert_eq!(db.catalog_version().await.expect("version"), 13);
+    })
+    .await;
+}
+
+/// One name under two parents, or as another kind, is three options; a repeat under one parent is not; an
+/// unknown parent or a parent on a top-level kind is refused and leaves the version alone.
+#[tokio::test]
+async fn same_name_under_another_parent_or_kind_is_another_option() {
+    with_fresh_database(|url| async move {
+        let db = PostgresDb::connect(&url, 2).await.expect("connect");
+        let trucks = catalog_option(OptionKind::Category, None, "Trucks");
+        let trailers = catalog_option(OptionKind::Category, None, "Trailers");
+        let under_trucks = catalog_option(OptionKind::Subcategory, Some(&trucks), "Tippers");
+        let under_trailers = catalog_option(OptionKind::Subcategory, Some(&trailers), "Tippers");
+        let top_level = catalog_option(OptionKind::Category, None, "Tippers");
+        for option in [&trucks, &trailers, &under_trucks, &under_trailers, &top_level] {
+            assert!(db.create_option(option).await.expect("create").created, "{option:?}");
+        }
+
+        let repeat =
+            db.create_option(&catalog_option(OptionKind::Subcategory, Some(&trucks), "tippers")).await.expect("repeat");
+        let phantom = catalog_option(OptionKind::Category, None, "Never stored");
+        let orphan = db.create_option(&catalog_option(OptionKind::Subcategory, Some(&phantom), "Orphans")).await;
+        let misplaced = db.create_option(&catalog_option(OptionKind::Brand, Some(&trucks), "Volvo")).await;
+
+        assert_eq!(repeat, Created { option: under_trucks.clone(), created: false, version: 5 });
+        assert!(orphan.is_err(), "{orphan:?}");
+        assert!(misplaced.is_err(), "{misplaced:?}");
+        assert_eq!(db.catalog_version().await.expect("version"), 5);
+        assert_eq!(db.list_options(OptionKind::Subcategory, Some(trailers.id)).await.expect("list"), [under_trailers]);
+        let categories = db.list_options(OptionKind::Category, None).await.expect("list");
+        assert_eq!(categories, vec![top_level, trailers, trucks]);
+    })
+    .await;
+}
+
+/// Twenty tasks creating one name at once, each in its own spelling (normalised as the caller does), store one
+/// row and raise the version once: exactly one of them created it, and all of them get that row back.
+#[tokio::test]
+async fn concurrent_creates_of_one_name_store_one_row_and_raise_the_version_once() {
+    with_fresh_database(|url| async move {
+        let db = Arc::new(PostgresDb::connect(&url, 20).await.expect("connect"));
+        const TASKS: usize = 20;
+        let spellings = ["Mercedes-Benz", " mercedes-benz", "MERCEDES-BENZ ", "Mercedes-benz", "mErCeDeS-bEnZ"];
+        let start = Arc::new(tokio::sync::Barrier::new(TASKS));
+
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|i| {
+                let (db, start) = (Arc::clone(&db), Arc::clone(&start));
+                let option = catalog_option(OptionKind::Brand, None, spellings[i % spellings.len()]);
+                tokio::spawn(async move {
+                    start.wait().await;
+                    db.create_option(&option).await.expect("create")
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::with_capacity(TASKS);
+        for task in tasks {
+            outcomes.push(task.await.expect("creating task"));
+        }
+
+        let stored = db.list_options(OptionKind::Brand, None).await.expect("list");
+        assert_eq!(stored.len(), 1, "{stored:?}");
+        assert_eq!(outcomes.iter().filter(|o| o.created).count(), 1);
+        assert!(outcomes.iter().all(|o| o.option == stored[0] && o.version == 1), "{outcomes:?}");
+        assert_eq!(db.catalog_version().await.expect("version"), 1);
+        assert_eq!(stored[0].name_key, "mercedes-benz");
+    })
+    .await;
+}
+
+/// Twenty tasks creating twenty different names at once each raise the version by exactly one: the versions
+/// they get back are 1 to 20, each once.
+#[tokio::test]
+async fn concurrent_creates_of_different_names_each_raise_the_version_once() {
+    with_fresh_database(|url| async move {
+        let db = Arc::new(PostgresDb::connect(&url, 20).await.expect("connect"));
+        const TASKS: u64 = 20;
+        let start = Arc::new(tokio::sync::Barrier::new(TASKS as usize));
+
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|i| {
+                let (db, start) = (Arc::clone(&db), Arc::clone(&start));
+                let option = catalog_option(OptionKind::Country, None, &format!("Country {i}"));
+                tokio::spawn(async move {
+                    start.wait().await;
+                    db.create_option(&option).await.expect("create")
+                })
+            })
+            .collect();
+        let mut versions = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            let outcome = task.await.expect("creating task");
+            assert!(outcome.created);
+            versions.push(outcome.version);
+        }
+
+        versions.sort_unstable();
+        assert_eq!(versions, (1..=TASKS).collect::<Vec<_>>());
+        assert_eq!(db.catalog_version().await.expect("version"), TASKS);
+        assert_eq!(db.list_options(OptionKind::Country, None).await.expect("list").len(), 20);
+    })
+    .await;
+}
+
+/// Seeding twice loads the starter catalog once: the second run finds every option, and the version counts
+/// each option once.
+#[tokio::test]
+async fn seeding_twice_creates_nothing_the_second_time() {
+    with_fresh_database(|url| async move {
+        let db = PostgresDb::connect(&url, 2).await.expect("connect");
+
+        let first = seed(&db).await.expect("first run");
+        let second = seed(&db).await.expect("second run");
+
+        assert_eq!(first, SeedReport { created: OPTIONS.len(), existing: 0 });
+        assert_eq!(second, SeedReport { created: 0, existing: OPTIONS.len() });
+        assert_eq!(db.catalog_version().await.expect("version"), OPTIONS.len() as u64);
+        let categories = db.list_options(OptionKind::Category, None).await.expect("list");
+        assert_eq!(categories.len(), OPTIONS.iter().filter(|o| o.kind == OptionKind::Category).count());
+        let brands = db.list_options(OptionKind::Brand, None).await.expect("list");
+        let volvo = brands.iter().find(|b| b.name == "Volvo").expect("Volvo");
+        let models = db.list_options(OptionKind::Model, Some(volvo.id)).await.expect("list");
+        assert_eq!(models.len(), OPTIONS.iter().filter(|o| o.parent == Some("Volvo")).count());
+        assert!(models.iter().any(|m| m.name == "FH16"));
     })
     .await;
 }

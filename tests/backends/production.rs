@@ -516,3 +516,69 @@ async fn revocation_reaches_an_instance_that_missed_the_bus_message() {
     })
     .await;
 }
+
+/// Two instances with RabbitMQ: an option created on A is listed on B within 1 s, without a restart, even
+/// though B had the list cached.
+#[tokio::test]
+async fn option_created_on_one_instance_is_listed_on_the_other() {
+    let Some(b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
+        let bucket = format!("gantry-options-{}", uuid::Uuid::new_v4().simple());
+        let (a_http, _a_admin, stop_a) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
+        let (b_http, _b_admin, stop_b) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
+        for http in [&a_http, &b_http] {
+            readiness(http, |v| v["components"]["bus"]["status"] == "up").await;
+        }
+        let client = reqwest::Client::new();
+        let creds = serde_json::json!({"email": "options@example.com", "password": PASSWORD});
+        json(client.post(format!("{a_http}/v1/auth/register")).json(&creds).send().await.expect("req"), 201).await;
+        let pair =
+            json(client.post(format!("{a_http}/v1/auth/login")).json(&creds).send().await.expect("req"), 200).await;
+        let token = pair["access_token"].as_str().expect("token").to_owned();
+        let brand = serde_json::json!({"name": "Ginaf"});
+        let brand = json(
+            client
+                .post(format!("{a_http}/v1/options/brand"))
+                .bearer_auth(&token)
+                .json(&brand)
+                .send()
+                .await
+                .expect("req"),
+            201,
+        )
+        .await;
+        let models_url =
+            |http: &str| format!("{http}/v1/options/model?parent_id={}", brand["id"].as_str().expect("id"));
+        // B caches the (empty) list first.
+        let empty = json(client.get(models_url(&b_http)).send().await.expect("req"), 200).await;
+        assert!(empty["items"].as_array().expect("items").is_empty());
+
+        let model = serde_json::json!({"name": "X 3232 S", "parent_id": brand["id"]});
+        json(
+            client
+                .post(format!("{a_http}/v1/options/model"))
+                .bearer_auth(&token)
+                .json(&model)
+                .send()
+                .await
+                .expect("req"),
+            201,
+        )
+        .await;
+        let created_at = std::time::Instant::now();
+        let mut listed = false;
+        while created_at.elapsed() < Duration::from_secs(1) {
+            let page = json(client.get(models_url(&b_http)).send().await.expect("req"), 200).await;
+            if page["items"].as_array().expect("items").iter().any(|m| m["name"] == "X 3232 S") {
+                listed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(listed, "instance B did not list A's new model within 1 s");
+        let _ = stop_a.send(());
+        let _ = stop_b.send(());
+    })
+    .await;
+}

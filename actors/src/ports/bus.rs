@@ -28,6 +28,15 @@ pub enum Event {
         /// The new epoch, ms since the Unix epoch.
         not_before_ms: i64,
     },
+    /// A catalog option was created: every instance drops its cached list of (`kind`, `parent_id`).
+    OptionChanged {
+        /// The option's kind.
+        kind: crate::catalog::OptionKind,
+        /// Its parent.
+        parent_id: Option<Uuid>,
+        /// The catalog version after the change (monotonic: a gap means a missed message).
+        version: u64,
+    },
     /// Individual sessions were revoked (logout, deletion, reuse detection).
     SessionRevoked {
         /// The sessions.

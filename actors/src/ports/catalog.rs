@@ -1,0 +1,72 @@
+//! The catalog store port: the options every listing form is built from. Postgres in production, SQLite in
+//! the local profile. A monotonic catalog version counts changes, so caches can tell when they missed one.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::Unavailable;
+use crate::catalog::OptionKind;
+
+/// One option.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogOption {
+    /// Id (UUID v7).
+    pub id: Uuid,
+    /// Kind.
+    pub kind: OptionKind,
+    /// Parent option (subcategory → category, model → brand, city → country).
+    pub parent_id: Option<Uuid>,
+    /// Display name (normalised, see `catalog::names`).
+    pub name: String,
+    /// Identity key (lower-cased); unique per (kind, parent).
+    pub name_key: String,
+    /// Search key (lower-cased, accents removed).
+    pub search_key: String,
+    /// Categories only: whether listings of it have an engine.
+    pub has_engine: bool,
+    /// When it was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// What `create_option` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// The option as stored (the existing one when it was already there).
+    pub option: CatalogOption,
+    /// Whether this call created it.
+    pub created: bool,
+    /// The catalog version after the call (raised by one only when created).
+    pub version: u64,
+}
+
+/// The catalog store capability.
+#[async_trait]
+pub trait CatalogStore: Send + Sync + 'static {
+    /// Every option of `kind` under `parent` (`None`: kinds without parents), ordered by search key.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn list_options(&self, kind: OptionKind, parent: Option<Uuid>) -> Result<Vec<CatalogOption>, Unavailable>;
+
+    /// One option.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn get_option(&self, id: Uuid) -> Result<Option<CatalogOption>, Unavailable>;
+
+    /// Inserts `option` unless an option with the same (kind, parent, name key) exists — atomically, so
+    /// concurrent creates of one name yield one row — and raises the catalog version when it inserted.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn create_option(&self, option: &CatalogOption) -> Result<Created, Unavailable>;
+
+    /// The current catalog version (0 for an empty catalog).
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn catalog_version(&self) -> Result<u64, Unavailable>;
+}

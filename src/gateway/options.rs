@@ -1,0 +1,265 @@
+//! The listing-form catalog over HTTP: `GET /v1/options/{kind}` (cached per instance, `ETag` from the
+//! version, prefix search) and `POST /v1/options/{kind}` (logged-in users; creates once, returns the existing
+//! option otherwise).
+
+use std::time::{Duration, Instant};
+
+use gantry_actors::catalog::OptionKind;
+use gantry_actors::catalog::cache::CacheError;
+use gantry_actors::catalog::names::{self, search_form};
+use gantry_actors::ports::catalog::CatalogOption;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, StatusCode};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::AppState;
+use super::auth::authenticate;
+use super::body::{Response, empty, json_response, read_json};
+use super::problem::{ApiError, FieldError};
+use super::server::Ctx;
+
+/// Default and largest page size.
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 500;
+
+fn kind_of(ctx: &Ctx) -> Result<OptionKind, ApiError> {
+    ctx.params
+        .get("kind")
+        .and_then(|k| OptionKind::parse(k))
+        .ok_or(ApiError::ResourceNotFound { code: "unknown_kind", what: "option kind" })
+}
+
+fn cache_error(e: CacheError) -> ApiError {
+    match e {
+        CacheError::Unavailable(reason) => {
+            ApiError::Unavailable { code: "database_unavailable", reason, retry_after: Duration::from_secs(2) }
+        }
+        CacheError::Call(e) => e.into(),
+    }
+}
+
+fn field(field: &str, code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::Validation(vec![FieldError { field: field.into(), code, message: message.into() }])
+}
+
+#[derive(Serialize)]
+struct Item<'a> {
+    id: Uuid,
+    name: &'a str,
+    parent_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    has_engine: Option<bool>,
+}
+
+impl<'a> From<&'a CatalogOption> for Item<'a> {
+    fn from(o: &'a CatalogOption) -> Self {
+        Self {
+            id: o.id,
+            name: &o.name,
+            parent_id: o.parent_id,
+            has_engine: (o.kind == OptionKind::Category).then_some(o.has_engine),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Page<'a> {
+    items: Vec<Item<'a>>,
+    version: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<Uuid>,
+}
+
+/// The query parameters of a listing.
+#[derive(Default)]
+struct Query {
+    parent_id: Option<Uuid>,
+    q: Option<String>,
+    limit: usize,
+    cursor: Option<Uuid>,
+}
+
+fn parse_query(raw: Option<&str>) -> Result<Query, ApiError> {
+    let mut query = Query { limit: DEFAULT_LIMIT, ..Query::default() };
+    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_decode(v);
+        match k {
+            "parent_id" => {
+                query.parent_id = Some(Uuid::parse_str(&v).map_err(|_| field("parent_id", "invalid", "not a UUID"))?);
+            }
+            "q" => query.q = Some(v),
+            "limit" => {
+                query.limit = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| field("limit", "invalid", format!("between 1 and {MAX_LIMIT}")))?;
+            }
+            "cursor" => {
+                query.cursor = Some(Uuid::parse_str(&v).map_err(|_| field("cursor", "invalid", "not a cursor"))?);
+            }
+            _ => {}
+        }
+    }
+    Ok(query)
+}
+
+/// Decodes `%XX` and `+` in a query value (UTF-8; invalid sequences are kept as they are).
+fn percent_decode(v: &str) -> String {
+    let bytes = v.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether `search_key` has a word starting with `q` (already in search form).
+fn matches(search_key: &str, q: &str) -> bool {
+    search_key.starts_with(q) || search_key.split([' ', '-', '/']).any(|word| word.starts_with(q))
+}
+
+/// `GET /v1/options/{kind}?parent_id=&q=&limit=&cursor=`.
+///
+/// # Errors
+/// 404 `unknown_kind`; 422 for a missing or malformed parameter; 503 when the catalog is unavailable.
+pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result<Response, ApiError> {
+    let kind = kind_of(ctx)?;
+    let query = parse_query(req.uri().query())?;
+    if kind.parent_kind().is_some() && query.parent_id.is_none() {
+        return Err(field("parent_id", "required", format!("{} options belong to a parent", kind.as_str())));
+    }
+    let parent = if kind.parent_kind().is_some() { query.parent_id } else { None };
+    let list = state.options.list((kind, parent)).await.map_err(cache_error)?;
+    let etag = format!("\"v{}\"", list.version);
+    let not_modified = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if not_modified {
+        let mut response = hyper::Response::new(empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        if let Ok(v) = HeaderValue::from_str(&etag) {
+            response.headers_mut().insert(header::ETAG, v);
+        }
+        return Ok(response);
+    }
+    let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(search_form);
+    let mut filtered = list.items.iter().filter(|o| q.as_deref().is_none_or(|q| matches(&o.search_key, q)));
+    if let Some(cursor) = query.cursor {
+        // The cursor is the id of the last item of the previous page.
+        filtered.by_ref().find(|o| o.id == cursor);
+    }
+    let mut items: Vec<Item<'_>> = filtered.by_ref().take(query.limit).map(Item::from).collect();
+    let next_cursor = if filtered.next().is_some() { items.last().map(|i| i.id) } else { None };
+    items.shrink_to_fit();
+    let mut response = json_response(StatusCode::OK, &Page { items, version: list.version, next_cursor });
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewOption {
+    name: String,
+    #[serde(default)]
+    parent_id: Option<Uuid>,
+    #[serde(default)]
+    has_engine: Option<bool>,
+}
+
+/// `POST /v1/options/{kind} {name, parent_id?, has_engine?}` (logged-in users) → 201 with the new option,
+/// or 200 with the existing one of the same (normalised) name.
+///
+/// # Errors
+/// 401; 404 `unknown_kind`; 422 for a bad name or parent; 429 beyond the per-user rate; 503.
+pub async fn create(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
+    let claims = authenticate(state, &req)?;
+    let kind = kind_of(ctx)?;
+    let user_key = claims.sub.to_string();
+    state
+        .option_writes
+        .check(&user_key, Instant::now())
+        .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
+    let body: NewOption = read_json(req, state.settings.http.max_body_bytes).await?;
+    let name = names::normalize(&body.name).map_err(|e| field("name", e.code(), e.to_string()))?;
+    let parent_id = match (kind.parent_kind(), body.parent_id) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(field("parent_id", "not_allowed", format!("{} options have no parent", kind.as_str())));
+        }
+        (Some(_), None) => {
+            return Err(field("parent_id", "required", format!("{} options need a parent", kind.as_str())));
+        }
+        (Some(parent_kind), Some(id)) => match state.options.get(id).await.map_err(cache_error)? {
+            Some(parent) if parent.kind == parent_kind => Some(id),
+            Some(_) => {
+                return Err(field("parent_id", "wrong_kind", format!("the parent must be a {}", parent_kind.as_str())));
+            }
+            None => return Err(field("parent_id", "not_found", "no such parent")),
+        },
+    };
+    if body.has_engine.is_some() && kind != OptionKind::Category {
+        return Err(field("has_engine", "not_allowed", "only categories say whether they have an engine"));
+    }
+    state.option_writes.record_failure(&user_key, Instant::now());
+    let option = CatalogOption {
+        id: Uuid::now_v7(),
+        kind,
+        parent_id,
+        name: name.display,
+        name_key: name.key,
+        search_key: name.search,
+        has_engine: body.has_engine.unwrap_or(false),
+        created_at: OffsetDateTime::now_utc(),
+    };
+    let created = state.options.create(option).await.map_err(cache_error)?;
+    let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
+    let mut response = json_response(status, &Item::from(&created.option));
+    if let Ok(v) = HeaderValue::from_str(&created.version.to_string()) {
+        response.headers_mut().insert("x-catalog-version", v);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Query values are percent-decoded (UTF-8), `+` is a space.
+    #[test]
+    fn query_values_are_decoded() {
+        assert_eq!(percent_decode("M%C3%BCnchen"), "München");
+        assert_eq!(percent_decode("mercedes+benz"), "mercedes benz");
+        assert_eq!(percent_decode("100%"), "100%");
+    }
+
+    /// A query matches the start of the name or of any word in it.
+    #[test]
+    fn prefix_matching_by_word() {
+        assert!(matches("mercedes-benz", "benz"));
+        assert!(matches("mercedes-benz", "merc"));
+        assert!(!matches("mercedes-benz", "enz"));
+    }
+}

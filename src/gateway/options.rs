@@ -37,6 +37,7 @@ fn cache_error(e: CacheError) -> ApiError {
         CacheError::Unavailable(reason) => {
             ApiError::Unavailable { code: "database_unavailable", reason, retry_after: Duration::from_secs(2) }
         }
+        CacheError::UnknownParent => field("parent_id", "not_found", "no such parent"),
         CacheError::Call(e) => e.into(),
     }
 }
@@ -169,9 +170,8 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
         // The cursor is the id of the last item of the previous page.
         filtered.by_ref().find(|o| o.id == cursor);
     }
-    let mut items: Vec<Item<'_>> = filtered.by_ref().take(query.limit).map(Item::from).collect();
+    let items: Vec<Item<'_>> = filtered.by_ref().take(query.limit).map(Item::from).collect();
     let next_cursor = if filtered.next().is_some() { items.last().map(|i| i.id) } else { None };
-    items.shrink_to_fit();
     let mut response = json_response(StatusCode::OK, &Page { items, version: list.version, next_cursor });
     if let Ok(v) = HeaderValue::from_str(&etag) {
         response.headers_mut().insert(header::ETAG, v);

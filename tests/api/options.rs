@@ -158,6 +158,15 @@ async fn bad_creates_are_refused() {
     assert_problem(response.expect("request"), 401, "unauthorized").await;
     let response = app.get("/v1/options/model").send().await.expect("request");
     assert_problem(response, 422, "validation_failed").await;
+    let response = app.get(&format!("/v1/options/model?parent_id={}", uuid::Uuid::now_v7())).send().await.expect("req");
+    let problem = assert_problem(response, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["code"], "not_found");
+    let response = app
+        .get(&format!("/v1/options/city?parent_id={}", id_named(&list(&app, "/v1/options/brand").await, "Volvo")))
+        .send()
+        .await;
+    let problem = assert_problem(response.expect("request"), 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["code"], "not_found", "a brand is not a country");
 }
 
 /// Pages follow the cursor without repeats or gaps.
@@ -194,4 +203,46 @@ async fn creates_are_rate_limited_per_user() {
     }
     let response = post(&app, "brand", &token, &json!({"name": "Brand Three"})).send().await.expect("req");
     assert_problem(response, 429, "too_many_requests").await;
+}
+
+/// What an instance drops when told of a change: the exact list for the next version, everything when the
+/// version shows a missed message, everything on a bus resync.
+#[tokio::test]
+async fn invalidation_drops_exact_keys_and_everything_on_gaps() {
+    use gantry_actors::catalog::OptionKind;
+    use gantry_actors::ports::bus::Event;
+    let app = spawn_app().await;
+    let brands = list(&app, "/v1/options/brand?limit=500").await;
+    let version = brands["version"].as_u64().expect("version");
+    let (volvo, scania) = (id_named(&brands, "Volvo"), id_named(&brands, "Scania"));
+    let key = |id: &str| (OptionKind::Model, Some(id.parse::<uuid::Uuid>().expect("uuid")));
+    list(&app, &format!("/v1/options/model?parent_id={volvo}")).await;
+    list(&app, &format!("/v1/options/model?parent_id={scania}")).await;
+    assert!(app.state.options.is_cached(&key(&volvo)) && app.state.options.is_cached(&key(&scania)));
+
+    let wait_until = |done: Box<dyn Fn() -> bool>| async move {
+        for _ in 0..100 {
+            if done() {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        false
+    };
+    let next = Event::OptionChanged {
+        kind: OptionKind::Model,
+        parent_id: Some(key(&volvo).1.expect("id")),
+        version: version + 1,
+    };
+    app.state.bus.publish(next).await.expect("publish");
+    let options = app.state.options.clone();
+    let volvo_key = key(&volvo);
+    assert!(wait_until(Box::new(move || !options.is_cached(&volvo_key))).await, "the changed list is dropped");
+    assert!(app.state.options.is_cached(&key(&scania)), "other lists stay cached");
+
+    let gap = Event::OptionChanged { kind: OptionKind::Brand, parent_id: None, version: version + 5 };
+    app.state.bus.publish(gap).await.expect("publish");
+    let options = app.state.options.clone();
+    let scania_key = key(&scania);
+    assert!(wait_until(Box::new(move || !options.is_cached(&scania_key))).await, "a gap drops everything");
 }

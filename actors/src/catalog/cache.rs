@@ -28,6 +28,9 @@ use crate::telemetry::Mailbox;
 /// The actor's label in metrics and logs.
 pub const NAME: &str = "option_cache";
 
+/// Most cached lists per instance; beyond it the cache starts over (a bound, not an eviction policy).
+const MAX_ENTRIES: usize = 50_000;
+
 /// A cache key: the kind and the parent (`None` for kinds without parents).
 pub type CacheKey = (OptionKind, Option<Uuid>);
 
@@ -49,6 +52,9 @@ pub enum CacheError {
     /// The store is unreachable.
     #[error("catalog unavailable: {0}")]
     Unavailable(String),
+    /// The list's parent does not exist (or is of another kind).
+    #[error("no such parent")]
+    UnknownParent,
     /// The actor could not be reached.
     #[error(transparent)]
     Call(#[from] CallError),
@@ -96,8 +102,8 @@ pub struct OptionCache;
 /// The actor's state.
 pub struct CacheState {
     deps: CacheDeps,
-    /// The newest catalog version this instance knows of.
-    known_version: u64,
+    /// The newest catalog version this instance knows of (`None` until it first learns one).
+    known_version: Option<u64>,
     forwarder: JoinHandle<()>,
     ticker: JoinHandle<()>,
 }
@@ -125,17 +131,31 @@ impl CacheState {
         if let Some(hit) = self.deps.entries.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
             return Ok(hit.clone());
         }
+        if let (Some(parent_kind), Some(parent)) = (key.0.parent_kind(), key.1) {
+            // Only real parents get an entry: made-up ids must not grow the cache.
+            match self.deps.store.get_option(parent).await? {
+                Some(p) if p.kind == parent_kind => {}
+                _ => return Err(CacheError::UnknownParent),
+            }
+        }
         let version = self.deps.store.catalog_version().await?;
         let items = self.deps.store.list_options(key.0, key.1).await?;
-        if version > self.known_version {
-            // The store is ahead of what the bus told us: some message was missed.
-            if self.known_version != 0 {
+        match self.known_version {
+            Some(known) if version > known => {
+                // The store is ahead of what the bus told us: some message was missed.
                 self.drop_all("version_ahead");
+                self.known_version = Some(version);
             }
-            self.known_version = version;
+            None => self.known_version = Some(version),
+            Some(_) => {}
         }
         let list = CachedList { version, items: Arc::new(items) };
-        self.write().insert(key, list.clone());
+        let mut entries = self.write();
+        if entries.len() >= MAX_ENTRIES {
+            // Bounded: parents are few (brands, countries, categories); reaching this means something odd.
+            entries.clear();
+        }
+        entries.insert(key, list.clone());
         Ok(list)
     }
 
@@ -143,13 +163,13 @@ impl CacheState {
         let created = self.deps.store.create_option(&option).await?;
         if created.created {
             let key = (option.kind, option.parent_id);
-            if self.known_version != 0 && created.version > self.known_version + 1 {
+            if self.known_version.is_some_and(|known| created.version > known + 1) {
                 // Someone else's change reached the store before its message reached us.
                 self.drop_all("version_gap");
             } else {
                 self.drop_key(&key);
             }
-            self.known_version = self.known_version.max(created.version);
+            self.known_version = Some(self.known_version.map_or(created.version, |k| k.max(created.version)));
             metrics::counter!("gantry_options_created_total", "kind" => option.kind.as_str()).increment(1);
             let event =
                 Event::OptionChanged { kind: option.kind, parent_id: option.parent_id, version: created.version };
@@ -173,13 +193,13 @@ impl CacheState {
                     let lag = (now_ms() - envelope.sent_at_ms).max(0) as f64 / 1000.0;
                     metrics::histogram!("gantry_bus_propagation_seconds", "event" => "option_changed").record(lag);
                     metrics::counter!("gantry_option_invalidations_total", "kind" => kind.as_str()).increment(1);
-                    if version > self.known_version + 1 && self.known_version != 0 {
+                    if self.known_version.is_some_and(|known| version > known + 1) {
                         // A gap: at least one change was missed.
                         self.drop_all("version_gap");
                     } else {
                         self.drop_key(&(kind, parent_id));
                     }
-                    self.known_version = self.known_version.max(version);
+                    self.known_version = Some(self.known_version.map_or(version, |k| k.max(version)));
                 }
             }
             BusSignal::Resync { .. } => self.drop_all("resync"),
@@ -188,13 +208,11 @@ impl CacheState {
 
     async fn check_version(&mut self) -> Result<(), CacheError> {
         let version = self.deps.store.catalog_version().await?;
-        if version != self.known_version {
-            if self.known_version != 0
-                || !self.deps.entries.read().unwrap_or_else(std::sync::PoisonError::into_inner).is_empty()
-            {
+        if self.known_version != Some(version) {
+            if self.known_version.is_some() {
                 self.drop_all("version_check");
             }
-            self.known_version = version;
+            self.known_version = Some(version);
         }
         Ok(())
     }
@@ -228,7 +246,7 @@ impl Actor for OptionCache {
             }
         });
         let ticker = myself.send_interval(deps.check_every, || OptionCacheMsg::CheckVersion);
-        Ok(CacheState { deps, known_version: 0, forwarder, ticker })
+        Ok(CacheState { deps, known_version: None, forwarder, ticker })
     }
 
     async fn post_stop(&self, _myself: ActorRef<Self::Msg>, state: &mut Self::State) -> Result<(), ActorProcessingErr> {
@@ -276,6 +294,8 @@ impl Actor for OptionCache {
 pub struct OptionCacheHandle {
     slot: Arc<ActorSlot<OptionCacheMsg>>,
     deps: CacheDeps,
+    /// Hit and miss counters per kind, registered once (a label set per request costs more than the hit).
+    counters: Arc<[(metrics::Counter, metrics::Counter); 6]>,
 }
 
 impl std::fmt::Debug for OptionCacheHandle {
@@ -290,7 +310,13 @@ impl OptionCacheHandle {
     pub fn new(mut deps: CacheDeps, mailbox_capacity: usize, call_timeout: Duration) -> Self {
         let slot = ActorSlot::new(NAME, mailbox_capacity, call_timeout);
         deps.mailbox = slot.mailbox();
-        Self { slot, deps }
+        let counters = Arc::new(OptionKind::ALL.map(|kind| {
+            (
+                metrics::counter!("gantry_option_cache_hits_total", "kind" => kind.as_str()),
+                metrics::counter!("gantry_option_cache_misses_total", "kind" => kind.as_str()),
+            )
+        }));
+        Self { slot, deps, counters }
     }
 
     /// The list for `key`: from the cache, or loaded by the actor on a miss.
@@ -298,12 +324,13 @@ impl OptionCacheHandle {
     /// # Errors
     /// The store or the actor is unavailable.
     pub async fn list(&self, key: CacheKey) -> Result<CachedList, CacheError> {
+        let (hits, misses) = &self.counters[OptionKind::ALL.iter().position(|k| *k == key.0).unwrap_or(0)];
         let hit = self.deps.entries.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key).cloned();
         if let Some(hit) = hit {
-            metrics::counter!("gantry_option_cache_hits_total", "kind" => key.0.as_str()).increment(1);
+            hits.increment(1);
             return Ok(hit);
         }
-        metrics::counter!("gantry_option_cache_misses_total", "kind" => key.0.as_str()).increment(1);
+        misses.increment(1);
         self.slot.call(|reply| OptionCacheMsg::Load(key, reply)).await?
     }
 

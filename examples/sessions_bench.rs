@@ -3,8 +3,8 @@
 //! - `revoke-scale local|production N…`: a Gantry (in process, real adapters) with N sessions stored, then
 //!   `POST /admin/sessions/revoke-all` five times; prints the median time to the 202 and the time until the
 //!   job (which counts the active sessions afterwards) succeeded. The 202 must stay flat as N grows.
-//! - `bus-lag N`: two RabbitMQ bus clients; one publishes N `sessions_revoked` events (each confirmed), the
-//!   other receives them; prints p50/p99 of publish → receive.
+//! - `bus-lag N [sessions|options]`: two RabbitMQ bus clients; one publishes N `sessions_revoked` (or
+//!   `option_changed`) events, each confirmed, the other receives them; prints p50/p99 of publish → receive.
 //!
 //! `cargo run --release --example sessions_bench -- revoke-scale production 10000 100000 1000000`
 //! Production mode needs `BENCH_POSTGRES_URL` (a server URL; a database `gantry_bench` is recreated),
@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Some("bus-lag") => bus_lag(args.get(1).map_or(Ok(1000), |n| n.parse())?).await,
+        Some("bus-lag") => bus_lag(args.get(1).map_or(Ok(1000), |n| n.parse())?, args.get(2).map(String::as_str)).await,
         _ => anyhow::bail!("usage: sessions_bench revoke-scale local|production N… | bus-lag N"),
     }
 }
@@ -174,7 +174,9 @@ async fn revoke_scale(profile: &str, n: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn bus_lag(n: usize) -> anyhow::Result<()> {
+/// `kind`: `sessions` (default: `sessions_revoked` events) or `options` (`option_changed`).
+async fn bus_lag(n: usize, kind: Option<&str>) -> anyhow::Result<()> {
+    let options = kind == Some("options");
     use gantry::adapters::amqp::{AmqpBus, AmqpSettings};
     let url = std::env::var("BENCH_AMQP_URL").context("BENCH_AMQP_URL")?;
     let exchange = format!("gantry.events.bench-{}", uuid::Uuid::new_v4().simple());
@@ -200,8 +202,13 @@ async fn bus_lag(n: usize) -> anyhow::Result<()> {
         while count < n {
             match rx.recv().await {
                 Ok(BusSignal::Message(env)) => {
-                    if let Event::SessionsRevoked { not_before_ms, .. } = env.event {
-                        got[usize::try_from(not_before_ms).unwrap_or(0)] = Some(Instant::now());
+                    let seq = match env.event {
+                        Event::SessionsRevoked { not_before_ms, .. } => usize::try_from(not_before_ms).ok(),
+                        Event::OptionChanged { version, .. } => usize::try_from(version).ok(),
+                        _ => None,
+                    };
+                    if let Some(i) = seq {
+                        got[i] = Some(Instant::now());
                         count += 1;
                     }
                 }
@@ -213,7 +220,16 @@ async fn bus_lag(n: usize) -> anyhow::Result<()> {
     });
     for (i, slot) in sent.iter_mut().enumerate() {
         *slot = Instant::now();
-        a.publish(Event::SessionsRevoked { user_id: None, not_before_ms: i64::try_from(i)? }).await?;
+        let event = if options {
+            Event::OptionChanged {
+                kind: gantry_actors::catalog::OptionKind::Model,
+                parent_id: Some(uuid::Uuid::now_v7()),
+                version: u64::try_from(i)?,
+            }
+        } else {
+            Event::SessionsRevoked { user_id: None, not_before_ms: i64::try_from(i)? }
+        };
+        a.publish(event).await?;
     }
     let got = receiver.await??;
     let mut lags: Vec<f64> =

@@ -582,3 +582,134 @@ async fn option_created_on_one_instance_is_listed_on_the_other() {
     })
     .await;
 }
+
+/// The value of a counter series in Prometheus text (0 when absent).
+fn counter(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Instance B as its own `gantry` process (its own metrics), sharing A's stores and bus exchange: after a
+/// create on A, B's cache misses exactly once for the changed list; after B's bus connection is killed and a
+/// change is made while it is away, B serves fresh data once it has reconnected.
+#[tokio::test]
+async fn option_cache_on_a_separate_process_misses_once_and_recovers_after_a_bus_loss() {
+    let Some(b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
+        let bucket = format!("gantry-proc-{}", uuid::Uuid::new_v4().simple());
+        let (a_http, _a_admin, stop_a) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
+        let (b_port, b_admin_port) = (free_port(), free_port());
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gantry"))
+            .env_clear()
+            .env("GANTRY_PROFILE", "production")
+            .env("GANTRY_HTTP_ADDR", format!("127.0.0.1:{b_port}"))
+            .env("GANTRY_ADMIN_ADDR", format!("127.0.0.1:{b_admin_port}"))
+            .env("GANTRY_DATABASE_URL", database.expose_secret())
+            .env("GANTRY_REDIS_URL", &b.redis)
+            .env("GANTRY_AMQP_URL", &b.amqp)
+            .env("GANTRY_S3_ENDPOINT", &b.s3_endpoint)
+            .env("GANTRY_S3_BUCKET", &bucket)
+            .env("GANTRY_BUS__EXCHANGE", &exchange)
+            .env("GANTRY_LOG", "warn")
+            .env("JWT_SECRET", JWT)
+            .env("UPLOAD_GUEST_TOKEN_SECRET", UPLOAD)
+            .env("GANTRY_ADMIN_TOKEN", ADMIN)
+            .env("S3_ACCESS_KEY_ID", &b.s3_key_id)
+            .env("S3_SECRET_ACCESS_KEY", &b.s3_secret)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("gantry binary");
+        let b_http = format!("http://127.0.0.1:{b_port}");
+        for _ in 0..200 {
+            if reqwest::get(format!("{b_http}/healthz")).await.is_ok() {
+                break;
+            }
+            assert!(child.try_wait().expect("status").is_none(), "instance B exited at start-up");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let (_, ready) = readiness(&b_http, |v| v["components"]["bus"]["status"] == "up").await;
+        let b_instance = ready["instance_id"].as_str().expect("instance id").to_owned();
+        let client = reqwest::Client::new();
+        let b_misses = || {
+            let client = client.clone();
+            async move {
+                let text = client
+                    .get(format!("http://127.0.0.1:{b_admin_port}/metrics"))
+                    .send()
+                    .await
+                    .expect("req")
+                    .text()
+                    .await
+                    .expect("text");
+                counter(&text, "gantry_option_cache_misses_total{kind=\"model\"}")
+            }
+        };
+
+        let creds = serde_json::json!({"email": "proc@example.com", "password": PASSWORD});
+        json(client.post(format!("{a_http}/v1/auth/register")).json(&creds).send().await.expect("req"), 201).await;
+        let pair =
+            json(client.post(format!("{a_http}/v1/auth/login")).json(&creds).send().await.expect("req"), 200).await;
+        let token = pair["access_token"].as_str().expect("token").to_owned();
+        let create = |kind: &'static str, body: serde_json::Value| {
+            client.post(format!("{a_http}/v1/options/{kind}")).bearer_auth(&token).json(&body).send()
+        };
+        let brand = json(create("brand", serde_json::json!({"name": "Terberg"})).await.expect("req"), 201).await;
+        let models = format!("{b_http}/v1/options/model?parent_id={}", brand["id"].as_str().expect("id"));
+        let names_on_b = || {
+            let client = client.clone();
+            let models = models.clone();
+            async move {
+                let page = json(client.get(&models).send().await.expect("req"), 200).await;
+                page["items"]
+                    .as_array()
+                    .expect("items")
+                    .iter()
+                    .filter_map(|m| m["name"].as_str().map(str::to_owned))
+                    .collect::<Vec<_>>()
+            }
+        };
+        names_on_b().await;
+        names_on_b().await;
+        let before = b_misses().await;
+
+        json(create("model", serde_json::json!({"name": "YT223", "parent_id": brand["id"]})).await.expect("req"), 201)
+            .await;
+        let mut seen = false;
+        for _ in 0..100 {
+            if names_on_b().await.iter().any(|n| n == "YT223") {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(seen, "B lists A's model");
+        for _ in 0..5 {
+            names_on_b().await;
+        }
+        assert_eq!(b_misses().await - before, 1.0, "B's cache missed exactly once for the changed list");
+
+        // Cut B off the bus, change the catalog while it is away, and let it reconnect.
+        assert!(crate::rabbitmq::close_connections_named(&b_instance) > 0, "B's bus connections found");
+        json(create("model", serde_json::json!({"name": "YT203", "parent_id": brand["id"]})).await.expect("req"), 201)
+            .await;
+        let mut fresh = false;
+        for _ in 0..150 {
+            if names_on_b().await.iter().any(|n| n == "YT203") {
+                fresh = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(fresh, "B serves fresh data after its bus connection was restored");
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = stop_a.send(());
+    })
+    .await;
+}

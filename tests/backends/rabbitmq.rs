@@ -112,7 +112,7 @@ fn rabbitmqctl(args: &[&str]) -> String {
 
 /// Closes, from the broker's side, every connection whose client-provided name contains `fragment`; returns
 /// how many it closed.
-fn close_connections_named(fragment: &str) -> usize {
+pub(crate) fn close_connections_named(fragment: &str) -> usize {
     // One line per connection: the pid, a tab, then the client properties as an Erlang term. (The JSON formatter
     // prints pids as `#PID<…>`, which `close_connection` does not accept.)
     let listing = rabbitmqctl(&["-s", "list_connections", "pid", "client_properties"]);

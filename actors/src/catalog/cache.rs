@@ -231,20 +231,9 @@ impl Actor for OptionCache {
         deps.mailbox.reset();
         // Messages may have been missed while no actor listened: start from an empty cache.
         deps.entries.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
-        let mut rx = deps.bus.subscribe();
         let me = myself.clone();
-        let forwarder = tokio::spawn(async move {
-            loop {
-                let signal = match rx.recv().await {
-                    Ok(signal) => signal,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => BusSignal::Resync { reason: "lagged" },
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                };
-                if me.cast(OptionCacheMsg::Bus(signal)).is_err() {
-                    break;
-                }
-            }
-        });
+        let forwarder =
+            crate::ports::bus::forward(deps.bus.as_ref(), move |signal| me.cast(OptionCacheMsg::Bus(signal)).is_ok());
         let ticker = myself.send_interval(deps.check_every, || OptionCacheMsg::CheckVersion);
         Ok(CacheState { deps, known_version: None, forwarder, ticker })
     }

@@ -108,3 +108,25 @@ pub trait Bus: Send + Sync + 'static {
     /// Stops background tasks and closes connections.
     async fn close(&self);
 }
+
+/// Subscribes to `bus` and hands every signal to `deliver` until it returns `false` (the receiving actor is
+/// gone) or the bus closes. A subscriber that fell behind gets [`BusSignal::Resync`] (`lagged`), since it
+/// may have missed messages. Returns the forwarding task, for the owner to abort when it stops.
+pub fn forward<F>(bus: &dyn Bus, mut deliver: F) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut(BusSignal) -> bool + Send + 'static,
+{
+    let mut rx = bus.subscribe();
+    tokio::spawn(async move {
+        loop {
+            let signal = match rx.recv().await {
+                Ok(signal) => signal,
+                Err(broadcast::error::RecvError::Lagged(_)) => BusSignal::Resync { reason: "lagged" },
+                Err(broadcast::error::RecvError::Closed) => break,
+            };
+            if !deliver(signal) {
+                break;
+            }
+        }
+    })
+}

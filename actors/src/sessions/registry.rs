@@ -676,19 +676,9 @@ impl Actor for SessionRegistry {
         deps: Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
         deps.mailbox.reset();
-        let mut rx = deps.bus.subscribe();
         let me = myself.clone();
-        let forwarder = tokio::spawn(async move {
-            loop {
-                let signal = match rx.recv().await {
-                    Ok(signal) => signal,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => BusSignal::Resync { reason: "lagged" },
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                };
-                if me.cast(SessionRegistryMsg::Bus(signal)).is_err() {
-                    break;
-                }
-            }
+        let forwarder = crate::ports::bus::forward(deps.bus.as_ref(), move |signal| {
+            me.cast(SessionRegistryMsg::Bus(signal)).is_ok()
         });
         let ticker = myself.send_interval(deps.reload_every, || SessionRegistryMsg::Reload);
         let view = (**deps.view.load()).clone();

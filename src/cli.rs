@@ -37,6 +37,22 @@ pub enum Command {
         #[command(subcommand)]
         action: UsersCommand,
     },
+    /// The runbook's smoke tests (login, refresh, logout, upload flow) against a deployment; exit 1 on any
+    /// failure. Without `--email`, an ephemeral account is registered for the run.
+    Smoke {
+        /// The deployment's public base URL, e.g. `https://api.staging.example.com`.
+        #[arg(long)]
+        base_url: String,
+        /// An existing smoke-test account.
+        #[arg(long, requires = "password_file")]
+        email: Option<String>,
+        /// The file holding that account's password.
+        #[arg(long)]
+        password_file: Option<std::path::PathBuf>,
+        /// Print the result as JSON (to store as evidence).
+        #[arg(long)]
+        json: bool,
+    },
     /// Sessions of a running instance (through its admin listener).
     Sessions {
         /// What to do with sessions.

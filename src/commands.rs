@@ -155,3 +155,37 @@ pub async fn seed(settings: &Settings) -> anyhow::Result<()> {
     println!("{}", serde_json::json!({ "created": report.created, "existing": report.existing }));
     Ok(())
 }
+
+/// `gantry smoke --base-url URL [--email E --password-file F] [--json]`: exit 0 when every step passed.
+#[must_use]
+pub async fn smoke(
+    base_url: &str,
+    email: Option<String>,
+    password_file: Option<&std::path::Path>,
+    json: bool,
+) -> ExitCode {
+    let account = match (email, password_file) {
+        (Some(email), Some(path)) => match secrets::read_file(path) {
+            Ok(password) => crate::smoke::Account { email, password, register: false },
+            Err(e) => {
+                eprintln!("gantry: cannot read {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => crate::smoke::Account::ephemeral(),
+    };
+    match crate::smoke::run(base_url, &account).await {
+        Ok(report) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            } else {
+                print!("{}", crate::smoke::table(&report));
+            }
+            if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Err(e) => {
+            eprintln!("gantry: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

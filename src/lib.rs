@@ -7,6 +7,7 @@
 //! - [`adapters`]: port implementations, one file per backend.
 //! - [`commands`]: the non-serving subcommands (`migrate`, `secrets check`, `users add`, `sessions …`).
 //! - [`admin_client`]: the CLI's HTTP client for a running instance's admin listener.
+//! - [`smoke`]: `gantry smoke`, the runbook's smoke tests against any deployment.
 //! - [`telemetry`]: logs and the Prometheus recorder.
 //! - [`signals`]: the SIGTERM and Ctrl-C handler.
 //!
@@ -19,5 +20,6 @@ pub mod commands;
 pub mod config;
 pub mod gateway;
 pub mod signals;
+pub mod smoke;
 pub mod startup;
 pub mod telemetry;

@@ -39,6 +39,9 @@ fn main() -> ExitCode {
         },
         Command::Serve => runtime.block_on(serve(settings)),
         Command::Seed => exit_with(runtime.block_on(commands::seed(&settings))),
+        Command::Smoke { base_url, email, password_file, json } => {
+            runtime.block_on(commands::smoke(&base_url, email, password_file.as_deref(), json))
+        }
         Command::Users { action: UsersCommand::Add { email, password_file } } => {
             exit_with(runtime.block_on(commands::users_add(&settings, &email, password_file.as_deref())))
         }

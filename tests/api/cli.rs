@@ -194,3 +194,37 @@ async fn sessions_revoke_all_cli_calls_the_running_instance() {
     assert!(body["job_id"].is_string());
     crate::helpers::assert_problem(app.me(crate::helpers::access(&pair)).await, 401, "session_revoked").await;
 }
+
+/// `gantry smoke` passes every runbook step against a running instance (ephemeral account, `--json`
+/// evidence), and fails with exit 1 against an address where nothing answers.
+#[tokio::test]
+async fn smoke_passes_against_a_running_instance_and_fails_against_nothing() {
+    let app = crate::helpers::spawn_app().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = app.http.clone();
+    let path = dir.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        gantry(&path).args(["smoke", "--base-url", &base, "--json"]).output().expect("runs")
+    })
+    .await
+    .expect("join");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert_eq!(report["ok"], true);
+    let names: Vec<&str> =
+        report["steps"].as_array().expect("steps").iter().filter_map(|s| s["name"].as_str()).collect();
+    for step in
+        ["login", "token refresh", "logout", "logged-out token refused", "upload", "download and compare digest"]
+    {
+        assert!(names.contains(&step), "{step} missing from {names:?}");
+    }
+
+    let path = dir.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        gantry(&path).args(["smoke", "--base-url", "http://127.0.0.1:1"]).output().expect("runs")
+    })
+    .await
+    .expect("join");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL"));
+}

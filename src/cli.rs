@@ -59,6 +59,35 @@ pub enum Command {
         #[command(subcommand)]
         action: SessionsCommand,
     },
+    /// Listing-form templates.
+    Templates {
+        /// What to do with templates.
+        #[command(subcommand)]
+        action: TemplatesCommand,
+    },
+}
+
+/// `gantry templates …`.
+#[derive(Debug, Subcommand)]
+pub enum TemplatesCommand {
+    /// Check a template file offline (shape, JsonLogic subset, references, cascades, cycles) with the bundled
+    /// set under it; exit 1 listing every problem.
+    Check {
+        /// The template set (JSON).
+        file: std::path::PathBuf,
+    },
+    /// Send a template file to a running instance, which checks it against its catalog, stores it and makes
+    /// every instance drop its templates. Merged over the set in use unless `--replace`.
+    Import {
+        /// The template set (JSON).
+        file: std::path::PathBuf,
+        /// Replace the whole stored set instead of merging templates and shared blocks into it.
+        #[arg(long)]
+        replace: bool,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
 }
 
 /// `gantry users …`.

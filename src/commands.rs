@@ -113,6 +113,20 @@ pub async fn users_add(
 /// # Errors
 /// The instance cannot be reached or refuses the request.
 pub async fn sessions_revoke_all(settings: &Settings, reason: &str, admin_url: Option<&str>) -> anyhow::Result<()> {
+    let (base, token) = admin_target(settings, admin_url)?;
+    let body = serde_json::json!({ "reason": reason, "requested_by": "cli" }).to_string();
+    let (status, text) =
+        crate::admin_client::post_json(&format!("{base}/admin/sessions/revoke-all"), &token, body).await?;
+    if status.is_success() {
+        println!("{text}");
+        Ok(())
+    } else {
+        anyhow::bail!("the instance answered {status}: {text}")
+    }
+}
+
+/// The admin base URL (`--admin-url`, else the configured admin address) and the admin token.
+fn admin_target(settings: &Settings, admin_url: Option<&str>) -> anyhow::Result<(String, String)> {
     use anyhow::Context;
     let token = secrets::admin_token(settings, &SecretEnv::from_process())
         .context("no admin token: set GANTRY_ADMIN_TOKEN or GANTRY_ADMIN_TOKEN_FILE")?;
@@ -126,15 +140,83 @@ pub async fn sessions_revoke_all(settings: &Settings, reason: &str, admin_url: O
             format!("http://{addr}")
         }
     };
-    let body = serde_json::json!({ "reason": reason, "requested_by": "cli" }).to_string();
-    let (status, text) =
-        crate::admin_client::post_json(&format!("{base}/admin/sessions/revoke-all"), &token, body).await?;
+    Ok((base, token))
+}
+
+/// Reads and parses a template file (the parse error says where).
+fn read_template_file(file: &std::path::Path) -> anyhow::Result<gantry_actors::catalog::templates::TemplateSet> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    gantry_actors::catalog::templates::TemplateSet::from_json(&text)
+        .with_context(|| format!("{} is not a template set", file.display()))
+}
+
+/// `gantry templates check FILE`: the set merged over the bundled one, checked offline (categories are
+/// unknown here, so each is checked with the engine block attached). Exit 1 listing every problem.
+///
+/// # Errors
+/// The file cannot be read or parsed, or the set fails its checks.
+pub fn templates_check(file: &std::path::Path) -> anyhow::Result<()> {
+    use gantry_actors::catalog::templates::{TemplateSet, check, document::BUNDLED};
+    let mut set = TemplateSet::from_json(BUNDLED)?;
+    set.merge(read_template_file(file)?);
+    match check(&set, &|_| None) {
+        Ok(()) => {
+            println!(
+                "{}: {} templates, {} shared blocks, no problems",
+                file.display(),
+                set.templates.len(),
+                set.shared_blocks.len()
+            );
+            Ok(())
+        }
+        Err(issues) => {
+            for issue in &issues {
+                eprintln!("{issue} [{}]", issue.code);
+            }
+            anyhow::bail!("{} problems in {}", issues.len(), file.display())
+        }
+    }
+}
+
+/// `gantry templates import FILE [--replace]`: asks a running instance's admin listener to check and store
+/// the set.
+///
+/// # Errors
+/// The file cannot be read, the instance cannot be reached, or it refuses the set (every problem printed).
+pub async fn templates_import(
+    settings: &Settings,
+    file: &std::path::Path,
+    replace: bool,
+    admin_url: Option<&str>,
+) -> anyhow::Result<()> {
+    let set = read_template_file(file)?;
+    let (base, token) = admin_target(settings, admin_url)?;
+    let url = format!("{base}/admin/templates{}", if replace { "?replace=true" } else { "" });
+    let (status, text) = crate::admin_client::post_json(&url, &token, serde_json::to_string(&set)?).await?;
     if status.is_success() {
         println!("{text}");
-        Ok(())
-    } else {
-        anyhow::bail!("the instance answered {status}: {text}")
+        return Ok(());
     }
+    if let Ok(problem) = serde_json::from_str::<serde_json::Value>(&text)
+        && let Some(problems) = problem.get("problems").and_then(serde_json::Value::as_array)
+    {
+        for p in problems {
+            let field = p
+                .get("field")
+                .and_then(serde_json::Value::as_str)
+                .map(|f| format!(", field \"{f}\""))
+                .unwrap_or_default();
+            eprintln!(
+                "template \"{}\"{field}: {} [{}]",
+                p.get("template").and_then(serde_json::Value::as_str).unwrap_or("?"),
+                p.get("message").and_then(serde_json::Value::as_str).unwrap_or("?"),
+                p.get("code").and_then(serde_json::Value::as_str).unwrap_or("?"),
+            );
+        }
+        anyhow::bail!("the instance refused the template set ({} problems)", problems.len());
+    }
+    anyhow::bail!("the instance answered {status}: {text}")
 }
 
 /// `gantry seed`: loads the bundled seed catalog into the profile's database (idempotent).

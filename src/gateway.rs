@@ -10,6 +10,7 @@
 //! - [`admin`]: admin authentication, `/metrics`, `/admin/secrets…`, `/admin/sessions…`.
 //! - [`auth`]: register, login, refresh, logout, me, own sessions; the bearer-token check.
 //! - [`options`]: the listing-form catalog (cached option lists, creating options).
+//! - [`templates`]: listing-form templates (resolved forms, the cascade runtime, importing a set).
 //! - [`uploads`]: guest upload tokens, streaming uploads, downloads with ranges, deletion.
 
 pub mod admin;
@@ -21,6 +22,7 @@ pub mod options;
 pub mod problem;
 pub mod router;
 pub mod server;
+pub mod templates;
 pub mod uploads;
 
 use std::sync::Arc;

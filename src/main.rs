@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use gantry::cli::{Cli, Command, SecretsCommand, SessionsCommand, UsersCommand};
+use gantry::cli::{Cli, Command, SecretsCommand, SessionsCommand, TemplatesCommand, UsersCommand};
 use gantry::config::secrets::{self, SecretEnv};
 use gantry::config::{LogFormat, Settings};
 use gantry::startup::Application;
@@ -47,6 +47,10 @@ fn main() -> ExitCode {
         }
         Command::Sessions { action: SessionsCommand::RevokeAll { reason, admin_url } } => {
             exit_with(runtime.block_on(commands::sessions_revoke_all(&settings, &reason, admin_url.as_deref())))
+        }
+        Command::Templates { action: TemplatesCommand::Check { file } } => exit_with(commands::templates_check(&file)),
+        Command::Templates { action: TemplatesCommand::Import { file, replace, admin_url } } => {
+            exit_with(runtime.block_on(commands::templates_import(&settings, &file, replace, admin_url.as_deref())))
         }
     }
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use gantry_actors::accounts::limiter::FailureLimiter;
-use gantry_actors::catalog::cache::{self as option_cache, CacheDeps, OptionCacheHandle, empty_entries};
+use gantry_actors::catalog::cache::{
+    self as option_cache, CacheDeps, OptionCacheHandle, empty_entries, empty_templates,
+};
 use gantry_actors::ports::accounts::AccountStore;
 use gantry_actors::ports::bus::{Bus, Event};
 use gantry_actors::ports::cache::Cache;
@@ -224,6 +226,7 @@ impl Application {
                 store: Arc::clone(&backends.catalog),
                 bus: Arc::clone(&backends.bus),
                 entries: empty_entries(),
+                templates: empty_templates(),
                 check_every: Duration::from_secs(settings.catalog.version_check_secs),
                 mailbox: Mailbox::new(option_cache::NAME, settings.actors.mailbox_capacity),
             },

@@ -9,6 +9,7 @@
 pub mod cache;
 pub mod names;
 pub mod seed;
+pub mod templates;
 
 use serde::{Deserialize, Serialize};
 

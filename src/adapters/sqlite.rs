@@ -772,6 +772,33 @@ impl CatalogStore for SqliteDb {
             .map_err(|e| unavailable("sqlite", "catalog_version", &e))?;
         catalog_version_from_db(version)
     }
+
+    async fn load_templates(&self) -> Result<Option<String>, Unavailable> {
+        sqlx::query_scalar("SELECT document FROM catalog_templates WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| unavailable("sqlite", "load_templates", &e))
+    }
+
+    async fn save_templates(&self, document: &str) -> Result<u64, Unavailable> {
+        let failed = |e: sqlx::Error| unavailable("sqlite", "save_templates", &e);
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(failed)?;
+        sqlx::query(
+            "INSERT INTO catalog_templates (id, document, updated_at) VALUES (1, ?1, ?2) \
+             ON CONFLICT (id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at",
+        )
+        .bind(document)
+        .bind(format_timestamp(OffsetDateTime::now_utc()))
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?;
+        let version: i64 = sqlx::query_scalar("UPDATE catalog_meta SET version = version + 1 RETURNING version")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(failed)?;
+        tx.commit().await.map_err(failed)?;
+        catalog_version_from_db(version)
+    }
 }
 
 /// [`unavailable`] for the session store, also counted in `gantry_session_store_errors_total` (as the

@@ -32,17 +32,22 @@ fn kind_of(ctx: &Ctx) -> Result<OptionKind, ApiError> {
         .ok_or(ApiError::ResourceNotFound { code: "unknown_kind", what: "option kind" })
 }
 
-fn cache_error(e: CacheError) -> ApiError {
+/// The answer to a cache error (shared with the template endpoints).
+pub(super) fn cache_error(e: CacheError) -> ApiError {
     match e {
         CacheError::Unavailable(reason) => {
             ApiError::Unavailable { code: "database_unavailable", reason, retry_after: Duration::from_secs(2) }
         }
         CacheError::UnknownParent => field("parent_id", "not_found", "no such parent"),
+        CacheError::UnknownCategory => ApiError::ResourceNotFound { code: "category_not_found", what: "category" },
+        CacheError::UnknownSubcategory => field("subcategory_id", "not_found", "no such subcategory in this category"),
+        CacheError::NoTemplate => ApiError::ResourceNotFound { code: "template_not_found", what: "template" },
+        CacheError::InvalidTemplates(issues) => ApiError::InvalidTemplates(issues),
         CacheError::Call(e) => e.into(),
     }
 }
 
-fn field(field: &str, code: &'static str, message: impl Into<String>) -> ApiError {
+pub(super) fn field(field: &str, code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::Validation(vec![FieldError { field: field.into(), code, message: message.into() }])
 }
 
@@ -110,7 +115,7 @@ fn parse_query(raw: Option<&str>) -> Result<Query, ApiError> {
 }
 
 /// Decodes `%XX` and `+` in a query value (UTF-8; invalid sequences are kept as they are).
-fn percent_decode(v: &str) -> String {
+pub(super) fn percent_decode(v: &str) -> String {
     let bytes = v.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

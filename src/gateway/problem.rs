@@ -118,6 +118,9 @@ pub enum ApiError {
         /// Suggested wait.
         retry_after: Duration,
     },
+    /// A template set failed its checks (422 `template_invalid`, every problem listed).
+    #[error("the template set failed its checks ({} problems)", .0.len())]
+    InvalidTemplates(Vec<gantry_actors::catalog::templates::TemplateIssue>),
     /// A bug or an unexpected backend failure; the client sees nothing of it.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -148,6 +151,8 @@ struct Problem<'a> {
     request_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [FieldError]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problems: Option<&'a [gantry_actors::catalog::templates::TemplateIssue]>,
 }
 
 impl ApiError {
@@ -164,7 +169,7 @@ impl ApiError {
             Self::DigestMismatch => StatusCode::BAD_REQUEST,
             Self::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::InvalidTemplates(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized | Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
@@ -194,6 +199,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::BadRequest(_) => "bad_request",
             Self::Validation(_) => "validation_failed",
+            Self::InvalidTemplates(_) => "template_invalid",
             Self::Unauthorized => "unauthorized",
             Self::Internal(_) => "internal",
         }
@@ -222,6 +228,10 @@ impl ApiError {
             request_id,
             errors: match &self {
                 Self::Validation(errors) => Some(errors.as_slice()),
+                _ => None,
+            },
+            problems: match &self {
+                Self::InvalidTemplates(problems) => Some(problems.as_slice()),
                 _ => None,
             },
         };

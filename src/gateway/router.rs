@@ -57,6 +57,14 @@ pub enum Route {
     ListOptions,
     /// `POST /v1/options/{kind}`.
     CreateOption,
+    /// `GET /v1/templates/{category_id}`.
+    GetTemplate,
+    /// `POST /v1/templates/{category_id}/evaluate`.
+    EvaluateTemplate,
+    /// `GET /admin/templates`.
+    AdminTemplates,
+    /// `POST /admin/templates`.
+    AdminImportTemplates,
 }
 
 impl Route {
@@ -100,7 +108,7 @@ impl Listener {
     }
 }
 
-static PUBLIC: [(Method, &str, Route); 17] = [
+static PUBLIC: [(Method, &str, Route); 19] = [
     (Method::GET, "/healthz", Route::Healthz),
     (Method::GET, "/readyz", Route::Readyz),
     (Method::GET, "/v1/jobs/{id}", Route::GetJob),
@@ -118,9 +126,11 @@ static PUBLIC: [(Method, &str, Route); 17] = [
     (Method::GET, "/v1/uploads/{id}/content", Route::UploadContent),
     (Method::GET, "/v1/options/{kind}", Route::ListOptions),
     (Method::POST, "/v1/options/{kind}", Route::CreateOption),
+    (Method::GET, "/v1/templates/{category_id}", Route::GetTemplate),
+    (Method::POST, "/v1/templates/{category_id}/evaluate", Route::EvaluateTemplate),
 ];
 
-static ADMIN: [(Method, &str, Route); 9] = [
+static ADMIN: [(Method, &str, Route); 11] = [
     (Method::GET, "/healthz", Route::Healthz),
     (Method::GET, "/metrics", Route::Metrics),
     (Method::GET, "/admin/secrets", Route::AdminSecrets),
@@ -130,6 +140,8 @@ static ADMIN: [(Method, &str, Route); 9] = [
     (Method::POST, "/admin/sessions/revoke-all", Route::AdminRevokeAll),
     (Method::POST, "/admin/users/{id}/revoke-sessions", Route::AdminRevokeUser),
     (Method::GET, "/admin/sessions/revocations", Route::AdminRevocations),
+    (Method::GET, "/admin/templates", Route::AdminTemplates),
+    (Method::POST, "/admin/templates", Route::AdminImportTemplates),
 ];
 
 struct Entry {

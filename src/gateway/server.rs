@@ -31,7 +31,7 @@ use tokio::sync::{Semaphore, watch};
 use super::body::Response;
 use super::problem::ApiError;
 use super::router::{Listener, Match, Route, Table};
-use super::{AppState, admin, auth, health, jobs, options, uploads};
+use super::{AppState, admin, auth, health, jobs, options, templates, uploads};
 
 static PUBLIC_TABLE: LazyLock<Table> = LazyLock::new(|| Table::new(Listener::Public));
 static ADMIN_TABLE: LazyLock<Table> = LazyLock::new(|| Table::new(Listener::Admin));
@@ -308,6 +308,16 @@ async fn dispatch(state: &AppState, route: Route, ctx: Ctx, req: Request<Incomin
         Route::DeleteUpload => uploads::delete(state, &ctx, &req).await,
         Route::ListOptions => options::list(state, &ctx, &req).await,
         Route::CreateOption => options::create(state, &ctx, req).await,
+        Route::GetTemplate => templates::get(state, &ctx, &req).await,
+        Route::EvaluateTemplate => templates::evaluate(state, &ctx, req).await,
+        Route::AdminTemplates => {
+            admin::authorize(state, &req)?;
+            templates::export(state).await
+        }
+        Route::AdminImportTemplates => {
+            admin::authorize(state, &req)?;
+            templates::import(state, req).await
+        }
     }
 }
 

@@ -228,3 +228,33 @@ async fn smoke_passes_against_a_running_instance_and_fails_against_nothing() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL"));
 }
+
+/// `gantry templates check FILE` exits 1 naming the template and the field of every problem, and 0 for a
+/// good file.
+#[test]
+fn templates_check_names_template_and_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"templates": [{"category": "Cranes", "blocks": [{"use": "listing_block"}, {"name": "crane", "fields": [
+            {"name": "jib", "type": "boolean", "label": "Jib", "dependsOn": ["luffing"]},
+            {"name": "luffing", "type": "boolean", "label": "Luffing", "dependsOn": ["jib"]},
+            {"name": "boom", "type": "number", "label": "Boom", "visibleIf": {"cat": ["a", "b"]}}]}]}]}"#,
+    )
+    .expect("write");
+    let (code, text) = output_of(gantry(dir.path()).args(["templates", "check"]).arg(&bad));
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains(r#"template "Cranes", field "jib": dependsOn cycle: jib → luffing → jib"#), "{text}");
+    assert!(text.contains(r#"template "Cranes", field "boom": visibleIf: operator "cat""#), "{text}");
+
+    let good = dir.path().join("good.json");
+    std::fs::write(
+        &good,
+        r#"{"templates": [{"category": "Cranes", "subcategory": "Mobile cranes", "blocks": [{"name": "crane", "fields": [
+            {"name": "axles", "type": "integer", "label": "Axles", "validation": {"min": 2, "max": 10}}]}]}]}"#,
+    )
+    .expect("write");
+    let (code, text) = output_of(gantry(dir.path()).args(["templates", "check"]).arg(&good));
+    assert_eq!(code, 0, "{text}");
+}

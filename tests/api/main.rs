@@ -12,4 +12,5 @@ mod options;
 mod overload;
 mod shutdown;
 mod supervision;
+mod templates;
 mod uploads;

@@ -7,6 +7,11 @@
 //! so every instance (this one too) drops exactly that entry. Versions are monotonic per catalog: a receiver
 //! that sees a gap knows it missed a message and drops its whole cache; so does a bus reconnect (`Resync`),
 //! and a periodic version check backs both up. No invalidation is lost silently.
+//!
+//! The actor also owns the listing-form templates: the set in use (the stored one, else the bundled one) and
+//! the forms resolved from it per (category, subcategory), compiled once. Importing a set checks it, stores
+//! it (raising the catalog version) and publishes `templates_changed {version}`; every instance drops its
+//! templates on that message, and on everything that drops the option cache.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -18,6 +23,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::OptionKind;
+use super::templates::{self, CompiledTemplate, Evaluation, TemplateIssue, TemplateSet, ValueIssue};
 use crate::handle::{ActorSlot, CallError};
 use crate::ports::Unavailable;
 use crate::ports::bus::{Bus, BusSignal, Event};
@@ -46,6 +52,70 @@ pub struct CachedList {
 /// The cache map, read by request tasks, written only by the actor.
 type Entries = Arc<RwLock<HashMap<CacheKey, CachedList>>>;
 
+/// A form key: the category and the subcategory (`None`: the category's own form).
+pub type FormKey = (Uuid, Option<Uuid>);
+
+/// Where the template set in use came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TemplateOrigin {
+    /// Operators stored it (`gantry templates import`, `POST /admin/templates`).
+    Stored,
+    /// The set Gantry ships (nothing stored yet, or the stored one failed its checks).
+    Bundled,
+}
+
+/// The template set in use.
+#[derive(Debug, Clone)]
+pub struct LoadedSet {
+    /// The set.
+    pub set: Arc<TemplateSet>,
+    /// Where it came from.
+    pub origin: TemplateOrigin,
+    /// The catalog version it was loaded at.
+    pub version: u64,
+}
+
+/// A resolved, compiled form.
+#[derive(Debug, Clone)]
+pub struct Form {
+    /// The form.
+    pub template: Arc<CompiledTemplate>,
+    /// The catalog version its set was loaded at (the `ETag`).
+    pub version: u64,
+}
+
+/// Templates and resolved forms, read by request tasks, written only by the actor.
+#[derive(Debug, Default)]
+pub struct TemplateCache {
+    set: Option<LoadedSet>,
+    forms: HashMap<FormKey, Form>,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Imported {
+    /// The catalog version after it.
+    pub version: u64,
+    /// Templates in the stored set.
+    pub templates: usize,
+    /// Shared blocks in the stored set.
+    pub shared_blocks: usize,
+}
+
+/// What the form needs to know of the category and subcategory (names: templates are matched by name).
+#[derive(Debug, Clone)]
+pub struct FormTarget {
+    /// Category and subcategory ids.
+    pub key: FormKey,
+    /// The category's name.
+    pub category: String,
+    /// Whether the category has an engine.
+    pub has_engine: bool,
+    /// The subcategory's name.
+    pub subcategory: Option<String>,
+}
+
 /// Errors of cache operations.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CacheError {
@@ -55,6 +125,18 @@ pub enum CacheError {
     /// The list's parent does not exist (or is of another kind).
     #[error("no such parent")]
     UnknownParent,
+    /// No category with this id.
+    #[error("no such category")]
+    UnknownCategory,
+    /// No subcategory with this id under the category.
+    #[error("no such subcategory in this category")]
+    UnknownSubcategory,
+    /// Neither the category nor the default has a template.
+    #[error("no template for this category")]
+    NoTemplate,
+    /// A template set (imported, or resolved for a category) failed its checks.
+    #[error("the template set failed its checks ({} problems)", .0.len())]
+    InvalidTemplates(Vec<TemplateIssue>),
     /// The actor could not be reached.
     #[error(transparent)]
     Call(#[from] CallError),
@@ -72,6 +154,12 @@ pub enum OptionCacheMsg {
     Load(CacheKey, RpcReplyPort<Result<CachedList, CacheError>>),
     /// Creates an option (or finds the existing one).
     Create(CatalogOption, RpcReplyPort<Result<Created, CacheError>>),
+    /// Resolves and compiles a form (a miss).
+    LoadForm(FormTarget, RpcReplyPort<Result<Form, CacheError>>),
+    /// The template set in use (loaded on first use).
+    TemplateSet(RpcReplyPort<Result<LoadedSet, CacheError>>),
+    /// Checks and stores a template set: merged over the one in use, or replacing it.
+    ImportTemplates { set: TemplateSet, replace: bool, reply: RpcReplyPort<Result<Imported, CacheError>> },
     /// Internal: a bus signal.
     Bus(BusSignal),
     /// Internal: compare the cached version with the store's.
@@ -89,6 +177,8 @@ pub struct CacheDeps {
     pub bus: Arc<dyn Bus>,
     /// The cache map (outlives restarts; dropped whole on restart, see `pre_start`).
     pub entries: Entries,
+    /// Templates and resolved forms (as `entries`).
+    pub templates: Arc<RwLock<TemplateCache>>,
     /// How often the version is checked against the store.
     pub check_every: Duration,
     /// Mailbox counter shared with the handle.
@@ -121,8 +211,28 @@ impl CacheState {
         self.write().remove(key);
     }
 
+    fn templates(&self) -> std::sync::RwLockWriteGuard<'_, TemplateCache> {
+        self.deps.templates.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn drop_templates(&self) {
+        *self.templates() = TemplateCache::default();
+    }
+
+    /// Takes note of a version announced with a change: a gap drops everything, else `drop_one` runs.
+    fn advance(&mut self, version: u64, drop_one: impl FnOnce(&Self)) {
+        if self.known_version.is_some_and(|known| version > known + 1) {
+            // At least one change was missed.
+            self.drop_all("version_gap");
+        } else {
+            drop_one(self);
+        }
+        self.known_version = Some(self.known_version.map_or(version, |k| k.max(version)));
+    }
+
     fn drop_all(&self, why: &'static str) {
         self.write().clear();
+        self.drop_templates();
         metrics::counter!("gantry_option_cache_flushes_total", "reason" => why).increment(1);
         tracing::info!(event = "option_cache_flushed", reason = why, "option cache dropped");
     }
@@ -163,13 +273,8 @@ impl CacheState {
         let created = self.deps.store.create_option(&option).await?;
         if created.created {
             let key = (option.kind, option.parent_id);
-            if self.known_version.is_some_and(|known| created.version > known + 1) {
-                // Someone else's change reached the store before its message reached us.
-                self.drop_all("version_gap");
-            } else {
-                self.drop_key(&key);
-            }
-            self.known_version = Some(self.known_version.map_or(created.version, |k| k.max(created.version)));
+            // A gap: someone else's change reached the store before its message reached us.
+            self.advance(created.version, |s| s.drop_key(&key));
             metrics::counter!("gantry_options_created_total", "kind" => option.kind.as_str()).increment(1);
             let event =
                 Event::OptionChanged { kind: option.kind, parent_id: option.parent_id, version: created.version };
@@ -193,17 +298,125 @@ impl CacheState {
                     let lag = (now_ms() - envelope.sent_at_ms).max(0) as f64 / 1000.0;
                     metrics::histogram!("gantry_bus_propagation_seconds", "event" => "option_changed").record(lag);
                     metrics::counter!("gantry_option_invalidations_total", "kind" => kind.as_str()).increment(1);
-                    if self.known_version.is_some_and(|known| version > known + 1) {
-                        // A gap: at least one change was missed.
-                        self.drop_all("version_gap");
-                    } else {
-                        self.drop_key(&(kind, parent_id));
-                    }
-                    self.known_version = Some(self.known_version.map_or(version, |k| k.max(version)));
+                    self.advance(version, |s| s.drop_key(&(kind, parent_id)));
+                }
+                if let Event::TemplatesChanged { version } = envelope.event {
+                    #[allow(clippy::cast_precision_loss)]
+                    let lag = (now_ms() - envelope.sent_at_ms).max(0) as f64 / 1000.0;
+                    metrics::histogram!("gantry_bus_propagation_seconds", "event" => "templates_changed").record(lag);
+                    metrics::counter!("gantry_option_invalidations_total", "kind" => "templates").increment(1);
+                    self.advance(version, Self::drop_templates);
                 }
             }
             BusSignal::Resync { .. } => self.drop_all("resync"),
         }
+    }
+
+    /// Whether each category (by identity key) has an engine, for the template checks.
+    async fn engines(&mut self) -> Result<HashMap<String, bool>, CacheError> {
+        let categories = self.load((OptionKind::Category, None)).await?;
+        Ok(categories.items.iter().map(|c| (c.name_key.clone(), c.has_engine)).collect())
+    }
+
+    async fn template_set(&mut self) -> Result<LoadedSet, CacheError> {
+        if let Some(loaded) = &self.deps.templates.read().unwrap_or_else(std::sync::PoisonError::into_inner).set {
+            return Ok(loaded.clone());
+        }
+        let version = self.deps.store.catalog_version().await?;
+        let stored = self.deps.store.load_templates().await?;
+        let engines = self.engines().await?;
+        let checked = stored.map(|text| {
+            TemplateSet::from_json(&text)
+                .map_err(|e| {
+                    vec![TemplateIssue {
+                        template: "(document)".into(),
+                        field: None,
+                        code: "invalid_document",
+                        message: e.to_string(),
+                    }]
+                })
+                .and_then(|set| templates::check(&set, &|key| engines.get(key).copied()).map(|()| set))
+        });
+        let (set, origin) = match checked {
+            Some(Ok(set)) => (set, TemplateOrigin::Stored),
+            Some(Err(issues)) => {
+                // Never an empty form: serve the bundled set, loudly, until operators import a fixed one.
+                metrics::counter!("gantry_template_validation_failures_total", "stage" => "load").increment(1);
+                let summary: Vec<String> = issues.iter().take(10).map(ToString::to_string).collect();
+                tracing::error!(event = "templates_invalid", problems = issues.len(), first = ?summary,
+                    "the stored template set fails its checks; serving the bundled set (fallback)");
+                metrics::counter!("gantry_template_fallbacks_total").increment(1);
+                (bundled(), TemplateOrigin::Bundled)
+            }
+            None => (bundled(), TemplateOrigin::Bundled),
+        };
+        let loaded = LoadedSet { set: Arc::new(set), origin, version };
+        let mut cache = self.templates();
+        cache.set = Some(loaded.clone());
+        cache.forms.clear();
+        Ok(loaded)
+    }
+
+    async fn load_form(&mut self, target: FormTarget) -> Result<Form, CacheError> {
+        if let Some(form) =
+            self.deps.templates.read().unwrap_or_else(std::sync::PoisonError::into_inner).forms.get(&target.key)
+        {
+            return Ok(form.clone());
+        }
+        let loaded = self.template_set().await?;
+        let resolved =
+            templates::resolve(&loaded.set, &target.category, target.has_engine, target.subcategory.as_deref())
+                .ok_or(CacheError::NoTemplate)?;
+        let template = CompiledTemplate::compile(resolved).map_err(|issues| {
+            metrics::counter!("gantry_template_validation_failures_total", "stage" => "resolve").increment(1);
+            tracing::error!(event = "template_invalid", category = %target.category, problems = issues.len(),
+                first = %issues[0], "a resolved form fails its checks");
+            CacheError::InvalidTemplates(issues)
+        })?;
+        let form = Form { template: Arc::new(template), version: loaded.version };
+        let mut cache = self.templates();
+        if cache.forms.len() >= MAX_ENTRIES {
+            cache.forms.clear();
+        }
+        cache.forms.insert(target.key, form.clone());
+        Ok(form)
+    }
+
+    async fn import(&mut self, set: TemplateSet, replace: bool) -> Result<Imported, CacheError> {
+        let mut merged = if replace {
+            TemplateSet::default()
+        } else {
+            match self.deps.store.load_templates().await? {
+                // A stored set that fails to parse is replaced by the import over the bundled one.
+                Some(text) => TemplateSet::from_json(&text).unwrap_or_else(|_| bundled()),
+                None => bundled(),
+            }
+        };
+        merged.merge(set);
+        let engines = self.engines().await?;
+        if let Err(issues) = templates::check(&merged, &|key| engines.get(key).copied()) {
+            metrics::counter!("gantry_template_validation_failures_total", "stage" => "import").increment(1);
+            tracing::warn!(event = "templates_rejected", problems = issues.len(), first = %issues[0], "template import refused");
+            return Err(CacheError::InvalidTemplates(issues));
+        }
+        let document = serde_json::to_string(&merged).map_err(|e| CacheError::Unavailable(e.to_string()))?;
+        let version = self.deps.store.save_templates(&document).await?;
+        self.advance(version, Self::drop_templates);
+        metrics::counter!("gantry_templates_imported_total").increment(1);
+        tracing::info!(
+            event = "templates_imported",
+            version,
+            templates = merged.templates.len(),
+            "template set stored"
+        );
+        let bus = Arc::clone(&self.deps.bus);
+        tokio::spawn(async move {
+            if let Err(err) = bus.publish(Event::TemplatesChanged { version }).await {
+                metrics::counter!("gantry_option_announce_failures_total").increment(1);
+                tracing::warn!(event = "bus_publish_failed", actor = NAME, error = %err, "relying on the version check");
+            }
+        });
+        Ok(Imported { version, templates: merged.templates.len(), shared_blocks: merged.shared_blocks.len() })
     }
 
     async fn check_version(&mut self) -> Result<(), CacheError> {
@@ -231,6 +444,7 @@ impl Actor for OptionCache {
         deps.mailbox.reset();
         // Messages may have been missed while no actor listened: start from an empty cache.
         deps.entries.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        *deps.templates.write().unwrap_or_else(std::sync::PoisonError::into_inner) = TemplateCache::default();
         let me = myself.clone();
         let forwarder =
             crate::ports::bus::forward(deps.bus.as_ref(), move |signal| me.cast(OptionCacheMsg::Bus(signal)).is_ok());
@@ -258,6 +472,18 @@ impl Actor for OptionCache {
             OptionCacheMsg::Create(option, reply) => {
                 let _h = state.deps.mailbox.begin_handling();
                 let _ = reply.send(state.create(option).await);
+            }
+            OptionCacheMsg::LoadForm(target, reply) => {
+                let _h = state.deps.mailbox.begin_handling();
+                let _ = reply.send(state.load_form(target).await);
+            }
+            OptionCacheMsg::TemplateSet(reply) => {
+                let _h = state.deps.mailbox.begin_handling();
+                let _ = reply.send(state.template_set().await);
+            }
+            OptionCacheMsg::ImportTemplates { set, replace, reply } => {
+                let _h = state.deps.mailbox.begin_handling();
+                let _ = reply.send(state.import(set, replace).await);
             }
             OptionCacheMsg::Bus(signal) => {
                 let _h = state.deps.mailbox.begin_internal();
@@ -339,6 +565,78 @@ impl OptionCacheHandle {
         Ok(self.deps.store.get_option(id).await?)
     }
 
+    /// The form for `category_id` (and `subcategory_id`): from the cache, or resolved by the actor on a miss.
+    ///
+    /// # Errors
+    /// Unknown category or subcategory, no template, or the store or the actor is unavailable.
+    pub async fn form(&self, category_id: Uuid, subcategory_id: Option<Uuid>) -> Result<Form, CacheError> {
+        let key = (category_id, subcategory_id);
+        if let Some(form) =
+            self.deps.templates.read().unwrap_or_else(std::sync::PoisonError::into_inner).forms.get(&key)
+        {
+            return Ok(form.clone());
+        }
+        let categories = self.list((OptionKind::Category, None)).await?;
+        let category = categories.items.iter().find(|c| c.id == category_id).ok_or(CacheError::UnknownCategory)?;
+        let subcategory = match subcategory_id {
+            None => None,
+            Some(id) => {
+                let subs = self.list((OptionKind::Subcategory, Some(category_id))).await?;
+                Some(subs.items.iter().find(|s| s.id == id).ok_or(CacheError::UnknownSubcategory)?.name.clone())
+            }
+        };
+        let target = FormTarget { key, category: category.name.clone(), has_engine: category.has_engine, subcategory };
+        self.slot.call(|reply| OptionCacheMsg::LoadForm(target, reply)).await?
+    }
+
+    /// Evaluates `form` for `values` after `changed` changed, including the catalog look-ups: an option id
+    /// that is not under the right parent is an `unknown_option` error.
+    ///
+    /// # Errors
+    /// The store or the actor is unavailable.
+    pub async fn evaluate(
+        &self,
+        form: &Form,
+        values: &serde_json::Map<String, serde_json::Value>,
+        changed: &[String],
+    ) -> Result<Evaluation, CacheError> {
+        let this_year = OffsetDateTime::now_utc().year();
+        let (mut evaluation, checks) = form.template.evaluate(values, changed, this_year);
+        for check in checks {
+            let found = match self.list((check.list.kind, check.list.parent_id)).await {
+                Ok(list) => list.items.iter().any(|o| o.id == check.id),
+                Err(CacheError::UnknownParent) => false,
+                Err(e) => return Err(e),
+            };
+            if !found {
+                let label = form.template.field(&check.field).map_or(check.field.as_str(), |f| f.label.as_str());
+                let message = match check.list.parent_id {
+                    Some(_) => format!("{label}: no such option under the chosen parent"),
+                    None => format!("{label}: no such option"),
+                };
+                evaluation.errors.push(ValueIssue { field: check.field, code: "unknown_option", message });
+            }
+        }
+        Ok(evaluation)
+    }
+
+    /// The template set in use, loaded if needed.
+    ///
+    /// # Errors
+    /// The store or the actor is unavailable.
+    pub async fn template_set(&self) -> Result<LoadedSet, CacheError> {
+        self.slot.call(OptionCacheMsg::TemplateSet).await?
+    }
+
+    /// Checks `set` (merged over the stored one, or replacing it) and stores it; every instance drops its
+    /// templates.
+    ///
+    /// # Errors
+    /// [`CacheError::InvalidTemplates`] with every problem, or the store or the actor is unavailable.
+    pub async fn import_templates(&self, set: TemplateSet, replace: bool) -> Result<Imported, CacheError> {
+        self.slot.call(|reply| OptionCacheMsg::ImportTemplates { set, replace, reply }).await?
+    }
+
     /// Whether `key` is cached now (tests, diagnostics).
     #[must_use]
     pub fn is_cached(&self, key: &CacheKey) -> bool {
@@ -364,6 +662,17 @@ impl OptionCacheHandle {
     pub fn child_spec(&self) -> ChildSpec {
         self.slot.child_spec::<OptionCache>(self.deps.clone())
     }
+}
+
+/// A fresh, empty template cache for [`CacheDeps::templates`].
+#[must_use]
+pub fn empty_templates() -> Arc<RwLock<TemplateCache>> {
+    Arc::new(RwLock::new(TemplateCache::default()))
+}
+
+/// The bundled template set (checked by the crate's tests).
+fn bundled() -> TemplateSet {
+    TemplateSet::from_json(templates::document::BUNDLED).unwrap_or_default()
 }
 
 /// A fresh, empty cache map for [`CacheDeps::entries`].

@@ -639,6 +639,14 @@ mod tests {
         async fn catalog_version(&self) -> Result<u64, Unavailable> {
             Ok(self.0.lock().expect("not poisoned").len() as u64)
         }
+
+        async fn load_templates(&self) -> Result<Option<String>, Unavailable> {
+            Ok(None)
+        }
+
+        async fn save_templates(&self, _document: &str) -> Result<u64, Unavailable> {
+            Err(Unavailable::new("seeding never stores templates"))
+        }
     }
 
     /// Seeding creates every option once, parents first, with children under the right parent ids; a second

@@ -37,6 +37,11 @@ pub enum Event {
         /// The catalog version after the change (monotonic: a gap means a missed message).
         version: u64,
     },
+    /// The listing-form template set was replaced: every instance drops its templates and resolved forms.
+    TemplatesChanged {
+        /// The catalog version after the change (the same counter as `OptionChanged`).
+        version: u64,
+    },
     /// Individual sessions were revoked (logout, deletion, reuse detection).
     SessionRevoked {
         /// The sessions.

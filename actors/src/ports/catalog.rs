@@ -69,4 +69,18 @@ pub trait CatalogStore: Send + Sync + 'static {
     /// # Errors
     /// The database is unreachable.
     async fn catalog_version(&self) -> Result<u64, Unavailable>;
+
+    /// The stored template set (a JSON document, see `catalog::templates::document`), `None` when operators
+    /// never stored one.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn load_templates(&self) -> Result<Option<String>, Unavailable>;
+
+    /// Replaces the stored template set and raises the catalog version in the same transaction; returns the
+    /// new version. The caller has checked the document.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn save_templates(&self, document: &str) -> Result<u64, Unavailable>;
 }

@@ -656,7 +656,7 @@ impl RegistryState {
                         #[allow(clippy::cast_precision_loss)]
                         metrics::histogram!(metric::LAG, "event" => "session_revoked").record(lag as f64 / 1000.0);
                     }
-                    Event::InstanceStarted { .. } | Event::OptionChanged { .. } => {}
+                    Event::InstanceStarted { .. } | Event::OptionChanged { .. } | Event::TemplatesChanged { .. } => {}
                 }
                 false
             }

@@ -1,0 +1,365 @@
+//! Template checks, run when a set is loaded or saved: every problem is reported at once, each naming the
+//! template (or shared block) and the field.
+//!
+//! Conditions (`visibleIf`, `requiredIf`) may use this JsonLogic subset only: `and`, `or`, `!`, `!!`, `==`,
+//! `!=`, `in`, `<`, `<=`, `>`, `>=` and `var` (a field name, optionally with a default: `["name", default]`).
+//! Anything else — other operators, dotted paths, objects with several keys — is refused, so that every rule
+//! behaves the same in json-logic-js in the browser and here.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::compiled::CompiledTemplate;
+use super::document::{Block, DEFAULT_CATEGORY, Field, TemplateSet, name_key};
+use super::resolve::resolve;
+use crate::catalog::OptionKind;
+
+/// The JsonLogic operators conditions may use.
+pub const OPERATORS: [&str; 12] = ["and", "or", "!", "!!", "==", "!=", "in", "<", "<=", ">", ">=", "var"];
+
+/// One problem with a template set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TemplateIssue {
+    /// The template (`Trucks / Tipper trucks`) or shared block (`shared block engine_block`).
+    pub template: String,
+    /// The field, when the problem is a field's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Stable code (`unknown_field`, `dependency_cycle`, `unsupported_operator`, `unknown_kind`, …).
+    pub code: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for TemplateIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "template \"{}\", field \"{field}\": {}", self.template, self.message),
+            None => write!(f, "template \"{}\": {}", self.template, self.message),
+        }
+    }
+}
+
+/// Collects issues for one template or block.
+pub(super) struct Issues<'a> {
+    pub(super) template: &'a str,
+    pub(super) out: &'a mut Vec<TemplateIssue>,
+}
+
+impl Issues<'_> {
+    pub(super) fn push(&mut self, field: Option<&str>, code: &'static str, message: impl Into<String>) {
+        let issue = TemplateIssue {
+            template: self.template.to_owned(),
+            field: field.map(str::to_owned),
+            code,
+            message: message.into(),
+        };
+        if !self.out.contains(&issue) {
+            self.out.push(issue);
+        }
+    }
+}
+
+/// Checks a whole set. `has_engine` tells whether a category (by identity key) has an engine, `None` for a
+/// category the catalog does not have (yet): such templates are checked with the engine block attached.
+///
+/// # Errors
+/// Every problem found.
+pub fn check(set: &TemplateSet, has_engine: &dyn Fn(&str) -> Option<bool>) -> Result<(), Vec<TemplateIssue>> {
+    let mut out = Vec::new();
+    let mut seen_blocks = HashSet::new();
+    for block in &set.shared_blocks {
+        let title = format!("shared block {}", block.name.as_deref().unwrap_or("(unnamed)"));
+        let mut issues = Issues { template: &title, out: &mut out };
+        match (&block.name, &block.uses) {
+            (Some(name), None) => {
+                if !seen_blocks.insert(name.clone()) {
+                    issues.push(None, "duplicate_block", format!("shared block {name} is defined twice"));
+                }
+            }
+            _ => issues.push(None, "invalid_block", "a shared block needs a name and cannot use another block"),
+        }
+        check_fields(block, &mut issues);
+    }
+    let mut seen_templates = HashSet::new();
+    for template in &set.templates {
+        let title = template.title();
+        let mut issues = Issues { template: &title, out: &mut out };
+        if name_key(&template.category).is_empty() {
+            issues.push(None, "invalid_template", "the category name is empty");
+        }
+        if template.category.trim() == DEFAULT_CATEGORY && template.subcategory.is_some() {
+            issues.push(None, "invalid_template", "the default template (*) has no subcategory overrides");
+        }
+        if !seen_templates.insert(template.key()) {
+            issues.push(None, "duplicate_template", "this template is defined twice");
+        }
+        for block in &template.blocks {
+            match (&block.name, &block.uses) {
+                (None, Some(name)) => {
+                    if set.shared_block(name).is_none() {
+                        issues.push(
+                            None,
+                            "unknown_block",
+                            format!("uses the shared block {name}, which does not exist"),
+                        );
+                    }
+                    if !block.fields.is_empty() {
+                        issues.push(None, "invalid_block", format!("the entry that uses {name} cannot have fields"));
+                    }
+                }
+                (Some(_), None) => check_fields(block, &mut issues),
+                _ => issues.push(None, "invalid_block", "a block has either a name (and fields) or \"use\""),
+            }
+        }
+    }
+    // The resolved forms: names, references, cascades and cycles across blocks.
+    for template in &set.templates {
+        let category_key = name_key(&template.category);
+        let engine = if category_key == DEFAULT_CATEGORY { Some(true) } else { has_engine(&category_key) };
+        if let Some(resolved) =
+            resolve(set, &template.category, engine.unwrap_or(true), template.subcategory.as_deref())
+            && let Err(issues) = CompiledTemplate::compile(resolved)
+        {
+            for issue in issues {
+                if !out.iter().any(|o| o.field == issue.field && o.code == issue.code && o.message == issue.message) {
+                    out.push(issue);
+                }
+            }
+        }
+    }
+    if out.is_empty() { Ok(()) } else { Err(out) }
+}
+
+/// Whether `name` is a field identifier.
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name.len() <= 64
+}
+
+/// Checks of one block's fields on their own (the resolved form is checked by [`CompiledTemplate::compile`]).
+fn check_fields(block: &Block, issues: &mut Issues<'_>) {
+    for field in &block.fields {
+        check_field(field, issues);
+    }
+}
+
+fn check_field(field: &Field, issues: &mut Issues<'_>) {
+    let name = Some(field.name.as_str());
+    if !valid_name(&field.name) {
+        issues.push(name, "invalid_name", "field names are [a-z][a-z0-9_]*, at most 64 characters");
+    }
+    if field.label.trim().is_empty() {
+        issues.push(name, "missing_label", "the label is empty");
+    }
+    match (&field.data_source, field.field_type.is_choice()) {
+        (Some(_), false) => {
+            issues.push(name, "invalid_data_source", "only select and multiselect fields have a dataSource")
+        }
+        (Some(source), true) => match OptionKind::parse(&source.kind) {
+            None => issues.push(
+                name,
+                "unknown_kind",
+                format!(
+                    "dataSource kind {:?} does not exist (kinds: category, subcategory, brand, model, country, city)",
+                    source.kind
+                ),
+            ),
+            Some(kind) => match (kind.parent_kind(), &source.parent_field) {
+                (Some(parent), None) => issues.push(
+                    name,
+                    "missing_parent_field",
+                    format!("{} options need a parentField holding the {}", kind.as_str(), parent.as_str()),
+                ),
+                (None, Some(_)) => issues.push(
+                    name,
+                    "invalid_parent_field",
+                    format!("{} options have no parent; remove parentField", kind.as_str()),
+                ),
+                _ => {}
+            },
+        },
+        (None, true) if field.options.is_empty() => {
+            issues.push(name, "no_options", "a select needs a dataSource or fixed options");
+        }
+        (None, _) => {}
+    }
+    if !field.options.is_empty() {
+        if !field.field_type.is_choice() || field.data_source.is_some() {
+            issues.push(name, "invalid_options", "fixed options belong to selects without a dataSource");
+        }
+        let mut values = HashSet::new();
+        if field.options.iter().any(|o| !values.insert(o.value.as_str())) {
+            issues.push(name, "invalid_options", "two options share a value");
+        }
+    }
+    if let Some(rules) = &field.validation {
+        if (rules.min.is_some() || rules.max.is_some()) && !field.field_type.is_numeric() {
+            issues.push(name, "invalid_validation", "min and max apply to number, integer and year fields");
+        }
+        if let (Some(min), Some(max)) = (rules.min, rules.max)
+            && min > max
+        {
+            issues.push(name, "invalid_range", format!("min {min} is above max {max}"));
+        }
+        if (rules.pattern.is_some() || rules.max_length.is_some()) && field.field_type != super::FieldType::Text {
+            issues.push(name, "invalid_validation", "pattern and maxLength apply to text fields");
+        }
+        if rules.max_length == Some(0) {
+            issues.push(name, "invalid_validation", "maxLength must be at least 1");
+        }
+        if let Some(pattern) = &rules.pattern
+            && regex::Regex::new(pattern).is_err()
+        {
+            issues.push(name, "invalid_pattern", format!("pattern {pattern:?} is not a valid regular expression"));
+        }
+    }
+    for (label, logic) in [("visibleIf", &field.visible_if), ("requiredIf", &field.required_if)] {
+        if let Some(logic) = logic {
+            let mut vars = Vec::new();
+            walk_logic(logic, &mut vars, &mut |code, message| issues.push(name, code, format!("{label}: {message}")));
+        }
+    }
+}
+
+/// Walks a condition: reports operators outside the subset and malformed `var`s, collects the field names
+/// it reads.
+pub(super) fn walk_logic(logic: &Value, vars: &mut Vec<String>, report: &mut dyn FnMut(&'static str, String)) {
+    match logic {
+        Value::Array(items) => items.iter().for_each(|item| walk_logic(item, vars, report)),
+        Value::Object(map) => {
+            let mut entries = map.iter();
+            let (Some((op, args)), None) = (entries.next(), entries.next()) else {
+                report("invalid_condition", "an operation is an object with exactly one key".into());
+                return;
+            };
+            if !OPERATORS.contains(&op.as_str()) {
+                report(
+                    "unsupported_operator",
+                    format!("operator {op:?} is not in the supported subset ({})", OPERATORS.join(", ")),
+                );
+                return;
+            }
+            if op == "var" {
+                let name = match args {
+                    Value::String(s) => Some(s.as_str()),
+                    Value::Array(a) if (1..=2).contains(&a.len()) && a.get(1).is_none_or(|d| !d.is_object()) => {
+                        a[0].as_str()
+                    }
+                    _ => None,
+                };
+                match name {
+                    Some(n) if valid_name(n) => vars.push(n.to_owned()),
+                    Some(n) => report("invalid_var", format!("var {n:?} is not a field name (no paths)")),
+                    None => report("invalid_var", "var takes a field name, or [name, default]".into()),
+                }
+            } else {
+                walk_logic(args, vars, report);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::templates::document::BUNDLED;
+
+    fn issues_of(json: &str) -> Vec<TemplateIssue> {
+        check(&TemplateSet::from_json(json).unwrap(), &|_| Some(false)).unwrap_err()
+    }
+
+    fn one_field(field: &str) -> String {
+        format!(
+            r#"{{"templates": [{{"category": "Trucks", "blocks": [{{"name": "b", "fields": [
+            {{"name": "brand", "type": "select", "label": "Brand", "dataSource": {{"kind": "brand"}}}},
+            {field}]}}]}}]}}"#
+        )
+    }
+
+    /// The bundled set passes its own checks, for engine and non-engine categories alike.
+    #[test]
+    fn bundled_set_is_valid() {
+        let set = TemplateSet::from_json(BUNDLED).unwrap();
+        check(&set, &|_| Some(true)).unwrap();
+        check(&set, &|_| Some(false)).unwrap();
+        check(&set, &|_| None).unwrap();
+    }
+
+    /// An operator outside the subset is refused, naming the template and the field.
+    #[test]
+    fn operator_outside_the_subset() {
+        let issues = issues_of(&one_field(
+            r#"{"name": "x", "type": "text", "label": "X", "visibleIf": {"substr": [{"var": "brand"}, 0, 1]}}"#,
+        ));
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].code, "unsupported_operator");
+        assert_eq!(issues[0].to_string().split(':').next().unwrap(), r#"template "Trucks", field "x""#);
+        assert!(issues[0].message.contains("substr"), "{}", issues[0].message);
+    }
+
+    /// A `var` naming a field the form does not have is refused.
+    #[test]
+    fn var_naming_an_unknown_field() {
+        let issues = issues_of(&one_field(
+            r#"{"name": "x", "type": "text", "label": "X", "requiredIf": {"!!": {"var": "colour"}}}"#,
+        ));
+        assert_eq!((issues[0].code, issues[0].field.as_deref()), ("unknown_field", Some("x")), "{issues:?}");
+        assert!(issues[0].message.contains("colour"));
+    }
+
+    /// A `dependsOn` cycle is refused with the cycle spelled out.
+    #[test]
+    fn depends_on_cycle() {
+        let issues = issues_of(&one_field(
+            r#"{"name": "a", "type": "text", "label": "A", "dependsOn": ["b"]},
+               {"name": "b", "type": "text", "label": "B", "dependsOn": ["a"]}"#,
+        ));
+        let cycle = issues.iter().find(|i| i.code == "dependency_cycle").expect("a cycle issue");
+        assert!(cycle.message.contains("a → b → a") || cycle.message.contains("b → a → b"), "{}", cycle.message);
+    }
+
+    /// A data source of a kind that does not exist is refused.
+    #[test]
+    fn unknown_data_source_kind() {
+        let issues =
+            issues_of(&one_field(r#"{"name": "x", "type": "select", "label": "X", "dataSource": {"kind": "engine"}}"#));
+        assert_eq!((issues[0].code, issues[0].field.as_deref()), ("unknown_kind", Some("x")));
+        assert!(issues[0].to_string().contains(r#"template "Trucks", field "x""#));
+    }
+
+    /// A model list must cascade from a brand field; a cascade from a field of another kind is refused.
+    #[test]
+    fn cascades_must_follow_the_parent_kind() {
+        let missing = issues_of(&one_field(
+            r#"{"name": "model", "type": "select", "label": "M", "dataSource": {"kind": "model"}}"#,
+        ));
+        assert_eq!(missing[0].code, "missing_parent_field");
+        let wrong = issues_of(&one_field(
+            r#"{"name": "country", "type": "select", "label": "C", "dataSource": {"kind": "country"}},
+               {"name": "model", "type": "select", "label": "M", "dataSource": {"kind": "model", "parentField": "country"}}"#,
+        ));
+        assert_eq!((wrong[0].code, wrong[0].field.as_deref()), ("invalid_parent_field", Some("model")), "{wrong:?}");
+    }
+
+    /// Several problems are reported together; bad patterns, ranges and unknown shared blocks too.
+    #[test]
+    fn every_problem_at_once() {
+        let issues = issues_of(
+            r#"{"templates": [{"category": "Vans", "blocks": [{"use": "nope"}, {"name": "b", "fields": [
+                {"name": "vin", "type": "text", "label": "VIN", "validation": {"pattern": "([A-Z"}},
+                {"name": "power", "type": "number", "label": "P", "validation": {"min": 10, "max": 1}},
+                {"name": "Bad Name", "type": "boolean", "label": "?"}]}]}]}"#,
+        );
+        let codes: Vec<_> = issues.iter().map(|i| i.code).collect();
+        for code in ["unknown_block", "invalid_pattern", "invalid_range", "invalid_name"] {
+            assert!(codes.contains(&code), "{code} missing from {codes:?}");
+        }
+    }
+}

@@ -1,0 +1,539 @@
+//! A resolved form made ready to evaluate (conditions compiled, patterns built, the dependency graph laid
+//! out), and the cascade runtime: which fields are visible and required, which values a change resets, what
+//! is wrong with the values, and which option lists to load next.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, LazyLock};
+
+use datalogic_rs::{CompiledLogic, DataLogic};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::check::{Issues, TemplateIssue, walk_logic};
+use super::document::{Field, FieldType};
+use super::resolve::Resolved;
+use crate::catalog::OptionKind;
+
+/// One engine for every condition (compiled rules are evaluated against per-request data).
+static ENGINE: LazyLock<DataLogic> = LazyLock::new(DataLogic::new);
+
+/// Years are accepted from this one unless the field says otherwise.
+const FIRST_YEAR: f64 = 1900.0;
+
+struct CompiledField {
+    field: Field,
+    kind: Option<OptionKind>,
+    visible_if: Option<Arc<CompiledLogic>>,
+    required_if: Option<Arc<CompiledLogic>>,
+    pattern: Option<regex::Regex>,
+    /// Fields that depend on this one and reset when it changes.
+    resets: Vec<usize>,
+}
+
+/// A resolved form, ready to evaluate.
+pub struct CompiledTemplate {
+    /// The form as served by `GET /v1/templates/…`.
+    pub resolved: Resolved,
+    fields: Vec<CompiledField>,
+    by_name: HashMap<String, usize>,
+}
+
+impl std::fmt::Debug for CompiledTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledTemplate").field("title", &self.resolved.title).finish_non_exhaustive()
+    }
+}
+
+/// A problem with one value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ValueIssue {
+    /// The field.
+    pub field: String,
+    /// Stable code: `required`, `invalid_type`, `below_min`, `above_max`, `too_long`, `pattern_mismatch`,
+    /// `unknown_option`, `parent_missing`, `unknown_field`.
+    pub code: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// An option list to load: `GET /v1/options/{kind}?parent_id=…`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct OptionList {
+    /// The kind.
+    pub kind: OptionKind,
+    /// The parent (`None` for kinds without parents).
+    pub parent_id: Option<Uuid>,
+}
+
+/// A catalog lookup the caller must make: is `id` an option of `kind` under `parent_id`?
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionCheck {
+    /// The field holding it.
+    pub field: String,
+    /// Where it must be.
+    pub list: OptionList,
+    /// The option id.
+    pub id: Uuid,
+}
+
+/// What the form looks like for some values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Evaluation {
+    /// Visible fields, in form order.
+    pub visible: Vec<String>,
+    /// Required fields (visible ones only), in form order.
+    pub required: Vec<String>,
+    /// Fields cleared because something they depend on changed.
+    pub reset: Vec<String>,
+    /// Problems with the values (hidden fields are not checked).
+    pub errors: Vec<ValueIssue>,
+    /// Option lists to load next, by field.
+    pub options: BTreeMap<String, OptionList>,
+}
+
+/// JsonLogic truthiness (as json-logic-js): `false`, `null`, `0`, `""` and `[]` are false.
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(_) => true,
+    }
+}
+
+/// Whether a value counts as not given.
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+impl CompiledTemplate {
+    /// Checks the resolved form as a whole (unique names, known references, cascades, no cycles) and compiles
+    /// it.
+    ///
+    /// # Errors
+    /// Every problem, naming the template and the field.
+    pub fn compile(resolved: Resolved) -> Result<Self, Vec<TemplateIssue>> {
+        let mut out = Vec::new();
+        let mut issues = Issues { template: &resolved.title, out: &mut out };
+        let mut by_name = HashMap::new();
+        let mut fields = Vec::new();
+        for field in resolved.fields() {
+            if by_name.insert(field.name.clone(), fields.len()).is_some() {
+                issues.push(Some(&field.name), "duplicate_field", "two fields have this name");
+            }
+            fields.push(CompiledField {
+                field: field.clone(),
+                kind: field.data_source.as_ref().and_then(|d| OptionKind::parse(&d.kind)),
+                visible_if: None,
+                required_if: None,
+                pattern: None,
+                resets: Vec::new(),
+            });
+        }
+        for i in 0..fields.len() {
+            let name = fields[i].field.name.clone();
+            let field = &fields[i].field;
+            for dep in field.depends_on.iter() {
+                if !by_name.contains_key(dep) {
+                    issues.push(
+                        Some(&name),
+                        "unknown_field",
+                        format!("dependsOn names {dep:?}, which is not a field of this form"),
+                    );
+                }
+            }
+            if let (Some(kind), Some(parent)) =
+                (fields[i].kind, field.data_source.as_ref().and_then(|d| d.parent_field.as_ref()))
+            {
+                match by_name.get(parent).map(|&p| fields[p].kind) {
+                    None => issues.push(
+                        Some(&name),
+                        "unknown_field",
+                        format!("parentField names {parent:?}, which is not a field of this form"),
+                    ),
+                    Some(parent_kind) if parent_kind != kind.parent_kind() || parent_kind.is_none() => issues.push(
+                        Some(&name),
+                        "invalid_parent_field",
+                        format!(
+                            "parentField {parent:?} must be a select of {} options",
+                            kind.parent_kind().map_or("parent", OptionKind::as_str)
+                        ),
+                    ),
+                    Some(_) => {}
+                }
+            }
+            let mut compiled = [None, None];
+            for (slot, (label, logic)) in
+                compiled.iter_mut().zip([("visibleIf", &field.visible_if), ("requiredIf", &field.required_if)])
+            {
+                let Some(logic) = logic else { continue };
+                let mut vars = Vec::new();
+                let mut bad = false;
+                walk_logic(logic, &mut vars, &mut |_, _| bad = true);
+                for var in vars {
+                    if !by_name.contains_key(&var) {
+                        issues.push(
+                            Some(&name),
+                            "unknown_field",
+                            format!("{label} reads {var:?}, which is not a field of this form"),
+                        );
+                    }
+                }
+                if !bad {
+                    match ENGINE.compile(logic) {
+                        Ok(c) => *slot = Some(c),
+                        Err(e) => issues.push(Some(&name), "invalid_condition", format!("{label}: {e}")),
+                    }
+                }
+            }
+            let [visible_if, required_if] = compiled;
+            let pattern = field
+                .validation
+                .as_ref()
+                .and_then(|v| v.pattern.as_ref())
+                .and_then(|p| regex::Regex::new(&format!("^(?:{p})$")).ok());
+            let resets = field.resets_on_change();
+            let deps: Vec<usize> = field.dependencies().filter_map(|d| by_name.get(d).copied()).collect();
+            let slot = &mut fields[i];
+            slot.visible_if = visible_if;
+            slot.required_if = required_if;
+            slot.pattern = pattern;
+            if resets {
+                for d in deps {
+                    if d != i && !fields[d].resets.contains(&i) {
+                        fields[d].resets.push(i);
+                    }
+                }
+            }
+        }
+        for cycle in cycles(&fields, &by_name) {
+            let first = cycle[0].clone();
+            issues.push(Some(&first), "dependency_cycle", format!("dependsOn cycle: {}", cycle.join(" → ")));
+        }
+        if out.is_empty() { Ok(Self { resolved, fields, by_name }) } else { Err(out) }
+    }
+
+    /// Evaluates the form for `values` after the fields in `changed` changed. Returns the evaluation and the
+    /// option-membership lookups the caller must make (their failures are `unknown_option` errors).
+    #[must_use]
+    pub fn evaluate(
+        &self,
+        values: &Map<String, Value>,
+        changed: &[String],
+        this_year: i32,
+    ) -> (Evaluation, Vec<OptionCheck>) {
+        let mut eval = Evaluation::default();
+        let mut checks = Vec::new();
+        // Resets: everything downstream of a change, through fields that reset.
+        let mut reset = vec![false; self.fields.len()];
+        let mut queue: VecDeque<usize> = changed.iter().filter_map(|c| self.by_name.get(c).copied()).collect();
+        let origins: HashSet<usize> = queue.iter().copied().collect();
+        while let Some(i) = queue.pop_front() {
+            for &d in &self.fields[i].resets {
+                if !reset[d] && !origins.contains(&d) {
+                    reset[d] = true;
+                    queue.push_back(d);
+                }
+            }
+        }
+        let mut data = Map::new();
+        for (name, value) in values {
+            match self.by_name.get(name) {
+                Some(&i) if !reset[i] => {
+                    data.insert(name.clone(), value.clone());
+                }
+                Some(_) => {}
+                None => eval.errors.push(ValueIssue {
+                    field: name.clone(),
+                    code: "unknown_field",
+                    message: "this form has no such field".into(),
+                }),
+            }
+        }
+        let data = Arc::new(Value::Object(data));
+        let holds = |logic: &Option<Arc<CompiledLogic>>, default: bool| {
+            logic.as_ref().map_or(default, |l| ENGINE.evaluate(l, Arc::clone(&data)).is_ok_and(|v| truthy(&v)))
+        };
+        for (i, cf) in self.fields.iter().enumerate() {
+            let name = &cf.field.name;
+            if reset[i] {
+                eval.reset.push(name.clone());
+            }
+            if !holds(&cf.visible_if, true) {
+                continue;
+            }
+            eval.visible.push(name.clone());
+            let required = cf.field.required || holds(&cf.required_if, false);
+            if required {
+                eval.required.push(name.clone());
+            }
+            let value = data.get(name).filter(|v| !is_empty(v));
+            // The option list this field loads, once its parent is chosen.
+            let list = cf.kind.and_then(|kind| match &cf.field.data_source.as_ref()?.parent_field {
+                None => Some(OptionList { kind, parent_id: None }),
+                Some(p) => {
+                    let parent = data.get(p).and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok())?;
+                    Some(OptionList { kind, parent_id: Some(parent) })
+                }
+            });
+            let wanted =
+                changed.is_empty() || reset[i] || cf.field.dependencies().any(|d| changed.iter().any(|c| c == d));
+            if let Some(list) = list
+                && wanted
+            {
+                eval.options.insert(name.clone(), list);
+            }
+            match value {
+                None if required => eval.errors.push(ValueIssue {
+                    field: name.clone(),
+                    code: "required",
+                    message: format!("{} is required", cf.field.label),
+                }),
+                None => {}
+                Some(value) => {
+                    if let Err((code, message)) = self.check_value(cf, value, list, this_year, &mut checks) {
+                        eval.errors.push(ValueIssue { field: name.clone(), code, message });
+                    }
+                }
+            }
+        }
+        (eval, checks)
+    }
+
+    fn check_value(
+        &self,
+        cf: &CompiledField,
+        value: &Value,
+        list: Option<OptionList>,
+        this_year: i32,
+        checks: &mut Vec<OptionCheck>,
+    ) -> Result<(), (&'static str, String)> {
+        let f = &cf.field;
+        let rules = f.validation.clone().unwrap_or_default();
+        let type_error = |what: &str| Err(("invalid_type", format!("{} must be {what}", f.label)));
+        match f.field_type {
+            FieldType::Text => {
+                let Some(text) = value.as_str() else { return type_error("text") };
+                if let Some(max) = rules.max_length
+                    && text.chars().count() > max
+                {
+                    return Err(("too_long", format!("{} is longer than {max} characters", f.label)));
+                }
+                if let Some(pattern) = &cf.pattern
+                    && !pattern.is_match(text)
+                {
+                    return Err(("pattern_mismatch", format!("{} is not in the expected format", f.label)));
+                }
+            }
+            FieldType::Boolean => {
+                if !value.is_boolean() {
+                    return type_error("true or false");
+                }
+            }
+            FieldType::Number | FieldType::Integer | FieldType::Year => {
+                let Some(n) = value.as_f64() else { return type_error("a number") };
+                if f.field_type != FieldType::Number && n.fract() != 0.0 {
+                    return type_error("a whole number");
+                }
+                let (min, max) = if f.field_type == FieldType::Year {
+                    (rules.min.or(Some(FIRST_YEAR)), rules.max.or(Some(f64::from(this_year + 1))))
+                } else {
+                    (rules.min, rules.max)
+                };
+                if let Some(min) = min
+                    && n < min
+                {
+                    return Err(("below_min", format!("{} must be at least {min}", f.label)));
+                }
+                if let Some(max) = max
+                    && n > max
+                {
+                    return Err(("above_max", format!("{} must be at most {max}", f.label)));
+                }
+            }
+            FieldType::Select | FieldType::Multiselect => {
+                let items: Vec<&Value> = match (f.field_type, value) {
+                    (FieldType::Select, v) => vec![v],
+                    (_, Value::Array(a)) => a.iter().collect(),
+                    _ => return type_error("a list of options"),
+                };
+                for item in items {
+                    let Some(text) = item.as_str() else { return type_error("an option") };
+                    if cf.kind.is_some() {
+                        let Ok(id) = Uuid::parse_str(text) else {
+                            return Err(("unknown_option", format!("{} is not an option id", f.label)));
+                        };
+                        let Some(list) = list else {
+                            let parent =
+                                f.data_source.as_ref().and_then(|d| d.parent_field.clone()).unwrap_or_default();
+                            let parent_label = self
+                                .by_name
+                                .get(&parent)
+                                .map_or(parent.as_str(), |&p| self.fields[p].field.label.as_str());
+                            return Err(("parent_missing", format!("choose {parent_label} first")));
+                        };
+                        checks.push(OptionCheck { field: f.name.clone(), list, id });
+                    } else if !f.options.iter().any(|o| o.value == text) {
+                        return Err(("unknown_option", format!("{text:?} is not an option of {}", f.label)));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The field called `name`.
+    #[must_use]
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.by_name.get(name).map(|&i| &self.fields[i].field)
+    }
+}
+
+/// Cycles in the dependency graph (`dependsOn` and `parentField` edges), each as a path of names.
+fn cycles(fields: &[CompiledField], by_name: &HashMap<String, usize>) -> Vec<Vec<String>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Open,
+        Done,
+    }
+    fn visit(
+        i: usize,
+        fields: &[CompiledField],
+        by_name: &HashMap<String, usize>,
+        marks: &mut [Mark],
+        path: &mut Vec<usize>,
+        found: &mut Vec<Vec<String>>,
+    ) {
+        marks[i] = Mark::Open;
+        path.push(i);
+        for dep in fields[i].field.dependencies() {
+            let Some(&d) = by_name.get(dep) else { continue };
+            match marks[d] {
+                Mark::Open => {
+                    let start = path.iter().position(|&p| p == d).unwrap_or(0);
+                    let mut cycle: Vec<String> = path[start..].iter().map(|&p| fields[p].field.name.clone()).collect();
+                    cycle.push(fields[d].field.name.clone());
+                    found.push(cycle);
+                }
+                Mark::New => visit(d, fields, by_name, marks, path, found),
+                Mark::Done => {}
+            }
+        }
+        path.pop();
+        marks[i] = Mark::Done;
+    }
+    let mut marks = vec![Mark::New; fields.len()];
+    let mut found = Vec::new();
+    for i in 0..fields.len() {
+        if marks[i] == Mark::New {
+            visit(i, fields, by_name, &mut marks, &mut Vec::new(), &mut found);
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::document::{BUNDLED, TemplateSet};
+    use super::super::resolve::resolve;
+    use super::*;
+
+    fn trucks() -> CompiledTemplate {
+        let set = TemplateSet::from_json(BUNDLED).unwrap();
+        CompiledTemplate::compile(resolve(&set, "Trucks", true, None).unwrap()).unwrap()
+    }
+
+    fn values(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    fn codes(e: &Evaluation) -> Vec<(&str, &str)> {
+        e.errors.iter().map(|i| (i.field.as_str(), i.code)).collect()
+    }
+
+    /// Changing the brand resets the model and says to load the new brand's models; nothing else is listed.
+    #[test]
+    fn changing_the_brand_resets_the_model() {
+        let brand = Uuid::now_v7();
+        let model = Uuid::now_v7();
+        let (e, checks) = trucks().evaluate(
+            &values(json!({"brand": brand.to_string(), "model": model.to_string()})),
+            &["brand".into()],
+            2026,
+        );
+        assert_eq!(e.reset, ["model"]);
+        assert_eq!(e.options.len(), 1, "{:?}", e.options);
+        assert_eq!(e.options["model"], OptionList { kind: OptionKind::Model, parent_id: Some(brand) });
+        assert!(codes(&e).contains(&("model", "required")), "the reset model is required again: {:?}", e.errors);
+        assert_eq!(checks.len(), 1, "only the brand is looked up: {checks:?}");
+        assert_eq!(checks[0].list, OptionList { kind: OptionKind::Brand, parent_id: None });
+    }
+
+    /// Without `changed`, every loadable list is named; a model without a brand is `parent_missing`.
+    #[test]
+    fn lists_to_load_and_missing_parents() {
+        let (e, _) = trucks().evaluate(&values(json!({"model": Uuid::now_v7().to_string()})), &[], 2026);
+        assert_eq!(e.options.get("brand").map(|l| l.kind), Some(OptionKind::Brand));
+        assert!(!e.options.contains_key("model"), "no brand, no model list");
+        assert!(codes(&e).contains(&("model", "parent_missing")), "{:?}", e.errors);
+    }
+
+    /// Conditions: ADR classes show and become required only for ADR trucks; an electric engine hides the
+    /// combustion fields, and hidden fields are neither required nor checked.
+    #[test]
+    fn visibility_and_requiredness_follow_the_values() {
+        let t = trucks();
+        let (plain, _) = t.evaluate(&values(json!({})), &[], 2026);
+        assert!(!plain.visible.contains(&"adr_classes".to_owned()));
+        let (adr, _) = t.evaluate(&values(json!({"adr": true})), &[], 2026);
+        assert!(adr.visible.contains(&"adr_classes".to_owned()));
+        assert!(adr.required.contains(&"adr_classes".to_owned()));
+        assert!(codes(&adr).contains(&("adr_classes", "required")));
+        let (diesel, _) = t.evaluate(&values(json!({"fuel_type": "diesel"})), &[], 2026);
+        assert!(diesel.visible.contains(&"emission_class".to_owned()));
+        let (electric, _) =
+            t.evaluate(&values(json!({"fuel_type": "electric", "emission_class": "made-up"})), &[], 2026);
+        assert!(!electric.visible.contains(&"emission_class".to_owned()));
+        assert!(!electric.required.contains(&"emission_class".to_owned()));
+        assert!(!codes(&electric).iter().any(|(f, _)| *f == "emission_class"), "{:?}", electric.errors);
+    }
+
+    /// Values are validated: type, range, year range, pattern, length, fixed options, unknown fields.
+    #[test]
+    fn values_are_validated() {
+        let (e, _) = trucks().evaluate(
+            &values(json!({
+                "year": 1850, "mileage_km": -5, "power_hp": 12.5, "vin": "not a vin",
+                "fuel_type": "steam", "description": "x".repeat(5001), "colour": "red", "adr": "yes"
+            })),
+            &[],
+            2026,
+        );
+        let c = codes(&e);
+        for expected in [
+            ("year", "below_min"),
+            ("mileage_km", "below_min"),
+            ("power_hp", "invalid_type"),
+            ("vin", "pattern_mismatch"),
+            ("fuel_type", "unknown_option"),
+            ("description", "too_long"),
+            ("colour", "unknown_field"),
+            ("adr", "invalid_type"),
+        ] {
+            assert!(c.contains(&expected), "{expected:?} missing from {c:?}");
+        }
+        let (next_year, _) = trucks().evaluate(&values(json!({"year": 2028})), &[], 2026);
+        assert!(codes(&next_year).contains(&("year", "above_max")));
+    }
+}

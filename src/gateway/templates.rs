@@ -1,0 +1,165 @@
+//! Listing-form templates over HTTP: `GET /v1/templates/{category_id}?subcategory_id=` (the resolved form,
+//! `ETag` from the template set's version), `POST /v1/templates/{category_id}/evaluate` (the cascade runtime),
+//! and on the admin listener `GET /admin/templates` (the set in use) and `POST /admin/templates[?replace=true]`
+//! (check and store a set; every instance drops its templates).
+
+use gantry_actors::catalog::cache::{Form, TemplateOrigin};
+use gantry_actors::catalog::templates::{Block, Source, TemplateSet};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::AppState;
+use super::body::{Response, empty, json_response, read_json};
+use super::options::{cache_error, field, percent_decode};
+use super::problem::ApiError;
+use super::server::Ctx;
+
+fn category_of(ctx: &Ctx) -> Result<Uuid, ApiError> {
+    ctx.params
+        .get("category_id")
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .ok_or(ApiError::ResourceNotFound { code: "category_not_found", what: "category" })
+}
+
+/// The value of query parameter `name`.
+fn query_param(req: &Request<Incoming>, name: &str) -> Option<String> {
+    req.uri().query()?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| percent_decode(v))
+    })
+}
+
+#[derive(Serialize)]
+struct FormBody<'a> {
+    category_id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subcategory_id: Option<Uuid>,
+    /// The template it came from (`Trucks / Tipper trucks`).
+    template: &'a str,
+    source: Source,
+    version: u64,
+    blocks: &'a [Block],
+}
+
+fn etag(form: &Form) -> String {
+    format!("\"t{}\"", form.version)
+}
+
+/// `GET /v1/templates/{category_id}?subcategory_id=` → the resolved form.
+///
+/// # Errors
+/// 404 `category_not_found` / `template_not_found`; 422 for a malformed or unknown subcategory; 503.
+pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result<Response, ApiError> {
+    let category_id = category_of(ctx)?;
+    let subcategory_id = match query_param(req, "subcategory_id").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => Some(Uuid::parse_str(&v).map_err(|_| field("subcategory_id", "invalid", "not a UUID"))?),
+    };
+    let form = state.options.form(category_id, subcategory_id).await.map_err(cache_error)?;
+    let tag = etag(&form);
+    let not_modified = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+    let mut response = if not_modified {
+        let mut response = hyper::Response::new(empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response
+    } else {
+        let resolved = &form.template.resolved;
+        json_response(
+            StatusCode::OK,
+            &FormBody {
+                category_id,
+                subcategory_id,
+                template: &resolved.title,
+                source: resolved.source,
+                version: form.version,
+                blocks: &resolved.blocks,
+            },
+        )
+    };
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(response)
+}
+
+/// `changed` is one field name or a list of them.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Changed {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvaluateBody {
+    #[serde(default)]
+    subcategory_id: Option<Uuid>,
+    #[serde(default)]
+    values: Map<String, Value>,
+    #[serde(default)]
+    changed: Option<Changed>,
+}
+
+/// `POST /v1/templates/{category_id}/evaluate {subcategory_id?, values, changed?}` →
+/// `{visible, required, reset, errors, options}`.
+///
+/// # Errors
+/// 404 `category_not_found`; 422 for an unknown subcategory or a `changed` naming no field; 400 for bad
+/// JSON; 503.
+pub async fn evaluate(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
+    let category_id = category_of(ctx)?;
+    let body: EvaluateBody = read_json(req, state.settings.http.max_body_bytes).await?;
+    let form = state.options.form(category_id, body.subcategory_id).await.map_err(cache_error)?;
+    let changed = match body.changed {
+        None => Vec::new(),
+        Some(Changed::One(name)) => vec![name],
+        Some(Changed::Many(names)) => names,
+    };
+    if let Some(unknown) = changed.iter().find(|name| form.template.field(name).is_none()) {
+        return Err(field("changed", "unknown_field", format!("this form has no field {unknown:?}")));
+    }
+    let evaluation = state.options.evaluate(&form, &body.values, &changed).await.map_err(cache_error)?;
+    Ok(json_response(StatusCode::OK, &evaluation))
+}
+
+#[derive(Serialize)]
+struct Export<'a> {
+    origin: TemplateOrigin,
+    version: u64,
+    set: &'a TemplateSet,
+}
+
+/// `GET /admin/templates` → `{origin, version, set}`: the set in use (to edit and re-import).
+///
+/// # Errors
+/// 503 when the catalog is unavailable.
+pub async fn export(state: &AppState) -> Result<Response, ApiError> {
+    let loaded = state.options.template_set().await.map_err(cache_error)?;
+    Ok(json_response(StatusCode::OK, &Export { origin: loaded.origin, version: loaded.version, set: &loaded.set }))
+}
+
+/// `POST /admin/templates[?replace=true]` with a template set → 200 `{version, templates, shared_blocks}`:
+/// checked (merged over the set in use unless `replace`), stored, and dropped from every instance's cache.
+///
+/// # Errors
+/// 422 `template_invalid` listing every problem (template, field, code, message); 400 for bad JSON; 503.
+pub async fn import(state: &AppState, req: Request<Incoming>) -> Result<Response, ApiError> {
+    let replace = match query_param(&req, "replace").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(field("replace", "invalid", "true or false")),
+    };
+    // Template documents are larger than API bodies; allow up to 16 times the JSON limit.
+    let set: TemplateSet = read_json(req, state.settings.http.max_body_bytes.saturating_mul(16)).await?;
+    let imported = state.options.import_templates(set, replace).await.map_err(cache_error)?;
+    Ok(json_response(StatusCode::OK, &imported))
+}

@@ -1,0 +1,220 @@
+//! Listing-form templates on the embedded profile (catalog seeded on first start): resolution with
+//! inheritance and the engine block, the cascade runtime, and importing a set through the admin listener.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, access, assert_problem, json_of, spawn_app_with};
+
+async fn spawn_app() -> TestApp {
+    spawn_app_with("[catalog]\nseed_on_first_start = true").await
+}
+
+async fn get(app: &TestApp, path: &str) -> Value {
+    json_of(app.get(path).send().await.expect("request"), 200).await
+}
+
+/// The id of the option called `name` of `kind` (under `parent`).
+async fn id_of(app: &TestApp, kind: &str, parent: Option<&str>, name: &str) -> String {
+    let path = match parent {
+        Some(p) => format!("/v1/options/{kind}?parent_id={p}&limit=500"),
+        None => format!("/v1/options/{kind}?limit=500"),
+    };
+    let page = get(app, &path).await;
+    page["items"].as_array().expect("items").iter().find(|i| i["name"] == name).unwrap_or_else(|| panic!("{name}"))
+        ["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
+fn field_names(form: &Value) -> Vec<String> {
+    form["blocks"]
+        .as_array()
+        .expect("blocks")
+        .iter()
+        .flat_map(|b| b["fields"].as_array().expect("fields").iter())
+        .map(|f| f["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+fn evaluate(app: &TestApp, category: &str, body: &Value) -> reqwest::RequestBuilder {
+    app.client.post(format!("{}/v1/templates/{category}/evaluate", app.http)).json(body)
+}
+
+const ENGINE_FIELDS: [&str; 7] =
+    ["fuel_type", "power_hp", "power_kw", "displacement_cm3", "emission_class", "cylinders", "transmission"];
+
+/// A category's form has its own blocks and, for an engine category, the shared engine block; a category
+/// without an engine has none of it. The form carries an `ETag` (304 when unchanged).
+#[tokio::test]
+async fn category_forms_follow_has_engine() {
+    let app = spawn_app().await;
+    let trucks = id_of(&app, "category", None, "Trucks").await;
+    let form = get(&app, &format!("/v1/templates/{trucks}")).await;
+    assert_eq!(form["source"], "category");
+    assert_eq!(form["template"], "Trucks");
+    let names = field_names(&form);
+    for f in ENGINE_FIELDS.iter().chain(&["brand", "model", "mileage_km", "adr_classes"]) {
+        assert!(names.iter().any(|n| n == f), "Trucks lack {f}: {names:?}");
+    }
+    let engine = form["blocks"].as_array().unwrap().iter().find(|b| b["name"] == "engine_block").expect("engine");
+    assert_eq!(engine["shared"], true);
+    let model = form["blocks"][0]["fields"].as_array().unwrap().iter().find(|f| f["name"] == "model").unwrap();
+    assert_eq!(model["dataSource"], json!({"kind": "model", "parentField": "brand"}));
+
+    let trailers = id_of(&app, "category", None, "Trailers").await;
+    let names = field_names(&get(&app, &format!("/v1/templates/{trailers}")).await);
+    assert!(names.iter().any(|n| n == "axles") && !names.iter().any(|n| n == "fuel_type"), "{names:?}");
+
+    let response = app.get(&format!("/v1/templates/{trucks}")).send().await.expect("request");
+    let etag = response.headers()["etag"].to_str().expect("ascii").to_owned();
+    let again =
+        app.get(&format!("/v1/templates/{trucks}")).header("if-none-match", &etag).send().await.expect("request");
+    assert_eq!(again.status(), 304);
+}
+
+/// A subcategory with an override gets the category's form plus its own fields; a subcategory created a
+/// moment ago through the options API gets every field of its category, engine fields included.
+#[tokio::test]
+async fn subcategories_inherit_and_new_ones_get_the_whole_category_form() {
+    let app = spawn_app().await;
+    let trucks = id_of(&app, "category", None, "Trucks").await;
+    let category = field_names(&get(&app, &format!("/v1/templates/{trucks}")).await);
+    let tipper = id_of(&app, "subcategory", Some(&trucks), "Tipper trucks").await;
+    let form = get(&app, &format!("/v1/templates/{trucks}?subcategory_id={tipper}")).await;
+    assert_eq!(form["source"], "subcategory");
+    assert_eq!(form["template"], "Trucks / Tipper trucks");
+    let names = field_names(&form);
+    assert!(names.iter().any(|n| n == "tipping_direction"), "{names:?}");
+    assert!(category.iter().all(|f| names.contains(f)), "the override lost fields of its category");
+
+    app.register("seller@example.com").await;
+    let token = access(&app.login("seller@example.com").await).to_owned();
+    let created = app
+        .client
+        .post(format!("{}/v1/options/subcategory", app.http))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Skip loader trucks", "parent_id": trucks}))
+        .send()
+        .await
+        .expect("request");
+    let sub = json_of(created, 201).await["id"].as_str().expect("id").to_owned();
+    let form = get(&app, &format!("/v1/templates/{trucks}?subcategory_id={sub}")).await;
+    assert_eq!(form["source"], "category");
+    assert_eq!(field_names(&form), category, "the new subcategory's form is its category's, in order");
+    for f in ENGINE_FIELDS {
+        assert!(category.iter().any(|n| n == f), "{f} missing");
+    }
+}
+
+/// Unknown categories are 404; a subcategory of another category is 422; malformed ids are refused.
+#[tokio::test]
+async fn unknown_categories_and_subcategories() {
+    let app = spawn_app().await;
+    let made_up = uuid::Uuid::now_v7();
+    assert_problem(app.get(&format!("/v1/templates/{made_up}")).send().await.unwrap(), 404, "category_not_found").await;
+    assert_problem(app.get("/v1/templates/not-a-uuid").send().await.unwrap(), 404, "category_not_found").await;
+    let trucks = id_of(&app, "category", None, "Trucks").await;
+    let vans = id_of(&app, "category", None, "Vans").await;
+    let panel = id_of(&app, "subcategory", Some(&vans), "Panel vans").await;
+    let body = assert_problem(
+        app.get(&format!("/v1/templates/{trucks}?subcategory_id={panel}")).send().await.unwrap(),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "subcategory_id");
+}
+
+/// The cascade runtime: choosing another brand resets the model and names the list to load; a model of
+/// another brand is refused; ADR classes become required for ADR trucks; an electric truck hides (and does
+/// not require) the combustion fields; values are validated.
+#[tokio::test]
+async fn evaluate_runs_the_cascade() {
+    let app = spawn_app().await;
+    let trucks = id_of(&app, "category", None, "Trucks").await;
+    let volvo = id_of(&app, "brand", None, "Volvo").await;
+    let scania = id_of(&app, "brand", None, "Scania").await;
+    let fh = id_of(&app, "model", Some(&volvo), "FH").await;
+
+    let changed = evaluate(&app, &trucks, &json!({"values": {"brand": scania, "model": fh}, "changed": "brand"}));
+    let result = json_of(changed.send().await.unwrap(), 200).await;
+    assert_eq!(result["reset"], json!(["model"]));
+    assert_eq!(result["options"], json!({"model": {"kind": "model", "parent_id": scania}}));
+    assert!(result["required"].as_array().unwrap().contains(&json!("model")));
+
+    let mismatched = evaluate(&app, &trucks, &json!({"values": {"brand": scania, "model": fh}}));
+    let result = json_of(mismatched.send().await.unwrap(), 200).await;
+    let errors = result["errors"].as_array().unwrap();
+    assert!(errors.iter().any(|e| e["field"] == "model" && e["code"] == "unknown_option"), "{result}");
+    assert!(!errors.iter().any(|e| e["field"] == "brand"), "Scania is a brand: {result}");
+
+    let adr = json_of(evaluate(&app, &trucks, &json!({"values": {"adr": true}})).send().await.unwrap(), 200).await;
+    assert!(adr["required"].as_array().unwrap().contains(&json!("adr_classes")));
+    assert!(adr["errors"].as_array().unwrap().iter().any(|e| e["field"] == "adr_classes" && e["code"] == "required"));
+
+    let electric = json!({"values": {"fuel_type": "electric", "year": 1800, "mileage_km": "many"}});
+    let result = json_of(evaluate(&app, &trucks, &electric).send().await.unwrap(), 200).await;
+    for hidden in ["emission_class", "displacement_cm3", "cylinders"] {
+        assert!(!result["visible"].as_array().unwrap().contains(&json!(hidden)), "{hidden}: {result}");
+    }
+    let errors = result["errors"].as_array().unwrap();
+    assert!(errors.iter().any(|e| e["field"] == "year" && e["code"] == "below_min"), "{result}");
+    assert!(errors.iter().any(|e| e["field"] == "mileage_km" && e["code"] == "invalid_type"), "{result}");
+
+    let unknown = evaluate(&app, &trucks, &json!({"values": {}, "changed": ["colour"]}));
+    assert_problem(unknown.send().await.unwrap(), 422, "validation_failed").await;
+}
+
+/// Importing through the admin listener: a set with problems is refused with every problem named by template
+/// and field, and nothing changes; a good set is stored, served at once, and changes the `ETag`.
+#[tokio::test]
+async fn import_checks_stores_and_serves() {
+    let app = spawn_app().await;
+    let trucks = id_of(&app, "category", None, "Trucks").await;
+    let before = get(&app, &format!("/v1/templates/{trucks}")).await;
+
+    let bad = json!({"templates": [{"category": "Trucks", "subcategory": "Box trucks", "blocks": [{"name": "box", "fields": [
+        {"name": "box_height_mm", "type": "integer", "label": "Box height", "visibleIf": {"substr": [{"var": "brand"}, 0]}},
+        {"name": "tail_lift", "type": "boolean", "label": "Tail lift", "requiredIf": {"==": [{"var": "colour"}, "red"]}},
+        {"name": "lift_brand", "type": "select", "label": "Lift brand", "dataSource": {"kind": "engine"}}
+    ]}]}]});
+    let refused = app.admin_post("/admin/templates").json(&bad).send().await.unwrap();
+    let problem = assert_problem(refused, 422, "template_invalid").await;
+    let problems = problem["problems"].as_array().expect("problems");
+    for (field, code) in
+        [("box_height_mm", "unsupported_operator"), ("tail_lift", "unknown_field"), ("lift_brand", "unknown_kind")]
+    {
+        assert!(
+            problems.iter().any(|p| p["template"] == "Trucks / Box trucks" && p["field"] == field && p["code"] == code),
+            "{field}/{code} not in {problems:?}"
+        );
+    }
+    assert!(app.metrics().await.contains("gantry_template_validation_failures_total{stage=\"import\"} 1"));
+    assert_eq!(get(&app, &format!("/v1/templates/{trucks}")).await, before, "a refused import changes nothing");
+
+    let good = json!({"templates": [{"category": "Trucks", "blocks": [{"name": "truck", "fields": [
+        {"name": "sleeper_cab", "type": "boolean", "label": "Sleeper cab"}]}]}]});
+    let stored = json_of(app.admin_post("/admin/templates").json(&good).send().await.unwrap(), 200).await;
+    assert!(stored["version"].as_u64().unwrap() > before["version"].as_u64().unwrap());
+    let after = get(&app, &format!("/v1/templates/{trucks}")).await;
+    assert_eq!(
+        field_names(&after),
+        ["sleeper_cab"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(ENGINE_FIELDS.iter().map(|s| s.to_string()))
+            .collect::<Vec<_>>()
+    );
+    let vans = id_of(&app, "category", None, "Vans").await;
+    assert!(
+        field_names(&get(&app, &format!("/v1/templates/{vans}")).await).contains(&"seats".to_owned()),
+        "merge keeps the other templates"
+    );
+
+    let export = json_of(app.admin_get("/admin/templates").send().await.unwrap(), 200).await;
+    assert_eq!(export["origin"], "stored");
+    assert!(export["set"]["templates"].as_array().unwrap().iter().any(|t| t["category"] == "Vans"));
+    let unauthorized = app.client.get(format!("{}/admin/templates", app.admin)).send().await.unwrap();
+    assert_eq!(unauthorized.status(), 401);
+}

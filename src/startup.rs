@@ -225,6 +225,9 @@ impl Application {
             CacheDeps {
                 store: Arc::clone(&backends.catalog),
                 bus: Arc::clone(&backends.bus),
+                // The local profile's cache is in this process already: only a cache other instances share
+                // (Redis) is worth a second tier.
+                shared: (settings.profile == Profile::Production).then(|| Arc::clone(&backends.cache)),
                 entries: empty_entries(),
                 templates: empty_templates(),
                 check_every: Duration::from_secs(settings.catalog.version_check_secs),

@@ -540,6 +540,13 @@ impl CatalogStore for PostgresDb {
         catalog_version_from_db(version)
     }
 
+    async fn catalog_id(&self) -> Result<String, Unavailable> {
+        sqlx::query_scalar("SELECT catalog_id::text FROM catalog_meta")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| unavailable("postgres", "catalog_id", &e))
+    }
+
     async fn load_templates(&self) -> Result<Option<String>, Unavailable> {
         sqlx::query_scalar("SELECT document FROM catalog_templates WHERE id = 1")
             .fetch_optional(&self.pool)

@@ -593,6 +593,113 @@ fn counter(metrics: &str, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Starts a production-profile `gantry` process (its own metrics) on the given exchange and bucket; returns it
+/// with its public base URL and admin port once `/healthz` answers.
+async fn spawn_process(
+    database: &SecretString,
+    b: &Backends,
+    exchange: &str,
+    bucket: &str,
+) -> (std::process::Child, String, u16) {
+    let (port, admin_port) = (free_port(), free_port());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gantry"))
+        .env_clear()
+        .env("GANTRY_PROFILE", "production")
+        .env("GANTRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("GANTRY_ADMIN_ADDR", format!("127.0.0.1:{admin_port}"))
+        .env("GANTRY_DATABASE_URL", database.expose_secret())
+        .env("GANTRY_REDIS_URL", &b.redis)
+        .env("GANTRY_AMQP_URL", &b.amqp)
+        .env("GANTRY_S3_ENDPOINT", &b.s3_endpoint)
+        .env("GANTRY_S3_BUCKET", bucket)
+        .env("GANTRY_BUS__EXCHANGE", exchange)
+        .env("GANTRY_LOG", "warn")
+        .env("JWT_SECRET", JWT)
+        .env("UPLOAD_GUEST_TOKEN_SECRET", UPLOAD)
+        .env("GANTRY_ADMIN_TOKEN", ADMIN)
+        .env("S3_ACCESS_KEY_ID", &b.s3_key_id)
+        .env("S3_SECRET_ACCESS_KEY", &b.s3_secret)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("gantry binary");
+    let http = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if reqwest::get(format!("{http}/healthz")).await.is_ok() {
+            break;
+        }
+        assert!(child.try_wait().expect("status").is_none(), "the instance exited at start-up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (child, http, admin_port)
+}
+
+/// A cold instance fills its option cache from Redis: lists another instance loaded are read from the shared
+/// cache (one hit per list), not from Postgres; a list of a newer catalog version is not served from it.
+#[tokio::test]
+async fn a_cold_instance_warms_its_option_cache_from_redis() {
+    let Some(b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
+        let bucket = format!("gantry-warm-{}", uuid::Uuid::new_v4().simple());
+        let (a_http, _a_admin, stop_a) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
+        let client = reqwest::Client::new();
+        let creds = serde_json::json!({"email": "warm@example.com", "password": PASSWORD});
+        json(client.post(format!("{a_http}/v1/auth/register")).json(&creds).send().await.expect("req"), 201).await;
+        let pair =
+            json(client.post(format!("{a_http}/v1/auth/login")).json(&creds).send().await.expect("req"), 200).await;
+        let token = pair["access_token"].as_str().expect("token").to_owned();
+        let create = |kind: &'static str, body: serde_json::Value| {
+            client.post(format!("{a_http}/v1/options/{kind}")).bearer_auth(&token).json(&body).send()
+        };
+        let brand = json(create("brand", serde_json::json!({"name": "DAF"})).await.expect("req"), 201).await;
+        json(create("model", serde_json::json!({"name": "XF", "parent_id": brand["id"]})).await.expect("req"), 201)
+            .await;
+        let models = |http: &str| format!("{http}/v1/options/model?parent_id={}", brand["id"].as_str().expect("id"));
+        // A loads the list (and shares it).
+        json(client.get(models(&a_http)).send().await.expect("req"), 200).await;
+
+        let (mut child, c_http, c_admin_port) = spawn_process(&database, &b, &exchange, &bucket).await;
+        let shared = |result: &'static str| {
+            let client = client.clone();
+            async move {
+                let text = client
+                    .get(format!("http://127.0.0.1:{c_admin_port}/metrics"))
+                    .send()
+                    .await
+                    .expect("req")
+                    .text()
+                    .await
+                    .expect("text");
+                counter(&text, &format!("gantry_option_cache_shared_total{{result=\"{result}\"}}"))
+            }
+        };
+        let page = json(client.get(models(&c_http)).send().await.expect("req"), 200).await;
+        assert_eq!(page["items"][0]["name"], "XF");
+        assert_eq!(shared("hit").await, 1.0, "the cold instance read the list from Redis");
+        assert_eq!(shared("miss").await, 0.0);
+
+        // A change raises the version: the old shared entry no longer matches.
+        json(create("model", serde_json::json!({"name": "CF", "parent_id": brand["id"]})).await.expect("req"), 201)
+            .await;
+        let mut names = Vec::new();
+        for _ in 0..100 {
+            let page = json(client.get(models(&c_http)).send().await.expect("req"), 200).await;
+            names = page["items"].as_array().expect("items").iter().map(|m| m["name"].clone()).collect();
+            if names.len() == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(names, [serde_json::json!("CF"), serde_json::json!("XF")]);
+        assert_eq!(shared("miss").await, 1.0, "the new version's list came from Postgres");
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = stop_a.send(());
+    })
+    .await;
+}
+
 /// Instance B as its own `gantry` process (its own metrics), sharing A's stores and bus exchange: after a
 /// create on A, B's cache misses exactly once for the changed list; after B's bus connection is killed and a
 /// change is made while it is away, B serves fresh data once it has reconnected.
@@ -603,36 +710,7 @@ async fn option_cache_on_a_separate_process_misses_once_and_recovers_after_a_bus
         let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
         let bucket = format!("gantry-proc-{}", uuid::Uuid::new_v4().simple());
         let (a_http, _a_admin, stop_a) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
-        let (b_port, b_admin_port) = (free_port(), free_port());
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gantry"))
-            .env_clear()
-            .env("GANTRY_PROFILE", "production")
-            .env("GANTRY_HTTP_ADDR", format!("127.0.0.1:{b_port}"))
-            .env("GANTRY_ADMIN_ADDR", format!("127.0.0.1:{b_admin_port}"))
-            .env("GANTRY_DATABASE_URL", database.expose_secret())
-            .env("GANTRY_REDIS_URL", &b.redis)
-            .env("GANTRY_AMQP_URL", &b.amqp)
-            .env("GANTRY_S3_ENDPOINT", &b.s3_endpoint)
-            .env("GANTRY_S3_BUCKET", &bucket)
-            .env("GANTRY_BUS__EXCHANGE", &exchange)
-            .env("GANTRY_LOG", "warn")
-            .env("JWT_SECRET", JWT)
-            .env("UPLOAD_GUEST_TOKEN_SECRET", UPLOAD)
-            .env("GANTRY_ADMIN_TOKEN", ADMIN)
-            .env("S3_ACCESS_KEY_ID", &b.s3_key_id)
-            .env("S3_SECRET_ACCESS_KEY", &b.s3_secret)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("gantry binary");
-        let b_http = format!("http://127.0.0.1:{b_port}");
-        for _ in 0..200 {
-            if reqwest::get(format!("{b_http}/healthz")).await.is_ok() {
-                break;
-            }
-            assert!(child.try_wait().expect("status").is_none(), "instance B exited at start-up");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let (mut child, b_http, b_admin_port) = spawn_process(&database, &b, &exchange, &bucket).await;
         let (_, ready) = readiness(&b_http, |v| v["components"]["bus"]["status"] == "up").await;
         let b_instance = ready["instance_id"].as_str().expect("instance id").to_owned();
         let client = reqwest::Client::new();
@@ -710,6 +788,69 @@ async fn option_cache_on_a_separate_process_misses_once_and_recovers_after_a_bus
         let _ = child.kill();
         let _ = child.wait();
         let _ = stop_a.send(());
+    })
+    .await;
+}
+
+/// Two instances with RabbitMQ and Postgres: a template set imported on A is checked, stored, and served by B
+/// within 1 s, although B had the form cached; a set with problems is refused on A and changes nothing.
+#[tokio::test]
+async fn templates_imported_on_one_instance_are_served_by_the_other() {
+    let Some(b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
+        let bucket = format!("gantry-templates-{}", uuid::Uuid::new_v4().simple());
+        let (a_http, a_admin, stop_a) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
+        let (b_http, _b_admin, stop_b) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
+        for http in [&a_http, &b_http] {
+            readiness(http, |v| v["components"]["bus"]["status"] == "up").await;
+        }
+        let client = reqwest::Client::new();
+        let creds = serde_json::json!({"email": "templates@example.com", "password": PASSWORD});
+        json(client.post(format!("{a_http}/v1/auth/register")).json(&creds).send().await.expect("req"), 201).await;
+        let pair =
+            json(client.post(format!("{a_http}/v1/auth/login")).json(&creds).send().await.expect("req"), 200).await;
+        let token = pair["access_token"].as_str().expect("token");
+        let category = serde_json::json!({"name": "Road sweepers", "has_engine": true});
+        let category = json(
+            client.post(format!("{a_http}/v1/options/category")).bearer_auth(token).json(&category).send().await.expect("req"),
+            201,
+        )
+        .await;
+        let form_url = |http: &str| format!("{http}/v1/templates/{}", category["id"].as_str().expect("id"));
+        // B resolves (and caches) the default form first: listing fields and the engine block.
+        let before = json(client.get(form_url(&b_http)).send().await.expect("req"), 200).await;
+        assert_eq!(before["source"], "default");
+        assert!(before.to_string().contains("\"fuel_type\""), "{before}");
+
+        let bad = serde_json::json!({"templates": [{"category": "Road sweepers", "blocks": [{"name": "sweeper",
+            "fields": [{"name": "brush_count", "type": "integer", "label": "Brushes", "visibleIf": {"var": "hopper"}}]}]}]});
+        let refused =
+            client.post(format!("{a_admin}/admin/templates")).bearer_auth(ADMIN).json(&bad).send().await.expect("req");
+        let problem = json(refused, 422).await;
+        assert_eq!(problem["problems"][0]["field"], "brush_count", "{problem}");
+
+        let good = serde_json::json!({"templates": [{"category": "Road sweepers", "blocks": [{"use": "listing_block"},
+            {"name": "sweeper", "label": "Sweeper", "fields": [
+                {"name": "hopper_m3", "type": "number", "label": "Hopper (m³)", "validation": {"min": 0.5, "max": 20}},
+                {"name": "brush_count", "type": "integer", "label": "Brushes", "visibleIf": {">": [{"var": "hopper_m3"}, 0]}}]}]}]});
+        json(client.post(format!("{a_admin}/admin/templates")).bearer_auth(ADMIN).json(&good).send().await.expect("req"), 200)
+            .await;
+        let imported_at = std::time::Instant::now();
+        let mut served = None;
+        while imported_at.elapsed() < Duration::from_secs(1) {
+            let form = json(client.get(form_url(&b_http)).send().await.expect("req"), 200).await;
+            if form["source"] == "category" {
+                served = Some(form);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let form = served.expect("instance B did not serve the imported template within 1 s");
+        let text = form.to_string();
+        assert!(text.contains("\"hopper_m3\"") && text.contains("\"fuel_type\""), "{form}");
+        let _ = stop_a.send(());
+        let _ = stop_b.send(());
     })
     .await;
 }

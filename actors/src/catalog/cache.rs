@@ -37,6 +37,17 @@ pub const NAME: &str = "option_cache";
 /// Most cached lists per instance; beyond it the cache starts over (a bound, not an eviction policy).
 const MAX_ENTRIES: usize = 50_000;
 
+/// How long a list stays in the shared cache (entries of old versions simply expire).
+const SHARED_TTL: Duration = Duration::from_secs(3600);
+
+/// The shared-cache key of a list: `options:{catalog_id}:v{version}:{kind}:{parent or -}`.
+fn shared_key(catalog: &str, version: u64, key: CacheKey) -> String {
+    match key.1 {
+        Some(parent) => format!("options:{catalog}:v{version}:{}:{parent}", key.0.as_str()),
+        None => format!("options:{catalog}:v{version}:{}:-", key.0.as_str()),
+    }
+}
+
 /// A cache key: the kind and the parent (`None` for kinds without parents).
 pub type CacheKey = (OptionKind, Option<Uuid>);
 
@@ -175,6 +186,11 @@ pub struct CacheDeps {
     pub store: Arc<dyn CatalogStore>,
     /// The bus.
     pub bus: Arc<dyn Bus>,
+    /// The cache shared by every instance (Redis in production; `None` in the local profile): option lists
+    /// keyed by catalog version, kind and parent, so a cold instance fills its cache from it instead of
+    /// querying the database for every list. Keyed by version, it never serves a list older than the version
+    /// the instance reads, and needs no invalidation of its own.
+    pub shared: Option<Arc<dyn crate::ports::cache::Cache>>,
     /// The cache map (outlives restarts; dropped whole on restart, see `pre_start`).
     pub entries: Entries,
     /// Templates and resolved forms (as `entries`).
@@ -194,6 +210,8 @@ pub struct CacheState {
     deps: CacheDeps,
     /// The newest catalog version this instance knows of (`None` until it first learns one).
     known_version: Option<u64>,
+    /// The catalog's identity (namespaces the shared cache), once read.
+    catalog_id: Option<String>,
     forwarder: JoinHandle<()>,
     ticker: JoinHandle<()>,
 }
@@ -241,15 +259,22 @@ impl CacheState {
         if let Some(hit) = self.deps.entries.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
             return Ok(hit.clone());
         }
-        if let (Some(parent_kind), Some(parent)) = (key.0.parent_kind(), key.1) {
-            // Only real parents get an entry: made-up ids must not grow the cache.
-            match self.deps.store.get_option(parent).await? {
-                Some(p) if p.kind == parent_kind => {}
-                _ => return Err(CacheError::UnknownParent),
-            }
-        }
         let version = self.deps.store.catalog_version().await?;
-        let items = self.deps.store.list_options(key.0, key.1).await?;
+        let items = match self.shared_list(version, key).await {
+            Some(items) => items,
+            None => {
+                if let (Some(parent_kind), Some(parent)) = (key.0.parent_kind(), key.1) {
+                    // Only real parents get an entry: made-up ids must not grow the cache.
+                    match self.deps.store.get_option(parent).await? {
+                        Some(p) if p.kind == parent_kind => {}
+                        _ => return Err(CacheError::UnknownParent),
+                    }
+                }
+                let items = self.deps.store.list_options(key.0, key.1).await?;
+                self.share_list(version, key, &items).await;
+                items
+            }
+        };
         match self.known_version {
             Some(known) if version > known => {
                 // The store is ahead of what the bus told us: some message was missed.
@@ -267,6 +292,53 @@ impl CacheState {
         }
         entries.insert(key, list.clone());
         Ok(list)
+    }
+
+    /// The list of `key` at `version` from the shared cache (only lists of real parents are ever put there).
+    /// An unreachable shared cache is a fallback to the database, logged and counted.
+    async fn shared_list(&mut self, version: u64, key: CacheKey) -> Option<Vec<CatalogOption>> {
+        let shared = Arc::clone(self.deps.shared.as_ref()?);
+        let catalog = self.catalog_id().await?;
+        match shared.get(&shared_key(&catalog, version, key)).await {
+            Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
+                Ok(items) => {
+                    metrics::counter!("gantry_option_cache_shared_total", "result" => "hit").increment(1);
+                    Some(items)
+                }
+                Err(e) => {
+                    tracing::warn!(event = "option_cache_shared_unreadable", error = %e, "ignoring a shared entry");
+                    None
+                }
+            },
+            Ok(None) => {
+                metrics::counter!("gantry_option_cache_shared_total", "result" => "miss").increment(1);
+                None
+            }
+            Err(e) => {
+                metrics::counter!("gantry_option_cache_shared_total", "result" => "error").increment(1);
+                tracing::warn!(event = "fallback", from = "shared_cache", to = "database", error = %e,
+                    "shared option cache unreachable; reading the database");
+                None
+            }
+        }
+    }
+
+    /// The catalog's identity, read once per actor start.
+    async fn catalog_id(&mut self) -> Option<String> {
+        if self.catalog_id.is_none() {
+            self.catalog_id = self.deps.store.catalog_id().await.ok();
+        }
+        self.catalog_id.clone()
+    }
+
+    async fn share_list(&mut self, version: u64, key: CacheKey, items: &[CatalogOption]) {
+        let Some(shared) = self.deps.shared.clone() else { return };
+        let Some(catalog) = self.catalog_id().await else { return };
+        let Ok(bytes) = serde_json::to_vec(items) else { return };
+        if let Err(e) = shared.set(&shared_key(&catalog, version, key), bytes.into(), SHARED_TTL).await {
+            metrics::counter!("gantry_option_cache_shared_total", "result" => "error").increment(1);
+            tracing::warn!(event = "option_cache_shared_write_failed", error = %e, "the next cold instance reads the database");
+        }
     }
 
     async fn create(&mut self, option: CatalogOption) -> Result<Created, CacheError> {
@@ -449,7 +521,7 @@ impl Actor for OptionCache {
         let forwarder =
             crate::ports::bus::forward(deps.bus.as_ref(), move |signal| me.cast(OptionCacheMsg::Bus(signal)).is_ok());
         let ticker = myself.send_interval(deps.check_every, || OptionCacheMsg::CheckVersion);
-        Ok(CacheState { deps, known_version: None, forwarder, ticker })
+        Ok(CacheState { deps, known_version: None, catalog_id: None, forwarder, ticker })
     }
 
     async fn post_stop(&self, _myself: ActorRef<Self::Msg>, state: &mut Self::State) -> Result<(), ActorProcessingErr> {

@@ -640,6 +640,10 @@ mod tests {
             Ok(self.0.lock().expect("not poisoned").len() as u64)
         }
 
+        async fn catalog_id(&self) -> Result<String, Unavailable> {
+            Ok("vec-store".to_owned())
+        }
+
         async fn load_templates(&self) -> Result<Option<String>, Unavailable> {
             Ok(None)
         }

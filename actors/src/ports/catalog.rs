@@ -70,6 +70,12 @@ pub trait CatalogStore: Send + Sync + 'static {
     /// The database is unreachable.
     async fn catalog_version(&self) -> Result<u64, Unavailable>;
 
+    /// The catalog's random identity (fixed per database): namespaces what instances share in Redis.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn catalog_id(&self) -> Result<String, Unavailable>;
+
     /// The stored template set (a JSON document, see `catalog::templates::document`), `None` when operators
     /// never stored one.
     ///

@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# Cached `GET /v1/options/model?parent_id=…` against `/healthz`, same Gantry, same run, wrk on loopback.
+# Cached catalog reads against `/healthz`, same Gantry, same run, wrk on loopback:
+#   - `GET /v1/options/model?parent_id=…` (a cached option list),
+#   - `GET /v1/templates/{trucks}` (a cached resolved form),
+#   - `POST /v1/templates/{trucks}/evaluate` (the cascade runtime: JsonLogic conditions, value checks and
+#     option-membership look-ups through the cached lists).
 #   bench/options.sh [secs=10] [connections=64]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,13 +15,26 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$data"' EXIT
 GANTRY_DATA_DIR="$data" GANTRY_HTTP_ADDR=127.0.0.1:18680 GANTRY_ADMIN_ADDR=127.0.0.1:19680 GANTRY_LOG=warn \
   ./target/release/gantry 2>/dev/null &
 for _ in $(seq 100); do curl -sf localhost:18680/healthz >/dev/null && break; sleep 0.1; done
-volvo=$(curl -sf 'localhost:18680/v1/options/brand?q=volvo' | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')
+first_id() { python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])'; }
+volvo=$(curl -sf 'localhost:18680/v1/options/brand?q=volvo' | first_id)
+fh=$(curl -sf "localhost:18680/v1/options/model?parent_id=$volvo&q=fh" | first_id)
+germany=$(curl -sf 'localhost:18680/v1/options/country?q=germany' | first_id)
+trucks=$(curl -sf 'localhost:18680/v1/options/category?q=trucks' | first_id)
 url="http://127.0.0.1:18680/v1/options/model?parent_id=$volvo"
-curl -sf "$url" >/dev/null   # fills the cache
-rps() { wrk -t2 -c"$conns" -d"${secs}s" "$1" | awk '/Requests\/sec/ {print $2}'; }
+form="http://127.0.0.1:18680/v1/templates/$trucks"
+body="{\"values\":{\"brand\":\"$volvo\",\"model\":\"$fh\",\"year\":2019,\"condition\":\"used\",\"country\":\"$germany\",\"mileage_km\":412000,\"fuel_type\":\"diesel\",\"emission_class\":\"euro_6\",\"adr\":true,\"adr_classes\":[\"3\"]},\"changed\":\"brand\"}"
+curl -sf "$url" >/dev/null; curl -sf "$form" >/dev/null   # fill the caches
+curl -sf -H 'content-type: application/json' -d "$body" "$form/evaluate" >/dev/null
+lua=$(mktemp); printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = [[%s]]\n' "$body" > "$lua"
+rps() { wrk -t2 -c"$conns" -d"${secs}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
 rps http://127.0.0.1:18680/healthz >/dev/null   # warm-up
 healthz=$(rps http://127.0.0.1:18680/healthz)
 models=$(rps "$url")
-echo "gantry /healthz:               $healthz req/s"
-echo "gantry /v1/options/model (hit): $models req/s"
-python3 -c "print(f'ratio options/healthz: {$models/$healthz:.2f}')"
+template=$(rps "$form")
+evaluate=$(rps -s "$lua" "$form/evaluate")
+rm -f "$lua"
+echo "gantry /healthz:                   $healthz req/s"
+echo "gantry /v1/options/model (hit):    $models req/s"
+echo "gantry /v1/templates/{id} (hit):   $template req/s"
+echo "gantry /v1/templates/{id}/evaluate: $evaluate req/s"
+python3 -c "print(f'ratio options/healthz: {$models/$healthz:.2f}  template/healthz: {$template/$healthz:.2f}  evaluate/healthz: {$evaluate/$healthz:.2f}')"

@@ -37,6 +37,10 @@ pub const NAME: &str = "option_cache";
 /// Most cached lists per instance; beyond it the cache starts over (a bound, not an eviction policy).
 const MAX_ENTRIES: usize = 50_000;
 
+/// How long the shared cache may take before the actor reads the database instead (well inside the call
+/// timeout, so a hanging Redis costs a miss a quarter second, never a 503).
+const SHARED_TIMEOUT: Duration = Duration::from_millis(250);
+
 /// How long a list stays in the shared cache (entries of old versions simply expire).
 const SHARED_TTL: Duration = Duration::from_secs(3600);
 
@@ -299,7 +303,9 @@ impl CacheState {
     async fn shared_list(&mut self, version: u64, key: CacheKey) -> Option<Vec<CatalogOption>> {
         let shared = Arc::clone(self.deps.shared.as_ref()?);
         let catalog = self.catalog_id().await?;
-        match shared.get(&shared_key(&catalog, version, key)).await {
+        let entry = shared_key(&catalog, version, key);
+        let lookup = tokio::time::timeout(SHARED_TIMEOUT, shared.get(&entry));
+        match lookup.await.unwrap_or_else(|_| Err(Unavailable::new("shared cache timed out"))) {
             Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
                 Ok(items) => {
                     metrics::counter!("gantry_option_cache_shared_total", "result" => "hit").increment(1);
@@ -335,7 +341,9 @@ impl CacheState {
         let Some(shared) = self.deps.shared.clone() else { return };
         let Some(catalog) = self.catalog_id().await else { return };
         let Ok(bytes) = serde_json::to_vec(items) else { return };
-        if let Err(e) = shared.set(&shared_key(&catalog, version, key), bytes.into(), SHARED_TTL).await {
+        let entry = shared_key(&catalog, version, key);
+        let store = tokio::time::timeout(SHARED_TIMEOUT, shared.set(&entry, bytes.into(), SHARED_TTL));
+        if let Err(e) = store.await.unwrap_or_else(|_| Err(Unavailable::new("shared cache timed out"))) {
             metrics::counter!("gantry_option_cache_shared_total", "result" => "error").increment(1);
             tracing::warn!(event = "option_cache_shared_write_failed", error = %e, "the next cold instance reads the database");
         }

@@ -138,6 +138,23 @@ pub(super) fn percent_decode(v: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// 304 with the `ETag` when `If-None-Match` names `etag` (or `*`).
+pub(super) fn not_modified(req: &Request<Incoming>, etag: &str) -> Option<Response> {
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    matches.then(|| {
+        let mut response = hyper::Response::new(empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        if let Ok(v) = HeaderValue::from_str(etag) {
+            response.headers_mut().insert(header::ETAG, v);
+        }
+        response
+    })
+}
+
 /// Whether `search_key` has a word starting with `q` (already in search form).
 fn matches(search_key: &str, q: &str) -> bool {
     search_key.starts_with(q) || search_key.split([' ', '-', '/']).any(|word| word.starts_with(q))
@@ -156,17 +173,7 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
     let parent = if kind.parent_kind().is_some() { query.parent_id } else { None };
     let list = state.options.list((kind, parent)).await.map_err(cache_error)?;
     let etag = format!("\"v{}\"", list.version);
-    let not_modified = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    if not_modified {
-        let mut response = hyper::Response::new(empty());
-        *response.status_mut() = StatusCode::NOT_MODIFIED;
-        if let Ok(v) = HeaderValue::from_str(&etag) {
-            response.headers_mut().insert(header::ETAG, v);
-        }
+    if let Some(response) = not_modified(req, &etag) {
         return Ok(response);
     }
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(search_form);

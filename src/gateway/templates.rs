@@ -13,8 +13,8 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::AppState;
-use super::body::{Response, empty, json_response, read_json};
-use super::options::{cache_error, field, percent_decode};
+use super::body::{Response, json_response, read_json};
+use super::options::{cache_error, field, not_modified, percent_decode};
 use super::problem::ApiError;
 use super::server::Ctx;
 
@@ -61,29 +61,19 @@ pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result
     };
     let form = state.options.form(category_id, subcategory_id).await.map_err(cache_error)?;
     let tag = etag(&form);
-    let not_modified = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
-    let mut response = if not_modified {
-        let mut response = hyper::Response::new(empty());
-        *response.status_mut() = StatusCode::NOT_MODIFIED;
-        response
-    } else {
-        let resolved = &form.template.resolved;
-        json_response(
-            StatusCode::OK,
-            &FormBody {
-                category_id,
-                subcategory_id,
-                template: &resolved.title,
-                source: resolved.source,
-                version: form.version,
-                blocks: &resolved.blocks,
-            },
-        )
+    if let Some(response) = not_modified(req, &tag) {
+        return Ok(response);
+    }
+    let resolved = &form.template.resolved;
+    let body = FormBody {
+        category_id,
+        subcategory_id,
+        template: &resolved.title,
+        source: resolved.source,
+        version: form.version,
+        blocks: &resolved.blocks,
     };
+    let mut response = json_response(StatusCode::OK, &body);
     if let Ok(v) = HeaderValue::from_str(&tag) {
         response.headers_mut().insert(header::ETAG, v);
     }

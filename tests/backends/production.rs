@@ -94,6 +94,14 @@ async fn start_in_bucket(
     (http, admin, tx)
 }
 
+/// Registers `email` on `http` and logs in; returns the access token.
+async fn register_and_login(client: &reqwest::Client, http: &str, email: &str) -> String {
+    let creds = serde_json::json!({"email": email, "password": PASSWORD});
+    json(client.post(format!("{http}/v1/auth/register")).json(&creds).send().await.expect("req"), 201).await;
+    let pair = json(client.post(format!("{http}/v1/auth/login")).json(&creds).send().await.expect("req"), 200).await;
+    pair["access_token"].as_str().expect("token").to_owned()
+}
+
 /// Polls `/readyz` until `done` accepts the body (the bus connects in the background).
 async fn readiness(http: &str, done: impl Fn(&serde_json::Value) -> bool) -> (u16, serde_json::Value) {
     let mut last = (0, serde_json::Value::Null);
@@ -531,11 +539,7 @@ async fn option_created_on_one_instance_is_listed_on_the_other() {
             readiness(http, |v| v["components"]["bus"]["status"] == "up").await;
         }
         let client = reqwest::Client::new();
-        let creds = serde_json::json!({"email": "options@example.com", "password": PASSWORD});
-        json(client.post(format!("{a_http}/v1/auth/register")).json(&creds).send().await.expect("req"), 201).await;
-        let pair =
-            json(client.post(format!("{a_http}/v1/auth/login")).json(&creds).send().await.expect("req"), 200).await;
-        let token = pair["access_token"].as_str().expect("token").to_owned();
+        let token = register_and_login(&client, &a_http, "options@example.com").await;
         let brand = serde_json::json!({"name": "Ginaf"});
         let brand = json(
             client
@@ -644,11 +648,7 @@ async fn a_cold_instance_warms_its_option_cache_from_redis() {
         let bucket = format!("gantry-warm-{}", uuid::Uuid::new_v4().simple());
         let (a_http, _a_admin, stop_a) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
         let client = reqwest::Client::new();
-        let creds = serde_json::json!({"email": "warm@example.com", "password": PASSWORD});
-        json(client.post(format!("{a_http}/v1/auth/register")).json(&creds).send().await.expect("req"), 201).await;
-        let pair =
-            json(client.post(format!("{a_http}/v1/auth/login")).json(&creds).send().await.expect("req"), 200).await;
-        let token = pair["access_token"].as_str().expect("token").to_owned();
+        let token = register_and_login(&client, &a_http, "warm@example.com").await;
         let create = |kind: &'static str, body: serde_json::Value| {
             client.post(format!("{a_http}/v1/options/{kind}")).bearer_auth(&token).json(&body).send()
         };
@@ -729,11 +729,7 @@ async fn option_cache_on_a_separate_process_misses_once_and_recovers_after_a_bus
             }
         };
 
-        let creds = serde_json::json!({"email": "proc@example.com", "password": PASSWORD});
-        json(client.post(format!("{a_http}/v1/auth/register")).json(&creds).send().await.expect("req"), 201).await;
-        let pair =
-            json(client.post(format!("{a_http}/v1/auth/login")).json(&creds).send().await.expect("req"), 200).await;
-        let token = pair["access_token"].as_str().expect("token").to_owned();
+        let token = register_and_login(&client, &a_http, "proc@example.com").await;
         let create = |kind: &'static str, body: serde_json::Value| {
             client.post(format!("{a_http}/v1/options/{kind}")).bearer_auth(&token).json(&body).send()
         };
@@ -806,11 +802,7 @@ async fn templates_imported_on_one_instance_are_served_by_the_other() {
             readiness(http, |v| v["components"]["bus"]["status"] == "up").await;
         }
         let client = reqwest::Client::new();
-        let creds = serde_json::json!({"email": "templates@example.com", "password": PASSWORD});
-        json(client.post(format!("{a_http}/v1/auth/register")).json(&creds).send().await.expect("req"), 201).await;
-        let pair =
-            json(client.post(format!("{a_http}/v1/auth/login")).json(&creds).send().await.expect("req"), 200).await;
-        let token = pair["access_token"].as_str().expect("token");
+        let token = register_and_login(&client, &a_http, "templates@example.com").await;
         let category = serde_json::json!({"name": "Road sweepers", "has_engine": true});
         let category = json(
             client.post(format!("{a_http}/v1/options/category")).bearer_auth(token).json(&category).send().await.expect("req"),

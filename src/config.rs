@@ -93,6 +93,15 @@ pub struct Settings {
     /// The admin token, when given in a config file or as `GANTRY_ADMIN_TOKEN` (see [`secrets`]).
     #[serde(default)]
     pub admin_token: Option<SecretString>,
+    /// The account rotations smoke-test with (`GANTRY_SMOKE_EMAIL`); unset: an ephemeral account per run.
+    #[serde(default)]
+    pub smoke_email: Option<String>,
+    /// Its password (`GANTRY_SMOKE_PASSWORD`).
+    #[serde(default)]
+    pub smoke_password: Option<SecretString>,
+    /// Or a file holding it (`GANTRY_SMOKE_PASSWORD_FILE`).
+    #[serde(default)]
+    pub smoke_password_file: Option<std::path::PathBuf>,
     /// HTTP limits and timeouts.
     pub http: HttpSettings,
     /// Actor limits.
@@ -111,6 +120,19 @@ pub struct Settings {
     pub uploads: UploadSettings,
     /// The listing-form catalog.
     pub catalog: CatalogSettings,
+    /// Secret rotation.
+    pub rotation: RotationSettings,
+}
+
+/// Secret rotation.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RotationSettings {
+    /// How long a rotation step waits for every instance's acknowledgement, seconds.
+    pub ack_timeout_secs: u64,
+    /// How often each instance records that it is alive, seconds.
+    pub heartbeat_secs: u64,
+    /// An instance whose last heartbeat is younger than this must acknowledge every rotation step, seconds.
+    pub live_within_secs: u64,
 }
 
 /// The listing-form catalog.
@@ -194,6 +216,9 @@ pub struct SessionSettings {
     pub login_failure_window_secs: u64,
     /// Password hashes computed at once (argon2id: ~19 MiB and ~20 ms each).
     pub max_concurrent_hashes: usize,
+    /// After a `JWT_SECRET` promotion, access tokens of the previous version verify this long (unless the
+    /// rotation forces everyone to log in again).
+    pub previous_key_grace_secs: u64,
 }
 
 impl SessionSettings {
@@ -207,6 +232,7 @@ impl SessionSettings {
             refresh_ttl: Duration::from_secs(self.refresh_ttl_days * 24 * 3600),
             absolute_ttl: Duration::from_secs(self.absolute_ttl_days * 24 * 3600),
             refresh_grace: Duration::from_secs(self.refresh_grace_secs),
+            previous_key_grace: Duration::from_secs(self.previous_key_grace_secs),
         }
     }
 }

@@ -10,6 +10,7 @@
 //! - [`admin`]: admin authentication, `/metrics`, `/admin/secrets…`, `/admin/sessions…`.
 //! - [`auth`]: register, login, refresh, logout, me, own sessions; the bearer-token check.
 //! - [`options`]: the listing-form catalog (cached option lists, creating options).
+//! - [`rotations`]: secret reload, rotation and rollback jobs, and their evidence (admin listener).
 //! - [`templates`]: listing-form templates (resolved forms, the cascade runtime, importing a set).
 //! - [`uploads`]: guest upload tokens, streaming uploads, downloads with ranges, deletion.
 
@@ -20,6 +21,7 @@ pub mod health;
 pub mod jobs;
 pub mod options;
 pub mod problem;
+pub mod rotations;
 pub mod router;
 pub mod server;
 pub mod templates;
@@ -57,6 +59,12 @@ pub struct Shared {
     pub secrets: SecretStoreHandle,
     /// The session registry actor (and the published revocation view).
     pub sessions: SessionRegistryHandle,
+    /// Secret rotations and rollbacks run by this instance.
+    pub rotations: Arc<crate::rotation::Rotations>,
+    /// Instance heartbeats.
+    pub fleet: Arc<dyn gantry_actors::ports::rotations::Fleet>,
+    /// This instance's heartbeat task (stopped at shutdown).
+    pub heartbeat: tokio::task::JoinHandle<()>,
     /// Users, epochs, revocation notices.
     pub accounts: Arc<dyn AccountStore>,
     /// Login limiters, hashing slots, email cache.

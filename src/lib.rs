@@ -19,6 +19,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod gateway;
+pub mod rotation;
 pub mod signals;
 pub mod smoke;
 pub mod startup;

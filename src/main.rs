@@ -83,7 +83,10 @@ async fn serve(settings: Settings) -> ExitCode {
         }
     };
     tracing::info!(http = %app.http_addr(), admin = %app.admin_addr(), "listening");
-    match app.run_until_stopped(signals::shutdown_signal()).await {
+    let reloads = tokio::spawn(signals::reload_on_hangup(app.state().secrets.clone()));
+    let outcome = app.run_until_stopped(signals::shutdown_signal()).await;
+    reloads.abort();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(event = "fatal", error = format!("{err:#}"), "gantry is exiting after a fatal failure");

@@ -16,6 +16,8 @@ use gantry_actors::ports::cache::Cache;
 use gantry_actors::ports::catalog::CatalogStore;
 use gantry_actors::ports::jobs::JobStore;
 use gantry_actors::ports::objects::ObjectStore;
+use gantry_actors::ports::rotations::{Fleet, RotationStore};
+use gantry_actors::ports::secrets::SecretSource;
 use gantry_actors::ports::sessions::SessionStore;
 use gantry_actors::ports::uploads::UploadStore;
 use gantry_actors::secrets::store::SecretStoreHandle;
@@ -38,11 +40,13 @@ use crate::adapters::postgres::PostgresDb;
 use crate::adapters::redis::{RedisCache, RedisSessionStore};
 use crate::adapters::s3::{S3ObjectStore, S3Settings};
 use crate::adapters::sqlite::SqliteDb;
+use crate::config::secrets::{EnvSource, SecretEnv};
 use crate::config::{Profile, Settings};
 use crate::gateway::auth::AuthGuards;
 use crate::gateway::router::Listener;
 use crate::gateway::uploads::UploadGuards;
 use crate::gateway::{AppState, Shared, server};
+use crate::rotation::{RotationDeps, RotationSettings, Rotations};
 use crate::telemetry;
 
 /// The backends of one profile, behind their ports.
@@ -63,6 +67,12 @@ pub struct Backends {
     pub objects: Arc<dyn ObjectStore>,
     /// Bus (in-process or RabbitMQ).
     pub bus: Arc<dyn Bus>,
+    /// Where rotation re-reads secrets (the process environment and the files it names).
+    pub secret_source: Arc<dyn SecretSource>,
+    /// Rotation evidence.
+    pub rotations: Arc<dyn RotationStore>,
+    /// Instance heartbeats.
+    pub fleet: Arc<dyn Fleet>,
 }
 
 impl Backends {
@@ -90,6 +100,8 @@ impl Backends {
                     tracing::info!(event = "catalog_seeded", created = report.created, "loaded the seed catalog");
                 }
                 Ok(Self {
+                    rotations: db.clone(),
+                    fleet: db.clone(),
                     jobs: db.clone(),
                     accounts: db.clone(),
                     uploads: db.clone(),
@@ -98,6 +110,7 @@ impl Backends {
                     cache: Arc::new(MemoryCache::new(settings.cache.max_entries)),
                     objects: Arc::new(objects),
                     bus: Arc::new(MemoryBus::new(instance_id, settings.bus.capacity)),
+                    secret_source: Arc::new(EnvSource::new(settings.clone(), SecretEnv::from_process())),
                 })
             }
             Profile::Production => {
@@ -140,6 +153,8 @@ impl Backends {
                 let db = Arc::new(jobs);
                 let sessions = RedisSessionStore::new(&cache);
                 Ok(Self {
+                    rotations: db.clone(),
+                    fleet: db.clone(),
                     jobs: db.clone(),
                     uploads: db.clone(),
                     catalog: db.clone(),
@@ -148,6 +163,7 @@ impl Backends {
                     cache: Arc::new(cache),
                     objects: Arc::new(objects),
                     bus: Arc::new(bus),
+                    secret_source: Arc::new(EnvSource::new(settings.clone(), SecretEnv::from_process())),
                 })
             }
         }
@@ -169,8 +185,18 @@ impl Application {
     /// # Errors
     /// A backend or listener cannot be set up.
     pub async fn build(settings: Settings, keyring: KeyRing) -> anyhow::Result<Self> {
+        Self::build_with_secrets(settings, keyring, SecretEnv::from_process()).await
+    }
+
+    /// Like [`Application::build`], re-reading secrets during rotation from `env` (and the files it names)
+    /// instead of the process environment.
+    ///
+    /// # Errors
+    /// A backend or listener cannot be set up.
+    pub async fn build_with_secrets(settings: Settings, keyring: KeyRing, env: SecretEnv) -> anyhow::Result<Self> {
         let instance_id = settings.instance_id.unwrap_or_else(Uuid::now_v7);
-        let backends = Backends::connect(&settings, &keyring, instance_id).await?;
+        let mut backends = Backends::connect(&settings, &keyring, instance_id).await?;
+        backends.secret_source = Arc::new(EnvSource::new(settings.clone(), env));
         Self::build_with(settings, keyring, instance_id, backends).await
     }
 
@@ -238,7 +264,16 @@ impl Application {
         );
         // Start order: the secret store (keys) before the session registry (which signs with them); then the
         // upload pipeline and the option cache. Stopped in reverse.
-        let children = vec![secrets.child_spec(), sessions.child_spec(), pipeline.child_spec(), options.child_spec()];
+        let children = vec![
+            secrets.child_spec(
+                Arc::clone(&backends.secret_source),
+                Arc::clone(&backends.objects),
+                Arc::clone(&backends.bus),
+            ),
+            sessions.child_spec(),
+            pipeline.child_spec(),
+            options.child_spec(),
+        ];
         let args = SupervisorArgs { children, budget, fatal: fatal_tx };
         let (supervisor, _join) = Actor::spawn(None, RootSupervisor, args).await.context("starting the actor tree")?;
 
@@ -259,11 +294,39 @@ impl Application {
                 100_000,
             ),
         });
+        let rotations = Rotations::new(RotationDeps {
+            instance_id,
+            public_url: format!("http://{}", loopback(http.local_addr().context("public listener address")?)),
+            secrets: secrets.clone(),
+            source: Arc::clone(&backends.secret_source),
+            sessions: sessions.clone(),
+            accounts: Arc::clone(&backends.accounts),
+            jobs: Arc::clone(&backends.jobs),
+            store: Arc::clone(&backends.rotations),
+            fleet: Arc::clone(&backends.fleet),
+            bus: Arc::clone(&backends.bus),
+            objects: Arc::clone(&backends.objects),
+            smoke_account: smoke_account(&settings),
+            settings: RotationSettings {
+                ack_timeout: Duration::from_secs(settings.rotation.ack_timeout_secs),
+                live_within: Duration::from_secs(settings.rotation.live_within_secs),
+                tokens: settings.sessions.tokens(),
+                guest: settings.uploads.guest(),
+            },
+        });
+        let heartbeat = spawn_heartbeat(
+            Arc::clone(&backends.fleet),
+            instance_id,
+            Duration::from_secs(settings.rotation.heartbeat_secs),
+        );
         let state = AppState::new(Shared {
             settings: Arc::new(settings),
             instance_id,
             secrets,
             sessions,
+            rotations,
+            fleet: backends.fleet,
+            heartbeat,
             accounts: backends.accounts,
             auth,
             jobs: backends.jobs,
@@ -349,6 +412,10 @@ impl Application {
             }
         }
         supervisor.stop(None);
+        state.heartbeat.abort();
+        if let Err(e) = state.fleet.leave(state.instance_id).await {
+            tracing::warn!(error = %e, "could not remove this instance's heartbeat");
+        }
         state.bus.close().await;
         state.cache.close().await;
         state.jobs.close().await;
@@ -358,4 +425,47 @@ impl Application {
             None => Ok(()),
         }
     }
+}
+
+/// `addr` with an unspecified IP replaced by loopback (where this process reaches its own listener).
+fn loopback(mut addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    addr
+}
+
+/// The smoke-test account of rotations: `smoke_email` (`GANTRY_SMOKE_EMAIL`) with `smoke_password`
+/// (`GANTRY_SMOKE_PASSWORD`) or `smoke_password_file` (`GANTRY_SMOKE_PASSWORD_FILE`); `None` (an ephemeral
+/// account per rotation) when not configured.
+fn smoke_account(settings: &Settings) -> Option<(String, SecretString)> {
+    let email = settings.smoke_email.clone().filter(|e| !e.is_empty())?;
+    if let Some(password) = &settings.smoke_password {
+        return Some((email, password.clone()));
+    }
+    let path = settings.smoke_password_file.as_ref()?;
+    match crate::config::secrets::read_file(path) {
+        Ok(p) => Some((email, SecretString::from(p))),
+        Err(e) => {
+            tracing::warn!(event = "smoke_account_unreadable", path = %path.display(), error = e,
+                "rotations use an ephemeral account");
+            None
+        }
+    }
+}
+
+/// Writes this instance's heartbeat every `every` (rotations expect an acknowledgement from every instance
+/// seen alive). Failures are logged and counted; the next beat retries.
+fn spawn_heartbeat(fleet: Arc<dyn Fleet>, instance_id: Uuid, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = fleet.heartbeat(instance_id).await {
+                metrics::counter!("gantry_heartbeat_failures_total").increment(1);
+                tracing::warn!(event = "heartbeat_failed", error = %e, "instance heartbeat not recorded");
+            }
+        }
+    })
 }

@@ -8,6 +8,8 @@ pub mod cache;
 pub mod catalog;
 pub mod jobs;
 pub mod objects;
+pub mod rotations;
+pub mod secrets;
 pub mod sessions;
 pub mod uploads;
 

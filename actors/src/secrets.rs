@@ -12,5 +12,32 @@ pub mod store;
 pub mod value;
 
 pub use keyring::{KeyRing, SharedKeyRing};
+
+/// A rotation step every instance's secret store performs on a [`crate::ports::bus::Event::SecretsCommand`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretStep {
+    /// Re-read the own secret source, validate, and stage what changed as `pending`.
+    Stage,
+    /// Make `pending` current.
+    Promote,
+    /// Put back the versions held before this rotation's `stage` (automatic rollback of a failed rotation).
+    Restore,
+    /// The runbook's rollback: make `previous` current again.
+    Rollback,
+}
+
+impl SecretStep {
+    /// The step's name in logs, metrics and evidence.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stage => "stage",
+            Self::Promote => "promote",
+            Self::Restore => "restore",
+            Self::Rollback => "rollback",
+        }
+    }
+}
 pub use rules::{Rule, SecretName, Violation};
 pub use value::{Fingerprint, SecretValue};

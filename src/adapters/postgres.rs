@@ -13,6 +13,7 @@ use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::accounts::{AccountStore, AccountStoreError, Epochs, RevocationNotice, User};
 use gantry_actors::ports::catalog::{CatalogOption, CatalogStore, Created};
 use gantry_actors::ports::jobs::{Job, JobState, JobStore, JobStoreError, JobUpdate};
+use gantry_actors::ports::rotations::{Fleet, RotationRecord, RotationStore};
 use gantry_actors::ports::uploads::{UploadRecord, UploadStatus, UploadStore};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::Row;
@@ -572,6 +573,89 @@ impl CatalogStore for PostgresDb {
             .map_err(failed)?;
         tx.commit().await.map_err(failed)?;
         catalog_version_from_db(version)
+    }
+}
+
+#[async_trait]
+impl RotationStore for PostgresDb {
+    async fn save_rotation(&self, record: &RotationRecord) -> Result<(), Unavailable> {
+        let detail = serde_json::to_string(record).map_err(|e| Unavailable::new(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO rotations (id, kind, deployment_id, commit_sha, requested_by, outcome, failed_step, reason, \
+             detail, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (id) DO UPDATE SET outcome = excluded.outcome, failed_step = excluded.failed_step, \
+             reason = excluded.reason, detail = excluded.detail, finished_at = excluded.finished_at",
+        )
+        .bind(record.id)
+        .bind(&record.kind)
+        .bind(record.deployment_id.as_deref())
+        .bind(record.commit_sha.as_deref())
+        .bind(&record.requested_by)
+        .bind(&record.outcome)
+        .bind(record.failed_step.as_deref())
+        .bind(record.reason.as_deref())
+        .bind(detail)
+        .bind(record.started_at)
+        .bind(record.finished_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| unavailable("postgres", "save_rotation", &e))?;
+        Ok(())
+    }
+
+    async fn rotations(&self, limit: u32) -> Result<Vec<RotationRecord>, Unavailable> {
+        let rows: Vec<String> = sqlx::query_scalar("SELECT detail FROM rotations ORDER BY started_at DESC LIMIT $1")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| unavailable("postgres", "rotations", &e))?;
+        rows.iter()
+            .map(|d| serde_json::from_str(d).map_err(|_| Unavailable::new("stored rotation record is corrupt")))
+            .collect()
+    }
+
+    async fn rotation(&self, id: Uuid) -> Result<Option<RotationRecord>, Unavailable> {
+        let row: Option<String> = sqlx::query_scalar("SELECT detail FROM rotations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| unavailable("postgres", "rotation", &e))?;
+        row.map(|d| serde_json::from_str(&d).map_err(|_| Unavailable::new("stored rotation record is corrupt")))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl Fleet for PostgresDb {
+    async fn heartbeat(&self, instance: Uuid) -> Result<(), Unavailable> {
+        sqlx::query(
+            "INSERT INTO instances (id, last_seen) VALUES ($1, now()) ON CONFLICT (id) DO UPDATE SET last_seen = now()",
+        )
+        .bind(instance)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| unavailable("postgres", "heartbeat", &e))?;
+        Ok(())
+    }
+
+    async fn live_instances(&self, within: Duration) -> Result<Vec<Uuid>, Unavailable> {
+        let millis = i64::try_from(within.as_millis()).unwrap_or(i64::MAX);
+        sqlx::query_scalar(
+            "SELECT id FROM instances WHERE last_seen > now() - make_interval(secs => $1::float8 / 1000) ORDER BY id",
+        )
+        .bind(millis)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| unavailable("postgres", "live_instances", &e))
+    }
+
+    async fn leave(&self, instance: Uuid) -> Result<(), Unavailable> {
+        sqlx::query("DELETE FROM instances WHERE id = $1")
+            .bind(instance)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| unavailable("postgres", "leave", &e))?;
+        Ok(())
     }
 }
 

@@ -11,9 +11,11 @@
 //! that makes the store answer with the content type and disposition the caller chose.
 
 use std::io;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::retry::RetryConfig;
@@ -32,6 +34,7 @@ use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::objects::{
     ByteRange, ByteStream, ObjectBody, ObjectKey, ObjectStore, ObjectStoreError, StoredObject,
 };
+use gantry_actors::secrets::SecretValue;
 use secrecy::{ExposeSecret, SecretString};
 
 /// S3 allows at most this many parts in one multipart upload.
@@ -130,8 +133,11 @@ impl std::fmt::Debug for S3Settings {
 /// Objects in one S3 bucket.
 #[derive(Clone)]
 pub struct S3ObjectStore {
-    /// The SDK client (cheap to clone; shares its connection pool).
-    client: Client,
+    /// The SDK client in use (cheap to clone; shares its connection pool). Rotation swaps it: requests
+    /// under way keep the clone they started with, so uploads in flight finish on the old credentials.
+    client: Arc<ArcSwap<Client>>,
+    /// The client configuration, to build a client with other credentials.
+    config: aws_sdk_s3::Config,
     /// The bucket.
     bucket: String,
     /// Multipart part size in bytes.
@@ -195,12 +201,27 @@ impl S3ObjectStore {
             )
             .stalled_stream_protection(StalledStreamProtectionConfig::enabled().grace_period(STALL_GRACE).build())
             .build();
-        let store =
-            Self { client: Client::from_conf(config), bucket: settings.bucket.clone(), part_size: settings.part_size };
+        let store = Self {
+            client: Arc::new(ArcSwap::from_pointee(Client::from_conf(config.clone()))),
+            config,
+            bucket: settings.bucket.clone(),
+            part_size: settings.part_size,
+        };
         if settings.create_bucket {
             store.ensure_bucket(&settings.region).await;
         }
         Ok(store)
+    }
+
+    /// The client in use now.
+    fn client(&self) -> Client {
+        Client::clone(&self.client.load())
+    }
+
+    /// A client like the one in use, with other credentials.
+    fn client_with(&self, key_id: &SecretValue, secret: &SecretValue) -> Client {
+        let credentials = Credentials::new(key_id.expose(), secret.expose(), None, None, "gantry-rotation");
+        Client::from_conf(self.config.to_builder().credentials_provider(credentials).build())
     }
 
     /// Creates the bucket when `HeadBucket` says it does not exist. One attempt each, no retries: this runs
@@ -208,7 +229,7 @@ impl S3ObjectStore {
     async fn ensure_bucket(&self, region: &str) {
         let once = aws_sdk_s3::Config::builder().retry_config(RetryConfig::disabled());
         let head =
-            self.client.head_bucket().bucket(&self.bucket).customize().config_override(once.clone()).send().await;
+            self.client().head_bucket().bucket(&self.bucket).customize().config_override(once.clone()).send().await;
         match head {
             Ok(_) => return,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) || status(&e) == Some(404) => {}
@@ -220,7 +241,7 @@ impl S3ObjectStore {
                 return;
             }
         }
-        let mut create = self.client.create_bucket().bucket(&self.bucket);
+        let mut create = self.client().create_bucket().bucket(&self.bucket);
         // us-east-1 is S3's default location and must not be named as a constraint.
         if region != "us-east-1" {
             create = create.create_bucket_configuration(
@@ -247,7 +268,7 @@ impl S3ObjectStore {
     ) -> Result<StoredObject, ObjectStoreError> {
         let size = data.len() as u64;
         let mut req = self
-            .client
+            .client()
             .put_object()
             .bucket(&self.bucket)
             .key(key.as_str())
@@ -274,7 +295,7 @@ impl S3ObjectStore {
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, io::Error>>(8);
         let sdk_body = AwsByteStream::from_body_1_x(ChannelBody { rx, remaining: length });
         let mut req = self
-            .client
+            .client()
             .put_object()
             .bucket(&self.bucket)
             .key(key.as_str())
@@ -317,7 +338,7 @@ impl S3ObjectStore {
             (Ok(n), Ok(_)) if n == length => Ok(StoredObject { size: n }),
             (Ok(n), Ok(_)) => {
                 // Cannot happen with HTTP framing; never keep an object that is not what was announced.
-                let _ = self.client.delete_object().bucket(&self.bucket).key(key.as_str()).send().await;
+                let _ = self.client().delete_object().bucket(&self.bucket).key(key.as_str()).send().await;
                 tracing::warn!(
                     backend = "s3",
                     received = n,
@@ -339,7 +360,7 @@ impl S3ObjectStore {
         buf: PartBuffer,
         content_type: &str,
     ) -> Result<StoredObject, ObjectStoreError> {
-        let mut create = self.client.create_multipart_upload().bucket(&self.bucket).key(key.as_str());
+        let mut create = self.client().create_multipart_upload().bucket(&self.bucket).key(key.as_str());
         if !content_type.is_empty() {
             create = create.content_type(content_type);
         }
@@ -348,7 +369,7 @@ impl S3ObjectStore {
             return Err(store_failure("put", "s3 put failed: no upload id in the response"));
         };
         let mut guard = AbortGuard {
-            client: self.client.clone(),
+            client: self.client(),
             bucket: self.bucket.clone(),
             key: key.as_str().to_owned(),
             upload_id: Some(upload_id.clone()),
@@ -360,7 +381,7 @@ impl S3ObjectStore {
             }
             Err(e) => {
                 // Disarmed only after the abort, so a `put` dropped while aborting still aborts.
-                abort_upload(&self.client, &self.bucket, key.as_str(), &upload_id).await;
+                abort_upload(&self.client(), &self.bucket, key.as_str(), &upload_id).await;
                 guard.disarm();
                 Err(e)
             }
@@ -398,7 +419,7 @@ impl S3ObjectStore {
             size += last.len() as u64;
             parts.push(self.upload_part(key, upload_id, parts.len(), last).await?);
         }
-        self.client
+        self.client()
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(key.as_str())
@@ -423,7 +444,7 @@ impl S3ObjectStore {
         }
         let number = i32::try_from(done + 1).expect("at most 10000 parts");
         let out = self
-            .client
+            .client()
             .upload_part()
             .bucket(&self.bucket)
             .key(key.as_str())
@@ -439,7 +460,7 @@ impl S3ObjectStore {
 
     /// The answer to a range that starts past the end: the object's size (from `HeadObject`) and no bytes.
     async fn empty_range(&self, key: &ObjectKey) -> Result<ObjectBody, ObjectStoreError> {
-        match self.client.head_object().bucket(&self.bucket).key(key.as_str()).send().await {
+        match self.client().head_object().bucket(&self.bucket).key(key.as_str()).send().await {
             Ok(out) => Ok(ObjectBody {
                 total_size: from_i64(out.content_length.unwrap_or(0)),
                 stream: Box::pin(futures::stream::empty()),
@@ -450,9 +471,9 @@ impl S3ObjectStore {
     }
 }
 
-#[async_trait]
-impl ObjectStore for S3ObjectStore {
-    async fn put(
+impl S3ObjectStore {
+    /// `put` with this store's client for every request of the upload.
+    async fn put_pinned(
         &self,
         key: &ObjectKey,
         mut body: ByteStream,
@@ -486,9 +507,25 @@ impl ObjectStore for S3ObjectStore {
         }
         self.put_multipart(key, body, buf, content_type).await
     }
+}
+
+#[async_trait]
+impl ObjectStore for S3ObjectStore {
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        body: ByteStream,
+        size_hint: Option<u64>,
+        content_type: &str,
+    ) -> Result<StoredObject, ObjectStoreError> {
+        // The whole upload uses the client in use when it started: a credential rotation meanwhile does not
+        // switch an upload half-way (it finishes on the old credentials).
+        let pinned = Self { client: Arc::new(ArcSwap::from_pointee(self.client())), ..self.clone() };
+        pinned.put_pinned(key, body, size_hint, content_type).await
+    }
 
     async fn get(&self, key: &ObjectKey, range: Option<ByteRange>) -> Result<ObjectBody, ObjectStoreError> {
-        let mut req = self.client.get_object().bucket(&self.bucket).key(key.as_str());
+        let mut req = self.client().get_object().bucket(&self.bucket).key(key.as_str());
         if let Some(ByteRange { start, end }) = range {
             if start > end {
                 return self.empty_range(key).await;
@@ -521,7 +558,7 @@ impl ObjectStore for S3ObjectStore {
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), ObjectStoreError> {
-        match self.client.delete_object().bucket(&self.bucket).key(key.as_str()).send().await {
+        match self.client().delete_object().bucket(&self.bucket).key(key.as_str()).send().await {
             Ok(_) => Ok(()),
             // S3 answers 204 for an absent key; some clones say NoSuchKey instead.
             Err(e) if e.as_service_error().and_then(ProvideErrorMetadata::code) == Some("NoSuchKey") => Ok(()),
@@ -529,8 +566,22 @@ impl ObjectStore for S3ObjectStore {
         }
     }
 
+    async fn check_credentials(&self, key_id: &SecretValue, secret: &SecretValue) -> Result<(), ObjectStoreError> {
+        match self.client_with(key_id, secret).head_bucket().bucket(&self.bucket).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {
+                Err(store_failure("check_credentials", "s3 bucket does not exist"))
+            }
+            Err(e) => Err(sdk_failure("check_credentials", &self.bucket, &e)),
+        }
+    }
+
+    fn use_credentials(&self, key_id: &SecretValue, secret: &SecretValue) {
+        self.client.store(Arc::new(self.client_with(key_id, secret)));
+    }
+
     async fn health(&self) -> Result<(), ObjectStoreError> {
-        match self.client.head_bucket().bucket(&self.bucket).send().await {
+        match self.client().head_bucket().bucket(&self.bucket).send().await {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {
                 Err(store_failure("health", "s3 bucket does not exist"))
@@ -552,7 +603,7 @@ impl ObjectStore for S3ObjectStore {
     ) -> Result<Option<String>, ObjectStoreError> {
         let config = PresigningConfig::expires_in(ttl.min(MAX_PRESIGN_TTL))
             .expect("a TTL of at most 5 minutes is within the SDK's one-week limit");
-        let mut req = self.client.get_object().bucket(&self.bucket).key(key.as_str());
+        let mut req = self.client().get_object().bucket(&self.bucket).key(key.as_str());
         if !content_type.is_empty() {
             req = req.response_content_type(content_type);
         }

@@ -18,6 +18,7 @@ use gantry_actors::ports::accounts::{
 };
 use gantry_actors::ports::catalog::{CatalogOption, CatalogStore, Created};
 use gantry_actors::ports::jobs::{Job, JobState, JobStore, JobStoreError, JobUpdate};
+use gantry_actors::ports::rotations::{Fleet, RotationRecord, RotationStore};
 // The module, not the trait: `SessionStore` shares `get`/`health`/`backend` with `JobStore`, and importing
 // both traits would make those calls ambiguous wherever this module's items are glob-imported.
 use gantry_actors::ports::Unavailable;
@@ -806,6 +807,91 @@ impl CatalogStore for SqliteDb {
         tx.commit().await.map_err(failed)?;
         catalog_version_from_db(version)
     }
+}
+
+#[async_trait]
+impl RotationStore for SqliteDb {
+    async fn save_rotation(&self, record: &RotationRecord) -> Result<(), Unavailable> {
+        let detail = serde_json::to_string(record).map_err(|e| Unavailable::new(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO rotations (id, kind, deployment_id, commit_sha, requested_by, outcome, failed_step, reason, \
+             detail, started_at, finished_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+             ON CONFLICT (id) DO UPDATE SET outcome = excluded.outcome, failed_step = excluded.failed_step, \
+             reason = excluded.reason, detail = excluded.detail, finished_at = excluded.finished_at",
+        )
+        .bind(record.id.hyphenated().to_string())
+        .bind(&record.kind)
+        .bind(record.deployment_id.as_deref())
+        .bind(record.commit_sha.as_deref())
+        .bind(&record.requested_by)
+        .bind(&record.outcome)
+        .bind(record.failed_step.as_deref())
+        .bind(record.reason.as_deref())
+        .bind(detail)
+        .bind(format_timestamp(record.started_at))
+        .bind(record.finished_at.map(format_timestamp))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| unavailable("sqlite", "save_rotation", &e))?;
+        Ok(())
+    }
+
+    async fn rotations(&self, limit: u32) -> Result<Vec<RotationRecord>, Unavailable> {
+        let rows: Vec<String> = sqlx::query_scalar("SELECT detail FROM rotations ORDER BY started_at DESC LIMIT ?1")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| unavailable("sqlite", "rotations", &e))?;
+        rows.iter().map(|d| serde_json::from_str(d).map_err(|_| corrupt("rotation", "detail"))).collect()
+    }
+
+    async fn rotation(&self, id: Uuid) -> Result<Option<RotationRecord>, Unavailable> {
+        let row: Option<String> = sqlx::query_scalar("SELECT detail FROM rotations WHERE id = ?1")
+            .bind(id.hyphenated().to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| unavailable("sqlite", "rotation", &e))?;
+        row.map(|d| serde_json::from_str(&d).map_err(|_| corrupt("rotation", "detail"))).transpose()
+    }
+}
+
+#[async_trait]
+impl Fleet for SqliteDb {
+    async fn heartbeat(&self, instance: Uuid) -> Result<(), Unavailable> {
+        sqlx::query(
+            "INSERT INTO instances (id, last_seen) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen",
+        )
+        .bind(instance.hyphenated().to_string())
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| unavailable("sqlite", "heartbeat", &e))?;
+        Ok(())
+    }
+
+    async fn live_instances(&self, within: Duration) -> Result<Vec<Uuid>, Unavailable> {
+        let since = now_ms() - i64::try_from(within.as_millis()).unwrap_or(i64::MAX);
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM instances WHERE last_seen > ?1 ORDER BY id")
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| unavailable("sqlite", "live_instances", &e))?;
+        ids.iter().map(|s| Uuid::parse_str(s).map_err(|_| corrupt("instance", "id"))).collect()
+    }
+
+    async fn leave(&self, instance: Uuid) -> Result<(), Unavailable> {
+        sqlx::query("DELETE FROM instances WHERE id = ?1")
+            .bind(instance.hyphenated().to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| unavailable("sqlite", "leave", &e))?;
+        Ok(())
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+fn now_ms() -> i64 {
+    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 /// [`unavailable`] for the session store, also counted in `gantry_session_store_errors_total` (as the

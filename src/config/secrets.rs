@@ -37,7 +37,12 @@ impl SecretEnv {
     /// The process environment's secret variables (and their `_FILE` forms).
     #[must_use]
     pub fn from_process() -> Self {
-        let wanted = |k: &str| SecretName::ALL.iter().any(|n| k == n.env_var() || k == format!("{}_FILE", n.env_var()));
+        let wanted = |k: &str| {
+            SecretName::ALL.iter().any(|n| {
+                let v = n.env_var();
+                k == v || k == format!("{v}_FILE") || k == format!("{v}_PREVIOUS") || k == format!("{v}_PREVIOUS_FILE")
+            })
+        };
         Self(std::env::vars().filter(|(k, _)| wanted(k)).collect())
     }
 
@@ -92,12 +97,89 @@ impl SecretReport {
     }
 }
 
-/// Loads, generates (local only) and validates every secret.
+/// Loads, generates (local only) and validates every secret. `JWT_SECRET_PREVIOUS` and
+/// `UPLOAD_GUEST_TOKEN_SECRET_PREVIOUS` (or their `_FILE` forms), when set, become the `previous` versions:
+/// redeploy-style rotation, where tokens signed with the old value keep verifying (access tokens for the grace
+/// window, guest tokens until they expire).
 ///
 /// `generate` = false validates without touching the disk (`gantry secrets check`): missing secrets that
 /// would be generated are then reported as fine only if a generated file already exists.
 #[must_use]
 pub fn load(settings: &Settings, env: &SecretEnv, generate: bool) -> (Option<KeyRing>, SecretReport) {
+    let (set, mut report) = read_set(settings, env, generate);
+    let Some(set) = set else { return (None, report) };
+    let mut secrets = BTreeMap::new();
+    for (name, (value, origin)) in set {
+        let current = SecretVersion::first(value, origin);
+        let previous = match name {
+            SecretName::JwtSecret | SecretName::UploadGuestTokenSecret => read_previous(name, env),
+            _ => Ok(None),
+        };
+        let versions = match previous {
+            Ok(Some((old, old_origin))) if old != current.value.expose() => {
+                Versions::with_previous(current, SecretVersion::first(SecretValue::new(old), old_origin))
+            }
+            Ok(_) => Versions::only(current),
+            Err(problem) => {
+                report.source_problems.push(SourceProblem { variable: name, problem });
+                return (None, report);
+            }
+        };
+        secrets.insert(name, versions);
+    }
+    (Some(KeyRing::new(secrets)), report)
+}
+
+/// `NAME_PREVIOUS` or `NAME_PREVIOUS_FILE`.
+fn read_previous(name: SecretName, env: &SecretEnv) -> Result<Option<(String, SecretOrigin)>, String> {
+    let var = format!("{}_PREVIOUS", name.env_var());
+    let file_var = format!("{var}_FILE");
+    match (env.get(&var), env.get(&file_var)) {
+        (Some(_), Some(_)) => Err(format!("previous value is set both as {var} and {file_var}; set only one")),
+        (Some(v), None) => Ok(Some((v.to_owned(), SecretOrigin::Env))),
+        (None, Some(path)) => read_file(Path::new(path))
+            .map(|v| Some((v, SecretOrigin::File)))
+            .map_err(|e| format!("previous value cannot be read from {file_var} ({path}): {e}")),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The secret source of a running instance: the same variables and files as at start-up, re-read (files
+/// change; the environment of a running process does not), validated with the start-up rules. Nothing is
+/// generated.
+#[derive(Debug, Clone)]
+pub struct EnvSource {
+    settings: Settings,
+    env: SecretEnv,
+}
+
+impl EnvSource {
+    /// A source over `env` (usually [`SecretEnv::from_process`]).
+    #[must_use]
+    pub fn new(settings: Settings, env: SecretEnv) -> Self {
+        Self { settings, env }
+    }
+}
+
+impl gantry_actors::ports::secrets::SecretSource for EnvSource {
+    fn read(&self) -> Result<gantry_actors::ports::secrets::SecretSet, Vec<String>> {
+        match read_set(&self.settings, &self.env, false) {
+            (Some(set), _) => Ok(set),
+            (None, report) if report.is_ok() => {
+                Err(report.would_generate.iter().map(|n| format!("{n} is not set")).collect())
+            }
+            (None, report) => Err(report.lines()),
+        }
+    }
+}
+
+/// Reads, generates (local only, with `generate`) and validates every secret: the set, or the report of
+/// what is wrong.
+fn read_set(
+    settings: &Settings,
+    env: &SecretEnv,
+    generate: bool,
+) -> (Option<gantry_actors::ports::secrets::SecretSet>, SecretReport) {
     let mut report = SecretReport::default();
     let mut found: BTreeMap<SecretName, (String, SecretOrigin)> = BTreeMap::new();
     for name in SecretName::ALL {
@@ -152,11 +234,8 @@ pub fn load(settings: &Settings, env: &SecretEnv, generate: bool) -> (Option<Key
     if !report.is_ok() || !report.would_generate.is_empty() {
         return (None, report);
     }
-    let secrets = found
-        .into_iter()
-        .map(|(name, (value, origin))| (name, Versions::only(SecretVersion::first(SecretValue::new(value), origin))))
-        .collect();
-    (Some(KeyRing::new(secrets)), report)
+    let set = found.into_iter().map(|(name, (value, origin))| (name, (SecretValue::new(value), origin))).collect();
+    (Some(set), report)
 }
 
 /// `NAME`, `NAME_FILE`, or (admin token only) the config file's `admin_token`.

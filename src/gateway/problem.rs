@@ -121,6 +121,12 @@ pub enum ApiError {
     /// A template set failed its checks (422 `template_invalid`, every problem listed).
     #[error("the template set failed its checks ({} problems)", .0.len())]
     InvalidTemplates(Vec<gantry_actors::catalog::templates::TemplateIssue>),
+    /// The secret source's values fail the start-up rules (422 `secret_validation_failed`; names, never values).
+    #[error("{0}")]
+    SecretsRefused(String),
+    /// Another rotation or rollback runs (409 `rotation_in_progress`).
+    #[error("rotation {0} is in progress; follow it at /admin/jobs/{0}")]
+    RotationInProgress(uuid::Uuid),
     /// A bug or an unexpected backend failure; the client sees nothing of it.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -169,7 +175,10 @@ impl ApiError {
             Self::DigestMismatch => StatusCode::BAD_REQUEST,
             Self::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Validation(_) | Self::InvalidTemplates(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::InvalidTemplates(_) | Self::SecretsRefused(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Self::RotationInProgress(_) => StatusCode::CONFLICT,
             Self::Unauthorized | Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
@@ -200,6 +209,8 @@ impl ApiError {
             Self::BadRequest(_) => "bad_request",
             Self::Validation(_) => "validation_failed",
             Self::InvalidTemplates(_) => "template_invalid",
+            Self::SecretsRefused(_) => "secret_validation_failed",
+            Self::RotationInProgress(_) => "rotation_in_progress",
             Self::Unauthorized => "unauthorized",
             Self::Internal(_) => "internal",
         }

@@ -63,6 +63,16 @@ pub enum Route {
     EvaluateTemplate,
     /// `GET /admin/templates`.
     AdminTemplates,
+    /// `POST /admin/secrets/reload`.
+    AdminReloadSecrets,
+    /// `POST /admin/secrets/rotate`.
+    AdminRotate,
+    /// `POST /admin/secrets/rollback`.
+    AdminRollback,
+    /// `GET /admin/rotations`.
+    AdminRotations,
+    /// `GET /admin/rotations/{id}`.
+    AdminRotation,
     /// `POST /admin/templates`.
     AdminImportTemplates,
 }
@@ -130,7 +140,7 @@ static PUBLIC: [(Method, &str, Route); 19] = [
     (Method::POST, "/v1/templates/{category_id}/evaluate", Route::EvaluateTemplate),
 ];
 
-static ADMIN: [(Method, &str, Route); 11] = [
+static ADMIN: [(Method, &str, Route); 16] = [
     (Method::GET, "/healthz", Route::Healthz),
     (Method::GET, "/metrics", Route::Metrics),
     (Method::GET, "/admin/secrets", Route::AdminSecrets),
@@ -141,6 +151,11 @@ static ADMIN: [(Method, &str, Route); 11] = [
     (Method::POST, "/admin/users/{id}/revoke-sessions", Route::AdminRevokeUser),
     (Method::GET, "/admin/sessions/revocations", Route::AdminRevocations),
     (Method::GET, "/admin/templates", Route::AdminTemplates),
+    (Method::POST, "/admin/secrets/reload", Route::AdminReloadSecrets),
+    (Method::POST, "/admin/secrets/rotate", Route::AdminRotate),
+    (Method::POST, "/admin/secrets/rollback", Route::AdminRollback),
+    (Method::GET, "/admin/rotations", Route::AdminRotations),
+    (Method::GET, "/admin/rotations/{id}", Route::AdminRotation),
     (Method::POST, "/admin/templates", Route::AdminImportTemplates),
 ];
 

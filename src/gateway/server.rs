@@ -31,7 +31,7 @@ use tokio::sync::{Semaphore, watch};
 use super::body::Response;
 use super::problem::ApiError;
 use super::router::{Listener, Match, Route, Table};
-use super::{AppState, admin, auth, health, jobs, options, templates, uploads};
+use super::{AppState, admin, auth, health, jobs, options, rotations, templates, uploads};
 
 static PUBLIC_TABLE: LazyLock<Table> = LazyLock::new(|| Table::new(Listener::Public));
 static ADMIN_TABLE: LazyLock<Table> = LazyLock::new(|| Table::new(Listener::Admin));
@@ -313,6 +313,26 @@ async fn dispatch(state: &AppState, route: Route, ctx: Ctx, req: Request<Incomin
         Route::AdminTemplates => {
             admin::authorize(state, &req)?;
             templates::export(state).await
+        }
+        Route::AdminReloadSecrets => {
+            admin::authorize(state, &req)?;
+            rotations::reload(state).await
+        }
+        Route::AdminRotate => {
+            admin::authorize(state, &req)?;
+            rotations::start(state, req, false).await
+        }
+        Route::AdminRollback => {
+            admin::authorize(state, &req)?;
+            rotations::start(state, req, true).await
+        }
+        Route::AdminRotations => {
+            admin::authorize(state, &req)?;
+            rotations::list(state).await
+        }
+        Route::AdminRotation => {
+            admin::authorize(state, &req)?;
+            rotations::get(state, &ctx).await
         }
         Route::AdminImportTemplates => {
             admin::authorize(state, &req)?;

@@ -72,6 +72,16 @@ pub async fn spawn_app_with(toml: &str) -> TestApp {
 
 /// A Gantry whose data folder is `data_dir` (kept after it stops: restart tests).
 pub async fn spawn_app_in(data_dir: &std::path::Path, toml: &str) -> TestApp {
+    let env = SecretEnv::from_pairs([
+        ("JWT_SECRET".to_owned(), JWT.to_owned()),
+        ("UPLOAD_GUEST_TOKEN_SECRET".to_owned(), UPLOAD.to_owned()),
+        ("GANTRY_ADMIN_TOKEN".to_owned(), ADMIN_TOKEN.to_owned()),
+    ]);
+    spawn_app_with_secrets(data_dir, toml, env).await
+}
+
+/// A Gantry with its secrets read from `env` (variables, or `*_FILE` paths that rotation tests rewrite).
+pub async fn spawn_app_with_secrets(data_dir: &std::path::Path, toml: &str, env: SecretEnv) -> TestApp {
     let base = format!(
         "http_addr = \"127.0.0.1:0\"\nadmin_addr = \"127.0.0.1:0\"\ndata_dir = {:?}\n",
         data_dir.display().to_string()
@@ -82,14 +92,9 @@ pub async fn spawn_app_in(data_dir: &std::path::Path, toml: &str) -> TestApp {
         .merge(Toml::string("[catalog]\nseed_on_first_start = false\n"))
         .merge(Toml::string(toml));
     let settings = Settings::load_from(Some(Profile::Local), figment).expect("test settings are valid");
-    let env = SecretEnv::from_pairs([
-        ("JWT_SECRET".to_owned(), JWT.to_owned()),
-        ("UPLOAD_GUEST_TOKEN_SECRET".to_owned(), UPLOAD.to_owned()),
-        ("GANTRY_ADMIN_TOKEN".to_owned(), ADMIN_TOKEN.to_owned()),
-    ]);
     let (keyring, report) = secrets::load(&settings, &env, true);
     let keyring = keyring.unwrap_or_else(|| panic!("test secrets are valid: {:?}", report.lines()));
-    let app = Application::build(settings, keyring).await.expect("app builds");
+    let app = Application::build_with_secrets(settings, keyring, env).await.expect("app builds");
     let http = format!("http://{}", app.http_addr());
     let admin = format!("http://{}", app.admin_addr());
     let state = app.state().clone();

@@ -10,6 +10,7 @@ mod errors;
 mod health;
 mod options;
 mod overload;
+mod rotation;
 mod shutdown;
 mod supervision;
 mod templates;

@@ -42,6 +42,29 @@ pub enum Event {
         /// The catalog version after the change (the same counter as `OptionChanged`).
         version: u64,
     },
+    /// A rotation step every instance's secret store performs (values never travel: each instance re-reads
+    /// its own secret source) and acknowledges with [`Event::SecretsAck`].
+    SecretsCommand {
+        /// The rotation (or rollback) this belongs to.
+        rotation_id: Uuid,
+        /// What to do.
+        step: crate::secrets::SecretStep,
+    },
+    /// An instance's answer to a [`Event::SecretsCommand`].
+    SecretsAck {
+        /// The rotation.
+        rotation_id: Uuid,
+        /// The step answered.
+        step: crate::secrets::SecretStep,
+        /// The answering instance.
+        instance_id: Uuid,
+        /// Whether it did it; otherwise `detail` says why (no values).
+        ok: bool,
+        /// Why not, or a note.
+        detail: Option<String>,
+        /// The version changes it made (fingerprints only).
+        changes: Vec<crate::secrets::keyring::VersionChange>,
+    },
     /// Individual sessions were revoked (logout, deletion, reuse detection).
     SessionRevoked {
         /// The sessions.

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use futures::Stream;
 
 use super::Unavailable;
+use crate::secrets::SecretValue;
 
 /// A stream of body chunks. An `Err` item aborts the write (the client disconnected, a limit was hit, …).
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
@@ -132,6 +133,23 @@ pub trait ObjectStore: Send + Sync + 'static {
 
     /// The backend's name for `/readyz` and metrics (`fs`, `s3`).
     fn backend(&self) -> &'static str;
+
+    /// Checks that the store accepts `key_id`/`secret` (S3: `HeadBucket` with a client built from them),
+    /// before a rotation lets them replace the credentials in use. The default is for stores without
+    /// credentials (the local folder): nothing to check.
+    ///
+    /// # Errors
+    /// [`ObjectStoreError::CredentialsRejected`] or [`ObjectStoreError::Unavailable`].
+    async fn check_credentials(&self, key_id: &SecretValue, secret: &SecretValue) -> Result<(), ObjectStoreError> {
+        let _ = (key_id, secret);
+        Ok(())
+    }
+
+    /// Makes new requests use `key_id`/`secret`; requests under way (uploads in flight) finish with the
+    /// credentials they started with. The default is for stores without credentials: nothing to swap.
+    fn use_credentials(&self, key_id: &SecretValue, secret: &SecretValue) {
+        let _ = (key_id, secret);
+    }
 
     /// A URL that lets anyone holding it download the object directly from the store for about `ttl`, with
     /// the store answering with this `Content-Type` and `Content-Disposition`. Adapters may shorten `ttl` (S3

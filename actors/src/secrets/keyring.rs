@@ -1,5 +1,15 @@
 //! The key ring: every secret's versions, published by the secret store as an immutable snapshot that the
 //! request path reads with one atomic load (no lock, no actor round-trip). Only the secret store swaps it.
+//!
+//! Rotation moves versions through the ring without ever mutating a published snapshot: [`KeyRing::staged`]
+//! (new values become `pending`), [`KeyRing::promoted`] (`pending` → `current`, `current` → `previous`),
+//! [`KeyRing::without_pending`] and [`KeyRing::rolled_back`] (`previous` ↔ `current`) each return a new ring
+//! and the [`VersionChange`]s that rotation evidence records. Which versions verify what:
+//!
+//! - signing always uses `current`;
+//! - access tokens verify with `current`, with `pending` while one is staged (the rotation's smoke test signs
+//!   with it), and with `previous` until `promoted_at` + the grace window;
+//! - guest upload tokens verify with `current`, `pending` and `previous` (they expire within their TTL).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,6 +19,22 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{Fingerprint, SecretName, SecretValue};
+
+/// One change of one secret's versions: what rotation evidence records (fingerprints only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct VersionChange {
+    /// The secret.
+    pub name: SecretName,
+    /// `staged`, `promoted`, `discarded` or `rolled_back`.
+    pub action: String,
+    /// The fingerprint in that slot before (`current` for promotions and rollbacks, `pending` for discards).
+    pub from: Option<Fingerprint>,
+    /// The fingerprint after.
+    pub to: Option<Fingerprint>,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
 
 /// Where a version's value came from (shown to operators; the value never is).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -58,13 +84,41 @@ pub struct Versions {
     pub pending: Option<Arc<SecretVersion>>,
     /// Replaced by the last promotion; kept for grace periods and rollback.
     pub previous: Option<Arc<SecretVersion>>,
+    /// When `current` became current (start-up, promotion or rollback): the grace window of `previous` and
+    /// the version age operators watch run from here.
+    pub promoted_at: OffsetDateTime,
 }
 
 impl Versions {
     /// Only a current version.
     #[must_use]
     pub fn only(current: SecretVersion) -> Self {
-        Self { current: Arc::new(current), pending: None, previous: None }
+        let promoted_at = current.created_at;
+        Self { current: Arc::new(current), pending: None, previous: None, promoted_at }
+    }
+
+    /// A current version and the one it replaced (`*_PREVIOUS` at start-up: redeploy-style rotation).
+    #[must_use]
+    pub fn with_previous(current: SecretVersion, previous: SecretVersion) -> Self {
+        let current = SecretVersion { version: previous.version + 1, ..current };
+        Self { previous: Some(Arc::new(previous)), ..Self::only(current) }
+    }
+
+    /// The next version number.
+    fn next_number(&self) -> u32 {
+        [Some(&self.current), self.pending.as_ref(), self.previous.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|v| v.version)
+            .max()
+            .unwrap_or(0)
+            + 1
+    }
+
+    /// Whether `previous` still verifies access tokens at `now`, given the grace window.
+    #[must_use]
+    pub fn previous_in_grace(&self, now: OffsetDateTime, grace: std::time::Duration) -> bool {
+        self.previous.is_some() && now < self.promoted_at + grace
     }
 }
 
@@ -105,6 +159,120 @@ impl KeyRing {
     /// All configured secrets, in name order.
     pub fn iter(&self) -> impl Iterator<Item = (SecretName, &Versions)> {
         self.secrets.iter().map(|(k, v)| (*k, v))
+    }
+
+    /// The pending value of `name`, if one is staged.
+    #[must_use]
+    pub fn pending(&self, name: SecretName) -> Option<&SecretValue> {
+        self.secrets.get(&name).and_then(|v| v.pending.as_ref()).map(|v| &v.value)
+    }
+
+    /// Whether any secret has a staged version.
+    #[must_use]
+    pub fn has_pending(&self) -> bool {
+        self.secrets.values().any(|v| v.pending.is_some())
+    }
+
+    /// The ring with `candidates` staged: each value that differs from its secret's current one becomes that
+    /// secret's `pending` version (replacing an earlier one); equal values stage nothing. A secret the ring
+    /// does not have yet is added as current (it had nothing to rotate from).
+    #[must_use]
+    pub fn staged(
+        &self,
+        candidates: &BTreeMap<SecretName, (SecretValue, SecretOrigin)>,
+        now: OffsetDateTime,
+    ) -> (Self, Vec<VersionChange>) {
+        let mut next = self.clone();
+        let mut changes = Vec::new();
+        for (name, (value, origin)) in candidates {
+            let Some(versions) = next.secrets.get_mut(name) else {
+                next.secrets.insert(*name, Versions::only(SecretVersion::first(value.clone(), *origin)));
+                continue;
+            };
+            if versions.current.fingerprint() == value.fingerprint()
+                || versions.pending.as_ref().is_some_and(|p| p.fingerprint() == value.fingerprint())
+            {
+                continue;
+            }
+            let version = SecretVersion {
+                value: value.clone(),
+                version: versions.next_number(),
+                created_at: now,
+                origin: *origin,
+            };
+            changes.push(VersionChange {
+                name: *name,
+                action: "staged".into(),
+                from: Some(versions.current.fingerprint().clone()),
+                to: Some(version.fingerprint().clone()),
+                at: now,
+            });
+            versions.pending = Some(Arc::new(version));
+        }
+        (next, changes)
+    }
+
+    /// The ring with every `pending` version current; the replaced ones become `previous`.
+    #[must_use]
+    pub fn promoted(&self, now: OffsetDateTime) -> (Self, Vec<VersionChange>) {
+        let mut next = self.clone();
+        let mut changes = Vec::new();
+        for (name, versions) in &mut next.secrets {
+            if let Some(pending) = versions.pending.take() {
+                changes.push(VersionChange {
+                    name: *name,
+                    action: "promoted".into(),
+                    from: Some(versions.current.fingerprint().clone()),
+                    to: Some(pending.fingerprint().clone()),
+                    at: now,
+                });
+                versions.previous = Some(std::mem::replace(&mut versions.current, pending));
+                versions.promoted_at = now;
+            }
+        }
+        (next, changes)
+    }
+
+    /// The ring with every `pending` version dropped.
+    #[must_use]
+    pub fn without_pending(&self, now: OffsetDateTime) -> (Self, Vec<VersionChange>) {
+        let mut next = self.clone();
+        let mut changes = Vec::new();
+        for (name, versions) in &mut next.secrets {
+            if let Some(pending) = versions.pending.take() {
+                changes.push(VersionChange {
+                    name: *name,
+                    action: "discarded".into(),
+                    from: Some(pending.fingerprint().clone()),
+                    to: None,
+                    at: now,
+                });
+            }
+        }
+        (next, changes)
+    }
+
+    /// The runbook's rollback: for every secret with a `previous` version, it becomes current again (and the
+    /// replaced one `previous`, so a rollback can itself be rolled back); `pending` versions are dropped.
+    /// `None` when no secret has a previous version.
+    #[must_use]
+    pub fn rolled_back(&self, now: OffsetDateTime) -> Option<(Self, Vec<VersionChange>)> {
+        let (mut next, _) = self.without_pending(now);
+        let mut changes = Vec::new();
+        for (name, versions) in &mut next.secrets {
+            if let Some(previous) = versions.previous.take() {
+                changes.push(VersionChange {
+                    name: *name,
+                    action: "rolled_back".into(),
+                    from: Some(versions.current.fingerprint().clone()),
+                    to: Some(previous.fingerprint().clone()),
+                    at: now,
+                });
+                versions.previous = Some(std::mem::replace(&mut versions.current, previous));
+                versions.promoted_at = now;
+            }
+        }
+        (!changes.is_empty()).then_some((next, changes))
     }
 }
 
@@ -151,5 +319,83 @@ impl KeyRing {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(jwt: &str) -> KeyRing {
+        KeyRing::new(BTreeMap::from([(
+            SecretName::JwtSecret,
+            Versions::only(SecretVersion::first(SecretValue::new(jwt), SecretOrigin::File)),
+        )]))
+    }
+
+    fn candidate(value: &str) -> BTreeMap<SecretName, (SecretValue, SecretOrigin)> {
+        BTreeMap::from([(SecretName::JwtSecret, (SecretValue::new(value), SecretOrigin::File))])
+    }
+
+    fn fp(v: &str) -> Option<Fingerprint> {
+        Some(Fingerprint::of(v))
+    }
+
+    /// Staging a new value makes it pending (the old one stays current); staging the current value again
+    /// changes nothing; promotion swaps current and previous and restarts the grace window.
+    #[test]
+    fn stage_then_promote() {
+        let now = OffsetDateTime::now_utc();
+        let (same, changes) = ring("old-value").staged(&candidate("old-value"), now);
+        assert!(changes.is_empty() && !same.has_pending());
+
+        let (staged, changes) = ring("old-value").staged(&candidate("new-value"), now);
+        assert_eq!(changes.len(), 1);
+        assert_eq!((changes[0].from.clone(), changes[0].to.clone()), (fp("old-value"), fp("new-value")));
+        assert_eq!(staged.current(SecretName::JwtSecret).unwrap().expose(), "old-value", "signing is unchanged");
+        assert_eq!(staged.pending(SecretName::JwtSecret).unwrap().expose(), "new-value");
+
+        let later = now + time::Duration::seconds(5);
+        let (promoted, changes) = staged.promoted(later);
+        assert_eq!(changes[0].action, "promoted");
+        let v = promoted.versions(SecretName::JwtSecret).unwrap();
+        assert_eq!(v.current.value.expose(), "new-value");
+        assert_eq!(v.current.version, 2);
+        assert_eq!(v.previous.as_ref().unwrap().value.expose(), "old-value");
+        assert!(v.pending.is_none());
+        assert_eq!(v.promoted_at, later);
+        let grace = std::time::Duration::from_secs(60);
+        assert!(v.previous_in_grace(later + time::Duration::seconds(59), grace));
+        assert!(!v.previous_in_grace(later + time::Duration::seconds(60), grace));
+    }
+
+    /// A discarded stage leaves the ring as it was; a rollback makes previous current again, and rolling that
+    /// back returns to the promoted value; with no previous version there is nothing to roll back.
+    #[test]
+    fn discard_and_rollback() {
+        let now = OffsetDateTime::now_utc();
+        let (staged, _) = ring("old-value").staged(&candidate("new-value"), now);
+        let (discarded, changes) = staged.without_pending(now);
+        assert_eq!(changes[0].action, "discarded");
+        assert!(!discarded.has_pending());
+        assert_eq!(discarded.current(SecretName::JwtSecret).unwrap().expose(), "old-value");
+
+        assert!(ring("old-value").rolled_back(now).is_none());
+        let (promoted, _) = staged.promoted(now);
+        let (back, changes) = promoted.rolled_back(now).expect("a previous version");
+        assert_eq!((changes[0].from.clone(), changes[0].to.clone()), (fp("new-value"), fp("old-value")));
+        assert_eq!(back.current(SecretName::JwtSecret).unwrap().expose(), "old-value");
+        let (forth, _) = back.rolled_back(now).expect("rollback of the rollback");
+        assert_eq!(forth.current(SecretName::JwtSecret).unwrap().expose(), "new-value");
+    }
+
+    /// `*_PREVIOUS` at start-up: the previous version is kept (and numbered before the current one).
+    #[test]
+    fn start_with_a_previous_version() {
+        let v = Versions::with_previous(
+            SecretVersion::first(SecretValue::new("new-value"), SecretOrigin::Env),
+            SecretVersion::first(SecretValue::new("old-value"), SecretOrigin::Env),
+        );
+        assert_eq!((v.previous.as_ref().unwrap().version, v.current.version), (1, 2));
     }
 }

@@ -19,7 +19,7 @@ pub const MIN_TOKEN_SECRET_LEN: usize = 32;
 pub const MIN_S3_SECRET_LEN: usize = 24;
 
 /// The secrets Gantry knows, by the names operators use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 pub enum SecretName {
     /// Signs access tokens.
     #[serde(rename = "JWT_SECRET")]

@@ -1,28 +1,60 @@
 //! The secret store actor: the single writer of the key ring. The request path reads the published
-//! [`SharedKeyRing`]; operators read versions through [`SecretStoreHandle::status`]. Rotation (stage,
-//! promote, roll back) will add messages here.
+//! [`SharedKeyRing`]; operators read versions through [`SecretStoreHandle::status`].
+//!
+//! Rotation steps arrive as [`Event::SecretsCommand`] on the bus — the same way on every instance, the one
+//! that runs the rotation included — and each is answered with an [`Event::SecretsAck`] carrying the version
+//! changes (fingerprints only; values never leave the process):
+//!
+//! - `stage`: re-read the own secret source ([`SecretSource`], validated with the start-up rules), keep a
+//!   snapshot of the ring for `restore`, and stage what changed as `pending`. S3 credentials have no
+//!   "accept both" mode on our side, so staged S3 credentials are used at once — after they passed
+//!   `HeadBucket` — which lets the smoke test exercise them through the real upload path; uploads in flight
+//!   finish on the old client, and `restore` puts the old client back.
+//! - `promote`: `pending` → `current`.
+//! - `restore`: put back the snapshot taken at this rotation's `stage` (automatic rollback).
+//! - `rollback`: `previous` → `current` (the runbook's rollback).
 //!
 //! The key ring outlives the actor: after a restart the new actor adopts the last published snapshot, so a
-//! crash never changes which keys verify tokens.
+//! crash never changes which keys verify tokens (a restarted actor forgets `restore` snapshots: the rotation
+//! then fails without an acknowledgement and operators roll back with `rollback`).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use time::OffsetDateTime;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
 
-use super::keyring::VersionStatus;
-use super::{KeyRing, SharedKeyRing};
+use super::keyring::{VersionChange, VersionStatus};
+use super::{KeyRing, SecretName, SecretStep, SharedKeyRing};
 use crate::handle::{ActorSlot, CallError};
+use crate::ports::bus::{Bus, BusSignal, Event};
+use crate::ports::objects::ObjectStore;
+use crate::ports::secrets::SecretSource;
 use crate::supervisor::ChildSpec;
 use crate::telemetry::Mailbox;
 
 /// The actor's label in metrics and logs.
 pub const NAME: &str = "secret_store";
 
+/// `restore` snapshots kept (one per recent rotation).
+const SNAPSHOTS: usize = 8;
+
+/// How often the version-age gauges are refreshed.
+const AGE_EVERY: Duration = Duration::from_secs(10);
+
 /// Messages of the secret store.
 pub enum SecretStoreMsg {
     /// Every version of every secret, without values.
     Status(RpcReplyPort<Vec<VersionStatus>>),
+    /// Performs a rotation step here (what a bus command triggers).
+    Step { rotation_id: Uuid, step: SecretStep, reply: Option<RpcReplyPort<Result<Vec<VersionChange>, String>>> },
+    /// Internal: a bus signal.
+    Bus(BusSignal),
+    /// Internal: refresh the version-age gauges.
+    Tick,
     /// Fault injection for supervision tests and chaos drills: the actor panics while handling it.
     InjectPanic,
 }
@@ -38,12 +70,163 @@ pub struct SecretStoreArgs {
     pub keyring: SharedKeyRing,
     /// The mailbox counter shared with the handle.
     pub mailbox: Arc<Mailbox>,
+    /// Where `stage` reads new values.
+    pub source: Arc<dyn SecretSource>,
+    /// The object store whose credentials follow `S3_ACCESS_KEY_ID`/`S3_SECRET_ACCESS_KEY`.
+    pub objects: Arc<dyn ObjectStore>,
+    /// The bus (commands in, acknowledgements out).
+    pub bus: Arc<dyn Bus>,
 }
 
 /// The actor's state.
 pub struct SecretStoreState {
-    keyring: SharedKeyRing,
-    mailbox: Arc<Mailbox>,
+    args: SecretStoreArgs,
+    /// The ring before each recent rotation's `stage`, for `restore`.
+    snapshots: VecDeque<(Uuid, Arc<KeyRing>)>,
+    forwarder: JoinHandle<()>,
+    ticker: JoinHandle<()>,
+}
+
+fn s3_pair(ring: &KeyRing, pending: bool) -> Option<(&super::SecretValue, &super::SecretValue)> {
+    let get = |name| if pending { ring.pending(name).or_else(|| ring.current(name)) } else { ring.current(name) };
+    Some((get(SecretName::S3AccessKeyId)?, get(SecretName::S3SecretAccessKey)?))
+}
+
+/// Whether the S3 credentials in use (staged ones first) differ between two rings.
+fn s3_changed(before: &KeyRing, after: &KeyRing) -> bool {
+    let fp = |r: &KeyRing| s3_pair(r, true).map(|(k, s)| (k.fingerprint().clone(), s.fingerprint().clone()));
+    fp(before) != fp(after)
+}
+
+impl SecretStoreState {
+    fn ring(&self) -> Arc<KeyRing> {
+        self.args.keyring.load_full()
+    }
+
+    /// Checks the S3 credentials `next` would use (staged ones first) against the bucket.
+    async fn check_s3(&self, next: &KeyRing) -> Result<(), String> {
+        let Some((key, secret)) = s3_pair(next, true) else { return Ok(()) };
+        self.args
+            .objects
+            .check_credentials(key, secret)
+            .await
+            .map_err(|e| format!("the new S3 credentials were refused: {e}"))
+    }
+
+    /// Publishes `next` and swaps the object store's credentials when they changed.
+    fn publish(&self, next: KeyRing, changes: &[VersionChange]) {
+        let before = self.ring();
+        let swap = s3_changed(&before, &next);
+        self.args.keyring.store(Arc::new(next));
+        if swap && let Some((key, secret)) = s3_pair(&self.ring(), true) {
+            self.args.objects.use_credentials(key, secret);
+            tracing::info!(event = "s3_credentials_swapped", "new uploads use the new S3 credentials");
+        }
+        for change in changes {
+            let secret =
+                serde_json::to_value(change.name).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            metrics::counter!("gantry_secret_version_changes_total", "secret" => secret.clone(), "action" => change.action.clone())
+                .increment(1);
+            tracing::info!(event = "secret_version_changed", secret, action = %change.action,
+                from = ?change.from.as_ref().map(super::Fingerprint::as_str), to = ?change.to.as_ref().map(super::Fingerprint::as_str),
+                "secret version changed");
+        }
+        self.refresh_ages();
+    }
+
+    fn refresh_ages(&self) {
+        let ring = self.ring();
+        let now = OffsetDateTime::now_utc();
+        for (name, versions) in ring.iter() {
+            #[allow(clippy::cast_precision_loss)]
+            let age = (now - versions.promoted_at).whole_seconds().max(0) as f64;
+            metrics::gauge!("gantry_secret_current_version_age_seconds", "secret" => name.env_var()).set(age);
+        }
+    }
+
+    async fn step(&mut self, rotation_id: Uuid, step: SecretStep) -> Result<Vec<VersionChange>, String> {
+        let now = OffsetDateTime::now_utc();
+        let ring = self.ring();
+        match step {
+            SecretStep::Stage => {
+                let set = self.args.source.read().map_err(|problems| problems.join("; "))?;
+                let (next, changes) = ring.staged(&set, now);
+                if s3_changed(&ring, &next) {
+                    self.check_s3(&next).await?;
+                }
+                if self.snapshots.len() >= SNAPSHOTS {
+                    self.snapshots.pop_front();
+                }
+                self.snapshots.push_back((rotation_id, Arc::clone(&ring)));
+                self.publish(next, &changes);
+                Ok(changes)
+            }
+            SecretStep::Promote => {
+                let (next, changes) = ring.promoted(now);
+                if s3_changed(&ring, &next) {
+                    self.check_s3(&next).await?;
+                }
+                self.publish(next, &changes);
+                Ok(changes)
+            }
+            SecretStep::Restore => {
+                let Some((_, snapshot)) = self.snapshots.iter().find(|(id, _)| *id == rotation_id).cloned() else {
+                    return Err("no snapshot of this rotation here (not staged here, or the store restarted)".into());
+                };
+                let changes = diff(&ring, &snapshot, now);
+                self.publish((*snapshot).clone(), &changes);
+                Ok(changes)
+            }
+            SecretStep::Rollback => {
+                let (next, changes) =
+                    ring.rolled_back(now).ok_or("no secret has a previous version to roll back to")?;
+                if s3_changed(&ring, &next) {
+                    self.check_s3(&next).await?;
+                }
+                self.publish(next, &changes);
+                Ok(changes)
+            }
+        }
+    }
+
+    async fn on_bus(&mut self, signal: BusSignal) {
+        let BusSignal::Message(envelope) = signal else { return };
+        let Event::SecretsCommand { rotation_id, step } = envelope.event else { return };
+        let outcome = self.step(rotation_id, step).await;
+        if let Err(reason) = &outcome {
+            tracing::warn!(event = "secret_step_failed", step = step.as_str(), %rotation_id, reason, "rotation step failed here");
+        }
+        let (ok, detail, changes) = match outcome {
+            Ok(changes) => (true, None, changes),
+            Err(reason) => (false, Some(reason), Vec::new()),
+        };
+        let ack =
+            Event::SecretsAck { rotation_id, step, instance_id: self.args.bus.instance_id(), ok, detail, changes };
+        let bus = Arc::clone(&self.args.bus);
+        tokio::spawn(async move {
+            if let Err(e) = bus.publish(ack).await {
+                tracing::warn!(event = "bus_publish_failed", actor = NAME, error = %e, "rotation acknowledgement lost");
+            }
+        });
+    }
+}
+
+/// The changes that turn `from` into `to` (a `restore`), per secret whose current version differs.
+fn diff(from: &KeyRing, to: &KeyRing, now: OffsetDateTime) -> Vec<VersionChange> {
+    to.iter()
+        .filter_map(|(name, v)| {
+            let before = from.versions(name).map(|b| b.current.fingerprint().clone());
+            let pending = from.versions(name).and_then(|b| b.pending.as_ref()).map(|p| p.fingerprint().clone());
+            let after = v.current.fingerprint().clone();
+            (before.as_ref() != Some(&after) || pending.is_some()).then(|| VersionChange {
+                name,
+                action: "restored".into(),
+                from: before,
+                to: Some(after),
+                at: now,
+            })
+        })
+        .collect()
 }
 
 impl Actor for SecretStore {
@@ -53,11 +236,30 @@ impl Actor for SecretStore {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         args: Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
         args.mailbox.reset();
-        Ok(SecretStoreState { keyring: args.keyring, mailbox: args.mailbox })
+        let me = myself.clone();
+        let forwarder = crate::ports::bus::forward(args.bus.as_ref(), move |signal| {
+            // Only rotation commands concern this actor; the rest is not worth a mailbox slot.
+            if let BusSignal::Message(e) = &signal
+                && !matches!(e.event, Event::SecretsCommand { .. })
+            {
+                return true;
+            }
+            me.cast(SecretStoreMsg::Bus(signal)).is_ok()
+        });
+        let ticker = myself.send_interval(AGE_EVERY, || SecretStoreMsg::Tick);
+        let state = SecretStoreState { args, snapshots: VecDeque::new(), forwarder, ticker };
+        state.refresh_ages();
+        Ok(state)
+    }
+
+    async fn post_stop(&self, _myself: ActorRef<Self::Msg>, state: &mut Self::State) -> Result<(), ActorProcessingErr> {
+        state.forwarder.abort();
+        state.ticker.abort();
+        Ok(())
     }
 
     async fn handle(
@@ -66,22 +268,46 @@ impl Actor for SecretStore {
         message: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let _handling = state.mailbox.begin_handling();
         match message {
             SecretStoreMsg::Status(reply) => {
-                let _ = reply.send(state.keyring.load().status());
+                let _handling = state.args.mailbox.begin_handling();
+                let _ = reply.send(state.ring().status());
             }
-            SecretStoreMsg::InjectPanic => panic!("fault injected into {NAME}"),
+            SecretStoreMsg::Step { rotation_id, step, reply } => {
+                let _handling = state.args.mailbox.begin_handling();
+                let outcome = state.step(rotation_id, step).await;
+                if let Some(reply) = reply {
+                    let _ = reply.send(outcome);
+                }
+            }
+            SecretStoreMsg::Bus(signal) => {
+                let _handling = state.args.mailbox.begin_internal();
+                state.on_bus(signal).await;
+            }
+            SecretStoreMsg::Tick => {
+                let _handling = state.args.mailbox.begin_internal();
+                state.refresh_ages();
+            }
+            SecretStoreMsg::InjectPanic => {
+                let _handling = state.args.mailbox.begin_handling();
+                panic!("fault injected into {NAME}")
+            }
         }
         Ok(())
     }
 }
 
 /// The typed handle the gateway holds.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SecretStoreHandle {
     slot: Arc<ActorSlot<SecretStoreMsg>>,
     keyring: SharedKeyRing,
+}
+
+impl std::fmt::Debug for SecretStoreHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretStoreHandle").field("slot", &self.slot).finish_non_exhaustive()
+    }
 }
 
 impl SecretStoreHandle {
@@ -111,6 +337,18 @@ impl SecretStoreHandle {
         self.slot.call(SecretStoreMsg::Status).await
     }
 
+    /// Performs `step` on this instance only (SIGHUP's reload stages this way).
+    ///
+    /// # Errors
+    /// The actor cannot be reached (outer), or the step failed (inner: why, without values).
+    pub async fn step(
+        &self,
+        rotation_id: Uuid,
+        step: SecretStep,
+    ) -> Result<Result<Vec<VersionChange>, String>, CallError> {
+        self.slot.call(|reply| SecretStoreMsg::Step { rotation_id, step, reply: Some(reply) }).await
+    }
+
     /// Makes the actor panic (supervision tests, chaos drills).
     ///
     /// # Errors
@@ -119,10 +357,16 @@ impl SecretStoreHandle {
         self.slot.cast(SecretStoreMsg::InjectPanic)
     }
 
-    /// How the supervisor starts (and restarts) the actor.
+    /// How the supervisor starts (and restarts) the actor, with what it needs for rotation.
     #[must_use]
-    pub fn child_spec(&self) -> ChildSpec {
-        let args = SecretStoreArgs { keyring: Arc::clone(&self.keyring), mailbox: self.slot.mailbox() };
+    pub fn child_spec(
+        &self,
+        source: Arc<dyn SecretSource>,
+        objects: Arc<dyn ObjectStore>,
+        bus: Arc<dyn Bus>,
+    ) -> ChildSpec {
+        let args =
+            SecretStoreArgs { keyring: Arc::clone(&self.keyring), mailbox: self.slot.mailbox(), source, objects, bus };
         self.slot.child_spec::<SecretStore>(args)
     }
 }

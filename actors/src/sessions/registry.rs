@@ -656,7 +656,11 @@ impl RegistryState {
                         #[allow(clippy::cast_precision_loss)]
                         metrics::histogram!(metric::LAG, "event" => "session_revoked").record(lag as f64 / 1000.0);
                     }
-                    Event::InstanceStarted { .. } | Event::OptionChanged { .. } | Event::TemplatesChanged { .. } => {}
+                    Event::InstanceStarted { .. }
+                    | Event::OptionChanged { .. }
+                    | Event::TemplatesChanged { .. }
+                    | Event::SecretsCommand { .. }
+                    | Event::SecretsAck { .. } => {}
                 }
                 false
             }
@@ -864,11 +868,17 @@ impl SessionRegistryHandle {
         let claims = match prepared.verified.get(token) {
             Some(claims) if claims.exp + leeway > now_s => claims,
             _ => {
-                let claims = Arc::new(prepared.verifier.verify(token).map_err(|e| match e {
+                let (claims, used) = prepared.verifier.verify_with(token).map_err(|e| match e {
                     TokenError::Expired => AuthError::Expired,
                     TokenError::Invalid => AuthError::Invalid,
-                })?);
-                prepared.verified.insert(token, Arc::clone(&claims));
+                })?;
+                let claims = Arc::new(claims);
+                if used == tokens::KeyUse::Previous {
+                    // Not cached: its grace window closes on its own clock.
+                    metrics::counter!("gantry_secret_grace_verifications_total", "secret" => "JWT_SECRET").increment(1);
+                } else {
+                    prepared.verified.insert(token, Arc::clone(&claims));
+                }
                 claims
             }
         };

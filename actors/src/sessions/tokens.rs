@@ -32,6 +32,8 @@ pub struct TokenSettings {
     pub absolute_ttl: Duration,
     /// A used refresh token presented again within this grace returns the pair it already produced.
     pub refresh_grace: Duration,
+    /// After a `JWT_SECRET` promotion, tokens signed with the previous version verify this long.
+    pub previous_key_grace: Duration,
 }
 
 impl Default for TokenSettings {
@@ -41,6 +43,7 @@ impl Default for TokenSettings {
             audience: "gantry-api".into(),
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            previous_key_grace: Duration::from_secs(15 * 60),
             absolute_ttl: Duration::from_secs(90 * 24 * 3600),
             refresh_grace: Duration::from_secs(10),
         }
@@ -99,6 +102,17 @@ pub fn key_for_kid<'a>(keyring: &'a KeyRing, kid: &str) -> Option<&'a SecretValu
         .find(|v| v.fingerprint().as_str() == kid)
 }
 
+/// Which `JWT_SECRET` version verified a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyUse {
+    /// The current one.
+    Current,
+    /// The staged one (a rotation's smoke test).
+    Pending,
+    /// The previous one, within its grace window.
+    Previous,
+}
+
 /// Verifies an access token against the key ring (builds a [`Verifier`]; the request path keeps one).
 ///
 /// # Errors
@@ -108,15 +122,18 @@ pub fn verify_access(token: &str, keyring: &KeyRing, settings: &TokenSettings) -
 }
 
 /// Everything verification needs, prepared once per key ring version: the pinned validation rules and a
-/// decoding key per accepted `kid` (current and previous `JWT_SECRET`).
+/// decoding key per accepted `kid` (current, pending and previous `JWT_SECRET`; the previous one only until
+/// its grace window closes).
 pub struct Verifier {
     validation: Validation,
-    keys: Vec<(String, DecodingKey)>,
+    keys: Vec<(String, DecodingKey, KeyUse)>,
+    /// The end of the previous key's grace window (Unix seconds).
+    previous_until: i64,
 }
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kids: Vec<&str> = self.keys.iter().map(|(k, _)| k.as_str()).collect();
+        let kids: Vec<&str> = self.keys.iter().map(|(k, _, _)| k.as_str()).collect();
         f.debug_struct("Verifier").field("kids", &kids).finish_non_exhaustive()
     }
 }
@@ -131,18 +148,22 @@ impl Verifier {
         validation.set_required_spec_claims(&["sub", "iat", "exp", "iss", "aud"]);
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
-        let keys = keyring
-            .versions(SecretName::JwtSecret)
-            .map(|v| {
-                std::iter::once(&v.current)
-                    .chain(v.previous.iter())
-                    .map(|s| {
-                        (s.fingerprint().as_str().to_owned(), DecodingKey::from_secret(s.value.expose().as_bytes()))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        Self { validation, keys }
+        let mut keys = Vec::new();
+        let mut previous_until = i64::MIN;
+        if let Some(v) = keyring.versions(SecretName::JwtSecret) {
+            let entry = |s: &crate::secrets::keyring::SecretVersion, used| {
+                (s.fingerprint().as_str().to_owned(), DecodingKey::from_secret(s.value.expose().as_bytes()), used)
+            };
+            keys.push(entry(&v.current, KeyUse::Current));
+            if let Some(p) = &v.pending {
+                keys.push(entry(p, KeyUse::Pending));
+            }
+            if let Some(p) = &v.previous {
+                keys.push(entry(p, KeyUse::Previous));
+                previous_until = (v.promoted_at + settings.previous_key_grace).unix_timestamp();
+            }
+        }
+        Self { validation, keys, previous_until }
     }
 
     /// Verifies an access token.
@@ -150,18 +171,30 @@ impl Verifier {
     /// # Errors
     /// [`TokenError::Expired`] past `exp`; [`TokenError::Invalid`] for everything else.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        self.verify_with(token).map(|(claims, _)| claims)
+    }
+
+    /// Verifies an access token and says which key version did.
+    ///
+    /// # Errors
+    /// [`TokenError::Expired`] past `exp`; [`TokenError::Invalid`] for everything else, including a token of
+    /// the previous key after its grace window.
+    pub fn verify_with(&self, token: &str) -> Result<(AccessClaims, KeyUse), TokenError> {
         // `alg: none` and unknown algorithms fail here: the header type has no such variant.
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         if header.alg != Algorithm::HS256 {
             return Err(TokenError::Invalid);
         }
         let kid = header.kid.ok_or(TokenError::Invalid)?;
-        let key = self.keys.iter().find(|(k, _)| *k == kid).map(|(_, key)| key).ok_or(TokenError::Invalid)?;
+        let (_, key, used) = self.keys.iter().find(|(k, _, _)| *k == kid).ok_or(TokenError::Invalid)?;
+        if *used == KeyUse::Previous && time::OffsetDateTime::now_utc().unix_timestamp() >= self.previous_until {
+            return Err(TokenError::Invalid);
+        }
         let data = jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation).map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => TokenError::Expired,
             _ => TokenError::Invalid,
         })?;
-        Ok(data.claims)
+        Ok((data.claims, *used))
     }
 }
 

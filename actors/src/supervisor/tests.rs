@@ -5,6 +5,72 @@ use crate::secrets::keyring::{SecretOrigin, SecretVersion, Versions};
 use crate::secrets::store::SecretStoreHandle;
 use crate::secrets::{KeyRing, SecretName, SecretValue};
 
+/// The rotation ports the secret store needs; supervision tests never rotate.
+mod ports {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use tokio::sync::broadcast;
+    use uuid::Uuid;
+
+    use crate::ports::Unavailable;
+    use crate::ports::bus::{Bus, BusError, BusSignal, Event};
+    use crate::ports::objects::{ByteRange, ByteStream, ObjectBody, ObjectKey, ObjectStore, ObjectStoreError, StoredObject};
+    use crate::ports::secrets::{SecretSet, SecretSource};
+
+    pub struct NoSource;
+    impl SecretSource for NoSource {
+        fn read(&self) -> Result<SecretSet, Vec<String>> {
+            Err(vec!["no secret source in this test".into()])
+        }
+    }
+
+    pub struct SilentBus(broadcast::Sender<BusSignal>);
+    #[async_trait]
+    impl Bus for SilentBus {
+        async fn publish(&self, _event: Event) -> Result<(), BusError> {
+            Ok(())
+        }
+        fn subscribe(&self) -> broadcast::Receiver<BusSignal> {
+            self.0.subscribe()
+        }
+        fn instance_id(&self) -> Uuid {
+            Uuid::nil()
+        }
+        async fn health(&self) -> Result<(), Unavailable> {
+            Ok(())
+        }
+        fn backend(&self) -> &'static str {
+            "silent"
+        }
+        async fn close(&self) {}
+    }
+
+    pub struct NoObjects;
+    #[async_trait]
+    impl ObjectStore for NoObjects {
+        async fn put(&self, _: &ObjectKey, _: ByteStream, _: Option<u64>, _: &str) -> Result<StoredObject, ObjectStoreError> {
+            Err(ObjectStoreError::CredentialsRejected)
+        }
+        async fn get(&self, _: &ObjectKey, _: Option<ByteRange>) -> Result<ObjectBody, ObjectStoreError> {
+            Err(ObjectStoreError::NotFound)
+        }
+        async fn delete(&self, _: &ObjectKey) -> Result<(), ObjectStoreError> {
+            Ok(())
+        }
+        async fn health(&self) -> Result<(), ObjectStoreError> {
+            Ok(())
+        }
+        fn backend(&self) -> &'static str {
+            "none"
+        }
+    }
+
+    pub fn spec(handle: &super::SecretStoreHandle) -> crate::supervisor::ChildSpec {
+        handle.child_spec(Arc::new(NoSource), Arc::new(NoObjects), Arc::new(SilentBus(broadcast::channel(4).0)))
+    }
+}
+
 fn store() -> SecretStoreHandle {
     let mut secrets = BTreeMap::new();
     secrets.insert(
@@ -19,7 +85,7 @@ async fn start(
     budget: RestartBudget,
 ) -> (ActorRef<SupervisorMsg>, watch::Receiver<Option<String>>) {
     let (fatal, fatal_rx) = watch::channel(None);
-    let args = SupervisorArgs { children: vec![handle.child_spec()], budget, fatal };
+    let args = SupervisorArgs { children: vec![ports::spec(handle)], budget, fatal };
     let (sup, _join) = Actor::spawn(None, RootSupervisor, args).await.expect("supervisor starts");
     (sup, fatal_rx)
 }

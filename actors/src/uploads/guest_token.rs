@@ -160,10 +160,12 @@ pub fn verify(token: &str, keyring: &KeyRing, settings: &GuestTokenSettings) -> 
     Ok(claims)
 }
 
-/// The `UPLOAD_GUEST_TOKEN_SECRET` version named by `kid`: the current one, or the previous one during rotation.
+/// The `UPLOAD_GUEST_TOKEN_SECRET` version named by `kid`: the current one, the staged one (a rotation's smoke
+/// test), or the previous one — tokens it signed stay valid until they expire (at most their TTL).
 fn key_for_kid<'a>(keyring: &'a KeyRing, kid: &str) -> Option<&'a SecretValue> {
     let versions = keyring.versions(SecretName::UploadGuestTokenSecret)?;
     std::iter::once(&versions.current)
+        .chain(versions.pending.iter())
         .chain(versions.previous.iter())
         .map(|v| &v.value)
         .find(|v| v.fingerprint().as_str() == kid)

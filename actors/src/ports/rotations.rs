@@ -1,0 +1,90 @@
+//! Rotation evidence and the fleet of running instances, both in the database (Postgres in production,
+//! SQLite in the local profile).
+//!
+//! - [`RotationStore`]: one record per rotation or rollback — who, which deployment and commit, every version
+//!   change with old and new fingerprints, the smoke results, the session-invalidation notice, the outcome.
+//! - [`Fleet`]: every instance writes a heartbeat; a rotation waits for the acknowledgement of every instance
+//!   seen alive, so an instance that is up but does not take part fails the rotation instead of silently
+//!   keeping old keys.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::Unavailable;
+
+/// A stored rotation or rollback.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RotationRecord {
+    /// Id (also the job id).
+    pub id: Uuid,
+    /// `rotation` or `rollback`.
+    pub kind: String,
+    /// The deployment it belongs to (operator-supplied).
+    pub deployment_id: Option<String>,
+    /// The commit deployed (operator-supplied).
+    pub commit_sha: Option<String>,
+    /// Who asked.
+    pub requested_by: String,
+    /// `running`, `succeeded` or `failed`.
+    pub outcome: String,
+    /// The step that failed.
+    pub failed_step: Option<String>,
+    /// Why it failed (no values).
+    pub reason: Option<String>,
+    /// The steps, version changes, acknowledgements, smoke report and session notice (JSON).
+    pub detail: serde_json::Value,
+    /// When it started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// When it ended.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+/// The evidence store capability.
+#[async_trait]
+pub trait RotationStore: Send + Sync + 'static {
+    /// Inserts or replaces the record with `record.id`.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn save_rotation(&self, record: &RotationRecord) -> Result<(), Unavailable>;
+
+    /// The newest `limit` records, newest first.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn rotations(&self, limit: u32) -> Result<Vec<RotationRecord>, Unavailable>;
+
+    /// One record.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn rotation(&self, id: Uuid) -> Result<Option<RotationRecord>, Unavailable>;
+}
+
+/// The fleet capability.
+#[async_trait]
+pub trait Fleet: Send + Sync + 'static {
+    /// Records that `instance` is alive now.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn heartbeat(&self, instance: Uuid) -> Result<(), Unavailable>;
+
+    /// Instances whose last heartbeat is younger than `within`.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn live_instances(&self, within: Duration) -> Result<Vec<Uuid>, Unavailable>;
+
+    /// Forgets `instance` (a clean stop).
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn leave(&self, instance: Uuid) -> Result<(), Unavailable>;
+}

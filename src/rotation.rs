@@ -1,0 +1,588 @@
+//! Secret rotation as a job: the runbook (validate → stage on every instance → smoke test → promote on every
+//! instance → force re-login → record evidence) run by one instance, with the secret store actor of every
+//! instance doing the version changes ([`SecretStep`] commands over the bus, each acknowledged). Any failure
+//! after staging puts every instance back to the versions it had (`restore`), and the job ends `failed` with
+//! the step and the reason. One rotation (or rollback) at a time per instance: a second → 409.
+//!
+//! Progress is the job's (`GET /admin/jobs/{id}`): `{step, steps: [{name, state, started_at, finished_at,
+//! detail}]}`. The evidence record (`GET /admin/rotations/{id}`) has the same id.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gantry_actors::ports::accounts::AccountStore;
+use gantry_actors::ports::bus::{Bus, BusSignal, Event};
+use gantry_actors::ports::jobs::{Job, JobState, JobStore, JobUpdate};
+use gantry_actors::ports::objects::ObjectStore;
+use gantry_actors::ports::rotations::{Fleet, RotationRecord, RotationStore};
+use gantry_actors::ports::secrets::SecretSource;
+use gantry_actors::secrets::keyring::{SecretOrigin, SecretVersion, Versions};
+use gantry_actors::secrets::store::SecretStoreHandle;
+use gantry_actors::secrets::{KeyRing, SecretName, SecretStep};
+use gantry_actors::sessions::SessionRegistryHandle;
+use gantry_actors::sessions::registry::RevokeTarget;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// How long to wait for every instance's acknowledgement of a step, and how fresh a heartbeat must be.
+#[derive(Debug, Clone)]
+pub struct RotationSettings {
+    /// Acknowledgement wait per step.
+    pub ack_timeout: Duration,
+    /// An instance whose last heartbeat is younger than this is expected to acknowledge.
+    pub live_within: Duration,
+    /// Token settings (to re-sign a smoke-test token with the pending key).
+    pub tokens: gantry_actors::sessions::TokenSettings,
+    /// Guest-token settings (to issue one with the pending upload secret).
+    pub guest: gantry_actors::uploads::guest_token::GuestTokenSettings,
+}
+
+/// What the runner needs.
+#[derive(Clone)]
+pub struct RotationDeps {
+    /// This instance.
+    pub instance_id: Uuid,
+    /// Where this instance's public listener answers (the smoke test runs against it).
+    pub public_url: String,
+    /// The secret store (key ring reads).
+    pub secrets: SecretStoreHandle,
+    /// Where new values come from (validate).
+    pub source: Arc<dyn SecretSource>,
+    /// Sessions (force re-login).
+    pub sessions: SessionRegistryHandle,
+    /// Accounts (the ephemeral smoke-test account is deleted afterwards).
+    pub accounts: Arc<dyn AccountStore>,
+    /// Jobs (progress).
+    pub jobs: Arc<dyn JobStore>,
+    /// Evidence.
+    pub store: Arc<dyn RotationStore>,
+    /// Running instances.
+    pub fleet: Arc<dyn Fleet>,
+    /// Commands and acknowledgements.
+    pub bus: Arc<dyn Bus>,
+    /// The object store (the pending S3 credentials are checked in the smoke step).
+    pub objects: Arc<dyn ObjectStore>,
+    /// The smoke-test account (`GANTRY_SMOKE_EMAIL`, `GANTRY_SMOKE_PASSWORD[_FILE]`), if configured.
+    pub smoke_account: Option<(String, secrecy::SecretString)>,
+    /// Timeouts and token settings.
+    pub settings: RotationSettings,
+}
+
+/// `POST /admin/secrets/rotate` and `POST /admin/secrets/rollback` bodies.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateRequest {
+    /// The deployment this belongs to.
+    #[serde(default)]
+    pub deployment_id: Option<String>,
+    /// The commit deployed.
+    #[serde(default)]
+    pub commit_sha: Option<String>,
+    /// Force every user to log in again (default: when `JWT_SECRET` changes; always for a rollback of it).
+    #[serde(default)]
+    pub invalidate_sessions: Option<bool>,
+    /// Who asks (evidence).
+    #[serde(default)]
+    pub requested_by: Option<String>,
+}
+
+/// Why a rotation could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Another rotation or rollback runs (its job id).
+    #[error("rotation {0} is in progress")]
+    InProgress(Uuid),
+    /// The job could not be recorded.
+    #[error("the job store is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The rotation runner of this instance.
+pub struct Rotations {
+    deps: RotationDeps,
+    running: Mutex<Option<Uuid>>,
+}
+
+/// A failed step: its name and why.
+struct Failure {
+    step: &'static str,
+    reason: String,
+}
+
+/// One rotation's progress and evidence as it runs.
+struct Run {
+    record: RotationRecord,
+    steps: Vec<Value>,
+}
+
+impl Run {
+    fn detail(&mut self) -> &mut serde_json::Map<String, Value> {
+        self.record.detail.as_object_mut().expect("detail is an object")
+    }
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+impl Rotations {
+    /// A runner.
+    #[must_use]
+    pub fn new(deps: RotationDeps) -> Arc<Self> {
+        Arc::new(Self { deps, running: Mutex::new(None) })
+    }
+
+    /// The evidence store.
+    #[must_use]
+    pub fn store(&self) -> &Arc<dyn RotationStore> {
+        &self.deps.store
+    }
+
+    /// The rotation or rollback running now, if any.
+    #[must_use]
+    pub fn running(&self) -> Option<Uuid> {
+        *self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Starts a rotation (`rollback` = false) or the runbook's rollback; returns the job id.
+    ///
+    /// # Errors
+    /// [`StartError::InProgress`] while another runs; [`StartError::Unavailable`] when the job cannot be stored.
+    pub async fn start(self: &Arc<Self>, request: RotateRequest, rollback: bool) -> Result<Uuid, StartError> {
+        let id = Uuid::now_v7();
+        {
+            let mut running = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(other) = *running {
+                return Err(StartError::InProgress(other));
+            }
+            *running = Some(id);
+        }
+        let kind = if rollback { "secrets.rollback" } else { "secrets.rotate" };
+        let job = Job {
+            id,
+            kind: kind.into(),
+            state: JobState::Queued,
+            progress: json!({"step": "queued", "steps": []}),
+            result: None,
+            error: None,
+            owner: Some("admin".into()),
+            created_at: now(),
+            updated_at: now(),
+        };
+        if let Err(e) = self.deps.jobs.create(&job).await {
+            *self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+            return Err(StartError::Unavailable(e.to_string()));
+        }
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            this.run(id, request, rollback).await;
+            *this.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        });
+        Ok(id)
+    }
+
+    async fn run(&self, id: Uuid, request: RotateRequest, rollback: bool) {
+        let mut run = Run {
+            record: RotationRecord {
+                id,
+                kind: if rollback { "rollback" } else { "rotation" }.into(),
+                deployment_id: request.deployment_id.clone(),
+                commit_sha: request.commit_sha.clone(),
+                requested_by: request.requested_by.clone().unwrap_or_else(|| "admin".into()),
+                outcome: "running".into(),
+                failed_step: None,
+                reason: None,
+                detail: json!({"instance": self.deps.instance_id, "steps": [], "changes": {}}),
+                started_at: now(),
+                finished_at: None,
+            },
+            steps: Vec::new(),
+        };
+        let _ = self.deps.store.save_rotation(&run.record).await;
+        let _ = self.deps.jobs.update(id, JobUpdate { state: Some(JobState::Running), ..JobUpdate::default() }).await;
+        tracing::info!(event = "rotation_started", rotation_id = %id, kind = %run.record.kind, "secret rotation started");
+        let outcome =
+            if rollback { self.rollback(&mut run, &request).await } else { self.rotate(&mut run, &request).await };
+        run.record.finished_at = Some(now());
+        let (state, error) = match &outcome {
+            Ok(()) => {
+                run.record.outcome = "succeeded".into();
+                (JobState::Succeeded, None)
+            }
+            Err(f) => {
+                run.record.outcome = "failed".into();
+                run.record.failed_step = Some(f.step.into());
+                run.record.reason = Some(f.reason.clone());
+                (JobState::Failed, Some(format!("{} failed: {}", f.step, f.reason)))
+            }
+        };
+        metrics::counter!("gantry_rotations_total", "kind" => run.record.kind.clone(), "outcome" => run.record.outcome.clone(),
+            "step" => run.record.failed_step.clone().unwrap_or_else(|| "none".into()))
+        .increment(1);
+        let steps = Value::Array(run.steps.clone());
+        run.detail().insert("steps".into(), steps);
+        if let Err(e) = self.deps.store.save_rotation(&run.record).await {
+            tracing::error!(event = "rotation_evidence_lost", rotation_id = %id, error = %e, "could not store the evidence");
+        }
+        let result = json!({"rotation_id": id, "outcome": run.record.outcome});
+        let update = JobUpdate {
+            state: Some(state),
+            progress: Some(json!({"step": "done", "steps": run.steps})),
+            result: Some(result),
+            error,
+        };
+        let _ = self.deps.jobs.update(id, update).await;
+        match &outcome {
+            Ok(()) => tracing::info!(event = "rotation_succeeded", rotation_id = %id, "secret rotation succeeded"),
+            Err(f) => tracing::warn!(event = "rotation_failed", rotation_id = %id, step = f.step, reason = %f.reason,
+                "secret rotation failed"),
+        }
+    }
+
+    /// Records a step's start in the job.
+    async fn begin(&self, run: &mut Run, name: &'static str) {
+        run.steps.push(json!({"name": name, "state": "running", "started_at": rfc3339(now())}));
+        let progress = json!({"step": name, "steps": run.steps});
+        let _ =
+            self.deps.jobs.update(run.record.id, JobUpdate { progress: Some(progress), ..JobUpdate::default() }).await;
+    }
+
+    /// Records a step's end.
+    async fn end(&self, run: &mut Run, ok: bool, detail: Value) {
+        if let Some(Value::Object(step)) = run.steps.last_mut() {
+            step.insert("state".into(), json!(if ok { "succeeded" } else { "failed" }));
+            step.insert("finished_at".into(), json!(rfc3339(now())));
+            step.insert("detail".into(), detail);
+        }
+        let name = run.steps.last().and_then(|s| s["name"].as_str()).unwrap_or("").to_owned();
+        let progress = json!({"step": name, "steps": run.steps});
+        let _ =
+            self.deps.jobs.update(run.record.id, JobUpdate { progress: Some(progress), ..JobUpdate::default() }).await;
+    }
+
+    async fn step<T>(
+        &self,
+        run: &mut Run,
+        name: &'static str,
+        outcome: Result<(T, Value), String>,
+    ) -> Result<T, Failure> {
+        match outcome {
+            Ok((value, detail)) => {
+                self.end(run, true, detail).await;
+                Ok(value)
+            }
+            Err(reason) => {
+                self.end(run, false, json!(reason)).await;
+                Err(Failure { step: name, reason })
+            }
+        }
+    }
+
+    async fn rotate(&self, run: &mut Run, request: &RotateRequest) -> Result<(), Failure> {
+        self.begin(run, "validate").await;
+        let validated = self.validate();
+        let changed = self.step(run, "validate", validated).await?;
+        let invalidate = request.invalidate_sessions.unwrap_or(changed.contains(&SecretName::JwtSecret));
+        run.detail().insert("secrets".into(), json!(changed));
+        run.detail().insert("invalidate_sessions".into(), json!(invalidate));
+
+        self.begin(run, "stage").await;
+        let expected = self.expected().await;
+        let staged = self.broadcast(run, SecretStep::Stage, &expected).await;
+        if let Err(f) = self.step(run, "stage", staged).await {
+            self.restore(run, &expected).await;
+            return Err(f);
+        }
+
+        self.begin(run, "smoke").await;
+        let smoke = self.smoke().await;
+        run.detail().insert("smoke".into(), smoke.clone());
+        let smoked = if smoke["ok"] == true { Ok(((), json!("passed"))) } else { Err(smoke_reason(&smoke)) };
+        if let Err(f) = self.step(run, "smoke", smoked).await {
+            self.restore(run, &expected).await;
+            return Err(f);
+        }
+
+        self.begin(run, "promote").await;
+        let promoted = self.broadcast(run, SecretStep::Promote, &expected).await;
+        if let Err(f) = self.step(run, "promote", promoted).await {
+            self.restore(run, &expected).await;
+            return Err(f);
+        }
+
+        if invalidate {
+            self.begin(run, "invalidate").await;
+            let reason = format!("secret rotation {}", run.record.id);
+            let invalidated = self.invalidate(run, reason).await;
+            if let Err(f) = self.step(run, "invalidate", invalidated).await {
+                self.restore(run, &expected).await;
+                return Err(f);
+            }
+        }
+        self.begin(run, "record").await;
+        self.end(run, true, json!("stored")).await;
+        Ok(())
+    }
+
+    async fn rollback(&self, run: &mut Run, request: &RotateRequest) -> Result<(), Failure> {
+        let ring = self.deps.secrets.keyring();
+        let jwt_back = ring.versions(SecretName::JwtSecret).is_some_and(|v| v.previous.is_some());
+        self.begin(run, "rollback").await;
+        let expected = self.expected().await;
+        let rolled = self.broadcast(run, SecretStep::Rollback, &expected).await;
+        self.step(run, "rollback", rolled).await?;
+        if request.invalidate_sessions.unwrap_or(jwt_back) {
+            self.begin(run, "invalidate").await;
+            let reason = format!("secret rollback {}", run.record.id);
+            let invalidated = self.invalidate(run, reason).await;
+            self.step(run, "invalidate", invalidated).await?;
+        }
+        self.begin(run, "record").await;
+        self.end(run, true, json!("stored")).await;
+        Ok(())
+    }
+
+    /// Validate: the source's values pass the start-up rules and at least one differs from the one in use.
+    fn validate(&self) -> Result<(BTreeSet<SecretName>, Value), String> {
+        let set = self.deps.source.read().map_err(|problems| problems.join("; "))?;
+        let ring = self.deps.secrets.keyring();
+        let changed: BTreeSet<SecretName> = set
+            .iter()
+            .filter(|(name, (value, _))| ring.current(**name).is_none_or(|c| c.fingerprint() != value.fingerprint()))
+            .map(|(name, _)| *name)
+            .collect();
+        if changed.is_empty() {
+            return Err("nothing to rotate: the secret source holds the values in use".into());
+        }
+        let detail = json!({"changed": changed});
+        Ok((changed, detail))
+    }
+
+    /// The instances expected to acknowledge: every one seen alive, and this one.
+    async fn expected(&self) -> BTreeSet<Uuid> {
+        let mut expected: BTreeSet<Uuid> = self
+            .deps
+            .fleet
+            .live_instances(self.deps.settings.live_within)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        expected.insert(self.deps.instance_id);
+        expected
+    }
+
+    /// Publishes `step` and waits for every expected instance's acknowledgement.
+    async fn broadcast(
+        &self,
+        run: &mut Run,
+        step: SecretStep,
+        expected: &BTreeSet<Uuid>,
+    ) -> Result<((), Value), String> {
+        let rotation_id = run.record.id;
+        let mut rx = self.deps.bus.subscribe();
+        self.deps
+            .bus
+            .publish(Event::SecretsCommand { rotation_id, step })
+            .await
+            .map_err(|e| format!("the bus did not take the {} command: {e}", step.as_str()))?;
+        let mut acks: BTreeMap<Uuid, Value> = BTreeMap::new();
+        let mut failed = Vec::new();
+        let deadline = tokio::time::Instant::now() + self.deps.settings.ack_timeout;
+        while !expected.iter().all(|i| acks.contains_key(i)) {
+            let signal = match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Err(_) => break,
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => break,
+                Ok(Ok(signal)) => signal,
+            };
+            let BusSignal::Message(envelope) = signal else { continue };
+            if let Event::SecretsAck { rotation_id: r, step: s, instance_id, ok, detail, changes } = envelope.event
+                && r == rotation_id
+                && s == step
+            {
+                if !ok {
+                    failed.push(format!("{instance_id}: {}", detail.clone().unwrap_or_default()));
+                }
+                let changes_json = serde_json::to_value(&changes).unwrap_or(Value::Null);
+                if let Some(Value::Object(all)) = run.detail().get_mut("changes") {
+                    let entry = all.entry(instance_id.to_string()).or_insert_with(|| json!([]));
+                    if let Value::Array(list) = entry
+                        && let Value::Array(more) = changes_json.clone()
+                    {
+                        list.extend(more);
+                    }
+                }
+                acks.insert(instance_id, json!({"ok": ok, "detail": detail, "changes": changes_json}));
+            }
+        }
+        let missing: Vec<String> = expected.iter().filter(|i| !acks.contains_key(i)).map(ToString::to_string).collect();
+        let detail = json!({"expected": expected, "acks": acks});
+        if !failed.is_empty() {
+            return Err(format!("{} refused by {}", step.as_str(), failed.join("; ")));
+        }
+        if !missing.is_empty() {
+            return Err(format!(
+                "no {} acknowledgement within {} s from {}",
+                step.as_str(),
+                self.deps.settings.ack_timeout.as_secs(),
+                missing.join(", ")
+            ));
+        }
+        Ok(((), detail))
+    }
+
+    /// Puts every instance back to what it had before this rotation's stage (best effort; recorded).
+    async fn restore(&self, run: &mut Run, expected: &BTreeSet<Uuid>) {
+        self.begin(run, "restore").await;
+        let restored = self.broadcast(run, SecretStep::Restore, expected).await;
+        let ok = restored.is_ok();
+        let detail = restored.map_or_else(|reason| json!(reason), |(_, d)| d);
+        self.end(run, ok, detail).await;
+        tracing::warn!(event = "rotation_rolled_back", rotation_id = %run.record.id, ok, "rotation rolled back on every instance");
+    }
+
+    async fn invalidate(&self, run: &mut Run, reason: String) -> Result<((), Value), String> {
+        let notice = self
+            .deps
+            .sessions
+            .revoke(RevokeTarget::All, reason, format!("rotation:{}", run.record.requested_by))
+            .await
+            .map_err(|e| format!("revoke-all failed: {e}"))?;
+        let notice = serde_json::to_value(&notice).unwrap_or(Value::Null);
+        run.detail().insert("notice".into(), notice.clone());
+        Ok(((), notice))
+    }
+
+    /// The runbook's smoke test against this instance, plus the pending keys: an access token signed with the
+    /// pending `JWT_SECRET` must authenticate, a guest token of the pending upload secret must upload and
+    /// download, the pending S3 credentials must pass `HeadBucket`.
+    async fn smoke(&self) -> Value {
+        let (account, ephemeral) = match &self.deps.smoke_account {
+            Some((email, password)) => (
+                crate::smoke::Account {
+                    email: email.clone(),
+                    password: secrecy::ExposeSecret::expose_secret(password).to_owned(),
+                    register: false,
+                },
+                false,
+            ),
+            None => (crate::smoke::Account::ephemeral(), true),
+        };
+        let report = match crate::smoke::run(&self.deps.public_url, &account).await {
+            Ok(report) => serde_json::to_value(&report).unwrap_or(Value::Null),
+            Err(e) => json!({"ok": false, "error": e.to_string()}),
+        };
+        let pending = self.pending_checks(&account).await;
+        if ephemeral && let Ok(Some(user)) = self.deps.accounts.user_by_email(&account.email).await {
+            let _ = self.deps.accounts.delete_user(user.id).await;
+        }
+        let ok = report["ok"] == true && pending.iter().all(|c| c["ok"] == true);
+        json!({"ok": ok, "runbook": report, "pending": pending})
+    }
+
+    async fn pending_checks(&self, account: &crate::smoke::Account) -> Vec<Value> {
+        let ring = self.deps.secrets.keyring();
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_default();
+        let base = self.deps.public_url.trim_end_matches('/');
+        let mut checks = Vec::new();
+        if let Some(pending) = ring.pending(SecretName::JwtSecret) {
+            let outcome = async {
+                let creds = json!({"email": account.email, "password": account.password});
+                let pair: Value = client
+                    .post(format!("{base}/v1/auth/login"))
+                    .json(&creds)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .json()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let token = pair["access_token"].as_str().ok_or("login failed")?;
+                let claims = gantry_actors::sessions::tokens::verify_access(token, &ring, &self.deps.settings.tokens)
+                    .map_err(|e| format!("{e:?}"))?;
+                let resigned = gantry_actors::sessions::tokens::sign_access(&claims, pending);
+                let me = client
+                    .get(format!("{base}/v1/auth/me"))
+                    .bearer_auth(&resigned)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let status = me.status().as_u16();
+                let _ = client.post(format!("{base}/v1/auth/logout")).bearer_auth(token).send().await;
+                if status == 200 {
+                    Ok(())
+                } else {
+                    Err(format!("GET /v1/auth/me with a token of the pending key: {status}"))
+                }
+            }
+            .await;
+            checks.push(json!({"name": "JWT_SECRET pending signs a token that authenticates", "ok": outcome.is_ok(), "detail": outcome.err()}));
+        }
+        if let Some(pending) = ring.pending(SecretName::UploadGuestTokenSecret) {
+            let outcome = async {
+                let only = KeyRing::new(BTreeMap::from([(
+                    SecretName::UploadGuestTokenSecret,
+                    Versions::only(SecretVersion::first(pending.clone(), SecretOrigin::File)),
+                )]));
+                let (token, _) = gantry_actors::uploads::guest_token::issue(&only, &self.deps.settings.guest, now());
+                let body: Vec<u8> =
+                    b"\x89PNG\r\n\x1a\n".iter().copied().chain((0..2040u32).map(|i| (i % 251) as u8)).collect();
+                let up = client
+                    .post(format!("{base}/v1/uploads"))
+                    .header("x-upload-token", &token)
+                    .header("content-type", "image/png")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if up.status().as_u16() != 201 {
+                    return Err(format!("upload with a guest token of the pending key: {}", up.status()));
+                }
+                let created: Value = up.json().await.map_err(|e| e.to_string())?;
+                let id = created["id"].as_str().ok_or("no upload id")?;
+                let down = client
+                    .get(format!("{base}/v1/uploads/{id}/content"))
+                    .header("x-upload-token", &token)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let bytes = down.bytes().await.map_err(|e| e.to_string())?;
+                let _ = client.delete(format!("{base}/v1/uploads/{id}")).header("x-upload-token", &token).send().await;
+                if bytes.as_ref() == body.as_slice() { Ok(()) } else { Err("downloaded bytes differ".into()) }
+            }
+            .await;
+            checks.push(json!({"name": "UPLOAD_GUEST_TOKEN_SECRET pending signs a guest token that uploads and downloads", "ok": outcome.is_ok(), "detail": outcome.err()}));
+        }
+        if ring.pending(SecretName::S3AccessKeyId).is_some() || ring.pending(SecretName::S3SecretAccessKey).is_some() {
+            let key = ring.pending(SecretName::S3AccessKeyId).or_else(|| ring.current(SecretName::S3AccessKeyId));
+            let secret =
+                ring.pending(SecretName::S3SecretAccessKey).or_else(|| ring.current(SecretName::S3SecretAccessKey));
+            let outcome = match (key, secret) {
+                (Some(k), Some(s)) => self.deps.objects.check_credentials(k, s).await.map_err(|e| e.to_string()),
+                _ => Err("incomplete S3 credentials".into()),
+            };
+            checks.push(json!({"name": "S3 pending credentials pass HeadBucket", "ok": outcome.is_ok(), "detail": outcome.err()}));
+        }
+        checks
+    }
+}
+
+/// The first failed smoke step, as a reason.
+fn smoke_reason(smoke: &Value) -> String {
+    let runbook = smoke["runbook"]["steps"].as_array().into_iter().flatten();
+    let pending = smoke["pending"].as_array().into_iter().flatten();
+    runbook
+        .chain(pending)
+        .find(|s| s["ok"] == false)
+        .map(|s| format!("{}: {}", s["name"].as_str().unwrap_or("?"), s["detail"].as_str().unwrap_or("failed")))
+        .or_else(|| smoke["runbook"]["error"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "the smoke test failed".into())
+}

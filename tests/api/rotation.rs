@@ -1,0 +1,228 @@
+//! Secret rotation on the embedded profile, with the secrets in `*_FILE` files that the tests rewrite as an
+//! operator would: reload, the rotation job (validate, stage, smoke, promote, invalidate, evidence), the grace
+//! window of the previous JWT key, guest tokens across an upload-secret rotation, failures rolled back, the
+//! runbook's rollback, and one rotation at a time.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gantry::config::secrets::SecretEnv;
+use gantry_actors::secrets::Fingerprint;
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_TOKEN, JWT, TestApp, UPLOAD, access, assert_problem, json_of, spawn_app_with_secrets};
+
+const NEW_JWT: &str = "Vb7Nq2Lx9Rt4Kw8Mz3Hc6Jp1Df5Gs0Ya";
+const NEW_UPLOAD: &str = "Xe3Tm8Qa5Wd1Ln7Ry4Ub9Kc2Hg6Fz0Sp";
+
+struct Files {
+    _dir: tempfile::TempDir,
+    data: PathBuf,
+    jwt: PathBuf,
+    upload: PathBuf,
+}
+
+impl Files {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (jwt, upload) = (dir.path().join("jwt_secret"), dir.path().join("upload_secret"));
+        std::fs::write(&jwt, format!("{JWT}\n")).expect("write");
+        std::fs::write(&upload, UPLOAD).expect("write");
+        Self { data: dir.path().join("data"), _dir: dir, jwt, upload }
+    }
+
+    fn env(&self) -> SecretEnv {
+        let path = |p: &Path| p.display().to_string();
+        SecretEnv::from_pairs([
+            ("JWT_SECRET_FILE".to_owned(), path(&self.jwt)),
+            ("UPLOAD_GUEST_TOKEN_SECRET_FILE".to_owned(), path(&self.upload)),
+            ("GANTRY_ADMIN_TOKEN".to_owned(), ADMIN_TOKEN.to_owned()),
+        ])
+    }
+}
+
+async fn spawn(files: &Files, toml: &str) -> TestApp {
+    spawn_app_with_secrets(&files.data, toml, files.env()).await
+}
+
+/// Follows the job until it ends; returns it.
+async fn finished(app: &TestApp, job_id: &str) -> Value {
+    for _ in 0..300 {
+        let job = json_of(app.admin_get(&format!("/admin/jobs/{job_id}")).send().await.unwrap(), 200).await;
+        if job["state"] == "succeeded" || job["state"] == "failed" {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job {job_id} did not finish");
+}
+
+async fn rotate(app: &TestApp, body: &Value) -> (Value, Value) {
+    let accepted = json_of(app.admin_post("/admin/secrets/rotate").json(body).send().await.unwrap(), 202).await;
+    let id = accepted["job_id"].as_str().expect("job id").to_owned();
+    let job = finished(app, &id).await;
+    let record = json_of(app.admin_get(&format!("/admin/rotations/{id}")).send().await.unwrap(), 200).await;
+    (job, record)
+}
+
+async fn secrets_of(app: &TestApp) -> Vec<Value> {
+    json_of(app.admin_get("/admin/secrets").send().await.unwrap(), 200).await["secrets"].as_array().unwrap().clone()
+}
+
+fn version<'a>(secrets: &'a [Value], name: &str, state: &str) -> Option<&'a Value> {
+    secrets.iter().find(|s| s["name"] == name && s["state"] == state)
+}
+
+async fn logged_in(app: &TestApp, email: &str) -> String {
+    app.register(email).await;
+    access(&app.login(email).await).to_owned()
+}
+
+/// A full `JWT_SECRET` rotation: every step succeeds in order, old tokens are refused afterwards (the
+/// rotation forced everyone to log in again), new logins work, and the evidence has the deployment, the old
+/// and new fingerprints, the smoke results and the session notice.
+#[tokio::test]
+async fn jwt_rotation_runs_every_step_and_records_evidence() {
+    let files = Files::new();
+    let app = spawn(&files, "").await;
+    let old = logged_in(&app, "driver@example.com").await;
+    std::fs::write(&files.jwt, NEW_JWT).expect("new secret");
+
+    let (job, record) = rotate(&app, &json!({"deployment_id": "deploy-42", "commit_sha": "a1b2c3d"})).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let steps: Vec<&str> =
+        job["progress"]["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["validate", "stage", "smoke", "promote", "invalidate", "record"]);
+    assert!(job["progress"]["steps"].as_array().unwrap().iter().all(|s| s["state"] == "succeeded"));
+
+    assert_eq!(app.me(&old).await.status(), 401, "the old token is refused");
+    let new = access(&app.login("driver@example.com").await).to_owned();
+    assert_eq!(app.me(&new).await.status(), 200);
+
+    assert_eq!((record["deployment_id"].as_str(), record["commit_sha"].as_str()), (Some("deploy-42"), Some("a1b2c3d")));
+    assert_eq!(record["outcome"], "succeeded");
+    let changes = record["detail"]["changes"].as_object().unwrap().values().next().unwrap().as_array().unwrap().clone();
+    let promoted = changes.iter().find(|c| c["action"] == "promoted").expect("a promotion");
+    assert_eq!(promoted["from"], Fingerprint::of(JWT).as_str());
+    assert_eq!(promoted["to"], Fingerprint::of(NEW_JWT).as_str());
+    assert_eq!(record["detail"]["smoke"]["ok"], true);
+    assert!(record["detail"]["notice"]["not_before_ms"].as_i64().is_some(), "{record}");
+    let text = record.to_string();
+    assert!(!text.contains(NEW_JWT) && !text.contains(JWT), "a value leaked into the evidence");
+
+    let secrets = secrets_of(&app).await;
+    assert_eq!(version(&secrets, "JWT_SECRET", "current").unwrap()["fingerprint"], Fingerprint::of(NEW_JWT).as_str());
+    assert_eq!(version(&secrets, "JWT_SECRET", "previous").unwrap()["fingerprint"], Fingerprint::of(JWT).as_str());
+    let listed = json_of(app.admin_get("/admin/rotations").send().await.unwrap(), 200).await;
+    assert_eq!(listed["rotations"][0]["id"], record["id"]);
+}
+
+/// Without invalidation, tokens of the previous key work within the grace window and are refused after it.
+#[tokio::test]
+async fn previous_key_tokens_work_within_the_grace_window_only() {
+    let files = Files::new();
+    let app = spawn(&files, "[sessions]\nprevious_key_grace_secs = 2").await;
+    let old = logged_in(&app, "grace@example.com").await;
+    std::fs::write(&files.jwt, NEW_JWT).expect("new secret");
+    let (job, _) = rotate(&app, &json!({"invalidate_sessions": false})).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(app.me(&old).await.status(), 200, "within the grace window");
+    assert!(app.metrics().await.contains("gantry_secret_grace_verifications_total"));
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    assert_eq!(app.me(&old).await.status(), 401, "after the grace window");
+}
+
+/// An upload-secret rotation: a guest token issued before it keeps working until it expires.
+#[tokio::test]
+async fn outstanding_guest_tokens_survive_an_upload_secret_rotation() {
+    let files = Files::new();
+    let app = spawn(&files, "").await;
+    let guest =
+        json_of(app.client.post(format!("{}/v1/uploads/guest-token", app.http)).send().await.unwrap(), 200).await;
+    let token = guest["upload_token"].as_str().expect("token").to_owned();
+    std::fs::write(&files.upload, NEW_UPLOAD).expect("new secret");
+    let (job, record) = rotate(&app, &json!({})).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(record["detail"]["invalidate_sessions"], false, "only JWT_SECRET forces a re-login by default");
+    let png: Vec<u8> = b"\x89PNG\r\n\x1a\n".iter().copied().chain(std::iter::repeat_n(7u8, 512)).collect();
+    let upload = app
+        .client
+        .post(format!("{}/v1/uploads", app.http))
+        .header("x-upload-token", &token)
+        .header("content-type", "image/png")
+        .body(png)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), 201, "the old guest token still uploads");
+}
+
+/// A weak new value fails the job at validate and stages nothing; the evidence says why, without the value.
+#[tokio::test]
+async fn a_weak_secret_is_rejected_at_validate() {
+    let files = Files::new();
+    let app = spawn(&files, "").await;
+    std::fs::write(&files.jwt, "tooshort").expect("weak secret");
+    let (job, record) = rotate(&app, &json!({})).await;
+    assert_eq!(job["state"], "failed");
+    assert_eq!(record["failed_step"], "validate");
+    assert!(record["reason"].as_str().unwrap().contains("JWT_SECRET"), "{record}");
+    assert!(!record.to_string().contains("tooshort"));
+    assert!(version(&secrets_of(&app).await, "JWT_SECRET", "pending").is_none(), "nothing staged");
+
+    let reload = app.admin_post("/admin/secrets/reload").send().await.unwrap();
+    let problem = assert_problem(reload, 422, "secret_validation_failed").await;
+    assert!(!problem.to_string().contains("tooshort"));
+}
+
+/// A smoke test that fails (the configured smoke account cannot log in) rolls everything back: the key ring
+/// is as it was, old tokens still work, and the evidence names the step and the reason.
+#[tokio::test]
+async fn a_failed_smoke_test_rolls_everything_back() {
+    let files = Files::new();
+    let app = spawn(&files, "smoke_email = \"nobody@example.com\"\nsmoke_password = \"wrong-password-123\"").await;
+    let old = logged_in(&app, "keep@example.com").await;
+    std::fs::write(&files.jwt, NEW_JWT).expect("new secret");
+    let (job, record) = rotate(&app, &json!({})).await;
+    assert_eq!(job["state"], "failed");
+    assert_eq!(record["failed_step"], "smoke", "{record}");
+    assert!(record["reason"].as_str().unwrap().contains("login"), "{record}");
+    let steps: Vec<&str> =
+        job["progress"]["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["validate", "stage", "smoke", "restore"]);
+    let secrets = secrets_of(&app).await;
+    assert_eq!(version(&secrets, "JWT_SECRET", "current").unwrap()["fingerprint"], Fingerprint::of(JWT).as_str());
+    assert!(version(&secrets, "JWT_SECRET", "pending").is_none());
+    assert_eq!(app.me(&old).await.status(), 200, "nothing changed for users");
+}
+
+/// Reload stages what changed in the files (the old value stays current); a second rotation while one runs is
+/// 409; the runbook's rollback makes the previous version current again.
+#[tokio::test]
+async fn reload_conflicts_and_rollback() {
+    let files = Files::new();
+    let app = spawn(&files, "").await;
+    std::fs::write(&files.jwt, NEW_JWT).expect("new secret");
+    let staged = json_of(app.admin_post("/admin/secrets/reload").send().await.unwrap(), 200).await;
+    assert_eq!(staged["changes"][0]["action"], "staged");
+    let secrets = secrets_of(&app).await;
+    assert_eq!(version(&secrets, "JWT_SECRET", "current").unwrap()["fingerprint"], Fingerprint::of(JWT).as_str());
+    assert_eq!(version(&secrets, "JWT_SECRET", "pending").unwrap()["fingerprint"], Fingerprint::of(NEW_JWT).as_str());
+
+    let first = json_of(app.admin_post("/admin/secrets/rotate").json(&json!({})).send().await.unwrap(), 202).await;
+    let second = app.admin_post("/admin/secrets/rotate").json(&json!({})).send().await.unwrap();
+    assert_problem(second, 409, "rotation_in_progress").await;
+    assert_eq!(finished(&app, first["job_id"].as_str().unwrap()).await["state"], "succeeded");
+
+    let rollback = json_of(
+        app.admin_post("/admin/secrets/rollback").json(&json!({"deployment_id": "deploy-42"})).send().await.unwrap(),
+        202,
+    )
+    .await;
+    let id = rollback["job_id"].as_str().unwrap();
+    assert_eq!(finished(&app, id).await["state"], "succeeded");
+    let secrets = secrets_of(&app).await;
+    assert_eq!(version(&secrets, "JWT_SECRET", "current").unwrap()["fingerprint"], Fingerprint::of(JWT).as_str());
+    let record = json_of(app.admin_get(&format!("/admin/rotations/{id}")).send().await.unwrap(), 200).await;
+    assert_eq!((record["kind"].as_str(), record["outcome"].as_str()), (Some("rollback"), Some("succeeded")));
+}

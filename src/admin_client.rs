@@ -13,11 +13,23 @@ use tokio::net::TcpStream;
 /// Whole-call deadline.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// GETs `url` with `Authorization: Bearer <token>`; returns the status and body text.
+///
+/// # Errors
+/// The URL is not `http://host:port/…`, or the instance cannot be reached in time.
+pub async fn get(url: &str, token: &str) -> anyhow::Result<(StatusCode, String)> {
+    send(hyper::Method::GET, url, token, String::new()).await
+}
+
 /// POSTs `body` (JSON) to `url` with `Authorization: Bearer <token>`; returns the status and body text.
 ///
 /// # Errors
 /// The URL is not `http://host:port/…`, or the instance cannot be reached in time.
 pub async fn post_json(url: &str, token: &str, body: String) -> anyhow::Result<(StatusCode, String)> {
+    send(hyper::Method::POST, url, token, body).await
+}
+
+async fn send(method: hyper::Method, url: &str, token: &str, body: String) -> anyhow::Result<(StatusCode, String)> {
     let uri: Uri = url.parse().with_context(|| format!("invalid admin URL {url}"))?;
     anyhow::ensure!(uri.scheme_str() == Some("http"), "the admin URL must be http://host:port");
     let host = uri.host().context("the admin URL has no host")?.to_owned();
@@ -27,7 +39,9 @@ pub async fn post_json(url: &str, token: &str, body: String) -> anyhow::Result<(
             TcpStream::connect((host.as_str(), port)).await.with_context(|| format!("connecting to {host}:{port}"))?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         let driver = tokio::spawn(conn);
-        let request = Request::post(uri.path_and_query().map_or("/", |p| p.as_str()))
+        let request = Request::builder()
+            .method(method)
+            .uri(uri.path_and_query().map_or("/", |p| p.as_str()))
             .header(hyper::header::HOST, format!("{host}:{port}"))
             .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
             .header(hyper::header::CONTENT_TYPE, "application/json")

@@ -59,6 +59,12 @@ pub enum Command {
         #[command(subcommand)]
         action: SessionsCommand,
     },
+    /// Rotation evidence (through a running instance's admin listener).
+    Rotations {
+        /// What to show.
+        #[command(subcommand)]
+        action: RotationsCommand,
+    },
     /// Listing-form templates.
     Templates {
         /// What to do with templates.
@@ -128,5 +134,59 @@ pub enum SecretsCommand {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Rotate secrets on every instance (through a running instance's admin listener): validate the values
+    /// now in the secret files, stage, smoke-test, promote, force re-login (JWT_SECRET), record evidence.
+    /// Follows the job, printing each step; exit 0 when it succeeded, 1 when it failed (and was rolled back).
+    Rotate {
+        /// The deployment this belongs to (evidence).
+        #[arg(long)]
+        deployment_id: Option<String>,
+        /// The commit deployed (evidence).
+        #[arg(long)]
+        commit_sha: Option<String>,
+        /// Force every user to log in again (default: when JWT_SECRET changes).
+        #[arg(long)]
+        invalidate_sessions: Option<bool>,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+    /// The runbook's rollback: make the previous versions current again on every instance. Follows the job.
+    Rollback {
+        /// The deployment this belongs to (evidence).
+        #[arg(long)]
+        deployment_id: Option<String>,
+        /// The commit deployed (evidence).
+        #[arg(long)]
+        commit_sha: Option<String>,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+}
+
+/// `gantry rotations …`.
+#[derive(Debug, Subcommand)]
+pub enum RotationsCommand {
+    /// The newest rotations and rollbacks: id, kind, outcome, failed step, deployment, start time.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+    /// One record: steps, version changes (fingerprints), smoke results, session notice, outcome.
+    Show {
+        /// The rotation (job) id.
+        id: String,
+        /// Print the raw JSON record.
+        #[arg(long)]
+        json: bool,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
     },
 }

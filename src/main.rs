@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use gantry::cli::{Cli, Command, SecretsCommand, SessionsCommand, TemplatesCommand, UsersCommand};
+use gantry::cli::{Cli, Command, RotationsCommand, SecretsCommand, SessionsCommand, TemplatesCommand, UsersCommand};
 use gantry::config::secrets::{self, SecretEnv};
 use gantry::config::{LogFormat, Settings};
 use gantry::startup::Application;
@@ -30,6 +30,24 @@ fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Secrets { action: SecretsCommand::Check { json } } => commands::secrets_check(&settings, json),
+        Command::Secrets {
+            action: SecretsCommand::Rotate { deployment_id, commit_sha, invalidate_sessions, admin_url },
+        } => {
+            let body = serde_json::json!({"deployment_id": deployment_id, "commit_sha": commit_sha,
+                "invalidate_sessions": invalidate_sessions, "requested_by": "cli"});
+            exit_with(runtime.block_on(commands::secrets_rotate(&settings, body, false, admin_url.as_deref())))
+        }
+        Command::Secrets { action: SecretsCommand::Rollback { deployment_id, commit_sha, admin_url } } => {
+            let body =
+                serde_json::json!({"deployment_id": deployment_id, "commit_sha": commit_sha, "requested_by": "cli"});
+            exit_with(runtime.block_on(commands::secrets_rotate(&settings, body, true, admin_url.as_deref())))
+        }
+        Command::Rotations { action: RotationsCommand::List { json, admin_url } } => {
+            exit_with(runtime.block_on(commands::rotations(&settings, None, json, admin_url.as_deref())))
+        }
+        Command::Rotations { action: RotationsCommand::Show { id, json, admin_url } } => {
+            exit_with(runtime.block_on(commands::rotations(&settings, Some(&id), json, admin_url.as_deref())))
+        }
         Command::Migrate => match runtime.block_on(commands::migrate(&settings)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {

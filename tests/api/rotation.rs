@@ -226,3 +226,47 @@ async fn reload_conflicts_and_rollback() {
     let record = json_of(app.admin_get(&format!("/admin/rotations/{id}")).send().await.unwrap(), 200).await;
     assert_eq!((record["kind"].as_str(), record["outcome"].as_str()), (Some("rollback"), Some("succeeded")));
 }
+
+/// `gantry secrets rotate` starts the job on a running instance, prints each step as it finishes and exits 0;
+/// `gantry rotations show ID` prints the evidence; a failing rotation exits 1 naming the step.
+#[tokio::test]
+async fn the_cli_follows_a_rotation_and_shows_the_evidence() {
+    let files = Files::new();
+    let app = spawn(&files, "").await;
+    let admin = app.admin.clone();
+    let cli = move |args: Vec<&'static str>| {
+        let admin = admin.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_gantry"))
+                .env_clear()
+                .env("GANTRY_ADMIN_TOKEN", ADMIN_TOKEN)
+                .env("GANTRY_ADMIN_URL", admin)
+                .args(args)
+                .output()
+                .expect("gantry runs");
+            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            (out.status.code().unwrap_or(-1), text)
+        })
+    };
+    std::fs::write(&files.jwt, NEW_JWT).expect("new secret");
+    let (code, text) =
+        cli(vec!["secrets", "rotate", "--deployment-id", "deploy-7", "--commit-sha", "cafe123"]).await.unwrap();
+    assert_eq!(code, 0, "{text}");
+    for step in ["validate", "stage", "smoke", "promote", "invalidate"] {
+        assert!(text.contains(&format!("✓ {step}")), "{step} not shown: {text}");
+    }
+    assert!(!text.contains(NEW_JWT));
+    let id = text.split_whitespace().nth(1).expect("job id").to_owned();
+    let id: &'static str = Box::leak(id.into_boxed_str());
+    let (code, shown) = cli(vec!["rotations", "show", id]).await.unwrap();
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("deploy-7") && shown.contains("succeeded"), "{shown}");
+    assert!(
+        shown.contains(&format!("{} → {}", Fingerprint::of(JWT).as_str(), Fingerprint::of(NEW_JWT).as_str())),
+        "{shown}"
+    );
+
+    let (code, text) = cli(vec!["secrets", "rotate"]).await.unwrap();
+    assert_eq!(code, 1, "nothing changed in the files: {text}");
+    assert!(text.contains("validate failed: nothing to rotate"), "{text}");
+}

@@ -14,4 +14,5 @@ mod postgres;
 mod production;
 mod rabbitmq;
 mod redis;
+mod rotation;
 mod s3;

@@ -14,19 +14,19 @@ use tokio::sync::oneshot;
 use crate::postgres::with_fresh_database;
 use crate::support::backend_env;
 
-const JWT: &str = "q7R2vX9kLm4PzT8wN3bH6yC1dF5gJ0sA";
-const UPLOAD: &str = "Zt5Kp2Wq9Lx7Mv3Bn8Rc4Hd6Jf1Gs0Ya";
-const ADMIN: &str = "Hn4Bv7Cx2Zl9Kj5Mg8Df3Sa6Qw1Er0Ty";
+pub(crate) const JWT: &str = "q7R2vX9kLm4PzT8wN3bH6yC1dF5gJ0sA";
+pub(crate) const UPLOAD: &str = "Zt5Kp2Wq9Lx7Mv3Bn8Rc4Hd6Jf1Gs0Ya";
+pub(crate) const ADMIN: &str = "Hn4Bv7Cx2Zl9Kj5Mg8Df3Sa6Qw1Er0Ty";
 
-struct Backends {
-    redis: String,
-    amqp: String,
-    s3_endpoint: String,
-    s3_key_id: String,
-    s3_secret: String,
+pub(crate) struct Backends {
+    pub(crate) redis: String,
+    pub(crate) amqp: String,
+    pub(crate) s3_endpoint: String,
+    pub(crate) s3_key_id: String,
+    pub(crate) s3_secret: String,
 }
 
-fn backends() -> Option<Backends> {
+pub(crate) fn backends() -> Option<Backends> {
     Some(Backends {
         redis: backend_env("GANTRY_TEST_REDIS_URL", "production")?,
         amqp: backend_env("GANTRY_TEST_AMQP_URL", "production")?,
@@ -61,17 +61,7 @@ async fn start_in_bucket(
     bucket: &str,
     extra_toml: &str,
 ) -> (String, String, oneshot::Sender<()>) {
-    let toml = format!(
-        "http_addr = \"127.0.0.1:0\"\nadmin_addr = \"127.0.0.1:0\"\ndatabase_url = {:?}\nredis_url = {:?}\n\
-         amqp_url = {:?}\ns3_endpoint = {:?}\ns3_bucket = {bucket:?}\nlog_format = \"text\"\n\
-         {extra_toml}\n[bus]\nexchange = {exchange:?}\n",
-        database.expose_secret(),
-        b.redis,
-        b.amqp,
-        b.s3_endpoint,
-    );
-    let settings =
-        Settings::load_from(Some(Profile::Production), Figment::new().merge(Toml::string(&toml))).expect("settings");
+    let toml = production_toml(database, b, exchange, bucket, extra_toml);
     let env = SecretEnv::from_pairs(
         [
             ("JWT_SECRET", JWT),
@@ -82,9 +72,36 @@ async fn start_in_bucket(
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
+    start_with_secrets(&toml, env).await
+}
+
+/// The settings of a production-profile instance on these services, exchange and bucket.
+pub(crate) fn production_toml(
+    database: &SecretString,
+    b: &Backends,
+    exchange: &str,
+    bucket: &str,
+    extra_toml: &str,
+) -> String {
+    format!(
+        "http_addr = \"127.0.0.1:0\"\nadmin_addr = \"127.0.0.1:0\"\ndatabase_url = {:?}\nredis_url = {:?}\n\
+         amqp_url = {:?}\ns3_endpoint = {:?}\ns3_bucket = {bucket:?}\nlog_format = \"text\"\n\
+         {extra_toml}\n[bus]\nexchange = {exchange:?}\n",
+        database.expose_secret(),
+        b.redis,
+        b.amqp,
+        b.s3_endpoint,
+    )
+}
+
+/// Builds and starts a production-profile Gantry from `toml` with its secrets read from `env` (values or
+/// `*_FILE` paths); returns its base URLs and a stop switch.
+pub(crate) async fn start_with_secrets(toml: &str, env: SecretEnv) -> (String, String, oneshot::Sender<()>) {
+    let settings =
+        Settings::load_from(Some(Profile::Production), Figment::new().merge(Toml::string(toml))).expect("settings");
     let (keyring, report) = secrets::load(&settings, &env, true);
     let keyring = keyring.unwrap_or_else(|| panic!("secrets valid: {:?}", report.lines()));
-    let app = Application::build(settings, keyring).await.expect("production app builds");
+    let app = Application::build_with_secrets(settings, keyring, env).await.expect("production app builds");
     let http = format!("http://{}", app.http_addr());
     let admin = format!("http://{}", app.admin_addr());
     let (tx, rx) = oneshot::channel::<()>();
@@ -95,7 +112,7 @@ async fn start_in_bucket(
 }
 
 /// Registers `email` on `http` and logs in; returns the access token.
-async fn register_and_login(client: &reqwest::Client, http: &str, email: &str) -> String {
+pub(crate) async fn register_and_login(client: &reqwest::Client, http: &str, email: &str) -> String {
     let creds = serde_json::json!({"email": email, "password": PASSWORD});
     json(client.post(format!("{http}/v1/auth/register")).json(&creds).send().await.expect("req"), 201).await;
     let pair = json(client.post(format!("{http}/v1/auth/login")).json(&creds).send().await.expect("req"), 200).await;
@@ -103,7 +120,7 @@ async fn register_and_login(client: &reqwest::Client, http: &str, email: &str) -
 }
 
 /// Polls `/readyz` until `done` accepts the body (the bus connects in the background).
-async fn readiness(http: &str, done: impl Fn(&serde_json::Value) -> bool) -> (u16, serde_json::Value) {
+pub(crate) async fn readiness(http: &str, done: impl Fn(&serde_json::Value) -> bool) -> (u16, serde_json::Value) {
     let mut last = (0, serde_json::Value::Null);
     for _ in 0..100 {
         let response = reqwest::get(format!("{http}/readyz")).await.expect("readyz");
@@ -175,9 +192,9 @@ async fn wrong_s3_secret_is_reported_by_readyz() {
     .await;
 }
 
-const PASSWORD: &str = "harvest-tractor-blue-42";
+pub(crate) const PASSWORD: &str = "harvest-tractor-blue-42";
 
-async fn json(response: reqwest::Response, status: u16) -> serde_json::Value {
+pub(crate) async fn json(response: reqwest::Response, status: u16) -> serde_json::Value {
     let actual = response.status().as_u16();
     let text = response.text().await.expect("body");
     assert_eq!(actual, status, "{text}");
@@ -341,12 +358,12 @@ async fn uploads_with_rejected_s3_credentials_are_503() {
 }
 
 /// A free TCP port on loopback.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 /// Starts `s3s-fs` (the CI stand-in for MinIO) on `port` over `dir`.
-fn s3s_fs(port: u16, dir: &std::path::Path, key_id: &str, secret: &str) -> std::process::Child {
+pub(crate) fn s3s_fs(port: u16, dir: &std::path::Path, key_id: &str, secret: &str) -> std::process::Child {
     std::process::Command::new("s3s-fs")
         .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", key_id, "--secret-key", secret])
         .arg(dir)

@@ -15,7 +15,9 @@ mod ports {
 
     use crate::ports::Unavailable;
     use crate::ports::bus::{Bus, BusError, BusSignal, Event};
-    use crate::ports::objects::{ByteRange, ByteStream, ObjectBody, ObjectKey, ObjectStore, ObjectStoreError, StoredObject};
+    use crate::ports::objects::{
+        ByteRange, ByteStream, ObjectBody, ObjectKey, ObjectStore, ObjectStoreError, StoredObject,
+    };
     use crate::ports::secrets::{SecretSet, SecretSource};
 
     pub struct NoSource;
@@ -49,7 +51,13 @@ mod ports {
     pub struct NoObjects;
     #[async_trait]
     impl ObjectStore for NoObjects {
-        async fn put(&self, _: &ObjectKey, _: ByteStream, _: Option<u64>, _: &str) -> Result<StoredObject, ObjectStoreError> {
+        async fn put(
+            &self,
+            _: &ObjectKey,
+            _: ByteStream,
+            _: Option<u64>,
+            _: &str,
+        ) -> Result<StoredObject, ObjectStoreError> {
             Err(ObjectStoreError::CredentialsRejected)
         }
         async fn get(&self, _: &ObjectKey, _: Option<ByteRange>) -> Result<ObjectBody, ObjectStoreError> {

@@ -1,0 +1,271 @@
+//! Secret rotation on the production profile: two instances sharing secret files, Postgres, Redis, RabbitMQ
+//! and an S3-compatible store. Part of the `production` suite (needs every backend variable).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use gantry::config::secrets::SecretEnv;
+use gantry_actors::secrets::Fingerprint;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::postgres::with_fresh_database;
+use crate::production::{
+    ADMIN, Backends, JWT, UPLOAD, backends, free_port, json as json_of, production_toml, readiness, register_and_login,
+    s3s_fs, start_with_secrets,
+};
+
+const NEW_JWT: &str = "Vb7Nq2Lx9Rt4Kw8Mz3Hc6Jp1Df5Gs0Ya";
+
+/// Secret files shared by the instances of one test (as a mounted secret volume).
+struct Files {
+    dir: tempfile::TempDir,
+}
+
+impl Files {
+    fn new(s3_key: &str, s3_secret: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, value) in [("jwt", JWT), ("upload", UPLOAD), ("s3_key", s3_key), ("s3_secret", s3_secret)] {
+            std::fs::write(dir.path().join(name), value).expect("write");
+        }
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, value: &str) {
+        std::fs::write(self.path(name), value).expect("write");
+    }
+
+    fn env(&self) -> SecretEnv {
+        let p = |n: &str| self.path(n).display().to_string();
+        SecretEnv::from_pairs([
+            ("JWT_SECRET_FILE".to_owned(), p("jwt")),
+            ("UPLOAD_GUEST_TOKEN_SECRET_FILE".to_owned(), p("upload")),
+            ("S3_ACCESS_KEY_ID_FILE".to_owned(), p("s3_key")),
+            ("S3_SECRET_ACCESS_KEY_FILE".to_owned(), p("s3_secret")),
+            ("GANTRY_ADMIN_TOKEN".to_owned(), ADMIN.to_owned()),
+        ])
+    }
+}
+
+struct Instance {
+    http: String,
+    admin: String,
+    stop: oneshot::Sender<()>,
+}
+
+async fn instance(
+    database: &secrecy::SecretString,
+    b: &Backends,
+    files: &Files,
+    exchange: &str,
+    bucket: &str,
+    extra: &str,
+) -> Instance {
+    let toml = production_toml(database, b, exchange, bucket, extra);
+    let (http, admin, stop) = start_with_secrets(&toml, files.env()).await;
+    readiness(&http, |v| v["components"]["bus"]["status"] == "up").await;
+    Instance { http, admin, stop }
+}
+
+async fn rotate(admin: &str, body: &Value) -> (Value, Value) {
+    let client = reqwest::Client::new();
+    let accepted = json_of(
+        client.post(format!("{admin}/admin/secrets/rotate")).bearer_auth(ADMIN).json(body).send().await.expect("req"),
+        202,
+    )
+    .await;
+    let id = accepted["job_id"].as_str().expect("job id").to_owned();
+    for _ in 0..600 {
+        let job =
+            json_of(client.get(format!("{admin}/admin/jobs/{id}")).bearer_auth(ADMIN).send().await.expect("req"), 200)
+                .await;
+        if job["state"] == "succeeded" || job["state"] == "failed" {
+            let record = json_of(
+                client.get(format!("{admin}/admin/rotations/{id}")).bearer_auth(ADMIN).send().await.expect("req"),
+                200,
+            )
+            .await;
+            return (job, record);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("rotation {id} did not finish");
+}
+
+async fn me(http: &str, token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{http}/v1/auth/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("req")
+        .status()
+        .as_u16()
+}
+
+async fn current_jwt(admin: &str) -> Value {
+    let secrets = json_of(
+        reqwest::Client::new().get(format!("{admin}/admin/secrets")).bearer_auth(ADMIN).send().await.expect("req"),
+        200,
+    )
+    .await;
+    secrets["secrets"]
+        .as_array()
+        .expect("secrets")
+        .iter()
+        .find(|s| s["name"] == "JWT_SECRET" && s["state"] == "current")
+        .expect("current JWT_SECRET")["fingerprint"]
+        .clone()
+}
+
+fn exchange() -> String {
+    format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A full `JWT_SECRET` rotation started on A: both instances acknowledge every step, old tokens are refused
+/// on both afterwards, and a login on B gives a token that A accepts.
+#[tokio::test]
+async fn jwt_rotation_reaches_every_instance() {
+    let Some(b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let files = Files::new(&b.s3_key_id, &b.s3_secret);
+        let (exchange, bucket) = (exchange(), format!("gantry-rot-{}", uuid::Uuid::new_v4().simple()));
+        let a = instance(&database, &b, &files, &exchange, &bucket, "").await;
+        let c = instance(&database, &b, &files, &exchange, &bucket, "").await;
+        let client = reqwest::Client::new();
+        let old_a = register_and_login(&client, &a.http, "fleet-a@example.com").await;
+        let old_c = register_and_login(&client, &c.http, "fleet-c@example.com").await;
+        files.write("jwt", NEW_JWT);
+
+        let (job, record) = rotate(&a.admin, &json!({"deployment_id": "prod-1", "commit_sha": "0badc0de"})).await;
+        assert_eq!(job["state"], "succeeded", "{job}");
+        assert_eq!(
+            record["detail"]["changes"].as_object().expect("changes").len(),
+            2,
+            "both instances changed: {record}"
+        );
+        for (http, token) in [(&a.http, &old_a), (&c.http, &old_a), (&a.http, &old_c), (&c.http, &old_c)] {
+            assert_eq!(me(http, token).await, 401, "an old token is refused on {http}");
+        }
+        let creds = json!({"email": "fleet-c@example.com", "password": crate::production::PASSWORD});
+        let pair =
+            json_of(client.post(format!("{}/v1/auth/login", c.http)).json(&creds).send().await.expect("req"), 200)
+                .await;
+        let new = pair["access_token"].as_str().expect("token");
+        assert_eq!(me(&a.http, new).await, 200, "A accepts a token B signed with the new key");
+        for admin in [&a.admin, &c.admin] {
+            assert_eq!(current_jwt(admin).await, Fingerprint::of(NEW_JWT).as_str());
+        }
+        let _ = a.stop.send(());
+        let _ = c.stop.send(());
+    })
+    .await;
+}
+
+/// An instance that is alive (its heartbeat is in the database) but does not take part (it listens on
+/// another exchange) fails the rotation at stage; everything is put back: A still signs and verifies with
+/// the old key and has nothing staged.
+#[tokio::test]
+async fn an_instance_that_does_not_acknowledge_fails_the_rotation() {
+    let Some(b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let files = Files::new(&b.s3_key_id, &b.s3_secret);
+        let bucket = format!("gantry-rot-{}", uuid::Uuid::new_v4().simple());
+        let extra = "[rotation]\nack_timeout_secs = 2";
+        let a = instance(&database, &b, &files, &exchange(), &bucket, extra).await;
+        let deaf = instance(&database, &b, &files, &exchange(), &bucket, extra).await;
+        let client = reqwest::Client::new();
+        let old = register_and_login(&client, &a.http, "deaf@example.com").await;
+        files.write("jwt", NEW_JWT);
+
+        let (job, record) = rotate(&a.admin, &json!({})).await;
+        assert_eq!(job["state"], "failed", "{job}");
+        assert_eq!(record["failed_step"], "stage");
+        assert!(record["reason"].as_str().expect("reason").contains("no stage acknowledgement"), "{record}");
+        let steps: Vec<&str> = job["progress"]["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .map(|s| s["name"].as_str().expect("name"))
+            .collect();
+        assert_eq!(steps.last(), Some(&"restore"));
+        assert_eq!(current_jwt(&a.admin).await, Fingerprint::of(JWT).as_str());
+        let secrets = json_of(
+            client.get(format!("{}/admin/secrets", a.admin)).bearer_auth(ADMIN).send().await.expect("req"),
+            200,
+        )
+        .await;
+        assert!(!secrets.to_string().contains("\"pending\""), "nothing left staged: {secrets}");
+        assert_eq!(me(&a.http, &old).await, 200);
+        let _ = a.stop.send(());
+        let _ = deaf.stop.send(());
+    })
+    .await;
+}
+
+/// S3 credential rotation against `s3s-fs` restarted with new keys: the rotation checks the new keys against
+/// the bucket, uploads work with them (the smoke test uploads and downloads), and an object stored before the
+/// rotation can still be read.
+#[tokio::test]
+async fn s3_credentials_rotate_to_a_store_restarted_with_new_keys() {
+    let Some(mut b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let port = free_port();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (old_key, old_secret) = ("gantryoldkey", "Mx4Nc8Vb2Zl6Kj1Hg5Fd9Sa3Qw7Er0Ty2Ui6Op");
+        let (new_key, new_secret) = ("gantrynewkey", "Pw9Ol3Ik7Uj1Yh5Tg8Rf2Ed6Ws0Qa4Zx8Cv3Bn");
+        let mut store = s3s_fs(port, dir.path(), old_key, old_secret);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        b.s3_endpoint = format!("http://127.0.0.1:{port}");
+        let files = Files::new(old_key, old_secret);
+        let bucket = format!("gantry-s3rot-{}", uuid::Uuid::new_v4().simple());
+        let a = instance(&database, &b, &files, &exchange(), &bucket, "").await;
+        readiness(&a.http, |v| v["components"]["object_store"]["status"] == "up").await;
+        let client = reqwest::Client::new();
+        let grant =
+            json_of(client.post(format!("{}/v1/uploads/guest-token", a.http)).send().await.expect("req"), 200).await;
+        let token = grant["upload_token"].as_str().expect("token").to_owned();
+        let png: Vec<u8> = b"\x89PNG\r\n\x1a\n".iter().copied().chain(std::iter::repeat_n(3u8, 1024)).collect();
+        let stored = client
+            .post(format!("{}/v1/uploads", a.http))
+            .header("x-upload-token", &token)
+            .header("content-type", "image/png")
+            .body(png.clone())
+            .send()
+            .await
+            .expect("req");
+        let stored = json_of(stored, 201).await;
+
+        store.kill().expect("stop s3s-fs");
+        let _ = store.wait();
+        let mut store = s3s_fs(port, dir.path(), new_key, new_secret);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        files.write("s3_key", new_key);
+        files.write("s3_secret", new_secret);
+
+        let (job, record) = rotate(&a.admin, &json!({"deployment_id": "s3-keys"})).await;
+        assert_eq!(job["state"], "succeeded", "{job}");
+        assert_eq!(record["detail"]["invalidate_sessions"], false);
+        let pending = record["detail"]["smoke"]["pending"].as_array().expect("pending checks");
+        assert!(
+            pending.iter().any(|c| c["name"].as_str().unwrap_or("").starts_with("S3") && c["ok"] == true),
+            "{record}"
+        );
+        let content = client
+            .get(format!("{}/v1/uploads/{}/content", a.http, stored["id"].as_str().expect("id")))
+            .header("x-upload-token", &token)
+            .send()
+            .await
+            .expect("req");
+        assert_eq!(content.status(), 200);
+        assert_eq!(content.bytes().await.expect("bytes").as_ref(), png.as_slice());
+        let _ = a.stop.send(());
+        store.kill().expect("stop s3s-fs");
+        let _ = store.wait();
+    })
+    .await;
+}

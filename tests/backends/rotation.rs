@@ -269,3 +269,88 @@ async fn s3_credentials_rotate_to_a_store_restarted_with_new_keys() {
     })
     .await;
 }
+
+/// Without invalidation, on both instances: tokens of the old key are accepted within the grace window and
+/// refused after it; a guest token issued by one instance before an upload-secret rotation still uploads on
+/// the other.
+#[tokio::test]
+async fn grace_window_and_outstanding_guest_tokens_on_two_instances() {
+    let Some(b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let files = Files::new(&b.s3_key_id, &b.s3_secret);
+        let (exchange, bucket) = (exchange(), format!("gantry-rot-{}", uuid::Uuid::new_v4().simple()));
+        let extra = "[sessions]\nprevious_key_grace_secs = 2";
+        let a = instance(&database, &b, &files, &exchange, &bucket, extra).await;
+        let c = instance(&database, &b, &files, &exchange, &bucket, extra).await;
+        let client = reqwest::Client::new();
+        let old = register_and_login(&client, &a.http, "grace@example.com").await;
+        let grant =
+            json_of(client.post(format!("{}/v1/uploads/guest-token", c.http)).send().await.expect("req"), 200).await;
+        let guest = grant["upload_token"].as_str().expect("token").to_owned();
+        files.write("jwt", NEW_JWT);
+        files.write("upload", "Xe3Tm8Qa5Wd1Ln7Ry4Ub9Kc2Hg6Fz0Sp");
+
+        let (job, _) = rotate(&a.admin, &json!({"invalidate_sessions": false})).await;
+        assert_eq!(job["state"], "succeeded", "{job}");
+        assert_eq!(me(&a.http, &old).await, 200, "A: within the grace window");
+        assert_eq!(me(&c.http, &old).await, 200, "B: within the grace window");
+        let png: Vec<u8> = b"\x89PNG\r\n\x1a\n".iter().copied().chain(std::iter::repeat_n(5u8, 256)).collect();
+        let upload = client
+            .post(format!("{}/v1/uploads", a.http))
+            .header("x-upload-token", &guest)
+            .header("content-type", "image/png")
+            .body(png)
+            .send()
+            .await
+            .expect("req");
+        assert_eq!(upload.status(), 201, "B's guest token of the old upload secret uploads on A");
+        tokio::time::sleep(Duration::from_millis(2200)).await;
+        assert_eq!(me(&a.http, &old).await, 401, "A: after the grace window");
+        assert_eq!(me(&c.http, &old).await, 401, "B: after the grace window");
+        let _ = a.stop.send(());
+        let _ = c.stop.send(());
+    })
+    .await;
+}
+
+/// On two instances: a weak new value is refused at validate with nothing staged anywhere; a smoke test that
+/// fails (a configured smoke account with a wrong password) puts both instances back, and the evidence says
+/// which step failed and why.
+#[tokio::test]
+async fn failed_rotations_leave_both_instances_as_they_were() {
+    let Some(b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let files = Files::new(&b.s3_key_id, &b.s3_secret);
+        let (exchange, bucket) = (exchange(), format!("gantry-rot-{}", uuid::Uuid::new_v4().simple()));
+        let smoke = "smoke_email = \"nobody@example.com\"\nsmoke_password = \"not-the-password-1\"";
+        let a = instance(&database, &b, &files, &exchange, &bucket, smoke).await;
+        let c = instance(&database, &b, &files, &exchange, &bucket, "").await;
+        let client = reqwest::Client::new();
+        let old = register_and_login(&client, &c.http, "steady@example.com").await;
+
+        files.write("jwt", "short");
+        let (job, record) = rotate(&a.admin, &json!({})).await;
+        assert_eq!((job["state"].as_str(), record["failed_step"].as_str()), (Some("failed"), Some("validate")));
+        assert!(!record.to_string().contains("\"short\""));
+
+        files.write("jwt", NEW_JWT);
+        let (job, record) = rotate(&a.admin, &json!({})).await;
+        assert_eq!(job["state"], "failed", "{job}");
+        assert_eq!(record["failed_step"], "smoke");
+        assert!(record["reason"].as_str().expect("reason").contains("login"), "{record}");
+        for admin in [&a.admin, &c.admin] {
+            assert_eq!(current_jwt(admin).await, Fingerprint::of(JWT).as_str());
+            let secrets = json_of(
+                client.get(format!("{admin}/admin/secrets")).bearer_auth(ADMIN).send().await.expect("req"),
+                200,
+            )
+            .await;
+            assert!(!secrets.to_string().contains("\"pending\""), "nothing left staged on {admin}: {secrets}");
+        }
+        assert_eq!(me(&a.http, &old).await, 200);
+        assert_eq!(me(&c.http, &old).await, 200);
+        let _ = a.stop.send(());
+        let _ = c.stop.send(());
+    })
+    .await;
+}

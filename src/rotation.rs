@@ -456,6 +456,19 @@ impl Rotations {
             .revoke(RevokeTarget::All, reason, format!("rotation:{}", run.record.requested_by))
             .await
             .map_err(|e| format!("revoke-all failed: {e}"))?;
+        // The count of affected sessions is filled in after the O(1) revocation; wait a little for it.
+        let mut notice = notice;
+        for _ in 0..20 {
+            if notice.active_sessions.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if let Ok(list) = self.deps.accounts.revocations(20).await
+                && let Some(found) = list.into_iter().find(|n| n.id == notice.id)
+            {
+                notice = found;
+            }
+        }
         let notice = serde_json::to_value(&notice).unwrap_or(Value::Null);
         run.detail().insert("notice".into(), notice.clone());
         Ok(((), notice))

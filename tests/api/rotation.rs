@@ -107,6 +107,7 @@ async fn jwt_rotation_runs_every_step_and_records_evidence() {
     assert_eq!(promoted["to"], Fingerprint::of(NEW_JWT).as_str());
     assert_eq!(record["detail"]["smoke"]["ok"], true);
     assert!(record["detail"]["notice"]["not_before_ms"].as_i64().is_some(), "{record}");
+    assert_eq!(record["detail"]["notice"]["active_sessions"], 1, "the driver's session: {record}");
     let text = record.to_string();
     assert!(!text.contains(NEW_JWT) && !text.contains(JWT), "a value leaked into the evidence");
 

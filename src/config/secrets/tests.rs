@@ -103,3 +103,54 @@ fn production_requires_everything_and_generates_nothing() {
     assert_eq!(missing, vec!["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]);
     assert!(!settings.secrets_dir().exists(), "nothing generated in production");
 }
+
+/// Redeploy-style rotation: `JWT_SECRET_PREVIOUS` (or its `_FILE`) becomes the previous version, so tokens of
+/// the old key keep verifying during the grace window; a previous value equal to the current one is ignored.
+#[test]
+fn previous_values_at_start_up_become_previous_versions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = local(dir.path());
+    let old_file = dir.path().join("old_upload");
+    std::fs::write(&old_file, "Kq2Wm7Xn4Rb9Tc1Vd6Yf3Zg8Hj5Lp0Sa\n").expect("write");
+    let pairs = [
+        ("JWT_SECRET", JWT),
+        ("JWT_SECRET_PREVIOUS", "Lw8Qe3Rt6Yu1Io4Pa9Sd2Fg7Hj0Kl5Zx"),
+        ("UPLOAD_GUEST_TOKEN_SECRET", UPLOAD),
+        ("UPLOAD_GUEST_TOKEN_SECRET_PREVIOUS_FILE", old_file.to_str().expect("utf-8")),
+        ("GANTRY_ADMIN_TOKEN", ADMIN),
+    ];
+    let (ring, report) = load(&settings, &env(&pairs), false);
+    let ring = ring.unwrap_or_else(|| panic!("{:?}", report.lines()));
+    let jwt = ring.versions(SecretName::JwtSecret).expect("jwt");
+    assert_eq!(jwt.previous.as_ref().expect("previous").value.expose(), "Lw8Qe3Rt6Yu1Io4Pa9Sd2Fg7Hj0Kl5Zx");
+    assert_eq!(jwt.current.value.expose(), JWT);
+    let upload = ring.versions(SecretName::UploadGuestTokenSecret).expect("upload");
+    assert_eq!(
+        upload.previous.as_ref().expect("previous from the file").value.expose(),
+        "Kq2Wm7Xn4Rb9Tc1Vd6Yf3Zg8Hj5Lp0Sa"
+    );
+
+    let old = gantry_actors::sessions::tokens::sign_access(
+        &gantry_actors::sessions::AccessClaims {
+            sub: uuid::Uuid::now_v7(),
+            sid: uuid::Uuid::now_v7(),
+            iat: time::OffsetDateTime::now_utc().unix_timestamp(),
+            exp: time::OffsetDateTime::now_utc().unix_timestamp() + 60,
+            iss: "gantry".into(),
+            aud: "gantry-api".into(),
+            jti: uuid::Uuid::now_v7(),
+        },
+        &jwt.previous.as_ref().expect("previous").value,
+    );
+    let verified = gantry_actors::sessions::tokens::verify_access(&old, &ring, &settings.sessions.tokens());
+    assert!(verified.is_ok(), "a token of the previous key verifies after a redeploy: {verified:?}");
+
+    let same = [
+        ("JWT_SECRET", JWT),
+        ("JWT_SECRET_PREVIOUS", JWT),
+        ("UPLOAD_GUEST_TOKEN_SECRET", UPLOAD),
+        ("GANTRY_ADMIN_TOKEN", ADMIN),
+    ];
+    let (ring, _) = load(&settings, &env(&same), false);
+    assert!(ring.expect("valid").versions(SecretName::JwtSecret).expect("jwt").previous.is_none());
+}

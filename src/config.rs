@@ -389,6 +389,8 @@ impl Settings {
             ),
             ("sessions.access_ttl_secs", usize::try_from(self.sessions.access_ttl_secs).unwrap_or(1)),
             ("sessions.view_reload_secs", usize::try_from(self.sessions.view_reload_secs).unwrap_or(1)),
+            ("rotation.ack_timeout_secs", usize::try_from(self.rotation.ack_timeout_secs).unwrap_or(1)),
+            ("rotation.heartbeat_secs", usize::try_from(self.rotation.heartbeat_secs).unwrap_or(1)),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -406,6 +408,9 @@ impl Settings {
                     "uploads.allowed_types: unsupported type {t:?} (image/jpeg, image/png, image/webp, application/pdf)"
                 ));
             }
+        }
+        if self.rotation.live_within_secs <= self.rotation.heartbeat_secs {
+            problems.push("rotation.live_within_secs must be longer than rotation.heartbeat_secs".into());
         }
         if self.uploads.abandon_after_secs <= self.uploads.timeout_secs {
             problems.push("uploads.abandon_after_secs must be longer than uploads.timeout_secs".into());

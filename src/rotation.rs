@@ -17,7 +17,8 @@ use gantry_actors::ports::jobs::{Job, JobState, JobStore, JobUpdate};
 use gantry_actors::ports::objects::ObjectStore;
 use gantry_actors::ports::rotations::{Fleet, RotationRecord, RotationStore};
 use gantry_actors::ports::secrets::SecretSource;
-use gantry_actors::secrets::keyring::{SecretOrigin, SecretVersion, Versions};
+use gantry_actors::secrets::Fingerprint;
+use gantry_actors::secrets::keyring::{SecretOrigin, SecretVersion, VersionChange, Versions};
 use gantry_actors::secrets::store::SecretStoreHandle;
 use gantry_actors::secrets::{KeyRing, SecretName, SecretStep};
 use gantry_actors::sessions::SessionRegistryHandle;
@@ -26,6 +27,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+/// A `running` evidence record older than this belongs to an instance that died mid-rotation.
+const ABANDONED_AFTER: time::Duration = time::Duration::minutes(10);
 
 /// How long to wait for every instance's acknowledgement of a step, and how fresh a heartbeat must be.
 #[derive(Debug, Clone)]
@@ -164,6 +168,15 @@ impl Rotations {
             }
             *running = Some(id);
         }
+        // Another instance's rotation: its evidence record says `running` (one older than ABANDONED_AFTER
+        // belongs to an instance that died mid-run and no longer blocks).
+        let recent = self.deps.store.rotations(5).await.unwrap_or_default();
+        if let Some(other) =
+            recent.iter().find(|r| r.outcome == "running" && now() - r.started_at < ABANDONED_AFTER && r.id != id)
+        {
+            *self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+            return Err(StartError::InProgress(other.id));
+        }
         let kind = if rollback { "secrets.rollback" } else { "secrets.rotate" };
         let job = Job {
             id,
@@ -176,36 +189,39 @@ impl Rotations {
             created_at: now(),
             updated_at: now(),
         };
-        if let Err(e) = self.deps.jobs.create(&job).await {
+        // The `running` record is what other instances check before they start one.
+        let record = RotationRecord {
+            id,
+            kind: if rollback { "rollback" } else { "rotation" }.into(),
+            deployment_id: request.deployment_id.clone(),
+            commit_sha: request.commit_sha.clone(),
+            requested_by: request.requested_by.clone().unwrap_or_else(|| "admin".into()),
+            outcome: "running".into(),
+            failed_step: None,
+            reason: None,
+            detail: json!({"instance": self.deps.instance_id, "steps": [], "changes": {}}),
+            started_at: now(),
+            finished_at: None,
+        };
+        let stored = match self.deps.jobs.create(&job).await {
+            Ok(()) => self.deps.store.save_rotation(&record).await.map_err(|e| e.0),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(reason) = stored {
             *self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-            return Err(StartError::Unavailable(e.to_string()));
+            return Err(StartError::Unavailable(reason));
         }
         let this = Arc::clone(self);
         tokio::spawn(async move {
-            this.run(id, request, rollback).await;
+            this.run(record, request, rollback).await;
             *this.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         });
         Ok(id)
     }
 
-    async fn run(&self, id: Uuid, request: RotateRequest, rollback: bool) {
-        let mut run = Run {
-            record: RotationRecord {
-                id,
-                kind: if rollback { "rollback" } else { "rotation" }.into(),
-                deployment_id: request.deployment_id.clone(),
-                commit_sha: request.commit_sha.clone(),
-                requested_by: request.requested_by.clone().unwrap_or_else(|| "admin".into()),
-                outcome: "running".into(),
-                failed_step: None,
-                reason: None,
-                detail: json!({"instance": self.deps.instance_id, "steps": [], "changes": {}}),
-                started_at: now(),
-                finished_at: None,
-            },
-            steps: Vec::new(),
-        };
-        let _ = self.deps.store.save_rotation(&run.record).await;
+    async fn run(&self, record: RotationRecord, request: RotateRequest, rollback: bool) {
+        let id = record.id;
+        let mut run = Run { record, steps: Vec::new() };
         let _ = self.deps.jobs.update(id, JobUpdate { state: Some(JobState::Running), ..JobUpdate::default() }).await;
         tracing::info!(event = "rotation_started", rotation_id = %id, kind = %run.record.kind, "secret rotation started");
         let outcome =
@@ -288,14 +304,30 @@ impl Rotations {
     async fn rotate(&self, run: &mut Run, request: &RotateRequest) -> Result<(), Failure> {
         self.begin(run, "validate").await;
         let validated = self.validate();
-        let changed = self.step(run, "validate", validated).await?;
+        let wanted = self.step(run, "validate", validated).await?;
+        let changed: BTreeSet<SecretName> = wanted.keys().copied().collect();
         let invalidate = request.invalidate_sessions.unwrap_or(changed.contains(&SecretName::JwtSecret));
         run.detail().insert("secrets".into(), json!(changed));
         run.detail().insert("invalidate_sessions".into(), json!(invalidate));
 
         self.begin(run, "stage").await;
         let expected = self.expected().await;
-        let staged = self.broadcast(run, SecretStep::Stage, &expected).await;
+        let staged = self.broadcast(run, SecretStep::Stage, &expected).await.and_then(|(acks, detail)| {
+            // Every instance must hold the values validated here: one whose files were not updated would
+            // acknowledge with nothing staged and keep its old keys.
+            for (instance, changes) in &acks {
+                for (name, fingerprint) in &wanted {
+                    let holds = changes.iter().any(|c| c.name == *name && c.action == "staged" && c.to.as_ref() == Some(fingerprint));
+                    if !holds {
+                        return Err(format!(
+                            "instance {instance} did not stage the validated {name} ({}); its secret source holds another value",
+                            fingerprint.as_str()
+                        ));
+                    }
+                }
+            }
+            Ok(((), detail))
+        });
         if let Err(f) = self.step(run, "stage", staged).await {
             self.restore(run, &expected).await;
             return Err(f);
@@ -311,7 +343,7 @@ impl Rotations {
         }
 
         self.begin(run, "promote").await;
-        let promoted = self.broadcast(run, SecretStep::Promote, &expected).await;
+        let promoted = self.broadcast(run, SecretStep::Promote, &expected).await.map(|(_, detail)| ((), detail));
         if let Err(f) = self.step(run, "promote", promoted).await {
             self.restore(run, &expected).await;
             return Err(f);
@@ -336,7 +368,7 @@ impl Rotations {
         let jwt_back = ring.versions(SecretName::JwtSecret).is_some_and(|v| v.previous.is_some());
         self.begin(run, "rollback").await;
         let expected = self.expected().await;
-        let rolled = self.broadcast(run, SecretStep::Rollback, &expected).await;
+        let rolled = self.broadcast(run, SecretStep::Rollback, &expected).await.map(|(_, detail)| ((), detail));
         self.step(run, "rollback", rolled).await?;
         if request.invalidate_sessions.unwrap_or(jwt_back) {
             self.begin(run, "invalidate").await;
@@ -350,13 +382,14 @@ impl Rotations {
     }
 
     /// Validate: the source's values pass the start-up rules and at least one differs from the one in use.
-    fn validate(&self) -> Result<(BTreeSet<SecretName>, Value), String> {
+    /// Returns the new fingerprint of every secret that changes.
+    fn validate(&self) -> Result<(BTreeMap<SecretName, Fingerprint>, Value), String> {
         let set = self.deps.source.read().map_err(|problems| problems.join("; "))?;
         let ring = self.deps.secrets.keyring();
-        let changed: BTreeSet<SecretName> = set
+        let changed: BTreeMap<SecretName, Fingerprint> = set
             .iter()
             .filter(|(name, (value, _))| ring.current(**name).is_none_or(|c| c.fingerprint() != value.fingerprint()))
-            .map(|(name, _)| *name)
+            .map(|(name, (value, _))| (*name, value.fingerprint().clone()))
             .collect();
         if changed.is_empty() {
             return Err("nothing to rotate: the secret source holds the values in use".into());
@@ -379,13 +412,14 @@ impl Rotations {
         expected
     }
 
-    /// Publishes `step` and waits for every expected instance's acknowledgement.
+    /// Publishes `step` and waits for every expected instance's acknowledgement; returns each instance's
+    /// version changes.
     async fn broadcast(
         &self,
         run: &mut Run,
         step: SecretStep,
         expected: &BTreeSet<Uuid>,
-    ) -> Result<((), Value), String> {
+    ) -> Result<(BTreeMap<Uuid, Vec<VersionChange>>, Value), String> {
         let rotation_id = run.record.id;
         let mut rx = self.deps.bus.subscribe();
         self.deps
@@ -394,6 +428,7 @@ impl Rotations {
             .await
             .map_err(|e| format!("the bus did not take the {} command: {e}", step.as_str()))?;
         let mut acks: BTreeMap<Uuid, Value> = BTreeMap::new();
+        let mut changed: BTreeMap<Uuid, Vec<VersionChange>> = BTreeMap::new();
         let mut failed = Vec::new();
         let deadline = tokio::time::Instant::now() + self.deps.settings.ack_timeout;
         while !expected.iter().all(|i| acks.contains_key(i)) {
@@ -421,6 +456,7 @@ impl Rotations {
                     }
                 }
                 acks.insert(instance_id, json!({"ok": ok, "detail": detail, "changes": changes_json}));
+                changed.insert(instance_id, changes);
             }
         }
         let missing: Vec<String> = expected.iter().filter(|i| !acks.contains_key(i)).map(ToString::to_string).collect();
@@ -436,13 +472,13 @@ impl Rotations {
                 missing.join(", ")
             ));
         }
-        Ok(((), detail))
+        Ok((changed, detail))
     }
 
     /// Puts every instance back to what it had before this rotation's stage (best effort; recorded).
     async fn restore(&self, run: &mut Run, expected: &BTreeSet<Uuid>) {
         self.begin(run, "restore").await;
-        let restored = self.broadcast(run, SecretStep::Restore, expected).await;
+        let restored = self.broadcast(run, SecretStep::Restore, expected).await.map(|(_, detail)| ((), detail));
         let ok = restored.is_ok();
         let detail = restored.map_or_else(|reason| json!(reason), |(_, d)| d);
         self.end(run, ok, detail).await;

@@ -78,7 +78,12 @@ async fn rotate(admin: &str, body: &Value) -> (Value, Value) {
         202,
     )
     .await;
-    let id = accepted["job_id"].as_str().expect("job id").to_owned();
+    follow(admin, accepted["job_id"].as_str().expect("job id")).await
+}
+
+/// Follows a rotation job until it ends; returns the job and its evidence.
+async fn follow(admin: &str, id: &str) -> (Value, Value) {
+    let client = reqwest::Client::new();
     for _ in 0..600 {
         let job =
             json_of(client.get(format!("{admin}/admin/jobs/{id}")).bearer_auth(ADMIN).send().await.expect("req"), 200)
@@ -141,7 +146,24 @@ async fn jwt_rotation_reaches_every_instance() {
         let old_c = register_and_login(&client, &c.http, "fleet-c@example.com").await;
         files.write("jwt", NEW_JWT);
 
-        let (job, record) = rotate(&a.admin, &json!({"deployment_id": "prod-1", "commit_sha": "0badc0de"})).await;
+        let started = client
+            .post(format!("{}/admin/secrets/rotate", a.admin))
+            .bearer_auth(ADMIN)
+            .json(&json!({"deployment_id": "prod-1", "commit_sha": "0badc0de"}))
+            .send()
+            .await
+            .expect("req");
+        let id = json_of(started, 202).await["job_id"].as_str().expect("job id").to_owned();
+        let second = client
+            .post(format!("{}/admin/secrets/rotate", c.admin))
+            .bearer_auth(ADMIN)
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("req");
+        let conflict = json_of(second, 409).await;
+        assert_eq!(conflict["code"], "rotation_in_progress", "one rotation at a time across instances");
+        let (job, record) = follow(&a.admin, &id).await;
         assert_eq!(job["state"], "succeeded", "{job}");
         assert_eq!(
             record["detail"]["changes"].as_object().expect("changes").len(),
@@ -349,6 +371,34 @@ async fn failed_rotations_leave_both_instances_as_they_were() {
         }
         assert_eq!(me(&a.http, &old).await, 200);
         assert_eq!(me(&c.http, &old).await, 200);
+        let _ = a.stop.send(());
+        let _ = c.stop.send(());
+    })
+    .await;
+}
+
+/// An instance whose secret files were not updated (its own copy still holds the old value) acknowledges
+/// with nothing staged: the rotation fails at stage instead of leaving that instance on the old key.
+#[tokio::test]
+async fn an_instance_with_stale_files_fails_the_rotation() {
+    let Some(b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let files = Files::new(&b.s3_key_id, &b.s3_secret);
+        let stale = Files::new(&b.s3_key_id, &b.s3_secret);
+        let (exchange, bucket) = (exchange(), format!("gantry-rot-{}", uuid::Uuid::new_v4().simple()));
+        let a = instance(&database, &b, &files, &exchange, &bucket, "").await;
+        let c = instance(&database, &b, &stale, &exchange, &bucket, "").await;
+        files.write("jwt", NEW_JWT);
+        let (job, record) = rotate(&a.admin, &json!({})).await;
+        assert_eq!(job["state"], "failed", "{job}");
+        assert_eq!(record["failed_step"], "stage");
+        assert!(
+            record["reason"].as_str().expect("reason").contains("did not stage the validated JWT_SECRET"),
+            "{record}"
+        );
+        for admin in [&a.admin, &c.admin] {
+            assert_eq!(current_jwt(admin).await, Fingerprint::of(JWT).as_str());
+        }
         let _ = a.stop.send(());
         let _ = c.stop.send(());
     })

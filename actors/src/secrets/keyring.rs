@@ -189,25 +189,27 @@ impl KeyRing {
                 next.secrets.insert(*name, Versions::only(SecretVersion::first(value.clone(), *origin)));
                 continue;
             };
-            if versions.current.fingerprint() == value.fingerprint()
-                || versions.pending.as_ref().is_some_and(|p| p.fingerprint() == value.fingerprint())
-            {
+            if versions.current.fingerprint() == value.fingerprint() {
                 continue;
             }
-            let version = SecretVersion {
-                value: value.clone(),
-                version: versions.next_number(),
-                created_at: now,
-                origin: *origin,
-            };
+            // Staging the value already pending (a reload came first) keeps that version but still reports it,
+            // so a rotation sees every instance holding the new value.
+            if versions.pending.as_ref().is_none_or(|p| p.fingerprint() != value.fingerprint()) {
+                let version = SecretVersion {
+                    value: value.clone(),
+                    version: versions.next_number(),
+                    created_at: now,
+                    origin: *origin,
+                };
+                versions.pending = Some(Arc::new(version));
+            }
             changes.push(VersionChange {
                 name: *name,
                 action: "staged".into(),
                 from: Some(versions.current.fingerprint().clone()),
-                to: Some(version.fingerprint().clone()),
+                to: Some(value.fingerprint().clone()),
                 at: now,
             });
-            versions.pending = Some(Arc::new(version));
         }
         (next, changes)
     }

@@ -258,3 +258,72 @@ fn templates_check_names_template_and_field() {
     let (code, text) = output_of(gantry(dir.path()).args(["templates", "check"]).arg(&good));
     assert_eq!(code, 0, "{text}");
 }
+
+/// SIGHUP re-reads the `*_FILE` secrets: a changed `JWT_SECRET` file is staged as `pending` (the old value stays
+/// current), logged with `event="secrets_reloaded"`, and never printed.
+#[tokio::test]
+async fn sighup_stages_changed_secret_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jwt_file = dir.path().join("jwt");
+    std::fs::write(&jwt_file, JWT).expect("write");
+    let mut child = gantry(dir.path())
+        .env("JWT_SECRET_FILE", &jwt_file)
+        .env("UPLOAD_GUEST_TOKEN_SECRET", UPLOAD)
+        .env("GANTRY_ADMIN_TOKEN", ADMIN_TOKEN)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut admin = None;
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+            && v["message"] == "listening"
+        {
+            admin = v["admin"].as_str().map(str::to_owned);
+            break;
+        }
+    }
+    let admin = admin.expect("the binary logs its admin address");
+    const NEW: &str = "Vb7Nq2Lx9Rt4Kw8Mz3Hc6Jp1Df5Gs0Ya";
+    std::fs::write(&jwt_file, NEW).expect("write");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-HUP", &pid]).status().expect("kill runs").success());
+    let mut logged = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
+        let reloaded = line.contains("\"event\":\"secrets_reloaded\"");
+        logged.push(line);
+        if reloaded {
+            break;
+        }
+    }
+    let logged = logged.join("\n");
+    assert!(logged.contains("secrets_reloaded"), "{logged}");
+    assert!(!logged.contains(NEW), "the value leaked: {logged}");
+    let secrets: serde_json::Value = reqwest::Client::new()
+        .get(format!("http://{admin}/admin/secrets"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    let pending = secrets["secrets"]
+        .as_array()
+        .expect("secrets")
+        .iter()
+        .find(|s| s["state"] == "pending")
+        .expect("a pending version");
+    assert_eq!(pending["name"], "JWT_SECRET");
+    assert_eq!(pending["fingerprint"], gantry_actors::secrets::Fingerprint::of(NEW).as_str());
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs").success());
+    let status = tokio::task::spawn_blocking(move || child.wait()).await.expect("join").expect("wait");
+    assert!(status.success(), "{status}");
+}

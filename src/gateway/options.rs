@@ -177,6 +177,22 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
         return Ok(response);
     }
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(search_form);
+    if q.is_none() && query.cursor.is_none() && query.limit == DEFAULT_LIMIT {
+        // The plain list (what form UIs load): rendered once per cached list.
+        let body = list.first_page.get_or_init(|| {
+            let mut all = list.items.iter();
+            let items: Vec<Item<'_>> = all.by_ref().take(DEFAULT_LIMIT).map(Item::from).collect();
+            let next_cursor = if all.next().is_some() { items.last().map(|i| i.id) } else { None };
+            let page = Page { items, version: list.version, next_cursor };
+            bytes::Bytes::from(serde_json::to_vec(&page).expect("a page serialises"))
+        });
+        let mut response = hyper::Response::new(super::body::full(body.clone()));
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Ok(v) = HeaderValue::from_str(&etag) {
+            response.headers_mut().insert(header::ETAG, v);
+        }
+        return Ok(response);
+    }
     let mut filtered = list.items.iter().filter(|o| q.as_deref().is_none_or(|q| matches(&o.search_key, q)));
     if let Some(cursor) = query.cursor {
         // The cursor is the id of the last item of the previous page.

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::AppState;
-use super::body::{Response, json_response, read_json};
+use super::body::{Response, full, json_response, read_json};
 use super::options::{cache_error, field, not_modified, percent_decode};
 use super::problem::ApiError;
 use super::server::Ctx;
@@ -64,16 +64,20 @@ pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result
     if let Some(response) = not_modified(req, &tag) {
         return Ok(response);
     }
-    let resolved = &form.template.resolved;
-    let body = FormBody {
-        category_id,
-        subcategory_id,
-        template: &resolved.title,
-        source: resolved.source,
-        version: form.version,
-        blocks: &resolved.blocks,
-    };
-    let mut response = json_response(StatusCode::OK, &body);
+    let body = form.rendered.get_or_init(|| {
+        let resolved = &form.template.resolved;
+        let body = FormBody {
+            category_id,
+            subcategory_id,
+            template: &resolved.title,
+            source: resolved.source,
+            version: form.version,
+            blocks: &resolved.blocks,
+        };
+        bytes::Bytes::from(serde_json::to_vec(&body).expect("a form serialises"))
+    });
+    let mut response = hyper::Response::new(full(body.clone()));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Ok(v) = HeaderValue::from_str(&tag) {
         response.headers_mut().insert(header::ETAG, v);
     }

@@ -191,6 +191,19 @@ async fn paging_with_cursor() {
     }
     let expected: Vec<Value> = all.iter().map(|i| i["id"].clone()).collect();
     assert_eq!(seen, expected);
+
+    // The plain list (default limit 50, served from the rendered first page) pages on with the same cursor,
+    // and asking twice gives the same bytes.
+    let first = list(&app, "/v1/options/brand").await;
+    assert_eq!(first["items"].as_array().expect("items").len(), 50.min(all.len()));
+    assert_eq!(first, list(&app, "/v1/options/brand").await);
+    if all.len() > 50 {
+        let next = first["next_cursor"].as_str().expect("a next page");
+        let rest = list(&app, &format!("/v1/options/brand?cursor={next}&limit=500")).await;
+        assert_eq!(rest["items"][0]["id"], expected[50]);
+    } else {
+        assert!(first.get("next_cursor").is_none());
+    }
 }
 
 /// Creates are rate-limited per user.

@@ -62,6 +62,9 @@ pub struct CachedList {
     pub version: u64,
     /// The options, ordered by search key.
     pub items: Arc<Vec<CatalogOption>>,
+    /// The first page as the gateway serves it without a query (no `q`, no cursor, the default limit), rendered
+    /// once per cached list: what form UIs ask for almost always.
+    pub first_page: Arc<std::sync::OnceLock<bytes::Bytes>>,
 }
 
 /// The cache map, read by request tasks, written only by the actor.
@@ -98,6 +101,9 @@ pub struct Form {
     pub template: Arc<CompiledTemplate>,
     /// The catalog version its set was loaded at (the `ETag`).
     pub version: u64,
+    /// The form as the gateway serves it, rendered once per cached form (a form is cached per (category,
+    /// subcategory), so the rendering never changes while the form is cached).
+    pub rendered: Arc<std::sync::OnceLock<bytes::Bytes>>,
 }
 
 /// Templates and resolved forms, read by request tasks, written only by the actor.
@@ -288,7 +294,7 @@ impl CacheState {
             None => self.known_version = Some(version),
             Some(_) => {}
         }
-        let list = CachedList { version, items: Arc::new(items) };
+        let list = CachedList { version, items: Arc::new(items), first_page: Arc::default() };
         let mut entries = self.write();
         if entries.len() >= MAX_ENTRIES {
             // Bounded: parents are few (brands, countries, categories); reaching this means something odd.
@@ -453,7 +459,7 @@ impl CacheState {
                 first = %issues[0], "a resolved form fails its checks");
             CacheError::InvalidTemplates(issues)
         })?;
-        let form = Form { template: Arc::new(template), version: loaded.version };
+        let form = Form { template: Arc::new(template), version: loaded.version, rendered: Arc::default() };
         let mut cache = self.templates();
         if cache.forms.len() >= MAX_ENTRIES {
             cache.forms.clear();

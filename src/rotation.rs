@@ -310,13 +310,29 @@ impl Rotations {
         run.detail().insert("secrets".into(), json!(changed));
         run.detail().insert("invalidate_sessions".into(), json!(invalidate));
 
-        self.begin(run, "stage").await;
         let expected = self.expected().await;
-        let staged = self.broadcast(run, SecretStep::Stage, &expected).await.and_then(|(acks, detail)| {
+        // Everything after validate changes instances: any failure puts every one back, once, here.
+        let outcome = self.stage_to_record(run, &wanted, invalidate, &expected).await;
+        if outcome.is_err() {
+            self.restore(run, &expected).await;
+        }
+        outcome
+    }
+
+    /// Stage, smoke, promote, invalidate (when asked) and record; the caller restores on failure.
+    async fn stage_to_record(
+        &self,
+        run: &mut Run,
+        wanted: &BTreeMap<SecretName, Fingerprint>,
+        invalidate: bool,
+        expected: &BTreeSet<Uuid>,
+    ) -> Result<(), Failure> {
+        self.begin(run, "stage").await;
+        let staged = self.broadcast(run, SecretStep::Stage, expected).await.and_then(|(acks, detail)| {
             // Every instance must hold the values validated here: one whose files were not updated would
             // acknowledge with nothing staged and keep its old keys.
             for (instance, changes) in &acks {
-                for (name, fingerprint) in &wanted {
+                for (name, fingerprint) in wanted {
                     let holds = changes.iter().any(|c| c.name == *name && c.action == "staged" && c.to.as_ref() == Some(fingerprint));
                     if !holds {
                         return Err(format!(
@@ -328,35 +344,23 @@ impl Rotations {
             }
             Ok(((), detail))
         });
-        if let Err(f) = self.step(run, "stage", staged).await {
-            self.restore(run, &expected).await;
-            return Err(f);
-        }
+        self.step(run, "stage", staged).await?;
 
         self.begin(run, "smoke").await;
         let smoke = self.smoke().await;
         run.detail().insert("smoke".into(), smoke.clone());
         let smoked = if smoke["ok"] == true { Ok(((), json!("passed"))) } else { Err(smoke_reason(&smoke)) };
-        if let Err(f) = self.step(run, "smoke", smoked).await {
-            self.restore(run, &expected).await;
-            return Err(f);
-        }
+        self.step(run, "smoke", smoked).await?;
 
         self.begin(run, "promote").await;
-        let promoted = self.broadcast(run, SecretStep::Promote, &expected).await.map(|(_, detail)| ((), detail));
-        if let Err(f) = self.step(run, "promote", promoted).await {
-            self.restore(run, &expected).await;
-            return Err(f);
-        }
+        let promoted = self.broadcast(run, SecretStep::Promote, expected).await.map(|(_, detail)| ((), detail));
+        self.step(run, "promote", promoted).await?;
 
         if invalidate {
             self.begin(run, "invalidate").await;
             let reason = format!("secret rotation {}", run.record.id);
             let invalidated = self.invalidate(run, reason).await;
-            if let Err(f) = self.step(run, "invalidate", invalidated).await {
-                self.restore(run, &expected).await;
-                return Err(f);
-            }
+            self.step(run, "invalidate", invalidated).await?;
         }
         self.begin(run, "record").await;
         self.end(run, true, json!("stored")).await;

@@ -77,7 +77,6 @@ async fn main() -> anyhow::Result<()> {
         }
         _ => anyhow::bail!("usage: upload_bench direct … | gantry …"),
     };
-    #[allow(clippy::cast_precision_loss)]
     let rate = mib as f64 / elapsed.as_secs_f64();
     println!("seconds={:.3} mib_per_s={rate:.1}", elapsed.as_secs_f64());
     Ok(())

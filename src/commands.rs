@@ -1,9 +1,69 @@
-//! The subcommands other than `serve`: each returns the process exit code.
+//! The subcommands: [`run`] dispatches each (serving is `startup::serve`); each returns the process exit code.
 
 use std::process::ExitCode;
 
+use crate::cli::{Command, RotationsCommand, SecretsCommand, SessionsCommand, TemplatesCommand, UsersCommand};
 use crate::config::secrets::{self, SecretEnv, SecretReport};
 use crate::config::{Profile, Settings};
+
+/// Runs one subcommand (`serve` included) to completion on `runtime` and returns the process exit code.
+#[must_use]
+pub fn run(command: Command, settings: Settings, runtime: &tokio::runtime::Runtime) -> ExitCode {
+    match command {
+        Command::Secrets { action: SecretsCommand::Check { json } } => secrets_check(&settings, json),
+        Command::Secrets {
+            action: SecretsCommand::Rotate { deployment_id, commit_sha, invalidate_sessions, admin_url },
+        } => {
+            let body = serde_json::json!({"deployment_id": deployment_id, "commit_sha": commit_sha,
+                "invalidate_sessions": invalidate_sessions, "requested_by": "cli"});
+            exit_with(runtime.block_on(secrets_rotate(&settings, body, false, admin_url.as_deref())))
+        }
+        Command::Secrets { action: SecretsCommand::Rollback { deployment_id, commit_sha, admin_url } } => {
+            let body =
+                serde_json::json!({"deployment_id": deployment_id, "commit_sha": commit_sha, "requested_by": "cli"});
+            exit_with(runtime.block_on(secrets_rotate(&settings, body, true, admin_url.as_deref())))
+        }
+        Command::Rotations { action: RotationsCommand::List { json, admin_url } } => {
+            exit_with(runtime.block_on(rotations(&settings, None, json, admin_url.as_deref())))
+        }
+        Command::Rotations { action: RotationsCommand::Show { id, json, admin_url } } => {
+            exit_with(runtime.block_on(rotations(&settings, Some(&id), json, admin_url.as_deref())))
+        }
+        Command::Migrate => match runtime.block_on(migrate(&settings)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                tracing::error!(event = "migrate_failed", error = format!("{err:#}"), "migration failed");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Serve => runtime.block_on(crate::startup::serve(settings)),
+        Command::Seed => exit_with(runtime.block_on(seed(&settings))),
+        Command::Smoke { base_url, email, password_file, json } => {
+            runtime.block_on(smoke(&base_url, email, password_file.as_deref(), json))
+        }
+        Command::Users { action: UsersCommand::Add { email, password_file } } => {
+            exit_with(runtime.block_on(users_add(&settings, &email, password_file.as_deref())))
+        }
+        Command::Sessions { action: SessionsCommand::RevokeAll { reason, admin_url } } => {
+            exit_with(runtime.block_on(sessions_revoke_all(&settings, &reason, admin_url.as_deref())))
+        }
+        Command::Templates { action: TemplatesCommand::Check { file } } => exit_with(templates_check(&file)),
+        Command::Templates { action: TemplatesCommand::Import { file, replace, admin_url } } => {
+            exit_with(runtime.block_on(templates_import(&settings, &file, replace, admin_url.as_deref())))
+        }
+    }
+}
+
+/// The exit code for a subcommand's outcome (the error chain printed on stderr).
+fn exit_with(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("gantry: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// Logs the one structured event operators grep for: `event="secret_validation_failed"`, with every
 /// problem (variable and rule, never a value).

@@ -8,7 +8,7 @@
 pub mod secrets;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use figment::Figment;
@@ -454,12 +454,6 @@ impl Settings {
     #[must_use]
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.http.request_timeout_secs)
-    }
-
-    /// Whether `path` is inside the data folder (for messages).
-    #[must_use]
-    pub fn in_data_dir(&self, path: &Path) -> bool {
-        path.starts_with(&self.data_dir)
     }
 }
 

@@ -108,6 +108,9 @@ pub enum StartError {
 pub struct Rotations {
     deps: RotationDeps,
     running: Mutex<Option<Uuid>>,
+    /// The task running the current rotation: shutdown waits for it (within its budget) and then cancels it,
+    /// so no rotation outlives the process's orderly stop unobserved.
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// A failed step: its name and why.
@@ -140,7 +143,7 @@ impl Rotations {
     /// A runner.
     #[must_use]
     pub fn new(deps: RotationDeps) -> Arc<Self> {
-        Arc::new(Self { deps, running: Mutex::new(None) })
+        Arc::new(Self { deps, running: Mutex::new(None), task: Mutex::new(None) })
     }
 
     /// The evidence store.
@@ -212,11 +215,29 @@ impl Rotations {
             return Err(StartError::Unavailable(reason));
         }
         let this = Arc::clone(self);
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             this.run(record, request, rollback).await;
             *this.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         });
+        *self.task.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task);
         Ok(id)
+    }
+
+    /// Shutdown: waits up to `within` for a running rotation to finish, then cancels it (logged and counted:
+    /// the job stays `running` and its evidence record says so, which is what an operator sees after a crash
+    /// as well).
+    pub async fn stop(&self, within: Duration) {
+        let task = self.task.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let Some(mut task) = task else { return };
+        if task.is_finished() {
+            return;
+        }
+        if tokio::time::timeout(within, &mut task).await.is_err() {
+            task.abort();
+            metrics::counter!("gantry_rotations_cancelled_total").increment(1);
+            tracing::warn!(event = "rotation_cancelled", rotation_id = ?self.running(), ?within,
+                "shutdown budget ran out; the running rotation was cancelled");
+        }
     }
 
     async fn run(&self, record: RotationRecord, request: RotateRequest, rollback: bool) {

@@ -469,3 +469,36 @@ fn spawn_heartbeat(fleet: Arc<dyn Fleet>, instance_id: Uuid, every: Duration) ->
         }
     })
 }
+
+/// `gantry serve` (and no subcommand): validates the secrets, builds the application, reloads secrets on
+/// SIGHUP and serves until SIGTERM/Ctrl-C or a fatal failure of the actor tree.
+pub async fn serve(settings: Settings) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let (keyring, report) = crate::config::secrets::load(&settings, &SecretEnv::from_process(), true);
+    let Some(keyring) = keyring else {
+        crate::commands::log_secret_failure(&report);
+        eprintln!("gantry: secret validation failed:");
+        for line in report.lines() {
+            eprintln!("  - {line}");
+        }
+        return ExitCode::FAILURE;
+    };
+    let app = match Application::build(settings, keyring).await {
+        Ok(app) => app,
+        Err(err) => {
+            tracing::error!(event = "startup_failed", error = format!("{err:#}"), "gantry could not start");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(http = %app.http_addr(), admin = %app.admin_addr(), "listening");
+    let reloads = tokio::spawn(crate::signals::reload_on_hangup(app.state().secrets.clone()));
+    let outcome = app.run_until_stopped(crate::signals::shutdown_signal()).await;
+    reloads.abort();
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(event = "fatal", error = format!("{err:#}"), "gantry is exiting after a fatal failure");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -77,7 +77,6 @@ impl Mailbox {
     }
 
     fn publish(&self) {
-        #[allow(clippy::cast_precision_loss)] // mailbox depths are far below 2^52
         metrics::gauge!(names::MAILBOX_DEPTH, "actor" => self.actor).set(self.depth() as f64);
     }
 

@@ -186,6 +186,7 @@ pub enum OptionCacheMsg {
     /// Internal: compare the cached version with the store's.
     CheckVersion,
     /// Fault injection for supervision tests and chaos drills.
+    #[cfg(any(test, feature = "chaos"))]
     InjectPanic,
 }
 
@@ -380,14 +381,12 @@ impl CacheState {
         match signal {
             BusSignal::Message(envelope) => {
                 if let Event::OptionChanged { kind, parent_id, version } = envelope.event {
-                    #[allow(clippy::cast_precision_loss)]
                     let lag = (now_ms() - envelope.sent_at_ms).max(0) as f64 / 1000.0;
                     metrics::histogram!("gantry_bus_propagation_seconds", "event" => "option_changed").record(lag);
                     metrics::counter!("gantry_option_invalidations_total", "kind" => kind.as_str()).increment(1);
                     self.advance(version, |s| s.drop_key(&(kind, parent_id)));
                 }
                 if let Event::TemplatesChanged { version } = envelope.event {
-                    #[allow(clippy::cast_precision_loss)]
                     let lag = (now_ms() - envelope.sent_at_ms).max(0) as f64 / 1000.0;
                     metrics::histogram!("gantry_bus_propagation_seconds", "event" => "templates_changed").record(lag);
                     metrics::counter!("gantry_option_invalidations_total", "kind" => "templates").increment(1);
@@ -581,6 +580,7 @@ impl Actor for OptionCache {
                     tracing::warn!(error = %e, "catalog version check failed; retrying at the next tick");
                 }
             }
+            #[cfg(any(test, feature = "chaos"))]
             OptionCacheMsg::InjectPanic => {
                 let _h = state.deps.mailbox.begin_handling();
                 panic!("fault injected into {NAME}");
@@ -739,6 +739,7 @@ impl OptionCacheHandle {
     ///
     /// # Errors
     /// The actor is not running or overloaded.
+    #[cfg(any(test, feature = "chaos"))]
     pub fn inject_panic(&self) -> Result<(), CallError> {
         self.slot.cast(OptionCacheMsg::InjectPanic)
     }

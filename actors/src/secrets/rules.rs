@@ -242,7 +242,7 @@ pub fn weaknesses(value: &str) -> Vec<Rule> {
     found
 }
 
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // a small positive constant
+/// [`MIN_ENTROPY_BITS`] as a whole number of bits (a small positive constant).
 fn min_bits() -> u32 {
     MIN_ENTROPY_BITS as u32
 }
@@ -259,12 +259,10 @@ pub fn estimate_entropy_bits(value: &str) -> f64 {
     if len == 0 {
         return 0.0;
     }
-    #[allow(clippy::cast_precision_loss)] // secret lengths are far below 2^52
     let n = len as f64;
     let per_char: f64 = counts
         .values()
         .map(|&k| {
-            #[allow(clippy::cast_precision_loss)]
             let p = k as f64 / n;
             -p * p.log2()
         })

@@ -56,6 +56,7 @@ pub enum SecretStoreMsg {
     /// Internal: refresh the version-age gauges.
     Tick,
     /// Fault injection for supervision tests and chaos drills: the actor panics while handling it.
+    #[cfg(any(test, feature = "chaos"))]
     InjectPanic,
 }
 
@@ -138,7 +139,6 @@ impl SecretStoreState {
         let ring = self.ring();
         let now = OffsetDateTime::now_utc();
         for (name, versions) in ring.iter() {
-            #[allow(clippy::cast_precision_loss)]
             let age = (now - versions.promoted_at).whole_seconds().max(0) as f64;
             metrics::gauge!("gantry_secret_current_version_age_seconds", "secret" => name.env_var()).set(age);
         }
@@ -288,6 +288,7 @@ impl Actor for SecretStore {
                 let _handling = state.args.mailbox.begin_internal();
                 state.refresh_ages();
             }
+            #[cfg(any(test, feature = "chaos"))]
             SecretStoreMsg::InjectPanic => {
                 let _handling = state.args.mailbox.begin_handling();
                 panic!("fault injected into {NAME}")
@@ -353,6 +354,7 @@ impl SecretStoreHandle {
     ///
     /// # Errors
     /// The actor is not running or overloaded.
+    #[cfg(any(test, feature = "chaos"))]
     pub fn inject_panic(&self) -> Result<(), CallError> {
         self.slot.cast(SecretStoreMsg::InjectPanic)
     }

@@ -199,6 +199,7 @@ pub enum SessionRegistryMsg {
     /// Internal: reload the view from the stores.
     Reload,
     /// Fault injection for supervision tests and chaos drills.
+    #[cfg(any(test, feature = "chaos"))]
     InjectPanic,
 }
 
@@ -269,7 +270,6 @@ mod metric {
 impl RegistryState {
     fn publish_view(&self) {
         self.deps.view.store(Arc::new(self.view.clone()));
-        #[allow(clippy::cast_precision_loss)]
         metrics::gauge!(metric::EPOCH).set(self.view.global_ms as f64 / 1000.0);
     }
 
@@ -648,12 +648,10 @@ impl RegistryState {
                 match envelope.event {
                     Event::SessionsRevoked { user_id, not_before_ms } => {
                         self.apply_epoch(user_id, not_before_ms);
-                        #[allow(clippy::cast_precision_loss)]
                         metrics::histogram!(metric::LAG, "event" => "sessions_revoked").record(lag as f64 / 1000.0);
                     }
                     Event::SessionRevoked { session_ids } => {
                         self.apply_revoked(&session_ids);
-                        #[allow(clippy::cast_precision_loss)]
                         metrics::histogram!(metric::LAG, "event" => "session_revoked").record(lag as f64 / 1000.0);
                     }
                     Event::InstanceStarted { .. }
@@ -753,10 +751,10 @@ impl Actor for SessionRegistry {
                     metrics::counter!(metric::VIEW_RELOAD_FAILURES).increment(1);
                 }
                 if let Ok(n) = state.deps.sessions.count_active(now_ms()).await {
-                    #[allow(clippy::cast_precision_loss)]
                     metrics::gauge!(metric::ACTIVE).set(n as f64);
                 }
             }
+            #[cfg(any(test, feature = "chaos"))]
             SessionRegistryMsg::InjectPanic => {
                 let _h = state.deps.mailbox.begin_handling();
                 panic!("fault injected into {NAME}");
@@ -970,6 +968,7 @@ impl SessionRegistryHandle {
     ///
     /// # Errors
     /// The actor is not running or overloaded.
+    #[cfg(any(test, feature = "chaos"))]
     pub fn inject_panic(&self) -> Result<(), CallError> {
         self.slot.cast(SessionRegistryMsg::InjectPanic)
     }

@@ -119,6 +119,7 @@ pub enum UploadPipelineMsg {
     /// Internal: fail uploads left `receiving` by a crash.
     Sweep,
     /// Fault injection for supervision tests and chaos drills.
+    #[cfg(any(test, feature = "chaos"))]
     InjectPanic,
 }
 
@@ -282,6 +283,7 @@ impl Actor for UploadPipeline {
                     Err(e) => tracing::warn!(error = %e, "upload sweep failed; retrying at the next tick"),
                 }
             }
+            #[cfg(any(test, feature = "chaos"))]
             UploadPipelineMsg::InjectPanic => {
                 let _h = state.deps.mailbox.begin_handling();
                 panic!("fault injected into {NAME}");
@@ -366,6 +368,7 @@ impl UploadPipelineHandle {
     ///
     /// # Errors
     /// The actor is not running or overloaded.
+    #[cfg(any(test, feature = "chaos"))]
     pub fn inject_panic(&self) -> Result<(), CallError> {
         self.slot.cast(UploadPipelineMsg::InjectPanic)
     }

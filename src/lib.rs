@@ -5,9 +5,10 @@
 //! - [`startup`]: builds backends, the actor tree and listeners; runs until stopped.
 //! - [`gateway`]: the HTTP server, router, handlers and problem+json errors.
 //! - [`adapters`]: port implementations, one file per backend.
-//! - [`commands`]: the non-serving subcommands (`migrate`, `secrets check`, `users add`, `sessions …`).
+//! - [`commands`]: the subcommand dispatch and the non-serving subcommands (`migrate`, `users add`, …).
 //! - [`admin_client`]: the CLI's HTTP client for a running instance's admin listener.
 //! - [`smoke`]: `gantry smoke`, the runbook's smoke tests against any deployment.
+//! - [`rotation`]: the secret rotation and rollback runner (the runbook as one job) and its evidence.
 //! - [`telemetry`]: logs and the Prometheus recorder.
 //! - [`signals`]: the SIGTERM and Ctrl-C handler.
 //!

@@ -1,14 +1,16 @@
 //! Gantry's actors, the domain rules they enforce and the ports they talk through. No HTTP, no SQL.
 //!
 //! - [`accounts`]: account rules: email normal form, password policy and hashing, failed-login limiter.
-//! - [`ports`]: capability traits (bus, cache, job store, object store) implemented by adapters in `gantry`.
+//! - [`ports`]: capability traits (accounts, bus, cache, catalog, jobs, objects, rotations and fleet, secret
+//!   source, sessions, uploads) implemented by adapters in `gantry`.
 //! - [`secrets`]: the redacting secret type, the runbook's rules, the key ring and the secret store actor.
 //! - [`sessions`]: tokens, the revocation view and the session registry actor.
 //! - [`supervisor`]: the root supervisor with its restart budget.
-//! - [`catalog`]: option kinds and name normalisation of the listing-form catalog.
+//! - [`catalog`]: the listing-form catalog: option kinds, names, the seed, templates and the option cache actor.
 //! - [`handle`]: the typed front door every actor handle is built on (slot, mailbox bound, call timeouts).
 //! - [`telemetry`]: per-actor metrics.
-//! - [`uploads`]: upload rules: media sniffing, display filenames, byte ranges, announced digests, guest tokens.
+//! - [`uploads`]: upload rules (media sniffing, display filenames, byte ranges, announced digests, guest
+//!   tokens) and the upload pipeline actor.
 
 pub mod accounts;
 pub mod catalog;

@@ -1,6 +1,9 @@
 //! End-to-end tests of the gateway on the embedded (local) profile: a real server on port 0, a fresh data
 //! folder per test, requests over real HTTP. Also the `gantry` binary's start-up and CLI behaviour.
 
+// Test crates: helpers are `pub` for their sibling modules, and a panic (`unwrap`) is the failure report.
+#![allow(unreachable_pub, clippy::unwrap_used)]
+
 mod helpers;
 
 mod admin;

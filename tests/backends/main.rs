@@ -8,6 +8,9 @@
 //! | rabbitmq | `GANTRY_TEST_AMQP_URL` (e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`) |
 //! | s3 | `GANTRY_TEST_S3_ENDPOINT`, `GANTRY_TEST_S3_ACCESS_KEY_ID`, `GANTRY_TEST_S3_SECRET_ACCESS_KEY` |
 
+// Test crates: helpers are `pub` for their sibling modules, and a panic (`unwrap`) is the failure report.
+#![allow(unreachable_pub, clippy::unwrap_used)]
+
 mod support;
 
 mod postgres;

@@ -180,7 +180,14 @@ pub enum OptionCacheMsg {
     /// The template set in use (loaded on first use).
     TemplateSet(RpcReplyPort<Result<LoadedSet, CacheError>>),
     /// Checks and stores a template set: merged over the one in use, or replacing it.
-    ImportTemplates { set: TemplateSet, replace: bool, reply: RpcReplyPort<Result<Imported, CacheError>> },
+    ImportTemplates {
+        /// The set to check and store.
+        set: TemplateSet,
+        /// Replace the set in use instead of merging over it.
+        replace: bool,
+        /// Where the outcome goes.
+        reply: RpcReplyPort<Result<Imported, CacheError>>,
+    },
     /// Internal: a bus signal.
     Bus(BusSignal),
     /// Internal: compare the cached version with the store's.

@@ -50,7 +50,14 @@ pub enum SecretStoreMsg {
     /// Every version of every secret, without values.
     Status(RpcReplyPort<Vec<VersionStatus>>),
     /// Performs a rotation step here (what a bus command triggers).
-    Step { rotation_id: Uuid, step: SecretStep, reply: Option<RpcReplyPort<Result<Vec<VersionChange>, String>>> },
+    Step {
+        /// The rotation the step belongs to (logged with every change).
+        rotation_id: Uuid,
+        /// What to do.
+        step: SecretStep,
+        /// Where the changes go, if the sender waits for them (a bus command does not).
+        reply: Option<RpcReplyPort<Result<Vec<VersionChange>, String>>>,
+    },
     /// Internal: a bus signal.
     Bus(BusSignal),
     /// Internal: refresh the version-age gauges.

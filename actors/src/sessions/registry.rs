@@ -257,14 +257,14 @@ fn millis(d: Duration) -> i64 {
 
 /// The counters and gauges of this module.
 mod metric {
-    pub const REFRESHES: &str = "gantry_auth_refreshes_total";
-    pub const REUSE: &str = "gantry_auth_refresh_reuse_total";
-    pub const REVOCATIONS: &str = "gantry_sessions_revocations_total";
-    pub const SESSIONS_CREATED: &str = "gantry_sessions_created_total";
-    pub const ACTIVE: &str = "gantry_sessions_active";
-    pub const EPOCH: &str = "gantry_sessions_epoch_seconds";
-    pub const LAG: &str = "gantry_bus_propagation_seconds";
-    pub const VIEW_RELOAD_FAILURES: &str = "gantry_sessions_view_reload_failures_total";
+    pub(super) const REFRESHES: &str = "gantry_auth_refreshes_total";
+    pub(super) const REUSE: &str = "gantry_auth_refresh_reuse_total";
+    pub(super) const REVOCATIONS: &str = "gantry_sessions_revocations_total";
+    pub(super) const SESSIONS_CREATED: &str = "gantry_sessions_created_total";
+    pub(super) const ACTIVE: &str = "gantry_sessions_active";
+    pub(super) const EPOCH: &str = "gantry_sessions_epoch_seconds";
+    pub(super) const LAG: &str = "gantry_bus_propagation_seconds";
+    pub(super) const VIEW_RELOAD_FAILURES: &str = "gantry_sessions_view_reload_failures_total";
 }
 
 impl RegistryState {

@@ -20,14 +20,14 @@ mod ports {
     };
     use crate::ports::secrets::{SecretSet, SecretSource};
 
-    pub struct NoSource;
+    pub(super) struct NoSource;
     impl SecretSource for NoSource {
         fn read(&self) -> Result<SecretSet, Vec<String>> {
             Err(vec!["no secret source in this test".into()])
         }
     }
 
-    pub struct SilentBus(broadcast::Sender<BusSignal>);
+    pub(super) struct SilentBus(broadcast::Sender<BusSignal>);
     #[async_trait]
     impl Bus for SilentBus {
         async fn publish(&self, _event: Event) -> Result<(), BusError> {
@@ -48,7 +48,7 @@ mod ports {
         async fn close(&self) {}
     }
 
-    pub struct NoObjects;
+    pub(super) struct NoObjects;
     #[async_trait]
     impl ObjectStore for NoObjects {
         async fn put(
@@ -74,7 +74,7 @@ mod ports {
         }
     }
 
-    pub fn spec(handle: &super::SecretStoreHandle) -> crate::supervisor::ChildSpec {
+    pub(super) fn spec(handle: &super::SecretStoreHandle) -> crate::supervisor::ChildSpec {
         handle.child_spec(Arc::new(NoSource), Arc::new(NoObjects), Arc::new(SilentBus(broadcast::channel(4).0)))
     }
 }

@@ -367,14 +367,16 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes or the actor tree gives up, then shuts down in order: stop
-    /// accepting, drain HTTP within the grace period, stop the actors, close the bus, cache and database.
+    /// Serves until `shutdown` completes or the actor tree gives up, then shuts down in order within ONE
+    /// budget (`http.shutdown_grace_secs`): stop accepting and drain both listeners (together, until
+    /// [`LISTENER_SHARE`] of the budget), let a running rotation finish, stop the actors in reverse start
+    /// order (with what is left), then close the bus, cache and database.
     ///
     /// # Errors
     /// The restart budget was exhausted (the process should exit non-zero).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let Self { http, admin, state, supervisor, mut fatal } = self;
-        let (stop_tx, stop_rx) = watch::channel(false);
+        let (stop_tx, stop_rx) = watch::channel(None);
         let public = tokio::spawn(server::serve(http, Listener::Public, state.clone(), stop_rx.clone()));
         let private = tokio::spawn(server::serve(admin, Listener::Admin, state.clone(), stop_rx));
 
@@ -403,12 +405,20 @@ impl Application {
         };
         tracing::info!(event = "shutting_down", "stopping listeners and draining requests");
         announce.abort();
-        let _ = stop_tx.send(true);
+        let budget = Duration::from_secs(state.settings.http.shutdown_grace_secs);
+        let started = tokio::time::Instant::now();
+        let deadline = started + budget;
+        let _ = stop_tx.send(Some(started + budget.mul_f64(LISTENER_SHARE)));
         let _ = tokio::join!(public, private);
+        let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
+        state.rotations.stop(left()).await;
         if failure.is_none() {
-            match supervisor.call(SupervisorMsg::Shutdown, Some(Duration::from_secs(10))).await {
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "actor tree did not acknowledge shutdown"),
+            let within = left();
+            // The call itself may take a moment longer than the children's share: answering is quick.
+            let call = supervisor.call(|reply| SupervisorMsg::Shutdown { within, reply }, Some(within + CALL_SLACK));
+            if let Err(err) = call.await {
+                metrics::counter!("gantry_shutdown_budget_exhausted_total", "stage" => "actors").increment(1);
+                tracing::warn!(error = %err, "actor tree did not acknowledge shutdown within the budget");
             }
         }
         supervisor.stop(None);
@@ -426,6 +436,13 @@ impl Application {
         }
     }
 }
+
+/// The part of the shutdown budget the listeners get to drain in-flight requests; the rest is for a running
+/// rotation and the actor tree, so a slow client cannot take the actors' time to stop cleanly.
+pub const LISTENER_SHARE: f64 = 0.75;
+
+/// How much longer than the actors' share the shutdown call may take to be answered.
+const CALL_SLACK: Duration = Duration::from_secs(1);
 
 /// `addr` with an unspecified IP replaced by loopback (where this process reaches its own listener).
 fn loopback(mut addr: SocketAddr) -> SocketAddr {

@@ -68,7 +68,12 @@ pub enum SupervisorMsg {
     /// Start child `index` again (after a failed restart).
     Restart(usize),
     /// Stop every child in reverse start order, then answer.
-    Shutdown(RpcReplyPort<()>),
+    Shutdown {
+        /// The actor tree's share of the shutdown budget: a child still running when it is spent is killed.
+        within: Duration,
+        /// Answered once every child is down.
+        reply: RpcReplyPort<()>,
+    },
 }
 
 /// The root supervisor actor.
@@ -88,6 +93,8 @@ pub struct SupervisorState {
 
 /// Delay before retrying a restart whose `pre_start` failed.
 const RETRY_DELAY: Duration = Duration::from_millis(200);
+/// The longest one child may take to stop before it is killed, however much of the budget is left.
+const CHILD_STOP: Duration = Duration::from_secs(5);
 
 impl SupervisorState {
     /// Records a restart; `false` when the budget is exhausted.
@@ -190,13 +197,16 @@ impl Actor for RootSupervisor {
                     }
                 }
             }
-            SupervisorMsg::Shutdown(reply) => {
+            SupervisorMsg::Shutdown { within, reply } => {
                 state.stopping = true;
+                // Children stop one by one in reverse start order, each within what is left of `within`.
+                let deadline = tokio::time::Instant::now() + within;
                 for index in (0..state.cells.len()).rev() {
                     if let Some(cell) = state.cells[index].take() {
                         let name = state.children[index].name;
                         tracing::info!(actor = name, "stopping actor");
-                        if cell.stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(5))).await.is_err() {
+                        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                        if cell.stop_and_wait(Some("shutdown".into()), Some(left.min(CHILD_STOP))).await.is_err() {
                             tracing::warn!(actor = name, "actor did not stop in time; killing it");
                             cell.kill();
                         }

@@ -49,8 +49,14 @@ pub struct Ctx {
     pub peer: SocketAddr,
 }
 
-/// Serves `listener` until `shutdown` turns true, then drains connections within the grace period.
-pub async fn serve(listener: TcpListener, kind: Listener, state: AppState, mut shutdown: watch::Receiver<bool>) {
+/// Serves `listener` until `shutdown` carries a deadline, then stops accepting and drains connections until
+/// that deadline (the listeners' share of the one shutdown budget, set by `startup`).
+pub async fn serve(
+    listener: TcpListener,
+    kind: Listener,
+    state: AppState,
+    mut shutdown: watch::Receiver<Option<tokio::time::Instant>>,
+) {
     let settings = Arc::clone(&state.settings);
     let graceful = GracefulShutdown::new();
     let connections = Arc::new(Semaphore::new(settings.http.max_connections));
@@ -100,9 +106,13 @@ pub async fn serve(listener: TcpListener, kind: Listener, state: AppState, mut s
         }
     }
     drop(listener);
-    let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!(listener = kind.as_str(), ?grace, "grace period ran out; closing remaining connections");
+    // A sender dropped without a deadline (not how startup stops us) drains for the whole budget.
+    let deadline = shutdown
+        .borrow()
+        .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(settings.http.shutdown_grace_secs));
+    if tokio::time::timeout_at(deadline, graceful.shutdown()).await.is_err() {
+        metrics::counter!("gantry_shutdown_budget_exhausted_total", "stage" => kind.as_str()).increment(1);
+        tracing::warn!(listener = kind.as_str(), "shutdown budget ran out; closing remaining connections");
     } else {
         tracing::info!(listener = kind.as_str(), "connections drained");
     }

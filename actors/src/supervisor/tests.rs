@@ -147,7 +147,9 @@ async fn shutdown_stops_children() {
     let handle = store();
     let (sup, fatal) = start(&handle, RestartBudget::default()).await;
     status_eventually(&handle).await;
-    sup.call(SupervisorMsg::Shutdown, Some(Duration::from_secs(5))).await.expect("shutdown answered");
+    sup.call(|reply| SupervisorMsg::Shutdown { within: Duration::from_secs(5), reply }, Some(Duration::from_secs(5)))
+        .await
+        .expect("shutdown answered");
     assert!(matches!(handle.status().await, Err(crate::handle::CallError::NotRunning(_))));
     assert!(fatal.borrow().is_none(), "a requested shutdown is not a failure");
 }

@@ -14,9 +14,9 @@ use uuid::Uuid;
 
 use super::auth::authenticate;
 use super::body::read_json;
-use super::ctx::Ctx;
+use super::ctx::{Ctx, percent_decode};
 use super::problem::ApiError;
-use super::respond::{Response, full, json_response, status_only};
+use super::respond::{Response, full, json_response, not_modified};
 use super::state::AppState;
 
 /// Default and largest page size.
@@ -93,46 +93,6 @@ fn parse_query(raw: Option<&str>) -> Result<Query, ApiError> {
         }
     }
     Ok(query)
-}
-
-/// Decodes `%XX` and `+` in a query value (UTF-8; invalid sequences are kept as they are).
-pub(super) fn percent_decode(v: &str) -> String {
-    let bytes = v.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// 304 with the `ETag` when `If-None-Match` names `etag` (or `*`).
-pub(super) fn not_modified(req: &Request<Incoming>, etag: &str) -> Option<Response> {
-    let matches = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    matches.then(|| {
-        let mut response = status_only(StatusCode::NOT_MODIFIED);
-        if let Ok(v) = HeaderValue::from_str(etag) {
-            response.headers_mut().insert(header::ETAG, v);
-        }
-        response
-    })
 }
 
 /// Whether `search_key` has a word starting with `q` (already in search form).

@@ -4,8 +4,9 @@
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::StatusCode;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, ETAG, HeaderValue, IF_NONE_MATCH};
+use hyper::{Request, StatusCode};
 use serde::Serialize;
 
 /// The response body type: any stream of bytes (`Send`, not `Sync`: object streams are not `Sync`).
@@ -51,4 +52,20 @@ pub fn text(status: StatusCode, content_type: &'static str, body: impl Into<Byte
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
+}
+
+/// 304 with the `ETag` when `If-None-Match` names `etag` (or `*`).
+pub fn not_modified(req: &Request<Incoming>, etag: &str) -> Option<Response> {
+    let matches = req
+        .headers()
+        .get(IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    matches.then(|| {
+        let mut response = status_only(StatusCode::NOT_MODIFIED);
+        if let Ok(v) = HeaderValue::from_str(etag) {
+            response.headers_mut().insert(ETAG, v);
+        }
+        response
+    })
 }

@@ -13,10 +13,9 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::body::read_json;
-use super::ctx::Ctx;
-use super::options::{not_modified, percent_decode};
+use super::ctx::{Ctx, percent_decode};
 use super::problem::ApiError;
-use super::respond::{Response, full, json_response};
+use super::respond::{Response, full, json_response, not_modified};
 use super::state::AppState;
 
 fn category_of(ctx: &Ctx) -> Result<Uuid, ApiError> {

@@ -139,8 +139,8 @@ pub async fn users_add(
     password_file: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     use anyhow::Context;
-    use gantry_actors::accounts::password;
-    use gantry_actors::ports::accounts::{AccountStore, User};
+    use gantry_actors::accounts::{Accounts, owner};
+    use gantry_actors::ports::accounts::AccountStore;
     let password_text = match password_file {
         Some(path) => secrets::read_file(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
         None => {
@@ -149,21 +149,18 @@ pub async fn users_add(
             line.trim_end_matches(['\n', '\r']).to_owned()
         }
     };
-    let email =
-        crate::gateway::auth::validate_registration(email, &password_text).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let phc = tokio::task::spawn_blocking(move || password::hash_password(&password_text))
-        .await?
-        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
-    let user =
-        User { id: uuid::Uuid::now_v7(), email, password_hash: phc, created_at: time::OffsetDateTime::now_utc() };
-    let store: Box<dyn AccountStore> = match settings.profile {
-        Profile::Local => Box::new(crate::adapters::sqlite::SqliteDb::open(&settings.sqlite_path()).await?),
+    // Refuse a broken registration before touching the database (the owner checks again when registering).
+    owner::validate_registration(email, &password_text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store: std::sync::Arc<dyn AccountStore> = match settings.profile {
+        Profile::Local => std::sync::Arc::new(crate::adapters::sqlite::SqliteDb::open(&settings.sqlite_path()).await?),
         Profile::Production => {
             let url = settings.database_url.as_ref().context("GANTRY_DATABASE_URL is not set")?;
-            Box::new(crate::adapters::postgres::PostgresDb::connect(url, 2).await?)
+            std::sync::Arc::new(crate::adapters::postgres::PostgresDb::connect(url, 2).await?)
         }
     };
-    store.create_user(&user).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The same owner, rules and hashing as `POST /v1/auth/register`.
+    let accounts = Accounts::new(store, &crate::startup::account_settings(settings));
+    let user = accounts.register(email, password_text).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("{}", serde_json::json!({ "user_id": user.id, "email": user.email }));
     Ok(())
 }

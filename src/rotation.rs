@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::accounts::AccountStore;
 use gantry_actors::ports::bus::{Bus, BusSignal, Event};
 use gantry_actors::ports::jobs::{Job, JobState, JobStore, JobUpdate};
@@ -104,13 +105,16 @@ pub enum StartError {
     Unavailable(String),
 }
 
-/// The rotation runner of this instance.
+/// The rotation runner of this instance; it also owns this instance's place in the fleet (the heartbeat
+/// rotations count acknowledgements against) and the evidence records.
 pub struct Rotations {
     deps: RotationDeps,
     running: Mutex<Option<Uuid>>,
     /// The task running the current rotation: shutdown waits for it (within its budget) and then cancels it,
     /// so no rotation outlives the process's orderly stop unobserved.
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The heartbeat task, once started (stopped by [`Rotations::leave`]).
+    heartbeat: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// A failed step: its name and why.
@@ -143,13 +147,56 @@ impl Rotations {
     /// A runner.
     #[must_use]
     pub fn new(deps: RotationDeps) -> Arc<Self> {
-        Arc::new(Self { deps, running: Mutex::new(None), task: Mutex::new(None) })
+        Arc::new(Self { deps, running: Mutex::new(None), task: Mutex::new(None), heartbeat: Mutex::new(None) })
     }
 
-    /// The evidence store.
-    #[must_use]
-    pub fn store(&self) -> &Arc<dyn RotationStore> {
-        &self.deps.store
+    /// The newest `limit` evidence records, newest first.
+    ///
+    /// # Errors
+    /// The rotation store is unavailable.
+    pub async fn records(&self, limit: u32) -> Result<Vec<RotationRecord>, Unavailable> {
+        self.deps.store.rotations(limit).await
+    }
+
+    /// Evidence record `id`, if there is one.
+    ///
+    /// # Errors
+    /// The rotation store is unavailable.
+    pub async fn record(&self, id: Uuid) -> Result<Option<RotationRecord>, Unavailable> {
+        self.deps.store.rotation(id).await
+    }
+
+    /// Writes this instance's heartbeat every `every` (rotations expect an acknowledgement from every instance
+    /// seen alive). Failures are logged and counted; the next beat retries. Stopped by [`Rotations::leave`].
+    pub fn start_heartbeat(&self, every: Duration) {
+        let fleet = Arc::clone(&self.deps.fleet);
+        let instance_id = self.deps.instance_id;
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = fleet.heartbeat(instance_id).await {
+                    metrics::counter!("gantry_heartbeat_failures_total").increment(1);
+                    tracing::warn!(event = "heartbeat_failed", error = %e, "instance heartbeat not recorded");
+                }
+            }
+        });
+        let previous = self.heartbeat.lock().unwrap_or_else(std::sync::PoisonError::into_inner).replace(task);
+        if let Some(previous) = previous {
+            previous.abort();
+        }
+    }
+
+    /// Stops the heartbeat and removes this instance from the fleet (shutdown).
+    pub async fn leave(&self) {
+        let task = self.heartbeat.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(task) = task {
+            task.abort();
+        }
+        if let Err(e) = self.deps.fleet.leave(self.deps.instance_id).await {
+            tracing::warn!(error = %e, "could not remove this instance's heartbeat");
+        }
     }
 
     /// The rotation or rollback running now, if any.

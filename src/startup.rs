@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use gantry_actors::accounts::limiter::FailureLimiter;
+use gantry_actors::accounts::{AccountSettings, Accounts};
 use gantry_actors::catalog::cache::{
     self as option_cache, CacheDeps, OptionCacheHandle, empty_entries, empty_templates,
 };
+use gantry_actors::jobs::Jobs;
 use gantry_actors::ports::accounts::AccountStore;
 use gantry_actors::ports::bus::{Bus, Event};
 use gantry_actors::ports::cache::Cache;
@@ -20,12 +21,14 @@ use gantry_actors::ports::rotations::{Fleet, RotationStore};
 use gantry_actors::ports::secrets::SecretSource;
 use gantry_actors::ports::sessions::SessionStore;
 use gantry_actors::ports::uploads::UploadStore;
+use gantry_actors::readiness::Readiness;
 use gantry_actors::secrets::store::SecretStoreHandle;
 use gantry_actors::secrets::{KeyRing, SecretName};
 use gantry_actors::sessions::registry::{self as session_registry, RegistryDeps};
 use gantry_actors::sessions::{RevocationView, SessionRegistryHandle};
 use gantry_actors::supervisor::{RestartBudget, RootSupervisor, SupervisorArgs, SupervisorMsg};
 use gantry_actors::telemetry::Mailbox;
+use gantry_actors::uploads::bytes::ObjectBytes;
 use gantry_actors::uploads::pipeline::{self as upload_pipeline, PipelineDeps, UploadPipelineHandle};
 use ractor::{Actor, ActorRef};
 use secrecy::{ExposeSecret, SecretString};
@@ -42,14 +45,15 @@ use crate::adapters::s3::{S3ObjectStore, S3Settings};
 use crate::adapters::sqlite::SqliteDb;
 use crate::config::secrets::{EnvSource, SecretEnv};
 use crate::config::{Profile, Settings};
-use crate::gateway::auth::AuthGuards;
 use crate::gateway::router::Listener;
-use crate::gateway::uploads::UploadGuards;
-use crate::gateway::{AppState, Shared, server};
+use crate::gateway::server;
+use crate::gateway::state::{AppState, Shared};
 use crate::rotation::{RotationDeps, RotationSettings, Rotations};
 use crate::telemetry;
 
-/// The backends of one profile, behind their ports.
+/// The backends of one profile, behind their ports. Handed to the owners at start-up; the gateway never
+/// sees them (tests reach them through [`Application::backends`] to arrange scenarios).
+#[derive(Clone)]
 pub struct Backends {
     /// Jobs (SQLite or Postgres).
     pub jobs: Arc<dyn JobStore>,
@@ -175,6 +179,8 @@ pub struct Application {
     http: TcpListener,
     admin: TcpListener,
     state: AppState,
+    /// The ports, kept for the start announcement, closing at shutdown and tests; never handed to the gateway.
+    backends: Backends,
     supervisor: ActorRef<SupervisorMsg>,
     fatal: watch::Receiver<Option<String>>,
 }
@@ -244,6 +250,7 @@ impl Application {
                 mailbox: Mailbox::new(upload_pipeline::NAME, settings.actors.mailbox_capacity),
             },
             settings.uploads.max_in_flight,
+            settings.uploads.guest_tokens_per_address_per_hour,
             settings.actors.mailbox_capacity,
             call_timeout,
         );
@@ -259,6 +266,7 @@ impl Application {
                 check_every: Duration::from_secs(settings.catalog.version_check_secs),
                 mailbox: Mailbox::new(option_cache::NAME, settings.actors.mailbox_capacity),
             },
+            settings.catalog.creates_per_user_per_hour,
             settings.actors.mailbox_capacity,
             call_timeout,
         );
@@ -284,16 +292,13 @@ impl Application {
             .await
             .with_context(|| format!("binding the admin listener on {}", settings.admin_addr))?;
 
-        let auth = Arc::new(AuthGuards::new(&settings.sessions));
-        let option_writes =
-            FailureLimiter::new(settings.catalog.creates_per_user_per_hour, Duration::from_secs(3600), 100_000);
-        let upload_guards = Arc::new(UploadGuards {
-            guest_tokens: gantry_actors::accounts::limiter::FailureLimiter::new(
-                settings.uploads.guest_tokens_per_address_per_hour,
-                Duration::from_secs(3600),
-                100_000,
-            ),
-        });
+        let accounts = Accounts::new(Arc::clone(&backends.accounts), &account_settings(&settings));
+        let readiness = Readiness::new(
+            Arc::clone(&backends.jobs),
+            Arc::clone(&backends.cache),
+            Arc::clone(&backends.objects),
+            Arc::clone(&backends.bus),
+        );
         let rotations = Rotations::new(RotationDeps {
             instance_id,
             public_url: format!("http://{}", loopback(http.local_addr().context("public listener address")?)),
@@ -314,33 +319,23 @@ impl Application {
                 guest: settings.uploads.guest(),
             },
         });
-        let heartbeat = spawn_heartbeat(
-            Arc::clone(&backends.fleet),
-            instance_id,
-            Duration::from_secs(settings.rotation.heartbeat_secs),
-        );
+        rotations.start_heartbeat(Duration::from_secs(settings.rotation.heartbeat_secs));
         let state = AppState::new(Shared {
             settings: Arc::new(settings),
             instance_id,
             secrets,
             sessions,
             rotations,
-            fleet: backends.fleet,
-            heartbeat,
-            accounts: backends.accounts,
-            auth,
-            jobs: backends.jobs,
-            upload_store: backends.uploads,
-            uploads: upload_guards,
+            accounts,
+            jobs: Jobs::new(Arc::clone(&backends.jobs)),
             pipeline,
             options,
-            option_writes,
-            cache: backends.cache,
-            objects: backends.objects,
-            bus: backends.bus,
+            readiness,
+            // The one exception to owner-only state: the upload byte path (see `gantry_actors::uploads::bytes`).
+            objects: ObjectBytes::new(Arc::clone(&backends.objects)),
             metrics,
         });
-        Ok(Self { http, admin, state, supervisor, fatal })
+        Ok(Self { http, admin, state, backends, supervisor, fatal })
     }
 
     /// The bound public address.
@@ -361,10 +356,16 @@ impl Application {
         self.admin.local_addr().expect("bound listener has an address")
     }
 
-    /// Handles and ports (tests reach actors through it).
+    /// The handles the gateway holds (tests reach actors through it).
     #[must_use]
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// The backends behind the owners (tests arrange scenarios through them; the gateway never sees them).
+    #[must_use]
+    pub fn backends(&self) -> &Backends {
+        &self.backends
     }
 
     /// Serves until `shutdown` completes or the actor tree gives up, then shuts down in order within ONE
@@ -375,7 +376,7 @@ impl Application {
     /// # Errors
     /// The restart budget was exhausted (the process should exit non-zero).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let Self { http, admin, state, supervisor, mut fatal } = self;
+        let Self { http, admin, state, backends, supervisor, mut fatal } = self;
         let (stop_tx, stop_rx) = watch::channel(None);
         let public = tokio::spawn(server::serve(http, Listener::Public, state.clone(), stop_rx.clone()));
         let private = tokio::spawn(server::serve(admin, Listener::Admin, state.clone(), stop_rx));
@@ -387,7 +388,7 @@ impl Application {
             version = env!("CARGO_PKG_VERSION"),
             "gantry is serving"
         );
-        let bus = Arc::clone(&state.bus);
+        let bus = Arc::clone(&backends.bus);
         let announce = tokio::spawn(async move {
             let event = Event::InstanceStarted { version: env!("CARGO_PKG_VERSION").into() };
             if let Err(err) = bus.publish(event).await {
@@ -422,13 +423,10 @@ impl Application {
             }
         }
         supervisor.stop(None);
-        state.heartbeat.abort();
-        if let Err(e) = state.fleet.leave(state.instance_id).await {
-            tracing::warn!(error = %e, "could not remove this instance's heartbeat");
-        }
-        state.bus.close().await;
-        state.cache.close().await;
-        state.jobs.close().await;
+        state.rotations.leave().await;
+        backends.bus.close().await;
+        backends.cache.close().await;
+        backends.jobs.close().await;
         tracing::info!(event = "stopped", "gantry stopped");
         match failure {
             Some(reason) => Err(anyhow::anyhow!(reason)),
@@ -471,20 +469,15 @@ fn smoke_account(settings: &Settings) -> Option<(String, SecretString)> {
     }
 }
 
-/// Writes this instance's heartbeat every `every` (rotations expect an acknowledgement from every instance
-/// seen alive). Failures are logged and counted; the next beat retries.
-fn spawn_heartbeat(fleet: Arc<dyn Fleet>, instance_id: Uuid, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(e) = fleet.heartbeat(instance_id).await {
-                metrics::counter!("gantry_heartbeat_failures_total").increment(1);
-                tracing::warn!(event = "heartbeat_failed", error = %e, "instance heartbeat not recorded");
-            }
-        }
-    })
+/// The accounts owner's limits, from the session settings.
+#[must_use]
+pub fn account_settings(settings: &Settings) -> AccountSettings {
+    AccountSettings {
+        max_failures_per_account: settings.sessions.login_max_failures_per_account,
+        max_failures_per_address: settings.sessions.login_max_failures_per_address,
+        failure_window: Duration::from_secs(settings.sessions.login_failure_window_secs),
+        max_concurrent_hashes: settings.sessions.max_concurrent_hashes,
+    }
 }
 
 /// `gantry serve` (and no subcommand): validates the secrets, builds the application, reloads secrets on

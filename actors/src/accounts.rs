@@ -1,6 +1,10 @@
-//! Account rules for registration and login, free of I/O: the email normal form, the password policy and argon2id
-//! hashing, and the failed-login limiter. Storage and HTTP live elsewhere; these are the decisions they apply.
+//! Accounts: the rules for registration and login (the email normal form, the password policy and argon2id
+//! hashing, the failed-login limiter) and [`owner`], the one owner through which the gateway and the CLI reach
+//! accounts. HTTP and SQL live elsewhere.
 
 pub mod email;
 pub mod limiter;
+pub mod owner;
 pub mod password;
+
+pub use owner::{AccountError, AccountSettings, Accounts};

@@ -1,12 +1,15 @@
 //! Gantry's actors, the domain rules they enforce and the ports they talk through. No HTTP, no SQL.
 //!
-//! - [`accounts`]: account rules: email normal form, password policy and hashing, failed-login limiter.
+//! - [`accounts`]: account rules (email normal form, password policy and hashing, failed-login limiter) and
+//!   the accounts owner every caller goes through.
 //! - [`ports`]: capability traits (accounts, bus, cache, catalog, jobs, objects, rotations and fleet, secret
 //!   source, sessions, uploads) implemented by adapters in `gantry`.
 //! - [`secrets`]: the redacting secret type, the runbook's rules, the key ring and the secret store actor.
 //! - [`sessions`]: tokens, the revocation view and the session registry actor.
 //! - [`supervisor`]: the root supervisor with its restart budget.
 //! - [`catalog`]: the listing-form catalog: option kinds, names, the seed, templates and the option cache actor.
+//! - [`jobs`]: the jobs owner (job reads today; the job runner's home).
+//! - [`readiness`]: the readiness owner (backend probes for `/readyz`).
 //! - [`handle`]: the typed front door every actor handle is built on (slot, mailbox bound, call timeouts).
 //! - [`telemetry`]: per-actor metrics.
 //! - [`uploads`]: upload rules (media sniffing, display filenames, byte ranges, announced digests, guest
@@ -15,7 +18,9 @@
 pub mod accounts;
 pub mod catalog;
 pub mod handle;
+pub mod jobs;
 pub mod ports;
+pub mod readiness;
 pub mod secrets;
 pub mod sessions;
 pub mod supervisor;

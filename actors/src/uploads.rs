@@ -6,8 +6,10 @@
 //! - [`ranges`]: the single byte range a `Range` header asks for (RFC 9110).
 //! - [`digest`]: the SHA-256 a client announced in `Content-Digest` (RFC 9530) or `x-checksum-sha256`.
 //! - [`guest_token`]: HS256 upload tokens for guests, signed with `UPLOAD_GUEST_TOKEN_SECRET`.
+//! - [`bytes`]: the byte path (request → object store → download), the one exception to owner-only state.
 //! - [`pipeline`]: the upload pipeline actor: admission, upload jobs, finishing, deletion, the crash sweep.
 
+pub mod bytes;
 pub mod digest;
 pub mod guest_token;
 pub mod media;

@@ -14,18 +14,20 @@
 //! The admin token is compared in constant time (SHA-256 of both sides, then `subtle`). It is read from
 //! the published key ring on every request, so when rotation replaces the ring the new token applies at once.
 
+use gantry_actors::secrets::rules::{self, Candidates, Requirements, Rule};
+use gantry_actors::secrets::{SecretName, Violation};
+use gantry_actors::sessions::registry::RevokeTarget;
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::AppState;
-use super::body::{Response, json_response, read_json};
+use super::body::read_json;
+use super::ctx::Ctx;
 use super::problem::ApiError;
-use super::server::text;
-use gantry_actors::secrets::rules::{self, Candidates, Requirements, Rule};
-use gantry_actors::secrets::{SecretName, Violation};
+use super::respond::{Response, json_response, text};
+use super::state::AppState;
 
 /// Checks `Authorization: Bearer <admin token>`.
 ///
@@ -139,25 +141,17 @@ struct RevokeAccepted {
     not_before_ms: i64,
 }
 
-async fn revoke(
-    state: &AppState,
-    req: Request<Incoming>,
-    target: gantry_actors::sessions::registry::RevokeTarget,
-) -> Result<Response, ApiError> {
+async fn revoke(state: &AppState, req: Request<Incoming>, target: RevokeTarget) -> Result<Response, ApiError> {
     let has_body = req.headers().get(hyper::header::CONTENT_LENGTH).is_some_and(|v| v != "0")
         || req.headers().contains_key(hyper::header::TRANSFER_ENCODING);
     let body: RevokeBody =
         if has_body { read_json(req, state.settings.http.max_body_bytes).await? } else { RevokeBody::default() };
     let reason = body.reason.unwrap_or_default().trim().chars().take(500).collect::<String>();
     if reason.is_empty() {
-        return Err(ApiError::Validation(vec![super::problem::FieldError {
-            field: "reason".into(),
-            code: "required",
-            message: "say why (it is recorded as evidence)".into(),
-        }]));
+        return Err(ApiError::field("reason", "required", "say why (it is recorded as evidence)"));
     }
     let requested_by = body.requested_by.unwrap_or_else(|| "admin".into()).chars().take(100).collect();
-    let notice = state.sessions.revoke(target, reason, requested_by).await.map_err(super::auth::session_error)?;
+    let notice = state.sessions.revoke(target, reason, requested_by).await?;
     let not_before = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(notice.not_before_ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     Ok(json_response(
@@ -172,32 +166,20 @@ async fn revoke(
 /// # Errors
 /// 422 without a reason; 503 when the stores are unavailable.
 pub async fn revoke_all(state: &AppState, req: Request<Incoming>) -> Result<Response, ApiError> {
-    revoke(state, req, gantry_actors::sessions::registry::RevokeTarget::All).await
+    revoke(state, req, RevokeTarget::All).await
 }
 
 /// `POST /admin/users/{id}/revoke-sessions {"reason": "…"}`.
 ///
 /// # Errors
 /// 404 for a malformed or unknown user id; otherwise as [`revoke_all`].
-pub async fn revoke_user(
-    state: &AppState,
-    ctx: &super::server::Ctx,
-    req: Request<Incoming>,
-) -> Result<Response, ApiError> {
+pub async fn revoke_user(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
     const NOT_FOUND: ApiError = ApiError::ResourceNotFound { code: "user_not_found", what: "user" };
     let id = ctx.params.get("id").and_then(|s| uuid::Uuid::parse_str(s).ok()).ok_or(NOT_FOUND)?;
-    match state.accounts.user_by_id(id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return Err(NOT_FOUND),
-        Err(e) => {
-            return Err(ApiError::Unavailable {
-                code: "database_unavailable",
-                reason: e.to_string(),
-                retry_after: std::time::Duration::from_secs(2),
-            });
-        }
+    if !state.accounts.exists(id).await? {
+        return Err(NOT_FOUND);
     }
-    revoke(state, req, gantry_actors::sessions::registry::RevokeTarget::User(id)).await
+    revoke(state, req, RevokeTarget::User(id)).await
 }
 
 /// `GET /admin/sessions/revocations`: the newest 100 notices.
@@ -205,10 +187,6 @@ pub async fn revoke_user(
 /// # Errors
 /// 503 when the database is unavailable.
 pub async fn revocations(state: &AppState) -> Result<Response, ApiError> {
-    let list = state.accounts.revocations(100).await.map_err(|e| ApiError::Unavailable {
-        code: "database_unavailable",
-        reason: e.to_string(),
-        retry_after: std::time::Duration::from_secs(2),
-    })?;
+    let list = state.accounts.revocations(100).await?;
     Ok(json_response(StatusCode::OK, &serde_json::json!({ "revocations": list })))
 }

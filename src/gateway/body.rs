@@ -1,43 +1,12 @@
-//! Request bodies in (JSON with a size limit, checked while reading) and responses out.
+//! Request bodies in: JSON with a size limit, checked while reading. (Responses out are in `respond.rs`.)
 
-use bytes::Bytes;
-use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
+use hyper::Request;
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
-use hyper::{Request, StatusCode};
-use serde::Serialize;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use serde::de::DeserializeOwned;
 
 use super::problem::ApiError;
-
-/// The response body type: any stream of bytes (`Send`, not `Sync`: object streams are not `Sync`).
-pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
-/// A response.
-pub type Response = hyper::Response<Body>;
-
-/// A body of fixed bytes.
-#[must_use]
-pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
-}
-
-/// An empty body.
-#[must_use]
-pub fn empty() -> Body {
-    full(Bytes::new())
-}
-
-/// `value` as JSON with `status`.
-#[must_use]
-pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response {
-    // Serialising our own response types cannot fail (no maps with non-string keys, no custom errors).
-    let bytes = serde_json::to_vec(value).expect("response types serialise");
-    let mut response = hyper::Response::new(full(bytes));
-    *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
 
 /// Reads a JSON body of at most `limit` bytes into `T`.
 ///

@@ -3,19 +3,21 @@
 //! (only uploads need it) and the bus (an instance without it still serves; it resyncs on reconnect) —
 //! `status` is then `degraded` with 200, so one broken dependency does not take every instance out of the
 //! load balancer.
+//!
+//! The backends are probed by the readiness owner (`gantry_actors::readiness`, each probe bounded); the
+//! actors answer through their handles.
 
 use std::time::Duration;
 
+use gantry_actors::readiness::Probe;
 use hyper::StatusCode;
 use serde::Serialize;
 
-use super::AppState;
-use super::body::{Response, json_response};
-use super::server::text;
-use gantry_actors::ports::Unavailable;
+use super::respond::{Response, json_response, text};
+use super::state::AppState;
 
-/// Each readiness check gets this long.
-const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+/// The secret store's status call gets this long (as each backend probe).
+const CHECK_TIMEOUT: Duration = gantry_actors::readiness::CHECK_TIMEOUT;
 
 /// `GET /healthz`.
 #[must_use]
@@ -41,17 +43,12 @@ struct Readiness {
     components: std::collections::BTreeMap<&'static str, Component>,
 }
 
-async fn check<F>(backend: &'static str, required: bool, fut: F) -> Component
-where
-    F: Future<Output = Result<(), Unavailable>>,
-{
-    let outcome = match tokio::time::timeout(CHECK_TIMEOUT, fut).await {
-        Ok(result) => result,
-        Err(_) => Err(Unavailable::new(format!("no answer within {}s", CHECK_TIMEOUT.as_secs()))),
-    };
-    match outcome {
-        Ok(()) => Component { backend, status: "up", required, error: None },
-        Err(e) => Component { backend, status: "down", required, error: Some(e.0) },
+impl Component {
+    fn of(probe: Probe, required: bool) -> Self {
+        match probe.outcome {
+            Ok(()) => Self { backend: probe.backend, status: "up", required, error: None },
+            Err(e) => Self { backend: probe.backend, status: "down", required, error: Some(e) },
+        }
     }
 }
 
@@ -67,17 +64,17 @@ pub async fn readyz(state: &AppState) -> Response {
     let session_registry = actor(state.sessions.is_running());
     let upload_pipeline = actor(state.pipeline.is_running());
     let option_cache = actor(state.options.is_running());
-    let (database, cache, objects, bus, secret_store) = tokio::join!(
-        check(state.jobs.backend(), true, state.jobs.health()),
-        check(state.cache.backend(), true, state.cache.health()),
-        check(state.objects.backend(), false, async {
-            state.objects.health().await.map_err(|e| Unavailable::new(e.to_string()))
-        }),
-        check(state.bus.backend(), false, state.bus.health()),
-        check("actor", true, async {
-            state.secrets.status().await.map(|_| ()).map_err(|e| Unavailable::new(e.to_string()))
-        }),
-    );
+    let (backends, secret_store) = tokio::join!(state.readiness.check(), async {
+        let outcome = match tokio::time::timeout(CHECK_TIMEOUT, state.secrets.status()).await {
+            Ok(result) => result.map(|_| ()).map_err(|e| e.to_string()),
+            Err(_) => Err(format!("no answer within {}s", CHECK_TIMEOUT.as_secs())),
+        };
+        Component::of(Probe { backend: "actor", outcome }, true)
+    });
+    let database = Component::of(backends.database, true);
+    let cache = Component::of(backends.cache, true);
+    let objects = Component::of(backends.objects, false);
+    let bus = Component::of(backends.bus, false);
     let components = std::collections::BTreeMap::from([
         ("database", database),
         ("cache", cache),

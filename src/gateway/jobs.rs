@@ -7,11 +7,10 @@
 use hyper::StatusCode;
 use uuid::Uuid;
 
-use super::AppState;
-use super::body::{Response, json_response};
+use super::ctx::Ctx;
 use super::problem::ApiError;
-use super::server::Ctx;
-use gantry_actors::ports::jobs::JobStoreError;
+use super::respond::{Response, json_response};
+use super::state::AppState;
 
 /// Who is looking: the public view hides the owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,18 +29,9 @@ const NOT_FOUND: ApiError = ApiError::ResourceNotFound { code: "job_not_found", 
 /// 404 `job_not_found`; 503 when the database is unavailable.
 pub async fn get(state: &AppState, ctx: &Ctx, view: View) -> Result<Response, ApiError> {
     let id = ctx.params.get("id").and_then(|s| Uuid::parse_str(s).ok()).ok_or(NOT_FOUND)?;
-    match state.jobs.get(id).await {
-        Ok(Some(mut job)) => {
-            if view == View::Public {
-                job.owner = None;
-            }
-            Ok(json_response(StatusCode::OK, &job))
-        }
-        Ok(None) | Err(JobStoreError::NotFound(_)) => Err(NOT_FOUND),
-        Err(JobStoreError::Unavailable(reason)) => Err(ApiError::Unavailable {
-            code: "database_unavailable",
-            reason: reason.to_string(),
-            retry_after: std::time::Duration::from_secs(2),
-        }),
+    let mut job = state.jobs.get(id).await?.ok_or(NOT_FOUND)?;
+    if view == View::Public {
+        job.owner = None;
     }
+    Ok(json_response(StatusCode::OK, &job))
 }

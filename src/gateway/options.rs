@@ -2,12 +2,9 @@
 //! version, prefix search) and `POST /v1/options/{kind}` (logged-in users; creates once, returns the existing
 //! option otherwise).
 
-use std::time::{Duration, Instant};
-
 use gantry_actors::catalog::OptionKind;
-use gantry_actors::catalog::cache::CacheError;
+use gantry_actors::catalog::cache::CatalogOption;
 use gantry_actors::catalog::names::{self, search_form};
-use gantry_actors::ports::catalog::CatalogOption;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, StatusCode};
@@ -15,11 +12,12 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::AppState;
 use super::auth::authenticate;
-use super::body::{Response, empty, json_response, read_json};
-use super::problem::{ApiError, FieldError};
-use super::server::Ctx;
+use super::body::read_json;
+use super::ctx::{Ctx, percent_decode};
+use super::problem::ApiError;
+use super::respond::{Response, full, json_response, not_modified};
+use super::state::AppState;
 
 /// Default and largest page size.
 const DEFAULT_LIMIT: usize = 50;
@@ -30,25 +28,6 @@ fn kind_of(ctx: &Ctx) -> Result<OptionKind, ApiError> {
         .get("kind")
         .and_then(|k| OptionKind::parse(k))
         .ok_or(ApiError::ResourceNotFound { code: "unknown_kind", what: "option kind" })
-}
-
-/// The answer to a cache error (shared with the template endpoints).
-pub(super) fn cache_error(e: CacheError) -> ApiError {
-    match e {
-        CacheError::Unavailable(reason) => {
-            ApiError::Unavailable { code: "database_unavailable", reason, retry_after: Duration::from_secs(2) }
-        }
-        CacheError::UnknownParent => field("parent_id", "not_found", "no such parent"),
-        CacheError::UnknownCategory => ApiError::ResourceNotFound { code: "category_not_found", what: "category" },
-        CacheError::UnknownSubcategory => field("subcategory_id", "not_found", "no such subcategory in this category"),
-        CacheError::NoTemplate => ApiError::ResourceNotFound { code: "template_not_found", what: "template" },
-        CacheError::InvalidTemplates(issues) => ApiError::InvalidTemplates(issues),
-        CacheError::Call(e) => e.into(),
-    }
-}
-
-pub(super) fn field(field: &str, code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::Validation(vec![FieldError { field: field.into(), code, message: message.into() }])
 }
 
 #[derive(Serialize)]
@@ -95,7 +74,8 @@ fn parse_query(raw: Option<&str>) -> Result<Query, ApiError> {
         let v = percent_decode(v);
         match k {
             "parent_id" => {
-                query.parent_id = Some(Uuid::parse_str(&v).map_err(|_| field("parent_id", "invalid", "not a UUID"))?);
+                query.parent_id =
+                    Some(Uuid::parse_str(&v).map_err(|_| ApiError::field("parent_id", "invalid", "not a UUID"))?);
             }
             "q" => query.q = Some(v),
             "limit" => {
@@ -103,56 +83,16 @@ fn parse_query(raw: Option<&str>) -> Result<Query, ApiError> {
                     .parse::<usize>()
                     .ok()
                     .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| field("limit", "invalid", format!("between 1 and {MAX_LIMIT}")))?;
+                    .ok_or_else(|| ApiError::field("limit", "invalid", format!("between 1 and {MAX_LIMIT}")))?;
             }
             "cursor" => {
-                query.cursor = Some(Uuid::parse_str(&v).map_err(|_| field("cursor", "invalid", "not a cursor"))?);
+                query.cursor =
+                    Some(Uuid::parse_str(&v).map_err(|_| ApiError::field("cursor", "invalid", "not a cursor"))?);
             }
             _ => {}
         }
     }
     Ok(query)
-}
-
-/// Decodes `%XX` and `+` in a query value (UTF-8; invalid sequences are kept as they are).
-pub(super) fn percent_decode(v: &str) -> String {
-    let bytes = v.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// 304 with the `ETag` when `If-None-Match` names `etag` (or `*`).
-pub(super) fn not_modified(req: &Request<Incoming>, etag: &str) -> Option<Response> {
-    let matches = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    matches.then(|| {
-        let mut response = hyper::Response::new(empty());
-        *response.status_mut() = StatusCode::NOT_MODIFIED;
-        if let Ok(v) = HeaderValue::from_str(etag) {
-            response.headers_mut().insert(header::ETAG, v);
-        }
-        response
-    })
 }
 
 /// Whether `search_key` has a word starting with `q` (already in search form).
@@ -168,10 +108,10 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
     let kind = kind_of(ctx)?;
     let query = parse_query(req.uri().query())?;
     if kind.parent_kind().is_some() && query.parent_id.is_none() {
-        return Err(field("parent_id", "required", format!("{} options belong to a parent", kind.as_str())));
+        return Err(ApiError::field("parent_id", "required", format!("{} options belong to a parent", kind.as_str())));
     }
     let parent = if kind.parent_kind().is_some() { query.parent_id } else { None };
-    let list = state.options.list((kind, parent)).await.map_err(cache_error)?;
+    let list = state.options.list((kind, parent)).await?;
     let etag = format!("\"v{}\"", list.version);
     if let Some(response) = not_modified(req, &etag) {
         return Ok(response);
@@ -186,7 +126,7 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
             let page = Page { items, version: list.version, next_cursor };
             bytes::Bytes::from(serde_json::to_vec(&page).expect("a page serialises"))
         });
-        let mut response = hyper::Response::new(super::body::full(body.clone()));
+        let mut response = hyper::Response::new(full(body.clone()));
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Ok(v) = HeaderValue::from_str(&etag) {
             response.headers_mut().insert(header::ETAG, v);
@@ -226,32 +166,37 @@ pub async fn create(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resu
     let claims = authenticate(state, &req)?;
     let kind = kind_of(ctx)?;
     let user_key = claims.sub.to_string();
-    state
-        .option_writes
-        .check(&user_key, Instant::now())
-        .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
+    state.options.check_create(&user_key)?;
     let body: NewOption = read_json(req, state.settings.http.max_body_bytes).await?;
-    let name = names::normalize(&body.name).map_err(|e| field("name", e.code(), e.to_string()))?;
+    let name = names::normalize(&body.name).map_err(|e| ApiError::field("name", e.code(), e.to_string()))?;
     let parent_id = match (kind.parent_kind(), body.parent_id) {
         (None, None) => None,
         (None, Some(_)) => {
-            return Err(field("parent_id", "not_allowed", format!("{} options have no parent", kind.as_str())));
+            return Err(ApiError::field(
+                "parent_id",
+                "not_allowed",
+                format!("{} options have no parent", kind.as_str()),
+            ));
         }
         (Some(_), None) => {
-            return Err(field("parent_id", "required", format!("{} options need a parent", kind.as_str())));
+            return Err(ApiError::field("parent_id", "required", format!("{} options need a parent", kind.as_str())));
         }
-        (Some(parent_kind), Some(id)) => match state.options.get(id).await.map_err(cache_error)? {
+        (Some(parent_kind), Some(id)) => match state.options.get(id).await? {
             Some(parent) if parent.kind == parent_kind => Some(id),
             Some(_) => {
-                return Err(field("parent_id", "wrong_kind", format!("the parent must be a {}", parent_kind.as_str())));
+                return Err(ApiError::field(
+                    "parent_id",
+                    "wrong_kind",
+                    format!("the parent must be a {}", parent_kind.as_str()),
+                ));
             }
-            None => return Err(field("parent_id", "not_found", "no such parent")),
+            None => return Err(ApiError::field("parent_id", "not_found", "no such parent")),
         },
     };
     if body.has_engine.is_some() && kind != OptionKind::Category {
-        return Err(field("has_engine", "not_allowed", "only categories say whether they have an engine"));
+        return Err(ApiError::field("has_engine", "not_allowed", "only categories say whether they have an engine"));
     }
-    state.option_writes.record_failure(&user_key, Instant::now());
+    state.options.count_create(&user_key);
     let option = CatalogOption {
         id: Uuid::now_v7(),
         kind,
@@ -262,7 +207,7 @@ pub async fn create(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resu
         has_engine: body.has_engine.unwrap_or(false),
         created_at: OffsetDateTime::now_utc(),
     };
-    let created = state.options.create(option).await.map_err(cache_error)?;
+    let created = state.options.create(option).await?;
     let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
     let mut response = json_response(status, &Item::from(&created.option));
     if let Ok(v) = HeaderValue::from_str(&created.version.to_string()) {

@@ -1,12 +1,26 @@
 //! Every error the gateway answers with, and the one place it becomes an `application/problem+json`
 //! response (RFC 9457) with a stable `code`. 5xx bodies are opaque; their cause is logged once, here.
+//!
+//! Every domain error an owner returns (accounts, sessions, jobs, uploads, the catalog, rotations, stores)
+//! is mapped to its answer here, by a `From` impl, so handlers use `?` and the same failure answers the same
+//! way on every route.
 
 use std::time::Duration;
 
+use gantry_actors::accounts::AccountError;
+use gantry_actors::catalog::cache::CacheError;
+use gantry_actors::handle::CallError;
+use gantry_actors::jobs::JobError;
+use gantry_actors::ports::Unavailable;
+use gantry_actors::sessions::registry::AuthError;
+use gantry_actors::sessions::{SessionError, TokenError};
+use gantry_actors::uploads::bytes::ObjectStoreError;
+use gantry_actors::uploads::pipeline::PipelineError;
 use hyper::StatusCode;
 use serde::Serialize;
 
-use super::body::{Response, json_response};
+use super::respond::{Response, json_response};
+use crate::rotation::StartError;
 
 /// A per-field problem (422 bodies).
 #[derive(Debug, Clone, Serialize)]
@@ -132,15 +146,178 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
-impl From<gantry_actors::handle::CallError> for ApiError {
-    fn from(err: gantry_actors::handle::CallError) -> Self {
-        use gantry_actors::handle::CallError;
+impl ApiError {
+    /// A 422 for one field.
+    #[must_use]
+    pub fn field(field: &str, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError { field: field.into(), code, message: message.into() }])
+    }
+
+    /// 503 `database_unavailable`: a store behind an owner is unreachable.
+    fn database_unavailable(reason: String) -> Self {
+        Self::Unavailable { code: "database_unavailable", reason, retry_after: Duration::from_secs(2) }
+    }
+
+    /// 503 `storage_unavailable`: the object store failed.
+    fn storage_unavailable(reason: String) -> Self {
+        Self::Unavailable { code: "storage_unavailable", reason, retry_after: Duration::from_secs(5) }
+    }
+
+    /// A guest upload token was refused (401 `token_expired` or `token_invalid`).
+    #[must_use]
+    pub fn guest_token_refused(err: &TokenError) -> Self {
+        match err {
+            TokenError::Expired => {
+                Self::Unauthenticated { code: "token_expired", message: "the upload token has expired" }
+            }
+            TokenError::Invalid => {
+                Self::Unauthenticated { code: "token_invalid", message: "the upload token is invalid" }
+            }
+        }
+    }
+}
+
+/// 404 `upload_not_found`: shared by the upload routes and a missing object.
+pub const UPLOAD_NOT_FOUND: ApiError = ApiError::ResourceNotFound { code: "upload_not_found", what: "upload" };
+
+impl From<CallError> for ApiError {
+    fn from(err: CallError) -> Self {
         let code = match err {
             CallError::NotRunning(_) => "actor_unavailable",
             CallError::Overloaded(_) => "overloaded",
             CallError::Timeout(_) => "timeout",
         };
         Self::Unavailable { code, reason: err.to_string(), retry_after: Duration::from_secs(1) }
+    }
+}
+
+impl From<Unavailable> for ApiError {
+    fn from(err: Unavailable) -> Self {
+        Self::database_unavailable(err.0)
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(err: AccountError) -> Self {
+        match err {
+            AccountError::Invalid(violations) => Self::Validation(
+                violations
+                    .into_iter()
+                    .map(|v| FieldError { field: v.field.into(), code: v.code, message: v.message })
+                    .collect(),
+            ),
+            AccountError::EmailTaken => {
+                Self::Conflict { code: "email_taken", message: "an account with this email already exists" }
+            }
+            AccountError::InvalidCredentials => {
+                Self::Unauthenticated { code: "invalid_credentials", message: "wrong email or password" }
+            }
+            AccountError::TooManyAttempts { retry_after } => Self::TooManyRequests { retry_after },
+            AccountError::Overloaded => Self::Unavailable {
+                code: "overloaded",
+                reason: "too many logins at once; retry shortly".into(),
+                retry_after: Duration::from_secs(1),
+            },
+            AccountError::Unavailable(reason) => Self::database_unavailable(reason),
+            AccountError::Hashing(reason) => Self::Internal(anyhow::anyhow!("hashing failed: {reason}")),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Invalid => Self::Unauthenticated { code: "token_invalid", message: "the token is invalid" },
+            AuthError::Expired => Self::Unauthenticated { code: "token_expired", message: "the token has expired" },
+            AuthError::Revoked => {
+                Self::Unauthenticated { code: "session_revoked", message: "the session has been revoked; log in again" }
+            }
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(err: SessionError) -> Self {
+        match err {
+            SessionError::InvalidToken => {
+                Self::Unauthenticated { code: "token_invalid", message: "the token is invalid" }
+            }
+            SessionError::Expired => Self::Unauthenticated { code: "token_expired", message: "the token has expired" },
+            SessionError::Revoked => {
+                Self::Unauthenticated { code: "session_revoked", message: "the session has been revoked; log in again" }
+            }
+            SessionError::Reused => Self::Unauthenticated {
+                code: "refresh_reused",
+                message: "the refresh token was already used; the session has been revoked",
+            },
+            SessionError::NotFound => Self::ResourceNotFound { code: "session_not_found", what: "session" },
+            SessionError::Unavailable(reason) => {
+                Self::Unavailable { code: "session_store_unavailable", reason, retry_after: Duration::from_secs(2) }
+            }
+            SessionError::Call(e) => e.into(),
+        }
+    }
+}
+
+impl From<JobError> for ApiError {
+    fn from(err: JobError) -> Self {
+        match err {
+            JobError::Unavailable(reason) => Self::database_unavailable(reason),
+        }
+    }
+}
+
+impl From<PipelineError> for ApiError {
+    fn from(err: PipelineError) -> Self {
+        match err {
+            PipelineError::AtCapacity => Self::Unavailable {
+                code: "overloaded",
+                reason: "too many uploads in progress; retry shortly".into(),
+                retry_after: Duration::from_secs(2),
+            },
+            PipelineError::Unavailable(reason) => Self::database_unavailable(reason),
+            PipelineError::Storage(reason) => Self::storage_unavailable(reason),
+            PipelineError::GuestTokenLimit { retry_after } => Self::TooManyRequests { retry_after },
+            PipelineError::Call(e) => e.into(),
+        }
+    }
+}
+
+impl From<ObjectStoreError> for ApiError {
+    fn from(err: ObjectStoreError) -> Self {
+        match err {
+            ObjectStoreError::NotFound => UPLOAD_NOT_FOUND,
+            ObjectStoreError::CredentialsRejected => {
+                Self::storage_unavailable("the object store rejected our credentials".to_owned())
+            }
+            other => Self::storage_unavailable(other.to_string()),
+        }
+    }
+}
+
+impl From<CacheError> for ApiError {
+    fn from(err: CacheError) -> Self {
+        match err {
+            CacheError::Unavailable(reason) => Self::database_unavailable(reason),
+            CacheError::UnknownParent => Self::field("parent_id", "not_found", "no such parent"),
+            CacheError::UnknownCategory => Self::ResourceNotFound { code: "category_not_found", what: "category" },
+            CacheError::UnknownSubcategory => {
+                Self::field("subcategory_id", "not_found", "no such subcategory in this category")
+            }
+            CacheError::NoTemplate => Self::ResourceNotFound { code: "template_not_found", what: "template" },
+            CacheError::InvalidTemplates(issues) => Self::InvalidTemplates(issues),
+            CacheError::TooManyCreates { retry_after } => Self::TooManyRequests { retry_after },
+            CacheError::Call(e) => e.into(),
+        }
+    }
+}
+
+impl From<StartError> for ApiError {
+    fn from(err: StartError) -> Self {
+        match err {
+            StartError::InProgress(id) => Self::RotationInProgress(id),
+            StartError::Unavailable(reason) => Self::database_unavailable(reason),
+        }
     }
 }
 

@@ -8,23 +8,18 @@
 //! | `GET /admin/rotations` | the evidence records, newest first |
 //! | `GET /admin/rotations/{id}` | one record |
 
-use std::time::Duration;
-
 use gantry_actors::secrets::SecretStep;
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::AppState;
-use super::body::{Response, json_response, read_json};
+use super::body::read_json;
+use super::ctx::Ctx;
 use super::problem::ApiError;
-use super::server::Ctx;
-use crate::rotation::{RotateRequest, StartError};
-
-fn unavailable(reason: String) -> ApiError {
-    ApiError::Unavailable { code: "database_unavailable", reason, retry_after: Duration::from_secs(2) }
-}
+use super::respond::{Response, json_response};
+use super::state::AppState;
+use crate::rotation::RotateRequest;
 
 /// `POST /admin/secrets/reload`: stages the changed values of this instance's secret source → 200
 /// `{changes}` (empty when nothing changed).
@@ -33,7 +28,7 @@ fn unavailable(reason: String) -> ApiError {
 /// 422 `secret_validation_failed` naming every problem (never a value); 409 during a rotation; 503.
 pub async fn reload(state: &AppState) -> Result<Response, ApiError> {
     if let Some(running) = state.rotations.running() {
-        return Err(in_progress(running));
+        return Err(ApiError::RotationInProgress(running));
     }
     match state.secrets.step(Uuid::now_v7(), SecretStep::Stage).await? {
         Ok(changes) => {
@@ -41,10 +36,6 @@ pub async fn reload(state: &AppState) -> Result<Response, ApiError> {
         }
         Err(reason) => Err(ApiError::SecretsRefused(reason)),
     }
-}
-
-fn in_progress(id: Uuid) -> ApiError {
-    ApiError::RotationInProgress(id)
 }
 
 /// `POST /admin/secrets/rotate {deployment_id, commit_sha, invalidate_sessions?}` and
@@ -57,11 +48,8 @@ pub async fn start(state: &AppState, req: Request<Incoming>, rollback: bool) -> 
         || req.headers().contains_key(hyper::header::TRANSFER_ENCODING);
     let request: RotateRequest =
         if has_body { read_json(req, state.settings.http.max_body_bytes).await? } else { RotateRequest::default() };
-    match state.rotations.start(request, rollback).await {
-        Ok(job_id) => Ok(json_response(StatusCode::ACCEPTED, &json!({ "job_id": job_id }))),
-        Err(StartError::InProgress(id)) => Err(in_progress(id)),
-        Err(StartError::Unavailable(reason)) => Err(unavailable(reason)),
-    }
+    let job_id = state.rotations.start(request, rollback).await?;
+    Ok(json_response(StatusCode::ACCEPTED, &json!({ "job_id": job_id })))
 }
 
 /// `GET /admin/rotations` → `{rotations: [...]}`, newest first (at most 100).
@@ -69,7 +57,7 @@ pub async fn start(state: &AppState, req: Request<Incoming>, rollback: bool) -> 
 /// # Errors
 /// 503 when the database is unavailable.
 pub async fn list(state: &AppState) -> Result<Response, ApiError> {
-    let rotations = state.rotations.store().rotations(100).await.map_err(|e| unavailable(e.0))?;
+    let rotations = state.rotations.records(100).await?;
     Ok(json_response(StatusCode::OK, &json!({ "rotations": rotations })))
 }
 
@@ -80,6 +68,6 @@ pub async fn list(state: &AppState) -> Result<Response, ApiError> {
 pub async fn get(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     const NOT_FOUND: ApiError = ApiError::ResourceNotFound { code: "rotation_not_found", what: "rotation" };
     let id = ctx.params.get("id").and_then(|s| Uuid::parse_str(s).ok()).ok_or(NOT_FOUND)?;
-    let record = state.rotations.store().rotation(id).await.map_err(|e| unavailable(e.0))?.ok_or(NOT_FOUND)?;
+    let record = state.rotations.record(id).await?.ok_or(NOT_FOUND)?;
     Ok(json_response(StatusCode::OK, &record))
 }

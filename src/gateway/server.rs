@@ -10,9 +10,9 @@
 //! 5. errors → problem+json (in `problem.rs`), metrics by route template and status, a debug access log.
 //!
 //! Connections are bounded per listener; on shutdown the loop stops accepting and in-flight requests get
-//! the grace period to finish.
+//! the grace period to finish. Which handler answers a route is `dispatch.rs`'s business; this file knows
+//! no handler.
 
-use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -28,26 +28,18 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
-use super::body::Response;
+use super::ctx::Ctx;
+use super::dispatch::dispatch;
 use super::problem::ApiError;
+use super::respond::Response;
 use super::router::{Listener, Match, Route, Table};
-use super::{AppState, admin, auth, health, jobs, options, rotations, templates, uploads};
+use super::state::AppState;
 
 static PUBLIC_TABLE: LazyLock<Table> = LazyLock::new(|| Table::new(Listener::Public));
 static ADMIN_TABLE: LazyLock<Table> = LazyLock::new(|| Table::new(Listener::Admin));
 
 /// The request id header.
 pub const REQUEST_ID: &str = "x-request-id";
-
-/// What a handler gets besides the request.
-pub struct Ctx {
-    /// Path parameters.
-    pub params: BTreeMap<String, String>,
-    /// The request id.
-    pub request_id: String,
-    /// The client's address.
-    pub peer: SocketAddr,
-}
 
 /// Serves `listener` until `shutdown` carries a deadline, then stops accepting and drains connections until
 /// that deadline (the listeners' share of the one shutdown budget, set by `startup`).
@@ -272,90 +264,4 @@ async fn run(
             retry_after: Duration::from_secs(1),
         })
     })
-}
-
-async fn dispatch(state: &AppState, route: Route, ctx: Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
-    match route {
-        Route::Healthz => Ok(health::healthz(state)),
-        Route::Readyz => Ok(health::readyz(state).await),
-        Route::GetJob => jobs::get(state, &ctx, jobs::View::Public).await,
-        Route::Metrics => Ok(admin::metrics(state)),
-        Route::AdminSecrets => {
-            admin::authorize(state, &req)?;
-            admin::secrets(state).await
-        }
-        Route::AdminValidateSecrets => {
-            admin::authorize(state, &req)?;
-            admin::validate_secrets(state, req).await
-        }
-        Route::AdminGetJob => {
-            admin::authorize(state, &req)?;
-            jobs::get(state, &ctx, jobs::View::Admin).await
-        }
-        Route::Register => auth::register(state, req).await,
-        Route::Login => auth::login(state, &ctx, req).await,
-        Route::Refresh => auth::refresh(state, req).await,
-        Route::Logout => auth::logout(state, req).await,
-        Route::Me => auth::me(state, &req).await,
-        Route::Sessions => auth::sessions(state, &req).await,
-        Route::DeleteSession => auth::delete_session(state, &ctx, &req).await,
-        Route::AdminRevokeAll => {
-            admin::authorize(state, &req)?;
-            admin::revoke_all(state, req).await
-        }
-        Route::AdminRevokeUser => {
-            admin::authorize(state, &req)?;
-            admin::revoke_user(state, &ctx, req).await
-        }
-        Route::AdminRevocations => {
-            admin::authorize(state, &req)?;
-            admin::revocations(state).await
-        }
-        Route::GuestToken => uploads::guest_token(state, &ctx),
-        Route::Upload => uploads::upload(state, req).await,
-        Route::UploadMetadata => uploads::metadata(state, &ctx, &req).await,
-        Route::UploadContent => uploads::content(state, &ctx, &req).await,
-        Route::DeleteUpload => uploads::delete(state, &ctx, &req).await,
-        Route::ListOptions => options::list(state, &ctx, &req).await,
-        Route::CreateOption => options::create(state, &ctx, req).await,
-        Route::GetTemplate => templates::get(state, &ctx, &req).await,
-        Route::EvaluateTemplate => templates::evaluate(state, &ctx, req).await,
-        Route::AdminTemplates => {
-            admin::authorize(state, &req)?;
-            templates::export(state).await
-        }
-        Route::AdminReloadSecrets => {
-            admin::authorize(state, &req)?;
-            rotations::reload(state).await
-        }
-        Route::AdminRotate => {
-            admin::authorize(state, &req)?;
-            rotations::start(state, req, false).await
-        }
-        Route::AdminRollback => {
-            admin::authorize(state, &req)?;
-            rotations::start(state, req, true).await
-        }
-        Route::AdminRotations => {
-            admin::authorize(state, &req)?;
-            rotations::list(state).await
-        }
-        Route::AdminRotation => {
-            admin::authorize(state, &req)?;
-            rotations::get(state, &ctx).await
-        }
-        Route::AdminImportTemplates => {
-            admin::authorize(state, &req)?;
-            templates::import(state, req).await
-        }
-    }
-}
-
-/// A plain-text response (health checks, metrics).
-#[must_use]
-pub fn text(status: StatusCode, content_type: &'static str, body: impl Into<bytes::Bytes>) -> Response {
-    let mut response = hyper::Response::new(super::body::full(body));
-    *response.status_mut() = status;
-    response.headers_mut().insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
 }

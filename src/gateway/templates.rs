@@ -12,11 +12,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::AppState;
-use super::body::{Response, full, json_response, read_json};
-use super::options::{cache_error, field, not_modified, percent_decode};
+use super::body::read_json;
+use super::ctx::{Ctx, percent_decode};
 use super::problem::ApiError;
-use super::server::Ctx;
+use super::respond::{Response, full, json_response, not_modified};
+use super::state::AppState;
 
 fn category_of(ctx: &Ctx) -> Result<Uuid, ApiError> {
     ctx.params
@@ -57,9 +57,9 @@ pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result
     let category_id = category_of(ctx)?;
     let subcategory_id = match query_param(req, "subcategory_id").filter(|v| !v.is_empty()) {
         None => None,
-        Some(v) => Some(Uuid::parse_str(&v).map_err(|_| field("subcategory_id", "invalid", "not a UUID"))?),
+        Some(v) => Some(Uuid::parse_str(&v).map_err(|_| ApiError::field("subcategory_id", "invalid", "not a UUID"))?),
     };
-    let form = state.options.form(category_id, subcategory_id).await.map_err(cache_error)?;
+    let form = state.options.form(category_id, subcategory_id).await?;
     let tag = etag(&form);
     if let Some(response) = not_modified(req, &tag) {
         return Ok(response);
@@ -112,16 +112,16 @@ struct EvaluateBody {
 pub async fn evaluate(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
     let category_id = category_of(ctx)?;
     let body: EvaluateBody = read_json(req, state.settings.http.max_body_bytes).await?;
-    let form = state.options.form(category_id, body.subcategory_id).await.map_err(cache_error)?;
+    let form = state.options.form(category_id, body.subcategory_id).await?;
     let changed = match body.changed {
         None => Vec::new(),
         Some(Changed::One(name)) => vec![name],
         Some(Changed::Many(names)) => names,
     };
     if let Some(unknown) = changed.iter().find(|name| form.template.field(name).is_none()) {
-        return Err(field("changed", "unknown_field", format!("this form has no field {unknown:?}")));
+        return Err(ApiError::field("changed", "unknown_field", format!("this form has no field {unknown:?}")));
     }
-    let evaluation = state.options.evaluate(&form, &body.values, &changed).await.map_err(cache_error)?;
+    let evaluation = state.options.evaluate(&form, &body.values, &changed).await?;
     Ok(json_response(StatusCode::OK, &evaluation))
 }
 
@@ -137,7 +137,7 @@ struct Export<'a> {
 /// # Errors
 /// 503 when the catalog is unavailable.
 pub async fn export(state: &AppState) -> Result<Response, ApiError> {
-    let loaded = state.options.template_set().await.map_err(cache_error)?;
+    let loaded = state.options.template_set().await?;
     Ok(json_response(StatusCode::OK, &Export { origin: loaded.origin, version: loaded.version, set: &loaded.set }))
 }
 
@@ -150,10 +150,10 @@ pub async fn import(state: &AppState, req: Request<Incoming>) -> Result<Response
     let replace = match query_param(&req, "replace").as_deref() {
         None | Some("false") => false,
         Some("true") => true,
-        Some(_) => return Err(field("replace", "invalid", "true or false")),
+        Some(_) => return Err(ApiError::field("replace", "invalid", "true or false")),
     };
     // Template documents are larger than API bodies; allow up to 16 times the JSON limit.
     let set: TemplateSet = read_json(req, state.settings.http.max_body_bytes.saturating_mul(16)).await?;
-    let imported = state.options.import_templates(set, replace).await.map_err(cache_error)?;
+    let imported = state.options.import_templates(set, replace).await?;
     Ok(json_response(StatusCode::OK, &imported))
 }

@@ -8,6 +8,11 @@
 //! its record and job end `failed` with the reason. The upload pipeline actor admits uploads (bounded per
 //! instance: 503 + `Retry-After` beyond), owns their records and jobs, and finishes or deletes them; the
 //! bytes stream in this request task, never through a mailbox.
+//!
+//! THE EXCEPTION to "state is reached only through its owner": the bytes go from the request straight into
+//! the object store ([`upload`]) and straight out of it ([`content`]) through `state.objects`, a handle
+//! narrowed to put/get/presign (`gantry_actors::uploads::bytes`). Everything else — admission, records, jobs,
+//! quotas, deletion, guest-token limits — goes through the upload pipeline's handle.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -16,13 +21,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::Stream;
-use gantry_actors::ports::objects::{ByteRange, ObjectKey, ObjectStoreError};
-use gantry_actors::ports::uploads::{UploadRecord, UploadStatus};
+use gantry_actors::uploads::bytes::{ByteRange, ObjectKey};
 use gantry_actors::uploads::digest::expected_sha256;
 use gantry_actors::uploads::guest_token::{self, GuestClaims};
 use gantry_actors::uploads::media::{self, MediaType, SNIFF_LEN, Sniff};
 use gantry_actors::uploads::names::{content_disposition, sanitize_filename};
-use gantry_actors::uploads::pipeline::{Outcome as Finish, PipelineError};
+use gantry_actors::uploads::pipeline::{Outcome as Finish, UploadRecord, UploadStatus};
 use gantry_actors::uploads::ranges::{RangeOutcome, parse_range};
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Frame, Incoming};
@@ -33,17 +37,11 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::AppState;
 use super::auth::authenticate;
-use super::body::{Response, empty, json_response};
-use super::problem::ApiError;
-use super::server::Ctx;
-
-/// Per-instance guest-token rate limiting.
-pub struct UploadGuards {
-    /// Guest tokens issued per client address.
-    pub guest_tokens: gantry_actors::accounts::limiter::FailureLimiter,
-}
+use super::ctx::Ctx;
+use super::problem::{ApiError, UPLOAD_NOT_FOUND};
+use super::respond::{Response, json_response, status_only};
+use super::state::AppState;
 
 /// Who is uploading.
 #[derive(Debug, Clone)]
@@ -80,15 +78,8 @@ fn uploader(state: &AppState, req: &Request<Incoming>) -> Result<Uploader, ApiEr
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| unauthenticated("unauthorized", "send an access token or an X-Upload-Token"))?;
     let keyring = state.secrets.keyring();
-    let claims: GuestClaims =
-        guest_token::verify(token.trim(), &keyring, &state.settings.uploads.guest()).map_err(|e| match e {
-            gantry_actors::sessions::TokenError::Expired => {
-                unauthenticated("token_expired", "the upload token has expired")
-            }
-            gantry_actors::sessions::TokenError::Invalid => {
-                unauthenticated("token_invalid", "the upload token is invalid")
-            }
-        })?;
+    let claims: GuestClaims = guest_token::verify(token.trim(), &keyring, &state.settings.uploads.guest())
+        .map_err(|e| ApiError::guest_token_refused(&e))?;
     let allowed: Vec<MediaType> = claims.allowed_types.iter().filter_map(|t| MediaType::parse_mime(t)).collect();
     Ok(Uploader {
         owner: claims.sub,
@@ -112,11 +103,7 @@ struct GuestTokenView {
 /// # Errors
 /// 429 when the address asked too often.
 pub fn guest_token(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
-    let address = ctx.peer.ip().to_string();
-    let now = Instant::now();
-    state.uploads.guest_tokens.check(&address, now).map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
-    // The limiter counts "failures"; here every issued token counts against the address's window.
-    state.uploads.guest_tokens.record_failure(&address, now);
+    state.pipeline.allow_guest_token(&ctx.peer.ip().to_string())?;
     let settings = state.settings.uploads.guest();
     let keyring = state.secrets.keyring();
     let (token, claims) = guest_token::issue(&keyring, &settings, OffsetDateTime::now_utc());
@@ -291,18 +278,6 @@ impl<'a> From<&'a UploadRecord> for UploadView<'a> {
     }
 }
 
-fn db_unavailable(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Unavailable { code: "database_unavailable", reason: e.to_string(), retry_after: Duration::from_secs(2) }
-}
-
-fn storage_unavailable(e: &ObjectStoreError) -> ApiError {
-    let reason = match e {
-        ObjectStoreError::CredentialsRejected => "the object store rejected our credentials".to_owned(),
-        other => other.to_string(),
-    };
-    ApiError::Unavailable { code: "storage_unavailable", reason, retry_after: Duration::from_secs(5) }
-}
-
 /// `POST /v1/uploads`: the raw file as the body.
 ///
 /// # Errors
@@ -330,7 +305,7 @@ pub async fn upload(state: &AppState, req: Request<Incoming>) -> Result<Response
 
     if let Some(max_files) = who.max_files {
         // Checked before admission; concurrent uploads of one token can overshoot by what is in flight.
-        let used = state.upload_store.count_uploads(&who.owner).await.map_err(db_unavailable)?;
+        let used = state.pipeline.count_uploads(&who.owner).await?;
         if used >= u64::from(max_files) {
             metrics::counter!("gantry_uploads_total", "outcome" => "quota_exceeded").increment(1);
             return Err(ApiError::Forbidden {
@@ -339,7 +314,7 @@ pub async fn upload(state: &AppState, req: Request<Incoming>) -> Result<Response
             });
         }
     }
-    let admission = state.pipeline.admit(who.owner.clone(), filename).await.map_err(pipeline_error)?;
+    let admission = state.pipeline.admit(who.owner.clone(), filename).await?;
     let key = admission.key.clone();
     let outcome = Arc::new(Mutex::new(Outcome::default()));
     let stream = Validating {
@@ -352,24 +327,25 @@ pub async fn upload(state: &AppState, req: Request<Incoming>) -> Result<Response
         size: 0,
         outcome: Arc::clone(&outcome),
     };
+    // The exception (see the module docs): the bytes stream from the request straight into the object store.
     let put = state.objects.put(&key, Box::pin(stream), declared_len, "application/octet-stream").await;
     let learned = std::mem::take(&mut *outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
 
     let failed = |code: &str, remove_object: bool| Finish::Failed { code: code.to_owned(), remove_object };
     if let Some(refusal) = learned.refusal {
         let (error, code) = refusal_error(refusal, who.max_bytes);
-        state.pipeline.finish(admission, failed(code, false)).await.map_err(pipeline_error)?;
+        state.pipeline.finish(admission, failed(code, false)).await?;
         return Err(error);
     }
     if let Err(e) = put {
-        let error = storage_unavailable(&e);
-        state.pipeline.finish(admission, failed("storage_unavailable", false)).await.map_err(pipeline_error)?;
+        let error = ApiError::from(e);
+        state.pipeline.finish(admission, failed("storage_unavailable", false)).await?;
         return Err(error);
     }
     let digest = learned.sha256.unwrap_or_default();
     if expected.is_some_and(|want| want != digest) {
         // The bytes are stored but are not what the client meant: the pipeline removes them.
-        state.pipeline.finish(admission, failed("digest_mismatch", true)).await.map_err(pipeline_error)?;
+        state.pipeline.finish(admission, failed("digest_mismatch", true)).await?;
         return Err(ApiError::DigestMismatch);
     }
     let stored = Finish::Stored {
@@ -377,35 +353,16 @@ pub async fn upload(state: &AppState, req: Request<Incoming>) -> Result<Response
         sha256: hex::encode(digest),
         content_type: learned.media.map_or("application/octet-stream", MediaType::mime).to_owned(),
     };
-    let record = state.pipeline.finish(admission, stored).await.map_err(pipeline_error)?;
+    let record = state.pipeline.finish(admission, stored).await?;
     metrics::histogram!("gantry_upload_duration_seconds").record(started.elapsed().as_secs_f64());
     Ok(json_response(StatusCode::CREATED, &UploadView::from(&record)))
 }
-
-fn pipeline_error(e: PipelineError) -> ApiError {
-    match e {
-        PipelineError::AtCapacity => ApiError::Unavailable {
-            code: "overloaded",
-            reason: "too many uploads in progress; retry shortly".into(),
-            retry_after: Duration::from_secs(2),
-        },
-        PipelineError::Unavailable(reason) => {
-            ApiError::Unavailable { code: "database_unavailable", reason, retry_after: Duration::from_secs(2) }
-        }
-        PipelineError::Storage(reason) => {
-            ApiError::Unavailable { code: "storage_unavailable", reason, retry_after: Duration::from_secs(5) }
-        }
-        PipelineError::Call(e) => e.into(),
-    }
-}
-
-const UPLOAD_NOT_FOUND: ApiError = ApiError::ResourceNotFound { code: "upload_not_found", what: "upload" };
 
 /// The caller's stored upload `{id}`; another owner's, a failed or an unknown one is 404.
 async fn owned(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result<UploadRecord, ApiError> {
     let who = uploader(state, req)?;
     let id = ctx.params.get("id").and_then(|s| Uuid::parse_str(s).ok()).ok_or(UPLOAD_NOT_FOUND)?;
-    match state.upload_store.get_upload(id).await.map_err(db_unavailable)? {
+    match state.pipeline.get(id).await? {
         Some(r) if r.owner == who.owner && r.status == UploadStatus::Stored => Ok(r),
         _ => Err(UPLOAD_NOT_FOUND),
     }
@@ -432,14 +389,11 @@ pub async fn content(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Re
     let disposition = content_disposition(record.filename.as_deref());
     let wants_redirect = req.uri().query().is_some_and(|q| q.split('&').any(|p| p == "redirect=1"));
     if wants_redirect {
-        let url = state
-            .objects
-            .presigned_get(&key, Duration::from_secs(300), &record.content_type, &disposition)
-            .await
-            .map_err(|e| storage_unavailable(&e))?;
+        // The exception (see the module docs): a presigned URL to read the bytes from the object store.
+        let url =
+            state.objects.presigned_get(&key, Duration::from_secs(300), &record.content_type, &disposition).await?;
         if let Some(url) = url {
-            let mut response = hyper::Response::new(empty());
-            *response.status_mut() = StatusCode::FOUND;
+            let mut response = status_only(StatusCode::FOUND);
             if let Ok(v) = HeaderValue::from_str(&url) {
                 response.headers_mut().insert(header::LOCATION, v);
             }
@@ -459,8 +413,7 @@ pub async fn content(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Re
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
     ];
     if matches_etag {
-        let mut response = hyper::Response::new(empty());
-        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        let mut response = status_only(StatusCode::NOT_MODIFIED);
         headers.retain(|(k, _)| *k == header::ETAG);
         set_headers(&mut response, headers);
         return Ok(response);
@@ -477,10 +430,8 @@ pub async fn content(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Re
             return Ok(response);
         }
     };
-    let object = state.objects.get(&key, byte_range).await.map_err(|e| match e {
-        ObjectStoreError::NotFound => UPLOAD_NOT_FOUND,
-        other => storage_unavailable(&other),
-    })?;
+    // The exception (see the module docs): the bytes stream from the object store straight into the response.
+    let object = state.objects.get(&key, byte_range).await?;
     let length = byte_range.map_or(record.size, |r| r.end - r.start + 1);
     headers.push((header::CONTENT_LENGTH, length.to_string()));
     if let Some(r) = byte_range {
@@ -507,8 +458,6 @@ fn set_headers(response: &mut Response, headers: Vec<(header::HeaderName, String
 /// 401; 404; 503 when the store is unavailable.
 pub async fn delete(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result<Response, ApiError> {
     let record = owned(state, ctx, req).await?;
-    state.pipeline.delete(record).await.map_err(pipeline_error)?;
-    let mut response = hyper::Response::new(empty());
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    Ok(response)
+    state.pipeline.delete(record).await?;
+    Ok(status_only(StatusCode::NO_CONTENT))
 }

@@ -68,13 +68,13 @@ async fn stored_job_is_served() {
     use gantry_actors::ports::jobs::{Job, JobState, JobUpdate};
     let app = spawn_app().await;
     let job = Job::new("test.kind", None);
-    app.state.jobs.create(&job).await.expect("create");
+    app.backends.jobs.create(&job).await.expect("create");
     let update = JobUpdate {
         state: Some(JobState::Running),
         progress: Some(serde_json::json!({"step": "stage"})),
         ..JobUpdate::default()
     };
-    app.state.jobs.update(job.id, update).await.expect("update");
+    app.backends.jobs.update(job.id, update).await.expect("update");
 
     let body: serde_json::Value =
         app.get(&format!("/v1/jobs/{}", job.id)).send().await.expect("request").json().await.expect("json");

@@ -5,7 +5,7 @@ use figment::providers::{Format, Toml};
 use gantry::config::secrets::{self, SecretEnv};
 use gantry::config::{Profile, Settings};
 use gantry::gateway::AppState;
-use gantry::startup::Application;
+use gantry::startup::{Application, Backends};
 use tokio::sync::oneshot;
 
 pub const JWT: &str = "q7R2vX9kLm4PzT8wN3bH6yC1dF5gJ0sA";
@@ -16,6 +16,8 @@ pub struct TestApp {
     pub http: String,
     pub admin: String,
     pub state: AppState,
+    /// The ports behind the owners, to arrange scenarios (the gateway never sees them).
+    pub backends: Backends,
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     join: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -98,11 +100,21 @@ pub async fn spawn_app_with_secrets(data_dir: &std::path::Path, toml: &str, env:
     let http = format!("http://{}", app.http_addr());
     let admin = format!("http://{}", app.admin_addr());
     let state = app.state().clone();
+    let backends = app.backends().clone();
     let (tx, rx) = oneshot::channel::<()>();
     let join = tokio::spawn(app.run_until_stopped(async move {
         let _ = rx.await;
     }));
-    TestApp { http, admin, state, client: reqwest::Client::new(), shutdown: Some(tx), join: Some(join), data_dir: None }
+    TestApp {
+        http,
+        admin,
+        state,
+        backends,
+        client: reqwest::Client::new(),
+        shutdown: Some(tx),
+        join: Some(join),
+        data_dir: None,
+    }
 }
 
 /// Asserts a problem+json response with `status` and `code`, returning the body.

@@ -247,14 +247,14 @@ async fn invalidation_drops_exact_keys_and_everything_on_gaps() {
         parent_id: Some(key(&volvo).1.expect("id")),
         version: version + 1,
     };
-    app.state.bus.publish(next).await.expect("publish");
+    app.backends.bus.publish(next).await.expect("publish");
     let options = app.state.options.clone();
     let volvo_key = key(&volvo);
     assert!(wait_until(Box::new(move || !options.is_cached(&volvo_key))).await, "the changed list is dropped");
     assert!(app.state.options.is_cached(&key(&scania)), "other lists stay cached");
 
     let gap = Event::OptionChanged { kind: OptionKind::Brand, parent_id: None, version: version + 5 };
-    app.state.bus.publish(gap).await.expect("publish");
+    app.backends.bus.publish(gap).await.expect("publish");
     let options = app.state.options.clone();
     let scania_key = key(&scania);
     assert!(wait_until(Box::new(move || !options.is_cached(&scania_key))).await, "a gap drops everything");

@@ -337,8 +337,8 @@ async fn abandoned_uploads_are_swept() {
         error: None,
         created_at: time::OffsetDateTime::now_utc() - time::Duration::minutes(5),
     };
-    app.state.upload_store.create_upload(&record).await.expect("record");
-    app.state.jobs.create(&Job { id, state: JobState::Running, ..Job::new("upload", None) }).await.expect("job");
+    app.backends.uploads.create_upload(&record).await.expect("record");
+    app.backends.jobs.create(&Job { id, state: JobState::Running, ..Job::new("upload", None) }).await.expect("job");
 
     let mut job = serde_json::Value::Null;
     for _ in 0..60 {

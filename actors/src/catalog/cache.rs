@@ -12,6 +12,9 @@
 //! the forms resolved from it per (category, subcategory), compiled once. Importing a set checks it, stores
 //! it (raising the catalog version) and publishes `templates_changed {version}`; every instance drops its
 //! templates on that message, and on everything that drops the option cache.
+//!
+//! The handle also holds the per-user limit on option creates (checked before the request body is read,
+//! counted once the option passed its checks).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -24,10 +27,12 @@ use uuid::Uuid;
 
 use super::OptionKind;
 use super::templates::{self, CompiledTemplate, Evaluation, TemplateIssue, TemplateSet, ValueIssue};
+use crate::accounts::limiter::FailureLimiter;
 use crate::handle::{ActorSlot, CallError};
 use crate::ports::Unavailable;
 use crate::ports::bus::{Bus, BusSignal, Event};
-use crate::ports::catalog::{CatalogOption, CatalogStore, Created};
+pub use crate::ports::catalog::CatalogOption;
+use crate::ports::catalog::{CatalogStore, Created};
 use crate::supervisor::ChildSpec;
 use crate::telemetry::Mailbox;
 
@@ -158,6 +163,12 @@ pub enum CacheError {
     /// A template set (imported, or resolved for a category) failed its checks.
     #[error("the template set failed its checks ({} problems)", .0.len())]
     InvalidTemplates(Vec<TemplateIssue>),
+    /// The user created too many options this hour.
+    #[error("too many options created; retry in {}s", .retry_after.as_secs())]
+    TooManyCreates {
+        /// When the user's window closes.
+        retry_after: Duration,
+    },
     /// The actor could not be reached.
     #[error(transparent)]
     Call(#[from] CallError),
@@ -604,6 +615,8 @@ pub struct OptionCacheHandle {
     deps: CacheDeps,
     /// Hit and miss counters per kind, registered once (a label set per request costs more than the hit).
     counters: Arc<[(metrics::Counter, metrics::Counter); 6]>,
+    /// Option creates per user (per hour).
+    creates: Arc<FailureLimiter>,
 }
 
 impl std::fmt::Debug for OptionCacheHandle {
@@ -613,9 +626,13 @@ impl std::fmt::Debug for OptionCacheHandle {
 }
 
 impl OptionCacheHandle {
-    /// A handle with an empty cache; `deps.mailbox` is replaced by the slot's.
+    /// A handle with an empty cache, allowing each user `creates_per_hour` option creates per hour;
+    /// `deps.mailbox` is replaced by the slot's.
+    ///
+    /// # Panics
+    /// If `creates_per_hour` is zero (settings validation refuses that at start-up).
     #[must_use]
-    pub fn new(mut deps: CacheDeps, mailbox_capacity: usize, call_timeout: Duration) -> Self {
+    pub fn new(mut deps: CacheDeps, creates_per_hour: u32, mailbox_capacity: usize, call_timeout: Duration) -> Self {
         let slot = ActorSlot::new(NAME, mailbox_capacity, call_timeout);
         deps.mailbox = slot.mailbox();
         let counters = Arc::new(OptionKind::ALL.map(|kind| {
@@ -624,7 +641,23 @@ impl OptionCacheHandle {
                 metrics::counter!("gantry_option_cache_misses_total", "kind" => kind.as_str()),
             )
         }));
-        Self { slot, deps, counters }
+        let creates = Arc::new(FailureLimiter::new(creates_per_hour, Duration::from_secs(3600), 100_000));
+        Self { slot, deps, counters, creates }
+    }
+
+    /// Whether `user` may create another option now.
+    ///
+    /// # Errors
+    /// [`CacheError::TooManyCreates`].
+    pub fn check_create(&self, user: &str) -> Result<(), CacheError> {
+        self.creates
+            .check(user, std::time::Instant::now())
+            .map_err(|retry_after| CacheError::TooManyCreates { retry_after })
+    }
+
+    /// Counts a create by `user` against the hourly limit (once the option passed its checks).
+    pub fn count_create(&self, user: &str) {
+        self.creates.record_failure(user, std::time::Instant::now());
     }
 
     /// The list for `key`: from the cache, or loaded by the actor on a miss.

@@ -6,6 +6,9 @@
 //! The bytes themselves never pass through the mailbox: the request task streams them through validation
 //! into the object store (all or nothing) between `admit` and `finish`. The admission permit travels with
 //! the request and is released when it drops, whatever happens to the request.
+//!
+//! The handle also answers the reads of upload records (an owner's count, one record) straight from the store,
+//! without a mailbox round-trip, and holds the per-address limit on guest upload tokens.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,11 +19,13 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use crate::accounts::limiter::FailureLimiter;
 use crate::handle::{ActorSlot, CallError};
 use crate::ports::Unavailable;
 use crate::ports::jobs::{Job, JobState, JobStore, JobUpdate};
 use crate::ports::objects::{ObjectKey, ObjectStore};
-use crate::ports::uploads::{UploadRecord, UploadStatus, UploadStore};
+use crate::ports::uploads::UploadStore;
+pub use crate::ports::uploads::{UploadRecord, UploadStatus};
 use crate::supervisor::ChildSpec;
 use crate::telemetry::Mailbox;
 
@@ -39,6 +44,12 @@ pub enum PipelineError {
     /// The object store failed.
     #[error("object store unavailable: {0}")]
     Storage(String),
+    /// This client address asked for too many guest upload tokens.
+    #[error("too many guest upload tokens; retry in {}s", .retry_after.as_secs())]
+    GuestTokenLimit {
+        /// When the address's window closes.
+        retry_after: Duration,
+    },
     /// The actor could not be reached.
     #[error(transparent)]
     Call(#[from] CallError),
@@ -300,6 +311,8 @@ pub struct UploadPipelineHandle {
     deps: PipelineDeps,
     slots: Arc<Semaphore>,
     max_in_flight: usize,
+    /// Guest tokens issued per client address (per hour).
+    guest_tokens: Arc<FailureLimiter>,
 }
 
 impl std::fmt::Debug for UploadPipelineHandle {
@@ -309,14 +322,53 @@ impl std::fmt::Debug for UploadPipelineHandle {
 }
 
 impl UploadPipelineHandle {
-    /// A handle admitting at most `max_in_flight` uploads at once; the actor is started by the supervisor
+    /// A handle admitting at most `max_in_flight` uploads at once and issuing at most
+    /// `guest_tokens_per_hour` guest tokens per client address; the actor is started by the supervisor
     /// from [`Self::child_spec`]. `deps.mailbox` is replaced by the slot's.
+    ///
+    /// # Panics
+    /// If `guest_tokens_per_hour` is zero (settings validation refuses that at start-up).
     #[must_use]
-    pub fn new(mut deps: PipelineDeps, max_in_flight: usize, mailbox_capacity: usize, call_timeout: Duration) -> Self {
+    pub fn new(
+        mut deps: PipelineDeps,
+        max_in_flight: usize,
+        guest_tokens_per_hour: u32,
+        mailbox_capacity: usize,
+        call_timeout: Duration,
+    ) -> Self {
         let slot = ActorSlot::new(NAME, mailbox_capacity, call_timeout);
         deps.mailbox = slot.mailbox();
         let max_in_flight = max_in_flight.max(1);
-        Self { slot, deps, slots: Arc::new(Semaphore::new(max_in_flight)), max_in_flight }
+        let guest_tokens = Arc::new(FailureLimiter::new(guest_tokens_per_hour, Duration::from_secs(3600), 100_000));
+        Self { slot, deps, slots: Arc::new(Semaphore::new(max_in_flight)), max_in_flight, guest_tokens }
+    }
+
+    /// Counts a guest token for `address`, or refuses it when the address has had its share this hour.
+    ///
+    /// # Errors
+    /// [`PipelineError::GuestTokenLimit`].
+    pub fn allow_guest_token(&self, address: &str) -> Result<(), PipelineError> {
+        let now = std::time::Instant::now();
+        self.guest_tokens.check(address, now).map_err(|retry_after| PipelineError::GuestTokenLimit { retry_after })?;
+        // The limiter counts "failures"; here every issued token counts against the address's window.
+        self.guest_tokens.record_failure(address, now);
+        Ok(())
+    }
+
+    /// How many uploads are recorded for `owner` (a guest token's quota counts them).
+    ///
+    /// # Errors
+    /// [`PipelineError::Unavailable`].
+    pub async fn count_uploads(&self, owner: &str) -> Result<u64, PipelineError> {
+        Ok(self.deps.uploads.count_uploads(owner).await?)
+    }
+
+    /// Upload `id`'s record, if there is one.
+    ///
+    /// # Errors
+    /// [`PipelineError::Unavailable`].
+    pub async fn get(&self, id: Uuid) -> Result<Option<UploadRecord>, PipelineError> {
+        Ok(self.deps.uploads.get_upload(id).await?)
     }
 
     /// Admits an upload: takes a slot (or refuses at capacity) and records it with its job.

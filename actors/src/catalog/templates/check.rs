@@ -7,61 +7,13 @@
 //! behaves the same in json-logic-js in the browser and here.
 
 use std::collections::HashSet;
-use std::fmt;
-
-use serde::Serialize;
-use serde_json::Value;
 
 use super::compiled::CompiledTemplate;
 use super::document::{Block, DEFAULT_CATEGORY, Field, TemplateSet, name_key};
+use super::issues::{Issues, valid_name, walk_logic};
+pub use super::issues::{OPERATORS, TemplateIssue};
 use super::resolve::resolve;
 use crate::catalog::OptionKind;
-
-/// The JsonLogic operators conditions may use.
-pub const OPERATORS: [&str; 12] = ["and", "or", "!", "!!", "==", "!=", "in", "<", "<=", ">", ">=", "var"];
-
-/// One problem with a template set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TemplateIssue {
-    /// The template (`Trucks / Tipper trucks`) or shared block (`shared block engine_block`).
-    pub template: String,
-    /// The field, when the problem is a field's.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// Stable code (`unknown_field`, `dependency_cycle`, `unsupported_operator`, `unknown_kind`, …).
-    pub code: &'static str,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for TemplateIssue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.field {
-            Some(field) => write!(f, "template \"{}\", field \"{field}\": {}", self.template, self.message),
-            None => write!(f, "template \"{}\": {}", self.template, self.message),
-        }
-    }
-}
-
-/// Collects issues for one template or block.
-pub(super) struct Issues<'a> {
-    pub(super) template: &'a str,
-    pub(super) out: &'a mut Vec<TemplateIssue>,
-}
-
-impl Issues<'_> {
-    pub(super) fn push(&mut self, field: Option<&str>, code: &'static str, message: impl Into<String>) {
-        let issue = TemplateIssue {
-            template: self.template.to_owned(),
-            field: field.map(str::to_owned),
-            code,
-            message: message.into(),
-        };
-        if !self.out.contains(&issue) {
-            self.out.push(issue);
-        }
-    }
-}
 
 /// Checks a whole set. `has_engine` tells whether a category (by identity key) has an engine, `None` for a
 /// category the catalog does not have (yet): such templates are checked with the engine block attached.
@@ -132,14 +84,6 @@ pub fn check(set: &TemplateSet, has_engine: &dyn Fn(&str) -> Option<bool>) -> Re
         }
     }
     if out.is_empty() { Ok(()) } else { Err(out) }
-}
-
-/// Whether `name` is a field identifier.
-fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && name.len() <= 64
 }
 
 /// Checks of one block's fields on their own (the resolved form is checked by [`CompiledTemplate::compile`]).
@@ -224,45 +168,6 @@ fn check_field(field: &Field, issues: &mut Issues<'_>) {
             let mut vars = Vec::new();
             walk_logic(logic, &mut vars, &mut |code, message| issues.push(name, code, format!("{label}: {message}")));
         }
-    }
-}
-
-/// Walks a condition: reports operators outside the subset and malformed `var`s, collects the field names
-/// it reads.
-pub(super) fn walk_logic(logic: &Value, vars: &mut Vec<String>, report: &mut dyn FnMut(&'static str, String)) {
-    match logic {
-        Value::Array(items) => items.iter().for_each(|item| walk_logic(item, vars, report)),
-        Value::Object(map) => {
-            let mut entries = map.iter();
-            let (Some((op, args)), None) = (entries.next(), entries.next()) else {
-                report("invalid_condition", "an operation is an object with exactly one key".into());
-                return;
-            };
-            if !OPERATORS.contains(&op.as_str()) {
-                report(
-                    "unsupported_operator",
-                    format!("operator {op:?} is not in the supported subset ({})", OPERATORS.join(", ")),
-                );
-                return;
-            }
-            if op == "var" {
-                let name = match args {
-                    Value::String(s) => Some(s.as_str()),
-                    Value::Array(a) if (1..=2).contains(&a.len()) && a.get(1).is_none_or(|d| !d.is_object()) => {
-                        a[0].as_str()
-                    }
-                    _ => None,
-                };
-                match name {
-                    Some(n) if valid_name(n) => vars.push(n.to_owned()),
-                    Some(n) => report("invalid_var", format!("var {n:?} is not a field name (no paths)")),
-                    None => report("invalid_var", "var takes a field name, or [name, default]".into()),
-                }
-            } else {
-                walk_logic(args, vars, report);
-            }
-        }
-        _ => {}
     }
 }
 

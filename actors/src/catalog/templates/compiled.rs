@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::check::{Issues, TemplateIssue, walk_logic};
 use super::document::{Field, FieldType};
+use super::issues::{Issues, TemplateIssue, walk_logic};
 use super::resolve::Resolved;
 use crate::catalog::OptionKind;
 

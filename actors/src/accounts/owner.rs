@@ -1,0 +1,302 @@
+//! The accounts owner: the one way to reach accounts. Registration rules, password hashing on bounded slots,
+//! the failed-login limiters (per account, per client address), credential checks, the user-id → email cache,
+//! and the user look-ups of `/me` and the admin API. The gateway and `gantry users add` both come here; neither
+//! touches the account store.
+//!
+//! A plain owner object, not a ractor mailbox actor, on purpose: password hashing must run concurrently on up to
+//! `max_concurrent_hashes` blocking threads, and a single mailbox would serialise every login behind one hash.
+//! Its state (limiters, email cache, hashing slots) is synchronised internally and never locked across `.await`.
+//!
+//! Hashing waits at most [`HASH_WAIT`] for a slot ([`AccountError::Overloaded`] beyond, so callers answer
+//! 503 instead of queueing without bound). Unknown emails verify a dummy hash so they take as long as wrong
+//! passwords.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+use super::email::normalize_email;
+use super::limiter::FailureLimiter;
+use super::password;
+use crate::ports::accounts::{AccountStore, AccountStoreError, RevocationNotice, User};
+
+/// Most cached emails; the cache is cleared when full (cheap, and rare).
+const EMAIL_CACHE_MAX: usize = 100_000;
+/// Longest wait for a hashing slot.
+pub const HASH_WAIT: Duration = Duration::from_secs(2);
+/// Most keys each login limiter tracks.
+const LIMITER_KEYS: usize = 100_000;
+
+/// How the owner limits logins and hashing.
+#[derive(Debug, Clone)]
+pub struct AccountSettings {
+    /// Failed logins allowed per account (normalised email) within `failure_window`.
+    pub max_failures_per_account: u32,
+    /// Failed logins allowed per client address within `failure_window`.
+    pub max_failures_per_address: u32,
+    /// The failure window.
+    pub failure_window: Duration,
+    /// Password hashes (or verifications) running at once.
+    pub max_concurrent_hashes: usize,
+}
+
+/// One broken registration rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleViolation {
+    /// The field it concerns (`email` or `password`).
+    pub field: &'static str,
+    /// Stable code.
+    pub code: &'static str,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+/// Why an accounts operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// The registration breaks rules; every violation is listed.
+    #[error("validation failed: {}", .0.iter().map(|v| format!("{} {}", v.field, v.code)).collect::<Vec<_>>().join(", "))]
+    Invalid(Vec<RuleViolation>),
+    /// An account with this email exists.
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// Wrong email or password (the two are not told apart).
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    /// Too many failed logins for this account or address.
+    #[error("too many failed logins; retry in {}s", .retry_after.as_secs())]
+    TooManyAttempts {
+        /// When the window closes.
+        retry_after: Duration,
+    },
+    /// Every hashing slot stayed busy for [`HASH_WAIT`].
+    #[error("too many logins at once; retry shortly")]
+    Overloaded,
+    /// The account store is unreachable.
+    #[error("account store unavailable: {0}")]
+    Unavailable(String),
+    /// Hashing itself failed (the OS random source, or the blocking task died): a bug or a broken host.
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+}
+
+impl From<AccountStoreError> for AccountError {
+    fn from(err: AccountStoreError) -> Self {
+        match err {
+            AccountStoreError::EmailTaken => Self::EmailTaken,
+            AccountStoreError::Unavailable(reason) => Self::Unavailable(reason.to_string()),
+        }
+    }
+}
+
+/// Validates a registration and returns the normalised email; every broken rule at once.
+///
+/// # Errors
+/// [`AccountError::Invalid`] with one entry per broken rule.
+pub fn validate_registration(raw_email: &str, password_text: &str) -> Result<String, AccountError> {
+    let mut violations = Vec::new();
+    let email = match normalize_email(raw_email) {
+        Ok(email) => Some(email),
+        Err(e) => {
+            violations.push(RuleViolation { field: "email", code: e.code(), message: e.message() });
+            None
+        }
+    };
+    for problem in password::check_policy(password_text, email.as_deref().unwrap_or(raw_email)) {
+        violations.push(RuleViolation { field: "password", code: problem.code(), message: problem.message() });
+    }
+    match email {
+        Some(email) if violations.is_empty() => Ok(email),
+        _ => Err(AccountError::Invalid(violations)),
+    }
+}
+
+fn count_login(outcome: &'static str) {
+    metrics::counter!("gantry_auth_logins_total", "outcome" => outcome).increment(1);
+}
+
+/// The accounts owner (see the module docs). Cheap to clone.
+#[derive(Clone)]
+pub struct Accounts(Arc<Inner>);
+
+struct Inner {
+    /// Users, epochs, revocation notices.
+    store: Arc<dyn AccountStore>,
+    /// Failed logins per account (normalised email).
+    by_account: FailureLimiter,
+    /// Failed logins per client address.
+    by_address: FailureLimiter,
+    /// Password hashing slots.
+    hashing: Semaphore,
+    /// user id → email, for `/me` without a database round-trip (emails never change). A std lock: held only
+    /// for a map operation, never across `.await`.
+    emails: RwLock<HashMap<Uuid, String>>,
+}
+
+impl std::fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accounts").field("hashing_slots", &self.0.hashing.available_permits()).finish_non_exhaustive()
+    }
+}
+
+impl Accounts {
+    /// The owner of the accounts in `store`, limited by `settings`.
+    ///
+    /// # Panics
+    /// If a limit in `settings` is zero (settings validation refuses that at start-up).
+    #[must_use]
+    pub fn new(store: Arc<dyn AccountStore>, settings: &AccountSettings) -> Self {
+        Self(Arc::new(Inner {
+            store,
+            by_account: FailureLimiter::new(settings.max_failures_per_account, settings.failure_window, LIMITER_KEYS),
+            by_address: FailureLimiter::new(settings.max_failures_per_address, settings.failure_window, LIMITER_KEYS),
+            hashing: Semaphore::new(settings.max_concurrent_hashes),
+            emails: RwLock::new(HashMap::new()),
+        }))
+    }
+
+    /// Runs a password hash operation on the blocking pool within the hashing bound.
+    async fn hashing<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, AccountError> {
+        let permit = tokio::time::timeout(HASH_WAIT, self.0.hashing.acquire())
+            .await
+            .map_err(|_| AccountError::Overloaded)?
+            // The semaphore is never closed.
+            .map_err(|_| AccountError::Overloaded)?;
+        let out = tokio::task::spawn_blocking(work).await.map_err(|e| AccountError::Hashing(e.to_string()))?;
+        drop(permit);
+        Ok(out)
+    }
+
+    fn remember_email(&self, id: Uuid, email: &str) {
+        let mut map = self.0.emails.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= EMAIL_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(id, email.to_owned());
+    }
+
+    fn cached_email(&self, id: Uuid) -> Option<String> {
+        self.0.emails.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).cloned()
+    }
+
+    /// Registers a user: validates, hashes the password (bounded), stores the account.
+    ///
+    /// # Errors
+    /// [`AccountError::Invalid`], [`AccountError::EmailTaken`], [`AccountError::Overloaded`],
+    /// [`AccountError::Unavailable`] or [`AccountError::Hashing`].
+    pub async fn register(&self, raw_email: &str, password_text: String) -> Result<User, AccountError> {
+        let email = validate_registration(raw_email, &password_text)?;
+        let phc = self
+            .hashing(move || password::hash_password(&password_text))
+            .await?
+            .map_err(|e| AccountError::Hashing(e.to_string()))?;
+        let user = User { id: Uuid::now_v7(), email, password_hash: phc, created_at: OffsetDateTime::now_utc() };
+        self.0.store.create_user(&user).await?;
+        metrics::counter!("gantry_auth_registrations_total").increment(1);
+        self.remember_email(user.id, &user.email);
+        Ok(user)
+    }
+
+    /// Checks a login from `address`: the limiters first, then the password (an unknown email costs as much
+    /// as a wrong password). A failure counts against the account and the address; a success clears the
+    /// account's failures.
+    ///
+    /// # Errors
+    /// [`AccountError::TooManyAttempts`], [`AccountError::InvalidCredentials`], [`AccountError::Overloaded`],
+    /// [`AccountError::Unavailable`] or [`AccountError::Hashing`].
+    pub async fn check_credentials(
+        &self,
+        raw_email: &str,
+        password_text: String,
+        address: &str,
+    ) -> Result<User, AccountError> {
+        // An unparseable email cannot match an account; it is limited and answered like any wrong login.
+        let account_key = normalize_email(raw_email).unwrap_or_else(|_| raw_email.trim().to_lowercase());
+        let now = Instant::now();
+        for (limiter, key) in [(&self.0.by_account, account_key.as_str()), (&self.0.by_address, address)] {
+            if let Err(retry_after) = limiter.check(key, now) {
+                count_login("rate_limited");
+                return Err(AccountError::TooManyAttempts { retry_after });
+            }
+        }
+        let user = self.0.store.user_by_email(&account_key).await?;
+        let verified = match &user {
+            Some(user) => {
+                let phc = user.password_hash.clone();
+                self.hashing(move || password::verify_password(&password_text, &phc)).await?
+            }
+            None => {
+                self.hashing(move || password::verify_dummy(&password_text)).await?;
+                false
+            }
+        };
+        let Some(user) = user.filter(|_| verified) else {
+            self.0.by_account.record_failure(&account_key, Instant::now());
+            self.0.by_address.record_failure(address, Instant::now());
+            count_login("invalid_credentials");
+            return Err(AccountError::InvalidCredentials);
+        };
+        self.0.by_account.reset(&account_key);
+        self.remember_email(user.id, &user.email);
+        Ok(user)
+    }
+
+    /// Counts a login that went all the way (credentials checked and a session issued).
+    pub fn count_login_success(&self) {
+        count_login("success");
+    }
+
+    /// The email of user `id`: from the cache, else the store (`None` for an unknown user).
+    ///
+    /// # Errors
+    /// [`AccountError::Unavailable`].
+    pub async fn email_of(&self, id: Uuid) -> Result<Option<String>, AccountError> {
+        if let Some(email) = self.cached_email(id) {
+            return Ok(Some(email));
+        }
+        let user = self.0.store.user_by_id(id).await?;
+        if let Some(user) = &user {
+            self.remember_email(user.id, &user.email);
+        }
+        Ok(user.map(|u| u.email))
+    }
+
+    /// Whether user `id` exists (always asks the store).
+    ///
+    /// # Errors
+    /// [`AccountError::Unavailable`].
+    pub async fn exists(&self, id: Uuid) -> Result<bool, AccountError> {
+        Ok(self.0.store.user_by_id(id).await?.is_some())
+    }
+
+    /// The newest `limit` revocation notices (evidence of forced re-logins).
+    ///
+    /// # Errors
+    /// [`AccountError::Unavailable`].
+    pub async fn revocations(&self, limit: u32) -> Result<Vec<RevocationNotice>, AccountError> {
+        Ok(self.0.store.revocations(limit).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every broken rule is reported at once, each with its field.
+    #[test]
+    fn registration_lists_every_violation() {
+        let Err(AccountError::Invalid(violations)) = validate_registration("not-an-email", "short") else {
+            panic!("invalid registration accepted");
+        };
+        assert!(violations.iter().any(|v| v.field == "email"));
+        assert!(violations.iter().any(|v| v.field == "password"));
+        assert_eq!(
+            validate_registration(" Ops@Example.COM ", "harvest-tractor-blue-42").expect("valid"),
+            "ops@example.com"
+        );
+    }
+}

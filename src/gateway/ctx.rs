@@ -1,0 +1,39 @@
+//! [`Ctx`]: what a handler gets besides the request, and query-string decoding. Below every handler and the
+//! server; imports none of them.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+/// What a handler gets besides the request.
+pub struct Ctx {
+    /// Path parameters.
+    pub params: BTreeMap<String, String>,
+    /// The request id.
+    pub request_id: String,
+    /// The client's address.
+    pub peer: SocketAddr,
+}
+
+/// Decodes `%XX` and `+` in a query value (UTF-8; invalid sequences are kept as they are).
+pub fn percent_decode(v: &str) -> String {
+    let bytes = v.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

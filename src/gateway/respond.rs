@@ -1,0 +1,71 @@
+//! Responses out: the body type and small builders (JSON, plain text, empty). Below every handler, the
+//! problem mapping and the server; imports none of them.
+
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, ETAG, HeaderValue, IF_NONE_MATCH};
+use hyper::{Request, StatusCode};
+use serde::Serialize;
+
+/// The response body type: any stream of bytes (`Send`, not `Sync`: object streams are not `Sync`).
+pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
+/// A response.
+pub type Response = hyper::Response<Body>;
+
+/// A body of fixed bytes.
+#[must_use]
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
+}
+
+/// An empty body.
+#[must_use]
+pub fn empty() -> Body {
+    full(Bytes::new())
+}
+
+/// An empty response with `status` (204, 304, 302, …).
+#[must_use]
+pub fn status_only(status: StatusCode) -> Response {
+    let mut response = hyper::Response::new(empty());
+    *response.status_mut() = status;
+    response
+}
+
+/// `value` as JSON with `status`.
+#[must_use]
+pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    // Serialising our own response types cannot fail (no maps with non-string keys, no custom errors).
+    let bytes = serde_json::to_vec(value).expect("response types serialise");
+    let mut response = hyper::Response::new(full(bytes));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// A plain-text response (health checks, metrics).
+#[must_use]
+pub fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response {
+    let mut response = hyper::Response::new(full(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// 304 with the `ETag` when `If-None-Match` names `etag` (or `*`).
+pub fn not_modified(req: &Request<Incoming>, etag: &str) -> Option<Response> {
+    let matches = req
+        .headers()
+        .get(IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    matches.then(|| {
+        let mut response = status_only(StatusCode::NOT_MODIFIED);
+        if let Ok(v) = HeaderValue::from_str(etag) {
+            response.headers_mut().insert(ETAG, v);
+        }
+        response
+    })
+}

@@ -1,0 +1,68 @@
+//! [`AppState`]: what handlers can reach — settings, actor handles, owners and read-only views. No storage
+//! port: every piece of state is reached through its owner. The one exception, the upload byte stream, is
+//! [`Shared::objects`] (see `gantry_actors::uploads::bytes`).
+
+use std::sync::Arc;
+
+use gantry_actors::accounts::Accounts;
+use gantry_actors::catalog::cache::OptionCacheHandle;
+use gantry_actors::jobs::Jobs;
+use gantry_actors::readiness::Readiness;
+use gantry_actors::secrets::store::SecretStoreHandle;
+use gantry_actors::sessions::SessionRegistryHandle;
+use gantry_actors::uploads::bytes::ObjectBytes;
+use gantry_actors::uploads::pipeline::UploadPipelineHandle;
+use metrics_exporter_prometheus::PrometheusHandle;
+use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::rotation::Rotations;
+
+/// What handlers can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+/// The shared parts of [`AppState`].
+pub struct Shared {
+    /// Validated settings.
+    pub settings: Arc<Settings>,
+    /// This instance's id.
+    pub instance_id: Uuid,
+    /// The secret store actor (and the published key ring).
+    pub secrets: SecretStoreHandle,
+    /// The session registry actor (and the published revocation view).
+    pub sessions: SessionRegistryHandle,
+    /// Secret rotations and rollbacks run by this instance, their evidence, and this instance's heartbeat.
+    pub rotations: Arc<Rotations>,
+    /// The accounts owner: registration, login checks and limits, user look-ups.
+    pub accounts: Accounts,
+    /// The jobs owner (job reads).
+    pub jobs: Jobs,
+    /// The upload pipeline actor: admission, upload records and jobs, guest-token limits.
+    pub pipeline: UploadPipelineHandle,
+    /// The option cache actor: the catalog, templates, and the per-user create limit.
+    pub options: OptionCacheHandle,
+    /// The readiness owner (backend probes).
+    pub readiness: Readiness,
+    /// THE EXCEPTION to owner-only state: the byte path from the request straight into the object store and
+    /// back out for downloads (`gateway/uploads.rs`). Narrowed to put/get/presign; nothing else about
+    /// uploads goes through it.
+    pub objects: ObjectBytes,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// Wraps the shared parts.
+    #[must_use]
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}

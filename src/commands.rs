@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use crate::cli::{Command, RotationsCommand, SecretsCommand, SessionsCommand, TemplatesCommand, UsersCommand};
-use crate::config::secrets::{self, SecretEnv, SecretReport};
+use crate::config::secrets::{self, SecretEnv};
 use crate::config::{Profile, Settings};
 
 /// Runs one subcommand (`serve` included) to completion on `runtime` and returns the process exit code.
@@ -65,18 +65,6 @@ fn exit_with(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-/// Logs the one structured event operators grep for: `event="secret_validation_failed"`, with every
-/// problem (variable and rule, never a value).
-pub fn log_secret_failure(report: &SecretReport) {
-    let lines = report.lines();
-    tracing::error!(
-        event = "secret_validation_failed",
-        count = lines.len(),
-        violations = lines.join("; "),
-        "secret validation failed"
-    );
-}
-
 /// `gantry secrets check [--json]`: validates without starting anything or generating files.
 #[must_use]
 pub fn secrets_check(settings: &Settings, json: bool) -> ExitCode {
@@ -105,7 +93,7 @@ pub fn secrets_check(settings: &Settings, json: bool) -> ExitCode {
     if report.is_ok() {
         ExitCode::SUCCESS
     } else {
-        log_secret_failure(&report);
+        report.log_failure();
         ExitCode::FAILURE
     }
 }

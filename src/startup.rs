@@ -486,7 +486,7 @@ pub async fn serve(settings: Settings) -> std::process::ExitCode {
     use std::process::ExitCode;
     let (keyring, report) = crate::config::secrets::load(&settings, &SecretEnv::from_process(), true);
     let Some(keyring) = keyring else {
-        crate::commands::log_secret_failure(&report);
+        report.log_failure();
         eprintln!("gantry: secret validation failed:");
         for line in report.lines() {
             eprintln!("  - {line}");

@@ -80,6 +80,18 @@ pub struct SecretReport {
 }
 
 impl SecretReport {
+    /// Logs the one structured event operators grep for: `event="secret_validation_failed"`, with every
+    /// problem (variable and rule, never a value).
+    pub fn log_failure(&self) {
+        let lines = self.lines();
+        tracing::error!(
+            event = "secret_validation_failed",
+            count = lines.len(),
+            violations = lines.join("; "),
+            "secret validation failed"
+        );
+    }
+
     /// Whether nothing is wrong.
     #[must_use]
     pub fn is_ok(&self) -> bool {

@@ -81,6 +81,9 @@ pub async fn users_add(
     use anyhow::Context;
     use gantry_actors::accounts::password;
     use gantry_actors::ports::accounts::{AccountStore, User};
+    use std::sync::Arc;
+
+    use crate::adapters::sql::Database;
     let password_text = match password_file {
         Some(path) => secrets::read_file(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
         None => {
@@ -96,14 +99,20 @@ pub async fn users_add(
         .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
     let user =
         User { id: uuid::Uuid::now_v7(), email, password_hash: phc, created_at: time::OffsetDateTime::now_utc() };
-    let store: Box<dyn AccountStore> = match settings.profile {
-        Profile::Local => Box::new(crate::adapters::sqlite::SqliteDb::open(&settings.sqlite_path()).await?),
+    let (store, database): (Arc<dyn AccountStore>, Arc<dyn Database>) = match settings.profile {
+        Profile::Local => {
+            let db = crate::adapters::sqlite::SqliteDb::open(&settings.sqlite_path()).await?;
+            (db.ports().accounts, Arc::new(db))
+        }
         Profile::Production => {
             let url = settings.database_url.as_ref().context("GANTRY_DATABASE_URL is not set")?;
-            Box::new(crate::adapters::postgres::PostgresDb::connect(url, 2).await?)
+            let db = crate::adapters::postgres::PostgresDb::connect(url, 2).await?;
+            (db.ports().accounts, Arc::new(db))
         }
     };
-    store.create_user(&user).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let created = store.create_user(&user).await;
+    database.close().await;
+    created.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("{}", serde_json::json!({ "user_id": user.id, "email": user.email }));
     Ok(())
 }
@@ -355,14 +364,23 @@ pub async fn templates_import(
 pub async fn seed(settings: &Settings) -> anyhow::Result<()> {
     use anyhow::Context;
     use gantry_actors::ports::catalog::CatalogStore;
-    let store: Box<dyn CatalogStore> = match settings.profile {
-        Profile::Local => Box::new(crate::adapters::sqlite::SqliteDb::open(&settings.sqlite_path()).await?),
+    use std::sync::Arc;
+
+    use crate::adapters::sql::Database;
+    let (store, database): (Arc<dyn CatalogStore>, Arc<dyn Database>) = match settings.profile {
+        Profile::Local => {
+            let db = crate::adapters::sqlite::SqliteDb::open(&settings.sqlite_path()).await?;
+            (db.ports().catalog, Arc::new(db))
+        }
         Profile::Production => {
             let url = settings.database_url.as_ref().context("GANTRY_DATABASE_URL is not set")?;
-            Box::new(crate::adapters::postgres::PostgresDb::connect(url, 2).await?)
+            let db = crate::adapters::postgres::PostgresDb::connect(url, 2).await?;
+            (db.ports().catalog, Arc::new(db))
         }
     };
-    let report = gantry_actors::catalog::seed::seed(store.as_ref()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let seeded = gantry_actors::catalog::seed::seed(store.as_ref()).await;
+    database.close().await;
+    let report = seeded.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("{}", serde_json::json!({ "created": report.created, "existing": report.existing }));
     Ok(())
 }

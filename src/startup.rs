@@ -39,6 +39,7 @@ use crate::adapters::memory::{MemoryBus, MemoryCache};
 use crate::adapters::postgres::PostgresDb;
 use crate::adapters::redis::{RedisCache, RedisSessionStore};
 use crate::adapters::s3::{S3ObjectStore, S3Settings};
+use crate::adapters::sql::Database;
 use crate::adapters::sqlite::SqliteDb;
 use crate::config::secrets::{EnvSource, SecretEnv};
 use crate::config::{Profile, Settings};
@@ -73,6 +74,8 @@ pub struct Backends {
     pub rotations: Arc<dyn RotationStore>,
     /// Instance heartbeats.
     pub fleet: Arc<dyn Fleet>,
+    /// The database every database port above shares: closed once, at shutdown, after the actors stopped.
+    pub database: Arc<dyn Database>,
 }
 
 impl Backends {
@@ -84,29 +87,30 @@ impl Backends {
     pub async fn connect(settings: &Settings, keyring: &KeyRing, instance_id: Uuid) -> anyhow::Result<Self> {
         match settings.profile {
             Profile::Local => {
-                let jobs = SqliteDb::open(&settings.sqlite_path())
+                let db = SqliteDb::open(&settings.sqlite_path())
                     .await
                     .with_context(|| format!("opening the SQLite database {}", settings.sqlite_path().display()))?;
                 let objects = FsObjectStore::open(settings.objects_dir())
                     .await
                     .with_context(|| format!("opening the object folder {}", settings.objects_dir().display()))?;
-                let db = Arc::new(jobs);
+                let ports = db.ports();
                 if settings.catalog.seed_on_first_start
-                    && db.catalog_version().await.map_err(|e| anyhow::anyhow!("{e}"))? == 0
+                    && ports.catalog.catalog_version().await.map_err(|e| anyhow::anyhow!("{e}"))? == 0
                 {
-                    let report = gantry_actors::catalog::seed::seed(db.as_ref())
+                    let report = gantry_actors::catalog::seed::seed(ports.catalog.as_ref())
                         .await
                         .map_err(|e| anyhow::anyhow!("seeding the catalog: {e}"))?;
                     tracing::info!(event = "catalog_seeded", created = report.created, "loaded the seed catalog");
                 }
                 Ok(Self {
-                    rotations: db.clone(),
-                    fleet: db.clone(),
-                    jobs: db.clone(),
-                    accounts: db.clone(),
-                    uploads: db.clone(),
-                    catalog: db.clone(),
-                    sessions: db,
+                    rotations: ports.rotations,
+                    fleet: ports.fleet,
+                    jobs: ports.jobs,
+                    accounts: ports.accounts,
+                    uploads: ports.uploads,
+                    catalog: ports.catalog,
+                    sessions: ports.sessions,
+                    database: Arc::new(db),
                     cache: Arc::new(MemoryCache::new(settings.cache.max_entries)),
                     objects: Arc::new(objects),
                     bus: Arc::new(MemoryBus::new(instance_id, settings.bus.capacity)),
@@ -115,7 +119,7 @@ impl Backends {
             }
             Profile::Production => {
                 let url = settings.database_url.as_ref().context("GANTRY_DATABASE_URL is not set")?;
-                let jobs = PostgresDb::connect(url, settings.database.max_connections)
+                let db = PostgresDb::connect(url, settings.database.max_connections)
                     .await
                     .context("connecting to Postgres and running migrations")?;
                 let redis_url = settings.redis_url.as_ref().context("GANTRY_REDIS_URL is not set")?;
@@ -150,15 +154,18 @@ impl Backends {
                     },
                     instance_id,
                 );
-                let db = Arc::new(jobs);
+                let ports = db.ports();
+                // Sessions stay in Redis in production (shared, expiring with the session); the database's
+                // own session store is not used.
                 let sessions = RedisSessionStore::new(&cache);
                 Ok(Self {
-                    rotations: db.clone(),
-                    fleet: db.clone(),
-                    jobs: db.clone(),
-                    uploads: db.clone(),
-                    catalog: db.clone(),
-                    accounts: db,
+                    rotations: ports.rotations,
+                    fleet: ports.fleet,
+                    jobs: ports.jobs,
+                    uploads: ports.uploads,
+                    catalog: ports.catalog,
+                    accounts: ports.accounts,
+                    database: Arc::new(db),
                     sessions: Arc::new(sessions),
                     cache: Arc::new(cache),
                     objects: Arc::new(objects),
@@ -175,6 +182,8 @@ pub struct Application {
     http: TcpListener,
     admin: TcpListener,
     state: AppState,
+    /// The database, closed once at shutdown (the ports in `state` only share it).
+    database: Arc<dyn Database>,
     supervisor: ActorRef<SupervisorMsg>,
     fatal: watch::Receiver<Option<String>>,
 }
@@ -319,6 +328,7 @@ impl Application {
             instance_id,
             Duration::from_secs(settings.rotation.heartbeat_secs),
         );
+        let database = backends.database;
         let state = AppState::new(Shared {
             settings: Arc::new(settings),
             instance_id,
@@ -340,7 +350,7 @@ impl Application {
             bus: backends.bus,
             metrics,
         });
-        Ok(Self { http, admin, state, supervisor, fatal })
+        Ok(Self { http, admin, state, database, supervisor, fatal })
     }
 
     /// The bound public address.
@@ -373,7 +383,7 @@ impl Application {
     /// # Errors
     /// The restart budget was exhausted (the process should exit non-zero).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let Self { http, admin, state, supervisor, mut fatal } = self;
+        let Self { http, admin, state, database, supervisor, mut fatal } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let public = tokio::spawn(server::serve(http, Listener::Public, state.clone(), stop_rx.clone()));
         let private = tokio::spawn(server::serve(admin, Listener::Admin, state.clone(), stop_rx));
@@ -418,7 +428,7 @@ impl Application {
         }
         state.bus.close().await;
         state.cache.close().await;
-        state.jobs.close().await;
+        database.close().await;
         tracing::info!(event = "stopped", "gantry stopped");
         match failure {
             Some(reason) => Err(anyhow::anyhow!(reason)),

@@ -8,6 +8,7 @@
 //! | rabbitmq | `GANTRY_TEST_AMQP_URL` (e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`) |
 //! | s3 | `GANTRY_TEST_S3_ENDPOINT`, `GANTRY_TEST_S3_ACCESS_KEY_ID`, `GANTRY_TEST_S3_SECRET_ACCESS_KEY` |
 
+#[path = "../shared/backends.rs"]
 mod support;
 
 mod postgres;

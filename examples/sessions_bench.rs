@@ -119,7 +119,9 @@ async fn revoke_scale(profile: &str, n: u64) -> anyhow::Result<()> {
     let app = Application::build(settings, keyring).await?;
     let admin = format!("http://{}", app.admin_addr());
     let store: Arc<dyn SessionStore> = match profile {
-        Profile::Local => Arc::new(gantry::adapters::sqlite::SqliteDb::open(&dir.path().join("gantry.sqlite3")).await?),
+        Profile::Local => {
+            gantry::adapters::sqlite::SqliteDb::open(&dir.path().join("gantry.sqlite3")).await?.ports().sessions
+        }
         Profile::Production => {
             let url = secrecy::SecretString::from(std::env::var("BENCH_REDIS_URL")?);
             let cache = gantry::adapters::redis::RedisCache::connect(&url, 64, Duration::from_secs(5))

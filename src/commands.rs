@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use crate::cli::{Command, RotationsCommand, SecretsCommand, SessionsCommand, TemplatesCommand, UsersCommand};
+use crate::config::Settings;
 use crate::config::secrets::{self, SecretEnv};
-use crate::config::{Profile, Settings};
 
 /// Runs one subcommand (`serve` included) to completion on `runtime` and returns the process exit code.
 #[must_use]
@@ -103,16 +103,7 @@ pub fn secrets_check(settings: &Settings, json: bool) -> ExitCode {
 /// # Errors
 /// The database cannot be reached or a migration fails.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    use anyhow::Context;
-    match settings.profile {
-        Profile::Local => {
-            crate::adapters::sqlite::SqliteDb::open(&settings.sqlite_path()).await.context("migrating SQLite")?;
-        }
-        Profile::Production => {
-            let url = settings.database_url.as_ref().context("GANTRY_DATABASE_URL is not set")?;
-            crate::adapters::postgres::PostgresDb::connect(url, 2).await.context("migrating Postgres")?;
-        }
-    }
+    crate::startup::Storage::connect(settings).await?.database.close().await;
     tracing::info!(event = "migrated", profile = settings.profile.as_str(), "migrations applied");
     Ok(())
 }
@@ -128,7 +119,6 @@ pub async fn users_add(
 ) -> anyhow::Result<()> {
     use anyhow::Context;
     use gantry_actors::accounts::{Accounts, owner};
-    use gantry_actors::ports::accounts::AccountStore;
     let password_text = match password_file {
         Some(path) => secrets::read_file(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
         None => {
@@ -139,16 +129,12 @@ pub async fn users_add(
     };
     // Refuse a broken registration before touching the database (the owner checks again when registering).
     owner::validate_registration(email, &password_text).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let store: std::sync::Arc<dyn AccountStore> = match settings.profile {
-        Profile::Local => std::sync::Arc::new(crate::adapters::sqlite::SqliteDb::open(&settings.sqlite_path()).await?),
-        Profile::Production => {
-            let url = settings.database_url.as_ref().context("GANTRY_DATABASE_URL is not set")?;
-            std::sync::Arc::new(crate::adapters::postgres::PostgresDb::connect(url, 2).await?)
-        }
-    };
+    let storage = crate::startup::Storage::connect(settings).await?;
     // The same owner, rules and hashing as `POST /v1/auth/register`.
-    let accounts = Accounts::new(store, &crate::startup::account_settings(settings));
-    let user = accounts.register(email, password_text).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let accounts = Accounts::new(storage.ports.accounts, &crate::startup::account_settings(settings));
+    let registered = accounts.register(email, password_text).await;
+    storage.database.close().await;
+    let user = registered.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("{}", serde_json::json!({ "user_id": user.id, "email": user.email }));
     Ok(())
 }
@@ -398,16 +384,10 @@ pub async fn templates_import(
 /// # Errors
 /// The database cannot be reached.
 pub async fn seed(settings: &Settings) -> anyhow::Result<()> {
-    use anyhow::Context;
-    use gantry_actors::ports::catalog::CatalogStore;
-    let store: Box<dyn CatalogStore> = match settings.profile {
-        Profile::Local => Box::new(crate::adapters::sqlite::SqliteDb::open(&settings.sqlite_path()).await?),
-        Profile::Production => {
-            let url = settings.database_url.as_ref().context("GANTRY_DATABASE_URL is not set")?;
-            Box::new(crate::adapters::postgres::PostgresDb::connect(url, 2).await?)
-        }
-    };
-    let report = gantry_actors::catalog::seed::seed(store.as_ref()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let storage = crate::startup::Storage::connect(settings).await?;
+    let seeded = gantry_actors::catalog::seed::seed(storage.ports.catalog.as_ref()).await;
+    storage.database.close().await;
+    let report = seeded.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("{}", serde_json::json!({ "created": report.created, "existing": report.existing }));
     Ok(())
 }

@@ -42,6 +42,7 @@ use crate::adapters::memory::{MemoryBus, MemoryCache};
 use crate::adapters::postgres::PostgresDb;
 use crate::adapters::redis::{RedisCache, RedisSessionStore};
 use crate::adapters::s3::{S3ObjectStore, S3Settings};
+use crate::adapters::sql::{Database, SqlPorts};
 use crate::adapters::sqlite::SqliteDb;
 use crate::config::secrets::{EnvSource, SecretEnv};
 use crate::config::{Profile, Settings};
@@ -77,51 +78,85 @@ pub struct Backends {
     pub rotations: Arc<dyn RotationStore>,
     /// Instance heartbeats.
     pub fleet: Arc<dyn Fleet>,
+    /// The database every database port above shares: closed once, at shutdown, after the actors stopped.
+    pub database: Arc<dyn Database>,
+}
+
+/// The profile's database and the ports on it: the one place that picks SQLite or Postgres. `serve` opens it
+/// through [`Backends::connect`]; every CLI command that touches storage (`migrate`, `users add`, `seed`)
+/// opens it directly, so the CLI and the server always agree on which database a profile means.
+pub struct Storage {
+    /// The database ports (one handle each, sharing the database's pool).
+    pub ports: SqlPorts,
+    /// The database itself: closed once, after every port is done with it.
+    pub database: Arc<dyn Database>,
+}
+
+impl Storage {
+    /// Opens the database of `settings.profile` and applies its migrations.
+    ///
+    /// # Errors
+    /// The database cannot be opened, reached or migrated (the reason names no credentials).
+    pub async fn connect(settings: &Settings) -> anyhow::Result<Self> {
+        match settings.profile {
+            Profile::Local => {
+                let path = settings.sqlite_path();
+                let db = SqliteDb::open(&path)
+                    .await
+                    .with_context(|| format!("opening the SQLite database {}", path.display()))?;
+                Ok(Self { ports: db.ports(), database: Arc::new(db) })
+            }
+            Profile::Production => {
+                let url = settings.database_url.as_ref().context("GANTRY_DATABASE_URL is not set")?;
+                let db = PostgresDb::connect(url, settings.database.max_connections)
+                    .await
+                    .context("connecting to Postgres and running migrations")?;
+                Ok(Self { ports: db.ports(), database: Arc::new(db) })
+            }
+        }
+    }
 }
 
 impl Backends {
-    /// Connects the backends of `settings.profile`. The database must be reachable (migrations run);
-    /// the others may come up later and are reported by `/readyz`.
+    /// Connects the backends of `settings.profile`: the database through [`Storage::connect`] (it must be
+    /// reachable; migrations run), then the cache, object store and bus, which may come up later and are
+    /// reported by `/readyz` meanwhile.
     ///
     /// # Errors
     /// The database cannot be opened or migrated, or a client cannot be built.
     pub async fn connect(settings: &Settings, keyring: &KeyRing, instance_id: Uuid) -> anyhow::Result<Self> {
+        let Storage { ports, database } = Storage::connect(settings).await?;
+        let secret_source: Arc<dyn SecretSource> =
+            Arc::new(EnvSource::new(settings.clone(), SecretEnv::from_process()));
         match settings.profile {
             Profile::Local => {
-                let jobs = SqliteDb::open(&settings.sqlite_path())
-                    .await
-                    .with_context(|| format!("opening the SQLite database {}", settings.sqlite_path().display()))?;
                 let objects = FsObjectStore::open(settings.objects_dir())
                     .await
                     .with_context(|| format!("opening the object folder {}", settings.objects_dir().display()))?;
-                let db = Arc::new(jobs);
                 if settings.catalog.seed_on_first_start
-                    && db.catalog_version().await.map_err(|e| anyhow::anyhow!("{e}"))? == 0
+                    && ports.catalog.catalog_version().await.map_err(|e| anyhow::anyhow!("{e}"))? == 0
                 {
-                    let report = gantry_actors::catalog::seed::seed(db.as_ref())
+                    let report = gantry_actors::catalog::seed::seed(ports.catalog.as_ref())
                         .await
                         .map_err(|e| anyhow::anyhow!("seeding the catalog: {e}"))?;
                     tracing::info!(event = "catalog_seeded", created = report.created, "loaded the seed catalog");
                 }
                 Ok(Self {
-                    rotations: db.clone(),
-                    fleet: db.clone(),
-                    jobs: db.clone(),
-                    accounts: db.clone(),
-                    uploads: db.clone(),
-                    catalog: db.clone(),
-                    sessions: db,
+                    rotations: ports.rotations,
+                    fleet: ports.fleet,
+                    jobs: ports.jobs,
+                    accounts: ports.accounts,
+                    uploads: ports.uploads,
+                    catalog: ports.catalog,
+                    sessions: ports.sessions,
+                    database,
                     cache: Arc::new(MemoryCache::new(settings.cache.max_entries)),
                     objects: Arc::new(objects),
                     bus: Arc::new(MemoryBus::new(instance_id, settings.bus.capacity)),
-                    secret_source: Arc::new(EnvSource::new(settings.clone(), SecretEnv::from_process())),
+                    secret_source,
                 })
             }
             Profile::Production => {
-                let url = settings.database_url.as_ref().context("GANTRY_DATABASE_URL is not set")?;
-                let jobs = PostgresDb::connect(url, settings.database.max_connections)
-                    .await
-                    .context("connecting to Postgres and running migrations")?;
                 let redis_url = settings.redis_url.as_ref().context("GANTRY_REDIS_URL is not set")?;
                 let cache = RedisCache::connect(
                     redis_url,
@@ -154,23 +189,33 @@ impl Backends {
                     },
                     instance_id,
                 );
-                let db = Arc::new(jobs);
+                // Sessions stay in Redis in production (shared, expiring with the session); the database's
+                // own session store is not used.
                 let sessions = RedisSessionStore::new(&cache);
                 Ok(Self {
-                    rotations: db.clone(),
-                    fleet: db.clone(),
-                    jobs: db.clone(),
-                    uploads: db.clone(),
-                    catalog: db.clone(),
-                    accounts: db,
+                    rotations: ports.rotations,
+                    fleet: ports.fleet,
+                    jobs: ports.jobs,
+                    uploads: ports.uploads,
+                    catalog: ports.catalog,
+                    accounts: ports.accounts,
+                    database,
                     sessions: Arc::new(sessions),
                     cache: Arc::new(cache),
                     objects: Arc::new(objects),
                     bus: Arc::new(bus),
-                    secret_source: Arc::new(EnvSource::new(settings.clone(), SecretEnv::from_process())),
+                    secret_source,
                 })
             }
         }
+    }
+
+    /// Closes every backend once, in order: the bus (nothing more to announce or receive), the cache, then
+    /// the database every database port shares. Called after the actors stopped.
+    pub async fn close(&self) {
+        self.bus.close().await;
+        self.cache.close().await;
+        self.database.close().await;
     }
 }
 
@@ -424,9 +469,7 @@ impl Application {
         }
         supervisor.stop(None);
         state.rotations.leave().await;
-        backends.bus.close().await;
-        backends.cache.close().await;
-        backends.jobs.close().await;
+        backends.close().await;
         tracing::info!(event = "stopped", "gantry stopped");
         match failure {
             Some(reason) => Err(anyhow::anyhow!(reason)),

@@ -46,7 +46,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior, sleep, timeout};
 use uuid::Uuid;
 
-use super::memory::seal;
+use super::bus::seal;
 
 /// Heartbeat (seconds) asked for when the URL does not set one: a frozen broker is noticed within ~20 s.
 const DEFAULT_HEARTBEAT_SECS: u16 = 10;

@@ -11,6 +11,7 @@
 // Test crates: helpers are `pub` for their sibling modules, and a panic (`unwrap`) is the failure report.
 #![allow(unreachable_pub, clippy::unwrap_used)]
 
+#[path = "../shared/backends.rs"]
 mod support;
 
 mod postgres;

@@ -11,8 +11,8 @@ use gantry::startup::Application;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::oneshot;
 
-use crate::postgres::with_fresh_database;
 use crate::support::backend_env;
+use crate::support::with_fresh_database;
 
 pub(crate) const JWT: &str = "q7R2vX9kLm4PzT8wN3bH6yC1dF5gJ0sA";
 pub(crate) const UPLOAD: &str = "Zt5Kp2Wq9Lx7Mv3Bn8Rc4Hd6Jf1Gs0Ya";

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use gantry::adapters::amqp::{AmqpBus, AmqpSettings};
-use gantry::adapters::memory::next_signal;
+use gantry::adapters::bus::next_signal;
 use gantry_actors::ports::bus::{Bus, BusSignal, Envelope, Event};
 use lapin::options::ExchangeDeleteOptions;
 use lapin::{Connection, ConnectionProperties};

@@ -1,14 +1,13 @@
-//! The Redis `Cache` and `RedisSessionStore` against a real server (`GANTRY_TEST_REDIS_URL`), plus the cache's
-//! failure behaviour against a closed port and a silent server (those two need no Redis and always run). Keys
-//! carry a per-test prefix so runs can share one server.
+//! Redis-only behaviour: the cache's failure behaviour against a closed port and a silent server (those two
+//! need no Redis and always run), and sessions expiring on the server's clock (`GANTRY_TEST_REDIS_URL`). The
+//! `Cache` and `SessionStore` contracts run in `tests/conformance/`. Keys carry a per-test prefix so runs can
+//! share one server.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use gantry::adapters::redis::{RedisCache, RedisSessionStore};
 use gantry_actors::ports::cache::Cache;
-use gantry_actors::ports::sessions::{Rotation, SessionRecord, SessionStore};
+use gantry_actors::ports::sessions::{SessionRecord, SessionStore};
 use secrecy::SecretString;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
@@ -28,51 +27,6 @@ fn test_cache() -> Option<RedisCache> {
 /// A key prefix no other test or run uses.
 fn unique_prefix() -> String {
     format!("gantry_test:{}:", Uuid::new_v4().simple())
-}
-
-/// Values (binary included) round-trip through set/get, a set overwrites, and a delete removes the key
-/// (deleting an absent key is fine).
-#[tokio::test]
-async fn set_get_delete_round_trip() {
-    let Some(cache) = test_cache() else { return };
-    let key = format!("{}options", unique_prefix());
-    let binary = Bytes::from_static(&[0, 159, 146, 150, 255]);
-
-    cache.set(&key, binary.clone(), Duration::from_secs(60)).await.expect("set");
-    assert_eq!(cache.get(&key).await.expect("get"), Some(binary));
-
-    cache.set(&key, Bytes::from_static(b"v2"), Duration::from_secs(60)).await.expect("overwrite");
-    assert_eq!(cache.get(&key).await.expect("get"), Some(Bytes::from_static(b"v2")));
-
-    cache.delete(&key).await.expect("delete");
-    assert_eq!(cache.get(&key).await.expect("get"), None);
-    cache.delete(&key).await.expect("deleting an absent key");
-    cache.health().await.expect("PING");
-    assert_eq!(cache.backend(), "redis");
-}
-
-/// A value set with a TTL is served at first and gone once the TTL has passed on the server.
-#[tokio::test]
-async fn value_expires_after_its_ttl() {
-    let Some(cache) = test_cache() else { return };
-    let key = format!("{}session", unique_prefix());
-    let ttl = Duration::from_millis(1_500);
-    let started = Instant::now();
-
-    cache.set(&key, Bytes::from_static(b"x"), ttl).await.expect("set");
-    assert!(cache.get(&key).await.expect("get").is_some());
-
-    // Expiry happens on the real server's clock, which `tokio::time::pause` cannot move: poll with a
-    // deadline instead. Redis never expires a key early, so it must outlive most of the TTL.
-    let deadline = started + Duration::from_secs(10);
-    loop {
-        if cache.get(&key).await.expect("get").is_none() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "key still present after 10 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(started.elapsed() >= Duration::from_millis(1_400), "expired after {:?}", started.elapsed());
 }
 
 /// A pool pointed at a closed port answers `Unavailable` quickly instead of hanging, and the reason does not
@@ -176,102 +130,6 @@ fn session(user_id: Uuid, now: i64) -> SessionRecord {
         last_rotation: None,
         revoked_at_ms: None,
     }
-}
-
-/// `session` after one more rotation at `at` (ms) to a token hashing to `hash`. The access expiry is larger
-/// than the 14 significant digits Redis' cjson keeps, so a script that re-encoded records would corrupt it.
-fn rotated(mut s: SessionRecord, at: i64, hash: &str) -> SessionRecord {
-    s.last_rotation = Some(Rotation {
-        used_hash: s.refresh_hash.clone(),
-        used_at_ms: at,
-        sealed_successor: "0f".repeat(32),
-        access_jti: Uuid::now_v7(),
-        access_iat: at / 1_000,
-        access_exp: 123_456_789_012_345_678,
-        access_kid: "k1".to_owned(),
-        earlier_hashes: vec!["ab".repeat(32)],
-    });
-    s.refresh_hash = hash.to_owned();
-    s.generation += 1;
-    s.last_used_at_ms = at;
-    s
-}
-
-/// Two instances rotating the same session at once, both expecting the same generation: in every round
-/// exactly one `replace_if` wins, and the stored record is the winner's.
-#[tokio::test]
-async fn concurrent_replace_if_with_same_generation_has_exactly_one_winner() {
-    let Some(t) = TestSessions::new() else { return };
-    let store = Arc::new(t.store.clone());
-    let now = now_ms();
-    let mut current = session(Uuid::now_v7(), now);
-    store.insert(&current).await.expect("insert");
-    assert_eq!(store.get(current.id).await.expect("get"), Some(current.clone()));
-
-    for round in 0..20 {
-        let expected = current.generation;
-        let a = rotated(current.clone(), now + round, &format!("{round:0>63}a"));
-        let b = rotated(current.clone(), now + round, &format!("{round:0>63}b"));
-        let (store_a, store_b) = (Arc::clone(&store), Arc::clone(&store));
-        let (ta, tb) = (
-            tokio::spawn({
-                let a = a.clone();
-                async move { store_a.replace_if(&a, expected).await }
-            }),
-            tokio::spawn({
-                let b = b.clone();
-                async move { store_b.replace_if(&b, expected).await }
-            }),
-        );
-        let won_a = ta.await.expect("task a").expect("replace a");
-        let won_b = tb.await.expect("task b").expect("replace b");
-
-        assert!(won_a ^ won_b, "round {round}: a won {won_a}, b won {won_b}");
-        current = if won_a { a } else { b };
-        assert_eq!(store.get(current.id).await.expect("get"), Some(current.clone()), "round {round}");
-    }
-    assert!(!store.replace_if(&session(Uuid::now_v7(), now), 0).await.expect("unknown id"));
-    store.health().await.expect("PING");
-    assert_eq!(store.backend(), "redis");
-    t.clean_up(&[current.id], &[current.user_id]).await;
-}
-
-/// `list_for_user` shows only live, unrevoked sessions of that user; `revoke` marks the record once (first
-/// time kept, other fields byte-for-byte intact), feeds `revoked_since` and drops the session from
-/// `count_active`; a stale rotation cannot undo a revocation; a duplicate id is refused.
-#[tokio::test]
-async fn list_revoke_revoked_since_and_count_active_agree() {
-    let Some(t) = TestSessions::new() else { return };
-    let store = &t.store;
-    let now = now_ms();
-    let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
-    let kept = session(alice, now - 2);
-    let to_revoke = rotated(session(alice, now - 1), now, &"b".repeat(64));
-    let mut idle = session(alice, now - 5_000);
-    idle.refresh_expires_at_ms = now;
-    let other = session(bob, now);
-    for s in [&kept, &to_revoke, &idle, &other] {
-        store.insert(s).await.expect("insert");
-    }
-    assert!(store.insert(&kept).await.is_err(), "a duplicate id is refused");
-    assert_eq!(store.list_for_user(alice, now).await.expect("list"), vec![kept.clone(), to_revoke.clone()]);
-    assert_eq!(store.count_active(now).await.expect("count"), 3);
-
-    store.revoke(&[to_revoke.id, Uuid::now_v7()], now + 100).await.expect("revoke");
-    store.revoke(&[to_revoke.id], now + 200).await.expect("revoking again");
-    store.revoke(&[], now + 300).await.expect("revoking nothing");
-
-    let mut revoked = to_revoke.clone();
-    revoked.revoked_at_ms = Some(now + 100);
-    assert_eq!(store.get(to_revoke.id).await.expect("get"), Some(revoked));
-    assert_eq!(store.list_for_user(alice, now).await.expect("list"), vec![kept.clone()]);
-    assert_eq!(store.revoked_since(now + 100).await.expect("since"), vec![to_revoke.id]);
-    assert!(store.revoked_since(now + 101).await.expect("since").is_empty());
-    assert_eq!(store.count_active(now).await.expect("count"), 2);
-    let unrevoking = rotated(to_revoke.clone(), now + 150, &"c".repeat(64));
-    assert!(!store.replace_if(&unrevoking, to_revoke.generation).await.expect("replace"), "revocation is kept");
-    assert_eq!(store.list_for_user(bob, now).await.expect("list"), vec![other.clone()]);
-    t.clean_up(&[kept.id, to_revoke.id, idle.id, other.id], &[alice, bob]).await;
 }
 
 /// A session is gone from `get`, `list_for_user` and `count_active` once its absolute expiry (the key's

@@ -9,11 +9,11 @@ use gantry_actors::secrets::Fingerprint;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-use crate::postgres::with_fresh_database;
 use crate::production::{
     ADMIN, Backends, JWT, UPLOAD, backends, free_port, json as json_of, production_toml, readiness, register_and_login,
     s3s_fs, start_with_secrets,
 };
+use crate::support::with_fresh_database;
 
 const NEW_JWT: &str = "Vb7Nq2Lx9Rt4Kw8Mz3Hc6Jp1Df5Gs0Ya";
 

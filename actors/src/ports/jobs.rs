@@ -150,7 +150,4 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// The backend's name for `/readyz` (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
-
-    /// Closes connections at shutdown (waits for checked-out ones to come back). Default: nothing to close.
-    async fn close(&self) {}
 }

@@ -1,0 +1,28 @@
+//! `RotationStore` and `Fleet` on Postgres: heartbeats on the server's clock (`now()`, `make_interval`), so
+//! instances with skewed clocks still agree on who is alive; the logic is `sql/rotations.rs`.
+
+use std::time::Duration;
+
+use super::PostgresDb;
+use crate::adapters::sql::Value;
+use crate::adapters::sql::rotations::{FleetDialect, SqlFleet, SqlRotations};
+
+/// `RotationStore` on Postgres.
+pub type PostgresRotations = SqlRotations<PostgresDb>;
+/// `Fleet` on Postgres.
+pub type PostgresFleet = SqlFleet<PostgresDb>;
+
+impl FleetDialect for PostgresDb {
+    const HEARTBEAT: &'static str =
+        "INSERT INTO instances (id, last_seen) VALUES ($1, now()) ON CONFLICT (id) DO UPDATE SET last_seen = now()";
+    const LIVE_INSTANCES: &'static str =
+        "SELECT id FROM instances WHERE last_seen > now() - make_interval(secs => $1::float8 / 1000) ORDER BY id";
+
+    fn now() -> Option<Value> {
+        None
+    }
+
+    fn since(within: Duration) -> Value {
+        Value::from(i64::try_from(within.as_millis()).unwrap_or(i64::MAX))
+    }
+}

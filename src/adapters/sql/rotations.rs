@@ -1,0 +1,116 @@
+//! `RotationStore` and `Fleet` on either database, written once; [`FleetDialect`] holds what differs (the
+//! heartbeat's clock: SQLite keeps integer milliseconds from this process, Postgres its own `now()`).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use gantry_actors::ports::Unavailable;
+use gantry_actors::ports::rotations::{Fleet, RotationRecord, RotationStore};
+use uuid::Uuid;
+
+use super::{Fields, SqlDb, SqlRow, Value, all, args, corrupt, execute, optional};
+
+/// What the fleet's SQL says differently per backend.
+pub trait FleetDialect: SqlDb {
+    /// Upserts the heartbeat of instance `$1` (at `$2` = [`FleetDialect::now`], or the database's clock).
+    const HEARTBEAT: &'static str;
+    /// Selects `id` of the instances seen since `$1` = [`FleetDialect::since`], ordered by id.
+    const LIVE_INSTANCES: &'static str;
+
+    /// The heartbeat's `$2`, when the backend has no clock of its own to use.
+    fn now() -> Option<Value>;
+
+    /// The `$1` of [`FleetDialect::LIVE_INSTANCES`] for heartbeats younger than `within`.
+    fn since(within: Duration) -> Value;
+}
+
+/// `RotationStore` on the database `D`.
+#[derive(Debug, Clone)]
+pub struct SqlRotations<D> {
+    /// The database.
+    db: D,
+}
+
+impl<D: SqlDb> SqlRotations<D> {
+    /// The rotation store on `db`.
+    pub fn new(db: D) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl<D: SqlDb> RotationStore for SqlRotations<D> {
+    async fn save_rotation(&self, record: &RotationRecord) -> Result<(), Unavailable> {
+        let detail = serde_json::to_string(record).map_err(|e| Unavailable::new(e.to_string()))?;
+        let sql = "INSERT INTO rotations (id, kind, deployment_id, commit_sha, requested_by, outcome, failed_step, \
+                   reason, detail, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                   ON CONFLICT (id) DO UPDATE SET outcome = excluded.outcome, failed_step = excluded.failed_step, \
+                   reason = excluded.reason, detail = excluded.detail, finished_at = excluded.finished_at";
+        let args = args![
+            record.id,
+            &record.kind,
+            record.deployment_id.as_deref(),
+            record.commit_sha.as_deref(),
+            &record.requested_by,
+            &record.outcome,
+            record.failed_step.as_deref(),
+            record.reason.as_deref(),
+            detail,
+            record.started_at,
+            record.finished_at,
+        ];
+        execute(&self.db, "save_rotation", sql, args).await?;
+        Ok(())
+    }
+
+    async fn rotations(&self, limit: u32) -> Result<Vec<RotationRecord>, Unavailable> {
+        let sql = "SELECT detail FROM rotations ORDER BY started_at DESC LIMIT $1";
+        let rows = all(&self.db, "rotations", sql, args![i64::from(limit)]).await?;
+        rows.iter().map(rotation_from_row).collect()
+    }
+
+    async fn rotation(&self, id: Uuid) -> Result<Option<RotationRecord>, Unavailable> {
+        let row = optional(&self.db, "rotation", "SELECT detail FROM rotations WHERE id = $1", args![id]).await?;
+        row.as_ref().map(rotation_from_row).transpose()
+    }
+}
+
+/// Reads a rotation record from its `detail` (the whole record as JSON text).
+fn rotation_from_row<R: SqlRow>(row: &R) -> Result<RotationRecord, Unavailable> {
+    let detail = Fields::new(row, "rotation").text("detail")?;
+    serde_json::from_str(&detail).map_err(|_| corrupt(R::BACKEND, "rotation", "detail"))
+}
+
+/// `Fleet` on the database `D`.
+#[derive(Debug, Clone)]
+pub struct SqlFleet<D> {
+    /// The database.
+    db: D,
+}
+
+impl<D: SqlDb> SqlFleet<D> {
+    /// The fleet on `db`.
+    pub fn new(db: D) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl<D: FleetDialect> Fleet for SqlFleet<D> {
+    async fn heartbeat(&self, instance: Uuid) -> Result<(), Unavailable> {
+        let mut args = args![instance];
+        args.extend(D::now());
+        execute(&self.db, "heartbeat", D::HEARTBEAT, args).await?;
+        Ok(())
+    }
+
+    async fn live_instances(&self, within: Duration) -> Result<Vec<Uuid>, Unavailable> {
+        let rows = all(&self.db, "live_instances", D::LIVE_INSTANCES, vec![D::since(within)]).await?;
+        rows.iter().map(|row| Fields::new(row, "instance").uuid("id")).collect()
+    }
+
+    async fn leave(&self, instance: Uuid) -> Result<(), Unavailable> {
+        execute(&self.db, "leave", "DELETE FROM instances WHERE id = $1", args![instance]).await?;
+        Ok(())
+    }
+}

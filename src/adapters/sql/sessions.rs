@@ -1,0 +1,182 @@
+//! `SessionStore` on either database, written once; [`SessionsDialect`] holds what differs (how a list of
+//! ids is matched). Instants are integer milliseconds, as the port carries them.
+//!
+//! A session counts as expired once either its refresh token or its absolute lifetime has run out (nothing
+//! can use it any more); rows stay until their absolute expiry, like the Redis keys, and `count_active`
+//! deletes those past it.
+
+use async_trait::async_trait;
+use gantry_actors::ports::Unavailable;
+use gantry_actors::ports::sessions::{Rotation, SessionRecord, SessionStore};
+use uuid::Uuid;
+
+use super::{Fields, SqlDb, SqlRow, Value, all, args, backend, execute, one, optional};
+
+/// The columns [`session_from_row`] reads (static SQL, see `jobs.rs`).
+macro_rules! session_columns {
+    () => {
+        "id, user_id, created_at_ms, last_used_at_ms, refresh_expires_at_ms, absolute_expires_at_ms, \
+         user_agent, address, refresh_hash, generation, last_rotation, revoked_at_ms"
+    };
+}
+
+/// What the session store's SQL says differently per backend.
+pub trait SessionsDialect: SqlDb {
+    /// Sets `revoked_at_ms = $1` on the sessions whose id is in `$2` (a [`Value::Uuids`]) and that are not
+    /// revoked yet (a session keeps its first revocation time).
+    const REVOKE: &'static str;
+}
+
+/// `SessionStore` on the database `D`; failures are also counted in `gantry_session_store_errors_total`,
+/// as the Redis session store counts its own.
+#[derive(Debug, Clone)]
+pub struct SqlSessions<D> {
+    /// The database.
+    db: D,
+}
+
+impl<D: SqlDb> SqlSessions<D> {
+    /// The session store on `db`.
+    pub fn new(db: D) -> Self {
+        Self { db }
+    }
+}
+
+/// Counts a failure of `op` in `gantry_session_store_errors_total`.
+fn counted<D: SqlDb>(op: &'static str) -> impl FnOnce(Unavailable) -> Unavailable {
+    move |err| {
+        metrics::counter!("gantry_session_store_errors_total", "backend" => backend::<D>(), "op" => op).increment(1);
+        err
+    }
+}
+
+/// The arguments `$1`…`$12` of a session row, in [`session_columns!`] order.
+fn session_args(session: &SessionRecord) -> Vec<Value> {
+    let mut args = args![
+        session.id,
+        session.user_id,
+        session.created_at_ms,
+        session.last_used_at_ms,
+        session.refresh_expires_at_ms,
+        session.absolute_expires_at_ms,
+        session.user_agent.as_deref(),
+        session.address.as_deref(),
+        &session.refresh_hash,
+        i64::from(session.generation),
+    ];
+    args.push(Value::Json(
+        session
+            .last_rotation
+            .as_ref()
+            .map(|r| serde_json::to_string(r).expect("a Rotation (strings, integers, a UUID) always serialises")),
+    ));
+    args.push(Value::from(session.revoked_at_ms));
+    args
+}
+
+#[async_trait]
+impl<D: SessionsDialect> SessionStore for SqlSessions<D> {
+    async fn insert(&self, session: &SessionRecord) -> Result<(), Unavailable> {
+        let sql = concat!(
+            "INSERT INTO sessions (",
+            session_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        );
+        execute(&self.db, "insert", sql, session_args(session)).await.map_err(counted::<D>("insert"))?;
+        Ok(())
+    }
+
+    async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Unavailable> {
+        let sql = concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = $1");
+        let row = optional(&self.db, "get", sql, args![id]).await.map_err(counted::<D>("get"))?;
+        row.as_ref().map(session_from_row).transpose().map_err(counted::<D>("read"))
+    }
+
+    async fn replace_if(&self, session: &SessionRecord, expected_generation: u32) -> Result<bool, Unavailable> {
+        // The WHERE clause is the compare, the UPDATE the swap, in one statement. A revoked row is only
+        // replaced by a revoked record: a rotation that read the session before a revocation must not undo it.
+        let sql = "UPDATE sessions SET user_id = $2, created_at_ms = $3, last_used_at_ms = $4, \
+                   refresh_expires_at_ms = $5, absolute_expires_at_ms = $6, user_agent = $7, address = $8, \
+                   refresh_hash = $9, generation = $10, last_rotation = $11, revoked_at_ms = $12 \
+                   WHERE id = $1 AND generation = $13 AND (revoked_at_ms IS NULL OR $12 IS NOT NULL)";
+        let mut args = session_args(session);
+        args.push(Value::from(i64::from(expected_generation)));
+        let replaced = execute(&self.db, "replace_if", sql, args).await.map_err(counted::<D>("replace_if"))?;
+        Ok(replaced == 1)
+    }
+
+    async fn list_for_user(&self, user_id: Uuid, now_ms: i64) -> Result<Vec<SessionRecord>, Unavailable> {
+        let sql = concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE user_id = $1 AND revoked_at_ms IS NULL \
+              AND refresh_expires_at_ms > $2 AND absolute_expires_at_ms > $2 ORDER BY created_at_ms, id"
+        );
+        let rows =
+            all(&self.db, "list_for_user", sql, args![user_id, now_ms]).await.map_err(counted::<D>("list_for_user"))?;
+        rows.iter().map(session_from_row).collect::<Result<_, _>>().map_err(counted::<D>("read"))
+    }
+
+    async fn revoke(&self, ids: &[Uuid], at_ms: i64) -> Result<(), Unavailable> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let args = vec![Value::from(at_ms), Value::Uuids(ids.to_vec())];
+        execute(&self.db, "revoke", D::REVOKE, args).await.map_err(counted::<D>("revoke"))?;
+        Ok(())
+    }
+
+    async fn revoked_since(&self, since_ms: i64) -> Result<Vec<Uuid>, Unavailable> {
+        let sql = "SELECT id FROM sessions WHERE revoked_at_ms >= $1 ORDER BY revoked_at_ms, id";
+        let rows = all(&self.db, "revoked_since", sql, args![since_ms]).await.map_err(counted::<D>("revoked_since"))?;
+        rows.iter()
+            .map(|row| Fields::new(row, "session").uuid("id"))
+            .collect::<Result<_, _>>()
+            .map_err(counted::<D>("read"))
+    }
+
+    async fn count_active(&self, now_ms: i64) -> Result<u64, Unavailable> {
+        // Rows past their absolute expiry are useless (Redis drops them by itself): prune them here, on the
+        // periodic gauge path, so the table does not grow without bound. The index on
+        // absolute_expires_at_ms keeps this O(log n + pruned).
+        let prune = "DELETE FROM sessions WHERE absolute_expires_at_ms <= $1";
+        execute(&self.db, "count_active", prune, args![now_ms]).await.map_err(counted::<D>("count_active"))?;
+        let sql = "SELECT count(*) AS n FROM sessions WHERE revoked_at_ms IS NULL \
+                   AND refresh_expires_at_ms > $1 AND absolute_expires_at_ms > $1";
+        let row = one(&self.db, "count_active", sql, args![now_ms]).await.map_err(counted::<D>("count_active"))?;
+        Fields::new(&row, "session count").count("n").map_err(counted::<D>("read"))
+    }
+
+    async fn health(&self) -> Result<(), Unavailable> {
+        execute(&self.db, "health", "SELECT 1", Vec::new()).await.map_err(counted::<D>("health"))?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        backend::<D>()
+    }
+}
+
+/// Reads a session from a row selected with [`session_columns!`].
+fn session_from_row<R: SqlRow>(row: &R) -> Result<SessionRecord, Unavailable> {
+    let f = Fields::new(row, "session");
+    let corrupt = |column| super::corrupt(R::BACKEND, "session", column);
+    let last_rotation: Option<Rotation> = f
+        .opt_json("last_rotation")?
+        .map(|json| serde_json::from_value(json).map_err(|_| corrupt("last_rotation")))
+        .transpose()?;
+    Ok(SessionRecord {
+        id: f.uuid("id")?,
+        user_id: f.uuid("user_id")?,
+        created_at_ms: f.int("created_at_ms")?,
+        last_used_at_ms: f.int("last_used_at_ms")?,
+        refresh_expires_at_ms: f.int("refresh_expires_at_ms")?,
+        absolute_expires_at_ms: f.int("absolute_expires_at_ms")?,
+        user_agent: f.opt_text("user_agent")?,
+        address: f.opt_text("address")?,
+        refresh_hash: f.text("refresh_hash")?,
+        generation: u32::try_from(f.int("generation")?).map_err(|_| corrupt("generation"))?,
+        last_rotation,
+        revoked_at_ms: f.opt_int("revoked_at_ms")?,
+    })
+}

@@ -1,0 +1,127 @@
+//! `UploadStore` on either database, written once: SQLite and Postgres differ only in how values are
+//! stored, which [`SqlDb`] encodes.
+
+use async_trait::async_trait;
+use gantry_actors::ports::Unavailable;
+use gantry_actors::ports::uploads::{UploadRecord, UploadStatus, UploadStore};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Fields, SqlDb, SqlRow, all, args, count_to_db, execute, one, optional};
+
+/// The columns [`upload_from_row`] reads (static SQL, see `jobs.rs`).
+macro_rules! upload_columns {
+    () => {
+        "id, owner, object_key, filename, content_type, size, sha256, status, error, created_at"
+    };
+}
+
+/// `UploadStore` on the database `D`.
+#[derive(Debug, Clone)]
+pub struct SqlUploads<D> {
+    /// The database.
+    db: D,
+}
+
+impl<D: SqlDb> SqlUploads<D> {
+    /// The upload store on `db`.
+    pub fn new(db: D) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl<D: SqlDb> UploadStore for SqlUploads<D> {
+    async fn create_upload(&self, upload: &UploadRecord) -> Result<(), Unavailable> {
+        let sql =
+            concat!("INSERT INTO uploads (", upload_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+        let args = args![
+            upload.id,
+            &upload.owner,
+            &upload.object_key,
+            upload.filename.as_deref(),
+            &upload.content_type,
+            count_to_db(upload.size),
+            &upload.sha256,
+            upload.status.as_str(),
+            upload.error.as_deref(),
+            upload.created_at,
+        ];
+        execute(&self.db, "create_upload", sql, args).await?;
+        Ok(())
+    }
+
+    async fn update_upload(&self, upload: &UploadRecord) -> Result<(), Unavailable> {
+        // Only what changes during an upload's life: the id, owner, object key and start time are fixed when
+        // it is created (the owner decides access, so an update must not move the upload to someone else).
+        // An unknown id updates nothing, as the port has no `NotFound` to report.
+        let sql = "UPDATE uploads SET filename = $2, content_type = $3, size = $4, sha256 = $5, status = $6, \
+                   error = $7 WHERE id = $1";
+        let args = args![
+            upload.id,
+            upload.filename.as_deref(),
+            &upload.content_type,
+            count_to_db(upload.size),
+            &upload.sha256,
+            upload.status.as_str(),
+            upload.error.as_deref(),
+        ];
+        execute(&self.db, "update_upload", sql, args).await?;
+        Ok(())
+    }
+
+    async fn get_upload(&self, id: Uuid) -> Result<Option<UploadRecord>, Unavailable> {
+        let sql = concat!("SELECT ", upload_columns!(), " FROM uploads WHERE id = $1");
+        let row = optional(&self.db, "get_upload", sql, args![id]).await?;
+        row.as_ref().map(upload_from_row).transpose()
+    }
+
+    async fn delete_upload(&self, id: Uuid) -> Result<(), Unavailable> {
+        execute(&self.db, "delete_upload", "DELETE FROM uploads WHERE id = $1", args![id]).await?;
+        Ok(())
+    }
+
+    async fn count_uploads(&self, owner: &str) -> Result<u64, Unavailable> {
+        // The owner is the leading column of `uploads_owner_created_at_idx`, so this reads only that owner's
+        // rows. The statuses that count are listed (rather than `<> 'failed'`) so that a status added later stays
+        // out of the quota until someone decides otherwise.
+        let sql = "SELECT count(*) AS n FROM uploads WHERE owner = $1 AND status IN ('receiving', 'stored')";
+        let row = one(&self.db, "count_uploads", sql, args![owner]).await?;
+        Fields::new(&row, "upload count").count("n")
+    }
+
+    async fn stale_uploads(
+        &self,
+        started_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<UploadRecord>, Unavailable> {
+        // The status is a literal, not a bound parameter: SQLite uses the partial index of
+        // `migrations/sqlite/0005_uploads_stale.sql` only when the query spells its predicate, and a generic
+        // Postgres plan can then still use `migrations/postgres/0004_uploads_stale.sql`. SQLite's fixed-width
+        // timestamp text makes `<` and `ORDER BY` time order; ties fall back to the id (v7, also time-ordered).
+        let sql = concat!(
+            "SELECT ",
+            upload_columns!(),
+            " FROM uploads WHERE status = 'receiving' AND created_at < $1 ORDER BY created_at, id LIMIT $2"
+        );
+        let rows = all(&self.db, "stale_uploads", sql, args![started_before, i64::from(limit)]).await?;
+        rows.iter().map(upload_from_row).collect()
+    }
+}
+
+/// Reads an upload from a row selected with [`upload_columns!`].
+fn upload_from_row<R: SqlRow>(row: &R) -> Result<UploadRecord, Unavailable> {
+    let f = Fields::new(row, "upload");
+    Ok(UploadRecord {
+        id: f.uuid("id")?,
+        owner: f.text("owner")?,
+        object_key: f.text("object_key")?,
+        filename: f.opt_text("filename")?,
+        content_type: f.text("content_type")?,
+        size: f.count("size")?,
+        sha256: f.text("sha256")?,
+        status: f.parse("status", UploadStatus::parse)?,
+        error: f.opt_text("error")?,
+        created_at: f.time("created_at")?,
+    })
+}

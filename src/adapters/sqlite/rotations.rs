@@ -1,0 +1,27 @@
+//! `RotationStore` and `Fleet` on SQLite: heartbeats as integer milliseconds from this process's clock;
+//! the logic is `sql/rotations.rs`.
+
+use std::time::Duration;
+
+use super::SqliteDb;
+use crate::adapters::sql::rotations::{FleetDialect, SqlFleet, SqlRotations};
+use crate::adapters::sql::{Value, now_ms};
+
+/// `RotationStore` on the SQLite file.
+pub type SqliteRotations = SqlRotations<SqliteDb>;
+/// `Fleet` on the SQLite file.
+pub type SqliteFleet = SqlFleet<SqliteDb>;
+
+impl FleetDialect for SqliteDb {
+    const HEARTBEAT: &'static str = "INSERT INTO instances (id, last_seen) VALUES ($1, $2) \
+         ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen";
+    const LIVE_INSTANCES: &'static str = "SELECT id FROM instances WHERE last_seen > $1 ORDER BY id";
+
+    fn now() -> Option<Value> {
+        Some(Value::from(now_ms()))
+    }
+
+    fn since(within: Duration) -> Value {
+        Value::from(now_ms() - i64::try_from(within.as_millis()).unwrap_or(i64::MAX))
+    }
+}

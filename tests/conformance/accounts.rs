@@ -1,0 +1,134 @@
+//! The `AccountStore` contract.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use gantry_actors::ports::accounts::{
+    AccountStore, AccountStoreError, Epochs, RevocationNotice, RevocationScope, User,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A user with this email, created now.
+fn user(email: &str) -> User {
+    User {
+        id: Uuid::now_v7(),
+        email: email.to_owned(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
+        created_at: OffsetDateTime::now_utc(),
+    }
+}
+
+/// A user reads back by email and by id (timestamp at stored precision); registering the same email again
+/// is `EmailTaken` (SQLite's unique constraint, Postgres' SQLSTATE 23505 on `users_email_key`) and leaves the
+/// first untouched; a deleted user is gone (deleting twice is fine) and its email is free again.
+pub async fn users_round_trip_and_duplicate_email_is_taken(accounts: Arc<dyn AccountStore>) {
+    let alice = user("alice@example.com");
+
+    accounts.create_user(&alice).await.expect("create");
+    let err = accounts.create_user(&user("alice@example.com")).await.expect_err("same email");
+
+    assert!(matches!(err, AccountStoreError::EmailTaken), "{err:?}");
+    let by_email = accounts.user_by_email("alice@example.com").await.expect("by email").expect("exists");
+    let by_id = accounts.user_by_id(alice.id).await.expect("by id").expect("exists");
+    assert_eq!(by_email, by_id);
+    assert_eq!(by_id.id, alice.id);
+    assert_eq!(by_id.password_hash, alice.password_hash);
+    assert_eq!(by_id.created_at.unix_timestamp_nanos() / 1_000, alice.created_at.unix_timestamp_nanos() / 1_000);
+    assert!(accounts.user_by_email("bob@example.com").await.expect("by email").is_none());
+
+    accounts.delete_user(alice.id).await.expect("delete");
+    accounts.delete_user(alice.id).await.expect("deleting an absent user");
+    assert!(accounts.user_by_id(alice.id).await.expect("by id").is_none());
+    accounts.create_user(&user("alice@example.com")).await.expect("the email is free again");
+}
+
+/// Raising an epoch never lowers it (a lower value returns the stored higher one), and global and per-user
+/// epochs are separate.
+pub async fn raise_epoch_is_monotonic_and_per_scope(accounts: Arc<dyn AccountStore>) {
+    let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+    assert_eq!(accounts.epochs().await.expect("epochs"), Epochs::default());
+
+    assert_eq!(accounts.raise_epoch(None, 2_000).await.expect("raise"), 2_000);
+    assert_eq!(accounts.raise_epoch(None, 1_000).await.expect("lower"), 2_000, "a lower value keeps the higher");
+    assert_eq!(accounts.raise_epoch(Some(alice), 5_000).await.expect("raise"), 5_000);
+    assert_eq!(accounts.raise_epoch(Some(alice), 7_000).await.expect("raise"), 7_000);
+    assert_eq!(accounts.raise_epoch(Some(bob), 100).await.expect("raise"), 100);
+
+    let epochs = accounts.epochs().await.expect("epochs");
+    assert_eq!(epochs.global_ms, 2_000);
+    assert_eq!(epochs.users, HashMap::from([(alice, 7_000), (bob, 100)]));
+    assert_eq!(accounts.raise_epoch(Some(alice), 6_999).await.expect("lower"), 7_000);
+}
+
+/// Two tasks raising the same epochs at the same time, each with its own rising sequence, never see the
+/// epoch go down: every call returns at least its own value and at least what that task saw before, and the
+/// final epochs are the highest values sent.
+pub async fn concurrent_epoch_raises_never_lower_it(accounts: Arc<dyn AccountStore>) {
+    let alice = Uuid::now_v7();
+    const ROUNDS: i64 = 40;
+
+    let raiser = |offset: i64, user: Option<Uuid>| {
+        let accounts = Arc::clone(&accounts);
+        tokio::spawn(async move {
+            let mut seen = 0;
+            for i in 0..ROUNDS {
+                let value = 1_000 * i + offset;
+                let stored = accounts.raise_epoch(user, value).await.expect("raise");
+                assert!(stored >= value && stored >= seen, "{stored} < {value} or < {seen}");
+                seen = stored;
+            }
+        })
+    };
+    let tasks = [raiser(1, None), raiser(2, None), raiser(1, Some(alice)), raiser(2, Some(alice))];
+    for task in tasks {
+        task.await.expect("raising task");
+    }
+
+    let highest = 1_000 * (ROUNDS - 1) + 2;
+    let epochs = accounts.epochs().await.expect("epochs");
+    assert_eq!(epochs.global_ms, highest);
+    assert_eq!(epochs.users.get(&alice), Some(&highest));
+    assert_eq!(epochs.users.len(), 1);
+    assert_eq!(accounts.raise_epoch(None, 5).await.expect("lower"), highest, "a lower value keeps the higher");
+}
+
+/// Notices come back newest first (limited), with every field kept, and a count filled in later shows up.
+pub async fn revocation_notices_come_newest_first_with_filled_in_counts(accounts: Arc<dyn AccountStore>) {
+    let start = OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("valid instant");
+    let notice = |i: i64, scope: RevocationScope, requested_by: &str| RevocationNotice {
+        id: Uuid::now_v7(),
+        scope,
+        user_id: (scope == RevocationScope::User).then(Uuid::now_v7),
+        reason: format!("incident {i} — naïve ✓"),
+        requested_by: requested_by.to_owned(),
+        not_before_ms: 1_800_000_000_000 + i,
+        active_sessions: None,
+        created_at: start + time::Duration::seconds(i),
+    };
+    let (first, second, third) = (
+        notice(1, RevocationScope::All, "cli"),
+        notice(2, RevocationScope::User, "admin"),
+        notice(3, RevocationScope::All, "cli"),
+    );
+    for n in [&second, &first, &third] {
+        accounts.record_revocation(n).await.expect("record");
+    }
+
+    accounts.set_revocation_count(second.id, 42).await.expect("count");
+    let newest = accounts.revocations(2).await.expect("list");
+
+    let mut counted = second.clone();
+    counted.active_sessions = Some(42);
+    assert_eq!(newest, vec![third.clone(), counted]);
+    let all = accounts.revocations(10).await.expect("list");
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[2], first);
+}
+
+sql_cases!(
+    accounts: users_round_trip_and_duplicate_email_is_taken,
+    raise_epoch_is_monotonic_and_per_scope,
+    concurrent_epoch_raises_never_lower_it,
+    revocation_notices_come_newest_first_with_filled_in_counts,
+);

@@ -1,0 +1,88 @@
+//! The `RotationStore` and `Fleet` contracts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gantry_actors::ports::rotations::{Fleet, RotationRecord, RotationStore};
+use serde_json::json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A rotation started `i` seconds after a fixed instant, still running.
+fn record(i: i64) -> RotationRecord {
+    RotationRecord {
+        id: Uuid::now_v7(),
+        kind: "rotation".to_owned(),
+        deployment_id: Some(format!("deploy-{i}")),
+        commit_sha: None,
+        requested_by: "cli".to_owned(),
+        outcome: "running".to_owned(),
+        failed_step: None,
+        reason: None,
+        detail: json!({"steps": [i], "note": "naïve ✓"}),
+        started_at: OffsetDateTime::from_unix_timestamp(1_800_000_000 + i).expect("valid instant"),
+        finished_at: None,
+    }
+}
+
+/// A record reads back as saved; saving it again with its outcome replaces it; records list newest first,
+/// limited; an unknown id is `None`.
+pub async fn rotations_save_replace_and_list_newest_first(rotations: Arc<dyn RotationStore>) {
+    let (first, second) = (record(1), record(2));
+    rotations.save_rotation(&second).await.expect("save");
+    rotations.save_rotation(&first).await.expect("save");
+    assert_eq!(rotations.rotation(first.id).await.expect("get"), Some(first.clone()));
+
+    let failed = RotationRecord {
+        outcome: "failed".to_owned(),
+        failed_step: Some("smoke".to_owned()),
+        reason: Some("login failed".to_owned()),
+        finished_at: Some(first.started_at + time::Duration::seconds(5)),
+        ..first.clone()
+    };
+    rotations.save_rotation(&failed).await.expect("replace");
+
+    assert_eq!(rotations.rotation(first.id).await.expect("get"), Some(failed.clone()));
+    assert_eq!(rotations.rotations(10).await.expect("list"), vec![second.clone(), failed]);
+    assert_eq!(rotations.rotations(1).await.expect("list"), vec![second]);
+    assert!(rotations.rotation(Uuid::now_v7()).await.expect("get").is_none());
+}
+
+/// An instance that sent a heartbeat is live (listed in id order, once however often it beats) until it
+/// leaves; leaving twice is fine.
+pub async fn fleet_lists_live_instances_until_they_leave(fleet: Arc<dyn Fleet>) {
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    assert!(fleet.live_instances(Duration::from_secs(60)).await.expect("live").is_empty());
+
+    fleet.heartbeat(b).await.expect("beat");
+    fleet.heartbeat(a).await.expect("beat");
+    fleet.heartbeat(a).await.expect("beat again");
+    assert_eq!(fleet.live_instances(Duration::from_secs(60)).await.expect("live"), vec![a, b]);
+
+    fleet.leave(a).await.expect("leave");
+    fleet.leave(a).await.expect("leaving twice");
+    assert_eq!(fleet.live_instances(Duration::from_secs(60)).await.expect("live"), vec![b]);
+}
+
+/// A heartbeat older than the window does not count.
+pub async fn fleet_forgets_instances_silent_for_longer_than_the_window(fleet: Arc<dyn Fleet>) {
+    let a = Uuid::now_v7();
+    fleet.heartbeat(a).await.expect("beat");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    assert!(fleet.live_instances(Duration::from_millis(10)).await.expect("live").is_empty());
+    assert_eq!(fleet.live_instances(Duration::from_secs(60)).await.expect("live"), vec![a]);
+}
+
+sql_cases!(rotations: rotations_save_replace_and_list_newest_first);
+
+/// The fleet cases, per SQL backend (`sql_cases!` names one port per file).
+mod fleet {
+    sql_cases!(
+        fleet: fleet_lists_live_instances_until_they_leave,
+        fleet_forgets_instances_silent_for_longer_than_the_window,
+    );
+    use super::{
+        fleet_forgets_instances_silent_for_longer_than_the_window, fleet_lists_live_instances_until_they_leave,
+    };
+}

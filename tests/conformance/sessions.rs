@@ -1,0 +1,168 @@
+//! The `SessionStore` contract (SQLite, Postgres and Redis). Times are the wall clock: Redis expires keys
+//! on its own clock, which is this machine's.
+
+use std::sync::Arc;
+
+use gantry_actors::ports::sessions::{Rotation, SessionRecord, SessionStore};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The wall clock in ms.
+fn now_ms() -> i64 {
+    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).expect("a current time fits in i64")
+}
+
+/// A session of `user_id` created at `now` (ms), refreshable for an hour, ending after a day. The user agent
+/// holds quotes, non-ASCII and the very text Redis' revoke script edits, to prove only the real field changes.
+fn session(user_id: Uuid, now: i64) -> SessionRecord {
+    SessionRecord {
+        id: Uuid::now_v7(),
+        user_id,
+        created_at_ms: now,
+        last_used_at_ms: now,
+        refresh_expires_at_ms: now + 3_600_000,
+        absolute_expires_at_ms: now + 86_400_000,
+        user_agent: Some(r#"Mozilla/5.0 "revoked_at_ms":null naïve ✓"#.to_owned()),
+        address: Some("203.0.113.7".to_owned()),
+        refresh_hash: "a".repeat(64),
+        generation: 0,
+        last_rotation: None,
+        revoked_at_ms: None,
+    }
+}
+
+/// `session` after one more rotation at `at` (ms) to a token hashing to `hash`. The access expiry is larger
+/// than the 14 significant digits Redis' cjson keeps, so a store that re-encoded records would corrupt it.
+fn rotated(mut s: SessionRecord, at: i64, hash: &str) -> SessionRecord {
+    s.last_rotation = Some(Rotation {
+        used_hash: s.refresh_hash.clone(),
+        used_at_ms: at,
+        sealed_successor: "0f".repeat(32),
+        access_jti: Uuid::now_v7(),
+        access_iat: at / 1_000,
+        access_exp: 123_456_789_012_345_678,
+        access_kid: "k1".to_owned(),
+        earlier_hashes: vec!["ab".repeat(32)],
+    });
+    s.refresh_hash = hash.to_owned();
+    s.generation += 1;
+    s.last_used_at_ms = at;
+    s.refresh_expires_at_ms = at + 3_600_000;
+    s
+}
+
+/// A session reads back unchanged; `replace_if` with the current generation swaps it in once, and a second
+/// replace still expecting that generation (another instance's stale view) is refused and changes nothing.
+pub async fn insert_get_and_replace_if_is_a_compare_and_swap(store: Arc<dyn SessionStore>) {
+    let now = now_ms();
+    let original = session(Uuid::now_v7(), now);
+    store.insert(&original).await.expect("insert");
+    assert_eq!(store.get(original.id).await.expect("get"), Some(original.clone()));
+
+    let first = rotated(original.clone(), now + 10, &"b".repeat(64));
+    let stale = rotated(original.clone(), now + 20, &"c".repeat(64));
+    let won = store.replace_if(&first, 0).await.expect("first replace");
+    let lost = store.replace_if(&stale, 0).await.expect("stale replace");
+
+    assert!(won);
+    assert!(!lost);
+    assert_eq!(store.get(original.id).await.expect("get"), Some(first.clone()));
+    assert!(!store.replace_if(&session(Uuid::now_v7(), now), 0).await.expect("unknown id"), "nothing to replace");
+    assert!(store.get(Uuid::now_v7()).await.expect("get").is_none());
+}
+
+/// Two instances rotating the same session at once, both expecting the same generation: in every round
+/// exactly one `replace_if` wins, and the stored record is the winner's.
+pub async fn concurrent_replace_if_with_same_generation_has_exactly_one_winner(store: Arc<dyn SessionStore>) {
+    let now = now_ms();
+    let mut current = session(Uuid::now_v7(), now);
+    store.insert(&current).await.expect("insert");
+    assert_eq!(store.get(current.id).await.expect("get"), Some(current.clone()));
+
+    for round in 0..20 {
+        let expected = current.generation;
+        let a = rotated(current.clone(), now + round, &format!("{round:0>63}a"));
+        let b = rotated(current.clone(), now + round, &format!("{round:0>63}b"));
+        let (store_a, store_b) = (Arc::clone(&store), Arc::clone(&store));
+        let (ta, tb) = (
+            tokio::spawn({
+                let a = a.clone();
+                async move { store_a.replace_if(&a, expected).await }
+            }),
+            tokio::spawn({
+                let b = b.clone();
+                async move { store_b.replace_if(&b, expected).await }
+            }),
+        );
+        let won_a = ta.await.expect("task a").expect("replace a");
+        let won_b = tb.await.expect("task b").expect("replace b");
+
+        assert!(won_a ^ won_b, "round {round}: a won {won_a}, b won {won_b}");
+        current = if won_a { a } else { b };
+        assert_eq!(store.get(current.id).await.expect("get"), Some(current.clone()), "round {round}");
+    }
+    assert!(!store.replace_if(&session(Uuid::now_v7(), now), 0).await.expect("unknown id"));
+}
+
+/// `list_for_user` shows only the user's sessions that are neither revoked nor expired (by refresh or
+/// absolute expiry); `revoke` marks the record once (first time kept, other fields intact), feeds
+/// `revoked_since` and drops the session from `count_active`; a stale rotation cannot undo a revocation; a
+/// duplicate id is refused; sessions past their absolute expiry are gone after `count_active`, idle ones are
+/// kept until then.
+pub async fn list_revoke_revoked_since_and_count_active_agree(store: Arc<dyn SessionStore>) {
+    let now = now_ms();
+    let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+    let kept = session(alice, now - 2);
+    let to_revoke = rotated(session(alice, now - 1), now, &"b".repeat(64));
+    let mut idle = session(alice, now - 5_000);
+    idle.refresh_expires_at_ms = now;
+    let mut ended = session(alice, now - 5_000);
+    ended.absolute_expires_at_ms = now - 1;
+    let other = session(bob, now);
+    for s in [&kept, &to_revoke, &idle, &ended, &other] {
+        store.insert(s).await.expect("insert");
+    }
+    assert!(store.insert(&kept).await.is_err(), "a duplicate id is refused");
+    assert_eq!(store.list_for_user(alice, now).await.expect("list"), vec![kept.clone(), to_revoke.clone()]);
+    assert_eq!(store.count_active(now).await.expect("count"), 3);
+
+    store.revoke(&[to_revoke.id, Uuid::now_v7()], now + 100).await.expect("revoke");
+    store.revoke(&[to_revoke.id], now + 200).await.expect("revoking again");
+    store.revoke(&[], now + 300).await.expect("revoking nothing");
+
+    let mut revoked = to_revoke.clone();
+    revoked.revoked_at_ms = Some(now + 100);
+    assert_eq!(store.get(to_revoke.id).await.expect("get"), Some(revoked));
+    assert_eq!(store.list_for_user(alice, now).await.expect("list"), vec![kept.clone()]);
+    assert_eq!(store.revoked_since(now + 100).await.expect("since"), vec![to_revoke.id]);
+    assert!(store.revoked_since(now + 101).await.expect("since").is_empty());
+    assert_eq!(store.count_active(now).await.expect("count"), 2);
+    let unrevoking = rotated(to_revoke.clone(), now + 150, &"c".repeat(64));
+    assert!(!store.replace_if(&unrevoking, to_revoke.generation).await.expect("replace"), "revocation is kept");
+    assert!(store.get(ended.id).await.expect("get").is_none(), "gone past the absolute expiry");
+    assert!(store.get(idle.id).await.expect("get").is_some(), "kept until its absolute expiry");
+    assert_eq!(store.list_for_user(bob, now).await.expect("list"), vec![other]);
+}
+
+sql_cases!(
+    sessions: insert_get_and_replace_if_is_a_compare_and_swap,
+    concurrent_replace_if_with_same_generation_has_exactly_one_winner,
+    list_revoke_revoked_since_and_count_active_agree,
+);
+
+mod redis {
+    #[tokio::test]
+    async fn insert_get_and_replace_if_is_a_compare_and_swap() {
+        crate::on_redis_sessions(super::insert_get_and_replace_if_is_a_compare_and_swap).await;
+    }
+
+    #[tokio::test]
+    async fn concurrent_replace_if_with_same_generation_has_exactly_one_winner() {
+        crate::on_redis_sessions(super::concurrent_replace_if_with_same_generation_has_exactly_one_winner).await;
+    }
+
+    #[tokio::test]
+    async fn list_revoke_revoked_since_and_count_active_agree() {
+        crate::on_redis_sessions(super::list_revoke_revoked_since_and_count_active_agree).await;
+    }
+}

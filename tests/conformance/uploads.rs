@@ -1,0 +1,120 @@
+//! The `UploadStore` contract.
+
+use std::sync::Arc;
+
+use gantry_actors::ports::uploads::{UploadRecord, UploadStatus, UploadStore};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A fresh upload of `owner`, still receiving, started at a whole second (so it reads back unchanged).
+fn upload(owner: &str) -> UploadRecord {
+    let id = Uuid::now_v7();
+    UploadRecord {
+        id,
+        owner: owner.to_owned(),
+        object_key: format!("uploads/{}", id.hyphenated()),
+        filename: Some("Bagger «CAT 320» naïve ✓.pdf".to_owned()),
+        content_type: "application/octet-stream".to_owned(),
+        size: 0,
+        sha256: String::new(),
+        status: UploadStatus::Receiving,
+        error: None,
+        created_at: OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("valid instant"),
+    }
+}
+
+/// An upload reads back as created; an update replaces status, size, digest and error but keeps the
+/// owner, object key and start time; a deleted upload is gone, and deleting it again is fine.
+pub async fn upload_create_get_update_delete_round_trip(uploads: Arc<dyn UploadStore>) {
+    let receiving = upload("user:0190f0c8-0000-7000-8000-000000000001");
+    let other = upload("guest:t1");
+    uploads.create_upload(&receiving).await.expect("create");
+    uploads.create_upload(&other).await.expect("create another");
+    assert_eq!(uploads.get_upload(receiving.id).await.expect("get"), Some(receiving.clone()));
+
+    let stored = UploadRecord {
+        content_type: "application/pdf".to_owned(),
+        size: 5_000_000_000,
+        sha256: "ab".repeat(32),
+        status: UploadStatus::Stored,
+        ..receiving.clone()
+    };
+    let moved = UploadRecord { owner: "guest:someone-else".to_owned(), ..stored.clone() };
+    uploads.update_upload(&moved).await.expect("update");
+    assert_eq!(uploads.get_upload(receiving.id).await.expect("get"), Some(stored.clone()), "the owner is fixed");
+
+    let failed = UploadRecord { status: UploadStatus::Failed, error: Some("too_large".to_owned()), ..stored };
+    uploads.update_upload(&failed).await.expect("update to failed");
+    assert_eq!(uploads.get_upload(receiving.id).await.expect("get"), Some(failed));
+
+    uploads.delete_upload(receiving.id).await.expect("delete");
+    uploads.delete_upload(receiving.id).await.expect("deleting an absent upload");
+    assert!(uploads.get_upload(receiving.id).await.expect("get").is_none());
+    assert_eq!(uploads.get_upload(other.id).await.expect("get"), Some(other), "only that upload was deleted");
+}
+
+/// An upload that was never created is `None`, not an error, and updating it creates nothing.
+pub async fn get_of_unknown_upload_is_none(uploads: Arc<dyn UploadStore>) {
+    let never = upload("guest:t2");
+
+    uploads.update_upload(&never).await.expect("updating an unknown id");
+
+    assert!(uploads.get_upload(never.id).await.expect("get").is_none());
+}
+
+/// Only uploads still receiving that started strictly before the cut-off are stale (down to the
+/// microsecond); they come oldest first, whatever the insertion order, and at most `limit` of them.
+pub async fn stale_uploads_are_old_receiving_ones_oldest_first_and_limited(uploads: Arc<dyn UploadStore>) {
+    let cutoff = OffsetDateTime::from_unix_timestamp(1_800_000_100).expect("valid instant");
+    let started = |before_cutoff: time::Duration, status: UploadStatus| UploadRecord {
+        status,
+        created_at: cutoff - before_cutoff,
+        ..upload("guest:t3")
+    };
+    let oldest = started(time::Duration::hours(30), UploadStatus::Receiving);
+    let older = started(time::Duration::seconds(50), UploadStatus::Receiving);
+    let just_before = started(time::Duration::microseconds(1), UploadStatus::Receiving);
+    let at_cutoff = started(time::Duration::ZERO, UploadStatus::Receiving);
+    let newer = started(-time::Duration::seconds(5), UploadStatus::Receiving);
+    let stored = started(time::Duration::hours(40), UploadStatus::Stored);
+    let failed = started(time::Duration::hours(40), UploadStatus::Failed);
+    for u in [&just_before, &stored, &newer, &oldest, &failed, &at_cutoff, &older] {
+        uploads.create_upload(u).await.expect("create");
+    }
+
+    let all = uploads.stale_uploads(cutoff, 10).await.expect("stale");
+    let first_two = uploads.stale_uploads(cutoff, 2).await.expect("stale");
+
+    assert_eq!(all, vec![oldest.clone(), older.clone(), just_before]);
+    assert_eq!(first_two, vec![oldest, older]);
+    assert!(uploads.stale_uploads(cutoff, 0).await.expect("stale").is_empty());
+}
+
+/// An owner's count takes in its uploads still receiving and those stored, but not failed ones nor other
+/// owners' uploads; an upload that fails later stops counting, and an owner with no uploads counts zero.
+pub async fn count_uploads_counts_the_owners_receiving_and_stored_only(uploads: Arc<dyn UploadStore>) {
+    let with_status = |owner: &str, status: UploadStatus| UploadRecord { status, ..upload(owner) };
+    let receiving = with_status("guest:t4", UploadStatus::Receiving);
+    let stored = with_status("guest:t4", UploadStatus::Stored);
+    let failed = with_status("guest:t4", UploadStatus::Failed);
+    let others = with_status("guest:t5", UploadStatus::Stored);
+    for u in [&receiving, &stored, &failed, &others] {
+        uploads.create_upload(u).await.expect("create");
+    }
+
+    let before = uploads.count_uploads("guest:t4").await.expect("count");
+    uploads.update_upload(&UploadRecord { status: UploadStatus::Failed, ..receiving }).await.expect("fail one");
+    let after = uploads.count_uploads("guest:t4").await.expect("count");
+
+    assert_eq!(before, 2);
+    assert_eq!(after, 1, "an upload that failed no longer counts");
+    assert_eq!(uploads.count_uploads("guest:t5").await.expect("count"), 1);
+    assert_eq!(uploads.count_uploads("guest:nobody").await.expect("count"), 0);
+}
+
+sql_cases!(
+    uploads: upload_create_get_update_delete_round_trip,
+    get_of_unknown_upload_is_none,
+    stale_uploads_are_old_receiving_ones_oldest_first_and_limited,
+    count_uploads_counts_the_owners_receiving_and_stored_only,
+);

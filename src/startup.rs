@@ -543,9 +543,11 @@ pub async fn serve(settings: Settings) -> std::process::ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Handlers first, then "listening": whoever waits for that line may signal at once.
+    let reloads = crate::signals::reload_on_hangup(app.state().secrets.clone());
+    let shutdown = crate::signals::shutdown_signal();
     tracing::info!(http = %app.http_addr(), admin = %app.admin_addr(), "listening");
-    let reloads = tokio::spawn(crate::signals::reload_on_hangup(app.state().secrets.clone()));
-    let outcome = app.run_until_stopped(crate::signals::shutdown_signal()).await;
+    let outcome = app.run_until_stopped(shutdown).await;
     reloads.abort();
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

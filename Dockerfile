@@ -76,8 +76,9 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
     CMD ["curl", "--fail", "--silent", "--show-error", "--max-time", "2", "--output", "/dev/null", \
          "http://127.0.0.1:8080/healthz"]
 
-# SIGTERM (docker stop) starts the graceful shutdown: stop accepting, drain HTTP for up to
-# `http.shutdown_grace_secs` (20 s), stop the actors, close the bus. Give the container more than that to stop.
+# SIGTERM (docker stop) starts the graceful shutdown, all within one budget, `http.shutdown_grace_secs` (20 s):
+# stop accepting, drain HTTP, let a running rotation finish, stop the actors; then close the bus and pools. Give
+# the container a little more than the budget to stop.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/gantry"]
 CMD ["serve"]

@@ -11,7 +11,9 @@
 use std::sync::Arc;
 
 use gantry_actors::sessions::AccessClaims;
+use gantry_actors::sessions::TokenError;
 use gantry_actors::sessions::registry::LogoutScope;
+use gantry_actors::uploads::guest_token::{self, GuestClaims};
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -36,6 +38,46 @@ pub fn authenticate(state: &AppState, req: &Request<Incoming>) -> Result<Arc<Acc
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or(ApiError::Unauthorized)?;
     Ok(state.sessions.authenticate(token.trim())?)
+}
+
+/// Who is calling, by the credential sent: an access token (a user) or an upload token (a guest).
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// `Authorization: Bearer <access token>`.
+    User(Arc<AccessClaims>),
+    /// `X-Upload-Token: <guest token>`.
+    Guest(GuestClaims),
+}
+
+impl Caller {
+    /// The owner string jobs and uploads are recorded under: `user:<id>` or the guest token's subject
+    /// (`guest:<id>`).
+    #[must_use]
+    pub fn owner(&self) -> String {
+        match self {
+            Self::User(claims) => format!("user:{}", claims.sub),
+            Self::Guest(claims) => claims.sub.clone(),
+        }
+    }
+}
+
+/// The caller behind `Authorization: Bearer` (checked first) or `X-Upload-Token`; `None` when the request
+/// carries neither.
+///
+/// # Errors
+/// 401 when a credential is sent but refused (invalid, expired, revoked).
+pub fn caller(state: &AppState, req: &Request<Incoming>) -> Result<Option<Caller>, ApiError> {
+    if req.headers().contains_key(hyper::header::AUTHORIZATION) {
+        return Ok(Some(Caller::User(authenticate(state, req)?)));
+    }
+    let Some(token) = req.headers().get("x-upload-token") else {
+        return Ok(None);
+    };
+    let token = token.to_str().map_err(|_| ApiError::guest_token_refused(&TokenError::Invalid))?;
+    let keyring = state.secrets.keyring();
+    let claims = guest_token::verify(token.trim(), &keyring, &state.settings.uploads.guest())
+        .map_err(|e| ApiError::guest_token_refused(&e))?;
+    Ok(Some(Caller::Guest(claims)))
 }
 
 #[derive(Deserialize)]

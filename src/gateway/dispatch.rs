@@ -25,7 +25,7 @@ pub(super) async fn dispatch(
     match route {
         Route::Healthz => Ok(health::healthz(state)),
         Route::Readyz => Ok(health::readyz(state).await),
-        Route::GetJob => jobs::get(state, &ctx, jobs::View::Public).await,
+        Route::GetJob => jobs::get(state, &ctx, &req, jobs::View::Public).await,
         Route::Metrics => Ok(admin::metrics(state)),
         Route::AdminSecrets => {
             admin::authorize(state, &req)?;
@@ -37,7 +37,7 @@ pub(super) async fn dispatch(
         }
         Route::AdminGetJob => {
             admin::authorize(state, &req)?;
-            jobs::get(state, &ctx, jobs::View::Admin).await
+            jobs::get(state, &ctx, &req, jobs::View::Admin).await
         }
         Route::Register => auth::register(state, req).await,
         Route::Login => auth::login(state, &ctx, req).await,

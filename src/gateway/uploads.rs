@@ -23,7 +23,7 @@ use bytes::Bytes;
 use futures::Stream;
 use gantry_actors::uploads::bytes::{ByteRange, ObjectKey};
 use gantry_actors::uploads::digest::expected_sha256;
-use gantry_actors::uploads::guest_token::{self, GuestClaims};
+use gantry_actors::uploads::guest_token;
 use gantry_actors::uploads::media::{self, MediaType, SNIFF_LEN, Sniff};
 use gantry_actors::uploads::names::{content_disposition, sanitize_filename};
 use gantry_actors::uploads::pipeline::{Outcome as Finish, UploadRecord, UploadStatus};
@@ -37,7 +37,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::auth::authenticate;
+use super::auth::{Caller, caller};
 use super::ctx::Ctx;
 use super::problem::{ApiError, UPLOAD_NOT_FOUND};
 use super::respond::{Response, json_response, status_only};
@@ -63,29 +63,19 @@ fn unauthenticated(code: &'static str, message: &'static str) -> ApiError {
 /// The uploader behind `Authorization: Bearer` (a user) or `X-Upload-Token` (a guest).
 fn uploader(state: &AppState, req: &Request<Incoming>) -> Result<Uploader, ApiError> {
     let settings = &state.settings.uploads;
-    if req.headers().contains_key(header::AUTHORIZATION) {
-        let claims = authenticate(state, req)?;
-        return Ok(Uploader {
-            owner: format!("user:{}", claims.sub),
-            max_bytes: settings.max_bytes,
-            allowed: settings.allowed_types(),
-            max_files: None,
-        });
-    }
-    let token = req
-        .headers()
-        .get("x-upload-token")
-        .and_then(|v| v.to_str().ok())
+    let caller = caller(state, req)?
         .ok_or_else(|| unauthenticated("unauthorized", "send an access token or an X-Upload-Token"))?;
-    let keyring = state.secrets.keyring();
-    let claims: GuestClaims = guest_token::verify(token.trim(), &keyring, &state.settings.uploads.guest())
-        .map_err(|e| ApiError::guest_token_refused(&e))?;
-    let allowed: Vec<MediaType> = claims.allowed_types.iter().filter_map(|t| MediaType::parse_mime(t)).collect();
-    Ok(Uploader {
-        owner: claims.sub,
-        max_bytes: claims.max_bytes.min(settings.max_bytes),
-        allowed,
-        max_files: Some(claims.max_files),
+    let owner = caller.owner();
+    Ok(match caller {
+        Caller::User(_) => {
+            Uploader { owner, max_bytes: settings.max_bytes, allowed: settings.allowed_types(), max_files: None }
+        }
+        Caller::Guest(claims) => Uploader {
+            owner,
+            max_bytes: claims.max_bytes.min(settings.max_bytes),
+            allowed: claims.allowed_types.iter().filter_map(|t| MediaType::parse_mime(t)).collect(),
+            max_files: Some(claims.max_files),
+        },
     })
 }
 

@@ -91,7 +91,8 @@ async fn guest_uploads_and_downloads_a_png() {
     assert!(disposition.starts_with("attachment;") && disposition.contains("filename*=UTF-8''"), "{disposition}");
     assert_eq!(response.bytes().await.expect("body").as_ref(), bytes.as_slice());
 
-    let job = json_of(app.get(&format!("/v1/jobs/{id}")).send().await.expect("request"), 200).await;
+    let job = app.get(&format!("/v1/jobs/{id}")).header("x-upload-token", token).send().await.expect("request");
+    let job = json_of(job, 200).await;
     assert_eq!(job["state"], "succeeded");
 }
 
@@ -342,7 +343,7 @@ async fn abandoned_uploads_are_swept() {
 
     let mut job = serde_json::Value::Null;
     for _ in 0..60 {
-        job = json_of(app.get(&format!("/v1/jobs/{id}")).send().await.expect("request"), 200).await;
+        job = json_of(app.admin_get(&format!("/admin/jobs/{id}")).send().await.expect("request"), 200).await;
         if job["state"] == "failed" {
             break;
         }

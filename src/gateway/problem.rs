@@ -177,6 +177,19 @@ impl ApiError {
     }
 }
 
+/// What a client is told for a 503 `code`: what is unavailable in the client's terms, never which actor,
+/// backend or database code (those are logged).
+fn unavailable_detail(code: &str) -> &'static str {
+    match code {
+        "overloaded" => "too many requests in flight; retry shortly",
+        "timeout" => "the request did not complete in time; retry shortly",
+        "database_unavailable" => "the database is unavailable; retry shortly",
+        "storage_unavailable" => "file storage is unavailable; retry shortly",
+        "session_store_unavailable" => "the session store is unavailable; retry shortly",
+        _ => "the service is temporarily unavailable; retry shortly",
+    }
+}
+
 /// 404 `upload_not_found`: shared by the upload routes and a missing object.
 pub const UPLOAD_NOT_FOUND: ApiError = ApiError::ResourceNotFound { code: "upload_not_found", what: "upload" };
 
@@ -403,6 +416,16 @@ impl ApiError {
         }
         let detail = match &self {
             Self::Internal(_) => None,
+            // The reason may name internals (an actor, a database code, a backend): it goes to the log, the
+            // client gets a fixed text per code.
+            Self::Unavailable { code, reason, .. } => {
+                if matches!(*code, "overloaded" | "timeout") {
+                    tracing::debug!(request_id, code, reason, "service unavailable");
+                } else {
+                    tracing::warn!(request_id, code, reason, "service unavailable");
+                }
+                Some(unavailable_detail(code).to_owned())
+            }
             other => Some(other.to_string()),
         };
         let title = status.canonical_reason().unwrap_or("Error");

@@ -149,7 +149,9 @@ pub async fn handle(
     let (requests, duration) = request_metrics(kind, template, method_label(&method), status_label(status));
     requests.increment(1);
     duration.record(started.elapsed().as_secs_f64());
-    if status.is_server_error() {
+    // A 503 was logged with its cause where it became problem+json (and shed requests only at debug level,
+    // so an overload does not also flood the log).
+    if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
         tracing::warn!(%request_id, %method, route = template, status = status.as_u16(), "request failed");
     } else {
         tracing::debug!(%request_id, %method, route = template, status = status.as_u16(), "request");

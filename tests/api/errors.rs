@@ -88,3 +88,27 @@ async fn odd_input_never_breaks_the_server() {
     assert_eq!(response.status(), 405);
     assert_eq!(app.get("/healthz").send().await.expect("request").status(), 200);
 }
+
+/// The attack: provoke a 503 and read internals from it (today: "actor session_registry did not answer in
+/// time", SQLite error codes). With the database locked by another process's exclusive transaction, a
+/// registration waits out the busy timeout and answers 503 `database_unavailable` whose body names no backend,
+/// actor or database code.
+#[tokio::test]
+async fn unavailable_bodies_name_no_internals() {
+    use sqlx::ConnectOptions;
+    let app = spawn_app().await;
+    let path = app.state.settings.sqlite_path();
+    let mut locker = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).connect().await.expect("open");
+    sqlx::query("BEGIN EXCLUSIVE").execute(&mut locker).await.expect("lock");
+
+    let body = serde_json::json!({"email": "locked@example.com", "password": crate::helpers::PASSWORD});
+    let response = app.post_json("/v1/auth/register", &body).send().await.expect("request");
+    assert_eq!(response.headers().get("retry-after").map(|v| v.to_str().expect("ascii")), Some("2"));
+    let problem = assert_problem(response, 503, "database_unavailable").await;
+    let text = problem.to_string().to_lowercase();
+    for internal in ["sqlite", "code 5", "(code", "actor", "account store", "sqlx"] {
+        assert!(!text.contains(internal), "the body names {internal:?}: {problem}");
+    }
+    assert!(problem["detail"].as_str().is_some_and(|d| d.contains("database")), "{problem}");
+    sqlx::query("ROLLBACK").execute(&mut locker).await.expect("unlock");
+}

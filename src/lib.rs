@@ -10,7 +10,8 @@
 //! - [`smoke`]: `gantry smoke`, the runbook's smoke tests against any deployment.
 //! - [`rotation`]: the secret rotation and rollback runner (the runbook as one job) and its evidence.
 //! - [`telemetry`]: logs and the Prometheus recorder.
-//! - [`signals`]: the SIGTERM and Ctrl-C handler.
+//! - [`signals`]: the SIGTERM, Ctrl-C and SIGHUP handlers.
+//! - [`private_files`]: owner-only files and folders of the local profile (0600/0700).
 //!
 //! The actors and their domain rules live in the `gantry-actors` crate.
 
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod gateway;
+pub mod private_files;
 pub mod rotation;
 pub mod signals;
 pub mod smoke;

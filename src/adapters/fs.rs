@@ -39,7 +39,7 @@ impl FsObjectStore {
     /// The folder cannot be created or read.
     pub async fn open(root: PathBuf) -> io::Result<Self> {
         let tmp = root.join(TMP_DIR);
-        tokio::fs::create_dir_all(&tmp).await?;
+        crate::private_files::create_dir_all(&tmp).await?;
         let mut entries = tokio::fs::read_dir(&tmp).await?;
         while let Some(entry) = entries.next_entry().await? {
             match tokio::fs::remove_file(entry.path()).await {
@@ -65,8 +65,12 @@ impl FsObjectStore {
 
     /// Writes `body` to `tmp` and moves it to `dest`. The caller's guard removes `tmp` on failure.
     async fn write_and_rename(&self, tmp: &Path, dest: &Path, mut body: ByteStream) -> Result<u64, PutFailure> {
-        let mut file =
-            tokio::fs::OpenOptions::new().write(true).create_new(true).open(tmp).await.map_err(PutFailure::Store)?;
+        let mut file = crate::private_files::file_options()
+            .write(true)
+            .create_new(true)
+            .open(tmp)
+            .await
+            .map_err(PutFailure::Store)?;
         let mut size: u64 = 0;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(PutFailure::Body)?;
@@ -78,7 +82,7 @@ impl FsObjectStore {
         drop(file);
 
         let parent = dest.parent().unwrap_or(&self.root);
-        tokio::fs::create_dir_all(parent).await.map_err(PutFailure::Store)?;
+        crate::private_files::create_dir_all(parent).await.map_err(PutFailure::Store)?;
         tokio::fs::rename(tmp, dest).await.map_err(PutFailure::Store)?;
         // Persist the directory entry too, so the rename survives a crash. The object is already in place
         // here, so a failure is logged rather than returned: reporting "nothing stored" would be false.

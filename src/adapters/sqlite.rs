@@ -63,10 +63,19 @@ impl SqliteDb {
     /// the migrations fail (for example a migration changed after it was applied).
     pub async fn open(path: &Path) -> Result<Self, DbError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(parent)
+            crate::private_files::create_dir_all(parent)
                 .await
                 .map_err(|e| DbError::Connect(format!("cannot create folder {}: {e}", parent.display())))?;
         }
+        // Created owner-only before SQLite opens it: SQLite gives its WAL and shared-memory files the
+        // database file's permissions, so this covers all three. An existing file is left as it is.
+        crate::private_files::file_options()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .await
+            .map_err(|e| DbError::Connect(format!("cannot create {}: {e}", path.display())))?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)

@@ -299,21 +299,14 @@ fn read_or_generate(path: &Path, generate: bool) -> Result<Option<(String, bool)
 /// Creates `path` readable by the owner only and writes `value`; never overwrites.
 fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        crate::private_files::create_dir_all_sync(dir)?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
         }
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
+    let mut file = crate::private_files::file_options_sync().write(true).create_new(true).open(path)?;
     file.write_all(value.as_bytes())?;
     file.sync_all()
 }

@@ -387,3 +387,33 @@ async fn guest_file_quota_is_enforced() {
     json_of(send(png(100)).await.expect("req"), 201).await;
     assert_problem(send(png(100)).await.expect("req"), 403, "upload_quota_exceeded").await;
 }
+
+/// The local profile's data folder, database (with its WAL) and objects are the service user's alone: folders
+/// 0700, files 0600, whatever the umask (other local users could read sessions, hashes and uploads before).
+#[cfg(unix)]
+#[tokio::test]
+async fn local_data_is_created_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let app = crate::helpers::spawn_app_in(&data, "").await;
+    let token = user_token(&app, "perms@example.com").await;
+    let response = upload(&app, png(100), "image/png").bearer_auth(&token).send().await.expect("request");
+    let body = json_of(response, 201).await;
+    assert_eq!(body["status"], "stored");
+
+    let mode = |p: &std::path::Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "data folder");
+    assert_eq!(mode(&app.state.settings.objects_dir()), 0o700, "objects folder");
+    let db = app.state.settings.sqlite_path();
+    assert_eq!(mode(&db), 0o600, "database file");
+    let wal = db.with_extension(format!("{}-wal", db.extension().and_then(|e| e.to_str()).unwrap_or_default()));
+    if wal.exists() {
+        assert_eq!(mode(&wal), 0o600, "WAL file");
+    }
+    let objects = stored_files(&app);
+    assert!(!objects.is_empty(), "the upload is stored as a file");
+    for object in objects {
+        assert_eq!(mode(&object), 0o600, "{}", object.display());
+    }
+}

@@ -291,6 +291,10 @@ impl From<PipelineError> for ApiError {
             PipelineError::Unavailable(reason) => Self::database_unavailable(reason),
             PipelineError::Storage(reason) => Self::storage_unavailable(reason),
             PipelineError::GuestTokenLimit { retry_after } => Self::TooManyRequests { retry_after },
+            PipelineError::QuotaExceeded => Self::Forbidden {
+                code: "upload_quota_exceeded",
+                message: "this upload token has reached its number of files",
+            },
             PipelineError::Call(e) => e.into(),
         }
     }

@@ -293,18 +293,7 @@ pub async fn upload(state: &AppState, req: Request<Incoming>) -> Result<Response
         .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
         .and_then(sanitize_filename);
 
-    if let Some(max_files) = who.max_files {
-        // Checked before admission; concurrent uploads of one token can overshoot by what is in flight.
-        let used = state.pipeline.count_uploads(&who.owner).await?;
-        if used >= u64::from(max_files) {
-            metrics::counter!("gantry_uploads_total", "outcome" => "quota_exceeded").increment(1);
-            return Err(ApiError::Forbidden {
-                code: "upload_quota_exceeded",
-                message: "this upload token has reached its number of files",
-            });
-        }
-    }
-    let admission = state.pipeline.admit(who.owner.clone(), filename).await?;
+    let admission = state.pipeline.admit(who.owner.clone(), filename, who.max_files).await?;
     let key = admission.key.clone();
     let outcome = Arc::new(Mutex::new(Outcome::default()));
     let stream = Validating {

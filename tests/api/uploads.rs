@@ -388,6 +388,39 @@ async fn guest_file_quota_is_enforced() {
     assert_problem(send(png(100)).await.expect("req"), 403, "upload_quota_exceeded").await;
 }
 
+/// The attack: 16 parallel uploads with a 10-file guest token stored 16 (the quota was counted before each
+/// upload), and delete-then-upload reset it. Now the quota is reserved atomically: at most 10 are stored, the
+/// rest are 403 `upload_quota_exceeded`, and deleting a stored file does not free a place.
+#[tokio::test]
+async fn guest_quota_holds_under_parallel_uploads_and_deletes() {
+    let app = spawn_app_with("[uploads]\nguest_max_files = 10\nmax_in_flight = 32").await;
+    let token = guest_token(&app).await;
+    let attempts = (0..16).map(|i| upload(&app, png(100 + i), "image/png").header("x-upload-token", &token).send());
+    let responses = futures::future::join_all(attempts).await;
+    let mut stored = Vec::new();
+    for response in responses {
+        let response = response.expect("request");
+        match response.status().as_u16() {
+            201 => stored.push(json_of(response, 201).await["id"].as_str().expect("id").to_owned()),
+            _ => {
+                assert_problem(response, 403, "upload_quota_exceeded").await;
+            }
+        }
+    }
+    assert_eq!(stored.len(), 10, "exactly the token's quota is stored");
+
+    let deleted = app
+        .client
+        .delete(format!("{}/v1/uploads/{}", app.http, stored[0]))
+        .header("x-upload-token", &token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(deleted.status(), 204);
+    let again = upload(&app, png(100), "image/png").header("x-upload-token", &token).send().await.expect("request");
+    assert_problem(again, 403, "upload_quota_exceeded").await;
+}
+
 /// The local profile's data folder, database (with its WAL) and objects are the service user's alone: folders
 /// 0700, files 0600, whatever the umask (other local users could read sessions, hashes and uploads before).
 #[cfg(unix)]

@@ -112,8 +112,34 @@ pub async fn count_uploads_counts_the_owners_receiving_and_stored_only(uploads: 
     assert_eq!(uploads.count_uploads("guest:nobody").await.expect("count"), 0);
 }
 
+/// File quotas are reserved atomically: of 16 concurrent reservations against a quota of 10, exactly 10 win;
+/// a release gives one back; quotas are per owner; a quota of 0 admits nothing.
+pub async fn reserve_file_is_atomic_and_release_gives_one_back(uploads: Arc<dyn UploadStore>) {
+    let attempts = (0..16).map(|_| {
+        let uploads = Arc::clone(&uploads);
+        tokio::spawn(async move { uploads.reserve_file("guest:q1", 10).await.expect("reserve") })
+    });
+    let mut won = 0;
+    for attempt in attempts {
+        if attempt.await.expect("task") {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 10, "exactly the quota is reserved");
+    assert!(!uploads.reserve_file("guest:q1", 10).await.expect("reserve"), "the quota is used up");
+
+    uploads.release_file("guest:q1").await.expect("release");
+    assert!(uploads.reserve_file("guest:q1", 10).await.expect("reserve"), "a released file can be reserved again");
+    assert!(!uploads.reserve_file("guest:q1", 10).await.expect("reserve"));
+
+    assert!(uploads.reserve_file("guest:q2", 1).await.expect("reserve"), "another owner has its own quota");
+    assert!(!uploads.reserve_file("guest:q3", 0).await.expect("reserve"), "a quota of 0 admits nothing");
+    uploads.release_file("guest:nobody").await.expect("releasing an unknown owner is a no-op");
+}
+
 sql_cases!(
     uploads: upload_create_get_update_delete_round_trip,
+    reserve_file_is_atomic_and_release_gives_one_back,
     get_of_unknown_upload_is_none,
     stale_uploads_are_old_receiving_ones_oldest_first_and_limited,
     count_uploads_counts_the_owners_receiving_and_stored_only,

@@ -102,6 +102,21 @@ pub trait UploadStore: Send + Sync + 'static {
     /// The database is unreachable.
     async fn count_uploads(&self, owner: &str) -> Result<u64, Unavailable>;
 
+    /// Reserves one file of `owner`'s quota of `max_files`, atomically: of any number of concurrent
+    /// reservations (on any instance), at most `max_files` ever succeed for one owner. `false` when the quota
+    /// is used up. A reservation is kept when the file is later deleted (deleting does not give the file back);
+    /// only [`UploadStore::release_file`] returns one, for an upload that failed.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn reserve_file(&self, owner: &str, max_files: u32) -> Result<bool, Unavailable>;
+
+    /// Returns one reserved file of `owner` (its upload failed, so nothing was stored); never below zero.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn release_file(&self, owner: &str) -> Result<(), Unavailable>;
+
     /// Uploads still `receiving` that started before `started_before`, oldest first, at most `limit`
     /// (an instance died mid-upload: the pipeline's sweep fails them and removes their objects).
     ///

@@ -44,6 +44,9 @@ pub enum PipelineError {
     /// The object store failed.
     #[error("object store unavailable: {0}")]
     Storage(String),
+    /// The guest token's file quota is used up (deleting a file does not give it back).
+    #[error("this upload token has reached its number of files")]
+    QuotaExceeded,
     /// This client address asked for too many guest upload tokens.
     #[error("too many guest upload tokens; retry in {}s", .retry_after.as_secs())]
     GuestTokenLimit {
@@ -69,6 +72,8 @@ pub struct Admission {
     pub record: UploadRecord,
     /// Where its bytes go.
     pub key: ObjectKey,
+    /// Whether a file of the owner's quota was reserved for it (given back if the upload fails).
+    reserved: bool,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -108,6 +113,8 @@ pub enum UploadPipelineMsg {
         owner: String,
         /// Display filename.
         filename: Option<String>,
+        /// The owner's file quota (guest tokens), reserved atomically before the upload is recorded.
+        max_files: Option<u32>,
         /// The record.
         reply: RpcReplyPort<Result<(UploadRecord, ObjectKey), PipelineError>>,
     },
@@ -117,6 +124,8 @@ pub enum UploadPipelineMsg {
         record: UploadRecord,
         /// How it ended.
         outcome: Outcome,
+        /// Give the owner's reserved file back if the upload failed.
+        reserved: bool,
         /// The record as stored.
         reply: RpcReplyPort<Result<UploadRecord, PipelineError>>,
     },
@@ -166,7 +175,18 @@ fn count(outcome: &str) {
 }
 
 impl PipelineState {
-    async fn begin(&self, owner: String, filename: Option<String>) -> Result<(UploadRecord, ObjectKey), PipelineError> {
+    async fn begin(
+        &self,
+        owner: String,
+        filename: Option<String>,
+        max_files: Option<u32>,
+    ) -> Result<(UploadRecord, ObjectKey), PipelineError> {
+        if let Some(max_files) = max_files
+            && !self.deps.uploads.reserve_file(&owner, max_files).await?
+        {
+            count("quota_exceeded");
+            return Err(PipelineError::QuotaExceeded);
+        }
         let id = Uuid::now_v7();
         let key = ObjectKey::parse(format!("uploads/{id}")).map_err(|e| PipelineError::Storage(e.to_string()))?;
         let record = UploadRecord {
@@ -187,7 +207,18 @@ impl PipelineState {
         Ok((record, key))
     }
 
-    async fn finish(&self, mut record: UploadRecord, outcome: Outcome) -> Result<UploadRecord, PipelineError> {
+    async fn finish(
+        &self,
+        mut record: UploadRecord,
+        outcome: Outcome,
+        reserved: bool,
+    ) -> Result<UploadRecord, PipelineError> {
+        if reserved
+            && matches!(outcome, Outcome::Failed { .. })
+            && let Err(e) = self.deps.uploads.release_file(&record.owner).await
+        {
+            tracing::warn!(upload_id = %record.id, error = %e, "could not give a failed upload's file back to its quota");
+        }
         let update = match outcome {
             Outcome::Stored { size, sha256, content_type } => {
                 record.status = UploadStatus::Stored;
@@ -241,7 +272,9 @@ impl PipelineState {
         let n = stale.len();
         for record in stale {
             tracing::warn!(event = "upload_abandoned", upload_id = %record.id, "failing an upload left receiving");
-            self.finish(record, Outcome::Failed { code: "abandoned".into(), remove_object: true }).await?;
+            // An abandoned upload keeps its quota reservation (which upload reserved is not recorded; erring on the
+            // side of the quota).
+            self.finish(record, Outcome::Failed { code: "abandoned".into(), remove_object: true }, false).await?;
         }
         Ok(n)
     }
@@ -274,13 +307,13 @@ impl Actor for UploadPipeline {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            UploadPipelineMsg::Begin { owner, filename, reply } => {
+            UploadPipelineMsg::Begin { owner, filename, max_files, reply } => {
                 let _h = state.deps.mailbox.begin_handling();
-                let _ = reply.send(state.begin(owner, filename).await);
+                let _ = reply.send(state.begin(owner, filename, max_files).await);
             }
-            UploadPipelineMsg::Finish { record, outcome, reply } => {
+            UploadPipelineMsg::Finish { record, outcome, reserved, reply } => {
                 let _h = state.deps.mailbox.begin_handling();
-                let _ = reply.send(state.finish(record, outcome).await);
+                let _ = reply.send(state.finish(record, outcome, reserved).await);
             }
             UploadPipelineMsg::Delete { record, reply } => {
                 let _h = state.deps.mailbox.begin_handling();
@@ -355,14 +388,6 @@ impl UploadPipelineHandle {
         Ok(())
     }
 
-    /// How many uploads are recorded for `owner` (a guest token's quota counts them).
-    ///
-    /// # Errors
-    /// [`PipelineError::Unavailable`].
-    pub async fn count_uploads(&self, owner: &str) -> Result<u64, PipelineError> {
-        Ok(self.deps.uploads.count_uploads(owner).await?)
-    }
-
     /// Upload `id`'s record, if there is one.
     ///
     /// # Errors
@@ -371,18 +396,26 @@ impl UploadPipelineHandle {
         Ok(self.deps.uploads.get_upload(id).await?)
     }
 
-    /// Admits an upload: takes a slot (or refuses at capacity) and records it with its job.
+    /// Admits an upload: takes a slot (or refuses at capacity), reserves one file of `max_files` (a guest
+    /// token's quota; atomically, so concurrent uploads of one token cannot overshoot) and records it with its
+    /// job.
     ///
     /// # Errors
-    /// [`PipelineError::AtCapacity`], or the stores / actor are unavailable.
-    pub async fn admit(&self, owner: String, filename: Option<String>) -> Result<Admission, PipelineError> {
+    /// [`PipelineError::AtCapacity`], [`PipelineError::QuotaExceeded`], or the stores / actor are unavailable.
+    pub async fn admit(
+        &self,
+        owner: String,
+        filename: Option<String>,
+        max_files: Option<u32>,
+    ) -> Result<Admission, PipelineError> {
         let permit = Arc::clone(&self.slots).try_acquire_owned().map_err(|_| {
             count("overloaded");
             PipelineError::AtCapacity
         })?;
-        let (record, key) = self.slot.call(|reply| UploadPipelineMsg::Begin { owner, filename, reply }).await??;
+        let (record, key) =
+            self.slot.call(|reply| UploadPipelineMsg::Begin { owner, filename, max_files, reply }).await??;
         metrics::gauge!("gantry_uploads_in_flight").increment(1.0);
-        Ok(Admission { record, key, _permit: permit })
+        Ok(Admission { record, key, reserved: max_files.is_some(), _permit: permit })
     }
 
     /// Finishes an admitted upload (the slot is released when `admission` drops, here).
@@ -391,7 +424,8 @@ impl UploadPipelineHandle {
     /// The stores or the actor are unavailable.
     pub async fn finish(&self, admission: Admission, outcome: Outcome) -> Result<UploadRecord, PipelineError> {
         let record = admission.record.clone();
-        let result = self.slot.call(|reply| UploadPipelineMsg::Finish { record, outcome, reply }).await?;
+        let reserved = admission.reserved;
+        let result = self.slot.call(|reply| UploadPipelineMsg::Finish { record, outcome, reserved, reply }).await?;
         drop(admission);
         result
     }

@@ -90,6 +90,25 @@ impl<D: SqlDb> UploadStore for SqlUploads<D> {
         Fields::new(&row, "upload count").count("n")
     }
 
+    async fn reserve_file(&self, owner: &str, max_files: u32) -> Result<bool, Unavailable> {
+        if max_files == 0 {
+            return Ok(false);
+        }
+        // One statement: the upsert takes the owner's row lock (Postgres) or the write lock (SQLite), so
+        // concurrent reservations are serialised and each sees the count the previous one left. The `WHERE` of
+        // `DO UPDATE` leaves a full quota untouched, and then nothing is returned.
+        let sql = "INSERT INTO upload_quotas (owner, used) VALUES ($1, 1) ON CONFLICT (owner) DO UPDATE \
+                   SET used = upload_quotas.used + 1 WHERE upload_quotas.used < $2 RETURNING used";
+        let row = optional(&self.db, "reserve_file", sql, args![owner, i64::from(max_files)]).await?;
+        Ok(row.is_some())
+    }
+
+    async fn release_file(&self, owner: &str) -> Result<(), Unavailable> {
+        let sql = "UPDATE upload_quotas SET used = used - 1 WHERE owner = $1 AND used > 0";
+        execute(&self.db, "release_file", sql, args![owner]).await?;
+        Ok(())
+    }
+
     async fn stale_uploads(
         &self,
         started_before: OffsetDateTime,

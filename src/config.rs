@@ -155,6 +155,11 @@ pub struct UploadSettings {
     pub allowed_types: Vec<String>,
     /// Uploads in progress at once per instance; more → 503.
     pub max_in_flight: usize,
+    /// Uploads in progress at once per client on this instance — per uploader (user or guest token) and per
+    /// client address, each — so that one client cannot hold every upload slot; more → 429.
+    pub max_in_flight_per_client: usize,
+    /// An upload whose body sends nothing for this long is aborted with 408, seconds.
+    pub body_idle_timeout_secs: u64,
     /// Deadline of one upload or download request, seconds.
     pub timeout_secs: u64,
     /// An upload still `receiving` after this long was abandoned (a crash); the sweep fails it, seconds.
@@ -414,6 +419,11 @@ impl Settings {
         }
         if self.uploads.abandon_after_secs <= self.uploads.timeout_secs {
             problems.push("uploads.abandon_after_secs must be longer than uploads.timeout_secs".into());
+        }
+        if self.uploads.max_in_flight_per_client == 0 || self.uploads.body_idle_timeout_secs == 0 {
+            problems.push(
+                "uploads.max_in_flight_per_client and uploads.body_idle_timeout_secs must be greater than 0".into(),
+            );
         }
         if self.uploads.max_in_flight == 0
             || self.uploads.guest_tokens_per_address_per_hour == 0

@@ -292,6 +292,7 @@ impl Application {
                 objects: Arc::clone(&backends.objects),
                 abandon_after: Duration::from_secs(settings.uploads.abandon_after_secs),
                 sweep_every: Duration::from_secs(settings.uploads.sweep_secs),
+                max_in_flight_per_client: settings.uploads.max_in_flight_per_client,
                 mailbox: Mailbox::new(upload_pipeline::NAME, settings.actors.mailbox_capacity),
             },
             settings.uploads.max_in_flight,

@@ -59,7 +59,7 @@ pub(super) async fn dispatch(
             admin::revocations(state).await
         }
         Route::GuestToken => uploads::guest_token(state, &ctx),
-        Route::Upload => uploads::upload(state, req).await,
+        Route::Upload => uploads::upload(state, &ctx, req).await,
         Route::UploadMetadata => uploads::metadata(state, &ctx, &req).await,
         Route::UploadContent => uploads::content(state, &ctx, &req).await,
         Route::DeleteUpload => uploads::delete(state, &ctx, &req).await,

@@ -122,6 +122,15 @@ pub enum ApiError {
         /// Suggested wait.
         retry_after: Duration,
     },
+    /// This client already has its share of the uploads in progress (429 `too_many_uploads`, `Retry-After`).
+    #[error("this client already has its share of uploads in progress; retry when one finishes")]
+    TooManyUploads,
+    /// The request body sent nothing for the idle timeout (408 `body_timeout`).
+    #[error("the request body sent nothing for {secs}s; the upload was aborted")]
+    BodyTimeout {
+        /// The idle timeout.
+        secs: u64,
+    },
     /// Too much work right now; retry after the given time.
     #[error("{reason}")]
     Unavailable {
@@ -291,6 +300,7 @@ impl From<PipelineError> for ApiError {
             PipelineError::Unavailable(reason) => Self::database_unavailable(reason),
             PipelineError::Storage(reason) => Self::storage_unavailable(reason),
             PipelineError::GuestTokenLimit { retry_after } => Self::TooManyRequests { retry_after },
+            PipelineError::ClientAtCapacity => Self::TooManyUploads,
             PipelineError::QuotaExceeded => Self::Forbidden {
                 code: "upload_quota_exceeded",
                 message: "this upload token has reached its number of files",
@@ -369,6 +379,8 @@ impl ApiError {
             Self::DigestMismatch => StatusCode::BAD_REQUEST,
             Self::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyUploads => StatusCode::TOO_MANY_REQUESTS,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::Validation(_) | Self::InvalidTemplates(_) | Self::SecretsRefused(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -400,6 +412,8 @@ impl ApiError {
             Self::MalformedJson(_) => "malformed_json",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::TooManyUploads => "too_many_uploads",
+            Self::BodyTimeout { .. } => "body_timeout",
             Self::BadRequest(_) => "bad_request",
             Self::Validation(_) => "validation_failed",
             Self::InvalidTemplates(_) => "template_invalid",
@@ -464,6 +478,9 @@ impl ApiError {
                 response
                     .headers_mut()
                     .insert(hyper::header::WWW_AUTHENTICATE, hyper::header::HeaderValue::from_static("Bearer"));
+            }
+            Self::TooManyUploads => {
+                response.headers_mut().insert(hyper::header::RETRY_AFTER, hyper::header::HeaderValue::from_static("1"));
             }
             Self::Unavailable { retry_after, .. } | Self::TooManyRequests { retry_after } => {
                 let secs = (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1).to_string();

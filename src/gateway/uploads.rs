@@ -115,6 +115,8 @@ enum Refusal {
     Unsupported,
     Mismatch,
     ClientAborted,
+    /// Nothing arrived for the idle timeout.
+    Stalled,
 }
 
 /// What the validating stream learned.
@@ -136,6 +138,10 @@ struct Validating {
     hasher: Option<Sha256>,
     size: u64,
     outcome: Arc<Mutex<Outcome>>,
+    /// How long the body may send nothing.
+    idle: Duration,
+    /// Armed while the body has nothing for us; reset by every chunk.
+    idle_timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Validating {
@@ -180,7 +186,16 @@ impl Stream for Validating {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
             let frame = match Pin::new(&mut self.body).poll_frame(cx) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    // A client that holds the connection open and sends nothing would keep its upload slot
+                    // for the whole upload deadline: after `idle` without a byte, the upload is refused.
+                    let idle = self.idle;
+                    let timer = self.idle_timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                    if timer.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Some(Err(self.refuse(Refusal::Stalled))));
+                    }
+                    return Poll::Pending;
+                }
                 Poll::Ready(None) => {
                     if let Err(e) = self.decide(true) {
                         return Poll::Ready(Some(Err(e)));
@@ -194,6 +209,7 @@ impl Stream for Validating {
                 Poll::Ready(Some(Err(_))) => return Poll::Ready(Some(Err(self.refuse(Refusal::ClientAborted)))),
                 Poll::Ready(Some(Ok(frame))) => frame,
             };
+            self.idle_timer = None;
             let Ok(chunk) = frame.into_data() else { continue };
             if chunk.is_empty() {
                 continue;
@@ -217,7 +233,7 @@ impl Stream for Validating {
     }
 }
 
-fn refusal_error(refusal: Refusal, max_bytes: u64) -> (ApiError, &'static str) {
+fn refusal_error(refusal: Refusal, max_bytes: u64, idle: Duration) -> (ApiError, &'static str) {
     match refusal {
         Refusal::TooLarge => {
             (ApiError::PayloadTooLarge { limit: usize::try_from(max_bytes).unwrap_or(usize::MAX) }, "payload_too_large")
@@ -239,6 +255,7 @@ fn refusal_error(refusal: Refusal, max_bytes: u64) -> (ApiError, &'static str) {
         Refusal::ClientAborted => {
             (ApiError::BadRequest("the client stopped sending the body".into()), "client_aborted")
         }
+        Refusal::Stalled => (ApiError::BodyTimeout { secs: idle.as_secs() }, "body_timeout"),
     }
 }
 
@@ -273,7 +290,7 @@ impl<'a> From<&'a UploadRecord> for UploadView<'a> {
 /// # Errors
 /// 401, 413 `payload_too_large`, 415 `unsupported_media_type`, 400 `digest_mismatch`, 503 when at capacity
 /// or the store is unavailable.
-pub async fn upload(state: &AppState, req: Request<Incoming>) -> Result<Response, ApiError> {
+pub async fn upload(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
     let who = uploader(state, &req)?;
     let started = Instant::now();
     let declared_len =
@@ -293,8 +310,10 @@ pub async fn upload(state: &AppState, req: Request<Incoming>) -> Result<Response
         .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
         .and_then(sanitize_filename);
 
-    let admission = state.pipeline.admit(who.owner.clone(), filename, who.max_files).await?;
+    let address = ctx.peer.ip().to_string();
+    let admission = state.pipeline.admit(who.owner.clone(), &address, filename, who.max_files).await?;
     let key = admission.key.clone();
+    let idle = Duration::from_secs(state.settings.uploads.body_idle_timeout_secs);
     let outcome = Arc::new(Mutex::new(Outcome::default()));
     let stream = Validating {
         body: req.into_body(),
@@ -305,6 +324,8 @@ pub async fn upload(state: &AppState, req: Request<Incoming>) -> Result<Response
         hasher: Some(Sha256::new()),
         size: 0,
         outcome: Arc::clone(&outcome),
+        idle,
+        idle_timer: None,
     };
     // The exception (see the module docs): the bytes stream from the request straight into the object store.
     let put = state.objects.put(&key, Box::pin(stream), declared_len, "application/octet-stream").await;
@@ -312,7 +333,7 @@ pub async fn upload(state: &AppState, req: Request<Incoming>) -> Result<Response
 
     let failed = |code: &str, remove_object: bool| Finish::Failed { code: code.to_owned(), remove_object };
     if let Some(refusal) = learned.refusal {
-        let (error, code) = refusal_error(refusal, who.max_bytes);
+        let (error, code) = refusal_error(refusal, who.max_bytes, idle);
         state.pipeline.finish(admission, failed(code, false)).await?;
         return Err(error);
     }

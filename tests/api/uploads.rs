@@ -393,7 +393,8 @@ async fn guest_file_quota_is_enforced() {
 /// rest are 403 `upload_quota_exceeded`, and deleting a stored file does not free a place.
 #[tokio::test]
 async fn guest_quota_holds_under_parallel_uploads_and_deletes() {
-    let app = spawn_app_with("[uploads]\nguest_max_files = 10\nmax_in_flight = 32").await;
+    let app =
+        spawn_app_with("[uploads]\nguest_max_files = 10\nmax_in_flight = 32\nmax_in_flight_per_client = 32").await;
     let token = guest_token(&app).await;
     let attempts = (0..16).map(|i| upload(&app, png(100 + i), "image/png").header("x-upload-token", &token).send());
     let responses = futures::future::join_all(attempts).await;
@@ -449,4 +450,81 @@ async fn local_data_is_created_owner_only() {
     for object in objects {
         assert_eq!(mode(&object), 0o600, "{}", object.display());
     }
+}
+
+/// Starts an upload over a raw connection that sends its head and the first `sent` bytes of a PNG of
+/// `declared` bytes, then nothing more: a stalled upload holding its slot.
+async fn stalled_upload(app: &TestApp, token: &str, declared: usize, sent: usize) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let addr = app.http.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST /v1/uploads HTTP/1.1\r\nhost: x\r\nx-upload-token: {token}\r\ncontent-type: image/png\r\ncontent-length: {declared}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    stream.write_all(&png(declared)[..sent]).await.expect("first bytes");
+    stream
+}
+
+/// The attack: an upload that sends its head and a few bytes, then nothing, held its upload slot for the whole
+/// upload deadline (an hour). Now after `uploads.body_idle_timeout_secs` without a byte it is aborted with 408
+/// `body_timeout`, nothing is kept, and the slot is free again.
+#[tokio::test]
+async fn stalled_upload_is_aborted_with_408_and_leaves_nothing() {
+    use tokio::io::AsyncReadExt;
+    let app = spawn_app_with("[uploads]\nbody_idle_timeout_secs = 1\nmax_in_flight = 1").await;
+    let token = guest_token(&app).await;
+    let mut stalled = stalled_upload(&app, &token, 100_000, 64).await;
+
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(10), stalled.read(&mut answer)).await;
+    let n = read.expect("the server answers a stalled upload").expect("read");
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("body_timeout"), "{answer}");
+    assert!(stored_files(&app).is_empty(), "nothing is left behind: {:?}", stored_files(&app));
+
+    // The only slot is free again: a complete upload goes through.
+    let response = upload(&app, png(100), "image/png").header("x-upload-token", &token).send().await.expect("request");
+    json_of(response, 201).await;
+}
+
+/// The attack: a few free guest tokens from one address opened stalled uploads until every upload slot was
+/// taken, blocking uploads for everyone. Now one uploader or one address holds at most
+/// `uploads.max_in_flight_per_client` uploads (429 `too_many_uploads` beyond), and a client at another address
+/// still uploads.
+#[tokio::test]
+async fn one_client_cannot_hold_every_upload_slot() {
+    let app = spawn_app_with("[uploads]\nmax_in_flight = 8\nmax_in_flight_per_client = 2").await;
+    let first = guest_token(&app).await;
+    let second = guest_token(&app).await;
+    let _held = [stalled_upload(&app, &first, 100_000, 64).await, stalled_upload(&app, &second, 100_000, 64).await];
+    // Give the server a moment to admit both before the next attempts.
+    let mut refused = None;
+    for _ in 0..50 {
+        let response = upload(&app, png(100), "image/png").header("x-upload-token", &second).send().await.expect("req");
+        if response.status() == 429 {
+            refused = Some(response);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let refused = refused.expect("the address's share is taken");
+    assert_eq!(refused.headers().get("retry-after").map(|v| v.to_str().expect("ascii")), Some("1"));
+    assert_problem(refused, 429, "too_many_uploads").await;
+
+    let elsewhere =
+        reqwest::Client::builder().local_address(std::net::IpAddr::from([127, 0, 0, 2])).build().expect("client");
+    let grant =
+        json_of(elsewhere.post(format!("{}/v1/uploads/guest-token", app.http)).send().await.expect("req"), 200).await;
+    let token = grant["upload_token"].as_str().expect("token");
+    let response = elsewhere
+        .post(format!("{}/v1/uploads", app.http))
+        .header("content-type", "image/png")
+        .header("x-upload-token", token)
+        .body(png(100))
+        .send()
+        .await
+        .expect("request");
+    json_of(response, 201).await;
 }

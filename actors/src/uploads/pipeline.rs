@@ -38,6 +38,9 @@ pub enum PipelineError {
     /// Too many uploads in progress on this instance.
     #[error("too many uploads in progress")]
     AtCapacity,
+    /// This uploader or client address already has its share of the uploads in progress.
+    #[error("too many uploads in progress for this client")]
+    ClientAtCapacity,
     /// The metadata or job store is unreachable.
     #[error("upload metadata unavailable: {0}")]
     Unavailable(String),
@@ -75,6 +78,47 @@ pub struct Admission {
     /// Whether a file of the owner's quota was reserved for it (given back if the upload fails).
     reserved: bool,
     _permit: OwnedSemaphorePermit,
+    _client: ClientSlots,
+}
+
+/// The per-client share of the upload slots: uploads in progress per key (an uploader, a client address).
+/// Only keys with an upload in progress have an entry, so the map holds at most twice `max_in_flight` keys.
+#[derive(Debug, Default)]
+struct ClientCounts(std::sync::Mutex<std::collections::HashMap<String, usize>>);
+
+/// One upload's places in [`ClientCounts`], given back when dropped (with its admission).
+#[derive(Debug)]
+struct ClientSlots {
+    counts: Arc<ClientCounts>,
+    keys: Vec<String>,
+}
+
+impl ClientCounts {
+    /// Takes a place for every key, or none when one of them already has `limit`.
+    fn take(self: &Arc<Self>, keys: Vec<String>, limit: usize) -> Option<ClientSlots> {
+        let mut counts = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if keys.iter().any(|k| counts.get(k).copied().unwrap_or(0) >= limit) {
+            return None;
+        }
+        for key in &keys {
+            *counts.entry(key.clone()).or_default() += 1;
+        }
+        Some(ClientSlots { counts: Arc::clone(self), keys })
+    }
+}
+
+impl Drop for ClientSlots {
+    fn drop(&mut self) {
+        let mut counts = self.counts.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for key in &self.keys {
+            if let Some(n) = counts.get_mut(key) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    counts.remove(key);
+                }
+            }
+        }
+    }
 }
 
 impl Drop for Admission {
@@ -154,6 +198,8 @@ pub struct PipelineDeps {
     pub objects: Arc<dyn ObjectStore>,
     /// An upload still `receiving` after this long is considered abandoned by the sweep.
     pub abandon_after: Duration,
+    /// Uploads in progress at once per uploader and per client address (each).
+    pub max_in_flight_per_client: usize,
     /// How often the sweep runs.
     pub sweep_every: Duration,
     /// Mailbox counter shared with the handle.
@@ -346,6 +392,8 @@ pub struct UploadPipelineHandle {
     max_in_flight: usize,
     /// Guest tokens issued per client address (per hour).
     guest_tokens: Arc<FailureLimiter>,
+    /// Uploads in progress per uploader and per client address.
+    clients: Arc<ClientCounts>,
 }
 
 impl std::fmt::Debug for UploadPipelineHandle {
@@ -373,7 +421,14 @@ impl UploadPipelineHandle {
         deps.mailbox = slot.mailbox();
         let max_in_flight = max_in_flight.max(1);
         let guest_tokens = Arc::new(FailureLimiter::new(guest_tokens_per_hour, Duration::from_secs(3600), 100_000));
-        Self { slot, deps, slots: Arc::new(Semaphore::new(max_in_flight)), max_in_flight, guest_tokens }
+        Self {
+            slot,
+            deps,
+            slots: Arc::new(Semaphore::new(max_in_flight)),
+            max_in_flight,
+            guest_tokens,
+            clients: Arc::default(),
+        }
     }
 
     /// Counts a guest token for `address`, or refuses it when the address has had its share this hour.
@@ -396,18 +451,27 @@ impl UploadPipelineHandle {
         Ok(self.deps.uploads.get_upload(id).await?)
     }
 
-    /// Admits an upload: takes a slot (or refuses at capacity), reserves one file of `max_files` (a guest
+    /// Admits an upload: takes a place in the client's share (per uploader and per `address`) and a slot (or
+    /// refuses at either capacity), reserves one file of `max_files` (a guest
     /// token's quota; atomically, so concurrent uploads of one token cannot overshoot) and records it with its
     /// job.
     ///
     /// # Errors
-    /// [`PipelineError::AtCapacity`], [`PipelineError::QuotaExceeded`], or the stores / actor are unavailable.
+    /// [`PipelineError::ClientAtCapacity`], [`PipelineError::AtCapacity`], [`PipelineError::QuotaExceeded`], or
+    /// the stores / actor are unavailable.
     pub async fn admit(
         &self,
         owner: String,
+        address: &str,
         filename: Option<String>,
         max_files: Option<u32>,
     ) -> Result<Admission, PipelineError> {
+        // The client's share first: a client at its share is told so (429) even when the instance has room.
+        let keys = vec![owner.clone(), format!("address:{address}")];
+        let client = self.clients.take(keys, self.deps.max_in_flight_per_client.max(1)).ok_or_else(|| {
+            count("client_at_capacity");
+            PipelineError::ClientAtCapacity
+        })?;
         let permit = Arc::clone(&self.slots).try_acquire_owned().map_err(|_| {
             count("overloaded");
             PipelineError::AtCapacity
@@ -415,7 +479,7 @@ impl UploadPipelineHandle {
         let (record, key) =
             self.slot.call(|reply| UploadPipelineMsg::Begin { owner, filename, max_files, reply }).await??;
         metrics::gauge!("gantry_uploads_in_flight").increment(1.0);
-        Ok(Admission { record, key, reserved: max_files.is_some(), _permit: permit })
+        Ok(Admission { record, key, reserved: max_files.is_some(), _permit: permit, _client: client })
     }
 
     /// Finishes an admitted upload (the slot is released when `admission` drops, here).

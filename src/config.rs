@@ -253,6 +253,14 @@ pub struct HttpSettings {
     pub header_read_timeout_secs: u64,
     /// Open connections per listener.
     pub max_connections: usize,
+    /// Open connections per client address on each listener; 0 = no cap (behind a load balancer).
+    pub max_connections_per_address: usize,
+    /// A connection with no request in progress is closed after this long, seconds.
+    pub keep_alive_idle_secs: u64,
+    /// HTTP/2 keep-alive ping interval, seconds.
+    pub http2_keep_alive_interval_secs: u64,
+    /// An HTTP/2 ping not answered within this long closes the connection, seconds.
+    pub http2_keep_alive_timeout_secs: u64,
     /// Requests handled at once.
     pub max_in_flight: usize,
     /// Drain time on shutdown, seconds.

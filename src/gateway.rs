@@ -6,6 +6,7 @@
 //! Imports run one way, top to bottom (no module imports one that imports it):
 //!
 //! - [`server`]: accept loop, connection limits, graceful drain, the per-request pipeline.
+//! - [`conn`]: connection guards of the accept loop (per-address cap, first-head deadline, idle keep-alive).
 //! - [`dispatch`]: route → handler; the only module that knows every handler (imported only by `server`).
 //! - handlers:
 //!   - [`health`]: `/healthz`, `/readyz`.
@@ -27,6 +28,7 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod conn;
 pub mod ctx;
 pub mod dispatch;
 pub mod health;

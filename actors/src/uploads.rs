@@ -2,7 +2,9 @@
 //! which digest the client promised, and the guest tokens that let someone without an account upload.
 //!
 //! - [`media`]: the accepted media types, magic-byte sniffing and the declared-versus-sniffed check.
-//! - [`names`]: display filenames and the `Content-Disposition` header that carries them back.
+//! - [`names`]: display filenames (their extension made to match the bytes) and the `Content-Disposition`
+//!   header that carries them back.
+//! - [`pdf`]: active content in PDFs (`/JavaScript`, `/OpenAction`, …), refused while the bytes stream.
 //! - [`ranges`]: the single byte range a `Range` header asks for (RFC 9110).
 //! - [`digest`]: the SHA-256 a client announced in `Content-Digest` (RFC 9530) or `x-checksum-sha256`.
 //! - [`guest_token`]: HS256 upload tokens for guests, signed with `UPLOAD_GUEST_TOKEN_SECRET`.
@@ -14,5 +16,6 @@ pub mod digest;
 pub mod guest_token;
 pub mod media;
 pub mod names;
+pub mod pdf;
 pub mod pipeline;
 pub mod ranges;

@@ -28,6 +28,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
+use super::conn::{self, Activity, AddressCounts};
 use super::ctx::Ctx;
 use super::dispatch::dispatch;
 use super::problem::ApiError;
@@ -59,7 +60,15 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(settings.http.header_read_timeout_secs));
-    builder.http2().timer(TokioTimer::new()).max_concurrent_streams(250);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(250)
+        .keep_alive_interval(Some(Duration::from_secs(settings.http.http2_keep_alive_interval_secs)))
+        .keep_alive_timeout(Duration::from_secs(settings.http.http2_keep_alive_timeout_secs));
+    let per_address = AddressCounts::new(settings.http.max_connections_per_address);
+    let head_timeout = Duration::from_secs(settings.http.header_read_timeout_secs);
+    let idle_timeout = Duration::from_secs(settings.http.keep_alive_idle_secs);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -72,6 +81,13 @@ pub async fn serve(
                         continue;
                     }
                 };
+                // The address's share first, so one address at its share cannot use up the listener's limit.
+                let Some(address_slot) = per_address.take(peer.ip()) else {
+                    metrics::counter!("gantry_http_connections_refused_per_address_total", "listener" => kind.as_str())
+                        .increment(1);
+                    drop(stream);
+                    continue;
+                };
                 let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
                     metrics::counter!("gantry_http_connections_refused_total", "listener" => kind.as_str()).increment(1);
                     drop(stream);
@@ -80,18 +96,32 @@ pub async fn serve(
                 let _ = stream.set_nodelay(true);
                 let state = state.clone();
                 let in_flight = Arc::clone(&in_flight);
+                let activity = Activity::new();
+                let requests = Arc::clone(&activity);
                 let service = hyper::service::service_fn(move |req| {
                     let state = state.clone();
                     let in_flight = Arc::clone(&in_flight);
-                    async move { Ok::<_, Infallible>(handle(state, kind, peer, &in_flight, req).await) }
+                    let busy = requests.begin();
+                    async move {
+                        let response = handle(state, kind, peer, &in_flight, req).await;
+                        Ok::<_, Infallible>(response.map(|body| conn::hold_until_sent(body, busy)))
+                    }
                 });
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
-                    if let Err(err) = conn.await {
-                        tracing::debug!(error = %err, "connection ended with an error");
+                    match conn::watch(conn, activity, head_timeout, idle_timeout).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(err)) => tracing::debug!(error = %err, "connection ended with an error"),
+                        Err(reason) => {
+                            metrics::counter!("gantry_http_connections_closed_total", "listener" => kind.as_str(),
+                                "reason" => reason)
+                            .increment(1);
+                            tracing::debug!(%peer, reason, "connection closed by its guard");
+                        }
                     }
                     drop(permit);
+                    drop(address_slot);
                 });
             }
             _ = shutdown.changed() => break,

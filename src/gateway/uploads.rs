@@ -26,6 +26,7 @@ use gantry_actors::uploads::digest::expected_sha256;
 use gantry_actors::uploads::guest_token;
 use gantry_actors::uploads::media::{self, MediaType, SNIFF_LEN, Sniff};
 use gantry_actors::uploads::names::{content_disposition, sanitize_filename};
+use gantry_actors::uploads::pdf::ActiveContentScanner;
 use gantry_actors::uploads::pipeline::{Outcome as Finish, UploadRecord, UploadStatus};
 use gantry_actors::uploads::ranges::{RangeOutcome, parse_range};
 use http_body_util::BodyExt;
@@ -117,6 +118,8 @@ enum Refusal {
     ClientAborted,
     /// Nothing arrived for the idle timeout.
     Stalled,
+    /// A PDF carrying active content (`/JavaScript`, `/OpenAction`, …).
+    ActiveContent,
 }
 
 /// What the validating stream learned.
@@ -142,9 +145,16 @@ struct Validating {
     idle: Duration,
     /// Armed while the body has nothing for us; reset by every chunk.
     idle_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Reads PDFs for active content as they stream (fed once the bytes are known to be a PDF).
+    pdf: ActiveContentScanner,
 }
 
 impl Validating {
+    /// Whether the bytes were decided to be a PDF.
+    fn is_pdf(&self) -> bool {
+        self.outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner).media == Some(MediaType::Pdf)
+    }
+
     fn refuse(&self, refusal: Refusal) -> std::io::Error {
         self.outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner).refusal = Some(refusal);
         std::io::Error::other(format!("upload refused: {refusal:?}"))
@@ -200,6 +210,9 @@ impl Stream for Validating {
                     if let Err(e) = self.decide(true) {
                         return Poll::Ready(Some(Err(e)));
                     }
+                    if self.is_pdf() && self.pdf.finish().is_some() {
+                        return Poll::Ready(Some(Err(self.refuse(Refusal::ActiveContent))));
+                    }
                     let digest = self.hasher.take().map(|h| h.finalize().into());
                     let mut outcome = self.outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                     outcome.size = self.size;
@@ -224,6 +237,9 @@ impl Stream for Validating {
                 if let Err(e) = self.decide(false) {
                     return Poll::Ready(Some(Err(e)));
                 }
+            }
+            if self.is_pdf() && self.pdf.feed(&chunk).is_some() {
+                return Poll::Ready(Some(Err(self.refuse(Refusal::ActiveContent))));
             }
             if let Some(h) = self.hasher.as_mut() {
                 h.update(&chunk);
@@ -256,6 +272,13 @@ fn refusal_error(refusal: Refusal, max_bytes: u64, idle: Duration) -> (ApiError,
             (ApiError::BadRequest("the client stopped sending the body".into()), "client_aborted")
         }
         Refusal::Stalled => (ApiError::BodyTimeout { secs: idle.as_secs() }, "body_timeout"),
+        Refusal::ActiveContent => (
+            ApiError::UnsupportedMediaTypeOf {
+                code: "active_content",
+                message: "PDFs with scripts, automatic actions, launch actions or embedded files are not accepted",
+            },
+            "active_content",
+        ),
     }
 }
 
@@ -326,6 +349,7 @@ pub async fn upload(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resu
         outcome: Arc::clone(&outcome),
         idle,
         idle_timer: None,
+        pdf: ActiveContentScanner::new(),
     };
     // The exception (see the module docs): the bytes stream from the request straight into the object store.
     let put = state.objects.put(&key, Box::pin(stream), declared_len, "application/octet-stream").await;

@@ -9,6 +9,7 @@ mod helpers;
 mod admin;
 mod auth;
 mod cli;
+mod connections;
 mod errors;
 mod health;
 mod options;

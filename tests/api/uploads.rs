@@ -528,3 +528,52 @@ async fn one_client_cannot_hold_every_upload_slot() {
         .expect("request");
     json_of(response, 201).await;
 }
+
+/// The attack: a PDF that runs JavaScript (or opens something) when a buyer views it was stored and served to
+/// others. Now a PDF carrying `/JavaScript`, `/JS`, `/OpenAction`, `/Launch` or `/EmbeddedFile` — escaped or
+/// split across chunks included — is refused with 415 `active_content` and nothing is kept; a plain PDF passes.
+#[tokio::test]
+async fn pdfs_with_active_content_are_refused() {
+    let app = spawn_app().await;
+    let token = user_token(&app, "pdf@example.com").await;
+    let header = b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n".to_vec();
+    for body in [
+        "1 0 obj << /Type /Catalog /OpenAction 2 0 R >> endobj\n2 0 obj << /S /JavaScript /JS (app.alert(1)) >> endobj",
+        "1 0 obj << /Type /Action /S /Launch /F (calc.exe) >> endobj",
+        "1 0 obj << /Type /EmbeddedFile /Length 0 >> stream\nendstream endobj",
+        "1 0 obj << /S /J#61vaScript >> endobj",
+    ] {
+        let mut pdf = header.clone();
+        pdf.extend_from_slice(body.as_bytes());
+        pdf.extend_from_slice(b"\n%%EOF\n");
+        let response = upload(&app, pdf, "application/pdf").bearer_auth(&token).send().await.expect("request");
+        assert_problem(response, 415, "active_content").await;
+    }
+    assert!(stored_files(&app).is_empty(), "nothing is kept: {:?}", stored_files(&app));
+
+    let mut plain = header;
+    plain.extend_from_slice(b"1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n%%EOF\n");
+    let response = upload(&app, plain, "application/pdf").bearer_auth(&token).send().await.expect("request");
+    assert_eq!(json_of(response, 201).await["content_type"], "application/pdf");
+}
+
+/// The attack: PNG bytes uploaded as `photo.html` were served as `photo.html`, which a browser or desktop may
+/// open as HTML. Now the served name's extension follows the detected type: `photo.png`.
+#[tokio::test]
+async fn served_filename_extension_matches_the_bytes() {
+    let app = spawn_app().await;
+    let token = user_token(&app, "names@example.com").await;
+    let response = upload(&app, png(100), "image/png")
+        .bearer_auth(&token)
+        .header("x-filename", "photo.html")
+        .send()
+        .await
+        .expect("request");
+    let body = json_of(response, 201).await;
+    assert_eq!(body["filename"], "photo.png");
+    let id = body["id"].as_str().expect("id");
+    let download =
+        app.client.get(format!("{}/v1/uploads/{id}/content", app.http)).bearer_auth(&token).send().await.expect("req");
+    let disposition = download.headers()["content-disposition"].to_str().expect("ascii").to_owned();
+    assert!(disposition.contains("filename=\"photo.png\""), "{disposition}");
+}

@@ -40,6 +40,17 @@ impl MediaType {
         }
     }
 
+    /// The extensions a file of this type may carry (lower case, without the dot); the first is canonical.
+    #[must_use]
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Self::Jpeg => &["jpg", "jpeg", "jpe"],
+            Self::Png => &["png"],
+            Self::Webp => &["webp"],
+            Self::Pdf => &["pdf"],
+        }
+    }
+
     /// Parses a MIME type, ignoring parameters (`; charset=…`), surrounding whitespace and case. `image/jpg`
     /// and `image/pjpeg` are accepted as JPEG because real clients send them.
     #[must_use]

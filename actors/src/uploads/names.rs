@@ -62,6 +62,27 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// `name` with an extension that matches `media`, the type decided from the bytes: a matching extension
+/// (any case, `photo.JPEG`) is kept, a different one is replaced (`photo.html` holding PNG bytes becomes
+/// `photo.png`), none is added. Whoever saves a download then opens it as what it is, not as what its name
+/// claimed. Stays within [`MAX_FILENAME_BYTES`].
+#[must_use]
+pub fn with_matching_extension(name: &str, media: crate::uploads::media::MediaType) -> String {
+    let canonical = media.extensions()[0];
+    let stem = match name.rfind('.') {
+        Some(dot) if dot > 0 => {
+            let extension = &name[dot + 1..];
+            if media.extensions().iter().any(|e| e.eq_ignore_ascii_case(extension)) {
+                return name.to_owned();
+            }
+            &name[..dot]
+        }
+        _ => name,
+    };
+    let stem = trim_dots_and_spaces(truncate(stem, MAX_FILENAME_BYTES - canonical.len() - 1));
+    if stem.is_empty() { format!("file.{canonical}") } else { format!("{stem}.{canonical}") }
+}
+
 /// The `Content-Disposition` value for a download: `attachment`, plus, with a name, an ASCII `filename`
 /// fallback (anything outside printable ASCII, `"`, `\` and `%` replaced by `_`) and the exact name as
 /// `filename*` (RFC 6266, percent-encoded UTF-8 per RFC 5987 `attr-char`). Either form is safe in a header
@@ -92,6 +113,19 @@ fn is_attr_char(byte: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extension_follows_the_bytes() {
+        use crate::uploads::media::MediaType;
+        assert_eq!(with_matching_extension("photo.html", MediaType::Png), "photo.png");
+        assert_eq!(with_matching_extension("photo.JPEG", MediaType::Jpeg), "photo.JPEG");
+        assert_eq!(with_matching_extension("scan", MediaType::Pdf), "scan.pdf");
+        assert_eq!(with_matching_extension("report.tar.exe", MediaType::Pdf), "report.tar.pdf");
+        assert_eq!(with_matching_extension(".html", MediaType::Webp), "html.webp");
+        let long = format!("{}.svg", "a".repeat(MAX_FILENAME_BYTES));
+        let fixed = with_matching_extension(&long, MediaType::Png);
+        assert!(fixed.len() <= MAX_FILENAME_BYTES && fixed.ends_with(".png"), "{fixed}");
+    }
 
     /// Only the last path component survives, for either separator.
     #[test]

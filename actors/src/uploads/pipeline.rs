@@ -270,6 +270,12 @@ impl PipelineState {
                 record.status = UploadStatus::Stored;
                 record.size = size;
                 record.sha256 = sha256;
+                // The name's extension follows the bytes, so a download saved as `photo.html` cannot hold PNG
+                // bytes (or the reverse) and be opened as the wrong thing.
+                if let Some(media) = crate::uploads::media::MediaType::parse_mime(&content_type) {
+                    record.filename =
+                        record.filename.take().map(|name| crate::uploads::names::with_matching_extension(&name, media));
+                }
                 record.content_type = content_type;
                 count("stored");
                 metrics::counter!("gantry_upload_bytes_total").increment(size);

@@ -1,0 +1,159 @@
+//! Connection guards of the accept loop: what a client that connects and then sends nothing (or only the
+//! HTTP/2 preface) can cost. Each listener caps its connections per client address, and every connection is
+//! watched: it must complete its first request head within `http.header_read_timeout_secs` of being accepted
+//! (this covers protocol detection, which hyper's own header timeout does not), and an open connection with no
+//! request in progress is closed after `http.keep_alive_idle_secs`. HTTP/2 keep-alive pings (set on the hyper
+//! builder in `server.rs`) find peers that vanished without closing.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use tokio::time::Instant;
+
+use super::respond::Body;
+
+/// Open connections per client address on one listener. Only addresses with an open connection have an
+/// entry, so the map is bounded by the listener's connection limit.
+#[derive(Debug)]
+pub(crate) struct AddressCounts {
+    counts: Mutex<HashMap<IpAddr, usize>>,
+    /// Most connections per address; 0 = no cap (behind a load balancer every client has its address).
+    limit: usize,
+}
+
+/// One connection's place in [`AddressCounts`], given back when dropped.
+#[derive(Debug)]
+pub(crate) struct AddressSlot {
+    counts: Arc<AddressCounts>,
+    address: IpAddr,
+}
+
+impl AddressCounts {
+    /// Counts with at most `limit` connections per address (0 = unlimited).
+    pub(crate) fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self { counts: Mutex::new(HashMap::new()), limit })
+    }
+
+    /// A place for a connection from `address`, or `None` when that address has its share.
+    pub(crate) fn take(self: &Arc<Self>, address: IpAddr) -> Option<AddressSlot> {
+        let mut counts = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = counts.entry(address).or_default();
+        if self.limit > 0 && *count >= self.limit {
+            if *count == 0 {
+                counts.remove(&address);
+            }
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot { counts: Arc::clone(self), address })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.address) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&self.address);
+            }
+        }
+    }
+}
+
+/// What a connection is doing, as its requests report it.
+#[derive(Debug)]
+pub(crate) struct Activity {
+    accepted: Instant,
+    /// Requests in progress on the connection (HTTP/2: streams).
+    in_flight: AtomicUsize,
+    /// Whether a request head ever completed.
+    served: AtomicBool,
+    /// When the last request ended, in milliseconds since `accepted`.
+    last_ms: AtomicU64,
+}
+
+/// One request in progress on a connection (see [`Activity::begin`]).
+pub(crate) struct RequestGuard(Arc<Activity>);
+
+impl Activity {
+    /// A connection accepted now.
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            accepted: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            served: AtomicBool::new(false),
+            last_ms: AtomicU64::new(0),
+        })
+    }
+
+    /// A request head arrived: the connection is busy until the guard drops.
+    pub(crate) fn begin(self: &Arc<Self>) -> RequestGuard {
+        self.served.store(true, Ordering::Relaxed);
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        RequestGuard(Arc::clone(self))
+    }
+
+    /// Why the connection should be closed now, if it should: `head_timeout` (no request head yet, and
+    /// `head` has passed since accept) or `idle` (no request in progress for `idle`).
+    fn overdue(&self, now: Instant, head: Duration, idle: Duration) -> Result<(), Instant> {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return Err(now + idle);
+        }
+        let due = if self.served.load(Ordering::Relaxed) {
+            self.accepted + Duration::from_millis(self.last_ms.load(Ordering::Relaxed)) + idle
+        } else {
+            self.accepted + head
+        };
+        if now >= due { Ok(()) } else { Err(due) }
+    }
+}
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        let since = u64::try_from(self.0.accepted.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.0.last_ms.store(since, Ordering::Relaxed);
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// `body` that keeps `guard` (its request counts as in progress) until the body is fully sent or dropped: a
+/// long download is a request in progress, not an idle connection.
+pub(crate) fn hold_until_sent(body: Body, guard: RequestGuard) -> Body {
+    body.map_frame(move |frame| {
+        // The closure owns the guard; it drops with the body.
+        let _keep = &guard;
+        frame
+    })
+    .boxed_unsync()
+}
+
+/// Runs `conn` until it ends, or closes it (by dropping it) when [`Activity::overdue`] says so; `Err` names the
+/// reason (`head_timeout`, `idle`).
+pub(crate) async fn watch<F: Future>(
+    conn: F,
+    activity: Arc<Activity>,
+    head: Duration,
+    idle: Duration,
+) -> Result<F::Output, &'static str> {
+    tokio::pin!(conn);
+    // The first check comes at the earlier of the two deadlines; each later one at the time `overdue` names.
+    let mut deadline = activity.accepted + head.min(idle);
+    loop {
+        tokio::select! {
+            out = &mut conn => return Ok(out),
+            () = tokio::time::sleep_until(deadline) => {
+                let served = activity.served.load(Ordering::Relaxed);
+                match activity.overdue(Instant::now(), head, idle) {
+                    Ok(()) => return Err(if served { "idle" } else { "head_timeout" }),
+                    Err(next) => deadline = next,
+                }
+            }
+        }
+    }
+}

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http_body_util::BodyExt;
+use hyper::body::Body as _;
 use tokio::time::Instant;
 
 use super::respond::Body;
@@ -122,9 +123,17 @@ impl Drop for RequestGuard {
     }
 }
 
+/// Bodies up to this size are in memory and written at once: their request ends with the handler.
+const HELD_BODY_MIN: u64 = 64 * 1024;
+
 /// `body` that keeps `guard` (its request counts as in progress) until the body is fully sent or dropped: a
-/// long download is a request in progress, not an idle connection.
+/// long download is a request in progress, not an idle connection. A small in-memory body (the usual JSON
+/// answer) is passed through untouched and the guard ends now, so the common response is not re-wrapped.
 pub(crate) fn hold_until_sent(body: Body, guard: RequestGuard) -> Body {
+    if body.size_hint().upper().is_some_and(|upper| upper <= HELD_BODY_MIN) {
+        drop(guard);
+        return body;
+    }
     body.map_frame(move |frame| {
         // The closure owns the guard; it drops with the body.
         let _keep = &guard;

@@ -262,6 +262,12 @@ impl Application {
         backends: Backends,
     ) -> anyhow::Result<Self> {
         let metrics = telemetry::metrics_handle();
+        telemetry::registry::register_known_series(telemetry::registry::BackendNames {
+            bus: backends.bus.backend(),
+            cache: backends.cache.backend(),
+            objects: backends.objects.backend(),
+            sessions: backends.sessions.backend(),
+        });
         let call_timeout = Duration::from_millis(settings.actors.call_timeout_ms);
         let secrets = SecretStoreHandle::new(keyring, settings.actors.mailbox_capacity, call_timeout);
         let sessions = SessionRegistryHandle::new(

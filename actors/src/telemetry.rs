@@ -36,7 +36,12 @@ impl Mailbox {
     /// A mailbox counter for `actor` holding at most `capacity` waiting messages.
     #[must_use]
     pub fn new(actor: &'static str, capacity: usize) -> Arc<Self> {
-        Arc::new(Self { actor, depth: AtomicUsize::new(0), capacity: capacity.max(1) })
+        let mailbox = Arc::new(Self { actor, depth: AtomicUsize::new(0), capacity: capacity.max(1) });
+        // Registered at zero now, so dashboards and `rate()` see the actor before its first message.
+        metrics::counter!(names::MESSAGES, "actor" => actor).absolute(0);
+        let _ = metrics::histogram!(names::HANDLE_SECONDS, "actor" => actor);
+        mailbox.publish();
+        mailbox
     }
 
     /// The actor's label.

@@ -50,7 +50,7 @@ pub fn authorize(state: &AppState, req: &Request<Incoming>) -> Result<(), ApiErr
 /// `GET /metrics`.
 #[must_use]
 pub fn metrics(state: &AppState) -> Response {
-    text(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", state.metrics.render())
+    text(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", crate::telemetry::render(&state.metrics))
 }
 
 #[derive(Serialize)]

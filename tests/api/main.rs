@@ -11,6 +11,7 @@ mod auth;
 mod cli;
 mod errors;
 mod health;
+mod metrics;
 mod options;
 mod overload;
 mod rotation;

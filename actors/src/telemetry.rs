@@ -15,6 +15,8 @@ pub mod names {
     pub const HANDLE_SECONDS: &str = "gantry_actor_handle_seconds";
     /// Gauge: messages sent but not yet handled.
     pub const MAILBOX_DEPTH: &str = "gantry_actor_mailbox_depth";
+    /// Gauge: the most messages that may wait (`actors.mailbox_capacity`); depth near it means shedding soon.
+    pub const MAILBOX_CAPACITY: &str = "gantry_actor_mailbox_capacity";
     /// Counter: restarts after a failure.
     pub const RESTARTS: &str = "gantry_actor_restarts_total";
     /// Gauge: 1 while the actor runs, 0 otherwise.
@@ -40,6 +42,7 @@ impl Mailbox {
         // Registered at zero now, so dashboards and `rate()` see the actor before its first message.
         metrics::counter!(names::MESSAGES, "actor" => actor).absolute(0);
         let _ = metrics::histogram!(names::HANDLE_SECONDS, "actor" => actor);
+        metrics::gauge!(names::MAILBOX_CAPACITY, "actor" => actor).set(mailbox.capacity as f64);
         mailbox.publish();
         mailbox
     }

@@ -63,6 +63,7 @@ pub const METRICS: &[Metric] = &[
     counter("gantry_actor_messages_total", "Messages an actor handled."),
     histogram("gantry_actor_handle_seconds", "Time an actor spent handling one message."),
     gauge("gantry_actor_mailbox_depth", "Messages sent to an actor and not yet handled."),
+    gauge("gantry_actor_mailbox_capacity", "The most messages that may wait in an actor's mailbox; more are refused."),
     counter("gantry_actor_restarts_total", "Actor restarts after a failure."),
     gauge("gantry_actor_up", "1 while the actor runs, 0 while it is down or restarting."),
     // Bus, cache, object store.

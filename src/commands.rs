@@ -128,15 +128,29 @@ pub async fn users_add(
         }
     };
     // Refuse a broken registration before touching the database (the owner checks again when registering).
-    owner::validate_registration(email, &password_text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    owner::validate_registration(email, &password_text).map_err(registration_refused)?;
     let storage = crate::startup::Storage::connect(settings).await?;
     // The same owner, rules and hashing as `POST /v1/auth/register`.
     let accounts = Accounts::new(storage.ports.accounts, &crate::startup::account_settings(settings));
     let registered = accounts.register(email, password_text).await;
     storage.database.close().await;
-    let user = registered.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let user = registered.map_err(registration_refused)?;
     println!("{}", serde_json::json!({ "user_id": user.id, "email": user.email }));
     Ok(())
+}
+
+/// A refused registration as the CLI reports it: each broken rule on its own line, with the field, the code and
+/// the message the HTTP API gives in its 422 `errors`.
+fn registration_refused(err: gantry_actors::accounts::owner::AccountError) -> anyhow::Error {
+    use gantry_actors::accounts::owner::AccountError;
+    match err {
+        AccountError::Invalid(violations) => {
+            let lines: Vec<String> =
+                violations.iter().map(|v| format!("  - {}: {} ({})", v.field, v.message, v.code)).collect();
+            anyhow::anyhow!("the account breaks {} rule(s):\n{}", violations.len(), lines.join("\n"))
+        }
+        other => anyhow::anyhow!("{other}"),
+    }
 }
 
 /// `gantry sessions revoke-all --reason R`: asks a running instance's admin listener.

@@ -9,6 +9,7 @@ mod helpers;
 mod admin;
 mod auth;
 mod cli;
+mod config_errors;
 mod errors;
 mod health;
 mod metrics;

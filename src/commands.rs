@@ -147,7 +147,7 @@ fn registration_refused(err: gantry_actors::accounts::owner::AccountError) -> an
         AccountError::Invalid(violations) => {
             let lines: Vec<String> =
                 violations.iter().map(|v| format!("  - {}: {} ({})", v.field, v.message, v.code)).collect();
-            anyhow::anyhow!("the account breaks {} rule(s):\n{}", violations.len(), lines.join("\n"))
+            anyhow::anyhow!("validation failed: the account breaks {} rule(s):\n{}", violations.len(), lines.join("\n"))
         }
         other => anyhow::anyhow!("{other}"),
     }

@@ -351,7 +351,7 @@ fn parse_profile(overrides: &Figment) -> Result<Profile, String> {
 
 /// One problem per key or variable that is not a setting.
 fn unknown_keys(figment: &Figment) -> Vec<String> {
-    let known = keys::known_keys(DEFAULT_TOML);
+    let known = keys::known_keys(&[DEFAULT_TOML, LOCAL_TOML, PRODUCTION_TOML]);
     keys::present_keys(figment)
         .into_iter()
         .filter(|key| !known.iter().any(|k| k == key))

@@ -48,14 +48,16 @@ pub fn is_other_variable(var: &str) -> bool {
     OTHER_VARIABLES.iter().any(|(name, _)| name.eq_ignore_ascii_case(var))
 }
 
-/// Every known settings key, dotted (`sessions.access_ttl_secs`), tables included (`sessions`).
+/// Every known settings key, dotted (`sessions.access_ttl_secs`), tables included (`sessions`): those of the
+/// compiled-in files `tomls` (defaults and profile overlays) and [`OPTIONAL_KEYS`].
 #[must_use]
-pub fn known_keys(default_toml: &str) -> Vec<String> {
+pub fn known_keys(tomls: &[&str]) -> Vec<String> {
     let mut keys: Vec<String> = OPTIONAL_KEYS.iter().map(|k| (*k).to_owned()).collect();
-    let defaults = Figment::from(figment::providers::Toml::string(default_toml));
-    if let Ok(data) = defaults.data() {
-        for dict in data.values() {
-            collect(dict, "", &mut keys);
+    for toml in tomls {
+        if let Ok(data) = Figment::from(figment::providers::Toml::string(toml)).data() {
+            for dict in data.values() {
+                collect(dict, "", &mut keys);
+            }
         }
     }
     keys.sort();
@@ -137,7 +139,7 @@ mod tests {
     /// The example: a missing `s` finds the real table.
     #[test]
     fn a_near_miss_suggests_the_known_key() {
-        let known = known_keys(super::super::DEFAULT_TOML);
+        let known = known_keys(&[super::super::DEFAULT_TOML]);
         assert_eq!(closest("session.access_ttl_secs", &known), Some("sessions.access_ttl_secs"));
         assert_eq!(env_name("sessions.access_ttl_secs"), "GANTRY_SESSIONS__ACCESS_TTL_SECS");
         assert_eq!(closest("completely_unrelated_thing", &known), None);
@@ -146,7 +148,7 @@ mod tests {
     /// Tables, leaves and the optional keys are all known.
     #[test]
     fn known_keys_cover_defaults_and_optional_keys() {
-        let known = known_keys(super::super::DEFAULT_TOML);
+        let known = known_keys(&[super::super::DEFAULT_TOML]);
         for key in ["http", "http.max_body_bytes", "sessions.access_ttl_secs", "database_url", "profile"] {
             assert!(known.iter().any(|k| k == key), "{key} unknown");
         }

@@ -128,3 +128,34 @@ async fn request_duration_has_a_status_class() {
         assert!(value(&text, series).is_some_and(|v| v >= 1.0), "{series} missing");
     }
 }
+
+/// The alert rules and the dashboard use only metrics Gantry exports: renaming a metric breaks this test, not a
+/// silent panel or an alert that can never fire.
+#[test]
+fn alerts_and_dashboard_use_only_exported_metrics() {
+    let described: BTreeSet<&str> = METRICS.iter().map(|m| m.name).collect();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut unknown = BTreeSet::new();
+    for file in ["deploy/prometheus/alerts.yml", "deploy/grafana/dashboards/gantry.json"] {
+        let text = std::fs::read_to_string(root.join(file)).expect("deploy file");
+        let mut used = 0;
+        for (i, _) in text.match_indices("gantry_") {
+            // A metric name starts the word (not `job="gantry"` or a uid).
+            if text[..i].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+                continue;
+            }
+            let name: String =
+                text[i..].chars().take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_').collect();
+            let base = ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix).filter(|b| described.contains(b)))
+                .unwrap_or(&name);
+            used += 1;
+            if !described.contains(base) {
+                unknown.insert(format!("{name} ({file})"));
+            }
+        }
+        assert!(used > 10, "{file}: expected metric names, found {used}");
+    }
+    assert!(unknown.is_empty(), "not exported by Gantry: {unknown:?}");
+}

@@ -109,6 +109,24 @@ pub enum UsersCommand {
         #[arg(long)]
         password_file: Option<std::path::PathBuf>,
     },
+    /// Find an account by email (through a running instance's admin listener); exit 1 when there is none.
+    Find {
+        /// The email (normalised as at registration).
+        #[arg(long)]
+        email: String,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+    /// Delete an account: its sessions are revoked on every instance first (through a running instance).
+    Delete {
+        /// The account's id (`gantry users find` prints it).
+        #[arg(long)]
+        id: String,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
 }
 
 /// `gantry sessions …`.

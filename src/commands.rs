@@ -44,6 +44,12 @@ pub fn run(command: Command, settings: Settings, runtime: &tokio::runtime::Runti
         Command::Users { action: UsersCommand::Add { email, password_file } } => {
             exit_with(runtime.block_on(users_add(&settings, &email, password_file.as_deref())))
         }
+        Command::Users { action: UsersCommand::Find { email, admin_url } } => {
+            exit_with(runtime.block_on(users_find(&settings, &email, admin_url.as_deref())))
+        }
+        Command::Users { action: UsersCommand::Delete { id, admin_url } } => {
+            exit_with(runtime.block_on(users_delete(&settings, &id, admin_url.as_deref())))
+        }
         Command::Sessions { action: SessionsCommand::RevokeAll { reason, admin_url } } => {
             exit_with(runtime.block_on(sessions_revoke_all(&settings, &reason, admin_url.as_deref())))
         }
@@ -150,6 +156,51 @@ fn registration_refused(err: gantry_actors::accounts::owner::AccountError) -> an
             anyhow::anyhow!("validation failed: the account breaks {} rule(s):\n{}", violations.len(), lines.join("\n"))
         }
         other => anyhow::anyhow!("{other}"),
+    }
+}
+
+/// `gantry users find --email E`: asks a running instance's admin listener; prints `{id, email, created_at}`.
+///
+/// # Errors
+/// No such account, or the instance cannot be reached or refuses the request.
+pub async fn users_find(settings: &Settings, email: &str, admin_url: Option<&str>) -> anyhow::Result<()> {
+    let (base, token) = admin_target(settings, admin_url)?;
+    let query: String = email
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let (status, text) = crate::admin_client::get(&format!("{base}/admin/users?email={query}"), &token).await?;
+    if status.is_success() {
+        println!("{text}");
+        Ok(())
+    } else if status == hyper::StatusCode::NOT_FOUND {
+        anyhow::bail!("no account with the email {email:?}")
+    } else {
+        anyhow::bail!("the instance answered {status}: {text}")
+    }
+}
+
+/// `gantry users delete --id ID`: the instance revokes the account's sessions everywhere, then deletes it.
+///
+/// # Errors
+/// No such account, or the instance cannot be reached or refuses the request.
+pub async fn users_delete(settings: &Settings, id: &str, admin_url: Option<&str>) -> anyhow::Result<()> {
+    let (base, token) = admin_target(settings, admin_url)?;
+    let id = uuid::Uuid::parse_str(id.trim()).map_err(|_| anyhow::anyhow!("--id must be a user id (a UUID)"))?;
+    let (status, text) = crate::admin_client::delete(&format!("{base}/admin/users/{id}"), &token).await?;
+    if status.is_success() {
+        println!("{text}");
+        Ok(())
+    } else if status == hyper::StatusCode::NOT_FOUND {
+        anyhow::bail!("no account with the id {id}")
+    } else {
+        anyhow::bail!("the instance answered {status}: {text}")
     }
 }
 

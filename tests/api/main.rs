@@ -7,6 +7,7 @@
 mod helpers;
 
 mod admin;
+mod admin_users;
 mod auth;
 mod cli;
 mod config_errors;

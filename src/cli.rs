@@ -52,6 +52,10 @@ pub enum Command {
         /// Print the result as JSON (to store as evidence).
         #[arg(long)]
         json: bool,
+        /// Admin URL of an instance of the same deployment: the ephemeral account is deleted through it at the
+        /// end (default: `GANTRY_ADMIN_URL`; without either, the account stays and the output says so).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
     },
     /// Sessions of a running instance (through its admin listener).
     Sessions {

@@ -38,8 +38,8 @@ pub fn run(command: Command, settings: Settings, runtime: &tokio::runtime::Runti
         },
         Command::Serve => runtime.block_on(crate::startup::serve(settings)),
         Command::Seed => exit_with(runtime.block_on(seed(&settings))),
-        Command::Smoke { base_url, email, password_file, json } => {
-            runtime.block_on(smoke(&base_url, email, password_file.as_deref(), json))
+        Command::Smoke { base_url, email, password_file, json, admin_url } => {
+            runtime.block_on(smoke(&settings, &base_url, email, password_file.as_deref(), json, admin_url.as_deref()))
         }
         Command::Users { action: UsersCommand::Add { email, password_file } } => {
             exit_with(runtime.block_on(users_add(&settings, &email, password_file.as_deref())))
@@ -156,6 +156,40 @@ fn registration_refused(err: gantry_actors::accounts::owner::AccountError) -> an
             anyhow::anyhow!("validation failed: the account breaks {} rule(s):\n{}", violations.len(), lines.join("\n"))
         }
         other => anyhow::anyhow!("{other}"),
+    }
+}
+
+/// The smoke run's last step for an ephemeral account: delete it through the admin listener at `admin_url`
+/// (its sessions are revoked first). Without an admin URL the account stays, and the step says so (it passes:
+/// the public API cannot delete accounts).
+async fn delete_ephemeral(settings: &Settings, email: &str, admin_url: Option<&str>) -> crate::smoke::Step {
+    let started = std::time::Instant::now();
+    let step = |ok: bool, detail: String| crate::smoke::Step {
+        name: "delete ephemeral account",
+        ok,
+        ms: started.elapsed().as_millis(),
+        detail,
+    };
+    let Some(admin_url) = admin_url else {
+        return step(
+            true,
+            format!("skipped: no --admin-url; delete {email} with `gantry users find` and `users delete`"),
+        );
+    };
+    let outcome = async {
+        let (base, token) = admin_target(settings, Some(admin_url))?;
+        let (status, text) =
+            crate::admin_client::get(&format!("{base}/admin/users?email={}", email.replace('@', "%40")), &token)
+                .await?;
+        anyhow::ensure!(status.is_success(), "finding it answered {status}: {text}");
+        let id = serde_json::from_str::<serde_json::Value>(&text)?["id"].as_str().unwrap_or_default().to_owned();
+        let (status, text) = crate::admin_client::delete(&format!("{base}/admin/users/{id}"), &token).await?;
+        anyhow::ensure!(status.is_success(), "deleting it answered {status}: {text}");
+        anyhow::Ok(id)
+    };
+    match outcome.await {
+        Ok(id) => step(true, format!("deleted {id}; its sessions revoked")),
+        Err(e) => step(false, format!("{e:#}")),
     }
 }
 
@@ -460,10 +494,12 @@ pub async fn seed(settings: &Settings) -> anyhow::Result<()> {
 /// `gantry smoke --base-url URL [--email E --password-file F] [--json]`: exit 0 when every step passed.
 #[must_use]
 pub async fn smoke(
+    settings: &Settings,
     base_url: &str,
     email: Option<String>,
     password_file: Option<&std::path::Path>,
     json: bool,
+    admin_url: Option<&str>,
 ) -> ExitCode {
     let account = match (email, password_file) {
         (Some(email), Some(path)) => match secrets::read_file(path) {
@@ -476,7 +512,11 @@ pub async fn smoke(
         _ => crate::smoke::Account::ephemeral(),
     };
     match crate::smoke::run(base_url, &account).await {
-        Ok(report) => {
+        Ok(mut report) => {
+            if account.register {
+                report.steps.push(delete_ephemeral(settings, &account.email, admin_url).await);
+                report.ok = report.steps.iter().all(|s| s.ok);
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
             } else {

@@ -88,3 +88,25 @@ async fn users_find_and_delete_cli_call_the_running_instance() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no account with the email"));
 }
+
+/// `gantry smoke --admin-url` deletes the throw-away account it registered (its last step); without an admin URL
+/// the account stays and the step says how to delete it.
+#[tokio::test]
+async fn smoke_deletes_its_ephemeral_account_through_the_admin_listener() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (base, admin, path) = (app.http.clone(), app.admin.clone(), dir.path().to_owned());
+    let out = tokio::task::spawn_blocking(move || {
+        gantry(&path).args(["smoke", "--base-url", &base, "--json", "--admin-url", &admin]).output().expect("runs")
+    })
+    .await
+    .expect("join");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    let last = report["steps"].as_array().expect("steps").last().expect("a step").clone();
+    assert_eq!(last["name"], "delete ephemeral account", "{report:#}");
+    assert_eq!(last["ok"], true, "{report:#}");
+    let email = report["email"].as_str().expect("email").replace('@', "%40");
+    assert_problem(app.admin_get(&format!("/admin/users?email={email}")).send().await.unwrap(), 404, "user_not_found")
+        .await;
+}

@@ -15,7 +15,7 @@ WORKDIR /app
 #    Cargo.lock changes, not on every source edit. No tests, examples or benches are copied: cargo only
 #    auto-discovers those, so their absence is fine. If Cargo.toml ever names such a target explicitly
 #    (`[[bench]]`, `[[example]]`, `[[test]]`), add a placeholder file for it here.
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY actors/Cargo.toml actors/Cargo.toml
 RUN mkdir -p src actors/src \
     && echo 'fn main() {}' > src/main.rs \
@@ -23,7 +23,11 @@ RUN mkdir -p src actors/src \
     && cargo build --release --locked --bin gantry \
     && rm -rf src actors/src
 
-# 2. The real sources, and what they embed at compile time.
+# 2. The real sources, and what they embed at compile time. There is no `.git` here: pass the commit for
+#    `gantry_build_info{commit}` with `--build-arg GANTRY_BUILD_COMMIT=$(git rev-parse --short=12 HEAD)`
+#    (otherwise it reads `unknown`).
+ARG GANTRY_BUILD_COMMIT=unknown
+ENV GANTRY_BUILD_COMMIT=${GANTRY_BUILD_COMMIT}
 COPY src src
 COPY actors/src actors/src
 COPY config config

@@ -29,6 +29,14 @@ pub async fn post_json(url: &str, token: &str, body: String) -> anyhow::Result<(
     send(hyper::Method::POST, url, token, body).await
 }
 
+/// DELETEs `url` with `Authorization: Bearer <token>`; returns the status and body text.
+///
+/// # Errors
+/// The URL is not `http://host:port/…`, or the instance cannot be reached in time.
+pub async fn delete(url: &str, token: &str) -> anyhow::Result<(StatusCode, String)> {
+    send(hyper::Method::DELETE, url, token, String::new()).await
+}
+
 async fn send(method: hyper::Method, url: &str, token: &str, body: String) -> anyhow::Result<(StatusCode, String)> {
     let uri: Uri = url.parse().with_context(|| format!("invalid admin URL {url}"))?;
     anyhow::ensure!(uri.scheme_str() == Some("http"), "the admin URL must be http://host:port");

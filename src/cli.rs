@@ -52,6 +52,10 @@ pub enum Command {
         /// Print the result as JSON (to store as evidence).
         #[arg(long)]
         json: bool,
+        /// Admin URL of an instance of the same deployment: the ephemeral account is deleted through it at the
+        /// end (default: `GANTRY_ADMIN_URL`; without either, the account stays and the output says so).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
     },
     /// Sessions of a running instance (through its admin listener).
     Sessions {
@@ -108,6 +112,24 @@ pub enum UsersCommand {
         /// A file holding the password (one trailing newline is dropped).
         #[arg(long)]
         password_file: Option<std::path::PathBuf>,
+    },
+    /// Find an account by email (through a running instance's admin listener); exit 1 when there is none.
+    Find {
+        /// The email (normalised as at registration).
+        #[arg(long)]
+        email: String,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+    /// Delete an account: its sessions are revoked on every instance first (through a running instance).
+    Delete {
+        /// The account's id (`gantry users find` prints it).
+        #[arg(long)]
+        id: String,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
     },
 }
 

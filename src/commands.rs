@@ -38,11 +38,17 @@ pub fn run(command: Command, settings: Settings, runtime: &tokio::runtime::Runti
         },
         Command::Serve => runtime.block_on(crate::startup::serve(settings)),
         Command::Seed => exit_with(runtime.block_on(seed(&settings))),
-        Command::Smoke { base_url, email, password_file, json } => {
-            runtime.block_on(smoke(&base_url, email, password_file.as_deref(), json))
+        Command::Smoke { base_url, email, password_file, json, admin_url } => {
+            runtime.block_on(smoke(&settings, &base_url, email, password_file.as_deref(), json, admin_url.as_deref()))
         }
         Command::Users { action: UsersCommand::Add { email, password_file } } => {
             exit_with(runtime.block_on(users_add(&settings, &email, password_file.as_deref())))
+        }
+        Command::Users { action: UsersCommand::Find { email, admin_url } } => {
+            exit_with(runtime.block_on(users_find(&settings, &email, admin_url.as_deref())))
+        }
+        Command::Users { action: UsersCommand::Delete { id, admin_url } } => {
+            exit_with(runtime.block_on(users_delete(&settings, &id, admin_url.as_deref())))
         }
         Command::Sessions { action: SessionsCommand::RevokeAll { reason, admin_url } } => {
             exit_with(runtime.block_on(sessions_revoke_all(&settings, &reason, admin_url.as_deref())))
@@ -128,15 +134,108 @@ pub async fn users_add(
         }
     };
     // Refuse a broken registration before touching the database (the owner checks again when registering).
-    owner::validate_registration(email, &password_text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    owner::validate_registration(email, &password_text).map_err(registration_refused)?;
     let storage = crate::startup::Storage::connect(settings).await?;
     // The same owner, rules and hashing as `POST /v1/auth/register`.
     let accounts = Accounts::new(storage.ports.accounts, &crate::startup::account_settings(settings));
     let registered = accounts.register(email, password_text).await;
     storage.database.close().await;
-    let user = registered.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let user = registered.map_err(registration_refused)?;
     println!("{}", serde_json::json!({ "user_id": user.id, "email": user.email }));
     Ok(())
+}
+
+/// A refused registration as the CLI reports it: each broken rule on its own line, with the field, the code and
+/// the message the HTTP API gives in its 422 `errors`.
+fn registration_refused(err: gantry_actors::accounts::owner::AccountError) -> anyhow::Error {
+    use gantry_actors::accounts::owner::AccountError;
+    match err {
+        AccountError::Invalid(violations) => {
+            let lines: Vec<String> =
+                violations.iter().map(|v| format!("  - {}: {} ({})", v.field, v.message, v.code)).collect();
+            anyhow::anyhow!("validation failed: the account breaks {} rule(s):\n{}", violations.len(), lines.join("\n"))
+        }
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+/// The smoke run's last step for an ephemeral account: delete it through the admin listener at `admin_url`
+/// (its sessions are revoked first). Without an admin URL the account stays, and the step says so (it passes:
+/// the public API cannot delete accounts).
+async fn delete_ephemeral(settings: &Settings, email: &str, admin_url: Option<&str>) -> crate::smoke::Step {
+    let started = std::time::Instant::now();
+    let step = |ok: bool, detail: String| crate::smoke::Step {
+        name: "delete ephemeral account",
+        ok,
+        ms: started.elapsed().as_millis(),
+        detail,
+    };
+    let Some(admin_url) = admin_url else {
+        return step(
+            true,
+            format!("skipped: no --admin-url; delete {email} with `gantry users find` and `users delete`"),
+        );
+    };
+    let outcome = async {
+        let (base, token) = admin_target(settings, Some(admin_url))?;
+        let (status, text) =
+            crate::admin_client::get(&format!("{base}/admin/users?email={}", email.replace('@', "%40")), &token)
+                .await?;
+        anyhow::ensure!(status.is_success(), "finding it answered {status}: {text}");
+        let id = serde_json::from_str::<serde_json::Value>(&text)?["id"].as_str().unwrap_or_default().to_owned();
+        let (status, text) = crate::admin_client::delete(&format!("{base}/admin/users/{id}"), &token).await?;
+        anyhow::ensure!(status.is_success(), "deleting it answered {status}: {text}");
+        anyhow::Ok(id)
+    };
+    match outcome.await {
+        Ok(id) => step(true, format!("deleted {id}; its sessions revoked")),
+        Err(e) => step(false, format!("{e:#}")),
+    }
+}
+
+/// `gantry users find --email E`: asks a running instance's admin listener; prints `{id, email, created_at}`.
+///
+/// # Errors
+/// No such account, or the instance cannot be reached or refuses the request.
+pub async fn users_find(settings: &Settings, email: &str, admin_url: Option<&str>) -> anyhow::Result<()> {
+    let (base, token) = admin_target(settings, admin_url)?;
+    let query: String = email
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let (status, text) = crate::admin_client::get(&format!("{base}/admin/users?email={query}"), &token).await?;
+    if status.is_success() {
+        println!("{text}");
+        Ok(())
+    } else if status == hyper::StatusCode::NOT_FOUND {
+        anyhow::bail!("no account with the email {email:?}")
+    } else {
+        anyhow::bail!("the instance answered {status}: {text}")
+    }
+}
+
+/// `gantry users delete --id ID`: the instance revokes the account's sessions everywhere, then deletes it.
+///
+/// # Errors
+/// No such account, or the instance cannot be reached or refuses the request.
+pub async fn users_delete(settings: &Settings, id: &str, admin_url: Option<&str>) -> anyhow::Result<()> {
+    let (base, token) = admin_target(settings, admin_url)?;
+    let id = uuid::Uuid::parse_str(id.trim()).map_err(|_| anyhow::anyhow!("--id must be a user id (a UUID)"))?;
+    let (status, text) = crate::admin_client::delete(&format!("{base}/admin/users/{id}"), &token).await?;
+    if status.is_success() {
+        println!("{text}");
+        Ok(())
+    } else if status == hyper::StatusCode::NOT_FOUND {
+        anyhow::bail!("no account with the id {id}")
+    } else {
+        anyhow::bail!("the instance answered {status}: {text}")
+    }
 }
 
 /// `gantry sessions revoke-all --reason R`: asks a running instance's admin listener.
@@ -395,10 +494,12 @@ pub async fn seed(settings: &Settings) -> anyhow::Result<()> {
 /// `gantry smoke --base-url URL [--email E --password-file F] [--json]`: exit 0 when every step passed.
 #[must_use]
 pub async fn smoke(
+    settings: &Settings,
     base_url: &str,
     email: Option<String>,
     password_file: Option<&std::path::Path>,
     json: bool,
+    admin_url: Option<&str>,
 ) -> ExitCode {
     let account = match (email, password_file) {
         (Some(email), Some(path)) => match secrets::read_file(path) {
@@ -411,7 +512,11 @@ pub async fn smoke(
         _ => crate::smoke::Account::ephemeral(),
     };
     match crate::smoke::run(base_url, &account).await {
-        Ok(report) => {
+        Ok(mut report) => {
+            if account.register {
+                report.steps.push(delete_ephemeral(settings, &account.email, admin_url).await);
+                report.ok = report.steps.iter().all(|s| s.ok);
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
             } else {

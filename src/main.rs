@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use gantry::cli::{Cli, Command};
+use gantry::cli::{Cli, Command, SecretsCommand};
 use gantry::config::{LogFormat, Settings};
 use gantry::{commands, telemetry};
 
@@ -15,7 +15,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::load(cli.profile) {
+    // `secrets check` runs in the secret manager's pipeline, where no backend exists yet: it does not need
+    // the production profile's backend URLs (everything else is still checked).
+    let loaded = if matches!(cli.command, Some(Command::Secrets { action: SecretsCommand::Check { .. } })) {
+        Settings::load_for_secrets_check(cli.profile)
+    } else {
+        Settings::load(cli.profile)
+    };
+    let settings = match loaded {
         Ok(settings) => settings,
         Err(err) => {
             telemetry::init_tracing(LogFormat::Text);

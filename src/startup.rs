@@ -125,6 +125,9 @@ impl Backends {
     /// # Errors
     /// The database cannot be opened or migrated, or a client cannot be built.
     pub async fn connect(settings: &Settings, keyring: &KeyRing, instance_id: Uuid) -> anyhow::Result<Self> {
+        // The recorder first: adapters record from their constructors (the bus's `gantry_bus_connected`), and
+        // whatever is recorded before a recorder exists is lost.
+        let _ = telemetry::metrics_handle();
         let Storage { ports, database } = Storage::connect(settings).await?;
         let secret_source: Arc<dyn SecretSource> =
             Arc::new(EnvSource::new(settings.clone(), SecretEnv::from_process()));
@@ -262,6 +265,12 @@ impl Application {
         backends: Backends,
     ) -> anyhow::Result<Self> {
         let metrics = telemetry::metrics_handle();
+        telemetry::registry::register_known_series(telemetry::registry::BackendNames {
+            bus: backends.bus.backend(),
+            cache: backends.cache.backend(),
+            objects: backends.objects.backend(),
+            sessions: backends.sessions.backend(),
+        });
         let call_timeout = Duration::from_millis(settings.actors.call_timeout_ms);
         let secrets = SecretStoreHandle::new(keyring, settings.actors.mailbox_capacity, call_timeout);
         let sessions = SessionRegistryHandle::new(

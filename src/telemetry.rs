@@ -1,6 +1,10 @@
 //! Logs (tracing) and metrics (Prometheus). The metrics recorder is process-global (the `metrics` facade
 //! allows one), installed once, with explicit histogram buckets and a background upkeep thread so
-//! unscraped histograms do not grow.
+//! unscraped histograms do not grow. Every metric's HELP text is in [`registry::METRICS`], described here at
+//! install; [`render`] adds the `process_*` metrics.
+
+pub mod process;
+pub mod registry;
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -13,6 +17,20 @@ use crate::config::LogFormat;
 /// Latency buckets, seconds: 100 µs to 30 s.
 const SECONDS_BUCKETS: &[f64] =
     &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// The git commit this binary was built from (`build.rs`; `unknown` outside a git checkout).
+pub const BUILD_COMMIT: &str = env!("GANTRY_BUILD_COMMIT");
+
+/// The `/metrics` body: everything recorded through the `metrics` facade, then the process metrics.
+#[must_use]
+pub fn render(handle: &PrometheusHandle) -> String {
+    let mut text = handle.render();
+    if !text.is_empty() && !text.ends_with("\n\n") {
+        text.push('\n');
+    }
+    text.push_str(&process::render());
+    text
+}
 
 /// Installs the log subscriber (`GANTRY_LOG` or `RUST_LOG` filter, default `info`). A second call is a no-op.
 pub fn init_tracing(format: LogFormat) {
@@ -51,6 +69,9 @@ pub fn metrics_handle() -> PrometheusHandle {
                     }
                 })
                 .expect("spawning the upkeep thread");
+            registry::describe_all();
+            metrics::gauge!("gantry_build_info", "version" => env!("CARGO_PKG_VERSION"), "commit" => BUILD_COMMIT)
+                .set(1.0);
             handle
         })
         .clone()

@@ -15,6 +15,8 @@ pub mod names {
     pub const HANDLE_SECONDS: &str = "gantry_actor_handle_seconds";
     /// Gauge: messages sent but not yet handled.
     pub const MAILBOX_DEPTH: &str = "gantry_actor_mailbox_depth";
+    /// Gauge: the most messages that may wait (`actors.mailbox_capacity`); depth near it means shedding soon.
+    pub const MAILBOX_CAPACITY: &str = "gantry_actor_mailbox_capacity";
     /// Counter: restarts after a failure.
     pub const RESTARTS: &str = "gantry_actor_restarts_total";
     /// Gauge: 1 while the actor runs, 0 otherwise.
@@ -36,7 +38,13 @@ impl Mailbox {
     /// A mailbox counter for `actor` holding at most `capacity` waiting messages.
     #[must_use]
     pub fn new(actor: &'static str, capacity: usize) -> Arc<Self> {
-        Arc::new(Self { actor, depth: AtomicUsize::new(0), capacity: capacity.max(1) })
+        let mailbox = Arc::new(Self { actor, depth: AtomicUsize::new(0), capacity: capacity.max(1) });
+        // Registered at zero now, so dashboards and `rate()` see the actor before its first message.
+        metrics::counter!(names::MESSAGES, "actor" => actor).absolute(0);
+        let _ = metrics::histogram!(names::HANDLE_SECONDS, "actor" => actor);
+        metrics::gauge!(names::MAILBOX_CAPACITY, "actor" => actor).set(mailbox.capacity as f64);
+        mailbox.publish();
+        mailbox
     }
 
     /// The actor's label.

@@ -204,6 +204,7 @@ impl AmqpBus {
             Ok(_) => "connecting".to_owned(),
             Err(problem) => problem.clone(),
         });
+        metrics::gauge!("gantry_bus_connected", "backend" => "amqp").set(0.0);
         let shared = Arc::new(Shared {
             instance_id,
             target,
@@ -337,6 +338,8 @@ impl Shared {
     }
 
     fn set_link(&self, link: Link) {
+        let up = matches!(link, Link::Up(_));
+        metrics::gauge!("gantry_bus_connected", "backend" => "amqp").set(if up { 1.0 } else { 0.0 });
         *lock(&self.link) = link;
     }
 

@@ -56,3 +56,32 @@ fn invalid_values_name_the_key() {
     let err = Settings::load_from(None, with("[http]\nmax_in_flight = 0")).expect_err("zero is invalid");
     assert!(err.to_string().contains("http.max_in_flight"));
 }
+
+/// An unknown profile is an error (not the local profile in silence), listed with the other problems.
+#[test]
+fn unknown_profile_is_listed_with_other_problems() {
+    let err =
+        Settings::load_from(None, with("profile = \"Production\"\n[http]\nmax_in_flight = 0")).expect_err("invalid");
+    let text = err.to_string();
+    assert!(text.contains("unknown profile \"Production\""), "{text}");
+    assert!(text.contains("did you mean \"production\""), "{text}");
+    assert!(text.contains("http.max_in_flight"), "{text}");
+}
+
+/// A key that is not a setting is refused with the closest known key.
+#[test]
+fn unknown_key_suggests_the_closest_setting() {
+    let err = Settings::load_from(None, with("[session]\naccess_ttl_secs = 600")).expect_err("unknown key");
+    assert!(err.to_string().contains("did you mean `sessions.access_ttl_secs`?"), "{err}");
+}
+
+/// Every value that does not parse is listed, not only the first.
+#[test]
+fn every_unparsable_value_is_listed() {
+    let err =
+        Settings::load_from(None, with("http_addr = \"nope\"\n[http]\nmax_in_flight = \"x\"\n[bus]\ncapacity = -1"))
+            .expect_err("invalid");
+    assert_eq!(err.problems.len(), 3, "{err}");
+    assert!(err.problems.iter().any(|p| p.contains("http.max_in_flight")), "{err}");
+    assert!(err.problems.iter().any(|p| p.contains("bus.capacity")), "{err}");
+}

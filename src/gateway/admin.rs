@@ -10,6 +10,8 @@
 //! | `POST /admin/sessions/revoke-all` | Bearer admin token | force every user to log in again (O(1)) |
 //! | `POST /admin/users/{id}/revoke-sessions` | Bearer admin token | force one user to log in again |
 //! | `GET /admin/sessions/revocations` | Bearer admin token | the revocation notices (evidence) |
+//! | `GET /admin/users?email=` | Bearer admin token | find an account by email |
+//! | `DELETE /admin/users/{id}` | Bearer admin token | revoke an account's sessions everywhere, then delete it |
 //!
 //! The admin token is compared in constant time (SHA-256 of both sides, then `subtle`). It is read from
 //! the published key ring on every request, so when rotation replaces the ring the new token applies at once.
@@ -50,7 +52,7 @@ pub fn authorize(state: &AppState, req: &Request<Incoming>) -> Result<(), ApiErr
 /// `GET /metrics`.
 #[must_use]
 pub fn metrics(state: &AppState) -> Response {
-    text(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", state.metrics.render())
+    text(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", crate::telemetry::render(&state.metrics))
 }
 
 #[derive(Serialize)]
@@ -180,6 +182,56 @@ pub async fn revoke_user(state: &AppState, ctx: &Ctx, req: Request<Incoming>) ->
         return Err(NOT_FOUND);
     }
     revoke(state, req, RevokeTarget::User(id)).await
+}
+
+#[derive(Serialize)]
+struct UserView {
+    id: uuid::Uuid,
+    email: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: time::OffsetDateTime,
+}
+
+/// `GET /admin/users?email=E`: the account registered with `E` (normalised as at registration).
+///
+/// # Errors
+/// 422 without `email`; 404 `user_not_found`; 503 when the database is unavailable.
+pub async fn find_user(state: &AppState, req: &Request<Incoming>) -> Result<Response, ApiError> {
+    let email = req
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == "email")
+        .map(|(_, v)| crate::gateway::ctx::percent_decode(v))
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| ApiError::field("email", "required", "the email to look up"))?;
+    let user = state
+        .accounts
+        .find_by_email(&email)
+        .await?
+        .ok_or(ApiError::ResourceNotFound { code: "user_not_found", what: "user" })?;
+    Ok(json_response(StatusCode::OK, &UserView { id: user.id, email: user.email, created_at: user.created_at }))
+}
+
+/// `DELETE /admin/users/{id}`: revokes every session of the user on every instance (a revocation notice, as
+/// `revoke-sessions` records), then deletes the account. Uploads stay (they are owned, not deleted with it).
+///
+/// # Errors
+/// 404 `user_not_found` for a malformed or unknown id; 503 when the stores are unavailable.
+pub async fn delete_user(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    const NOT_FOUND: ApiError = ApiError::ResourceNotFound { code: "user_not_found", what: "user" };
+    let id = ctx.params.get("id").and_then(|s| uuid::Uuid::parse_str(s).ok()).ok_or(NOT_FOUND)?;
+    if !state.accounts.exists(id).await? {
+        return Err(NOT_FOUND);
+    }
+    let notice = state.sessions.revoke(RevokeTarget::User(id), "account deleted".into(), "admin".into()).await?;
+    state.accounts.delete(id).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "user_id": id, "deleted": true, "revocation_job_id": notice.id }),
+    ))
 }
 
 /// `GET /admin/sessions/revocations`: the newest 100 notices.

@@ -54,6 +54,14 @@ pub(super) async fn dispatch(
             admin::authorize(state, &req)?;
             admin::revoke_user(state, &ctx, req).await
         }
+        Route::AdminFindUser => {
+            admin::authorize(state, &req)?;
+            admin::find_user(state, &req).await
+        }
+        Route::AdminDeleteUser => {
+            admin::authorize(state, &req)?;
+            admin::delete_user(state, &ctx).await
+        }
         Route::AdminRevocations => {
             admin::authorize(state, &req)?;
             admin::revocations(state).await

@@ -75,6 +75,10 @@ pub enum Route {
     AdminRotation,
     /// `POST /admin/templates`.
     AdminImportTemplates,
+    /// `GET /admin/users?email=`.
+    AdminFindUser,
+    /// `DELETE /admin/users/{id}`.
+    AdminDeleteUser,
 }
 
 impl Route {
@@ -140,7 +144,7 @@ static PUBLIC: [(Method, &str, Route); 19] = [
     (Method::POST, "/v1/templates/{category_id}/evaluate", Route::EvaluateTemplate),
 ];
 
-static ADMIN: [(Method, &str, Route); 16] = [
+static ADMIN: [(Method, &str, Route); 18] = [
     (Method::GET, "/healthz", Route::Healthz),
     (Method::GET, "/metrics", Route::Metrics),
     (Method::GET, "/admin/secrets", Route::AdminSecrets),
@@ -157,6 +161,8 @@ static ADMIN: [(Method, &str, Route); 16] = [
     (Method::GET, "/admin/rotations", Route::AdminRotations),
     (Method::GET, "/admin/rotations/{id}", Route::AdminRotation),
     (Method::POST, "/admin/templates", Route::AdminImportTemplates),
+    (Method::GET, "/admin/users", Route::AdminFindUser),
+    (Method::DELETE, "/admin/users/{id}", Route::AdminDeleteUser),
 ];
 
 struct Entry {

@@ -214,10 +214,27 @@ fn request_metrics(
             "method" => method,
             "status" => status,
         ),
-        metrics::histogram!("gantry_http_request_duration_seconds", "listener" => kind.as_str(), "route" => route),
+        metrics::histogram!(
+            "gantry_http_request_duration_seconds",
+            "listener" => kind.as_str(),
+            "route" => route,
+            "status_class" => status_class(status),
+        ),
     );
     REQUEST_METRICS.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key, handles.clone());
     handles
+}
+
+/// The status class label of the duration histogram (`2xx` … `5xx`): latency per route and outcome without a
+/// bucket set per status code.
+fn status_class(status: &str) -> &'static str {
+    match status.as_bytes().first() {
+        Some(b'1') => "1xx",
+        Some(b'2') => "2xx",
+        Some(b'3') => "3xx",
+        Some(b'4') => "4xx",
+        _ => "5xx",
+    }
 }
 
 /// The status as a static label (no allocation per request for the statuses Gantry answers).

@@ -43,7 +43,13 @@ async fn idle_connections_from_one_address_do_not_lock_out_others() {
         .expect("/healthz answers within a second")
         .expect("request");
     assert_eq!(answer.status(), 200);
-    assert!(app.metrics().await.contains("gantry_http_connections_refused_per_address_total"));
+    let metrics = app.metrics().await;
+    let refused = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("gantry_http_connections_refused_per_address_total{listener=\"public\"} "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(refused >= 1.0, "connections over the address's share are counted: {metrics}");
 }
 
 /// A connection that sends nothing, or only the HTTP/2 preface, is closed once `http.header_read_timeout_secs`

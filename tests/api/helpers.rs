@@ -178,3 +178,8 @@ pub fn refresh_of(pair: &serde_json::Value) -> &str {
 
 /// The object store's body type, for tests that write objects directly.
 pub type ByteChunks = gantry_actors::ports::objects::ByteStream;
+
+/// The value of `series` (name and labels exactly as rendered) in `/metrics` text; 0 when absent.
+pub fn metric_value(text: &str, series: &str) -> f64 {
+    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0.0)
+}

@@ -7,11 +7,14 @@
 mod helpers;
 
 mod admin;
+mod admin_users;
 mod auth;
 mod cli;
+mod config_errors;
 mod connections;
 mod errors;
 mod health;
+mod metrics;
 mod options;
 mod overload;
 mod rotation;

@@ -273,6 +273,27 @@ impl Accounts {
         Ok(self.0.store.user_by_id(id).await?.is_some())
     }
 
+    /// The user registered with `raw_email` (normalised as at registration); `None` for an unknown or malformed
+    /// email.
+    ///
+    /// # Errors
+    /// [`AccountError::Unavailable`].
+    pub async fn find_by_email(&self, raw_email: &str) -> Result<Option<User>, AccountError> {
+        let Ok(email) = normalize_email(raw_email) else { return Ok(None) };
+        Ok(self.0.store.user_by_email(&email).await?)
+    }
+
+    /// Deletes user `id`. Its sessions are not touched here: the caller revokes them first (through the
+    /// session registry, which owns them), so no token of a deleted account stays usable.
+    ///
+    /// # Errors
+    /// [`AccountError::Unavailable`].
+    pub async fn delete(&self, id: Uuid) -> Result<(), AccountError> {
+        self.0.store.delete_user(id).await?;
+        self.0.emails.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
+        Ok(())
+    }
+
     /// The newest `limit` revocation notices (evidence of forced re-logins).
     ///
     /// # Errors

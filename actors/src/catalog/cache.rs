@@ -267,6 +267,13 @@ impl CacheState {
     }
 
     /// Takes note of a version announced with a change: a gap drops everything, else `drop_one` runs.
+    /// Records the catalog version this instance is at (also as `gantry_catalog_version`, so instances that
+    /// disagree for long show on the dashboard and in alerts).
+    fn set_known(&mut self, version: u64) {
+        self.known_version = Some(version);
+        metrics::gauge!("gantry_catalog_version").set(version as f64);
+    }
+
     fn advance(&mut self, version: u64, drop_one: impl FnOnce(&Self)) {
         if self.known_version.is_some_and(|known| version > known + 1) {
             // At least one change was missed.
@@ -274,7 +281,7 @@ impl CacheState {
         } else {
             drop_one(self);
         }
-        self.known_version = Some(self.known_version.map_or(version, |k| k.max(version)));
+        self.set_known(self.known_version.map_or(version, |k| k.max(version)));
     }
 
     fn drop_all(&self, why: &'static str) {
@@ -308,9 +315,9 @@ impl CacheState {
             Some(known) if version > known => {
                 // The store is ahead of what the bus told us: some message was missed.
                 self.drop_all("version_ahead");
-                self.known_version = Some(version);
+                self.set_known(version);
             }
-            None => self.known_version = Some(version),
+            None => self.set_known(version),
             Some(_) => {}
         }
         let list = CachedList { version, items: Arc::new(items), first_page: Arc::default() };
@@ -528,7 +535,7 @@ impl CacheState {
             if self.known_version.is_some() {
                 self.drop_all("version_check");
             }
-            self.known_version = Some(version);
+            self.set_known(version);
         }
         Ok(())
     }

@@ -148,6 +148,16 @@ impl SecretStoreState {
         for (name, versions) in ring.iter() {
             let age = (now - versions.promoted_at).whole_seconds().max(0) as f64;
             metrics::gauge!("gantry_secret_current_version_age_seconds", "secret" => name.env_var()).set(age);
+            // The public fingerprint (already in logs and /admin/secrets), so instances on different keys show.
+            // The previous version's series drops to 0: Prometheus keeps a series the process still exports.
+            if let Some(previous) = &versions.previous {
+                metrics::gauge!("gantry_secret_fingerprint_info", "secret" => name.env_var(),
+                    "fingerprint" => previous.fingerprint().as_str().to_owned())
+                .set(0.0);
+            }
+            metrics::gauge!("gantry_secret_fingerprint_info", "secret" => name.env_var(),
+                "fingerprint" => versions.current.fingerprint().as_str().to_owned())
+            .set(1.0);
         }
     }
 

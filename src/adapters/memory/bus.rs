@@ -27,6 +27,8 @@ impl MemoryBus {
     #[must_use]
     pub fn new(instance_id: Uuid, capacity: usize) -> Self {
         let (tx, _) = broadcast::channel(capacity.max(1));
+        // In-process: connected for as long as the process runs.
+        metrics::gauge!("gantry_bus_connected", "backend" => "memory").set(1.0);
         Self { instance_id, tx }
     }
 }

@@ -1,0 +1,329 @@
+//! Every metric Gantry exports, in one table: its kind, its HELP text (described when the recorder is
+//! installed) and the label values known up front (registered at zero at start-up, so `rate()` and
+//! `increase()` see the first event instead of a series appearing from nothing).
+//!
+//! Adding a metric anywhere (gateway, adapters, actors) means adding one line to [`METRICS`]; the test
+//! `every_metric_named_in_the_source_is_described` fails otherwise, and so does CI's `promtool check metrics`.
+
+use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+
+/// What kind of series a metric is (decides which `describe_*` it gets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Only goes up.
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// Buckets, sum and count.
+    Histogram,
+}
+
+/// One exported metric.
+#[derive(Debug)]
+pub struct Metric {
+    /// The Prometheus name.
+    pub name: &'static str,
+    /// Counter, gauge or histogram.
+    pub kind: Kind,
+    /// The `# HELP` line.
+    pub help: &'static str,
+}
+
+const fn counter(name: &'static str, help: &'static str) -> Metric {
+    Metric { name, kind: Kind::Counter, help }
+}
+const fn gauge(name: &'static str, help: &'static str) -> Metric {
+    Metric { name, kind: Kind::Gauge, help }
+}
+const fn histogram(name: &'static str, help: &'static str) -> Metric {
+    Metric { name, kind: Kind::Histogram, help }
+}
+
+/// Every metric, grouped as in the README's Metrics section. One line per metric.
+pub const METRICS: &[Metric] = &[
+    // Build and process.
+    gauge("gantry_build_info", "Always 1; labels carry the Gantry version and the git commit it was built from."),
+    // Gateway.
+    counter("gantry_http_requests_total", "HTTP requests answered, by listener, route template, method and status."),
+    histogram(
+        "gantry_http_request_duration_seconds",
+        "Time from request received to response ready, by listener, route template and status class.",
+    ),
+    counter("gantry_http_shed_total", "Requests refused with 503 overloaded because too many were in flight."),
+    counter(
+        "gantry_http_connections_refused_total",
+        "Connections closed at accept: the listener's connection limit was reached.",
+    ),
+    counter(
+        "gantry_http_connections_refused_per_address_total",
+        "Connections closed at accept: their client address already had http.max_connections_per_address open.",
+    ),
+    counter(
+        "gantry_http_connections_closed_total",
+        "Connections closed by their guard: no request head within the header timeout of accept (head_timeout), or no request in progress for the keep-alive idle time (idle).",
+    ),
+    counter(
+        "gantry_shutdown_budget_exhausted_total",
+        "Shutdown stages (listener drain, actors) that ran out of the shutdown budget.",
+    ),
+    counter("gantry_readiness_failures_total", "Readiness checks (/readyz) that found a component down, by component."),
+    // Actors.
+    counter("gantry_actor_messages_total", "Messages an actor handled."),
+    histogram("gantry_actor_handle_seconds", "Time an actor spent handling one message."),
+    gauge("gantry_actor_mailbox_depth", "Messages sent to an actor and not yet handled."),
+    gauge("gantry_actor_mailbox_capacity", "The most messages that may wait in an actor's mailbox; more are refused."),
+    counter("gantry_actor_restarts_total", "Actor restarts after a failure."),
+    gauge("gantry_actor_up", "1 while the actor runs, 0 while it is down or restarting."),
+    // Bus, cache, object store.
+    gauge("gantry_bus_connected", "1 while this instance's bus consumer is connected and consuming, 0 otherwise."),
+    counter("gantry_bus_reconnects_total", "Bus consumer reconnection attempts after the link went down."),
+    counter("gantry_bus_publish_errors_total", "Bus publishes that failed (not confirmed by the broker)."),
+    counter("gantry_bus_messages_received_total", "Bus messages received and decoded."),
+    histogram(
+        "gantry_bus_propagation_seconds",
+        "Time from an event's publication to its being applied here, by event.",
+    ),
+    counter("gantry_cache_errors_total", "Shared cache (Redis) operations that failed, by operation."),
+    counter("gantry_object_store_errors_total", "Object store operations that failed, by backend and operation."),
+    // Accounts and sessions.
+    counter("gantry_auth_logins_total", "Login attempts by outcome."),
+    counter("gantry_auth_registrations_total", "Accounts registered over HTTP."),
+    counter("gantry_auth_refreshes_total", "Refresh token exchanges by outcome."),
+    counter(
+        "gantry_auth_refresh_reuse_total",
+        "Refresh tokens presented again after rotation; each revoked its session.",
+    ),
+    counter(
+        "gantry_sessions_revocations_total",
+        "Revocations: sessions ended (scope session) or epochs raised (user, all).",
+    ),
+    counter("gantry_sessions_created_total", "Sessions created (logins)."),
+    gauge("gantry_sessions_active", "Sessions the session store counts as live."),
+    gauge("gantry_sessions_epoch_seconds", "The global revocation epoch this instance applies (Unix seconds)."),
+    counter(
+        "gantry_sessions_view_reload_failures_total",
+        "Revocation view reloads that failed (the last view stays in use).",
+    ),
+    counter(
+        "gantry_sessions_announce_failures_total",
+        "Session revocation events that could not be published on the bus.",
+    ),
+    counter("gantry_session_store_errors_total", "Session store operations that failed, by backend and operation."),
+    // Uploads.
+    counter("gantry_uploads_total", "Uploads by outcome (stored, or why refused or failed)."),
+    counter("gantry_upload_bytes_total", "Bytes of stored uploads."),
+    gauge("gantry_uploads_in_flight", "Uploads being received now."),
+    histogram("gantry_upload_duration_seconds", "Time from upload request start to stored."),
+    counter("gantry_upload_guest_tokens_total", "Guest upload tokens issued."),
+    counter("gantry_uploads_deleted_total", "Uploads deleted by their owners."),
+    // Catalog.
+    gauge("gantry_catalog_version", "The catalog version this instance's option cache is at."),
+    counter("gantry_option_cache_hits_total", "Option list lookups served from the in-process cache, by kind."),
+    counter("gantry_option_cache_misses_total", "Option list lookups that loaded the list, by kind."),
+    counter("gantry_option_cache_shared_total", "Lookups in the shared (Redis) option cache tier, by result."),
+    counter("gantry_option_invalidations_total", "Option or template change messages received, by kind."),
+    counter("gantry_option_cache_flushes_total", "Whole option cache flushes, by reason."),
+    counter("gantry_options_created_total", "New options created through the API on this instance, by kind."),
+    counter("gantry_option_announce_failures_total", "Catalog change events that could not be published on the bus."),
+    counter("gantry_template_validation_failures_total", "Template sets or forms that failed their checks, by stage."),
+    counter(
+        "gantry_template_fallbacks_total",
+        "Times the bundled template set was served because the stored one is invalid.",
+    ),
+    counter("gantry_templates_imported_total", "Template sets stored through this instance."),
+    // Secrets and rotation.
+    counter(
+        "gantry_rotations_total",
+        "Secret rotations and rollbacks run by this instance, by kind, outcome and failed step.",
+    ),
+    counter("gantry_rotations_cancelled_total", "Running rotations cancelled because the shutdown budget ran out."),
+    counter("gantry_secret_version_changes_total", "Secret version changes this instance made, by secret and action."),
+    gauge("gantry_secret_current_version_age_seconds", "How long ago each secret's current version became current."),
+    gauge(
+        "gantry_secret_fingerprint_info",
+        "1 for each secret's current version fingerprint on this instance (0 for versions it no longer uses).",
+    ),
+    counter(
+        "gantry_secret_grace_verifications_total",
+        "Tokens verified with the previous key during its grace window.",
+    ),
+    counter("gantry_heartbeat_failures_total", "Instance heartbeats that could not be written."),
+];
+
+/// Describes every metric in [`METRICS`] to the installed recorder (its `# HELP` line).
+pub fn describe_all() {
+    for m in METRICS {
+        let unit = m.name.ends_with("_seconds").then_some(Unit::Seconds);
+        match (m.kind, unit) {
+            (Kind::Counter, _) => describe_counter!(m.name, m.help),
+            (Kind::Gauge, Some(unit)) => describe_gauge!(m.name, unit, m.help),
+            (Kind::Gauge, None) => describe_gauge!(m.name, m.help),
+            (Kind::Histogram, Some(unit)) => describe_histogram!(m.name, unit, m.help),
+            (Kind::Histogram, None) => describe_histogram!(m.name, m.help),
+        }
+    }
+}
+
+/// The backends in use, for the series whose `backend` label depends on them.
+#[derive(Debug, Clone, Copy)]
+pub struct BackendNames {
+    /// The bus (`amqp`, or the in-process one).
+    pub bus: &'static str,
+    /// The shared cache (`redis`, or the in-process one).
+    pub cache: &'static str,
+    /// The object store (`s3` or `fs`).
+    pub objects: &'static str,
+    /// The session store (`redis`, `sqlite`, `postgres`).
+    pub sessions: &'static str,
+}
+
+/// Readiness components (`/readyz`).
+const COMPONENTS: &[&str] = &[
+    "database",
+    "cache",
+    "object_store",
+    "bus",
+    "secret_store",
+    "session_registry",
+    "upload_pipeline",
+    "option_cache",
+];
+const LOGIN_OUTCOMES: &[&str] = &["success", "invalid_credentials", "rate_limited"];
+const REFRESH_OUTCOMES: &[&str] = &["rotated", "reused", "revoked", "expired", "invalid", "unavailable"];
+const REVOCATION_SCOPES: &[&str] = &["session", "user", "all"];
+const UPLOAD_OUTCOMES: &[&str] = &[
+    "stored",
+    "payload_too_large",
+    "quota_exceeded",
+    "client_at_capacity",
+    "body_timeout",
+    "active_content",
+    "unsupported_media_type",
+    "digest_mismatch",
+    "client_aborted",
+    "overloaded",
+    "storage_unavailable",
+];
+const PROPAGATED_EVENTS: &[&str] = &["sessions_revoked", "session_revoked", "option_changed", "templates_changed"];
+const FLUSH_REASONS: &[&str] = &["version_gap", "version_ahead", "version_check", "resync"];
+const TEMPLATE_STAGES: &[&str] = &["load", "import", "resolve"];
+const ROTATION_STEPS: &[&str] = &["validate", "stage", "smoke", "promote", "invalidate", "rollback"];
+const SECRET_ACTIONS: &[&str] = &["staged", "promoted", "restored", "rolled_back"];
+const OBJECT_OPS: &[&str] = &["put", "get", "delete", "health", "presign"];
+const CACHE_OPS: &[&str] = &["get", "set", "delete", "health"];
+const SESSION_OPS: &[&str] =
+    &["insert", "get", "read", "replace_if", "revoke", "revoked_since", "count_active", "list_for_user", "health"];
+
+fn zero(name: &'static str, labels: &[(&'static str, &'static str)]) {
+    let labels: Vec<metrics::Label> = labels.iter().map(|(k, v)| metrics::Label::new(*k, *v)).collect();
+    metrics::counter!(name, labels).absolute(0);
+}
+
+fn zero_each(name: &'static str, label: &'static str, values: &[&'static str]) {
+    for value in values {
+        zero(name, &[(label, value)]);
+    }
+}
+
+fn empty_histogram(name: &'static str, labels: &[(&'static str, &'static str)]) {
+    let labels: Vec<metrics::Label> = labels.iter().map(|(k, v)| metrics::Label::new(*k, *v)).collect();
+    // Registering the handle is enough: the exporter renders a histogram with no samples as zeros.
+    let _ = metrics::histogram!(name, labels);
+}
+
+/// Registers every counter and histogram whose label values are known before the first event, at zero.
+/// Series labelled by route or actor are registered where those are known (the router, the mailboxes).
+/// Registering again is harmless: `absolute(0)` never lowers a counter that already counted.
+pub fn register_known_series(backends: BackendNames) {
+    for name in [
+        "gantry_http_shed_total",
+        "gantry_auth_registrations_total",
+        "gantry_auth_refresh_reuse_total",
+        "gantry_sessions_created_total",
+        "gantry_sessions_view_reload_failures_total",
+        "gantry_sessions_announce_failures_total",
+        "gantry_upload_bytes_total",
+        "gantry_upload_guest_tokens_total",
+        "gantry_uploads_deleted_total",
+        "gantry_option_announce_failures_total",
+        "gantry_template_fallbacks_total",
+        "gantry_templates_imported_total",
+        "gantry_rotations_cancelled_total",
+        "gantry_heartbeat_failures_total",
+    ] {
+        zero(name, &[]);
+    }
+    zero_each("gantry_http_connections_refused_total", "listener", &["public", "admin"]);
+    zero_each("gantry_http_connections_refused_per_address_total", "listener", &["public", "admin"]);
+    for listener in ["public", "admin"] {
+        for reason in ["head_timeout", "idle"] {
+            zero("gantry_http_connections_closed_total", &[("listener", listener), ("reason", reason)]);
+        }
+    }
+    zero_each("gantry_shutdown_budget_exhausted_total", "stage", &["public", "admin", "actors"]);
+    zero_each("gantry_readiness_failures_total", "component", COMPONENTS);
+    zero_each("gantry_auth_logins_total", "outcome", LOGIN_OUTCOMES);
+    zero_each("gantry_auth_refreshes_total", "outcome", REFRESH_OUTCOMES);
+    zero_each("gantry_sessions_revocations_total", "scope", REVOCATION_SCOPES);
+    zero_each("gantry_uploads_total", "outcome", UPLOAD_OUTCOMES);
+    zero_each("gantry_option_cache_flushes_total", "reason", FLUSH_REASONS);
+    zero_each("gantry_template_validation_failures_total", "stage", TEMPLATE_STAGES);
+    let kinds = gantry_actors::catalog::OptionKind::ALL.map(gantry_actors::catalog::OptionKind::as_str);
+    zero_each("gantry_options_created_total", "kind", &kinds);
+    zero_each("gantry_option_invalidations_total", "kind", &kinds);
+    zero("gantry_option_invalidations_total", &[("kind", "templates")]);
+    for kind in ["rotation", "rollback"] {
+        zero("gantry_rotations_total", &[("kind", kind), ("outcome", "succeeded"), ("step", "none")]);
+        for step in ROTATION_STEPS {
+            zero("gantry_rotations_total", &[("kind", kind), ("outcome", "failed"), ("step", step)]);
+        }
+    }
+    for secret in gantry_actors::secrets::SecretName::ALL.map(gantry_actors::secrets::SecretName::env_var) {
+        for action in SECRET_ACTIONS {
+            zero("gantry_secret_version_changes_total", &[("secret", secret), ("action", action)]);
+        }
+    }
+    zero("gantry_secret_grace_verifications_total", &[("secret", "JWT_SECRET")]);
+    for op in OBJECT_OPS {
+        zero("gantry_object_store_errors_total", &[("backend", backends.objects), ("op", op)]);
+    }
+    for op in SESSION_OPS {
+        zero("gantry_session_store_errors_total", &[("backend", backends.sessions), ("op", op)]);
+    }
+    if backends.cache == "redis" {
+        for op in CACHE_OPS {
+            zero("gantry_cache_errors_total", &[("backend", "redis"), ("op", op)]);
+        }
+        zero_each("gantry_option_cache_shared_total", "result", &["hit", "miss", "error"]);
+    }
+    if backends.bus == "amqp" {
+        for name in
+            ["gantry_bus_reconnects_total", "gantry_bus_publish_errors_total", "gantry_bus_messages_received_total"]
+        {
+            zero(name, &[("backend", "amqp")]);
+        }
+    }
+    for event in PROPAGATED_EVENTS {
+        empty_histogram("gantry_bus_propagation_seconds", &[("event", event)]);
+    }
+    empty_histogram("gantry_upload_duration_seconds", &[]);
+    // Moved by increments only: adding 0 registers it without disturbing an upload already counted.
+    metrics::gauge!("gantry_uploads_in_flight").increment(0.0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each metric is described once: two lines for one name would leave one HELP text unused.
+    #[test]
+    fn metric_names_are_unique_and_prometheus_shaped() {
+        let mut seen = std::collections::HashSet::new();
+        for m in METRICS {
+            assert!(seen.insert(m.name), "{} listed twice", m.name);
+            assert!(m.name.starts_with("gantry_"), "{}", m.name);
+            assert!(!m.help.is_empty(), "{} has no HELP text", m.name);
+            assert_eq!(m.kind == Kind::Counter, m.name.ends_with("_total"), "{}: only counters end in _total", m.name);
+        }
+    }
+}

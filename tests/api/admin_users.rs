@@ -1,0 +1,112 @@
+//! Operators find and delete an account through the admin listener or the CLI; deleting revokes its sessions.
+
+use std::process::Command;
+
+use crate::helpers::{ADMIN_TOKEN, access, assert_problem, json_of, spawn_app};
+
+fn gantry(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gantry"));
+    cmd.env_clear().current_dir(dir).env("GANTRY_DATA_DIR", dir.join("data")).env("GANTRY_ADMIN_TOKEN", ADMIN_TOKEN);
+    cmd
+}
+
+/// `GET /admin/users?email=` finds the account by its email in any spelling; an unknown one is 404, a missing
+/// parameter 422, and no token 401.
+#[tokio::test]
+async fn admin_finds_a_user_by_email() {
+    let app = spawn_app().await;
+    let user_id = app.register("find-me@example.com").await;
+    let found =
+        json_of(app.admin_get("/admin/users?email=%20Find-Me%40Example.COM%20").send().await.unwrap(), 200).await;
+    assert_eq!(found["id"], user_id.as_str());
+    assert_eq!(found["email"], "find-me@example.com");
+    assert!(found["created_at"].is_string());
+    assert_problem(
+        app.admin_get("/admin/users?email=nobody%40example.com").send().await.unwrap(),
+        404,
+        "user_not_found",
+    )
+    .await;
+    assert_problem(app.admin_get("/admin/users").send().await.unwrap(), 422, "validation_failed").await;
+    let anonymous = app.client.get(format!("{}/admin/users?email=find-me%40example.com", app.admin)).send().await;
+    assert_eq!(anonymous.unwrap().status(), 401);
+}
+
+/// `DELETE /admin/users/{id}` revokes the account's sessions (its access token stops working at once) and
+/// deletes it (it can no longer log in; its email can register again); a second delete is 404.
+#[tokio::test]
+async fn deleting_a_user_revokes_its_sessions_and_removes_the_account() {
+    let app = spawn_app().await;
+    let user_id = app.register("delete-me@example.com").await;
+    let pair = app.login("delete-me@example.com").await;
+    let delete = || app.client.delete(format!("{}/admin/users/{user_id}", app.admin)).bearer_auth(ADMIN_TOKEN).send();
+
+    let body = json_of(delete().await.unwrap(), 200).await;
+    assert_eq!(body["deleted"], true);
+    assert!(body["revocation_job_id"].is_string());
+    assert_problem(app.me(access(&pair)).await, 401, "session_revoked").await;
+    let login = app
+        .post_json(
+            "/v1/auth/login",
+            &serde_json::json!({"email": "delete-me@example.com", "password": crate::helpers::PASSWORD}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_problem(login, 401, "invalid_credentials").await;
+    assert_problem(delete().await.unwrap(), 404, "user_not_found").await;
+    app.register("delete-me@example.com").await;
+}
+
+/// `gantry users find` and `gantry users delete` do the same through a running instance.
+#[tokio::test]
+async fn users_find_and_delete_cli_call_the_running_instance() {
+    let app = spawn_app().await;
+    let user_id = app.register("cli-user@example.com").await;
+    let pair = app.login("cli-user@example.com").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let admin = app.admin.clone();
+    let run = move |args: Vec<String>| {
+        let dir = dir.path().to_owned();
+        let admin = admin.clone();
+        tokio::task::spawn_blocking(move || {
+            gantry(&dir).args(&args).args(["--admin-url", &admin]).output().expect("runs")
+        })
+    };
+    let args = |a: &[&str]| a.iter().map(ToString::to_string).collect::<Vec<_>>();
+
+    let out = run(args(&["users", "find", "--email", "CLI-User@example.com"])).await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let found: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(found["id"], user_id.as_str());
+
+    let out = run(args(&["users", "delete", "--id", &user_id])).await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_problem(app.me(access(&pair)).await, 401, "session_revoked").await;
+
+    let out = run(args(&["users", "find", "--email", "cli-user@example.com"])).await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no account with the email"));
+}
+
+/// `gantry smoke --admin-url` deletes the throw-away account it registered (its last step); without an admin URL
+/// the account stays and the step says how to delete it.
+#[tokio::test]
+async fn smoke_deletes_its_ephemeral_account_through_the_admin_listener() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (base, admin, path) = (app.http.clone(), app.admin.clone(), dir.path().to_owned());
+    let out = tokio::task::spawn_blocking(move || {
+        gantry(&path).args(["smoke", "--base-url", &base, "--json", "--admin-url", &admin]).output().expect("runs")
+    })
+    .await
+    .expect("join");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    let last = report["steps"].as_array().expect("steps").last().expect("a step").clone();
+    assert_eq!(last["name"], "delete ephemeral account", "{report:#}");
+    assert_eq!(last["ok"], true, "{report:#}");
+    let email = report["email"].as_str().expect("email").replace('@', "%40");
+    assert_problem(app.admin_get(&format!("/admin/users?email={email}")).send().await.unwrap(), 404, "user_not_found")
+        .await;
+}

@@ -218,3 +218,91 @@ async fn import_checks_stores_and_serves() {
     let unauthorized = app.client.get(format!("{}/admin/templates", app.admin)).send().await.unwrap();
     assert_eq!(unauthorized.status(), 401);
 }
+
+/// Stores a template for Vans made of `fields` (one block) through the admin listener.
+async fn import_vans(app: &TestApp, fields: Value) -> reqwest::Response {
+    let set = json!({"templates": [{"category": "Vans", "blocks": [{"name": "probe", "fields": fields}]}]});
+    app.admin_post("/admin/templates").json(&set).send().await.expect("request")
+}
+
+/// The visible fields of Vans for `values`.
+async fn visible_for(app: &TestApp, vans: &str, values: Value) -> Vec<String> {
+    let result = json_of(evaluate(app, vans, &json!({"values": values})).send().await.unwrap(), 200).await;
+    result["visible"].as_array().expect("visible").iter().map(|v| v.as_str().expect("name").to_owned()).collect()
+}
+
+/// Conditions answer as json-logic-js 2.0.5 does in the browser — the mismatches the issue lists: `null == 0`
+/// is false, `"abc" != 10` true, `["a"] == "a"` true, `true == "true"` false, `"0" == false` true,
+/// `true == "1"` true.
+#[tokio::test]
+async fn conditions_answer_as_json_logic_js() {
+    let app = spawn_app().await;
+    let vans = id_of(&app, "category", None, "Vans").await;
+    let probe =
+        |name: &str, condition: Value| json!({"name": name, "type": "boolean", "label": name, "visibleIf": condition});
+    let fields = json!([
+        {"name": "n", "type": "number", "label": "N"},
+        {"name": "t", "type": "text", "label": "T"},
+        {"name": "b", "type": "boolean", "label": "B"},
+        {"name": "m", "type": "multiselect", "label": "M", "options": [{"value": "a", "label": "A"}]},
+        probe("n_is_zero", json!({"==": [{"var": "n"}, 0]})),
+        probe("n_is_false", json!({"==": [{"var": "n"}, false]})),
+        probe("t_is_not_ten", json!({"!=": [{"var": "t"}, 10]})),
+        probe("t_is_false", json!({"==": [{"var": "t"}, false]})),
+        probe("t_is_null", json!({"==": [{"var": "t"}, null]})),
+        probe("b_is_true_text", json!({"==": [{"var": "b"}, "true"]})),
+        probe("m_is_a", json!({"==": [{"var": "m"}, "a"]})),
+        probe("true_is_one", json!({"==": [true, "1"]})),
+    ]);
+    json_of(import_vans(&app, fields).await, 200).await;
+
+    let empty = visible_for(&app, &vans, json!({})).await;
+    for hidden in ["n_is_zero", "n_is_false"] {
+        assert!(!empty.contains(&hidden.to_owned()), "null == 0 and null == false are false in JS: {empty:?}");
+    }
+    assert!(empty.contains(&"true_is_one".to_owned()), "true == \"1\" in JS: {empty:?}");
+    let filled = visible_for(&app, &vans, json!({"t": "abc", "b": true, "m": ["a"]})).await;
+    assert!(filled.contains(&"t_is_not_ten".to_owned()), "{filled:?}");
+    assert!(filled.contains(&"m_is_a".to_owned()), "[\"a\"] == \"a\" in JS: {filled:?}");
+    assert!(!filled.contains(&"b_is_true_text".to_owned()), "true != \"true\" in JS: {filled:?}");
+    let zero_text = visible_for(&app, &vans, json!({"t": "0"})).await;
+    assert!(zero_text.contains(&"t_is_false".to_owned()), "\"0\" == false in JS: {zero_text:?}");
+    let empty_text = visible_for(&app, &vans, json!({"t": ""})).await;
+    assert!(!empty_text.contains(&"t_is_null".to_owned()), "\"\" != null in JS: {empty_text:?}");
+}
+
+/// Hidden means absent: a hidden field's leftover value is invisible to every other condition (to a
+/// fixpoint), so it cannot make another field visible and required, and it is never validated.
+#[tokio::test]
+async fn hidden_values_are_absent_for_other_conditions() {
+    let app = spawn_app().await;
+    let vans = id_of(&app, "category", None, "Vans").await;
+    let fields = json!([
+        {"name": "cooled", "type": "boolean", "label": "Cooled"},
+        {"name": "unit", "type": "text", "label": "Unit", "validation": {"maxLength": 2},
+         "visibleIf": {"!!": {"var": "cooled"}}},
+        {"name": "unit_serial", "type": "text", "label": "Unit serial",
+         "visibleIf": {"==": [{"var": "unit"}, "carrier"]}, "requiredIf": {"==": [{"var": "unit"}, "carrier"]}},
+        {"name": "serial_note", "type": "text", "label": "Note", "visibleIf": {"!!": {"var": "unit_serial"}}}
+    ]);
+    json_of(import_vans(&app, fields).await, 200).await;
+
+    let body = json!({"values": {"cooled": false, "unit": "carrier", "unit_serial": "X1"}});
+    let result = json_of(evaluate(&app, &vans, &body).send().await.unwrap(), 200).await;
+    let visible = result["visible"].as_array().unwrap();
+    for hidden in ["unit", "unit_serial", "serial_note"] {
+        assert!(!visible.contains(&json!(hidden)), "{hidden} should be hidden: {result}");
+    }
+    assert!(!result["required"].as_array().unwrap().contains(&json!("unit_serial")), "{result}");
+    let probe_errors: Vec<&Value> = result["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| ["cooled", "unit", "unit_serial", "serial_note"].contains(&e["field"].as_str().unwrap()))
+        .collect();
+    assert!(probe_errors.is_empty(), "hidden values are neither required nor validated: {result}");
+
+    let shown = json!({"values": {"cooled": true, "unit": "carrier"}});
+    let result = json_of(evaluate(&app, &vans, &shown).send().await.unwrap(), 200).await;
+    assert!(result["required"].as_array().unwrap().contains(&json!("unit_serial")), "{result}");
+}

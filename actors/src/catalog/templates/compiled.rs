@@ -2,21 +2,16 @@
 //! out), and the cascade runtime: which fields are visible and required, which values a change resets, what
 //! is wrong with the values, and which option lists to load next.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::{Arc, LazyLock};
-
-use datalogic_rs::{CompiledLogic, DataLogic};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use uuid::Uuid;
 
 use super::document::{Field, FieldType};
-use super::issues::{Issues, TemplateIssue, walk_logic};
+use super::issues::{Issues, TemplateIssue};
+use super::logic;
 use super::resolve::Resolved;
 use crate::catalog::OptionKind;
-
-/// One engine for every condition (compiled rules are evaluated against per-request data).
-static ENGINE: LazyLock<DataLogic> = LazyLock::new(DataLogic::new);
 
 /// Years are accepted from this one unless the field says otherwise.
 const FIRST_YEAR: f64 = 1900.0;
@@ -24,11 +19,14 @@ const FIRST_YEAR: f64 = 1900.0;
 struct CompiledField {
     field: Field,
     kind: Option<OptionKind>,
-    visible_if: Option<Arc<CompiledLogic>>,
-    required_if: Option<Arc<CompiledLogic>>,
+    /// Checked conditions, evaluated by [`super::logic`] as json-logic-js evaluates them.
+    visible_if: Option<Value>,
+    required_if: Option<Value>,
     pattern: Option<regex::Regex>,
     /// Fields that depend on this one and reset when it changes.
     resets: Vec<usize>,
+    /// Fields whose values `visible_if` reads.
+    visible_reads: Vec<usize>,
 }
 
 /// A resolved form, ready to evaluate.
@@ -92,18 +90,6 @@ pub struct Evaluation {
     pub options: BTreeMap<String, OptionList>,
 }
 
-/// JsonLogic truthiness (as json-logic-js): `false`, `null`, `0`, `""` and `[]` are false.
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(_) => true,
-    }
-}
-
 /// Whether a value counts as not given.
 fn is_empty(value: &Value) -> bool {
     match value {
@@ -136,6 +122,7 @@ impl CompiledTemplate {
                 required_if: None,
                 pattern: None,
                 resets: Vec::new(),
+                visible_reads: Vec::new(),
             });
         }
         for i in 0..fields.len() {
@@ -171,14 +158,21 @@ impl CompiledTemplate {
                 }
             }
             let mut compiled = [None, None];
+            let mut visible_reads = Vec::new();
             for (slot, (label, logic)) in
                 compiled.iter_mut().zip([("visibleIf", &field.visible_if), ("requiredIf", &field.required_if)])
             {
                 let Some(logic) = logic else { continue };
                 let mut vars = Vec::new();
                 let mut bad = false;
-                walk_logic(logic, &mut vars, &mut |_, _| bad = true);
+                logic::check(logic, label, &mut vars, &mut |_, _| bad = true);
                 for var in vars {
+                    if label == "visibleIf"
+                        && let Some(&read) = by_name.get(&var)
+                        && !visible_reads.contains(&read)
+                    {
+                        visible_reads.push(read);
+                    }
                     if !by_name.contains_key(&var) {
                         issues.push(
                             Some(&name),
@@ -188,10 +182,7 @@ impl CompiledTemplate {
                     }
                 }
                 if !bad {
-                    match ENGINE.compile(logic) {
-                        Ok(c) => *slot = Some(c),
-                        Err(e) => issues.push(Some(&name), "invalid_condition", format!("{label}: {e}")),
-                    }
+                    *slot = Some(logic.clone());
                 }
             }
             let [visible_if, required_if] = compiled;
@@ -206,6 +197,7 @@ impl CompiledTemplate {
             slot.visible_if = visible_if;
             slot.required_if = required_if;
             slot.pattern = pattern;
+            slot.visible_reads = visible_reads;
             if resets {
                 for d in deps {
                     if d != i && !fields[d].resets.contains(&i) {
@@ -214,9 +206,17 @@ impl CompiledTemplate {
                 }
             }
         }
-        for cycle in cycles(&fields, &by_name) {
+        let depends: Vec<Vec<usize>> =
+            fields.iter().map(|f| f.field.dependencies().filter_map(|d| by_name.get(d).copied()).collect()).collect();
+        for cycle in cycles(&fields, &depends) {
             let first = cycle[0].clone();
             issues.push(Some(&first), "dependency_cycle", format!("dependsOn cycle: {}", cycle.join(" → ")));
+        }
+        // Hidden fields are absent for every condition, so whether a field shows must not depend on itself.
+        let reads: Vec<Vec<usize>> = fields.iter().map(|f| f.visible_reads.clone()).collect();
+        for cycle in cycles(&fields, &reads) {
+            let first = cycle[0].clone();
+            issues.push(Some(&first), "dependency_cycle", format!("visibleIf cycle: {}", cycle.join(" → ")));
         }
         if out.is_empty() { Ok(Self { resolved, fields, by_name }) } else { Err(out) }
     }
@@ -258,16 +258,14 @@ impl CompiledTemplate {
                 }),
             }
         }
-        let data = Arc::new(Value::Object(data));
-        let holds = |logic: &Option<Arc<CompiledLogic>>, default: bool| {
-            logic.as_ref().map_or(default, |l| ENGINE.evaluate(l, Arc::clone(&data)).is_ok_and(|v| truthy(&v)))
-        };
+        let (visible, data) = self.visibility(data);
+        let holds = |logic: &Option<Value>, default: bool| logic.as_ref().map_or(default, |l| logic::holds(l, &data));
         for (i, cf) in self.fields.iter().enumerate() {
             let name = &cf.field.name;
             if reset[i] {
                 eval.reset.push(name.clone());
             }
-            if !holds(&cf.visible_if, true) {
+            if !visible[i] {
                 continue;
             }
             eval.visible.push(name.clone());
@@ -306,6 +304,28 @@ impl CompiledTemplate {
             }
         }
         (eval, checks)
+    }
+
+    /// Which fields show for `data`, and the data without the hidden fields' values. Hidden means absent: a
+    /// hidden field's value is invisible to every condition, so visibility is evaluated to a fixpoint — from
+    /// every field shown, each pass evaluates every `visibleIf` against the values of the fields the previous
+    /// pass showed. `visibleIf` reads form no cycle (checked at compile), so a field at depth `d` of that graph
+    /// is settled after `d + 1` passes and the loop ends within `fields + 1` passes.
+    fn visibility(&self, data: Map<String, Value>) -> (Vec<bool>, Map<String, Value>) {
+        let mut visible = vec![true; self.fields.len()];
+        let mut shown = data.clone();
+        for _ in 0..=self.fields.len() {
+            let next: Vec<bool> =
+                self.fields.iter().map(|cf| cf.visible_if.as_ref().is_none_or(|l| logic::holds(l, &shown))).collect();
+            let settled = next == visible;
+            visible = next;
+            shown = data.clone();
+            shown.retain(|name, _| self.by_name.get(name).is_some_and(|&i| visible[i]));
+            if settled {
+                break;
+            }
+        }
+        (visible, shown)
     }
 
     fn check_value(
@@ -397,8 +417,8 @@ impl CompiledTemplate {
     }
 }
 
-/// Cycles in the dependency graph (`dependsOn` and `parentField` edges), each as a path of names.
-fn cycles(fields: &[CompiledField], by_name: &HashMap<String, usize>) -> Vec<Vec<String>> {
+/// Cycles in a graph over the fields (`edges[i]`: the fields `i` depends on), each as a path of names.
+fn cycles(fields: &[CompiledField], edges: &[Vec<usize>]) -> Vec<Vec<String>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         New,
@@ -408,15 +428,14 @@ fn cycles(fields: &[CompiledField], by_name: &HashMap<String, usize>) -> Vec<Vec
     fn visit(
         i: usize,
         fields: &[CompiledField],
-        by_name: &HashMap<String, usize>,
+        edges: &[Vec<usize>],
         marks: &mut [Mark],
         path: &mut Vec<usize>,
         found: &mut Vec<Vec<String>>,
     ) {
         marks[i] = Mark::Open;
         path.push(i);
-        for dep in fields[i].field.dependencies() {
-            let Some(&d) = by_name.get(dep) else { continue };
+        for &d in &edges[i] {
             match marks[d] {
                 Mark::Open => {
                     let start = path.iter().position(|&p| p == d).unwrap_or(0);
@@ -424,7 +443,7 @@ fn cycles(fields: &[CompiledField], by_name: &HashMap<String, usize>) -> Vec<Vec
                     cycle.push(fields[d].field.name.clone());
                     found.push(cycle);
                 }
-                Mark::New => visit(d, fields, by_name, marks, path, found),
+                Mark::New => visit(d, fields, edges, marks, path, found),
                 Mark::Done => {}
             }
         }
@@ -435,7 +454,7 @@ fn cycles(fields: &[CompiledField], by_name: &HashMap<String, usize>) -> Vec<Vec
     let mut found = Vec::new();
     for i in 0..fields.len() {
         if marks[i] == Mark::New {
-            visit(i, fields, by_name, &mut marks, &mut Vec::new(), &mut found);
+            visit(i, fields, edges, &mut marks, &mut Vec::new(), &mut found);
         }
     }
     found

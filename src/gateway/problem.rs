@@ -306,6 +306,9 @@ impl From<CacheError> for ApiError {
             }
             CacheError::NoTemplate => Self::ResourceNotFound { code: "template_not_found", what: "template" },
             CacheError::InvalidTemplates(issues) => Self::InvalidTemplates(issues),
+            CacheError::InvalidValues(issues) => Self::Validation(
+                issues.into_iter().map(|i| FieldError { field: i.field, code: i.code, message: i.message }).collect(),
+            ),
             CacheError::TooManyCreates { retry_after } => Self::TooManyRequests { retry_after },
             CacheError::Call(e) => e.into(),
         }

@@ -1,5 +1,6 @@
 //! Listing-form templates over HTTP: `GET /v1/templates/{category_id}?subcategory_id=` (the resolved form,
 //! `ETag` from the template set's version), `POST /v1/templates/{category_id}/evaluate` (the cascade runtime),
+//! `POST /v1/templates/{category_id}/submit` (the final check: clean values or every problem),
 //! and on the admin listener `GET /admin/templates` (the set in use) and `POST /admin/templates[?replace=true]`
 //! (check and store a set; every instance drops its templates).
 
@@ -123,6 +124,44 @@ pub async fn evaluate(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Re
     }
     let evaluation = state.options.evaluate(&form, &body.values, &changed).await?;
     Ok(json_response(StatusCode::OK, &evaluation))
+}
+
+/// What `submit` answers: the contract a listing service stores.
+#[derive(Serialize)]
+struct Submitted<'a> {
+    category_id: Uuid,
+    /// The subcategory the values were checked against (`null`: the category's form).
+    subcategory_id: Option<Uuid>,
+    /// The template it came from (`Trucks / Tipper trucks`).
+    template: &'a str,
+    /// The template set's version (the form's `ETag` without `"t"`).
+    version: u64,
+    /// The clean values.
+    values: Map<String, Value>,
+}
+
+/// `POST /v1/templates/{category_id}/submit {subcategory_id?, values}` → 200 `{category_id, subcategory_id,
+/// template, version, values}`: the final check of a complete form, with the clean values (hidden fields
+/// removed, typed, options resolved to `{id, name}`).
+///
+/// # Errors
+/// 422 `validation_failed` with every problem per field; as `evaluate` otherwise.
+pub async fn submit(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
+    let category_id = category_of(ctx)?;
+    let body: EvaluateBody = read_json(req, state.settings.http.max_body_bytes).await?;
+    let form = state.options.form(category_id, body.subcategory_id).await?;
+    // A final check resets nothing: `changed` is accepted (the body is evaluate's) and has no effect.
+    let values = state.options.submit(&form, &body.values).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &Submitted {
+            category_id,
+            subcategory_id: body.subcategory_id,
+            template: &form.template.resolved.title,
+            version: form.version,
+            values,
+        },
+    ))
 }
 
 #[derive(Serialize)]

@@ -306,3 +306,78 @@ async fn hidden_values_are_absent_for_other_conditions() {
     let result = json_of(evaluate(&app, &vans, &shown).send().await.unwrap(), 200).await;
     assert!(result["required"].as_array().unwrap().contains(&json!("unit_serial")), "{result}");
 }
+
+fn submit(app: &TestApp, category: &str, body: &Value) -> reqwest::RequestBuilder {
+    app.client.post(format!("{}/v1/templates/{category}/submit", app.http)).json(body)
+}
+
+/// Submit is the final check a listing service stores: a complete form comes back clean — hidden fields
+/// removed, numbers typed, option ids resolved to `{id, name}`, with the template version and subcategory it
+/// was checked against; an incomplete or wrong one is a 422 naming every problem per field.
+#[tokio::test]
+async fn submit_returns_clean_values_or_every_problem() {
+    let app = spawn_app().await;
+    let trucks = id_of(&app, "category", None, "Trucks").await;
+    let tipper = id_of(&app, "subcategory", Some(&trucks), "Tipper trucks").await;
+    let volvo = id_of(&app, "brand", None, "Volvo").await;
+    let scania = id_of(&app, "brand", None, "Scania").await;
+    let fh = id_of(&app, "model", Some(&volvo), "FH").await;
+    let germany = id_of(&app, "country", None, "Germany").await;
+    let hamburg = id_of(&app, "city", Some(&germany), "Hamburg").await;
+    let form = get(&app, &format!("/v1/templates/{trucks}?subcategory_id={tipper}")).await;
+
+    let complete = json!({"subcategory_id": tipper, "values": {
+        "brand": volvo, "model": fh, "year": 2019.0, "condition": "used", "country": germany, "city": hamburg,
+        "fuel_type": "electric", "emission_class": "euro_4", "mileage_km": 120000, "adr": false,
+        "tipping_direction": "rear", "body_volume_m3": 12.5, "price_eur": 45000
+    }});
+    let result = json_of(submit(&app, &trucks, &complete).send().await.unwrap(), 200).await;
+    assert_eq!(result["subcategory_id"], json!(tipper));
+    assert_eq!(result["template"], "Trucks / Tipper trucks");
+    assert_eq!(result["version"], form["version"]);
+    let values = &result["values"];
+    assert_eq!(values["brand"], json!({"id": volvo, "name": "Volvo"}));
+    assert_eq!(values["model"], json!({"id": fh, "name": "FH"}));
+    assert_eq!(values["city"], json!({"id": hamburg, "name": "Hamburg"}));
+    assert_eq!(values["year"].to_string(), "2019", "years are whole numbers: {values}");
+    assert_eq!(values["body_volume_m3"], json!(12.5));
+    assert_eq!(values["adr"], json!(false));
+    assert_eq!(values["tipping_direction"], "rear");
+    assert!(values.get("emission_class").is_none(), "hidden for an electric truck, so dropped: {values}");
+
+    let wrong = json!({"values": {
+        "brand": scania, "model": fh, "year": 1850, "condition": "used", "country": germany,
+        "fuel_type": "steam", "colour": "red"
+    }});
+    let problem = assert_problem(submit(&app, &trucks, &wrong).send().await.unwrap(), 422, "validation_failed").await;
+    let errors = problem["errors"].as_array().expect("errors");
+    for (field, code) in [
+        ("model", "unknown_option"),
+        ("year", "below_min"),
+        ("fuel_type", "unknown_option"),
+        ("mileage_km", "required"),
+        ("colour", "unknown_field"),
+    ] {
+        assert!(errors.iter().any(|e| e["field"] == field && e["code"] == code), "{field}/{code} not in {problem}");
+    }
+}
+
+/// A parent field holding an id that is not an option of the parent's kind (a country id as the brand) is an
+/// error, and evaluate does not point the dependent list at it.
+#[tokio::test]
+async fn evaluate_never_points_a_dependent_list_at_an_invalid_parent() {
+    let app = spawn_app().await;
+    let trucks = id_of(&app, "category", None, "Trucks").await;
+    let germany = id_of(&app, "country", None, "Germany").await;
+    let volvo = id_of(&app, "brand", None, "Volvo").await;
+
+    let body = json!({"values": {"brand": germany}, "changed": "brand"});
+    let result = json_of(evaluate(&app, &trucks, &body).send().await.unwrap(), 200).await;
+    assert!(result["options"].get("model").is_none(), "no model list under a country: {result}");
+    let errors = result["errors"].as_array().unwrap();
+    assert!(errors.iter().any(|e| e["field"] == "brand" && e["code"] == "unknown_option"), "{result}");
+
+    let body = json!({"values": {"brand": volvo}, "changed": "brand"});
+    let result = json_of(evaluate(&app, &trucks, &body).send().await.unwrap(), 200).await;
+    assert_eq!(result["options"]["model"], json!({"kind": "model", "parent_id": volvo}));
+}

@@ -163,6 +163,9 @@ pub enum CacheError {
     /// A template set (imported, or resolved for a category) failed its checks.
     #[error("the template set failed its checks ({} problems)", .0.len())]
     InvalidTemplates(Vec<TemplateIssue>),
+    /// The values of a submitted form failed their checks (every problem, per field).
+    #[error("the form's values failed their checks ({} problems)", .0.len())]
+    InvalidValues(Vec<ValueIssue>),
     /// The user created too many options this hour.
     #[error("too many options created; retry in {}s", .retry_after.as_secs())]
     TooManyCreates {
@@ -716,7 +719,8 @@ impl OptionCacheHandle {
     }
 
     /// Evaluates `form` for `values` after `changed` changed, including the catalog look-ups: an option id
-    /// that is not under the right parent is an `unknown_option` error.
+    /// that is not under the right parent is an `unknown_option` error, and a dependent list is named only
+    /// when its parent field holds a valid option of the parent's kind.
     ///
     /// # Errors
     /// The store or the actor is unavailable.
@@ -728,22 +732,86 @@ impl OptionCacheHandle {
     ) -> Result<Evaluation, CacheError> {
         let this_year = OffsetDateTime::now_utc().year();
         let (mut evaluation, checks) = form.template.evaluate(values, changed, this_year);
+        self.look_up(form, checks, &mut evaluation).await?;
+        Ok(evaluation)
+    }
+
+    /// The final check of a complete form (`POST …/submit`): the clean values — hidden fields dropped, numbers
+    /// and booleans typed, option ids checked against their parents and resolved to `{id, name}`.
+    ///
+    /// # Errors
+    /// [`CacheError::InvalidValues`] with every problem, per field; the store or the actor is unavailable.
+    pub async fn submit(
+        &self,
+        form: &Form,
+        values: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, CacheError> {
+        let this_year = OffsetDateTime::now_utc().year();
+        let checked = form.template.check_values(values, &[], this_year);
+        let mut evaluation = checked.evaluation;
+        let names = self.look_up(form, checked.checks, &mut evaluation).await?;
+        if !evaluation.errors.is_empty() {
+            return Err(CacheError::InvalidValues(evaluation.errors));
+        }
+        let resolve = |value: &serde_json::Value| {
+            let id = value.as_str().and_then(|s| Uuid::parse_str(s).ok());
+            match id.and_then(|id| names.get(&id).map(|name| (id, name))) {
+                Some((id, name)) => serde_json::json!({"id": id, "name": name}),
+                None => value.clone(),
+            }
+        };
+        let mut clean = checked.values;
+        for (name, value) in &mut clean {
+            if form.template.field(name).is_some_and(|f| f.data_source.is_some()) {
+                let resolved = match &*value {
+                    serde_json::Value::Array(items) => items.iter().map(resolve).collect(),
+                    single => resolve(single),
+                };
+                *value = resolved;
+            }
+        }
+        Ok(clean)
+    }
+
+    /// Looks up `checks` in the cached lists: a miss is an `unknown_option` error in `evaluation`; a list whose
+    /// parent field failed its look-up is not named. Returns the names of the options found.
+    async fn look_up(
+        &self,
+        form: &Form,
+        checks: Vec<templates::OptionCheck>,
+        evaluation: &mut Evaluation,
+    ) -> Result<HashMap<Uuid, String>, CacheError> {
+        let mut names = HashMap::new();
         for check in checks {
             let found = match self.list((check.list.kind, check.list.parent_id)).await {
-                Ok(list) => list.items.iter().any(|o| o.id == check.id),
-                Err(CacheError::UnknownParent) => false,
+                Ok(list) => list.items.iter().find(|o| o.id == check.id).map(|o| o.name.clone()),
+                Err(CacheError::UnknownParent) => None,
                 Err(e) => return Err(e),
             };
-            if !found {
-                let label = form.template.field(&check.field).map_or(check.field.as_str(), |f| f.label.as_str());
-                let message = match check.list.parent_id {
-                    Some(_) => format!("{label}: no such option under the chosen parent"),
-                    None => format!("{label}: no such option"),
-                };
+            if let Some(name) = found {
+                names.insert(check.id, name);
+                continue;
+            }
+            let label = form.template.field(&check.field).map_or(check.field.as_str(), |f| f.label.as_str());
+            let message = match check.list.parent_id {
+                Some(_) => format!("{label}: no such option under the chosen parent"),
+                None => format!("{label}: no such option"),
+            };
+            if !evaluation.errors.iter().any(|e| e.field == check.field) {
                 evaluation.errors.push(ValueIssue { field: check.field, code: "unknown_option", message });
             }
         }
-        Ok(evaluation)
+        // A brand field holding a country's id must not point the model list at that country.
+        let failed: Vec<String> = evaluation.errors.iter().map(|e| e.field.clone()).collect();
+        evaluation.options.retain(|name, list| {
+            list.parent_id.is_none()
+                || form
+                    .template
+                    .field(name)
+                    .and_then(|f| f.data_source.as_ref()?.parent_field.as_ref())
+                    .is_none_or(|parent| !failed.contains(parent))
+        });
+        Ok(names)
     }
 
     /// The template set in use, loaded if needed.

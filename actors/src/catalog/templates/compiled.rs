@@ -90,6 +90,26 @@ pub struct Evaluation {
     pub options: BTreeMap<String, OptionList>,
 }
 
+/// What [`CompiledTemplate::check_values`] found.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    /// What the form looks like.
+    pub evaluation: Evaluation,
+    /// The catalog look-ups the caller must make.
+    pub checks: Vec<OptionCheck>,
+    /// The values of visible fields that passed their checks, typed; option ids as ids.
+    pub values: Map<String, Value>,
+}
+
+/// A checked value in its type: integers and years as whole numbers (`2019`, not `2019.0`).
+fn typed(field_type: FieldType, value: &Value) -> Value {
+    match (field_type, value.as_f64()) {
+        #[allow(clippy::cast_possible_truncation)]
+        (FieldType::Integer | FieldType::Year, Some(n)) if n.abs() < 9_007_199_254_740_992.0 => Value::from(n as i64),
+        _ => value.clone(),
+    }
+}
+
 /// Whether a value counts as not given.
 fn is_empty(value: &Value) -> bool {
     match value {
@@ -230,6 +250,16 @@ impl CompiledTemplate {
         changed: &[String],
         this_year: i32,
     ) -> (Evaluation, Vec<OptionCheck>) {
+        let checked = self.check_values(values, changed, this_year);
+        (checked.evaluation, checked.checks)
+    }
+
+    /// [`Self::evaluate`], plus the clean values: those of visible fields that passed their checks, typed
+    /// (integers and years as whole numbers), hidden and reset fields dropped. Option ids stay ids here; the
+    /// caller, which can see the catalog, resolves them.
+    #[must_use]
+    pub fn check_values(&self, values: &Map<String, Value>, changed: &[String], this_year: i32) -> Checked {
+        let mut cleaned = Map::new();
         let mut eval = Evaluation::default();
         let mut checks = Vec::new();
         // Resets: everything downstream of a change, through fields that reset.
@@ -296,14 +326,15 @@ impl CompiledTemplate {
                     message: format!("{} is required", cf.field.label),
                 }),
                 None => {}
-                Some(value) => {
-                    if let Err((code, message)) = self.check_value(cf, value, list, this_year, &mut checks) {
-                        eval.errors.push(ValueIssue { field: name.clone(), code, message });
+                Some(value) => match self.check_value(cf, value, list, this_year, &mut checks) {
+                    Err((code, message)) => eval.errors.push(ValueIssue { field: name.clone(), code, message }),
+                    Ok(()) => {
+                        cleaned.insert(name.clone(), typed(cf.field.field_type, value));
                     }
-                }
+                },
             }
         }
-        (eval, checks)
+        Checked { evaluation: eval, checks, values: cleaned }
     }
 
     /// Which fields show for `data`, and the data without the hidden fields' values. Hidden means absent: a

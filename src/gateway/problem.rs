@@ -153,6 +153,19 @@ impl ApiError {
         Self::Validation(vec![FieldError { field: field.into(), code, message: message.into() }])
     }
 
+    /// An error loading the form named by evaluate's `from` (the previous form): an unknown category or
+    /// subcategory there is a 422 on `from.category_id` / `from.subcategory_id`, not a 404 of the path's.
+    #[must_use]
+    pub fn of_previous_form(err: CacheError) -> Self {
+        match err {
+            CacheError::UnknownCategory => Self::field("from.category_id", "not_found", "no such category"),
+            CacheError::UnknownSubcategory => {
+                Self::field("from.subcategory_id", "not_found", "no such subcategory in that category")
+            }
+            other => other.into(),
+        }
+    }
+
     /// 503 `database_unavailable`: a store behind an owner is unreachable.
     fn database_unavailable(reason: String) -> Self {
         Self::Unavailable { code: "database_unavailable", reason, retry_after: Duration::from_secs(2) }

@@ -5,7 +5,7 @@
 //! (check and store a set; every instance drops its templates).
 
 use gantry_actors::catalog::cache::{Form, TemplateOrigin};
-use gantry_actors::catalog::templates::{Block, Source, TemplateSet};
+use gantry_actors::catalog::templates::{Block, CarryOver, Evaluation, Source, TemplateSet};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, StatusCode};
@@ -102,10 +102,32 @@ struct EvaluateBody {
     values: Map<String, Value>,
     #[serde(default)]
     changed: Option<Changed>,
+    /// The form `values` were filled in, when the user just changed the category or subcategory.
+    #[serde(default)]
+    from: Option<FromForm>,
 }
 
-/// `POST /v1/templates/{category_id}/evaluate {subcategory_id?, values, changed?}` →
-/// `{visible, required, reset, errors, options}`.
+/// `from`: the previous form.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FromForm {
+    category_id: Uuid,
+    #[serde(default)]
+    subcategory_id: Option<Uuid>,
+}
+
+/// Evaluate's answer, with the carry-over when `from` was given.
+#[derive(Serialize)]
+struct Evaluated {
+    #[serde(flatten)]
+    evaluation: Evaluation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    carried_over: Option<CarryOver>,
+}
+
+/// `POST /v1/templates/{category_id}/evaluate {subcategory_id?, values, changed?, from?}` →
+/// `{visible, required, reset, errors, options, carried_over?}`. With `from` (the form the values were filled
+/// in), the values are first carried over to this form and the answer says what was kept and dropped.
 ///
 /// # Errors
 /// 404 `category_not_found`; 422 for an unknown subcategory or a `changed` naming no field; 400 for bad
@@ -122,8 +144,17 @@ pub async fn evaluate(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Re
     if let Some(unknown) = changed.iter().find(|name| form.template.field(name).is_none()) {
         return Err(ApiError::field("changed", "unknown_field", format!("this form has no field {unknown:?}")));
     }
-    let evaluation = state.options.evaluate(&form, &body.values, &changed).await?;
-    Ok(json_response(StatusCode::OK, &evaluation))
+    let carried_over = match body.from {
+        None => None,
+        Some(from) => {
+            let previous =
+                state.options.form(from.category_id, from.subcategory_id).await.map_err(ApiError::of_previous_form)?;
+            Some(form.template.carry_over(&previous.template, &body.values))
+        }
+    };
+    let values = carried_over.as_ref().map_or(&body.values, |c| &c.values);
+    let evaluation = state.options.evaluate(&form, values, &changed).await?;
+    Ok(json_response(StatusCode::OK, &Evaluated { evaluation, carried_over }))
 }
 
 /// What `submit` answers: the contract a listing service stores.

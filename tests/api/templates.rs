@@ -381,3 +381,64 @@ async fn evaluate_never_points_a_dependent_list_at_an_invalid_parent() {
     let result = json_of(evaluate(&app, &trucks, &body).send().await.unwrap(), 200).await;
     assert_eq!(result["options"]["model"], json!({"kind": "model", "parent_id": volvo}));
 }
+
+/// Changing the category carries over the values of fields both forms have (same name, compatible type),
+/// evaluates the new form with them, and says which values were dropped and why.
+#[tokio::test]
+async fn changing_the_category_carries_over_compatible_values() {
+    let app = spawn_app().await;
+    let trucks = id_of(&app, "category", None, "Trucks").await;
+    let trailers = id_of(&app, "category", None, "Trailers").await;
+    let volvo = id_of(&app, "brand", None, "Volvo").await;
+    let fh = id_of(&app, "model", Some(&volvo), "FH").await;
+    let values = json!({"brand": volvo, "model": fh, "year": 2019, "payload_kg": 12000, "fuel_type": "diesel",
+        "axle_configuration": "6x4", "mileage_km": 100000, "gross_weight_kg": 26000, "condition": "used"});
+
+    let body = json!({"values": values, "from": {"category_id": trucks}});
+    let result = json_of(evaluate(&app, &trailers, &body).send().await.unwrap(), 200).await;
+    let carried = &result["carried_over"];
+    assert_eq!(
+        carried["values"],
+        json!({"brand": volvo, "model": fh, "year": 2019, "payload_kg": 12000, "gross_weight_kg": 26000,
+            "condition": "used"}),
+        "{result}"
+    );
+    let mut dropped: Vec<(String, String)> = carried["dropped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["field"].as_str().unwrap().to_owned(), d["reason"].as_str().unwrap().to_owned()))
+        .collect();
+    dropped.sort();
+    assert_eq!(
+        dropped,
+        [
+            ("axle_configuration", "not_in_new_form"),
+            ("fuel_type", "not_in_new_form"),
+            ("mileage_km", "not_in_new_form")
+        ]
+        .map(|(f, r)| (f.to_owned(), r.to_owned()))
+    );
+    assert!(!result["errors"].as_array().unwrap().iter().any(|e| e["code"] == "unknown_field"), "{result}");
+    assert_eq!(result["options"]["model"], json!({"kind": "model", "parent_id": volvo}));
+
+    // A field of the same name but another type, or fixed options without the value, is dropped.
+    let fields = json!([
+        {"name": "payload_kg", "type": "text", "label": "Payload"},
+        {"name": "condition", "type": "select", "label": "Condition", "options": [{"value": "new", "label": "New"}]},
+        {"name": "year", "type": "number", "label": "Year"}
+    ]);
+    json_of(import_vans(&app, fields).await, 200).await;
+    let vans = id_of(&app, "category", None, "Vans").await;
+    let body = json!({"values": values, "from": {"category_id": trucks}});
+    let result = json_of(evaluate(&app, &vans, &body).send().await.unwrap(), 200).await;
+    let dropped = result["carried_over"]["dropped"].as_array().unwrap();
+    for (field, reason) in [("payload_kg", "incompatible_type"), ("condition", "not_an_option")] {
+        assert!(dropped.contains(&json!({"field": field, "reason": reason})), "{field}: {result}");
+    }
+    assert_eq!(result["carried_over"]["values"]["year"], json!(2019), "a year fits a number field: {result}");
+
+    let unknown = json!({"values": {}, "from": {"category_id": vans, "subcategory_id": trucks}});
+    let problem = assert_problem(evaluate(&app, &vans, &unknown).send().await.unwrap(), 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "from.subcategory_id", "{problem}");
+}

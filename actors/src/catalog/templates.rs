@@ -18,7 +18,7 @@ pub mod logic;
 pub mod resolve;
 
 pub use check::check;
-pub use compiled::{Checked, CompiledTemplate, Evaluation, OptionCheck, OptionList, ValueIssue};
+pub use compiled::{CarryOver, Checked, CompiledTemplate, Dropped, Evaluation, OptionCheck, OptionList, ValueIssue};
 pub use document::{Block, Field, FieldType, TemplateSet};
 pub use issues::TemplateIssue;
 pub use resolve::{Resolved, Source, resolve};

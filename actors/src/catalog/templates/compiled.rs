@@ -101,6 +101,51 @@ pub struct Checked {
     pub values: Map<String, Value>,
 }
 
+/// The values carried over from another form ([`CompiledTemplate::carry_over`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CarryOver {
+    /// The values kept: the new form state.
+    pub values: Map<String, Value>,
+    /// The values dropped, and why.
+    pub dropped: Vec<Dropped>,
+}
+
+/// A value that was not carried over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dropped {
+    /// The field.
+    pub field: String,
+    /// `not_in_new_form`, `not_in_previous_form`, `incompatible_type` or `not_an_option`.
+    pub reason: &'static str,
+}
+
+/// Why `value` of the field `old` does not fit the field `new` of the same name, if it does not.
+fn compatibility(old: &Field, new: &Field, value: &Value) -> Option<&'static str> {
+    let (a, b) = (old.field_type, new.field_type);
+    if a.is_numeric() && b.is_numeric() {
+        let fits = value.as_f64().is_some_and(|n| b == FieldType::Number || n.fract() == 0.0);
+        return (!fits).then_some("incompatible_type");
+    }
+    if a != b {
+        return Some("incompatible_type");
+    }
+    if !a.is_choice() {
+        return None;
+    }
+    match (&old.data_source, &new.data_source) {
+        (Some(x), Some(y)) if x.kind == y.kind => None,
+        (None, None) => {
+            let known = |v: &Value| v.as_str().is_some_and(|v| new.options.iter().any(|o| o.value == v));
+            let all_known = match value {
+                Value::Array(items) => items.iter().all(known),
+                single => known(single),
+            };
+            (!all_known).then_some("not_an_option")
+        }
+        _ => Some("incompatible_type"),
+    }
+}
+
 /// A checked value in its type: integers and years as whole numbers (`2019`, not `2019.0`).
 fn typed(field_type: FieldType, value: &Value) -> Value {
     match (field_type, value.as_f64()) {
@@ -439,6 +484,30 @@ impl CompiledTemplate {
             }
         }
         Ok(())
+    }
+
+    /// Carries `values`, filled in the form `previous`, over to this form (the user changed the category or
+    /// subcategory): a value is kept when a field of the same name exists in both forms with a compatible type
+    /// — the same type; numbers between number, integer and year when the value fits (whole for integers and
+    /// years); selects of the same option kind, or of fixed options that include the value. Everything else is
+    /// dropped, with the reason.
+    #[must_use]
+    pub fn carry_over(&self, previous: &CompiledTemplate, values: &Map<String, Value>) -> CarryOver {
+        let mut carried = CarryOver::default();
+        for (name, value) in values {
+            let reason = match (previous.field(name), self.field(name)) {
+                (_, None) => Some("not_in_new_form"),
+                (None, Some(_)) => Some("not_in_previous_form"),
+                (Some(old), Some(new)) => compatibility(old, new, value),
+            };
+            match reason {
+                None => {
+                    carried.values.insert(name.clone(), value.clone());
+                }
+                Some(reason) => carried.dropped.push(Dropped { field: name.clone(), reason }),
+            }
+        }
+        carried
     }
 
     /// The field called `name`.

@@ -655,4 +655,61 @@ mod tests {
         let (next_year, _) = trucks().evaluate(&values(json!({"year": 2028})), &[], 2026);
         assert!(codes(&next_year).contains(&("year", "above_max")));
     }
+
+    fn form_of(fields: &str) -> Result<CompiledTemplate, Vec<TemplateIssue>> {
+        let json =
+            format!(r#"{{"templates": [{{"category": "Vans", "blocks": [{{"name": "b", "fields": [{fields}]}}]}}]}}"#);
+        let set = TemplateSet::from_json(&json).unwrap();
+        CompiledTemplate::compile(resolve(&set, "Vans", false, None).unwrap())
+    }
+
+    /// Visibility that depends on itself, directly or through another field, is refused: hidden means absent,
+    /// so it would have no answer.
+    #[test]
+    fn visible_if_cycles_are_refused() {
+        let issues = form_of(
+            r#"{"name": "a", "type": "boolean", "label": "A", "visibleIf": {"!": {"var": "b"}}},
+               {"name": "b", "type": "boolean", "label": "B", "visibleIf": {"!": {"var": "a"}}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            issues.iter().any(|i| i.code == "dependency_cycle" && i.message.contains("visibleIf cycle")),
+            "{issues:?}"
+        );
+        let own = form_of(r#"{"name": "a", "type": "boolean", "label": "A", "visibleIf": {"!!": {"var": "a"}}}"#);
+        assert!(own.is_err(), "a field whose visibility reads its own value");
+    }
+
+    /// Carrying values over keeps same-named fields of compatible types and names the reason for the others.
+    #[test]
+    fn carry_over_keeps_compatible_values() {
+        let old = form_of(
+            r#"{"name": "n", "type": "number", "label": "N"},
+               {"name": "y", "type": "year", "label": "Y"},
+               {"name": "s", "type": "select", "label": "S", "options": [{"value": "x", "label": "X"}]},
+               {"name": "t", "type": "text", "label": "T"},
+               {"name": "gone", "type": "text", "label": "G"}"#,
+        )
+        .unwrap();
+        let new = form_of(
+            r#"{"name": "n", "type": "integer", "label": "N"},
+               {"name": "y", "type": "number", "label": "Y"},
+               {"name": "s", "type": "select", "label": "S", "options": [{"value": "z", "label": "Z"}]},
+               {"name": "t", "type": "boolean", "label": "T"}"#,
+        )
+        .unwrap();
+        let carried = new.carry_over(&old, &values(json!({"n": 2.5, "y": 2019, "s": "x", "t": "hi", "gone": "g"})));
+        assert_eq!(carried.values, values(json!({"y": 2019})));
+        let mut dropped: Vec<_> = carried.dropped.iter().map(|d| (d.field.as_str(), d.reason)).collect();
+        dropped.sort_unstable();
+        assert_eq!(
+            dropped,
+            [
+                ("gone", "not_in_new_form"),
+                ("n", "incompatible_type"),
+                ("s", "not_an_option"),
+                ("t", "incompatible_type")
+            ]
+        );
+    }
 }

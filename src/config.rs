@@ -184,12 +184,13 @@ impl UploadSettings {
         self.allowed_types.iter().filter_map(|t| gantry_actors::uploads::media::MediaType::parse_mime(t)).collect()
     }
 
-    /// The guest token settings.
+    /// The guest token settings. The token's `max_bytes` is the limit enforced: `guest_max_bytes`, capped by
+    /// `max_bytes` (every upload's limit), so the token and `POST /v1/uploads/guest-token` advertise it.
     #[must_use]
     pub fn guest(&self) -> gantry_actors::uploads::guest_token::GuestTokenSettings {
         gantry_actors::uploads::guest_token::GuestTokenSettings {
             ttl: Duration::from_secs(self.guest_ttl_secs),
-            max_bytes: self.guest_max_bytes,
+            max_bytes: self.guest_max_bytes.min(self.max_bytes),
             max_files: self.guest_max_files,
             allowed: self.allowed_types(),
             ..gantry_actors::uploads::guest_token::GuestTokenSettings::default()

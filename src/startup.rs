@@ -320,6 +320,8 @@ impl Application {
                 templates: empty_templates(),
                 check_every: Duration::from_secs(settings.catalog.version_check_secs),
                 mailbox: Mailbox::new(option_cache::NAME, settings.actors.mailbox_capacity),
+                // Replaced by `OptionCacheHandle::new` (three quarters of the call timeout).
+                io_timeout: call_timeout,
             },
             settings.catalog.creates_per_user_per_hour,
             settings.actors.mailbox_capacity,

@@ -75,6 +75,7 @@ pub(super) async fn dispatch(
         Route::CreateOption => options::create(state, &ctx, req).await,
         Route::GetTemplate => templates::get(state, &ctx, &req).await,
         Route::EvaluateTemplate => templates::evaluate(state, &ctx, req).await,
+        Route::SubmitTemplate => templates::submit(state, &ctx, req).await,
         Route::AdminTemplates => {
             admin::authorize(state, &req)?;
             templates::export(state).await

@@ -162,6 +162,19 @@ impl ApiError {
         Self::Validation(vec![FieldError { field: field.into(), code, message: message.into() }])
     }
 
+    /// An error loading the form named by evaluate's `from` (the previous form): an unknown category or
+    /// subcategory there is a 422 on `from.category_id` / `from.subcategory_id`, not a 404 of the path's.
+    #[must_use]
+    pub fn of_previous_form(err: CacheError) -> Self {
+        match err {
+            CacheError::UnknownCategory => Self::field("from.category_id", "not_found", "no such category"),
+            CacheError::UnknownSubcategory => {
+                Self::field("from.subcategory_id", "not_found", "no such subcategory in that category")
+            }
+            other => other.into(),
+        }
+    }
+
     /// 503 `database_unavailable`: a store behind an owner is unreachable.
     fn database_unavailable(reason: String) -> Self {
         Self::Unavailable { code: "database_unavailable", reason, retry_after: Duration::from_secs(2) }
@@ -333,6 +346,9 @@ impl From<CacheError> for ApiError {
             }
             CacheError::NoTemplate => Self::ResourceNotFound { code: "template_not_found", what: "template" },
             CacheError::InvalidTemplates(issues) => Self::InvalidTemplates(issues),
+            CacheError::InvalidValues(issues) => Self::Validation(
+                issues.into_iter().map(|i| FieldError { field: i.field, code: i.code, message: i.message }).collect(),
+            ),
             CacheError::TooManyCreates { retry_after } => Self::TooManyRequests { retry_after },
             CacheError::Call(e) => e.into(),
         }

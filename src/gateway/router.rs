@@ -61,6 +61,8 @@ pub enum Route {
     GetTemplate,
     /// `POST /v1/templates/{category_id}/evaluate`.
     EvaluateTemplate,
+    /// `POST /v1/templates/{category_id}/submit`.
+    SubmitTemplate,
     /// `GET /admin/templates`.
     AdminTemplates,
     /// `POST /admin/secrets/reload`.
@@ -122,7 +124,7 @@ impl Listener {
     }
 }
 
-static PUBLIC: [(Method, &str, Route); 19] = [
+static PUBLIC: [(Method, &str, Route); 20] = [
     (Method::GET, "/healthz", Route::Healthz),
     (Method::GET, "/readyz", Route::Readyz),
     (Method::GET, "/v1/jobs/{id}", Route::GetJob),
@@ -142,6 +144,7 @@ static PUBLIC: [(Method, &str, Route); 19] = [
     (Method::POST, "/v1/options/{kind}", Route::CreateOption),
     (Method::GET, "/v1/templates/{category_id}", Route::GetTemplate),
     (Method::POST, "/v1/templates/{category_id}/evaluate", Route::EvaluateTemplate),
+    (Method::POST, "/v1/templates/{category_id}/submit", Route::SubmitTemplate),
 ];
 
 static ADMIN: [(Method, &str, Route); 18] = [

@@ -1,10 +1,11 @@
 //! Listing-form templates over HTTP: `GET /v1/templates/{category_id}?subcategory_id=` (the resolved form,
 //! `ETag` from the template set's version), `POST /v1/templates/{category_id}/evaluate` (the cascade runtime),
+//! `POST /v1/templates/{category_id}/submit` (the final check: clean values or every problem),
 //! and on the admin listener `GET /admin/templates` (the set in use) and `POST /admin/templates[?replace=true]`
 //! (check and store a set; every instance drops its templates).
 
 use gantry_actors::catalog::cache::{Form, TemplateOrigin};
-use gantry_actors::catalog::templates::{Block, Source, TemplateSet};
+use gantry_actors::catalog::templates::{Block, CarryOver, Evaluation, Source, TemplateSet};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, StatusCode};
@@ -101,10 +102,32 @@ struct EvaluateBody {
     values: Map<String, Value>,
     #[serde(default)]
     changed: Option<Changed>,
+    /// The form `values` were filled in, when the user just changed the category or subcategory.
+    #[serde(default)]
+    from: Option<FromForm>,
 }
 
-/// `POST /v1/templates/{category_id}/evaluate {subcategory_id?, values, changed?}` →
-/// `{visible, required, reset, errors, options}`.
+/// `from`: the previous form.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FromForm {
+    category_id: Uuid,
+    #[serde(default)]
+    subcategory_id: Option<Uuid>,
+}
+
+/// Evaluate's answer, with the carry-over when `from` was given.
+#[derive(Serialize)]
+struct Evaluated {
+    #[serde(flatten)]
+    evaluation: Evaluation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    carried_over: Option<CarryOver>,
+}
+
+/// `POST /v1/templates/{category_id}/evaluate {subcategory_id?, values, changed?, from?}` →
+/// `{visible, required, reset, errors, options, carried_over?}`. With `from` (the form the values were filled
+/// in), the values are first carried over to this form and the answer says what was kept and dropped.
 ///
 /// # Errors
 /// 404 `category_not_found`; 422 for an unknown subcategory or a `changed` naming no field; 400 for bad
@@ -121,8 +144,55 @@ pub async fn evaluate(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Re
     if let Some(unknown) = changed.iter().find(|name| form.template.field(name).is_none()) {
         return Err(ApiError::field("changed", "unknown_field", format!("this form has no field {unknown:?}")));
     }
-    let evaluation = state.options.evaluate(&form, &body.values, &changed).await?;
-    Ok(json_response(StatusCode::OK, &evaluation))
+    let carried_over = match body.from {
+        None => None,
+        Some(from) => {
+            let previous =
+                state.options.form(from.category_id, from.subcategory_id).await.map_err(ApiError::of_previous_form)?;
+            Some(form.template.carry_over(&previous.template, &body.values))
+        }
+    };
+    let values = carried_over.as_ref().map_or(&body.values, |c| &c.values);
+    let evaluation = state.options.evaluate(&form, values, &changed).await?;
+    Ok(json_response(StatusCode::OK, &Evaluated { evaluation, carried_over }))
+}
+
+/// What `submit` answers: the contract a listing service stores.
+#[derive(Serialize)]
+struct Submitted<'a> {
+    category_id: Uuid,
+    /// The subcategory the values were checked against (`null`: the category's form).
+    subcategory_id: Option<Uuid>,
+    /// The template it came from (`Trucks / Tipper trucks`).
+    template: &'a str,
+    /// The template set's version (the form's `ETag` without `"t"`).
+    version: u64,
+    /// The clean values.
+    values: Map<String, Value>,
+}
+
+/// `POST /v1/templates/{category_id}/submit {subcategory_id?, values}` → 200 `{category_id, subcategory_id,
+/// template, version, values}`: the final check of a complete form, with the clean values (hidden fields
+/// removed, typed, options resolved to `{id, name}`).
+///
+/// # Errors
+/// 422 `validation_failed` with every problem per field; as `evaluate` otherwise.
+pub async fn submit(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
+    let category_id = category_of(ctx)?;
+    let body: EvaluateBody = read_json(req, state.settings.http.max_body_bytes).await?;
+    let form = state.options.form(category_id, body.subcategory_id).await?;
+    // A final check resets nothing: `changed` is accepted (the body is evaluate's) and has no effect.
+    let values = state.options.submit(&form, &body.values).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &Submitted {
+            category_id,
+            subcategory_id: body.subcategory_id,
+            template: &form.template.resolved.title,
+            version: form.version,
+            values,
+        },
+    ))
 }
 
 #[derive(Serialize)]

@@ -327,3 +327,35 @@ async fn sighup_stages_changed_secret_files() {
     let status = tokio::task::spawn_blocking(move || child.wait()).await.expect("join").expect("wait");
     assert!(status.success(), "{status}");
 }
+
+/// `gantry templates check` refuses conditions with the wrong number of arguments, naming the path inside the
+/// condition (`visibleIf/and/1/<`), the template and the field.
+#[test]
+fn templates_check_refuses_wrong_arity_naming_the_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("arity.json");
+    std::fs::write(
+        &bad,
+        r#"{"templates": [{"category": "Vans", "blocks": [{"name": "probe", "fields": [
+            {"name": "a", "type": "boolean", "label": "A"},
+            {"name": "eq_one", "type": "boolean", "label": "E", "visibleIf": {"==": [{"var": "a"}]}},
+            {"name": "lt_one", "type": "boolean", "label": "L", "visibleIf": {"and": [true, {"<": [1]}]}},
+            {"name": "not_two", "type": "boolean", "label": "N", "requiredIf": {"!": [{"var": "a"}, {"var": "a"}]}},
+            {"name": "in_one", "type": "boolean", "label": "I", "visibleIf": {"in": ["a"]}}]}]}]}"#,
+    )
+    .expect("write");
+    let (code, text) = output_of(gantry(dir.path()).args(["templates", "check"]).arg(&bad));
+    assert_eq!(code, 1, "{text}");
+    for (field, path) in [
+        ("eq_one", "visibleIf/=="),
+        ("lt_one", "visibleIf/and/1/<"),
+        ("not_two", "requiredIf/!"),
+        ("in_one", "visibleIf/in"),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.contains(&format!(r#"field "{field}""#)))
+            .unwrap_or_else(|| panic!("{field}: {text}"));
+        assert!(line.contains("[invalid_arity]") && line.contains(&format!("(at {path})")), "{line}");
+    }
+}

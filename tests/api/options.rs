@@ -259,3 +259,61 @@ async fn invalidation_drops_exact_keys_and_everything_on_gaps() {
     let scania_key = key(&scania);
     assert!(wait_until(Box::new(move || !options.is_cached(&scania_key))).await, "a gap drops everything");
 }
+
+/// A slow database never blocks the option cache for everyone: with every database connection busy (the pool
+/// held by writes waiting on a lock), misses of different lists each answer 503 `database_unavailable` within
+/// the call deadline instead of queueing behind one another into `timeout`, and a cached list is served at once.
+#[tokio::test]
+async fn a_slow_database_fails_misses_independently_and_never_blocks_cached_reads() {
+    use std::time::{Duration, Instant};
+
+    use sqlx::Connection;
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+
+    let app = spawn_app().await;
+    let brands = list(&app, "/v1/options/brand?limit=500").await;
+    let countries = list(&app, "/v1/options/country?limit=500").await;
+    let (volvo, scania, germany) =
+        (id_named(&brands, "Volvo"), id_named(&brands, "Scania"), id_named(&countries, "Germany"));
+
+    // Another process's write lock: every write of Gantry waits for it (the busy timeout) holding one of its
+    // database connections; a handful of registrations takes them all.
+    let options = SqliteConnectOptions::new().filename(app.state.settings.sqlite_path());
+    let mut lock = SqliteConnection::connect_with(&options).await.expect("open the database");
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut lock).await.expect("write lock");
+    let writers: Vec<_> = (0..8)
+        .map(|i| {
+            let request = app.post_json(
+                "/v1/auth/register",
+                &json!({"email": format!("slow{i}@example.com"),
+                "password": "correct horse battery staple"}),
+            );
+            tokio::spawn(async move { request.send().await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+
+    let started = Instant::now();
+    let cached = app.get("/v1/options/brand?limit=500").send().await.expect("request");
+    assert_eq!(cached.status(), 200);
+    assert!(started.elapsed() < Duration::from_millis(500), "a cached list waited {:?}", started.elapsed());
+
+    let misses = [
+        format!("/v1/options/model?parent_id={volvo}"),
+        format!("/v1/options/model?parent_id={scania}"),
+        format!("/v1/options/city?parent_id={germany}"),
+    ];
+    let started = Instant::now();
+    let answers = futures::future::join_all(misses.iter().map(|path| app.get(path).send())).await;
+    for answer in answers {
+        assert_problem(answer.expect("request"), 503, "database_unavailable").await;
+    }
+    assert!(started.elapsed() < Duration::from_secs(2), "misses waited {:?}", started.elapsed());
+
+    sqlx::query("ROLLBACK").execute(&mut lock).await.expect("release");
+    for writer in writers {
+        let _ = writer.await;
+    }
+    let recovered = list(&app, &format!("/v1/options/model?parent_id={volvo}")).await;
+    assert!(!recovered["items"].as_array().expect("items").is_empty());
+}

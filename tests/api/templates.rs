@@ -218,3 +218,227 @@ async fn import_checks_stores_and_serves() {
     let unauthorized = app.client.get(format!("{}/admin/templates", app.admin)).send().await.unwrap();
     assert_eq!(unauthorized.status(), 401);
 }
+
+/// Stores a template for Vans made of `fields` (one block) through the admin listener.
+async fn import_vans(app: &TestApp, fields: Value) -> reqwest::Response {
+    let set = json!({"templates": [{"category": "Vans", "blocks": [{"name": "probe", "fields": fields}]}]});
+    app.admin_post("/admin/templates").json(&set).send().await.expect("request")
+}
+
+/// The visible fields of Vans for `values`.
+async fn visible_for(app: &TestApp, vans: &str, values: Value) -> Vec<String> {
+    let result = json_of(evaluate(app, vans, &json!({"values": values})).send().await.unwrap(), 200).await;
+    result["visible"].as_array().expect("visible").iter().map(|v| v.as_str().expect("name").to_owned()).collect()
+}
+
+/// Conditions answer as json-logic-js 2.0.5 does in the browser — the mismatches the issue lists: `null == 0`
+/// is false, `"abc" != 10` true, `["a"] == "a"` true, `true == "true"` false, `"0" == false` true,
+/// `true == "1"` true.
+#[tokio::test]
+async fn conditions_answer_as_json_logic_js() {
+    let app = spawn_app().await;
+    let vans = id_of(&app, "category", None, "Vans").await;
+    let probe =
+        |name: &str, condition: Value| json!({"name": name, "type": "boolean", "label": name, "visibleIf": condition});
+    let fields = json!([
+        {"name": "n", "type": "number", "label": "N"},
+        {"name": "t", "type": "text", "label": "T"},
+        {"name": "b", "type": "boolean", "label": "B"},
+        {"name": "m", "type": "multiselect", "label": "M", "options": [{"value": "a", "label": "A"}]},
+        probe("n_is_zero", json!({"==": [{"var": "n"}, 0]})),
+        probe("n_is_false", json!({"==": [{"var": "n"}, false]})),
+        probe("t_is_not_ten", json!({"!=": [{"var": "t"}, 10]})),
+        probe("t_is_false", json!({"==": [{"var": "t"}, false]})),
+        probe("t_is_null", json!({"==": [{"var": "t"}, null]})),
+        probe("b_is_true_text", json!({"==": [{"var": "b"}, "true"]})),
+        probe("m_is_a", json!({"==": [{"var": "m"}, "a"]})),
+        probe("true_is_one", json!({"==": [true, "1"]})),
+    ]);
+    json_of(import_vans(&app, fields).await, 200).await;
+
+    let empty = visible_for(&app, &vans, json!({})).await;
+    for hidden in ["n_is_zero", "n_is_false"] {
+        assert!(!empty.contains(&hidden.to_owned()), "null == 0 and null == false are false in JS: {empty:?}");
+    }
+    assert!(empty.contains(&"true_is_one".to_owned()), "true == \"1\" in JS: {empty:?}");
+    let filled = visible_for(&app, &vans, json!({"t": "abc", "b": true, "m": ["a"]})).await;
+    assert!(filled.contains(&"t_is_not_ten".to_owned()), "{filled:?}");
+    assert!(filled.contains(&"m_is_a".to_owned()), "[\"a\"] == \"a\" in JS: {filled:?}");
+    assert!(!filled.contains(&"b_is_true_text".to_owned()), "true != \"true\" in JS: {filled:?}");
+    let zero_text = visible_for(&app, &vans, json!({"t": "0"})).await;
+    assert!(zero_text.contains(&"t_is_false".to_owned()), "\"0\" == false in JS: {zero_text:?}");
+    let empty_text = visible_for(&app, &vans, json!({"t": ""})).await;
+    assert!(!empty_text.contains(&"t_is_null".to_owned()), "\"\" != null in JS: {empty_text:?}");
+}
+
+/// Hidden means absent: a hidden field's leftover value is invisible to every other condition (to a
+/// fixpoint), so it cannot make another field visible and required, and it is never validated.
+#[tokio::test]
+async fn hidden_values_are_absent_for_other_conditions() {
+    let app = spawn_app().await;
+    let vans = id_of(&app, "category", None, "Vans").await;
+    let fields = json!([
+        {"name": "cooled", "type": "boolean", "label": "Cooled"},
+        {"name": "unit", "type": "text", "label": "Unit", "validation": {"maxLength": 2},
+         "visibleIf": {"!!": {"var": "cooled"}}},
+        {"name": "unit_serial", "type": "text", "label": "Unit serial",
+         "visibleIf": {"==": [{"var": "unit"}, "carrier"]}, "requiredIf": {"==": [{"var": "unit"}, "carrier"]}},
+        {"name": "serial_note", "type": "text", "label": "Note", "visibleIf": {"!!": {"var": "unit_serial"}}}
+    ]);
+    json_of(import_vans(&app, fields).await, 200).await;
+
+    let body = json!({"values": {"cooled": false, "unit": "carrier", "unit_serial": "X1"}});
+    let result = json_of(evaluate(&app, &vans, &body).send().await.unwrap(), 200).await;
+    let visible = result["visible"].as_array().unwrap();
+    for hidden in ["unit", "unit_serial", "serial_note"] {
+        assert!(!visible.contains(&json!(hidden)), "{hidden} should be hidden: {result}");
+    }
+    assert!(!result["required"].as_array().unwrap().contains(&json!("unit_serial")), "{result}");
+    let probe_errors: Vec<&Value> = result["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| ["cooled", "unit", "unit_serial", "serial_note"].contains(&e["field"].as_str().unwrap()))
+        .collect();
+    assert!(probe_errors.is_empty(), "hidden values are neither required nor validated: {result}");
+
+    let shown = json!({"values": {"cooled": true, "unit": "carrier"}});
+    let result = json_of(evaluate(&app, &vans, &shown).send().await.unwrap(), 200).await;
+    assert!(result["required"].as_array().unwrap().contains(&json!("unit_serial")), "{result}");
+}
+
+fn submit(app: &TestApp, category: &str, body: &Value) -> reqwest::RequestBuilder {
+    app.client.post(format!("{}/v1/templates/{category}/submit", app.http)).json(body)
+}
+
+/// Submit is the final check a listing service stores: a complete form comes back clean — hidden fields
+/// removed, numbers typed, option ids resolved to `{id, name}`, with the template version and subcategory it
+/// was checked against; an incomplete or wrong one is a 422 naming every problem per field.
+#[tokio::test]
+async fn submit_returns_clean_values_or_every_problem() {
+    let app = spawn_app().await;
+    let trucks = id_of(&app, "category", None, "Trucks").await;
+    let tipper = id_of(&app, "subcategory", Some(&trucks), "Tipper trucks").await;
+    let volvo = id_of(&app, "brand", None, "Volvo").await;
+    let scania = id_of(&app, "brand", None, "Scania").await;
+    let fh = id_of(&app, "model", Some(&volvo), "FH").await;
+    let germany = id_of(&app, "country", None, "Germany").await;
+    let hamburg = id_of(&app, "city", Some(&germany), "Hamburg").await;
+    let form = get(&app, &format!("/v1/templates/{trucks}?subcategory_id={tipper}")).await;
+
+    let complete = json!({"subcategory_id": tipper, "values": {
+        "brand": volvo, "model": fh, "year": 2019.0, "condition": "used", "country": germany, "city": hamburg,
+        "fuel_type": "electric", "emission_class": "euro_4", "mileage_km": 120000, "adr": false,
+        "tipping_direction": "rear", "body_volume_m3": 12.5, "price_eur": 45000
+    }});
+    let result = json_of(submit(&app, &trucks, &complete).send().await.unwrap(), 200).await;
+    assert_eq!(result["subcategory_id"], json!(tipper));
+    assert_eq!(result["template"], "Trucks / Tipper trucks");
+    assert_eq!(result["version"], form["version"]);
+    let values = &result["values"];
+    assert_eq!(values["brand"], json!({"id": volvo, "name": "Volvo"}));
+    assert_eq!(values["model"], json!({"id": fh, "name": "FH"}));
+    assert_eq!(values["city"], json!({"id": hamburg, "name": "Hamburg"}));
+    assert_eq!(values["year"].to_string(), "2019", "years are whole numbers: {values}");
+    assert_eq!(values["body_volume_m3"], json!(12.5));
+    assert_eq!(values["adr"], json!(false));
+    assert_eq!(values["tipping_direction"], "rear");
+    assert!(values.get("emission_class").is_none(), "hidden for an electric truck, so dropped: {values}");
+
+    let wrong = json!({"values": {
+        "brand": scania, "model": fh, "year": 1850, "condition": "used", "country": germany,
+        "fuel_type": "steam", "colour": "red"
+    }});
+    let problem = assert_problem(submit(&app, &trucks, &wrong).send().await.unwrap(), 422, "validation_failed").await;
+    let errors = problem["errors"].as_array().expect("errors");
+    for (field, code) in [
+        ("model", "unknown_option"),
+        ("year", "below_min"),
+        ("fuel_type", "unknown_option"),
+        ("mileage_km", "required"),
+        ("colour", "unknown_field"),
+    ] {
+        assert!(errors.iter().any(|e| e["field"] == field && e["code"] == code), "{field}/{code} not in {problem}");
+    }
+}
+
+/// A parent field holding an id that is not an option of the parent's kind (a country id as the brand) is an
+/// error, and evaluate does not point the dependent list at it.
+#[tokio::test]
+async fn evaluate_never_points_a_dependent_list_at_an_invalid_parent() {
+    let app = spawn_app().await;
+    let trucks = id_of(&app, "category", None, "Trucks").await;
+    let germany = id_of(&app, "country", None, "Germany").await;
+    let volvo = id_of(&app, "brand", None, "Volvo").await;
+
+    let body = json!({"values": {"brand": germany}, "changed": "brand"});
+    let result = json_of(evaluate(&app, &trucks, &body).send().await.unwrap(), 200).await;
+    assert!(result["options"].get("model").is_none(), "no model list under a country: {result}");
+    let errors = result["errors"].as_array().unwrap();
+    assert!(errors.iter().any(|e| e["field"] == "brand" && e["code"] == "unknown_option"), "{result}");
+
+    let body = json!({"values": {"brand": volvo}, "changed": "brand"});
+    let result = json_of(evaluate(&app, &trucks, &body).send().await.unwrap(), 200).await;
+    assert_eq!(result["options"]["model"], json!({"kind": "model", "parent_id": volvo}));
+}
+
+/// Changing the category carries over the values of fields both forms have (same name, compatible type),
+/// evaluates the new form with them, and says which values were dropped and why.
+#[tokio::test]
+async fn changing_the_category_carries_over_compatible_values() {
+    let app = spawn_app().await;
+    let trucks = id_of(&app, "category", None, "Trucks").await;
+    let trailers = id_of(&app, "category", None, "Trailers").await;
+    let volvo = id_of(&app, "brand", None, "Volvo").await;
+    let fh = id_of(&app, "model", Some(&volvo), "FH").await;
+    let values = json!({"brand": volvo, "model": fh, "year": 2019, "payload_kg": 12000, "fuel_type": "diesel",
+        "axle_configuration": "6x4", "mileage_km": 100000, "gross_weight_kg": 26000, "condition": "used"});
+
+    let body = json!({"values": values, "from": {"category_id": trucks}});
+    let result = json_of(evaluate(&app, &trailers, &body).send().await.unwrap(), 200).await;
+    let carried = &result["carried_over"];
+    assert_eq!(
+        carried["values"],
+        json!({"brand": volvo, "model": fh, "year": 2019, "payload_kg": 12000, "gross_weight_kg": 26000,
+            "condition": "used"}),
+        "{result}"
+    );
+    let mut dropped: Vec<(String, String)> = carried["dropped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["field"].as_str().unwrap().to_owned(), d["reason"].as_str().unwrap().to_owned()))
+        .collect();
+    dropped.sort();
+    assert_eq!(
+        dropped,
+        [
+            ("axle_configuration", "not_in_new_form"),
+            ("fuel_type", "not_in_new_form"),
+            ("mileage_km", "not_in_new_form")
+        ]
+        .map(|(f, r)| (f.to_owned(), r.to_owned()))
+    );
+    assert!(!result["errors"].as_array().unwrap().iter().any(|e| e["code"] == "unknown_field"), "{result}");
+    assert_eq!(result["options"]["model"], json!({"kind": "model", "parent_id": volvo}));
+
+    // A field of the same name but another type, or fixed options without the value, is dropped.
+    let fields = json!([
+        {"name": "payload_kg", "type": "text", "label": "Payload"},
+        {"name": "condition", "type": "select", "label": "Condition", "options": [{"value": "new", "label": "New"}]},
+        {"name": "year", "type": "number", "label": "Year"}
+    ]);
+    json_of(import_vans(&app, fields).await, 200).await;
+    let vans = id_of(&app, "category", None, "Vans").await;
+    let body = json!({"values": values, "from": {"category_id": trucks}});
+    let result = json_of(evaluate(&app, &vans, &body).send().await.unwrap(), 200).await;
+    let dropped = result["carried_over"]["dropped"].as_array().unwrap();
+    for (field, reason) in [("payload_kg", "incompatible_type"), ("condition", "not_an_option")] {
+        assert!(dropped.contains(&json!({"field": field, "reason": reason})), "{field}: {result}");
+    }
+    assert_eq!(result["carried_over"]["values"]["year"], json!(2019), "a year fits a number field: {result}");
+
+    let unknown = json!({"values": {}, "from": {"category_id": vans, "subcategory_id": trucks}});
+    let problem = assert_problem(evaluate(&app, &vans, &unknown).send().await.unwrap(), 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "from.subcategory_id", "{problem}");
+}

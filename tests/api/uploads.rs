@@ -578,3 +578,17 @@ async fn served_filename_extension_matches_the_bytes() {
     let disposition = download.headers()["content-disposition"].to_str().expect("ascii").to_owned();
     assert!(disposition.contains("filename=\"photo.png\""), "{disposition}");
 }
+
+/// The guest token advertises the limit that is enforced: with `uploads.max_bytes` below
+/// `uploads.guest_max_bytes`, both the answer and the token say `uploads.max_bytes`, and a larger upload is
+/// refused with 413.
+#[tokio::test]
+async fn guest_token_advertises_the_enforced_limit() {
+    let app = spawn_app_with("[uploads]\nmax_bytes = 1000").await;
+    let response = app.client.post(format!("{}/v1/uploads/guest-token", app.http)).send().await.expect("request");
+    let body = json_of(response, 200).await;
+    assert_eq!(body["max_bytes"], 1000, "{body}");
+    let token = body["upload_token"].as_str().expect("token");
+    let refused = upload(&app, vec![0u8; 1001], "image/png").header("x-upload-token", token).send().await.unwrap();
+    assert_problem(refused, 413, "payload_too_large").await;
+}

@@ -2,7 +2,8 @@
 //! catalog version.
 //!
 //! Reads look the cache up without the actor (a read lock on a map keyed by (kind, parent)); a miss asks
-//! the actor, which loads the list from the store and fills the entry. Creates go through the actor: it
+//! the actor, which loads the list from the store in a task of its own (one per key at a time, bounded by
+//! `io_timeout`) and fills the entry when it comes back: a slow database never holds other misses. Creates go through the actor: it
 //! commits to the store, drops the affected entry, and publishes `option_changed {kind, parent_id, version}`
 //! so every instance (this one too) drops exactly that entry. Versions are monotonic per catalog: a receiver
 //! that sees a gap knows it missed a message and drops its whole cache; so does a bus reconnect (`Resync`),
@@ -163,6 +164,9 @@ pub enum CacheError {
     /// A template set (imported, or resolved for a category) failed its checks.
     #[error("the template set failed its checks ({} problems)", .0.len())]
     InvalidTemplates(Vec<TemplateIssue>),
+    /// The values of a submitted form failed their checks (every problem, per field).
+    #[error("the form's values failed their checks ({} problems)", .0.len())]
+    InvalidValues(Vec<ValueIssue>),
     /// The user created too many options this hour.
     #[error("too many options created; retry in {}s", .retry_after.as_secs())]
     TooManyCreates {
@@ -203,6 +207,19 @@ pub enum OptionCacheMsg {
     Bus(BusSignal),
     /// Internal: compare the cached version with the store's.
     CheckVersion,
+    /// Internal: the store's version, read off the actor for `CheckVersion`.
+    VersionRead(Result<u64, CacheError>),
+    /// Internal: a list loaded off the actor for `Load`.
+    Loaded {
+        /// The list's key.
+        key: CacheKey,
+        /// The actor's drop epoch when the load started.
+        epoch: u64,
+        /// The catalog's identity, if the load read it.
+        catalog_id: Option<String>,
+        /// The version read and the list, or why not.
+        result: Result<(u64, Vec<CatalogOption>), CacheError>,
+    },
     /// Fault injection for supervision tests and chaos drills.
     #[cfg(any(test, feature = "chaos"))]
     InjectPanic,
@@ -228,112 +245,63 @@ pub struct CacheDeps {
     pub check_every: Duration,
     /// Mailbox counter shared with the handle.
     pub mailbox: Arc<Mailbox>,
+    /// How long one load from the store may take before it counts as unavailable; set by
+    /// [`OptionCacheHandle::new`] to three quarters of the call timeout, so a slow database answers 503
+    /// `database_unavailable` inside the caller's deadline instead of timing the call out.
+    pub io_timeout: Duration,
 }
 
-/// The actor.
-#[derive(Debug, Default)]
-pub struct OptionCache;
+/// The reply port of a `Load`.
+type LoadReply = RpcReplyPort<Result<CachedList, CacheError>>;
 
-/// The actor's state.
-pub struct CacheState {
-    deps: CacheDeps,
-    /// The newest catalog version this instance knows of (`None` until it first learns one).
-    known_version: Option<u64>,
-    /// The catalog's identity (namespaces the shared cache), once read.
+/// A load that came back (`OptionCacheMsg::Loaded`, unpacked).
+struct LoadedList {
+    key: CacheKey,
+    epoch: u64,
     catalog_id: Option<String>,
-    forwarder: JoinHandle<()>,
-    ticker: JoinHandle<()>,
+    result: Result<(u64, Vec<CatalogOption>), CacheError>,
 }
 
-fn now_ms() -> i64 {
-    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+/// One list load from the shared cache or the store, with no actor state: it runs in its own task.
+struct Loader {
+    store: Arc<dyn CatalogStore>,
+    shared: Option<Arc<dyn crate::ports::cache::Cache>>,
+    catalog_id: Option<String>,
+    timeout: Duration,
 }
 
-impl CacheState {
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<CacheKey, CachedList>> {
-        self.deps.entries.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+impl Loader {
+    /// The catalog version and the list of `key`, within `timeout` (past it: unavailable), and the
+    /// catalog's identity if it was read.
+    async fn load(mut self, key: CacheKey) -> (Option<String>, Result<(u64, Vec<CatalogOption>), CacheError>) {
+        let timeout = self.timeout;
+        let result = tokio::time::timeout(timeout, self.read(key)).await.unwrap_or_else(|_| {
+            Err(CacheError::Unavailable(format!("the catalog did not answer within {} ms", timeout.as_millis())))
+        });
+        (self.catalog_id, result)
     }
 
-    fn drop_key(&self, key: &CacheKey) {
-        self.write().remove(key);
-    }
-
-    fn templates(&self) -> std::sync::RwLockWriteGuard<'_, TemplateCache> {
-        self.deps.templates.write().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn drop_templates(&self) {
-        *self.templates() = TemplateCache::default();
-    }
-
-    /// Takes note of a version announced with a change: a gap drops everything, else `drop_one` runs.
-    /// Records the catalog version this instance is at (also as `gantry_catalog_version`, so instances that
-    /// disagree for long show on the dashboard and in alerts).
-    fn set_known(&mut self, version: u64) {
-        self.known_version = Some(version);
-        metrics::gauge!("gantry_catalog_version").set(version as f64);
-    }
-
-    fn advance(&mut self, version: u64, drop_one: impl FnOnce(&Self)) {
-        if self.known_version.is_some_and(|known| version > known + 1) {
-            // At least one change was missed.
-            self.drop_all("version_gap");
-        } else {
-            drop_one(self);
+    async fn read(&mut self, key: CacheKey) -> Result<(u64, Vec<CatalogOption>), CacheError> {
+        let version = self.store.catalog_version().await?;
+        if let Some(items) = self.shared_list(version, key).await {
+            return Ok((version, items));
         }
-        self.set_known(self.known_version.map_or(version, |k| k.max(version)));
-    }
-
-    fn drop_all(&self, why: &'static str) {
-        self.write().clear();
-        self.drop_templates();
-        metrics::counter!("gantry_option_cache_flushes_total", "reason" => why).increment(1);
-        tracing::info!(event = "option_cache_flushed", reason = why, "option cache dropped");
-    }
-
-    async fn load(&mut self, key: CacheKey) -> Result<CachedList, CacheError> {
-        if let Some(hit) = self.deps.entries.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
-            return Ok(hit.clone());
-        }
-        let version = self.deps.store.catalog_version().await?;
-        let items = match self.shared_list(version, key).await {
-            Some(items) => items,
-            None => {
-                if let (Some(parent_kind), Some(parent)) = (key.0.parent_kind(), key.1) {
-                    // Only real parents get an entry: made-up ids must not grow the cache.
-                    match self.deps.store.get_option(parent).await? {
-                        Some(p) if p.kind == parent_kind => {}
-                        _ => return Err(CacheError::UnknownParent),
-                    }
-                }
-                let items = self.deps.store.list_options(key.0, key.1).await?;
-                self.share_list(version, key, &items).await;
-                items
+        if let (Some(parent_kind), Some(parent)) = (key.0.parent_kind(), key.1) {
+            // Only real parents get an entry: made-up ids must not grow the cache.
+            match self.store.get_option(parent).await? {
+                Some(p) if p.kind == parent_kind => {}
+                _ => return Err(CacheError::UnknownParent),
             }
-        };
-        match self.known_version {
-            Some(known) if version > known => {
-                // The store is ahead of what the bus told us: some message was missed.
-                self.drop_all("version_ahead");
-                self.set_known(version);
-            }
-            None => self.set_known(version),
-            Some(_) => {}
         }
-        let list = CachedList { version, items: Arc::new(items), first_page: Arc::default() };
-        let mut entries = self.write();
-        if entries.len() >= MAX_ENTRIES {
-            // Bounded: parents are few (brands, countries, categories); reaching this means something odd.
-            entries.clear();
-        }
-        entries.insert(key, list.clone());
-        Ok(list)
+        let items = self.store.list_options(key.0, key.1).await?;
+        self.share_list(version, key, &items).await;
+        Ok((version, items))
     }
 
     /// The list of `key` at `version` from the shared cache (only lists of real parents are ever put there).
     /// An unreachable shared cache is a fallback to the database, logged and counted.
     async fn shared_list(&mut self, version: u64, key: CacheKey) -> Option<Vec<CatalogOption>> {
-        let shared = Arc::clone(self.deps.shared.as_ref()?);
+        let shared = Arc::clone(self.shared.as_ref()?);
         let catalog = self.catalog_id().await?;
         let entry = shared_key(&catalog, version, key);
         let lookup = tokio::time::timeout(SHARED_TIMEOUT, shared.get(&entry));
@@ -361,16 +329,16 @@ impl CacheState {
         }
     }
 
-    /// The catalog's identity, read once per actor start.
+    /// The catalog's identity, read once per actor start (kept by the actor from the first load that read it).
     async fn catalog_id(&mut self) -> Option<String> {
         if self.catalog_id.is_none() {
-            self.catalog_id = self.deps.store.catalog_id().await.ok();
+            self.catalog_id = self.store.catalog_id().await.ok();
         }
         self.catalog_id.clone()
     }
 
     async fn share_list(&mut self, version: u64, key: CacheKey, items: &[CatalogOption]) {
-        let Some(shared) = self.deps.shared.clone() else { return };
+        let Some(shared) = self.shared.clone() else { return };
         let Some(catalog) = self.catalog_id().await else { return };
         let Ok(bytes) = serde_json::to_vec(items) else { return };
         let entry = shared_key(&catalog, version, key);
@@ -379,6 +347,174 @@ impl CacheState {
             metrics::counter!("gantry_option_cache_shared_total", "result" => "error").increment(1);
             tracing::warn!(event = "option_cache_shared_write_failed", error = %e, "the next cold instance reads the database");
         }
+    }
+}
+
+/// The actor.
+#[derive(Debug, Default)]
+pub struct OptionCache;
+
+/// The actor's state.
+pub struct CacheState {
+    deps: CacheDeps,
+    /// The newest catalog version this instance knows of (`None` until it first learns one).
+    known_version: Option<u64>,
+    /// The catalog's identity (namespaces the shared cache), once read.
+    catalog_id: Option<String>,
+    /// Misses being loaded off the actor, with everyone waiting for each: one load per key at a time.
+    in_flight: HashMap<CacheKey, Vec<RpcReplyPort<Result<CachedList, CacheError>>>>,
+    /// Bumped whenever entries are dropped: a load that started before a drop may have read what the drop
+    /// invalidated, so its list answers its callers but is not cached.
+    epoch: u64,
+    forwarder: JoinHandle<()>,
+    ticker: JoinHandle<()>,
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+impl CacheState {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<CacheKey, CachedList>> {
+        self.deps.entries.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn drop_key(&mut self, key: &CacheKey) {
+        self.epoch += 1;
+        self.write().remove(key);
+    }
+
+    fn templates(&self) -> std::sync::RwLockWriteGuard<'_, TemplateCache> {
+        self.deps.templates.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn drop_templates(&mut self) {
+        *self.templates() = TemplateCache::default();
+    }
+
+    /// Records the catalog version this instance is at (also as `gantry_catalog_version`, so instances that
+    /// disagree for long show on the dashboard and in alerts).
+    fn set_known(&mut self, version: u64) {
+        self.known_version = Some(version);
+        metrics::gauge!("gantry_catalog_version").set(version as f64);
+    }
+
+    /// Takes note of a version announced with a change: a gap drops everything, else `drop_one` runs.
+    fn advance(&mut self, version: u64, drop_one: impl FnOnce(&mut Self)) {
+        if self.known_version.is_some_and(|known| version > known + 1) {
+            // At least one change was missed.
+            self.drop_all("version_gap");
+        } else {
+            drop_one(self);
+        }
+        self.set_known(self.known_version.map_or(version, |k| k.max(version)));
+    }
+
+    fn drop_all(&mut self, why: &'static str) {
+        self.epoch += 1;
+        self.write().clear();
+        self.drop_templates();
+        metrics::counter!("gantry_option_cache_flushes_total", "reason" => why).increment(1);
+        tracing::info!(event = "option_cache_flushed", reason = why, "option cache dropped");
+    }
+
+    /// A read of the store inside the actor (template work), bounded by `io_timeout` like every load. Writes
+    /// are not bounded here: cancelling one could report a failure for a change that commits.
+    async fn bounded<T>(
+        &self,
+        read: impl std::future::Future<Output = Result<T, Unavailable>>,
+    ) -> Result<T, CacheError> {
+        tokio::time::timeout(self.deps.io_timeout, read)
+            .await
+            .unwrap_or_else(|_| Err(Unavailable::new("the catalog did not answer in time")))
+            .map_err(CacheError::from)
+    }
+
+    /// What a load needs, to run off the actor.
+    fn loader(&self) -> Loader {
+        Loader {
+            store: Arc::clone(&self.deps.store),
+            shared: self.deps.shared.clone(),
+            catalog_id: self.catalog_id.clone(),
+            timeout: self.deps.io_timeout,
+        }
+    }
+
+    /// A miss, answered off the actor: the load runs in its own task (bounded by `io_timeout`) and comes back
+    /// as `Loaded`; misses of other keys, creates and bus messages are handled meanwhile, and a second miss of
+    /// the same key waits for the same load.
+    fn start_load(&mut self, myself: &ActorRef<OptionCacheMsg>, key: CacheKey, reply: LoadReply) {
+        if let Some(hit) = self.deps.entries.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
+            let _ = reply.send(Ok(hit.clone()));
+            return;
+        }
+        if let Some(waiting) = self.in_flight.get_mut(&key) {
+            waiting.push(reply);
+            return;
+        }
+        self.in_flight.insert(key, vec![reply]);
+        let loader = self.loader();
+        let epoch = self.epoch;
+        let me = myself.clone();
+        // Ends on its own within `io_timeout`; if the actor is gone by then, the waiters' ports are dropped
+        // with it and their calls fail.
+        tokio::spawn(async move {
+            let (catalog_id, result) = loader.load(key).await;
+            let _ = me.cast(OptionCacheMsg::Loaded { key, epoch, catalog_id, result });
+        });
+    }
+
+    /// A load came back: cache it (unless something was dropped meanwhile) and answer everyone waiting.
+    fn finish_load(&mut self, loaded: LoadedList) {
+        let LoadedList { key, epoch, catalog_id, result } = loaded;
+        let result = self.apply_load(key, epoch, catalog_id, result);
+        for reply in self.in_flight.remove(&key).unwrap_or_default() {
+            let _ = reply.send(result.clone());
+        }
+    }
+
+    fn apply_load(
+        &mut self,
+        key: CacheKey,
+        epoch: u64,
+        catalog_id: Option<String>,
+        result: Result<(u64, Vec<CatalogOption>), CacheError>,
+    ) -> Result<CachedList, CacheError> {
+        if self.catalog_id.is_none() {
+            self.catalog_id = catalog_id;
+        }
+        let (version, items) = result?;
+        let fresh = epoch == self.epoch;
+        match self.known_version {
+            Some(known) if version > known => {
+                // The store is ahead of what the bus told us: some message was missed.
+                self.drop_all("version_ahead");
+                self.set_known(version);
+            }
+            None => self.set_known(version),
+            Some(_) => {}
+        }
+        let list = CachedList { version, items: Arc::new(items), first_page: Arc::default() };
+        if fresh {
+            let mut entries = self.write();
+            if entries.len() >= MAX_ENTRIES {
+                // Bounded: parents are few (brands, countries, categories); reaching this means something odd.
+                entries.clear();
+            }
+            entries.insert(key, list.clone());
+        }
+        Ok(list)
+    }
+
+    /// A load inside the actor, for the template work that needs the category list before it goes on
+    /// (bounded by `io_timeout` like every load).
+    async fn load_now(&mut self, key: CacheKey) -> Result<CachedList, CacheError> {
+        if let Some(hit) = self.deps.entries.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
+            return Ok(hit.clone());
+        }
+        let epoch = self.epoch;
+        let (catalog_id, result) = self.loader().load(key).await;
+        self.apply_load(key, epoch, catalog_id, result)
     }
 
     async fn create(&mut self, option: CatalogOption) -> Result<Created, CacheError> {
@@ -424,7 +560,7 @@ impl CacheState {
 
     /// Whether each category (by identity key) has an engine, for the template checks.
     async fn engines(&mut self) -> Result<HashMap<String, bool>, CacheError> {
-        let categories = self.load((OptionKind::Category, None)).await?;
+        let categories = self.load_now((OptionKind::Category, None)).await?;
         Ok(categories.items.iter().map(|c| (c.name_key.clone(), c.has_engine)).collect())
     }
 
@@ -432,8 +568,8 @@ impl CacheState {
         if let Some(loaded) = &self.deps.templates.read().unwrap_or_else(std::sync::PoisonError::into_inner).set {
             return Ok(loaded.clone());
         }
-        let version = self.deps.store.catalog_version().await?;
-        let stored = self.deps.store.load_templates().await?;
+        let version = self.bounded(self.deps.store.catalog_version()).await?;
+        let stored = self.bounded(self.deps.store.load_templates()).await?;
         let engines = self.engines().await?;
         let checked = stored.map(|text| {
             TemplateSet::from_json(&text)
@@ -496,7 +632,7 @@ impl CacheState {
         let mut merged = if replace {
             TemplateSet::default()
         } else {
-            match self.deps.store.load_templates().await? {
+            match self.bounded(self.deps.store.load_templates()).await? {
                 // A stored set that fails to parse is replaced by the import over the bundled one.
                 Some(text) => TemplateSet::from_json(&text).unwrap_or_else(|_| bundled()),
                 None => bundled(),
@@ -529,8 +665,22 @@ impl CacheState {
         Ok(Imported { version, templates: merged.templates.len(), shared_blocks: merged.shared_blocks.len() })
     }
 
-    async fn check_version(&mut self) -> Result<(), CacheError> {
-        let version = self.deps.store.catalog_version().await?;
+    /// The periodic version check, off the actor: the read runs in a task and comes back as `VersionRead`.
+    fn start_version_check(&self, myself: &ActorRef<OptionCacheMsg>) {
+        let store = Arc::clone(&self.deps.store);
+        let timeout = self.deps.io_timeout;
+        let me = myself.clone();
+        tokio::spawn(async move {
+            let version = tokio::time::timeout(timeout, store.catalog_version())
+                .await
+                .unwrap_or_else(|_| Err(Unavailable::new("the catalog version read timed out")))
+                .map_err(CacheError::from);
+            let _ = me.cast(OptionCacheMsg::VersionRead(version));
+        });
+    }
+
+    fn check_version(&mut self, version: Result<u64, CacheError>) -> Result<(), CacheError> {
+        let version = version?;
         if self.known_version != Some(version) {
             if self.known_version.is_some() {
                 self.drop_all("version_check");
@@ -559,7 +709,15 @@ impl Actor for OptionCache {
         let forwarder =
             crate::ports::bus::forward(deps.bus.as_ref(), move |signal| me.cast(OptionCacheMsg::Bus(signal)).is_ok());
         let ticker = myself.send_interval(deps.check_every, || OptionCacheMsg::CheckVersion);
-        Ok(CacheState { deps, known_version: None, catalog_id: None, forwarder, ticker })
+        Ok(CacheState {
+            deps,
+            known_version: None,
+            catalog_id: None,
+            in_flight: HashMap::new(),
+            epoch: 0,
+            forwarder,
+            ticker,
+        })
     }
 
     async fn post_stop(&self, _myself: ActorRef<Self::Msg>, state: &mut Self::State) -> Result<(), ActorProcessingErr> {
@@ -570,14 +728,18 @@ impl Actor for OptionCache {
 
     async fn handle(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         message: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match message {
             OptionCacheMsg::Load(key, reply) => {
                 let _h = state.deps.mailbox.begin_handling();
-                let _ = reply.send(state.load(key).await);
+                state.start_load(&myself, key, reply);
+            }
+            OptionCacheMsg::Loaded { key, epoch, catalog_id, result } => {
+                let _h = state.deps.mailbox.begin_internal();
+                state.finish_load(LoadedList { key, epoch, catalog_id, result });
             }
             OptionCacheMsg::Create(option, reply) => {
                 let _h = state.deps.mailbox.begin_handling();
@@ -601,7 +763,11 @@ impl Actor for OptionCache {
             }
             OptionCacheMsg::CheckVersion => {
                 let _h = state.deps.mailbox.begin_internal();
-                if let Err(e) = state.check_version().await {
+                state.start_version_check(&myself);
+            }
+            OptionCacheMsg::VersionRead(version) => {
+                let _h = state.deps.mailbox.begin_internal();
+                if let Err(e) = state.check_version(version) {
                     tracing::warn!(error = %e, "catalog version check failed; retrying at the next tick");
                 }
             }
@@ -642,6 +808,7 @@ impl OptionCacheHandle {
     pub fn new(mut deps: CacheDeps, creates_per_hour: u32, mailbox_capacity: usize, call_timeout: Duration) -> Self {
         let slot = ActorSlot::new(NAME, mailbox_capacity, call_timeout);
         deps.mailbox = slot.mailbox();
+        deps.io_timeout = call_timeout.mul_f64(0.75);
         let counters = Arc::new(OptionKind::ALL.map(|kind| {
             (
                 metrics::counter!("gantry_option_cache_hits_total", "kind" => kind.as_str()),
@@ -723,7 +890,8 @@ impl OptionCacheHandle {
     }
 
     /// Evaluates `form` for `values` after `changed` changed, including the catalog look-ups: an option id
-    /// that is not under the right parent is an `unknown_option` error.
+    /// that is not under the right parent is an `unknown_option` error, and a dependent list is named only
+    /// when its parent field holds a valid option of the parent's kind.
     ///
     /// # Errors
     /// The store or the actor is unavailable.
@@ -735,22 +903,86 @@ impl OptionCacheHandle {
     ) -> Result<Evaluation, CacheError> {
         let this_year = OffsetDateTime::now_utc().year();
         let (mut evaluation, checks) = form.template.evaluate(values, changed, this_year);
+        self.look_up(form, checks, &mut evaluation).await?;
+        Ok(evaluation)
+    }
+
+    /// The final check of a complete form (`POST …/submit`): the clean values — hidden fields dropped, numbers
+    /// and booleans typed, option ids checked against their parents and resolved to `{id, name}`.
+    ///
+    /// # Errors
+    /// [`CacheError::InvalidValues`] with every problem, per field; the store or the actor is unavailable.
+    pub async fn submit(
+        &self,
+        form: &Form,
+        values: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, CacheError> {
+        let this_year = OffsetDateTime::now_utc().year();
+        let checked = form.template.check_values(values, &[], this_year);
+        let mut evaluation = checked.evaluation;
+        let names = self.look_up(form, checked.checks, &mut evaluation).await?;
+        if !evaluation.errors.is_empty() {
+            return Err(CacheError::InvalidValues(evaluation.errors));
+        }
+        let resolve = |value: &serde_json::Value| {
+            let id = value.as_str().and_then(|s| Uuid::parse_str(s).ok());
+            match id.and_then(|id| names.get(&id).map(|name| (id, name))) {
+                Some((id, name)) => serde_json::json!({"id": id, "name": name}),
+                None => value.clone(),
+            }
+        };
+        let mut clean = checked.values;
+        for (name, value) in &mut clean {
+            if form.template.field(name).is_some_and(|f| f.data_source.is_some()) {
+                let resolved = match &*value {
+                    serde_json::Value::Array(items) => items.iter().map(resolve).collect(),
+                    single => resolve(single),
+                };
+                *value = resolved;
+            }
+        }
+        Ok(clean)
+    }
+
+    /// Looks up `checks` in the cached lists: a miss is an `unknown_option` error in `evaluation`; a list whose
+    /// parent field failed its look-up is not named. Returns the names of the options found.
+    async fn look_up(
+        &self,
+        form: &Form,
+        checks: Vec<templates::OptionCheck>,
+        evaluation: &mut Evaluation,
+    ) -> Result<HashMap<Uuid, String>, CacheError> {
+        let mut names = HashMap::new();
         for check in checks {
             let found = match self.list((check.list.kind, check.list.parent_id)).await {
-                Ok(list) => list.items.iter().any(|o| o.id == check.id),
-                Err(CacheError::UnknownParent) => false,
+                Ok(list) => list.items.iter().find(|o| o.id == check.id).map(|o| o.name.clone()),
+                Err(CacheError::UnknownParent) => None,
                 Err(e) => return Err(e),
             };
-            if !found {
-                let label = form.template.field(&check.field).map_or(check.field.as_str(), |f| f.label.as_str());
-                let message = match check.list.parent_id {
-                    Some(_) => format!("{label}: no such option under the chosen parent"),
-                    None => format!("{label}: no such option"),
-                };
+            if let Some(name) = found {
+                names.insert(check.id, name);
+                continue;
+            }
+            let label = form.template.field(&check.field).map_or(check.field.as_str(), |f| f.label.as_str());
+            let message = match check.list.parent_id {
+                Some(_) => format!("{label}: no such option under the chosen parent"),
+                None => format!("{label}: no such option"),
+            };
+            if !evaluation.errors.iter().any(|e| e.field == check.field) {
                 evaluation.errors.push(ValueIssue { field: check.field, code: "unknown_option", message });
             }
         }
-        Ok(evaluation)
+        // A brand field holding a country's id must not point the model list at that country.
+        let failed: Vec<String> = evaluation.errors.iter().map(|e| e.field.clone()).collect();
+        evaluation.options.retain(|name, list| {
+            list.parent_id.is_none()
+                || form
+                    .template
+                    .field(name)
+                    .and_then(|f| f.data_source.as_ref()?.parent_field.as_ref())
+                    .is_none_or(|parent| !failed.contains(parent))
+        });
+        Ok(names)
     }
 
     /// The template set in use, loaded if needed.

@@ -3,7 +3,9 @@
 //!
 //! - [`document`]: the format operators write (shared blocks, templates, blocks, fields) and the bundled set.
 //! - [`check`]: the checks a set passes before it is used or saved.
-//! - [`issues`]: the issue type and the JsonLogic subset conditions use (shared by `check` and `compiled`).
+//! - [`issues`]: the issue type (shared by `check` and `compiled`).
+//! - [`logic`]: the JsonLogic subset conditions use — its checker and an evaluator that answers as
+//!   json-logic-js 2.0.5 does.
 //! - [`resolve`]: inheritance (category → subcategory override), the default template, shared blocks and the
 //!   engine block of engine categories.
 //! - [`compiled`]: a resolved form made ready to evaluate, and the cascade runtime (`evaluate`).
@@ -12,10 +14,11 @@ pub mod check;
 pub mod compiled;
 pub mod document;
 pub mod issues;
+pub mod logic;
 pub mod resolve;
 
 pub use check::check;
-pub use compiled::{CompiledTemplate, Evaluation, OptionCheck, OptionList, ValueIssue};
+pub use compiled::{CarryOver, Checked, CompiledTemplate, Dropped, Evaluation, OptionCheck, OptionList, ValueIssue};
 pub use document::{Block, Field, FieldType, TemplateSet};
 pub use issues::TemplateIssue;
 pub use resolve::{Resolved, Source, resolve};

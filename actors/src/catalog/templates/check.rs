@@ -1,17 +1,17 @@
 //! Template checks, run when a set is loaded or saved: every problem is reported at once, each naming the
 //! template (or shared block) and the field.
 //!
-//! Conditions (`visibleIf`, `requiredIf`) may use this JsonLogic subset only: `and`, `or`, `!`, `!!`, `==`,
-//! `!=`, `in`, `<`, `<=`, `>`, `>=` and `var` (a field name, optionally with a default: `["name", default]`).
-//! Anything else — other operators, dotted paths, objects with several keys — is refused, so that every rule
-//! behaves the same in json-logic-js in the browser and here.
+//! Conditions (`visibleIf`, `requiredIf`) may use the JsonLogic subset of [`super::logic`] only, with the
+//! right number of arguments; anything else is refused, naming the path inside the condition, so that every
+//! rule answers the same in json-logic-js in the browser and here.
 
 use std::collections::HashSet;
 
 use super::compiled::CompiledTemplate;
 use super::document::{Block, DEFAULT_CATEGORY, Field, TemplateSet, name_key};
-use super::issues::{Issues, valid_name, walk_logic};
-pub use super::issues::{OPERATORS, TemplateIssue};
+pub use super::issues::TemplateIssue;
+use super::issues::{Issues, valid_name};
+pub use super::logic::OPERATORS;
 use super::resolve::resolve;
 use crate::catalog::OptionKind;
 
@@ -166,7 +166,7 @@ fn check_field(field: &Field, issues: &mut Issues<'_>) {
     for (label, logic) in [("visibleIf", &field.visible_if), ("requiredIf", &field.required_if)] {
         if let Some(logic) = logic {
             let mut vars = Vec::new();
-            walk_logic(logic, &mut vars, &mut |code, message| issues.push(name, code, format!("{label}: {message}")));
+            super::logic::check(logic, label, &mut vars, &mut |code, message| issues.push(name, code, message));
         }
     }
 }

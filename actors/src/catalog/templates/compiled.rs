@@ -2,21 +2,16 @@
 //! out), and the cascade runtime: which fields are visible and required, which values a change resets, what
 //! is wrong with the values, and which option lists to load next.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::{Arc, LazyLock};
-
-use datalogic_rs::{CompiledLogic, DataLogic};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use uuid::Uuid;
 
 use super::document::{Field, FieldType};
-use super::issues::{Issues, TemplateIssue, walk_logic};
+use super::issues::{Issues, TemplateIssue};
+use super::logic;
 use super::resolve::Resolved;
 use crate::catalog::OptionKind;
-
-/// One engine for every condition (compiled rules are evaluated against per-request data).
-static ENGINE: LazyLock<DataLogic> = LazyLock::new(DataLogic::new);
 
 /// Years are accepted from this one unless the field says otherwise.
 const FIRST_YEAR: f64 = 1900.0;
@@ -24,11 +19,14 @@ const FIRST_YEAR: f64 = 1900.0;
 struct CompiledField {
     field: Field,
     kind: Option<OptionKind>,
-    visible_if: Option<Arc<CompiledLogic>>,
-    required_if: Option<Arc<CompiledLogic>>,
+    /// Checked conditions, evaluated by [`super::logic`] as json-logic-js evaluates them.
+    visible_if: Option<Value>,
+    required_if: Option<Value>,
     pattern: Option<regex::Regex>,
     /// Fields that depend on this one and reset when it changes.
     resets: Vec<usize>,
+    /// Fields whose values `visible_if` reads.
+    visible_reads: Vec<usize>,
 }
 
 /// A resolved form, ready to evaluate.
@@ -92,15 +90,68 @@ pub struct Evaluation {
     pub options: BTreeMap<String, OptionList>,
 }
 
-/// JsonLogic truthiness (as json-logic-js): `false`, `null`, `0`, `""` and `[]` are false.
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(_) => true,
+/// What [`CompiledTemplate::check_values`] found.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    /// What the form looks like.
+    pub evaluation: Evaluation,
+    /// The catalog look-ups the caller must make.
+    pub checks: Vec<OptionCheck>,
+    /// The values of visible fields that passed their checks, typed; option ids as ids.
+    pub values: Map<String, Value>,
+}
+
+/// The values carried over from another form ([`CompiledTemplate::carry_over`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CarryOver {
+    /// The values kept: the new form state.
+    pub values: Map<String, Value>,
+    /// The values dropped, and why.
+    pub dropped: Vec<Dropped>,
+}
+
+/// A value that was not carried over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dropped {
+    /// The field.
+    pub field: String,
+    /// `not_in_new_form`, `not_in_previous_form`, `incompatible_type` or `not_an_option`.
+    pub reason: &'static str,
+}
+
+/// Why `value` of the field `old` does not fit the field `new` of the same name, if it does not.
+fn compatibility(old: &Field, new: &Field, value: &Value) -> Option<&'static str> {
+    let (a, b) = (old.field_type, new.field_type);
+    if a.is_numeric() && b.is_numeric() {
+        let fits = value.as_f64().is_some_and(|n| b == FieldType::Number || n.fract() == 0.0);
+        return (!fits).then_some("incompatible_type");
+    }
+    if a != b {
+        return Some("incompatible_type");
+    }
+    if !a.is_choice() {
+        return None;
+    }
+    match (&old.data_source, &new.data_source) {
+        (Some(x), Some(y)) if x.kind == y.kind => None,
+        (None, None) => {
+            let known = |v: &Value| v.as_str().is_some_and(|v| new.options.iter().any(|o| o.value == v));
+            let all_known = match value {
+                Value::Array(items) => items.iter().all(known),
+                single => known(single),
+            };
+            (!all_known).then_some("not_an_option")
+        }
+        _ => Some("incompatible_type"),
+    }
+}
+
+/// A checked value in its type: integers and years as whole numbers (`2019`, not `2019.0`).
+fn typed(field_type: FieldType, value: &Value) -> Value {
+    match (field_type, value.as_f64()) {
+        #[allow(clippy::cast_possible_truncation)]
+        (FieldType::Integer | FieldType::Year, Some(n)) if n.abs() < 9_007_199_254_740_992.0 => Value::from(n as i64),
+        _ => value.clone(),
     }
 }
 
@@ -136,6 +187,7 @@ impl CompiledTemplate {
                 required_if: None,
                 pattern: None,
                 resets: Vec::new(),
+                visible_reads: Vec::new(),
             });
         }
         for i in 0..fields.len() {
@@ -171,14 +223,21 @@ impl CompiledTemplate {
                 }
             }
             let mut compiled = [None, None];
+            let mut visible_reads = Vec::new();
             for (slot, (label, logic)) in
                 compiled.iter_mut().zip([("visibleIf", &field.visible_if), ("requiredIf", &field.required_if)])
             {
                 let Some(logic) = logic else { continue };
                 let mut vars = Vec::new();
                 let mut bad = false;
-                walk_logic(logic, &mut vars, &mut |_, _| bad = true);
+                logic::check(logic, label, &mut vars, &mut |_, _| bad = true);
                 for var in vars {
+                    if label == "visibleIf"
+                        && let Some(&read) = by_name.get(&var)
+                        && !visible_reads.contains(&read)
+                    {
+                        visible_reads.push(read);
+                    }
                     if !by_name.contains_key(&var) {
                         issues.push(
                             Some(&name),
@@ -188,10 +247,7 @@ impl CompiledTemplate {
                     }
                 }
                 if !bad {
-                    match ENGINE.compile(logic) {
-                        Ok(c) => *slot = Some(c),
-                        Err(e) => issues.push(Some(&name), "invalid_condition", format!("{label}: {e}")),
-                    }
+                    *slot = Some(logic.clone());
                 }
             }
             let [visible_if, required_if] = compiled;
@@ -206,6 +262,7 @@ impl CompiledTemplate {
             slot.visible_if = visible_if;
             slot.required_if = required_if;
             slot.pattern = pattern;
+            slot.visible_reads = visible_reads;
             if resets {
                 for d in deps {
                     if d != i && !fields[d].resets.contains(&i) {
@@ -214,9 +271,17 @@ impl CompiledTemplate {
                 }
             }
         }
-        for cycle in cycles(&fields, &by_name) {
+        let depends: Vec<Vec<usize>> =
+            fields.iter().map(|f| f.field.dependencies().filter_map(|d| by_name.get(d).copied()).collect()).collect();
+        for cycle in cycles(&fields, &depends) {
             let first = cycle[0].clone();
             issues.push(Some(&first), "dependency_cycle", format!("dependsOn cycle: {}", cycle.join(" → ")));
+        }
+        // Hidden fields are absent for every condition, so whether a field shows must not depend on itself.
+        let reads: Vec<Vec<usize>> = fields.iter().map(|f| f.visible_reads.clone()).collect();
+        for cycle in cycles(&fields, &reads) {
+            let first = cycle[0].clone();
+            issues.push(Some(&first), "dependency_cycle", format!("visibleIf cycle: {}", cycle.join(" → ")));
         }
         if out.is_empty() { Ok(Self { resolved, fields, by_name }) } else { Err(out) }
     }
@@ -230,6 +295,16 @@ impl CompiledTemplate {
         changed: &[String],
         this_year: i32,
     ) -> (Evaluation, Vec<OptionCheck>) {
+        let checked = self.check_values(values, changed, this_year);
+        (checked.evaluation, checked.checks)
+    }
+
+    /// [`Self::evaluate`], plus the clean values: those of visible fields that passed their checks, typed
+    /// (integers and years as whole numbers), hidden and reset fields dropped. Option ids stay ids here; the
+    /// caller, which can see the catalog, resolves them.
+    #[must_use]
+    pub fn check_values(&self, values: &Map<String, Value>, changed: &[String], this_year: i32) -> Checked {
+        let mut cleaned = Map::new();
         let mut eval = Evaluation::default();
         let mut checks = Vec::new();
         // Resets: everything downstream of a change, through fields that reset.
@@ -258,16 +333,14 @@ impl CompiledTemplate {
                 }),
             }
         }
-        let data = Arc::new(Value::Object(data));
-        let holds = |logic: &Option<Arc<CompiledLogic>>, default: bool| {
-            logic.as_ref().map_or(default, |l| ENGINE.evaluate(l, Arc::clone(&data)).is_ok_and(|v| truthy(&v)))
-        };
+        let (visible, data) = self.visibility(data);
+        let holds = |logic: &Option<Value>, default: bool| logic.as_ref().map_or(default, |l| logic::holds(l, &data));
         for (i, cf) in self.fields.iter().enumerate() {
             let name = &cf.field.name;
             if reset[i] {
                 eval.reset.push(name.clone());
             }
-            if !holds(&cf.visible_if, true) {
+            if !visible[i] {
                 continue;
             }
             eval.visible.push(name.clone());
@@ -298,14 +371,37 @@ impl CompiledTemplate {
                     message: format!("{} is required", cf.field.label),
                 }),
                 None => {}
-                Some(value) => {
-                    if let Err((code, message)) = self.check_value(cf, value, list, this_year, &mut checks) {
-                        eval.errors.push(ValueIssue { field: name.clone(), code, message });
+                Some(value) => match self.check_value(cf, value, list, this_year, &mut checks) {
+                    Err((code, message)) => eval.errors.push(ValueIssue { field: name.clone(), code, message }),
+                    Ok(()) => {
+                        cleaned.insert(name.clone(), typed(cf.field.field_type, value));
                     }
-                }
+                },
             }
         }
-        (eval, checks)
+        Checked { evaluation: eval, checks, values: cleaned }
+    }
+
+    /// Which fields show for `data`, and the data without the hidden fields' values. Hidden means absent: a
+    /// hidden field's value is invisible to every condition, so visibility is evaluated to a fixpoint — from
+    /// every field shown, each pass evaluates every `visibleIf` against the values of the fields the previous
+    /// pass showed. `visibleIf` reads form no cycle (checked at compile), so a field at depth `d` of that graph
+    /// is settled after `d + 1` passes and the loop ends within `fields + 1` passes.
+    fn visibility(&self, data: Map<String, Value>) -> (Vec<bool>, Map<String, Value>) {
+        let mut visible = vec![true; self.fields.len()];
+        let mut shown = data.clone();
+        for _ in 0..=self.fields.len() {
+            let next: Vec<bool> =
+                self.fields.iter().map(|cf| cf.visible_if.as_ref().is_none_or(|l| logic::holds(l, &shown))).collect();
+            let settled = next == visible;
+            visible = next;
+            shown = data.clone();
+            shown.retain(|name, _| self.by_name.get(name).is_some_and(|&i| visible[i]));
+            if settled {
+                break;
+            }
+        }
+        (visible, shown)
     }
 
     fn check_value(
@@ -390,6 +486,30 @@ impl CompiledTemplate {
         Ok(())
     }
 
+    /// Carries `values`, filled in the form `previous`, over to this form (the user changed the category or
+    /// subcategory): a value is kept when a field of the same name exists in both forms with a compatible type
+    /// — the same type; numbers between number, integer and year when the value fits (whole for integers and
+    /// years); selects of the same option kind, or of fixed options that include the value. Everything else is
+    /// dropped, with the reason.
+    #[must_use]
+    pub fn carry_over(&self, previous: &CompiledTemplate, values: &Map<String, Value>) -> CarryOver {
+        let mut carried = CarryOver::default();
+        for (name, value) in values {
+            let reason = match (previous.field(name), self.field(name)) {
+                (_, None) => Some("not_in_new_form"),
+                (None, Some(_)) => Some("not_in_previous_form"),
+                (Some(old), Some(new)) => compatibility(old, new, value),
+            };
+            match reason {
+                None => {
+                    carried.values.insert(name.clone(), value.clone());
+                }
+                Some(reason) => carried.dropped.push(Dropped { field: name.clone(), reason }),
+            }
+        }
+        carried
+    }
+
     /// The field called `name`.
     #[must_use]
     pub fn field(&self, name: &str) -> Option<&Field> {
@@ -397,8 +517,8 @@ impl CompiledTemplate {
     }
 }
 
-/// Cycles in the dependency graph (`dependsOn` and `parentField` edges), each as a path of names.
-fn cycles(fields: &[CompiledField], by_name: &HashMap<String, usize>) -> Vec<Vec<String>> {
+/// Cycles in a graph over the fields (`edges[i]`: the fields `i` depends on), each as a path of names.
+fn cycles(fields: &[CompiledField], edges: &[Vec<usize>]) -> Vec<Vec<String>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         New,
@@ -408,15 +528,14 @@ fn cycles(fields: &[CompiledField], by_name: &HashMap<String, usize>) -> Vec<Vec
     fn visit(
         i: usize,
         fields: &[CompiledField],
-        by_name: &HashMap<String, usize>,
+        edges: &[Vec<usize>],
         marks: &mut [Mark],
         path: &mut Vec<usize>,
         found: &mut Vec<Vec<String>>,
     ) {
         marks[i] = Mark::Open;
         path.push(i);
-        for dep in fields[i].field.dependencies() {
-            let Some(&d) = by_name.get(dep) else { continue };
+        for &d in &edges[i] {
             match marks[d] {
                 Mark::Open => {
                     let start = path.iter().position(|&p| p == d).unwrap_or(0);
@@ -424,7 +543,7 @@ fn cycles(fields: &[CompiledField], by_name: &HashMap<String, usize>) -> Vec<Vec
                     cycle.push(fields[d].field.name.clone());
                     found.push(cycle);
                 }
-                Mark::New => visit(d, fields, by_name, marks, path, found),
+                Mark::New => visit(d, fields, edges, marks, path, found),
                 Mark::Done => {}
             }
         }
@@ -435,7 +554,7 @@ fn cycles(fields: &[CompiledField], by_name: &HashMap<String, usize>) -> Vec<Vec
     let mut found = Vec::new();
     for i in 0..fields.len() {
         if marks[i] == Mark::New {
-            visit(i, fields, by_name, &mut marks, &mut Vec::new(), &mut found);
+            visit(i, fields, edges, &mut marks, &mut Vec::new(), &mut found);
         }
     }
     found
@@ -535,5 +654,62 @@ mod tests {
         }
         let (next_year, _) = trucks().evaluate(&values(json!({"year": 2028})), &[], 2026);
         assert!(codes(&next_year).contains(&("year", "above_max")));
+    }
+
+    fn form_of(fields: &str) -> Result<CompiledTemplate, Vec<TemplateIssue>> {
+        let json =
+            format!(r#"{{"templates": [{{"category": "Vans", "blocks": [{{"name": "b", "fields": [{fields}]}}]}}]}}"#);
+        let set = TemplateSet::from_json(&json).unwrap();
+        CompiledTemplate::compile(resolve(&set, "Vans", false, None).unwrap())
+    }
+
+    /// Visibility that depends on itself, directly or through another field, is refused: hidden means absent,
+    /// so it would have no answer.
+    #[test]
+    fn visible_if_cycles_are_refused() {
+        let issues = form_of(
+            r#"{"name": "a", "type": "boolean", "label": "A", "visibleIf": {"!": {"var": "b"}}},
+               {"name": "b", "type": "boolean", "label": "B", "visibleIf": {"!": {"var": "a"}}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            issues.iter().any(|i| i.code == "dependency_cycle" && i.message.contains("visibleIf cycle")),
+            "{issues:?}"
+        );
+        let own = form_of(r#"{"name": "a", "type": "boolean", "label": "A", "visibleIf": {"!!": {"var": "a"}}}"#);
+        assert!(own.is_err(), "a field whose visibility reads its own value");
+    }
+
+    /// Carrying values over keeps same-named fields of compatible types and names the reason for the others.
+    #[test]
+    fn carry_over_keeps_compatible_values() {
+        let old = form_of(
+            r#"{"name": "n", "type": "number", "label": "N"},
+               {"name": "y", "type": "year", "label": "Y"},
+               {"name": "s", "type": "select", "label": "S", "options": [{"value": "x", "label": "X"}]},
+               {"name": "t", "type": "text", "label": "T"},
+               {"name": "gone", "type": "text", "label": "G"}"#,
+        )
+        .unwrap();
+        let new = form_of(
+            r#"{"name": "n", "type": "integer", "label": "N"},
+               {"name": "y", "type": "number", "label": "Y"},
+               {"name": "s", "type": "select", "label": "S", "options": [{"value": "z", "label": "Z"}]},
+               {"name": "t", "type": "boolean", "label": "T"}"#,
+        )
+        .unwrap();
+        let carried = new.carry_over(&old, &values(json!({"n": 2.5, "y": 2019, "s": "x", "t": "hi", "gone": "g"})));
+        assert_eq!(carried.values, values(json!({"y": 2019})));
+        let mut dropped: Vec<_> = carried.dropped.iter().map(|d| (d.field.as_str(), d.reason)).collect();
+        dropped.sort_unstable();
+        assert_eq!(
+            dropped,
+            [
+                ("gone", "not_in_new_form"),
+                ("n", "incompatible_type"),
+                ("s", "not_an_option"),
+                ("t", "incompatible_type")
+            ]
+        );
     }
 }

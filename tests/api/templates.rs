@@ -442,3 +442,37 @@ async fn changing_the_category_carries_over_compatible_values() {
     let problem = assert_problem(evaluate(&app, &vans, &unknown).send().await.unwrap(), 422, "validation_failed").await;
     assert_eq!(problem["errors"][0]["field"], "from.subcategory_id", "{problem}");
 }
+
+/// The attack: a form state of 0.6 MB of unknown field names, sent unauthenticated to `evaluate`, bought an
+/// answer of 4.1 MB (one issue echoing each name). Now unknown values are ignored, the answer names only the
+/// first five (cut to 64 characters) and counts the rest: the answer stays small whatever is sent, and `submit`
+/// refuses the same state with an equally small 422.
+#[tokio::test]
+async fn unknown_fields_do_not_amplify_the_answer() {
+    let app = spawn_app().await;
+    let trucks = id_of(&app, "category", None, "Trucks").await;
+    let mut values = serde_json::Map::new();
+    for i in 0..30_000 {
+        values.insert(format!("unknown_field_{i:06}"), json!(1));
+    }
+    values.insert(format!("long_{}", "x".repeat(500)), json!(1));
+    let body = json!({"values": values});
+    let sent = body.to_string().len();
+    assert!(sent > 500_000, "{sent}");
+
+    let answer = evaluate(&app, &trucks, &body).send().await.expect("request");
+    assert_eq!(answer.status(), 200);
+    let text = answer.text().await.expect("body");
+    assert!(text.len() < 16 * 1024, "{} bytes answered for {sent} sent", text.len());
+    let answer: Value = serde_json::from_str(&text).expect("json");
+    let unknown: Vec<&Value> =
+        answer["errors"].as_array().expect("errors").iter().filter(|e| e["code"] == "unknown_field").collect();
+    assert_eq!(unknown.len(), 6, "five named, one counting the rest: {answer}");
+    assert!(unknown.iter().any(|e| e["field"] == "values" && e["message"].as_str().unwrap().contains("29996")));
+    assert!(unknown.iter().all(|e| e["field"].as_str().unwrap().chars().count() <= 65));
+
+    let refused = app.client.post(format!("{}/v1/templates/{trucks}/submit", app.http)).json(&body).send().await;
+    let refused = refused.expect("request");
+    assert_eq!(refused.status(), 422);
+    assert!(refused.text().await.expect("body").len() < 16 * 1024);
+}

@@ -155,6 +155,20 @@ fn typed(field_type: FieldType, value: &Value) -> Value {
     }
 }
 
+/// How many unknown value names an answer lists one by one; the rest are counted in one more issue.
+const UNKNOWN_FIELDS_LISTED: usize = 5;
+
+/// Longest unknown field name echoed back, in characters.
+const ECHOED_NAME_CHARS: usize = 64;
+
+/// `name` as echoed in an answer: at most [`ECHOED_NAME_CHARS`] characters (an ellipsis marks a cut).
+fn shorten_name(name: &str) -> String {
+    match name.char_indices().nth(ECHOED_NAME_CHARS) {
+        Some((cut, _)) => format!("{}…", &name[..cut]),
+        None => name.to_owned(),
+    }
+}
+
 /// Whether a value counts as not given.
 fn is_empty(value: &Value) -> bool {
     match value {
@@ -320,18 +334,33 @@ impl CompiledTemplate {
             }
         }
         let mut data = Map::new();
+        let mut unknown = 0usize;
         for (name, value) in values {
             match self.by_name.get(name) {
                 Some(&i) if !reset[i] => {
                     data.insert(name.clone(), value.clone());
                 }
                 Some(_) => {}
-                None => eval.errors.push(ValueIssue {
-                    field: name.clone(),
-                    code: "unknown_field",
-                    message: "this form has no such field".into(),
-                }),
+                None => {
+                    // Unknown values are ignored. The answer names only the first few (their names cut short):
+                    // one issue per unknown key would let a small request buy a large answer.
+                    unknown += 1;
+                    if unknown <= UNKNOWN_FIELDS_LISTED {
+                        eval.errors.push(ValueIssue {
+                            field: shorten_name(name),
+                            code: "unknown_field",
+                            message: "this form has no such field".into(),
+                        });
+                    }
+                }
             }
+        }
+        if unknown > UNKNOWN_FIELDS_LISTED {
+            eval.errors.push(ValueIssue {
+                field: "values".into(),
+                code: "unknown_field",
+                message: format!("{} more values name no field of this form", unknown - UNKNOWN_FIELDS_LISTED),
+            });
         }
         let (visible, data) = self.visibility(data);
         let holds = |logic: &Option<Value>, default: bool| logic.as_ref().map_or(default, |l| logic::holds(l, &data));

@@ -55,6 +55,7 @@ fn record(i: u64, now: i64) -> SessionRecord {
         generation: 0,
         last_rotation: None,
         revoked_at_ms: None,
+        refresh_mac_key: None,
     }
 }
 

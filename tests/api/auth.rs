@@ -161,6 +161,34 @@ async fn reuse_of_older_generations_is_detected_and_forged_refresh_is_harmless()
     assert_problem(app.me(access(&third)).await, 401, "session_revoked").await;
 }
 
+/// Issue 11.1: a thief who refreshes a stolen token many times cannot outrun reuse detection. The victim's
+/// copy, presented after 12 rotations, is 401 `refresh_reused`; the whole session (the thief's newest pair
+/// too) is revoked, and the reuse is counted.
+#[tokio::test]
+async fn reuse_is_detected_however_many_rotations_came_after() {
+    let app = spawn_app_with("[sessions]\nrefresh_grace_secs = 0").await;
+    app.register("victim@example.com").await;
+    let stolen = app.login("victim@example.com").await;
+    let mut thief = stolen.clone();
+    for _ in 0..12 {
+        tokio::time::sleep(Duration::from_millis(3)).await;
+        thief = json_of(app.refresh(refresh_of(&thief)).await, 200).await;
+    }
+    tokio::time::sleep(Duration::from_millis(5)).await;
+
+    assert_problem(app.refresh(refresh_of(&stolen)).await, 401, "refresh_reused").await;
+    assert_problem(app.refresh(refresh_of(&thief)).await, 401, "session_revoked").await;
+    assert_problem(app.me(access(&thief)).await, 401, "session_revoked").await;
+    // The recorder is shared by every test of this binary: the counter is at least this reuse.
+    let metrics = app.metrics().await;
+    let reuse = metrics
+        .lines()
+        .find(|l| l.starts_with("gantry_auth_refresh_reuse_total"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok());
+    assert!(reuse.is_some_and(|n| n >= 1.0), "reuse counted: {reuse:?}");
+}
+
 /// Garbage, forged and expired tokens get distinct codes; a missing token is `unauthorized`.
 #[tokio::test]
 async fn bad_access_tokens_are_refused_with_distinct_codes() {

@@ -28,6 +28,8 @@ fn session(user_id: Uuid, now: i64) -> SessionRecord {
         generation: 0,
         last_rotation: None,
         revoked_at_ms: None,
+        // Round-trips as hex; a store that lost it would turn every later reuse into a mere `token_invalid`.
+        refresh_mac_key: Some(gantry_actors::ports::sessions::RefreshMacKey::generate()),
     }
 }
 

@@ -24,7 +24,7 @@ use crate::handle::{ActorSlot, CallError};
 use crate::ports::accounts::{AccountStore, RevocationNotice, RevocationScope};
 use crate::ports::bus::{Bus, BusSignal, Event};
 use crate::ports::jobs::{Job, JobState, JobStore, JobUpdate};
-use crate::ports::sessions::{RETIRED_HASHES_KEPT, Rotation, SessionRecord, SessionStore};
+use crate::ports::sessions::{RETIRED_HASHES_KEPT, RefreshMacKey, Rotation, SessionRecord, SessionStore};
 use crate::secrets::{SecretName, SharedKeyRing};
 use crate::supervisor::ChildSpec;
 use crate::telemetry::Mailbox;
@@ -363,7 +363,8 @@ impl RegistryState {
     ) -> Result<IssuedPair, SessionError> {
         let now = now_ms();
         let sid = Uuid::now_v7();
-        let refresh = RefreshToken::generate(sid);
+        let mac_key = RefreshMacKey::generate();
+        let refresh = RefreshToken::issue(sid, 0, &mac_key);
         let absolute = now + millis(self.deps.settings.absolute_ttl);
         let refresh_expires = (now + millis(self.deps.settings.refresh_ttl)).min(absolute);
         let record = SessionRecord {
@@ -379,6 +380,7 @@ impl RegistryState {
             generation: 0,
             last_rotation: None,
             revoked_at_ms: None,
+            refresh_mac_key: Some(mac_key),
         };
         self.deps.sessions.insert(&record).await?;
         metrics::counter!(metric::SESSIONS_CREATED).increment(1);
@@ -417,7 +419,9 @@ impl RegistryState {
                 if now >= record.refresh_expires_at_ms {
                     return Err(SessionError::Expired);
                 }
-                let successor = RefreshToken::generate(sid);
+                // A session from before generation tags gets its key now.
+                let mac_key = record.refresh_mac_key.clone().unwrap_or_else(RefreshMacKey::generate);
+                let successor = RefreshToken::issue(sid, record.generation + 1, &mac_key);
                 let (claims, access) = self.access_for(record.user_id, sid, now);
                 let kid = self
                     .deps
@@ -447,6 +451,7 @@ impl RegistryState {
                             .take(RETIRED_HASHES_KEPT)
                             .collect(),
                     }),
+                    refresh_mac_key: Some(mac_key),
                     ..record.clone()
                 };
                 if self.deps.sessions.replace_if(&rotated, record.generation).await? {
@@ -459,7 +464,9 @@ impl RegistryState {
                 && now - rotation.used_at_ms <= millis(self.deps.settings.refresh_grace)
             {
                 // A retry or a second tab: hand back the pair this token already produced.
-                let successor = token.unseal(sid, &rotation.sealed_successor).ok_or(SessionError::InvalidToken)?;
+                let tagged = record.refresh_mac_key.as_ref().map(|key| (record.generation, key));
+                let successor =
+                    token.unseal(sid, &rotation.sealed_successor, tagged).ok_or(SessionError::InvalidToken)?;
                 let claims = AccessClaims {
                     sub: record.user_id,
                     sid,
@@ -479,10 +486,17 @@ impl RegistryState {
             // A retired token of this session presented again, after the grace: someone holds a copy.
             // Revoke the whole session (OAuth 2.0 Security BCP, section 4.14). A token the session never
             // issued is merely invalid: knowing a session id must not be enough to end the session.
-            let retired = record
-                .last_rotation
-                .as_ref()
-                .is_some_and(|r| r.used_hash == presented || r.earlier_hashes.contains(&presented));
+            // A tagged token proves its generation, however many rotations came after it; legacy tokens are
+            // recognised by the few retired hashes the session keeps.
+            let tagged_retired = match (&record.refresh_mac_key, token.generation()) {
+                (Some(key), Some(generation)) => generation < record.generation && token.is_authentic(key),
+                _ => false,
+            };
+            let retired = tagged_retired
+                || record
+                    .last_rotation
+                    .as_ref()
+                    .is_some_and(|r| r.used_hash == presented || r.earlier_hashes.contains(&presented));
             if !retired {
                 return Err(SessionError::InvalidToken);
             }

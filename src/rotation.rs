@@ -427,7 +427,7 @@ impl Rotations {
         if invalidate {
             self.begin(run, "invalidate").await;
             let reason = format!("secret rotation {}", run.record.id);
-            let invalidated = self.invalidate(run, reason).await;
+            let invalidated = self.invalidate(run, reason, expected).await;
             self.step(run, "invalidate", invalidated).await?;
         }
         self.begin(run, "record").await;
@@ -445,7 +445,7 @@ impl Rotations {
         if request.invalidate_sessions.unwrap_or(jwt_back) {
             self.begin(run, "invalidate").await;
             let reason = format!("secret rollback {}", run.record.id);
-            let invalidated = self.invalidate(run, reason).await;
+            let invalidated = self.invalidate(run, reason, &expected).await;
             self.step(run, "invalidate", invalidated).await?;
         }
         self.begin(run, "record").await;
@@ -557,7 +557,18 @@ impl Rotations {
         tracing::warn!(event = "rotation_rolled_back", rotation_id = %run.record.id, ok, "rotation rolled back on every instance");
     }
 
-    async fn invalidate(&self, run: &mut Run, reason: String) -> Result<((), Value), String> {
+    /// Forces everyone to log in again and ends the rotated-out `JWT_SECRET` on every instance: first every
+    /// instance retires its previous key (acknowledged, so a token it signed — whatever its `sid`, even a
+    /// made-up one the epoch cannot catch — is refused everywhere before the job succeeds), then the global
+    /// epoch is raised. The grace window only applies to rotations without invalidation.
+    async fn invalidate(
+        &self,
+        run: &mut Run,
+        reason: String,
+        expected: &BTreeSet<Uuid>,
+    ) -> Result<((), Value), String> {
+        let (_, retired) = self.broadcast(run, SecretStep::RetirePreviousJwt, expected).await?;
+        run.detail().insert("previous_jwt_retired".into(), retired);
         let notice = self
             .deps
             .sessions

@@ -98,7 +98,7 @@ pub fn sign_access(claims: &AccessClaims, key: &SecretValue) -> String {
 pub fn key_for_kid<'a>(keyring: &'a KeyRing, kid: &str) -> Option<&'a SecretValue> {
     let versions = keyring.versions(SecretName::JwtSecret)?;
     std::iter::once(&versions.current)
-        .chain(versions.previous.iter())
+        .chain(versions.previous.iter().filter(|_| !versions.previous_retired))
         .map(|v| &v.value)
         .find(|v| v.fingerprint().as_str() == kid)
 }
@@ -159,7 +159,8 @@ impl Verifier {
             if let Some(p) = &v.pending {
                 keys.push(entry(p, KeyUse::Pending));
             }
-            if let Some(p) = &v.previous {
+            // A retired previous key (emergency rotation) verifies nothing: its tokens are `token_invalid`.
+            if let Some(p) = v.previous.as_ref().filter(|_| !v.previous_retired) {
                 keys.push(entry(p, KeyUse::Previous));
                 previous_until = (v.promoted_at + settings.previous_key_grace).unix_timestamp();
             }

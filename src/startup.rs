@@ -516,6 +516,7 @@ fn smoke_account(settings: &Settings) -> Option<(String, SecretString)> {
 #[must_use]
 pub fn account_settings(settings: &Settings) -> AccountSettings {
     AccountSettings {
+        max_failures_per_account_address: settings.sessions.login_max_failures_per_account_address,
         max_failures_per_account: settings.sessions.login_max_failures_per_account,
         max_failures_per_address: settings.sessions.login_max_failures_per_address,
         failure_window: Duration::from_secs(settings.sessions.login_failure_window_secs),

@@ -101,6 +101,50 @@ async fn repeated_login_failures_are_rate_limited() {
     assert_problem(response, 429, "too_many_requests").await;
 }
 
+/// Issue 11.3: 100 simultaneous wrong passwords for one account from one address are counted before any is
+/// verified: at most the per-(account, address) limit (5) are verified (401), every other one is 429 with
+/// `Retry-After` — none waits for a hashing slot.
+#[tokio::test]
+async fn simultaneous_wrong_passwords_get_at_most_the_configured_verifications() {
+    let app = spawn_app_with("[sessions]\nlogin_max_failures_per_account_address = 5").await;
+    app.register("burst@example.com").await;
+    let wrong = json!({"email": "burst@example.com", "password": "wrong-password-123"});
+    let attempts = (0..100).map(|_| {
+        let request = app.post_json("/v1/auth/login", &wrong);
+        async move { request.send().await.expect("request") }
+    });
+    let responses = futures::future::join_all(attempts).await;
+    let status = |code: u16| responses.iter().filter(|r| r.status().as_u16() == code).count();
+    assert!(status(401) <= 5, "verified {} times", status(401));
+    assert_eq!(
+        status(401) + status(429),
+        100,
+        "only 401 and 429: {:?}",
+        responses.iter().map(|r| r.status()).collect::<Vec<_>>()
+    );
+    assert!(responses.iter().filter(|r| r.status() == 429).all(|r| r.headers().contains_key("retry-after")));
+}
+
+/// Issue 11.3: a handful of failures from another address (more than the pair limit) cannot lock the user out
+/// of their own address: the attacker's address gets 429, the user still logs in.
+#[tokio::test]
+async fn failures_from_elsewhere_do_not_lock_the_user_out() {
+    let app = spawn_app().await;
+    app.register("owner@example.com").await;
+    let elsewhere = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .expect("client bound to 127.0.0.2");
+    let wrong = json!({"email": "owner@example.com", "password": "wrong-password-123"});
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let url = format!("{}/v1/auth/login", app.http);
+        statuses.push(elsewhere.post(url).json(&wrong).send().await.expect("request").status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 429, 429], "the attacker's pair is limited");
+    app.login("owner@example.com").await;
+}
+
 /// Refresh rotates the pair; the old refresh token presented again within the grace returns the very same
 /// pair (a retry, a second tab), and the new pair works.
 #[tokio::test]

@@ -34,7 +34,11 @@ const LIMITER_KEYS: usize = 100_000;
 /// How the owner limits logins and hashing.
 #[derive(Debug, Clone)]
 pub struct AccountSettings {
-    /// Failed logins allowed per account (normalised email) within `failure_window`.
+    /// Login attempts not followed by a success allowed per (account, client address) pair within
+    /// `failure_window`: the tight limit.
+    pub max_failures_per_account_address: u32,
+    /// Failed logins allowed per account (normalised email) across all addresses within `failure_window`: the
+    /// loose limit (a third party cannot lock a user out with a handful of failures from elsewhere).
     pub max_failures_per_account: u32,
     /// Failed logins allowed per client address within `failure_window`.
     pub max_failures_per_address: u32,
@@ -126,7 +130,9 @@ pub struct Accounts(Arc<Inner>);
 struct Inner {
     /// Users, epochs, revocation notices.
     store: Arc<dyn AccountStore>,
-    /// Failed logins per account (normalised email).
+    /// Failed logins per (account, address) pair: tight.
+    by_pair: FailureLimiter,
+    /// Failed logins per account (normalised email) across addresses: loose.
     by_account: FailureLimiter,
     /// Failed logins per client address.
     by_address: FailureLimiter,
@@ -152,6 +158,11 @@ impl Accounts {
     pub fn new(store: Arc<dyn AccountStore>, settings: &AccountSettings) -> Self {
         Self(Arc::new(Inner {
             store,
+            by_pair: FailureLimiter::new(
+                settings.max_failures_per_account_address,
+                settings.failure_window,
+                LIMITER_KEYS,
+            ),
             by_account: FailureLimiter::new(settings.max_failures_per_account, settings.failure_window, LIMITER_KEYS),
             by_address: FailureLimiter::new(settings.max_failures_per_address, settings.failure_window, LIMITER_KEYS),
             hashing: Semaphore::new(settings.max_concurrent_hashes),
@@ -201,9 +212,12 @@ impl Accounts {
         Ok(user)
     }
 
-    /// Checks a login from `address`: the limiters first, then the password (an unknown email costs as much
-    /// as a wrong password). A failure counts against the account and the address; a success clears the
-    /// account's failures.
+    /// Checks a login from `address`. The attempt is counted in the three limiters — per (account, address)
+    /// pair, per account, per address — *before* the password is verified, so simultaneous attempts cannot all
+    /// pass a check none of them has counted yet: per window at most the configured number of verifications
+    /// run. A wrong password (or an unknown email, which costs as much) keeps its count; a success clears the
+    /// pair and gives its attempt back to the account and address; an attempt that never got verified
+    /// (overload, store down) is given back everywhere.
     ///
     /// # Errors
     /// [`AccountError::TooManyAttempts`], [`AccountError::InvalidCredentials`], [`AccountError::Overloaded`],
@@ -216,14 +230,48 @@ impl Accounts {
     ) -> Result<User, AccountError> {
         // An unparseable email cannot match an account; it is limited and answered like any wrong login.
         let account_key = normalize_email(raw_email).unwrap_or_else(|_| raw_email.trim().to_lowercase());
+        // NUL cannot occur in a normalised email: the pair key is unambiguous.
+        let pair_key = format!("{account_key}\u{0}{address}");
+        let limiters = [
+            (&self.0.by_pair, pair_key.as_str()),
+            (&self.0.by_account, account_key.as_str()),
+            (&self.0.by_address, address),
+        ];
         let now = Instant::now();
-        for (limiter, key) in [(&self.0.by_account, account_key.as_str()), (&self.0.by_address, address)] {
-            if let Err(retry_after) = limiter.check(key, now) {
+        for (i, (limiter, key)) in limiters.iter().enumerate() {
+            if let Err(retry_after) = limiter.try_acquire(key, now) {
+                for (taken, taken_key) in &limiters[..i] {
+                    taken.release(taken_key);
+                }
                 count_login("rate_limited");
                 return Err(AccountError::TooManyAttempts { retry_after });
             }
         }
-        let user = self.0.store.user_by_email(&account_key).await?;
+        match self.verify(&account_key, password_text).await {
+            Ok(Some(user)) => {
+                self.0.by_pair.reset(&pair_key);
+                self.0.by_account.release(&account_key);
+                self.0.by_address.release(address);
+                self.remember_email(user.id, &user.email);
+                Ok(user)
+            }
+            Ok(None) => {
+                count_login("invalid_credentials");
+                Err(AccountError::InvalidCredentials)
+            }
+            Err(err) => {
+                for (limiter, key) in limiters {
+                    limiter.release(key);
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// The user whose email is `account_key` if `password_text` is theirs; an unknown email verifies a dummy
+    /// hash, so it takes as long. Counted in `gantry_auth_password_verifications_total`.
+    async fn verify(&self, account_key: &str, password_text: String) -> Result<Option<User>, AccountError> {
+        let user = self.0.store.user_by_email(account_key).await?;
         let verified = match &user {
             Some(user) => {
                 let phc = user.password_hash.clone();
@@ -234,15 +282,8 @@ impl Accounts {
                 false
             }
         };
-        let Some(user) = user.filter(|_| verified) else {
-            self.0.by_account.record_failure(&account_key, Instant::now());
-            self.0.by_address.record_failure(address, Instant::now());
-            count_login("invalid_credentials");
-            return Err(AccountError::InvalidCredentials);
-        };
-        self.0.by_account.reset(&account_key);
-        self.remember_email(user.id, &user.email);
-        Ok(user)
+        metrics::counter!("gantry_auth_password_verifications_total").increment(1);
+        Ok(user.filter(|_| verified))
     }
 
     /// Counts a login that went all the way (credentials checked and a session issued).

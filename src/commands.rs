@@ -132,7 +132,7 @@ pub async fn users_add(
     let storage = crate::startup::Storage::connect(settings).await?;
     // The same owner, rules and hashing as `POST /v1/auth/register`.
     let accounts = Accounts::new(storage.ports.accounts, &crate::startup::account_settings(settings));
-    let registered = accounts.register(email, password_text).await;
+    let registered = accounts.register(email, password_text, None).await;
     storage.database.close().await;
     let user = registered.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("{}", serde_json::json!({ "user_id": user.id, "email": user.email }));

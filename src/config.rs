@@ -219,6 +219,10 @@ pub struct SessionSettings {
     pub login_failure_window_secs: u64,
     /// Password hashes computed at once (argon2id: ~19 MiB and ~20 ms each).
     pub max_concurrent_hashes: usize,
+    /// Registrations per client address within `registration_window_secs` before 429.
+    pub registrations_per_address: u32,
+    /// The registration window, seconds (opens at an address's first registration).
+    pub registration_window_secs: u64,
     /// After a `JWT_SECRET` promotion, access tokens of the previous version verify this long (unless the
     /// rotation forces everyone to log in again).
     pub previous_key_grace_secs: u64,
@@ -390,6 +394,8 @@ impl Settings {
             ),
             ("sessions.login_max_failures_per_account", self.sessions.login_max_failures_per_account as usize),
             ("sessions.login_max_failures_per_address", self.sessions.login_max_failures_per_address as usize),
+            ("sessions.registrations_per_address", self.sessions.registrations_per_address as usize),
+            ("sessions.registration_window_secs", usize::try_from(self.sessions.registration_window_secs).unwrap_or(1)),
             (
                 "sessions.login_failure_window_secs",
                 usize::try_from(self.sessions.login_failure_window_secs).unwrap_or(1),

@@ -59,10 +59,13 @@ struct Registered {
 /// `POST /v1/auth/register`.
 ///
 /// # Errors
-/// 422 on policy violations, 409 `email_taken`, 503 when the database or hashing is unavailable.
-pub async fn register(state: &AppState, req: Request<Incoming>) -> Result<Response, ApiError> {
+/// 422 on policy violations, 429 (with `Retry-After`) past the per-address registration limit, 409
+/// `email_taken`, 503 when the database or hashing is unavailable.
+pub async fn register(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
+    let address = ctx.peer.ip().to_string();
+    state.accounts.registration_allowed(&address)?;
     let creds: Credentials = read_json(req, state.settings.http.max_body_bytes).await?;
-    let user = state.accounts.register(&creds.email, creds.password).await?;
+    let user = state.accounts.register(&creds.email, creds.password, Some(&address)).await?;
     Ok(json_response(StatusCode::CREATED, &Registered { user_id: user.id }))
 }
 

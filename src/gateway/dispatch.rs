@@ -39,7 +39,7 @@ pub(super) async fn dispatch(
             admin::authorize(state, &req)?;
             jobs::get(state, &ctx, jobs::View::Admin).await
         }
-        Route::Register => auth::register(state, req).await,
+        Route::Register => auth::register(state, &ctx, req).await,
         Route::Login => auth::login(state, &ctx, req).await,
         Route::Refresh => auth::refresh(state, req).await,
         Route::Logout => auth::logout(state, req).await,

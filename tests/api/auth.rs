@@ -145,6 +145,77 @@ async fn failures_from_elsewhere_do_not_lock_the_user_out() {
     app.login("owner@example.com").await;
 }
 
+/// Issue 11.4: registrations are limited per address (429 + `Retry-After` past the limit), and a registration
+/// flood from one address does not slow other users' logins by more than 2×. Samples alternate between
+/// "flood off" and "flood on" (8 rounds of 3 logins each way) so both medians see the same background load
+/// (other tests share the cores); run with `--nocapture` to see the numbers.
+#[tokio::test]
+async fn registration_flood_is_limited_and_does_not_starve_logins() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let app = spawn_app_with("[sessions]\nregistrations_per_address = 3\nregistration_window_secs = 600").await;
+    app.register("steady@example.com").await;
+    let login = json!({"email": "steady@example.com", "password": PASSWORD});
+
+    let flooder = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .expect("client bound to 127.0.0.2");
+    let (flooding, stop) = (std::sync::Arc::new(AtomicBool::new(false)), std::sync::Arc::new(AtomicBool::new(false)));
+    let statuses = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    // Two connections, each sending a registration every 5 ms (~400/s) while flooding is on: the hashing kind
+    // of flood. Client and server share this machine's two cores (and the other tests'), so an unpaced flood
+    // would measure the harness's CPU rather than the server's hashing slots.
+    let flood: Vec<_> = (0..2)
+        .map(|worker| {
+            let (client, flooding, stop, statuses) =
+                (flooder.clone(), flooding.clone(), stop.clone(), statuses.clone());
+            let url = format!("{}/v1/auth/register", app.http);
+            tokio::spawn(async move {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    if !flooding.load(Ordering::Relaxed) {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        continue;
+                    }
+                    n += 1;
+                    let body = json!({"email": format!("flood-{worker}-{n}@example.com"), "password": PASSWORD});
+                    let response = client.post(&url).json(&body).send().await.expect("request");
+                    let retry_after = response.headers().contains_key("retry-after");
+                    statuses.lock().expect("lock").push((response.status().as_u16(), retry_after));
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+        })
+        .collect();
+    let (mut alone, mut flooded) = (Vec::new(), Vec::new());
+    for _ in 0..8 {
+        for (on, samples) in [(false, &mut alone), (true, &mut flooded)] {
+            flooding.store(on, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            for _ in 0..3 {
+                let started = std::time::Instant::now();
+                let response = app.post_json("/v1/auth/login", &login).send().await.expect("request");
+                assert_eq!(response.status(), 200);
+                samples.push(started.elapsed());
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for worker in flood {
+        worker.await.expect("flood worker");
+    }
+    alone.sort();
+    flooded.sort();
+    let (alone, flooded) = (alone[alone.len() / 2], flooded[flooded.len() / 2]);
+
+    let statuses = statuses.lock().expect("lock").clone();
+    let created = statuses.iter().filter(|(s, _)| *s == 201).count();
+    println!("login median: {alone:?} alone, {flooded:?} under a flood of {} registrations", statuses.len());
+    assert!(created <= 3, "{created} registrations got through");
+    assert!(statuses.iter().filter(|(s, _)| *s != 201).all(|(s, retry)| *s == 429 && *retry), "429 + Retry-After");
+    assert!(flooded <= alone * 2, "login median {flooded:?} under the flood vs {alone:?} without");
+}
+
 /// Refresh rotates the pair; the old refresh token presented again within the grace returns the very same
 /// pair (a retry, a second tab), and the new pair works.
 #[tokio::test]

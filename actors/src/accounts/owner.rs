@@ -46,6 +46,10 @@ pub struct AccountSettings {
     pub failure_window: Duration,
     /// Password hashes (or verifications) running at once.
     pub max_concurrent_hashes: usize,
+    /// Registrations that reach hashing allowed per client address within `registration_window`.
+    pub max_registrations_per_address: u32,
+    /// The registration window.
+    pub registration_window: Duration,
 }
 
 /// One broken registration rule.
@@ -136,8 +140,13 @@ struct Inner {
     by_account: FailureLimiter,
     /// Failed logins per client address.
     by_address: FailureLimiter,
+    /// Registrations per client address (every one that reaches hashing counts, whatever its outcome).
+    registrations: FailureLimiter,
     /// Password hashing slots.
     hashing: Semaphore,
+    /// The share of `hashing` registrations may hold (half, at least one): however many addresses a
+    /// registration flood comes from, logins always find slots of their own.
+    registering: Semaphore,
     /// user id → email, for `/me` without a database round-trip (emails never change). A std lock: held only
     /// for a map operation, never across `.await`.
     emails: RwLock<HashMap<Uuid, String>>,
@@ -165,7 +174,13 @@ impl Accounts {
             ),
             by_account: FailureLimiter::new(settings.max_failures_per_account, settings.failure_window, LIMITER_KEYS),
             by_address: FailureLimiter::new(settings.max_failures_per_address, settings.failure_window, LIMITER_KEYS),
+            registrations: FailureLimiter::new(
+                settings.max_registrations_per_address,
+                settings.registration_window,
+                LIMITER_KEYS,
+            ),
             hashing: Semaphore::new(settings.max_concurrent_hashes),
+            registering: Semaphore::new((settings.max_concurrent_hashes / 2).max(1)),
             emails: RwLock::new(HashMap::new()),
         }))
     }
@@ -194,17 +209,47 @@ impl Accounts {
         self.0.emails.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).cloned()
     }
 
-    /// Registers a user: validates, hashes the password (bounded), stores the account.
+    /// Whether `address` may register now: a cheap look at its registration window, so a flood past the limit
+    /// is refused before its body is even read. [`Self::register`] still counts (and re-checks) atomically.
     ///
     /// # Errors
-    /// [`AccountError::Invalid`], [`AccountError::EmailTaken`], [`AccountError::Overloaded`],
-    /// [`AccountError::Unavailable`] or [`AccountError::Hashing`].
-    pub async fn register(&self, raw_email: &str, password_text: String) -> Result<User, AccountError> {
+    /// [`AccountError::TooManyAttempts`] while the address's window is full.
+    pub fn registration_allowed(&self, address: &str) -> Result<(), AccountError> {
+        self.0.registrations.check(address, Instant::now()).map_err(|retry_after| {
+            metrics::counter!("gantry_auth_registrations_rate_limited_total").increment(1);
+            AccountError::TooManyAttempts { retry_after }
+        })
+    }
+
+    /// Registers a user: validates, counts the registration against `address` (HTTP clients; `None` for the
+    /// operator's CLI), hashes the password on the registrations' share of the slots, stores the account.
+    ///
+    /// # Errors
+    /// [`AccountError::Invalid`], [`AccountError::TooManyAttempts`], [`AccountError::EmailTaken`],
+    /// [`AccountError::Overloaded`], [`AccountError::Unavailable`] or [`AccountError::Hashing`].
+    pub async fn register(
+        &self,
+        raw_email: &str,
+        password_text: String,
+        address: Option<&str>,
+    ) -> Result<User, AccountError> {
         let email = validate_registration(raw_email, &password_text)?;
+        if let Some(address) = address
+            && let Err(retry_after) = self.0.registrations.try_acquire(address, Instant::now())
+        {
+            metrics::counter!("gantry_auth_registrations_rate_limited_total").increment(1);
+            return Err(AccountError::TooManyAttempts { retry_after });
+        }
+        let share = tokio::time::timeout(HASH_WAIT, self.0.registering.acquire())
+            .await
+            .map_err(|_| AccountError::Overloaded)?
+            // The semaphore is never closed.
+            .map_err(|_| AccountError::Overloaded)?;
         let phc = self
             .hashing(move || password::hash_password(&password_text))
             .await?
             .map_err(|e| AccountError::Hashing(e.to_string()))?;
+        drop(share);
         let user = User { id: Uuid::now_v7(), email, password_hash: phc, created_at: OffsetDateTime::now_utc() };
         self.0.store.create_user(&user).await?;
         metrics::counter!("gantry_auth_registrations_total").increment(1);

@@ -99,6 +99,35 @@ pub async fn refresh(state: &AppState, req: Request<Incoming>) -> Result<Respons
     Ok(json_response(StatusCode::OK, &pair))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+impl std::fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordChange").finish_non_exhaustive()
+    }
+}
+
+/// `POST /v1/auth/password {current_password, new_password}` (Bearer) → 204: the password is replaced and
+/// every other session of the user is revoked (this one stays). A wrong current password is a failed login
+/// for the account and the client address (401 `invalid_credentials`, then 429).
+///
+/// # Errors
+/// 401 for a bad token or a wrong current password; 422 when the new password breaks the policy; 429 past the
+/// login limits.
+pub async fn change_password(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
+    let claims = authenticate(state, &req)?;
+    let body: PasswordChange = read_json(req, state.settings.http.max_body_bytes).await?;
+    let address = ctx.peer.ip().to_string();
+    state.accounts.change_password(claims.sub, body.current_password, body.new_password, &address).await?;
+    state.sessions.logout(claims.sub, claims.sid, LogoutScope::Others).await?;
+    Ok(status_only(StatusCode::NO_CONTENT))
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct LogoutBody {

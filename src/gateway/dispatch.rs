@@ -43,6 +43,7 @@ pub(super) async fn dispatch(
         Route::Login => auth::login(state, &ctx, req).await,
         Route::Refresh => auth::refresh(state, req).await,
         Route::Logout => auth::logout(state, req).await,
+        Route::ChangePassword => auth::change_password(state, &ctx, req).await,
         Route::Me => auth::me(state, &req).await,
         Route::Sessions => auth::sessions(state, &req).await,
         Route::DeleteSession => auth::delete_session(state, &ctx, &req).await,

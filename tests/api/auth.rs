@@ -216,6 +216,47 @@ async fn registration_flood_is_limited_and_does_not_starve_logins() {
     assert!(flooded <= alone * 2, "login median {flooded:?} under the flood vs {alone:?} without");
 }
 
+/// Issue 11.5: `POST /v1/auth/password` (Bearer) changes the password under the policy and ends every other
+/// session of the user — a thief's session with the old password dies with it — while this one stays; a wrong
+/// current password is a failed login (401, then 429 past the limit).
+#[tokio::test]
+async fn password_change_revokes_other_sessions_and_wrong_current_counts_as_failed_login() {
+    let app = spawn_app_with("[sessions]\nlogin_max_failures_per_account_address = 2").await;
+    app.register("changer@example.com").await;
+    let mine = app.login("changer@example.com").await;
+    let thief = app.login("changer@example.com").await;
+    let change = |current: &str, new: &str| {
+        app.post_json("/v1/auth/password", &json!({"current_password": current, "new_password": new}))
+            .bearer_auth(access(&mine))
+    };
+    const NEW: &str = "combine-harvester-red-77";
+
+    let unauthenticated = app
+        .post_json("/v1/auth/password", &json!({"current_password": PASSWORD, "new_password": NEW}))
+        .send()
+        .await
+        .expect("request");
+    assert_problem(unauthenticated, 401, "unauthorized").await;
+    let weak = assert_problem(change(PASSWORD, "short").send().await.expect("request"), 422, "validation_failed").await;
+    assert_eq!(weak["errors"][0]["field"], "new_password", "{weak}");
+
+    let changed = change(PASSWORD, NEW).send().await.expect("request");
+    assert_eq!(changed.status(), 204);
+    assert_problem(app.me(access(&thief)).await, 401, "session_revoked").await;
+    assert_problem(app.refresh(refresh_of(&thief)).await, 401, "session_revoked").await;
+    json_of(app.me(access(&mine)).await, 200).await;
+    let old = json!({"email": "changer@example.com", "password": PASSWORD});
+    assert_problem(app.post_json("/v1/auth/login", &old).send().await.expect("request"), 401, "invalid_credentials")
+        .await;
+    let new = json!({"email": "changer@example.com", "password": NEW});
+    json_of(app.post_json("/v1/auth/login", &new).send().await.expect("request"), 200).await;
+
+    assert_problem(change("wrong-password-123", NEW).send().await.expect("request"), 401, "invalid_credentials").await;
+    assert_problem(change("wrong-password-456", NEW).send().await.expect("request"), 401, "invalid_credentials").await;
+    assert_problem(change(NEW, "another-fine-password-9").send().await.expect("request"), 429, "too_many_requests")
+        .await;
+}
+
 /// Refresh rotates the pair; the old refresh token presented again within the grace returns the very same
 /// pair (a retry, a second tab), and the new pair works.
 #[tokio::test]

@@ -43,6 +43,23 @@ pub async fn users_round_trip_and_duplicate_email_is_taken(accounts: Arc<dyn Acc
     accounts.create_user(&user("alice@example.com")).await.expect("the email is free again");
 }
 
+/// A password hash is replaced for that user only (and reads back by email and by id); an unknown user is
+/// `false` and creates nothing.
+pub async fn set_password_hash_replaces_only_that_users_hash(accounts: Arc<dyn AccountStore>) {
+    let (alice, bob) = (user("alice@example.com"), user("bob@example.com"));
+    accounts.create_user(&alice).await.expect("create");
+    accounts.create_user(&bob).await.expect("create");
+    let new_hash = "$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3aGFzaA";
+
+    assert!(accounts.set_password_hash(alice.id, new_hash).await.expect("set"));
+    assert!(!accounts.set_password_hash(Uuid::now_v7(), new_hash).await.expect("unknown user"));
+
+    let by_email = accounts.user_by_email("alice@example.com").await.expect("by email").expect("exists");
+    assert_eq!(by_email.password_hash, new_hash);
+    assert_eq!(accounts.user_by_id(alice.id).await.expect("by id").expect("exists").password_hash, new_hash);
+    assert_eq!(accounts.user_by_id(bob.id).await.expect("by id").expect("exists").password_hash, bob.password_hash);
+}
+
 /// Raising an epoch never lowers it (a lower value returns the stored higher one), and global and per-user
 /// epochs are separate.
 pub async fn raise_epoch_is_monotonic_and_per_scope(accounts: Arc<dyn AccountStore>) {
@@ -128,6 +145,7 @@ pub async fn revocation_notices_come_newest_first_with_filled_in_counts(accounts
 
 sql_cases!(
     accounts: users_round_trip_and_duplicate_email_is_taken,
+    set_password_hash_replaces_only_that_users_hash,
     raise_epoch_is_monotonic_and_per_scope,
     concurrent_epoch_raises_never_lower_it,
     revocation_notices_come_newest_first_with_filled_in_counts,

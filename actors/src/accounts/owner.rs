@@ -331,6 +331,45 @@ impl Accounts {
         Ok(user.filter(|_| verified))
     }
 
+    /// Changes user `user_id`'s password. The current password is checked exactly like a login from
+    /// `address` (same limiters: a wrong one is a failed login), then the new one against the policy
+    /// (violations on the field `new_password`), then it is hashed and stored. Ending the user's other sessions
+    /// is the caller's (the session registry's) part.
+    ///
+    /// # Errors
+    /// [`AccountError::InvalidCredentials`] (wrong current password, or the user is gone),
+    /// [`AccountError::TooManyAttempts`], [`AccountError::Invalid`], [`AccountError::Overloaded`],
+    /// [`AccountError::Unavailable`] or [`AccountError::Hashing`].
+    pub async fn change_password(
+        &self,
+        user_id: Uuid,
+        current_password: String,
+        new_password: String,
+        address: &str,
+    ) -> Result<(), AccountError> {
+        let email = self.email_of(user_id).await?.ok_or(AccountError::InvalidCredentials)?;
+        let user = self.check_credentials(&email, current_password, address).await?;
+        if user.id != user_id {
+            return Err(AccountError::InvalidCredentials);
+        }
+        let violations: Vec<RuleViolation> = password::check_policy(&new_password, &email)
+            .into_iter()
+            .map(|p| RuleViolation { field: "new_password", code: p.code(), message: p.message() })
+            .collect();
+        if !violations.is_empty() {
+            return Err(AccountError::Invalid(violations));
+        }
+        let phc = self
+            .hashing(move || password::hash_password(&new_password))
+            .await?
+            .map_err(|e| AccountError::Hashing(e.to_string()))?;
+        if !self.0.store.set_password_hash(user_id, &phc).await? {
+            return Err(AccountError::InvalidCredentials);
+        }
+        metrics::counter!("gantry_auth_password_changes_total").increment(1);
+        Ok(())
+    }
+
     /// Counts a login that went all the way (credentials checked and a session issued).
     pub fn count_login_success(&self) {
         count_login("success");

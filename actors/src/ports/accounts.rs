@@ -103,6 +103,13 @@ pub trait AccountStore: Send + Sync + 'static {
     /// The database is unreachable.
     async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, AccountStoreError>;
 
+    /// Replaces user `id`'s password hash (a password change, or an old hash re-hashed in the current form);
+    /// returns whether the user exists.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> Result<bool, AccountStoreError>;
+
     /// Deletes a user (ephemeral smoke-test accounts); absent is not an error.
     ///
     /// # Errors

@@ -80,6 +80,11 @@ impl<D: AccountsDialect> AccountStore for SqlAccounts<D> {
         Ok(row.as_ref().map(user_from_row).transpose()?)
     }
 
+    async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> Result<bool, AccountStoreError> {
+        let sql = "UPDATE users SET password_hash = $2 WHERE id = $1";
+        Ok(execute(&self.db, "set_password_hash", sql, args![id, password_hash]).await? == 1)
+    }
+
     async fn delete_user(&self, id: Uuid) -> Result<(), AccountStoreError> {
         // The user's epoch row stays (see the migration): it costs nothing and keeps old tokens rejected.
         execute(&self.db, "delete_user", "DELETE FROM users WHERE id = $1", args![id]).await?;

@@ -257,6 +257,68 @@ async fn password_change_revokes_other_sessions_and_wrong_current_counts_as_fail
         .await;
 }
 
+/// Issue 11.6: identities are NFKC + case folded and invisible characters are refused: the full-width form of
+/// an existing address cannot register a second account that displays the same (409), addresses with a
+/// zero-width space, a right-to-left override or other format/bidi characters are 422.
+#[tokio::test]
+async fn lookalike_and_invisible_emails_cannot_register_a_second_account() {
+    let app = spawn_app().await;
+    app.register("victim@example.com").await;
+    let register = |email: &str| app.post_json("/v1/auth/register", &json!({"email": email, "password": PASSWORD}));
+
+    let fullwidth = register("ｖｉｃｔｉｍ＠ｅｘａｍｐｌｅ．ｃｏｍ").send().await.expect("request");
+    assert_problem(fullwidth, 409, "email_taken").await;
+    let styled = register("VICTIM@EXAMPLE.ＣＯＭ").send().await.expect("request");
+    assert_problem(styled, 409, "email_taken").await;
+    for hidden in [
+        "vic\u{200B}tim@example.com",
+        "victim@\u{202E}moc.elpmaxe",
+        "\u{2067}victim@example.com",
+        "victim\u{FEFF}@example.com",
+    ] {
+        let body = assert_problem(register(hidden).send().await.expect("request"), 422, "validation_failed").await;
+        assert_eq!(body["errors"][0]["code"], "invalid_email", "{hidden:?}: {body}");
+    }
+    json_of(
+        app.post_json("/v1/auth/login", &json!({"email": "ＶＩＣＴＩＭ@example.com", "password": PASSWORD}))
+            .send()
+            .await
+            .expect("request"),
+        200,
+    )
+    .await;
+}
+
+/// Issue 11.6: passwords are NFKC-normalised — a password registered in full-width form logs in as typed on an
+/// ASCII keyboard — and a hash made before normalisation keeps working: it verifies, and is then replaced by a
+/// hash of the normal form (after which the normal form logs in too).
+#[tokio::test]
+async fn passwords_are_nfkc_normalised_and_old_hashes_are_rehashed() {
+    let app = spawn_app().await;
+    let request = json!({"email": "wide@example.com", "password": "ｈａｒｖｅｓｔ-tractor-blue-42"});
+    json_of(app.post_json("/v1/auth/register", &request).send().await.expect("request"), 201).await;
+    let ascii = json!({"email": "wide@example.com", "password": "harvest-tractor-blue-42"});
+    json_of(app.post_json("/v1/auth/login", &ascii).send().await.expect("request"), 200).await;
+
+    // A hash made before normalisation: argon2id of "ﬁeld-harvest-blue-42" with the ligature as typed.
+    let legacy = gantry_actors::ports::accounts::User {
+        id: uuid::Uuid::now_v7(),
+        email: "legacy@example.com".into(),
+        password_hash:
+            "$argon2id$v=19$m=19456,t=2,p=1$/nxDKLljdVKJkBRy9Bchpg$XpaBD9H61E4Auw7OZCbM5BSd2dbEiaxTLIWsoo5VG2A".into(),
+        created_at: time::OffsetDateTime::now_utc(),
+    };
+    app.backends.accounts.create_user(&legacy).await.expect("legacy user");
+    let normal = json!({"email": "legacy@example.com", "password": "field-harvest-blue-42"});
+    assert_problem(app.post_json("/v1/auth/login", &normal).send().await.expect("request"), 401, "invalid_credentials")
+        .await;
+    let typed = json!({"email": "legacy@example.com", "password": "\u{FB01}eld-harvest-blue-42"});
+    json_of(app.post_json("/v1/auth/login", &typed).send().await.expect("request"), 200).await;
+    let stored = app.backends.accounts.user_by_id(legacy.id).await.expect("read").expect("user");
+    assert_ne!(stored.password_hash, legacy.password_hash, "re-hashed");
+    json_of(app.post_json("/v1/auth/login", &normal).send().await.expect("request"), 200).await;
+}
+
 /// Refresh rotates the pair; the old refresh token presented again within the grace returns the very same
 /// pair (a retry, a second tab), and the new pair works.
 #[tokio::test]

@@ -313,22 +313,40 @@ impl Accounts {
         }
     }
 
+    /// Replaces a hash made before NFKC normalisation with one of the normal form, once its password has
+    /// verified. Best effort: on failure the old hash keeps working and the next login tries again.
+    async fn rehash(&self, user: &User, password_text: String) {
+        let stored = match self.hashing(move || password::hash_password(&password_text)).await {
+            Ok(Ok(phc)) => self.0.store.set_password_hash(user.id, &phc).await.map(|_| ()).map_err(|e| e.to_string()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match stored {
+            Ok(()) => metrics::counter!("gantry_auth_password_rehashes_total").increment(1),
+            Err(error) => {
+                tracing::warn!(event = "password_rehash_failed", user_id = %user.id, %error, "keeping the old hash")
+            }
+        }
+    }
+
     /// The user whose email is `account_key` if `password_text` is theirs; an unknown email verifies a dummy
-    /// hash, so it takes as long. Counted in `gantry_auth_password_verifications_total`.
+    /// hash, so it takes as long. Counted in `gantry_auth_password_verifications_total`. A hash from before
+    /// NFKC normalisation that verifies is replaced ([`Self::rehash`]).
     async fn verify(&self, account_key: &str, password_text: String) -> Result<Option<User>, AccountError> {
         let user = self.0.store.user_by_email(account_key).await?;
-        let verified = match &user {
-            Some(user) => {
-                let phc = user.password_hash.clone();
-                self.hashing(move || password::verify_password(&password_text, &phc)).await?
-            }
-            None => {
-                self.hashing(move || password::verify_dummy(&password_text)).await?;
-                false
-            }
+        let Some(user) = user else {
+            self.hashing(move || password::verify_dummy(&password_text)).await?;
+            metrics::counter!("gantry_auth_password_verifications_total").increment(1);
+            return Ok(None);
         };
+        let phc = user.password_hash.clone();
+        let typed = password_text.clone();
+        let verification = self.hashing(move || password::verify_password(&typed, &phc)).await?;
         metrics::counter!("gantry_auth_password_verifications_total").increment(1);
-        Ok(user.filter(|_| verified))
+        if verification == password::Verification::MatchNeedsRehash {
+            self.rehash(&user, password_text).await;
+        }
+        Ok(verification.matched().then_some(user))
     }
 
     /// Changes user `user_id`'s password. The current password is checked exactly like a login from

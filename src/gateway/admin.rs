@@ -38,7 +38,7 @@ pub fn authorize(state: &AppState, req: &Request<Incoming>) -> Result<(), ApiErr
         .headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(super::auth::bearer_token)
         .ok_or(ApiError::Unauthorized)?;
     let keyring = state.secrets.keyring();
     let expected = keyring.current(SecretName::AdminToken).ok_or(ApiError::Unauthorized)?;

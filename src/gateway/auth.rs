@@ -33,9 +33,16 @@ pub fn authenticate(state: &AppState, req: &Request<Incoming>) -> Result<Arc<Acc
         .headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer_token)
         .ok_or(ApiError::Unauthorized)?;
     Ok(state.sessions.authenticate(token.trim())?)
+}
+
+/// The token of an `Authorization` value whose scheme is `Bearer`, matched case-insensitively (RFC 6750
+/// section 2.1 with RFC 9110 section 11.1); no allocation.
+pub(crate) fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token)
 }
 
 #[derive(Deserialize)]

@@ -407,6 +407,69 @@ async fn reuse_is_detected_however_many_rotations_came_after() {
     assert!(reuse.is_some_and(|n| n >= 1.0), "reuse counted: {reuse:?}");
 }
 
+/// A JWT signed HS256 with `secret`, with exactly the header and claims given.
+fn hand_signed(header: &serde_json::Value, claims: &serde_json::Value, secret: &str) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).expect("json"))
+    };
+    let signing_input = format!("{}.{}", b64(header), b64(claims));
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(signing_input.as_bytes());
+    let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{signing_input}.{signature}")
+}
+
+/// Issue 11.7: RFC 8725 checks. With the real key and a real session, a token is refused (`token_invalid`)
+/// when its `typ` is not `at+jwt` (or missing), it carries a `crit` extension, its `nbf` or `iat` is in the
+/// future beyond the leeway, or `exp - iat` exceeds the access lifetime; the `Bearer` scheme is matched
+/// case-insensitively (RFC 6750).
+#[tokio::test]
+async fn access_tokens_are_checked_per_rfc_8725() {
+    let app = spawn_app().await;
+    let user_id = app.register("rfc@example.com").await;
+    let pair = app.login("rfc@example.com").await;
+    let kid = SecretValue::new(JWT).fingerprint().as_str().to_owned();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let claims = |iat: i64, exp: i64| {
+        json!({"sub": user_id, "sid": pair["session_id"], "iat": iat, "exp": exp, "iss": "gantry",
+               "aud": "gantry-api", "jti": uuid::Uuid::new_v4()})
+    };
+    let header = json!({"alg": "HS256", "typ": "at+jwt", "kid": kid});
+    let good = hand_signed(&header, &claims(now, now + 900), JWT);
+    json_of(app.me(&good).await, 200).await;
+
+    let mut refused = Vec::new();
+    for typ in [json!("JWT"), json!("upload"), serde_json::Value::Null] {
+        let mut h = header.clone();
+        h["typ"] = typ;
+        refused.push(("typ", hand_signed(&h, &claims(now, now + 900), JWT)));
+    }
+    let mut crit = header.clone();
+    crit["crit"] = json!(["exp"]);
+    refused.push(("crit", hand_signed(&crit, &claims(now, now + 900), JWT)));
+    refused.push(("iat in the future", hand_signed(&header, &claims(now + 3600, now + 4000), JWT)));
+    let mut nbf = claims(now, now + 900);
+    nbf["nbf"] = json!(now + 600);
+    refused.push(("nbf in the future", hand_signed(&header, &nbf, JWT)));
+    refused.push(("lifetime above access_ttl", hand_signed(&header, &claims(now, now + 30 * 24 * 3600), JWT)));
+    for (what, token) in refused {
+        let body = assert_problem(app.me(&token).await, 401, "token_invalid").await;
+        assert_eq!(body["code"], "token_invalid", "{what}");
+    }
+
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let response = app
+            .get("/v1/auth/me")
+            .header("authorization", format!("{scheme} {}", access(&pair)))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200, "{scheme}");
+    }
+}
+
 /// Garbage, forged and expired tokens get distinct codes; a missing token is `unauthorized`.
 #[tokio::test]
 async fn bad_access_tokens_are_refused_with_distinct_codes() {

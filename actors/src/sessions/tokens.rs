@@ -1,6 +1,7 @@
 //! Tokens. Access tokens are JWTs signed HS256 with the current `JWT_SECRET` version, `kid` = its
-//! fingerprint; verification pins the algorithm, requires every claim, checks `iss`/`aud`, and allows 30 s of
-//! leeway. Refresh tokens are opaque: base64url of the session id, the session's generation, 32 random bytes
+//! fingerprint, `typ` = `at+jwt`; verification pins the algorithm and the `typ`, refuses any `crit`, requires
+//! every claim, checks `iss`/`aud`, refuses `nbf`/`iat` in the future and `exp - iat` above the access lifetime,
+//! and allows 30 s of leeway. Refresh tokens are opaque: base64url of the session id, the session's generation, 32 random bytes
 //! and a MAC binding them (see [`RefreshToken`]), stored only as a SHA-256 hash.
 
 use std::time::Duration;
@@ -15,8 +16,12 @@ use uuid::Uuid;
 use crate::ports::sessions::RefreshMacKey;
 use crate::secrets::{KeyRing, SecretName, SecretValue};
 
-/// Leeway allowed on `exp` (clock skew between instances and clients).
+/// Leeway allowed on `exp`, `nbf` and `iat` (clock skew between instances and clients).
 pub const LEEWAY_SECS: u64 = 30;
+
+/// The `typ` header of access tokens (RFC 9068 explicit typing, RFC 8725 section 3.11): a JWT of any other
+/// kind cannot be taken for one.
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
 /// Token lifetimes and identities.
 #[derive(Debug, Clone)]
@@ -88,6 +93,7 @@ pub enum TokenError {
 #[must_use]
 pub fn sign_access(claims: &AccessClaims, key: &SecretValue) -> String {
     let mut header = Header::new(Algorithm::HS256);
+    header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
     header.kid = Some(key.fingerprint().as_str().to_owned());
     jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(key.expose().as_bytes()))
         .expect("HS256 signing of plain claims cannot fail")
@@ -127,6 +133,8 @@ pub fn verify_access(token: &str, keyring: &KeyRing, settings: &TokenSettings) -
 /// its grace window closes).
 pub struct Verifier {
     validation: Validation,
+    /// The configured access lifetime: a token claiming a longer one (`exp - iat`) was not made here.
+    max_lifetime_secs: i64,
     keys: Vec<(String, DecodingKey, KeyUse)>,
     /// The end of the previous key's grace window (Unix seconds).
     previous_until: i64,
@@ -146,6 +154,8 @@ impl Verifier {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = LEEWAY_SECS;
         validation.validate_exp = true;
+        // `nbf` is optional, but a token carrying one in the future (beyond the leeway) is refused.
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["sub", "iat", "exp", "iss", "aud"]);
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
@@ -165,7 +175,8 @@ impl Verifier {
                 previous_until = (v.promoted_at + settings.previous_key_grace).unix_timestamp();
             }
         }
-        Self { validation, keys, previous_until }
+        let max_lifetime_secs = i64::try_from(settings.access_ttl.as_secs()).unwrap_or(i64::MAX);
+        Self { validation, max_lifetime_secs, keys, previous_until }
     }
 
     /// Verifies an access token.
@@ -187,6 +198,13 @@ impl Verifier {
         if header.alg != Algorithm::HS256 {
             return Err(TokenError::Invalid);
         }
+        // RFC 8725: explicit typing (media types compare case-insensitively, with or without `application/`),
+        // and no critical extension we would have to understand (we understand none).
+        let typ = header.typ.as_deref().unwrap_or("");
+        let typ = typ.strip_prefix("application/").unwrap_or(typ);
+        if !typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE) || header.crit.is_some() {
+            return Err(TokenError::Invalid);
+        }
         let kid = header.kid.ok_or(TokenError::Invalid)?;
         let (_, key, used) = self.keys.iter().find(|(k, _, _)| *k == kid).ok_or(TokenError::Invalid)?;
         if *used == KeyUse::Previous && time::OffsetDateTime::now_utc().unix_timestamp() >= self.previous_until {
@@ -196,7 +214,14 @@ impl Verifier {
             ErrorKind::ExpiredSignature => TokenError::Expired,
             _ => TokenError::Invalid,
         })?;
-        Ok((data.claims, *used))
+        // Issued in the future (beyond the leeway), or claiming a longer life than this server gives: not ours.
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let leeway = i64::try_from(LEEWAY_SECS).unwrap_or(30);
+        let claims = data.claims;
+        if claims.iat > now + leeway || claims.exp.saturating_sub(claims.iat) > self.max_lifetime_secs {
+            return Err(TokenError::Invalid);
+        }
+        Ok((claims, *used))
     }
 }
 

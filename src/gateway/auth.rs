@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::body::read_json;
 use super::ctx::Ctx;
 use super::problem::ApiError;
-use super::respond::{Response, json_response, status_only};
+use super::respond::{Response, json_response, no_store, status_only};
 use super::state::AppState;
 
 /// Checks `Authorization: Bearer <access token>` on the request path (no I/O).
@@ -87,7 +87,9 @@ pub async fn login(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resul
     let user = state.accounts.check_credentials(&creds.email, creds.password, &address).await?;
     let pair = state.sessions.login(user.id, user_agent, Some(address)).await?;
     state.accounts.count_login_success();
-    Ok(json_response(StatusCode::OK, &pair))
+    let mut response = json_response(StatusCode::OK, &pair);
+    no_store(&mut response);
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -103,7 +105,9 @@ struct RefreshBody {
 pub async fn refresh(state: &AppState, req: Request<Incoming>) -> Result<Response, ApiError> {
     let body: RefreshBody = read_json(req, state.settings.http.max_body_bytes).await?;
     let pair = state.sessions.refresh(&body.refresh_token).await?;
-    Ok(json_response(StatusCode::OK, &pair))
+    let mut response = json_response(StatusCode::OK, &pair);
+    no_store(&mut response);
+    Ok(response)
 }
 
 #[derive(Deserialize)]

@@ -470,6 +470,44 @@ async fn access_tokens_are_checked_per_rfc_8725() {
     }
 }
 
+/// Issue 11.8: token responses (login, refresh, guest upload token) are never cached (`Cache-Control:
+/// no-store`); every response, errors and plain text included, carries `X-Content-Type-Options: nosniff`; JSON
+/// and problem+json responses carry `Content-Security-Policy: default-src 'none'; frame-ancestors 'none'`.
+#[tokio::test]
+async fn token_responses_are_not_cached_and_every_response_is_hardened() {
+    const CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+    let app = spawn_app().await;
+    app.register("headers@example.com").await;
+    let login = app
+        .post_json("/v1/auth/login", &json!({"email": "headers@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("request");
+    let header =
+        |r: &reqwest::Response, name: &str| r.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert_eq!(header(&login, "cache-control").as_deref(), Some("no-store"));
+    let pair = json_of(login, 200).await;
+    let refreshed = app.refresh(refresh_of(&pair)).await;
+    assert_eq!(header(&refreshed, "cache-control").as_deref(), Some("no-store"));
+    let guest = app.post_json("/v1/uploads/guest-token", &json!({})).send().await.expect("request");
+    assert_eq!(guest.status(), 200);
+    assert_eq!(header(&guest, "cache-control").as_deref(), Some("no-store"));
+
+    let me = app.me(access(&pair)).await;
+    let problem = app.me("not.a.token").await;
+    let missing = app.get("/nope").send().await.expect("request");
+    let health = app.get("/healthz").send().await.expect("request");
+    let metrics = app.client.get(format!("{}/metrics", app.admin)).send().await.expect("request");
+    for (what, response) in
+        [("me", &me), ("problem", &problem), ("404", &missing), ("healthz", &health), ("metrics", &metrics)]
+    {
+        assert_eq!(header(response, "x-content-type-options").as_deref(), Some("nosniff"), "{what}");
+    }
+    for (what, response) in [("me", &me), ("problem", &problem), ("404", &missing)] {
+        assert_eq!(header(response, "content-security-policy").as_deref(), Some(CSP), "{what}");
+    }
+}
+
 /// Garbage, forged and expired tokens get distinct codes; a missing token is `unauthorized`.
 #[tokio::test]
 async fn bad_access_tokens_are_refused_with_distinct_codes() {

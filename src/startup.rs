@@ -275,6 +275,7 @@ impl Application {
                 settings: Arc::new(settings.sessions.tokens()),
                 reload_every: Duration::from_secs(settings.sessions.view_reload_secs),
                 mailbox: Mailbox::new(session_registry::NAME, settings.actors.mailbox_capacity),
+                store_marker: Arc::default(),
             },
             settings.actors.mailbox_capacity,
             call_timeout,

@@ -123,6 +123,19 @@ pub struct SessionRecord {
     pub refresh_mac_key: Option<RefreshMacKey>,
 }
 
+/// The store's continuity marker: an id written once into the store and never removed by Gantry. If the
+/// store loses its data (a Redis restarted without persistence, a flush), the marker goes with it; whoever
+/// next asks finds it missing, writes a new one and learns `created_now`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreMarker {
+    /// The marker's id (random).
+    pub id: String,
+    /// When it was written (ms, the store's clock where it has one): the moment data loss was noticed.
+    pub created_at_ms: i64,
+    /// Whether this call wrote it (none was there).
+    pub created_now: bool,
+}
+
 /// The session store capability.
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
@@ -168,6 +181,13 @@ pub trait SessionStore: Send + Sync + 'static {
     /// # Errors
     /// The store is unreachable.
     async fn count_active(&self, now_ms: i64) -> Result<u64, Unavailable>;
+
+    /// The store's continuity marker, written (atomically, once across instances) when missing. A durable
+    /// store that cannot lose data on its own returns a constant marker.
+    ///
+    /// # Errors
+    /// The store is unreachable.
+    async fn ensure_marker(&self) -> Result<StoreMarker, Unavailable>;
 
     /// Round-trips to the store.
     ///

@@ -224,6 +224,9 @@ pub struct RegistryDeps {
     pub reload_every: Duration,
     /// Mailbox counter shared with the handle.
     pub mailbox: Arc<Mailbox>,
+    /// The session store's continuity marker last seen ([`SessionStore::ensure_marker`]); outlives actor
+    /// restarts like the view, so a restart cannot adopt a new marker without noticing the loss behind it.
+    pub store_marker: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 /// The actor.
@@ -265,6 +268,7 @@ mod metric {
     pub(super) const EPOCH: &str = "gantry_sessions_epoch_seconds";
     pub(super) const LAG: &str = "gantry_bus_propagation_seconds";
     pub(super) const VIEW_RELOAD_FAILURES: &str = "gantry_sessions_view_reload_failures_total";
+    pub(super) const STORE_DATA_LOSS: &str = "gantry_sessions_store_data_loss_total";
 }
 
 impl RegistryState {
@@ -310,13 +314,70 @@ impl RegistryState {
             - millis(self.deps.settings.access_ttl)
             - 2 * 1000 * i64::try_from(tokens::LEEWAY_SECS).unwrap_or(30);
         let revoked = self.deps.sessions.revoked_since(horizon).await?;
+        // Checked after the read: if the marker is still the one last seen, the revoked ids just read came
+        // from the same data; if it is not, the store lost its data (revoked ids included) and everything is
+        // invalidated before the view drops a single revoked id.
+        let lost_at = self.check_continuity().await?;
         self.view = RevocationView {
-            global_ms: epochs.global_ms.max(self.view.global_ms),
+            global_ms: epochs.global_ms.max(self.view.global_ms).max(lost_at.unwrap_or(i64::MIN)),
             users: epochs.users,
             revoked: revoked.into_iter().collect(),
         };
         self.publish_view();
         Ok(())
+    }
+
+    /// Compares the session store's continuity marker with the one last seen. A marker written just now, or
+    /// another than the last seen (another instance noticed first), means the store lost its data — the
+    /// revoked ids among it — so this is a mass invalidation at the moment the loss was noticed (the marker's
+    /// time): the global epoch is raised to it (idempotent across instances), the instance that wrote the
+    /// marker records the notice, and it is logged and counted. Returns the raised epoch.
+    async fn check_continuity(&mut self) -> Result<Option<i64>, SessionError> {
+        let marker = self.deps.sessions.ensure_marker().await?;
+        let known = self.deps.store_marker.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let lost = marker.created_now || known.as_ref().is_some_and(|k| *k != marker.id);
+        if !lost {
+            *self.deps.store_marker.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(marker.id);
+            return Ok(None);
+        }
+        let noticed_at = if marker.created_at_ms > 0 { marker.created_at_ms } else { now_ms() };
+        let raised = match self.raise_epoch(None, noticed_at).await {
+            Ok(raised) => raised,
+            Err(err) => {
+                // Keep a marker that cannot match, so the next reload tries again.
+                *self.deps.store_marker.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(String::new());
+                return Err(err);
+            }
+        };
+        *self.deps.store_marker.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(marker.id.clone());
+        metrics::counter!(metric::STORE_DATA_LOSS).increment(1);
+        metrics::counter!(metric::REVOCATIONS, "scope" => "all").increment(1);
+        tracing::error!(
+            event = "session_store_data_loss",
+            backend = self.deps.sessions.backend(),
+            not_before_ms = raised,
+            wrote_marker = marker.created_now,
+            "the session store lost its data; every session from before now is invalidated"
+        );
+        if marker.created_now {
+            let notice = RevocationNotice {
+                id: Uuid::now_v7(),
+                scope: RevocationScope::All,
+                user_id: None,
+                reason: format!(
+                    "session store data loss noticed (continuity marker missing; new marker {})",
+                    marker.id
+                ),
+                requested_by: "session_store".into(),
+                not_before_ms: raised,
+                active_sessions: None,
+                created_at: OffsetDateTime::now_utc(),
+            };
+            if let Err(err) = self.deps.accounts.record_revocation(&notice).await {
+                tracing::warn!(error = %err, "could not record the data-loss revocation notice");
+            }
+        }
+        Ok(Some(raised))
     }
 
     fn access_for(&self, user: Uuid, sid: Uuid, now: i64) -> (AccessClaims, String) {

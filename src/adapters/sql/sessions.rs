@@ -7,7 +7,7 @@
 
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
-use gantry_actors::ports::sessions::{RefreshMacKey, Rotation, SessionRecord, SessionStore};
+use gantry_actors::ports::sessions::{RefreshMacKey, Rotation, SessionRecord, SessionStore, StoreMarker};
 use uuid::Uuid;
 
 use super::{Fields, SqlDb, SqlRow, Value, all, args, backend, execute, one, optional};
@@ -19,6 +19,9 @@ macro_rules! session_columns {
          user_agent, address, refresh_hash, generation, last_rotation, revoked_at_ms, refresh_mac_key"
     };
 }
+
+/// The constant continuity marker of a database-backed session store.
+pub const DURABLE_MARKER: &str = "durable";
 
 /// What the session store's SQL says differently per backend.
 pub trait SessionsDialect: SqlDb {
@@ -147,6 +150,12 @@ impl<D: SessionsDialect> SessionStore for SqlSessions<D> {
                    AND refresh_expires_at_ms > $1 AND absolute_expires_at_ms > $1";
         let row = one(&self.db, "count_active", sql, args![now_ms]).await.map_err(counted::<D>("count_active"))?;
         Fields::new(&row, "session count").count("n").map_err(counted::<D>("read"))
+    }
+
+    async fn ensure_marker(&self) -> Result<StoreMarker, Unavailable> {
+        // A database does not lose its rows on its own, and if it did the accounts (and their epochs) would be
+        // gone with them: the marker is constant.
+        Ok(StoreMarker { id: DURABLE_MARKER.to_owned(), created_at_ms: 0, created_now: false })
     }
 
     async fn health(&self) -> Result<(), Unavailable> {

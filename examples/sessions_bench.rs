@@ -230,7 +230,7 @@ async fn bus_lag(n: usize, kind: Option<&str>) -> anyhow::Result<()> {
                 version: u64::try_from(i)?,
             }
         } else {
-            Event::SessionsRevoked { user_id: None, not_before_ms: i64::try_from(i)? }
+            Event::SessionsRevoked { user_id: None, not_before_ms: i64::try_from(i)?, notice: None }
         };
         a.publish(event).await?;
     }

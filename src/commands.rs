@@ -44,9 +44,9 @@ pub fn run(command: Command, settings: Settings, runtime: &tokio::runtime::Runti
         Command::Users { action: UsersCommand::Add { email, password_file } } => {
             exit_with(runtime.block_on(users_add(&settings, &email, password_file.as_deref())))
         }
-        Command::Sessions { action: SessionsCommand::RevokeAll { reason, admin_url } } => {
-            exit_with(runtime.block_on(sessions_revoke_all(&settings, &reason, admin_url.as_deref())))
-        }
+        Command::Sessions { action: SessionsCommand::RevokeAll { reason, user_message, admin_url } } => exit_with(
+            runtime.block_on(sessions_revoke_all(&settings, &reason, user_message.as_deref(), admin_url.as_deref())),
+        ),
         Command::Templates { action: TemplatesCommand::Check { file } } => exit_with(templates_check(&file)),
         Command::Templates { action: TemplatesCommand::Import { file, replace, admin_url } } => {
             exit_with(runtime.block_on(templates_import(&settings, &file, replace, admin_url.as_deref())))
@@ -143,9 +143,14 @@ pub async fn users_add(
 ///
 /// # Errors
 /// The instance cannot be reached or refuses the request.
-pub async fn sessions_revoke_all(settings: &Settings, reason: &str, admin_url: Option<&str>) -> anyhow::Result<()> {
+pub async fn sessions_revoke_all(
+    settings: &Settings,
+    reason: &str,
+    user_message: Option<&str>,
+    admin_url: Option<&str>,
+) -> anyhow::Result<()> {
     let (base, token) = admin_target(settings, admin_url)?;
-    let body = serde_json::json!({ "reason": reason, "requested_by": "cli" }).to_string();
+    let body = serde_json::json!({ "reason": reason, "requested_by": "cli", "user_message": user_message }).to_string();
     let (status, text) =
         crate::admin_client::post_json(&format!("{base}/admin/sessions/revoke-all"), &token, body).await?;
     if status.is_success() {

@@ -508,6 +508,60 @@ async fn token_responses_are_not_cached_and_every_response_is_hardened() {
     }
 }
 
+/// Issue 11.10: the invalidation notice reaches users. Revoke-all and per-user revoke take a `user_message`;
+/// every 401 `session_revoked` they cause (access token or refresh) carries `notice: {id, message, time}`, a
+/// session ended by its own logout does not, and the evidence (`GET /admin/sessions/revocations`) has the
+/// message and how many refused requests carried it.
+#[tokio::test]
+async fn revocation_notice_reaches_the_refused_users_and_the_evidence() {
+    let app = spawn_app_with("[sessions]\nview_reload_secs = 1").await;
+    app.register("notified@example.com").await;
+    let bob_id = app.register("bob-notified@example.com").await;
+    let before = app.login("notified@example.com").await;
+    let logged_out = app.login("bob-notified@example.com").await;
+    let logout =
+        app.post_json("/v1/auth/logout", &json!({})).bearer_auth(access(&logged_out)).send().await.expect("req");
+    assert_eq!(logout.status(), 204);
+
+    const MESSAGE: &str = "We signed everyone out after a security update. Please log in again.";
+    let body = json!({"reason": "incident 42", "user_message": MESSAGE});
+    let accepted =
+        json_of(app.admin_post("/admin/sessions/revoke-all").json(&body).send().await.expect("req"), 202).await;
+    let job_id = accepted["job_id"].as_str().expect("job id").to_owned();
+
+    for response in [app.me(access(&before)).await, app.refresh(refresh_of(&before)).await] {
+        let problem = assert_problem(response, 401, "session_revoked").await;
+        assert_eq!(problem["notice"]["id"], job_id, "{problem}");
+        assert_eq!(problem["notice"]["message"], MESSAGE, "{problem}");
+        assert!(problem["notice"]["time"].as_str().is_some_and(|t| t.ends_with('Z')), "{problem}");
+    }
+    let own = assert_problem(app.me(access(&logged_out)).await, 401, "session_revoked").await;
+    assert!(own.get("notice").is_none(), "a logout is not the revocation's doing: {own}");
+
+    let bob = app.login("bob-notified@example.com").await;
+    let body = json!({"reason": "account secured", "user_message": "Your account was secured by support."});
+    let path = format!("/admin/users/{bob_id}/revoke-sessions");
+    let per_user = json_of(app.admin_post(&path).json(&body).send().await.expect("req"), 202).await;
+    let problem = assert_problem(app.me(access(&bob)).await, 401, "session_revoked").await;
+    assert_eq!(problem["notice"]["id"], per_user["job_id"], "{problem}");
+    assert_eq!(problem["notice"]["message"], "Your account was secured by support.");
+    let fresh = app.login("notified@example.com").await;
+    json_of(app.me(access(&fresh)).await, 200).await;
+
+    let mut evidence = serde_json::Value::Null;
+    for _ in 0..40 {
+        let list = json_of(app.admin_get("/admin/sessions/revocations").send().await.expect("req"), 200).await;
+        evidence =
+            list["revocations"].as_array().expect("list").iter().find(|n| n["id"] == job_id).cloned().expect("notice");
+        if evidence["refused_requests"] == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(evidence["user_message"], MESSAGE, "{evidence}");
+    assert_eq!(evidence["refused_requests"], 2, "the access and the refresh request: {evidence}");
+}
+
 /// Garbage, forged and expired tokens get distinct codes; a missing token is `unauthorized`.
 #[tokio::test]
 async fn bad_access_tokens_are_refused_with_distinct_codes() {

@@ -160,10 +160,18 @@ async fn emergency_rotation_ends_the_leaked_key_at_once() {
     };
     assert_eq!(app.me(&forge(JWT)).await.status(), 200, "the leaked key works before the rotation");
 
+    let before = app.login("leak@example.com").await;
     std::fs::write(&files.jwt, NEW_JWT).expect("new secret");
-    let (job, record) = rotate(&app, &json!({"invalidate_sessions": true})).await;
+    let message = "Our signing key was replaced; please log in again.";
+    let (job, record) = rotate(&app, &json!({"invalidate_sessions": true, "user_message": message})).await;
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_problem(app.me(&forge(JWT)).await, 401, "token_invalid").await;
+    // Issue 11.10: the rotation's notice reaches the users it logged out.
+    let body = json!({"refresh_token": before["refresh_token"]});
+    let refused = app.post_json("/v1/auth/refresh", &body).send().await.expect("request");
+    let problem = assert_problem(refused, 401, "session_revoked").await;
+    assert_eq!(problem["notice"]["message"], message, "{problem}");
+    assert_eq!(problem["notice"]["id"], record["detail"]["notice"]["id"], "{problem}");
     assert!(record["detail"]["previous_jwt_retired"].is_object(), "{record}");
     let fresh = access(&app.login("leak@example.com").await).to_owned();
     assert_eq!(app.me(&fresh).await.status(), 200, "the new key works");

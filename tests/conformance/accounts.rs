@@ -121,6 +121,8 @@ pub async fn revocation_notices_come_newest_first_with_filled_in_counts(accounts
         requested_by: requested_by.to_owned(),
         not_before_ms: 1_800_000_000_000 + i,
         active_sessions: None,
+        user_message: (i == 2).then(|| "Security update — please log in again. ✓".to_owned()),
+        refused_requests: 0,
         created_at: start + time::Duration::seconds(i),
     };
     let (first, second, third) = (
@@ -133,10 +135,13 @@ pub async fn revocation_notices_come_newest_first_with_filled_in_counts(accounts
     }
 
     accounts.set_revocation_count(second.id, 42).await.expect("count");
+    accounts.add_refused_requests(second.id, 3).await.expect("refused");
+    accounts.add_refused_requests(second.id, 4).await.expect("refused");
     let newest = accounts.revocations(2).await.expect("list");
 
     let mut counted = second.clone();
     counted.active_sessions = Some(42);
+    counted.refused_requests = 7;
     assert_eq!(newest, vec![third.clone(), counted]);
     let all = accounts.revocations(10).await.expect("list");
     assert_eq!(all.len(), 3);

@@ -19,10 +19,10 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::tokens::{self, AccessClaims, RefreshToken, TokenError, TokenSettings};
-use super::view::{RevocationView, SharedView};
+use super::view::{RevocationView, SharedView, UserNotice};
 use crate::handle::{ActorSlot, CallError};
 use crate::ports::accounts::{AccountStore, RevocationNotice, RevocationScope};
-use crate::ports::bus::{Bus, BusSignal, Event};
+use crate::ports::bus::{Bus, BusSignal, Event, NoticeWire};
 use crate::ports::jobs::{Job, JobState, JobStore, JobUpdate};
 use crate::ports::sessions::{RETIRED_HASHES_KEPT, RefreshMacKey, Rotation, SessionRecord, SessionStore};
 use crate::secrets::{SecretName, SharedKeyRing};
@@ -44,6 +44,9 @@ pub enum SessionError {
     /// The session was revoked (logout, mass invalidation).
     #[error("the session has been revoked")]
     Revoked,
+    /// The session was ended by a mass invalidation that came with a message to users.
+    #[error("the session has been revoked")]
+    RevokedWithNotice(Arc<UserNotice>),
     /// A used refresh token was presented again after the grace: the session is now revoked.
     #[error("the refresh token was already used; the session has been revoked")]
     Reused,
@@ -189,6 +192,8 @@ pub enum SessionRegistryMsg {
         reason: String,
         /// Who asked.
         requested_by: String,
+        /// The message to the users whose sessions it ends, if any.
+        user_message: Option<String>,
         /// The notice (its id is the job id).
         reply: RpcReplyPort<Result<RevocationNotice, SessionError>>,
     },
@@ -288,6 +293,68 @@ impl RegistryState {
         self.publish_view();
     }
 
+    /// Attaches the users' notice of the revocation that raised `user`'s (or the global) epoch.
+    fn apply_notice(&mut self, user: Option<Uuid>, not_before_ms: i64, wire: &NoticeWire) {
+        let time = ms_to_time(wire.at_ms);
+        let notice = Arc::new(UserNotice::new(wire.id, wire.message.clone(), time, not_before_ms));
+        match user {
+            None => self.view.global_notice = Some(notice),
+            Some(u) => {
+                self.view.user_notices.insert(u, notice);
+            }
+        }
+        self.publish_view();
+    }
+
+    /// Adds the refusals each notice carried since the last call to its evidence (the revocation notice's
+    /// `refused_requests`); what cannot be written is kept for the next call.
+    async fn flush_notice_counts(&self) {
+        let notices = self.view.global_notice.iter().chain(self.view.user_notices.values());
+        for notice in notices {
+            let n = notice.take_refused();
+            if n > 0
+                && let Err(err) = self.deps.accounts.add_refused_requests(notice.id, n).await
+            {
+                notice.give_back(n);
+                tracing::warn!(error = %err, notice_id = %notice.id, "could not record refused requests");
+            }
+        }
+    }
+
+    /// The users' notices of the current epochs, from the recorded revocations; a notice already in the view
+    /// is kept as it is (with its uncounted refusals).
+    fn notices_from(
+        &self,
+        recorded: &[RevocationNotice],
+        global_ms: i64,
+        users: &std::collections::HashMap<Uuid, i64>,
+    ) -> (Option<Arc<UserNotice>>, std::collections::HashMap<Uuid, Arc<UserNotice>>) {
+        let reuse = |n: &RevocationNotice, message: &str| {
+            let existing = match n.user_id {
+                None => self.view.global_notice.as_ref(),
+                Some(u) => self.view.user_notices.get(&u),
+            };
+            existing
+                .filter(|e| e.id == n.id)
+                .cloned()
+                .unwrap_or_else(|| Arc::new(UserNotice::new(n.id, message.to_owned(), n.created_at, n.not_before_ms)))
+        };
+        let mut global = None;
+        let mut per_user = std::collections::HashMap::new();
+        // Newest first: the first notice found for an epoch is the one that set it.
+        for n in recorded {
+            let Some(message) = n.user_message.as_deref() else { continue };
+            match n.user_id {
+                None if global.is_none() && n.not_before_ms == global_ms => global = Some(reuse(n, message)),
+                Some(u) if !per_user.contains_key(&u) && users.get(&u) == Some(&n.not_before_ms) => {
+                    per_user.insert(u, reuse(n, message));
+                }
+                _ => {}
+            }
+        }
+        (global, per_user)
+    }
+
     fn apply_revoked(&mut self, ids: &[Uuid]) {
         self.view.revoked.extend(ids.iter().copied());
         self.publish_view();
@@ -318,10 +385,18 @@ impl RegistryState {
         // from the same data; if it is not, the store lost its data (revoked ids included) and everything is
         // invalidated before the view drops a single revoked id.
         let lost_at = self.check_continuity().await?;
+        let global_ms = epochs.global_ms.max(self.view.global_ms).max(lost_at.unwrap_or(i64::MIN));
+        let (global_notice, user_notices) = match self.deps.accounts.revocations(100).await {
+            Ok(recorded) => self.notices_from(&recorded, global_ms, &epochs.users),
+            // The notices are a courtesy: keep the ones known rather than fail the reload.
+            Err(_) => (self.view.global_notice.clone(), self.view.user_notices.clone()),
+        };
         self.view = RevocationView {
-            global_ms: epochs.global_ms.max(self.view.global_ms).max(lost_at.unwrap_or(i64::MIN)),
+            global_ms,
             users: epochs.users,
             revoked: revoked.into_iter().collect(),
+            global_notice,
+            user_notices,
         };
         self.publish_view();
         Ok(())
@@ -341,7 +416,7 @@ impl RegistryState {
             return Ok(None);
         }
         let noticed_at = if marker.created_at_ms > 0 { marker.created_at_ms } else { now_ms() };
-        let raised = match self.raise_epoch(None, noticed_at).await {
+        let raised = match self.raise_epoch(None, noticed_at, None).await {
             Ok(raised) => raised,
             Err(err) => {
                 // Keep a marker that cannot match, so the next reload tries again.
@@ -371,6 +446,8 @@ impl RegistryState {
                 requested_by: "session_store".into(),
                 not_before_ms: raised,
                 active_sessions: None,
+                user_message: None,
+                refused_requests: 0,
                 created_at: OffsetDateTime::now_utc(),
             };
             if let Err(err) = self.deps.accounts.record_revocation(&notice).await {
@@ -454,7 +531,7 @@ impl RegistryState {
         let label = match &outcome {
             Ok(_) => "rotated",
             Err(SessionError::Reused) => "reused",
-            Err(SessionError::Revoked) => "revoked",
+            Err(SessionError::Revoked | SessionError::RevokedWithNotice(_)) => "revoked",
             Err(SessionError::Expired) => "expired",
             Err(SessionError::InvalidToken | SessionError::NotFound) => "invalid",
             Err(_) => "unavailable",
@@ -470,8 +547,17 @@ impl RegistryState {
         for _ in 0..2 {
             let now = now_ms();
             let Some(record) = self.deps.sessions.get(sid).await? else { return Err(SessionError::InvalidToken) };
-            if record.revoked_at_ms.is_some() || !self.view.allows(sid, record.user_id, now / 1000) {
+            if record.revoked_at_ms.is_some() {
                 return Err(SessionError::Revoked);
+            }
+            if !self.view.allows(sid, record.user_id, now / 1000) {
+                return Err(match self.view.notice_for(sid, record.user_id, now / 1000) {
+                    Some(notice) => {
+                        notice.count_refusal();
+                        SessionError::RevokedWithNotice(Arc::clone(notice))
+                    }
+                    None => SessionError::Revoked,
+                });
             }
             if now >= record.absolute_expires_at_ms {
                 return Err(SessionError::Expired);
@@ -580,10 +666,18 @@ impl RegistryState {
         Ok(())
     }
 
-    async fn raise_epoch(&mut self, user: Option<Uuid>, now: i64) -> Result<i64, SessionError> {
+    async fn raise_epoch(
+        &mut self,
+        user: Option<Uuid>,
+        now: i64,
+        notice: Option<NoticeWire>,
+    ) -> Result<i64, SessionError> {
         let stored = self.deps.accounts.raise_epoch(user, now).await?;
         self.apply_epoch(user, stored);
-        self.announce(Event::SessionsRevoked { user_id: user, not_before_ms: stored });
+        if let Some(wire) = &notice {
+            self.apply_notice(user, stored, wire);
+        }
+        self.announce(Event::SessionsRevoked { user_id: user, not_before_ms: stored, notice });
         Ok(stored)
     }
 
@@ -604,7 +698,7 @@ impl RegistryState {
                 self.revoke_sessions(&others, now).await
             }
             LogoutScope::All => {
-                self.raise_epoch(Some(user_id), now).await?;
+                self.raise_epoch(Some(user_id), now, None).await?;
                 metrics::counter!(metric::REVOCATIONS, "scope" => "user").increment(1);
                 Ok(())
             }
@@ -653,6 +747,7 @@ impl RegistryState {
         target: RevokeTarget,
         reason: String,
         requested_by: String,
+        user_message: Option<String>,
         myself: &ActorRef<SessionRegistryMsg>,
     ) -> Result<RevocationNotice, SessionError> {
         let now = now_ms();
@@ -660,16 +755,20 @@ impl RegistryState {
             RevokeTarget::All => None,
             RevokeTarget::User(u) => Some(u),
         };
-        let not_before_ms = self.raise_epoch(user, now).await?;
+        let id = Uuid::now_v7();
+        let wire = user_message.clone().map(|message| NoticeWire { id, message, at_ms: now });
+        let not_before_ms = self.raise_epoch(user, now, wire).await?;
         let scope = if user.is_some() { RevocationScope::User } else { RevocationScope::All };
         let notice = RevocationNotice {
-            id: Uuid::now_v7(),
+            id,
             scope,
             user_id: user,
             reason,
             requested_by,
             not_before_ms,
             active_sessions: None,
+            user_message,
+            refused_requests: 0,
             created_at: ms_to_time(now),
         };
         self.deps.accounts.record_revocation(&notice).await?;
@@ -721,8 +820,11 @@ impl RegistryState {
             BusSignal::Message(envelope) => {
                 let lag = (now_ms() - envelope.sent_at_ms).max(0);
                 match envelope.event {
-                    Event::SessionsRevoked { user_id, not_before_ms } => {
+                    Event::SessionsRevoked { user_id, not_before_ms, notice } => {
                         self.apply_epoch(user_id, not_before_ms);
+                        if let Some(wire) = &notice {
+                            self.apply_notice(user_id, not_before_ms, wire);
+                        }
                         metrics::histogram!(metric::LAG, "event" => "sessions_revoked").record(lag as f64 / 1000.0);
                     }
                     Event::SessionRevoked { session_ids } => {
@@ -801,9 +903,9 @@ impl Actor for SessionRegistry {
                 let _h = state.deps.mailbox.begin_handling();
                 let _ = reply.send(state.delete(user_id, session_id).await);
             }
-            SessionRegistryMsg::Revoke { target, reason, requested_by, reply } => {
+            SessionRegistryMsg::Revoke { target, reason, requested_by, user_message, reply } => {
                 let _h = state.deps.mailbox.begin_handling();
-                let _ = reply.send(state.revoke(target, reason, requested_by, &myself).await);
+                let _ = reply.send(state.revoke(target, reason, requested_by, user_message, &myself).await);
             }
             SessionRegistryMsg::FinishRevocation(notice) => {
                 let _h = state.deps.mailbox.begin_internal();
@@ -821,6 +923,7 @@ impl Actor for SessionRegistry {
             }
             SessionRegistryMsg::Reload => {
                 let _h = state.deps.mailbox.begin_internal();
+                state.flush_notice_counts().await;
                 if let Err(err) = state.reload().await {
                     tracing::warn!(event = "session_view_reload_failed", error = %err);
                     metrics::counter!(metric::VIEW_RELOAD_FAILURES).increment(1);
@@ -840,14 +943,14 @@ impl Actor for SessionRegistry {
 }
 
 /// Why an access token was refused on the request path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthError {
     /// Bad token.
     Invalid,
     /// Expired token.
     Expired,
-    /// The session was revoked.
-    Revoked,
+    /// The session was revoked; with the users' notice of the mass invalidation that did it, if it had one.
+    Revoked(Option<Arc<UserNotice>>),
 }
 
 /// A [`tokens::Verifier`], the key ring it was prepared for, and the tokens it already verified.
@@ -955,10 +1058,15 @@ impl SessionRegistryHandle {
                 claims
             }
         };
-        if self.deps.view.load().allows(claims.sid, claims.sub, claims.iat) {
+        let view = self.deps.view.load();
+        if view.allows(claims.sid, claims.sub, claims.iat) {
             Ok(claims)
         } else {
-            Err(AuthError::Revoked)
+            let notice = view.notice_for(claims.sid, claims.sub, claims.iat).cloned();
+            if let Some(notice) = &notice {
+                notice.count_refusal();
+            }
+            Err(AuthError::Revoked(notice))
         }
     }
 
@@ -1035,8 +1143,9 @@ impl SessionRegistryHandle {
         target: RevokeTarget,
         reason: String,
         requested_by: String,
+        user_message: Option<String>,
     ) -> Result<RevocationNotice, SessionError> {
-        self.slot.call(|reply| SessionRegistryMsg::Revoke { target, reason, requested_by, reply }).await?
+        self.slot.call(|reply| SessionRegistryMsg::Revoke { target, reason, requested_by, user_message, reply }).await?
     }
 
     /// Makes the actor panic (supervision tests, chaos drills).

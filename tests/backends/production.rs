@@ -260,17 +260,29 @@ async fn revoke_all_on_one_instance_applies_on_every_instance() {
     .await;
 }
 
-/// Starts a private `redis-server` on `port` (never the shared one on 6379): no persistence, so a restart
-/// comes back empty — a Redis that lost its data.
-fn private_redis(port: u16, dir: &std::path::Path) -> std::process::Child {
-    std::process::Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .arg("--dir")
-        .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("redis-server on PATH")
+/// A private `redis-server` on a port of its own (never the shared one on 6379): no persistence, so a restart
+/// comes back empty — a Redis that lost its data. Killed when dropped, so a failing test leaves none behind.
+struct PrivateRedis(std::process::Child);
+
+impl PrivateRedis {
+    fn start(port: u16, dir: &std::path::Path) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH");
+        Self(child)
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Issue 11.9: losing Redis never revives a revoked session. Two instances share a private Redis; a session
@@ -283,7 +295,7 @@ async fn losing_redis_never_revives_a_revoked_session() {
     with_fresh_database(|database| async move {
         let port = free_port();
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut redis = private_redis(port, dir.path());
+        let redis = PrivateRedis::start(port, dir.path());
         tokio::time::sleep(Duration::from_millis(300)).await;
         b.redis = format!("redis://127.0.0.1:{port}");
         let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
@@ -312,9 +324,8 @@ async fn losing_redis_never_revives_a_revoked_session() {
             assert_eq!(status(http, &live).await, 200, "live on {http}");
         }
 
-        redis.kill().expect("kill redis");
-        let _ = redis.wait();
-        let mut redis = private_redis(port, dir.path());
+        drop(redis);
+        let redis = PrivateRedis::start(port, dir.path());
         let restarted = std::time::Instant::now();
         while restarted.elapsed() < Duration::from_secs(5) {
             for http in [&a_http, &b_http] {
@@ -350,8 +361,7 @@ async fn losing_redis_never_revives_a_revoked_session() {
         let fresh = token(&login().await);
         assert_eq!(status(&b_http, &fresh).await, 200, "new logins work");
 
-        let _ = redis.kill();
-        let _ = redis.wait();
+        drop(redis);
         let _ = stop_a.send(());
         let _ = stop_b.send(());
     })

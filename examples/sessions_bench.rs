@@ -55,6 +55,7 @@ fn record(i: u64, now: i64) -> SessionRecord {
         generation: 0,
         last_rotation: None,
         revoked_at_ms: None,
+        refresh_mac_key: None,
     }
 }
 
@@ -229,7 +230,7 @@ async fn bus_lag(n: usize, kind: Option<&str>) -> anyhow::Result<()> {
                 version: u64::try_from(i)?,
             }
         } else {
-            Event::SessionsRevoked { user_id: None, not_before_ms: i64::try_from(i)? }
+            Event::SessionsRevoked { user_id: None, not_before_ms: i64::try_from(i)?, notice: None }
         };
         a.publish(event).await?;
     }

@@ -141,6 +141,9 @@ pub enum SessionsCommand {
         /// Why (recorded in the revocation notice, the runbook's evidence).
         #[arg(long)]
         reason: String,
+        /// Shown to every user it logs out, in their 401 `session_revoked` (`notice.message`).
+        #[arg(long)]
+        user_message: Option<String>,
         /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
         #[arg(long, env = "GANTRY_ADMIN_URL")]
         admin_url: Option<String>,

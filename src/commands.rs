@@ -50,9 +50,9 @@ pub fn run(command: Command, settings: Settings, runtime: &tokio::runtime::Runti
         Command::Users { action: UsersCommand::Delete { id, admin_url } } => {
             exit_with(runtime.block_on(users_delete(&settings, &id, admin_url.as_deref())))
         }
-        Command::Sessions { action: SessionsCommand::RevokeAll { reason, admin_url } } => {
-            exit_with(runtime.block_on(sessions_revoke_all(&settings, &reason, admin_url.as_deref())))
-        }
+        Command::Sessions { action: SessionsCommand::RevokeAll { reason, user_message, admin_url } } => exit_with(
+            runtime.block_on(sessions_revoke_all(&settings, &reason, user_message.as_deref(), admin_url.as_deref())),
+        ),
         Command::Templates { action: TemplatesCommand::Check { file } } => exit_with(templates_check(&file)),
         Command::Templates { action: TemplatesCommand::Import { file, replace, admin_url } } => {
             exit_with(runtime.block_on(templates_import(&settings, &file, replace, admin_url.as_deref())))
@@ -138,7 +138,7 @@ pub async fn users_add(
     let storage = crate::startup::Storage::connect(settings).await?;
     // The same owner, rules and hashing as `POST /v1/auth/register`.
     let accounts = Accounts::new(storage.ports.accounts, &crate::startup::account_settings(settings));
-    let registered = accounts.register(email, password_text).await;
+    let registered = accounts.register(email, password_text, None).await;
     storage.database.close().await;
     let user = registered.map_err(registration_refused)?;
     println!("{}", serde_json::json!({ "user_id": user.id, "email": user.email }));
@@ -242,9 +242,14 @@ pub async fn users_delete(settings: &Settings, id: &str, admin_url: Option<&str>
 ///
 /// # Errors
 /// The instance cannot be reached or refuses the request.
-pub async fn sessions_revoke_all(settings: &Settings, reason: &str, admin_url: Option<&str>) -> anyhow::Result<()> {
+pub async fn sessions_revoke_all(
+    settings: &Settings,
+    reason: &str,
+    user_message: Option<&str>,
+    admin_url: Option<&str>,
+) -> anyhow::Result<()> {
     let (base, token) = admin_target(settings, admin_url)?;
-    let body = serde_json::json!({ "reason": reason, "requested_by": "cli" }).to_string();
+    let body = serde_json::json!({ "reason": reason, "requested_by": "cli", "user_message": user_message }).to_string();
     let (status, text) =
         crate::admin_client::post_json(&format!("{base}/admin/sessions/revoke-all"), &token, body).await?;
     if status.is_success() {

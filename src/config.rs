@@ -215,7 +215,10 @@ pub struct SessionSettings {
     pub refresh_grace_secs: u64,
     /// How often each instance reloads epochs and revocations from the stores, seconds.
     pub view_reload_secs: u64,
-    /// Failed logins per account within the window before 429.
+    /// Login attempts not followed by a success per (account, client address) pair within the window before
+    /// 429: the tight limit (counted before the password is verified).
+    pub login_max_failures_per_account_address: u32,
+    /// Failed logins per account across all addresses within the window before 429: the loose limit.
     pub login_max_failures_per_account: u32,
     /// Failed logins per client address within the window before 429.
     pub login_max_failures_per_address: u32,
@@ -223,6 +226,10 @@ pub struct SessionSettings {
     pub login_failure_window_secs: u64,
     /// Password hashes computed at once (argon2id: ~19 MiB and ~20 ms each).
     pub max_concurrent_hashes: usize,
+    /// Registrations per client address within `registration_window_secs` before 429.
+    pub registrations_per_address: u32,
+    /// The registration window, seconds (opens at an address's first registration).
+    pub registration_window_secs: u64,
     /// After a `JWT_SECRET` promotion, access tokens of the previous version verify this long (unless the
     /// rotation forces everyone to log in again).
     pub previous_key_grace_secs: u64,
@@ -547,8 +554,14 @@ impl Settings {
             ("catalog.version_check_secs", usize::try_from(self.catalog.version_check_secs).unwrap_or(1)),
             ("catalog.creates_per_user_per_hour", self.catalog.creates_per_user_per_hour as usize),
             ("sessions.max_concurrent_hashes", self.sessions.max_concurrent_hashes),
+            (
+                "sessions.login_max_failures_per_account_address",
+                self.sessions.login_max_failures_per_account_address as usize,
+            ),
             ("sessions.login_max_failures_per_account", self.sessions.login_max_failures_per_account as usize),
             ("sessions.login_max_failures_per_address", self.sessions.login_max_failures_per_address as usize),
+            ("sessions.registrations_per_address", self.sessions.registrations_per_address as usize),
+            ("sessions.registration_window_secs", usize::try_from(self.sessions.registration_window_secs).unwrap_or(1)),
             (
                 "sessions.login_failure_window_secs",
                 usize::try_from(self.sessions.login_failure_window_secs).unwrap_or(1),

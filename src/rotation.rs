@@ -92,6 +92,9 @@ pub struct RotateRequest {
     /// Who asks (evidence).
     #[serde(default)]
     pub requested_by: Option<String>,
+    /// With invalidation: the message shown to users in every 401 `session_revoked` it causes.
+    #[serde(default)]
+    pub user_message: Option<String>,
 }
 
 /// Why a rotation could not start.
@@ -380,7 +383,8 @@ impl Rotations {
 
         let expected = self.expected().await;
         // Everything after validate changes instances: any failure puts every one back, once, here.
-        let outcome = self.stage_to_record(run, &wanted, invalidate, &expected).await;
+        let message = request.user_message.clone();
+        let outcome = self.stage_to_record(run, &wanted, invalidate, message, &expected).await;
         if outcome.is_err() {
             self.restore(run, &expected).await;
         }
@@ -393,6 +397,7 @@ impl Rotations {
         run: &mut Run,
         wanted: &BTreeMap<SecretName, Fingerprint>,
         invalidate: bool,
+        user_message: Option<String>,
         expected: &BTreeSet<Uuid>,
     ) -> Result<(), Failure> {
         self.begin(run, "stage").await;
@@ -427,7 +432,7 @@ impl Rotations {
         if invalidate {
             self.begin(run, "invalidate").await;
             let reason = format!("secret rotation {}", run.record.id);
-            let invalidated = self.invalidate(run, reason).await;
+            let invalidated = self.invalidate(run, reason, user_message, expected).await;
             self.step(run, "invalidate", invalidated).await?;
         }
         self.begin(run, "record").await;
@@ -445,7 +450,7 @@ impl Rotations {
         if request.invalidate_sessions.unwrap_or(jwt_back) {
             self.begin(run, "invalidate").await;
             let reason = format!("secret rollback {}", run.record.id);
-            let invalidated = self.invalidate(run, reason).await;
+            let invalidated = self.invalidate(run, reason, request.user_message.clone(), &expected).await;
             self.step(run, "invalidate", invalidated).await?;
         }
         self.begin(run, "record").await;
@@ -557,11 +562,23 @@ impl Rotations {
         tracing::warn!(event = "rotation_rolled_back", rotation_id = %run.record.id, ok, "rotation rolled back on every instance");
     }
 
-    async fn invalidate(&self, run: &mut Run, reason: String) -> Result<((), Value), String> {
+    /// Forces everyone to log in again and ends the rotated-out `JWT_SECRET` on every instance: first every
+    /// instance retires its previous key (acknowledged, so a token it signed — whatever its `sid`, even a
+    /// made-up one the epoch cannot catch — is refused everywhere before the job succeeds), then the global
+    /// epoch is raised. The grace window only applies to rotations without invalidation.
+    async fn invalidate(
+        &self,
+        run: &mut Run,
+        reason: String,
+        user_message: Option<String>,
+        expected: &BTreeSet<Uuid>,
+    ) -> Result<((), Value), String> {
+        let (_, retired) = self.broadcast(run, SecretStep::RetirePreviousJwt, expected).await?;
+        run.detail().insert("previous_jwt_retired".into(), retired);
         let notice = self
             .deps
             .sessions
-            .revoke(RevokeTarget::All, reason, format!("rotation:{}", run.record.requested_by))
+            .revoke(RevokeTarget::All, reason, format!("rotation:{}", run.record.requested_by), user_message)
             .await
             .map_err(|e| format!("revoke-all failed: {e}"))?;
         // The count of affected sessions is filled in after the O(1) revocation; wait a little for it.

@@ -284,6 +284,7 @@ impl Application {
                 settings: Arc::new(settings.sessions.tokens()),
                 reload_every: Duration::from_secs(settings.sessions.view_reload_secs),
                 mailbox: Mailbox::new(session_registry::NAME, settings.actors.mailbox_capacity),
+                store_marker: Arc::default(),
             },
             settings.actors.mailbox_capacity,
             call_timeout,
@@ -528,10 +529,13 @@ fn smoke_account(settings: &Settings) -> Option<(String, SecretString)> {
 #[must_use]
 pub fn account_settings(settings: &Settings) -> AccountSettings {
     AccountSettings {
+        max_failures_per_account_address: settings.sessions.login_max_failures_per_account_address,
         max_failures_per_account: settings.sessions.login_max_failures_per_account,
         max_failures_per_address: settings.sessions.login_max_failures_per_address,
         failure_window: Duration::from_secs(settings.sessions.login_failure_window_secs),
         max_concurrent_hashes: settings.sessions.max_concurrent_hashes,
+        max_registrations_per_address: settings.sessions.registrations_per_address,
+        registration_window: Duration::from_secs(settings.sessions.registration_window_secs),
     }
 }
 

@@ -25,6 +25,9 @@ pub enum SecretStep {
     Restore,
     /// The runbook's rollback: make `previous` current again.
     Rollback,
+    /// End the previous `JWT_SECRET` at once (a rotation or rollback with `invalidate_sessions=true`): tokens
+    /// it signed are refused from the acknowledgement on, grace window or not.
+    RetirePreviousJwt,
 }
 
 impl SecretStep {
@@ -36,6 +39,7 @@ impl SecretStep {
             Self::Promote => "promote",
             Self::Restore => "restore",
             Self::Rollback => "rollback",
+            Self::RetirePreviousJwt => "retire_previous_jwt",
         }
     }
 }

@@ -40,7 +40,7 @@ pub fn authorize(state: &AppState, req: &Request<Incoming>) -> Result<(), ApiErr
         .headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(super::auth::bearer_token)
         .ok_or(ApiError::Unauthorized)?;
     let keyring = state.secrets.keyring();
     let expected = keyring.current(SecretName::AdminToken).ok_or(ApiError::Unauthorized)?;
@@ -133,6 +133,23 @@ struct RevokeBody {
     reason: Option<String>,
     #[serde(default)]
     requested_by: Option<String>,
+    /// Shown to the users whose sessions this ends, in every 401 `session_revoked` it causes.
+    #[serde(default)]
+    user_message: Option<String>,
+}
+
+/// The users' message of a mass invalidation: trimmed, at most 500 characters, no control characters; empty
+/// is none.
+///
+/// # Errors
+/// 422 `invalid_user_message` for control characters.
+pub fn user_message(raw: Option<String>) -> Result<Option<String>, ApiError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let message: String = raw.trim().chars().take(500).collect();
+    if message.chars().any(char::is_control) {
+        return Err(ApiError::field("user_message", "invalid_user_message", "plain text without control characters"));
+    }
+    Ok((!message.is_empty()).then_some(message))
 }
 
 #[derive(Serialize)]
@@ -153,7 +170,8 @@ async fn revoke(state: &AppState, req: Request<Incoming>, target: RevokeTarget) 
         return Err(ApiError::field("reason", "required", "say why (it is recorded as evidence)"));
     }
     let requested_by = body.requested_by.unwrap_or_else(|| "admin".into()).chars().take(100).collect();
-    let notice = state.sessions.revoke(target, reason, requested_by).await?;
+    let user_message = user_message(body.user_message)?;
+    let notice = state.sessions.revoke(target, reason, requested_by, user_message).await?;
     let not_before = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(notice.not_before_ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     Ok(json_response(
@@ -226,7 +244,7 @@ pub async fn delete_user(state: &AppState, ctx: &Ctx) -> Result<Response, ApiErr
     if !state.accounts.exists(id).await? {
         return Err(NOT_FOUND);
     }
-    let notice = state.sessions.revoke(RevokeTarget::User(id), "account deleted".into(), "admin".into()).await?;
+    let notice = state.sessions.revoke(RevokeTarget::User(id), "account deleted".into(), "admin".into(), None).await?;
     state.accounts.delete(id).await?;
     Ok(json_response(
         StatusCode::OK,

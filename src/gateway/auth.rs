@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::body::read_json;
 use super::ctx::Ctx;
 use super::problem::ApiError;
-use super::respond::{Response, json_response, status_only};
+use super::respond::{Response, json_response, no_store, status_only};
 use super::state::AppState;
 
 /// Checks `Authorization: Bearer <access token>` on the request path (no I/O).
@@ -35,7 +35,7 @@ pub fn authenticate(state: &AppState, req: &Request<Incoming>) -> Result<Arc<Acc
         .headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer_token)
         .ok_or(ApiError::Unauthorized)?;
     Ok(state.sessions.authenticate(token.trim())?)
 }
@@ -80,6 +80,13 @@ pub fn caller(state: &AppState, req: &Request<Incoming>) -> Result<Option<Caller
     Ok(Some(Caller::Guest(claims)))
 }
 
+/// The token of an `Authorization` value whose scheme is `Bearer`, matched case-insensitively (RFC 6750
+/// section 2.1 with RFC 9110 section 11.1); no allocation.
+pub(crate) fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Credentials {
@@ -101,10 +108,13 @@ struct Registered {
 /// `POST /v1/auth/register`.
 ///
 /// # Errors
-/// 422 on policy violations, 409 `email_taken`, 503 when the database or hashing is unavailable.
-pub async fn register(state: &AppState, req: Request<Incoming>) -> Result<Response, ApiError> {
+/// 422 on policy violations, 429 (with `Retry-After`) past the per-address registration limit, 409
+/// `email_taken`, 503 when the database or hashing is unavailable.
+pub async fn register(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
+    let address = ctx.peer.ip().to_string();
+    state.accounts.registration_allowed(&address)?;
     let creds: Credentials = read_json(req, state.settings.http.max_body_bytes).await?;
-    let user = state.accounts.register(&creds.email, creds.password).await?;
+    let user = state.accounts.register(&creds.email, creds.password, Some(&address)).await?;
     Ok(json_response(StatusCode::CREATED, &Registered { user_id: user.id }))
 }
 
@@ -119,7 +129,9 @@ pub async fn login(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resul
     let user = state.accounts.check_credentials(&creds.email, creds.password, &address).await?;
     let pair = state.sessions.login(user.id, user_agent, Some(address)).await?;
     state.accounts.count_login_success();
-    Ok(json_response(StatusCode::OK, &pair))
+    let mut response = json_response(StatusCode::OK, &pair);
+    no_store(&mut response);
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -135,7 +147,38 @@ struct RefreshBody {
 pub async fn refresh(state: &AppState, req: Request<Incoming>) -> Result<Response, ApiError> {
     let body: RefreshBody = read_json(req, state.settings.http.max_body_bytes).await?;
     let pair = state.sessions.refresh(&body.refresh_token).await?;
-    Ok(json_response(StatusCode::OK, &pair))
+    let mut response = json_response(StatusCode::OK, &pair);
+    no_store(&mut response);
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+impl std::fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordChange").finish_non_exhaustive()
+    }
+}
+
+/// `POST /v1/auth/password {current_password, new_password}` (Bearer) → 204: the password is replaced and
+/// every other session of the user is revoked (this one stays). A wrong current password is a failed login
+/// for the account and the client address (401 `invalid_credentials`, then 429).
+///
+/// # Errors
+/// 401 for a bad token or a wrong current password; 422 when the new password breaks the policy; 429 past the
+/// login limits.
+pub async fn change_password(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
+    let claims = authenticate(state, &req)?;
+    let body: PasswordChange = read_json(req, state.settings.http.max_body_bytes).await?;
+    let address = ctx.peer.ip().to_string();
+    state.accounts.change_password(claims.sub, body.current_password, body.new_password, &address).await?;
+    state.sessions.logout(claims.sub, claims.sid, LogoutScope::Others).await?;
+    Ok(status_only(StatusCode::NO_CONTENT))
 }
 
 #[derive(Deserialize, Default)]

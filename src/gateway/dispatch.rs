@@ -39,10 +39,11 @@ pub(super) async fn dispatch(
             admin::authorize(state, &req)?;
             jobs::get(state, &ctx, &req, jobs::View::Admin).await
         }
-        Route::Register => auth::register(state, req).await,
+        Route::Register => auth::register(state, &ctx, req).await,
         Route::Login => auth::login(state, &ctx, req).await,
         Route::Refresh => auth::refresh(state, req).await,
         Route::Logout => auth::logout(state, req).await,
+        Route::ChangePassword => auth::change_password(state, &ctx, req).await,
         Route::Me => auth::me(state, &req).await,
         Route::Sessions => auth::sessions(state, &req).await,
         Route::DeleteSession => auth::delete_session(state, &ctx, &req).await,

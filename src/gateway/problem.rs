@@ -12,7 +12,10 @@ use gantry_actors::catalog::cache::CacheError;
 use gantry_actors::handle::CallError;
 use gantry_actors::jobs::JobError;
 use gantry_actors::ports::Unavailable;
+use std::sync::Arc;
+
 use gantry_actors::sessions::registry::AuthError;
+use gantry_actors::sessions::view::UserNotice;
 use gantry_actors::sessions::{SessionError, TokenError};
 use gantry_actors::uploads::bytes::ObjectStoreError;
 use gantry_actors::uploads::pipeline::PipelineError;
@@ -91,6 +94,10 @@ pub enum ApiError {
     /// Missing or wrong credentials.
     #[error("missing or invalid credentials")]
     Unauthorized,
+    /// 401 `session_revoked`; with the users' notice (`{id, message, time}`) of the mass invalidation that
+    /// ended the session, when it came with one.
+    #[error("the session has been revoked; log in again")]
+    SessionRevoked(Option<Arc<UserNotice>>),
     /// A user's credentials or token were refused; `code` says why (`invalid_credentials`,
     /// `token_invalid`, `token_expired`, `session_revoked`, `refresh_reused`).
     #[error("{message}")]
@@ -264,9 +271,7 @@ impl From<AuthError> for ApiError {
         match err {
             AuthError::Invalid => Self::Unauthenticated { code: "token_invalid", message: "the token is invalid" },
             AuthError::Expired => Self::Unauthenticated { code: "token_expired", message: "the token has expired" },
-            AuthError::Revoked => {
-                Self::Unauthenticated { code: "session_revoked", message: "the session has been revoked; log in again" }
-            }
+            AuthError::Revoked(notice) => Self::SessionRevoked(notice),
         }
     }
 }
@@ -278,9 +283,8 @@ impl From<SessionError> for ApiError {
                 Self::Unauthenticated { code: "token_invalid", message: "the token is invalid" }
             }
             SessionError::Expired => Self::Unauthenticated { code: "token_expired", message: "the token has expired" },
-            SessionError::Revoked => {
-                Self::Unauthenticated { code: "session_revoked", message: "the session has been revoked; log in again" }
-            }
+            SessionError::Revoked => Self::SessionRevoked(None),
+            SessionError::RevokedWithNotice(notice) => Self::SessionRevoked(Some(notice)),
             SessionError::Reused => Self::Unauthenticated {
                 code: "refresh_reused",
                 message: "the refresh token was already used; the session has been revoked",
@@ -379,6 +383,8 @@ struct Problem<'a> {
     errors: Option<&'a [FieldError]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     problems: Option<&'a [gantry_actors::catalog::templates::TemplateIssue]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notice: Option<&'a UserNotice>,
 }
 
 impl ApiError {
@@ -401,7 +407,7 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             Self::RotationInProgress(_) => StatusCode::CONFLICT,
-            Self::Unauthorized | Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::Unauthenticated { .. } | Self::SessionRevoked(_) => StatusCode::UNAUTHORIZED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -436,6 +442,7 @@ impl ApiError {
             Self::SecretsRefused(_) => "secret_validation_failed",
             Self::RotationInProgress(_) => "rotation_in_progress",
             Self::Unauthorized => "unauthorized",
+            Self::SessionRevoked(_) => "session_revoked",
             Self::Internal(_) => "internal",
         }
     }
@@ -479,6 +486,10 @@ impl ApiError {
                 Self::InvalidTemplates(problems) => Some(problems.as_slice()),
                 _ => None,
             },
+            notice: match &self {
+                Self::SessionRevoked(notice) => notice.as_deref(),
+                _ => None,
+            },
         };
         let mut response = json_response(status, &body);
         response
@@ -490,7 +501,7 @@ impl ApiError {
                     response.headers_mut().insert(hyper::header::ALLOW, value);
                 }
             }
-            Self::Unauthorized | Self::Unauthenticated { .. } => {
+            Self::Unauthorized | Self::Unauthenticated { .. } | Self::SessionRevoked(_) => {
                 response
                     .headers_mut()
                     .insert(hyper::header::WWW_AUTHENTICATE, hyper::header::HeaderValue::from_static("Bearer"));

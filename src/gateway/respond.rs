@@ -5,7 +5,10 @@ use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, ETAG, HeaderValue, IF_NONE_MATCH};
+use hyper::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, HeaderValue, IF_NONE_MATCH, PRAGMA,
+    X_CONTENT_TYPE_OPTIONS,
+};
 use hyper::{Request, StatusCode};
 use serde::Serialize;
 
@@ -43,6 +46,29 @@ pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response {
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
+}
+
+/// Marks a response that carries tokens as never to be stored by any cache (RFC 6749 section 5.1).
+pub fn no_store(response: &mut Response) {
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// The headers every response gets on its way out: `X-Content-Type-Options: nosniff` (browsers must not guess
+/// another type than the one declared), and for JSON bodies (`application/json`, `application/problem+json`) a
+/// `Content-Security-Policy` that lets nothing load or frame it, should a browser ever render one. Static values:
+/// no allocation beyond the header map's.
+pub fn harden(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    let json = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        let essence = v.split(';').next().unwrap_or("").trim();
+        essence.eq_ignore_ascii_case("application/json")
+            || essence.get(essence.len().saturating_sub(5)..).is_some_and(|tail| tail.eq_ignore_ascii_case("+json"))
+    });
+    if json {
+        headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
+    }
 }
 
 /// A plain-text response (health checks, metrics).

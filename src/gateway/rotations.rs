@@ -46,8 +46,9 @@ pub async fn reload(state: &AppState) -> Result<Response, ApiError> {
 pub async fn start(state: &AppState, req: Request<Incoming>, rollback: bool) -> Result<Response, ApiError> {
     let has_body = req.headers().get(hyper::header::CONTENT_LENGTH).is_some_and(|v| v != "0")
         || req.headers().contains_key(hyper::header::TRANSFER_ENCODING);
-    let request: RotateRequest =
+    let mut request: RotateRequest =
         if has_body { read_json(req, state.settings.http.max_body_bytes).await? } else { RotateRequest::default() };
+    request.user_message = super::admin::user_message(request.user_message.take())?;
     let job_id = state.rotations.start(request, rollback).await?;
     Ok(json_response(StatusCode::ACCEPTED, &json!({ "job_id": job_id })))
 }

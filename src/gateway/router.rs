@@ -31,6 +31,8 @@ pub enum Route {
     Refresh,
     /// `POST /v1/auth/logout`.
     Logout,
+    /// `POST /v1/auth/password`.
+    ChangePassword,
     /// `GET /v1/auth/me`.
     Me,
     /// `GET /v1/auth/sessions`.
@@ -124,7 +126,7 @@ impl Listener {
     }
 }
 
-static PUBLIC: [(Method, &str, Route); 20] = [
+static PUBLIC: [(Method, &str, Route); 21] = [
     (Method::GET, "/healthz", Route::Healthz),
     (Method::GET, "/readyz", Route::Readyz),
     (Method::GET, "/v1/jobs/{id}", Route::GetJob),
@@ -132,6 +134,7 @@ static PUBLIC: [(Method, &str, Route); 20] = [
     (Method::POST, "/v1/auth/login", Route::Login),
     (Method::POST, "/v1/auth/refresh", Route::Refresh),
     (Method::POST, "/v1/auth/logout", Route::Logout),
+    (Method::POST, "/v1/auth/password", Route::ChangePassword),
     (Method::GET, "/v1/auth/me", Route::Me),
     (Method::GET, "/v1/auth/sessions", Route::Sessions),
     (Method::DELETE, "/v1/auth/sessions/{id}", Route::DeleteSession),

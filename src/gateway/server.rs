@@ -175,6 +175,7 @@ pub async fn handle(
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
+    super::respond::harden(&mut response);
     let status = response.status();
     let (requests, duration) = request_metrics(kind, template, method_label(&method), status_label(status));
     requests.increment(1);

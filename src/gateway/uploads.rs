@@ -106,7 +106,9 @@ pub fn guest_token(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
         max_files: claims.max_files,
         allowed_types: claims.allowed_types,
     };
-    Ok(json_response(StatusCode::OK, &view))
+    let mut response = json_response(StatusCode::OK, &view);
+    super::respond::no_store(&mut response);
+    Ok(response)
 }
 
 /// Why a streamed upload was refused, decided inside the stream.

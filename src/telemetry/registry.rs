@@ -88,6 +88,23 @@ pub const METRICS: &[Metric] = &[
     // Accounts and sessions.
     counter("gantry_auth_logins_total", "Login attempts by outcome."),
     counter("gantry_auth_registrations_total", "Accounts registered over HTTP."),
+    counter(
+        "gantry_auth_registrations_rate_limited_total",
+        "Registrations refused with 429 by the per-address registration limit.",
+    ),
+    counter(
+        "gantry_auth_password_verifications_total",
+        "Password verifications (argon2id) run for logins and password changes, dummy verifications of unknown emails included.",
+    ),
+    counter("gantry_auth_password_changes_total", "Passwords changed through POST /v1/auth/password."),
+    counter(
+        "gantry_auth_password_rehashes_total",
+        "Password hashes made before NFKC normalisation replaced after a successful login.",
+    ),
+    counter(
+        "gantry_sessions_store_data_loss_total",
+        "Times this instance found the session store's continuity marker missing or replaced (data loss; treated as a mass invalidation).",
+    ),
     counter("gantry_auth_refreshes_total", "Refresh token exchanges by outcome."),
     counter(
         "gantry_auth_refresh_reuse_total",
@@ -238,6 +255,11 @@ pub fn register_known_series(backends: BackendNames) {
     for name in [
         "gantry_http_shed_total",
         "gantry_auth_registrations_total",
+        "gantry_auth_registrations_rate_limited_total",
+        "gantry_auth_password_verifications_total",
+        "gantry_auth_password_changes_total",
+        "gantry_auth_password_rehashes_total",
+        "gantry_sessions_store_data_loss_total",
         "gantry_auth_refresh_reuse_total",
         "gantry_sessions_created_total",
         "gantry_sessions_view_reload_failures_total",

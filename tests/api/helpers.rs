@@ -92,6 +92,8 @@ pub async fn spawn_app_with_secrets(data_dir: &std::path::Path, toml: &str, env:
     let figment = Figment::new()
         .merge(Toml::string(&base))
         .merge(Toml::string("[catalog]\nseed_on_first_start = false\n"))
+        // Tests register many users from 127.0.0.1; the registration limit has tests of its own.
+        .merge(Toml::string("[sessions]\nregistrations_per_address = 10000\n"))
         .merge(Toml::string(toml));
     let settings = Settings::load_from(Some(Profile::Local), figment).expect("test settings are valid");
     let (keyring, report) = secrets::load(&settings, &env, true);

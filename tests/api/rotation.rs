@@ -137,6 +137,58 @@ async fn previous_key_tokens_work_within_the_grace_window_only() {
     assert_eq!(app.me(&old).await.status(), 401, "after the grace window");
 }
 
+/// Issue 11.2: after an emergency rotation (`invalidate_sessions=true`), a token an attacker mints with the
+/// leaked, rotated-out key — a real user, a fresh made-up `sid`, `iat` now, so no epoch catches it — is refused
+/// as soon as the job has succeeded, although the grace window (15 min) has not run out; a rollback with
+/// invalidation ends the key it rolled away from the same way.
+#[tokio::test]
+async fn emergency_rotation_ends_the_leaked_key_at_once() {
+    use gantry_actors::secrets::SecretValue;
+    use gantry_actors::sessions::AccessClaims;
+    use gantry_actors::sessions::tokens::sign_access;
+    let files = Files::new();
+    let app = spawn(&files, "[sessions]\nprevious_key_grace_secs = 900").await;
+    let user_id: uuid::Uuid = app.register("leak@example.com").await.parse().expect("uuid");
+    let forge = |secret: &str| {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let claims = AccessClaims {
+            sub: user_id,
+            sid: uuid::Uuid::now_v7(),
+            iat: now,
+            exp: now + 900,
+            iss: "gantry".into(),
+            aud: "gantry-api".into(),
+            jti: uuid::Uuid::new_v4(),
+        };
+        sign_access(&claims, &SecretValue::new(secret))
+    };
+    assert_eq!(app.me(&forge(JWT)).await.status(), 200, "the leaked key works before the rotation");
+
+    let before = app.login("leak@example.com").await;
+    std::fs::write(&files.jwt, NEW_JWT).expect("new secret");
+    let message = "Our signing key was replaced; please log in again.";
+    let (job, record) = rotate(&app, &json!({"invalidate_sessions": true, "user_message": message})).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_problem(app.me(&forge(JWT)).await, 401, "token_invalid").await;
+    // Issue 11.10: the rotation's notice reaches the users it logged out.
+    let body = json!({"refresh_token": before["refresh_token"]});
+    let refused = app.post_json("/v1/auth/refresh", &body).send().await.expect("request");
+    let problem = assert_problem(refused, 401, "session_revoked").await;
+    assert_eq!(problem["notice"]["message"], message, "{problem}");
+    assert_eq!(problem["notice"]["id"], record["detail"]["notice"]["id"], "{problem}");
+    assert!(record["detail"]["previous_jwt_retired"].is_object(), "{record}");
+    let fresh = access(&app.login("leak@example.com").await).to_owned();
+    assert_eq!(app.me(&fresh).await.status(), 200, "the new key works");
+
+    // The runbook's rollback with invalidation: the key rolled away from is ended the same way.
+    let accepted =
+        json_of(app.admin_post("/admin/secrets/rollback").json(&json!({})).send().await.expect("rollback"), 202).await;
+    let job = finished(&app, accepted["job_id"].as_str().expect("id")).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_problem(app.me(&forge(NEW_JWT)).await, 401, "token_invalid").await;
+    assert_eq!(app.me(&forge(JWT)).await.status(), 200, "rolled back to the old key");
+}
+
 /// An upload-secret rotation: a guest token issued before it keeps working until it expires.
 #[tokio::test]
 async fn outstanding_guest_tokens_survive_an_upload_secret_rotation() {

@@ -260,6 +260,114 @@ async fn revoke_all_on_one_instance_applies_on_every_instance() {
     .await;
 }
 
+/// A private `redis-server` on a port of its own (never the shared one on 6379): no persistence, so a restart
+/// comes back empty — a Redis that lost its data. Killed when dropped, so a failing test leaves none behind.
+struct PrivateRedis(std::process::Child);
+
+impl PrivateRedis {
+    fn start(port: u16, dir: &std::path::Path) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH");
+        Self(child)
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Issue 11.9: losing Redis never revives a revoked session. Two instances share a private Redis; a session
+/// is logged out; the Redis is killed and restarted empty. On neither instance is the logged-out session's
+/// access token ever accepted again (polled throughout), every session from before the loss is invalidated
+/// (its data is gone), the loss is recorded as a revocation notice and counted, and new logins work.
+#[tokio::test]
+async fn losing_redis_never_revives_a_revoked_session() {
+    let Some(mut b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let port = free_port();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let redis = PrivateRedis::start(port, dir.path());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        b.redis = format!("redis://127.0.0.1:{port}");
+        let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
+        let bucket = format!("gantry-prod-{}", uuid::Uuid::new_v4().simple());
+        let fast = "[sessions]\nview_reload_secs = 1\n";
+        let (a_http, a_admin, stop_a) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, fast).await;
+        let (b_http, b_admin, stop_b) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, fast).await;
+        let client = reqwest::Client::new();
+        let creds = serde_json::json!({"email": "lost@example.com", "password": PASSWORD});
+        json(client.post(format!("{a_http}/v1/auth/register")).json(&creds).send().await.expect("req"), 201).await;
+        let login = || async {
+            json(client.post(format!("{a_http}/v1/auth/login")).json(&creds).send().await.expect("req"), 200).await
+        };
+        let (out, live) = (login().await, login().await);
+        let token = |pair: &serde_json::Value| pair["access_token"].as_str().expect("access").to_owned();
+        let (out, live) = (token(&out), token(&live));
+        let status = |http: &str, access: &str| {
+            let request = client.get(format!("{http}/v1/auth/me")).bearer_auth(access).send();
+            async move { request.await.expect("req").status().as_u16() }
+        };
+        let logout = client.post(format!("{a_http}/v1/auth/logout")).bearer_auth(&out).send().await.expect("req");
+        assert_eq!(logout.status(), 204);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for http in [&a_http, &b_http] {
+            assert_eq!(status(http, &out).await, 401, "logged out on {http}");
+            assert_eq!(status(http, &live).await, 200, "live on {http}");
+        }
+
+        drop(redis);
+        let redis = PrivateRedis::start(port, dir.path());
+        let restarted = std::time::Instant::now();
+        while restarted.elapsed() < Duration::from_secs(5) {
+            for http in [&a_http, &b_http] {
+                assert_eq!(status(http, &out).await, 401, "a logged-out session came back on {http}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for http in [&a_http, &b_http] {
+            assert_eq!(status(http, &live).await, 401, "sessions from before the loss are invalidated on {http}");
+        }
+
+        let notices = json(
+            client.get(format!("{a_admin}/admin/sessions/revocations")).bearer_auth(ADMIN).send().await.expect("req"),
+            200,
+        )
+        .await;
+        // One notice when the first instance found the fresh Redis empty (indistinguishable from a loss while
+        // every instance was down; nothing to invalidate then), and exactly one for this loss, by whichever
+        // instance noticed first.
+        let recorded = notices["revocations"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter(|n| n["requested_by"] == "session_store")
+            .count();
+        assert_eq!(recorded, 2, "one notice per loss: {notices}");
+        let mut counted = false;
+        for admin in [&a_admin, &b_admin] {
+            let metrics = client.get(format!("{admin}/metrics")).send().await.expect("req").text().await.expect("text");
+            counted |= metrics.contains("gantry_sessions_store_data_loss_total");
+        }
+        assert!(counted, "the loss is counted");
+        let fresh = token(&login().await);
+        assert_eq!(status(&b_http, &fresh).await, 200, "new logins work");
+
+        drop(redis);
+        let _ = stop_a.send(());
+        let _ = stop_b.send(());
+    })
+    .await;
+}
+
 /// A PNG of `len` bytes.
 fn png(len: usize) -> Vec<u8> {
     let mut v = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];

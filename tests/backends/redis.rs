@@ -129,6 +129,7 @@ fn session(user_id: Uuid, now: i64) -> SessionRecord {
         generation: 0,
         last_rotation: None,
         revoked_at_ms: None,
+        refresh_mac_key: None,
     }
 }
 

@@ -43,6 +43,23 @@ pub async fn users_round_trip_and_duplicate_email_is_taken(accounts: Arc<dyn Acc
     accounts.create_user(&user("alice@example.com")).await.expect("the email is free again");
 }
 
+/// A password hash is replaced for that user only (and reads back by email and by id); an unknown user is
+/// `false` and creates nothing.
+pub async fn set_password_hash_replaces_only_that_users_hash(accounts: Arc<dyn AccountStore>) {
+    let (alice, bob) = (user("alice@example.com"), user("bob@example.com"));
+    accounts.create_user(&alice).await.expect("create");
+    accounts.create_user(&bob).await.expect("create");
+    let new_hash = "$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3aGFzaA";
+
+    assert!(accounts.set_password_hash(alice.id, new_hash).await.expect("set"));
+    assert!(!accounts.set_password_hash(Uuid::now_v7(), new_hash).await.expect("unknown user"));
+
+    let by_email = accounts.user_by_email("alice@example.com").await.expect("by email").expect("exists");
+    assert_eq!(by_email.password_hash, new_hash);
+    assert_eq!(accounts.user_by_id(alice.id).await.expect("by id").expect("exists").password_hash, new_hash);
+    assert_eq!(accounts.user_by_id(bob.id).await.expect("by id").expect("exists").password_hash, bob.password_hash);
+}
+
 /// Raising an epoch never lowers it (a lower value returns the stored higher one), and global and per-user
 /// epochs are separate.
 pub async fn raise_epoch_is_monotonic_and_per_scope(accounts: Arc<dyn AccountStore>) {
@@ -104,6 +121,8 @@ pub async fn revocation_notices_come_newest_first_with_filled_in_counts(accounts
         requested_by: requested_by.to_owned(),
         not_before_ms: 1_800_000_000_000 + i,
         active_sessions: None,
+        user_message: (i == 2).then(|| "Security update — please log in again. ✓".to_owned()),
+        refused_requests: 0,
         created_at: start + time::Duration::seconds(i),
     };
     let (first, second, third) = (
@@ -116,10 +135,13 @@ pub async fn revocation_notices_come_newest_first_with_filled_in_counts(accounts
     }
 
     accounts.set_revocation_count(second.id, 42).await.expect("count");
+    accounts.add_refused_requests(second.id, 3).await.expect("refused");
+    accounts.add_refused_requests(second.id, 4).await.expect("refused");
     let newest = accounts.revocations(2).await.expect("list");
 
     let mut counted = second.clone();
     counted.active_sessions = Some(42);
+    counted.refused_requests = 7;
     assert_eq!(newest, vec![third.clone(), counted]);
     let all = accounts.revocations(10).await.expect("list");
     assert_eq!(all.len(), 3);
@@ -128,6 +150,7 @@ pub async fn revocation_notices_come_newest_first_with_filled_in_counts(accounts
 
 sql_cases!(
     accounts: users_round_trip_and_duplicate_email_is_taken,
+    set_password_hash_replaces_only_that_users_hash,
     raise_epoch_is_monotonic_and_per_scope,
     concurrent_epoch_raises_never_lower_it,
     revocation_notices_come_newest_first_with_filled_in_counts,

@@ -28,6 +28,8 @@ fn session(user_id: Uuid, now: i64) -> SessionRecord {
         generation: 0,
         last_rotation: None,
         revoked_at_ms: None,
+        // Round-trips as hex; a store that lost it would turn every later reuse into a mere `token_invalid`.
+        refresh_mac_key: Some(gantry_actors::ports::sessions::RefreshMacKey::generate()),
     }
 }
 
@@ -144,13 +146,31 @@ pub async fn list_revoke_revoked_since_and_count_active_agree(store: Arc<dyn Ses
     assert_eq!(store.list_for_user(bob, now).await.expect("list"), vec![other]);
 }
 
+/// The continuity marker is stable while the store keeps its data: asked twice (or by two instances at once)
+/// it is the same marker, written at most once.
+pub async fn continuity_marker_is_stable_while_the_data_is_kept(store: Arc<dyn SessionStore>) {
+    let (first, second) = tokio::join!(store.ensure_marker(), store.ensure_marker());
+    let (first, second) = (first.expect("marker"), second.expect("marker"));
+    assert_eq!(first.id, second.id);
+    assert!(!(first.created_now && second.created_now), "written once");
+    let third = store.ensure_marker().await.expect("marker");
+    assert_eq!(third.id, first.id);
+    assert!(!third.created_now);
+}
+
 sql_cases!(
     sessions: insert_get_and_replace_if_is_a_compare_and_swap,
+    continuity_marker_is_stable_while_the_data_is_kept,
     concurrent_replace_if_with_same_generation_has_exactly_one_winner,
     list_revoke_revoked_since_and_count_active_agree,
 );
 
 mod redis {
+    #[tokio::test]
+    async fn continuity_marker_is_stable_while_the_data_is_kept() {
+        crate::on_redis_sessions(super::continuity_marker_is_stable_while_the_data_is_kept).await;
+    }
+
     #[tokio::test]
     async fn insert_get_and_replace_if_is_a_compare_and_swap() {
         crate::on_redis_sessions(super::insert_get_and_replace_if_is_a_compare_and_swap).await;

@@ -1,7 +1,12 @@
 //! The normal form of an account's email address: what is stored, looked up and rate-limited on.
 //!
-//! The address is trimmed and lower-cased (Unicode-aware) before it is validated, so `" Volvo@Example.COM "` and
-//! `"volvo@example.com"` are one account. Lower-casing the local part is stricter than RFC 5321 allows in theory,
+//! The address is trimmed, NFKC-normalised and case-folded (NFKC, lower-case, NFKC again) before it is validated,
+//! so `" Volvo@Example.COM "`, `"volvo@example.com"` and the full-width `"ｖｏｌｖｏ＠ｅｘａｍｐｌｅ．ｃｏｍ"` are one
+//! account: compatibility forms of an existing address cannot register as a second account that displays the
+//! same. Control, format and bidirectional-control characters (U+0000–U+001F, U+200B zero-width space, U+202E
+//! right-to-left override, U+FEFF, …) are refused outright: they are invisible or reorder what is displayed.
+//! (Look-alike letters of other scripts, e.g. Cyrillic "а", are distinct code points NFKC does not unify; they are
+//! not caught here.) Lower-casing the local part is stricter than RFC 5321 allows in theory,
 //! but no real mailbox provider distinguishes case and treating them apart invites look-alike accounts.
 //! Validation is deliberately structural (lengths, one `@`, a dotted domain); whether the mailbox exists is for a
 //! confirmation mail to find out, not a grammar.
@@ -22,8 +27,8 @@ pub enum EmailError {
     /// More than [`MAX_EMAIL_LEN`] bytes.
     #[error("the email address is longer than 254 characters")]
     TooLong,
-    /// Whitespace or a control character inside the address.
-    #[error("the email address must not contain spaces or control characters")]
+    /// Whitespace, a control, format or bidirectional-control character inside the address.
+    #[error("the email address must not contain spaces, control or invisible formatting characters")]
     ForbiddenCharacter,
     /// No `@`, or more than one.
     #[error("the email address must contain exactly one '@'")]
@@ -50,20 +55,40 @@ impl EmailError {
     }
 }
 
-/// Returns the normal form of `raw`: trimmed, lower-cased, and checked to look like a deliverable address.
+/// Whether `c` is a format character (Unicode general category Cf, Unicode 15.1): zero-width characters,
+/// bidirectional controls (U+200E/F, U+202A–E, U+2066–9, U+061C), the BOM, tag characters. Invisible in display,
+/// so refused in addresses.
+#[must_use]
+pub fn is_format_char(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2 | 0x180E
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB
+        | 0x110BD | 0x110CD | 0x13430..=0x1343F | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0001
+        | 0xE0020..=0xE007F)
+}
+
+/// Returns the normal form of `raw`: trimmed, NFKC-normalised and case-folded, and checked to look like a
+/// deliverable address.
 ///
 /// # Errors
 /// [`EmailError`] naming the first rule the normalised address breaks.
 pub fn normalize_email(raw: &str) -> Result<String, EmailError> {
-    let email = raw.trim().to_lowercase();
+    use unicode_normalization::UnicodeNormalization;
+    let trimmed = raw.trim();
+    // Checked on the text as sent too: normalisation must not be what makes a hidden character disappear.
+    if trimmed.chars().any(|c| c.is_whitespace() || c.is_control() || is_format_char(c)) {
+        return Err(EmailError::ForbiddenCharacter);
+    }
+    let folded: String = trimmed.nfkc().collect::<String>().to_lowercase();
+    let email: String = folded.nfkc().collect();
     if email.is_empty() {
         return Err(EmailError::Empty);
     }
-    // Lengths are checked on the normalised form: lower-casing can change the byte length of non-ASCII text.
+    // Lengths are checked on the normalised form: normalising can change the byte length of non-ASCII text.
     if email.len() > MAX_EMAIL_LEN {
         return Err(EmailError::TooLong);
     }
-    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if email.chars().any(|c| c.is_whitespace() || c.is_control() || is_format_char(c)) {
         return Err(EmailError::ForbiddenCharacter);
     }
     let mut parts = email.split('@');
@@ -95,6 +120,14 @@ mod tests {
         assert_eq!(normalize_email("ÅSA@Bygg.SE"), Ok("åsa@bygg.se".to_owned()));
     }
 
+    /// Full-width and other compatibility forms fold to the same account as the plain address.
+    #[test]
+    fn normalize_folds_compatibility_forms() {
+        assert_eq!(normalize_email("ｖｏｌｖｏ＠ｅｘａｍｐｌｅ．ｃｏｍ"), Ok("volvo@example.com".to_owned()));
+        assert_eq!(normalize_email("\u{FB01}le@example.com"), Ok("file@example.com".to_owned()));
+        assert_eq!(normalize_email("ＶＯＬＶＯ@example.com"), Ok("volvo@example.com".to_owned()));
+    }
+
     /// Ordinary addresses, with plus tags and subdomains, pass unchanged.
     #[test]
     fn normalize_accepts_ordinary_addresses() {
@@ -120,6 +153,11 @@ mod tests {
             ("vol vo@example.com", EmailError::ForbiddenCharacter),
             ("volvo@exa\tmple.com", EmailError::ForbiddenCharacter),
             ("volvo\u{0}@example.com", EmailError::ForbiddenCharacter),
+            ("vol\u{200B}vo@example.com", EmailError::ForbiddenCharacter),
+            ("volvo@\u{202E}moc.elpmaxe", EmailError::ForbiddenCharacter),
+            ("volvo@exa\u{2066}mple.com", EmailError::ForbiddenCharacter),
+            ("\u{FEFF}volvo@example.com", EmailError::ForbiddenCharacter),
+            ("volvo\u{AD}@example.com", EmailError::ForbiddenCharacter),
         ];
         for (raw, expected) in cases {
             assert_eq!(normalize_email(raw), Err(expected), "{raw:?}");

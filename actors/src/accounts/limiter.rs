@@ -1,9 +1,13 @@
-//! Failed-login limits: a fixed window of failures per key, with a bounded number of keys.
+//! Failed-login limits: a fixed window of attempts per key, with a bounded number of keys.
 //!
-//! Login keeps one limiter keyed by the account's normalised email (slows guessing one account's password from
-//! many addresses) and another keyed by the client address (slows one address spraying many accounts). A key's
-//! window opens at its first failure and lasts `window`; once `max_failures` have been recorded in it, `check`
-//! refuses the key until the window closes. A successful login calls `reset`.
+//! Login keeps three limiters: per (account, address) pair, tight (one address guessing one account's password);
+//! per account across addresses, loose (a distributed guess at one account, without letting a third party lock
+//! the user out of their own address with a handful of failures from elsewhere); per address (one address
+//! spraying many accounts). A key's window opens at its first attempt and lasts `window`.
+//!
+//! Login counts an attempt *before* the password is verified ([`FailureLimiter::try_acquire`]: check and count
+//! in one critical section), so simultaneous attempts cannot all pass the check before any is counted; a success
+//! gives its attempt back ([`FailureLimiter::release`]) or clears the key ([`FailureLimiter::reset`]).
 //!
 //! Time is passed in, so callers use `Instant::now()` and tests move the clock by hand.
 
@@ -73,6 +77,40 @@ impl FailureLimiter {
                 if age < self.window { Err(self.window - age) } else { Ok(()) }
             }
             _ => Ok(()),
+        }
+    }
+
+    /// Checks and counts an attempt for `key` at `now` in one step: refused (with the time until the window
+    /// closes) when the window already holds `max_failures` attempts, else counted. Concurrent callers are
+    /// serialised by the lock, so at most `max_failures` of them pass per window.
+    ///
+    /// # Errors
+    /// The time until the key's window closes (for `Retry-After`).
+    pub fn try_acquire(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        {
+            let mut windows = self.lock();
+            if let Some(window) = windows.get_mut(key)
+                && window.age(now) < self.window
+            {
+                if window.failures >= self.max_failures {
+                    return Err(self.window - window.age(now));
+                }
+                window.failures += 1;
+                return Ok(());
+            }
+        }
+        self.record_failure(key, now);
+        Ok(())
+    }
+
+    /// Gives back one attempt counted by [`Self::try_acquire`] (the attempt succeeded, or was never tried).
+    pub fn release(&self, key: &str) {
+        let mut windows = self.lock();
+        if let Some(window) = windows.get_mut(key) {
+            window.failures = window.failures.saturating_sub(1);
+            if window.failures == 0 {
+                windows.remove(key);
+            }
         }
     }
 
@@ -186,6 +224,26 @@ mod tests {
         assert!(limiter.check("spray-639@example.com", now).is_err());
         assert!(limiter.check("spray-576@example.com", now).is_err());
         assert_eq!(limiter.check("spray-575@example.com", now), Ok(()));
+    }
+
+    /// `try_acquire` lets exactly `max_failures` attempts through per window, however they interleave, and a
+    /// released attempt can be taken again.
+    #[test]
+    fn try_acquire_counts_before_the_attempt_and_release_gives_it_back() {
+        let limiter = std::sync::Arc::new(FailureLimiter::new(5, WINDOW, 100));
+        let now = Instant::now();
+        let passed: usize = (0..8)
+            .map(|_| {
+                let limiter = std::sync::Arc::clone(&limiter);
+                std::thread::spawn(move || (0..25).filter(|_| limiter.try_acquire("pair", now).is_ok()).count())
+            })
+            .map(|t| t.join().expect("thread"))
+            .sum();
+        assert_eq!(passed, 5);
+        limiter.release("pair");
+        assert_eq!(limiter.try_acquire("pair", now), Ok(()));
+        assert!(limiter.try_acquire("pair", now).is_err());
+        assert_eq!(limiter.try_acquire("pair", now + WINDOW), Ok(()), "a new window");
     }
 
     /// When the table is full, closed windows are dropped before any open one is evicted.

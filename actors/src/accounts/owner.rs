@@ -34,7 +34,11 @@ const LIMITER_KEYS: usize = 100_000;
 /// How the owner limits logins and hashing.
 #[derive(Debug, Clone)]
 pub struct AccountSettings {
-    /// Failed logins allowed per account (normalised email) within `failure_window`.
+    /// Login attempts not followed by a success allowed per (account, client address) pair within
+    /// `failure_window`: the tight limit.
+    pub max_failures_per_account_address: u32,
+    /// Failed logins allowed per account (normalised email) across all addresses within `failure_window`: the
+    /// loose limit (a third party cannot lock a user out with a handful of failures from elsewhere).
     pub max_failures_per_account: u32,
     /// Failed logins allowed per client address within `failure_window`.
     pub max_failures_per_address: u32,
@@ -42,6 +46,10 @@ pub struct AccountSettings {
     pub failure_window: Duration,
     /// Password hashes (or verifications) running at once.
     pub max_concurrent_hashes: usize,
+    /// Registrations that reach hashing allowed per client address within `registration_window`.
+    pub max_registrations_per_address: u32,
+    /// The registration window.
+    pub registration_window: Duration,
 }
 
 /// One broken registration rule.
@@ -126,12 +134,19 @@ pub struct Accounts(Arc<Inner>);
 struct Inner {
     /// Users, epochs, revocation notices.
     store: Arc<dyn AccountStore>,
-    /// Failed logins per account (normalised email).
+    /// Failed logins per (account, address) pair: tight.
+    by_pair: FailureLimiter,
+    /// Failed logins per account (normalised email) across addresses: loose.
     by_account: FailureLimiter,
     /// Failed logins per client address.
     by_address: FailureLimiter,
+    /// Registrations per client address (every one that reaches hashing counts, whatever its outcome).
+    registrations: FailureLimiter,
     /// Password hashing slots.
     hashing: Semaphore,
+    /// The share of `hashing` registrations may hold (half, at least one): however many addresses a
+    /// registration flood comes from, logins always find slots of their own.
+    registering: Semaphore,
     /// user id → email, for `/me` without a database round-trip (emails never change). A std lock: held only
     /// for a map operation, never across `.await`.
     emails: RwLock<HashMap<Uuid, String>>,
@@ -152,9 +167,20 @@ impl Accounts {
     pub fn new(store: Arc<dyn AccountStore>, settings: &AccountSettings) -> Self {
         Self(Arc::new(Inner {
             store,
+            by_pair: FailureLimiter::new(
+                settings.max_failures_per_account_address,
+                settings.failure_window,
+                LIMITER_KEYS,
+            ),
             by_account: FailureLimiter::new(settings.max_failures_per_account, settings.failure_window, LIMITER_KEYS),
             by_address: FailureLimiter::new(settings.max_failures_per_address, settings.failure_window, LIMITER_KEYS),
+            registrations: FailureLimiter::new(
+                settings.max_registrations_per_address,
+                settings.registration_window,
+                LIMITER_KEYS,
+            ),
             hashing: Semaphore::new(settings.max_concurrent_hashes),
+            registering: Semaphore::new((settings.max_concurrent_hashes / 2).max(1)),
             emails: RwLock::new(HashMap::new()),
         }))
     }
@@ -183,17 +209,47 @@ impl Accounts {
         self.0.emails.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).cloned()
     }
 
-    /// Registers a user: validates, hashes the password (bounded), stores the account.
+    /// Whether `address` may register now: a cheap look at its registration window, so a flood past the limit
+    /// is refused before its body is even read. [`Self::register`] still counts (and re-checks) atomically.
     ///
     /// # Errors
-    /// [`AccountError::Invalid`], [`AccountError::EmailTaken`], [`AccountError::Overloaded`],
-    /// [`AccountError::Unavailable`] or [`AccountError::Hashing`].
-    pub async fn register(&self, raw_email: &str, password_text: String) -> Result<User, AccountError> {
+    /// [`AccountError::TooManyAttempts`] while the address's window is full.
+    pub fn registration_allowed(&self, address: &str) -> Result<(), AccountError> {
+        self.0.registrations.check(address, Instant::now()).map_err(|retry_after| {
+            metrics::counter!("gantry_auth_registrations_rate_limited_total").increment(1);
+            AccountError::TooManyAttempts { retry_after }
+        })
+    }
+
+    /// Registers a user: validates, counts the registration against `address` (HTTP clients; `None` for the
+    /// operator's CLI), hashes the password on the registrations' share of the slots, stores the account.
+    ///
+    /// # Errors
+    /// [`AccountError::Invalid`], [`AccountError::TooManyAttempts`], [`AccountError::EmailTaken`],
+    /// [`AccountError::Overloaded`], [`AccountError::Unavailable`] or [`AccountError::Hashing`].
+    pub async fn register(
+        &self,
+        raw_email: &str,
+        password_text: String,
+        address: Option<&str>,
+    ) -> Result<User, AccountError> {
         let email = validate_registration(raw_email, &password_text)?;
+        if let Some(address) = address
+            && let Err(retry_after) = self.0.registrations.try_acquire(address, Instant::now())
+        {
+            metrics::counter!("gantry_auth_registrations_rate_limited_total").increment(1);
+            return Err(AccountError::TooManyAttempts { retry_after });
+        }
+        let share = tokio::time::timeout(HASH_WAIT, self.0.registering.acquire())
+            .await
+            .map_err(|_| AccountError::Overloaded)?
+            // The semaphore is never closed.
+            .map_err(|_| AccountError::Overloaded)?;
         let phc = self
             .hashing(move || password::hash_password(&password_text))
             .await?
             .map_err(|e| AccountError::Hashing(e.to_string()))?;
+        drop(share);
         let user = User { id: Uuid::now_v7(), email, password_hash: phc, created_at: OffsetDateTime::now_utc() };
         self.0.store.create_user(&user).await?;
         metrics::counter!("gantry_auth_registrations_total").increment(1);
@@ -201,9 +257,12 @@ impl Accounts {
         Ok(user)
     }
 
-    /// Checks a login from `address`: the limiters first, then the password (an unknown email costs as much
-    /// as a wrong password). A failure counts against the account and the address; a success clears the
-    /// account's failures.
+    /// Checks a login from `address`. The attempt is counted in the three limiters — per (account, address)
+    /// pair, per account, per address — *before* the password is verified, so simultaneous attempts cannot all
+    /// pass a check none of them has counted yet: per window at most the configured number of verifications
+    /// run. A wrong password (or an unknown email, which costs as much) keeps its count; a success clears the
+    /// pair and gives its attempt back to the account and address; an attempt that never got verified
+    /// (overload, store down) is given back everywhere.
     ///
     /// # Errors
     /// [`AccountError::TooManyAttempts`], [`AccountError::InvalidCredentials`], [`AccountError::Overloaded`],
@@ -216,33 +275,117 @@ impl Accounts {
     ) -> Result<User, AccountError> {
         // An unparseable email cannot match an account; it is limited and answered like any wrong login.
         let account_key = normalize_email(raw_email).unwrap_or_else(|_| raw_email.trim().to_lowercase());
+        // NUL cannot occur in a normalised email: the pair key is unambiguous.
+        let pair_key = format!("{account_key}\u{0}{address}");
+        let limiters = [
+            (&self.0.by_pair, pair_key.as_str()),
+            (&self.0.by_account, account_key.as_str()),
+            (&self.0.by_address, address),
+        ];
         let now = Instant::now();
-        for (limiter, key) in [(&self.0.by_account, account_key.as_str()), (&self.0.by_address, address)] {
-            if let Err(retry_after) = limiter.check(key, now) {
+        for (i, (limiter, key)) in limiters.iter().enumerate() {
+            if let Err(retry_after) = limiter.try_acquire(key, now) {
+                for (taken, taken_key) in &limiters[..i] {
+                    taken.release(taken_key);
+                }
                 count_login("rate_limited");
                 return Err(AccountError::TooManyAttempts { retry_after });
             }
         }
-        let user = self.0.store.user_by_email(&account_key).await?;
-        let verified = match &user {
-            Some(user) => {
-                let phc = user.password_hash.clone();
-                self.hashing(move || password::verify_password(&password_text, &phc)).await?
+        match self.verify(&account_key, password_text).await {
+            Ok(Some(user)) => {
+                self.0.by_pair.reset(&pair_key);
+                self.0.by_account.release(&account_key);
+                self.0.by_address.release(address);
+                self.remember_email(user.id, &user.email);
+                Ok(user)
             }
-            None => {
-                self.hashing(move || password::verify_dummy(&password_text)).await?;
-                false
+            Ok(None) => {
+                count_login("invalid_credentials");
+                Err(AccountError::InvalidCredentials)
             }
+            Err(err) => {
+                for (limiter, key) in limiters {
+                    limiter.release(key);
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Replaces a hash made before NFKC normalisation with one of the normal form, once its password has
+    /// verified. Best effort: on failure the old hash keeps working and the next login tries again.
+    async fn rehash(&self, user: &User, password_text: String) {
+        let stored = match self.hashing(move || password::hash_password(&password_text)).await {
+            Ok(Ok(phc)) => self.0.store.set_password_hash(user.id, &phc).await.map(|_| ()).map_err(|e| e.to_string()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
         };
-        let Some(user) = user.filter(|_| verified) else {
-            self.0.by_account.record_failure(&account_key, Instant::now());
-            self.0.by_address.record_failure(address, Instant::now());
-            count_login("invalid_credentials");
+        match stored {
+            Ok(()) => metrics::counter!("gantry_auth_password_rehashes_total").increment(1),
+            Err(error) => {
+                tracing::warn!(event = "password_rehash_failed", user_id = %user.id, %error, "keeping the old hash")
+            }
+        }
+    }
+
+    /// The user whose email is `account_key` if `password_text` is theirs; an unknown email verifies a dummy
+    /// hash, so it takes as long. Counted in `gantry_auth_password_verifications_total`. A hash from before
+    /// NFKC normalisation that verifies is replaced ([`Self::rehash`]).
+    async fn verify(&self, account_key: &str, password_text: String) -> Result<Option<User>, AccountError> {
+        let user = self.0.store.user_by_email(account_key).await?;
+        let Some(user) = user else {
+            self.hashing(move || password::verify_dummy(&password_text)).await?;
+            metrics::counter!("gantry_auth_password_verifications_total").increment(1);
+            return Ok(None);
+        };
+        let phc = user.password_hash.clone();
+        let typed = password_text.clone();
+        let verification = self.hashing(move || password::verify_password(&typed, &phc)).await?;
+        metrics::counter!("gantry_auth_password_verifications_total").increment(1);
+        if verification == password::Verification::MatchNeedsRehash {
+            self.rehash(&user, password_text).await;
+        }
+        Ok(verification.matched().then_some(user))
+    }
+
+    /// Changes user `user_id`'s password. The current password is checked exactly like a login from
+    /// `address` (same limiters: a wrong one is a failed login), then the new one against the policy
+    /// (violations on the field `new_password`), then it is hashed and stored. Ending the user's other sessions
+    /// is the caller's (the session registry's) part.
+    ///
+    /// # Errors
+    /// [`AccountError::InvalidCredentials`] (wrong current password, or the user is gone),
+    /// [`AccountError::TooManyAttempts`], [`AccountError::Invalid`], [`AccountError::Overloaded`],
+    /// [`AccountError::Unavailable`] or [`AccountError::Hashing`].
+    pub async fn change_password(
+        &self,
+        user_id: Uuid,
+        current_password: String,
+        new_password: String,
+        address: &str,
+    ) -> Result<(), AccountError> {
+        let email = self.email_of(user_id).await?.ok_or(AccountError::InvalidCredentials)?;
+        let user = self.check_credentials(&email, current_password, address).await?;
+        if user.id != user_id {
             return Err(AccountError::InvalidCredentials);
-        };
-        self.0.by_account.reset(&account_key);
-        self.remember_email(user.id, &user.email);
-        Ok(user)
+        }
+        let violations: Vec<RuleViolation> = password::check_policy(&new_password, &email)
+            .into_iter()
+            .map(|p| RuleViolation { field: "new_password", code: p.code(), message: p.message() })
+            .collect();
+        if !violations.is_empty() {
+            return Err(AccountError::Invalid(violations));
+        }
+        let phc = self
+            .hashing(move || password::hash_password(&new_password))
+            .await?
+            .map_err(|e| AccountError::Hashing(e.to_string()))?;
+        if !self.0.store.set_password_hash(user_id, &phc).await? {
+            return Err(AccountError::InvalidCredentials);
+        }
+        metrics::counter!("gantry_auth_password_changes_total").increment(1);
+        Ok(())
     }
 
     /// Counts a login that went all the way (credentials checked and a session issued).

@@ -1,5 +1,11 @@
 //! Passwords: the policy a new password must meet, and argon2id hashing and verification.
 //!
+//! Passwords are NFKC-normalised before the policy, hashing and verification, so the same passphrase typed on
+//! keyboards or input methods that produce different code points (full-width forms, ligatures, composed or
+//! decomposed accents) is the same password. Hashes made before normalisation keep working: verification tries
+//! the normal form, then the text as typed, and says when the stored hash should be replaced
+//! ([`Verification::MatchNeedsRehash`]).
+//!
 //! Hashing and verifying are CPU- and memory-heavy (about 19 MiB and tens of milliseconds each) and synchronous:
 //! async callers run them on a blocking pool (`tokio::task::spawn_blocking`), never on a runtime worker, and bound
 //! how many run at once.
@@ -10,6 +16,33 @@ use std::sync::LazyLock;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
+use unicode_normalization::UnicodeNormalization;
+
+/// The NFKC form of `password`, what is hashed and checked.
+#[must_use]
+pub fn normalize_password(password: &str) -> String {
+    password.nfkc().collect()
+}
+
+/// The outcome of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// The NFKC form matches.
+    Match,
+    /// Only the text as typed matches: the hash predates normalisation and should be replaced by a hash of the
+    /// normal form.
+    MatchNeedsRehash,
+    /// Neither matches.
+    Mismatch,
+}
+
+impl Verification {
+    /// Whether the password was right.
+    #[must_use]
+    pub fn matched(self) -> bool {
+        !matches!(self, Self::Mismatch)
+    }
+}
 
 /// Fewest characters (Unicode scalar values, not bytes) a password may have.
 pub const MIN_PASSWORD_CHARS: usize = 10;
@@ -103,6 +136,7 @@ pub enum PasswordError {
 /// A password over [`MAX_PASSWORD_CHARS`] gets only [`PasswordProblem::TooLong`]: it is not examined further.
 #[must_use]
 pub fn check_policy(password: &str, email: &str) -> Vec<PasswordProblem> {
+    let password = &normalize_password(password);
     let chars = password.chars().count();
     if chars > MAX_PASSWORD_CHARS {
         return vec![PasswordProblem::TooLong];
@@ -129,17 +163,28 @@ pub fn check_policy(password: &str, email: &str) -> Vec<PasswordProblem> {
 /// # Errors
 /// [`PasswordError::Hash`] if the OS random source fails.
 pub fn hash_password(password: &str) -> Result<String, PasswordError> {
-    argon2id().hash_password(password.as_bytes()).map(|hash| hash.to_string()).map_err(PasswordError::Hash)
+    argon2id()
+        .hash_password(normalize_password(password).as_bytes())
+        .map(|hash| hash.to_string())
+        .map_err(PasswordError::Hash)
 }
 
-/// Whether `password` matches the PHC string `phc`, using the parameters recorded in `phc`. A malformed or
+/// Whether `password` matches the PHC string `phc`, using the parameters recorded in `phc`: its NFKC form
+/// first, then — only when that differs — the text as typed (a hash from before normalisation). A malformed or
 /// unsupported hash is a mismatch, never a panic. CPU-heavy: run it on a blocking pool.
 #[must_use]
-pub fn verify_password(password: &str, phc: &str) -> bool {
+pub fn verify_password(password: &str, phc: &str) -> Verification {
     let Ok(hash) = PasswordHash::new(phc) else {
-        return false;
+        return Verification::Mismatch;
     };
-    argon2id().verify_password(password.as_bytes(), &hash).is_ok()
+    let normal = normalize_password(password);
+    if argon2id().verify_password(normal.as_bytes(), &hash).is_ok() {
+        Verification::Match
+    } else if normal != password && argon2id().verify_password(password.as_bytes(), &hash).is_ok() {
+        Verification::MatchNeedsRehash
+    } else {
+        Verification::Mismatch
+    }
 }
 
 /// Spends the time of one real verification and discards the result, so a login for an unknown email takes about
@@ -231,8 +276,25 @@ mod tests {
     #[test]
     fn hash_round_trips_and_rejects_wrong_password() {
         let phc = hash_password("correct horse battery staple").expect("hashing works");
-        assert!(verify_password("correct horse battery staple", &phc));
-        assert!(!verify_password("correct horse battery stapler", &phc));
+        assert_eq!(verify_password("correct horse battery staple", &phc), Verification::Match);
+        assert_eq!(verify_password("correct horse battery stapler", &phc), Verification::Mismatch);
+    }
+
+    /// The NFKC form is what counts: a full-width passphrase and its ASCII form are one password. A hash made
+    /// from the text as typed before normalisation still verifies, flagged for re-hashing; a hash of the normal
+    /// form never is.
+    #[test]
+    fn passwords_are_nfkc_normalised_and_old_hashes_ask_for_a_rehash() {
+        let phc = hash_password("ｃｏｒｒｅｃｔ horse battery staple").expect("hashing works");
+        assert_eq!(verify_password("correct horse battery staple", &phc), Verification::Match);
+
+        let typed = "\u{FB01}eld horse battery staple"; // "ﬁ" ligature
+        let legacy = argon2id().hash_password(typed.as_bytes()).expect("hashing works").to_string();
+        assert_eq!(verify_password(typed, &legacy), Verification::MatchNeedsRehash);
+        assert_eq!(verify_password("field horse battery staple", &legacy), Verification::Mismatch);
+        let rehashed = hash_password(typed).expect("hashing works");
+        assert_eq!(verify_password(typed, &rehashed), Verification::Match);
+        assert_eq!(verify_password("field horse battery staple", &rehashed), Verification::Match);
     }
 
     /// Hashes are argon2id v19 with the OWASP parameters, and salted: the same password hashes differently twice.
@@ -251,7 +313,7 @@ mod tests {
         let truncated = &phc[..phc.len() - 10];
         let bcrypt = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
         for bad in ["", "not a hash", "$argon2id$", truncated, bcrypt, "$argon2id$v=19$m=1,t=0,p=0$c2FsdA$aGFzaA"] {
-            assert!(!verify_password("correct horse battery staple", bad), "{bad:?}");
+            assert!(!verify_password("correct horse battery staple", bad).matched(), "{bad:?}");
         }
     }
 

@@ -66,6 +66,12 @@ pub struct RevocationNotice {
     pub not_before_ms: i64,
     /// Sessions active when it happened; filled in after the fact (counting is not part of the O(1) path).
     pub active_sessions: Option<u64>,
+    /// The operator's message to the users whose sessions it ends (in their 401 `session_revoked`).
+    #[serde(default)]
+    pub user_message: Option<String>,
+    /// Refused requests that carried the message so far (every instance adds its count periodically).
+    #[serde(default)]
+    pub refused_requests: u64,
     /// When it was recorded.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -103,6 +109,13 @@ pub trait AccountStore: Send + Sync + 'static {
     /// The database is unreachable.
     async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, AccountStoreError>;
 
+    /// Replaces user `id`'s password hash (a password change, or an old hash re-hashed in the current form);
+    /// returns whether the user exists.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> Result<bool, AccountStoreError>;
+
     /// Deletes a user (ephemeral smoke-test accounts); absent is not an error.
     ///
     /// # Errors
@@ -133,6 +146,12 @@ pub trait AccountStore: Send + Sync + 'static {
     /// # Errors
     /// The database is unreachable.
     async fn set_revocation_count(&self, id: Uuid, active_sessions: u64) -> Result<(), AccountStoreError>;
+
+    /// Adds `refused` to the count of refused requests that carried notice `id`'s message.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn add_refused_requests(&self, id: Uuid, refused: u64) -> Result<(), AccountStoreError>;
 
     /// The newest `limit` notices, newest first.
     ///

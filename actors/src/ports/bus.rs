@@ -11,6 +11,17 @@ use uuid::Uuid;
 
 use super::Unavailable;
 
+/// A users' notice as it travels on the bus.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NoticeWire {
+    /// The revocation notice's id.
+    pub id: Uuid,
+    /// The message.
+    pub message: String,
+    /// When (ms).
+    pub at_ms: i64,
+}
+
 /// A domain event. Values of secrets never travel on the bus; only fingerprints do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -27,6 +38,9 @@ pub enum Event {
         user_id: Option<Uuid>,
         /// The new epoch, ms since the Unix epoch.
         not_before_ms: i64,
+        /// The users' notice of this revocation (`id`, `message`, `time`), when the operator gave one.
+        #[serde(default)]
+        notice: Option<NoticeWire>,
     },
     /// A catalog option was created: every instance drops its cached list of (`kind`, `parent_id`).
     OptionChanged {

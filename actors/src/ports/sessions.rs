@@ -36,6 +36,60 @@ pub struct Rotation {
 /// How many retired refresh-token hashes a session remembers for reuse detection.
 pub const RETIRED_HASHES_KEPT: usize = 8;
 
+/// The per-session key of the refresh tokens' generation tag (256 random bits). Its `Debug` is redacted;
+/// serde (the stores) carries it as hex. Anyone holding it can only mint tokens the server would call
+/// reuse — never one it would rotate — so the store holding it grants nothing beyond the session data.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshMacKey([u8; 32]);
+
+impl RefreshMacKey {
+    /// A fresh random key.
+    #[must_use]
+    pub fn generate() -> Self {
+        let mut key = [0u8; 32];
+        rand::fill(&mut key);
+        Self(key)
+    }
+
+    /// The key bytes (for the MAC only).
+    #[must_use]
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Hex form, for SQL columns.
+    #[must_use]
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Parses the hex form; `None` when it is not 32 bytes of hex.
+    #[must_use]
+    pub fn parse_hex(text: &str) -> Option<Self> {
+        let bytes = hex::decode(text).ok()?;
+        Some(Self(bytes.try_into().ok()?))
+    }
+}
+
+impl std::fmt::Debug for RefreshMacKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefreshMacKey([REDACTED])")
+    }
+}
+
+impl Serialize for RefreshMacKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for RefreshMacKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse_hex(&text).ok_or_else(|| serde::de::Error::custom("a refresh MAC key is 64 hex digits"))
+    }
+}
+
 /// A login session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRecord {
@@ -63,6 +117,23 @@ pub struct SessionRecord {
     pub last_rotation: Option<Rotation>,
     /// Set when revoked (ms).
     pub revoked_at_ms: Option<i64>,
+    /// The key of the refresh tokens' generation tag; `None` for sessions created before tags existed (they
+    /// get one at their next rotation).
+    #[serde(default)]
+    pub refresh_mac_key: Option<RefreshMacKey>,
+}
+
+/// The store's continuity marker: an id written once into the store and never removed by Gantry. If the
+/// store loses its data (a Redis restarted without persistence, a flush), the marker goes with it; whoever
+/// next asks finds it missing, writes a new one and learns `created_now`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreMarker {
+    /// The marker's id (random).
+    pub id: String,
+    /// When it was written (ms, the store's clock where it has one): the moment data loss was noticed.
+    pub created_at_ms: i64,
+    /// Whether this call wrote it (none was there).
+    pub created_now: bool,
 }
 
 /// The session store capability.
@@ -110,6 +181,13 @@ pub trait SessionStore: Send + Sync + 'static {
     /// # Errors
     /// The store is unreachable.
     async fn count_active(&self, now_ms: i64) -> Result<u64, Unavailable>;
+
+    /// The store's continuity marker, written (atomically, once across instances) when missing. A durable
+    /// store that cannot lose data on its own returns a constant marker.
+    ///
+    /// # Errors
+    /// The store is unreachable.
+    async fn ensure_marker(&self) -> Result<StoreMarker, Unavailable>;
 
     /// Round-trips to the store.
     ///

@@ -87,6 +87,10 @@ pub struct Versions {
     /// When `current` became current (start-up, promotion or rollback): the grace window of `previous` and
     /// the version age operators watch run from here.
     pub promoted_at: OffsetDateTime,
+    /// Set by a rotation with `invalidate_sessions=true` ([`KeyRing::previous_retired`]): `previous` verifies
+    /// nothing any more, grace window or not — it is kept only so the rotation can be rolled back. Cleared by
+    /// the next promotion or rollback.
+    pub previous_retired: bool,
 }
 
 impl Versions {
@@ -94,7 +98,7 @@ impl Versions {
     #[must_use]
     pub fn only(current: SecretVersion) -> Self {
         let promoted_at = current.created_at;
-        Self { current: Arc::new(current), pending: None, previous: None, promoted_at }
+        Self { current: Arc::new(current), pending: None, previous: None, promoted_at, previous_retired: false }
     }
 
     /// A current version and the one it replaced (`*_PREVIOUS` at start-up: redeploy-style rotation).
@@ -118,7 +122,7 @@ impl Versions {
     /// Whether `previous` still verifies access tokens at `now`, given the grace window.
     #[must_use]
     pub fn previous_in_grace(&self, now: OffsetDateTime, grace: std::time::Duration) -> bool {
-        self.previous.is_some() && now < self.promoted_at + grace
+        self.previous.is_some() && !self.previous_retired && now < self.promoted_at + grace
     }
 }
 
@@ -230,6 +234,7 @@ impl KeyRing {
                 });
                 versions.previous = Some(std::mem::replace(&mut versions.current, pending));
                 versions.promoted_at = now;
+                versions.previous_retired = false;
             }
         }
         (next, changes)
@@ -272,9 +277,33 @@ impl KeyRing {
                 });
                 versions.previous = Some(std::mem::replace(&mut versions.current, previous));
                 versions.promoted_at = now;
+                versions.previous_retired = false;
             }
         }
         (!changes.is_empty()).then_some((next, changes))
+    }
+
+    /// The ring with `name`'s `previous` version retired: it no longer verifies anything, whatever its grace
+    /// window (an emergency rotation ends a leaked key at once). Unchanged when there is no previous version
+    /// or it is already retired.
+    #[must_use]
+    pub fn previous_retired(&self, name: SecretName, now: OffsetDateTime) -> (Self, Vec<VersionChange>) {
+        let mut next = self.clone();
+        let mut changes = Vec::new();
+        if let Some(versions) = next.secrets.get_mut(&name)
+            && let Some(previous) = &versions.previous
+            && !versions.previous_retired
+        {
+            changes.push(VersionChange {
+                name,
+                action: "retired".into(),
+                from: Some(previous.fingerprint().clone()),
+                to: None,
+                at: now,
+            });
+            versions.previous_retired = true;
+        }
+        (next, changes)
     }
 }
 

@@ -194,6 +194,13 @@ impl SecretStoreState {
                 self.publish((*snapshot).clone(), &changes);
                 Ok(changes)
             }
+            SecretStep::RetirePreviousJwt => {
+                let (next, changes) = ring.previous_retired(SecretName::JwtSecret, now);
+                if !changes.is_empty() {
+                    self.publish(next, &changes);
+                }
+                Ok(changes)
+            }
             SecretStep::Rollback => {
                 let (next, changes) =
                     ring.rolled_back(now).ok_or("no secret has a previous version to roll back to")?;

@@ -19,12 +19,12 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::tokens::{self, AccessClaims, RefreshToken, TokenError, TokenSettings};
-use super::view::{RevocationView, SharedView};
+use super::view::{RevocationView, SharedView, UserNotice};
 use crate::handle::{ActorSlot, CallError};
 use crate::ports::accounts::{AccountStore, RevocationNotice, RevocationScope};
-use crate::ports::bus::{Bus, BusSignal, Event};
+use crate::ports::bus::{Bus, BusSignal, Event, NoticeWire};
 use crate::ports::jobs::{Job, JobState, JobStore, JobUpdate};
-use crate::ports::sessions::{RETIRED_HASHES_KEPT, Rotation, SessionRecord, SessionStore};
+use crate::ports::sessions::{RETIRED_HASHES_KEPT, RefreshMacKey, Rotation, SessionRecord, SessionStore};
 use crate::secrets::{SecretName, SharedKeyRing};
 use crate::supervisor::ChildSpec;
 use crate::telemetry::Mailbox;
@@ -44,6 +44,9 @@ pub enum SessionError {
     /// The session was revoked (logout, mass invalidation).
     #[error("the session has been revoked")]
     Revoked,
+    /// The session was ended by a mass invalidation that came with a message to users.
+    #[error("the session has been revoked")]
+    RevokedWithNotice(Arc<UserNotice>),
     /// A used refresh token was presented again after the grace: the session is now revoked.
     #[error("the refresh token was already used; the session has been revoked")]
     Reused,
@@ -189,6 +192,8 @@ pub enum SessionRegistryMsg {
         reason: String,
         /// Who asked.
         requested_by: String,
+        /// The message to the users whose sessions it ends, if any.
+        user_message: Option<String>,
         /// The notice (its id is the job id).
         reply: RpcReplyPort<Result<RevocationNotice, SessionError>>,
     },
@@ -224,6 +229,9 @@ pub struct RegistryDeps {
     pub reload_every: Duration,
     /// Mailbox counter shared with the handle.
     pub mailbox: Arc<Mailbox>,
+    /// The session store's continuity marker last seen ([`SessionStore::ensure_marker`]); outlives actor
+    /// restarts like the view, so a restart cannot adopt a new marker without noticing the loss behind it.
+    pub store_marker: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 /// The actor.
@@ -265,6 +273,7 @@ mod metric {
     pub(super) const EPOCH: &str = "gantry_sessions_epoch_seconds";
     pub(super) const LAG: &str = "gantry_bus_propagation_seconds";
     pub(super) const VIEW_RELOAD_FAILURES: &str = "gantry_sessions_view_reload_failures_total";
+    pub(super) const STORE_DATA_LOSS: &str = "gantry_sessions_store_data_loss_total";
 }
 
 impl RegistryState {
@@ -282,6 +291,68 @@ impl RegistryState {
             }
         }
         self.publish_view();
+    }
+
+    /// Attaches the users' notice of the revocation that raised `user`'s (or the global) epoch.
+    fn apply_notice(&mut self, user: Option<Uuid>, not_before_ms: i64, wire: &NoticeWire) {
+        let time = ms_to_time(wire.at_ms);
+        let notice = Arc::new(UserNotice::new(wire.id, wire.message.clone(), time, not_before_ms));
+        match user {
+            None => self.view.global_notice = Some(notice),
+            Some(u) => {
+                self.view.user_notices.insert(u, notice);
+            }
+        }
+        self.publish_view();
+    }
+
+    /// Adds the refusals each notice carried since the last call to its evidence (the revocation notice's
+    /// `refused_requests`); what cannot be written is kept for the next call.
+    async fn flush_notice_counts(&self) {
+        let notices = self.view.global_notice.iter().chain(self.view.user_notices.values());
+        for notice in notices {
+            let n = notice.take_refused();
+            if n > 0
+                && let Err(err) = self.deps.accounts.add_refused_requests(notice.id, n).await
+            {
+                notice.give_back(n);
+                tracing::warn!(error = %err, notice_id = %notice.id, "could not record refused requests");
+            }
+        }
+    }
+
+    /// The users' notices of the current epochs, from the recorded revocations; a notice already in the view
+    /// is kept as it is (with its uncounted refusals).
+    fn notices_from(
+        &self,
+        recorded: &[RevocationNotice],
+        global_ms: i64,
+        users: &std::collections::HashMap<Uuid, i64>,
+    ) -> (Option<Arc<UserNotice>>, std::collections::HashMap<Uuid, Arc<UserNotice>>) {
+        let reuse = |n: &RevocationNotice, message: &str| {
+            let existing = match n.user_id {
+                None => self.view.global_notice.as_ref(),
+                Some(u) => self.view.user_notices.get(&u),
+            };
+            existing
+                .filter(|e| e.id == n.id)
+                .cloned()
+                .unwrap_or_else(|| Arc::new(UserNotice::new(n.id, message.to_owned(), n.created_at, n.not_before_ms)))
+        };
+        let mut global = None;
+        let mut per_user = std::collections::HashMap::new();
+        // Newest first: the first notice found for an epoch is the one that set it.
+        for n in recorded {
+            let Some(message) = n.user_message.as_deref() else { continue };
+            match n.user_id {
+                None if global.is_none() && n.not_before_ms == global_ms => global = Some(reuse(n, message)),
+                Some(u) if !per_user.contains_key(&u) && users.get(&u) == Some(&n.not_before_ms) => {
+                    per_user.insert(u, reuse(n, message));
+                }
+                _ => {}
+            }
+        }
+        (global, per_user)
     }
 
     fn apply_revoked(&mut self, ids: &[Uuid]) {
@@ -310,13 +381,80 @@ impl RegistryState {
             - millis(self.deps.settings.access_ttl)
             - 2 * 1000 * i64::try_from(tokens::LEEWAY_SECS).unwrap_or(30);
         let revoked = self.deps.sessions.revoked_since(horizon).await?;
+        // Checked after the read: if the marker is still the one last seen, the revoked ids just read came
+        // from the same data; if it is not, the store lost its data (revoked ids included) and everything is
+        // invalidated before the view drops a single revoked id.
+        let lost_at = self.check_continuity().await?;
+        let global_ms = epochs.global_ms.max(self.view.global_ms).max(lost_at.unwrap_or(i64::MIN));
+        let (global_notice, user_notices) = match self.deps.accounts.revocations(100).await {
+            Ok(recorded) => self.notices_from(&recorded, global_ms, &epochs.users),
+            // The notices are a courtesy: keep the ones known rather than fail the reload.
+            Err(_) => (self.view.global_notice.clone(), self.view.user_notices.clone()),
+        };
         self.view = RevocationView {
-            global_ms: epochs.global_ms.max(self.view.global_ms),
+            global_ms,
             users: epochs.users,
             revoked: revoked.into_iter().collect(),
+            global_notice,
+            user_notices,
         };
         self.publish_view();
         Ok(())
+    }
+
+    /// Compares the session store's continuity marker with the one last seen. A marker written just now, or
+    /// another than the last seen (another instance noticed first), means the store lost its data — the
+    /// revoked ids among it — so this is a mass invalidation at the moment the loss was noticed (the marker's
+    /// time): the global epoch is raised to it (idempotent across instances), the instance that wrote the
+    /// marker records the notice, and it is logged and counted. Returns the raised epoch.
+    async fn check_continuity(&mut self) -> Result<Option<i64>, SessionError> {
+        let marker = self.deps.sessions.ensure_marker().await?;
+        let known = self.deps.store_marker.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let lost = marker.created_now || known.as_ref().is_some_and(|k| *k != marker.id);
+        if !lost {
+            *self.deps.store_marker.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(marker.id);
+            return Ok(None);
+        }
+        let noticed_at = if marker.created_at_ms > 0 { marker.created_at_ms } else { now_ms() };
+        let raised = match self.raise_epoch(None, noticed_at, None).await {
+            Ok(raised) => raised,
+            Err(err) => {
+                // Keep a marker that cannot match, so the next reload tries again.
+                *self.deps.store_marker.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(String::new());
+                return Err(err);
+            }
+        };
+        *self.deps.store_marker.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(marker.id.clone());
+        metrics::counter!(metric::STORE_DATA_LOSS).increment(1);
+        metrics::counter!(metric::REVOCATIONS, "scope" => "all").increment(1);
+        tracing::error!(
+            event = "session_store_data_loss",
+            backend = self.deps.sessions.backend(),
+            not_before_ms = raised,
+            wrote_marker = marker.created_now,
+            "the session store lost its data; every session from before now is invalidated"
+        );
+        if marker.created_now {
+            let notice = RevocationNotice {
+                id: Uuid::now_v7(),
+                scope: RevocationScope::All,
+                user_id: None,
+                reason: format!(
+                    "session store data loss noticed (continuity marker missing; new marker {})",
+                    marker.id
+                ),
+                requested_by: "session_store".into(),
+                not_before_ms: raised,
+                active_sessions: None,
+                user_message: None,
+                refused_requests: 0,
+                created_at: OffsetDateTime::now_utc(),
+            };
+            if let Err(err) = self.deps.accounts.record_revocation(&notice).await {
+                tracing::warn!(error = %err, "could not record the data-loss revocation notice");
+            }
+        }
+        Ok(Some(raised))
     }
 
     fn access_for(&self, user: Uuid, sid: Uuid, now: i64) -> (AccessClaims, String) {
@@ -363,7 +501,8 @@ impl RegistryState {
     ) -> Result<IssuedPair, SessionError> {
         let now = now_ms();
         let sid = Uuid::now_v7();
-        let refresh = RefreshToken::generate(sid);
+        let mac_key = RefreshMacKey::generate();
+        let refresh = RefreshToken::issue(sid, 0, &mac_key);
         let absolute = now + millis(self.deps.settings.absolute_ttl);
         let refresh_expires = (now + millis(self.deps.settings.refresh_ttl)).min(absolute);
         let record = SessionRecord {
@@ -379,6 +518,7 @@ impl RegistryState {
             generation: 0,
             last_rotation: None,
             revoked_at_ms: None,
+            refresh_mac_key: Some(mac_key),
         };
         self.deps.sessions.insert(&record).await?;
         metrics::counter!(metric::SESSIONS_CREATED).increment(1);
@@ -391,7 +531,7 @@ impl RegistryState {
         let label = match &outcome {
             Ok(_) => "rotated",
             Err(SessionError::Reused) => "reused",
-            Err(SessionError::Revoked) => "revoked",
+            Err(SessionError::Revoked | SessionError::RevokedWithNotice(_)) => "revoked",
             Err(SessionError::Expired) => "expired",
             Err(SessionError::InvalidToken | SessionError::NotFound) => "invalid",
             Err(_) => "unavailable",
@@ -407,8 +547,17 @@ impl RegistryState {
         for _ in 0..2 {
             let now = now_ms();
             let Some(record) = self.deps.sessions.get(sid).await? else { return Err(SessionError::InvalidToken) };
-            if record.revoked_at_ms.is_some() || !self.view.allows(sid, record.user_id, now / 1000) {
+            if record.revoked_at_ms.is_some() {
                 return Err(SessionError::Revoked);
+            }
+            if !self.view.allows(sid, record.user_id, now / 1000) {
+                return Err(match self.view.notice_for(sid, record.user_id, now / 1000) {
+                    Some(notice) => {
+                        notice.count_refusal();
+                        SessionError::RevokedWithNotice(Arc::clone(notice))
+                    }
+                    None => SessionError::Revoked,
+                });
             }
             if now >= record.absolute_expires_at_ms {
                 return Err(SessionError::Expired);
@@ -417,7 +566,9 @@ impl RegistryState {
                 if now >= record.refresh_expires_at_ms {
                     return Err(SessionError::Expired);
                 }
-                let successor = RefreshToken::generate(sid);
+                // A session from before generation tags gets its key now.
+                let mac_key = record.refresh_mac_key.clone().unwrap_or_else(RefreshMacKey::generate);
+                let successor = RefreshToken::issue(sid, record.generation + 1, &mac_key);
                 let (claims, access) = self.access_for(record.user_id, sid, now);
                 let kid = self
                     .deps
@@ -447,6 +598,7 @@ impl RegistryState {
                             .take(RETIRED_HASHES_KEPT)
                             .collect(),
                     }),
+                    refresh_mac_key: Some(mac_key),
                     ..record.clone()
                 };
                 if self.deps.sessions.replace_if(&rotated, record.generation).await? {
@@ -459,7 +611,9 @@ impl RegistryState {
                 && now - rotation.used_at_ms <= millis(self.deps.settings.refresh_grace)
             {
                 // A retry or a second tab: hand back the pair this token already produced.
-                let successor = token.unseal(sid, &rotation.sealed_successor).ok_or(SessionError::InvalidToken)?;
+                let tagged = record.refresh_mac_key.as_ref().map(|key| (record.generation, key));
+                let successor =
+                    token.unseal(sid, &rotation.sealed_successor, tagged).ok_or(SessionError::InvalidToken)?;
                 let claims = AccessClaims {
                     sub: record.user_id,
                     sid,
@@ -479,10 +633,17 @@ impl RegistryState {
             // A retired token of this session presented again, after the grace: someone holds a copy.
             // Revoke the whole session (OAuth 2.0 Security BCP, section 4.14). A token the session never
             // issued is merely invalid: knowing a session id must not be enough to end the session.
-            let retired = record
-                .last_rotation
-                .as_ref()
-                .is_some_and(|r| r.used_hash == presented || r.earlier_hashes.contains(&presented));
+            // A tagged token proves its generation, however many rotations came after it; legacy tokens are
+            // recognised by the few retired hashes the session keeps.
+            let tagged_retired = match (&record.refresh_mac_key, token.generation()) {
+                (Some(key), Some(generation)) => generation < record.generation && token.is_authentic(key),
+                _ => false,
+            };
+            let retired = tagged_retired
+                || record
+                    .last_rotation
+                    .as_ref()
+                    .is_some_and(|r| r.used_hash == presented || r.earlier_hashes.contains(&presented));
             if !retired {
                 return Err(SessionError::InvalidToken);
             }
@@ -505,10 +666,18 @@ impl RegistryState {
         Ok(())
     }
 
-    async fn raise_epoch(&mut self, user: Option<Uuid>, now: i64) -> Result<i64, SessionError> {
+    async fn raise_epoch(
+        &mut self,
+        user: Option<Uuid>,
+        now: i64,
+        notice: Option<NoticeWire>,
+    ) -> Result<i64, SessionError> {
         let stored = self.deps.accounts.raise_epoch(user, now).await?;
         self.apply_epoch(user, stored);
-        self.announce(Event::SessionsRevoked { user_id: user, not_before_ms: stored });
+        if let Some(wire) = &notice {
+            self.apply_notice(user, stored, wire);
+        }
+        self.announce(Event::SessionsRevoked { user_id: user, not_before_ms: stored, notice });
         Ok(stored)
     }
 
@@ -529,7 +698,7 @@ impl RegistryState {
                 self.revoke_sessions(&others, now).await
             }
             LogoutScope::All => {
-                self.raise_epoch(Some(user_id), now).await?;
+                self.raise_epoch(Some(user_id), now, None).await?;
                 metrics::counter!(metric::REVOCATIONS, "scope" => "user").increment(1);
                 Ok(())
             }
@@ -578,6 +747,7 @@ impl RegistryState {
         target: RevokeTarget,
         reason: String,
         requested_by: String,
+        user_message: Option<String>,
         myself: &ActorRef<SessionRegistryMsg>,
     ) -> Result<RevocationNotice, SessionError> {
         let now = now_ms();
@@ -585,16 +755,20 @@ impl RegistryState {
             RevokeTarget::All => None,
             RevokeTarget::User(u) => Some(u),
         };
-        let not_before_ms = self.raise_epoch(user, now).await?;
+        let id = Uuid::now_v7();
+        let wire = user_message.clone().map(|message| NoticeWire { id, message, at_ms: now });
+        let not_before_ms = self.raise_epoch(user, now, wire).await?;
         let scope = if user.is_some() { RevocationScope::User } else { RevocationScope::All };
         let notice = RevocationNotice {
-            id: Uuid::now_v7(),
+            id,
             scope,
             user_id: user,
             reason,
             requested_by,
             not_before_ms,
             active_sessions: None,
+            user_message,
+            refused_requests: 0,
             created_at: ms_to_time(now),
         };
         self.deps.accounts.record_revocation(&notice).await?;
@@ -646,8 +820,11 @@ impl RegistryState {
             BusSignal::Message(envelope) => {
                 let lag = (now_ms() - envelope.sent_at_ms).max(0);
                 match envelope.event {
-                    Event::SessionsRevoked { user_id, not_before_ms } => {
+                    Event::SessionsRevoked { user_id, not_before_ms, notice } => {
                         self.apply_epoch(user_id, not_before_ms);
+                        if let Some(wire) = &notice {
+                            self.apply_notice(user_id, not_before_ms, wire);
+                        }
                         metrics::histogram!(metric::LAG, "event" => "sessions_revoked").record(lag as f64 / 1000.0);
                     }
                     Event::SessionRevoked { session_ids } => {
@@ -726,9 +903,9 @@ impl Actor for SessionRegistry {
                 let _h = state.deps.mailbox.begin_handling();
                 let _ = reply.send(state.delete(user_id, session_id).await);
             }
-            SessionRegistryMsg::Revoke { target, reason, requested_by, reply } => {
+            SessionRegistryMsg::Revoke { target, reason, requested_by, user_message, reply } => {
                 let _h = state.deps.mailbox.begin_handling();
-                let _ = reply.send(state.revoke(target, reason, requested_by, &myself).await);
+                let _ = reply.send(state.revoke(target, reason, requested_by, user_message, &myself).await);
             }
             SessionRegistryMsg::FinishRevocation(notice) => {
                 let _h = state.deps.mailbox.begin_internal();
@@ -746,6 +923,7 @@ impl Actor for SessionRegistry {
             }
             SessionRegistryMsg::Reload => {
                 let _h = state.deps.mailbox.begin_internal();
+                state.flush_notice_counts().await;
                 if let Err(err) = state.reload().await {
                     tracing::warn!(event = "session_view_reload_failed", error = %err);
                     metrics::counter!(metric::VIEW_RELOAD_FAILURES).increment(1);
@@ -765,14 +943,14 @@ impl Actor for SessionRegistry {
 }
 
 /// Why an access token was refused on the request path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthError {
     /// Bad token.
     Invalid,
     /// Expired token.
     Expired,
-    /// The session was revoked.
-    Revoked,
+    /// The session was revoked; with the users' notice of the mass invalidation that did it, if it had one.
+    Revoked(Option<Arc<UserNotice>>),
 }
 
 /// A [`tokens::Verifier`], the key ring it was prepared for, and the tokens it already verified.
@@ -880,10 +1058,15 @@ impl SessionRegistryHandle {
                 claims
             }
         };
-        if self.deps.view.load().allows(claims.sid, claims.sub, claims.iat) {
+        let view = self.deps.view.load();
+        if view.allows(claims.sid, claims.sub, claims.iat) {
             Ok(claims)
         } else {
-            Err(AuthError::Revoked)
+            let notice = view.notice_for(claims.sid, claims.sub, claims.iat).cloned();
+            if let Some(notice) = &notice {
+                notice.count_refusal();
+            }
+            Err(AuthError::Revoked(notice))
         }
     }
 
@@ -960,8 +1143,9 @@ impl SessionRegistryHandle {
         target: RevokeTarget,
         reason: String,
         requested_by: String,
+        user_message: Option<String>,
     ) -> Result<RevocationNotice, SessionError> {
-        self.slot.call(|reply| SessionRegistryMsg::Revoke { target, reason, requested_by, reply }).await?
+        self.slot.call(|reply| SessionRegistryMsg::Revoke { target, reason, requested_by, user_message, reply }).await?
     }
 
     /// Makes the actor panic (supervision tests, chaos drills).

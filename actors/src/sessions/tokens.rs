@@ -1,7 +1,8 @@
 //! Tokens. Access tokens are JWTs signed HS256 with the current `JWT_SECRET` version, `kid` = its
-//! fingerprint; verification pins the algorithm, requires every claim, checks `iss`/`aud`, and allows 30 s of
-//! leeway. Refresh tokens are opaque: base64url of the session id (16 bytes) and 32 random bytes, stored only
-//! as a SHA-256 hash.
+//! fingerprint, `typ` = `at+jwt`; verification pins the algorithm and the `typ`, refuses any `crit`, requires
+//! every claim, checks `iss`/`aud`, refuses `nbf`/`iat` in the future and `exp - iat` above the access lifetime,
+//! and allows 30 s of leeway. Refresh tokens are opaque: base64url of the session id, the session's generation, 32 random bytes
+//! and a MAC binding them (see [`RefreshToken`]), stored only as a SHA-256 hash.
 
 use std::time::Duration;
 
@@ -12,10 +13,15 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::ports::sessions::RefreshMacKey;
 use crate::secrets::{KeyRing, SecretName, SecretValue};
 
-/// Leeway allowed on `exp` (clock skew between instances and clients).
+/// Leeway allowed on `exp`, `nbf` and `iat` (clock skew between instances and clients).
 pub const LEEWAY_SECS: u64 = 30;
+
+/// The `typ` header of access tokens (RFC 9068 explicit typing, RFC 8725 section 3.11): a JWT of any other
+/// kind cannot be taken for one.
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
 /// Token lifetimes and identities.
 #[derive(Debug, Clone)]
@@ -87,6 +93,7 @@ pub enum TokenError {
 #[must_use]
 pub fn sign_access(claims: &AccessClaims, key: &SecretValue) -> String {
     let mut header = Header::new(Algorithm::HS256);
+    header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
     header.kid = Some(key.fingerprint().as_str().to_owned());
     jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(key.expose().as_bytes()))
         .expect("HS256 signing of plain claims cannot fail")
@@ -97,7 +104,7 @@ pub fn sign_access(claims: &AccessClaims, key: &SecretValue) -> String {
 pub fn key_for_kid<'a>(keyring: &'a KeyRing, kid: &str) -> Option<&'a SecretValue> {
     let versions = keyring.versions(SecretName::JwtSecret)?;
     std::iter::once(&versions.current)
-        .chain(versions.previous.iter())
+        .chain(versions.previous.iter().filter(|_| !versions.previous_retired))
         .map(|v| &v.value)
         .find(|v| v.fingerprint().as_str() == kid)
 }
@@ -126,6 +133,8 @@ pub fn verify_access(token: &str, keyring: &KeyRing, settings: &TokenSettings) -
 /// its grace window closes).
 pub struct Verifier {
     validation: Validation,
+    /// The configured access lifetime: a token claiming a longer one (`exp - iat`) was not made here.
+    max_lifetime_secs: i64,
     keys: Vec<(String, DecodingKey, KeyUse)>,
     /// The end of the previous key's grace window (Unix seconds).
     previous_until: i64,
@@ -145,6 +154,8 @@ impl Verifier {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = LEEWAY_SECS;
         validation.validate_exp = true;
+        // `nbf` is optional, but a token carrying one in the future (beyond the leeway) is refused.
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["sub", "iat", "exp", "iss", "aud"]);
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
@@ -158,12 +169,14 @@ impl Verifier {
             if let Some(p) = &v.pending {
                 keys.push(entry(p, KeyUse::Pending));
             }
-            if let Some(p) = &v.previous {
+            // A retired previous key (emergency rotation) verifies nothing: its tokens are `token_invalid`.
+            if let Some(p) = v.previous.as_ref().filter(|_| !v.previous_retired) {
                 keys.push(entry(p, KeyUse::Previous));
                 previous_until = (v.promoted_at + settings.previous_key_grace).unix_timestamp();
             }
         }
-        Self { validation, keys, previous_until }
+        let max_lifetime_secs = i64::try_from(settings.access_ttl.as_secs()).unwrap_or(i64::MAX);
+        Self { validation, max_lifetime_secs, keys, previous_until }
     }
 
     /// Verifies an access token.
@@ -185,6 +198,13 @@ impl Verifier {
         if header.alg != Algorithm::HS256 {
             return Err(TokenError::Invalid);
         }
+        // RFC 8725: explicit typing (media types compare case-insensitively, with or without `application/`),
+        // and no critical extension we would have to understand (we understand none).
+        let typ = header.typ.as_deref().unwrap_or("");
+        let typ = typ.strip_prefix("application/").unwrap_or(typ);
+        if !typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE) || header.crit.is_some() {
+            return Err(TokenError::Invalid);
+        }
         let kid = header.kid.ok_or(TokenError::Invalid)?;
         let (_, key, used) = self.keys.iter().find(|(k, _, _)| *k == kid).ok_or(TokenError::Invalid)?;
         if *used == KeyUse::Previous && time::OffsetDateTime::now_utc().unix_timestamp() >= self.previous_until {
@@ -194,11 +214,23 @@ impl Verifier {
             ErrorKind::ExpiredSignature => TokenError::Expired,
             _ => TokenError::Invalid,
         })?;
-        Ok((data.claims, *used))
+        // Issued in the future (beyond the leeway), or claiming a longer life than this server gives: not ours.
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let leeway = i64::try_from(LEEWAY_SECS).unwrap_or(30);
+        let claims = data.claims;
+        if claims.iat > now + leeway || claims.exp.saturating_sub(claims.iat) > self.max_lifetime_secs {
+            return Err(TokenError::Invalid);
+        }
+        Ok((claims, *used))
     }
 }
 
-/// A refresh token: base64url(session id ‖ 32 random bytes).
+/// A refresh token. Two shapes:
+/// - v2 (issued now): base64url(session id 16 ‖ generation u32 BE ‖ 32 random bytes ‖ tag 16), where the
+///   tag is HMAC-SHA256(the session's [`RefreshMacKey`], context ‖ id ‖ generation ‖ random), truncated. The
+///   tag proves the server issued this generation of this session, so any older generation presented after
+///   its grace is recognised as reuse without the session remembering every retired token.
+/// - legacy: base64url(session id 16 ‖ 32 random bytes), from before generations were bound in.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RefreshToken(String);
 
@@ -210,9 +242,27 @@ impl std::fmt::Debug for RefreshToken {
 
 /// Domain separation for the grace seal.
 const SEAL_CONTEXT: &[u8] = b"gantry refresh grace seal v1";
+/// Domain separation for the generation tag.
+const TAG_CONTEXT: &[u8] = b"gantry refresh generation tag v2";
+/// Raw length of a legacy token.
+const LEGACY_LEN: usize = 48;
+/// Raw length of a v2 token.
+const V2_LEN: usize = 68;
+/// Tag length (128 bits).
+const TAG_LEN: usize = 16;
+
+type HmacSha256 = hmac::Hmac<Sha256>;
+
+fn generation_tag(key: &RefreshMacKey, raw_without_tag: &[u8]) -> HmacSha256 {
+    use hmac::Mac;
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key.expose()).expect("HMAC takes keys of any length");
+    mac.update(TAG_CONTEXT);
+    mac.update(raw_without_tag);
+    mac
+}
 
 impl RefreshToken {
-    /// A fresh token for `session` (256 random bits).
+    /// A fresh legacy-shaped token for `session` (256 random bits); kept for tests of old sessions.
     #[must_use]
     pub fn generate(session: Uuid) -> Self {
         let mut secret = [0u8; 32];
@@ -220,10 +270,29 @@ impl RefreshToken {
         Self::from_parts(session, &secret)
     }
 
+    /// A fresh token of generation `generation` of `session`, tagged with the session's key.
+    #[must_use]
+    pub fn issue(session: Uuid, generation: u32, key: &RefreshMacKey) -> Self {
+        let mut secret = [0u8; 32];
+        rand_bytes(&mut secret);
+        Self::from_parts_v2(session, generation, &secret, key)
+    }
+
     fn from_parts(session: Uuid, secret: &[u8; 32]) -> Self {
-        let mut raw = Vec::with_capacity(48);
+        let mut raw = Vec::with_capacity(LEGACY_LEN);
         raw.extend_from_slice(session.as_bytes());
         raw.extend_from_slice(secret);
+        Self(URL_SAFE_NO_PAD.encode(raw))
+    }
+
+    fn from_parts_v2(session: Uuid, generation: u32, secret: &[u8; 32], key: &RefreshMacKey) -> Self {
+        use hmac::Mac;
+        let mut raw = Vec::with_capacity(V2_LEN);
+        raw.extend_from_slice(session.as_bytes());
+        raw.extend_from_slice(&generation.to_be_bytes());
+        raw.extend_from_slice(secret);
+        let tag = generation_tag(key, &raw).finalize().into_bytes();
+        raw.extend_from_slice(&tag[..TAG_LEN]);
         Self(URL_SAFE_NO_PAD.encode(raw))
     }
 
@@ -231,7 +300,11 @@ impl RefreshToken {
     #[must_use]
     pub fn parse(presented: &str) -> Option<Self> {
         let raw = URL_SAFE_NO_PAD.decode(presented.trim()).ok()?;
-        (raw.len() == 48).then(|| Self(presented.trim().to_owned()))
+        matches!(raw.len(), LEGACY_LEN | V2_LEN).then(|| Self(presented.trim().to_owned()))
+    }
+
+    fn raw(&self) -> Vec<u8> {
+        URL_SAFE_NO_PAD.decode(&self.0).expect("validated on construction")
     }
 
     /// The session the token belongs to.
@@ -240,14 +313,34 @@ impl RefreshToken {
     /// Never for a token built by [`Self::generate`] or accepted by [`Self::parse`].
     #[must_use]
     pub fn session_id(&self) -> Uuid {
-        let raw = URL_SAFE_NO_PAD.decode(&self.0).expect("validated on construction");
-        Uuid::from_slice(&raw[..16]).expect("16 bytes")
+        Uuid::from_slice(&self.raw()[..16]).expect("16 bytes")
+    }
+
+    /// The generation the token claims (v2 tokens; legacy ones carry none). Trust it only once
+    /// [`Self::is_authentic`] said so.
+    #[must_use]
+    pub fn generation(&self) -> Option<u32> {
+        let raw = self.raw();
+        (raw.len() == V2_LEN).then(|| u32::from_be_bytes([raw[16], raw[17], raw[18], raw[19]]))
+    }
+
+    /// Whether the tag of a v2 token was made with `key` (constant-time comparison). Legacy tokens: false.
+    #[must_use]
+    pub fn is_authentic(&self, key: &RefreshMacKey) -> bool {
+        use hmac::Mac;
+        let raw = self.raw();
+        if raw.len() != V2_LEN {
+            return false;
+        }
+        let (body, tag) = raw.split_at(V2_LEN - TAG_LEN);
+        generation_tag(key, body).verify_truncated_left(tag).is_ok()
     }
 
     fn secret(&self) -> [u8; 32] {
-        let raw = URL_SAFE_NO_PAD.decode(&self.0).expect("validated on construction");
+        let raw = self.raw();
+        let start = if raw.len() == V2_LEN { 20 } else { 16 };
         let mut out = [0u8; 32];
-        out.copy_from_slice(&raw[16..]);
+        out.copy_from_slice(&raw[start..start + 32]);
         out
     }
 
@@ -273,9 +366,10 @@ impl RefreshToken {
         hex::encode(sealed)
     }
 
-    /// Recovers the successor sealed by [`Self::seal`] for `session`.
+    /// Recovers the successor sealed by [`Self::seal`] for `session`: of generation `tagged.0` tagged with
+    /// `tagged.1` when given (v2), legacy-shaped otherwise.
     #[must_use]
-    pub fn unseal(&self, session: Uuid, sealed: &str) -> Option<Self> {
+    pub fn unseal(&self, session: Uuid, sealed: &str, tagged: Option<(u32, &RefreshMacKey)>) -> Option<Self> {
         let sealed = hex::decode(sealed).ok()?;
         if sealed.len() != 32 {
             return None;
@@ -285,7 +379,10 @@ impl RefreshToken {
         for (i, (a, b)) in sealed.iter().zip(pad.iter()).enumerate() {
             secret[i] = a ^ b;
         }
-        Some(Self::from_parts(session, &secret))
+        Some(match tagged {
+            Some((generation, key)) => Self::from_parts_v2(session, generation, &secret, key),
+            None => Self::from_parts(session, &secret),
+        })
     }
 }
 

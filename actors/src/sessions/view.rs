@@ -9,9 +9,64 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
+use serde::Serialize;
+use time::OffsetDateTime;
 use uuid::Uuid;
+
+/// What users are told when a mass invalidation (revoke-all, per-user revoke, rotation with invalidation)
+/// refuses their session: carried in the 401 `session_revoked` body as `notice: {id, message, time}`. Counts
+/// the refusals that carried it (flushed to the evidence by the registry).
+#[derive(Debug, Serialize)]
+pub struct UserNotice {
+    /// The revocation notice's id (also its job's).
+    pub id: Uuid,
+    /// The operator's message to users.
+    pub message: String,
+    /// When the revocation happened.
+    #[serde(with = "time::serde::rfc3339")]
+    pub time: OffsetDateTime,
+    /// The epoch it raised (ms): it explains refusals by exactly that epoch.
+    #[serde(skip)]
+    pub not_before_ms: i64,
+    /// Refused requests that carried it, not yet added to the evidence.
+    #[serde(skip)]
+    refused: AtomicU64,
+}
+
+impl UserNotice {
+    /// A notice of revocation `id` with `message`, at `time`, for the epoch `not_before_ms`.
+    #[must_use]
+    pub fn new(id: Uuid, message: String, time: OffsetDateTime, not_before_ms: i64) -> Self {
+        Self { id, message, time, not_before_ms, refused: AtomicU64::new(0) }
+    }
+
+    /// Counts one refused request that carried this notice.
+    pub fn count_refusal(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The refusals counted since the last call (for the evidence); `give_back` them if they could not be
+    /// recorded.
+    pub fn take_refused(&self) -> u64 {
+        self.refused.swap(0, Ordering::Relaxed)
+    }
+
+    /// Returns refusals [`Self::take_refused`] took but could not record.
+    pub fn give_back(&self, n: u64) {
+        self.refused.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+impl PartialEq for UserNotice {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id && self.message == other.message && self.not_before_ms == other.not_before_ms
+    }
+}
+
+impl Eq for UserNotice {}
 
 /// The shared, swappable view.
 pub type SharedView = Arc<ArcSwap<RevocationView>>;
@@ -25,6 +80,10 @@ pub struct RevocationView {
     pub users: HashMap<Uuid, i64>,
     /// Sessions revoked individually (kept while their access tokens could still be live).
     pub revoked: HashSet<Uuid>,
+    /// The users' notice of the revocation that set `global_ms`, if it had one.
+    pub global_notice: Option<Arc<UserNotice>>,
+    /// Per user, the users' notice of the revocation that set their epoch, if it had one.
+    pub user_notices: HashMap<Uuid, Arc<UserNotice>>,
 }
 
 /// The creation time of a session, ms, from its UUID v7 id (0 for other versions: treated as ancient).
@@ -58,6 +117,26 @@ impl RevocationView {
         let epoch = self.epoch_for(user);
         // `iat` has second precision: a token is before the epoch only if its whole second is.
         session_created_ms(sid) >= epoch && iat_s.saturating_mul(1000).saturating_add(999) >= epoch
+    }
+
+    /// The users' notice that explains why session `sid` of `user` (token issued at `iat_s`) is refused: the
+    /// notice of the epoch that refuses it (the user's first, then the global one), or `None` (individually
+    /// revoked, or an epoch raised without a message). Only called once a request is refused.
+    #[must_use]
+    pub fn notice_for(&self, sid: Uuid, user: Uuid, iat_s: i64) -> Option<&Arc<UserNotice>> {
+        if self.revoked.contains(&sid) {
+            return None;
+        }
+        let before =
+            |epoch: i64| session_created_ms(sid) < epoch || iat_s.saturating_mul(1000).saturating_add(999) < epoch;
+        let user_epoch = self.users.get(&user).copied().unwrap_or(0);
+        if let Some(notice) = self.user_notices.get(&user)
+            && notice.not_before_ms == user_epoch
+            && before(user_epoch)
+        {
+            return Some(notice);
+        }
+        self.global_notice.as_ref().filter(|n| n.not_before_ms == self.global_ms && before(self.global_ms))
     }
 }
 
@@ -99,6 +178,32 @@ mod tests {
         let sid = Uuid::now_v7();
         let view = RevocationView { revoked: HashSet::from([sid]), ..RevocationView::default() };
         assert!(!view.allows(sid, Uuid::now_v7(), i64::MAX / 2000));
+    }
+
+    /// The notice explains a refusal only by the epoch it raised: the user's notice before the global one, none
+    /// for an individually revoked session or once a later epoch without a message took over.
+    #[test]
+    fn notice_names_the_epoch_that_refused() {
+        let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+        let notice =
+            |ms: i64| Arc::new(UserNotice::new(Uuid::now_v7(), "log in again".into(), OffsetDateTime::UNIX_EPOCH, ms));
+        let (global, personal) = (notice(2_000_000_000_000), notice(2_000_000_100_000));
+        let mut view = RevocationView {
+            global_ms: 2_000_000_000_000,
+            users: HashMap::from([(alice, 2_000_000_100_000)]),
+            global_notice: Some(Arc::clone(&global)),
+            user_notices: HashMap::from([(alice, Arc::clone(&personal))]),
+            ..RevocationView::default()
+        };
+        let old = sid_at(1_999_999_999_000);
+        assert_eq!(view.notice_for(old, alice, 1_999_999_999), Some(&personal));
+        assert_eq!(view.notice_for(old, bob, 1_999_999_999), Some(&global));
+        assert_eq!(view.notice_for(sid_at(2_000_000_200_000), bob, 2_000_000_200), None, "not refused");
+        view.revoked.insert(old);
+        assert_eq!(view.notice_for(old, bob, 1_999_999_999), None, "individually revoked");
+        view.revoked.clear();
+        view.global_ms = 2_000_000_050_000;
+        assert_eq!(view.notice_for(old, bob, 1_999_999_999), None, "a later epoch without a message");
     }
 
     /// The creation time read from a v7 id is its embedded timestamp.

@@ -8,6 +8,7 @@
 //! | `<p>user_sessions:<user_id>` | set | the user's session ids; expires with the longest-lived of them |
 //! | `<p>sessions:active` | sorted set | unrevoked session ids, scored by when they end (refresh or absolute expiry, whichever is first) |
 //! | `<p>sessions:revoked` | sorted set | ids revoked in the last [`REVOKED_RETENTION_MS`], scored by revocation time |
+//! | `<p>sessions:marker` | string | the continuity marker `<uuid>:<ms>`, no expiry: if it is gone, the store lost its data |
 //!
 //! Every write that touches more than one key is a Lua script, so it is atomic across instances. The scripts
 //! go out with `EVAL` (the server caches them by hash): the `script` feature of `redis`, which would provide
@@ -20,7 +21,7 @@ use async_trait::async_trait;
 use deadpool_redis::Pool;
 use deadpool_redis::redis;
 use gantry_actors::ports::Unavailable;
-use gantry_actors::ports::sessions::{SessionRecord, SessionStore};
+use gantry_actors::ports::sessions::{SessionRecord, SessionStore, StoreMarker};
 use uuid::Uuid;
 
 use super::RedisCache;
@@ -32,6 +33,21 @@ pub const DEFAULT_SESSION_PREFIX: &str = "gantry:";
 /// How long a revoked id stays in `<p>sessions:revoked` for [`SessionStore::revoked_since`]. Instances
 /// reload their revocation views far more often than this; an older revocation is still on the record itself.
 pub const REVOKED_RETENTION_MS: i64 = 60 * 60 * 1_000;
+
+/// Returns the continuity marker, writing `ARGV[1]:<now ms>` (the server's clock) when there is none.
+///
+/// KEYS: marker. ARGV: a fresh id. Returns `{value, 1}` when written now, `{value, 0}` otherwise.
+const MARKER_SCRIPT: &str = r"
+local value = redis.call('GET', KEYS[1])
+if value then
+  return {value, 0}
+end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+value = ARGV[1] .. ':' .. string.format('%d', now)
+redis.call('SET', KEYS[1], value)
+return {value, 1}
+";
 
 /// Sessions marked per script run in `revoke`: a script blocks the server while it runs, so a mass
 /// revocation goes out in slices.
@@ -186,6 +202,11 @@ impl RedisSessionStore {
         format!("{}sessions:revoked", self.prefix)
     }
 
+    /// `<p>sessions:marker`.
+    fn marker_key(&self) -> String {
+        format!("{}sessions:marker", self.prefix)
+    }
+
     /// Runs `cmd` on a pooled connection, mapping and counting failures under `op`.
     async fn query<T: redis::FromRedisValue>(&self, op: &'static str, cmd: &redis::Cmd) -> Result<T, Unavailable> {
         run(&self.pool, "session store", op, cmd).await.map_err(|e| count_session_error(op, e))
@@ -304,6 +325,16 @@ impl SessionStore for RedisSessionStore {
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(COUNT_ACTIVE_SCRIPT).arg(1).arg(self.active_key()).arg(now_ms);
         self.query("count_active", &cmd).await
+    }
+
+    async fn ensure_marker(&self) -> Result<StoreMarker, Unavailable> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(MARKER_SCRIPT).arg(1).arg(self.marker_key()).arg(Uuid::new_v4().simple().to_string());
+        let (value, created): (String, i64) = self.query("ensure_marker", &cmd).await?;
+        let created_at_ms = value.rsplit_once(':').and_then(|(_, ms)| ms.parse().ok()).ok_or_else(|| {
+            count_session_error("ensure_marker", Unavailable::new("session store marker is malformed"))
+        })?;
+        Ok(StoreMarker { id: value, created_at_ms, created_now: created == 1 })
     }
 
     async fn health(&self) -> Result<(), Unavailable> {

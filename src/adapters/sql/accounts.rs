@@ -22,7 +22,8 @@ macro_rules! user_columns {
 /// The columns [`notice_from_row`] reads.
 macro_rules! notice_columns {
     () => {
-        "id, scope, user_id, reason, requested_by, not_before_ms, active_sessions, created_at"
+        "id, scope, user_id, reason, requested_by, not_before_ms, active_sessions, created_at, user_message, \
+         refused_requests"
     };
 }
 
@@ -80,6 +81,11 @@ impl<D: AccountsDialect> AccountStore for SqlAccounts<D> {
         Ok(row.as_ref().map(user_from_row).transpose()?)
     }
 
+    async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> Result<bool, AccountStoreError> {
+        let sql = "UPDATE users SET password_hash = $2 WHERE id = $1";
+        Ok(execute(&self.db, "set_password_hash", sql, args![id, password_hash]).await? == 1)
+    }
+
     async fn delete_user(&self, id: Uuid) -> Result<(), AccountStoreError> {
         // The user's epoch row stays (see the migration): it costs nothing and keeps old tokens rejected.
         execute(&self.db, "delete_user", "DELETE FROM users WHERE id = $1", args![id]).await?;
@@ -111,7 +117,7 @@ impl<D: AccountsDialect> AccountStore for SqlAccounts<D> {
         let sql = concat!(
             "INSERT INTO session_revocations (",
             notice_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         );
         let args = args![
             notice.id,
@@ -122,6 +128,8 @@ impl<D: AccountsDialect> AccountStore for SqlAccounts<D> {
             notice.not_before_ms,
             notice.active_sessions.map(count_to_db),
             notice.created_at,
+            notice.user_message.as_deref(),
+            count_to_db(notice.refused_requests),
         ];
         execute(&self.db, "record_revocation", sql, args).await?;
         Ok(())
@@ -130,6 +138,12 @@ impl<D: AccountsDialect> AccountStore for SqlAccounts<D> {
     async fn set_revocation_count(&self, id: Uuid, active_sessions: u64) -> Result<(), AccountStoreError> {
         let sql = "UPDATE session_revocations SET active_sessions = $2 WHERE id = $1";
         execute(&self.db, "set_revocation_count", sql, args![id, count_to_db(active_sessions)]).await?;
+        Ok(())
+    }
+
+    async fn add_refused_requests(&self, id: Uuid, refused: u64) -> Result<(), AccountStoreError> {
+        let sql = "UPDATE session_revocations SET refused_requests = refused_requests + $2 WHERE id = $1";
+        execute(&self.db, "add_refused_requests", sql, args![id, count_to_db(refused)]).await?;
         Ok(())
     }
 
@@ -168,5 +182,7 @@ fn notice_from_row<R: SqlRow>(row: &R) -> Result<RevocationNotice, Unavailable> 
         not_before_ms: f.int("not_before_ms")?,
         active_sessions: f.opt_count("active_sessions")?,
         created_at: f.time("created_at")?,
+        user_message: f.opt_text("user_message")?,
+        refused_requests: f.count("refused_requests")?,
     })
 }

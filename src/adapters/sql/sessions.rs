@@ -7,7 +7,7 @@
 
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
-use gantry_actors::ports::sessions::{Rotation, SessionRecord, SessionStore};
+use gantry_actors::ports::sessions::{RefreshMacKey, Rotation, SessionRecord, SessionStore, StoreMarker};
 use uuid::Uuid;
 
 use super::{Fields, SqlDb, SqlRow, Value, all, args, backend, execute, one, optional};
@@ -16,9 +16,12 @@ use super::{Fields, SqlDb, SqlRow, Value, all, args, backend, execute, one, opti
 macro_rules! session_columns {
     () => {
         "id, user_id, created_at_ms, last_used_at_ms, refresh_expires_at_ms, absolute_expires_at_ms, \
-         user_agent, address, refresh_hash, generation, last_rotation, revoked_at_ms"
+         user_agent, address, refresh_hash, generation, last_rotation, revoked_at_ms, refresh_mac_key"
     };
 }
+
+/// The constant continuity marker of a database-backed session store.
+pub const DURABLE_MARKER: &str = "durable";
 
 /// What the session store's SQL says differently per backend.
 pub trait SessionsDialect: SqlDb {
@@ -50,7 +53,7 @@ fn counted<D: SqlDb>(op: &'static str) -> impl FnOnce(Unavailable) -> Unavailabl
     }
 }
 
-/// The arguments `$1`…`$12` of a session row, in [`session_columns!`] order.
+/// The arguments `$1`…`$13` of a session row, in [`session_columns!`] order.
 fn session_args(session: &SessionRecord) -> Vec<Value> {
     let mut args = args![
         session.id,
@@ -71,6 +74,8 @@ fn session_args(session: &SessionRecord) -> Vec<Value> {
             .map(|r| serde_json::to_string(r).expect("a Rotation (strings, integers, a UUID) always serialises")),
     ));
     args.push(Value::from(session.revoked_at_ms));
+    let mac_key = session.refresh_mac_key.as_ref().map(RefreshMacKey::to_hex);
+    args.push(Value::from(mac_key.as_deref()));
     args
 }
 
@@ -80,7 +85,7 @@ impl<D: SessionsDialect> SessionStore for SqlSessions<D> {
         let sql = concat!(
             "INSERT INTO sessions (",
             session_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         );
         execute(&self.db, "insert", sql, session_args(session)).await.map_err(counted::<D>("insert"))?;
         Ok(())
@@ -97,8 +102,8 @@ impl<D: SessionsDialect> SessionStore for SqlSessions<D> {
         // replaced by a revoked record: a rotation that read the session before a revocation must not undo it.
         let sql = "UPDATE sessions SET user_id = $2, created_at_ms = $3, last_used_at_ms = $4, \
                    refresh_expires_at_ms = $5, absolute_expires_at_ms = $6, user_agent = $7, address = $8, \
-                   refresh_hash = $9, generation = $10, last_rotation = $11, revoked_at_ms = $12 \
-                   WHERE id = $1 AND generation = $13 AND (revoked_at_ms IS NULL OR $12 IS NOT NULL)";
+                   refresh_hash = $9, generation = $10, last_rotation = $11, revoked_at_ms = $12, \
+                   refresh_mac_key = $13 WHERE id = $1 AND generation = $14 AND (revoked_at_ms IS NULL OR $12 IS NOT NULL)";
         let mut args = session_args(session);
         args.push(Value::from(i64::from(expected_generation)));
         let replaced = execute(&self.db, "replace_if", sql, args).await.map_err(counted::<D>("replace_if"))?;
@@ -147,6 +152,12 @@ impl<D: SessionsDialect> SessionStore for SqlSessions<D> {
         Fields::new(&row, "session count").count("n").map_err(counted::<D>("read"))
     }
 
+    async fn ensure_marker(&self) -> Result<StoreMarker, Unavailable> {
+        // A database does not lose its rows on its own, and if it did the accounts (and their epochs) would be
+        // gone with them: the marker is constant.
+        Ok(StoreMarker { id: DURABLE_MARKER.to_owned(), created_at_ms: 0, created_now: false })
+    }
+
     async fn health(&self) -> Result<(), Unavailable> {
         execute(&self.db, "health", "SELECT 1", Vec::new()).await.map_err(counted::<D>("health"))?;
         Ok(())
@@ -178,5 +189,9 @@ fn session_from_row<R: SqlRow>(row: &R) -> Result<SessionRecord, Unavailable> {
         generation: u32::try_from(f.int("generation")?).map_err(|_| corrupt("generation"))?,
         last_rotation,
         revoked_at_ms: f.opt_int("revoked_at_ms")?,
+        refresh_mac_key: f
+            .opt_text("refresh_mac_key")?
+            .map(|hex| RefreshMacKey::parse_hex(&hex).ok_or_else(|| corrupt("refresh_mac_key")))
+            .transpose()?,
     })
 }

@@ -114,7 +114,32 @@ fn seal_opens_only_with_the_used_token() {
     let used = RefreshToken::generate(sid);
     let successor = RefreshToken::generate(sid);
     let sealed = used.seal(&successor);
-    assert_eq!(used.unseal(sid, &sealed), Some(successor.clone()));
+    assert_eq!(used.unseal(sid, &sealed, None), Some(successor.clone()));
     let stranger = RefreshToken::generate(sid);
-    assert_ne!(stranger.unseal(sid, &sealed), Some(successor));
+    assert_ne!(stranger.unseal(sid, &sealed, None), Some(successor));
+
+    let key = crate::ports::sessions::RefreshMacKey::generate();
+    let used = RefreshToken::issue(sid, 4, &key);
+    let successor = RefreshToken::issue(sid, 5, &key);
+    assert_eq!(used.unseal(sid, &used.seal(&successor), Some((5, &key))), Some(successor));
+}
+
+/// A v2 token carries its generation under a tag only the session's key makes: changing the generation, the
+/// key or any byte makes it inauthentic; legacy tokens are never authentic.
+#[test]
+fn generation_tag_binds_generation_and_session_key() {
+    let sid = Uuid::now_v7();
+    let key = crate::ports::sessions::RefreshMacKey::generate();
+    let token = RefreshToken::issue(sid, 7, &key);
+    let parsed = RefreshToken::parse(token.expose()).expect("parses");
+    assert_eq!(parsed.session_id(), sid);
+    assert_eq!(parsed.generation(), Some(7));
+    assert!(parsed.is_authentic(&key));
+    assert!(!parsed.is_authentic(&crate::ports::sessions::RefreshMacKey::generate()));
+    let mut raw = URL_SAFE_NO_PAD.decode(token.expose()).expect("b64");
+    raw[19] ^= 1;
+    let bumped = RefreshToken::parse(&URL_SAFE_NO_PAD.encode(&raw)).expect("parses");
+    assert_eq!(bumped.generation(), Some(6));
+    assert!(!bumped.is_authentic(&key), "a changed generation breaks the tag");
+    assert!(!RefreshToken::generate(sid).is_authentic(&key));
 }

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Login goodput under a storm (everybody logging in again after a revoke-all): successful logins per second
+# with 8 clients (capacity) and with 1,500 connections whose clients give up after 2 s, same Gantry, same run.
+# Pinned like bench/auth.sh: Gantry on CPU 0, wrk on CPU 1. Every client here shares 127.0.0.1, so the
+# per-address and per-account attempt limits (which count attempts in flight) are lifted: the storm stands for
+# many users at many addresses.
+#   bench/login_storm.sh [users=200] [secs=15] [connections=1500]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+users=${1:-200}; secs=${2:-15}; conns=${3:-1500}
+command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
+[ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release --bin gantry >/dev/null 2>&1
+bin=${BIN:-./target/release/gantry}
+server=(); client=()
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then server=(taskset -c 0); client=(taskset -c 1); fi
+data=$(mktemp -d); lua=$(mktemp --suffix .lua)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$data" "$lua"' EXIT
+GANTRY_DATA_DIR="$data" GANTRY_HTTP_ADDR=127.0.0.1:18880 GANTRY_ADMIN_ADDR=127.0.0.1:19880 GANTRY_LOG=warn \
+  GANTRY_HTTP__MAX_CONNECTIONS_PER_ADDRESS=0 GANTRY_SESSIONS__REGISTRATIONS_PER_ADDRESS=100000 \
+  GANTRY_SESSIONS__LOGIN_MAX_FAILURES_PER_ADDRESS=1000000 GANTRY_SESSIONS__LOGIN_MAX_FAILURES_PER_ACCOUNT=1000000 \
+  GANTRY_SESSIONS__LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS=1000000 \
+  "${server[@]}" "$bin" 2>"$data/log" &
+for _ in $(seq 100); do curl -sf localhost:18880/healthz >/dev/null && break; sleep 0.1; done
+python3 - "$users" <<'PY'
+import json, sys, urllib.request
+from concurrent.futures import ThreadPoolExecutor
+def reg(i):
+    body = json.dumps({"email": f"storm{i}@example.com", "password": "harvest-tractor-blue-42"}).encode()
+    urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:18880/v1/auth/register", data=body,
+        headers={"content-type": "application/json"}), timeout=60).read()
+with ThreadPoolExecutor(4) as pool:
+    list(pool.map(reg, range(int(sys.argv[1]))))
+PY
+cat > "$lua" <<LUA
+local n = 0
+request = function()
+  n = n + 1
+  local body = string.format('{"email":"storm%d@example.com","password":"harvest-tractor-blue-42"}', n % $users)
+  return wrk.format("POST", "/v1/auth/login", {["Content-Type"] = "application/json"}, body)
+end
+LUA
+raw() { "${client[@]}" wrk -t1 -c"$1" -d"${secs}s" --timeout 2s -s "$lua" http://127.0.0.1:18880; }
+ok_per_sec() {
+  "${client[@]}" wrk -t1 -c"$1" -d"${secs}s" --timeout 2s -s "$lua" http://127.0.0.1:18880 | python3 -c '
+import re, sys
+text = sys.stdin.read()
+total = int(re.search(r"(\d+) requests in", text).group(1))
+non = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+secs = float(re.search(r"requests in ([\d.]+)s", text).group(1))
+print(f"{(total - (int(non.group(1)) if non else 0)) / secs:.1f}")'
+}
+capacity=$(ok_per_sec 8)
+storm=$(ok_per_sec "$conns")
+log_lines=$(wc -l < "$data/log")
+echo "successful logins/s: capacity (8 clients) $capacity, storm ($conns connections, 2 s client timeout) $storm"
+python3 -c "print(f'goodput under the storm: {$storm / $capacity:.0%} of capacity')"
+echo "log lines written by Gantry at warn level during the run: $log_lines"

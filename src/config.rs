@@ -401,7 +401,14 @@ fn describe_error(error: &figment::Error) -> String {
             _ => format!("key `{key}`: "),
         }
     };
-    format!("{place}{}", error.kind)
+    // The value itself is never repeated: a misplaced secret (a URL with a password in the wrong variable) must
+    // not reach the log through its own parse error. The expected type says enough to fix it.
+    let what = match &error.kind {
+        figment::error::Kind::InvalidType(_, expected) => format!("not a valid value (expected {expected})"),
+        figment::error::Kind::InvalidValue(_, expected) => format!("not an accepted value (expected {expected})"),
+        other => other.to_string(),
+    };
+    format!("{place}{what}")
 }
 
 /// Every value that does not parse: serde stops at the first, so each top-level key is extracted on its own.

@@ -11,6 +11,8 @@
 // Test crates: helpers are `pub` for their sibling modules, and a panic (`unwrap`) is the failure report.
 #![allow(unreachable_pub, clippy::unwrap_used)]
 
+#[path = "../shared/sessions.rs"]
+mod fixtures;
 #[path = "../shared/backends.rs"]
 mod support;
 

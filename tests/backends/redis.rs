@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use gantry::adapters::redis::{RedisCache, RedisSessionStore};
 use gantry_actors::ports::cache::Cache;
-use gantry_actors::ports::sessions::{SessionRecord, SessionStore};
+use gantry_actors::ports::sessions::SessionStore;
 use secrecy::SecretString;
-use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use uuid::Uuid;
 
+use crate::fixtures::{now_ms, session};
 use crate::support::backend_env;
 
 /// A cache on the test server, or `None` (after the skip notice) when the variable is unset.
@@ -105,31 +105,6 @@ impl TestSessions {
         for key in keys {
             self.cache.delete(&key).await.expect("delete a test key");
         }
-    }
-}
-
-/// The wall clock in ms: Redis expires keys on its own clock, which is this machine's.
-fn now_ms() -> i64 {
-    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).expect("a current time fits in i64")
-}
-
-/// A session of `user_id` created at `now` (ms), refreshable for an hour, ending after a day. The user agent
-/// holds the very text the revoke script edits, to prove it only edits the real field.
-fn session(user_id: Uuid, now: i64) -> SessionRecord {
-    SessionRecord {
-        id: Uuid::now_v7(),
-        user_id,
-        created_at_ms: now,
-        last_used_at_ms: now,
-        refresh_expires_at_ms: now + 3_600_000,
-        absolute_expires_at_ms: now + 86_400_000,
-        user_agent: Some(r#"Mozilla/5.0 "revoked_at_ms":null naïve ✓"#.to_owned()),
-        address: Some("203.0.113.7".to_owned()),
-        refresh_hash: "a".repeat(64),
-        generation: 0,
-        last_rotation: None,
-        revoked_at_ms: None,
-        refresh_mac_key: None,
     }
 }
 

@@ -28,6 +28,8 @@ use gantry_actors::ports::sessions::SessionStore;
 use secrecy::SecretString;
 use uuid::Uuid;
 
+#[path = "../shared/sessions.rs"]
+mod fixtures;
 #[path = "../shared/backends.rs"]
 mod support;
 

@@ -226,6 +226,9 @@ pub struct SessionSettings {
     pub login_failure_window_secs: u64,
     /// Password hashes computed at once (argon2id: ~19 MiB and ~20 ms each).
     pub max_concurrent_hashes: usize,
+    /// Longest expected wait for a hashing slot a login, registration or password change is admitted for,
+    /// milliseconds; beyond it, 503 `overloaded` at once (before the account is looked up).
+    pub max_hash_wait_ms: u64,
     /// Registrations per client address within `registration_window_secs` before 429.
     pub registrations_per_address: u32,
     /// The registration window, seconds (opens at an address's first registration).
@@ -272,6 +275,9 @@ pub struct HttpSettings {
     pub http2_keep_alive_timeout_secs: u64,
     /// Requests handled at once.
     pub max_in_flight: usize,
+    /// A 503 `overloaded` is sent after this long (jittered ±50 %), milliseconds, with nothing held meanwhile:
+    /// a client that retries at once cannot turn refusals into a busy loop that starves the admitted requests.
+    pub overload_delay_ms: u64,
     /// Drain time on shutdown, seconds.
     pub shutdown_grace_secs: u64,
 }
@@ -645,6 +651,17 @@ impl Settings {
     #[must_use]
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.http.request_timeout_secs)
+    }
+
+    /// How long this 503 `overloaded` waits before it is sent: `http.overload_delay_ms`, ±50 % at random so
+    /// refused clients do not come back in step.
+    #[must_use]
+    pub fn overload_delay(&self) -> Duration {
+        let base = self.http.overload_delay_ms;
+        if base == 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_millis(rand::random_range(base / 2..=base + base / 2))
     }
 }
 

@@ -21,6 +21,7 @@
 //!   - [`state`]: [`AppState`], what handlers can reach.
 //!   - [`body`]: JSON request bodies with size limits.
 //!   - [`problem`]: every error → `application/problem+json`, and every domain error → [`problem::ApiError`].
+//!   - `unavailable_log`: the 503 log, one line per code per interval (below `problem`).
 //!   - [`respond`]: the response body type and small response builders.
 //!   - [`ctx`]: the per-request context handlers get.
 //!   - [`router`]: method + path → [`router::Route`].
@@ -41,6 +42,7 @@ pub mod router;
 pub mod server;
 pub mod state;
 pub mod templates;
+mod unavailable_log;
 pub mod uploads;
 
 pub use state::{AppState, Shared};

@@ -534,6 +534,7 @@ pub fn account_settings(settings: &Settings) -> AccountSettings {
         max_failures_per_address: settings.sessions.login_max_failures_per_address,
         failure_window: Duration::from_secs(settings.sessions.login_failure_window_secs),
         max_concurrent_hashes: settings.sessions.max_concurrent_hashes,
+        max_hash_wait: Duration::from_millis(settings.sessions.max_hash_wait_ms),
         max_registrations_per_address: settings.sessions.registrations_per_address,
         registration_window: Duration::from_secs(settings.sessions.registration_window_secs),
     }

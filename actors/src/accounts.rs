@@ -3,6 +3,7 @@
 //! accounts. HTTP and SQL live elsewhere.
 
 pub mod email;
+pub mod hashing;
 pub mod limiter;
 pub mod owner;
 pub mod password;

@@ -460,11 +460,7 @@ impl ApiError {
             // The reason may name internals (an actor, a database code, a backend): it goes to the log, the
             // client gets a fixed text per code.
             Self::Unavailable { code, reason, .. } => {
-                if matches!(*code, "overloaded" | "timeout") {
-                    tracing::debug!(request_id, code, reason, "service unavailable");
-                } else {
-                    tracing::warn!(request_id, code, reason, "service unavailable");
-                }
+                super::unavailable_log::record(request_id, code, reason);
                 Some(unavailable_detail(code).to_owned())
             }
             other => Some(other.to_string()),

@@ -171,6 +171,9 @@ pub async fn handle(
             (template, run(&state, in_flight, route, ctx, req).await)
         }
     };
+    // Refusals for overload are paced: sent after `http.overload_delay_ms`, once the request holds nothing (its
+    // in-flight permit went with `run`), so a client retrying at once waits instead of spinning.
+    let paced = matches!(&result, Err(ApiError::Unavailable { code: "overloaded", .. }));
     let mut response = result.unwrap_or_else(|err| err.into_response(Some(&request_id)));
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
@@ -186,6 +189,9 @@ pub async fn handle(
         tracing::warn!(%request_id, %method, route = template, status = status.as_u16(), "request failed");
     } else {
         tracing::debug!(%request_id, %method, route = template, status = status.as_u16(), "request");
+    }
+    if paced {
+        tokio::time::sleep(state.settings.overload_delay()).await;
     }
     response
 }

@@ -98,6 +98,10 @@ pub const METRICS: &[Metric] = &[
     ),
     counter("gantry_auth_password_changes_total", "Passwords changed through POST /v1/auth/password."),
     counter(
+        "gantry_auth_hashing_refused_total",
+        "Logins, registrations and password changes answered 503 overloaded because no hashing slot could be expected within sessions.max_hash_wait_ms (shed: refused at once; timed_out: admitted, no slot in time).",
+    ),
+    counter(
         "gantry_auth_password_rehashes_total",
         "Password hashes made before NFKC normalisation replaced after a successful login.",
     ),
@@ -285,6 +289,7 @@ pub fn register_known_series(backends: BackendNames) {
     zero_each("gantry_shutdown_budget_exhausted_total", "stage", &["public", "admin", "actors"]);
     zero_each("gantry_readiness_failures_total", "component", COMPONENTS);
     zero_each("gantry_auth_logins_total", "outcome", LOGIN_OUTCOMES);
+    zero_each("gantry_auth_hashing_refused_total", "reason", &["shed", "timed_out"]);
     zero_each("gantry_auth_refreshes_total", "outcome", REFRESH_OUTCOMES);
     zero_each("gantry_sessions_revocations_total", "scope", REVOCATION_SCOPES);
     zero_each("gantry_uploads_total", "outcome", UPLOAD_OUTCOMES);

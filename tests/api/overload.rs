@@ -43,3 +43,103 @@ async fn overload_is_shed_with_503_and_retry_after() {
     }
     assert!(served, "requests are served again after the slow one finished");
 }
+
+/// Sum of every series of `name` in a Prometheus text page.
+fn metric_sum(page: &str, name: &str) -> f64 {
+    page.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A login storm (everybody logging in at once after a revoke-all, clients that give up after 1 s) is met with
+/// admission, not a queue: requests that cannot start hashing in time get 503 `overloaded` + `Retry-After` at
+/// once, so no password is verified for a client that has already given up, and the refusals write one log
+/// line, not one per request. Run against the real binary: its own metrics and its own log.
+#[tokio::test]
+async fn a_login_storm_spends_no_hashing_on_clients_that_gave_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (port, admin_port) = (free(), free());
+    let log_path = dir.path().join("gantry.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gantry"))
+        .env_clear()
+        .env("GANTRY_DATA_DIR", dir.path().join("data"))
+        .env("GANTRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("GANTRY_ADMIN_ADDR", format!("127.0.0.1:{admin_port}"))
+        .env("GANTRY_LOG", "info")
+        // One hashing slot, so the storm is far above capacity; the per-client limits are lifted because every
+        // client of this test shares 127.0.0.1 (the storm stands for many users at many addresses).
+        .env("GANTRY_SESSIONS__MAX_CONCURRENT_HASHES", "1")
+        .env("GANTRY_SESSIONS__MAX_HASH_WAIT_MS", "200")
+        .env("GANTRY_SESSIONS__LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS", "100000")
+        .env("GANTRY_SESSIONS__LOGIN_MAX_FAILURES_PER_ACCOUNT", "100000")
+        .env("GANTRY_SESSIONS__LOGIN_MAX_FAILURES_PER_ADDRESS", "100000")
+        .env("GANTRY_HTTP__MAX_CONNECTIONS_PER_ADDRESS", "0")
+        // Refusals are paced (sent after this long); short here, so every one arrives within the client's 1 s.
+        .env("GANTRY_HTTP__OVERLOAD_DELAY_MS", "100")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .expect("gantry binary");
+    let http = format!("http://127.0.0.1:{port}");
+    let metrics_url = format!("http://127.0.0.1:{admin_port}/metrics");
+    let client = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..200 {
+        if client.get(format!("{http}/healthz")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "gantry did not start");
+    let credentials = serde_json::json!({"email": "storm@example.com", "password": "harvest-tractor-blue-42"});
+    let registered = client.post(format!("{http}/v1/auth/register")).json(&credentials).send().await.unwrap();
+    assert_eq!(registered.status(), 201);
+    let verifications = || async {
+        let page = client.get(&metrics_url).send().await.unwrap().text().await.unwrap();
+        metric_sum(&page, "gantry_auth_password_verifications_total")
+    };
+    let before = verifications().await;
+
+    // 300 logins at once, each from a client that gives up after 1 s.
+    let storm = (0..300).map(|_| {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(1)).build().unwrap();
+        let url = format!("{http}/v1/auth/login");
+        let credentials = credentials.clone();
+        async move {
+            match client.post(url).json(&credentials).send().await {
+                Ok(r) if r.status() == 200 => "ok",
+                Ok(r) if r.status() == 503 => {
+                    assert!(r.headers().contains_key("retry-after"), "a refusal says when to retry");
+                    let body: serde_json::Value = r.json().await.unwrap();
+                    assert_eq!(body["code"], "overloaded");
+                    "refused"
+                }
+                Ok(r) => panic!("unexpected status {}", r.status()),
+                Err(e) if e.is_timeout() => "gave_up",
+                Err(e) => panic!("request failed: {e}"),
+            }
+        }
+    });
+    let outcomes = futures::future::join_all(storm).await;
+    let count = |what: &str| outcomes.iter().filter(|o| **o == what).count();
+    let (ok, refused, gave_up) = (count("ok"), count("refused"), count("gave_up"));
+    // Let whatever the server still has queued run out (a queue would keep verifying for clients long gone).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let spent = verifications().await - before;
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    assert!(ok >= 1, "logins that were admitted succeed (ok {ok}, refused {refused}, gave up {gave_up})");
+    assert!(refused >= 100, "most of the storm is refused at once (ok {ok}, refused {refused}, gave up {gave_up})");
+    // Every verification served a client that got its answer; one of slack for a reply racing its client's timer.
+    assert!(
+        spent <= (ok + 1) as f64,
+        "{spent} verifications for {ok} answered logins (refused {refused}, gave up {gave_up}): work for clients that had given up"
+    );
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let lines = log.lines().filter(|l| l.contains("service unavailable")).count();
+    assert!(lines <= 2, "{lines} log lines for {refused} refusals: the 503 log is one line per code per interval");
+}

@@ -7,9 +7,10 @@
 //! `max_concurrent_hashes` blocking threads, and a single mailbox would serialise every login behind one hash.
 //! Its state (limiters, email cache, hashing slots) is synchronised internally and never locked across `.await`.
 //!
-//! Hashing waits at most [`HASH_WAIT`] for a slot ([`AccountError::Overloaded`] beyond, so callers answer
-//! 503 instead of queueing without bound). Unknown emails verify a dummy hash so they take as long as wrong
-//! passwords.
+//! Hashing goes through [`HashingSlots`]: a request is admitted only if it can expect a slot within
+//! `max_hash_wait`, and is refused at once otherwise ([`AccountError::Overloaded`], so callers answer 503
+//! before the account is even looked up). A login holds its slot from the account look-up to the end of the
+//! verification. Unknown emails verify a dummy hash so they take as long as wrong passwords.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -20,14 +21,13 @@ use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use super::email::normalize_email;
+use super::hashing::{HashingSlots, Refusal, Slot};
 use super::limiter::FailureLimiter;
 use super::password;
 use crate::ports::accounts::{AccountStore, AccountStoreError, RevocationNotice, User};
 
 /// Most cached emails; the cache is cleared when full (cheap, and rare).
 const EMAIL_CACHE_MAX: usize = 100_000;
-/// Longest wait for a hashing slot.
-pub const HASH_WAIT: Duration = Duration::from_secs(2);
 /// Most keys each login limiter tracks.
 const LIMITER_KEYS: usize = 100_000;
 
@@ -46,6 +46,8 @@ pub struct AccountSettings {
     pub failure_window: Duration,
     /// Password hashes (or verifications) running at once.
     pub max_concurrent_hashes: usize,
+    /// Longest expected wait for a hashing slot a request is admitted for; beyond it, refused at once.
+    pub max_hash_wait: Duration,
     /// Registrations that reach hashing allowed per client address within `registration_window`.
     pub max_registrations_per_address: u32,
     /// The registration window.
@@ -81,7 +83,7 @@ pub enum AccountError {
         /// When the window closes.
         retry_after: Duration,
     },
-    /// Every hashing slot stayed busy for [`HASH_WAIT`].
+    /// No hashing slot could be expected within `max_hash_wait` (or none freed up in that time).
     #[error("too many logins at once; retry shortly")]
     Overloaded,
     /// The account store is unreachable.
@@ -142,8 +144,10 @@ struct Inner {
     by_address: FailureLimiter,
     /// Registrations per client address (every one that reaches hashing counts, whatever its outcome).
     registrations: FailureLimiter,
-    /// Password hashing slots.
-    hashing: Semaphore,
+    /// How long a registration waits for its share of the slots.
+    max_hash_wait: Duration,
+    /// Password hashing slots, with admission.
+    hashing: HashingSlots,
     /// The share of `hashing` registrations may hold (half, at least one): however many addresses a
     /// registration flood comes from, logins always find slots of their own.
     registering: Semaphore,
@@ -154,7 +158,7 @@ struct Inner {
 
 impl std::fmt::Debug for Accounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Accounts").field("hashing_slots", &self.0.hashing.available_permits()).finish_non_exhaustive()
+        f.debug_struct("Accounts").field("hashing_slots", &self.0.hashing.available()).finish_non_exhaustive()
     }
 }
 
@@ -179,22 +183,44 @@ impl Accounts {
                 settings.registration_window,
                 LIMITER_KEYS,
             ),
-            hashing: Semaphore::new(settings.max_concurrent_hashes),
+            max_hash_wait: settings.max_hash_wait,
+            hashing: HashingSlots::new(settings.max_concurrent_hashes, settings.max_hash_wait),
             registering: Semaphore::new((settings.max_concurrent_hashes / 2).max(1)),
             emails: RwLock::new(HashMap::new()),
         }))
     }
 
-    /// Runs a password hash operation on the blocking pool within the hashing bound.
+    /// A hashing slot, or [`AccountError::Overloaded`] (counted by reason) when none can be expected in time.
+    async fn slot(&self) -> Result<Slot, AccountError> {
+        self.0.hashing.acquire().await.map_err(|refusal| {
+            let reason = match refusal {
+                Refusal::Shed => "shed",
+                Refusal::TimedOut => "timed_out",
+            };
+            metrics::counter!("gantry_auth_hashing_refused_total", "reason" => reason).increment(1);
+            AccountError::Overloaded
+        })
+    }
+
+    /// Runs a password hash operation on the blocking pool in `slot`, which is freed on the blocking thread
+    /// the moment the work is done (not when this task is next polled: under a storm that can be much later).
+    async fn hash_in<T: Send + 'static>(
+        slot: Slot,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AccountError> {
+        tokio::task::spawn_blocking(move || {
+            let out = work();
+            drop(slot);
+            out
+        })
+        .await
+        .map_err(|e| AccountError::Hashing(e.to_string()))
+    }
+
+    /// Runs a password hash operation in a slot of its own.
     async fn hashing<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, AccountError> {
-        let permit = tokio::time::timeout(HASH_WAIT, self.0.hashing.acquire())
-            .await
-            .map_err(|_| AccountError::Overloaded)?
-            // The semaphore is never closed.
-            .map_err(|_| AccountError::Overloaded)?;
-        let out = tokio::task::spawn_blocking(work).await.map_err(|e| AccountError::Hashing(e.to_string()))?;
-        drop(permit);
-        Ok(out)
+        let slot = self.slot().await?;
+        Self::hash_in(slot, work).await
     }
 
     fn remember_email(&self, id: Uuid, email: &str) {
@@ -240,7 +266,7 @@ impl Accounts {
             metrics::counter!("gantry_auth_registrations_rate_limited_total").increment(1);
             return Err(AccountError::TooManyAttempts { retry_after });
         }
-        let share = tokio::time::timeout(HASH_WAIT, self.0.registering.acquire())
+        let share = tokio::time::timeout(self.0.max_hash_wait, self.0.registering.acquire())
             .await
             .map_err(|_| AccountError::Overloaded)?
             // The semaphore is never closed.
@@ -313,38 +339,40 @@ impl Accounts {
         }
     }
 
-    /// Replaces a hash made before NFKC normalisation with one of the normal form, once its password has
-    /// verified. Best effort: on failure the old hash keeps working and the next login tries again.
-    async fn rehash(&self, user: &User, password_text: String) {
-        let stored = match self.hashing(move || password::hash_password(&password_text)).await {
-            Ok(Ok(phc)) => self.0.store.set_password_hash(user.id, &phc).await.map(|_| ()).map_err(|e| e.to_string()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        match stored {
-            Ok(()) => metrics::counter!("gantry_auth_password_rehashes_total").increment(1),
-            Err(error) => {
-                tracing::warn!(event = "password_rehash_failed", user_id = %user.id, %error, "keeping the old hash")
-            }
-        }
-    }
-
     /// The user whose email is `account_key` if `password_text` is theirs; an unknown email verifies a dummy
-    /// hash, so it takes as long. Counted in `gantry_auth_password_verifications_total`. A hash from before
-    /// NFKC normalisation that verifies is replaced ([`Self::rehash`]).
+    /// hash, so it takes as long. The hashing slot is taken first and held through the account look-up, so a
+    /// refused login costs neither a database round-trip nor a hash. Counted in
+    /// `gantry_auth_password_verifications_total`. A hash from before NFKC normalisation that verifies is
+    /// replaced by one of the normal form, computed in the same slot; storing it is best effort (on failure
+    /// the old hash keeps working and the next login tries again).
     async fn verify(&self, account_key: &str, password_text: String) -> Result<Option<User>, AccountError> {
+        let slot = self.slot().await?;
         let user = self.0.store.user_by_email(account_key).await?;
         let Some(user) = user else {
-            self.hashing(move || password::verify_dummy(&password_text)).await?;
+            Self::hash_in(slot, move || password::verify_dummy(&password_text)).await?;
             metrics::counter!("gantry_auth_password_verifications_total").increment(1);
             return Ok(None);
         };
         let phc = user.password_hash.clone();
-        let typed = password_text.clone();
-        let verification = self.hashing(move || password::verify_password(&typed, &phc)).await?;
+        let (verification, rehashed) = Self::hash_in(slot, move || {
+            let verification = password::verify_password(&password_text, &phc);
+            let rehashed = (verification == password::Verification::MatchNeedsRehash)
+                .then(|| password::hash_password(&password_text));
+            (verification, rehashed)
+        })
+        .await?;
         metrics::counter!("gantry_auth_password_verifications_total").increment(1);
-        if verification == password::Verification::MatchNeedsRehash {
-            self.rehash(&user, password_text).await;
+        if let Some(rehashed) = rehashed {
+            let stored = match rehashed {
+                Ok(phc) => self.0.store.set_password_hash(user.id, &phc).await.map(|_| ()).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match stored {
+                Ok(()) => metrics::counter!("gantry_auth_password_rehashes_total").increment(1),
+                Err(error) => {
+                    tracing::warn!(event = "password_rehash_failed", user_id = %user.id, %error, "keeping the old hash")
+                }
+            }
         }
         Ok(verification.matched().then_some(user))
     }

@@ -63,6 +63,14 @@ pub(super) async fn dispatch(
             admin::authorize(state, &req)?;
             admin::delete_user(state, &ctx).await
         }
+        Route::AdminDisableUser => {
+            admin::authorize(state, &req)?;
+            admin::set_disabled(state, &ctx, true).await
+        }
+        Route::AdminEnableUser => {
+            admin::authorize(state, &req)?;
+            admin::set_disabled(state, &ctx, false).await
+        }
         Route::AdminRevocations => {
             admin::authorize(state, &req)?;
             admin::revocations(state).await

@@ -83,6 +83,10 @@ pub enum Route {
     AdminFindUser,
     /// `DELETE /admin/users/{id}`.
     AdminDeleteUser,
+    /// `POST /admin/users/{id}/disable`.
+    AdminDisableUser,
+    /// `POST /admin/users/{id}/enable`.
+    AdminEnableUser,
 }
 
 impl Route {
@@ -150,7 +154,7 @@ static PUBLIC: [(Method, &str, Route); 21] = [
     (Method::POST, "/v1/templates/{category_id}/submit", Route::SubmitTemplate),
 ];
 
-static ADMIN: [(Method, &str, Route); 18] = [
+static ADMIN: [(Method, &str, Route); 20] = [
     (Method::GET, "/healthz", Route::Healthz),
     (Method::GET, "/metrics", Route::Metrics),
     (Method::GET, "/admin/secrets", Route::AdminSecrets),
@@ -169,6 +173,8 @@ static ADMIN: [(Method, &str, Route); 18] = [
     (Method::POST, "/admin/templates", Route::AdminImportTemplates),
     (Method::GET, "/admin/users", Route::AdminFindUser),
     (Method::DELETE, "/admin/users/{id}", Route::AdminDeleteUser),
+    (Method::POST, "/admin/users/{id}/disable", Route::AdminDisableUser),
+    (Method::POST, "/admin/users/{id}/enable", Route::AdminEnableUser),
 ];
 
 struct Entry {

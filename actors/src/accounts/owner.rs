@@ -455,12 +455,12 @@ impl Accounts {
         Ok(self.0.store.set_disabled(id, at).await?)
     }
 
-    /// The user with `id` (always asks the store).
+    /// Whether user `id` is disabled now (always asks the store; an unknown user is not).
     ///
     /// # Errors
     /// [`AccountError::Unavailable`].
-    pub async fn by_id(&self, id: Uuid) -> Result<Option<User>, AccountError> {
-        Ok(self.0.store.user_by_id(id).await?)
+    pub async fn is_disabled(&self, id: Uuid) -> Result<bool, AccountError> {
+        Ok(self.0.store.user_by_id(id).await?.is_some_and(|u| u.disabled_at.is_some()))
     }
 
     /// Deletes user `id`. Its sessions are not touched here: the caller revokes them first (through the

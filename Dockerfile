@@ -32,6 +32,8 @@ COPY src src
 COPY actors/src actors/src
 COPY config config
 COPY migrations migrations
+# The OpenAPI documents are embedded (include_str!, src/gateway/openapi.rs) and served at /openapi.json.
+COPY openapi openapi
 # COPY keeps the files' own modification times, which may be older than the placeholder build above; cargo would
 # then consider the placeholder crates fresh and ship an empty binary. Touching the crate roots forces both local
 # crates to rebuild (the dependencies stay cached).

@@ -131,6 +131,25 @@ pub enum UsersCommand {
         #[arg(long, env = "GANTRY_ADMIN_URL")]
         admin_url: Option<String>,
     },
+    /// Disable an account: it can no longer log in, and its sessions are revoked on every instance (through a
+    /// running instance).
+    Disable {
+        /// The account's id (`gantry users find` prints it).
+        #[arg(long)]
+        id: String,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+    /// Enable a disabled account again (through a running instance); its user logs in again.
+    Enable {
+        /// The account's id (`gantry users find` prints it).
+        #[arg(long)]
+        id: String,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
 }
 
 /// `gantry sessions …`.

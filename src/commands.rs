@@ -48,7 +48,13 @@ pub fn run(command: Command, settings: Settings, runtime: &tokio::runtime::Runti
             exit_with(runtime.block_on(users_find(&settings, &email, admin_url.as_deref())))
         }
         Command::Users { action: UsersCommand::Delete { id, admin_url } } => {
-            exit_with(runtime.block_on(users_delete(&settings, &id, admin_url.as_deref())))
+            exit_with(runtime.block_on(users_act(&settings, &id, UserAction::Delete, admin_url.as_deref())))
+        }
+        Command::Users { action: UsersCommand::Disable { id, admin_url } } => {
+            exit_with(runtime.block_on(users_act(&settings, &id, UserAction::Disable, admin_url.as_deref())))
+        }
+        Command::Users { action: UsersCommand::Enable { id, admin_url } } => {
+            exit_with(runtime.block_on(users_act(&settings, &id, UserAction::Enable, admin_url.as_deref())))
         }
         Command::Sessions { action: SessionsCommand::RevokeAll { reason, user_message, admin_url } } => exit_with(
             runtime.block_on(sessions_revoke_all(&settings, &reason, user_message.as_deref(), admin_url.as_deref())),
@@ -220,16 +226,42 @@ pub async fn users_find(settings: &Settings, email: &str, admin_url: Option<&str
     }
 }
 
-/// `gantry users delete --id ID`: the instance revokes the account's sessions everywhere, then deletes it.
+/// What `gantry users delete|disable|enable` asks of the admin listener.
+#[derive(Debug, Clone, Copy)]
+pub enum UserAction {
+    /// `DELETE /admin/users/{id}`: the instance revokes the account's sessions everywhere, then deletes it.
+    Delete,
+    /// `POST /admin/users/{id}/disable`: no more logins; its sessions revoked everywhere.
+    Disable,
+    /// `POST /admin/users/{id}/enable`.
+    Enable,
+}
+
+/// `gantry users delete|disable|enable --id ID`, through a running instance's admin listener. Prints the
+/// answer (delete) or what was done (disable, enable: 204).
 ///
 /// # Errors
 /// No such account, or the instance cannot be reached or refuses the request.
-pub async fn users_delete(settings: &Settings, id: &str, admin_url: Option<&str>) -> anyhow::Result<()> {
+pub async fn users_act(
+    settings: &Settings,
+    id: &str,
+    action: UserAction,
+    admin_url: Option<&str>,
+) -> anyhow::Result<()> {
     let (base, token) = admin_target(settings, admin_url)?;
     let id = uuid::Uuid::parse_str(id.trim()).map_err(|_| anyhow::anyhow!("--id must be a user id (a UUID)"))?;
-    let (status, text) = crate::admin_client::delete(&format!("{base}/admin/users/{id}"), &token).await?;
+    let url = format!("{base}/admin/users/{id}");
+    let (status, text) = match action {
+        UserAction::Delete => crate::admin_client::delete(&url, &token).await?,
+        UserAction::Disable => crate::admin_client::post_json(&format!("{url}/disable"), &token, String::new()).await?,
+        UserAction::Enable => crate::admin_client::post_json(&format!("{url}/enable"), &token, String::new()).await?,
+    };
     if status.is_success() {
-        println!("{text}");
+        match action {
+            UserAction::Delete => println!("{text}"),
+            UserAction::Disable => println!("{}", serde_json::json!({ "user_id": id, "disabled": true })),
+            UserAction::Enable => println!("{}", serde_json::json!({ "user_id": id, "disabled": false })),
+        }
         Ok(())
     } else if status == hyper::StatusCode::NOT_FOUND {
         anyhow::bail!("no account with the id {id}")

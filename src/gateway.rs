@@ -11,6 +11,7 @@
 //! - handlers:
 //!   - [`health`]: `/healthz`, `/readyz`.
 //!   - [`jobs`]: `/v1/jobs/{id}`, `/admin/jobs/{id}`.
+//!   - [`openapi`]: `/openapi.json` on each listener (the documents in `openapi/`, embedded).
 //!   - [`admin`]: admin authentication, `/metrics`, `/admin/secrets…`, `/admin/sessions…`.
 //!   - [`auth`]: register, login, refresh, logout, me, own sessions; the bearer-token check.
 //!   - [`options`]: the listing-form catalog (cached option lists, creating options).
@@ -34,6 +35,7 @@ pub mod ctx;
 pub mod dispatch;
 pub mod health;
 pub mod jobs;
+pub mod openapi;
 pub mod options;
 pub mod problem;
 pub mod respond;

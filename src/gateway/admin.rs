@@ -12,6 +12,8 @@
 //! | `GET /admin/sessions/revocations` | Bearer admin token | the revocation notices (evidence) |
 //! | `GET /admin/users?email=` | Bearer admin token | find an account by email |
 //! | `DELETE /admin/users/{id}` | Bearer admin token | revoke an account's sessions everywhere, then delete it |
+//! | `POST /admin/users/{id}/disable` | Bearer admin token | refuse the account's logins, revoke its sessions |
+//! | `POST /admin/users/{id}/enable` | Bearer admin token | let a disabled account log in again |
 //!
 //! The admin token is compared in constant time (SHA-256 of both sides, then `subtle`). It is read from
 //! the published key ring on every request, so when rotation replaces the ring the new token applies at once.
@@ -28,7 +30,7 @@ use subtle::ConstantTimeEq;
 use super::body::read_json;
 use super::ctx::Ctx;
 use super::problem::ApiError;
-use super::respond::{Response, json_response, text};
+use super::respond::{Response, json_response, status_only, text};
 use super::state::AppState;
 
 /// Checks `Authorization: Bearer <admin token>`.
@@ -208,6 +210,9 @@ struct UserView {
     email: String,
     #[serde(with = "time::serde::rfc3339")]
     created_at: time::OffsetDateTime,
+    /// When an operator disabled it (`null`: enabled).
+    #[serde(with = "time::serde::rfc3339::option")]
+    disabled_at: Option<time::OffsetDateTime>,
 }
 
 /// `GET /admin/users?email=E`: the account registered with `E` (normalised as at registration).
@@ -230,7 +235,10 @@ pub async fn find_user(state: &AppState, req: &Request<Incoming>) -> Result<Resp
         .find_by_email(&email)
         .await?
         .ok_or(ApiError::ResourceNotFound { code: "user_not_found", what: "user" })?;
-    Ok(json_response(StatusCode::OK, &UserView { id: user.id, email: user.email, created_at: user.created_at }))
+    Ok(json_response(
+        StatusCode::OK,
+        &UserView { id: user.id, email: user.email, created_at: user.created_at, disabled_at: user.disabled_at },
+    ))
 }
 
 /// `DELETE /admin/users/{id}`: revokes every session of the user on every instance (a revocation notice, as
@@ -250,6 +258,25 @@ pub async fn delete_user(state: &AppState, ctx: &Ctx) -> Result<Response, ApiErr
         StatusCode::OK,
         &serde_json::json!({ "user_id": id, "deleted": true, "revocation_job_id": notice.id }),
     ))
+}
+
+/// `POST /admin/users/{id}/disable` (`disabled`) and `POST /admin/users/{id}/enable`: 204. Disabling marks
+/// the account first (no login succeeds after that), then revokes every session of it on every instance (a
+/// revocation notice, as `revoke-sessions` records): access tokens are refused as after a logout-all and
+/// refresh tokens no longer refresh. Enabling only lifts the mark; the user logs in again.
+///
+/// # Errors
+/// 404 `user_not_found` for a malformed or unknown id; 503 when the stores are unavailable.
+pub async fn set_disabled(state: &AppState, ctx: &Ctx, disabled: bool) -> Result<Response, ApiError> {
+    const NOT_FOUND: ApiError = ApiError::ResourceNotFound { code: "user_not_found", what: "user" };
+    let id = ctx.params.get("id").and_then(|s| uuid::Uuid::parse_str(s).ok()).ok_or(NOT_FOUND)?;
+    if !state.accounts.set_disabled(id, disabled).await? {
+        return Err(NOT_FOUND);
+    }
+    if disabled {
+        state.sessions.revoke(RevokeTarget::User(id), "account disabled".into(), "admin".into(), None).await?;
+    }
+    Ok(status_only(StatusCode::NO_CONTENT))
 }
 
 /// `GET /admin/sessions/revocations`: the newest 100 notices.

@@ -121,13 +121,22 @@ pub async fn register(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Re
 /// `POST /v1/auth/login`.
 ///
 /// # Errors
-/// 401 `invalid_credentials` (unknown email and wrong password alike), 429 after repeated failures.
+/// 401 `invalid_credentials` (unknown email and wrong password alike), 403 `account_disabled` (right
+/// password, disabled account), 429 after repeated failures.
 pub async fn login(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
     let user_agent = req.headers().get(hyper::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let creds: Credentials = read_json(req, state.settings.http.max_body_bytes).await?;
     let address = ctx.peer.ip().to_string();
     let user = state.accounts.check_credentials(&creds.email, creds.password, &address).await?;
     let pair = state.sessions.login(user.id, user_agent, Some(address)).await?;
+    // An operator's disable that raced this login (its mark set after the credentials were read, its
+    // revocation before this session existed) is caught here: the mark is set before the revocation, so either
+    // the revocation covers this session or this read sees the mark. One indexed read per login, next to the
+    // password hash it follows.
+    if state.accounts.is_disabled(user.id).await? {
+        state.sessions.logout(user.id, pair.session_id, LogoutScope::This).await?;
+        return Err(gantry_actors::accounts::AccountError::Disabled.into());
+    }
     state.accounts.count_login_success();
     let mut response = json_response(StatusCode::OK, &pair);
     no_store(&mut response);

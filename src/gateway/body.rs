@@ -37,11 +37,22 @@ pub async fn read_json<T: DeserializeOwned>(req: Request<Incoming>, limit: usize
     parse_json(&bytes.to_bytes())
 }
 
-/// Parses JSON, describing failures by position only.
+/// Parses JSON, describing failures by position only. Every request body of the API is a JSON object: an
+/// array is refused before serde sees it, because serde's derived structs would also take the fields as an
+/// array in declaration order (`["a@example.com", "…"]` as a login), a shape no client is documented to send.
 ///
 /// # Errors
 /// [`ApiError::MalformedJson`].
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if let Some(start) = bytes.iter().position(|b| !b.is_ascii_whitespace())
+        && bytes[start] == b'['
+    {
+        let line = 1 + bytes[..start].iter().filter(|&&b| b == b'\n').count();
+        let column = start - bytes[..start].iter().rposition(|&b| b == b'\n').map_or(0, |nl| nl + 1) + 1;
+        return Err(ApiError::MalformedJson(format!(
+            "JSON does not match the expected shape (an object) at line {line} column {column}"
+        )));
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         use serde_json::error::Category;
         let what = match e.classify() {
@@ -72,5 +83,14 @@ mod tests {
         assert!(!text.contains("Hn4Bv7"), "{text}");
         let err = parse_json::<Shape>(b"{\"n\": ").expect_err("truncated");
         assert!(err.to_string().starts_with("truncated JSON"));
+    }
+
+    /// A body is an object: the fields as an array (which serde's derived structs would take in declaration
+    /// order) are refused, with the position of the array.
+    #[test]
+    fn arrays_are_refused_where_an_object_is_expected() {
+        let err = parse_json::<Shape>(b"  [7]").expect_err("an array");
+        assert_eq!(err.to_string(), "JSON does not match the expected shape (an object) at line 1 column 3");
+        assert_eq!(parse_json::<Shape>(b" {\"n\": 7}").expect("an object").n, 7);
     }
 }

@@ -8,9 +8,9 @@ use hyper::body::Incoming;
 use super::ctx::Ctx;
 use super::problem::ApiError;
 use super::respond::Response;
-use super::router::Route;
+use super::router::{Listener, Route};
 use super::state::AppState;
-use super::{admin, auth, health, jobs, options, rotations, templates, uploads};
+use super::{admin, auth, health, jobs, openapi, options, rotations, templates, uploads};
 
 /// Runs the handler of `route` (admin routes check the admin token first).
 ///
@@ -25,6 +25,8 @@ pub(super) async fn dispatch(
     match route {
         Route::Healthz => Ok(health::healthz(state)),
         Route::Readyz => Ok(health::readyz(state).await),
+        Route::PublicOpenApi => Ok(openapi::document(Listener::Public)),
+        Route::AdminOpenApi => Ok(openapi::document(Listener::Admin)),
         Route::GetJob => jobs::get(state, &ctx, &req, jobs::View::Public).await,
         Route::Metrics => Ok(admin::metrics(state)),
         Route::AdminSecrets => {
@@ -62,6 +64,14 @@ pub(super) async fn dispatch(
         Route::AdminDeleteUser => {
             admin::authorize(state, &req)?;
             admin::delete_user(state, &ctx).await
+        }
+        Route::AdminDisableUser => {
+            admin::authorize(state, &req)?;
+            admin::set_disabled(state, &ctx, true).await
+        }
+        Route::AdminEnableUser => {
+            admin::authorize(state, &req)?;
+            admin::set_disabled(state, &ctx, false).await
         }
         Route::AdminRevocations => {
             admin::authorize(state, &req)?;

@@ -254,6 +254,9 @@ impl From<AccountError> for ApiError {
             AccountError::InvalidCredentials => {
                 Self::Unauthenticated { code: "invalid_credentials", message: "wrong email or password" }
             }
+            AccountError::Disabled => {
+                Self::Forbidden { code: "account_disabled", message: "this account has been disabled; contact support" }
+            }
             AccountError::TooManyAttempts { retry_after } => Self::TooManyRequests { retry_after },
             AccountError::Overloaded => Self::Unavailable {
                 code: "overloaded",

@@ -13,6 +13,10 @@ pub enum Route {
     Healthz,
     /// `GET /readyz`.
     Readyz,
+    /// `GET /openapi.json` on the public listener.
+    PublicOpenApi,
+    /// `GET /openapi.json` on the admin listener.
+    AdminOpenApi,
     /// `GET /v1/jobs/{id}`.
     GetJob,
     /// `GET /metrics` (admin listener).
@@ -83,6 +87,10 @@ pub enum Route {
     AdminFindUser,
     /// `DELETE /admin/users/{id}`.
     AdminDeleteUser,
+    /// `POST /admin/users/{id}/disable`.
+    AdminDisableUser,
+    /// `POST /admin/users/{id}/enable`.
+    AdminEnableUser,
 }
 
 impl Route {
@@ -118,7 +126,8 @@ impl Listener {
         }
     }
 
-    fn routes(self) -> &'static [(Method, &'static str, Route)] {
+    /// The listener's routes: method, path template, route.
+    pub(crate) fn routes(self) -> &'static [(Method, &'static str, Route)] {
         match self {
             Self::Public => &PUBLIC,
             Self::Admin => &ADMIN,
@@ -126,9 +135,10 @@ impl Listener {
     }
 }
 
-static PUBLIC: [(Method, &str, Route); 21] = [
+static PUBLIC: [(Method, &str, Route); 22] = [
     (Method::GET, "/healthz", Route::Healthz),
     (Method::GET, "/readyz", Route::Readyz),
+    (Method::GET, "/openapi.json", Route::PublicOpenApi),
     (Method::GET, "/v1/jobs/{id}", Route::GetJob),
     (Method::POST, "/v1/auth/register", Route::Register),
     (Method::POST, "/v1/auth/login", Route::Login),
@@ -150,9 +160,10 @@ static PUBLIC: [(Method, &str, Route); 21] = [
     (Method::POST, "/v1/templates/{category_id}/submit", Route::SubmitTemplate),
 ];
 
-static ADMIN: [(Method, &str, Route); 18] = [
+static ADMIN: [(Method, &str, Route); 21] = [
     (Method::GET, "/healthz", Route::Healthz),
     (Method::GET, "/metrics", Route::Metrics),
+    (Method::GET, "/openapi.json", Route::AdminOpenApi),
     (Method::GET, "/admin/secrets", Route::AdminSecrets),
     (Method::POST, "/admin/secrets/validate", Route::AdminValidateSecrets),
     (Method::GET, "/admin/jobs/{id}", Route::AdminGetJob),
@@ -169,6 +180,8 @@ static ADMIN: [(Method, &str, Route); 18] = [
     (Method::POST, "/admin/templates", Route::AdminImportTemplates),
     (Method::GET, "/admin/users", Route::AdminFindUser),
     (Method::DELETE, "/admin/users/{id}", Route::AdminDeleteUser),
+    (Method::POST, "/admin/users/{id}/disable", Route::AdminDisableUser),
+    (Method::POST, "/admin/users/{id}/enable", Route::AdminEnableUser),
 ];
 
 struct Entry {

@@ -209,7 +209,7 @@ const COMPONENTS: &[&str] = &[
     "upload_pipeline",
     "option_cache",
 ];
-const LOGIN_OUTCOMES: &[&str] = &["success", "invalid_credentials", "rate_limited"];
+const LOGIN_OUTCOMES: &[&str] = &["success", "invalid_credentials", "disabled", "rate_limited"];
 const REFRESH_OUTCOMES: &[&str] = &["rotated", "reused", "revoked", "expired", "invalid", "unavailable"];
 const REVOCATION_SCOPES: &[&str] = &["session", "user", "all"];
 const UPLOAD_OUTCOMES: &[&str] = &[

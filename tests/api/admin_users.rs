@@ -1,4 +1,5 @@
-//! Operators find and delete an account through the admin listener or the CLI; deleting revokes its sessions.
+//! Operators find, disable, enable and delete an account through the admin listener or the CLI; deleting and
+//! disabling revoke its sessions.
 
 use std::process::Command;
 
@@ -109,4 +110,81 @@ async fn smoke_deletes_its_ephemeral_account_through_the_admin_listener() {
     let email = report["email"].as_str().expect("email").replace('@', "%40");
     assert_problem(app.admin_get(&format!("/admin/users?email={email}")).send().await.unwrap(), 404, "user_not_found")
         .await;
+}
+
+/// `POST /admin/users/{id}/disable` answers 204: the account's access token is refused (`session_revoked`), its
+/// refresh token no longer refreshes, and its right password gets 403 `account_disabled` (a wrong one still
+/// gets 401 `invalid_credentials`, so the code tells nothing to someone without the password). `enable` lets
+/// it log in again; unknown and malformed ids are 404 `user_not_found`; no token is 401.
+#[tokio::test]
+async fn disabling_a_user_revokes_its_sessions_and_refuses_its_logins_until_enabled() {
+    let app = spawn_app().await;
+    let user_id = app.register("disable-me@example.com").await;
+    let pair = app.login("disable-me@example.com").await;
+    let other = app.register("bystander@example.com").await;
+    let bystander = app.login("bystander@example.com").await;
+    let post = |path: String| app.client.post(format!("{}{path}", app.admin)).bearer_auth(ADMIN_TOKEN).send();
+    let login = |password: &str| {
+        app.post_json("/v1/auth/login", &serde_json::json!({"email": "disable-me@example.com", "password": password}))
+            .send()
+    };
+
+    let disabled = post(format!("/admin/users/{user_id}/disable")).await.unwrap();
+    assert_eq!(disabled.status(), 204);
+    assert_problem(app.me(access(&pair)).await, 401, "session_revoked").await;
+    assert_problem(app.refresh(crate::helpers::refresh_of(&pair)).await, 401, "session_revoked").await;
+    assert_problem(login(crate::helpers::PASSWORD).await.unwrap(), 403, "account_disabled").await;
+    assert_problem(login("not-the-password-at-all").await.unwrap(), 401, "invalid_credentials").await;
+    let found = json_of(app.admin_get("/admin/users?email=disable-me%40example.com").send().await.unwrap(), 200).await;
+    assert!(found["disabled_at"].is_string(), "{found}");
+    json_of(app.me(access(&bystander)).await, 200).await;
+    assert_ne!(other, user_id);
+
+    assert_eq!(post(format!("/admin/users/{user_id}/enable")).await.unwrap().status(), 204);
+    let again = json_of(login(crate::helpers::PASSWORD).await.unwrap(), 200).await;
+    json_of(app.me(access(&again)).await, 200).await;
+    let found = json_of(app.admin_get("/admin/users?email=disable-me%40example.com").send().await.unwrap(), 200).await;
+    assert!(found["disabled_at"].is_null(), "{found}");
+
+    let unknown = uuid::Uuid::now_v7();
+    assert_problem(post(format!("/admin/users/{unknown}/disable")).await.unwrap(), 404, "user_not_found").await;
+    assert_problem(post("/admin/users/not-a-uuid/enable".into()).await.unwrap(), 404, "user_not_found").await;
+    let anonymous = app.client.post(format!("{}/admin/users/{user_id}/disable", app.admin)).send().await.unwrap();
+    assert_problem(anonymous, 401, "unauthorized").await;
+}
+
+/// `gantry users disable` and `gantry users enable` do the same through a running instance.
+#[tokio::test]
+async fn users_disable_and_enable_cli_call_the_running_instance() {
+    let app = spawn_app().await;
+    let user_id = app.register("cli-disable@example.com").await;
+    let pair = app.login("cli-disable@example.com").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, admin) = (dir.path().to_owned(), app.admin.clone());
+    let run = |action: &'static str, id: String| {
+        let (path, admin) = (path.clone(), admin.clone());
+        tokio::task::spawn_blocking(move || {
+            gantry(&path).args(["users", action, "--id", &id, "--admin-url", &admin]).output().expect("runs")
+        })
+    };
+
+    let out = run("disable", user_id.clone()).await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_problem(app.me(access(&pair)).await, 401, "session_revoked").await;
+    let login = || {
+        app.post_json(
+            "/v1/auth/login",
+            &serde_json::json!({"email": "cli-disable@example.com", "password": crate::helpers::PASSWORD}),
+        )
+        .send()
+    };
+    assert_problem(login().await.unwrap(), 403, "account_disabled").await;
+
+    let out = run("enable", user_id).await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    json_of(login().await.unwrap(), 200).await;
+
+    let out = run("enable", uuid::Uuid::now_v7().to_string()).await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no account with the id"));
 }

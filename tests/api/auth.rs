@@ -307,6 +307,7 @@ async fn passwords_are_nfkc_normalised_and_old_hashes_are_rehashed() {
         password_hash:
             "$argon2id$v=19$m=19456,t=2,p=1$/nxDKLljdVKJkBRy9Bchpg$XpaBD9H61E4Auw7OZCbM5BSd2dbEiaxTLIWsoo5VG2A".into(),
         created_at: time::OffsetDateTime::now_utc(),
+        disabled_at: None,
     };
     app.backends.accounts.create_user(&legacy).await.expect("legacy user");
     let normal = json!({"email": "legacy@example.com", "password": "field-harvest-blue-42"});

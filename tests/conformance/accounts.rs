@@ -16,6 +16,7 @@ fn user(email: &str) -> User {
         email: email.to_owned(),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
         created_at: OffsetDateTime::now_utc(),
+        disabled_at: None,
     }
 }
 
@@ -148,8 +149,37 @@ pub async fn revocation_notices_come_newest_first_with_filled_in_counts(accounts
     assert_eq!(all[2], first);
 }
 
+/// A user is created enabled; disabling records the time (disabling again keeps the first time), enabling
+/// clears it; only that user changes; an unknown id answers `false`.
+pub async fn disabling_and_enabling_a_user_round_trips(accounts: Arc<dyn AccountStore>) {
+    let alice = user("disable-alice@example.com");
+    let bob = user("disable-bob@example.com");
+    accounts.create_user(&alice).await.expect("create");
+    accounts.create_user(&bob).await.expect("create");
+    let read = |id| {
+        let accounts = accounts.clone();
+        async move { accounts.user_by_id(id).await.expect("read").expect("user") }
+    };
+    assert_eq!(read(alice.id).await.disabled_at, None);
+
+    let first = OffsetDateTime::now_utc().replace_nanosecond(123_456_000).expect("valid");
+    assert!(accounts.set_disabled(alice.id, Some(first)).await.expect("disable"));
+    assert_eq!(read(alice.id).await.disabled_at, Some(first));
+    let later = first + time::Duration::seconds(5);
+    assert!(accounts.set_disabled(alice.id, Some(later)).await.expect("disable again"));
+    assert_eq!(read(alice.id).await.disabled_at, Some(first), "the first time is kept");
+    let by_email = accounts.user_by_email("disable-alice@example.com").await.expect("read").expect("user");
+    assert_eq!(by_email.disabled_at, Some(first));
+    assert_eq!(read(bob.id).await.disabled_at, None, "only that user");
+
+    assert!(accounts.set_disabled(alice.id, None).await.expect("enable"));
+    assert_eq!(read(alice.id).await.disabled_at, None);
+    assert!(!accounts.set_disabled(Uuid::now_v7(), Some(first)).await.expect("unknown"));
+}
+
 sql_cases!(
     accounts: users_round_trip_and_duplicate_email_is_taken,
+    disabling_and_enabling_a_user_round_trips,
     set_password_hash_replaces_only_that_users_hash,
     raise_epoch_is_monotonic_and_per_scope,
     concurrent_epoch_raises_never_lower_it,

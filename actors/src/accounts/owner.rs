@@ -77,6 +77,10 @@ pub enum AccountError {
     /// Wrong email or password (the two are not told apart).
     #[error("wrong email or password")]
     InvalidCredentials,
+    /// The password is right but an operator disabled the account. Only told to a caller who knows the
+    /// password, so it reveals no more than a successful login would.
+    #[error("this account is disabled")]
+    Disabled,
     /// Too many failed logins for this account or address.
     #[error("too many failed logins; retry in {}s", .retry_after.as_secs())]
     TooManyAttempts {
@@ -276,7 +280,13 @@ impl Accounts {
             .await?
             .map_err(|e| AccountError::Hashing(e.to_string()))?;
         drop(share);
-        let user = User { id: Uuid::now_v7(), email, password_hash: phc, created_at: OffsetDateTime::now_utc() };
+        let user = User {
+            id: Uuid::now_v7(),
+            email,
+            password_hash: phc,
+            created_at: OffsetDateTime::now_utc(),
+            disabled_at: None,
+        };
         self.0.store.create_user(&user).await?;
         metrics::counter!("gantry_auth_registrations_total").increment(1);
         self.remember_email(user.id, &user.email);
@@ -290,9 +300,13 @@ impl Accounts {
     /// pair and gives its attempt back to the account and address; an attempt that never got verified
     /// (overload, store down) is given back everywhere.
     ///
+    /// A disabled account is refused only after its password verified ([`AccountError::Disabled`]); the
+    /// attempt keeps its count, as a failure does, so a disabled account gives no more tries than a wrong
+    /// password.
+    ///
     /// # Errors
-    /// [`AccountError::TooManyAttempts`], [`AccountError::InvalidCredentials`], [`AccountError::Overloaded`],
-    /// [`AccountError::Unavailable`] or [`AccountError::Hashing`].
+    /// [`AccountError::TooManyAttempts`], [`AccountError::InvalidCredentials`], [`AccountError::Disabled`],
+    /// [`AccountError::Overloaded`], [`AccountError::Unavailable`] or [`AccountError::Hashing`].
     pub async fn check_credentials(
         &self,
         raw_email: &str,
@@ -319,6 +333,10 @@ impl Accounts {
             }
         }
         match self.verify(&account_key, password_text).await {
+            Ok(Some(user)) if user.disabled_at.is_some() => {
+                count_login("disabled");
+                Err(AccountError::Disabled)
+            }
             Ok(Some(user)) => {
                 self.0.by_pair.reset(&pair_key);
                 self.0.by_account.release(&account_key);
@@ -452,6 +470,25 @@ impl Accounts {
     pub async fn find_by_email(&self, raw_email: &str) -> Result<Option<User>, AccountError> {
         let Ok(email) = normalize_email(raw_email) else { return Ok(None) };
         Ok(self.0.store.user_by_email(&email).await?)
+    }
+
+    /// Disables user `id` (`disabled = true`, keeping the first time if it is disabled already) or enables it;
+    /// returns whether the user exists. A disabled account cannot log in; ending its sessions is the caller's
+    /// (the session registry's) part, done after this so no login can slip in between.
+    ///
+    /// # Errors
+    /// [`AccountError::Unavailable`].
+    pub async fn set_disabled(&self, id: Uuid, disabled: bool) -> Result<bool, AccountError> {
+        let at = disabled.then(OffsetDateTime::now_utc);
+        Ok(self.0.store.set_disabled(id, at).await?)
+    }
+
+    /// Whether user `id` is disabled now (always asks the store; an unknown user is not).
+    ///
+    /// # Errors
+    /// [`AccountError::Unavailable`].
+    pub async fn is_disabled(&self, id: Uuid) -> Result<bool, AccountError> {
+        Ok(self.0.store.user_by_id(id).await?.is_some_and(|u| u.disabled_at.is_some()))
     }
 
     /// Deletes user `id`. Its sessions are not touched here: the caller revokes them first (through the

@@ -22,6 +22,8 @@ pub struct User {
     pub password_hash: String,
     /// Registration time.
     pub created_at: OffsetDateTime,
+    /// When an operator disabled the account (`None`: enabled). A disabled account cannot log in.
+    pub disabled_at: Option<OffsetDateTime>,
 }
 
 impl std::fmt::Debug for User {
@@ -115,6 +117,13 @@ pub trait AccountStore: Send + Sync + 'static {
     /// # Errors
     /// The database is unreachable.
     async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> Result<bool, AccountStoreError>;
+
+    /// Disables user `id` at `at` (`Some`, keeping an earlier time if it is disabled already) or enables it
+    /// (`None`); returns whether the user exists.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn set_disabled(&self, id: Uuid, at: Option<OffsetDateTime>) -> Result<bool, AccountStoreError>;
 
     /// Deletes a user (ephemeral smoke-test accounts); absent is not an error.
     ///

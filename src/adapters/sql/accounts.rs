@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::accounts::{AccountStore, AccountStoreError, Epochs, RevocationNotice, User};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
@@ -15,7 +16,7 @@ use super::{
 /// The columns [`user_from_row`] reads (static SQL, see `jobs.rs`).
 macro_rules! user_columns {
     () => {
-        "id, email, password_hash, created_at"
+        "id, email, password_hash, created_at, disabled_at"
     };
 }
 
@@ -60,8 +61,8 @@ impl<D: SqlDb> SqlAccounts<D> {
 #[async_trait]
 impl<D: AccountsDialect> AccountStore for SqlAccounts<D> {
     async fn create_user(&self, user: &User) -> Result<(), AccountStoreError> {
-        let sql = concat!("INSERT INTO users (", user_columns!(), ") VALUES ($1, $2, $3, $4)");
-        let args = args![user.id, &user.email, &user.password_hash, user.created_at];
+        let sql = concat!("INSERT INTO users (", user_columns!(), ") VALUES ($1, $2, $3, $4, $5)");
+        let args = args![user.id, &user.email, &user.password_hash, user.created_at, user.disabled_at];
         match self.db.pool().execute(sql, args).await {
             Ok(_) => Ok(()),
             Err(e) if D::is_email_taken(&e) => Err(AccountStoreError::EmailTaken),
@@ -84,6 +85,15 @@ impl<D: AccountsDialect> AccountStore for SqlAccounts<D> {
     async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> Result<bool, AccountStoreError> {
         let sql = "UPDATE users SET password_hash = $2 WHERE id = $1";
         Ok(execute(&self.db, "set_password_hash", sql, args![id, password_hash]).await? == 1)
+    }
+
+    async fn set_disabled(&self, id: Uuid, at: Option<OffsetDateTime>) -> Result<bool, AccountStoreError> {
+        // Disabling twice keeps the first time (COALESCE); enabling clears it.
+        let sql = match at {
+            Some(_) => "UPDATE users SET disabled_at = COALESCE(disabled_at, $2) WHERE id = $1",
+            None => "UPDATE users SET disabled_at = $2 WHERE id = $1",
+        };
+        Ok(execute(&self.db, "set_disabled", sql, args![id, at]).await? == 1)
     }
 
     async fn delete_user(&self, id: Uuid) -> Result<(), AccountStoreError> {
@@ -167,6 +177,7 @@ fn user_from_row<R: SqlRow>(row: &R) -> Result<User, Unavailable> {
         email: f.text("email")?,
         password_hash: f.text("password_hash")?,
         created_at: f.time("created_at")?,
+        disabled_at: f.opt_time("disabled_at")?,
     })
 }
 

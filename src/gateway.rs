@@ -33,6 +33,7 @@ pub mod ctx;
 pub mod dispatch;
 pub mod health;
 pub mod jobs;
+pub mod moderation;
 pub mod options;
 pub mod problem;
 pub mod respond;

@@ -83,6 +83,24 @@ pub enum Route {
     AdminFindUser,
     /// `DELETE /admin/users/{id}`.
     AdminDeleteUser,
+    /// `GET /v1/options/{kind}/{id}` (a merged id resolves to the option it was merged into).
+    GetOption,
+    /// `GET /v1/options/{kind}/suggestions?name=&parent_id=`.
+    SuggestOptions,
+    /// `GET /admin/options` (recently created, for review).
+    AdminRecentOptions,
+    /// `GET /admin/options/audit`.
+    AdminOptionsAudit,
+    /// `PATCH /admin/options/{id}`.
+    AdminPatchOption,
+    /// `POST /admin/options/{id}/merge`.
+    AdminMergeOption,
+    /// `POST /admin/options/{id}/hide`.
+    AdminHideOption,
+    /// `POST /admin/options/{id}/unhide`.
+    AdminUnhideOption,
+    /// `POST /admin/options/{id}/approve`.
+    AdminApproveOption,
 }
 
 impl Route {
@@ -126,7 +144,7 @@ impl Listener {
     }
 }
 
-static PUBLIC: [(Method, &str, Route); 21] = [
+static PUBLIC: [(Method, &str, Route); 23] = [
     (Method::GET, "/healthz", Route::Healthz),
     (Method::GET, "/readyz", Route::Readyz),
     (Method::GET, "/v1/jobs/{id}", Route::GetJob),
@@ -145,12 +163,14 @@ static PUBLIC: [(Method, &str, Route); 21] = [
     (Method::GET, "/v1/uploads/{id}/content", Route::UploadContent),
     (Method::GET, "/v1/options/{kind}", Route::ListOptions),
     (Method::POST, "/v1/options/{kind}", Route::CreateOption),
+    (Method::GET, "/v1/options/{kind}/suggestions", Route::SuggestOptions),
+    (Method::GET, "/v1/options/{kind}/{id}", Route::GetOption),
     (Method::GET, "/v1/templates/{category_id}", Route::GetTemplate),
     (Method::POST, "/v1/templates/{category_id}/evaluate", Route::EvaluateTemplate),
     (Method::POST, "/v1/templates/{category_id}/submit", Route::SubmitTemplate),
 ];
 
-static ADMIN: [(Method, &str, Route); 18] = [
+static ADMIN: [(Method, &str, Route); 25] = [
     (Method::GET, "/healthz", Route::Healthz),
     (Method::GET, "/metrics", Route::Metrics),
     (Method::GET, "/admin/secrets", Route::AdminSecrets),
@@ -169,6 +189,13 @@ static ADMIN: [(Method, &str, Route); 18] = [
     (Method::POST, "/admin/templates", Route::AdminImportTemplates),
     (Method::GET, "/admin/users", Route::AdminFindUser),
     (Method::DELETE, "/admin/users/{id}", Route::AdminDeleteUser),
+    (Method::GET, "/admin/options", Route::AdminRecentOptions),
+    (Method::GET, "/admin/options/audit", Route::AdminOptionsAudit),
+    (Method::PATCH, "/admin/options/{id}", Route::AdminPatchOption),
+    (Method::POST, "/admin/options/{id}/merge", Route::AdminMergeOption),
+    (Method::POST, "/admin/options/{id}/hide", Route::AdminHideOption),
+    (Method::POST, "/admin/options/{id}/unhide", Route::AdminUnhideOption),
+    (Method::POST, "/admin/options/{id}/approve", Route::AdminApproveOption),
 ];
 
 struct Entry {

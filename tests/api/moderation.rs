@@ -137,6 +137,11 @@ async fn merge_keeps_ids_resolvable_and_names_pointing_at_the_survivor() {
     let brand_errors: Vec<&Value> =
         evaluated["errors"].as_array().expect("errors").iter().filter(|e| e["field"] == "brand").collect();
     assert!(brand_errors.is_empty(), "a merged id is still a valid brand: {evaluated}");
+    assert!(
+        !evaluated["errors"].as_array().unwrap().iter().any(|e| e["field"] == "model"),
+        "the model is checked under the survivor: {evaluated}"
+    );
+    assert_eq!(evaluated["options"]["model"]["parent_id"], ginaf["id"], "{evaluated}");
     let refused =
         admin(&app, reqwest::Method::POST, &format!("/admin/options/{}/merge", ginaf["id"].as_str().unwrap()))
             .json(&json!({"into": x3232["id"]}));

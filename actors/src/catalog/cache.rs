@@ -1190,8 +1190,20 @@ impl OptionCacheHandle {
         let mut names = HashMap::new();
         let visible = |o: &CatalogOption| !o.pending || (viewer.is_some() && o.created_by == viewer);
         for check in checks {
-            let found = match self.list((check.list.kind, check.list.parent_id)).await {
-                Ok(list) => match list.items.iter().find(|o| o.id == check.id && visible(o)) {
+            let list = match self.list((check.list.kind, check.list.parent_id)).await {
+                Ok(list) => Some(list),
+                // A parent merged away: its children are under the option it was merged into.
+                Err(CacheError::UnknownParent) => match check.list.parent_id {
+                    Some(parent) => match self.merged_into(parent).await? {
+                        Some(survivor) => self.list((check.list.kind, Some(survivor))).await.ok(),
+                        None => None,
+                    },
+                    None => None,
+                },
+                Err(e) => return Err(e),
+            };
+            let found = match list {
+                Some(list) => match list.items.iter().find(|o| o.id == check.id && visible(o)) {
                     Some(o) => Some((o.id, o.name.clone())),
                     None => self
                         .merged_into(check.id)
@@ -1199,8 +1211,7 @@ impl OptionCacheHandle {
                         .and_then(|target| list.items.iter().find(|o| o.id == target && visible(o)))
                         .map(|o| (o.id, o.name.clone())),
                 },
-                Err(CacheError::UnknownParent) => None,
-                Err(e) => return Err(e),
+                None => None,
             };
             if let Some(found) = found {
                 names.insert(check.id, found);
@@ -1213,6 +1224,12 @@ impl OptionCacheHandle {
             };
             if !evaluation.errors.iter().any(|e| e.field == check.field) {
                 evaluation.errors.push(ValueIssue { field: check.field, code: "unknown_option", message });
+            }
+        }
+        // A dependent list whose parent field holds a merged id is the survivor's list.
+        for list in evaluation.options.values_mut() {
+            if let Some((survivor, _)) = list.parent_id.and_then(|parent| names.get(&parent)) {
+                list.parent_id = Some(*survivor);
             }
         }
         // A brand field holding a country's id must not point the model list at that country.

@@ -253,18 +253,16 @@ pub async fn create(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resu
         hidden: false,
         pending,
     };
-    let key = option.name_key.clone();
+    // Near matches come from the list as it was before the create (a cache hit as a rule): reading it after
+    // would reload it at the new version on every create.
+    let before = state.options.list((kind, parent_id)).await?;
+    let near = near_matches(&option.name_key, before.items.iter().filter(|o| visible_to(o, Some(claims.sub))));
     let created = state.options.create(option).await?;
     if created.option.hidden {
         return Err(ApiError::field("name", "hidden", "moderators hid an option of this name"));
     }
     let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
-    let near = if created.created {
-        let list = state.options.list((kind, parent_id)).await?;
-        near_matches(&key, list.items.iter().filter(|o| o.id != created.option.id && visible_to(o, Some(claims.sub))))
-    } else {
-        Vec::new()
-    };
+    let near = if created.created { near } else { Vec::new() };
     let body = CreatedItem { item: Item::from(&created.option), pending: created.option.pending, near_matches: near };
     let mut response = json_response(status, &body);
     if let Ok(v) = HeaderValue::from_str(&created.version.to_string()) {

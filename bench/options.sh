@@ -3,17 +3,21 @@
 #   - `GET /v1/options/model?parent_id=…` (a cached option list),
 #   - `GET /v1/templates/{trucks}` (a cached resolved form),
 #   - `POST /v1/templates/{trucks}/evaluate` (the cascade runtime: JsonLogic conditions, value checks and
-#     option-membership look-ups through the cached lists).
+#     option-membership look-ups through the cached lists),
+#   - the same cached option list with a logged-in caller's access token (the token check and the per-caller
+#     filter of pending options: what review of new accounts' options costs a read),
+#   - `GET /v1/options/brand/suggestions?name=Scanja` (identity key and near matches over a cached list).
 #   bench/options.sh [secs=10] [connections=64]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}; conns=${2:-64}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
 [ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release --bin gantry >/dev/null 2>&1
+bin="${CARGO_TARGET_DIR:-target}/release/gantry"
 data=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$data"' EXIT
 GANTRY_DATA_DIR="$data" GANTRY_HTTP_ADDR=127.0.0.1:18680 GANTRY_ADMIN_ADDR=127.0.0.1:19680 GANTRY_LOG=warn \
-  ./target/release/gantry 2>/dev/null &
+  "$bin" 2>/dev/null &
 for _ in $(seq 100); do curl -sf localhost:18680/healthz >/dev/null && break; sleep 0.1; done
 first_id() { python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])'; }
 volvo=$(curl -sf 'localhost:18680/v1/options/brand?q=volvo' | first_id)
@@ -25,6 +29,12 @@ form="http://127.0.0.1:18680/v1/templates/$trucks"
 body="{\"values\":{\"brand\":\"$volvo\",\"model\":\"$fh\",\"year\":2019,\"condition\":\"used\",\"country\":\"$germany\",\"mileage_km\":412000,\"fuel_type\":\"diesel\",\"emission_class\":\"euro_6\",\"adr\":true,\"adr_classes\":[\"3\"]},\"changed\":\"brand\"}"
 curl -sf "$url" >/dev/null; curl -sf "$form" >/dev/null   # fill the caches
 curl -sf -H 'content-type: application/json' -d "$body" "$form/evaluate" >/dev/null
+creds='{"email":"bench@example.com","password":"correct horse battery staple"}'
+curl -sf -H 'content-type: application/json' -d "$creds" localhost:18680/v1/auth/register >/dev/null
+token=$(curl -sf -H 'content-type: application/json' -d "$creds" localhost:18680/v1/auth/login \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+suggest="http://127.0.0.1:18680/v1/options/brand/suggestions?name=Scanja"
+curl -sf "$suggest" >/dev/null
 lua=$(mktemp); printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = [[%s]]\n' "$body" > "$lua"
 rps() { wrk -t2 -c"$conns" -d"${secs}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
 rps http://127.0.0.1:18680/healthz >/dev/null   # warm-up
@@ -32,9 +42,13 @@ healthz=$(rps http://127.0.0.1:18680/healthz)
 models=$(rps "$url")
 template=$(rps "$form")
 evaluate=$(rps -s "$lua" "$form/evaluate")
+authed=$(rps -H "Authorization: Bearer $token" "$url")
+suggestions=$(rps "$suggest")
 rm -f "$lua"
 echo "gantry /healthz:                   $healthz req/s"
 echo "gantry /v1/options/model (hit):    $models req/s"
 echo "gantry /v1/templates/{id} (hit):   $template req/s"
 echo "gantry /v1/templates/{id}/evaluate: $evaluate req/s"
-python3 -c "print(f'ratio options/healthz: {$models/$healthz:.2f}  template/healthz: {$template/$healthz:.2f}  evaluate/healthz: {$evaluate/$healthz:.2f}')"
+echo "gantry /v1/options/model (hit, logged in): $authed req/s"
+echo "gantry /v1/options/brand/suggestions: $suggestions req/s"
+python3 -c "print(f'ratio options/healthz: {$models/$healthz:.2f}  template/healthz: {$template/$healthz:.2f}  evaluate/healthz: {$evaluate/$healthz:.2f}  options-logged-in/healthz: {$authed/$healthz:.2f}  suggestions/healthz: {$suggestions/$healthz:.2f}')"

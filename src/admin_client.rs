@@ -29,6 +29,20 @@ pub async fn post_json(url: &str, token: &str, body: String) -> anyhow::Result<(
     send(hyper::Method::POST, url, token, body).await
 }
 
+/// Sends `body` (JSON) to `url` with `method` and `Authorization: Bearer <token>`; returns the status and body
+/// text.
+///
+/// # Errors
+/// The URL is not `http://host:port/…`, or the instance cannot be reached in time.
+pub async fn send_json(
+    method: hyper::Method,
+    url: &str,
+    token: &str,
+    body: String,
+) -> anyhow::Result<(StatusCode, String)> {
+    send(method, url, token, body).await
+}
+
 /// DELETEs `url` with `Authorization: Bearer <token>`; returns the status and body text.
 ///
 /// # Errors

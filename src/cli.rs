@@ -75,6 +75,92 @@ pub enum Command {
         #[command(subcommand)]
         action: TemplatesCommand,
     },
+    /// Catalog moderation (through a running instance's admin listener): review, rename, merge, hide,
+    /// approve, engine flags, audit. Every change reaches every instance and is recorded (who, what, when).
+    Options {
+        /// What to do.
+        #[command(subcommand)]
+        action: OptionsCommand,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL", global = true)]
+        admin_url: Option<String>,
+        /// Who asks, recorded in the audit table (default: `cli`).
+        #[arg(long, global = true, default_value = "cli")]
+        by: String,
+    },
+}
+
+/// `gantry options …`.
+#[derive(Debug, Subcommand)]
+pub enum OptionsCommand {
+    /// Recently created options, newest first (hidden and pending included), for review.
+    Recent {
+        /// Only those created by this account (a user id).
+        #[arg(long)]
+        created_by: Option<String>,
+        /// Only those created since this RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many (1–1000).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// The moderation records, newest first.
+    Audit {
+        /// At most this many (1–1000).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Rename an option (refused when another option under the same parent has the name: merge instead).
+    Rename {
+        /// The option's id.
+        #[arg(long)]
+        id: String,
+        /// The new name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Merge an option into another of its kind: its id and name resolve to the other from now on, its
+    /// children move there.
+    Merge {
+        /// The option that goes.
+        #[arg(long)]
+        id: String,
+        /// The option that stays.
+        #[arg(long)]
+        into: String,
+    },
+    /// Hide an option: not listed nor accepted in new forms; its id still resolves.
+    Hide {
+        /// The option's id.
+        #[arg(long)]
+        id: String,
+    },
+    /// Show a hidden option again.
+    Unhide {
+        /// The option's id.
+        #[arg(long)]
+        id: String,
+    },
+    /// Approve an option created by a new account: everyone sees it from now on.
+    Approve {
+        /// The option's id.
+        #[arg(long)]
+        id: String,
+    },
+    /// Set whether listings of a category have an engine. Refused (listing the stored forms it would break)
+    /// unless `--force`, which applies it and flags those forms.
+    SetEngine {
+        /// The category's id.
+        #[arg(long)]
+        id: String,
+        /// `true` or `false`.
+        #[arg(long, action = clap::ArgAction::Set)]
+        has_engine: bool,
+        /// Apply even when it breaks stored forms (they are flagged and served degraded).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// `gantry templates …`.

@@ -2,7 +2,9 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{Command, RotationsCommand, SecretsCommand, SessionsCommand, TemplatesCommand, UsersCommand};
+use crate::cli::{
+    Command, OptionsCommand, RotationsCommand, SecretsCommand, SessionsCommand, TemplatesCommand, UsersCommand,
+};
 use crate::config::Settings;
 use crate::config::secrets::{self, SecretEnv};
 
@@ -62,6 +64,9 @@ pub fn run(command: Command, settings: Settings, runtime: &tokio::runtime::Runti
         Command::Templates { action: TemplatesCommand::Check { file } } => exit_with(templates_check(&file)),
         Command::Templates { action: TemplatesCommand::Import { file, replace, admin_url } } => {
             exit_with(runtime.block_on(templates_import(&settings, &file, replace, admin_url.as_deref())))
+        }
+        Command::Options { action, admin_url, by } => {
+            exit_with(runtime.block_on(options(&settings, action, &by, admin_url.as_deref())))
         }
     }
 }
@@ -284,6 +289,71 @@ pub async fn sessions_revoke_all(
     let body = serde_json::json!({ "reason": reason, "requested_by": "cli", "user_message": user_message }).to_string();
     let (status, text) =
         crate::admin_client::post_json(&format!("{base}/admin/sessions/revoke-all"), &token, body).await?;
+    if status.is_success() {
+        println!("{text}");
+        Ok(())
+    } else {
+        anyhow::bail!("the instance answered {status}: {text}")
+    }
+}
+
+/// An id argument, checked before anything is sent.
+fn id_arg(flag: &str, value: &str) -> anyhow::Result<uuid::Uuid> {
+    uuid::Uuid::parse_str(value.trim()).map_err(|_| anyhow::anyhow!("--{flag} must be an id (a UUID)"))
+}
+
+/// `gantry options …`: one call to a running instance's admin listener; prints the JSON answer.
+///
+/// # Errors
+/// A malformed argument, or the instance cannot be reached or refuses the change (its problem is printed).
+pub async fn options(
+    settings: &Settings,
+    action: OptionsCommand,
+    by: &str,
+    admin_url: Option<&str>,
+) -> anyhow::Result<()> {
+    use hyper::Method;
+    let (base, token) = admin_target(settings, admin_url)?;
+    let who = serde_json::json!({ "requested_by": by });
+    let (method, path, body) = match action {
+        OptionsCommand::Recent { created_by, since, limit } => {
+            let mut query = format!("limit={limit}");
+            if let Some(user) = created_by {
+                query.push_str(&format!("&created_by={}", id_arg("created-by", &user)?));
+            }
+            if let Some(since) = since {
+                time::OffsetDateTime::parse(&since, &time::format_description::well_known::Rfc3339)
+                    .map_err(|_| anyhow::anyhow!("--since must be an RFC 3339 time"))?;
+                query.push_str(&format!("&since={}", since.replace('+', "%2B").replace(':', "%3A")));
+            }
+            (Method::GET, format!("/admin/options?{query}"), None)
+        }
+        OptionsCommand::Audit { limit } => (Method::GET, format!("/admin/options/audit?limit={limit}"), None),
+        OptionsCommand::Rename { id, name } => {
+            let body = serde_json::json!({ "name": name, "requested_by": by });
+            (Method::PATCH, format!("/admin/options/{}", id_arg("id", &id)?), Some(body))
+        }
+        OptionsCommand::Merge { id, into } => {
+            let body = serde_json::json!({ "into": id_arg("into", &into)?, "requested_by": by });
+            (Method::POST, format!("/admin/options/{}/merge", id_arg("id", &id)?), Some(body))
+        }
+        OptionsCommand::Hide { id } => (Method::POST, format!("/admin/options/{}/hide", id_arg("id", &id)?), Some(who)),
+        OptionsCommand::Unhide { id } => {
+            (Method::POST, format!("/admin/options/{}/unhide", id_arg("id", &id)?), Some(who))
+        }
+        OptionsCommand::Approve { id } => {
+            (Method::POST, format!("/admin/options/{}/approve", id_arg("id", &id)?), Some(who))
+        }
+        OptionsCommand::SetEngine { id, has_engine, force } => {
+            let body = serde_json::json!({ "has_engine": has_engine, "force": force, "requested_by": by });
+            (Method::PATCH, format!("/admin/options/{}", id_arg("id", &id)?), Some(body))
+        }
+    };
+    let url = format!("{base}{path}");
+    let (status, text) = match body {
+        None => crate::admin_client::get(&url, &token).await?,
+        Some(body) => crate::admin_client::send_json(method, &url, &token, body.to_string()).await?,
+    };
     if status.is_success() {
         println!("{text}");
         Ok(())

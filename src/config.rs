@@ -145,6 +145,9 @@ pub struct CatalogSettings {
     pub creates_per_user_per_hour: u32,
     /// Load the bundled seed catalog on the first start of the local profile.
     pub seed_on_first_start: bool,
+    /// Options created by accounts younger than this (seconds) are visible only to their creator until an
+    /// operator approves them; 0 turns review off.
+    pub new_account_review_age_secs: u64,
 }
 
 /// Uploads.

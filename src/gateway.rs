@@ -11,6 +11,7 @@
 //! - handlers:
 //!   - [`health`]: `/healthz`, `/readyz`.
 //!   - [`jobs`]: `/v1/jobs/{id}`, `/admin/jobs/{id}`.
+//!   - [`moderation`]: catalog moderation on the admin listener (rename, merge, hide, approve, audit).
 //!   - [`openapi`]: `/openapi.json` on each listener (the documents in `openapi/`, embedded).
 //!   - [`admin`]: admin authentication, `/metrics`, `/admin/secrets…`, `/admin/sessions…`.
 //!   - [`auth`]: register, login, refresh, logout, me, own sessions; the bearer-token check.
@@ -35,6 +36,7 @@ pub mod ctx;
 pub mod dispatch;
 pub mod health;
 pub mod jobs;
+pub mod moderation;
 pub mod openapi;
 pub mod options;
 pub mod problem;

@@ -98,6 +98,25 @@ impl Storage {
     /// # Errors
     /// The database cannot be opened, reached or migrated (the reason names no credentials).
     pub async fn connect(settings: &Settings) -> anyhow::Result<Self> {
+        let storage = Self::open(settings).await?;
+        // The data step SQL migrations cannot do: option identity keys computed by
+        // `catalog::names::identity_key` (idempotent, recorded in `catalog_meta.identity_version`, done once
+        // in one transaction even when instances start together).
+        match storage.ports.catalog.upgrade_identity().await {
+            Ok(Some(report)) => tracing::info!(
+                event = "catalog_identity_upgraded",
+                merged = report.merged.len(),
+                rekeyed = report.rekeyed,
+                version = report.version,
+                "option identity keys recomputed; duplicates merged (their ids resolve to the survivors)"
+            ),
+            Ok(None) => {}
+            Err(e) => anyhow::bail!("upgrading the catalog's option identity: {e}"),
+        }
+        Ok(storage)
+    }
+
+    async fn open(settings: &Settings) -> anyhow::Result<Self> {
         match settings.profile {
             Profile::Local => {
                 let path = settings.sqlite_path();

@@ -2,11 +2,14 @@
 //! "Volvo", " volvo " and "VOLVO" are one option.
 //!
 //! - [`cache`]: the option cache actor (per-instance cache, invalidation on every instance over the bus).
+//! - [`moderation`]: operators' changes (rename, merge, hide, approve, engine flag), the audit record, the
+//!   identity upgrade's plan and near matches.
 //! - [`names`]: normalisation (NFKC, trimmed, spaces collapsed), the case-insensitive key, the accent- and
 //!   case-insensitive search key, and the name rules (not empty, at most 80 characters, no control characters).
 //! - [`seed`]: the starter catalog of a European machinery marketplace and the idempotent loader for it.
 
 pub mod cache;
+pub mod moderation;
 pub mod names;
 pub mod seed;
 pub mod templates;
@@ -52,6 +55,12 @@ impl OptionKind {
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The kind whose options have options of this kind as parents, if any.
+    #[must_use]
+    pub fn child_kind(self) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.parent_kind() == Some(self))
     }
 
     /// The kind a parent must have, if options of this kind have one.

@@ -10,7 +10,7 @@ use super::problem::ApiError;
 use super::respond::Response;
 use super::router::{Listener, Route};
 use super::state::AppState;
-use super::{admin, auth, health, jobs, openapi, options, rotations, templates, uploads};
+use super::{admin, auth, health, jobs, moderation, openapi, options, rotations, templates, uploads};
 
 /// Runs the handler of `route` (admin routes check the admin token first).
 ///
@@ -114,6 +114,36 @@ pub(super) async fn dispatch(
         Route::AdminImportTemplates => {
             admin::authorize(state, &req)?;
             templates::import(state, req).await
+        }
+        Route::GetOption => options::get(state, &ctx).await,
+        Route::SuggestOptions => options::suggest(state, &ctx, &req).await,
+        Route::AdminRecentOptions => {
+            admin::authorize(state, &req)?;
+            moderation::recent(state, &req).await
+        }
+        Route::AdminOptionsAudit => {
+            admin::authorize(state, &req)?;
+            moderation::audit(state, &req).await
+        }
+        Route::AdminPatchOption => {
+            admin::authorize(state, &req)?;
+            moderation::patch(state, &ctx, req).await
+        }
+        Route::AdminMergeOption => {
+            admin::authorize(state, &req)?;
+            moderation::merge(state, &ctx, req).await
+        }
+        Route::AdminHideOption => {
+            admin::authorize(state, &req)?;
+            moderation::flag(state, &ctx, req, moderation::Flag::Hide).await
+        }
+        Route::AdminUnhideOption => {
+            admin::authorize(state, &req)?;
+            moderation::flag(state, &ctx, req, moderation::Flag::Unhide).await
+        }
+        Route::AdminApproveOption => {
+            admin::authorize(state, &req)?;
+            moderation::flag(state, &ctx, req, moderation::Flag::Approve).await
         }
     }
 }

@@ -1,9 +1,14 @@
 //! The listing-form catalog over HTTP: `GET /v1/options/{kind}` (cached per instance, `ETag` from the
-//! version, prefix search) and `POST /v1/options/{kind}` (logged-in users; creates once, returns the existing
-//! option otherwise).
+//! version, prefix search), `POST /v1/options/{kind}` (logged-in users; creates once, returns the existing
+//! option otherwise, with near matches), `GET /v1/options/{kind}/suggestions?name=` (ask "did you mean…?"
+//! before creating) and `GET /v1/options/{kind}/{id}` (an id resolves, also once merged or hidden).
+//!
+//! Options created by accounts younger than `catalog.new_account_review_age_secs` are pending: listed and
+//! accepted in forms only for their creator until an operator approves them.
 
 use gantry_actors::catalog::OptionKind;
 use gantry_actors::catalog::cache::CatalogOption;
+use gantry_actors::catalog::moderation::{NearMatch, near_matches};
 use gantry_actors::catalog::names::{self, search_form};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
@@ -12,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::auth::authenticate;
+use super::auth::{authenticate, bearer_token};
 use super::body::read_json;
 use super::ctx::{Ctx, percent_decode};
 use super::problem::ApiError;
@@ -48,6 +53,18 @@ impl<'a> From<&'a CatalogOption> for Item<'a> {
             has_engine: (o.kind == OptionKind::Category).then_some(o.has_engine),
         }
     }
+}
+
+/// Whether `viewer` may see `option`: everyone sees approved options, only the creator sees a pending one.
+fn visible_to(option: &CatalogOption, viewer: Option<Uuid>) -> bool {
+    !option.pending || (viewer.is_some() && option.created_by == viewer)
+}
+
+/// The caller's user id when the request carries a valid access token (listings are public: a missing or
+/// invalid token is an anonymous caller, who sees no pending option).
+pub(super) fn viewer(state: &AppState, req: &Request<Incoming>) -> Option<Uuid> {
+    let token = req.headers().get(header::AUTHORIZATION)?.to_str().ok().and_then(bearer_token)?;
+    state.sessions.authenticate(token.trim()).ok().map(|claims| claims.sub)
 }
 
 #[derive(Serialize)]
@@ -117,10 +134,12 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
         return Ok(response);
     }
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(search_form);
-    if q.is_none() && query.cursor.is_none() && query.limit == DEFAULT_LIMIT {
-        // The plain list (what form UIs load): rendered once per cached list.
+    let viewer = viewer(state, req);
+    let own_pending = viewer.is_some() && list.items.iter().any(|o| o.pending && o.created_by == viewer);
+    if q.is_none() && query.cursor.is_none() && query.limit == DEFAULT_LIMIT && !own_pending {
+        // The plain list (what form UIs load): rendered once per cached list, without pending options.
         let body = list.first_page.get_or_init(|| {
-            let mut all = list.items.iter();
+            let mut all = list.items.iter().filter(|o| !o.pending);
             let items: Vec<Item<'_>> = all.by_ref().take(DEFAULT_LIMIT).map(Item::from).collect();
             let next_cursor = if all.next().is_some() { items.last().map(|i| i.id) } else { None };
             let page = Page { items, version: list.version, next_cursor };
@@ -133,7 +152,11 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
         }
         return Ok(response);
     }
-    let mut filtered = list.items.iter().filter(|o| q.as_deref().is_none_or(|q| matches(&o.search_key, q)));
+    let mut filtered = list
+        .items
+        .iter()
+        .filter(|o| visible_to(o, viewer))
+        .filter(|o| q.as_deref().is_none_or(|q| matches(&o.search_key, q)));
     if let Some(cursor) = query.cursor {
         // The cursor is the id of the last item of the previous page.
         filtered.by_ref().find(|o| o.id == cursor);
@@ -145,6 +168,23 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
         response.headers_mut().insert(header::ETAG, v);
     }
     Ok(response)
+}
+
+/// How old an account is, from its id (user ids are UUID v7: their first 48 bits are the creation time in
+/// ms). `None` for an id without a time (not made by Gantry), which counts as new.
+fn account_age_secs(user: Uuid) -> Option<u64> {
+    let (secs, _) = user.get_timestamp()?.to_unix();
+    let now = u64::try_from(OffsetDateTime::now_utc().unix_timestamp()).ok()?;
+    Some(now.saturating_sub(secs))
+}
+
+/// The answer of a create: the option, whether it waits for review, and the close names already there.
+#[derive(Serialize)]
+struct CreatedItem<'a> {
+    #[serde(flatten)]
+    item: Item<'a>,
+    pending: bool,
+    near_matches: Vec<NearMatch>,
 }
 
 #[derive(Deserialize)]
@@ -181,8 +221,9 @@ pub async fn create(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resu
         (Some(_), None) => {
             return Err(ApiError::field("parent_id", "required", format!("{} options need a parent", kind.as_str())));
         }
-        (Some(parent_kind), Some(id)) => match state.options.get(id).await? {
-            Some(parent) if parent.kind == parent_kind => Some(id),
+        // A merged parent's id stands for the option it was merged into.
+        (Some(parent_kind), Some(id)) => match state.options.resolve(id).await?.map(|r| r.option) {
+            Some(parent) if parent.kind == parent_kind && !parent.hidden => Some(parent.id),
             Some(_) => {
                 return Err(ApiError::field(
                     "parent_id",
@@ -197,6 +238,8 @@ pub async fn create(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resu
         return Err(ApiError::field("has_engine", "not_allowed", "only categories say whether they have an engine"));
     }
     state.options.count_create(&user_key);
+    let review_age = state.settings.catalog.new_account_review_age_secs;
+    let pending = review_age > 0 && account_age_secs(claims.sub).is_none_or(|age| age < review_age);
     let option = CatalogOption {
         id: Uuid::now_v7(),
         kind,
@@ -206,14 +249,98 @@ pub async fn create(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resu
         search_key: name.search,
         has_engine: body.has_engine.unwrap_or(false),
         created_at: OffsetDateTime::now_utc(),
+        created_by: Some(claims.sub),
+        hidden: false,
+        pending,
     };
+    // Near matches come from the list as it was before the create (a cache hit as a rule): reading it after
+    // would reload it at the new version on every create.
+    let before = state.options.list((kind, parent_id)).await?;
+    let near = near_matches(&option.name_key, before.items.iter().filter(|o| visible_to(o, Some(claims.sub))));
     let created = state.options.create(option).await?;
+    if created.option.hidden {
+        return Err(ApiError::field("name", "hidden", "moderators hid an option of this name"));
+    }
     let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
-    let mut response = json_response(status, &Item::from(&created.option));
+    let near = if created.created { near } else { Vec::new() };
+    let body = CreatedItem { item: Item::from(&created.option), pending: created.option.pending, near_matches: near };
+    let mut response = json_response(status, &body);
     if let Ok(v) = HeaderValue::from_str(&created.version.to_string()) {
         response.headers_mut().insert("x-catalog-version", v);
     }
     Ok(response)
+}
+
+/// The parent of a `suggestions` query, checked as a create checks it.
+fn parent_of(kind: OptionKind, parent_id: Option<Uuid>) -> Result<Option<Uuid>, ApiError> {
+    match (kind.parent_kind(), parent_id) {
+        (None, _) => Ok(None),
+        (Some(_), Some(id)) => Ok(Some(id)),
+        (Some(_), None) => {
+            Err(ApiError::field("parent_id", "required", format!("{} options belong to a parent", kind.as_str())))
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Suggestions<'a> {
+    /// The option that already has this identity (what a create would return), if any.
+    exact: Option<Item<'a>>,
+    /// Close names (edit distance, shared prefix), closest first.
+    near_matches: Vec<NearMatch>,
+}
+
+/// `GET /v1/options/{kind}/suggestions?name=&parent_id=`: what a create of `name` would find — the option
+/// of the same identity, and near matches — so a front end can ask "did you mean Scania?" before creating.
+///
+/// # Errors
+/// 404 `unknown_kind`; 422 for a bad name or a missing parent; 503.
+pub async fn suggest(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result<Response, ApiError> {
+    let kind = kind_of(ctx)?;
+    let mut raw_name = None;
+    for pair in req.uri().query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        if let Some(("name", v)) = pair.split_once('=') {
+            raw_name = Some(percent_decode(v));
+        }
+    }
+    let name = names::normalize(raw_name.as_deref().unwrap_or(""))
+        .map_err(|e| ApiError::field("name", e.code(), e.to_string()))?;
+    let parent = parent_of(kind, parse_query(req.uri().query())?.parent_id)?;
+    let viewer = viewer(state, req);
+    let list = state.options.list((kind, parent)).await?;
+    let visible = || list.items.iter().filter(|o| visible_to(o, viewer));
+    let exact = visible().find(|o| o.name_key == name.key).map(Item::from);
+    let near_matches = near_matches(&name.key, visible());
+    Ok(json_response(StatusCode::OK, &Suggestions { exact, near_matches }))
+}
+
+#[derive(Serialize)]
+struct Resolved<'a> {
+    #[serde(flatten)]
+    item: Item<'a>,
+    /// Hidden by moderators: not listed, not accepted in new forms.
+    hidden: bool,
+    /// The id asked for, when it was merged into this option.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    merged_from: Option<Uuid>,
+}
+
+/// `GET /v1/options/{kind}/{id}`: the option an id stands for — itself, or (after a merge) the option it was
+/// merged into, with `merged_from`; hidden options resolve too (`hidden: true`).
+///
+/// # Errors
+/// 404 `unknown_kind`, `option_not_found`; 503.
+pub async fn get(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    let kind = kind_of(ctx)?;
+    let not_found = ApiError::ResourceNotFound { code: "option_not_found", what: "option" };
+    let Some(id) = ctx.params.get("id").and_then(|id| Uuid::parse_str(id).ok()) else { return Err(not_found) };
+    let resolved = state.options.resolve(id).await?.filter(|r| r.option.kind == kind).ok_or(not_found)?;
+    let body = Resolved {
+        item: Item::from(&resolved.option),
+        hidden: resolved.option.hidden,
+        merged_from: resolved.merged_from,
+    };
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 #[cfg(test)]

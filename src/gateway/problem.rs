@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use gantry_actors::accounts::AccountError;
 use gantry_actors::catalog::cache::CacheError;
+use gantry_actors::catalog::moderation::ModerationError;
 use gantry_actors::handle::CallError;
 use gantry_actors::jobs::JobError;
 use gantry_actors::ports::Unavailable;
@@ -154,6 +155,18 @@ pub enum ApiError {
     /// The secret source's values fail the start-up rules (422 `secret_validation_failed`; names, never values).
     #[error("{0}")]
     SecretsRefused(String),
+    /// A catalog change conflicts (409 `name_taken` with `existing_id`, `would_break_templates` with `forms`).
+    #[error("{message}")]
+    CatalogConflict {
+        /// Stable code.
+        code: &'static str,
+        /// Explanation.
+        message: String,
+        /// The option that already has the name.
+        existing_id: Option<uuid::Uuid>,
+        /// The stored forms the change would break.
+        forms: Option<Vec<String>>,
+    },
     /// Another rotation or rollback runs (409 `rotation_in_progress`).
     #[error("rotation {0} is in progress; follow it at /admin/jobs/{0}")]
     RotationInProgress(uuid::Uuid),
@@ -362,6 +375,34 @@ impl From<CacheError> for ApiError {
     }
 }
 
+impl From<ModerationError> for ApiError {
+    fn from(err: ModerationError) -> Self {
+        let conflict = |code, message: String| Self::CatalogConflict { code, message, existing_id: None, forms: None };
+        match err {
+            ModerationError::NotFound => Self::ResourceNotFound { code: "option_not_found", what: "option" },
+            ModerationError::NameTaken { existing } => Self::CatalogConflict {
+                code: "name_taken",
+                message: "another option under the same parent has this name; merge them instead".into(),
+                existing_id: Some(existing),
+                forms: None,
+            },
+            ModerationError::KindMismatch => conflict("kind_mismatch", err.to_string()),
+            ModerationError::SameOption => conflict("same_option", err.to_string()),
+            ModerationError::NotCategory => Self::field("has_engine", "not_allowed", err.to_string()),
+            ModerationError::WouldBreakTemplates(forms) => Self::CatalogConflict {
+                code: "would_break_templates",
+                message: format!(
+                    "the change would break {} stored form(s); send force: true to apply it and flag them",
+                    forms.len()
+                ),
+                existing_id: None,
+                forms: Some(forms),
+            },
+            ModerationError::Unavailable(reason) => Self::database_unavailable(reason),
+        }
+    }
+}
+
 impl From<StartError> for ApiError {
     fn from(err: StartError) -> Self {
         match err {
@@ -388,6 +429,10 @@ struct Problem<'a> {
     problems: Option<&'a [gantry_actors::catalog::templates::TemplateIssue]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     notice: Option<&'a UserNotice>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    existing_id: Option<uuid::Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forms: Option<&'a [String]>,
 }
 
 impl ApiError {
@@ -411,7 +456,7 @@ impl ApiError {
             }
             Self::RotationInProgress(_) => StatusCode::CONFLICT,
             Self::Unauthorized | Self::Unauthenticated { .. } | Self::SessionRevoked(_) => StatusCode::UNAUTHORIZED,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::CatalogConflict { .. } => StatusCode::CONFLICT,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -444,6 +489,7 @@ impl ApiError {
             Self::InvalidTemplates(_) => "template_invalid",
             Self::SecretsRefused(_) => "secret_validation_failed",
             Self::RotationInProgress(_) => "rotation_in_progress",
+            Self::CatalogConflict { code, .. } => code,
             Self::Unauthorized => "unauthorized",
             Self::SessionRevoked(_) => "session_revoked",
             Self::Internal(_) => "internal",
@@ -487,6 +533,14 @@ impl ApiError {
             },
             notice: match &self {
                 Self::SessionRevoked(notice) => notice.as_deref(),
+                _ => None,
+            },
+            existing_id: match &self {
+                Self::CatalogConflict { existing_id, .. } => *existing_id,
+                _ => None,
+            },
+            forms: match &self {
+                Self::CatalogConflict { forms, .. } => forms.as_deref(),
                 _ => None,
             },
         };

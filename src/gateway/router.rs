@@ -91,6 +91,24 @@ pub enum Route {
     AdminDisableUser,
     /// `POST /admin/users/{id}/enable`.
     AdminEnableUser,
+    /// `GET /v1/options/{kind}/{id}` (a merged id resolves to the option it was merged into).
+    GetOption,
+    /// `GET /v1/options/{kind}/suggestions?name=&parent_id=`.
+    SuggestOptions,
+    /// `GET /admin/options` (recently created, for review).
+    AdminRecentOptions,
+    /// `GET /admin/options/audit`.
+    AdminOptionsAudit,
+    /// `PATCH /admin/options/{id}`.
+    AdminPatchOption,
+    /// `POST /admin/options/{id}/merge`.
+    AdminMergeOption,
+    /// `POST /admin/options/{id}/hide`.
+    AdminHideOption,
+    /// `POST /admin/options/{id}/unhide`.
+    AdminUnhideOption,
+    /// `POST /admin/options/{id}/approve`.
+    AdminApproveOption,
 }
 
 impl Route {
@@ -135,7 +153,7 @@ impl Listener {
     }
 }
 
-static PUBLIC: [(Method, &str, Route); 22] = [
+static PUBLIC: [(Method, &str, Route); 24] = [
     (Method::GET, "/healthz", Route::Healthz),
     (Method::GET, "/readyz", Route::Readyz),
     (Method::GET, "/openapi.json", Route::PublicOpenApi),
@@ -155,12 +173,14 @@ static PUBLIC: [(Method, &str, Route); 22] = [
     (Method::GET, "/v1/uploads/{id}/content", Route::UploadContent),
     (Method::GET, "/v1/options/{kind}", Route::ListOptions),
     (Method::POST, "/v1/options/{kind}", Route::CreateOption),
+    (Method::GET, "/v1/options/{kind}/suggestions", Route::SuggestOptions),
+    (Method::GET, "/v1/options/{kind}/{id}", Route::GetOption),
     (Method::GET, "/v1/templates/{category_id}", Route::GetTemplate),
     (Method::POST, "/v1/templates/{category_id}/evaluate", Route::EvaluateTemplate),
     (Method::POST, "/v1/templates/{category_id}/submit", Route::SubmitTemplate),
 ];
 
-static ADMIN: [(Method, &str, Route); 21] = [
+static ADMIN: [(Method, &str, Route); 28] = [
     (Method::GET, "/healthz", Route::Healthz),
     (Method::GET, "/metrics", Route::Metrics),
     (Method::GET, "/openapi.json", Route::AdminOpenApi),
@@ -182,6 +202,13 @@ static ADMIN: [(Method, &str, Route); 21] = [
     (Method::DELETE, "/admin/users/{id}", Route::AdminDeleteUser),
     (Method::POST, "/admin/users/{id}/disable", Route::AdminDisableUser),
     (Method::POST, "/admin/users/{id}/enable", Route::AdminEnableUser),
+    (Method::GET, "/admin/options", Route::AdminRecentOptions),
+    (Method::GET, "/admin/options/audit", Route::AdminOptionsAudit),
+    (Method::PATCH, "/admin/options/{id}", Route::AdminPatchOption),
+    (Method::POST, "/admin/options/{id}/merge", Route::AdminMergeOption),
+    (Method::POST, "/admin/options/{id}/hide", Route::AdminHideOption),
+    (Method::POST, "/admin/options/{id}/unhide", Route::AdminUnhideOption),
+    (Method::POST, "/admin/options/{id}/approve", Route::AdminApproveOption),
 ];
 
 struct Entry {

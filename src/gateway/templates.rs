@@ -5,7 +5,7 @@
 //! (check and store a set; every instance drops its templates).
 
 use gantry_actors::catalog::cache::{Form, TemplateOrigin};
-use gantry_actors::catalog::templates::{Block, CarryOver, Evaluation, Source, TemplateSet};
+use gantry_actors::catalog::templates::{Block, CarryOver, Evaluation, Source, TemplateIssue, TemplateSet};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, StatusCode};
@@ -134,6 +134,7 @@ struct Evaluated {
 /// JSON; 503.
 pub async fn evaluate(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
     let category_id = category_of(ctx)?;
+    let viewer = super::options::viewer(state, &req);
     let body: EvaluateBody = read_json(req, state.settings.http.max_body_bytes).await?;
     let form = state.options.form(category_id, body.subcategory_id).await?;
     let changed = match body.changed {
@@ -153,7 +154,7 @@ pub async fn evaluate(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Re
         }
     };
     let values = carried_over.as_ref().map_or(&body.values, |c| &c.values);
-    let evaluation = state.options.evaluate(&form, values, &changed).await?;
+    let evaluation = state.options.evaluate(&form, values, &changed, viewer).await?;
     Ok(json_response(StatusCode::OK, &Evaluated { evaluation, carried_over }))
 }
 
@@ -179,10 +180,11 @@ struct Submitted<'a> {
 /// 422 `validation_failed` with every problem per field; as `evaluate` otherwise.
 pub async fn submit(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
     let category_id = category_of(ctx)?;
+    let viewer = super::options::viewer(state, &req);
     let body: EvaluateBody = read_json(req, state.settings.http.max_body_bytes).await?;
     let form = state.options.form(category_id, body.subcategory_id).await?;
     // A final check resets nothing: `changed` is accepted (the body is evaluate's) and has no effect.
-    let values = state.options.submit(&form, &body.values).await?;
+    let values = state.options.submit(&form, &body.values, viewer).await?;
     Ok(json_response(
         StatusCode::OK,
         &Submitted {
@@ -195,20 +197,57 @@ pub async fn submit(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resu
     ))
 }
 
+/// One template's state in the set in use.
+#[derive(Serialize)]
+struct TemplateState<'a> {
+    /// Its title.
+    template: String,
+    /// `ok`, or `degraded` (left out: its category is served the default form).
+    status: &'static str,
+    /// Why it is degraded.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    problems: &'a [TemplateIssue],
+}
+
 #[derive(Serialize)]
 struct Export<'a> {
     origin: TemplateOrigin,
     version: u64,
     set: &'a TemplateSet,
+    /// Every template of the set with its state, per category and subcategory.
+    status: Vec<TemplateState<'a>>,
+    /// The degraded templates as stored, with their problems (to fix and re-import).
+    degraded: &'a [gantry_actors::catalog::cache::DegradedTemplate],
 }
 
-/// `GET /admin/templates` → `{origin, version, set}`: the set in use (to edit and re-import).
+/// `GET /admin/templates` → `{origin, version, set, status, degraded}`: the set in use (to edit and
+/// re-import), each template's state (`ok` or `degraded`), and the degraded templates with their problems.
 ///
 /// # Errors
 /// 503 when the catalog is unavailable.
 pub async fn export(state: &AppState) -> Result<Response, ApiError> {
     let loaded = state.options.template_set().await?;
-    Ok(json_response(StatusCode::OK, &Export { origin: loaded.origin, version: loaded.version, set: &loaded.set }))
+    let mut status: Vec<TemplateState<'_>> = loaded
+        .set
+        .templates
+        .iter()
+        .map(|t| TemplateState { template: t.title(), status: "ok", problems: &[] })
+        .collect();
+    status.extend(loaded.degraded.iter().map(|d| TemplateState {
+        template: d.template.clone(),
+        status: "degraded",
+        problems: &d.problems,
+    }));
+    Ok(json_response(
+        StatusCode::OK,
+        &Export {
+            origin: loaded.origin,
+            version: loaded.version,
+            set: &loaded.set,
+            status,
+            degraded: &loaded.degraded,
+        },
+    ))
 }
 
 /// `POST /admin/templates[?replace=true]` with a template set → 200 `{version, templates, shared_blocks}`:

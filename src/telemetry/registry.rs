@@ -152,6 +152,14 @@ pub const METRICS: &[Metric] = &[
         "Times the bundled template set was served because the stored one is invalid.",
     ),
     counter("gantry_templates_imported_total", "Template sets stored through this instance."),
+    gauge(
+        "gantry_templates_degraded",
+        "Stored templates left out because they fail their checks against today's catalog (their category gets the default form).",
+    ),
+    counter(
+        "gantry_catalog_moderations_total",
+        "Catalog moderation changes asked of this instance, by action and result.",
+    ),
     // Secrets and rotation.
     counter(
         "gantry_rotations_total",
@@ -336,6 +344,12 @@ pub fn register_known_series(backends: BackendNames) {
     empty_histogram("gantry_upload_duration_seconds", &[]);
     // Moved by increments only: adding 0 registers it without disturbing an upload already counted.
     metrics::gauge!("gantry_uploads_in_flight").increment(0.0);
+    metrics::gauge!("gantry_templates_degraded").increment(0.0);
+    for action in ["rename", "merge", "hide", "unhide", "approve", "set_has_engine"] {
+        for result in ["applied", "refused", "unavailable"] {
+            zero("gantry_catalog_moderations_total", &[("action", action), ("result", result)]);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -359,3 +359,49 @@ fn templates_check_refuses_wrong_arity_naming_the_path() {
         assert!(line.contains("[invalid_arity]") && line.contains(&format!("(at {path})")), "{line}");
     }
 }
+
+/// `gantry options hide|audit` call a running instance's admin listener: the hidden brand is no longer listed,
+/// the audit names who asked (`--by`), and an unknown id is exit 1 with the problem.
+#[tokio::test]
+async fn options_cli_moderates_through_the_running_instance() {
+    let app = crate::helpers::spawn_app_with("[catalog]\nseed_on_first_start = true").await;
+    let brands: serde_json::Value =
+        app.get("/v1/options/brand?limit=500").send().await.expect("request").json().await.expect("json");
+    let scania =
+        brands["items"].as_array().expect("items").iter().find(|b| b["name"] == "Scania").expect("Scania")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |args: Vec<String>| {
+        let path = dir.path().to_owned();
+        let admin = app.admin.clone();
+        tokio::task::spawn_blocking(move || {
+            gantry(&path)
+                .args(args)
+                .args(["--admin-url", &admin])
+                .env("GANTRY_ADMIN_TOKEN", ADMIN_TOKEN)
+                .output()
+                .expect("runs")
+        })
+    };
+    let args = |line: &str| line.split(' ').map(str::to_owned).collect::<Vec<_>>();
+
+    let hidden = run(args(&format!("options hide --id {scania} --by jane"))).await.expect("join");
+    let audit = run(args("options audit --limit 5")).await.expect("join");
+    let unknown = run(args(&format!("options unhide --id {}", uuid::Uuid::now_v7()))).await.expect("join");
+
+    assert_eq!(hidden.status.code(), Some(0), "{}", String::from_utf8_lossy(&hidden.stderr));
+    let body: serde_json::Value = serde_json::from_slice(&hidden.stdout).expect("JSON");
+    assert_eq!(body["option"]["hidden"], true);
+    let listed: serde_json::Value =
+        app.get("/v1/options/brand?limit=500").send().await.expect("request").json().await.expect("json");
+    assert!(!listed["items"].as_array().expect("items").iter().any(|b| b["name"] == "Scania"));
+    let audit: serde_json::Value = serde_json::from_slice(&audit.stdout).expect("JSON");
+    assert_eq!(
+        (audit["items"][0]["actor"].as_str(), audit["items"][0]["action"].as_str()),
+        (Some("jane"), Some("hide"))
+    );
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("option_not_found"));
+}

@@ -15,6 +15,7 @@ mod connections;
 mod errors;
 mod health;
 mod metrics;
+mod moderation;
 mod openapi;
 mod options;
 mod overload;

@@ -712,6 +712,83 @@ async fn option_created_on_one_instance_is_listed_on_the_other() {
     .await;
 }
 
+/// Polls `url` until `done` accepts the JSON page or `deadline` passes; whether it did.
+async fn within(
+    client: &reqwest::Client,
+    url: &str,
+    deadline: Duration,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < deadline {
+        let page = json(client.get(url).send().await.expect("req"), 200).await;
+        if done(&page) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+/// Two instances with RabbitMQ: a merge and a hide made on A's admin listener reach B within 1 s, although B
+/// had the brand list cached — the merged brand and the hidden one are no longer listed on B, and the merged
+/// id resolves to the survivor there.
+#[tokio::test]
+async fn merge_and_hide_on_one_instance_reach_the_other_within_a_second() {
+    let Some(b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
+        let bucket = format!("gantry-moderation-{}", uuid::Uuid::new_v4().simple());
+        let (a_http, a_admin, stop_a) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
+        let (b_http, _b_admin, stop_b) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
+        for http in [&a_http, &b_http] {
+            readiness(http, |v| v["components"]["bus"]["status"] == "up").await;
+        }
+        let client = reqwest::Client::new();
+        let token = register_and_login(&client, &a_http, "moderation@example.com").await;
+        let mut ids = Vec::new();
+        for name in ["Ginaf", "Ginnaf", "Cheap Trucks Spam"] {
+            let request = client.post(format!("{a_http}/v1/options/brand")).bearer_auth(&token);
+            ids.push(
+                json(request.json(&serde_json::json!({"name": name})).send().await.expect("req"), 201).await["id"]
+                    .clone(),
+            );
+        }
+        let brands = format!("{b_http}/v1/options/brand?limit=500");
+        let listed = |page: &serde_json::Value, name: &str| {
+            page["items"].as_array().expect("items").iter().any(|i| i["name"] == name)
+        };
+        assert!(
+            within(&client, &brands, Duration::from_secs(5), |p| listed(p, "Ginnaf") && listed(p, "Cheap Trucks Spam"))
+                .await,
+            "B lists A's brands (and caches the list)"
+        );
+
+        let merge = client
+            .post(format!("{a_admin}/admin/options/{}/merge", ids[1].as_str().expect("id")))
+            .bearer_auth(ADMIN)
+            .json(&serde_json::json!({"into": ids[0]}));
+        json(merge.send().await.expect("req"), 200).await;
+        assert!(
+            within(&client, &brands, Duration::from_secs(1), |p| !listed(p, "Ginnaf") && listed(p, "Ginaf")).await,
+            "instance B still listed the merged brand 1 s after the merge"
+        );
+        let resolved = format!("{b_http}/v1/options/brand/{}", ids[1].as_str().expect("id"));
+        assert_eq!(json(client.get(resolved).send().await.expect("req"), 200).await["id"], ids[0]);
+
+        let hide =
+            client.post(format!("{a_admin}/admin/options/{}/hide", ids[2].as_str().expect("id"))).bearer_auth(ADMIN);
+        json(hide.send().await.expect("req"), 200).await;
+        assert!(
+            within(&client, &brands, Duration::from_secs(1), |p| !listed(p, "Cheap Trucks Spam")).await,
+            "instance B still listed the hidden brand 1 s after the hide"
+        );
+        let _ = stop_a.send(());
+        let _ = stop_b.send(());
+    })
+    .await;
+}
+
 /// The value of a counter series in Prometheus text (0 when absent).
 fn counter(metrics: &str, series: &str) -> f64 {
     metrics

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use gantry_actors::catalog::OptionKind;
+use gantry_actors::catalog::moderation::{Moderation, ModerationError};
 use gantry_actors::catalog::names::normalize;
 use gantry_actors::catalog::seed::{OPTIONS, SeedReport, seed};
 use gantry_actors::ports::catalog::{CatalogOption, CatalogStore, Created};
@@ -22,6 +23,9 @@ fn catalog_option(kind: OptionKind, parent: Option<&CatalogOption>, name: &str) 
         search_key: name.search,
         has_engine: kind == OptionKind::Category,
         created_at: OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("valid instant"),
+        created_by: None,
+        hidden: false,
+        pending: false,
     }
 }
 
@@ -58,9 +62,9 @@ pub async fn list_options_orders_by_search_key_and_filters_by_kind_and_parent(ca
         create.push(catalog_option(OptionKind::City, Some(&germany), name));
     }
     let polish = [catalog_option(OptionKind::City, Some(&poland), "Łódź")];
-    // "Škoda" and "Skoda" are two names (two keys) with one search key: the older id comes first.
+    // "Škoda" lists by its accent-free search key, after "Sisu".
     let brands: Vec<CatalogOption> =
-        ["Škoda", "Skoda", "Scania"].iter().map(|n| catalog_option(OptionKind::Brand, None, n)).collect();
+        ["Škoda", "Sisu", "Scania"].iter().map(|n| catalog_option(OptionKind::Brand, None, n)).collect();
     for option in create.iter().chain(&polish).chain(&brands) {
         assert!(catalog.create_option(option).await.expect("create").created);
     }
@@ -74,7 +78,7 @@ pub async fn list_options_orders_by_search_key_and_filters_by_kind_and_parent(ca
     // column's byte order (Postgres `COLLATE "C"`, SQLite BINARY) puts the space first whatever the locale.
     assert_eq!(names(&german_cities), ["Bad Tölz", "Baden-Baden", "Berlin", "Kiel", "Köln", "München", "zwickau"]);
     assert_eq!(countries, vec![germany.clone(), poland.clone()]);
-    assert_eq!(listed_brands, vec![brands[2].clone(), brands[0].clone(), brands[1].clone()]);
+    assert_eq!(listed_brands, vec![brands[2].clone(), brands[1].clone(), brands[0].clone()]);
     assert_eq!(catalog.list_options(OptionKind::City, Some(poland.id)).await.expect("list"), polish);
     assert!(catalog.list_options(OptionKind::City, None).await.expect("list").is_empty(), "cities have parents");
     assert!(catalog.list_options(OptionKind::Country, Some(germany.id)).await.expect("list").is_empty());
@@ -160,7 +164,7 @@ pub async fn concurrent_creates_of_one_name_store_one_row_and_raise_the_version_
     assert_eq!(outcomes.iter().filter(|o| o.created).count(), 1);
     assert!(outcomes.iter().all(|o| o.option == stored[0] && o.version == 1), "{outcomes:?}");
     assert_eq!(catalog.catalog_version().await.expect("version"), 1);
-    assert_eq!(stored[0].name_key, "mercedes-benz");
+    assert_eq!(stored[0].name_key, "mercedes benz");
 }
 
 /// Twenty tasks creating twenty different names at once each raise the version by exactly one: the versions
@@ -210,8 +214,125 @@ pub async fn templates_round_trip_and_raise_the_version(catalog: Arc<dyn Catalog
     assert_eq!(catalog.catalog_id().await.expect("id"), id);
 }
 
+/// A catalog as 0005 stored it (keys only lower-cased): "Scània" and "Scania" were two brands, each with an
+/// "R 450"/"R-450" model. The identity upgrade makes one brand (the older spelling) with one model, the merged
+/// ids resolve to the survivors, the merged name gives the survivor, every merge is audited, and a second
+/// run does nothing.
+pub async fn identity_upgrade_merges_old_duplicates_once(catalog: Arc<dyn CatalogStore>) {
+    let old_style = |kind, parent: Option<&CatalogOption>, name: &str| {
+        let mut option = catalog_option(kind, parent, name);
+        option.name_key = option.name.to_lowercase();
+        option
+    };
+    let scania = old_style(OptionKind::Brand, None, "Scania");
+    let mut scania2 = old_style(OptionKind::Brand, None, "Scània");
+    scania2.created_at += time::Duration::seconds(1);
+    let r450 = old_style(OptionKind::Model, Some(&scania), "R 450");
+    let r450b = old_style(OptionKind::Model, Some(&scania2), "R-450");
+    let s500 = old_style(OptionKind::Model, Some(&scania2), "S 500");
+    for option in [&scania, &scania2, &r450, &r450b, &s500] {
+        assert!(catalog.create_option(option).await.expect("create").created, "{option:?}");
+    }
+
+    let report = catalog.upgrade_identity().await.expect("upgrade").expect("keys were old");
+    let again = catalog.upgrade_identity().await.expect("second run");
+
+    assert_eq!(report.merged, vec![(r450b.id, r450.id), (scania2.id, scania.id)]);
+    assert_eq!(report.version, 6);
+    assert!(again.is_none(), "the upgrade is recorded and runs once");
+    let brands = catalog.list_options(OptionKind::Brand, None).await.expect("list");
+    assert_eq!(
+        brands.iter().map(|b| (b.id, b.name.as_str(), b.name_key.as_str())).collect::<Vec<_>>(),
+        [(scania.id, "Scania", "scania")]
+    );
+    let models = catalog.list_options(OptionKind::Model, Some(scania.id)).await.expect("list");
+    assert_eq!(models.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["R 450", "S 500"]);
+    let resolved = catalog.resolve_option(scania2.id).await.expect("resolve").expect("resolves");
+    assert_eq!((resolved.option.id, resolved.merged_from), (scania.id, Some(scania2.id)));
+    assert_eq!(catalog.resolve_option(r450b.id).await.expect("resolve").expect("resolves").option.id, r450.id);
+    let recreated = catalog.create_option(&catalog_option(OptionKind::Brand, None, "SCÀNIA")).await.expect("create");
+    assert_eq!((recreated.option.id, recreated.created), (scania.id, false));
+    let audit = catalog.audit_log(10).await.expect("audit");
+    assert_eq!(audit.len(), 2);
+    assert!(audit.iter().all(|a| a.actor == "identity_upgrade" && a.action == "identity_merge"));
+}
+
+/// Merging A into B: A's children move to B (a child with a twin under B is merged into the twin), A's id and
+/// name resolve to B, the version rises once and the change is audited with who asked.
+pub async fn merge_moves_children_and_keeps_ids_resolvable(catalog: Arc<dyn CatalogStore>) {
+    let ginaf = catalog_option(OptionKind::Brand, None, "Ginaf");
+    let ginaff = catalog_option(OptionKind::Brand, None, "Ginaff");
+    let x3232 = catalog_option(OptionKind::Model, Some(&ginaf), "X 3232");
+    let x3232b = catalog_option(OptionKind::Model, Some(&ginaff), "X-3232");
+    let c4241 = catalog_option(OptionKind::Model, Some(&ginaff), "C 4241");
+    for option in [&ginaf, &ginaff, &x3232, &x3232b, &c4241] {
+        catalog.create_option(option).await.expect("create");
+    }
+
+    let merged =
+        catalog.moderate(&Moderation::Merge { from: ginaff.id, into: ginaf.id }, "alice").await.expect("merge");
+
+    assert_eq!(merged.option.id, ginaf.id);
+    assert_eq!(merged.version, 6);
+    assert_eq!((merged.audit.actor.as_str(), merged.audit.action.as_str()), ("alice", "merge"));
+    let brands = catalog.list_options(OptionKind::Brand, None).await.expect("list");
+    assert_eq!(brands.iter().map(|b| b.id).collect::<Vec<_>>(), [ginaf.id]);
+    let models = catalog.list_options(OptionKind::Model, Some(ginaf.id)).await.expect("list");
+    assert_eq!(models.iter().map(|m| m.id).collect::<Vec<_>>(), [c4241.id, x3232.id]);
+    assert_eq!(catalog.resolve_option(ginaff.id).await.expect("resolve").expect("some").option.id, ginaf.id);
+    assert_eq!(catalog.resolve_option(x3232b.id).await.expect("resolve").expect("some").option.id, x3232.id);
+    let again = catalog.create_option(&catalog_option(OptionKind::Brand, None, "ginaff")).await.expect("create");
+    assert_eq!((again.option.id, again.created), (ginaf.id, false));
+    let refused = catalog.moderate(&Moderation::Merge { from: ginaf.id, into: x3232.id }, "alice").await;
+    assert_eq!(refused, Err(ModerationError::KindMismatch));
+    assert_eq!(catalog.catalog_version().await.expect("version"), 6, "a refused change leaves the version");
+}
+
+/// Rename, hide, approve and the engine flag: each raises the version once and is audited; a rename onto an
+/// existing name is refused naming that option; hidden options are not listed but resolve.
+pub async fn flags_and_renames_are_audited(catalog: Arc<dyn CatalogStore>) {
+    let trucks = catalog_option(OptionKind::Category, None, "Trucks");
+    let volvo = catalog_option(OptionKind::Brand, None, "Volvo");
+    let mut daf = catalog_option(OptionKind::Brand, None, "DAF");
+    daf.pending = true;
+    daf.created_by = Some(Uuid::now_v7());
+    for option in [&trucks, &volvo, &daf] {
+        catalog.create_option(option).await.expect("create");
+    }
+    let name = normalize("Volvo Trucks").expect("valid");
+
+    let taken = catalog.moderate(&Moderation::Rename { id: daf.id, name: normalize("volvo").expect("v") }, "a").await;
+    let renamed = catalog.moderate(&Moderation::Rename { id: volvo.id, name }, "a").await.expect("rename");
+    let hidden = catalog.moderate(&Moderation::SetHidden { id: volvo.id, hidden: true }, "b").await.expect("hide");
+    let approved = catalog.moderate(&Moderation::Approve { id: daf.id }, "c").await.expect("approve");
+    let engine = catalog.moderate(&Moderation::SetEngine { id: trucks.id, has_engine: false }, "d").await;
+    let not_category = catalog.moderate(&Moderation::SetEngine { id: daf.id, has_engine: true }, "d").await;
+
+    assert_eq!(taken, Err(ModerationError::NameTaken { existing: volvo.id }));
+    assert_eq!(renamed.option.name, "Volvo Trucks");
+    assert!(hidden.option.hidden);
+    assert!(!approved.option.pending);
+    assert!(!engine.expect("engine").option.has_engine);
+    assert_eq!(not_category, Err(ModerationError::NotCategory));
+    assert_eq!(catalog.catalog_version().await.expect("version"), 7);
+    let brands = catalog.list_options(OptionKind::Brand, None).await.expect("list");
+    assert_eq!(brands.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(), ["DAF"]);
+    let resolved = catalog.resolve_option(volvo.id).await.expect("resolve").expect("hidden ids resolve");
+    assert!(resolved.option.hidden && resolved.merged_from.is_none());
+    let audit = catalog.audit_log(10).await.expect("audit");
+    let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, ["set_has_engine", "approve", "hide", "rename"]);
+    assert_eq!(audit[3].detail["to"], "Volvo Trucks");
+    let recent = catalog.recent_options(daf.created_by, None, 10).await.expect("recent");
+    assert_eq!(recent.iter().map(|o| o.id).collect::<Vec<_>>(), [daf.id]);
+    assert_eq!(catalog.recent_options(None, None, 2).await.expect("recent").len(), 2);
+}
+
 sql_cases!(
-    catalog: create_option_twice_returns_the_first_and_keeps_the_version,
+    catalog: identity_upgrade_merges_old_duplicates_once,
+    merge_moves_children_and_keeps_ids_resolvable,
+    flags_and_renames_are_audited,
+    create_option_twice_returns_the_first_and_keeps_the_version,
     list_options_orders_by_search_key_and_filters_by_kind_and_parent,
     same_name_under_another_parent_or_kind_is_another_option,
     seeding_twice_creates_nothing_the_second_time,

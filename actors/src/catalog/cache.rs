@@ -27,13 +27,14 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::OptionKind;
+use super::moderation::{AuditEntry, Moderated, Moderation, ModerationError};
 use super::templates::{self, CompiledTemplate, Evaluation, TemplateIssue, TemplateSet, ValueIssue};
 use crate::accounts::limiter::FailureLimiter;
 use crate::handle::{ActorSlot, CallError};
 use crate::ports::Unavailable;
 use crate::ports::bus::{Bus, BusSignal, Event};
 pub use crate::ports::catalog::CatalogOption;
-use crate::ports::catalog::{CatalogStore, Created};
+use crate::ports::catalog::{CatalogStore, Created, Resolved};
 use crate::supervisor::ChildSpec;
 use crate::telemetry::Mailbox;
 
@@ -92,12 +93,53 @@ pub enum TemplateOrigin {
 /// The template set in use.
 #[derive(Debug, Clone)]
 pub struct LoadedSet {
-    /// The set.
+    /// The set served (a stored set without its degraded templates).
     pub set: Arc<TemplateSet>,
     /// Where it came from.
     pub origin: TemplateOrigin,
     /// The catalog version it was loaded at.
     pub version: u64,
+    /// Stored templates that fail their checks against today's catalog (a category created or changed after
+    /// the set was stored): each is left out on its own, so its category is served the default form, and
+    /// every other template stays in use.
+    pub degraded: Arc<Vec<DegradedTemplate>>,
+}
+
+/// A stored template left out because it fails its checks.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DegradedTemplate {
+    /// Its title (`Trucks`, `Trucks / Tipper trucks`).
+    pub template: String,
+    /// Why.
+    pub problems: Vec<TemplateIssue>,
+    /// The template as stored (to fix and re-import).
+    pub definition: templates::document::Template,
+}
+
+/// Splits a stored set that fails its checks: when every problem is a template's own (no shared block's),
+/// the failing templates are left out and the rest is checked again. `None` when that does not give a valid
+/// set (the caller falls back to the bundled one).
+fn degrade(
+    set: &TemplateSet,
+    issues: Vec<TemplateIssue>,
+    has_engine: &dyn Fn(&str) -> Option<bool>,
+) -> Option<(TemplateSet, Vec<DegradedTemplate>)> {
+    let titles: Vec<String> = set.templates.iter().map(templates::document::Template::title).collect();
+    if issues.iter().any(|i| !titles.contains(&i.template)) {
+        return None;
+    }
+    let mut kept = set.clone();
+    let mut degraded = Vec::new();
+    kept.templates.retain(|t| {
+        let title = t.title();
+        let problems: Vec<TemplateIssue> = issues.iter().filter(|i| i.template == title).cloned().collect();
+        if problems.is_empty() {
+            return true;
+        }
+        degraded.push(DegradedTemplate { template: title, problems, definition: t.clone() });
+        false
+    });
+    templates::check(&kept, has_engine).ok().map(|()| (kept, degraded))
 }
 
 /// A resolved, compiled form.
@@ -141,6 +183,16 @@ pub struct FormTarget {
     pub has_engine: bool,
     /// The subcategory's name.
     pub subcategory: Option<String>,
+}
+
+/// What a moderation change did, as the admin API reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModerationOutcome {
+    /// The store's report.
+    pub moderated: Moderated,
+    /// Stored forms (template titles) the change breaks, applied with `force`; they are flagged on
+    /// `/admin/templates` and served degraded (see `TemplateStatus`).
+    pub flagged: Vec<String>,
 }
 
 /// Errors of cache operations.
@@ -202,6 +254,17 @@ pub enum OptionCacheMsg {
         replace: bool,
         /// Where the outcome goes.
         reply: RpcReplyPort<Result<Imported, CacheError>>,
+    },
+    /// Applies a moderation change (`force`: also when it would break stored forms, flagging them).
+    Moderate {
+        /// The change.
+        change: Moderation,
+        /// Who asks (the audit record's actor).
+        actor: String,
+        /// Apply a change that breaks stored forms anyway.
+        force: bool,
+        /// Where the outcome goes.
+        reply: RpcReplyPort<Result<ModerationOutcome, ModerationError>>,
     },
     /// Internal: a bus signal.
     Bus(BusSignal),
@@ -384,6 +447,15 @@ impl CacheState {
         self.write().remove(key);
     }
 
+    /// Drops a list; a category's change (name, engine flag, merge) drops the resolved forms too, since forms
+    /// are matched by category name and shaped by its engine flag.
+    fn drop_list(&mut self, key: &CacheKey) {
+        self.drop_key(key);
+        if key.0 == OptionKind::Category {
+            self.drop_templates();
+        }
+    }
+
     fn templates(&self) -> std::sync::RwLockWriteGuard<'_, TemplateCache> {
         self.deps.templates.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -521,8 +593,9 @@ impl CacheState {
         let created = self.deps.store.create_option(&option).await?;
         if created.created {
             let key = (option.kind, option.parent_id);
-            // A gap: someone else's change reached the store before its message reached us.
-            self.advance(created.version, |s| s.drop_key(&key));
+            // A gap: someone else's change reached the store before its message reached us. A new category
+            // drops the templates too: their checks depend on the categories.
+            self.advance(created.version, |s| s.drop_list(&key));
             metrics::counter!("gantry_options_created_total", "kind" => option.kind.as_str()).increment(1);
             let event =
                 Event::OptionChanged { kind: option.kind, parent_id: option.parent_id, version: created.version };
@@ -538,6 +611,86 @@ impl CacheState {
         Ok(created)
     }
 
+    /// Announces that the lists of `keys` changed at `version` (one `option_changed` per list, all with the
+    /// same version), off the actor's path: a slow broker must not stall reads; the version check covers a loss.
+    fn announce(&self, keys: Vec<CacheKey>, version: u64) {
+        let bus = Arc::clone(&self.deps.bus);
+        tokio::spawn(async move {
+            for (kind, parent_id) in keys {
+                if let Err(err) = bus.publish(Event::OptionChanged { kind, parent_id, version }).await {
+                    metrics::counter!("gantry_option_announce_failures_total").increment(1);
+                    tracing::warn!(event = "bus_publish_failed", actor = NAME, error = %err, "relying on the version check");
+                }
+            }
+        });
+    }
+
+    /// A moderation change: refused when it would break stored forms (unless `force`), applied by the store
+    /// with its audit record, then the lists it touched are dropped here and announced to every instance.
+    async fn moderate(
+        &mut self,
+        change: Moderation,
+        actor: &str,
+        force: bool,
+    ) -> Result<ModerationOutcome, ModerationError> {
+        let flagged = match &change {
+            Moderation::SetEngine { id, has_engine } => self.forms_broken_by_engine(*id, *has_engine).await?,
+            _ => Vec::new(),
+        };
+        if !flagged.is_empty() && !force {
+            metrics::counter!("gantry_catalog_moderations_total", "action" => change.action(), "result" => "refused")
+                .increment(1);
+            return Err(ModerationError::WouldBreakTemplates(flagged));
+        }
+        let moderated = match self.deps.store.moderate(&change, actor).await {
+            Ok(moderated) => moderated,
+            Err(e) => {
+                let result = if matches!(e, ModerationError::Unavailable(_)) { "unavailable" } else { "refused" };
+                metrics::counter!("gantry_catalog_moderations_total", "action" => change.action(), "result" => result)
+                    .increment(1);
+                return Err(e);
+            }
+        };
+        metrics::counter!("gantry_catalog_moderations_total", "action" => change.action(), "result" => "applied")
+            .increment(1);
+        tracing::info!(event = "catalog_moderated", action = change.action(), option = %change.option_id(),
+            actor, version = moderated.version, flagged = flagged.len(), "catalog change applied");
+        let affected = moderated.affected.clone();
+        self.advance(moderated.version, |s| {
+            for key in &affected {
+                s.drop_list(key);
+            }
+        });
+        self.announce(affected, moderated.version);
+        Ok(ModerationOutcome { moderated, flagged })
+    }
+
+    /// The stored forms (template titles) that pass their checks now and would fail them with the category
+    /// `id`'s engine flag set to `has_engine`.
+    async fn forms_broken_by_engine(&mut self, id: Uuid, has_engine: bool) -> Result<Vec<String>, ModerationError> {
+        let unavailable = |e: CacheError| ModerationError::Unavailable(e.to_string());
+        let Some(text) = self.bounded(self.deps.store.load_templates()).await.map_err(unavailable)? else {
+            return Ok(Vec::new());
+        };
+        let Ok(set) = TemplateSet::from_json(&text) else { return Ok(Vec::new()) };
+        let categories = self.load_now((OptionKind::Category, None)).await.map_err(unavailable)?;
+        let Some(category) = categories.items.iter().find(|c| c.id == id) else { return Ok(Vec::new()) };
+        let now: HashMap<String, bool> = categories.items.iter().map(|c| (c.name_key.clone(), c.has_engine)).collect();
+        let mut then = now.clone();
+        then.insert(category.name_key.clone(), has_engine);
+        let failing = |engines: &HashMap<String, bool>| -> Vec<String> {
+            match templates::check(&set, &|key| engines.get(key).copied()) {
+                Ok(()) => Vec::new(),
+                Err(issues) => issues.into_iter().map(|i| i.template).collect(),
+            }
+        };
+        let before = failing(&now);
+        let mut broken: Vec<String> = failing(&then).into_iter().filter(|t| !before.contains(t)).collect();
+        broken.sort();
+        broken.dedup();
+        Ok(broken)
+    }
+
     fn on_bus(&mut self, signal: BusSignal) {
         match signal {
             BusSignal::Message(envelope) => {
@@ -545,7 +698,7 @@ impl CacheState {
                     let lag = (now_ms() - envelope.sent_at_ms).max(0) as f64 / 1000.0;
                     metrics::histogram!("gantry_bus_propagation_seconds", "event" => "option_changed").record(lag);
                     metrics::counter!("gantry_option_invalidations_total", "kind" => kind.as_str()).increment(1);
-                    self.advance(version, |s| s.drop_key(&(kind, parent_id)));
+                    self.advance(version, |s| s.drop_list(&(kind, parent_id)));
                 }
                 if let Event::TemplatesChanged { version } = envelope.event {
                     let lag = (now_ms() - envelope.sent_at_ms).max(0) as f64 / 1000.0;
@@ -571,32 +724,44 @@ impl CacheState {
         let version = self.bounded(self.deps.store.catalog_version()).await?;
         let stored = self.bounded(self.deps.store.load_templates()).await?;
         let engines = self.engines().await?;
+        let has_engine = |key: &str| engines.get(key).copied();
         let checked = stored.map(|text| {
-            TemplateSet::from_json(&text)
-                .map_err(|e| {
-                    vec![TemplateIssue {
-                        template: "(document)".into(),
-                        field: None,
-                        code: "invalid_document",
-                        message: e.to_string(),
-                    }]
-                })
-                .and_then(|set| templates::check(&set, &|key| engines.get(key).copied()).map(|()| set))
+            let set = TemplateSet::from_json(&text).map_err(|e| {
+                vec![TemplateIssue {
+                    template: "(document)".into(),
+                    field: None,
+                    code: "invalid_document",
+                    message: e.to_string(),
+                }]
+            })?;
+            match templates::check(&set, &has_engine) {
+                Ok(()) => Ok((set, Vec::new())),
+                Err(issues) => {
+                    metrics::counter!("gantry_template_validation_failures_total", "stage" => "load").increment(1);
+                    degrade(&set, issues.clone(), &has_engine).ok_or(issues)
+                }
+            }
         });
-        let (set, origin) = match checked {
-            Some(Ok(set)) => (set, TemplateOrigin::Stored),
+        let (set, origin, degraded) = match checked {
+            Some(Ok((set, degraded))) => {
+                for d in &degraded {
+                    tracing::error!(event = "template_degraded", template = %d.template, problems = d.problems.len(),
+                        first = %d.problems[0], "a stored template fails its checks; its category gets the default form");
+                }
+                (set, TemplateOrigin::Stored, degraded)
+            }
             Some(Err(issues)) => {
                 // Never an empty form: serve the bundled set, loudly, until operators import a fixed one.
-                metrics::counter!("gantry_template_validation_failures_total", "stage" => "load").increment(1);
                 let summary: Vec<String> = issues.iter().take(10).map(ToString::to_string).collect();
                 tracing::error!(event = "templates_invalid", problems = issues.len(), first = ?summary,
-                    "the stored template set fails its checks; serving the bundled set (fallback)");
+                    "the stored template set fails its checks beyond single templates; serving the bundled set (fallback)");
                 metrics::counter!("gantry_template_fallbacks_total").increment(1);
-                (bundled(), TemplateOrigin::Bundled)
+                (bundled(), TemplateOrigin::Bundled, Vec::new())
             }
-            None => (bundled(), TemplateOrigin::Bundled),
+            None => (bundled(), TemplateOrigin::Bundled, Vec::new()),
         };
-        let loaded = LoadedSet { set: Arc::new(set), origin, version };
+        metrics::gauge!("gantry_templates_degraded").set(degraded.len() as f64);
+        let loaded = LoadedSet { set: Arc::new(set), origin, version, degraded: Arc::new(degraded) };
         let mut cache = self.templates();
         cache.set = Some(loaded.clone());
         cache.forms.clear();
@@ -638,9 +803,24 @@ impl CacheState {
                 None => bundled(),
             }
         };
+        let before = merged.clone();
+        let imported: Vec<String> = set.templates.iter().map(templates::document::Template::title).collect();
         merged.merge(set);
         let engines = self.engines().await?;
-        if let Err(issues) = templates::check(&merged, &|key| engines.get(key).copied()) {
+        let has_engine = |key: &str| engines.get(key).copied();
+        // Templates already degraded in the stored set (not part of this import) stay degraded, flagged on
+        // `/admin/templates`; they do not block an import of other templates.
+        let degraded_before: Vec<String> = templates::check(&before, &has_engine)
+            .err()
+            .map(|issues| issues.into_iter().map(|i| i.template).collect())
+            .unwrap_or_default();
+        let blocking = templates::check(&merged, &has_engine).err().map(|issues| {
+            issues
+                .into_iter()
+                .filter(|i| imported.contains(&i.template) || !degraded_before.contains(&i.template))
+                .collect::<Vec<_>>()
+        });
+        if let Some(issues) = blocking.filter(|issues| !issues.is_empty()) {
             metrics::counter!("gantry_template_validation_failures_total", "stage" => "import").increment(1);
             tracing::warn!(event = "templates_rejected", problems = issues.len(), first = %issues[0], "template import refused");
             return Err(CacheError::InvalidTemplates(issues));
@@ -757,6 +937,10 @@ impl Actor for OptionCache {
                 let _h = state.deps.mailbox.begin_handling();
                 let _ = reply.send(state.import(set, replace).await);
             }
+            OptionCacheMsg::Moderate { change, actor, force, reply } => {
+                let _h = state.deps.mailbox.begin_handling();
+                let _ = reply.send(state.moderate(change, &actor, force).await);
+            }
             OptionCacheMsg::Bus(signal) => {
                 let _h = state.deps.mailbox.begin_internal();
                 state.on_bus(signal);
@@ -857,6 +1041,52 @@ impl OptionCacheHandle {
         self.slot.call(|reply| OptionCacheMsg::Create(option, reply)).await?
     }
 
+    /// The option `id` stands for now (itself, or the option it was merged into), hidden ones included.
+    ///
+    /// # Errors
+    /// The store is unavailable.
+    pub async fn resolve(&self, id: Uuid) -> Result<Option<Resolved>, CacheError> {
+        Ok(self.deps.store.resolve_option(id).await?)
+    }
+
+    /// Applies a moderation change on every instance (see [`Moderation`]).
+    ///
+    /// # Errors
+    /// [`ModerationError`]: no such option, a conflict, forms it would break (without `force`), or the store
+    /// or the actor is unavailable.
+    pub async fn moderate(
+        &self,
+        change: Moderation,
+        actor: String,
+        force: bool,
+    ) -> Result<ModerationOutcome, ModerationError> {
+        self.slot
+            .call(|reply| OptionCacheMsg::Moderate { change, actor, force, reply })
+            .await
+            .map_err(|e| ModerationError::Unavailable(e.to_string()))?
+    }
+
+    /// The most recently created options, newest first (review; an operator view, not the hot path).
+    ///
+    /// # Errors
+    /// The store is unavailable.
+    pub async fn recent(
+        &self,
+        created_by: Option<Uuid>,
+        since: Option<OffsetDateTime>,
+        limit: u32,
+    ) -> Result<Vec<CatalogOption>, CacheError> {
+        Ok(self.deps.store.recent_options(created_by, since, limit).await?)
+    }
+
+    /// The newest moderation records first.
+    ///
+    /// # Errors
+    /// The store is unavailable.
+    pub async fn audit(&self, limit: u32) -> Result<Vec<AuditEntry>, CacheError> {
+        Ok(self.deps.store.audit_log(limit).await?)
+    }
+
     /// One option, from the store (parent checks).
     ///
     /// # Errors
@@ -900,10 +1130,11 @@ impl OptionCacheHandle {
         form: &Form,
         values: &serde_json::Map<String, serde_json::Value>,
         changed: &[String],
+        viewer: Option<Uuid>,
     ) -> Result<Evaluation, CacheError> {
         let this_year = OffsetDateTime::now_utc().year();
         let (mut evaluation, checks) = form.template.evaluate(values, changed, this_year);
-        self.look_up(form, checks, &mut evaluation).await?;
+        self.look_up(form, checks, &mut evaluation, viewer).await?;
         Ok(evaluation)
     }
 
@@ -916,17 +1147,18 @@ impl OptionCacheHandle {
         &self,
         form: &Form,
         values: &serde_json::Map<String, serde_json::Value>,
+        viewer: Option<Uuid>,
     ) -> Result<serde_json::Map<String, serde_json::Value>, CacheError> {
         let this_year = OffsetDateTime::now_utc().year();
         let checked = form.template.check_values(values, &[], this_year);
         let mut evaluation = checked.evaluation;
-        let names = self.look_up(form, checked.checks, &mut evaluation).await?;
+        let names = self.look_up(form, checked.checks, &mut evaluation, viewer).await?;
         if !evaluation.errors.is_empty() {
             return Err(CacheError::InvalidValues(evaluation.errors));
         }
         let resolve = |value: &serde_json::Value| {
             let id = value.as_str().and_then(|s| Uuid::parse_str(s).ok());
-            match id.and_then(|id| names.get(&id).map(|name| (id, name))) {
+            match id.and_then(|id| names.get(&id)) {
                 Some((id, name)) => serde_json::json!({"id": id, "name": name}),
                 None => value.clone(),
             }
@@ -945,22 +1177,44 @@ impl OptionCacheHandle {
     }
 
     /// Looks up `checks` in the cached lists: a miss is an `unknown_option` error in `evaluation`; a list whose
-    /// parent field failed its look-up is not named. Returns the names of the options found.
+    /// parent field failed its look-up is not named. A pending option counts only for its creator (`viewer`);
+    /// a merged id counts as the option it was merged into when that one is in the list. Returns, per id
+    /// asked, the option found (id and name).
     async fn look_up(
         &self,
         form: &Form,
         checks: Vec<templates::OptionCheck>,
         evaluation: &mut Evaluation,
-    ) -> Result<HashMap<Uuid, String>, CacheError> {
+        viewer: Option<Uuid>,
+    ) -> Result<HashMap<Uuid, (Uuid, String)>, CacheError> {
         let mut names = HashMap::new();
+        let visible = |o: &CatalogOption| !o.pending || (viewer.is_some() && o.created_by == viewer);
         for check in checks {
-            let found = match self.list((check.list.kind, check.list.parent_id)).await {
-                Ok(list) => list.items.iter().find(|o| o.id == check.id).map(|o| o.name.clone()),
-                Err(CacheError::UnknownParent) => None,
+            let list = match self.list((check.list.kind, check.list.parent_id)).await {
+                Ok(list) => Some(list),
+                // A parent merged away: its children are under the option it was merged into.
+                Err(CacheError::UnknownParent) => match check.list.parent_id {
+                    Some(parent) => match self.merged_into(parent).await? {
+                        Some(survivor) => self.list((check.list.kind, Some(survivor))).await.ok(),
+                        None => None,
+                    },
+                    None => None,
+                },
                 Err(e) => return Err(e),
             };
-            if let Some(name) = found {
-                names.insert(check.id, name);
+            let found = match list {
+                Some(list) => match list.items.iter().find(|o| o.id == check.id && visible(o)) {
+                    Some(o) => Some((o.id, o.name.clone())),
+                    None => self
+                        .merged_into(check.id)
+                        .await?
+                        .and_then(|target| list.items.iter().find(|o| o.id == target && visible(o)))
+                        .map(|o| (o.id, o.name.clone())),
+                },
+                None => None,
+            };
+            if let Some(found) = found {
+                names.insert(check.id, found);
                 continue;
             }
             let label = form.template.field(&check.field).map_or(check.field.as_str(), |f| f.label.as_str());
@@ -970,6 +1224,12 @@ impl OptionCacheHandle {
             };
             if !evaluation.errors.iter().any(|e| e.field == check.field) {
                 evaluation.errors.push(ValueIssue { field: check.field, code: "unknown_option", message });
+            }
+        }
+        // A dependent list whose parent field holds a merged id is the survivor's list.
+        for list in evaluation.options.values_mut() {
+            if let Some((survivor, _)) = list.parent_id.and_then(|parent| names.get(&parent)) {
+                list.parent_id = Some(*survivor);
             }
         }
         // A brand field holding a country's id must not point the model list at that country.
@@ -983,6 +1243,15 @@ impl OptionCacheHandle {
                     .is_none_or(|parent| !failed.contains(parent))
         });
         Ok(names)
+    }
+
+    /// The option a merged id now stands for (`None`: not a merged id), read from the store within the I/O
+    /// timeout — only ids missing from their list get here.
+    async fn merged_into(&self, id: Uuid) -> Result<Option<Uuid>, CacheError> {
+        let resolved = tokio::time::timeout(self.deps.io_timeout, self.deps.store.resolve_option(id))
+            .await
+            .unwrap_or_else(|_| Err(Unavailable::new("the catalog did not answer in time")))?;
+        Ok(resolved.filter(|r| r.merged_from.is_some()).map(|r| r.option.id))
     }
 
     /// The template set in use, loaded if needed.

@@ -517,6 +517,9 @@ pub async fn seed(store: &dyn CatalogStore) -> Result<SeedReport, Unavailable> {
                 search_key: name.search,
                 has_engine: option.has_engine,
                 created_at: OffsetDateTime::now_utc(),
+                created_by: None,
+                hidden: false,
+                pending: false,
             })
             .await?;
         if outcome.created {
@@ -539,7 +542,8 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
-    use crate::ports::catalog::Created;
+    use crate::catalog::moderation::{AuditEntry, IdentityReport, Moderated, Moderation, ModerationError};
+    use crate::ports::catalog::{Created, Resolved};
 
     /// The key of a name (panics on an invalid name, which `names_are_valid_and_in_normal_form` reports).
     fn key(name: &str) -> String {
@@ -638,6 +642,31 @@ mod tests {
 
         async fn catalog_version(&self) -> Result<u64, Unavailable> {
             Ok(self.0.lock().expect("not poisoned").len() as u64)
+        }
+
+        async fn resolve_option(&self, _id: Uuid) -> Result<Option<Resolved>, Unavailable> {
+            Err(Unavailable::new("seeding never resolves"))
+        }
+
+        async fn moderate(&self, _change: &Moderation, _actor: &str) -> Result<Moderated, ModerationError> {
+            Err(ModerationError::Unavailable("seeding never moderates".into()))
+        }
+
+        async fn recent_options(
+            &self,
+            _created_by: Option<Uuid>,
+            _since: Option<OffsetDateTime>,
+            _limit: u32,
+        ) -> Result<Vec<CatalogOption>, Unavailable> {
+            Err(Unavailable::new("seeding never reviews"))
+        }
+
+        async fn audit_log(&self, _limit: u32) -> Result<Vec<AuditEntry>, Unavailable> {
+            Err(Unavailable::new("seeding never audits"))
+        }
+
+        async fn upgrade_identity(&self) -> Result<Option<IdentityReport>, Unavailable> {
+            Ok(None)
         }
 
         async fn catalog_id(&self) -> Result<String, Unavailable> {

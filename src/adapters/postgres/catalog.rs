@@ -12,7 +12,7 @@ impl CatalogDialect for PostgresDb {
     const INSERT_OPTION: &'static str = concat!(
         "INSERT INTO catalog_options (",
         option_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
          ON CONFLICT (kind, COALESCE(parent_id, '00000000-0000-0000-0000-000000000000'::uuid), name_key) \
          DO NOTHING RETURNING ",
         option_columns!()

@@ -4,16 +4,21 @@
 
 use async_trait::async_trait;
 use gantry_actors::catalog::OptionKind;
+use gantry_actors::catalog::moderation::{
+    AuditEntry, IdentityReport, Moderated, Moderation, ModerationError, identity_plan,
+};
+use gantry_actors::catalog::names::IDENTITY_VERSION;
 use gantry_actors::ports::Unavailable;
-use gantry_actors::ports::catalog::{CatalogOption, CatalogStore, Created};
+use gantry_actors::ports::catalog::{CatalogOption, CatalogStore, Created, Resolved};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Exec, Fields, SqlDb, SqlRow, Value, all, args, backend, corrupt, one, optional, unavailable};
+use super::{Exec, Fields, SqlDb, SqlRow, Value, all, args, backend, corrupt, count_to_db, one, optional, unavailable};
 
 /// The columns [`option_from_row`] reads (static SQL, see `jobs.rs`).
 macro_rules! option_columns {
     () => {
-        "id, kind, parent_id, name, name_key, search_key, has_engine, created_at"
+        "id, kind, parent_id, name, name_key, search_key, has_engine, created_at, created_by, hidden, pending"
     };
 }
 pub(crate) use option_columns;
@@ -21,9 +26,43 @@ pub(crate) use option_columns;
 /// Raises the catalog version by one and returns it (in the caller's transaction).
 const BUMP_VERSION: &str = "UPDATE catalog_meta SET version = version + 1 RETURNING version";
 
+/// The option with id `$1`.
+const GET_OPTION: &str = concat!("SELECT ", option_columns!(), " FROM catalog_options WHERE id = $1");
+
+/// Where a merged id points.
+const ALIAS_TARGET: &str = "SELECT target_id FROM catalog_aliases WHERE old_id = $1";
+
+/// Where a merged name points: top-level options (`$1` kind, `$2` key) and children (`$2` parent, `$3` key).
+const ALIAS_BY_TOP_NAME: &str =
+    "SELECT target_id FROM catalog_aliases WHERE kind = $1 AND parent_id IS NULL AND name_key = $2";
+const ALIAS_BY_CHILD_NAME: &str =
+    "SELECT target_id FROM catalog_aliases WHERE kind = $1 AND parent_id = $2 AND name_key = $3";
+
+/// Records that `$1` (of kind `$3` under `$4`, key `$5`) now stands for `$2`.
+const INSERT_ALIAS: &str = "INSERT INTO catalog_aliases (old_id, target_id, kind, parent_id, name_key, merged_at) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+
+/// Every alias of `$1` points at `$2` from now on (one look-up always resolves).
+const REPOINT_ALIASES: &str = "UPDATE catalog_aliases SET target_id = $2 WHERE target_id = $1";
+
+/// Names merged under `$1` count under `$2` from now on.
+const REPARENT_ALIASES: &str = "UPDATE catalog_aliases SET parent_id = $2 WHERE parent_id = $1";
+
+/// Children of `$1`.
+const CHILDREN: &str = concat!("SELECT ", option_columns!(), " FROM catalog_options WHERE parent_id = $1");
+
+/// The audit record of a change.
+const INSERT_AUDIT: &str = "INSERT INTO catalog_audit (id, at, actor, action, option_id, detail, version) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// Locks the catalog's meta row (every moderation change takes it first, so changes apply one at a time)
+/// and reads the identity mark.
+const LOCK_META: &str =
+    "UPDATE catalog_meta SET identity_version = identity_version RETURNING identity_version, version";
+
 /// What the catalog store's SQL says differently per backend.
 pub trait CatalogDialect: SqlDb {
-    /// Inserts the option `$1`…`$8` (in `option_columns!` order) unless one with the same (kind, parent,
+    /// Inserts the option `$1`…`$11` (in `option_columns!` order) unless one with the same (kind, parent,
     /// name key) exists, returning the inserted row. The conflict target is the expression list of
     /// `catalog_options_name_key_idx`, so only a duplicate name is "already there"; a duplicate id still
     /// fails loudly.
@@ -66,26 +105,151 @@ impl<D: CatalogDialect> CatalogStore for SqlCatalog<D> {
                 let sql = concat!(
                     "SELECT ",
                     option_columns!(),
-                    " FROM catalog_options WHERE kind = $1 AND parent_id IS NULL ORDER BY search_key, id"
+                    " FROM catalog_options WHERE kind = $1 AND parent_id IS NULL AND hidden = $2 \
+                      ORDER BY search_key, id"
                 );
-                all(&self.db, "list_options", sql, args![kind.as_str()]).await?
+                all(&self.db, "list_options", sql, args![kind.as_str(), false]).await?
             }
             Some(parent) => {
                 let sql = concat!(
                     "SELECT ",
                     option_columns!(),
-                    " FROM catalog_options WHERE kind = $1 AND parent_id = $2 ORDER BY search_key, id"
+                    " FROM catalog_options WHERE kind = $1 AND parent_id = $2 AND hidden = $3 \
+                      ORDER BY search_key, id"
                 );
-                all(&self.db, "list_options", sql, args![kind.as_str(), parent]).await?
+                all(&self.db, "list_options", sql, args![kind.as_str(), parent, false]).await?
             }
         };
         rows.iter().map(option_from_row).collect()
     }
 
     async fn get_option(&self, id: Uuid) -> Result<Option<CatalogOption>, Unavailable> {
-        let sql = concat!("SELECT ", option_columns!(), " FROM catalog_options WHERE id = $1");
-        let row = optional(&self.db, "get_option", sql, args![id]).await?;
+        let row = optional(&self.db, "get_option", GET_OPTION, args![id]).await?;
         row.as_ref().map(option_from_row).transpose()
+    }
+
+    async fn resolve_option(&self, id: Uuid) -> Result<Option<Resolved>, Unavailable> {
+        if let Some(option) = self.get_option(id).await? {
+            return Ok(Some(Resolved { option, merged_from: None }));
+        }
+        let Some(alias) = optional(&self.db, "resolve_option", ALIAS_TARGET, args![id]).await? else {
+            return Ok(None);
+        };
+        let target = Fields::new(&alias, "alias").uuid("target_id")?;
+        Ok(self.get_option(target).await?.map(|option| Resolved { option, merged_from: Some(id) }))
+    }
+
+    async fn moderate(&self, change: &Moderation, actor: &str) -> Result<Moderated, ModerationError> {
+        let failed = |e: sqlx::Error| ModerationError::from(unavailable(backend::<D>(), "moderate", &e));
+        let mut tx = self.db.begin().await.map_err(failed)?;
+        // The meta row first: moderation changes apply one at a time, and the version is raised once.
+        let meta = tx.fetch_one(LOCK_META, Vec::new()).await.map_err(failed)?;
+        let version = version_from_row(&meta)? + 1;
+        tx.execute("UPDATE catalog_meta SET version = $1", args![count_to_db(version)]).await.map_err(failed)?;
+        let (option, affected, detail) = apply::<D>(&mut tx, change).await?;
+        let audit = AuditEntry {
+            id: Uuid::now_v7(),
+            at: OffsetDateTime::now_utc(),
+            actor: actor.to_owned(),
+            action: change.action().to_owned(),
+            option_id: change.option_id(),
+            detail,
+            version,
+        };
+        insert_audit::<D>(&mut tx, &audit).await.map_err(failed)?;
+        D::commit(tx).await.map_err(failed)?;
+        Ok(Moderated { option, version, affected, audit })
+    }
+
+    async fn recent_options(
+        &self,
+        created_by: Option<Uuid>,
+        since: Option<OffsetDateTime>,
+        limit: u32,
+    ) -> Result<Vec<CatalogOption>, Unavailable> {
+        let sql = concat!(
+            "SELECT ",
+            option_columns!(),
+            " FROM catalog_options WHERE ($1 IS NULL OR created_by = $1) AND ($2 IS NULL OR created_at >= $2) \
+              ORDER BY created_at DESC, id DESC LIMIT $3"
+        );
+        let rows = all(&self.db, "recent_options", sql, args![created_by, since, i64::from(limit)]).await?;
+        rows.iter().map(option_from_row).collect()
+    }
+
+    async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, Unavailable> {
+        let sql = "SELECT id, at, actor, action, option_id, detail, version FROM catalog_audit \
+                   ORDER BY at DESC, id DESC LIMIT $1";
+        let rows = all(&self.db, "audit_log", sql, args![i64::from(limit)]).await?;
+        rows.iter()
+            .map(|row| {
+                let f = Fields::new(row, "audit");
+                Ok(AuditEntry {
+                    id: f.uuid("id")?,
+                    at: f.time("at")?,
+                    actor: f.text("actor")?,
+                    action: f.text("action")?,
+                    option_id: f.uuid("option_id")?,
+                    detail: serde_json::from_str(&f.text("detail")?)
+                        .map_err(|_| corrupt(backend::<D>(), "audit", "detail"))?,
+                    version: f.count("version")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn upgrade_identity(&self) -> Result<Option<IdentityReport>, Unavailable> {
+        let failed = |e: sqlx::Error| unavailable(backend::<D>(), "upgrade_identity", &e);
+        let mut tx = self.db.begin().await.map_err(failed)?;
+        let meta = tx.fetch_one(LOCK_META, Vec::new()).await.map_err(failed)?;
+        if Fields::new(&meta, "catalog").int("identity_version")? >= IDENTITY_VERSION {
+            return Ok(None);
+        }
+        let sql = concat!("SELECT ", option_columns!(), " FROM catalog_options");
+        let options = tx.fetch_all(sql, Vec::new()).await.map_err(failed)?;
+        let options = options.iter().map(option_from_row).collect::<Result<Vec<_>, _>>()?;
+        let plan = identity_plan(&options);
+        let mut version = version_from_row(&meta)?;
+        if !plan.merges.is_empty() || !plan.rekeys.is_empty() {
+            version += 1;
+            tx.execute("UPDATE catalog_meta SET version = $1", args![count_to_db(version)]).await.map_err(failed)?;
+        }
+        let by_id: std::collections::HashMap<Uuid, &CatalogOption> = options.iter().map(|o| (o.id, o)).collect();
+        for (from, into) in &plan.merges {
+            let from = by_id[from];
+            if from.kind.child_kind().is_some() {
+                let sql = "UPDATE catalog_options SET parent_id = $2 WHERE parent_id = $1";
+                tx.execute(sql, args![from.id, *into]).await.map_err(failed)?;
+                tx.execute(REPARENT_ALIASES, args![from.id, *into]).await.map_err(failed)?;
+            }
+            merge_leaf::<D>(&mut tx, from, *into).await.map_err(failed)?;
+            let audit = AuditEntry {
+                id: Uuid::now_v7(),
+                at: OffsetDateTime::now_utc(),
+                actor: "identity_upgrade".into(),
+                action: "identity_merge".into(),
+                option_id: from.id,
+                detail: serde_json::json!({"name": from.name, "into": into}),
+                version,
+            };
+            insert_audit::<D>(&mut tx, &audit).await.map_err(failed)?;
+        }
+        // Two steps, so no intermediate state collides on the unique index: first a key no name has (`~` is
+        // never in a key made of letters and digits), then the new one.
+        let rekey = "UPDATE catalog_options SET name_key = $2 WHERE id = $1";
+        for (id, _) in &plan.rekeys {
+            tx.execute(rekey, args![*id, format!("~{id}")]).await.map_err(failed)?;
+        }
+        for (id, key) in &plan.rekeys {
+            tx.execute(rekey, args![*id, key]).await.map_err(failed)?;
+        }
+        tx.execute("UPDATE catalog_meta SET identity_version = $1", args![IDENTITY_VERSION]).await.map_err(failed)?;
+        D::commit(tx).await.map_err(failed)?;
+        Ok(Some(IdentityReport {
+            merged: plan.merges.iter().map(|(from, into)| (*from, *into)).collect(),
+            rekeyed: plan.rekeys.len(),
+            version,
+        }))
     }
 
     async fn create_option(&self, option: &CatalogOption) -> Result<Created, Unavailable> {
@@ -97,6 +261,25 @@ impl<D: CatalogDialect> CatalogStore for SqlCatalog<D> {
         // back, this insert goes ahead. The version row is locked by the UPDATE until commit, so bumps never
         // overlap, and it is always the last lock taken, so creates cannot deadlock.
         let mut tx = self.db.begin().await.map_err(failed)?;
+        // A name merged into another option gives that option.
+        let alias = match option.parent_id {
+            None => tx.fetch_optional(ALIAS_BY_TOP_NAME, args![option.kind.as_str(), &option.name_key]).await,
+            Some(parent) => {
+                tx.fetch_optional(ALIAS_BY_CHILD_NAME, args![option.kind.as_str(), parent, &option.name_key]).await
+            }
+        }
+        .map_err(failed)?;
+        if let Some(alias) = alias {
+            let target = Fields::new(&alias, "alias").uuid("target_id")?;
+            let row = tx.fetch_one(GET_OPTION, args![target]).await.map_err(failed)?;
+            let version = tx.fetch_one("SELECT version FROM catalog_meta", Vec::new()).await.map_err(failed)?;
+            D::commit(tx).await.map_err(failed)?;
+            return Ok(Created {
+                option: option_from_row(&row)?,
+                created: false,
+                version: version_from_row(&version)?,
+            });
+        }
         let args = args![
             option.id,
             option.kind.as_str(),
@@ -106,6 +289,9 @@ impl<D: CatalogDialect> CatalogStore for SqlCatalog<D> {
             &option.search_key,
             option.has_engine,
             option.created_at,
+            option.created_by,
+            option.hidden,
+            option.pending,
         ];
         let inserted = tx.fetch_optional(D::INSERT_OPTION, args).await.map_err(failed)?;
         let (row, created, version) = match inserted {
@@ -171,5 +357,128 @@ fn option_from_row<R: SqlRow>(row: &R) -> Result<CatalogOption, Unavailable> {
         search_key: f.text("search_key")?,
         has_engine: f.boolean("has_engine")?,
         created_at: f.time("created_at")?,
+        created_by: f.opt_uuid("created_by")?,
+        hidden: f.boolean("hidden")?,
+        pending: f.boolean("pending")?,
     })
+}
+
+/// The option `id` inside `tx`.
+async fn get_in<D: CatalogDialect>(tx: &mut D::Tx, id: Uuid) -> Result<Option<CatalogOption>, ModerationError> {
+    let row = tx
+        .fetch_optional(GET_OPTION, args![id])
+        .await
+        .map_err(|e| ModerationError::from(unavailable(backend::<D>(), "moderate", &e)))?;
+    Ok(row.as_ref().map(option_from_row).transpose()?)
+}
+
+/// Applies `change` inside `tx`: the option after it, the lists it changed, and the audit detail.
+async fn apply<D: CatalogDialect>(
+    tx: &mut D::Tx,
+    change: &Moderation,
+) -> Result<(CatalogOption, Vec<(OptionKind, Option<Uuid>)>, serde_json::Value), ModerationError> {
+    let failed = |e: sqlx::Error| ModerationError::from(unavailable(backend::<D>(), "moderate", &e));
+    let mut option = get_in::<D>(tx, change.option_id()).await?.ok_or(ModerationError::NotFound)?;
+    let list = (option.kind, option.parent_id);
+    match change {
+        Moderation::Rename { name, .. } => {
+            let args = args![option.kind.as_str(), option.parent_id, &name.key];
+            if let Some(row) = tx.fetch_optional(D::FIND_OPTION, args).await.map_err(failed)? {
+                let existing = Fields::new(&row, "option").uuid("id")?;
+                if existing != option.id {
+                    return Err(ModerationError::NameTaken { existing });
+                }
+            }
+            let sql = "UPDATE catalog_options SET name = $2, name_key = $3, search_key = $4 WHERE id = $1";
+            tx.execute(sql, args![option.id, &name.display, &name.key, &name.search]).await.map_err(failed)?;
+            let detail = serde_json::json!({"from": option.name, "to": name.display});
+            option.name.clone_from(&name.display);
+            option.name_key.clone_from(&name.key);
+            option.search_key.clone_from(&name.search);
+            Ok((option, vec![list], detail))
+        }
+        Moderation::Merge { into, .. } => {
+            if *into == option.id {
+                return Err(ModerationError::SameOption);
+            }
+            let target = get_in::<D>(tx, *into).await?.ok_or(ModerationError::NotFound)?;
+            if target.kind != option.kind {
+                return Err(ModerationError::KindMismatch);
+            }
+            let mut affected = vec![list, (target.kind, target.parent_id)];
+            if let Some(child_kind) = option.kind.child_kind() {
+                let children = tx.fetch_all(CHILDREN, args![option.id]).await.map_err(failed)?;
+                for child in children.iter().map(option_from_row) {
+                    let child = child?;
+                    let twin = tx
+                        .fetch_optional(D::FIND_OPTION, args![child_kind.as_str(), target.id, &child.name_key])
+                        .await
+                        .map_err(failed)?;
+                    match twin {
+                        Some(twin) => {
+                            let twin = Fields::new(&twin, "option").uuid("id")?;
+                            merge_leaf::<D>(tx, &child, twin).await.map_err(failed)?;
+                        }
+                        None => {
+                            let sql = "UPDATE catalog_options SET parent_id = $2 WHERE id = $1";
+                            tx.execute(sql, args![child.id, target.id]).await.map_err(failed)?;
+                        }
+                    }
+                }
+                tx.execute(REPARENT_ALIASES, args![option.id, target.id]).await.map_err(failed)?;
+                affected.extend([(child_kind, Some(option.id)), (child_kind, Some(target.id))]);
+            }
+            merge_leaf::<D>(tx, &option, target.id).await.map_err(failed)?;
+            let detail = serde_json::json!({"name": option.name, "into": target.id, "into_name": target.name});
+            Ok((target, affected, detail))
+        }
+        Moderation::SetHidden { hidden, .. } => {
+            let sql = "UPDATE catalog_options SET hidden = $2 WHERE id = $1";
+            tx.execute(sql, args![option.id, *hidden]).await.map_err(failed)?;
+            let detail = serde_json::json!({"hidden": {"from": option.hidden, "to": hidden}});
+            option.hidden = *hidden;
+            Ok((option, vec![list], detail))
+        }
+        Moderation::Approve { .. } => {
+            let sql = "UPDATE catalog_options SET pending = $2 WHERE id = $1";
+            tx.execute(sql, args![option.id, false]).await.map_err(failed)?;
+            let detail = serde_json::json!({"pending": {"from": option.pending, "to": false}});
+            option.pending = false;
+            Ok((option, vec![list], detail))
+        }
+        Moderation::SetEngine { has_engine, .. } => {
+            if option.kind != OptionKind::Category {
+                return Err(ModerationError::NotCategory);
+            }
+            let sql = "UPDATE catalog_options SET has_engine = $2 WHERE id = $1";
+            tx.execute(sql, args![option.id, *has_engine]).await.map_err(failed)?;
+            let detail = serde_json::json!({"has_engine": {"from": option.has_engine, "to": has_engine}});
+            option.has_engine = *has_engine;
+            Ok((option, vec![list], detail))
+        }
+    }
+}
+
+/// Makes `from` an alias of `into` (id and name), points every alias of `from` at `into`, and deletes
+/// `from` (whose children, if any, the caller moved).
+async fn merge_leaf<D: CatalogDialect>(tx: &mut D::Tx, from: &CatalogOption, into: Uuid) -> Result<(), sqlx::Error> {
+    let args = args![from.id, into, from.kind.as_str(), from.parent_id, &from.name_key, OffsetDateTime::now_utc()];
+    tx.execute(INSERT_ALIAS, args).await?;
+    tx.execute(REPOINT_ALIASES, args![from.id, into]).await?;
+    tx.execute("DELETE FROM catalog_options WHERE id = $1", args![from.id]).await?;
+    Ok(())
+}
+
+/// Writes `audit` inside `tx`.
+async fn insert_audit<D: CatalogDialect>(tx: &mut D::Tx, audit: &AuditEntry) -> Result<u64, sqlx::Error> {
+    let args = args![
+        audit.id,
+        audit.at,
+        &audit.actor,
+        &audit.action,
+        audit.option_id,
+        audit.detail.to_string(),
+        count_to_db(audit.version),
+    ];
+    tx.execute(INSERT_AUDIT, args).await
 }

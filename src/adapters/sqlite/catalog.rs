@@ -14,7 +14,7 @@ impl CatalogDialect for SqliteDb {
     const INSERT_OPTION: &'static str = concat!(
         "INSERT INTO catalog_options (",
         option_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
          ON CONFLICT (kind, ifnull(parent_id, ''), name_key) DO NOTHING RETURNING ",
         option_columns!()
     );

@@ -1,0 +1,321 @@
+//! Curating the shared catalog: the changes operators make (rename, merge, hide, unhide, approve, the
+//! engine flag of a category), what they report, the audit record, the plan of the one-time identity
+//! upgrade, and the near matches a create answers with ("did you mean Scania?").
+//!
+//! Storage applies a change in one transaction with its audit record and a version bump (the port's
+//! `moderate`); the option cache actor then drops the lists it touched and announces them on the bus.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::OptionKind;
+use super::names::{OptionName, identity_key};
+use crate::ports::Unavailable;
+use crate::ports::catalog::CatalogOption;
+
+/// One moderation change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Moderation {
+    /// A new display name (and with it a new identity key); refused when another option under the same
+    /// parent already has that identity.
+    Rename {
+        /// The option.
+        id: Uuid,
+        /// The new name, normalised.
+        name: OptionName,
+    },
+    /// `from` is merged into `into` (same kind): `from`'s id and name resolve to `into` from now on, its
+    /// children move to `into` (children with the same identity are merged in turn).
+    Merge {
+        /// The option that goes.
+        from: Uuid,
+        /// The option that stays.
+        into: Uuid,
+    },
+    /// Hides (or shows again) an option: hidden options are not listed nor accepted in forms; ids resolve.
+    SetHidden {
+        /// The option.
+        id: Uuid,
+        /// Hidden or not.
+        hidden: bool,
+    },
+    /// Approves an option created by a new account: everyone sees it from now on.
+    Approve {
+        /// The option.
+        id: Uuid,
+    },
+    /// Sets whether listings of a category have an engine.
+    SetEngine {
+        /// The category.
+        id: Uuid,
+        /// The new flag.
+        has_engine: bool,
+    },
+}
+
+impl Moderation {
+    /// The action's name in the audit table and metrics.
+    #[must_use]
+    pub fn action(&self) -> &'static str {
+        match self {
+            Self::Rename { .. } => "rename",
+            Self::Merge { .. } => "merge",
+            Self::SetHidden { hidden: true, .. } => "hide",
+            Self::SetHidden { hidden: false, .. } => "unhide",
+            Self::Approve { .. } => "approve",
+            Self::SetEngine { .. } => "set_has_engine",
+        }
+    }
+
+    /// The option the change is about (for a merge, the one that goes).
+    #[must_use]
+    pub fn option_id(&self) -> Uuid {
+        match self {
+            Self::Rename { id, .. }
+            | Self::SetHidden { id, .. }
+            | Self::Approve { id }
+            | Self::SetEngine { id, .. } => *id,
+            Self::Merge { from, .. } => *from,
+        }
+    }
+}
+
+/// What a moderation change did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moderated {
+    /// The option after the change (for a merge: the one that stayed).
+    pub option: CatalogOption,
+    /// The catalog version after the change.
+    pub version: u64,
+    /// The lists (kind, parent) whose content changed.
+    pub affected: Vec<(OptionKind, Option<Uuid>)>,
+    /// The audit record written with it.
+    pub audit: AuditEntry,
+}
+
+/// Why a moderation change was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModerationError {
+    /// No option with this id (or the `into` of a merge does not exist).
+    #[error("no such option")]
+    NotFound,
+    /// Another option under the same parent already has this identity.
+    #[error("another option already has this name")]
+    NameTaken {
+        /// That option.
+        existing: Uuid,
+    },
+    /// A merge of two options of different kinds.
+    #[error("options of different kinds cannot be merged")]
+    KindMismatch,
+    /// A merge of an option into itself.
+    #[error("an option cannot be merged into itself")]
+    SameOption,
+    /// `has_engine` on something other than a category.
+    #[error("only categories have an engine flag")]
+    NotCategory,
+    /// The change would break stored forms (the template names); retry with `force` to apply it and flag them.
+    #[error("the change would break {} stored form(s)", .0.len())]
+    WouldBreakTemplates(Vec<String>),
+    /// The store is unreachable.
+    #[error("catalog unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<Unavailable> for ModerationError {
+    fn from(e: Unavailable) -> Self {
+        Self::Unavailable(e.0)
+    }
+}
+
+/// One audit record: who changed what, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// The record's id.
+    pub id: Uuid,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Who (the operator's `requested_by`, `cli`, or `identity_upgrade`).
+    pub actor: String,
+    /// What ([`Moderation::action`], or `identity_merge`).
+    pub action: String,
+    /// The option.
+    pub option_id: Uuid,
+    /// The details (old and new values).
+    pub detail: serde_json::Value,
+    /// The catalog version after the change.
+    pub version: u64,
+}
+
+/// What the identity upgrade did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IdentityReport {
+    /// (merged id, surviving id).
+    pub merged: Vec<(Uuid, Uuid)>,
+    /// Options whose key changed.
+    pub rekeyed: usize,
+    /// The catalog version after it.
+    pub version: u64,
+}
+
+/// The plan of the identity upgrade.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IdentityPlan {
+    /// (merged, surviving), options of child kinds first, so a parent is merged once its conflicting children
+    /// are gone.
+    pub merges: Vec<(Uuid, Uuid)>,
+    /// (option, new key) of every surviving option whose key changes.
+    pub rekeys: Vec<(Uuid, String)>,
+}
+
+/// Plans the identity upgrade of `options` (every stored option): within each (kind, parent), options with
+/// one identity key become one — the oldest (then the smallest id) survives with its display name; a child
+/// under a merged parent counts under the surviving parent.
+#[must_use]
+pub fn identity_plan(options: &[CatalogOption]) -> IdentityPlan {
+    let survivor_of = |group: &[&CatalogOption]| {
+        group.iter().min_by_key(|o| (o.created_at, o.id)).map(|o| o.id).expect("groups are never empty")
+    };
+    let mut merged_into: HashMap<Uuid, Uuid> = HashMap::new();
+    let mut child_merges = Vec::new();
+    let mut top_merges = Vec::new();
+    for top_level in [true, false] {
+        let mut groups: HashMap<(OptionKind, Option<Uuid>, String), Vec<&CatalogOption>> = HashMap::new();
+        for o in options.iter().filter(|o| o.parent_id.is_none() == top_level) {
+            let parent = o.parent_id.map(|p| merged_into.get(&p).copied().unwrap_or(p));
+            groups.entry((o.kind, parent, identity_key(&o.name))).or_default().push(o);
+        }
+        let mut keys: Vec<_> = groups.keys().cloned().collect();
+        keys.sort();
+        for key in keys {
+            let group = &groups[&key];
+            let survivor = survivor_of(group);
+            for o in group.iter().filter(|o| o.id != survivor) {
+                merged_into.insert(o.id, survivor);
+                if top_level { top_merges.push((o.id, survivor)) } else { child_merges.push((o.id, survivor)) }
+            }
+        }
+    }
+    let rekeys = options
+        .iter()
+        .filter(|o| !merged_into.contains_key(&o.id))
+        .filter_map(|o| {
+            let key = identity_key(&o.name);
+            (key != o.name_key).then_some((o.id, key))
+        })
+        .collect();
+    child_merges.extend(top_merges);
+    IdentityPlan { merges: child_merges, rekeys }
+}
+
+/// An option close to a name that is new.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NearMatch {
+    /// The option.
+    pub id: Uuid,
+    /// Its display name.
+    pub name: String,
+    /// Edits (insert, delete, substitute, swap two neighbours) between the identity keys.
+    pub distance: usize,
+}
+
+/// Most near matches returned.
+pub const MAX_NEAR_MATCHES: usize = 5;
+
+/// The edits allowed between two keys for them to be "near": one for short names, two up to ten characters,
+/// three beyond (typos grow with length; short names differ by one letter and are still different things).
+fn allowed_edits(len: usize) -> usize {
+    match len {
+        0..=5 => 1,
+        6..=10 => 2,
+        _ => 3,
+    }
+}
+
+/// The options of `candidates` whose identity is close to `key` (already an identity key) but not equal:
+/// within [`allowed_edits`] of it (Damerau–Levenshtein on characters), or one a prefix of the other with at
+/// least four characters in common ("Scan" → "Scania"). Closest first, at most [`MAX_NEAR_MATCHES`].
+#[must_use]
+pub fn near_matches<'a>(key: &str, candidates: impl IntoIterator<Item = &'a CatalogOption>) -> Vec<NearMatch> {
+    let key_len = key.chars().count();
+    let mut found: Vec<NearMatch> = candidates
+        .into_iter()
+        .filter(|o| o.name_key != key)
+        .filter_map(|o| {
+            let distance = strsim::damerau_levenshtein(key, &o.name_key);
+            let other_len = o.name_key.chars().count();
+            let shorter = key_len.min(other_len);
+            let prefix = shorter >= 4 && (o.name_key.starts_with(key) || key.starts_with(o.name_key.as_str()));
+            (distance <= allowed_edits(key_len.max(other_len)) || prefix).then(|| NearMatch {
+                id: o.id,
+                name: o.name.clone(),
+                distance,
+            })
+        })
+        .collect();
+    found.sort_by(|a, b| a.distance.cmp(&b.distance).then_with(|| a.name.cmp(&b.name)));
+    found.truncate(MAX_NEAR_MATCHES);
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::names::normalize;
+
+    fn option(kind: OptionKind, parent: Option<Uuid>, name: &str, age: i64) -> CatalogOption {
+        let n = normalize(name).expect("valid");
+        CatalogOption {
+            id: Uuid::now_v7(),
+            kind,
+            parent_id: parent,
+            name: n.display,
+            name_key: name.to_lowercase(),
+            search_key: n.search,
+            has_engine: false,
+            created_at: OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(age),
+            created_by: None,
+            hidden: false,
+            pending: false,
+        }
+    }
+
+    /// The oldest spelling survives; children under merged parents are merged with the survivor's children
+    /// of the same identity, before the parents are merged.
+    #[test]
+    fn identity_plan_merges_duplicates_oldest_first() {
+        let scania = option(OptionKind::Brand, None, "Scania", 1);
+        let scania2 = option(OptionKind::Brand, None, "Scània", 2);
+        let mercedes = option(OptionKind::Brand, None, "Mercedes-Benz", 3);
+        let r450 = option(OptionKind::Model, Some(scania.id), "R 450", 4);
+        let r450b = option(OptionKind::Model, Some(scania2.id), "R-450", 5);
+        let s500 = option(OptionKind::Model, Some(scania2.id), "S 500", 6);
+        let plan =
+            identity_plan(&[scania2.clone(), scania.clone(), mercedes.clone(), r450.clone(), r450b.clone(), s500]);
+        assert_eq!(plan.merges, vec![(r450b.id, r450.id), (scania2.id, scania.id)]);
+        assert_eq!(plan.rekeys, vec![(mercedes.id, "mercedes benz".to_owned())]);
+        assert!(!plan.rekeys.iter().any(|(id, _)| *id == scania2.id || *id == r450b.id));
+    }
+
+    /// Typos and prefixes are near; the same identity and unrelated names are not.
+    #[test]
+    fn near_matches_by_edits_and_prefix() {
+        let scania = option(OptionKind::Brand, None, "Scania", 1);
+        let mut scania_keyed = scania.clone();
+        scania_keyed.name_key = identity_key("Scania");
+        let mut volvo = option(OptionKind::Brand, None, "Volvo", 2);
+        volvo.name_key = identity_key("Volvo");
+        let list = [scania_keyed, volvo];
+        let near = |name: &str| near_matches(&identity_key(name), list.iter());
+        assert_eq!(near("Scanja")[0].name, "Scania");
+        assert_eq!(near("Scnaia")[0].name, "Scania");
+        assert_eq!(near("Scan")[0].name, "Scania");
+        assert!(near("Scània").is_empty(), "the same identity is not a near match");
+        assert!(near("DAF").is_empty());
+        assert!(near("Vol").is_empty(), "three characters are too few for a prefix match");
+    }
+}

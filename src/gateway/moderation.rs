@@ -1,0 +1,282 @@
+//! Catalog moderation on the admin listener (Bearer admin token, checked by the dispatcher). Routes:
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /admin/options?created_by=&since=&limit=` | recently created options, newest first (review) |
+//! | `GET /admin/options/audit?limit=` | the moderation records, newest first (who, what, when) |
+//! | `PATCH /admin/options/{id}` `{name?, has_engine?, force?}` | rename; set a category's engine flag |
+//! | `POST /admin/options/{id}/merge` `{into}` | merge the option into another of its kind |
+//! | `POST /admin/options/{id}/hide`, `…/unhide` | hide or show an option (its id still resolves) |
+//! | `POST /admin/options/{id}/approve` | make a new account's option visible to everyone |
+//!
+//! Every body may carry `requested_by` (recorded in the audit table; default `admin`). Every change goes
+//! through the option cache actor: one transaction with its audit record and a version bump, then
+//! `option_changed` on the bus for every list it touched.
+
+use gantry_actors::catalog::OptionKind;
+use gantry_actors::catalog::cache::{CatalogOption, ModerationOutcome};
+use gantry_actors::catalog::moderation::{AuditEntry, Moderation};
+use gantry_actors::catalog::names;
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{Request, StatusCode};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::body::read_json;
+use super::ctx::{Ctx, percent_decode};
+use super::problem::ApiError;
+use super::respond::{Response, json_response};
+use super::state::AppState;
+
+/// Default and largest page of the review list and the audit log.
+const DEFAULT_LIMIT: u32 = 100;
+const MAX_LIMIT: u32 = 1000;
+
+/// An option as operators see it.
+#[derive(Serialize)]
+pub(super) struct AdminOption<'a> {
+    id: Uuid,
+    kind: OptionKind,
+    name: &'a str,
+    parent_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    has_engine: Option<bool>,
+    hidden: bool,
+    pending: bool,
+    created_by: Option<Uuid>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+}
+
+impl<'a> From<&'a CatalogOption> for AdminOption<'a> {
+    fn from(o: &'a CatalogOption) -> Self {
+        Self {
+            id: o.id,
+            kind: o.kind,
+            name: &o.name,
+            parent_id: o.parent_id,
+            has_engine: (o.kind == OptionKind::Category).then_some(o.has_engine),
+            hidden: o.hidden,
+            pending: o.pending,
+            created_by: o.created_by,
+            created_at: o.created_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Changed<'a> {
+    option: AdminOption<'a>,
+    version: u64,
+    audit: &'a AuditEntry,
+    /// Stored forms this change breaks (applied with `force`); they are served degraded.
+    flagged: &'a [String],
+}
+
+fn changed(outcome: &ModerationOutcome) -> Response {
+    json_response(
+        StatusCode::OK,
+        &Changed {
+            option: AdminOption::from(&outcome.moderated.option),
+            version: outcome.moderated.version,
+            audit: &outcome.moderated.audit,
+            flagged: &outcome.flagged,
+        },
+    )
+}
+
+fn option_id(ctx: &Ctx) -> Result<Uuid, ApiError> {
+    ctx.params
+        .get("id")
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .ok_or(ApiError::ResourceNotFound { code: "option_not_found", what: "option" })
+}
+
+/// Who asked, for the audit table (bounded, printable).
+fn actor(requested_by: Option<String>) -> String {
+    let actor: String =
+        requested_by.unwrap_or_default().chars().filter(|c| !c.is_control()).take(100).collect::<String>();
+    if actor.trim().is_empty() { "admin".to_owned() } else { actor.trim().to_owned() }
+}
+
+/// A JSON body, or the default when the request has none (no `Content-Type` and no length).
+async fn optional_json<T: Default + serde::de::DeserializeOwned>(
+    state: &AppState,
+    req: Request<Incoming>,
+) -> Result<T, ApiError> {
+    let empty = req.headers().get(CONTENT_TYPE).is_none()
+        && req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).is_none_or(|v| v.trim() == "0");
+    if empty { Ok(T::default()) } else { read_json(req, state.settings.http.max_body_bytes).await }
+}
+
+/// The body of hide, unhide and approve.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Who {
+    #[serde(default)]
+    requested_by: Option<String>,
+}
+
+/// What a flag route does.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Flag {
+    /// `…/hide`.
+    Hide,
+    /// `…/unhide`.
+    Unhide,
+    /// `…/approve`.
+    Approve,
+}
+
+/// `POST /admin/options/{id}/hide|unhide|approve`.
+///
+/// # Errors
+/// 404 `option_not_found`; 503.
+pub(super) async fn flag(
+    state: &AppState,
+    ctx: &Ctx,
+    req: Request<Incoming>,
+    flag: Flag,
+) -> Result<Response, ApiError> {
+    let id = option_id(ctx)?;
+    let who: Who = optional_json(state, req).await?;
+    let change = match flag {
+        Flag::Hide => Moderation::SetHidden { id, hidden: true },
+        Flag::Unhide => Moderation::SetHidden { id, hidden: false },
+        Flag::Approve => Moderation::Approve { id },
+    };
+    Ok(changed(&state.options.moderate(change, actor(who.requested_by), false).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MergeBody {
+    into: Uuid,
+    #[serde(default)]
+    requested_by: Option<String>,
+}
+
+/// `POST /admin/options/{id}/merge {into}`: the option's id and name resolve to `into` from now on.
+///
+/// # Errors
+/// 404 `option_not_found`; 409 `kind_mismatch`, `same_option`; 503.
+pub(super) async fn merge(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
+    let from = option_id(ctx)?;
+    let body: MergeBody = read_json(req, state.settings.http.max_body_bytes).await?;
+    let change = Moderation::Merge { from, into: body.into };
+    Ok(changed(&state.options.moderate(change, actor(body.requested_by), false).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    has_engine: Option<bool>,
+    #[serde(default)]
+    force: bool,
+    #[serde(default)]
+    requested_by: Option<String>,
+}
+
+/// `PATCH /admin/options/{id} {name?, has_engine?, force?}`: rename, and/or set a category's engine flag
+/// (refused with 409 `would_break_templates` and the forms it would break, unless `force`).
+///
+/// # Errors
+/// 404 `option_not_found`; 409 `name_taken` (with `existing_id`), `would_break_templates` (with `forms`);
+/// 422 for a bad name, nothing to change, or `has_engine` on a non-category; 503.
+pub(super) async fn patch(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
+    let id = option_id(ctx)?;
+    let body: PatchBody = read_json(req, state.settings.http.max_body_bytes).await?;
+    let mut changes = Vec::new();
+    if let Some(name) = &body.name {
+        let name = names::normalize(name).map_err(|e| ApiError::field("name", e.code(), e.to_string()))?;
+        changes.push(Moderation::Rename { id, name });
+    }
+    if let Some(has_engine) = body.has_engine {
+        changes.push(Moderation::SetEngine { id, has_engine });
+    }
+    if changes.is_empty() {
+        return Err(ApiError::field("name", "required", "give a name, has_engine, or both"));
+    }
+    let actor = actor(body.requested_by);
+    let mut last = None;
+    for change in changes {
+        last = Some(state.options.moderate(change, actor.clone(), body.force).await?);
+    }
+    Ok(changed(&last.expect("at least one change (checked above)")))
+}
+
+/// The query of the review list.
+struct RecentQuery {
+    created_by: Option<Uuid>,
+    since: Option<OffsetDateTime>,
+    limit: u32,
+}
+
+fn limit_of(v: &str) -> Result<u32, ApiError> {
+    v.parse::<u32>()
+        .ok()
+        .filter(|n| (1..=MAX_LIMIT).contains(n))
+        .ok_or_else(|| ApiError::field("limit", "invalid", format!("between 1 and {MAX_LIMIT}")))
+}
+
+fn parse_recent(raw: Option<&str>) -> Result<RecentQuery, ApiError> {
+    let mut query = RecentQuery { created_by: None, since: None, limit: DEFAULT_LIMIT };
+    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_decode(v);
+        match k {
+            "created_by" => {
+                query.created_by =
+                    Some(Uuid::parse_str(&v).map_err(|_| ApiError::field("created_by", "invalid", "not a UUID"))?);
+            }
+            "since" => {
+                let parsed = OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc3339)
+                    .map_err(|_| ApiError::field("since", "invalid", "not an RFC 3339 time"))?;
+                query.since = Some(parsed);
+            }
+            "limit" => query.limit = limit_of(&v)?,
+            _ => {}
+        }
+    }
+    Ok(query)
+}
+
+#[derive(Serialize)]
+struct RecentPage<'a> {
+    items: Vec<AdminOption<'a>>,
+}
+
+/// `GET /admin/options?created_by=&since=&limit=`: recently created options, newest first, hidden and
+/// pending ones included.
+///
+/// # Errors
+/// 422 for a malformed parameter; 503.
+pub(super) async fn recent(state: &AppState, req: &Request<Incoming>) -> Result<Response, ApiError> {
+    let query = parse_recent(req.uri().query())?;
+    let options = state.options.recent(query.created_by, query.since, query.limit).await?;
+    Ok(json_response(StatusCode::OK, &RecentPage { items: options.iter().map(AdminOption::from).collect() }))
+}
+
+#[derive(Serialize)]
+struct AuditPage {
+    items: Vec<AuditEntry>,
+}
+
+/// `GET /admin/options/audit?limit=`: the moderation records, newest first.
+///
+/// # Errors
+/// 422 for a malformed limit; 503.
+pub(super) async fn audit(state: &AppState, req: &Request<Incoming>) -> Result<Response, ApiError> {
+    let mut limit = DEFAULT_LIMIT;
+    for pair in req.uri().query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        if let Some(("limit", v)) = pair.split_once('=') {
+            limit = limit_of(v)?;
+        }
+    }
+    Ok(json_response(StatusCode::OK, &AuditPage { items: state.options.audit(limit).await? }))
+}

@@ -231,17 +231,7 @@ impl Rotations {
             return Err(StartError::InProgress(other.id));
         }
         let kind = if rollback { "secrets.rollback" } else { "secrets.rotate" };
-        let job = Job {
-            id,
-            kind: kind.into(),
-            state: JobState::Queued,
-            progress: json!({"step": "queued", "steps": []}),
-            result: None,
-            error: None,
-            owner: Some("admin".into()),
-            created_at: now(),
-            updated_at: now(),
-        };
+        let job = Job { id, progress: json!({"step": "queued", "steps": []}), ..Job::new(kind, Some("admin".into())) };
         // The `running` record is what other instances check before they start one.
         let record = RotationRecord {
             id,
@@ -301,13 +291,13 @@ impl Rotations {
         let (state, error) = match &outcome {
             Ok(()) => {
                 run.record.outcome = "succeeded".into();
-                (JobState::Succeeded, None)
+                (JobState::Completed, None)
             }
             Err(f) => {
                 run.record.outcome = "failed".into();
                 run.record.failed_step = Some(f.step.into());
                 run.record.reason = Some(f.reason.clone());
-                (JobState::Failed, Some(format!("{} failed: {}", f.step, f.reason)))
+                (JobState::Discarded, Some(format!("{} failed: {}", f.step, f.reason)))
             }
         };
         metrics::counter!("gantry_rotations_total", "kind" => run.record.kind.clone(), "outcome" => run.record.outcome.clone(),

@@ -383,6 +383,14 @@ impl<'r, R: SqlRow> Fields<'r, R> {
         self.required(column, self.row.time(column))
     }
 
+    /// A nullable instant.
+    ///
+    /// # Errors
+    /// The column is missing or unreadable.
+    pub fn opt_time(&self, column: &'static str) -> Result<Option<OffsetDateTime>, Unavailable> {
+        self.nullable(column, self.row.time(column))
+    }
+
     /// A NOT NULL JSON document.
     ///
     /// # Errors
@@ -577,7 +585,11 @@ impl SqlPorts {
     /// The ports of `db`.
     pub fn new<D>(db: &D) -> Self
     where
-        D: accounts::AccountsDialect + sessions::SessionsDialect + catalog::CatalogDialect + rotations::FleetDialect,
+        D: accounts::AccountsDialect
+            + sessions::SessionsDialect
+            + catalog::CatalogDialect
+            + rotations::FleetDialect
+            + jobs::JobsDialect,
     {
         Self {
             jobs: Arc::new(jobs::SqlJobs::new(db.clone())),

@@ -88,7 +88,7 @@ async fn follow(admin: &str, id: &str) -> (Value, Value) {
         let job =
             json_of(client.get(format!("{admin}/admin/jobs/{id}")).bearer_auth(ADMIN).send().await.expect("req"), 200)
                 .await;
-        if job["state"] == "succeeded" || job["state"] == "failed" {
+        if job["state"] == "completed" || job["state"] == "discarded" {
             let record = json_of(
                 client.get(format!("{admin}/admin/rotations/{id}")).bearer_auth(ADMIN).send().await.expect("req"),
                 200,
@@ -164,7 +164,7 @@ async fn jwt_rotation_reaches_every_instance() {
         let conflict = json_of(second, 409).await;
         assert_eq!(conflict["code"], "rotation_in_progress", "one rotation at a time across instances");
         let (job, record) = follow(&a.admin, &id).await;
-        assert_eq!(job["state"], "succeeded", "{job}");
+        assert_eq!(job["state"], "completed", "{job}");
         assert_eq!(
             record["detail"]["changes"].as_object().expect("changes").len(),
             2,
@@ -205,7 +205,7 @@ async fn an_instance_that_does_not_acknowledge_fails_the_rotation() {
         files.write("jwt", NEW_JWT);
 
         let (job, record) = rotate(&a.admin, &json!({})).await;
-        assert_eq!(job["state"], "failed", "{job}");
+        assert_eq!(job["state"], "discarded", "{job}");
         assert_eq!(record["failed_step"], "stage");
         assert!(record["reason"].as_str().expect("reason").contains("no stage acknowledgement"), "{record}");
         let steps: Vec<&str> = job["progress"]["steps"]
@@ -270,7 +270,7 @@ async fn s3_credentials_rotate_to_a_store_restarted_with_new_keys() {
         files.write("s3_secret", new_secret);
 
         let (job, record) = rotate(&a.admin, &json!({"deployment_id": "s3-keys"})).await;
-        assert_eq!(job["state"], "succeeded", "{job}");
+        assert_eq!(job["state"], "completed", "{job}");
         assert_eq!(record["detail"]["invalidate_sessions"], false);
         let pending = record["detail"]["smoke"]["pending"].as_array().expect("pending checks");
         assert!(
@@ -313,7 +313,7 @@ async fn grace_window_and_outstanding_guest_tokens_on_two_instances() {
         files.write("upload", "Xe3Tm8Qa5Wd1Ln7Ry4Ub9Kc2Hg6Fz0Sp");
 
         let (job, _) = rotate(&a.admin, &json!({"invalidate_sessions": false})).await;
-        assert_eq!(job["state"], "succeeded", "{job}");
+        assert_eq!(job["state"], "completed", "{job}");
         assert_eq!(me(&a.http, &old).await, 200, "A: within the grace window");
         assert_eq!(me(&c.http, &old).await, 200, "B: within the grace window");
         let png: Vec<u8> = b"\x89PNG\r\n\x1a\n".iter().copied().chain(std::iter::repeat_n(5u8, 256)).collect();
@@ -352,12 +352,12 @@ async fn failed_rotations_leave_both_instances_as_they_were() {
 
         files.write("jwt", "short");
         let (job, record) = rotate(&a.admin, &json!({})).await;
-        assert_eq!((job["state"].as_str(), record["failed_step"].as_str()), (Some("failed"), Some("validate")));
+        assert_eq!((job["state"].as_str(), record["failed_step"].as_str()), (Some("discarded"), Some("validate")));
         assert!(!record.to_string().contains("\"short\""));
 
         files.write("jwt", NEW_JWT);
         let (job, record) = rotate(&a.admin, &json!({})).await;
-        assert_eq!(job["state"], "failed", "{job}");
+        assert_eq!(job["state"], "discarded", "{job}");
         assert_eq!(record["failed_step"], "smoke");
         assert!(record["reason"].as_str().expect("reason").contains("login"), "{record}");
         for admin in [&a.admin, &c.admin] {
@@ -390,7 +390,7 @@ async fn an_instance_with_stale_files_fails_the_rotation() {
         let c = instance(&database, &b, &stale, &exchange, &bucket, "").await;
         files.write("jwt", NEW_JWT);
         let (job, record) = rotate(&a.admin, &json!({})).await;
-        assert_eq!(job["state"], "failed", "{job}");
+        assert_eq!(job["state"], "discarded", "{job}");
         assert_eq!(record["failed_step"], "stage");
         assert!(
             record["reason"].as_str().expect("reason").contains("did not stage the validated JWT_SECRET"),

@@ -795,7 +795,7 @@ impl RegistryState {
                     tracing::warn!(error = %err, "could not record the revocation count");
                 }
                 JobUpdate {
-                    state: Some(JobState::Succeeded),
+                    state: Some(JobState::Completed),
                     result: Some(serde_json::json!({
                         "not_before": ms_to_time(notice.not_before_ms).format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
                         "active_sessions": count,
@@ -805,7 +805,7 @@ impl RegistryState {
             }
             // The revocation itself is done and durable; only the count is missing.
             Err(err) => JobUpdate {
-                state: Some(JobState::Succeeded),
+                state: Some(JobState::Completed),
                 result: Some(serde_json::json!({"active_sessions": null, "note": format!("count unavailable: {err}")})),
                 ..JobUpdate::default()
             },

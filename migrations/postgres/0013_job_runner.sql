@@ -37,10 +37,10 @@ ALTER TABLE jobs
 CREATE UNIQUE INDEX jobs_unique_live_idx ON jobs (kind, unique_key)
     WHERE unique_key IS NOT NULL AND state IN ('scheduled', 'available', 'running', 'retryable');
 CREATE UNIQUE INDEX jobs_unique_period_idx ON jobs (kind, period_key) WHERE period_key IS NOT NULL;
--- The claim: due jobs of a queue in run_at order, and expired leases.
+-- The claim (due jobs of a queue in run_at order) and the rescue of expired leases.
 CREATE INDEX jobs_due_idx ON jobs (queue, run_at)
     WHERE run_at IS NOT NULL AND state IN ('scheduled', 'available', 'retryable');
-CREATE INDEX jobs_leases_idx ON jobs (lease_owner, lease_expires_at) WHERE state = 'running';
+CREATE INDEX jobs_leases_idx ON jobs (lease_expires_at) WHERE state = 'running';
 -- The admin list and the pruning of finished jobs.
 CREATE INDEX jobs_state_kind_idx ON jobs (state, kind, created_at);
 

@@ -43,7 +43,7 @@ CREATE UNIQUE INDEX jobs_unique_live_idx ON jobs (kind, unique_key)
 CREATE UNIQUE INDEX jobs_unique_period_idx ON jobs (kind, period_key) WHERE period_key IS NOT NULL;
 CREATE INDEX jobs_due_idx ON jobs (queue, run_at)
     WHERE run_at IS NOT NULL AND state IN ('scheduled', 'available', 'retryable');
-CREATE INDEX jobs_leases_idx ON jobs (lease_owner, lease_expires_at) WHERE state = 'running';
+CREATE INDEX jobs_leases_idx ON jobs (lease_expires_at) WHERE state = 'running';
 CREATE INDEX jobs_state_kind_idx ON jobs (state, kind, created_at);
 
 CREATE TABLE job_attempts (

@@ -186,6 +186,10 @@ pub const METRICS: &[Metric] = &[
         "gantry_jobs_released_total",
         "Running jobs given back at shutdown (not finished within the budget), due at once on other instances.",
     ),
+    counter(
+        "gantry_jobs_rescued_total",
+        "Running jobs whose lease had expired (their instance died or stalled) made due again by this instance.",
+    ),
     counter("gantry_job_store_errors_total", "Job runner database operations that failed, by operation."),
     gauge(
         "gantry_jobs_queue_depth",
@@ -363,7 +367,7 @@ pub fn register_known_series(backends: BackendNames) {
 }
 
 /// Job store operations of the runner that may fail (the `op` label of `gantry_job_store_errors_total`).
-const JOB_STORE_OPS: &[&str] = &["claim", "renew", "finish", "enqueue", "depths"];
+const JOB_STORE_OPS: &[&str] = &["claim", "rescue", "renew", "finish", "enqueue", "depths"];
 
 /// Registers the job runner's series at zero for every `(kind, queue)` this instance runs.
 pub fn register_job_series<'a>(kinds: impl IntoIterator<Item = (&'static str, &'static str)> + 'a) {
@@ -394,6 +398,7 @@ pub fn register_job_series<'a>(kinds: impl IntoIterator<Item = (&'static str, &'
         metrics::gauge!("gantry_jobs_oldest_available_seconds", "queue" => queue).increment(0.0);
     }
     zero("gantry_jobs_released_total", &[]);
+    zero("gantry_jobs_rescued_total", &[]);
     zero_each("gantry_job_store_errors_total", "op", JOB_STORE_OPS);
 }
 

@@ -249,7 +249,9 @@ pub async fn expired_lease_is_claimed_again_by_another_instance(jobs: Arc<dyn Jo
     let first = jobs.claim("default", dead, 1, now, Duration::from_secs(5)).await.expect("claim").remove(0);
     assert!(jobs.claim("default", alive, 1, now + Duration::from_secs(4), LEASE).await.expect("claim").is_empty());
 
+    assert_eq!(jobs.rescue_expired(now + Duration::from_secs(4)).await.expect("rescue"), 0, "lease still valid");
     let later = now + Duration::from_secs(6);
+    assert_eq!(jobs.rescue_expired(later).await.expect("rescue"), 1);
     let second = jobs.claim("default", alive, 1, later, LEASE).await.expect("claim").remove(0);
     assert_eq!((second.id, second.attempt, second.lease_owner), (new.id, 2, Some(alive)));
     assert!(second.error.as_deref().is_some_and(|e| e.contains("lease expired")), "{:?}", second.error);

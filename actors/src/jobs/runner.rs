@@ -4,7 +4,7 @@
 //! with jitter, or discarded with the last error once the kind's attempts are spent. A job whose lease
 //! expired (its instance died) is claimed again by whichever instance polls next.
 //!
-//! It also enqueues the periodic kinds once per period (the period start is the job's unique period key, so
+//! It also makes jobs whose lease expired due again, enqueues the periodic kinds once per period (the period start is the job's unique period key, so
 //! every instance tries and the database keeps one), and publishes the queue depth gauges.
 //!
 //! Shutdown ([`JobRunnerHandle::drain`]): stop claiming, let running jobs finish within the budget, then
@@ -134,7 +134,7 @@ pub struct RunnerSettings {
     pub lease: Duration,
     /// How often each queue is polled when idle.
     pub poll_every: Duration,
-    /// How often the periodic kinds are enqueued and the queue depths published.
+    /// How often expired leases are rescued, the periodic kinds enqueued and the queue depths published.
     pub maintain_every: Duration,
     /// Queues this instance works, with their concurrency.
     pub queues: Vec<(String, usize)>,
@@ -159,7 +159,7 @@ pub enum JobRunnerMsg {
     Poll,
     /// Renew every lease this instance holds.
     Renew,
-    /// Enqueue the periodic kinds and publish queue depths.
+    /// Rescue expired leases, enqueue the periodic kinds and publish queue depths.
     Maintain,
     /// A worker task ended (its outcome is recorded already).
     Finished(Uuid),
@@ -288,6 +288,17 @@ impl RunnerState {
 
     async fn maintain(&mut self) {
         let now = OffsetDateTime::now_utc();
+        match self.deps.store.rescue_expired(now).await {
+            Ok(0) => {}
+            Ok(n) => {
+                metrics::counter!("gantry_jobs_rescued_total").increment(n);
+                tracing::warn!(rescued = n, "jobs whose instance stopped holding the lease are due again");
+            }
+            Err(err) => {
+                metrics::counter!("gantry_job_store_errors_total", "op" => "rescue").increment(1);
+                tracing::warn!(error = %err, "rescuing expired job leases failed; retrying");
+            }
+        }
         let kinds: Vec<KindSpec> = self.deps.kinds.values().filter(|k| k.every.is_some()).cloned().collect();
         for spec in kinds {
             let Some(job) = spec.periodic_job(now) else { continue };

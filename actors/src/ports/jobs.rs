@@ -365,8 +365,8 @@ pub trait JobStore: Send + Sync + 'static {
     /// The database is unreachable.
     async fn enqueue(&self, job: &NewJob) -> Result<Enqueued, JobStoreError>;
 
-    /// Leases up to `limit` due jobs of `queue` (and jobs of `queue` whose lease expired) to `instance` until
-    /// `now + lease`, counting an attempt each. Two instances never get the same job.
+    /// Leases up to `limit` due jobs of `queue` to `instance` until `now + lease`, counting an attempt each,
+    /// oldest due first. Two instances never get the same job.
     ///
     /// # Errors
     /// The database is unreachable.
@@ -378,6 +378,13 @@ pub trait JobStore: Send + Sync + 'static {
         now: OffsetDateTime,
         lease: Duration,
     ) -> Result<Vec<Job>, JobStoreError>;
+
+    /// Makes every running job whose lease expired before `now` (its instance died or stalled) due again at
+    /// once, keeping its attempt count and saying why in its error; returns how many.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn rescue_expired(&self, now: OffsetDateTime) -> Result<u64, JobStoreError>;
 
     /// Extends every lease `instance` holds to `until`; returns the ids it still holds (a job cancelled
     /// meanwhile is not among them).

@@ -37,18 +37,17 @@ macro_rules! waiting_states {
 pub(crate) use waiting_states;
 
 /// The claim statement of [`JobsDialect::CLAIM`], written once; `$lock` is what the backend appends to the
-/// row selection (Postgres: `FOR UPDATE SKIP LOCKED`; SQLite: nothing, its writers are serialised).
-/// A job taken over from an expired lease keeps [`LEASE_EXPIRED`] as its error until the attempt ends.
+/// row selection (Postgres: `FOR UPDATE SKIP LOCKED`; SQLite: nothing, its writers are serialised). Due jobs
+/// are taken in `run_at` order along the partial index `jobs_due_idx`; expired leases are made due again by
+/// [`JobStore::rescue_expired`] first, so this statement never scans running rows.
 macro_rules! claim_sql {
     ($lock:literal) => {
         concat!(
             "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = $2, lease_expires_at = $4, \
-             started_at = $3, updated_at = $3, \
-             error = CASE WHEN state = 'running' THEN 'the previous attempt''s lease expired (its instance \
-             stopped before finishing)' ELSE error END \
-             WHERE id IN (SELECT id FROM jobs WHERE queue = $1 AND run_at IS NOT NULL AND ((state IN ",
+             started_at = $3, updated_at = $3 \
+             WHERE id IN (SELECT id FROM jobs WHERE queue = $1 AND run_at IS NOT NULL AND state IN ",
             $crate::adapters::sql::jobs::waiting_states!(),
-            " AND run_at <= $3) OR (state = 'running' AND lease_expires_at < $3)) ORDER BY run_at, id LIMIT $5",
+            " AND run_at <= $3 ORDER BY run_at LIMIT $5",
             $lock,
             ") RETURNING ",
             $crate::adapters::sql::jobs::job_columns!()
@@ -57,13 +56,13 @@ macro_rules! claim_sql {
 }
 pub(crate) use claim_sql;
 
-/// The error a job keeps after its previous attempt's lease expired (see [`claim_sql!`]).
+/// The error a job keeps after its previous attempt's lease expired (see [`JobStore::rescue_expired`]).
 pub const LEASE_EXPIRED: &str = "the previous attempt's lease expired (its instance stopped before finishing)";
 
 /// What the job SQL says differently per backend.
 pub trait JobsDialect: SqlDb {
     /// Leases due jobs: `$1` queue, `$2` instance, `$3` now, `$4` lease end, `$5` limit; returns
-    /// [`job_columns!`]. Sets `error` to [`LEASE_EXPIRED`] on a job whose expired lease it takes over.
+    /// [`job_columns!`].
     const CLAIM: &'static str;
 }
 
@@ -161,6 +160,13 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
         let args = args![queue, instance, now, now + lease, i64::from(limit)];
         let rows = all(&self.db, "claim", D::CLAIM, args).await?;
         Ok(rows.iter().map(job_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn rescue_expired(&self, now: OffsetDateTime) -> Result<u64, JobStoreError> {
+        // The dead attempt stays counted (the next claim counts a new one), and the job says why it ran again.
+        let sql = "UPDATE jobs SET state = 'available', run_at = $1, lease_owner = NULL, lease_expires_at = NULL, \
+                   error = $2, updated_at = $1 WHERE state = 'running' AND lease_expires_at < $1";
+        Ok(execute(&self.db, "rescue", sql, args![now, LEASE_EXPIRED]).await?)
     }
 
     async fn renew(&self, instance: Uuid, until: OffsetDateTime) -> Result<Vec<Uuid>, JobStoreError> {

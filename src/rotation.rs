@@ -246,11 +246,8 @@ impl Rotations {
             started_at: now(),
             finished_at: None,
         };
-        let stored = match self.deps.jobs.create(&job).await {
-            Ok(()) => self.deps.store.save_rotation(&record).await.map_err(|e| e.0),
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(reason) = stored {
+        // The job and the `running` record in one transaction: no record without its job, or the reverse.
+        if let Err(Unavailable(reason)) = self.deps.store.start_rotation(&record, &job).await {
             *self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
             return Err(StartError::Unavailable(reason));
         }

@@ -86,3 +86,34 @@ mod fleet {
         fleet_forgets_instances_silent_for_longer_than_the_window, fleet_lists_live_instances_until_they_leave,
     };
 }
+
+/// A rotation's start stores its record and its job in one transaction: both, or (when the job's id is taken)
+/// neither.
+pub async fn rotation_start_stores_record_and_job_together(ports: gantry::adapters::sql::SqlPorts) {
+    use gantry_actors::ports::jobs::Job;
+    let (rotations, jobs) = (ports.rotations, ports.jobs);
+    let started = record(1);
+    let job = Job { id: started.id, ..Job::new("secrets.rotate", Some("admin".into())) };
+    rotations.start_rotation(&started, &job).await.expect("start");
+    assert!(jobs.get(started.id).await.expect("get").is_some());
+    assert!(rotations.rotation(started.id).await.expect("get").is_some());
+
+    let clash = record(2);
+    let taken = Job::new("upload", None);
+    jobs.create(&taken).await.expect("create");
+    let job = Job { id: taken.id, ..Job::new("secrets.rotate", Some("admin".into())) };
+    rotations.start_rotation(&clash, &job).await.expect_err("the job id is taken");
+    assert!(rotations.rotation(clash.id).await.expect("get").is_none(), "no record without its job");
+}
+
+mod together {
+    #[tokio::test]
+    async fn sqlite() {
+        crate::on_sqlite(super::rotation_start_stores_record_and_job_together).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        crate::on_postgres(super::rotation_start_stores_record_and_job_together).await;
+    }
+}

@@ -54,6 +54,12 @@ pub trait RotationStore: Send + Sync + 'static {
     /// The database is unreachable.
     async fn save_rotation(&self, record: &RotationRecord) -> Result<(), Unavailable>;
 
+    /// Records a rotation's start: its record and its job, in one transaction (both or neither).
+    ///
+    /// # Errors
+    /// The database is unreachable or refused either row (an id taken).
+    async fn start_rotation(&self, record: &RotationRecord, job: &super::jobs::Job) -> Result<(), Unavailable>;
+
     /// The newest `limit` records, newest first.
     ///
     /// # Errors

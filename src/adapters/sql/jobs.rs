@@ -101,21 +101,26 @@ pub async fn enqueue_on<E: Exec>(exec: &mut E, job: &NewJob) -> Result<Enqueued,
     Ok(if exec.execute(sql, args).await? == 1 { Enqueued::Created(job.id) } else { Enqueued::Duplicate })
 }
 
+/// Stores the record-only `job` on `exec` — the pool, or the transaction of the domain write it records (a
+/// revocation notice and its job are stored together or not at all).
+///
+/// # Errors
+/// The database failed or refused the statement.
+pub async fn create_on<E: Exec>(exec: &mut E, job: &Job) -> Result<(), sqlx::Error> {
+    let mut args = args![job.id, &job.kind, job.state.as_str()];
+    args.extend([Value::json(&job.progress), Value::json_opt(job.result.as_ref())]);
+    args.extend(args![job.error.as_deref(), job.owner.as_deref(), job.created_at, job.updated_at]);
+    let sql = "INSERT INTO jobs (id, kind, state, progress, result, error, owner, created_at, updated_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    exec.execute(sql, args).await?;
+    Ok(())
+}
+
 #[async_trait]
 impl<D: JobsDialect> JobStore for SqlJobs<D> {
     async fn create(&self, job: &Job) -> Result<(), JobStoreError> {
-        let mut args = args![job.id, &job.kind, job.state.as_str()];
-        args.extend([Value::json(&job.progress), Value::json_opt(job.result.as_ref())]);
-        args.extend(args![job.error.as_deref(), job.owner.as_deref(), job.created_at, job.updated_at]);
-        execute(
-            &self.db,
-            "create",
-            "INSERT INTO jobs (id, kind, state, progress, result, error, owner, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            args,
-        )
-        .await?;
-        Ok(())
+        let mut pool = self.db.pool();
+        Ok(create_on(&mut pool, job).await.map_err(|e| unavailable(backend::<D>(), "create", &e))?)
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<Job>, JobStoreError> {

@@ -383,6 +383,7 @@ impl Application {
                 live_within: Duration::from_secs(settings.rotation.live_within_secs),
                 tokens: settings.sessions.tokens(),
                 guest: settings.uploads.guest(),
+                job_lease: Duration::from_secs(settings.jobs.lease_secs),
             },
         });
         rotations.start_heartbeat(Duration::from_secs(settings.rotation.heartbeat_secs));

@@ -23,10 +23,12 @@ ALTER TABLE jobs
     ADD COLUMN max_attempts     bigint      NOT NULL DEFAULT 1,
     -- When it is due. NULL for a record-only job (run inline by the actor that created it, never claimed).
     ADD COLUMN run_at           timestamptz,
-    -- The instance holding the lease, and until when. An expired lease is claimed again by any instance.
+    -- The instance holding the lease, and until when. An expired lease makes a runner job due again and a
+    -- record-only job (its inline runner died) discarded.
     ADD COLUMN lease_owner      uuid,
     ADD COLUMN lease_expires_at timestamptz,
-    -- At most one live job per (kind, unique_key): "one rotation at a time".
+    -- At most one live job per unique_key (namespaced by convention, e.g. `secrets.rotation`): "one rotation
+    -- or rollback at a time across the fleet".
     ADD COLUMN unique_key       text,
     -- At most one job ever per (kind, period_key): "one sweep per period" (the key names the period start).
     ADD COLUMN period_key       text,
@@ -34,7 +36,7 @@ ALTER TABLE jobs
     ADD COLUMN finished_at      timestamptz;
 
 -- Uniqueness is the database's job, not a read-then-insert: enqueue is INSERT … ON CONFLICT DO NOTHING.
-CREATE UNIQUE INDEX jobs_unique_live_idx ON jobs (kind, unique_key)
+CREATE UNIQUE INDEX jobs_unique_live_idx ON jobs (unique_key)
     WHERE unique_key IS NOT NULL AND state IN ('scheduled', 'available', 'running', 'retryable');
 CREATE UNIQUE INDEX jobs_unique_period_idx ON jobs (kind, period_key) WHERE period_key IS NOT NULL;
 -- The claim (due jobs of a queue in run_at order) and the rescue of expired leases.

@@ -38,7 +38,7 @@ DROP TABLE jobs;
 ALTER TABLE jobs_runner RENAME TO jobs;
 
 CREATE INDEX jobs_owner_created_at_idx ON jobs (owner, created_at);
-CREATE UNIQUE INDEX jobs_unique_live_idx ON jobs (kind, unique_key)
+CREATE UNIQUE INDEX jobs_unique_live_idx ON jobs (unique_key)
     WHERE unique_key IS NOT NULL AND state IN ('scheduled', 'available', 'running', 'retryable');
 CREATE UNIQUE INDEX jobs_unique_period_idx ON jobs (kind, period_key) WHERE period_key IS NOT NULL;
 CREATE INDEX jobs_due_idx ON jobs (queue, run_at)

@@ -188,6 +188,53 @@ async fn jwt_rotation_reaches_every_instance() {
     .await;
 }
 
+/// Two rotation requests on two instances at the same moment: the database's unique key lets exactly one
+/// start (202) and the other is 409 `rotation_in_progress` naming it; once it finished, the next one starts.
+#[tokio::test]
+async fn simultaneous_rotations_on_two_instances_start_exactly_one() {
+    let Some(b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let files = Files::new(&b.s3_key_id, &b.s3_secret);
+        let (exchange, bucket) = (exchange(), format!("gantry-rot-{}", uuid::Uuid::new_v4().simple()));
+        let a = instance(&database, &b, &files, &exchange, &bucket, "").await;
+        let c = instance(&database, &b, &files, &exchange, &bucket, "").await;
+        files.write("jwt", NEW_JWT);
+        let client = reqwest::Client::new();
+        let post = |admin: String| {
+            let client = client.clone();
+            async move {
+                let response = client
+                    .post(format!("{admin}/admin/secrets/rotate"))
+                    .bearer_auth(ADMIN)
+                    .json(&json!({}))
+                    .send()
+                    .await
+                    .expect("req");
+                let status = response.status().as_u16();
+                (status, response.json::<Value>().await.expect("json"), admin)
+            }
+        };
+        let (first, second) = tokio::join!(post(a.admin.clone()), post(c.admin.clone()));
+        let mut answers = [first, second];
+        answers.sort_by_key(|(status, _, _)| *status);
+        let [(accepted, body, admin), (refused, problem, _)] = answers;
+        assert_eq!((accepted, refused), (202, 409), "{body} / {problem}");
+        assert_eq!(problem["code"], "rotation_in_progress");
+        let id = body["job_id"].as_str().expect("job id").to_owned();
+        let (job, _) = follow(&admin, &id).await;
+        assert_eq!(job["state"], "completed", "{job}");
+
+        files.write("jwt", JWT);
+        let (status, body, _) = post(c.admin.clone()).await;
+        assert_eq!(status, 202, "the lock is free once the rotation finished: {body}");
+        let (job, _) = follow(&c.admin, body["job_id"].as_str().expect("job id")).await;
+        assert_eq!(job["state"], "completed", "{job}");
+        let _ = a.stop.send(());
+        let _ = c.stop.send(());
+    })
+    .await;
+}
+
 /// An instance that is alive (its heartbeat is in the database) but does not take part (it listens on
 /// another exchange) fails the rotation at stage; everything is put back: A still signs and verifies with
 /// the old key and has nothing staged.

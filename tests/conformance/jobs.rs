@@ -270,6 +270,25 @@ pub async fn expired_lease_is_claimed_again_by_another_instance(jobs: Arc<dyn Jo
     );
     let attempts = jobs.attempts(new.id).await.expect("attempts");
     assert_eq!(attempts.iter().map(|a| (a.attempt, a.instance_id)).collect::<Vec<_>>(), vec![(2, alive)]);
+
+    // A record-only job with a lease (a rotation run inline) whose instance died is discarded, never run by
+    // the runner, and its unique key is free again; a job holding the key is reported as its holder until then.
+    let locked = Job {
+        state: JobState::Running,
+        unique_key: Some("test.fleet-lock".into()),
+        lease_owner: Some(dead),
+        lease_expires_at: Some(now + Duration::from_secs(5)),
+        ..Job::new("secrets.rotate", Some("admin".into()))
+    };
+    jobs.create(&locked).await.expect("create");
+    let again = Job { unique_key: Some("test.fleet-lock".into()), ..Job::new("secrets.rotate", None) };
+    assert!(jobs.create(&again).await.is_err(), "the key is held");
+    assert_eq!(jobs.rescue_expired(now + Duration::from_secs(6)).await.expect("rescue"), 1);
+    let orphan = jobs.get(locked.id).await.expect("get").expect("stored");
+    assert_eq!(orphan.state, JobState::Discarded);
+    assert!(orphan.error.as_deref().is_some_and(|e| e.contains("lease expired")), "{orphan:?}");
+    assert!(jobs.claim("default", alive, 10, later, LEASE).await.expect("claim").is_empty());
+    jobs.create(&again).await.expect("the key is free");
 }
 
 /// A failed attempt makes the job `retryable` until its backoff ends (not claimed before, claimed after);

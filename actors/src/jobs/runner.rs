@@ -262,9 +262,7 @@ impl RunnerState {
     }
 
     async fn renew(&mut self) {
-        if self.running.is_empty() {
-            return;
-        }
+        // Also when idle: the leases this instance holds include record-only jobs run inline (a rotation).
         let until = OffsetDateTime::now_utc() + self.deps.settings.lease;
         let held = match self.deps.store.renew(self.deps.settings.instance, until).await {
             Ok(held) => held,

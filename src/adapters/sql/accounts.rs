@@ -140,7 +140,10 @@ impl<D: AccountsDialect> AccountStore for SqlAccounts<D> {
         let failed = |e: sqlx::Error| AccountStoreError::from(unavailable(backend::<D>(), "record_revocation", &e));
         let mut tx = self.db.begin().await.map_err(failed)?;
         tx.execute(sql, args).await.map_err(failed)?;
-        super::jobs::create_on(&mut tx, job).await.map_err(failed)?;
+        if !super::jobs::create_on(&mut tx, job).await.map_err(failed)? {
+            // Dropping the transaction rolls the notice back.
+            return Err(Unavailable::new("a job with this id exists").into());
+        }
         D::commit(tx).await.map_err(failed)?;
         Ok(())
     }

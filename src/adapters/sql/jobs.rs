@@ -106,21 +106,35 @@ pub async fn enqueue_on<E: Exec>(exec: &mut E, job: &NewJob) -> Result<Enqueued,
 ///
 /// # Errors
 /// The database failed or refused the statement.
-pub async fn create_on<E: Exec>(exec: &mut E, job: &Job) -> Result<(), sqlx::Error> {
+/// Returns `false` (and stores nothing) when the id or the job's live `unique_key` is taken.
+pub async fn create_on<E: Exec>(exec: &mut E, job: &Job) -> Result<bool, sqlx::Error> {
     let mut args = args![job.id, &job.kind, job.state.as_str()];
     args.extend([Value::json(&job.progress), Value::json_opt(job.result.as_ref())]);
     args.extend(args![job.error.as_deref(), job.owner.as_deref(), job.created_at, job.updated_at]);
-    let sql = "INSERT INTO jobs (id, kind, state, progress, result, error, owner, created_at, updated_at) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-    exec.execute(sql, args).await?;
-    Ok(())
+    args.extend(args![job.unique_key.as_deref(), job.lease_owner, job.lease_expires_at, job.started_at]);
+    let sql = "INSERT INTO jobs (id, kind, state, progress, result, error, owner, created_at, updated_at, \
+               unique_key, lease_owner, lease_expires_at, started_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING";
+    Ok(exec.execute(sql, args).await? == 1)
+}
+
+/// The live job holding `unique_key`, if any.
+///
+/// # Errors
+/// The database failed.
+pub async fn holder_of<E: Exec>(exec: &mut E, unique_key: &str) -> Result<Option<Uuid>, sqlx::Error> {
+    let sql = "SELECT id FROM jobs WHERE unique_key = $1 \
+               AND state IN ('scheduled', 'available', 'running', 'retryable')";
+    let row = exec.fetch_optional(sql, args![unique_key]).await?;
+    Ok(row.and_then(|r| r.uuid("id").ok().flatten()))
 }
 
 #[async_trait]
 impl<D: JobsDialect> JobStore for SqlJobs<D> {
     async fn create(&self, job: &Job) -> Result<(), JobStoreError> {
         let mut pool = self.db.pool();
-        Ok(create_on(&mut pool, job).await.map_err(|e| unavailable(backend::<D>(), "create", &e))?)
+        let created = create_on(&mut pool, job).await.map_err(|e| unavailable(backend::<D>(), "create", &e))?;
+        if created { Ok(()) } else { Err(Unavailable::new("a job with this id or unique key exists").into()) }
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<Job>, JobStoreError> {
@@ -168,10 +182,17 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
     }
 
     async fn rescue_expired(&self, now: OffsetDateTime) -> Result<u64, JobStoreError> {
-        // The dead attempt stays counted (the next claim counts a new one), and the job says why it ran again.
+        // A runner job: the dead attempt stays counted (the next claim counts a new one), and the job says why
+        // it ran again. A record-only job with a lease (a rotation) cannot be resumed by the runner: its inline
+        // runner died, so it is discarded, which frees its unique key.
         let sql = "UPDATE jobs SET state = 'available', run_at = $1, lease_owner = NULL, lease_expires_at = NULL, \
-                   error = $2, updated_at = $1 WHERE state = 'running' AND lease_expires_at < $1";
-        Ok(execute(&self.db, "rescue", sql, args![now, LEASE_EXPIRED]).await?)
+                   error = $2, updated_at = $1 WHERE state = 'running' AND lease_expires_at < $1 \
+                   AND run_at IS NOT NULL";
+        let rescued = execute(&self.db, "rescue", sql, args![now, LEASE_EXPIRED]).await?;
+        let sql = "UPDATE jobs SET state = 'discarded', finished_at = $1, lease_owner = NULL, lease_expires_at = NULL, \
+                   error = $2, updated_at = $1 WHERE state = 'running' AND lease_expires_at < $1 AND run_at IS NULL";
+        let orphaned = "its instance stopped before finishing (lease expired)";
+        Ok(rescued + execute(&self.db, "rescue_record", sql, args![now, orphaned]).await?)
     }
 
     async fn renew(&self, instance: Uuid, until: OffsetDateTime) -> Result<Vec<Uuid>, JobStoreError> {
@@ -237,8 +258,10 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
     }
 
     async fn release(&self, instance: Uuid) -> Result<u64, JobStoreError> {
+        // Runner jobs only: a record-only job's inline runner (a rotation) keeps its lease until it stops.
         let sql = "UPDATE jobs SET state = 'available', run_at = $2, attempt = attempt - 1, lease_owner = NULL, \
-                   lease_expires_at = NULL, updated_at = $2 WHERE lease_owner = $1 AND state = 'running'";
+                   lease_expires_at = NULL, updated_at = $2 WHERE lease_owner = $1 AND state = 'running' \
+                   AND run_at IS NOT NULL";
         Ok(execute(&self.db, "release", sql, args![instance, OffsetDateTime::now_utc()]).await?)
     }
 

@@ -127,6 +127,15 @@ async fn current_jwt(admin: &str) -> Value {
         .clone()
 }
 
+/// Two instances sharing secret files, a bus exchange and a bucket (the fleet of most tests here).
+async fn two_instances(database: &secrecy::SecretString, b: &Backends) -> (Files, Instance, Instance) {
+    let files = Files::new(&b.s3_key_id, &b.s3_secret);
+    let (exchange, bucket) = (exchange(), format!("gantry-rot-{}", uuid::Uuid::new_v4().simple()));
+    let a = instance(database, b, &files, &exchange, &bucket, "").await;
+    let c = instance(database, b, &files, &exchange, &bucket, "").await;
+    (files, a, c)
+}
+
 fn exchange() -> String {
     format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple())
 }
@@ -137,10 +146,7 @@ fn exchange() -> String {
 async fn jwt_rotation_reaches_every_instance() {
     let Some(b) = backends() else { return };
     with_fresh_database(|database| async move {
-        let files = Files::new(&b.s3_key_id, &b.s3_secret);
-        let (exchange, bucket) = (exchange(), format!("gantry-rot-{}", uuid::Uuid::new_v4().simple()));
-        let a = instance(&database, &b, &files, &exchange, &bucket, "").await;
-        let c = instance(&database, &b, &files, &exchange, &bucket, "").await;
+        let (files, a, c) = two_instances(&database, &b).await;
         let client = reqwest::Client::new();
         let old_a = register_and_login(&client, &a.http, "fleet-a@example.com").await;
         let old_c = register_and_login(&client, &c.http, "fleet-c@example.com").await;
@@ -194,10 +200,7 @@ async fn jwt_rotation_reaches_every_instance() {
 async fn simultaneous_rotations_on_two_instances_start_exactly_one() {
     let Some(b) = backends() else { return };
     with_fresh_database(|database| async move {
-        let files = Files::new(&b.s3_key_id, &b.s3_secret);
-        let (exchange, bucket) = (exchange(), format!("gantry-rot-{}", uuid::Uuid::new_v4().simple()));
-        let a = instance(&database, &b, &files, &exchange, &bucket, "").await;
-        let c = instance(&database, &b, &files, &exchange, &bucket, "").await;
+        let (files, a, c) = two_instances(&database, &b).await;
         files.write("jwt", NEW_JWT);
         let client = reqwest::Client::new();
         let post = |admin: String| {

@@ -253,6 +253,14 @@ impl RunnerState {
         self.running.insert(id, Running { queue, task });
     }
 
+    /// Whether `queue` probably has due jobs (its last claim was full) and half its places are free.
+    fn worth_claiming(&self, queue: &str) -> bool {
+        let concurrency =
+            self.deps.settings.queues.iter().find(|(q, _)| q == queue).map_or(0, |(_, concurrency)| *concurrency);
+        let busy = self.busy.get(queue).copied().unwrap_or(0);
+        self.more.get(queue).copied().unwrap_or(false) && concurrency.saturating_sub(busy) * 2 >= concurrency
+    }
+
     fn finished(&mut self, id: Uuid) -> Option<String> {
         let running = self.running.remove(&id)?;
         if let Some(n) = self.busy.get_mut(&running.queue) {
@@ -546,8 +554,9 @@ impl Actor for JobRunner {
                     {
                         let _ = reply.send(0);
                     }
-                } else if queue.is_some_and(|q| state.more.get(&q).copied().unwrap_or(false)) {
-                    // The last claim was full: more jobs are probably due, so do not wait for the timer.
+                } else if queue.is_some_and(|q| state.worth_claiming(&q)) {
+                    // The last claim was full, so more jobs are probably due: claim again without waiting for the
+                    // timer once half the queue's places are free (claims stay batches, not one per job).
                     state.poll(&myself).await;
                 }
             }

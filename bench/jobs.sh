@@ -11,11 +11,12 @@ cd "$(dirname "$0")/.."
 n=${1:-1}; total=${2:-50000}; conc=${3:-64}
 : "${GANTRY_TEST_POSTGRES_URL:?source /work/s3env.sh first}"
 target=${CARGO_TARGET_DIR:-target}
+bin=${BENCH_BIN:-$target/release/gantry}
 [ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release --features chaos --bin gantry >/dev/null 2>&1
 db="bench_jobs_$$"
 psql -q "$GANTRY_TEST_POSTGRES_URL" -c "CREATE DATABASE $db"
 url="${GANTRY_TEST_POSTGRES_URL%/*}/$db"
-trap 'kill $(jobs -p) 2>/dev/null || true; sleep 1; psql -q "$GANTRY_TEST_POSTGRES_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; sleep 1; rm -f /tmp/bench-jobs-$$-*.log; [ "${KEEP_DB:-0}" = 1 ] || psql -q "$GANTRY_TEST_POSTGRES_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"' EXIT
 for i in $(seq "$n"); do
   GANTRY_PROFILE=production GANTRY_DATABASE_URL="$url" GANTRY_REDIS_URL="$GANTRY_TEST_REDIS_URL" \
     GANTRY_AMQP_URL="$GANTRY_TEST_AMQP_URL" GANTRY_S3_ENDPOINT="$GANTRY_TEST_S3_ENDPOINT" \
@@ -24,10 +25,11 @@ for i in $(seq "$n"); do
     JWT_SECRET=Vb7Nq2Lx9Rt4Kw8Mz3Hc6Jp1Df5Gs0Ya UPLOAD_GUEST_TOKEN_SECRET=Zt5Kp2Wq9Lx7Mv3Bn8Rc4Hd6Jf1Gs0Ya \
     GANTRY_ADMIN_TOKEN=Hn4Bv7Cx2Zl9Kj5Mg8Df3Sa6Qw1Er0Ty GANTRY_HTTP_ADDR=127.0.0.1:$((18700 + i)) \
     GANTRY_ADMIN_ADDR=127.0.0.1:$((19700 + i)) GANTRY_LOG=warn GANTRY_JOBS__DEFAULT_CONCURRENCY="$conc" \
-    GANTRY_DATABASE__MAX_CONNECTIONS=$((conc / 4 + 4)) "$target/release/gantry" 2>/dev/null &
+    GANTRY_DATABASE__MAX_CONNECTIONS=$((conc / 4 + 4)) "$bin" 2>"/tmp/bench-jobs-$$-$i.log" &
 done
 for i in $(seq "$n"); do
-  for _ in $(seq 200); do curl -sf "localhost:$((18700 + i))/healthz" >/dev/null && break; sleep 0.1; done
+  for _ in $(seq 200); do curl -sf "127.0.0.1:$((18700 + i))/healthz" >/dev/null && break; sleep 0.1; done
+  curl -sf "127.0.0.1:$((18700 + i))/healthz" >/dev/null || { cat "/tmp/bench-jobs-$$-$i.log"; exit 1; }
 done
 insert() { # count tag
   psql -q "$url" -c "INSERT INTO jobs (id, kind, state, created_at, updated_at, queue, args, max_attempts, run_at)

@@ -69,6 +69,12 @@ pub enum Command {
         #[command(subcommand)]
         action: RotationsCommand,
     },
+    /// Jobs (through a running instance's admin listener).
+    Jobs {
+        /// What to do with jobs.
+        #[command(subcommand)]
+        action: JobsCommand,
+    },
     /// Listing-form templates.
     Templates {
         /// What to do with templates.
@@ -315,6 +321,56 @@ pub enum RotationsCommand {
         /// Print the raw JSON record.
         #[arg(long)]
         json: bool,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+}
+
+/// `gantry jobs …`.
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// The newest jobs: id, kind, queue, state, attempts, creation time, last error.
+    List {
+        /// Only jobs in this state (scheduled, available, running, retryable, completed, discarded, cancelled).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only jobs of this kind.
+        #[arg(long)]
+        kind: Option<String>,
+        /// At most this many (1–500).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+    /// One job with its attempts (instance, timings, outcome, error).
+    Show {
+        /// The job id.
+        id: String,
+        /// Print the raw JSON.
+        #[arg(long)]
+        json: bool,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+    /// Makes a discarded, cancelled or retryable job due now.
+    Retry {
+        /// The job id.
+        id: String,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+    /// Cancels a job that has not finished.
+    Cancel {
+        /// The job id.
+        id: String,
         /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
         #[arg(long, env = "GANTRY_ADMIN_URL")]
         admin_url: Option<String>,

@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use crate::cli::{
-    Command, OptionsCommand, RotationsCommand, SecretsCommand, SessionsCommand, TemplatesCommand, UsersCommand,
+    Command, JobsCommand, OptionsCommand, RotationsCommand, SecretsCommand, SessionsCommand, TemplatesCommand,
+    UsersCommand,
 };
 use crate::config::Settings;
 use crate::config::secrets::{self, SecretEnv};
@@ -31,6 +32,7 @@ pub fn run(command: Command, settings: Settings, runtime: &tokio::runtime::Runti
         Command::Rotations { action: RotationsCommand::Show { id, json, admin_url } } => {
             exit_with(runtime.block_on(rotations(&settings, Some(&id), json, admin_url.as_deref())))
         }
+        Command::Jobs { action } => exit_with(runtime.block_on(jobs(&settings, action))),
         Command::Migrate => match runtime.block_on(migrate(&settings)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
@@ -210,16 +212,7 @@ async fn delete_ephemeral(settings: &Settings, email: &str, admin_url: Option<&s
 /// No such account, or the instance cannot be reached or refuses the request.
 pub async fn users_find(settings: &Settings, email: &str, admin_url: Option<&str>) -> anyhow::Result<()> {
     let (base, token) = admin_target(settings, admin_url)?;
-    let query: String = email
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
+    let query = percent_encode(email);
     let (status, text) = crate::admin_client::get(&format!("{base}/admin/users?email={query}"), &token).await?;
     if status.is_success() {
         println!("{text}");
@@ -430,11 +423,11 @@ pub async fn secrets_rotate(
             shown.push((name, state));
         }
         match job["state"].as_str() {
-            Some("succeeded") => {
+            Some("completed") => {
                 println!("succeeded; evidence: gantry rotations show {job_id}");
                 return Ok(());
             }
-            Some("failed") => {
+            Some("discarded") => {
                 anyhow::bail!("{}; evidence: gantry rotations show {job_id}", job["error"].as_str().unwrap_or("failed"))
             }
             _ => {}
@@ -507,6 +500,96 @@ pub async fn rotations(
         }
     }
     Ok(())
+}
+
+/// `gantry jobs list|show|retry|cancel`: asks a running instance's admin listener.
+///
+/// # Errors
+/// The instance cannot be reached; no such job (404); the job is in the wrong state (409).
+pub async fn jobs(settings: &Settings, command: JobsCommand) -> anyhow::Result<()> {
+    use crate::admin_client::{get, post_json};
+    let (admin_url, json) = match &command {
+        JobsCommand::List { admin_url, json, .. } | JobsCommand::Show { admin_url, json, .. } => (admin_url, *json),
+        JobsCommand::Retry { admin_url, .. } | JobsCommand::Cancel { admin_url, .. } => (admin_url, true),
+    };
+    let (base, token) = admin_target(settings, admin_url.as_deref())?;
+    let job_url = |id: &str, tail: &str| -> anyhow::Result<String> {
+        let id = uuid::Uuid::parse_str(id.trim()).map_err(|_| anyhow::anyhow!("the job id must be a UUID"))?;
+        Ok(format!("{base}/admin/jobs/{id}{tail}"))
+    };
+    let (status, text) = match &command {
+        JobsCommand::List { state, kind, limit, .. } => {
+            let mut url = format!("{base}/admin/jobs?limit={limit}");
+            for (key, value) in [("state", state), ("kind", kind)] {
+                if let Some(value) = value {
+                    url.push_str(&format!("&{key}={}", percent_encode(value)));
+                }
+            }
+            get(&url, &token).await?
+        }
+        JobsCommand::Show { id, .. } => get(&job_url(id, "")?, &token).await?,
+        JobsCommand::Retry { id, .. } => post_json(&job_url(id, "/retry")?, &token, "{}".into()).await?,
+        JobsCommand::Cancel { id, .. } => post_json(&job_url(id, "/cancel")?, &token, "{}".into()).await?,
+    };
+    if !status.is_success() {
+        let problem: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        match problem["code"].as_str() {
+            Some(code) => anyhow::bail!("{code}: {}", problem["detail"].as_str().unwrap_or("refused")),
+            None => anyhow::bail!("the instance answered {status}: {text}"),
+        }
+    }
+    if json {
+        println!("{text}");
+        return Ok(());
+    }
+    let value: serde_json::Value = serde_json::from_str(&text)?;
+    let line = |j: &serde_json::Value| {
+        format!(
+            "{:<36}  {:<18}  {:<11}  {:<9}  {:>3}/{:<3}  {:<27}  {}",
+            j["id"].as_str().unwrap_or(""),
+            j["kind"].as_str().unwrap_or(""),
+            j["queue"].as_str().unwrap_or(""),
+            j["state"].as_str().unwrap_or(""),
+            j["attempt"],
+            j["max_attempts"],
+            j["created_at"].as_str().unwrap_or(""),
+            j["error"].as_str().unwrap_or(""),
+        )
+    };
+    println!("{:<36}  {:<18}  {:<11}  {:<9}  {:>7}  {:<27}  error", "id", "kind", "queue", "state", "tries", "created");
+    if let JobsCommand::Show { .. } = command {
+        println!("{}", line(&value));
+        for a in value["attempts"].as_array().into_iter().flatten() {
+            println!(
+                "  attempt {:>3}  {:<13}  instance {}  {} → {}  {}",
+                a["attempt"],
+                a["outcome"].as_str().unwrap_or(""),
+                a["instance_id"].as_str().unwrap_or(""),
+                a["started_at"].as_str().unwrap_or(""),
+                a["finished_at"].as_str().unwrap_or(""),
+                a["error"].as_str().unwrap_or(""),
+            );
+        }
+    } else {
+        for j in value["jobs"].as_array().into_iter().flatten() {
+            println!("{}", line(j));
+        }
+    }
+    Ok(())
+}
+
+/// `value` percent-encoded for a query string.
+fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// Reads and parses a template file (the parse error says where).

@@ -123,6 +123,28 @@ pub struct Settings {
     pub catalog: CatalogSettings,
     /// Secret rotation.
     pub rotation: RotationSettings,
+    /// The job runner.
+    pub jobs: JobSettings,
+}
+
+/// The job runner.
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobSettings {
+    /// How long a claimed job's lease holds without renewal (renewed every third of it), seconds. A job whose
+    /// instance died is claimed again by another one after this long.
+    pub lease_secs: u64,
+    /// How often each queue is polled for due jobs when idle, milliseconds.
+    pub poll_ms: u64,
+    /// How often periodic jobs are enqueued and queue depths published, milliseconds.
+    pub maintain_ms: u64,
+    /// Jobs of the `default` queue this instance runs at once.
+    pub default_concurrency: usize,
+    /// Jobs of the `maintenance` queue (sweeps, pruning) this instance runs at once.
+    pub maintenance_concurrency: usize,
+    /// Finished jobs are deleted this long after they finished, seconds.
+    pub keep_finished_secs: u64,
+    /// How often finished jobs are pruned (once per period across the fleet), seconds.
+    pub prune_every_secs: u64,
 }
 
 /// Secret rotation.
@@ -628,6 +650,14 @@ impl Settings {
         }
         if self.s3.part_size < 5 * 1024 * 1024 {
             problems.push("s3.part_size must be at least 5 MiB (5242880)".into());
+        }
+        let jobs = &self.jobs;
+        if [jobs.lease_secs, jobs.poll_ms, jobs.maintain_ms, jobs.keep_finished_secs, jobs.prune_every_secs]
+            .contains(&0)
+            || jobs.default_concurrency == 0
+            || jobs.maintenance_concurrency == 0
+        {
+            problems.push("every jobs.* setting must be greater than 0".into());
         }
         if problems.is_empty() { Ok(()) } else { Err(ConfigError { problems }) }
     }

@@ -16,7 +16,7 @@ use gantry_actors::ports::accounts::AccountStore;
 use gantry_actors::ports::bus::{Bus, BusSignal, Event};
 use gantry_actors::ports::jobs::{Job, JobState, JobStore, JobUpdate};
 use gantry_actors::ports::objects::ObjectStore;
-use gantry_actors::ports::rotations::{Fleet, RotationRecord, RotationStore};
+use gantry_actors::ports::rotations::{Fleet, RotationRecord, RotationStart, RotationStore};
 use gantry_actors::ports::secrets::SecretSource;
 use gantry_actors::secrets::Fingerprint;
 use gantry_actors::secrets::keyring::{SecretOrigin, SecretVersion, VersionChange, Versions};
@@ -43,7 +43,13 @@ pub struct RotationSettings {
     pub tokens: gantry_actors::sessions::TokenSettings,
     /// Guest-token settings (to issue one with the pending upload secret).
     pub guest: gantry_actors::uploads::guest_token::GuestTokenSettings,
+    /// The lease of the rotation's job (`jobs.lease_secs`), renewed by this instance's job runner: when this
+    /// instance dies mid-rotation, the job is discarded once it expired and the fleet-wide lock is free.
+    pub job_lease: Duration,
 }
+
+/// The live-uniqueness key of every rotation and rollback job: one at a time across the fleet.
+pub const FLEET_LOCK: &str = "secrets.rotation";
 
 /// What the runner needs.
 #[derive(Clone)]
@@ -233,14 +239,13 @@ impl Rotations {
         let kind = if rollback { "secrets.rollback" } else { "secrets.rotate" };
         let job = Job {
             id,
-            kind: kind.into(),
-            state: JobState::Queued,
+            state: JobState::Running,
             progress: json!({"step": "queued", "steps": []}),
-            result: None,
-            error: None,
-            owner: Some("admin".into()),
-            created_at: now(),
-            updated_at: now(),
+            unique_key: Some(FLEET_LOCK.into()),
+            lease_owner: Some(self.deps.instance_id),
+            lease_expires_at: Some(now() + self.deps.settings.job_lease),
+            started_at: Some(now()),
+            ..Job::new(kind, Some("admin".into()))
         };
         // The `running` record is what other instances check before they start one.
         let record = RotationRecord {
@@ -256,13 +261,17 @@ impl Rotations {
             started_at: now(),
             finished_at: None,
         };
-        let stored = match self.deps.jobs.create(&job).await {
-            Ok(()) => self.deps.store.save_rotation(&record).await.map_err(|e| e.0),
-            Err(e) => Err(e.to_string()),
+        // The job and the `running` record in one transaction: no record without its job, or the reverse. The
+        // job's unique key is the fleet-wide lock the database enforces (the look at recent records above is
+        // only a fast path: two instances starting within milliseconds both pass it).
+        let refused = match self.deps.store.start_rotation(&record, &job).await {
+            Ok(RotationStart::Started) => None,
+            Ok(RotationStart::InProgress(other)) => Some(StartError::InProgress(other)),
+            Err(Unavailable(reason)) => Some(StartError::Unavailable(reason)),
         };
-        if let Err(reason) = stored {
+        if let Some(err) = refused {
             *self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-            return Err(StartError::Unavailable(reason));
+            return Err(err);
         }
         let this = Arc::clone(self);
         let task = tokio::spawn(async move {
@@ -301,13 +310,13 @@ impl Rotations {
         let (state, error) = match &outcome {
             Ok(()) => {
                 run.record.outcome = "succeeded".into();
-                (JobState::Succeeded, None)
+                (JobState::Completed, None)
             }
             Err(f) => {
                 run.record.outcome = "failed".into();
                 run.record.failed_step = Some(f.step.into());
                 run.record.reason = Some(f.reason.clone());
-                (JobState::Failed, Some(format!("{} failed: {}", f.step, f.reason)))
+                (JobState::Discarded, Some(format!("{} failed: {}", f.step, f.reason)))
             }
         };
         metrics::counter!("gantry_rotations_total", "kind" => run.record.kind.clone(), "outcome" => run.record.outcome.clone(),

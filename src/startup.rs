@@ -11,6 +11,10 @@ use gantry_actors::catalog::cache::{
     self as option_cache, CacheDeps, OptionCacheHandle, empty_entries, empty_templates,
 };
 use gantry_actors::jobs::Jobs;
+use gantry_actors::jobs::kinds::{self as job_kinds, KindDeps};
+use gantry_actors::jobs::runner::{
+    self as job_runner, JobRunnerHandle, RunnerDeps, RunnerSettings as JobRunnerSettings,
+};
 use gantry_actors::ports::accounts::AccountStore;
 use gantry_actors::ports::bus::{Bus, Event};
 use gantry_actors::ports::cache::Cache;
@@ -250,6 +254,8 @@ pub struct Application {
     backends: Backends,
     supervisor: ActorRef<SupervisorMsg>,
     fatal: watch::Receiver<Option<String>>,
+    /// The job runner, drained at shutdown before the actor tree stops.
+    runner: JobRunnerHandle,
 }
 
 impl Application {
@@ -320,7 +326,6 @@ impl Application {
                 jobs: Arc::clone(&backends.jobs),
                 objects: Arc::clone(&backends.objects),
                 abandon_after: Duration::from_secs(settings.uploads.abandon_after_secs),
-                sweep_every: Duration::from_secs(settings.uploads.sweep_secs),
                 max_in_flight_per_client: settings.uploads.max_in_flight_per_client,
                 mailbox: Mailbox::new(upload_pipeline::NAME, settings.actors.mailbox_capacity),
             },
@@ -347,8 +352,10 @@ impl Application {
             settings.actors.mailbox_capacity,
             call_timeout,
         );
+        let runner = job_runner_handle(&settings, instance_id, &backends, &pipeline, call_timeout);
         // Start order: the secret store (keys) before the session registry (which signs with them); then the
-        // upload pipeline and the option cache. Stopped in reverse.
+        // upload pipeline and the option cache; the job runner last (its kinds call the others). Stopped in
+        // reverse.
         let children = vec![
             secrets.child_spec(
                 Arc::clone(&backends.secret_source),
@@ -358,6 +365,7 @@ impl Application {
             sessions.child_spec(),
             pipeline.child_spec(),
             options.child_spec(),
+            runner.child_spec(),
         ];
         let args = SupervisorArgs { children, budget, fatal: fatal_tx };
         let (supervisor, _join) = Actor::spawn(None, RootSupervisor, args).await.context("starting the actor tree")?;
@@ -394,6 +402,7 @@ impl Application {
                 live_within: Duration::from_secs(settings.rotation.live_within_secs),
                 tokens: settings.sessions.tokens(),
                 guest: settings.uploads.guest(),
+                job_lease: Duration::from_secs(settings.jobs.lease_secs),
             },
         });
         rotations.start_heartbeat(Duration::from_secs(settings.rotation.heartbeat_secs));
@@ -412,7 +421,7 @@ impl Application {
             objects: ObjectBytes::new(Arc::clone(&backends.objects)),
             metrics,
         });
-        Ok(Self { http, admin, state, backends, supervisor, fatal })
+        Ok(Self { http, admin, state, backends, supervisor, fatal, runner })
     }
 
     /// The bound public address.
@@ -453,7 +462,7 @@ impl Application {
     /// # Errors
     /// The restart budget was exhausted (the process should exit non-zero).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let Self { http, admin, state, backends, supervisor, mut fatal } = self;
+        let Self { http, admin, state, backends, supervisor, mut fatal, runner } = self;
         let (stop_tx, stop_rx) = watch::channel(None);
         let public = tokio::spawn(server::serve(http, Listener::Public, state.clone(), stop_rx.clone()));
         let private = tokio::spawn(server::serve(admin, Listener::Admin, state.clone(), stop_rx));
@@ -490,6 +499,12 @@ impl Application {
         let _ = tokio::join!(public, private);
         let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
         state.rotations.stop(left()).await;
+        // Running jobs get most of what is left to finish; the rest are given back to other instances.
+        match runner.drain(left().mul_f64(JOBS_SHARE)).await {
+            Ok(0) => {}
+            Ok(released) => tracing::info!(released, "running jobs given back to the fleet"),
+            Err(err) => tracing::warn!(error = %err, "the job runner did not drain; its leases expire instead"),
+        }
         if failure.is_none() {
             let within = left();
             // The call itself may take a moment longer than the children's share: answering is quick.
@@ -513,6 +528,50 @@ impl Application {
 /// The part of the shutdown budget the listeners get to drain in-flight requests; the rest is for a running
 /// rotation and the actor tree, so a slow client cannot take the actors' time to stop cleanly.
 pub const LISTENER_SHARE: f64 = 0.75;
+
+/// The part of what is left of the shutdown budget (after the listeners and a rotation) that running jobs
+/// get to finish; the actor tree stops in the rest.
+pub const JOBS_SHARE: f64 = 0.7;
+
+/// The job runner of this instance: the standard kinds (and the drill kinds of a chaos build) with the
+/// `jobs.*` settings.
+fn job_runner_handle(
+    settings: &Settings,
+    instance_id: Uuid,
+    backends: &Backends,
+    pipeline: &UploadPipelineHandle,
+    call_timeout: Duration,
+) -> JobRunnerHandle {
+    let jobs = &settings.jobs;
+    let mut kinds = job_kinds::standard(&KindDeps {
+        jobs: Arc::clone(&backends.jobs),
+        pipeline: pipeline.clone(),
+        keep_finished: Duration::from_secs(jobs.keep_finished_secs),
+        prune_every: Duration::from_secs(jobs.prune_every_secs),
+        sweep_every: Duration::from_secs(settings.uploads.sweep_secs),
+    });
+    kinds.extend(job_kinds::drills());
+    telemetry::registry::register_job_series(kinds.iter().map(|k| (k.kind, k.queue)));
+    JobRunnerHandle::new(
+        RunnerDeps {
+            store: Arc::clone(&backends.jobs),
+            kinds: Arc::new(job_kinds::table(kinds)),
+            settings: JobRunnerSettings {
+                instance: instance_id,
+                lease: Duration::from_secs(jobs.lease_secs),
+                poll_every: Duration::from_millis(jobs.poll_ms),
+                maintain_every: Duration::from_millis(jobs.maintain_ms),
+                queues: vec![
+                    (gantry_actors::ports::jobs::DEFAULT_QUEUE.to_owned(), jobs.default_concurrency),
+                    (job_kinds::MAINTENANCE_QUEUE.to_owned(), jobs.maintenance_concurrency),
+                ],
+            },
+            mailbox: Mailbox::new(job_runner::NAME, settings.actors.mailbox_capacity),
+        },
+        settings.actors.mailbox_capacity,
+        call_timeout,
+    )
+}
 
 /// How much longer than the actors' share the shutdown call may take to be answered.
 const CALL_SLACK: Duration = Duration::from_secs(1);

@@ -1,22 +1,55 @@
-//! The jobs owner: the one way the gateway reads jobs (`GET /v1/jobs/{id}`, `GET /admin/jobs/{id}`). Jobs are
-//! written by the actors that run them (the upload pipeline, the session registry, rotations); this owner is
-//! where a job runner will live (issue 13). Today it is a thin handle over the job store: reads need no
-//! serialisation, so there is no mailbox to queue them behind.
+//! The jobs owner: the one way the gateway and the CLI read and control jobs (`GET /v1/jobs/{id}`,
+//! `/admin/jobs…`, `gantry jobs …`). Reads and operator changes are single guarded statements in the job
+//! store, so they need no mailbox to queue behind; running jobs is the [`runner`]'s work, and what each
+//! kind does is in [`kinds`].
+
+pub mod kinds;
+pub mod runner;
 
 use std::sync::Arc;
 
+use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::ports::jobs::{JobStore, JobStoreError};
+use crate::ports::jobs::{Attempt, JobFilter, JobState, JobStore, JobStoreError};
 
 pub use crate::ports::jobs::Job;
 
-/// Why a job could not be read.
+/// The most jobs one list returns.
+pub const MAX_LIST: u32 = 500;
+
+/// Why a job could not be read or changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JobError {
+    /// No job has that id.
+    #[error("job not found")]
+    NotFound,
+    /// The job is in a state the operation does not apply to (or is a record-only job).
+    #[error("job is {}", .0.as_str())]
+    WrongState(JobState),
     /// The job store is unreachable.
     #[error("job store unavailable: {0}")]
     Unavailable(String),
+}
+
+impl From<JobStoreError> for JobError {
+    fn from(err: JobStoreError) -> Self {
+        match err {
+            JobStoreError::NotFound(_) => Self::NotFound,
+            JobStoreError::WrongState { state, .. } => Self::WrongState(state),
+            JobStoreError::Unavailable(reason) => Self::Unavailable(reason.0),
+        }
+    }
+}
+
+/// A job with its finished attempts (the admin view).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct JobDetail {
+    /// The job.
+    #[serde(flatten)]
+    pub job: Job,
+    /// Its finished attempts, in order.
+    pub attempts: Vec<Attempt>,
 }
 
 /// The jobs owner. Cheap to clone.
@@ -47,7 +80,48 @@ impl Jobs {
         match self.store.get(id).await {
             Ok(job) => Ok(job),
             Err(JobStoreError::NotFound(_)) => Ok(None),
-            Err(JobStoreError::Unavailable(reason)) => Err(JobError::Unavailable(reason.0)),
+            Err(err) => Err(err.into()),
         }
+    }
+
+    /// Job `id` with its attempts.
+    ///
+    /// # Errors
+    /// [`JobError::NotFound`], [`JobError::Unavailable`].
+    pub async fn detail(&self, id: Uuid) -> Result<JobDetail, JobError> {
+        let job = self.get(id).await?.ok_or(JobError::NotFound)?;
+        let attempts = self.store.attempts(id).await?;
+        Ok(JobDetail { job, attempts })
+    }
+
+    /// Jobs matching `filter` (newest first, at most [`MAX_LIST`]).
+    ///
+    /// # Errors
+    /// [`JobError::Unavailable`].
+    pub async fn list(&self, mut filter: JobFilter) -> Result<Vec<Job>, JobError> {
+        filter.limit = filter.limit.clamp(1, MAX_LIST);
+        Ok(self.store.list(&filter).await?)
+    }
+
+    /// Makes a discarded, cancelled or retryable job due now.
+    ///
+    /// # Errors
+    /// [`JobError::NotFound`], [`JobError::WrongState`], [`JobError::Unavailable`].
+    pub async fn retry(&self, id: Uuid) -> Result<Job, JobError> {
+        let job = self.store.retry(id, OffsetDateTime::now_utc()).await?;
+        tracing::info!(event = "job_retried", job_id = %id, kind = job.kind, "job made due again by an operator");
+        Ok(job)
+    }
+
+    /// Cancels a job that has not finished.
+    ///
+    /// # Errors
+    /// [`JobError::NotFound`], [`JobError::WrongState`], [`JobError::Unavailable`].
+    pub async fn cancel(&self, id: Uuid) -> Result<Job, JobError> {
+        let job = self.store.cancel(id, OffsetDateTime::now_utc()).await?;
+        metrics::counter!("gantry_jobs_cancelled_total", "kind" => job.kind.clone(), "queue" => job.queue.clone())
+            .increment(1);
+        tracing::info!(event = "job_cancelled", job_id = %id, kind = job.kind, "job cancelled by an operator");
+        Ok(job)
     }
 }

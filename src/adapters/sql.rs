@@ -585,7 +585,11 @@ impl SqlPorts {
     /// The ports of `db`.
     pub fn new<D>(db: &D) -> Self
     where
-        D: accounts::AccountsDialect + sessions::SessionsDialect + catalog::CatalogDialect + rotations::FleetDialect,
+        D: accounts::AccountsDialect
+            + sessions::SessionsDialect
+            + catalog::CatalogDialect
+            + rotations::FleetDialect
+            + jobs::JobsDialect,
     {
         Self {
             jobs: Arc::new(jobs::SqlJobs::new(db.clone())),

@@ -236,7 +236,7 @@ mod tests {
                 job.id,
                 JobUpdate {
                     error: Some("disk full".to_owned()),
-                    state: Some(JobState::Failed),
+                    state: Some(JobState::Discarded),
                     ..JobUpdate::default()
                 },
             )
@@ -248,7 +248,7 @@ mod tests {
         let reopened = SqliteDb::open(&path).await.expect("second open");
         let fetched = reopened.ports().jobs.get(job.id).await.expect("get").expect("job survived");
 
-        assert_eq!(fetched.state, JobState::Failed);
+        assert_eq!(fetched.state, JobState::Discarded);
         assert_eq!(fetched.error.as_deref(), Some("disk full"));
         assert_eq!(fetched.owner, None);
         let micros = |t: time::OffsetDateTime| t.unix_timestamp_nanos() / 1_000;

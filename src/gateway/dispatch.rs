@@ -41,6 +41,18 @@ pub(super) async fn dispatch(
             admin::authorize(state, &req)?;
             jobs::get(state, &ctx, &req, jobs::View::Admin).await
         }
+        Route::AdminListJobs => {
+            admin::authorize(state, &req)?;
+            jobs::list(state, &req).await
+        }
+        Route::AdminRetryJob => {
+            admin::authorize(state, &req)?;
+            jobs::retry(state, &ctx).await
+        }
+        Route::AdminCancelJob => {
+            admin::authorize(state, &req)?;
+            jobs::cancel(state, &ctx).await
+        }
         Route::Register => auth::register(state, &ctx, req).await,
         Route::Login => auth::login(state, &ctx, req).await,
         Route::Refresh => auth::refresh(state, req).await,

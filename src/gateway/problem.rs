@@ -232,6 +232,8 @@ fn unavailable_detail(code: &str) -> &'static str {
     }
 }
 
+/// 404 `job_not_found`: an unknown or malformed job id, and (public view) another caller's job.
+pub const JOB_NOT_FOUND: ApiError = ApiError::ResourceNotFound { code: "job_not_found", what: "job" };
 /// 404 `upload_not_found`: shared by the upload routes and a missing object.
 pub const UPLOAD_NOT_FOUND: ApiError = ApiError::ResourceNotFound { code: "upload_not_found", what: "upload" };
 
@@ -317,6 +319,10 @@ impl From<SessionError> for ApiError {
 impl From<JobError> for ApiError {
     fn from(err: JobError) -> Self {
         match err {
+            JobError::NotFound => JOB_NOT_FOUND,
+            JobError::WrongState(_) => {
+                Self::Conflict { code: "job_state_conflict", message: "the job is not in a state this applies to" }
+            }
             JobError::Unavailable(reason) => Self::database_unavailable(reason),
         }
     }

@@ -27,6 +27,12 @@ pub enum Route {
     AdminValidateSecrets,
     /// `GET /admin/jobs/{id}`.
     AdminGetJob,
+    /// `GET /admin/jobs?state=&kind=`.
+    AdminListJobs,
+    /// `POST /admin/jobs/{id}/retry`.
+    AdminRetryJob,
+    /// `POST /admin/jobs/{id}/cancel`.
+    AdminCancelJob,
     /// `POST /v1/auth/register`.
     Register,
     /// `POST /v1/auth/login`.
@@ -180,13 +186,16 @@ static PUBLIC: [(Method, &str, Route); 24] = [
     (Method::POST, "/v1/templates/{category_id}/submit", Route::SubmitTemplate),
 ];
 
-static ADMIN: [(Method, &str, Route); 28] = [
+static ADMIN: [(Method, &str, Route); 31] = [
     (Method::GET, "/healthz", Route::Healthz),
     (Method::GET, "/metrics", Route::Metrics),
     (Method::GET, "/openapi.json", Route::AdminOpenApi),
     (Method::GET, "/admin/secrets", Route::AdminSecrets),
     (Method::POST, "/admin/secrets/validate", Route::AdminValidateSecrets),
+    (Method::GET, "/admin/jobs", Route::AdminListJobs),
     (Method::GET, "/admin/jobs/{id}", Route::AdminGetJob),
+    (Method::POST, "/admin/jobs/{id}/retry", Route::AdminRetryJob),
+    (Method::POST, "/admin/jobs/{id}/cancel", Route::AdminCancelJob),
     (Method::GET, "/readyz", Route::Readyz),
     (Method::POST, "/admin/sessions/revoke-all", Route::AdminRevokeAll),
     (Method::POST, "/admin/users/{id}/revoke-sessions", Route::AdminRevokeUser),

@@ -177,6 +177,39 @@ pub const METRICS: &[Metric] = &[
         "Tokens verified with the previous key during its grace window.",
     ),
     counter("gantry_heartbeat_failures_total", "Instance heartbeats that could not be written."),
+    // Job runner.
+    counter("gantry_jobs_enqueued_total", "Runner jobs enqueued through this instance, by kind and queue."),
+    counter("gantry_jobs_started_total", "Job attempts this instance started, by kind and queue."),
+    counter("gantry_jobs_completed_total", "Jobs this instance completed, by kind and queue."),
+    counter(
+        "gantry_jobs_retried_total",
+        "Job attempts that failed on this instance and were scheduled again after a backoff, by kind and queue.",
+    ),
+    counter(
+        "gantry_jobs_discarded_total",
+        "Jobs this instance discarded (attempts spent or not retryable; the last error is kept), by kind and queue.",
+    ),
+    counter("gantry_jobs_cancelled_total", "Jobs cancelled by an operator through this instance, by kind and queue."),
+    counter(
+        "gantry_jobs_lease_lost_total",
+        "Running jobs whose lease this instance lost (cancelled, or taken over after a stall); their worker stops.",
+    ),
+    counter(
+        "gantry_jobs_released_total",
+        "Running jobs given back at shutdown (not finished within the budget), due at once on other instances.",
+    ),
+    counter(
+        "gantry_jobs_rescued_total",
+        "Running jobs whose lease had expired (their instance died or stalled) made due again by this instance.",
+    ),
+    counter("gantry_job_store_errors_total", "Job runner database operations that failed, by operation."),
+    gauge(
+        "gantry_jobs_queue_depth",
+        "Runner jobs waiting, by queue and state (available: due now; scheduled: due later or in backoff).",
+    ),
+    gauge("gantry_jobs_oldest_available_seconds", "Age of the oldest due job not yet claimed, by queue."),
+    histogram("gantry_job_wait_seconds", "Time from a job being due to an attempt starting, by kind and queue."),
+    histogram("gantry_job_run_seconds", "Time one job attempt ran, by kind and queue."),
 ];
 
 /// Describes every metric in [`METRICS`] to the installed recorder (its `# HELP` line).
@@ -294,7 +327,7 @@ pub fn register_known_series(backends: BackendNames) {
             zero("gantry_http_connections_closed_total", &[("listener", listener), ("reason", reason)]);
         }
     }
-    zero_each("gantry_shutdown_budget_exhausted_total", "stage", &["public", "admin", "actors"]);
+    zero_each("gantry_shutdown_budget_exhausted_total", "stage", &["public", "admin", "actors", "jobs"]);
     zero_each("gantry_readiness_failures_total", "component", COMPONENTS);
     zero_each("gantry_auth_logins_total", "outcome", LOGIN_OUTCOMES);
     zero_each("gantry_auth_hashing_refused_total", "reason", &["shed", "timed_out"]);
@@ -350,6 +383,42 @@ pub fn register_known_series(backends: BackendNames) {
             zero("gantry_catalog_moderations_total", &[("action", action), ("result", result)]);
         }
     }
+}
+
+/// Job store operations of the runner that may fail (the `op` label of `gantry_job_store_errors_total`).
+const JOB_STORE_OPS: &[&str] = &["claim", "rescue", "renew", "finish", "enqueue", "depths"];
+
+/// Registers the job runner's series at zero for every `(kind, queue)` this instance runs.
+pub fn register_job_series<'a>(kinds: impl IntoIterator<Item = (&'static str, &'static str)> + 'a) {
+    let mut queues = Vec::new();
+    for (kind, queue) in kinds {
+        let labels = [("kind", kind), ("queue", queue)];
+        for name in [
+            "gantry_jobs_enqueued_total",
+            "gantry_jobs_started_total",
+            "gantry_jobs_completed_total",
+            "gantry_jobs_retried_total",
+            "gantry_jobs_discarded_total",
+            "gantry_jobs_cancelled_total",
+        ] {
+            zero(name, &labels);
+        }
+        empty_histogram("gantry_job_wait_seconds", &labels);
+        empty_histogram("gantry_job_run_seconds", &labels);
+        if !queues.contains(&queue) {
+            queues.push(queue);
+        }
+    }
+    for queue in queues {
+        zero("gantry_jobs_lease_lost_total", &[("queue", queue)]);
+        for state in ["available", "scheduled"] {
+            metrics::gauge!("gantry_jobs_queue_depth", "queue" => queue, "state" => state).increment(0.0);
+        }
+        metrics::gauge!("gantry_jobs_oldest_available_seconds", "queue" => queue).increment(0.0);
+    }
+    zero("gantry_jobs_released_total", &[]);
+    zero("gantry_jobs_rescued_total", &[]);
+    zero_each("gantry_job_store_errors_total", "op", JOB_STORE_OPS);
 }
 
 #[cfg(test)]

@@ -706,12 +706,12 @@ async fn revoke_all_forces_everyone_to_log_in_again() {
     let mut job = serde_json::Value::Null;
     for _ in 0..50 {
         job = json_of(app.admin_get(&format!("/admin/jobs/{job_id}")).send().await.expect("req"), 200).await;
-        if job["state"] == "succeeded" {
+        if job["state"] == "completed" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["state"], "completed", "{job}");
     assert_eq!(job["result"]["active_sessions"], 2, "{job}");
 
     let notices = json_of(app.admin_get("/admin/sessions/revocations").send().await.expect("req"), 200).await;

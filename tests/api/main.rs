@@ -14,6 +14,7 @@ mod config_errors;
 mod connections;
 mod errors;
 mod health;
+mod jobs;
 mod metrics;
 mod moderation;
 mod openapi;

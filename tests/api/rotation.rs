@@ -49,7 +49,7 @@ async fn spawn(files: &Files, toml: &str) -> TestApp {
 async fn finished(app: &TestApp, job_id: &str) -> Value {
     for _ in 0..300 {
         let job = json_of(app.admin_get(&format!("/admin/jobs/{job_id}")).send().await.unwrap(), 200).await;
-        if job["state"] == "succeeded" || job["state"] == "failed" {
+        if job["state"] == "completed" || job["state"] == "discarded" {
             return job;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -89,7 +89,7 @@ async fn jwt_rotation_runs_every_step_and_records_evidence() {
     std::fs::write(&files.jwt, NEW_JWT).expect("new secret");
 
     let (job, record) = rotate(&app, &json!({"deployment_id": "deploy-42", "commit_sha": "a1b2c3d"})).await;
-    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["state"], "completed", "{job}");
     let steps: Vec<&str> =
         job["progress"]["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(steps, ["validate", "stage", "smoke", "promote", "invalidate", "record"]);
@@ -126,7 +126,7 @@ async fn previous_key_tokens_work_within_the_grace_window_only() {
     let old = logged_in(&app, "grace@example.com").await;
     std::fs::write(&files.jwt, NEW_JWT).expect("new secret");
     let (job, _) = rotate(&app, &json!({"invalidate_sessions": false})).await;
-    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["state"], "completed", "{job}");
     assert_eq!(app.me(&old).await.status(), 200, "within the grace window");
     let grace = crate::helpers::metric_value(
         &app.metrics().await,
@@ -168,7 +168,7 @@ async fn emergency_rotation_ends_the_leaked_key_at_once() {
     std::fs::write(&files.jwt, NEW_JWT).expect("new secret");
     let message = "Our signing key was replaced; please log in again.";
     let (job, record) = rotate(&app, &json!({"invalidate_sessions": true, "user_message": message})).await;
-    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["state"], "completed", "{job}");
     assert_problem(app.me(&forge(JWT)).await, 401, "token_invalid").await;
     // Issue 11.10: the rotation's notice reaches the users it logged out.
     let body = json!({"refresh_token": before["refresh_token"]});
@@ -184,7 +184,7 @@ async fn emergency_rotation_ends_the_leaked_key_at_once() {
     let accepted =
         json_of(app.admin_post("/admin/secrets/rollback").json(&json!({})).send().await.expect("rollback"), 202).await;
     let job = finished(&app, accepted["job_id"].as_str().expect("id")).await;
-    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["state"], "completed", "{job}");
     assert_problem(app.me(&forge(NEW_JWT)).await, 401, "token_invalid").await;
     assert_eq!(app.me(&forge(JWT)).await.status(), 200, "rolled back to the old key");
 }
@@ -199,7 +199,7 @@ async fn outstanding_guest_tokens_survive_an_upload_secret_rotation() {
     let token = guest["upload_token"].as_str().expect("token").to_owned();
     std::fs::write(&files.upload, NEW_UPLOAD).expect("new secret");
     let (job, record) = rotate(&app, &json!({})).await;
-    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["state"], "completed", "{job}");
     assert_eq!(record["detail"]["invalidate_sessions"], false, "only JWT_SECRET forces a re-login by default");
     let png: Vec<u8> = b"\x89PNG\r\n\x1a\n".iter().copied().chain(std::iter::repeat_n(7u8, 512)).collect();
     let upload = app
@@ -221,7 +221,7 @@ async fn a_weak_secret_is_rejected_at_validate() {
     let app = spawn(&files, "").await;
     std::fs::write(&files.jwt, "tooshort").expect("weak secret");
     let (job, record) = rotate(&app, &json!({})).await;
-    assert_eq!(job["state"], "failed");
+    assert_eq!(job["state"], "discarded");
     assert_eq!(record["failed_step"], "validate");
     assert!(record["reason"].as_str().unwrap().contains("JWT_SECRET"), "{record}");
     assert!(!record.to_string().contains("tooshort"));
@@ -241,7 +241,7 @@ async fn a_failed_smoke_test_rolls_everything_back() {
     let old = logged_in(&app, "keep@example.com").await;
     std::fs::write(&files.jwt, NEW_JWT).expect("new secret");
     let (job, record) = rotate(&app, &json!({})).await;
-    assert_eq!(job["state"], "failed");
+    assert_eq!(job["state"], "discarded");
     assert_eq!(record["failed_step"], "smoke", "{record}");
     assert!(record["reason"].as_str().unwrap().contains("login"), "{record}");
     let steps: Vec<&str> =
@@ -269,7 +269,7 @@ async fn reload_conflicts_and_rollback() {
     let first = json_of(app.admin_post("/admin/secrets/rotate").json(&json!({})).send().await.unwrap(), 202).await;
     let second = app.admin_post("/admin/secrets/rotate").json(&json!({})).send().await.unwrap();
     assert_problem(second, 409, "rotation_in_progress").await;
-    assert_eq!(finished(&app, first["job_id"].as_str().unwrap()).await["state"], "succeeded");
+    assert_eq!(finished(&app, first["job_id"].as_str().unwrap()).await["state"], "completed");
 
     let rollback = json_of(
         app.admin_post("/admin/secrets/rollback").json(&json!({"deployment_id": "deploy-42"})).send().await.unwrap(),
@@ -277,7 +277,7 @@ async fn reload_conflicts_and_rollback() {
     )
     .await;
     let id = rollback["job_id"].as_str().unwrap();
-    assert_eq!(finished(&app, id).await["state"], "succeeded");
+    assert_eq!(finished(&app, id).await["state"], "completed");
     let secrets = secrets_of(&app).await;
     assert_eq!(version(&secrets, "JWT_SECRET", "current").unwrap()["fingerprint"], Fingerprint::of(JWT).as_str());
     let record = json_of(app.admin_get(&format!("/admin/rotations/{id}")).send().await.unwrap(), 200).await;

@@ -93,7 +93,7 @@ async fn guest_uploads_and_downloads_a_png() {
 
     let job = app.get(&format!("/v1/jobs/{id}")).header("x-upload-token", token).send().await.expect("request");
     let job = json_of(job, 200).await;
-    assert_eq!(job["state"], "succeeded");
+    assert_eq!(job["state"], "completed");
 }
 
 /// Ranges at the edges answer 206 with `Content-Range`; past the end is 416; a matching ETag is 304.
@@ -345,12 +345,12 @@ async fn abandoned_uploads_are_swept() {
     let mut job = serde_json::Value::Null;
     for _ in 0..60 {
         job = json_of(app.admin_get(&format!("/admin/jobs/{id}")).send().await.expect("request"), 200).await;
-        if job["state"] == "failed" {
+        if job["state"] == "discarded" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(job["state"], "failed", "{job}");
+    assert_eq!(job["state"], "discarded", "{job}");
     assert_eq!(job["error"], "abandoned");
     assert!(matches!(
         app.state.objects.get(&key, None).await,

@@ -16,6 +16,7 @@ mod fixtures;
 #[path = "../shared/backends.rs"]
 mod support;
 
+mod jobs;
 mod postgres;
 mod production;
 mod rabbitmq;

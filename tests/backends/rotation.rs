@@ -88,7 +88,7 @@ async fn follow(admin: &str, id: &str) -> (Value, Value) {
         let job =
             json_of(client.get(format!("{admin}/admin/jobs/{id}")).bearer_auth(ADMIN).send().await.expect("req"), 200)
                 .await;
-        if job["state"] == "succeeded" || job["state"] == "failed" {
+        if job["state"] == "completed" || job["state"] == "discarded" {
             let record = json_of(
                 client.get(format!("{admin}/admin/rotations/{id}")).bearer_auth(ADMIN).send().await.expect("req"),
                 200,
@@ -127,6 +127,15 @@ async fn current_jwt(admin: &str) -> Value {
         .clone()
 }
 
+/// Two instances sharing secret files, a bus exchange and a bucket (the fleet of most tests here).
+async fn two_instances(database: &secrecy::SecretString, b: &Backends) -> (Files, Instance, Instance) {
+    let files = Files::new(&b.s3_key_id, &b.s3_secret);
+    let (exchange, bucket) = (exchange(), format!("gantry-rot-{}", uuid::Uuid::new_v4().simple()));
+    let a = instance(database, b, &files, &exchange, &bucket, "").await;
+    let c = instance(database, b, &files, &exchange, &bucket, "").await;
+    (files, a, c)
+}
+
 fn exchange() -> String {
     format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple())
 }
@@ -137,10 +146,7 @@ fn exchange() -> String {
 async fn jwt_rotation_reaches_every_instance() {
     let Some(b) = backends() else { return };
     with_fresh_database(|database| async move {
-        let files = Files::new(&b.s3_key_id, &b.s3_secret);
-        let (exchange, bucket) = (exchange(), format!("gantry-rot-{}", uuid::Uuid::new_v4().simple()));
-        let a = instance(&database, &b, &files, &exchange, &bucket, "").await;
-        let c = instance(&database, &b, &files, &exchange, &bucket, "").await;
+        let (files, a, c) = two_instances(&database, &b).await;
         let client = reqwest::Client::new();
         let old_a = register_and_login(&client, &a.http, "fleet-a@example.com").await;
         let old_c = register_and_login(&client, &c.http, "fleet-c@example.com").await;
@@ -164,7 +170,7 @@ async fn jwt_rotation_reaches_every_instance() {
         let conflict = json_of(second, 409).await;
         assert_eq!(conflict["code"], "rotation_in_progress", "one rotation at a time across instances");
         let (job, record) = follow(&a.admin, &id).await;
-        assert_eq!(job["state"], "succeeded", "{job}");
+        assert_eq!(job["state"], "completed", "{job}");
         assert_eq!(
             record["detail"]["changes"].as_object().expect("changes").len(),
             2,
@@ -188,6 +194,50 @@ async fn jwt_rotation_reaches_every_instance() {
     .await;
 }
 
+/// Two rotation requests on two instances at the same moment: the database's unique key lets exactly one
+/// start (202) and the other is 409 `rotation_in_progress` naming it; once it finished, the next one starts.
+#[tokio::test]
+async fn simultaneous_rotations_on_two_instances_start_exactly_one() {
+    let Some(b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let (files, a, c) = two_instances(&database, &b).await;
+        files.write("jwt", NEW_JWT);
+        let client = reqwest::Client::new();
+        let post = |admin: String| {
+            let client = client.clone();
+            async move {
+                let response = client
+                    .post(format!("{admin}/admin/secrets/rotate"))
+                    .bearer_auth(ADMIN)
+                    .json(&json!({}))
+                    .send()
+                    .await
+                    .expect("req");
+                let status = response.status().as_u16();
+                (status, response.json::<Value>().await.expect("json"), admin)
+            }
+        };
+        let (first, second) = tokio::join!(post(a.admin.clone()), post(c.admin.clone()));
+        let mut answers = [first, second];
+        answers.sort_by_key(|(status, _, _)| *status);
+        let [(accepted, body, admin), (refused, problem, _)] = answers;
+        assert_eq!((accepted, refused), (202, 409), "{body} / {problem}");
+        assert_eq!(problem["code"], "rotation_in_progress");
+        let id = body["job_id"].as_str().expect("job id").to_owned();
+        let (job, _) = follow(&admin, &id).await;
+        assert_eq!(job["state"], "completed", "{job}");
+
+        files.write("jwt", JWT);
+        let (status, body, _) = post(c.admin.clone()).await;
+        assert_eq!(status, 202, "the lock is free once the rotation finished: {body}");
+        let (job, _) = follow(&c.admin, body["job_id"].as_str().expect("job id")).await;
+        assert_eq!(job["state"], "completed", "{job}");
+        let _ = a.stop.send(());
+        let _ = c.stop.send(());
+    })
+    .await;
+}
+
 /// An instance that is alive (its heartbeat is in the database) but does not take part (it listens on
 /// another exchange) fails the rotation at stage; everything is put back: A still signs and verifies with
 /// the old key and has nothing staged.
@@ -205,7 +255,7 @@ async fn an_instance_that_does_not_acknowledge_fails_the_rotation() {
         files.write("jwt", NEW_JWT);
 
         let (job, record) = rotate(&a.admin, &json!({})).await;
-        assert_eq!(job["state"], "failed", "{job}");
+        assert_eq!(job["state"], "discarded", "{job}");
         assert_eq!(record["failed_step"], "stage");
         assert!(record["reason"].as_str().expect("reason").contains("no stage acknowledgement"), "{record}");
         let steps: Vec<&str> = job["progress"]["steps"]
@@ -270,7 +320,7 @@ async fn s3_credentials_rotate_to_a_store_restarted_with_new_keys() {
         files.write("s3_secret", new_secret);
 
         let (job, record) = rotate(&a.admin, &json!({"deployment_id": "s3-keys"})).await;
-        assert_eq!(job["state"], "succeeded", "{job}");
+        assert_eq!(job["state"], "completed", "{job}");
         assert_eq!(record["detail"]["invalidate_sessions"], false);
         let pending = record["detail"]["smoke"]["pending"].as_array().expect("pending checks");
         assert!(
@@ -313,7 +363,7 @@ async fn grace_window_and_outstanding_guest_tokens_on_two_instances() {
         files.write("upload", "Xe3Tm8Qa5Wd1Ln7Ry4Ub9Kc2Hg6Fz0Sp");
 
         let (job, _) = rotate(&a.admin, &json!({"invalidate_sessions": false})).await;
-        assert_eq!(job["state"], "succeeded", "{job}");
+        assert_eq!(job["state"], "completed", "{job}");
         assert_eq!(me(&a.http, &old).await, 200, "A: within the grace window");
         assert_eq!(me(&c.http, &old).await, 200, "B: within the grace window");
         let png: Vec<u8> = b"\x89PNG\r\n\x1a\n".iter().copied().chain(std::iter::repeat_n(5u8, 256)).collect();
@@ -352,12 +402,12 @@ async fn failed_rotations_leave_both_instances_as_they_were() {
 
         files.write("jwt", "short");
         let (job, record) = rotate(&a.admin, &json!({})).await;
-        assert_eq!((job["state"].as_str(), record["failed_step"].as_str()), (Some("failed"), Some("validate")));
+        assert_eq!((job["state"].as_str(), record["failed_step"].as_str()), (Some("discarded"), Some("validate")));
         assert!(!record.to_string().contains("\"short\""));
 
         files.write("jwt", NEW_JWT);
         let (job, record) = rotate(&a.admin, &json!({})).await;
-        assert_eq!(job["state"], "failed", "{job}");
+        assert_eq!(job["state"], "discarded", "{job}");
         assert_eq!(record["failed_step"], "smoke");
         assert!(record["reason"].as_str().expect("reason").contains("login"), "{record}");
         for admin in [&a.admin, &c.admin] {
@@ -390,7 +440,7 @@ async fn an_instance_with_stale_files_fails_the_rotation() {
         let c = instance(&database, &b, &stale, &exchange, &bucket, "").await;
         files.write("jwt", NEW_JWT);
         let (job, record) = rotate(&a.admin, &json!({})).await;
-        assert_eq!(job["state"], "failed", "{job}");
+        assert_eq!(job["state"], "discarded", "{job}");
         assert_eq!(record["failed_step"], "stage");
         assert!(
             record["reason"].as_str().expect("reason").contains("did not stage the validated JWT_SECRET"),

@@ -2,7 +2,12 @@
 
 use std::sync::Arc;
 
-use gantry_actors::ports::jobs::{Job, JobState, JobStore, JobStoreError, JobUpdate};
+use std::collections::HashSet;
+use std::time::Duration;
+
+use gantry_actors::ports::jobs::{
+    Attempt, AttemptOutcome, Enqueued, Finish, Job, JobFilter, JobState, JobStore, JobStoreError, JobUpdate, NewJob,
+};
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -43,11 +48,11 @@ pub async fn create_get_update_round_trip_keeps_json_and_applies_only_some_field
     let done = jobs
         .update(
             job.id,
-            JobUpdate { state: Some(JobState::Succeeded), result: Some(result.clone()), ..JobUpdate::default() },
+            JobUpdate { state: Some(JobState::Completed), result: Some(result.clone()), ..JobUpdate::default() },
         )
         .await
         .expect("update to succeeded");
-    assert_eq!(done.state, JobState::Succeeded);
+    assert_eq!(done.state, JobState::Completed);
     assert_eq!(done.progress, progress, "progress was not part of the update");
     assert_eq!(done.result, Some(result));
     assert_eq!(done.error, None);
@@ -63,7 +68,10 @@ pub async fn update_of_unknown_id_is_not_found(jobs: Arc<dyn JobStore>) {
     let id = Uuid::now_v7();
 
     let err = jobs
-        .update(id, JobUpdate { state: Some(JobState::Failed), error: Some("boom".to_owned()), ..JobUpdate::default() })
+        .update(
+            id,
+            JobUpdate { state: Some(JobState::Discarded), error: Some("boom".to_owned()), ..JobUpdate::default() },
+        )
         .await
         .expect_err("unknown id");
 
@@ -112,8 +120,301 @@ pub async fn concurrent_updates_from_two_tasks_both_land(jobs: Arc<dyn JobStore>
     assert!(stored.updated_at > stored.created_at);
 }
 
+const LEASE: Duration = Duration::from_secs(30);
+
+/// A runner job of `kind` due now with three attempts.
+fn runner_job(kind: &str) -> NewJob {
+    NewJob { max_attempts: 3, ..NewJob::new(kind, "default", json!({"n": 1})) }
+}
+
+/// The attempt record of a claimed job.
+fn attempt(job: &Job, instance: Uuid, outcome: AttemptOutcome, error: Option<&str>) -> Attempt {
+    Attempt {
+        attempt: job.attempt,
+        instance_id: instance,
+        started_at: job.started_at.expect("claimed jobs have started"),
+        finished_at: OffsetDateTime::now_utc(),
+        outcome,
+        error: error.map(str::to_owned),
+    }
+}
+
+/// An enqueued job is claimed once (running, attempt 1, leased to the claimer; a second claim gets nothing),
+/// its completion is recorded with the attempt, and a second completion by anyone is refused.
+pub async fn enqueued_job_is_claimed_once_and_completed_once(jobs: Arc<dyn JobStore>) {
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let new = runner_job("test.once");
+    assert_eq!(jobs.enqueue(&new).await.expect("enqueue"), Enqueued::Created(new.id));
+    assert_eq!(jobs.get(new.id).await.expect("get").expect("stored").state, JobState::Available);
+
+    let now = OffsetDateTime::now_utc();
+    let claimed = jobs.claim("default", a, 10, now, LEASE).await.expect("claim");
+    assert_eq!(claimed.len(), 1);
+    let job = &claimed[0];
+    assert_eq!((job.id, job.state, job.attempt, job.lease_owner), (new.id, JobState::Running, 1, Some(a)));
+    assert_eq!(job.args, json!({"n": 1}));
+    assert!(jobs.claim("default", b, 10, now, LEASE).await.expect("claim").is_empty(), "leased to a");
+    assert!(jobs.claim("other", a, 10, now, LEASE).await.expect("claim").is_empty(), "another queue");
+
+    let done = Finish::Complete(Some(json!({"ok": true})));
+    assert!(jobs.finish(job.id, a, &attempt(job, a, AttemptOutcome::Completed, None), &done).await.expect("finish"));
+    assert!(!jobs.finish(job.id, b, &attempt(job, b, AttemptOutcome::Completed, None), &done).await.expect("finish"));
+    assert!(!jobs.finish(job.id, a, &attempt(job, a, AttemptOutcome::Completed, None), &done).await.expect("finish"));
+
+    let stored = jobs.get(job.id).await.expect("get").expect("stored");
+    assert_eq!(
+        (stored.state, stored.result, stored.lease_owner),
+        (JobState::Completed, Some(json!({"ok": true})), None)
+    );
+    assert!(stored.finished_at.is_some());
+    let attempts = jobs.attempts(job.id).await.expect("attempts");
+    assert_eq!(attempts.len(), 1);
+    assert_eq!((attempts[0].attempt, attempts[0].instance_id, attempts[0].outcome), (1, a, AttemptOutcome::Completed));
+}
+
+/// Two instances claiming the same queue at the same time never get the same job, and between them get
+/// every due job.
+pub async fn concurrent_claims_never_share_a_job(jobs: Arc<dyn JobStore>) {
+    const N: usize = 60;
+    for _ in 0..N {
+        jobs.enqueue(&runner_job("test.share")).await.expect("enqueue");
+    }
+    let claimer = |instance: Uuid| {
+        let jobs = Arc::clone(&jobs);
+        tokio::spawn(async move {
+            let mut got = Vec::new();
+            loop {
+                let batch = jobs.claim("default", instance, 7, OffsetDateTime::now_utc(), LEASE).await.expect("claim");
+                if batch.is_empty() {
+                    return got;
+                }
+                got.extend(batch.into_iter().map(|j| j.id));
+            }
+        })
+    };
+    let (a, b) = (claimer(Uuid::now_v7()), claimer(Uuid::now_v7()));
+    let (a, b) = (a.await.expect("task a"), b.await.expect("task b"));
+    let all: HashSet<Uuid> = a.iter().chain(&b).copied().collect();
+    assert_eq!(a.len() + b.len(), N, "each job claimed once");
+    assert_eq!(all.len(), N);
+}
+
+/// Two enqueues of one unique key at the same time store exactly one job; the key is free again once that
+/// job finished. A period key is never stored twice, even after its job finished.
+pub async fn unique_keys_are_enforced_by_the_database(jobs: Arc<dyn JobStore>) {
+    let unique = || NewJob { unique_key: Some("fleet".into()), ..runner_job("test.unique") };
+    let (first, second) = (unique(), unique());
+    let (x, y) = {
+        let (j1, j2) = (Arc::clone(&jobs), Arc::clone(&jobs));
+        let (f, s) = (first.clone(), second.clone());
+        tokio::join!(async move { j1.enqueue(&f).await }, async move { j2.enqueue(&s).await })
+    };
+    let outcomes = [x.expect("enqueue"), y.expect("enqueue")];
+    assert_eq!(outcomes.iter().filter(|o| matches!(o, Enqueued::Created(_))).count(), 1, "{outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|o| **o == Enqueued::Duplicate).count(), 1);
+    let filter = JobFilter { kind: Some("test.unique".into()), limit: 10, ..JobFilter::default() };
+    assert_eq!(jobs.list(&filter).await.expect("list").len(), 1);
+
+    let instance = Uuid::now_v7();
+    let job = jobs.claim("default", instance, 1, OffsetDateTime::now_utc(), LEASE).await.expect("claim").remove(0);
+    let done = Finish::Complete(None);
+    assert!(
+        jobs.finish(job.id, instance, &attempt(&job, instance, AttemptOutcome::Completed, None), &done)
+            .await
+            .expect("finish")
+    );
+    assert!(matches!(jobs.enqueue(&unique()).await.expect("enqueue"), Enqueued::Created(_)), "key free again");
+
+    let periodic = || NewJob { period_key: Some("2026-11-27T10:00:00Z".into()), ..runner_job("test.periodic") };
+    assert!(matches!(jobs.enqueue(&periodic()).await.expect("enqueue"), Enqueued::Created(_)));
+    jobs.cancel(
+        jobs.list(&JobFilter { kind: Some("test.periodic".into()), limit: 1, ..JobFilter::default() })
+            .await
+            .expect("list")[0]
+            .id,
+        OffsetDateTime::now_utc(),
+    )
+    .await
+    .expect("cancel");
+    assert_eq!(jobs.enqueue(&periodic()).await.expect("enqueue"), Enqueued::Duplicate, "one job per period, ever");
+}
+
+/// A job whose lease expired (its instance died) is claimed by another instance as a new attempt that says
+/// why; the dead instance can no longer record an outcome for it.
+pub async fn expired_lease_is_claimed_again_by_another_instance(jobs: Arc<dyn JobStore>) {
+    let (dead, alive) = (Uuid::now_v7(), Uuid::now_v7());
+    let new = runner_job("test.lease");
+    jobs.enqueue(&new).await.expect("enqueue");
+    let now = OffsetDateTime::now_utc();
+    let first = jobs.claim("default", dead, 1, now, Duration::from_secs(5)).await.expect("claim").remove(0);
+    assert!(jobs.claim("default", alive, 1, now + Duration::from_secs(4), LEASE).await.expect("claim").is_empty());
+
+    assert_eq!(jobs.rescue_expired(now + Duration::from_secs(4)).await.expect("rescue"), 0, "lease still valid");
+    let later = now + Duration::from_secs(6);
+    assert_eq!(jobs.rescue_expired(later).await.expect("rescue"), 1);
+    let second = jobs.claim("default", alive, 1, later, LEASE).await.expect("claim").remove(0);
+    assert_eq!((second.id, second.attempt, second.lease_owner), (new.id, 2, Some(alive)));
+    assert!(second.error.as_deref().is_some_and(|e| e.contains("lease expired")), "{:?}", second.error);
+
+    let done = Finish::Complete(None);
+    assert!(
+        !jobs
+            .finish(first.id, dead, &attempt(&first, dead, AttemptOutcome::Completed, None), &done)
+            .await
+            .expect("finish")
+    );
+    assert!(
+        jobs.finish(second.id, alive, &attempt(&second, alive, AttemptOutcome::Completed, None), &done)
+            .await
+            .expect("finish")
+    );
+    let attempts = jobs.attempts(new.id).await.expect("attempts");
+    assert_eq!(attempts.iter().map(|a| (a.attempt, a.instance_id)).collect::<Vec<_>>(), vec![(2, alive)]);
+
+    // A record-only job with a lease (a rotation run inline) whose instance died is discarded, never run by
+    // the runner, and its unique key is free again; a job holding the key is reported as its holder until then.
+    let locked = Job {
+        state: JobState::Running,
+        unique_key: Some("test.fleet-lock".into()),
+        lease_owner: Some(dead),
+        lease_expires_at: Some(now + Duration::from_secs(5)),
+        ..Job::new("secrets.rotate", Some("admin".into()))
+    };
+    jobs.create(&locked).await.expect("create");
+    let again = Job { unique_key: Some("test.fleet-lock".into()), ..Job::new("secrets.rotate", None) };
+    assert!(jobs.create(&again).await.is_err(), "the key is held");
+    assert_eq!(jobs.rescue_expired(now + Duration::from_secs(6)).await.expect("rescue"), 1);
+    let orphan = jobs.get(locked.id).await.expect("get").expect("stored");
+    assert_eq!(orphan.state, JobState::Discarded);
+    assert!(orphan.error.as_deref().is_some_and(|e| e.contains("lease expired")), "{orphan:?}");
+    assert!(jobs.claim("default", alive, 10, later, LEASE).await.expect("claim").is_empty());
+    jobs.create(&again).await.expect("the key is free");
+}
+
+/// A failed attempt makes the job `retryable` until its backoff ends (not claimed before, claimed after);
+/// discarding keeps the last error; renew reports the leases still held; release gives a job back uncounted.
+pub async fn retries_wait_for_their_backoff_and_discard_keeps_the_error(jobs: Arc<dyn JobStore>) {
+    let instance = Uuid::now_v7();
+    let new = runner_job("test.retry");
+    jobs.enqueue(&new).await.expect("enqueue");
+    let now = OffsetDateTime::now_utc();
+    let job = jobs.claim("default", instance, 1, now, LEASE).await.expect("claim").remove(0);
+    assert_eq!(jobs.renew(instance, now + LEASE).await.expect("renew"), vec![job.id]);
+
+    let at = now + Duration::from_secs(60);
+    let retry = Finish::Retry { error: "boom 1".into(), at };
+    assert!(
+        jobs.finish(job.id, instance, &attempt(&job, instance, AttemptOutcome::Failed, Some("boom 1")), &retry)
+            .await
+            .expect("finish")
+    );
+    let stored = jobs.get(job.id).await.expect("get").expect("stored");
+    assert_eq!((stored.state, stored.error.as_deref()), (JobState::Retryable, Some("boom 1")));
+    assert!(jobs.renew(instance, now + LEASE).await.expect("renew").is_empty());
+    assert!(jobs.claim("default", instance, 1, now + Duration::from_secs(59), LEASE).await.expect("claim").is_empty());
+
+    let job = jobs.claim("default", instance, 1, now + Duration::from_secs(61), LEASE).await.expect("claim").remove(0);
+    assert_eq!(job.attempt, 2);
+    assert_eq!(jobs.release(instance).await.expect("release"), 1);
+    let job = jobs.claim("default", instance, 1, now + Duration::from_secs(62), LEASE).await.expect("claim").remove(0);
+    assert_eq!(job.attempt, 2, "a released attempt is not counted");
+
+    let discard = Finish::Discard { error: "boom 2".into() };
+    assert!(
+        jobs.finish(job.id, instance, &attempt(&job, instance, AttemptOutcome::Failed, Some("boom 2")), &discard)
+            .await
+            .expect("finish")
+    );
+    let stored = jobs.get(job.id).await.expect("get").expect("stored");
+    assert_eq!((stored.state, stored.error.as_deref()), (JobState::Discarded, Some("boom 2")));
+    let attempts = jobs.attempts(job.id).await.expect("attempts");
+    let seen: Vec<_> = attempts.iter().map(|a| (a.attempt, a.error.as_deref())).collect();
+    assert_eq!(seen, vec![(1, Some("boom 1")), (2, Some("boom 2"))]);
+}
+
+/// An operator retries a discarded job (due now, with an attempt to spend) and cancels a waiting or
+/// running one (whose lease is gone); other states are refused with the state, unknown ids are not found,
+/// and a record-only job is never touched.
+pub async fn retry_and_cancel_apply_only_to_their_states(jobs: Arc<dyn JobStore>) {
+    let instance = Uuid::now_v7();
+    let new = NewJob { max_attempts: 1, ..runner_job("test.control") };
+    jobs.enqueue(&new).await.expect("enqueue");
+    let now = OffsetDateTime::now_utc();
+    let job = jobs.claim("default", instance, 1, now, LEASE).await.expect("claim").remove(0);
+    let discard = Finish::Discard { error: "bad".into() };
+    jobs.finish(job.id, instance, &attempt(&job, instance, AttemptOutcome::Failed, Some("bad")), &discard)
+        .await
+        .expect("finish");
+    assert!(matches!(
+        jobs.cancel(job.id, now).await,
+        Err(JobStoreError::WrongState { state: JobState::Discarded, .. })
+    ));
+
+    let retried = jobs.retry(job.id, now).await.expect("retry");
+    assert_eq!((retried.state, retried.attempt, retried.max_attempts), (JobState::Available, 1, 2));
+    assert!(matches!(jobs.retry(job.id, now).await, Err(JobStoreError::WrongState { state: JobState::Available, .. })));
+    let job = jobs.claim("default", instance, 1, now, LEASE).await.expect("claim").remove(0);
+    assert_eq!(job.attempt, 2);
+
+    let cancelled = jobs.cancel(job.id, now).await.expect("cancel running");
+    assert_eq!((cancelled.state, cancelled.lease_owner), (JobState::Cancelled, None));
+    assert!(jobs.renew(instance, now + LEASE).await.expect("renew").is_empty(), "the worker learns it lost the job");
+    let done = Finish::Complete(None);
+    assert!(
+        !jobs
+            .finish(job.id, instance, &attempt(&job, instance, AttemptOutcome::Completed, None), &done)
+            .await
+            .expect("finish")
+    );
+    assert_eq!(jobs.get(job.id).await.expect("get").expect("stored").state, JobState::Cancelled);
+
+    let unknown = Uuid::now_v7();
+    assert!(matches!(jobs.retry(unknown, now).await, Err(JobStoreError::NotFound(id)) if id == unknown));
+    assert!(matches!(jobs.cancel(unknown, now).await, Err(JobStoreError::NotFound(id)) if id == unknown));
+    let record = Job::new("upload", None);
+    jobs.create(&record).await.expect("create");
+    assert!(matches!(jobs.cancel(record.id, now).await, Err(JobStoreError::WrongState { .. })));
+    assert!(
+        jobs.claim("default", instance, 10, now, LEASE).await.expect("claim").is_empty(),
+        "record-only jobs never run"
+    );
+}
+
+/// Queue depths count due and later jobs per queue with the oldest due time; listing filters by state and
+/// kind; pruning deletes finished jobs older than the cut-off and nothing else.
+pub async fn depths_list_and_prune(jobs: Arc<dyn JobStore>) {
+    let now = OffsetDateTime::now_utc();
+    let due = runner_job("test.depth");
+    let later = NewJob { run_at: now + Duration::from_secs(600), ..runner_job("test.depth") };
+    jobs.enqueue(&due).await.expect("enqueue");
+    jobs.enqueue(&later).await.expect("enqueue");
+    assert_eq!(jobs.get(later.id).await.expect("get").expect("stored").state, JobState::Scheduled);
+    let depths = jobs.depths(now + Duration::from_secs(1)).await.expect("depths");
+    assert_eq!(depths.len(), 1);
+    assert_eq!((depths[0].queue.as_str(), depths[0].available, depths[0].scheduled), ("default", 1, 1));
+    assert!(depths[0].oldest_available.is_some());
+
+    let scheduled = JobFilter { state: Some(JobState::Scheduled), kind: Some("test.depth".into()), limit: 10 };
+    assert_eq!(jobs.list(&scheduled).await.expect("list").iter().map(|j| j.id).collect::<Vec<_>>(), vec![later.id]);
+    let newest_first = jobs.list(&JobFilter { limit: 10, ..JobFilter::default() }).await.expect("list");
+    assert_eq!(newest_first.iter().map(|j| j.id).collect::<Vec<_>>(), vec![later.id, due.id]);
+
+    jobs.cancel(due.id, now).await.expect("cancel");
+    assert_eq!(jobs.prune_finished(now - Duration::from_secs(60)).await.expect("prune"), 0, "too recent");
+    assert_eq!(jobs.prune_finished(now + Duration::from_secs(60)).await.expect("prune"), 1);
+    assert!(jobs.get(due.id).await.expect("get").is_none());
+    assert!(jobs.get(later.id).await.expect("get").is_some(), "unfinished jobs stay");
+}
+
 sql_cases!(
     jobs: create_get_update_round_trip_keeps_json_and_applies_only_some_fields,
     update_of_unknown_id_is_not_found,
     concurrent_updates_from_two_tasks_both_land,
+    enqueued_job_is_claimed_once_and_completed_once,
+    concurrent_claims_never_share_a_job,
+    unique_keys_are_enforced_by_the_database,
+    expired_lease_is_claimed_again_by_another_instance,
+    retries_wait_for_their_backoff_and_discard_keeps_the_error,
+    retry_and_cancel_apply_only_to_their_states,
+    depths_list_and_prune,
 );

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use gantry_actors::ports::rotations::{Fleet, RotationRecord, RotationStore};
+use gantry_actors::ports::rotations::{Fleet, RotationRecord, RotationStart, RotationStore};
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -85,4 +85,52 @@ mod fleet {
     use super::{
         fleet_forgets_instances_silent_for_longer_than_the_window, fleet_lists_live_instances_until_they_leave,
     };
+}
+
+/// A rotation's start stores its record and its job in one transaction: both, or (when the job's id is taken)
+/// neither.
+pub async fn rotation_start_stores_record_and_job_together(ports: gantry::adapters::sql::SqlPorts) {
+    use gantry_actors::ports::jobs::Job;
+    let (rotations, jobs) = (ports.rotations, ports.jobs);
+    let started = record(1);
+    let job = Job { id: started.id, ..Job::new("secrets.rotate", Some("admin".into())) };
+    assert_eq!(rotations.start_rotation(&started, &job).await.expect("start"), RotationStart::Started);
+    assert!(jobs.get(started.id).await.expect("get").is_some());
+    assert!(rotations.rotation(started.id).await.expect("get").is_some());
+
+    let clash = record(2);
+    let taken = Job::new("upload", None);
+    jobs.create(&taken).await.expect("create");
+    let job = Job { id: taken.id, ..Job::new("secrets.rotate", Some("admin".into())) };
+    assert!(matches!(rotations.start_rotation(&clash, &job).await.expect("start"), RotationStart::InProgress(_)));
+    assert!(rotations.rotation(clash.id).await.expect("get").is_none(), "no record without its job");
+
+    // Two starts at once holding the same fleet key: exactly one is stored, the other names it.
+    let locked = |r: &RotationRecord| Job {
+        id: r.id,
+        unique_key: Some("secrets.rotation".into()),
+        state: gantry_actors::ports::jobs::JobState::Running,
+        ..Job::new("secrets.rotate", Some("admin".into()))
+    };
+    let (a, b) = (record(3), record(4));
+    let (ja, jb) = (locked(&a), locked(&b));
+    let (ra, rb) = tokio::join!(rotations.start_rotation(&a, &ja), rotations.start_rotation(&b, &jb));
+    let mut outcomes = [ra.expect("start"), rb.expect("start")];
+    outcomes.sort_by_key(|o| matches!(o, RotationStart::InProgress(_)));
+    match outcomes {
+        [RotationStart::Started, RotationStart::InProgress(holder)] => assert!(holder == a.id || holder == b.id),
+        other => panic!("exactly one start: {other:?}"),
+    }
+}
+
+mod together {
+    #[tokio::test]
+    async fn sqlite() {
+        crate::on_sqlite(super::rotation_start_stores_record_and_job_together).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        crate::on_postgres(super::rotation_start_stores_record_and_job_together).await;
+    }
 }

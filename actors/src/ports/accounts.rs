@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Unavailable;
+use super::jobs::Job;
 
 /// A registered user.
 #[derive(Clone, PartialEq, Eq)]
@@ -144,11 +145,11 @@ pub trait AccountStore: Send + Sync + 'static {
     /// The database is unreachable.
     async fn epochs(&self) -> Result<Epochs, AccountStoreError>;
 
-    /// Records a revocation notice.
+    /// Records a revocation notice, and with it (in the same transaction) the job that follows it.
     ///
     /// # Errors
     /// The database is unreachable.
-    async fn record_revocation(&self, notice: &RevocationNotice) -> Result<(), AccountStoreError>;
+    async fn record_revocation(&self, notice: &RevocationNotice, job: Option<&Job>) -> Result<(), AccountStoreError>;
 
     /// Fills in the active-session count of a notice.
     ///

@@ -1,5 +1,9 @@
-//! The job store port and the job type: long-running work (mass logout, uploads, rotations) is recorded as
-//! a job so clients and operators can follow it at `GET /v1/jobs/{id}`.
+//! The job store port and the job type. Jobs are rows in the profile's database: the runner
+//! ([`crate::jobs::runner`]) claims due ones with a lease, renews it while working and records the outcome;
+//! long-running work that runs inline (mass logout, uploads, rotations) is recorded as a job too, so clients
+//! and operators follow both at `GET /v1/jobs/{id}`. A record-only job has no `run_at` and is never claimed.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -9,47 +13,61 @@ use uuid::Uuid;
 use super::Unavailable;
 
 /// Where a job is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
-    /// Accepted, not started.
-    Queued,
-    /// Started.
+    /// Waiting for its `run_at`.
+    Scheduled,
+    /// Due (or, for a record-only job, accepted and not started).
+    Available,
+    /// Leased by an instance (or, for a record-only job, started).
     Running,
+    /// An attempt failed; due again at `run_at`.
+    Retryable,
     /// Finished successfully; `result` holds the outcome.
-    Succeeded,
-    /// Finished unsuccessfully; `error` holds the reason.
-    Failed,
+    Completed,
+    /// Finished unsuccessfully for good (out of attempts, or not retryable); `error` keeps the last error.
+    Discarded,
+    /// Cancelled by an operator.
+    Cancelled,
 }
 
 impl JobState {
+    /// Every state, in life order.
+    pub const ALL: [Self; 7] = [
+        Self::Scheduled,
+        Self::Available,
+        Self::Running,
+        Self::Retryable,
+        Self::Completed,
+        Self::Discarded,
+        Self::Cancelled,
+    ];
+
     /// The stored spelling.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Queued => "queued",
+            Self::Scheduled => "scheduled",
+            Self::Available => "available",
             Self::Running => "running",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
+            Self::Retryable => "retryable",
+            Self::Completed => "completed",
+            Self::Discarded => "discarded",
+            Self::Cancelled => "cancelled",
         }
     }
 
     /// Parses the stored spelling.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "queued" => Some(Self::Queued),
-            "running" => Some(Self::Running),
-            "succeeded" => Some(Self::Succeeded),
-            "failed" => Some(Self::Failed),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|state| state.as_str() == s)
     }
 
     /// Whether the job has ended.
     #[must_use]
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed)
+        matches!(self, Self::Completed | Self::Discarded | Self::Cancelled)
     }
 }
 
@@ -58,15 +76,15 @@ impl JobState {
 pub struct Job {
     /// Server-generated (UUID v7, so ids sort by creation).
     pub id: Uuid,
-    /// What kind of work (`sessions.revoke_all`, `upload`, `secrets.rotate`, …).
+    /// What kind of work (`sessions.revoke_all`, `upload`, `secrets.rotate`, `jobs.prune`, …).
     pub kind: String,
     /// Current state.
     pub state: JobState,
     /// Free-form progress (current step, percentages); `null` until the job reports any.
     pub progress: serde_json::Value,
-    /// The outcome of a succeeded job.
+    /// The outcome of a completed job.
     pub result: Option<serde_json::Value>,
-    /// The reason a job failed; safe to show (no secrets, no SQL).
+    /// The reason the last attempt failed; safe to show (no secrets, no SQL).
     pub error: Option<String>,
     /// Who asked for it (a user id, `admin`, `guest:<token id>`), for access checks.
     pub owner: Option<String>,
@@ -76,25 +94,215 @@ pub struct Job {
     /// When it last changed.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// The worker pool that runs it.
+    pub queue: String,
+    /// The kind's input.
+    pub args: serde_json::Value,
+    /// Attempts started so far.
+    pub attempt: u32,
+    /// The most attempts it gets.
+    pub max_attempts: u32,
+    /// When it is due; `None` for a record-only job.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub run_at: Option<OffsetDateTime>,
+    /// Its live-uniqueness key (one live job per kind and key).
+    pub unique_key: Option<String>,
+    /// Its period key (one job ever per kind and period).
+    pub period_key: Option<String>,
+    /// When its latest attempt started.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub started_at: Option<OffsetDateTime>,
+    /// When it finished.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+    /// The instance holding its lease (running jobs only).
+    pub lease_owner: Option<Uuid>,
+    /// Until when the lease holds.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub lease_expires_at: Option<OffsetDateTime>,
 }
 
 impl Job {
-    /// A new queued job of `kind` owned by `owner`.
+    /// A new record-only job of `kind` owned by `owner`: accepted, never claimed by the runner.
     #[must_use]
     pub fn new(kind: impl Into<String>, owner: Option<String>) -> Self {
         let now = OffsetDateTime::now_utc();
         Self {
             id: Uuid::now_v7(),
             kind: kind.into(),
-            state: JobState::Queued,
+            state: JobState::Available,
             progress: serde_json::Value::Null,
             result: None,
             error: None,
             owner,
             created_at: now,
             updated_at: now,
+            queue: DEFAULT_QUEUE.to_owned(),
+            args: serde_json::Value::Null,
+            attempt: 0,
+            max_attempts: 1,
+            run_at: None,
+            unique_key: None,
+            period_key: None,
+            started_at: None,
+            finished_at: None,
+            lease_owner: None,
+            lease_expires_at: None,
         }
     }
+}
+
+/// The queue of jobs that do not name one.
+pub const DEFAULT_QUEUE: &str = "default";
+
+/// A job to enqueue for the runner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    /// Its id (UUID v7).
+    pub id: Uuid,
+    /// Its kind.
+    pub kind: String,
+    /// Its queue.
+    pub queue: String,
+    /// Its input.
+    pub args: serde_json::Value,
+    /// Who asked for it.
+    pub owner: Option<String>,
+    /// The most attempts it gets (at least 1).
+    pub max_attempts: u32,
+    /// When it is due (`scheduled` while in the future, else `available`).
+    pub run_at: OffsetDateTime,
+    /// One live job per kind and key.
+    pub unique_key: Option<String>,
+    /// One job ever per kind and period.
+    pub period_key: Option<String>,
+}
+
+impl NewJob {
+    /// A job of `kind` on `queue` with `args`, due now, one attempt, no uniqueness.
+    #[must_use]
+    pub fn new(kind: impl Into<String>, queue: impl Into<String>, args: serde_json::Value) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            kind: kind.into(),
+            queue: queue.into(),
+            args,
+            owner: None,
+            max_attempts: 1,
+            run_at: OffsetDateTime::now_utc(),
+            unique_key: None,
+            period_key: None,
+        }
+    }
+}
+
+/// What an enqueue did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// The job was stored.
+    Created(Uuid),
+    /// A job with the same uniqueness (live key or period) exists; nothing was stored.
+    Duplicate,
+}
+
+/// How a finished attempt ended, as recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    /// The handler succeeded.
+    Completed,
+    /// The handler failed.
+    Failed,
+    /// The handler ran past the kind's timeout.
+    TimedOut,
+    /// The instance running it stopped holding the lease (it died); noticed when the job was claimed again.
+    LeaseExpired,
+}
+
+impl AttemptOutcome {
+    /// The stored spelling.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::TimedOut => "timed_out",
+            Self::LeaseExpired => "lease_expired",
+        }
+    }
+
+    /// Parses the stored spelling.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Completed, Self::Failed, Self::TimedOut, Self::LeaseExpired].into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+/// One finished attempt of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// Its number (1 for the first).
+    pub attempt: u32,
+    /// The instance that ran it.
+    pub instance_id: Uuid,
+    /// When it started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// When it ended.
+    #[serde(with = "time::serde::rfc3339")]
+    pub finished_at: OffsetDateTime,
+    /// How.
+    pub outcome: AttemptOutcome,
+    /// Its error, if it failed.
+    pub error: Option<String>,
+}
+
+/// What happens to a claimed job after an attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Finish {
+    /// `completed` with this result.
+    Complete(Option<serde_json::Value>),
+    /// `retryable`, due again at this instant; `error` kept.
+    Retry {
+        /// The attempt's error.
+        error: String,
+        /// When it is due again.
+        at: OffsetDateTime,
+    },
+    /// `discarded`; `error` kept.
+    Discard {
+        /// The last error.
+        error: String,
+    },
+    /// Back to `available` at this instant without spending the attempt (no worker for its kind here).
+    Snooze {
+        /// When it is due again.
+        at: OffsetDateTime,
+    },
+}
+
+/// Which jobs an operator lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    /// Only this state.
+    pub state: Option<JobState>,
+    /// Only this kind.
+    pub kind: Option<String>,
+    /// At most this many, newest first.
+    pub limit: u32,
+}
+
+/// The depth of one queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// The queue.
+    pub queue: String,
+    /// Due jobs waiting for a worker.
+    pub available: u64,
+    /// Jobs due later (scheduled, or retryable in their backoff).
+    pub scheduled: u64,
+    /// When the oldest due job became due.
+    pub oldest_available: Option<OffsetDateTime>,
 }
 
 /// A change to a stored job: the fields that are `Some` are replaced.
@@ -116,6 +324,14 @@ pub enum JobStoreError {
     /// No job has that id.
     #[error("job {0} not found")]
     NotFound(Uuid),
+    /// The job is in a state the operation does not apply to.
+    #[error("job {id} is {}", state.as_str())]
+    WrongState {
+        /// The job.
+        id: Uuid,
+        /// Its state.
+        state: JobState,
+    },
     /// The database is unreachable.
     #[error(transparent)]
     Unavailable(#[from] Unavailable),
@@ -124,7 +340,7 @@ pub enum JobStoreError {
 /// The job store capability.
 #[async_trait]
 pub trait JobStore: Send + Sync + 'static {
-    /// Stores a new job.
+    /// Stores a new record-only job.
     ///
     /// # Errors
     /// The database is unreachable.
@@ -141,6 +357,97 @@ pub trait JobStore: Send + Sync + 'static {
     /// # Errors
     /// [`JobStoreError::NotFound`] for an unknown id; the database is unreachable.
     async fn update(&self, id: Uuid, update: JobUpdate) -> Result<Job, JobStoreError>;
+
+    /// Enqueues `job` for the runner unless a job with the same live key or period exists (the database's
+    /// unique indexes decide, so two instances enqueueing at once store one).
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn enqueue(&self, job: &NewJob) -> Result<Enqueued, JobStoreError>;
+
+    /// Leases up to `limit` due jobs of `queue` to `instance` until `now + lease`, counting an attempt each,
+    /// oldest due first. Two instances never get the same job.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn claim(
+        &self,
+        queue: &str,
+        instance: Uuid,
+        limit: u32,
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Result<Vec<Job>, JobStoreError>;
+
+    /// Makes every running job whose lease expired before `now` (its instance died or stalled) due again at
+    /// once, keeping its attempt count and saying why in its error; returns how many.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn rescue_expired(&self, now: OffsetDateTime) -> Result<u64, JobStoreError>;
+
+    /// Extends every lease `instance` holds to `until`; returns the ids it still holds (a job cancelled
+    /// meanwhile is not among them).
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn renew(&self, instance: Uuid, until: OffsetDateTime) -> Result<Vec<Uuid>, JobStoreError>;
+
+    /// Records `attempt` of job `id` and moves the job as `finish` says, if `instance` still holds its lease.
+    /// Returns `false` (and records nothing) when it does not (cancelled, or its lease expired and another
+    /// instance claimed it).
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn finish(&self, id: Uuid, instance: Uuid, attempt: &Attempt, finish: &Finish)
+    -> Result<bool, JobStoreError>;
+
+    /// Gives back every lease `instance` holds (graceful shutdown): the jobs are due at once elsewhere and the
+    /// interrupted attempts are not counted. Returns how many.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn release(&self, instance: Uuid) -> Result<u64, JobStoreError>;
+
+    /// Jobs matching `filter`, newest first.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, JobStoreError>;
+
+    /// The finished attempts of job `id`, in order.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn attempts(&self, id: Uuid) -> Result<Vec<Attempt>, JobStoreError>;
+
+    /// Makes a discarded, cancelled or retryable runner job due now (with one more attempt if it had used
+    /// them all).
+    ///
+    /// # Errors
+    /// [`JobStoreError::NotFound`]; [`JobStoreError::WrongState`] for any other state or a record-only job;
+    /// the database is unreachable.
+    async fn retry(&self, id: Uuid, now: OffsetDateTime) -> Result<Job, JobStoreError>;
+
+    /// Cancels a runner job that has not finished (a running one loses its lease; its worker stops at the
+    /// next renewal).
+    ///
+    /// # Errors
+    /// [`JobStoreError::NotFound`]; [`JobStoreError::WrongState`] for a finished or record-only job; the
+    /// database is unreachable.
+    async fn cancel(&self, id: Uuid, now: OffsetDateTime) -> Result<Job, JobStoreError>;
+
+    /// The depth of every queue with waiting runner jobs.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn depths(&self, now: OffsetDateTime) -> Result<Vec<QueueDepth>, JobStoreError>;
+
+    /// Deletes runner jobs that finished before `before` (with their attempts); returns how many.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn prune_finished(&self, before: OffsetDateTime) -> Result<u64, JobStoreError>;
 
     /// Round-trips to the database.
     ///

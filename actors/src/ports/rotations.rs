@@ -45,6 +45,15 @@ pub struct RotationRecord {
     pub finished_at: Option<OffsetDateTime>,
 }
 
+/// What [`RotationStore::start_rotation`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationStart {
+    /// The record and the job are stored.
+    Started,
+    /// Another live job holds the unique key (its id); nothing was stored.
+    InProgress(Uuid),
+}
+
 /// The evidence store capability.
 #[async_trait]
 pub trait RotationStore: Send + Sync + 'static {
@@ -53,6 +62,18 @@ pub trait RotationStore: Send + Sync + 'static {
     /// # Errors
     /// The database is unreachable.
     async fn save_rotation(&self, record: &RotationRecord) -> Result<(), Unavailable>;
+
+    /// Records a rotation's start: its record and its job, in one transaction (both or neither). The job's
+    /// live `unique_key` is the fleet-wide lock: while another live job holds it, nothing is stored and the
+    /// answer names that job.
+    ///
+    /// # Errors
+    /// The database is unreachable or refused the record.
+    async fn start_rotation(
+        &self,
+        record: &RotationRecord,
+        job: &super::jobs::Job,
+    ) -> Result<RotationStart, Unavailable>;
 
     /// The newest `limit` records, newest first.
     ///

@@ -450,7 +450,7 @@ impl RegistryState {
                 refused_requests: 0,
                 created_at: OffsetDateTime::now_utc(),
             };
-            if let Err(err) = self.deps.accounts.record_revocation(&notice).await {
+            if let Err(err) = self.deps.accounts.record_revocation(&notice, None).await {
                 tracing::warn!(error = %err, "could not record the data-loss revocation notice");
             }
         }
@@ -771,12 +771,10 @@ impl RegistryState {
             refused_requests: 0,
             created_at: ms_to_time(now),
         };
-        self.deps.accounts.record_revocation(&notice).await?;
         let kind = if user.is_some() { "sessions.revoke_user" } else { "sessions.revoke_all" };
         let job = Job { id: notice.id, state: JobState::Running, ..Job::new(kind, Some(notice.requested_by.clone())) };
-        if let Err(err) = self.deps.jobs.create(&job).await {
-            tracing::warn!(error = %err, "could not record the revocation job");
-        }
+        // The notice and its job in one transaction: there is never evidence without its job, or the reverse.
+        self.deps.accounts.record_revocation(&notice, Some(&job)).await?;
         metrics::counter!(metric::REVOCATIONS, "scope" => if user.is_some() { "user" } else { "all" }).increment(1);
         tracing::info!(event = "sessions_revoked", scope = ?scope, user_id = ?user, not_before_ms, job_id = %notice.id, "sessions revoked");
         let _ = myself.cast(SessionRegistryMsg::FinishRevocation(notice.clone()));
@@ -795,7 +793,7 @@ impl RegistryState {
                     tracing::warn!(error = %err, "could not record the revocation count");
                 }
                 JobUpdate {
-                    state: Some(JobState::Succeeded),
+                    state: Some(JobState::Completed),
                     result: Some(serde_json::json!({
                         "not_before": ms_to_time(notice.not_before_ms).format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
                         "active_sessions": count,
@@ -805,7 +803,7 @@ impl RegistryState {
             }
             // The revocation itself is done and durable; only the count is missing.
             Err(err) => JobUpdate {
-                state: Some(JobState::Succeeded),
+                state: Some(JobState::Completed),
                 result: Some(serde_json::json!({"active_sessions": null, "note": format!("count unavailable: {err}")})),
                 ..JobUpdate::default()
             },

@@ -16,7 +16,6 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use time::OffsetDateTime;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::accounts::limiter::FailureLimiter;
@@ -180,8 +179,11 @@ pub enum UploadPipelineMsg {
         /// Done.
         reply: RpcReplyPort<Result<(), PipelineError>>,
     },
-    /// Internal: fail uploads left `receiving` by a crash.
-    Sweep,
+    /// Fails uploads left `receiving` by a crash (the fleet-wide periodic `uploads.sweep` job asks).
+    Sweep {
+        /// How many were failed.
+        reply: RpcReplyPort<Result<usize, PipelineError>>,
+    },
     /// Fault injection for supervision tests and chaos drills.
     #[cfg(any(test, feature = "chaos"))]
     InjectPanic,
@@ -200,8 +202,6 @@ pub struct PipelineDeps {
     pub abandon_after: Duration,
     /// Uploads in progress at once per uploader and per client address (each).
     pub max_in_flight_per_client: usize,
-    /// How often the sweep runs.
-    pub sweep_every: Duration,
     /// Mailbox counter shared with the handle.
     pub mailbox: Arc<Mailbox>,
 }
@@ -213,7 +213,6 @@ pub struct UploadPipeline;
 /// The actor's state.
 pub struct PipelineState {
     deps: PipelineDeps,
-    ticker: JoinHandle<()>,
 }
 
 fn count(outcome: &str) {
@@ -280,7 +279,7 @@ impl PipelineState {
                 count("stored");
                 metrics::counter!("gantry_upload_bytes_total").increment(size);
                 JobUpdate {
-                    state: Some(JobState::Succeeded),
+                    state: Some(JobState::Completed),
                     result: Some(serde_json::json!({"upload_id": record.id, "size": size, "sha256": record.sha256})),
                     ..JobUpdate::default()
                 }
@@ -292,7 +291,7 @@ impl PipelineState {
                 record.status = UploadStatus::Failed;
                 record.error = Some(code.clone());
                 count(&code);
-                JobUpdate { state: Some(JobState::Failed), error: Some(code), ..JobUpdate::default() }
+                JobUpdate { state: Some(JobState::Discarded), error: Some(code), ..JobUpdate::default() }
             }
         };
         self.deps.uploads.update_upload(&record).await?;
@@ -339,17 +338,11 @@ impl Actor for UploadPipeline {
 
     async fn pre_start(
         &self,
-        myself: ActorRef<Self::Msg>,
+        _myself: ActorRef<Self::Msg>,
         deps: Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
         deps.mailbox.reset();
-        let ticker = myself.send_interval(deps.sweep_every, || UploadPipelineMsg::Sweep);
-        Ok(PipelineState { deps, ticker })
-    }
-
-    async fn post_stop(&self, _myself: ActorRef<Self::Msg>, state: &mut Self::State) -> Result<(), ActorProcessingErr> {
-        state.ticker.abort();
-        Ok(())
+        Ok(PipelineState { deps })
     }
 
     async fn handle(
@@ -371,13 +364,13 @@ impl Actor for UploadPipeline {
                 let _h = state.deps.mailbox.begin_handling();
                 let _ = reply.send(state.delete(&record).await);
             }
-            UploadPipelineMsg::Sweep => {
-                let _h = state.deps.mailbox.begin_internal();
-                match state.sweep().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(abandoned = n, "swept abandoned uploads"),
-                    Err(e) => tracing::warn!(error = %e, "upload sweep failed; retrying at the next tick"),
+            UploadPipelineMsg::Sweep { reply } => {
+                let _h = state.deps.mailbox.begin_handling();
+                let swept = state.sweep().await;
+                if let Ok(n @ 1..) = swept {
+                    tracing::info!(abandoned = n, "swept abandoned uploads");
                 }
+                let _ = reply.send(swept);
             }
             #[cfg(any(test, feature = "chaos"))]
             UploadPipelineMsg::InjectPanic => {
@@ -506,6 +499,14 @@ impl UploadPipelineHandle {
     /// The stores or the actor are unavailable.
     pub async fn delete(&self, record: UploadRecord) -> Result<(), PipelineError> {
         self.slot.call(|reply| UploadPipelineMsg::Delete { record, reply }).await?
+    }
+
+    /// Fails the uploads left `receiving` longer than the abandon deadline; returns how many.
+    ///
+    /// # Errors
+    /// [`PipelineError`] when the stores fail, or [`CallError`]-derived errors when the actor is down.
+    pub async fn sweep(&self) -> Result<usize, PipelineError> {
+        self.slot.call(|reply| UploadPipelineMsg::Sweep { reply }).await?
     }
 
     /// Uploads in progress now.

@@ -6,11 +6,13 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::accounts::{AccountStore, AccountStoreError, Epochs, RevocationNotice, User};
+use gantry_actors::ports::jobs::Job;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
     Exec, Fields, SqlDb, SqlRow, all, args, backend, count_to_db, execute, one, optional, parse_scope, scope_str,
+    unavailable,
 };
 
 /// The columns [`user_from_row`] reads (static SQL, see `jobs.rs`).
@@ -123,7 +125,7 @@ impl<D: AccountsDialect> AccountStore for SqlAccounts<D> {
         Ok(epochs)
     }
 
-    async fn record_revocation(&self, notice: &RevocationNotice) -> Result<(), AccountStoreError> {
+    async fn record_revocation(&self, notice: &RevocationNotice, job: Option<&Job>) -> Result<(), AccountStoreError> {
         let sql = concat!(
             "INSERT INTO session_revocations (",
             notice_columns!(),
@@ -141,7 +143,18 @@ impl<D: AccountsDialect> AccountStore for SqlAccounts<D> {
             notice.user_message.as_deref(),
             count_to_db(notice.refused_requests),
         ];
-        execute(&self.db, "record_revocation", sql, args).await?;
+        let Some(job) = job else {
+            execute(&self.db, "record_revocation", sql, args).await?;
+            return Ok(());
+        };
+        let failed = |e: sqlx::Error| AccountStoreError::from(unavailable(backend::<D>(), "record_revocation", &e));
+        let mut tx = self.db.begin().await.map_err(failed)?;
+        tx.execute(sql, args).await.map_err(failed)?;
+        if !super::jobs::create_on(&mut tx, job).await.map_err(failed)? {
+            // Dropping the transaction rolls the notice back.
+            return Err(Unavailable::new("a job with this id exists").into());
+        }
+        D::commit(tx).await.map_err(failed)?;
         Ok(())
     }
 

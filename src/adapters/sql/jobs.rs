@@ -1,20 +1,69 @@
 //! `JobStore` on either database, written once: SQLite and Postgres differ only in how values are stored,
-//! which [`SqlDb`] encodes.
+//! which [`SqlDb`] encodes, and in the claim, which [`JobsDialect`] holds (Postgres skips rows another
+//! instance has locked; SQLite serialises writers, so one `UPDATE … RETURNING` is already exclusive).
+//!
+//! Every state change is one guarded statement (`WHERE … AND lease_owner = $n AND state = 'running'`), so
+//! an instance whose lease was taken over or cancelled cannot overwrite the new owner's outcome.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
-use gantry_actors::ports::jobs::{Job, JobState, JobStore, JobStoreError, JobUpdate};
+use gantry_actors::ports::jobs::{
+    Attempt, AttemptOutcome, Enqueued, Finish, Job, JobFilter, JobState, JobStore, JobStoreError, JobUpdate, NewJob,
+    QueueDepth,
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Fields, SqlDb, SqlRow, Value, args, backend, execute, optional};
+use super::{Exec, Fields, SqlDb, SqlRow, Value, all, args, backend, execute, optional, unavailable};
 
 /// The columns [`job_from_row`] reads. A macro, not a `const`, because sqlx 0.9 only takes SQL that is
 /// static text (`concat!` keeps it so); formatted strings would need an audit marker.
 macro_rules! job_columns {
     () => {
-        "id, kind, state, progress, result, error, owner, created_at, updated_at"
+        "id, kind, state, progress, result, error, owner, created_at, updated_at, queue, args, attempt, \
+         max_attempts, run_at, unique_key, period_key, started_at, finished_at, lease_owner, lease_expires_at"
     };
+}
+pub(crate) use job_columns;
+
+/// The states a runner job waits in.
+macro_rules! waiting_states {
+    () => {
+        "('scheduled', 'available', 'retryable')"
+    };
+}
+pub(crate) use waiting_states;
+
+/// The claim statement of [`JobsDialect::CLAIM`], written once; `$lock` is what the backend appends to the
+/// row selection (Postgres: `FOR UPDATE SKIP LOCKED`; SQLite: nothing, its writers are serialised). Due jobs
+/// are taken in `run_at` order along the partial index `jobs_due_idx`; expired leases are made due again by
+/// [`JobStore::rescue_expired`] first, so this statement never scans running rows.
+macro_rules! claim_sql {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = $2, lease_expires_at = $4, \
+             started_at = $3, updated_at = $3 \
+             WHERE id IN (SELECT id FROM jobs WHERE queue = $1 AND run_at IS NOT NULL AND state IN ",
+            $crate::adapters::sql::jobs::waiting_states!(),
+            " AND run_at <= $3 ORDER BY run_at LIMIT $5",
+            $lock,
+            ") RETURNING ",
+            $crate::adapters::sql::jobs::job_columns!()
+        )
+    };
+}
+pub(crate) use claim_sql;
+
+/// The error a job keeps after its previous attempt's lease expired (see [`JobStore::rescue_expired`]).
+pub const LEASE_EXPIRED: &str = "the previous attempt's lease expired (its instance stopped before finishing)";
+
+/// What the job SQL says differently per backend.
+pub trait JobsDialect: SqlDb {
+    /// Leases due jobs: `$1` queue, `$2` instance, `$3` now, `$4` lease end, `$5` limit; returns
+    /// [`job_columns!`].
+    const CLAIM: &'static str;
 }
 
 /// `JobStore` on the database `D`.
@@ -31,20 +80,61 @@ impl<D: SqlDb> SqlJobs<D> {
     }
 }
 
+/// Enqueues `job` on `exec` — the pool, or the transaction of the domain write that causes the job, so the
+/// job exists exactly when that write commits.
+///
+/// # Errors
+/// The database failed or refused the statement.
+pub async fn enqueue_on<E: Exec>(exec: &mut E, job: &NewJob) -> Result<Enqueued, sqlx::Error> {
+    let now = OffsetDateTime::now_utc();
+    let state = if job.run_at > now { JobState::Scheduled } else { JobState::Available };
+    let mut args = args![job.id, &job.kind, state.as_str(), job.owner.as_deref(), now, &job.queue];
+    args.push(Value::json(&job.args));
+    args.extend(args![i64::from(job.max_attempts.max(1)), job.run_at]);
+    args.extend(args![job.unique_key.as_deref(), job.period_key.as_deref()]);
+    // No conflict target: whichever unique index (live key, period, id) refuses the row, nothing is stored
+    // and nothing fails. Two instances enqueueing at once: the second waits for the first to commit, then
+    // skips.
+    let sql = "INSERT INTO jobs (id, kind, state, owner, created_at, updated_at, queue, args, max_attempts, \
+               run_at, unique_key, period_key) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11) \
+               ON CONFLICT DO NOTHING";
+    Ok(if exec.execute(sql, args).await? == 1 { Enqueued::Created(job.id) } else { Enqueued::Duplicate })
+}
+
+/// Stores the record-only `job` on `exec` — the pool, or the transaction of the domain write it records (a
+/// revocation notice and its job are stored together or not at all).
+///
+/// # Errors
+/// The database failed or refused the statement.
+/// Returns `false` (and stores nothing) when the id or the job's live `unique_key` is taken.
+pub async fn create_on<E: Exec>(exec: &mut E, job: &Job) -> Result<bool, sqlx::Error> {
+    let mut args = args![job.id, &job.kind, job.state.as_str()];
+    args.extend([Value::json(&job.progress), Value::json_opt(job.result.as_ref())]);
+    args.extend(args![job.error.as_deref(), job.owner.as_deref(), job.created_at, job.updated_at]);
+    args.extend(args![job.unique_key.as_deref(), job.lease_owner, job.lease_expires_at, job.started_at]);
+    let sql = "INSERT INTO jobs (id, kind, state, progress, result, error, owner, created_at, updated_at, \
+               unique_key, lease_owner, lease_expires_at, started_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING";
+    Ok(exec.execute(sql, args).await? == 1)
+}
+
+/// The live job holding `unique_key`, if any.
+///
+/// # Errors
+/// The database failed.
+pub async fn holder_of<E: Exec>(exec: &mut E, unique_key: &str) -> Result<Option<Uuid>, sqlx::Error> {
+    let sql = "SELECT id FROM jobs WHERE unique_key = $1 \
+               AND state IN ('scheduled', 'available', 'running', 'retryable')";
+    let row = exec.fetch_optional(sql, args![unique_key]).await?;
+    Ok(row.and_then(|r| r.uuid("id").ok().flatten()))
+}
+
 #[async_trait]
-impl<D: SqlDb> JobStore for SqlJobs<D> {
+impl<D: JobsDialect> JobStore for SqlJobs<D> {
     async fn create(&self, job: &Job) -> Result<(), JobStoreError> {
-        let mut args = args![job.id, &job.kind, job.state.as_str()];
-        args.extend([Value::json(&job.progress), Value::json_opt(job.result.as_ref())]);
-        args.extend(args![job.error.as_deref(), job.owner.as_deref(), job.created_at, job.updated_at]);
-        execute(
-            &self.db,
-            "create",
-            concat!("INSERT INTO jobs (", job_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
-            args,
-        )
-        .await?;
-        Ok(())
+        let mut pool = self.db.pool();
+        let created = create_on(&mut pool, job).await.map_err(|e| unavailable(backend::<D>(), "create", &e))?;
+        if created { Ok(()) } else { Err(Unavailable::new("a job with this id or unique key exists").into()) }
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<Job>, JobStoreError> {
@@ -73,6 +163,185 @@ impl<D: SqlDb> JobStore for SqlJobs<D> {
         }
     }
 
+    async fn enqueue(&self, job: &NewJob) -> Result<Enqueued, JobStoreError> {
+        let mut pool = self.db.pool();
+        Ok(enqueue_on(&mut pool, job).await.map_err(|e| unavailable(backend::<D>(), "enqueue", &e))?)
+    }
+
+    async fn claim(
+        &self,
+        queue: &str,
+        instance: Uuid,
+        limit: u32,
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Result<Vec<Job>, JobStoreError> {
+        let args = args![queue, instance, now, now + lease, i64::from(limit)];
+        let rows = all(&self.db, "claim", D::CLAIM, args).await?;
+        Ok(rows.iter().map(job_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn rescue_expired(&self, now: OffsetDateTime) -> Result<u64, JobStoreError> {
+        // A runner job: the dead attempt stays counted (the next claim counts a new one), and the job says why
+        // it ran again. A record-only job with a lease (a rotation) cannot be resumed by the runner: its inline
+        // runner died, so it is discarded, which frees its unique key.
+        let sql = "UPDATE jobs SET state = 'available', run_at = $1, lease_owner = NULL, lease_expires_at = NULL, \
+                   error = $2, updated_at = $1 WHERE state = 'running' AND lease_expires_at < $1 \
+                   AND run_at IS NOT NULL";
+        let rescued = execute(&self.db, "rescue", sql, args![now, LEASE_EXPIRED]).await?;
+        let sql = "UPDATE jobs SET state = 'discarded', finished_at = $1, lease_owner = NULL, lease_expires_at = NULL, \
+                   error = $2, updated_at = $1 WHERE state = 'running' AND lease_expires_at < $1 AND run_at IS NULL";
+        let orphaned = "its instance stopped before finishing (lease expired)";
+        Ok(rescued + execute(&self.db, "rescue_record", sql, args![now, orphaned]).await?)
+    }
+
+    async fn renew(&self, instance: Uuid, until: OffsetDateTime) -> Result<Vec<Uuid>, JobStoreError> {
+        let sql = "UPDATE jobs SET lease_expires_at = $2 WHERE lease_owner = $1 AND state = 'running' RETURNING id";
+        let rows = all(&self.db, "renew", sql, args![instance, until]).await?;
+        Ok(rows.iter().map(|r| Fields::new(r, "job").uuid("id")).collect::<Result<_, _>>()?)
+    }
+
+    async fn finish(
+        &self,
+        id: Uuid,
+        instance: Uuid,
+        attempt: &Attempt,
+        finish: &Finish,
+    ) -> Result<bool, JobStoreError> {
+        let now = attempt.finished_at;
+        if let Finish::Snooze { at } = finish {
+            // Not an attempt of this kind's work: given back uncounted.
+            let sql = "UPDATE jobs SET state = 'available', run_at = $3, attempt = attempt - 1, lease_owner = NULL, \
+                       lease_expires_at = NULL, updated_at = $4 WHERE id = $1 AND lease_owner = $2 AND state = 'running'";
+            return Ok(execute(&self.db, "snooze", sql, args![id, instance, *at, now]).await? == 1);
+        }
+        // The attempt first, guarded by the lease, then the job, guarded the same way. No transaction is
+        // needed: if this instance dies in between, the recorded attempt stays true and the job's lease
+        // expires; the next claim counts a new attempt number, so the rows never collide.
+        let mut args = args![id, instance, i64::from(attempt.attempt), attempt.started_at, now];
+        args.extend(args![attempt.outcome.as_str(), attempt.error.as_deref()]);
+        let recorded = execute(
+            &self.db,
+            "record_attempt",
+            "INSERT INTO job_attempts (job_id, attempt, instance_id, started_at, finished_at, outcome, error) \
+             SELECT id, $3, $2, $4, $5, $6, $7 FROM jobs WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+            args,
+        )
+        .await?;
+        if recorded == 0 {
+            return Ok(false);
+        }
+        let (sql, args) = match finish {
+            Finish::Complete(result) => {
+                let mut args = args![id, instance, now];
+                args.push(Value::json_opt(result.as_ref()));
+                (
+                    "UPDATE jobs SET state = 'completed', result = $4, error = NULL, finished_at = $3, \
+                     lease_owner = NULL, lease_expires_at = NULL, updated_at = $3 \
+                     WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+                    args,
+                )
+            }
+            Finish::Retry { error, at } => (
+                "UPDATE jobs SET state = 'retryable', error = $4, run_at = $5, lease_owner = NULL, \
+                 lease_expires_at = NULL, updated_at = $3 WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+                args![id, instance, now, error.as_str(), *at],
+            ),
+            Finish::Discard { error } => (
+                "UPDATE jobs SET state = 'discarded', error = $4, finished_at = $3, lease_owner = NULL, \
+                 lease_expires_at = NULL, updated_at = $3 WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+                args![id, instance, now, error.as_str()],
+            ),
+            Finish::Snooze { .. } => unreachable!("handled above"),
+        };
+        Ok(execute(&self.db, "finish", sql, args).await? == 1)
+    }
+
+    async fn release(&self, instance: Uuid) -> Result<u64, JobStoreError> {
+        // Runner jobs only: a record-only job's inline runner (a rotation) keeps its lease until it stops.
+        let sql = "UPDATE jobs SET state = 'available', run_at = $2, attempt = attempt - 1, lease_owner = NULL, \
+                   lease_expires_at = NULL, updated_at = $2 WHERE lease_owner = $1 AND state = 'running' \
+                   AND run_at IS NOT NULL";
+        Ok(execute(&self.db, "release", sql, args![instance, OffsetDateTime::now_utc()]).await?)
+    }
+
+    async fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, JobStoreError> {
+        let sql = concat!(
+            "SELECT ",
+            job_columns!(),
+            " FROM jobs WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR kind = $2) \
+             ORDER BY created_at DESC, id DESC LIMIT $3"
+        );
+        let args = args![filter.state.map(JobState::as_str), filter.kind.as_deref(), i64::from(filter.limit)];
+        let rows = all(&self.db, "list", sql, args).await?;
+        Ok(rows.iter().map(job_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn attempts(&self, id: Uuid) -> Result<Vec<Attempt>, JobStoreError> {
+        let sql = "SELECT attempt, instance_id, started_at, finished_at, outcome, error FROM job_attempts \
+                   WHERE job_id = $1 ORDER BY attempt";
+        let rows = all(&self.db, "attempts", sql, args![id]).await?;
+        Ok(rows.iter().map(attempt_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn retry(&self, id: Uuid, now: OffsetDateTime) -> Result<Job, JobStoreError> {
+        let sql = concat!(
+            "UPDATE jobs SET state = 'available', run_at = $2, finished_at = NULL, updated_at = $2, \
+             max_attempts = CASE WHEN attempt >= max_attempts THEN attempt + 1 ELSE max_attempts END \
+             WHERE id = $1 AND run_at IS NOT NULL AND state IN ('discarded', 'cancelled', 'retryable') RETURNING ",
+            job_columns!()
+        );
+        self.control(id, "retry", sql, now).await
+    }
+
+    async fn cancel(&self, id: Uuid, now: OffsetDateTime) -> Result<Job, JobStoreError> {
+        let sql = concat!(
+            "UPDATE jobs SET state = 'cancelled', finished_at = $2, updated_at = $2, lease_owner = NULL, \
+             lease_expires_at = NULL WHERE id = $1 AND run_at IS NOT NULL \
+             AND state IN ('scheduled', 'available', 'retryable', 'running') RETURNING ",
+            job_columns!()
+        );
+        self.control(id, "cancel", sql, now).await
+    }
+
+    async fn depths(&self, now: OffsetDateTime) -> Result<Vec<QueueDepth>, JobStoreError> {
+        let sql = concat!(
+            "SELECT queue, SUM(CASE WHEN run_at <= $1 THEN 1 ELSE 0 END) AS available, \
+             SUM(CASE WHEN run_at > $1 THEN 1 ELSE 0 END) AS scheduled, \
+             MIN(CASE WHEN run_at <= $1 THEN run_at END) AS oldest \
+             FROM jobs WHERE run_at IS NOT NULL AND state IN ",
+            waiting_states!(),
+            " GROUP BY queue ORDER BY queue"
+        );
+        let rows = all(&self.db, "depths", sql, args![now]).await?;
+        rows.iter()
+            .map(|row| {
+                let f = Fields::new(row, "queue depth");
+                Ok(QueueDepth {
+                    queue: f.text("queue")?,
+                    available: f.count("available")?,
+                    scheduled: f.count("scheduled")?,
+                    oldest_available: f.opt_time("oldest")?,
+                })
+            })
+            .collect::<Result<_, Unavailable>>()
+            .map_err(JobStoreError::from)
+    }
+
+    async fn prune_finished(&self, before: OffsetDateTime) -> Result<u64, JobStoreError> {
+        // Attempts first (SQLite may run without foreign-key enforcement, so the cascade is not relied on).
+        execute(
+            &self.db,
+            "prune_attempts",
+            "DELETE FROM job_attempts WHERE job_id IN (SELECT id FROM jobs \
+             WHERE state IN ('completed', 'discarded', 'cancelled') AND updated_at < $1)",
+            args![before],
+        )
+        .await?;
+        let sql = "DELETE FROM jobs WHERE state IN ('completed', 'discarded', 'cancelled') AND updated_at < $1";
+        Ok(execute(&self.db, "prune_jobs", sql, args![before]).await?)
+    }
+
     async fn health(&self) -> Result<(), Unavailable> {
         execute(&self.db, "health", "SELECT 1", Vec::new()).await?;
         Ok(())
@@ -83,8 +352,33 @@ impl<D: SqlDb> JobStore for SqlJobs<D> {
     }
 }
 
+impl<D: JobsDialect> SqlJobs<D> {
+    /// Runs an operator's guarded `UPDATE … RETURNING` (`$1` id, `$2` now); no row means either no such job
+    /// or a job in another state, told apart by reading it.
+    async fn control(
+        &self,
+        id: Uuid,
+        op: &'static str,
+        sql: &'static str,
+        now: OffsetDateTime,
+    ) -> Result<Job, JobStoreError> {
+        if let Some(row) = optional(&self.db, op, sql, args![id, now]).await? {
+            return Ok(job_from_row(&row)?);
+        }
+        match self.get(id).await? {
+            Some(job) => Err(JobStoreError::WrongState { id, state: job.state }),
+            None => Err(JobStoreError::NotFound(id)),
+        }
+    }
+}
+
+/// A count column as `u32` (attempts never come near the limit; larger values read as the maximum).
+fn small<R: SqlRow>(f: &Fields<'_, R>, column: &'static str) -> Result<u32, Unavailable> {
+    Ok(u32::try_from(f.int(column)?).unwrap_or(u32::MAX))
+}
+
 /// Reads a job from a row selected with [`job_columns!`].
-fn job_from_row<R: SqlRow>(row: &R) -> Result<Job, Unavailable> {
+pub(crate) fn job_from_row<R: SqlRow>(row: &R) -> Result<Job, Unavailable> {
     let f = Fields::new(row, "job");
     Ok(Job {
         id: f.uuid("id")?,
@@ -96,5 +390,29 @@ fn job_from_row<R: SqlRow>(row: &R) -> Result<Job, Unavailable> {
         owner: f.opt_text("owner")?,
         created_at: f.time("created_at")?,
         updated_at: f.time("updated_at")?,
+        queue: f.text("queue")?,
+        args: f.json("args")?,
+        attempt: small(&f, "attempt")?,
+        max_attempts: small(&f, "max_attempts")?,
+        run_at: f.opt_time("run_at")?,
+        unique_key: f.opt_text("unique_key")?,
+        period_key: f.opt_text("period_key")?,
+        started_at: f.opt_time("started_at")?,
+        finished_at: f.opt_time("finished_at")?,
+        lease_owner: f.opt_uuid("lease_owner")?,
+        lease_expires_at: f.opt_time("lease_expires_at")?,
+    })
+}
+
+/// Reads an attempt row.
+fn attempt_from_row<R: SqlRow>(row: &R) -> Result<Attempt, Unavailable> {
+    let f = Fields::new(row, "job attempt");
+    Ok(Attempt {
+        attempt: small(&f, "attempt")?,
+        instance_id: f.uuid("instance_id")?,
+        started_at: f.time("started_at")?,
+        finished_at: f.time("finished_at")?,
+        outcome: f.parse("outcome", AttemptOutcome::parse)?,
+        error: f.opt_text("error")?,
     })
 }

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
-use gantry_actors::ports::rotations::{Fleet, RotationRecord, RotationStore};
+use gantry_actors::ports::jobs::Job;
+use gantry_actors::ports::rotations::{Fleet, RotationRecord, RotationStart, RotationStore};
 use uuid::Uuid;
 
-use super::{Fields, SqlDb, SqlRow, Value, all, args, corrupt, execute, optional};
+use super::{Exec, Fields, SqlDb, SqlRow, Value, all, args, backend, corrupt, execute, optional, unavailable};
 
 /// What the fleet's SQL says differently per backend.
 pub trait FleetDialect: SqlDb {
@@ -41,26 +42,24 @@ impl<D: SqlDb> SqlRotations<D> {
 #[async_trait]
 impl<D: SqlDb> RotationStore for SqlRotations<D> {
     async fn save_rotation(&self, record: &RotationRecord) -> Result<(), Unavailable> {
-        let detail = serde_json::to_string(record).map_err(|e| Unavailable::new(e.to_string()))?;
-        let sql = "INSERT INTO rotations (id, kind, deployment_id, commit_sha, requested_by, outcome, failed_step, \
-                   reason, detail, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-                   ON CONFLICT (id) DO UPDATE SET outcome = excluded.outcome, failed_step = excluded.failed_step, \
-                   reason = excluded.reason, detail = excluded.detail, finished_at = excluded.finished_at";
-        let args = args![
-            record.id,
-            &record.kind,
-            record.deployment_id.as_deref(),
-            record.commit_sha.as_deref(),
-            &record.requested_by,
-            &record.outcome,
-            record.failed_step.as_deref(),
-            record.reason.as_deref(),
-            detail,
-            record.started_at,
-            record.finished_at,
-        ];
+        let (sql, args) = save_statement(record)?;
         execute(&self.db, "save_rotation", sql, args).await?;
         Ok(())
+    }
+
+    async fn start_rotation(&self, record: &RotationRecord, job: &Job) -> Result<RotationStart, Unavailable> {
+        let (sql, args) = save_statement(record)?;
+        let failed = |e: sqlx::Error| unavailable(backend::<D>(), "start_rotation", &e);
+        let mut tx = self.db.begin().await.map_err(failed)?;
+        if !super::jobs::create_on(&mut tx, job).await.map_err(failed)? {
+            // The job's unique key is held by a live rotation (or its id is taken): nothing is stored.
+            let key = job.unique_key.as_deref().unwrap_or_default();
+            let holder = super::jobs::holder_of(&mut tx, key).await.map_err(failed)?;
+            return Ok(RotationStart::InProgress(holder.unwrap_or(job.id)));
+        }
+        tx.execute(sql, args).await.map_err(failed)?;
+        D::commit(tx).await.map_err(failed)?;
+        Ok(RotationStart::Started)
     }
 
     async fn rotations(&self, limit: u32) -> Result<Vec<RotationRecord>, Unavailable> {
@@ -113,4 +112,27 @@ impl<D: FleetDialect> Fleet for SqlFleet<D> {
         execute(&self.db, "leave", "DELETE FROM instances WHERE id = $1", args![instance]).await?;
         Ok(())
     }
+}
+
+/// The upsert of a rotation record (the whole record as JSON in `detail`).
+fn save_statement(record: &RotationRecord) -> Result<(&'static str, Vec<Value>), Unavailable> {
+    let detail = serde_json::to_string(record).map_err(|e| Unavailable::new(e.to_string()))?;
+    let sql = "INSERT INTO rotations (id, kind, deployment_id, commit_sha, requested_by, outcome, failed_step, \
+               reason, detail, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+               ON CONFLICT (id) DO UPDATE SET outcome = excluded.outcome, failed_step = excluded.failed_step, \
+               reason = excluded.reason, detail = excluded.detail, finished_at = excluded.finished_at";
+    let args = args![
+        record.id,
+        &record.kind,
+        record.deployment_id.as_deref(),
+        record.commit_sha.as_deref(),
+        &record.requested_by,
+        &record.outcome,
+        record.failed_step.as_deref(),
+        record.reason.as_deref(),
+        detail,
+        record.started_at,
+        record.finished_at,
+    ];
+    Ok((sql, args))
 }

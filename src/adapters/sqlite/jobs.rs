@@ -1,8 +1,12 @@
-//! `JobStore` on SQLite: nothing SQLite-specific beyond the value encoding in `sqlite.rs`; the logic is
-//! `sql/jobs.rs`.
+//! `JobStore` on SQLite: one writer at a time, so the claim is a single `UPDATE … RETURNING` whose subquery
+//! picks the due rows; no other claim can interleave. The logic is `sql/jobs.rs`.
 
 use super::SqliteDb;
-use crate::adapters::sql::jobs::SqlJobs;
+use crate::adapters::sql::jobs::{JobsDialect, SqlJobs, claim_sql};
 
 /// `JobStore` on the SQLite file.
 pub type SqliteJobs = SqlJobs<SqliteDb>;
+
+impl JobsDialect for SqliteDb {
+    const CLAIM: &'static str = claim_sql!("");
+}

@@ -1,0 +1,123 @@
+//! The job runner on the local profile (SQLite) through the admin API: jobs run and show their attempts,
+//! retry and cancel answer with their problem codes, and the runner's metrics exist from start-up.
+
+use std::time::Duration;
+
+use gantry_actors::ports::jobs::{Job, NewJob};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_problem, json_of, spawn_app};
+
+/// Polls `GET /admin/jobs/{id}` until `done` accepts the body.
+async fn wait_for(app: &TestApp, id: uuid::Uuid, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        last = json_of(app.admin_get(&format!("/admin/jobs/{id}")).send().await.expect("request"), 200).await;
+        if done(&last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job never got there: {last}");
+}
+
+/// A failing drill job is retried, then discarded with its last error and every attempt listed; `retry`
+/// runs it again (200 with the job) and `cancel` of a finished job is 409 `job_not_cancellable`.
+#[tokio::test]
+async fn failing_job_is_discarded_with_its_attempts_then_retried_on_request() {
+    let app = spawn_app().await;
+    let job = NewJob { max_attempts: 2, ..NewJob::new("drill.fail", "default", json!({"fail_times": 2})) };
+    app.backends.jobs.enqueue(&job).await.expect("enqueue");
+
+    let discarded = wait_for(&app, job.id, |j| j["state"] == "discarded").await;
+    assert_eq!(discarded["error"], "drill failure on attempt 2");
+    let attempts: Vec<_> =
+        discarded["attempts"].as_array().expect("attempts").iter().map(|a| a["outcome"].clone()).collect();
+    assert_eq!(attempts, [json!("failed"), json!("failed")]);
+    assert_eq!(discarded["attempts"][0]["error"], "drill failure on attempt 1");
+    assert_problem(
+        app.admin_post(&format!("/admin/jobs/{}/cancel", job.id)).send().await.expect("request"),
+        409,
+        "job_not_cancellable",
+    )
+    .await;
+
+    let retried =
+        json_of(app.admin_post(&format!("/admin/jobs/{}/retry", job.id)).send().await.expect("request"), 200).await;
+    assert_eq!(retried["state"], "available");
+    let completed = wait_for(&app, job.id, |j| j["state"] == "completed").await;
+    assert_eq!(completed["attempt"], 3, "the third attempt succeeds (fail_times = 2)");
+    assert_problem(
+        app.admin_post(&format!("/admin/jobs/{}/retry", job.id)).send().await.expect("request"),
+        409,
+        "job_not_retryable",
+    )
+    .await;
+}
+
+/// Unknown and malformed ids are 404 `job_not_found` for show, retry and cancel; a record-only job (run inline
+/// by an actor) cannot be cancelled; the list filters by state and kind and refuses an unknown state; the
+/// routes need the admin token.
+#[tokio::test]
+async fn admin_job_routes_answer_with_their_codes() {
+    let app = spawn_app().await;
+    let unknown = uuid::Uuid::now_v7();
+    for path in [format!("/admin/jobs/{unknown}"), "/admin/jobs/not-a-uuid".to_owned()] {
+        assert_problem(app.admin_get(&path).send().await.expect("request"), 404, "job_not_found").await;
+    }
+    for action in ["retry", "cancel"] {
+        let response = app.admin_post(&format!("/admin/jobs/{unknown}/{action}")).send().await.expect("request");
+        assert_problem(response, 404, "job_not_found").await;
+    }
+    let record = Job::new("upload", None);
+    app.backends.jobs.create(&record).await.expect("create");
+    let response = app.admin_post(&format!("/admin/jobs/{}/cancel", record.id)).send().await.expect("request");
+    assert_problem(response, 409, "job_not_cancellable").await;
+
+    let later = NewJob {
+        run_at: time::OffsetDateTime::now_utc() + Duration::from_secs(3600),
+        ..NewJob::new("drill.noop", "default", json!(null))
+    };
+    app.backends.jobs.enqueue(&later).await.expect("enqueue");
+    let listed =
+        json_of(app.admin_get("/admin/jobs?state=scheduled&kind=drill.noop").send().await.expect("request"), 200).await;
+    let ids: Vec<_> = listed["jobs"].as_array().expect("jobs").iter().map(|j| j["id"].clone()).collect();
+    assert_eq!(ids, [json!(later.id.to_string())]);
+    let cancelled =
+        json_of(app.admin_post(&format!("/admin/jobs/{}/cancel", later.id)).send().await.expect("request"), 200).await;
+    assert_eq!(cancelled["state"], "cancelled");
+    assert_problem(
+        app.admin_get("/admin/jobs?state=finished").send().await.expect("request"),
+        422,
+        "validation_failed",
+    )
+    .await;
+
+    let anonymous = app.client.get(format!("{}/admin/jobs", app.admin)).send().await.expect("request");
+    assert_problem(anonymous, 401, "unauthorized").await;
+}
+
+/// The runner's series exist at zero from start-up, per kind and queue, and count what ran.
+#[tokio::test]
+async fn runner_metrics_exist_from_start_and_count_jobs() {
+    let app = spawn_app().await;
+    let metrics = app.metrics().await;
+    for series in [
+        "gantry_jobs_completed_total{kind=\"jobs.prune\",queue=\"maintenance\"}",
+        "gantry_jobs_discarded_total{kind=\"uploads.sweep\",queue=\"maintenance\"}",
+        "gantry_jobs_queue_depth{queue=\"default\",state=\"available\"}",
+        "gantry_jobs_oldest_available_seconds{queue=\"default\"}",
+    ] {
+        assert!(metrics.contains(series), "{series} missing");
+    }
+    let job = NewJob::new("drill.noop", "default", json!(null));
+    app.backends.jobs.enqueue(&job).await.expect("enqueue");
+    wait_for(&app, job.id, |j| j["state"] == "completed").await;
+    let metrics = app.metrics().await;
+    let series = "gantry_jobs_completed_total{kind=\"drill.noop\",queue=\"default\"}";
+    assert_eq!(crate::helpers::metric_value(&metrics, series), 1.0);
+    assert!(
+        metrics.contains("gantry_job_run_seconds_count{kind=\"drill.noop\",queue=\"default\"} 1"),
+        "run time recorded"
+    );
+}

@@ -48,14 +48,49 @@ pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>, view: Vie
     if owner.is_none() {
         return Ok(json_response(StatusCode::OK, &state.jobs.detail(id).await?));
     }
-    let mut job = state.jobs.get(id).await?.ok_or(NOT_FOUND)?;
-    if let Some(caller) = owner {
-        if caller.is_none() || job.owner != caller {
-            return Err(NOT_FOUND);
-        }
-        job.owner = None;
+    let job = state.jobs.get(id).await?.ok_or(NOT_FOUND)?;
+    if let Some(caller) = owner
+        && (caller.is_none() || job.owner != caller)
+    {
+        return Err(NOT_FOUND);
     }
-    Ok(json_response(StatusCode::OK, &job))
+    Ok(json_response(StatusCode::OK, &PublicJob::from(job)))
+}
+
+/// What the public listener shows of a job: what the owner asked for and how it went — not the runner's
+/// internals (its input, queue, uniqueness keys, which instance holds its lease), nor the owner itself.
+#[derive(Debug, serde::Serialize)]
+struct PublicJob {
+    id: Uuid,
+    kind: String,
+    state: JobState,
+    progress: serde_json::Value,
+    result: Option<serde_json::Value>,
+    error: Option<String>,
+    attempt: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    finished_at: Option<time::OffsetDateTime>,
+}
+
+impl From<gantry_actors::ports::jobs::Job> for PublicJob {
+    fn from(job: gantry_actors::ports::jobs::Job) -> Self {
+        Self {
+            id: job.id,
+            kind: job.kind,
+            state: job.state,
+            progress: job.progress,
+            result: job.result,
+            error: job.error,
+            attempt: job.attempt,
+            created_at: job.created_at,
+            updated_at: job.updated_at,
+            finished_at: job.finished_at,
+        }
+    }
 }
 
 /// The `{id}` path parameter; a malformed id is as unknown as a missing one.

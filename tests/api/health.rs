@@ -63,7 +63,8 @@ async fn unknown_job_is_404() {
 }
 
 /// A job recorded through the job store is readable at `/v1/jobs/{id}` by its owner, with its state and
-/// progress (and without the owner field).
+/// progress (and without the owner field or the runner's internals: input, queue, keys, which instance holds
+/// its lease).
 #[tokio::test]
 async fn stored_job_is_served() {
     use gantry_actors::ports::jobs::{Job, JobState, JobUpdate};
@@ -93,6 +94,9 @@ async fn stored_job_is_served() {
     assert_eq!(body["state"], "running");
     assert_eq!(body["progress"]["step"], "stage");
     assert!(body.get("owner").is_none_or(serde_json::Value::is_null), "the public view hides the owner: {body}");
+    for internal in ["args", "queue", "unique_key", "period_key", "lease_owner", "lease_expires_at"] {
+        assert!(body.get(internal).is_none(), "the public view hides the runner's {internal}: {body}");
+    }
 }
 
 /// The attack: anyone holding a job id read rotation steps, instance ids and session counts at

@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 secs=${1:-10}; conns=${2:-64}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
 [ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release --bin gantry >/dev/null 2>&1
-bin="${CARGO_TARGET_DIR:-target}/release/gantry"
+# BIN=path/to/gantry measures another build (an older one for a before/after in the same session).
+bin=${BIN:-"${CARGO_TARGET_DIR:-target}/release/gantry"}
 data=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$data"' EXIT
 GANTRY_DATA_DIR="$data" GANTRY_HTTP_ADDR=127.0.0.1:18680 GANTRY_ADMIN_ADDR=127.0.0.1:19680 GANTRY_LOG=warn \
@@ -34,7 +35,8 @@ curl -sf -H 'content-type: application/json' -d "$creds" localhost:18680/v1/auth
 token=$(curl -sf -H 'content-type: application/json' -d "$creds" localhost:18680/v1/auth/login \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 suggest="http://127.0.0.1:18680/v1/options/brand/suggestions?name=Scanja"
-curl -sf "$suggest" >/dev/null
+# Builds from before suggestions existed answer 404 there: that line then reads 0.
+has_suggest=1; curl -sf "$suggest" >/dev/null || has_suggest=0
 lua=$(mktemp); printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = [[%s]]\n' "$body" > "$lua"
 rps() { wrk -t2 -c"$conns" -d"${secs}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
 rps http://127.0.0.1:18680/healthz >/dev/null   # warm-up
@@ -42,13 +44,14 @@ healthz=$(rps http://127.0.0.1:18680/healthz)
 models=$(rps "$url")
 template=$(rps "$form")
 evaluate=$(rps -s "$lua" "$form/evaluate")
+evaluate_status=$(curl -s -o /dev/null -w "%{http_code}" -H "content-type: application/json" -d "$body" "$form/evaluate")
 authed=$(rps -H "Authorization: Bearer $token" "$url")
-suggestions=$(rps "$suggest")
+suggestions=0; [ "$has_suggest" = 0 ] || suggestions=$(rps "$suggest")
 rm -f "$lua"
 echo "gantry /healthz:                   $healthz req/s"
 echo "gantry /v1/options/model (hit):    $models req/s"
 echo "gantry /v1/templates/{id} (hit):   $template req/s"
-echo "gantry /v1/templates/{id}/evaluate: $evaluate req/s"
+echo "gantry /v1/templates/{id}/evaluate: $evaluate req/s (answers $evaluate_status)"
 echo "gantry /v1/options/model (hit, logged in): $authed req/s"
 echo "gantry /v1/options/brand/suggestions: $suggestions req/s"
 python3 -c "print(f'ratio options/healthz: {$models/$healthz:.2f}  template/healthz: {$template/$healthz:.2f}  evaluate/healthz: {$evaluate/$healthz:.2f}  options-logged-in/healthz: {$authed/$healthz:.2f}  suggestions/healthz: {$suggestions/$healthz:.2f}')"

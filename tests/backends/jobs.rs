@@ -3,17 +3,17 @@
 //! builds enable) and are killed with SIGKILL mid-job. Part of the `production` suite.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::Duration;
 
 use gantry::adapters::postgres::PostgresDb;
 use gantry_actors::ports::jobs::{AttemptOutcome, Job, JobFilter, JobState, JobStore, NewJob};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::production::{ADMIN, Backends, JWT, UPLOAD, backends, free_port};
+use crate::production::{ADMIN, Backends, backends, free_port, production_command};
 use crate::support::with_fresh_database;
 
 /// One `gantry` process.
@@ -29,29 +29,12 @@ impl Instance {
     async fn start(database: &SecretString, b: &Backends, bucket: &str, extra: &[(&str, &str)]) -> Self {
         let id = Uuid::now_v7();
         let (port, admin_port) = (free_port(), free_port());
-        let mut command = Command::new(env!("CARGO_BIN_EXE_gantry"));
+        let exchange = format!("gantry.events.test-{}", Uuid::new_v4().simple());
+        let mut command = production_command(database, b, (port, admin_port), &exchange, bucket);
         command
-            .env_clear()
-            .env("GANTRY_PROFILE", "production")
             .env("GANTRY_INSTANCE_ID", id.to_string())
-            .env("GANTRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
-            .env("GANTRY_ADMIN_ADDR", format!("127.0.0.1:{admin_port}"))
-            .env("GANTRY_DATABASE_URL", database.expose_secret())
-            .env("GANTRY_REDIS_URL", &b.redis)
-            .env("GANTRY_AMQP_URL", &b.amqp)
-            .env("GANTRY_S3_ENDPOINT", &b.s3_endpoint)
-            .env("GANTRY_S3_BUCKET", bucket)
-            .env("GANTRY_BUS__EXCHANGE", format!("gantry.events.test-{}", Uuid::new_v4().simple()))
             .env("GANTRY_JOBS__LEASE_SECS", "2")
-            .env("GANTRY_JOBS__POLL_MS", "50")
-            .env("GANTRY_LOG", "warn")
-            .env("JWT_SECRET", JWT)
-            .env("UPLOAD_GUEST_TOKEN_SECRET", UPLOAD)
-            .env("GANTRY_ADMIN_TOKEN", ADMIN)
-            .env("S3_ACCESS_KEY_ID", &b.s3_key_id)
-            .env("S3_SECRET_ACCESS_KEY", &b.s3_secret)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .env("GANTRY_JOBS__POLL_MS", "50");
         for (key, value) in extra {
             command.env(key, value);
         }

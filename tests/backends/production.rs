@@ -799,20 +799,21 @@ fn counter(metrics: &str, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Starts a production-profile `gantry` process (its own metrics) on the given exchange and bucket; returns it
-/// with its public base URL and admin port once `/healthz` answers.
-async fn spawn_process(
+/// The command of a production-profile `gantry` process on these backends, ports, exchange and bucket: a clean
+/// environment with the test secrets, `warn` logs, output discarded. Callers add their own settings.
+pub(crate) fn production_command(
     database: &SecretString,
     b: &Backends,
+    ports: (u16, u16),
     exchange: &str,
     bucket: &str,
-) -> (std::process::Child, String, u16) {
-    let (port, admin_port) = (free_port(), free_port());
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gantry"))
+) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gantry"));
+    command
         .env_clear()
         .env("GANTRY_PROFILE", "production")
-        .env("GANTRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
-        .env("GANTRY_ADMIN_ADDR", format!("127.0.0.1:{admin_port}"))
+        .env("GANTRY_HTTP_ADDR", format!("127.0.0.1:{}", ports.0))
+        .env("GANTRY_ADMIN_ADDR", format!("127.0.0.1:{}", ports.1))
         .env("GANTRY_DATABASE_URL", database.expose_secret())
         .env("GANTRY_REDIS_URL", &b.redis)
         .env("GANTRY_AMQP_URL", &b.amqp)
@@ -826,9 +827,21 @@ async fn spawn_process(
         .env("S3_ACCESS_KEY_ID", &b.s3_key_id)
         .env("S3_SECRET_ACCESS_KEY", &b.s3_secret)
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("gantry binary");
+        .stderr(std::process::Stdio::null());
+    command
+}
+
+/// Starts a production-profile `gantry` process (its own metrics) on the given exchange and bucket; returns it
+/// with its public base URL and admin port once `/healthz` answers.
+async fn spawn_process(
+    database: &SecretString,
+    b: &Backends,
+    exchange: &str,
+    bucket: &str,
+) -> (std::process::Child, String, u16) {
+    let (port, admin_port) = (free_port(), free_port());
+    let mut child =
+        production_command(database, b, (port, admin_port), exchange, bucket).spawn().expect("gantry binary");
     let http = format!("http://127.0.0.1:{port}");
     for _ in 0..200 {
         if reqwest::get(format!("{http}/healthz")).await.is_ok() {

@@ -327,6 +327,7 @@ impl Application {
                 objects: Arc::clone(&backends.objects),
                 abandon_after: Duration::from_secs(settings.uploads.abandon_after_secs),
                 max_in_flight_per_client: settings.uploads.max_in_flight_per_client,
+                photos: Arc::new(settings.photos.photos()),
                 mailbox: Mailbox::new(upload_pipeline::NAME, settings.actors.mailbox_capacity),
             },
             settings.uploads.max_in_flight,
@@ -549,6 +550,11 @@ fn job_runner_handle(
         keep_finished: Duration::from_secs(jobs.keep_finished_secs),
         prune_every: Duration::from_secs(jobs.prune_every_secs),
         sweep_every: Duration::from_secs(settings.uploads.sweep_secs),
+        photo: gantry_actors::uploads::photo::PhotoDeps {
+            uploads: Arc::clone(&backends.uploads),
+            objects: Arc::clone(&backends.objects),
+            settings: Arc::new(settings.photos.photos()),
+        },
     });
     kinds.extend(job_kinds::drills());
     telemetry::registry::register_job_series(kinds.iter().map(|k| (k.kind, k.queue)));
@@ -564,6 +570,7 @@ fn job_runner_handle(
                 queues: vec![
                     (gantry_actors::ports::jobs::DEFAULT_QUEUE.to_owned(), jobs.default_concurrency),
                     (job_kinds::MAINTENANCE_QUEUE.to_owned(), jobs.maintenance_concurrency),
+                    (job_kinds::MEDIA_QUEUE.to_owned(), settings.photos.concurrency),
                 ],
             },
             mailbox: Mailbox::new(job_runner::NAME, settings.actors.mailbox_capacity),

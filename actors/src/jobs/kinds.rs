@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use super::runner::{Backoff, JobFailure, JobHandler, KindSpec};
 use crate::ports::jobs::{Job, JobStore};
+use crate::uploads::photo::{self, PhotoDeps, PhotoJob};
 use crate::uploads::pipeline::UploadPipelineHandle;
 
 /// The queue of housekeeping kinds (sweeps and pruning), so they never wait behind user work.
@@ -19,6 +20,10 @@ pub const MAINTENANCE_QUEUE: &str = "maintenance";
 pub const PRUNE_JOBS: &str = "jobs.prune";
 /// Fails uploads abandoned by a crashed instance (periodic).
 pub const SWEEP_UPLOADS: &str = "uploads.sweep";
+/// Writes an image upload's variants (enqueued with the write that marks the upload stored).
+pub const PHOTO: &str = photo::KIND;
+/// The queue of photo jobs (CPU-heavy; its own, small concurrency).
+pub const MEDIA_QUEUE: &str = photo::QUEUE;
 
 /// What the standard kinds need.
 #[derive(Clone)]
@@ -33,6 +38,8 @@ pub struct KindDeps {
     pub prune_every: Duration,
     /// How often abandoned uploads are swept.
     pub sweep_every: Duration,
+    /// What photo processing reads and writes.
+    pub photo: PhotoDeps,
 }
 
 /// Housekeeping backoff: a few seconds, then up to a minute.
@@ -59,6 +66,16 @@ pub fn standard(deps: &KindDeps) -> Vec<KindSpec> {
             timeout: Duration::from_secs(120),
             every: Some(deps.sweep_every),
             handler: Arc::new(SweepUploads { pipeline: deps.pipeline.clone() }),
+        },
+        KindSpec {
+            kind: PHOTO,
+            queue: MEDIA_QUEUE,
+            max_attempts: photo::MAX_ATTEMPTS,
+            backoff: Backoff { base: Duration::from_secs(2), max: Duration::from_secs(60) },
+            // A 50 MP photo takes seconds; a stuck store call is cut off here.
+            timeout: Duration::from_secs(300),
+            every: None,
+            handler: Arc::new(PhotoJob::new(deps.photo.clone())),
         },
     ]
 }

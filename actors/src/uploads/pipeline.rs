@@ -24,9 +24,10 @@ use crate::ports::Unavailable;
 use crate::ports::jobs::{Job, JobState, JobStore, JobUpdate};
 use crate::ports::objects::{ObjectKey, ObjectStore};
 use crate::ports::uploads::UploadStore;
-pub use crate::ports::uploads::{UploadRecord, UploadStatus};
+pub use crate::ports::uploads::{UploadRecord, UploadStatus, VariantRecord, VariantState};
 use crate::supervisor::ChildSpec;
 use crate::telemetry::Mailbox;
+use crate::uploads::photo::{self, PhotoSettings};
 
 /// The actor's label in metrics and logs.
 pub const NAME: &str = "upload_pipeline";
@@ -202,6 +203,8 @@ pub struct PipelineDeps {
     pub abandon_after: Duration,
     /// Uploads in progress at once per uploader and per client address (each).
     pub max_in_flight_per_client: usize,
+    /// Which stored uploads get photo variants (and which).
+    pub photos: Arc<PhotoSettings>,
     /// Mailbox counter shared with the handle.
     pub mailbox: Arc<Mailbox>,
 }
@@ -294,11 +297,26 @@ impl PipelineState {
                 JobUpdate { state: Some(JobState::Discarded), error: Some(code), ..JobUpdate::default() }
             }
         };
-        self.deps.uploads.update_upload(&record).await?;
+        self.record_end(&record).await?;
         if let Err(e) = self.deps.jobs.update(record.id, update).await {
             tracing::warn!(upload_id = %record.id, error = %e, "could not record the upload job's end");
         }
         Ok(record)
+    }
+
+    /// Writes the upload's end. A stored image (decided from its bytes) of an accepted photo type gets its
+    /// variants recorded as pending and its `uploads.photo` job enqueued in the same transaction.
+    async fn record_end(&self, record: &UploadRecord) -> Result<(), PipelineError> {
+        let is_photo = record.status == UploadStatus::Stored
+            && crate::uploads::media::MediaType::parse_mime(&record.content_type)
+                .is_some_and(|media| self.deps.photos.accepts(media));
+        if is_photo {
+            let job = photo::job(record.id, &record.owner);
+            self.deps.uploads.store_with_variants(record, &self.deps.photos.variant_names(), &job).await?;
+        } else {
+            self.deps.uploads.update_upload(record).await?;
+        }
+        Ok(())
     }
 
     async fn remove_object(&self, record: &UploadRecord) {
@@ -312,6 +330,10 @@ impl PipelineState {
     async fn delete(&self, record: &UploadRecord) -> Result<(), PipelineError> {
         let key = ObjectKey::parse(record.object_key.clone()).map_err(|e| PipelineError::Storage(e.to_string()))?;
         self.deps.objects.delete(&key).await.map_err(|e| PipelineError::Storage(e.to_string()))?;
+        for variant in self.deps.uploads.variants(record.id).await? {
+            let key = photo::variant_key(record.id, &variant.name).map_err(|e| PipelineError::Storage(e.to_string()))?;
+            self.deps.objects.delete(&key).await.map_err(|e| PipelineError::Storage(e.to_string()))?;
+        }
         self.deps.uploads.delete_upload(record.id).await?;
         metrics::counter!("gantry_uploads_deleted_total").increment(1);
         Ok(())
@@ -448,6 +470,14 @@ impl UploadPipelineHandle {
     /// [`PipelineError::Unavailable`].
     pub async fn get(&self, id: Uuid) -> Result<Option<UploadRecord>, PipelineError> {
         Ok(self.deps.uploads.get_upload(id).await?)
+    }
+
+    /// The variants of upload `id` (none for a non-image).
+    ///
+    /// # Errors
+    /// [`PipelineError::Unavailable`].
+    pub async fn variants(&self, id: Uuid) -> Result<Vec<VariantRecord>, PipelineError> {
+        Ok(self.deps.uploads.variants(id).await?)
     }
 
     /// Admits an upload: takes a place in the client's share (per uploader and per `address`) and a slot (or

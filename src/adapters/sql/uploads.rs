@@ -3,16 +3,24 @@
 
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
-use gantry_actors::ports::uploads::{UploadRecord, UploadStatus, UploadStore};
+use gantry_actors::ports::jobs::{Enqueued, NewJob};
+use gantry_actors::ports::uploads::{UploadRecord, UploadStatus, UploadStore, VariantRecord, VariantState};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Fields, SqlDb, SqlRow, all, args, count_to_db, execute, one, optional};
+use super::{Exec, Fields, SqlDb, SqlRow, Value, all, args, backend, count_to_db, execute, one, optional, unavailable};
 
 /// The columns [`upload_from_row`] reads (static SQL, see `jobs.rs`).
 macro_rules! upload_columns {
     () => {
         "id, owner, object_key, filename, content_type, size, sha256, status, error, created_at"
+    };
+}
+
+/// The columns [`variant_from_row`] reads.
+macro_rules! variant_columns {
+    () => {
+        "name, state, content_type, width, height, size, sha256, error"
     };
 }
 
@@ -52,21 +60,53 @@ impl<D: SqlDb> UploadStore for SqlUploads<D> {
     }
 
     async fn update_upload(&self, upload: &UploadRecord) -> Result<(), Unavailable> {
-        // Only what changes during an upload's life: the id, owner, object key and start time are fixed when
-        // it is created (the owner decides access, so an update must not move the upload to someone else).
-        // An unknown id updates nothing, as the port has no `NotFound` to report.
-        let sql = "UPDATE uploads SET filename = $2, content_type = $3, size = $4, sha256 = $5, status = $6, \
-                   error = $7 WHERE id = $1";
-        let args = args![
-            upload.id,
-            upload.filename.as_deref(),
-            &upload.content_type,
-            count_to_db(upload.size),
-            &upload.sha256,
-            upload.status.as_str(),
-            upload.error.as_deref(),
-        ];
-        execute(&self.db, "update_upload", sql, args).await?;
+        execute(&self.db, "update_upload", UPDATE_UPLOAD, update_args(upload)).await?;
+        Ok(())
+    }
+
+    async fn store_with_variants(
+        &self,
+        upload: &UploadRecord,
+        variants: &[String],
+        job: &NewJob,
+    ) -> Result<(), Unavailable> {
+        let failed = |e: sqlx::Error| unavailable(backend::<D>(), "store_with_variants", &e);
+        let mut tx = self.db.begin().await.map_err(failed)?;
+        tx.execute(UPDATE_UPLOAD, update_args(upload)).await.map_err(failed)?;
+        let now = OffsetDateTime::now_utc();
+        for (position, name) in variants.iter().enumerate() {
+            // An upload is stored once; were its end recorded twice, the variants already there (maybe ready)
+            // stay as they are.
+            let sql = "INSERT INTO upload_variants (upload_id, name, position, state, updated_at) \
+                       VALUES ($1, $2, $3, 'pending', $4) ON CONFLICT DO NOTHING";
+            let position = i64::try_from(position).unwrap_or(i64::MAX);
+            tx.execute(sql, args![upload.id, name, position, now]).await.map_err(failed)?;
+        }
+        if super::jobs::enqueue_on(&mut tx, job).await.map_err(failed)? == Enqueued::Duplicate {
+            // Dropping the transaction rolls the upload's end back.
+            return Err(Unavailable::new("a job with this id exists"));
+        }
+        D::commit(tx).await.map_err(failed)?;
+        Ok(())
+    }
+
+    async fn variants(&self, id: Uuid) -> Result<Vec<VariantRecord>, Unavailable> {
+        let sql = concat!("SELECT ", variant_columns!(), " FROM upload_variants WHERE upload_id = $1 ORDER BY position");
+        let rows = all(&self.db, "variants", sql, args![id]).await?;
+        rows.iter().map(variant_from_row).collect()
+    }
+
+    async fn set_variant(&self, id: Uuid, variant: &VariantRecord) -> Result<(), Unavailable> {
+        let sql = "UPDATE upload_variants SET state = $3, content_type = $4, width = $5, height = $6, size = $7, \
+                   sha256 = $8, error = $9, updated_at = $10 WHERE upload_id = $1 AND name = $2";
+        let mut args = args![id, &variant.name, variant.state.as_str(), variant.content_type.as_deref()];
+        args.extend([
+            Value::Int(variant.width.map(i64::from)),
+            Value::Int(variant.height.map(i64::from)),
+            Value::Int(variant.size.map(count_to_db)),
+        ]);
+        args.extend(args![variant.sha256.as_deref(), variant.error.as_deref(), OffsetDateTime::now_utc()]);
+        execute(&self.db, "set_variant", sql, args).await?;
         Ok(())
     }
 
@@ -126,6 +166,43 @@ impl<D: SqlDb> UploadStore for SqlUploads<D> {
         let rows = all(&self.db, "stale_uploads", sql, args![started_before, i64::from(limit)]).await?;
         rows.iter().map(upload_from_row).collect()
     }
+}
+
+/// Replaces what changes during an upload's life: the id, owner, object key and start time are fixed when it
+/// is created (the owner decides access, so an update must not move the upload to someone else). An unknown
+/// id updates nothing, as the port has no `NotFound` to report.
+const UPDATE_UPLOAD: &str =
+    "UPDATE uploads SET filename = $2, content_type = $3, size = $4, sha256 = $5, status = $6, error = $7 WHERE id = $1";
+
+/// The arguments of [`UPDATE_UPLOAD`].
+fn update_args(upload: &UploadRecord) -> Vec<Value> {
+    args![
+        upload.id,
+        upload.filename.as_deref(),
+        &upload.content_type,
+        count_to_db(upload.size),
+        &upload.sha256,
+        upload.status.as_str(),
+        upload.error.as_deref(),
+    ]
+}
+
+/// Reads a variant from a row selected with [`variant_columns!`].
+fn variant_from_row<R: SqlRow>(row: &R) -> Result<VariantRecord, Unavailable> {
+    let f = Fields::new(row, "upload variant");
+    let dimension = |column| -> Result<Option<u32>, Unavailable> {
+        Ok(f.opt_int(column)?.and_then(|v| u32::try_from(v).ok()))
+    };
+    Ok(VariantRecord {
+        name: f.text("name")?,
+        state: f.parse("state", VariantState::parse)?,
+        content_type: f.opt_text("content_type")?,
+        width: dimension("width")?,
+        height: dimension("height")?,
+        size: f.opt_count("size")?,
+        sha256: f.opt_text("sha256")?,
+        error: f.opt_text("error")?,
+    })
 }
 
 /// Reads an upload from a row selected with [`upload_columns!`].

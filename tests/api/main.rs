@@ -20,6 +20,7 @@ mod moderation;
 mod openapi;
 mod options;
 mod overload;
+mod photos;
 mod rotation;
 mod shutdown;
 mod supervision;

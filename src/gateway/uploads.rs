@@ -542,7 +542,7 @@ async fn serve(state: &AppState, req: &Request<Incoming>, served: Served) -> Res
         RangeOutcome::Partial { start, end } => (StatusCode::PARTIAL_CONTENT, Some(ByteRange { start, end })),
         RangeOutcome::Unsatisfiable => {
             let mut response = ApiError::RangeNotSatisfiable.into_response(None);
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", size)) {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
                 response.headers_mut().insert(header::CONTENT_RANGE, v);
             }
             return Ok(response);

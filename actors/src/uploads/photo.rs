@@ -431,6 +431,19 @@ impl JobHandler for PhotoJob {
             Ok(_) => return Ok(Some(serde_json::json!({ "skipped": "the upload was deleted" }))),
             Err(e) => return Err(self.retry(job, id, e.to_string()).await),
         };
+        // The variants recorded with the upload decide what is made, not today's settings: an upload stored
+        // before `photos.sizes` changed (or by an instance with other settings) gets the variants it listed.
+        let recorded = match self.deps.uploads.variants(id).await {
+            Ok(v) => v.into_iter().map(|v| v.name).collect::<Vec<_>>(),
+            Err(e) => return Err(self.retry(job, id, e.to_string()).await),
+        };
+        if recorded.is_empty() {
+            return Ok(Some(serde_json::json!({ "skipped": "the upload has no variants" })));
+        }
+        let settings = Arc::new(PhotoSettings {
+            sizes: recorded.iter().filter_map(|name| name.parse().ok()).collect(),
+            ..(*self.deps.settings).clone()
+        });
         let key = ObjectKey::parse(record.object_key.clone()).map_err(|e| JobFailure::Discard(e.to_string()))?;
         let original = match read_all(self.deps.objects.as_ref(), &key, record.size).await {
             Ok(bytes) => bytes,
@@ -441,7 +454,6 @@ impl JobHandler for PhotoJob {
         };
 
         let started = Instant::now();
-        let settings = Arc::clone(&self.deps.settings);
         let rendered = tokio::task::spawn_blocking(move || render(&original, &settings)).await;
         metrics::histogram!("gantry_photo_processing_seconds").record(started.elapsed().as_secs_f64());
         let rendition = match rendered {
@@ -463,7 +475,7 @@ impl JobHandler for PhotoJob {
 
         let content_type = self.deps.settings.format.mime();
         let mut written = Vec::with_capacity(rendition.variants.len());
-        for variant in rendition.variants {
+        for variant in rendition.variants.into_iter().filter(|v| recorded.contains(&v.name)) {
             let key = variant_key(id, &variant.name).map_err(|e| JobFailure::Discard(e.to_string()))?;
             let size = variant.bytes.len() as u64;
             let sha256 = hex::encode(Sha256::digest(&variant.bytes));

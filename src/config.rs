@@ -186,7 +186,9 @@ impl PhotoSettings {
         }
         for t in &self.accepted_types {
             if !matches!(MediaType::parse_mime(t), Some(MediaType::Jpeg | MediaType::Png | MediaType::Webp)) {
-                problems.push(format!("photos.accepted_types: {t:?} is not a photo type (image/jpeg, image/png, image/webp)"));
+                problems.push(format!(
+                    "photos.accepted_types: {t:?} is not a photo type (image/jpeg, image/png, image/webp)"
+                ));
             }
         }
         if self.max_pixels == 0 || self.max_decoder_bytes == 0 {

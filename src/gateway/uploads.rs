@@ -508,8 +508,7 @@ async fn serve(state: &AppState, req: &Request<Incoming>, served: Served) -> Res
     let wants_redirect = req.uri().query().is_some_and(|q| q.split('&').any(|p| p == "redirect=1"));
     if wants_redirect {
         // The exception (see the module docs): a presigned URL to read the bytes from the object store.
-        let url =
-            state.objects.presigned_get(&key, Duration::from_secs(300), &content_type, &disposition).await?;
+        let url = state.objects.presigned_get(&key, Duration::from_secs(300), &content_type, &disposition).await?;
         if let Some(url) = url {
             let mut response = status_only(StatusCode::FOUND);
             if let Ok(v) = HeaderValue::from_str(&url) {

@@ -288,7 +288,8 @@ async fn a_png_bomb_is_discarded_without_memory_growing_past_the_decoder_limit()
     let credentials = serde_json::json!({"email": "bomber@example.com", "password": crate::helpers::PASSWORD});
     let registered = client.post(format!("{http}/v1/auth/register")).json(&credentials).send().await.unwrap();
     assert_eq!(registered.status(), 201);
-    let pair = json_of(client.post(format!("{http}/v1/auth/login")).json(&credentials).send().await.unwrap(), 200).await;
+    let pair =
+        json_of(client.post(format!("{http}/v1/auth/login")).json(&credentials).send().await.unwrap(), 200).await;
     let token = access(&pair).to_owned();
     let baseline = peak_rss(child.id());
 

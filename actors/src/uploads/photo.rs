@@ -238,7 +238,8 @@ pub fn render(original: &[u8], settings: &PhotoSettings) -> Result<Rendition, Ph
     for long_side in sizes {
         let (w, h) = fit_long_side(width, height, long_side);
         let source = scaled.last().map_or(&image, |(_, img)| img);
-        let img = if (w, h) == (source.width(), source.height()) { source.clone() } else { source.thumbnail_exact(w, h) };
+        let img =
+            if (w, h) == (source.width(), source.height()) { source.clone() } else { source.thumbnail_exact(w, h) };
         scaled.push((long_side, img));
     }
     for long_side in &settings.sizes {

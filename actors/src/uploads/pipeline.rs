@@ -331,7 +331,8 @@ impl PipelineState {
         let key = ObjectKey::parse(record.object_key.clone()).map_err(|e| PipelineError::Storage(e.to_string()))?;
         self.deps.objects.delete(&key).await.map_err(|e| PipelineError::Storage(e.to_string()))?;
         for variant in self.deps.uploads.variants(record.id).await? {
-            let key = photo::variant_key(record.id, &variant.name).map_err(|e| PipelineError::Storage(e.to_string()))?;
+            let key =
+                photo::variant_key(record.id, &variant.name).map_err(|e| PipelineError::Storage(e.to_string()))?;
             self.deps.objects.delete(&key).await.map_err(|e| PipelineError::Storage(e.to_string()))?;
         }
         self.deps.uploads.delete_upload(record.id).await?;

@@ -91,7 +91,8 @@ impl<D: SqlDb> UploadStore for SqlUploads<D> {
     }
 
     async fn variants(&self, id: Uuid) -> Result<Vec<VariantRecord>, Unavailable> {
-        let sql = concat!("SELECT ", variant_columns!(), " FROM upload_variants WHERE upload_id = $1 ORDER BY position");
+        let sql =
+            concat!("SELECT ", variant_columns!(), " FROM upload_variants WHERE upload_id = $1 ORDER BY position");
         let rows = all(&self.db, "variants", sql, args![id]).await?;
         rows.iter().map(variant_from_row).collect()
     }
@@ -171,8 +172,7 @@ impl<D: SqlDb> UploadStore for SqlUploads<D> {
 /// Replaces what changes during an upload's life: the id, owner, object key and start time are fixed when it
 /// is created (the owner decides access, so an update must not move the upload to someone else). An unknown
 /// id updates nothing, as the port has no `NotFound` to report.
-const UPDATE_UPLOAD: &str =
-    "UPDATE uploads SET filename = $2, content_type = $3, size = $4, sha256 = $5, status = $6, error = $7 WHERE id = $1";
+const UPDATE_UPLOAD: &str = "UPDATE uploads SET filename = $2, content_type = $3, size = $4, sha256 = $5, status = $6, error = $7 WHERE id = $1";
 
 /// The arguments of [`UPDATE_UPLOAD`].
 fn update_args(upload: &UploadRecord) -> Vec<Value> {
@@ -190,9 +190,8 @@ fn update_args(upload: &UploadRecord) -> Vec<Value> {
 /// Reads a variant from a row selected with [`variant_columns!`].
 fn variant_from_row<R: SqlRow>(row: &R) -> Result<VariantRecord, Unavailable> {
     let f = Fields::new(row, "upload variant");
-    let dimension = |column| -> Result<Option<u32>, Unavailable> {
-        Ok(f.opt_int(column)?.and_then(|v| u32::try_from(v).ok()))
-    };
+    let dimension =
+        |column| -> Result<Option<u32>, Unavailable> { Ok(f.opt_int(column)?.and_then(|v| u32::try_from(v).ok())) };
     Ok(VariantRecord {
         name: f.text("name")?,
         state: f.parse("state", VariantState::parse)?,

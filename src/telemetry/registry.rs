@@ -165,7 +165,10 @@ pub const METRICS: &[Metric] = &[
         "gantry_rotations_total",
         "Secret rotations and rollbacks run by this instance, by kind, outcome and failed step.",
     ),
-    counter("gantry_rotations_cancelled_total", "Running rotations cancelled because the shutdown budget ran out."),
+    counter(
+        "gantry_rotations_resumed_total",
+        "Rotation and rollback attempts this instance resumed after the previous attempt's runner stopped, by kind.",
+    ),
     counter("gantry_secret_version_changes_total", "Secret version changes this instance made, by secret and action."),
     gauge("gantry_secret_current_version_age_seconds", "How long ago each secret's current version became current."),
     gauge(
@@ -315,7 +318,6 @@ pub fn register_known_series(backends: BackendNames) {
         "gantry_option_announce_failures_total",
         "gantry_template_fallbacks_total",
         "gantry_templates_imported_total",
-        "gantry_rotations_cancelled_total",
         "gantry_heartbeat_failures_total",
     ] {
         zero(name, &[]);
@@ -340,6 +342,7 @@ pub fn register_known_series(backends: BackendNames) {
     zero_each("gantry_options_created_total", "kind", &kinds);
     zero_each("gantry_option_invalidations_total", "kind", &kinds);
     zero("gantry_option_invalidations_total", &[("kind", "templates")]);
+    zero_each("gantry_rotations_resumed_total", "kind", &["rotation", "rollback"]);
     for kind in ["rotation", "rollback"] {
         zero("gantry_rotations_total", &[("kind", kind), ("outcome", "succeeded"), ("step", "none")]);
         for step in ROTATION_STEPS {

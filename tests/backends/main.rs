@@ -22,4 +22,5 @@ mod production;
 mod rabbitmq;
 mod redis;
 mod rotation;
+mod rotation_crash;
 mod s3;

@@ -270,7 +270,8 @@ impl RunnerState {
     }
 
     async fn renew(&mut self) {
-        // Also when idle: the leases this instance holds include record-only jobs run inline (a rotation).
+        // Also when idle: a lease this instance holds may belong to a job it runs inline (an older version's
+        // rotation).
         let until = OffsetDateTime::now_utc() + self.deps.settings.lease;
         let held = match self.deps.store.renew(self.deps.settings.instance, until).await {
             Ok(held) => held,

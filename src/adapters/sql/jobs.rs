@@ -183,8 +183,9 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
 
     async fn rescue_expired(&self, now: OffsetDateTime) -> Result<u64, JobStoreError> {
         // A runner job: the dead attempt stays counted (the next claim counts a new one), and the job says why
-        // it ran again. A record-only job with a lease (a rotation) cannot be resumed by the runner: its inline
-        // runner died, so it is discarded, which frees its unique key.
+        // it ran again. A record-only job with a lease (a rotation accepted by an older version, which ran it
+        // inline) cannot be resumed by the runner: its inline runner died, so it is discarded, which frees its
+        // unique key.
         let sql = "UPDATE jobs SET state = 'available', run_at = $1, lease_owner = NULL, lease_expires_at = NULL, \
                    error = $2, updated_at = $1 WHERE state = 'running' AND lease_expires_at < $1 \
                    AND run_at IS NOT NULL";
@@ -258,7 +259,7 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
     }
 
     async fn release(&self, instance: Uuid) -> Result<u64, JobStoreError> {
-        // Runner jobs only: a record-only job's inline runner (a rotation) keeps its lease until it stops.
+        // Runner jobs only: a record-only job's inline runner (an older version's rotation) keeps its lease until it stops.
         let sql = "UPDATE jobs SET state = 'available', run_at = $2, attempt = attempt - 1, lease_owner = NULL, \
                    lease_expires_at = NULL, updated_at = $2 WHERE lease_owner = $1 AND state = 'running' \
                    AND run_at IS NOT NULL";

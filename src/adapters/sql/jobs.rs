@@ -235,7 +235,10 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
         for (i, item) in items.iter().enumerate() {
             match (&item.finish, D::COMPLETE_MANY) {
                 (Finish::Complete(result), Some(_)) => completions.push((i, item, result)),
-                _ => recorded[i] = finish_on(&mut tx, item.id, instance, &item.attempt, &item.finish).await.map_err(failed)?,
+                _ => {
+                    recorded[i] =
+                        finish_on(&mut tx, item.id, instance, &item.attempt, &item.finish).await.map_err(failed)?
+                }
             }
         }
         if let (Some(sql), false) = (D::COMPLETE_MANY, completions.is_empty()) {
@@ -251,7 +254,10 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
                     })
                 })
                 .collect();
-            let rows = tx.fetch_all(sql, vec![Value::json(&serde_json::Value::Array(batch)), instance.into()]).await.map_err(failed)?;
+            let rows = tx
+                .fetch_all(sql, vec![Value::json(&serde_json::Value::Array(batch)), instance.into()])
+                .await
+                .map_err(failed)?;
             let done: std::collections::HashSet<Uuid> =
                 rows.iter().filter_map(|r| Fields::new(r, "job").uuid("id").ok()).collect();
             for (i, item, _) in &completions {
@@ -428,11 +434,11 @@ fn attempt_from_row<R: SqlRow>(row: &R) -> Result<Attempt, Unavailable> {
 /// # Errors
 /// The database failed.
 async fn finish_on<E: Exec>(
-exec: &mut E,
-id: Uuid,
-instance: Uuid,
-attempt: &Attempt,
-finish: &Finish,
+    exec: &mut E,
+    id: Uuid,
+    instance: Uuid,
+    attempt: &Attempt,
+    finish: &Finish,
 ) -> Result<bool, sqlx::Error> {
     let now = attempt.finished_at;
     if let Finish::Snooze { at } = finish {
@@ -447,12 +453,12 @@ finish: &Finish,
     let mut args = args![id, instance, i64::from(attempt.attempt), attempt.started_at, now];
     args.extend(args![attempt.outcome.as_str(), attempt.error.as_deref()]);
     let recorded = exec
-    .execute(
-        "INSERT INTO job_attempts (job_id, attempt, instance_id, started_at, finished_at, outcome, error) \
+        .execute(
+            "INSERT INTO job_attempts (job_id, attempt, instance_id, started_at, finished_at, outcome, error) \
          SELECT id, $3, $2, $4, $5, $6, $7 FROM jobs WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
-        args,
-    )
-    .await?;
+            args,
+        )
+        .await?;
     if recorded == 0 {
         return Ok(false);
     }
@@ -481,4 +487,3 @@ finish: &Finish,
     };
     Ok(exec.execute(sql, args).await? == 1)
 }
-

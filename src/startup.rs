@@ -203,7 +203,8 @@ impl Backends {
                     create_bucket: settings.s3.create_bucket,
                 })
                 .await
-                .context("building the S3 client")?;
+                .context("building the S3 client")?
+                .with_ledger(Arc::clone(&ports.multiparts));
                 let amqp_url = settings.amqp_url.as_ref().context("GANTRY_AMQP_URL is not set")?;
                 let bus = AmqpBus::start(
                     AmqpSettings {

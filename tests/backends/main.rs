@@ -23,3 +23,4 @@ mod rabbitmq;
 mod redis;
 mod rotation;
 mod s3;
+mod upload_jobs;

@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::runner::{Backoff, JobFailure, JobHandler, KindSpec};
-use crate::ports::jobs::{Job, JobStore};
+use crate::ports::jobs::{Job, JobStore, NewJob};
+use crate::ports::objects::ObjectKey;
 use crate::uploads::pipeline::UploadPipelineHandle;
 
 /// The queue of housekeeping kinds (sweeps and pruning), so they never wait behind user work.
@@ -19,6 +20,26 @@ pub const MAINTENANCE_QUEUE: &str = "maintenance";
 pub const PRUNE_JOBS: &str = "jobs.prune";
 /// Fails uploads abandoned by a crashed instance (periodic).
 pub const SWEEP_UPLOADS: &str = "uploads.sweep";
+
+/// Removes a failed or deleted upload's object (and any unfinished multipart upload of its key), retried
+/// through an object store outage: enqueued in the same transaction as the write that fails or deletes the
+/// upload.
+pub const REMOVE_OBJECT: &str = "uploads.remove_object";
+/// `uploads.remove_object`'s attempts: with [`REMOVE_OBJECT_BACKOFF`] they span about 25 minutes of outage.
+pub const REMOVE_OBJECT_ATTEMPTS: u32 = 10;
+/// `uploads.remove_object`'s backoff: 10 s doubling up to 5 minutes.
+pub const REMOVE_OBJECT_BACKOFF: Backoff = Backoff { base: Duration::from_secs(10), max: Duration::from_secs(300) };
+
+/// The `uploads.remove_object` job for the object under `key` of upload `upload_id`.
+#[must_use]
+pub fn remove_object_job(key: &ObjectKey, upload_id: uuid::Uuid) -> NewJob {
+    let args = serde_json::json!({ "key": key.as_str(), "upload_id": upload_id });
+    NewJob { max_attempts: REMOVE_OBJECT_ATTEMPTS, ..NewJob::new(REMOVE_OBJECT, MAINTENANCE_QUEUE, args) }
+}
+
+/// Aborts unfinished writes in the object store (S3 multipart uploads, temporary files) older than the
+/// upload abandon deadline, which a crash mid-upload leaves (periodic, every `uploads.sweep_secs`).
+pub const ABORT_INCOMPLETE: &str = "uploads.abort_incomplete";
 
 /// What the standard kinds need.
 #[derive(Clone)]
@@ -60,6 +81,24 @@ pub fn standard(deps: &KindDeps) -> Vec<KindSpec> {
             every: Some(deps.sweep_every),
             handler: Arc::new(SweepUploads { pipeline: deps.pipeline.clone() }),
         },
+        KindSpec {
+            kind: REMOVE_OBJECT,
+            queue: MAINTENANCE_QUEUE,
+            max_attempts: REMOVE_OBJECT_ATTEMPTS,
+            backoff: REMOVE_OBJECT_BACKOFF,
+            timeout: Duration::from_secs(60),
+            every: None,
+            handler: Arc::new(RemoveObject { pipeline: deps.pipeline.clone() }),
+        },
+        KindSpec {
+            kind: ABORT_INCOMPLETE,
+            queue: MAINTENANCE_QUEUE,
+            max_attempts: 3,
+            backoff: HOUSEKEEPING_BACKOFF,
+            timeout: Duration::from_secs(120),
+            every: Some(deps.sweep_every),
+            handler: Arc::new(AbortIncomplete { pipeline: deps.pipeline.clone() }),
+        },
     ]
 }
 
@@ -94,6 +133,40 @@ impl JobHandler for SweepUploads {
     async fn run(&self, _job: &Job) -> Result<Option<serde_json::Value>, JobFailure> {
         let swept = self.pipeline.sweep().await.map_err(|e| JobFailure::Retry(e.to_string()))?;
         Ok(Some(serde_json::json!({ "abandoned": swept })))
+    }
+}
+
+/// `uploads.remove_object`: deletes the object under `args.key` (absent is done), retried while the store
+/// fails.
+struct RemoveObject {
+    pipeline: UploadPipelineHandle,
+}
+
+#[async_trait]
+impl JobHandler for RemoveObject {
+    async fn run(&self, job: &Job) -> Result<Option<serde_json::Value>, JobFailure> {
+        let key = job.args["key"]
+            .as_str()
+            .and_then(|k| ObjectKey::parse(k).ok())
+            .ok_or_else(|| JobFailure::Discard("the job names no valid object key".to_owned()))?;
+        self.pipeline.remove_object(&key).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
+        Ok(Some(serde_json::json!({ "removed": key.as_str() })))
+    }
+}
+
+/// `uploads.abort_incomplete`: aborts the object store's unfinished writes older than the abandon deadline.
+struct AbortIncomplete {
+    pipeline: UploadPipelineHandle,
+}
+
+#[async_trait]
+impl JobHandler for AbortIncomplete {
+    async fn run(&self, _job: &Job) -> Result<Option<serde_json::Value>, JobFailure> {
+        let aborted = self.pipeline.abort_incomplete().await.map_err(|e| JobFailure::Retry(e.to_string()))?;
+        if aborted > 0 {
+            tracing::info!(aborted, "aborted unfinished uploads in the object store");
+        }
+        Ok(Some(serde_json::json!({ "aborted": aborted })))
     }
 }
 

@@ -278,6 +278,7 @@ impl PipelineState {
                 record.content_type = content_type;
                 count("stored");
                 metrics::counter!("gantry_upload_bytes_total").increment(size);
+                self.deps.uploads.update_upload(&record).await?;
                 JobUpdate {
                     state: Some(JobState::Completed),
                     result: Some(serde_json::json!({"upload_id": record.id, "size": size, "sha256": record.sha256})),
@@ -285,34 +286,40 @@ impl PipelineState {
                 }
             }
             Outcome::Failed { code, remove_object } => {
-                if remove_object {
-                    self.remove_object(&record).await;
-                }
                 record.status = UploadStatus::Failed;
                 record.error = Some(code.clone());
                 count(&code);
+                if remove_object {
+                    // The object goes in a retried job stored with the failure, so a store that is down right
+                    // now (or this instance dying) cannot leave the bytes behind for good.
+                    let key = ObjectKey::parse(record.object_key.clone())
+                        .map_err(|e| PipelineError::Storage(e.to_string()))?;
+                    let job = crate::jobs::kinds::remove_object_job(&key, record.id);
+                    self.deps.uploads.update_upload_enqueueing(&record, &job).await?;
+                } else {
+                    self.deps.uploads.update_upload(&record).await?;
+                }
                 JobUpdate { state: Some(JobState::Discarded), error: Some(code), ..JobUpdate::default() }
             }
         };
-        self.deps.uploads.update_upload(&record).await?;
         if let Err(e) = self.deps.jobs.update(record.id, update).await {
             tracing::warn!(upload_id = %record.id, error = %e, "could not record the upload job's end");
         }
         Ok(record)
     }
 
-    async fn remove_object(&self, record: &UploadRecord) {
-        if let Ok(key) = ObjectKey::parse(record.object_key.clone())
-            && let Err(e) = self.deps.objects.delete(&key).await
-        {
-            tracing::warn!(upload_id = %record.id, error = %e, "could not remove an upload's object");
-        }
-    }
-
     async fn delete(&self, record: &UploadRecord) -> Result<(), PipelineError> {
         let key = ObjectKey::parse(record.object_key.clone()).map_err(|e| PipelineError::Storage(e.to_string()))?;
-        self.deps.objects.delete(&key).await.map_err(|e| PipelineError::Storage(e.to_string()))?;
-        self.deps.uploads.delete_upload(record.id).await?;
+        match self.deps.objects.delete(&key).await {
+            Ok(()) => self.deps.uploads.delete_upload(record.id).await?,
+            Err(e) => {
+                // The owner asked for the upload to go, and it goes now; its bytes follow when the store is
+                // back, by a retried job stored with the deletion (both or neither).
+                tracing::warn!(upload_id = %record.id, error = %e, "object store refused a delete; removing the object by a job");
+                let job = crate::jobs::kinds::remove_object_job(&key, record.id);
+                self.deps.uploads.delete_upload_enqueueing(record.id, &job).await?;
+            }
+        }
         metrics::counter!("gantry_uploads_deleted_total").increment(1);
         Ok(())
     }
@@ -507,6 +514,28 @@ impl UploadPipelineHandle {
     /// [`PipelineError`] when the stores fail, or [`CallError`]-derived errors when the actor is down.
     pub async fn sweep(&self) -> Result<usize, PipelineError> {
         self.slot.call(|reply| UploadPipelineMsg::Sweep { reply }).await?
+    }
+
+    /// Removes the object under `key` (the `uploads.remove_object` job): straight to the object store, not
+    /// through the mailbox, as the job runner already bounds how many run at once.
+    ///
+    /// # Errors
+    /// [`PipelineError::Storage`] when the store failed (the job retries).
+    pub async fn remove_object(&self, key: &ObjectKey) -> Result<(), PipelineError> {
+        let storage = |e: crate::ports::objects::ObjectStoreError| PipelineError::Storage(e.to_string());
+        // A `put` cut off by the outage may have left an unfinished multipart upload of the key.
+        self.deps.objects.abort_incomplete_of(key).await.map_err(storage)?;
+        self.deps.objects.delete(key).await.map_err(storage)
+    }
+
+    /// Aborts the unfinished writes in the object store older than the abandon deadline (the periodic
+    /// `uploads.abort_incomplete` job): no upload runs that long, so a crash left them. Returns how many.
+    ///
+    /// # Errors
+    /// [`PipelineError::Storage`] when the store failed (the job retries).
+    pub async fn abort_incomplete(&self) -> Result<u64, PipelineError> {
+        let cutoff = OffsetDateTime::now_utc() - self.deps.abandon_after;
+        self.deps.objects.abort_incomplete(cutoff).await.map_err(|e| PipelineError::Storage(e.to_string()))
     }
 
     /// Uploads in progress now.

@@ -10,3 +10,8 @@ CREATE TABLE object_multiparts (
 -- The sweep takes the oldest first; the removal of one object looks its uploads up by key.
 CREATE INDEX object_multiparts_started_at_idx ON object_multiparts (started_at);
 CREATE INDEX object_multiparts_object_key_idx ON object_multiparts (object_key);
+
+-- The instance receiving an upload's bytes: an upload still `receiving` whose instance stopped heart-beating
+-- (`instances`) is failed by the next sweep instead of after the long abandon deadline. NULL for uploads
+-- recorded before.
+ALTER TABLE uploads ADD COLUMN received_by uuid;

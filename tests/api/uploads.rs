@@ -345,6 +345,7 @@ async fn abandoned_uploads_are_swept() {
         status: UploadStatus::Receiving,
         error: None,
         created_at: time::OffsetDateTime::now_utc() - time::Duration::minutes(5),
+        received_by: None,
     };
     app.backends.uploads.create_upload(&record).await.expect("record");
     app.backends.jobs.create(&Job { id, state: JobState::Running, ..Job::new("upload", None) }).await.expect("job");

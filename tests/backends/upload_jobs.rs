@@ -182,6 +182,7 @@ impl Drop for Store {
 
 /// One `gantry` process with its public and admin URLs.
 pub(crate) struct Instance {
+    pub(crate) id: Uuid,
     pub(crate) child: Child,
     pub(crate) http: String,
 }
@@ -197,6 +198,7 @@ impl Instance {
         bucket: &str,
         extra: &[(&str, &str)],
     ) -> Self {
+        let id = Uuid::now_v7();
         let (port, admin_port) = (free_port(), free_port());
         let exchange = format!("gantry.events.test-{}", Uuid::new_v4().simple());
         let b = Backends {
@@ -207,7 +209,10 @@ impl Instance {
             s3_secret: store.secret.clone(),
         };
         let mut command = production_command(database, &b, (port, admin_port), &exchange, bucket);
-        command.env("GANTRY_JOBS__LEASE_SECS", "2").env("GANTRY_JOBS__POLL_MS", "50");
+        command
+            .env("GANTRY_INSTANCE_ID", id.to_string())
+            .env("GANTRY_JOBS__LEASE_SECS", "2")
+            .env("GANTRY_JOBS__POLL_MS", "50");
         for (key, value) in extra {
             command.env(key, value);
         }
@@ -220,7 +225,7 @@ impl Instance {
             assert!(child.try_wait().expect("status").is_none(), "the instance exited at start-up");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Self { child, http }
+        Self { id, child, http }
     }
 
     /// `kill -9`.
@@ -555,4 +560,56 @@ async fn s3_abort_incomplete_aborts_recorded_uploads_older_than_the_cut_off() {
         "an upload the store no longer knows counts nothing"
     );
     db.close().await;
+}
+
+/// `kill -9` of the instance receiving an upload: another instance's sweep fails the upload as `abandoned`
+/// within seconds of the receiver's heartbeat going stale (here a 3 s window), not after the hour-long
+/// abandon deadline, which stays at its default.
+#[tokio::test]
+async fn an_upload_of_a_killed_instance_is_failed_once_its_heartbeat_is_stale() {
+    use gantry_actors::ports::uploads::UploadStatus;
+    let Some(b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let store = Store::start().await;
+        let bucket = bucket();
+        let endpoint = format!("http://127.0.0.1:{}", store.port);
+        let fleet = [
+            ("GANTRY_ROTATION__HEARTBEAT_SECS", "1"),
+            ("GANTRY_ROTATION__LIVE_WITHIN_SECS", "3"),
+            ("GANTRY_UPLOADS__SWEEP_SECS", "1"),
+            ("GANTRY_JOBS__MAINTAIN_MS", "100"),
+        ];
+        let mut receiver = Instance::start(&database, &b, &store, &endpoint, &bucket, &fleet).await;
+        let _sweeper = Instance::start(&database, &b, &store, &endpoint, &bucket, &fleet).await;
+        let ports = PostgresDb::connect(&database, 2).await.expect("postgres").ports();
+        let client = reqwest::Client::new();
+        let token = receiver.guest_token(&client).await;
+
+        // An upload whose body starts and then waits.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+        let request = client
+            .post(format!("{}/v1/uploads", receiver.http))
+            .header("x-upload-token", &token)
+            .header("content-type", "image/png")
+            .body(reqwest::Body::wrap_stream(tokio_stream_of(rx)))
+            .send();
+        let request = tokio::spawn(request);
+        tx.send(Ok(png(64 * 1024))).await.expect("body");
+        let receiving = wait_for_job(&ports.jobs, "upload", "running", |j| j.state == JobState::Running).await;
+        let record = ports.uploads.get_upload(receiving.id).await.expect("get").expect("recorded");
+        assert_eq!((record.status, record.received_by), (UploadStatus::Receiving, Some(receiver.id)));
+
+        receiver.kill();
+        drop(tx);
+        let _ = request.await;
+        let failed = wait_for_job(&ports.jobs, "upload", "discarded", |j| {
+            j.id == receiving.id && j.state == JobState::Discarded
+        })
+        .await;
+        assert_eq!(failed.error.as_deref(), Some("abandoned"));
+        let record = ports.uploads.get_upload(receiving.id).await.expect("get").expect("kept");
+        // Within `wait_for_job`'s minute, with `uploads.abandon_after_secs` at its default of an hour.
+        assert_eq!((record.status, record.error.as_deref()), (UploadStatus::Failed, Some("abandoned")));
+    })
+    .await;
 }

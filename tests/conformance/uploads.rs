@@ -22,6 +22,7 @@ fn upload(owner: &str) -> UploadRecord {
         status: UploadStatus::Receiving,
         error: None,
         created_at: OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("valid instant"),
+        received_by: Some(Uuid::now_v7()),
     }
 }
 

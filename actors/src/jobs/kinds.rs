@@ -149,8 +149,9 @@ impl JobHandler for RemoveObject {
             .as_str()
             .and_then(|k| ObjectKey::parse(k).ok())
             .ok_or_else(|| JobFailure::Discard("the job names no valid object key".to_owned()))?;
-        self.pipeline.remove_object(&key).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
-        Ok(Some(serde_json::json!({ "removed": key.as_str() })))
+        let upload = job.args["upload_id"].as_str().and_then(|id| uuid::Uuid::parse_str(id).ok());
+        let removed = self.pipeline.remove_object(&key, upload).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
+        Ok(Some(serde_json::json!({ "key": key.as_str(), "removed": removed })))
     }
 }
 

@@ -68,6 +68,10 @@ pub struct UploadRecord {
     /// When the upload started.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// The instance receiving its bytes (`None` for uploads recorded before this was kept): while it is
+    /// `receiving` and that instance stops heart-beating, nobody will finish it, and the sweep fails it at once.
+    #[serde(default)]
+    pub received_by: Option<Uuid>,
 }
 
 /// The upload store capability.
@@ -79,7 +83,8 @@ pub trait UploadStore: Send + Sync + 'static {
     /// The database is unreachable.
     async fn create_upload(&self, upload: &UploadRecord) -> Result<(), Unavailable>;
 
-    /// Replaces the record (status, size, digest, error).
+    /// Replaces the record (status, size, digest, error); the owner, object key, start and receiving instance
+    /// stay as created.
     ///
     /// # Errors
     /// The database is unreachable.

@@ -13,7 +13,7 @@ use super::{Exec, Fields, SqlDb, SqlRow, Value, all, args, backend, count_to_db,
 /// The columns [`upload_from_row`] reads (static SQL, see `jobs.rs`).
 macro_rules! upload_columns {
     () => {
-        "id, owner, object_key, filename, content_type, size, sha256, status, error, created_at"
+        "id, owner, object_key, filename, content_type, size, sha256, status, error, created_at, received_by"
     };
 }
 
@@ -34,8 +34,11 @@ impl<D: SqlDb> SqlUploads<D> {
 #[async_trait]
 impl<D: SqlDb> UploadStore for SqlUploads<D> {
     async fn create_upload(&self, upload: &UploadRecord) -> Result<(), Unavailable> {
-        let sql =
-            concat!("INSERT INTO uploads (", upload_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+        let sql = concat!(
+            "INSERT INTO uploads (",
+            upload_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        );
         let args = args![
             upload.id,
             &upload.owner,
@@ -47,6 +50,7 @@ impl<D: SqlDb> UploadStore for SqlUploads<D> {
             upload.status.as_str(),
             upload.error.as_deref(),
             upload.created_at,
+            upload.received_by,
         ];
         execute(&self.db, "create_upload", sql, args).await?;
         Ok(())
@@ -166,5 +170,6 @@ fn upload_from_row<R: SqlRow>(row: &R) -> Result<UploadRecord, Unavailable> {
         status: f.parse("status", UploadStatus::parse)?,
         error: f.opt_text("error")?,
         created_at: f.time("created_at")?,
+        received_by: f.opt_uuid("received_by")?,
     })
 }

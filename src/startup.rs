@@ -553,6 +553,10 @@ fn job_runner_handle(
         keep_finished: Duration::from_secs(jobs.keep_finished_secs),
         prune_every: Duration::from_secs(jobs.prune_every_secs),
         sweep_every: Duration::from_secs(settings.uploads.sweep_secs),
+        sessions: Arc::clone(&backends.sessions),
+        accounts: Arc::clone(&backends.accounts),
+        session_lifetime: Duration::from_secs(settings.sessions.absolute_ttl_days * 24 * 3600)
+            + Duration::from_secs(settings.sessions.access_ttl_secs),
     });
     kinds.extend(job_kinds::drills());
     telemetry::registry::register_job_series(kinds.iter().map(|k| (k.kind, k.queue)));

@@ -177,6 +177,24 @@ pub async fn disabling_and_enabling_a_user_round_trips(accounts: Arc<dyn Account
     assert!(!accounts.set_disabled(Uuid::now_v7(), Some(first)).await.expect("unknown"));
 }
 
+/// Pruning epochs removes the per-user epochs strictly older than the cut-off and never the global one, however
+/// old; the others keep their values, and pruning again removes nothing.
+pub async fn prune_epochs_removes_old_user_epochs_only(accounts: Arc<dyn AccountStore>) {
+    let (alice, bob, carol) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    accounts.raise_epoch(None, 1_000).await.expect("raise");
+    accounts.raise_epoch(Some(alice), 2_000).await.expect("raise");
+    accounts.raise_epoch(Some(bob), 5_000).await.expect("raise");
+    accounts.raise_epoch(Some(carol), 9_000).await.expect("raise");
+
+    let pruned = accounts.prune_epochs(5_000).await.expect("prune");
+    let again = accounts.prune_epochs(5_000).await.expect("prune again");
+
+    assert_eq!((pruned, again), (1, 0));
+    let epochs = accounts.epochs().await.expect("epochs");
+    assert_eq!(epochs.global_ms, 1_000, "the global epoch stays");
+    assert_eq!(epochs.users, HashMap::from([(bob, 5_000), (carol, 9_000)]));
+}
+
 sql_cases!(
     accounts: users_round_trip_and_duplicate_email_is_taken,
     disabling_and_enabling_a_user_round_trips,
@@ -184,6 +202,7 @@ sql_cases!(
     raise_epoch_is_monotonic_and_per_scope,
     concurrent_epoch_raises_never_lower_it,
     revocation_notices_come_newest_first_with_filled_in_counts,
+    prune_epochs_removes_old_user_epochs_only,
 );
 
 /// A revocation notice and its job are stored in one transaction: both land together, and when the job cannot

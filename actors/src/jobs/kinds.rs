@@ -9,8 +9,10 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::runner::{Backoff, JobFailure, JobHandler, KindSpec};
+use crate::ports::accounts::AccountStore;
 use crate::ports::jobs::{Job, JobStore, NewJob};
 use crate::ports::objects::ObjectKey;
+use crate::ports::sessions::SessionStore;
 use crate::uploads::pipeline::UploadPipelineHandle;
 
 /// The queue of housekeeping kinds (sweeps and pruning), so they never wait behind user work.
@@ -41,6 +43,10 @@ pub fn remove_object_job(key: &ObjectKey, upload_id: uuid::Uuid) -> NewJob {
 /// upload abandon deadline, which a crash mid-upload leaves (periodic, every `uploads.sweep_secs`).
 pub const ABORT_INCOMPLETE: &str = "uploads.abort_incomplete";
 
+/// Prunes ended sessions and per-user revocation epochs that can no longer reject anything (periodic, every
+/// `jobs.prune_every_secs`).
+pub const PRUNE_SESSIONS: &str = "sessions.prune";
+
 /// What the standard kinds need.
 #[derive(Clone)]
 pub struct KindDeps {
@@ -54,6 +60,13 @@ pub struct KindDeps {
     pub prune_every: Duration,
     /// How often abandoned uploads are swept.
     pub sweep_every: Duration,
+    /// Sessions (pruning).
+    pub sessions: Arc<dyn SessionStore>,
+    /// Users and their epochs (pruning).
+    pub accounts: Arc<dyn AccountStore>,
+    /// The longest a session's tokens can be accepted after it was created (absolute lifetime plus one
+    /// access token's lifetime): an epoch older than this rejects nothing more.
+    pub session_lifetime: Duration,
 }
 
 /// Housekeeping backoff: a few seconds, then up to a minute.
@@ -98,6 +111,19 @@ pub fn standard(deps: &KindDeps) -> Vec<KindSpec> {
             timeout: Duration::from_secs(120),
             every: Some(deps.sweep_every),
             handler: Arc::new(AbortIncomplete { pipeline: deps.pipeline.clone() }),
+        },
+        KindSpec {
+            kind: PRUNE_SESSIONS,
+            queue: MAINTENANCE_QUEUE,
+            max_attempts: 3,
+            backoff: HOUSEKEEPING_BACKOFF,
+            timeout: Duration::from_secs(120),
+            every: Some(deps.prune_every),
+            handler: Arc::new(PruneSessions {
+                sessions: Arc::clone(&deps.sessions),
+                accounts: Arc::clone(&deps.accounts),
+                lifetime: deps.session_lifetime,
+            }),
         },
     ]
 }
@@ -152,6 +178,30 @@ impl JobHandler for RemoveObject {
         let upload = job.args["upload_id"].as_str().and_then(|id| uuid::Uuid::parse_str(id).ok());
         let removed = self.pipeline.remove_object(&key, upload).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
         Ok(Some(serde_json::json!({ "key": key.as_str(), "removed": removed })))
+    }
+}
+
+/// `sessions.prune`: deletes ended sessions (and their revocation entries) and the per-user epochs older
+/// than a session's whole life.
+struct PruneSessions {
+    sessions: Arc<dyn SessionStore>,
+    accounts: Arc<dyn AccountStore>,
+    lifetime: Duration,
+}
+
+#[async_trait]
+impl JobHandler for PruneSessions {
+    async fn run(&self, _job: &Job) -> Result<Option<serde_json::Value>, JobFailure> {
+        let now = OffsetDateTime::now_utc();
+        let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        let sessions = self.sessions.prune_expired(now_ms).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
+        let lifetime_ms = i64::try_from(self.lifetime.as_millis()).unwrap_or(i64::MAX);
+        let epochs = self
+            .accounts
+            .prune_epochs(now_ms.saturating_sub(lifetime_ms))
+            .await
+            .map_err(|e| JobFailure::Retry(e.to_string()))?;
+        Ok(Some(serde_json::json!({ "sessions": sessions, "epochs": epochs })))
     }
 }
 

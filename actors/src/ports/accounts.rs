@@ -168,4 +168,12 @@ pub trait AccountStore: Send + Sync + 'static {
     /// # Errors
     /// The database is unreachable.
     async fn revocations(&self, limit: u32) -> Result<Vec<RevocationNotice>, AccountStoreError>;
+
+    /// Deletes the per-user epochs older than `before_ms` (never the global one): once every session created
+    /// before an epoch has reached its absolute expiry, the epoch rejects nothing more. Every instance loads
+    /// all epochs into its revocation view, so this keeps that load small. Returns how many went.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn prune_epochs(&self, before_ms: i64) -> Result<u64, AccountStoreError>;
 }

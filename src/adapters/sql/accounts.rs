@@ -170,6 +170,11 @@ impl<D: AccountsDialect> AccountStore for SqlAccounts<D> {
         Ok(())
     }
 
+    async fn prune_epochs(&self, before_ms: i64) -> Result<u64, AccountStoreError> {
+        let sql = "DELETE FROM session_epochs WHERE user_id <> $1 AND not_before_ms < $2";
+        Ok(execute(&self.db, "prune_epochs", sql, args![GLOBAL_EPOCH_KEY, before_ms]).await?)
+    }
+
     async fn revocations(&self, limit: u32) -> Result<Vec<RevocationNotice>, AccountStoreError> {
         // Ties on the timestamp fall back to the id, whose v7 prefix is also the creation time.
         let sql = concat!(

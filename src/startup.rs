@@ -303,7 +303,6 @@ impl Application {
             RegistryDeps {
                 accounts: Arc::clone(&backends.accounts),
                 sessions: Arc::clone(&backends.sessions),
-                jobs: Arc::clone(&backends.jobs),
                 bus: Arc::clone(&backends.bus),
                 keyring: secrets.shared_keyring(),
                 view: RevocationView::default().shared(),

@@ -21,6 +21,7 @@ mod postgres;
 mod production;
 mod rabbitmq;
 mod redis;
+mod revocation_jobs;
 mod rotation;
 mod s3;
 mod upload_jobs;

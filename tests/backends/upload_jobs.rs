@@ -185,6 +185,7 @@ pub(crate) struct Instance {
     pub(crate) id: Uuid,
     pub(crate) child: Child,
     pub(crate) http: String,
+    pub(crate) admin: String,
 }
 
 impl Instance {
@@ -225,7 +226,7 @@ impl Instance {
             assert!(child.try_wait().expect("status").is_none(), "the instance exited at start-up");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Self { id, child, http }
+        Self { id, child, http, admin: format!("http://127.0.0.1:{admin_port}") }
     }
 
     /// `kill -9`.

@@ -246,3 +246,53 @@ mod together {
         crate::on_postgres(super::revocation_notice_and_its_job_commit_together).await;
     }
 }
+
+/// A revocation notice and its evidence runner job are stored in one transaction: the job waits for the runner
+/// (`available`, with its kind, owner and attempts), and when its id is taken nothing is stored.
+pub async fn revocation_notice_and_its_runner_job_commit_together(ports: gantry::adapters::sql::SqlPorts) {
+    use gantry_actors::ports::jobs::{JobState, NewJob};
+    let (accounts, jobs) = (ports.accounts, ports.jobs);
+    let notice = |id| RevocationNotice {
+        id,
+        scope: RevocationScope::All,
+        user_id: None,
+        reason: "incident".to_owned(),
+        requested_by: "cli".to_owned(),
+        not_before_ms: 1_800_000_000_000,
+        active_sessions: None,
+        user_message: None,
+        refused_requests: 0,
+        created_at: time::OffsetDateTime::now_utc(),
+    };
+    let evidence = |id| NewJob {
+        id,
+        owner: Some("cli".into()),
+        max_attempts: 5,
+        ..NewJob::new("sessions.revoke_all", "default", serde_json::json!({ "notice_id": id }))
+    };
+    let first = notice(uuid::Uuid::now_v7());
+    accounts.record_revocation_enqueueing(&first, &evidence(first.id)).await.expect("record");
+    let job = jobs.get(first.id).await.expect("get").expect("job stored");
+    assert_eq!(
+        (job.kind.as_str(), job.state, job.owner.as_deref()),
+        ("sessions.revoke_all", JobState::Available, Some("cli"))
+    );
+    assert_eq!(job.max_attempts, 5);
+
+    let clash = notice(uuid::Uuid::now_v7());
+    accounts.record_revocation_enqueueing(&clash, &evidence(first.id)).await.expect_err("the job id is taken");
+    let stored = accounts.revocations(10).await.expect("list");
+    assert_eq!(stored.iter().map(|n| n.id).collect::<Vec<_>>(), vec![first.id], "no notice without its job");
+}
+
+mod together_with_runner_job {
+    #[tokio::test]
+    async fn sqlite() {
+        crate::on_sqlite(super::revocation_notice_and_its_runner_job_commit_together).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        crate::on_postgres(super::revocation_notice_and_its_runner_job_commit_together).await;
+    }
+}

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::runner::{Backoff, JobFailure, JobHandler, KindSpec};
-use crate::ports::accounts::AccountStore;
+use crate::ports::accounts::{AccountStore, RevocationNotice};
 use crate::ports::jobs::{Job, JobStore, NewJob};
 use crate::ports::objects::ObjectKey;
 use crate::ports::sessions::SessionStore;
@@ -47,6 +47,34 @@ pub const ABORT_INCOMPLETE: &str = "uploads.abort_incomplete";
 /// `jobs.prune_every_secs`).
 pub const PRUNE_SESSIONS: &str = "sessions.prune";
 
+/// Completes the evidence of a revoke-all: counts the sessions it affected into its notice's
+/// `active_sessions` (enqueued in the same transaction as the revocation).
+pub const REVOKE_ALL: &str = "sessions.revoke_all";
+/// The same for one user's sessions.
+pub const REVOKE_USER: &str = "sessions.revoke_user";
+/// The revocation evidence kinds' attempts and backoff: a second, doubling to 30 s (the rotation waits for the
+/// count).
+const EVIDENCE_ATTEMPTS: u32 = 5;
+const EVIDENCE_BACKOFF: Backoff = Backoff { base: Duration::from_secs(1), max: Duration::from_secs(30) };
+
+/// The runner job completing `notice`'s evidence: the notice's id (so `GET /admin/jobs/{id}` follows it), its
+/// requester as owner, on the default queue.
+#[must_use]
+pub fn revocation_evidence_job(notice: &RevocationNotice) -> NewJob {
+    let kind = if notice.user_id.is_some() { REVOKE_USER } else { REVOKE_ALL };
+    let args = serde_json::json!({
+        "notice_id": notice.id,
+        "user_id": notice.user_id,
+        "not_before_ms": notice.not_before_ms,
+    });
+    NewJob {
+        id: notice.id,
+        owner: Some(notice.requested_by.clone()),
+        max_attempts: EVIDENCE_ATTEMPTS,
+        ..NewJob::new(kind, crate::ports::jobs::DEFAULT_QUEUE, args)
+    }
+}
+
 /// What the standard kinds need.
 #[derive(Clone)]
 pub struct KindDeps {
@@ -75,7 +103,7 @@ const HOUSEKEEPING_BACKOFF: Backoff = Backoff { base: Duration::from_secs(5), ma
 /// The kinds every instance runs.
 #[must_use]
 pub fn standard(deps: &KindDeps) -> Vec<KindSpec> {
-    vec![
+    let mut kinds = vec![
         KindSpec {
             kind: PRUNE_JOBS,
             queue: MAINTENANCE_QUEUE,
@@ -125,7 +153,22 @@ pub fn standard(deps: &KindDeps) -> Vec<KindSpec> {
                 lifetime: deps.session_lifetime,
             }),
         },
-    ]
+    ];
+    for kind in [REVOKE_ALL, REVOKE_USER] {
+        kinds.push(KindSpec {
+            kind,
+            queue: crate::ports::jobs::DEFAULT_QUEUE,
+            max_attempts: EVIDENCE_ATTEMPTS,
+            backoff: EVIDENCE_BACKOFF,
+            timeout: Duration::from_secs(60),
+            every: None,
+            handler: Arc::new(RevocationEvidence {
+                sessions: Arc::clone(&deps.sessions),
+                accounts: Arc::clone(&deps.accounts),
+            }),
+        });
+    }
+    kinds
 }
 
 /// The kinds as the runner's table.
@@ -202,6 +245,36 @@ impl JobHandler for PruneSessions {
             .await
             .map_err(|e| JobFailure::Retry(e.to_string()))?;
         Ok(Some(serde_json::json!({ "sessions": sessions, "epochs": epochs })))
+    }
+}
+
+/// `sessions.revoke_all` / `sessions.revoke_user`: counts the sessions the revocation affected (the user's,
+/// or all) into its notice. Counting again on a retry gives the count at that time, like the first attempt.
+struct RevocationEvidence {
+    sessions: Arc<dyn SessionStore>,
+    accounts: Arc<dyn AccountStore>,
+}
+
+#[async_trait]
+impl JobHandler for RevocationEvidence {
+    async fn run(&self, job: &Job) -> Result<Option<serde_json::Value>, JobFailure> {
+        let notice = job.args["notice_id"]
+            .as_str()
+            .and_then(|id| uuid::Uuid::parse_str(id).ok())
+            .ok_or_else(|| JobFailure::Discard("the job names no revocation notice".to_owned()))?;
+        let user = job.args["user_id"].as_str().and_then(|id| uuid::Uuid::parse_str(id).ok());
+        let now_ms = i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        let count = match user {
+            Some(user) => self.sessions.list_for_user(user, now_ms).await.map(|v| v.len() as u64),
+            None => self.sessions.count_active(now_ms).await,
+        }
+        .map_err(|e| JobFailure::Retry(format!("count unavailable: {e}")))?;
+        self.accounts.set_revocation_count(notice, count).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
+        let not_before = job.args["not_before_ms"]
+            .as_i64()
+            .and_then(|ms| OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok())
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
+        Ok(Some(serde_json::json!({ "not_before": not_before, "active_sessions": count })))
     }
 }
 

@@ -176,4 +176,15 @@ pub trait AccountStore: Send + Sync + 'static {
     /// # Errors
     /// The database is unreachable.
     async fn prune_epochs(&self, before_ms: i64) -> Result<u64, AccountStoreError>;
+
+    /// Records a revocation notice and enqueues, in the same transaction, the runner job that completes its
+    /// evidence (the count of affected sessions): a crash right after the revocation cannot lose it.
+    ///
+    /// # Errors
+    /// The database is unreachable, or a job with this id exists; then neither is stored.
+    async fn record_revocation_enqueueing(
+        &self,
+        notice: &RevocationNotice,
+        job: &super::jobs::NewJob,
+    ) -> Result<(), AccountStoreError>;
 }

@@ -203,7 +203,8 @@ impl Backends {
                     create_bucket: settings.s3.create_bucket,
                 })
                 .await
-                .context("building the S3 client")?;
+                .context("building the S3 client")?
+                .with_ledger(Arc::clone(&ports.multiparts));
                 let amqp_url = settings.amqp_url.as_ref().context("GANTRY_AMQP_URL is not set")?;
                 let bus = AmqpBus::start(
                     AmqpSettings {
@@ -302,7 +303,6 @@ impl Application {
             RegistryDeps {
                 accounts: Arc::clone(&backends.accounts),
                 sessions: Arc::clone(&backends.sessions),
-                jobs: Arc::clone(&backends.jobs),
                 bus: Arc::clone(&backends.bus),
                 keyring: secrets.shared_keyring(),
                 view: RevocationView::default().shared(),
@@ -326,6 +326,9 @@ impl Application {
                 jobs: Arc::clone(&backends.jobs),
                 objects: Arc::clone(&backends.objects),
                 abandon_after: Duration::from_secs(settings.uploads.abandon_after_secs),
+                fleet: Arc::clone(&backends.fleet),
+                instance: instance_id,
+                live_within: Duration::from_secs(settings.rotation.live_within_secs),
                 max_in_flight_per_client: settings.uploads.max_in_flight_per_client,
                 mailbox: Mailbox::new(upload_pipeline::NAME, settings.actors.mailbox_capacity),
             },
@@ -550,6 +553,10 @@ fn job_runner_handle(
         keep_finished: Duration::from_secs(jobs.keep_finished_secs),
         prune_every: Duration::from_secs(jobs.prune_every_secs),
         sweep_every: Duration::from_secs(settings.uploads.sweep_secs),
+        sessions: Arc::clone(&backends.sessions),
+        accounts: Arc::clone(&backends.accounts),
+        session_lifetime: Duration::from_secs(settings.sessions.absolute_ttl_days * 24 * 3600)
+            + Duration::from_secs(settings.sessions.access_ttl_secs),
     });
     kinds.extend(crate::rotation::kinds(rotations));
     kinds.extend(job_kinds::drills());

@@ -274,10 +274,20 @@ const FLUSH_REASONS: &[&str] = &["version_gap", "version_ahead", "version_check"
 const TEMPLATE_STAGES: &[&str] = &["load", "import", "resolve"];
 const ROTATION_STEPS: &[&str] = &["validate", "stage", "smoke", "promote", "invalidate", "rollback"];
 const SECRET_ACTIONS: &[&str] = &["staged", "promoted", "restored", "rolled_back"];
-const OBJECT_OPS: &[&str] = &["put", "get", "delete", "health", "presign"];
+const OBJECT_OPS: &[&str] = &["put", "get", "delete", "health", "presign", "abort", "list_multipart"];
 const CACHE_OPS: &[&str] = &["get", "set", "delete", "health"];
-const SESSION_OPS: &[&str] =
-    &["insert", "get", "read", "replace_if", "revoke", "revoked_since", "count_active", "list_for_user", "health"];
+const SESSION_OPS: &[&str] = &[
+    "insert",
+    "get",
+    "read",
+    "replace_if",
+    "revoke",
+    "revoked_since",
+    "count_active",
+    "list_for_user",
+    "health",
+    "prune_expired",
+];
 
 fn zero(name: &'static str, labels: &[(&'static str, &'static str)]) {
     let labels: Vec<metrics::Label> = labels.iter().map(|(k, v)| metrics::Label::new(*k, *v)).collect();

@@ -3,16 +3,17 @@
 
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
+use gantry_actors::ports::jobs::NewJob;
 use gantry_actors::ports::uploads::{UploadRecord, UploadStatus, UploadStore};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Fields, SqlDb, SqlRow, all, args, count_to_db, execute, one, optional};
+use super::{Exec, Fields, SqlDb, SqlRow, Value, all, args, backend, count_to_db, execute, one, optional, unavailable};
 
 /// The columns [`upload_from_row`] reads (static SQL, see `jobs.rs`).
 macro_rules! upload_columns {
     () => {
-        "id, owner, object_key, filename, content_type, size, sha256, status, error, created_at"
+        "id, owner, object_key, filename, content_type, size, sha256, status, error, created_at, received_by"
     };
 }
 
@@ -33,8 +34,11 @@ impl<D: SqlDb> SqlUploads<D> {
 #[async_trait]
 impl<D: SqlDb> UploadStore for SqlUploads<D> {
     async fn create_upload(&self, upload: &UploadRecord) -> Result<(), Unavailable> {
-        let sql =
-            concat!("INSERT INTO uploads (", upload_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+        let sql = concat!(
+            "INSERT INTO uploads (",
+            upload_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        );
         let args = args![
             upload.id,
             &upload.owner,
@@ -46,26 +50,14 @@ impl<D: SqlDb> UploadStore for SqlUploads<D> {
             upload.status.as_str(),
             upload.error.as_deref(),
             upload.created_at,
+            upload.received_by,
         ];
         execute(&self.db, "create_upload", sql, args).await?;
         Ok(())
     }
 
     async fn update_upload(&self, upload: &UploadRecord) -> Result<(), Unavailable> {
-        // Only what changes during an upload's life: the id, owner, object key and start time are fixed when
-        // it is created (the owner decides access, so an update must not move the upload to someone else).
-        // An unknown id updates nothing, as the port has no `NotFound` to report.
-        let sql = "UPDATE uploads SET filename = $2, content_type = $3, size = $4, sha256 = $5, status = $6, \
-                   error = $7 WHERE id = $1";
-        let args = args![
-            upload.id,
-            upload.filename.as_deref(),
-            &upload.content_type,
-            count_to_db(upload.size),
-            &upload.sha256,
-            upload.status.as_str(),
-            upload.error.as_deref(),
-        ];
+        let (sql, args) = update_statement(upload);
         execute(&self.db, "update_upload", sql, args).await?;
         Ok(())
     }
@@ -126,6 +118,42 @@ impl<D: SqlDb> UploadStore for SqlUploads<D> {
         let rows = all(&self.db, "stale_uploads", sql, args![started_before, i64::from(limit)]).await?;
         rows.iter().map(upload_from_row).collect()
     }
+
+    async fn update_upload_enqueueing(&self, upload: &UploadRecord, job: &NewJob) -> Result<(), Unavailable> {
+        let failed = |e: sqlx::Error| unavailable(backend::<D>(), "update_upload_enqueueing", &e);
+        let mut tx = self.db.begin().await.map_err(failed)?;
+        let (sql, args) = update_statement(upload);
+        tx.execute(sql, args).await.map_err(failed)?;
+        // A duplicate (the same job id enqueued twice) is already there: nothing is lost.
+        super::jobs::enqueue_on(&mut tx, job).await.map_err(failed)?;
+        D::commit(tx).await.map_err(failed)
+    }
+
+    async fn delete_upload_enqueueing(&self, id: Uuid, job: &NewJob) -> Result<(), Unavailable> {
+        let failed = |e: sqlx::Error| unavailable(backend::<D>(), "delete_upload_enqueueing", &e);
+        let mut tx = self.db.begin().await.map_err(failed)?;
+        tx.execute("DELETE FROM uploads WHERE id = $1", args![id]).await.map_err(failed)?;
+        super::jobs::enqueue_on(&mut tx, job).await.map_err(failed)?;
+        D::commit(tx).await.map_err(failed)
+    }
+}
+
+/// The statement replacing what changes during an upload's life: the id, owner, object key and start time are
+/// fixed when it is created (the owner decides access, so an update must not move the upload to someone
+/// else). An unknown id updates nothing, as the port has no `NotFound` to report.
+fn update_statement(upload: &UploadRecord) -> (&'static str, Vec<Value>) {
+    let sql = "UPDATE uploads SET filename = $2, content_type = $3, size = $4, sha256 = $5, status = $6, \
+               error = $7 WHERE id = $1";
+    let args = args![
+        upload.id,
+        upload.filename.as_deref(),
+        &upload.content_type,
+        count_to_db(upload.size),
+        &upload.sha256,
+        upload.status.as_str(),
+        upload.error.as_deref(),
+    ];
+    (sql, args)
 }
 
 /// Reads an upload from a row selected with [`upload_columns!`].
@@ -142,5 +170,6 @@ fn upload_from_row<R: SqlRow>(row: &R) -> Result<UploadRecord, Unavailable> {
         status: f.parse("status", UploadStatus::parse)?,
         error: f.opt_text("error")?,
         created_at: f.time("created_at")?,
+        received_by: f.opt_uuid("received_by")?,
     })
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Job runner throughput and enqueue-to-start latency on Postgres with 1 or 2 instances, using the no-op drill
 # kind (compiled in with `--features chaos`; a plain release build does not have it).
-#   source /work/s3env.sh   # production profile: Postgres, Redis, RabbitMQ and an S3 store must be reachable
+#   export GANTRY_TEST_POSTGRES_URL=… GANTRY_TEST_REDIS_URL=… GANTRY_TEST_AMQP_URL=… GANTRY_TEST_S3_ENDPOINT=…
+#     GANTRY_TEST_S3_ACCESS_KEY_ID=… GANTRY_TEST_S3_SECRET_ACCESS_KEY=…   # as .ci/run exports them (production profile)
 #   bench/jobs.sh [instances=1] [jobs=50000] [concurrency=64]
 # Throughput: `jobs` rows inserted in one statement while the instances run; jobs/s = jobs / (last finish -
 # first start). Latency: then 20 batches of 50 jobs, 100 ms apart (500 jobs/s offered); p50/p99 of
@@ -9,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1}; total=${2:-50000}; conc=${3:-64}
-: "${GANTRY_TEST_POSTGRES_URL:?source /work/s3env.sh first}"
+: "${GANTRY_TEST_POSTGRES_URL:?export the GANTRY_TEST_* backend variables first (see .ci/run)}"
 target=${CARGO_TARGET_DIR:-target}
 bin=${BENCH_BIN:-$target/release/gantry}
 [ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release --features chaos --bin gantry >/dev/null 2>&1

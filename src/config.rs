@@ -103,6 +103,10 @@ pub struct Settings {
     /// Or a file holding it (`GANTRY_SMOKE_PASSWORD_FILE`).
     #[serde(default)]
     pub smoke_password_file: Option<std::path::PathBuf>,
+    /// Crash drills in chaos builds only (`GANTRY_CHAOS_ROTATION_PAUSE`): the rotation step whose start a
+    /// rotation's first attempt stops at, until the process is killed. Ignored by other builds.
+    #[serde(default)]
+    pub chaos_rotation_pause: Option<String>,
     /// HTTP limits and timeouts.
     pub http: HttpSettings,
     /// Actor limits.

@@ -1,36 +1,38 @@
-//! Secret rotation as a job: the runbook (validate → stage on every instance → smoke test → promote on every
-//! instance → force re-login → record evidence) run by one instance, with the secret store actor of every
-//! instance doing the version changes ([`SecretStep`] commands over the bus, each acknowledged). Any failure
-//! after staging puts every instance back to the versions it had (`restore`), and the job ends `failed` with
-//! the step and the reason. One rotation (or rollback) at a time per instance: a second → 409.
+//! Secret rotation as a runner job: the runbook (validate → stage on every instance → smoke test → promote on
+//! every instance → force re-login → record evidence) run by whichever instance's job runner claims it, with the
+//! secret store actor of every instance doing the version changes ([`SecretStep`] commands over the bus, each
+//! acknowledged). Any failure after staging puts every instance back to the versions it had (`restore`), and
+//! the job ends `discarded` with the step and the reason. One rotation (or rollback) at a time across the fleet:
+//! the job holds the database's unique key [`FLEET_LOCK`], a second → 409.
+//!
+//! When the instance running it dies, its lease expires and another instance resumes the job from the steps
+//! recorded so far (every step is safe to repeat), so the fleet ends fully promoted or fully restored.
 //!
 //! Progress is the job's (`GET /admin/jobs/{id}`): `{step, steps: [{name, state, started_at, finished_at,
-//! detail}]}`. The evidence record (`GET /admin/rotations/{id}`) has the same id.
+//! detail, attempt}]}`. The evidence record (`GET /admin/rotations/{id}`) has the same id.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use gantry_actors::jobs::runner::{Backoff, JobFailure, JobHandler, KindSpec};
 use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::accounts::AccountStore;
 use gantry_actors::ports::bus::{Bus, BusSignal, Event};
-use gantry_actors::ports::jobs::{Job, JobState, JobStore, JobUpdate};
+use gantry_actors::ports::jobs::{Job, JobStore, JobUpdate, NewJob};
 use gantry_actors::ports::objects::ObjectStore;
 use gantry_actors::ports::rotations::{Fleet, RotationRecord, RotationStart, RotationStore};
 use gantry_actors::ports::secrets::SecretSource;
 use gantry_actors::secrets::Fingerprint;
 use gantry_actors::secrets::keyring::{SecretOrigin, SecretVersion, VersionChange, Versions};
-use gantry_actors::secrets::store::SecretStoreHandle;
+use gantry_actors::secrets::store::{ALREADY_CURRENT, SecretStoreHandle};
 use gantry_actors::secrets::{KeyRing, SecretName, SecretStep};
 use gantry_actors::sessions::SessionRegistryHandle;
 use gantry_actors::sessions::registry::RevokeTarget;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-/// A `running` evidence record older than this belongs to an instance that died mid-rotation.
-const ABANDONED_AFTER: time::Duration = time::Duration::minutes(10);
 
 /// How long to wait for every instance's acknowledgement of a step, and how fresh a heartbeat must be.
 #[derive(Debug, Clone)]
@@ -43,9 +45,9 @@ pub struct RotationSettings {
     pub tokens: gantry_actors::sessions::TokenSettings,
     /// Guest-token settings (to issue one with the pending upload secret).
     pub guest: gantry_actors::uploads::guest_token::GuestTokenSettings,
-    /// The lease of the rotation's job (`jobs.lease_secs`), renewed by this instance's job runner: when this
-    /// instance dies mid-rotation, the job is discarded once it expired and the fleet-wide lock is free.
-    pub job_lease: Duration,
+    /// Chaos builds only (`chaos_rotation_pause`): the step whose start a rotation's first attempt stops at,
+    /// for the crash drills that kill its instance there.
+    pub chaos_pause: Option<String>,
 }
 
 /// The live-uniqueness key of every rotation and rollback job: one at a time across the fleet.
@@ -83,7 +85,7 @@ pub struct RotationDeps {
 }
 
 /// `POST /admin/secrets/rotate` and `POST /admin/secrets/rollback` bodies.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RotateRequest {
     /// The deployment this belongs to.
@@ -118,29 +120,67 @@ pub enum StartError {
 /// rotations count acknowledgements against) and the evidence records.
 pub struct Rotations {
     deps: RotationDeps,
+    /// The rotation or rollback this instance's job runner is running now, if any.
     running: Mutex<Option<Uuid>>,
-    /// The task running the current rotation: shutdown waits for it (within its budget) and then cancels it,
-    /// so no rotation outlives the process's orderly stop unobserved.
-    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The heartbeat task, once started (stopped by [`Rotations::leave`]).
     heartbeat: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// A failed step: its name and why.
+#[derive(Debug, Clone)]
 struct Failure {
-    step: &'static str,
+    step: String,
     reason: String,
+}
+
+/// What a rotation or rollback job carries (its `args`): the request, and what the accepting instance had in
+/// use when it was accepted, so every attempt (a resumed one on another instance too) validates against the
+/// same baseline.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct RotationArgs {
+    /// Rollback (`true`) or rotation.
+    pub rollback: bool,
+    /// The request as accepted.
+    pub request: RotateRequest,
+    /// The fingerprints of the current versions when the job was accepted.
+    #[serde(default)]
+    pub from: BTreeMap<SecretName, Fingerprint>,
+    /// A rollback's session invalidation as decided at acceptance (`invalidate_sessions`, else whether
+    /// `JWT_SECRET` had a previous version to go back to).
+    #[serde(default)]
+    pub invalidate: Option<bool>,
 }
 
 /// One rotation's progress and evidence as it runs.
 struct Run {
     record: RotationRecord,
+    /// Every step so far, the ones of earlier attempts included.
     steps: Vec<Value>,
+    /// The steps recorded by earlier attempts (empty on the first).
+    prior: Vec<Value>,
+    /// This attempt's number.
+    attempt: u32,
 }
 
 impl Run {
     fn detail(&mut self) -> &mut serde_json::Map<String, Value> {
-        self.record.detail.as_object_mut().expect("detail is an object")
+        if !self.record.detail.is_object() {
+            self.record.detail = json!({});
+        }
+        self.record.detail.as_object_mut().expect("made an object above")
+    }
+
+    /// The detail of step `name` as an earlier attempt completed it.
+    fn done_before(&self, name: &str) -> Option<&Value> {
+        self.prior.iter().rev().find(|s| s["name"] == name && s["state"] == "succeeded").map(|s| &s["detail"])
+    }
+
+    /// The failure an earlier attempt recorded (it was putting instances back when it stopped).
+    fn failed_before(&self) -> Option<Failure> {
+        self.prior.iter().find(|s| s["state"] == "failed" && s["name"] != "restore").map(|s| Failure {
+            step: s["name"].as_str().unwrap_or("?").to_owned(),
+            reason: s["detail"].as_str().map_or_else(|| s["detail"].to_string(), str::to_owned),
+        })
     }
 }
 
@@ -152,11 +192,60 @@ fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
+/// The kind of rotation jobs.
+pub const ROTATE_KIND: &str = "secrets.rotate";
+/// The kind of rollback jobs.
+pub const ROLLBACK_KIND: &str = "secrets.rollback";
+/// The queue rotations and rollbacks run on (one at a time per instance; the fleet lock makes it one at a
+/// time across the fleet).
+pub const QUEUE: &str = "secrets";
+/// Attempts of a rotation job: each one after the first resumes where the previous (its instance died, or
+/// it ran past the timeout) stopped.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// The deployment id of the rotations a chaos build's `chaos_rotation_pause` stops (crash drills only).
+pub const CHAOS_DEPLOYMENT: &str = "chaos-drill";
+
+/// The runner's kinds for rotations and rollbacks (queue [`QUEUE`]).
+#[must_use]
+pub fn kinds(rotations: &Arc<Rotations>) -> Vec<KindSpec> {
+    let spec = |kind| KindSpec {
+        kind,
+        queue: QUEUE,
+        max_attempts: MAX_ATTEMPTS,
+        backoff: Backoff { base: Duration::from_secs(1), max: Duration::from_secs(10) },
+        // Every step waits at most the acknowledgement timeout; the smoke test takes seconds.
+        timeout: Duration::from_secs(600),
+        every: None,
+        handler: Arc::new(RotationJob(Arc::clone(rotations))) as Arc<dyn JobHandler>,
+    };
+    vec![spec(ROTATE_KIND), spec(ROLLBACK_KIND)]
+}
+
+/// A rotation or rollback job, as the job runner runs it.
+struct RotationJob(Arc<Rotations>);
+
+#[async_trait::async_trait]
+impl JobHandler for RotationJob {
+    async fn run(&self, job: &Job) -> Result<Option<Value>, JobFailure> {
+        self.0.run_job(job).await
+    }
+}
+
+/// Clears [`Rotations::running`] when the attempt ends, however it ends (an aborted worker included).
+struct RunningGuard<'a>(&'a Mutex<Option<Uuid>>);
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+}
+
 impl Rotations {
     /// A runner.
     #[must_use]
     pub fn new(deps: RotationDeps) -> Arc<Self> {
-        Arc::new(Self { deps, running: Mutex::new(None), task: Mutex::new(None), heartbeat: Mutex::new(None) })
+        Arc::new(Self { deps, running: Mutex::new(None), heartbeat: Mutex::new(None) })
     }
 
     /// The newest `limit` evidence records, newest first.
@@ -208,48 +297,31 @@ impl Rotations {
         }
     }
 
-    /// The rotation or rollback running now, if any.
+    /// The rotation or rollback this instance is running now, if any.
     #[must_use]
     pub fn running(&self) -> Option<Uuid> {
         *self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Starts a rotation (`rollback` = false) or the runbook's rollback; returns the job id.
+    /// Accepts a rotation (`rollback` = false) or the runbook's rollback: its evidence record and its runner
+    /// job in one transaction, the job holding the fleet-wide lock. Whichever instance's runner claims it runs
+    /// it. Returns the job id.
     ///
     /// # Errors
-    /// [`StartError::InProgress`] while another runs; [`StartError::Unavailable`] when the job cannot be stored.
-    pub async fn start(self: &Arc<Self>, request: RotateRequest, rollback: bool) -> Result<Uuid, StartError> {
-        let id = Uuid::now_v7();
-        {
-            let mut running = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(other) = *running {
-                return Err(StartError::InProgress(other));
-            }
-            *running = Some(id);
-        }
-        // Another instance's rotation: its evidence record says `running` (one older than ABANDONED_AFTER
-        // belongs to an instance that died mid-run and no longer blocks).
-        let recent = self.deps.store.rotations(5).await.unwrap_or_default();
-        if let Some(other) =
-            recent.iter().find(|r| r.outcome == "running" && now() - r.started_at < ABANDONED_AFTER && r.id != id)
-        {
-            *self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-            return Err(StartError::InProgress(other.id));
-        }
-        let kind = if rollback { "secrets.rollback" } else { "secrets.rotate" };
-        let job = Job {
-            id,
-            state: JobState::Running,
-            progress: json!({"step": "queued", "steps": []}),
-            unique_key: Some(FLEET_LOCK.into()),
-            lease_owner: Some(self.deps.instance_id),
-            lease_expires_at: Some(now() + self.deps.settings.job_lease),
-            started_at: Some(now()),
-            ..Job::new(kind, Some("admin".into()))
+    /// [`StartError::InProgress`] while another runs anywhere; [`StartError::Unavailable`] when the job cannot
+    /// be stored.
+    pub async fn start(&self, request: RotateRequest, rollback: bool) -> Result<Uuid, StartError> {
+        let ring = self.deps.secrets.keyring();
+        let from: BTreeMap<SecretName, Fingerprint> =
+            SecretName::ALL.into_iter().filter_map(|n| Some((n, ring.current(n)?.fingerprint().clone()))).collect();
+        let invalidate = if rollback {
+            let jwt_back = ring.versions(SecretName::JwtSecret).is_some_and(|v| v.previous.is_some());
+            Some(request.invalidate_sessions.unwrap_or(jwt_back))
+        } else {
+            None
         };
-        // The `running` record is what other instances check before they start one.
         let record = RotationRecord {
-            id,
+            id: Uuid::now_v7(),
             kind: if rollback { "rollback" } else { "rotation" }.into(),
             deployment_id: request.deployment_id.clone(),
             commit_sha: request.commit_sha.clone(),
@@ -257,97 +329,153 @@ impl Rotations {
             outcome: "running".into(),
             failed_step: None,
             reason: None,
-            detail: json!({"instance": self.deps.instance_id, "steps": [], "changes": {}}),
+            detail: json!({"accepted_by": self.deps.instance_id, "steps": [], "changes": {}, "from": from}),
             started_at: now(),
             finished_at: None,
         };
-        // The job and the `running` record in one transaction: no record without its job, or the reverse. The
-        // job's unique key is the fleet-wide lock the database enforces (the look at recent records above is
-        // only a fast path: two instances starting within milliseconds both pass it).
-        let refused = match self.deps.store.start_rotation(&record, &job).await {
-            Ok(RotationStart::Started) => None,
-            Ok(RotationStart::InProgress(other)) => Some(StartError::InProgress(other)),
-            Err(Unavailable(reason)) => Some(StartError::Unavailable(reason)),
+        let args = RotationArgs { rollback, request, from, invalidate };
+        let job = NewJob {
+            id: record.id,
+            owner: Some("admin".into()),
+            max_attempts: MAX_ATTEMPTS,
+            unique_key: Some(FLEET_LOCK.into()),
+            ..NewJob::new(
+                if rollback { ROLLBACK_KIND } else { ROTATE_KIND },
+                QUEUE,
+                serde_json::to_value(&args).unwrap_or(Value::Null),
+            )
         };
-        if let Some(err) = refused {
-            *self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-            return Err(err);
-        }
-        let this = Arc::clone(self);
-        let task = tokio::spawn(async move {
-            this.run(record, request, rollback).await;
-            *this.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-        });
-        *self.task.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task);
-        Ok(id)
-    }
-
-    /// Shutdown: waits up to `within` for a running rotation to finish, then cancels it (logged and counted:
-    /// the job stays `running` and its evidence record says so, which is what an operator sees after a crash
-    /// as well).
-    pub async fn stop(&self, within: Duration) {
-        let task = self.task.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-        let Some(mut task) = task else { return };
-        if task.is_finished() {
-            return;
-        }
-        if tokio::time::timeout(within, &mut task).await.is_err() {
-            task.abort();
-            metrics::counter!("gantry_rotations_cancelled_total").increment(1);
-            tracing::warn!(event = "rotation_cancelled", rotation_id = ?self.running(), ?within,
-                "shutdown budget ran out; the running rotation was cancelled");
-        }
-    }
-
-    async fn run(&self, record: RotationRecord, request: RotateRequest, rollback: bool) {
-        let id = record.id;
-        let mut run = Run { record, steps: Vec::new() };
-        let _ = self.deps.jobs.update(id, JobUpdate { state: Some(JobState::Running), ..JobUpdate::default() }).await;
-        tracing::info!(event = "rotation_started", rotation_id = %id, kind = %run.record.kind, "secret rotation started");
-        let outcome =
-            if rollback { self.rollback(&mut run, &request).await } else { self.rotate(&mut run, &request).await };
-        run.record.finished_at = Some(now());
-        let (state, error) = match &outcome {
-            Ok(()) => {
-                run.record.outcome = "succeeded".into();
-                (JobState::Completed, None)
+        // The record and the job in one transaction; the job's unique key is the fleet-wide lock the database
+        // enforces, so two instances accepting within milliseconds store one.
+        match self.deps.store.start_rotation(&record, &job).await {
+            Ok(RotationStart::Started) => {
+                gantry_actors::jobs::runner::count_enqueued(&job.kind, QUEUE);
+                Ok(record.id)
             }
+            Ok(RotationStart::InProgress(other)) => Err(StartError::InProgress(other)),
+            Err(Unavailable(reason)) => Err(StartError::Unavailable(reason)),
+        }
+    }
+
+    /// Runs one attempt of a rotation or rollback job. An attempt after the first resumes: it finishes a
+    /// restore an earlier attempt began, or goes forward from the first step not completed (the steps are
+    /// safe to repeat: a repeated stage keeps the first snapshot, promote and rollback do nothing twice).
+    async fn run_job(&self, job: &Job) -> Result<Option<Value>, JobFailure> {
+        let args: RotationArgs = serde_json::from_value(job.args.clone())
+            .map_err(|e| JobFailure::Discard(format!("the job's arguments are not a rotation: {e}")))?;
+        let record = match self.deps.store.rotation(job.id).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return Err(JobFailure::Discard("the rotation's evidence record is missing".into())),
+            Err(Unavailable(reason)) => return Err(JobFailure::Retry(format!("rotation store unavailable: {reason}"))),
+        };
+        *self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(job.id);
+        let _running = RunningGuard(&self.running);
+        let prior: Vec<Value> = job.progress["steps"].as_array().cloned().unwrap_or_default();
+        let mut run = Run { record, steps: prior.clone(), prior, attempt: job.attempt };
+        let previous_runner = run.record.detail["instance"].as_str().and_then(|s| Uuid::parse_str(s).ok());
+        run.detail().insert("instance".into(), json!(self.deps.instance_id));
+        if !run.prior.is_empty() {
+            self.resumed(&mut run, previous_runner).await;
+        } else {
+            self.save(&run).await;
+        }
+        let id = job.id;
+        tracing::info!(event = "rotation_started", rotation_id = %id, kind = %run.record.kind, attempt = job.attempt,
+            "secret rotation running");
+        // An earlier attempt's runner is gone: it is not waited for (its heartbeat may still look alive).
+        let gone = previous_runner.filter(|p| *p != self.deps.instance_id);
+        let outcome = if args.rollback {
+            self.rollback(&mut run, &args, gone).await
+        } else {
+            self.rotate(&mut run, &args, gone).await
+        };
+        run.record.finished_at = Some(now());
+        match &outcome {
+            Ok(()) => run.record.outcome = "succeeded".into(),
             Err(f) => {
                 run.record.outcome = "failed".into();
-                run.record.failed_step = Some(f.step.into());
+                run.record.failed_step = Some(f.step.clone());
                 run.record.reason = Some(f.reason.clone());
-                (JobState::Discarded, Some(format!("{} failed: {}", f.step, f.reason)))
             }
-        };
+        }
         metrics::counter!("gantry_rotations_total", "kind" => run.record.kind.clone(), "outcome" => run.record.outcome.clone(),
             "step" => run.record.failed_step.clone().unwrap_or_else(|| "none".into()))
         .increment(1);
-        let steps = Value::Array(run.steps.clone());
-        run.detail().insert("steps".into(), steps);
-        if let Err(e) = self.deps.store.save_rotation(&run.record).await {
-            tracing::error!(event = "rotation_evidence_lost", rotation_id = %id, error = %e, "could not store the evidence");
-        }
-        let result = json!({"rotation_id": id, "outcome": run.record.outcome});
-        let update = JobUpdate {
-            state: Some(state),
-            progress: Some(json!({"step": "done", "steps": run.steps})),
-            result: Some(result),
-            error,
-        };
-        let _ = self.deps.jobs.update(id, update).await;
-        match &outcome {
-            Ok(()) => tracing::info!(event = "rotation_succeeded", rotation_id = %id, "secret rotation succeeded"),
-            Err(f) => tracing::warn!(event = "rotation_failed", rotation_id = %id, step = f.step, reason = %f.reason,
-                "secret rotation failed"),
+        self.save(&run).await;
+        let progress = json!({"step": "done", "steps": run.steps});
+        let _ = self.deps.jobs.update(id, JobUpdate { progress: Some(progress), ..JobUpdate::default() }).await;
+        match outcome {
+            Ok(()) => {
+                tracing::info!(event = "rotation_succeeded", rotation_id = %id, "secret rotation succeeded");
+                Ok(Some(json!({"rotation_id": id, "outcome": "succeeded"})))
+            }
+            Err(f) => {
+                tracing::warn!(event = "rotation_failed", rotation_id = %id, step = %f.step, reason = %f.reason,
+                    "secret rotation failed");
+                Err(JobFailure::Discard(format!("{} failed: {}", f.step, f.reason)))
+            }
         }
     }
 
-    /// Records a step's start in the job.
+    /// Records that this attempt resumes an earlier one: the step it was in is marked `interrupted`, the
+    /// evidence gets a `resumed` entry, and the log and `gantry_rotations_resumed_total` say so.
+    async fn resumed(&self, run: &mut Run, previous_runner: Option<Uuid>) {
+        let at = rfc3339(now());
+        let mut interrupted = None;
+        for step in &mut run.steps {
+            if step["state"] == "running"
+                && let Value::Object(step) = step
+            {
+                interrupted = step.get("name").and_then(Value::as_str).map(str::to_owned);
+                step.insert("state".into(), json!("interrupted"));
+                step.insert("finished_at".into(), json!(at));
+                step.insert("detail".into(), json!("the instance running it stopped"));
+            }
+        }
+        let entry = json!({"attempt": run.attempt, "instance": self.deps.instance_id, "previous_instance": previous_runner,
+            "interrupted_step": interrupted, "at": at});
+        match run.detail().get_mut("resumed") {
+            Some(Value::Array(list)) => list.push(entry),
+            _ => {
+                run.detail().insert("resumed".into(), json!([entry]));
+            }
+        }
+        metrics::counter!("gantry_rotations_resumed_total", "kind" => run.record.kind.clone()).increment(1);
+        tracing::warn!(event = "rotation_resumed", rotation_id = %run.record.id, attempt = run.attempt,
+            interrupted_step = ?interrupted, previous_instance = ?previous_runner,
+            "resuming a rotation whose runner stopped");
+        self.save(run).await;
+    }
+
+    /// Stores the evidence as it stands (after every step, so a resumed attempt finds the earlier ones').
+    async fn save(&self, run: &Run) {
+        let mut record = run.record.clone();
+        if let Some(detail) = record.detail.as_object_mut() {
+            detail.insert("steps".into(), Value::Array(run.steps.clone()));
+        }
+        if let Err(e) = self.deps.store.save_rotation(&record).await {
+            tracing::error!(event = "rotation_evidence_lost", rotation_id = %run.record.id, error = %e,
+                "could not store the evidence");
+        }
+    }
+
+    /// Records a step's start in the job. In a chaos build, `chaos_rotation_pause` names a step the first
+    /// attempt of a rotation with deployment id [`CHAOS_DEPLOYMENT`] stops in (until its process is killed),
+    /// for the crash drills.
     async fn begin(&self, run: &mut Run, name: &'static str) {
-        run.steps.push(json!({"name": name, "state": "running", "started_at": rfc3339(now())}));
+        run.steps.push(json!({"name": name, "state": "running", "started_at": rfc3339(now()), "attempt": run.attempt}));
         let progress = json!({"step": name, "steps": run.steps});
         let _ =
             self.deps.jobs.update(run.record.id, JobUpdate { progress: Some(progress), ..JobUpdate::default() }).await;
+        if gantry_actors::CHAOS
+            && run.attempt == 1
+            && self.deps.settings.chaos_pause.as_deref() == Some(name)
+            && run.record.deployment_id.as_deref() == Some(CHAOS_DEPLOYMENT)
+        {
+            tracing::warn!(event = "rotation_paused", rotation_id = %run.record.id, step = name,
+                "chaos drill: the rotation stops here until this process is killed");
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Records a step's end.
@@ -361,6 +489,7 @@ impl Rotations {
         let progress = json!({"step": name, "steps": run.steps});
         let _ =
             self.deps.jobs.update(run.record.id, JobUpdate { progress: Some(progress), ..JobUpdate::default() }).await;
+        self.save(run).await;
     }
 
     async fn step<T>(
@@ -376,23 +505,36 @@ impl Rotations {
             }
             Err(reason) => {
                 self.end(run, false, json!(reason)).await;
-                Err(Failure { step: name, reason })
+                Err(Failure { step: name.to_owned(), reason })
             }
         }
     }
 
-    async fn rotate(&self, run: &mut Run, request: &RotateRequest) -> Result<(), Failure> {
-        self.begin(run, "validate").await;
-        let validated = self.validate();
-        let wanted = self.step(run, "validate", validated).await?;
+    async fn rotate(&self, run: &mut Run, args: &RotationArgs, gone: Option<Uuid>) -> Result<(), Failure> {
+        if let Some(failure) = run.failed_before() {
+            // An earlier attempt failed a step and stopped while putting instances back: finish that.
+            let expected = self.expected(gone).await;
+            self.restore(run, &expected).await;
+            return Err(failure);
+        }
+        let recorded = run.done_before("validate").and_then(|d| serde_json::from_value(d["changed"].clone()).ok());
+        let wanted: BTreeMap<SecretName, Fingerprint> = match recorded {
+            Some(wanted) => wanted,
+            None => {
+                self.begin(run, "validate").await;
+                let validated = self.validate(&args.from);
+                self.step(run, "validate", validated).await?
+            }
+        };
         let changed: BTreeSet<SecretName> = wanted.keys().copied().collect();
-        let invalidate = request.invalidate_sessions.unwrap_or(changed.contains(&SecretName::JwtSecret));
+        let invalidate = args.request.invalidate_sessions.unwrap_or(changed.contains(&SecretName::JwtSecret));
         run.detail().insert("secrets".into(), json!(changed));
         run.detail().insert("invalidate_sessions".into(), json!(invalidate));
 
-        let expected = self.expected().await;
-        // Everything after validate changes instances: any failure puts every one back, once, here.
-        let message = request.user_message.clone();
+        let expected = self.expected(gone).await;
+        // Everything after validate changes instances: any failure puts every one back, once, here. A resumed
+        // attempt goes forward from stage again (every step is safe to repeat), so the fleet ends promoted.
+        let message = args.request.user_message.clone();
         let outcome = self.stage_to_record(run, &wanted, invalidate, message, &expected).await;
         if outcome.is_err() {
             self.restore(run, &expected).await;
@@ -411,11 +553,16 @@ impl Rotations {
     ) -> Result<(), Failure> {
         self.begin(run, "stage").await;
         let staged = self.broadcast(run, SecretStep::Stage, expected).await.and_then(|(acks, detail)| {
-            // Every instance must hold the values validated here: one whose files were not updated would
-            // acknowledge with nothing staged and keep its old keys.
+            // Every instance must hold the values validated here — staged, or already current (one started
+            // after the files changed, or a resumed rotation's repeated stage): one whose files were not
+            // updated would acknowledge with nothing staged and keep its old keys.
             for (instance, changes) in &acks {
                 for (name, fingerprint) in wanted {
-                    let holds = changes.iter().any(|c| c.name == *name && c.action == "staged" && c.to.as_ref() == Some(fingerprint));
+                    let holds = changes.iter().any(|c| {
+                        c.name == *name
+                            && (c.action == "staged" || c.action == ALREADY_CURRENT)
+                            && c.to.as_ref() == Some(fingerprint)
+                    });
                     if !holds {
                         return Err(format!(
                             "instance {instance} did not stage the validated {name} ({}); its secret source holds another value",
@@ -449,17 +596,20 @@ impl Rotations {
         Ok(())
     }
 
-    async fn rollback(&self, run: &mut Run, request: &RotateRequest) -> Result<(), Failure> {
-        let ring = self.deps.secrets.keyring();
-        let jwt_back = ring.versions(SecretName::JwtSecret).is_some_and(|v| v.previous.is_some());
-        self.begin(run, "rollback").await;
-        let expected = self.expected().await;
-        let rolled = self.broadcast(run, SecretStep::Rollback, &expected).await.map(|(_, detail)| ((), detail));
-        self.step(run, "rollback", rolled).await?;
-        if request.invalidate_sessions.unwrap_or(jwt_back) {
+    async fn rollback(&self, run: &mut Run, args: &RotationArgs, gone: Option<Uuid>) -> Result<(), Failure> {
+        if let Some(failure) = run.failed_before() {
+            return Err(failure);
+        }
+        let expected = self.expected(gone).await;
+        if run.done_before("rollback").is_none() {
+            self.begin(run, "rollback").await;
+            let rolled = self.broadcast(run, SecretStep::Rollback, &expected).await.map(|(_, detail)| ((), detail));
+            self.step(run, "rollback", rolled).await?;
+        }
+        if args.invalidate.or(args.request.invalidate_sessions).unwrap_or(false) {
             self.begin(run, "invalidate").await;
             let reason = format!("secret rollback {}", run.record.id);
-            let invalidated = self.invalidate(run, reason, request.user_message.clone(), &expected).await;
+            let invalidated = self.invalidate(run, reason, args.request.user_message.clone(), &expected).await;
             self.step(run, "invalidate", invalidated).await?;
         }
         self.begin(run, "record").await;
@@ -467,14 +617,16 @@ impl Rotations {
         Ok(())
     }
 
-    /// Validate: the source's values pass the start-up rules and at least one differs from the one in use.
-    /// Returns the new fingerprint of every secret that changes.
-    fn validate(&self) -> Result<(BTreeMap<SecretName, Fingerprint>, Value), String> {
+    /// Validate: the source's values pass the start-up rules and at least one differs from the version in use
+    /// when the job was accepted (`from`). Returns the new fingerprint of every secret that changes.
+    fn validate(
+        &self,
+        from: &BTreeMap<SecretName, Fingerprint>,
+    ) -> Result<(BTreeMap<SecretName, Fingerprint>, Value), String> {
         let set = self.deps.source.read().map_err(|problems| problems.join("; "))?;
-        let ring = self.deps.secrets.keyring();
         let changed: BTreeMap<SecretName, Fingerprint> = set
             .iter()
-            .filter(|(name, (value, _))| ring.current(**name).is_none_or(|c| c.fingerprint() != value.fingerprint()))
+            .filter(|(name, (value, _))| from.get(*name) != Some(value.fingerprint()))
             .map(|(name, (value, _))| (*name, value.fingerprint().clone()))
             .collect();
         if changed.is_empty() {
@@ -484,8 +636,9 @@ impl Rotations {
         Ok((changed, detail))
     }
 
-    /// The instances expected to acknowledge: every one seen alive, and this one.
-    async fn expected(&self) -> BTreeSet<Uuid> {
+    /// The instances expected to acknowledge: every one seen alive, and this one; not `gone` (the runner of
+    /// an earlier attempt, whose heartbeat may not have aged out yet).
+    async fn expected(&self, gone: Option<Uuid>) -> BTreeSet<Uuid> {
         let mut expected: BTreeSet<Uuid> = self
             .deps
             .fleet
@@ -493,6 +646,7 @@ impl Rotations {
             .await
             .unwrap_or_default()
             .into_iter()
+            .filter(|i| Some(*i) != gone)
             .collect();
         expected.insert(self.deps.instance_id);
         expected

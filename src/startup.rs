@@ -203,7 +203,8 @@ impl Backends {
                     create_bucket: settings.s3.create_bucket,
                 })
                 .await
-                .context("building the S3 client")?;
+                .context("building the S3 client")?
+                .with_ledger(Arc::clone(&ports.multiparts));
                 let amqp_url = settings.amqp_url.as_ref().context("GANTRY_AMQP_URL is not set")?;
                 let bus = AmqpBus::start(
                     AmqpSettings {
@@ -302,7 +303,6 @@ impl Application {
             RegistryDeps {
                 accounts: Arc::clone(&backends.accounts),
                 sessions: Arc::clone(&backends.sessions),
-                jobs: Arc::clone(&backends.jobs),
                 bus: Arc::clone(&backends.bus),
                 keyring: secrets.shared_keyring(),
                 view: RevocationView::default().shared(),
@@ -326,6 +326,9 @@ impl Application {
                 jobs: Arc::clone(&backends.jobs),
                 objects: Arc::clone(&backends.objects),
                 abandon_after: Duration::from_secs(settings.uploads.abandon_after_secs),
+                fleet: Arc::clone(&backends.fleet),
+                instance: instance_id,
+                live_within: Duration::from_secs(settings.rotation.live_within_secs),
                 max_in_flight_per_client: settings.uploads.max_in_flight_per_client,
                 photos: Arc::new(settings.photos.photos()),
                 mailbox: Mailbox::new(upload_pipeline::NAME, settings.actors.mailbox_capacity),
@@ -353,38 +356,14 @@ impl Application {
             settings.actors.mailbox_capacity,
             call_timeout,
         );
-        let runner = job_runner_handle(&settings, instance_id, &backends, &pipeline, call_timeout);
-        // Start order: the secret store (keys) before the session registry (which signs with them); then the
-        // upload pipeline and the option cache; the job runner last (its kinds call the others). Stopped in
-        // reverse.
-        let children = vec![
-            secrets.child_spec(
-                Arc::clone(&backends.secret_source),
-                Arc::clone(&backends.objects),
-                Arc::clone(&backends.bus),
-            ),
-            sessions.child_spec(),
-            pipeline.child_spec(),
-            options.child_spec(),
-            runner.child_spec(),
-        ];
-        let args = SupervisorArgs { children, budget, fatal: fatal_tx };
-        let (supervisor, _join) = Actor::spawn(None, RootSupervisor, args).await.context("starting the actor tree")?;
-
+        // The listeners are bound before the actors start (the rotation job's smoke test needs the public
+        // address); nothing is served until `run_until_stopped`.
         let http = TcpListener::bind(settings.http_addr)
             .await
             .with_context(|| format!("binding the public listener on {}", settings.http_addr))?;
         let admin = TcpListener::bind(settings.admin_addr)
             .await
             .with_context(|| format!("binding the admin listener on {}", settings.admin_addr))?;
-
-        let accounts = Accounts::new(Arc::clone(&backends.accounts), &account_settings(&settings));
-        let readiness = Readiness::new(
-            Arc::clone(&backends.jobs),
-            Arc::clone(&backends.cache),
-            Arc::clone(&backends.objects),
-            Arc::clone(&backends.bus),
-        );
         let rotations = Rotations::new(RotationDeps {
             instance_id,
             public_url: format!("http://{}", loopback(http.local_addr().context("public listener address")?)),
@@ -403,9 +382,34 @@ impl Application {
                 live_within: Duration::from_secs(settings.rotation.live_within_secs),
                 tokens: settings.sessions.tokens(),
                 guest: settings.uploads.guest(),
-                job_lease: Duration::from_secs(settings.jobs.lease_secs),
+                chaos_pause: settings.chaos_rotation_pause.clone(),
             },
         });
+        let runner = job_runner_handle(&settings, instance_id, &backends, &pipeline, &rotations, call_timeout);
+        // Start order: the secret store (keys) before the session registry (which signs with them); then the
+        // upload pipeline and the option cache; the job runner last (its kinds call the others). Stopped in
+        // reverse.
+        let children = vec![
+            secrets.child_spec(
+                Arc::clone(&backends.secret_source),
+                Arc::clone(&backends.objects),
+                Arc::clone(&backends.bus),
+            ),
+            sessions.child_spec(),
+            pipeline.child_spec(),
+            options.child_spec(),
+            runner.child_spec(),
+        ];
+        let args = SupervisorArgs { children, budget, fatal: fatal_tx };
+        let (supervisor, _join) = Actor::spawn(None, RootSupervisor, args).await.context("starting the actor tree")?;
+
+        let accounts = Accounts::new(Arc::clone(&backends.accounts), &account_settings(&settings));
+        let readiness = Readiness::new(
+            Arc::clone(&backends.jobs),
+            Arc::clone(&backends.cache),
+            Arc::clone(&backends.objects),
+            Arc::clone(&backends.bus),
+        );
         rotations.start_heartbeat(Duration::from_secs(settings.rotation.heartbeat_secs));
         let state = AppState::new(Shared {
             settings: Arc::new(settings),
@@ -457,7 +461,7 @@ impl Application {
 
     /// Serves until `shutdown` completes or the actor tree gives up, then shuts down in order within ONE
     /// budget (`http.shutdown_grace_secs`): stop accepting and drain both listeners (together, until
-    /// [`LISTENER_SHARE`] of the budget), let a running rotation finish, stop the actors in reverse start
+    /// [`LISTENER_SHARE`] of the budget), let running jobs (a rotation too) finish, stop the actors in reverse start
     /// order (with what is left), then close the bus, cache and database.
     ///
     /// # Errors
@@ -499,7 +503,6 @@ impl Application {
         let _ = stop_tx.send(Some(started + budget.mul_f64(LISTENER_SHARE)));
         let _ = tokio::join!(public, private);
         let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
-        state.rotations.stop(left()).await;
         // Running jobs get most of what is left to finish; the rest are given back to other instances.
         match runner.drain(left().mul_f64(JOBS_SHARE)).await {
             Ok(0) => {}
@@ -541,6 +544,7 @@ fn job_runner_handle(
     instance_id: Uuid,
     backends: &Backends,
     pipeline: &UploadPipelineHandle,
+    rotations: &Arc<Rotations>,
     call_timeout: Duration,
 ) -> JobRunnerHandle {
     let jobs = &settings.jobs;
@@ -550,12 +554,17 @@ fn job_runner_handle(
         keep_finished: Duration::from_secs(jobs.keep_finished_secs),
         prune_every: Duration::from_secs(jobs.prune_every_secs),
         sweep_every: Duration::from_secs(settings.uploads.sweep_secs),
+        sessions: Arc::clone(&backends.sessions),
+        accounts: Arc::clone(&backends.accounts),
+        session_lifetime: Duration::from_secs(settings.sessions.absolute_ttl_days * 24 * 3600)
+            + Duration::from_secs(settings.sessions.access_ttl_secs),
         photo: gantry_actors::uploads::photo::PhotoDeps {
             uploads: Arc::clone(&backends.uploads),
             objects: Arc::clone(&backends.objects),
             settings: Arc::new(settings.photos.photos()),
         },
     });
+    kinds.extend(crate::rotation::kinds(rotations));
     kinds.extend(job_kinds::drills());
     telemetry::registry::register_job_series(kinds.iter().map(|k| (k.kind, k.queue)));
     JobRunnerHandle::new(
@@ -570,6 +579,8 @@ fn job_runner_handle(
                 queues: vec![
                     (gantry_actors::ports::jobs::DEFAULT_QUEUE.to_owned(), jobs.default_concurrency),
                     (job_kinds::MAINTENANCE_QUEUE.to_owned(), jobs.maintenance_concurrency),
+                    // One rotation or rollback at a time (the fleet lock allows one anyway).
+                    (crate::rotation::QUEUE.to_owned(), 1),
                     (job_kinds::MEDIA_QUEUE.to_owned(), settings.photos.concurrency),
                 ],
             },

@@ -26,3 +26,7 @@ pub mod sessions;
 pub mod supervisor;
 pub mod telemetry;
 pub mod uploads;
+
+/// Whether this build has the fault-injection hooks (`chaos` feature; test builds enable it): drill job kinds,
+/// injected panics, and the rotation pause a crash drill kills an instance in.
+pub const CHAOS: bool = cfg!(any(test, feature = "chaos"));

@@ -221,6 +221,31 @@ impl ObjectStore for FsObjectStore {
     fn backend(&self) -> &'static str {
         "fs"
     }
+
+    async fn abort_incomplete(&self, started_before: time::OffsetDateTime) -> Result<u64, ObjectStoreError> {
+        // A `put` removes its temporary file on every exit path short of the process dying, and start-up
+        // clears the folder; what is older than the upload deadline here was left by a crash since.
+        let tmp = self.root.join(TMP_DIR);
+        let cutoff = std::time::SystemTime::from(started_before);
+        let mut entries = tokio::fs::read_dir(&tmp).await.map_err(|e| Self::store_error("abort", &tmp, &e))?;
+        let mut removed = 0;
+        while let Some(entry) = entries.next_entry().await.map_err(|e| Self::store_error("abort", &tmp, &e))? {
+            let modified = match entry.metadata().await.and_then(|m| m.modified()) {
+                Ok(modified) => modified,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Self::store_error("abort", &entry.path(), &e)),
+            };
+            if modified >= cutoff {
+                continue;
+            }
+            match tokio::fs::remove_file(entry.path()).await {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Self::store_error("abort", &entry.path(), &e)),
+            }
+        }
+        Ok(removed)
+    }
 }
 
 /// Streams `reader` in chunks of at most [`READ_CHUNK`] bytes; `len` is how many bytes it must yield, and
@@ -247,6 +272,8 @@ fn chunked(reader: tokio::io::Take<tokio::fs::File>, len: u64) -> ByteStream {
 mod tests {
     use bytes::Bytes;
     use futures::TryStreamExt;
+
+    use std::time::Duration;
 
     use super::*;
 
@@ -423,6 +450,22 @@ mod tests {
 
         FsObjectStore::open(dir.path().to_path_buf()).await.expect("open");
 
+        assert_eq!(tmp_entries(dir.path()), 0);
+    }
+
+    /// The periodic abort removes temporary files older than the cut-off (a crash since start-up left them)
+    /// and keeps younger ones (writes in progress).
+    #[tokio::test]
+    async fn abort_incomplete_removes_only_old_temp_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FsObjectStore::open(dir.path().to_path_buf()).await.expect("open");
+        std::fs::write(dir.path().join(TMP_DIR).join("left-by-a-crash"), b"half an upload").expect("temp file");
+
+        let kept = store.abort_incomplete(time::OffsetDateTime::now_utc() - Duration::from_secs(60)).await;
+        let removed = store.abort_incomplete(time::OffsetDateTime::now_utc() + Duration::from_secs(1)).await;
+
+        assert_eq!(kept.expect("abort"), 0, "a write that may be in progress stays");
+        assert_eq!(removed.expect("abort"), 1);
         assert_eq!(tmp_entries(dir.path()), 0);
     }
 }

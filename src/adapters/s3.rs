@@ -32,7 +32,8 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::objects::{
-    ByteRange, ByteStream, ObjectBody, ObjectKey, ObjectStore, ObjectStoreError, StoredObject,
+    ByteRange, ByteStream, MultipartLedger, ObjectBody, ObjectKey, ObjectStore, ObjectStoreError, PendingMultipart,
+    StoredObject,
 };
 use gantry_actors::secrets::SecretValue;
 use secrecy::{ExposeSecret, SecretString};
@@ -142,6 +143,10 @@ pub struct S3ObjectStore {
     bucket: String,
     /// Multipart part size in bytes.
     part_size: usize,
+    /// Where multipart uploads under way are recorded (the profile's database), so the periodic sweep can
+    /// abort those a crash left behind on stores that cannot list them (s3s-fs); `None` in tests of the
+    /// adapter alone.
+    ledger: Option<Arc<dyn MultipartLedger>>,
 }
 
 impl std::fmt::Debug for S3ObjectStore {
@@ -206,11 +211,86 @@ impl S3ObjectStore {
             config,
             bucket: settings.bucket.clone(),
             part_size: settings.part_size,
+            ledger: None,
         };
         if settings.create_bucket {
             store.ensure_bucket(&settings.region).await;
         }
         Ok(store)
+    }
+
+    /// Records multipart uploads in `ledger` from now on (see [`ObjectStore::abort_incomplete`]).
+    #[must_use]
+    pub fn with_ledger(mut self, ledger: Arc<dyn MultipartLedger>) -> Self {
+        self.ledger = Some(ledger);
+        self
+    }
+
+    /// Records a multipart upload just created. A failure is logged, not returned: the upload goes on, only
+    /// its clean-up after a crash now depends on the store listing its uploads.
+    async fn note_started(&self, key: &ObjectKey, upload_id: &str) {
+        let Some(ledger) = &self.ledger else { return };
+        let pending = PendingMultipart {
+            key: key.as_str().to_owned(),
+            upload_id: upload_id.to_owned(),
+            started_at: time::OffsetDateTime::now_utc(),
+        };
+        if let Err(e) = ledger.record(&pending).await {
+            tracing::warn!(backend = "s3", key = key.as_str(), error = %e, "could not record a multipart upload");
+        }
+    }
+
+    /// Aborts the multipart upload `upload_id` of `key` and forgets it; `false` when the store no longer
+    /// knew it (completed or aborted before).
+    async fn abort_pending(&self, key: &str, upload_id: &str) -> Result<bool, ObjectStoreError> {
+        let sent = self.client().abort_multipart_upload().bucket(&self.bucket).key(key).upload_id(upload_id).send();
+        let aborted = match sent.await {
+            Ok(_) => true,
+            Err(e) if e.as_service_error().and_then(ProvideErrorMetadata::code) == Some("NoSuchUpload") => false,
+            Err(e) if status(&e) == Some(404) => false,
+            // s3s-fs answers 403 for an upload it no longer knows; the credentials are fine when the bucket
+            // answers, and then the upload is gone.
+            Err(e) if status(&e) == Some(403) => {
+                self.health().await?;
+                false
+            }
+            Err(e) => return Err(sdk_failure("abort", &self.bucket, &e)),
+        };
+        forget(self.ledger.as_ref(), upload_id).await;
+        Ok(aborted)
+    }
+
+    /// The multipart uploads the store lists under `prefix` (key, upload id, start), or `None` when it
+    /// cannot list them (s3s-fs answers 501): then the ledger is all there is.
+    async fn listed(&self, prefix: Option<&str>) -> Result<Option<Vec<PendingMultipart>>, ObjectStoreError> {
+        let mut request = self.client().list_multipart_uploads().bucket(&self.bucket);
+        if let Some(prefix) = prefix {
+            request = request.prefix(prefix);
+        }
+        match request.send().await {
+            Ok(out) => Ok(Some(
+                out.uploads()
+                    .iter()
+                    .filter_map(|u| {
+                        let started = u
+                            .initiated()
+                            .and_then(|t| time::OffsetDateTime::from_unix_timestamp_nanos(t.as_nanos()).ok());
+                        Some(PendingMultipart {
+                            key: u.key()?.to_owned(),
+                            upload_id: u.upload_id()?.to_owned(),
+                            started_at: started.unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+                        })
+                    })
+                    .collect(),
+            )),
+            Err(e)
+                if status(&e) == Some(501)
+                    || e.as_service_error().and_then(ProvideErrorMetadata::code) == Some("NotImplemented") =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(sdk_failure("list_multipart", &self.bucket, &e)),
+        }
     }
 
     /// The client in use now.
@@ -368,20 +448,25 @@ impl S3ObjectStore {
         let Some(upload_id) = created.upload_id else {
             return Err(store_failure("put", "s3 put failed: no upload id in the response"));
         };
+        self.note_started(key, &upload_id).await;
         let mut guard = AbortGuard {
             client: self.client(),
             bucket: self.bucket.clone(),
             key: key.as_str().to_owned(),
             upload_id: Some(upload_id.clone()),
+            ledger: self.ledger.clone(),
         };
         match self.upload_parts(key, &upload_id, body, buf).await {
             Ok(size) => {
                 guard.disarm();
+                forget(self.ledger.as_ref(), &upload_id).await;
                 Ok(StoredObject { size })
             }
             Err(e) => {
                 // Disarmed only after the abort, so a `put` dropped while aborting still aborts.
-                abort_upload(&self.client(), &self.bucket, key.as_str(), &upload_id).await;
+                if abort_upload(&self.client(), &self.bucket, key.as_str(), &upload_id).await {
+                    forget(self.ledger.as_ref(), &upload_id).await;
+                }
                 guard.disarm();
                 Err(e)
             }
@@ -594,6 +679,41 @@ impl ObjectStore for S3ObjectStore {
         "s3"
     }
 
+    async fn abort_incomplete(&self, started_before: time::OffsetDateTime) -> Result<u64, ObjectStoreError> {
+        let mut aborted = 0;
+        // Stores that list their uploads (S3, MinIO) show them all, including those of a process that died
+        // before recording them.
+        for pending in self.listed(None).await?.unwrap_or_default() {
+            if pending.started_at < started_before && self.abort_pending(&pending.key, &pending.upload_id).await? {
+                aborted += 1;
+            }
+        }
+        // The ledger: everything recorded, on every store.
+        if let Some(ledger) = &self.ledger {
+            for pending in ledger.started_before(started_before, 100).await? {
+                if self.abort_pending(&pending.key, &pending.upload_id).await? {
+                    aborted += 1;
+                }
+            }
+        }
+        Ok(aborted)
+    }
+
+    async fn abort_incomplete_of(&self, key: &ObjectKey) -> Result<u64, ObjectStoreError> {
+        let mut pending = self.listed(Some(key.as_str())).await?.unwrap_or_default();
+        pending.retain(|p| p.key == key.as_str());
+        if let Some(ledger) = &self.ledger {
+            pending.extend(ledger.of_key(key.as_str()).await?);
+        }
+        let mut aborted = 0;
+        for p in pending {
+            if self.abort_pending(&p.key, &p.upload_id).await? {
+                aborted += 1;
+            }
+        }
+        Ok(aborted)
+    }
+
     async fn presigned_get(
         &self,
         key: &ObjectKey,
@@ -679,14 +799,26 @@ fn store_failure(op: &'static str, reason: &'static str) -> ObjectStoreError {
 }
 
 /// Aborts a multipart upload, logging (not returning) a failure: the caller is already reporting the
-/// error that made it abort.
-async fn abort_upload(client: &Client, bucket: &str, key: &str, upload_id: &str) {
+/// error that made it abort. `false` when the abort failed (the periodic sweep aborts it later).
+async fn abort_upload(client: &Client, bucket: &str, key: &str, upload_id: &str) -> bool {
     let abort = client.abort_multipart_upload().bucket(bucket).key(key).upload_id(upload_id).send().await;
     if let Err(e) = abort {
         tracing::warn!(
             backend = "s3", bucket, key, reason = %reason(&e), error = %DisplayErrorContext(&e),
-            "could not abort a multipart upload; its parts stay in the bucket"
+            "could not abort a multipart upload; the periodic sweep aborts it later"
         );
+        return false;
+    }
+    true
+}
+
+/// Forgets a multipart upload that was completed or aborted. A failure is logged: the sweep's abort of a
+/// finished upload is harmless and forgets it then.
+async fn forget(ledger: Option<&Arc<dyn MultipartLedger>>, upload_id: &str) {
+    if let Some(ledger) = ledger
+        && let Err(e) = ledger.forget(upload_id).await
+    {
+        tracing::warn!(backend = "s3", error = %e, "could not forget a finished multipart upload");
     }
 }
 
@@ -702,6 +834,8 @@ struct AbortGuard {
     key: String,
     /// The upload to abort; `None` once the `put` finished (and aborted itself if it failed).
     upload_id: Option<String>,
+    /// Where the upload is recorded, to forget it once aborted.
+    ledger: Option<Arc<dyn MultipartLedger>>,
 }
 
 impl AbortGuard {
@@ -720,8 +854,13 @@ impl Drop for AbortGuard {
             tracing::warn!(backend = "s3", bucket = %self.bucket, key = %self.key, "multipart upload left behind: no runtime to abort it");
             return;
         };
-        let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key.clone());
-        runtime.spawn(async move { abort_upload(&client, &bucket, &key, &upload_id).await });
+        let (client, bucket, key, ledger) =
+            (self.client.clone(), self.bucket.clone(), self.key.clone(), self.ledger.take());
+        runtime.spawn(async move {
+            if abort_upload(&client, &bucket, &key, &upload_id).await {
+                forget(ledger.as_ref(), &upload_id).await;
+            }
+        });
     }
 }
 

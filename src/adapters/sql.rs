@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod catalog;
 pub mod jobs;
+pub mod multiparts;
 pub mod rotations;
 pub mod sessions;
 pub mod uploads;
@@ -21,6 +22,7 @@ use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::accounts::{AccountStore, RevocationScope};
 use gantry_actors::ports::catalog::CatalogStore;
 use gantry_actors::ports::jobs::JobStore;
+use gantry_actors::ports::objects::MultipartLedger;
 use gantry_actors::ports::rotations::{Fleet, RotationStore};
 use gantry_actors::ports::sessions::SessionStore;
 use gantry_actors::ports::uploads::UploadStore;
@@ -579,6 +581,8 @@ pub struct SqlPorts {
     pub rotations: Arc<dyn RotationStore>,
     /// Instance heartbeats.
     pub fleet: Arc<dyn Fleet>,
+    /// S3 multipart uploads under way (the production object store's ledger).
+    pub multiparts: Arc<dyn MultipartLedger>,
 }
 
 impl SqlPorts {
@@ -599,6 +603,7 @@ impl SqlPorts {
             catalog: Arc::new(catalog::SqlCatalog::new(db.clone())),
             rotations: Arc::new(rotations::SqlRotations::new(db.clone())),
             fleet: Arc::new(rotations::SqlFleet::new(db.clone())),
+            multiparts: Arc::new(multiparts::SqlMultiparts::new(db.clone())),
         }
     }
 }

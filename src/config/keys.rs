@@ -23,6 +23,7 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "smoke_email",
     "smoke_password",
     "smoke_password_file",
+    "chaos_rotation_pause",
 ];
 
 /// `GANTRY_…` variables Gantry reads outside the settings tree, and who reads them.

@@ -398,7 +398,8 @@ pub async fn upload(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resu
     }
     if let Err(e) = put {
         let error = ApiError::from(e);
-        state.pipeline.finish(admission, failed("storage_unavailable", false)).await?;
+        // The store failed mid-write: an unfinished multipart upload may be left, which the removal job aborts.
+        state.pipeline.finish(admission, failed("storage_unavailable", true)).await?;
         return Err(error);
     }
     let digest = learned.sha256.unwrap_or_default();

@@ -170,7 +170,10 @@ pub const METRICS: &[Metric] = &[
         "gantry_rotations_total",
         "Secret rotations and rollbacks run by this instance, by kind, outcome and failed step.",
     ),
-    counter("gantry_rotations_cancelled_total", "Running rotations cancelled because the shutdown budget ran out."),
+    counter(
+        "gantry_rotations_resumed_total",
+        "Rotation and rollback attempts this instance resumed after the previous attempt's runner stopped, by kind.",
+    ),
     counter("gantry_secret_version_changes_total", "Secret version changes this instance made, by secret and action."),
     gauge("gantry_secret_current_version_age_seconds", "How long ago each secret's current version became current."),
     gauge(
@@ -276,10 +279,20 @@ const FLUSH_REASONS: &[&str] = &["version_gap", "version_ahead", "version_check"
 const TEMPLATE_STAGES: &[&str] = &["load", "import", "resolve"];
 const ROTATION_STEPS: &[&str] = &["validate", "stage", "smoke", "promote", "invalidate", "rollback"];
 const SECRET_ACTIONS: &[&str] = &["staged", "promoted", "restored", "rolled_back"];
-const OBJECT_OPS: &[&str] = &["put", "get", "delete", "health", "presign"];
+const OBJECT_OPS: &[&str] = &["put", "get", "delete", "health", "presign", "abort", "list_multipart"];
 const CACHE_OPS: &[&str] = &["get", "set", "delete", "health"];
-const SESSION_OPS: &[&str] =
-    &["insert", "get", "read", "replace_if", "revoke", "revoked_since", "count_active", "list_for_user", "health"];
+const SESSION_OPS: &[&str] = &[
+    "insert",
+    "get",
+    "read",
+    "replace_if",
+    "revoke",
+    "revoked_since",
+    "count_active",
+    "list_for_user",
+    "health",
+    "prune_expired",
+];
 
 fn zero(name: &'static str, labels: &[(&'static str, &'static str)]) {
     let labels: Vec<metrics::Label> = labels.iter().map(|(k, v)| metrics::Label::new(*k, *v)).collect();
@@ -320,7 +333,6 @@ pub fn register_known_series(backends: BackendNames) {
         "gantry_option_announce_failures_total",
         "gantry_template_fallbacks_total",
         "gantry_templates_imported_total",
-        "gantry_rotations_cancelled_total",
         "gantry_heartbeat_failures_total",
     ] {
         zero(name, &[]);
@@ -345,6 +357,7 @@ pub fn register_known_series(backends: BackendNames) {
     zero_each("gantry_options_created_total", "kind", &kinds);
     zero_each("gantry_option_invalidations_total", "kind", &kinds);
     zero("gantry_option_invalidations_total", &[("kind", "templates")]);
+    zero_each("gantry_rotations_resumed_total", "kind", &["rotation", "rollback"]);
     for kind in ["rotation", "rollback"] {
         zero("gantry_rotations_total", &[("kind", kind), ("outcome", "succeeded"), ("step", "none")]);
         for step in ROTATION_STEPS {

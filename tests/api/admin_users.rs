@@ -5,9 +5,10 @@ use std::process::Command;
 
 use crate::helpers::{ADMIN_TOKEN, access, assert_problem, json_of, spawn_app};
 
+/// The binary with the admin token, as an operator runs the admin commands.
 fn gantry(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gantry"));
-    cmd.env_clear().current_dir(dir).env("GANTRY_DATA_DIR", dir.join("data")).env("GANTRY_ADMIN_TOKEN", ADMIN_TOKEN);
+    let mut cmd = crate::helpers::gantry_cli(dir);
+    cmd.env("GANTRY_ADMIN_TOKEN", ADMIN_TOKEN);
     cmd
 }
 

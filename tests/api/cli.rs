@@ -4,27 +4,17 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::helpers::{ADMIN_TOKEN, JWT, UPLOAD};
+use crate::helpers::{ADMIN_TOKEN, JWT, UPLOAD, output_of};
 
-/// A weak value distinctive enough to grep for in the output.
-const WEAK: &str = "Tr4ct0r";
-
+/// The binary as [`crate::helpers::gantry_cli`] runs it, logging JSON (the tests read events from it).
 fn gantry(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gantry"));
-    cmd.env_clear()
-        .current_dir(dir)
-        .env("GANTRY_DATA_DIR", dir.join("data"))
-        .env("GANTRY_HTTP_ADDR", "127.0.0.1:0")
-        .env("GANTRY_ADMIN_ADDR", "127.0.0.1:0")
-        .env("GANTRY_LOG_FORMAT", "json");
+    let mut cmd = crate::helpers::gantry_cli(dir);
+    cmd.env("GANTRY_LOG_FORMAT", "json");
     cmd
 }
 
-fn output_of(cmd: &mut Command) -> (i32, String) {
-    let out = cmd.output().expect("gantry runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.code().unwrap_or(-1), text)
-}
+/// A weak value distinctive enough to grep for in the output.
+const WEAK: &str = "Tr4ct0r";
 
 /// Start-up with `JWT_SECRET` too short fails, naming the variable and the 32-character rule, logging the
 /// stable event, and never printing the value.

@@ -4,23 +4,7 @@
 
 use std::process::Command;
 
-use crate::helpers::{ADMIN_TOKEN, JWT, UPLOAD};
-
-fn gantry(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gantry"));
-    cmd.env_clear()
-        .current_dir(dir)
-        .env("GANTRY_DATA_DIR", dir.join("data"))
-        .env("GANTRY_HTTP_ADDR", "127.0.0.1:0")
-        .env("GANTRY_ADMIN_ADDR", "127.0.0.1:0");
-    cmd
-}
-
-fn output_of(cmd: &mut Command) -> (i32, String) {
-    let out = cmd.output().expect("gantry runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.code().unwrap_or(-1), text)
-}
+use crate::helpers::{ADMIN_TOKEN, JWT, UPLOAD, gantry_cli as gantry, output_of};
 
 /// `GANTRY_PROFILE=Production` does not silently start the local profile (fresh secrets, empty SQLite).
 #[test]

@@ -185,3 +185,22 @@ pub type ByteChunks = gantry_actors::ports::objects::ByteStream;
 pub fn metric_value(text: &str, series: &str) -> f64 {
     text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0.0)
 }
+
+/// The `gantry` binary as an operator runs it from `dir`: nothing inherited from the test's environment, its
+/// data in `dir/data`, both listeners on port 0.
+pub fn gantry_cli(dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gantry"));
+    cmd.env_clear()
+        .current_dir(dir)
+        .env("GANTRY_DATA_DIR", dir.join("data"))
+        .env("GANTRY_HTTP_ADDR", "127.0.0.1:0")
+        .env("GANTRY_ADMIN_ADDR", "127.0.0.1:0");
+    cmd
+}
+
+/// Runs `cmd` to the end: its exit code and what it printed (stdout, then stderr).
+pub fn output_of(cmd: &mut std::process::Command) -> (i32, String) {
+    let out = cmd.output().expect("gantry runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}

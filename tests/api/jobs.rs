@@ -121,3 +121,57 @@ async fn runner_metrics_exist_from_start_and_count_jobs() {
         "run time recorded"
     );
 }
+
+/// The periodic `sessions.prune` job deletes a session past its absolute expiry and an epoch older than a
+/// session's whole life, and keeps a live session and the global epoch.
+#[tokio::test]
+async fn sessions_prune_job_removes_ended_sessions_and_old_epochs() {
+    use gantry_actors::ports::jobs::{JobFilter, JobState};
+    use gantry_actors::ports::sessions::SessionRecord;
+    let app = crate::helpers::spawn_app_with("[jobs]\nprune_every_secs = 1\nmaintain_ms = 100").await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    let session = |absolute_expires_at_ms: i64| SessionRecord {
+        id: uuid::Uuid::now_v7(),
+        user_id: uuid::Uuid::now_v7(),
+        created_at_ms: now - 1000,
+        last_used_at_ms: now - 1000,
+        refresh_expires_at_ms: absolute_expires_at_ms.min(now + 3_600_000),
+        absolute_expires_at_ms,
+        user_agent: None,
+        address: None,
+        refresh_hash: "a".repeat(64),
+        generation: 0,
+        last_rotation: None,
+        revoked_at_ms: None,
+        refresh_mac_key: None,
+    };
+    let (ended, live) = (session(now - 500), session(now + 86_400_000));
+    app.backends.sessions.insert(&ended).await.expect("insert");
+    app.backends.sessions.insert(&live).await.expect("insert");
+    let (old_user, recent_user) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    app.backends.accounts.raise_epoch(Some(old_user), 1_000).await.expect("old epoch");
+    app.backends.accounts.raise_epoch(Some(recent_user), now).await.expect("recent epoch");
+    app.backends.accounts.raise_epoch(None, 1_000).await.expect("global epoch");
+
+    let filter = JobFilter { kind: Some("sessions.prune".into()), limit: 50, ..JobFilter::default() };
+    let mut pruned = (Vec::new(), Vec::new());
+    for _ in 0..100 {
+        let jobs = app.backends.jobs.list(&filter).await.expect("list");
+        let done = |field: &str| {
+            jobs.iter()
+                .filter(|j| j.state == JobState::Completed)
+                .filter_map(|j| j.result.as_ref()?[field].as_u64())
+                .sum::<u64>()
+        };
+        if done("sessions") >= 1 && done("epochs") >= 1 {
+            break;
+        }
+        pruned = (jobs.iter().map(|j| j.state).collect(), jobs.iter().map(|j| j.result.clone()).collect());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(app.backends.sessions.get(ended.id).await.expect("get").is_none(), "{pruned:?}");
+    assert_eq!(app.backends.sessions.get(live.id).await.expect("get"), Some(live));
+    let epochs = app.backends.accounts.epochs().await.expect("epochs");
+    assert_eq!(epochs.global_ms, 1_000);
+    assert_eq!(epochs.users.keys().collect::<Vec<_>>(), vec![&recent_user], "{pruned:?}");
+}

@@ -176,8 +176,8 @@ async fn bytes_decide_the_type() {
     assert!(leftovers.is_empty(), "no temporary files left: {leftovers:?}");
 }
 
-/// A digest that does not match the bytes is 400 `digest_mismatch`, and the upload is not kept; a
-/// matching one is accepted.
+/// A digest that does not match the bytes is 400 `digest_mismatch`, and the upload is not kept (its bytes are
+/// removed by the `uploads.remove_object` job moments later); a matching one is accepted.
 #[tokio::test]
 async fn digest_is_checked() {
     use base64::Engine;
@@ -193,7 +193,13 @@ async fn digest_is_checked() {
         .await
         .expect("request");
     assert_problem(response, 400, "digest_mismatch").await;
-    assert_eq!(stored_files(&app).len(), files_before);
+    for _ in 0..100 {
+        if stored_files(&app).len() == files_before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(stored_files(&app).len(), files_before, "the refused bytes are removed");
 
     let right = hex::encode(Sha256::digest(&bytes));
     let response = upload(&app, bytes, "image/png")
@@ -316,7 +322,8 @@ async fn guest_tokens_are_rate_limited() {
     assert_problem(response, 429, "too_many_requests").await;
 }
 
-/// An upload left `receiving` by a crash is swept: marked failed (job too) and its object removed.
+/// An upload left `receiving` by a crash is swept: marked failed (job too) and its object removed (by the
+/// removal job).
 #[tokio::test]
 async fn abandoned_uploads_are_swept() {
     use gantry_actors::ports::jobs::{Job, JobState};
@@ -338,6 +345,7 @@ async fn abandoned_uploads_are_swept() {
         status: UploadStatus::Receiving,
         error: None,
         created_at: time::OffsetDateTime::now_utc() - time::Duration::minutes(5),
+        received_by: None,
     };
     app.backends.uploads.create_upload(&record).await.expect("record");
     app.backends.jobs.create(&Job { id, state: JobState::Running, ..Job::new("upload", None) }).await.expect("job");
@@ -352,10 +360,16 @@ async fn abandoned_uploads_are_swept() {
     }
     assert_eq!(job["state"], "discarded", "{job}");
     assert_eq!(job["error"], "abandoned");
-    assert!(matches!(
-        app.state.objects.get(&key, None).await,
-        Err(gantry_actors::ports::objects::ObjectStoreError::NotFound)
-    ));
+    // The object goes in the `uploads.remove_object` job stored with the failure, moments later.
+    let mut object = app.state.objects.get(&key, None).await;
+    for _ in 0..60 {
+        if matches!(object, Err(gantry_actors::ports::objects::ObjectStoreError::NotFound)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        object = app.state.objects.get(&key, None).await;
+    }
+    assert!(matches!(object, Err(gantry_actors::ports::objects::ObjectStoreError::NotFound)));
 }
 
 /// A panic in the upload pipeline is survived: uploads work again after its restart.

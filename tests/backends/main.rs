@@ -23,5 +23,8 @@ mod postgres;
 mod production;
 mod rabbitmq;
 mod redis;
+mod revocation_jobs;
 mod rotation;
+mod rotation_crash;
 mod s3;
+mod upload_jobs;

@@ -177,6 +177,24 @@ pub async fn disabling_and_enabling_a_user_round_trips(accounts: Arc<dyn Account
     assert!(!accounts.set_disabled(Uuid::now_v7(), Some(first)).await.expect("unknown"));
 }
 
+/// Pruning epochs removes the per-user epochs strictly older than the cut-off and never the global one, however
+/// old; the others keep their values, and pruning again removes nothing.
+pub async fn prune_epochs_removes_old_user_epochs_only(accounts: Arc<dyn AccountStore>) {
+    let (alice, bob, carol) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    accounts.raise_epoch(None, 1_000).await.expect("raise");
+    accounts.raise_epoch(Some(alice), 2_000).await.expect("raise");
+    accounts.raise_epoch(Some(bob), 5_000).await.expect("raise");
+    accounts.raise_epoch(Some(carol), 9_000).await.expect("raise");
+
+    let pruned = accounts.prune_epochs(5_000).await.expect("prune");
+    let again = accounts.prune_epochs(5_000).await.expect("prune again");
+
+    assert_eq!((pruned, again), (1, 0));
+    let epochs = accounts.epochs().await.expect("epochs");
+    assert_eq!(epochs.global_ms, 1_000, "the global epoch stays");
+    assert_eq!(epochs.users, HashMap::from([(bob, 5_000), (carol, 9_000)]));
+}
+
 sql_cases!(
     accounts: users_round_trip_and_duplicate_email_is_taken,
     disabling_and_enabling_a_user_round_trips,
@@ -184,6 +202,7 @@ sql_cases!(
     raise_epoch_is_monotonic_and_per_scope,
     concurrent_epoch_raises_never_lower_it,
     revocation_notices_come_newest_first_with_filled_in_counts,
+    prune_epochs_removes_old_user_epochs_only,
 );
 
 /// A revocation notice and its job are stored in one transaction: both land together, and when the job cannot
@@ -225,5 +244,55 @@ mod together {
     #[tokio::test]
     async fn postgres() {
         crate::on_postgres(super::revocation_notice_and_its_job_commit_together).await;
+    }
+}
+
+/// A revocation notice and its evidence runner job are stored in one transaction: the job waits for the runner
+/// (`available`, with its kind, owner and attempts), and when its id is taken nothing is stored.
+pub async fn revocation_notice_and_its_runner_job_commit_together(ports: gantry::adapters::sql::SqlPorts) {
+    use gantry_actors::ports::jobs::{JobState, NewJob};
+    let (accounts, jobs) = (ports.accounts, ports.jobs);
+    let notice = |id| RevocationNotice {
+        id,
+        scope: RevocationScope::All,
+        user_id: None,
+        reason: "incident".to_owned(),
+        requested_by: "cli".to_owned(),
+        not_before_ms: 1_800_000_000_000,
+        active_sessions: None,
+        user_message: None,
+        refused_requests: 0,
+        created_at: time::OffsetDateTime::now_utc(),
+    };
+    let evidence = |id| NewJob {
+        id,
+        owner: Some("cli".into()),
+        max_attempts: 5,
+        ..NewJob::new("sessions.revoke_all", "default", serde_json::json!({ "notice_id": id }))
+    };
+    let first = notice(uuid::Uuid::now_v7());
+    accounts.record_revocation_enqueueing(&first, &evidence(first.id)).await.expect("record");
+    let job = jobs.get(first.id).await.expect("get").expect("job stored");
+    assert_eq!(
+        (job.kind.as_str(), job.state, job.owner.as_deref()),
+        ("sessions.revoke_all", JobState::Available, Some("cli"))
+    );
+    assert_eq!(job.max_attempts, 5);
+
+    let clash = notice(uuid::Uuid::now_v7());
+    accounts.record_revocation_enqueueing(&clash, &evidence(first.id)).await.expect_err("the job id is taken");
+    let stored = accounts.revocations(10).await.expect("list");
+    assert_eq!(stored.iter().map(|n| n.id).collect::<Vec<_>>(), vec![first.id], "no notice without its job");
+}
+
+mod together_with_runner_job {
+    #[tokio::test]
+    async fn sqlite() {
+        crate::on_sqlite(super::revocation_notice_and_its_runner_job_commit_together).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        crate::on_postgres(super::revocation_notice_and_its_runner_job_commit_together).await;
     }
 }

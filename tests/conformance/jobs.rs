@@ -6,7 +6,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use gantry_actors::ports::jobs::{
-    Attempt, AttemptOutcome, Enqueued, Finish, Job, JobFilter, JobState, JobStore, JobStoreError, JobUpdate, NewJob,
+    Attempt, AttemptOutcome, Enqueued, Finish, FinishItem, Job, JobFilter, JobState, JobStore, JobStoreError,
+    JobUpdate, NewJob,
 };
 use serde_json::json;
 use time::OffsetDateTime;
@@ -406,6 +407,73 @@ pub async fn depths_list_and_prune(jobs: Arc<dyn JobStore>) {
     assert!(jobs.get(later.id).await.expect("get").is_some(), "unfinished jobs stay");
 }
 
+/// A batch of outcomes is recorded as each would be alone: completions (with their results and attempts), a
+/// retry and a discard land; an outcome for a job whose lease is gone (cancelled meanwhile, or leased to
+/// another instance) is refused and changes nothing; the answer says which were recorded, in order.
+pub async fn a_batch_of_outcomes_is_recorded_as_each_alone(jobs: Arc<dyn JobStore>) {
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    for _ in 0..6 {
+        jobs.enqueue(&runner_job("test.batch")).await.expect("enqueue");
+    }
+    let now = OffsetDateTime::now_utc();
+    let mut claimed = jobs.claim("default", a, 5, now, LEASE).await.expect("claim");
+    let other = jobs.claim("default", b, 5, now, LEASE).await.expect("claim").pop().expect("b has one");
+    assert_eq!(claimed.len(), 5);
+    claimed.sort_by_key(|j| j.id);
+    let cancelled = &claimed[4];
+    jobs.cancel(cancelled.id, now).await.expect("cancel");
+    let later = now + Duration::from_secs(60);
+    let done = |job: &Job, n: i64| FinishItem {
+        id: job.id,
+        attempt: attempt(job, a, AttemptOutcome::Completed, None),
+        finish: Finish::Complete(Some(json!({"n": n}))),
+    };
+    let items = vec![
+        done(&claimed[0], 0),
+        FinishItem { finish: Finish::Complete(None), ..done(&claimed[1], 1) },
+        FinishItem {
+            attempt: attempt(&claimed[2], a, AttemptOutcome::Failed, Some("flaky")),
+            finish: Finish::Retry { error: "flaky".into(), at: later },
+            ..done(&claimed[2], 2)
+        },
+        FinishItem {
+            attempt: attempt(&claimed[3], a, AttemptOutcome::Failed, Some("bad input")),
+            finish: Finish::Discard { error: "bad input".into() },
+            ..done(&claimed[3], 3)
+        },
+        done(cancelled, 4),
+        done(&other, 5),
+    ];
+
+    let recorded = jobs.finish_many(a, &items).await.expect("finish_many");
+
+    assert_eq!(recorded, vec![true, true, true, true, false, false]);
+    let get = |id| {
+        let jobs = Arc::clone(&jobs);
+        async move { jobs.get(id).await.expect("get").expect("stored") }
+    };
+    let first = get(claimed[0].id).await;
+    assert_eq!((first.state, first.result, first.lease_owner), (JobState::Completed, Some(json!({"n": 0})), None));
+    assert!(first.finished_at.is_some());
+    let second = get(claimed[1].id).await;
+    assert_eq!((second.state, second.result), (JobState::Completed, None));
+    let retried = get(claimed[2].id).await;
+    assert_eq!((retried.state, retried.error.as_deref()), (JobState::Retryable, Some("flaky")));
+    let discarded = get(claimed[3].id).await;
+    assert_eq!((discarded.state, discarded.error.as_deref()), (JobState::Discarded, Some("bad input")));
+    assert_eq!(get(cancelled.id).await.state, JobState::Cancelled, "a cancelled job stays cancelled");
+    let still = get(other.id).await;
+    assert_eq!((still.state, still.lease_owner), (JobState::Running, Some(b)), "b's lease is untouched");
+    for (job, outcome) in [(&claimed[0], AttemptOutcome::Completed), (&claimed[2], AttemptOutcome::Failed)] {
+        let attempts = jobs.attempts(job.id).await.expect("attempts");
+        assert_eq!(attempts.len(), 1, "one attempt row for {}", job.id);
+        assert_eq!((attempts[0].attempt, attempts[0].instance_id, attempts[0].outcome), (1, a, outcome));
+    }
+    assert!(jobs.attempts(cancelled.id).await.expect("attempts").is_empty(), "no attempt without the lease");
+    assert!(jobs.attempts(other.id).await.expect("attempts").is_empty());
+    assert!(jobs.finish_many(a, &[]).await.expect("an empty batch").is_empty());
+}
+
 sql_cases!(
     jobs: create_get_update_round_trip_keeps_json_and_applies_only_some_fields,
     update_of_unknown_id_is_not_found,
@@ -417,4 +485,5 @@ sql_cases!(
     retries_wait_for_their_backoff_and_discard_keeps_the_error,
     retry_and_cancel_apply_only_to_their_states,
     depths_list_and_prune,
+    a_batch_of_outcomes_is_recorded_as_each_alone,
 );

@@ -8,7 +8,7 @@
 //! | `jobs.rs` | `JobStore` | SQLite, Postgres |
 //! | `accounts.rs` | `AccountStore` | SQLite, Postgres |
 //! | `sessions.rs` | `SessionStore` | SQLite, Postgres, Redis |
-//! | `uploads.rs` | `UploadStore` | SQLite, Postgres |
+//! | `uploads.rs` | `UploadStore`, `MultipartLedger` | SQLite, Postgres |
 //! | `catalog.rs` | `CatalogStore` | SQLite, Postgres |
 //! | `rotations.rs` | `RotationStore`, `Fleet` | SQLite, Postgres |
 //! | `cache.rs` | `Cache` | memory, Redis |

@@ -90,30 +90,32 @@ mod fleet {
 /// A rotation's start stores its record and its job in one transaction: both, or (when the job's id is taken)
 /// neither.
 pub async fn rotation_start_stores_record_and_job_together(ports: gantry::adapters::sql::SqlPorts) {
-    use gantry_actors::ports::jobs::Job;
+    use gantry_actors::ports::jobs::{Job, JobState, NewJob};
     let (rotations, jobs) = (ports.rotations, ports.jobs);
+    let job_for = |r: &RotationRecord| NewJob {
+        id: r.id,
+        max_attempts: 5,
+        unique_key: Some("secrets.rotation".into()),
+        ..NewJob::new("secrets.rotate", "secrets", serde_json::json!({"rollback": false}))
+    };
     let started = record(1);
-    let job = Job { id: started.id, ..Job::new("secrets.rotate", Some("admin".into())) };
-    assert_eq!(rotations.start_rotation(&started, &job).await.expect("start"), RotationStart::Started);
-    assert!(jobs.get(started.id).await.expect("get").is_some());
+    assert_eq!(rotations.start_rotation(&started, &job_for(&started)).await.expect("start"), RotationStart::Started);
+    let job = jobs.get(started.id).await.expect("get").expect("the job is stored");
+    assert_eq!((job.state, job.queue.as_str(), job.max_attempts), (JobState::Available, "secrets", 5));
+    assert!(job.run_at.is_some(), "a runner job, claimed by any instance");
     assert!(rotations.rotation(started.id).await.expect("get").is_some());
+    jobs.cancel(started.id, time::OffsetDateTime::now_utc()).await.expect("cancel frees the lock");
 
     let clash = record(2);
     let taken = Job::new("upload", None);
     jobs.create(&taken).await.expect("create");
-    let job = Job { id: taken.id, ..Job::new("secrets.rotate", Some("admin".into())) };
+    let job = NewJob { id: taken.id, ..job_for(&clash) };
     assert!(matches!(rotations.start_rotation(&clash, &job).await.expect("start"), RotationStart::InProgress(_)));
     assert!(rotations.rotation(clash.id).await.expect("get").is_none(), "no record without its job");
 
     // Two starts at once holding the same fleet key: exactly one is stored, the other names it.
-    let locked = |r: &RotationRecord| Job {
-        id: r.id,
-        unique_key: Some("secrets.rotation".into()),
-        state: gantry_actors::ports::jobs::JobState::Running,
-        ..Job::new("secrets.rotate", Some("admin".into()))
-    };
     let (a, b) = (record(3), record(4));
-    let (ja, jb) = (locked(&a), locked(&b));
+    let (ja, jb) = (job_for(&a), job_for(&b));
     let (ra, rb) = tokio::join!(rotations.start_rotation(&a, &ja), rotations.start_rotation(&b, &jb));
     let mut outcomes = [ra.expect("start"), rb.expect("start")];
     outcomes.sort_by_key(|o| matches!(o, RotationStart::InProgress(_)));

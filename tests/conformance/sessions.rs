@@ -84,7 +84,7 @@ pub async fn concurrent_replace_if_with_same_generation_has_exactly_one_winner(s
 /// `list_for_user` shows only the user's sessions that are neither revoked nor expired (by refresh or
 /// absolute expiry); `revoke` marks the record once (first time kept, other fields intact), feeds
 /// `revoked_since` and drops the session from `count_active`; a stale rotation cannot undo a revocation; a
-/// duplicate id is refused; sessions past their absolute expiry are gone after `count_active`, idle ones are
+/// duplicate id is refused; sessions past their absolute expiry are gone after `prune_expired`, idle ones are
 /// kept until then.
 pub async fn list_revoke_revoked_since_and_count_active_agree(store: Arc<dyn SessionStore>) {
     let now = now_ms();
@@ -116,6 +116,7 @@ pub async fn list_revoke_revoked_since_and_count_active_agree(store: Arc<dyn Ses
     assert_eq!(store.count_active(now).await.expect("count"), 2);
     let unrevoking = rotated(to_revoke.clone(), now + 150, &"c".repeat(64));
     assert!(!store.replace_if(&unrevoking, to_revoke.generation).await.expect("replace"), "revocation is kept");
+    store.prune_expired(now).await.expect("prune");
     assert!(store.get(ended.id).await.expect("get").is_none(), "gone past the absolute expiry");
     assert!(store.get(idle.id).await.expect("get").is_some(), "kept until its absolute expiry");
     assert_eq!(store.list_for_user(bob, now).await.expect("list"), vec![other]);
@@ -133,11 +134,41 @@ pub async fn continuity_marker_is_stable_while_the_data_is_kept(store: Arc<dyn S
     assert!(!third.created_now);
 }
 
+/// Pruning at `now` removes what can no longer matter and nothing else: a session past its absolute expiry is
+/// gone (SQL deletes its row; Redis let its key expire, so there is nothing left to count), a live one stays
+/// readable, listed and counted; a second prune finds nothing.
+pub async fn prune_expired_removes_ended_sessions_only(store: Arc<dyn SessionStore>) {
+    let now = now_ms();
+    let alice = Uuid::now_v7();
+    let live = session(alice, now);
+    let ended = SessionRecord {
+        created_at_ms: now - 2 * 86_400_000,
+        last_used_at_ms: now - 2 * 86_400_000,
+        refresh_expires_at_ms: now - 86_400_000,
+        absolute_expires_at_ms: now - 1_000,
+        ..session(alice, now)
+    };
+    store.insert(&live).await.expect("insert");
+    store.insert(&ended).await.expect("insert");
+
+    let pruned = store.prune_expired(now).await.expect("prune");
+    let again = store.prune_expired(now).await.expect("prune again");
+
+    let expected = if store.backend() == "redis" { 0 } else { 1 };
+    assert_eq!(pruned, expected, "{} removes what its TTLs do not", store.backend());
+    assert_eq!(again, 0);
+    assert!(store.get(ended.id).await.expect("get").is_none());
+    assert_eq!(store.get(live.id).await.expect("get"), Some(live.clone()));
+    assert_eq!(store.list_for_user(alice, now).await.expect("list"), vec![live]);
+    assert_eq!(store.count_active(now).await.expect("count"), 1);
+}
+
 sql_cases!(
     sessions: insert_get_and_replace_if_is_a_compare_and_swap,
     continuity_marker_is_stable_while_the_data_is_kept,
     concurrent_replace_if_with_same_generation_has_exactly_one_winner,
     list_revoke_revoked_since_and_count_active_agree,
+    prune_expired_removes_ended_sessions_only,
 );
 
 mod redis {
@@ -159,5 +190,10 @@ mod redis {
     #[tokio::test]
     async fn list_revoke_revoked_since_and_count_active_agree() {
         crate::on_redis_sessions(super::list_revoke_revoked_since_and_count_active_agree).await;
+    }
+
+    #[tokio::test]
+    async fn prune_expired_removes_ended_sessions_only() {
+        crate::on_redis_sessions(super::prune_expired_removes_ended_sessions_only).await;
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use gantry::adapters::sql::SqlPorts;
-use gantry_actors::ports::jobs::JobState;
+use gantry_actors::ports::jobs::{JobState, NewJob};
 use gantry_actors::ports::uploads::{UploadRecord, UploadStatus, UploadStore, VariantRecord, VariantState};
 use gantry_actors::uploads::photo;
 use time::OffsetDateTime;
@@ -23,6 +23,7 @@ fn upload(owner: &str) -> UploadRecord {
         status: UploadStatus::Receiving,
         error: None,
         created_at: OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("valid instant"),
+        received_by: Some(Uuid::now_v7()),
     }
 }
 
@@ -217,3 +218,83 @@ sql_cases!(
     stale_uploads_are_old_receiving_ones_oldest_first_and_limited,
     count_uploads_counts_the_owners_receiving_and_stored_only,
 );
+
+/// A failure and its follow-up job are stored together: after `update_upload_enqueueing` the record is failed
+/// and the job is waiting for the runner; after `delete_upload_enqueueing` the record is gone and its job
+/// waits; enqueueing the same job again stores nothing more.
+pub async fn update_and_delete_enqueue_their_job_with_the_change(ports: SqlPorts) {
+    let (uploads, jobs) = (ports.uploads, ports.jobs);
+    let failing = upload("guest:t6");
+    let deleting = UploadRecord { status: UploadStatus::Stored, ..upload("guest:t6") };
+    uploads.create_upload(&failing).await.expect("create");
+    uploads.create_upload(&deleting).await.expect("create");
+    let remove = |r: &UploadRecord| {
+        let args = serde_json::json!({ "key": r.object_key });
+        NewJob { max_attempts: 10, ..NewJob::new("uploads.remove_object", "maintenance", args) }
+    };
+    let (failed_job, deleted_job) = (remove(&failing), remove(&deleting));
+
+    let failed = UploadRecord { status: UploadStatus::Failed, error: Some("digest_mismatch".into()), ..failing };
+    uploads.update_upload_enqueueing(&failed, &failed_job).await.expect("fail and enqueue");
+    uploads.update_upload_enqueueing(&failed, &failed_job).await.expect("the same job again");
+    uploads.delete_upload_enqueueing(deleting.id, &deleted_job).await.expect("delete and enqueue");
+
+    assert_eq!(uploads.get_upload(failed.id).await.expect("get"), Some(failed.clone()));
+    assert!(uploads.get_upload(deleting.id).await.expect("get").is_none());
+    for (job, upload) in [(&failed_job, &failed), (&deleted_job, &deleting)] {
+        let stored = jobs.get(job.id).await.expect("get job").expect("the job was stored with the change");
+        assert_eq!(stored.state, JobState::Available);
+        assert_eq!(stored.kind, "uploads.remove_object");
+        assert_eq!(stored.max_attempts, 10);
+        assert_eq!(stored.args["key"], upload.object_key.as_str());
+    }
+}
+
+/// The cases on more than the upload store (the job store beside it; the multipart ledger).
+mod with_jobs {
+    #[tokio::test]
+    async fn sqlite_update_and_delete_enqueue_their_job_with_the_change() {
+        crate::on_sqlite(super::update_and_delete_enqueue_their_job_with_the_change).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_update_and_delete_enqueue_their_job_with_the_change() {
+        crate::on_postgres(super::update_and_delete_enqueue_their_job_with_the_change).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_multipart_ledger_records_lists_and_forgets() {
+        crate::on_sqlite(super::multipart_ledger_records_lists_and_forgets).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_multipart_ledger_records_lists_and_forgets() {
+        crate::on_postgres(super::multipart_ledger_records_lists_and_forgets).await;
+    }
+}
+
+/// The multipart ledger: recorded uploads come back by age (strictly before the cut-off, oldest first, at
+/// most `limit`) and by key; recording twice keeps one; a forgotten upload is gone, forgetting it again is
+/// fine.
+pub async fn multipart_ledger_records_lists_and_forgets(ports: SqlPorts) {
+    use gantry_actors::ports::objects::PendingMultipart;
+    let ledger = ports.multiparts;
+    let at = |secs: i64| OffsetDateTime::from_unix_timestamp(1_800_000_000 + secs).expect("valid instant");
+    let pending =
+        |key: &str, id: &str, secs| PendingMultipart { key: key.into(), upload_id: id.into(), started_at: at(secs) };
+    let (old, older, young) =
+        (pending("uploads/a", "u1", 10), pending("uploads/b", "u2", 5), pending("uploads/a", "u3", 60));
+    for p in [&old, &older, &young, &old] {
+        ledger.record(p).await.expect("record");
+    }
+
+    assert_eq!(ledger.started_before(at(30), 10).await.expect("list"), vec![older.clone(), old.clone()]);
+    assert_eq!(ledger.started_before(at(30), 1).await.expect("list"), vec![older.clone()]);
+    assert_eq!(ledger.started_before(at(10), 10).await.expect("list"), vec![older.clone()], "strictly before");
+    assert_eq!(ledger.of_key("uploads/a").await.expect("by key"), vec![old.clone(), young.clone()]);
+
+    ledger.forget("u1").await.expect("forget");
+    ledger.forget("u1").await.expect("forget again");
+    assert_eq!(ledger.of_key("uploads/a").await.expect("by key"), vec![young]);
+    assert_eq!(ledger.started_before(at(30), 10).await.expect("list"), vec![older]);
+}

@@ -1,7 +1,9 @@
 //! The job runner: one actor per instance that claims due jobs from the job store with a lease, runs each
 //! on a task it owns (at most the queue's concurrency at once), renews every lease it holds in one statement
 //! while they run, and records each attempt's outcome — completed, retryable after an exponential backoff
-//! with jitter, or discarded with the last error once the kind's attempts are spent. A job whose lease
+//! with jitter, or discarded with the last error once the kind's attempts are spent. Outcomes go through one
+//! finisher task that records whatever has arrived in one batch (one commit), so a busy runner pays one
+//! commit per batch instead of two per job. A job whose lease
 //! expired (its instance died) is claimed again by whichever instance polls next.
 //!
 //! It also makes jobs whose lease expired due again, enqueues the periodic kinds once per period (the period start is the job's unique period key, so
@@ -17,11 +19,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use time::OffsetDateTime;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::handle::{ActorSlot, CallError};
-use crate::ports::jobs::{Attempt, AttemptOutcome, Enqueued, Finish, Job, JobStore, NewJob};
+use crate::ports::jobs::{Attempt, AttemptOutcome, Enqueued, Finish, FinishItem, Job, JobStore, NewJob};
 use crate::supervisor::ChildSpec;
 use crate::telemetry::Mailbox;
 
@@ -187,6 +190,10 @@ struct Running {
 pub struct RunnerState {
     deps: RunnerDeps,
     tickers: Vec<JoinHandle<()>>,
+    /// Where workers hand their outcomes to the finisher task, which records them in batches.
+    outcomes: mpsc::Sender<Outcome>,
+    /// The finisher task (aborted when the actor stops).
+    finisher: JoinHandle<()>,
     running: HashMap<Uuid, Running>,
     /// Running jobs per queue.
     busy: HashMap<String, usize>,
@@ -246,9 +253,20 @@ impl RunnerState {
         let instance = self.deps.settings.instance;
         let lease = self.deps.settings.lease;
         let myself = myself.clone();
+        let outcomes = self.outcomes.clone();
         let task = tokio::spawn(async move {
-            run_attempt(store.as_ref(), spec, job, instance, claimed_at, lease).await;
-            let _ = myself.cast(JobRunnerMsg::Finished(id));
+            match run_attempt(store.as_ref(), spec, job, instance, claimed_at, lease).await {
+                // The finisher records it and then reports the job finished.
+                Some(outcome) => {
+                    if let Err(mpsc::error::SendError(outcome)) = outcomes.send(outcome).await {
+                        // The finisher is gone (the actor is stopping): record it here.
+                        finish_batch(store.as_ref(), instance, vec![outcome], &myself).await;
+                    }
+                }
+                None => {
+                    let _ = myself.cast(JobRunnerMsg::Finished(id));
+                }
+            }
         });
         self.running.insert(id, Running { queue, task });
     }
@@ -270,7 +288,8 @@ impl RunnerState {
     }
 
     async fn renew(&mut self) {
-        // Also when idle: the leases this instance holds include record-only jobs run inline (a rotation).
+        // Also when idle: a lease this instance holds may belong to a job it runs inline (an older version's
+        // rotation).
         let until = OffsetDateTime::now_utc() + self.deps.settings.lease;
         let held = match self.deps.store.renew(self.deps.settings.instance, until).await {
             Ok(held) => held,
@@ -383,7 +402,77 @@ pub fn count_enqueued(kind: &str, queue: &str) {
         .increment(1);
 }
 
-/// Runs one attempt of `job` and records its outcome.
+/// A finished attempt on its way to the job store.
+struct Outcome {
+    job: Job,
+    attempt: Attempt,
+    finish: Finish,
+}
+
+/// The most outcomes recorded in one batch.
+const MAX_BATCH: usize = 256;
+
+/// Records the workers' outcomes: takes what has arrived (at least one, at most [`MAX_BATCH`]) and records it in
+/// one [`JobStore::finish_many`] (one commit), then reports each job finished. Under load the outcomes queue
+/// up while a batch commits, so batches grow with the load; alone, an outcome is recorded at once.
+async fn finisher(
+    store: Arc<dyn JobStore>,
+    instance: Uuid,
+    mut outcomes: mpsc::Receiver<Outcome>,
+    runner: ActorRef<JobRunnerMsg>,
+) {
+    while let Some(first) = outcomes.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match outcomes.try_recv() {
+                Ok(outcome) => batch.push(outcome),
+                Err(_) => break,
+            }
+        }
+        finish_batch(store.as_ref(), instance, batch, &runner).await;
+    }
+}
+
+/// Records `batch`, counts each recorded outcome, and reports every job finished.
+async fn finish_batch(store: &dyn JobStore, instance: Uuid, batch: Vec<Outcome>, runner: &ActorRef<JobRunnerMsg>) {
+    let items: Vec<FinishItem> = batch
+        .iter()
+        .map(|o| FinishItem { id: o.job.id, attempt: o.attempt.clone(), finish: o.finish.clone() })
+        .collect();
+    let recorded = match store.finish_many(instance, &items).await {
+        Ok(recorded) => recorded,
+        Err(err) => {
+            // The leases expire and the jobs run again elsewhere: at-least-once, as for a crash.
+            metrics::counter!("gantry_job_store_errors_total", "op" => "finish").increment(1);
+            tracing::warn!(jobs = batch.len(), error = %err, "recording job outcomes failed");
+            vec![false; batch.len()]
+        }
+    };
+    for (outcome, recorded) in batch.iter().zip(recorded) {
+        let job = &outcome.job;
+        if recorded {
+            let labels = [("kind", job.kind.clone()), ("queue", job.queue.clone())];
+            let counter = match &outcome.finish {
+                Finish::Complete(_) => Some("gantry_jobs_completed_total"),
+                Finish::Retry { .. } => Some("gantry_jobs_retried_total"),
+                Finish::Discard { .. } => Some("gantry_jobs_discarded_total"),
+                Finish::Snooze { .. } => None,
+            };
+            if let Some(counter) = counter {
+                metrics::counter!(counter, &labels).increment(1);
+            }
+            if let Finish::Discard { error } = &outcome.finish {
+                tracing::warn!(job_id = %job.id, kind = job.kind, attempt = job.attempt, error, "job discarded");
+            }
+        } else {
+            tracing::warn!(job_id = %job.id, kind = job.kind, "job outcome dropped: its lease is gone");
+        }
+        let _ = runner.cast(JobRunnerMsg::Finished(job.id));
+    }
+}
+
+/// Runs one attempt of `job`; returns its outcome for the finisher (`None` when it was given back here
+/// already: no worker for its kind).
 async fn run_attempt(
     store: &dyn JobStore,
     spec: Option<KindSpec>,
@@ -391,7 +480,7 @@ async fn run_attempt(
     instance: Uuid,
     claimed_at: OffsetDateTime,
     lease: Duration,
-) {
+) -> Option<Outcome> {
     let (kind, queue) = (job.kind.clone(), job.queue.clone());
     let Some(spec) = spec else {
         // A kind this version does not know (a newer instance enqueued it during a rolling deploy): given
@@ -400,7 +489,7 @@ async fn run_attempt(
         let attempt = attempt_record(&job, instance, claimed_at, AttemptOutcome::Failed, None);
         tracing::warn!(job_id = %job.id, kind, "no worker for this job kind here; given back");
         record(store, &job, instance, &attempt, &finish).await;
-        return;
+        return None;
     };
     let labels = [("kind", kind.clone()), ("queue", queue.clone())];
     metrics::counter!("gantry_jobs_started_total", &labels).increment(1);
@@ -433,18 +522,7 @@ async fn run_attempt(
         }
     };
     let attempt = attempt_record(&job, instance, claimed_at, outcome, error);
-    if record(store, &job, instance, &attempt, &finish).await {
-        let counter = match finish {
-            Finish::Complete(_) => "gantry_jobs_completed_total",
-            Finish::Retry { .. } => "gantry_jobs_retried_total",
-            Finish::Discard { .. } => "gantry_jobs_discarded_total",
-            Finish::Snooze { .. } => return,
-        };
-        metrics::counter!(counter, &labels).increment(1);
-        if let Finish::Discard { error } = &finish {
-            tracing::warn!(job_id = %job.id, kind, attempt = job.attempt, error, "job discarded");
-        }
-    }
+    Some(Outcome { job, attempt, finish })
 }
 
 fn attempt_record(
@@ -500,9 +578,14 @@ impl Actor for JobRunner {
             myself.send_interval(settings.maintain_every, || JobRunnerMsg::Maintain),
         ];
         let _ = myself.cast(JobRunnerMsg::Maintain);
+        let (outcomes, received) = mpsc::channel(4 * MAX_BATCH);
+        let finisher =
+            tokio::spawn(finisher(Arc::clone(&deps.store), deps.settings.instance, received, myself.clone()));
         Ok(RunnerState {
             deps,
             tickers,
+            outcomes,
+            finisher,
             running: HashMap::new(),
             busy: HashMap::new(),
             more: HashMap::new(),
@@ -516,6 +599,7 @@ impl Actor for JobRunner {
         for ticker in &state.tickers {
             ticker.abort();
         }
+        state.finisher.abort();
         state.abandon_running().await;
         Ok(())
     }

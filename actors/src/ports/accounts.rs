@@ -168,4 +168,23 @@ pub trait AccountStore: Send + Sync + 'static {
     /// # Errors
     /// The database is unreachable.
     async fn revocations(&self, limit: u32) -> Result<Vec<RevocationNotice>, AccountStoreError>;
+
+    /// Deletes the per-user epochs older than `before_ms` (never the global one): once every session created
+    /// before an epoch has reached its absolute expiry, the epoch rejects nothing more. Every instance loads
+    /// all epochs into its revocation view, so this keeps that load small. Returns how many went.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn prune_epochs(&self, before_ms: i64) -> Result<u64, AccountStoreError>;
+
+    /// Records a revocation notice and enqueues, in the same transaction, the runner job that completes its
+    /// evidence (the count of affected sessions): a crash right after the revocation cannot lose it.
+    ///
+    /// # Errors
+    /// The database is unreachable, or a job with this id exists; then neither is stored.
+    async fn record_revocation_enqueueing(
+        &self,
+        notice: &RevocationNotice,
+        job: &super::jobs::NewJob,
+    ) -> Result<(), AccountStoreError>;
 }

@@ -281,6 +281,17 @@ pub enum Finish {
     },
 }
 
+/// One outcome for [`JobStore::finish_many`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishItem {
+    /// The job.
+    pub id: Uuid,
+    /// The attempt as it ended.
+    pub attempt: Attempt,
+    /// What happens to the job.
+    pub finish: Finish,
+}
+
 /// Which jobs an operator lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobFilter {
@@ -401,6 +412,20 @@ pub trait JobStore: Send + Sync + 'static {
     /// The database is unreachable.
     async fn finish(&self, id: Uuid, instance: Uuid, attempt: &Attempt, finish: &Finish)
     -> Result<bool, JobStoreError>;
+
+    /// Records several outcomes of `instance`'s attempts at once, each as [`JobStore::finish`] would, in one
+    /// transaction where the backend has them (one commit for the batch: the runner's throughput is bounded
+    /// by commits, not by statements). Returns, in order, whether each was recorded.
+    ///
+    /// # Errors
+    /// The database is unreachable (nothing is recorded, or — without a transaction — a prefix).
+    async fn finish_many(&self, instance: Uuid, items: &[FinishItem]) -> Result<Vec<bool>, JobStoreError> {
+        let mut recorded = Vec::with_capacity(items.len());
+        for item in items {
+            recorded.push(self.finish(item.id, instance, &item.attempt, &item.finish).await?);
+        }
+        Ok(recorded)
+    }
 
     /// Gives back every lease `instance` holds (graceful shutdown): the jobs are due at once elsewhere and the
     /// interrupted attempts are not counted. Returns how many.

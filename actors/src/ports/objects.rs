@@ -10,6 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::Stream;
+use time::OffsetDateTime;
 
 use super::Unavailable;
 use crate::secrets::SecretValue;
@@ -170,6 +171,67 @@ pub trait ObjectStore: Send + Sync + 'static {
         let _ = (key, ttl, content_type, content_disposition);
         Ok(None)
     }
+
+    /// Aborts the unfinished writes (S3: multipart uploads; the folder: temporary files) that started before
+    /// `started_before`, which a `put` interrupted by a crash leaves behind; returns how many. The default is
+    /// for stores that leave nothing behind.
+    ///
+    /// # Errors
+    /// The store failed (what was aborted before the failure stays aborted).
+    async fn abort_incomplete(&self, started_before: OffsetDateTime) -> Result<u64, ObjectStoreError> {
+        let _ = started_before;
+        Ok(0)
+    }
+
+    /// Aborts the unfinished writes of `key` whatever their age (its upload failed or was deleted); returns how
+    /// many. The default is for stores that leave nothing behind.
+    ///
+    /// # Errors
+    /// The store failed.
+    async fn abort_incomplete_of(&self, key: &ObjectKey) -> Result<u64, ObjectStoreError> {
+        let _ = key;
+        Ok(0)
+    }
+}
+
+/// An S3 multipart upload in progress, as recorded by the store's adapter so that it can be aborted after a
+/// crash even on stores without `ListMultipartUploads` (s3s-fs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingMultipart {
+    /// The object key.
+    pub key: String,
+    /// The store's upload id.
+    pub upload_id: String,
+    /// When it was created.
+    pub started_at: OffsetDateTime,
+}
+
+/// The ledger of multipart uploads in progress (the profile's database).
+#[async_trait]
+pub trait MultipartLedger: Send + Sync + 'static {
+    /// Records an upload that was just created.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn record(&self, pending: &PendingMultipart) -> Result<(), Unavailable>;
+
+    /// Forgets an upload that was completed or aborted; an unknown id is not an error.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn forget(&self, upload_id: &str) -> Result<(), Unavailable>;
+
+    /// Uploads created before `before`, oldest first, at most `limit`.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn started_before(&self, before: OffsetDateTime, limit: u32) -> Result<Vec<PendingMultipart>, Unavailable>;
+
+    /// The uploads of `key`.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn of_key(&self, key: &str) -> Result<Vec<PendingMultipart>, Unavailable>;
 }
 
 #[cfg(test)]

@@ -63,16 +63,16 @@ pub trait RotationStore: Send + Sync + 'static {
     /// The database is unreachable.
     async fn save_rotation(&self, record: &RotationRecord) -> Result<(), Unavailable>;
 
-    /// Records a rotation's start: its record and its job, in one transaction (both or neither). The job's
-    /// live `unique_key` is the fleet-wide lock: while another live job holds it, nothing is stored and the
-    /// answer names that job.
+    /// Records a rotation's start: its record and its runner job, in one transaction (both or neither). The
+    /// job's live `unique_key` is the fleet-wide lock: while another live job holds it, nothing is stored and
+    /// the answer names that job.
     ///
     /// # Errors
     /// The database is unreachable or refused the record.
     async fn start_rotation(
         &self,
         record: &RotationRecord,
-        job: &super::jobs::Job,
+        job: &super::jobs::NewJob,
     ) -> Result<RotationStart, Unavailable>;
 
     /// The newest `limit` records, newest first.

@@ -197,4 +197,14 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// The backend's name (`sqlite`, `redis`).
     fn backend(&self) -> &'static str;
+
+    /// Deletes what can no longer matter at `now_ms`: sessions past their absolute expiry (revoked ones
+    /// included) and revocation entries older than the store's retention for [`SessionStore::revoked_since`].
+    /// Returns how many entries went; a store whose entries expire by themselves (Redis keys with a TTL)
+    /// removes only what does not, and may honestly return 0. Run once per period across the fleet (the
+    /// `sessions.prune` job).
+    ///
+    /// # Errors
+    /// The store is unreachable.
+    async fn prune_expired(&self, now_ms: i64) -> Result<u64, Unavailable>;
 }

@@ -68,6 +68,10 @@ pub struct UploadRecord {
     /// When the upload started.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// The instance receiving its bytes (`None` for uploads recorded before this was kept): while it is
+    /// `receiving` and that instance stops heart-beating, nobody will finish it, and the sweep fails it at once.
+    #[serde(default)]
+    pub received_by: Option<Uuid>,
 }
 
 /// Where one re-encoded variant of an image upload is (see [`crate::uploads::photo`]).
@@ -147,7 +151,8 @@ pub trait UploadStore: Send + Sync + 'static {
     /// The database is unreachable.
     async fn create_upload(&self, upload: &UploadRecord) -> Result<(), Unavailable>;
 
-    /// Replaces the record (status, size, digest, error).
+    /// Replaces the record (status, size, digest, error); the owner, object key, start and receiving instance
+    /// stay as created.
     ///
     /// # Errors
     /// The database is unreachable.
@@ -218,4 +223,18 @@ pub trait UploadStore: Send + Sync + 'static {
     /// The database is unreachable.
     async fn stale_uploads(&self, started_before: OffsetDateTime, limit: u32)
     -> Result<Vec<UploadRecord>, Unavailable>;
+
+    /// Replaces the record like [`UploadStore::update_upload`] and enqueues `job` in the same transaction
+    /// (the follow-up the change causes, such as removing a failed upload's object): the job exists exactly
+    /// when the change is stored, so a crash right after cannot lose it.
+    ///
+    /// # Errors
+    /// The database is unreachable; then neither is stored.
+    async fn update_upload_enqueueing(&self, upload: &UploadRecord, job: &NewJob) -> Result<(), Unavailable>;
+
+    /// Deletes the record like [`UploadStore::delete_upload`] and enqueues `job` in the same transaction.
+    ///
+    /// # Errors
+    /// The database is unreachable; then neither happens.
+    async fn delete_upload_enqueueing(&self, id: Uuid, job: &NewJob) -> Result<(), Unavailable>;
 }

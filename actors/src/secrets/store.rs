@@ -6,13 +6,16 @@
 //! changes (fingerprints only; values never leave the process):
 //!
 //! - `stage`: re-read the own secret source ([`SecretSource`], validated with the start-up rules), keep a
-//!   snapshot of the ring for `restore`, and stage what changed as `pending`. S3 credentials have no
+//!   snapshot of the ring for `restore` (the first stage of a rotation only: a resumed rotation stages
+//!   again), and stage what changed as `pending`; secrets whose current value already is the source's are
+//!   reported as [`ALREADY_CURRENT`] (an instance started after the files changed takes part that way). S3 credentials have no
 //!   "accept both" mode on our side, so staged S3 credentials are used at once — after they passed
 //!   `HeadBucket` — which lets the smoke test exercise them through the real upload path; uploads in flight
 //!   finish on the old client, and `restore` puts the old client back.
 //! - `promote`: `pending` → `current`.
 //! - `restore`: put back the snapshot taken at this rotation's `stage` (automatic rollback).
-//! - `rollback`: `previous` → `current` (the runbook's rollback).
+//! - `rollback`: `previous` → `current` (the runbook's rollback); a repeated command of the same rollback
+//!   (a resumed job) is answered with what the first did, not applied twice.
 //!
 //! The key ring outlives the actor: after a restart the new actor adopts the last published snapshot, so a
 //! crash never changes which keys verify tokens (a restarted actor forgets `restore` snapshots: the rotation
@@ -89,8 +92,10 @@ pub struct SecretStoreArgs {
 /// The actor's state.
 pub struct SecretStoreState {
     args: SecretStoreArgs,
-    /// The ring before each recent rotation's `stage`, for `restore`.
+    /// The ring before each recent rotation's first `stage`, for `restore`.
     snapshots: VecDeque<(Uuid, Arc<KeyRing>)>,
+    /// What each recent rollback changed here (a resumed rollback's repeated command is answered with it).
+    rollbacks: VecDeque<(Uuid, Vec<VersionChange>)>,
     forwarder: JoinHandle<()>,
     ticker: JoinHandle<()>,
 }
@@ -171,12 +176,21 @@ impl SecretStoreState {
                 if s3_changed(&ring, &next) {
                     self.check_s3(&next).await?;
                 }
-                if self.snapshots.len() >= SNAPSHOTS {
-                    self.snapshots.pop_front();
+                // A resumed rotation stages again: the snapshot to restore is the one taken before its first
+                // stage here, not the ring that stage produced.
+                if !self.snapshots.iter().any(|(id, _)| *id == rotation_id) {
+                    if self.snapshots.len() >= SNAPSHOTS {
+                        self.snapshots.pop_front();
+                    }
+                    self.snapshots.push_back((rotation_id, Arc::clone(&ring)));
                 }
-                self.snapshots.push_back((rotation_id, Arc::clone(&ring)));
                 self.publish(next, &changes);
-                Ok(changes)
+                // What already holds the source's value as current (an instance started after the files
+                // changed, or a resumed rotation after promotion here) is reported too, not counted as a
+                // change: the rotation sees every instance holding the validated value.
+                let mut report = changes;
+                report.extend(already_current(&self.ring(), &set, now));
+                Ok(report)
             }
             SecretStep::Promote => {
                 let (next, changes) = ring.promoted(now);
@@ -202,12 +216,21 @@ impl SecretStoreState {
                 Ok(changes)
             }
             SecretStep::Rollback => {
+                // A resumed rollback sends its command again: answer with what this rollback did here instead
+                // of rolling back a second time (which would swap the versions back).
+                if let Some((_, done)) = self.rollbacks.iter().find(|(id, _)| *id == rotation_id) {
+                    return Ok(done.clone());
+                }
                 let (next, changes) =
                     ring.rolled_back(now).ok_or("no secret has a previous version to roll back to")?;
                 if s3_changed(&ring, &next) {
                     self.check_s3(&next).await?;
                 }
                 self.publish(next, &changes);
+                if self.rollbacks.len() >= SNAPSHOTS {
+                    self.rollbacks.pop_front();
+                }
+                self.rollbacks.push_back((rotation_id, changes.clone()));
                 Ok(changes)
             }
         }
@@ -234,6 +257,30 @@ impl SecretStoreState {
         });
     }
 }
+
+/// `already_current` entries for every secret of `set` whose current version in `ring` is the source's value.
+fn already_current(
+    ring: &KeyRing,
+    set: &std::collections::BTreeMap<SecretName, (super::SecretValue, super::keyring::SecretOrigin)>,
+    now: OffsetDateTime,
+) -> Vec<VersionChange> {
+    set.iter()
+        .filter_map(|(name, (value, _))| {
+            let current = ring.current(*name)?.fingerprint();
+            (current == value.fingerprint()).then(|| VersionChange {
+                name: *name,
+                action: ALREADY_CURRENT.into(),
+                from: Some(current.clone()),
+                to: Some(current.clone()),
+                at: now,
+            })
+        })
+        .collect()
+}
+
+/// The `action` of a `stage` acknowledgement's entry for a secret whose current version already is the
+/// source's value (nothing changed).
+pub const ALREADY_CURRENT: &str = "already_current";
 
 /// The changes that turn `from` into `to` (a `restore`), per secret whose current version differs.
 fn diff(from: &KeyRing, to: &KeyRing, now: OffsetDateTime) -> Vec<VersionChange> {
@@ -275,7 +322,8 @@ impl Actor for SecretStore {
             me.cast(SecretStoreMsg::Bus(signal)).is_ok()
         });
         let ticker = myself.send_interval(AGE_EVERY, || SecretStoreMsg::Tick);
-        let state = SecretStoreState { args, snapshots: VecDeque::new(), forwarder, ticker };
+        let state =
+            SecretStoreState { args, snapshots: VecDeque::new(), rollbacks: VecDeque::new(), forwarder, ticker };
         state.refresh_ages();
         Ok(state)
     }
@@ -299,7 +347,11 @@ impl Actor for SecretStore {
             }
             SecretStoreMsg::Step { rotation_id, step, reply } => {
                 let _handling = state.args.mailbox.begin_handling();
-                let outcome = state.step(rotation_id, step).await;
+                // A direct call (reload, SIGHUP) answers with what changed only.
+                let outcome = state
+                    .step(rotation_id, step)
+                    .await
+                    .map(|changes| changes.into_iter().filter(|c| c.action != ALREADY_CURRENT).collect());
                 if let Some(reply) = reply {
                     let _ = reply.send(outcome);
                 }

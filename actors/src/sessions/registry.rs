@@ -23,7 +23,6 @@ use super::view::{RevocationView, SharedView, UserNotice};
 use crate::handle::{ActorSlot, CallError};
 use crate::ports::accounts::{AccountStore, RevocationNotice, RevocationScope};
 use crate::ports::bus::{Bus, BusSignal, Event, NoticeWire};
-use crate::ports::jobs::{Job, JobState, JobStore, JobUpdate};
 use crate::ports::sessions::{RETIRED_HASHES_KEPT, RefreshMacKey, Rotation, SessionRecord, SessionStore};
 use crate::secrets::{SecretName, SharedKeyRing};
 use crate::supervisor::ChildSpec;
@@ -197,8 +196,6 @@ pub enum SessionRegistryMsg {
         /// The notice (its id is the job id).
         reply: RpcReplyPort<Result<RevocationNotice, SessionError>>,
     },
-    /// Internal: count the sessions a revocation affected and finish its job.
-    FinishRevocation(RevocationNotice),
     /// Internal: a bus signal.
     Bus(BusSignal),
     /// Internal: reload the view from the stores.
@@ -215,8 +212,6 @@ pub struct RegistryDeps {
     pub accounts: Arc<dyn AccountStore>,
     /// Sessions.
     pub sessions: Arc<dyn SessionStore>,
-    /// Jobs (mass revocations are jobs).
-    pub jobs: Arc<dyn JobStore>,
     /// Bus.
     pub bus: Arc<dyn Bus>,
     /// Signing keys.
@@ -748,7 +743,6 @@ impl RegistryState {
         reason: String,
         requested_by: String,
         user_message: Option<String>,
-        myself: &ActorRef<SessionRegistryMsg>,
     ) -> Result<RevocationNotice, SessionError> {
         let now = now_ms();
         let user = match target {
@@ -771,46 +765,14 @@ impl RegistryState {
             refused_requests: 0,
             created_at: ms_to_time(now),
         };
-        let kind = if user.is_some() { "sessions.revoke_user" } else { "sessions.revoke_all" };
-        let job = Job { id: notice.id, state: JobState::Running, ..Job::new(kind, Some(notice.requested_by.clone())) };
-        // The notice and its job in one transaction: there is never evidence without its job, or the reverse.
-        self.deps.accounts.record_revocation(&notice, Some(&job)).await?;
+        // The notice and the runner job that completes its evidence (the count of affected sessions) in one
+        // transaction: there is never evidence without its job, or the reverse, and a crash right after this
+        // point leaves the job for any instance's runner.
+        let job = crate::jobs::kinds::revocation_evidence_job(&notice);
+        self.deps.accounts.record_revocation_enqueueing(&notice, &job).await?;
         metrics::counter!(metric::REVOCATIONS, "scope" => if user.is_some() { "user" } else { "all" }).increment(1);
         tracing::info!(event = "sessions_revoked", scope = ?scope, user_id = ?user, not_before_ms, job_id = %notice.id, "sessions revoked");
-        let _ = myself.cast(SessionRegistryMsg::FinishRevocation(notice.clone()));
         Ok(notice)
-    }
-
-    async fn finish_revocation(&mut self, notice: RevocationNotice) {
-        let now = now_ms();
-        let count = match notice.user_id {
-            Some(user) => self.deps.sessions.list_for_user(user, now).await.map(|v| v.len() as u64),
-            None => self.deps.sessions.count_active(now).await,
-        };
-        let update = match count {
-            Ok(count) => {
-                if let Err(err) = self.deps.accounts.set_revocation_count(notice.id, count).await {
-                    tracing::warn!(error = %err, "could not record the revocation count");
-                }
-                JobUpdate {
-                    state: Some(JobState::Completed),
-                    result: Some(serde_json::json!({
-                        "not_before": ms_to_time(notice.not_before_ms).format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-                        "active_sessions": count,
-                    })),
-                    ..JobUpdate::default()
-                }
-            }
-            // The revocation itself is done and durable; only the count is missing.
-            Err(err) => JobUpdate {
-                state: Some(JobState::Completed),
-                result: Some(serde_json::json!({"active_sessions": null, "note": format!("count unavailable: {err}")})),
-                ..JobUpdate::default()
-            },
-        };
-        if let Err(err) = self.deps.jobs.update(notice.id, update).await {
-            tracing::warn!(error = %err, "could not finish the revocation job");
-        }
     }
 
     fn on_bus(&mut self, signal: BusSignal) -> bool {
@@ -876,7 +838,7 @@ impl Actor for SessionRegistry {
 
     async fn handle(
         &self,
-        myself: ActorRef<Self::Msg>,
+        _myself: ActorRef<Self::Msg>,
         message: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
@@ -903,11 +865,7 @@ impl Actor for SessionRegistry {
             }
             SessionRegistryMsg::Revoke { target, reason, requested_by, user_message, reply } => {
                 let _h = state.deps.mailbox.begin_handling();
-                let _ = reply.send(state.revoke(target, reason, requested_by, user_message, &myself).await);
-            }
-            SessionRegistryMsg::FinishRevocation(notice) => {
-                let _h = state.deps.mailbox.begin_internal();
-                state.finish_revocation(notice).await;
+                let _ = reply.send(state.revoke(target, reason, requested_by, user_message).await);
             }
             SessionRegistryMsg::Bus(signal) => {
                 let _h = state.deps.mailbox.begin_internal();

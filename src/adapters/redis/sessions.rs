@@ -321,6 +321,15 @@ impl SessionStore for RedisSessionStore {
             .collect()
     }
 
+    async fn prune_expired(&self, now_ms: i64) -> Result<u64, Unavailable> {
+        // Session keys and user indexes expire by their TTLs; only the revoked set has no TTL of its own (the
+        // revoke script trims it, but only when something is revoked).
+        let before = now_ms.saturating_sub(REVOKED_RETENTION_MS);
+        let mut trim = redis::cmd("ZREMRANGEBYSCORE");
+        trim.arg(self.revoked_key()).arg("-inf").arg(format!("({before}"));
+        self.query("prune_expired", &trim).await
+    }
+
     async fn count_active(&self, now_ms: i64) -> Result<u64, Unavailable> {
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(COUNT_ACTIVE_SCRIPT).arg(1).arg(self.active_key()).arg(now_ms);

@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::accounts::{AccountStore, AccountStoreError, Epochs, RevocationNotice, User};
-use gantry_actors::ports::jobs::Job;
+use gantry_actors::ports::jobs::{Enqueued, Job, NewJob};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    Exec, Fields, SqlDb, SqlRow, all, args, backend, count_to_db, execute, one, optional, parse_scope, scope_str,
-    unavailable,
+    Exec, Fields, SqlDb, SqlRow, Value, all, args, backend, count_to_db, execute, one, optional, parse_scope,
+    scope_str, unavailable,
 };
 
 /// The columns [`user_from_row`] reads (static SQL, see `jobs.rs`).
@@ -126,23 +126,7 @@ impl<D: AccountsDialect> AccountStore for SqlAccounts<D> {
     }
 
     async fn record_revocation(&self, notice: &RevocationNotice, job: Option<&Job>) -> Result<(), AccountStoreError> {
-        let sql = concat!(
-            "INSERT INTO session_revocations (",
-            notice_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        );
-        let args = args![
-            notice.id,
-            scope_str(notice.scope),
-            notice.user_id,
-            &notice.reason,
-            &notice.requested_by,
-            notice.not_before_ms,
-            notice.active_sessions.map(count_to_db),
-            notice.created_at,
-            notice.user_message.as_deref(),
-            count_to_db(notice.refused_requests),
-        ];
+        let (sql, args) = notice_statement(notice);
         let Some(job) = job else {
             execute(&self.db, "record_revocation", sql, args).await?;
             return Ok(());
@@ -151,6 +135,23 @@ impl<D: AccountsDialect> AccountStore for SqlAccounts<D> {
         let mut tx = self.db.begin().await.map_err(failed)?;
         tx.execute(sql, args).await.map_err(failed)?;
         if !super::jobs::create_on(&mut tx, job).await.map_err(failed)? {
+            // Dropping the transaction rolls the notice back.
+            return Err(Unavailable::new("a job with this id exists").into());
+        }
+        D::commit(tx).await.map_err(failed)?;
+        Ok(())
+    }
+
+    async fn record_revocation_enqueueing(
+        &self,
+        notice: &RevocationNotice,
+        job: &NewJob,
+    ) -> Result<(), AccountStoreError> {
+        let (sql, args) = notice_statement(notice);
+        let failed = |e: sqlx::Error| AccountStoreError::from(unavailable(backend::<D>(), "record_revocation", &e));
+        let mut tx = self.db.begin().await.map_err(failed)?;
+        tx.execute(sql, args).await.map_err(failed)?;
+        if super::jobs::enqueue_on(&mut tx, job).await.map_err(failed)? == Enqueued::Duplicate {
             // Dropping the transaction rolls the notice back.
             return Err(Unavailable::new("a job with this id exists").into());
         }
@@ -170,6 +171,11 @@ impl<D: AccountsDialect> AccountStore for SqlAccounts<D> {
         Ok(())
     }
 
+    async fn prune_epochs(&self, before_ms: i64) -> Result<u64, AccountStoreError> {
+        let sql = "DELETE FROM session_epochs WHERE user_id <> $1 AND not_before_ms < $2";
+        Ok(execute(&self.db, "prune_epochs", sql, args![GLOBAL_EPOCH_KEY, before_ms]).await?)
+    }
+
     async fn revocations(&self, limit: u32) -> Result<Vec<RevocationNotice>, AccountStoreError> {
         // Ties on the timestamp fall back to the id, whose v7 prefix is also the creation time.
         let sql = concat!(
@@ -180,6 +186,28 @@ impl<D: AccountsDialect> AccountStore for SqlAccounts<D> {
         let rows = all(&self.db, "revocations", sql, args![i64::from(limit)]).await?;
         Ok(rows.iter().map(notice_from_row).collect::<Result<_, _>>()?)
     }
+}
+
+/// The statement storing `notice`.
+fn notice_statement(notice: &RevocationNotice) -> (&'static str, Vec<Value>) {
+    let sql = concat!(
+        "INSERT INTO session_revocations (",
+        notice_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    );
+    let args = args![
+        notice.id,
+        scope_str(notice.scope),
+        notice.user_id,
+        &notice.reason,
+        &notice.requested_by,
+        notice.not_before_ms,
+        notice.active_sessions.map(count_to_db),
+        notice.created_at,
+        notice.user_message.as_deref(),
+        count_to_db(notice.refused_requests),
+    ];
+    (sql, args)
 }
 
 /// Reads a user from a row selected with [`user_columns!`].

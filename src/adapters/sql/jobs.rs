@@ -10,8 +10,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::jobs::{
-    Attempt, AttemptOutcome, Enqueued, Finish, Job, JobFilter, JobState, JobStore, JobStoreError, JobUpdate, NewJob,
-    QueueDepth,
+    Attempt, AttemptOutcome, Enqueued, Finish, FinishItem, Job, JobFilter, JobState, JobStore, JobStoreError,
+    JobUpdate, NewJob, QueueDepth,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -56,6 +56,11 @@ macro_rules! claim_sql {
 }
 pub(crate) use claim_sql;
 
+/// An instant as RFC 3339 text (the batch completion's JSON).
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
 /// The error a job keeps after its previous attempt's lease expired (see [`JobStore::rescue_expired`]).
 pub const LEASE_EXPIRED: &str = "the previous attempt's lease expired (its instance stopped before finishing)";
 
@@ -64,6 +69,11 @@ pub trait JobsDialect: SqlDb {
     /// Leases due jobs: `$1` queue, `$2` instance, `$3` now, `$4` lease end, `$5` limit; returns
     /// [`job_columns!`].
     const CLAIM: &'static str;
+
+    /// Completes a batch in one statement, where the backend can: `$1` a JSON array of `{id, attempt,
+    /// started_at, finished_at, result}`, `$2` the instance whose leases they must be; records each attempt and
+    /// completes each job still leased to `$2`, returning the `id`s it completed. `None`: one by one.
+    const COMPLETE_MANY: Option<&'static str>;
 }
 
 /// `JobStore` on the database `D`.
@@ -183,8 +193,9 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
 
     async fn rescue_expired(&self, now: OffsetDateTime) -> Result<u64, JobStoreError> {
         // A runner job: the dead attempt stays counted (the next claim counts a new one), and the job says why
-        // it ran again. A record-only job with a lease (a rotation) cannot be resumed by the runner: its inline
-        // runner died, so it is discarded, which frees its unique key.
+        // it ran again. A record-only job with a lease (a rotation accepted by an older version, which ran it
+        // inline) cannot be resumed by the runner: its inline runner died, so it is discarded, which frees its
+        // unique key.
         let sql = "UPDATE jobs SET state = 'available', run_at = $1, lease_owner = NULL, lease_expires_at = NULL, \
                    error = $2, updated_at = $1 WHERE state = 'running' AND lease_expires_at < $1 \
                    AND run_at IS NOT NULL";
@@ -208,57 +219,57 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
         attempt: &Attempt,
         finish: &Finish,
     ) -> Result<bool, JobStoreError> {
-        let now = attempt.finished_at;
-        if let Finish::Snooze { at } = finish {
-            // Not an attempt of this kind's work: given back uncounted.
-            let sql = "UPDATE jobs SET state = 'available', run_at = $3, attempt = attempt - 1, lease_owner = NULL, \
-                       lease_expires_at = NULL, updated_at = $4 WHERE id = $1 AND lease_owner = $2 AND state = 'running'";
-            return Ok(execute(&self.db, "snooze", sql, args![id, instance, *at, now]).await? == 1);
-        }
-        // The attempt first, guarded by the lease, then the job, guarded the same way. No transaction is
-        // needed: if this instance dies in between, the recorded attempt stays true and the job's lease
-        // expires; the next claim counts a new attempt number, so the rows never collide.
-        let mut args = args![id, instance, i64::from(attempt.attempt), attempt.started_at, now];
-        args.extend(args![attempt.outcome.as_str(), attempt.error.as_deref()]);
-        let recorded = execute(
-            &self.db,
-            "record_attempt",
-            "INSERT INTO job_attempts (job_id, attempt, instance_id, started_at, finished_at, outcome, error) \
-             SELECT id, $3, $2, $4, $5, $6, $7 FROM jobs WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
-            args,
-        )
-        .await?;
-        if recorded == 0 {
-            return Ok(false);
-        }
-        let (sql, args) = match finish {
-            Finish::Complete(result) => {
-                let mut args = args![id, instance, now];
-                args.push(Value::json_opt(result.as_ref()));
-                (
-                    "UPDATE jobs SET state = 'completed', result = $4, error = NULL, finished_at = $3, \
-                     lease_owner = NULL, lease_expires_at = NULL, updated_at = $3 \
-                     WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
-                    args,
-                )
+        let mut pool = self.db.pool();
+        Ok(finish_on(&mut pool, id, instance, attempt, finish)
+            .await
+            .map_err(|e| unavailable(backend::<D>(), "finish", &e))?)
+    }
+
+    async fn finish_many(&self, instance: Uuid, items: &[FinishItem]) -> Result<Vec<bool>, JobStoreError> {
+        let failed = |e: sqlx::Error| unavailable(backend::<D>(), "finish_many", &e);
+        let mut recorded = vec![false; items.len()];
+        let mut tx = self.db.begin().await.map_err(failed)?;
+        // Completions (the bulk of a busy runner's outcomes) in one statement where the dialect has one; the
+        // rest one by one, all in this transaction: one commit for the batch.
+        let mut completions = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match (&item.finish, D::COMPLETE_MANY) {
+                (Finish::Complete(result), Some(_)) => completions.push((i, item, result)),
+                _ => {
+                    recorded[i] =
+                        finish_on(&mut tx, item.id, instance, &item.attempt, &item.finish).await.map_err(failed)?
+                }
             }
-            Finish::Retry { error, at } => (
-                "UPDATE jobs SET state = 'retryable', error = $4, run_at = $5, lease_owner = NULL, \
-                 lease_expires_at = NULL, updated_at = $3 WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
-                args![id, instance, now, error.as_str(), *at],
-            ),
-            Finish::Discard { error } => (
-                "UPDATE jobs SET state = 'discarded', error = $4, finished_at = $3, lease_owner = NULL, \
-                 lease_expires_at = NULL, updated_at = $3 WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
-                args![id, instance, now, error.as_str()],
-            ),
-            Finish::Snooze { .. } => unreachable!("handled above"),
-        };
-        Ok(execute(&self.db, "finish", sql, args).await? == 1)
+        }
+        if let (Some(sql), false) = (D::COMPLETE_MANY, completions.is_empty()) {
+            let batch: Vec<serde_json::Value> = completions
+                .iter()
+                .map(|(_, item, result)| {
+                    serde_json::json!({
+                        "id": item.id,
+                        "attempt": item.attempt.attempt,
+                        "started_at": rfc3339(item.attempt.started_at),
+                        "finished_at": rfc3339(item.attempt.finished_at),
+                        "result": result,
+                    })
+                })
+                .collect();
+            let rows = tx
+                .fetch_all(sql, vec![Value::json(&serde_json::Value::Array(batch)), instance.into()])
+                .await
+                .map_err(failed)?;
+            let done: std::collections::HashSet<Uuid> =
+                rows.iter().filter_map(|r| Fields::new(r, "job").uuid("id").ok()).collect();
+            for (i, item, _) in &completions {
+                recorded[*i] = done.contains(&item.id);
+            }
+        }
+        D::commit(tx).await.map_err(failed)?;
+        Ok(recorded)
     }
 
     async fn release(&self, instance: Uuid) -> Result<u64, JobStoreError> {
-        // Runner jobs only: a record-only job's inline runner (a rotation) keeps its lease until it stops.
+        // Runner jobs only: a record-only job's inline runner (an older version's rotation) keeps its lease until it stops.
         let sql = "UPDATE jobs SET state = 'available', run_at = $2, attempt = attempt - 1, lease_owner = NULL, \
                    lease_expires_at = NULL, updated_at = $2 WHERE lease_owner = $1 AND state = 'running' \
                    AND run_at IS NOT NULL";
@@ -415,4 +426,64 @@ fn attempt_from_row<R: SqlRow>(row: &R) -> Result<Attempt, Unavailable> {
         outcome: f.parse("outcome", AttemptOutcome::parse)?,
         error: f.opt_text("error")?,
     })
+}
+
+/// Records `attempt` of job `id` and moves the job as `finish` says, if `instance` still holds its lease (see
+/// [`JobStore::finish`]), on `exec` — the pool, or a batch's transaction.
+///
+/// # Errors
+/// The database failed.
+async fn finish_on<E: Exec>(
+    exec: &mut E,
+    id: Uuid,
+    instance: Uuid,
+    attempt: &Attempt,
+    finish: &Finish,
+) -> Result<bool, sqlx::Error> {
+    let now = attempt.finished_at;
+    if let Finish::Snooze { at } = finish {
+        // Not an attempt of this kind's work: given back uncounted.
+        let sql = "UPDATE jobs SET state = 'available', run_at = $3, attempt = attempt - 1, lease_owner = NULL, \
+                   lease_expires_at = NULL, updated_at = $4 WHERE id = $1 AND lease_owner = $2 AND state = 'running'";
+        return Ok(exec.execute(sql, args![id, instance, *at, now]).await? == 1);
+    }
+    // The attempt first, guarded by the lease, then the job, guarded the same way. No transaction is
+    // needed: if this instance dies in between, the recorded attempt stays true and the job's lease
+    // expires; the next claim counts a new attempt number, so the rows never collide.
+    let mut args = args![id, instance, i64::from(attempt.attempt), attempt.started_at, now];
+    args.extend(args![attempt.outcome.as_str(), attempt.error.as_deref()]);
+    let recorded = exec
+        .execute(
+            "INSERT INTO job_attempts (job_id, attempt, instance_id, started_at, finished_at, outcome, error) \
+         SELECT id, $3, $2, $4, $5, $6, $7 FROM jobs WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+            args,
+        )
+        .await?;
+    if recorded == 0 {
+        return Ok(false);
+    }
+    let (sql, args) = match finish {
+        Finish::Complete(result) => {
+            let mut args = args![id, instance, now];
+            args.push(Value::json_opt(result.as_ref()));
+            (
+                "UPDATE jobs SET state = 'completed', result = $4, error = NULL, finished_at = $3, \
+                 lease_owner = NULL, lease_expires_at = NULL, updated_at = $3 \
+                 WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+                args,
+            )
+        }
+        Finish::Retry { error, at } => (
+            "UPDATE jobs SET state = 'retryable', error = $4, run_at = $5, lease_owner = NULL, \
+             lease_expires_at = NULL, updated_at = $3 WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+            args![id, instance, now, error.as_str(), *at],
+        ),
+        Finish::Discard { error } => (
+            "UPDATE jobs SET state = 'discarded', error = $4, finished_at = $3, lease_owner = NULL, \
+             lease_expires_at = NULL, updated_at = $3 WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+            args![id, instance, now, error.as_str()],
+        ),
+        Finish::Snooze { .. } => unreachable!("handled above"),
+    };
+    Ok(exec.execute(sql, args).await? == 1)
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
-use gantry_actors::ports::jobs::Job;
+use gantry_actors::ports::jobs::{Enqueued, NewJob};
 use gantry_actors::ports::rotations::{Fleet, RotationRecord, RotationStart, RotationStore};
 use uuid::Uuid;
 
@@ -47,11 +47,11 @@ impl<D: SqlDb> RotationStore for SqlRotations<D> {
         Ok(())
     }
 
-    async fn start_rotation(&self, record: &RotationRecord, job: &Job) -> Result<RotationStart, Unavailable> {
+    async fn start_rotation(&self, record: &RotationRecord, job: &NewJob) -> Result<RotationStart, Unavailable> {
         let (sql, args) = save_statement(record)?;
         let failed = |e: sqlx::Error| unavailable(backend::<D>(), "start_rotation", &e);
         let mut tx = self.db.begin().await.map_err(failed)?;
-        if !super::jobs::create_on(&mut tx, job).await.map_err(failed)? {
+        if super::jobs::enqueue_on(&mut tx, job).await.map_err(failed)? == Enqueued::Duplicate {
             // The job's unique key is held by a live rotation (or its id is taken): nothing is stored.
             let key = job.unique_key.as_deref().unwrap_or_default();
             let holder = super::jobs::holder_of(&mut tx, key).await.map_err(failed)?;

@@ -2,8 +2,8 @@
 //! ids is matched). Instants are integer milliseconds, as the port carries them.
 //!
 //! A session counts as expired once either its refresh token or its absolute lifetime has run out (nothing
-//! can use it any more); rows stay until their absolute expiry, like the Redis keys, and `count_active`
-//! deletes those past it.
+//! can use it any more); rows stay until their absolute expiry, like the Redis keys, and `prune_expired`
+//! (the fleet-wide periodic `sessions.prune` job) deletes those past it.
 
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
@@ -141,15 +141,18 @@ impl<D: SessionsDialect> SessionStore for SqlSessions<D> {
     }
 
     async fn count_active(&self, now_ms: i64) -> Result<u64, Unavailable> {
-        // Rows past their absolute expiry are useless (Redis drops them by itself): prune them here, on the
-        // periodic gauge path, so the table does not grow without bound. The index on
-        // absolute_expires_at_ms keeps this O(log n + pruned).
-        let prune = "DELETE FROM sessions WHERE absolute_expires_at_ms <= $1";
-        execute(&self.db, "count_active", prune, args![now_ms]).await.map_err(counted::<D>("count_active"))?;
         let sql = "SELECT count(*) AS n FROM sessions WHERE revoked_at_ms IS NULL \
                    AND refresh_expires_at_ms > $1 AND absolute_expires_at_ms > $1";
         let row = one(&self.db, "count_active", sql, args![now_ms]).await.map_err(counted::<D>("count_active"))?;
         Fields::new(&row, "session count").count("n").map_err(counted::<D>("read"))
+    }
+
+    async fn prune_expired(&self, now_ms: i64) -> Result<u64, Unavailable> {
+        // Rows past their absolute expiry are useless (Redis drops them by itself); a revoked session's row is
+        // its revocation entry and goes with it. The index on absolute_expires_at_ms keeps this
+        // O(log n + pruned).
+        let prune = "DELETE FROM sessions WHERE absolute_expires_at_ms <= $1";
+        execute(&self.db, "prune_expired", prune, args![now_ms]).await.map_err(counted::<D>("prune_expired"))
     }
 
     async fn ensure_marker(&self) -> Result<StoreMarker, Unavailable> {

@@ -13,7 +13,7 @@ use super::{Exec, Fields, SqlDb, SqlRow, Value, all, args, backend, count_to_db,
 /// The columns [`upload_from_row`] reads (static SQL, see `jobs.rs`).
 macro_rules! upload_columns {
     () => {
-        "id, owner, object_key, filename, content_type, size, sha256, status, error, created_at"
+        "id, owner, object_key, filename, content_type, size, sha256, status, error, created_at, received_by"
     };
 }
 
@@ -41,8 +41,11 @@ impl<D: SqlDb> SqlUploads<D> {
 #[async_trait]
 impl<D: SqlDb> UploadStore for SqlUploads<D> {
     async fn create_upload(&self, upload: &UploadRecord) -> Result<(), Unavailable> {
-        let sql =
-            concat!("INSERT INTO uploads (", upload_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+        let sql = concat!(
+            "INSERT INTO uploads (",
+            upload_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        );
         let args = args![
             upload.id,
             &upload.owner,
@@ -54,13 +57,15 @@ impl<D: SqlDb> UploadStore for SqlUploads<D> {
             upload.status.as_str(),
             upload.error.as_deref(),
             upload.created_at,
+            upload.received_by,
         ];
         execute(&self.db, "create_upload", sql, args).await?;
         Ok(())
     }
 
     async fn update_upload(&self, upload: &UploadRecord) -> Result<(), Unavailable> {
-        execute(&self.db, "update_upload", UPDATE_UPLOAD, update_args(upload)).await?;
+        let (sql, args) = update_statement(upload);
+        execute(&self.db, "update_upload", sql, args).await?;
         Ok(())
     }
 
@@ -72,7 +77,8 @@ impl<D: SqlDb> UploadStore for SqlUploads<D> {
     ) -> Result<(), Unavailable> {
         let failed = |e: sqlx::Error| unavailable(backend::<D>(), "store_with_variants", &e);
         let mut tx = self.db.begin().await.map_err(failed)?;
-        tx.execute(UPDATE_UPLOAD, update_args(upload)).await.map_err(failed)?;
+        let (sql, args) = update_statement(upload);
+        tx.execute(sql, args).await.map_err(failed)?;
         let now = OffsetDateTime::now_utc();
         for (position, name) in variants.iter().enumerate() {
             // An upload is stored once; were its end recorded twice, the variants already there (maybe ready)
@@ -167,16 +173,33 @@ impl<D: SqlDb> UploadStore for SqlUploads<D> {
         let rows = all(&self.db, "stale_uploads", sql, args![started_before, i64::from(limit)]).await?;
         rows.iter().map(upload_from_row).collect()
     }
+
+    async fn update_upload_enqueueing(&self, upload: &UploadRecord, job: &NewJob) -> Result<(), Unavailable> {
+        let failed = |e: sqlx::Error| unavailable(backend::<D>(), "update_upload_enqueueing", &e);
+        let mut tx = self.db.begin().await.map_err(failed)?;
+        let (sql, args) = update_statement(upload);
+        tx.execute(sql, args).await.map_err(failed)?;
+        // A duplicate (the same job id enqueued twice) is already there: nothing is lost.
+        super::jobs::enqueue_on(&mut tx, job).await.map_err(failed)?;
+        D::commit(tx).await.map_err(failed)
+    }
+
+    async fn delete_upload_enqueueing(&self, id: Uuid, job: &NewJob) -> Result<(), Unavailable> {
+        let failed = |e: sqlx::Error| unavailable(backend::<D>(), "delete_upload_enqueueing", &e);
+        let mut tx = self.db.begin().await.map_err(failed)?;
+        tx.execute("DELETE FROM uploads WHERE id = $1", args![id]).await.map_err(failed)?;
+        super::jobs::enqueue_on(&mut tx, job).await.map_err(failed)?;
+        D::commit(tx).await.map_err(failed)
+    }
 }
 
-/// Replaces what changes during an upload's life: the id, owner, object key and start time are fixed when it
-/// is created (the owner decides access, so an update must not move the upload to someone else). An unknown
-/// id updates nothing, as the port has no `NotFound` to report.
-const UPDATE_UPLOAD: &str = "UPDATE uploads SET filename = $2, content_type = $3, size = $4, sha256 = $5, status = $6, error = $7 WHERE id = $1";
-
-/// The arguments of [`UPDATE_UPLOAD`].
-fn update_args(upload: &UploadRecord) -> Vec<Value> {
-    args![
+/// The statement replacing what changes during an upload's life: the id, owner, object key and start time are
+/// fixed when it is created (the owner decides access, so an update must not move the upload to someone
+/// else). An unknown id updates nothing, as the port has no `NotFound` to report.
+fn update_statement(upload: &UploadRecord) -> (&'static str, Vec<Value>) {
+    let sql = "UPDATE uploads SET filename = $2, content_type = $3, size = $4, sha256 = $5, status = $6, \
+               error = $7 WHERE id = $1";
+    let args = args![
         upload.id,
         upload.filename.as_deref(),
         &upload.content_type,
@@ -184,7 +207,8 @@ fn update_args(upload: &UploadRecord) -> Vec<Value> {
         &upload.sha256,
         upload.status.as_str(),
         upload.error.as_deref(),
-    ]
+    ];
+    (sql, args)
 }
 
 /// Reads a variant from a row selected with [`variant_columns!`].
@@ -218,5 +242,6 @@ fn upload_from_row<R: SqlRow>(row: &R) -> Result<UploadRecord, Unavailable> {
         status: f.parse("status", UploadStatus::parse)?,
         error: f.opt_text("error")?,
         created_at: f.time("created_at")?,
+        received_by: f.opt_uuid("received_by")?,
     })
 }

@@ -9,4 +9,6 @@ pub type SqliteJobs = SqlJobs<SqliteDb>;
 
 impl JobsDialect for SqliteDb {
     const CLAIM: &'static str = claim_sql!("");
+    // One by one inside the batch's transaction: SQLite's statements run in-process, its commit is the cost.
+    const COMPLETE_MANY: Option<&'static str> = None;
 }

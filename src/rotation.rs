@@ -630,7 +630,10 @@ impl Rotations {
             .map(|(name, (value, _))| (*name, value.fingerprint().clone()))
             .collect();
         if changed.is_empty() {
-            return Err("nothing to rotate: the secret source holds the values in use".into());
+            return Err(format!(
+                "nothing to rotate: the secret source of instance {} holds the values in use",
+                self.deps.instance_id
+            ));
         }
         let detail = json!({"changed": changed});
         Ok((changed, detail))

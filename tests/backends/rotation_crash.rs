@@ -216,6 +216,9 @@ async fn kill_runner_during(step: &'static str, restart: bool) {
 
         if let Some(rejoined) = &rejoined {
             // The next rotation works on the fleet the crash left (it once failed with a misleading message).
+            // Until the killed process's last heartbeat is `live_within_secs` (4 s) old, a new rotation would
+            // still expect its acknowledgement (only the resumed job knows it is gone): wait that out.
+            tokio::time::sleep(Duration::from_secs(5)).await;
             files.write_jwt(NEXT_JWT);
             let next = start_rotation(rejoined, false).await;
             let done = wait_job(&survivor, &next, "finished", |job| {

@@ -163,12 +163,31 @@ pub async fn prune_expired_removes_ended_sessions_only(store: Arc<dyn SessionSto
     assert_eq!(store.count_active(now).await.expect("count"), 1);
 }
 
+/// A revocation's evidence counts the sessions created before it: a login since is not among them where the
+/// store indexes creation times (SQL); Redis, which does not, counts every active session (its documented
+/// upper bound).
+pub async fn count_created_before_leaves_out_later_logins(store: Arc<dyn SessionStore>) {
+    let now = now_ms();
+    let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+    let earlier = SessionRecord { created_at_ms: now - 60_000, ..session(alice, now) };
+    let later = SessionRecord { created_at_ms: now + 1, ..session(bob, now) };
+    store.insert(&earlier).await.expect("insert");
+    store.insert(&later).await.expect("insert");
+
+    let counted = store.count_active_created_before(now, now).await.expect("count");
+
+    let expected = if store.backend() == "redis" { 2 } else { 1 };
+    assert_eq!(counted, expected, "{}", store.backend());
+    assert_eq!(store.count_active(now).await.expect("count"), 2);
+}
+
 sql_cases!(
     sessions: insert_get_and_replace_if_is_a_compare_and_swap,
     continuity_marker_is_stable_while_the_data_is_kept,
     concurrent_replace_if_with_same_generation_has_exactly_one_winner,
     list_revoke_revoked_since_and_count_active_agree,
     prune_expired_removes_ended_sessions_only,
+    count_created_before_leaves_out_later_logins,
 );
 
 mod redis {
@@ -195,5 +214,10 @@ mod redis {
     #[tokio::test]
     async fn prune_expired_removes_ended_sessions_only() {
         crate::on_redis_sessions(super::prune_expired_removes_ended_sessions_only).await;
+    }
+
+    #[tokio::test]
+    async fn count_created_before_leaves_out_later_logins() {
+        crate::on_redis_sessions(super::count_created_before_leaves_out_later_logins).await;
     }
 }

@@ -266,7 +266,8 @@ impl JobHandler for PruneSessions {
 }
 
 /// `sessions.revoke_all` / `sessions.revoke_user`: counts the sessions the revocation affected (the user's,
-/// or all) into its notice. Counting again on a retry gives the count at that time, like the first attempt.
+/// or all) into its notice: those created before the revocation and not expired when counted (on Redis, which
+/// does not index creation times, every active one: logins since the revocation are counted too).
 struct RevocationEvidence {
     sessions: Arc<dyn SessionStore>,
     accounts: Arc<dyn AccountStore>,
@@ -281,9 +282,15 @@ impl JobHandler for RevocationEvidence {
             .ok_or_else(|| JobFailure::Discard("the job names no revocation notice".to_owned()))?;
         let user = job.args["user_id"].as_str().and_then(|id| uuid::Uuid::parse_str(id).ok());
         let now_ms = i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        // The sessions the revocation ended: created before it (a login since is not among them).
+        let before_ms = job.args["not_before_ms"].as_i64().unwrap_or(now_ms);
         let count = match user {
-            Some(user) => self.sessions.list_for_user(user, now_ms).await.map(|v| v.len() as u64),
-            None => self.sessions.count_active(now_ms).await,
+            Some(user) => self
+                .sessions
+                .list_for_user(user, now_ms)
+                .await
+                .map(|v| v.iter().filter(|s| s.created_at_ms < before_ms).count() as u64),
+            None => self.sessions.count_active_created_before(now_ms, before_ms).await,
         }
         .map_err(|e| JobFailure::Retry(format!("count unavailable: {e}")))?;
         self.accounts.set_revocation_count(notice, count).await.map_err(|e| JobFailure::Retry(e.to_string()))?;

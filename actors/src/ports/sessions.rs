@@ -182,6 +182,18 @@ pub trait SessionStore: Send + Sync + 'static {
     /// The store is unreachable.
     async fn count_active(&self, now_ms: i64) -> Result<u64, Unavailable>;
 
+    /// Sessions neither revoked nor expired at `now_ms` that were created before `created_before_ms` (a
+    /// revocation's evidence: the sessions it ended, not the ones logged in since). A store that does not index
+    /// creation times answers [`SessionStore::count_active`] — an upper bound that includes the sessions
+    /// created between the revocation and the count.
+    ///
+    /// # Errors
+    /// The store is unreachable.
+    async fn count_active_created_before(&self, now_ms: i64, created_before_ms: i64) -> Result<u64, Unavailable> {
+        let _ = created_before_ms;
+        self.count_active(now_ms).await
+    }
+
     /// The store's continuity marker, written (atomically, once across instances) when missing. A durable
     /// store that cannot lose data on its own returns a constant marker.
     ///

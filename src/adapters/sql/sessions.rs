@@ -147,6 +147,15 @@ impl<D: SessionsDialect> SessionStore for SqlSessions<D> {
         Fields::new(&row, "session count").count("n").map_err(counted::<D>("read"))
     }
 
+    async fn count_active_created_before(&self, now_ms: i64, created_before_ms: i64) -> Result<u64, Unavailable> {
+        let sql = "SELECT count(*) AS n FROM sessions WHERE revoked_at_ms IS NULL \
+                   AND refresh_expires_at_ms > $1 AND absolute_expires_at_ms > $1 AND created_at_ms < $2";
+        let row = one(&self.db, "count_active", sql, args![now_ms, created_before_ms])
+            .await
+            .map_err(counted::<D>("count_active"))?;
+        Fields::new(&row, "session count").count("n").map_err(counted::<D>("read"))
+    }
+
     async fn prune_expired(&self, now_ms: i64) -> Result<u64, Unavailable> {
         // Rows past their absolute expiry are useless (Redis drops them by itself); a revoked session's row is
         // its revocation entry and goes with it. The index on absolute_expires_at_ms keeps this

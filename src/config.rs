@@ -129,6 +129,77 @@ pub struct Settings {
     pub rotation: RotationSettings,
     /// The job runner.
     pub jobs: JobSettings,
+    /// Photo variants of image uploads.
+    pub photos: PhotoSettings,
+}
+
+/// Photo variants of image uploads (the `uploads.photo` job).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PhotoSettings {
+    /// Long sides of the scaled variants, pixels (each is a variant name; `full` is always added).
+    pub sizes: Vec<u32>,
+    /// The variants' format: `jpeg`, `png` or `webp` (lossless).
+    pub format: String,
+    /// JPEG quality, 1–100.
+    pub quality: u8,
+    /// Stored uploads of these types (decided from the bytes) get variants; empty turns processing off.
+    pub accepted_types: Vec<String>,
+    /// Largest photo in pixels (width × height, read from the header before decoding).
+    pub max_pixels: u64,
+    /// Most bytes the decoder may allocate for one photo.
+    pub max_decoder_bytes: u64,
+    /// Photo jobs (the `media` queue) this instance runs at once; 0 = this instance processes none.
+    pub concurrency: usize,
+}
+
+impl PhotoSettings {
+    /// The settings as the photo job takes them (validated at start-up: an unknown format or type never
+    /// gets here).
+    #[must_use]
+    pub fn photos(&self) -> gantry_actors::uploads::photo::PhotoSettings {
+        use gantry_actors::uploads::photo::OutputFormat;
+        gantry_actors::uploads::photo::PhotoSettings {
+            sizes: self.sizes.clone(),
+            format: OutputFormat::parse(&self.format).unwrap_or(OutputFormat::Jpeg),
+            quality: self.quality,
+            accepted: self
+                .accepted_types
+                .iter()
+                .filter_map(|t| gantry_actors::uploads::media::MediaType::parse_mime(t))
+                .collect(),
+            max_pixels: self.max_pixels,
+            max_decoder_bytes: self.max_decoder_bytes,
+        }
+    }
+
+    /// Every broken rule, one line each.
+    fn problems(&self) -> Vec<String> {
+        use gantry_actors::uploads::media::MediaType;
+        let mut problems = Vec::new();
+        let mut sizes = self.sizes.clone();
+        sizes.sort_unstable();
+        sizes.dedup();
+        if sizes.len() != self.sizes.len() || self.sizes.iter().any(|s| !(16..=16_384).contains(s)) {
+            problems.push("photos.sizes must be distinct long sides between 16 and 16384 px".into());
+        }
+        if gantry_actors::uploads::photo::OutputFormat::parse(&self.format).is_none() {
+            problems.push(format!("photos.format: unsupported format {:?} (jpeg, png, webp)", self.format));
+        }
+        if !(1..=100).contains(&self.quality) {
+            problems.push("photos.quality must be between 1 and 100".into());
+        }
+        for t in &self.accepted_types {
+            if !matches!(MediaType::parse_mime(t), Some(MediaType::Jpeg | MediaType::Png | MediaType::Webp)) {
+                problems.push(format!(
+                    "photos.accepted_types: {t:?} is not a photo type (image/jpeg, image/png, image/webp)"
+                ));
+            }
+        }
+        if self.max_pixels == 0 || self.max_decoder_bytes == 0 {
+            problems.push("photos.max_pixels and photos.max_decoder_bytes must be greater than 0".into());
+        }
+        problems
+    }
 }
 
 /// The job runner.
@@ -482,6 +553,7 @@ fn parse_problems(figment: &Figment, first: &figment::Error) -> Vec<String> {
     check::<UploadSettings>(figment, "uploads", &mut out);
     check::<CatalogSettings>(figment, "catalog", &mut out);
     check::<RotationSettings>(figment, "rotation", &mut out);
+    check::<PhotoSettings>(figment, "photos", &mut out);
     if out.is_empty() {
         out.extend(first.clone().into_iter().map(|e| describe_error(&e)));
     }
@@ -652,6 +724,7 @@ impl Settings {
         if self.sessions.absolute_ttl_days < self.sessions.refresh_ttl_days {
             problems.push("sessions.absolute_ttl_days must be at least sessions.refresh_ttl_days".into());
         }
+        problems.extend(self.photos.problems());
         if self.s3.part_size < 5 * 1024 * 1024 {
             problems.push("s3.part_size must be at least 5 MiB (5242880)".into());
         }

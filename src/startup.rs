@@ -330,6 +330,7 @@ impl Application {
                 instance: instance_id,
                 live_within: Duration::from_secs(settings.rotation.live_within_secs),
                 max_in_flight_per_client: settings.uploads.max_in_flight_per_client,
+                photos: Arc::new(settings.photos.photos()),
                 mailbox: Mailbox::new(upload_pipeline::NAME, settings.actors.mailbox_capacity),
             },
             settings.uploads.max_in_flight,
@@ -557,6 +558,11 @@ fn job_runner_handle(
         accounts: Arc::clone(&backends.accounts),
         session_lifetime: Duration::from_secs(settings.sessions.absolute_ttl_days * 24 * 3600)
             + Duration::from_secs(settings.sessions.access_ttl_secs),
+        photo: gantry_actors::uploads::photo::PhotoDeps {
+            uploads: Arc::clone(&backends.uploads),
+            objects: Arc::clone(&backends.objects),
+            settings: Arc::new(settings.photos.photos()),
+        },
     });
     kinds.extend(crate::rotation::kinds(rotations));
     kinds.extend(job_kinds::drills());
@@ -575,6 +581,7 @@ fn job_runner_handle(
                     (job_kinds::MAINTENANCE_QUEUE.to_owned(), jobs.maintenance_concurrency),
                     // One rotation or rollback at a time (the fleet lock allows one anyway).
                     (crate::rotation::QUEUE.to_owned(), 1),
+                    (job_kinds::MEDIA_QUEUE.to_owned(), settings.photos.concurrency),
                 ],
             },
             mailbox: Mailbox::new(job_runner::NAME, settings.actors.mailbox_capacity),

@@ -10,6 +10,7 @@
 //! - [`guest_token`]: HS256 upload tokens for guests, signed with `UPLOAD_GUEST_TOKEN_SECRET`.
 //! - [`bytes`]: the byte path (request → object store → download), the one exception to owner-only state.
 //! - [`pipeline`]: the upload pipeline actor: admission, upload jobs, finishing, deletion, the crash sweep.
+//! - [`photo`]: the `uploads.photo` job: bounded decoding, metadata stripped, re-encoded variants.
 
 pub mod bytes;
 pub mod digest;
@@ -17,5 +18,6 @@ pub mod guest_token;
 pub mod media;
 pub mod names;
 pub mod pdf;
+pub mod photo;
 pub mod pipeline;
 pub mod ranges;

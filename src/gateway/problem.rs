@@ -167,6 +167,16 @@ pub enum ApiError {
         /// The stored forms the change would break.
         forms: Option<Vec<String>>,
     },
+    /// A photo variant is still being made (409 `processing`, `Retry-After`).
+    #[error("this variant is still being processed; retry shortly")]
+    Processing {
+        /// Suggested wait.
+        retry_after: Duration,
+    },
+    /// A photo variant will never exist: processing failed for good (422 `variant_failed`); the stored reason
+    /// (`too_many_pixels: …`) is safe to show.
+    #[error("this image could not be processed ({0}); only the original is available, to its owner")]
+    VariantFailed(String),
     /// Another rotation or rollback runs (409 `rotation_in_progress`).
     #[error("rotation {0} is in progress; follow it at /admin/jobs/{0}")]
     RotationInProgress(uuid::Uuid),
@@ -236,6 +246,9 @@ fn unavailable_detail(code: &str) -> &'static str {
 pub const JOB_NOT_FOUND: ApiError = ApiError::ResourceNotFound { code: "job_not_found", what: "job" };
 /// 404 `upload_not_found`: shared by the upload routes and a missing object.
 pub const UPLOAD_NOT_FOUND: ApiError = ApiError::ResourceNotFound { code: "upload_not_found", what: "upload" };
+
+/// 404 `variant_not_found`: no variant of that name (or the upload is not an image).
+pub const VARIANT_NOT_FOUND: ApiError = ApiError::ResourceNotFound { code: "variant_not_found", what: "variant" };
 
 impl From<CallError> for ApiError {
     fn from(err: CallError) -> Self {
@@ -457,10 +470,10 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyUploads => StatusCode::TOO_MANY_REQUESTS,
             Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            Self::Validation(_) | Self::InvalidTemplates(_) | Self::SecretsRefused(_) => {
+            Self::Validation(_) | Self::InvalidTemplates(_) | Self::SecretsRefused(_) | Self::VariantFailed(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            Self::RotationInProgress(_) => StatusCode::CONFLICT,
+            Self::RotationInProgress(_) | Self::Processing { .. } => StatusCode::CONFLICT,
             Self::Unauthorized | Self::Unauthenticated { .. } | Self::SessionRevoked(_) => StatusCode::UNAUTHORIZED,
             Self::Conflict { .. } | Self::CatalogConflict { .. } => StatusCode::CONFLICT,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
@@ -495,6 +508,8 @@ impl ApiError {
             Self::InvalidTemplates(_) => "template_invalid",
             Self::SecretsRefused(_) => "secret_validation_failed",
             Self::RotationInProgress(_) => "rotation_in_progress",
+            Self::Processing { .. } => "processing",
+            Self::VariantFailed(_) => "variant_failed",
             Self::CatalogConflict { code, .. } => code,
             Self::Unauthorized => "unauthorized",
             Self::SessionRevoked(_) => "session_revoked",
@@ -568,7 +583,9 @@ impl ApiError {
             Self::TooManyUploads => {
                 response.headers_mut().insert(hyper::header::RETRY_AFTER, hyper::header::HeaderValue::from_static("1"));
             }
-            Self::Unavailable { retry_after, .. } | Self::TooManyRequests { retry_after } => {
+            Self::Unavailable { retry_after, .. }
+            | Self::TooManyRequests { retry_after }
+            | Self::Processing { retry_after } => {
                 let secs = (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1).to_string();
                 if let Ok(value) = hyper::header::HeaderValue::from_str(&secs) {
                     response.headers_mut().insert(hyper::header::RETRY_AFTER, value);

@@ -27,7 +27,8 @@ use gantry_actors::uploads::guest_token;
 use gantry_actors::uploads::media::{self, MediaType, SNIFF_LEN, Sniff};
 use gantry_actors::uploads::names::{content_disposition, sanitize_filename};
 use gantry_actors::uploads::pdf::ActiveContentScanner;
-use gantry_actors::uploads::pipeline::{Outcome as Finish, UploadRecord, UploadStatus};
+use gantry_actors::uploads::photo;
+use gantry_actors::uploads::pipeline::{Outcome as Finish, UploadRecord, UploadStatus, VariantRecord, VariantState};
 use gantry_actors::uploads::ranges::{RangeOutcome, parse_range};
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Frame, Incoming};
@@ -40,7 +41,7 @@ use uuid::Uuid;
 
 use super::auth::{Caller, caller};
 use super::ctx::Ctx;
-use super::problem::{ApiError, UPLOAD_NOT_FOUND};
+use super::problem::{ApiError, UPLOAD_NOT_FOUND, VARIANT_NOT_FOUND};
 use super::respond::{Response, json_response, status_only};
 use super::state::AppState;
 
@@ -294,10 +295,30 @@ struct UploadView<'a> {
     status: UploadStatus,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
+    /// The photo variants (`[]` for a non-image), each served by `content?variant={name}`.
+    variants: Vec<VariantView<'a>>,
 }
 
-impl<'a> From<&'a UploadRecord> for UploadView<'a> {
-    fn from(r: &'a UploadRecord) -> Self {
+/// One photo variant as its owner sees it.
+#[derive(Serialize)]
+struct VariantView<'a> {
+    name: &'a str,
+    state: VariantState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    height: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
+    /// Why it failed (`too_many_pixels: …`), when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+impl<'a> UploadView<'a> {
+    fn new(r: &'a UploadRecord, variants: &'a [VariantRecord]) -> Self {
         Self {
             id: r.id,
             size: r.size,
@@ -306,6 +327,18 @@ impl<'a> From<&'a UploadRecord> for UploadView<'a> {
             filename: r.filename.as_deref(),
             status: r.status,
             created_at: r.created_at,
+            variants: variants
+                .iter()
+                .map(|v| VariantView {
+                    name: &v.name,
+                    state: v.state,
+                    content_type: v.content_type.as_deref(),
+                    width: v.width,
+                    height: v.height,
+                    size: v.size,
+                    error: v.error.as_deref(),
+                })
+                .collect(),
         }
     }
 }
@@ -382,7 +415,8 @@ pub async fn upload(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resu
     };
     let record = state.pipeline.finish(admission, stored).await?;
     metrics::histogram!("gantry_upload_duration_seconds").record(started.elapsed().as_secs_f64());
-    Ok(json_response(StatusCode::CREATED, &UploadView::from(&record)))
+    let variants = state.pipeline.variants(record.id).await?;
+    Ok(json_response(StatusCode::CREATED, &UploadView::new(&record, &variants)))
 }
 
 /// The caller's stored upload `{id}`; another owner's, a failed or an unknown one is 404.
@@ -401,24 +435,81 @@ async fn owned(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result<U
 /// 401; 404 `upload_not_found` for anything not the caller's.
 pub async fn metadata(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result<Response, ApiError> {
     let record = owned(state, ctx, req).await?;
-    Ok(json_response(StatusCode::OK, &UploadView::from(&record)))
+    let variants = state.pipeline.variants(record.id).await?;
+    Ok(json_response(StatusCode::OK, &UploadView::new(&record, &variants)))
 }
 
-/// `GET /v1/uploads/{id}/content`: streams the object; `Range` (206/416), `If-None-Match` (304), and on
-/// the production profile `?redirect=1` (302 to a presigned URL valid ≤ 5 minutes).
+/// How long a client is asked to wait before asking for a pending variant again.
+const PROCESSING_RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// What a download serves: the original, or one photo variant.
+struct Served {
+    key: ObjectKey,
+    size: u64,
+    sha256: String,
+    content_type: String,
+    disposition: String,
+}
+
+/// `GET /v1/uploads/{id}/content`: streams the object — the original, or with `?variant={name}` one photo
+/// variant (same owner-only access); `Range` (206/416), `If-None-Match` (304), and on the production profile
+/// `?redirect=1` (302 to a presigned URL valid ≤ 5 minutes).
 ///
 /// # Errors
-/// 401; 404; 416; 503 when the store is unavailable.
+/// 401; 404 (`upload_not_found`; `variant_not_found` for an unknown variant name or a non-image); 409
+/// `processing` + `Retry-After` while the variant is pending; 422 `variant_failed` when processing failed for
+/// good; 416; 503 when the store is unavailable.
 pub async fn content(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result<Response, ApiError> {
     let record = owned(state, ctx, req).await?;
-    let key = ObjectKey::parse(record.object_key.clone()).map_err(|e| ApiError::Internal(e.into()))?;
-    let etag = format!("\"{}\"", record.sha256);
-    let disposition = content_disposition(record.filename.as_deref());
+    let variant = req.uri().query().and_then(|q| q.split('&').find_map(|p| p.strip_prefix("variant=")));
+    let served = match variant {
+        None => Served {
+            key: ObjectKey::parse(record.object_key.clone()).map_err(|e| ApiError::Internal(e.into()))?,
+            size: record.size,
+            sha256: record.sha256.clone(),
+            content_type: record.content_type.clone(),
+            disposition: content_disposition(record.filename.as_deref()),
+        },
+        Some(name) => variant_served(state, &record, name).await?,
+    };
+    serve(state, req, served).await
+}
+
+/// Variant `name` of `record`, if it is ready.
+async fn variant_served(state: &AppState, record: &UploadRecord, name: &str) -> Result<Served, ApiError> {
+    let variants = state.pipeline.variants(record.id).await?;
+    let variant = variants.into_iter().find(|v| v.name == name).ok_or(VARIANT_NOT_FOUND)?;
+    match variant.state {
+        VariantState::Pending => Err(ApiError::Processing { retry_after: PROCESSING_RETRY_AFTER }),
+        VariantState::Failed => Err(ApiError::VariantFailed(variant.error.unwrap_or_else(|| "failed".into()))),
+        VariantState::Ready => {
+            let content_type = variant.content_type.unwrap_or_else(|| "application/octet-stream".into());
+            // The saved name's extension follows the variant's format (a PNG original served as JPEG).
+            let filename = match MediaType::parse_mime(&content_type) {
+                Some(media) => {
+                    record.filename.clone().map(|n| gantry_actors::uploads::names::with_matching_extension(&n, media))
+                }
+                None => record.filename.clone(),
+            };
+            Ok(Served {
+                key: photo::variant_key(record.id, &variant.name).map_err(|_| VARIANT_NOT_FOUND)?,
+                size: variant.size.unwrap_or(0),
+                sha256: variant.sha256.unwrap_or_default(),
+                content_type,
+                disposition: content_disposition(filename.as_deref()),
+            })
+        }
+    }
+}
+
+/// Streams `served` with ranges, `ETag` and the optional presigned redirect.
+async fn serve(state: &AppState, req: &Request<Incoming>, served: Served) -> Result<Response, ApiError> {
+    let Served { key, size, sha256, content_type, disposition } = served;
+    let etag = format!("\"{sha256}\"");
     let wants_redirect = req.uri().query().is_some_and(|q| q.split('&').any(|p| p == "redirect=1"));
     if wants_redirect {
         // The exception (see the module docs): a presigned URL to read the bytes from the object store.
-        let url =
-            state.objects.presigned_get(&key, Duration::from_secs(300), &record.content_type, &disposition).await?;
+        let url = state.objects.presigned_get(&key, Duration::from_secs(300), &content_type, &disposition).await?;
         if let Some(url) = url {
             let mut response = status_only(StatusCode::FOUND);
             if let Ok(v) = HeaderValue::from_str(&url) {
@@ -435,7 +526,7 @@ pub async fn content(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Re
     let mut headers = vec![
         (header::ETAG, etag.clone()),
         (header::ACCEPT_RANGES, "bytes".to_owned()),
-        (header::CONTENT_TYPE, record.content_type.clone()),
+        (header::CONTENT_TYPE, content_type),
         (header::CONTENT_DISPOSITION, disposition),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
     ];
@@ -446,12 +537,12 @@ pub async fn content(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Re
         return Ok(response);
     }
     let range = req.headers().get(header::RANGE).and_then(|v| v.to_str().ok());
-    let (status, byte_range) = match range.map_or(RangeOutcome::Full, |r| parse_range(r, record.size)) {
+    let (status, byte_range) = match range.map_or(RangeOutcome::Full, |r| parse_range(r, size)) {
         RangeOutcome::Full => (StatusCode::OK, None),
         RangeOutcome::Partial { start, end } => (StatusCode::PARTIAL_CONTENT, Some(ByteRange { start, end })),
         RangeOutcome::Unsatisfiable => {
             let mut response = ApiError::RangeNotSatisfiable.into_response(None);
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", record.size)) {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
                 response.headers_mut().insert(header::CONTENT_RANGE, v);
             }
             return Ok(response);
@@ -459,10 +550,10 @@ pub async fn content(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Re
     };
     // The exception (see the module docs): the bytes stream from the object store straight into the response.
     let object = state.objects.get(&key, byte_range).await?;
-    let length = byte_range.map_or(record.size, |r| r.end - r.start + 1);
+    let length = byte_range.map_or(size, |r| r.end - r.start + 1);
     headers.push((header::CONTENT_LENGTH, length.to_string()));
     if let Some(r) = byte_range {
-        headers.push((header::CONTENT_RANGE, format!("bytes {}-{}/{}", r.start, r.end, record.size)));
+        headers.push((header::CONTENT_RANGE, format!("bytes {}-{}/{}", r.start, r.end, size)));
     }
     let body = http_body_util::StreamBody::new(futures::StreamExt::map(object.stream, |chunk| chunk.map(Frame::data)));
     let mut response = hyper::Response::new(BodyExt::boxed_unsync(body));

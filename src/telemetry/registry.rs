@@ -137,6 +137,11 @@ pub const METRICS: &[Metric] = &[
     histogram("gantry_upload_duration_seconds", "Time from upload request start to stored."),
     counter("gantry_upload_guest_tokens_total", "Guest upload tokens issued."),
     counter("gantry_uploads_deleted_total", "Uploads deleted by their owners."),
+    counter(
+        "gantry_photos_total",
+        "Photo jobs by outcome: processed (variants written), discarded (a bomb or undecodable), retried.",
+    ),
+    histogram("gantry_photo_processing_seconds", "Time to decode a photo and encode its variants (CPU work)."),
     // Catalog.
     gauge("gantry_catalog_version", "The catalog version this instance's option cache is at."),
     counter("gantry_option_cache_hits_total", "Option list lookups served from the in-process cache, by kind."),
@@ -388,6 +393,8 @@ pub fn register_known_series(backends: BackendNames) {
         empty_histogram("gantry_bus_propagation_seconds", &[("event", event)]);
     }
     empty_histogram("gantry_upload_duration_seconds", &[]);
+    zero_each("gantry_photos_total", "outcome", &["processed", "discarded", "retried"]);
+    empty_histogram("gantry_photo_processing_seconds", &[]);
     // Moved by increments only: adding 0 registers it without disturbing an upload already counted.
     metrics::gauge!("gantry_uploads_in_flight").increment(0.0);
     metrics::gauge!("gantry_templates_degraded").increment(0.0);

@@ -5,6 +5,8 @@
 #![allow(unreachable_pub, clippy::unwrap_used)]
 
 mod helpers;
+#[path = "../shared/photos.rs"]
+mod test_photos;
 
 mod admin;
 mod admin_users;
@@ -20,6 +22,7 @@ mod moderation;
 mod openapi;
 mod options;
 mod overload;
+mod photos;
 mod rotation;
 mod shutdown;
 mod supervision;

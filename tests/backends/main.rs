@@ -15,6 +15,8 @@
 mod fixtures;
 #[path = "../shared/backends.rs"]
 mod support;
+#[path = "../shared/photos.rs"]
+mod test_photos;
 
 mod jobs;
 mod postgres;

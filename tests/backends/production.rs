@@ -440,6 +440,58 @@ async fn uploads_round_trip_through_s3() {
     .await;
 }
 
+/// On Postgres and S3: a JPEG with GPS EXIF gets its variants through the `uploads.photo` job (enqueued with
+/// the stored write), each without any EXIF (a real EXIF reader) and at its long side, stored in the bucket
+/// beside the original, which its owner still downloads byte for byte.
+#[tokio::test]
+async fn photo_variants_are_made_on_postgres_and_s3_without_exif() {
+    use crate::test_photos::{exif_of, jpeg_with_gps};
+    let Some(b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let (http, _admin, stop) = start(&database, &b, &b.s3_secret).await;
+        readiness(&http, |v| v["components"]["object_store"]["status"] == "up").await;
+        let client = reqwest::Client::new();
+        let grant = json(client.post(format!("{http}/v1/uploads/guest-token")).send().await.expect("req"), 200).await;
+        let token = grant["upload_token"].as_str().expect("token").to_owned();
+        let original = jpeg_with_gps(1600, 1200);
+        assert!(
+            exif_of(&original).and_then(|e| e.get_field(exif::Tag::GPSLatitude, exif::In::PRIMARY).cloned()).is_some(),
+            "the original has GPS"
+        );
+        let response = client
+            .post(format!("{http}/v1/uploads"))
+            .header("x-upload-token", &token)
+            .body(original.clone())
+            .send()
+            .await
+            .expect("req");
+        let id = json(response, 201).await["id"].as_str().expect("id").to_owned();
+        let mut listed = serde_json::Value::Null;
+        for _ in 0..600 {
+            let response = client.get(format!("{http}/v1/uploads/{id}")).header("x-upload-token", &token).send();
+            listed = json(response.await.expect("req"), 200).await;
+            if listed["variants"].as_array().expect("variants").iter().all(|v| v["state"] == "ready") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        for (variant, long_side) in [("320", 320), ("1280", 1280), ("full", 1600)] {
+            let url = format!("{http}/v1/uploads/{id}/content?variant={variant}");
+            let response = client.get(url).header("x-upload-token", &token).send().await.expect("req");
+            assert_eq!(response.status(), 200, "{listed}");
+            let bytes = response.bytes().await.expect("body");
+            assert!(exif_of(&bytes).is_none(), "variant {variant} has no EXIF");
+            let decoded = image::load_from_memory(&bytes).expect("an image");
+            assert_eq!(decoded.width().max(decoded.height()), long_side, "variant {variant}");
+        }
+        let url = format!("{http}/v1/uploads/{id}/content");
+        let response = client.get(url).header("x-upload-token", &token).send().await.expect("req");
+        assert_eq!(response.bytes().await.expect("body").as_ref(), original.as_slice(), "the original is byte-exact");
+        let _ = stop.send(());
+    })
+    .await;
+}
+
 /// With S3 credentials the store rejects, uploads answer 503 `storage_unavailable` (never 500), and
 /// nothing is stored.
 #[tokio::test]

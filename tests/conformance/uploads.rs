@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use gantry::adapters::sql::SqlPorts;
 use gantry_actors::ports::jobs::{JobState, NewJob};
-use gantry_actors::ports::uploads::{UploadRecord, UploadStatus, UploadStore};
+use gantry_actors::ports::uploads::{UploadRecord, UploadStatus, UploadStore, VariantRecord, VariantState};
+use gantry_actors::uploads::photo;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -138,6 +139,76 @@ pub async fn reserve_file_is_atomic_and_release_gives_one_back(uploads: Arc<dyn 
     assert!(uploads.reserve_file("guest:q2", 1).await.expect("reserve"), "another owner has its own quota");
     assert!(!uploads.reserve_file("guest:q3", 0).await.expect("reserve"), "a quota of 0 admits nothing");
     uploads.release_file("guest:nobody").await.expect("releasing an unknown owner is a no-op");
+}
+
+/// An image upload's stored state, its pending variants and its photo job are written together: the job is
+/// there (queue `media`, due), the variants read back in order and take their ready or failed state; a second
+/// write whose job cannot be stored (same id) leaves its upload untouched and records no variants; deleting the
+/// upload deletes its variants.
+pub async fn variants_are_stored_with_their_job_and_go_with_the_upload(ports: SqlPorts) {
+    let uploads = ports.uploads;
+    let receiving = upload("user:0190f0c8-0000-7000-8000-000000000009");
+    uploads.create_upload(&receiving).await.expect("create");
+    let stored = UploadRecord {
+        content_type: "image/jpeg".to_owned(),
+        size: 12_345,
+        sha256: "cd".repeat(32),
+        status: UploadStatus::Stored,
+        ..receiving.clone()
+    };
+    let names = ["320".to_owned(), "1280".to_owned(), "full".to_owned()];
+    let job = photo::job(stored.id, &stored.owner);
+    uploads.store_with_variants(&stored, &names, &job).await.expect("store with variants");
+
+    assert_eq!(uploads.get_upload(stored.id).await.expect("get"), Some(stored.clone()));
+    let pending: Vec<_> = names.iter().map(VariantRecord::pending).collect();
+    assert_eq!(uploads.variants(stored.id).await.expect("variants"), pending);
+    let queued = ports.jobs.get(job.id).await.expect("get job").expect("the job was enqueued");
+    assert_eq!((queued.kind.as_str(), queued.queue.as_str()), (photo::KIND, photo::QUEUE));
+    assert_eq!(queued.state, JobState::Available);
+    assert_eq!(queued.owner.as_deref(), Some(stored.owner.as_str()));
+
+    let ready = VariantRecord {
+        state: VariantState::Ready,
+        content_type: Some("image/jpeg".to_owned()),
+        width: Some(1280),
+        height: Some(853),
+        size: Some(98_765),
+        sha256: Some("ef".repeat(32)),
+        ..VariantRecord::pending("1280")
+    };
+    let failed = VariantRecord {
+        state: VariantState::Failed,
+        error: Some("too_many_pixels: the image is 20000 x 20000 px".to_owned()),
+        ..VariantRecord::pending("full")
+    };
+    uploads.set_variant(stored.id, &ready).await.expect("ready");
+    uploads.set_variant(stored.id, &failed).await.expect("failed");
+    let read = uploads.variants(stored.id).await.expect("variants");
+    assert_eq!(read, [VariantRecord::pending("320"), ready, failed]);
+
+    let second = upload("user:0190f0c8-0000-7000-8000-000000000009");
+    uploads.create_upload(&second).await.expect("create");
+    let second_stored = UploadRecord { status: UploadStatus::Stored, ..second.clone() };
+    assert!(uploads.store_with_variants(&second_stored, &names, &job).await.is_err(), "the job id is taken");
+    assert_eq!(uploads.get_upload(second.id).await.expect("get"), Some(second.clone()), "rolled back");
+    assert!(uploads.variants(second.id).await.expect("variants").is_empty(), "no variants without their job");
+
+    uploads.delete_upload(stored.id).await.expect("delete");
+    assert!(uploads.variants(stored.id).await.expect("variants").is_empty(), "variants go with the upload");
+    assert!(uploads.variants(Uuid::now_v7()).await.expect("variants of an unknown upload").is_empty());
+}
+
+mod variants {
+    #[tokio::test]
+    async fn sqlite() {
+        crate::on_sqlite(super::variants_are_stored_with_their_job_and_go_with_the_upload).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        crate::on_postgres(super::variants_are_stored_with_their_job_and_go_with_the_upload).await;
+    }
 }
 
 sql_cases!(

@@ -13,6 +13,7 @@ use crate::ports::accounts::{AccountStore, RevocationNotice};
 use crate::ports::jobs::{Job, JobStore, NewJob};
 use crate::ports::objects::ObjectKey;
 use crate::ports::sessions::SessionStore;
+use crate::uploads::photo::{self, PhotoDeps, PhotoJob};
 use crate::uploads::pipeline::UploadPipelineHandle;
 
 /// The queue of housekeeping kinds (sweeps and pruning), so they never wait behind user work.
@@ -22,6 +23,10 @@ pub const MAINTENANCE_QUEUE: &str = "maintenance";
 pub const PRUNE_JOBS: &str = "jobs.prune";
 /// Fails uploads abandoned by a crashed instance (periodic).
 pub const SWEEP_UPLOADS: &str = "uploads.sweep";
+/// Writes an image upload's variants (enqueued with the write that marks the upload stored).
+pub const PHOTO: &str = photo::KIND;
+/// The queue of photo jobs (CPU-heavy; its own, small concurrency).
+pub const MEDIA_QUEUE: &str = photo::QUEUE;
 
 /// Removes a failed or deleted upload's object (and any unfinished multipart upload of its key), retried
 /// through an object store outage: enqueued in the same transaction as the write that fails or deletes the
@@ -95,6 +100,8 @@ pub struct KindDeps {
     /// The longest a session's tokens can be accepted after it was created (absolute lifetime plus one
     /// access token's lifetime): an epoch older than this rejects nothing more.
     pub session_lifetime: Duration,
+    /// What photo processing reads and writes.
+    pub photo: PhotoDeps,
 }
 
 /// Housekeeping backoff: a few seconds, then up to a minute.
@@ -152,6 +159,16 @@ pub fn standard(deps: &KindDeps) -> Vec<KindSpec> {
                 accounts: Arc::clone(&deps.accounts),
                 lifetime: deps.session_lifetime,
             }),
+        },
+        KindSpec {
+            kind: PHOTO,
+            queue: MEDIA_QUEUE,
+            max_attempts: photo::MAX_ATTEMPTS,
+            backoff: Backoff { base: Duration::from_secs(2), max: Duration::from_secs(60) },
+            // A 50 MP photo takes seconds; a stuck store call is cut off here.
+            timeout: Duration::from_secs(300),
+            every: None,
+            handler: Arc::new(PhotoJob::new(deps.photo.clone())),
         },
     ];
     for kind in [REVOKE_ALL, REVOKE_USER] {

@@ -74,6 +74,74 @@ pub struct UploadRecord {
     pub received_by: Option<Uuid>,
 }
 
+/// Where one re-encoded variant of an image upload is (see [`crate::uploads::photo`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VariantState {
+    /// Its photo job has not written it yet.
+    Pending,
+    /// Written to the object store; served by `?variant=`.
+    Ready,
+    /// Processing failed for good (a decompression bomb, undecodable bytes); `error` says why.
+    Failed,
+}
+
+impl VariantState {
+    /// The stored spelling.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Ready => "ready",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Parses the stored spelling.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Ready, Self::Failed].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// One variant of an image upload (`320`, `1280`, `full`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VariantRecord {
+    /// Its name: a long side in pixels, or `full`.
+    pub name: String,
+    /// Where it is.
+    pub state: VariantState,
+    /// Its media type once ready.
+    pub content_type: Option<String>,
+    /// Its width in pixels once ready.
+    pub width: Option<u32>,
+    /// Its height in pixels once ready.
+    pub height: Option<u32>,
+    /// Its size in bytes once ready.
+    pub size: Option<u64>,
+    /// Hex SHA-256 of its bytes once ready (its `ETag`).
+    pub sha256: Option<String>,
+    /// Why it failed (safe to show), when it did.
+    pub error: Option<String>,
+}
+
+impl VariantRecord {
+    /// A variant waiting for its photo job.
+    #[must_use]
+    pub fn pending(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            state: VariantState::Pending,
+            content_type: None,
+            width: None,
+            height: None,
+            size: None,
+            sha256: None,
+            error: None,
+        }
+    }
+}
+
 /// The upload store capability.
 #[async_trait]
 pub trait UploadStore: Send + Sync + 'static {
@@ -90,13 +158,38 @@ pub trait UploadStore: Send + Sync + 'static {
     /// The database is unreachable.
     async fn update_upload(&self, upload: &UploadRecord) -> Result<(), Unavailable>;
 
+    /// Replaces the record (now `stored`), records `variants` as pending and enqueues their photo job, in one
+    /// transaction: the job exists exactly when the upload is stored (a crash between the two cannot leave
+    /// an image without its variants' job, nor a job for an upload that never got stored).
+    ///
+    /// # Errors
+    /// The database is unreachable (nothing was written).
+    async fn store_with_variants(
+        &self,
+        upload: &UploadRecord,
+        variants: &[String],
+        job: &NewJob,
+    ) -> Result<(), Unavailable>;
+
+    /// The variants of upload `id`, in the order they were recorded (none for a non-image).
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn variants(&self, id: Uuid) -> Result<Vec<VariantRecord>, Unavailable>;
+
+    /// Replaces variant `variant.name` of upload `id` (state, format, size, error).
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn set_variant(&self, id: Uuid, variant: &VariantRecord) -> Result<(), Unavailable>;
+
     /// The upload, if any.
     ///
     /// # Errors
     /// The database is unreachable.
     async fn get_upload(&self, id: Uuid) -> Result<Option<UploadRecord>, Unavailable>;
 
-    /// Deletes the record; absent is not an error.
+    /// Deletes the record and its variants' records; absent is not an error.
     ///
     /// # Errors
     /// The database is unreachable.

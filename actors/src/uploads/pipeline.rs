@@ -25,9 +25,10 @@ use crate::ports::jobs::{Job, JobState, JobStore, JobUpdate};
 use crate::ports::objects::{ObjectKey, ObjectStore};
 use crate::ports::rotations::Fleet;
 use crate::ports::uploads::UploadStore;
-pub use crate::ports::uploads::{UploadRecord, UploadStatus};
+pub use crate::ports::uploads::{UploadRecord, UploadStatus, VariantRecord, VariantState};
 use crate::supervisor::ChildSpec;
 use crate::telemetry::Mailbox;
+use crate::uploads::photo::{self, PhotoSettings};
 
 /// The actor's label in metrics and logs.
 pub const NAME: &str = "upload_pipeline";
@@ -209,6 +210,8 @@ pub struct PipelineDeps {
     pub live_within: Duration,
     /// Uploads in progress at once per uploader and per client address (each).
     pub max_in_flight_per_client: usize,
+    /// Which stored uploads get photo variants (and which).
+    pub photos: Arc<PhotoSettings>,
     /// Mailbox counter shared with the handle.
     pub mailbox: Arc<Mailbox>,
 }
@@ -286,7 +289,7 @@ impl PipelineState {
                 record.content_type = content_type;
                 count("stored");
                 metrics::counter!("gantry_upload_bytes_total").increment(size);
-                self.deps.uploads.update_upload(&record).await?;
+                self.record_stored(&record).await?;
                 JobUpdate {
                     state: Some(JobState::Completed),
                     result: Some(serde_json::json!({"upload_id": record.id, "size": size, "sha256": record.sha256})),
@@ -316,8 +319,36 @@ impl PipelineState {
         Ok(record)
     }
 
+    /// Writes a stored upload's record. An image (decided from its bytes) of an accepted photo type also gets
+    /// its variants recorded as pending and its `uploads.photo` job enqueued, in the same transaction.
+    async fn record_stored(&self, record: &UploadRecord) -> Result<(), PipelineError> {
+        let is_photo = crate::uploads::media::MediaType::parse_mime(&record.content_type)
+            .is_some_and(|media| self.deps.photos.accepts(media));
+        if is_photo {
+            let job = photo::job(record.id, &record.owner);
+            self.deps.uploads.store_with_variants(record, &self.deps.photos.variant_names(), &job).await?;
+        } else {
+            self.deps.uploads.update_upload(record).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes the objects of an upload's photo variants, best effort: their rows go with the record, and a
+    /// variant object the store refuses to delete now stays behind (logged; a known gap, unlike the original,
+    /// whose removal is a retried job).
+    async fn remove_variants(&self, record: &UploadRecord) -> Result<(), PipelineError> {
+        for variant in self.deps.uploads.variants(record.id).await? {
+            let Ok(key) = photo::variant_key(record.id, &variant.name) else { continue };
+            if let Err(e) = self.deps.objects.delete(&key).await {
+                tracing::warn!(upload_id = %record.id, variant = %variant.name, error = %e, "could not remove a photo variant's object");
+            }
+        }
+        Ok(())
+    }
+
     async fn delete(&self, record: &UploadRecord) -> Result<(), PipelineError> {
         let key = ObjectKey::parse(record.object_key.clone()).map_err(|e| PipelineError::Storage(e.to_string()))?;
+        self.remove_variants(record).await?;
         match self.deps.objects.delete(&key).await {
             Ok(()) => self.deps.uploads.delete_upload(record.id).await?,
             Err(e) => {
@@ -486,6 +517,14 @@ impl UploadPipelineHandle {
     /// [`PipelineError::Unavailable`].
     pub async fn get(&self, id: Uuid) -> Result<Option<UploadRecord>, PipelineError> {
         Ok(self.deps.uploads.get_upload(id).await?)
+    }
+
+    /// The variants of upload `id` (none for a non-image).
+    ///
+    /// # Errors
+    /// [`PipelineError::Unavailable`].
+    pub async fn variants(&self, id: Uuid) -> Result<Vec<VariantRecord>, PipelineError> {
+        Ok(self.deps.uploads.variants(id).await?)
     }
 
     /// Admits an upload: takes a place in the client's share (per uploader and per `address`) and a slot (or

@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
-use gantry_actors::ports::jobs::NewJob;
-use gantry_actors::ports::uploads::{UploadRecord, UploadStatus, UploadStore};
+use gantry_actors::ports::jobs::{Enqueued, NewJob};
+use gantry_actors::ports::uploads::{UploadRecord, UploadStatus, UploadStore, VariantRecord, VariantState};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -14,6 +14,13 @@ use super::{Exec, Fields, SqlDb, SqlRow, Value, all, args, backend, count_to_db,
 macro_rules! upload_columns {
     () => {
         "id, owner, object_key, filename, content_type, size, sha256, status, error, created_at, received_by"
+    };
+}
+
+/// The columns [`variant_from_row`] reads.
+macro_rules! variant_columns {
+    () => {
+        "name, state, content_type, width, height, size, sha256, error"
     };
 }
 
@@ -59,6 +66,54 @@ impl<D: SqlDb> UploadStore for SqlUploads<D> {
     async fn update_upload(&self, upload: &UploadRecord) -> Result<(), Unavailable> {
         let (sql, args) = update_statement(upload);
         execute(&self.db, "update_upload", sql, args).await?;
+        Ok(())
+    }
+
+    async fn store_with_variants(
+        &self,
+        upload: &UploadRecord,
+        variants: &[String],
+        job: &NewJob,
+    ) -> Result<(), Unavailable> {
+        let failed = |e: sqlx::Error| unavailable(backend::<D>(), "store_with_variants", &e);
+        let mut tx = self.db.begin().await.map_err(failed)?;
+        let (sql, args) = update_statement(upload);
+        tx.execute(sql, args).await.map_err(failed)?;
+        let now = OffsetDateTime::now_utc();
+        for (position, name) in variants.iter().enumerate() {
+            // An upload is stored once; were its end recorded twice, the variants already there (maybe ready)
+            // stay as they are.
+            let sql = "INSERT INTO upload_variants (upload_id, name, position, state, updated_at) \
+                       VALUES ($1, $2, $3, 'pending', $4) ON CONFLICT DO NOTHING";
+            let position = i64::try_from(position).unwrap_or(i64::MAX);
+            tx.execute(sql, args![upload.id, name, position, now]).await.map_err(failed)?;
+        }
+        if super::jobs::enqueue_on(&mut tx, job).await.map_err(failed)? == Enqueued::Duplicate {
+            // Dropping the transaction rolls the upload's end back.
+            return Err(Unavailable::new("a job with this id exists"));
+        }
+        D::commit(tx).await.map_err(failed)?;
+        Ok(())
+    }
+
+    async fn variants(&self, id: Uuid) -> Result<Vec<VariantRecord>, Unavailable> {
+        let sql =
+            concat!("SELECT ", variant_columns!(), " FROM upload_variants WHERE upload_id = $1 ORDER BY position");
+        let rows = all(&self.db, "variants", sql, args![id]).await?;
+        rows.iter().map(variant_from_row).collect()
+    }
+
+    async fn set_variant(&self, id: Uuid, variant: &VariantRecord) -> Result<(), Unavailable> {
+        let sql = "UPDATE upload_variants SET state = $3, content_type = $4, width = $5, height = $6, size = $7, \
+                   sha256 = $8, error = $9, updated_at = $10 WHERE upload_id = $1 AND name = $2";
+        let mut args = args![id, &variant.name, variant.state.as_str(), variant.content_type.as_deref()];
+        args.extend([
+            Value::Int(variant.width.map(i64::from)),
+            Value::Int(variant.height.map(i64::from)),
+            Value::Int(variant.size.map(count_to_db)),
+        ]);
+        args.extend(args![variant.sha256.as_deref(), variant.error.as_deref(), OffsetDateTime::now_utc()]);
+        execute(&self.db, "set_variant", sql, args).await?;
         Ok(())
     }
 
@@ -154,6 +209,23 @@ fn update_statement(upload: &UploadRecord) -> (&'static str, Vec<Value>) {
         upload.error.as_deref(),
     ];
     (sql, args)
+}
+
+/// Reads a variant from a row selected with [`variant_columns!`].
+fn variant_from_row<R: SqlRow>(row: &R) -> Result<VariantRecord, Unavailable> {
+    let f = Fields::new(row, "upload variant");
+    let dimension =
+        |column| -> Result<Option<u32>, Unavailable> { Ok(f.opt_int(column)?.and_then(|v| u32::try_from(v).ok())) };
+    Ok(VariantRecord {
+        name: f.text("name")?,
+        state: f.parse("state", VariantState::parse)?,
+        content_type: f.opt_text("content_type")?,
+        width: dimension("width")?,
+        height: dimension("height")?,
+        size: f.opt_count("size")?,
+        sha256: f.opt_text("sha256")?,
+        error: f.opt_text("error")?,
+    })
 }
 
 /// Reads an upload from a row selected with [`upload_columns!`].

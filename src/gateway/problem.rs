@@ -357,6 +357,10 @@ impl From<PipelineError> for ApiError {
                 code: "upload_quota_exceeded",
                 message: "this upload token has reached its number of files",
             },
+            PipelineError::Abandoned => Self::Conflict {
+                code: "upload_abandoned",
+                message: "the upload was failed as abandoned before it could be kept; upload it again",
+            },
             PipelineError::Call(e) => e.into(),
         }
     }

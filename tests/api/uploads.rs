@@ -372,6 +372,73 @@ async fn abandoned_uploads_are_swept() {
     assert!(matches!(object, Err(gantry_actors::ports::objects::ObjectStoreError::NotFound)));
 }
 
+/// An upload that is still arriving when the sweep takes it for abandoned ends once: the sweep's failure
+/// stands, the client that finishes sending afterwards hears 409 `upload_abandoned` instead of a 201 for bytes
+/// that the failure's removal job deletes, and the object is gone. (In production the sweep does this to an
+/// instance whose heartbeat went stale while it still receives; one process cannot be both, so the test writes
+/// the sweep's own failure — the record failed `abandoned` with its `uploads.remove_object` job, through the
+/// same port call — while the body is held back.)
+#[tokio::test]
+async fn an_upload_failed_by_the_sweep_is_not_stored_afterwards() {
+    let app = spawn_app().await;
+    let token = user_token(&app, "slow@example.com").await;
+    let bytes = png(4000);
+    let (head, tail) = (bytes[..1000].to_vec(), bytes[1000..].to_vec());
+    let swept = std::sync::Arc::new(tokio::sync::Notify::new());
+    let wait = std::sync::Arc::clone(&swept);
+    let body = futures::stream::unfold((Some(head), Some(tail), wait), |(head, tail, wait)| async move {
+        match (head, tail) {
+            (Some(head), tail) => Some((Ok::<_, std::io::Error>(head), (None, tail, wait))),
+            (None, Some(tail)) => {
+                wait.notified().await;
+                Some((Ok(tail), (None, None, wait)))
+            }
+            (None, None) => None,
+        }
+    });
+    let sending = tokio::spawn(
+        app.client
+            .post(format!("{}/v1/uploads", app.http))
+            .bearer_auth(&token)
+            .header("content-type", "image/png")
+            .body(reqwest::Body::wrap_stream(body))
+            .send(),
+    );
+    // Its first bytes are in: the sweep fails it (as the sweep writes it), then the rest of the body arrives.
+    let mut receiving = Vec::new();
+    for _ in 0..100 {
+        receiving = app.backends.uploads.stale_uploads(time::OffsetDateTime::now_utc(), 10).await.expect("uploads");
+        if !receiving.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let record = receiving.pop().expect("the upload is receiving");
+    let key = gantry_actors::ports::objects::ObjectKey::parse(record.object_key.clone()).expect("key");
+    let failed = gantry_actors::ports::uploads::UploadRecord {
+        status: gantry_actors::ports::uploads::UploadStatus::Failed,
+        error: Some("abandoned".into()),
+        ..record.clone()
+    };
+    let removal = gantry_actors::jobs::kinds::remove_object_job(&key, record.id);
+    assert!(app.backends.uploads.update_upload_enqueueing(&failed, &removal).await.expect("the sweep's write"));
+    swept.notify_one();
+
+    let response = sending.await.expect("task").expect("request");
+    assert_problem(response, 409, "upload_abandoned").await;
+    let stored = app.backends.uploads.get_upload(record.id).await.expect("get").expect("the record stays");
+    assert_eq!(stored, failed, "the sweep's end stands");
+    let mut object = app.state.objects.get(&key, None).await;
+    for _ in 0..60 {
+        if matches!(object, Err(gantry_actors::ports::objects::ObjectStoreError::NotFound)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        object = app.state.objects.get(&key, None).await;
+    }
+    assert!(matches!(object, Err(gantry_actors::ports::objects::ObjectStoreError::NotFound)), "the bytes are removed");
+}
+
 /// A panic in the upload pipeline is survived: uploads work again after its restart.
 #[tokio::test]
 async fn upload_pipeline_restart_keeps_serving() {

@@ -27,8 +27,9 @@ fn upload(owner: &str) -> UploadRecord {
     }
 }
 
-/// An upload reads back as created; an update replaces status, size, digest and error but keeps the
-/// owner, object key and start time; a deleted upload is gone, and deleting it again is fine.
+/// An upload reads back as created; its end replaces status, size, digest and error but keeps the owner,
+/// object key and start time; it ends once (a second end — the sweep failing an upload its instance stored
+/// meanwhile — is refused and changes nothing); a deleted upload is gone, and deleting it again is fine.
 pub async fn upload_create_get_update_delete_round_trip(uploads: Arc<dyn UploadStore>) {
     let receiving = upload("user:0190f0c8-0000-7000-8000-000000000001");
     let other = upload("guest:t1");
@@ -44,12 +45,14 @@ pub async fn upload_create_get_update_delete_round_trip(uploads: Arc<dyn UploadS
         ..receiving.clone()
     };
     let moved = UploadRecord { owner: "guest:someone-else".to_owned(), ..stored.clone() };
-    uploads.update_upload(&moved).await.expect("update");
+    assert!(uploads.update_upload(&moved).await.expect("update"), "a receiving upload ends");
     assert_eq!(uploads.get_upload(receiving.id).await.expect("get"), Some(stored.clone()), "the owner is fixed");
 
-    let failed = UploadRecord { status: UploadStatus::Failed, error: Some("too_large".to_owned()), ..stored };
-    uploads.update_upload(&failed).await.expect("update to failed");
-    assert_eq!(uploads.get_upload(receiving.id).await.expect("get"), Some(failed));
+    let failed = UploadRecord { status: UploadStatus::Failed, error: Some("abandoned".to_owned()), ..stored.clone() };
+    assert!(!uploads.update_upload(&failed).await.expect("a second end"), "an upload ends once");
+    let job = NewJob::new("uploads.remove_object", "maintenance", serde_json::json!({"key": failed.object_key}));
+    assert!(!uploads.update_upload_enqueueing(&failed, &job).await.expect("a second end with its job"));
+    assert_eq!(uploads.get_upload(receiving.id).await.expect("get"), Some(stored), "the first end stands");
 
     uploads.delete_upload(receiving.id).await.expect("delete");
     uploads.delete_upload(receiving.id).await.expect("deleting an absent upload");
@@ -61,7 +64,7 @@ pub async fn upload_create_get_update_delete_round_trip(uploads: Arc<dyn UploadS
 pub async fn get_of_unknown_upload_is_none(uploads: Arc<dyn UploadStore>) {
     let never = upload("guest:t2");
 
-    uploads.update_upload(&never).await.expect("updating an unknown id");
+    assert!(!uploads.update_upload(&never).await.expect("updating an unknown id"));
 
     assert!(uploads.get_upload(never.id).await.expect("get").is_none());
 }
@@ -158,7 +161,7 @@ pub async fn variants_are_stored_with_their_job_and_go_with_the_upload(ports: Sq
     };
     let names = ["320".to_owned(), "1280".to_owned(), "full".to_owned()];
     let job = photo::job(stored.id, &stored.owner);
-    uploads.store_with_variants(&stored, &names, &job).await.expect("store with variants");
+    assert!(uploads.store_with_variants(&stored, &names, &job).await.expect("store with variants"));
 
     assert_eq!(uploads.get_upload(stored.id).await.expect("get"), Some(stored.clone()));
     let pending: Vec<_> = names.iter().map(VariantRecord::pending).collect();
@@ -193,6 +196,18 @@ pub async fn variants_are_stored_with_their_job_and_go_with_the_upload(ports: Sq
     assert!(uploads.store_with_variants(&second_stored, &names, &job).await.is_err(), "the job id is taken");
     assert_eq!(uploads.get_upload(second.id).await.expect("get"), Some(second.clone()), "rolled back");
     assert!(uploads.variants(second.id).await.expect("variants").is_empty(), "no variants without their job");
+
+    // An upload the sweep failed first is not stored afterwards: no variants, no job.
+    let swept = upload("user:0190f0c8-0000-7000-8000-000000000009");
+    uploads.create_upload(&swept).await.expect("create");
+    let abandoned = UploadRecord { status: UploadStatus::Failed, error: Some("abandoned".into()), ..swept.clone() };
+    assert!(uploads.update_upload(&abandoned).await.expect("the sweep fails it"));
+    let late = UploadRecord { status: UploadStatus::Stored, ..swept.clone() };
+    let late_job = photo::job(swept.id, &swept.owner);
+    assert!(!uploads.store_with_variants(&late, &names, &late_job).await.expect("a late store"));
+    assert_eq!(uploads.get_upload(swept.id).await.expect("get"), Some(abandoned), "the failure stands");
+    assert!(uploads.variants(swept.id).await.expect("variants").is_empty());
+    assert!(ports.jobs.get(late_job.id).await.expect("get job").is_none(), "no photo job for it");
 
     uploads.delete_upload(stored.id).await.expect("delete");
     assert!(uploads.variants(stored.id).await.expect("variants").is_empty(), "variants go with the upload");

@@ -151,16 +151,19 @@ pub trait UploadStore: Send + Sync + 'static {
     /// The database is unreachable.
     async fn create_upload(&self, upload: &UploadRecord) -> Result<(), Unavailable>;
 
-    /// Replaces the record (status, size, digest, error); the owner, object key, start and receiving instance
-    /// stay as created.
+    /// Records the upload's end (status `stored` or `failed`, size, digest, error) while it is still
+    /// `receiving`; the owner, object key, start and receiving instance stay as created. An upload ends once:
+    /// `false` (nothing written) when it had ended already — the sweep failed it as abandoned while its
+    /// instance, taken for dead, was still receiving, or the reverse.
     ///
     /// # Errors
     /// The database is unreachable.
-    async fn update_upload(&self, upload: &UploadRecord) -> Result<(), Unavailable>;
+    async fn update_upload(&self, upload: &UploadRecord) -> Result<bool, Unavailable>;
 
-    /// Replaces the record (now `stored`), records `variants` as pending and enqueues their photo job, in one
-    /// transaction: the job exists exactly when the upload is stored (a crash between the two cannot leave
-    /// an image without its variants' job, nor a job for an upload that never got stored).
+    /// Records the upload's end as `stored` like [`UploadStore::update_upload`], records `variants` as pending
+    /// and enqueues their photo job, in one transaction: the job exists exactly when the upload is stored (a
+    /// crash between the two cannot leave an image without its variants' job, nor a job for an upload that
+    /// never got stored). `false` (nothing written) when the upload had ended already.
     ///
     /// # Errors
     /// The database is unreachable (nothing was written).
@@ -169,7 +172,7 @@ pub trait UploadStore: Send + Sync + 'static {
         upload: &UploadRecord,
         variants: &[String],
         job: &NewJob,
-    ) -> Result<(), Unavailable>;
+    ) -> Result<bool, Unavailable>;
 
     /// The variants of upload `id`, in the order they were recorded (none for a non-image).
     ///
@@ -224,13 +227,14 @@ pub trait UploadStore: Send + Sync + 'static {
     async fn stale_uploads(&self, started_before: OffsetDateTime, limit: u32)
     -> Result<Vec<UploadRecord>, Unavailable>;
 
-    /// Replaces the record like [`UploadStore::update_upload`] and enqueues `job` in the same transaction
+    /// Records the upload's end like [`UploadStore::update_upload`] and enqueues `job` in the same transaction
     /// (the follow-up the change causes, such as removing a failed upload's object): the job exists exactly
-    /// when the change is stored, so a crash right after cannot lose it.
+    /// when the change is stored, so a crash right after cannot lose it. `false` (neither is stored) when the
+    /// upload had ended already.
     ///
     /// # Errors
     /// The database is unreachable; then neither is stored.
-    async fn update_upload_enqueueing(&self, upload: &UploadRecord, job: &NewJob) -> Result<(), Unavailable>;
+    async fn update_upload_enqueueing(&self, upload: &UploadRecord, job: &NewJob) -> Result<bool, Unavailable>;
 
     /// Deletes the record like [`UploadStore::delete_upload`] and enqueues `job` in the same transaction.
     ///

@@ -57,6 +57,10 @@ pub enum PipelineError {
         /// When the address's window closes.
         retry_after: Duration,
     },
+    /// The upload had ended before this instance could record it stored: the sweep failed it as abandoned
+    /// (this instance was taken for dead); its bytes are removed by the failure's job.
+    #[error("the upload was failed as abandoned before it could be recorded; upload it again")]
+    Abandoned,
     /// The actor could not be reached.
     #[error(transparent)]
     Call(#[from] CallError),
@@ -287,9 +291,14 @@ impl PipelineState {
                         record.filename.take().map(|name| crate::uploads::names::with_matching_extension(&name, media));
                 }
                 record.content_type = content_type;
+                if !self.record_stored(&record).await? {
+                    // The sweep failed it first (its job removes the bytes): the client hears it was not kept.
+                    tracing::warn!(event = "upload_ended_meanwhile", upload_id = %record.id,
+                        "the upload was failed as abandoned before it could be recorded stored");
+                    return Err(PipelineError::Abandoned);
+                }
                 count("stored");
                 metrics::counter!("gantry_upload_bytes_total").increment(size);
-                self.record_stored(&record).await?;
                 JobUpdate {
                     state: Some(JobState::Completed),
                     result: Some(serde_json::json!({"upload_id": record.id, "size": size, "sha256": record.sha256})),
@@ -299,17 +308,22 @@ impl PipelineState {
             Outcome::Failed { code, remove_object } => {
                 record.status = UploadStatus::Failed;
                 record.error = Some(code.clone());
-                count(&code);
-                if remove_object {
+                let ended = if remove_object {
                     // The object goes in a retried job stored with the failure, so a store that is down right
                     // now (or this instance dying) cannot leave the bytes behind for good.
                     let key = ObjectKey::parse(record.object_key.clone())
                         .map_err(|e| PipelineError::Storage(e.to_string()))?;
                     let job = crate::jobs::kinds::remove_object_job(&key, record.id);
-                    self.deps.uploads.update_upload_enqueueing(&record, &job).await?;
+                    self.deps.uploads.update_upload_enqueueing(&record, &job).await?
                 } else {
-                    self.deps.uploads.update_upload(&record).await?;
+                    self.deps.uploads.update_upload(&record).await?
+                };
+                if !ended {
+                    // Its own instance recorded it first (the sweep took that instance for dead): it stands.
+                    tracing::info!(upload_id = %record.id, code, "the upload had ended already; its end stands");
+                    return Ok(record);
                 }
+                count(&code);
                 JobUpdate { state: Some(JobState::Discarded), error: Some(code), ..JobUpdate::default() }
             }
         };
@@ -320,17 +334,17 @@ impl PipelineState {
     }
 
     /// Writes a stored upload's record. An image (decided from its bytes) of an accepted photo type also gets
-    /// its variants recorded as pending and its `uploads.photo` job enqueued, in the same transaction.
-    async fn record_stored(&self, record: &UploadRecord) -> Result<(), PipelineError> {
+    /// its variants recorded as pending and its `uploads.photo` job enqueued, in the same transaction. `false`
+    /// (nothing written) when the upload had ended already (failed by the sweep).
+    async fn record_stored(&self, record: &UploadRecord) -> Result<bool, PipelineError> {
         let is_photo = crate::uploads::media::MediaType::parse_mime(&record.content_type)
             .is_some_and(|media| self.deps.photos.accepts(media));
         if is_photo {
             let job = photo::job(record.id, &record.owner);
-            self.deps.uploads.store_with_variants(record, &self.deps.photos.variant_names(), &job).await?;
+            Ok(self.deps.uploads.store_with_variants(record, &self.deps.photos.variant_names(), &job).await?)
         } else {
-            self.deps.uploads.update_upload(record).await?;
+            Ok(self.deps.uploads.update_upload(record).await?)
         }
-        Ok(())
     }
 
     /// Removes the objects of an upload's photo variants, best effort: their rows go with the record, and a

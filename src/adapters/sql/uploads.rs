@@ -63,10 +63,9 @@ impl<D: SqlDb> UploadStore for SqlUploads<D> {
         Ok(())
     }
 
-    async fn update_upload(&self, upload: &UploadRecord) -> Result<(), Unavailable> {
+    async fn update_upload(&self, upload: &UploadRecord) -> Result<bool, Unavailable> {
         let (sql, args) = update_statement(upload);
-        execute(&self.db, "update_upload", sql, args).await?;
-        Ok(())
+        Ok(execute(&self.db, "update_upload", sql, args).await? == 1)
     }
 
     async fn store_with_variants(
@@ -74,11 +73,14 @@ impl<D: SqlDb> UploadStore for SqlUploads<D> {
         upload: &UploadRecord,
         variants: &[String],
         job: &NewJob,
-    ) -> Result<(), Unavailable> {
+    ) -> Result<bool, Unavailable> {
         let failed = |e: sqlx::Error| unavailable(backend::<D>(), "store_with_variants", &e);
         let mut tx = self.db.begin().await.map_err(failed)?;
         let (sql, args) = update_statement(upload);
-        tx.execute(sql, args).await.map_err(failed)?;
+        if tx.execute(sql, args).await.map_err(failed)? == 0 {
+            // Ended already (or unknown): dropping the transaction writes nothing.
+            return Ok(false);
+        }
         let now = OffsetDateTime::now_utc();
         for (position, name) in variants.iter().enumerate() {
             // An upload is stored once; were its end recorded twice, the variants already there (maybe ready)
@@ -93,7 +95,7 @@ impl<D: SqlDb> UploadStore for SqlUploads<D> {
             return Err(Unavailable::new("a job with this id exists"));
         }
         D::commit(tx).await.map_err(failed)?;
-        Ok(())
+        Ok(true)
     }
 
     async fn variants(&self, id: Uuid) -> Result<Vec<VariantRecord>, Unavailable> {
@@ -174,14 +176,18 @@ impl<D: SqlDb> UploadStore for SqlUploads<D> {
         rows.iter().map(upload_from_row).collect()
     }
 
-    async fn update_upload_enqueueing(&self, upload: &UploadRecord, job: &NewJob) -> Result<(), Unavailable> {
+    async fn update_upload_enqueueing(&self, upload: &UploadRecord, job: &NewJob) -> Result<bool, Unavailable> {
         let failed = |e: sqlx::Error| unavailable(backend::<D>(), "update_upload_enqueueing", &e);
         let mut tx = self.db.begin().await.map_err(failed)?;
         let (sql, args) = update_statement(upload);
-        tx.execute(sql, args).await.map_err(failed)?;
+        if tx.execute(sql, args).await.map_err(failed)? == 0 {
+            // Ended already (or unknown): its end brought its own follow-up, if any.
+            return Ok(false);
+        }
         // A duplicate (the same job id enqueued twice) is already there: nothing is lost.
         super::jobs::enqueue_on(&mut tx, job).await.map_err(failed)?;
-        D::commit(tx).await.map_err(failed)
+        D::commit(tx).await.map_err(failed)?;
+        Ok(true)
     }
 
     async fn delete_upload_enqueueing(&self, id: Uuid, job: &NewJob) -> Result<(), Unavailable> {
@@ -193,12 +199,14 @@ impl<D: SqlDb> UploadStore for SqlUploads<D> {
     }
 }
 
-/// The statement replacing what changes during an upload's life: the id, owner, object key and start time are
-/// fixed when it is created (the owner decides access, so an update must not move the upload to someone
-/// else). An unknown id updates nothing, as the port has no `NotFound` to report.
+/// The statement recording an upload's end: the id, owner, object key and start time are fixed when it is
+/// created (the owner decides access, so an update must not move the upload to someone else), and only a
+/// `receiving` upload ends — the first end wins (the instance storing it, or the sweep failing it as
+/// abandoned), so a stored record never points at bytes a removal job deletes. An unknown id updates nothing,
+/// as the port has no `NotFound` to report.
 fn update_statement(upload: &UploadRecord) -> (&'static str, Vec<Value>) {
     let sql = "UPDATE uploads SET filename = $2, content_type = $3, size = $4, sha256 = $5, status = $6, \
-               error = $7 WHERE id = $1";
+               error = $7 WHERE id = $1 AND status = 'receiving'";
     let args = args![
         upload.id,
         upload.filename.as_deref(),

@@ -175,3 +175,76 @@ async fn sessions_prune_job_removes_ended_sessions_and_old_epochs() {
     assert_eq!(epochs.global_ms, 1_000);
     assert_eq!(epochs.users.keys().collect::<Vec<_>>(), vec![&recent_user], "{pruned:?}");
 }
+
+/// A job whose last attempt runs past its kind's timeout is discarded by the runner with the timeout as its
+/// error, and the kind hears of it (`JobHandler::discarded`), so what it shows clients (a photo's pending
+/// variants) does not stay pending for ever. A runner actor on a fresh SQLite store with one slow kind.
+#[tokio::test]
+async fn a_timed_out_last_attempt_is_discarded_and_its_kind_told() {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use async_trait::async_trait;
+    use gantry_actors::jobs::runner::{
+        Backoff, JobFailure, JobHandler, JobRunner, KindSpec, RunnerDeps, RunnerSettings,
+    };
+    use gantry_actors::ports::jobs::{JobState, JobStore};
+
+    struct Slow {
+        told: Arc<Mutex<Vec<(uuid::Uuid, String)>>>,
+    }
+    #[async_trait]
+    impl JobHandler for Slow {
+        async fn run(&self, _job: &Job) -> Result<Option<Value>, JobFailure> {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            Ok(None)
+        }
+        async fn discarded(&self, job: &Job, error: &str) {
+            self.told.lock().expect("lock").push((job.id, error.to_owned()));
+        }
+    }
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = gantry::adapters::sqlite::SqliteDb::open(&dir.path().join("gantry.db")).await.expect("sqlite");
+    let jobs: Arc<dyn JobStore> = db.ports().jobs;
+    let told = Arc::new(Mutex::new(Vec::new()));
+    let kind = KindSpec {
+        kind: "test.slow",
+        queue: "default",
+        max_attempts: 1,
+        backoff: Backoff { base: Duration::from_millis(10), max: Duration::from_millis(10) },
+        timeout: Duration::from_millis(200),
+        every: None,
+        handler: Arc::new(Slow { told: Arc::clone(&told) }),
+    };
+    let deps = RunnerDeps {
+        store: Arc::clone(&jobs),
+        kinds: Arc::new(HashMap::from([("test.slow", kind.clone())])),
+        settings: RunnerSettings {
+            instance: uuid::Uuid::now_v7(),
+            lease: Duration::from_secs(5),
+            poll_every: Duration::from_millis(20),
+            maintain_every: Duration::from_secs(1),
+            queues: vec![("default".to_owned(), 2)],
+        },
+        mailbox: gantry_actors::telemetry::Mailbox::new("job_runner", 64),
+    };
+    let (runner, _join) = ractor::Actor::spawn(None, JobRunner, deps).await.expect("runner starts");
+    let new = kind.job(json!({}));
+    jobs.enqueue(&new).await.expect("enqueue");
+
+    let mut job = None;
+    for _ in 0..200 {
+        job = jobs.get(new.id).await.expect("get");
+        if job.as_ref().is_some_and(|j| j.state.is_terminal()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let job = job.expect("stored");
+    assert_eq!(job.state, JobState::Discarded, "{job:?}");
+    let error = job.error.clone().expect("the error is kept");
+    assert!(error.contains("timed out"), "{error}");
+    assert_eq!(*told.lock().expect("lock"), vec![(new.id, error)], "the kind was told once, with the job's error");
+    runner.stop(None);
+}

@@ -50,6 +50,13 @@ pub trait JobHandler: Send + Sync + 'static {
     /// # Errors
     /// [`JobFailure`] when the attempt failed.
     async fn run(&self, job: &Job) -> Result<Option<serde_json::Value>, JobFailure>;
+
+    /// Called when the runner discards `job` without its handler having answered: the last attempt ran past
+    /// the kind's timeout, or its instance died during it. A kind that shows clients a state of its own (a
+    /// photo's pending variants) ends it here; `error` is what the job keeps. Best effort; nothing by default.
+    async fn discarded(&self, job: &Job, error: &str) {
+        let _ = (job, error);
+    }
 }
 
 /// Exponential backoff: attempt `n` waits `base · 2^(n-1)`, at most `max`, with up to a quarter of random
@@ -499,6 +506,7 @@ async fn run_attempt(
     let (outcome, finish, error) = if job.attempt > job.max_attempts {
         // The previous attempt was the last one and its instance died mid-job.
         let error = job.error.clone().unwrap_or_else(|| "lease expired".to_owned());
+        spec.handler.discarded(&job, &error).await;
         (AttemptOutcome::LeaseExpired, Finish::Discard { error: error.clone() }, Some(error))
     } else {
         let started = std::time::Instant::now();
@@ -517,7 +525,12 @@ async fn run_attempt(
             Ok(Err(JobFailure::Retry(e))) => failed(AttemptOutcome::Failed, e, false),
             Ok(Err(JobFailure::Discard(e))) => failed(AttemptOutcome::Failed, e, true),
             Err(_) => {
-                failed(AttemptOutcome::TimedOut, format!("timed out after {}s", spec.timeout.as_secs_f64()), false)
+                let timed_out =
+                    failed(AttemptOutcome::TimedOut, format!("timed out after {}s", spec.timeout.as_secs_f64()), false);
+                if let Finish::Discard { error } = &timed_out.1 {
+                    spec.handler.discarded(&job, error).await;
+                }
+                timed_out
             }
         }
     };

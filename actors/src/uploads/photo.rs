@@ -422,6 +422,15 @@ fn count(outcome: &'static str) {
 
 #[async_trait]
 impl JobHandler for PhotoJob {
+    /// The last attempt timed out or its instance died: the variants still pending are failed, so clients
+    /// stop waiting (422 `variant_failed` instead of 409 `processing` for ever).
+    async fn discarded(&self, job: &Job, error: &str) {
+        if let Some(id) = job.args["upload_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()) {
+            count("discarded");
+            self.fail_variants(id, "processing_abandoned", error).await;
+        }
+    }
+
     async fn run(&self, job: &Job) -> Result<Option<serde_json::Value>, JobFailure> {
         let id = job.args["upload_id"]
             .as_str()

@@ -204,3 +204,48 @@ pub fn output_of(cmd: &mut std::process::Command) -> (i32, String) {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.code().unwrap_or(-1), text)
 }
+
+/// A real `gantry` process on the local profile (its own metrics, log and memory), for what an in-process app
+/// cannot show. Killed when dropped.
+pub struct Process {
+    /// The child process.
+    pub child: std::process::Child,
+    /// Its public base URL.
+    pub http: String,
+    /// Its admin base URL.
+    pub admin: String,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the binary with nothing inherited, its data in `dir/data`, both listeners on free ports and its output
+/// discarded; `configure` adds settings (and may send stderr somewhere). Returns once `/healthz` answers.
+pub async fn spawn_process(dir: &std::path::Path, configure: impl FnOnce(&mut std::process::Command)) -> Process {
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let (port, admin_port) = (free(), free());
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gantry"));
+    command
+        .env_clear()
+        .env("GANTRY_DATA_DIR", dir.join("data"))
+        .env("GANTRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("GANTRY_ADMIN_ADDR", format!("127.0.0.1:{admin_port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    configure(&mut command);
+    let child = command.spawn().expect("gantry binary");
+    let process =
+        Process { child, http: format!("http://127.0.0.1:{port}"), admin: format!("http://127.0.0.1:{admin_port}") };
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if client.get(format!("{}/healthz", process.http)).send().await.is_ok() {
+            return process;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("gantry did not start");
+}

@@ -59,41 +59,26 @@ fn metric_sum(page: &str, name: &str) -> f64 {
 #[tokio::test]
 async fn a_login_storm_spends_no_hashing_on_clients_that_gave_up() {
     let dir = tempfile::tempdir().unwrap();
-    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (port, admin_port) = (free(), free());
     let log_path = dir.path().join("gantry.log");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gantry"))
-        .env_clear()
-        .env("GANTRY_DATA_DIR", dir.path().join("data"))
-        .env("GANTRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
-        .env("GANTRY_ADMIN_ADDR", format!("127.0.0.1:{admin_port}"))
-        .env("GANTRY_LOG", "info")
-        // One hashing slot, so the storm is far above capacity; the per-client limits are lifted because every
-        // client of this test shares 127.0.0.1 (the storm stands for many users at many addresses).
-        .env("GANTRY_SESSIONS__MAX_CONCURRENT_HASHES", "1")
-        .env("GANTRY_SESSIONS__MAX_HASH_WAIT_MS", "200")
-        .env("GANTRY_SESSIONS__LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS", "100000")
-        .env("GANTRY_SESSIONS__LOGIN_MAX_FAILURES_PER_ACCOUNT", "100000")
-        .env("GANTRY_SESSIONS__LOGIN_MAX_FAILURES_PER_ADDRESS", "100000")
-        .env("GANTRY_HTTP__MAX_CONNECTIONS_PER_ADDRESS", "0")
-        // Refusals are paced (sent after this long); short here, so every one arrives within the client's 1 s.
-        .env("GANTRY_HTTP__OVERLOAD_DELAY_MS", "100")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .expect("gantry binary");
-    let http = format!("http://127.0.0.1:{port}");
-    let metrics_url = format!("http://127.0.0.1:{admin_port}/metrics");
+    let process = crate::helpers::spawn_process(dir.path(), |command| {
+        command
+            .env("GANTRY_LOG", "info")
+            // One hashing slot, so the storm is far above capacity; the per-client limits are lifted because every
+            // client of this test shares 127.0.0.1 (the storm stands for many users at many addresses).
+            .env("GANTRY_SESSIONS__MAX_CONCURRENT_HASHES", "1")
+            .env("GANTRY_SESSIONS__MAX_HASH_WAIT_MS", "200")
+            .env("GANTRY_SESSIONS__LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS", "100000")
+            .env("GANTRY_SESSIONS__LOGIN_MAX_FAILURES_PER_ACCOUNT", "100000")
+            .env("GANTRY_SESSIONS__LOGIN_MAX_FAILURES_PER_ADDRESS", "100000")
+            .env("GANTRY_HTTP__MAX_CONNECTIONS_PER_ADDRESS", "0")
+            // Refusals are paced (sent after this long); short here, so every one arrives within the client's 1 s.
+            .env("GANTRY_HTTP__OVERLOAD_DELAY_MS", "100")
+            .stderr(std::fs::File::create(&log_path).unwrap());
+    })
+    .await;
+    let http = process.http.clone();
+    let metrics_url = format!("{}/metrics", process.admin);
     let client = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..200 {
-        if client.get(format!("{http}/healthz")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(up, "gantry did not start");
     let credentials = serde_json::json!({"email": "storm@example.com", "password": "harvest-tractor-blue-42"});
     let registered = client.post(format!("{http}/v1/auth/register")).json(&credentials).send().await.unwrap();
     assert_eq!(registered.status(), 201);
@@ -129,8 +114,7 @@ async fn a_login_storm_spends_no_hashing_on_clients_that_gave_up() {
     // Let whatever the server still has queued run out (a queue would keep verifying for clients long gone).
     tokio::time::sleep(Duration::from_secs(3)).await;
     let spent = verifications().await - before;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(process);
 
     assert!(ok >= 1, "logins that were admitted succeed (ok {ok}, refused {refused}, gave up {gave_up})");
     assert!(refused >= 100, "most of the storm is refused at once (ok {ok}, refused {refused}, gave up {gave_up})");

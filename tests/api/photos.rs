@@ -180,44 +180,27 @@ async fn a_png_bomb_is_discarded_without_memory_growing_past_the_decoder_limit()
     assert!(bomb.len() < 1024 * 1024, "the bomb is tiny on disk ({} bytes)", bomb.len());
 
     let dir = tempfile::tempdir().unwrap();
-    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (port, admin_port) = (free(), free());
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gantry"))
-        .env_clear()
-        .env("GANTRY_DATA_DIR", dir.path().join("data"))
-        .env("GANTRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
-        .env("GANTRY_ADMIN_ADDR", format!("127.0.0.1:{admin_port}"))
-        .env("GANTRY_LOG", "warn")
-        .env("JWT_SECRET", JWT)
-        .env("UPLOAD_GUEST_TOKEN_SECRET", UPLOAD)
-        .env("GANTRY_ADMIN_TOKEN", ADMIN_TOKEN)
-        .env("GANTRY_CATALOG__SEED_ON_FIRST_START", "false")
-        // The memory limit, not the pixel limit, is what stops this bomb.
-        .env("GANTRY_PHOTOS__MAX_PIXELS", "1000000000")
-        .env("GANTRY_PHOTOS__MAX_DECODER_BYTES", DECODER_LIMIT.to_string())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("gantry binary");
-    let http = format!("http://127.0.0.1:{port}");
-    let admin = format!("http://127.0.0.1:{admin_port}");
+    let mut process = crate::helpers::spawn_process(dir.path(), |command| {
+        command
+            .env("GANTRY_LOG", "warn")
+            .env("JWT_SECRET", JWT)
+            .env("UPLOAD_GUEST_TOKEN_SECRET", UPLOAD)
+            .env("GANTRY_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("GANTRY_CATALOG__SEED_ON_FIRST_START", "false")
+            // The memory limit, not the pixel limit, is what stops this bomb.
+            .env("GANTRY_PHOTOS__MAX_PIXELS", "1000000000")
+            .env("GANTRY_PHOTOS__MAX_DECODER_BYTES", DECODER_LIMIT.to_string());
+    })
+    .await;
+    let (http, admin) = (process.http.clone(), process.admin.clone());
     let client = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..200 {
-        if client.get(format!("{http}/healthz")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(up, "gantry did not start");
     let credentials = serde_json::json!({"email": "bomber@example.com", "password": crate::helpers::PASSWORD});
     let registered = client.post(format!("{http}/v1/auth/register")).json(&credentials).send().await.unwrap();
     assert_eq!(registered.status(), 201);
     let pair =
         json_of(client.post(format!("{http}/v1/auth/login")).json(&credentials).send().await.unwrap(), 200).await;
     let token = access(&pair).to_owned();
-    let baseline = peak_rss(child.id());
+    let baseline = peak_rss(process.child.id());
 
     let created = upload(&client, &http, &token, bomb, "bomb.png").await;
     let id = created["id"].as_str().expect("id");
@@ -235,11 +218,10 @@ async fn a_png_bomb_is_discarded_without_memory_growing_past_the_decoder_limit()
     let error = jobs["jobs"][0]["error"].as_str().unwrap();
     assert!(error.contains("400000000 bytes") && error.contains("decoder limit of 67108864 bytes"), "{error}");
 
-    let peak = peak_rss(child.id());
-    assert!(child.try_wait().unwrap().is_none(), "the process is still running");
+    let peak = peak_rss(process.child.id());
+    assert!(process.child.try_wait().unwrap().is_none(), "the process is still running");
     assert_eq!(client.get(format!("{http}/healthz")).send().await.unwrap().status(), 200);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(process);
     assert!(
         peak < baseline + DECODER_LIMIT,
         "peak RSS {peak} bytes went past the baseline {baseline} plus the decoder limit {DECODER_LIMIT}"

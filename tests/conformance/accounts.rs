@@ -132,7 +132,7 @@ pub async fn revocation_notices_come_newest_first_with_filled_in_counts(accounts
         notice(3, RevocationScope::All, "cli"),
     );
     for n in [&second, &first, &third] {
-        accounts.record_revocation(n, None).await.expect("record");
+        accounts.record_revocation(n).await.expect("record");
     }
 
     accounts.set_revocation_count(second.id, 42).await.expect("count");
@@ -204,48 +204,6 @@ sql_cases!(
     revocation_notices_come_newest_first_with_filled_in_counts,
     prune_epochs_removes_old_user_epochs_only,
 );
-
-/// A revocation notice and its job are stored in one transaction: both land together, and when the job cannot
-/// be stored (its id is taken) the notice is not stored either.
-pub async fn revocation_notice_and_its_job_commit_together(ports: gantry::adapters::sql::SqlPorts) {
-    use gantry_actors::ports::jobs::{Job, JobState};
-    let (accounts, jobs) = (ports.accounts, ports.jobs);
-    let notice = |id| RevocationNotice {
-        id,
-        scope: RevocationScope::All,
-        user_id: None,
-        reason: "incident".to_owned(),
-        requested_by: "cli".to_owned(),
-        not_before_ms: 1_800_000_000_000,
-        active_sessions: None,
-        user_message: None,
-        refused_requests: 0,
-        created_at: time::OffsetDateTime::now_utc(),
-    };
-    let together = Job { state: JobState::Running, ..Job::new("sessions.revoke_all", Some("cli".into())) };
-    accounts.record_revocation(&notice(together.id), Some(&together)).await.expect("record");
-    assert_eq!(jobs.get(together.id).await.expect("get").expect("job stored").state, JobState::Running);
-    assert_eq!(accounts.revocations(10).await.expect("list").len(), 1);
-
-    let taken = Job::new("upload", None);
-    jobs.create(&taken).await.expect("create");
-    let clash = notice(uuid::Uuid::now_v7());
-    accounts.record_revocation(&clash, Some(&taken)).await.expect_err("the job id is taken");
-    let stored = accounts.revocations(10).await.expect("list");
-    assert_eq!(stored.iter().map(|n| n.id).collect::<Vec<_>>(), vec![together.id], "no notice without its job");
-}
-
-mod together {
-    #[tokio::test]
-    async fn sqlite() {
-        crate::on_sqlite(super::revocation_notice_and_its_job_commit_together).await;
-    }
-
-    #[tokio::test]
-    async fn postgres() {
-        crate::on_postgres(super::revocation_notice_and_its_job_commit_together).await;
-    }
-}
 
 /// A revocation notice and its evidence runner job are stored in one transaction: the job waits for the runner
 /// (`available`, with its kind, owner and attempts), and when its id is taken nothing is stored.

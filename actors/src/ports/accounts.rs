@@ -10,7 +10,6 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Unavailable;
-use super::jobs::Job;
 
 /// A registered user.
 #[derive(Clone, PartialEq, Eq)]
@@ -145,11 +144,12 @@ pub trait AccountStore: Send + Sync + 'static {
     /// The database is unreachable.
     async fn epochs(&self) -> Result<Epochs, AccountStoreError>;
 
-    /// Records a revocation notice, and with it (in the same transaction) the job that follows it.
+    /// Records a revocation notice alone (one whose evidence needs no job; see
+    /// `record_revocation_enqueueing` for one that does).
     ///
     /// # Errors
     /// The database is unreachable.
-    async fn record_revocation(&self, notice: &RevocationNotice, job: Option<&Job>) -> Result<(), AccountStoreError>;
+    async fn record_revocation(&self, notice: &RevocationNotice) -> Result<(), AccountStoreError>;
 
     /// Fills in the active-session count of a notice.
     ///

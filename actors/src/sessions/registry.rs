@@ -445,7 +445,7 @@ impl RegistryState {
                 refused_requests: 0,
                 created_at: OffsetDateTime::now_utc(),
             };
-            if let Err(err) = self.deps.accounts.record_revocation(&notice, None).await {
+            if let Err(err) = self.deps.accounts.record_revocation(&notice).await {
                 tracing::warn!(error = %err, "could not record the data-loss revocation notice");
             }
         }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::accounts::{AccountStore, AccountStoreError, Epochs, RevocationNotice, User};
-use gantry_actors::ports::jobs::{Enqueued, Job, NewJob};
+use gantry_actors::ports::jobs::{Enqueued, NewJob};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -125,20 +125,9 @@ impl<D: AccountsDialect> AccountStore for SqlAccounts<D> {
         Ok(epochs)
     }
 
-    async fn record_revocation(&self, notice: &RevocationNotice, job: Option<&Job>) -> Result<(), AccountStoreError> {
+    async fn record_revocation(&self, notice: &RevocationNotice) -> Result<(), AccountStoreError> {
         let (sql, args) = notice_statement(notice);
-        let Some(job) = job else {
-            execute(&self.db, "record_revocation", sql, args).await?;
-            return Ok(());
-        };
-        let failed = |e: sqlx::Error| AccountStoreError::from(unavailable(backend::<D>(), "record_revocation", &e));
-        let mut tx = self.db.begin().await.map_err(failed)?;
-        tx.execute(sql, args).await.map_err(failed)?;
-        if !super::jobs::create_on(&mut tx, job).await.map_err(failed)? {
-            // Dropping the transaction rolls the notice back.
-            return Err(Unavailable::new("a job with this id exists").into());
-        }
-        D::commit(tx).await.map_err(failed)?;
+        execute(&self.db, "record_revocation", sql, args).await?;
         Ok(())
     }
 

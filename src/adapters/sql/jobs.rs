@@ -111,13 +111,12 @@ pub async fn enqueue_on<E: Exec>(exec: &mut E, job: &NewJob) -> Result<Enqueued,
     Ok(if exec.execute(sql, args).await? == 1 { Enqueued::Created(job.id) } else { Enqueued::Duplicate })
 }
 
-/// Stores the record-only `job` on `exec` — the pool, or the transaction of the domain write it records (a
-/// revocation notice and its job are stored together or not at all).
+/// Stores the record-only `job` on `exec` (an upload's job: [`JobStore::create`]).
 ///
 /// # Errors
 /// The database failed or refused the statement.
 /// Returns `false` (and stores nothing) when the id or the job's live `unique_key` is taken.
-pub async fn create_on<E: Exec>(exec: &mut E, job: &Job) -> Result<bool, sqlx::Error> {
+async fn create_on<E: Exec>(exec: &mut E, job: &Job) -> Result<bool, sqlx::Error> {
     let mut args = args![job.id, &job.kind, job.state.as_str()];
     args.extend([Value::json(&job.progress), Value::json_opt(job.result.as_ref())]);
     args.extend(args![job.error.as_deref(), job.owner.as_deref(), job.created_at, job.updated_at]);

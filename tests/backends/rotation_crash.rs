@@ -52,36 +52,52 @@ struct Instance {
 
 impl Instance {
     /// Starts a production-profile process reading `JWT_SECRET` and `UPLOAD_GUEST_TOKEN_SECRET` from `files`,
-    /// with a 2 s job lease, a 1 s heartbeat, and the rotation pause at `pause`; returns once it is ready.
+    /// with a 2 s job lease, a 1 s heartbeat, and the rotation pause at `pause`; returns once it is ready. A
+    /// port another test took between picking it and binding it means new ports; any other start-up failure
+    /// fails the test with the process's own words.
     async fn start(database: &SecretString, b: &Backends, fleet: (&str, &str), files: &Files, pause: &str) -> Self {
         let id = Uuid::now_v7();
-        let (port, admin_port) = (free_port(), free_port());
-        let mut command = production_command(database, b, (port, admin_port), fleet.0, fleet.1);
-        command
-            .env_remove("JWT_SECRET")
-            .env_remove("UPLOAD_GUEST_TOKEN_SECRET")
-            .env("JWT_SECRET_FILE", files.path("jwt"))
-            .env("UPLOAD_GUEST_TOKEN_SECRET_FILE", files.path("upload"))
-            .env("GANTRY_INSTANCE_ID", id.to_string())
-            .env("GANTRY_JOBS__LEASE_SECS", "2")
-            .env("GANTRY_JOBS__POLL_MS", "50")
-            .env("GANTRY_ROTATION__HEARTBEAT_SECS", "1")
-            .env("GANTRY_ROTATION__LIVE_WITHIN_SECS", "4")
-            .env("GANTRY_CHAOS_ROTATION_PAUSE", pause);
-        let mut child = command.spawn().expect("gantry binary");
-        let http = format!("http://127.0.0.1:{port}");
-        for _ in 0..300 {
-            if let Ok(response) = reqwest::get(format!("{http}/readyz")).await
-                && response.status() == 200
-            {
-                break;
+        let log = tempfile::NamedTempFile::new().expect("log file");
+        for _ in 0..3 {
+            let (port, admin_port) = (free_port(), free_port());
+            let mut command = production_command(database, b, (port, admin_port), fleet.0, fleet.1);
+            command
+                .env_remove("JWT_SECRET")
+                .env_remove("UPLOAD_GUEST_TOKEN_SECRET")
+                .env("JWT_SECRET_FILE", files.path("jwt"))
+                .env("UPLOAD_GUEST_TOKEN_SECRET_FILE", files.path("upload"))
+                .env("GANTRY_INSTANCE_ID", id.to_string())
+                .env("GANTRY_JOBS__LEASE_SECS", "2")
+                .env("GANTRY_JOBS__POLL_MS", "50")
+                .env("GANTRY_ROTATION__HEARTBEAT_SECS", "1")
+                .env("GANTRY_ROTATION__LIVE_WITHIN_SECS", "4")
+                .env("GANTRY_CHAOS_ROTATION_PAUSE", pause)
+                .stderr(log.reopen().expect("log file"));
+            let mut child = command.spawn().expect("gantry binary");
+            let http = format!("http://127.0.0.1:{port}");
+            let mut exited = false;
+            for _ in 0..300 {
+                if let Ok(response) = reqwest::get(format!("{http}/readyz")).await
+                    && response.status() == 200
+                {
+                    break;
+                }
+                if child.try_wait().expect("status").is_some() {
+                    exited = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            assert!(child.try_wait().expect("status").is_none(), "the instance exited at start-up");
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            if exited {
+                let said = std::fs::read_to_string(log.path()).unwrap_or_default();
+                assert!(said.contains("binding the"), "the instance exited at start-up: {said}");
+                continue;
+            }
+            // Its first heartbeat is in: rotations expect its acknowledgements from now on.
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+            return Self { id, child, http, admin: format!("http://127.0.0.1:{admin_port}") };
         }
-        // Its first heartbeat is in: rotations expect its acknowledgements from now on.
-        tokio::time::sleep(Duration::from_millis(1200)).await;
-        Self { id, child, http, admin: format!("http://127.0.0.1:{admin_port}") }
+        panic!("no free ports for the instance after 3 tries");
     }
 
     /// `kill -9`.

@@ -27,8 +27,10 @@ use crate::support::with_fresh_database;
 struct Proxy {
     port: u16,
     down: Arc<AtomicBool>,
-    /// Bytes relayed towards the store since [`Proxy::cut_after_upload`] armed it.
-    uploaded: Arc<AtomicU64>,
+    /// Bumped by every [`Proxy::cut_after_upload`]: each connection counts its bytes towards the store from the
+    /// arming it saw last, so only the connection that carried the upload trips the cut (the instance's
+    /// readiness probes and sweeps share the proxy).
+    armings: Arc<AtomicU64>,
     /// Armed: go down right after relaying the store's answer once this many bytes went to it (0: disarmed).
     cut_after: Arc<AtomicU64>,
     /// Bumped to cut every open connection.
@@ -42,10 +44,10 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let port = listener.local_addr().expect("addr").port();
         let down = Arc::new(AtomicBool::new(false));
-        let uploaded = Arc::new(AtomicU64::new(0));
+        let armings = Arc::new(AtomicU64::new(0));
         let cut_after = Arc::new(AtomicU64::new(0));
         let (generation, _) = watch::channel(0u64);
-        let shared = (Arc::clone(&down), Arc::clone(&uploaded), Arc::clone(&cut_after), generation.clone());
+        let shared = (Arc::clone(&down), Arc::clone(&armings), Arc::clone(&cut_after), generation.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = listener.accept().await else { continue };
@@ -54,12 +56,12 @@ impl Proxy {
                     continue;
                 }
                 let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)).await else { continue };
-                let (down, uploaded, cut_after, generation) =
+                let (down, armings, cut_after, generation) =
                     (Arc::clone(&shared.0), Arc::clone(&shared.1), Arc::clone(&shared.2), shared.3.clone());
-                tokio::spawn(relay(client, server, down, uploaded, cut_after, generation));
+                tokio::spawn(relay(client, server, down, armings, cut_after, generation));
             }
         });
-        Self { port, down, uploaded, cut_after, generation, task }
+        Self { port, down, armings, cut_after, generation, task }
     }
 
     fn endpoint(&self) -> String {
@@ -80,7 +82,7 @@ impl Proxy {
     /// Goes down right after the store answers a request that carried at least `bytes` (an upload's body):
     /// the object is stored, and whatever comes next finds the store unreachable.
     fn cut_after_upload(&self, bytes: u64) {
-        self.uploaded.store(0, Ordering::SeqCst);
+        self.armings.fetch_add(1, Ordering::SeqCst);
         self.cut_after.store(bytes, Ordering::SeqCst);
     }
 
@@ -101,19 +103,28 @@ async fn relay(
     client: TcpStream,
     server: TcpStream,
     down: Arc<AtomicBool>,
-    uploaded: Arc<AtomicU64>,
+    armings: Arc<AtomicU64>,
     cut_after: Arc<AtomicU64>,
     generation: watch::Sender<u64>,
 ) {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
     let mut cut = generation.subscribe();
+    // This connection's bytes towards the store since the arming it last saw: (arming, bytes).
+    let mine = Arc::new(std::sync::Mutex::new((armings.load(Ordering::SeqCst), 0u64)));
     let to_store = {
-        let uploaded = Arc::clone(&uploaded);
+        let mine = Arc::clone(&mine);
         async move {
             let mut buf = vec![0u8; 64 * 1024];
             while let Ok(n @ 1..) = client_read.read(&mut buf).await {
-                uploaded.fetch_add(n as u64, Ordering::SeqCst);
+                {
+                    let arming = armings.load(Ordering::SeqCst);
+                    let mut mine = mine.lock().expect("lock");
+                    if mine.0 != arming {
+                        *mine = (arming, 0);
+                    }
+                    mine.1 += n as u64;
+                }
                 if server_write.write_all(&buf[..n]).await.is_err() {
                     break;
                 }
@@ -127,7 +138,8 @@ async fn relay(
                 break;
             }
             let armed = cut_after.load(Ordering::SeqCst);
-            if armed > 0 && uploaded.load(Ordering::SeqCst) >= armed {
+            let carried = mine.lock().expect("lock").1;
+            if armed > 0 && carried >= armed {
                 cut_after.store(0, Ordering::SeqCst);
                 let _ = client_write.flush().await;
                 down.store(true, Ordering::SeqCst);

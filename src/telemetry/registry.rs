@@ -39,7 +39,7 @@ const fn histogram(name: &'static str, help: &'static str) -> Metric {
     Metric { name, kind: Kind::Histogram, help }
 }
 
-/// Every metric, grouped as in the README's Metrics section. One line per metric.
+/// Every metric, grouped as in docs/metrics.md. One line per metric.
 pub const METRICS: &[Metric] = &[
     // Build and process.
     gauge("gantry_build_info", "Always 1; labels carry the Gantry version and the git commit it was built from."),

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-/// The minimum estimated entropy, in bits, of any secret (documented in the README).
+/// The minimum estimated entropy, in bits, of any secret (documented in docs/configuration.md, "Secrets").
 pub const MIN_ENTROPY_BITS: f64 = 72.0;
 /// Minimum length of `JWT_SECRET`, `UPLOAD_GUEST_TOKEN_SECRET` and `GANTRY_ADMIN_TOKEN` (runbook step 2).
 pub const MIN_TOKEN_SECRET_LEN: usize = 32;

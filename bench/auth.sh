@@ -11,6 +11,11 @@ secs=${1:-10}
 conns=${2:-64}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
 [ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release --bin gantry --example hello_hyper --example loadgen >/dev/null 2>&1
+# BIN=path/to/gantry measures another build (an older one for a before/after in the same session); EXAMPLES=dir
+# takes hello_hyper and loadgen from elsewhere.
+release="${CARGO_TARGET_DIR:-target}/release"
+bin=${BIN:-"$release/gantry"}
+examples=${EXAMPLES:-"$release/examples"}
 
 server=(); client=()
 if [ "${PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
@@ -20,9 +25,9 @@ fi
 
 data=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$data"' EXIT
-"${server[@]}" ./target/release/examples/hello_hyper 127.0.0.1:18090 2>/dev/null &
+"${server[@]}" "$examples/hello_hyper" 127.0.0.1:18090 2>/dev/null &
 GANTRY_DATA_DIR="$data" GANTRY_HTTP_ADDR=127.0.0.1:18080 GANTRY_ADMIN_ADDR=127.0.0.1:19090 GANTRY_LOG=warn \
-  "${server[@]}" ./target/release/gantry 2>/dev/null &
+  "${server[@]}" "$bin" 2>/dev/null &
 sleep 1
 curl -sf -XPOST localhost:18080/v1/auth/register -H 'content-type: application/json' \
   -d '{"email":"bench@example.com","password":"harvest-tractor-blue-42"}' >/dev/null
@@ -43,8 +48,8 @@ python3 -c "print(f'  ratios: /healthz {$healthz/$hello:.2f}, /auth/me {$me/$hel
 
 rate=$(python3 -c "print(int($hello*0.7))")
 echo "latency at $rate req/s (70 % of hello_hyper's max), open loop, $conns connections, ${secs}s:"
-h=$("${client[@]}" ./target/release/examples/loadgen http://127.0.0.1:18090/ "$rate" "$secs" "$conns")
-m=$("${client[@]}" ./target/release/examples/loadgen http://127.0.0.1:18080/v1/auth/me "$rate" "$secs" "$conns" "$auth")
+h=$("${client[@]}" "$examples/loadgen" http://127.0.0.1:18090/ "$rate" "$secs" "$conns")
+m=$("${client[@]}" "$examples/loadgen" http://127.0.0.1:18080/v1/auth/me "$rate" "$secs" "$conns" "$auth")
 echo "  hello_hyper      $h"
 echo "  gantry /auth/me  $m"
 python3 - "$h" "$m" <<'PY'

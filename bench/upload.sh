@@ -7,6 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mib=${1:-100}; runs=${2:-3}; rss_mib=${3:-1024}
 [ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release --bin gantry --example upload_bench >/dev/null 2>&1
+# BIN=path/to/gantry measures another build; EXAMPLES=dir takes upload_bench from elsewhere.
+release="${CARGO_TARGET_DIR:-target}/release"
+bin=${BIN:-"$release/gantry"}
+examples=${EXAMPLES:-"$release/examples"}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 key_id=benchkey; secret=$(head -c 30 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)
@@ -21,14 +25,14 @@ export GANTRY_PROFILE=production GANTRY_HTTP_ADDR=127.0.0.1:18480 GANTRY_ADMIN_A
   JWT_SECRET=q7R2vX9kLm4PzT8wN3bH6yC1dF5gJ0sA UPLOAD_GUEST_TOKEN_SECRET=Zt5Kp2Wq9Lx7Mv3Bn8Rc4Hd6Jf1Gs0Ya \
   GANTRY_ADMIN_TOKEN=Hn4Bv7Cx2Zl9Kj5Mg8Df3Sa6Qw1Er0Ty S3_ACCESS_KEY_ID=$key_id S3_SECRET_ACCESS_KEY=$secret
 sleep 1
-./target/release/gantry 2>"$work/gantry.log" &
+"$bin" 2>"$work/gantry.log" &
 gantry_pid=$!
 for _ in $(seq 50); do curl -sf localhost:18480/healthz >/dev/null && break; sleep 0.2; done
 curl -sf -XPOST localhost:18480/v1/auth/register -H 'content-type: application/json' \
   -d '{"email":"bench@example.com","password":"harvest-tractor-blue-42"}' >/dev/null
 token=$(curl -sf -XPOST localhost:18480/v1/auth/login -H 'content-type: application/json' \
   -d '{"email":"bench@example.com","password":"harvest-tractor-blue-42"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-b=./target/release/examples/upload_bench
+b="$examples/upload_bench"
 $b gantry http://127.0.0.1:18480 "$token" 8 >/dev/null   # warm-up (bucket creation, connections)
 echo "$mib MiB uploads, $runs runs each, interleaved:"
 for r in $(seq "$runs"); do

@@ -15,8 +15,8 @@
 //! | `POST /admin/users/{id}/disable` | Bearer admin token | refuse the account's logins, revoke its sessions |
 //! | `POST /admin/users/{id}/enable` | Bearer admin token | let a disabled account log in again |
 //!
-//! The admin token is compared in constant time (SHA-256 of both sides, then `subtle`). It is read from
-//! the published key ring on every request, so when rotation replaces the ring the new token applies at once.
+//! The admin token is checked once per request before any of these handlers runs (`access::check`, by each
+//! route's declared `router::Access`); the handlers here only do the work.
 
 use gantry_actors::secrets::rules::{self, Candidates, Requirements, Rule};
 use gantry_actors::secrets::{SecretName, Violation};
@@ -24,32 +24,12 @@ use gantry_actors::sessions::registry::RevokeTarget;
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use super::body::read_json;
 use super::ctx::Ctx;
 use super::problem::ApiError;
 use super::respond::{Response, json_response, status_only, text};
 use super::state::AppState;
-
-/// Checks `Authorization: Bearer <admin token>`.
-///
-/// # Errors
-/// 401 `unauthorized` when missing or wrong.
-pub fn authorize(state: &AppState, req: &Request<Incoming>) -> Result<(), ApiError> {
-    let presented = req
-        .headers()
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(super::auth::bearer_token)
-        .ok_or(ApiError::Unauthorized)?;
-    let keyring = state.secrets.keyring();
-    let expected = keyring.current(SecretName::AdminToken).ok_or(ApiError::Unauthorized)?;
-    let a = Sha256::digest(presented.trim().as_bytes());
-    let b = Sha256::digest(expected.expose().as_bytes());
-    if bool::from(a.ct_eq(&b)) { Ok(()) } else { Err(ApiError::Unauthorized) }
-}
 
 /// `GET /metrics`.
 #[must_use]

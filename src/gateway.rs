@@ -26,6 +26,7 @@
 //!   - [`body`]: JSON request bodies with size limits.
 //!   - [`problem`]: every error → `application/problem+json`, and every domain error → [`problem::ApiError`].
 //!   - `unavailable_log`: the 503 log, one line per code per interval (below `problem`).
+//!   - `user_message`: the users' message of a mass invalidation (revocations, rotations).
 //!   - [`respond`]: the response body type and small response builders.
 //!   - [`ctx`]: the per-request context handlers get.
 //!   - [`router`]: method + path → [`router::Route`]; the route table; each route's [`router::Access`].
@@ -51,5 +52,6 @@ pub mod state;
 pub mod templates;
 mod unavailable_log;
 pub mod uploads;
+mod user_message;
 
 pub use state::{AppState, Shared};

@@ -30,6 +30,7 @@ use super::ctx::Ctx;
 use super::problem::ApiError;
 use super::respond::{Response, json_response, status_only, text};
 use super::state::AppState;
+use super::user_message;
 
 /// `GET /metrics`.
 #[must_use]
@@ -120,20 +121,6 @@ struct RevokeBody {
     user_message: Option<String>,
 }
 
-/// The users' message of a mass invalidation: trimmed, at most 500 characters, no control characters; empty
-/// is none.
-///
-/// # Errors
-/// 422 `invalid_user_message` for control characters.
-pub fn user_message(raw: Option<String>) -> Result<Option<String>, ApiError> {
-    let Some(raw) = raw else { return Ok(None) };
-    let message: String = raw.trim().chars().take(500).collect();
-    if message.chars().any(char::is_control) {
-        return Err(ApiError::field("user_message", "invalid_user_message", "plain text without control characters"));
-    }
-    Ok((!message.is_empty()).then_some(message))
-}
-
 #[derive(Serialize)]
 struct RevokeAccepted {
     job_id: uuid::Uuid,
@@ -152,7 +139,7 @@ async fn revoke(state: &AppState, req: Request<Incoming>, target: RevokeTarget) 
         return Err(ApiError::field("reason", "required", "say why (it is recorded as evidence)"));
     }
     let requested_by = body.requested_by.unwrap_or_else(|| "admin".into()).chars().take(100).collect();
-    let user_message = user_message(body.user_message)?;
+    let user_message = user_message::parse(body.user_message)?;
     let notice = state.sessions.revoke(target, reason, requested_by, user_message).await?;
     let not_before = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(notice.not_before_ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);

@@ -13,21 +13,25 @@
 //!   - [`jobs`]: `/v1/jobs/{id}`, `/admin/jobs/{id}`.
 //!   - [`moderation`]: catalog moderation on the admin listener (rename, merge, hide, approve, audit).
 //!   - [`openapi`]: `/openapi.json` on each listener (the documents in `openapi/`, embedded).
-//!   - [`admin`]: admin authentication, `/metrics`, `/admin/secrets…`, `/admin/sessions…`.
-//!   - [`auth`]: register, login, refresh, logout, me, own sessions; the bearer-token check.
+//!   - [`admin`]: `/metrics`, `/admin/secrets…`, `/admin/sessions…`, `/admin/users…`.
+//!   - [`auth`]: register, login, refresh, logout, me, own sessions.
 //!   - [`options`]: the listing-form catalog (cached option lists, creating options).
 //!   - [`rotations`]: secret reload, rotation and rollback jobs, and their evidence (admin listener).
 //!   - [`templates`]: listing-form templates (resolved forms, the cascade runtime, importing a set).
 //!   - [`uploads`]: guest upload tokens, streaming uploads, downloads with ranges, deletion.
 //! - below the handlers, importing none of them:
+//!   - [`access`]: the one check of each route's declared access (admin token, access token, upload token),
+//!     run by `dispatch` before the handler; the optional catalog viewer.
 //!   - [`state`]: [`AppState`], what handlers can reach.
 //!   - [`body`]: JSON request bodies with size limits.
 //!   - [`problem`]: every error → `application/problem+json`, and every domain error → [`problem::ApiError`].
 //!   - `unavailable_log`: the 503 log, one line per code per interval (below `problem`).
+//!   - `user_message`: the users' message of a mass invalidation (revocations, rotations).
 //!   - [`respond`]: the response body type and small response builders.
 //!   - [`ctx`]: the per-request context handlers get.
-//!   - [`router`]: method + path → [`router::Route`].
+//!   - [`router`]: method + path → [`router::Route`]; the route table; each route's [`router::Access`].
 
+pub mod access;
 pub mod admin;
 pub mod auth;
 pub mod body;
@@ -48,5 +52,6 @@ pub mod state;
 pub mod templates;
 mod unavailable_log;
 pub mod uploads;
+mod user_message;
 
 pub use state::{AppState, Shared};

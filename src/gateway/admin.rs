@@ -15,8 +15,8 @@
 //! | `POST /admin/users/{id}/disable` | Bearer admin token | refuse the account's logins, revoke its sessions |
 //! | `POST /admin/users/{id}/enable` | Bearer admin token | let a disabled account log in again |
 //!
-//! The admin token is compared in constant time (SHA-256 of both sides, then `subtle`). It is read from
-//! the published key ring on every request, so when rotation replaces the ring the new token applies at once.
+//! The admin token is checked once per request before any of these handlers runs (`access::check`, by each
+//! route's declared `router::Access`); the handlers here only do the work.
 
 use gantry_actors::secrets::rules::{self, Candidates, Requirements, Rule};
 use gantry_actors::secrets::{SecretName, Violation};
@@ -24,32 +24,13 @@ use gantry_actors::sessions::registry::RevokeTarget;
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use super::body::read_json;
 use super::ctx::Ctx;
 use super::problem::ApiError;
 use super::respond::{Response, json_response, status_only, text};
 use super::state::AppState;
-
-/// Checks `Authorization: Bearer <admin token>`.
-///
-/// # Errors
-/// 401 `unauthorized` when missing or wrong.
-pub fn authorize(state: &AppState, req: &Request<Incoming>) -> Result<(), ApiError> {
-    let presented = req
-        .headers()
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(super::auth::bearer_token)
-        .ok_or(ApiError::Unauthorized)?;
-    let keyring = state.secrets.keyring();
-    let expected = keyring.current(SecretName::AdminToken).ok_or(ApiError::Unauthorized)?;
-    let a = Sha256::digest(presented.trim().as_bytes());
-    let b = Sha256::digest(expected.expose().as_bytes());
-    if bool::from(a.ct_eq(&b)) { Ok(()) } else { Err(ApiError::Unauthorized) }
-}
+use super::user_message;
 
 /// `GET /metrics`.
 #[must_use]
@@ -140,20 +121,6 @@ struct RevokeBody {
     user_message: Option<String>,
 }
 
-/// The users' message of a mass invalidation: trimmed, at most 500 characters, no control characters; empty
-/// is none.
-///
-/// # Errors
-/// 422 `invalid_user_message` for control characters.
-pub fn user_message(raw: Option<String>) -> Result<Option<String>, ApiError> {
-    let Some(raw) = raw else { return Ok(None) };
-    let message: String = raw.trim().chars().take(500).collect();
-    if message.chars().any(char::is_control) {
-        return Err(ApiError::field("user_message", "invalid_user_message", "plain text without control characters"));
-    }
-    Ok((!message.is_empty()).then_some(message))
-}
-
 #[derive(Serialize)]
 struct RevokeAccepted {
     job_id: uuid::Uuid,
@@ -172,7 +139,7 @@ async fn revoke(state: &AppState, req: Request<Incoming>, target: RevokeTarget) 
         return Err(ApiError::field("reason", "required", "say why (it is recorded as evidence)"));
     }
     let requested_by = body.requested_by.unwrap_or_else(|| "admin".into()).chars().take(100).collect();
-    let user_message = user_message(body.user_message)?;
+    let user_message = user_message::parse(body.user_message)?;
     let notice = state.sessions.revoke(target, reason, requested_by, user_message).await?;
     let not_before = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(notice.not_before_ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);

@@ -5,15 +5,11 @@
 //! (`gantry_actors::accounts::Accounts`); tokens and sessions in the session registry. This file parses
 //! requests and shapes answers.
 //!
-//! Authenticated requests are checked by [`authenticate`]: signature, expiry and the revocation view, all
-//! in memory.
-
-use std::sync::Arc;
+//! The routes that need a login get the access token's claims from the one access check (`access::check`,
+//! run before the handler): signature, expiry and the revocation view, all in memory.
 
 use gantry_actors::sessions::AccessClaims;
-use gantry_actors::sessions::TokenError;
 use gantry_actors::sessions::registry::LogoutScope;
-use gantry_actors::uploads::guest_token::{self, GuestClaims};
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -25,67 +21,6 @@ use super::ctx::Ctx;
 use super::problem::ApiError;
 use super::respond::{Response, json_response, no_store, status_only};
 use super::state::AppState;
-
-/// Checks `Authorization: Bearer <access token>` on the request path (no I/O).
-///
-/// # Errors
-/// 401 with `unauthorized` (no token), `token_invalid`, `token_expired` or `session_revoked`.
-pub fn authenticate(state: &AppState, req: &Request<Incoming>) -> Result<Arc<AccessClaims>, ApiError> {
-    let token = req
-        .headers()
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer_token)
-        .ok_or(ApiError::Unauthorized)?;
-    Ok(state.sessions.authenticate(token.trim())?)
-}
-
-/// Who is calling, by the credential sent: an access token (a user) or an upload token (a guest).
-#[derive(Debug, Clone)]
-pub enum Caller {
-    /// `Authorization: Bearer <access token>`.
-    User(Arc<AccessClaims>),
-    /// `X-Upload-Token: <guest token>`.
-    Guest(GuestClaims),
-}
-
-impl Caller {
-    /// The owner string jobs and uploads are recorded under: `user:<id>` or the guest token's subject
-    /// (`guest:<id>`).
-    #[must_use]
-    pub fn owner(&self) -> String {
-        match self {
-            Self::User(claims) => format!("user:{}", claims.sub),
-            Self::Guest(claims) => claims.sub.clone(),
-        }
-    }
-}
-
-/// The caller behind `Authorization: Bearer` (checked first) or `X-Upload-Token`; `None` when the request
-/// carries neither.
-///
-/// # Errors
-/// 401 when a credential is sent but refused (invalid, expired, revoked).
-pub fn caller(state: &AppState, req: &Request<Incoming>) -> Result<Option<Caller>, ApiError> {
-    if req.headers().contains_key(hyper::header::AUTHORIZATION) {
-        return Ok(Some(Caller::User(authenticate(state, req)?)));
-    }
-    let Some(token) = req.headers().get("x-upload-token") else {
-        return Ok(None);
-    };
-    let token = token.to_str().map_err(|_| ApiError::guest_token_refused(&TokenError::Invalid))?;
-    let keyring = state.secrets.keyring();
-    let claims = guest_token::verify(token.trim(), &keyring, &state.settings.uploads.guest())
-        .map_err(|e| ApiError::guest_token_refused(&e))?;
-    Ok(Some(Caller::Guest(claims)))
-}
-
-/// The token of an `Authorization` value whose scheme is `Bearer`, matched case-insensitively (RFC 6750
-/// section 2.1 with RFC 9110 section 11.1); no allocation.
-pub(crate) fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token)
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -181,8 +116,12 @@ impl std::fmt::Debug for PasswordChange {
 /// # Errors
 /// 401 for a bad token or a wrong current password; 422 when the new password breaks the policy; 429 past the
 /// login limits.
-pub async fn change_password(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
-    let claims = authenticate(state, &req)?;
+pub async fn change_password(
+    state: &AppState,
+    ctx: &Ctx,
+    claims: &AccessClaims,
+    req: Request<Incoming>,
+) -> Result<Response, ApiError> {
     let body: PasswordChange = read_json(req, state.settings.http.max_body_bytes).await?;
     let address = ctx.peer.ip().to_string();
     state.accounts.change_password(claims.sub, body.current_password, body.new_password, &address).await?;
@@ -201,8 +140,7 @@ struct LogoutBody {
 ///
 /// # Errors
 /// 401 for a bad token; 422 for an unknown scope.
-pub async fn logout(state: &AppState, req: Request<Incoming>) -> Result<Response, ApiError> {
-    let claims = authenticate(state, &req)?;
+pub async fn logout(state: &AppState, claims: &AccessClaims, req: Request<Incoming>) -> Result<Response, ApiError> {
     let has_body = req.headers().get(hyper::header::CONTENT_LENGTH).is_some_and(|v| v != "0")
         || req.headers().contains_key(hyper::header::TRANSFER_ENCODING);
     let body: LogoutBody =
@@ -232,8 +170,7 @@ struct Me {
 ///
 /// # Errors
 /// 401 for a bad token.
-pub async fn me(state: &AppState, req: &Request<Incoming>) -> Result<Response, ApiError> {
-    let claims = authenticate(state, req)?;
+pub async fn me(state: &AppState, claims: &AccessClaims) -> Result<Response, ApiError> {
     let email = state.accounts.email_of(claims.sub).await?;
     let body = Me {
         user_id: claims.sub,
@@ -248,8 +185,7 @@ pub async fn me(state: &AppState, req: &Request<Incoming>) -> Result<Response, A
 ///
 /// # Errors
 /// 401 for a bad token.
-pub async fn sessions(state: &AppState, req: &Request<Incoming>) -> Result<Response, ApiError> {
-    let claims = authenticate(state, req)?;
+pub async fn sessions(state: &AppState, claims: &AccessClaims) -> Result<Response, ApiError> {
     let list = state.sessions.list(claims.sub, claims.sid).await?;
     Ok(json_response(StatusCode::OK, &serde_json::json!({ "sessions": list })))
 }
@@ -258,8 +194,7 @@ pub async fn sessions(state: &AppState, req: &Request<Incoming>) -> Result<Respo
 ///
 /// # Errors
 /// 401 for a bad token, 404 `session_not_found`.
-pub async fn delete_session(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result<Response, ApiError> {
-    let claims = authenticate(state, req)?;
+pub async fn delete_session(state: &AppState, ctx: &Ctx, claims: &AccessClaims) -> Result<Response, ApiError> {
     let id = ctx
         .params
         .get("id")

@@ -1,10 +1,18 @@
 //! Route → handler: the one module that knows every handler. Imported only by `server.rs`; handlers never
-//! import it (nor the server), so the gateway's imports run one way: server → dispatch → handlers → (ctx,
-//! respond, body, problem, state).
+//! import it (nor the server), so the gateway's imports run one way: server → dispatch → handlers → (access,
+//! ctx, respond, body, problem, state).
+//!
+//! Each route's access (`Route::access`, declared in the router) is checked here once, before the handler:
+//! the credential it asks for is verified by `access::check` and handed to the handler (a user's claims, a
+//! user or guest caller). A route's handler is reached only through the match of its declared access, so a
+//! route listed under another access than it declares answers 500 (a bug any test of it shows), never
+//! without its check.
 
+use gantry_actors::sessions::AccessClaims;
 use hyper::Request;
 use hyper::body::Incoming;
 
+use super::access::{self, Caller, Granted};
 use super::ctx::Ctx;
 use super::problem::ApiError;
 use super::respond::Response;
@@ -12,14 +20,41 @@ use super::router::{Listener, Route};
 use super::state::AppState;
 use super::{admin, auth, health, jobs, moderation, openapi, options, rotations, templates, uploads};
 
-/// Runs the handler of `route` (admin routes check the admin token first).
+/// Checks the access `route` declares, then runs its handler.
 ///
 /// # Errors
-/// Whatever the handler answers with.
+/// 401 when the credential the route asks for is missing or refused; otherwise whatever the handler answers.
 pub(super) async fn dispatch(
     state: &AppState,
     route: Route,
     ctx: Ctx,
+    req: Request<Incoming>,
+) -> Result<Response, ApiError> {
+    match access::check(state, route.access(), &req)? {
+        Granted::Public => public_routes(state, route, &ctx, req).await,
+        Granted::OptionalCaller(caller) => match route {
+            Route::GetJob => jobs::get(state, &ctx, jobs::View::Public(caller)).await,
+            other => Err(misrouted(other)),
+        },
+        Granted::User(claims) => user_routes(state, route, &ctx, &claims, req).await,
+        Granted::Guest(caller) => guest_routes(state, route, &ctx, caller, req).await,
+        Granted::Admin => admin_routes(state, route, &ctx, req).await,
+    }
+}
+
+/// A route whose arm sits under another access than it declares (a bug).
+fn misrouted(route: Route) -> ApiError {
+    ApiError::Internal(anyhow::anyhow!(
+        "{route:?} declares {:?} access but is dispatched under another",
+        route.access()
+    ))
+}
+
+/// The routes anyone may call.
+async fn public_routes(
+    state: &AppState,
+    route: Route,
+    ctx: &Ctx,
     req: Request<Incoming>,
 ) -> Result<Response, ApiError> {
     match route {
@@ -27,135 +62,87 @@ pub(super) async fn dispatch(
         Route::Readyz => Ok(health::readyz(state).await),
         Route::PublicOpenApi => Ok(openapi::document(Listener::Public)),
         Route::AdminOpenApi => Ok(openapi::document(Listener::Admin)),
-        Route::GetJob => jobs::get(state, &ctx, &req, jobs::View::Public).await,
         Route::Metrics => Ok(admin::metrics(state)),
-        Route::AdminSecrets => {
-            admin::authorize(state, &req)?;
-            admin::secrets(state).await
-        }
-        Route::AdminValidateSecrets => {
-            admin::authorize(state, &req)?;
-            admin::validate_secrets(state, req).await
-        }
-        Route::AdminGetJob => {
-            admin::authorize(state, &req)?;
-            jobs::get(state, &ctx, &req, jobs::View::Admin).await
-        }
-        Route::AdminListJobs => {
-            admin::authorize(state, &req)?;
-            jobs::list(state, &req).await
-        }
-        Route::AdminRetryJob => {
-            admin::authorize(state, &req)?;
-            jobs::retry(state, &ctx).await
-        }
-        Route::AdminCancelJob => {
-            admin::authorize(state, &req)?;
-            jobs::cancel(state, &ctx).await
-        }
-        Route::Register => auth::register(state, &ctx, req).await,
-        Route::Login => auth::login(state, &ctx, req).await,
+        Route::Register => auth::register(state, ctx, req).await,
+        Route::Login => auth::login(state, ctx, req).await,
         Route::Refresh => auth::refresh(state, req).await,
-        Route::Logout => auth::logout(state, req).await,
-        Route::ChangePassword => auth::change_password(state, &ctx, req).await,
-        Route::Me => auth::me(state, &req).await,
-        Route::Sessions => auth::sessions(state, &req).await,
-        Route::DeleteSession => auth::delete_session(state, &ctx, &req).await,
-        Route::AdminRevokeAll => {
-            admin::authorize(state, &req)?;
-            admin::revoke_all(state, req).await
-        }
-        Route::AdminRevokeUser => {
-            admin::authorize(state, &req)?;
-            admin::revoke_user(state, &ctx, req).await
-        }
-        Route::AdminFindUser => {
-            admin::authorize(state, &req)?;
-            admin::find_user(state, &req).await
-        }
-        Route::AdminDeleteUser => {
-            admin::authorize(state, &req)?;
-            admin::delete_user(state, &ctx).await
-        }
-        Route::AdminDisableUser => {
-            admin::authorize(state, &req)?;
-            admin::set_disabled(state, &ctx, true).await
-        }
-        Route::AdminEnableUser => {
-            admin::authorize(state, &req)?;
-            admin::set_disabled(state, &ctx, false).await
-        }
-        Route::AdminRevocations => {
-            admin::authorize(state, &req)?;
-            admin::revocations(state).await
-        }
-        Route::GuestToken => uploads::guest_token(state, &ctx),
-        Route::Upload => uploads::upload(state, &ctx, req).await,
-        Route::UploadMetadata => uploads::metadata(state, &ctx, &req).await,
-        Route::UploadContent => uploads::content(state, &ctx, &req).await,
-        Route::DeleteUpload => uploads::delete(state, &ctx, &req).await,
-        Route::ListOptions => options::list(state, &ctx, &req).await,
-        Route::CreateOption => options::create(state, &ctx, req).await,
-        Route::GetTemplate => templates::get(state, &ctx, &req).await,
-        Route::EvaluateTemplate => templates::evaluate(state, &ctx, req).await,
-        Route::SubmitTemplate => templates::submit(state, &ctx, req).await,
-        Route::AdminTemplates => {
-            admin::authorize(state, &req)?;
-            templates::export(state).await
-        }
-        Route::AdminReloadSecrets => {
-            admin::authorize(state, &req)?;
-            rotations::reload(state).await
-        }
-        Route::AdminRotate => {
-            admin::authorize(state, &req)?;
-            rotations::start(state, req, false).await
-        }
-        Route::AdminRollback => {
-            admin::authorize(state, &req)?;
-            rotations::start(state, req, true).await
-        }
-        Route::AdminRotations => {
-            admin::authorize(state, &req)?;
-            rotations::list(state).await
-        }
-        Route::AdminRotation => {
-            admin::authorize(state, &req)?;
-            rotations::get(state, &ctx).await
-        }
-        Route::AdminImportTemplates => {
-            admin::authorize(state, &req)?;
-            templates::import(state, req).await
-        }
-        Route::GetOption => options::get(state, &ctx).await,
-        Route::SuggestOptions => options::suggest(state, &ctx, &req).await,
-        Route::AdminRecentOptions => {
-            admin::authorize(state, &req)?;
-            moderation::recent(state, &req).await
-        }
-        Route::AdminOptionsAudit => {
-            admin::authorize(state, &req)?;
-            moderation::audit(state, &req).await
-        }
-        Route::AdminPatchOption => {
-            admin::authorize(state, &req)?;
-            moderation::patch(state, &ctx, req).await
-        }
-        Route::AdminMergeOption => {
-            admin::authorize(state, &req)?;
-            moderation::merge(state, &ctx, req).await
-        }
-        Route::AdminHideOption => {
-            admin::authorize(state, &req)?;
-            moderation::flag(state, &ctx, req, moderation::Flag::Hide).await
-        }
-        Route::AdminUnhideOption => {
-            admin::authorize(state, &req)?;
-            moderation::flag(state, &ctx, req, moderation::Flag::Unhide).await
-        }
-        Route::AdminApproveOption => {
-            admin::authorize(state, &req)?;
-            moderation::flag(state, &ctx, req, moderation::Flag::Approve).await
-        }
+        Route::GuestToken => uploads::guest_token(state, ctx),
+        Route::ListOptions => options::list(state, ctx, &req).await,
+        Route::GetOption => options::get(state, ctx).await,
+        Route::SuggestOptions => options::suggest(state, ctx, &req).await,
+        Route::GetTemplate => templates::get(state, ctx, &req).await,
+        Route::EvaluateTemplate => templates::evaluate(state, ctx, req).await,
+        Route::SubmitTemplate => templates::submit(state, ctx, req).await,
+        other => Err(misrouted(other)),
+    }
+}
+
+/// The routes that need a user's access token.
+async fn user_routes(
+    state: &AppState,
+    route: Route,
+    ctx: &Ctx,
+    claims: &AccessClaims,
+    req: Request<Incoming>,
+) -> Result<Response, ApiError> {
+    match route {
+        Route::Logout => auth::logout(state, claims, req).await,
+        Route::ChangePassword => auth::change_password(state, ctx, claims, req).await,
+        Route::Me => auth::me(state, claims).await,
+        Route::Sessions => auth::sessions(state, claims).await,
+        Route::DeleteSession => auth::delete_session(state, ctx, claims).await,
+        Route::CreateOption => options::create(state, ctx, claims, req).await,
+        other => Err(misrouted(other)),
+    }
+}
+
+/// The routes that need a user's access token or a guest's upload token.
+async fn guest_routes(
+    state: &AppState,
+    route: Route,
+    ctx: &Ctx,
+    caller: Caller,
+    req: Request<Incoming>,
+) -> Result<Response, ApiError> {
+    match route {
+        Route::Upload => uploads::upload(state, ctx, caller, req).await,
+        Route::UploadMetadata => uploads::metadata(state, ctx, caller).await,
+        Route::UploadContent => uploads::content(state, ctx, caller, &req).await,
+        Route::DeleteUpload => uploads::delete(state, ctx, caller).await,
+        other => Err(misrouted(other)),
+    }
+}
+
+/// The routes that need the admin token.
+async fn admin_routes(state: &AppState, route: Route, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
+    match route {
+        Route::AdminSecrets => admin::secrets(state).await,
+        Route::AdminValidateSecrets => admin::validate_secrets(state, req).await,
+        Route::AdminGetJob => jobs::get(state, ctx, jobs::View::Admin).await,
+        Route::AdminListJobs => jobs::list(state, &req).await,
+        Route::AdminRetryJob => jobs::retry(state, ctx).await,
+        Route::AdminCancelJob => jobs::cancel(state, ctx).await,
+        Route::AdminRevokeAll => admin::revoke_all(state, req).await,
+        Route::AdminRevokeUser => admin::revoke_user(state, ctx, req).await,
+        Route::AdminFindUser => admin::find_user(state, &req).await,
+        Route::AdminDeleteUser => admin::delete_user(state, ctx).await,
+        Route::AdminDisableUser => admin::set_disabled(state, ctx, true).await,
+        Route::AdminEnableUser => admin::set_disabled(state, ctx, false).await,
+        Route::AdminRevocations => admin::revocations(state).await,
+        Route::AdminTemplates => templates::export(state).await,
+        Route::AdminImportTemplates => templates::import(state, req).await,
+        Route::AdminReloadSecrets => rotations::reload(state).await,
+        Route::AdminRotate => rotations::start(state, req, false).await,
+        Route::AdminRollback => rotations::start(state, req, true).await,
+        Route::AdminRotations => rotations::list(state).await,
+        Route::AdminRotation => rotations::get(state, ctx).await,
+        Route::AdminRecentOptions => moderation::recent(state, &req).await,
+        Route::AdminOptionsAudit => moderation::audit(state, &req).await,
+        Route::AdminPatchOption => moderation::patch(state, ctx, req).await,
+        Route::AdminMergeOption => moderation::merge(state, ctx, req).await,
+        Route::AdminHideOption => moderation::flag(state, ctx, req, moderation::Flag::Hide).await,
+        Route::AdminUnhideOption => moderation::flag(state, ctx, req, moderation::Flag::Unhide).await,
+        Route::AdminApproveOption => moderation::flag(state, ctx, req, moderation::Flag::Approve).await,
+        other => Err(misrouted(other)),
     }
 }

@@ -16,17 +16,17 @@ use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use uuid::Uuid;
 
-use super::auth::caller;
+use super::access::Caller;
 use super::ctx::Ctx;
 use super::problem::ApiError;
 use super::respond::{Response, json_response};
 use super::state::AppState;
 
 /// Who is looking: the public view hides the owner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum View {
-    /// `GET /v1/jobs/{id}`.
-    Public,
+    /// `GET /v1/jobs/{id}`, by the caller whose credential (if any) the access check accepted.
+    Public(Option<Caller>),
     /// `GET /admin/jobs/{id}`.
     Admin,
 }
@@ -36,12 +36,11 @@ const NOT_FOUND: ApiError = super::problem::JOB_NOT_FOUND;
 /// Looks the job up.
 ///
 /// # Errors
-/// 404 `job_not_found` (also for another owner's job); 401 for a refused credential; 503 when the database is
-/// unavailable.
-pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>, view: View) -> Result<Response, ApiError> {
-    // The credential is checked before the id, so a refused token is 401 whatever the id.
+/// 404 `job_not_found` (also for another owner's job); 503 when the database is unavailable. (A refused
+/// credential is 401 before this runs, whatever the id.)
+pub async fn get(state: &AppState, ctx: &Ctx, view: View) -> Result<Response, ApiError> {
     let owner = match view {
-        View::Public => Some(caller(state, req)?.map(|c| c.owner())),
+        View::Public(caller) => Some(caller.map(|c| c.owner())),
         View::Admin => None,
     };
     let id = job_id(ctx)?;

@@ -10,6 +10,7 @@ use gantry_actors::catalog::OptionKind;
 use gantry_actors::catalog::cache::CatalogOption;
 use gantry_actors::catalog::moderation::{NearMatch, near_matches};
 use gantry_actors::catalog::names::{self, search_form};
+use gantry_actors::sessions::AccessClaims;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, StatusCode};
@@ -17,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::auth::{authenticate, bearer_token};
+use super::access::viewer;
 use super::body::read_json;
 use super::ctx::{Ctx, percent_decode};
 use super::problem::ApiError;
@@ -58,13 +59,6 @@ impl<'a> From<&'a CatalogOption> for Item<'a> {
 /// Whether `viewer` may see `option`: everyone sees approved options, only the creator sees a pending one.
 fn visible_to(option: &CatalogOption, viewer: Option<Uuid>) -> bool {
     !option.pending || (viewer.is_some() && option.created_by == viewer)
-}
-
-/// The caller's user id when the request carries a valid access token (listings are public: a missing or
-/// invalid token is an anonymous caller, who sees no pending option).
-pub(super) fn viewer(state: &AppState, req: &Request<Incoming>) -> Option<Uuid> {
-    let token = req.headers().get(header::AUTHORIZATION)?.to_str().ok().and_then(bearer_token)?;
-    state.sessions.authenticate(token.trim()).ok().map(|claims| claims.sub)
 }
 
 #[derive(Serialize)]
@@ -202,8 +196,12 @@ struct NewOption {
 ///
 /// # Errors
 /// 401; 404 `unknown_kind`; 422 for a bad name or parent; 429 beyond the per-user rate; 503.
-pub async fn create(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
-    let claims = authenticate(state, &req)?;
+pub async fn create(
+    state: &AppState,
+    ctx: &Ctx,
+    claims: &AccessClaims,
+    req: Request<Incoming>,
+) -> Result<Response, ApiError> {
     let kind = kind_of(ctx)?;
     let user_key = claims.sub.to_string();
     state.options.check_create(&user_key)?;

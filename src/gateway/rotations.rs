@@ -19,6 +19,7 @@ use super::ctx::Ctx;
 use super::problem::ApiError;
 use super::respond::{Response, json_response};
 use super::state::AppState;
+use super::user_message;
 use crate::rotation::RotateRequest;
 
 /// `POST /admin/secrets/reload`: stages the changed values of this instance's secret source → 200
@@ -48,7 +49,7 @@ pub async fn start(state: &AppState, req: Request<Incoming>, rollback: bool) -> 
         || req.headers().contains_key(hyper::header::TRANSFER_ENCODING);
     let mut request: RotateRequest =
         if has_body { read_json(req, state.settings.http.max_body_bytes).await? } else { RotateRequest::default() };
-    request.user_message = super::admin::user_message(request.user_message.take())?;
+    request.user_message = user_message::parse(request.user_message.take())?;
     let job_id = state.rotations.start(request, rollback).await?;
     Ok(json_response(StatusCode::ACCEPTED, &json!({ "job_id": job_id })))
 }

@@ -1,6 +1,10 @@
 //! The thin router: method + path pattern (matchit) to a [`Route`]. Paths that exist with another method
 //! answer 405 with `Allow`; unknown paths 404. Route templates (not raw paths) label metrics, so label
 //! values stay bounded.
+//!
+//! Every route declares who may call it ([`Route::access`], an exhaustive match: a new route does not compile
+//! until it says). The server checks that once per request, before the handler (`access::check`). [`table`] is
+//! the one list of routes: the matchers are built from it, the OpenAPI check and the access test iterate it.
 
 use std::collections::BTreeMap;
 
@@ -117,7 +121,69 @@ pub enum Route {
     AdminApproveOption,
 }
 
+/// Who may call a route; checked once per request before its handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: the gate looks at no credential (a handler may still use a valid access token to show its
+    /// owner more, as the catalog shows a creator's pending options).
+    Public,
+    /// Anyone, but a credential that is sent (access token or upload token) must be valid (401 otherwise);
+    /// the handler gets the caller, if any, and shows only what is theirs (a missing credential is a caller
+    /// who owns nothing: 404, not 401, so probing learns nothing).
+    OptionalCaller,
+    /// A user's access token (`Authorization: Bearer`): 401 without one.
+    User,
+    /// A user's access token or a guest's upload token (`X-Upload-Token`): 401 without either.
+    Guest,
+    /// The admin token (`Authorization: Bearer`): 401 `unauthorized` when missing or wrong.
+    Admin,
+}
+
 impl Route {
+    /// Who may call the route.
+    #[must_use]
+    pub fn access(self) -> Access {
+        match self {
+            // Probes, scraping and the documents: the admin listener is private, and these answer to any caller
+            // there (orchestrators and Prometheus hold no token).
+            Self::Healthz | Self::Readyz | Self::PublicOpenApi | Self::AdminOpenApi | Self::Metrics => Access::Public,
+            Self::Register | Self::Login | Self::Refresh | Self::GuestToken => Access::Public,
+            Self::ListOptions | Self::GetOption | Self::SuggestOptions => Access::Public,
+            Self::GetTemplate | Self::EvaluateTemplate | Self::SubmitTemplate => Access::Public,
+            Self::GetJob => Access::OptionalCaller,
+            Self::Logout | Self::ChangePassword | Self::Me | Self::Sessions | Self::DeleteSession => Access::User,
+            Self::CreateOption => Access::User,
+            Self::Upload | Self::UploadMetadata | Self::UploadContent | Self::DeleteUpload => Access::Guest,
+            Self::AdminSecrets
+            | Self::AdminValidateSecrets
+            | Self::AdminGetJob
+            | Self::AdminListJobs
+            | Self::AdminRetryJob
+            | Self::AdminCancelJob
+            | Self::AdminRevokeAll
+            | Self::AdminRevokeUser
+            | Self::AdminRevocations
+            | Self::AdminTemplates
+            | Self::AdminReloadSecrets
+            | Self::AdminRotate
+            | Self::AdminRollback
+            | Self::AdminRotations
+            | Self::AdminRotation
+            | Self::AdminImportTemplates
+            | Self::AdminFindUser
+            | Self::AdminDeleteUser
+            | Self::AdminDisableUser
+            | Self::AdminEnableUser
+            | Self::AdminRecentOptions
+            | Self::AdminOptionsAudit
+            | Self::AdminPatchOption
+            | Self::AdminMergeOption
+            | Self::AdminHideOption
+            | Self::AdminUnhideOption
+            | Self::AdminApproveOption => Access::Admin,
+        }
+    }
+
     /// Whether load shedding may refuse it (liveness and scraping must answer under overload).
     #[must_use]
     pub fn sheddable(self) -> bool {
@@ -149,75 +215,109 @@ impl Listener {
             Self::Admin => "admin",
         }
     }
+}
 
-    /// The listener's routes: method, path template, route.
-    pub(crate) fn routes(self) -> &'static [(Method, &'static str, Route)] {
-        match self {
-            Self::Public => &PUBLIC,
-            Self::Admin => &ADMIN,
-        }
+/// One row of the route table.
+#[derive(Debug)]
+pub struct RouteSpec {
+    /// The listener that serves it.
+    pub listener: Listener,
+    /// The method (`HEAD` is served by the `GET` route).
+    pub method: Method,
+    /// The path template (`{name}` for a parameter).
+    pub template: &'static str,
+    /// The endpoint.
+    pub route: Route,
+}
+
+impl RouteSpec {
+    /// A concrete path the route answers: each `{parameter}` of the template filled with a well-formed value
+    /// (an id that names nothing, the `make` kind).
+    #[must_use]
+    pub fn sample_path(&self) -> String {
+        self.template
+            .split('/')
+            .map(|segment| match segment {
+                "{kind}" => "make",
+                s if s.starts_with('{') => "0190c0de-0000-7000-8000-000000000000",
+                s => s,
+            })
+            .collect::<Vec<_>>()
+            .join("/")
     }
 }
 
-static PUBLIC: [(Method, &str, Route); 24] = [
-    (Method::GET, "/healthz", Route::Healthz),
-    (Method::GET, "/readyz", Route::Readyz),
-    (Method::GET, "/openapi.json", Route::PublicOpenApi),
-    (Method::GET, "/v1/jobs/{id}", Route::GetJob),
-    (Method::POST, "/v1/auth/register", Route::Register),
-    (Method::POST, "/v1/auth/login", Route::Login),
-    (Method::POST, "/v1/auth/refresh", Route::Refresh),
-    (Method::POST, "/v1/auth/logout", Route::Logout),
-    (Method::POST, "/v1/auth/password", Route::ChangePassword),
-    (Method::GET, "/v1/auth/me", Route::Me),
-    (Method::GET, "/v1/auth/sessions", Route::Sessions),
-    (Method::DELETE, "/v1/auth/sessions/{id}", Route::DeleteSession),
-    (Method::POST, "/v1/uploads/guest-token", Route::GuestToken),
-    (Method::POST, "/v1/uploads", Route::Upload),
-    (Method::GET, "/v1/uploads/{id}", Route::UploadMetadata),
-    (Method::DELETE, "/v1/uploads/{id}", Route::DeleteUpload),
-    (Method::GET, "/v1/uploads/{id}/content", Route::UploadContent),
-    (Method::GET, "/v1/options/{kind}", Route::ListOptions),
-    (Method::POST, "/v1/options/{kind}", Route::CreateOption),
-    (Method::GET, "/v1/options/{kind}/suggestions", Route::SuggestOptions),
-    (Method::GET, "/v1/options/{kind}/{id}", Route::GetOption),
-    (Method::GET, "/v1/templates/{category_id}", Route::GetTemplate),
-    (Method::POST, "/v1/templates/{category_id}/evaluate", Route::EvaluateTemplate),
-    (Method::POST, "/v1/templates/{category_id}/submit", Route::SubmitTemplate),
-];
+/// Every route of both listeners: what the matchers are built from (so this list and the router cannot
+/// disagree), and what the OpenAPI and access tests iterate.
+#[must_use]
+pub fn table() -> &'static [RouteSpec] {
+    &TABLE
+}
 
-static ADMIN: [(Method, &str, Route); 31] = [
-    (Method::GET, "/healthz", Route::Healthz),
-    (Method::GET, "/metrics", Route::Metrics),
-    (Method::GET, "/openapi.json", Route::AdminOpenApi),
-    (Method::GET, "/admin/secrets", Route::AdminSecrets),
-    (Method::POST, "/admin/secrets/validate", Route::AdminValidateSecrets),
-    (Method::GET, "/admin/jobs", Route::AdminListJobs),
-    (Method::GET, "/admin/jobs/{id}", Route::AdminGetJob),
-    (Method::POST, "/admin/jobs/{id}/retry", Route::AdminRetryJob),
-    (Method::POST, "/admin/jobs/{id}/cancel", Route::AdminCancelJob),
-    (Method::GET, "/readyz", Route::Readyz),
-    (Method::POST, "/admin/sessions/revoke-all", Route::AdminRevokeAll),
-    (Method::POST, "/admin/users/{id}/revoke-sessions", Route::AdminRevokeUser),
-    (Method::GET, "/admin/sessions/revocations", Route::AdminRevocations),
-    (Method::GET, "/admin/templates", Route::AdminTemplates),
-    (Method::POST, "/admin/secrets/reload", Route::AdminReloadSecrets),
-    (Method::POST, "/admin/secrets/rotate", Route::AdminRotate),
-    (Method::POST, "/admin/secrets/rollback", Route::AdminRollback),
-    (Method::GET, "/admin/rotations", Route::AdminRotations),
-    (Method::GET, "/admin/rotations/{id}", Route::AdminRotation),
-    (Method::POST, "/admin/templates", Route::AdminImportTemplates),
-    (Method::GET, "/admin/users", Route::AdminFindUser),
-    (Method::DELETE, "/admin/users/{id}", Route::AdminDeleteUser),
-    (Method::POST, "/admin/users/{id}/disable", Route::AdminDisableUser),
-    (Method::POST, "/admin/users/{id}/enable", Route::AdminEnableUser),
-    (Method::GET, "/admin/options", Route::AdminRecentOptions),
-    (Method::GET, "/admin/options/audit", Route::AdminOptionsAudit),
-    (Method::PATCH, "/admin/options/{id}", Route::AdminPatchOption),
-    (Method::POST, "/admin/options/{id}/merge", Route::AdminMergeOption),
-    (Method::POST, "/admin/options/{id}/hide", Route::AdminHideOption),
-    (Method::POST, "/admin/options/{id}/unhide", Route::AdminUnhideOption),
-    (Method::POST, "/admin/options/{id}/approve", Route::AdminApproveOption),
+/// A row of [`TABLE`].
+const fn row(listener: Listener, method: Method, template: &'static str, route: Route) -> RouteSpec {
+    RouteSpec { listener, method, template, route }
+}
+
+const P: Listener = Listener::Public;
+const A: Listener = Listener::Admin;
+
+static TABLE: [RouteSpec; 55] = [
+    row(P, Method::GET, "/healthz", Route::Healthz),
+    row(P, Method::GET, "/readyz", Route::Readyz),
+    row(P, Method::GET, "/openapi.json", Route::PublicOpenApi),
+    row(P, Method::GET, "/v1/jobs/{id}", Route::GetJob),
+    row(P, Method::POST, "/v1/auth/register", Route::Register),
+    row(P, Method::POST, "/v1/auth/login", Route::Login),
+    row(P, Method::POST, "/v1/auth/refresh", Route::Refresh),
+    row(P, Method::POST, "/v1/auth/logout", Route::Logout),
+    row(P, Method::POST, "/v1/auth/password", Route::ChangePassword),
+    row(P, Method::GET, "/v1/auth/me", Route::Me),
+    row(P, Method::GET, "/v1/auth/sessions", Route::Sessions),
+    row(P, Method::DELETE, "/v1/auth/sessions/{id}", Route::DeleteSession),
+    row(P, Method::POST, "/v1/uploads/guest-token", Route::GuestToken),
+    row(P, Method::POST, "/v1/uploads", Route::Upload),
+    row(P, Method::GET, "/v1/uploads/{id}", Route::UploadMetadata),
+    row(P, Method::DELETE, "/v1/uploads/{id}", Route::DeleteUpload),
+    row(P, Method::GET, "/v1/uploads/{id}/content", Route::UploadContent),
+    row(P, Method::GET, "/v1/options/{kind}", Route::ListOptions),
+    row(P, Method::POST, "/v1/options/{kind}", Route::CreateOption),
+    row(P, Method::GET, "/v1/options/{kind}/suggestions", Route::SuggestOptions),
+    row(P, Method::GET, "/v1/options/{kind}/{id}", Route::GetOption),
+    row(P, Method::GET, "/v1/templates/{category_id}", Route::GetTemplate),
+    row(P, Method::POST, "/v1/templates/{category_id}/evaluate", Route::EvaluateTemplate),
+    row(P, Method::POST, "/v1/templates/{category_id}/submit", Route::SubmitTemplate),
+    row(A, Method::GET, "/healthz", Route::Healthz),
+    row(A, Method::GET, "/metrics", Route::Metrics),
+    row(A, Method::GET, "/openapi.json", Route::AdminOpenApi),
+    row(A, Method::GET, "/admin/secrets", Route::AdminSecrets),
+    row(A, Method::POST, "/admin/secrets/validate", Route::AdminValidateSecrets),
+    row(A, Method::GET, "/admin/jobs", Route::AdminListJobs),
+    row(A, Method::GET, "/admin/jobs/{id}", Route::AdminGetJob),
+    row(A, Method::POST, "/admin/jobs/{id}/retry", Route::AdminRetryJob),
+    row(A, Method::POST, "/admin/jobs/{id}/cancel", Route::AdminCancelJob),
+    row(A, Method::GET, "/readyz", Route::Readyz),
+    row(A, Method::POST, "/admin/sessions/revoke-all", Route::AdminRevokeAll),
+    row(A, Method::POST, "/admin/users/{id}/revoke-sessions", Route::AdminRevokeUser),
+    row(A, Method::GET, "/admin/sessions/revocations", Route::AdminRevocations),
+    row(A, Method::GET, "/admin/templates", Route::AdminTemplates),
+    row(A, Method::POST, "/admin/secrets/reload", Route::AdminReloadSecrets),
+    row(A, Method::POST, "/admin/secrets/rotate", Route::AdminRotate),
+    row(A, Method::POST, "/admin/secrets/rollback", Route::AdminRollback),
+    row(A, Method::GET, "/admin/rotations", Route::AdminRotations),
+    row(A, Method::GET, "/admin/rotations/{id}", Route::AdminRotation),
+    row(A, Method::POST, "/admin/templates", Route::AdminImportTemplates),
+    row(A, Method::GET, "/admin/users", Route::AdminFindUser),
+    row(A, Method::DELETE, "/admin/users/{id}", Route::AdminDeleteUser),
+    row(A, Method::POST, "/admin/users/{id}/disable", Route::AdminDisableUser),
+    row(A, Method::POST, "/admin/users/{id}/enable", Route::AdminEnableUser),
+    row(A, Method::GET, "/admin/options", Route::AdminRecentOptions),
+    row(A, Method::GET, "/admin/options/audit", Route::AdminOptionsAudit),
+    row(A, Method::PATCH, "/admin/options/{id}", Route::AdminPatchOption),
+    row(A, Method::POST, "/admin/options/{id}/merge", Route::AdminMergeOption),
+    row(A, Method::POST, "/admin/options/{id}/hide", Route::AdminHideOption),
+    row(A, Method::POST, "/admin/options/{id}/unhide", Route::AdminUnhideOption),
+    row(A, Method::POST, "/admin/options/{id}/approve", Route::AdminApproveOption),
 ];
 
 struct Entry {
@@ -262,8 +362,8 @@ impl Table {
     #[must_use]
     pub fn new(listener: Listener) -> Self {
         let mut grouped: BTreeMap<&'static str, Vec<(Method, Route)>> = BTreeMap::new();
-        for (method, path, route) in listener.routes() {
-            grouped.entry(path).or_default().push((method.clone(), *route));
+        for spec in table().iter().filter(|spec| spec.listener == listener) {
+            grouped.entry(spec.template).or_default().push((spec.method.clone(), spec.route));
         }
         let mut router = matchit::Router::new();
         for (template, methods) in grouped {
@@ -323,5 +423,27 @@ mod tests {
         );
         assert_eq!(table.lookup(&Method::GET, "/nope"), Match::NotFound);
         assert_eq!(Table::new(Listener::Public).lookup(&Method::GET, "/metrics"), Match::NotFound);
+    }
+
+    /// Each row's sample path reaches that row's route on its listener (the access test relies on it), and
+    /// no route is listed twice on one listener.
+    #[test]
+    fn every_sample_path_routes_to_its_own_route() {
+        let tables = [(Listener::Public, Table::new(Listener::Public)), (Listener::Admin, Table::new(Listener::Admin))];
+        let mut seen = std::collections::BTreeSet::new();
+        for spec in table() {
+            let (_, routes) = tables.iter().find(|(l, _)| *l == spec.listener).expect("both listeners");
+            match routes.lookup(&spec.method, &spec.sample_path()) {
+                Match::Found { route, template, .. } => {
+                    assert_eq!((route, template), (spec.route, spec.template), "{} {}", spec.method, spec.template);
+                }
+                other => panic!("{} {} routes to {other:?}", spec.method, spec.sample_path()),
+            }
+            assert!(
+                seen.insert((spec.listener.as_str(), format!("{:?}", spec.route))),
+                "{:?} listed twice",
+                spec.route
+            );
+        }
     }
 }

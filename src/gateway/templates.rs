@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::access::viewer;
 use super::body::read_json;
 use super::ctx::{Ctx, percent_decode};
 use super::problem::ApiError;
@@ -134,7 +135,7 @@ struct Evaluated {
 /// JSON; 503.
 pub async fn evaluate(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
     let category_id = category_of(ctx)?;
-    let viewer = super::options::viewer(state, &req);
+    let viewer = viewer(state, &req);
     let body: EvaluateBody = read_json(req, state.settings.http.max_body_bytes).await?;
     let form = state.options.form(category_id, body.subcategory_id).await?;
     let changed = match body.changed {
@@ -180,7 +181,7 @@ struct Submitted<'a> {
 /// 422 `validation_failed` with every problem per field; as `evaluate` otherwise.
 pub async fn submit(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
     let category_id = category_of(ctx)?;
-    let viewer = super::options::viewer(state, &req);
+    let viewer = viewer(state, &req);
     let body: EvaluateBody = read_json(req, state.settings.http.max_body_bytes).await?;
     let form = state.options.form(category_id, body.subcategory_id).await?;
     // A final check resets nothing: `changed` is accepted (the body is evaluate's) and has no effect.

@@ -39,7 +39,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::auth::{Caller, caller};
+use super::access::Caller;
 use super::ctx::Ctx;
 use super::problem::{ApiError, UPLOAD_NOT_FOUND, VARIANT_NOT_FOUND};
 use super::respond::{Response, json_response, status_only};
@@ -58,15 +58,9 @@ struct Uploader {
     max_files: Option<u32>,
 }
 
-fn unauthenticated(code: &'static str, message: &'static str) -> ApiError {
-    ApiError::Unauthenticated { code, message }
-}
-
 /// The uploader behind `Authorization: Bearer` (a user) or `X-Upload-Token` (a guest).
-fn uploader(state: &AppState, req: &Request<Incoming>) -> Result<Uploader, ApiError> {
+fn uploader(state: &AppState, caller: Caller) -> Result<Uploader, ApiError> {
     let settings = &state.settings.uploads;
-    let caller = caller(state, req)?
-        .ok_or_else(|| unauthenticated("unauthorized", "send an access token or an X-Upload-Token"))?;
     let owner = caller.owner();
     Ok(match caller {
         Caller::User(_) => {
@@ -348,8 +342,8 @@ impl<'a> UploadView<'a> {
 /// # Errors
 /// 401, 413 `payload_too_large`, 415 `unsupported_media_type`, 400 `digest_mismatch`, 503 when at capacity
 /// or the store is unavailable.
-pub async fn upload(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
-    let who = uploader(state, &req)?;
+pub async fn upload(state: &AppState, ctx: &Ctx, caller: Caller, req: Request<Incoming>) -> Result<Response, ApiError> {
+    let who = uploader(state, caller)?;
     let started = Instant::now();
     let declared_len =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
@@ -420,8 +414,8 @@ pub async fn upload(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resu
 }
 
 /// The caller's stored upload `{id}`; another owner's, a failed or an unknown one is 404.
-async fn owned(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result<UploadRecord, ApiError> {
-    let who = uploader(state, req)?;
+async fn owned(state: &AppState, ctx: &Ctx, caller: Caller) -> Result<UploadRecord, ApiError> {
+    let who = uploader(state, caller)?;
     let id = ctx.params.get("id").and_then(|s| Uuid::parse_str(s).ok()).ok_or(UPLOAD_NOT_FOUND)?;
     match state.pipeline.get(id).await? {
         Some(r) if r.owner == who.owner && r.status == UploadStatus::Stored => Ok(r),
@@ -433,8 +427,8 @@ async fn owned(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result<U
 ///
 /// # Errors
 /// 401; 404 `upload_not_found` for anything not the caller's.
-pub async fn metadata(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result<Response, ApiError> {
-    let record = owned(state, ctx, req).await?;
+pub async fn metadata(state: &AppState, ctx: &Ctx, caller: Caller) -> Result<Response, ApiError> {
+    let record = owned(state, ctx, caller).await?;
     let variants = state.pipeline.variants(record.id).await?;
     Ok(json_response(StatusCode::OK, &UploadView::new(&record, &variants)))
 }
@@ -459,8 +453,13 @@ struct Served {
 /// 401; 404 (`upload_not_found`; `variant_not_found` for an unknown variant name or a non-image); 409
 /// `processing` + `Retry-After` while the variant is pending; 422 `variant_failed` when processing failed for
 /// good; 416; 503 when the store is unavailable.
-pub async fn content(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result<Response, ApiError> {
-    let record = owned(state, ctx, req).await?;
+pub async fn content(
+    state: &AppState,
+    ctx: &Ctx,
+    caller: Caller,
+    req: &Request<Incoming>,
+) -> Result<Response, ApiError> {
+    let record = owned(state, ctx, caller).await?;
     let variant = req.uri().query().and_then(|q| q.split('&').find_map(|p| p.strip_prefix("variant=")));
     let served = match variant {
         None => Served {
@@ -574,8 +573,8 @@ fn set_headers(response: &mut Response, headers: Vec<(header::HeaderName, String
 ///
 /// # Errors
 /// 401; 404; 503 when the store is unavailable.
-pub async fn delete(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result<Response, ApiError> {
-    let record = owned(state, ctx, req).await?;
+pub async fn delete(state: &AppState, ctx: &Ctx, caller: Caller) -> Result<Response, ApiError> {
+    let record = owned(state, ctx, caller).await?;
     state.pipeline.delete(record).await?;
     Ok(status_only(StatusCode::NO_CONTENT))
 }

@@ -1,19 +1,6 @@
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{ADMIN_TOKEN, JWT, UPLOAD, assert_problem, spawn_app};
-
-/// Every /admin endpoint refuses a missing or wrong token with 401 and a Bearer challenge.
-#[tokio::test]
-async fn admin_endpoints_require_the_admin_token() {
-    let app = spawn_app().await;
-    for path in ["/admin/secrets", &format!("/admin/jobs/{}", uuid::Uuid::now_v7())] {
-        let response = app.client.get(format!("{}{path}", app.admin)).send().await.expect("request");
-        assert_eq!(response.headers()["www-authenticate"], "Bearer");
-        assert_problem(response, 401, "unauthorized").await;
-        let response = app.client.get(format!("{}{path}", app.admin)).bearer_auth(JWT).send().await.expect("request");
-        assert_problem(response, 401, "unauthorized").await;
-    }
-}
+use crate::helpers::{ADMIN_TOKEN, JWT, UPLOAD, spawn_app};
 
 /// The admin routes are not reachable on the public listener.
 #[tokio::test]

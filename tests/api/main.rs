@@ -24,6 +24,7 @@ mod options;
 mod overload;
 mod photos;
 mod rotation;
+mod route_access;
 mod shutdown;
 mod supervision;
 mod templates;

@@ -560,7 +560,7 @@ fn job_runner_handle(
     kinds.extend(upload_jobs::kinds(&UploadKindDeps {
         pipeline: pipeline.clone(),
         sweep_every: Duration::from_secs(settings.uploads.sweep_secs),
-        photo: gantry_actors::uploads::photo::PhotoDeps {
+        photo: gantry_actors::uploads::photo_job::PhotoDeps {
             uploads: Arc::clone(&backends.uploads),
             objects: Arc::clone(&backends.objects),
             settings: Arc::new(settings.photos.photos()),

@@ -21,7 +21,8 @@
 //! - [`validate`]: the validating body stream (size, type sniffing, PDF active content, idle, SHA-256).
 //! - [`removal`]: the `uploads.remove_object` job's name, retries and arguments.
 //! - [`jobs`]: the upload job kinds (sweep, object removal, aborting unfinished writes, photos).
-//! - [`photo`]: the `uploads.photo` job: bounded decoding, metadata stripped, re-encoded variants.
+//! - [`photo`]: photo variants: bounded decoding, metadata stripped, re-encoded variants.
+//! - [`photo_job`]: the `uploads.photo` job's handler around [`photo`].
 
 pub mod digest;
 pub mod download;
@@ -33,6 +34,7 @@ pub mod media;
 pub mod names;
 pub mod pdf;
 pub mod photo;
+pub mod photo_job;
 pub mod pipeline;
 pub mod ranges;
 pub mod receive;

@@ -8,7 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::handle::UploadPipelineHandle;
-use super::photo::{self, PhotoDeps, PhotoJob};
+use super::photo;
+use super::photo_job::{PhotoDeps, PhotoJob};
 use super::removal::{REMOVE_OBJECT, REMOVE_OBJECT_ATTEMPTS, REMOVE_OBJECT_BACKOFF};
 use crate::jobs::kinds::{HOUSEKEEPING_BACKOFF, MAINTENANCE_QUEUE};
 use crate::jobs::runner::{Backoff, JobFailure, JobHandler, KindSpec};

@@ -1,7 +1,6 @@
 //! The hyper gateway: two listeners (public API, private admin), a thin router, and handlers that reach state
-//! only through its owners: actor handles, owner objects and read-only views held in [`AppState`]. The one
-//! exception, the upload byte stream to and from the object store, is marked in `uploads.rs` and on
-//! [`state::Shared::objects`].
+//! only through its owners: actor handles, owner objects and read-only views held in [`AppState`] (an
+//! upload's bytes too: `uploads.rs` hands the body stream to the upload owner, which streams it to the store).
 //!
 //! Imports run one way, top to bottom (no module imports one that imports it):
 //!

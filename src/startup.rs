@@ -32,8 +32,9 @@ use gantry_actors::sessions::registry::{self as session_registry, RegistryDeps};
 use gantry_actors::sessions::{RevocationView, SessionRegistryHandle};
 use gantry_actors::supervisor::{RestartBudget, RootSupervisor, SupervisorArgs, SupervisorMsg};
 use gantry_actors::telemetry::Mailbox;
-use gantry_actors::uploads::bytes::ObjectBytes;
-use gantry_actors::uploads::pipeline::{self as upload_pipeline, PipelineDeps, UploadPipelineHandle};
+use gantry_actors::uploads::handle::UploadPipelineHandle;
+use gantry_actors::uploads::jobs::{self as upload_jobs, UploadKindDeps};
+use gantry_actors::uploads::pipeline::{self as upload_pipeline, PipelineDeps};
 use ractor::{Actor, ActorRef};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
@@ -330,6 +331,7 @@ impl Application {
                 instance: instance_id,
                 live_within: Duration::from_secs(settings.rotation.live_within_secs),
                 max_in_flight_per_client: settings.uploads.max_in_flight_per_client,
+                body_idle_timeout: Duration::from_secs(settings.uploads.body_idle_timeout_secs),
                 photos: Arc::new(settings.photos.photos()),
                 mailbox: Mailbox::new(upload_pipeline::NAME, settings.actors.mailbox_capacity),
             },
@@ -422,8 +424,6 @@ impl Application {
             pipeline,
             options,
             readiness,
-            // The one exception to owner-only state: the upload byte path (see `gantry_actors::uploads::bytes`).
-            objects: ObjectBytes::new(Arc::clone(&backends.objects)),
             metrics,
         });
         Ok(Self { http, admin, state, backends, supervisor, fatal, runner })
@@ -550,20 +550,22 @@ fn job_runner_handle(
     let jobs = &settings.jobs;
     let mut kinds = job_kinds::standard(&KindDeps {
         jobs: Arc::clone(&backends.jobs),
-        pipeline: pipeline.clone(),
         keep_finished: Duration::from_secs(jobs.keep_finished_secs),
         prune_every: Duration::from_secs(jobs.prune_every_secs),
-        sweep_every: Duration::from_secs(settings.uploads.sweep_secs),
         sessions: Arc::clone(&backends.sessions),
         accounts: Arc::clone(&backends.accounts),
         session_lifetime: Duration::from_secs(settings.sessions.absolute_ttl_days * 24 * 3600)
             + Duration::from_secs(settings.sessions.access_ttl_secs),
-        photo: gantry_actors::uploads::photo::PhotoDeps {
+    });
+    kinds.extend(upload_jobs::kinds(&UploadKindDeps {
+        pipeline: pipeline.clone(),
+        sweep_every: Duration::from_secs(settings.uploads.sweep_secs),
+        photo: gantry_actors::uploads::photo_job::PhotoDeps {
             uploads: Arc::clone(&backends.uploads),
             objects: Arc::clone(&backends.objects),
             settings: Arc::new(settings.photos.photos()),
         },
-    });
+    }));
     kinds.extend(crate::rotation::kinds(rotations));
     kinds.extend(job_kinds::drills());
     telemetry::registry::register_job_series(kinds.iter().map(|k| (k.kind, k.queue)));
@@ -581,7 +583,7 @@ fn job_runner_handle(
                     (job_kinds::MAINTENANCE_QUEUE.to_owned(), jobs.maintenance_concurrency),
                     // One rotation or rollback at a time (the fleet lock allows one anyway).
                     (crate::rotation::QUEUE.to_owned(), 1),
-                    (job_kinds::MEDIA_QUEUE.to_owned(), settings.photos.concurrency),
+                    (gantry_actors::uploads::photo::QUEUE.to_owned(), settings.photos.concurrency),
                 ],
             },
             mailbox: Mailbox::new(job_runner::NAME, settings.actors.mailbox_capacity),

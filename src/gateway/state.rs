@@ -1,6 +1,6 @@
 //! [`AppState`]: what handlers can reach — settings, actor handles, owners and read-only views. No storage
-//! port: every piece of state is reached through its owner. The one exception, the upload byte stream, is
-//! [`Shared::objects`] (see `gantry_actors::uploads::bytes`).
+//! port: every piece of state is reached through its owner (an upload's bytes too: the upload pipeline streams
+//! them into and out of the object store).
 
 use std::sync::Arc;
 
@@ -10,8 +10,7 @@ use gantry_actors::jobs::Jobs;
 use gantry_actors::readiness::Readiness;
 use gantry_actors::secrets::store::SecretStoreHandle;
 use gantry_actors::sessions::SessionRegistryHandle;
-use gantry_actors::uploads::bytes::ObjectBytes;
-use gantry_actors::uploads::pipeline::UploadPipelineHandle;
+use gantry_actors::uploads::handle::UploadPipelineHandle;
 use metrics_exporter_prometheus::PrometheusHandle;
 use uuid::Uuid;
 
@@ -38,16 +37,13 @@ pub struct Shared {
     pub accounts: Accounts,
     /// The jobs owner (job reads).
     pub jobs: Jobs,
-    /// The upload pipeline actor: admission, upload records and jobs, guest-token limits.
+    /// The upload owner: receiving and opening uploads (their bytes too), admission, records and jobs,
+    /// guest-token limits.
     pub pipeline: UploadPipelineHandle,
     /// The option cache actor: the catalog, templates, and the per-user create limit.
     pub options: OptionCacheHandle,
     /// The readiness owner (backend probes).
     pub readiness: Readiness,
-    /// THE EXCEPTION to owner-only state: the byte path from the request straight into the object store and
-    /// back out for downloads (`gateway/uploads.rs`). Narrowed to put/get/presign; nothing else about
-    /// uploads goes through it.
-    pub objects: ObjectBytes,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
 }

@@ -333,7 +333,7 @@ async fn abandoned_uploads_are_swept() {
     let id = uuid::Uuid::now_v7();
     let key = ObjectKey::parse(format!("uploads/{id}")).expect("key");
     let bytes: crate::helpers::ByteChunks = Box::pin(futures::stream::iter(vec![Ok(bytes::Bytes::from(png(100)))]));
-    app.state.objects.put(&key, bytes, Some(100), "image/png").await.expect("put");
+    app.backends.objects.put(&key, bytes, Some(100), "image/png").await.expect("put");
     let record = UploadRecord {
         id,
         owner: "user:crashed".into(),
@@ -361,13 +361,13 @@ async fn abandoned_uploads_are_swept() {
     assert_eq!(job["state"], "discarded", "{job}");
     assert_eq!(job["error"], "abandoned");
     // The object goes in the `uploads.remove_object` job stored with the failure, moments later.
-    let mut object = app.state.objects.get(&key, None).await;
+    let mut object = app.backends.objects.get(&key, None).await;
     for _ in 0..60 {
         if matches!(object, Err(gantry_actors::ports::objects::ObjectStoreError::NotFound)) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        object = app.state.objects.get(&key, None).await;
+        object = app.backends.objects.get(&key, None).await;
     }
     assert!(matches!(object, Err(gantry_actors::ports::objects::ObjectStoreError::NotFound)));
 }
@@ -420,7 +420,7 @@ async fn an_upload_failed_by_the_sweep_is_not_stored_afterwards() {
         error: Some("abandoned".into()),
         ..record.clone()
     };
-    let removal = gantry_actors::jobs::kinds::remove_object_job(&key, record.id);
+    let removal = gantry_actors::uploads::removal::remove_object_job(&key, record.id);
     assert!(app.backends.uploads.update_upload_enqueueing(&failed, &removal).await.expect("the sweep's write"));
     swept.notify_one();
 
@@ -428,13 +428,13 @@ async fn an_upload_failed_by_the_sweep_is_not_stored_afterwards() {
     assert_problem(response, 409, "upload_abandoned").await;
     let stored = app.backends.uploads.get_upload(record.id).await.expect("get").expect("the record stays");
     assert_eq!(stored, failed, "the sweep's end stands");
-    let mut object = app.state.objects.get(&key, None).await;
+    let mut object = app.backends.objects.get(&key, None).await;
     for _ in 0..60 {
         if matches!(object, Err(gantry_actors::ports::objects::ObjectStoreError::NotFound)) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        object = app.state.objects.get(&key, None).await;
+        object = app.backends.objects.get(&key, None).await;
     }
     assert!(matches!(object, Err(gantry_actors::ports::objects::ObjectStoreError::NotFound)), "the bytes are removed");
 }

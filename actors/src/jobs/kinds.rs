@@ -1,5 +1,6 @@
-//! The job kinds the runner knows: their names, queues, attempts, backoff, timeouts, periods, and what each
-//! does. Start-up builds the table ([`standard`], plus [`drills`] in chaos builds) from the settings.
+//! The generic job kinds the runner knows: their names, queues, attempts, backoff, timeouts, periods, and what
+//! each does. Start-up builds the table ([`standard`], the domains' own kinds such as
+//! `uploads::jobs::kinds`, plus [`drills`] in chaos builds) from the settings.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,43 +12,13 @@ use time::OffsetDateTime;
 use super::runner::{Backoff, JobFailure, JobHandler, KindSpec};
 use crate::ports::accounts::{AccountStore, RevocationNotice};
 use crate::ports::jobs::{Job, JobStore, NewJob};
-use crate::ports::objects::ObjectKey;
 use crate::ports::sessions::SessionStore;
-use crate::uploads::photo::{self, PhotoDeps, PhotoJob};
-use crate::uploads::pipeline::UploadPipelineHandle;
 
 /// The queue of housekeeping kinds (sweeps and pruning), so they never wait behind user work.
 pub const MAINTENANCE_QUEUE: &str = "maintenance";
 
 /// Prunes finished jobs (periodic).
 pub const PRUNE_JOBS: &str = "jobs.prune";
-/// Fails uploads abandoned by a crashed instance (periodic).
-pub const SWEEP_UPLOADS: &str = "uploads.sweep";
-/// Writes an image upload's variants (enqueued with the write that marks the upload stored).
-pub const PHOTO: &str = photo::KIND;
-/// The queue of photo jobs (CPU-heavy; its own, small concurrency).
-pub const MEDIA_QUEUE: &str = photo::QUEUE;
-
-/// Removes a failed or deleted upload's object (and any unfinished multipart upload of its key), retried
-/// through an object store outage: enqueued in the same transaction as the write that fails or deletes the
-/// upload.
-pub const REMOVE_OBJECT: &str = "uploads.remove_object";
-/// `uploads.remove_object`'s attempts: with [`REMOVE_OBJECT_BACKOFF`] they span about 25 minutes of outage.
-pub const REMOVE_OBJECT_ATTEMPTS: u32 = 10;
-/// `uploads.remove_object`'s backoff: 10 s doubling up to 5 minutes.
-pub const REMOVE_OBJECT_BACKOFF: Backoff = Backoff { base: Duration::from_secs(10), max: Duration::from_secs(300) };
-
-/// The `uploads.remove_object` job for the object under `key` of upload `upload_id`.
-#[must_use]
-pub fn remove_object_job(key: &ObjectKey, upload_id: uuid::Uuid) -> NewJob {
-    let args = serde_json::json!({ "key": key.as_str(), "upload_id": upload_id });
-    NewJob { max_attempts: REMOVE_OBJECT_ATTEMPTS, ..NewJob::new(REMOVE_OBJECT, MAINTENANCE_QUEUE, args) }
-}
-
-/// Aborts unfinished writes in the object store (S3 multipart uploads, temporary files) older than the
-/// upload abandon deadline, which a crash mid-upload leaves (periodic, every `uploads.sweep_secs`).
-pub const ABORT_INCOMPLETE: &str = "uploads.abort_incomplete";
-
 /// Prunes ended sessions and per-user revocation epochs that can no longer reject anything (periodic, every
 /// `jobs.prune_every_secs`).
 pub const PRUNE_SESSIONS: &str = "sessions.prune";
@@ -85,14 +56,10 @@ pub fn revocation_evidence_job(notice: &RevocationNotice) -> NewJob {
 pub struct KindDeps {
     /// The job store (pruning).
     pub jobs: Arc<dyn JobStore>,
-    /// The upload pipeline (the sweep).
-    pub pipeline: UploadPipelineHandle,
     /// Finished jobs older than this are pruned.
     pub keep_finished: Duration,
     /// How often finished jobs are pruned.
     pub prune_every: Duration,
-    /// How often abandoned uploads are swept.
-    pub sweep_every: Duration,
     /// Sessions (pruning).
     pub sessions: Arc<dyn SessionStore>,
     /// Users and their epochs (pruning).
@@ -100,12 +67,10 @@ pub struct KindDeps {
     /// The longest a session's tokens can be accepted after it was created (absolute lifetime plus one
     /// access token's lifetime): an epoch older than this rejects nothing more.
     pub session_lifetime: Duration,
-    /// What photo processing reads and writes.
-    pub photo: PhotoDeps,
 }
 
 /// Housekeeping backoff: a few seconds, then up to a minute.
-const HOUSEKEEPING_BACKOFF: Backoff = Backoff { base: Duration::from_secs(5), max: Duration::from_secs(60) };
+pub const HOUSEKEEPING_BACKOFF: Backoff = Backoff { base: Duration::from_secs(5), max: Duration::from_secs(60) };
 
 /// The kinds every instance runs.
 #[must_use]
@@ -121,33 +86,6 @@ pub fn standard(deps: &KindDeps) -> Vec<KindSpec> {
             handler: Arc::new(PruneJobs { jobs: Arc::clone(&deps.jobs), keep: deps.keep_finished }),
         },
         KindSpec {
-            kind: SWEEP_UPLOADS,
-            queue: MAINTENANCE_QUEUE,
-            max_attempts: 3,
-            backoff: HOUSEKEEPING_BACKOFF,
-            timeout: Duration::from_secs(120),
-            every: Some(deps.sweep_every),
-            handler: Arc::new(SweepUploads { pipeline: deps.pipeline.clone() }),
-        },
-        KindSpec {
-            kind: REMOVE_OBJECT,
-            queue: MAINTENANCE_QUEUE,
-            max_attempts: REMOVE_OBJECT_ATTEMPTS,
-            backoff: REMOVE_OBJECT_BACKOFF,
-            timeout: Duration::from_secs(60),
-            every: None,
-            handler: Arc::new(RemoveObject { pipeline: deps.pipeline.clone() }),
-        },
-        KindSpec {
-            kind: ABORT_INCOMPLETE,
-            queue: MAINTENANCE_QUEUE,
-            max_attempts: 3,
-            backoff: HOUSEKEEPING_BACKOFF,
-            timeout: Duration::from_secs(120),
-            every: Some(deps.sweep_every),
-            handler: Arc::new(AbortIncomplete { pipeline: deps.pipeline.clone() }),
-        },
-        KindSpec {
             kind: PRUNE_SESSIONS,
             queue: MAINTENANCE_QUEUE,
             max_attempts: 3,
@@ -159,16 +97,6 @@ pub fn standard(deps: &KindDeps) -> Vec<KindSpec> {
                 accounts: Arc::clone(&deps.accounts),
                 lifetime: deps.session_lifetime,
             }),
-        },
-        KindSpec {
-            kind: PHOTO,
-            queue: MEDIA_QUEUE,
-            max_attempts: photo::MAX_ATTEMPTS,
-            backoff: Backoff { base: Duration::from_secs(2), max: Duration::from_secs(60) },
-            // A 50 MP photo takes seconds; a stuck store call is cut off here.
-            timeout: Duration::from_secs(300),
-            every: None,
-            handler: Arc::new(PhotoJob::new(deps.photo.clone())),
         },
     ];
     for kind in [REVOKE_ALL, REVOKE_USER] {
@@ -206,38 +134,6 @@ impl JobHandler for PruneJobs {
         let before = OffsetDateTime::now_utc() - self.keep;
         let pruned = self.jobs.prune_finished(before).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
         Ok(Some(serde_json::json!({ "pruned": pruned })))
-    }
-}
-
-/// `uploads.sweep`: fails uploads left `receiving` past the abandon deadline.
-struct SweepUploads {
-    pipeline: UploadPipelineHandle,
-}
-
-#[async_trait]
-impl JobHandler for SweepUploads {
-    async fn run(&self, _job: &Job) -> Result<Option<serde_json::Value>, JobFailure> {
-        let swept = self.pipeline.sweep().await.map_err(|e| JobFailure::Retry(e.to_string()))?;
-        Ok(Some(serde_json::json!({ "abandoned": swept })))
-    }
-}
-
-/// `uploads.remove_object`: deletes the object under `args.key` (absent is done), retried while the store
-/// fails.
-struct RemoveObject {
-    pipeline: UploadPipelineHandle,
-}
-
-#[async_trait]
-impl JobHandler for RemoveObject {
-    async fn run(&self, job: &Job) -> Result<Option<serde_json::Value>, JobFailure> {
-        let key = job.args["key"]
-            .as_str()
-            .and_then(|k| ObjectKey::parse(k).ok())
-            .ok_or_else(|| JobFailure::Discard("the job names no valid object key".to_owned()))?;
-        let upload = job.args["upload_id"].as_str().and_then(|id| uuid::Uuid::parse_str(id).ok());
-        let removed = self.pipeline.remove_object(&key, upload).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
-        Ok(Some(serde_json::json!({ "key": key.as_str(), "removed": removed })))
     }
 }
 
@@ -299,22 +195,6 @@ impl JobHandler for RevocationEvidence {
             .and_then(|ms| OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok())
             .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
         Ok(Some(serde_json::json!({ "not_before": not_before, "active_sessions": count })))
-    }
-}
-
-/// `uploads.abort_incomplete`: aborts the object store's unfinished writes older than the abandon deadline.
-struct AbortIncomplete {
-    pipeline: UploadPipelineHandle,
-}
-
-#[async_trait]
-impl JobHandler for AbortIncomplete {
-    async fn run(&self, _job: &Job) -> Result<Option<serde_json::Value>, JobFailure> {
-        let aborted = self.pipeline.abort_incomplete().await.map_err(|e| JobFailure::Retry(e.to_string()))?;
-        if aborted > 0 {
-            tracing::info!(aborted, "aborted unfinished uploads in the object store");
-        }
-        Ok(Some(serde_json::json!({ "aborted": aborted })))
     }
 }
 

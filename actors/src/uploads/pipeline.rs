@@ -1,32 +1,25 @@
-//! The upload pipeline actor: the single owner of upload jobs. It admits uploads (bounded: at most
-//! `max_in_flight` per instance, the rest are refused so the gateway answers 503), records each upload and its
-//! job, finishes them (stored, or failed with a reason and the object removed), deletes uploads, and sweeps
-//! uploads left `receiving` by a crash.
+//! The upload pipeline actor: the single writer of upload records and their jobs. It records each admitted
+//! upload and its job, finishes them (stored, or failed with a reason and the object removed by a job stored
+//! with the failure), deletes uploads, and sweeps uploads left `receiving` by a crash.
 //!
-//! The bytes themselves never pass through the mailbox: the request task streams them through validation
-//! into the object store (all or nothing) between `admit` and `finish`. The admission permit travels with
-//! the request and is released when it drops, whatever happens to the request.
-//!
-//! The handle also answers the reads of upload records (an owner's count, one record) straight from the store,
-//! without a mailbox round-trip, and holds the per-address limit on guest upload tokens.
+//! Its mailbox serialises the database writes only: the bytes never pass through it (the request task
+//! streams them, see [`super::receive`]), and admission (the ledger of uploads in flight) and the reads live
+//! in its handle ([`super::handle`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use time::OffsetDateTime;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
-use crate::accounts::limiter::FailureLimiter;
-use crate::handle::{ActorSlot, CallError};
+use crate::handle::CallError;
 use crate::ports::Unavailable;
 use crate::ports::jobs::{Job, JobState, JobStore, JobUpdate};
 use crate::ports::objects::{ObjectKey, ObjectStore};
 use crate::ports::rotations::Fleet;
 use crate::ports::uploads::UploadStore;
 pub use crate::ports::uploads::{UploadRecord, UploadStatus, VariantRecord, VariantState};
-use crate::supervisor::ChildSpec;
 use crate::telemetry::Mailbox;
 use crate::uploads::photo::{self, PhotoSettings};
 
@@ -69,67 +62,6 @@ pub enum PipelineError {
 impl From<Unavailable> for PipelineError {
     fn from(e: Unavailable) -> Self {
         Self::Unavailable(e.0)
-    }
-}
-
-/// An admitted upload: its record (status `receiving`) and its object key. Holding it holds one of the
-/// instance's upload slots.
-#[derive(Debug)]
-pub struct Admission {
-    /// The upload's record.
-    pub record: UploadRecord,
-    /// Where its bytes go.
-    pub key: ObjectKey,
-    /// Whether a file of the owner's quota was reserved for it (given back if the upload fails).
-    reserved: bool,
-    _permit: OwnedSemaphorePermit,
-    _client: ClientSlots,
-}
-
-/// The per-client share of the upload slots: uploads in progress per key (an uploader, a client address).
-/// Only keys with an upload in progress have an entry, so the map holds at most twice `max_in_flight` keys.
-#[derive(Debug, Default)]
-struct ClientCounts(std::sync::Mutex<std::collections::HashMap<String, usize>>);
-
-/// One upload's places in [`ClientCounts`], given back when dropped (with its admission).
-#[derive(Debug)]
-struct ClientSlots {
-    counts: Arc<ClientCounts>,
-    keys: Vec<String>,
-}
-
-impl ClientCounts {
-    /// Takes a place for every key, or none when one of them already has `limit`.
-    fn take(self: &Arc<Self>, keys: Vec<String>, limit: usize) -> Option<ClientSlots> {
-        let mut counts = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if keys.iter().any(|k| counts.get(k).copied().unwrap_or(0) >= limit) {
-            return None;
-        }
-        for key in &keys {
-            *counts.entry(key.clone()).or_default() += 1;
-        }
-        Some(ClientSlots { counts: Arc::clone(self), keys })
-    }
-}
-
-impl Drop for ClientSlots {
-    fn drop(&mut self) {
-        let mut counts = self.counts.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for key in &self.keys {
-            if let Some(n) = counts.get_mut(key) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    counts.remove(key);
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Admission {
-    fn drop(&mut self) {
-        // Also when the request is dropped mid-upload (deadline, shutdown): the slot and the gauge go back.
-        metrics::gauge!("gantry_uploads_in_flight").decrement(1.0);
     }
 }
 
@@ -214,6 +146,8 @@ pub struct PipelineDeps {
     pub live_within: Duration,
     /// Uploads in progress at once per uploader and per client address (each).
     pub max_in_flight_per_client: usize,
+    /// How long an upload's body may send nothing before it is refused (`uploads.body_idle_timeout_secs`).
+    pub body_idle_timeout: Duration,
     /// Which stored uploads get photo variants (and which).
     pub photos: Arc<PhotoSettings>,
     /// Mailbox counter shared with the handle.
@@ -229,7 +163,8 @@ pub struct PipelineState {
     deps: PipelineDeps,
 }
 
-fn count(outcome: &str) {
+/// Counts an upload's outcome (`gantry_uploads_total`).
+pub(crate) fn count(outcome: &str) {
     metrics::counter!("gantry_uploads_total", "outcome" => outcome.to_owned()).increment(1);
 }
 
@@ -313,7 +248,7 @@ impl PipelineState {
                     // now (or this instance dying) cannot leave the bytes behind for good.
                     let key = ObjectKey::parse(record.object_key.clone())
                         .map_err(|e| PipelineError::Storage(e.to_string()))?;
-                    let job = crate::jobs::kinds::remove_object_job(&key, record.id);
+                    let job = super::removal::remove_object_job(&key, record.id);
                     self.deps.uploads.update_upload_enqueueing(&record, &job).await?
                 } else {
                     self.deps.uploads.update_upload(&record).await?
@@ -369,7 +304,7 @@ impl PipelineState {
                 // The owner asked for the upload to go, and it goes now; its bytes follow when the store is
                 // back, by a retried job stored with the deletion (both or neither).
                 tracing::warn!(upload_id = %record.id, error = %e, "object store refused a delete; removing the object by a job");
-                let job = crate::jobs::kinds::remove_object_job(&key, record.id);
+                let job = super::removal::remove_object_job(&key, record.id);
                 self.deps.uploads.delete_upload_enqueueing(record.id, &job).await?;
             }
         }
@@ -462,200 +397,5 @@ impl Actor for UploadPipeline {
             }
         }
         Ok(())
-    }
-}
-
-/// The typed handle the gateway holds.
-#[derive(Clone)]
-pub struct UploadPipelineHandle {
-    slot: Arc<ActorSlot<UploadPipelineMsg>>,
-    deps: PipelineDeps,
-    slots: Arc<Semaphore>,
-    max_in_flight: usize,
-    /// Guest tokens issued per client address (per hour).
-    guest_tokens: Arc<FailureLimiter>,
-    /// Uploads in progress per uploader and per client address.
-    clients: Arc<ClientCounts>,
-}
-
-impl std::fmt::Debug for UploadPipelineHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UploadPipelineHandle").field("slot", &self.slot).finish_non_exhaustive()
-    }
-}
-
-impl UploadPipelineHandle {
-    /// A handle admitting at most `max_in_flight` uploads at once and issuing at most
-    /// `guest_tokens_per_hour` guest tokens per client address; the actor is started by the supervisor
-    /// from [`Self::child_spec`]. `deps.mailbox` is replaced by the slot's.
-    ///
-    /// # Panics
-    /// If `guest_tokens_per_hour` is zero (settings validation refuses that at start-up).
-    #[must_use]
-    pub fn new(
-        mut deps: PipelineDeps,
-        max_in_flight: usize,
-        guest_tokens_per_hour: u32,
-        mailbox_capacity: usize,
-        call_timeout: Duration,
-    ) -> Self {
-        let slot = ActorSlot::new(NAME, mailbox_capacity, call_timeout);
-        deps.mailbox = slot.mailbox();
-        let max_in_flight = max_in_flight.max(1);
-        let guest_tokens = Arc::new(FailureLimiter::new(guest_tokens_per_hour, Duration::from_secs(3600), 100_000));
-        Self {
-            slot,
-            deps,
-            slots: Arc::new(Semaphore::new(max_in_flight)),
-            max_in_flight,
-            guest_tokens,
-            clients: Arc::default(),
-        }
-    }
-
-    /// Counts a guest token for `address`, or refuses it when the address has had its share this hour.
-    ///
-    /// # Errors
-    /// [`PipelineError::GuestTokenLimit`].
-    pub fn allow_guest_token(&self, address: &str) -> Result<(), PipelineError> {
-        let now = std::time::Instant::now();
-        self.guest_tokens.check(address, now).map_err(|retry_after| PipelineError::GuestTokenLimit { retry_after })?;
-        // The limiter counts "failures"; here every issued token counts against the address's window.
-        self.guest_tokens.record_failure(address, now);
-        Ok(())
-    }
-
-    /// Upload `id`'s record, if there is one.
-    ///
-    /// # Errors
-    /// [`PipelineError::Unavailable`].
-    pub async fn get(&self, id: Uuid) -> Result<Option<UploadRecord>, PipelineError> {
-        Ok(self.deps.uploads.get_upload(id).await?)
-    }
-
-    /// The variants of upload `id` (none for a non-image).
-    ///
-    /// # Errors
-    /// [`PipelineError::Unavailable`].
-    pub async fn variants(&self, id: Uuid) -> Result<Vec<VariantRecord>, PipelineError> {
-        Ok(self.deps.uploads.variants(id).await?)
-    }
-
-    /// Admits an upload: takes a place in the client's share (per uploader and per `address`) and a slot (or
-    /// refuses at either capacity), reserves one file of `max_files` (a guest
-    /// token's quota; atomically, so concurrent uploads of one token cannot overshoot) and records it with its
-    /// job.
-    ///
-    /// # Errors
-    /// [`PipelineError::ClientAtCapacity`], [`PipelineError::AtCapacity`], [`PipelineError::QuotaExceeded`], or
-    /// the stores / actor are unavailable.
-    pub async fn admit(
-        &self,
-        owner: String,
-        address: &str,
-        filename: Option<String>,
-        max_files: Option<u32>,
-    ) -> Result<Admission, PipelineError> {
-        // The client's share first: a client at its share is told so (429) even when the instance has room.
-        let keys = vec![owner.clone(), format!("address:{address}")];
-        let client = self.clients.take(keys, self.deps.max_in_flight_per_client.max(1)).ok_or_else(|| {
-            count("client_at_capacity");
-            PipelineError::ClientAtCapacity
-        })?;
-        let permit = Arc::clone(&self.slots).try_acquire_owned().map_err(|_| {
-            count("overloaded");
-            PipelineError::AtCapacity
-        })?;
-        let (record, key) =
-            self.slot.call(|reply| UploadPipelineMsg::Begin { owner, filename, max_files, reply }).await??;
-        metrics::gauge!("gantry_uploads_in_flight").increment(1.0);
-        Ok(Admission { record, key, reserved: max_files.is_some(), _permit: permit, _client: client })
-    }
-
-    /// Finishes an admitted upload (the slot is released when `admission` drops, here).
-    ///
-    /// # Errors
-    /// The stores or the actor are unavailable.
-    pub async fn finish(&self, admission: Admission, outcome: Outcome) -> Result<UploadRecord, PipelineError> {
-        let record = admission.record.clone();
-        let reserved = admission.reserved;
-        let result = self.slot.call(|reply| UploadPipelineMsg::Finish { record, outcome, reserved, reply }).await?;
-        drop(admission);
-        result
-    }
-
-    /// Deletes an upload's object and record.
-    ///
-    /// # Errors
-    /// The stores or the actor are unavailable.
-    pub async fn delete(&self, record: UploadRecord) -> Result<(), PipelineError> {
-        self.slot.call(|reply| UploadPipelineMsg::Delete { record, reply }).await?
-    }
-
-    /// Fails the uploads left `receiving` longer than the abandon deadline; returns how many.
-    ///
-    /// # Errors
-    /// [`PipelineError`] when the stores fail, or [`CallError`]-derived errors when the actor is down.
-    pub async fn sweep(&self) -> Result<usize, PipelineError> {
-        self.slot.call(|reply| UploadPipelineMsg::Sweep { reply }).await?
-    }
-
-    /// Removes the object under `key` of upload `upload` (the `uploads.remove_object` job): straight to the
-    /// object store, not through the mailbox, as the job runner already bounds how many run at once. Returns
-    /// `false` and keeps the object when the upload is `stored` after all (an instance taken for dead by the
-    /// sweep finished it meanwhile).
-    ///
-    /// # Errors
-    /// [`PipelineError::Storage`] when the store failed, [`PipelineError::Unavailable`] when the record cannot
-    /// be read (the job retries).
-    pub async fn remove_object(&self, key: &ObjectKey, upload: Option<Uuid>) -> Result<bool, PipelineError> {
-        if let Some(id) = upload
-            && let Some(record) = self.deps.uploads.get_upload(id).await?
-            && record.status == UploadStatus::Stored
-        {
-            return Ok(false);
-        }
-        let storage = |e: crate::ports::objects::ObjectStoreError| PipelineError::Storage(e.to_string());
-        // A `put` cut off by the outage may have left an unfinished multipart upload of the key.
-        self.deps.objects.abort_incomplete_of(key).await.map_err(storage)?;
-        self.deps.objects.delete(key).await.map_err(storage)?;
-        Ok(true)
-    }
-
-    /// Aborts the unfinished writes in the object store older than the abandon deadline (the periodic
-    /// `uploads.abort_incomplete` job): no upload runs that long, so a crash left them. Returns how many.
-    ///
-    /// # Errors
-    /// [`PipelineError::Storage`] when the store failed (the job retries).
-    pub async fn abort_incomplete(&self) -> Result<u64, PipelineError> {
-        let cutoff = OffsetDateTime::now_utc() - self.deps.abandon_after;
-        self.deps.objects.abort_incomplete(cutoff).await.map_err(|e| PipelineError::Storage(e.to_string()))
-    }
-
-    /// Uploads in progress now.
-    #[must_use]
-    pub fn in_flight(&self) -> usize {
-        self.max_in_flight.saturating_sub(self.slots.available_permits())
-    }
-
-    /// Whether the actor runs right now (readiness).
-    #[must_use]
-    pub fn is_running(&self) -> bool {
-        self.slot.current().is_some()
-    }
-
-    /// Makes the actor panic (supervision tests, chaos drills).
-    ///
-    /// # Errors
-    /// The actor is not running or overloaded.
-    #[cfg(any(test, feature = "chaos"))]
-    pub fn inject_panic(&self) -> Result<(), CallError> {
-        self.slot.cast(UploadPipelineMsg::InjectPanic)
-    }
-
-    /// How the supervisor starts (and restarts) the actor.
-    #[must_use]
-    pub fn child_spec(&self) -> ChildSpec {
-        self.slot.child_spec::<UploadPipeline>(self.deps.clone())
     }
 }

@@ -1,0 +1,264 @@
+//! The validating stream: an upload's body on its way into the object store, checked chunk by chunk and never
+//! buffered whole. It enforces the size limit (refused the moment it is exceeded), decides the type from the
+//! first bytes against the allowlist and the declared `Content-Type`, scans PDFs for active content, refuses a
+//! body that sends nothing for the idle timeout, hashes (SHA-256) what passes, and counts every chunk into the
+//! upload's ledger entry. A refusal is an `Err` item, which makes the store's all-or-nothing `put` discard
+//! what it had; what the stream learned (or why it refused) is read back through [`Learned`].
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::Stream;
+use sha2::{Digest, Sha256};
+
+use super::ledger::Progress;
+use super::media::{self, MediaType, SNIFF_LEN, Sniff};
+use super::pdf::ActiveContentScanner;
+
+/// Why the stream refused the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyRefusal {
+    /// More than the uploader's largest file.
+    TooLarge,
+    /// Not an allowed file type.
+    Unsupported,
+    /// The bytes contradict the declared `Content-Type`.
+    Mismatch,
+    /// The body failed (the client went away).
+    ClientAborted,
+    /// Nothing arrived for the idle timeout.
+    Stalled,
+    /// A PDF carrying active content (`/JavaScript`, `/OpenAction`, …).
+    ActiveContent,
+}
+
+/// What the stream learned about the body.
+#[derive(Debug, Default)]
+pub(crate) struct Learned {
+    /// Why it refused, if it did.
+    pub(crate) refusal: Option<BodyRefusal>,
+    /// The type decided from the bytes.
+    pub(crate) media: Option<MediaType>,
+    /// Bytes that passed (set at the end of a body that was not refused).
+    pub(crate) size: u64,
+    /// Their SHA-256 (set at the end of a body that was not refused).
+    pub(crate) sha256: Option<[u8; 32]>,
+}
+
+/// The rules a body is checked against.
+#[derive(Debug, Clone)]
+pub(crate) struct Rules {
+    /// Largest accepted body.
+    pub(crate) max_bytes: u64,
+    /// Accepted types.
+    pub(crate) allowed: Vec<MediaType>,
+    /// The `Content-Type` the client declared.
+    pub(crate) declared: Option<String>,
+    /// How long the body may send nothing.
+    pub(crate) idle: Duration,
+}
+
+/// The body as a stream of chunks, validated on the way (see the module docs).
+pub(crate) struct Validating<S> {
+    body: Pin<Box<S>>,
+    rules: Rules,
+    prefix: Vec<u8>,
+    hasher: Option<Sha256>,
+    size: u64,
+    learned: Arc<Mutex<Learned>>,
+    /// Armed while the body has nothing for us; reset by every chunk.
+    idle_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Reads PDFs for active content as they stream (fed once the bytes are known to be a PDF).
+    pdf: ActiveContentScanner,
+    /// The upload's ledger entry: bytes and the instant of the last chunk.
+    progress: Arc<Progress>,
+}
+
+impl<S> Validating<S> {
+    /// Validates `body` against `rules`, counting into `progress`; the second half reads what it learned once
+    /// the stream is done.
+    pub(crate) fn new(body: S, rules: Rules, progress: Arc<Progress>) -> (Self, Arc<Mutex<Learned>>) {
+        let learned = Arc::new(Mutex::new(Learned::default()));
+        let stream = Self {
+            body: Box::pin(body),
+            rules,
+            prefix: Vec::with_capacity(SNIFF_LEN),
+            hasher: Some(Sha256::new()),
+            size: 0,
+            learned: Arc::clone(&learned),
+            idle_timer: None,
+            pdf: ActiveContentScanner::new(),
+            progress,
+        };
+        (stream, learned)
+    }
+
+    /// Whether the bytes were decided to be a PDF.
+    fn is_pdf(&self) -> bool {
+        self.learned.lock().unwrap_or_else(PoisonError::into_inner).media == Some(MediaType::Pdf)
+    }
+
+    fn refuse(&self, refusal: BodyRefusal) -> std::io::Error {
+        self.learned.lock().unwrap_or_else(PoisonError::into_inner).refusal = Some(refusal);
+        std::io::Error::other(format!("upload refused: {refusal:?}"))
+    }
+
+    fn decide(&mut self, at_end: bool) -> Result<(), std::io::Error> {
+        let mut learned = self.learned.lock().unwrap_or_else(PoisonError::into_inner);
+        if learned.media.is_some() {
+            return Ok(());
+        }
+        let sniffed = match media::sniff(&self.prefix) {
+            Sniff::Known(m) => m,
+            Sniff::NeedMore if !at_end => return Ok(()),
+            Sniff::NeedMore | Sniff::Unknown => {
+                drop(learned);
+                return Err(self.refuse(BodyRefusal::Unsupported));
+            }
+        };
+        match media::check(self.rules.declared.as_deref(), sniffed, &self.rules.allowed) {
+            Ok(m) => {
+                learned.media = Some(m);
+                Ok(())
+            }
+            Err(media::MediaError::Mismatch { .. }) => {
+                drop(learned);
+                Err(self.refuse(BodyRefusal::Mismatch))
+            }
+            Err(_) => {
+                drop(learned);
+                Err(self.refuse(BodyRefusal::Unsupported))
+            }
+        }
+    }
+}
+
+impl<S, E> Stream for Validating<S>
+where
+    S: Stream<Item = Result<Bytes, E>>,
+{
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            let chunk = match self.body.as_mut().poll_next(cx) {
+                Poll::Pending => {
+                    // A client that holds the connection open and sends nothing would keep its upload slot
+                    // for the whole upload deadline: after `idle` without a byte, the upload is refused.
+                    let idle = self.rules.idle;
+                    let timer = self.idle_timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                    if timer.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Some(Err(self.refuse(BodyRefusal::Stalled))));
+                    }
+                    return Poll::Pending;
+                }
+                Poll::Ready(None) => {
+                    if let Err(e) = self.decide(true) {
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                    if self.is_pdf() && self.pdf.finish().is_some() {
+                        return Poll::Ready(Some(Err(self.refuse(BodyRefusal::ActiveContent))));
+                    }
+                    let digest = self.hasher.take().map(|h| h.finalize().into());
+                    let mut learned = self.learned.lock().unwrap_or_else(PoisonError::into_inner);
+                    learned.size = self.size;
+                    learned.sha256 = digest;
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Some(Err(_))) => return Poll::Ready(Some(Err(self.refuse(BodyRefusal::ClientAborted)))),
+                Poll::Ready(Some(Ok(chunk))) => chunk,
+            };
+            self.idle_timer = None;
+            if chunk.is_empty() {
+                continue;
+            }
+            self.progress.advance(chunk.len());
+            self.size += chunk.len() as u64;
+            if self.size > self.rules.max_bytes {
+                return Poll::Ready(Some(Err(self.refuse(BodyRefusal::TooLarge))));
+            }
+            if self.prefix.len() < SNIFF_LEN {
+                let take = (SNIFF_LEN - self.prefix.len()).min(chunk.len());
+                self.prefix.extend_from_slice(&chunk[..take]);
+                if let Err(e) = self.decide(false) {
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+            if self.is_pdf() && self.pdf.feed(&chunk).is_some() {
+                return Poll::Ready(Some(Err(self.refuse(BodyRefusal::ActiveContent))));
+            }
+            if let Some(h) = self.hasher.as_mut() {
+                h.update(&chunk);
+            }
+            return Poll::Ready(Some(Ok(chunk)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::uploads::ledger::Ledger;
+
+    const PNG_HEAD: &[u8] = &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D];
+
+    fn rules(max_bytes: u64, declared: Option<&str>) -> Rules {
+        Rules {
+            max_bytes,
+            allowed: MediaType::ALL.to_vec(),
+            declared: declared.map(str::to_owned),
+            idle: Duration::from_secs(5),
+        }
+    }
+
+    /// Runs `chunks` through the stream as the store reads it; what passed, what it learned, and the bytes the ledger counted.
+    async fn run(chunks: Vec<&'static [u8]>, rules: Rules) -> (Vec<u8>, Learned, u64) {
+        let ledger = Arc::new(Ledger::new(1, 1));
+        let in_flight = ledger.admit("user:a", "10.0.0.1").expect("room");
+        let body = futures::stream::iter(chunks.into_iter().map(|c| Ok::<_, std::io::Error>(Bytes::from_static(c))));
+        let (mut stream, learned) = Validating::new(body, rules, Arc::clone(in_flight.progress()));
+        // Read as the store does: up to the first error, which aborts the write.
+        let mut passed = Vec::new();
+        while let Some(Ok(chunk)) = stream.next().await {
+            passed.extend_from_slice(&chunk);
+        }
+        let counted = ledger.snapshot()[0].bytes;
+        let learned = std::mem::take(&mut *learned.lock().expect("not poisoned"));
+        (passed, learned, counted)
+    }
+
+    /// A PNG passes whole: its type, size and SHA-256 are learned, its bytes counted in the ledger.
+    #[tokio::test]
+    async fn accepted_body_is_measured_and_hashed() {
+        let (passed, learned, counted) = run(vec![&PNG_HEAD[..5], &PNG_HEAD[5..], b"rest"], rules(100, None)).await;
+        assert_eq!(passed.len(), 16);
+        assert_eq!(learned.refusal, None);
+        assert_eq!((learned.media, learned.size, counted), (Some(MediaType::Png), 16, 16));
+        assert_eq!(learned.sha256, Some(Sha256::digest(&passed).into()));
+    }
+
+    /// The chunk that crosses the limit is refused, and nothing learned says the body was whole.
+    #[tokio::test]
+    async fn oversized_body_is_refused_at_the_crossing_chunk() {
+        let (passed, learned, _) = run(vec![PNG_HEAD, b"0123456789"], rules(20, None)).await;
+        assert_eq!(passed.len(), 12);
+        assert_eq!(learned.refusal, Some(BodyRefusal::TooLarge));
+        assert_eq!(learned.sha256, None);
+    }
+
+    /// Bytes that contradict the declared type, unknown bytes, and scripted PDFs are refused.
+    #[tokio::test]
+    async fn wrong_unknown_and_active_bodies_are_refused() {
+        let (_, mismatch, _) = run(vec![PNG_HEAD], rules(100, Some("application/pdf"))).await;
+        assert_eq!(mismatch.refusal, Some(BodyRefusal::Mismatch));
+        let (_, unknown, _) = run(vec![b"just some text here"], rules(100, None)).await;
+        assert_eq!(unknown.refusal, Some(BodyRefusal::Unsupported));
+        let (_, active, _) = run(vec![b"%PDF-1.7\n<< /OpenAction 5 0 R >>"], rules(100, None)).await;
+        assert_eq!(active.refusal, Some(BodyRefusal::ActiveContent));
+    }
+}

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use gantry_actors::accounts::Accounts;
-use gantry_actors::catalog::cache::OptionCacheHandle;
+use gantry_actors::catalog::handle::CatalogHandle;
 use gantry_actors::jobs::Jobs;
 use gantry_actors::readiness::Readiness;
 use gantry_actors::secrets::store::SecretStoreHandle;
@@ -40,8 +40,8 @@ pub struct Shared {
     pub jobs: Jobs,
     /// The upload pipeline actor: admission, upload records and jobs, guest-token limits.
     pub pipeline: UploadPipelineHandle,
-    /// The option cache actor: the catalog, templates, and the per-user create limit.
-    pub options: OptionCacheHandle,
+    /// The catalog service: option lists, moderation, templates and forms, and the per-user create limit.
+    pub catalog: CatalogHandle,
     /// The readiness owner (backend probes).
     pub readiness: Readiness,
     /// THE EXCEPTION to owner-only state: the byte path from the request straight into the object store and

@@ -14,6 +14,16 @@ use super::names::identity_key;
 pub use crate::ports::catalog::{AuditEntry, IdentityReport, Moderated, Moderation, ModerationError};
 use crate::ports::catalog::{CatalogOption, OptionKind};
 
+/// What a moderation change did, as the admin API reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModerationOutcome {
+    /// The store's report.
+    pub moderated: Moderated,
+    /// Stored forms (template titles) the change breaks, applied with `force`; they are flagged on
+    /// `/admin/templates` and served degraded (see `TemplateStatus`).
+    pub flagged: Vec<String>,
+}
+
 /// The plan of the identity upgrade.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct IdentityPlan {

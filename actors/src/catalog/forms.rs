@@ -131,3 +131,52 @@ pub fn empty_templates() -> Arc<RwLock<TemplateCache>> {
 pub(super) fn bundled() -> TemplateSet {
     TemplateSet::from_json(templates::document::BUNDLED).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::templates::document::Template;
+
+    /// Every category counts as known and engine-less except the default template's.
+    fn engines(_: &str) -> Option<bool> {
+        None
+    }
+
+    fn template(json: serde_json::Value) -> Template {
+        serde_json::from_value(json).expect("a valid template document")
+    }
+
+    /// A stored template that fails its own checks is left out alone: the others stay in use, and the one
+    /// left out is reported with its problems and its definition (to fix and re-import).
+    #[test]
+    fn a_failing_template_is_left_out_and_the_rest_stays() {
+        let mut set = bundled();
+        let kept_before = set.templates.len();
+        set.templates.push(template(serde_json::json!({"category": "Zeppelins", "blocks": [{"use": "nowhere"}]})));
+        let issues = templates::check(&set, &engines).expect_err("the extra template fails");
+        let (kept, degraded) = degrade(&set, issues, &engines).expect("only a template's own problems");
+        assert_eq!(kept.templates.len(), kept_before);
+        assert_eq!(degraded.len(), 1);
+        assert_eq!(degraded[0].template, "Zeppelins");
+        assert!(degraded[0].problems.iter().any(|p| p.code == "unknown_block"));
+        assert_eq!(degraded[0].definition.category, "Zeppelins");
+    }
+
+    /// A problem in a shared block is not one template's: nothing is left out, the caller falls back to the
+    /// bundled set.
+    #[test]
+    fn a_shared_block_problem_is_no_degraded_template() {
+        let mut set = bundled();
+        let duplicate = set.shared_blocks.first().cloned().expect("the bundled set has shared blocks");
+        set.shared_blocks.push(duplicate);
+        let issues = templates::check(&set, &engines).expect_err("a shared block is defined twice");
+        assert!(degrade(&set, issues, &engines).is_none());
+    }
+
+    /// The bundled set passes its checks (it is what a catalog without a stored set serves).
+    #[test]
+    fn the_bundled_set_is_valid() {
+        assert!(!bundled().templates.is_empty());
+        assert_eq!(templates::check(&bundled(), &engines), Ok(()));
+    }
+}

@@ -12,7 +12,7 @@ use super::CatalogHandle;
 use crate::catalog::error::CacheError;
 use crate::catalog::forms::Form;
 use crate::catalog::lists::visible_to;
-use crate::catalog::templates::{self, Evaluation, ValueIssue};
+use crate::catalog::templates::{self, CompiledTemplate, Evaluation, ValueIssue};
 use crate::ports::Unavailable;
 use crate::ports::catalog::CatalogOption;
 
@@ -124,22 +124,7 @@ impl CatalogHandle {
                 evaluation.errors.push(ValueIssue { field: check.field, code: "unknown_option", message });
             }
         }
-        // A dependent list whose parent field holds a merged id is the survivor's list.
-        for list in evaluation.options.values_mut() {
-            if let Some((survivor, _)) = list.parent_id.and_then(|parent| names.get(&parent)) {
-                list.parent_id = Some(*survivor);
-            }
-        }
-        // A brand field holding a country's id must not point the model list at that country.
-        let failed: Vec<String> = evaluation.errors.iter().map(|e| e.field.clone()).collect();
-        evaluation.options.retain(|name, list| {
-            list.parent_id.is_none()
-                || form
-                    .template
-                    .field(name)
-                    .and_then(|f| f.data_source.as_ref()?.parent_field.as_ref())
-                    .is_none_or(|parent| !failed.contains(parent))
-        });
+        settle_lists(&form.template, evaluation, &names);
         Ok(names)
     }
 
@@ -150,5 +135,73 @@ impl CatalogHandle {
             .await
             .unwrap_or_else(|_| Err(Unavailable::new("the catalog did not answer in time")))?;
         Ok(resolved.filter(|r| r.merged_from.is_some()).map(|r| r.option.id))
+    }
+}
+
+/// The dependent lists an evaluation names, once the look-ups are done: a list whose parent field holds a
+/// merged id is the survivor's list, and a list whose parent field failed its look-up is not named (a brand
+/// field holding a country's id must not point the model list at that country). `names`: per id looked up,
+/// the option found.
+fn settle_lists(template: &CompiledTemplate, evaluation: &mut Evaluation, names: &HashMap<Uuid, (Uuid, String)>) {
+    // A dependent list whose parent field holds a merged id is the survivor's list.
+    for list in evaluation.options.values_mut() {
+        if let Some((survivor, _)) = list.parent_id.and_then(|parent| names.get(&parent)) {
+            list.parent_id = Some(*survivor);
+        }
+    }
+    // A brand field holding a country's id must not point the model list at that country.
+    let failed: Vec<String> = evaluation.errors.iter().map(|e| e.field.clone()).collect();
+    evaluation.options.retain(|name, list| {
+        list.parent_id.is_none()
+            || template
+                .field(name)
+                .and_then(|f| f.data_source.as_ref()?.parent_field.as_ref())
+                .is_none_or(|parent| !failed.contains(parent))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::catalog::OptionKind;
+    use crate::catalog::templates::document::{BUNDLED, TemplateSet};
+    use crate::catalog::templates::{OptionList, resolve};
+
+    fn trucks() -> CompiledTemplate {
+        let set = TemplateSet::from_json(BUNDLED).expect("the bundled set parses");
+        CompiledTemplate::compile(resolve(&set, "Trucks", true, None).expect("trucks resolve")).expect("compiles")
+    }
+
+    fn evaluation_with_brand(template: &CompiledTemplate, brand: Uuid) -> Evaluation {
+        let values = json!({"brand": brand.to_string()});
+        template.evaluate(values.as_object().expect("an object"), &["brand".into()], 2026).0
+    }
+
+    /// A brand merged into another: the model list named is the survivor's.
+    #[test]
+    fn a_merged_parent_names_the_survivors_list() {
+        let template = trucks();
+        let (merged, survivor) = (Uuid::now_v7(), Uuid::now_v7());
+        let mut evaluation = evaluation_with_brand(&template, merged);
+        let names = HashMap::from([(merged, (survivor, "Scania".to_owned()))]);
+        settle_lists(&template, &mut evaluation, &names);
+        assert_eq!(evaluation.options["model"], OptionList { kind: OptionKind::Model, parent_id: Some(survivor) });
+    }
+
+    /// A brand that failed its look-up names no model list; a brand found keeps it as it is.
+    #[test]
+    fn a_failed_parent_names_no_dependent_list() {
+        let template = trucks();
+        let brand = Uuid::now_v7();
+        let mut failed = evaluation_with_brand(&template, brand);
+        failed.errors.push(ValueIssue { field: "brand".into(), code: "unknown_option", message: "Brand: no".into() });
+        settle_lists(&template, &mut failed, &HashMap::new());
+        assert!(!failed.options.contains_key("model"), "{:?}", failed.options);
+
+        let mut found = evaluation_with_brand(&template, brand);
+        settle_lists(&template, &mut found, &HashMap::from([(brand, (brand, "Volvo".to_owned()))]));
+        assert_eq!(found.options["model"], OptionList { kind: OptionKind::Model, parent_id: Some(brand) });
     }
 }

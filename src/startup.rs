@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use gantry_actors::accounts::{AccountSettings, Accounts};
-use gantry_actors::catalog::cache::{
-    self as option_cache, CacheDeps, OptionCacheHandle, empty_entries, empty_templates,
-};
+use gantry_actors::catalog::actor::{self as catalog_actor, CatalogDeps};
+use gantry_actors::catalog::forms::empty_templates;
+use gantry_actors::catalog::handle::CatalogHandle;
+use gantry_actors::catalog::lists::empty_entries;
 use gantry_actors::jobs::Jobs;
 use gantry_actors::jobs::kinds::{self as job_kinds, KindDeps};
 use gantry_actors::jobs::runner::{
@@ -340,8 +341,8 @@ impl Application {
             settings.actors.mailbox_capacity,
             call_timeout,
         );
-        let options = OptionCacheHandle::new(
-            CacheDeps {
+        let catalog = CatalogHandle::new(
+            CatalogDeps {
                 store: Arc::clone(&backends.catalog),
                 bus: Arc::clone(&backends.bus),
                 // The local profile's cache is in this process already: only a cache other instances share
@@ -350,8 +351,8 @@ impl Application {
                 entries: empty_entries(),
                 templates: empty_templates(),
                 check_every: Duration::from_secs(settings.catalog.version_check_secs),
-                mailbox: Mailbox::new(option_cache::NAME, settings.actors.mailbox_capacity),
-                // Replaced by `OptionCacheHandle::new` (three quarters of the call timeout).
+                mailbox: Mailbox::new(catalog_actor::NAME, settings.actors.mailbox_capacity),
+                // Replaced by `CatalogHandle::new` (three quarters of the call timeout).
                 io_timeout: call_timeout,
             },
             settings.catalog.creates_per_user_per_hour,
@@ -399,7 +400,7 @@ impl Application {
             ),
             sessions.child_spec(),
             pipeline.child_spec(),
-            options.child_spec(),
+            catalog.child_spec(),
             runner.child_spec(),
         ];
         let args = SupervisorArgs { children, budget, fatal: fatal_tx };
@@ -422,7 +423,7 @@ impl Application {
             accounts,
             jobs: Jobs::new(Arc::clone(&backends.jobs)),
             pipeline,
-            options,
+            catalog,
             readiness,
             metrics,
         });

@@ -63,7 +63,7 @@ pub async fn readyz(state: &AppState) -> Response {
     };
     let session_registry = actor(state.sessions.is_running());
     let upload_pipeline = actor(state.pipeline.is_running());
-    let option_cache = actor(state.options.is_running());
+    let catalog = actor(state.catalog.is_running());
     let (backends, secret_store) = tokio::join!(state.readiness.check(), async {
         let outcome = match tokio::time::timeout(CHECK_TIMEOUT, state.secrets.status()).await {
             Ok(result) => result.map(|_| ()).map_err(|e| e.to_string()),
@@ -83,7 +83,7 @@ pub async fn readyz(state: &AppState) -> Response {
         ("secret_store", secret_store),
         ("session_registry", session_registry),
         ("upload_pipeline", upload_pipeline),
-        ("option_cache", option_cache),
+        ("option_cache", catalog),
     ]);
     let required_down = components.values().any(|c| c.required && c.status == "down");
     let any_down = components.values().any(|c| c.status == "down");

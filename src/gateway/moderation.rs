@@ -14,9 +14,10 @@
 //! `option_changed` on the bus for every list it touched.
 
 use gantry_actors::catalog::OptionKind;
-use gantry_actors::catalog::cache::{CatalogOption, ModerationOutcome};
+use gantry_actors::catalog::moderation::ModerationOutcome;
 use gantry_actors::catalog::moderation::{AuditEntry, Moderation};
 use gantry_actors::catalog::names;
+use gantry_actors::ports::catalog::CatalogOption;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Request, StatusCode};
@@ -147,7 +148,7 @@ pub(super) async fn flag(
         Flag::Unhide => Moderation::SetHidden { id, hidden: false },
         Flag::Approve => Moderation::Approve { id },
     };
-    Ok(changed(&state.options.moderate(change, actor(who.requested_by), false).await?))
+    Ok(changed(&state.catalog.moderate(change, actor(who.requested_by), false).await?))
 }
 
 #[derive(Deserialize)]
@@ -166,7 +167,7 @@ pub(super) async fn merge(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -
     let from = option_id(ctx)?;
     let body: MergeBody = read_json(req, state.settings.http.max_body_bytes).await?;
     let change = Moderation::Merge { from, into: body.into };
-    Ok(changed(&state.options.moderate(change, actor(body.requested_by), false).await?))
+    Ok(changed(&state.catalog.moderate(change, actor(body.requested_by), false).await?))
 }
 
 #[derive(Deserialize)]
@@ -205,7 +206,7 @@ pub(super) async fn patch(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -
     let actor = actor(body.requested_by);
     let mut last = None;
     for change in changes {
-        last = Some(state.options.moderate(change, actor.clone(), body.force).await?);
+        last = Some(state.catalog.moderate(change, actor.clone(), body.force).await?);
     }
     Ok(changed(&last.expect("at least one change (checked above)")))
 }
@@ -258,7 +259,7 @@ struct RecentPage<'a> {
 /// 422 for a malformed parameter; 503.
 pub(super) async fn recent(state: &AppState, req: &Request<Incoming>) -> Result<Response, ApiError> {
     let query = parse_recent(req.uri().query())?;
-    let options = state.options.recent(query.created_by, query.since, query.limit).await?;
+    let options = state.catalog.recent(query.created_by, query.since, query.limit).await?;
     Ok(json_response(StatusCode::OK, &RecentPage { items: options.iter().map(AdminOption::from).collect() }))
 }
 
@@ -278,5 +279,5 @@ pub(super) async fn audit(state: &AppState, req: &Request<Incoming>) -> Result<R
             limit = limit_of(v)?;
         }
     }
-    Ok(json_response(StatusCode::OK, &AuditPage { items: state.options.audit(limit).await? }))
+    Ok(json_response(StatusCode::OK, &AuditPage { items: state.catalog.audit(limit).await? }))
 }

@@ -7,9 +7,9 @@
 //! accepted in forms only for their creator until an operator approves them.
 
 use gantry_actors::catalog::OptionKind;
-use gantry_actors::catalog::cache::CatalogOption;
 use gantry_actors::catalog::moderation::{NearMatch, near_matches};
 use gantry_actors::catalog::names::{self, search_form};
+use gantry_actors::ports::catalog::CatalogOption;
 use gantry_actors::sessions::AccessClaims;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
@@ -122,7 +122,7 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
         return Err(ApiError::field("parent_id", "required", format!("{} options belong to a parent", kind.as_str())));
     }
     let parent = if kind.parent_kind().is_some() { query.parent_id } else { None };
-    let list = state.options.list((kind, parent)).await?;
+    let list = state.catalog.list((kind, parent)).await?;
     let etag = format!("\"v{}\"", list.version);
     if let Some(response) = not_modified(req, &etag) {
         return Ok(response);
@@ -204,7 +204,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let kind = kind_of(ctx)?;
     let user_key = claims.sub.to_string();
-    state.options.check_create(&user_key)?;
+    state.catalog.check_create(&user_key)?;
     let body: NewOption = read_json(req, state.settings.http.max_body_bytes).await?;
     let name = names::normalize(&body.name).map_err(|e| ApiError::field("name", e.code(), e.to_string()))?;
     let parent_id = match (kind.parent_kind(), body.parent_id) {
@@ -220,7 +220,7 @@ pub async fn create(
             return Err(ApiError::field("parent_id", "required", format!("{} options need a parent", kind.as_str())));
         }
         // A merged parent's id stands for the option it was merged into.
-        (Some(parent_kind), Some(id)) => match state.options.resolve(id).await?.map(|r| r.option) {
+        (Some(parent_kind), Some(id)) => match state.catalog.resolve(id).await?.map(|r| r.option) {
             Some(parent) if parent.kind == parent_kind && !parent.hidden => Some(parent.id),
             Some(_) => {
                 return Err(ApiError::field(
@@ -235,7 +235,7 @@ pub async fn create(
     if body.has_engine.is_some() && kind != OptionKind::Category {
         return Err(ApiError::field("has_engine", "not_allowed", "only categories say whether they have an engine"));
     }
-    state.options.count_create(&user_key);
+    state.catalog.count_create(&user_key);
     let review_age = state.settings.catalog.new_account_review_age_secs;
     let pending = review_age > 0 && account_age_secs(claims.sub).is_none_or(|age| age < review_age);
     let option = CatalogOption {
@@ -253,9 +253,9 @@ pub async fn create(
     };
     // Near matches come from the list as it was before the create (a cache hit as a rule): reading it after
     // would reload it at the new version on every create.
-    let before = state.options.list((kind, parent_id)).await?;
+    let before = state.catalog.list((kind, parent_id)).await?;
     let near = near_matches(&option.name_key, before.items.iter().filter(|o| visible_to(o, Some(claims.sub))));
-    let created = state.options.create(option).await?;
+    let created = state.catalog.create(option).await?;
     if created.option.hidden {
         return Err(ApiError::field("name", "hidden", "moderators hid an option of this name"));
     }
@@ -305,7 +305,7 @@ pub async fn suggest(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Re
         .map_err(|e| ApiError::field("name", e.code(), e.to_string()))?;
     let parent = parent_of(kind, parse_query(req.uri().query())?.parent_id)?;
     let viewer = viewer(state, req);
-    let list = state.options.list((kind, parent)).await?;
+    let list = state.catalog.list((kind, parent)).await?;
     let visible = || list.items.iter().filter(|o| visible_to(o, viewer));
     let exact = visible().find(|o| o.name_key == name.key).map(Item::from);
     let near_matches = near_matches(&name.key, visible());
@@ -332,7 +332,7 @@ pub async fn get(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let kind = kind_of(ctx)?;
     let not_found = ApiError::ResourceNotFound { code: "option_not_found", what: "option" };
     let Some(id) = ctx.params.get("id").and_then(|id| Uuid::parse_str(id).ok()) else { return Err(not_found) };
-    let resolved = state.options.resolve(id).await?.filter(|r| r.option.kind == kind).ok_or(not_found)?;
+    let resolved = state.catalog.resolve(id).await?.filter(|r| r.option.kind == kind).ok_or(not_found)?;
     let body = Resolved {
         item: Item::from(&resolved.option),
         hidden: resolved.option.hidden,

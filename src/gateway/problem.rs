@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use gantry_actors::accounts::AccountError;
-use gantry_actors::catalog::cache::CacheError;
+use gantry_actors::catalog::error::CacheError;
 use gantry_actors::catalog::moderation::ModerationError;
 use gantry_actors::handle::CallError;
 use gantry_actors::jobs::JobError;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use gantry_actors::accounts::Accounts;
-use gantry_actors::catalog::cache::OptionCacheHandle;
+use gantry_actors::catalog::handle::CatalogHandle;
 use gantry_actors::jobs::Jobs;
 use gantry_actors::readiness::Readiness;
 use gantry_actors::secrets::store::SecretStoreHandle;
@@ -40,8 +40,8 @@ pub struct Shared {
     /// The upload owner: receiving and opening uploads (their bytes too), admission, records and jobs,
     /// guest-token limits.
     pub pipeline: UploadPipelineHandle,
-    /// The option cache actor: the catalog, templates, and the per-user create limit.
-    pub options: OptionCacheHandle,
+    /// The catalog service: option lists, moderation, templates and forms, and the per-user create limit.
+    pub catalog: CatalogHandle,
     /// The readiness owner (backend probes).
     pub readiness: Readiness,
     /// Renders `/metrics`.

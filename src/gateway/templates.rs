@@ -4,7 +4,7 @@
 //! and on the admin listener `GET /admin/templates` (the set in use) and `POST /admin/templates[?replace=true]`
 //! (check and store a set; every instance drops its templates).
 
-use gantry_actors::catalog::cache::{Form, TemplateOrigin};
+use gantry_actors::catalog::forms::{Form, TemplateOrigin};
 use gantry_actors::catalog::templates::{Block, CarryOver, Evaluation, Source, TemplateIssue, TemplateSet};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
@@ -61,7 +61,7 @@ pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result
         None => None,
         Some(v) => Some(Uuid::parse_str(&v).map_err(|_| ApiError::field("subcategory_id", "invalid", "not a UUID"))?),
     };
-    let form = state.options.form(category_id, subcategory_id).await?;
+    let form = state.catalog.form(category_id, subcategory_id).await?;
     let tag = etag(&form);
     if let Some(response) = not_modified(req, &tag) {
         return Ok(response);
@@ -137,7 +137,7 @@ pub async fn evaluate(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Re
     let category_id = category_of(ctx)?;
     let viewer = viewer(state, &req);
     let body: EvaluateBody = read_json(req, state.settings.http.max_body_bytes).await?;
-    let form = state.options.form(category_id, body.subcategory_id).await?;
+    let form = state.catalog.form(category_id, body.subcategory_id).await?;
     let changed = match body.changed {
         None => Vec::new(),
         Some(Changed::One(name)) => vec![name],
@@ -150,12 +150,12 @@ pub async fn evaluate(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Re
         None => None,
         Some(from) => {
             let previous =
-                state.options.form(from.category_id, from.subcategory_id).await.map_err(ApiError::of_previous_form)?;
+                state.catalog.form(from.category_id, from.subcategory_id).await.map_err(ApiError::of_previous_form)?;
             Some(form.template.carry_over(&previous.template, &body.values))
         }
     };
     let values = carried_over.as_ref().map_or(&body.values, |c| &c.values);
-    let evaluation = state.options.evaluate(&form, values, &changed, viewer).await?;
+    let evaluation = state.catalog.evaluate(&form, values, &changed, viewer).await?;
     Ok(json_response(StatusCode::OK, &Evaluated { evaluation, carried_over }))
 }
 
@@ -183,9 +183,9 @@ pub async fn submit(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resu
     let category_id = category_of(ctx)?;
     let viewer = viewer(state, &req);
     let body: EvaluateBody = read_json(req, state.settings.http.max_body_bytes).await?;
-    let form = state.options.form(category_id, body.subcategory_id).await?;
+    let form = state.catalog.form(category_id, body.subcategory_id).await?;
     // A final check resets nothing: `changed` is accepted (the body is evaluate's) and has no effect.
-    let values = state.options.submit(&form, &body.values, viewer).await?;
+    let values = state.catalog.submit(&form, &body.values, viewer).await?;
     Ok(json_response(
         StatusCode::OK,
         &Submitted {
@@ -218,7 +218,7 @@ struct Export<'a> {
     /// Every template of the set with its state, per category and subcategory.
     status: Vec<TemplateState<'a>>,
     /// The degraded templates as stored, with their problems (to fix and re-import).
-    degraded: &'a [gantry_actors::catalog::cache::DegradedTemplate],
+    degraded: &'a [gantry_actors::catalog::forms::DegradedTemplate],
 }
 
 /// `GET /admin/templates` → `{origin, version, set, status, degraded}`: the set in use (to edit and
@@ -227,7 +227,7 @@ struct Export<'a> {
 /// # Errors
 /// 503 when the catalog is unavailable.
 pub async fn export(state: &AppState) -> Result<Response, ApiError> {
-    let loaded = state.options.template_set().await?;
+    let loaded = state.catalog.template_set().await?;
     let mut status: Vec<TemplateState<'_>> = loaded
         .set
         .templates
@@ -264,6 +264,6 @@ pub async fn import(state: &AppState, req: Request<Incoming>) -> Result<Response
     };
     // Template documents are larger than API bodies; allow up to 16 times the JSON limit.
     let set: TemplateSet = read_json(req, state.settings.http.max_body_bytes.saturating_mul(16)).await?;
-    let imported = state.options.import_templates(set, replace).await?;
+    let imported = state.catalog.import_templates(set, replace).await?;
     Ok(json_response(StatusCode::OK, &imported))
 }

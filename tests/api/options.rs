@@ -231,7 +231,7 @@ async fn invalidation_drops_exact_keys_and_everything_on_gaps() {
     let key = |id: &str| (OptionKind::Model, Some(id.parse::<uuid::Uuid>().expect("uuid")));
     list(&app, &format!("/v1/options/model?parent_id={volvo}")).await;
     list(&app, &format!("/v1/options/model?parent_id={scania}")).await;
-    assert!(app.state.options.is_cached(&key(&volvo)) && app.state.options.is_cached(&key(&scania)));
+    assert!(app.state.catalog.is_cached(&key(&volvo)) && app.state.catalog.is_cached(&key(&scania)));
 
     let wait_until = |done: Box<dyn Fn() -> bool>| async move {
         for _ in 0..100 {
@@ -248,16 +248,16 @@ async fn invalidation_drops_exact_keys_and_everything_on_gaps() {
         version: version + 1,
     };
     app.backends.bus.publish(next).await.expect("publish");
-    let options = app.state.options.clone();
+    let catalog = app.state.catalog.clone();
     let volvo_key = key(&volvo);
-    assert!(wait_until(Box::new(move || !options.is_cached(&volvo_key))).await, "the changed list is dropped");
-    assert!(app.state.options.is_cached(&key(&scania)), "other lists stay cached");
+    assert!(wait_until(Box::new(move || !catalog.is_cached(&volvo_key))).await, "the changed list is dropped");
+    assert!(app.state.catalog.is_cached(&key(&scania)), "other lists stay cached");
 
     let gap = Event::OptionChanged { kind: OptionKind::Brand, parent_id: None, version: version + 5 };
     app.backends.bus.publish(gap).await.expect("publish");
-    let options = app.state.options.clone();
+    let catalog = app.state.catalog.clone();
     let scania_key = key(&scania);
-    assert!(wait_until(Box::new(move || !options.is_cached(&scania_key))).await, "a gap drops everything");
+    assert!(wait_until(Box::new(move || !catalog.is_cached(&scania_key))).await, "a gap drops everything");
 }
 
 /// A slow database never blocks the option cache for everyone: with every database connection busy (the pool

@@ -8,158 +8,20 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::OptionKind;
-use super::names::{OptionName, identity_key};
-use crate::ports::Unavailable;
-use crate::ports::catalog::CatalogOption;
+use super::names::identity_key;
+pub use crate::ports::catalog::{AuditEntry, IdentityReport, Moderated, Moderation, ModerationError};
+use crate::ports::catalog::{CatalogOption, OptionKind};
 
-/// One moderation change.
+/// What a moderation change did, as the admin API reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Moderation {
-    /// A new display name (and with it a new identity key); refused when another option under the same
-    /// parent already has that identity.
-    Rename {
-        /// The option.
-        id: Uuid,
-        /// The new name, normalised.
-        name: OptionName,
-    },
-    /// `from` is merged into `into` (same kind): `from`'s id and name resolve to `into` from now on, its
-    /// children move to `into` (children with the same identity are merged in turn).
-    Merge {
-        /// The option that goes.
-        from: Uuid,
-        /// The option that stays.
-        into: Uuid,
-    },
-    /// Hides (or shows again) an option: hidden options are not listed nor accepted in forms; ids resolve.
-    SetHidden {
-        /// The option.
-        id: Uuid,
-        /// Hidden or not.
-        hidden: bool,
-    },
-    /// Approves an option created by a new account: everyone sees it from now on.
-    Approve {
-        /// The option.
-        id: Uuid,
-    },
-    /// Sets whether listings of a category have an engine.
-    SetEngine {
-        /// The category.
-        id: Uuid,
-        /// The new flag.
-        has_engine: bool,
-    },
-}
-
-impl Moderation {
-    /// The action's name in the audit table and metrics.
-    #[must_use]
-    pub fn action(&self) -> &'static str {
-        match self {
-            Self::Rename { .. } => "rename",
-            Self::Merge { .. } => "merge",
-            Self::SetHidden { hidden: true, .. } => "hide",
-            Self::SetHidden { hidden: false, .. } => "unhide",
-            Self::Approve { .. } => "approve",
-            Self::SetEngine { .. } => "set_has_engine",
-        }
-    }
-
-    /// The option the change is about (for a merge, the one that goes).
-    #[must_use]
-    pub fn option_id(&self) -> Uuid {
-        match self {
-            Self::Rename { id, .. }
-            | Self::SetHidden { id, .. }
-            | Self::Approve { id }
-            | Self::SetEngine { id, .. } => *id,
-            Self::Merge { from, .. } => *from,
-        }
-    }
-}
-
-/// What a moderation change did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Moderated {
-    /// The option after the change (for a merge: the one that stayed).
-    pub option: CatalogOption,
-    /// The catalog version after the change.
-    pub version: u64,
-    /// The lists (kind, parent) whose content changed.
-    pub affected: Vec<(OptionKind, Option<Uuid>)>,
-    /// The audit record written with it.
-    pub audit: AuditEntry,
-}
-
-/// Why a moderation change was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ModerationError {
-    /// No option with this id (or the `into` of a merge does not exist).
-    #[error("no such option")]
-    NotFound,
-    /// Another option under the same parent already has this identity.
-    #[error("another option already has this name")]
-    NameTaken {
-        /// That option.
-        existing: Uuid,
-    },
-    /// A merge of two options of different kinds.
-    #[error("options of different kinds cannot be merged")]
-    KindMismatch,
-    /// A merge of an option into itself.
-    #[error("an option cannot be merged into itself")]
-    SameOption,
-    /// `has_engine` on something other than a category.
-    #[error("only categories have an engine flag")]
-    NotCategory,
-    /// The change would break stored forms (the template names); retry with `force` to apply it and flag them.
-    #[error("the change would break {} stored form(s)", .0.len())]
-    WouldBreakTemplates(Vec<String>),
-    /// The store is unreachable.
-    #[error("catalog unavailable: {0}")]
-    Unavailable(String),
-}
-
-impl From<Unavailable> for ModerationError {
-    fn from(e: Unavailable) -> Self {
-        Self::Unavailable(e.0)
-    }
-}
-
-/// One audit record: who changed what, when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AuditEntry {
-    /// The record's id.
-    pub id: Uuid,
-    /// When.
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-    /// Who (the operator's `requested_by`, `cli`, or `identity_upgrade`).
-    pub actor: String,
-    /// What ([`Moderation::action`], or `identity_merge`).
-    pub action: String,
-    /// The option.
-    pub option_id: Uuid,
-    /// The details (old and new values).
-    pub detail: serde_json::Value,
-    /// The catalog version after the change.
-    pub version: u64,
-}
-
-/// What the identity upgrade did.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct IdentityReport {
-    /// (merged id, surviving id).
-    pub merged: Vec<(Uuid, Uuid)>,
-    /// Options whose key changed.
-    pub rekeyed: usize,
-    /// The catalog version after it.
-    pub version: u64,
+pub struct ModerationOutcome {
+    /// The store's report.
+    pub moderated: Moderated,
+    /// Stored forms (template titles) the change breaks, applied with `force`; they are flagged on
+    /// `/admin/templates` and served degraded (see `TemplateStatus`).
+    pub flagged: Vec<String>,
 }
 
 /// The plan of the identity upgrade.
@@ -264,6 +126,8 @@ pub fn near_matches<'a>(key: &str, candidates: impl IntoIterator<Item = &'a Cata
 
 #[cfg(test)]
 mod tests {
+    use time::OffsetDateTime;
+
     use super::*;
     use crate::catalog::names::normalize;
 

@@ -10,19 +10,10 @@
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
+pub use crate::ports::catalog::OptionName;
+
 /// Longest option name, in characters.
 pub const MAX_NAME_CHARS: usize = 80;
-
-/// A validated, normalised option name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OptionName {
-    /// Shown and stored.
-    pub display: String,
-    /// Identity (case-, accent-, punctuation- and spacing-insensitive; see [`identity_key`]).
-    pub key: String,
-    /// Prefix search (case- and accent-insensitive).
-    pub search: String,
-}
 
 /// Why a name was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -45,7 +45,7 @@ pub enum Event {
     /// A catalog option was created: every instance drops its cached list of (`kind`, `parent_id`).
     OptionChanged {
         /// The option's kind.
-        kind: crate::catalog::OptionKind,
+        kind: super::catalog::OptionKind,
         /// Its parent.
         parent_id: Option<Uuid>,
         /// The catalog version after the change (monotonic: a gap means a missed message).

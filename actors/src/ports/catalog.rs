@@ -2,64 +2,17 @@
 //! the local profile. A monotonic catalog version counts changes, so caches can tell when they missed one.
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Unavailable;
-use crate::catalog::OptionKind;
-use crate::catalog::moderation::{AuditEntry, IdentityReport, Moderated, Moderation, ModerationError};
 
-/// One option.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CatalogOption {
-    /// Id (UUID v7).
-    pub id: Uuid,
-    /// Kind.
-    pub kind: OptionKind,
-    /// Parent option (subcategory → category, model → brand, city → country).
-    pub parent_id: Option<Uuid>,
-    /// Display name (normalised, see `catalog::names`).
-    pub name: String,
-    /// Identity key (lower-cased); unique per (kind, parent).
-    pub name_key: String,
-    /// Search key (lower-cased, accents removed).
-    pub search_key: String,
-    /// Categories only: whether listings of it have an engine.
-    pub has_engine: bool,
-    /// When it was created.
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    /// The account that created it (`None`: seeded, or created before accounts were recorded).
-    #[serde(default)]
-    pub created_by: Option<Uuid>,
-    /// Hidden by an operator: not listed, not accepted in new forms; its id still resolves.
-    #[serde(default)]
-    pub hidden: bool,
-    /// Created by a new account and not yet approved: listed only to its creator.
-    #[serde(default)]
-    pub pending: bool,
-}
+mod types;
 
-/// An option an id resolved to, and the merged id it was reached through, if any.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolved {
-    /// The option the id stands for now.
-    pub option: CatalogOption,
-    /// The id asked for, when it was merged into `option`.
-    pub merged_from: Option<Uuid>,
-}
-
-/// What `create_option` did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Created {
-    /// The option as stored (the existing one when it was already there).
-    pub option: CatalogOption,
-    /// Whether this call created it.
-    pub created: bool,
-    /// The catalog version after the call (raised by one only when created).
-    pub version: u64,
-}
+pub use types::{
+    AuditEntry, CatalogOption, Created, IdentityReport, Moderated, Moderation, ModerationError, OptionKind, OptionName,
+    Resolved,
+};
 
 /// The catalog store capability.
 #[async_trait]
@@ -117,7 +70,7 @@ pub trait CatalogStore: Send + Sync + 'static {
     async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, Unavailable>;
 
     /// The one-time identity upgrade: when the stored keys are older than
-    /// [`crate::catalog::names::IDENTITY_VERSION`], recomputes every key, merges the options that now share
+    /// `catalog::names::IDENTITY_VERSION`, recomputes every key, merges the options that now share
     /// one (the oldest survives; the others become aliases) and records the new mark — in one transaction,
     /// so concurrent starts do it once. `None` when the keys were already current.
     ///

@@ -1,0 +1,144 @@
+//! The cascade runtime and compiling, on the bundled set and on small forms.
+
+use serde_json::json;
+
+use super::super::document::{BUNDLED, TemplateSet};
+use super::super::issues::TemplateIssue;
+use super::super::resolve::resolve;
+use super::*;
+
+fn trucks() -> CompiledTemplate {
+    let set = TemplateSet::from_json(BUNDLED).unwrap();
+    CompiledTemplate::compile(resolve(&set, "Trucks", true, None).unwrap()).unwrap()
+}
+
+fn values(v: Value) -> Map<String, Value> {
+    v.as_object().unwrap().clone()
+}
+
+fn codes(e: &Evaluation) -> Vec<(&str, &str)> {
+    e.errors.iter().map(|i| (i.field.as_str(), i.code)).collect()
+}
+
+/// Changing the brand resets the model and says to load the new brand's models; nothing else is listed.
+#[test]
+fn changing_the_brand_resets_the_model() {
+    let brand = Uuid::now_v7();
+    let model = Uuid::now_v7();
+    let (e, checks) = trucks().evaluate(
+        &values(json!({"brand": brand.to_string(), "model": model.to_string()})),
+        &["brand".into()],
+        2026,
+    );
+    assert_eq!(e.reset, ["model"]);
+    assert_eq!(e.options.len(), 1, "{:?}", e.options);
+    assert_eq!(e.options["model"], OptionList { kind: OptionKind::Model, parent_id: Some(brand) });
+    assert!(codes(&e).contains(&("model", "required")), "the reset model is required again: {:?}", e.errors);
+    assert_eq!(checks.len(), 1, "only the brand is looked up: {checks:?}");
+    assert_eq!(checks[0].list, OptionList { kind: OptionKind::Brand, parent_id: None });
+}
+
+/// Without `changed`, every loadable list is named; a model without a brand is `parent_missing`.
+#[test]
+fn lists_to_load_and_missing_parents() {
+    let (e, _) = trucks().evaluate(&values(json!({"model": Uuid::now_v7().to_string()})), &[], 2026);
+    assert_eq!(e.options.get("brand").map(|l| l.kind), Some(OptionKind::Brand));
+    assert!(!e.options.contains_key("model"), "no brand, no model list");
+    assert!(codes(&e).contains(&("model", "parent_missing")), "{:?}", e.errors);
+}
+
+/// Conditions: ADR classes show and become required only for ADR trucks; an electric engine hides the
+/// combustion fields, and hidden fields are neither required nor checked.
+#[test]
+fn visibility_and_requiredness_follow_the_values() {
+    let t = trucks();
+    let (plain, _) = t.evaluate(&values(json!({})), &[], 2026);
+    assert!(!plain.visible.contains(&"adr_classes".to_owned()));
+    let (adr, _) = t.evaluate(&values(json!({"adr": true})), &[], 2026);
+    assert!(adr.visible.contains(&"adr_classes".to_owned()));
+    assert!(adr.required.contains(&"adr_classes".to_owned()));
+    assert!(codes(&adr).contains(&("adr_classes", "required")));
+    let (diesel, _) = t.evaluate(&values(json!({"fuel_type": "diesel"})), &[], 2026);
+    assert!(diesel.visible.contains(&"emission_class".to_owned()));
+    let (electric, _) = t.evaluate(&values(json!({"fuel_type": "electric", "emission_class": "made-up"})), &[], 2026);
+    assert!(!electric.visible.contains(&"emission_class".to_owned()));
+    assert!(!electric.required.contains(&"emission_class".to_owned()));
+    assert!(!codes(&electric).iter().any(|(f, _)| *f == "emission_class"), "{:?}", electric.errors);
+}
+
+/// Values are validated: type, range, year range, pattern, length, fixed options, unknown fields.
+#[test]
+fn values_are_validated() {
+    let (e, _) = trucks().evaluate(
+        &values(json!({
+            "year": 1850, "mileage_km": -5, "power_hp": 12.5, "vin": "not a vin",
+            "fuel_type": "steam", "description": "x".repeat(5001), "colour": "red", "adr": "yes"
+        })),
+        &[],
+        2026,
+    );
+    let c = codes(&e);
+    for expected in [
+        ("year", "below_min"),
+        ("mileage_km", "below_min"),
+        ("power_hp", "invalid_type"),
+        ("vin", "pattern_mismatch"),
+        ("fuel_type", "unknown_option"),
+        ("description", "too_long"),
+        ("colour", "unknown_field"),
+        ("adr", "invalid_type"),
+    ] {
+        assert!(c.contains(&expected), "{expected:?} missing from {c:?}");
+    }
+    let (next_year, _) = trucks().evaluate(&values(json!({"year": 2028})), &[], 2026);
+    assert!(codes(&next_year).contains(&("year", "above_max")));
+}
+
+fn form_of(fields: &str) -> Result<CompiledTemplate, Vec<TemplateIssue>> {
+    let json =
+        format!(r#"{{"templates": [{{"category": "Vans", "blocks": [{{"name": "b", "fields": [{fields}]}}]}}]}}"#);
+    let set = TemplateSet::from_json(&json).unwrap();
+    CompiledTemplate::compile(resolve(&set, "Vans", false, None).unwrap())
+}
+
+/// Visibility that depends on itself, directly or through another field, is refused: hidden means absent,
+/// so it would have no answer.
+#[test]
+fn visible_if_cycles_are_refused() {
+    let issues = form_of(
+        r#"{"name": "a", "type": "boolean", "label": "A", "visibleIf": {"!": {"var": "b"}}},
+           {"name": "b", "type": "boolean", "label": "B", "visibleIf": {"!": {"var": "a"}}}"#,
+    )
+    .unwrap_err();
+    assert!(issues.iter().any(|i| i.code == "dependency_cycle" && i.message.contains("visibleIf cycle")), "{issues:?}");
+    let own = form_of(r#"{"name": "a", "type": "boolean", "label": "A", "visibleIf": {"!!": {"var": "a"}}}"#);
+    assert!(own.is_err(), "a field whose visibility reads its own value");
+}
+
+/// Carrying values over keeps same-named fields of compatible types and names the reason for the others.
+#[test]
+fn carry_over_keeps_compatible_values() {
+    let old = form_of(
+        r#"{"name": "n", "type": "number", "label": "N"},
+           {"name": "y", "type": "year", "label": "Y"},
+           {"name": "s", "type": "select", "label": "S", "options": [{"value": "x", "label": "X"}]},
+           {"name": "t", "type": "text", "label": "T"},
+           {"name": "gone", "type": "text", "label": "G"}"#,
+    )
+    .unwrap();
+    let new = form_of(
+        r#"{"name": "n", "type": "integer", "label": "N"},
+           {"name": "y", "type": "number", "label": "Y"},
+           {"name": "s", "type": "select", "label": "S", "options": [{"value": "z", "label": "Z"}]},
+           {"name": "t", "type": "boolean", "label": "T"}"#,
+    )
+    .unwrap();
+    let carried = new.carry_over(&old, &values(json!({"n": 2.5, "y": 2019, "s": "x", "t": "hi", "gone": "g"})));
+    assert_eq!(carried.values, values(json!({"y": 2019})));
+    let mut dropped: Vec<_> = carried.dropped.iter().map(|d| (d.field.as_str(), d.reason)).collect();
+    dropped.sort_unstable();
+    assert_eq!(
+        dropped,
+        [("gone", "not_in_new_form"), ("n", "incompatible_type"), ("s", "not_an_option"), ("t", "incompatible_type")]
+    );
+}

@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use gantry_actors::ports::smoke::SmokeAccount;
+
 use crate::cli::{
     Command, JobsCommand, OptionsCommand, RotationsCommand, SecretsCommand, SessionsCommand, TemplatesCommand,
     UsersCommand,
@@ -693,13 +695,13 @@ pub async fn smoke(
 ) -> ExitCode {
     let account = match (email, password_file) {
         (Some(email), Some(path)) => match secrets::read_file(path) {
-            Ok(password) => crate::smoke::Account { email, password, register: false },
+            Ok(password) => SmokeAccount { email, password, register: false },
             Err(e) => {
                 eprintln!("gantry: cannot read {}: {e}", path.display());
                 return ExitCode::FAILURE;
             }
         },
-        _ => crate::smoke::Account::ephemeral(),
+        _ => SmokeAccount::ephemeral(),
     };
     match crate::smoke::run(base_url, &account).await {
         Ok(mut report) => {

@@ -8,7 +8,6 @@
 //! - [`commands`]: the subcommand dispatch and the non-serving subcommands (`migrate`, `users add`, …).
 //! - [`admin_client`]: the CLI's HTTP client for a running instance's admin listener.
 //! - [`smoke`]: `gantry smoke`, the runbook's smoke tests against any deployment.
-//! - [`rotation`]: the secret rotation and rollback runner (the runbook as one job) and its evidence.
 //! - [`telemetry`]: logs and the Prometheus recorder.
 //! - [`signals`]: the SIGTERM, Ctrl-C and SIGHUP handlers.
 //! - [`private_files`]: owner-only files and folders of the local profile (0600/0700).
@@ -22,7 +21,6 @@ pub mod commands;
 pub mod config;
 pub mod gateway;
 pub mod private_files;
-pub mod rotation;
 pub mod signals;
 pub mod smoke;
 pub mod startup;

@@ -3,7 +3,7 @@
 //! - [`accounts`]: account rules (email normal form, password policy and hashing, failed-login limiter) and
 //!   the accounts owner every caller goes through.
 //! - [`ports`]: capability traits (accounts, bus, cache, catalog, jobs, objects, rotations and fleet, secret
-//!   source, sessions, uploads) implemented by adapters in `gantry`.
+//!   source, sessions, smoke check, uploads) implemented by adapters in `gantry`.
 //! - [`secret_value`]: the redacting secret type, secret names and origins (shared by ports and `secrets`).
 //! - [`secrets`]: the runbook's rules, the key ring and the secret store actor.
 //! - [`sessions`]: tokens, the revocation view and the session registry actor.

@@ -19,7 +19,7 @@ use super::ctx::Ctx;
 use super::problem::ApiError;
 use super::respond::{Response, json_response};
 use super::state::AppState;
-use crate::rotation::RotateRequest;
+use gantry_actors::secrets::rotation::RotateRequest;
 
 /// `POST /admin/secrets/reload`: stages the changed values of this instance's secret source → 200
 /// `{changes}` (empty when nothing changed).

@@ -110,3 +110,29 @@ pub(super) fn smoke_reason(smoke: &Value) -> String {
         .or_else(|| smoke["runbook"]["error"].as_str().map(str::to_owned))
         .unwrap_or_else(|| "the smoke test failed".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A failed rotation names the first failed check, the runbook's steps before the pending keys' checks.
+    #[test]
+    fn the_reason_is_the_first_failed_check() {
+        let smoke = json!({"ok": false,
+            "runbook": {"ok": false, "steps": [{"name": "login", "ok": true, "detail": "200"},
+                {"name": "upload", "ok": false, "detail": "expected 201, got 413"}]},
+            "pending": [{"name": "S3 pending credentials pass HeadBucket", "ok": false, "detail": "403"}]});
+        assert_eq!(smoke_reason(&smoke), "upload: expected 201, got 413");
+        let pending_only = json!({"ok": false, "runbook": {"ok": true, "steps": [{"name": "login", "ok": true}]},
+            "pending": [{"name": "JWT_SECRET pending signs a token that authenticates", "ok": false, "detail": null}]});
+        assert_eq!(smoke_reason(&pending_only), "JWT_SECRET pending signs a token that authenticates: failed");
+    }
+
+    /// A smoke test that could not run at all gives its error as the reason.
+    #[test]
+    fn a_smoke_test_that_could_not_run_gives_its_error() {
+        let smoke =
+            json!({"ok": false, "runbook": {"ok": false, "error": "cannot build the HTTP client"}, "pending": []});
+        assert_eq!(smoke_reason(&smoke), "cannot build the HTTP client");
+    }
+}

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use gantry::cli::{Cli, Command, SecretsCommand};
 use gantry::config::{LogFormat, Settings};
-use gantry::{commands, telemetry};
+use gantry::telemetry;
 
 /// mimalloc for the whole process: measured with `bench/memory.sh`, glibc's malloc kept argon2's 19 MiB hashing
 /// buffers in per-thread arenas (peak 818 MiB, 780 MiB still resident when idle after 1,000 failed logins and
@@ -39,5 +39,5 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    commands::run(cli.command.unwrap_or(Command::Serve), settings, &runtime)
+    gantry::cli::run(cli.command.unwrap_or(Command::Serve), settings, &runtime)
 }

@@ -55,8 +55,8 @@ use crate::config::{Profile, Settings};
 use crate::gateway::router::Listener;
 use crate::gateway::server;
 use crate::gateway::state::{AppState, Shared};
-use crate::rotation::{RotationDeps, RotationSettings, Rotations};
 use crate::telemetry;
+use gantry_actors::secrets::rotation::{self, RotationDeps, RotationSettings, Rotations};
 
 /// The backends of one profile, behind their ports. Handed to the owners at start-up; the gateway never
 /// sees them (tests reach them through [`Application::backends`] to arrange scenarios).
@@ -369,7 +369,10 @@ impl Application {
             .with_context(|| format!("binding the admin listener on {}", settings.admin_addr))?;
         let rotations = Rotations::new(RotationDeps {
             instance_id,
-            public_url: format!("http://{}", loopback(http.local_addr().context("public listener address")?)),
+            smoke: Arc::new(crate::cli::smoke::HttpSmokeCheck::new(&format!(
+                "http://{}",
+                loopback(http.local_addr().context("public listener address")?)
+            ))),
             secrets: secrets.clone(),
             source: Arc::clone(&backends.secret_source),
             sessions: sessions.clone(),
@@ -567,7 +570,7 @@ fn job_runner_handle(
             settings: Arc::new(settings.photos.photos()),
         },
     }));
-    kinds.extend(crate::rotation::kinds(rotations));
+    kinds.extend(rotation::kinds(rotations));
     kinds.extend(job_kinds::drills());
     telemetry::registry::register_job_series(kinds.iter().map(|k| (k.kind, k.queue)));
     JobRunnerHandle::new(
@@ -583,7 +586,7 @@ fn job_runner_handle(
                     (gantry_actors::ports::jobs::DEFAULT_QUEUE.to_owned(), jobs.default_concurrency),
                     (job_kinds::MAINTENANCE_QUEUE.to_owned(), jobs.maintenance_concurrency),
                     // One rotation or rollback at a time (the fleet lock allows one anyway).
-                    (crate::rotation::QUEUE.to_owned(), 1),
+                    (rotation::QUEUE.to_owned(), 1),
                     (gantry_actors::uploads::photo::QUEUE.to_owned(), settings.photos.concurrency),
                 ],
             },

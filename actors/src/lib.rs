@@ -3,8 +3,9 @@
 //! - [`accounts`]: account rules (email normal form, password policy and hashing, failed-login limiter) and
 //!   the accounts owner every caller goes through.
 //! - [`ports`]: capability traits (accounts, bus, cache, catalog, jobs, objects, rotations and fleet, secret
-//!   source, sessions, uploads) implemented by adapters in `gantry`.
-//! - [`secrets`]: the redacting secret type, the runbook's rules, the key ring and the secret store actor.
+//!   source, sessions, smoke check, uploads) implemented by adapters in `gantry`.
+//! - [`secret_value`]: the redacting secret type, secret names and origins (shared by ports and `secrets`).
+//! - [`secrets`]: the runbook's rules, the key ring and the secret store actor.
 //! - [`sessions`]: tokens, the revocation view and the session registry actor.
 //! - [`supervisor`]: the root supervisor with its restart budget.
 //! - [`catalog`]: the listing-form catalog: option kinds, names, the seed, templates and the option cache actor.
@@ -21,6 +22,7 @@ pub mod handle;
 pub mod jobs;
 pub mod ports;
 pub mod readiness;
+pub mod secret_value;
 pub mod secrets;
 pub mod sessions;
 pub mod supervisor;

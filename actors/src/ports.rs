@@ -11,6 +11,7 @@ pub mod objects;
 pub mod rotations;
 pub mod secrets;
 pub mod sessions;
+pub mod smoke;
 pub mod uploads;
 
 /// Why a backing component is not usable right now. The text is safe to show operators: adapters never put

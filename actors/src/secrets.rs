@@ -1,15 +1,16 @@
-//! Secrets: the redacting value type, the runbook's validation rules, the published key ring and the
-//! secret store actor that owns it.
+//! Secrets: the runbook's validation rules, the published key ring and the secret store actor that owns it.
+//! The value types ports share ([`SecretValue`], [`SecretName`], [`Fingerprint`]) live below, in
+//! [`crate::secret_value`], and are re-exported here.
 //!
-//! - [`value`]: [`SecretValue`], a secret with its fingerprint; `Debug`/`Display` never show the value.
 //! - [`rules`]: the runbook's rules (length, distinctness, entropy) as pure functions.
 //! - [`keyring`]: the snapshot of current key material the request path reads without a round-trip.
 //! - [`store`]: the actor that owns versions and publishes the key ring.
+//! - [`rotation`]: the rotation and rollback runbook as one runner job, and its evidence.
 
 pub mod keyring;
+pub mod rotation;
 pub mod rules;
 pub mod store;
-pub mod value;
 
 pub use keyring::{KeyRing, SharedKeyRing};
 
@@ -43,5 +44,5 @@ impl SecretStep {
         }
     }
 }
+pub use crate::secret_value::{Fingerprint, SecretValue};
 pub use rules::{Rule, SecretName, Violation};
-pub use value::{Fingerprint, SecretValue};

@@ -24,7 +24,7 @@ use hyper::StatusCode;
 use serde::Serialize;
 
 use super::respond::{Response, json_response};
-use crate::rotation::StartError;
+use gantry_actors::secrets::rotation::StartError;
 
 /// A per-field problem (422 bodies).
 #[derive(Debug, Clone, Serialize)]

@@ -19,8 +19,9 @@ use super::ctx::Ctx;
 use super::problem::ApiError;
 use super::respond::{Response, json_response};
 use super::state::AppState;
+use gantry_actors::secrets::rotation::RotateRequest;
+
 use super::user_message;
-use crate::rotation::RotateRequest;
 
 /// `POST /admin/secrets/reload`: stages the changed values of this instance's secret source → 200
 /// `{changes}` (empty when nothing changed).

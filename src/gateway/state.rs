@@ -15,7 +15,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use uuid::Uuid;
 
 use crate::config::Settings;
-use crate::rotation::Rotations;
+use gantry_actors::secrets::rotation::Rotations;
 
 /// What handlers can reach. Cheap to clone.
 #[derive(Clone)]

@@ -148,7 +148,7 @@ impl Drop for Instance {
 /// Starts a rotation through `via` (with the drill's deployment id, the first attempt stops at the pause
 /// step; any other runs through); returns its job id.
 async fn start_rotation(via: &Instance, drill: bool) -> String {
-    let deployment = if drill { gantry::rotation::CHAOS_DEPLOYMENT } else { "after-drill" };
+    let deployment = if drill { gantry_actors::secrets::rotation::CHAOS_DEPLOYMENT } else { "after-drill" };
     let response = reqwest::Client::new()
         .post(format!("{}/admin/secrets/rotate", via.admin))
         .bearer_auth(ADMIN)

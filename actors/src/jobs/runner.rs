@@ -11,129 +11,33 @@
 //!
 //! Shutdown ([`JobRunnerHandle::drain`]): stop claiming, let running jobs finish within the budget, then
 //! abort the rest and give their leases back so another instance claims them at once.
+//!
+//! - `kind`: the kind contract ([`KindSpec`], [`JobHandler`], [`JobFailure`], [`Backoff`]).
+//! - `attempt`: one attempt of a claimed job and the finisher task that records outcomes in batches.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+mod attempt;
+mod kind;
+
+use attempt::{MAX_BATCH, Outcome, finish_batch, finisher, run_attempt};
+pub use kind::{Backoff, JobFailure, JobHandler, KindSpec};
+
 use crate::handle::{ActorSlot, CallError};
-use crate::ports::jobs::{Attempt, AttemptOutcome, Enqueued, Finish, FinishItem, Job, JobStore, NewJob};
+use crate::ports::jobs::{Enqueued, Job, JobStore};
 use crate::supervisor::ChildSpec;
 use crate::telemetry::Mailbox;
 
 /// The actor's label in metrics and logs.
 pub const NAME: &str = "job_runner";
-
-/// Why an attempt failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum JobFailure {
-    /// Worth another attempt (after the backoff) while attempts remain.
-    #[error("{0}")]
-    Retry(String),
-    /// Never worth another attempt (bad input, a decompression bomb): discarded at once.
-    #[error("{0}")]
-    Discard(String),
-}
-
-/// What a kind does with a claimed job. The error text is kept on the job: no secrets, no SQL.
-#[async_trait]
-pub trait JobHandler: Send + Sync + 'static {
-    /// Runs one attempt of `job`; `Ok` carries the job's result.
-    ///
-    /// # Errors
-    /// [`JobFailure`] when the attempt failed.
-    async fn run(&self, job: &Job) -> Result<Option<serde_json::Value>, JobFailure>;
-
-    /// Called when the runner discards `job` without its handler having answered: the last attempt ran past
-    /// the kind's timeout, or its instance died during it. A kind that shows clients a state of its own (a
-    /// photo's pending variants) ends it here; `error` is what the job keeps. Best effort; nothing by default.
-    async fn discarded(&self, job: &Job, error: &str) {
-        let _ = (job, error);
-    }
-}
-
-/// Exponential backoff: attempt `n` waits `base · 2^(n-1)`, at most `max`, with up to a quarter of random
-/// jitter either way (so jobs that failed together do not retry together).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    /// The first delay.
-    pub base: Duration,
-    /// The longest delay.
-    pub max: Duration,
-}
-
-impl Backoff {
-    /// The delay after failed attempt `attempt` (1-based), before jitter.
-    #[must_use]
-    pub fn nominal(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(30));
-        self.base.saturating_mul(factor).min(self.max)
-    }
-
-    /// The delay after failed attempt `attempt`, with jitter in [-25 %, +25 %].
-    #[must_use]
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let nominal = self.nominal(attempt);
-        let jitter: f64 = rand::random_range(-0.25..=0.25);
-        nominal.mul_f64(1.0 + jitter)
-    }
-}
-
-/// Everything the runner needs to know about one kind.
-#[derive(Clone)]
-pub struct KindSpec {
-    /// The kind's name (`jobs.prune`, `uploads.sweep`, …).
-    pub kind: &'static str,
-    /// The queue its jobs go to.
-    pub queue: &'static str,
-    /// The most attempts a job gets.
-    pub max_attempts: u32,
-    /// The delay between attempts.
-    pub backoff: Backoff,
-    /// How long one attempt may run before it counts as failed.
-    pub timeout: Duration,
-    /// `Some(period)`: enqueued once per period across the fleet.
-    pub every: Option<Duration>,
-    /// What it does.
-    pub handler: Arc<dyn JobHandler>,
-}
-
-impl std::fmt::Debug for KindSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KindSpec")
-            .field("kind", &self.kind)
-            .field("queue", &self.queue)
-            .field("max_attempts", &self.max_attempts)
-            .field("every", &self.every)
-            .finish_non_exhaustive()
-    }
-}
-
-impl KindSpec {
-    /// A job of this kind with `args`, due now, with the kind's attempts.
-    #[must_use]
-    pub fn job(&self, args: serde_json::Value) -> NewJob {
-        NewJob { max_attempts: self.max_attempts, ..NewJob::new(self.kind, self.queue, args) }
-    }
-
-    /// This kind's job for the period containing `now` (`None` for a kind that is not periodic): due at the
-    /// period start, unique per period.
-    #[must_use]
-    pub fn periodic_job(&self, now: OffsetDateTime) -> Option<NewJob> {
-        let every = i128::try_from(self.every?.as_nanos()).ok().filter(|n| *n > 0)?;
-        let nanos = now.unix_timestamp_nanos();
-        let start = OffsetDateTime::from_unix_timestamp_nanos(nanos - nanos.rem_euclid(every)).ok()?;
-        let key = start.format(&time::format_description::well_known::Rfc3339).ok()?;
-        Some(NewJob { run_at: start, period_key: Some(key), ..self.job(serde_json::Value::Null) })
-    }
-}
 
 /// The runner's settings.
 #[derive(Debug, Clone)]
@@ -267,7 +171,10 @@ impl RunnerState {
                 Some(outcome) => {
                     if let Err(mpsc::error::SendError(outcome)) = outcomes.send(outcome).await {
                         // The finisher is gone (the actor is stopping): record it here.
-                        finish_batch(store.as_ref(), instance, vec![outcome], &myself).await;
+                        finish_batch(store.as_ref(), instance, vec![outcome], &|id| {
+                            let _ = myself.cast(JobRunnerMsg::Finished(id));
+                        })
+                        .await;
                     }
                 }
                 None => {
@@ -409,169 +316,6 @@ pub fn count_enqueued(kind: &str, queue: &str) {
         .increment(1);
 }
 
-/// A finished attempt on its way to the job store.
-struct Outcome {
-    job: Job,
-    attempt: Attempt,
-    finish: Finish,
-}
-
-/// The most outcomes recorded in one batch.
-const MAX_BATCH: usize = 256;
-
-/// Records the workers' outcomes: takes what has arrived (at least one, at most [`MAX_BATCH`]) and records it in
-/// one [`JobStore::finish_many`] (one commit), then reports each job finished. Under load the outcomes queue
-/// up while a batch commits, so batches grow with the load; alone, an outcome is recorded at once.
-async fn finisher(
-    store: Arc<dyn JobStore>,
-    instance: Uuid,
-    mut outcomes: mpsc::Receiver<Outcome>,
-    runner: ActorRef<JobRunnerMsg>,
-) {
-    while let Some(first) = outcomes.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match outcomes.try_recv() {
-                Ok(outcome) => batch.push(outcome),
-                Err(_) => break,
-            }
-        }
-        finish_batch(store.as_ref(), instance, batch, &runner).await;
-    }
-}
-
-/// Records `batch`, counts each recorded outcome, and reports every job finished.
-async fn finish_batch(store: &dyn JobStore, instance: Uuid, batch: Vec<Outcome>, runner: &ActorRef<JobRunnerMsg>) {
-    let items: Vec<FinishItem> = batch
-        .iter()
-        .map(|o| FinishItem { id: o.job.id, attempt: o.attempt.clone(), finish: o.finish.clone() })
-        .collect();
-    let recorded = match store.finish_many(instance, &items).await {
-        Ok(recorded) => recorded,
-        Err(err) => {
-            // The leases expire and the jobs run again elsewhere: at-least-once, as for a crash.
-            metrics::counter!("gantry_job_store_errors_total", "op" => "finish").increment(1);
-            tracing::warn!(jobs = batch.len(), error = %err, "recording job outcomes failed");
-            vec![false; batch.len()]
-        }
-    };
-    for (outcome, recorded) in batch.iter().zip(recorded) {
-        let job = &outcome.job;
-        if recorded {
-            let labels = [("kind", job.kind.clone()), ("queue", job.queue.clone())];
-            let counter = match &outcome.finish {
-                Finish::Complete(_) => Some("gantry_jobs_completed_total"),
-                Finish::Retry { .. } => Some("gantry_jobs_retried_total"),
-                Finish::Discard { .. } => Some("gantry_jobs_discarded_total"),
-                Finish::Snooze { .. } => None,
-            };
-            if let Some(counter) = counter {
-                metrics::counter!(counter, &labels).increment(1);
-            }
-            if let Finish::Discard { error } = &outcome.finish {
-                tracing::warn!(job_id = %job.id, kind = job.kind, attempt = job.attempt, error, "job discarded");
-            }
-        } else {
-            tracing::warn!(job_id = %job.id, kind = job.kind, "job outcome dropped: its lease is gone");
-        }
-        let _ = runner.cast(JobRunnerMsg::Finished(job.id));
-    }
-}
-
-/// Runs one attempt of `job`; returns its outcome for the finisher (`None` when it was given back here
-/// already: no worker for its kind).
-async fn run_attempt(
-    store: &dyn JobStore,
-    spec: Option<KindSpec>,
-    job: Job,
-    instance: Uuid,
-    claimed_at: OffsetDateTime,
-    lease: Duration,
-) -> Option<Outcome> {
-    let (kind, queue) = (job.kind.clone(), job.queue.clone());
-    let Some(spec) = spec else {
-        // A kind this version does not know (a newer instance enqueued it during a rolling deploy): given
-        // back uncounted for an instance that knows it.
-        let finish = Finish::Snooze { at: OffsetDateTime::now_utc() + lease };
-        let attempt = attempt_record(&job, instance, claimed_at, AttemptOutcome::Failed, None);
-        tracing::warn!(job_id = %job.id, kind, "no worker for this job kind here; given back");
-        record(store, &job, instance, &attempt, &finish).await;
-        return None;
-    };
-    let labels = [("kind", kind.clone()), ("queue", queue.clone())];
-    metrics::counter!("gantry_jobs_started_total", &labels).increment(1);
-    if let Some(due) = job.run_at {
-        metrics::histogram!("gantry_job_wait_seconds", &labels).record((claimed_at - due).as_seconds_f64().max(0.0));
-    }
-    let (outcome, finish, error) = if job.attempt > job.max_attempts {
-        // The previous attempt was the last one and its instance died mid-job.
-        let error = job.error.clone().unwrap_or_else(|| "lease expired".to_owned());
-        spec.handler.discarded(&job, &error).await;
-        (AttemptOutcome::LeaseExpired, Finish::Discard { error: error.clone() }, Some(error))
-    } else {
-        let started = std::time::Instant::now();
-        let result = tokio::time::timeout(spec.timeout, spec.handler.run(&job)).await;
-        metrics::histogram!("gantry_job_run_seconds", &labels).record(started.elapsed().as_secs_f64());
-        let failed = |outcome, error: String, permanent: bool| {
-            let finish = if permanent || job.attempt >= job.max_attempts {
-                Finish::Discard { error: error.clone() }
-            } else {
-                Finish::Retry { error: error.clone(), at: OffsetDateTime::now_utc() + spec.backoff.delay(job.attempt) }
-            };
-            (outcome, finish, Some(error))
-        };
-        match result {
-            Ok(Ok(value)) => (AttemptOutcome::Completed, Finish::Complete(value), None),
-            Ok(Err(JobFailure::Retry(e))) => failed(AttemptOutcome::Failed, e, false),
-            Ok(Err(JobFailure::Discard(e))) => failed(AttemptOutcome::Failed, e, true),
-            Err(_) => {
-                let timed_out =
-                    failed(AttemptOutcome::TimedOut, format!("timed out after {}s", spec.timeout.as_secs_f64()), false);
-                if let Finish::Discard { error } = &timed_out.1 {
-                    spec.handler.discarded(&job, error).await;
-                }
-                timed_out
-            }
-        }
-    };
-    let attempt = attempt_record(&job, instance, claimed_at, outcome, error);
-    Some(Outcome { job, attempt, finish })
-}
-
-fn attempt_record(
-    job: &Job,
-    instance: Uuid,
-    started_at: OffsetDateTime,
-    outcome: AttemptOutcome,
-    error: Option<String>,
-) -> Attempt {
-    Attempt {
-        attempt: job.attempt,
-        instance_id: instance,
-        started_at,
-        finished_at: OffsetDateTime::now_utc(),
-        outcome,
-        error,
-    }
-}
-
-/// Records an outcome; `false` when the lease was gone (the outcome is dropped: someone else owns the job).
-async fn record(store: &dyn JobStore, job: &Job, instance: Uuid, attempt: &Attempt, finish: &Finish) -> bool {
-    match store.finish(job.id, instance, attempt, finish).await {
-        Ok(true) => true,
-        Ok(false) => {
-            tracing::warn!(job_id = %job.id, kind = job.kind, "job outcome dropped: its lease is gone");
-            false
-        }
-        Err(err) => {
-            // The lease expires and the job runs again elsewhere: at-least-once, as for a crash.
-            metrics::counter!("gantry_job_store_errors_total", "op" => "finish").increment(1);
-            tracing::warn!(job_id = %job.id, kind = job.kind, error = %err, "recording a job outcome failed");
-            false
-        }
-    }
-}
-
 impl Actor for JobRunner {
     type Msg = JobRunnerMsg;
     type State = RunnerState;
@@ -592,8 +336,11 @@ impl Actor for JobRunner {
         ];
         let _ = myself.cast(JobRunnerMsg::Maintain);
         let (outcomes, received) = mpsc::channel(4 * MAX_BATCH);
-        let finisher =
-            tokio::spawn(finisher(Arc::clone(&deps.store), deps.settings.instance, received, myself.clone()));
+        let runner = myself.clone();
+        let finished = move |id| {
+            let _ = runner.cast(JobRunnerMsg::Finished(id));
+        };
+        let finisher = tokio::spawn(finisher(Arc::clone(&deps.store), deps.settings.instance, received, finished));
         Ok(RunnerState {
             deps,
             tickers,
@@ -726,56 +473,5 @@ impl JobRunnerHandle {
             Ok(ractor::rpc::CallResult::Timeout) => Err(CallError::Timeout(NAME)),
             _ => Err(CallError::NotRunning(NAME)),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Each failed attempt doubles the delay up to the cap, and jitter stays within a quarter either way.
-    #[test]
-    fn backoff_doubles_up_to_the_cap_with_bounded_jitter() {
-        let backoff = Backoff { base: Duration::from_secs(1), max: Duration::from_secs(10) };
-        assert_eq!(backoff.nominal(1), Duration::from_secs(1));
-        assert_eq!(backoff.nominal(2), Duration::from_secs(2));
-        assert_eq!(backoff.nominal(4), Duration::from_secs(8));
-        assert_eq!(backoff.nominal(5), Duration::from_secs(10));
-        assert_eq!(backoff.nominal(200), Duration::from_secs(10));
-        for attempt in 1..6 {
-            let delay = backoff.delay(attempt);
-            let nominal = backoff.nominal(attempt);
-            assert!(delay >= nominal.mul_f64(0.75) && delay <= nominal.mul_f64(1.25), "{delay:?} vs {nominal:?}");
-        }
-    }
-
-    /// A periodic kind's job is due at the start of the current period and keyed by it, so every instance
-    /// computes the same key within one period and a different one in the next.
-    #[test]
-    fn periodic_jobs_are_keyed_by_their_period_start() {
-        struct Nothing;
-        #[async_trait]
-        impl JobHandler for Nothing {
-            async fn run(&self, _job: &Job) -> Result<Option<serde_json::Value>, JobFailure> {
-                Ok(None)
-            }
-        }
-        let spec = KindSpec {
-            kind: "jobs.prune",
-            queue: "maintenance",
-            max_attempts: 3,
-            backoff: Backoff { base: Duration::from_secs(1), max: Duration::from_secs(1) },
-            timeout: Duration::from_secs(1),
-            every: Some(Duration::from_secs(60)),
-            handler: Arc::new(Nothing),
-        };
-        let at = time::macros::datetime!(2026-11-27 10:15:42 UTC);
-        let job = spec.periodic_job(at).unwrap();
-        assert_eq!(job.run_at, time::macros::datetime!(2026-11-27 10:15:00 UTC));
-        assert_eq!(job.period_key.as_deref(), Some("2026-11-27T10:15:00Z"));
-        let same = spec.periodic_job(at + Duration::from_secs(17)).unwrap();
-        assert_eq!(same.period_key, job.period_key);
-        let next = spec.periodic_job(at + Duration::from_secs(18)).unwrap();
-        assert_eq!(next.period_key.as_deref(), Some("2026-11-27T10:16:00Z"));
     }
 }

@@ -13,7 +13,7 @@ use futures::Stream;
 use time::OffsetDateTime;
 
 use super::Unavailable;
-use crate::secrets::SecretValue;
+use crate::secret_value::SecretValue;
 
 /// A stream of body chunks. An `Err` item aborts the write (the client disconnected, a limit was hit, …).
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;

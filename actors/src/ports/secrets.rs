@@ -4,8 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::secrets::keyring::SecretOrigin;
-use crate::secrets::{SecretName, SecretValue};
+use crate::secret_value::{SecretName, SecretOrigin, SecretValue};
 
 /// A validated set of secret values.
 pub type SecretSet = BTreeMap<SecretName, (SecretValue, SecretOrigin)>;

@@ -18,6 +18,8 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 use time::OffsetDateTime;
 
+pub use crate::secret_value::SecretOrigin;
+
 use super::{Fingerprint, SecretName, SecretValue};
 
 /// One change of one secret's versions: what rotation evidence records (fingerprints only).
@@ -34,18 +36,6 @@ pub struct VersionChange {
     /// When.
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
-}
-
-/// Where a version's value came from (shown to operators; the value never is).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SecretOrigin {
-    /// An environment variable.
-    Env,
-    /// A `*_FILE` file.
-    File,
-    /// Generated at first start (local profile only) and kept in the data folder.
-    Generated,
 }
 
 /// One version of one secret.

@@ -11,62 +11,14 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+pub use crate::secret_value::SecretName;
+
 /// The minimum estimated entropy, in bits, of any secret (documented in docs/configuration.md, "Secrets").
 pub const MIN_ENTROPY_BITS: f64 = 72.0;
 /// Minimum length of `JWT_SECRET`, `UPLOAD_GUEST_TOKEN_SECRET` and `GANTRY_ADMIN_TOKEN` (runbook step 2).
 pub const MIN_TOKEN_SECRET_LEN: usize = 32;
 /// Minimum length of `S3_SECRET_ACCESS_KEY` (runbook step 2).
 pub const MIN_S3_SECRET_LEN: usize = 24;
-
-/// The secrets Gantry knows, by the names operators use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
-pub enum SecretName {
-    /// Signs access tokens.
-    #[serde(rename = "JWT_SECRET")]
-    JwtSecret,
-    /// Signs guest upload tokens.
-    #[serde(rename = "UPLOAD_GUEST_TOKEN_SECRET")]
-    UploadGuestTokenSecret,
-    /// The S3 access key id.
-    #[serde(rename = "S3_ACCESS_KEY_ID")]
-    S3AccessKeyId,
-    /// The S3 secret key.
-    #[serde(rename = "S3_SECRET_ACCESS_KEY")]
-    S3SecretAccessKey,
-    /// Bearer token of the admin listener.
-    #[serde(rename = "GANTRY_ADMIN_TOKEN")]
-    AdminToken,
-}
-
-impl SecretName {
-    /// Every secret, in display order.
-    pub const ALL: [Self; 5] =
-        [Self::JwtSecret, Self::UploadGuestTokenSecret, Self::S3AccessKeyId, Self::S3SecretAccessKey, Self::AdminToken];
-
-    /// The environment variable (and, with `_FILE`, the file variable) that carries it.
-    #[must_use]
-    pub fn env_var(self) -> &'static str {
-        match self {
-            Self::JwtSecret => "JWT_SECRET",
-            Self::UploadGuestTokenSecret => "UPLOAD_GUEST_TOKEN_SECRET",
-            Self::S3AccessKeyId => "S3_ACCESS_KEY_ID",
-            Self::S3SecretAccessKey => "S3_SECRET_ACCESS_KEY",
-            Self::AdminToken => "GANTRY_ADMIN_TOKEN",
-        }
-    }
-
-    /// Whether its value is a secret that must be high-entropy (the S3 key id is an identifier).
-    #[must_use]
-    pub fn needs_entropy(self) -> bool {
-        !matches!(self, Self::S3AccessKeyId)
-    }
-}
-
-impl std::fmt::Display for SecretName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.env_var())
-    }
-}
 
 /// A rule a secret can break. The `code` is stable (scripts match on it); the message explains the rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

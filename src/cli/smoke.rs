@@ -1,9 +1,12 @@
 //! `gantry smoke`: the runbook's smoke tests (steps 5 and 8, and the rollback's re-run) against any
 //! deployment — login, token refresh, logout (and that the logged-out token is refused), and the upload flow
 //! (guest token, upload, download, compare digest, delete). Prints a table or, with `--json`, the result to
-//! store as evidence. Without `--email`, an ephemeral account is registered for the run.
+//! store as evidence. Without `--email`, an ephemeral account is registered for the run. [`HttpSmokeCheck`]
+//! is the rotation's [`SmokeCheck`] port over the same HTTP client.
 
 use std::time::{Duration, Instant};
+
+use gantry_actors::ports::smoke::{GuestUpload, SmokeAccount, SmokeCheck};
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -36,36 +39,6 @@ pub struct Report {
     pub started_at: time::OffsetDateTime,
     /// The steps, in order.
     pub steps: Vec<Step>,
-}
-
-/// The account to test with.
-pub struct Account {
-    /// Email.
-    pub email: String,
-    /// Password.
-    pub password: String,
-    /// Register it first (an ephemeral account).
-    pub register: bool,
-}
-
-impl std::fmt::Debug for Account {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Account").field("email", &self.email).field("register", &self.register).finish_non_exhaustive()
-    }
-}
-
-impl Account {
-    /// A fresh throw-away account (random email under `smoke.gantry.invalid` and a random password).
-    #[must_use]
-    pub fn ephemeral() -> Self {
-        let mut secret = [0u8; 18];
-        rand::fill(&mut secret);
-        Self {
-            email: format!("smoke-{}@smoke.gantry.invalid", uuid::Uuid::new_v4().simple()),
-            password: hex::encode(secret),
-            register: true,
-        }
-    }
 }
 
 /// A small real PNG-signed payload.
@@ -125,7 +98,7 @@ async fn expect_json(response: Result<reqwest::Response, reqwest::Error>, status
 ///
 /// # Errors
 /// Only when the HTTP client cannot be built; failed steps are in the report.
-pub async fn run(base_url: &str, account: &Account) -> anyhow::Result<Report> {
+pub async fn run(base_url: &str, account: &SmokeAccount) -> anyhow::Result<Report> {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
     let base = base_url.trim_end_matches('/').to_owned();
     let started_at = time::OffsetDateTime::now_utc();
@@ -261,4 +234,91 @@ pub fn table(report: &Report) -> String {
     }
     out.push_str(if report.ok { "all passed\n" } else { "FAILED\n" });
     out
+}
+
+/// The rotation's smoke check against one instance's public listener, over HTTP.
+pub struct HttpSmokeCheck {
+    client: reqwest::Client,
+    /// The listener's base URL, without a trailing slash.
+    base: String,
+}
+
+impl HttpSmokeCheck {
+    /// A check of the instance answering at `base_url`.
+    #[must_use]
+    pub fn new(base_url: &str) -> Self {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_default();
+        Self { client, base: base_url.trim_end_matches('/').to_owned() }
+    }
+}
+
+#[async_trait::async_trait]
+impl SmokeCheck for HttpSmokeCheck {
+    async fn runbook(&self, account: &SmokeAccount) -> Result<Value, String> {
+        let report = run(&self.base, account).await.map_err(|e| e.to_string())?;
+        Ok(serde_json::to_value(&report).unwrap_or(Value::Null))
+    }
+
+    async fn login(&self, account: &SmokeAccount) -> Result<String, String> {
+        let creds = json!({"email": account.email, "password": account.password});
+        let pair: Value = self
+            .client
+            .post(format!("{}/v1/auth/login", self.base))
+            .json(&creds)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        pair["access_token"].as_str().map(str::to_owned).ok_or_else(|| "login failed".to_owned())
+    }
+
+    async fn me(&self, token: &str) -> Result<u16, String> {
+        let me = self
+            .client
+            .get(format!("{}/v1/auth/me", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(me.status().as_u16())
+    }
+
+    async fn logout(&self, token: &str) {
+        let _ = self.client.post(format!("{}/v1/auth/logout", self.base)).bearer_auth(token).send().await;
+    }
+
+    async fn upload(&self, token: &str, body: Vec<u8>) -> Result<GuestUpload, String> {
+        let up = self
+            .client
+            .post(format!("{}/v1/uploads", self.base))
+            .header("x-upload-token", token)
+            .header("content-type", "image/png")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if up.status().as_u16() != 201 {
+            return Ok(GuestUpload::Refused(up.status().to_string()));
+        }
+        let created: Value = up.json().await.map_err(|e| e.to_string())?;
+        created["id"].as_str().map(|id| GuestUpload::Created(id.to_owned())).ok_or_else(|| "no upload id".to_owned())
+    }
+
+    async fn download(&self, token: &str, id: &str) -> Result<Vec<u8>, String> {
+        let down = self
+            .client
+            .get(format!("{}/v1/uploads/{id}/content", self.base))
+            .header("x-upload-token", token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(down.bytes().await.map_err(|e| e.to_string())?.to_vec())
+    }
+
+    async fn delete_upload(&self, token: &str, id: &str) {
+        let _ =
+            self.client.delete(format!("{}/v1/uploads/{id}", self.base)).header("x-upload-token", token).send().await;
+    }
 }

@@ -1,7 +1,9 @@
-//! [`SecretValue`]: a secret plus its fingerprint. The value is reachable only through
-//! [`SecretValue::expose`]; `Debug` shows the fingerprint, never the value.
+//! The secret types the ports and the secrets domain share, below both: [`SecretName`] (the secrets Gantry
+//! knows), [`SecretValue`] (a secret plus its fingerprint, reachable only through [`SecretValue::expose`];
+//! `Debug` shows the fingerprint, never the value), [`Fingerprint`] and [`SecretOrigin`].
 
 use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 /// The public name of a secret version: the first 12 hex digits of the SHA-256 of its value.
@@ -69,6 +71,68 @@ impl From<SecretString> for SecretValue {
     fn from(value: SecretString) -> Self {
         Self::new(value.expose_secret().to_owned())
     }
+}
+
+/// The secrets Gantry knows, by the names operators use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+pub enum SecretName {
+    /// Signs access tokens.
+    #[serde(rename = "JWT_SECRET")]
+    JwtSecret,
+    /// Signs guest upload tokens.
+    #[serde(rename = "UPLOAD_GUEST_TOKEN_SECRET")]
+    UploadGuestTokenSecret,
+    /// The S3 access key id.
+    #[serde(rename = "S3_ACCESS_KEY_ID")]
+    S3AccessKeyId,
+    /// The S3 secret key.
+    #[serde(rename = "S3_SECRET_ACCESS_KEY")]
+    S3SecretAccessKey,
+    /// Bearer token of the admin listener.
+    #[serde(rename = "GANTRY_ADMIN_TOKEN")]
+    AdminToken,
+}
+
+impl SecretName {
+    /// Every secret, in display order.
+    pub const ALL: [Self; 5] =
+        [Self::JwtSecret, Self::UploadGuestTokenSecret, Self::S3AccessKeyId, Self::S3SecretAccessKey, Self::AdminToken];
+
+    /// The environment variable (and, with `_FILE`, the file variable) that carries it.
+    #[must_use]
+    pub fn env_var(self) -> &'static str {
+        match self {
+            Self::JwtSecret => "JWT_SECRET",
+            Self::UploadGuestTokenSecret => "UPLOAD_GUEST_TOKEN_SECRET",
+            Self::S3AccessKeyId => "S3_ACCESS_KEY_ID",
+            Self::S3SecretAccessKey => "S3_SECRET_ACCESS_KEY",
+            Self::AdminToken => "GANTRY_ADMIN_TOKEN",
+        }
+    }
+
+    /// Whether its value is a secret that must be high-entropy (the S3 key id is an identifier).
+    #[must_use]
+    pub fn needs_entropy(self) -> bool {
+        !matches!(self, Self::S3AccessKeyId)
+    }
+}
+
+impl std::fmt::Display for SecretName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.env_var())
+    }
+}
+
+/// Where a version's value came from (shown to operators; the value never is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretOrigin {
+    /// An environment variable.
+    Env,
+    /// A `*_FILE` file.
+    File,
+    /// Generated at first start (local profile only) and kept in the data folder.
+    Generated,
 }
 
 #[cfg(test)]

@@ -1,0 +1,181 @@
+//! One attempt of a claimed job, and the finisher: a worker runs its kind's handler under the timeout and turns
+//! the answer into an outcome (complete, retry after the backoff, discard); the finisher task records the
+//! outcomes that have arrived in one batch (one commit) and reports each job finished.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::kind::{JobFailure, KindSpec};
+use crate::ports::jobs::{Attempt, AttemptOutcome, Finish, FinishItem, Job, JobStore};
+
+/// A finished attempt on its way to the job store.
+pub(super) struct Outcome {
+    job: Job,
+    attempt: Attempt,
+    finish: Finish,
+}
+
+/// The most outcomes recorded in one batch.
+pub(super) const MAX_BATCH: usize = 256;
+
+/// Records the workers' outcomes: takes what has arrived (at least one, at most [`MAX_BATCH`]) and records it in
+/// one [`JobStore::finish_many`] (one commit), then reports each job `finished`. Under load the outcomes queue
+/// up while a batch commits, so batches grow with the load; alone, an outcome is recorded at once.
+pub(super) async fn finisher(
+    store: Arc<dyn JobStore>,
+    instance: Uuid,
+    mut outcomes: mpsc::Receiver<Outcome>,
+    finished: impl Fn(Uuid) + Send + 'static,
+) {
+    while let Some(first) = outcomes.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match outcomes.try_recv() {
+                Ok(outcome) => batch.push(outcome),
+                Err(_) => break,
+            }
+        }
+        finish_batch(store.as_ref(), instance, batch, &finished).await;
+    }
+}
+
+/// Records `batch`, counts each recorded outcome, and reports every job `finished` (to the runner).
+pub(super) async fn finish_batch(
+    store: &dyn JobStore,
+    instance: Uuid,
+    batch: Vec<Outcome>,
+    finished: &(impl Fn(Uuid) + ?Sized),
+) {
+    let items: Vec<FinishItem> = batch
+        .iter()
+        .map(|o| FinishItem { id: o.job.id, attempt: o.attempt.clone(), finish: o.finish.clone() })
+        .collect();
+    let recorded = match store.finish_many(instance, &items).await {
+        Ok(recorded) => recorded,
+        Err(err) => {
+            // The leases expire and the jobs run again elsewhere: at-least-once, as for a crash.
+            metrics::counter!("gantry_job_store_errors_total", "op" => "finish").increment(1);
+            tracing::warn!(jobs = batch.len(), error = %err, "recording job outcomes failed");
+            vec![false; batch.len()]
+        }
+    };
+    for (outcome, recorded) in batch.iter().zip(recorded) {
+        let job = &outcome.job;
+        if recorded {
+            let labels = [("kind", job.kind.clone()), ("queue", job.queue.clone())];
+            let counter = match &outcome.finish {
+                Finish::Complete(_) => Some("gantry_jobs_completed_total"),
+                Finish::Retry { .. } => Some("gantry_jobs_retried_total"),
+                Finish::Discard { .. } => Some("gantry_jobs_discarded_total"),
+                Finish::Snooze { .. } => None,
+            };
+            if let Some(counter) = counter {
+                metrics::counter!(counter, &labels).increment(1);
+            }
+            if let Finish::Discard { error } = &outcome.finish {
+                tracing::warn!(job_id = %job.id, kind = job.kind, attempt = job.attempt, error, "job discarded");
+            }
+        } else {
+            tracing::warn!(job_id = %job.id, kind = job.kind, "job outcome dropped: its lease is gone");
+        }
+        finished(job.id);
+    }
+}
+
+/// Runs one attempt of `job`; returns its outcome for the finisher (`None` when it was given back here
+/// already: no worker for its kind).
+pub(super) async fn run_attempt(
+    store: &dyn JobStore,
+    spec: Option<KindSpec>,
+    job: Job,
+    instance: Uuid,
+    claimed_at: OffsetDateTime,
+    lease: Duration,
+) -> Option<Outcome> {
+    let (kind, queue) = (job.kind.clone(), job.queue.clone());
+    let Some(spec) = spec else {
+        // A kind this version does not know (a newer instance enqueued it during a rolling deploy): given
+        // back uncounted for an instance that knows it.
+        let finish = Finish::Snooze { at: OffsetDateTime::now_utc() + lease };
+        let attempt = attempt_record(&job, instance, claimed_at, AttemptOutcome::Failed, None);
+        tracing::warn!(job_id = %job.id, kind, "no worker for this job kind here; given back");
+        record(store, &job, instance, &attempt, &finish).await;
+        return None;
+    };
+    let labels = [("kind", kind.clone()), ("queue", queue.clone())];
+    metrics::counter!("gantry_jobs_started_total", &labels).increment(1);
+    if let Some(due) = job.run_at {
+        metrics::histogram!("gantry_job_wait_seconds", &labels).record((claimed_at - due).as_seconds_f64().max(0.0));
+    }
+    let (outcome, finish, error) = if job.attempt > job.max_attempts {
+        // The previous attempt was the last one and its instance died mid-job.
+        let error = job.error.clone().unwrap_or_else(|| "lease expired".to_owned());
+        spec.handler.discarded(&job, &error).await;
+        (AttemptOutcome::LeaseExpired, Finish::Discard { error: error.clone() }, Some(error))
+    } else {
+        let started = std::time::Instant::now();
+        let result = tokio::time::timeout(spec.timeout, spec.handler.run(&job)).await;
+        metrics::histogram!("gantry_job_run_seconds", &labels).record(started.elapsed().as_secs_f64());
+        let failed = |outcome, error: String, permanent: bool| {
+            let finish = if permanent || job.attempt >= job.max_attempts {
+                Finish::Discard { error: error.clone() }
+            } else {
+                Finish::Retry { error: error.clone(), at: OffsetDateTime::now_utc() + spec.backoff.delay(job.attempt) }
+            };
+            (outcome, finish, Some(error))
+        };
+        match result {
+            Ok(Ok(value)) => (AttemptOutcome::Completed, Finish::Complete(value), None),
+            Ok(Err(JobFailure::Retry(e))) => failed(AttemptOutcome::Failed, e, false),
+            Ok(Err(JobFailure::Discard(e))) => failed(AttemptOutcome::Failed, e, true),
+            Err(_) => {
+                let timed_out =
+                    failed(AttemptOutcome::TimedOut, format!("timed out after {}s", spec.timeout.as_secs_f64()), false);
+                if let Finish::Discard { error } = &timed_out.1 {
+                    spec.handler.discarded(&job, error).await;
+                }
+                timed_out
+            }
+        }
+    };
+    let attempt = attempt_record(&job, instance, claimed_at, outcome, error);
+    Some(Outcome { job, attempt, finish })
+}
+
+fn attempt_record(
+    job: &Job,
+    instance: Uuid,
+    started_at: OffsetDateTime,
+    outcome: AttemptOutcome,
+    error: Option<String>,
+) -> Attempt {
+    Attempt {
+        attempt: job.attempt,
+        instance_id: instance,
+        started_at,
+        finished_at: OffsetDateTime::now_utc(),
+        outcome,
+        error,
+    }
+}
+
+/// Records an outcome; `false` when the lease was gone (the outcome is dropped: someone else owns the job).
+async fn record(store: &dyn JobStore, job: &Job, instance: Uuid, attempt: &Attempt, finish: &Finish) -> bool {
+    match store.finish(job.id, instance, attempt, finish).await {
+        Ok(true) => true,
+        Ok(false) => {
+            tracing::warn!(job_id = %job.id, kind = job.kind, "job outcome dropped: its lease is gone");
+            false
+        }
+        Err(err) => {
+            // The lease expires and the job runs again elsewhere: at-least-once, as for a crash.
+            metrics::counter!("gantry_job_store_errors_total", "op" => "finish").increment(1);
+            tracing::warn!(job_id = %job.id, kind = job.kind, error = %err, "recording a job outcome failed");
+            false
+        }
+    }
+}

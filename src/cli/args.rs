@@ -1,0 +1,378 @@
+//! The command line's arguments (clap): `gantry [--profile P] [serve|migrate|seed|secrets …|users …|…]`.
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Profile;
+
+/// Gantry: an actor-based job-and-gateway service.
+#[derive(Debug, Parser)]
+#[command(name = "gantry", version, about, long_about = None)]
+pub struct Cli {
+    /// Which backends to run on (default: `GANTRY_PROFILE`, else `local`).
+    #[arg(long, global = true, value_enum)]
+    pub profile: Option<Profile>,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the public and admin listeners (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Load the bundled seed catalog (idempotent) and exit.
+    Seed,
+    /// Secret management.
+    Secrets {
+        /// What to do with secrets.
+        #[command(subcommand)]
+        action: SecretsCommand,
+    },
+    /// User accounts (written directly to the profile's database).
+    Users {
+        /// What to do with users.
+        #[command(subcommand)]
+        action: UsersCommand,
+    },
+    /// The runbook's smoke tests (login, refresh, logout, upload flow) against a deployment; exit 1 on any
+    /// failure. Without `--email`, an ephemeral account is registered for the run.
+    Smoke {
+        /// The deployment's public base URL, e.g. `https://api.staging.example.com`.
+        #[arg(long)]
+        base_url: String,
+        /// An existing smoke-test account.
+        #[arg(long, requires = "password_file")]
+        email: Option<String>,
+        /// The file holding that account's password.
+        #[arg(long)]
+        password_file: Option<std::path::PathBuf>,
+        /// Print the result as JSON (to store as evidence).
+        #[arg(long)]
+        json: bool,
+        /// Admin URL of an instance of the same deployment: the ephemeral account is deleted through it at the
+        /// end (default: `GANTRY_ADMIN_URL`; without either, the account stays and the output says so).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+    /// Sessions of a running instance (through its admin listener).
+    Sessions {
+        /// What to do with sessions.
+        #[command(subcommand)]
+        action: SessionsCommand,
+    },
+    /// Rotation evidence (through a running instance's admin listener).
+    Rotations {
+        /// What to show.
+        #[command(subcommand)]
+        action: RotationsCommand,
+    },
+    /// Jobs (through a running instance's admin listener).
+    Jobs {
+        /// What to do with jobs.
+        #[command(subcommand)]
+        action: JobsCommand,
+    },
+    /// Listing-form templates.
+    Templates {
+        /// What to do with templates.
+        #[command(subcommand)]
+        action: TemplatesCommand,
+    },
+    /// Catalog moderation (through a running instance's admin listener): review, rename, merge, hide,
+    /// approve, engine flags, audit. Every change reaches every instance and is recorded (who, what, when).
+    Options {
+        /// What to do.
+        #[command(subcommand)]
+        action: OptionsCommand,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL", global = true)]
+        admin_url: Option<String>,
+        /// Who asks, recorded in the audit table (default: `cli`).
+        #[arg(long, global = true, default_value = "cli")]
+        by: String,
+    },
+}
+
+/// `gantry options …`.
+#[derive(Debug, Subcommand)]
+pub enum OptionsCommand {
+    /// Recently created options, newest first (hidden and pending included), for review.
+    Recent {
+        /// Only those created by this account (a user id).
+        #[arg(long)]
+        created_by: Option<String>,
+        /// Only those created since this RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many (1–1000).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// The moderation records, newest first.
+    Audit {
+        /// At most this many (1–1000).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Rename an option (refused when another option under the same parent has the name: merge instead).
+    Rename {
+        /// The option's id.
+        #[arg(long)]
+        id: String,
+        /// The new name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Merge an option into another of its kind: its id and name resolve to the other from now on, its
+    /// children move there.
+    Merge {
+        /// The option that goes.
+        #[arg(long)]
+        id: String,
+        /// The option that stays.
+        #[arg(long)]
+        into: String,
+    },
+    /// Hide an option: not listed nor accepted in new forms; its id still resolves.
+    Hide {
+        /// The option's id.
+        #[arg(long)]
+        id: String,
+    },
+    /// Show a hidden option again.
+    Unhide {
+        /// The option's id.
+        #[arg(long)]
+        id: String,
+    },
+    /// Approve an option created by a new account: everyone sees it from now on.
+    Approve {
+        /// The option's id.
+        #[arg(long)]
+        id: String,
+    },
+    /// Set whether listings of a category have an engine. Refused (listing the stored forms it would break)
+    /// unless `--force`, which applies it and flags those forms.
+    SetEngine {
+        /// The category's id.
+        #[arg(long)]
+        id: String,
+        /// `true` or `false`.
+        #[arg(long, action = clap::ArgAction::Set)]
+        has_engine: bool,
+        /// Apply even when it breaks stored forms (they are flagged and served degraded).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// `gantry templates …`.
+#[derive(Debug, Subcommand)]
+pub enum TemplatesCommand {
+    /// Check a template file offline (shape, JsonLogic subset, references, cascades, cycles) with the bundled
+    /// set under it; exit 1 listing every problem.
+    Check {
+        /// The template set (JSON).
+        file: std::path::PathBuf,
+    },
+    /// Send a template file to a running instance, which checks it against its catalog, stores it and makes
+    /// every instance drop its templates. Merged over the set in use unless `--replace`.
+    Import {
+        /// The template set (JSON).
+        file: std::path::PathBuf,
+        /// Replace the whole stored set instead of merging templates and shared blocks into it.
+        #[arg(long)]
+        replace: bool,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+}
+
+/// `gantry users …`.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create an account (operators, smoke-test accounts). The password is read from `--password-file`, or
+    /// from the first line of standard input.
+    Add {
+        /// The account's email.
+        #[arg(long)]
+        email: String,
+        /// A file holding the password (one trailing newline is dropped).
+        #[arg(long)]
+        password_file: Option<std::path::PathBuf>,
+    },
+    /// Find an account by email (through a running instance's admin listener); exit 1 when there is none.
+    Find {
+        /// The email (normalised as at registration).
+        #[arg(long)]
+        email: String,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+    /// Delete an account: its sessions are revoked on every instance first (through a running instance).
+    Delete {
+        /// The account's id (`gantry users find` prints it).
+        #[arg(long)]
+        id: String,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+    /// Disable an account: it can no longer log in, and its sessions are revoked on every instance (through a
+    /// running instance).
+    Disable {
+        /// The account's id (`gantry users find` prints it).
+        #[arg(long)]
+        id: String,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+    /// Enable a disabled account again (through a running instance); its user logs in again.
+    Enable {
+        /// The account's id (`gantry users find` prints it).
+        #[arg(long)]
+        id: String,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+}
+
+/// `gantry sessions …`.
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// Force every user to log in again, on every instance (O(1)). Prints the job id and `not_before`.
+    RevokeAll {
+        /// Why (recorded in the revocation notice, the runbook's evidence).
+        #[arg(long)]
+        reason: String,
+        /// Shown to every user it logs out, in their 401 `session_revoked` (`notice.message`).
+        #[arg(long)]
+        user_message: Option<String>,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+}
+
+/// `gantry secrets …`.
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Validate the secrets in the environment/files against the runbook rules without starting anything.
+    /// Exit code 0 when valid, 1 otherwise. Never prints values.
+    Check {
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rotate secrets on every instance (through a running instance's admin listener): validate the values
+    /// now in the secret files, stage, smoke-test, promote, force re-login (JWT_SECRET), record evidence.
+    /// Follows the job, printing each step; exit 0 when it succeeded, 1 when it failed (and was rolled back).
+    Rotate {
+        /// The deployment this belongs to (evidence).
+        #[arg(long)]
+        deployment_id: Option<String>,
+        /// The commit deployed (evidence).
+        #[arg(long)]
+        commit_sha: Option<String>,
+        /// Force every user to log in again (default: when JWT_SECRET changes).
+        #[arg(long)]
+        invalidate_sessions: Option<bool>,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+    /// The runbook's rollback: make the previous versions current again on every instance. Follows the job.
+    Rollback {
+        /// The deployment this belongs to (evidence).
+        #[arg(long)]
+        deployment_id: Option<String>,
+        /// The commit deployed (evidence).
+        #[arg(long)]
+        commit_sha: Option<String>,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+}
+
+/// `gantry rotations …`.
+#[derive(Debug, Subcommand)]
+pub enum RotationsCommand {
+    /// The newest rotations and rollbacks: id, kind, outcome, failed step, deployment, start time.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+    /// One record: steps, version changes (fingerprints), smoke results, session notice, outcome.
+    Show {
+        /// The rotation (job) id.
+        id: String,
+        /// Print the raw JSON record.
+        #[arg(long)]
+        json: bool,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+}
+
+/// `gantry jobs …`.
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// The newest jobs: id, kind, queue, state, attempts, creation time, last error.
+    List {
+        /// Only jobs in this state (scheduled, available, running, retryable, completed, discarded, cancelled).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only jobs of this kind.
+        #[arg(long)]
+        kind: Option<String>,
+        /// At most this many (1–500).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+    /// One job with its attempts (instance, timings, outcome, error).
+    Show {
+        /// The job id.
+        id: String,
+        /// Print the raw JSON.
+        #[arg(long)]
+        json: bool,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+    /// Makes a discarded, cancelled or retryable job due now.
+    Retry {
+        /// The job id.
+        id: String,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+    /// Cancels a job that has not finished.
+    Cancel {
+        /// The job id.
+        id: String,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
+}

@@ -1,0 +1,83 @@
+//! `gantry smoke`: the runbook's smoke tests against any deployment, and the ephemeral account's deletion.
+
+use std::process::ExitCode;
+
+use gantry_actors::ports::smoke::SmokeAccount;
+
+use super::target::admin_target;
+use crate::config::Settings;
+use crate::config::secrets;
+
+/// The smoke run's last step for an ephemeral account: delete it through the admin listener at `admin_url`
+/// (its sessions are revoked first). Without an admin URL the account stays, and the step says so (it passes:
+/// the public API cannot delete accounts).
+async fn delete_ephemeral(settings: &Settings, email: &str, admin_url: Option<&str>) -> crate::cli::smoke::Step {
+    let started = std::time::Instant::now();
+    let step = |ok: bool, detail: String| crate::cli::smoke::Step {
+        name: "delete ephemeral account",
+        ok,
+        ms: started.elapsed().as_millis(),
+        detail,
+    };
+    let Some(admin_url) = admin_url else {
+        return step(
+            true,
+            format!("skipped: no --admin-url; delete {email} with `gantry users find` and `users delete`"),
+        );
+    };
+    let outcome = async {
+        let (base, token) = admin_target(settings, Some(admin_url))?;
+        let (status, text) =
+            crate::cli::admin_client::get(&format!("{base}/admin/users?email={}", email.replace('@', "%40")), &token)
+                .await?;
+        anyhow::ensure!(status.is_success(), "finding it answered {status}: {text}");
+        let id = serde_json::from_str::<serde_json::Value>(&text)?["id"].as_str().unwrap_or_default().to_owned();
+        let (status, text) = crate::cli::admin_client::delete(&format!("{base}/admin/users/{id}"), &token).await?;
+        anyhow::ensure!(status.is_success(), "deleting it answered {status}: {text}");
+        anyhow::Ok(id)
+    };
+    match outcome.await {
+        Ok(id) => step(true, format!("deleted {id}; its sessions revoked")),
+        Err(e) => step(false, format!("{e:#}")),
+    }
+}
+
+/// `gantry smoke --base-url URL [--email E --password-file F] [--json]`: exit 0 when every step passed.
+#[must_use]
+pub(super) async fn smoke(
+    settings: &Settings,
+    base_url: &str,
+    email: Option<String>,
+    password_file: Option<&std::path::Path>,
+    json: bool,
+    admin_url: Option<&str>,
+) -> ExitCode {
+    let account = match (email, password_file) {
+        (Some(email), Some(path)) => match secrets::read_file(path) {
+            Ok(password) => SmokeAccount { email, password, register: false },
+            Err(e) => {
+                eprintln!("gantry: cannot read {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => SmokeAccount::ephemeral(),
+    };
+    match crate::cli::smoke::run(base_url, &account).await {
+        Ok(mut report) => {
+            if account.register {
+                report.steps.push(delete_ephemeral(settings, &account.email, admin_url).await);
+                report.ok = report.steps.iter().all(|s| s.ok);
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            } else {
+                print!("{}", crate::cli::smoke::table(&report));
+            }
+            if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Err(e) => {
+            eprintln!("gantry: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

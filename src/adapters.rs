@@ -3,7 +3,7 @@
 //!
 //! | file | implements |
 //! |---|---|
-//! | `sql.rs` + `sql/{jobs,accounts,sessions,uploads,catalog,rotations}.rs` | neutral: each database port's logic, written once over [`sql::SqlDb`]; `DbError`, safe error mapping, [`sql::SqlPorts`] |
+//! | `sql.rs` + `sql/{jobs,accounts,sessions,uploads,catalog,rotations,multiparts}.rs` | neutral: each database port's logic, written once over [`sql::exec::SqlDb`], and [`sql::SqlPorts`]; what they share below them in `sql/{errors,values,rows,exec}.rs` (`DbError`, safe error mapping, bound values, row reading) |
 //! | `sqlite.rs` | the SQLite file (local profile): open, migrate, close, value encoding |
 //! | `sqlite/jobs.rs`, `sqlite/uploads.rs` | `JobStore`, `UploadStore` on SQLite |
 //! | `sqlite/accounts.rs` | `AccountStore` on SQLite |
@@ -12,7 +12,7 @@
 //! | `sqlite/rotations.rs` | `RotationStore`, `Fleet` on SQLite |
 //! | `postgres.rs` | the PostgreSQL database (production): connect, migrate, close, value encoding |
 //! | `postgres/{jobs,uploads,accounts,sessions,catalog,rotations}.rs` | the same ports on Postgres |
-//! | `redis.rs` | the Redis pool and its safe error mapping (production) |
+//! | `redis.rs`, `redis/pool.rs` | the Redis pool every Redis port shares and its safe error mapping (production) |
 //! | `redis/cache.rs` | `Cache` on Redis |
 //! | `redis/sessions.rs` | `SessionStore` on Redis |
 //! | `memory.rs` + `memory/bus.rs`, `memory/cache.rs` | `Bus` and `Cache` in process (local profile) |

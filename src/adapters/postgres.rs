@@ -1,7 +1,7 @@
-//! The PostgreSQL database of the production profile: connecting and migrating, the one pool every port
-//! shares, and how Postgres stores the values the shared port code binds and reads (`sql.rs`): native
-//! uuid, timestamptz and jsonb. The ports themselves are in `postgres/` (one file per port, holding only
-//! Postgres' own SQL words) and `sql/` (their logic).
+//! The PostgreSQL database of the production profile: connecting and migrating, the one pool every port shares, and
+//! how Postgres stores the values the shared port code binds and reads (`sql/values.rs`, `sql/rows.rs`): native
+//! uuid, timestamptz and jsonb. The ports themselves are in `postgres/` (one file per port, holding only Postgres'
+//! own SQL words) and `sql/` (their logic).
 
 pub mod accounts;
 pub mod catalog;
@@ -23,8 +23,12 @@ use sqlx::{Postgres, Row, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-pub use super::sql::DbError;
-use super::sql::{Database, SqlDb, SqlPorts, SqlRow, Unreadable, Value, impl_exec, migrate_reason, sqlx_reason};
+pub use super::sql::errors::DbError;
+use super::sql::errors::{migrate_reason, sqlx_reason};
+use super::sql::exec::{SqlDb, impl_exec};
+use super::sql::rows::{SqlRow, Unreadable};
+use super::sql::values::Value;
+use super::sql::{Database, SqlPorts};
 
 /// How long a caller waits for a pooled connection (including opening one) before the store reports itself
 /// unavailable.

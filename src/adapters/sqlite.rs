@@ -1,6 +1,6 @@
-//! The SQLite database of the local profile: opening and migrating the file, the one pool every port shares,
-//! and how SQLite stores the values the shared port code binds and reads (`sql.rs`). The ports themselves
-//! are in `sqlite/` (one file per port, holding only SQLite's own SQL words) and `sql/` (their logic).
+//! The SQLite database of the local profile: opening and migrating the file, the one pool every port shares, and
+//! how SQLite stores the values the shared port code binds and reads (`sql/values.rs`, `sql/rows.rs`). The ports
+//! themselves are in `sqlite/` (one file per port, holding only SQLite's own SQL words) and `sql/` (their logic).
 //!
 //! Storage format (see `migrations/sqlite/`): ids as hyphenated UUID text, JSON as text, timestamps as RFC 3339
 //! UTC text with exactly six fractional digits (so text order is time order and the precision matches
@@ -29,8 +29,12 @@ use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 use uuid::Uuid;
 
-pub use super::sql::DbError;
-use super::sql::{Database, SqlDb, SqlPorts, SqlRow, Unreadable, Value, impl_exec, migrate_reason};
+pub use super::sql::errors::DbError;
+use super::sql::errors::migrate_reason;
+use super::sql::exec::{SqlDb, impl_exec};
+use super::sql::rows::{SqlRow, Unreadable};
+use super::sql::values::Value;
+use super::sql::{Database, SqlPorts};
 
 /// SQLite allows one writer at a time; a few readers beside it are all a small pool buys.
 const MAX_CONNECTIONS: u32 = 4;

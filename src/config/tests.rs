@@ -1,4 +1,5 @@
 use figment::Figment;
+use figment::providers::Format;
 
 use super::*;
 

@@ -3,7 +3,7 @@
 
 use super::PostgresDb;
 use crate::adapters::sql::accounts::{AccountsDialect, SqlAccounts};
-use crate::adapters::sql::database_code;
+use crate::adapters::sql::errors::database_code;
 
 /// `AccountStore` on Postgres.
 pub type PostgresAccounts = SqlAccounts<PostgresDb>;

@@ -2,8 +2,8 @@
 //! the server's `now()`; the logic is `sql/catalog.rs`.
 
 use super::PostgresDb;
-use crate::adapters::sql::Value;
 use crate::adapters::sql::catalog::{CatalogDialect, SqlCatalog, option_columns};
+use crate::adapters::sql::values::Value;
 
 /// `CatalogStore` on Postgres.
 pub type PostgresCatalog = SqlCatalog<PostgresDb>;

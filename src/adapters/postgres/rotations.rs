@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::PostgresDb;
-use crate::adapters::sql::Value;
 use crate::adapters::sql::rotations::{FleetDialect, SqlFleet, SqlRotations};
+use crate::adapters::sql::values::Value;
 
 /// `RotationStore` on Postgres.
 pub type PostgresRotations = SqlRotations<PostgresDb>;

@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use deadpool_redis::redis::{self, AsyncConnectionConfig};
-use deadpool_redis::{Manager, Pool, PoolConfig, Runtime, Timeouts};
+use deadpool_redis::Pool;
+use deadpool_redis::redis;
 use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::cache::Cache;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
-use super::run;
+use super::pool::{self, run};
 
 /// `Cache` on Redis.
 #[derive(Clone)]
@@ -39,19 +39,7 @@ impl RedisCache {
     /// # Errors
     /// The URL is invalid (the reason does not quote it) or the pool cannot be built.
     pub fn connect(url: &SecretString, pool_size: usize, timeout: Duration) -> Result<Self, Unavailable> {
-        let connection =
-            AsyncConnectionConfig::new().set_connection_timeout(Some(timeout)).set_response_timeout(Some(timeout));
-        // The parse error is dropped on purpose: its text could quote part of the URL.
-        let manager = Manager::new_with_config(url.expose_secret(), connection)
-            .map_err(|_| Unavailable::new("invalid cache URL"))?;
-        let mut config = PoolConfig::new(pool_size);
-        config.timeouts = Timeouts { wait: Some(timeout), create: Some(timeout), recycle: Some(timeout) };
-        let pool = Pool::builder(manager)
-            .config(config)
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| Unavailable::new(format!("cannot build the cache pool: {e}")))?;
-        Ok(Self { pool })
+        Ok(Self { pool: pool::build(url, pool_size, timeout)? })
     }
 
     /// Runs `cmd` on a pooled connection, mapping and counting failures under `op`.

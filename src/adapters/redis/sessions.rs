@@ -24,8 +24,8 @@ use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::sessions::{SessionRecord, SessionStore, StoreMarker};
 use uuid::Uuid;
 
-use super::RedisCache;
-use super::run;
+use super::cache::RedisCache;
+use super::pool::run;
 
 /// The key prefix of [`RedisSessionStore::new`].
 pub const DEFAULT_SESSION_PREFIX: &str = "gantry:";

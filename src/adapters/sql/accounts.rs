@@ -5,15 +5,17 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
-use gantry_actors::ports::accounts::{AccountStore, AccountStoreError, Epochs, RevocationNotice, User};
+use gantry_actors::ports::accounts::{
+    AccountStore, AccountStoreError, Epochs, RevocationNotice, RevocationScope, User,
+};
 use gantry_actors::ports::jobs::{Enqueued, NewJob};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{
-    Exec, Fields, SqlDb, SqlRow, Value, all, args, backend, count_to_db, execute, one, optional, parse_scope,
-    scope_str, unavailable,
-};
+use super::errors::unavailable;
+use super::exec::{Exec, SqlDb, all, backend, execute, one, optional};
+use super::rows::{Fields, SqlRow};
+use super::values::{Value, args, count_to_db};
 
 /// The columns [`user_from_row`] reads (static SQL, see `jobs.rs`).
 macro_rules! user_columns {
@@ -68,7 +70,7 @@ impl<D: AccountsDialect> AccountStore for SqlAccounts<D> {
         match self.db.pool().execute(sql, args).await {
             Ok(_) => Ok(()),
             Err(e) if D::is_email_taken(&e) => Err(AccountStoreError::EmailTaken),
-            Err(e) => Err(super::unavailable(backend::<D>(), "create_user", &e).into()),
+            Err(e) => Err(unavailable(backend::<D>(), "create_user", &e).into()),
         }
     }
 
@@ -226,4 +228,21 @@ fn notice_from_row<R: SqlRow>(row: &R) -> Result<RevocationNotice, Unavailable> 
         user_message: f.opt_text("user_message")?,
         refused_requests: f.count("refused_requests")?,
     })
+}
+
+/// The stored spelling of a revocation scope (the port's serde spelling; the migrations check it).
+fn scope_str(scope: RevocationScope) -> &'static str {
+    match scope {
+        RevocationScope::All => "all",
+        RevocationScope::User => "user",
+    }
+}
+
+/// Reads a stored revocation scope.
+fn parse_scope(stored: &str) -> Option<RevocationScope> {
+    match stored {
+        "all" => Some(RevocationScope::All),
+        "user" => Some(RevocationScope::User),
+        _ => None,
+    }
 }

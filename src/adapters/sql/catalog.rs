@@ -13,7 +13,10 @@ use gantry_actors::ports::catalog::{CatalogOption, CatalogStore, Created, Resolv
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Exec, Fields, SqlDb, SqlRow, Value, all, args, backend, corrupt, count_to_db, one, optional, unavailable};
+use super::errors::{corrupt, unavailable};
+use super::exec::{Exec, SqlDb, all, backend, one, optional};
+use super::rows::{Fields, SqlRow};
+use super::values::{Value, args, count_to_db};
 
 /// The columns [`option_from_row`] reads (static SQL, see `jobs.rs`).
 macro_rules! option_columns {

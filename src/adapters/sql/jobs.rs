@@ -16,7 +16,10 @@ use gantry_actors::ports::jobs::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Exec, Fields, SqlDb, SqlRow, Value, all, args, backend, execute, optional, unavailable};
+use super::errors::unavailable;
+use super::exec::{Exec, SqlDb, all, backend, execute, optional};
+use super::rows::{Fields, SqlRow};
+use super::values::{Value, args};
 
 /// The columns [`job_from_row`] reads. A macro, not a `const`, because sqlx 0.9 only takes SQL that is
 /// static text (`concat!` keeps it so); formatted strings would need an audit marker.

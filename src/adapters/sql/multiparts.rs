@@ -6,7 +6,9 @@ use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::objects::{MultipartLedger, PendingMultipart};
 use time::OffsetDateTime;
 
-use super::{Fields, SqlDb, SqlRow, all, args, execute};
+use super::exec::{SqlDb, all, execute};
+use super::rows::{Fields, SqlRow};
+use super::values::args;
 
 /// `MultipartLedger` on the database `D`.
 #[derive(Debug, Clone)]

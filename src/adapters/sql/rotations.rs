@@ -9,7 +9,10 @@ use gantry_actors::ports::jobs::{Enqueued, NewJob};
 use gantry_actors::ports::rotations::{Fleet, RotationRecord, RotationStart, RotationStore};
 use uuid::Uuid;
 
-use super::{Exec, Fields, SqlDb, SqlRow, Value, all, args, backend, corrupt, execute, optional, unavailable};
+use super::errors::{corrupt, unavailable};
+use super::exec::{Exec, SqlDb, all, backend, execute, optional};
+use super::rows::{Fields, SqlRow};
+use super::values::{Value, args};
 
 /// What the fleet's SQL says differently per backend.
 pub trait FleetDialect: SqlDb {

@@ -10,7 +10,9 @@ use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::sessions::{RefreshMacKey, Rotation, SessionRecord, SessionStore, StoreMarker};
 use uuid::Uuid;
 
-use super::{Fields, SqlDb, SqlRow, Value, all, args, backend, execute, one, optional};
+use super::exec::{SqlDb, all, backend, execute, one, optional};
+use super::rows::{Fields, SqlRow};
+use super::values::{Value, args};
 
 /// The columns [`session_from_row`] reads (static SQL, see `jobs.rs`).
 macro_rules! session_columns {
@@ -183,7 +185,7 @@ impl<D: SessionsDialect> SessionStore for SqlSessions<D> {
 /// Reads a session from a row selected with [`session_columns!`].
 fn session_from_row<R: SqlRow>(row: &R) -> Result<SessionRecord, Unavailable> {
     let f = Fields::new(row, "session");
-    let corrupt = |column| super::corrupt(R::BACKEND, "session", column);
+    let corrupt = |column| super::errors::corrupt(R::BACKEND, "session", column);
     let last_rotation: Option<Rotation> = f
         .opt_json("last_rotation")?
         .map(|json| serde_json::from_value(json).map_err(|_| corrupt("last_rotation")))

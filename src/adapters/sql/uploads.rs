@@ -8,7 +8,10 @@ use gantry_actors::ports::uploads::{UploadRecord, UploadStatus, UploadStore, Var
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Exec, Fields, SqlDb, SqlRow, Value, all, args, backend, count_to_db, execute, one, optional, unavailable};
+use super::errors::unavailable;
+use super::exec::{Exec, SqlDb, all, backend, execute, one, optional};
+use super::rows::{Fields, SqlRow};
+use super::values::{Value, args, count_to_db};
 
 /// The columns [`upload_from_row`] reads (static SQL, see `jobs.rs`).
 macro_rules! upload_columns {

@@ -3,7 +3,7 @@
 
 use super::SqliteDb;
 use crate::adapters::sql::accounts::{AccountsDialect, SqlAccounts};
-use crate::adapters::sql::database_code;
+use crate::adapters::sql::errors::database_code;
 
 /// `AccountStore` on the SQLite file.
 pub type SqliteAccounts = SqlAccounts<SqliteDb>;

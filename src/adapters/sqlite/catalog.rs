@@ -4,8 +4,8 @@
 use time::OffsetDateTime;
 
 use super::SqliteDb;
-use crate::adapters::sql::Value;
 use crate::adapters::sql::catalog::{CatalogDialect, SqlCatalog, option_columns};
+use crate::adapters::sql::values::Value;
 
 /// `CatalogStore` on the SQLite file.
 pub type SqliteCatalog = SqlCatalog<SqliteDb>;

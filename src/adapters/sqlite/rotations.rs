@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
+use time::OffsetDateTime;
+
 use super::SqliteDb;
 use crate::adapters::sql::rotations::{FleetDialect, SqlFleet, SqlRotations};
-use crate::adapters::sql::{Value, now_ms};
+use crate::adapters::sql::values::Value;
 
 /// `RotationStore` on the SQLite file.
 pub type SqliteRotations = SqlRotations<SqliteDb>;
@@ -24,4 +26,9 @@ impl FleetDialect for SqliteDb {
     fn since(within: Duration) -> Value {
         Value::from(now_ms() - i64::try_from(within.as_millis()).unwrap_or(i64::MAX))
     }
+}
+
+/// Milliseconds since the Unix epoch, now, by this process's clock.
+fn now_ms() -> i64 {
+    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }

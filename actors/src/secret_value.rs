@@ -1,6 +1,7 @@
 //! The secret types the ports and the secrets domain share, below both: [`SecretName`] (the secrets Gantry
 //! knows), [`SecretValue`] (a secret plus its fingerprint, reachable only through [`SecretValue::expose`];
-//! `Debug` shows the fingerprint, never the value), [`Fingerprint`] and [`SecretOrigin`].
+//! `Debug` shows the fingerprint, never the value), [`Fingerprint`] and [`SecretOrigin`]; and what the bus
+//! carries between secret stores: a rotation's [`SecretStep`] and the [`VersionChange`]s it made.
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -154,4 +155,51 @@ mod tests {
         // sha256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
         assert_eq!(Fingerprint::of("abc").as_str(), "ba7816bf8f01");
     }
+}
+
+/// A rotation step every instance's secret store performs on a `SecretsCommand` bus event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretStep {
+    /// Re-read the own secret source, validate, and stage what changed as `pending`.
+    Stage,
+    /// Make `pending` current.
+    Promote,
+    /// Put back the versions held before this rotation's `stage` (automatic rollback of a failed rotation).
+    Restore,
+    /// The runbook's rollback: make `previous` current again.
+    Rollback,
+    /// End the previous `JWT_SECRET` at once (a rotation or rollback with `invalidate_sessions=true`): tokens
+    /// it signed are refused from the acknowledgement on, grace window or not.
+    RetirePreviousJwt,
+}
+
+impl SecretStep {
+    /// The step's name in logs, metrics and evidence.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stage => "stage",
+            Self::Promote => "promote",
+            Self::Restore => "restore",
+            Self::Rollback => "rollback",
+            Self::RetirePreviousJwt => "retire_previous_jwt",
+        }
+    }
+}
+
+/// One change of one secret's versions: what rotation evidence records (fingerprints only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct VersionChange {
+    /// The secret.
+    pub name: SecretName,
+    /// `staged`, `promoted`, `discarded` or `rolled_back`.
+    pub action: String,
+    /// The fingerprint in that slot before (`current` for promotions and rollbacks, `pending` for discards).
+    pub from: Option<Fingerprint>,
+    /// The fingerprint after.
+    pub to: Option<Fingerprint>,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: time::OffsetDateTime,
 }

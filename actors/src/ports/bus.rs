@@ -62,14 +62,14 @@ pub enum Event {
         /// The rotation (or rollback) this belongs to.
         rotation_id: Uuid,
         /// What to do.
-        step: crate::secrets::SecretStep,
+        step: crate::secret_value::SecretStep,
     },
     /// An instance's answer to a [`Event::SecretsCommand`].
     SecretsAck {
         /// The rotation.
         rotation_id: Uuid,
         /// The step answered.
-        step: crate::secrets::SecretStep,
+        step: crate::secret_value::SecretStep,
         /// The answering instance.
         instance_id: Uuid,
         /// Whether it did it; otherwise `detail` says why (no values).
@@ -77,7 +77,7 @@ pub enum Event {
         /// Why not, or a note.
         detail: Option<String>,
         /// The version changes it made (fingerprints only).
-        changes: Vec<crate::secrets::keyring::VersionChange>,
+        changes: Vec<crate::secret_value::VersionChange>,
     },
     /// Individual sessions were revoked (logout, deletion, reuse detection).
     SessionRevoked {

@@ -18,25 +18,8 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-pub use crate::secret_value::SecretOrigin;
-
-use super::{Fingerprint, SecretName, SecretValue};
-
-/// One change of one secret's versions: what rotation evidence records (fingerprints only).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct VersionChange {
-    /// The secret.
-    pub name: SecretName,
-    /// `staged`, `promoted`, `discarded` or `rolled_back`.
-    pub action: String,
-    /// The fingerprint in that slot before (`current` for promotions and rollbacks, `pending` for discards).
-    pub from: Option<Fingerprint>,
-    /// The fingerprint after.
-    pub to: Option<Fingerprint>,
-    /// When.
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-}
+use crate::secret_value::{Fingerprint, SecretName, SecretValue};
+pub use crate::secret_value::{SecretOrigin, VersionChange};
 
 /// One version of one secret.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 
 use super::compiled::CompiledTemplate;
-use super::document::{Block, DEFAULT_CATEGORY, Field, TemplateSet, name_key};
+use super::document::{Block, DEFAULT_CATEGORY, Field, FieldType, TemplateSet, name_key};
 pub use super::issues::TemplateIssue;
 use super::issues::{Issues, valid_name};
 pub use super::logic::OPERATORS;
@@ -151,7 +151,7 @@ fn check_field(field: &Field, issues: &mut Issues<'_>) {
         {
             issues.push(name, "invalid_range", format!("min {min} is above max {max}"));
         }
-        if (rules.pattern.is_some() || rules.max_length.is_some()) && field.field_type != super::FieldType::Text {
+        if (rules.pattern.is_some() || rules.max_length.is_some()) && field.field_type != FieldType::Text {
             issues.push(name, "invalid_validation", "pattern and maxLength apply to text fields");
         }
         if rules.max_length == Some(0) {

@@ -841,16 +841,6 @@ async fn merge_and_hide_on_one_instance_reach_the_other_within_a_second() {
     .await;
 }
 
-/// The value of a counter series in Prometheus text (0 when absent).
-fn counter(metrics: &str, series: &str) -> f64 {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(series))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
-}
-
 /// The command of a production-profile `gantry` process on these backends, ports, exchange and bucket: a clean
 /// environment with the test secrets, `warn` logs, output discarded. Callers add their own settings.
 pub(crate) fn production_command(
@@ -938,7 +928,10 @@ async fn a_cold_instance_warms_its_option_cache_from_redis() {
                     .text()
                     .await
                     .expect("text");
-                counter(&text, &format!("gantry_option_cache_shared_total{{result=\"{result}\"}}"))
+                crate::prometheus::value_or_zero(
+                    &text,
+                    &format!("gantry_option_cache_shared_total{{result=\"{result}\"}}"),
+                )
             }
         };
         let page = json(client.get(models(&c_http)).send().await.expect("req"), 200).await;
@@ -992,7 +985,7 @@ async fn option_cache_on_a_separate_process_misses_once_and_recovers_after_a_bus
                     .text()
                     .await
                     .expect("text");
-                counter(&text, "gantry_option_cache_misses_total{kind=\"model\"}")
+                crate::prometheus::value_or_zero(&text, "gantry_option_cache_misses_total{kind=\"model\"}")
             }
         };
 

@@ -9,24 +9,13 @@ use std::process::Command;
 
 use gantry::adapters::amqp::AmqpBus;
 use gantry::adapters::bus::next_signal;
-use gantry_actors::ports::bus::{Bus, BusSignal, Envelope, Event};
+use gantry_actors::ports::bus::{Bus, BusSignal, Envelope};
 use tokio::sync::broadcast;
 use tokio::time::timeout;
 use uuid::Uuid;
 
-use crate::amqp::{DEADLINE, delete_exchange, settings, unique_exchange, wait_healthy};
+use crate::amqp::{DEADLINE, delete_exchange, event, settings, unique_exchange, version_of, wait_healthy};
 use crate::support::backend_env;
-
-fn event(version: &str) -> Event {
-    Event::InstanceStarted { version: version.to_owned() }
-}
-
-fn version_of(envelope: &Envelope) -> &str {
-    match &envelope.event {
-        Event::InstanceStarted { version } => version,
-        other => panic!("only instance_started is published here, got {other:?}"),
-    }
-}
 
 /// The next signal, failing after the deadline or when the bus is gone.
 async fn next(rx: &mut broadcast::Receiver<BusSignal>) -> BusSignal {

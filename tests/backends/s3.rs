@@ -3,13 +3,13 @@
 //! rejected credentials, presigned URLs. Runs when `GANTRY_TEST_S3_ENDPOINT`, `GANTRY_TEST_S3_ACCESS_KEY_ID` and
 //! `GANTRY_TEST_S3_SECRET_ACCESS_KEY` are set; each test works in a fresh bucket of its own.
 
-use std::io;
 use std::time::Duration;
 
-use bytes::Bytes;
 use gantry::adapters::s3::{S3ObjectStore, S3Settings};
-use gantry_actors::ports::objects::{ByteStream, ObjectKey, ObjectStore, ObjectStoreError};
+use gantry_actors::ports::objects::{ObjectStore, ObjectStoreError};
 use secrecy::SecretString;
+
+use crate::support::{body, key, pattern};
 
 const MIB: usize = 1024 * 1024;
 
@@ -24,21 +24,6 @@ async fn store_with_part_size(part_size: usize) -> Option<S3ObjectStore> {
     let store = S3ObjectStore::connect(settings).await.expect("connect");
     store.health().await.expect("fresh bucket is healthy");
     Some(store)
-}
-
-fn key(s: &str) -> ObjectKey {
-    ObjectKey::parse(s).expect("valid test key")
-}
-
-/// Deterministic, non-repeating-looking bytes.
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| u8::try_from((i * 31 + i / 7) % 256).expect("below 256")).collect()
-}
-
-/// `data` as a body of `chunk`-sized pieces.
-fn body(data: &[u8], chunk: usize) -> ByteStream {
-    let chunks: Vec<Result<Bytes, io::Error>> = data.chunks(chunk).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
-    Box::pin(futures::stream::iter(chunks))
 }
 
 /// A streamed body that ends before its announced length fails and stores nothing.

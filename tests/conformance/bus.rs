@@ -11,23 +11,12 @@ use std::sync::Arc;
 use gantry::adapters::amqp::AmqpBus;
 use gantry::adapters::bus::next_signal;
 use gantry::adapters::memory::MemoryBus;
-use gantry_actors::ports::bus::{Bus, BusSignal, Envelope, Event};
+use gantry_actors::ports::bus::{Bus, BusSignal, Envelope};
 use tokio::sync::broadcast;
 use tokio::time::timeout;
 use uuid::Uuid;
 
-use crate::amqp::{DEADLINE, delete_exchange, settings, unique_exchange, wait_healthy};
-
-fn event(version: &str) -> Event {
-    Event::InstanceStarted { version: version.to_owned() }
-}
-
-fn version_of(envelope: &Envelope) -> &str {
-    match &envelope.event {
-        Event::InstanceStarted { version } => version,
-        other => panic!("only instance_started is published here, got {other:?}"),
-    }
-}
+use crate::amqp::{DEADLINE, delete_exchange, event, settings, unique_exchange, version_of, wait_healthy};
 
 /// The next `count` messages. A `reconnected` resync before the first message (RabbitMQ's initial connect)
 /// is skipped; any other resync means messages may have been lost and fails the test.

@@ -12,25 +12,12 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 use gantry::adapters::fs::FsObjectStore;
 use gantry::adapters::s3::S3ObjectStore;
-use gantry_actors::ports::objects::{ByteRange, ByteStream, ObjectKey, ObjectStore, ObjectStoreError};
+use gantry_actors::ports::objects::{ByteRange, ObjectKey, ObjectStore, ObjectStoreError};
 use sha2::{Digest, Sha256};
 
+use crate::support::{body, key, pattern};
+
 const MIB: usize = 1024 * 1024;
-
-fn key(s: &str) -> ObjectKey {
-    ObjectKey::parse(s).expect("valid test key")
-}
-
-/// Deterministic, non-repeating-looking bytes.
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| u8::try_from((i * 31 + i / 7) % 256).expect("below 256")).collect()
-}
-
-/// `data` as a body of `chunk`-sized pieces.
-fn body(data: &[u8], chunk: usize) -> ByteStream {
-    let chunks: Vec<Result<Bytes, io::Error>> = data.chunks(chunk).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
-    Box::pin(futures::stream::iter(chunks))
-}
 
 /// The object's total size and the bytes of `range` (or all of them).
 async fn read(store: &dyn ObjectStore, key: &ObjectKey, range: Option<ByteRange>) -> (u64, Vec<u8>) {

@@ -1,10 +1,11 @@
 //! RabbitMQ bus fixtures shared by the `Bus` conformance suite and the RabbitMQ-only backend tests (included by
-//! both with `#[path]`): settings on a test exchange of its own, waiting for health, and deleting the exchange.
+//! both with `#[path]`): settings on a test exchange of its own, waiting for health, deleting the exchange, and
+//! the one kind of event the tests publish.
 
 use std::time::Duration;
 
 use gantry::adapters::amqp::{AmqpBus, AmqpSettings};
-use gantry_actors::ports::bus::Bus;
+use gantry_actors::ports::bus::{Bus, Envelope, Event};
 use lapin::options::ExchangeDeleteOptions;
 use lapin::{Connection, ConnectionProperties};
 use secrecy::SecretString;
@@ -56,5 +57,18 @@ pub async fn delete_exchange(url: &str, exchange: &str) {
         Ok(Ok(())) => {}
         Ok(Err(error)) => eprintln!("could not delete test exchange {exchange}: {error}"),
         Err(_) => eprintln!("could not delete test exchange {exchange}: timed out"),
+    }
+}
+
+/// The event the bus tests publish, told apart by `version`.
+pub fn event(version: &str) -> Event {
+    Event::InstanceStarted { version: version.to_owned() }
+}
+
+/// The `version` of an event made by [`event`].
+pub fn version_of(envelope: &Envelope) -> &str {
+    match &envelope.event {
+        Event::InstanceStarted { version } => version,
+        other => panic!("only instance_started is published here, got {other:?}"),
     }
 }

@@ -1,12 +1,15 @@
 //! Shared helpers of the backend and conformance suites (included by both with `#[path]`): the loud skip of a
-//! suite whose service is not configured, a fresh Postgres database per test, and a fresh S3 bucket's settings.
+//! suite whose service is not configured, a fresh Postgres database per test, a fresh S3 bucket's settings and
+//! the keys and bodies object store tests write.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::FutureExt;
 use gantry::adapters::s3::S3Settings;
+use gantry_actors::ports::objects::{ByteStream, ObjectKey};
 use secrecy::SecretString;
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgPoolOptions;
@@ -96,4 +99,21 @@ pub fn s3_settings(suite: &str, part_size: usize) -> Option<S3Settings> {
         part_size,
         create_bucket: true,
     })
+}
+
+/// The object key `s`, which the test knows to be valid.
+pub fn key(s: &str) -> ObjectKey {
+    ObjectKey::parse(s).expect("valid test key")
+}
+
+/// Deterministic, non-repeating-looking bytes.
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| u8::try_from((i * 31 + i / 7) % 256).expect("below 256")).collect()
+}
+
+/// `data` as a body of `chunk`-sized pieces.
+pub fn body(data: &[u8], chunk: usize) -> ByteStream {
+    let chunks: Vec<Result<Bytes, std::io::Error>> =
+        data.chunks(chunk).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    Box::pin(futures::stream::iter(chunks))
 }

@@ -26,6 +26,7 @@ mod support;
 #[path = "../shared/photos.rs"]
 mod test_photos;
 
+mod fleet;
 mod jobs;
 mod postgres;
 mod production;

@@ -11,6 +11,7 @@ use gantry::startup::Application;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::oneshot;
 
+use crate::fleet::{Buses, two_instances};
 use crate::support::backend_env;
 use crate::support::with_fresh_database;
 
@@ -53,7 +54,7 @@ async fn start_on(
 }
 
 /// Like [`start_on`] with the objects in `bucket`.
-async fn start_in_bucket(
+pub(crate) async fn start_in_bucket(
     database: &SecretString,
     b: &Backends,
     s3_secret: &str,
@@ -208,12 +209,8 @@ pub(crate) async fn json(response: reqwest::Response, status: u16) -> serde_json
 async fn revoke_all_on_one_instance_applies_on_every_instance() {
     let Some(b) = backends() else { return };
     with_fresh_database(|database| async move {
-        let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
-        let (a_http, a_admin, stop_a) = start_on(&database, &b, &b.s3_secret, &exchange).await;
-        let (b_http, _b_admin, stop_b) = start_on(&database, &b, &b.s3_secret, &exchange).await;
-        for http in [&a_http, &b_http] {
-            readiness(http, |v| v["components"]["bus"]["status"] == "up").await;
-        }
+        let ((a_http, a_admin, stop_a), (b_http, _b_admin, stop_b)) =
+            two_instances(&database, &b, "prod", "", Buses::Shared).await;
         let client = reqwest::Client::new();
         let creds = serde_json::json!({"email": "fleet@example.com", "password": PASSWORD});
         json(client.post(format!("{a_http}/v1/auth/register")).json(&creds).send().await.expect("req"), 201).await;
@@ -298,11 +295,9 @@ async fn losing_redis_never_revives_a_revoked_session() {
         let redis = PrivateRedis::start(port, dir.path());
         tokio::time::sleep(Duration::from_millis(300)).await;
         b.redis = format!("redis://127.0.0.1:{port}");
-        let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
-        let bucket = format!("gantry-prod-{}", uuid::Uuid::new_v4().simple());
         let fast = "[sessions]\nview_reload_secs = 1\n";
-        let (a_http, a_admin, stop_a) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, fast).await;
-        let (b_http, b_admin, stop_b) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, fast).await;
+        let ((a_http, a_admin, stop_a), (b_http, b_admin, stop_b)) =
+            two_instances(&database, &b, "prod", fast, Buses::Shared).await;
         let client = reqwest::Client::new();
         let creds = serde_json::json!({"email": "lost@example.com", "password": PASSWORD});
         json(client.post(format!("{a_http}/v1/auth/register")).json(&creds).send().await.expect("req"), 201).await;
@@ -664,12 +659,8 @@ async fn revocation_reaches_an_instance_that_missed_the_bus_message() {
     let Some(b) = backends() else { return };
     with_fresh_database(|database| async move {
         let reload = "[sessions]\nview_reload_secs = 1";
-        let exchange = |name: &str| format!("gantry.events.test-{name}-{}", uuid::Uuid::new_v4().simple());
-        let bucket = format!("gantry-lost-{}", uuid::Uuid::new_v4().simple());
-        let (a_http, a_admin, stop_a) =
-            start_in_bucket(&database, &b, &b.s3_secret, &exchange("a"), &bucket, reload).await;
-        let (b_http, _b_admin, stop_b) =
-            start_in_bucket(&database, &b, &b.s3_secret, &exchange("b"), &bucket, reload).await;
+        let ((a_http, a_admin, stop_a), (b_http, _b_admin, stop_b)) =
+            two_instances(&database, &b, "lost", reload, Buses::Separate).await;
         let client = reqwest::Client::new();
         let creds = serde_json::json!({"email": "lost@example.com", "password": PASSWORD});
         json(client.post(format!("{a_http}/v1/auth/register")).json(&creds).send().await.expect("req"), 201).await;
@@ -708,13 +699,8 @@ async fn revocation_reaches_an_instance_that_missed_the_bus_message() {
 async fn option_created_on_one_instance_is_listed_on_the_other() {
     let Some(b) = backends() else { return };
     with_fresh_database(|database| async move {
-        let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
-        let bucket = format!("gantry-options-{}", uuid::Uuid::new_v4().simple());
-        let (a_http, _a_admin, stop_a) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
-        let (b_http, _b_admin, stop_b) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
-        for http in [&a_http, &b_http] {
-            readiness(http, |v| v["components"]["bus"]["status"] == "up").await;
-        }
+        let ((a_http, _a_admin, stop_a), (b_http, _b_admin, stop_b)) =
+            two_instances(&database, &b, "options", "", Buses::Shared).await;
         let client = reqwest::Client::new();
         let token = register_and_login(&client, &a_http, "options@example.com").await;
         let brand = serde_json::json!({"name": "Ginaf"});
@@ -789,13 +775,8 @@ async fn within(
 async fn merge_and_hide_on_one_instance_reach_the_other_within_a_second() {
     let Some(b) = backends() else { return };
     with_fresh_database(|database| async move {
-        let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
-        let bucket = format!("gantry-moderation-{}", uuid::Uuid::new_v4().simple());
-        let (a_http, a_admin, stop_a) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
-        let (b_http, _b_admin, stop_b) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
-        for http in [&a_http, &b_http] {
-            readiness(http, |v| v["components"]["bus"]["status"] == "up").await;
-        }
+        let ((a_http, a_admin, stop_a), (b_http, _b_admin, stop_b)) =
+            two_instances(&database, &b, "moderation", "", Buses::Shared).await;
         let client = reqwest::Client::new();
         let token = register_and_login(&client, &a_http, "moderation@example.com").await;
         let mut ids = Vec::new();
@@ -1054,13 +1035,8 @@ async fn option_cache_on_a_separate_process_misses_once_and_recovers_after_a_bus
 async fn templates_imported_on_one_instance_are_served_by_the_other() {
     let Some(b) = backends() else { return };
     with_fresh_database(|database| async move {
-        let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
-        let bucket = format!("gantry-templates-{}", uuid::Uuid::new_v4().simple());
-        let (a_http, a_admin, stop_a) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
-        let (b_http, _b_admin, stop_b) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
-        for http in [&a_http, &b_http] {
-            readiness(http, |v| v["components"]["bus"]["status"] == "up").await;
-        }
+        let ((a_http, a_admin, stop_a), (b_http, _b_admin, stop_b)) =
+            two_instances(&database, &b, "templates", "", Buses::Shared).await;
         let client = reqwest::Client::new();
         let token = register_and_login(&client, &a_http, "templates@example.com").await;
         let category = serde_json::json!({"name": "Road sweepers", "has_engine": true});

@@ -7,6 +7,7 @@ use gantry_actors::sessions::AccessClaims;
 use gantry_actors::sessions::tokens::sign_access;
 use serde_json::json;
 
+use crate::eventually::{Deadline, settled};
 use crate::helpers::{
     ADMIN_TOKEN, JWT, PASSWORD, access, assert_problem, json_of, refresh_of, spawn_app, spawn_app_in, spawn_app_with,
 };
@@ -354,7 +355,7 @@ async fn refresh_token_reuse_revokes_the_session() {
     assert_problem(app.refresh(refresh_of(&second)).await, 401, "session_revoked").await;
     assert_problem(app.me(access(&second)).await, 401, "session_revoked").await;
     let metrics = app.metrics().await;
-    assert!(crate::helpers::metric_value(&metrics, "gantry_auth_refresh_reuse_total") >= 1.0, "reuse counted");
+    assert!(crate::prometheus::value_or_zero(&metrics, "gantry_auth_refresh_reuse_total") >= 1.0, "reuse counted");
 }
 
 /// Reuse is detected for older generations too, while a made-up token carrying a real session id is merely
@@ -400,11 +401,7 @@ async fn reuse_is_detected_however_many_rotations_came_after() {
     assert_problem(app.me(access(&thief)).await, 401, "session_revoked").await;
     // The recorder is shared by every test of this binary: the counter is at least this reuse.
     let metrics = app.metrics().await;
-    let reuse = metrics
-        .lines()
-        .find(|l| l.starts_with("gantry_auth_refresh_reuse_total"))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse::<f64>().ok());
+    let reuse = crate::prometheus::value(&metrics, "gantry_auth_refresh_reuse_total");
     assert!(reuse.is_some_and(|n| n >= 1.0), "reuse counted: {reuse:?}");
 }
 
@@ -549,16 +546,11 @@ async fn revocation_notice_reaches_the_refused_users_and_the_evidence() {
     let fresh = app.login("notified@example.com").await;
     json_of(app.me(access(&fresh)).await, 200).await;
 
-    let mut evidence = serde_json::Value::Null;
-    for _ in 0..40 {
+    let notice = async || {
         let list = json_of(app.admin_get("/admin/sessions/revocations").send().await.expect("req"), 200).await;
-        evidence =
-            list["revocations"].as_array().expect("list").iter().find(|n| n["id"] == job_id).cloned().expect("notice");
-        if evidence["refused_requests"] == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        list["revocations"].as_array().expect("list").iter().find(|n| n["id"] == job_id).cloned().expect("notice")
+    };
+    let evidence = settled(Deadline::ms(4_000, 100), notice, |n| n["refused_requests"] == 2).await;
     assert_eq!(evidence["user_message"], MESSAGE, "{evidence}");
     assert_eq!(evidence["refused_requests"], 2, "the access and the refresh request: {evidence}");
 }
@@ -703,14 +695,12 @@ async fn revoke_all_forces_everyone_to_log_in_again() {
     json_of(app.me(access(&fresh)).await, 200).await;
 
     let job_id = accepted["job_id"].as_str().expect("job id");
-    let mut job = serde_json::Value::Null;
-    for _ in 0..50 {
-        job = json_of(app.admin_get(&format!("/admin/jobs/{job_id}")).send().await.expect("req"), 200).await;
-        if job["state"] == "completed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let job = settled(
+        Deadline::ms(1_000, 20),
+        async || json_of(app.admin_get(&format!("/admin/jobs/{job_id}")).send().await.expect("req"), 200).await,
+        |job| job["state"] == "completed",
+    )
+    .await;
     assert_eq!(job["state"], "completed", "{job}");
     assert_eq!(job["result"]["active_sessions"], 2, "{job}");
 
@@ -786,16 +776,15 @@ async fn session_registry_restart_keeps_serving() {
     app.state.sessions.inject_panic().expect("message accepted");
     json_of(app.me(access(&pair)).await, 200).await;
 
-    let mut refreshed = None;
-    for _ in 0..100 {
+    let refresh = async || {
         let response = app.refresh(refresh_of(&pair)).await;
         if response.status() == 200 {
-            refreshed = Some(response.json::<serde_json::Value>().await.expect("json"));
-            break;
+            return Some(response.json::<serde_json::Value>().await.expect("json"));
         }
         assert_eq!(response.status(), 503, "only 503 while restarting");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        None
+    };
+    let refreshed = settled(Deadline::ms(2_000, 20), refresh, Option::is_some).await;
     let refreshed = refreshed.expect("refresh works again after the restart");
     json_of(app.me(access(&refreshed)).await, 200).await;
     assert!(app.metrics().await.contains("gantry_actor_restarts_total{actor=\"session_registry\"} 1"));

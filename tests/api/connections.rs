@@ -44,11 +44,10 @@ async fn idle_connections_from_one_address_do_not_lock_out_others() {
         .expect("request");
     assert_eq!(answer.status(), 200);
     let metrics = app.metrics().await;
-    let refused = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("gantry_http_connections_refused_per_address_total{listener=\"public\"} "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .unwrap_or(0.0);
+    let refused = crate::prometheus::value_or_zero(
+        &metrics,
+        "gantry_http_connections_refused_per_address_total{listener=\"public\"}",
+    );
     assert!(refused >= 1.0, "connections over the address's share are counted: {metrics}");
 }
 

@@ -8,6 +8,8 @@ use gantry::gateway::AppState;
 use gantry::startup::{Application, Backends};
 use tokio::sync::oneshot;
 
+use crate::eventually::{Deadline, eventually};
+
 pub const JWT: &str = "q7R2vX9kLm4PzT8wN3bH6yC1dF5gJ0sA";
 pub const UPLOAD: &str = "Zt5Kp2Wq9Lx7Mv3Bn8Rc4Hd6Jf1Gs0Ya";
 pub const ADMIN_TOKEN: &str = "Hn4Bv7Cx2Zl9Kj5Mg8Df3Sa6Qw1Er0Ty";
@@ -181,11 +183,6 @@ pub fn refresh_of(pair: &serde_json::Value) -> &str {
 /// The object store's body type, for tests that write objects directly.
 pub type ByteChunks = gantry_actors::ports::objects::ByteStream;
 
-/// The value of `series` (name and labels exactly as rendered) in `/metrics` text; 0 when absent.
-pub fn metric_value(text: &str, series: &str) -> f64 {
-    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0.0)
-}
-
 /// The `gantry` binary as an operator runs it from `dir`: nothing inherited from the test's environment, its
 /// data in `dir/data`, both listeners on port 0.
 pub fn gantry_cli(dir: &std::path::Path) -> std::process::Command {
@@ -241,11 +238,7 @@ pub async fn spawn_process(dir: &std::path::Path, configure: impl FnOnce(&mut st
     let process =
         Process { child, http: format!("http://127.0.0.1:{port}"), admin: format!("http://127.0.0.1:{admin_port}") };
     let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if client.get(format!("{}/healthz", process.http)).send().await.is_ok() {
-            return process;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("gantry did not start");
+    let healthz = async || client.get(format!("{}/healthz", process.http)).send().await.map(|r| r.status());
+    let _answered = eventually("gantry did not start", Deadline::ms(10_000, 50), healthz, Result::is_ok).await;
+    process
 }

@@ -6,19 +6,13 @@ use std::time::Duration;
 use gantry_actors::ports::jobs::{Job, NewJob};
 use serde_json::{Value, json};
 
+use crate::eventually::{Deadline, eventually, settled};
 use crate::helpers::{TestApp, assert_problem, json_of, spawn_app};
 
 /// Polls `GET /admin/jobs/{id}` until `done` accepts the body.
 async fn wait_for(app: &TestApp, id: uuid::Uuid, done: impl Fn(&Value) -> bool) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..200 {
-        last = json_of(app.admin_get(&format!("/admin/jobs/{id}")).send().await.expect("request"), 200).await;
-        if done(&last) {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("job never got there: {last}");
+    let probe = async || json_of(app.admin_get(&format!("/admin/jobs/{id}")).send().await.expect("request"), 200).await;
+    eventually("job never got there", Deadline::ms(10_000, 50), probe, |job| done(job)).await
 }
 
 /// A failing drill job is retried, then discarded with its last error and every attempt listed; `retry`
@@ -115,7 +109,7 @@ async fn runner_metrics_exist_from_start_and_count_jobs() {
     wait_for(&app, job.id, |j| j["state"] == "completed").await;
     let metrics = app.metrics().await;
     let series = "gantry_jobs_completed_total{kind=\"drill.noop\",queue=\"default\"}";
-    assert_eq!(crate::helpers::metric_value(&metrics, series), 1.0);
+    assert_eq!(crate::prometheus::value_or_zero(&metrics, series), 1.0);
     assert!(
         metrics.contains("gantry_job_run_seconds_count{kind=\"drill.noop\",queue=\"default\"} 1"),
         "run time recorded"
@@ -154,21 +148,20 @@ async fn sessions_prune_job_removes_ended_sessions_and_old_epochs() {
     app.backends.accounts.raise_epoch(None, 1_000).await.expect("global epoch");
 
     let filter = JobFilter { kind: Some("sessions.prune".into()), limit: 50, ..JobFilter::default() };
-    let mut pruned = (Vec::new(), Vec::new());
-    for _ in 0..100 {
-        let jobs = app.backends.jobs.list(&filter).await.expect("list");
+    let pruning_done = |jobs: &Vec<gantry_actors::ports::jobs::Job>| {
         let done = |field: &str| {
             jobs.iter()
                 .filter(|j| j.state == JobState::Completed)
                 .filter_map(|j| j.result.as_ref()?[field].as_u64())
                 .sum::<u64>()
         };
-        if done("sessions") >= 1 && done("epochs") >= 1 {
-            break;
-        }
-        pruned = (jobs.iter().map(|j| j.state).collect(), jobs.iter().map(|j| j.result.clone()).collect());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        done("sessions") >= 1 && done("epochs") >= 1
+    };
+    let jobs =
+        settled(Deadline::ms(10_000, 100), async || app.backends.jobs.list(&filter).await.expect("list"), pruning_done)
+            .await;
+    let pruned: (Vec<_>, Vec<_>) =
+        (jobs.iter().map(|j| j.state).collect(), jobs.iter().map(|j| j.result.clone()).collect());
     assert!(app.backends.sessions.get(ended.id).await.expect("get").is_none(), "{pruned:?}");
     assert_eq!(app.backends.sessions.get(live.id).await.expect("get"), Some(live));
     let epochs = app.backends.accounts.epochs().await.expect("epochs");
@@ -233,14 +226,12 @@ async fn a_timed_out_last_attempt_is_discarded_and_its_kind_told() {
     let new = kind.job(json!({}));
     jobs.enqueue(&new).await.expect("enqueue");
 
-    let mut job = None;
-    for _ in 0..200 {
-        job = jobs.get(new.id).await.expect("get");
-        if job.as_ref().is_some_and(|j| j.state.is_terminal()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let job = settled(
+        Deadline::ms(4_000, 20),
+        async || jobs.get(new.id).await.expect("get"),
+        |job| job.as_ref().is_some_and(|j| j.state.is_terminal()),
+    )
+    .await;
     let job = job.expect("stored");
     assert_eq!(job.state, JobState::Discarded, "{job:?}");
     let error = job.error.clone().expect("the error is kept");

@@ -4,7 +4,11 @@
 // Test crates: helpers are `pub` for their sibling modules, and a panic (`unwrap`) is the failure report.
 #![allow(unreachable_pub, clippy::unwrap_used)]
 
+#[path = "../shared/eventually.rs"]
+mod eventually;
 mod helpers;
+#[path = "../shared/prometheus.rs"]
+mod prometheus;
 #[path = "../shared/photos.rs"]
 mod test_photos;
 

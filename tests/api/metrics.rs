@@ -7,19 +7,7 @@ use std::path::Path;
 use gantry::telemetry::registry::METRICS;
 
 use crate::helpers::spawn_app;
-
-/// The metric names of `# TYPE` lines and of `# HELP` lines in exposition text.
-fn typed_and_described(text: &str) -> (BTreeSet<&str>, BTreeSet<&str>) {
-    let names = |prefix: &str| -> BTreeSet<&str> {
-        text.lines().filter_map(|l| l.strip_prefix(prefix)).filter_map(|l| l.split_whitespace().next()).collect()
-    };
-    (names("# TYPE "), names("# HELP "))
-}
-
-/// The value of the series `series` (name and labels exactly as rendered), if present.
-fn value(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
-}
+use crate::prometheus::{typed_and_described, value};
 
 /// Every metric rendered after some traffic has a `# HELP` line (promtool's "no help text" problem).
 #[tokio::test]

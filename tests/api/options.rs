@@ -233,14 +233,9 @@ async fn invalidation_drops_exact_keys_and_everything_on_gaps() {
     list(&app, &format!("/v1/options/model?parent_id={scania}")).await;
     assert!(app.state.catalog.is_cached(&key(&volvo)) && app.state.catalog.is_cached(&key(&scania)));
 
-    let wait_until = |done: Box<dyn Fn() -> bool>| async move {
-        for _ in 0..100 {
-            if done() {
-                return true;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        false
+    let dropped = async |key| {
+        let probe = async || app.state.catalog.is_cached(&key);
+        crate::eventually::poll(crate::eventually::Deadline::ms(1_000, 10), probe, |cached| !cached).await.is_ok()
     };
     let next = Event::OptionChanged {
         kind: OptionKind::Model,
@@ -248,16 +243,12 @@ async fn invalidation_drops_exact_keys_and_everything_on_gaps() {
         version: version + 1,
     };
     app.backends.bus.publish(next).await.expect("publish");
-    let catalog = app.state.catalog.clone();
-    let volvo_key = key(&volvo);
-    assert!(wait_until(Box::new(move || !catalog.is_cached(&volvo_key))).await, "the changed list is dropped");
+    assert!(dropped(key(&volvo)).await, "the changed list is dropped");
     assert!(app.state.catalog.is_cached(&key(&scania)), "other lists stay cached");
 
     let gap = Event::OptionChanged { kind: OptionKind::Brand, parent_id: None, version: version + 5 };
     app.backends.bus.publish(gap).await.expect("publish");
-    let catalog = app.state.catalog.clone();
-    let scania_key = key(&scania);
-    assert!(wait_until(Box::new(move || !catalog.is_cached(&scania_key))).await, "a gap drops everything");
+    assert!(dropped(key(&scania)).await, "a gap drops everything");
 }
 
 /// A slow database never blocks the option cache for everyone: with every database connection busy (the pool

@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 
+use crate::eventually::{Deadline, eventually, poll};
 use crate::helpers::{ADMIN_TOKEN, assert_problem, spawn_app_with};
 
 /// Beyond `max_in_flight`, a listener sheds requests with 503 `overloaded` and `Retry-After`, while
@@ -17,39 +18,19 @@ async fn overload_is_shed_with_503_and_retry_after() {
     );
     slow.write_all(head.as_bytes()).await.expect("write");
     // Wait until the slow request holds the slot.
-    let mut shed = None;
-    for _ in 0..100 {
-        let response = app.client.get(format!("{}/readyz", app.admin)).send().await.expect("request");
-        if response.status() == 503 {
-            shed = Some(response);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let response = shed.expect("a request beyond the limit is shed");
+    let readyz = async || app.client.get(format!("{}/readyz", app.admin)).send().await.expect("request");
+    let response = eventually("a request beyond the limit is shed", Deadline::ms(1_000, 10), readyz, |response| {
+        response.status() == 503
+    })
+    .await;
     assert_eq!(response.headers()["retry-after"], "1");
     assert_problem(response, 503, "overloaded").await;
     assert_eq!(app.get("/healthz").send().await.expect("request").status(), 200, "liveness is never shed");
     assert_eq!(app.get("/readyz").send().await.expect("request").status(), 200, "each listener has its own limit");
 
     slow.write_all(b"}").await.expect("finish body");
-    let mut served = false;
-    for _ in 0..100 {
-        if app.client.get(format!("{}/readyz", app.admin)).send().await.expect("request").status() == 200 {
-            served = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let served = poll(Deadline::ms(1_000, 10), async || readyz().await.status(), |status| *status == 200).await.is_ok();
     assert!(served, "requests are served again after the slow one finished");
-}
-
-/// Sum of every series of `name` in a Prometheus text page.
-fn metric_sum(page: &str, name: &str) -> f64 {
-    page.lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 /// A login storm (everybody logging in at once after a revoke-all, clients that give up after 1 s) is met with
@@ -84,7 +65,7 @@ async fn a_login_storm_spends_no_hashing_on_clients_that_gave_up() {
     assert_eq!(registered.status(), 201);
     let verifications = || async {
         let page = client.get(&metrics_url).send().await.unwrap().text().await.unwrap();
-        metric_sum(&page, "gantry_auth_password_verifications_total")
+        crate::prometheus::sum(&page, "gantry_auth_password_verifications_total")
     };
     let before = verifications().await;
 

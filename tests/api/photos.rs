@@ -3,10 +3,9 @@
 //! discarded without the process's memory growing past the decoder limit, and the download answers while a
 //! variant is pending, unknown, or not an image.
 
-use std::time::Duration;
-
 use serde_json::Value;
 
+use crate::eventually::Deadline;
 use crate::helpers::{ADMIN_TOKEN, JWT, TestApp, UPLOAD, access, assert_problem, json_of, spawn_app, spawn_app_with};
 use crate::test_photos::{exif_of, jpeg_with_gps};
 
@@ -52,17 +51,15 @@ async fn upload(client: &reqwest::Client, http: &str, token: &str, bytes: Vec<u8
 
 /// Polls the upload's metadata until no variant is pending.
 async fn wait_for_variants(client: &reqwest::Client, http: &str, token: &str, id: &str) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..600 {
+    let upload = async || {
         let response = client.get(format!("{http}/v1/uploads/{id}")).bearer_auth(token).send().await.expect("request");
-        last = json_of(response, 200).await;
-        let variants = last["variants"].as_array().expect("variants");
-        if !variants.is_empty() && variants.iter().all(|v| v["state"] != "pending") {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the variants stayed pending: {last}");
+        json_of(response, 200).await
+    };
+    let settled = |upload: &Value| {
+        let variants = upload["variants"].as_array().expect("variants");
+        !variants.is_empty() && variants.iter().all(|v| v["state"] != "pending")
+    };
+    crate::eventually::eventually("the variants stayed pending", Deadline::ms(60_000, 100), upload, settled).await
 }
 
 fn content(app: &TestApp, token: &str, id: &str, query: &str) -> reqwest::RequestBuilder {

@@ -10,6 +10,7 @@ use gantry::config::secrets::SecretEnv;
 use gantry_actors::secrets::Fingerprint;
 use serde_json::{Value, json};
 
+use crate::eventually::{Deadline, eventually};
 use crate::helpers::{ADMIN_TOKEN, JWT, TestApp, UPLOAD, access, assert_problem, json_of, spawn_app_with_secrets};
 
 const NEW_JWT: &str = "Vb7Nq2Lx9Rt4Kw8Mz3Hc6Jp1Df5Gs0Ya";
@@ -47,14 +48,9 @@ async fn spawn(files: &Files, toml: &str) -> TestApp {
 
 /// Follows the job until it ends; returns it.
 async fn finished(app: &TestApp, job_id: &str) -> Value {
-    for _ in 0..300 {
-        let job = json_of(app.admin_get(&format!("/admin/jobs/{job_id}")).send().await.unwrap(), 200).await;
-        if job["state"] == "completed" || job["state"] == "discarded" {
-            return job;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("job {job_id} did not finish");
+    let job = async || json_of(app.admin_get(&format!("/admin/jobs/{job_id}")).send().await.unwrap(), 200).await;
+    let ended = |job: &Value| job["state"] == "completed" || job["state"] == "discarded";
+    eventually(&format!("job {job_id} did not finish"), Deadline::ms(15_000, 50), job, ended).await
 }
 
 async fn rotate(app: &TestApp, body: &Value) -> (Value, Value) {
@@ -128,7 +124,7 @@ async fn previous_key_tokens_work_within_the_grace_window_only() {
     let (job, _) = rotate(&app, &json!({"invalidate_sessions": false})).await;
     assert_eq!(job["state"], "completed", "{job}");
     assert_eq!(app.me(&old).await.status(), 200, "within the grace window");
-    let grace = crate::helpers::metric_value(
+    let grace = crate::prometheus::value_or_zero(
         &app.metrics().await,
         "gantry_secret_grace_verifications_total{secret=\"JWT_SECRET\"}",
     );

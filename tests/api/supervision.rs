@@ -2,13 +2,9 @@ use std::time::Duration;
 
 use crate::helpers::spawn_app;
 
+/// The secret store's restart count in a `/metrics` page.
 fn restarts(metrics: &str) -> f64 {
-    metrics
-        .lines()
-        .find(|l| l.starts_with("gantry_actor_restarts_total{actor=\"secret_store\"}"))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
+    crate::prometheus::value_or_zero(metrics, "gantry_actor_restarts_total{actor=\"secret_store\"}")
 }
 
 /// A panic inside the secret store is survived: the supervisor restarts it, requests succeed again with

@@ -6,6 +6,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
+use crate::eventually::{Deadline, eventually, poll, settled};
 use crate::helpers::{TestApp, access, assert_problem, json_of, spawn_app, spawn_app_with};
 
 /// A small but real PNG header followed by `len - 8` filler bytes.
@@ -29,6 +30,18 @@ async fn guest_token(app: &TestApp) -> String {
 
 fn upload(app: &TestApp, bytes: Vec<u8>, content_type: &str) -> reqwest::RequestBuilder {
     app.client.post(format!("{}/v1/uploads", app.http)).header("content-type", content_type).body(bytes)
+}
+
+/// The object under `key` once the removal job has deleted it (or as it still was after 6 s).
+async fn removed(
+    app: &TestApp,
+    key: &gantry_actors::ports::objects::ObjectKey,
+) -> Result<gantry_actors::ports::objects::ObjectBody, gantry_actors::ports::objects::ObjectStoreError> {
+    let get = async || app.backends.objects.get(key, None).await;
+    settled(Deadline::ms(6_000, 100), get, |object| {
+        matches!(object, Err(gantry_actors::ports::objects::ObjectStoreError::NotFound))
+    })
+    .await
 }
 
 /// Files left in the object folder (temporary files included).
@@ -193,12 +206,7 @@ async fn digest_is_checked() {
         .await
         .expect("request");
     assert_problem(response, 400, "digest_mismatch").await;
-    for _ in 0..100 {
-        if stored_files(&app).len() == files_before {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    settled(Deadline::ms(5_000, 50), async || stored_files(&app).len(), |files| *files == files_before).await;
     assert_eq!(stored_files(&app).len(), files_before, "the refused bytes are removed");
 
     let right = hex::encode(Sha256::digest(&bytes));
@@ -272,15 +280,10 @@ async fn dropped_connection_leaves_nothing_behind() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     drop(stream);
 
-    let mut aborted = false;
-    for _ in 0..100 {
-        if crate::helpers::metric_value(&app.metrics().await, "gantry_uploads_total{outcome=\"client_aborted\"}") >= 1.0
-        {
-            aborted = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let counted = async || {
+        crate::prometheus::value_or_zero(&app.metrics().await, "gantry_uploads_total{outcome=\"client_aborted\"}")
+    };
+    let aborted = poll(Deadline::ms(2_000, 20), counted, |aborted| *aborted >= 1.0).await.is_ok();
     assert!(aborted, "the aborted upload is counted");
     assert_eq!(stored_files(&app).len(), files_before, "no partial object or temporary file");
 }
@@ -297,16 +300,12 @@ async fn uploads_beyond_capacity_get_503() {
     );
     slow.write_all(head.as_bytes()).await.expect("write");
     slow.write_all(&png(10)).await.expect("write");
-    let mut refused = None;
-    for _ in 0..100 {
-        let response = upload(&app, png(100), "image/png").bearer_auth(&token).send().await.expect("request");
-        if response.status() == 503 {
-            refused = Some(response);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let response = refused.expect("second upload refused while the first is in flight");
+    let second = async || upload(&app, png(100), "image/png").bearer_auth(&token).send().await.expect("request");
+    let response =
+        eventually("second upload refused while the first is in flight", Deadline::ms(1_000, 10), second, |response| {
+            response.status() == 503
+        })
+        .await;
     assert!(response.headers().contains_key("retry-after"));
     assert_problem(response, 503, "overloaded").await;
 }
@@ -350,25 +349,12 @@ async fn abandoned_uploads_are_swept() {
     app.backends.uploads.create_upload(&record).await.expect("record");
     app.backends.jobs.create(&Job { id, state: JobState::Running, ..Job::new("upload", None) }).await.expect("job");
 
-    let mut job = serde_json::Value::Null;
-    for _ in 0..60 {
-        job = json_of(app.admin_get(&format!("/admin/jobs/{id}")).send().await.expect("request"), 200).await;
-        if job["state"] == "discarded" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let probe = async || json_of(app.admin_get(&format!("/admin/jobs/{id}")).send().await.expect("request"), 200).await;
+    let job = settled(Deadline::ms(6_000, 100), probe, |job| job["state"] == "discarded").await;
     assert_eq!(job["state"], "discarded", "{job}");
     assert_eq!(job["error"], "abandoned");
     // The object goes in the `uploads.remove_object` job stored with the failure, moments later.
-    let mut object = app.backends.objects.get(&key, None).await;
-    for _ in 0..60 {
-        if matches!(object, Err(gantry_actors::ports::objects::ObjectStoreError::NotFound)) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        object = app.backends.objects.get(&key, None).await;
-    }
+    let object = removed(&app, &key).await;
     assert!(matches!(object, Err(gantry_actors::ports::objects::ObjectStoreError::NotFound)));
 }
 
@@ -405,14 +391,9 @@ async fn an_upload_failed_by_the_sweep_is_not_stored_afterwards() {
             .send(),
     );
     // Its first bytes are in: the sweep fails it (as the sweep writes it), then the rest of the body arrives.
-    let mut receiving = Vec::new();
-    for _ in 0..100 {
-        receiving = app.backends.uploads.stale_uploads(time::OffsetDateTime::now_utc(), 10).await.expect("uploads");
-        if !receiving.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let stale =
+        async || app.backends.uploads.stale_uploads(time::OffsetDateTime::now_utc(), 10).await.expect("uploads");
+    let mut receiving = settled(Deadline::ms(5_000, 50), stale, |receiving| !receiving.is_empty()).await;
     let record = receiving.pop().expect("the upload is receiving");
     let key = gantry_actors::ports::objects::ObjectKey::parse(record.object_key.clone()).expect("key");
     let failed = gantry_actors::ports::uploads::UploadRecord {
@@ -428,14 +409,7 @@ async fn an_upload_failed_by_the_sweep_is_not_stored_afterwards() {
     assert_problem(response, 409, "upload_abandoned").await;
     let stored = app.backends.uploads.get_upload(record.id).await.expect("get").expect("the record stays");
     assert_eq!(stored, failed, "the sweep's end stands");
-    let mut object = app.backends.objects.get(&key, None).await;
-    for _ in 0..60 {
-        if matches!(object, Err(gantry_actors::ports::objects::ObjectStoreError::NotFound)) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        object = app.backends.objects.get(&key, None).await;
-    }
+    let object = removed(&app, &key).await;
     assert!(matches!(object, Err(gantry_actors::ports::objects::ObjectStoreError::NotFound)), "the bytes are removed");
 }
 
@@ -445,16 +419,14 @@ async fn upload_pipeline_restart_keeps_serving() {
     let app = spawn_app().await;
     let token = user_token(&app, "restart-up@example.com").await;
     app.state.pipeline.inject_panic().expect("message accepted");
-    let mut stored = false;
-    for _ in 0..100 {
+    let attempt = async || {
         let response = upload(&app, png(500), "image/png").bearer_auth(&token).send().await.expect("request");
-        if response.status() == 201 {
-            stored = true;
-            break;
+        if response.status() != 201 {
+            assert_eq!(response.status(), 503, "only 503 while restarting");
         }
-        assert_eq!(response.status(), 503, "only 503 while restarting");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        response.status()
+    };
+    let stored = poll(Deadline::ms(2_000, 20), attempt, |status| *status == 201).await.is_ok();
     assert!(stored, "uploads work again after the restart");
 }
 
@@ -582,16 +554,11 @@ async fn one_client_cannot_hold_every_upload_slot() {
     let second = guest_token(&app).await;
     let _held = [stalled_upload(&app, &first, 100_000, 64).await, stalled_upload(&app, &second, 100_000, 64).await];
     // Give the server a moment to admit both before the next attempts.
-    let mut refused = None;
-    for _ in 0..50 {
-        let response = upload(&app, png(100), "image/png").header("x-upload-token", &second).send().await.expect("req");
-        if response.status() == 429 {
-            refused = Some(response);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let refused = refused.expect("the address's share is taken");
+    let third =
+        async || upload(&app, png(100), "image/png").header("x-upload-token", &second).send().await.expect("req");
+    let refused =
+        eventually("the address's share is taken", Deadline::ms(1_000, 20), third, |response| response.status() == 429)
+            .await;
     assert_eq!(refused.headers().get("retry-after").map(|v| v.to_str().expect("ascii")), Some("1"));
     assert_problem(refused, 429, "too_many_uploads").await;
 

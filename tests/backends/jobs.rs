@@ -13,6 +13,7 @@ use secrecy::SecretString;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::eventually::{Deadline, eventually, settled};
 use crate::production::{ADMIN, Backends, backends, free_port, production_command};
 use crate::support::with_fresh_database;
 
@@ -39,13 +40,12 @@ impl Instance {
             command.env(key, value);
         }
         let mut child = command.spawn().expect("gantry binary");
-        for _ in 0..300 {
-            if reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.is_ok() {
-                break;
-            }
-            assert!(child.try_wait().expect("status").is_none(), "the instance exited at start-up");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let healthz = async || {
+            let answered = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.is_ok();
+            assert!(answered || child.try_wait().expect("status").is_none(), "the instance exited at start-up");
+            answered
+        };
+        settled(Deadline::ms(30_000, 100), healthz, |answered| *answered).await;
         Self { id, child, admin: format!("http://127.0.0.1:{admin_port}") }
     }
 
@@ -69,15 +69,10 @@ async fn store(database: &SecretString) -> Arc<dyn JobStore> {
 
 /// Polls job `id` until `done` accepts it (at most ~30 s).
 async fn wait_for(jobs: &Arc<dyn JobStore>, id: Uuid, what: &str, done: impl Fn(&Job) -> bool) -> Job {
-    let mut last = None;
-    for _ in 0..600 {
-        last = jobs.get(id).await.expect("get");
-        if last.as_ref().is_some_and(&done) {
-            return last.expect("checked");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("job never became {what}: {last:?}");
+    let job = async || jobs.get(id).await.expect("get");
+    let what = format!("job never became {what}");
+    let found = eventually(&what, Deadline::ms(30_000, 50), job, |job| job.as_ref().is_some_and(&done)).await;
+    found.expect("checked")
 }
 
 fn bucket() -> String {

@@ -11,13 +11,22 @@
 // Test crates: helpers are `pub` for their sibling modules, and a panic (`unwrap`) is the failure report.
 #![allow(unreachable_pub, clippy::unwrap_used)]
 
+#[path = "../shared/amqp.rs"]
+mod amqp;
+#[path = "../shared/eventually.rs"]
+mod eventually;
 #[path = "../shared/sessions.rs"]
 mod fixtures;
+// Shared with the api suite, which uses all of it.
+#[allow(dead_code)]
+#[path = "../shared/prometheus.rs"]
+mod prometheus;
 #[path = "../shared/backends.rs"]
 mod support;
 #[path = "../shared/photos.rs"]
 mod test_photos;
 
+mod fleet;
 mod jobs;
 mod postgres;
 mod production;

@@ -11,6 +11,8 @@ use gantry::startup::Application;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::oneshot;
 
+use crate::eventually::{Deadline, poll, settled};
+use crate::fleet::{Buses, two_instances};
 use crate::support::backend_env;
 use crate::support::with_fresh_database;
 
@@ -53,7 +55,7 @@ async fn start_on(
 }
 
 /// Like [`start_on`] with the objects in `bucket`.
-async fn start_in_bucket(
+pub(crate) async fn start_in_bucket(
     database: &SecretString,
     b: &Backends,
     s3_secret: &str,
@@ -121,16 +123,11 @@ pub(crate) async fn register_and_login(client: &reqwest::Client, http: &str, ema
 
 /// Polls `/readyz` until `done` accepts the body (the bus connects in the background).
 pub(crate) async fn readiness(http: &str, done: impl Fn(&serde_json::Value) -> bool) -> (u16, serde_json::Value) {
-    let mut last = (0, serde_json::Value::Null);
-    for _ in 0..100 {
+    let readyz = async || {
         let response = reqwest::get(format!("{http}/readyz")).await.expect("readyz");
-        last = (response.status().as_u16(), response.json().await.expect("json"));
-        if done(&last.1) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    last
+        (response.status().as_u16(), response.json().await.expect("json"))
+    };
+    settled(Deadline::ms(10_000, 100), readyz, |(_, body)| done(body)).await
 }
 
 /// On real services, `/readyz` reports Postgres, Redis, S3, RabbitMQ and the actors, each up.
@@ -208,12 +205,8 @@ pub(crate) async fn json(response: reqwest::Response, status: u16) -> serde_json
 async fn revoke_all_on_one_instance_applies_on_every_instance() {
     let Some(b) = backends() else { return };
     with_fresh_database(|database| async move {
-        let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
-        let (a_http, a_admin, stop_a) = start_on(&database, &b, &b.s3_secret, &exchange).await;
-        let (b_http, _b_admin, stop_b) = start_on(&database, &b, &b.s3_secret, &exchange).await;
-        for http in [&a_http, &b_http] {
-            readiness(http, |v| v["components"]["bus"]["status"] == "up").await;
-        }
+        let ((a_http, a_admin, stop_a), (b_http, _b_admin, stop_b)) =
+            two_instances(&database, &b, "prod", "", Buses::Shared).await;
         let client = reqwest::Client::new();
         let creds = serde_json::json!({"email": "fleet@example.com", "password": PASSWORD});
         json(client.post(format!("{a_http}/v1/auth/register")).json(&creds).send().await.expect("req"), 201).await;
@@ -298,11 +291,9 @@ async fn losing_redis_never_revives_a_revoked_session() {
         let redis = PrivateRedis::start(port, dir.path());
         tokio::time::sleep(Duration::from_millis(300)).await;
         b.redis = format!("redis://127.0.0.1:{port}");
-        let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
-        let bucket = format!("gantry-prod-{}", uuid::Uuid::new_v4().simple());
         let fast = "[sessions]\nview_reload_secs = 1\n";
-        let (a_http, a_admin, stop_a) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, fast).await;
-        let (b_http, b_admin, stop_b) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, fast).await;
+        let ((a_http, a_admin, stop_a), (b_http, b_admin, stop_b)) =
+            two_instances(&database, &b, "prod", fast, Buses::Shared).await;
         let client = reqwest::Client::new();
         let creds = serde_json::json!({"email": "lost@example.com", "password": PASSWORD});
         json(client.post(format!("{a_http}/v1/auth/register")).json(&creds).send().await.expect("req"), 201).await;
@@ -466,15 +457,14 @@ async fn photo_variants_are_made_on_postgres_and_s3_without_exif() {
             .await
             .expect("req");
         let id = json(response, 201).await["id"].as_str().expect("id").to_owned();
-        let mut listed = serde_json::Value::Null;
-        for _ in 0..600 {
+        let upload = async || {
             let response = client.get(format!("{http}/v1/uploads/{id}")).header("x-upload-token", &token).send();
-            listed = json(response.await.expect("req"), 200).await;
-            if listed["variants"].as_array().expect("variants").iter().all(|v| v["state"] == "ready") {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            json(response.await.expect("req"), 200).await
+        };
+        let ready = |listed: &serde_json::Value| {
+            listed["variants"].as_array().expect("variants").iter().all(|v| v["state"] == "ready")
+        };
+        let listed = settled(Deadline::ms(60_000, 100), upload, ready).await;
         for (variant, long_side) in [("320", 320), ("1280", 1280), ("full", 1600)] {
             let url = format!("{http}/v1/uploads/{id}/content?variant={variant}");
             let response = client.get(url).header("x-upload-token", &token).send().await.expect("req");
@@ -569,15 +559,8 @@ async fn uploads_recover_when_the_store_comes_back() {
         assert_eq!(ready["components"]["object_store"]["status"], "down", "{ready}");
 
         let mut store = s3s_fs(port, dir.path(), key_id, secret);
-        let mut recovered = false;
-        for _ in 0..50 {
-            let response = put().await.expect("req");
-            if response.status() == 201 {
-                recovered = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let status = async || put().await.expect("req").status();
+        let recovered = poll(Deadline::ms(5_000, 100), status, |status| *status == 201).await.is_ok();
         assert!(recovered, "uploads work again once the store is back, without a restart");
         let _ = store.kill();
         let _ = store.wait();
@@ -664,12 +647,8 @@ async fn revocation_reaches_an_instance_that_missed_the_bus_message() {
     let Some(b) = backends() else { return };
     with_fresh_database(|database| async move {
         let reload = "[sessions]\nview_reload_secs = 1";
-        let exchange = |name: &str| format!("gantry.events.test-{name}-{}", uuid::Uuid::new_v4().simple());
-        let bucket = format!("gantry-lost-{}", uuid::Uuid::new_v4().simple());
-        let (a_http, a_admin, stop_a) =
-            start_in_bucket(&database, &b, &b.s3_secret, &exchange("a"), &bucket, reload).await;
-        let (b_http, _b_admin, stop_b) =
-            start_in_bucket(&database, &b, &b.s3_secret, &exchange("b"), &bucket, reload).await;
+        let ((a_http, a_admin, stop_a), (b_http, _b_admin, stop_b)) =
+            two_instances(&database, &b, "lost", reload, Buses::Separate).await;
         let client = reqwest::Client::new();
         let creds = serde_json::json!({"email": "lost@example.com", "password": PASSWORD});
         json(client.post(format!("{a_http}/v1/auth/register")).json(&creds).send().await.expect("req"), 201).await;
@@ -686,15 +665,10 @@ async fn revocation_reaches_an_instance_that_missed_the_bus_message() {
             .await
             .expect("req");
         json(response, 202).await;
-        let mut refused = false;
-        for _ in 0..50 {
-            let response = client.get(format!("{b_http}/v1/auth/me")).bearer_auth(&access).send().await.expect("req");
-            if response.status() == 401 {
-                refused = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let me_on_b = async || {
+            client.get(format!("{b_http}/v1/auth/me")).bearer_auth(&access).send().await.expect("req").status()
+        };
+        let refused = poll(Deadline::ms(5_000, 100), me_on_b, |status| *status == 401).await.is_ok();
         assert!(refused, "instance B never picked up the revocation from the stores");
         let _ = stop_a.send(());
         let _ = stop_b.send(());
@@ -708,13 +682,8 @@ async fn revocation_reaches_an_instance_that_missed_the_bus_message() {
 async fn option_created_on_one_instance_is_listed_on_the_other() {
     let Some(b) = backends() else { return };
     with_fresh_database(|database| async move {
-        let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
-        let bucket = format!("gantry-options-{}", uuid::Uuid::new_v4().simple());
-        let (a_http, _a_admin, stop_a) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
-        let (b_http, _b_admin, stop_b) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
-        for http in [&a_http, &b_http] {
-            readiness(http, |v| v["components"]["bus"]["status"] == "up").await;
-        }
+        let ((a_http, _a_admin, stop_a), (b_http, _b_admin, stop_b)) =
+            two_instances(&database, &b, "options", "", Buses::Shared).await;
         let client = reqwest::Client::new();
         let token = register_and_login(&client, &a_http, "options@example.com").await;
         let brand = serde_json::json!({"name": "Ginaf"});
@@ -771,15 +740,8 @@ async fn within(
     deadline: Duration,
     done: impl Fn(&serde_json::Value) -> bool,
 ) -> bool {
-    let start = std::time::Instant::now();
-    while start.elapsed() < deadline {
-        let page = json(client.get(url).send().await.expect("req"), 200).await;
-        if done(&page) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    false
+    let page = async || json(client.get(url).send().await.expect("req"), 200).await;
+    poll(Deadline::new(deadline, Duration::from_millis(10)), page, |page| done(page)).await.is_ok()
 }
 
 /// Two instances with RabbitMQ: a merge and a hide made on A's admin listener reach B within 1 s, although B
@@ -789,13 +751,8 @@ async fn within(
 async fn merge_and_hide_on_one_instance_reach_the_other_within_a_second() {
     let Some(b) = backends() else { return };
     with_fresh_database(|database| async move {
-        let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
-        let bucket = format!("gantry-moderation-{}", uuid::Uuid::new_v4().simple());
-        let (a_http, a_admin, stop_a) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
-        let (b_http, _b_admin, stop_b) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
-        for http in [&a_http, &b_http] {
-            readiness(http, |v| v["components"]["bus"]["status"] == "up").await;
-        }
+        let ((a_http, a_admin, stop_a), (b_http, _b_admin, stop_b)) =
+            two_instances(&database, &b, "moderation", "", Buses::Shared).await;
         let client = reqwest::Client::new();
         let token = register_and_login(&client, &a_http, "moderation@example.com").await;
         let mut ids = Vec::new();
@@ -839,16 +796,6 @@ async fn merge_and_hide_on_one_instance_reach_the_other_within_a_second() {
         let _ = stop_b.send(());
     })
     .await;
-}
-
-/// The value of a counter series in Prometheus text (0 when absent).
-fn counter(metrics: &str, series: &str) -> f64 {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(series))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
 }
 
 /// The command of a production-profile `gantry` process on these backends, ports, exchange and bucket: a clean
@@ -938,7 +885,10 @@ async fn a_cold_instance_warms_its_option_cache_from_redis() {
                     .text()
                     .await
                     .expect("text");
-                counter(&text, &format!("gantry_option_cache_shared_total{{result=\"{result}\"}}"))
+                crate::prometheus::value_or_zero(
+                    &text,
+                    &format!("gantry_option_cache_shared_total{{result=\"{result}\"}}"),
+                )
             }
         };
         let page = json(client.get(models(&c_http)).send().await.expect("req"), 200).await;
@@ -992,7 +942,7 @@ async fn option_cache_on_a_separate_process_misses_once_and_recovers_after_a_bus
                     .text()
                     .await
                     .expect("text");
-                counter(&text, "gantry_option_cache_misses_total{kind=\"model\"}")
+                crate::prometheus::value_or_zero(&text, "gantry_option_cache_misses_total{kind=\"model\"}")
             }
         };
 
@@ -1039,14 +989,8 @@ async fn option_cache_on_a_separate_process_misses_once_and_recovers_after_a_bus
         assert!(crate::rabbitmq::close_connections_named(&b_instance) > 0, "B's bus connections found");
         json(create("model", serde_json::json!({"name": "YT203", "parent_id": brand["id"]})).await.expect("req"), 201)
             .await;
-        let mut fresh = false;
-        for _ in 0..150 {
-            if names_on_b().await.iter().any(|n| n == "YT203") {
-                fresh = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let fresh =
+            poll(Deadline::ms(15_000, 100), names_on_b, |names| names.iter().any(|n| n == "YT203")).await.is_ok();
         assert!(fresh, "B serves fresh data after its bus connection was restored");
         let _ = child.kill();
         let _ = child.wait();
@@ -1061,13 +1005,8 @@ async fn option_cache_on_a_separate_process_misses_once_and_recovers_after_a_bus
 async fn templates_imported_on_one_instance_are_served_by_the_other() {
     let Some(b) = backends() else { return };
     with_fresh_database(|database| async move {
-        let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
-        let bucket = format!("gantry-templates-{}", uuid::Uuid::new_v4().simple());
-        let (a_http, a_admin, stop_a) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
-        let (b_http, _b_admin, stop_b) = start_in_bucket(&database, &b, &b.s3_secret, &exchange, &bucket, "").await;
-        for http in [&a_http, &b_http] {
-            readiness(http, |v| v["components"]["bus"]["status"] == "up").await;
-        }
+        let ((a_http, a_admin, stop_a), (b_http, _b_admin, stop_b)) =
+            two_instances(&database, &b, "templates", "", Buses::Shared).await;
         let client = reqwest::Client::new();
         let token = register_and_login(&client, &a_http, "templates@example.com").await;
         let category = serde_json::json!({"name": "Road sweepers", "has_engine": true});

@@ -1,65 +1,21 @@
-//! The RabbitMQ bus against a real broker: fan-out to every instance in publish order, health, and recovery
-//! after the broker closes the bus's connections. Each test uses its own exchange, deleted at the end.
+//! The RabbitMQ bus against a real broker, beyond the `Bus` contract (`tests/conformance/bus.rs`): health
+//! before and after `close`, and recovery after the broker closes the bus's connections. Each test uses its own
+//! exchange, deleted at the end.
 //!
 //! The recovery test closes connections from the server side with `rabbitmqctl` (it must run on the broker's
 //! machine), finding them by the connection name the adapter sets (`gantry-bus-consumer <instance id>`).
 
 use std::process::Command;
-use std::time::Duration;
 
-use gantry::adapters::amqp::{AmqpBus, AmqpSettings};
+use gantry::adapters::amqp::AmqpBus;
 use gantry::adapters::bus::next_signal;
-use gantry_actors::ports::bus::{Bus, BusSignal, Envelope, Event};
-use lapin::options::ExchangeDeleteOptions;
-use lapin::{Connection, ConnectionProperties};
-use secrecy::SecretString;
+use gantry_actors::ports::bus::{Bus, BusSignal, Envelope};
 use tokio::sync::broadcast;
-use tokio::time::{Instant, sleep, timeout};
+use tokio::time::timeout;
 use uuid::Uuid;
 
+use crate::amqp::{DEADLINE, delete_exchange, event, settings, unique_exchange, version_of, wait_healthy};
 use crate::support::backend_env;
-
-/// Upper bound for anything a test waits for.
-const DEADLINE: Duration = Duration::from_secs(20);
-
-fn settings(url: &str, exchange: &str) -> AmqpSettings {
-    AmqpSettings {
-        url: SecretString::from(url.to_owned()),
-        exchange: exchange.to_owned(),
-        connect_timeout: Duration::from_secs(5),
-        publish_timeout: Duration::from_secs(5),
-        capacity: 1024,
-    }
-}
-
-fn unique_exchange() -> String {
-    format!("gantry.events.test-{}", Uuid::new_v4())
-}
-
-fn event(version: &str) -> Event {
-    Event::InstanceStarted { version: version.to_owned() }
-}
-
-fn version_of(envelope: &Envelope) -> &str {
-    match &envelope.event {
-        Event::InstanceStarted { version } => version,
-        other => panic!("only instance_started is published here, got {other:?}"),
-    }
-}
-
-/// Polls `health` until it is `Ok`, failing with the last reason after the deadline.
-async fn wait_healthy(bus: &AmqpBus) {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        match bus.health().await {
-            Ok(()) => return,
-            Err(reason) if Instant::now() >= deadline => {
-                panic!("bus never became healthy: {reason}")
-            }
-            Err(_) => sleep(Duration::from_millis(20)).await,
-        }
-    }
-}
 
 /// The next signal, failing after the deadline or when the bus is gone.
 async fn next(rx: &mut broadcast::Receiver<BusSignal>) -> BusSignal {
@@ -85,21 +41,6 @@ async fn collect_messages(rx: &mut broadcast::Receiver<BusSignal>, count: usize)
     messages
 }
 
-/// Deletes a test exchange (the adapter declares it durable, so it would outlive the test).
-async fn delete_exchange(url: &str, exchange: &str) {
-    let cleanup = async {
-        let connection = Connection::connect(url, ConnectionProperties::default()).await?;
-        let channel = connection.create_channel().await?;
-        channel.exchange_delete(exchange.into(), ExchangeDeleteOptions::default()).await?;
-        connection.close(200, "test done".into()).await
-    };
-    match timeout(Duration::from_secs(5), cleanup).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => eprintln!("could not delete test exchange {exchange}: {error}"),
-        Err(_) => eprintln!("could not delete test exchange {exchange}: timed out"),
-    }
-}
-
 /// Runs `rabbitmqctl` with `args` and returns its standard output.
 fn rabbitmqctl(args: &[&str]) -> String {
     let output = Command::new("rabbitmqctl")
@@ -123,40 +64,6 @@ pub(crate) fn close_connections_named(fragment: &str) -> usize {
         closed += 1;
     }
     closed
-}
-
-/// Two instances each receive every event of a 200-event burst, their own and the other's, in publish order.
-#[tokio::test]
-async fn two_instances_receive_all_events_in_publish_order() {
-    let Some(url) = backend_env("GANTRY_TEST_AMQP_URL", "rabbitmq") else {
-        return;
-    };
-    let exchange = unique_exchange();
-    let (a_id, b_id) = (Uuid::now_v7(), Uuid::now_v7());
-    let a = AmqpBus::start(settings(&url, &exchange), a_id);
-    let b = AmqpBus::start(settings(&url, &exchange), b_id);
-    let mut a_rx = a.subscribe();
-    let mut b_rx = b.subscribe();
-    wait_healthy(&a).await;
-    wait_healthy(&b).await;
-
-    // Alternate publishers; each publish waits for its confirm, so the order is well defined.
-    for i in 0..200 {
-        let publisher = if i % 2 == 0 { &a } else { &b };
-        publisher.publish(event(&format!("burst-{i}"))).await.expect("publish is confirmed");
-    }
-
-    for (who, rx) in [("a", &mut a_rx), ("b", &mut b_rx)] {
-        let received = collect_messages(rx, 200).await;
-        for (i, envelope) in received.iter().enumerate() {
-            assert_eq!(version_of(envelope), format!("burst-{i}"), "order seen by {who}");
-            let origin = if i % 2 == 0 { a_id } else { b_id };
-            assert_eq!(envelope.origin, origin, "origin of message {i} seen by {who}");
-        }
-    }
-    a.close().await;
-    b.close().await;
-    delete_exchange(&url, &exchange).await;
 }
 
 /// `health` turns `Ok` once the consumer is connected and consuming, and reports closed after `close`.

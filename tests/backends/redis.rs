@@ -12,6 +12,7 @@ use secrecy::SecretString;
 use tokio::net::TcpListener;
 use uuid::Uuid;
 
+use crate::eventually::{Deadline, eventually};
 use crate::fixtures::{now_ms, session};
 use crate::support::backend_env;
 
@@ -128,11 +129,8 @@ async fn session_expires_at_its_absolute_expiry() {
     assert_eq!(store.list_for_user(user, now).await.expect("list"), vec![short.clone()]);
 
     // Expiry happens on the server's clock, which `tokio::time::pause` cannot move: poll with a deadline.
-    let deadline = started + Duration::from_secs(10);
-    while store.get(short.id).await.expect("get").is_some() {
-        assert!(Instant::now() < deadline, "session still present after 10 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let present = async || store.get(short.id).await.expect("get").is_some();
+    let _gone = eventually("session still present after 10 s", Deadline::ms(10_000, 50), present, |p| !p).await;
     assert!(started.elapsed() >= Duration::from_millis(900), "expired after {:?}", started.elapsed());
     assert!(store.list_for_user(user, now).await.expect("list").is_empty(), "even at a time it was live");
     assert_eq!(store.count_active(now_ms()).await.expect("count"), 0);

@@ -2,11 +2,10 @@
 //! a runner job stored with the revocation, so an instance killed right after accepting a revoke-all does not
 //! lose it. Part of the `production` suite.
 
-use std::time::Duration;
-
 use gantry_actors::ports::jobs::JobState;
 use uuid::Uuid;
 
+use crate::eventually::{Deadline, settled};
 use crate::production::{ADMIN, backends, json, register_and_login};
 use crate::support::with_fresh_database;
 use crate::upload_jobs::{Instance, Store, job_store};
@@ -42,15 +41,11 @@ async fn revoke_all_evidence_survives_the_accepting_instance_being_killed() {
         accepting.kill();
 
         let other = Instance::start(&database, &b, &store, &endpoint, &bucket, &[]).await;
-        let mut job = serde_json::Value::Null;
-        for _ in 0..200 {
+        let probe = async || {
             let response = client.get(format!("{}/admin/jobs/{job_id}", other.admin)).bearer_auth(ADMIN).send();
-            job = json(response.await.expect("req"), 200).await;
-            if job["state"] == "completed" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            json(response.await.expect("req"), 200).await
+        };
+        let job = settled(Deadline::ms(20_000, 100), probe, |job| job["state"] == "completed").await;
         assert_eq!(job["state"], "completed", "{job}");
         // The production profile's sessions are in the shared Redis: other tests' sessions count too.
         let counted = job["result"]["active_sessions"].as_u64().expect("a count");

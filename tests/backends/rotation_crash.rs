@@ -14,6 +14,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::eventually::{Deadline, eventually};
 use crate::production::{
     ADMIN, Backends, JWT, PASSWORD, UPLOAD, backends, free_port, json as json_of, production_command,
 };
@@ -160,15 +161,8 @@ async fn start_rotation(via: &Instance, drill: bool) -> String {
 
 /// Polls job `id` through `via` until `done` accepts it (at most ~60 s).
 async fn wait_job(via: &Instance, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..1200 {
-        last = via.get(&format!("/admin/jobs/{id}")).await;
-        if done(&last) {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("rotation job never {what}: {last}");
+    let job = async || via.get(&format!("/admin/jobs/{id}")).await;
+    eventually(&format!("rotation job never {what}"), Deadline::ms(60_000, 50), job, |job| done(job)).await
 }
 
 /// The drill: A and B up, a user logged in on each, the new `JWT_SECRET` in the shared file; a rotation is

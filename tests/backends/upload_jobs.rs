@@ -19,6 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use crate::eventually::{Deadline, eventually, settled};
 use crate::production::{Backends, backends, free_port, json, production_command, s3s_fs};
 use crate::support::with_fresh_database;
 
@@ -170,12 +171,8 @@ impl Store {
         let key_id = format!("gantrytest{}", &Uuid::new_v4().simple().to_string()[..8]);
         let secret = Uuid::new_v4().simple().to_string();
         let child = s3s_fs(port, dir.path(), &key_id, &secret);
-        for _ in 0..100 {
-            if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let listening = async || TcpStream::connect(("127.0.0.1", port)).await.is_ok();
+        settled(Deadline::ms(5_000, 50), listening, |up| *up).await;
         Self { port, dir, key_id, secret, child }
     }
 
@@ -231,13 +228,12 @@ impl Instance {
         }
         let mut child = command.spawn().expect("gantry binary");
         let http = format!("http://127.0.0.1:{port}");
-        for _ in 0..300 {
-            if reqwest::get(format!("{http}/healthz")).await.is_ok() {
-                break;
-            }
-            assert!(child.try_wait().expect("status").is_none(), "the instance exited at start-up");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let healthz = async || {
+            let answered = reqwest::get(format!("{http}/healthz")).await.is_ok();
+            assert!(answered || child.try_wait().expect("status").is_none(), "the instance exited at start-up");
+            answered
+        };
+        settled(Deadline::ms(30_000, 100), healthz, |answered| *answered).await;
         Self { id, child, http, admin: format!("http://127.0.0.1:{admin_port}") }
     }
 
@@ -269,15 +265,10 @@ pub(crate) async fn job_store(database: &SecretString) -> Arc<dyn JobStore> {
 /// Polls until `found` returns a job `done` accepts (at most ~60 s).
 pub(crate) async fn wait_for_job(jobs: &Arc<dyn JobStore>, kind: &str, what: &str, done: impl Fn(&Job) -> bool) -> Job {
     let filter = JobFilter { kind: Some(kind.to_owned()), limit: 100, ..JobFilter::default() };
-    let mut last = Vec::new();
-    for _ in 0..1200 {
-        last = jobs.list(&filter).await.expect("list");
-        if let Some(job) = last.iter().find(|j| done(j)) {
-            return job.clone();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no {kind} job became {what}: {last:?}");
+    let list = async || jobs.list(&filter).await.expect("list");
+    let what = format!("no {kind} job became {what}");
+    let jobs = eventually(&what, Deadline::ms(60_000, 50), list, |jobs| jobs.iter().any(&done)).await;
+    jobs.into_iter().find(|j| done(j)).expect("checked")
 }
 
 /// A PNG-looking body of `len` bytes.
@@ -444,14 +435,10 @@ async fn parts_left_by_a_killed_instance_are_aborted_by_the_sweep() {
         }
         let ledger = PostgresDb::connect(&database, 2).await.expect("postgres").ports().multiparts;
         let far = time::OffsetDateTime::now_utc() + Duration::from_secs(3600);
-        let mut recorded = Vec::new();
-        for _ in 0..200 {
-            recorded = ledger.started_before(far, 10).await.expect("ledger");
-            if !recorded.is_empty() && parts_on_disk(&store) >= 2 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let started = async || ledger.started_before(far, 10).await.expect("ledger");
+        let recorded =
+            settled(Deadline::ms(10_000, 50), started, |recorded| !recorded.is_empty() && parts_on_disk(&store) >= 2)
+                .await;
         assert!(parts_on_disk(&store) >= 2, "two parts went out");
         let recorded: Vec<_> = recorded.into_iter().map(|p| (p.key, p.upload_id)).collect();
         assert_eq!(recorded.len(), 1, "the multipart upload was recorded: {recorded:?}");

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::eventually::{Deadline, eventually};
 use bytes::Bytes;
 use gantry::adapters::memory::MemoryCache;
 use gantry_actors::ports::cache::Cache;
@@ -36,14 +37,8 @@ pub async fn value_expires_after_its_ttl(cache: Arc<dyn Cache>, prefix: String) 
     cache.set(&key, Bytes::from_static(b"x"), ttl).await.expect("set");
     assert!(cache.get(&key).await.expect("get").is_some());
 
-    let deadline = started + Duration::from_secs(10);
-    loop {
-        if cache.get(&key).await.expect("get").is_none() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "key still present after 10 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let present = async || cache.get(&key).await.expect("get").is_some();
+    let _gone = eventually("key still present after 10 s", Deadline::ms(10_000, 50), present, |present| !present).await;
     assert!(started.elapsed() >= Duration::from_millis(1_400), "expired after {:?}", started.elapsed());
 }
 

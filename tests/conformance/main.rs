@@ -1,6 +1,6 @@
 //! One conformance suite per port: each file holds one set of assertions (`pub async fn` cases taking the
-//! port), run against every implementation of that port. SQLite runs always (a fresh temporary folder per
-//! test); Postgres (a fresh database per test), Redis and the other services run when their URL is set and
+//! port), run against every implementation of that port. SQLite, the object folder and the in-process bus run
+//! always (a fresh temporary folder per test); Postgres (a fresh database per test), Redis and the other services run when their URL is set and
 //! otherwise say loudly that they were skipped (and fail with `GANTRY_REQUIRE_BACKENDS=1`).
 //!
 //! | file | port | implementations |
@@ -12,6 +12,8 @@
 //! | `catalog.rs` | `CatalogStore` | SQLite, Postgres |
 //! | `rotations.rs` | `RotationStore`, `Fleet` | SQLite, Postgres |
 //! | `cache.rs` | `Cache` | memory, Redis |
+//! | `objects.rs` | `ObjectStore` | folder, S3 |
+//! | `bus.rs` | `Bus` | in-process, RabbitMQ |
 
 // Test crates: helpers are `pub` for their sibling modules, and a panic (`unwrap`) is the failure report.
 #![allow(unreachable_pub, clippy::unwrap_used)]
@@ -28,6 +30,12 @@ use gantry_actors::ports::sessions::SessionStore;
 use secrecy::SecretString;
 use uuid::Uuid;
 
+#[path = "../shared/amqp.rs"]
+mod amqp;
+// Shared with the api and backend suites, which use all of it.
+#[allow(dead_code)]
+#[path = "../shared/eventually.rs"]
+mod eventually;
 #[path = "../shared/sessions.rs"]
 mod fixtures;
 #[path = "../shared/backends.rs"]
@@ -57,9 +65,11 @@ macro_rules! sql_cases {
 }
 
 mod accounts;
+mod bus;
 mod cache;
 mod catalog;
 mod jobs;
+mod objects;
 mod rotations;
 mod sessions;
 mod uploads;

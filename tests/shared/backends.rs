@@ -1,11 +1,15 @@
 //! Shared helpers of the backend and conformance suites (included by both with `#[path]`): the loud skip of a
-//! suite whose service is not configured, and a fresh Postgres database per test.
+//! suite whose service is not configured, a fresh Postgres database per test, a fresh S3 bucket's settings and
+//! the keys and bodies object store tests write.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::FutureExt;
+use gantry::adapters::s3::S3Settings;
+use gantry_actors::ports::objects::{ByteStream, ObjectKey};
 use secrecy::SecretString;
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgPoolOptions;
@@ -78,4 +82,38 @@ where
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }
+}
+
+/// Settings for a fresh bucket (created on connect) on the test S3 server with `part_size`, or `None` after
+/// announcing loudly that `suite` is skipped.
+pub fn s3_settings(suite: &str, part_size: usize) -> Option<S3Settings> {
+    let endpoint = backend_env("GANTRY_TEST_S3_ENDPOINT", suite)?;
+    let access_key_id = backend_env("GANTRY_TEST_S3_ACCESS_KEY_ID", suite)?;
+    let secret = backend_env("GANTRY_TEST_S3_SECRET_ACCESS_KEY", suite)?;
+    Some(S3Settings {
+        endpoint,
+        bucket: format!("gantry-test-{}", Uuid::new_v4().simple()),
+        region: "us-east-1".to_owned(),
+        access_key_id,
+        secret_access_key: SecretString::from(secret),
+        part_size,
+        create_bucket: true,
+    })
+}
+
+/// The object key `s`, which the test knows to be valid.
+pub fn key(s: &str) -> ObjectKey {
+    ObjectKey::parse(s).expect("valid test key")
+}
+
+/// Deterministic, non-repeating-looking bytes.
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| u8::try_from((i * 31 + i / 7) % 256).expect("below 256")).collect()
+}
+
+/// `data` as a body of `chunk`-sized pieces.
+pub fn body(data: &[u8], chunk: usize) -> ByteStream {
+    let chunks: Vec<Result<Bytes, std::io::Error>> =
+        data.chunks(chunk).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    Box::pin(futures::stream::iter(chunks))
 }

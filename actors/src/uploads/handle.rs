@@ -12,7 +12,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::ledger::{Full, InFlight, InFlightUpload, Ledger, Progress};
-use super::pipeline::{NAME, Outcome, PipelineDeps, PipelineError, UploadPipeline, UploadPipelineMsg, count};
+use super::pipeline::{
+    NAME, Outcome, PipelineArgs, PipelineDeps, PipelineError, UploadPipeline, UploadPipelineMsg, count,
+};
 use crate::accounts::limiter::FailureLimiter;
 use crate::handle::{ActorSlot, CallError};
 use crate::ports::objects::ObjectKey;
@@ -220,10 +222,13 @@ impl UploadPipelineHandle {
         self.ledger.len()
     }
 
-    /// The uploads in progress now: who, from where, how far (see [`Ledger::snapshot`]).
-    #[must_use]
-    pub fn in_flight_uploads(&self) -> Vec<InFlightUpload> {
-        self.ledger.snapshot()
+    /// The uploads in progress on this instance now: who, from where, how far (the pipeline answers from the
+    /// ledger it owns, see [`Ledger::snapshot`]).
+    ///
+    /// # Errors
+    /// [`CallError`] when the pipeline is not running, overloaded or too slow.
+    pub async fn in_flight_uploads(&self) -> Result<Vec<InFlightUpload>, CallError> {
+        self.slot.call(|reply| UploadPipelineMsg::InFlight { reply }).await
     }
 
     /// The pipeline's settings and ports (for the receiving and download paths of this module).
@@ -249,6 +254,7 @@ impl UploadPipelineHandle {
     /// How the supervisor starts (and restarts) the actor.
     #[must_use]
     pub fn child_spec(&self) -> ChildSpec {
-        self.slot.child_spec::<UploadPipeline>(self.deps.clone())
+        self.slot
+            .child_spec::<UploadPipeline>(PipelineArgs { deps: self.deps.clone(), ledger: Arc::clone(&self.ledger) })
     }
 }

@@ -21,6 +21,7 @@ use crate::ports::rotations::Fleet;
 use crate::ports::uploads::UploadStore;
 pub use crate::ports::uploads::{UploadRecord, UploadStatus, VariantRecord, VariantState};
 use crate::telemetry::Mailbox;
+use crate::uploads::ledger::{InFlightUpload, Ledger};
 use crate::uploads::photo::{self, PhotoSettings};
 
 /// The actor's label in metrics and logs.
@@ -122,6 +123,11 @@ pub enum UploadPipelineMsg {
         /// How many were failed.
         reply: RpcReplyPort<Result<usize, PipelineError>>,
     },
+    /// The uploads in flight on this instance now, from the ledger the pipeline owns.
+    InFlight {
+        /// Who, from where, how far.
+        reply: RpcReplyPort<Vec<InFlightUpload>>,
+    },
     /// Fault injection for supervision tests and chaos drills.
     #[cfg(any(test, feature = "chaos"))]
     InjectPanic,
@@ -161,6 +167,20 @@ pub struct UploadPipeline;
 /// The actor's state.
 pub struct PipelineState {
     deps: PipelineDeps,
+    /// The uploads in flight on this instance. The pipeline owns it: it is made with the pipeline and lives
+    /// across the actor's restarts, so an upload admitted before a restart keeps its place (and its slot) until
+    /// its stream ends. Request tasks count into their own entries without a message (bytes never cross the
+    /// mailbox); admission takes and gives back entries synchronously.
+    ledger: Arc<Ledger>,
+}
+
+/// What the supervisor starts the pipeline with: its dependencies and the ledger it owns.
+#[derive(Clone)]
+pub struct PipelineArgs {
+    /// The stores, settings and mailbox counter.
+    pub deps: PipelineDeps,
+    /// The uploads in flight, shared with the handle's admission.
+    pub ledger: Arc<Ledger>,
 }
 
 /// Counts an upload's outcome (`gantry_uploads_total`).
@@ -352,15 +372,15 @@ impl PipelineState {
 impl Actor for UploadPipeline {
     type Msg = UploadPipelineMsg;
     type State = PipelineState;
-    type Arguments = PipelineDeps;
+    type Arguments = PipelineArgs;
 
     async fn pre_start(
         &self,
         _myself: ActorRef<Self::Msg>,
-        deps: Self::Arguments,
+        args: Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
-        deps.mailbox.reset();
-        Ok(PipelineState { deps })
+        args.deps.mailbox.reset();
+        Ok(PipelineState { deps: args.deps, ledger: args.ledger })
     }
 
     async fn handle(
@@ -389,6 +409,10 @@ impl Actor for UploadPipeline {
                     tracing::info!(abandoned = n, "swept abandoned uploads");
                 }
                 let _ = reply.send(swept);
+            }
+            UploadPipelineMsg::InFlight { reply } => {
+                let _h = state.deps.mailbox.begin_handling();
+                let _ = reply.send(state.ledger.snapshot());
             }
             #[cfg(any(test, feature = "chaos"))]
             UploadPipelineMsg::InjectPanic => {

@@ -18,7 +18,8 @@ use time::OffsetDateTime;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use super::tokens::{self, AccessClaims, RefreshToken, TokenError, TokenSettings};
+use super::authenticator::{AuthError, Authenticator};
+use super::tokens::{self, AccessClaims, RefreshToken, TokenSettings};
 use super::view::{RevocationView, SharedView, UserNotice};
 use crate::handle::{ActorSlot, CallError};
 use crate::ports::accounts::{AccountStore, RevocationNotice, RevocationScope};
@@ -898,68 +899,13 @@ impl Actor for SessionRegistry {
     }
 }
 
-/// Why an access token was refused on the request path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthError {
-    /// Bad token.
-    Invalid,
-    /// Expired token.
-    Expired,
-    /// The session was revoked; with the users' notice of the mass invalidation that did it, if it had one.
-    Revoked(Option<Arc<UserNotice>>),
-}
-
-/// A [`tokens::Verifier`], the key ring it was prepared for, and the tokens it already verified.
-struct PreparedVerifier {
-    ring: Arc<crate::secrets::KeyRing>,
-    verifier: tokens::Verifier,
-    verified: VerifiedTokens,
-}
-
-/// Tokens that passed signature and claim checks, so a client's next requests with the same token skip
-/// base64, JSON and HMAC. Expiry is re-checked on every hit and revocation is checked on every request
-/// (the view), so a hit grants nothing a fresh verification would not. Dropped with its key ring (rotation).
-struct VerifiedTokens {
-    shards: Vec<std::sync::RwLock<std::collections::HashMap<Box<str>, Arc<AccessClaims>>>>,
-}
-
-/// Shards (less lock contention between worker threads) and entries per shard (bounded memory: ~16 k
-/// tokens of ~400 bytes).
-const VERIFIED_SHARDS: usize = 16;
-const VERIFIED_PER_SHARD: usize = 1024;
-
-impl VerifiedTokens {
-    fn new() -> Self {
-        Self { shards: (0..VERIFIED_SHARDS).map(|_| std::sync::RwLock::default()).collect() }
-    }
-
-    fn shard(&self, token: &str) -> &std::sync::RwLock<std::collections::HashMap<Box<str>, Arc<AccessClaims>>> {
-        // The signature's last bytes are uniformly random: a free shard index.
-        let byte = token.as_bytes().last().copied().unwrap_or(0);
-        &self.shards[usize::from(byte) % VERIFIED_SHARDS]
-    }
-
-    fn get(&self, token: &str) -> Option<Arc<AccessClaims>> {
-        self.shard(token).read().unwrap_or_else(std::sync::PoisonError::into_inner).get(token).cloned()
-    }
-
-    fn insert(&self, token: &str, claims: Arc<AccessClaims>) {
-        let mut shard = self.shard(token).write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if shard.len() >= VERIFIED_PER_SHARD {
-            // Cheap and rare: the next requests re-verify and refill.
-            shard.clear();
-        }
-        shard.insert(token.into(), claims);
-    }
-}
-
 /// The typed handle the gateway holds.
 #[derive(Clone)]
 pub struct SessionRegistryHandle {
     slot: Arc<ActorSlot<SessionRegistryMsg>>,
     deps: RegistryDeps,
-    /// Rebuilt only when the key ring changes (rotation), so the request path allocates nothing for it.
-    verifier: Arc<arc_swap::ArcSwapOption<PreparedVerifier>>,
+    /// The request path: token verification and the revocation check, without a round-trip.
+    authenticator: Authenticator,
 }
 
 impl std::fmt::Debug for SessionRegistryHandle {
@@ -975,7 +921,9 @@ impl SessionRegistryHandle {
     pub fn new(mut deps: RegistryDeps, mailbox_capacity: usize, call_timeout: Duration) -> Self {
         let slot = ActorSlot::new(NAME, mailbox_capacity, call_timeout);
         deps.mailbox = slot.mailbox();
-        Self { slot, deps, verifier: Arc::new(arc_swap::ArcSwapOption::empty()) }
+        let authenticator =
+            Authenticator::new(deps.keyring.clone(), Arc::clone(&deps.settings), Arc::clone(&deps.view));
+        Self { slot, deps, authenticator }
     }
 
     /// Verifies an access token and checks its session against the published view: the request path,
@@ -984,46 +932,7 @@ impl SessionRegistryHandle {
     /// # Errors
     /// [`AuthError`] for a bad, expired or revoked token.
     pub fn authenticate(&self, token: &str) -> Result<Arc<AccessClaims>, AuthError> {
-        let ring = self.deps.keyring.load();
-        let prepared = match self.verifier.load_full() {
-            Some(p) if Arc::ptr_eq(&p.ring, &ring) => p,
-            _ => {
-                let ring = arc_swap::Guard::into_inner(ring);
-                let verifier = tokens::Verifier::new(&ring, &self.deps.settings);
-                let p = Arc::new(PreparedVerifier { verifier, ring, verified: VerifiedTokens::new() });
-                self.verifier.store(Some(Arc::clone(&p)));
-                p
-            }
-        };
-        let now_s = OffsetDateTime::now_utc().unix_timestamp();
-        let leeway = i64::try_from(tokens::LEEWAY_SECS).unwrap_or(30);
-        let claims = match prepared.verified.get(token) {
-            Some(claims) if claims.exp + leeway > now_s => claims,
-            _ => {
-                let (claims, used) = prepared.verifier.verify_with(token).map_err(|e| match e {
-                    TokenError::Expired => AuthError::Expired,
-                    TokenError::Invalid => AuthError::Invalid,
-                })?;
-                let claims = Arc::new(claims);
-                if used == tokens::KeyUse::Previous {
-                    // Not cached: its grace window closes on its own clock.
-                    metrics::counter!("gantry_secret_grace_verifications_total", "secret" => "JWT_SECRET").increment(1);
-                } else {
-                    prepared.verified.insert(token, Arc::clone(&claims));
-                }
-                claims
-            }
-        };
-        let view = self.deps.view.load();
-        if view.allows(claims.sid, claims.sub, claims.iat) {
-            Ok(claims)
-        } else {
-            let notice = view.notice_for(claims.sid, claims.sub, claims.iat).cloned();
-            if let Some(notice) = &notice {
-                notice.count_refusal();
-            }
-            Err(AuthError::Revoked(notice))
-        }
+        self.authenticator.authenticate(token)
     }
 
     /// Whether the actor runs right now (readiness).

@@ -5,9 +5,11 @@
 //! - [`view`]: the read-optimised revocation view (epochs, revoked sessions) published for the hot path, and
 //!   its upkeep (applying changes and announcements, rebuilding it from what the stores hold).
 //! - [`authenticator`]: the request path: verifies an access token and checks it against the view.
+//! - `refresh`: the refresh decision (rotate, replay within the grace, reuse detected, refuse), a pure function.
 //! - [`registry`]: the actor: logins, rotation with reuse detection, logout, mass invalidation.
 
 pub mod authenticator;
+mod refresh;
 pub mod registry;
 pub mod tokens;
 pub mod view;

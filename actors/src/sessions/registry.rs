@@ -19,12 +19,13 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::authenticator::{AuthError, Authenticator};
+use super::refresh::{self, Decision, Refusal};
 use super::tokens::{self, AccessClaims, RefreshToken, TokenSettings};
 use super::view::{RevocationView, SharedView, UserNotice};
 use crate::handle::{ActorSlot, CallError};
 use crate::ports::accounts::{AccountStore, RevocationNotice, RevocationScope};
 use crate::ports::bus::{Bus, BusSignal, Event, NoticeWire};
-use crate::ports::sessions::{RETIRED_HASHES_KEPT, RefreshMacKey, Rotation, SessionRecord, SessionStore};
+use crate::ports::sessions::{RefreshMacKey, SessionRecord, SessionStore};
 use crate::secrets::{SecretName, SharedKeyRing};
 use crate::supervisor::ChildSpec;
 use crate::telemetry::Mailbox;
@@ -88,6 +89,32 @@ pub struct IssuedPair {
     pub refresh_expires_in: i64,
     /// The session.
     pub session_id: Uuid,
+}
+
+impl IssuedPair {
+    /// The pair of `access` (expiring at `exp_s`) and `refresh` (expiring at `refresh_expires_ms`) of session
+    /// `sid`, with lifetimes counted from `now` (ms).
+    fn new(access: String, exp_s: i64, refresh: &RefreshToken, refresh_expires_ms: i64, sid: Uuid, now: i64) -> Self {
+        Self {
+            access_token: access,
+            token_type: "Bearer",
+            expires_in: (exp_s - now / 1000).max(0),
+            refresh_token: refresh.expose().to_owned(),
+            refresh_expires_in: ((refresh_expires_ms - now) / 1000).max(0),
+            session_id: sid,
+        }
+    }
+}
+
+impl From<Refusal> for SessionError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Invalid => Self::InvalidToken,
+            Refusal::Expired => Self::Expired,
+            Refusal::Revoked => Self::Revoked,
+            Refusal::RevokedWithNotice(notice) => Self::RevokedWithNotice(notice),
+        }
+    }
 }
 
 impl std::fmt::Debug for IssuedPair {
@@ -470,25 +497,6 @@ impl RegistryState {
         (claims, token)
     }
 
-    fn pair(
-        &self,
-        access: String,
-        exp_s: i64,
-        refresh: &RefreshToken,
-        refresh_expires_ms: i64,
-        sid: Uuid,
-        now: i64,
-    ) -> IssuedPair {
-        IssuedPair {
-            access_token: access,
-            token_type: "Bearer",
-            expires_in: (exp_s - now / 1000).max(0),
-            refresh_token: refresh.expose().to_owned(),
-            refresh_expires_in: ((refresh_expires_ms - now) / 1000).max(0),
-            session_id: sid,
-        }
-    }
-
     async fn login(
         &mut self,
         user_id: Uuid,
@@ -519,7 +527,7 @@ impl RegistryState {
         self.deps.sessions.insert(&record).await?;
         metrics::counter!(metric::SESSIONS_CREATED).increment(1);
         let (claims, access) = self.access_for(user_id, sid, now);
-        Ok(self.pair(access, claims.exp, &refresh, refresh_expires, sid, now))
+        Ok(IssuedPair::new(access, claims.exp, &refresh, refresh_expires, sid, now))
     }
 
     async fn refresh(&mut self, token: RefreshToken) -> Result<IssuedPair, SessionError> {
@@ -536,119 +544,74 @@ impl RegistryState {
         outcome
     }
 
+    /// Loads the session, lets [`refresh::decide`] decide, and carries the decision out.
     async fn try_refresh(&mut self, token: &RefreshToken) -> Result<IssuedPair, SessionError> {
         let sid = token.session_id();
-        let presented = token.hash();
         // Two attempts: a lost compare-and-swap means another instance rotated it a moment ago.
         for _ in 0..2 {
             let now = now_ms();
-            let Some(record) = self.deps.sessions.get(sid).await? else { return Err(SessionError::InvalidToken) };
-            if record.revoked_at_ms.is_some() {
-                return Err(SessionError::Revoked);
-            }
-            if !self.view.allows(sid, record.user_id, now / 1000) {
-                return Err(match self.view.notice_for(sid, record.user_id, now / 1000) {
-                    Some(notice) => {
+            let record = self.deps.sessions.get(sid).await?;
+            match refresh::decide(token, record.as_ref(), &self.view, now, &self.deps.settings) {
+                Decision::Refuse(refusal) => {
+                    if let Refusal::RevokedWithNotice(notice) = &refusal {
+                        // Counted like a refused request: the notice's evidence.
                         notice.count_refusal();
-                        SessionError::RevokedWithNotice(Arc::clone(notice))
                     }
-                    None => SessionError::Revoked,
-                });
-            }
-            if now >= record.absolute_expires_at_ms {
-                return Err(SessionError::Expired);
-            }
-            if presented == record.refresh_hash {
-                if now >= record.refresh_expires_at_ms {
-                    return Err(SessionError::Expired);
+                    return Err(refusal.into());
                 }
-                // A session from before generation tags gets its key now.
-                let mac_key = record.refresh_mac_key.clone().unwrap_or_else(RefreshMacKey::generate);
-                let successor = RefreshToken::issue(sid, record.generation + 1, &mac_key);
-                let (claims, access) = self.access_for(record.user_id, sid, now);
-                let kid = self
-                    .deps
-                    .keyring
-                    .load()
-                    .current(SecretName::JwtSecret)
-                    .map(|k| k.fingerprint().as_str().to_owned())
-                    .unwrap_or_default();
-                let refresh_expires = (now + millis(self.deps.settings.refresh_ttl)).min(record.absolute_expires_at_ms);
-                let rotated = SessionRecord {
-                    last_used_at_ms: now,
-                    refresh_expires_at_ms: refresh_expires,
-                    refresh_hash: successor.hash(),
-                    generation: record.generation + 1,
-                    last_rotation: Some(Rotation {
-                        used_hash: presented.clone(),
-                        used_at_ms: now,
-                        sealed_successor: token.seal(&successor),
-                        access_jti: claims.jti,
-                        access_iat: claims.iat,
-                        access_exp: claims.exp,
-                        access_kid: kid,
-                        earlier_hashes: record
-                            .last_rotation
-                            .iter()
-                            .flat_map(|r| std::iter::once(r.used_hash.clone()).chain(r.earlier_hashes.iter().cloned()))
-                            .take(RETIRED_HASHES_KEPT)
-                            .collect(),
-                    }),
-                    refresh_mac_key: Some(mac_key),
-                    ..record.clone()
-                };
-                if self.deps.sessions.replace_if(&rotated, record.generation).await? {
-                    return Ok(self.pair(access, claims.exp, &successor, refresh_expires, sid, now));
+                Decision::Rotate => {
+                    let record = record.expect("a rotation is decided for a stored session");
+                    if let Some(pair) = self.rotate(token, &record, now).await? {
+                        return Ok(pair);
+                    }
                 }
-                continue;
+                Decision::Replay { successor, access, access_kid, refresh_expires_at_ms } => {
+                    // A retry or a second tab: hand back the pair this token already produced.
+                    let keyring = self.deps.keyring.load();
+                    let key = tokens::key_for_kid(&keyring, &access_kid)
+                        .or_else(|| keyring.current(SecretName::JwtSecret))
+                        .expect("JWT_SECRET is validated at start-up");
+                    let signed = tokens::sign_access(&access, key);
+                    return Ok(IssuedPair::new(signed, access.exp, &successor, refresh_expires_at_ms, sid, now));
+                }
+                Decision::ReuseDetected => {
+                    // Someone holds a copy of a retired token: end the whole session.
+                    let user_id = record.expect("reuse is decided for a stored session").user_id;
+                    self.revoke_sessions(&[sid], now).await?;
+                    metrics::counter!(metric::REUSE).increment(1);
+                    tracing::warn!(event = "refresh_token_reuse", session_id = %sid, user_id = %user_id, "refresh token reuse; session revoked");
+                    return Err(SessionError::Reused);
+                }
             }
-            if let Some(rotation) = &record.last_rotation
-                && rotation.used_hash == presented
-                && now - rotation.used_at_ms <= millis(self.deps.settings.refresh_grace)
-            {
-                // A retry or a second tab: hand back the pair this token already produced.
-                let tagged = record.refresh_mac_key.as_ref().map(|key| (record.generation, key));
-                let successor =
-                    token.unseal(sid, &rotation.sealed_successor, tagged).ok_or(SessionError::InvalidToken)?;
-                let claims = AccessClaims {
-                    sub: record.user_id,
-                    sid,
-                    iat: rotation.access_iat,
-                    exp: rotation.access_exp,
-                    iss: self.deps.settings.issuer.clone(),
-                    aud: self.deps.settings.audience.clone(),
-                    jti: rotation.access_jti,
-                };
-                let keyring = self.deps.keyring.load();
-                let key = tokens::key_for_kid(&keyring, &rotation.access_kid)
-                    .or_else(|| keyring.current(SecretName::JwtSecret))
-                    .expect("JWT_SECRET is validated at start-up");
-                let access = tokens::sign_access(&claims, key);
-                return Ok(self.pair(access, claims.exp, &successor, record.refresh_expires_at_ms, sid, now));
-            }
-            // A retired token of this session presented again, after the grace: someone holds a copy.
-            // Revoke the whole session (OAuth 2.0 Security BCP, section 4.14). A token the session never
-            // issued is merely invalid: knowing a session id must not be enough to end the session.
-            // A tagged token proves its generation, however many rotations came after it; legacy tokens are
-            // recognised by the few retired hashes the session keeps.
-            let tagged_retired = match (&record.refresh_mac_key, token.generation()) {
-                (Some(key), Some(generation)) => generation < record.generation && token.is_authentic(key),
-                _ => false,
-            };
-            let retired = tagged_retired
-                || record
-                    .last_rotation
-                    .as_ref()
-                    .is_some_and(|r| r.used_hash == presented || r.earlier_hashes.contains(&presented));
-            if !retired {
-                return Err(SessionError::InvalidToken);
-            }
-            self.revoke_sessions(&[sid], now).await?;
-            metrics::counter!(metric::REUSE).increment(1);
-            tracing::warn!(event = "refresh_token_reuse", session_id = %sid, user_id = %record.user_id, "refresh token reuse; session revoked");
-            return Err(SessionError::Reused);
         }
         Err(SessionError::Unavailable("the session changed concurrently; retry".into()))
+    }
+
+    /// Issues the next generation of `record` and stores it if nobody rotated it meanwhile (`None` then).
+    async fn rotate(
+        &mut self,
+        token: &RefreshToken,
+        record: &SessionRecord,
+        now: i64,
+    ) -> Result<Option<IssuedPair>, SessionError> {
+        let sid = record.id;
+        // A session from before generation tags gets its key now.
+        let mac_key = record.refresh_mac_key.clone().unwrap_or_else(RefreshMacKey::generate);
+        let successor = RefreshToken::issue(sid, record.generation + 1, &mac_key);
+        let (claims, access) = self.access_for(record.user_id, sid, now);
+        let access_kid = self
+            .deps
+            .keyring
+            .load()
+            .current(SecretName::JwtSecret)
+            .map(|k| k.fingerprint().as_str().to_owned())
+            .unwrap_or_default();
+        let issued = refresh::Issued { successor: &successor, mac_key, access: &claims, access_kid };
+        let rotated = refresh::rotated(record, token, issued, now, &self.deps.settings);
+        if !self.deps.sessions.replace_if(&rotated, record.generation).await? {
+            return Ok(None);
+        }
+        Ok(Some(IssuedPair::new(access, claims.exp, &successor, rotated.refresh_expires_at_ms, sid, now)))
     }
 
     async fn revoke_sessions(&mut self, ids: &[Uuid], now: i64) -> Result<(), SessionError> {

@@ -1,5 +1,5 @@
 //! Sessions: access and refresh tokens, the revocation view every request is checked against, and the
-//! session registry actor that alone writes sessions and the view on this instance.
+//! session registry actor that writes them (the `sessions.prune` job also deletes ended sessions).
 //!
 //! - [`tokens`]: HS256 access tokens (`kid` = the JWT secret's fingerprint) and opaque refresh tokens.
 //! - [`view`]: the read-optimised revocation view (epochs, revoked sessions) published for the hot path, and

@@ -21,6 +21,7 @@ use uuid::Uuid;
 use super::authenticator::{AuthError, Authenticator};
 use super::refresh::{self, Decision, Refusal};
 use super::tokens::{self, AccessClaims, RefreshToken, TokenSettings};
+use super::view::upkeep::ViewUpkeep;
 use super::view::{RevocationView, SharedView, UserNotice};
 use crate::handle::{ActorSlot, CallError};
 use crate::ports::accounts::{AccountStore, RevocationNotice, RevocationScope};
@@ -265,7 +266,7 @@ pub struct SessionRegistry;
 pub struct RegistryState {
     deps: RegistryDeps,
     /// This actor's copy of the view; published after every change.
-    view: RevocationView,
+    upkeep: ViewUpkeep,
     forwarder: JoinHandle<()>,
     ticker: JoinHandle<()>,
 }
@@ -293,47 +294,15 @@ mod metric {
     pub(super) const REVOCATIONS: &str = "gantry_sessions_revocations_total";
     pub(super) const SESSIONS_CREATED: &str = "gantry_sessions_created_total";
     pub(super) const ACTIVE: &str = "gantry_sessions_active";
-    pub(super) const EPOCH: &str = "gantry_sessions_epoch_seconds";
-    pub(super) const LAG: &str = "gantry_bus_propagation_seconds";
     pub(super) const VIEW_RELOAD_FAILURES: &str = "gantry_sessions_view_reload_failures_total";
     pub(super) const STORE_DATA_LOSS: &str = "gantry_sessions_store_data_loss_total";
 }
 
 impl RegistryState {
-    fn publish_view(&self) {
-        self.deps.view.store(Arc::new(self.view.clone()));
-        metrics::gauge!(metric::EPOCH).set(self.view.global_ms as f64 / 1000.0);
-    }
-
-    fn apply_epoch(&mut self, user: Option<Uuid>, not_before_ms: i64) {
-        match user {
-            None => self.view.global_ms = self.view.global_ms.max(not_before_ms),
-            Some(u) => {
-                let e = self.view.users.entry(u).or_insert(0);
-                *e = (*e).max(not_before_ms);
-            }
-        }
-        self.publish_view();
-    }
-
-    /// Attaches the users' notice of the revocation that raised `user`'s (or the global) epoch.
-    fn apply_notice(&mut self, user: Option<Uuid>, not_before_ms: i64, wire: &NoticeWire) {
-        let time = ms_to_time(wire.at_ms);
-        let notice = Arc::new(UserNotice::new(wire.id, wire.message.clone(), time, not_before_ms));
-        match user {
-            None => self.view.global_notice = Some(notice),
-            Some(u) => {
-                self.view.user_notices.insert(u, notice);
-            }
-        }
-        self.publish_view();
-    }
-
     /// Adds the refusals each notice carried since the last call to its evidence (the revocation notice's
     /// `refused_requests`); what cannot be written is kept for the next call.
     async fn flush_notice_counts(&self) {
-        let notices = self.view.global_notice.iter().chain(self.view.user_notices.values());
-        for notice in notices {
+        for notice in self.upkeep.notices() {
             let n = notice.take_refused();
             if n > 0
                 && let Err(err) = self.deps.accounts.add_refused_requests(notice.id, n).await
@@ -342,45 +311,6 @@ impl RegistryState {
                 tracing::warn!(error = %err, notice_id = %notice.id, "could not record refused requests");
             }
         }
-    }
-
-    /// The users' notices of the current epochs, from the recorded revocations; a notice already in the view
-    /// is kept as it is (with its uncounted refusals).
-    fn notices_from(
-        &self,
-        recorded: &[RevocationNotice],
-        global_ms: i64,
-        users: &std::collections::HashMap<Uuid, i64>,
-    ) -> (Option<Arc<UserNotice>>, std::collections::HashMap<Uuid, Arc<UserNotice>>) {
-        let reuse = |n: &RevocationNotice, message: &str| {
-            let existing = match n.user_id {
-                None => self.view.global_notice.as_ref(),
-                Some(u) => self.view.user_notices.get(&u),
-            };
-            existing
-                .filter(|e| e.id == n.id)
-                .cloned()
-                .unwrap_or_else(|| Arc::new(UserNotice::new(n.id, message.to_owned(), n.created_at, n.not_before_ms)))
-        };
-        let mut global = None;
-        let mut per_user = std::collections::HashMap::new();
-        // Newest first: the first notice found for an epoch is the one that set it.
-        for n in recorded {
-            let Some(message) = n.user_message.as_deref() else { continue };
-            match n.user_id {
-                None if global.is_none() && n.not_before_ms == global_ms => global = Some(reuse(n, message)),
-                Some(u) if !per_user.contains_key(&u) && users.get(&u) == Some(&n.not_before_ms) => {
-                    per_user.insert(u, reuse(n, message));
-                }
-                _ => {}
-            }
-        }
-        (global, per_user)
-    }
-
-    fn apply_revoked(&mut self, ids: &[Uuid]) {
-        self.view.revoked.extend(ids.iter().copied());
-        self.publish_view();
     }
 
     /// Announces a change on the bus without holding up the actor (a slow broker must not turn a
@@ -408,20 +338,9 @@ impl RegistryState {
         // from the same data; if it is not, the store lost its data (revoked ids included) and everything is
         // invalidated before the view drops a single revoked id.
         let lost_at = self.check_continuity().await?;
-        let global_ms = epochs.global_ms.max(self.view.global_ms).max(lost_at.unwrap_or(i64::MIN));
-        let (global_notice, user_notices) = match self.deps.accounts.revocations(100).await {
-            Ok(recorded) => self.notices_from(&recorded, global_ms, &epochs.users),
-            // The notices are a courtesy: keep the ones known rather than fail the reload.
-            Err(_) => (self.view.global_notice.clone(), self.view.user_notices.clone()),
-        };
-        self.view = RevocationView {
-            global_ms,
-            users: epochs.users,
-            revoked: revoked.into_iter().collect(),
-            global_notice,
-            user_notices,
-        };
-        self.publish_view();
+        // The notices are a courtesy: an unreadable record keeps the ones known rather than fail the reload.
+        let recorded = self.deps.accounts.revocations(100).await.ok();
+        self.upkeep.rebuild(epochs, revoked, lost_at, recorded.as_deref());
         Ok(())
     }
 
@@ -551,7 +470,7 @@ impl RegistryState {
         for _ in 0..2 {
             let now = now_ms();
             let record = self.deps.sessions.get(sid).await?;
-            match refresh::decide(token, record.as_ref(), &self.view, now, &self.deps.settings) {
+            match refresh::decide(token, record.as_ref(), self.upkeep.view(), now, &self.deps.settings) {
                 Decision::Refuse(refusal) => {
                     if let Refusal::RevokedWithNotice(notice) = &refusal {
                         // Counted like a refused request: the notice's evidence.
@@ -619,7 +538,7 @@ impl RegistryState {
             return Ok(());
         }
         self.deps.sessions.revoke(ids, now).await?;
-        self.apply_revoked(ids);
+        self.upkeep.apply_revoked(ids);
         metrics::counter!(metric::REVOCATIONS, "scope" => "session").increment(ids.len() as u64);
         self.announce(Event::SessionRevoked { session_ids: ids.to_vec() });
         Ok(())
@@ -632,9 +551,9 @@ impl RegistryState {
         notice: Option<NoticeWire>,
     ) -> Result<i64, SessionError> {
         let stored = self.deps.accounts.raise_epoch(user, now).await?;
-        self.apply_epoch(user, stored);
+        self.upkeep.apply_epoch(user, stored);
         if let Some(wire) = &notice {
-            self.apply_notice(user, stored, wire);
+            self.upkeep.apply_notice(user, stored, wire);
         }
         self.announce(Event::SessionsRevoked { user_id: user, not_before_ms: stored, notice });
         Ok(stored)
@@ -672,7 +591,7 @@ impl RegistryState {
             .list_for_user(user_id, now)
             .await?
             .into_iter()
-            .filter(|s| self.view.allows(s.id, user_id, now / 1000))
+            .filter(|s| self.upkeep.view().allows(s.id, user_id, now / 1000))
             .map(|s| SessionSummary {
                 id: s.id,
                 created_at: ms_to_time(s.created_at_ms),
@@ -693,7 +612,7 @@ impl RegistryState {
                 if s.user_id == user_id
                     && s.revoked_at_ms.is_none()
                     && now < s.absolute_expires_at_ms
-                    && self.view.allows(sid, user_id, now / 1000) =>
+                    && self.upkeep.view().allows(sid, user_id, now / 1000) =>
             {
                 self.revoke_sessions(&[sid], now).await
             }
@@ -739,28 +658,11 @@ impl RegistryState {
         Ok(notice)
     }
 
+    /// Applies an announcement to the view; `true` when the bus may have lost messages (reload then).
     fn on_bus(&mut self, signal: BusSignal) -> bool {
         match signal {
             BusSignal::Message(envelope) => {
-                let lag = (now_ms() - envelope.sent_at_ms).max(0);
-                match envelope.event {
-                    Event::SessionsRevoked { user_id, not_before_ms, notice } => {
-                        self.apply_epoch(user_id, not_before_ms);
-                        if let Some(wire) = &notice {
-                            self.apply_notice(user_id, not_before_ms, wire);
-                        }
-                        metrics::histogram!(metric::LAG, "event" => "sessions_revoked").record(lag as f64 / 1000.0);
-                    }
-                    Event::SessionRevoked { session_ids } => {
-                        self.apply_revoked(&session_ids);
-                        metrics::histogram!(metric::LAG, "event" => "session_revoked").record(lag as f64 / 1000.0);
-                    }
-                    Event::InstanceStarted { .. }
-                    | Event::OptionChanged { .. }
-                    | Event::TemplatesChanged { .. }
-                    | Event::SecretsCommand { .. }
-                    | Event::SecretsAck { .. } => {}
-                }
+                self.upkeep.apply_announcement(envelope, now_ms());
                 false
             }
             BusSignal::Resync { .. } => true,
@@ -784,8 +686,8 @@ impl Actor for SessionRegistry {
             me.cast(SessionRegistryMsg::Bus(signal)).is_ok()
         });
         let ticker = myself.send_interval(deps.reload_every, || SessionRegistryMsg::Reload);
-        let view = (**deps.view.load()).clone();
-        let mut state = RegistryState { deps, view, forwarder, ticker };
+        let upkeep = ViewUpkeep::resume(Arc::clone(&deps.view));
+        let mut state = RegistryState { deps, upkeep, forwarder, ticker };
         if let Err(err) = state.reload().await {
             // Start anyway with the last published view; the ticker retries.
             tracing::warn!(event = "session_view_reload_failed", error = %err, "starting with the last known revocation view");

@@ -15,6 +15,7 @@ pub mod tokens;
 pub mod view;
 
 pub use authenticator::{AuthError, Authenticator};
-pub use registry::{SessionError, SessionRegistryHandle};
+pub use registry::SessionError;
+pub use registry::handle::SessionRegistryHandle;
 pub use tokens::{AccessClaims, TokenError, TokenSettings};
 pub use view::{RevocationView, SharedView};

@@ -1,10 +1,14 @@
-//! The session registry actor: the single writer of sessions and of the revocation view.
+//! The session registry actor: the writer of sessions and of this instance's revocation view.
 //!
 //! It creates sessions at login, rotates refresh tokens (with reuse detection and a retry grace), revokes
 //! sessions (logout, deletion, reuse) and raises the not-before epochs (mass invalidation). Every change is
-//! persisted first, then applied to the published [`RevocationView`], then announced on the bus; other
-//! instances apply the announcement to their own view, and every instance also reloads the view from the
-//! stores periodically, so a lost bus message cannot leave a revoked token valid for long.
+//! persisted first, then applied to the published [`RevocationView`](super::RevocationView), then announced
+//! on the bus; other instances apply the announcement to their own view, and every instance also reloads the
+//! view from the stores periodically, so a lost bus message cannot leave a revoked token valid for long.
+//!
+//! Refresh's decision is `sessions::refresh`'s (pure); the view's upkeep is `sessions::view::upkeep`'s, with
+//! the store reads in `registry::reload`; the typed handle is [`handle`]; the request and answer types are in
+//! `registry::messages`.
 //!
 //! Mass invalidation is O(1) in the number of sessions: one epoch write, one bus message. Counting the
 //! sessions it affected (for the notice) happens afterwards, as a follow-up message.
@@ -12,227 +16,29 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use serde::Serialize;
+use ractor::{Actor, ActorProcessingErr, ActorRef};
 use time::OffsetDateTime;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use super::authenticator::{AuthError, Authenticator};
 use super::refresh::{self, Decision, Refusal};
 use super::tokens::{self, AccessClaims, RefreshToken, TokenSettings};
+use super::view::SharedView;
 use super::view::upkeep::ViewUpkeep;
-use super::view::{RevocationView, SharedView, UserNotice};
-use crate::handle::{ActorSlot, CallError};
 use crate::ports::accounts::{AccountStore, RevocationNotice, RevocationScope};
 use crate::ports::bus::{Bus, BusSignal, Event, NoticeWire};
 use crate::ports::sessions::{RefreshMacKey, SessionRecord, SessionStore};
 use crate::secrets::{SecretName, SharedKeyRing};
-use crate::supervisor::ChildSpec;
 use crate::telemetry::Mailbox;
+
+pub mod handle;
+mod messages;
+mod reload;
+
+pub use messages::{IssuedPair, LogoutScope, RevokeTarget, SessionError, SessionRegistryMsg, SessionSummary};
 
 /// The actor's label in metrics and logs.
 pub const NAME: &str = "session_registry";
-
-/// Why a session operation was refused. Business outcomes, not actor failures.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SessionError {
-    /// Unknown or malformed token.
-    #[error("the token is invalid")]
-    InvalidToken,
-    /// The refresh token or the session has expired.
-    #[error("the token has expired")]
-    Expired,
-    /// The session was revoked (logout, mass invalidation).
-    #[error("the session has been revoked")]
-    Revoked,
-    /// The session was ended by a mass invalidation that came with a message to users.
-    #[error("the session has been revoked")]
-    RevokedWithNotice(Arc<UserNotice>),
-    /// A used refresh token was presented again after the grace: the session is now revoked.
-    #[error("the refresh token was already used; the session has been revoked")]
-    Reused,
-    /// No such session (or not the caller's).
-    #[error("session not found")]
-    NotFound,
-    /// A store is unreachable; nothing changed.
-    #[error("session storage unavailable: {0}")]
-    Unavailable(String),
-    /// The actor could not be reached.
-    #[error(transparent)]
-    Call(#[from] CallError),
-}
-
-impl From<crate::ports::Unavailable> for SessionError {
-    fn from(e: crate::ports::Unavailable) -> Self {
-        Self::Unavailable(e.0)
-    }
-}
-
-impl From<crate::ports::accounts::AccountStoreError> for SessionError {
-    fn from(e: crate::ports::accounts::AccountStoreError) -> Self {
-        Self::Unavailable(e.to_string())
-    }
-}
-
-/// A token pair handed to a client.
-#[derive(Clone, Serialize)]
-pub struct IssuedPair {
-    /// The access token (JWT).
-    pub access_token: String,
-    /// Always `Bearer`.
-    pub token_type: &'static str,
-    /// Seconds until the access token expires.
-    pub expires_in: i64,
-    /// The refresh token.
-    pub refresh_token: String,
-    /// Seconds until the refresh token expires.
-    pub refresh_expires_in: i64,
-    /// The session.
-    pub session_id: Uuid,
-}
-
-impl IssuedPair {
-    /// The pair of `access` (expiring at `exp_s`) and `refresh` (expiring at `refresh_expires_ms`) of session
-    /// `sid`, with lifetimes counted from `now` (ms).
-    fn new(access: String, exp_s: i64, refresh: &RefreshToken, refresh_expires_ms: i64, sid: Uuid, now: i64) -> Self {
-        Self {
-            access_token: access,
-            token_type: "Bearer",
-            expires_in: (exp_s - now / 1000).max(0),
-            refresh_token: refresh.expose().to_owned(),
-            refresh_expires_in: ((refresh_expires_ms - now) / 1000).max(0),
-            session_id: sid,
-        }
-    }
-}
-
-impl From<Refusal> for SessionError {
-    fn from(refusal: Refusal) -> Self {
-        match refusal {
-            Refusal::Invalid => Self::InvalidToken,
-            Refusal::Expired => Self::Expired,
-            Refusal::Revoked => Self::Revoked,
-            Refusal::RevokedWithNotice(notice) => Self::RevokedWithNotice(notice),
-        }
-    }
-}
-
-impl std::fmt::Debug for IssuedPair {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IssuedPair").field("session_id", &self.session_id).finish_non_exhaustive()
-    }
-}
-
-/// Which sessions a logout ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogoutScope {
-    /// The caller's session.
-    This,
-    /// The caller's other sessions.
-    Others,
-    /// All the caller's sessions (O(1): the user's epoch).
-    All,
-}
-
-/// What a user sees of one of their sessions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SessionSummary {
-    /// Session id.
-    pub id: Uuid,
-    /// Created.
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    /// Last login or refresh.
-    #[serde(with = "time::serde::rfc3339")]
-    pub last_used_at: OffsetDateTime,
-    /// User agent at login.
-    pub user_agent: Option<String>,
-    /// Client address at login.
-    pub address: Option<String>,
-    /// Whether it is the session of the request.
-    pub current: bool,
-}
-
-/// Whose sessions a mass revocation covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RevokeTarget {
-    /// Everyone's.
-    All,
-    /// One user's.
-    User(Uuid),
-}
-
-/// Messages of the session registry. Request variants end with their reply port.
-pub enum SessionRegistryMsg {
-    /// Creates a session for an authenticated user.
-    Login {
-        /// The user.
-        user_id: Uuid,
-        /// Client user agent.
-        user_agent: Option<String>,
-        /// Client address.
-        address: Option<String>,
-        /// The pair.
-        reply: RpcReplyPort<Result<IssuedPair, SessionError>>,
-    },
-    /// Rotates a refresh token.
-    Refresh {
-        /// The presented token.
-        token: RefreshToken,
-        /// The new (or, within the grace, the same) pair.
-        reply: RpcReplyPort<Result<IssuedPair, SessionError>>,
-    },
-    /// Ends sessions of the caller.
-    Logout {
-        /// The caller.
-        user_id: Uuid,
-        /// The caller's session.
-        session_id: Uuid,
-        /// Which sessions.
-        scope: LogoutScope,
-        /// Done.
-        reply: RpcReplyPort<Result<(), SessionError>>,
-    },
-    /// The caller's live sessions.
-    List {
-        /// The caller.
-        user_id: Uuid,
-        /// The caller's session (marked `current`).
-        current: Uuid,
-        /// The sessions.
-        reply: RpcReplyPort<Result<Vec<SessionSummary>, SessionError>>,
-    },
-    /// Revokes one of the caller's sessions.
-    Delete {
-        /// The caller.
-        user_id: Uuid,
-        /// The session to end.
-        session_id: Uuid,
-        /// Done, or `NotFound` when it is not the caller's.
-        reply: RpcReplyPort<Result<(), SessionError>>,
-    },
-    /// Mass invalidation.
-    Revoke {
-        /// Everyone or one user.
-        target: RevokeTarget,
-        /// Operator's reason.
-        reason: String,
-        /// Who asked.
-        requested_by: String,
-        /// The message to the users whose sessions it ends, if any.
-        user_message: Option<String>,
-        /// The notice (its id is the job id).
-        reply: RpcReplyPort<Result<RevocationNotice, SessionError>>,
-    },
-    /// Internal: a bus signal.
-    Bus(BusSignal),
-    /// Internal: reload the view from the stores.
-    Reload,
-    /// Fault injection for supervision tests and chaos drills.
-    #[cfg(any(test, feature = "chaos"))]
-    InjectPanic,
-}
 
 /// What the registry needs; shared by every (re)start.
 #[derive(Clone)]
@@ -299,20 +105,6 @@ mod metric {
 }
 
 impl RegistryState {
-    /// Adds the refusals each notice carried since the last call to its evidence (the revocation notice's
-    /// `refused_requests`); what cannot be written is kept for the next call.
-    async fn flush_notice_counts(&self) {
-        for notice in self.upkeep.notices() {
-            let n = notice.take_refused();
-            if n > 0
-                && let Err(err) = self.deps.accounts.add_refused_requests(notice.id, n).await
-            {
-                notice.give_back(n);
-                tracing::warn!(error = %err, notice_id = %notice.id, "could not record refused requests");
-            }
-        }
-    }
-
     /// Announces a change on the bus without holding up the actor (a slow broker must not turn a
     /// durable revocation into a timeout for the caller). The change is already persisted and applied
     /// here; other instances also pick it up at their next periodic reload if the message is lost.
@@ -324,79 +116,6 @@ impl RegistryState {
                 tracing::warn!(event = "bus_publish_failed", actor = NAME, error = %err, "relying on the periodic reload");
             }
         });
-    }
-
-    /// Rebuilds the view from the stores (the source of truth).
-    async fn reload(&mut self) -> Result<(), SessionError> {
-        let epochs = self.deps.accounts.epochs().await?;
-        // Individually revoked sessions matter while their access tokens can live.
-        let horizon = now_ms()
-            - millis(self.deps.settings.access_ttl)
-            - 2 * 1000 * i64::try_from(tokens::LEEWAY_SECS).unwrap_or(30);
-        let revoked = self.deps.sessions.revoked_since(horizon).await?;
-        // Checked after the read: if the marker is still the one last seen, the revoked ids just read came
-        // from the same data; if it is not, the store lost its data (revoked ids included) and everything is
-        // invalidated before the view drops a single revoked id.
-        let lost_at = self.check_continuity().await?;
-        // The notices are a courtesy: an unreadable record keeps the ones known rather than fail the reload.
-        let recorded = self.deps.accounts.revocations(100).await.ok();
-        self.upkeep.rebuild(epochs, revoked, lost_at, recorded.as_deref());
-        Ok(())
-    }
-
-    /// Compares the session store's continuity marker with the one last seen. A marker written just now, or
-    /// another than the last seen (another instance noticed first), means the store lost its data — the
-    /// revoked ids among it — so this is a mass invalidation at the moment the loss was noticed (the marker's
-    /// time): the global epoch is raised to it (idempotent across instances), the instance that wrote the
-    /// marker records the notice, and it is logged and counted. Returns the raised epoch.
-    async fn check_continuity(&mut self) -> Result<Option<i64>, SessionError> {
-        let marker = self.deps.sessions.ensure_marker().await?;
-        let known = self.deps.store_marker.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        let lost = marker.created_now || known.as_ref().is_some_and(|k| *k != marker.id);
-        if !lost {
-            *self.deps.store_marker.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(marker.id);
-            return Ok(None);
-        }
-        let noticed_at = if marker.created_at_ms > 0 { marker.created_at_ms } else { now_ms() };
-        let raised = match self.raise_epoch(None, noticed_at, None).await {
-            Ok(raised) => raised,
-            Err(err) => {
-                // Keep a marker that cannot match, so the next reload tries again.
-                *self.deps.store_marker.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(String::new());
-                return Err(err);
-            }
-        };
-        *self.deps.store_marker.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(marker.id.clone());
-        metrics::counter!(metric::STORE_DATA_LOSS).increment(1);
-        metrics::counter!(metric::REVOCATIONS, "scope" => "all").increment(1);
-        tracing::error!(
-            event = "session_store_data_loss",
-            backend = self.deps.sessions.backend(),
-            not_before_ms = raised,
-            wrote_marker = marker.created_now,
-            "the session store lost its data; every session from before now is invalidated"
-        );
-        if marker.created_now {
-            let notice = RevocationNotice {
-                id: Uuid::now_v7(),
-                scope: RevocationScope::All,
-                user_id: None,
-                reason: format!(
-                    "session store data loss noticed (continuity marker missing; new marker {})",
-                    marker.id
-                ),
-                requested_by: "session_store".into(),
-                not_before_ms: raised,
-                active_sessions: None,
-                user_message: None,
-                refused_requests: 0,
-                created_at: OffsetDateTime::now_utc(),
-            };
-            if let Err(err) = self.deps.accounts.record_revocation(&notice).await {
-                tracing::warn!(error = %err, "could not record the data-loss revocation notice");
-            }
-        }
-        Ok(Some(raised))
     }
 
     fn access_for(&self, user: Uuid, sid: Uuid, now: i64) -> (AccessClaims, String) {
@@ -761,135 +480,5 @@ impl Actor for SessionRegistry {
             }
         }
         Ok(())
-    }
-}
-
-/// The typed handle the gateway holds.
-#[derive(Clone)]
-pub struct SessionRegistryHandle {
-    slot: Arc<ActorSlot<SessionRegistryMsg>>,
-    deps: RegistryDeps,
-    /// The request path: token verification and the revocation check, without a round-trip.
-    authenticator: Authenticator,
-}
-
-impl std::fmt::Debug for SessionRegistryHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionRegistryHandle").field("slot", &self.slot).finish_non_exhaustive()
-    }
-}
-
-impl SessionRegistryHandle {
-    /// A handle; the actor is started by the supervisor from [`Self::child_spec`]. `deps.mailbox` is
-    /// replaced by the slot's.
-    #[must_use]
-    pub fn new(mut deps: RegistryDeps, mailbox_capacity: usize, call_timeout: Duration) -> Self {
-        let slot = ActorSlot::new(NAME, mailbox_capacity, call_timeout);
-        deps.mailbox = slot.mailbox();
-        let authenticator =
-            Authenticator::new(deps.keyring.clone(), Arc::clone(&deps.settings), Arc::clone(&deps.view));
-        Self { slot, deps, authenticator }
-    }
-
-    /// Verifies an access token and checks its session against the published view: the request path,
-    /// without a round-trip.
-    ///
-    /// # Errors
-    /// [`AuthError`] for a bad, expired or revoked token.
-    pub fn authenticate(&self, token: &str) -> Result<Arc<AccessClaims>, AuthError> {
-        self.authenticator.authenticate(token)
-    }
-
-    /// Whether the actor runs right now (readiness).
-    #[must_use]
-    pub fn is_running(&self) -> bool {
-        self.slot.current().is_some()
-    }
-
-    /// The current view (tests, diagnostics).
-    #[must_use]
-    pub fn view(&self) -> Arc<RevocationView> {
-        self.deps.view.load_full()
-    }
-
-    /// Token lifetimes.
-    #[must_use]
-    pub fn settings(&self) -> &TokenSettings {
-        &self.deps.settings
-    }
-
-    /// Creates a session for an authenticated user.
-    ///
-    /// # Errors
-    /// Storage unavailable, or the actor unreachable.
-    pub async fn login(
-        &self,
-        user_id: Uuid,
-        user_agent: Option<String>,
-        address: Option<String>,
-    ) -> Result<IssuedPair, SessionError> {
-        self.slot.call(|reply| SessionRegistryMsg::Login { user_id, user_agent, address, reply }).await?
-    }
-
-    /// Rotates a refresh token.
-    ///
-    /// # Errors
-    /// See [`SessionError`].
-    pub async fn refresh(&self, presented: &str) -> Result<IssuedPair, SessionError> {
-        let token = RefreshToken::parse(presented).ok_or(SessionError::InvalidToken)?;
-        self.slot.call(|reply| SessionRegistryMsg::Refresh { token, reply }).await?
-    }
-
-    /// Ends the caller's sessions.
-    ///
-    /// # Errors
-    /// Storage unavailable, or the actor unreachable.
-    pub async fn logout(&self, user_id: Uuid, session_id: Uuid, scope: LogoutScope) -> Result<(), SessionError> {
-        self.slot.call(|reply| SessionRegistryMsg::Logout { user_id, session_id, scope, reply }).await?
-    }
-
-    /// The caller's live sessions.
-    ///
-    /// # Errors
-    /// Storage unavailable, or the actor unreachable.
-    pub async fn list(&self, user_id: Uuid, current: Uuid) -> Result<Vec<SessionSummary>, SessionError> {
-        self.slot.call(|reply| SessionRegistryMsg::List { user_id, current, reply }).await?
-    }
-
-    /// Revokes one of the caller's sessions.
-    ///
-    /// # Errors
-    /// [`SessionError::NotFound`] when it is not the caller's.
-    pub async fn delete(&self, user_id: Uuid, session_id: Uuid) -> Result<(), SessionError> {
-        self.slot.call(|reply| SessionRegistryMsg::Delete { user_id, session_id, reply }).await?
-    }
-
-    /// Mass invalidation of everyone's or one user's sessions.
-    ///
-    /// # Errors
-    /// Storage unavailable, or the actor unreachable.
-    pub async fn revoke(
-        &self,
-        target: RevokeTarget,
-        reason: String,
-        requested_by: String,
-        user_message: Option<String>,
-    ) -> Result<RevocationNotice, SessionError> {
-        self.slot.call(|reply| SessionRegistryMsg::Revoke { target, reason, requested_by, user_message, reply }).await?
-    }
-
-    /// Makes the actor panic (supervision tests, chaos drills).
-    ///
-    /// # Errors
-    /// The actor is not running or overloaded.
-    #[cfg(any(test, feature = "chaos"))]
-    pub fn inject_panic(&self) -> Result<(), CallError> {
-        self.slot.cast(SessionRegistryMsg::InjectPanic)
-    }
-
-    /// How the supervisor starts (and restarts) the actor.
-    #[must_use]
-    pub fn child_spec(&self) -> ChildSpec {
-        self.slot.child_spec::<SessionRegistry>(self.deps.clone())
     }
 }

@@ -1,5 +1,5 @@
 //! The session registry's typed handle: what the gateway, the CLI and start-up hold. Writes go to the actor
-//! through its mailbox; the request path ([`Self::authenticate`]) does not, it reads the published view.
+//! through its mailbox; the request path ([`SessionRegistryHandle::authenticate`]) does not, it reads the published view.
 
 use std::sync::Arc;
 use std::time::Duration;

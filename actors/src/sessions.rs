@@ -1,14 +1,21 @@
 //! Sessions: access and refresh tokens, the revocation view every request is checked against, and the
-//! session registry actor that alone writes both.
+//! session registry actor that writes them (the `sessions.prune` job also deletes ended sessions).
 //!
 //! - [`tokens`]: HS256 access tokens (`kid` = the JWT secret's fingerprint) and opaque refresh tokens.
-//! - [`view`]: the read-optimised revocation view (epochs, revoked sessions) published for the hot path.
+//! - [`view`]: the read-optimised revocation view (epochs, revoked sessions) published for the hot path, and
+//!   its upkeep (applying changes and announcements, rebuilding it from what the stores hold).
+//! - [`authenticator`]: the request path: verifies an access token and checks it against the view.
+//! - `refresh`: the refresh decision (rotate, replay within the grace, reuse detected, refuse), a pure function.
 //! - [`registry`]: the actor: logins, rotation with reuse detection, logout, mass invalidation.
 
+pub mod authenticator;
+mod refresh;
 pub mod registry;
 pub mod tokens;
 pub mod view;
 
-pub use registry::{SessionError, SessionRegistryHandle};
+pub use authenticator::{AuthError, Authenticator};
+pub use registry::SessionError;
+pub use registry::handle::SessionRegistryHandle;
 pub use tokens::{AccessClaims, TokenError, TokenSettings};
 pub use view::{RevocationView, SharedView};

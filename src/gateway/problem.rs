@@ -16,7 +16,7 @@ use gantry_actors::ports::Unavailable;
 use std::sync::Arc;
 
 use gantry_actors::ports::objects::ObjectStoreError;
-use gantry_actors::sessions::registry::AuthError;
+use gantry_actors::sessions::AuthError;
 use gantry_actors::sessions::view::UserNotice;
 use gantry_actors::sessions::{SessionError, TokenError};
 use gantry_actors::uploads::pipeline::PipelineError;

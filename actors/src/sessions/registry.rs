@@ -1,10 +1,14 @@
-//! The session registry actor: the single writer of sessions and of the revocation view.
+//! The session registry actor: the writer of sessions and of this instance's revocation view.
 //!
 //! It creates sessions at login, rotates refresh tokens (with reuse detection and a retry grace), revokes
 //! sessions (logout, deletion, reuse) and raises the not-before epochs (mass invalidation). Every change is
-//! persisted first, then applied to the published [`RevocationView`], then announced on the bus; other
-//! instances apply the announcement to their own view, and every instance also reloads the view from the
-//! stores periodically, so a lost bus message cannot leave a revoked token valid for long.
+//! persisted first, then applied to the published [`RevocationView`](super::RevocationView), then announced
+//! on the bus; other instances apply the announcement to their own view, and every instance also reloads the
+//! view from the stores periodically, so a lost bus message cannot leave a revoked token valid for long.
+//!
+//! Refresh's decision is `sessions::refresh`'s (pure); the view's upkeep is `sessions::view::upkeep`'s, with
+//! the store reads in `registry::reload`; the typed handle is [`handle`]; the request and answer types are in
+//! `registry::messages`.
 //!
 //! Mass invalidation is O(1) in the number of sessions: one epoch write, one bus message. Counting the
 //! sessions it affected (for the notice) happens afterwards, as a follow-up message.
@@ -12,198 +16,29 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use serde::Serialize;
+use ractor::{Actor, ActorProcessingErr, ActorRef};
 use time::OffsetDateTime;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use super::tokens::{self, AccessClaims, RefreshToken, TokenError, TokenSettings};
-use super::view::{RevocationView, SharedView, UserNotice};
-use crate::handle::{ActorSlot, CallError};
+use super::refresh::{self, Decision, Refusal};
+use super::tokens::{self, AccessClaims, RefreshToken, TokenSettings};
+use super::view::SharedView;
+use super::view::upkeep::ViewUpkeep;
 use crate::ports::accounts::{AccountStore, RevocationNotice, RevocationScope};
 use crate::ports::bus::{Bus, BusSignal, Event, NoticeWire};
-use crate::ports::sessions::{RETIRED_HASHES_KEPT, RefreshMacKey, Rotation, SessionRecord, SessionStore};
+use crate::ports::sessions::{RefreshMacKey, SessionRecord, SessionStore};
 use crate::secrets::{SecretName, SharedKeyRing};
-use crate::supervisor::ChildSpec;
 use crate::telemetry::Mailbox;
+
+pub mod handle;
+mod messages;
+mod reload;
+
+pub use messages::{IssuedPair, LogoutScope, RevokeTarget, SessionError, SessionRegistryMsg, SessionSummary};
 
 /// The actor's label in metrics and logs.
 pub const NAME: &str = "session_registry";
-
-/// Why a session operation was refused. Business outcomes, not actor failures.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SessionError {
-    /// Unknown or malformed token.
-    #[error("the token is invalid")]
-    InvalidToken,
-    /// The refresh token or the session has expired.
-    #[error("the token has expired")]
-    Expired,
-    /// The session was revoked (logout, mass invalidation).
-    #[error("the session has been revoked")]
-    Revoked,
-    /// The session was ended by a mass invalidation that came with a message to users.
-    #[error("the session has been revoked")]
-    RevokedWithNotice(Arc<UserNotice>),
-    /// A used refresh token was presented again after the grace: the session is now revoked.
-    #[error("the refresh token was already used; the session has been revoked")]
-    Reused,
-    /// No such session (or not the caller's).
-    #[error("session not found")]
-    NotFound,
-    /// A store is unreachable; nothing changed.
-    #[error("session storage unavailable: {0}")]
-    Unavailable(String),
-    /// The actor could not be reached.
-    #[error(transparent)]
-    Call(#[from] CallError),
-}
-
-impl From<crate::ports::Unavailable> for SessionError {
-    fn from(e: crate::ports::Unavailable) -> Self {
-        Self::Unavailable(e.0)
-    }
-}
-
-impl From<crate::ports::accounts::AccountStoreError> for SessionError {
-    fn from(e: crate::ports::accounts::AccountStoreError) -> Self {
-        Self::Unavailable(e.to_string())
-    }
-}
-
-/// A token pair handed to a client.
-#[derive(Clone, Serialize)]
-pub struct IssuedPair {
-    /// The access token (JWT).
-    pub access_token: String,
-    /// Always `Bearer`.
-    pub token_type: &'static str,
-    /// Seconds until the access token expires.
-    pub expires_in: i64,
-    /// The refresh token.
-    pub refresh_token: String,
-    /// Seconds until the refresh token expires.
-    pub refresh_expires_in: i64,
-    /// The session.
-    pub session_id: Uuid,
-}
-
-impl std::fmt::Debug for IssuedPair {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IssuedPair").field("session_id", &self.session_id).finish_non_exhaustive()
-    }
-}
-
-/// Which sessions a logout ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogoutScope {
-    /// The caller's session.
-    This,
-    /// The caller's other sessions.
-    Others,
-    /// All the caller's sessions (O(1): the user's epoch).
-    All,
-}
-
-/// What a user sees of one of their sessions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SessionSummary {
-    /// Session id.
-    pub id: Uuid,
-    /// Created.
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    /// Last login or refresh.
-    #[serde(with = "time::serde::rfc3339")]
-    pub last_used_at: OffsetDateTime,
-    /// User agent at login.
-    pub user_agent: Option<String>,
-    /// Client address at login.
-    pub address: Option<String>,
-    /// Whether it is the session of the request.
-    pub current: bool,
-}
-
-/// Whose sessions a mass revocation covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RevokeTarget {
-    /// Everyone's.
-    All,
-    /// One user's.
-    User(Uuid),
-}
-
-/// Messages of the session registry. Request variants end with their reply port.
-pub enum SessionRegistryMsg {
-    /// Creates a session for an authenticated user.
-    Login {
-        /// The user.
-        user_id: Uuid,
-        /// Client user agent.
-        user_agent: Option<String>,
-        /// Client address.
-        address: Option<String>,
-        /// The pair.
-        reply: RpcReplyPort<Result<IssuedPair, SessionError>>,
-    },
-    /// Rotates a refresh token.
-    Refresh {
-        /// The presented token.
-        token: RefreshToken,
-        /// The new (or, within the grace, the same) pair.
-        reply: RpcReplyPort<Result<IssuedPair, SessionError>>,
-    },
-    /// Ends sessions of the caller.
-    Logout {
-        /// The caller.
-        user_id: Uuid,
-        /// The caller's session.
-        session_id: Uuid,
-        /// Which sessions.
-        scope: LogoutScope,
-        /// Done.
-        reply: RpcReplyPort<Result<(), SessionError>>,
-    },
-    /// The caller's live sessions.
-    List {
-        /// The caller.
-        user_id: Uuid,
-        /// The caller's session (marked `current`).
-        current: Uuid,
-        /// The sessions.
-        reply: RpcReplyPort<Result<Vec<SessionSummary>, SessionError>>,
-    },
-    /// Revokes one of the caller's sessions.
-    Delete {
-        /// The caller.
-        user_id: Uuid,
-        /// The session to end.
-        session_id: Uuid,
-        /// Done, or `NotFound` when it is not the caller's.
-        reply: RpcReplyPort<Result<(), SessionError>>,
-    },
-    /// Mass invalidation.
-    Revoke {
-        /// Everyone or one user.
-        target: RevokeTarget,
-        /// Operator's reason.
-        reason: String,
-        /// Who asked.
-        requested_by: String,
-        /// The message to the users whose sessions it ends, if any.
-        user_message: Option<String>,
-        /// The notice (its id is the job id).
-        reply: RpcReplyPort<Result<RevocationNotice, SessionError>>,
-    },
-    /// Internal: a bus signal.
-    Bus(BusSignal),
-    /// Internal: reload the view from the stores.
-    Reload,
-    /// Fault injection for supervision tests and chaos drills.
-    #[cfg(any(test, feature = "chaos"))]
-    InjectPanic,
-}
 
 /// What the registry needs; shared by every (re)start.
 #[derive(Clone)]
@@ -237,7 +72,7 @@ pub struct SessionRegistry;
 pub struct RegistryState {
     deps: RegistryDeps,
     /// This actor's copy of the view; published after every change.
-    view: RevocationView,
+    upkeep: ViewUpkeep,
     forwarder: JoinHandle<()>,
     ticker: JoinHandle<()>,
 }
@@ -265,96 +100,11 @@ mod metric {
     pub(super) const REVOCATIONS: &str = "gantry_sessions_revocations_total";
     pub(super) const SESSIONS_CREATED: &str = "gantry_sessions_created_total";
     pub(super) const ACTIVE: &str = "gantry_sessions_active";
-    pub(super) const EPOCH: &str = "gantry_sessions_epoch_seconds";
-    pub(super) const LAG: &str = "gantry_bus_propagation_seconds";
     pub(super) const VIEW_RELOAD_FAILURES: &str = "gantry_sessions_view_reload_failures_total";
     pub(super) const STORE_DATA_LOSS: &str = "gantry_sessions_store_data_loss_total";
 }
 
 impl RegistryState {
-    fn publish_view(&self) {
-        self.deps.view.store(Arc::new(self.view.clone()));
-        metrics::gauge!(metric::EPOCH).set(self.view.global_ms as f64 / 1000.0);
-    }
-
-    fn apply_epoch(&mut self, user: Option<Uuid>, not_before_ms: i64) {
-        match user {
-            None => self.view.global_ms = self.view.global_ms.max(not_before_ms),
-            Some(u) => {
-                let e = self.view.users.entry(u).or_insert(0);
-                *e = (*e).max(not_before_ms);
-            }
-        }
-        self.publish_view();
-    }
-
-    /// Attaches the users' notice of the revocation that raised `user`'s (or the global) epoch.
-    fn apply_notice(&mut self, user: Option<Uuid>, not_before_ms: i64, wire: &NoticeWire) {
-        let time = ms_to_time(wire.at_ms);
-        let notice = Arc::new(UserNotice::new(wire.id, wire.message.clone(), time, not_before_ms));
-        match user {
-            None => self.view.global_notice = Some(notice),
-            Some(u) => {
-                self.view.user_notices.insert(u, notice);
-            }
-        }
-        self.publish_view();
-    }
-
-    /// Adds the refusals each notice carried since the last call to its evidence (the revocation notice's
-    /// `refused_requests`); what cannot be written is kept for the next call.
-    async fn flush_notice_counts(&self) {
-        let notices = self.view.global_notice.iter().chain(self.view.user_notices.values());
-        for notice in notices {
-            let n = notice.take_refused();
-            if n > 0
-                && let Err(err) = self.deps.accounts.add_refused_requests(notice.id, n).await
-            {
-                notice.give_back(n);
-                tracing::warn!(error = %err, notice_id = %notice.id, "could not record refused requests");
-            }
-        }
-    }
-
-    /// The users' notices of the current epochs, from the recorded revocations; a notice already in the view
-    /// is kept as it is (with its uncounted refusals).
-    fn notices_from(
-        &self,
-        recorded: &[RevocationNotice],
-        global_ms: i64,
-        users: &std::collections::HashMap<Uuid, i64>,
-    ) -> (Option<Arc<UserNotice>>, std::collections::HashMap<Uuid, Arc<UserNotice>>) {
-        let reuse = |n: &RevocationNotice, message: &str| {
-            let existing = match n.user_id {
-                None => self.view.global_notice.as_ref(),
-                Some(u) => self.view.user_notices.get(&u),
-            };
-            existing
-                .filter(|e| e.id == n.id)
-                .cloned()
-                .unwrap_or_else(|| Arc::new(UserNotice::new(n.id, message.to_owned(), n.created_at, n.not_before_ms)))
-        };
-        let mut global = None;
-        let mut per_user = std::collections::HashMap::new();
-        // Newest first: the first notice found for an epoch is the one that set it.
-        for n in recorded {
-            let Some(message) = n.user_message.as_deref() else { continue };
-            match n.user_id {
-                None if global.is_none() && n.not_before_ms == global_ms => global = Some(reuse(n, message)),
-                Some(u) if !per_user.contains_key(&u) && users.get(&u) == Some(&n.not_before_ms) => {
-                    per_user.insert(u, reuse(n, message));
-                }
-                _ => {}
-            }
-        }
-        (global, per_user)
-    }
-
-    fn apply_revoked(&mut self, ids: &[Uuid]) {
-        self.view.revoked.extend(ids.iter().copied());
-        self.publish_view();
-    }
-
     /// Announces a change on the bus without holding up the actor (a slow broker must not turn a
     /// durable revocation into a timeout for the caller). The change is already persisted and applied
     /// here; other instances also pick it up at their next periodic reload if the message is lost.
@@ -366,90 +116,6 @@ impl RegistryState {
                 tracing::warn!(event = "bus_publish_failed", actor = NAME, error = %err, "relying on the periodic reload");
             }
         });
-    }
-
-    /// Rebuilds the view from the stores (the source of truth).
-    async fn reload(&mut self) -> Result<(), SessionError> {
-        let epochs = self.deps.accounts.epochs().await?;
-        // Individually revoked sessions matter while their access tokens can live.
-        let horizon = now_ms()
-            - millis(self.deps.settings.access_ttl)
-            - 2 * 1000 * i64::try_from(tokens::LEEWAY_SECS).unwrap_or(30);
-        let revoked = self.deps.sessions.revoked_since(horizon).await?;
-        // Checked after the read: if the marker is still the one last seen, the revoked ids just read came
-        // from the same data; if it is not, the store lost its data (revoked ids included) and everything is
-        // invalidated before the view drops a single revoked id.
-        let lost_at = self.check_continuity().await?;
-        let global_ms = epochs.global_ms.max(self.view.global_ms).max(lost_at.unwrap_or(i64::MIN));
-        let (global_notice, user_notices) = match self.deps.accounts.revocations(100).await {
-            Ok(recorded) => self.notices_from(&recorded, global_ms, &epochs.users),
-            // The notices are a courtesy: keep the ones known rather than fail the reload.
-            Err(_) => (self.view.global_notice.clone(), self.view.user_notices.clone()),
-        };
-        self.view = RevocationView {
-            global_ms,
-            users: epochs.users,
-            revoked: revoked.into_iter().collect(),
-            global_notice,
-            user_notices,
-        };
-        self.publish_view();
-        Ok(())
-    }
-
-    /// Compares the session store's continuity marker with the one last seen. A marker written just now, or
-    /// another than the last seen (another instance noticed first), means the store lost its data — the
-    /// revoked ids among it — so this is a mass invalidation at the moment the loss was noticed (the marker's
-    /// time): the global epoch is raised to it (idempotent across instances), the instance that wrote the
-    /// marker records the notice, and it is logged and counted. Returns the raised epoch.
-    async fn check_continuity(&mut self) -> Result<Option<i64>, SessionError> {
-        let marker = self.deps.sessions.ensure_marker().await?;
-        let known = self.deps.store_marker.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        let lost = marker.created_now || known.as_ref().is_some_and(|k| *k != marker.id);
-        if !lost {
-            *self.deps.store_marker.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(marker.id);
-            return Ok(None);
-        }
-        let noticed_at = if marker.created_at_ms > 0 { marker.created_at_ms } else { now_ms() };
-        let raised = match self.raise_epoch(None, noticed_at, None).await {
-            Ok(raised) => raised,
-            Err(err) => {
-                // Keep a marker that cannot match, so the next reload tries again.
-                *self.deps.store_marker.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(String::new());
-                return Err(err);
-            }
-        };
-        *self.deps.store_marker.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(marker.id.clone());
-        metrics::counter!(metric::STORE_DATA_LOSS).increment(1);
-        metrics::counter!(metric::REVOCATIONS, "scope" => "all").increment(1);
-        tracing::error!(
-            event = "session_store_data_loss",
-            backend = self.deps.sessions.backend(),
-            not_before_ms = raised,
-            wrote_marker = marker.created_now,
-            "the session store lost its data; every session from before now is invalidated"
-        );
-        if marker.created_now {
-            let notice = RevocationNotice {
-                id: Uuid::now_v7(),
-                scope: RevocationScope::All,
-                user_id: None,
-                reason: format!(
-                    "session store data loss noticed (continuity marker missing; new marker {})",
-                    marker.id
-                ),
-                requested_by: "session_store".into(),
-                not_before_ms: raised,
-                active_sessions: None,
-                user_message: None,
-                refused_requests: 0,
-                created_at: OffsetDateTime::now_utc(),
-            };
-            if let Err(err) = self.deps.accounts.record_revocation(&notice).await {
-                tracing::warn!(error = %err, "could not record the data-loss revocation notice");
-            }
-        }
-        Ok(Some(raised))
     }
 
     fn access_for(&self, user: Uuid, sid: Uuid, now: i64) -> (AccessClaims, String) {
@@ -467,25 +133,6 @@ impl RegistryState {
         let key = keyring.current(SecretName::JwtSecret).expect("JWT_SECRET is validated at start-up");
         let token = tokens::sign_access(&claims, key);
         (claims, token)
-    }
-
-    fn pair(
-        &self,
-        access: String,
-        exp_s: i64,
-        refresh: &RefreshToken,
-        refresh_expires_ms: i64,
-        sid: Uuid,
-        now: i64,
-    ) -> IssuedPair {
-        IssuedPair {
-            access_token: access,
-            token_type: "Bearer",
-            expires_in: (exp_s - now / 1000).max(0),
-            refresh_token: refresh.expose().to_owned(),
-            refresh_expires_in: ((refresh_expires_ms - now) / 1000).max(0),
-            session_id: sid,
-        }
     }
 
     async fn login(
@@ -518,7 +165,7 @@ impl RegistryState {
         self.deps.sessions.insert(&record).await?;
         metrics::counter!(metric::SESSIONS_CREATED).increment(1);
         let (claims, access) = self.access_for(user_id, sid, now);
-        Ok(self.pair(access, claims.exp, &refresh, refresh_expires, sid, now))
+        Ok(IssuedPair::new(access, claims.exp, &refresh, refresh_expires, sid, now))
     }
 
     async fn refresh(&mut self, token: RefreshToken) -> Result<IssuedPair, SessionError> {
@@ -535,119 +182,74 @@ impl RegistryState {
         outcome
     }
 
+    /// Loads the session, lets [`refresh::decide`] decide, and carries the decision out.
     async fn try_refresh(&mut self, token: &RefreshToken) -> Result<IssuedPair, SessionError> {
         let sid = token.session_id();
-        let presented = token.hash();
         // Two attempts: a lost compare-and-swap means another instance rotated it a moment ago.
         for _ in 0..2 {
             let now = now_ms();
-            let Some(record) = self.deps.sessions.get(sid).await? else { return Err(SessionError::InvalidToken) };
-            if record.revoked_at_ms.is_some() {
-                return Err(SessionError::Revoked);
-            }
-            if !self.view.allows(sid, record.user_id, now / 1000) {
-                return Err(match self.view.notice_for(sid, record.user_id, now / 1000) {
-                    Some(notice) => {
+            let record = self.deps.sessions.get(sid).await?;
+            match refresh::decide(token, record.as_ref(), self.upkeep.view(), now, &self.deps.settings) {
+                Decision::Refuse(refusal) => {
+                    if let Refusal::RevokedWithNotice(notice) = &refusal {
+                        // Counted like a refused request: the notice's evidence.
                         notice.count_refusal();
-                        SessionError::RevokedWithNotice(Arc::clone(notice))
                     }
-                    None => SessionError::Revoked,
-                });
-            }
-            if now >= record.absolute_expires_at_ms {
-                return Err(SessionError::Expired);
-            }
-            if presented == record.refresh_hash {
-                if now >= record.refresh_expires_at_ms {
-                    return Err(SessionError::Expired);
+                    return Err(refusal.into());
                 }
-                // A session from before generation tags gets its key now.
-                let mac_key = record.refresh_mac_key.clone().unwrap_or_else(RefreshMacKey::generate);
-                let successor = RefreshToken::issue(sid, record.generation + 1, &mac_key);
-                let (claims, access) = self.access_for(record.user_id, sid, now);
-                let kid = self
-                    .deps
-                    .keyring
-                    .load()
-                    .current(SecretName::JwtSecret)
-                    .map(|k| k.fingerprint().as_str().to_owned())
-                    .unwrap_or_default();
-                let refresh_expires = (now + millis(self.deps.settings.refresh_ttl)).min(record.absolute_expires_at_ms);
-                let rotated = SessionRecord {
-                    last_used_at_ms: now,
-                    refresh_expires_at_ms: refresh_expires,
-                    refresh_hash: successor.hash(),
-                    generation: record.generation + 1,
-                    last_rotation: Some(Rotation {
-                        used_hash: presented.clone(),
-                        used_at_ms: now,
-                        sealed_successor: token.seal(&successor),
-                        access_jti: claims.jti,
-                        access_iat: claims.iat,
-                        access_exp: claims.exp,
-                        access_kid: kid,
-                        earlier_hashes: record
-                            .last_rotation
-                            .iter()
-                            .flat_map(|r| std::iter::once(r.used_hash.clone()).chain(r.earlier_hashes.iter().cloned()))
-                            .take(RETIRED_HASHES_KEPT)
-                            .collect(),
-                    }),
-                    refresh_mac_key: Some(mac_key),
-                    ..record.clone()
-                };
-                if self.deps.sessions.replace_if(&rotated, record.generation).await? {
-                    return Ok(self.pair(access, claims.exp, &successor, refresh_expires, sid, now));
+                Decision::Rotate => {
+                    let record = record.expect("a rotation is decided for a stored session");
+                    if let Some(pair) = self.rotate(token, &record, now).await? {
+                        return Ok(pair);
+                    }
                 }
-                continue;
+                Decision::Replay { successor, access, access_kid, refresh_expires_at_ms } => {
+                    // A retry or a second tab: hand back the pair this token already produced.
+                    let keyring = self.deps.keyring.load();
+                    let key = tokens::key_for_kid(&keyring, &access_kid)
+                        .or_else(|| keyring.current(SecretName::JwtSecret))
+                        .expect("JWT_SECRET is validated at start-up");
+                    let signed = tokens::sign_access(&access, key);
+                    return Ok(IssuedPair::new(signed, access.exp, &successor, refresh_expires_at_ms, sid, now));
+                }
+                Decision::ReuseDetected => {
+                    // Someone holds a copy of a retired token: end the whole session.
+                    let user_id = record.expect("reuse is decided for a stored session").user_id;
+                    self.revoke_sessions(&[sid], now).await?;
+                    metrics::counter!(metric::REUSE).increment(1);
+                    tracing::warn!(event = "refresh_token_reuse", session_id = %sid, user_id = %user_id, "refresh token reuse; session revoked");
+                    return Err(SessionError::Reused);
+                }
             }
-            if let Some(rotation) = &record.last_rotation
-                && rotation.used_hash == presented
-                && now - rotation.used_at_ms <= millis(self.deps.settings.refresh_grace)
-            {
-                // A retry or a second tab: hand back the pair this token already produced.
-                let tagged = record.refresh_mac_key.as_ref().map(|key| (record.generation, key));
-                let successor =
-                    token.unseal(sid, &rotation.sealed_successor, tagged).ok_or(SessionError::InvalidToken)?;
-                let claims = AccessClaims {
-                    sub: record.user_id,
-                    sid,
-                    iat: rotation.access_iat,
-                    exp: rotation.access_exp,
-                    iss: self.deps.settings.issuer.clone(),
-                    aud: self.deps.settings.audience.clone(),
-                    jti: rotation.access_jti,
-                };
-                let keyring = self.deps.keyring.load();
-                let key = tokens::key_for_kid(&keyring, &rotation.access_kid)
-                    .or_else(|| keyring.current(SecretName::JwtSecret))
-                    .expect("JWT_SECRET is validated at start-up");
-                let access = tokens::sign_access(&claims, key);
-                return Ok(self.pair(access, claims.exp, &successor, record.refresh_expires_at_ms, sid, now));
-            }
-            // A retired token of this session presented again, after the grace: someone holds a copy.
-            // Revoke the whole session (OAuth 2.0 Security BCP, section 4.14). A token the session never
-            // issued is merely invalid: knowing a session id must not be enough to end the session.
-            // A tagged token proves its generation, however many rotations came after it; legacy tokens are
-            // recognised by the few retired hashes the session keeps.
-            let tagged_retired = match (&record.refresh_mac_key, token.generation()) {
-                (Some(key), Some(generation)) => generation < record.generation && token.is_authentic(key),
-                _ => false,
-            };
-            let retired = tagged_retired
-                || record
-                    .last_rotation
-                    .as_ref()
-                    .is_some_and(|r| r.used_hash == presented || r.earlier_hashes.contains(&presented));
-            if !retired {
-                return Err(SessionError::InvalidToken);
-            }
-            self.revoke_sessions(&[sid], now).await?;
-            metrics::counter!(metric::REUSE).increment(1);
-            tracing::warn!(event = "refresh_token_reuse", session_id = %sid, user_id = %record.user_id, "refresh token reuse; session revoked");
-            return Err(SessionError::Reused);
         }
         Err(SessionError::Unavailable("the session changed concurrently; retry".into()))
+    }
+
+    /// Issues the next generation of `record` and stores it if nobody rotated it meanwhile (`None` then).
+    async fn rotate(
+        &mut self,
+        token: &RefreshToken,
+        record: &SessionRecord,
+        now: i64,
+    ) -> Result<Option<IssuedPair>, SessionError> {
+        let sid = record.id;
+        // A session from before generation tags gets its key now.
+        let mac_key = record.refresh_mac_key.clone().unwrap_or_else(RefreshMacKey::generate);
+        let successor = RefreshToken::issue(sid, record.generation + 1, &mac_key);
+        let (claims, access) = self.access_for(record.user_id, sid, now);
+        let access_kid = self
+            .deps
+            .keyring
+            .load()
+            .current(SecretName::JwtSecret)
+            .map(|k| k.fingerprint().as_str().to_owned())
+            .unwrap_or_default();
+        let issued = refresh::Issued { successor: &successor, mac_key, access: &claims, access_kid };
+        let rotated = refresh::rotated(record, token, issued, now, &self.deps.settings);
+        if !self.deps.sessions.replace_if(&rotated, record.generation).await? {
+            return Ok(None);
+        }
+        Ok(Some(IssuedPair::new(access, claims.exp, &successor, rotated.refresh_expires_at_ms, sid, now)))
     }
 
     async fn revoke_sessions(&mut self, ids: &[Uuid], now: i64) -> Result<(), SessionError> {
@@ -655,7 +257,7 @@ impl RegistryState {
             return Ok(());
         }
         self.deps.sessions.revoke(ids, now).await?;
-        self.apply_revoked(ids);
+        self.upkeep.apply_revoked(ids);
         metrics::counter!(metric::REVOCATIONS, "scope" => "session").increment(ids.len() as u64);
         self.announce(Event::SessionRevoked { session_ids: ids.to_vec() });
         Ok(())
@@ -668,9 +270,9 @@ impl RegistryState {
         notice: Option<NoticeWire>,
     ) -> Result<i64, SessionError> {
         let stored = self.deps.accounts.raise_epoch(user, now).await?;
-        self.apply_epoch(user, stored);
+        self.upkeep.apply_epoch(user, stored);
         if let Some(wire) = &notice {
-            self.apply_notice(user, stored, wire);
+            self.upkeep.apply_notice(user, stored, wire);
         }
         self.announce(Event::SessionsRevoked { user_id: user, not_before_ms: stored, notice });
         Ok(stored)
@@ -708,7 +310,7 @@ impl RegistryState {
             .list_for_user(user_id, now)
             .await?
             .into_iter()
-            .filter(|s| self.view.allows(s.id, user_id, now / 1000))
+            .filter(|s| self.upkeep.view().allows(s.id, user_id, now / 1000))
             .map(|s| SessionSummary {
                 id: s.id,
                 created_at: ms_to_time(s.created_at_ms),
@@ -729,7 +331,7 @@ impl RegistryState {
                 if s.user_id == user_id
                     && s.revoked_at_ms.is_none()
                     && now < s.absolute_expires_at_ms
-                    && self.view.allows(sid, user_id, now / 1000) =>
+                    && self.upkeep.view().allows(sid, user_id, now / 1000) =>
             {
                 self.revoke_sessions(&[sid], now).await
             }
@@ -775,28 +377,11 @@ impl RegistryState {
         Ok(notice)
     }
 
+    /// Applies an announcement to the view; `true` when the bus may have lost messages (reload then).
     fn on_bus(&mut self, signal: BusSignal) -> bool {
         match signal {
             BusSignal::Message(envelope) => {
-                let lag = (now_ms() - envelope.sent_at_ms).max(0);
-                match envelope.event {
-                    Event::SessionsRevoked { user_id, not_before_ms, notice } => {
-                        self.apply_epoch(user_id, not_before_ms);
-                        if let Some(wire) = &notice {
-                            self.apply_notice(user_id, not_before_ms, wire);
-                        }
-                        metrics::histogram!(metric::LAG, "event" => "sessions_revoked").record(lag as f64 / 1000.0);
-                    }
-                    Event::SessionRevoked { session_ids } => {
-                        self.apply_revoked(&session_ids);
-                        metrics::histogram!(metric::LAG, "event" => "session_revoked").record(lag as f64 / 1000.0);
-                    }
-                    Event::InstanceStarted { .. }
-                    | Event::OptionChanged { .. }
-                    | Event::TemplatesChanged { .. }
-                    | Event::SecretsCommand { .. }
-                    | Event::SecretsAck { .. } => {}
-                }
+                self.upkeep.apply_announcement(envelope, now_ms());
                 false
             }
             BusSignal::Resync { .. } => true,
@@ -820,8 +405,8 @@ impl Actor for SessionRegistry {
             me.cast(SessionRegistryMsg::Bus(signal)).is_ok()
         });
         let ticker = myself.send_interval(deps.reload_every, || SessionRegistryMsg::Reload);
-        let view = (**deps.view.load()).clone();
-        let mut state = RegistryState { deps, view, forwarder, ticker };
+        let upkeep = ViewUpkeep::resume(Arc::clone(&deps.view));
+        let mut state = RegistryState { deps, upkeep, forwarder, ticker };
         if let Err(err) = state.reload().await {
             // Start anyway with the last published view; the ticker retries.
             tracing::warn!(event = "session_view_reload_failed", error = %err, "starting with the last known revocation view");
@@ -895,227 +480,5 @@ impl Actor for SessionRegistry {
             }
         }
         Ok(())
-    }
-}
-
-/// Why an access token was refused on the request path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthError {
-    /// Bad token.
-    Invalid,
-    /// Expired token.
-    Expired,
-    /// The session was revoked; with the users' notice of the mass invalidation that did it, if it had one.
-    Revoked(Option<Arc<UserNotice>>),
-}
-
-/// A [`tokens::Verifier`], the key ring it was prepared for, and the tokens it already verified.
-struct PreparedVerifier {
-    ring: Arc<crate::secrets::KeyRing>,
-    verifier: tokens::Verifier,
-    verified: VerifiedTokens,
-}
-
-/// Tokens that passed signature and claim checks, so a client's next requests with the same token skip
-/// base64, JSON and HMAC. Expiry is re-checked on every hit and revocation is checked on every request
-/// (the view), so a hit grants nothing a fresh verification would not. Dropped with its key ring (rotation).
-struct VerifiedTokens {
-    shards: Vec<std::sync::RwLock<std::collections::HashMap<Box<str>, Arc<AccessClaims>>>>,
-}
-
-/// Shards (less lock contention between worker threads) and entries per shard (bounded memory: ~16 k
-/// tokens of ~400 bytes).
-const VERIFIED_SHARDS: usize = 16;
-const VERIFIED_PER_SHARD: usize = 1024;
-
-impl VerifiedTokens {
-    fn new() -> Self {
-        Self { shards: (0..VERIFIED_SHARDS).map(|_| std::sync::RwLock::default()).collect() }
-    }
-
-    fn shard(&self, token: &str) -> &std::sync::RwLock<std::collections::HashMap<Box<str>, Arc<AccessClaims>>> {
-        // The signature's last bytes are uniformly random: a free shard index.
-        let byte = token.as_bytes().last().copied().unwrap_or(0);
-        &self.shards[usize::from(byte) % VERIFIED_SHARDS]
-    }
-
-    fn get(&self, token: &str) -> Option<Arc<AccessClaims>> {
-        self.shard(token).read().unwrap_or_else(std::sync::PoisonError::into_inner).get(token).cloned()
-    }
-
-    fn insert(&self, token: &str, claims: Arc<AccessClaims>) {
-        let mut shard = self.shard(token).write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if shard.len() >= VERIFIED_PER_SHARD {
-            // Cheap and rare: the next requests re-verify and refill.
-            shard.clear();
-        }
-        shard.insert(token.into(), claims);
-    }
-}
-
-/// The typed handle the gateway holds.
-#[derive(Clone)]
-pub struct SessionRegistryHandle {
-    slot: Arc<ActorSlot<SessionRegistryMsg>>,
-    deps: RegistryDeps,
-    /// Rebuilt only when the key ring changes (rotation), so the request path allocates nothing for it.
-    verifier: Arc<arc_swap::ArcSwapOption<PreparedVerifier>>,
-}
-
-impl std::fmt::Debug for SessionRegistryHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionRegistryHandle").field("slot", &self.slot).finish_non_exhaustive()
-    }
-}
-
-impl SessionRegistryHandle {
-    /// A handle; the actor is started by the supervisor from [`Self::child_spec`]. `deps.mailbox` is
-    /// replaced by the slot's.
-    #[must_use]
-    pub fn new(mut deps: RegistryDeps, mailbox_capacity: usize, call_timeout: Duration) -> Self {
-        let slot = ActorSlot::new(NAME, mailbox_capacity, call_timeout);
-        deps.mailbox = slot.mailbox();
-        Self { slot, deps, verifier: Arc::new(arc_swap::ArcSwapOption::empty()) }
-    }
-
-    /// Verifies an access token and checks its session against the published view: the request path,
-    /// without a round-trip.
-    ///
-    /// # Errors
-    /// [`AuthError`] for a bad, expired or revoked token.
-    pub fn authenticate(&self, token: &str) -> Result<Arc<AccessClaims>, AuthError> {
-        let ring = self.deps.keyring.load();
-        let prepared = match self.verifier.load_full() {
-            Some(p) if Arc::ptr_eq(&p.ring, &ring) => p,
-            _ => {
-                let ring = arc_swap::Guard::into_inner(ring);
-                let verifier = tokens::Verifier::new(&ring, &self.deps.settings);
-                let p = Arc::new(PreparedVerifier { verifier, ring, verified: VerifiedTokens::new() });
-                self.verifier.store(Some(Arc::clone(&p)));
-                p
-            }
-        };
-        let now_s = OffsetDateTime::now_utc().unix_timestamp();
-        let leeway = i64::try_from(tokens::LEEWAY_SECS).unwrap_or(30);
-        let claims = match prepared.verified.get(token) {
-            Some(claims) if claims.exp + leeway > now_s => claims,
-            _ => {
-                let (claims, used) = prepared.verifier.verify_with(token).map_err(|e| match e {
-                    TokenError::Expired => AuthError::Expired,
-                    TokenError::Invalid => AuthError::Invalid,
-                })?;
-                let claims = Arc::new(claims);
-                if used == tokens::KeyUse::Previous {
-                    // Not cached: its grace window closes on its own clock.
-                    metrics::counter!("gantry_secret_grace_verifications_total", "secret" => "JWT_SECRET").increment(1);
-                } else {
-                    prepared.verified.insert(token, Arc::clone(&claims));
-                }
-                claims
-            }
-        };
-        let view = self.deps.view.load();
-        if view.allows(claims.sid, claims.sub, claims.iat) {
-            Ok(claims)
-        } else {
-            let notice = view.notice_for(claims.sid, claims.sub, claims.iat).cloned();
-            if let Some(notice) = &notice {
-                notice.count_refusal();
-            }
-            Err(AuthError::Revoked(notice))
-        }
-    }
-
-    /// Whether the actor runs right now (readiness).
-    #[must_use]
-    pub fn is_running(&self) -> bool {
-        self.slot.current().is_some()
-    }
-
-    /// The current view (tests, diagnostics).
-    #[must_use]
-    pub fn view(&self) -> Arc<RevocationView> {
-        self.deps.view.load_full()
-    }
-
-    /// Token lifetimes.
-    #[must_use]
-    pub fn settings(&self) -> &TokenSettings {
-        &self.deps.settings
-    }
-
-    /// Creates a session for an authenticated user.
-    ///
-    /// # Errors
-    /// Storage unavailable, or the actor unreachable.
-    pub async fn login(
-        &self,
-        user_id: Uuid,
-        user_agent: Option<String>,
-        address: Option<String>,
-    ) -> Result<IssuedPair, SessionError> {
-        self.slot.call(|reply| SessionRegistryMsg::Login { user_id, user_agent, address, reply }).await?
-    }
-
-    /// Rotates a refresh token.
-    ///
-    /// # Errors
-    /// See [`SessionError`].
-    pub async fn refresh(&self, presented: &str) -> Result<IssuedPair, SessionError> {
-        let token = RefreshToken::parse(presented).ok_or(SessionError::InvalidToken)?;
-        self.slot.call(|reply| SessionRegistryMsg::Refresh { token, reply }).await?
-    }
-
-    /// Ends the caller's sessions.
-    ///
-    /// # Errors
-    /// Storage unavailable, or the actor unreachable.
-    pub async fn logout(&self, user_id: Uuid, session_id: Uuid, scope: LogoutScope) -> Result<(), SessionError> {
-        self.slot.call(|reply| SessionRegistryMsg::Logout { user_id, session_id, scope, reply }).await?
-    }
-
-    /// The caller's live sessions.
-    ///
-    /// # Errors
-    /// Storage unavailable, or the actor unreachable.
-    pub async fn list(&self, user_id: Uuid, current: Uuid) -> Result<Vec<SessionSummary>, SessionError> {
-        self.slot.call(|reply| SessionRegistryMsg::List { user_id, current, reply }).await?
-    }
-
-    /// Revokes one of the caller's sessions.
-    ///
-    /// # Errors
-    /// [`SessionError::NotFound`] when it is not the caller's.
-    pub async fn delete(&self, user_id: Uuid, session_id: Uuid) -> Result<(), SessionError> {
-        self.slot.call(|reply| SessionRegistryMsg::Delete { user_id, session_id, reply }).await?
-    }
-
-    /// Mass invalidation of everyone's or one user's sessions.
-    ///
-    /// # Errors
-    /// Storage unavailable, or the actor unreachable.
-    pub async fn revoke(
-        &self,
-        target: RevokeTarget,
-        reason: String,
-        requested_by: String,
-        user_message: Option<String>,
-    ) -> Result<RevocationNotice, SessionError> {
-        self.slot.call(|reply| SessionRegistryMsg::Revoke { target, reason, requested_by, user_message, reply }).await?
-    }
-
-    /// Makes the actor panic (supervision tests, chaos drills).
-    ///
-    /// # Errors
-    /// The actor is not running or overloaded.
-    #[cfg(any(test, feature = "chaos"))]
-    pub fn inject_panic(&self) -> Result<(), CallError> {
-        self.slot.cast(SessionRegistryMsg::InjectPanic)
-    }
-
-    /// How the supervisor starts (and restarts) the actor.
-    #[must_use]
-    pub fn child_spec(&self) -> ChildSpec {
-        self.slot.child_spec::<SessionRegistry>(self.deps.clone())
     }
 }

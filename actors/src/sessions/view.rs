@@ -16,6 +16,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub(crate) mod upkeep;
+
 /// What users are told when a mass invalidation (revoke-all, per-user revoke, rotation with invalidation)
 /// refuses their session: carried in the 401 `session_revoked` body as `notice: {id, message, time}`. Counts
 /// the refusals that carried it (flushed to the evidence by the registry).

@@ -29,6 +29,7 @@ use super::moderation::ModerationOutcome;
 use super::shared_tier::SharedTier;
 use super::templates::TemplateSet;
 use super::version::{self, Flush};
+use crate::handle::Envelope;
 use crate::ports::Unavailable;
 use crate::ports::bus::{Bus, BusSignal, Event};
 use crate::ports::catalog::{CatalogOption, CatalogStore, Created, Moderation, ModerationError, OptionKind};
@@ -232,7 +233,7 @@ impl CatalogState {
     /// A miss, answered off the actor: the load runs in its own task (bounded by `io_timeout`) and comes back
     /// as `Loaded`; misses of other keys, creates and bus messages are handled meanwhile, and a second miss of
     /// the same key waits for the same load.
-    fn start_load(&mut self, myself: &ActorRef<CatalogMsg>, key: CacheKey, reply: LoadReply) {
+    fn start_load(&mut self, myself: &ActorRef<Envelope<CatalogMsg>>, key: CacheKey, reply: LoadReply) {
         if let Some(hit) = self.deps.entries.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
             let _ = reply.send(Ok(hit.clone()));
             return;
@@ -249,7 +250,7 @@ impl CatalogState {
         // with it and their calls fail.
         tokio::spawn(async move {
             let (catalog_id, result) = loader.load(key).await;
-            let _ = me.cast(CatalogMsg::Loaded { key, epoch, catalog_id, result });
+            let _ = me.cast(Envelope::internal(CatalogMsg::Loaded { key, epoch, catalog_id, result }));
         });
     }
 
@@ -402,7 +403,7 @@ impl CatalogState {
     }
 
     /// The periodic version check, off the actor: the read runs in a task and comes back as `VersionRead`.
-    fn start_version_check(&self, myself: &ActorRef<CatalogMsg>) {
+    fn start_version_check(&self, myself: &ActorRef<Envelope<CatalogMsg>>) {
         let store = Arc::clone(&self.deps.store);
         let timeout = self.deps.io_timeout;
         let me = myself.clone();
@@ -411,7 +412,7 @@ impl CatalogState {
                 .await
                 .unwrap_or_else(|_| Err(Unavailable::new("the catalog version read timed out")))
                 .map_err(CacheError::from);
-            let _ = me.cast(CatalogMsg::VersionRead(version));
+            let _ = me.cast(Envelope::internal(CatalogMsg::VersionRead(version)));
         });
     }
 
@@ -428,7 +429,7 @@ impl CatalogState {
 }
 
 impl Actor for Catalog {
-    type Msg = CatalogMsg;
+    type Msg = Envelope<CatalogMsg>;
     type State = CatalogState;
     type Arguments = CatalogDeps;
 
@@ -442,9 +443,10 @@ impl Actor for Catalog {
         deps.entries.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
         *deps.templates.write().unwrap_or_else(std::sync::PoisonError::into_inner) = TemplateCache::default();
         let me = myself.clone();
-        let forwarder =
-            crate::ports::bus::forward(deps.bus.as_ref(), move |signal| me.cast(CatalogMsg::Bus(signal)).is_ok());
-        let ticker = myself.send_interval(deps.check_every, || CatalogMsg::CheckVersion);
+        let forwarder = crate::ports::bus::forward(deps.bus.as_ref(), move |signal| {
+            me.cast(Envelope::internal(CatalogMsg::Bus(signal))).is_ok()
+        });
+        let ticker = myself.send_interval(deps.check_every, || Envelope::internal(CatalogMsg::CheckVersion));
         Ok(CatalogState {
             deps,
             known_version: None,
@@ -465,55 +467,45 @@ impl Actor for Catalog {
     async fn handle(
         &self,
         myself: ActorRef<Self::Msg>,
-        message: Self::Msg,
+        envelope: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        let (message, _handling) = envelope.open(&state.deps.mailbox);
         match message {
             CatalogMsg::Load(key, reply) => {
-                let _h = state.deps.mailbox.begin_handling();
                 state.start_load(&myself, key, reply);
             }
             CatalogMsg::Loaded { key, epoch, catalog_id, result } => {
-                let _h = state.deps.mailbox.begin_internal();
                 state.finish_load(LoadedList { key, epoch, catalog_id, result });
             }
             CatalogMsg::Create(option, reply) => {
-                let _h = state.deps.mailbox.begin_handling();
                 let _ = reply.send(state.create(option).await);
             }
             CatalogMsg::LoadForm(target, reply) => {
-                let _h = state.deps.mailbox.begin_handling();
                 let _ = reply.send(state.load_form(target).await);
             }
             CatalogMsg::TemplateSet(reply) => {
-                let _h = state.deps.mailbox.begin_handling();
                 let _ = reply.send(state.template_set().await);
             }
             CatalogMsg::ImportTemplates { set, replace, reply } => {
-                let _h = state.deps.mailbox.begin_handling();
                 let _ = reply.send(state.import(set, replace).await);
             }
             CatalogMsg::Moderate { change, actor, force, reply } => {
-                let _h = state.deps.mailbox.begin_handling();
                 let _ = reply.send(state.moderate(change, &actor, force).await);
             }
             CatalogMsg::Bus(signal) => {
-                let _h = state.deps.mailbox.begin_internal();
                 state.on_bus(signal);
             }
             CatalogMsg::CheckVersion => {
-                let _h = state.deps.mailbox.begin_internal();
                 state.start_version_check(&myself);
             }
             CatalogMsg::VersionRead(version) => {
-                let _h = state.deps.mailbox.begin_internal();
                 if let Err(e) = state.check_version(version) {
                     tracing::warn!(error = %e, "catalog version check failed; retrying at the next tick");
                 }
             }
             #[cfg(any(test, feature = "chaos"))]
             CatalogMsg::InjectPanic => {
-                let _h = state.deps.mailbox.begin_handling();
                 panic!("fault injected into {NAME}");
             }
         }

@@ -31,7 +31,7 @@ mod kind;
 use attempt::{MAX_BATCH, Outcome, finish_batch, finisher, run_attempt};
 pub use kind::{Backoff, JobFailure, JobHandler, KindSpec};
 
-use crate::handle::{ActorSlot, CallError};
+use crate::handle::{ActorSlot, CallError, Envelope};
 use crate::ports::jobs::{Enqueued, Job, JobStore};
 use crate::supervisor::ChildSpec;
 use crate::telemetry::Mailbox;
@@ -121,7 +121,7 @@ pub struct RunnerState {
 pub struct JobRunner;
 
 impl RunnerState {
-    async fn poll(&mut self, myself: &ActorRef<JobRunnerMsg>) {
+    async fn poll(&mut self, myself: &ActorRef<Envelope<JobRunnerMsg>>) {
         if self.stopping {
             return;
         }
@@ -155,7 +155,7 @@ impl RunnerState {
     }
 
     /// Spawns the worker task of a claimed job.
-    fn start(&mut self, myself: &ActorRef<JobRunnerMsg>, job: Job, claimed_at: OffsetDateTime) {
+    fn start(&mut self, myself: &ActorRef<Envelope<JobRunnerMsg>>, job: Job, claimed_at: OffsetDateTime) {
         let id = job.id;
         let queue = job.queue.clone();
         *self.busy.entry(queue.clone()).or_default() += 1;
@@ -172,13 +172,13 @@ impl RunnerState {
                     if let Err(mpsc::error::SendError(outcome)) = outcomes.send(outcome).await {
                         // The finisher is gone (the actor is stopping): record it here.
                         finish_batch(store.as_ref(), instance, vec![outcome], &|id| {
-                            let _ = myself.cast(JobRunnerMsg::Finished(id));
+                            let _ = myself.cast(Envelope::internal(JobRunnerMsg::Finished(id)));
                         })
                         .await;
                     }
                 }
                 None => {
-                    let _ = myself.cast(JobRunnerMsg::Finished(id));
+                    let _ = myself.cast(Envelope::internal(JobRunnerMsg::Finished(id)));
                 }
             }
         });
@@ -317,7 +317,7 @@ pub fn count_enqueued(kind: &str, queue: &str) {
 }
 
 impl Actor for JobRunner {
-    type Msg = JobRunnerMsg;
+    type Msg = Envelope<JobRunnerMsg>;
     type State = RunnerState;
     type Arguments = RunnerDeps;
 
@@ -330,15 +330,15 @@ impl Actor for JobRunner {
         let settings = &deps.settings;
         let renew_every = (settings.lease / 3).max(Duration::from_millis(100));
         let tickers = vec![
-            myself.send_interval(settings.poll_every, || JobRunnerMsg::Poll),
-            myself.send_interval(renew_every, || JobRunnerMsg::Renew),
-            myself.send_interval(settings.maintain_every, || JobRunnerMsg::Maintain),
+            myself.send_interval(settings.poll_every, || Envelope::internal(JobRunnerMsg::Poll)),
+            myself.send_interval(renew_every, || Envelope::internal(JobRunnerMsg::Renew)),
+            myself.send_interval(settings.maintain_every, || Envelope::internal(JobRunnerMsg::Maintain)),
         ];
-        let _ = myself.cast(JobRunnerMsg::Maintain);
+        let _ = myself.cast(Envelope::internal(JobRunnerMsg::Maintain));
         let (outcomes, received) = mpsc::channel(4 * MAX_BATCH);
         let runner = myself.clone();
         let finished = move |id| {
-            let _ = runner.cast(JobRunnerMsg::Finished(id));
+            let _ = runner.cast(Envelope::internal(JobRunnerMsg::Finished(id)));
         };
         let finisher = tokio::spawn(finisher(Arc::clone(&deps.store), deps.settings.instance, received, finished));
         Ok(RunnerState {
@@ -367,30 +367,26 @@ impl Actor for JobRunner {
     async fn handle(
         &self,
         myself: ActorRef<Self::Msg>,
-        message: Self::Msg,
+        envelope: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        let (message, _handling) = envelope.open(&state.deps.mailbox);
         match message {
             JobRunnerMsg::Poll => {
-                let _h = state.deps.mailbox.begin_internal();
                 state.poll(&myself).await;
             }
             JobRunnerMsg::Nudge => {
-                let _h = state.deps.mailbox.begin_handling();
                 state.poll(&myself).await;
             }
             JobRunnerMsg::Renew => {
-                let _h = state.deps.mailbox.begin_internal();
                 state.renew().await;
             }
             JobRunnerMsg::Maintain => {
-                let _h = state.deps.mailbox.begin_internal();
                 if !state.stopping {
                     state.maintain().await;
                 }
             }
             JobRunnerMsg::Finished(id) => {
-                let _h = state.deps.mailbox.begin_internal();
                 let queue = state.finished(id);
                 if state.stopping {
                     if state.running.is_empty()
@@ -405,18 +401,16 @@ impl Actor for JobRunner {
                 }
             }
             JobRunnerMsg::Drain { within, reply } => {
-                let _h = state.deps.mailbox.begin_handling();
                 state.stopping = true;
                 if state.running.is_empty() {
                     let _ = reply.send(0);
                 } else {
                     tracing::info!(running = state.running.len(), "waiting for running jobs to finish");
                     state.draining = Some(reply);
-                    myself.send_after(within, || JobRunnerMsg::DrainDeadline);
+                    myself.send_after(within, || Envelope::internal(JobRunnerMsg::DrainDeadline));
                 }
             }
             JobRunnerMsg::DrainDeadline => {
-                let _h = state.deps.mailbox.begin_internal();
                 if let Some(reply) = state.draining.take() {
                     metrics::counter!("gantry_shutdown_budget_exhausted_total", "stage" => "jobs").increment(1);
                     let released = state.abandon_running().await;
@@ -468,7 +462,9 @@ impl JobRunnerHandle {
     /// [`CallError`] when the runner is not running or does not answer.
     pub async fn drain(&self, within: Duration) -> Result<u64, CallError> {
         let actor = self.slot.current().ok_or(CallError::NotRunning(NAME))?;
-        match actor.call(|reply| JobRunnerMsg::Drain { within, reply }, Some(within + Duration::from_secs(2))).await {
+        // A call of its own (not through the slot): its timeout is the drain's, and it reserves no mailbox place.
+        let drain = |reply| Envelope::internal(JobRunnerMsg::Drain { within, reply });
+        match actor.call(drain, Some(within + Duration::from_secs(2))).await {
             Ok(ractor::rpc::CallResult::Success(n)) => Ok(n),
             Ok(ractor::rpc::CallResult::Timeout) => Err(CallError::Timeout(NAME)),
             _ => Err(CallError::NotRunning(NAME)),

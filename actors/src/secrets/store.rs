@@ -32,7 +32,7 @@ use uuid::Uuid;
 
 use super::keyring::{VersionChange, VersionStatus};
 use super::{KeyRing, SecretName, SecretStep, SharedKeyRing};
-use crate::handle::{ActorSlot, CallError};
+use crate::handle::{ActorSlot, CallError, Envelope};
 use crate::ports::bus::{Bus, BusSignal, Event};
 use crate::ports::objects::ObjectStore;
 use crate::ports::secrets::SecretSource;
@@ -301,7 +301,7 @@ fn diff(from: &KeyRing, to: &KeyRing, now: OffsetDateTime) -> Vec<VersionChange>
 }
 
 impl Actor for SecretStore {
-    type Msg = SecretStoreMsg;
+    type Msg = Envelope<SecretStoreMsg>;
     type State = SecretStoreState;
     type Arguments = SecretStoreArgs;
 
@@ -319,9 +319,9 @@ impl Actor for SecretStore {
             {
                 return true;
             }
-            me.cast(SecretStoreMsg::Bus(signal)).is_ok()
+            me.cast(Envelope::internal(SecretStoreMsg::Bus(signal))).is_ok()
         });
-        let ticker = myself.send_interval(AGE_EVERY, || SecretStoreMsg::Tick);
+        let ticker = myself.send_interval(AGE_EVERY, || Envelope::internal(SecretStoreMsg::Tick));
         let state =
             SecretStoreState { args, snapshots: VecDeque::new(), rollbacks: VecDeque::new(), forwarder, ticker };
         state.refresh_ages();
@@ -337,16 +337,15 @@ impl Actor for SecretStore {
     async fn handle(
         &self,
         _myself: ActorRef<Self::Msg>,
-        message: Self::Msg,
+        envelope: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        let (message, _handling) = envelope.open(&state.args.mailbox);
         match message {
             SecretStoreMsg::Status(reply) => {
-                let _handling = state.args.mailbox.begin_handling();
                 let _ = reply.send(state.ring().status());
             }
             SecretStoreMsg::Step { rotation_id, step, reply } => {
-                let _handling = state.args.mailbox.begin_handling();
                 // A direct call (reload, SIGHUP) answers with what changed only.
                 let outcome = state
                     .step(rotation_id, step)
@@ -357,16 +356,13 @@ impl Actor for SecretStore {
                 }
             }
             SecretStoreMsg::Bus(signal) => {
-                let _handling = state.args.mailbox.begin_internal();
                 state.on_bus(signal).await;
             }
             SecretStoreMsg::Tick => {
-                let _handling = state.args.mailbox.begin_internal();
                 state.refresh_ages();
             }
             #[cfg(any(test, feature = "chaos"))]
             SecretStoreMsg::InjectPanic => {
-                let _handling = state.args.mailbox.begin_handling();
                 panic!("fault injected into {NAME}")
             }
         }

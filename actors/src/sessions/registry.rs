@@ -25,6 +25,7 @@ use super::refresh::{self, Decision, Refusal};
 use super::tokens::{self, AccessClaims, RefreshToken, TokenSettings};
 use super::view::SharedView;
 use super::view::upkeep::ViewUpkeep;
+use crate::handle::Envelope;
 use crate::ports::accounts::{AccountStore, RevocationNotice, RevocationScope};
 use crate::ports::bus::{Bus, BusSignal, Event, NoticeWire};
 use crate::ports::sessions::{RefreshMacKey, SessionRecord, SessionStore};
@@ -390,7 +391,7 @@ impl RegistryState {
 }
 
 impl Actor for SessionRegistry {
-    type Msg = SessionRegistryMsg;
+    type Msg = Envelope<SessionRegistryMsg>;
     type State = RegistryState;
     type Arguments = RegistryDeps;
 
@@ -402,9 +403,9 @@ impl Actor for SessionRegistry {
         deps.mailbox.reset();
         let me = myself.clone();
         let forwarder = crate::ports::bus::forward(deps.bus.as_ref(), move |signal| {
-            me.cast(SessionRegistryMsg::Bus(signal)).is_ok()
+            me.cast(Envelope::internal(SessionRegistryMsg::Bus(signal))).is_ok()
         });
-        let ticker = myself.send_interval(deps.reload_every, || SessionRegistryMsg::Reload);
+        let ticker = myself.send_interval(deps.reload_every, || Envelope::internal(SessionRegistryMsg::Reload));
         let upkeep = ViewUpkeep::resume(Arc::clone(&deps.view));
         let mut state = RegistryState { deps, upkeep, forwarder, ticker };
         if let Err(err) = state.reload().await {
@@ -424,36 +425,30 @@ impl Actor for SessionRegistry {
     async fn handle(
         &self,
         _myself: ActorRef<Self::Msg>,
-        message: Self::Msg,
+        envelope: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        let (message, _handling) = envelope.open(&state.deps.mailbox);
         match message {
             SessionRegistryMsg::Login { user_id, user_agent, address, reply } => {
-                let _h = state.deps.mailbox.begin_handling();
                 let _ = reply.send(state.login(user_id, user_agent, address).await);
             }
             SessionRegistryMsg::Refresh { token, reply } => {
-                let _h = state.deps.mailbox.begin_handling();
                 let _ = reply.send(state.refresh(token).await);
             }
             SessionRegistryMsg::Logout { user_id, session_id, scope, reply } => {
-                let _h = state.deps.mailbox.begin_handling();
                 let _ = reply.send(state.logout(user_id, session_id, scope).await);
             }
             SessionRegistryMsg::List { user_id, current, reply } => {
-                let _h = state.deps.mailbox.begin_handling();
                 let _ = reply.send(state.list(user_id, current).await);
             }
             SessionRegistryMsg::Delete { user_id, session_id, reply } => {
-                let _h = state.deps.mailbox.begin_handling();
                 let _ = reply.send(state.delete(user_id, session_id).await);
             }
             SessionRegistryMsg::Revoke { target, reason, requested_by, user_message, reply } => {
-                let _h = state.deps.mailbox.begin_handling();
                 let _ = reply.send(state.revoke(target, reason, requested_by, user_message).await);
             }
             SessionRegistryMsg::Bus(signal) => {
-                let _h = state.deps.mailbox.begin_internal();
                 if state.on_bus(signal) {
                     tracing::info!(event = "session_view_resync", "bus resync: reloading the revocation view");
                     if let Err(err) = state.reload().await {
@@ -463,7 +458,6 @@ impl Actor for SessionRegistry {
                 }
             }
             SessionRegistryMsg::Reload => {
-                let _h = state.deps.mailbox.begin_internal();
                 state.flush_notice_counts().await;
                 if let Err(err) = state.reload().await {
                     tracing::warn!(event = "session_view_reload_failed", error = %err);
@@ -475,7 +469,6 @@ impl Actor for SessionRegistry {
             }
             #[cfg(any(test, feature = "chaos"))]
             SessionRegistryMsg::InjectPanic => {
-                let _h = state.deps.mailbox.begin_handling();
                 panic!("fault injected into {NAME}");
             }
         }

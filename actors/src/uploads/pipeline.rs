@@ -13,7 +13,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::handle::CallError;
+use crate::handle::{CallError, Envelope};
 use crate::ports::Unavailable;
 use crate::ports::jobs::{Job, JobState, JobStore, JobUpdate};
 use crate::ports::objects::{ObjectKey, ObjectStore};
@@ -370,7 +370,7 @@ impl PipelineState {
 }
 
 impl Actor for UploadPipeline {
-    type Msg = UploadPipelineMsg;
+    type Msg = Envelope<UploadPipelineMsg>;
     type State = PipelineState;
     type Arguments = PipelineArgs;
 
@@ -386,24 +386,21 @@ impl Actor for UploadPipeline {
     async fn handle(
         &self,
         _myself: ActorRef<Self::Msg>,
-        message: Self::Msg,
+        envelope: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        let (message, _handling) = envelope.open(&state.deps.mailbox);
         match message {
             UploadPipelineMsg::Begin { owner, filename, max_files, reply } => {
-                let _h = state.deps.mailbox.begin_handling();
                 let _ = reply.send(state.begin(owner, filename, max_files).await);
             }
             UploadPipelineMsg::Finish { record, outcome, reserved, reply } => {
-                let _h = state.deps.mailbox.begin_handling();
                 let _ = reply.send(state.finish(record, outcome, reserved).await);
             }
             UploadPipelineMsg::Delete { record, reply } => {
-                let _h = state.deps.mailbox.begin_handling();
                 let _ = reply.send(state.delete(&record).await);
             }
             UploadPipelineMsg::Sweep { reply } => {
-                let _h = state.deps.mailbox.begin_handling();
                 let swept = state.sweep().await;
                 if let Ok(n @ 1..) = swept {
                     tracing::info!(abandoned = n, "swept abandoned uploads");
@@ -411,12 +408,10 @@ impl Actor for UploadPipeline {
                 let _ = reply.send(swept);
             }
             UploadPipelineMsg::InFlight { reply } => {
-                let _h = state.deps.mailbox.begin_handling();
                 let _ = reply.send(state.ledger.snapshot());
             }
             #[cfg(any(test, feature = "chaos"))]
             UploadPipelineMsg::InjectPanic => {
-                let _h = state.deps.mailbox.begin_handling();
                 panic!("fault injected into {NAME}");
             }
         }

@@ -1,5 +1,4 @@
-use std::time::Duration;
-
+use crate::eventually::{Deadline, settled};
 use crate::helpers::spawn_app;
 
 /// The secret store's restart count in a `/metrics` page.
@@ -18,21 +17,19 @@ async fn panicking_actor_is_restarted_and_requests_succeed_again() {
 
     app.state.secrets.inject_panic().expect("message accepted");
 
-    let mut after = None;
-    for _ in 0..100 {
+    // Until the restart, the store is unavailable: a 503 with Retry-After, nothing else.
+    let answer = async || {
         let response = app.admin_get("/admin/secrets").send().await.expect("request");
         match response.status().as_u16() {
-            200 => {
-                after = Some(response.json::<serde_json::Value>().await.expect("json"));
-                break;
-            }
+            200 => Some(response.json::<serde_json::Value>().await.expect("json")),
             503 => {
                 assert!(response.headers().contains_key("retry-after"), "503 without Retry-After");
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                None
             }
             other => panic!("unexpected status {other}"),
         }
-    }
+    };
+    let after = settled(Deadline::ms(5_000, 20), answer, Option::is_some).await;
     let after = after.expect("the secret store answered again after its restart");
     assert_eq!(before["secrets"], after["secrets"], "restart must not change the key ring");
     assert!(restarts(&app.metrics().await) >= restarts_before + 1.0, "restart not counted");

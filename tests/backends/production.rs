@@ -224,18 +224,16 @@ async fn revoke_all_on_one_instance_applies_on_every_instance() {
             .await
             .expect("req");
         json(response, 202).await;
-        let revoked_at = std::time::Instant::now();
-        let mut refused = false;
-        while revoked_at.elapsed() < Duration::from_secs(1) {
+        let refused_on_b = async || {
             let response = me_on_b().await.expect("req");
-            if response.status() == 401 {
-                let body: serde_json::Value = response.json().await.expect("json");
-                assert_eq!(body["code"], "session_revoked");
-                refused = true;
-                break;
+            if response.status() != 401 {
+                return false;
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+            let body: serde_json::Value = response.json().await.expect("json");
+            assert_eq!(body["code"], "session_revoked");
+            true
+        };
+        let refused = settled(Deadline::ms(1_000, 10), refused_on_b, |refused| *refused).await;
         assert!(refused, "instance B still accepted the token 1 s after revoke-all on A");
 
         let body = serde_json::json!({"refresh_token": pair["refresh_token"]});
@@ -716,16 +714,10 @@ async fn option_created_on_one_instance_is_listed_on_the_other() {
             201,
         )
         .await;
-        let created_at = std::time::Instant::now();
-        let mut listed = false;
-        while created_at.elapsed() < Duration::from_secs(1) {
-            let page = json(client.get(models_url(&b_http)).send().await.expect("req"), 200).await;
-            if page["items"].as_array().expect("items").iter().any(|m| m["name"] == "X 3232 S") {
-                listed = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let listed = within(&client, &models_url(&b_http), Duration::from_secs(1), |page| {
+            page["items"].as_array().expect("items").iter().any(|m| m["name"] == "X 3232 S")
+        })
+        .await;
         assert!(listed, "instance B did not list A's new model within 1 s");
         let _ = stop_a.send(());
         let _ = stop_b.send(());
@@ -842,13 +834,15 @@ async fn spawn_process(
     let mut child =
         production_command(database, b, (port, admin_port), exchange, bucket).spawn().expect("gantry binary");
     let http = format!("http://127.0.0.1:{port}");
-    for _ in 0..200 {
-        if reqwest::get(format!("{http}/healthz")).await.is_ok() {
-            break;
+    let answers = async || {
+        let up = reqwest::get(format!("{http}/healthz")).await.is_ok();
+        if !up {
+            assert!(child.try_wait().expect("status").is_none(), "the instance exited at start-up");
         }
-        assert!(child.try_wait().expect("status").is_none(), "the instance exited at start-up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        up
+    };
+    // As before the helper: after the deadline the caller goes on, and its own requests fail.
+    let _up = settled(Deadline::ms(20_000, 100), answers, |up| *up).await;
     (child, http, admin_port)
 }
 
@@ -899,15 +893,11 @@ async fn a_cold_instance_warms_its_option_cache_from_redis() {
         // A change raises the version: the old shared entry no longer matches.
         json(create("model", serde_json::json!({"name": "CF", "parent_id": brand["id"]})).await.expect("req"), 201)
             .await;
-        let mut names = Vec::new();
-        for _ in 0..100 {
+        let names_on_c = async || {
             let page = json(client.get(models(&c_http)).send().await.expect("req"), 200).await;
-            names = page["items"].as_array().expect("items").iter().map(|m| m["name"].clone()).collect();
-            if names.len() == 2 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+            page["items"].as_array().expect("items").iter().map(|m| m["name"].clone()).collect::<Vec<_>>()
+        };
+        let names = settled(Deadline::ms(5_000, 10), names_on_c, |names| names.len() == 2).await;
         assert_eq!(names, [serde_json::json!("CF"), serde_json::json!("XF")]);
         assert_eq!(shared("miss").await, 1.0, "the new version's list came from Postgres");
         let _ = child.kill();
@@ -971,14 +961,7 @@ async fn option_cache_on_a_separate_process_misses_once_and_recovers_after_a_bus
 
         json(create("model", serde_json::json!({"name": "YT223", "parent_id": brand["id"]})).await.expect("req"), 201)
             .await;
-        let mut seen = false;
-        for _ in 0..100 {
-            if names_on_b().await.iter().any(|n| n == "YT223") {
-                seen = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let seen = poll(Deadline::ms(5_000, 10), &names_on_b, |names| names.iter().any(|n| n == "YT223")).await.is_ok();
         assert!(seen, "B lists A's model");
         for _ in 0..5 {
             names_on_b().await;
@@ -1034,16 +1017,8 @@ async fn templates_imported_on_one_instance_are_served_by_the_other() {
                 {"name": "brush_count", "type": "integer", "label": "Brushes", "visibleIf": {">": [{"var": "hopper_m3"}, 0]}}]}]}]});
         json(client.post(format!("{a_admin}/admin/templates")).bearer_auth(ADMIN).json(&good).send().await.expect("req"), 200)
             .await;
-        let imported_at = std::time::Instant::now();
-        let mut served = None;
-        while imported_at.elapsed() < Duration::from_secs(1) {
-            let form = json(client.get(form_url(&b_http)).send().await.expect("req"), 200).await;
-            if form["source"] == "category" {
-                served = Some(form);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let form_on_b = async || json(client.get(form_url(&b_http)).send().await.expect("req"), 200).await;
+        let served = poll(Deadline::ms(1_000, 10), form_on_b, |form| form["source"] == "category").await.ok();
         let form = served.expect("instance B did not serve the imported template within 1 s");
         let text = form.to_string();
         assert!(text.contains("\"hopper_m3\"") && text.contains("\"fuel_type\""), "{form}");

@@ -9,6 +9,7 @@ use gantry_actors::secrets::Fingerprint;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+use crate::eventually::{Deadline, poll};
 use crate::production::{
     ADMIN, Backends, JWT, UPLOAD, backends, free_port, json as json_of, production_toml, readiness, register_and_login,
     s3s_fs, start_with_secrets,
@@ -84,21 +85,16 @@ async fn rotate(admin: &str, body: &Value) -> (Value, Value) {
 /// Follows a rotation job until it ends; returns the job and its evidence.
 async fn follow(admin: &str, id: &str) -> (Value, Value) {
     let client = reqwest::Client::new();
-    for _ in 0..600 {
-        let job =
-            json_of(client.get(format!("{admin}/admin/jobs/{id}")).bearer_auth(ADMIN).send().await.expect("req"), 200)
-                .await;
-        if job["state"] == "completed" || job["state"] == "discarded" {
-            let record = json_of(
-                client.get(format!("{admin}/admin/rotations/{id}")).bearer_auth(ADMIN).send().await.expect("req"),
-                200,
-            )
+    let job = async || {
+        json_of(client.get(format!("{admin}/admin/jobs/{id}")).bearer_auth(ADMIN).send().await.expect("req"), 200).await
+    };
+    let ended = |job: &Value| job["state"] == "completed" || job["state"] == "discarded";
+    let job =
+        poll(Deadline::ms(30_000, 50), job, ended).await.unwrap_or_else(|_| panic!("rotation {id} did not finish"));
+    let record =
+        json_of(client.get(format!("{admin}/admin/rotations/{id}")).bearer_auth(ADMIN).send().await.expect("req"), 200)
             .await;
-            return (job, record);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("rotation {id} did not finish");
+    (job, record)
 }
 
 async fn me(http: &str, token: &str) -> u16 {

@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::eventually::{Deadline, eventually};
+use crate::eventually::{Deadline, eventually, settled};
 use crate::production::{
     ADMIN, Backends, JWT, PASSWORD, UPLOAD, backends, free_port, json as json_of, production_command,
 };
@@ -41,6 +41,16 @@ impl Files {
     fn write_jwt(&self, value: &str) {
         std::fs::write(self.path("jwt"), value).expect("write");
     }
+}
+
+/// Where a starting process stands at one look.
+enum Start {
+    /// `/readyz` answers 200.
+    Ready,
+    /// The process has ended.
+    Exited,
+    /// Neither yet.
+    Starting,
 }
 
 /// One `gantry` process of the fleet.
@@ -76,20 +86,17 @@ impl Instance {
                 .stderr(log.reopen().expect("log file"));
             let mut child = command.spawn().expect("gantry binary");
             let http = format!("http://127.0.0.1:{port}");
-            let mut exited = false;
-            for _ in 0..300 {
+            let started = async || {
                 if let Ok(response) = reqwest::get(format!("{http}/readyz")).await
                     && response.status() == 200
                 {
-                    break;
+                    return Start::Ready;
                 }
-                if child.try_wait().expect("status").is_some() {
-                    exited = true;
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            if exited {
+                if child.try_wait().expect("status").is_some() { Start::Exited } else { Start::Starting }
+            };
+            // Still starting after the deadline: go on as before the helper; the test's requests then fail.
+            let start = settled(Deadline::ms(30_000, 100), started, |start| !matches!(start, Start::Starting)).await;
+            if matches!(start, Start::Exited) {
                 let said = std::fs::read_to_string(log.path()).unwrap_or_default();
                 assert!(said.contains("binding the"), "the instance exited at start-up: {said}");
                 continue;

@@ -461,8 +461,9 @@ async fn parts_left_by_a_killed_instance_are_aborted_by_the_sweep() {
         let (key, _) = &recorded[0];
         let by_abort = JobFilter { kind: Some("uploads.abort_incomplete".into()), limit: 100, ..JobFilter::default() };
         let by_removal = JobFilter { kind: Some("uploads.remove_object".into()), limit: 100, ..JobFilter::default() };
+        // Once a job is seen to have aborted it, that stays known while the parts are still going away.
         let mut aborted_by = None;
-        for _ in 0..600 {
+        let aborted = async || {
             let aborts = jobs.list(&by_abort).await.expect("list");
             let removals = jobs.list(&by_removal).await.expect("list");
             if aborts
@@ -473,11 +474,10 @@ async fn parts_left_by_a_killed_instance_are_aborted_by_the_sweep() {
             } else if removals.iter().any(|j| j.state == JobState::Completed && j.args["key"] == key.as_str()) {
                 aborted_by = Some("uploads.remove_object");
             }
-            if aborted_by.is_some() && parts_on_disk(&store) == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            (aborted_by, parts_on_disk(&store))
+        };
+        let (aborted_by, _) =
+            settled(Deadline::ms(60_000, 100), aborted, |(by, parts)| by.is_some() && *parts == 0).await;
         assert!(aborted_by.is_some(), "a housekeeping job aborted the upload");
         assert_eq!(parts_on_disk(&store), 0, "the parts are gone");
         assert_eq!(unfinished_uploads(&store, &bucket, &recorded).await, 0);

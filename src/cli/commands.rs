@@ -18,7 +18,7 @@ mod target;
 
 use std::process::ExitCode;
 
-use crate::cli::{Command, RotationsCommand, SecretsCommand, SessionsCommand, TemplatesCommand, UsersCommand};
+use crate::cli::args::{Command, RotationsCommand, SecretsCommand, SessionsCommand, TemplatesCommand, UsersCommand};
 use crate::config::Settings;
 
 /// Runs one subcommand (`serve` included) to completion on `runtime` and returns the process exit code.

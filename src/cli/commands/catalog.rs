@@ -1,7 +1,7 @@
 //! `gantry options …`, `gantry templates check|import` and `gantry seed`.
 
 use super::target::{admin_target, id_arg};
-use crate::cli::OptionsCommand;
+use crate::cli::args::OptionsCommand;
 use crate::config::Settings;
 
 /// `gantry options …`: one call to a running instance's admin listener; prints the JSON answer.

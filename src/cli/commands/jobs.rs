@@ -1,7 +1,7 @@
 //! `gantry jobs list|show|retry|cancel`.
 
 use super::target::{admin_target, percent_encode};
-use crate::cli::JobsCommand;
+use crate::cli::args::JobsCommand;
 use crate::config::Settings;
 
 /// `gantry jobs list|show|retry|cancel`: asks a running instance's admin listener.

@@ -4,8 +4,9 @@ use std::process::ExitCode;
 
 use gantry_actors::ports::smoke::SmokeAccount;
 
-use super::target::admin_target;
+use super::target::admin_client;
 use crate::adapters::smoke::{Report, Step};
+use crate::cli::admin_client::Problem;
 use crate::config::Settings;
 use crate::config::secrets;
 
@@ -27,19 +28,23 @@ async fn delete_ephemeral(settings: &Settings, email: &str, admin_url: Option<&s
         );
     };
     let outcome = async {
-        let (base, token) = admin_target(settings, Some(admin_url))?;
-        let (status, text) =
-            crate::cli::admin_client::get(&format!("{base}/admin/users?email={}", email.replace('@', "%40")), &token)
-                .await?;
-        anyhow::ensure!(status.is_success(), "finding it answered {status}: {text}");
-        let id = serde_json::from_str::<serde_json::Value>(&text)?["id"].as_str().unwrap_or_default().to_owned();
-        let (status, text) = crate::cli::admin_client::delete(&format!("{base}/admin/users/{id}"), &token).await?;
-        anyhow::ensure!(status.is_success(), "deleting it answered {status}: {text}");
+        let client = admin_client(settings, Some(admin_url))?;
+        let found = client.find_user(email).await.map_err(|problem| answered("finding it", problem))?;
+        let id = found.value.id;
+        client.delete_user(id).await.map_err(|problem| answered("deleting it", problem))?;
         anyhow::Ok(id)
     };
     match outcome.await {
         Ok(id) => step(true, format!("deleted {id}; its sessions revoked")),
         Err(e) => step(false, format!("{e:#}")),
+    }
+}
+
+/// A refusal as the deletion step words it (`finding it answered 503 …`); other problems as they are.
+fn answered(what: &str, problem: Problem) -> anyhow::Error {
+    match problem {
+        Problem::Refused { status, body, .. } => anyhow::anyhow!("{what} answered {status}: {body}"),
+        other => other.into(),
     }
 }
 

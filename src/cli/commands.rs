@@ -6,7 +6,7 @@
 //! - `jobs`: `jobs list|show|retry|cancel`.
 //! - `smoke`: `smoke`.
 //! - `database`: `migrate`.
-//! - `target`: the admin URL and token the admin-API commands use, and their argument encoding.
+//! - `target`: the admin client (URL and token) the admin-API commands call, and their id arguments.
 
 mod accounts;
 mod catalog;

@@ -20,6 +20,7 @@
 //! | `fs.rs` | `ObjectStore` on a local folder (local profile) |
 //! | `s3.rs` | `ObjectStore` on an S3-compatible bucket (production) |
 //! | `amqp.rs` | `Bus` on RabbitMQ (production) |
+//! | `smoke.rs` | `SmokeCheck` over HTTP against a public listener (the rotation's smoke step, `gantry smoke`) |
 
 pub mod amqp;
 pub mod bus;
@@ -28,5 +29,6 @@ pub mod memory;
 pub mod postgres;
 pub mod redis;
 pub mod s3;
+pub mod smoke;
 pub mod sql;
 pub mod sqlite;

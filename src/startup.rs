@@ -369,7 +369,7 @@ impl Application {
             .with_context(|| format!("binding the admin listener on {}", settings.admin_addr))?;
         let rotations = Rotations::new(RotationDeps {
             instance_id,
-            smoke: Arc::new(crate::cli::smoke::HttpSmokeCheck::new(&format!(
+            smoke: Arc::new(crate::adapters::smoke::HttpSmokeCheck::new(&format!(
                 "http://{}",
                 loopback(http.local_addr().context("public listener address")?)
             ))),

@@ -6,7 +6,7 @@
 //! - `jobs`: `jobs list|show|retry|cancel`.
 //! - `smoke`: `smoke`.
 //! - `database`: `migrate`.
-//! - `target`: the admin URL and token the admin-API commands use, and their argument encoding.
+//! - `target`: the admin client (URL and token) the admin-API commands call, and their id arguments.
 
 mod accounts;
 mod catalog;
@@ -18,7 +18,8 @@ mod target;
 
 use std::process::ExitCode;
 
-use crate::cli::{Command, RotationsCommand, SecretsCommand, SessionsCommand, TemplatesCommand, UsersCommand};
+use crate::cli::admin_client::types::RotateRequest;
+use crate::cli::args::{Command, RotationsCommand, SecretsCommand, SessionsCommand, TemplatesCommand, UsersCommand};
 use crate::config::Settings;
 
 /// Runs one subcommand (`serve` included) to completion on `runtime` and returns the process exit code.
@@ -29,14 +30,23 @@ pub fn run(command: Command, settings: Settings, runtime: &tokio::runtime::Runti
         Command::Secrets {
             action: SecretsCommand::Rotate { deployment_id, commit_sha, invalidate_sessions, admin_url },
         } => {
-            let body = serde_json::json!({"deployment_id": deployment_id, "commit_sha": commit_sha,
-                "invalidate_sessions": invalidate_sessions, "requested_by": "cli"});
-            exit_with(runtime.block_on(secrets::secrets_rotate(&settings, body, false, admin_url.as_deref())))
+            let request = RotateRequest {
+                deployment_id,
+                commit_sha,
+                invalidate_sessions,
+                requested_by: Some("cli".into()),
+                user_message: None,
+            };
+            exit_with(runtime.block_on(secrets::secrets_rotate(&settings, request, false, admin_url.as_deref())))
         }
         Command::Secrets { action: SecretsCommand::Rollback { deployment_id, commit_sha, admin_url } } => {
-            let body =
-                serde_json::json!({"deployment_id": deployment_id, "commit_sha": commit_sha, "requested_by": "cli"});
-            exit_with(runtime.block_on(secrets::secrets_rotate(&settings, body, true, admin_url.as_deref())))
+            let request = RotateRequest {
+                deployment_id,
+                commit_sha,
+                requested_by: Some("cli".into()),
+                ..RotateRequest::default()
+            };
+            exit_with(runtime.block_on(secrets::secrets_rotate(&settings, request, true, admin_url.as_deref())))
         }
         Command::Rotations { action: RotationsCommand::List { json, admin_url } } => {
             exit_with(runtime.block_on(secrets::rotations(&settings, None, json, admin_url.as_deref())))

@@ -1,6 +1,9 @@
 //! `gantry users add|find|delete|disable|enable` and `gantry sessions revoke-all`.
 
-use super::target::{admin_target, percent_encode};
+use hyper::StatusCode;
+
+use super::target::admin_client;
+use crate::cli::admin_client::types::RevokeAll;
 use crate::config::Settings;
 use crate::config::secrets;
 
@@ -54,16 +57,16 @@ fn registration_refused(err: gantry_actors::accounts::owner::AccountError) -> an
 /// # Errors
 /// No such account, or the instance cannot be reached or refuses the request.
 pub(super) async fn users_find(settings: &Settings, email: &str, admin_url: Option<&str>) -> anyhow::Result<()> {
-    let (base, token) = admin_target(settings, admin_url)?;
-    let query = percent_encode(email);
-    let (status, text) = crate::cli::admin_client::get(&format!("{base}/admin/users?email={query}"), &token).await?;
-    if status.is_success() {
-        println!("{text}");
-        Ok(())
-    } else if status == hyper::StatusCode::NOT_FOUND {
-        anyhow::bail!("no account with the email {email:?}")
-    } else {
-        anyhow::bail!("the instance answered {status}: {text}")
+    let client = admin_client(settings, admin_url)?;
+    match client.find_user(email).await {
+        Ok(found) => {
+            println!("{}", found.body);
+            Ok(())
+        }
+        Err(problem) if problem.status() == Some(StatusCode::NOT_FOUND) => {
+            anyhow::bail!("no account with the email {email:?}")
+        }
+        Err(problem) => Err(problem.into()),
     }
 }
 
@@ -89,29 +92,26 @@ pub(super) async fn users_act(
     action: UserAction,
     admin_url: Option<&str>,
 ) -> anyhow::Result<()> {
-    let (base, token) = admin_target(settings, admin_url)?;
+    let client = admin_client(settings, admin_url)?;
     let id = uuid::Uuid::parse_str(id.trim()).map_err(|_| anyhow::anyhow!("--id must be a user id (a UUID)"))?;
-    let url = format!("{base}/admin/users/{id}");
-    let (status, text) = match action {
-        UserAction::Delete => crate::cli::admin_client::delete(&url, &token).await?,
+    let done = match action {
+        UserAction::Delete => client.delete_user(id).await.map(|deleted| deleted.body),
         UserAction::Disable => {
-            crate::cli::admin_client::post_json(&format!("{url}/disable"), &token, String::new()).await?
+            client.disable_user(id).await.map(|()| serde_json::json!({ "user_id": id, "disabled": true }).to_string())
         }
         UserAction::Enable => {
-            crate::cli::admin_client::post_json(&format!("{url}/enable"), &token, String::new()).await?
+            client.enable_user(id).await.map(|()| serde_json::json!({ "user_id": id, "disabled": false }).to_string())
         }
     };
-    if status.is_success() {
-        match action {
-            UserAction::Delete => println!("{text}"),
-            UserAction::Disable => println!("{}", serde_json::json!({ "user_id": id, "disabled": true })),
-            UserAction::Enable => println!("{}", serde_json::json!({ "user_id": id, "disabled": false })),
+    match done {
+        Ok(line) => {
+            println!("{line}");
+            Ok(())
         }
-        Ok(())
-    } else if status == hyper::StatusCode::NOT_FOUND {
-        anyhow::bail!("no account with the id {id}")
-    } else {
-        anyhow::bail!("the instance answered {status}: {text}")
+        Err(problem) if problem.status() == Some(StatusCode::NOT_FOUND) => {
+            anyhow::bail!("no account with the id {id}")
+        }
+        Err(problem) => Err(problem.into()),
     }
 }
 
@@ -125,14 +125,8 @@ pub(super) async fn sessions_revoke_all(
     user_message: Option<&str>,
     admin_url: Option<&str>,
 ) -> anyhow::Result<()> {
-    let (base, token) = admin_target(settings, admin_url)?;
-    let body = serde_json::json!({ "reason": reason, "requested_by": "cli", "user_message": user_message }).to_string();
-    let (status, text) =
-        crate::cli::admin_client::post_json(&format!("{base}/admin/sessions/revoke-all"), &token, body).await?;
-    if status.is_success() {
-        println!("{text}");
-        Ok(())
-    } else {
-        anyhow::bail!("the instance answered {status}: {text}")
-    }
+    let client = admin_client(settings, admin_url)?;
+    let accepted = client.revoke_all(&RevokeAll { reason, requested_by: "cli", user_message }).await?;
+    println!("{}", accepted.body);
+    Ok(())
 }

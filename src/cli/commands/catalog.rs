@@ -1,7 +1,8 @@
 //! `gantry options …`, `gantry templates check|import` and `gantry seed`.
 
-use super::target::{admin_target, id_arg};
-use crate::cli::OptionsCommand;
+use super::target::{admin_client, id_arg};
+use crate::cli::admin_client::types::{MergeOption, RecentOptions, RenameOption, RequestedBy, SetEngine};
+use crate::cli::args::OptionsCommand;
 use crate::config::Settings;
 
 /// `gantry options …`: one call to a running instance's admin listener; prints the JSON answer.
@@ -14,54 +15,34 @@ pub(super) async fn options(
     by: &str,
     admin_url: Option<&str>,
 ) -> anyhow::Result<()> {
-    use hyper::Method;
-    let (base, token) = admin_target(settings, admin_url)?;
-    let who = serde_json::json!({ "requested_by": by });
-    let (method, path, body) = match action {
+    let client = admin_client(settings, admin_url)?;
+    let who = RequestedBy { requested_by: by };
+    let answer = match action {
         OptionsCommand::Recent { created_by, since, limit } => {
-            let mut query = format!("limit={limit}");
-            if let Some(user) = created_by {
-                query.push_str(&format!("&created_by={}", id_arg("created-by", &user)?));
-            }
-            if let Some(since) = since {
-                time::OffsetDateTime::parse(&since, &time::format_description::well_known::Rfc3339)
+            let created_by = created_by.map(|user| id_arg("created-by", &user)).transpose()?;
+            if let Some(since) = &since {
+                time::OffsetDateTime::parse(since, &time::format_description::well_known::Rfc3339)
                     .map_err(|_| anyhow::anyhow!("--since must be an RFC 3339 time"))?;
-                query.push_str(&format!("&since={}", since.replace('+', "%2B").replace(':', "%3A")));
             }
-            (Method::GET, format!("/admin/options?{query}"), None)
+            client.recent_options(&RecentOptions { created_by, since: since.as_deref(), limit }).await
         }
-        OptionsCommand::Audit { limit } => (Method::GET, format!("/admin/options/audit?limit={limit}"), None),
+        OptionsCommand::Audit { limit } => client.option_audit(limit).await,
         OptionsCommand::Rename { id, name } => {
-            let body = serde_json::json!({ "name": name, "requested_by": by });
-            (Method::PATCH, format!("/admin/options/{}", id_arg("id", &id)?), Some(body))
+            client.rename_option(id_arg("id", &id)?, &RenameOption { name: &name, requested_by: by }).await
         }
         OptionsCommand::Merge { id, into } => {
-            let body = serde_json::json!({ "into": id_arg("into", &into)?, "requested_by": by });
-            (Method::POST, format!("/admin/options/{}/merge", id_arg("id", &id)?), Some(body))
+            let into = id_arg("into", &into)?;
+            client.merge_option(id_arg("id", &id)?, &MergeOption { into, requested_by: by }).await
         }
-        OptionsCommand::Hide { id } => (Method::POST, format!("/admin/options/{}/hide", id_arg("id", &id)?), Some(who)),
-        OptionsCommand::Unhide { id } => {
-            (Method::POST, format!("/admin/options/{}/unhide", id_arg("id", &id)?), Some(who))
-        }
-        OptionsCommand::Approve { id } => {
-            (Method::POST, format!("/admin/options/{}/approve", id_arg("id", &id)?), Some(who))
-        }
+        OptionsCommand::Hide { id } => client.hide_option(id_arg("id", &id)?, &who).await,
+        OptionsCommand::Unhide { id } => client.unhide_option(id_arg("id", &id)?, &who).await,
+        OptionsCommand::Approve { id } => client.approve_option(id_arg("id", &id)?, &who).await,
         OptionsCommand::SetEngine { id, has_engine, force } => {
-            let body = serde_json::json!({ "has_engine": has_engine, "force": force, "requested_by": by });
-            (Method::PATCH, format!("/admin/options/{}", id_arg("id", &id)?), Some(body))
+            client.set_engine(id_arg("id", &id)?, &SetEngine { has_engine, force, requested_by: by }).await
         }
     };
-    let url = format!("{base}{path}");
-    let (status, text) = match body {
-        None => crate::cli::admin_client::get(&url, &token).await?,
-        Some(body) => crate::cli::admin_client::send_json(method, &url, &token, body.to_string()).await?,
-    };
-    if status.is_success() {
-        println!("{text}");
-        Ok(())
-    } else {
-        anyhow::bail!("the instance answered {status}: {text}")
-    }
+    println!("{}", answer?);
+    Ok(())
 }
 
 /// Reads and parses a template file (the parse error says where).
@@ -112,32 +93,27 @@ pub(super) async fn templates_import(
     admin_url: Option<&str>,
 ) -> anyhow::Result<()> {
     let set = read_template_file(file)?;
-    let (base, token) = admin_target(settings, admin_url)?;
-    let url = format!("{base}/admin/templates{}", if replace { "?replace=true" } else { "" });
-    let (status, text) = crate::cli::admin_client::post_json(&url, &token, serde_json::to_string(&set)?).await?;
-    if status.is_success() {
-        println!("{text}");
-        return Ok(());
-    }
-    if let Ok(problem) = serde_json::from_str::<serde_json::Value>(&text)
-        && let Some(problems) = problem.get("problems").and_then(serde_json::Value::as_array)
-    {
+    let client = admin_client(settings, admin_url)?;
+    let problem = match client.import_templates(&set, replace).await {
+        Ok(stored) => {
+            println!("{stored}");
+            return Ok(());
+        }
+        Err(problem) => problem,
+    };
+    if let Some(problems) = problem.document().and_then(|document| document.problems.as_ref()) {
         for p in problems {
-            let field = p
-                .get("field")
-                .and_then(serde_json::Value::as_str)
-                .map(|f| format!(", field \"{f}\""))
-                .unwrap_or_default();
+            let field = p.field.as_deref().map(|f| format!(", field \"{f}\"")).unwrap_or_default();
             eprintln!(
                 "template \"{}\"{field}: {} [{}]",
-                p.get("template").and_then(serde_json::Value::as_str).unwrap_or("?"),
-                p.get("message").and_then(serde_json::Value::as_str).unwrap_or("?"),
-                p.get("code").and_then(serde_json::Value::as_str).unwrap_or("?"),
+                p.template.as_deref().unwrap_or("?"),
+                p.message.as_deref().unwrap_or("?"),
+                p.code.as_deref().unwrap_or("?"),
             );
         }
         anyhow::bail!("the instance refused the template set ({} problems)", problems.len());
     }
-    anyhow::bail!("the instance answered {status}: {text}")
+    Err(problem.into())
 }
 
 /// `gantry seed`: loads the bundled seed catalog into the profile's database (idempotent).

@@ -1,7 +1,9 @@
 //! `gantry jobs list|show|retry|cancel`.
 
-use super::target::{admin_target, percent_encode};
-use crate::cli::JobsCommand;
+use super::target::admin_client;
+use crate::cli::admin_client::Problem;
+use crate::cli::admin_client::types::{Attempt, Job, JobDetail, JobQuery, rfc3339};
+use crate::cli::args::JobsCommand;
 use crate::config::Settings;
 
 /// `gantry jobs list|show|retry|cancel`: asks a running instance's admin listener.
@@ -9,73 +11,94 @@ use crate::config::Settings;
 /// # Errors
 /// The instance cannot be reached; no such job (404); the job is in the wrong state (409).
 pub(super) async fn jobs(settings: &Settings, command: JobsCommand) -> anyhow::Result<()> {
-    use crate::cli::admin_client::{get, post_json};
     let (admin_url, json) = match &command {
         JobsCommand::List { admin_url, json, .. } | JobsCommand::Show { admin_url, json, .. } => (admin_url, *json),
         JobsCommand::Retry { admin_url, .. } | JobsCommand::Cancel { admin_url, .. } => (admin_url, true),
     };
-    let (base, token) = admin_target(settings, admin_url.as_deref())?;
-    let job_url = |id: &str, tail: &str| -> anyhow::Result<String> {
-        let id = uuid::Uuid::parse_str(id.trim()).map_err(|_| anyhow::anyhow!("the job id must be a UUID"))?;
-        Ok(format!("{base}/admin/jobs/{id}{tail}"))
-    };
-    let (status, text) = match &command {
+    let client = admin_client(settings, admin_url.as_deref())?;
+    let job_id = |id: &str| uuid::Uuid::parse_str(id.trim()).map_err(|_| anyhow::anyhow!("the job id must be a UUID"));
+    match &command {
         JobsCommand::List { state, kind, limit, .. } => {
-            let mut url = format!("{base}/admin/jobs?limit={limit}");
-            for (key, value) in [("state", state), ("kind", kind)] {
-                if let Some(value) = value {
-                    url.push_str(&format!("&{key}={}", percent_encode(value)));
+            let query = JobQuery { state: state.as_deref(), kind: kind.as_deref(), limit: *limit };
+            let listed = client.jobs(&query).await.map_err(refused)?;
+            if json {
+                println!("{}", listed.body);
+            } else {
+                println!("{}", jobs_header());
+                for job in &listed.value.jobs {
+                    println!("{}", job_line(job));
                 }
             }
-            get(&url, &token).await?
         }
-        JobsCommand::Show { id, .. } => get(&job_url(id, "")?, &token).await?,
-        JobsCommand::Retry { id, .. } => post_json(&job_url(id, "/retry")?, &token, "{}".into()).await?,
-        JobsCommand::Cancel { id, .. } => post_json(&job_url(id, "/cancel")?, &token, "{}".into()).await?,
-    };
-    if !status.is_success() {
-        let problem: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-        match problem["code"].as_str() {
-            Some(code) => anyhow::bail!("{code}: {}", problem["detail"].as_str().unwrap_or("refused")),
-            None => anyhow::bail!("the instance answered {status}: {text}"),
+        JobsCommand::Show { id, .. } => {
+            let shown = client.job(job_id(id)?).await.map_err(refused)?;
+            if json {
+                println!("{}", shown.body);
+            } else {
+                println!("{}", jobs_header());
+                print!("{}", job_detail(&shown.value));
+            }
         }
-    }
-    if json {
-        println!("{text}");
-        return Ok(());
-    }
-    let value: serde_json::Value = serde_json::from_str(&text)?;
-    let line = |j: &serde_json::Value| {
-        format!(
-            "{:<36}  {:<18}  {:<11}  {:<9}  {:>3}/{:<3}  {:<27}  {}",
-            j["id"].as_str().unwrap_or(""),
-            j["kind"].as_str().unwrap_or(""),
-            j["queue"].as_str().unwrap_or(""),
-            j["state"].as_str().unwrap_or(""),
-            j["attempt"],
-            j["max_attempts"],
-            j["created_at"].as_str().unwrap_or(""),
-            j["error"].as_str().unwrap_or(""),
-        )
-    };
-    println!("{:<36}  {:<18}  {:<11}  {:<9}  {:>7}  {:<27}  error", "id", "kind", "queue", "state", "tries", "created");
-    if let JobsCommand::Show { .. } = command {
-        println!("{}", line(&value));
-        for a in value["attempts"].as_array().into_iter().flatten() {
-            println!(
-                "  attempt {:>3}  {:<13}  instance {}  {} → {}  {}",
-                a["attempt"],
-                a["outcome"].as_str().unwrap_or(""),
-                a["instance_id"].as_str().unwrap_or(""),
-                a["started_at"].as_str().unwrap_or(""),
-                a["finished_at"].as_str().unwrap_or(""),
-                a["error"].as_str().unwrap_or(""),
-            );
-        }
-    } else {
-        for j in value["jobs"].as_array().into_iter().flatten() {
-            println!("{}", line(j));
-        }
+        JobsCommand::Retry { id, .. } => println!("{}", client.retry_job(job_id(id)?).await.map_err(refused)?.body),
+        JobsCommand::Cancel { id, .. } => println!("{}", client.cancel_job(job_id(id)?).await.map_err(refused)?.body),
     }
     Ok(())
 }
+
+/// A refusal as `gantry jobs` reports it: `code: detail` from the problem document (the job commands' callers
+/// match on the code), else as the problem says it.
+fn refused(problem: Problem) -> anyhow::Error {
+    let coded = problem.document().and_then(|document| {
+        let code = document.code.as_deref()?;
+        Some(format!("{code}: {}", document.detail.as_deref().unwrap_or("refused")))
+    });
+    coded.map_or_else(|| problem.into(), anyhow::Error::msg)
+}
+
+/// The head of the jobs table.
+fn jobs_header() -> String {
+    format!("{:<36}  {:<18}  {:<11}  {:<9}  {:>7}  {:<27}  error", "id", "kind", "queue", "state", "tries", "created")
+}
+
+/// One job as a table row. The tries (`attempt/max_attempts`) are not padded: the table has always printed
+/// them as the JSON numbers they were, which ignore a width.
+fn job_line(job: &Job) -> String {
+    format!(
+        "{:<36}  {:<18}  {:<11}  {:<9}  {}/{}  {:<27}  {}",
+        job.id,
+        job.kind,
+        job.queue,
+        job.state.as_str(),
+        job.attempt,
+        job.max_attempts,
+        rfc3339(job.created_at),
+        job.error.as_deref().unwrap_or(""),
+    )
+}
+
+/// One job as `gantry jobs show` prints it under the header: its row, then a line per finished attempt (the
+/// attempt number unpadded, as in [`job_line`]).
+fn job_detail(detail: &JobDetail) -> String {
+    let mut out = format!("{}\n", job_line(&detail.job));
+    for attempt in &detail.attempts {
+        out.push_str(&attempt_line(attempt));
+        out.push('\n');
+    }
+    out
+}
+
+/// One finished attempt.
+fn attempt_line(attempt: &Attempt) -> String {
+    format!(
+        "  attempt {}  {:<13}  instance {}  {} → {}  {}",
+        attempt.attempt,
+        attempt.outcome.as_str(),
+        attempt.instance_id,
+        rfc3339(attempt.started_at),
+        rfc3339(attempt.finished_at),
+        attempt.error.as_deref().unwrap_or(""),
+    )
+}
+
+#[cfg(test)]
+mod tests;

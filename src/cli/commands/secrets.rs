@@ -2,7 +2,10 @@
 
 use std::process::ExitCode;
 
-use super::target::admin_target;
+use super::target::admin_client;
+use crate::cli::admin_client::types::{
+    JobState, RotateRequest, RotationDetail, RotationProgress, RotationRecord, rfc3339,
+};
 use crate::config::Settings;
 use crate::config::secrets::{self, SecretEnv};
 
@@ -46,32 +49,25 @@ pub(super) fn secrets_check(settings: &Settings, json: bool) -> ExitCode {
 /// The instance cannot be reached, refuses (409 while another rotation runs), or the job failed.
 pub(super) async fn secrets_rotate(
     settings: &Settings,
-    body: serde_json::Value,
+    request: RotateRequest,
     rollback: bool,
     admin_url: Option<&str>,
 ) -> anyhow::Result<()> {
-    let (base, token) = admin_target(settings, admin_url)?;
-    let path = if rollback { "rollback" } else { "rotate" };
-    let (status, text) =
-        crate::cli::admin_client::post_json(&format!("{base}/admin/secrets/{path}"), &token, body.to_string()).await?;
-    if status != hyper::StatusCode::ACCEPTED {
-        anyhow::bail!("the instance answered {status}: {text}");
-    }
-    let accepted: serde_json::Value = serde_json::from_str(&text)?;
-    let job_id = accepted["job_id"].as_str().unwrap_or_default().to_owned();
+    let client = admin_client(settings, admin_url)?;
+    let accepted = if rollback { client.rollback(&request).await? } else { client.rotate(&request).await? };
+    let job_id = accepted.job_id;
     println!(
-        "{} {job_id} started; following {base}/admin/jobs/{job_id}",
-        if rollback { "rollback" } else { "rotation" }
+        "{} {job_id} started; following {}/admin/jobs/{job_id}",
+        if rollback { "rollback" } else { "rotation" },
+        client.base()
     );
     let mut shown: Vec<(String, String)> = Vec::new();
     loop {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        let (status, text) = crate::cli::admin_client::get(&format!("{base}/admin/jobs/{job_id}"), &token).await?;
-        anyhow::ensure!(status.is_success(), "the instance answered {status}: {text}");
-        let job: serde_json::Value = serde_json::from_str(&text)?;
-        for step in job["progress"]["steps"].as_array().into_iter().flatten() {
-            let name = step["name"].as_str().unwrap_or("?").to_owned();
-            let state = step["state"].as_str().unwrap_or("?").to_owned();
+        let job = client.job(job_id).await?.value.job;
+        for step in RotationProgress::of(&job).steps {
+            let name = step.name.clone().unwrap_or_else(|| "?".to_owned());
+            let state = step.state.clone().unwrap_or_else(|| "?".to_owned());
             if shown.iter().any(|(n, s)| *n == name && *s == state) {
                 continue;
             }
@@ -80,21 +76,21 @@ pub(super) async fn secrets_rotate(
                 "succeeded" => "✓",
                 _ => "✗",
             };
-            let detail = match &step["detail"] {
-                serde_json::Value::String(s) if state != "running" => format!("  {s}"),
+            let detail = match step.detail_text() {
+                Some(text) if state != "running" => format!("  {text}"),
                 _ => String::new(),
             };
             println!("  {mark} {name:<10} {state}{detail}");
             shown.retain(|(n, _)| *n != name);
             shown.push((name, state));
         }
-        match job["state"].as_str() {
-            Some("completed") => {
+        match job.state {
+            JobState::Completed => {
                 println!("succeeded; evidence: gantry rotations show {job_id}");
                 return Ok(());
             }
-            Some("discarded") => {
-                anyhow::bail!("{}; evidence: gantry rotations show {job_id}", job["error"].as_str().unwrap_or("failed"))
+            JobState::Discarded => {
+                anyhow::bail!("{}; evidence: gantry rotations show {job_id}", job.error.as_deref().unwrap_or("failed"))
             }
             _ => {}
         }
@@ -111,59 +107,76 @@ pub(super) async fn rotations(
     json: bool,
     admin_url: Option<&str>,
 ) -> anyhow::Result<()> {
-    let (base, token) = admin_target(settings, admin_url)?;
-    let url = match id {
-        Some(id) => format!("{base}/admin/rotations/{id}"),
-        None => format!("{base}/admin/rotations"),
-    };
-    let (status, text) = crate::cli::admin_client::get(&url, &token).await?;
-    anyhow::ensure!(status.is_success(), "the instance answered {status}: {text}");
-    if json {
-        println!("{text}");
-        return Ok(());
-    }
-    let value: serde_json::Value = serde_json::from_str(&text)?;
-    let line = |r: &serde_json::Value| {
-        format!(
-            "{:<36}  {:<8}  {:<9}  {:<10}  {:<16}  {}",
-            r["id"].as_str().unwrap_or(""),
-            r["kind"].as_str().unwrap_or(""),
-            r["outcome"].as_str().unwrap_or(""),
-            r["failed_step"].as_str().unwrap_or("-"),
-            r["deployment_id"].as_str().unwrap_or("-"),
-            r["started_at"].as_str().unwrap_or(""),
-        )
-    };
-    println!("{:<36}  {:<8}  {:<9}  {:<10}  {:<16}  started", "id", "kind", "outcome", "failed at", "deployment");
-    if id.is_some() {
-        println!("{}", line(&value));
-        if let Some(reason) = value["reason"].as_str() {
-            println!("reason: {reason}");
-        }
-        for change in value["detail"]["changes"].as_object().into_iter().flat_map(|m| m.iter()) {
-            for c in change.1.as_array().into_iter().flatten() {
-                println!(
-                    "instance {}  {} {}  {} → {}  at {}",
-                    change.0,
-                    c["name"].as_str().unwrap_or(""),
-                    c["action"].as_str().unwrap_or(""),
-                    c["from"].as_str().unwrap_or("-"),
-                    c["to"].as_str().unwrap_or("-"),
-                    c["at"].as_str().unwrap_or("")
-                );
+    let client = admin_client(settings, admin_url)?;
+    let Some(id) = id else {
+        let listed = client.rotations().await?;
+        if json {
+            println!("{}", listed.body);
+        } else {
+            println!("{}", rotations_header());
+            for record in &listed.value.rotations {
+                println!("{}", rotation_line(record));
             }
         }
-        println!("smoke: {}", if value["detail"]["smoke"]["ok"] == true { "passed" } else { "failed or not run" });
-        if let Some(epoch) = value["detail"]["notice"]["not_before_ms"].as_i64() {
-            println!(
-                "sessions revoked before {epoch} ms (notice {})",
-                value["detail"]["notice"]["id"].as_str().unwrap_or("")
-            );
-        }
+        return Ok(());
+    };
+    let shown = client.rotation(id).await?;
+    if json {
+        println!("{}", shown.body);
     } else {
-        for r in value["rotations"].as_array().into_iter().flatten() {
-            println!("{}", line(r));
-        }
+        println!("{}", rotations_header());
+        print!("{}", rotation_evidence(&shown.value));
     }
     Ok(())
 }
+
+/// The head of the rotations table.
+fn rotations_header() -> String {
+    format!("{:<36}  {:<8}  {:<9}  {:<10}  {:<16}  started", "id", "kind", "outcome", "failed at", "deployment")
+}
+
+/// One rotation as a table row.
+fn rotation_line(record: &RotationRecord) -> String {
+    format!(
+        "{:<36}  {:<8}  {:<9}  {:<10}  {:<16}  {}",
+        record.id,
+        record.kind,
+        record.outcome,
+        record.failed_step.as_deref().unwrap_or("-"),
+        record.deployment_id.as_deref().unwrap_or("-"),
+        rfc3339(record.started_at),
+    )
+}
+
+/// One rotation's evidence, as `gantry rotations show` prints it under the header: its row, why it failed,
+/// every version change, the smoke result and the session notice.
+fn rotation_evidence(record: &RotationRecord) -> String {
+    let mut out = format!("{}\n", rotation_line(record));
+    if let Some(reason) = &record.reason {
+        out.push_str(&format!("reason: {reason}\n"));
+    }
+    let detail = RotationDetail::of(record);
+    for (instance, changes) in &detail.changes {
+        for change in changes {
+            out.push_str(&format!(
+                "instance {instance}  {} {}  {} → {}  at {}\n",
+                change.name.as_deref().unwrap_or(""),
+                change.action.as_deref().unwrap_or(""),
+                change.from.as_deref().unwrap_or("-"),
+                change.to.as_deref().unwrap_or("-"),
+                change.at.as_deref().unwrap_or(""),
+            ));
+        }
+    }
+    let passed = detail.smoke.is_some_and(|smoke| smoke.ok);
+    out.push_str(&format!("smoke: {}\n", if passed { "passed" } else { "failed or not run" }));
+    if let Some(notice) = &detail.notice
+        && let Some(epoch) = notice.not_before_ms
+    {
+        out.push_str(&format!("sessions revoked before {epoch} ms (notice {})\n", notice.id.as_deref().unwrap_or("")));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

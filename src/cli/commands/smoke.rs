@@ -4,16 +4,18 @@ use std::process::ExitCode;
 
 use gantry_actors::ports::smoke::SmokeAccount;
 
-use super::target::admin_target;
+use super::target::admin_client;
+use crate::adapters::smoke::{Report, Step};
+use crate::cli::admin_client::Problem;
 use crate::config::Settings;
 use crate::config::secrets;
 
 /// The smoke run's last step for an ephemeral account: delete it through the admin listener at `admin_url`
 /// (its sessions are revoked first). Without an admin URL the account stays, and the step says so (it passes:
 /// the public API cannot delete accounts).
-async fn delete_ephemeral(settings: &Settings, email: &str, admin_url: Option<&str>) -> crate::cli::smoke::Step {
+async fn delete_ephemeral(settings: &Settings, email: &str, admin_url: Option<&str>) -> Step {
     let started = std::time::Instant::now();
-    let step = |ok: bool, detail: String| crate::cli::smoke::Step {
+    let step = |ok: bool, detail: String| Step {
         name: "delete ephemeral account",
         ok,
         ms: started.elapsed().as_millis(),
@@ -26,19 +28,23 @@ async fn delete_ephemeral(settings: &Settings, email: &str, admin_url: Option<&s
         );
     };
     let outcome = async {
-        let (base, token) = admin_target(settings, Some(admin_url))?;
-        let (status, text) =
-            crate::cli::admin_client::get(&format!("{base}/admin/users?email={}", email.replace('@', "%40")), &token)
-                .await?;
-        anyhow::ensure!(status.is_success(), "finding it answered {status}: {text}");
-        let id = serde_json::from_str::<serde_json::Value>(&text)?["id"].as_str().unwrap_or_default().to_owned();
-        let (status, text) = crate::cli::admin_client::delete(&format!("{base}/admin/users/{id}"), &token).await?;
-        anyhow::ensure!(status.is_success(), "deleting it answered {status}: {text}");
+        let client = admin_client(settings, Some(admin_url))?;
+        let found = client.find_user(email).await.map_err(|problem| answered("finding it", problem))?;
+        let id = found.value.id;
+        client.delete_user(id).await.map_err(|problem| answered("deleting it", problem))?;
         anyhow::Ok(id)
     };
     match outcome.await {
         Ok(id) => step(true, format!("deleted {id}; its sessions revoked")),
         Err(e) => step(false, format!("{e:#}")),
+    }
+}
+
+/// A refusal as the deletion step words it (`finding it answered 503 …`); other problems as they are.
+fn answered(what: &str, problem: Problem) -> anyhow::Error {
+    match problem {
+        Problem::Refused { status, body, .. } => anyhow::anyhow!("{what} answered {status}: {body}"),
+        other => other.into(),
     }
 }
 
@@ -62,7 +68,7 @@ pub(super) async fn smoke(
         },
         _ => SmokeAccount::ephemeral(),
     };
-    match crate::cli::smoke::run(base_url, &account).await {
+    match crate::adapters::smoke::run(base_url, &account).await {
         Ok(mut report) => {
             if account.register {
                 report.steps.push(delete_ephemeral(settings, &account.email, admin_url).await);
@@ -71,7 +77,7 @@ pub(super) async fn smoke(
             if json {
                 println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
             } else {
-                print!("{}", crate::cli::smoke::table(&report));
+                print!("{}", table(&report));
             }
             if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
@@ -80,4 +86,20 @@ pub(super) async fn smoke(
             ExitCode::FAILURE
         }
     }
+}
+
+/// The report as a terminal table.
+fn table(report: &Report) -> String {
+    let mut out = format!("smoke tests against {} as {}\n", report.base_url, report.email);
+    for step in &report.steps {
+        out.push_str(&format!(
+            "  {:<4} {:<38} {:>6} ms  {}\n",
+            if step.ok { "ok" } else { "FAIL" },
+            step.name,
+            step.ms,
+            step.detail
+        ));
+    }
+    out.push_str(if report.ok { "all passed\n" } else { "FAILED\n" });
+    out
 }

@@ -1,8 +1,8 @@
-//! `gantry smoke`: the runbook's smoke tests (steps 5 and 8, and the rollback's re-run) against any
-//! deployment — login, token refresh, logout (and that the logged-out token is refused), and the upload flow
-//! (guest token, upload, download, compare digest, delete). Prints a table or, with `--json`, the result to
-//! store as evidence. Without `--email`, an ephemeral account is registered for the run. [`HttpSmokeCheck`]
-//! is the rotation's [`SmokeCheck`] port over the same HTTP client.
+//! `SmokeCheck` over HTTP: the runbook's smoke tests (steps 5 and 8, and the rollback's re-run) against a
+//! deployment's public listener — login, token refresh, logout (and that the logged-out token is refused), and
+//! the upload flow (guest token, upload, download, compare digest, delete). [`run`] gives the [`Report`] stored
+//! as evidence (`gantry smoke` prints it); [`HttpSmokeCheck`] is the rotation's [`SmokeCheck`] port over the
+//! same HTTP client. Without an existing account, an ephemeral one is registered for the run.
 
 use std::time::{Duration, Instant};
 
@@ -217,23 +217,6 @@ pub async fn run(base_url: &str, account: &SmokeAccount) -> anyhow::Result<Repor
     }
     let ok = !run.steps.is_empty() && run.steps.iter().all(|s| s.ok);
     Ok(Report { ok, base_url: run.base, email: account.email.clone(), started_at, steps: run.steps })
-}
-
-/// The report as a terminal table.
-#[must_use]
-pub fn table(report: &Report) -> String {
-    let mut out = format!("smoke tests against {} as {}\n", report.base_url, report.email);
-    for step in &report.steps {
-        out.push_str(&format!(
-            "  {:<4} {:<38} {:>6} ms  {}\n",
-            if step.ok { "ok" } else { "FAIL" },
-            step.name,
-            step.ms,
-            step.detail
-        ));
-    }
-    out.push_str(if report.ok { "all passed\n" } else { "FAILED\n" });
-    out
 }
 
 /// The rotation's smoke check against one instance's public listener, over HTTP.

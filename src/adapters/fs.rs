@@ -296,6 +296,20 @@ mod tests {
         (body.total_size, chunks.concat())
     }
 
+    /// Deleting a key that is only a folder prefix of stored keys succeeds and leaves them alone (the folder
+    /// store keeps keys as paths; the rest of delete's contract is the conformance suite's).
+    #[tokio::test]
+    async fn prefix_delete_is_ok_and_keeps_the_keys_below() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FsObjectStore::open(dir.path().to_path_buf()).await.expect("open");
+        store.put(&key("a/b"), bytes_body(b"x", 1), None, "text/plain").await.expect("put");
+
+        store.delete(&key("a")).await.expect("prefix delete");
+
+        assert!(matches!(store.get(&key("a"), None).await, Err(ObjectStoreError::NotFound)));
+        assert_eq!(read_all(&store, &key("a/b"), None).await.1, b"x");
+    }
+
     fn pattern(len: usize) -> Vec<u8> {
         (0..len).map(|i| u8::try_from(i % 251).expect("below 256")).collect()
     }

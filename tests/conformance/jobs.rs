@@ -381,6 +381,35 @@ pub async fn retry_and_cancel_apply_only_to_their_states(jobs: Arc<dyn JobStore>
     );
 }
 
+/// Retrying a discarded job whose unique key another live job now holds is the conflict naming that job (not
+/// an outage), and changes nothing; once the holder has finished, the same retry succeeds.
+pub async fn retry_while_another_live_job_holds_the_key_names_the_holder(jobs: Arc<dyn JobStore>) {
+    let instance = Uuid::now_v7();
+    let keyed = || NewJob { unique_key: Some("test.keyed:1".into()), max_attempts: 1, ..runner_job("test.keyed") };
+    let first = keyed();
+    jobs.enqueue(&first).await.expect("enqueue");
+    let now = OffsetDateTime::now_utc();
+    let job = jobs.claim("default", instance, 1, now, LEASE).await.expect("claim").remove(0);
+    let discard = Finish::Discard { error: "bad".into() };
+    jobs.finish(job.id, instance, &attempt(&job, instance, AttemptOutcome::Failed, Some("bad")), &discard)
+        .await
+        .expect("finish");
+    let holder = keyed();
+    assert_eq!(jobs.enqueue(&holder).await.expect("enqueue"), Enqueued::Created(holder.id), "the key is free");
+
+    let refused = jobs.retry(first.id, now).await;
+    assert!(
+        matches!(refused, Err(JobStoreError::KeyTaken { id, holder: Some(h) }) if id == first.id && h == holder.id),
+        "{refused:?}"
+    );
+    let unchanged = jobs.get(first.id).await.expect("get").expect("stored");
+    assert_eq!((unchanged.state, unchanged.max_attempts), (JobState::Discarded, 1));
+
+    jobs.cancel(holder.id, now).await.expect("cancel the holder");
+    let retried = jobs.retry(first.id, now).await.expect("retry once the key is free");
+    assert_eq!(retried.state, JobState::Available);
+}
+
 /// Queue depths count due and later jobs per queue with the oldest due time; listing filters by state and
 /// kind; pruning deletes finished jobs older than the cut-off and nothing else.
 pub async fn depths_list_and_prune(jobs: Arc<dyn JobStore>) {
@@ -484,6 +513,7 @@ sql_cases!(
     expired_lease_is_claimed_again_by_another_instance,
     retries_wait_for_their_backoff_and_discard_keeps_the_error,
     retry_and_cancel_apply_only_to_their_states,
+    retry_while_another_live_job_holds_the_key_names_the_holder,
     depths_list_and_prune,
     a_batch_of_outcomes_is_recorded_as_each_alone,
 );

@@ -27,6 +27,13 @@ pub enum JobError {
     /// The job is in a state the operation does not apply to (or is a record-only job).
     #[error("job is {}", .0.as_str())]
     WrongState(JobState),
+    /// Retrying would make a second live job with the job's unique key; `holder` is the live job holding it
+    /// (`None` only if holders kept finishing while the store looked).
+    #[error("another live job holds this job's unique key")]
+    KeyTaken {
+        /// The live job holding the key.
+        holder: Option<Uuid>,
+    },
     /// The job store is unreachable.
     #[error("job store unavailable: {0}")]
     Unavailable(String),
@@ -37,6 +44,7 @@ impl From<JobStoreError> for JobError {
         match err {
             JobStoreError::NotFound(_) => Self::NotFound,
             JobStoreError::WrongState { state, .. } => Self::WrongState(state),
+            JobStoreError::KeyTaken { holder, .. } => Self::KeyTaken { holder },
             JobStoreError::Unavailable(reason) => Self::Unavailable(reason.0),
         }
     }
@@ -106,7 +114,7 @@ impl Jobs {
     /// Makes a discarded, cancelled or retryable job due now.
     ///
     /// # Errors
-    /// [`JobError::NotFound`], [`JobError::WrongState`], [`JobError::Unavailable`].
+    /// [`JobError::NotFound`], [`JobError::WrongState`], [`JobError::KeyTaken`], [`JobError::Unavailable`].
     pub async fn retry(&self, id: Uuid) -> Result<Job, JobError> {
         let job = self.store.retry(id, OffsetDateTime::now_utc()).await?;
         tracing::info!(event = "job_retried", job_id = %id, kind = job.kind, "job made due again by an operator");

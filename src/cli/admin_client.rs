@@ -166,7 +166,7 @@ impl AdminClient {
     /// `POST /admin/jobs/{id}/retry`: the job, due now.
     ///
     /// # Errors
-    /// 404 `job_not_found`, 409 `job_not_retryable`, another refusal, or no answer.
+    /// 404 `job_not_found`, 409 `job_not_retryable` or `job_key_taken`, another refusal, or no answer.
     pub async fn retry_job(&self, id: Uuid) -> Result<Answer<Job>, Problem> {
         self.typed(Method::POST, &format!("/admin/jobs/{id}/retry"), "{}".into(), Success::Any).await
     }

@@ -2,7 +2,8 @@
 //! also lists jobs (`GET /admin/jobs?state=&kind=&limit=`), shows each one's attempts (errors, timings), and
 //! retries (`POST /admin/jobs/{id}/retry`: discarded, cancelled or retryable) or cancels
 //! (`POST /admin/jobs/{id}/cancel`: not finished) a runner job. Any other state is 409
-//! `job_not_retryable` / `job_not_cancellable`; a record-only job (run inline, not by the runner) is too.
+//! `job_not_retryable` / `job_not_cancellable`; a record-only job (run inline, not by the runner) is too. A
+//! retry that would make a second live job with the same unique key is 409 `job_key_taken`, naming the holder.
 //!
 //! The public listener shows a job only to its owner: the caller's access token (`user:<id>`) or upload token
 //! (`guest:<id>`) must name the job's owner. Operator jobs (rotations, revoke-all: owned by `admin`, `cli`, …)
@@ -136,7 +137,8 @@ pub async fn list(state: &AppState, req: &Request<Incoming>) -> Result<Response,
 /// `POST /admin/jobs/{id}/retry`: a discarded, cancelled or retryable runner job becomes due now.
 ///
 /// # Errors
-/// 404 `job_not_found`; 409 `job_not_retryable` for any other state; 503 when the database is unavailable.
+/// 404 `job_not_found`; 409 `job_not_retryable` for any other state; 409 `job_key_taken` (with
+/// `holding_job_id`) while another live job holds the job's unique key; 503 when the database is unavailable.
 pub async fn retry(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let job = state.jobs.retry(job_id(ctx)?).await.map_err(|e| wrong_state(e, "job_not_retryable", RETRY))?;
     Ok(json_response(StatusCode::OK, &job))

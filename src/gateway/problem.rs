@@ -180,6 +180,11 @@ pub enum ApiError {
     /// Another rotation or rollback runs (409 `rotation_in_progress`).
     #[error("rotation {0} is in progress; follow it at /admin/jobs/{0}")]
     RotationInProgress(uuid::Uuid),
+    /// Retrying the job would make a second live job with its unique key (409 `job_key_taken`,
+    /// `holding_job_id` naming the live job that holds it).
+    #[error("another live job{} holds this job's unique key; retry when it has finished",
+        .0.map(|id| format!(" ({id})")).unwrap_or_default())]
+    JobKeyTaken(Option<uuid::Uuid>),
     /// A bug or an unexpected backend failure; the client sees nothing of it.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -336,6 +341,7 @@ impl From<JobError> for ApiError {
             JobError::WrongState(_) => {
                 Self::Conflict { code: "job_state_conflict", message: "the job is not in a state this applies to" }
             }
+            JobError::KeyTaken { holder } => Self::JobKeyTaken(holder),
             JobError::Unavailable(reason) => Self::database_unavailable(reason),
         }
     }
@@ -456,6 +462,8 @@ struct Problem<'a> {
     existing_id: Option<uuid::Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
     forms: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    holding_job_id: Option<uuid::Uuid>,
 }
 
 impl ApiError {
@@ -477,7 +485,7 @@ impl ApiError {
             Self::Validation(_) | Self::InvalidTemplates(_) | Self::SecretsRefused(_) | Self::VariantFailed(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            Self::RotationInProgress(_) | Self::Processing { .. } => StatusCode::CONFLICT,
+            Self::RotationInProgress(_) | Self::Processing { .. } | Self::JobKeyTaken(_) => StatusCode::CONFLICT,
             Self::Unauthorized | Self::Unauthenticated { .. } | Self::SessionRevoked(_) => StatusCode::UNAUTHORIZED,
             Self::Conflict { .. } | Self::CatalogConflict { .. } => StatusCode::CONFLICT,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
@@ -512,6 +520,7 @@ impl ApiError {
             Self::InvalidTemplates(_) => "template_invalid",
             Self::SecretsRefused(_) => "secret_validation_failed",
             Self::RotationInProgress(_) => "rotation_in_progress",
+            Self::JobKeyTaken(_) => "job_key_taken",
             Self::Processing { .. } => "processing",
             Self::VariantFailed(_) => "variant_failed",
             Self::CatalogConflict { code, .. } => code,
@@ -566,6 +575,10 @@ impl ApiError {
             },
             forms: match &self {
                 Self::CatalogConflict { forms, .. } => forms.as_deref(),
+                _ => None,
+            },
+            holding_job_id: match &self {
+                Self::JobKeyTaken(holder) => *holder,
                 _ => None,
             },
         };

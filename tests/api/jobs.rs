@@ -91,6 +91,31 @@ async fn admin_job_routes_answer_with_their_codes() {
     assert_problem(anonymous, 401, "unauthorized").await;
 }
 
+/// Retrying a cancelled job while another live job holds its unique key is 409 `job_key_taken` naming the
+/// holder in `holding_job_id` (not 503 `database_unavailable`); the job stays cancelled.
+#[tokio::test]
+async fn retry_while_another_live_job_holds_the_key_is_a_conflict_naming_it() {
+    let app = spawn_app().await;
+    let later = time::OffsetDateTime::now_utc() + Duration::from_secs(3600);
+    let keyed = || NewJob {
+        run_at: later,
+        unique_key: Some("drill.keyed:1".into()),
+        ..NewJob::new("drill.noop", "default", json!(null))
+    };
+    let first = keyed();
+    app.backends.jobs.enqueue(&first).await.expect("enqueue");
+    json_of(app.admin_post(&format!("/admin/jobs/{}/cancel", first.id)).send().await.expect("request"), 200).await;
+    let holder = keyed();
+    app.backends.jobs.enqueue(&holder).await.expect("enqueue the holder");
+
+    let response = app.admin_post(&format!("/admin/jobs/{}/retry", first.id)).send().await.expect("request");
+    let problem = assert_problem(response, 409, "job_key_taken").await;
+    assert_eq!(problem["holding_job_id"], json!(holder.id.to_string()), "{problem}");
+    assert!(problem["detail"].as_str().expect("detail").contains(&holder.id.to_string()), "{problem}");
+    let stored = json_of(app.admin_get(&format!("/admin/jobs/{}", first.id)).send().await.expect("request"), 200).await;
+    assert_eq!(stored["state"], "cancelled");
+}
+
 /// The runner's series exist at zero from start-up, per kind and queue, and count what ran.
 #[tokio::test]
 async fn runner_metrics_exist_from_start_and_count_jobs() {

@@ -333,19 +333,25 @@ pub async fn retries_wait_for_their_backoff_and_discard_keeps_the_error(jobs: Ar
     assert_eq!(seen, vec![(1, Some("boom 1")), (2, Some("boom 2"))]);
 }
 
+/// Enqueues `new` (the only due job), claims it as `instance` and discards it after one failed attempt.
+async fn discarded(jobs: &Arc<dyn JobStore>, new: &NewJob, instance: Uuid) -> Job {
+    jobs.enqueue(new).await.expect("enqueue");
+    let job = jobs.claim("default", instance, 1, OffsetDateTime::now_utc(), LEASE).await.expect("claim").remove(0);
+    assert_eq!(job.id, new.id, "the only due job");
+    let discard = Finish::Discard { error: "bad".into() };
+    jobs.finish(job.id, instance, &attempt(&job, instance, AttemptOutcome::Failed, Some("bad")), &discard)
+        .await
+        .expect("finish");
+    job
+}
+
 /// An operator retries a discarded job (due now, with an attempt to spend) and cancels a waiting or
 /// running one (whose lease is gone); other states are refused with the state, unknown ids are not found,
 /// and a record-only job is never touched.
 pub async fn retry_and_cancel_apply_only_to_their_states(jobs: Arc<dyn JobStore>) {
     let instance = Uuid::now_v7();
-    let new = NewJob { max_attempts: 1, ..runner_job("test.control") };
-    jobs.enqueue(&new).await.expect("enqueue");
     let now = OffsetDateTime::now_utc();
-    let job = jobs.claim("default", instance, 1, now, LEASE).await.expect("claim").remove(0);
-    let discard = Finish::Discard { error: "bad".into() };
-    jobs.finish(job.id, instance, &attempt(&job, instance, AttemptOutcome::Failed, Some("bad")), &discard)
-        .await
-        .expect("finish");
+    let job = discarded(&jobs, &NewJob { max_attempts: 1, ..runner_job("test.control") }, instance).await;
     assert!(matches!(
         jobs.cancel(job.id, now).await,
         Err(JobStoreError::WrongState { state: JobState::Discarded, .. })
@@ -379,6 +385,29 @@ pub async fn retry_and_cancel_apply_only_to_their_states(jobs: Arc<dyn JobStore>
         jobs.claim("default", instance, 10, now, LEASE).await.expect("claim").is_empty(),
         "record-only jobs never run"
     );
+}
+
+/// Retrying a discarded job whose unique key another live job now holds is the conflict naming that job (not
+/// an outage), and changes nothing; once the holder has finished, the same retry succeeds.
+pub async fn retry_while_another_live_job_holds_the_key_names_the_holder(jobs: Arc<dyn JobStore>) {
+    let keyed = || NewJob { unique_key: Some("test.keyed:1".into()), max_attempts: 1, ..runner_job("test.keyed") };
+    let first = keyed();
+    let now = OffsetDateTime::now_utc();
+    discarded(&jobs, &first, Uuid::now_v7()).await;
+    let holder = keyed();
+    assert_eq!(jobs.enqueue(&holder).await.expect("enqueue"), Enqueued::Created(holder.id), "the key is free");
+
+    let refused = jobs.retry(first.id, now).await;
+    assert!(
+        matches!(refused, Err(JobStoreError::KeyTaken { id, holder: Some(h) }) if id == first.id && h == holder.id),
+        "{refused:?}"
+    );
+    let unchanged = jobs.get(first.id).await.expect("get").expect("stored");
+    assert_eq!((unchanged.state, unchanged.max_attempts), (JobState::Discarded, 1));
+
+    jobs.cancel(holder.id, now).await.expect("cancel the holder");
+    let retried = jobs.retry(first.id, now).await.expect("retry once the key is free");
+    assert_eq!(retried.state, JobState::Available);
 }
 
 /// Queue depths count due and later jobs per queue with the oldest due time; listing filters by state and
@@ -484,6 +513,7 @@ sql_cases!(
     expired_lease_is_claimed_again_by_another_instance,
     retries_wait_for_their_backoff_and_discard_keeps_the_error,
     retry_and_cancel_apply_only_to_their_states,
+    retry_while_another_live_job_holds_the_key_names_the_holder,
     depths_list_and_prune,
     a_batch_of_outcomes_is_recorded_as_each_alone,
 );

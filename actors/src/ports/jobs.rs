@@ -343,6 +343,15 @@ pub enum JobStoreError {
         /// Its state.
         state: JobState,
     },
+    /// A retry would make the job live while another live job holds its unique key (the database's unique
+    /// index refused it): a conflict to wait out, not an outage.
+    #[error("job {id}'s unique key is held by another live job ({holder:?})")]
+    KeyTaken {
+        /// The job that was to be retried.
+        id: Uuid,
+        /// The live job holding the key; `None` only if it kept finishing while we looked (rare churn).
+        holder: Option<Uuid>,
+    },
     /// The database is unreachable.
     #[error(transparent)]
     Unavailable(#[from] Unavailable),
@@ -451,7 +460,8 @@ pub trait JobStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`JobStoreError::NotFound`]; [`JobStoreError::WrongState`] for any other state or a record-only job;
-    /// the database is unreachable.
+    /// [`JobStoreError::KeyTaken`] (the job unchanged) while another live job holds its unique key; the
+    /// database is unreachable.
     async fn retry(&self, id: Uuid, now: OffsetDateTime) -> Result<Job, JobStoreError>;
 
     /// Cancels a runner job that has not finished (a running one loses its lease; its worker stops at the

@@ -64,6 +64,13 @@ pub(crate) fn database_code(err: &sqlx::Error) -> Option<String> {
     err.as_database_error().and_then(|db| db.code()).map(|code| code.into_owned())
 }
 
+/// Whether the database refused `err`'s statement because it would break a unique index or primary key
+/// (SQLSTATE `23505`; SQLite's `SQLITE_CONSTRAINT_UNIQUE` / `_PRIMARYKEY`): a conflict for the caller to
+/// report as such, never an outage.
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error().is_some_and(|db| db.is_unique_violation())
+}
+
 /// A stored value this version cannot read (hand-edited file, newer schema, or a schema and code that
 /// disagree); `record` names what it was (`job`, `user`, …).
 pub(crate) fn corrupt(backend: &'static str, record: &'static str, column: &'static str) -> Unavailable {

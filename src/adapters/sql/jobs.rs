@@ -16,7 +16,7 @@ use gantry_actors::ports::jobs::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::errors::unavailable;
+use super::errors::{is_unique_violation, unavailable};
 use super::exec::{Exec, SqlDb, all, backend, execute, optional};
 use super::rows::{Fields, SqlRow};
 use super::values::{Value, args};
@@ -304,7 +304,30 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
              WHERE id = $1 AND run_at IS NOT NULL AND state IN ('discarded', 'cancelled', 'retryable') RETURNING ",
             job_columns!()
         );
-        self.control(id, "retry", sql, now).await
+        // Making the job live again is refused by `jobs_unique_live_idx` while another live job holds its
+        // unique key: that is the operator's conflict (named by its holder), not an outage. The holder is read
+        // after the refusal; if it finished in between, the key is free and the retry is tried again.
+        let mut holder = None;
+        for _ in 0..3 {
+            let mut pool = self.db.pool();
+            match pool.fetch_optional(sql, args![id, now]).await {
+                Ok(Some(row)) => return Ok(job_from_row(&row)?),
+                Ok(None) => return self.not_applied(id).await,
+                Err(e) if is_unique_violation(&e) => {
+                    let failed = |e: sqlx::Error| unavailable(backend::<D>(), "retry", &e);
+                    let key = self.get(id).await?.and_then(|job| job.unique_key);
+                    holder = match key {
+                        Some(key) => holder_of(&mut pool, &key).await.map_err(failed)?,
+                        None => None,
+                    };
+                    if holder.is_some() {
+                        break;
+                    }
+                }
+                Err(e) => return Err(unavailable(backend::<D>(), "retry", &e).into()),
+            }
+        }
+        Err(JobStoreError::KeyTaken { id, holder })
     }
 
     async fn cancel(&self, id: Uuid, now: OffsetDateTime) -> Result<Job, JobStoreError> {
@@ -378,6 +401,11 @@ impl<D: JobsDialect> SqlJobs<D> {
         if let Some(row) = optional(&self.db, op, sql, args![id, now]).await? {
             return Ok(job_from_row(&row)?);
         }
+        self.not_applied(id).await
+    }
+
+    /// Why an operator's guarded statement changed no row: no such job, or a job in another state.
+    async fn not_applied(&self, id: Uuid) -> Result<Job, JobStoreError> {
         match self.get(id).await? {
             Some(job) => Err(JobStoreError::WrongState { id, state: job.state }),
             None => Err(JobStoreError::NotFound(id)),

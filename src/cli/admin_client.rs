@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use types::{
     Accepted, Job, JobDetail, JobList, JobQuery, MergeOption, ProblemDocument, RecentOptions, RenameOption,
-    RequestedBy, RevokeAccepted, RevokeAll, RotateRequest, RotationList, RotationRecord, SetEngine, UserDeleted,
+    RequestedBy, RevokeAccepted, RevokeRequest, RotateRequest, RotationList, RotationRecord, SetEngine, UserDeleted,
     UserFound,
 };
 
@@ -112,7 +112,7 @@ impl AdminClient {
     /// # Errors
     /// 409 `rotation_in_progress`, another refusal, or no answer.
     pub async fn rotate(&self, request: &RotateRequest) -> Result<Accepted, Problem> {
-        let body = encode(request)?;
+        let body = encode_given(request)?;
         Ok(self.typed(Method::POST, "/admin/secrets/rotate", body, Success::Only(StatusCode::ACCEPTED)).await?.value)
     }
 
@@ -121,7 +121,7 @@ impl AdminClient {
     /// # Errors
     /// As [`Self::rotate`].
     pub async fn rollback(&self, request: &RotateRequest) -> Result<Accepted, Problem> {
-        let body = encode(request)?;
+        let body = encode_given(request)?;
         Ok(self.typed(Method::POST, "/admin/secrets/rollback", body, Success::Only(StatusCode::ACCEPTED)).await?.value)
     }
 
@@ -218,8 +218,17 @@ impl AdminClient {
     ///
     /// # Errors
     /// 422 without a reason, another refusal, or no answer.
-    pub async fn revoke_all(&self, request: &RevokeAll<'_>) -> Result<Answer<RevokeAccepted>, Problem> {
+    pub async fn revoke_all(&self, request: &RevokeRequest<'_>) -> Result<Answer<RevokeAccepted>, Problem> {
         self.typed(Method::POST, "/admin/sessions/revoke-all", encode(request)?, Success::Any).await
+    }
+
+    /// `POST /admin/users/{id}/revoke-sessions`: the user's sessions revoked on every instance.
+    ///
+    /// # Errors
+    /// 404 `user_not_found`, 422 without a reason, another refusal, or no answer.
+    pub async fn revoke_user(&self, id: Uuid, request: &RevokeRequest<'_>) -> Result<Answer<RevokeAccepted>, Problem> {
+        let path = format!("/admin/users/{id}/revoke-sessions");
+        self.typed(Method::POST, &path, encode(request)?, Success::Any).await
     }
 
     /// `GET /admin/options?limit=&created_by=&since=`: recently created options, as sent (the CLI prints it).
@@ -335,6 +344,16 @@ impl AdminClient {
 /// A request body as JSON.
 fn encode<B: Serialize>(body: &B) -> Result<String, Problem> {
     serde_json::to_string(body).map_err(|e| Problem::Transport(e.into()))
+}
+
+/// A request body as JSON without its `null` members: what the command was not given is left out, as a
+/// client writing the body by hand would (the server's own `RotateRequest` writes every member).
+fn encode_given<B: Serialize>(body: &B) -> Result<String, Problem> {
+    let mut value = serde_json::to_value(body).map_err(|e| Problem::Transport(e.into()))?;
+    if let Some(members) = value.as_object_mut() {
+        members.retain(|_, member| !member.is_null());
+    }
+    encode(&value)
 }
 
 /// `value` percent-encoded for a query string (everything but RFC 3986's unreserved characters).

@@ -90,8 +90,9 @@ pub enum Command {
         /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
         #[arg(long, env = "GANTRY_ADMIN_URL", global = true)]
         admin_url: Option<String>,
-        /// Who asks, recorded in the audit table (default: `cli`).
-        #[arg(long, global = true, default_value = "cli")]
+        /// Who asks, recorded in the audit table (default: `cli`); `--requested-by` is the same flag, named as
+        /// the admin API's `requested_by`.
+        #[arg(long, global = true, default_value = "cli", visible_alias = "requested-by")]
         by: String,
     },
 }
@@ -223,6 +224,18 @@ pub enum UsersCommand {
         #[arg(long, env = "GANTRY_ADMIN_URL")]
         admin_url: Option<String>,
     },
+    /// Force one user to log in again, on every instance (through a running instance). Prints the job id and
+    /// `not_before`.
+    RevokeSessions {
+        /// The account's id (`gantry users find` prints it).
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        revocation: Revocation,
+        /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
+        #[arg(long, env = "GANTRY_ADMIN_URL")]
+        admin_url: Option<String>,
+    },
     /// Disable an account: it can no longer log in, and its sessions are revoked on every instance (through a
     /// running instance).
     Disable {
@@ -249,16 +262,44 @@ pub enum UsersCommand {
 pub enum SessionsCommand {
     /// Force every user to log in again, on every instance (O(1)). Prints the job id and `not_before`.
     RevokeAll {
-        /// Why (recorded in the revocation notice, the runbook's evidence).
-        #[arg(long)]
-        reason: String,
-        /// Shown to every user it logs out, in their 401 `session_revoked` (`notice.message`).
-        #[arg(long)]
-        user_message: Option<String>,
+        #[command(flatten)]
+        revocation: Revocation,
         /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
         #[arg(long, env = "GANTRY_ADMIN_URL")]
         admin_url: Option<String>,
     },
+}
+
+/// What a revocation (`sessions revoke-all`, `users revoke-sessions`) records: the body of its admin route.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Revocation {
+    /// Why (recorded in the revocation notice, the runbook's evidence).
+    #[arg(long)]
+    pub reason: String,
+    /// Shown to every user it logs out, in their 401 `session_revoked` (`notice.message`).
+    #[arg(long)]
+    pub user_message: Option<String>,
+    /// Who asks, recorded in the notice (`requested_by`).
+    #[arg(long, default_value = "cli")]
+    pub requested_by: String,
+}
+
+/// What a rotation or rollback records beside what it does (`secrets rotate|rollback`): the body of its admin
+/// route but `invalidate_sessions`, which each command documents itself.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RotationEvidence {
+    /// The deployment this belongs to (evidence).
+    #[arg(long)]
+    pub deployment_id: Option<String>,
+    /// The commit deployed (evidence).
+    #[arg(long)]
+    pub commit_sha: Option<String>,
+    /// Who asks, recorded in the evidence (the notice of its invalidation says `rotation:<requested_by>`).
+    #[arg(long, default_value = "cli")]
+    pub requested_by: String,
+    /// With invalidation: shown to every user it logs out, in their 401 `session_revoked` (`notice.message`).
+    #[arg(long)]
+    pub user_message: Option<String>,
 }
 
 /// `gantry secrets …`.
@@ -275,12 +316,8 @@ pub enum SecretsCommand {
     /// now in the secret files, stage, smoke-test, promote, force re-login (JWT_SECRET), record evidence.
     /// Follows the job, printing each step; exit 0 when it succeeded, 1 when it failed (and was rolled back).
     Rotate {
-        /// The deployment this belongs to (evidence).
-        #[arg(long)]
-        deployment_id: Option<String>,
-        /// The commit deployed (evidence).
-        #[arg(long)]
-        commit_sha: Option<String>,
+        #[command(flatten)]
+        evidence: RotationEvidence,
         /// Force every user to log in again (default: when JWT_SECRET changes).
         #[arg(long)]
         invalidate_sessions: Option<bool>,
@@ -290,12 +327,11 @@ pub enum SecretsCommand {
     },
     /// The runbook's rollback: make the previous versions current again on every instance. Follows the job.
     Rollback {
-        /// The deployment this belongs to (evidence).
+        #[command(flatten)]
+        evidence: RotationEvidence,
+        /// Force every user to log in again (default: when JWT_SECRET has a previous version).
         #[arg(long)]
-        deployment_id: Option<String>,
-        /// The commit deployed (evidence).
-        #[arg(long)]
-        commit_sha: Option<String>,
+        invalidate_sessions: Option<bool>,
         /// Admin URL of a running instance (default: `GANTRY_ADMIN_URL`, else http://<admin_addr>).
         #[arg(long, env = "GANTRY_ADMIN_URL")]
         admin_url: Option<String>,
@@ -376,3 +412,6 @@ pub enum JobsCommand {
         admin_url: Option<String>,
     },
 }
+
+#[cfg(test)]
+mod tests;

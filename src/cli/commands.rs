@@ -1,7 +1,7 @@
 //! The subcommands: [`run`] dispatches each (serving is `startup::serve`); each returns the process exit code.
 //!
 //! - `secrets`: `secrets check|rotate|rollback`, `rotations list|show`.
-//! - `accounts`: `users …`, `sessions revoke-all`.
+//! - `accounts`: `users …` (`revoke-sessions` included), `sessions revoke-all`.
 //! - `catalog`: `options …`, `templates check|import`, `seed`.
 //! - `jobs`: `jobs list|show|retry|cancel`.
 //! - `smoke`: `smoke`.
@@ -19,7 +19,9 @@ mod target;
 use std::process::ExitCode;
 
 use crate::cli::admin_client::types::RotateRequest;
-use crate::cli::args::{Command, RotationsCommand, SecretsCommand, SessionsCommand, TemplatesCommand, UsersCommand};
+use crate::cli::args::{
+    Command, RotationEvidence, RotationsCommand, SecretsCommand, SessionsCommand, TemplatesCommand, UsersCommand,
+};
 use crate::config::Settings;
 
 /// Runs one subcommand (`serve` included) to completion on `runtime` and returns the process exit code.
@@ -27,25 +29,12 @@ use crate::config::Settings;
 pub fn run(command: Command, settings: Settings, runtime: &tokio::runtime::Runtime) -> ExitCode {
     match command {
         Command::Secrets { action: SecretsCommand::Check { json } } => secrets::secrets_check(&settings, json),
-        Command::Secrets {
-            action: SecretsCommand::Rotate { deployment_id, commit_sha, invalidate_sessions, admin_url },
-        } => {
-            let request = RotateRequest {
-                deployment_id,
-                commit_sha,
-                invalidate_sessions,
-                requested_by: Some("cli".into()),
-                user_message: None,
-            };
+        Command::Secrets { action: SecretsCommand::Rotate { evidence, invalidate_sessions, admin_url } } => {
+            let request = rotate_request(evidence, invalidate_sessions);
             exit_with(runtime.block_on(secrets::secrets_rotate(&settings, request, false, admin_url.as_deref())))
         }
-        Command::Secrets { action: SecretsCommand::Rollback { deployment_id, commit_sha, admin_url } } => {
-            let request = RotateRequest {
-                deployment_id,
-                commit_sha,
-                requested_by: Some("cli".into()),
-                ..RotateRequest::default()
-            };
+        Command::Secrets { action: SecretsCommand::Rollback { evidence, invalidate_sessions, admin_url } } => {
+            let request = rotate_request(evidence, invalidate_sessions);
             exit_with(runtime.block_on(secrets::secrets_rotate(&settings, request, true, admin_url.as_deref())))
         }
         Command::Rotations { action: RotationsCommand::List { json, admin_url } } => {
@@ -81,19 +70,17 @@ pub fn run(command: Command, settings: Settings, runtime: &tokio::runtime::Runti
         Command::Users { action: UsersCommand::Delete { id, admin_url } } => exit_with(
             runtime.block_on(accounts::users_act(&settings, &id, accounts::UserAction::Delete, admin_url.as_deref())),
         ),
+        Command::Users { action: UsersCommand::RevokeSessions { id, revocation, admin_url } } => {
+            exit_with(runtime.block_on(accounts::revoke(&settings, Some(&id), &revocation, admin_url.as_deref())))
+        }
         Command::Users { action: UsersCommand::Disable { id, admin_url } } => exit_with(
             runtime.block_on(accounts::users_act(&settings, &id, accounts::UserAction::Disable, admin_url.as_deref())),
         ),
         Command::Users { action: UsersCommand::Enable { id, admin_url } } => exit_with(
             runtime.block_on(accounts::users_act(&settings, &id, accounts::UserAction::Enable, admin_url.as_deref())),
         ),
-        Command::Sessions { action: SessionsCommand::RevokeAll { reason, user_message, admin_url } } => {
-            exit_with(runtime.block_on(accounts::sessions_revoke_all(
-                &settings,
-                &reason,
-                user_message.as_deref(),
-                admin_url.as_deref(),
-            )))
+        Command::Sessions { action: SessionsCommand::RevokeAll { revocation, admin_url } } => {
+            exit_with(runtime.block_on(accounts::revoke(&settings, None, &revocation, admin_url.as_deref())))
         }
         Command::Templates { action: TemplatesCommand::Check { file } } => exit_with(catalog::templates_check(&file)),
         Command::Templates { action: TemplatesCommand::Import { file, replace, admin_url } } => {
@@ -103,6 +90,12 @@ pub fn run(command: Command, settings: Settings, runtime: &tokio::runtime::Runti
             exit_with(runtime.block_on(catalog::options(&settings, action, &by, admin_url.as_deref())))
         }
     }
+}
+
+/// The body of `POST /admin/secrets/rotate|rollback` from the command's flags (an absent flag is left out).
+fn rotate_request(evidence: RotationEvidence, invalidate_sessions: Option<bool>) -> RotateRequest {
+    let RotationEvidence { deployment_id, commit_sha, requested_by, user_message } = evidence;
+    RotateRequest { deployment_id, commit_sha, invalidate_sessions, requested_by: Some(requested_by), user_message }
 }
 
 /// The exit code for a subcommand's outcome (the error chain printed on stderr).

@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::helpers::{ADMIN_TOKEN, JWT, UPLOAD, output_of};
+use crate::helpers::{ADMIN_TOKEN, JWT, UPLOAD, json_of, output_of, refresh_of};
 
 /// The binary as [`crate::helpers::gantry_cli`] runs it, logging JSON (the tests read events from it).
 fn gantry(dir: &std::path::Path) -> Command {
@@ -162,27 +162,51 @@ async fn migrate_and_users_add_create_a_working_account() {
     app.login("ops@example.com").await;
 }
 
+/// Runs `gantry ARGS --admin-url <app's admin listener>` with the admin token; asserts it exits 0 and returns
+/// what it printed, as JSON.
+async fn admin_command(app: &crate::helpers::TestApp, args: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut command = gantry(dir.path());
+    command.args(args).args(["--admin-url", &app.admin]).env("GANTRY_ADMIN_TOKEN", ADMIN_TOKEN);
+    let out = tokio::task::spawn_blocking(move || command.output().expect("runs")).await.expect("join");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
 /// `gantry sessions revoke-all` asks a running instance's admin listener and prints the job.
 #[tokio::test]
 async fn sessions_revoke_all_cli_calls_the_running_instance() {
     let app = crate::helpers::spawn_app().await;
     app.register("cli-revoke@example.com").await;
     let pair = app.login("cli-revoke@example.com").await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let admin = app.admin.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        gantry(dir.path())
-            .args(["sessions", "revoke-all", "--reason", "cli test", "--admin-url", &admin])
-            .env("GANTRY_ADMIN_TOKEN", ADMIN_TOKEN)
-            .output()
-            .expect("runs")
-    })
-    .await
-    .expect("join");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let body: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let body = admin_command(&app, &["sessions", "revoke-all", "--reason", "cli test"]).await;
     assert!(body["job_id"].is_string());
     crate::helpers::assert_problem(app.me(crate::helpers::access(&pair)).await, 401, "session_revoked").await;
+}
+
+/// `gantry users revoke-sessions` revokes one user's sessions through a running instance, with the notice's
+/// message and who asked as given (issue 25.7); another user keeps theirs.
+#[tokio::test]
+async fn users_revoke_sessions_cli_sends_the_notice() {
+    let app = crate::helpers::spawn_app().await;
+    let id = app.register("cli-one@example.com").await;
+    app.register("cli-other@example.com").await;
+    let (pair, other) = (app.login("cli-one@example.com").await, app.login("cli-other@example.com").await);
+    let message = "Your account was signed out by support.";
+    let args = ["users", "revoke-sessions", "--id", &id, "--reason", "ticket 77"];
+    let body =
+        admin_command(&app, &[&args[..], &["--user-message", message, "--requested-by", "ops-bob"]].concat()).await;
+    let problem = crate::helpers::assert_problem(app.refresh(refresh_of(&pair)).await, 401, "session_revoked").await;
+    assert_eq!(problem["notice"]["message"], message, "{problem}");
+    assert_eq!(problem["notice"]["id"], body["job_id"], "{problem}");
+    let notices = json_of(app.admin_get("/admin/sessions/revocations").send().await.expect("request"), 200).await;
+    let notice = &notices["revocations"][0];
+    assert_eq!(
+        (notice["scope"].as_str(), notice["requested_by"].as_str()),
+        (Some("user"), Some("ops-bob")),
+        "{notice}"
+    );
+    assert_eq!(app.me(crate::helpers::access(&other)).await.status(), 200, "another user keeps their session");
 }
 
 /// `gantry smoke` passes every runbook step against a running instance (ephemeral account, `--json`

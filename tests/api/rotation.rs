@@ -280,27 +280,65 @@ async fn reload_conflicts_and_rollback() {
     assert_eq!((record["kind"].as_str(), record["outcome"].as_str()), (Some("rollback"), Some("succeeded")));
 }
 
+/// Runs `gantry ARGS` against `app`'s admin listener (the admin token in its environment, nothing else); its
+/// exit code and its output (stdout, then stderr).
+fn cli_against(app: &TestApp, args: Vec<&'static str>) -> tokio::task::JoinHandle<(i32, String)> {
+    let admin = app.admin.clone();
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gantry"))
+            .env_clear()
+            .env("GANTRY_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("GANTRY_ADMIN_URL", admin)
+            .args(args)
+            .output()
+            .expect("gantry runs");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code().unwrap_or(-1), text)
+    })
+}
+
+/// `gantry secrets rotate --user-message M --requested-by B` says what the API body says (issue 25.7): the
+/// evidence names B, the invalidation's notice carries M and `rotation:B`, and a user it logged out reads M.
+#[tokio::test]
+async fn the_cli_rotation_carries_the_user_message_and_who_asked() {
+    let files = Files::new();
+    let app = spawn(&files, "").await;
+    app.register("cli-notice@example.com").await;
+    let before = app.login("cli-notice@example.com").await;
+    std::fs::write(&files.jwt, NEW_JWT).expect("new secret");
+    let message = "We replaced a signing key; please log in again.";
+    let (code, text) = cli_against(
+        &app,
+        vec!["secrets", "rotate", "--user-message", message, "--requested-by", "ops-alice", "--deployment-id", "d-9"],
+    )
+    .await
+    .expect("join");
+    assert_eq!(code, 0, "{text}");
+    let id = text.split_whitespace().nth(1).expect("job id");
+    let record = json_of(app.admin_get(&format!("/admin/rotations/{id}")).send().await.unwrap(), 200).await;
+    assert_eq!(record["requested_by"], "ops-alice", "{record}");
+    let notice_id = record["detail"]["notice"]["id"].as_str().expect("a notice: JWT_SECRET changed").to_owned();
+    let notices = json_of(app.admin_get("/admin/sessions/revocations").send().await.unwrap(), 200).await;
+    let notice = notices["revocations"]
+        .as_array()
+        .expect("revocations")
+        .iter()
+        .find(|notice| notice["id"] == notice_id.as_str())
+        .unwrap_or_else(|| panic!("notice {notice_id} listed: {notices}"));
+    assert_eq!(notice["user_message"], message, "{notice}");
+    assert_eq!(notice["requested_by"], "rotation:ops-alice", "{notice}");
+    let refused = app.refresh(crate::helpers::refresh_of(&before)).await;
+    let problem = assert_problem(refused, 401, "session_revoked").await;
+    assert_eq!(problem["notice"]["message"], message, "{problem}");
+}
+
 /// `gantry secrets rotate` starts the job on a running instance, prints each step as it finishes and exits 0;
 /// `gantry rotations show ID` prints the evidence; a failing rotation exits 1 naming the step.
 #[tokio::test]
 async fn the_cli_follows_a_rotation_and_shows_the_evidence() {
     let files = Files::new();
     let app = spawn(&files, "").await;
-    let admin = app.admin.clone();
-    let cli = move |args: Vec<&'static str>| {
-        let admin = admin.clone();
-        tokio::task::spawn_blocking(move || {
-            let out = std::process::Command::new(env!("CARGO_BIN_EXE_gantry"))
-                .env_clear()
-                .env("GANTRY_ADMIN_TOKEN", ADMIN_TOKEN)
-                .env("GANTRY_ADMIN_URL", admin)
-                .args(args)
-                .output()
-                .expect("gantry runs");
-            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-            (out.status.code().unwrap_or(-1), text)
-        })
-    };
+    let cli = |args: Vec<&'static str>| cli_against(&app, args);
     std::fs::write(&files.jwt, NEW_JWT).expect("new secret");
     let (code, text) =
         cli(vec!["secrets", "rotate", "--deployment-id", "deploy-7", "--commit-sha", "cafe123"]).await.unwrap();

@@ -97,3 +97,18 @@ fn query_values_are_percent_encoded() {
     assert_eq!(percent_encode("2026-12-06T22:28:17+01:00"), "2026-12-06T22%3A28%3A17%2B01%3A00");
     assert_eq!(percent_encode("a b_~"), "a%20b_~");
 }
+
+/// A rotation's body carries the flags given and leaves out those not given (not `null`).
+#[tokio::test]
+async fn a_rotation_body_leaves_out_what_was_not_given() {
+    let (client, served) = answering("202 Accepted", r#"{"job_id":"0190a0b0-0000-7000-8000-0000000000aa"}"#).await;
+    let request = RotateRequest {
+        requested_by: Some("jane".into()),
+        user_message: Some("Please log in again.".into()),
+        ..RotateRequest::default()
+    };
+    client.rotate(&request).await.expect("202");
+    let sent = served.await.expect("served");
+    let body = sent.split_once("\r\n\r\n").expect("a body").1;
+    assert_eq!(body, r#"{"requested_by":"jane","user_message":"Please log in again."}"#, "{sent}");
+}

@@ -115,18 +115,20 @@ pub struct UserDeleted {
     pub revocation_job_id: Uuid,
 }
 
-/// `POST /admin/sessions/revoke-all` body.
+/// `POST /admin/sessions/revoke-all` and `POST /admin/users/{id}/revoke-sessions` body (openapi's
+/// `RevokeRequest`).
 #[derive(Debug, Clone, Serialize)]
-pub struct RevokeAll<'a> {
+pub struct RevokeRequest<'a> {
     /// Why (recorded in the notice).
     pub reason: &'a str,
     /// Who asks.
     pub requested_by: &'a str,
-    /// Shown to every user it logs out.
+    /// Shown to every user it logs out; left out when not given (the instance reads absent as `null`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_message: Option<&'a str>,
 }
 
-/// `POST /admin/sessions/revoke-all` → 202.
+/// `POST /admin/sessions/revoke-all|/admin/users/{id}/revoke-sessions` → 202.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct RevokeAccepted {
     /// The revocation (a job id).

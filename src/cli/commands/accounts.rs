@@ -1,9 +1,10 @@
-//! `gantry users add|find|delete|disable|enable` and `gantry sessions revoke-all`.
+//! `gantry users add|find|delete|disable|enable|revoke-sessions` and `gantry sessions revoke-all`.
 
 use hyper::StatusCode;
 
-use super::target::admin_client;
-use crate::cli::admin_client::types::RevokeAll;
+use super::target::{admin_client, id_arg};
+use crate::cli::admin_client::types::RevokeRequest;
+use crate::cli::args::Revocation;
 use crate::config::Settings;
 use crate::config::secrets;
 
@@ -115,18 +116,35 @@ pub(super) async fn users_act(
     }
 }
 
-/// `gantry sessions revoke-all --reason R`: asks a running instance's admin listener.
+/// `gantry sessions revoke-all --reason R …` (`user: None`) and `gantry users revoke-sessions --id ID --reason R
+/// …`: asks a running instance's admin listener; prints the 202 body.
 ///
 /// # Errors
-/// The instance cannot be reached or refuses the request.
-pub(super) async fn sessions_revoke_all(
+/// A malformed or unknown user id, or the instance cannot be reached or refuses the request.
+pub(super) async fn revoke(
     settings: &Settings,
-    reason: &str,
-    user_message: Option<&str>,
+    user: Option<&str>,
+    revocation: &Revocation,
     admin_url: Option<&str>,
 ) -> anyhow::Result<()> {
     let client = admin_client(settings, admin_url)?;
-    let accepted = client.revoke_all(&RevokeAll { reason, requested_by: "cli", user_message }).await?;
+    let request = RevokeRequest {
+        reason: &revocation.reason,
+        requested_by: &revocation.requested_by,
+        user_message: revocation.user_message.as_deref(),
+    };
+    let accepted = match user {
+        None => client.revoke_all(&request).await?,
+        Some(id) => {
+            let id = id_arg("id", id)?;
+            match client.revoke_user(id, &request).await {
+                Err(problem) if problem.status() == Some(StatusCode::NOT_FOUND) => {
+                    anyhow::bail!("no account with the id {id}")
+                }
+                answer => answer?,
+            }
+        }
+    };
     println!("{}", accepted.body);
     Ok(())
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{IssuedPair, LogoutScope, NAME, RegistryDeps, RevokeTarget, SessionError, SessionRegistry};
 use super::{SessionRegistryMsg, SessionSummary};
-use crate::handle::{ActorSlot, CallError};
+use crate::handle::ActorSlot;
 use crate::ports::accounts::RevocationNotice;
 use crate::sessions::authenticator::{AuthError, Authenticator};
 use crate::sessions::tokens::{AccessClaims, RefreshToken, TokenSettings};
@@ -134,7 +134,7 @@ impl SessionRegistryHandle {
     /// # Errors
     /// The actor is not running or overloaded.
     #[cfg(any(test, feature = "chaos"))]
-    pub fn inject_panic(&self) -> Result<(), CallError> {
+    pub fn inject_panic(&self) -> Result<(), crate::handle::CallError> {
         self.slot.cast(SessionRegistryMsg::InjectPanic)
     }
 

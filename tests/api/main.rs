@@ -27,6 +27,7 @@ mod openapi;
 mod options;
 mod overload;
 mod photos;
+mod revocation_notice;
 mod rotation;
 mod route_access;
 mod shutdown;

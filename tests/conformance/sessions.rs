@@ -1,9 +1,10 @@
 //! The `SessionStore` contract (SQLite, Postgres and Redis). Times are the wall clock: Redis expires keys
 //! on its own clock, which is this machine's.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use gantry_actors::ports::sessions::{Rotation, SessionRecord, SessionStore};
+use gantry_actors::ports::sessions::{EndedBy, Rotation, SessionRecord, SessionStore};
 use uuid::Uuid;
 
 use crate::fixtures::{now_ms, session};
@@ -163,22 +164,47 @@ pub async fn prune_expired_removes_ended_sessions_only(store: Arc<dyn SessionSto
     assert_eq!(store.count_active(now).await.expect("count"), 1);
 }
 
-/// A revocation's evidence counts the sessions created before it: a login since is not among them where the
-/// store indexes creation times (SQL); Redis, which does not, counts every active session (its documented
-/// upper bound).
-pub async fn count_created_before_leaves_out_later_logins(store: Arc<dyn SessionStore>) {
+/// A revoke-all's evidence counts only the sessions it ended: not those an earlier global or per-user epoch
+/// had ended, nor one logged out or expired before it, nor a login since — the same on every backend.
+pub async fn count_ended_by_counts_only_what_the_revocation_ended(store: Arc<dyn SessionStore>) {
     let now = now_ms();
-    let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
-    let earlier = SessionRecord { created_at_ms: now - 60_000, ..session(alice, now) };
-    let later = SessionRecord { created_at_ms: now + 1, ..session(bob, now) };
-    store.insert(&earlier).await.expect("insert");
-    store.insert(&later).await.expect("insert");
+    let (earlier_global, at) = (now - 100_000, now - 1_000);
+    let (alice, bob, carol) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let carol_epoch = now - 50_000;
+    let created = |user, ms| SessionRecord { created_at_ms: ms, ..session(user, now) };
+    let ended_by_earlier_global = created(alice, earlier_global - 1);
+    let live = created(alice, earlier_global);
+    let ended_by_carols_epoch = created(carol, carol_epoch - 1);
+    let carols_after_her_epoch = created(carol, carol_epoch);
+    let logged_out_before = created(bob, at - 20_000);
+    let revoked_after = created(bob, at - 20_000);
+    let expired_before = SessionRecord { refresh_expires_at_ms: at - 1, ..created(bob, at - 30_000) };
+    let logged_in_since = created(bob, at);
+    for s in [
+        &ended_by_earlier_global,
+        &live,
+        &ended_by_carols_epoch,
+        &carols_after_her_epoch,
+        &logged_out_before,
+        &revoked_after,
+        &expired_before,
+        &logged_in_since,
+    ] {
+        store.insert(s).await.expect("insert");
+    }
+    store.revoke(&[logged_out_before.id], at - 10_000).await.expect("revoke");
+    store.revoke(&[revoked_after.id], at + 1).await.expect("revoke");
 
-    let counted = store.count_active_created_before(now, now).await.expect("count");
+    let ended = EndedBy {
+        not_before_ms: at,
+        earlier_global_ms: earlier_global,
+        earlier_user_ms: HashMap::from([(carol, carol_epoch)]),
+    };
+    let counted = store.count_ended_by(&ended).await.expect("count");
 
-    let expected = if store.backend() == "redis" { 2 } else { 1 };
-    assert_eq!(counted, expected, "{}", store.backend());
-    assert_eq!(store.count_active(now).await.expect("count"), 2);
+    assert_eq!(counted, 3, "{}: live, carol's after her epoch, revoked after the revocation", store.backend());
+    let again = EndedBy { not_before_ms: now, earlier_global_ms: at, earlier_user_ms: HashMap::new() };
+    assert_eq!(store.count_ended_by(&again).await.expect("count"), 1, "{}: the login since", store.backend());
 }
 
 sql_cases!(
@@ -187,7 +213,7 @@ sql_cases!(
     concurrent_replace_if_with_same_generation_has_exactly_one_winner,
     list_revoke_revoked_since_and_count_active_agree,
     prune_expired_removes_ended_sessions_only,
-    count_created_before_leaves_out_later_logins,
+    count_ended_by_counts_only_what_the_revocation_ended,
 );
 
 mod redis {
@@ -217,7 +243,7 @@ mod redis {
     }
 
     #[tokio::test]
-    async fn count_created_before_leaves_out_later_logins() {
-        crate::on_redis_sessions(super::count_created_before_leaves_out_later_logins).await;
+    async fn count_ended_by_counts_only_what_the_revocation_ended() {
+        crate::on_redis_sessions(super::count_ended_by_counts_only_what_the_revocation_ended).await;
     }
 }

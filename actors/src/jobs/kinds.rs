@@ -10,9 +10,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::runner::{Backoff, JobFailure, JobHandler, KindSpec};
-use crate::ports::accounts::{AccountStore, RevocationNotice};
+use crate::ports::accounts::{AccountStore, RevocationNotice, RevocationScope};
 use crate::ports::jobs::{Job, JobStore, NewJob};
-use crate::ports::sessions::SessionStore;
+use crate::ports::sessions::{EndedBy, SessionStore};
 
 /// The queue of housekeeping kinds (sweeps and pruning), so they never wait behind user work.
 pub const MAINTENANCE_QUEUE: &str = "maintenance";
@@ -161,12 +161,50 @@ impl JobHandler for PruneSessions {
     }
 }
 
-/// `sessions.revoke_all` / `sessions.revoke_user`: counts the sessions the revocation affected (the user's,
-/// or all) into its notice: those created before the revocation and not expired when counted (on Redis, which
-/// does not index creation times, every active one: logins since the revocation are counted too).
+/// `sessions.revoke_all` / `sessions.revoke_user`: counts the sessions the revocation ended (the user's, or
+/// all) into its notice — see [`EndedBy::ended`]: a session an earlier revocation (global or the user's),
+/// a logout or its expiry had already ended is not counted again, nor a login since.
 struct RevocationEvidence {
     sessions: Arc<dyn SessionStore>,
     accounts: Arc<dyn AccountStore>,
+}
+
+/// How many notices are read for the epochs in force before a revocation (the newest first; the notice of
+/// the revocation itself is among them).
+const EARLIER_NOTICES: u32 = 100;
+
+impl RevocationEvidence {
+    /// The revocation at `not_before_ms` (of `user`, or of all) as the sessions it ended: the epochs in force
+    /// before it are the newest older ones among the recorded notices (every global epoch and every operator's
+    /// per-user revocation has one) and the per-user epochs stored now that are older than it (a user's
+    /// `logout all` records no notice; one raised again since has hidden its earlier value).
+    async fn ended_by(&self, not_before_ms: i64, user: Option<uuid::Uuid>) -> Result<EndedBy, JobFailure> {
+        let retry =
+            |e: crate::ports::accounts::AccountStoreError| JobFailure::Retry(format!("epochs unavailable: {e}"));
+        let notices = self.accounts.revocations(EARLIER_NOTICES).await.map_err(retry)?;
+        let epochs = self.accounts.epochs().await.map_err(retry)?;
+        let older = |n: &&RevocationNotice| n.not_before_ms < not_before_ms;
+        let mut earlier_global_ms = notices
+            .iter()
+            .filter(older)
+            .filter(|n| n.scope == RevocationScope::All)
+            .map(|n| n.not_before_ms)
+            .max()
+            .unwrap_or(0);
+        if epochs.global_ms < not_before_ms {
+            earlier_global_ms = earlier_global_ms.max(epochs.global_ms);
+        }
+        let mut earlier_user_ms: HashMap<uuid::Uuid, i64> =
+            epochs.users.into_iter().filter(|(_, epoch)| *epoch < not_before_ms).collect();
+        for notice in notices.iter().filter(older).filter(|n| n.scope == RevocationScope::User) {
+            if let Some(id) = notice.user_id {
+                let epoch = earlier_user_ms.entry(id).or_insert(0);
+                *epoch = (*epoch).max(notice.not_before_ms);
+            }
+        }
+        earlier_user_ms.retain(|id, epoch| *epoch > earlier_global_ms && user.is_none_or(|u| u == *id));
+        Ok(EndedBy { not_before_ms, earlier_global_ms, earlier_user_ms })
+    }
 }
 
 #[async_trait]
@@ -178,15 +216,17 @@ impl JobHandler for RevocationEvidence {
             .ok_or_else(|| JobFailure::Discard("the job names no revocation notice".to_owned()))?;
         let user = job.args["user_id"].as_str().and_then(|id| uuid::Uuid::parse_str(id).ok());
         let now_ms = i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
-        // The sessions the revocation ended: created before it (a login since is not among them).
         let before_ms = job.args["not_before_ms"].as_i64().unwrap_or(now_ms);
+        let ended = self.ended_by(before_ms, user).await?;
         let count = match user {
+            // A user's sessions revoked or expired since the revocation are not listed: a per-user count is
+            // a lower bound by what happened in the moment before the count.
             Some(user) => self
                 .sessions
                 .list_for_user(user, now_ms)
                 .await
-                .map(|v| v.iter().filter(|s| s.created_at_ms < before_ms).count() as u64),
-            None => self.sessions.count_active_created_before(now_ms, before_ms).await,
+                .map(|v| v.iter().filter(|s| ended.ended(s)).count() as u64),
+            None => self.sessions.count_ended_by(&ended).await,
         }
         .map_err(|e| JobFailure::Retry(format!("count unavailable: {e}")))?;
         self.accounts.set_revocation_count(notice, count).await.map_err(|e| JobFailure::Retry(e.to_string()))?;

@@ -4,6 +4,8 @@
 //! Tokens are never stored: only SHA-256 hashes, and — for the retry grace — the successor refresh token
 //! sealed with a key derived from the token it replaced, which the store does not hold.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -136,6 +138,39 @@ pub struct StoreMarker {
     pub created_now: bool,
 }
 
+/// A mass revocation seen from the sessions it ended (a revoke-all's evidence): the sessions it ended are
+/// those created before it, that no earlier epoch had ended already, that nobody had revoked (logout, a
+/// per-session revocation) before it and that had not expired by then.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EndedBy {
+    /// The revocation's epoch (ms): it ended the sessions created before it.
+    pub not_before_ms: i64,
+    /// The global epoch in force before it (ms, 0 = none): sessions created before it were already ended.
+    pub earlier_global_ms: i64,
+    /// Per-user epochs older than `not_before_ms` (ms): a user's sessions created before theirs were already
+    /// ended.
+    pub earlier_user_ms: HashMap<Uuid, i64>,
+}
+
+impl EndedBy {
+    /// The epoch that had already ended `user`'s older sessions before this revocation (ms).
+    #[must_use]
+    pub fn earlier_epoch_for(&self, user: Uuid) -> i64 {
+        self.earlier_global_ms.max(self.earlier_user_ms.get(&user).copied().unwrap_or(0))
+    }
+
+    /// Whether this revocation ended `session`: created before it, not before an earlier epoch, not revoked
+    /// before it, and neither its refresh token nor its lifetime run out by then.
+    #[must_use]
+    pub fn ended(&self, session: &SessionRecord) -> bool {
+        let at = self.not_before_ms;
+        session.created_at_ms < at
+            && session.created_at_ms >= self.earlier_epoch_for(session.user_id)
+            && session.revoked_at_ms.is_none_or(|revoked| revoked >= at)
+            && session.refresh_expires_at_ms.min(session.absolute_expires_at_ms) > at
+    }
+}
+
 /// The session store capability.
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
@@ -176,23 +211,17 @@ pub trait SessionStore: Send + Sync + 'static {
     /// The store is unreachable.
     async fn revoked_since(&self, since_ms: i64) -> Result<Vec<Uuid>, Unavailable>;
 
-    /// Sessions neither revoked nor expired at `now_ms` (for notices and the active-sessions gauge).
+    /// Sessions neither revoked nor expired at `now_ms` (the active-sessions gauge).
     ///
     /// # Errors
     /// The store is unreachable.
     async fn count_active(&self, now_ms: i64) -> Result<u64, Unavailable>;
 
-    /// Sessions neither revoked nor expired at `now_ms` that were created before `created_before_ms` (a
-    /// revocation's evidence: the sessions it ended, not the ones logged in since). A store that does not index
-    /// creation times answers [`SessionStore::count_active`] — an upper bound that includes the sessions
-    /// created between the revocation and the count.
+    /// How many sessions the mass revocation `ended` actually ended (its evidence): see [`EndedBy::ended`].
     ///
     /// # Errors
     /// The store is unreachable.
-    async fn count_active_created_before(&self, now_ms: i64, created_before_ms: i64) -> Result<u64, Unavailable> {
-        let _ = created_before_ms;
-        self.count_active(now_ms).await
-    }
+    async fn count_ended_by(&self, ended: &EndedBy) -> Result<u64, Unavailable>;
 
     /// The store's continuity marker, written (atomically, once across instances) when missing. A durable
     /// store that cannot lose data on its own returns a constant marker.

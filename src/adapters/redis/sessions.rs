@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use deadpool_redis::Pool;
 use deadpool_redis::redis;
 use gantry_actors::ports::Unavailable;
-use gantry_actors::ports::sessions::{SessionRecord, SessionStore, StoreMarker};
+use gantry_actors::ports::sessions::{EndedBy, SessionRecord, SessionStore, StoreMarker};
 use uuid::Uuid;
 
 use super::cache::RedisCache;
@@ -52,6 +52,9 @@ return {value, 1}
 /// Sessions marked per script run in `revoke`: a script blocks the server while it runs, so a mass
 /// revocation goes out in slices.
 const REVOKE_BATCH: usize = 256;
+
+/// Session records read per `MGET` when a revocation's evidence is counted.
+const COUNT_BATCH: usize = 500;
 
 /// Stores a new session (`SET NX`, so an existing id is refused), indexes it under its user (extending the
 /// index's expiry to cover it) and in the active or revoked set.
@@ -334,6 +337,37 @@ impl SessionStore for RedisSessionStore {
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(COUNT_ACTIVE_SCRIPT).arg(1).arg(self.active_key()).arg(now_ms);
         self.query("count_active", &cmd).await
+    }
+
+    async fn count_ended_by(&self, ended: &EndedBy) -> Result<u64, Unavailable> {
+        // Nothing indexes creation times: the candidates are the sessions still live at the revocation
+        // (active ones ending after it, and ones revoked at or after it), whose records are read in slices.
+        // An active entry that ended between the revocation and the count may already have been dropped by
+        // `count_active` (the gauge): such a session is missed.
+        let at = ended.not_before_ms;
+        let active: Vec<String> = self
+            .query(
+                "count_ended_by",
+                redis::cmd("ZRANGEBYSCORE").arg(self.active_key()).arg(format!("({at}")).arg("+inf"),
+            )
+            .await?;
+        let revoked: Vec<String> = self
+            .query("count_ended_by", redis::cmd("ZRANGEBYSCORE").arg(self.revoked_key()).arg(at).arg("+inf"))
+            .await?;
+        let mut count = 0u64;
+        // An id is in one set or the other; a set of both guards against counting one twice all the same.
+        let ids: Vec<&String> =
+            active.iter().chain(&revoked).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        for slice in ids.chunks(COUNT_BATCH) {
+            let keys: Vec<String> = slice.iter().map(|id| format!("{}session:{id}", self.prefix)).collect();
+            let records: Vec<Option<String>> = self.query("count_ended_by", redis::cmd("MGET").arg(&keys)).await?;
+            for json in records.into_iter().flatten() {
+                if ended.ended(&decode_session("count_ended_by", &json)?) {
+                    count += 1;
+                }
+            }
+        }
+        Ok(count)
     }
 
     async fn ensure_marker(&self) -> Result<StoreMarker, Unavailable> {

@@ -7,7 +7,7 @@
 
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
-use gantry_actors::ports::sessions::{RefreshMacKey, Rotation, SessionRecord, SessionStore, StoreMarker};
+use gantry_actors::ports::sessions::{EndedBy, RefreshMacKey, Rotation, SessionRecord, SessionStore, StoreMarker};
 use uuid::Uuid;
 
 use super::exec::{SqlDb, all, backend, execute, one, optional};
@@ -149,13 +149,39 @@ impl<D: SessionsDialect> SessionStore for SqlSessions<D> {
         Fields::new(&row, "session count").count("n").map_err(counted::<D>("read"))
     }
 
-    async fn count_active_created_before(&self, now_ms: i64, created_before_ms: i64) -> Result<u64, Unavailable> {
-        let sql = "SELECT count(*) AS n FROM sessions WHERE revoked_at_ms IS NULL \
-                   AND refresh_expires_at_ms > $1 AND absolute_expires_at_ms > $1 AND created_at_ms < $2";
-        let row = one(&self.db, "count_active", sql, args![now_ms, created_before_ms])
+    async fn count_ended_by(&self, ended: &EndedBy) -> Result<u64, Unavailable> {
+        // Sessions created between the earlier global epoch and this one, not revoked before this one and live
+        // at it; then those among them that an earlier per-user epoch had ended are taken off (only sessions
+        // created before the newest such epoch are read).
+        macro_rules! window {
+            () => {
+                " FROM sessions WHERE created_at_ms >= $1 AND created_at_ms < $2 \
+                  AND (revoked_at_ms IS NULL OR revoked_at_ms >= $2) \
+                  AND refresh_expires_at_ms > $2 AND absolute_expires_at_ms > $2"
+            };
+        }
+        let (from, to) = (ended.earlier_global_ms, ended.not_before_ms);
+        let count = concat!("SELECT count(*) AS n", window!());
+        let row =
+            one(&self.db, "count_ended_by", count, args![from, to]).await.map_err(counted::<D>("count_ended_by"))?;
+        let total = Fields::new(&row, "session count").count("n").map_err(counted::<D>("read"))?;
+        let Some(newest_user_epoch) = ended.earlier_user_ms.values().copied().max().filter(|&e| e > from) else {
+            return Ok(total);
+        };
+        let earlier = concat!("SELECT user_id, created_at_ms", window!(), " AND created_at_ms < $3");
+        let rows = all(&self.db, "count_ended_by", earlier, args![from, to, newest_user_epoch])
             .await
-            .map_err(counted::<D>("count_active"))?;
-        Fields::new(&row, "session count").count("n").map_err(counted::<D>("read"))
+            .map_err(counted::<D>("count_ended_by"))?;
+        let mut already = 0u64;
+        for row in &rows {
+            let f = Fields::new(row, "session");
+            let user = f.uuid("user_id").map_err(counted::<D>("read"))?;
+            let created = f.int("created_at_ms").map_err(counted::<D>("read"))?;
+            if created < ended.earlier_epoch_for(user) {
+                already += 1;
+            }
+        }
+        Ok(total.saturating_sub(already))
     }
 
     async fn prune_expired(&self, now_ms: i64) -> Result<u64, Unavailable> {

@@ -362,6 +362,37 @@ async fn submit_returns_clean_values_or_every_problem() {
     }
 }
 
+/// Text values are trimmed like option names are normalised: submit answers `"  Sisu timber truck  "` as
+/// `"Sisu timber truck"`, `maxLength` counts the trimmed text, and a required text of only spaces is `required`.
+#[tokio::test]
+async fn text_values_are_trimmed() {
+    let app = spawn_app().await;
+    let trucks = id_of(&app, "category", None, "Trucks").await;
+    let tipper = id_of(&app, "subcategory", Some(&trucks), "Tipper trucks").await;
+    let volvo = id_of(&app, "brand", None, "Volvo").await;
+    let fh = id_of(&app, "model", Some(&volvo), "FH").await;
+    let germany = id_of(&app, "country", None, "Germany").await;
+    let padded = json!({"subcategory_id": tipper, "values": {
+        "brand": volvo, "model": fh, "year": 2019, "condition": "used", "country": germany,
+        "fuel_type": "electric", "mileage_km": 120000, "adr": false, "tipping_direction": "rear",
+        "body_volume_m3": 12.5, "price_eur": 45000, "description": "  Sisu timber truck  "
+    }});
+    let result = json_of(submit(&app, &trucks, &padded).send().await.unwrap(), 200).await;
+    assert_eq!(result["values"]["description"], "Sisu timber truck", "{result}");
+
+    let vans = id_of(&app, "category", None, "Vans").await;
+    let fields = json!([
+        {"name": "unit", "type": "text", "label": "Unit", "required": true},
+        {"name": "serial", "type": "text", "label": "Serial", "validation": {"maxLength": 17}}
+    ]);
+    json_of(import_vans(&app, fields).await, 200).await;
+    let body = json!({"values": {"unit": "   ", "serial": "  Sisu timber truck  "}});
+    let result = json_of(evaluate(&app, &vans, &body).send().await.unwrap(), 200).await;
+    let errors = result["errors"].as_array().expect("errors");
+    assert!(errors.iter().any(|e| e["field"] == "unit" && e["code"] == "required"), "{result}");
+    assert!(!errors.iter().any(|e| e["field"] == "serial"), "17 characters once trimmed: {result}");
+}
+
 /// A parent field holding an id that is not an option of the parent's kind (a country id as the brand) is an
 /// error, and evaluate does not point the dependent list at it.
 #[tokio::test]

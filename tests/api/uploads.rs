@@ -109,6 +109,36 @@ async fn guest_uploads_and_downloads_a_png() {
     assert_eq!(job["state"], "completed");
 }
 
+/// An upload's job reads as the one attempt it was: `completed` with `attempt` 1 and a `finished_at`; and the
+/// owner's view serves exactly the keys `openapi/public.json` documents for a job (nothing more, nothing less).
+#[tokio::test]
+async fn an_uploads_job_shows_its_attempt_and_end_as_documented() {
+    let app = spawn_app().await;
+    let token = guest_token(&app).await;
+    let response =
+        upload(&app, png(1_000), "image/png").header("x-upload-token", &token).send().await.expect("request");
+    let id = json_of(response, 201).await["id"].as_str().expect("id").to_owned();
+    let job = app.get(&format!("/v1/jobs/{id}")).header("x-upload-token", &token).send().await.expect("request");
+    let job = json_of(job, 200).await;
+    assert_eq!(job["state"], "completed", "{job}");
+    assert_eq!(job["attempt"], 1, "an upload runs once, inline: {job}");
+    let finished = job["finished_at"].as_str().unwrap_or_else(|| panic!("a completed job has finished_at: {job}"));
+    assert!(finished >= job["created_at"].as_str().expect("created_at"), "{job}");
+
+    let contract: serde_json::Value =
+        serde_json::from_str(include_str!("../../openapi/public.json")).expect("the contract parses");
+    let schema = &contract["components"]["schemas"]["Job"];
+    let mut documented: Vec<&str> =
+        schema["properties"].as_object().expect("properties").keys().map(String::as_str).collect();
+    let mut served: Vec<&str> = job.as_object().expect("an object").keys().map(String::as_str).collect();
+    documented.sort_unstable();
+    served.sort_unstable();
+    assert_eq!(served, documented, "GET /v1/jobs/{{id}} serves what the contract documents");
+    let required: Vec<&str> =
+        schema["required"].as_array().expect("required").iter().filter_map(|k| k.as_str()).collect();
+    assert!(served.iter().all(|k| required.contains(k)), "every served key is always there: {required:?}");
+}
+
 /// Ranges at the edges answer 206 with `Content-Range`; past the end is 416; a matching ETag is 304.
 #[tokio::test]
 async fn ranges_and_etags() {

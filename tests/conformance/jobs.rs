@@ -24,7 +24,7 @@ fn stored(mut job: Job) -> Job {
 }
 
 /// A created job reads back unchanged, and an update replaces exactly its `Some` fields (JSON included)
-/// and bumps `updated_at`.
+/// and bumps `updated_at`; a final state stamps `finished_at`.
 pub async fn create_get_update_round_trip_keeps_json_and_applies_only_some_fields(jobs: Arc<dyn JobStore>) {
     let job = Job::new("sessions.revoke_all", Some("user-1".to_owned()));
 
@@ -43,6 +43,7 @@ pub async fn create_get_update_round_trip_keeps_json_and_applies_only_some_field
     assert_eq!(running.state, JobState::Running);
     assert_eq!(running.progress, progress);
     assert_eq!(running.result, None);
+    assert_eq!(running.finished_at, None, "a running job has not finished");
     assert!(running.updated_at >= fetched.updated_at);
 
     let result = json!({"revoked": 42, "note": "naïve ✓"});
@@ -57,6 +58,7 @@ pub async fn create_get_update_round_trip_keeps_json_and_applies_only_some_field
     assert_eq!(done.progress, progress, "progress was not part of the update");
     assert_eq!(done.result, Some(result));
     assert_eq!(done.error, None);
+    assert_eq!(done.finished_at, Some(done.updated_at), "a job put in a final state gets its finished_at");
     assert_eq!(done.kind, job.kind);
     assert_eq!(done.owner, job.owner);
     assert_eq!(done.created_at, fetched.created_at);

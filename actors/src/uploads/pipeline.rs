@@ -217,7 +217,14 @@ impl PipelineState {
             received_by: Some(self.deps.instance),
         };
         self.deps.uploads.create_upload(&record).await?;
-        let job = Job { id, state: JobState::Running, ..Job::new("upload", Some(owner)) };
+        // Run inline by this request: its one attempt starts now (the store stamps `finished_at` at its end).
+        let job = Job {
+            id,
+            state: JobState::Running,
+            attempt: 1,
+            started_at: Some(OffsetDateTime::now_utc()),
+            ..Job::new("upload", Some(owner))
+        };
         self.deps.jobs.create(&job).await.map_err(|e| PipelineError::Unavailable(e.to_string()))?;
         Ok((record, key))
     }

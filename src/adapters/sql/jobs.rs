@@ -124,9 +124,10 @@ async fn create_on<E: Exec>(exec: &mut E, job: &Job) -> Result<bool, sqlx::Error
     args.extend([Value::json(&job.progress), Value::json_opt(job.result.as_ref())]);
     args.extend(args![job.error.as_deref(), job.owner.as_deref(), job.created_at, job.updated_at]);
     args.extend(args![job.unique_key.as_deref(), job.lease_owner, job.lease_expires_at, job.started_at]);
+    args.extend(args![i64::from(job.attempt)]);
     let sql = "INSERT INTO jobs (id, kind, state, progress, result, error, owner, created_at, updated_at, \
-               unique_key, lease_owner, lease_expires_at, started_at) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING";
+               unique_key, lease_owner, lease_expires_at, started_at, attempt) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING";
     Ok(exec.execute(sql, args).await? == 1)
 }
 
@@ -159,13 +160,15 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
         // One `UPDATE … RETURNING` statement is its own transaction (and on Postgres takes the row lock): the
         // `Some` fields are applied (COALESCE keeps the rest) and the row is read back atomically, so
         // concurrent updates of different fields cannot overwrite each other the way a read-modify-write
-        // would under READ COMMITTED.
+        // would under READ COMMITTED. A job put in a final state (a record-only job run inline ends this way)
+        // gets its `finished_at`.
         let mut args = args![id, update.state.map(JobState::as_str)];
         args.extend([Value::json_opt(update.progress.as_ref()), Value::json_opt(update.result.as_ref())]);
         args.extend(args![update.error.as_deref(), OffsetDateTime::now_utc()]);
         let sql = concat!(
             "UPDATE jobs SET state = COALESCE($2, state), progress = COALESCE($3, progress), \
-             result = COALESCE($4, result), error = COALESCE($5, error), updated_at = $6 \
+             result = COALESCE($4, result), error = COALESCE($5, error), updated_at = $6, \
+             finished_at = CASE WHEN $2 IN ('completed', 'discarded', 'cancelled') THEN $6 ELSE finished_at END \
              WHERE id = $1 RETURNING ",
             job_columns!()
         );

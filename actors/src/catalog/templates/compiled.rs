@@ -181,6 +181,15 @@ fn is_empty(value: &Value) -> bool {
     }
 }
 
+/// `value` as the form reads it: a text field's value without leading and trailing whitespace, so that
+/// conditions, `required`, `maxLength`, `pattern` and the submitted answer all see the same text.
+fn trimmed(field_type: FieldType, value: &Value) -> Value {
+    match (field_type, value) {
+        (FieldType::Text, Value::String(s)) => Value::String(s.trim().to_owned()),
+        _ => value.clone(),
+    }
+}
+
 impl CompiledTemplate {
     /// Evaluates the form for `values` after the fields in `changed` changed. Returns the evaluation and the
     /// option-membership lookups the caller must make (their failures are `unknown_option` errors).
@@ -220,7 +229,7 @@ impl CompiledTemplate {
         for (name, value) in values {
             match self.by_name.get(name) {
                 Some(&i) if !reset[i] => {
-                    data.insert(name.clone(), value.clone());
+                    data.insert(name.clone(), trimmed(self.fields[i].field.field_type, value));
                 }
                 Some(_) => {}
                 None => {

@@ -94,6 +94,21 @@ fn values_are_validated() {
     assert!(codes(&next_year).contains(&("year", "above_max")));
 }
 
+/// Text is read trimmed: the clean value has no outer whitespace, and `maxLength` and `pattern` see the
+/// trimmed text.
+#[test]
+fn text_values_are_trimmed() {
+    let checked = trucks().check_values(
+        &values(json!({"description": "  Sisu timber truck  ", "vin": " YV2RT40A8LB123456 "})),
+        &[],
+        2026,
+    );
+    assert_eq!(checked.values["description"], "Sisu timber truck");
+    assert_eq!(checked.values["vin"], "YV2RT40A8LB123456");
+    let c = codes(&checked.evaluation);
+    assert!(!c.iter().any(|(field, _)| *field == "vin" || *field == "description"), "{c:?}");
+}
+
 fn form_of(fields: &str) -> Result<CompiledTemplate, Vec<TemplateIssue>> {
     let json =
         format!(r#"{{"templates": [{{"category": "Vans", "blocks": [{{"name": "b", "fields": [{fields}]}}]}}]}}"#);

@@ -243,7 +243,8 @@ pub async fn unique_keys_are_enforced_by_the_database(jobs: Arc<dyn JobStore>) {
 }
 
 /// A job whose lease expired (its instance died) is claimed by another instance as a new attempt that says
-/// why; the dead instance can no longer record an outcome for it.
+/// why; the dead attempt is recorded once as `lease_expired` naming its instance, which can no longer record
+/// an outcome for it.
 pub async fn expired_lease_is_claimed_again_by_another_instance(jobs: Arc<dyn JobStore>) {
     let (dead, alive) = (Uuid::now_v7(), Uuid::now_v7());
     let new = runner_job("test.lease");
@@ -255,6 +256,16 @@ pub async fn expired_lease_is_claimed_again_by_another_instance(jobs: Arc<dyn Jo
     assert_eq!(jobs.rescue_expired(now + Duration::from_secs(4)).await.expect("rescue"), 0, "lease still valid");
     let later = now + Duration::from_secs(6);
     assert_eq!(jobs.rescue_expired(later).await.expect("rescue"), 1);
+    // The dead attempt is recorded once, naming the instance that held it; a second rescue adds nothing.
+    assert_eq!(jobs.rescue_expired(later + Duration::from_secs(1)).await.expect("rescue"), 0);
+    let recorded = jobs.attempts(new.id).await.expect("attempts");
+    assert_eq!(
+        recorded.iter().map(|a| (a.attempt, a.instance_id, a.outcome)).collect::<Vec<_>>(),
+        vec![(1, dead, AttemptOutcome::LeaseExpired)],
+        "{recorded:?}"
+    );
+    assert_eq!(recorded[0].finished_at.unix_timestamp(), later.unix_timestamp());
+    assert!(recorded[0].error.as_deref().is_some_and(|e| e.contains(&dead.to_string())), "{recorded:?}");
     let second = jobs.claim("default", alive, 1, later, LEASE).await.expect("claim").remove(0);
     assert_eq!((second.id, second.attempt, second.lease_owner), (new.id, 2, Some(alive)));
     assert!(second.error.as_deref().is_some_and(|e| e.contains("lease expired")), "{:?}", second.error);
@@ -272,7 +283,10 @@ pub async fn expired_lease_is_claimed_again_by_another_instance(jobs: Arc<dyn Jo
             .expect("finish")
     );
     let attempts = jobs.attempts(new.id).await.expect("attempts");
-    assert_eq!(attempts.iter().map(|a| (a.attempt, a.instance_id)).collect::<Vec<_>>(), vec![(2, alive)]);
+    assert_eq!(
+        attempts.iter().map(|a| (a.attempt, a.instance_id, a.outcome)).collect::<Vec<_>>(),
+        vec![(1, dead, AttemptOutcome::LeaseExpired), (2, alive, AttemptOutcome::Completed)]
+    );
 
     // A record-only job with a lease (a rotation run inline) whose instance died is discarded, never run by
     // the runner, and its unique key is free again; a job holding the key is reported as its holder until then.

@@ -215,7 +215,8 @@ pub enum AttemptOutcome {
     Failed,
     /// The handler ran past the kind's timeout.
     TimedOut,
-    /// The instance running it stopped holding the lease (it died); noticed when the job was claimed again.
+    /// The instance running it stopped holding the lease (it died): recorded when another instance rescued
+    /// the job, and again as the claim that discards a job whose attempts were all spent that way.
     LeaseExpired,
 }
 
@@ -400,7 +401,8 @@ pub trait JobStore: Send + Sync + 'static {
     ) -> Result<Vec<Job>, JobStoreError>;
 
     /// Makes every running job whose lease expired before `now` (its instance died or stalled) due again at
-    /// once, keeping its attempt count and saying why in its error; returns how many.
+    /// once, keeping its attempt count and saying why in its error, and records the dead attempt once (outcome
+    /// [`AttemptOutcome::LeaseExpired`], the instance that held the lease); returns how many.
     ///
     /// # Errors
     /// The database is unreachable.

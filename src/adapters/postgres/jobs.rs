@@ -17,7 +17,8 @@ impl JobsDialect for PostgresDb {
          started_at timestamptz, finished_at timestamptz, result jsonb)), \
          recorded AS (INSERT INTO job_attempts (job_id, attempt, instance_id, started_at, finished_at, outcome) \
          SELECT done.id, done.attempt, $2, done.started_at, done.finished_at, 'completed' FROM done \
-         JOIN jobs ON jobs.id = done.id WHERE jobs.lease_owner = $2 AND jobs.state = 'running' RETURNING job_id) \
+         JOIN jobs ON jobs.id = done.id WHERE jobs.lease_owner = $2 AND jobs.state = 'running' \
+         ON CONFLICT DO NOTHING RETURNING job_id) \
          UPDATE jobs SET state = 'completed', result = done.result, error = NULL, finished_at = done.finished_at, \
          lease_owner = NULL, lease_expires_at = NULL, updated_at = done.finished_at FROM done \
          WHERE jobs.id = done.id AND jobs.id IN (SELECT job_id FROM recorded) AND jobs.lease_owner = $2 \

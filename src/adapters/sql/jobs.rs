@@ -201,14 +201,28 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
         // it ran again. A record-only job with a lease (a rotation accepted by an older version, which ran it
         // inline) cannot be resumed by the runner: its inline runner died, so it is discarded, which frees its
         // unique key.
+        // The dead attempt is recorded first, in the same transaction, as `lease_expired` naming the instance
+        // that held it. A rescue racing another instance's records it once: the attempt's key refuses the
+        // second row, and the second rescue's UPDATE finds the job no longer running.
+        let failed = |e: sqlx::Error| unavailable(backend::<D>(), "rescue", &e);
+        let mut tx = self.db.begin().await.map_err(failed)?;
+        let sql = "INSERT INTO job_attempts (job_id, attempt, instance_id, started_at, finished_at, outcome, error) \
+                   SELECT id, CASE WHEN attempt < 1 THEN 1 ELSE attempt END, lease_owner, \
+                   COALESCE(started_at, created_at), $1, 'lease_expired', \
+                   'lease expired: instance ' || CAST(lease_owner AS TEXT) || ' stopped renewing' \
+                   FROM jobs WHERE state = 'running' AND lease_expires_at < $1 AND lease_owner IS NOT NULL \
+                   ON CONFLICT DO NOTHING";
+        tx.execute(sql, args![now]).await.map_err(failed)?;
         let sql = "UPDATE jobs SET state = 'available', run_at = $1, lease_owner = NULL, lease_expires_at = NULL, \
                    error = $2, updated_at = $1 WHERE state = 'running' AND lease_expires_at < $1 \
                    AND run_at IS NOT NULL";
-        let rescued = execute(&self.db, "rescue", sql, args![now, LEASE_EXPIRED]).await?;
+        let rescued = tx.execute(sql, args![now, LEASE_EXPIRED]).await.map_err(failed)?;
         let sql = "UPDATE jobs SET state = 'discarded', finished_at = $1, lease_owner = NULL, lease_expires_at = NULL, \
                    error = $2, updated_at = $1 WHERE state = 'running' AND lease_expires_at < $1 AND run_at IS NULL";
         let orphaned = "its instance stopped before finishing (lease expired)";
-        Ok(rescued + execute(&self.db, "rescue_record", sql, args![now, orphaned]).await?)
+        let discarded = tx.execute(sql, args![now, orphaned]).await.map_err(failed)?;
+        D::commit(tx).await.map_err(failed)?;
+        Ok(rescued + discarded)
     }
 
     async fn renew(&self, instance: Uuid, until: OffsetDateTime) -> Result<Vec<Uuid>, JobStoreError> {
@@ -482,13 +496,16 @@ async fn finish_on<E: Exec>(
     }
     // The attempt first, guarded by the lease, then the job, guarded the same way. No transaction is
     // needed: if this instance dies in between, the recorded attempt stays true and the job's lease
-    // expires; the next claim counts a new attempt number, so the rows never collide.
+    // expires; the rescue's `lease_expired` row for it is refused by the attempt's key (this row stays) and
+    // the next claim counts a new attempt number. Conversely, a rescue that recorded this attempt first
+    // refuses this row: nothing is recorded and the lease is gone, so this returns `false`.
     let mut args = args![id, instance, i64::from(attempt.attempt), attempt.started_at, now];
     args.extend(args![attempt.outcome.as_str(), attempt.error.as_deref()]);
     let recorded = exec
         .execute(
             "INSERT INTO job_attempts (job_id, attempt, instance_id, started_at, finished_at, outcome, error) \
-         SELECT id, $3, $2, $4, $5, $6, $7 FROM jobs WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+         SELECT id, $3, $2, $4, $5, $6, $7 FROM jobs WHERE id = $1 AND lease_owner = $2 AND state = 'running' \
+         ON CONFLICT DO NOTHING",
             args,
         )
         .await?;

@@ -105,14 +105,6 @@ pub async fn run(base_url: &str, account: &SmokeAccount) -> anyhow::Result<Repor
     let mut run = Run { client, base, steps: Vec::new() };
     let creds = json!({"email": account.email, "password": account.password});
 
-    if account.register {
-        let (client, url) = (run.client.clone(), format!("{}/v1/auth/register", run.base));
-        let body = creds.clone();
-        run.step("register ephemeral account", async move {
-            expect_json(client.post(url).json(&body).send().await, 201).await.map(|_| ((), "201".into()))
-        })
-        .await;
-    }
     let (client, url, body) = (run.client.clone(), format!("{}/v1/auth/login", run.base), creds.clone());
     let pair = run
         .step("login", async move {

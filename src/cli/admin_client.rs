@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use types::{
     Accepted, Job, JobDetail, JobList, JobQuery, MergeOption, ProblemDocument, RecentOptions, RenameOption,
-    RequestedBy, RevokeAccepted, RevokeRequest, RotateRequest, RotationList, RotationRecord, SetEngine, UserDeleted,
-    UserFound,
+    RequestedBy, RevokeAccepted, RevokeRequest, RotateRequest, RotationList, RotationRecord, SetEngine, UserCreated,
+    UserDeleted, UserFound,
 };
 
 /// An answer read as the route's type, with the body exactly as the instance sent it.
@@ -186,6 +186,15 @@ impl AdminClient {
     pub async fn find_user(&self, email: &str) -> Result<Answer<UserFound>, Problem> {
         let path = format!("/admin/users?email={}", percent_encode(email));
         self.typed(Method::GET, &path, String::new(), Success::Any).await
+    }
+
+    /// `POST /admin/users`: an account created as the operator's (not counted against any registration limit).
+    ///
+    /// # Errors
+    /// 409 `email_taken`, 422 for a broken email or password, another refusal, or no answer.
+    pub async fn create_user(&self, email: &str, password: &str) -> Result<Answer<UserCreated>, Problem> {
+        let body = serde_json::json!({ "email": email, "password": password }).to_string();
+        self.typed(Method::POST, "/admin/users", body, Success::Any).await
     }
 
     /// `DELETE /admin/users/{id}`: its sessions revoked everywhere, then the account deleted.

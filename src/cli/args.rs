@@ -38,7 +38,8 @@ pub enum Command {
         action: UsersCommand,
     },
     /// The runbook's smoke tests (login, refresh, logout, upload flow) against a deployment; exit 1 on any
-    /// failure. Without `--email`, an ephemeral account is registered for the run.
+    /// failure. Without `--email`, an ephemeral account is created through the admin listener for the run (not
+    /// counted against the registration limit) and deleted at its end.
     Smoke {
         /// The deployment's public base URL, e.g. `https://api.staging.example.com`.
         #[arg(long)]
@@ -52,8 +53,8 @@ pub enum Command {
         /// Print the result as JSON (to store as evidence).
         #[arg(long)]
         json: bool,
-        /// Admin URL of an instance of the same deployment: the ephemeral account is deleted through it at the
-        /// end (default: `GANTRY_ADMIN_URL`; without either, the account stays and the output says so).
+        /// Admin URL of an instance of the same deployment: the ephemeral account is created and deleted through
+        /// it (default: `GANTRY_ADMIN_URL`, else the configured admin address, as the other admin commands).
         #[arg(long, env = "GANTRY_ADMIN_URL")]
         admin_url: Option<String>,
     },

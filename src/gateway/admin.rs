@@ -10,6 +10,7 @@
 //! | `POST /admin/sessions/revoke-all` | Bearer admin token | force every user to log in again (O(1)) |
 //! | `POST /admin/users/{id}/revoke-sessions` | Bearer admin token | force one user to log in again |
 //! | `GET /admin/sessions/revocations` | Bearer admin token | the revocation notices (evidence) |
+//! | `POST /admin/users` | Bearer admin token | create an account (the smoke test's; no per-address limit) |
 //! | `GET /admin/users?email=` | Bearer admin token | find an account by email |
 //! | `DELETE /admin/users/{id}` | Bearer admin token | revoke an account's sessions everywhere, then delete it |
 //! | `POST /admin/users/{id}/disable` | Bearer admin token | refuse the account's logins, revoke its sessions |
@@ -180,6 +181,33 @@ struct UserView {
     /// When an operator disabled it (`null`: enabled).
     #[serde(with = "time::serde::rfc3339::option")]
     disabled_at: Option<time::OffsetDateTime>,
+}
+
+/// The body of `POST /admin/users`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    email: String,
+    password: String,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser").field("email", &self.email).finish_non_exhaustive()
+    }
+}
+
+/// `POST /admin/users`: creates an account through the same owner, rules and hashing as
+/// `POST /v1/auth/register`, but as the operator's (`gantry users add`): not counted against any address's
+/// registration limit, so the runbook's smoke tests never spend it (issue 25.3). 201 `{user_id, email}`.
+///
+/// # Errors
+/// 422 for a broken email or password; 409 `email_taken`; 503 when the database is unavailable.
+pub async fn create_user(state: &AppState, req: Request<Incoming>) -> Result<Response, ApiError> {
+    let new: NewUser = read_json(req, state.settings.http.max_body_bytes).await?;
+    let user = state.accounts.register(&new.email, new.password, None).await?;
+    tracing::info!(event = "admin_user_created", user_id = %user.id, "account created through the admin API");
+    Ok(json_response(StatusCode::CREATED, &serde_json::json!({ "user_id": user.id, "email": user.email })))
 }
 
 /// `GET /admin/users?email=E`: the account registered with `E` (normalised as at registration).

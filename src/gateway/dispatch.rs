@@ -124,6 +124,7 @@ async fn admin_routes(state: &AppState, route: Route, ctx: &Ctx, req: Request<In
         Route::AdminCancelJob => jobs::cancel(state, ctx).await,
         Route::AdminRevokeAll => admin::revoke_all(state, req).await,
         Route::AdminRevokeUser => admin::revoke_user(state, ctx, req).await,
+        Route::AdminCreateUser => admin::create_user(state, req).await,
         Route::AdminFindUser => admin::find_user(state, &req).await,
         Route::AdminDeleteUser => admin::delete_user(state, ctx).await,
         Route::AdminDisableUser => admin::set_disabled(state, ctx, true).await,

@@ -93,6 +93,8 @@ pub enum Route {
     AdminRotation,
     /// `POST /admin/templates`.
     AdminImportTemplates,
+    /// `POST /admin/users` (the operator's account creation: not counted against any address).
+    AdminCreateUser,
     /// `GET /admin/users?email=`.
     AdminFindUser,
     /// `DELETE /admin/users/{id}`.
@@ -170,6 +172,7 @@ impl Route {
             | Self::AdminRotations
             | Self::AdminRotation
             | Self::AdminImportTemplates
+            | Self::AdminCreateUser
             | Self::AdminFindUser
             | Self::AdminDeleteUser
             | Self::AdminDisableUser
@@ -262,7 +265,7 @@ const fn row(listener: Listener, method: Method, template: &'static str, route: 
 const P: Listener = Listener::Public;
 const A: Listener = Listener::Admin;
 
-static TABLE: [RouteSpec; 55] = [
+static TABLE: [RouteSpec; 56] = [
     row(P, Method::GET, "/healthz", Route::Healthz),
     row(P, Method::GET, "/readyz", Route::Readyz),
     row(P, Method::GET, "/openapi.json", Route::PublicOpenApi),
@@ -307,6 +310,7 @@ static TABLE: [RouteSpec; 55] = [
     row(A, Method::GET, "/admin/rotations", Route::AdminRotations),
     row(A, Method::GET, "/admin/rotations/{id}", Route::AdminRotation),
     row(A, Method::POST, "/admin/templates", Route::AdminImportTemplates),
+    row(A, Method::POST, "/admin/users", Route::AdminCreateUser),
     row(A, Method::GET, "/admin/users", Route::AdminFindUser),
     row(A, Method::DELETE, "/admin/users/{id}", Route::AdminDeleteUser),
     row(A, Method::POST, "/admin/users/{id}/disable", Route::AdminDisableUser),

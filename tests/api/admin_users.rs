@@ -1,9 +1,9 @@
-//! Operators find, disable, enable and delete an account through the admin listener or the CLI; deleting and
+//! Operators create, find, disable, enable and delete an account through the admin listener or the CLI; deleting and
 //! disabling revoke its sessions.
 
 use std::process::Command;
 
-use crate::helpers::{ADMIN_TOKEN, access, assert_problem, json_of, spawn_app};
+use crate::helpers::{ADMIN_TOKEN, access, assert_problem, json_of, spawn_app, spawn_app_with};
 
 /// The binary with the admin token, as an operator runs the admin commands.
 fn gantry(dir: &std::path::Path) -> Command {
@@ -91,13 +91,9 @@ async fn users_find_and_delete_cli_call_the_running_instance() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no account with the email"));
 }
 
-/// `gantry smoke --admin-url` deletes the throw-away account it registered (its last step); without an admin URL
-/// the account stays and the step says how to delete it.
-#[tokio::test]
-async fn smoke_deletes_its_ephemeral_account_through_the_admin_listener() {
-    let app = spawn_app().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (base, admin, path) = (app.http.clone(), app.admin.clone(), dir.path().to_owned());
+/// `gantry smoke --json` against `app` (admin URL given): its report, after asserting it exited 0.
+async fn smoke(app: &crate::helpers::TestApp, dir: &std::path::Path) -> serde_json::Value {
+    let (base, admin, path) = (app.http.clone(), app.admin.clone(), dir.to_owned());
     let out = tokio::task::spawn_blocking(move || {
         gantry(&path).args(["smoke", "--base-url", &base, "--json", "--admin-url", &admin]).output().expect("runs")
     })
@@ -105,12 +101,66 @@ async fn smoke_deletes_its_ephemeral_account_through_the_admin_listener() {
     .expect("join");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
     assert_eq!(out.status.code(), Some(0), "{report:#}");
+    report
+}
+
+/// `gantry smoke --admin-url` deletes the throw-away account it created (its last step).
+#[tokio::test]
+async fn smoke_deletes_its_ephemeral_account_through_the_admin_listener() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = smoke(&app, dir.path()).await;
     let last = report["steps"].as_array().expect("steps").last().expect("a step").clone();
     assert_eq!(last["name"], "delete ephemeral account", "{report:#}");
     assert_eq!(last["ok"], true, "{report:#}");
     let email = report["email"].as_str().expect("email").replace('@', "%40");
     assert_problem(app.admin_get(&format!("/admin/users?email={email}")).send().await.unwrap(), 404, "user_not_found")
         .await;
+}
+
+/// Smokes never spend the public registration limit (issue 25.3): with 2 registrations per address, three
+/// `gantry smoke` runs in a row all pass, each creating its account through the admin listener and leaving none
+/// behind, and the address can still register its 2 accounts afterwards.
+#[tokio::test]
+async fn smokes_do_not_spend_the_registration_limit_and_leave_no_account() {
+    let app = spawn_app_with("[sessions]\nregistrations_per_address = 2\nregistration_window_secs = 3600").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    for _ in 0..3 {
+        let report = smoke(&app, dir.path()).await;
+        let steps = report["steps"].as_array().expect("steps");
+        assert_eq!(steps[0]["name"], "create ephemeral account", "{report:#}");
+        let email = report["email"].as_str().expect("email").replace('@', "%40");
+        assert_problem(
+            app.admin_get(&format!("/admin/users?email={email}")).send().await.unwrap(),
+            404,
+            "user_not_found",
+        )
+        .await;
+    }
+    for email in ["after-smoke-1@example.com", "after-smoke-2@example.com"] {
+        let body = serde_json::json!({"email": email, "password": crate::helpers::PASSWORD});
+        let registered = app.post_json("/v1/auth/register", &body).send().await.unwrap();
+        assert_eq!(registered.status(), 201, "{email}: the smokes spent none of the limit");
+    }
+}
+
+/// `POST /admin/users` creates an account that can log in (201 `{user_id, email}`, email normalised), 409
+/// `email_taken` for an existing email, 422 for a short password, 401 without the admin token.
+#[tokio::test]
+async fn admin_creates_a_user() {
+    let app = spawn_app().await;
+    let post = |body: serde_json::Value, token: &str| {
+        app.client.post(format!("{}/admin/users", app.admin)).bearer_auth(token).json(&body).send()
+    };
+    let body = serde_json::json!({"email": " Made-By-Admin@Example.com", "password": crate::helpers::PASSWORD});
+    let created = json_of(post(body.clone(), ADMIN_TOKEN).await.unwrap(), 201).await;
+    assert_eq!(created["email"], "made-by-admin@example.com");
+    let pair = app.login("made-by-admin@example.com").await;
+    json_of(app.me(access(&pair)).await, 200).await;
+    assert_problem(post(body.clone(), ADMIN_TOKEN).await.unwrap(), 409, "email_taken").await;
+    let short = serde_json::json!({"email": "short@example.com", "password": "x"});
+    assert_eq!(post(short, ADMIN_TOKEN).await.unwrap().status(), 422);
+    assert_eq!(post(body, "not-the-token").await.unwrap().status(), 401);
 }
 
 /// `POST /admin/users/{id}/disable` answers 204: the account's access token is refused (`session_revoked`), its

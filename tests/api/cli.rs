@@ -215,10 +215,14 @@ async fn users_revoke_sessions_cli_sends_the_notice() {
 async fn smoke_passes_against_a_running_instance_and_fails_against_nothing() {
     let app = crate::helpers::spawn_app().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let base = app.http.clone();
+    let (base, admin) = (app.http.clone(), app.admin.clone());
     let path = dir.path().to_owned();
     let out = tokio::task::spawn_blocking(move || {
-        gantry(&path).args(["smoke", "--base-url", &base, "--json"]).output().expect("runs")
+        gantry(&path)
+            .env("GANTRY_ADMIN_TOKEN", crate::helpers::ADMIN_TOKEN)
+            .args(["smoke", "--base-url", &base, "--json", "--admin-url", &admin])
+            .output()
+            .expect("runs")
     })
     .await
     .expect("join");
@@ -235,7 +239,11 @@ async fn smoke_passes_against_a_running_instance_and_fails_against_nothing() {
 
     let path = dir.path().to_owned();
     let out = tokio::task::spawn_blocking(move || {
-        gantry(&path).args(["smoke", "--base-url", "http://127.0.0.1:1"]).output().expect("runs")
+        gantry(&path)
+            .env("GANTRY_ADMIN_TOKEN", crate::helpers::ADMIN_TOKEN)
+            .args(["smoke", "--base-url", "http://127.0.0.1:1", "--admin-url", "http://127.0.0.1:1"])
+            .output()
+            .expect("runs")
     })
     .await
     .expect("join");

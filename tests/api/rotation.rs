@@ -114,6 +114,23 @@ async fn jwt_rotation_runs_every_step_and_records_evidence() {
     assert_eq!(listed["rotations"][0]["id"], record["id"]);
 }
 
+/// A rotation's smoke step does not spend the public registration limit (issue 25.3): with the address's one
+/// registration already used, the rotation still passes its smoke step, and its ephemeral account is gone after.
+#[tokio::test]
+async fn the_smoke_step_spends_no_registration_and_leaves_no_account() {
+    let files = Files::new();
+    let app = spawn(&files, "[sessions]\nregistrations_per_address = 1\nregistration_window_secs = 3600").await;
+    app.register("the-only-one@example.com").await;
+    std::fs::write(&files.jwt, NEW_JWT).expect("new secret");
+
+    let (job, record) = rotate(&app, &json!({})).await;
+    assert_eq!(job["state"], "completed", "{job}");
+    assert_eq!(record["detail"]["smoke"]["ok"], true, "{record}");
+    let email = record["detail"]["smoke"]["runbook"]["email"].as_str().expect("the smoke's email").replace('@', "%40");
+    let found = app.admin_get(&format!("/admin/users?email={email}")).send().await.unwrap();
+    assert_problem(found, 404, "user_not_found").await;
+}
+
 /// Without invalidation, tokens of the previous key work within the grace window and are refused after it.
 #[tokio::test]
 async fn previous_key_tokens_work_within_the_grace_window_only() {

@@ -10,13 +10,17 @@ pub struct SmokeAccount {
     pub email: String,
     /// Password.
     pub password: String,
-    /// Register it first (an ephemeral account).
-    pub register: bool,
+    /// Created for this run and deleted after it (by the caller, as the operator: never through the public
+    /// registration, whose per-address limit smoke runs must not spend).
+    pub ephemeral: bool,
 }
 
 impl std::fmt::Debug for SmokeAccount {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Account").field("email", &self.email).field("register", &self.register).finish_non_exhaustive()
+        f.debug_struct("Account")
+            .field("email", &self.email)
+            .field("ephemeral", &self.ephemeral)
+            .finish_non_exhaustive()
     }
 }
 
@@ -29,7 +33,7 @@ impl SmokeAccount {
         Self {
             email: format!("smoke-{}@smoke.gantry.invalid", uuid::Uuid::new_v4().simple()),
             password: hex::encode(secret),
-            register: true,
+            ephemeral: true,
         }
     }
 }

@@ -104,6 +104,15 @@ pub struct UserFound {
     pub disabled_at: Option<OffsetDateTime>,
 }
 
+/// `POST /admin/users` → the account created.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct UserCreated {
+    /// Its id.
+    pub user_id: Uuid,
+    /// Its email, normalised.
+    pub email: String,
+}
+
 /// `DELETE /admin/users/{id}` → what was done.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct UserDeleted {

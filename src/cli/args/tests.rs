@@ -27,6 +27,12 @@ const WITHOUT_FLAGS: &[(&str, &str, &str)] = &[
         "secret values: `secrets check` reads them from the environment, never from arguments (`ps` shows those)",
     ),
     ("post", "/admin/templates", "the body is the template file, `templates import FILE`"),
+    (
+        "post",
+        "/admin/users",
+        "`smoke` sends it for its ephemeral account (random email and password, never typed); an operator's \
+         `users add --email E --password-file F` reads the password from a file or stdin (`ps` shows arguments)",
+    ),
 ];
 
 /// The admin API's description.

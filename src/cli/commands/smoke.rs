@@ -1,4 +1,5 @@
-//! `gantry smoke`: the runbook's smoke tests against any deployment, and the ephemeral account's deletion.
+//! `gantry smoke`: the runbook's smoke tests against any deployment, with the ephemeral account created and
+//! deleted through the admin listener.
 
 use std::process::ExitCode;
 
@@ -6,37 +7,40 @@ use gantry_actors::ports::smoke::SmokeAccount;
 
 use super::target::admin_client;
 use crate::adapters::smoke::{Report, Step};
-use crate::cli::admin_client::Problem;
+use crate::cli::admin_client::{AdminClient, Problem};
 use crate::config::Settings;
 use crate::config::secrets;
 
-/// The smoke run's last step for an ephemeral account: delete it through the admin listener at `admin_url`
-/// (its sessions are revoked first). Without an admin URL the account stays, and the step says so (it passes:
-/// the public API cannot delete accounts).
-async fn delete_ephemeral(settings: &Settings, email: &str, admin_url: Option<&str>) -> Step {
+/// A step's outcome, timed from `started`.
+fn step(name: &'static str, started: std::time::Instant, ok: bool, detail: String) -> Step {
+    Step { name, ok, ms: started.elapsed().as_millis(), detail }
+}
+
+/// The smoke run's first step for an ephemeral account: create it through the admin listener (`POST
+/// /admin/users`, as the operator: never counted against the public registration limit).
+async fn create_ephemeral(client: &AdminClient, account: &SmokeAccount) -> Step {
     let started = std::time::Instant::now();
-    let step = |ok: bool, detail: String| Step {
-        name: "delete ephemeral account",
-        ok,
-        ms: started.elapsed().as_millis(),
-        detail,
-    };
-    let Some(admin_url) = admin_url else {
-        return step(
-            true,
-            format!("skipped: no --admin-url; delete {email} with `gantry users find` and `users delete`"),
-        );
-    };
+    match client.create_user(&account.email, &account.password).await {
+        Ok(created) => step("create ephemeral account", started, true, format!("201 {}", created.value.user_id)),
+        Err(problem) => {
+            step("create ephemeral account", started, false, format!("{:#}", answered("creating it", problem)))
+        }
+    }
+}
+
+/// The smoke run's last step for an ephemeral account: delete it through the admin listener (its sessions are
+/// revoked first).
+async fn delete_ephemeral(client: &AdminClient, email: &str) -> Step {
+    let started = std::time::Instant::now();
     let outcome = async {
-        let client = admin_client(settings, Some(admin_url))?;
         let found = client.find_user(email).await.map_err(|problem| answered("finding it", problem))?;
         let id = found.value.id;
         client.delete_user(id).await.map_err(|problem| answered("deleting it", problem))?;
         anyhow::Ok(id)
     };
     match outcome.await {
-        Ok(id) => step(true, format!("deleted {id}; its sessions revoked")),
-        Err(e) => step(false, format!("{e:#}")),
+        Ok(id) => step("delete ephemeral account", started, true, format!("deleted {id}; its sessions revoked")),
+        Err(e) => step("delete ephemeral account", started, false, format!("{e:#}")),
     }
 }
 
@@ -60,7 +64,7 @@ pub(super) async fn smoke(
 ) -> ExitCode {
     let account = match (email, password_file) {
         (Some(email), Some(path)) => match secrets::read_file(path) {
-            Ok(password) => SmokeAccount { email, password, register: false },
+            Ok(password) => SmokeAccount { email, password, ephemeral: false },
             Err(e) => {
                 eprintln!("gantry: cannot read {}: {e}", path.display());
                 return ExitCode::FAILURE;
@@ -68,12 +72,44 @@ pub(super) async fn smoke(
         },
         _ => SmokeAccount::ephemeral(),
     };
-    match crate::adapters::smoke::run(base_url, &account).await {
-        Ok(mut report) => {
-            if account.register {
-                report.steps.push(delete_ephemeral(settings, &account.email, admin_url).await);
-                report.ok = report.steps.iter().all(|s| s.ok);
+    // The ephemeral account is created and deleted through the admin listener (`--admin-url`, else the
+    // configured admin address, as the other admin commands).
+    let admin = if account.ephemeral {
+        match admin_client(settings, admin_url) {
+            Ok(client) => Some(client),
+            Err(e) => {
+                eprintln!("gantry: {e:#}");
+                return ExitCode::FAILURE;
             }
+        }
+    } else {
+        None
+    };
+    let created = match &admin {
+        Some(client) => Some(create_ephemeral(client, &account).await),
+        None => None,
+    };
+    let outcome = match created {
+        Some(failed) if !failed.ok => Ok(Report {
+            ok: false,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            email: account.email.clone(),
+            started_at: time::OffsetDateTime::now_utc(),
+            steps: vec![failed],
+        }),
+        created => crate::adapters::smoke::run(base_url, &account).await.map(|mut report| {
+            report.steps.splice(0..0, created);
+            report
+        }),
+    };
+    match outcome {
+        Ok(mut report) => {
+            if let Some(client) = &admin
+                && report.steps.first().is_some_and(|s| s.ok)
+            {
+                report.steps.push(delete_ephemeral(client, &account.email).await);
+            }
+            report.ok = report.steps.iter().all(|s| s.ok);
             if json {
                 println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
             } else {

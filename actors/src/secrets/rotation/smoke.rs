@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::Rotations;
 use super::evidence::now;
+use crate::ports::accounts::User;
 use crate::ports::smoke::{GuestUpload, SmokeAccount, SmokeCheck};
 use crate::secrets::KeyRing;
 use crate::secrets::SecretName;
@@ -24,16 +25,20 @@ impl Rotations {
                 SmokeAccount {
                     email: email.clone(),
                     password: secrecy::ExposeSecret::expose_secret(password).to_owned(),
-                    register: false,
+                    ephemeral: false,
                 },
                 false,
             ),
             None => (SmokeAccount::ephemeral(), true),
         };
         let check = self.deps.smoke.as_ref();
-        let report = match check.runbook(&account).await {
-            Ok(report) => report,
-            Err(e) => json!({"ok": false, "error": e}),
+        let created = if ephemeral { self.create_smoke_account(&account).await } else { Ok(()) };
+        let report = match created {
+            Err(e) => json!({"ok": false, "error": format!("creating the ephemeral account: {e}")}),
+            Ok(()) => match check.runbook(&account).await {
+                Ok(report) => report,
+                Err(e) => json!({"ok": false, "error": e}),
+            },
         };
         let pending = self.pending_checks(check, &account).await;
         if ephemeral && let Ok(Some(user)) = self.deps.accounts.user_by_email(&account.email).await {
@@ -41,6 +46,24 @@ impl Rotations {
         }
         let ok = report["ok"] == true && pending.iter().all(|c| c["ok"] == true);
         json!({"ok": ok, "runbook": report, "pending": pending})
+    }
+
+    /// Stores the ephemeral account directly, as the operator's `users add` does: the public registration
+    /// would count it against this host's address, and repeated smokes would spend the limit (issue 25.3).
+    async fn create_smoke_account(&self, account: &SmokeAccount) -> Result<(), String> {
+        let password = account.password.clone();
+        let phc = tokio::task::spawn_blocking(move || crate::accounts::password::hash_password(&password))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let user = User {
+            id: uuid::Uuid::now_v7(),
+            email: account.email.clone(),
+            password_hash: phc,
+            created_at: time::OffsetDateTime::now_utc(),
+            disabled_at: None,
+        };
+        self.deps.accounts.create_user(&user).await.map_err(|e| e.to_string())
     }
 
     async fn pending_checks(&self, check: &dyn SmokeCheck, account: &SmokeAccount) -> Vec<Value> {

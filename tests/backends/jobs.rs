@@ -114,16 +114,19 @@ async fn a_job_on_a_killed_instance_completes_once_on_the_other() {
 
         let running = wait_for(&jobs, job.id, "running", |j| j.state == JobState::Running).await;
         let (victim, survivor) = if running.lease_owner == Some(a.id) { (&mut a, &c) } else { (&mut c, &a) };
+        let victim_id = victim.id;
         victim.kill();
 
         let done = wait_for(&jobs, job.id, "completed", |j| j.state.is_terminal()).await;
         assert_eq!(done.state, JobState::Completed, "{done:?}");
         assert_eq!(done.attempt, 2, "the killed attempt counts");
         let attempts = jobs.attempts(job.id).await.expect("attempts");
-        assert_eq!(attempts.len(), 1, "{attempts:?}");
+        // The dead attempt is recorded too (issue 25 item 6), naming the killed instance.
+        let who: Vec<_> = attempts.iter().map(|a| (a.attempt, a.instance_id, a.outcome)).collect();
         assert_eq!(
-            (attempts[0].attempt, attempts[0].instance_id, attempts[0].outcome),
-            (2, survivor.id, AttemptOutcome::Completed)
+            who,
+            vec![(1, victim_id, AttemptOutcome::LeaseExpired), (2, survivor.id, AttemptOutcome::Completed)],
+            "{attempts:?}"
         );
         let effects = std::fs::read_to_string(&marker).expect("marker");
         assert_eq!(effects.lines().collect::<Vec<_>>(), vec![job.id.to_string()], "the effect happened once");

@@ -13,6 +13,7 @@ use gantry_actors::catalog::handle::CatalogHandle;
 use gantry_actors::catalog::lists::empty_entries;
 use gantry_actors::jobs::Jobs;
 use gantry_actors::jobs::kinds::{self as job_kinds, KindDeps};
+use gantry_actors::liveness::Continuity;
 use gantry_actors::jobs::runner::{
     self as job_runner, JobRunnerHandle, RunnerDeps, RunnerSettings as JobRunnerSettings,
 };
@@ -322,6 +323,8 @@ impl Application {
             max_restarts: settings.actors.max_restarts,
             window: Duration::from_secs(settings.actors.restart_window_secs),
         };
+        // What this instance sees of the database: judging others dead waits until it has answered for a while.
+        let continuity = Arc::new(Continuity::new());
         let pipeline = UploadPipelineHandle::new(
             PipelineDeps {
                 uploads: Arc::clone(&backends.uploads),
@@ -331,6 +334,8 @@ impl Application {
                 fleet: Arc::clone(&backends.fleet),
                 instance: instance_id,
                 live_within: Duration::from_secs(settings.rotation.live_within_secs),
+                continuity: Arc::clone(&continuity),
+                tidy_every: Duration::from_secs(settings.rotation.heartbeat_secs),
                 max_in_flight_per_client: settings.uploads.max_in_flight_per_client,
                 body_idle_timeout: Duration::from_secs(settings.uploads.body_idle_timeout_secs),
                 photos: Arc::new(settings.photos.photos()),
@@ -390,8 +395,10 @@ impl Application {
                 guest: settings.uploads.guest(),
                 chaos_pause: settings.chaos_rotation_pause.clone(),
             },
+            continuity: Arc::clone(&continuity),
         });
-        let runner = job_runner_handle(&settings, instance_id, &backends, &pipeline, &rotations, call_timeout);
+        let runner =
+            job_runner_handle(&settings, instance_id, &backends, (&pipeline, &rotations), &continuity, call_timeout);
         // Start order: the secret store (keys) before the session registry (which signs with them); then the
         // upload pipeline and the option cache; the job runner last (its kinds call the others). Stopped in
         // reverse.
@@ -547,8 +554,8 @@ fn job_runner_handle(
     settings: &Settings,
     instance_id: Uuid,
     backends: &Backends,
-    pipeline: &UploadPipelineHandle,
-    rotations: &Arc<Rotations>,
+    (pipeline, rotations): (&UploadPipelineHandle, &Arc<Rotations>),
+    continuity: &Arc<Continuity>,
     call_timeout: Duration,
 ) -> JobRunnerHandle {
     let jobs = &settings.jobs;
@@ -591,6 +598,7 @@ fn job_runner_handle(
                 ],
             },
             mailbox: Mailbox::new(job_runner::NAME, settings.actors.mailbox_capacity),
+            continuity: Arc::clone(continuity),
         },
         settings.actors.mailbox_capacity,
         call_timeout,

@@ -10,6 +10,8 @@
 //! - [`supervisor`]: the root supervisor with its restart budget.
 //! - [`catalog`]: the listing-form catalog: option kinds, names, the seed, templates and the option cache actor.
 //! - [`jobs`]: the jobs owner (job reads today; the job runner's home).
+//! - [`liveness`]: what this instance saw of the database itself, so that others are not taken for dead after
+//!   an outage every instance went through.
 //! - [`readiness`]: the readiness owner (backend probes for `/readyz`).
 //! - [`handle`]: the typed front door every actor handle is built on (slot, mailbox bound, call timeouts).
 //! - [`telemetry`]: per-actor metrics.
@@ -20,6 +22,7 @@ pub mod accounts;
 pub mod catalog;
 pub mod handle;
 pub mod jobs;
+pub mod liveness;
 pub mod ports;
 pub mod readiness;
 pub mod secret_value;

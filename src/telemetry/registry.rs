@@ -138,6 +138,11 @@ pub const METRICS: &[Metric] = &[
     counter("gantry_upload_guest_tokens_total", "Guest upload tokens issued."),
     counter("gantry_uploads_deleted_total", "Uploads deleted by their owners."),
     counter(
+        "gantry_upload_ends_deferred_total",
+        "Upload ends this instance could not record (the database was away; the client was answered 503); the \
+         upload is failed as soon as the database answers again.",
+    ),
+    counter(
         "gantry_photos_total",
         "Photo jobs by outcome: processed (variants written), discarded (a bomb or undecodable), retried.",
     ),
@@ -273,6 +278,8 @@ const UPLOAD_OUTCOMES: &[&str] = &[
     "client_aborted",
     "overloaded",
     "storage_unavailable",
+    "abandoned",
+    "database_unavailable",
 ];
 const PROPAGATED_EVENTS: &[&str] = &["sessions_revoked", "session_revoked", "option_changed", "templates_changed"];
 const FLUSH_REASONS: &[&str] = &["version_gap", "version_ahead", "version_check", "resync"];
@@ -330,6 +337,7 @@ pub fn register_known_series(backends: BackendNames) {
         "gantry_upload_bytes_total",
         "gantry_upload_guest_tokens_total",
         "gantry_uploads_deleted_total",
+        "gantry_upload_ends_deferred_total",
         "gantry_option_announce_failures_total",
         "gantry_template_fallbacks_total",
         "gantry_templates_imported_total",

@@ -246,6 +246,7 @@ async fn a_timed_out_last_attempt_is_discarded_and_its_kind_told() {
             queues: vec![("default".to_owned(), 2)],
         },
         mailbox: gantry_actors::telemetry::Mailbox::new("job_runner", 64),
+        continuity: Arc::default(),
     };
     let (runner, _join) = ractor::Actor::spawn(None, JobRunner, deps).await.expect("runner starts");
     let new = kind.job(json!({}));

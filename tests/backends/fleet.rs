@@ -1,5 +1,6 @@
 //! The two-instance fixture of the production suites: two production-profile instances in this test process,
-//! sharing the test's database, Redis, bucket and (unless the test says otherwise) bus exchange.
+//! sharing the test's database, Redis, bucket and (unless the test says otherwise) bus exchange. Each has a fixed
+//! instance id, as operators set them (`instance_id`, `GANTRY_INSTANCE_ID`).
 
 use secrecy::SecretString;
 use tokio::sync::oneshot;
@@ -35,8 +36,9 @@ pub(crate) async fn two_instances(
         Buses::Shared => format!("gantry.events.test-{unique}"),
         Buses::Separate => format!("gantry.events.test-{unique}-{instance}"),
     };
-    let first = start_in_bucket(database, b, &b.s3_secret, &exchange("a"), &bucket, extra_toml).await;
-    let second = start_in_bucket(database, b, &b.s3_secret, &exchange("b"), &bucket, extra_toml).await;
+    let with_id = || format!("instance_id = \"{}\"\n{extra_toml}", uuid::Uuid::now_v7());
+    let first = start_in_bucket(database, b, &b.s3_secret, &exchange("a"), &bucket, &with_id()).await;
+    let second = start_in_bucket(database, b, &b.s3_secret, &exchange("b"), &bucket, &with_id()).await;
     for http in [&first.0, &second.0] {
         readiness(http, |v| v["components"]["bus"]["status"] == "up").await;
     }

@@ -28,6 +28,7 @@ mod test_photos;
 
 mod fleet;
 mod jobs;
+mod outage;
 mod postgres;
 mod production;
 mod rabbitmq;

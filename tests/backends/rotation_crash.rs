@@ -3,7 +3,9 @@
 //! step runs (test builds have the `chaos` feature: `GANTRY_CHAOS_ROTATION_PAUSE` stops the first attempt of a drill
 //! rotation at that step's start, so the kill lands inside it, not at a lucky moment). The job resumes on the other
 //! instance once the lease expired, and the fleet ends consistent: every instance on the new key, a token
-//! signed by either accepted by the other. Part of the `production` suite.
+//! signed by either accepted by the other. Every instance has a fixed `GANTRY_INSTANCE_ID`, as operators set them
+//! (a stable identity per pod), and a killed one that comes back comes back under the same id (issue 25 item 1).
+//! Part of the `production` suite.
 
 use std::path::PathBuf;
 use std::process::Child;
@@ -62,12 +64,18 @@ struct Instance {
 }
 
 impl Instance {
-    /// Starts a production-profile process reading `JWT_SECRET` and `UPLOAD_GUEST_TOKEN_SECRET` from `files`,
-    /// with a 2 s job lease, a 1 s heartbeat, and the rotation pause at `pause`; returns once it is ready. A
-    /// port another test took between picking it and binding it means new ports; any other start-up failure
-    /// fails the test with the process's own words.
-    async fn start(database: &SecretString, b: &Backends, fleet: (&str, &str), files: &Files, pause: &str) -> Self {
-        let id = Uuid::now_v7();
+    /// Starts a production-profile process with the fixed instance id `id`, reading `JWT_SECRET` and
+    /// `UPLOAD_GUEST_TOKEN_SECRET` from `files`, with a 2 s job lease, a 1 s heartbeat, and the rotation pause at
+    /// `pause`; returns once it is ready. A port another test took between picking it and binding it means new
+    /// ports; any other start-up failure fails the test with the process's own words.
+    async fn start(
+        database: &SecretString,
+        b: &Backends,
+        fleet: (&str, &str),
+        files: &Files,
+        pause: &str,
+        id: Uuid,
+    ) -> Self {
         let log = tempfile::NamedTempFile::new().expect("log file");
         for _ in 0..3 {
             let (port, admin_port) = (free_port(), free_port());
@@ -172,11 +180,11 @@ async fn wait_job(via: &Instance, id: &str, what: &str, done: impl Fn(&Value) ->
     eventually(&format!("rotation job never {what}"), Deadline::ms(60_000, 50), job, |job| done(job)).await
 }
 
-/// The drill: A and B up, a user logged in on each, the new `JWT_SECRET` in the shared file; a rotation is
-/// started on A; whichever instance runs it is killed (SIGKILL) inside `step`; with `restart`, it is started
-/// again at once (its files hold the new key) and joins. The job must complete on a live instance as a
-/// resumed attempt, and every live instance must hold exactly the new key as current, nothing pending, and
-/// accept the tokens the others sign.
+/// The drill: A and B up with fixed instance ids, a user logged in on each, the new `JWT_SECRET` in the shared
+/// file; a rotation is started on A; whichever instance runs it is killed (SIGKILL) inside `step`; with
+/// `restart`, it is started again 2 s later under the same instance id (its files hold the new key) and joins.
+/// The job must complete on a live instance as a resumed attempt, and every live instance must hold exactly the
+/// new key as current, nothing pending, and accept the tokens the others sign.
 async fn kill_runner_during(step: &'static str, restart: bool) {
     let Some(b) = backends() else { return };
     with_fresh_database(|database| async move {
@@ -184,8 +192,9 @@ async fn kill_runner_during(step: &'static str, restart: bool) {
         let exchange = format!("gantry.events.test-{}", Uuid::new_v4().simple());
         let bucket = format!("gantry-crash-{}", Uuid::new_v4().simple());
         let fleet = (exchange.as_str(), bucket.as_str());
-        let a = Instance::start(&database, &b, fleet, &files, step).await;
-        let c = Instance::start(&database, &b, fleet, &files, step).await;
+        let (a_id, c_id) = (Uuid::now_v7(), Uuid::now_v7());
+        let a = Instance::start(&database, &b, fleet, &files, step, a_id).await;
+        let c = Instance::start(&database, &b, fleet, &files, step, c_id).await;
         let client = reqwest::Client::new();
         let old = crate::production::register_and_login(&client, &a.http, "drill@example.com").await;
         files.write_jwt(NEW_JWT);
@@ -201,7 +210,13 @@ async fn kill_runner_during(step: &'static str, restart: bool) {
         let (mut victim, survivor) = if runner == a.id { (a, c) } else { (c, a) };
         assert_eq!(victim.id, runner, "one of the two instances runs it");
         victim.kill();
-        let rejoined = if restart { Some(Instance::start(&database, &b, fleet, &files, step).await) } else { None };
+        let rejoined = if restart {
+            // Back under its own id, as a restarted pod is: it must not keep the dead process's lease alive.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            Some(Instance::start(&database, &b, fleet, &files, step, victim.id).await)
+        } else {
+            None
+        };
 
         let job = wait_job(&survivor, &id, "finished", |job| {
             matches!(job["state"].as_str(), Some("completed" | "discarded" | "cancelled"))
@@ -232,10 +247,8 @@ async fn kill_runner_during(step: &'static str, restart: bool) {
         }
 
         if let Some(rejoined) = &rejoined {
-            // The next rotation works on the fleet the crash left (it once failed with a misleading message).
-            // Until the killed process's last heartbeat is `live_within_secs` (4 s) old, a new rotation would
-            // still expect its acknowledgement (only the resumed job knows it is gone): wait that out.
-            tokio::time::sleep(Duration::from_secs(5)).await;
+            // The next rotation is accepted (no 409 `rotation_in_progress` left behind) and works on the fleet
+            // the crash left (it once failed with a misleading message).
             files.write_jwt(NEXT_JWT);
             let next = start_rotation(rejoined, false).await;
             let done = wait_job(&survivor, &next, "finished", |job| {
@@ -266,8 +279,10 @@ async fn killed_during_stage_the_fleet_ends_promoted() {
     kill_runner_during("stage", false).await;
 }
 
-/// Killed during the smoke test and restarted at once (its files hold the new key, so it starts with it as
-/// current): it joins, the rotation resumes, both end on the new key, and the next rotation works.
+/// Killed during the smoke test and restarted 2 s later under the same instance id (its files hold the new key,
+/// so it starts with it as current): it joins, the rotation resumes instead of staying `running` under a lease
+/// the restarted process kept alive, both end on the new key, and the next rotation is accepted and works
+/// (issue 25 item 1).
 #[tokio::test]
 async fn killed_during_smoke_and_restarted_the_instance_joins_consistently() {
     kill_runner_during("smoke", true).await;

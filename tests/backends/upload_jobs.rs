@@ -25,8 +25,8 @@ use crate::support::with_fresh_database;
 
 /// A TCP relay in front of the private store. While down it accepts and drops every connection at once
 /// (connection reset: the store is unreachable), and taking it down also cuts every open connection.
-struct Proxy {
-    port: u16,
+pub(crate) struct Proxy {
+    pub(crate) port: u16,
     down: Arc<AtomicBool>,
     /// Bumped by every [`Proxy::cut_after_upload`]: each connection counts its bytes towards the store from the
     /// arming it saw last, so only the connection that carried the upload trips the cut (the instance's
@@ -41,7 +41,7 @@ struct Proxy {
 
 impl Proxy {
     /// A relay on a free port to `127.0.0.1:upstream`.
-    async fn start(upstream: u16) -> Self {
+    pub(crate) async fn start(upstream: u16) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let port = listener.local_addr().expect("addr").port();
         let down = Arc::new(AtomicBool::new(false));
@@ -70,13 +70,13 @@ impl Proxy {
     }
 
     /// Takes the store away: open connections are cut, new ones are reset.
-    fn take_down(&self) {
+    pub(crate) fn take_down(&self) {
         self.down.store(true, Ordering::SeqCst);
         self.generation.send_modify(|g| *g += 1);
     }
 
     /// Brings the store back.
-    fn bring_back(&self) {
+    pub(crate) fn bring_back(&self) {
         self.down.store(false, Ordering::SeqCst);
     }
 

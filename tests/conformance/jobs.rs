@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use gantry_actors::ports::jobs::{
     Attempt, AttemptOutcome, Enqueued, Finish, FinishItem, Job, JobFilter, JobState, JobStore, JobStoreError,
-    JobUpdate, NewJob,
+    JobUpdate, LeaseHolder, NewJob,
 };
 use serde_json::json;
 use time::OffsetDateTime;
@@ -130,11 +130,16 @@ fn runner_job(kind: &str) -> NewJob {
     NewJob { max_attempts: 3, ..NewJob::new(kind, "default", json!({"n": 1})) }
 }
 
+/// The runner of a new process on a new instance.
+fn holder() -> LeaseHolder {
+    LeaseHolder::new(Uuid::now_v7())
+}
+
 /// The attempt record of a claimed job.
-fn attempt(job: &Job, instance: Uuid, outcome: AttemptOutcome, error: Option<&str>) -> Attempt {
+fn attempt(job: &Job, holder: LeaseHolder, outcome: AttemptOutcome, error: Option<&str>) -> Attempt {
     Attempt {
         attempt: job.attempt,
-        instance_id: instance,
+        instance_id: holder.instance,
         started_at: job.started_at.expect("claimed jobs have started"),
         finished_at: OffsetDateTime::now_utc(),
         outcome,
@@ -145,7 +150,7 @@ fn attempt(job: &Job, instance: Uuid, outcome: AttemptOutcome, error: Option<&st
 /// An enqueued job is claimed once (running, attempt 1, leased to the claimer; a second claim gets nothing),
 /// its completion is recorded with the attempt, and a second completion by anyone is refused.
 pub async fn enqueued_job_is_claimed_once_and_completed_once(jobs: Arc<dyn JobStore>) {
-    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let (a, b) = (holder(), holder());
     let new = runner_job("test.once");
     assert_eq!(jobs.enqueue(&new).await.expect("enqueue"), Enqueued::Created(new.id));
     assert_eq!(jobs.get(new.id).await.expect("get").expect("stored").state, JobState::Available);
@@ -154,7 +159,7 @@ pub async fn enqueued_job_is_claimed_once_and_completed_once(jobs: Arc<dyn JobSt
     let claimed = jobs.claim("default", a, 10, now, LEASE).await.expect("claim");
     assert_eq!(claimed.len(), 1);
     let job = &claimed[0];
-    assert_eq!((job.id, job.state, job.attempt, job.lease_owner), (new.id, JobState::Running, 1, Some(a)));
+    assert_eq!((job.id, job.state, job.attempt, job.lease_owner), (new.id, JobState::Running, 1, Some(a.instance)));
     assert_eq!(job.args, json!({"n": 1}));
     assert!(jobs.claim("default", b, 10, now, LEASE).await.expect("claim").is_empty(), "leased to a");
     assert!(jobs.claim("other", a, 10, now, LEASE).await.expect("claim").is_empty(), "another queue");
@@ -172,7 +177,7 @@ pub async fn enqueued_job_is_claimed_once_and_completed_once(jobs: Arc<dyn JobSt
     assert!(stored.finished_at.is_some());
     let attempts = jobs.attempts(job.id).await.expect("attempts");
     assert_eq!(attempts.len(), 1);
-    assert_eq!((attempts[0].attempt, attempts[0].instance_id, attempts[0].outcome), (1, a, AttemptOutcome::Completed));
+    assert_eq!((attempts[0].attempt, attempts[0].instance_id, attempts[0].outcome), (1, a.instance, AttemptOutcome::Completed));
 }
 
 /// Two instances claiming the same queue at the same time never get the same job, and between them get
@@ -182,7 +187,7 @@ pub async fn concurrent_claims_never_share_a_job(jobs: Arc<dyn JobStore>) {
     for _ in 0..N {
         jobs.enqueue(&runner_job("test.share")).await.expect("enqueue");
     }
-    let claimer = |instance: Uuid| {
+    let claimer = |instance: LeaseHolder| {
         let jobs = Arc::clone(&jobs);
         tokio::spawn(async move {
             let mut got = Vec::new();
@@ -195,7 +200,7 @@ pub async fn concurrent_claims_never_share_a_job(jobs: Arc<dyn JobStore>) {
             }
         })
     };
-    let (a, b) = (claimer(Uuid::now_v7()), claimer(Uuid::now_v7()));
+    let (a, b) = (claimer(holder()), claimer(holder()));
     let (a, b) = (a.await.expect("task a"), b.await.expect("task b"));
     let all: HashSet<Uuid> = a.iter().chain(&b).copied().collect();
     assert_eq!(a.len() + b.len(), N, "each job claimed once");
@@ -218,7 +223,7 @@ pub async fn unique_keys_are_enforced_by_the_database(jobs: Arc<dyn JobStore>) {
     let filter = JobFilter { kind: Some("test.unique".into()), limit: 10, ..JobFilter::default() };
     assert_eq!(jobs.list(&filter).await.expect("list").len(), 1);
 
-    let instance = Uuid::now_v7();
+    let instance = holder();
     let job = jobs.claim("default", instance, 1, OffsetDateTime::now_utc(), LEASE).await.expect("claim").remove(0);
     let done = Finish::Complete(None);
     assert!(
@@ -246,7 +251,7 @@ pub async fn unique_keys_are_enforced_by_the_database(jobs: Arc<dyn JobStore>) {
 /// why; the dead attempt is recorded once as `lease_expired` naming its instance, which can no longer record
 /// an outcome for it.
 pub async fn expired_lease_is_claimed_again_by_another_instance(jobs: Arc<dyn JobStore>) {
-    let (dead, alive) = (Uuid::now_v7(), Uuid::now_v7());
+    let (dead, alive) = (holder(), holder());
     let new = runner_job("test.lease");
     jobs.enqueue(&new).await.expect("enqueue");
     let now = OffsetDateTime::now_utc();
@@ -261,13 +266,13 @@ pub async fn expired_lease_is_claimed_again_by_another_instance(jobs: Arc<dyn Jo
     let recorded = jobs.attempts(new.id).await.expect("attempts");
     assert_eq!(
         recorded.iter().map(|a| (a.attempt, a.instance_id, a.outcome)).collect::<Vec<_>>(),
-        vec![(1, dead, AttemptOutcome::LeaseExpired)],
+        vec![(1, dead.instance, AttemptOutcome::LeaseExpired)],
         "{recorded:?}"
     );
     assert_eq!(recorded[0].finished_at.unix_timestamp(), later.unix_timestamp());
-    assert!(recorded[0].error.as_deref().is_some_and(|e| e.contains(&dead.to_string())), "{recorded:?}");
+    assert!(recorded[0].error.as_deref().is_some_and(|e| e.contains(&dead.instance.to_string())), "{recorded:?}");
     let second = jobs.claim("default", alive, 1, later, LEASE).await.expect("claim").remove(0);
-    assert_eq!((second.id, second.attempt, second.lease_owner), (new.id, 2, Some(alive)));
+    assert_eq!((second.id, second.attempt, second.lease_owner), (new.id, 2, Some(alive.instance)));
     assert!(second.error.as_deref().is_some_and(|e| e.contains("lease expired")), "{:?}", second.error);
 
     let done = Finish::Complete(None);
@@ -285,7 +290,7 @@ pub async fn expired_lease_is_claimed_again_by_another_instance(jobs: Arc<dyn Jo
     let attempts = jobs.attempts(new.id).await.expect("attempts");
     assert_eq!(
         attempts.iter().map(|a| (a.attempt, a.instance_id, a.outcome)).collect::<Vec<_>>(),
-        vec![(1, dead, AttemptOutcome::LeaseExpired), (2, alive, AttemptOutcome::Completed)]
+        vec![(1, dead.instance, AttemptOutcome::LeaseExpired), (2, alive.instance, AttemptOutcome::Completed)]
     );
 
     // A record-only job with a lease (a rotation run inline) whose instance died is discarded, never run by
@@ -293,7 +298,7 @@ pub async fn expired_lease_is_claimed_again_by_another_instance(jobs: Arc<dyn Jo
     let locked = Job {
         state: JobState::Running,
         unique_key: Some("test.fleet-lock".into()),
-        lease_owner: Some(dead),
+        lease_owner: Some(dead.instance),
         lease_expires_at: Some(now + Duration::from_secs(5)),
         ..Job::new("secrets.rotate", Some("admin".into()))
     };
@@ -311,12 +316,12 @@ pub async fn expired_lease_is_claimed_again_by_another_instance(jobs: Arc<dyn Jo
 /// A failed attempt makes the job `retryable` until its backoff ends (not claimed before, claimed after);
 /// discarding keeps the last error; renew reports the leases still held; release gives a job back uncounted.
 pub async fn retries_wait_for_their_backoff_and_discard_keeps_the_error(jobs: Arc<dyn JobStore>) {
-    let instance = Uuid::now_v7();
+    let instance = holder();
     let new = runner_job("test.retry");
     jobs.enqueue(&new).await.expect("enqueue");
     let now = OffsetDateTime::now_utc();
     let job = jobs.claim("default", instance, 1, now, LEASE).await.expect("claim").remove(0);
-    assert_eq!(jobs.renew(instance, now + LEASE).await.expect("renew"), vec![job.id]);
+    assert_eq!(jobs.renew(instance, &[job.id], now + LEASE).await.expect("renew"), vec![job.id]);
 
     let at = now + Duration::from_secs(60);
     let retry = Finish::Retry { error: "boom 1".into(), at };
@@ -327,7 +332,7 @@ pub async fn retries_wait_for_their_backoff_and_discard_keeps_the_error(jobs: Ar
     );
     let stored = jobs.get(job.id).await.expect("get").expect("stored");
     assert_eq!((stored.state, stored.error.as_deref()), (JobState::Retryable, Some("boom 1")));
-    assert!(jobs.renew(instance, now + LEASE).await.expect("renew").is_empty());
+    assert!(jobs.renew(instance, &[job.id], now + LEASE).await.expect("renew").is_empty());
     assert!(jobs.claim("default", instance, 1, now + Duration::from_secs(59), LEASE).await.expect("claim").is_empty());
 
     let job = jobs.claim("default", instance, 1, now + Duration::from_secs(61), LEASE).await.expect("claim").remove(0);
@@ -350,7 +355,7 @@ pub async fn retries_wait_for_their_backoff_and_discard_keeps_the_error(jobs: Ar
 }
 
 /// Enqueues `new` (the only due job), claims it as `instance` and discards it after one failed attempt.
-async fn discarded(jobs: &Arc<dyn JobStore>, new: &NewJob, instance: Uuid) -> Job {
+async fn discarded(jobs: &Arc<dyn JobStore>, new: &NewJob, instance: LeaseHolder) -> Job {
     jobs.enqueue(new).await.expect("enqueue");
     let job = jobs.claim("default", instance, 1, OffsetDateTime::now_utc(), LEASE).await.expect("claim").remove(0);
     assert_eq!(job.id, new.id, "the only due job");
@@ -365,7 +370,7 @@ async fn discarded(jobs: &Arc<dyn JobStore>, new: &NewJob, instance: Uuid) -> Jo
 /// running one (whose lease is gone); other states are refused with the state, unknown ids are not found,
 /// and a record-only job is never touched.
 pub async fn retry_and_cancel_apply_only_to_their_states(jobs: Arc<dyn JobStore>) {
-    let instance = Uuid::now_v7();
+    let instance = holder();
     let now = OffsetDateTime::now_utc();
     let job = discarded(&jobs, &NewJob { max_attempts: 1, ..runner_job("test.control") }, instance).await;
     assert!(matches!(
@@ -381,7 +386,10 @@ pub async fn retry_and_cancel_apply_only_to_their_states(jobs: Arc<dyn JobStore>
 
     let cancelled = jobs.cancel(job.id, now).await.expect("cancel running");
     assert_eq!((cancelled.state, cancelled.lease_owner), (JobState::Cancelled, None));
-    assert!(jobs.renew(instance, now + LEASE).await.expect("renew").is_empty(), "the worker learns it lost the job");
+    assert!(
+        jobs.renew(instance, &[job.id], now + LEASE).await.expect("renew").is_empty(),
+        "the worker learns it lost the job"
+    );
     let done = Finish::Complete(None);
     assert!(
         !jobs
@@ -409,7 +417,7 @@ pub async fn retry_while_another_live_job_holds_the_key_names_the_holder(jobs: A
     let keyed = || NewJob { unique_key: Some("test.keyed:1".into()), max_attempts: 1, ..runner_job("test.keyed") };
     let first = keyed();
     let now = OffsetDateTime::now_utc();
-    discarded(&jobs, &first, Uuid::now_v7()).await;
+    discarded(&jobs, &first, holder()).await;
     let holder = keyed();
     assert_eq!(jobs.enqueue(&holder).await.expect("enqueue"), Enqueued::Created(holder.id), "the key is free");
 
@@ -456,7 +464,7 @@ pub async fn depths_list_and_prune(jobs: Arc<dyn JobStore>) {
 /// retry and a discard land; an outcome for a job whose lease is gone (cancelled meanwhile, or leased to
 /// another instance) is refused and changes nothing; the answer says which were recorded, in order.
 pub async fn a_batch_of_outcomes_is_recorded_as_each_alone(jobs: Arc<dyn JobStore>) {
-    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let (a, b) = (holder(), holder());
     for _ in 0..6 {
         jobs.enqueue(&runner_job("test.batch")).await.expect("enqueue");
     }
@@ -508,15 +516,61 @@ pub async fn a_batch_of_outcomes_is_recorded_as_each_alone(jobs: Arc<dyn JobStor
     assert_eq!((discarded.state, discarded.error.as_deref()), (JobState::Discarded, Some("bad input")));
     assert_eq!(get(cancelled.id).await.state, JobState::Cancelled, "a cancelled job stays cancelled");
     let still = get(other.id).await;
-    assert_eq!((still.state, still.lease_owner), (JobState::Running, Some(b)), "b's lease is untouched");
+    assert_eq!((still.state, still.lease_owner), (JobState::Running, Some(b.instance)), "b's lease is untouched");
     for (job, outcome) in [(&claimed[0], AttemptOutcome::Completed), (&claimed[2], AttemptOutcome::Failed)] {
         let attempts = jobs.attempts(job.id).await.expect("attempts");
         assert_eq!(attempts.len(), 1, "one attempt row for {}", job.id);
-        assert_eq!((attempts[0].attempt, attempts[0].instance_id, attempts[0].outcome), (1, a, outcome));
+        assert_eq!((attempts[0].attempt, attempts[0].instance_id, attempts[0].outcome), (1, a.instance, outcome));
     }
     assert!(jobs.attempts(cancelled.id).await.expect("attempts").is_empty(), "no attempt without the lease");
     assert!(jobs.attempts(other.id).await.expect("attempts").is_empty());
     assert!(jobs.finish_many(a, &[]).await.expect("an empty batch").is_empty());
+}
+
+/// Leases belong to the runner that claimed them, not to the instance id (issue 25 item 1): a process restarted
+/// under the same instance id (a new token) cannot renew, finish or give back its predecessor's job, so the
+/// lease expires and the job is rescued and claimed again; and a runner renews only the jobs it names (the
+/// ones it is running), leaving another of its leases to expire.
+pub async fn a_restarted_process_with_the_same_id_holds_none_of_its_predecessors_leases(jobs: Arc<dyn JobStore>) {
+    let instance = Uuid::now_v7();
+    let (before, after) = (LeaseHolder::new(instance), LeaseHolder::new(instance));
+    let new = runner_job("test.restart");
+    jobs.enqueue(&new).await.expect("enqueue");
+    let now = OffsetDateTime::now_utc();
+    let job = jobs.claim("default", before, 1, now, Duration::from_secs(5)).await.expect("claim").remove(0);
+    assert_eq!(job.lease_owner, Some(instance), "operators see the instance");
+
+    assert!(jobs.renew(after, &[job.id], now + LEASE).await.expect("renew").is_empty(), "not the restarted one's");
+    assert_eq!(jobs.release(after).await.expect("release"), 0);
+    let done = Finish::Complete(None);
+    let by_after = attempt(&job, after, AttemptOutcome::Completed, None);
+    assert!(!jobs.finish(job.id, after, &by_after, &done).await.expect("finish"));
+    let stored = jobs.get(job.id).await.expect("get").expect("stored");
+    assert_eq!(stored.lease_expires_at.map(|t| t.unix_timestamp()), Some((now + Duration::from_secs(5)).unix_timestamp()));
+
+    let later = now + Duration::from_secs(6);
+    assert_eq!(jobs.rescue_expired(later).await.expect("rescue"), 1, "nobody kept the dead process's lease alive");
+    let again = jobs.claim("default", after, 1, later, LEASE).await.expect("claim").remove(0);
+    assert_eq!((again.id, again.attempt, again.lease_owner), (new.id, 2, Some(instance)));
+    let by_before = attempt(&job, before, AttemptOutcome::Completed, None);
+    assert!(!jobs.finish(job.id, before, &by_before, &done).await.expect("finish"), "the old process lost it");
+    assert!(jobs.finish(again.id, after, &attempt(&again, after, AttemptOutcome::Completed, None), &done).await.expect("finish"));
+
+    // Only the named leases are renewed.
+    let (one, two) = (runner_job("test.renew"), runner_job("test.renew"));
+    jobs.enqueue(&one).await.expect("enqueue");
+    jobs.enqueue(&two).await.expect("enqueue");
+    let claimed = jobs.claim("default", after, 2, later, Duration::from_secs(5)).await.expect("claim");
+    assert_eq!(claimed.len(), 2);
+    let (kept, left) = (claimed[0].id, claimed[1].id);
+    assert_eq!(jobs.renew(after, &[kept], later + LEASE).await.expect("renew"), vec![kept]);
+    assert!(jobs.renew(after, &[], later + LEASE).await.expect("renew").is_empty());
+    let expires = |id| {
+        let jobs = Arc::clone(&jobs);
+        async move { jobs.get(id).await.expect("get").expect("stored").lease_expires_at.expect("leased").unix_timestamp() }
+    };
+    assert_eq!(expires(kept).await, (later + LEASE).unix_timestamp());
+    assert_eq!(expires(left).await, (later + Duration::from_secs(5)).unix_timestamp(), "not renewed");
 }
 
 sql_cases!(
@@ -532,4 +586,5 @@ sql_cases!(
     retry_while_another_live_job_holds_the_key_names_the_holder,
     depths_list_and_prune,
     a_batch_of_outcomes_is_recorded_as_each_alone,
+    a_restarted_process_with_the_same_id_holds_none_of_its_predecessors_leases,
 );

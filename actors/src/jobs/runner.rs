@@ -1,12 +1,19 @@
 //! The job runner: one actor per instance that claims due jobs from the job store with a lease, runs each
-//! on a task it owns (at most the queue's concurrency at once), renews every lease it holds in one statement
-//! while they run, and records each attempt's outcome — completed, retryable after an exponential backoff
+//! on a task it owns (at most the queue's concurrency at once), renews the leases of the jobs it is running in
+//! one statement while they run, and records each attempt's outcome — completed, retryable after an exponential backoff
 //! with jitter, or discarded with the last error once the kind's attempts are spent. Outcomes go through one
 //! finisher task that records whatever has arrived in one batch (one commit), so a busy runner pays one
 //! commit per batch instead of two per job. A job whose lease
 //! expired (its instance died) is claimed again by whichever instance polls next.
 //!
-//! It also makes jobs whose lease expired due again, enqueues the periodic kinds once per period (the period start is the job's unique period key, so
+//! A lease belongs to the runner that claimed it, not to the instance id: each runner draws a token when it
+//! starts ([`LeaseHolder`]) and every write under a lease is guarded by it, so a process restarted under the
+//! same `GANTRY_INSTANCE_ID` never keeps alive, finishes or gives back a job its predecessor was running. A
+//! lease found gone (cancelled, or taken over) is logged and counted (`gantry_jobs_lease_lost_total`).
+//!
+//! It also makes jobs whose lease expired due again — only once this instance has reached the database for a
+//! whole lease period (after an outage every lease looks expired, the live holders' included: they get that
+//! period to renew; see [`crate::liveness`]) — enqueues the periodic kinds once per period (the period start is the job's unique period key, so
 //! every instance tries and the database keeps one), and publishes the queue depth gauges.
 //!
 //! Shutdown ([`JobRunnerHandle::drain`]): stop claiming, let running jobs finish within the budget, then
@@ -32,7 +39,8 @@ use attempt::{MAX_BATCH, Outcome, finish_batch, finisher, run_attempt};
 pub use kind::{Backoff, JobFailure, JobHandler, KindSpec};
 
 use crate::handle::{ActorSlot, CallError, Envelope};
-use crate::ports::jobs::{Enqueued, Job, JobStore};
+use crate::liveness::Continuity;
+use crate::ports::jobs::{Enqueued, Job, JobStore, LeaseHolder};
 use crate::supervisor::ChildSpec;
 use crate::telemetry::Mailbox;
 
@@ -42,7 +50,7 @@ pub const NAME: &str = "job_runner";
 /// The runner's settings.
 #[derive(Debug, Clone)]
 pub struct RunnerSettings {
-    /// This instance (the lease owner it writes).
+    /// This instance (the lease owner it writes; each start of the runner adds a token of its own).
     pub instance: Uuid,
     /// How long a lease holds without renewal; renewed every third of it.
     pub lease: Duration,
@@ -65,6 +73,8 @@ pub struct RunnerDeps {
     pub settings: RunnerSettings,
     /// The mailbox counter.
     pub mailbox: Arc<Mailbox>,
+    /// What this instance saw of the database (fed by the runner's round trips; rescues wait for it).
+    pub continuity: Arc<Continuity>,
 }
 
 /// Messages of the runner.
@@ -100,6 +110,8 @@ struct Running {
 /// The runner's state.
 pub struct RunnerState {
     deps: RunnerDeps,
+    /// This runner's leases: the instance and the token drawn when this runner started.
+    holder: LeaseHolder,
     tickers: Vec<JoinHandle<()>>,
     /// Where workers hand their outcomes to the finisher task, which records them in batches.
     outcomes: mpsc::Sender<Outcome>,
@@ -137,11 +149,15 @@ impl RunnerState {
             let claimed = match self
                 .deps
                 .store
-                .claim(&queue, self.deps.settings.instance, limit, now, self.deps.settings.lease)
+                .claim(&queue, self.holder, limit, now, self.deps.settings.lease)
                 .await
             {
-                Ok(jobs) => jobs,
+                Ok(jobs) => {
+                    self.deps.continuity.reached();
+                    jobs
+                }
                 Err(err) => {
+                    self.deps.continuity.missed();
                     metrics::counter!("gantry_job_store_errors_total", "op" => "claim").increment(1);
                     tracing::warn!(queue, error = %err, "claiming jobs failed; retrying at the next poll");
                     continue;
@@ -161,17 +177,17 @@ impl RunnerState {
         *self.busy.entry(queue.clone()).or_default() += 1;
         let spec = self.deps.kinds.get(job.kind.as_str()).cloned();
         let store = Arc::clone(&self.deps.store);
-        let instance = self.deps.settings.instance;
+        let holder = self.holder;
         let lease = self.deps.settings.lease;
         let myself = myself.clone();
         let outcomes = self.outcomes.clone();
         let task = tokio::spawn(async move {
-            match run_attempt(store.as_ref(), spec, job, instance, claimed_at, lease).await {
+            match run_attempt(store.as_ref(), spec, job, holder, claimed_at, lease).await {
                 // The finisher records it and then reports the job finished.
                 Some(outcome) => {
                     if let Err(mpsc::error::SendError(outcome)) = outcomes.send(outcome).await {
                         // The finisher is gone (the actor is stopping): record it here.
-                        finish_batch(store.as_ref(), instance, vec![outcome], &|id| {
+                        finish_batch(store.as_ref(), holder, vec![outcome], &|id| {
                             let _ = myself.cast(Envelope::internal(JobRunnerMsg::Finished(id)));
                         })
                         .await;
@@ -202,42 +218,64 @@ impl RunnerState {
     }
 
     async fn renew(&mut self) {
-        // Also when idle: a lease this instance holds may belong to a job it runs inline (an older version's
-        // rotation).
+        // Only the jobs this runner is running: a job whose outcome could not be recorded (its worker ended)
+        // is left to expire and run again elsewhere, as after a crash.
+        let mine: Vec<Uuid> = self.running.keys().copied().collect();
+        if mine.is_empty() {
+            return;
+        }
         let until = OffsetDateTime::now_utc() + self.deps.settings.lease;
-        let held = match self.deps.store.renew(self.deps.settings.instance, until).await {
-            Ok(held) => held,
+        let held = match self.deps.store.renew(self.holder, &mine, until).await {
+            Ok(held) => {
+                self.deps.continuity.reached();
+                held
+            }
             Err(err) => {
+                self.deps.continuity.missed();
                 metrics::counter!("gantry_job_store_errors_total", "op" => "renew").increment(1);
                 tracing::warn!(error = %err, "renewing job leases failed; retrying at the next renewal");
                 return;
             }
         };
         // A job not held any more was cancelled (or, after a long stall, taken over): stop working on it.
-        let lost: Vec<Uuid> = self.running.keys().filter(|id| !held.contains(id)).copied().collect();
+        let lost: Vec<Uuid> = mine.into_iter().filter(|id| !held.contains(id)).collect();
         for id in lost {
             if let Some(running) = self.running.get(&id) {
                 running.task.abort();
                 metrics::counter!("gantry_jobs_lease_lost_total", "queue" => running.queue.clone()).increment(1);
-                tracing::warn!(job_id = %id, "job lease lost (cancelled or taken over); its worker stopped");
+                tracing::warn!(event = "job_lease_lost", job_id = %id, instance_id = %self.holder.instance,
+                    "job lease lost (cancelled or taken over); its worker stopped");
             }
             self.finished(id);
         }
     }
 
-    async fn maintain(&mut self) {
-        let now = OffsetDateTime::now_utc();
+    /// Rescues expired leases, unless this instance's own view of the database is too fresh to tell a dead
+    /// holder from one that could not renew through the same outage (see [`crate::liveness`]).
+    async fn rescue(&mut self, now: OffsetDateTime) {
+        if !self.deps.continuity.trusts_silence_over(self.deps.settings.lease) {
+            tracing::debug!("the database answered again only recently; expired leases get a lease period to be renewed");
+            return;
+        }
         match self.deps.store.rescue_expired(now).await {
-            Ok(0) => {}
+            Ok(0) => self.deps.continuity.reached(),
             Ok(n) => {
+                self.deps.continuity.reached();
                 metrics::counter!("gantry_jobs_rescued_total").increment(n);
-                tracing::warn!(rescued = n, "jobs whose instance stopped holding the lease are due again");
+                tracing::warn!(event = "job_leases_taken_over", rescued = n,
+                    "jobs whose instance stopped renewing the lease are due again (their dead attempts are recorded)");
             }
             Err(err) => {
+                self.deps.continuity.missed();
                 metrics::counter!("gantry_job_store_errors_total", "op" => "rescue").increment(1);
                 tracing::warn!(error = %err, "rescuing expired job leases failed; retrying");
             }
         }
+    }
+
+    async fn maintain(&mut self) {
+        let now = OffsetDateTime::now_utc();
+        self.rescue(now).await;
         let kinds: Vec<KindSpec> = self.deps.kinds.values().filter(|k| k.every.is_some()).cloned().collect();
         for spec in kinds {
             let Some(job) = spec.periodic_job(now) else { continue };
@@ -285,7 +323,7 @@ impl RunnerState {
         }
         self.running.clear();
         self.busy.clear();
-        match self.deps.store.release(self.deps.settings.instance).await {
+        match self.deps.store.release(self.holder).await {
             Ok(n) => {
                 if n > 0 {
                     tracing::warn!(released = n, "gave running jobs back for other instances");
@@ -340,9 +378,13 @@ impl Actor for JobRunner {
         let finished = move |id| {
             let _ = runner.cast(Envelope::internal(JobRunnerMsg::Finished(id)));
         };
-        let finisher = tokio::spawn(finisher(Arc::clone(&deps.store), deps.settings.instance, received, finished));
+        // A token per start of the runner: a restarted process (or a restarted runner) holds none of the
+        // leases taken before it.
+        let holder = LeaseHolder::new(deps.settings.instance);
+        let finisher = tokio::spawn(finisher(Arc::clone(&deps.store), holder, received, finished));
         Ok(RunnerState {
             deps,
+            holder,
             tickers,
             outcomes,
             finisher,

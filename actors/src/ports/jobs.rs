@@ -293,6 +293,26 @@ pub struct FinishItem {
     pub finish: Finish,
 }
 
+/// Who holds a lease: the instance (what operators see as `lease_owner`, and what an attempt names) and the
+/// token of the runner that claimed the job. A token is drawn by each runner when it starts, so it names one
+/// process's runner, never an instance id: an instance restarted under the same `GANTRY_INSTANCE_ID` gets a new
+/// token and cannot renew, finish or give back a job its predecessor claimed (issue 25 item 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LeaseHolder {
+    /// The instance (`lease_owner`).
+    pub instance: Uuid,
+    /// The claiming runner's token (`lease_token`): the guard of every later write under the lease.
+    pub token: Uuid,
+}
+
+impl LeaseHolder {
+    /// A holder for `instance` with a fresh random token (a runner that just started).
+    #[must_use]
+    pub fn new(instance: Uuid) -> Self {
+        Self { instance, token: Uuid::new_v4() }
+    }
+}
+
 /// Which jobs an operator lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobFilter {
@@ -386,15 +406,15 @@ pub trait JobStore: Send + Sync + 'static {
     /// The database is unreachable.
     async fn enqueue(&self, job: &NewJob) -> Result<Enqueued, JobStoreError>;
 
-    /// Leases up to `limit` due jobs of `queue` to `instance` until `now + lease`, counting an attempt each,
-    /// oldest due first. Two instances never get the same job.
+    /// Leases up to `limit` due jobs of `queue` to `holder` until `now + lease`, counting an attempt each,
+    /// oldest due first. Two runners never get the same job.
     ///
     /// # Errors
     /// The database is unreachable.
     async fn claim(
         &self,
         queue: &str,
-        instance: Uuid,
+        holder: LeaseHolder,
         limit: u32,
         now: OffsetDateTime,
         lease: Duration,
@@ -408,42 +428,49 @@ pub trait JobStore: Send + Sync + 'static {
     /// The database is unreachable.
     async fn rescue_expired(&self, now: OffsetDateTime) -> Result<u64, JobStoreError>;
 
-    /// Extends every lease `instance` holds to `until`; returns the ids it still holds (a job cancelled
-    /// meanwhile is not among them).
+    /// Extends to `until` the leases `holder` holds on `jobs` (the jobs its runner is running, and only
+    /// those: a job whose outcome could not be recorded is left to expire); returns the ids it still holds (a
+    /// job cancelled or taken over meanwhile is not among them).
     ///
     /// # Errors
     /// The database is unreachable.
-    async fn renew(&self, instance: Uuid, until: OffsetDateTime) -> Result<Vec<Uuid>, JobStoreError>;
+    async fn renew(&self, holder: LeaseHolder, jobs: &[Uuid], until: OffsetDateTime)
+    -> Result<Vec<Uuid>, JobStoreError>;
 
-    /// Records `attempt` of job `id` and moves the job as `finish` says, if `instance` still holds its lease.
+    /// Records `attempt` of job `id` and moves the job as `finish` says, if `holder` still holds its lease.
     /// Returns `false` (and records nothing) when it does not (cancelled, or its lease expired and another
-    /// instance claimed it).
+    /// runner claimed it).
     ///
     /// # Errors
     /// The database is unreachable.
-    async fn finish(&self, id: Uuid, instance: Uuid, attempt: &Attempt, finish: &Finish)
-    -> Result<bool, JobStoreError>;
+    async fn finish(
+        &self,
+        id: Uuid,
+        holder: LeaseHolder,
+        attempt: &Attempt,
+        finish: &Finish,
+    ) -> Result<bool, JobStoreError>;
 
-    /// Records several outcomes of `instance`'s attempts at once, each as [`JobStore::finish`] would, in one
+    /// Records several outcomes of `holder`'s attempts at once, each as [`JobStore::finish`] would, in one
     /// transaction where the backend has them (one commit for the batch: the runner's throughput is bounded
     /// by commits, not by statements). Returns, in order, whether each was recorded.
     ///
     /// # Errors
     /// The database is unreachable (nothing is recorded, or — without a transaction — a prefix).
-    async fn finish_many(&self, instance: Uuid, items: &[FinishItem]) -> Result<Vec<bool>, JobStoreError> {
+    async fn finish_many(&self, holder: LeaseHolder, items: &[FinishItem]) -> Result<Vec<bool>, JobStoreError> {
         let mut recorded = Vec::with_capacity(items.len());
         for item in items {
-            recorded.push(self.finish(item.id, instance, &item.attempt, &item.finish).await?);
+            recorded.push(self.finish(item.id, holder, &item.attempt, &item.finish).await?);
         }
         Ok(recorded)
     }
 
-    /// Gives back every lease `instance` holds (graceful shutdown): the jobs are due at once elsewhere and the
+    /// Gives back every lease `holder` holds (graceful shutdown): the jobs are due at once elsewhere and the
     /// interrupted attempts are not counted. Returns how many.
     ///
     /// # Errors
     /// The database is unreachable.
-    async fn release(&self, instance: Uuid) -> Result<u64, JobStoreError>;
+    async fn release(&self, holder: LeaseHolder) -> Result<u64, JobStoreError>;
 
     /// Jobs matching `filter`, newest first.
     ///

@@ -92,6 +92,8 @@ pub struct RotationDeps {
     pub smoke_account: Option<(String, secrecy::SecretString)>,
     /// Timeouts and token settings.
     pub settings: RotationSettings,
+    /// What this instance saw of the database (every heartbeat reports to it).
+    pub continuity: Arc<crate::liveness::Continuity>,
 }
 
 /// `POST /admin/secrets/rotate` and `POST /admin/secrets/rollback` bodies.
@@ -227,15 +229,20 @@ impl Rotations {
     /// seen alive). Failures are logged and counted; the next beat retries. Stopped by [`Rotations::leave`].
     pub fn start_heartbeat(&self, every: Duration) {
         let fleet = Arc::clone(&self.deps.fleet);
+        let continuity = Arc::clone(&self.deps.continuity);
         let instance_id = self.deps.instance_id;
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                if let Err(e) = fleet.heartbeat(instance_id).await {
-                    metrics::counter!("gantry_heartbeat_failures_total").increment(1);
-                    tracing::warn!(event = "heartbeat_failed", error = %e, "instance heartbeat not recorded");
+                match fleet.heartbeat(instance_id).await {
+                    Ok(()) => continuity.reached(),
+                    Err(e) => {
+                        continuity.missed();
+                        metrics::counter!("gantry_heartbeat_failures_total").increment(1);
+                        tracing::warn!(event = "heartbeat_failed", error = %e, "instance heartbeat not recorded");
+                    }
                 }
             }
         });

@@ -149,9 +149,9 @@ impl UploadPipelineHandle {
                 PipelineError::AtCapacity
             }
         })?;
+        let progress = Arc::clone(in_flight.progress());
         let (record, key) =
-            self.slot.call(|reply| UploadPipelineMsg::Begin { owner, filename, max_files, reply }).await??;
-        in_flight.progress().identify(record.id);
+            self.slot.call(|reply| UploadPipelineMsg::Begin { owner, filename, max_files, progress, reply }).await??;
         metrics::gauge!("gantry_uploads_in_flight").increment(1.0);
         Ok(Admission { record, key, reserved: max_files.is_some(), in_flight })
     }

@@ -2,10 +2,18 @@
 //! upload and its job, finishes them (stored, or failed with a reason and the object removed by a job stored
 //! with the failure), deletes uploads, and sweeps uploads left `receiving` by a crash.
 //!
+//! It also tidies up after itself: an upload this instance received whose request has ended (it is no longer in
+//! the ledger) but that is still `receiving` — its end could not be recorded because the database was away, so
+//! its client was answered 503, or a previous process under the same instance id died with it — is failed as
+//! soon as the database answers again (`database_unavailable` for the former, `abandoned` for the latter), not
+//! after the hour of the backstop. The sweep of other instances' uploads waits, after a database outage this
+//! instance saw, until their heartbeats had time to resume ([`crate::liveness`]).
+//!
 //! Its mailbox serialises the database writes only: the bytes never pass through it (the request task
 //! streams them, see [`super::receive`]), and admission (the ledger of uploads in flight) and the reads live
 //! in its handle ([`super::handle`]).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +22,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::handle::{CallError, Envelope};
+use crate::liveness::Continuity;
 use crate::ports::Unavailable;
 use crate::ports::jobs::{Job, JobState, JobStore, JobUpdate};
 use crate::ports::objects::{ObjectKey, ObjectStore};
@@ -21,7 +30,7 @@ use crate::ports::rotations::Fleet;
 use crate::ports::uploads::UploadStore;
 pub use crate::ports::uploads::{UploadRecord, UploadStatus, VariantRecord, VariantState};
 use crate::telemetry::Mailbox;
-use crate::uploads::ledger::{InFlightUpload, Ledger};
+use crate::uploads::ledger::{InFlightUpload, Ledger, Progress};
 use crate::uploads::photo::{self, PhotoSettings};
 
 /// The actor's label in metrics and logs.
@@ -97,6 +106,9 @@ pub enum UploadPipelineMsg {
         filename: Option<String>,
         /// The owner's file quota (guest tokens), reserved atomically before the upload is recorded.
         max_files: Option<u32>,
+        /// Its ledger entry, named after the record as soon as the record exists (so the tidying, which runs
+        /// in this mailbox too, never takes a just-recorded upload for a leftover).
+        progress: Arc<Progress>,
         /// The record.
         reply: RpcReplyPort<Result<(UploadRecord, ObjectKey), PipelineError>>,
     },
@@ -123,6 +135,9 @@ pub enum UploadPipelineMsg {
         /// How many were failed.
         reply: RpcReplyPort<Result<usize, PipelineError>>,
     },
+    /// Fails this instance's uploads whose request ended without their end recorded (timer; see the module
+    /// docs).
+    Tidy,
     /// The uploads in flight on this instance now, from the ledger the pipeline owns.
     InFlight {
         /// Who, from where, how far.
@@ -150,6 +165,10 @@ pub struct PipelineDeps {
     pub instance: Uuid,
     /// An instance is live while its last heartbeat is younger than this (`rotation.live_within_secs`).
     pub live_within: Duration,
+    /// What this instance saw of the database: after an outage, others' stale heartbeats wait `live_within`.
+    pub continuity: Arc<Continuity>,
+    /// How often this instance's own leftovers are looked for while there may be some.
+    pub tidy_every: Duration,
     /// Uploads in progress at once per uploader and per client address (each).
     pub max_in_flight_per_client: usize,
     /// How long an upload's body may send nothing before it is refused (`uploads.body_idle_timeout_secs`).
@@ -172,6 +191,11 @@ pub struct PipelineState {
     /// its stream ends. Request tasks count into their own entries without a message (bytes never cross the
     /// mailbox); admission takes and gives back entries synchronously.
     ledger: Arc<Ledger>,
+    /// Whether some upload of this instance may have been left `receiving` (a write failed; and at every
+    /// start, for what a previous process or start left): the next tidy looks.
+    untidy: bool,
+    /// The uploads whose end this actor could not record (their clients were answered 503).
+    refused: HashSet<Uuid>,
 }
 
 /// What the supervisor starts the pipeline with: its dependencies and the ledger it owns.
@@ -190,10 +214,11 @@ pub(crate) fn count(outcome: &str) {
 
 impl PipelineState {
     async fn begin(
-        &self,
+        &mut self,
         owner: String,
         filename: Option<String>,
         max_files: Option<u32>,
+        progress: &Progress,
     ) -> Result<(UploadRecord, ObjectKey), PipelineError> {
         if let Some(max_files) = max_files
             && !self.deps.uploads.reserve_file(&owner, max_files).await?
@@ -217,6 +242,7 @@ impl PipelineState {
             received_by: Some(self.deps.instance),
         };
         self.deps.uploads.create_upload(&record).await?;
+        progress.identify(id);
         // Run inline by this request: its one attempt starts now (the store stamps `finished_at` at its end).
         let job = Job {
             id,
@@ -225,8 +251,48 @@ impl PipelineState {
             started_at: Some(OffsetDateTime::now_utc()),
             ..Job::new("upload", Some(owner))
         };
-        self.deps.jobs.create(&job).await.map_err(|e| PipelineError::Unavailable(e.to_string()))?;
+        if let Err(e) = self.deps.jobs.create(&job).await {
+            // The record exists and its request ends here: the next tidy fails it.
+            self.left_receiving(id);
+            return Err(PipelineError::Unavailable(e.to_string()));
+        }
         Ok((record, key))
+    }
+
+    /// Notes that upload `id` may be left `receiving` (its end could not be recorded): the tidy fails it.
+    fn left_receiving(&mut self, id: Uuid) {
+        self.refused.insert(id);
+        self.untidy = true;
+        metrics::counter!("gantry_upload_ends_deferred_total").increment(1);
+        tracing::warn!(event = "upload_end_deferred", upload_id = %id,
+            "the upload's end could not be recorded; it is failed when the database answers again");
+    }
+
+    /// Fails the uploads this instance received that are still `receiving` although their request ended (not
+    /// in the ledger): `database_unavailable` for those whose end this actor could not record, `abandoned` for
+    /// what an earlier process under this instance id left. Returns how many.
+    async fn tidy(&mut self) -> Result<usize, PipelineError> {
+        if !self.untidy {
+            return Ok(0);
+        }
+        // Begin names the ledger entry in this mailbox, so every recorded upload still in flight is named here.
+        let in_flight: HashSet<Uuid> = self.ledger.snapshot().into_iter().filter_map(|u| u.upload).collect();
+        let receiving = self.deps.uploads.stale_uploads(OffsetDateTime::now_utc(), 1000).await?;
+        let mut failed = 0;
+        for record in receiving {
+            if record.received_by != Some(self.deps.instance) || in_flight.contains(&record.id) {
+                continue;
+            }
+            let code = if self.refused.contains(&record.id) { "database_unavailable" } else { "abandoned" };
+            tracing::warn!(event = "upload_left_receiving", upload_id = %record.id, code,
+                "failing an upload of this instance whose request ended without its end recorded");
+            // Bytes may be in the store (the request may have stored them before its write failed).
+            self.finish(record, Outcome::Failed { code: code.into(), remove_object: true }, false).await?;
+            failed += 1;
+        }
+        self.untidy = false;
+        self.refused.clear();
+        Ok(failed)
     }
 
     async fn finish(
@@ -363,8 +429,15 @@ impl PipelineState {
     /// Uploads `receiving` on an instance that stopped heart-beating: nobody will finish them. Only uploads
     /// older than one heartbeat window count (an instance that just started may not have beaten yet), and none
     /// when this instance is not among the live ones itself (the heartbeats are not being written, so their
-    /// absence says nothing).
+    /// absence says nothing) or saw the database away within the window (nor could the others write theirs).
     async fn orphans(&self, now: OffsetDateTime) -> Result<Vec<UploadRecord>, PipelineError> {
+        if !self.deps.continuity.trusts_silence_over(self.deps.live_within) {
+            // Every heartbeat is stale after an outage this instance saw: the live instances get a whole window
+            // to beat again before their silence means anything.
+            tracing::info!(event = "orphan_sweep_deferred",
+                "the database answered again only recently; orphaned uploads wait for the heartbeats to resume");
+            return Ok(Vec::new());
+        }
         let live = self.deps.fleet.live_instances(self.deps.live_within).await?;
         if !live.contains(&self.deps.instance) {
             tracing::debug!("this instance has no recent heartbeat; orphaned uploads wait for the deadline");
@@ -383,26 +456,44 @@ impl Actor for UploadPipeline {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         args: Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
         args.deps.mailbox.reset();
-        Ok(PipelineState { deps: args.deps, ledger: args.ledger })
+        // One timer at a time (re-armed after each tidy), so an outage cannot pile ticks up in the mailbox.
+        myself.send_after(args.deps.tidy_every, || Envelope::internal(UploadPipelineMsg::Tidy));
+        // Untidy at every start: a previous process under this instance id (or a previous start of this actor)
+        // may have left uploads `receiving`.
+        Ok(PipelineState { deps: args.deps, ledger: args.ledger, untidy: true, refused: HashSet::new() })
     }
 
     async fn handle(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         envelope: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         let (message, _handling) = envelope.open(&state.deps.mailbox);
         match message {
-            UploadPipelineMsg::Begin { owner, filename, max_files, reply } => {
-                let _ = reply.send(state.begin(owner, filename, max_files).await);
+            UploadPipelineMsg::Begin { owner, filename, max_files, progress, reply } => {
+                let _ = reply.send(state.begin(owner, filename, max_files, &progress).await);
             }
             UploadPipelineMsg::Finish { record, outcome, reserved, reply } => {
-                let _ = reply.send(state.finish(record, outcome, reserved).await);
+                let id = record.id;
+                let finished = state.finish(record, outcome, reserved).await;
+                if matches!(finished, Err(PipelineError::Unavailable(_))) {
+                    // Its request answers 503 and leaves the ledger: the upload must not stay `receiving`.
+                    state.left_receiving(id);
+                }
+                let _ = reply.send(finished);
+            }
+            UploadPipelineMsg::Tidy => {
+                match state.tidy().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(failed = n, "failed uploads of this instance left receiving"),
+                    Err(e) => tracing::debug!(error = %e, "tidying uploads left receiving failed; retrying"),
+                }
+                myself.send_after(state.deps.tidy_every, || Envelope::internal(UploadPipelineMsg::Tidy));
             }
             UploadPipelineMsg::Delete { record, reply } => {
                 let _ = reply.send(state.delete(&record).await);

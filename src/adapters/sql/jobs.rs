@@ -2,8 +2,10 @@
 //! which [`SqlDb`] encodes, and in the claim, which [`JobsDialect`] holds (Postgres skips rows another
 //! instance has locked; SQLite serialises writers, so one `UPDATE … RETURNING` is already exclusive).
 //!
-//! Every state change is one guarded statement (`WHERE … AND lease_owner = $n AND state = 'running'`), so
-//! an instance whose lease was taken over or cancelled cannot overwrite the new owner's outcome.
+//! Every state change under a lease is one guarded statement (`WHERE … AND lease_token = $n AND state =
+//! 'running'`): the token is the claiming runner's, drawn when that runner started, so a runner whose lease was
+//! taken over or cancelled — or a process restarted under the same instance id — cannot renew the lease or
+//! overwrite the new holder's outcome. `lease_owner` (the instance) is what operators and attempts see.
 
 use std::time::Duration;
 
@@ -11,7 +13,7 @@ use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::jobs::{
     Attempt, AttemptOutcome, Enqueued, Finish, FinishItem, Job, JobFilter, JobState, JobStore, JobStoreError,
-    JobUpdate, NewJob, QueueDepth,
+    JobUpdate, LeaseHolder, NewJob, QueueDepth,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -47,7 +49,7 @@ macro_rules! claim_sql {
     ($lock:literal) => {
         concat!(
             "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = $2, lease_expires_at = $4, \
-             started_at = $3, updated_at = $3 \
+             lease_token = $6, started_at = $3, updated_at = $3 \
              WHERE id IN (SELECT id FROM jobs WHERE queue = $1 AND run_at IS NOT NULL AND state IN ",
             $crate::adapters::sql::jobs::waiting_states!(),
             " AND run_at <= $3 ORDER BY run_at LIMIT $5",
@@ -69,13 +71,18 @@ pub const LEASE_EXPIRED: &str = "the previous attempt's lease expired (its insta
 
 /// What the job SQL says differently per backend.
 pub trait JobsDialect: SqlDb {
-    /// Leases due jobs: `$1` queue, `$2` instance, `$3` now, `$4` lease end, `$5` limit; returns
-    /// [`job_columns!`].
+    /// Leases due jobs: `$1` queue, `$2` instance, `$3` now, `$4` lease end, `$5` limit, `$6` the runner's
+    /// lease token; returns [`job_columns!`].
     const CLAIM: &'static str;
 
+    /// Extends leases: `$1` the runner's lease token, `$2` the new end, `$3` the ids (a [`Value::Uuids`]) of
+    /// the jobs the runner is running; returns the `id`s still leased to it.
+    const RENEW: &'static str;
+
     /// Completes a batch in one statement, where the backend can: `$1` a JSON array of `{id, attempt,
-    /// started_at, finished_at, result}`, `$2` the instance whose leases they must be; records each attempt and
-    /// completes each job still leased to `$2`, returning the `id`s it completed. `None`: one by one.
+    /// started_at, finished_at, result}`, `$2` the instance (the attempts name it), `$3` the lease token the
+    /// jobs must still be held with; records each attempt and completes each job still leased with `$3`,
+    /// returning the `id`s it completed. `None`: one by one.
     const COMPLETE_MANY: Option<&'static str>;
 }
 
@@ -186,12 +193,12 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
     async fn claim(
         &self,
         queue: &str,
-        instance: Uuid,
+        holder: LeaseHolder,
         limit: u32,
         now: OffsetDateTime,
         lease: Duration,
     ) -> Result<Vec<Job>, JobStoreError> {
-        let args = args![queue, instance, now, now + lease, i64::from(limit)];
+        let args = args![queue, holder.instance, now, now + lease, i64::from(limit), holder.token];
         let rows = all(&self.db, "claim", D::CLAIM, args).await?;
         Ok(rows.iter().map(job_from_row).collect::<Result<_, _>>()?)
     }
@@ -214,37 +221,46 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
                    ON CONFLICT DO NOTHING";
         tx.execute(sql, args![now]).await.map_err(failed)?;
         let sql = "UPDATE jobs SET state = 'available', run_at = $1, lease_owner = NULL, lease_expires_at = NULL, \
-                   error = $2, updated_at = $1 WHERE state = 'running' AND lease_expires_at < $1 \
-                   AND run_at IS NOT NULL";
+                   lease_token = NULL, error = $2, updated_at = $1 WHERE state = 'running' \
+                   AND lease_expires_at < $1 AND run_at IS NOT NULL";
         let rescued = tx.execute(sql, args![now, LEASE_EXPIRED]).await.map_err(failed)?;
         let sql = "UPDATE jobs SET state = 'discarded', finished_at = $1, lease_owner = NULL, lease_expires_at = NULL, \
-                   error = $2, updated_at = $1 WHERE state = 'running' AND lease_expires_at < $1 AND run_at IS NULL";
+                   lease_token = NULL, error = $2, updated_at = $1 WHERE state = 'running' \
+                   AND lease_expires_at < $1 AND run_at IS NULL";
         let orphaned = "its instance stopped before finishing (lease expired)";
         let discarded = tx.execute(sql, args![now, orphaned]).await.map_err(failed)?;
         D::commit(tx).await.map_err(failed)?;
         Ok(rescued + discarded)
     }
 
-    async fn renew(&self, instance: Uuid, until: OffsetDateTime) -> Result<Vec<Uuid>, JobStoreError> {
-        let sql = "UPDATE jobs SET lease_expires_at = $2 WHERE lease_owner = $1 AND state = 'running' RETURNING id";
-        let rows = all(&self.db, "renew", sql, args![instance, until]).await?;
+    async fn renew(
+        &self,
+        holder: LeaseHolder,
+        jobs: &[Uuid],
+        until: OffsetDateTime,
+    ) -> Result<Vec<Uuid>, JobStoreError> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let args = vec![Value::from(holder.token), Value::from(until), Value::Uuids(jobs.to_vec())];
+        let rows = all(&self.db, "renew", D::RENEW, args).await?;
         Ok(rows.iter().map(|r| Fields::new(r, "job").uuid("id")).collect::<Result<_, _>>()?)
     }
 
     async fn finish(
         &self,
         id: Uuid,
-        instance: Uuid,
+        holder: LeaseHolder,
         attempt: &Attempt,
         finish: &Finish,
     ) -> Result<bool, JobStoreError> {
         let mut pool = self.db.pool();
-        Ok(finish_on(&mut pool, id, instance, attempt, finish)
+        Ok(finish_on(&mut pool, id, holder, attempt, finish)
             .await
             .map_err(|e| unavailable(backend::<D>(), "finish", &e))?)
     }
 
-    async fn finish_many(&self, instance: Uuid, items: &[FinishItem]) -> Result<Vec<bool>, JobStoreError> {
+    async fn finish_many(&self, holder: LeaseHolder, items: &[FinishItem]) -> Result<Vec<bool>, JobStoreError> {
         let failed = |e: sqlx::Error| unavailable(backend::<D>(), "finish_many", &e);
         let mut recorded = vec![false; items.len()];
         let mut tx = self.db.begin().await.map_err(failed)?;
@@ -256,7 +272,7 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
                 (Finish::Complete(result), Some(_)) => completions.push((i, item, result)),
                 _ => {
                     recorded[i] =
-                        finish_on(&mut tx, item.id, instance, &item.attempt, &item.finish).await.map_err(failed)?
+                        finish_on(&mut tx, item.id, holder, &item.attempt, &item.finish).await.map_err(failed)?
                 }
             }
         }
@@ -274,7 +290,10 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
                 })
                 .collect();
             let rows = tx
-                .fetch_all(sql, vec![Value::json(&serde_json::Value::Array(batch)), instance.into()])
+                .fetch_all(
+                    sql,
+                    vec![Value::json(&serde_json::Value::Array(batch)), holder.instance.into(), holder.token.into()],
+                )
                 .await
                 .map_err(failed)?;
             let done: std::collections::HashSet<Uuid> =
@@ -287,12 +306,12 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
         Ok(recorded)
     }
 
-    async fn release(&self, instance: Uuid) -> Result<u64, JobStoreError> {
+    async fn release(&self, holder: LeaseHolder) -> Result<u64, JobStoreError> {
         // Runner jobs only: a record-only job's inline runner (an older version's rotation) keeps its lease until it stops.
         let sql = "UPDATE jobs SET state = 'available', run_at = $2, attempt = attempt - 1, lease_owner = NULL, \
-                   lease_expires_at = NULL, updated_at = $2 WHERE lease_owner = $1 AND state = 'running' \
-                   AND run_at IS NOT NULL";
-        Ok(execute(&self.db, "release", sql, args![instance, OffsetDateTime::now_utc()]).await?)
+                   lease_expires_at = NULL, lease_token = NULL, updated_at = $2 WHERE lease_token = $1 \
+                   AND state = 'running' AND run_at IS NOT NULL";
+        Ok(execute(&self.db, "release", sql, args![holder.token, OffsetDateTime::now_utc()]).await?)
     }
 
     async fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, JobStoreError> {
@@ -350,7 +369,7 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
     async fn cancel(&self, id: Uuid, now: OffsetDateTime) -> Result<Job, JobStoreError> {
         let sql = concat!(
             "UPDATE jobs SET state = 'cancelled', finished_at = $2, updated_at = $2, lease_owner = NULL, \
-             lease_expires_at = NULL WHERE id = $1 AND run_at IS NOT NULL \
+             lease_expires_at = NULL, lease_token = NULL WHERE id = $1 AND run_at IS NOT NULL \
              AND state IN ('scheduled', 'available', 'retryable', 'running') RETURNING ",
             job_columns!()
         );
@@ -475,7 +494,7 @@ fn attempt_from_row<R: SqlRow>(row: &R) -> Result<Attempt, Unavailable> {
     })
 }
 
-/// Records `attempt` of job `id` and moves the job as `finish` says, if `instance` still holds its lease (see
+/// Records `attempt` of job `id` and moves the job as `finish` says, if `holder` still holds its lease (see
 /// [`JobStore::finish`]), on `exec` — the pool, or a batch's transaction.
 ///
 /// # Errors
@@ -483,16 +502,18 @@ fn attempt_from_row<R: SqlRow>(row: &R) -> Result<Attempt, Unavailable> {
 async fn finish_on<E: Exec>(
     exec: &mut E,
     id: Uuid,
-    instance: Uuid,
+    holder: LeaseHolder,
     attempt: &Attempt,
     finish: &Finish,
 ) -> Result<bool, sqlx::Error> {
+    let (instance, token) = (holder.instance, holder.token);
     let now = attempt.finished_at;
     if let Finish::Snooze { at } = finish {
         // Not an attempt of this kind's work: given back uncounted.
         let sql = "UPDATE jobs SET state = 'available', run_at = $3, attempt = attempt - 1, lease_owner = NULL, \
-                   lease_expires_at = NULL, updated_at = $4 WHERE id = $1 AND lease_owner = $2 AND state = 'running'";
-        return Ok(exec.execute(sql, args![id, instance, *at, now]).await? == 1);
+                   lease_expires_at = NULL, lease_token = NULL, updated_at = $4 \
+                   WHERE id = $1 AND lease_token = $2 AND state = 'running'";
+        return Ok(exec.execute(sql, args![id, token, *at, now]).await? == 1);
     }
     // The attempt first, guarded by the lease, then the job, guarded the same way. No transaction is
     // needed: if this instance dies in between, the recorded attempt stays true and the job's lease
@@ -500,11 +521,11 @@ async fn finish_on<E: Exec>(
     // the next claim counts a new attempt number. Conversely, a rescue that recorded this attempt first
     // refuses this row: nothing is recorded and the lease is gone, so this returns `false`.
     let mut args = args![id, instance, i64::from(attempt.attempt), attempt.started_at, now];
-    args.extend(args![attempt.outcome.as_str(), attempt.error.as_deref()]);
+    args.extend(args![attempt.outcome.as_str(), attempt.error.as_deref(), token]);
     let recorded = exec
         .execute(
             "INSERT INTO job_attempts (job_id, attempt, instance_id, started_at, finished_at, outcome, error) \
-         SELECT id, $3, $2, $4, $5, $6, $7 FROM jobs WHERE id = $1 AND lease_owner = $2 AND state = 'running' \
+         SELECT id, $3, $2, $4, $5, $6, $7 FROM jobs WHERE id = $1 AND lease_token = $8 AND state = 'running' \
          ON CONFLICT DO NOTHING",
             args,
         )
@@ -514,24 +535,26 @@ async fn finish_on<E: Exec>(
     }
     let (sql, args) = match finish {
         Finish::Complete(result) => {
-            let mut args = args![id, instance, now];
+            let mut args = args![id, token, now];
             args.push(Value::json_opt(result.as_ref()));
             (
                 "UPDATE jobs SET state = 'completed', result = $4, error = NULL, finished_at = $3, \
-                 lease_owner = NULL, lease_expires_at = NULL, updated_at = $3 \
-                 WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+                 lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL, updated_at = $3 \
+                 WHERE id = $1 AND lease_token = $2 AND state = 'running'",
                 args,
             )
         }
         Finish::Retry { error, at } => (
             "UPDATE jobs SET state = 'retryable', error = $4, run_at = $5, lease_owner = NULL, \
-             lease_expires_at = NULL, updated_at = $3 WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
-            args![id, instance, now, error.as_str(), *at],
+             lease_expires_at = NULL, lease_token = NULL, updated_at = $3 \
+             WHERE id = $1 AND lease_token = $2 AND state = 'running'",
+            args![id, token, now, error.as_str(), *at],
         ),
         Finish::Discard { error } => (
             "UPDATE jobs SET state = 'discarded', error = $4, finished_at = $3, lease_owner = NULL, \
-             lease_expires_at = NULL, updated_at = $3 WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
-            args![id, instance, now, error.as_str()],
+             lease_expires_at = NULL, lease_token = NULL, updated_at = $3 \
+             WHERE id = $1 AND lease_token = $2 AND state = 'running'",
+            args![id, token, now, error.as_str()],
         ),
         Finish::Snooze { .. } => unreachable!("handled above"),
     };

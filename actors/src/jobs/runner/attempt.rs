@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::kind::{JobFailure, KindSpec};
-use crate::ports::jobs::{Attempt, AttemptOutcome, Finish, FinishItem, Job, JobStore};
+use crate::ports::jobs::{Attempt, AttemptOutcome, Finish, FinishItem, Job, JobStore, LeaseHolder};
 
 /// A finished attempt on its way to the job store.
 pub(super) struct Outcome {
@@ -27,7 +27,7 @@ pub(super) const MAX_BATCH: usize = 256;
 /// up while a batch commits, so batches grow with the load; alone, an outcome is recorded at once.
 pub(super) async fn finisher(
     store: Arc<dyn JobStore>,
-    instance: Uuid,
+    holder: LeaseHolder,
     mut outcomes: mpsc::Receiver<Outcome>,
     finished: impl Fn(Uuid) + Send + 'static,
 ) {
@@ -39,14 +39,14 @@ pub(super) async fn finisher(
                 Err(_) => break,
             }
         }
-        finish_batch(store.as_ref(), instance, batch, &finished).await;
+        finish_batch(store.as_ref(), holder, batch, &finished).await;
     }
 }
 
 /// Records `batch`, counts each recorded outcome, and reports every job `finished` (to the runner).
 pub(super) async fn finish_batch(
     store: &dyn JobStore,
-    instance: Uuid,
+    holder: LeaseHolder,
     batch: Vec<Outcome>,
     finished: &(impl Fn(Uuid) + ?Sized),
 ) {
@@ -54,7 +54,7 @@ pub(super) async fn finish_batch(
         .iter()
         .map(|o| FinishItem { id: o.job.id, attempt: o.attempt.clone(), finish: o.finish.clone() })
         .collect();
-    let recorded = match store.finish_many(instance, &items).await {
+    let recorded = match store.finish_many(holder, &items).await {
         Ok(recorded) => recorded,
         Err(err) => {
             // The leases expire and the jobs run again elsewhere: at-least-once, as for a crash.
@@ -80,7 +80,7 @@ pub(super) async fn finish_batch(
                 tracing::warn!(job_id = %job.id, kind = job.kind, attempt = job.attempt, error, "job discarded");
             }
         } else {
-            tracing::warn!(job_id = %job.id, kind = job.kind, "job outcome dropped: its lease is gone");
+            lease_gone(job);
         }
         finished(job.id);
     }
@@ -92,10 +92,11 @@ pub(super) async fn run_attempt(
     store: &dyn JobStore,
     spec: Option<KindSpec>,
     job: Job,
-    instance: Uuid,
+    holder: LeaseHolder,
     claimed_at: OffsetDateTime,
     lease: Duration,
 ) -> Option<Outcome> {
+    let instance = holder.instance;
     let (kind, queue) = (job.kind.clone(), job.queue.clone());
     let Some(spec) = spec else {
         // A kind this version does not know (a newer instance enqueued it during a rolling deploy): given
@@ -103,7 +104,7 @@ pub(super) async fn run_attempt(
         let finish = Finish::Snooze { at: OffsetDateTime::now_utc() + lease };
         let attempt = attempt_record(&job, instance, claimed_at, AttemptOutcome::Failed, None);
         tracing::warn!(job_id = %job.id, kind, "no worker for this job kind here; given back");
-        record(store, &job, instance, &attempt, &finish).await;
+        record(store, &job, holder, &attempt, &finish).await;
         return None;
     };
     let labels = [("kind", kind.clone()), ("queue", queue.clone())];
@@ -163,12 +164,20 @@ fn attempt_record(
     }
 }
 
+/// Logs and counts an outcome dropped because this runner no longer held the job's lease (cancelled, or its
+/// lease expired and the job was rescued for another runner).
+fn lease_gone(job: &Job) {
+    metrics::counter!("gantry_jobs_lease_lost_total", "queue" => job.queue.clone()).increment(1);
+    tracing::warn!(event = "job_lease_lost", job_id = %job.id, kind = job.kind,
+        "job outcome dropped: its lease is gone (cancelled or taken over)");
+}
+
 /// Records an outcome; `false` when the lease was gone (the outcome is dropped: someone else owns the job).
-async fn record(store: &dyn JobStore, job: &Job, instance: Uuid, attempt: &Attempt, finish: &Finish) -> bool {
-    match store.finish(job.id, instance, attempt, finish).await {
+async fn record(store: &dyn JobStore, job: &Job, holder: LeaseHolder, attempt: &Attempt, finish: &Finish) -> bool {
+    match store.finish(job.id, holder, attempt, finish).await {
         Ok(true) => true,
         Ok(false) => {
-            tracing::warn!(job_id = %job.id, kind = job.kind, "job outcome dropped: its lease is gone");
+            lease_gone(job);
             false
         }
         Err(err) => {

@@ -109,8 +109,11 @@ async fn a_job_on_a_killed_instance_completes_once_on_the_other() {
     let Some(b) = backends() else { return };
     with_fresh_database(|database| async move {
         let bucket = bucket();
-        let mut a = Instance::start(&database, &b, &bucket, &[]).await;
-        let mut c = Instance::start(&database, &b, &bucket, &[]).await;
+        // A lease longer than a restart takes, as in production (30 s): the restarted process is up while the
+        // dead one's lease still holds, and must not renew it.
+        let lease = [("GANTRY_JOBS__LEASE_SECS", "10")];
+        let mut a = Instance::start(&database, &b, &bucket, &lease).await;
+        let mut c = Instance::start(&database, &b, &bucket, &lease).await;
         let jobs = store(&database).await;
         let dir = tempfile::tempdir().expect("tempdir");
         let marker = dir.path().join("effects");
@@ -122,7 +125,7 @@ async fn a_job_on_a_killed_instance_completes_once_on_the_other() {
         let (victim, survivor) = if running.lease_owner == Some(a.id) { (&mut a, &c) } else { (&mut c, &a) };
         let (victim_id, survivor_id) = (victim.id, survivor.id);
         victim.kill();
-        let _restarted = Instance::start_as(victim_id, &database, &b, &bucket, &[]).await;
+        let _restarted = Instance::start_as(victim_id, &database, &b, &bucket, &lease).await;
 
         let done = wait_for(&jobs, job.id, "completed", |j| j.state.is_terminal()).await;
         assert_eq!(done.state, JobState::Completed, "{done:?}");

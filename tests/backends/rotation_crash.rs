@@ -65,8 +65,8 @@ struct Instance {
 
 impl Instance {
     /// Starts a production-profile process with the fixed instance id `id`, reading `JWT_SECRET` and
-    /// `UPLOAD_GUEST_TOKEN_SECRET` from `files`, with a 2 s job lease, a 1 s heartbeat, and the rotation pause at
-    /// `pause`; returns once it is ready. A port another test took between picking it and binding it means new
+    /// `UPLOAD_GUEST_TOKEN_SECRET` from `files`, with a job lease of `lease_secs`, a 1 s heartbeat, and the
+    /// rotation pause at `pause`; returns once it is ready. A port another test took between picking it and binding it means new
     /// ports; any other start-up failure fails the test with the process's own words.
     async fn start(
         database: &SecretString,
@@ -74,7 +74,7 @@ impl Instance {
         fleet: (&str, &str),
         files: &Files,
         pause: &str,
-        id: Uuid,
+        (id, lease_secs): (Uuid, &str),
     ) -> Self {
         let log = tempfile::NamedTempFile::new().expect("log file");
         for _ in 0..3 {
@@ -86,7 +86,7 @@ impl Instance {
                 .env("JWT_SECRET_FILE", files.path("jwt"))
                 .env("UPLOAD_GUEST_TOKEN_SECRET_FILE", files.path("upload"))
                 .env("GANTRY_INSTANCE_ID", id.to_string())
-                .env("GANTRY_JOBS__LEASE_SECS", "2")
+                .env("GANTRY_JOBS__LEASE_SECS", lease_secs)
                 .env("GANTRY_JOBS__POLL_MS", "50")
                 .env("GANTRY_ROTATION__HEARTBEAT_SECS", "1")
                 .env("GANTRY_ROTATION__LIVE_WITHIN_SECS", "4")
@@ -193,8 +193,11 @@ async fn kill_runner_during(step: &'static str, restart: bool) {
         let bucket = format!("gantry-crash-{}", Uuid::new_v4().simple());
         let fleet = (exchange.as_str(), bucket.as_str());
         let (a_id, c_id) = (Uuid::now_v7(), Uuid::now_v7());
-        let a = Instance::start(&database, &b, fleet, &files, step, a_id).await;
-        let c = Instance::start(&database, &b, fleet, &files, step, c_id).await;
+        // With a restart, a lease longer than the restart takes, as in production (30 s): the restarted process
+        // is up while the dead one's lease still holds, and must not renew it. Otherwise 2 s.
+        let lease = if restart { "12" } else { "2" };
+        let a = Instance::start(&database, &b, fleet, &files, step, (a_id, lease)).await;
+        let c = Instance::start(&database, &b, fleet, &files, step, (c_id, lease)).await;
         let client = reqwest::Client::new();
         let old = crate::production::register_and_login(&client, &a.http, "drill@example.com").await;
         files.write_jwt(NEW_JWT);
@@ -213,7 +216,7 @@ async fn kill_runner_during(step: &'static str, restart: bool) {
         let rejoined = if restart {
             // Back under its own id, as a restarted pod is: it must not keep the dead process's lease alive.
             tokio::time::sleep(Duration::from_secs(2)).await;
-            Some(Instance::start(&database, &b, fleet, &files, step, victim.id).await)
+            Some(Instance::start(&database, &b, fleet, &files, step, (victim.id, lease)).await)
         } else {
             None
         };

@@ -13,10 +13,10 @@ use gantry_actors::catalog::handle::CatalogHandle;
 use gantry_actors::catalog::lists::empty_entries;
 use gantry_actors::jobs::Jobs;
 use gantry_actors::jobs::kinds::{self as job_kinds, KindDeps};
-use gantry_actors::liveness::Continuity;
 use gantry_actors::jobs::runner::{
     self as job_runner, JobRunnerHandle, RunnerDeps, RunnerSettings as JobRunnerSettings,
 };
+use gantry_actors::liveness::Continuity;
 use gantry_actors::ports::accounts::AccountStore;
 use gantry_actors::ports::bus::{Bus, Event};
 use gantry_actors::ports::cache::Cache;

@@ -46,8 +46,11 @@ impl Continuity {
         if let (Some(miss), None) = (seen.last_miss, seen.back_since) {
             seen.back_since = Some(now);
             drop(seen);
-            tracing::info!(event = "database_back", outage_ms = u64::try_from((now - miss).as_millis()).unwrap_or(u64::MAX),
-                "the database answers again; other instances are not taken for dead until it has answered for a while");
+            tracing::info!(
+                event = "database_back",
+                outage_ms = u64::try_from((now - miss).as_millis()).unwrap_or(u64::MAX),
+                "the database answers again; other instances are not taken for dead until it has answered for a while"
+            );
         }
     }
 
@@ -60,8 +63,10 @@ impl Continuity {
         seen.back_since = None;
         drop(seen);
         if was_steady {
-            tracing::warn!(event = "database_away",
-                "the database does not answer this instance; stale heartbeats and leases of others are not trusted until it does again for a while");
+            tracing::warn!(
+                event = "database_away",
+                "the database does not answer this instance; stale heartbeats and leases of others are not trusted until it does again for a while"
+            );
         }
     }
 

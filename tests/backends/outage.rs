@@ -136,11 +136,10 @@ async fn a_database_outage_does_not_make_live_instances_look_dead() {
 
         // The refused upload is failed once its instance reaches the database again.
         let status = async || uploads.get_upload(second).await.expect("get").expect("recorded");
-        let failed =
-            eventually("the refused upload stayed receiving", Deadline::ms(15_000, 100), status, |u| {
-                u.status != UploadStatus::Receiving
-            })
-            .await;
+        let failed = eventually("the refused upload stayed receiving", Deadline::ms(15_000, 100), status, |u| {
+            u.status != UploadStatus::Receiving
+        })
+        .await;
         assert_eq!((failed.status, failed.error.as_deref()), (UploadStatus::Failed, Some("database_unavailable")));
 
         // Past the other instance's wait (a lease period, `live_within_secs`) and several of its sweeps.

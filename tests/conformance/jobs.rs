@@ -177,7 +177,10 @@ pub async fn enqueued_job_is_claimed_once_and_completed_once(jobs: Arc<dyn JobSt
     assert!(stored.finished_at.is_some());
     let attempts = jobs.attempts(job.id).await.expect("attempts");
     assert_eq!(attempts.len(), 1);
-    assert_eq!((attempts[0].attempt, attempts[0].instance_id, attempts[0].outcome), (1, a.instance, AttemptOutcome::Completed));
+    assert_eq!(
+        (attempts[0].attempt, attempts[0].instance_id, attempts[0].outcome),
+        (1, a.instance, AttemptOutcome::Completed)
+    );
 }
 
 /// Two instances claiming the same queue at the same time never get the same job, and between them get
@@ -546,7 +549,10 @@ pub async fn a_restarted_process_with_the_same_id_holds_none_of_its_predecessors
     let by_after = attempt(&job, after, AttemptOutcome::Completed, None);
     assert!(!jobs.finish(job.id, after, &by_after, &done).await.expect("finish"));
     let stored = jobs.get(job.id).await.expect("get").expect("stored");
-    assert_eq!(stored.lease_expires_at.map(|t| t.unix_timestamp()), Some((now + Duration::from_secs(5)).unix_timestamp()));
+    assert_eq!(
+        stored.lease_expires_at.map(|t| t.unix_timestamp()),
+        Some((now + Duration::from_secs(5)).unix_timestamp())
+    );
 
     let later = now + Duration::from_secs(6);
     assert_eq!(jobs.rescue_expired(later).await.expect("rescue"), 1, "nobody kept the dead process's lease alive");
@@ -554,7 +560,11 @@ pub async fn a_restarted_process_with_the_same_id_holds_none_of_its_predecessors
     assert_eq!((again.id, again.attempt, again.lease_owner), (new.id, 2, Some(instance)));
     let by_before = attempt(&job, before, AttemptOutcome::Completed, None);
     assert!(!jobs.finish(job.id, before, &by_before, &done).await.expect("finish"), "the old process lost it");
-    assert!(jobs.finish(again.id, after, &attempt(&again, after, AttemptOutcome::Completed, None), &done).await.expect("finish"));
+    assert!(
+        jobs.finish(again.id, after, &attempt(&again, after, AttemptOutcome::Completed, None), &done)
+            .await
+            .expect("finish")
+    );
 
     // Only the named leases are renewed.
     let (one, two) = (runner_job("test.renew"), runner_job("test.renew"));

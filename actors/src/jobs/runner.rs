@@ -146,12 +146,7 @@ impl RunnerState {
             }
             let limit = u32::try_from(room).unwrap_or(u32::MAX);
             let now = OffsetDateTime::now_utc();
-            let claimed = match self
-                .deps
-                .store
-                .claim(&queue, self.holder, limit, now, self.deps.settings.lease)
-                .await
-            {
+            let claimed = match self.deps.store.claim(&queue, self.holder, limit, now, self.deps.settings.lease).await {
                 Ok(jobs) => {
                     self.deps.continuity.reached();
                     jobs
@@ -237,8 +232,13 @@ impl RunnerState {
                 return;
             }
         };
-        // A job not held any more was cancelled (or, after a long stall, taken over): stop working on it.
-        let lost: Vec<Uuid> = mine.into_iter().filter(|id| !held.contains(id)).collect();
+        // A job not held any more was cancelled (or, after a long stall, taken over): stop working on it. A
+        // worker that has ended already is not one: its outcome may have been recorded (which ends the lease)
+        // while this renewal ran; the finisher tells if it was not.
+        let lost: Vec<Uuid> = mine
+            .into_iter()
+            .filter(|id| !held.contains(id) && self.running.get(id).is_some_and(|r| !r.task.is_finished()))
+            .collect();
         for id in lost {
             if let Some(running) = self.running.get(&id) {
                 running.task.abort();
@@ -254,7 +254,9 @@ impl RunnerState {
     /// holder from one that could not renew through the same outage (see [`crate::liveness`]).
     async fn rescue(&mut self, now: OffsetDateTime) {
         if !self.deps.continuity.trusts_silence_over(self.deps.settings.lease) {
-            tracing::debug!("the database answered again only recently; expired leases get a lease period to be renewed");
+            tracing::debug!(
+                "the database answered again only recently; expired leases get a lease period to be renewed"
+            );
             return;
         }
         match self.deps.store.rescue_expired(now).await {
@@ -262,8 +264,11 @@ impl RunnerState {
             Ok(n) => {
                 self.deps.continuity.reached();
                 metrics::counter!("gantry_jobs_rescued_total").increment(n);
-                tracing::warn!(event = "job_leases_taken_over", rescued = n,
-                    "jobs whose instance stopped renewing the lease are due again (their dead attempts are recorded)");
+                tracing::warn!(
+                    event = "job_leases_taken_over",
+                    rescued = n,
+                    "jobs whose instance stopped renewing the lease are due again (their dead attempts are recorded)"
+                );
             }
             Err(err) => {
                 self.deps.continuity.missed();

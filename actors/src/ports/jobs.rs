@@ -434,8 +434,12 @@ pub trait JobStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// The database is unreachable.
-    async fn renew(&self, holder: LeaseHolder, jobs: &[Uuid], until: OffsetDateTime)
-    -> Result<Vec<Uuid>, JobStoreError>;
+    async fn renew(
+        &self,
+        holder: LeaseHolder,
+        jobs: &[Uuid],
+        until: OffsetDateTime,
+    ) -> Result<Vec<Uuid>, JobStoreError>;
 
     /// Records `attempt` of job `id` and moves the job as `finish` says, if `holder` still holds its lease.
     /// Returns `false` (and records nothing) when it does not (cancelled, or its lease expired and another

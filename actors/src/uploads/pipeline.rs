@@ -434,8 +434,10 @@ impl PipelineState {
         if !self.deps.continuity.trusts_silence_over(self.deps.live_within) {
             // Every heartbeat is stale after an outage this instance saw: the live instances get a whole window
             // to beat again before their silence means anything.
-            tracing::info!(event = "orphan_sweep_deferred",
-                "the database answered again only recently; orphaned uploads wait for the heartbeats to resume");
+            tracing::info!(
+                event = "orphan_sweep_deferred",
+                "the database answered again only recently; orphaned uploads wait for the heartbeats to resume"
+            );
             return Ok(Vec::new());
         }
         let live = self.deps.fleet.live_instances(self.deps.live_within).await?;

@@ -37,7 +37,7 @@ use crate::ports::accounts::AccountStore;
 use crate::ports::bus::Bus;
 use crate::ports::jobs::{Job, JobStore, NewJob};
 use crate::ports::objects::ObjectStore;
-use crate::ports::rotations::{Fleet, RotationRecord, RotationStart, RotationStore};
+use crate::ports::rotations::{Fleet, InstanceReport, RotationRecord, RotationStart, RotationStore, SeenInstance};
 use crate::ports::secrets::SecretSource;
 use crate::ports::smoke::SmokeCheck;
 use crate::secrets::store::SecretStoreHandle;
@@ -59,6 +59,10 @@ pub struct RotationSettings {
     /// for the crash drills that kill its instance there.
     pub chaos_pause: Option<String>,
 }
+
+/// Builds this instance's heartbeat report (its readiness is probed each time; `startup` provides it, since the
+/// readiness of the actors and backends is composed there).
+pub type Reporter = Arc<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = InstanceReport> + Send>> + Send + Sync>;
 
 /// The live-uniqueness key of every rotation and rollback job: one at a time across the fleet.
 pub const FLEET_LOCK: &str = "secrets.rotation";
@@ -223,9 +227,10 @@ impl Rotations {
         self.deps.store.rotation(id).await
     }
 
-    /// Writes this instance's heartbeat every `every` (rotations expect an acknowledgement from every instance
-    /// seen alive). Failures are logged and counted; the next beat retries. Stopped by [`Rotations::leave`].
-    pub fn start_heartbeat(&self, every: Duration) {
+    /// Writes this instance's heartbeat every `every`, with the report `report` builds for it (rotations expect
+    /// an acknowledgement from every instance seen alive; `GET /admin/fleet` shows the reports). Failures are
+    /// logged and counted; the next beat retries. Stopped by [`Rotations::leave`].
+    pub fn start_heartbeat(&self, every: Duration, report: Reporter) {
         let fleet = Arc::clone(&self.deps.fleet);
         let instance_id = self.deps.instance_id;
         let task = tokio::spawn(async move {
@@ -233,7 +238,8 @@ impl Rotations {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                if let Err(e) = fleet.heartbeat(instance_id).await {
+                let report = report().await;
+                if let Err(e) = fleet.heartbeat(instance_id, &report).await {
                     metrics::counter!("gantry_heartbeat_failures_total").increment(1);
                     tracing::warn!(event = "heartbeat_failed", error = %e, "instance heartbeat not recorded");
                 }
@@ -243,6 +249,15 @@ impl Rotations {
         if let Some(previous) = previous {
             previous.abort();
         }
+    }
+
+    /// The instances seen within `rotation.live_within_secs` (the ones a rotation waits for), with their
+    /// reports, in id order.
+    ///
+    /// # Errors
+    /// The database is unavailable.
+    pub async fn fleet(&self) -> Result<Vec<SeenInstance>, Unavailable> {
+        self.deps.fleet.seen(self.deps.settings.live_within).await
     }
 
     /// Stops the heartbeat and removes this instance from the fleet (shutdown).

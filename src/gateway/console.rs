@@ -64,10 +64,10 @@ pub fn redirect() -> Response {
 /// # Errors
 /// 404 for a page that does not exist.
 pub fn page(ctx: &Ctx) -> Result<Response, ApiError> {
-    if let Some(name) = ctx.params.get("page") {
-        if !PAGES.contains(&name.as_str()) {
-            return Err(ApiError::NotFound);
-        }
+    if let Some(name) = ctx.params.get("page")
+        && !PAGES.contains(&name.as_str())
+    {
+        return Err(ApiError::NotFound);
     }
     Ok(serve(INDEX, "text/html; charset=utf-8"))
 }

@@ -30,11 +30,14 @@ pub struct Agreement {
     pub unreported: Vec<Uuid>,
 }
 
+/// One reporting instance's fingerprints by (secret, state).
+type Versions<'a> = BTreeMap<(&'a str, &'a str), &'a str>;
+
 /// Compares the fingerprints of `instances`: a secret version differs when two reporting instances hold
 /// different fingerprints for it, or one holds it and another does not.
 #[must_use]
 pub fn compare(instances: &[SeenInstance]) -> Agreement {
-    let reported: Vec<(Uuid, BTreeMap<(&str, &str), &str>)> = instances
+    let reported: Vec<(Uuid, Versions<'_>)> = instances
         .iter()
         .filter_map(|i| {
             let report = i.report.as_ref()?;

@@ -77,7 +77,9 @@ export function render(container) {
 
   function drawFleet(doc) {
     const n = doc.instances.length;
-    const verdict = doc.agrees
+    const verdict = n === 0
+      ? [badge('unknown', 'bad'), ` No instance wrote a heartbeat within ${doc.live_within_secs} s: the fleet cannot be checked (is the database reachable?).`]
+      : doc.agrees
       ? [badge('agrees', 'ok'), n === 1
         ? ` The one instance seen within ${doc.live_within_secs} s reported its fingerprints.`
         : ` All ${n} instances seen within ${doc.live_within_secs} s hold the same fingerprints.`]
@@ -155,7 +157,7 @@ export function render(container) {
     svg.setAttribute('role', 'img');
     svg.setAttribute('aria-label', `${title}: ${total} in the last ${steps.length} intervals`);
     const line = document.createElementNS(svgNs, 'polyline');
-    line.setAttribute('points', metrics.sparkline(steps.length ? steps : [0, 0], 300, 56));
+    line.setAttribute('points', metrics.sparkline(steps.length >= 2 ? steps : [0, steps[0] ?? 0], 300, 56));
     svg.append(line);
     return h('div', { className: `chart ${tone}` }, h('p', {}, h('strong', {}, title)), svg,
       h('p', {}, steps.length ? `${total} since this page opened; last interval ${steps.at(-1)}` : 'Collecting…'));

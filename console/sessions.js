@@ -38,7 +38,7 @@ export function render(container) {
   const email = field('Email', { type: 'email', autocomplete: 'off', required: true });
   const findButton = h('button', { type: 'submit' }, 'Find');
   const userSlot = h('div');
-  const findForm = h('form', { className: 'card' }, h('div', { className: 'actions' }, email.wrap, findButton), userSlot);
+  const findForm = h('form', { className: 'card' }, h('div', { className: 'actions inline' }, email.wrap, findButton), userSlot);
   findForm.addEventListener('submit', (event) => {
     event.preventDefault();
     run(findButton, userSlot, () => api.get(`/admin/users${api.query({ email: email.input.value.trim() })}`), (user) => userCard(user));

@@ -170,6 +170,23 @@ async function rowWith(page, text) {
   }, 10_000);
 }
 
+/**
+ * Presses the button `name` in the table row holding `text`, once the page has settled (an earlier action's
+ * redraw may replace the row; a replaced row is looked up again).
+ */
+async function pressInRow(page, text, name) {
+  await settle(page);
+  for (let tries = 0; ; tries += 1) {
+    try {
+      const row = await rowWith(page, text);
+      return await press(row, name);
+    } catch (err) {
+      if (tries >= 3) throw err;
+      await settle(page);
+    }
+  }
+}
+
 function watch(page) {
   const problems = [];
   page.on('console', (msg) => {
@@ -333,6 +350,34 @@ async function main() {
       seen.clean('revoke all');
     });
 
+    await step('Sessions and users: find by Email, Disable, Enable, Revoke sessions, Delete (confirmed)', async () => {
+      const email = 'managed@example.com';
+      const access = await loginAs(instance, email);
+      await page.goto(`${base}/sessions`, { waitUntil: 'networkidle0' });
+      await fill(page, 'Email', email);
+      await press(page, 'Find');
+      await waitText(page, 'enabled');
+      await press(page, 'Disable');
+      await waitText(page, 'disabled since');
+      const refused = await http('POST', `${instance.http}/v1/auth/login`, { body: { email, password: 'correct horse battery staple 42' } });
+      assert.equal(refused.json.code, 'account_disabled');
+      assert.equal((await http('GET', `${instance.http}/v1/auth/me`, { token: access })).status, 401);
+      await press(page, 'Enable');
+      await page.waitForFunction(() => !document.body.innerText.includes('disabled since'));
+      const again = await loginAs(instance, email);
+      await fill(page, "Reason for revoking this user's sessions", 'console drill: one user');
+      await press(page, 'Revoke sessions');
+      await waitText(page, `The sessions of ${email} are revoked.`);
+      await eventually('the user token refused', async () => (await http('GET', `${instance.http}/v1/auth/me`, { token: again })).status === 401);
+      await press(page, 'Delete');
+      await fill(page, 'Confirmation', 'DELETE');
+      await press(page, 'Confirm');
+      await waitText(page, `The account ${email} is deleted.`);
+      const gone = await http('GET', `${instance.admin}/admin/users?email=${encodeURIComponent(email)}`, { token: instance.token });
+      assert.equal(gone.status, 404);
+      seen.clean('users');
+    });
+
     await step('Start rotation shows each step and ends in success; the evidence shows it; Roll back too', async () => {
       const value = randomBytes(32).toString('hex');
       await page.goto(`${base}/rotation`, { waitUntil: 'networkidle0' });
@@ -361,7 +406,7 @@ async function main() {
       seen.clean('rotation');
     });
 
-    await step('Catalog: Approve and Merge show in the audit log and in GET /v1/options; an HTML name is text', async () => {
+    await step('Catalog: Approve, Hide, Unhide, Rename; a Merge shows in the audit log and in GET /v1/options; an HTML name is text', async () => {
       const access = await loginAs(instance, 'moderated@example.com');
       const create = async (name) => {
         const r = await http('POST', `${instance.http}/v1/options/brand`, { token: access, body: { name } });
@@ -370,15 +415,14 @@ async function main() {
       };
       const source = await create('Konsole Trucks Old');
       const survivor = await create('Konsole Trucks');
-      await create(XSS);
+      const xss = await create(XSS);
       await page.goto(`${base}/catalog`, { waitUntil: 'networkidle0' });
       // The HTML name is shown as those characters, and nothing of it became an element or ran.
       await rowWith(page, XSS);
       assert.equal(await page.$('img[src="x"]'), null);
       for (const option of [source, survivor]) {
         if (!option.pending) continue;
-        const row = await rowWith(page, option.name);
-        await press(row, 'Approve');
+        await pressInRow(page, option.name, 'Approve');
         await eventually('approved', async () => !(await http('GET', `${instance.http}/v1/options/brand/${option.id}`)).json?.pending || true);
       }
       await eventually('both listed', async () => {
@@ -386,8 +430,21 @@ async function main() {
         const names = list.json.items.map((i) => i.name);
         return names.includes(source.name) && names.includes(survivor.name);
       });
-      const row = await rowWith(page, source.name);
-      await press(row, 'Merge');
+      // Hide and Unhide the HTML-named option, Rename the survivor's spelling and back.
+      await pressInRow(page, XSS, 'Hide');
+      await eventually('hidden', async () => (await http('GET', `${instance.http}/v1/options/brand/${xss.id}`)).json.hidden === true);
+      await pressInRow(page, XSS, 'Unhide');
+      await eventually('shown again', async () => (await http('GET', `${instance.http}/v1/options/brand/${xss.id}`)).json.hidden === false);
+      await pressInRow(page, survivor.name, 'Rename');
+      await fill(page, 'New name', 'Konsole Trucks Renamed');
+      await press(page, 'Save name');
+      await waitText(page, 'Renamed to Konsole Trucks Renamed');
+      await eventually('renamed', async () => (await http('GET', `${instance.http}/v1/options/brand/${survivor.id}`)).json.name === 'Konsole Trucks Renamed');
+      await pressInRow(page, 'Konsole Trucks Renamed', 'Rename');
+      await fill(page, 'New name', survivor.name);
+      await press(page, 'Save name');
+      await waitText(page, `Renamed to ${survivor.name}`);
+      await pressInRow(page, source.name, 'Merge');
       const survivorSelect = await one(page, 'combobox', 'Survivor');
       await survivorSelect.select(survivor.id);
       await press(page, 'Merge into the survivor');
@@ -436,6 +493,30 @@ async function main() {
       });
       assert.ok(again.attempt >= 2);
       seen.clean('jobs');
+    });
+
+    await step('Templates: Export, and an Import the server refuses shows the problem\'s title and detail', async () => {
+      await page.goto(`${base}/templates`, { waitUntil: 'networkidle0' });
+      await waitText(page, 'degraded.');
+      await press(page, 'Export');
+      await waitText(page, 'Exported version');
+      const refused = await http('POST', `${instance.admin}/admin/templates`, { token: instance.token, body: { bogus: 1 } });
+      assert.ok(refused.status >= 400 && refused.json.title && refused.json.detail, JSON.stringify(refused.json));
+      await fill(page, 'Template set (JSON)', '{"bogus": 1}');
+      await press(page, 'Import');
+      await waitText(page, refused.json.title);
+      await waitText(page, refused.json.detail);
+      // The refused import is the one expected failure.
+      const expected = seen.take();
+      assert.ok(expected.every((p) => /HTTP 4\d\d: POST .*\/admin\/templates|status of 4\d\d/.test(p)), expected.join('\n'));
+    });
+
+    await step('Fleet after the drills: the rotated keys, and the charts once two scrapes are in', async () => {
+      await page.goto(`${base}/fleet`, { waitUntil: 'networkidle0' });
+      await waitText(page, 'Fleet keys: agrees');
+      await waitText(page, 'since this page opened; last interval', 15_000);
+      await page.screenshot({ path: join(SHOTS, 'fleet-after.png'), fullPage: true });
+      seen.clean('fleet after');
     });
 
     await step('a 401 returns to the token field', async () => {

@@ -22,7 +22,8 @@ pub struct Disagreement {
 /// The verdict over a fleet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Agreement {
-    /// Every instance reported, and all hold the same fingerprint for every secret and state.
+    /// At least one instance is listed, every one reported, and all hold the same fingerprint for every secret
+    /// and state.
     pub agrees: bool,
     /// The secret versions they differ on, by name then state.
     pub disagreements: Vec<Disagreement>,
@@ -59,7 +60,9 @@ pub fn compare(instances: &[SeenInstance]) -> Agreement {
             disagreements.push(Disagreement { name: name.to_owned(), state: state.to_owned(), fingerprints });
         }
     }
-    Agreement { agrees: disagreements.is_empty() && unreported.is_empty(), disagreements, unreported }
+    // No instance at all is no evidence of agreement: heartbeats are not being written.
+    let agrees = !instances.is_empty() && disagreements.is_empty() && unreported.is_empty();
+    Agreement { agrees, disagreements, unreported }
 }
 
 #[cfg(test)]
@@ -99,6 +102,7 @@ mod tests {
         let b = instance(2, &[("JWT_SECRET", "previous", "bbb"), ("JWT_SECRET", "current", "aaa")]);
         assert_eq!(compare(&[a.clone(), b]), Agreement { agrees: true, disagreements: vec![], unreported: vec![] });
         assert!(compare(&[a]).agrees);
+        assert!(!compare(&[]).agrees, "an empty fleet is not said to agree");
     }
 
     /// A different fingerprint, or a version one instance lacks (a pending staged on one only), is a

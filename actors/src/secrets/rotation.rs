@@ -195,6 +195,15 @@ impl JobHandler for RotationJob {
     }
 }
 
+/// Aborts a task when dropped (the heartbeat's report refresher goes with the heartbeat).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Clears [`Rotations::running`] when the attempt ends, however it ends (an aborted worker included).
 struct RunningGuard<'a>(&'a Mutex<Option<Uuid>>);
 
@@ -227,18 +236,33 @@ impl Rotations {
         self.deps.store.rotation(id).await
     }
 
-    /// Writes this instance's heartbeat every `every`, with the report `report` builds for it (rotations expect
-    /// an acknowledgement from every instance seen alive; `GET /admin/fleet` shows the reports). Failures are
-    /// logged and counted; the next beat retries. Stopped by [`Rotations::leave`].
+    /// Writes this instance's heartbeat every `every`, with the latest report `report` built for it (rotations
+    /// expect an acknowledgement from every instance seen alive; `GET /admin/fleet` shows the reports). The
+    /// report is rebuilt beside the beats, every `every` too, so a slow readiness probe (up to its 2 s timeout)
+    /// never delays a beat. Failures are logged and counted; the next beat retries. Stopped by
+    /// [`Rotations::leave`].
     pub fn start_heartbeat(&self, every: Duration, report: Reporter) {
         let fleet = Arc::clone(&self.deps.fleet);
         let instance_id = self.deps.instance_id;
         let task = tokio::spawn(async move {
+            let (latest, reports) = tokio::sync::watch::channel(report().await);
+            // Stopped with the heartbeat: aborting this task drops the guard, which aborts the refresher.
+            let _refresher = AbortOnDrop(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if latest.send(report().await).is_err() {
+                        break;
+                    }
+                }
+            }));
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                let report = report().await;
+                let report = reports.borrow().clone();
                 if let Err(e) = fleet.heartbeat(instance_id, &report).await {
                     metrics::counter!("gantry_heartbeat_failures_total").increment(1);
                     tracing::warn!(event = "heartbeat_failed", error = %e, "instance heartbeat not recorded");

@@ -8,6 +8,7 @@
 //! - [`conn`]: connection guards of the accept loop (per-address cap, first-head deadline, idle keep-alive).
 //! - [`dispatch`]: route → handler; the only module that knows every handler (imported only by `server`).
 //! - handlers:
+//!   - [`console`]: the operators' console on the admin listener (`/console/`, its pages and embedded assets).
 //!   - [`health`]: `/healthz`, `/readyz`.
 //!   - [`jobs`]: `/v1/jobs/{id}`, `/admin/jobs/{id}`.
 //!   - [`moderation`]: catalog moderation on the admin listener (rename, merge, hide, approve, audit).
@@ -35,6 +36,7 @@ pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod conn;
+pub mod console;
 pub mod ctx;
 pub mod dispatch;
 pub mod health;

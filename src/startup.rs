@@ -23,7 +23,7 @@ use gantry_actors::ports::cache::Cache;
 use gantry_actors::ports::catalog::CatalogStore;
 use gantry_actors::ports::jobs::JobStore;
 use gantry_actors::ports::objects::ObjectStore;
-use gantry_actors::ports::rotations::{Fleet, RotationStore};
+use gantry_actors::ports::rotations::{Fleet, InstanceReport, ReportedSecret, RotationStore};
 use gantry_actors::ports::secrets::SecretSource;
 use gantry_actors::ports::sessions::SessionStore;
 use gantry_actors::ports::uploads::UploadStore;
@@ -423,7 +423,7 @@ impl Application {
             Arc::clone(&backends.objects),
             Arc::clone(&backends.bus),
         );
-        rotations.start_heartbeat(Duration::from_secs(settings.rotation.heartbeat_secs));
+        let heartbeat_every = Duration::from_secs(settings.rotation.heartbeat_secs);
         let state = AppState::new(Shared {
             settings: Arc::new(settings),
             instance_id,
@@ -437,6 +437,7 @@ impl Application {
             readiness,
             metrics,
         });
+        state.rotations.start_heartbeat(heartbeat_every, heartbeat_report(&state));
         Ok(Self { http, admin, state, backends, supervisor, fatal, runner })
     }
 
@@ -683,4 +684,36 @@ pub async fn serve(settings: Settings) -> std::process::ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// What this instance reports with each heartbeat (`GET /admin/fleet`): its version and start, its readiness
+/// as `/readyz` composes it (probed at each beat), and the fingerprints of every secret version it holds.
+fn heartbeat_report(state: &AppState) -> gantry_actors::secrets::rotation::Reporter {
+    let started_at = time::OffsetDateTime::now_utc();
+    let state = state.clone();
+    Arc::new(move || {
+        let state = state.clone();
+        Box::pin(async move {
+            let (status, components) = crate::gateway::health::check(&state).await;
+            let secrets = state
+                .secrets
+                .keyring()
+                .status()
+                .into_iter()
+                .map(|v| ReportedSecret {
+                    name: v.name.to_string(),
+                    state: v.state.to_owned(),
+                    version: v.version,
+                    fingerprint: v.fingerprint.to_string(),
+                })
+                .collect();
+            InstanceReport {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                started_at,
+                status: status.to_owned(),
+                components: components.into_iter().map(|(name, c)| (name.to_owned(), c.status.to_owned())).collect(),
+                secrets,
+            }
+        })
+    })
 }

@@ -5,8 +5,10 @@
 //! - [`rules`]: the runbook's rules (length, distinctness, entropy) as pure functions.
 //! - [`keyring`]: the snapshot of current key material the request path reads without a round-trip.
 //! - [`store`]: the actor that owns versions and publishes the key ring.
+//! - [`fleet`]: whether the live instances agree on their fingerprints (pure).
 //! - [`rotation`]: the rotation and rollback runbook as one runner job, and its evidence.
 
+pub mod fleet;
 pub mod keyring;
 pub mod rotation;
 pub mod rules;

@@ -18,7 +18,7 @@ use super::problem::ApiError;
 use super::respond::Response;
 use super::router::{Listener, Route};
 use super::state::AppState;
-use super::{admin, auth, health, jobs, moderation, openapi, options, rotations, templates, uploads};
+use super::{admin, auth, console, health, jobs, moderation, openapi, options, rotations, templates, uploads};
 
 /// Checks the access `route` declares, then runs its handler.
 ///
@@ -73,6 +73,9 @@ async fn public_routes(
         Route::GetTemplate => templates::get(state, ctx, &req).await,
         Route::EvaluateTemplate => templates::evaluate(state, ctx, req).await,
         Route::SubmitTemplate => templates::submit(state, ctx, req).await,
+        Route::ConsoleRedirect => Ok(console::redirect()),
+        Route::ConsoleIndex | Route::ConsolePage => console::page(ctx),
+        Route::ConsoleAsset => console::asset(ctx),
         other => Err(misrouted(other)),
     }
 }
@@ -137,6 +140,7 @@ async fn admin_routes(state: &AppState, route: Route, ctx: &Ctx, req: Request<In
         Route::AdminRollback => rotations::start(state, req, true).await,
         Route::AdminRotations => rotations::list(state).await,
         Route::AdminRotation => rotations::get(state, ctx).await,
+        Route::AdminFleet => rotations::fleet(state).await,
         Route::AdminRecentOptions => moderation::recent(state, &req).await,
         Route::AdminOptionsAudit => moderation::audit(state, &req).await,
         Route::AdminPatchOption => moderation::patch(state, ctx, req).await,

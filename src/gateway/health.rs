@@ -25,10 +25,12 @@ pub fn healthz(_state: &AppState) -> Response {
     text(StatusCode::OK, "text/plain; charset=utf-8", "ok\n")
 }
 
+/// One component of `/readyz`.
 #[derive(Serialize)]
-struct Component {
+pub struct Component {
     backend: &'static str,
-    status: &'static str,
+    /// `up` or `down`.
+    pub status: &'static str,
     required: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
@@ -52,8 +54,9 @@ impl Component {
     }
 }
 
-/// `GET /readyz`.
-pub async fn readyz(state: &AppState) -> Response {
+/// Every component's status, and the overall one (`ready`, `degraded`, `not_ready`): what `/readyz` answers
+/// and what each heartbeat reports to the fleet. Logs and counts nothing (`/readyz` does).
+pub async fn check(state: &AppState) -> (&'static str, std::collections::BTreeMap<&'static str, Component>) {
     let actor = |running: bool| {
         if running {
             Component { backend: "actor", status: "up", required: true, error: None }
@@ -87,12 +90,6 @@ pub async fn readyz(state: &AppState) -> Response {
     ]);
     let required_down = components.values().any(|c| c.required && c.status == "down");
     let any_down = components.values().any(|c| c.status == "down");
-    for (name, c) in &components {
-        if let Some(error) = &c.error {
-            metrics::counter!("gantry_readiness_failures_total", "component" => *name).increment(1);
-            tracing::warn!(component = *name, backend = c.backend, %error, "component not ready");
-        }
-    }
     let status = if required_down {
         "not_ready"
     } else if any_down {
@@ -100,6 +97,19 @@ pub async fn readyz(state: &AppState) -> Response {
     } else {
         "ready"
     };
+    (status, components)
+}
+
+/// `GET /readyz`.
+pub async fn readyz(state: &AppState) -> Response {
+    let (status, components) = check(state).await;
+    for (name, c) in &components {
+        if let Some(error) = &c.error {
+            metrics::counter!("gantry_readiness_failures_total", "component" => *name).increment(1);
+            tracing::warn!(component = *name, backend = c.backend, %error, "component not ready");
+        }
+    }
+    let required_down = status == "not_ready";
     let body = Readiness {
         status,
         profile: state.settings.profile.as_str(),

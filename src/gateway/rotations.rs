@@ -7,6 +7,7 @@
 //! | `POST /admin/secrets/rollback` | start the runbook's rollback (previous → current everywhere) → 202 |
 //! | `GET /admin/rotations` | the evidence records, newest first |
 //! | `GET /admin/rotations/{id}` | one record |
+//! | `GET /admin/fleet` | every instance seen within `rotation.live_within_secs`, and whether they agree |
 
 use gantry_actors::secrets::SecretStep;
 use hyper::body::Incoming;
@@ -73,4 +74,60 @@ pub async fn get(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let id = ctx.params.get("id").and_then(|s| Uuid::parse_str(s).ok()).ok_or(NOT_FOUND)?;
     let record = state.rotations.record(id).await?.ok_or(NOT_FOUND)?;
     Ok(json_response(StatusCode::OK, &record))
+}
+
+#[derive(serde::Serialize)]
+struct InstanceView {
+    id: Uuid,
+    /// Whether it is the instance that answers.
+    this_instance: bool,
+    version: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    started_at: Option<time::OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    last_heartbeat: time::OffsetDateTime,
+    heartbeat_age_ms: i64,
+    status: Option<String>,
+    components: std::collections::BTreeMap<String, String>,
+    secrets: Vec<gantry_actors::ports::rotations::ReportedSecret>,
+}
+
+/// `GET /admin/fleet` → `{instance_id, live_within_secs, agrees, instances, disagreements, unreported}`: every
+/// instance seen within `rotation.live_within_secs` (the ones a rotation waits for) with what its last
+/// heartbeat reported — version, start, readiness per component, the fingerprint of every secret version —,
+/// and whether they all hold the same fingerprints.
+///
+/// # Errors
+/// 503 when the database is unavailable.
+pub async fn fleet(state: &AppState) -> Result<Response, ApiError> {
+    let seen = state.rotations.fleet().await?;
+    let agreement = gantry_actors::secrets::fleet::compare(&seen);
+    let instances: Vec<InstanceView> = seen
+        .into_iter()
+        .map(|i| {
+            let report = i.report;
+            InstanceView {
+                id: i.id,
+                this_instance: i.id == state.instance_id,
+                version: report.as_ref().map(|r| r.version.clone()),
+                started_at: report.as_ref().map(|r| r.started_at),
+                last_heartbeat: i.last_heartbeat,
+                heartbeat_age_ms: i.age_ms,
+                status: report.as_ref().map(|r| r.status.clone()),
+                components: report.as_ref().map(|r| r.components.clone()).unwrap_or_default(),
+                secrets: report.map(|r| r.secrets).unwrap_or_default(),
+            }
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "instance_id": state.instance_id,
+            "live_within_secs": state.settings.rotation.live_within_secs,
+            "agrees": agreement.agrees,
+            "instances": instances,
+            "disagreements": agreement.disagreements,
+            "unreported": agreement.unreported,
+        }),
+    ))
 }

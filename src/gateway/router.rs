@@ -121,6 +121,16 @@ pub enum Route {
     AdminUnhideOption,
     /// `POST /admin/options/{id}/approve`.
     AdminApproveOption,
+    /// `GET /admin/fleet`: every live instance, its report, and whether the fleet agrees on its keys.
+    AdminFleet,
+    /// `GET /console` (to `/console/`).
+    ConsoleRedirect,
+    /// `GET /console/`: the operators' console.
+    ConsoleIndex,
+    /// `GET /console/{page}`: a deep link into it (the same page).
+    ConsolePage,
+    /// `GET /console/assets/{file}`.
+    ConsoleAsset,
 }
 
 /// Who may call a route; checked once per request before its handler runs.
@@ -152,6 +162,9 @@ impl Route {
             Self::Register | Self::Login | Self::Refresh | Self::GuestToken => Access::Public,
             Self::ListOptions | Self::GetOption | Self::SuggestOptions => Access::Public,
             Self::GetTemplate | Self::EvaluateTemplate | Self::SubmitTemplate => Access::Public,
+            // The console's static files hold nothing secret: the page asks for the admin token and sends it
+            // with every API call it makes. (Admin listener only.)
+            Self::ConsoleRedirect | Self::ConsoleIndex | Self::ConsolePage | Self::ConsoleAsset => Access::Public,
             Self::GetJob => Access::OptionalCaller,
             Self::Logout | Self::ChangePassword | Self::Me | Self::Sessions | Self::DeleteSession => Access::User,
             Self::CreateOption => Access::User,
@@ -183,7 +196,8 @@ impl Route {
             | Self::AdminMergeOption
             | Self::AdminHideOption
             | Self::AdminUnhideOption
-            | Self::AdminApproveOption => Access::Admin,
+            | Self::AdminApproveOption
+            | Self::AdminFleet => Access::Admin,
         }
     }
 
@@ -242,6 +256,8 @@ impl RouteSpec {
             .split('/')
             .map(|segment| match segment {
                 "{kind}" => "make",
+                "{page}" => "fleet",
+                "{file}" => "app.js",
                 s if s.starts_with('{') => "0190c0de-0000-7000-8000-000000000000",
                 s => s,
             })
@@ -265,7 +281,7 @@ const fn row(listener: Listener, method: Method, template: &'static str, route: 
 const P: Listener = Listener::Public;
 const A: Listener = Listener::Admin;
 
-static TABLE: [RouteSpec; 56] = [
+static TABLE: [RouteSpec; 61] = [
     row(P, Method::GET, "/healthz", Route::Healthz),
     row(P, Method::GET, "/readyz", Route::Readyz),
     row(P, Method::GET, "/openapi.json", Route::PublicOpenApi),
@@ -322,6 +338,11 @@ static TABLE: [RouteSpec; 56] = [
     row(A, Method::POST, "/admin/options/{id}/hide", Route::AdminHideOption),
     row(A, Method::POST, "/admin/options/{id}/unhide", Route::AdminUnhideOption),
     row(A, Method::POST, "/admin/options/{id}/approve", Route::AdminApproveOption),
+    row(A, Method::GET, "/admin/fleet", Route::AdminFleet),
+    row(A, Method::GET, "/console", Route::ConsoleRedirect),
+    row(A, Method::GET, "/console/", Route::ConsoleIndex),
+    row(A, Method::GET, "/console/{page}", Route::ConsolePage),
+    row(A, Method::GET, "/console/assets/{file}", Route::ConsoleAsset),
 ];
 
 struct Entry {

@@ -18,6 +18,7 @@ mod auth;
 mod cli;
 mod config_errors;
 mod connections;
+mod console;
 mod errors;
 mod health;
 mod jobs;

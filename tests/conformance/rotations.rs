@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use gantry_actors::ports::rotations::{Fleet, RotationRecord, RotationStart, RotationStore};
+use gantry_actors::ports::rotations::{
+    Fleet, InstanceReport, ReportedSecret, RotationRecord, RotationStart, RotationStore,
+};
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -54,9 +56,9 @@ pub async fn fleet_lists_live_instances_until_they_leave(fleet: Arc<dyn Fleet>) 
     let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
     assert!(fleet.live_instances(Duration::from_secs(60)).await.expect("live").is_empty());
 
-    fleet.heartbeat(b).await.expect("beat");
-    fleet.heartbeat(a).await.expect("beat");
-    fleet.heartbeat(a).await.expect("beat again");
+    fleet.heartbeat(b, &report("b")).await.expect("beat");
+    fleet.heartbeat(a, &report("a")).await.expect("beat");
+    fleet.heartbeat(a, &report("a")).await.expect("beat again");
     assert_eq!(fleet.live_instances(Duration::from_secs(60)).await.expect("live"), vec![a, b]);
 
     fleet.leave(a).await.expect("leave");
@@ -67,11 +69,49 @@ pub async fn fleet_lists_live_instances_until_they_leave(fleet: Arc<dyn Fleet>) 
 /// A heartbeat older than the window does not count.
 pub async fn fleet_forgets_instances_silent_for_longer_than_the_window(fleet: Arc<dyn Fleet>) {
     let a = Uuid::now_v7();
-    fleet.heartbeat(a).await.expect("beat");
+    fleet.heartbeat(a, &report("a")).await.expect("beat");
     tokio::time::sleep(Duration::from_millis(50)).await;
 
     assert!(fleet.live_instances(Duration::from_millis(10)).await.expect("live").is_empty());
+    assert!(fleet.seen(Duration::from_millis(10)).await.expect("seen").is_empty());
     assert_eq!(fleet.live_instances(Duration::from_secs(60)).await.expect("live"), vec![a]);
+}
+
+/// A report with `fingerprint` as the current `JWT_SECRET`.
+fn report(fingerprint: &str) -> InstanceReport {
+    InstanceReport {
+        version: "0.1.0".to_owned(),
+        started_at: OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("valid instant"),
+        status: "ready".to_owned(),
+        components: [("database".to_owned(), "up".to_owned())].into(),
+        secrets: vec![ReportedSecret {
+            name: "JWT_SECRET".to_owned(),
+            state: "current".to_owned(),
+            version: 1,
+            fingerprint: fingerprint.to_owned(),
+        }],
+    }
+}
+
+/// The fleet lists each live instance once, in id order, with the report of its latest heartbeat, when it
+/// beat (recently, by the database's clock) — what `GET /admin/fleet` shows.
+pub async fn fleet_lists_each_instance_with_its_latest_report(fleet: Arc<dyn Fleet>) {
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    fleet.heartbeat(b, &report("bbb")).await.expect("beat");
+    fleet.heartbeat(a, &report("old")).await.expect("beat");
+    fleet.heartbeat(a, &report("new")).await.expect("beat again");
+
+    let seen = fleet.seen(Duration::from_secs(60)).await.expect("seen");
+    assert_eq!(seen.iter().map(|i| i.id).collect::<Vec<_>>(), vec![a, b]);
+    assert_eq!(seen[0].report, Some(report("new")), "the latest heartbeat's report");
+    assert_eq!(seen[1].report, Some(report("bbb")));
+    for instance in &seen {
+        assert!((0..10_000).contains(&instance.age_ms), "a heartbeat just written: {}", instance.age_ms);
+        let drift = (OffsetDateTime::now_utc() - instance.last_heartbeat).whole_seconds().abs();
+        assert!(drift < 10, "the heartbeat's time is now, give or take the clocks: {drift} s");
+    }
+    fleet.leave(a).await.expect("leave");
+    assert_eq!(fleet.seen(Duration::from_secs(60)).await.expect("seen").len(), 1);
 }
 
 sql_cases!(rotations: rotations_save_replace_and_list_newest_first);
@@ -81,9 +121,11 @@ mod fleet {
     sql_cases!(
         fleet: fleet_lists_live_instances_until_they_leave,
         fleet_forgets_instances_silent_for_longer_than_the_window,
+        fleet_lists_each_instance_with_its_latest_report,
     );
     use super::{
-        fleet_forgets_instances_silent_for_longer_than_the_window, fleet_lists_live_instances_until_they_leave,
+        fleet_forgets_instances_silent_for_longer_than_the_window, fleet_lists_each_instance_with_its_latest_report,
+        fleet_lists_live_instances_until_they_leave,
     };
 }
 

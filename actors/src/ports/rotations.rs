@@ -5,7 +5,8 @@
 //!   change with old and new fingerprints, the smoke results, the session-invalidation notice, the outcome.
 //! - [`Fleet`]: every instance writes a heartbeat; a rotation waits for the acknowledgement of every instance
 //!   seen alive, so an instance that is up but does not take part fails the rotation instead of silently
-//!   keeping old keys.
+//!   keeping old keys. Each heartbeat carries the instance's [`InstanceReport`] (version, start, readiness, the
+//!   fingerprints of its secrets), so `GET /admin/fleet` shows every live instance from any one of them.
 
 use std::time::Duration;
 
@@ -88,14 +89,62 @@ pub trait RotationStore: Send + Sync + 'static {
     async fn rotation(&self, id: Uuid) -> Result<Option<RotationRecord>, Unavailable>;
 }
 
+/// What an instance says about itself with each heartbeat (no secret values: fingerprints only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceReport {
+    /// The build's version (`CARGO_PKG_VERSION`).
+    pub version: String,
+    /// When the process started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// `ready`, `degraded` or `not_ready`, as its `/readyz` says.
+    pub status: String,
+    /// Each `/readyz` component and whether it is `up` or `down`.
+    pub components: std::collections::BTreeMap<String, String>,
+    /// Every version of every secret it holds.
+    pub secrets: Vec<ReportedSecret>,
+}
+
+/// One secret version of an [`InstanceReport`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportedSecret {
+    /// The variable (`JWT_SECRET`, …).
+    pub name: String,
+    /// `current`, `pending` or `previous`.
+    pub state: String,
+    /// The version number on that instance.
+    pub version: u32,
+    /// The first 12 hex digits of the value's SHA-256.
+    pub fingerprint: String,
+}
+
+/// An instance seen alive, as the fleet lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenInstance {
+    /// Its id.
+    pub id: Uuid,
+    /// Its last heartbeat.
+    pub last_heartbeat: OffsetDateTime,
+    /// How long ago that was, by the database's clock, in milliseconds.
+    pub age_ms: i64,
+    /// What it reported with that heartbeat (`None`: an instance that writes none, like an older version).
+    pub report: Option<InstanceReport>,
+}
+
 /// The fleet capability.
 #[async_trait]
 pub trait Fleet: Send + Sync + 'static {
-    /// Records that `instance` is alive now.
+    /// Records that `instance` is alive now, with what it reports about itself.
     ///
     /// # Errors
     /// The database is unreachable.
-    async fn heartbeat(&self, instance: Uuid) -> Result<(), Unavailable>;
+    async fn heartbeat(&self, instance: Uuid, report: &InstanceReport) -> Result<(), Unavailable>;
+
+    /// The instances whose last heartbeat is younger than `within`, in id order, with their reports.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn seen(&self, within: Duration) -> Result<Vec<SeenInstance>, Unavailable>;
 
     /// Instances whose last heartbeat is younger than `within`.
     ///

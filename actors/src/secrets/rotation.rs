@@ -37,7 +37,7 @@ use crate::ports::accounts::AccountStore;
 use crate::ports::bus::Bus;
 use crate::ports::jobs::{Job, JobStore, NewJob};
 use crate::ports::objects::ObjectStore;
-use crate::ports::rotations::{Fleet, RotationRecord, RotationStart, RotationStore};
+use crate::ports::rotations::{Fleet, InstanceReport, RotationRecord, RotationStart, RotationStore, SeenInstance};
 use crate::ports::secrets::SecretSource;
 use crate::ports::smoke::SmokeCheck;
 use crate::secrets::store::SecretStoreHandle;
@@ -59,6 +59,10 @@ pub struct RotationSettings {
     /// for the crash drills that kill its instance there.
     pub chaos_pause: Option<String>,
 }
+
+/// Builds this instance's heartbeat report (its readiness is probed each time; `startup` provides it, since the
+/// readiness of the actors and backends is composed there).
+pub type Reporter = Arc<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = InstanceReport> + Send>> + Send + Sync>;
 
 /// The live-uniqueness key of every rotation and rollback job: one at a time across the fleet.
 pub const FLEET_LOCK: &str = "secrets.rotation";
@@ -193,6 +197,15 @@ impl JobHandler for RotationJob {
     }
 }
 
+/// Aborts a task when dropped (the heartbeat's report refresher goes with the heartbeat).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Clears [`Rotations::running`] when the attempt ends, however it ends (an aborted worker included).
 struct RunningGuard<'a>(&'a Mutex<Option<Uuid>>);
 
@@ -225,18 +238,35 @@ impl Rotations {
         self.deps.store.rotation(id).await
     }
 
-    /// Writes this instance's heartbeat every `every` (rotations expect an acknowledgement from every instance
-    /// seen alive). Failures are logged and counted; the next beat retries. Stopped by [`Rotations::leave`].
-    pub fn start_heartbeat(&self, every: Duration) {
+    /// Writes this instance's heartbeat every `every`, with the latest report `report` built for it (rotations
+    /// expect an acknowledgement from every instance seen alive; `GET /admin/fleet` shows the reports). The
+    /// report is rebuilt beside the beats, every `every` too, so a slow readiness probe (up to its 2 s timeout)
+    /// never delays a beat. Failures are logged and counted; the next beat retries. Stopped by
+    /// [`Rotations::leave`].
+    pub fn start_heartbeat(&self, every: Duration, report: Reporter) {
         let fleet = Arc::clone(&self.deps.fleet);
         let continuity = Arc::clone(&self.deps.continuity);
         let instance_id = self.deps.instance_id;
         let task = tokio::spawn(async move {
+            let (latest, reports) = tokio::sync::watch::channel(report().await);
+            // Stopped with the heartbeat: aborting this task drops the guard, which aborts the refresher.
+            let _refresher = AbortOnDrop(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if latest.send(report().await).is_err() {
+                        break;
+                    }
+                }
+            }));
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                match fleet.heartbeat(instance_id).await {
+                let report = reports.borrow().clone();
+                match fleet.heartbeat(instance_id, &report).await {
                     Ok(()) => continuity.reached(),
                     Err(e) => {
                         continuity.missed();
@@ -250,6 +280,15 @@ impl Rotations {
         if let Some(previous) = previous {
             previous.abort();
         }
+    }
+
+    /// The instances seen within `rotation.live_within_secs` (the ones a rotation waits for), with their
+    /// reports, in id order.
+    ///
+    /// # Errors
+    /// The database is unavailable.
+    pub async fn fleet(&self) -> Result<Vec<SeenInstance>, Unavailable> {
+        self.deps.fleet.seen(self.deps.settings.live_within).await
     }
 
     /// Stops the heartbeat and removes this instance from the fleet (shutdown).

@@ -13,10 +13,13 @@ pub type PostgresRotations = SqlRotations<PostgresDb>;
 pub type PostgresFleet = SqlFleet<PostgresDb>;
 
 impl FleetDialect for PostgresDb {
-    const HEARTBEAT: &'static str =
-        "INSERT INTO instances (id, last_seen) VALUES ($1, now()) ON CONFLICT (id) DO UPDATE SET last_seen = now()";
+    const HEARTBEAT: &'static str = "INSERT INTO instances (id, report, last_seen) VALUES ($1, $2, now()) \
+         ON CONFLICT (id) DO UPDATE SET last_seen = now(), report = excluded.report";
     const LIVE_INSTANCES: &'static str =
         "SELECT id FROM instances WHERE last_seen > now() - make_interval(secs => $1::float8 / 1000) ORDER BY id";
+    const SEEN: &'static str = "SELECT id, (extract(epoch FROM last_seen) * 1000)::int8 AS last_seen_ms, \
+         (extract(epoch FROM now() - last_seen) * 1000)::int8 AS age_ms, report \
+         FROM instances WHERE last_seen > now() - make_interval(secs => $1::float8 / 1000) ORDER BY id";
 
     fn now() -> Option<Value> {
         None

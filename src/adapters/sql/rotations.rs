@@ -6,7 +6,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::jobs::{Enqueued, NewJob};
-use gantry_actors::ports::rotations::{Fleet, RotationRecord, RotationStart, RotationStore};
+use gantry_actors::ports::rotations::{
+    Fleet, InstanceReport, RotationRecord, RotationStart, RotationStore, SeenInstance,
+};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::errors::{corrupt, unavailable};
@@ -16,12 +19,16 @@ use super::values::{Value, args};
 
 /// What the fleet's SQL says differently per backend.
 pub trait FleetDialect: SqlDb {
-    /// Upserts the heartbeat of instance `$1` (at `$2` = [`FleetDialect::now`], or the database's clock).
+    /// Upserts the heartbeat of instance `$1` with its report `$2` (JSON text), at `$3` =
+    /// [`FleetDialect::now`] or the database's clock.
     const HEARTBEAT: &'static str;
     /// Selects `id` of the instances seen since `$1` = [`FleetDialect::since`], ordered by id.
     const LIVE_INSTANCES: &'static str;
+    /// Selects `id`, `last_seen_ms` (milliseconds since the Unix epoch), `age_ms` (by the database's clock) and
+    /// `report` of the instances seen since `$1` = [`FleetDialect::since`], ordered by id.
+    const SEEN: &'static str;
 
-    /// The heartbeat's `$2`, when the backend has no clock of its own to use.
+    /// The heartbeat's `$3`, when the backend has no clock of its own to use.
     fn now() -> Option<Value>;
 
     /// The `$1` of [`FleetDialect::LIVE_INSTANCES`] for heartbeats younger than `within`.
@@ -99,11 +106,17 @@ impl<D: SqlDb> SqlFleet<D> {
 
 #[async_trait]
 impl<D: FleetDialect> Fleet for SqlFleet<D> {
-    async fn heartbeat(&self, instance: Uuid) -> Result<(), Unavailable> {
-        let mut args = args![instance];
+    async fn heartbeat(&self, instance: Uuid, report: &InstanceReport) -> Result<(), Unavailable> {
+        let report = serde_json::to_string(report).map_err(|e| Unavailable::new(e.to_string()))?;
+        let mut args = args![instance, report];
         args.extend(D::now());
         execute(&self.db, "heartbeat", D::HEARTBEAT, args).await?;
         Ok(())
+    }
+
+    async fn seen(&self, within: Duration) -> Result<Vec<SeenInstance>, Unavailable> {
+        let rows = all(&self.db, "seen_instances", D::SEEN, vec![D::since(within)]).await?;
+        rows.iter().map(seen_from_row).collect()
     }
 
     async fn live_instances(&self, within: Duration) -> Result<Vec<Uuid>, Unavailable> {
@@ -115,6 +128,17 @@ impl<D: FleetDialect> Fleet for SqlFleet<D> {
         execute(&self.db, "leave", "DELETE FROM instances WHERE id = $1", args![instance]).await?;
         Ok(())
     }
+}
+
+/// An instance of [`FleetDialect::SEEN`]. A report that does not read (another version's shape) is `None`,
+/// as for an instance that writes none: the fleet still lists it.
+fn seen_from_row<R: SqlRow>(row: &R) -> Result<SeenInstance, Unavailable> {
+    let fields = Fields::new(row, "instance");
+    let last_seen_ms = fields.int("last_seen_ms")?;
+    let last_heartbeat = OffsetDateTime::from_unix_timestamp_nanos(i128::from(last_seen_ms) * 1_000_000)
+        .map_err(|_| corrupt(R::BACKEND, "instance", "last_seen"))?;
+    let report = fields.opt_text("report")?.and_then(|text| serde_json::from_str(&text).ok());
+    Ok(SeenInstance { id: fields.uuid("id")?, last_heartbeat, age_ms: fields.int("age_ms")?.max(0), report })
 }
 
 /// The upsert of a rotation record (the whole record as JSON in `detail`).

@@ -15,9 +15,12 @@ pub type SqliteRotations = SqlRotations<SqliteDb>;
 pub type SqliteFleet = SqlFleet<SqliteDb>;
 
 impl FleetDialect for SqliteDb {
-    const HEARTBEAT: &'static str = "INSERT INTO instances (id, last_seen) VALUES ($1, $2) \
-         ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen";
+    const HEARTBEAT: &'static str = "INSERT INTO instances (id, report, last_seen) VALUES ($1, $2, $3) \
+         ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen, report = excluded.report";
     const LIVE_INSTANCES: &'static str = "SELECT id FROM instances WHERE last_seen > $1 ORDER BY id";
+    const SEEN: &'static str = "SELECT id, last_seen AS last_seen_ms, \
+         CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) - last_seen AS age_ms, report \
+         FROM instances WHERE last_seen > $1 ORDER BY id";
 
     fn now() -> Option<Value> {
         Some(Value::from(now_ms()))

@@ -9,6 +9,7 @@
 //! - [`dispatch`]: route → handler; the only module that knows every handler (imported only by `server`).
 //! - handlers:
 //!   - [`health`]: `/healthz`, `/readyz`.
+//!   - [`key_set`]: `/.well-known/jwks.json`, the published key set.
 //!   - [`jobs`]: `/v1/jobs/{id}`, `/admin/jobs/{id}`.
 //!   - [`moderation`]: catalog moderation on the admin listener (rename, merge, hide, approve, audit).
 //!   - [`openapi`]: `/openapi.json` on each listener (the documents in `openapi/`, embedded).
@@ -39,6 +40,7 @@ pub mod ctx;
 pub mod dispatch;
 pub mod health;
 pub mod jobs;
+pub mod key_set;
 pub mod moderation;
 pub mod openapi;
 pub mod options;

@@ -11,6 +11,8 @@ mod helpers;
 mod prometheus;
 #[path = "../shared/photos.rs"]
 mod test_photos;
+#[path = "../shared/verifiers.rs"]
+mod verifiers;
 
 mod admin;
 mod admin_users;
@@ -21,6 +23,7 @@ mod connections;
 mod errors;
 mod health;
 mod jobs;
+mod key_set;
 mod metrics;
 mod moderation;
 mod openapi;

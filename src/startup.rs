@@ -623,11 +623,11 @@ async fn adopt_signing_keys(
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let own = gantry_actors::sessions::tokens::published_keys(&keyring, tokens, now);
     store
-        .record_signing_keys(&rotation::key_records(&own))
+        .record_signing_keys(&gantry_actors::sessions::key_set::key_records(&own))
         .await
         .map_err(|e| anyhow::anyhow!("recording the public signing keys: {e}"))?;
     let records = store.signing_keys().await.map_err(|e| anyhow::anyhow!("reading the public signing keys: {e}"))?;
-    let keyring = rotation::adopt_recorded_keys(keyring, records, tokens, now);
+    let keyring = gantry_actors::sessions::key_set::adopt_recorded_keys(keyring, records, tokens, now);
     let adopted: Vec<&str> = keyring.adopted_keys().iter().map(|a| a.key.kid.as_str()).collect();
     if !adopted.is_empty() {
         tracing::info!(event = "signing_keys_adopted", kids = ?adopted,

@@ -25,6 +25,8 @@ mod prometheus;
 mod support;
 #[path = "../shared/photos.rs"]
 mod test_photos;
+#[path = "../shared/verifiers.rs"]
+mod verifiers;
 
 mod fleet;
 mod jobs;
@@ -35,5 +37,6 @@ mod redis;
 mod revocation_jobs;
 mod rotation;
 mod rotation_crash;
+mod signing_key_rotation;
 mod s3;
 mod upload_jobs;

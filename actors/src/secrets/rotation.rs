@@ -32,7 +32,6 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 pub use evidence::CHAOS_DEPLOYMENT;
-pub use signing_keys::{adopt_recorded_keys, key_records};
 use evidence::{Run, now};
 
 use crate::jobs::runner::{Backoff, JobFailure, JobHandler, KindSpec};

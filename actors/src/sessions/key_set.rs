@@ -1,6 +1,7 @@
 //! The published key set (`GET /.well-known/jwks.json`, RFC 7517): the public keys of
 //! [`tokens::published_keys`] as JSON Web Keys, rendered once per key ring version (and again when the
-//! previous key's window closes) so every request is answered from memory with a ready body and ETag.
+//! previous key's window closes) so every request is answered from memory with a ready body and ETag; and the
+//! fleet's record of public keys: what an instance writes of its key set, and adopts of its peers' at start-up.
 
 use std::sync::Arc;
 
@@ -9,7 +10,8 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::tokens::{self, TokenSettings};
+use super::tokens::{self, PublishedKey, TokenSettings};
+use crate::ports::rotations::SigningKeyRecord;
 use crate::secrets::{KeyRing, SharedKeyRing};
 
 /// One rendering of the key set.
@@ -80,4 +82,38 @@ fn render(ring: Arc<KeyRing>, settings: &TokenSettings, now: i64) -> KeySetDocum
     let changes_at = published.iter().filter_map(|p| p.until).min().unwrap_or(i64::MAX);
     let kids = published.iter().map(|p| p.key.kid.clone()).collect();
     KeySetDocument { body: Bytes::from(body), etag, kids, ring, changes_at }
+}
+
+/// The records of `keys` (what this instance publishes), for the fleet's record.
+#[must_use]
+pub fn key_records(keys: &[PublishedKey]) -> Vec<SigningKeyRecord> {
+    keys.iter()
+        .map(|p| SigningKeyRecord {
+            kid: p.key.kid.clone(),
+            public: serde_json::to_value(&p.key).unwrap_or(serde_json::Value::Null),
+            verify_until: p.until,
+        })
+        .collect()
+}
+
+/// `keyring` with the recorded keys it does not publish itself and that still verify at `now` adopted (a
+/// peer's signing key, the previous key of a rotation this instance restarted in). Records that do not read
+/// back as a well-formed key with its own `kid` are skipped.
+#[must_use]
+pub fn adopt_recorded_keys(
+    keyring: crate::secrets::KeyRing,
+    records: Vec<SigningKeyRecord>,
+    settings: &TokenSettings,
+    now: i64,
+) -> crate::secrets::KeyRing {
+    let own = tokens::published_keys(&keyring, settings, now);
+    let adopted = records
+        .into_iter()
+        .filter(|r| !own.iter().any(|o| o.key.kid == r.kid) && r.verify_until.is_none_or(|until| now < until))
+        .filter_map(|r| {
+            let key = crate::secrets::signing_key::PublicKey::from_record(&r.public).filter(|k| k.kid == r.kid)?;
+            Some(crate::secrets::keyring::AdoptedKey { key, until: r.verify_until })
+        })
+        .collect();
+    keyring.with_adopted(adopted)
 }

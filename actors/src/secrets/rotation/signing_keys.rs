@@ -84,36 +84,3 @@ impl Rotations {
     }
 }
 
-/// The records of `keys` (what this instance publishes), for the fleet's record.
-#[must_use]
-pub fn key_records(keys: &[PublishedKey]) -> Vec<SigningKeyRecord> {
-    keys.iter()
-        .map(|p| SigningKeyRecord {
-            kid: p.key.kid.clone(),
-            public: serde_json::to_value(&p.key).unwrap_or(Value::Null),
-            verify_until: p.until,
-        })
-        .collect()
-}
-
-/// `keyring` with the recorded keys it does not publish itself and that still verify at `now` adopted (a
-/// peer's signing key, the previous key of a rotation this instance restarted in). Records that do not read
-/// back as a well-formed key with its own `kid` are skipped.
-#[must_use]
-pub fn adopt_recorded_keys(
-    keyring: crate::secrets::KeyRing,
-    records: Vec<SigningKeyRecord>,
-    settings: &crate::sessions::TokenSettings,
-    now: i64,
-) -> crate::secrets::KeyRing {
-    let own = tokens::published_keys(&keyring, settings, now);
-    let adopted = records
-        .into_iter()
-        .filter(|r| !own.iter().any(|o| o.key.kid == r.kid) && r.verify_until.is_none_or(|until| now < until))
-        .filter_map(|r| {
-            let key = crate::secrets::signing_key::PublicKey::from_record(&r.public).filter(|k| k.kid == r.kid)?;
-            Some(crate::secrets::keyring::AdoptedKey { key, until: r.verify_until })
-        })
-        .collect();
-    keyring.with_adopted(adopted)
-}

@@ -299,7 +299,11 @@ pub fn read_file(path: &Path) -> Result<String, String> {
 }
 
 /// The generated secret at `path`, creating it when `generate` (returns whether it was created).
-fn read_or_generate(path: &Path, generate: bool, make: impl FnOnce() -> String) -> Result<Option<(String, bool)>, String> {
+fn read_or_generate(
+    path: &Path,
+    generate: bool,
+    make: impl FnOnce() -> String,
+) -> Result<Option<(String, bool)>, String> {
     if path.exists() {
         return read_file(path)
             .map(|v| Some((v, false)))

@@ -109,7 +109,8 @@ pub async fn validate_secrets(state: &AppState, req: Request<Incoming>) -> Resul
         jwt_signing_key: set.jwt_signing_key.as_deref(),
         jwt_signing_key_next: set.jwt_signing_key_next.as_deref(),
     };
-    let required = Requirements { s3: false, admin_token: false, algorithm: state.settings.sessions.access_token_algorithm };
+    let required =
+        Requirements { s3: false, admin_token: false, algorithm: state.settings.sessions.access_token_algorithm };
     let mut violations = rules::validate(&candidates, required);
     // Only what was given is checked: a partial rotation (say, S3 only) is a valid question.
     violations.retain(|v| v.rule != Rule::Missing);

@@ -4,10 +4,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use gantry::config::secrets::SecretEnv;
 use gantry_actors::secrets::signing_key::{AccessAlgorithm, SigningKey};
 use gantry_actors::sessions::AccessClaims;
 use gantry_actors::sessions::tokens::sign_access_with;
-use gantry::config::secrets::SecretEnv;
 use serde_json::Value;
 
 use crate::helpers::{ADMIN_TOKEN, JWT, TestApp, UPLOAD, access, json_of, spawn_app, spawn_app_with_secrets};
@@ -113,14 +113,18 @@ async fn hs256_tokens_keep_working_after_the_move_to_eddsa() {
     let dir = tempfile::tempdir().expect("tempdir");
     let pem = SigningKey::generate_pem(AccessAlgorithm::EdDsa);
     let kid = SigningKey::parse(&pem).expect("valid").public().kid.clone();
-    let before = app_with_keys(dir.path(), "[sessions]\naccess_token_algorithm = \"HS256\"\n", &[("JWT_SIGNING_KEY", &pem)]).await;
+    let before =
+        app_with_keys(dir.path(), "[sessions]\naccess_token_algorithm = \"HS256\"\n", &[("JWT_SIGNING_KEY", &pem)])
+            .await;
     before.register("mover@example.com").await;
     let old = access(&before.login("mover@example.com").await).to_owned();
     assert_eq!(header(&old)["alg"].as_str(), Some("HS256"));
     assert_eq!(kids(&key_set(&before).await), vec![kid.clone()], "published ahead of the move");
     before.stop().await.expect("stops");
 
-    let after = app_with_keys(dir.path(), "[sessions]\naccess_token_algorithm = \"EdDSA\"\n", &[("JWT_SIGNING_KEY", &pem)]).await;
+    let after =
+        app_with_keys(dir.path(), "[sessions]\naccess_token_algorithm = \"EdDSA\"\n", &[("JWT_SIGNING_KEY", &pem)])
+            .await;
     assert_eq!(after.me(&old).await.status(), 200, "an HS256 token of before the move still authenticates");
     let new = access(&after.login("mover@example.com").await).to_owned();
     assert_eq!((header(&new)["alg"].as_str(), header(&new)["kid"].as_str()), (Some("EdDSA"), Some(kid.as_str())));

@@ -37,6 +37,6 @@ mod redis;
 mod revocation_jobs;
 mod rotation;
 mod rotation_crash;
-mod signing_key_rotation;
 mod s3;
+mod signing_key_rotation;
 mod upload_jobs;

@@ -154,7 +154,8 @@ async fn signing_key_rotations_on_two_instances() {
         let mut running = Vec::new();
         if verifiers::available() {
             for k in [Kind::PyJwt, Kind::Jose] {
-                let mut v = Verifier::start(k, &format!("{}/.well-known/jwks.json", a.http), "gantry", "gantry-api", 300);
+                let mut v =
+                    Verifier::start(k, &format!("{}/.well-known/jwks.json", a.http), "gantry", "gantry-api", 300);
                 assert!(v.verify(&first).await.ok, "{k:?} accepts a token of the current key");
                 running.push(v);
             }

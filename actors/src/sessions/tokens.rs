@@ -127,7 +127,8 @@ pub fn sign_access_with(claims: &AccessClaims, key: &SigningKey) -> String {
     let mut header = Header::new(key.alg().jwt());
     header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
     header.kid = Some(key.public().kid.clone());
-    jsonwebtoken::encode(&header, claims, &key.encoding_key()).expect("signing plain claims with a parsed key cannot fail")
+    jsonwebtoken::encode(&header, claims, &key.encoding_key())
+        .expect("signing plain claims with a parsed key cannot fail")
 }
 
 /// Signs `claims` as `settings.algorithm` says, with the current key of `keyring`.
@@ -150,13 +151,15 @@ pub fn sign_current(claims: &AccessClaims, keyring: &KeyRing, settings: &TokenSe
 #[must_use]
 pub fn sign_again(claims: &AccessClaims, kid: &str, keyring: &KeyRing, settings: &TokenSettings) -> String {
     if let Some(versions) = keyring.versions(SecretName::JwtSecret) {
-        let live = std::iter::once(&versions.current).chain(versions.previous.iter().filter(|_| !versions.previous_retired));
+        let live =
+            std::iter::once(&versions.current).chain(versions.previous.iter().filter(|_| !versions.previous_retired));
         if let Some(v) = live.map(|v| &v.value).find(|v| v.fingerprint().as_str() == kid) {
             return sign_access(claims, v);
         }
     }
     if let Some(versions) = keyring.versions(SecretName::JwtSigningKey) {
-        let live = std::iter::once(&versions.current).chain(versions.previous.iter().filter(|_| !versions.previous_retired));
+        let live =
+            std::iter::once(&versions.current).chain(versions.previous.iter().filter(|_| !versions.previous_retired));
         for v in live {
             if let Ok(key) = SigningKey::parse(v.value.expose())
                 && key.public().kid == kid
@@ -361,12 +364,11 @@ impl Verifier {
         }
         let (_, validation) =
             self.validations.iter().find(|(alg, _)| *alg == accepted.alg).ok_or(TokenError::Invalid)?;
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &accepted.key, validation).map_err(|e| {
-            match e.kind() {
+        let data =
+            jsonwebtoken::decode::<AccessClaims>(token, &accepted.key, validation).map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
-            }
-        })?;
+            })?;
         // Issued in the future (beyond the leeway), or claiming a longer life than this server gives: not ours.
         let leeway = i64::try_from(LEEWAY_SECS).unwrap_or(30);
         let claims = data.claims;

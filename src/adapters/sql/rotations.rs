@@ -95,7 +95,8 @@ impl<D: SqlDb> RotationStore for SqlRotations<D> {
                 let public = fields.text("public")?;
                 Ok(SigningKeyRecord {
                     kid: fields.text("kid")?,
-                    public: serde_json::from_str(&public).map_err(|_| corrupt(backend::<D>(), "signing_key", "public"))?,
+                    public: serde_json::from_str(&public)
+                        .map_err(|_| corrupt(backend::<D>(), "signing_key", "public"))?,
                     verify_until: fields.opt_int("verify_until")?,
                 })
             })

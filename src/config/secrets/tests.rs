@@ -78,9 +78,18 @@ fn bad_signing_keys_are_refused_at_start_up_without_showing_them() {
         env(&pairs)
     };
     let cases: [(&[(&str, &str)], &str); 3] = [
-        (&[("JWT_SIGNING_KEY", "not-a-key-but-long-enough-to-look-like-one-9f8e7d")], "JWT_SIGNING_KEY must be a PKCS#8 PEM private key"),
-        (&[("JWT_SIGNING_KEY", &ec)], "JWT_SIGNING_KEY must be a key of the configured access token algorithm (EdDSA) [wrong_algorithm]"),
-        (&[("JWT_SIGNING_KEY", &ed), ("JWT_SIGNING_KEY_NEXT", &ed)], "JWT_SIGNING_KEY_NEXT must differ from every other secret [same_as_another_secret]"),
+        (
+            &[("JWT_SIGNING_KEY", "not-a-key-but-long-enough-to-look-like-one-9f8e7d")],
+            "JWT_SIGNING_KEY must be a PKCS#8 PEM private key",
+        ),
+        (
+            &[("JWT_SIGNING_KEY", &ec)],
+            "JWT_SIGNING_KEY must be a key of the configured access token algorithm (EdDSA) [wrong_algorithm]",
+        ),
+        (
+            &[("JWT_SIGNING_KEY", &ed), ("JWT_SIGNING_KEY_NEXT", &ed)],
+            "JWT_SIGNING_KEY_NEXT must differ from every other secret [same_as_another_secret]",
+        ),
     ];
     for (extra, expected) in cases {
         let (ring, report) = load(&settings, &with(extra), true);
@@ -88,7 +97,10 @@ fn bad_signing_keys_are_refused_at_start_up_without_showing_them() {
         let text = report.lines().join("\n");
         assert!(text.contains(expected), "{text}");
         let key_body = [&ec, &ed].map(|pem| pem.lines().nth(1).expect("a PEM body line").to_owned());
-        assert!(!text.contains("not-a-key") && !key_body.iter().any(|b| text.contains(b.as_str())), "a value is shown: {text}");
+        assert!(
+            !text.contains("not-a-key") && !key_body.iter().any(|b| text.contains(b.as_str())),
+            "a value is shown: {text}"
+        );
     }
 }
 

@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use super::Rotations;
 use super::RotationArgs;
+use super::Rotations;
 use super::evidence::Run;
 use crate::ports::rotations::SigningKeyRecord;
 use crate::secrets::SecretName;
@@ -83,4 +83,3 @@ impl Rotations {
         run.end(true, json!(format!("published {} s before signing", max_age.as_secs()))).await;
     }
 }
-

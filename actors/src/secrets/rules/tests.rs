@@ -57,7 +57,10 @@ fn s3_rules_apply_only_when_s3_is_used() {
     assert!(rules_for(&violations, SecretName::S3SecretAccessKey).contains(&"too_short"));
 
     let local = Candidates { s3_access_key_id: None, s3_secret_access_key: None, ..good() };
-    assert_eq!(validate(&local, Requirements { s3: false, admin_token: true, algorithm: AccessAlgorithm::Hs256 }), vec![]);
+    assert_eq!(
+        validate(&local, Requirements { s3: false, admin_token: true, algorithm: AccessAlgorithm::Hs256 }),
+        vec![]
+    );
 }
 
 /// Every violation is reported together, not just the first.
@@ -137,13 +140,14 @@ fn signing_keys_parse_match_the_algorithm_and_are_distinct() {
     let wrong = validate(&with(ec, None), eddsa);
     assert_eq!(rules_for(&wrong, SecretName::JwtSigningKey), vec!["wrong_algorithm"]);
     assert!(!wrong[0].to_string().contains("BEGIN"), "{}", wrong[0]);
-    assert_eq!(rules_for(&validate(&with(JWT, None), eddsa), SecretName::JwtSigningKey), vec![
-        "not_a_private_key",
-        "same_as_another_secret"
-    ]);
-    assert_eq!(rules_for(&validate(&with(ed, Some(ed)), eddsa), SecretName::JwtSigningKeyNext), vec![
-        "same_as_another_secret"
-    ]);
+    assert_eq!(
+        rules_for(&validate(&with(JWT, None), eddsa), SecretName::JwtSigningKey),
+        vec!["not_a_private_key", "same_as_another_secret"]
+    );
+    assert_eq!(
+        rules_for(&validate(&with(ed, Some(ed)), eddsa), SecretName::JwtSigningKeyNext),
+        vec!["same_as_another_secret"]
+    );
     // With HS256 a key of either algorithm may be published ahead of the move.
     assert_eq!(validate(&with(ec, None), ALL_REQUIRED), vec![]);
 }

@@ -337,6 +337,10 @@ pub struct SessionSettings {
     /// After a `JWT_SECRET` promotion, access tokens of the previous version verify this long (unless the
     /// rotation forces everyone to log in again).
     pub previous_key_grace_secs: u64,
+    /// How access tokens are signed (`HS256`, `EdDSA`, `ES256`).
+    pub access_token_algorithm: gantry_actors::secrets::signing_key::AccessAlgorithm,
+    /// `Cache-Control: max-age` of the key set, seconds (and the wait before a never-published key signs).
+    pub key_set_max_age_secs: u64,
 }
 
 impl SessionSettings {
@@ -351,6 +355,8 @@ impl SessionSettings {
             absolute_ttl: Duration::from_secs(self.absolute_ttl_days * 24 * 3600),
             refresh_grace: Duration::from_secs(self.refresh_grace_secs),
             previous_key_grace: Duration::from_secs(self.previous_key_grace_secs),
+            algorithm: self.access_token_algorithm,
+            key_set_max_age: Duration::from_secs(self.key_set_max_age_secs),
         }
     }
 }

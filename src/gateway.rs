@@ -10,6 +10,7 @@
 //! - handlers:
 //!   - [`console`]: the operators' console on the admin listener (`/console/`, its pages and embedded assets).
 //!   - [`health`]: `/healthz`, `/readyz`.
+//!   - [`key_set`]: `/.well-known/jwks.json`, the published key set.
 //!   - [`jobs`]: `/v1/jobs/{id}`, `/admin/jobs/{id}`.
 //!   - [`moderation`]: catalog moderation on the admin listener (rename, merge, hide, approve, audit).
 //!   - [`openapi`]: `/openapi.json` on each listener (the documents in `openapi/`, embedded).
@@ -41,6 +42,7 @@ pub mod ctx;
 pub mod dispatch;
 pub mod health;
 pub mod jobs;
+pub mod key_set;
 pub mod moderation;
 pub mod openapi;
 pub mod options;

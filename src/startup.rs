@@ -301,6 +301,7 @@ impl Application {
             sessions: backends.sessions.backend(),
         });
         let call_timeout = Duration::from_millis(settings.actors.call_timeout_ms);
+        let keyring = adopt_signing_keys(keyring, backends.rotations.as_ref(), &settings.sessions.tokens()).await?;
         let secrets = SecretStoreHandle::new(keyring, settings.actors.mailbox_capacity, call_timeout);
         let sessions = SessionRegistryHandle::new(
             RegistryDeps {
@@ -615,6 +616,33 @@ fn loopback(mut addr: SocketAddr) -> SocketAddr {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
     addr
+}
+
+/// Records the public signing keys this instance publishes in the fleet's record, and adopts the recorded ones
+/// it does not hold that still verify: an instance (re)started in the middle of a rotation verifies the previous
+/// key's tokens, and publishes it, like its peers.
+///
+/// # Errors
+/// The database refused the record or the read.
+async fn adopt_signing_keys(
+    keyring: KeyRing,
+    store: &dyn RotationStore,
+    tokens: &gantry_actors::sessions::TokenSettings,
+) -> anyhow::Result<KeyRing> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let own = gantry_actors::sessions::tokens::published_keys(&keyring, tokens, now);
+    store
+        .record_signing_keys(&gantry_actors::sessions::key_set::key_records(&own))
+        .await
+        .map_err(|e| anyhow::anyhow!("recording the public signing keys: {e}"))?;
+    let records = store.signing_keys().await.map_err(|e| anyhow::anyhow!("reading the public signing keys: {e}"))?;
+    let keyring = gantry_actors::sessions::key_set::adopt_recorded_keys(keyring, records, tokens, now);
+    let adopted: Vec<&str> = keyring.adopted_keys().iter().map(|a| a.key.kid.as_str()).collect();
+    if !adopted.is_empty() {
+        tracing::info!(event = "signing_keys_adopted", kids = ?adopted,
+            "verifying and publishing the fleet's recorded signing keys this instance does not hold");
+    }
+    Ok(keyring)
 }
 
 /// The smoke-test account of rotations: `smoke_email` (`GANTRY_SMOKE_EMAIL`) with `smoke_password`

@@ -92,12 +92,26 @@ pub enum SecretName {
     /// Bearer token of the admin listener.
     #[serde(rename = "GANTRY_ADMIN_TOKEN")]
     AdminToken,
+    /// Signs access tokens when the algorithm is asymmetric (PKCS#8 PEM, Ed25519 or P-256); its public key is
+    /// published in the key set.
+    #[serde(rename = "JWT_SIGNING_KEY")]
+    JwtSigningKey,
+    /// The next signing key: published in the key set, signing nothing until a rotation promotes it.
+    #[serde(rename = "JWT_SIGNING_KEY_NEXT")]
+    JwtSigningKeyNext,
 }
 
 impl SecretName {
     /// Every secret, in display order.
-    pub const ALL: [Self; 5] =
-        [Self::JwtSecret, Self::UploadGuestTokenSecret, Self::S3AccessKeyId, Self::S3SecretAccessKey, Self::AdminToken];
+    pub const ALL: [Self; 7] = [
+        Self::JwtSecret,
+        Self::UploadGuestTokenSecret,
+        Self::S3AccessKeyId,
+        Self::S3SecretAccessKey,
+        Self::AdminToken,
+        Self::JwtSigningKey,
+        Self::JwtSigningKeyNext,
+    ];
 
     /// The environment variable (and, with `_FILE`, the file variable) that carries it.
     #[must_use]
@@ -108,13 +122,22 @@ impl SecretName {
             Self::S3AccessKeyId => "S3_ACCESS_KEY_ID",
             Self::S3SecretAccessKey => "S3_SECRET_ACCESS_KEY",
             Self::AdminToken => "GANTRY_ADMIN_TOKEN",
+            Self::JwtSigningKey => "JWT_SIGNING_KEY",
+            Self::JwtSigningKeyNext => "JWT_SIGNING_KEY_NEXT",
         }
     }
 
-    /// Whether its value is a secret that must be high-entropy (the S3 key id is an identifier).
+    /// Whether its value is a secret that must be high-entropy (the S3 key id is an identifier; a signing
+    /// key is checked by parsing it instead).
     #[must_use]
     pub fn needs_entropy(self) -> bool {
-        !matches!(self, Self::S3AccessKeyId)
+        !matches!(self, Self::S3AccessKeyId | Self::JwtSigningKey | Self::JwtSigningKeyNext)
+    }
+
+    /// Whether it is an asymmetric signing key (`JWT_SIGNING_KEY`, `JWT_SIGNING_KEY_NEXT`).
+    #[must_use]
+    pub fn is_signing_key(self) -> bool {
+        matches!(self, Self::JwtSigningKey | Self::JwtSigningKeyNext)
     }
 }
 
@@ -169,8 +192,9 @@ pub enum SecretStep {
     Restore,
     /// The runbook's rollback: make `previous` current again.
     Rollback,
-    /// End the previous `JWT_SECRET` at once (a rotation or rollback with `invalidate_sessions=true`): tokens
-    /// it signed are refused from the acknowledgement on, grace window or not.
+    /// End the previous `JWT_SECRET` and the previous `JWT_SIGNING_KEY` at once (a rotation or rollback with
+    /// `invalidate_sessions=true`): tokens they signed are refused from the acknowledgement on, grace window or
+    /// not, and the signing key leaves the key set.
     RetirePreviousJwt,
 }
 

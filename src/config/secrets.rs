@@ -10,14 +10,17 @@ use std::path::Path;
 
 use gantry_actors::secrets::keyring::{SecretOrigin, SecretVersion, Versions};
 use gantry_actors::secrets::rules::{self, Candidates, Requirements};
+use gantry_actors::secrets::signing_key::SigningKey;
 use gantry_actors::secrets::{KeyRing, SecretName, SecretValue, Violation};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use super::{Profile, Settings};
 
-/// Secrets that may be generated in the local profile (S3 credentials never are: they must match a store).
-const GENERATED: [SecretName; 3] = [SecretName::JwtSecret, SecretName::UploadGuestTokenSecret, SecretName::AdminToken];
+/// Secrets that may be generated in the local profile (S3 credentials never are: they must match a store;
+/// `JWT_SIGNING_KEY` only with an asymmetric algorithm, as a PKCS#8 PEM key of it; the next key never is).
+const GENERATED: [SecretName; 4] =
+    [SecretName::JwtSecret, SecretName::UploadGuestTokenSecret, SecretName::AdminToken, SecretName::JwtSigningKey];
 /// Random bytes in a generated secret (hex-encoded, so 96 characters).
 const GENERATED_BYTES: usize = 48;
 
@@ -203,13 +206,27 @@ fn read_set(
             Err(problem) => report.source_problems.push(SourceProblem { variable: name, problem }),
         }
     }
+    let algorithm = settings.sessions.access_token_algorithm;
     if settings.profile == Profile::Local {
         for name in GENERATED {
             if found.contains_key(&name) || report.source_problems.iter().any(|p| p.variable == name) {
                 continue;
             }
+            if name == SecretName::JwtSigningKey && !algorithm.is_asymmetric() {
+                continue;
+            }
             let path = settings.secrets_dir().join(name.env_var());
-            match read_or_generate(&path, generate) {
+            let make = || {
+                if name == SecretName::JwtSigningKey {
+                    // Stored as read back (`read_file` drops a trailing newline): the same fingerprint every start.
+                    SigningKey::generate_pem(algorithm).trim_end().to_owned()
+                } else {
+                    let mut bytes = [0u8; GENERATED_BYTES];
+                    rand::fill(&mut bytes);
+                    hex::encode(bytes)
+                }
+            };
+            match read_or_generate(&path, generate, make) {
                 Ok(Some((value, created))) => {
                     if created {
                         tracing::warn!(
@@ -234,8 +251,10 @@ fn read_set(
         s3_access_key_id: get(SecretName::S3AccessKeyId),
         s3_secret_access_key: get(SecretName::S3SecretAccessKey),
         admin_token: get(SecretName::AdminToken),
+        jwt_signing_key: get(SecretName::JwtSigningKey),
+        jwt_signing_key_next: get(SecretName::JwtSigningKeyNext),
     };
-    let required = Requirements { s3: settings.profile == Profile::Production, admin_token: true };
+    let required = Requirements { s3: settings.profile == Profile::Production, admin_token: true, algorithm };
     report.violations = rules::validate(&candidates, required);
     // A missing secret that a read problem already explains, or that will be generated, is not a violation.
     report.violations.retain(|v| {
@@ -280,7 +299,11 @@ pub fn read_file(path: &Path) -> Result<String, String> {
 }
 
 /// The generated secret at `path`, creating it when `generate` (returns whether it was created).
-fn read_or_generate(path: &Path, generate: bool) -> Result<Option<(String, bool)>, String> {
+fn read_or_generate(
+    path: &Path,
+    generate: bool,
+    make: impl FnOnce() -> String,
+) -> Result<Option<(String, bool)>, String> {
     if path.exists() {
         return read_file(path)
             .map(|v| Some((v, false)))
@@ -289,9 +312,7 @@ fn read_or_generate(path: &Path, generate: bool) -> Result<Option<(String, bool)
     if !generate {
         return Ok(None);
     }
-    let mut bytes = [0u8; GENERATED_BYTES];
-    rand::fill(&mut bytes);
-    let value = hex::encode(bytes);
+    let value = make();
     write_private(path, &value).map_err(|e| format!("cannot store generated secret at {}: {e}", path.display()))?;
     Ok(Some((value, true)))
 }

@@ -68,6 +68,10 @@ struct CandidateSet {
     s3_secret_access_key: Option<String>,
     #[serde(rename = "GANTRY_ADMIN_TOKEN")]
     admin_token: Option<String>,
+    #[serde(rename = "JWT_SIGNING_KEY")]
+    jwt_signing_key: Option<String>,
+    #[serde(rename = "JWT_SIGNING_KEY_NEXT")]
+    jwt_signing_key_next: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -102,8 +106,12 @@ pub async fn validate_secrets(state: &AppState, req: Request<Incoming>) -> Resul
         s3_access_key_id: set.s3_access_key_id.as_deref(),
         s3_secret_access_key: set.s3_secret_access_key.as_deref(),
         admin_token: set.admin_token.as_deref(),
+        jwt_signing_key: set.jwt_signing_key.as_deref(),
+        jwt_signing_key_next: set.jwt_signing_key_next.as_deref(),
     };
-    let mut violations = rules::validate(&candidates, Requirements { s3: false, admin_token: false });
+    let required =
+        Requirements { s3: false, admin_token: false, algorithm: state.settings.sessions.access_token_algorithm };
+    let mut violations = rules::validate(&candidates, required);
     // Only what was given is checked: a partial rotation (say, S3 only) is a valid question.
     violations.retain(|v| v.rule != Rule::Missing);
     let view = ValidationView { valid: violations.is_empty(), violations: violations.iter().map(Into::into).collect() };

@@ -18,7 +18,9 @@ use super::problem::ApiError;
 use super::respond::Response;
 use super::router::{Listener, Route};
 use super::state::AppState;
-use super::{admin, auth, console, health, jobs, moderation, openapi, options, rotations, templates, uploads};
+use super::{
+    admin, auth, console, health, jobs, key_set, moderation, openapi, options, rotations, templates, uploads,
+};
 
 /// Checks the access `route` declares, then runs its handler.
 ///
@@ -60,6 +62,7 @@ async fn public_routes(
     match route {
         Route::Healthz => Ok(health::healthz(state)),
         Route::Readyz => Ok(health::readyz(state).await),
+        Route::Jwks => Ok(key_set::jwks(state, &req)),
         Route::PublicOpenApi => Ok(openapi::document(Listener::Public)),
         Route::AdminOpenApi => Ok(openapi::document(Listener::Admin)),
         Route::Metrics => Ok(admin::metrics(state)),

@@ -19,6 +19,8 @@ pub enum Route {
     Readyz,
     /// `GET /openapi.json` on the public listener.
     PublicOpenApi,
+    /// `GET /.well-known/jwks.json`: the published key set.
+    Jwks,
     /// `GET /openapi.json` on the admin listener.
     AdminOpenApi,
     /// `GET /v1/jobs/{id}`.
@@ -159,6 +161,8 @@ impl Route {
             // Probes, scraping and the documents: the admin listener is private, and these answer to any caller
             // there (orchestrators and Prometheus hold no token).
             Self::Healthz | Self::Readyz | Self::PublicOpenApi | Self::AdminOpenApi | Self::Metrics => Access::Public,
+            // The key set is public by definition: every verifier of the marketplace fetches it.
+            Self::Jwks => Access::Public,
             Self::Register | Self::Login | Self::Refresh | Self::GuestToken => Access::Public,
             Self::ListOptions | Self::GetOption | Self::SuggestOptions => Access::Public,
             Self::GetTemplate | Self::EvaluateTemplate | Self::SubmitTemplate => Access::Public,
@@ -201,10 +205,11 @@ impl Route {
         }
     }
 
-    /// Whether load shedding may refuse it (liveness and scraping must answer under overload).
+    /// Whether load shedding may refuse it (liveness, scraping and the key set, answered from memory, must
+    /// answer under overload: a verifier refused its key set refuses every token it has not cached keys for).
     #[must_use]
     pub fn sheddable(self) -> bool {
-        !matches!(self, Self::Healthz | Self::Metrics)
+        !matches!(self, Self::Healthz | Self::Metrics | Self::Jwks)
     }
 
     /// Whether the route streams bodies (uploads, downloads) and so gets the long upload deadline.
@@ -281,8 +286,9 @@ const fn row(listener: Listener, method: Method, template: &'static str, route: 
 const P: Listener = Listener::Public;
 const A: Listener = Listener::Admin;
 
-static TABLE: [RouteSpec; 61] = [
+static TABLE: [RouteSpec; 62] = [
     row(P, Method::GET, "/healthz", Route::Healthz),
+    row(P, Method::GET, "/.well-known/jwks.json", Route::Jwks),
     row(P, Method::GET, "/readyz", Route::Readyz),
     row(P, Method::GET, "/openapi.json", Route::PublicOpenApi),
     row(P, Method::GET, "/v1/jobs/{id}", Route::GetJob),

@@ -11,6 +11,8 @@ mod helpers;
 mod prometheus;
 #[path = "../shared/photos.rs"]
 mod test_photos;
+#[path = "../shared/verifiers.rs"]
+mod verifiers;
 
 mod admin;
 mod admin_users;
@@ -22,6 +24,7 @@ mod console;
 mod errors;
 mod health;
 mod jobs;
+mod key_set;
 mod metrics;
 mod moderation;
 mod openapi;

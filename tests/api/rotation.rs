@@ -42,8 +42,15 @@ impl Files {
     }
 }
 
+/// An app signing HS256 (these tests rotate `JWT_SECRET`, the key its tokens are signed with).
 async fn spawn(files: &Files, toml: &str) -> TestApp {
-    spawn_app_with_secrets(&files.data, toml, files.env()).await
+    const HS256: &str = "access_token_algorithm = \"HS256\"\n";
+    let toml = if toml.contains("[sessions]\n") {
+        toml.replacen("[sessions]\n", &format!("[sessions]\n{HS256}"), 1)
+    } else {
+        format!("{toml}\n[sessions]\n{HS256}")
+    };
+    spawn_app_with_secrets(&files.data, &toml, files.env()).await
 }
 
 /// Follows the job until it ends; returns it.

@@ -25,6 +25,8 @@ mod prometheus;
 mod support;
 #[path = "../shared/photos.rs"]
 mod test_photos;
+#[path = "../shared/verifiers.rs"]
+mod verifiers;
 
 mod fleet;
 mod jobs;
@@ -37,4 +39,5 @@ mod revocation_jobs;
 mod rotation;
 mod rotation_crash;
 mod s3;
+mod signing_key_rotation;
 mod upload_jobs;

@@ -3,6 +3,8 @@
 //!
 //! - [`RotationStore`]: one record per rotation or rollback — who, which deployment and commit, every version
 //!   change with old and new fingerprints, the smoke results, the session-invalidation notice, the outcome.
+//! - [`SigningKeyRecord`]s (through [`RotationStore`]): the public signing keys in use, published and
+//!   retiring, with when each stops verifying.
 //! - [`Fleet`]: every instance writes a heartbeat; a rotation waits for the acknowledgement of every instance
 //!   seen alive, so an instance that is up but does not take part fails the rotation instead of silently
 //!   keeping old keys. Each heartbeat carries the instance's [`InstanceReport`] (version, start, readiness, the
@@ -87,6 +89,30 @@ pub trait RotationStore: Send + Sync + 'static {
     /// # Errors
     /// The database is unreachable.
     async fn rotation(&self, id: Uuid) -> Result<Option<RotationRecord>, Unavailable>;
+
+    /// Inserts or replaces the records of `keys` (by `kid`).
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn record_signing_keys(&self, keys: &[SigningKeyRecord]) -> Result<(), Unavailable>;
+
+    /// Every recorded signing key.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, Unavailable>;
+}
+
+/// A public access-token signing key as the fleet records it, so every instance — one restarted in the middle
+/// of a rotation too — verifies and publishes what its peers do. Public keys only: nothing here is secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningKeyRecord {
+    /// The key's `kid` (RFC 7638 thumbprint).
+    pub kid: String,
+    /// The public key (`alg`, `kid`, `x`, `y`).
+    pub public: serde_json::Value,
+    /// When it stops verifying (Unix seconds): `None` while an instance signs with it or publishes it.
+    pub verify_until: Option<i64>,
 }
 
 /// What an instance says about itself with each heartbeat (no secret values: fingerprints only).

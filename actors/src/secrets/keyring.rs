@@ -99,10 +99,22 @@ impl Versions {
     }
 }
 
+/// A public signing key this instance does not hold as a secret but verifies and publishes: read from the
+/// fleet's record at start-up (a peer's key, or the previous key of a rotation this instance restarted in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdoptedKey {
+    /// The public key.
+    pub key: crate::secrets::signing_key::PublicKey,
+    /// When it stops verifying (Unix seconds); `None` while a peer signs with it.
+    pub until: Option<i64>,
+}
+
 /// The snapshot of all secrets.
 #[derive(Debug, Clone, Default)]
 pub struct KeyRing {
     secrets: BTreeMap<SecretName, Versions>,
+    /// Public signing keys adopted from the fleet's record (kept across every step; they expire on their own).
+    adopted: Vec<AdoptedKey>,
 }
 
 /// The shared, swappable key ring.
@@ -112,7 +124,26 @@ impl KeyRing {
     /// A key ring holding `secrets`.
     #[must_use]
     pub fn new(secrets: BTreeMap<SecretName, Versions>) -> Self {
-        Self { secrets }
+        Self { secrets, adopted: Vec::new() }
+    }
+
+    /// The ring with `adopted` public keys besides its own.
+    #[must_use]
+    pub fn with_adopted(mut self, adopted: Vec<AdoptedKey>) -> Self {
+        self.adopted = adopted;
+        self
+    }
+
+    /// The public signing keys adopted from the fleet's record.
+    #[must_use]
+    pub fn adopted_keys(&self) -> &[AdoptedKey] {
+        &self.adopted
+    }
+
+    /// The ring without adopted keys (an emergency rotation: only the fleet's own current keys verify).
+    #[must_use]
+    pub fn without_adopted(&self) -> Self {
+        Self { secrets: self.secrets.clone(), adopted: Vec::new() }
     }
 
     /// Wraps the key ring for sharing.

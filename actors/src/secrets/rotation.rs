@@ -15,8 +15,11 @@
 //! - `steps`: the runbook's steps, the bus broadcast and the restore;
 //! - `evidence`: progress and evidence as the steps go;
 //! - `smoke`: the smoke step through the [`SmokeCheck`] port (`gantry` implements it over HTTP).
+//! - `signing_keys`: the signing key's part: the fleet's record of public keys after every step, and the wait
+//!   before a never-published key signs.
 
 mod evidence;
+mod signing_keys;
 mod smoke;
 mod steps;
 
@@ -158,6 +161,10 @@ pub struct RotationArgs {
     /// `JWT_SECRET` had a previous version to go back to).
     #[serde(default)]
     pub invalidate: Option<bool>,
+    /// The `kid`s of the key set when the job was accepted: a signing key among them was seen by every
+    /// verifier that honours the max-age, so it signs without a wait.
+    #[serde(default)]
+    pub published: Vec<String>,
 }
 
 /// The kind of rotation jobs.
@@ -174,13 +181,15 @@ const MAX_ATTEMPTS: u32 = 5;
 /// The runner's kinds for rotations and rollbacks (queue [`QUEUE`]).
 #[must_use]
 pub fn kinds(rotations: &Arc<Rotations>) -> Vec<KindSpec> {
+    // A rotation to a never-published signing key waits the key set's max-age on top of its steps.
+    let timeout = Duration::from_secs(600) + rotations.deps.settings.tokens.key_set_max_age;
     let spec = |kind| KindSpec {
         kind,
         queue: QUEUE,
         max_attempts: MAX_ATTEMPTS,
         backoff: Backoff { base: Duration::from_secs(1), max: Duration::from_secs(10) },
         // Every step waits at most the acknowledgement timeout; the smoke test takes seconds.
-        timeout: Duration::from_secs(600),
+        timeout,
         every: None,
         handler: Arc::new(RotationJob(Arc::clone(rotations))) as Arc<dyn JobHandler>,
     };
@@ -338,7 +347,12 @@ impl Rotations {
             started_at: now(),
             finished_at: None,
         };
-        let args = RotationArgs { rollback, request, from, invalidate };
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let published = crate::sessions::tokens::published_keys(&ring, &self.deps.settings.tokens, now)
+            .into_iter()
+            .map(|p| p.key.kid)
+            .collect();
+        let args = RotationArgs { rollback, request, from, invalidate, published };
         let job = NewJob {
             id: record.id,
             owner: Some("admin".into()),

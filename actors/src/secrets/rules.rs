@@ -13,6 +13,8 @@ use serde::Serialize;
 
 pub use crate::secret_value::SecretName;
 
+use super::signing_key::{AccessAlgorithm, KeyProblem, SigningKey};
+
 /// The minimum estimated entropy, in bits, of any secret (documented in docs/configuration.md, "Secrets").
 pub const MIN_ENTROPY_BITS: f64 = 72.0;
 /// Minimum length of `JWT_SECRET`, `UPLOAD_GUEST_TOKEN_SECRET` and `GANTRY_ADMIN_TOKEN` (runbook step 2).
@@ -46,6 +48,15 @@ pub enum Rule {
         /// The threshold in bits.
         min_bits: u32,
     },
+    /// A signing key that is not a PKCS#8 PEM private key of Ed25519 or P-256.
+    NotAPrivateKey,
+    /// A signing key of another algorithm than `sessions.access_token_algorithm`.
+    WrongAlgorithm {
+        /// The configured algorithm.
+        expected: AccessAlgorithm,
+    },
+    /// The same value as another secret (each secret is its own).
+    SameAsAnotherSecret,
 }
 
 impl Rule {
@@ -61,6 +72,9 @@ impl Rule {
             Self::SequentialRun => "sequential_run",
             Self::Placeholder => "placeholder",
             Self::LowEntropy { .. } => "low_entropy",
+            Self::NotAPrivateKey => "not_a_private_key",
+            Self::WrongAlgorithm { .. } => "wrong_algorithm",
+            Self::SameAsAnotherSecret => "same_as_another_secret",
         }
     }
 }
@@ -76,6 +90,13 @@ impl std::fmt::Display for Rule {
             Self::SequentialRun => f.write_str("must not be a run of consecutive characters"),
             Self::Placeholder => f.write_str("must not be a well-known placeholder (changeme, secret…, password…)"),
             Self::LowEntropy { min_bits } => write!(f, "must have an estimated entropy of at least {min_bits} bits"),
+            Self::NotAPrivateKey => {
+                f.write_str("must be a PKCS#8 PEM private key of Ed25519 or P-256 (-----BEGIN PRIVATE KEY-----)")
+            }
+            Self::WrongAlgorithm { expected } => {
+                write!(f, "must be a key of the configured access token algorithm ({expected})")
+            }
+            Self::SameAsAnotherSecret => f.write_str("must differ from every other secret"),
         }
     }
 }
@@ -108,6 +129,10 @@ pub struct Candidates<'a> {
     pub s3_secret_access_key: Option<&'a str>,
     /// `GANTRY_ADMIN_TOKEN`.
     pub admin_token: Option<&'a str>,
+    /// `JWT_SIGNING_KEY`.
+    pub jwt_signing_key: Option<&'a str>,
+    /// `JWT_SIGNING_KEY_NEXT`.
+    pub jwt_signing_key_next: Option<&'a str>,
 }
 
 /// Which secrets are required in this deployment.
@@ -117,6 +142,9 @@ pub struct Requirements {
     pub s3: bool,
     /// The admin listener is enabled, so its token is required.
     pub admin_token: bool,
+    /// How access tokens are signed: an asymmetric algorithm requires `JWT_SIGNING_KEY`, and both signing
+    /// keys must be of it.
+    pub algorithm: AccessAlgorithm,
 }
 
 /// Every violation of `candidates` under `required`, in a stable order (variable, then rule).
@@ -147,7 +175,46 @@ pub fn validate(candidates: &Candidates<'_>, required: Requirements) -> Vec<Viol
     {
         out.push(Violation { variable: SecretName::UploadGuestTokenSecret, rule: Rule::SameAsJwtSecret });
     }
+    out.extend(signing_key_violations(candidates, required.algorithm));
     out.sort_by_key(|v| v.variable);
+    out
+}
+
+/// The signing keys' rules: `JWT_SIGNING_KEY` is required with an asymmetric algorithm; each key given parses
+/// as a PKCS#8 private key of that algorithm (with HS256 either algorithm: the key is published ahead of the
+/// move); neither equals another secret's value.
+fn signing_key_violations(candidates: &Candidates<'_>, algorithm: AccessAlgorithm) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let keys = [
+        (SecretName::JwtSigningKey, candidates.jwt_signing_key),
+        (SecretName::JwtSigningKeyNext, candidates.jwt_signing_key_next),
+    ];
+    if candidates.jwt_signing_key.is_none() && algorithm.is_asymmetric() {
+        out.push(Violation { variable: SecretName::JwtSigningKey, rule: Rule::Missing });
+    }
+    let others = [
+        candidates.jwt_secret,
+        candidates.upload_guest_token_secret,
+        candidates.s3_access_key_id,
+        candidates.s3_secret_access_key,
+        candidates.admin_token,
+    ];
+    for (i, (name, value)) in keys.iter().enumerate() {
+        let Some(value) = value else { continue };
+        match SigningKey::parse(value) {
+            Err(KeyProblem::NotPkcs8Pem | KeyProblem::Unsupported) => {
+                out.push(Violation { variable: *name, rule: Rule::NotAPrivateKey });
+            }
+            Ok(key) if algorithm.is_asymmetric() && key.alg() != algorithm => {
+                out.push(Violation { variable: *name, rule: Rule::WrongAlgorithm { expected: algorithm } });
+            }
+            Ok(_) => {}
+        }
+        let same_as_earlier_key = keys[..i].iter().any(|(_, k)| k.is_some_and(|k| k.trim() == value.trim()));
+        if same_as_earlier_key || others.iter().flatten().any(|o| o.trim() == value.trim()) {
+            out.push(Violation { variable: *name, rule: Rule::SameAsAnotherSecret });
+        }
+    }
     out
 }
 

@@ -209,9 +209,14 @@ impl SecretStoreState {
                 Ok(changes)
             }
             SecretStep::RetirePreviousJwt => {
-                let (next, changes) = ring.previous_retired(SecretName::JwtSecret, now);
-                if !changes.is_empty() {
-                    self.publish(next, &changes);
+                // Both token keys: the previous `JWT_SECRET` and the previous `JWT_SIGNING_KEY` (which leaves the
+                // key set at once), and any key adopted from the fleet's record at start-up.
+                let (next, mut changes) = ring.previous_retired(SecretName::JwtSecret, now);
+                let (next, more) = next.previous_retired(SecretName::JwtSigningKey, now);
+                changes.extend(more);
+                let dropped_adopted = !next.adopted_keys().is_empty();
+                if !changes.is_empty() || dropped_adopted {
+                    self.publish(next.without_adopted(), &changes);
                 }
                 Ok(changes)
             }

@@ -87,14 +87,18 @@ impl Authenticator {
         {
             return Ok(claims);
         }
-        let (claims, used) = prepared.verifier.verify_with(token).map_err(|e| match e {
+        let (claims, used, _) = prepared.verifier.verify_detailed(token).map_err(|e| match e {
             TokenError::Expired => AuthError::Expired,
             TokenError::Invalid => AuthError::Invalid,
         })?;
         let claims = Arc::new(claims);
         if used == tokens::KeyUse::Previous {
             // Not cached: its grace window closes on its own clock.
-            metrics::counter!("gantry_secret_grace_verifications_total", "secret" => "JWT_SECRET").increment(1);
+            let secret = match jsonwebtoken::decode_header(token).map(|h| h.alg) {
+                Ok(jsonwebtoken::Algorithm::HS256) => "JWT_SECRET",
+                _ => "JWT_SIGNING_KEY",
+            };
+            metrics::counter!("gantry_secret_grace_verifications_total", "secret" => secret).increment(1);
         } else {
             prepared.verified.insert(token, Arc::clone(&claims));
         }

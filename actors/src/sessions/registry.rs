@@ -29,7 +29,7 @@ use crate::handle::Envelope;
 use crate::ports::accounts::{AccountStore, RevocationNotice, RevocationScope};
 use crate::ports::bus::{Bus, BusSignal, Event, NoticeWire};
 use crate::ports::sessions::{RefreshMacKey, SessionRecord, SessionStore};
-use crate::secrets::{SecretName, SharedKeyRing};
+use crate::secrets::SharedKeyRing;
 use crate::telemetry::Mailbox;
 
 pub mod handle;
@@ -131,8 +131,7 @@ impl RegistryState {
             jti: Uuid::new_v4(),
         };
         let keyring = self.deps.keyring.load();
-        let key = keyring.current(SecretName::JwtSecret).expect("JWT_SECRET is validated at start-up");
-        let token = tokens::sign_access(&claims, key);
+        let token = tokens::sign_current(&claims, &keyring, &self.deps.settings);
         (claims, token)
     }
 
@@ -207,10 +206,7 @@ impl RegistryState {
                 Decision::Replay { successor, access, access_kid, refresh_expires_at_ms } => {
                     // A retry or a second tab: hand back the pair this token already produced.
                     let keyring = self.deps.keyring.load();
-                    let key = tokens::key_for_kid(&keyring, &access_kid)
-                        .or_else(|| keyring.current(SecretName::JwtSecret))
-                        .expect("JWT_SECRET is validated at start-up");
-                    let signed = tokens::sign_access(&access, key);
+                    let signed = tokens::sign_again(&access, &access_kid, &keyring, &self.deps.settings);
                     return Ok(IssuedPair::new(signed, access.exp, &successor, refresh_expires_at_ms, sid, now));
                 }
                 Decision::ReuseDetected => {
@@ -238,13 +234,8 @@ impl RegistryState {
         let mac_key = record.refresh_mac_key.clone().unwrap_or_else(RefreshMacKey::generate);
         let successor = RefreshToken::issue(sid, record.generation + 1, &mac_key);
         let (claims, access) = self.access_for(record.user_id, sid, now);
-        let access_kid = self
-            .deps
-            .keyring
-            .load()
-            .current(SecretName::JwtSecret)
-            .map(|k| k.fingerprint().as_str().to_owned())
-            .unwrap_or_default();
+        // The key that signed it, so a replay within the grace signs the same way.
+        let access_kid = jsonwebtoken::decode_header(&access).ok().and_then(|h| h.kid).unwrap_or_default();
         let issued = refresh::Issued { successor: &successor, mac_key, access: &claims, access_kid };
         let rotated = refresh::rotated(record, token, issued, now, &self.deps.settings);
         if !self.deps.sessions.replace_if(&rotated, record.generation).await? {

@@ -1,5 +1,8 @@
-//! Tokens. Access tokens are JWTs signed HS256 with the current `JWT_SECRET` version, `kid` = its
-//! fingerprint, `typ` = `at+jwt`; verification pins the algorithm and the `typ`, refuses any `crit`, requires
+//! Tokens. Access tokens are JWTs, `typ` = `at+jwt`, signed as `sessions.access_token_algorithm` says: HS256
+//! with the current `JWT_SECRET` version (`kid` = its fingerprint), or EdDSA / ES256 with the current
+//! `JWT_SIGNING_KEY` (`kid` = its public key's RFC 7638 thumbprint, published in the key set). Verification
+//! accepts every key of the ring whatever the setting (a deployment moves between algorithms without logging
+//! anyone out), each pinned to its own algorithm by its `kid`; it pins the `typ`, refuses any `crit`, requires
 //! every claim, checks `iss`/`aud`, refuses `nbf`/`iat` in the future and `exp - iat` above the access lifetime,
 //! and allows 30 s of leeway. Refresh tokens are opaque: base64url of the session id, the session's generation, 32 random bytes
 //! and a MAC binding them (see [`RefreshToken`]), stored only as a SHA-256 hash.
@@ -14,6 +17,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::ports::sessions::RefreshMacKey;
+use crate::secrets::signing_key::{AccessAlgorithm, PublicKey, SigningKey};
 use crate::secrets::{KeyRing, SecretName, SecretValue};
 
 /// Leeway allowed on `exp`, `nbf` and `iat` (clock skew between instances and clients).
@@ -40,6 +44,10 @@ pub struct TokenSettings {
     pub refresh_grace: Duration,
     /// After a `JWT_SECRET` promotion, tokens signed with the previous version verify this long.
     pub previous_key_grace: Duration,
+    /// How access tokens are signed.
+    pub algorithm: AccessAlgorithm,
+    /// `Cache-Control: max-age` of the published key set (and a never-published key's wait before it signs).
+    pub key_set_max_age: Duration,
 }
 
 impl Default for TokenSettings {
@@ -52,7 +60,18 @@ impl Default for TokenSettings {
             previous_key_grace: Duration::from_secs(15 * 60),
             absolute_ttl: Duration::from_secs(90 * 24 * 3600),
             refresh_grace: Duration::from_secs(10),
+            algorithm: AccessAlgorithm::Hs256,
+            key_set_max_age: Duration::from_secs(300),
         }
+    }
+}
+
+impl TokenSettings {
+    /// How long a previous signing key keeps verifying after a promotion: the longest access token it can
+    /// have signed, plus the leeway.
+    #[must_use]
+    pub fn previous_signing_key_window(&self) -> Duration {
+        self.access_ttl + Duration::from_secs(LEEWAY_SECS)
     }
 }
 
@@ -99,25 +118,128 @@ pub fn sign_access(claims: &AccessClaims, key: &SecretValue) -> String {
         .expect("HS256 signing of plain claims cannot fail")
 }
 
-/// The JWT secret version named by `kid`: the current one, or the previous one during rotation.
+/// Signs `claims` with an asymmetric `key`; `kid` is its public key's thumbprint.
+///
+/// # Panics
+/// Never for a key [`SigningKey::parse`] accepted: signing plain claims with it cannot fail.
 #[must_use]
-pub fn key_for_kid<'a>(keyring: &'a KeyRing, kid: &str) -> Option<&'a SecretValue> {
-    let versions = keyring.versions(SecretName::JwtSecret)?;
-    std::iter::once(&versions.current)
-        .chain(versions.previous.iter().filter(|_| !versions.previous_retired))
-        .map(|v| &v.value)
-        .find(|v| v.fingerprint().as_str() == kid)
+pub fn sign_access_with(claims: &AccessClaims, key: &SigningKey) -> String {
+    let mut header = Header::new(key.alg().jwt());
+    header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
+    header.kid = Some(key.public().kid.clone());
+    jsonwebtoken::encode(&header, claims, &key.encoding_key())
+        .expect("signing plain claims with a parsed key cannot fail")
 }
 
-/// Which `JWT_SECRET` version verified a token.
+/// Signs `claims` as `settings.algorithm` says, with the current key of `keyring`.
+///
+/// # Panics
+/// When the ring lacks the key the algorithm needs (start-up validation requires it).
+#[must_use]
+pub fn sign_current(claims: &AccessClaims, keyring: &KeyRing, settings: &TokenSettings) -> String {
+    if settings.algorithm.is_asymmetric() {
+        let pem = keyring.current(SecretName::JwtSigningKey).expect("JWT_SIGNING_KEY is validated at start-up");
+        let key = SigningKey::parse(pem.expose()).expect("JWT_SIGNING_KEY is validated at start-up");
+        sign_access_with(claims, &key)
+    } else {
+        sign_access(claims, keyring.current(SecretName::JwtSecret).expect("JWT_SECRET is validated at start-up"))
+    }
+}
+
+/// Signs `claims` again with the key named `kid` while the ring still signs with it (a refresh replayed within
+/// its grace hands back the same kind of token), else as [`sign_current`].
+#[must_use]
+pub fn sign_again(claims: &AccessClaims, kid: &str, keyring: &KeyRing, settings: &TokenSettings) -> String {
+    if let Some(versions) = keyring.versions(SecretName::JwtSecret) {
+        let live =
+            std::iter::once(&versions.current).chain(versions.previous.iter().filter(|_| !versions.previous_retired));
+        if let Some(v) = live.map(|v| &v.value).find(|v| v.fingerprint().as_str() == kid) {
+            return sign_access(claims, v);
+        }
+    }
+    if let Some(versions) = keyring.versions(SecretName::JwtSigningKey) {
+        let live =
+            std::iter::once(&versions.current).chain(versions.previous.iter().filter(|_| !versions.previous_retired));
+        for v in live {
+            if let Ok(key) = SigningKey::parse(v.value.expose())
+                && key.public().kid == kid
+            {
+                return sign_access_with(claims, &key);
+            }
+        }
+    }
+    sign_current(claims, keyring, settings)
+}
+
+/// Which key version verified a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyUse {
-    /// The current one.
+    /// The current one (or a published one that does not sign yet: `JWT_SIGNING_KEY_NEXT`).
     Current,
     /// The staged one (a rotation's smoke test).
     Pending,
     /// The previous one, within its grace window.
     Previous,
+}
+
+/// One key the verifier accepts: its `kid`, its algorithm, the key, which version it is, and until when it
+/// verifies (Unix seconds; `i64::MAX` for keys in use).
+struct AcceptedKey {
+    kid: String,
+    alg: Algorithm,
+    key: DecodingKey,
+    used: KeyUse,
+    until: i64,
+}
+
+/// A public signing key the key set publishes and the verifier accepts, with its end (Unix seconds; `None` =
+/// in use).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedKey {
+    /// The key.
+    pub key: PublicKey,
+    /// Which version it is.
+    pub used: KeyUse,
+    /// When it stops verifying and leaves the key set.
+    pub until: Option<i64>,
+}
+
+/// The asymmetric public keys of `keyring` that verify and are published at `now`: current, pending and
+/// previous (within its window, unless retired) `JWT_SIGNING_KEY`, current and pending `JWT_SIGNING_KEY_NEXT`,
+/// and the keys adopted from the fleet's record. One entry per `kid`, the current key first.
+#[must_use]
+pub fn published_keys(keyring: &KeyRing, settings: &TokenSettings, now: i64) -> Vec<PublishedKey> {
+    let mut out: Vec<PublishedKey> = Vec::new();
+    let mut push = |value: &SecretValue, used: KeyUse, until: Option<i64>| {
+        if let Ok(key) = SigningKey::parse(value.expose())
+            && !out.iter().any(|p| p.key.kid == key.public().kid)
+        {
+            out.push(PublishedKey { key: key.public().clone(), used, until });
+        }
+    };
+    if let Some(v) = keyring.versions(SecretName::JwtSigningKey) {
+        push(&v.current.value, KeyUse::Current, None);
+        if let Some(p) = &v.pending {
+            push(&p.value, KeyUse::Pending, None);
+        }
+        let window = i64::try_from(settings.previous_signing_key_window().as_secs()).unwrap_or(i64::MAX);
+        let until = v.promoted_at.unix_timestamp().saturating_add(window);
+        if let Some(p) = v.previous.as_ref().filter(|_| !v.previous_retired && now < until) {
+            push(&p.value, KeyUse::Previous, Some(until));
+        }
+    }
+    if let Some(v) = keyring.versions(SecretName::JwtSigningKeyNext) {
+        push(&v.current.value, KeyUse::Current, None);
+        if let Some(p) = &v.pending {
+            push(&p.value, KeyUse::Pending, None);
+        }
+    }
+    for adopted in keyring.adopted_keys() {
+        if adopted.until.is_none_or(|u| now < u) && !out.iter().any(|p| p.key.kid == adopted.key.kid) {
+            out.push(PublishedKey { key: adopted.key.clone(), used: KeyUse::Previous, until: adopted.until });
+        }
+    }
+    out
 }
 
 /// Verifies an access token against the key ring (builds a [`Verifier`]; the request path keeps one).
@@ -128,55 +250,74 @@ pub fn verify_access(token: &str, keyring: &KeyRing, settings: &TokenSettings) -
     Verifier::new(keyring, settings).verify(token)
 }
 
-/// Everything verification needs, prepared once per key ring version: the pinned validation rules and a
-/// decoding key per accepted `kid` (current, pending and previous `JWT_SECRET`; the previous one only until
-/// its grace window closes).
+/// Everything verification needs, prepared once per key ring version: the pinned validation rules per
+/// algorithm and a decoding key per accepted `kid` (current, pending and previous `JWT_SECRET`, the previous
+/// one only until its grace window closes; the published signing keys, see [`published_keys`]).
 pub struct Verifier {
-    validation: Validation,
+    /// HS256, EdDSA and ES256 rules (`jsonwebtoken` wants one algorithm family per validation).
+    validations: [(Algorithm, Validation); 3],
     /// The configured access lifetime: a token claiming a longer one (`exp - iat`) was not made here.
     max_lifetime_secs: i64,
-    keys: Vec<(String, DecodingKey, KeyUse)>,
-    /// The end of the previous key's grace window (Unix seconds).
-    previous_until: i64,
+    keys: Vec<AcceptedKey>,
 }
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kids: Vec<&str> = self.keys.iter().map(|(k, _, _)| k.as_str()).collect();
+        let kids: Vec<&str> = self.keys.iter().map(|k| k.kid.as_str()).collect();
         f.debug_struct("Verifier").field("kids", &kids).finish_non_exhaustive()
     }
 }
 
 impl Verifier {
-    /// Prepares verification for the JWT secrets in `keyring`.
+    /// Prepares verification for the keys in `keyring`.
     #[must_use]
     pub fn new(keyring: &KeyRing, settings: &TokenSettings) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = LEEWAY_SECS;
-        validation.validate_exp = true;
-        // `nbf` is optional, but a token carrying one in the future (beyond the leeway) is refused.
-        validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["sub", "iat", "exp", "iss", "aud"]);
-        validation.set_issuer(&[&settings.issuer]);
-        validation.set_audience(&[&settings.audience]);
+        let validation = |alg| {
+            let mut validation = Validation::new(alg);
+            validation.leeway = LEEWAY_SECS;
+            validation.validate_exp = true;
+            // `nbf` is optional, but a token carrying one in the future (beyond the leeway) is refused.
+            validation.validate_nbf = true;
+            validation.set_required_spec_claims(&["sub", "iat", "exp", "iss", "aud"]);
+            validation.set_issuer(&[&settings.issuer]);
+            validation.set_audience(&[&settings.audience]);
+            (alg, validation)
+        };
+        let validations = [validation(Algorithm::HS256), validation(Algorithm::EdDSA), validation(Algorithm::ES256)];
         let mut keys = Vec::new();
-        let mut previous_until = i64::MIN;
         if let Some(v) = keyring.versions(SecretName::JwtSecret) {
-            let entry = |s: &crate::secrets::keyring::SecretVersion, used| {
-                (s.fingerprint().as_str().to_owned(), DecodingKey::from_secret(s.value.expose().as_bytes()), used)
+            let mut entry = |s: &crate::secrets::keyring::SecretVersion, used, until| {
+                keys.push(AcceptedKey {
+                    kid: s.fingerprint().as_str().to_owned(),
+                    alg: Algorithm::HS256,
+                    key: DecodingKey::from_secret(s.value.expose().as_bytes()),
+                    used,
+                    until,
+                });
             };
-            keys.push(entry(&v.current, KeyUse::Current));
+            entry(&v.current, KeyUse::Current, i64::MAX);
             if let Some(p) = &v.pending {
-                keys.push(entry(p, KeyUse::Pending));
+                entry(p, KeyUse::Pending, i64::MAX);
             }
             // A retired previous key (emergency rotation) verifies nothing: its tokens are `token_invalid`.
             if let Some(p) = v.previous.as_ref().filter(|_| !v.previous_retired) {
-                keys.push(entry(p, KeyUse::Previous));
-                previous_until = (v.promoted_at + settings.previous_key_grace).unix_timestamp();
+                entry(p, KeyUse::Previous, (v.promoted_at + settings.previous_key_grace).unix_timestamp());
+            }
+        }
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        for published in published_keys(keyring, settings, now) {
+            if let Ok(key) = published.key.decoding_key() {
+                keys.push(AcceptedKey {
+                    kid: published.key.kid.clone(),
+                    alg: published.key.alg.jwt(),
+                    key,
+                    used: published.used,
+                    until: published.until.unwrap_or(i64::MAX),
+                });
             }
         }
         let max_lifetime_secs = i64::try_from(settings.access_ttl.as_secs()).unwrap_or(i64::MAX);
-        Self { validation, max_lifetime_secs, keys, previous_until }
+        Self { validations, max_lifetime_secs, keys }
     }
 
     /// Verifies an access token.
@@ -193,11 +334,17 @@ impl Verifier {
     /// [`TokenError::Expired`] past `exp`; [`TokenError::Invalid`] for everything else, including a token of
     /// the previous key after its grace window.
     pub fn verify_with(&self, token: &str) -> Result<(AccessClaims, KeyUse), TokenError> {
+        self.verify_detailed(token).map(|(claims, used, _)| (claims, used))
+    }
+
+    /// Verifies an access token: its claims, which key version verified it and until when that key verifies
+    /// (Unix seconds).
+    ///
+    /// # Errors
+    /// As [`Self::verify_with`].
+    pub fn verify_detailed(&self, token: &str) -> Result<(AccessClaims, KeyUse, i64), TokenError> {
         // `alg: none` and unknown algorithms fail here: the header type has no such variant.
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
-        if header.alg != Algorithm::HS256 {
-            return Err(TokenError::Invalid);
-        }
         // RFC 8725: explicit typing (media types compare case-insensitively, with or without `application/`),
         // and no critical extension we would have to understand (we understand none).
         let typ = header.typ.as_deref().unwrap_or("");
@@ -206,22 +353,29 @@ impl Verifier {
             return Err(TokenError::Invalid);
         }
         let kid = header.kid.ok_or(TokenError::Invalid)?;
-        let (_, key, used) = self.keys.iter().find(|(k, _, _)| *k == kid).ok_or(TokenError::Invalid)?;
-        if *used == KeyUse::Previous && time::OffsetDateTime::now_utc().unix_timestamp() >= self.previous_until {
+        // The `kid` names the key, and the key pins the algorithm: a token cannot pick how it is checked.
+        let accepted = self.keys.iter().find(|k| k.kid == kid).ok_or(TokenError::Invalid)?;
+        if header.alg != accepted.alg {
             return Err(TokenError::Invalid);
         }
-        let data = jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation).map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => TokenError::Expired,
-            _ => TokenError::Invalid,
-        })?;
-        // Issued in the future (beyond the leeway), or claiming a longer life than this server gives: not ours.
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        if now >= accepted.until {
+            return Err(TokenError::Invalid);
+        }
+        let (_, validation) =
+            self.validations.iter().find(|(alg, _)| *alg == accepted.alg).ok_or(TokenError::Invalid)?;
+        let data =
+            jsonwebtoken::decode::<AccessClaims>(token, &accepted.key, validation).map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })?;
+        // Issued in the future (beyond the leeway), or claiming a longer life than this server gives: not ours.
         let leeway = i64::try_from(LEEWAY_SECS).unwrap_or(30);
         let claims = data.claims;
         if claims.iat > now + leeway || claims.exp.saturating_sub(claims.iat) > self.max_lifetime_secs {
             return Err(TokenError::Invalid);
         }
-        Ok((claims, *used))
+        Ok((claims, accepted.used, accepted.until))
     }
 }
 

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::jobs::{Enqueued, NewJob};
 use gantry_actors::ports::rotations::{
-    Fleet, InstanceReport, RotationRecord, RotationStart, RotationStore, SeenInstance,
+    Fleet, InstanceReport, RotationRecord, RotationStart, RotationStore, SeenInstance, SigningKeyRecord,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -81,6 +81,33 @@ impl<D: SqlDb> RotationStore for SqlRotations<D> {
     async fn rotation(&self, id: Uuid) -> Result<Option<RotationRecord>, Unavailable> {
         let row = optional(&self.db, "rotation", "SELECT detail FROM rotations WHERE id = $1", args![id]).await?;
         row.as_ref().map(rotation_from_row).transpose()
+    }
+
+    async fn record_signing_keys(&self, keys: &[SigningKeyRecord]) -> Result<(), Unavailable> {
+        let sql = "INSERT INTO signing_keys (kid, public, verify_until) VALUES ($1, $2, $3) \
+                   ON CONFLICT (kid) DO UPDATE SET public = excluded.public, verify_until = excluded.verify_until";
+        for key in keys {
+            let public = serde_json::to_string(&key.public).map_err(|e| Unavailable::new(e.to_string()))?;
+            execute(&self.db, "record_signing_keys", sql, args![&key.kid, public, key.verify_until]).await?;
+        }
+        Ok(())
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, Unavailable> {
+        let sql = "SELECT kid, public, verify_until FROM signing_keys ORDER BY kid";
+        let rows = all(&self.db, "signing_keys", sql, Vec::new()).await?;
+        rows.iter()
+            .map(|row| {
+                let fields = Fields::new(row, "signing_key");
+                let public = fields.text("public")?;
+                Ok(SigningKeyRecord {
+                    kid: fields.text("kid")?,
+                    public: serde_json::from_str(&public)
+                        .map_err(|_| corrupt(backend::<D>(), "signing_key", "public"))?,
+                    verify_until: fields.opt_int("verify_until")?,
+                })
+            })
+            .collect()
     }
 }
 

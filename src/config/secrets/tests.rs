@@ -12,6 +12,12 @@ fn local(dir: &Path) -> Settings {
     Settings::load_from(None, Figment::new().merge(Toml::string(&toml))).expect("valid settings")
 }
 
+/// The local profile signing HS256 (no signing key to generate): for the tests of the other secrets.
+fn local_hs256(dir: &Path) -> Settings {
+    let toml = format!("data_dir = {:?}\n[sessions]\naccess_token_algorithm = \"HS256\"", dir.display().to_string());
+    Settings::load_from(None, Figment::new().merge(Toml::string(&toml))).expect("valid settings")
+}
+
 fn env(pairs: &[(&str, &str)]) -> SecretEnv {
     SecretEnv::from_pairs(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
 }
@@ -24,7 +30,7 @@ fn local_profile_generates_missing_secrets_once_with_private_mode() {
 
     let (ring, report) = load(&settings, &SecretEnv::default(), true);
     let ring = ring.expect("generated secrets are valid");
-    assert_eq!(report.generated.len(), 3);
+    assert_eq!(report.generated.len(), 4, "{:?}", report.generated);
     let path = settings.secrets_dir().join("JWT_SECRET");
     #[cfg(unix)]
     {
@@ -34,9 +40,68 @@ fn local_profile_generates_missing_secrets_once_with_private_mode() {
     }
     let first = ring.current(SecretName::JwtSecret).expect("present").fingerprint().clone();
 
+    let signing = ring.current(SecretName::JwtSigningKey).expect("the local profile signs EdDSA").fingerprint().clone();
+
     let (again, report) = load(&settings, &SecretEnv::default(), true);
     assert!(report.generated.is_empty(), "second start reuses the stored secrets");
-    assert_eq!(again.expect("valid").current(SecretName::JwtSecret).expect("present").fingerprint(), &first);
+    let again = again.expect("valid");
+    assert_eq!(again.current(SecretName::JwtSecret).expect("present").fingerprint(), &first);
+    assert_eq!(again.current(SecretName::JwtSigningKey).expect("present").fingerprint(), &signing);
+}
+
+/// The local profile's generated `JWT_SIGNING_KEY` is an Ed25519 PKCS#8 PEM key (what it signs with by
+/// default); a next key is never generated.
+#[test]
+fn local_profile_generates_an_ed25519_signing_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ring, _) = load(&local(dir.path()), &SecretEnv::default(), true);
+    let ring = ring.expect("valid");
+    let pem = ring.current(SecretName::JwtSigningKey).expect("generated");
+    let key = SigningKey::parse(pem.expose()).expect("a PKCS#8 key");
+    assert_eq!(key.alg(), gantry_actors::secrets::signing_key::AccessAlgorithm::EdDsa);
+    assert!(ring.current(SecretName::JwtSigningKeyNext).is_none());
+}
+
+/// Start-up refuses a signing key that is not a private key, one of the other algorithm, and a next key equal
+/// to the current one — each named with its rule, the key itself never shown.
+#[test]
+fn bad_signing_keys_are_refused_at_start_up_without_showing_them() {
+    use gantry_actors::secrets::signing_key::AccessAlgorithm;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = local(dir.path());
+    let ec = SigningKey::generate_pem(AccessAlgorithm::Es256);
+    let ed = SigningKey::generate_pem(AccessAlgorithm::EdDsa);
+    let base = [("JWT_SECRET", JWT), ("UPLOAD_GUEST_TOKEN_SECRET", UPLOAD), ("GANTRY_ADMIN_TOKEN", ADMIN)];
+    let with = |extra: &[(&str, &str)]| {
+        let mut pairs = base.to_vec();
+        pairs.extend_from_slice(extra);
+        env(&pairs)
+    };
+    let cases: [(&[(&str, &str)], &str); 3] = [
+        (
+            &[("JWT_SIGNING_KEY", "not-a-key-but-long-enough-to-look-like-one-9f8e7d")],
+            "JWT_SIGNING_KEY must be a PKCS#8 PEM private key",
+        ),
+        (
+            &[("JWT_SIGNING_KEY", &ec)],
+            "JWT_SIGNING_KEY must be a key of the configured access token algorithm (EdDSA) [wrong_algorithm]",
+        ),
+        (
+            &[("JWT_SIGNING_KEY", &ed), ("JWT_SIGNING_KEY_NEXT", &ed)],
+            "JWT_SIGNING_KEY_NEXT must differ from every other secret [same_as_another_secret]",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let (ring, report) = load(&settings, &with(extra), true);
+        assert!(ring.is_none(), "{expected}");
+        let text = report.lines().join("\n");
+        assert!(text.contains(expected), "{text}");
+        let key_body = [&ec, &ed].map(|pem| pem.lines().nth(1).expect("a PEM body line").to_owned());
+        assert!(
+            !text.contains("not-a-key") && !key_body.iter().any(|b| text.contains(b.as_str())),
+            "a value is shown: {text}"
+        );
+    }
 }
 
 /// A weak value given explicitly is rejected even in the local profile, and never echoed.
@@ -56,7 +121,7 @@ fn file_variant_is_read_and_conflicts_are_reported() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("jwt");
     std::fs::write(&file, format!("{JWT}\n")).expect("write");
-    let settings = local(dir.path());
+    let settings = local_hs256(dir.path());
     let file_str = file.display().to_string();
 
     let (ring, report) = load(
@@ -109,7 +174,7 @@ fn production_requires_everything_and_generates_nothing() {
 #[test]
 fn previous_values_at_start_up_become_previous_versions() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let settings = local(dir.path());
+    let settings = local_hs256(dir.path());
     let old_file = dir.path().join("old_upload");
     std::fs::write(&old_file, "Kq2Wm7Xn4Rb9Tc1Vd6Yf3Zg8Hj5Lp0Sa\n").expect("write");
     let pairs = [

@@ -146,6 +146,15 @@ impl Run {
         }
     }
 
+    /// Shows `detail` on the running step (progress while it runs: what it waits for).
+    pub(super) async fn note(&mut self, detail: Value) {
+        if let Some(Value::Object(step)) = self.steps.last_mut() {
+            step.insert("detail".into(), detail);
+        }
+        let name = self.steps.last().and_then(|s| s["name"].as_str()).unwrap_or("").to_owned();
+        self.progress(&name).await;
+    }
+
     /// Records a step's end.
     pub(super) async fn end(&mut self, ok: bool, detail: Value) {
         if let Some(Value::Object(step)) = self.steps.last_mut() {

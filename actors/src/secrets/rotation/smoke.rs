@@ -86,6 +86,25 @@ impl Rotations {
             .await;
             checks.push(json!({"name": "JWT_SECRET pending signs a token that authenticates", "ok": outcome.is_ok(), "detail": outcome.err()}));
         }
+        if let Some(pending) = ring.pending(SecretName::JwtSigningKey) {
+            let outcome = async {
+                let key = crate::secrets::signing_key::SigningKey::parse(pending.expose())
+                    .map_err(|e| format!("JWT_SIGNING_KEY {e}"))?;
+                let token = check.login(account).await?;
+                let claims = crate::sessions::tokens::verify_access(&token, &ring, &self.deps.settings.tokens)
+                    .map_err(|e| format!("{e:?}"))?;
+                let resigned = crate::sessions::tokens::sign_access_with(&claims, &key);
+                let status = check.me(&resigned).await?;
+                check.logout(&token).await;
+                if status == 200 {
+                    Ok(())
+                } else {
+                    Err(format!("GET /v1/auth/me with a token of the pending signing key: {status}"))
+                }
+            }
+            .await;
+            checks.push(json!({"name": "JWT_SIGNING_KEY pending signs a token that authenticates", "ok": outcome.is_ok(), "detail": outcome.err()}));
+        }
         if let Some(pending) = ring.pending(SecretName::UploadGuestTokenSecret) {
             let outcome = async {
                 let only = KeyRing::new(BTreeMap::from([(

@@ -42,7 +42,7 @@ impl Rotations {
         // Everything after validate changes instances: any failure puts every one back, once, here. A resumed
         // attempt goes forward from stage again (every step is safe to repeat), so the fleet ends promoted.
         let message = args.request.user_message.clone();
-        let outcome = self.stage_to_record(run, &wanted, invalidate, message, &expected).await;
+        let outcome = self.stage_to_record(run, args, &wanted, invalidate, message, &expected).await;
         if outcome.is_err() {
             self.restore(run, &expected).await;
         }
@@ -53,6 +53,7 @@ impl Rotations {
     pub(super) async fn stage_to_record(
         &self,
         run: &mut Run,
+        args: &RotationArgs,
         wanted: &BTreeMap<SecretName, Fingerprint>,
         invalidate: bool,
         user_message: Option<String>,
@@ -81,6 +82,13 @@ impl Rotations {
             Ok(((), detail))
         });
         run.step("stage", staged).await?;
+
+        // Publish before signing: a new signing key that was not in the key set when the rotation was accepted
+        // is published now (stage did that on every instance, acknowledged); verifiers that cache the set
+        // for its max-age have all seen it once that much time has passed.
+        if wanted.contains_key(&SecretName::JwtSigningKey) {
+            self.wait_until_published(run, args).await;
+        }
 
         run.begin("smoke").await;
         let smoke = self.smoke().await;
@@ -170,6 +178,19 @@ impl Rotations {
         step: SecretStep,
         expected: &BTreeSet<Uuid>,
     ) -> Result<(BTreeMap<Uuid, Vec<VersionChange>>, Value), String> {
+        let published_before = self.published_now();
+        let outcome = self.broadcast_only(run, step, expected).await?;
+        // The fleet's record of public signing keys follows every step (a restarted instance reads it).
+        self.record_signing_keys(run, &published_before).await?;
+        Ok(outcome)
+    }
+
+    async fn broadcast_only(
+        &self,
+        run: &mut Run,
+        step: SecretStep,
+        expected: &BTreeSet<Uuid>,
+    ) -> Result<(BTreeMap<Uuid, Vec<VersionChange>>, Value), String> {
         let rotation_id = run.record.id;
         let mut rx = self.deps.bus.subscribe();
         self.deps
@@ -248,6 +269,14 @@ impl Rotations {
     ) -> Result<((), Value), String> {
         let (_, retired) = self.broadcast(run, SecretStep::RetirePreviousJwt, expected).await?;
         run.detail().insert("previous_jwt_retired".into(), retired);
+        let max_age = self.deps.settings.tokens.key_set_max_age.as_secs();
+        run.detail().insert(
+            "external_verifiers".into(),
+            json!(format!(
+                "the previous signing key left the key set and stopped verifying here at once; services that verify \
+                 from a cached key set may accept its tokens until their copy expires (max-age {max_age} s)"
+            )),
+        );
         let notice = self
             .deps
             .sessions

@@ -1,4 +1,5 @@
 use super::*;
+use crate::secrets::signing_key::AccessAlgorithm;
 
 const JWT: &str = "q7R2vX9kLm4PzT8wN3bH6yC1dF5gJ0sA";
 const UPLOAD: &str = "Zt5Kp2Wq9Lx7Mv3Bn8Rc4Hd6Jf1Gs0Ya";
@@ -11,10 +12,12 @@ fn good<'a>() -> Candidates<'a> {
         s3_access_key_id: Some("gantry"),
         s3_secret_access_key: Some(S3_KEY),
         admin_token: Some("Hn4Bv7Cx2Zl9Kj5Mg8Df3Sa6Qw1Er0Ty"),
+        jwt_signing_key: None,
+        jwt_signing_key_next: None,
     }
 }
 
-const ALL_REQUIRED: Requirements = Requirements { s3: true, admin_token: true };
+const ALL_REQUIRED: Requirements = Requirements { s3: true, admin_token: true, algorithm: AccessAlgorithm::Hs256 };
 
 fn rules_for(violations: &[Violation], name: SecretName) -> Vec<&'static str> {
     violations.iter().filter(|v| v.variable == name).map(|v| v.rule.code()).collect()
@@ -54,7 +57,10 @@ fn s3_rules_apply_only_when_s3_is_used() {
     assert!(rules_for(&violations, SecretName::S3SecretAccessKey).contains(&"too_short"));
 
     let local = Candidates { s3_access_key_id: None, s3_secret_access_key: None, ..good() };
-    assert_eq!(validate(&local, Requirements { s3: false, admin_token: true }), vec![]);
+    assert_eq!(
+        validate(&local, Requirements { s3: false, admin_token: true, algorithm: AccessAlgorithm::Hs256 }),
+        vec![]
+    );
 }
 
 /// Every violation is reported together, not just the first.
@@ -66,8 +72,10 @@ fn all_violations_are_reported_together() {
         s3_access_key_id: None,
         s3_secret_access_key: None,
         admin_token: None,
+        jwt_signing_key: None,
+        jwt_signing_key_next: Some("short"),
     };
-    let violations = validate(&candidates, ALL_REQUIRED);
+    let violations = validate(&candidates, Requirements { algorithm: AccessAlgorithm::EdDsa, ..ALL_REQUIRED });
     for name in SecretName::ALL {
         assert!(!rules_for(&violations, name).is_empty(), "{name} should be reported: {violations:?}");
     }
@@ -110,4 +118,36 @@ fn entropy_estimate_orders_values_sensibly() {
     assert!(estimate_entropy_bits("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") < 1.0);
     assert!(estimate_entropy_bits(JWT) > 150.0);
     assert!(estimate_entropy_bits("3f9c2a7be41d08f56a9e0b3c7d2f1e84") > MIN_ENTROPY_BITS);
+}
+
+/// With an asymmetric algorithm `JWT_SIGNING_KEY` is required; a key of the other algorithm, a value that is
+/// no private key, and a key equal to the next one are each reported (naming the variable, never the value).
+#[test]
+fn signing_keys_parse_match_the_algorithm_and_are_distinct() {
+    let eddsa = Requirements { s3: true, admin_token: true, algorithm: AccessAlgorithm::EdDsa };
+    assert_eq!(rules_for(&validate(&good(), eddsa), SecretName::JwtSigningKey), vec!["missing"]);
+
+    let ed = SigningKey::generate_pem(AccessAlgorithm::EdDsa);
+    let ec = SigningKey::generate_pem(AccessAlgorithm::Es256);
+    let with = |key: &'static str, next: Option<&'static str>| Candidates {
+        jwt_signing_key: Some(key),
+        jwt_signing_key_next: next,
+        ..good()
+    };
+    let ed: &'static str = Box::leak(ed.into_boxed_str());
+    let ec: &'static str = Box::leak(ec.into_boxed_str());
+    assert_eq!(validate(&with(ed, None), eddsa), vec![]);
+    let wrong = validate(&with(ec, None), eddsa);
+    assert_eq!(rules_for(&wrong, SecretName::JwtSigningKey), vec!["wrong_algorithm"]);
+    assert!(!wrong[0].to_string().contains("BEGIN"), "{}", wrong[0]);
+    assert_eq!(
+        rules_for(&validate(&with(JWT, None), eddsa), SecretName::JwtSigningKey),
+        vec!["not_a_private_key", "same_as_another_secret"]
+    );
+    assert_eq!(
+        rules_for(&validate(&with(ed, Some(ed)), eddsa), SecretName::JwtSigningKeyNext),
+        vec!["same_as_another_secret"]
+    );
+    // With HS256 a key of either algorithm may be published ahead of the move.
+    assert_eq!(validate(&with(ec, None), ALL_REQUIRED), vec![]);
 }

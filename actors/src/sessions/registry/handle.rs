@@ -11,6 +11,7 @@ use super::{SessionRegistryMsg, SessionSummary};
 use crate::handle::ActorSlot;
 use crate::ports::accounts::RevocationNotice;
 use crate::sessions::authenticator::{AuthError, Authenticator};
+use crate::sessions::key_set::KeySet;
 use crate::sessions::tokens::{AccessClaims, RefreshToken, TokenSettings};
 use crate::sessions::view::RevocationView;
 use crate::supervisor::ChildSpec;
@@ -22,6 +23,8 @@ pub struct SessionRegistryHandle {
     deps: RegistryDeps,
     /// The request path: token verification and the revocation check, without a round-trip.
     authenticator: Authenticator,
+    /// The published key set, rendered once per key ring.
+    key_set: KeySet,
 }
 
 impl std::fmt::Debug for SessionRegistryHandle {
@@ -39,7 +42,14 @@ impl SessionRegistryHandle {
         deps.mailbox = slot.mailbox();
         let authenticator =
             Authenticator::new(deps.keyring.clone(), Arc::clone(&deps.settings), Arc::clone(&deps.view));
-        Self { slot, deps, authenticator }
+        let key_set = KeySet::new(deps.keyring.clone(), Arc::clone(&deps.settings));
+        Self { slot, deps, authenticator, key_set }
+    }
+
+    /// The published key set (`/.well-known/jwks.json`), from memory.
+    #[must_use]
+    pub fn key_set(&self) -> &KeySet {
+        &self.key_set
     }
 
     /// Verifies an access token and checks its session against the published view: the request path,

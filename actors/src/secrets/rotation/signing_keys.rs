@@ -1,0 +1,85 @@
+//! The signing key's part of a rotation: the fleet's record of public signing keys, written after every step
+//! from this instance's key set (what it publishes, until when; what it stopped publishing ends now), and the
+//! wait between publishing a never-published key and signing with it.
+
+use serde_json::{Value, json};
+
+use super::RotationArgs;
+use super::Rotations;
+use super::evidence::Run;
+use crate::ports::rotations::SigningKeyRecord;
+use crate::secrets::SecretName;
+use crate::secrets::signing_key::SigningKey;
+use crate::sessions::tokens::{self, PublishedKey};
+
+impl Rotations {
+    /// The keys this instance publishes now.
+    pub(super) fn published_now(&self) -> Vec<PublishedKey> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        tokens::published_keys(&self.deps.secrets.keyring(), &self.deps.settings.tokens, now)
+    }
+
+    /// Records the keys published now (until when each verifies), and ends the ones of `before` that are no
+    /// longer published (retired, or a staged key put back).
+    pub(super) async fn record_signing_keys(&self, run: &mut Run, before: &[PublishedKey]) -> Result<(), String> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let after = self.published_now();
+        let mut records: Vec<SigningKeyRecord> = after
+            .iter()
+            .map(|p| SigningKeyRecord {
+                kid: p.key.kid.clone(),
+                public: serde_json::to_value(&p.key).unwrap_or(Value::Null),
+                verify_until: p.until,
+            })
+            .collect();
+        records.extend(before.iter().filter(|b| !after.iter().any(|a| a.key.kid == b.key.kid)).map(|gone| {
+            SigningKeyRecord {
+                kid: gone.key.kid.clone(),
+                public: serde_json::to_value(&gone.key).unwrap_or(Value::Null),
+                verify_until: Some(now),
+            }
+        }));
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.deps
+            .store
+            .record_signing_keys(&records)
+            .await
+            .map_err(|e| format!("the signing keys could not be recorded: {e}"))?;
+        let kids: Vec<Value> = records.iter().map(|r| json!({"kid": r.kid, "verify_until": r.verify_until})).collect();
+        run.detail().insert("signing_keys".into(), Value::Array(kids));
+        Ok(())
+    }
+
+    /// After `stage`: when the new `JWT_SIGNING_KEY` was not in the key set at acceptance (`args.published`),
+    /// a `publish` step waits the key set's max-age, saying so in its progress, so every verifier that honours
+    /// the max-age has the key before a token signed with it exists. A promoted next key needs no wait.
+    pub(super) async fn wait_until_published(&self, run: &mut Run, args: &RotationArgs) {
+        let ring = self.deps.secrets.keyring();
+        let Some(kid) = ring
+            .pending(SecretName::JwtSigningKey)
+            .and_then(|v| SigningKey::parse(v.expose()).ok())
+            .map(|k| k.public().kid.clone())
+        else {
+            return;
+        };
+        let published_before = args.published.contains(&kid);
+        run.detail().insert("signing_key".into(), json!({"kid": kid, "published_before": published_before}));
+        if published_before {
+            return;
+        }
+        let max_age = self.deps.settings.tokens.key_set_max_age;
+        run.begin("publish").await;
+        run.note(json!(format!(
+            "the new signing key {kid} was not in the key set: it is published on every instance now; waiting {} s \
+             (the key set's max-age) so every verifier's cached key set has it before it signs",
+            max_age.as_secs()
+        )))
+        .await;
+        tracing::info!(event = "signing_key_publish_wait", kid = %kid, seconds = max_age.as_secs(),
+            "waiting the key set's max-age before signing with a newly published key");
+        tokio::time::sleep(max_age).await;
+        run.end(true, json!(format!("published {} s before signing", max_age.as_secs()))).await;
+    }
+}

@@ -1,0 +1,186 @@
+//! Asymmetric access tokens and the published key set (issue 23): the local profile signs EdDSA with a
+//! generated key that `/.well-known/jwks.json` publishes; HS256 and asymmetric tokens both verify during a
+//! move; the next key is published but signs nothing; real verifiers (PyJWT, jose) accept the tokens.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use gantry::config::secrets::SecretEnv;
+use gantry_actors::secrets::signing_key::{AccessAlgorithm, SigningKey};
+use gantry_actors::sessions::AccessClaims;
+use gantry_actors::sessions::tokens::sign_access_with;
+use serde_json::Value;
+
+use crate::helpers::{ADMIN_TOKEN, JWT, TestApp, UPLOAD, access, json_of, spawn_app, spawn_app_with_secrets};
+use crate::verifiers::{self, Kind, Verifier};
+
+/// The JOSE header of a token.
+fn header(token: &str) -> Value {
+    let part = token.split('.').next().expect("a JWT");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("JSON header")
+}
+
+/// The claims of a token (not verified: the tests verify through the server and the real verifiers).
+fn claims(token: &str) -> AccessClaims {
+    let part = token.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("claims")
+}
+
+async fn key_set(app: &TestApp) -> Value {
+    json_of(app.get("/.well-known/jwks.json").send().await.expect("request"), 200).await
+}
+
+fn kids(set: &Value) -> Vec<String> {
+    set["keys"].as_array().expect("keys").iter().map(|k| k["kid"].as_str().expect("kid").to_owned()).collect()
+}
+
+/// An app whose secrets are the test ones plus `extra` (signing keys), with `toml` overlaid.
+async fn app_with_keys(dir: &std::path::Path, toml: &str, extra: &[(&str, &str)]) -> TestApp {
+    let mut pairs = vec![
+        ("JWT_SECRET".to_owned(), JWT.to_owned()),
+        ("UPLOAD_GUEST_TOKEN_SECRET".to_owned(), UPLOAD.to_owned()),
+        ("GANTRY_ADMIN_TOKEN".to_owned(), ADMIN_TOKEN.to_owned()),
+    ];
+    pairs.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    spawn_app_with_secrets(dir, toml, SecretEnv::from_pairs(pairs)).await
+}
+
+/// A newcomer's first token (local profile, nothing configured) is EdDSA, its `kid` is the one key of the
+/// published set (an RFC 7638 thumbprint), and it authenticates.
+#[tokio::test]
+async fn local_profile_signs_eddsa_with_a_published_key() {
+    let app = spawn_app().await;
+    app.register("first@example.com").await;
+    let token = access(&app.login("first@example.com").await).to_owned();
+    let header = header(&token);
+    assert_eq!((header["alg"].as_str(), header["typ"].as_str()), (Some("EdDSA"), Some("at+jwt")));
+    let set = key_set(&app).await;
+    assert_eq!(kids(&set), vec![header["kid"].as_str().expect("kid").to_owned()]);
+    let key = &set["keys"][0];
+    assert_eq!((key["kty"].as_str(), key["crv"].as_str()), (Some("OKP"), Some("Ed25519")));
+    assert_eq!((key["alg"].as_str(), key["use"].as_str()), (Some("EdDSA"), Some("sig")));
+    assert!(key.get("d").is_none(), "no private member: {key}");
+    assert_eq!(app.me(&token).await.status(), 200);
+}
+
+/// The key set is cacheable for the configured max-age (`public`), carries an ETag, and a revalidation
+/// with that ETag is a 304 with no body.
+#[tokio::test]
+async fn the_key_set_is_cacheable_with_an_etag() {
+    let app = crate::helpers::spawn_app_with("[sessions]\nkey_set_max_age_secs = 120\n").await;
+    let response = app.get("/.well-known/jwks.json").send().await.expect("request");
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(headers["cache-control"], "public, max-age=120");
+    assert_eq!(headers["content-type"], "application/jwk-set+json");
+    let etag = headers["etag"].to_str().expect("ascii").to_owned();
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+    let again = app.get("/.well-known/jwks.json").header("if-none-match", &etag).send().await.expect("request");
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["etag"], etag.as_str());
+    assert_eq!(again.headers()["cache-control"], "public, max-age=120");
+    assert!(again.bytes().await.expect("body").is_empty());
+}
+
+/// The next key is published (after the current one) but signs nothing; a token it signs still verifies
+/// here (it is one of ours). ES256 keys publish as P-256 JWKs.
+#[tokio::test]
+async fn the_next_key_is_published_but_does_not_sign() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let current = SigningKey::generate_pem(AccessAlgorithm::Es256);
+    let next = SigningKey::generate_pem(AccessAlgorithm::Es256);
+    let toml = "[sessions]\naccess_token_algorithm = \"ES256\"\n";
+    let app = app_with_keys(dir.path(), toml, &[("JWT_SIGNING_KEY", &current), ("JWT_SIGNING_KEY_NEXT", &next)]).await;
+    let current = SigningKey::parse(&current).expect("valid");
+    let next = SigningKey::parse(&next).expect("valid");
+    let set = key_set(&app).await;
+    assert_eq!(kids(&set), vec![current.public().kid.clone(), next.public().kid.clone()]);
+    assert_eq!((set["keys"][1]["kty"].as_str(), set["keys"][1]["crv"].as_str()), (Some("EC"), Some("P-256")));
+    assert!(set["keys"][1]["y"].is_string());
+
+    app.register("next@example.com").await;
+    let token = access(&app.login("next@example.com").await).to_owned();
+    assert_eq!(header(&token)["kid"].as_str(), Some(current.public().kid.as_str()));
+    assert_eq!(header(&token)["alg"].as_str(), Some("ES256"));
+    let by_next = sign_access_with(&claims(&token), &next);
+    assert_eq!(app.me(&by_next).await.status(), 200);
+}
+
+/// The move from HS256 without logging anyone out: with HS256 and a signing key set, tokens are HS256 and the
+/// key is already published; after the restart on EdDSA, the HS256 token still authenticates and new tokens
+/// are EdDSA with the published key.
+#[tokio::test]
+async fn hs256_tokens_keep_working_after_the_move_to_eddsa() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pem = SigningKey::generate_pem(AccessAlgorithm::EdDsa);
+    let kid = SigningKey::parse(&pem).expect("valid").public().kid.clone();
+    let before =
+        app_with_keys(dir.path(), "[sessions]\naccess_token_algorithm = \"HS256\"\n", &[("JWT_SIGNING_KEY", &pem)])
+            .await;
+    before.register("mover@example.com").await;
+    let old = access(&before.login("mover@example.com").await).to_owned();
+    assert_eq!(header(&old)["alg"].as_str(), Some("HS256"));
+    assert_eq!(kids(&key_set(&before).await), vec![kid.clone()], "published ahead of the move");
+    before.stop().await.expect("stops");
+
+    let after =
+        app_with_keys(dir.path(), "[sessions]\naccess_token_algorithm = \"EdDSA\"\n", &[("JWT_SIGNING_KEY", &pem)])
+            .await;
+    assert_eq!(after.me(&old).await.status(), 200, "an HS256 token of before the move still authenticates");
+    let new = access(&after.login("mover@example.com").await).to_owned();
+    assert_eq!((header(&new)["alg"].as_str(), header(&new)["kid"].as_str()), (Some("EdDSA"), Some(kid.as_str())));
+    assert_eq!(after.me(&new).await.status(), 200);
+}
+
+/// A token whose header claims another algorithm than its key's (`kid` of the Ed25519 key, `alg: HS256`
+/// signed with the public key's bytes: the classic confusion) is refused.
+#[tokio::test]
+async fn a_kid_pins_its_algorithm() {
+    let app = spawn_app().await;
+    app.register("confused@example.com").await;
+    let token = access(&app.login("confused@example.com").await).to_owned();
+    let set = key_set(&app).await;
+    let x = set["keys"][0]["x"].as_str().expect("x").to_owned();
+    let kid = set["keys"][0]["kid"].as_str().expect("kid").to_owned();
+    let head = serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": kid});
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&head).expect("json")),
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(&token)).expect("json"))
+    );
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(x.as_bytes()).expect("any key length");
+    hmac::Mac::update(&mut mac, signing_input.as_bytes());
+    let forged = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(hmac::Mac::finalize(mac).into_bytes()));
+    crate::helpers::assert_problem(app.me(&forged).await, 401, "token_invalid").await;
+}
+
+/// Real verifiers, unmodified — PyJWT's `PyJWKClient` and jose's `createRemoteJWKSet` — fetch the key set and
+/// accept Gantry's EdDSA and ES256 access tokens; a token with a changed claim is refused by both.
+#[tokio::test]
+async fn real_verifiers_accept_tokens_from_the_key_set() {
+    if !verifiers::available() {
+        return;
+    }
+    for (alg, toml) in [("EdDSA", ""), ("ES256", "[sessions]\naccess_token_algorithm = \"ES256\"\n")] {
+        let app = crate::helpers::spawn_app_with(toml).await;
+        app.register("verified@example.com").await;
+        let token = access(&app.login("verified@example.com").await).to_owned();
+        assert_eq!(header(&token)["alg"].as_str(), Some(alg));
+        let sub = claims(&token).sub.to_string();
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let mut forged_claims = serde_json::to_value(claims(&token)).expect("claims");
+        forged_claims["sub"] = Value::String(uuid::Uuid::new_v4().to_string());
+        parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged_claims).expect("json"));
+        let forged = parts.join(".");
+        let url = format!("{}/.well-known/jwks.json", app.http);
+        for kind in [Kind::PyJwt, Kind::Jose] {
+            let mut verifier = Verifier::start(kind, &url, "gantry", "gantry-api", 300);
+            let answer = verifier.verify(&token).await;
+            assert!(answer.ok, "{kind:?} refused an {alg} token: {answer:?}");
+            assert_eq!(answer.sub.as_deref(), Some(sub.as_str()));
+            assert_eq!(answer.kid.as_deref(), header(&token)["kid"].as_str(), "{kind:?} used the token's key");
+            let refused = verifier.verify(&forged).await;
+            assert!(!refused.ok && refused.error.is_some(), "{kind:?} accepted a forged token: {refused:?}");
+            verifier.stop().await;
+        }
+    }
+}

@@ -569,6 +569,7 @@ fn job_runner_handle(
         accounts: Arc::clone(&backends.accounts),
         session_lifetime: Duration::from_secs(settings.sessions.absolute_ttl_days * 24 * 3600)
             + Duration::from_secs(settings.sessions.access_ttl_secs),
+        revocation_horizon: settings.sessions.tokens().revocation_horizon(),
     });
     kinds.extend(upload_jobs::kinds(&UploadKindDeps {
         pipeline: pipeline.clone(),

@@ -92,6 +92,12 @@ impl<M: Message> ActorSlot<M> {
         Arc::clone(&self.mailbox)
     }
 
+    /// How long a call waits for its answer.
+    #[must_use]
+    pub fn call_timeout(&self) -> Duration {
+        self.call_timeout
+    }
+
     /// The actor's label.
     #[must_use]
     pub fn actor(&self) -> &'static str {

@@ -264,7 +264,7 @@ const COMPONENTS: &[&str] = &[
     "option_cache",
 ];
 const LOGIN_OUTCOMES: &[&str] = &["success", "invalid_credentials", "disabled", "rate_limited"];
-const REFRESH_OUTCOMES: &[&str] = &["rotated", "reused", "revoked", "expired", "invalid", "unavailable"];
+const REFRESH_OUTCOMES: &[&str] = &["rotated", "reused", "revoked", "expired", "invalid", "unavailable", "abandoned"];
 const REVOCATION_SCOPES: &[&str] = &["session", "user", "all"];
 const UPLOAD_OUTCOMES: &[&str] = &[
     "stored",

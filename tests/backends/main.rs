@@ -35,6 +35,7 @@ mod postgres;
 mod production;
 mod rabbitmq;
 mod redis;
+mod refresh_cut;
 mod revocation_jobs;
 mod rotation;
 mod rotation_crash;

@@ -5,9 +5,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use gantry_actors::ports::sessions::{EndedBy, Rotation, SessionRecord, SessionStore};
+use gantry_actors::sessions::TokenSettings;
 use uuid::Uuid;
 
 use crate::fixtures::{now_ms, session};
+
+/// How long revocations stay known past a session's end, as the `sessions.prune` job passes it (default
+/// settings: one access token's lifetime plus the leeway).
+fn horizon_ms() -> i64 {
+    i64::try_from(TokenSettings::default().revocation_horizon().as_millis()).expect("fits")
+}
 
 /// `session` after one more rotation at `at` (ms) to a token hashing to `hash`. The access expiry is larger
 /// than the 14 significant digits Redis' cjson keeps, so a store that re-encoded records would corrupt it.
@@ -117,7 +124,7 @@ pub async fn list_revoke_revoked_since_and_count_active_agree(store: Arc<dyn Ses
     assert_eq!(store.count_active(now).await.expect("count"), 2);
     let unrevoking = rotated(to_revoke.clone(), now + 150, &"c".repeat(64));
     assert!(!store.replace_if(&unrevoking, to_revoke.generation).await.expect("replace"), "revocation is kept");
-    store.prune_expired(now).await.expect("prune");
+    store.prune_expired(now, horizon_ms()).await.expect("prune");
     assert!(store.get(ended.id).await.expect("get").is_none(), "gone past the absolute expiry");
     assert!(store.get(idle.id).await.expect("get").is_some(), "kept until its absolute expiry");
     assert_eq!(store.list_for_user(bob, now).await.expect("list"), vec![other]);
@@ -152,8 +159,8 @@ pub async fn prune_expired_removes_ended_sessions_only(store: Arc<dyn SessionSto
     store.insert(&live).await.expect("insert");
     store.insert(&ended).await.expect("insert");
 
-    let pruned = store.prune_expired(now).await.expect("prune");
-    let again = store.prune_expired(now).await.expect("prune again");
+    let pruned = store.prune_expired(now, horizon_ms()).await.expect("prune");
+    let again = store.prune_expired(now, horizon_ms()).await.expect("prune again");
 
     let expected = if store.backend() == "redis" { 0 } else { 1 };
     assert_eq!(pruned, expected, "{} removes what its TTLs do not", store.backend());
@@ -162,6 +169,36 @@ pub async fn prune_expired_removes_ended_sessions_only(store: Arc<dyn SessionSto
     assert_eq!(store.get(live.id).await.expect("get"), Some(live.clone()));
     assert_eq!(store.list_for_user(alice, now).await.expect("list"), vec![live]);
     assert_eq!(store.count_active(now).await.expect("count"), 1);
+}
+
+/// A revoked session that reached its absolute expiry is still a known revocation until the access tokens it
+/// issued before that expiry have expired too: pruned a minute after its end it is still among
+/// `revoked_since`, so the next view reload keeps refusing its last access token; past the horizon it may go
+/// (SQL deletes the row; Redis keeps its revoked ids an hour).
+pub async fn prune_keeps_a_revocation_until_its_access_tokens_expire(store: Arc<dyn SessionStore>) {
+    let now = now_ms();
+    let ending = SessionRecord {
+        refresh_expires_at_ms: now + 60_000,
+        absolute_expires_at_ms: now + 60_000,
+        ..session(Uuid::now_v7(), now)
+    };
+    store.insert(&ending).await.expect("insert");
+    store.revoke(&[ending.id], now).await.expect("revoke");
+
+    let a_minute_after_its_end = ending.absolute_expires_at_ms + 60_000;
+    store.prune_expired(a_minute_after_its_end, horizon_ms()).await.expect("prune");
+
+    assert!(
+        store.revoked_since(now).await.expect("since").contains(&ending.id),
+        "{}: the revocation is forgotten while the session's last access token is still valid",
+        store.backend()
+    );
+
+    let past_the_horizon = ending.absolute_expires_at_ms + horizon_ms() + 1;
+    store.prune_expired(past_the_horizon, horizon_ms()).await.expect("prune");
+    if store.backend() != "redis" {
+        assert!(store.get(ending.id).await.expect("get").is_none(), "{}: pruned past the horizon", store.backend());
+    }
 }
 
 /// A revoke-all's evidence counts only the sessions it ended: not those an earlier global or per-user epoch
@@ -213,6 +250,7 @@ sql_cases!(
     concurrent_replace_if_with_same_generation_has_exactly_one_winner,
     list_revoke_revoked_since_and_count_active_agree,
     prune_expired_removes_ended_sessions_only,
+    prune_keeps_a_revocation_until_its_access_tokens_expire,
     count_ended_by_counts_only_what_the_revocation_ended,
 );
 
@@ -240,6 +278,11 @@ mod redis {
     #[tokio::test]
     async fn prune_expired_removes_ended_sessions_only() {
         crate::on_redis_sessions(super::prune_expired_removes_ended_sessions_only).await;
+    }
+
+    #[tokio::test]
+    async fn prune_keeps_a_revocation_until_its_access_tokens_expire() {
+        crate::on_redis_sessions(super::prune_keeps_a_revocation_until_its_access_tokens_expire).await;
     }
 
     #[tokio::test]

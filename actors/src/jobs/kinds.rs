@@ -67,6 +67,9 @@ pub struct KindDeps {
     /// The longest a session's tokens can be accepted after it was created (absolute lifetime plus one
     /// access token's lifetime): an epoch older than this rejects nothing more.
     pub session_lifetime: Duration,
+    /// How long an individual revocation stays known past the session's end
+    /// ([`TokenSettings::revocation_horizon`](crate::sessions::TokenSettings::revocation_horizon)).
+    pub revocation_horizon: Duration,
 }
 
 /// Housekeeping backoff: a few seconds, then up to a minute.
@@ -96,6 +99,7 @@ pub fn standard(deps: &KindDeps) -> Vec<KindSpec> {
                 sessions: Arc::clone(&deps.sessions),
                 accounts: Arc::clone(&deps.accounts),
                 lifetime: deps.session_lifetime,
+                revocation_horizon: deps.revocation_horizon,
             }),
         },
     ];
@@ -143,6 +147,7 @@ struct PruneSessions {
     sessions: Arc<dyn SessionStore>,
     accounts: Arc<dyn AccountStore>,
     lifetime: Duration,
+    revocation_horizon: Duration,
 }
 
 #[async_trait]
@@ -150,7 +155,9 @@ impl JobHandler for PruneSessions {
     async fn run(&self, _job: &Job) -> Result<Option<serde_json::Value>, JobFailure> {
         let now = OffsetDateTime::now_utc();
         let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
-        let sessions = self.sessions.prune_expired(now_ms).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
+        let horizon_ms = i64::try_from(self.revocation_horizon.as_millis()).unwrap_or(i64::MAX);
+        let sessions =
+            self.sessions.prune_expired(now_ms, horizon_ms).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
         let lifetime_ms = i64::try_from(self.lifetime.as_millis()).unwrap_or(i64::MAX);
         let epochs = self
             .accounts

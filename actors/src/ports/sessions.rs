@@ -239,13 +239,17 @@ pub trait SessionStore: Send + Sync + 'static {
     /// The backend's name (`sqlite`, `redis`).
     fn backend(&self) -> &'static str;
 
-    /// Deletes what can no longer matter at `now_ms`: sessions past their absolute expiry (revoked ones
-    /// included) and revocation entries older than the store's retention for [`SessionStore::revoked_since`].
+    /// Deletes what can no longer matter at `now_ms`: sessions past their absolute expiry, and revocation
+    /// entries older than `revocation_horizon_ms` (at least; a store may keep them longer). A revoked session
+    /// is its own revocation entry where the store keeps no other ([`SessionStore::revoked_since`] reads it): it
+    /// goes only once past its absolute expiry by `revocation_horizon_ms` too, since an access token it issued
+    /// just before that expiry is still accepted until then and must stay refused
+    /// ([`TokenSettings::revocation_horizon`](crate::sessions::TokenSettings::revocation_horizon)).
     /// Returns how many entries went; a store whose entries expire by themselves (Redis keys with a TTL)
     /// removes only what does not, and may honestly return 0. Run once per period across the fleet (the
     /// `sessions.prune` job).
     ///
     /// # Errors
     /// The store is unreachable.
-    async fn prune_expired(&self, now_ms: i64) -> Result<u64, Unavailable>;
+    async fn prune_expired(&self, now_ms: i64, revocation_horizon_ms: i64) -> Result<u64, Unavailable>;
 }

@@ -7,6 +7,10 @@
 //! a second tab), gets back the pair it produced; any other token this session issued before is reuse —
 //! someone holds a copy — and ends the session (OAuth 2.0 Security BCP, section 4.14); anything else is
 //! merely invalid: knowing a session id must not be enough to end the session.
+//!
+//! A rotation retires the token the client holds, so it is carried out only while its answer can still reach
+//! the client: a refresh that waited in the mailbox past its caller's timeout (the client got `503 timeout` and
+//! will retry with the same token) is abandoned and changes nothing ([`Decision::Abandon`], [`answer_by`]).
 
 use std::sync::Arc;
 
@@ -43,18 +47,31 @@ pub(crate) enum Decision {
         /// When `successor` expires (ms).
         refresh_expires_at_ms: i64,
     },
+    /// The session's current token, but its caller has stopped waiting (or is about to): nothing changes, so
+    /// the token stays current for the client's retry. Rotating now would hand the successor to nobody and make
+    /// the client's retry, once past the grace, look like reuse.
+    Abandon,
     /// A token this session issued before, presented after the grace: revoke the session.
     ReuseDetected,
     /// Refused; nothing changes.
     Refuse(Refusal),
 }
 
-/// Decides what presenting `token` does to `record` (its session, if the store has it) at `now_ms`.
+/// The moment (ms) after which a refresh sent at `sent_ms` by a caller that waits `call_timeout` for its answer
+/// no longer rotates: the caller's deadline less a quarter of its timeout, the time the rotation's write and the
+/// answer's way back need. A refresh decided later is [`Decision::Abandon`]ed and answered as a timeout.
+pub(crate) fn answer_by(sent_ms: i64, call_timeout: std::time::Duration) -> i64 {
+    sent_ms.saturating_add(millis(call_timeout - call_timeout / 4))
+}
+
+/// Decides what presenting `token` does to `record` (its session, if the store has it) at `now_ms`, for a
+/// caller that waits for the answer until `answer_by_ms` (see [`answer_by`]).
 pub(crate) fn decide(
     token: &RefreshToken,
     record: Option<&SessionRecord>,
     view: &RevocationView,
     now_ms: i64,
+    answer_by_ms: i64,
     settings: &TokenSettings,
 ) -> Decision {
     let Some(record) = record else { return Decision::Refuse(Refusal::Invalid) };
@@ -75,6 +92,9 @@ pub(crate) fn decide(
     if presented == record.refresh_hash {
         if now_ms >= record.refresh_expires_at_ms {
             return Decision::Refuse(Refusal::Expired);
+        }
+        if now_ms >= answer_by_ms {
+            return Decision::Abandon;
         }
         return Decision::Rotate;
     }

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ractor::{Actor, ActorProcessingErr, ActorRef};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use time::OffsetDateTime;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -25,7 +25,7 @@ use super::refresh::{self, Decision, Refusal};
 use super::tokens::{self, AccessClaims, RefreshToken, TokenSettings};
 use super::view::SharedView;
 use super::view::upkeep::ViewUpkeep;
-use crate::handle::Envelope;
+use crate::handle::{CallError, Envelope};
 use crate::ports::accounts::{AccountStore, RevocationNotice, RevocationScope};
 use crate::ports::bus::{Bus, BusSignal, Event, NoticeWire};
 use crate::ports::sessions::{RefreshMacKey, SessionRecord, SessionStore};
@@ -92,6 +92,26 @@ fn secs(d: Duration) -> i64 {
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Where a refresh is answered.
+type RefreshReply = RpcReplyPort<Result<IssuedPair, SessionError>>;
+
+/// A refresh carried out: the pair to answer and, for a rotation, how to undo it if the answer cannot be
+/// delivered.
+struct Refreshed {
+    /// The answer.
+    pair: IssuedPair,
+    /// Set when this refresh rotated the session.
+    undo: Option<Undo>,
+}
+
+/// A rotation written to the store, as its undo needs it.
+struct Undo {
+    /// The record the rotation replaced.
+    before: SessionRecord,
+    /// The generation the rotation wrote (the compare of the undo's compare-and-swap).
+    written_generation: u32,
 }
 
 /// The counters and gauges of this module.
@@ -168,28 +188,65 @@ impl RegistryState {
         Ok(IssuedPair::new(access, claims.exp, &refresh, refresh_expires, sid, now))
     }
 
-    async fn refresh(&mut self, token: RefreshToken) -> Result<IssuedPair, SessionError> {
-        let outcome = self.try_refresh(&token).await;
-        let label = match &outcome {
+    /// Carries out a refresh and answers it. A refresh only rotates while its answer can still reach the
+    /// caller ([`refresh::answer_by`]); and should the caller give up while the rotation is being written after
+    /// all, the rotation is undone, so the token the client still holds stays current for its retry.
+    async fn refresh(&mut self, token: RefreshToken, answer_by_ms: i64, reply: RefreshReply) {
+        let outcome = self.try_refresh(&token, answer_by_ms, &reply).await;
+        let mut label = match &outcome {
             Ok(_) => "rotated",
             Err(SessionError::Reused) => "reused",
             Err(SessionError::Revoked | SessionError::RevokedWithNotice(_)) => "revoked",
             Err(SessionError::Expired) => "expired",
             Err(SessionError::InvalidToken | SessionError::NotFound) => "invalid",
+            Err(SessionError::Call(CallError::Timeout(_))) => "abandoned",
             Err(_) => "unavailable",
         };
+        let (answer, undo) = match outcome {
+            Ok(Refreshed { pair, undo }) => (Ok(pair), undo),
+            Err(err) => (Err(err), None),
+        };
+        if reply.send(answer).is_err()
+            && let Some(undo) = undo
+        {
+            label = "abandoned";
+            self.undo_rotation(&undo).await;
+        }
         metrics::counter!(metric::REFRESHES, "outcome" => label).increment(1);
-        outcome
+    }
+
+    /// Puts back the record a rotation replaced, unless anything changed it since (compare-and-swap on the
+    /// generation the rotation wrote): the successor reached nobody, the presented token is current again.
+    async fn undo_rotation(&self, undo: &Undo) {
+        let sid = undo.before.id;
+        match self.deps.sessions.replace_if(&undo.before, undo.written_generation).await {
+            Ok(true) => {
+                tracing::info!(event = "refresh_abandoned", session_id = %sid, "the caller gave up during the rotation; rotation undone");
+            }
+            Ok(false) => {
+                tracing::info!(event = "refresh_abandoned", session_id = %sid, "the caller gave up during the rotation; the session changed since, left as it is");
+            }
+            Err(err) => {
+                tracing::warn!(event = "refresh_undo_failed", session_id = %sid, error = %err, "the caller gave up during the rotation and it could not be undone; the client's retry after the grace will be taken for reuse");
+            }
+        }
     }
 
     /// Loads the session, lets [`refresh::decide`] decide, and carries the decision out.
-    async fn try_refresh(&mut self, token: &RefreshToken) -> Result<IssuedPair, SessionError> {
+    async fn try_refresh(
+        &mut self,
+        token: &RefreshToken,
+        answer_by_ms: i64,
+        reply: &RefreshReply,
+    ) -> Result<Refreshed, SessionError> {
         let sid = token.session_id();
         // Two attempts: a lost compare-and-swap means another instance rotated it a moment ago.
         for _ in 0..2 {
-            let now = now_ms();
             let record = self.deps.sessions.get(sid).await?;
-            match refresh::decide(token, record.as_ref(), self.upkeep.view(), now, &self.deps.settings) {
+            let now = now_ms();
+            // A caller that already gave up cannot receive anything, whatever the clock says.
+            let answer_by = if reply.is_closed() { i64::MIN } else { answer_by_ms };
+            match refresh::decide(token, record.as_ref(), self.upkeep.view(), now, answer_by, &self.deps.settings) {
                 Decision::Refuse(refusal) => {
                     if let Refusal::RevokedWithNotice(notice) = &refusal {
                         // Counted like a refused request: the notice's evidence.
@@ -197,17 +254,22 @@ impl RegistryState {
                     }
                     return Err(refusal.into());
                 }
+                Decision::Abandon => {
+                    tracing::info!(event = "refresh_abandoned", session_id = %sid, "the caller stopped waiting before the rotation; nothing changed");
+                    return Err(SessionError::Call(CallError::Timeout(NAME)));
+                }
                 Decision::Rotate => {
                     let record = record.expect("a rotation is decided for a stored session");
-                    if let Some(pair) = self.rotate(token, &record, now).await? {
-                        return Ok(pair);
+                    if let Some((pair, written_generation)) = self.rotate(token, &record, now).await? {
+                        return Ok(Refreshed { pair, undo: Some(Undo { before: record, written_generation }) });
                     }
                 }
                 Decision::Replay { successor, access, access_kid, refresh_expires_at_ms } => {
                     // A retry or a second tab: hand back the pair this token already produced.
                     let keyring = self.deps.keyring.load();
                     let signed = tokens::sign_again(&access, &access_kid, &keyring, &self.deps.settings);
-                    return Ok(IssuedPair::new(signed, access.exp, &successor, refresh_expires_at_ms, sid, now));
+                    let pair = IssuedPair::new(signed, access.exp, &successor, refresh_expires_at_ms, sid, now);
+                    return Ok(Refreshed { pair, undo: None });
                 }
                 Decision::ReuseDetected => {
                     // Someone holds a copy of a retired token: end the whole session.
@@ -222,13 +284,14 @@ impl RegistryState {
         Err(SessionError::Unavailable("the session changed concurrently; retry".into()))
     }
 
-    /// Issues the next generation of `record` and stores it if nobody rotated it meanwhile (`None` then).
+    /// Issues the next generation of `record` and stores it if nobody rotated it meanwhile (`None` then);
+    /// returns the pair and the generation written.
     async fn rotate(
         &mut self,
         token: &RefreshToken,
         record: &SessionRecord,
         now: i64,
-    ) -> Result<Option<IssuedPair>, SessionError> {
+    ) -> Result<Option<(IssuedPair, u32)>, SessionError> {
         let sid = record.id;
         // A session from before generation tags gets its key now.
         let mac_key = record.refresh_mac_key.clone().unwrap_or_else(RefreshMacKey::generate);
@@ -241,7 +304,8 @@ impl RegistryState {
         if !self.deps.sessions.replace_if(&rotated, record.generation).await? {
             return Ok(None);
         }
-        Ok(Some(IssuedPair::new(access, claims.exp, &successor, rotated.refresh_expires_at_ms, sid, now)))
+        let pair = IssuedPair::new(access, claims.exp, &successor, rotated.refresh_expires_at_ms, sid, now);
+        Ok(Some((pair, rotated.generation)))
     }
 
     async fn revoke_sessions(&mut self, ids: &[Uuid], now: i64) -> Result<(), SessionError> {
@@ -424,8 +488,8 @@ impl Actor for SessionRegistry {
             SessionRegistryMsg::Login { user_id, user_agent, address, reply } => {
                 let _ = reply.send(state.login(user_id, user_agent, address).await);
             }
-            SessionRegistryMsg::Refresh { token, reply } => {
-                let _ = reply.send(state.refresh(token).await);
+            SessionRegistryMsg::Refresh { token, answer_by_ms, reply } => {
+                state.refresh(token, answer_by_ms, reply).await;
             }
             SessionRegistryMsg::Logout { user_id, session_id, scope, reply } => {
                 let _ = reply.send(state.logout(user_id, session_id, scope).await);

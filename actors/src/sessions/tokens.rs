@@ -50,6 +50,17 @@ pub struct TokenSettings {
     pub key_set_max_age: Duration,
 }
 
+impl TokenSettings {
+    /// How long an individual revocation must stay known after the session could last issue an access token:
+    /// one access token's lifetime plus the leeway on both sides (its `exp` and the verifying clock). The
+    /// views reload the revocations of this window, and the store keeps a revoked session's entry this long
+    /// past the session's absolute expiry.
+    #[must_use]
+    pub fn revocation_horizon(&self) -> Duration {
+        self.access_ttl + 2 * Duration::from_secs(LEEWAY_SECS)
+    }
+}
+
 impl Default for TokenSettings {
     fn default() -> Self {
         Self {

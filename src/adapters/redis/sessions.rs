@@ -324,10 +324,11 @@ impl SessionStore for RedisSessionStore {
             .collect()
     }
 
-    async fn prune_expired(&self, now_ms: i64) -> Result<u64, Unavailable> {
+    async fn prune_expired(&self, now_ms: i64, revocation_horizon_ms: i64) -> Result<u64, Unavailable> {
         // Session keys and user indexes expire by their TTLs; only the revoked set has no TTL of its own (the
-        // revoke script trims it, but only when something is revoked).
-        let before = now_ms.saturating_sub(REVOKED_RETENTION_MS);
+        // revoke script trims it, but only when something is revoked). Its entries are kept at least the
+        // horizon (`sessions.access_ttl_secs` is at most 3000 s, so the hour's retention covers it).
+        let before = now_ms.saturating_sub(REVOKED_RETENTION_MS.max(revocation_horizon_ms));
         let mut trim = redis::cmd("ZREMRANGEBYSCORE");
         trim.arg(self.revoked_key()).arg("-inf").arg(format!("({before}"));
         self.query("prune_expired", &trim).await

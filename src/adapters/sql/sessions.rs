@@ -3,7 +3,8 @@
 //!
 //! A session counts as expired once either its refresh token or its absolute lifetime has run out (nothing
 //! can use it any more); rows stay until their absolute expiry, like the Redis keys, and `prune_expired`
-//! (the fleet-wide periodic `sessions.prune` job) deletes those past it.
+//! (the fleet-wide periodic `sessions.prune` job) deletes those past it — a revoked one only once the
+//! revocation horizon has passed too, since its row is the revocation entry the views reload.
 
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
@@ -184,12 +185,18 @@ impl<D: SessionsDialect> SessionStore for SqlSessions<D> {
         Ok(total.saturating_sub(already))
     }
 
-    async fn prune_expired(&self, now_ms: i64) -> Result<u64, Unavailable> {
-        // Rows past their absolute expiry are useless (Redis drops them by itself); a revoked session's row is
-        // its revocation entry and goes with it. The index on absolute_expires_at_ms keeps this
-        // O(log n + pruned).
-        let prune = "DELETE FROM sessions WHERE absolute_expires_at_ms <= $1";
-        execute(&self.db, "prune_expired", prune, args![now_ms]).await.map_err(counted::<D>("prune_expired"))
+    async fn prune_expired(&self, now_ms: i64, revocation_horizon_ms: i64) -> Result<u64, Unavailable> {
+        // Rows past their absolute expiry are useless (Redis drops them by itself), except a revoked session's:
+        // it is the revocation entry `revoked_since` reads, and an access token the session issued just before
+        // its end is accepted for up to the horizon after it — deleting the row at the expiry would let the
+        // next view reload forget the revocation and accept that token again. The index on
+        // absolute_expires_at_ms keeps this O(log n + pruned).
+        let prune = "DELETE FROM sessions WHERE absolute_expires_at_ms <= $1 \
+                     AND (revoked_at_ms IS NULL OR absolute_expires_at_ms <= $2)";
+        let revocations_before = now_ms.saturating_sub(revocation_horizon_ms.max(0));
+        execute(&self.db, "prune_expired", prune, args![now_ms, revocations_before])
+            .await
+            .map_err(counted::<D>("prune_expired"))
     }
 
     async fn ensure_marker(&self) -> Result<StoreMarker, Unavailable> {

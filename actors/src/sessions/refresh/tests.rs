@@ -71,15 +71,19 @@ fn rotate(record: &SessionRecord, presented: &RefreshToken, now: i64) -> (Sessio
     (rotated(record, presented, issued, now, &settings()), successor, access)
 }
 
+/// The decision for a caller that waits as long as it takes.
 fn decide_at(token: &RefreshToken, record: &SessionRecord, now: i64) -> Decision {
-    decide(token, Some(record), &RevocationView::default(), now, &settings())
+    decide(token, Some(record), &RevocationView::default(), now, i64::MAX, &settings())
 }
 
 /// A token whose session the store does not have is invalid.
 #[test]
 fn a_token_of_an_unknown_session_is_invalid() {
     let (_, token) = login(true);
-    assert_eq!(decide(&token, None, &RevocationView::default(), T0, &settings()), Decision::Refuse(Refusal::Invalid));
+    assert_eq!(
+        decide(&token, None, &RevocationView::default(), T0, i64::MAX, &settings()),
+        Decision::Refuse(Refusal::Invalid)
+    );
 }
 
 /// A session marked revoked in the store refuses even its current token.
@@ -95,7 +99,7 @@ fn a_revoked_session_refuses_its_current_token() {
 fn a_session_the_view_revoked_is_revoked() {
     let (record, token) = login(true);
     let view = RevocationView { revoked: HashSet::from([record.id]), ..RevocationView::default() };
-    assert_eq!(decide(&token, Some(&record), &view, T0 + 1, &settings()), Decision::Refuse(Refusal::Revoked));
+    assert_eq!(decide(&token, Some(&record), &view, T0 + 1, i64::MAX, &settings()), Decision::Refuse(Refusal::Revoked));
 }
 
 /// A session created before its user's epoch is revoked; with the notice when the revocation had a message.
@@ -104,11 +108,14 @@ fn an_epoch_refuses_older_sessions_with_its_notice_if_any() {
     let (record, token) = login(true);
     let epoch = T0 + 60_000;
     let mut view = RevocationView { users: HashMap::from([(record.user_id, epoch)]), ..RevocationView::default() };
-    assert_eq!(decide(&token, Some(&record), &view, epoch + 1, &settings()), Decision::Refuse(Refusal::Revoked));
+    assert_eq!(
+        decide(&token, Some(&record), &view, epoch + 1, i64::MAX, &settings()),
+        Decision::Refuse(Refusal::Revoked)
+    );
     let notice = Arc::new(UserNotice::new(Uuid::now_v7(), "log in again".into(), OffsetDateTime::UNIX_EPOCH, epoch));
     view.user_notices.insert(record.user_id, Arc::clone(&notice));
     assert_eq!(
-        decide(&token, Some(&record), &view, epoch + 1, &settings()),
+        decide(&token, Some(&record), &view, epoch + 1, i64::MAX, &settings()),
         Decision::Refuse(Refusal::RevokedWithNotice(notice))
     );
 }
@@ -232,4 +239,58 @@ fn a_token_the_session_never_issued_is_invalid() {
     let forged = RefreshToken::issue(record.id, 0, &RefreshMacKey::generate());
     assert_eq!(decide_at(&forged, &next, T0 + 60_000), Decision::Refuse(Refusal::Invalid));
     assert_eq!(decide_at(&RefreshToken::generate(record.id), &next, T0 + 60_000), Decision::Refuse(Refusal::Invalid));
+}
+
+/// A refresh whose caller has stopped waiting (it waited in the mailbox past its deadline) changes nothing:
+/// the token stays current, and the client's retry with it — however much later, past the grace too — rotates.
+#[test]
+fn a_refresh_its_caller_stopped_waiting_for_is_abandoned_and_the_retry_rotates() {
+    let (record, token) = login(true);
+    let sent = T0 + 1_000;
+    let deadline = answer_by(sent, Duration::from_secs(2));
+    assert_eq!(
+        decide(&token, Some(&record), &RevocationView::default(), deadline, deadline, &settings()),
+        Decision::Abandon
+    );
+    assert_eq!(
+        decide(&token, Some(&record), &RevocationView::default(), deadline + 12_000, deadline, &settings()),
+        Decision::Abandon
+    );
+    // Nothing was written: the retry, well past the grace, finds the same record and rotates.
+    let retry_at = deadline + 60_000;
+    let retry_deadline = answer_by(retry_at, Duration::from_secs(2));
+    assert_eq!(
+        decide(&token, Some(&record), &RevocationView::default(), retry_at, retry_deadline, &settings()),
+        Decision::Rotate
+    );
+}
+
+/// The deadline leaves a quarter of the caller's timeout for the write and the answer; a refresh decided
+/// before it rotates.
+#[test]
+fn a_refresh_decided_before_its_deadline_rotates() {
+    let (record, token) = login(true);
+    let sent = T0 + 1_000;
+    assert_eq!(answer_by(sent, Duration::from_secs(2)), sent + 1_500);
+    let deadline = answer_by(sent, Duration::from_secs(2));
+    assert_eq!(
+        decide(&token, Some(&record), &RevocationView::default(), deadline - 1, deadline, &settings()),
+        Decision::Rotate
+    );
+}
+
+/// Only a rotation waits on the caller: what changes nothing is answered as always (a retry within the grace
+/// gets its pair, a refusal stays a refusal), and reuse ends the session whether or not the presenter waits.
+#[test]
+fn a_late_caller_changes_only_whether_a_rotation_happens() {
+    let (record, token) = login(true);
+    let (next, _, _) = rotate(&record, &token, T0 + 5_000);
+    let late = T0 + 6_000;
+    let view = RevocationView::default();
+    assert!(matches!(decide(&token, Some(&next), &view, late, late - 1, &settings()), Decision::Replay { .. }));
+    let after_grace = T0 + 5_000 + millis(settings().refresh_grace) + 1;
+    assert_eq!(decide(&token, Some(&next), &view, after_grace, after_grace - 1, &settings()), Decision::ReuseDetected);
+    let mut revoked = record.clone();
+    revoked.revoked_at_ms = Some(T0 + 1);
+    assert_eq!(decide(&token, Some(&revoked), &view, late, late - 1, &settings()), Decision::Refuse(Refusal::Revoked));
 }

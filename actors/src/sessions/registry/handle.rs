@@ -12,6 +12,7 @@ use crate::handle::ActorSlot;
 use crate::ports::accounts::RevocationNotice;
 use crate::sessions::authenticator::{AuthError, Authenticator};
 use crate::sessions::key_set::KeySet;
+use crate::sessions::refresh;
 use crate::sessions::tokens::{AccessClaims, RefreshToken, TokenSettings};
 use crate::sessions::view::RevocationView;
 use crate::supervisor::ChildSpec;
@@ -98,7 +99,8 @@ impl SessionRegistryHandle {
     /// See [`SessionError`].
     pub async fn refresh(&self, presented: &str) -> Result<IssuedPair, SessionError> {
         let token = RefreshToken::parse(presented).ok_or(SessionError::InvalidToken)?;
-        self.slot.call(|reply| SessionRegistryMsg::Refresh { token, reply }).await?
+        let answer_by_ms = refresh::answer_by(super::now_ms(), self.slot.call_timeout());
+        self.slot.call(|reply| SessionRegistryMsg::Refresh { token, answer_by_ms, reply }).await?
     }
 
     /// Ends the caller's sessions.

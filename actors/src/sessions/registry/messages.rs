@@ -168,6 +168,9 @@ pub enum SessionRegistryMsg {
     Refresh {
         /// The presented token.
         token: RefreshToken,
+        /// Wall-clock ms after which the caller can no longer be answered in time (the caller's timeout less
+        /// the time a rotation's write needs): a rotation decided later is abandoned.
+        answer_by_ms: i64,
         /// The new (or, within the grace, the same) pair.
         reply: RpcReplyPort<Result<IssuedPair, SessionError>>,
     },

@@ -7,7 +7,6 @@ use uuid::Uuid;
 
 use super::{RegistryState, SessionError, metric, millis, now_ms};
 use crate::ports::accounts::{RevocationNotice, RevocationScope};
-use crate::sessions::tokens;
 
 impl RegistryState {
     /// Adds the refusals each notice carried since the last call to its evidence (the revocation notice's
@@ -28,9 +27,7 @@ impl RegistryState {
     pub(super) async fn reload(&mut self) -> Result<(), SessionError> {
         let epochs = self.deps.accounts.epochs().await?;
         // Individually revoked sessions matter while their access tokens can live.
-        let horizon = now_ms()
-            - millis(self.deps.settings.access_ttl)
-            - 2 * 1000 * i64::try_from(tokens::LEEWAY_SECS).unwrap_or(30);
+        let horizon = now_ms() - millis(self.deps.settings.revocation_horizon());
         let revoked = self.deps.sessions.revoked_since(horizon).await?;
         // Checked after the read: if the marker is still the one last seen, the revoked ids just read came
         // from the same data; if it is not, the store lost its data (revoked ids included) and everything is

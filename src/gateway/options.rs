@@ -169,7 +169,7 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
 
 /// Refuses a list under a parent `viewer` may not see (another user's pending option) as a list under an
 /// unknown parent: a pending option is its creator's alone, children included. Parents are top-level options,
-/// so this is a look-up in a cached list.
+/// so this is a look-up in a cached list (its pending options, usually none).
 ///
 /// # Errors
 /// 422 `parent_id` `not_found`; 503.
@@ -180,11 +180,10 @@ async fn check_parent(
     viewer: Option<Uuid>,
 ) -> Result<(), ApiError> {
     let (Some(parent_kind), Some(parent)) = (kind.parent_kind(), parent) else { return Ok(()) };
-    let parents = state.catalog.list((parent_kind, None)).await?;
-    match parents.items.iter().find(|p| p.id == parent) {
-        Some(p) if !visible_to(p, viewer) => Err(ApiError::field("parent_id", "not_found", "no such parent")),
-        _ => Ok(()),
+    if state.catalog.list((parent_kind, None)).await?.hides(parent, viewer) {
+        return Err(ApiError::field("parent_id", "not_found", "no such parent"));
     }
+    Ok(())
 }
 
 /// How old an account is, from its id (user ids are UUID v7: their first 48 bits are the creation time in

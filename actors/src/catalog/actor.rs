@@ -283,7 +283,7 @@ impl CatalogState {
         if let Some(known) = known {
             self.set_known(known);
         }
-        let list = CachedList { version, items: Arc::new(items), first_page: Arc::default() };
+        let list = CachedList::new(version, items);
         if fresh {
             let mut entries = self.write();
             if entries.len() >= MAX_ENTRIES {

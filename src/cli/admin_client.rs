@@ -14,9 +14,9 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use types::{
-    Accepted, Job, JobDetail, JobList, JobQuery, MergeOption, ProblemDocument, RecentOptions, RenameOption,
-    RequestedBy, RevokeAccepted, RevokeRequest, RotateRequest, RotationList, RotationRecord, SetEngine, UserCreated,
-    UserDeleted, UserFound,
+    Accepted, CreateOption, Job, JobDetail, JobList, JobQuery, MergeOption, ProblemDocument, RecentOptions,
+    RenameOption, RequestedBy, RevokeAccepted, RevokeRequest, RotateRequest, RotationList, RotationRecord, SetEngine,
+    UserCreated, UserDeleted, UserFound,
 };
 
 /// An answer read as the route's type, with the body exactly as the instance sent it.
@@ -303,10 +303,19 @@ impl AdminClient {
         self.verbatim(Method::POST, &format!("/admin/options/{id}/approve"), encode(request)?, Success::Any).await
     }
 
+    /// `POST /admin/options`: the option created, as sent.
+    ///
+    /// # Errors
+    /// 409 `name_taken`, 422 for a bad kind, name or parent, another refusal, or no answer.
+    pub async fn create_option(&self, request: &CreateOption<'_>) -> Result<String, Problem> {
+        self.verbatim(Method::POST, "/admin/options", encode(request)?, Success::Any).await
+    }
+
     /// `PATCH /admin/options/{id}` with `has_engine`: the category, as sent.
     ///
     /// # Errors
-    /// 409 listing the stored forms it would break (without `force`), another refusal, or no answer.
+    /// 409 listing the forms it would take fields from, with the fields (without `force`), another refusal,
+    /// or no answer.
     pub async fn set_engine(&self, id: Uuid, request: &SetEngine<'_>) -> Result<String, Problem> {
         self.verbatim(Method::PATCH, &format!("/admin/options/{id}"), encode(request)?, Success::Any).await
     }

@@ -82,8 +82,8 @@ pub enum Command {
         #[command(subcommand)]
         action: TemplatesCommand,
     },
-    /// Catalog moderation (through a running instance's admin listener): review, rename, merge, hide,
-    /// approve, engine flags, audit. Every change reaches every instance and is recorded (who, what, when).
+    /// Catalog moderation (through a running instance's admin listener): review, create (categories), rename,
+    /// merge, hide, approve, engine flags, audit. Every change reaches every instance and is recorded (who, what, when).
     Options {
         /// What to do.
         #[command(subcommand)]
@@ -156,8 +156,9 @@ pub enum OptionsCommand {
         #[arg(long)]
         id: String,
     },
-    /// Set whether listings of a category have an engine. Refused (listing the stored forms it would break)
-    /// unless `--force`, which applies it and flags those forms.
+    /// Set whether listings of a category have an engine. Refused (listing the forms it would take fields
+    /// from, with the fields) unless `--force`, which applies it, flags those forms and records them in the
+    /// audit.
     SetEngine {
         /// The category's id.
         #[arg(long)]
@@ -165,9 +166,25 @@ pub enum OptionsCommand {
         /// `true` or `false`.
         #[arg(long, action = clap::ArgAction::Set)]
         has_engine: bool,
-        /// Apply even when it breaks stored forms (they are flagged and served degraded).
+        /// Apply even when forms lose fields (they are flagged; a form that fails its checks is served
+        /// degraded).
         #[arg(long)]
         force: bool,
+    },
+    /// Create an option as the operator: public at once and audited. Categories are created only this way.
+    Create {
+        /// The kind: category, subcategory, brand, model, country or city.
+        #[arg(long)]
+        kind: String,
+        /// The name.
+        #[arg(long)]
+        name: String,
+        /// The parent's id (subcategories, models and cities).
+        #[arg(long)]
+        parent_id: Option<String>,
+        /// Categories: `true` or `false` (default `false`).
+        #[arg(long, action = clap::ArgAction::Set)]
+        has_engine: Option<bool>,
     },
 }
 

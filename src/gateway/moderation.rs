@@ -3,6 +3,7 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /admin/options?created_by=&since=&limit=` | recently created options, newest first (review) |
+//! | `POST /admin/options` `{kind, name, parent_id?, has_engine?}` | create an option (categories are created only here) |
 //! | `GET /admin/options/audit?limit=` | the moderation records, newest first (who, what, when) |
 //! | `PATCH /admin/options/{id}` `{name?, has_engine?, force?}` | rename; set a category's engine flag |
 //! | `POST /admin/options/{id}/merge` `{into}` | merge the option into another of its kind |
@@ -15,7 +16,7 @@
 
 use gantry_actors::catalog::OptionKind;
 use gantry_actors::catalog::moderation::ModerationOutcome;
-use gantry_actors::catalog::moderation::{AuditEntry, Moderation};
+use gantry_actors::catalog::moderation::{AuditEntry, BrokenForm, Moderation};
 use gantry_actors::catalog::names;
 use gantry_actors::ports::catalog::CatalogOption;
 use hyper::body::Incoming;
@@ -72,18 +73,25 @@ struct Changed<'a> {
     option: AdminOption<'a>,
     version: u64,
     audit: &'a AuditEntry,
-    /// Stored forms this change breaks (applied with `force`); they are served degraded.
-    flagged: &'a [String],
+    /// The forms this change took fields from (applied with `force`), by name.
+    flagged: Vec<&'a str>,
+    /// The same forms, each with the fields it lost (or that fail their checks now).
+    broken: &'a [BrokenForm],
 }
 
 fn changed(outcome: &ModerationOutcome) -> Response {
+    changed_with(StatusCode::OK, outcome)
+}
+
+fn changed_with(status: StatusCode, outcome: &ModerationOutcome) -> Response {
     json_response(
-        StatusCode::OK,
+        status,
         &Changed {
             option: AdminOption::from(&outcome.moderated.option),
             version: outcome.moderated.version,
             audit: &outcome.moderated.audit,
-            flagged: &outcome.flagged,
+            flagged: outcome.flagged.iter().map(|f| f.form.as_str()).collect(),
+            broken: &outcome.flagged,
         },
     )
 }
@@ -198,7 +206,7 @@ pub(super) async fn patch(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -
         changes.push(Moderation::Rename { id, name });
     }
     if let Some(has_engine) = body.has_engine {
-        changes.push(Moderation::SetEngine { id, has_engine });
+        changes.push(Moderation::SetEngine { id, has_engine, overrides: Vec::new() });
     }
     if changes.is_empty() {
         return Err(ApiError::field("name", "required", "give a name, has_engine, or both"));
@@ -209,6 +217,65 @@ pub(super) async fn patch(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -
         last = Some(state.catalog.moderate(change, actor.clone(), body.force).await?);
     }
     Ok(changed(&last.expect("at least one change (checked above)")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    kind: String,
+    name: String,
+    #[serde(default)]
+    parent_id: Option<Uuid>,
+    #[serde(default)]
+    has_engine: Option<bool>,
+    #[serde(default)]
+    requested_by: Option<String>,
+}
+
+/// `POST /admin/options {kind, name, parent_id?, has_engine?}` → 201 `{option, version, audit, flagged: []}`:
+/// an option created by an operator, public at once and audited (`create`); other users' pending options of
+/// that name are merged into it. The only way to create a category.
+///
+/// # Errors
+/// 409 `name_taken` (with `existing_id`) when the name is there already; 422 for an unknown kind, a bad name,
+/// a missing, hidden, pending or wrong-kind parent, or `has_engine` on a non-category; 503.
+pub(super) async fn create(state: &AppState, req: Request<Incoming>) -> Result<Response, ApiError> {
+    let body: CreateBody = read_json(req, state.settings.http.max_body_bytes).await?;
+    let kind = OptionKind::parse(&body.kind).ok_or_else(|| {
+        ApiError::field("kind", "invalid", "one of category, subcategory, brand, model, country, city")
+    })?;
+    let name = names::normalize(&body.name).map_err(|e| ApiError::field("name", e.code(), e.to_string()))?;
+    match (kind.parent_kind(), body.parent_id) {
+        (None, Some(_)) => {
+            return Err(ApiError::field(
+                "parent_id",
+                "not_allowed",
+                format!("{} options have no parent", kind.as_str()),
+            ));
+        }
+        (Some(_), None) => {
+            return Err(ApiError::field("parent_id", "required", format!("{} options need a parent", kind.as_str())));
+        }
+        _ => {}
+    }
+    if body.has_engine.is_some() && kind != OptionKind::Category {
+        return Err(ApiError::field("has_engine", "not_allowed", "only categories say whether they have an engine"));
+    }
+    let option = CatalogOption {
+        id: Uuid::now_v7(),
+        kind,
+        parent_id: body.parent_id,
+        name: name.display,
+        name_key: name.key,
+        search_key: name.search,
+        has_engine: body.has_engine.unwrap_or(false),
+        created_at: OffsetDateTime::now_utc(),
+        created_by: None,
+        hidden: false,
+        pending: false,
+    };
+    let outcome = state.catalog.moderate(Moderation::Create { option }, actor(body.requested_by), false).await?;
+    Ok(changed_with(StatusCode::CREATED, &outcome))
 }
 
 /// The query of the review list.

@@ -1,10 +1,12 @@
 //! The listing-form catalog over HTTP: `GET /v1/options/{kind}` (cached per instance, `ETag` from the
-//! version, prefix search), `POST /v1/options/{kind}` (logged-in users; creates once, returns the existing
-//! option otherwise, with near matches), `GET /v1/options/{kind}/suggestions?name=` (ask "did you mean…?"
+//! version, prefix search), `POST /v1/options/{kind}` (logged-in users, every kind but `category`, which
+//! operators create on the admin listener; creates once, returns the existing option otherwise, with near
+//! matches), `GET /v1/options/{kind}/suggestions?name=` (ask "did you mean…?"
 //! before creating) and `GET /v1/options/{kind}/{id}` (an id resolves, also once merged or hidden).
 //!
-//! Options created by accounts younger than `catalog.new_account_review_age_secs` are pending: listed and
-//! accepted in forms only for their creator until an operator approves them.
+//! Options created by accounts younger than `catalog.new_account_review_age_secs` are pending: their creator's
+//! drafts, listed, resolved and accepted in forms (and as parents) only for their creator until an operator
+//! approves them; another user creating the same name gets their own draft, or the public option.
 
 use gantry_actors::catalog::OptionKind;
 use gantry_actors::catalog::moderation::{NearMatch, near_matches};
@@ -123,12 +125,13 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
     }
     let parent = if kind.parent_kind().is_some() { query.parent_id } else { None };
     let list = state.catalog.list((kind, parent)).await?;
+    let viewer = viewer(state, req);
+    check_parent(state, kind, parent, viewer).await?;
     let etag = format!("\"v{}\"", list.version);
     if let Some(response) = not_modified(req, &etag) {
         return Ok(response);
     }
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(search_form);
-    let viewer = viewer(state, req);
     let own_pending = viewer.is_some() && list.items.iter().any(|o| o.pending && o.created_by == viewer);
     if q.is_none() && query.cursor.is_none() && query.limit == DEFAULT_LIMIT && !own_pending {
         // The plain list (what form UIs load): rendered once per cached list, without pending options.
@@ -162,6 +165,25 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
         response.headers_mut().insert(header::ETAG, v);
     }
     Ok(response)
+}
+
+/// Refuses a list under a parent `viewer` may not see (another user's pending option) as a list under an
+/// unknown parent: a pending option is its creator's alone, children included. Parents are top-level options,
+/// so this is a look-up in a cached list (its pending options, usually none).
+///
+/// # Errors
+/// 422 `parent_id` `not_found`; 503.
+async fn check_parent(
+    state: &AppState,
+    kind: OptionKind,
+    parent: Option<Uuid>,
+    viewer: Option<Uuid>,
+) -> Result<(), ApiError> {
+    let (Some(parent_kind), Some(parent)) = (kind.parent_kind(), parent) else { return Ok(()) };
+    if state.catalog.list((parent_kind, None)).await?.hides(parent, viewer) {
+        return Err(ApiError::field("parent_id", "not_found", "no such parent"));
+    }
+    Ok(())
 }
 
 /// How old an account is, from its id (user ids are UUID v7: their first 48 bits are the creation time in
@@ -203,6 +225,14 @@ pub async fn create(
     req: Request<Incoming>,
 ) -> Result<Response, ApiError> {
     let kind = kind_of(ctx)?;
+    if kind == OptionKind::Category {
+        // The top of the taxonomy is the operators' (every listing form hangs off a category).
+        return Err(ApiError::Forbidden {
+            code: "operator_only",
+            message: "categories are created by operators (POST /admin/options on the admin listener, \
+                      gantry options create)",
+        });
+    }
     let user_key = claims.sub.to_string();
     state.catalog.check_create(&user_key)?;
     let body: NewOption = read_json(req, state.settings.http.max_body_bytes).await?;
@@ -220,7 +250,11 @@ pub async fn create(
             return Err(ApiError::field("parent_id", "required", format!("{} options need a parent", kind.as_str())));
         }
         // A merged parent's id stands for the option it was merged into.
+        // Another user's pending option is not there for this user: nothing hangs under it.
         (Some(parent_kind), Some(id)) => match state.catalog.resolve(id).await?.map(|r| r.option) {
+            Some(parent) if !visible_to(&parent, Some(claims.sub)) => {
+                return Err(ApiError::field("parent_id", "not_found", "no such parent"));
+            }
             Some(parent) if parent.kind == parent_kind && !parent.hidden => Some(parent.id),
             Some(_) => {
                 return Err(ApiError::field(
@@ -306,6 +340,7 @@ pub async fn suggest(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Re
     let parent = parent_of(kind, parse_query(req.uri().query())?.parent_id)?;
     let viewer = viewer(state, req);
     let list = state.catalog.list((kind, parent)).await?;
+    check_parent(state, kind, parent, viewer).await?;
     let visible = || list.items.iter().filter(|o| visible_to(o, viewer));
     let exact = visible().find(|o| o.name_key == name.key).map(Item::from);
     let near_matches = near_matches(&name.key, visible());
@@ -324,15 +359,22 @@ struct Resolved<'a> {
 }
 
 /// `GET /v1/options/{kind}/{id}`: the option an id stands for — itself, or (after a merge) the option it was
-/// merged into, with `merged_from`; hidden options resolve too (`hidden: true`).
+/// merged into, with `merged_from`; hidden options resolve too (`hidden: true`); a pending option only for its
+/// creator (for anyone else it does not exist).
 ///
 /// # Errors
 /// 404 `unknown_kind`, `option_not_found`; 503.
-pub async fn get(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result<Response, ApiError> {
     let kind = kind_of(ctx)?;
     let not_found = ApiError::ResourceNotFound { code: "option_not_found", what: "option" };
     let Some(id) = ctx.params.get("id").and_then(|id| Uuid::parse_str(id).ok()) else { return Err(not_found) };
-    let resolved = state.catalog.resolve(id).await?.filter(|r| r.option.kind == kind).ok_or(not_found)?;
+    let viewer = viewer(state, req);
+    let resolved = state
+        .catalog
+        .resolve(id)
+        .await?
+        .filter(|r| r.option.kind == kind && visible_to(&r.option, viewer))
+        .ok_or(not_found)?;
     let body = Resolved {
         item: Item::from(&resolved.option),
         hidden: resolved.option.hidden,

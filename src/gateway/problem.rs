@@ -164,8 +164,8 @@ pub enum ApiError {
         message: String,
         /// The option that already has the name.
         existing_id: Option<uuid::Uuid>,
-        /// The stored forms the change would break.
-        forms: Option<Vec<String>>,
+        /// The forms the change would take fields from, each with its fields.
+        forms: Option<Vec<gantry_actors::catalog::moderation::BrokenForm>>,
     },
     /// A photo variant is still being made (409 `processing`, `Retry-After`).
     #[error("this variant is still being processed; retry shortly")]
@@ -418,11 +418,13 @@ impl From<ModerationError> for ApiError {
             ModerationError::KindMismatch => conflict("kind_mismatch", err.to_string()),
             ModerationError::SameOption => conflict("same_option", err.to_string()),
             ModerationError::NotCategory => Self::field("has_engine", "not_allowed", err.to_string()),
+            ModerationError::UnknownParent => Self::field("parent_id", "not_found", err.to_string()),
             ModerationError::WouldBreakTemplates(forms) => Self::CatalogConflict {
                 code: "would_break_templates",
                 message: format!(
-                    "the change would break {} stored form(s); send force: true to apply it and flag them",
-                    forms.len()
+                    "the change would take fields from {} form(s) ({}); send force: true to apply it anyway",
+                    forms.len(),
+                    forms.iter().map(|f| format!("{}: {}", f.form, f.fields.join(", "))).collect::<Vec<_>>().join("; ")
                 ),
                 existing_id: None,
                 forms: Some(forms),
@@ -460,8 +462,12 @@ struct Problem<'a> {
     notice: Option<&'a UserNotice>,
     #[serde(skip_serializing_if = "Option::is_none")]
     existing_id: Option<uuid::Uuid>,
+    /// The names of the forms a catalog change would take fields from.
     #[serde(skip_serializing_if = "Option::is_none")]
-    forms: Option<&'a [String]>,
+    forms: Option<Vec<&'a str>>,
+    /// Those forms, each with its fields.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    broken: Option<&'a [gantry_actors::catalog::moderation::BrokenForm]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     holding_job_id: Option<uuid::Uuid>,
 }
@@ -574,6 +580,12 @@ impl ApiError {
                 _ => None,
             },
             forms: match &self {
+                Self::CatalogConflict { forms: Some(forms), .. } => {
+                    Some(forms.iter().map(|f| f.form.as_str()).collect())
+                }
+                _ => None,
+            },
+            broken: match &self {
                 Self::CatalogConflict { forms, .. } => forms.as_deref(),
                 _ => None,
             },

@@ -111,6 +111,8 @@ pub enum Route {
     SuggestOptions,
     /// `GET /admin/options` (recently created, for review).
     AdminRecentOptions,
+    /// `POST /admin/options` (an operator's create; the only way to create a category).
+    AdminCreateOption,
     /// `GET /admin/options/audit`.
     AdminOptionsAudit,
     /// `PATCH /admin/options/{id}`.
@@ -195,6 +197,7 @@ impl Route {
             | Self::AdminDisableUser
             | Self::AdminEnableUser
             | Self::AdminRecentOptions
+            | Self::AdminCreateOption
             | Self::AdminOptionsAudit
             | Self::AdminPatchOption
             | Self::AdminMergeOption
@@ -286,7 +289,7 @@ const fn row(listener: Listener, method: Method, template: &'static str, route: 
 const P: Listener = Listener::Public;
 const A: Listener = Listener::Admin;
 
-static TABLE: [RouteSpec; 62] = [
+static TABLE: [RouteSpec; 63] = [
     row(P, Method::GET, "/healthz", Route::Healthz),
     row(P, Method::GET, "/.well-known/jwks.json", Route::Jwks),
     row(P, Method::GET, "/readyz", Route::Readyz),
@@ -338,6 +341,7 @@ static TABLE: [RouteSpec; 62] = [
     row(A, Method::POST, "/admin/users/{id}/disable", Route::AdminDisableUser),
     row(A, Method::POST, "/admin/users/{id}/enable", Route::AdminEnableUser),
     row(A, Method::GET, "/admin/options", Route::AdminRecentOptions),
+    row(A, Method::POST, "/admin/options", Route::AdminCreateOption),
     row(A, Method::GET, "/admin/options/audit", Route::AdminOptionsAudit),
     row(A, Method::PATCH, "/admin/options/{id}", Route::AdminPatchOption),
     row(A, Method::POST, "/admin/options/{id}/merge", Route::AdminMergeOption),

@@ -61,7 +61,7 @@ pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result
         None => None,
         Some(v) => Some(Uuid::parse_str(&v).map_err(|_| ApiError::field("subcategory_id", "invalid", "not a UUID"))?),
     };
-    let form = state.catalog.form(category_id, subcategory_id).await?;
+    let form = state.catalog.form(category_id, subcategory_id, viewer(state, req)).await?;
     let tag = etag(&form);
     if let Some(response) = not_modified(req, &tag) {
         return Ok(response);
@@ -137,7 +137,7 @@ pub async fn evaluate(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Re
     let category_id = category_of(ctx)?;
     let viewer = viewer(state, &req);
     let body: EvaluateBody = read_json(req, state.settings.http.max_body_bytes).await?;
-    let form = state.catalog.form(category_id, body.subcategory_id).await?;
+    let form = state.catalog.form(category_id, body.subcategory_id, viewer).await?;
     let changed = match body.changed {
         None => Vec::new(),
         Some(Changed::One(name)) => vec![name],
@@ -149,8 +149,11 @@ pub async fn evaluate(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Re
     let carried_over = match body.from {
         None => None,
         Some(from) => {
-            let previous =
-                state.catalog.form(from.category_id, from.subcategory_id).await.map_err(ApiError::of_previous_form)?;
+            let previous = state
+                .catalog
+                .form(from.category_id, from.subcategory_id, viewer)
+                .await
+                .map_err(ApiError::of_previous_form)?;
             Some(form.template.carry_over(&previous.template, &body.values))
         }
     };
@@ -183,7 +186,7 @@ pub async fn submit(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resu
     let category_id = category_of(ctx)?;
     let viewer = viewer(state, &req);
     let body: EvaluateBody = read_json(req, state.settings.http.max_body_bytes).await?;
-    let form = state.catalog.form(category_id, body.subcategory_id).await?;
+    let form = state.catalog.form(category_id, body.subcategory_id, viewer).await?;
     // A final check resets nothing: `changed` is accepted (the body is evaluate's) and has no effect.
     let values = state.catalog.submit(&form, &body.values, viewer).await?;
     Ok(json_response(

@@ -427,3 +427,59 @@ async fn options_cli_moderates_through_the_running_instance() {
     assert_eq!(unknown.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("option_not_found"));
 }
+
+/// `gantry options create` makes a category through a running instance (issue 25.11; audited with `--by`),
+/// and `gantry options set-engine --has-engine false` on it is refused, exit 1 naming `would_break_templates`
+/// and the fields, until `--force` (issue 25.8).
+#[tokio::test]
+async fn options_cli_creates_categories_and_refuses_engine_changes_that_take_fields() {
+    let app = crate::helpers::spawn_app().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |args: Vec<String>| {
+        let path = dir.path().to_owned();
+        let admin = app.admin.clone();
+        tokio::task::spawn_blocking(move || {
+            gantry(&path)
+                .args(args)
+                .args(["--admin-url", &admin])
+                .env("GANTRY_ADMIN_TOKEN", ADMIN_TOKEN)
+                .output()
+                .expect("runs")
+        })
+    };
+    let owned = |args: &[&str]| args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
+
+    let created = run(owned(&[
+        "options",
+        "create",
+        "--kind",
+        "category",
+        "--name",
+        "Road sweepers",
+        "--has-engine",
+        "true",
+        "--by",
+        "jane",
+    ]))
+    .await
+    .expect("join");
+    assert_eq!(created.status.code(), Some(0), "{}", String::from_utf8_lossy(&created.stderr));
+    let created: serde_json::Value = serde_json::from_slice(&created.stdout).expect("JSON");
+    assert_eq!(
+        (created["audit"]["action"].as_str(), created["audit"]["actor"].as_str()),
+        (Some("create"), Some("jane"))
+    );
+    let id = created["option"]["id"].as_str().expect("id").to_owned();
+
+    let refused = run(owned(&["options", "set-engine", "--id", &id, "--has-engine", "false"])).await.expect("join");
+    let forced =
+        run(owned(&["options", "set-engine", "--id", &id, "--has-engine", "false", "--force"])).await.expect("join");
+
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("would_break_templates") && stderr.contains("fuel_type"), "{stderr}");
+    assert_eq!(forced.status.code(), Some(0), "{}", String::from_utf8_lossy(&forced.stderr));
+    let forced: serde_json::Value = serde_json::from_slice(&forced.stdout).expect("JSON");
+    assert_eq!(forced["flagged"], serde_json::json!(["Road sweepers"]), "{forced}");
+    assert_eq!(forced["audit"]["detail"]["forced"], true);
+}

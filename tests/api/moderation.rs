@@ -245,7 +245,6 @@ async fn engine_flag_changes_that_break_forms_are_refused_or_forced() {
 #[tokio::test]
 async fn a_new_category_degrades_only_its_own_form() {
     let app = spawn_app().await;
-    let token = user(&app, "sweepers@example.com").await;
     let set = json!({"templates": [
         {"category": "Road sweepers", "blocks": [{"name": "sweeper", "fields": [
             {"name": "brush_count", "type": "integer", "label": "Brushes",
@@ -254,8 +253,9 @@ async fn a_new_category_degrades_only_its_own_form() {
             {"name": "sliding_doors", "type": "integer", "label": "Sliding doors"}]}]}]});
     json_of(app.admin_post("/admin/templates").json(&set).send().await.unwrap(), 200).await;
 
-    let category = json!({"name": "Road sweepers", "has_engine": false});
-    let sweepers = json_of(create(&app, "category", &token, &category).send().await.unwrap(), 201).await;
+    let category = json!({"kind": "category", "name": "Road sweepers", "has_engine": false});
+    let created = admin(&app, reqwest::Method::POST, "/admin/options").json(&category).send().await.unwrap();
+    let sweepers = json_of(created, 201).await["option"].clone();
 
     let export = json_of(app.admin_get("/admin/templates").send().await.unwrap(), 200).await;
     assert_eq!(export["origin"], "stored");
@@ -306,4 +306,236 @@ async fn new_accounts_options_wait_for_review() {
         .await;
     assert!(listed_to(None).await, "approved: everyone sees it");
     assert!(listed_to(Some(&bob)).await);
+}
+
+/// An account that has been there for a year (its id, a UUID v7, carries its creation time): established, so
+/// its options are public at once even with review on. Returns its access token.
+async fn established_user(app: &TestApp, email: &str) -> String {
+    let year_ago = time::OffsetDateTime::now_utc() - time::Duration::days(365);
+    let seconds = u64::try_from(year_ago.unix_timestamp()).expect("after 1970");
+    let user = gantry_actors::ports::accounts::User {
+        id: uuid::Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, seconds, 0)),
+        email: email.into(),
+        password_hash: gantry_actors::accounts::password::hash_password(crate::helpers::PASSWORD).expect("hash"),
+        created_at: year_ago,
+        disabled_at: None,
+    };
+    app.backends.accounts.create_user(&user).await.expect("an established account");
+    access(&app.login(email).await).to_owned()
+}
+
+/// The problems `evaluate` reports on `field` for a Trucks form with `values`, asked with `token`.
+async fn errors_on(app: &TestApp, trucks: &str, token: &str, values: Value, field: &str) -> Vec<Value> {
+    let url = format!("{}/v1/templates/{trucks}/evaluate", app.http);
+    let request = app.client.post(url).bearer_auth(token).json(&json!({"values": values}));
+    let evaluated = json_of(request.send().await.unwrap(), 200).await;
+    evaluated["errors"].as_array().unwrap().iter().filter(|e| e["field"] == field).cloned().collect()
+}
+
+/// Issue 25.8: turning a category's engine off takes the engine block from every form of it, so it is refused
+/// (409 `would_break_templates`, naming each form and the fields it would lose) although no stored template
+/// reads an engine field; `force` applies it, names the same forms as flagged, and the audit record says it was
+/// forced over them. Turning it on again takes nothing and is applied at once.
+#[tokio::test]
+async fn engine_off_is_refused_while_forms_would_lose_fields_and_forcing_it_is_audited() {
+    let app = spawn_app().await;
+    let trucks = id_in(&get(&app, "/v1/options/category?limit=500").await, "Trucks");
+    let patch = |body: Value| admin(&app, reqwest::Method::PATCH, &format!("/admin/options/{trucks}")).json(&body);
+
+    let problem =
+        assert_problem(patch(json!({"has_engine": false})).send().await.unwrap(), 409, "would_break_templates").await;
+    let forms: Vec<&str> = problem["forms"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(forms.contains(&"Trucks") && forms.contains(&"Trucks / Tipper trucks"), "{problem}");
+    let trucks_form = problem["broken"].as_array().unwrap().iter().find(|b| b["form"] == "Trucks").expect("Trucks");
+    assert!(trucks_form["fields"].as_array().unwrap().contains(&json!("fuel_type")), "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("fuel_type"), "{problem}");
+    let still = get(&app, "/v1/options/category?limit=500").await;
+    assert!(still["items"].as_array().unwrap().iter().any(|c| c["name"] == "Trucks" && c["has_engine"] == true));
+    assert!(get(&app, &format!("/v1/templates/{trucks}")).await.to_string().contains("\"fuel_type\""));
+
+    let forced =
+        json_of(patch(json!({"has_engine": false, "force": true, "requested_by": "jane"})).send().await.unwrap(), 200)
+            .await;
+    assert!(forced["flagged"].as_array().unwrap().contains(&json!("Trucks")), "{forced}");
+    assert_eq!(forced["broken"], problem["broken"], "the forms refused are the forms flagged");
+    assert_eq!(forced["audit"]["detail"]["forced"], true, "{forced}");
+    assert_eq!(forced["audit"]["detail"]["broken_forms"], problem["broken"]);
+    let audit =
+        json_of(admin(&app, reqwest::Method::GET, "/admin/options/audit?limit=1").send().await.unwrap(), 200).await;
+    assert_eq!(
+        (audit["items"][0]["actor"].as_str(), audit["items"][0]["detail"]["forced"].as_bool()),
+        (Some("jane"), Some(true))
+    );
+    assert!(!get(&app, &format!("/v1/templates/{trucks}")).await.to_string().contains("\"fuel_type\""));
+
+    let on = json_of(patch(json!({"has_engine": true})).send().await.unwrap(), 200).await;
+    assert_eq!((on["option"]["has_engine"].as_bool(), on["flagged"].as_array().map(Vec::len)), (Some(true), Some(0)));
+}
+
+/// Issue 25.9: with review on, a pending option takes no name from anyone. A second new account creating the
+/// same name gets a pending option of its own (201) that its own evaluate accepts; an established user gets a
+/// public one (201), listed to everyone and accepted in everyone's forms. Approving a pending one merges it into
+/// the public option of its name (audited): its id then resolves there.
+#[tokio::test]
+async fn a_pending_option_takes_no_name_from_anyone() {
+    let app = spawn_app_with("[catalog]\nseed_on_first_start = true\nnew_account_review_age_secs = 86400").await;
+    let trucks = id_in(&get(&app, "/v1/options/category?limit=500").await, "Trucks");
+    let alice = user(&app, "alice.nova@example.com").await;
+    let carol = user(&app, "carol.nova@example.com").await;
+    let bob = established_user(&app, "bob.nova@example.com").await;
+    let name = json!({"name": "Komatsu Nova"});
+
+    let by_alice = json_of(create(&app, "brand", &alice, &name).send().await.unwrap(), 201).await;
+    let by_carol =
+        json_of(create(&app, "brand", &carol, &json!({"name": "komatsu nova"})).send().await.unwrap(), 201).await;
+    let again = json_of(create(&app, "brand", &alice, &name).send().await.unwrap(), 200).await;
+    let by_bob = json_of(create(&app, "brand", &bob, &name).send().await.unwrap(), 201).await;
+
+    assert_eq!((by_alice["pending"].as_bool(), by_carol["pending"].as_bool()), (Some(true), Some(true)));
+    assert_ne!(by_carol["id"], by_alice["id"], "carol gets her own pending option, not alice's");
+    assert_eq!(again["id"], by_alice["id"]);
+    assert_eq!(by_bob["pending"], false, "an established user gets a public option");
+    assert!(by_bob["id"] != by_alice["id"] && by_bob["id"] != by_carol["id"]);
+    let listed = get(&app, "/v1/options/brand?q=komatsu%20nova").await;
+    let novas: Vec<&Value> =
+        listed["items"].as_array().unwrap().iter().filter(|i| i["name"] == "Komatsu Nova").collect();
+    assert_eq!(novas.iter().map(|i| &i["id"]).collect::<Vec<_>>(), [&by_bob["id"]], "everyone sees bob's");
+    for (token, option) in [(&carol, &by_carol), (&bob, &by_bob), (&alice, &by_bob)] {
+        let errors = errors_on(&app, &trucks, token, json!({"brand": option["id"]}), "brand").await;
+        assert!(errors.is_empty(), "{option}: {errors:?}");
+    }
+    let foreign = errors_on(&app, &trucks, &bob, json!({"brand": by_carol["id"]}), "brand").await;
+    assert_eq!(foreign[0]["code"], "unknown_option", "carol's pending option is not bob's");
+
+    let carols = by_carol["id"].as_str().unwrap();
+    let approved = json_of(
+        admin(&app, reqwest::Method::POST, &format!("/admin/options/{carols}/approve")).send().await.unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(approved["option"]["id"], by_bob["id"], "carol's option joined the public one of its name");
+    assert_eq!(
+        (approved["audit"]["action"].as_str(), &approved["audit"]["detail"]["merged_into"]),
+        (Some("approve"), &by_bob["id"])
+    );
+    let resolved = get(&app, &format!("/v1/options/brand/{carols}")).await;
+    assert_eq!((&resolved["id"], resolved["merged_from"].as_str()), (&by_bob["id"], Some(carols)));
+    assert!(errors_on(&app, &trucks, &carol, json!({"brand": carols}), "brand").await.is_empty());
+}
+
+/// Issue 25.10: a pending option is its creator's alone. For anyone else — another user or an anonymous
+/// caller — its id does not resolve (404), nothing can be created under it (422 `parent_id` `not_found`), its
+/// children are not listed, and the form of a pending category or subcategory is not served; its creator
+/// gets all of these.
+#[tokio::test]
+async fn a_pending_option_is_its_creators_alone() {
+    let app = spawn_app_with("[catalog]\nseed_on_first_start = true\nnew_account_review_age_secs = 86400").await;
+    let trucks = id_in(&get(&app, "/v1/options/category?limit=500").await, "Trucks");
+    let alice = user(&app, "alice.alone@example.com").await;
+    let bob = established_user(&app, "bob.alone@example.com").await;
+    let brand =
+        json_of(create(&app, "brand", &alice, &json!({"name": "Nova Cranes"})).send().await.unwrap(), 201).await;
+    let brand_id = brand["id"].as_str().unwrap();
+    let resolve = |token: Option<&str>| {
+        let mut request = app.get(&format!("/v1/options/brand/{brand_id}"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+
+    assert_problem(resolve(None).await.unwrap(), 404, "option_not_found").await;
+    assert_problem(resolve(Some(&bob)).await.unwrap(), 404, "option_not_found").await;
+    json_of(resolve(Some(&alice)).await.unwrap(), 200).await;
+    let model = json!({"name": "NC 300", "parent_id": brand_id});
+    let refused =
+        assert_problem(create(&app, "model", &bob, &model).send().await.unwrap(), 422, "validation_failed").await;
+    assert_eq!(
+        (refused["errors"][0]["field"].as_str(), refused["errors"][0]["code"].as_str()),
+        (Some("parent_id"), Some("not_found"))
+    );
+    json_of(create(&app, "model", &alice, &model).send().await.unwrap(), 201).await;
+    let models = format!("/v1/options/model?parent_id={brand_id}");
+    assert_problem(app.get(&models).send().await.unwrap(), 422, "validation_failed").await;
+    assert_problem(app.get(&models).bearer_auth(&bob).send().await.unwrap(), 422, "validation_failed").await;
+    let own = json_of(app.get(&models).bearer_auth(&alice).send().await.unwrap(), 200).await;
+    assert_eq!(names(&own), ["NC 300"]);
+
+    // A pending subcategory's form, and a pending category's (one a new account created before categories
+    // became the operators').
+    let sub = json!({"name": "Nova tippers", "parent_id": trucks});
+    let sub = json_of(create(&app, "subcategory", &alice, &sub).send().await.unwrap(), 201).await;
+    let sub_form = format!("/v1/templates/{trucks}?subcategory_id={}", sub["id"].as_str().unwrap());
+    assert_problem(app.get(&sub_form).send().await.unwrap(), 422, "validation_failed").await;
+    json_of(app.get(&sub_form).bearer_auth(&alice).send().await.unwrap(), 200).await;
+    let claims = app.state.sessions.authenticate(&alice).expect("alice's token");
+    let name = gantry_actors::catalog::names::normalize("Nova hovercraft").expect("a name");
+    let category = gantry_actors::ports::catalog::CatalogOption {
+        id: uuid::Uuid::now_v7(),
+        kind: gantry_actors::catalog::OptionKind::Category,
+        parent_id: None,
+        name: name.display,
+        name_key: name.key,
+        search_key: name.search,
+        has_engine: true,
+        created_at: time::OffsetDateTime::now_utc(),
+        created_by: Some(claims.sub),
+        hidden: false,
+        pending: true,
+    };
+    app.state.catalog.create(category.clone()).await.expect("a pending category");
+    let form = format!("/v1/templates/{}", category.id);
+    assert_problem(app.get(&form).send().await.unwrap(), 404, "category_not_found").await;
+    assert_problem(app.get(&form).bearer_auth(&bob).send().await.unwrap(), 404, "category_not_found").await;
+    json_of(app.get(&form).bearer_auth(&alice).send().await.unwrap(), 200).await;
+    assert_problem(app.get(&form).send().await.unwrap(), 404, "category_not_found").await;
+}
+
+/// Issue 25.11: categories are the operators'. A user's `POST /v1/options/category` is 403 `operator_only`
+/// (and creates nothing), while the five kinds the forms name stay open (a country, a city); an operator
+/// creates a category on the admin listener (201, listed to everyone at once, audited as `create` with who
+/// asked), and the same name again is 409 `name_taken`.
+#[tokio::test]
+async fn categories_are_created_by_operators_only() {
+    let app = spawn_app().await;
+    let token = user(&app, "spammer@example.com").await;
+    let free_money = json!({"name": "FREE MONEY click here"});
+
+    assert_problem(create(&app, "category", &token, &free_money).send().await.unwrap(), 403, "operator_only").await;
+    assert!(!names(&get(&app, "/v1/options/category?limit=500").await).iter().any(|n| n.starts_with("FREE")));
+    let country =
+        json_of(create(&app, "country", &token, &json!({"name": "Atlantis"})).send().await.unwrap(), 201).await;
+    let city = json!({"name": "Poseidonia", "parent_id": country["id"]});
+    json_of(create(&app, "city", &token, &city).send().await.unwrap(), 201).await;
+
+    let sweepers = json!({"kind": "category", "name": "Road sweepers", "has_engine": true, "requested_by": "jane"});
+    let created =
+        json_of(admin(&app, reqwest::Method::POST, "/admin/options").json(&sweepers).send().await.unwrap(), 201).await;
+    assert_eq!(
+        (created["option"]["name"].as_str(), created["option"]["has_engine"].as_bool()),
+        (Some("Road sweepers"), Some(true))
+    );
+    assert_eq!(
+        (created["audit"]["action"].as_str(), created["audit"]["actor"].as_str()),
+        (Some("create"), Some("jane"))
+    );
+    let id = created["option"]["id"].as_str().unwrap();
+    assert_eq!(id_in(&get(&app, "/v1/options/category?limit=500").await, "Road sweepers"), id);
+    let form = get(&app, &format!("/v1/templates/{id}")).await;
+    assert!(form.to_string().contains("\"fuel_type\""), "the new category's form: {form}");
+    let again = json!({"kind": "category", "name": "road-sweepers"});
+    let taken = assert_problem(
+        admin(&app, reqwest::Method::POST, "/admin/options").json(&again).send().await.unwrap(),
+        409,
+        "name_taken",
+    )
+    .await;
+    assert_eq!(taken["existing_id"], id);
+    let bad = json!({"kind": "model", "name": "X1"});
+    assert_problem(
+        admin(&app, reqwest::Method::POST, "/admin/options").json(&bad).send().await.unwrap(),
+        422,
+        "validation_failed",
+    )
+    .await;
 }

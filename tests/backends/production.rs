@@ -988,16 +988,13 @@ async fn option_cache_on_a_separate_process_misses_once_and_recovers_after_a_bus
 async fn templates_imported_on_one_instance_are_served_by_the_other() {
     let Some(b) = backends() else { return };
     with_fresh_database(|database| async move {
-        let ((a_http, a_admin, stop_a), (b_http, _b_admin, stop_b)) =
+        let ((_a_http, a_admin, stop_a), (b_http, _b_admin, stop_b)) =
             two_instances(&database, &b, "templates", "", Buses::Shared).await;
         let client = reqwest::Client::new();
-        let token = register_and_login(&client, &a_http, "templates@example.com").await;
-        let category = serde_json::json!({"name": "Road sweepers", "has_engine": true});
-        let category = json(
-            client.post(format!("{a_http}/v1/options/category")).bearer_auth(token).json(&category).send().await.expect("req"),
-            201,
-        )
-        .await;
+        let category = serde_json::json!({"kind": "category", "name": "Road sweepers", "has_engine": true});
+        let created =
+            client.post(format!("{a_admin}/admin/options")).bearer_auth(ADMIN).json(&category).send().await.expect("req");
+        let category = json(created, 201).await["option"].clone();
         let form_url = |http: &str| format!("{http}/v1/templates/{}", category["id"].as_str().expect("id"));
         // B resolves (and caches) the default form first: listing fields and the engine block.
         let before = json(client.get(form_url(&b_http)).send().await.expect("req"), 200).await;

@@ -305,8 +305,10 @@ pub async fn flags_and_renames_are_audited(catalog: Arc<dyn CatalogStore>) {
     let renamed = catalog.moderate(&Moderation::Rename { id: volvo.id, name }, "a").await.expect("rename");
     let hidden = catalog.moderate(&Moderation::SetHidden { id: volvo.id, hidden: true }, "b").await.expect("hide");
     let approved = catalog.moderate(&Moderation::Approve { id: daf.id }, "c").await.expect("approve");
-    let engine = catalog.moderate(&Moderation::SetEngine { id: trucks.id, has_engine: false }, "d").await;
-    let not_category = catalog.moderate(&Moderation::SetEngine { id: daf.id, has_engine: true }, "d").await;
+    let engine = Moderation::SetEngine { id: trucks.id, has_engine: false, overrides: Vec::new() };
+    let engine = catalog.moderate(&engine, "d").await;
+    let not_category = Moderation::SetEngine { id: daf.id, has_engine: true, overrides: Vec::new() };
+    let not_category = catalog.moderate(&not_category, "d").await;
 
     assert_eq!(taken, Err(ModerationError::NameTaken { existing: volvo.id }));
     assert_eq!(renamed.option.name, "Volvo Trucks");
@@ -328,8 +330,82 @@ pub async fn flags_and_renames_are_audited(catalog: Arc<dyn CatalogStore>) {
     assert_eq!(catalog.recent_options(None, None, 2).await.expect("recent").len(), 2);
 }
 
+/// A pending option drafted by `creator` (a new account's).
+fn draft(kind: OptionKind, parent: Option<&CatalogOption>, name: &str, creator: Uuid) -> CatalogOption {
+    CatalogOption { pending: true, created_by: Some(creator), ..catalog_option(kind, parent, name) }
+}
+
+/// Issue 25.9: a pending option takes no name from anyone. Two new accounts drafting one name get a draft each
+/// (the same creator again gets theirs back); an established user's create of it is public although drafts
+/// exist; a draft created once the name is public gets the public option. Approving a draft while a public
+/// option has its name merges the draft (and its models) into it; approving one with no public twin makes it
+/// public and merges the other drafts into it — each audited, every merged id resolving to the survivor.
+pub async fn drafts_of_one_name_stay_their_creators_until_an_approval_merges_them(catalog: Arc<dyn CatalogStore>) {
+    let (alice, carol, dave) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let by_alice = catalog.create_option(&draft(OptionKind::Brand, None, "Komatsu Nova", alice)).await.expect("a");
+    let by_carol = catalog.create_option(&draft(OptionKind::Brand, None, "komatsu-nova", carol)).await.expect("c");
+    let again = catalog.create_option(&draft(OptionKind::Brand, None, "KOMATSU NOVA", alice)).await.expect("again");
+    assert!(by_alice.created && by_carol.created, "each new account gets a draft of its own");
+    assert_ne!(by_alice.option.id, by_carol.option.id);
+    assert!(by_carol.option.pending && by_carol.option.created_by == Some(carol));
+    assert_eq!((again.option.id, again.created), (by_alice.option.id, false), "the creator gets theirs back");
+    let alices_model = draft(OptionKind::Model, Some(&by_alice.option), "NX-1", alice);
+    catalog.create_option(&alices_model).await.expect("a model under the draft");
+
+    let public = catalog.create_option(&catalog_option(OptionKind::Brand, None, "Komatsu Nova")).await.expect("b");
+    assert!(public.created && !public.option.pending, "an established user's create is public");
+    let late = catalog.create_option(&draft(OptionKind::Brand, None, "Komatsu Nova", dave)).await.expect("late");
+    assert_eq!((late.option.id, late.created), (public.option.id, false), "a public name is nobody's draft");
+
+    let approved =
+        catalog.moderate(&Moderation::Approve { id: by_alice.option.id }, "jane").await.expect("approve alice's");
+    assert_eq!(approved.option.id, public.option.id, "the draft joined the public option of its name");
+    assert_eq!(approved.audit.detail["merged_into"], serde_json::json!(public.option.id));
+    let resolved = catalog.resolve_option(by_alice.option.id).await.expect("resolve").expect("resolves");
+    assert_eq!((resolved.option.id, resolved.merged_from), (public.option.id, Some(by_alice.option.id)));
+    let models = catalog.list_options(OptionKind::Model, Some(public.option.id)).await.expect("models");
+    assert_eq!(models.iter().map(|m| m.id).collect::<Vec<_>>(), [alices_model.id], "its models moved along");
+
+    // Without a public twin: the approved draft goes public and takes the other drafts in.
+    let erin = catalog.create_option(&draft(OptionKind::Country, None, "Atlantis", alice)).await.expect("e");
+    let frank = catalog.create_option(&draft(OptionKind::Country, None, "ATLANTIS", carol)).await.expect("f");
+    let approved = catalog.moderate(&Moderation::Approve { id: erin.option.id }, "jane").await.expect("approve");
+    assert_eq!(approved.option.id, erin.option.id);
+    assert!(!approved.option.pending);
+    assert_eq!(approved.audit.detail["merged"], serde_json::json!([frank.option.id]));
+    let resolved = catalog.resolve_option(frank.option.id).await.expect("resolve").expect("resolves");
+    assert_eq!(resolved.option.id, erin.option.id);
+    let countries = catalog.list_options(OptionKind::Country, None).await.expect("countries");
+    assert_eq!(countries.iter().map(|c| c.id).collect::<Vec<_>>(), [erin.option.id], "one option per name");
+}
+
+/// Issue 25.11: an operator's create is public at once, audited as `create`, merges the drafts of its name, and
+/// refuses a name that is there already (naming the option) or a parent that is missing or pending.
+pub async fn an_operators_create_is_audited_and_refuses_taken_names(catalog: Arc<dyn CatalogStore>) {
+    let user = Uuid::now_v7();
+    let drafted = catalog.create_option(&draft(OptionKind::Category, None, "Road sweepers", user)).await.expect("d");
+    let sweepers = catalog_option(OptionKind::Category, None, "Road Sweepers");
+    let created = catalog.moderate(&Moderation::Create { option: sweepers.clone() }, "jane").await.expect("create");
+    assert_eq!((created.option.id, created.option.pending), (sweepers.id, false));
+    assert_eq!((created.audit.action.as_str(), created.audit.actor.as_str()), ("create", "jane"));
+    assert_eq!(created.audit.detail["merged"], serde_json::json!([drafted.option.id]));
+    assert!(created.affected.contains(&(OptionKind::Category, None)));
+
+    let again = catalog_option(OptionKind::Category, None, "road-sweepers");
+    let taken = catalog.moderate(&Moderation::Create { option: again }, "jane").await;
+    assert_eq!(taken.map(|m| m.option.id), Err(ModerationError::NameTaken { existing: sweepers.id }));
+    let pending_parent = catalog.create_option(&draft(OptionKind::Brand, None, "Nova", user)).await.expect("p");
+    let model = catalog_option(OptionKind::Model, Some(&pending_parent.option), "X1");
+    let orphan = catalog.moderate(&Moderation::Create { option: model }, "jane").await;
+    assert_eq!(orphan.map(|m| m.option.id), Err(ModerationError::UnknownParent));
+    let audit = catalog.audit_log(10).await.expect("audit");
+    assert_eq!(audit.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(), ["create"], "refusals change nothing");
+}
+
 sql_cases!(
     catalog: identity_upgrade_merges_old_duplicates_once,
+    drafts_of_one_name_stay_their_creators_until_an_approval_merges_them,
+    an_operators_create_is_audited_and_refuses_taken_names,
     merge_moves_children_and_keeps_ids_resolvable,
     flags_and_renames_are_audited,
     create_option_twice_returns_the_first_and_keeps_the_version,

@@ -57,7 +57,7 @@ pub enum CatalogMsg {
         /// Where the outcome goes.
         reply: RpcReplyPort<Result<Imported, CacheError>>,
     },
-    /// Applies a moderation change (`force`: also when it would break stored forms, flagging them).
+    /// Applies a moderation change (`force`: also when it takes fields from forms, flagging them).
     Moderate {
         /// The change.
         change: Moderation,
@@ -283,7 +283,7 @@ impl CatalogState {
         if let Some(known) = known {
             self.set_known(known);
         }
-        let list = CachedList { version, items: Arc::new(items), first_page: Arc::default() };
+        let list = CachedList::new(version, items);
         if fresh {
             let mut entries = self.write();
             if entries.len() >= MAX_ENTRIES {
@@ -351,7 +351,7 @@ impl CatalogState {
         force: bool,
     ) -> Result<ModerationOutcome, ModerationError> {
         let flagged = match &change {
-            Moderation::SetEngine { id, has_engine } => self.forms_broken_by_engine(*id, *has_engine).await?,
+            Moderation::SetEngine { id, has_engine, .. } => self.forms_broken_by_engine(*id, *has_engine).await?,
             _ => Vec::new(),
         };
         if !flagged.is_empty() && !force {
@@ -359,6 +359,13 @@ impl CatalogState {
                 .increment(1);
             return Err(ModerationError::WouldBreakTemplates(flagged));
         }
+        // Forced over broken forms: the audit record names them.
+        let change = match change {
+            Moderation::SetEngine { id, has_engine, .. } => {
+                Moderation::SetEngine { id, has_engine, overrides: flagged.clone() }
+            }
+            other => other,
+        };
         let moderated = match self.deps.store.moderate(&change, actor).await {
             Ok(moderated) => moderated,
             Err(e) => {

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::actor::{Catalog, CatalogDeps, CatalogMsg, NAME};
 use super::error::CacheError;
 use super::forms::{Form, FormTarget, Imported, LoadedSet};
-use super::lists::{CacheKey, CachedList};
+use super::lists::{CacheKey, CachedList, visible_to};
 use super::moderation::ModerationOutcome;
 use super::templates::TemplateSet;
 use crate::accounts::limiter::FailureLimiter;
@@ -154,26 +154,39 @@ impl CatalogHandle {
         Ok(self.deps.store.get_option(id).await?)
     }
 
-    /// The form for `category_id` (and `subcategory_id`): from the cache, or resolved by the actor on a miss.
+    /// The form for `category_id` (and `subcategory_id`) as `viewer` (`None`: an anonymous caller) may ask for
+    /// it: from the cache, or resolved by the actor on a miss. A pending category or subcategory is its
+    /// creator's alone: for anyone else it does not exist.
     ///
     /// # Errors
     /// Unknown category or subcategory, no template, or the store or the actor is unavailable.
-    pub async fn form(&self, category_id: Uuid, subcategory_id: Option<Uuid>) -> Result<Form, CacheError> {
+    pub async fn form(
+        &self,
+        category_id: Uuid,
+        subcategory_id: Option<Uuid>,
+        viewer: Option<Uuid>,
+    ) -> Result<Form, CacheError> {
         let key = (category_id, subcategory_id);
+        // Checked before the cache: a form resolved for its creator must not reach anyone else.
+        let categories = self.list((OptionKind::Category, None)).await?;
+        let category = categories
+            .items
+            .iter()
+            .find(|c| c.id == category_id && visible_to(c, viewer))
+            .ok_or(CacheError::UnknownCategory)?;
+        let subcategory = match subcategory_id {
+            None => None,
+            Some(id) => {
+                let subs = self.list((OptionKind::Subcategory, Some(category_id))).await?;
+                let sub = subs.items.iter().find(|s| s.id == id && visible_to(s, viewer));
+                Some(sub.ok_or(CacheError::UnknownSubcategory)?.name.clone())
+            }
+        };
         if let Some(form) =
             self.deps.templates.read().unwrap_or_else(std::sync::PoisonError::into_inner).forms.get(&key)
         {
             return Ok(form.clone());
         }
-        let categories = self.list((OptionKind::Category, None)).await?;
-        let category = categories.items.iter().find(|c| c.id == category_id).ok_or(CacheError::UnknownCategory)?;
-        let subcategory = match subcategory_id {
-            None => None,
-            Some(id) => {
-                let subs = self.list((OptionKind::Subcategory, Some(category_id))).await?;
-                Some(subs.items.iter().find(|s| s.id == id).ok_or(CacheError::UnknownSubcategory)?.name.clone())
-            }
-        };
         let target = FormTarget { key, category: category.name.clone(), has_engine: category.has_engine, subcategory };
         self.slot.call(|reply| CatalogMsg::LoadForm(target, reply)).await?
     }

@@ -29,6 +29,24 @@ pub struct CachedList {
     /// The first page as the gateway serves it without a query (no `q`, no cursor, the default limit), rendered
     /// once per cached list: what form UIs ask for almost always.
     pub first_page: Arc<std::sync::OnceLock<bytes::Bytes>>,
+    /// The list's pending options and their creators (usually none), so that whether a parent is hidden from a
+    /// caller is a look-up, not a scan of the parents' list.
+    pub pending: Arc<HashMap<Uuid, Option<Uuid>>>,
+}
+
+impl CachedList {
+    /// A list as loaded at `version`.
+    #[must_use]
+    pub fn new(version: u64, items: Vec<CatalogOption>) -> Self {
+        let pending = items.iter().filter(|o| o.pending).map(|o| (o.id, o.created_by)).collect();
+        Self { version, items: Arc::new(items), first_page: Arc::default(), pending: Arc::new(pending) }
+    }
+
+    /// Whether `id` is an option of this list that `viewer` may not see (another account's pending option).
+    #[must_use]
+    pub fn hides(&self, id: Uuid, viewer: Option<Uuid>) -> bool {
+        self.pending.get(&id).is_some_and(|creator| viewer.is_none() || *creator != viewer)
+    }
 }
 
 /// The cache map, read by request tasks, written only by the actor.
@@ -125,6 +143,17 @@ mod tests {
         assert!(!visible_to(&pending, None), "an anonymous caller does not see it");
         let approved = option(false, Some(creator));
         assert!(visible_to(&approved, None) && visible_to(&approved, Some(Uuid::now_v7())));
+    }
+
+    /// A list hides its pending options from everyone but their creator, and nothing else.
+    #[test]
+    fn a_list_hides_only_others_pending_options() {
+        let creator = Uuid::now_v7();
+        let (pending, public) = (option(true, Some(creator)), option(false, None));
+        let list = CachedList::new(1, vec![pending.clone(), public.clone()]);
+        assert!(list.hides(pending.id, None) && list.hides(pending.id, Some(Uuid::now_v7())));
+        assert!(!list.hides(pending.id, Some(creator)));
+        assert!(!list.hides(public.id, None) && !list.hides(Uuid::now_v7(), None));
     }
 
     /// A pending option without a recorded creator counts for nobody (not for every anonymous caller).

@@ -11,7 +11,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::names::identity_key;
-pub use crate::ports::catalog::{AuditEntry, IdentityReport, Moderated, Moderation, ModerationError};
+pub use crate::ports::catalog::{AuditEntry, BrokenForm, IdentityReport, Moderated, Moderation, ModerationError};
 use crate::ports::catalog::{CatalogOption, OptionKind};
 
 /// What a moderation change did, as the admin API reports it.
@@ -19,9 +19,9 @@ use crate::ports::catalog::{CatalogOption, OptionKind};
 pub struct ModerationOutcome {
     /// The store's report.
     pub moderated: Moderated,
-    /// Stored forms (template titles) the change breaks, applied with `force`; they are flagged on
-    /// `/admin/templates` and served degraded (see `TemplateStatus`).
-    pub flagged: Vec<String>,
+    /// The forms the change took fields from (or made fail their checks), applied with `force`, each with
+    /// its fields; a form that fails its checks is also flagged on `/admin/templates` and served degraded.
+    pub flagged: Vec<BrokenForm>,
 }
 
 /// The plan of the identity upgrade.

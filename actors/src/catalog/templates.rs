@@ -21,4 +21,4 @@ pub use check::check;
 pub use compiled::{CarryOver, Checked, CompiledTemplate, Dropped, Evaluation, OptionCheck, OptionList, ValueIssue};
 pub use document::{Block, Field, FieldType, TemplateSet};
 pub use issues::TemplateIssue;
-pub use resolve::{Resolved, Source, resolve};
+pub use resolve::{Resolved, Source, fields_lost, resolve};

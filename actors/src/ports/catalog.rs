@@ -10,8 +10,8 @@ use super::Unavailable;
 mod types;
 
 pub use types::{
-    AuditEntry, CatalogOption, Created, IdentityReport, Moderated, Moderation, ModerationError, OptionKind, OptionName,
-    Resolved,
+    AuditEntry, BrokenForm, CatalogOption, Created, IdentityReport, Moderated, Moderation, ModerationError, OptionKind,
+    OptionName, Resolved,
 };
 
 /// The catalog store capability.

@@ -65,14 +65,21 @@ const LOCK_META: &str =
 
 /// What the catalog store's SQL says differently per backend.
 pub trait CatalogDialect: SqlDb {
-    /// Inserts the option `$1`…`$11` (in `option_columns!` order) unless one with the same (kind, parent,
-    /// name key) exists, returning the inserted row. The conflict target is the expression list of
-    /// `catalog_options_name_key_idx`, so only a duplicate name is "already there"; a duplicate id still
-    /// fails loudly.
+    /// Inserts the public option `$1`…`$11` (in `option_columns!` order) unless a public one with the same
+    /// (kind, parent, name key) exists, returning the inserted row. The conflict target is the expression list
+    /// and predicate of `catalog_options_name_key_idx`, so only a duplicate name is "already there"; a
+    /// duplicate id still fails loudly.
     const INSERT_OPTION: &'static str;
-    /// The option of kind `$1` under parent `$2` (possibly NULL) with name key `$3`, spelled with the same
-    /// expression as the unique index so the look-up uses it.
+    /// Inserts the pending option `$1`…`$11` unless its creator has a pending one with the same (kind, parent,
+    /// name key) (`catalog_options_draft_key_idx`), returning the inserted row.
+    const INSERT_DRAFT: &'static str;
+    /// The public option of kind `$1` under parent `$2` (possibly NULL) with name key `$3`, spelled with the
+    /// same expression as the unique index so the look-up uses it.
     const FIND_OPTION: &'static str;
+    /// The pending option of kind `$1` under parent `$2` with name key `$3` created by `$4`.
+    const FIND_DRAFT: &'static str;
+    /// Every pending option of kind `$1` under parent `$2` with name key `$3`, oldest first.
+    const FIND_DRAFTS: &'static str;
     /// Selects the catalog's identity as text in a column `catalog_id`.
     const CATALOG_ID: &'static str;
     /// Upserts the template document `$1`, stamping `updated_at` with [`CatalogDialect::now`] or the
@@ -275,14 +282,33 @@ impl<D: CatalogDialect> CatalogStore for SqlCatalog<D> {
         if let Some(alias) = alias {
             let target = Fields::new(&alias, "alias").uuid("target_id")?;
             let row = tx.fetch_one(GET_OPTION, args![target]).await.map_err(failed)?;
-            let version = tx.fetch_one("SELECT version FROM catalog_meta", Vec::new()).await.map_err(failed)?;
-            D::commit(tx).await.map_err(failed)?;
-            return Ok(Created {
-                option: option_from_row(&row)?,
-                created: false,
-                version: version_from_row(&version)?,
-            });
+            let target = option_from_row(&row)?;
+            // Someone else's pending option is theirs alone, even when an operator merged this name into it.
+            if !target.pending || target.created_by == option.created_by {
+                let version = tx.fetch_one("SELECT version FROM catalog_meta", Vec::new()).await.map_err(failed)?;
+                D::commit(tx).await.map_err(failed)?;
+                return Ok(Created { option: target, created: false, version: version_from_row(&version)? });
+            }
         }
+        let name = args![option.kind.as_str(), option.parent_id, &option.name_key];
+        if option.pending {
+            // A new account's option: the public one of this name if there is one, else its own draft.
+            if let Some(row) = tx.fetch_optional(D::FIND_OPTION, name).await.map_err(failed)? {
+                let version = tx.fetch_one("SELECT version FROM catalog_meta", Vec::new()).await.map_err(failed)?;
+                D::commit(tx).await.map_err(failed)?;
+                return Ok(Created {
+                    option: option_from_row(&row)?,
+                    created: false,
+                    version: version_from_row(&version)?,
+                });
+            }
+        }
+        let (insert, find) = if option.pending {
+            let find = args![option.kind.as_str(), option.parent_id, &option.name_key, option.created_by];
+            (D::INSERT_DRAFT, (D::FIND_DRAFT, find))
+        } else {
+            (D::INSERT_OPTION, (D::FIND_OPTION, args![option.kind.as_str(), option.parent_id, &option.name_key]))
+        };
         let args = args![
             option.id,
             option.kind.as_str(),
@@ -296,15 +322,14 @@ impl<D: CatalogDialect> CatalogStore for SqlCatalog<D> {
             option.hidden,
             option.pending,
         ];
-        let inserted = tx.fetch_optional(D::INSERT_OPTION, args).await.map_err(failed)?;
+        let inserted = tx.fetch_optional(insert, args).await.map_err(failed)?;
         let (row, created, version) = match inserted {
             Some(row) => {
                 let version = tx.fetch_one(BUMP_VERSION, Vec::new()).await.map_err(failed)?;
                 (row, true, version)
             }
             None => {
-                let args = args![option.kind.as_str(), option.parent_id, &option.name_key];
-                let row = tx.fetch_one(D::FIND_OPTION, args).await.map_err(failed)?;
+                let row = tx.fetch_one(find.0, find.1).await.map_err(failed)?;
                 let version = tx.fetch_one("SELECT version FROM catalog_meta", Vec::new()).await.map_err(failed)?;
                 (row, false, version)
             }
@@ -375,22 +400,27 @@ async fn get_in<D: CatalogDialect>(tx: &mut D::Tx, id: Uuid) -> Result<Option<Ca
     Ok(row.as_ref().map(option_from_row).transpose()?)
 }
 
+/// The lists (kind, parent) a change touched.
+type Lists = Vec<(OptionKind, Option<Uuid>)>;
+
 /// Applies `change` inside `tx`: the option after it, the lists it changed, and the audit detail.
 async fn apply<D: CatalogDialect>(
     tx: &mut D::Tx,
     change: &Moderation,
-) -> Result<(CatalogOption, Vec<(OptionKind, Option<Uuid>)>, serde_json::Value), ModerationError> {
+) -> Result<(CatalogOption, Lists, serde_json::Value), ModerationError> {
     let failed = |e: sqlx::Error| ModerationError::from(unavailable(backend::<D>(), "moderate", &e));
+    if let Moderation::Create { option } = change {
+        return create_in::<D>(tx, option).await;
+    }
     let mut option = get_in::<D>(tx, change.option_id()).await?.ok_or(ModerationError::NotFound)?;
     let list = (option.kind, option.parent_id);
     match change {
         Moderation::Rename { name, .. } => {
-            let args = args![option.kind.as_str(), option.parent_id, &name.key];
-            if let Some(row) = tx.fetch_optional(D::FIND_OPTION, args).await.map_err(failed)? {
-                let existing = Fields::new(&row, "option").uuid("id")?;
-                if existing != option.id {
-                    return Err(ModerationError::NameTaken { existing });
-                }
+            let renamed = CatalogOption { name_key: name.key.clone(), ..option.clone() };
+            if let Some(existing) = twin_of::<D>(tx, option.kind, option.parent_id, &renamed).await?
+                && existing.id != option.id
+            {
+                return Err(ModerationError::NameTaken { existing: existing.id });
             }
             let sql = "UPDATE catalog_options SET name = $2, name_key = $3, search_key = $4 WHERE id = $1";
             tx.execute(sql, args![option.id, &name.display, &name.key, &name.search]).await.map_err(failed)?;
@@ -408,30 +438,7 @@ async fn apply<D: CatalogDialect>(
             if target.kind != option.kind {
                 return Err(ModerationError::KindMismatch);
             }
-            let mut affected = vec![list, (target.kind, target.parent_id)];
-            if let Some(child_kind) = option.kind.child_kind() {
-                let children = tx.fetch_all(CHILDREN, args![option.id]).await.map_err(failed)?;
-                for child in children.iter().map(option_from_row) {
-                    let child = child?;
-                    let twin = tx
-                        .fetch_optional(D::FIND_OPTION, args![child_kind.as_str(), target.id, &child.name_key])
-                        .await
-                        .map_err(failed)?;
-                    match twin {
-                        Some(twin) => {
-                            let twin = Fields::new(&twin, "option").uuid("id")?;
-                            merge_leaf::<D>(tx, &child, twin).await.map_err(failed)?;
-                        }
-                        None => {
-                            let sql = "UPDATE catalog_options SET parent_id = $2 WHERE id = $1";
-                            tx.execute(sql, args![child.id, target.id]).await.map_err(failed)?;
-                        }
-                    }
-                }
-                tx.execute(REPARENT_ALIASES, args![option.id, target.id]).await.map_err(failed)?;
-                affected.extend([(child_kind, Some(option.id)), (child_kind, Some(target.id))]);
-            }
-            merge_leaf::<D>(tx, &option, target.id).await.map_err(failed)?;
+            let affected = merge_into::<D>(tx, &option, &target).await?;
             let detail = serde_json::json!({"name": option.name, "into": target.id, "into_name": target.name});
             Ok((target, affected, detail))
         }
@@ -443,23 +450,162 @@ async fn apply<D: CatalogDialect>(
             Ok((option, vec![list], detail))
         }
         Moderation::Approve { .. } => {
+            let pending = serde_json::json!({"from": option.pending, "to": false});
+            if !option.pending {
+                return Ok((option, vec![list], serde_json::json!({"pending": pending})));
+            }
+            // The name went public meanwhile (an established user or an operator created it): the draft joins
+            // that option, as its other drafts will.
+            let name = args![option.kind.as_str(), option.parent_id, &option.name_key];
+            if let Some(row) = tx.fetch_optional(D::FIND_OPTION, name).await.map_err(failed)? {
+                let public = option_from_row(&row)?;
+                let affected = merge_into::<D>(tx, &option, &public).await?;
+                let detail = serde_json::json!({"pending": pending, "merged_into": public.id});
+                return Ok((public, affected, detail));
+            }
             let sql = "UPDATE catalog_options SET pending = $2 WHERE id = $1";
             tx.execute(sql, args![option.id, false]).await.map_err(failed)?;
-            let detail = serde_json::json!({"pending": {"from": option.pending, "to": false}});
             option.pending = false;
-            Ok((option, vec![list], detail))
+            let (merged, mut affected) = absorb_drafts::<D>(tx, &option).await?;
+            affected.push(list);
+            Ok((option, affected, serde_json::json!({"pending": pending, "merged": merged})))
         }
-        Moderation::SetEngine { has_engine, .. } => {
+        Moderation::SetEngine { has_engine, overrides, .. } => {
             if option.kind != OptionKind::Category {
                 return Err(ModerationError::NotCategory);
             }
             let sql = "UPDATE catalog_options SET has_engine = $2 WHERE id = $1";
             tx.execute(sql, args![option.id, *has_engine]).await.map_err(failed)?;
-            let detail = serde_json::json!({"has_engine": {"from": option.has_engine, "to": has_engine}});
+            let mut detail = serde_json::json!({"has_engine": {"from": option.has_engine, "to": has_engine}});
+            if !overrides.is_empty() {
+                // Applied with `force` over the forms it takes fields from: the record says which.
+                detail["forced"] = serde_json::json!(true);
+                detail["broken_forms"] = serde_json::json!(overrides);
+            }
             option.has_engine = *has_engine;
             Ok((option, vec![list], detail))
         }
+        Moderation::Create { option } => create_in::<D>(tx, option).await,
     }
+}
+
+/// An operator's create inside `tx`: the parent checked, the name refused when it is taken (or was merged into
+/// an option), the option inserted public, and the other users' drafts of that name merged into it.
+async fn create_in<D: CatalogDialect>(
+    tx: &mut D::Tx,
+    option: &CatalogOption,
+) -> Result<(CatalogOption, Lists, serde_json::Value), ModerationError> {
+    let failed = |e: sqlx::Error| ModerationError::from(unavailable(backend::<D>(), "moderate", &e));
+    match (option.kind.parent_kind(), option.parent_id) {
+        (None, None) => {}
+        (Some(kind), Some(parent)) => match get_in::<D>(tx, parent).await? {
+            Some(p) if p.kind == kind && !p.hidden && !p.pending => {}
+            _ => return Err(ModerationError::UnknownParent),
+        },
+        _ => return Err(ModerationError::UnknownParent),
+    }
+    let alias = match option.parent_id {
+        None => tx.fetch_optional(ALIAS_BY_TOP_NAME, args![option.kind.as_str(), &option.name_key]).await,
+        Some(parent) => {
+            tx.fetch_optional(ALIAS_BY_CHILD_NAME, args![option.kind.as_str(), parent, &option.name_key]).await
+        }
+    }
+    .map_err(failed)?;
+    if let Some(alias) = alias {
+        return Err(ModerationError::NameTaken { existing: Fields::new(&alias, "alias").uuid("target_id")? });
+    }
+    let public = CatalogOption { pending: false, hidden: false, ..option.clone() };
+    let args = args![
+        public.id,
+        public.kind.as_str(),
+        public.parent_id,
+        &public.name,
+        &public.name_key,
+        &public.search_key,
+        public.has_engine,
+        public.created_at,
+        public.created_by,
+        public.hidden,
+        public.pending,
+    ];
+    if tx.fetch_optional(D::INSERT_OPTION, args).await.map_err(failed)?.is_none() {
+        let name = args![public.kind.as_str(), public.parent_id, &public.name_key];
+        let row = tx.fetch_one(D::FIND_OPTION, name).await.map_err(failed)?;
+        return Err(ModerationError::NameTaken { existing: Fields::new(&row, "option").uuid("id")? });
+    }
+    let (merged, mut affected) = absorb_drafts::<D>(tx, &public).await?;
+    affected.push((public.kind, public.parent_id));
+    let detail = serde_json::json!({
+        "kind": public.kind.as_str(), "name": public.name, "parent_id": public.parent_id,
+        "has_engine": public.has_engine, "merged": merged,
+    });
+    Ok((public, affected, detail))
+}
+
+/// Merges `option` into `target` (same kind) inside `tx`: its children move under `target` (a child whose
+/// name `target` already has is merged into that one), then `option` becomes an alias. The lists touched.
+async fn merge_into<D: CatalogDialect>(
+    tx: &mut D::Tx,
+    option: &CatalogOption,
+    target: &CatalogOption,
+) -> Result<Lists, ModerationError> {
+    let failed = |e: sqlx::Error| ModerationError::from(unavailable(backend::<D>(), "moderate", &e));
+    let mut affected = vec![(option.kind, option.parent_id), (target.kind, target.parent_id)];
+    if let Some(child_kind) = option.kind.child_kind() {
+        let children = tx.fetch_all(CHILDREN, args![option.id]).await.map_err(failed)?;
+        for child in children.iter().map(option_from_row) {
+            let child = child?;
+            match twin_of::<D>(tx, child_kind, Some(target.id), &child).await? {
+                Some(twin) => merge_leaf::<D>(tx, &child, twin.id).await.map_err(failed)?,
+                None => {
+                    let sql = "UPDATE catalog_options SET parent_id = $2 WHERE id = $1";
+                    tx.execute(sql, args![child.id, target.id]).await.map_err(failed)?;
+                }
+            }
+        }
+        tx.execute(REPARENT_ALIASES, args![option.id, target.id]).await.map_err(failed)?;
+        affected.extend([(child_kind, Some(option.id)), (child_kind, Some(target.id))]);
+    }
+    merge_leaf::<D>(tx, option, target.id).await.map_err(failed)?;
+    Ok(affected)
+}
+
+/// The option under `parent` that `option`'s name would collide with there: the public one of its name, or
+/// for a pending option its creator's other draft of that name.
+async fn twin_of<D: CatalogDialect>(
+    tx: &mut D::Tx,
+    kind: OptionKind,
+    parent: Option<Uuid>,
+    option: &CatalogOption,
+) -> Result<Option<CatalogOption>, ModerationError> {
+    let failed = |e: sqlx::Error| ModerationError::from(unavailable(backend::<D>(), "moderate", &e));
+    let name = args![kind.as_str(), parent, &option.name_key];
+    let mut row = tx.fetch_optional(D::FIND_OPTION, name).await.map_err(failed)?;
+    if row.is_none() && option.pending {
+        let draft = args![kind.as_str(), parent, &option.name_key, option.created_by];
+        row = tx.fetch_optional(D::FIND_DRAFT, draft).await.map_err(failed)?;
+    }
+    Ok(row.as_ref().map(option_from_row).transpose()?)
+}
+
+/// Merges every pending option with `public`'s identity under its parent into `public` (one name, one option
+/// once it is public): the ids merged and the lists touched.
+async fn absorb_drafts<D: CatalogDialect>(
+    tx: &mut D::Tx,
+    public: &CatalogOption,
+) -> Result<(Vec<Uuid>, Lists), ModerationError> {
+    let failed = |e: sqlx::Error| ModerationError::from(unavailable(backend::<D>(), "moderate", &e));
+    let name = args![public.kind.as_str(), public.parent_id, &public.name_key];
+    let drafts = tx.fetch_all(D::FIND_DRAFTS, name).await.map_err(failed)?;
+    let (mut merged, mut affected) = (Vec::new(), Vec::new());
+    for draft in drafts.iter().map(option_from_row) {
+        let draft = draft?;
+        if draft.id != public.id {
+            affected.extend(merge_into::<D>(tx, &draft, public).await?);
+            merged.push(draft.id);
+        }
+    }
+    Ok((merged, affected))
 }
 
 /// Makes `from` an alias of `into` (id and name), points every alias of `from` at `into`, and deletes

@@ -185,12 +185,29 @@ pub struct RequestedBy<'a> {
     pub requested_by: &'a str,
 }
 
+/// `POST /admin/options`: an operator's create.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreateOption<'a> {
+    /// The kind (`category`, …).
+    pub kind: &'a str,
+    /// The name.
+    pub name: &'a str,
+    /// The parent (subcategories, models, cities).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<Uuid>,
+    /// Categories: whether their listings have an engine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub has_engine: Option<bool>,
+    /// Who asks (audit).
+    pub requested_by: &'a str,
+}
+
 /// `PATCH /admin/options/{id}` setting whether a category's listings have an engine.
 #[derive(Debug, Clone, Serialize)]
 pub struct SetEngine<'a> {
     /// Whether they have one.
     pub has_engine: bool,
-    /// Apply even when it breaks stored forms.
+    /// Apply even when it takes fields from forms.
     pub force: bool,
     /// Who asks (audit).
     pub requested_by: &'a str,

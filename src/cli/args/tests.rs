@@ -12,6 +12,7 @@ const ROUTES: &[(&str, &str, &[&[&str]])] = &[
     ("post", "/admin/secrets/rollback", &[&["secrets", "rollback"]]),
     ("post", "/admin/sessions/revoke-all", &[&["sessions", "revoke-all"]]),
     ("post", "/admin/users/{id}/revoke-sessions", &[&["users", "revoke-sessions"]]),
+    ("post", "/admin/options", &[&["options", "create"]]),
     ("patch", "/admin/options/{id}", &[&["options", "rename"], &["options", "set-engine"]]),
     ("post", "/admin/options/{id}/merge", &[&["options", "merge"]]),
     ("post", "/admin/options/{id}/hide", &[&["options", "hide"]]),

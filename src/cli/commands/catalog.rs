@@ -1,7 +1,7 @@
 //! `gantry options …`, `gantry templates check|import` and `gantry seed`.
 
 use super::target::{admin_client, id_arg};
-use crate::cli::admin_client::types::{MergeOption, RecentOptions, RenameOption, RequestedBy, SetEngine};
+use crate::cli::admin_client::types::{CreateOption, MergeOption, RecentOptions, RenameOption, RequestedBy, SetEngine};
 use crate::cli::args::OptionsCommand;
 use crate::config::Settings;
 
@@ -37,6 +37,11 @@ pub(super) async fn options(
         OptionsCommand::Hide { id } => client.hide_option(id_arg("id", &id)?, &who).await,
         OptionsCommand::Unhide { id } => client.unhide_option(id_arg("id", &id)?, &who).await,
         OptionsCommand::Approve { id } => client.approve_option(id_arg("id", &id)?, &who).await,
+        OptionsCommand::Create { kind, name, parent_id, has_engine } => {
+            let parent_id = parent_id.map(|parent| id_arg("parent-id", &parent)).transpose()?;
+            let request = CreateOption { kind: &kind, name: &name, parent_id, has_engine, requested_by: by };
+            client.create_option(&request).await
+        }
         OptionsCommand::SetEngine { id, has_engine, force } => {
             client.set_engine(id_arg("id", &id)?, &SetEngine { has_engine, force, requested_by: by }).await
         }

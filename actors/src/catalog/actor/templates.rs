@@ -1,8 +1,8 @@
 //! The catalog actor's template work: the set in use (the stored one checked against today's catalog, its
 //! failing templates left out, else the bundled one), the forms resolved from it, imports (checked, stored,
-//! announced as `templates_changed`), and the stored forms a category's engine flag change would break.
+//! announced as `templates_changed`), and the forms a category's engine flag change would take fields from.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use uuid::Uuid;
@@ -13,37 +13,44 @@ use crate::catalog::forms::{Form, FormTarget, Imported, LoadedSet, TemplateOrigi
 use crate::catalog::lists::MAX_ENTRIES;
 use crate::catalog::templates::{self, CompiledTemplate, TemplateIssue, TemplateSet};
 use crate::ports::bus::Event;
-use crate::ports::catalog::{ModerationError, OptionKind};
+use crate::ports::catalog::{BrokenForm, ModerationError, OptionKind};
 
 impl CatalogState {
-    /// The stored forms (template titles) that pass their checks now and would fail them with the category
-    /// `id`'s engine flag set to `has_engine`.
+    /// The forms the category `id`'s engine flag set to `has_engine` would take fields from, in the set in use
+    /// (stored or bundled): the fields each of its forms would lose (the engine block goes with the flag),
+    /// and the fields of stored templates that pass their checks now and would fail them then. Each form with
+    /// its fields, by form name.
     pub(super) async fn forms_broken_by_engine(
         &mut self,
         id: Uuid,
         has_engine: bool,
-    ) -> Result<Vec<String>, ModerationError> {
+    ) -> Result<Vec<BrokenForm>, ModerationError> {
         let unavailable = |e: CacheError| ModerationError::Unavailable(e.to_string());
-        let Some(text) = self.bounded(self.deps.store.load_templates()).await.map_err(unavailable)? else {
-            return Ok(Vec::new());
-        };
-        let Ok(set) = TemplateSet::from_json(&text) else { return Ok(Vec::new()) };
         let categories = self.load_now((OptionKind::Category, None)).await.map_err(unavailable)?;
-        let Some(category) = categories.items.iter().find(|c| c.id == id) else { return Ok(Vec::new()) };
+        let Some(category) = categories.items.iter().find(|c| c.id == id).cloned() else { return Ok(Vec::new()) };
+        if category.has_engine == has_engine {
+            return Ok(Vec::new());
+        }
+        let loaded = self.template_set().await.map_err(unavailable)?;
+        let mut broken: BTreeMap<String, Vec<String>> =
+            templates::fields_lost(&loaded.set, &category.name, category.has_engine, has_engine).into_iter().collect();
         let now: HashMap<String, bool> = categories.items.iter().map(|c| (c.name_key.clone(), c.has_engine)).collect();
         let mut then = now.clone();
         then.insert(category.name_key.clone(), has_engine);
-        let failing = |engines: &HashMap<String, bool>| -> Vec<String> {
-            match templates::check(&set, &|key| engines.get(key).copied()) {
+        let failing = |engines: &HashMap<String, bool>| -> Vec<(String, Option<String>)> {
+            match templates::check(&loaded.set, &|key| engines.get(key).copied()) {
                 Ok(()) => Vec::new(),
-                Err(issues) => issues.into_iter().map(|i| i.template).collect(),
+                Err(issues) => issues.into_iter().map(|i| (i.template, i.field)).collect(),
             }
         };
-        let before = failing(&now);
-        let mut broken: Vec<String> = failing(&then).into_iter().filter(|t| !before.contains(t)).collect();
-        broken.sort();
-        broken.dedup();
-        Ok(broken)
+        let before: Vec<String> = failing(&now).into_iter().map(|(template, _)| template).collect();
+        for (template, field) in failing(&then).into_iter().filter(|(t, _)| !before.contains(t)) {
+            let fields = broken.entry(template).or_default();
+            if let Some(field) = field.filter(|f| !fields.contains(f)) {
+                fields.push(field);
+            }
+        }
+        Ok(broken.into_iter().map(|(form, fields)| BrokenForm { form, fields }).collect())
     }
 
     /// Whether each category (by identity key) has an engine, for the template checks.

@@ -89,6 +89,35 @@ pub fn resolve(set: &TemplateSet, category: &str, has_engine: bool, subcategory:
     Some(resolved)
 }
 
+/// The fields the forms of `category` (by name) lose when its engine flag goes from `from` to `to`: its own
+/// form (named by its template's title, or `category` when the default serves it) and each subcategory
+/// override of it in `set` (`Category / Subcategory`), each
+/// with the names of the fields it has now and would not have then, in form order. Forms that lose nothing
+/// are left out; subcategories without an override have the category's form.
+#[must_use]
+pub fn fields_lost(set: &TemplateSet, category: &str, from: bool, to: bool) -> Vec<(String, Vec<String>)> {
+    let key = name_key(category);
+    let overrides =
+        set.templates.iter().filter(|t| name_key(&t.category) == key).filter_map(|t| t.subcategory.as_deref());
+    let mut lost = Vec::new();
+    for subcategory in std::iter::once(None).chain(overrides.map(Some)) {
+        let (Some(now), Some(then)) =
+            (resolve(set, category, from, subcategory), resolve(set, category, to, subcategory))
+        else {
+            continue;
+        };
+        let kept: std::collections::HashSet<&str> = then.fields().map(|f| f.name.as_str()).collect();
+        let gone: Vec<String> =
+            now.fields().filter(|f| !kept.contains(f.name.as_str())).map(|f| f.name.clone()).collect();
+        if !gone.is_empty() {
+            // Named as the checks name templates; the default template's form by the category it serves.
+            let form = if now.source == Source::Default { category.to_owned() } else { now.title };
+            lost.push((form, gone));
+        }
+    }
+    lost
+}
+
 /// Lays one override block over `blocks`.
 fn lay_over(blocks: &mut Vec<Block>, block: Block) {
     if block.shared {
@@ -164,6 +193,29 @@ mod tests {
         assert_eq!(sub.fields().find(|f| f.name == "year").unwrap().label, "First registration");
         assert_eq!(names(&sub).len(), names(&category).len() + 1);
         assert_eq!(sub.blocks.last().unwrap().fields[0].field_type, FieldType::Integer);
+    }
+
+    /// Turning the engine off takes the engine block from the category's form and from each of its overrides;
+    /// turning it on takes nothing, and a category whose template uses the block itself loses nothing.
+    #[test]
+    fn engine_off_names_the_fields_each_form_loses() {
+        let set = bundled();
+        let lost = fields_lost(&set, "Trucks", true, false);
+        let forms: Vec<&str> = lost.iter().map(|(form, _)| form.as_str()).collect();
+        assert!(forms.contains(&"Trucks") && forms.contains(&"Trucks / Tipper trucks"), "{forms:?}");
+        for (_, fields) in &lost {
+            assert!(fields.contains(&"fuel_type".to_owned()) && !fields.contains(&"brand".to_owned()), "{fields:?}");
+        }
+        assert!(fields_lost(&set, "Trucks", false, true).is_empty());
+        assert!(fields_lost(&set, "Trucks", true, true).is_empty());
+        let mut own = bundled();
+        own.merge(
+            TemplateSet::from_json(
+                r#"{"templates": [{"category": "Trucks", "blocks": [{"use": "listing_block"}, {"use": "engine_block"}]}]}"#,
+            )
+            .unwrap(),
+        );
+        assert!(fields_lost(&own, "Trucks", true, false).is_empty());
     }
 
     /// A subcategory without an override — e.g. one a user just created — gets the whole category form,

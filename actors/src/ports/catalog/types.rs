@@ -167,6 +167,16 @@ pub enum Moderation {
         id: Uuid,
         /// The new flag.
         has_engine: bool,
+        /// The forms the change takes fields from, applied anyway (`force`): recorded in the audit record.
+        /// Empty when nothing breaks (the catalog actor fills it in; callers leave it empty).
+        overrides: Vec<BrokenForm>,
+    },
+    /// Creates an option as an operator: public at once, recorded in the audit table; refused when an option
+    /// of the same identity is already there (or the name was merged into one). Other users' pending options
+    /// of that identity are merged into it.
+    Create {
+        /// The option, its name normalised, not pending.
+        option: CatalogOption,
     },
 }
 
@@ -181,6 +191,7 @@ impl Moderation {
             Self::SetHidden { hidden: false, .. } => "unhide",
             Self::Approve { .. } => "approve",
             Self::SetEngine { .. } => "set_has_engine",
+            Self::Create { .. } => "create",
         }
     }
 
@@ -193,6 +204,7 @@ impl Moderation {
             | Self::Approve { id }
             | Self::SetEngine { id, .. } => *id,
             Self::Merge { from, .. } => *from,
+            Self::Create { option } => option.id,
         }
     }
 }
@@ -231,9 +243,13 @@ pub enum ModerationError {
     /// `has_engine` on something other than a category.
     #[error("only categories have an engine flag")]
     NotCategory,
-    /// The change would break stored forms (the template names); retry with `force` to apply it and flag them.
-    #[error("the change would break {} stored form(s)", .0.len())]
-    WouldBreakTemplates(Vec<String>),
+    /// The change would take fields from forms (each form with its fields); retry with `force` to apply it
+    /// and flag them.
+    #[error("the change would take fields from {} form(s)", .0.len())]
+    WouldBreakTemplates(Vec<BrokenForm>),
+    /// The parent of an option an operator creates is missing, hidden or of another kind.
+    #[error("no such parent")]
+    UnknownParent,
     /// The store is unreachable.
     #[error("catalog unavailable: {0}")]
     Unavailable(String),
@@ -243,6 +259,15 @@ impl From<Unavailable> for ModerationError {
     fn from(e: Unavailable) -> Self {
         Self::Unavailable(e.0)
     }
+}
+
+/// A form a catalog change takes fields from (or makes fail its checks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrokenForm {
+    /// The form: the category's name, or `Category / Subcategory` for a subcategory's override.
+    pub form: String,
+    /// The fields it would lose (or that would fail their checks), in form order.
+    pub fields: Vec<String>,
 }
 
 /// One audit record: who changed what, when.

@@ -175,7 +175,7 @@ async fn import_checks_stores_and_serves() {
     let before = get(&app, &format!("/v1/templates/{trucks}")).await;
 
     let bad = json!({"templates": [{"category": "Trucks", "subcategory": "Box trucks", "blocks": [{"name": "box", "fields": [
-        {"name": "box_height_mm", "type": "integer", "label": "Box height", "visibleIf": {"substr": [{"var": "brand"}, 0]}},
+        {"name": "box_height_mm", "type": "integer", "label": "Box height", "visibleIf": {"method": [{"var": "brand"}, "trim"]}},
         {"name": "tail_lift", "type": "boolean", "label": "Tail lift", "requiredIf": {"==": [{"var": "colour"}, "red"]}},
         {"name": "lift_brand", "type": "select", "label": "Lift brand", "dataSource": {"kind": "engine"}}
     ]}]}]});

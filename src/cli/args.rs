@@ -191,7 +191,7 @@ pub enum OptionsCommand {
 /// `gantry templates …`.
 #[derive(Debug, Subcommand)]
 pub enum TemplatesCommand {
-    /// Check a template file offline (shape, JsonLogic subset, references, cascades, cycles) with the bundled
+    /// Check a template file offline (shape, JsonLogic conditions, references, cascades, cycles) with the bundled
     /// set under it; exit 1 listing every problem.
     Check {
         /// The template set (JSON).

@@ -262,13 +262,23 @@ fn templates_check_names_template_and_field() {
         r#"{"templates": [{"category": "Cranes", "blocks": [{"use": "listing_block"}, {"name": "crane", "fields": [
             {"name": "jib", "type": "boolean", "label": "Jib", "dependsOn": ["luffing"]},
             {"name": "luffing", "type": "boolean", "label": "Luffing", "dependsOn": ["jib"]},
-            {"name": "boom", "type": "number", "label": "Boom", "visibleIf": {"cat": ["a", "b"]}}]}]}]}"#,
+            {"name": "boom", "type": "number", "label": "Boom", "visibleIf": {"method": ["a", "trim"]}},
+            {"name": "hook", "type": "number", "label": "Hook", "visibleIf": DEEP},
+            {"name": "winch", "type": "number", "label": "Winch", "requiredIf": {"var": "boom.constructor"}}]}]}]}"#
+            .replace("DEEP", &format!("{}{{\"var\": \"boom\"}}{}", "{\"!\": ".repeat(40), "}".repeat(40))),
     )
     .expect("write");
     let (code, text) = output_of(gantry(dir.path()).args(["templates", "check"]).arg(&bad));
     assert_eq!(code, 1, "{text}");
     assert!(text.contains(r#"template "Cranes", field "jib": dependsOn cycle: jib → luffing → jib"#), "{text}");
-    assert!(text.contains(r#"template "Cranes", field "boom": visibleIf: operator "cat""#), "{text}");
+    assert!(text.contains(r#"template "Cranes", field "boom": visibleIf: operator "method""#), "{text}");
+    assert!(
+        text.contains(
+            r#"template "Cranes", field "hook": visibleIf: a condition nests at most 32 levels (at visibleIf/!/!/"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(r#"field "winch": requiredIf: var "boom.constructor" reads "constructor", a JavaScript built-in property, not data (at requiredIf/var)"#), "{text}");
 
     let good = dir.path().join("good.json");
     std::fs::write(

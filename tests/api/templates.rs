@@ -175,7 +175,7 @@ async fn import_checks_stores_and_serves() {
     let before = get(&app, &format!("/v1/templates/{trucks}")).await;
 
     let bad = json!({"templates": [{"category": "Trucks", "subcategory": "Box trucks", "blocks": [{"name": "box", "fields": [
-        {"name": "box_height_mm", "type": "integer", "label": "Box height", "visibleIf": {"substr": [{"var": "brand"}, 0]}},
+        {"name": "box_height_mm", "type": "integer", "label": "Box height", "visibleIf": {"method": [{"var": "brand"}, "trim"]}},
         {"name": "tail_lift", "type": "boolean", "label": "Tail lift", "requiredIf": {"==": [{"var": "colour"}, "red"]}},
         {"name": "lift_brand", "type": "select", "label": "Lift brand", "dataSource": {"kind": "engine"}}
     ]}]}]});
@@ -269,6 +269,50 @@ async fn conditions_answer_as_json_logic_js() {
     assert!(zero_text.contains(&"t_is_false".to_owned()), "\"0\" == false in JS: {zero_text:?}");
     let empty_text = visible_for(&app, &vans, json!({"t": ""})).await;
     assert!(!empty_text.contains(&"t_is_null".to_owned()), "\"\" != null in JS: {empty_text:?}");
+}
+
+/// The whole json-logic-js language imports and evaluates through the API (issue 22): "required if year < 2015
+/// and mileage / 1000 > 500" with arithmetic over the values as JS coerces them, `if`/`missing`, `cat`/`substr`
+/// and `some` over a multiselect. (Refusals naming the path: `cli::templates_check_names_template_and_field`.)
+#[tokio::test]
+async fn full_json_logic_conditions_import_and_evaluate() {
+    let app = spawn_app().await;
+    let vans = id_of(&app, "category", None, "Vans").await;
+    let fields = json!([
+        {"name": "built", "type": "year", "label": "Year"},
+        {"name": "mileage", "type": "integer", "label": "Mileage (km)"},
+        {"name": "extras", "type": "multiselect", "label": "Extras",
+         "options": [{"value": "crane", "label": "Crane"}, {"value": "tail_lift", "label": "Tail lift"}]},
+        {"name": "inspection", "type": "text", "label": "Last inspection",
+         "requiredIf": {"and": [{"<": [{"var": "built"}, 2015]}, {">": [{"/": [{"var": "mileage"}, 1000]}, 500]}]}},
+        {"name": "decade", "type": "text", "label": "Decade note",
+         "visibleIf": {"if": [{"missing": ["built"]}, false,
+                              {"==": [{"substr": [{"cat": ["", {"var": "built"}]}, 0, 3]}, "201"]}, true, false]}},
+        {"name": "crane_load", "type": "number", "label": "Crane load",
+         "visibleIf": {"some": [{"var": "extras"}, {"===": [{"var": ""}, "crane"]}]}}
+    ]);
+    json_of(import_vans(&app, fields).await, 200).await;
+
+    let required = |result: &Value| -> Vec<String> {
+        result["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect()
+    };
+    for (values, expected) in [
+        (json!({"built": 2010, "mileage": 600_000}), true),
+        (json!({"built": 2016, "mileage": 600_000}), false),
+        (json!({"built": 2010, "mileage": 400_000}), false),
+        (json!({"built": 2010, "mileage": 500_000}), false),
+        // JS coerces: "600000" / 1000 is 600, and "2010" < 2015.
+        (json!({"built": "2010", "mileage": "600000"}), true),
+        (json!({"built": 2010}), false),
+    ] {
+        let result = json_of(evaluate(&app, &vans, &json!({"values": values})).send().await.unwrap(), 200).await;
+        assert_eq!(required(&result).contains(&"inspection".to_owned()), expected, "{values}: {result}");
+    }
+    let visible = visible_for(&app, &vans, json!({"built": 2012, "extras": ["tail_lift", "crane"]})).await;
+    assert!(visible.contains(&"decade".to_owned()) && visible.contains(&"crane_load".to_owned()), "{visible:?}");
+    let visible = visible_for(&app, &vans, json!({"built": 2009, "extras": ["tail_lift"]})).await;
+    assert!(!visible.contains(&"decade".to_owned()) && !visible.contains(&"crane_load".to_owned()), "{visible:?}");
+    assert!(!visible_for(&app, &vans, json!({})).await.contains(&"decade".to_owned()));
 }
 
 /// Hidden means absent: a hidden field's leftover value is invisible to every other condition (to a

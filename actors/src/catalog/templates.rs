@@ -4,8 +4,8 @@
 //! - [`document`]: the format operators write (shared blocks, templates, blocks, fields) and the bundled set.
 //! - [`check`]: the checks a set passes before it is used or saved.
 //! - [`issues`]: the issue type (shared by `check` and `compiled`).
-//! - [`logic`]: the JsonLogic subset conditions use — its checker and an evaluator that answers as
-//!   json-logic-js 2.0.5 does.
+//! - [`logic`]: the condition language (every operator of json-logic-js 2.0.5) — its checker and an
+//!   evaluator that answers as json-logic-js does.
 //! - [`resolve`]: inheritance (category → subcategory override), the default template, shared blocks and the
 //!   engine block of engine categories.
 //! - [`compiled`]: a resolved form made ready to evaluate, and the cascade runtime (`evaluate`).

@@ -1,9 +1,9 @@
 //! Template checks, run when a set is loaded or saved: every problem is reported at once, each naming the
 //! template (or shared block) and the field.
 //!
-//! Conditions (`visibleIf`, `requiredIf`) may use the JsonLogic subset of [`super::logic`] only, with the
-//! right number of arguments; anything else is refused, naming the path inside the condition, so that every
-//! rule answers the same in json-logic-js in the browser and here.
+//! Conditions (`visibleIf`, `requiredIf`) are checked by [`super::logic::check`]: operators json-logic-js
+//! knows, with the right number of arguments, paths that start with a field, within the size bounds; anything
+//! else is refused, naming the path inside the condition.
 
 use std::collections::HashSet;
 
@@ -197,16 +197,36 @@ mod tests {
         check(&set, &|_| None).unwrap();
     }
 
-    /// An operator outside the subset is refused, naming the template and the field.
+    /// An operator json-logic-js does not know is refused, naming the template and the field.
     #[test]
-    fn operator_outside_the_subset() {
+    fn unknown_operator() {
         let issues = issues_of(&one_field(
-            r#"{"name": "x", "type": "text", "label": "X", "visibleIf": {"substr": [{"var": "brand"}, 0, 1]}}"#,
+            r#"{"name": "x", "type": "text", "label": "X", "visibleIf": {"method": [{"var": "brand"}, "trim"]}}"#,
         ));
         assert_eq!(issues.len(), 1, "{issues:?}");
         assert_eq!(issues[0].code, "unsupported_operator");
         assert_eq!(issues[0].to_string().split(':').next().unwrap(), r#"template "Trucks", field "x""#);
-        assert!(issues[0].message.contains("substr"), "{}", issues[0].message);
+        assert!(issues[0].message.contains("method"), "{}", issues[0].message);
+    }
+
+    /// The whole json-logic-js language imports: arithmetic, `if`, `missing`, strings, iteration — and a `var`
+    /// path's first part must still be a field of the form.
+    #[test]
+    fn the_full_operator_set_imports() {
+        let set = one_field(
+            r#"{"name": "year", "type": "year", "label": "Year"},
+               {"name": "mileage", "type": "integer", "label": "Mileage"},
+               {"name": "x", "type": "text", "label": "X",
+                "requiredIf": {"and": [{"<": [{"var": "year"}, 2015]}, {">": [{"/": [{"var": "mileage"}, 1000]}, 500]}]},
+                "visibleIf": {"if": [{"missing": ["brand"]}, false,
+                    {"in": [{"substr": [{"cat": ["", {"var": "year"}]}, 0, 2]}, ["19", "20"]]}, true, false]}}"#,
+        );
+        check(&TemplateSet::from_json(&set).unwrap(), &|_| Some(false)).unwrap();
+        let issues = issues_of(&one_field(
+            r#"{"name": "x", "type": "text", "label": "X", "visibleIf": {"missing": ["brand", "colour.name"]}}"#,
+        ));
+        assert_eq!((issues[0].code, issues[0].field.as_deref()), ("unknown_field", Some("x")), "{issues:?}");
+        assert!(issues[0].message.contains("colour"));
     }
 
     /// A `var` naming a field the form does not have is refused.

@@ -1,5 +1,5 @@
 //! What the template checks and the compiler share: the issue type, the collector that names the template,
-//! and field names (the condition subset is in `logic`). Below both `check` and `compiled` (each imports it; it
+//! and field names (the condition language is in `logic`). Below both `check` and `compiled` (each imports it; it
 //! imports neither), so the two do not import each other in a circle.
 
 use std::fmt;

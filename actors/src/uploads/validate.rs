@@ -4,8 +4,9 @@
 //! nothing for the idle timeout, hashes (SHA-256) what passes, and counts every chunk into the upload's
 //! ledger entry. A PDF is also kept in memory as it passes (at most `uploads.pdf_max_bytes`, refused with 413
 //! the moment it is more) and, once its last byte arrived and before the stream ends, parsed whole for active
-//! content ([`super::pdf`]): the store's write is finished only when the stream ends, so a refused PDF is
-//! never stored. A refusal is an `Err` item, which makes the store's all-or-nothing `put` discard what it had;
+//! content ([`super::pdf`]). Its last chunk is held back until the check passed, so the store never has
+//! every byte of a refused PDF (not even a store that commits on the last byte of a known length), and the
+//! store's write is finished only when the stream ends: a refused PDF is never stored. A refusal is an `Err` item, which makes the store's all-or-nothing `put` discard what it had;
 //! what the stream learned (or why it refused) is read back through [`Learned`].
 
 use std::future::Future;
@@ -90,6 +91,10 @@ pub(crate) struct Validating<S> {
     pdf_check: Option<PdfCheck>,
     /// The body has ended (it is not polled again).
     ended: bool,
+    /// While the body may be a PDF, the latest chunk is held back until the next one arrives, and the last one
+    /// until the PDF passed its check: the store never has every byte of an unchecked PDF, so a store that
+    /// commits on the last byte of a known length (a streamed `PutObject`) commits nothing that is refused.
+    held: Option<Bytes>,
     /// The upload's ledger entry: bytes and the instant of the last chunk.
     progress: Arc<Progress>,
 }
@@ -110,6 +115,7 @@ impl<S> Validating<S> {
             pdf_bytes: Vec::new(),
             pdf_check: None,
             ended: false,
+            held: None,
             progress,
         };
         (stream, learned)
@@ -207,7 +213,18 @@ where
             if let Some(h) = self.hasher.as_mut() {
                 h.update(&chunk);
             }
-            return Poll::Ready(Some(Ok(chunk)));
+            let media = self.learned.lock().unwrap_or_else(PoisonError::into_inner).media;
+            if media.is_none_or(|m| m == MediaType::Pdf) {
+                match self.held.replace(chunk) {
+                    Some(previous) => return Poll::Ready(Some(Ok(previous))),
+                    None => continue,
+                }
+            }
+            return Poll::Ready(Some(Ok(match self.held.take() {
+                // The first chunks were held while the type was undecided: they go out with this one.
+                Some(held) => [held, chunk].concat().into(),
+                None => chunk,
+            })));
         }
     }
 }
@@ -266,7 +283,9 @@ impl<S> Validating<S> {
         let mut learned = self.learned.lock().unwrap_or_else(PoisonError::into_inner);
         learned.size = self.size;
         learned.sha256 = digest;
-        Poll::Ready(None)
+        drop(learned);
+        // The held-back last chunk goes out now that the body passed; the next poll ends the stream.
+        Poll::Ready(self.held.take().map(Ok))
     }
 }
 
@@ -340,8 +359,9 @@ mod tests {
     #[tokio::test]
     async fn pdfs_are_checked_whole_and_bounded() {
         const ACTIVE: &[u8] = b"%PDF-1.7\n1 0 obj << /Type /Catalog /OpenAction 2 0 R >> endobj\n2 0 obj << /S /JavaScript /JS (x) >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
-        let (_, active, _) = run(vec![&ACTIVE[..20], &ACTIVE[20..]], rules(1000, None)).await;
+        let (passed, active, _) = run(vec![&ACTIVE[..20], &ACTIVE[20..]], rules(1000, None)).await;
         assert_eq!(active.refusal, Some(BodyRefusal::ActiveContent));
+        assert_eq!(passed, &ACTIVE[..20], "the store never gets the last chunk of a refused PDF");
         let mut small = rules(1000, None);
         small.pdf = Arc::new(PdfInspector::new(crate::uploads::pdf::PdfLimits::for_max_bytes(40), 1));
         let (_, large, _) = run(vec![&ACTIVE[..20], &ACTIVE[20..]], small).await;

@@ -272,6 +272,9 @@ pub struct UploadSettings {
     pub guest_ttl_secs: u64,
     /// Largest file a guest may upload, bytes.
     pub guest_max_bytes: u64,
+    /// Largest PDF, bytes: a PDF is held in memory while it arrives and parsed whole for active content
+    /// before it is stored.
+    pub pdf_max_bytes: u64,
     /// Files a guest token allows (advertised in the token).
     pub guest_max_files: u32,
     /// Guest tokens per client address per hour.
@@ -523,6 +526,9 @@ impl Settings {
         }
         if self.uploads.abandon_after_secs <= self.uploads.timeout_secs {
             problems.push("uploads.abandon_after_secs must be longer than uploads.timeout_secs".into());
+        }
+        if self.uploads.pdf_max_bytes == 0 {
+            problems.push("uploads.pdf_max_bytes must be greater than 0".into());
         }
         if self.uploads.max_in_flight_per_client == 0 || self.uploads.body_idle_timeout_secs == 0 {
             problems.push(

@@ -340,6 +340,11 @@ impl Application {
                 max_in_flight_per_client: settings.uploads.max_in_flight_per_client,
                 body_idle_timeout: Duration::from_secs(settings.uploads.body_idle_timeout_secs),
                 photos: Arc::new(settings.photos.photos()),
+                // PDF checks are CPU-bound: one per core at most.
+                pdf: Arc::new(gantry_actors::uploads::pdf::PdfInspector::new(
+                    gantry_actors::uploads::pdf::PdfLimits::for_max_bytes(settings.uploads.pdf_max_bytes),
+                    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+                )),
                 mailbox: Mailbox::new(upload_pipeline::NAME, settings.actors.mailbox_capacity),
             },
             settings.uploads.max_in_flight,

@@ -6,7 +6,7 @@
 //! - [`media`]: the accepted media types, magic-byte sniffing and the declared-versus-sniffed check.
 //! - [`names`]: display filenames (their extension made to match the bytes) and the `Content-Disposition`
 //!   header that carries them back.
-//! - [`pdf`]: active content in PDFs (`/JavaScript`, `/OpenAction`, …), refused while the bytes stream.
+//! - [`pdf`]: active content in PDFs (`/JavaScript`, `/OpenAction`, …), found by parsing the whole file.
 //! - [`ranges`]: the single byte range a `Range` header asks for (RFC 9110).
 //! - [`digest`]: the SHA-256 a client announced in `Content-Digest` (RFC 9530) or `x-checksum-sha256`.
 //! - [`guest_token`]: HS256 upload tokens for guests, signed with `UPLOAD_GUEST_TOKEN_SECRET`.

@@ -95,6 +95,10 @@ fn refused(refusal: UploadRefusal) -> ApiError {
             code: "active_content",
             message: "PDFs with scripts, automatic actions, launch actions or embedded files are not accepted",
         },
+        UploadRefusal::UnreadablePdf => ApiError::UnsupportedMediaTypeOf {
+            code: "unreadable_pdf",
+            message: "the PDF cannot be read, so it cannot be checked for active content",
+        },
         UploadRefusal::DigestMismatch => ApiError::DigestMismatch,
         UploadRefusal::Storage(e) => e.into(),
         UploadRefusal::Pipeline(e) => e.into(),

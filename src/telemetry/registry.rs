@@ -273,6 +273,7 @@ const UPLOAD_OUTCOMES: &[&str] = &[
     "client_at_capacity",
     "body_timeout",
     "active_content",
+    "unreadable_pdf",
     "unsupported_media_type",
     "digest_mismatch",
     "client_aborted",

@@ -30,6 +30,7 @@ mod moderation;
 mod openapi;
 mod options;
 mod overload;
+mod pdf_corpus;
 mod photos;
 mod revocation_notice;
 mod rotation;

@@ -208,7 +208,8 @@ async fn bytes_decide_the_type() {
         .expect("request");
     assert_problem(response, 415, "unsupported_media_type").await;
 
-    let pdf = b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n1 0 obj\n<<>>\nendobj\n".to_vec();
+    let pdf =
+        b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer << /Root 1 0 R >>\n".to_vec();
     let body = json_of(upload(&app, pdf, "application/pdf").bearer_auth(&token).send().await.expect("req"), 201).await;
     assert_eq!(body["content_type"], "application/pdf");
     let objects = app.state.settings.objects_dir();
@@ -608,32 +609,56 @@ async fn one_client_cannot_hold_every_upload_slot() {
     json_of(response, 201).await;
 }
 
-/// The attack: a PDF that runs JavaScript (or opens something) when a buyer views it was stored and served to
-/// others. Now a PDF carrying `/JavaScript`, `/JS`, `/OpenAction`, `/Launch` or `/EmbeddedFile` — escaped or
-/// split across chunks included — is refused with 415 `active_content` and nothing is kept; a plain PDF passes.
+/// The attack (issue 20 item 3): `/OpenAction` → `/S /JavaScript` inside a FlateDecode object stream indexed
+/// by a compressed `/XRef` stream — no forbidden name in the raw bytes — was stored (201) and served back, as
+/// were `/AA` with a `javascript:` URI, SubmitForm with an AcroForm and an `/EmbeddedFiles` name tree. Now the
+/// whole PDF is parsed: each file of the corpus (every hiding place, benign files, unreadable ones) gets the
+/// answer it must (415 `active_content`, 201, 415 `unreadable_pdf`), and nothing refused is kept.
 #[tokio::test]
-async fn pdfs_with_active_content_are_refused() {
+async fn pdf_corpus_is_parsed_not_grepped() {
+    use crate::pdf_corpus::{Expect, corpus};
     let app = spawn_app().await;
     let token = user_token(&app, "pdf@example.com").await;
-    let header = b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n".to_vec();
-    for body in [
-        "1 0 obj << /Type /Catalog /OpenAction 2 0 R >> endobj\n2 0 obj << /S /JavaScript /JS (app.alert(1)) >> endobj",
-        "1 0 obj << /Type /Action /S /Launch /F (calc.exe) >> endobj",
-        "1 0 obj << /Type /EmbeddedFile /Length 0 >> stream\nendstream endobj",
-        "1 0 obj << /S /J#61vaScript >> endobj",
-    ] {
-        let mut pdf = header.clone();
-        pdf.extend_from_slice(body.as_bytes());
-        pdf.extend_from_slice(b"\n%%EOF\n");
-        let response = upload(&app, pdf, "application/pdf").bearer_auth(&token).send().await.expect("request");
-        assert_problem(response, 415, "active_content").await;
+    let corpus = corpus();
+    assert!(corpus.iter().filter(|c| c.expect == Expect::Active).count() >= 20, "at least 20 hiding places");
+    let attack = corpus.iter().find(|c| c.name.starts_with("the issue's attack")).expect("the attack is there");
+    for name in ["JavaScript", "JS", "OpenAction", "Launch", "EmbeddedFile"] {
+        let raw = format!("/{name}");
+        assert!(!attack.bytes.windows(raw.len()).any(|w| w == raw.as_bytes()), "{name} is not in the raw bytes");
     }
-    assert!(stored_files(&app).is_empty(), "nothing is kept: {:?}", stored_files(&app));
 
-    let mut plain = header;
-    plain.extend_from_slice(b"1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n%%EOF\n");
-    let response = upload(&app, plain, "application/pdf").bearer_auth(&token).send().await.expect("request");
-    assert_eq!(json_of(response, 201).await["content_type"], "application/pdf");
+    let mut stored = 0;
+    for case in corpus {
+        let response = upload(&app, case.bytes, "application/pdf").bearer_auth(&token).send().await.expect("request");
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        let got = (status, body["code"].as_str().map(str::to_owned));
+        let want = match case.expect {
+            Expect::Stored => (201, None),
+            Expect::Active => (415, Some("active_content".to_owned())),
+            Expect::Unreadable => (415, Some("unreadable_pdf".to_owned())),
+        };
+        assert_eq!(got, want, "{}: {body}", case.name);
+        if case.expect == Expect::Stored {
+            assert_eq!(body["content_type"], "application/pdf", "{}", case.name);
+            stored += 1;
+        }
+    }
+    assert_eq!(stored_files(&app).len(), stored, "only the benign files are kept: {:?}", stored_files(&app));
+}
+
+/// A PDF larger than `uploads.pdf_max_bytes` (it is held in memory for the check) is refused with 413 the
+/// moment it passes the limit, even when `uploads.max_bytes` allows more; a PNG of that size is still stored.
+#[tokio::test]
+async fn pdfs_are_bounded_by_their_own_limit() {
+    let app = spawn_app_with("[uploads]\npdf_max_bytes = 4096").await;
+    let token = user_token(&app, "bigpdf@example.com").await;
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    pdf.resize(5000, b' ');
+    let response = upload(&app, pdf, "application/pdf").bearer_auth(&token).send().await.expect("request");
+    assert_problem(response, 413, "payload_too_large").await;
+    let response = upload(&app, png(5000), "image/png").bearer_auth(&token).send().await.expect("request");
+    json_of(response, 201).await;
 }
 
 /// The attack: PNG bytes uploaded as `photo.html` were served as `photo.html`, which a browser or desktop may

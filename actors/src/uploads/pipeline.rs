@@ -175,6 +175,8 @@ pub struct PipelineDeps {
     pub body_idle_timeout: Duration,
     /// Which stored uploads get photo variants (and which).
     pub photos: Arc<PhotoSettings>,
+    /// Checks uploaded PDFs whole for active content (`uploads.pdf_max_bytes`).
+    pub pdf: Arc<super::pdf::PdfInspector>,
     /// Mailbox counter shared with the handle.
     pub mailbox: Arc<Mailbox>,
 }

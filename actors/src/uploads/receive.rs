@@ -83,6 +83,9 @@ pub enum UploadRefusal {
     /// A PDF with scripts, automatic actions, launch actions or embedded files.
     #[error("the PDF carries active content")]
     ActiveContent,
+    /// A PDF the parser cannot read (or past its bounds): it cannot be checked, so it is not stored.
+    #[error("the PDF cannot be read")]
+    UnreadablePdf,
     /// The bytes do not match the digest the client announced.
     #[error("the body does not match the digest sent with it")]
     DigestMismatch,
@@ -115,6 +118,7 @@ impl UploadRefusal {
             Self::ClientAborted => ("client_aborted", false),
             Self::Stalled { .. } => ("body_timeout", false),
             Self::ActiveContent => ("active_content", false),
+            Self::UnreadablePdf => ("unreadable_pdf", false),
             // The store failed mid-write: an unfinished multipart upload may be left, which the removal job aborts.
             Self::Storage(_) => ("storage_unavailable", true),
             // The bytes are stored but are not what the client meant.
@@ -132,6 +136,8 @@ impl UploadRefusal {
             BodyRefusal::ClientAborted => Self::ClientAborted,
             BodyRefusal::Stalled => Self::Stalled { idle: rules.idle },
             BodyRefusal::ActiveContent => Self::ActiveContent,
+            BodyRefusal::UnreadablePdf => Self::UnreadablePdf,
+            BodyRefusal::PdfTooLarge => Self::TooLarge { limit: rules.pdf.limits().max_bytes },
         }
     }
 }
@@ -188,6 +194,7 @@ impl UploadPipelineHandle {
             allowed: uploader.allowed,
             declared: declared_type,
             idle: self.deps().body_idle_timeout,
+            pdf: Arc::clone(&self.deps().pdf),
         };
         let (stream, learned) = Validating::new(body, rules.clone(), Arc::clone(admission.progress()));
         let put =
@@ -215,7 +222,13 @@ mod tests {
     use super::*;
 
     fn rules() -> Rules {
-        Rules { max_bytes: 10, allowed: MediaType::ALL.to_vec(), declared: None, idle: Duration::from_secs(7) }
+        Rules {
+            max_bytes: 10,
+            allowed: MediaType::ALL.to_vec(),
+            declared: None,
+            idle: Duration::from_secs(7),
+            pdf: Arc::new(super::super::pdf::PdfInspector::new(super::super::pdf::PdfLimits::for_max_bytes(10), 1)),
+        }
     }
 
     fn whole(size: u64, sha256: [u8; 32]) -> Learned {
@@ -241,6 +254,7 @@ mod tests {
             UploadRefusal::ClientAborted,
             UploadRefusal::Stalled { idle: Duration::from_secs(1) },
             UploadRefusal::ActiveContent,
+            UploadRefusal::UnreadablePdf,
             UploadRefusal::DigestMismatch,
             UploadRefusal::Storage(store_down()),
         ]
@@ -262,6 +276,7 @@ mod tests {
         assert_eq!(code(UploadRefusal::Stalled { idle: Duration::from_secs(1) }), Some("body_timeout"));
         assert_eq!(code(UploadRefusal::ClientAborted), Some("client_aborted"));
         assert_eq!(code(UploadRefusal::ActiveContent), Some("active_content"));
+        assert_eq!(code(UploadRefusal::UnreadablePdf), Some("unreadable_pdf"));
         assert_eq!(code(UploadRefusal::Pipeline(PipelineError::AtCapacity)), None);
         assert_eq!(code(UploadRefusal::Pipeline(PipelineError::QuotaExceeded)), None);
     }

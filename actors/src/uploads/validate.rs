@@ -1,10 +1,15 @@
 //! The validating stream: an upload's body on its way into the object store, checked chunk by chunk and never
-//! buffered whole. It enforces the size limit (refused the moment it is exceeded), decides the type from the
-//! first bytes against the allowlist and the declared `Content-Type`, scans PDFs for active content, refuses a
-//! body that sends nothing for the idle timeout, hashes (SHA-256) what passes, and counts every chunk into the
-//! upload's ledger entry. A refusal is an `Err` item, which makes the store's all-or-nothing `put` discard
-//! what it had; what the stream learned (or why it refused) is read back through [`Learned`].
+//! buffered whole — except a PDF. It enforces the size limit (refused the moment it is exceeded), decides the
+//! type from the first bytes against the allowlist and the declared `Content-Type`, refuses a body that sends
+//! nothing for the idle timeout, hashes (SHA-256) what passes, and counts every chunk into the upload's
+//! ledger entry. A PDF is also kept in memory as it passes (at most `uploads.pdf_max_bytes`, refused with 413
+//! the moment it is more) and, once its last byte arrived and before the stream ends, parsed whole for active
+//! content ([`super::pdf`]). Its last chunk is held back until the check passed, so the store never has
+//! every byte of a refused PDF (not even a store that commits on the last byte of a known length), and the
+//! store's write is finished only when the stream ends: a refused PDF is never stored. A refusal is an `Err` item, which makes the store's all-or-nothing `put` discard what it had;
+//! what the stream learned (or why it refused) is read back through [`Learned`].
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -16,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use super::ledger::Progress;
 use super::media::{self, MediaType, SNIFF_LEN, Sniff};
-use super::pdf::ActiveContentScanner;
+use super::pdf::{PdfInspector, PdfVerdict};
 
 /// Why the stream refused the body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +38,10 @@ pub(crate) enum BodyRefusal {
     Stalled,
     /// A PDF carrying active content (`/JavaScript`, `/OpenAction`, …).
     ActiveContent,
+    /// A PDF the parser cannot read (or past its bounds).
+    UnreadablePdf,
+    /// A PDF larger than the PDF limit.
+    PdfTooLarge,
 }
 
 /// What the stream learned about the body.
@@ -59,7 +68,12 @@ pub(crate) struct Rules {
     pub(crate) declared: Option<String>,
     /// How long the body may send nothing.
     pub(crate) idle: Duration,
+    /// Checks whole PDFs (and bounds how large one may be).
+    pub(crate) pdf: Arc<PdfInspector>,
 }
+
+/// A whole-PDF check in progress.
+type PdfCheck = Pin<Box<dyn Future<Output = PdfVerdict> + Send>>;
 
 /// The body as a stream of chunks, validated on the way (see the module docs).
 pub(crate) struct Validating<S> {
@@ -71,8 +85,16 @@ pub(crate) struct Validating<S> {
     learned: Arc<Mutex<Learned>>,
     /// Armed while the body has nothing for us; reset by every chunk.
     idle_timer: Option<Pin<Box<tokio::time::Sleep>>>,
-    /// Reads PDFs for active content as they stream (fed once the bytes are known to be a PDF).
-    pdf: ActiveContentScanner,
+    /// The body so far while its type is undecided or a PDF (for the whole-file check); emptied otherwise.
+    pdf_bytes: Vec<u8>,
+    /// The whole-PDF check, once the body ended.
+    pdf_check: Option<PdfCheck>,
+    /// The body has ended (it is not polled again).
+    ended: bool,
+    /// While the body may be a PDF, the latest chunk is held back until the next one arrives, and the last one
+    /// until the PDF passed its check: the store never has every byte of an unchecked PDF, so a store that
+    /// commits on the last byte of a known length (a streamed `PutObject`) commits nothing that is refused.
+    held: Option<Bytes>,
     /// The upload's ledger entry: bytes and the instant of the last chunk.
     progress: Arc<Progress>,
 }
@@ -90,7 +112,10 @@ impl<S> Validating<S> {
             size: 0,
             learned: Arc::clone(&learned),
             idle_timer: None,
-            pdf: ActiveContentScanner::new(),
+            pdf_bytes: Vec::new(),
+            pdf_check: None,
+            ended: false,
+            held: None,
             progress,
         };
         (stream, learned)
@@ -144,6 +169,9 @@ where
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
+            if self.ended {
+                return self.poll_end(cx);
+            }
             let chunk = match self.body.as_mut().poll_next(cx) {
                 Poll::Pending => {
                     // A client that holds the connection open and sends nothing would keep its upload slot
@@ -156,17 +184,9 @@ where
                     return Poll::Pending;
                 }
                 Poll::Ready(None) => {
-                    if let Err(e) = self.decide(true) {
-                        return Poll::Ready(Some(Err(e)));
-                    }
-                    if self.is_pdf() && self.pdf.finish().is_some() {
-                        return Poll::Ready(Some(Err(self.refuse(BodyRefusal::ActiveContent))));
-                    }
-                    let digest = self.hasher.take().map(|h| h.finalize().into());
-                    let mut learned = self.learned.lock().unwrap_or_else(PoisonError::into_inner);
-                    learned.size = self.size;
-                    learned.sha256 = digest;
-                    return Poll::Ready(None);
+                    self.ended = true;
+                    self.idle_timer = None;
+                    continue;
                 }
                 Poll::Ready(Some(Err(_))) => return Poll::Ready(Some(Err(self.refuse(BodyRefusal::ClientAborted)))),
                 Poll::Ready(Some(Ok(chunk))) => chunk,
@@ -187,14 +207,85 @@ where
                     return Poll::Ready(Some(Err(e)));
                 }
             }
-            if self.is_pdf() && self.pdf.feed(&chunk).is_some() {
-                return Poll::Ready(Some(Err(self.refuse(BodyRefusal::ActiveContent))));
+            if let Err(e) = self.keep_if_pdf(&chunk) {
+                return Poll::Ready(Some(Err(e)));
             }
             if let Some(h) = self.hasher.as_mut() {
                 h.update(&chunk);
             }
-            return Poll::Ready(Some(Ok(chunk)));
+            let media = self.learned.lock().unwrap_or_else(PoisonError::into_inner).media;
+            if media.is_none_or(|m| m == MediaType::Pdf) {
+                match self.held.replace(chunk) {
+                    Some(previous) => return Poll::Ready(Some(Ok(previous))),
+                    None => continue,
+                }
+            }
+            return Poll::Ready(Some(Ok(match self.held.take() {
+                // The first chunks were held while the type was undecided: they go out with this one.
+                Some(held) => [held, chunk].concat().into(),
+                None => chunk,
+            })));
         }
+    }
+}
+
+impl<S> Validating<S> {
+    /// Keeps `chunk` for the whole-PDF check while the type is undecided or a PDF (at most the PDF limit).
+    fn keep_if_pdf(&mut self, chunk: &[u8]) -> Result<(), std::io::Error> {
+        let media = self.learned.lock().unwrap_or_else(PoisonError::into_inner).media;
+        if media.is_some_and(|m| m != MediaType::Pdf) {
+            self.pdf_bytes = Vec::new();
+            return Ok(());
+        }
+        if (self.pdf_bytes.len() + chunk.len()) as u64 > self.rules.pdf.limits().max_bytes {
+            self.pdf_bytes = Vec::new();
+            return Err(self.refuse(BodyRefusal::PdfTooLarge));
+        }
+        self.pdf_bytes.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// The end of the body: the type decided, a PDF checked whole, then what passed is recorded.
+    fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        if self.hasher.is_none() {
+            return Poll::Ready(None);
+        }
+        if let Err(e) = self.decide(true) {
+            self.hasher = None;
+            return Poll::Ready(Some(Err(e)));
+        }
+        if self.is_pdf() {
+            let inspector = Arc::clone(&self.rules.pdf);
+            let bytes = std::mem::take(&mut self.pdf_bytes);
+            let check = self.pdf_check.get_or_insert_with(|| Box::pin(async move { inspector.inspect(bytes).await }));
+            let verdict = match check.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(verdict) => verdict,
+            };
+            self.pdf_check = None;
+            let refusal = match verdict {
+                PdfVerdict::Clean => None,
+                PdfVerdict::Active(found) => {
+                    tracing::info!(found, "upload refused: the PDF carries active content");
+                    Some(BodyRefusal::ActiveContent)
+                }
+                PdfVerdict::Unreadable(why) => {
+                    tracing::info!(why, "upload refused: the PDF cannot be read");
+                    Some(BodyRefusal::UnreadablePdf)
+                }
+            };
+            if let Some(refusal) = refusal {
+                self.hasher = None;
+                return Poll::Ready(Some(Err(self.refuse(refusal))));
+            }
+        }
+        let digest = self.hasher.take().map(|h| h.finalize().into());
+        let mut learned = self.learned.lock().unwrap_or_else(PoisonError::into_inner);
+        learned.size = self.size;
+        learned.sha256 = digest;
+        drop(learned);
+        // The held-back last chunk goes out now that the body passed; the next poll ends the stream.
+        Poll::Ready(self.held.take().map(Ok))
     }
 }
 
@@ -213,6 +304,7 @@ mod tests {
             allowed: MediaType::ALL.to_vec(),
             declared: declared.map(str::to_owned),
             idle: Duration::from_secs(5),
+            pdf: Arc::new(PdfInspector::new(crate::uploads::pdf::PdfLimits::for_max_bytes(max_bytes), 1)),
         }
     }
 
@@ -258,7 +350,21 @@ mod tests {
         assert_eq!(mismatch.refusal, Some(BodyRefusal::Mismatch));
         let (_, unknown, _) = run(vec![b"just some text here"], rules(100, None)).await;
         assert_eq!(unknown.refusal, Some(BodyRefusal::Unsupported));
-        let (_, active, _) = run(vec![b"%PDF-1.7\n<< /OpenAction 5 0 R >>"], rules(100, None)).await;
+        let (_, unreadable, _) = run(vec![b"%PDF-1.7\n<< /OpenAction 5 0 R >>"], rules(100, None)).await;
+        assert_eq!(unreadable.refusal, Some(BodyRefusal::UnreadablePdf));
+    }
+
+    /// A PDF is checked whole before the stream ends: a script in its last chunk is refused, and a PDF past
+    /// the PDF limit is refused the moment it passes it.
+    #[tokio::test]
+    async fn pdfs_are_checked_whole_and_bounded() {
+        const ACTIVE: &[u8] = b"%PDF-1.7\n1 0 obj << /Type /Catalog /OpenAction 2 0 R >> endobj\n2 0 obj << /S /JavaScript /JS (x) >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+        let (passed, active, _) = run(vec![&ACTIVE[..20], &ACTIVE[20..]], rules(1000, None)).await;
         assert_eq!(active.refusal, Some(BodyRefusal::ActiveContent));
+        assert_eq!(passed, &ACTIVE[..20], "the store never gets the last chunk of a refused PDF");
+        let mut small = rules(1000, None);
+        small.pdf = Arc::new(PdfInspector::new(crate::uploads::pdf::PdfLimits::for_max_bytes(40), 1));
+        let (_, large, _) = run(vec![&ACTIVE[..20], &ACTIVE[20..]], small).await;
+        assert_eq!(large.refusal, Some(BodyRefusal::PdfTooLarge));
     }
 }

@@ -125,13 +125,13 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
     }
     let parent = if kind.parent_kind().is_some() { query.parent_id } else { None };
     let list = state.catalog.list((kind, parent)).await?;
-    let viewer = viewer(state, req);
-    check_parent(state, kind, parent, viewer).await?;
+    check_parent(state, kind, parent, req).await?;
     let etag = format!("\"v{}\"", list.version);
     if let Some(response) = not_modified(req, &etag) {
         return Ok(response);
     }
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(search_form);
+    let viewer = viewer(state, req);
     let own_pending = viewer.is_some() && list.items.iter().any(|o| o.pending && o.created_by == viewer);
     if q.is_none() && query.cursor.is_none() && query.limit == DEFAULT_LIMIT && !own_pending {
         // The plain list (what form UIs load): rendered once per cached list, without pending options.
@@ -169,7 +169,8 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
 
 /// Refuses a list under a parent `viewer` may not see (another user's pending option) as a list under an
 /// unknown parent: a pending option is its creator's alone, children included. Parents are top-level options,
-/// so this is a look-up in a cached list (its pending options, usually none).
+/// so this is a look-up in a cached list (its pending options, usually none); the caller's token is read only
+/// when the parent is pending.
 ///
 /// # Errors
 /// 422 `parent_id` `not_found`; 503.
@@ -177,10 +178,11 @@ async fn check_parent(
     state: &AppState,
     kind: OptionKind,
     parent: Option<Uuid>,
-    viewer: Option<Uuid>,
+    req: &Request<Incoming>,
 ) -> Result<(), ApiError> {
     let (Some(parent_kind), Some(parent)) = (kind.parent_kind(), parent) else { return Ok(()) };
-    if state.catalog.list((parent_kind, None)).await?.hides(parent, viewer) {
+    let pending = state.catalog.hides(parent_kind, parent, None).await?;
+    if pending && state.catalog.hides(parent_kind, parent, viewer(state, req)).await? {
         return Err(ApiError::field("parent_id", "not_found", "no such parent"));
     }
     Ok(())
@@ -340,7 +342,7 @@ pub async fn suggest(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Re
     let parent = parent_of(kind, parse_query(req.uri().query())?.parent_id)?;
     let viewer = viewer(state, req);
     let list = state.catalog.list((kind, parent)).await?;
-    check_parent(state, kind, parent, viewer).await?;
+    check_parent(state, kind, parent, req).await?;
     let visible = || list.items.iter().filter(|o| visible_to(o, viewer));
     let exact = visible().find(|o| o.name_key == name.key).map(Item::from);
     let near_matches = near_matches(&name.key, visible());

@@ -92,6 +92,21 @@ impl CatalogHandle {
         self.slot.call(|reply| CatalogMsg::Load(key, reply)).await?
     }
 
+    /// Whether `id`, an option of the top-level `kind`, is another account's pending option for `viewer`: a
+    /// look-up in the cached list (loaded on a miss), not counted as a list request.
+    ///
+    /// # Errors
+    /// The store or the actor is unavailable.
+    pub async fn hides(&self, kind: OptionKind, id: Uuid, viewer: Option<Uuid>) -> Result<bool, CacheError> {
+        let key = (kind, None);
+        let cached = self.deps.entries.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key).cloned();
+        let list = match cached {
+            Some(list) => list,
+            None => self.slot.call(|reply| CatalogMsg::Load(key, reply)).await??,
+        };
+        Ok(list.hides(id, viewer))
+    }
+
     /// Creates `option` or returns the existing one with the same name under the same parent.
     ///
     /// # Errors

@@ -27,12 +27,14 @@
 //! published suites and generated conditions over hostile values and compares every answer.
 
 mod check;
+mod error;
 mod eval;
 mod value;
 
 use serde_json::{Map, Value};
 
 pub use check::{MAX_DEPTH, MAX_ITERATION_NESTING, MAX_NODES, OPERATORS};
+pub use error::LogicError;
 pub use value::STEP_BUDGET;
 
 use value::{Cx, Val};
@@ -43,30 +45,6 @@ use value::{Cx, Val};
 pub fn check(logic: &Value, root: &str, vars: &mut Vec<String>, report: &mut dyn FnMut(&'static str, String)) {
     let mut at = |code, path: &str, what: String| report(code, format!("{root}: {what} (at {path})"));
     check::Checker::new(vars, &mut at).check(logic, root);
-}
-
-/// Why a condition could not be evaluated: json-logic-js throws there (or, for [`LogicError::Budget`],
-/// [`LogicError::TooDeep`] and [`LogicError::Builtin`], the server stops); a condition that fails counts as
-/// false.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LogicError {
-    /// An operator json-logic-js does not know (the checker refuses these; kept for unchecked logic and logic
-    /// found in the data).
-    #[error("Unrecognized operation {0}")]
-    Unrecognized(String),
-    /// Where JavaScript throws a `TypeError` (`in` over an object with an `indexOf` key, `*` without
-    /// arguments, a property of `null`).
-    #[error("TypeError: {0}")]
-    TypeError(&'static str),
-    /// A property inherited from a built-in prototype (a function in JS).
-    #[error("reads the JavaScript built-in {0:?}")]
-    Builtin(String),
-    /// The step budget is spent.
-    #[error("the condition needs more than {STEP_BUDGET} steps")]
-    Budget,
-    /// Logic nested deeper than the evaluator goes.
-    #[error("the condition nests too deep")]
-    TooDeep,
 }
 
 /// An answer in full, for the conformance test.

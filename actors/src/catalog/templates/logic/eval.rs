@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use serde_json::Value;
 
-use super::LogicError;
+use super::error::LogicError;
 use super::value::{Cx, Prim, Text, Val, concat, less, loose_eq, parse_float, strict_eq, to_integer};
 
 /// The operators json-logic-js keeps in its `operations` table (the others — `if`, `?:`, `and`, `or`, `map`,

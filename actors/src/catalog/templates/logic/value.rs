@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use serde_json::{Map, Value, json};
 
-use super::LogicError;
+use super::error::LogicError;
 
 /// The budget of one evaluation: every step (an operation, a literal, an element of `map`/`filter`/…) costs
 /// one unit, copying strings and arrays one unit per 64 bytes or elements. Past it the condition fails (as if

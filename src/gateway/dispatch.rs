@@ -18,9 +18,7 @@ use super::problem::ApiError;
 use super::respond::Response;
 use super::router::{Listener, Route};
 use super::state::AppState;
-use super::{
-    admin, auth, console, health, jobs, key_set, moderation, openapi, options, rotations, templates, uploads,
-};
+use super::{admin, auth, console, health, jobs, key_set, moderation, openapi, options, rotations, templates, uploads};
 
 /// Checks the access `route` declares, then runs its handler.
 ///

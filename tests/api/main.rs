@@ -15,6 +15,7 @@ mod test_photos;
 mod admin;
 mod admin_users;
 mod auth;
+mod caching;
 mod cli;
 mod config_errors;
 mod connections;

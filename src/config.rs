@@ -246,6 +246,8 @@ pub struct CatalogSettings {
     /// Options created by accounts younger than this (seconds) are visible only to their creator until an
     /// operator approves them; 0 turns review off.
     pub new_account_review_age_secs: u64,
+    /// `Cache-Control: public, max-age=` of option lists that hold nothing personal, seconds.
+    pub list_max_age_secs: u64,
 }
 
 /// Uploads.
@@ -390,6 +392,9 @@ pub struct HttpSettings {
     pub overload_delay_ms: u64,
     /// Drain time on shutdown, seconds.
     pub shutdown_grace_secs: u64,
+    /// `Strict-Transport-Security: max-age=` on every answer, seconds, for deployments that terminate TLS in
+    /// front of Gantry; 0 (the default) sends none.
+    pub hsts_max_age_secs: u64,
 }
 
 /// Actor limits.

@@ -422,6 +422,8 @@ impl Application {
         let args = SupervisorArgs { children, budget, fatal: fatal_tx };
         let (supervisor, _join) = Actor::spawn(None, RootSupervisor, args).await.context("starting the actor tree")?;
 
+        // The breached-password list is unpacked now, not in the first registration.
+        gantry_actors::accounts::password::warm_up();
         let accounts = Accounts::new(Arc::clone(&backends.accounts), &account_settings(&settings));
         let readiness = Readiness::new(
             Arc::clone(&backends.jobs),

@@ -1,7 +1,9 @@
 //! Accounts: the rules for registration and login (the email normal form, the password policy and argon2id
-//! hashing, the failed-login limiter) and [`owner`], the one owner through which the gateway and the CLI reach
+//! hashing, the failed-login limiter, the [`device`] tokens that exempt a known device from the per-account
+//! limit) and [`owner`], the one owner through which the gateway and the CLI reach
 //! accounts. HTTP and SQL live elsewhere.
 
+pub mod device;
 pub mod email;
 pub mod hashing;
 pub mod limiter;

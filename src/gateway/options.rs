@@ -126,13 +126,28 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
     let parent = if kind.parent_kind().is_some() { query.parent_id } else { None };
     let list = state.catalog.list((kind, parent)).await?;
     check_parent(state, kind, parent, req).await?;
-    let etag = format!("\"v{}\"", list.version);
-    if let Some(response) = not_modified(req, &etag) {
-        return Ok(response);
-    }
-    let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(search_form);
     let viewer = viewer(state, req);
     let own_pending = viewer.is_some() && list.items.iter().any(|o| o.pending && o.created_by == viewer);
+    // A list with the viewer's own pending options is theirs alone: its own `ETag` (an anonymous
+    // `If-None-Match` with it is not a match) and private to their browser; the public list may be kept by
+    // shared caches for `catalog.list_max_age_secs`. Either varies with the credential.
+    let (etag, cache_control) = match viewer.filter(|_| own_pending) {
+        Some(user) => (personal_etag(list.version, user), HeaderValue::from_static("private, no-cache")),
+        None => (
+            format!("\"v{}\"", list.version),
+            HeaderValue::from_str(&format!("public, max-age={}", state.settings.catalog.list_max_age_secs))
+                .expect("a number is a valid header value"),
+        ),
+    };
+    let cached = |mut response: Response| {
+        response.headers_mut().insert(header::CACHE_CONTROL, cache_control.clone());
+        response.headers_mut().insert(header::VARY, HeaderValue::from_static("Authorization"));
+        response
+    };
+    if let Some(response) = not_modified(req, &etag) {
+        return Ok(cached(response));
+    }
+    let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(search_form);
     if q.is_none() && query.cursor.is_none() && query.limit == DEFAULT_LIMIT && !own_pending {
         // The plain list (what form UIs load): rendered once per cached list, without pending options.
         let body = list.first_page.get_or_init(|| {
@@ -147,7 +162,7 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
         if let Ok(v) = HeaderValue::from_str(&etag) {
             response.headers_mut().insert(header::ETAG, v);
         }
-        return Ok(response);
+        return Ok(cached(response));
     }
     let mut filtered = list
         .items
@@ -164,7 +179,15 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
     if let Ok(v) = HeaderValue::from_str(&etag) {
         response.headers_mut().insert(header::ETAG, v);
     }
-    Ok(response)
+    Ok(cached(response))
+}
+
+/// The `ETag` of a list personalised for `user` at `version`: the version and a digest of the user's id (not the
+/// id itself).
+fn personal_etag(version: u64, user: Uuid) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(user.as_bytes());
+    format!("\"v{version}-p{}\"", hex::encode(&digest[..8]))
 }
 
 /// Refuses a list under a parent `viewer` may not see (another user's pending option) as a list under an

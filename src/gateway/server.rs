@@ -179,6 +179,12 @@ pub async fn handle(
         response.headers_mut().insert(REQUEST_ID, value);
     }
     super::respond::harden(&mut response);
+    let hsts = state.settings.http.hsts_max_age_secs;
+    if hsts > 0
+        && let Ok(value) = HeaderValue::from_str(&format!("max-age={hsts}"))
+    {
+        response.headers_mut().insert(hyper::header::STRICT_TRANSPORT_SECURITY, value);
+    }
     let status = response.status();
     let (requests, duration) = request_metrics(kind, template, method_label(&method), status_label(status));
     requests.increment(1);

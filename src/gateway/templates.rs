@@ -144,6 +144,7 @@ pub async fn evaluate(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Re
         Some(Changed::Many(names)) => names,
     };
     if let Some(unknown) = changed.iter().find(|name| form.template.field(name).is_none()) {
+        let unknown = gantry_actors::catalog::templates::compiled::shorten_name(unknown);
         return Err(ApiError::field("changed", "unknown_field", format!("this form has no field {unknown:?}")));
     }
     let carried_over = match body.from {

@@ -789,3 +789,76 @@ async fn session_registry_restart_keeps_serving() {
     json_of(app.me(access(&refreshed)).await, 200).await;
     assert!(app.metrics().await.contains("gantry_actor_restarts_total{actor=\"session_registry\"} 1"));
 }
+
+/// The attack (issue 20 item 4): 55 wrong passwords for the victim's email from 11 addresses (5 each) filled
+/// the per-account limit, and the victim's correct password from a new address got 429 — their own password
+/// change too. Now a login presenting the device token of an earlier login is not held by that limit, and a
+/// logged-in user's password change never is; strangers stay throttled (per account, per pair, per address).
+#[tokio::test]
+async fn strangers_cannot_lock_a_known_device_out() {
+    let app = spawn_app().await;
+    app.register("victim@example.com").await;
+    let earlier = app.login("victim@example.com").await;
+    let device_token = earlier["device_token"].as_str().expect("a login answers a device token").to_owned();
+    let from = |last: u8| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+            .build()
+            .expect("client bound to a loopback address")
+    };
+    let url = format!("{}/v1/auth/login", app.http);
+    let wrong = json!({"email": "victim@example.com", "password": "wrong-password-123"});
+    let mut statuses = Vec::new();
+    for attacker in 10..21 {
+        let client = from(attacker);
+        for _ in 0..5 {
+            statuses.push(client.post(&url).json(&wrong).send().await.expect("request").status().as_u16());
+        }
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 50, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 5, "the account's limit is full: {statuses:?}");
+
+    let right = json!({"email": "victim@example.com", "password": PASSWORD});
+    let stranger = from(30).post(&url).json(&right).send().await.expect("request");
+    assert_eq!(stranger.status(), 429, "without a device token, the account's limit holds");
+    assert!(stranger.headers().contains_key("retry-after"));
+
+    let with_device = json!({"email": "victim@example.com", "password": PASSWORD, "device_token": device_token});
+    let victim = from(31).post(&url).json(&with_device).send().await.expect("request");
+    let victim = json_of(victim, 200).await;
+    assert!(victim["device_token"].is_string(), "{victim}");
+
+    let forged = json!({"email": "victim@example.com", "password": PASSWORD, "device_token": "d1.x.99999999999.y"});
+    let forged = from(32).post(&url).json(&forged).send().await.expect("request");
+    assert_eq!(forged.status(), 429, "a forged device token is a stranger's");
+
+    let change = app
+        .post_json(
+            "/v1/auth/password",
+            &json!({"current_password": PASSWORD, "new_password": "combine-harvester-red-77"}),
+        )
+        .bearer_auth(access(&victim));
+    assert_eq!(change.send().await.expect("request").status(), 204, "the user's own password change is not held");
+}
+
+/// The attack (issue 20 item 7): `Summer2024!` and `Pa$$w0rd2024` were accepted, and so were ten zero-width
+/// spaces or ten spaces before an `x`. Now registration refuses the first two as `common_password` (the bundled
+/// breached-password list, checked offline) and the padded ones as `too_short` (visible characters counted).
+#[tokio::test]
+async fn breached_and_padded_passwords_are_refused() {
+    let app = spawn_app().await;
+    let zero_width = format!("{}x", "\u{200B}".repeat(10));
+    let spaces = format!("{}x", " ".repeat(10));
+    for (password, code) in [
+        ("Summer2024!", "common_password"),
+        ("Pa$$w0rd2024", "common_password"),
+        (zero_width.as_str(), "too_short"),
+        (spaces.as_str(), "too_short"),
+    ] {
+        let request = app.post_json("/v1/auth/register", &json!({"email": "pw@example.com", "password": password}));
+        let problem = assert_problem(request.send().await.expect("request"), 422, "validation_failed").await;
+        let codes: Vec<&str> =
+            problem["errors"].as_array().unwrap().iter().filter_map(|e| e["code"].as_str()).collect();
+        assert!(codes.contains(&code), "{password:?}: {problem}");
+    }
+}

@@ -109,7 +109,7 @@ fn secrets_check_needs_no_backend_urls() {
 fn users_add_lists_each_broken_rule() {
     let dir = tempfile::tempdir().expect("tempdir");
     let password = dir.path().join("password");
-    std::fs::write(&password, "short").expect("file");
+    std::fs::write(&password, "xq7").expect("file");
     let (code, text) = output_of(
         gantry(dir.path()).args(["users", "add", "--email", "not-an-email", "--password-file"]).arg(&password),
     );

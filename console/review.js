@@ -1,35 +1,35 @@
-// The catalog review queue's grouping: options of one kind under one parent whose names are the same or
-// nearly so (case, accents, spacing and punctuation aside), the candidates for a merge. Pure functions,
-// unit-tested under node (tests/console/unit/review.test.mjs).
+// The catalog review queue's logic: who created an option, as a moderator reads it, and the survivors a merge
+// may keep. Pure functions, unit-tested under node (tests/console/unit/review.test.mjs). The near-duplicate
+// groups themselves come from the server (GET /admin/options/duplicates): its identity and near-match rules are
+// the catalog's own.
 
-/** A name reduced for comparison: lower case, accents dropped, letters and digits only. */
-export function nearKey(name) {
-  return String(name)
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .toLowerCase()
-    .replace(/[^\p{L}\p{N}]+/gu, '');
-}
+import { age, shortId } from './format.js';
 
 /**
- * Groups of two or more options sharing kind, parent and {@link nearKey}, largest first.
- * @param {{id: string, kind: string, parent_id: string|null, name: string}[]} options
+ * The creator of an option: `alice@example.com, account 3 h 5 min old` (a deleted account by its id; the seed's
+ * and operators' options have none).
+ * @param {{id: string, email: string|null, account_age_secs: number|null}|null|undefined} creator
  */
-export function nearDuplicates(options) {
-  const groups = new Map();
-  for (const option of options) {
-    const key = `${option.kind}\u0000${option.parent_id ?? ''}\u0000${nearKey(option.name)}`;
-    if (!groups.has(key)) groups.set(key, []);
-    groups.get(key).push(option);
-  }
-  return [...groups.values()].filter((g) => g.length > 1).sort((a, b) => b.length - a.length);
+export function creatorText(creator) {
+  if (!creator) return 'seed or operator';
+  const who = creator.email ?? `deleted account ${shortId(creator.id)}`;
+  const secs = creator.account_age_secs;
+  return secs === null || secs === undefined ? `${who}, account age unknown` : `${who}, account ${age(secs * 1000)} old`;
 }
 
+const byName = (a, b) => a.name.localeCompare(b.name);
+
 /**
- * The options a merge may keep for `option`: the others of its kind, by name.
+ * The options a merge of `option` may keep, by name: the others of its near-duplicate group first (marked
+ * `near`), then every other option of its kind; each once, never the option itself.
+ * @param {{id: string, kind: string}} option
+ * @param {{id: string, kind: string, name: string}[]} options the recent options
+ * @param {{id: string, kind: string, name: string}[]} [group] the option's near-duplicate group, if any
  */
-export function survivorsFor(option, options) {
-  return options
-    .filter((o) => o.id !== option.id && o.kind === option.kind)
-    .sort((a, b) => a.name.localeCompare(b.name));
+export function survivorsFor(option, options, group = []) {
+  const others = (list) => list.filter((o) => o.id !== option.id && o.kind === option.kind);
+  const near = others(group).sort(byName);
+  const seen = new Set(near.map((o) => o.id));
+  const rest = others(options).filter((o) => !seen.has(o.id)).sort(byName);
+  return [...near.map((o) => ({ ...o, near: true })), ...rest.map((o) => ({ ...o, near: false }))];
 }

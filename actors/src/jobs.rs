@@ -11,7 +11,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::ports::jobs::{Attempt, JobFilter, JobState, JobStore, JobStoreError};
+use crate::ports::jobs::{Attempt, JobCount, JobFilter, JobState, JobStore, JobStoreError};
 
 pub use crate::ports::jobs::Job;
 
@@ -109,6 +109,14 @@ impl Jobs {
     pub async fn list(&self, mut filter: JobFilter) -> Result<Vec<Job>, JobError> {
         filter.limit = filter.limit.clamp(1, MAX_LIST);
         Ok(self.store.list(&filter).await?)
+    }
+
+    /// How many jobs there are per queue, kind and state (every stored job, not a page of them).
+    ///
+    /// # Errors
+    /// [`JobError::Unavailable`].
+    pub async fn counts(&self) -> Result<Vec<JobCount>, JobError> {
+        Ok(self.store.counts().await?)
     }
 
     /// Makes a discarded, cancelled or retryable job due now.

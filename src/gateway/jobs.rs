@@ -1,5 +1,6 @@
 //! `GET /v1/jobs/{id}` and `GET /admin/jobs/{id}`: a job's state, progress and outcome; the admin listener
-//! also lists jobs (`GET /admin/jobs?state=&kind=&limit=`), shows each one's attempts (errors, timings), and
+//! also lists jobs (`GET /admin/jobs?state=&kind=&limit=`), counts them per queue, kind and state
+//! (`GET /admin/jobs/counts`: every stored job, where the list is a page), shows each one's attempts (errors, timings), and
 //! retries (`POST /admin/jobs/{id}/retry`: discarded, cancelled or retryable) or cancels
 //! (`POST /admin/jobs/{id}/cancel`: not finished) a runner job. Any other state is 409
 //! `job_not_retryable` / `job_not_cancellable`; a record-only job (run inline, not by the runner) is too. A
@@ -132,6 +133,17 @@ pub async fn list(state: &AppState, req: &Request<Incoming>) -> Result<Response,
     }
     let jobs = state.jobs.list(filter).await?;
     Ok(json_response(StatusCode::OK, &serde_json::json!({ "jobs": jobs })))
+}
+
+/// `GET /admin/jobs/counts`: how many jobs there are per queue, kind and state (the combinations that have any),
+/// and in all.
+///
+/// # Errors
+/// 503 when the database is unavailable.
+pub async fn counts(state: &AppState) -> Result<Response, ApiError> {
+    let counts = state.jobs.counts().await?;
+    let total: u64 = counts.iter().map(|c| c.count).sum();
+    Ok(json_response(StatusCode::OK, &serde_json::json!({ "counts": counts, "total": total })))
 }
 
 /// `POST /admin/jobs/{id}/retry`: a discarded, cancelled or retryable runner job becomes due now.

@@ -2,7 +2,7 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `GET /admin/options?created_by=&since=&limit=` | recently created options, newest first (review) |
+//! | `GET /admin/options?created_by=&since=&limit=` | recently created options with their creators, newest first (review) |
 //! | `POST /admin/options` `{kind, name, parent_id?, has_engine?}` | create an option (categories are created only here) |
 //! | `GET /admin/options/audit?limit=` | the moderation records, newest first (who, what, when) |
 //! | `PATCH /admin/options/{id}` `{name?, has_engine?, force?}` | rename; set a category's engine flag |
@@ -279,10 +279,13 @@ pub(super) async fn create(state: &AppState, req: Request<Incoming>) -> Result<R
 }
 
 /// The query of the review list.
-struct RecentQuery {
-    created_by: Option<Uuid>,
-    since: Option<OffsetDateTime>,
-    limit: u32,
+pub(super) struct RecentQuery {
+    /// Only this account's options.
+    pub(super) created_by: Option<Uuid>,
+    /// Only options created since then.
+    pub(super) since: Option<OffsetDateTime>,
+    /// At most this many.
+    pub(super) limit: u32,
 }
 
 fn limit_of(v: &str) -> Result<u32, ApiError> {
@@ -292,7 +295,7 @@ fn limit_of(v: &str) -> Result<u32, ApiError> {
         .ok_or_else(|| ApiError::field("limit", "invalid", format!("between 1 and {MAX_LIMIT}")))
 }
 
-fn parse_recent(raw: Option<&str>) -> Result<RecentQuery, ApiError> {
+pub(super) fn parse_recent(raw: Option<&str>) -> Result<RecentQuery, ApiError> {
     let mut query = RecentQuery { created_by: None, since: None, limit: DEFAULT_LIMIT };
     for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -316,18 +319,19 @@ fn parse_recent(raw: Option<&str>) -> Result<RecentQuery, ApiError> {
 
 #[derive(Serialize)]
 struct RecentPage<'a> {
-    items: Vec<AdminOption<'a>>,
+    items: Vec<super::review::ReviewOption<'a>>,
 }
 
 /// `GET /admin/options?created_by=&since=&limit=`: recently created options, newest first, hidden and
-/// pending ones included.
+/// pending ones included, each with its creator (email, account age; `null` for the seed's and operators').
 ///
 /// # Errors
 /// 422 for a malformed parameter; 503.
 pub(super) async fn recent(state: &AppState, req: &Request<Incoming>) -> Result<Response, ApiError> {
     let query = parse_recent(req.uri().query())?;
     let options = state.catalog.recent(query.created_by, query.since, query.limit).await?;
-    Ok(json_response(StatusCode::OK, &RecentPage { items: options.iter().map(AdminOption::from).collect() }))
+    let creators = super::review::creators(state, &options).await?;
+    Ok(json_response(StatusCode::OK, &RecentPage { items: super::review::review_items(&options, &creators) }))
 }
 
 #[derive(Serialize)]

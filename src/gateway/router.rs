@@ -35,6 +35,8 @@ pub enum Route {
     AdminGetJob,
     /// `GET /admin/jobs?state=&kind=`.
     AdminListJobs,
+    /// `GET /admin/jobs/counts`: jobs per queue, kind and state.
+    AdminJobCounts,
     /// `POST /admin/jobs/{id}/retry`.
     AdminRetryJob,
     /// `POST /admin/jobs/{id}/cancel`.
@@ -115,6 +117,8 @@ pub enum Route {
     AdminCreateOption,
     /// `GET /admin/options/audit`.
     AdminOptionsAudit,
+    /// `GET /admin/options/duplicates`: near-duplicate groups around the newest options (review).
+    AdminOptionDuplicates,
     /// `PATCH /admin/options/{id}`.
     AdminPatchOption,
     /// `POST /admin/options/{id}/merge`.
@@ -179,6 +183,7 @@ impl Route {
             | Self::AdminValidateSecrets
             | Self::AdminGetJob
             | Self::AdminListJobs
+            | Self::AdminJobCounts
             | Self::AdminRetryJob
             | Self::AdminCancelJob
             | Self::AdminRevokeAll
@@ -199,6 +204,7 @@ impl Route {
             | Self::AdminRecentOptions
             | Self::AdminCreateOption
             | Self::AdminOptionsAudit
+            | Self::AdminOptionDuplicates
             | Self::AdminPatchOption
             | Self::AdminMergeOption
             | Self::AdminHideOption
@@ -289,7 +295,7 @@ const fn row(listener: Listener, method: Method, template: &'static str, route: 
 const P: Listener = Listener::Public;
 const A: Listener = Listener::Admin;
 
-static TABLE: [RouteSpec; 63] = [
+static TABLE: [RouteSpec; 65] = [
     row(P, Method::GET, "/healthz", Route::Healthz),
     row(P, Method::GET, "/.well-known/jwks.json", Route::Jwks),
     row(P, Method::GET, "/readyz", Route::Readyz),
@@ -322,6 +328,7 @@ static TABLE: [RouteSpec; 63] = [
     row(A, Method::POST, "/admin/secrets/validate", Route::AdminValidateSecrets),
     row(A, Method::GET, "/admin/jobs", Route::AdminListJobs),
     row(A, Method::GET, "/admin/jobs/{id}", Route::AdminGetJob),
+    row(A, Method::GET, "/admin/jobs/counts", Route::AdminJobCounts),
     row(A, Method::POST, "/admin/jobs/{id}/retry", Route::AdminRetryJob),
     row(A, Method::POST, "/admin/jobs/{id}/cancel", Route::AdminCancelJob),
     row(A, Method::GET, "/readyz", Route::Readyz),
@@ -343,6 +350,7 @@ static TABLE: [RouteSpec; 63] = [
     row(A, Method::GET, "/admin/options", Route::AdminRecentOptions),
     row(A, Method::POST, "/admin/options", Route::AdminCreateOption),
     row(A, Method::GET, "/admin/options/audit", Route::AdminOptionsAudit),
+    row(A, Method::GET, "/admin/options/duplicates", Route::AdminOptionDuplicates),
     row(A, Method::PATCH, "/admin/options/{id}", Route::AdminPatchOption),
     row(A, Method::POST, "/admin/options/{id}/merge", Route::AdminMergeOption),
     row(A, Method::POST, "/admin/options/{id}/hide", Route::AdminHideOption),

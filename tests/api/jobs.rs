@@ -91,6 +91,40 @@ async fn admin_job_routes_answer_with_their_codes() {
     assert_problem(anonymous, 401, "unauthorized").await;
 }
 
+/// `GET /admin/jobs/counts` counts every job per queue, kind and state, beyond the 500 a list can show: 505
+/// scheduled jobs count as 505, one cancelled moves to `cancelled`, `total` is the sum; the admin token is needed.
+#[tokio::test]
+async fn job_counts_cover_every_job_beyond_a_list_page() {
+    let app = spawn_app().await;
+    let later = time::OffsetDateTime::now_utc() + Duration::from_secs(3600);
+    let mut ids = Vec::new();
+    for _ in 0..505 {
+        let job = NewJob { run_at: later, ..NewJob::new("drill.noop", "default", json!(null)) };
+        app.backends.jobs.enqueue(&job).await.expect("enqueue");
+        ids.push(job.id);
+    }
+    app.admin_post(&format!("/admin/jobs/{}/cancel", ids[0])).send().await.expect("request");
+
+    let counts = json_of(app.admin_get("/admin/jobs/counts").send().await.expect("request"), 200).await;
+
+    let count_of = |state: &str| {
+        counts["counts"]
+            .as_array()
+            .expect("counts")
+            .iter()
+            .find(|c| c["queue"] == "default" && c["kind"] == "drill.noop" && c["state"] == state)
+            .map(|c| c["count"].clone())
+    };
+    assert_eq!((count_of("scheduled"), count_of("cancelled")), (Some(json!(504)), Some(json!(1))), "{counts}");
+    let sum: u64 = counts["counts"].as_array().expect("counts").iter().map(|c| c["count"].as_u64().expect("n")).sum();
+    assert_eq!(counts["total"].as_u64(), Some(sum));
+    let page =
+        json_of(app.admin_get("/admin/jobs?kind=drill.noop&limit=500").send().await.expect("request"), 200).await;
+    assert_eq!(page["jobs"].as_array().expect("jobs").len(), 500, "a list shows a page of them");
+    let anonymous = app.client.get(format!("{}/admin/jobs/counts", app.admin)).send().await.expect("request");
+    assert_problem(anonymous, 401, "unauthorized").await;
+}
+
 /// Retrying a cancelled job while another live job holds its unique key is 409 `job_key_taken` naming the
 /// holder in `holding_job_id` (not 503 `database_unavailable`); the job stays cancelled.
 #[tokio::test]

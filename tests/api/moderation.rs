@@ -308,6 +308,63 @@ async fn new_accounts_options_wait_for_review() {
     assert!(listed_to(Some(&bob)).await);
 }
 
+/// The review queue's data: `GET /admin/options` names each user-created option's creator (email, account age,
+/// whether the account is new), `null` for the seed's; `GET /admin/options/duplicates` groups two new accounts'
+/// pending twins by identity and a typo with the seed's spelling by near match, oldest first, with creators; once
+/// approving one twin merged the other, their group is gone.
+#[tokio::test]
+async fn review_queue_shows_creators_and_groups_duplicates_by_identity_and_near_match() {
+    let app = spawn_app_with("[catalog]\nseed_on_first_start = true\nnew_account_review_age_secs = 86400").await;
+    let alice = user(&app, "alice.review@example.com").await;
+    let carol = user(&app, "carol.review@example.com").await;
+    let bob = established_user(&app, "bob.review@example.com").await;
+    let twin = json_of(create(&app, "brand", &alice, &json!({"name": "Terex Nova"})).send().await.unwrap(), 201).await;
+    let other_twin =
+        json_of(create(&app, "brand", &carol, &json!({"name": "terex-nova"})).send().await.unwrap(), 201).await;
+    let typo = json_of(create(&app, "brand", &bob, &json!({"name": "Scanja"})).send().await.unwrap(), 201).await;
+    let scania = id_in(&get(&app, "/v1/options/brand?q=scania").await, "Scania");
+    let get_admin =
+        async |path: &str| json_of(admin(&app, reqwest::Method::GET, path).send().await.unwrap(), 200).await;
+
+    let review = get_admin("/admin/options?limit=1000").await;
+    let item = |id: &str| review["items"].as_array().unwrap().iter().find(|i| i["id"] == id).cloned().expect("listed");
+    let alices = item(twin["id"].as_str().unwrap());
+    assert_eq!(alices["creator"]["email"], "alice.review@example.com");
+    assert_eq!(alices["creator"]["new_account"], true);
+    assert!(alices["creator"]["account_age_secs"].as_u64().is_some_and(|s| s < 600), "{alices}");
+    let bobs = item(typo["id"].as_str().unwrap());
+    assert_eq!(
+        (&bobs["creator"]["email"], &bobs["creator"]["new_account"]),
+        (&json!("bob.review@example.com"), &json!(false))
+    );
+    assert!(bobs["creator"]["account_age_secs"].as_u64().is_some_and(|s| s > 364 * 86_400), "{bobs}");
+    assert!(item(&scania)["creator"].is_null(), "the seed's options have no creator");
+
+    let duplicates = get_admin("/admin/options/duplicates?limit=10").await;
+    let groups = duplicates["groups"].as_array().expect("groups");
+    let group_of = |id: &Value| groups.iter().find(|g| g["options"].as_array().unwrap().iter().any(|o| o["id"] == *id));
+    let ids = |group: &Value| group["options"].as_array().unwrap().iter().map(|o| o["id"].clone()).collect::<Vec<_>>();
+    let twins = group_of(&twin["id"]).expect("the twins are grouped");
+    assert_eq!((twins["match"].as_str(), twins["kind"].as_str()), (Some("identity"), Some("brand")));
+    assert_eq!(ids(twins), [twin["id"].clone(), other_twin["id"].clone()], "oldest first");
+    assert_eq!(twins["options"][1]["creator"]["email"], "carol.review@example.com");
+    let near = group_of(&typo["id"]).expect("the typo is grouped with the original");
+    assert_eq!(near["match"], "near");
+    assert_eq!(ids(near), [json!(scania), typo["id"].clone()]);
+    assert_eq!(groups[0]["options"][1]["id"], typo["id"], "the group with the newest option first");
+
+    let approve = format!("/admin/options/{}/approve", twin["id"].as_str().unwrap());
+    json_of(admin(&app, reqwest::Method::POST, &approve).send().await.unwrap(), 200).await;
+    let after = get_admin("/admin/options/duplicates?limit=10").await;
+    assert!(!after.to_string().contains(twin["id"].as_str().unwrap()), "merged twins are one option: {after}");
+    assert_problem(
+        admin(&app, reqwest::Method::GET, "/admin/options/duplicates?limit=0").send().await.unwrap(),
+        422,
+        "validation_failed",
+    )
+    .await;
+}
+
 /// An account that has been there for a year (its id, a UUID v7, carries its creation time): established, so
 /// its options are public at once even with review on. Returns its access token.
 async fn established_user(app: &TestApp, email: &str) -> String {

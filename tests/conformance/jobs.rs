@@ -463,6 +463,41 @@ pub async fn depths_list_and_prune(jobs: Arc<dyn JobStore>) {
     assert!(jobs.get(later.id).await.expect("get").is_some(), "unfinished jobs stay");
 }
 
+/// Counts cover every stored job per queue, kind and state, not a page of them: only the combinations that
+/// have jobs appear, ordered by queue, kind and state, record-only jobs included.
+pub async fn counts_cover_every_job_per_queue_kind_and_state(jobs: Arc<dyn JobStore>) {
+    assert!(jobs.counts().await.expect("counts").is_empty(), "a fresh store has no jobs");
+    let now = OffsetDateTime::now_utc();
+    for _ in 0..3 {
+        jobs.enqueue(&runner_job("test.count")).await.expect("enqueue");
+    }
+    let later = NewJob { run_at: now + Duration::from_secs(600), ..NewJob::new("test.count", "photos", json!({})) };
+    jobs.enqueue(&later).await.expect("enqueue");
+    let cancelled = runner_job("test.other");
+    jobs.enqueue(&cancelled).await.expect("enqueue");
+    jobs.cancel(cancelled.id, now).await.expect("cancel");
+    jobs.create(&Job::new("sessions.revoke_all", None)).await.expect("a record-only job");
+    let claimed = jobs.claim("default", holder(), 1, now + Duration::from_secs(1), LEASE).await.expect("claim");
+    assert_eq!(claimed.len(), 1);
+
+    let counts = jobs.counts().await.expect("counts");
+
+    let seen: Vec<(&str, &str, JobState, u64)> =
+        counts.iter().map(|c| (c.queue.as_str(), c.kind.as_str(), c.state, c.count)).collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("default", "sessions.revoke_all", JobState::Available, 1),
+            ("default", "test.count", JobState::Available, 2),
+            ("default", "test.count", JobState::Running, 1),
+            ("default", "test.other", JobState::Cancelled, 1),
+            ("photos", "test.count", JobState::Scheduled, 1),
+        ]
+    );
+    let page = jobs.list(&JobFilter { limit: 2, ..JobFilter::default() }).await.expect("list");
+    assert_eq!((page.len(), counts.iter().map(|c| c.count).sum::<u64>()), (2, 6), "a page, but every job counted");
+}
+
 /// A batch of outcomes is recorded as each would be alone: completions (with their results and attempts), a
 /// retry and a discard land; an outcome for a job whose lease is gone (cancelled meanwhile, or leased to
 /// another instance) is refused and changes nothing; the answer says which were recorded, in order.
@@ -595,6 +630,7 @@ sql_cases!(
     retry_and_cancel_apply_only_to_their_states,
     retry_while_another_live_job_holds_the_key_names_the_holder,
     depths_list_and_prune,
+    counts_cover_every_job_per_queue_kind_and_state,
     a_batch_of_outcomes_is_recorded_as_each_alone,
     a_restarted_process_with_the_same_id_holds_none_of_its_predecessors_leases,
 );

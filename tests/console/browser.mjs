@@ -2,12 +2,17 @@
 // (pinned by package-lock.json; it never downloads a browser), against a real local-profile instance started
 // here. Controls are found by role and accessible name, as an operator finds them.
 //
-// Checks: every page loads (deep link) with no console error and no failed request, at 1280 and 390 px; the
-// token field gates everything; Revoke all sessions makes an earlier access token answer 401 with the user
-// message; Start rotation shows each step and ends in success, the evidence shows it, and Roll back does the
-// same; Approve and Merge on the catalog page show in the audit log and in GET /v1/options; an option named with
-// HTML renders as text; a failed job is retried from the jobs page; axe-core finds no serious or critical
-// violation on any page. Screenshots of each page go to target/console-screenshots (CONSOLE_SCREENSHOTS).
+// Checks: every page loads (deep link) with no console error and no failed request, at 1280 and 390 px (no
+// sideways scrolling of the page), and every control on it is reached with the Tab key; the token field gates
+// everything; Revoke all sessions makes an earlier access token answer 401 with the user message; Start
+// rotation (invalidating sessions) shows each step and ends in success, ends earlier sessions with the user
+// message, and the evidence shows it; Roll back does the same; the catalog's review queue names each option's
+// creator and account age and groups near duplicates; Approve, Approve selected and Hide selected (with their
+// progress count), Rename and Merge show in the audit log and in GET /v1/options; an option named with HTML
+// renders as text; the jobs page counts every job per queue, kind and state, and a failed job is retried from
+// it; a template import that fails its check lists each problem and stores nothing; axe-core finds no serious
+// or critical violation on any page. Screenshots of each page go to target/console-screenshots
+// (CONSOLE_SCREENSHOTS).
 //
 // Usage: node browser.mjs   (GANTRY_BIN, default target/debug/gantry; CHROMIUM, default /usr/bin/chromium)
 
@@ -63,6 +68,8 @@ async function startInstance() {
     // A rotation waits for every instance seen alive; beats a second apart keep the test's fleet current.
     GANTRY_ROTATION__HEARTBEAT_SECS: '1',
     GANTRY_ROTATION__LIVE_WITHIN_SECS: '5',
+    // Review on: the test's users are new accounts, so their options wait for Approve (single and in bulk).
+    GANTRY_CATALOG__NEW_ACCOUNT_REVIEW_AGE_SECS: '86400',
   });
   const log = openSync(join(work, 'server.log'), 'w');
   const proc = spawn(BIN, ['serve'], { cwd: work, env, stdio: ['ignore', log, log] });
@@ -104,12 +111,17 @@ async function http(method, url, { body, token, headers = {} } = {}) {
 }
 
 async function loginAs(instance, email) {
+  return (await sessionOf(instance, email)).access_token;
+}
+
+/** Creates the account (if new) and logs in: the login's answer (access and refresh tokens). */
+async function sessionOf(instance, email) {
   const password = 'correct horse battery staple 42';
   const created = await http('POST', `${instance.admin}/admin/users`, { token: instance.token, body: { email, password } });
   assert.ok([201, 409].includes(created.status), `create ${email}: ${created.status} ${JSON.stringify(created.json)}`);
   const login = await http('POST', `${instance.http}/v1/auth/login`, { body: { email, password } });
   assert.equal(login.status, 200, `login: ${JSON.stringify(login.json)}`);
-  return login.json.access_token;
+  return login.json;
 }
 
 async function eventually(what, probe, timeoutMs = 20_000) {
@@ -230,6 +242,54 @@ async function axeScan(page, where) {
   return result.length;
 }
 
+/**
+ * Presses Tab through the page and checks that every visible, enabled control (links, buttons, fields,
+ * scrolling regions) receives the focus. Controls are told apart by their accessible text, so a redraw (the
+ * Fleet page refreshes) does not lose track of them.
+ */
+async function keyboardReachesEverything(page, where) {
+  // (Each evaluate spells the description out: the page's CSP allows no eval to share it.)
+  const expected = await page.evaluate(() => {
+    const id = (el) => `${el.tagName}|${el.getAttribute('aria-label') ?? el.labels?.[0]?.textContent ?? el.textContent.trim().slice(0, 60)}`;
+    const visible = (el) => el.getClientRects().length > 0 && !el.disabled && !el.closest('[hidden]');
+    const controls = document.querySelectorAll('a[href], button, input, select, textarea, [tabindex="0"]');
+    return [...new Set([...controls].filter(visible).map(id))];
+  });
+  assert.ok(expected.length >= 8, `${where}: the skip link, six sections and Forget token at least (${expected})`);
+  await page.evaluate(() => document.activeElement?.blur());
+  const seen = new Set();
+  for (let i = 0; i < expected.length * 2 + 10 && seen.size < expected.length; i += 1) {
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => {
+      const el = document.activeElement;
+      const id = (e) => `${e.tagName}|${e.getAttribute('aria-label') ?? e.labels?.[0]?.textContent ?? e.textContent.trim().slice(0, 60)}`;
+      return el && el !== document.body ? id(el) : null;
+    });
+    if (focused) seen.add(focused);
+  }
+  const missed = expected.filter((c) => !seen.has(c));
+  assert.deepEqual(missed, [], `${where}: controls the Tab key never reached`);
+}
+
+/** Starts recording the progress lines of a bulk action (`Approved 1 of 2…`) as the page shows them. */
+async function recordProgress(page) {
+  await page.evaluate(() => {
+    window.progressSeen = [];
+    const observer = new MutationObserver(() => {
+      for (const el of document.querySelectorAll('[role="status"]')) {
+        const text = el.textContent.trim();
+        if (/^\S+ \d+ of \d+…$/.test(text) && window.progressSeen.at(-1) !== text) window.progressSeen.push(text);
+      }
+    });
+    observer.observe(document.body, { childList: true, subtree: true, characterData: true });
+  });
+}
+
+/** The progress lines recorded since {@link recordProgress}. */
+function progressSeen(page) {
+  return page.evaluate(() => window.progressSeen);
+}
+
 async function settle(page) {
   await page.waitForNetworkIdle({ idleTime: 300, timeout: 15_000 }).catch(() => {});
 }
@@ -296,7 +356,7 @@ async function main() {
     });
 
     const violations = {};
-    await step('every page loads by its deep link, clean, at 1280 px and 390 px, with no serious axe violation', async () => {
+    await step('every page loads by its deep link, clean, at 1280 px and 390 px, with no serious axe violation, every control reached by Tab', async () => {
       for (const [path, title] of PAGES) {
         await page.setViewport({ width: 1280, height: 900 });
         await page.goto(`${base}/${path}`, { waitUntil: 'networkidle0' });
@@ -304,6 +364,7 @@ async function main() {
         await settle(page);
         await page.screenshot({ path: join(SHOTS, `${path}.png`), fullPage: true });
         violations[path] = await axeScan(page, path);
+        await keyboardReachesEverything(page, path);
         await page.setViewport({ width: 390, height: 844 });
         await settle(page);
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -378,7 +439,8 @@ async function main() {
       seen.clean('users');
     });
 
-    await step('Start rotation shows each step and ends in success; the evidence shows it; Roll back too', async () => {
+    await step('Start rotation (invalidating sessions) shows each step and ends in success; the evidence shows it; Roll back too', async () => {
+      const before = await sessionOf(instance, 'rotated@example.com');
       const value = randomBytes(32).toString('hex');
       await page.goto(`${base}/rotation`, { waitUntil: 'networkidle0' });
       await fill(page, 'JWT_SECRET', value);
@@ -387,15 +449,23 @@ async function main() {
       writeFileSync(join(instance.work, 'data/secrets/JWT_SECRET'), `${value}\n`);
       await fill(page, 'Deployment ID', 'console-1');
       await fill(page, 'Commit SHA', 'c0ffee1');
-      await fill(page, 'User message', 'We replaced a signing key; please log in again.');
+      const message = 'We replaced a signing key; please log in again.';
+      await fill(page, 'User message', message);
+      await (await one(page, 'combobox', 'Invalidate sessions')).select('true');
       await press(page, 'Start rotation');
       await page.waitForFunction(() => /Rotation \S+: succeeded/.test(document.body.innerText), { timeout: 60_000 });
       const steps = await page.$$eval('ol.steps li .name', (els) => els.map((e) => e.textContent));
       for (const name of ['validate', 'stage', 'smoke', 'promote', 'invalidate', 'record']) {
         assert.ok(steps.includes(name), `the step ${name} is shown (${steps})`);
       }
+      // The switch ended the sessions from before, with the message.
+      const refused = await http('POST', `${instance.http}/v1/auth/refresh`, { body: { refresh_token: before.refresh_token } });
+      assert.equal(refused.status, 401, JSON.stringify(refused.json));
+      assert.equal(refused.json.notice?.message, message);
       await press(page, 'Show evidence');
       await waitText(page, 'Evidence: rotation');
+      const headings = await page.$$eval('article h4', (els) => els.map((e) => e.textContent));
+      for (const part of ['changes', 'smoke', 'notice']) assert.ok(headings.includes(part), `the record shows its ${part} (${headings})`);
       const evidence = await rowWith(page, 'console-1');
       assert.match(await evidence.evaluate((r) => r.textContent), /succeeded/);
       await page.screenshot({ path: join(SHOTS, 'rotation-evidence.png'), fullPage: true });
@@ -406,7 +476,7 @@ async function main() {
       seen.clean('rotation');
     });
 
-    await step('Catalog: Approve, Hide, Unhide, Rename; a Merge shows in the audit log and in GET /v1/options; an HTML name is text', async () => {
+    await step('Catalog: creators and near duplicates; Approve, Approve selected, Hide, Unhide, Rename; a Merge shows in the audit log and in GET /v1/options; Hide selected; an HTML name is text', async () => {
       const access = await loginAs(instance, 'moderated@example.com');
       const create = async (name) => {
         const r = await http('POST', `${instance.http}/v1/options/brand`, { token: access, body: { name } });
@@ -416,20 +486,36 @@ async function main() {
       const source = await create('Konsole Trucks Old');
       const survivor = await create('Konsole Trucks');
       const xss = await create(XSS);
+      assert.ok(source.pending && survivor.pending && xss.pending, "a new account's options wait for review");
+      const reviewed = async (id) => {
+        const r = await http('GET', `${instance.admin}/admin/options?limit=1000`, { token: instance.token });
+        return r.json.items.find((o) => o.id === id);
+      };
       await page.goto(`${base}/catalog`, { waitUntil: 'networkidle0' });
       // The HTML name is shown as those characters, and nothing of it became an element or ran.
       await rowWith(page, XSS);
       assert.equal(await page.$('img[src="x"]'), null);
-      for (const option of [source, survivor]) {
-        if (!option.pending) continue;
-        await pressInRow(page, option.name, 'Approve');
-        await eventually('approved', async () => !(await http('GET', `${instance.http}/v1/options/brand/${option.id}`)).json?.pending || true);
-      }
+      // The review queue names the creator and the account's age; the near duplicates are grouped.
+      const created = await (await rowWith(page, source.name)).evaluate((r) => r.textContent);
+      assert.match(created, /moderated@example\.com, account .+ old/);
+      assert.match(created, /new account/);
+      const groups = await page.$eval('[aria-label="Near-duplicate groups, newest first"]', (el) => el.innerText);
+      for (const text of [source.name, survivor.name, 'near match', 'moderated@example.com']) assert.ok(groups.includes(text), `${text} in ${groups}`);
+      // Approve one; the other two in bulk, counting as it goes.
+      await pressInRow(page, source.name, 'Approve');
+      await eventually('approved', async () => (await reviewed(source.id)).pending === false);
+      await settle(page);
+      for (const name of [survivor.name, XSS]) await (await one(page, 'checkbox', `Select ${name}`)).click();
+      await recordProgress(page);
+      await press(page, 'Approve selected');
+      await waitText(page, 'Approved 2 of 2 options.');
+      assert.deepEqual(await progressSeen(page), ['Approved 1 of 2…']);
       await eventually('both listed', async () => {
         const list = await http('GET', `${instance.http}/v1/options/brand?q=konsole`);
         const names = list.json.items.map((i) => i.name);
         return names.includes(source.name) && names.includes(survivor.name);
       });
+      assert.equal((await reviewed(xss.id)).pending, false, 'approved in bulk');
       // Hide and Unhide the HTML-named option, Rename the survivor's spelling and back.
       await pressInRow(page, XSS, 'Hide');
       await eventually('hidden', async () => (await http('GET', `${instance.http}/v1/options/brand/${xss.id}`)).json.hidden === true);
@@ -459,10 +545,20 @@ async function main() {
       const resolved = await http('GET', `${instance.http}/v1/options/brand/${source.id}`);
       assert.equal(resolved.json.id, survivor.id, 'the merged id resolves to the survivor');
       await page.screenshot({ path: join(SHOTS, 'catalog-merged.png'), fullPage: true });
+
+      // Hide selected: two spam names at once, counting as it goes.
+      const spam = [await create('Konsole Spam One'), await create('Konsole Spam Two')];
+      await page.goto(`${base}/catalog`, { waitUntil: 'networkidle0' });
+      for (const option of spam) await (await one(page, 'checkbox', `Select ${option.name}`)).click();
+      await recordProgress(page);
+      await press(page, 'Hide selected');
+      await waitText(page, 'Hidden 2 of 2 options.');
+      assert.deepEqual(await progressSeen(page), ['Hidden 1 of 2…']);
+      for (const option of spam) assert.equal((await reviewed(option.id)).hidden, true, `${option.name} hidden`);
       seen.clean('catalog');
     });
 
-    await step('Jobs: a failed job is retried from the jobs page', async () => {
+    await step('Jobs: a failed job is retried from the jobs page; the counts cover every job', async () => {
       // A PNG that is not one: the upload is stored, its photo job fails for good (undecodable).
       const guest = await http('POST', `${instance.http}/v1/uploads/guest-token`, { body: {} });
       assert.equal(guest.status, 200, JSON.stringify(guest.json));
@@ -492,10 +588,17 @@ async function main() {
         return r.json.attempts.length >= 2 ? r.json : null;
       });
       assert.ok(again.attempt >= 2);
+      // The counts cover every job, per queue, kind and state, as GET /admin/jobs/counts counts them.
+      const counts = await http('GET', `${instance.admin}/admin/jobs/counts`, { token: instance.token });
+      const photos = counts.json.counts.filter((c) => c.kind === 'uploads.photo');
+      await page.goto(`${base}/jobs`, { waitUntil: 'networkidle0' });
+      await waitText(page, "stored, per queue, kind and state");
+      const cells = await (await rowWith(page, 'uploads.photo')).$$eval('td', (els) => els.map((e) => e.textContent));
+      assert.equal(cells.at(-1), String(photos.reduce((n, c) => n + c.count, 0)), `the photo jobs' total (${cells})`);
       seen.clean('jobs');
     });
 
-    await step('Templates: Export, and an Import the server refuses shows the problem\'s title and detail', async () => {
+    await step('Templates: Export; an Import the server refuses shows the problem\'s title and detail, and each problem of a set that fails its check', async () => {
       await page.goto(`${base}/templates`, { waitUntil: 'networkidle0' });
       await waitText(page, 'degraded.');
       await press(page, 'Export');
@@ -506,7 +609,16 @@ async function main() {
       await press(page, 'Import');
       await waitText(page, refused.json.title);
       await waitText(page, refused.json.detail);
-      // The refused import is the one expected failure.
+      // A set that fails the check: each problem is listed, by template and field, and nothing is stored.
+      const version = async () => (await http('GET', `${instance.admin}/admin/templates`, { token: instance.token })).json.version;
+      const before = await version();
+      const bad = { templates: [{ category: 'Trucks', subcategory: 'Box trucks', blocks: [{ name: 'box', fields: [
+        { name: 'tail_lift', type: 'boolean', label: 'Tail lift', requiredIf: { '==': [{ var: 'colour' }, 'red'] } }] }] }] };
+      await fill(page, 'Template set (JSON)', JSON.stringify(bad));
+      await press(page, 'Import');
+      await waitText(page, 'Trucks / Box trucks / tail_lift:');
+      assert.equal(await version(), before, 'a refused import stores nothing');
+      // The refused imports are the expected failures.
       const expected = seen.take();
       assert.ok(expected.every((p) => /HTTP 4\d\d: POST .*\/admin\/templates|status of 4\d\d/.test(p)), expected.join('\n'));
     });

@@ -1,6 +1,7 @@
 //! Curating the shared catalog: the changes operators make (rename, merge, hide, unhide, approve, the
 //! engine flag of a category), what they report, the audit record, the plan of the one-time identity
-//! upgrade, and the near matches a create answers with ("did you mean Scania?").
+//! upgrade, the near matches a create answers with ("did you mean Scania?"), and the near-duplicate groups of
+//! the review queue.
 //!
 //! Storage applies a change in one transaction with its audit record and a version bump (the port's
 //! `moderate`); the option cache actor then drops the lists it touched and announces them on the bus.
@@ -124,6 +125,59 @@ pub fn near_matches<'a>(key: &str, candidates: impl IntoIterator<Item = &'a Cata
     found
 }
 
+/// Options of one kind and parent that look like one thing: the review queue's candidates for a merge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateGroup {
+    /// The options, oldest first.
+    pub options: Vec<CatalogOption>,
+    /// Whether they all share one identity (the same name but for case, accents, punctuation and spacing: new
+    /// accounts' pending twins) rather than only being near ([`near_matches`]).
+    pub same_identity: bool,
+}
+
+/// The near-duplicate groups in `list` (the visible options of one kind and parent) around the options whose
+/// ids `around` holds (the recent ones under review): each of those is joined with every option of `list`
+/// that has its identity or is a near match of it, and joined groups merge. Groups of two or more, the group
+/// with the newest option first.
+#[must_use]
+pub fn duplicate_groups(list: &[CatalogOption], around: &std::collections::HashSet<Uuid>) -> Vec<DuplicateGroup> {
+    // Union-find over the list's positions.
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let position: HashMap<Uuid, usize> = list.iter().enumerate().map(|(i, o)| (o.id, i)).collect();
+    let mut parent: Vec<usize> = (0..list.len()).collect();
+    for (i, option) in list.iter().enumerate().filter(|(_, o)| around.contains(&o.id)) {
+        let twins = list.iter().filter(|o| o.id != option.id && o.name_key == option.name_key).map(|o| o.id);
+        let near = near_matches(&option.name_key, list.iter()).into_iter().map(|m| m.id);
+        for other in twins.chain(near) {
+            let (a, b) = (root(&mut parent, i), root(&mut parent, position[&other]));
+            parent[a] = b;
+        }
+    }
+    let mut groups: HashMap<usize, Vec<&CatalogOption>> = HashMap::new();
+    for (i, option) in list.iter().enumerate() {
+        let r = root(&mut parent, i);
+        groups.entry(r).or_default().push(option);
+    }
+    let mut out: Vec<DuplicateGroup> = groups
+        .into_values()
+        .filter(|g| g.len() > 1)
+        .map(|mut g| {
+            g.sort_by_key(|o| (o.created_at, o.id));
+            let same_identity = g.iter().all(|o| o.name_key == g[0].name_key);
+            DuplicateGroup { options: g.into_iter().cloned().collect(), same_identity }
+        })
+        .collect();
+    let newest = |g: &DuplicateGroup| g.options.iter().map(|o| (o.created_at, o.id)).max();
+    out.sort_by_key(|g| std::cmp::Reverse(newest(g)));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use time::OffsetDateTime;
@@ -163,6 +217,31 @@ mod tests {
         assert_eq!(plan.merges, vec![(r450b.id, r450.id), (scania2.id, scania.id)]);
         assert_eq!(plan.rekeys, vec![(mercedes.id, "mercedes benz".to_owned())]);
         assert!(!plan.rekeys.iter().any(|(id, _)| *id == scania2.id || *id == r450b.id));
+    }
+
+    /// Around the options under review, pending twins of one identity form an identity group, a typo joins its
+    /// original in a near group, and options nobody is reviewing or that resemble nothing stay out.
+    #[test]
+    fn duplicate_groups_join_twins_and_near_names_around_the_reviewed_ones() {
+        let keyed = |name: &str, age: i64| {
+            let mut o = option(OptionKind::Brand, None, name, age);
+            o.name_key = identity_key(name);
+            o
+        };
+        let scania = keyed("Scania", 1);
+        let scanja = keyed("Scanja", 5);
+        let nova = keyed("Komatsu Nova", 2);
+        let nova2 = keyed("komatsu-nova", 6);
+        let volvo = keyed("Volvo", 3);
+        let volva = keyed("Volva", 4);
+        let list = [scania.clone(), scanja.clone(), nova.clone(), nova2.clone(), volvo, volva];
+        let around: std::collections::HashSet<Uuid> = [scanja.id, nova2.id, scania.id].into();
+
+        let groups = duplicate_groups(&list, &around);
+
+        let ids: Vec<Vec<Uuid>> = groups.iter().map(|g| g.options.iter().map(|o| o.id).collect()).collect();
+        assert_eq!(ids, vec![vec![nova.id, nova2.id], vec![scania.id, scanja.id]], "newest group first, oldest first");
+        assert_eq!(groups.iter().map(|g| g.same_identity).collect::<Vec<_>>(), [true, false]);
     }
 
     /// Typos and prefixes are near; the same identity and unrelated names are not.

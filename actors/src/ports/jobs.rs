@@ -337,6 +337,19 @@ pub struct QueueDepth {
     pub oldest_available: Option<OffsetDateTime>,
 }
 
+/// How many jobs of one queue and kind are in one state (`GET /admin/jobs/counts`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobCount {
+    /// The worker pool.
+    pub queue: String,
+    /// What kind of work.
+    pub kind: String,
+    /// The state.
+    pub state: JobState,
+    /// How many stored jobs are in it.
+    pub count: u64,
+}
+
 /// A change to a stored job: the fields that are `Some` are replaced.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobUpdate {
@@ -510,6 +523,13 @@ pub trait JobStore: Send + Sync + 'static {
     /// # Errors
     /// The database is unreachable.
     async fn depths(&self, now: OffsetDateTime) -> Result<Vec<QueueDepth>, JobStoreError>;
+
+    /// How many stored jobs there are per queue, kind and state (only the combinations that have any),
+    /// ordered by queue, kind and state.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    async fn counts(&self) -> Result<Vec<JobCount>, JobStoreError>;
 
     /// Deletes runner jobs that finished before `before` (with their attempts); returns how many.
     ///

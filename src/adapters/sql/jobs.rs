@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::jobs::{
-    Attempt, AttemptOutcome, Enqueued, Finish, FinishItem, Job, JobFilter, JobState, JobStore, JobStoreError,
+    Attempt, AttemptOutcome, Enqueued, Finish, FinishItem, Job, JobCount, JobFilter, JobState, JobStore, JobStoreError,
     JobUpdate, LeaseHolder, NewJob, QueueDepth,
 };
 use time::OffsetDateTime;
@@ -394,6 +394,26 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
                     available: f.count("available")?,
                     scheduled: f.count("scheduled")?,
                     oldest_available: f.opt_time("oldest")?,
+                })
+            })
+            .collect::<Result<_, Unavailable>>()
+            .map_err(JobStoreError::from)
+    }
+
+    async fn counts(&self) -> Result<Vec<JobCount>, JobStoreError> {
+        // One pass over the table (finished jobs are pruned after `jobs.keep_finished_secs`, so it stays small); an
+        // operator's view, not the runner's path.
+        let sql = "SELECT queue, kind, state, COUNT(*) AS n FROM jobs GROUP BY queue, kind, state \
+                   ORDER BY queue, kind, state";
+        let rows = all(&self.db, "counts", sql, Vec::new()).await?;
+        rows.iter()
+            .map(|row| {
+                let f = Fields::new(row, "job count");
+                Ok(JobCount {
+                    queue: f.text("queue")?,
+                    kind: f.text("kind")?,
+                    state: f.parse("state", JobState::parse)?,
+                    count: f.count("n")?,
                 })
             })
             .collect::<Result<_, Unavailable>>()

@@ -1,7 +1,7 @@
 // The console's formatting (console/format.js).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { age, instant, since, shortId, plural, cell, problemText } from '../../../console/format.js';
+import { age, instant, since, shortId, plural, cell, problemText, countRows, queueDepths } from '../../../console/format.js';
 
 test('ages read as the largest two units', () => {
   assert.equal(age(850), '850 ms');
@@ -33,4 +33,29 @@ test('ids, counts, cells and problems', () => {
   assert.equal(cell(0), '0');
   assert.equal(problemText({ title: 'Conflict', detail: 'a rotation runs' }), 'Conflict: a rotation runs');
   assert.equal(problemText({ title: 'Not found' }), 'Not found');
+});
+
+test('job counts become one row per queue and kind with every state', () => {
+  const rows = countRows([
+    { queue: 'photos', kind: 'uploads.photo', state: 'discarded', count: 2 },
+    { queue: 'default', kind: 'sessions.prune', state: 'completed', count: 7 },
+    { queue: 'photos', kind: 'uploads.photo', state: 'completed', count: 40 },
+  ]);
+  assert.deepEqual(rows.map((r) => [r.queue, r.kind, r.total]), [['default', 'sessions.prune', 7], ['photos', 'uploads.photo', 42]]);
+  assert.equal(rows[1].states.discarded, 2);
+  assert.equal(rows[1].states.running, 0, 'a state without jobs shows zero');
+});
+
+test('queue depths count only unfinished jobs, per queue', () => {
+  const depths = queueDepths([
+    { queue: 'photos', kind: 'uploads.photo', state: 'available', count: 3 },
+    { queue: 'photos', kind: 'uploads.pdf', state: 'available', count: 2 },
+    { queue: 'photos', kind: 'uploads.photo', state: 'completed', count: 90 },
+    { queue: 'default', kind: 'jobs.prune', state: 'scheduled', count: 1 },
+  ]);
+  assert.deepEqual(depths, [
+    { queue: 'default', available: 0, scheduled: 1, retryable: 0, running: 0 },
+    { queue: 'photos', available: 5, scheduled: 0, retryable: 0, running: 0 },
+  ]);
+  assert.deepEqual(queueDepths([{ queue: 'x', kind: 'k', state: 'cancelled', count: 1 }]), [], 'finished jobs are no depth');
 });

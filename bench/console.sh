@@ -2,20 +2,23 @@
 # Does the console cost the public listener anything? Authenticated `GET /v1/auth/me` on the public listener,
 # measured with wrk (closed loop, throughput and p99), alternately:
 #   idle     nothing on the admin listener;
-#   console  the admin listener serving the console flat out: CLIENTS clients (default 4) each loading the page
-#            and every asset in a loop, as browsers reloading without pause would (far more than operators do:
-#            an open console loads its files once, then makes three calls every 5 s);
-# three rounds of each, interleaved so that drift on a shared machine hits both. Prints each run, the medians
-# and the ratio console/idle. Also prints the bytes the console's files add to the binary.
+#   console  CLIENTS open consoles (default 4) on the admin listener, each as a browser tab does it: the page and
+#            every asset, then the Fleet page's three calls (/admin/fleet, /admin/jobs/counts, /metrics), again
+#            every PERIOD seconds (default 5, the page's refresh; each round reloads the page too, which a real
+#            tab does not). PERIOD=0 makes it a flood: each client reloads without pause, which on a small
+#            machine mostly measures the CPU the load tools and the admin listener take from the public one;
+# ROUNDS rounds of each (default 3), interleaved so that drift on a shared machine hits both. Prints each run,
+# the medians and the ratio console/idle, and the bytes the console's files add to the binary.
 #   bench/console.sh [secs=10] [connections=64]
 # BIN=path/to/gantry measures another build; SKIP_BUILD=1 uses what is there. With PIN=1 (default on 2+ cores)
-# the server runs on CPU 0 and the load tools on CPU 1.
+# the server runs on CPU 0 and the load tools on CPU 1. PUBLIC_PORT / ADMIN_PORT move the listeners.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 conns=${2:-64}
 clients=${CLIENTS:-4}
 rounds=${ROUNDS:-3}
+period=${PERIOD:-5}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
 [ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release --bin gantry >/dev/null 2>&1
 bin=${BIN:-"${CARGO_TARGET_DIR:-target}/release/gantry"}
@@ -53,10 +56,14 @@ for u in $urls; do
 done
 echo "console files fetched per page load: $(echo "$urls" | wc -w)"
 
+admin_token=$(cat "$data/secrets/GANTRY_ADMIN_TOKEN")
+polls="/admin/fleet /admin/jobs/counts /metrics"
 load_console() {
+  local fetch=""
+  for u in $urls $polls; do fetch="$fetch -o /dev/null localhost:$adm$u"; done
   for _ in $(seq 1 "$clients"); do
-    # One curl per page load: a kept-alive connection fetching every file, as a browser does.
-    "${client[@]}" bash -c "while :; do curl -s -o /dev/null $(for u in $urls; do printf ' localhost:%s%s' "$adm" "$u"; done); done" &
+    # One curl per round: a kept-alive connection fetching every file and the three calls, as a browser tab.
+    "${client[@]}" bash -c "while :; do curl -s -H 'Authorization: Bearer $admin_token' $fetch; sleep $period; done" &
     loaders+=($!)
   done
 }
@@ -80,7 +87,7 @@ for round in $(seq 1 "$rounds"); do
   r=$(measure); busy+=("$r")
   served_after=$(curl -s "localhost:$adm/metrics" | awk '/^gantry_http_requests_total\{.*listener="admin".*route="\/console\/assets\/\{file\}"/ {n+=$2} END {print n+0}')
   stop_console
-  echo "round $round console: $(echo "$r" | awk '{printf "%s req/s, p99 %s ms", $1, $2}') (admin listener served $((served_after - served_before)) asset requests meanwhile)"
+  echo "round $round console: $(echo "$r" | awk '{printf "%s req/s, p99 %s ms", $1, $2}') (the admin listener served $((served_after - served_before)) asset requests meanwhile)"
 done
 python3 - "${idle[*]}" "${busy[*]}" <<'PY'
 import statistics, sys

@@ -390,7 +390,7 @@ async function main() {
       seen.clean('fleet');
     });
 
-    await step('Revoke all sessions through the UI: an earlier access token answers 401 with the user message', async () => {
+    await step('Revoke all sessions through the UI: an earlier access token answers 401 with the user message; the history counts it', async () => {
       const access = await loginAs(instance, 'revoked@example.com');
       assert.equal((await http('GET', `${instance.http}/v1/auth/me`, { token: access })).status, 200);
       await page.goto(`${base}/sessions`, { waitUntil: 'networkidle0' });
@@ -408,6 +408,14 @@ async function main() {
       assert.equal(me.json.code, 'session_revoked');
       assert.equal(me.json.notice?.message, message);
       await waitText(page, 'console drill');
+      // The history counts the requests the revocation refused (flushed with the session view's reload).
+      const counted = await eventually('the refused request counted', async () => {
+        const r = await http('GET', `${instance.admin}/admin/sessions/revocations`, { token: instance.token });
+        return r.json.revocations.find((n) => n.reason === 'console drill' && n.refused_requests >= 1);
+      });
+      await page.goto(`${base}/sessions`, { waitUntil: 'networkidle0' });
+      const history = await (await rowWith(page, 'console drill')).$$eval('td', (els) => els.map((e) => e.textContent));
+      assert.equal(history.at(-1), String(counted.refused_requests), `refused requests in the history (${history})`);
       seen.clean('revoke all');
     });
 

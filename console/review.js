@@ -14,7 +14,8 @@ export function creatorText(creator) {
   if (!creator) return 'seed or operator';
   const who = creator.email ?? `deleted account ${shortId(creator.id)}`;
   const secs = creator.account_age_secs;
-  return secs === null || secs === undefined ? `${who}, account age unknown` : `${who}, account ${age(secs * 1000)} old`;
+  if (secs === null || secs === undefined) return `${who}, account age unknown`;
+  return `${who}, account ${secs < 1 ? 'under 1 s' : age(secs * 1000)} old`;
 }
 
 const byName = (a, b) => a.name.localeCompare(b.name);

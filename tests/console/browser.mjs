@@ -509,6 +509,7 @@ async function main() {
       assert.match(created, /new account/);
       const groups = await page.$eval('[aria-label="Near-duplicate groups, newest first"]', (el) => el.innerText);
       for (const text of [source.name, survivor.name, 'near match', 'moderated@example.com']) assert.ok(groups.includes(text), `${text} in ${groups}`);
+      await page.screenshot({ path: join(SHOTS, 'catalog-review.png'), fullPage: true });
       // Approve one; the other two in bulk, counting as it goes.
       await pressInRow(page, source.name, 'Approve');
       await eventually('approved', async () => (await reviewed(source.id)).pending === false);

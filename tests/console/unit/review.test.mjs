@@ -9,6 +9,7 @@ test('a creator reads as email and account age; a deleted account by its id; non
   assert.equal(creatorText({ id: 'u1', email: 'alice@example.com', account_age_secs: 3 * 3600 + 300 }), 'alice@example.com, account 3 h 5 min old');
   assert.equal(creatorText({ id: '0190c0de-0000-7000-8000-00000000abcd', email: null, account_age_secs: 40 }), 'deleted account 0000abcd, account 40 s old');
   assert.equal(creatorText({ id: 'u2', email: 'x@example.com', account_age_secs: null }), 'x@example.com, account age unknown');
+  assert.equal(creatorText({ id: 'u3', email: 'new@example.com', account_age_secs: 0 }), 'new@example.com, account under 1 s old');
   assert.equal(creatorText(null), 'seed or operator');
 });
 

@@ -200,4 +200,36 @@ mod tests {
         assert_eq!(err.to_string(), "JSON does not match the expected shape (an object) at line 1 column 3");
         assert_eq!(parse_json::<Shape>(b" {\"n\": 7}").expect("an object").n, 7);
     }
+
+    fn policy(min_bytes_per_sec: u64) -> BodyPolicy {
+        BodyPolicy {
+            started: Instant::now(),
+            deadline: Duration::from_secs(10),
+            min_bytes_per_sec,
+            grace: Duration::from_secs(5),
+        }
+    }
+
+    /// The stalled login (9 of 100 bytes) passes the grace period and is refused at its end as too
+    /// slow; a body at the rate is refused only at the deadline; without a rate, only the deadline counts.
+    #[tokio::test(start_paused = true)]
+    async fn bodies_are_held_to_the_rate_after_the_grace_period_and_to_the_deadline() {
+        let code = |verdict: Result<(), ApiError>| verdict.err().map(|e| e.code());
+        let stalled = policy(240);
+        let at = |secs: u64| stalled.started + Duration::from_secs(secs);
+        assert_eq!(code(stalled.verdict(9, at(4))), None, "in the grace period");
+        assert_eq!(code(stalled.verdict(9, at(5))), Some("body_too_slow"));
+        assert_eq!(code(stalled.verdict(1200, at(5))), None, "240 bytes/s on average");
+        assert_eq!(code(stalled.verdict(1_000_000, at(10))), Some("body_timeout"));
+        let no_rate = policy(0);
+        assert_eq!(code(no_rate.verdict(0, at(9))), None);
+        assert_eq!(code(no_rate.verdict(0, at(10))), Some("body_timeout"));
+        // Looked at again at the grace period's end, then every second, never after the deadline.
+        assert_eq!(stalled.next_check(at(0)), at(5));
+        assert_eq!(stalled.next_check(at(6)), at(7));
+        assert_eq!(stalled.next_check(at(9) + Duration::from_millis(500)), at(10));
+        assert_eq!(no_rate.next_check(at(0)), at(10));
+        let slow = ApiError::SlowBody { code: "body_too_slow", detail: String::new() };
+        assert_eq!(slow.status(), hyper::StatusCode::REQUEST_TIMEOUT);
+    }
 }

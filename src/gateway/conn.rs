@@ -228,3 +228,32 @@ pub(crate) async fn watch<F: Future>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An address's connections share one count of requests in flight: at its share the next request is
+    /// refused, another address is not affected, and a finished request gives its place back; 0 = no share.
+    #[test]
+    fn requests_in_flight_are_shared_per_address() {
+        let counts = AddressCounts::new(0, 2);
+        let (a, b) = (IpAddr::from([127, 0, 0, 2]), IpAddr::from([127, 0, 0, 1]));
+        let first = counts.take(a).expect("connection");
+        let second = counts.take(a).expect("connection");
+        let one = first.share().try_take().expect("room");
+        let two = second.share().try_take().expect("room");
+        assert!(first.share().try_take().is_none(), "the address has its share, across its connections");
+        let other = counts.take(b).expect("connection");
+        assert!(other.share().try_take().is_some(), "another address does not notice");
+        drop(one);
+        let again = second.share().try_take();
+        assert!(again.is_some(), "a finished request gives its place back");
+        drop((two, again));
+
+        let unlimited = AddressCounts::new(0, 0);
+        let slot = unlimited.take(a).expect("connection");
+        let places: Vec<_> = (0..1000).map(|_| slot.share().try_take()).collect();
+        assert!(places.iter().all(Option::is_some));
+    }
+}

@@ -359,8 +359,8 @@ async fn run(
     })
 }
 
-/// Counts a refusal at the edge (`gantry_http_refusals_total{reason}`): `in_flight_per_address`,
-/// `body_timeout`, `body_too_slow`.
-pub(crate) fn refusal(reason: &'static str) {
+/// Counts a refusal at the edge (`gantry_http_refusals_total{reason}`; `body.rs` counts the 408s under the same
+/// name).
+fn refusal(reason: &'static str) {
     metrics::counter!("gantry_http_refusals_total", "reason" => reason).increment(1);
 }

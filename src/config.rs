@@ -264,6 +264,14 @@ pub struct UploadSettings {
     pub max_in_flight_per_client: usize,
     /// An upload whose body sends nothing for this long is aborted with 408, seconds.
     pub body_idle_timeout_secs: u64,
+    /// An upload must average at least this many bytes per second over each `rate_window_secs` (after
+    /// `rate_grace_secs`), or it ends with 408 `body_too_slow`; when every slot is taken, a newcomer displaces
+    /// the slowest upload under it. 0 = no minimum rate.
+    pub min_bytes_per_sec: u64,
+    /// The window the upload rate is averaged over, seconds.
+    pub rate_window_secs: u64,
+    /// No upload is held to the rate before this long after its admission, seconds.
+    pub rate_grace_secs: u64,
     /// Deadline of one upload or download request, seconds.
     pub timeout_secs: u64,
     /// An upload still `receiving` after this long was abandoned (a crash); the sweep fails it, seconds.
@@ -284,6 +292,16 @@ pub struct UploadSettings {
 }
 
 impl UploadSettings {
+    /// The minimum rate uploads keep (`None` when `min_bytes_per_sec` is 0).
+    #[must_use]
+    pub fn min_rate(&self) -> Option<gantry_actors::uploads::ledger::MinRate> {
+        (self.min_bytes_per_sec > 0).then(|| gantry_actors::uploads::ledger::MinRate {
+            bytes_per_sec: self.min_bytes_per_sec,
+            window: Duration::from_secs(self.rate_window_secs),
+            grace: Duration::from_secs(self.rate_grace_secs),
+        })
+    }
+
     /// The allowlist as media types (unknown names are rejected at start-up).
     #[must_use]
     pub fn allowed_types(&self) -> Vec<gantry_actors::uploads::media::MediaType> {
@@ -387,6 +405,19 @@ pub struct HttpSettings {
     pub http2_keep_alive_timeout_secs: u64,
     /// Requests handled at once.
     pub max_in_flight: usize,
+    /// Requests handled at once per client address (its share of `max_in_flight`; more → 429
+    /// `too_many_in_flight`); 0 = no share (behind a load balancer's few addresses).
+    pub max_in_flight_per_address: usize,
+    /// Streams one HTTP/2 connection may have open at once.
+    pub http2_max_concurrent_streams: u32,
+    /// A JSON request body must have arrived whole within this long of the request's start, or 408
+    /// `body_timeout`, seconds.
+    pub json_body_timeout_secs: u64,
+    /// Every request body (JSON) must average at least this many bytes per second once
+    /// `body_rate_grace_secs` have passed, or 408 `body_too_slow`; 0 = no minimum rate.
+    pub min_body_bytes_per_sec: u64,
+    /// The grace period before a request body is held to `min_body_bytes_per_sec`, seconds.
+    pub body_rate_grace_secs: u64,
     /// A 503 `overloaded` is sent after this long (jittered ±50 %), milliseconds, with nothing held meanwhile:
     /// a client that retries at once cannot turn refusals into a busy loop that starves the admitted requests.
     pub overload_delay_ms: u64,
@@ -485,6 +516,8 @@ impl Settings {
             ("http.max_body_bytes", self.http.max_body_bytes),
             ("http.max_connections", self.http.max_connections),
             ("http.max_in_flight", self.http.max_in_flight),
+            ("http.http2_max_concurrent_streams", self.http.http2_max_concurrent_streams as usize),
+            ("http.json_body_timeout_secs", usize::try_from(self.http.json_body_timeout_secs).unwrap_or(1)),
             ("actors.mailbox_capacity", self.actors.mailbox_capacity),
             ("cache.max_entries", self.cache.max_entries),
             ("cache.pool_size", self.cache.pool_size),
@@ -531,6 +564,10 @@ impl Settings {
         }
         if self.uploads.abandon_after_secs <= self.uploads.timeout_secs {
             problems.push("uploads.abandon_after_secs must be longer than uploads.timeout_secs".into());
+        }
+        if self.uploads.min_bytes_per_sec > 0 && self.uploads.rate_window_secs == 0 {
+            problems
+                .push("uploads.rate_window_secs must be greater than 0 when uploads.min_bytes_per_sec is set".into());
         }
         if self.uploads.pdf_max_bytes == 0 {
             problems.push("uploads.pdf_max_bytes must be greater than 0".into());

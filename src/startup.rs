@@ -339,6 +339,7 @@ impl Application {
                 tidy_every: Duration::from_secs(settings.rotation.heartbeat_secs),
                 max_in_flight_per_client: settings.uploads.max_in_flight_per_client,
                 body_idle_timeout: Duration::from_secs(settings.uploads.body_idle_timeout_secs),
+                min_rate: settings.uploads.min_rate(),
                 photos: Arc::new(settings.photos.photos()),
                 // PDF checks are CPU-bound: one per core at most.
                 pdf: Arc::new(gantry_actors::uploads::pdf::PdfInspector::new(

@@ -4,6 +4,12 @@
 //! (this covers protocol detection, which hyper's own header timeout does not), and an open connection with no
 //! request in progress is closed after `http.keep_alive_idle_secs`. HTTP/2 keep-alive pings (set on the hyper
 //! builder in `server.rs`) find peers that vanished without closing.
+//!
+//! The same per-address entry carries the address's requests in flight ([`ClientShare`]): each connection
+//! gets the entry's counter when it is accepted (the one lock, per connection), and a request takes its place
+//! with one atomic operation on it — no map, no lock and no allocation per request. An address at its share
+//! (`http.max_in_flight_per_address`) is refused before its request costs anything, and never reaches the
+//! listener's in-flight limit the others share.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,13 +24,22 @@ use tokio::time::Instant;
 
 use super::respond::Body;
 
-/// Open connections per client address on one listener. Only addresses with an open connection have an
-/// entry, so the map is bounded by the listener's connection limit.
+/// Open connections per client address on one listener, and each address's requests in flight. Only
+/// addresses with an open connection have an entry, so the map is bounded by the listener's connection limit.
 #[derive(Debug)]
 pub(crate) struct AddressCounts {
-    counts: Mutex<HashMap<IpAddr, usize>>,
+    counts: Mutex<HashMap<IpAddr, AddressEntry>>,
     /// Most connections per address; 0 = no cap (behind a load balancer every client has its address).
     limit: usize,
+    /// Most requests in flight per address; 0 = no share.
+    requests_limit: usize,
+}
+
+/// One address's entry: its open connections and the counter its requests in flight share.
+#[derive(Debug)]
+struct AddressEntry {
+    connections: usize,
+    requests: Arc<AtomicUsize>,
 }
 
 /// One connection's place in [`AddressCounts`], given back when dropped.
@@ -32,35 +47,82 @@ pub(crate) struct AddressCounts {
 pub(crate) struct AddressSlot {
     counts: Arc<AddressCounts>,
     address: IpAddr,
+    share: ClientShare,
+}
+
+/// An address's share of the requests in flight, as one of its connections holds it (cloned into the
+/// connection's service once; a request borrows it).
+#[derive(Debug, Clone)]
+pub(crate) struct ClientShare {
+    requests: Arc<AtomicUsize>,
+    /// 0 = no share (nothing is counted).
+    limit: usize,
+}
+
+/// A request's place in its address's share, given back when dropped.
+#[derive(Debug)]
+pub(crate) struct SharePlace<'a>(Option<&'a AtomicUsize>);
+
+impl ClientShare {
+    /// A place for one more request of this address, or `None` when the address has its share. One atomic
+    /// operation; nothing when there is no share.
+    pub(crate) fn try_take(&self) -> Option<SharePlace<'_>> {
+        if self.limit == 0 {
+            return Some(SharePlace(None));
+        }
+        self.requests
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.limit).then_some(n + 1))
+            .ok()
+            .map(|_| SharePlace(Some(&self.requests)))
+    }
+}
+
+impl Drop for SharePlace<'_> {
+    fn drop(&mut self) {
+        if let Some(requests) = self.0 {
+            requests.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
 }
 
 impl AddressCounts {
-    /// Counts with at most `limit` connections per address (0 = unlimited).
-    pub(crate) fn new(limit: usize) -> Arc<Self> {
-        Arc::new(Self { counts: Mutex::new(HashMap::new()), limit })
+    /// Counts with at most `limit` connections and `requests_limit` requests in flight per address (0 =
+    /// unlimited, each).
+    pub(crate) fn new(limit: usize, requests_limit: usize) -> Arc<Self> {
+        Arc::new(Self { counts: Mutex::new(HashMap::new()), limit, requests_limit })
     }
 
     /// A place for a connection from `address`, or `None` when that address has its share.
     pub(crate) fn take(self: &Arc<Self>, address: IpAddr) -> Option<AddressSlot> {
         let mut counts = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let count = counts.entry(address).or_default();
-        if self.limit > 0 && *count >= self.limit {
-            if *count == 0 {
+        let entry = counts
+            .entry(address)
+            .or_insert_with(|| AddressEntry { connections: 0, requests: Arc::new(AtomicUsize::new(0)) });
+        if self.limit > 0 && entry.connections >= self.limit {
+            if entry.connections == 0 {
                 counts.remove(&address);
             }
             return None;
         }
-        *count += 1;
-        Some(AddressSlot { counts: Arc::clone(self), address })
+        entry.connections += 1;
+        let share = ClientShare { requests: Arc::clone(&entry.requests), limit: self.requests_limit };
+        Some(AddressSlot { counts: Arc::clone(self), address, share })
+    }
+}
+
+impl AddressSlot {
+    /// The address's share of the requests in flight, for this connection's requests.
+    pub(crate) fn share(&self) -> &ClientShare {
+        &self.share
     }
 }
 
 impl Drop for AddressSlot {
     fn drop(&mut self) {
         let mut counts = self.counts.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(count) = counts.get_mut(&self.address) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
+        if let Some(entry) = counts.get_mut(&self.address) {
+            entry.connections = entry.connections.saturating_sub(1);
+            if entry.connections == 0 {
                 counts.remove(&self.address);
             }
         }
@@ -164,5 +226,34 @@ pub(crate) async fn watch<F: Future>(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An address's connections share one count of requests in flight: at its share the next request is
+    /// refused, another address is not affected, and a finished request gives its place back; 0 = no share.
+    #[test]
+    fn requests_in_flight_are_shared_per_address() {
+        let counts = AddressCounts::new(0, 2);
+        let (a, b) = (IpAddr::from([127, 0, 0, 2]), IpAddr::from([127, 0, 0, 1]));
+        let first = counts.take(a).expect("connection");
+        let second = counts.take(a).expect("connection");
+        let one = first.share().try_take().expect("room");
+        let two = second.share().try_take().expect("room");
+        assert!(first.share().try_take().is_none(), "the address has its share, across its connections");
+        let other = counts.take(b).expect("connection");
+        assert!(other.share().try_take().is_some(), "another address does not notice");
+        drop(one);
+        let again = second.share().try_take();
+        assert!(again.is_some(), "a finished request gives its place back");
+        drop((two, again));
+
+        let unlimited = AddressCounts::new(0, 0);
+        let slot = unlimited.take(a).expect("connection");
+        let places: Vec<_> = (0..1000).map(|_| slot.share().try_take()).collect();
+        assert!(places.iter().all(Option::is_some));
     }
 }

@@ -139,6 +139,20 @@ pub enum ApiError {
         /// The idle timeout.
         secs: u64,
     },
+    /// This client address already has its share of the requests in flight (429 `too_many_in_flight`,
+    /// `Retry-After`).
+    #[error("this client already has its share of requests in flight; retry when one finishes")]
+    TooManyInFlight,
+    /// A request body arrived too slowly (408): `body_timeout` (not whole within the JSON body deadline),
+    /// `body_too_slow` (under the minimum rate), `upload_displaced` (an upload under the rate gave its slot to
+    /// a newcomer).
+    #[error("{detail}")]
+    SlowBody {
+        /// Stable code.
+        code: &'static str,
+        /// Explanation (the limit that applied).
+        detail: String,
+    },
     /// Too much work right now; retry after the given time.
     #[error("{reason}")]
     Unavailable {
@@ -487,7 +501,8 @@ impl ApiError {
             Self::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyUploads => StatusCode::TOO_MANY_REQUESTS,
-            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::BodyTimeout { .. } | Self::SlowBody { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::TooManyInFlight => StatusCode::TOO_MANY_REQUESTS,
             Self::Validation(_) | Self::InvalidTemplates(_) | Self::SecretsRefused(_) | Self::VariantFailed(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -511,7 +526,9 @@ impl ApiError {
             | Self::Unauthenticated { code, .. }
             | Self::Conflict { code, .. }
             | Self::Forbidden { code, .. }
-            | Self::UnsupportedMediaTypeOf { code, .. } => code,
+            | Self::UnsupportedMediaTypeOf { code, .. }
+            | Self::SlowBody { code, .. } => code,
+            Self::TooManyInFlight => "too_many_in_flight",
             Self::DigestMismatch => "digest_mismatch",
             Self::RangeNotSatisfiable => "range_not_satisfiable",
             Self::TooManyRequests { .. } => "too_many_requests",
@@ -609,7 +626,7 @@ impl ApiError {
                     .headers_mut()
                     .insert(hyper::header::WWW_AUTHENTICATE, hyper::header::HeaderValue::from_static("Bearer"));
             }
-            Self::TooManyUploads => {
+            Self::TooManyUploads | Self::TooManyInFlight => {
                 response.headers_mut().insert(hyper::header::RETRY_AFTER, hyper::header::HeaderValue::from_static("1"));
             }
             Self::Unavailable { retry_after, .. }

@@ -4,9 +4,13 @@
 //! 1. request id — taken from `X-Request-Id` when sane, else generated; echoed on every response so a
 //!    client can quote it;
 //! 2. routing — 404/405 cost nothing and are not shed;
-//! 3. load shedding — a bounded number of requests in flight; beyond it 503 `overloaded` with
-//!    `Retry-After` (liveness and `/metrics` are exempt so overload does not look like death);
-//! 4. deadline — the handler runs under the request timeout (503 `timeout`);
+//! 3. load shedding — first the client address's share (`http.max_in_flight_per_address`; beyond it 429
+//!    `too_many_in_flight`, so one address cannot fill the listener's limit), then a bounded number of
+//!    requests in flight; beyond it 503 `overloaded` with `Retry-After` (liveness and `/metrics` are exempt
+//!    so overload does not look like death);
+//! 4. deadline — the handler runs under the request timeout (503 `timeout`); a request with a body also
+//!    carries its [`BodyPolicy`] (the JSON body deadline and the minimum body rate, 408), which `body.rs`
+//!    enforces while reading, so a stalled body gives back its places long before the request timeout;
 //! 5. errors → problem+json (in `problem.rs`), metrics by route template and status, a debug access log.
 //!
 //! Connections are bounded per listener; on shutdown the loop stops accepting and in-flight requests get
@@ -28,7 +32,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
-use super::conn::{self, Activity, AddressCounts};
+use super::body::BodyPolicy;
+use super::conn::{self, Activity, AddressCounts, ClientShare};
 use super::ctx::Ctx;
 use super::dispatch::dispatch;
 use super::problem::ApiError;
@@ -63,10 +68,11 @@ pub async fn serve(
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_concurrent_streams(250)
+        .max_concurrent_streams(settings.http.http2_max_concurrent_streams)
         .keep_alive_interval(Some(Duration::from_secs(settings.http.http2_keep_alive_interval_secs)))
         .keep_alive_timeout(Duration::from_secs(settings.http.http2_keep_alive_timeout_secs));
-    let per_address = AddressCounts::new(settings.http.max_connections_per_address);
+    let per_address =
+        AddressCounts::new(settings.http.max_connections_per_address, settings.http.max_in_flight_per_address);
     let head_timeout = Duration::from_secs(settings.http.header_read_timeout_secs);
     let idle_timeout = Duration::from_secs(settings.http.keep_alive_idle_secs);
     loop {
@@ -98,12 +104,15 @@ pub async fn serve(
                 let in_flight = Arc::clone(&in_flight);
                 let activity = Activity::new();
                 let requests = Arc::clone(&activity);
+                let share = address_slot.share().clone();
                 let service = hyper::service::service_fn(move |req| {
                     let state = state.clone();
                     let in_flight = Arc::clone(&in_flight);
+                    let share = share.clone();
                     let busy = requests.begin();
                     async move {
-                        let response = handle(state, kind, peer, &in_flight, req).await;
+                        let limits = Limits { in_flight: &in_flight, share: &share };
+                        let response = handle(state, kind, peer, limits, req).await;
                         Ok::<_, Infallible>(response.map(|body| conn::hold_until_sent(body, busy)))
                     }
                 });
@@ -148,12 +157,19 @@ fn request_id(req: &Request<Incoming>) -> String {
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned)
 }
 
+/// The in-flight limits a request is admitted under: its listener's, and its client address's share.
+#[derive(Clone, Copy)]
+pub(crate) struct Limits<'a> {
+    in_flight: &'a Semaphore,
+    share: &'a ClientShare,
+}
+
 /// Handles one request through the pipeline described at the top of this file.
-pub async fn handle(
+pub(crate) async fn handle(
     state: AppState,
     kind: Listener,
     peer: SocketAddr,
-    in_flight: &Semaphore,
+    limits: Limits<'_>,
     req: Request<Incoming>,
 ) -> Response {
     let started = Instant::now();
@@ -168,12 +184,12 @@ pub async fn handle(
         Match::MethodNotAllowed { template, allow } => (template, Err(ApiError::MethodNotAllowed { allow })),
         Match::Found { route, template, params } => {
             let ctx = Ctx { params, request_id: request_id.clone(), peer };
-            (template, run(&state, in_flight, route, ctx, req).await)
+            (template, run(&state, limits, route, ctx, req).await)
         }
     };
     // Refusals for overload are paced: sent after `http.overload_delay_ms`, once the request holds nothing (its
     // in-flight permit went with `run`), so a client retrying at once waits instead of spinning.
-    let paced = matches!(&result, Err(ApiError::Unavailable { code: "overloaded", .. }));
+    let paced = matches!(&result, Err(ApiError::Unavailable { code: "overloaded", .. } | ApiError::TooManyInFlight));
     let mut response = result.unwrap_or_else(|err| err.into_response(Some(&request_id)));
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
@@ -297,13 +313,23 @@ fn method_label(method: &hyper::Method) -> &'static str {
 
 async fn run(
     state: &AppState,
-    in_flight: &Semaphore,
+    limits: Limits<'_>,
     route: Route,
     ctx: Ctx,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
 ) -> Result<Response, ApiError> {
+    // The address's share first: a client at its share is refused before it takes a place others need.
+    let _share = if route.sheddable() {
+        Some(limits.share.try_take().ok_or_else(|| {
+            refusal("in_flight_per_address");
+            tracing::debug!(peer = %ctx.peer, request_id = %ctx.request_id, "client at its share of requests in flight");
+            ApiError::TooManyInFlight
+        })?)
+    } else {
+        None
+    };
     let _permit = if route.sheddable() {
-        Some(in_flight.try_acquire().map_err(|_| {
+        Some(limits.in_flight.try_acquire().map_err(|_| {
             metrics::counter!("gantry_http_shed_total").increment(1);
             ApiError::Unavailable {
                 code: "overloaded",
@@ -317,6 +343,11 @@ async fn run(
     let deadline = if route.streams() {
         Duration::from_secs(state.settings.uploads.timeout_secs)
     } else {
+        // A body is held to its own deadline and rate while it is read (not an upload's: the pipeline holds
+        // those to `uploads.min_bytes_per_sec`). Only requests with a body pay for the extension.
+        if !hyper::body::Body::is_end_stream(req.body()) {
+            req.extensions_mut().insert(BodyPolicy::of(&state.settings.http));
+        }
         state.settings.request_timeout()
     };
     tokio::time::timeout(deadline, dispatch(state, route, ctx, req)).await.unwrap_or_else(|_| {
@@ -326,4 +357,10 @@ async fn run(
             retry_after: Duration::from_secs(1),
         })
     })
+}
+
+/// Counts a refusal at the edge (`gantry_http_refusals_total{reason}`; `body.rs` counts the 408s under the same
+/// name).
+fn refusal(reason: &'static str) {
+    metrics::counter!("gantry_http_refusals_total", "reason" => reason).increment(1);
 }

@@ -91,6 +91,16 @@ fn refused(refusal: UploadRefusal) -> ApiError {
         },
         UploadRefusal::ClientAborted => ApiError::BadRequest("the client stopped sending the body".into()),
         UploadRefusal::Stalled { idle } => ApiError::BodyTimeout { secs: idle.as_secs() },
+        UploadRefusal::TooSlow { min_bytes_per_sec } => ApiError::SlowBody {
+            code: "body_too_slow",
+            detail: format!("the upload arrived slower than {min_bytes_per_sec} bytes per second"),
+        },
+        UploadRefusal::Displaced => ApiError::SlowBody {
+            code: "upload_displaced",
+            detail: "the upload was under the minimum rate while every upload slot was taken: a newcomer took its \
+                     place; upload it again on a faster connection"
+                .into(),
+        },
         UploadRefusal::ActiveContent => ApiError::UnsupportedMediaTypeOf {
             code: "active_content",
             message: "PDFs with scripts, automatic actions, launch actions or embedded files are not accepted",

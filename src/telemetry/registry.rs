@@ -51,6 +51,11 @@ pub const METRICS: &[Metric] = &[
     ),
     counter("gantry_http_shed_total", "Requests refused with 503 overloaded because too many were in flight."),
     counter(
+        "gantry_http_refusals_total",
+        "Requests refused at the edge, by reason: in_flight_per_address (429, the address's share of requests in \
+         flight), body_timeout (408, a JSON body not whole in time), body_too_slow (408, under the minimum rate).",
+    ),
+    counter(
         "gantry_http_connections_refused_total",
         "Connections closed at accept: the listener's connection limit was reached.",
     ),
@@ -132,6 +137,10 @@ pub const METRICS: &[Metric] = &[
     counter("gantry_session_store_errors_total", "Session store operations that failed, by backend and operation."),
     // Uploads.
     counter("gantry_uploads_total", "Uploads by outcome (stored, or why refused or failed)."),
+    counter(
+        "gantry_uploads_displaced_total",
+        "Uploads under uploads.min_bytes_per_sec that gave their slot to a newcomer (every slot was taken).",
+    ),
     counter("gantry_upload_bytes_total", "Bytes of stored uploads."),
     gauge("gantry_uploads_in_flight", "Uploads being received now."),
     histogram("gantry_upload_duration_seconds", "Time from upload request start to stored."),
@@ -272,6 +281,8 @@ const UPLOAD_OUTCOMES: &[&str] = &[
     "quota_exceeded",
     "client_at_capacity",
     "body_timeout",
+    "body_too_slow",
+    "displaced",
     "active_content",
     "unreadable_pdf",
     "unsupported_media_type",
@@ -325,6 +336,7 @@ fn empty_histogram(name: &'static str, labels: &[(&'static str, &'static str)]) 
 pub fn register_known_series(backends: BackendNames) {
     for name in [
         "gantry_http_shed_total",
+        "gantry_uploads_displaced_total",
         "gantry_auth_registrations_total",
         "gantry_auth_registrations_rate_limited_total",
         "gantry_auth_password_verifications_total",
@@ -346,6 +358,7 @@ pub fn register_known_series(backends: BackendNames) {
     ] {
         zero(name, &[]);
     }
+    zero_each("gantry_http_refusals_total", "reason", &["in_flight_per_address", "body_timeout", "body_too_slow"]);
     zero_each("gantry_http_connections_refused_total", "listener", &["public", "admin"]);
     zero_each("gantry_http_connections_refused_per_address_total", "listener", &["public", "admin"]);
     for listener in ["public", "admin"] {

@@ -22,6 +22,7 @@ mod cli;
 mod config_errors;
 mod connections;
 mod console;
+mod edge;
 mod errors;
 mod health;
 mod jobs;

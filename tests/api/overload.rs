@@ -52,6 +52,7 @@ async fn a_login_storm_spends_no_hashing_on_clients_that_gave_up() {
             .env("GANTRY_SESSIONS__LOGIN_MAX_FAILURES_PER_ACCOUNT", "100000")
             .env("GANTRY_SESSIONS__LOGIN_MAX_FAILURES_PER_ADDRESS", "100000")
             .env("GANTRY_HTTP__MAX_CONNECTIONS_PER_ADDRESS", "0")
+            .env("GANTRY_HTTP__MAX_IN_FLIGHT_PER_ADDRESS", "0")
             // Refusals are paced (sent after this long); short here, so every one arrives within the client's 1 s.
             .env("GANTRY_HTTP__OVERLOAD_DELAY_MS", "100")
             .stderr(std::fs::File::create(&log_path).unwrap());

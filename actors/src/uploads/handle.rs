@@ -83,7 +83,7 @@ impl UploadPipelineHandle {
     ) -> Self {
         let slot = ActorSlot::new(NAME, mailbox_capacity, call_timeout);
         deps.mailbox = slot.mailbox();
-        let ledger = Arc::new(Ledger::new(max_in_flight, deps.max_in_flight_per_client));
+        let ledger = Arc::new(Ledger::new(max_in_flight, deps.max_in_flight_per_client).with_min_rate(deps.min_rate));
         let guest_tokens = Arc::new(FailureLimiter::new(guest_tokens_per_hour, Duration::from_secs(3600), 100_000));
         Self { slot, deps, ledger, guest_tokens }
     }
@@ -139,7 +139,7 @@ impl UploadPipelineHandle {
         filename: Option<String>,
         max_files: Option<u32>,
     ) -> Result<Admission, PipelineError> {
-        let in_flight = self.ledger.admit(&owner, address).map_err(|full| match full {
+        let admitted = self.ledger.admit_displacing(&owner, address).map_err(|full| match full {
             Full::Client => {
                 count("client_at_capacity");
                 PipelineError::ClientAtCapacity
@@ -149,6 +149,18 @@ impl UploadPipelineHandle {
                 PipelineError::AtCapacity
             }
         })?;
+        if let Some(displaced) = &admitted.displaced {
+            metrics::counter!("gantry_uploads_displaced_total").increment(1);
+            tracing::info!(
+                slot = displaced.slot,
+                upload = ?displaced.upload,
+                address = %displaced.address,
+                bytes = displaced.bytes,
+                secs = displaced.started.elapsed().as_secs(),
+                "a slow upload gave its slot to a newcomer (every upload slot was taken)"
+            );
+        }
+        let in_flight = admitted.in_flight;
         let progress = Arc::clone(in_flight.progress());
         let (record, key) =
             self.slot.call(|reply| UploadPipelineMsg::Begin { owner, filename, max_files, progress, reply }).await??;

@@ -173,6 +173,9 @@ pub struct PipelineDeps {
     pub max_in_flight_per_client: usize,
     /// How long an upload's body may send nothing before it is refused (`uploads.body_idle_timeout_secs`).
     pub body_idle_timeout: Duration,
+    /// The rate an upload must keep (`uploads.min_bytes_per_sec` over `uploads.rate_window_secs`, after
+    /// `uploads.rate_grace_secs`); `None` when `uploads.min_bytes_per_sec` is 0.
+    pub min_rate: Option<crate::uploads::ledger::MinRate>,
     /// Which stored uploads get photo variants (and which).
     pub photos: Arc<PhotoSettings>,
     /// Checks uploaded PDFs whole for active content (`uploads.pdf_max_bytes`).

@@ -80,6 +80,16 @@ pub enum UploadRefusal {
         /// The idle timeout.
         idle: Duration,
     },
+    /// Less than the minimum rate arrived over a window (after the grace period).
+    #[error("the upload sent less than {min_bytes_per_sec} bytes per second")]
+    TooSlow {
+        /// The minimum rate.
+        min_bytes_per_sec: u64,
+    },
+    /// Every upload slot was taken and this upload was the slowest under the minimum rate: a newcomer took
+    /// its place.
+    #[error("the upload was too slow and gave its place to another")]
+    Displaced,
     /// A PDF with scripts, automatic actions, launch actions or embedded files.
     #[error("the PDF carries active content")]
     ActiveContent,
@@ -117,6 +127,8 @@ impl UploadRefusal {
             Self::Unsupported | Self::Mismatch => ("unsupported_media_type", false),
             Self::ClientAborted => ("client_aborted", false),
             Self::Stalled { .. } => ("body_timeout", false),
+            Self::TooSlow { .. } => ("body_too_slow", false),
+            Self::Displaced => ("displaced", false),
             Self::ActiveContent => ("active_content", false),
             Self::UnreadablePdf => ("unreadable_pdf", false),
             // The store failed mid-write: an unfinished multipart upload may be left, which the removal job aborts.
@@ -135,6 +147,8 @@ impl UploadRefusal {
             BodyRefusal::Mismatch => Self::Mismatch,
             BodyRefusal::ClientAborted => Self::ClientAborted,
             BodyRefusal::Stalled => Self::Stalled { idle: rules.idle },
+            BodyRefusal::TooSlow => Self::TooSlow { min_bytes_per_sec: rules.min_rate.map_or(0, |r| r.bytes_per_sec) },
+            BodyRefusal::Displaced => Self::Displaced,
             BodyRefusal::ActiveContent => Self::ActiveContent,
             BodyRefusal::UnreadablePdf => Self::UnreadablePdf,
             BodyRefusal::PdfTooLarge => Self::TooLarge { limit: rules.pdf.limits().max_bytes },
@@ -194,6 +208,7 @@ impl UploadPipelineHandle {
             allowed: uploader.allowed,
             declared: declared_type,
             idle: self.deps().body_idle_timeout,
+            min_rate: self.deps().min_rate,
             pdf: Arc::clone(&self.deps().pdf),
         };
         let (stream, learned) = Validating::new(body, rules.clone(), Arc::clone(admission.progress()));
@@ -227,6 +242,7 @@ mod tests {
             allowed: MediaType::ALL.to_vec(),
             declared: None,
             idle: Duration::from_secs(7),
+            min_rate: None,
             pdf: Arc::new(super::super::pdf::PdfInspector::new(super::super::pdf::PdfLimits::for_max_bytes(10), 1)),
         }
     }
@@ -253,6 +269,8 @@ mod tests {
             UploadRefusal::Mismatch,
             UploadRefusal::ClientAborted,
             UploadRefusal::Stalled { idle: Duration::from_secs(1) },
+            UploadRefusal::TooSlow { min_bytes_per_sec: 1 },
+            UploadRefusal::Displaced,
             UploadRefusal::ActiveContent,
             UploadRefusal::UnreadablePdf,
             UploadRefusal::DigestMismatch,
@@ -275,6 +293,8 @@ mod tests {
         assert_eq!(code(UploadRefusal::Mismatch), Some("unsupported_media_type"));
         assert_eq!(code(UploadRefusal::Stalled { idle: Duration::from_secs(1) }), Some("body_timeout"));
         assert_eq!(code(UploadRefusal::ClientAborted), Some("client_aborted"));
+        assert_eq!(code(UploadRefusal::TooSlow { min_bytes_per_sec: 1 }), Some("body_too_slow"));
+        assert_eq!(code(UploadRefusal::Displaced), Some("displaced"));
         assert_eq!(code(UploadRefusal::ActiveContent), Some("active_content"));
         assert_eq!(code(UploadRefusal::UnreadablePdf), Some("unreadable_pdf"));
         assert_eq!(code(UploadRefusal::Pipeline(PipelineError::AtCapacity)), None);

@@ -1,8 +1,9 @@
 //! The validating stream: an upload's body on its way into the object store, checked chunk by chunk and never
 //! buffered whole — except a PDF. It enforces the size limit (refused the moment it is exceeded), decides the
 //! type from the first bytes against the allowlist and the declared `Content-Type`, refuses a body that sends
-//! nothing for the idle timeout, hashes (SHA-256) what passes, and counts every chunk into the upload's
-//! ledger entry. A PDF is also kept in memory as it passes (at most `uploads.pdf_max_bytes`, refused with 413
+//! nothing for the idle timeout or less than the minimum rate over a window ([`MinRate`], after its grace
+//! period), ends at once when a newcomer displaced it (the ledger's decision), hashes (SHA-256) what passes,
+//! and counts every chunk into the upload's ledger entry. A PDF is also kept in memory as it passes (at most `uploads.pdf_max_bytes`, refused with 413
 //! the moment it is more) and, once its last byte arrived and before the stream ends, parsed whole for active
 //! content ([`super::pdf`]). Its last chunk is held back until the check passed, so the store never has
 //! every byte of a refused PDF (not even a store that commits on the last byte of a known length), and the
@@ -19,7 +20,7 @@ use bytes::Bytes;
 use futures::Stream;
 use sha2::{Digest, Sha256};
 
-use super::ledger::Progress;
+use super::ledger::{MinRate, Progress};
 use super::media::{self, MediaType, SNIFF_LEN, Sniff};
 use super::pdf::{PdfInspector, PdfVerdict};
 
@@ -36,6 +37,10 @@ pub(crate) enum BodyRefusal {
     ClientAborted,
     /// Nothing arrived for the idle timeout.
     Stalled,
+    /// Less than the minimum rate arrived over a window.
+    TooSlow,
+    /// A newcomer displaced the upload (it was the slowest under the minimum rate with every slot taken).
+    Displaced,
     /// A PDF carrying active content (`/JavaScript`, `/OpenAction`, …).
     ActiveContent,
     /// A PDF the parser cannot read (or past its bounds).
@@ -68,6 +73,8 @@ pub(crate) struct Rules {
     pub(crate) declared: Option<String>,
     /// How long the body may send nothing.
     pub(crate) idle: Duration,
+    /// The rate the body must keep, if any.
+    pub(crate) min_rate: Option<MinRate>,
     /// Checks whole PDFs (and bounds how large one may be).
     pub(crate) pdf: Arc<PdfInspector>,
 }
@@ -85,6 +92,12 @@ pub(crate) struct Validating<S> {
     learned: Arc<Mutex<Learned>>,
     /// Armed while the body has nothing for us; reset by every chunk.
     idle_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// When the rate is checked next (armed on the first poll when there is a minimum rate).
+    rate_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The start of the window being measured and the bytes received before it.
+    rate_mark: (tokio::time::Instant, u64),
+    /// Completes when a newcomer displaced the upload.
+    displaced: Pin<Box<tokio::sync::futures::OwnedNotified>>,
     /// The body so far while its type is undecided or a PDF (for the whole-file check); emptied otherwise.
     pdf_bytes: Vec<u8>,
     /// The whole-PDF check, once the body ended.
@@ -104,6 +117,8 @@ impl<S> Validating<S> {
     /// the stream is done.
     pub(crate) fn new(body: S, rules: Rules, progress: Arc<Progress>) -> (Self, Arc<Mutex<Learned>>) {
         let learned = Arc::new(Mutex::new(Learned::default()));
+        let displaced = Box::pin(progress.displacement().notified_owned());
+        let rate_mark = (progress.started(), 0);
         let stream = Self {
             body: Box::pin(body),
             rules,
@@ -112,6 +127,9 @@ impl<S> Validating<S> {
             size: 0,
             learned: Arc::clone(&learned),
             idle_timer: None,
+            rate_timer: None,
+            rate_mark,
+            displaced,
             pdf_bytes: Vec::new(),
             pdf_check: None,
             ended: false,
@@ -172,6 +190,9 @@ where
             if self.ended {
                 return self.poll_end(cx);
             }
+            if self.progress.is_displaced() {
+                return Poll::Ready(Some(Err(self.refuse(BodyRefusal::Displaced))));
+            }
             let chunk = match self.body.as_mut().poll_next(cx) {
                 Poll::Pending => {
                     // A client that holds the connection open and sends nothing would keep its upload slot
@@ -180,6 +201,10 @@ where
                     let timer = self.idle_timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
                     if timer.as_mut().poll(cx).is_ready() {
                         return Poll::Ready(Some(Err(self.refuse(BodyRefusal::Stalled))));
+                    }
+                    // One that sends a byte now and then, under the idle timeout, is held to the rate.
+                    if let Some(refusal) = self.poll_rate(cx) {
+                        return Poll::Ready(Some(Err(self.refuse(refusal))));
                     }
                     return Poll::Pending;
                 }
@@ -230,6 +255,35 @@ where
 }
 
 impl<S> Validating<S> {
+    /// While the body waits: whether the upload was displaced, or kept less than the minimum rate over the
+    /// window that just ended (the next window starts then). Registers the wakers of both.
+    fn poll_rate(&mut self, cx: &mut Context<'_>) -> Option<BodyRefusal> {
+        if self.displaced.as_mut().poll(cx).is_ready() {
+            return Some(BodyRefusal::Displaced);
+        }
+        let rule = self.rules.min_rate?;
+        loop {
+            let first = rule.first_check(self.rate_mark.0);
+            let timer = self.rate_timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(first)));
+            if timer.as_mut().poll(cx).is_pending() {
+                return None;
+            }
+            let now = tokio::time::Instant::now();
+            let (since, before) = self.rate_mark;
+            if rule.too_slow(self.size - before, now.saturating_duration_since(since)) {
+                tracing::info!(
+                    bytes = self.size - before,
+                    secs = now.saturating_duration_since(since).as_secs(),
+                    min_bytes_per_sec = rule.bytes_per_sec,
+                    "upload refused: below the minimum rate"
+                );
+                return Some(BodyRefusal::TooSlow);
+            }
+            self.rate_mark = (now, self.size);
+            timer.as_mut().reset(now + rule.window);
+        }
+    }
+
     /// Keeps `chunk` for the whole-PDF check while the type is undecided or a PDF (at most the PDF limit).
     fn keep_if_pdf(&mut self, chunk: &[u8]) -> Result<(), std::io::Error> {
         let media = self.learned.lock().unwrap_or_else(PoisonError::into_inner).media;
@@ -304,6 +358,7 @@ mod tests {
             allowed: MediaType::ALL.to_vec(),
             declared: declared.map(str::to_owned),
             idle: Duration::from_secs(5),
+            min_rate: None,
             pdf: Arc::new(PdfInspector::new(crate::uploads::pdf::PdfLimits::for_max_bytes(max_bytes), 1)),
         }
     }
@@ -366,5 +421,41 @@ mod tests {
         small.pdf = Arc::new(PdfInspector::new(crate::uploads::pdf::PdfLimits::for_max_bytes(40), 1));
         let (_, large, _) = run(vec![&ACTIVE[..20], &ACTIVE[20..]], small).await;
         assert_eq!(large.refusal, Some(BodyRefusal::PdfTooLarge));
+    }
+
+    /// A body that sends a byte and then trickles nothing more (under the idle timeout) is refused as too slow
+    /// at the first rate check; one displaced by a newcomer ends at once.
+    #[tokio::test(start_paused = true)]
+    async fn trickling_bodies_are_refused_and_displaced_ones_end() {
+        use crate::uploads::ledger::MinRate;
+        let rate = MinRate { bytes_per_sec: 100, window: Duration::from_secs(2), grace: Duration::from_secs(3) };
+        let ledger = Arc::new(Ledger::new(1, 1).with_min_rate(Some(rate)));
+        let in_flight = ledger.admit("user:a", "10.0.0.1").expect("room");
+        let trickle = || {
+            futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(PNG_HEAD))])
+                .chain(futures::stream::pending())
+        };
+        let mut rules = rules(1000, None);
+        rules.idle = Duration::from_secs(60);
+        rules.min_rate = Some(rate);
+        let (mut stream, learned) = Validating::new(trickle(), rules.clone(), Arc::clone(in_flight.progress()));
+        let started = tokio::time::Instant::now();
+        while let Some(Ok(_)) = stream.next().await {}
+        assert_eq!(learned.lock().expect("not poisoned").refusal, Some(BodyRefusal::TooSlow));
+        assert_eq!(started.elapsed(), Duration::from_secs(3), "refused at the first check, after the grace period");
+
+        // A long window: the trickler is displaceable after its grace period, long before its first check.
+        let patient = MinRate { window: Duration::from_secs(30), grace: Duration::from_secs(1), ..rate };
+        rules.min_rate = Some(patient);
+        let ledger = Arc::new(Ledger::new(1, 1).with_min_rate(Some(patient)));
+        let slow = ledger.admit("user:b", "10.0.0.2").expect("room");
+        let (mut stream, learned) = Validating::new(trickle(), rules, Arc::clone(slow.progress()));
+        let reader = tokio::spawn(async move { while let Some(Ok(_)) = stream.next().await {} });
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        assert!(!reader.is_finished());
+        let newcomer = ledger.admit("user:c", "10.0.0.3");
+        assert!(newcomer.is_ok(), "the trickler, past its grace period and under the rate, gives its place");
+        reader.await.expect("the displaced stream ends");
+        assert_eq!(learned.lock().expect("not poisoned").refusal, Some(BodyRefusal::Displaced));
     }
 }

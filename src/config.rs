@@ -282,7 +282,7 @@ pub struct UploadSettings {
     /// Guest tokens per client address per hour.
     pub guest_tokens_per_address_per_hour: u32,
     /// Pixels (width × height) of the photos a guest may upload per hour, per guest token and per client
-    /// address; 0 = no budget. At least `photos.max_pixels`, so any accepted photo can pass.
+    /// address; 0 = no budget. An hour with nothing charged yet takes one photo of any accepted size.
     pub guest_pixels_per_hour: u64,
 }
 
@@ -563,9 +563,6 @@ impl Settings {
         }
         if !range.is_empty() && !(1..=10_000).contains(&self.sessions.breached_range_timeout_ms) {
             problems.push("sessions.breached_range_timeout_ms must be between 1 and 10000".into());
-        }
-        if self.uploads.guest_pixels_per_hour != 0 && self.uploads.guest_pixels_per_hour < self.photos.max_pixels {
-            problems.push("uploads.guest_pixels_per_hour must be 0 (no budget) or at least photos.max_pixels".into());
         }
         if self.sessions.absolute_ttl_days < self.sessions.refresh_ttl_days {
             problems.push("sessions.absolute_ttl_days must be at least sessions.refresh_ttl_days".into());

@@ -70,7 +70,8 @@ impl PixelBudget {
         self.refusal(&windows, keys, 1, now).map_or(Ok(()), Err)
     }
 
-    /// Charges `pixels` to every key in `keys` at `now`, all or none.
+    /// Charges `pixels` to every key in `keys` at `now`, all or none. A key with nothing charged in its window
+    /// takes any amount (one photo larger than the whole budget still passes, once an hour).
     ///
     /// # Errors
     /// The time until the window of a key without room for them closes (nothing is charged).
@@ -106,7 +107,9 @@ impl PixelBudget {
         keys.iter().find_map(|key| {
             let (opened, spent) = windows.get(*key)?;
             let age = now.saturating_duration_since(*opened);
-            (age < self.window && spent.saturating_add(pixels) > self.per_hour).then(|| self.window - age)
+            // A window with nothing charged yet takes any one photo, however large (up to `photos.max_pixels`):
+            // a guest can always have one photo an hour.
+            (age < self.window && *spent > 0 && spent.saturating_add(pixels) > self.per_hour).then(|| self.window - age)
         })
     }
 
@@ -134,6 +137,8 @@ mod tests {
         budget.charge(&["guest:a", "addr:1"], 40, t0).expect("exactly the budget");
         assert!(budget.check(&["guest:a", "addr:3"], t0).is_err(), "the guest's own budget is spent");
         budget.charge(&["guest:a", "addr:1"], 100, t0 + Duration::from_secs(3600)).expect("a new window");
+        budget.charge(&["guest:c", "addr:9"], 500, t0).expect("one photo over the whole budget, in an empty window");
+        assert!(budget.charge(&["guest:c", "addr:8"], 1, t0).is_err(), "and nothing after it");
     }
 
     /// Memory stays bounded: past `max_keys` the oldest window goes.

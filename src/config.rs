@@ -558,7 +558,7 @@ impl Settings {
             );
         }
         let range = self.sessions.breached_range_url.trim();
-        if !range.is_empty() && !(range.starts_with("https://") || range.starts_with("http://")) {
+        if !(range.is_empty() || range.starts_with("https://") || range.starts_with("http://")) {
             problems.push("sessions.breached_range_url must be empty (off) or an http(s) URL".into());
         }
         if !range.is_empty() && !(1..=10_000).contains(&self.sessions.breached_range_timeout_ms) {

@@ -432,7 +432,8 @@ impl Application {
                 Duration::from_millis(settings.sessions.breached_range_timeout_ms),
             )
             .context("building the breached-password range client")?;
-            accounts = accounts.with_breached_range(gantry_actors::accounts::breached_range::RangeCheck::new(Arc::new(range)));
+            accounts =
+                accounts.with_breached_range(gantry_actors::accounts::breached_range::RangeCheck::new(Arc::new(range)));
         }
         let readiness = Readiness::new(
             Arc::clone(&backends.jobs),

@@ -112,10 +112,9 @@ async fn passwords_the_range_service_lists_are_refused() {
 #[tokio::test]
 async fn a_silent_or_absent_range_service_falls_back_to_the_bundled_list() {
     let (_asked, silent) = range_server(Mode::Silent).await;
-    let app = spawn_app_with(&format!(
-        "[sessions]\nbreached_range_url = \"{silent}\"\nbreached_range_timeout_ms = 300"
-    ))
-    .await;
+    let app =
+        spawn_app_with(&format!("[sessions]\nbreached_range_url = \"{silent}\"\nbreached_range_timeout_ms = 300"))
+            .await;
     // The recorder is the process's: count this test's fallbacks as differences (only this test has any).
     let fallbacks = async |app: &TestApp| value_or_zero(&app.metrics().await, "gantry_breached_range_fallbacks_total");
     let before = fallbacks(&app).await;

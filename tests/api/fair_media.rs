@@ -57,9 +57,13 @@ async fn a_burst_of_one_owners_photos_does_not_delay_anothers() {
     let bobs_upload = json_of(response, 201).await["id"].as_str().expect("id").to_owned();
 
     let all_done = |jobs: &Vec<Job>| jobs.len() == 6 && jobs.iter().all(|j| j.finished_at.is_some());
-    let jobs =
-        eventually("the photo jobs did not finish", Deadline::ms(180_000, 200), async || photo_jobs(&app).await, all_done)
-            .await;
+    let jobs = eventually(
+        "the photo jobs did not finish",
+        Deadline::ms(180_000, 200),
+        async || photo_jobs(&app).await,
+        all_done,
+    )
+    .await;
     let is_bobs = |j: &&Job| j.args["upload_id"] == Value::String(bobs_upload.clone());
     let bobs = jobs.iter().find(is_bobs).expect("Bob's photo job");
     let (queued, started) = (bobs.created_at, bobs.started_at.expect("started"));
@@ -76,13 +80,11 @@ async fn a_burst_of_one_owners_photos_does_not_delay_anothers() {
 /// does not reset it; small photos still fit the rest, and a logged-in user is not counted.
 #[tokio::test]
 async fn guests_have_an_hourly_pixel_budget() {
-    let app = spawn_app_with(
-        "[photos]\nconcurrency = 0\nmax_pixels = 4000000\n[uploads]\nguest_pixels_per_hour = 5000000",
-    )
-    .await;
-    let over_budget = async || {
-        value_or_zero(&app.metrics().await, "gantry_uploads_total{outcome=\"photo_budget_exceeded\"}")
-    };
+    let app =
+        spawn_app_with("[photos]\nconcurrency = 0\nmax_pixels = 4000000\n[uploads]\nguest_pixels_per_hour = 5000000")
+            .await;
+    let over_budget =
+        async || value_or_zero(&app.metrics().await, "gantry_uploads_total{outcome=\"photo_budget_exceeded\"}");
     let before = over_budget().await;
     let large = png(2000, 2000);
     let first = guest_token(&app).await;
@@ -104,7 +106,8 @@ async fn guests_have_an_hourly_pixel_budget() {
         let response = upload(&app, large.clone()).bearer_auth(&user).send().await.expect("request");
         json_of(response, 201).await;
     }
-    let stored_by_guests = photo_jobs(&app).await.iter().filter(|j| j.owner.as_deref().is_some_and(|o| o.starts_with("guest:"))).count();
+    let stored_by_guests =
+        photo_jobs(&app).await.iter().filter(|j| j.owner.as_deref().is_some_and(|o| o.starts_with("guest:"))).count();
     assert_eq!(stored_by_guests, 2, "only the photos within the budget were queued");
     assert_eq!(over_budget().await - before, 2.0, "both refusals counted (the recorder is the process's)");
 }

@@ -30,7 +30,8 @@ async fn look_alikes_of_an_option_are_refused_or_resolve_to_it() {
     let refused = async |reason: &str| {
         value_or_zero(&app.metrics().await, &format!("gantry_option_names_refused_total{{reason=\"{reason}\"}}"))
     };
-    let refused_before = [refused("invisible_character").await, refused("too_wide").await, refused("mixed_scripts").await];
+    let refused_before =
+        [refused("invisible_character").await, refused("too_wide").await, refused("mixed_scripts").await];
     let volvo = before.iter().find(|b| b["name"] == "Volvo").expect("the seed has Volvo")["id"].clone();
 
     let invisible = [
@@ -71,7 +72,8 @@ async fn look_alikes_of_an_option_are_refused_or_resolve_to_it() {
 
     let after = brands(&app).await;
     assert_eq!(after.len(), before.len(), "no look-alike was listed");
-    let refused_after = [refused("invisible_character").await, refused("too_wide").await, refused("mixed_scripts").await];
+    let refused_after =
+        [refused("invisible_character").await, refused("too_wide").await, refused("mixed_scripts").await];
     let counted: Vec<f64> = refused_after.iter().zip(refused_before).map(|(after, before)| after - before).collect();
     assert_eq!(counted, [10.0, 1.0, 1.0], "refusals counted by reason");
 

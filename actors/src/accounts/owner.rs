@@ -20,9 +20,9 @@ use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
+use super::breached_range::RangeCheck;
 use super::email::normalize_email;
 use super::hashing::{HashingSlots, Refusal, Slot};
-use super::breached_range::RangeCheck;
 use super::limiter::FailureLimiter;
 use super::password;
 use crate::ports::accounts::{AccountStore, AccountStoreError, RevocationNotice, User};

@@ -409,26 +409,26 @@ mod tests {
     #[test]
     fn invisible_characters_are_refused_naming_the_code_point() {
         let cases: &[(&str, u32)] = &[
-            ("Vol\u{200B}vo", 0x200B),   // zero-width space
-            ("Vol\u{200D}vo", 0x200D),   // zero-width joiner
-            ("Vol\u{200C}vo", 0x200C),   // zero-width non-joiner
-            ("Vol\u{2060}vo", 0x2060),   // word joiner
-            ("Vol\u{00AD}vo", 0x00AD),   // soft hyphen
-            ("\u{202E}ovloV", 0x202E),   // right-to-left override
-            ("Volvo\u{200E}", 0x200E),   // left-to-right mark
-            ("Volvo\u{2066}", 0x2066),   // left-to-right isolate
-            ("Vol\u{2063}vo", 0x2063),   // invisible separator
-            ("Volvo\u{3164}", 0x3164),   // Hangul filler
-            ("Volvo\u{FFA0}", 0xFFA0),   // half-width Hangul filler
-            ("\u{115F}Volvo", 0x115F),   // Hangul choseong filler
-            ("Volvo\u{2800}", 0x2800),   // braille pattern blank
-            ("Vol\u{180E}vo", 0x180E),   // Mongolian vowel separator
+            ("Vol\u{200B}vo", 0x200B),            // zero-width space
+            ("Vol\u{200D}vo", 0x200D),            // zero-width joiner
+            ("Vol\u{200C}vo", 0x200C),            // zero-width non-joiner
+            ("Vol\u{2060}vo", 0x2060),            // word joiner
+            ("Vol\u{00AD}vo", 0x00AD),            // soft hyphen
+            ("\u{202E}ovloV", 0x202E),            // right-to-left override
+            ("Volvo\u{200E}", 0x200E),            // left-to-right mark
+            ("Volvo\u{2066}", 0x2066),            // left-to-right isolate
+            ("Vol\u{2063}vo", 0x2063),            // invisible separator
+            ("Volvo\u{3164}", 0x3164),            // Hangul filler
+            ("Volvo\u{FFA0}", 0xFFA0),            // half-width Hangul filler
+            ("\u{115F}Volvo", 0x115F),            // Hangul choseong filler
+            ("Volvo\u{2800}", 0x2800),            // braille pattern blank
+            ("Vol\u{180E}vo", 0x180E),            // Mongolian vowel separator
             ("Volvo\u{E0056}\u{E006F}", 0xE0056), // tag characters
-            ("Volvo\u{E007F}", 0xE007F), // cancel tag
-            ("\u{FEFF}Volvo", 0xFEFF),   // byte order mark
-            ("Volvo\u{FE0F}", 0xFE0F),   // variation selector
-            ("Vol\u{034F}vo", 0x034F),   // combining grapheme joiner
-            ("Vol\u{061C}vo", 0x061C),   // Arabic letter mark
+            ("Volvo\u{E007F}", 0xE007F),          // cancel tag
+            ("\u{FEFF}Volvo", 0xFEFF),            // byte order mark
+            ("Volvo\u{FE0F}", 0xFE0F),            // variation selector
+            ("Vol\u{034F}vo", 0x034F),            // combining grapheme joiner
+            ("Vol\u{061C}vo", 0x061C),            // Arabic letter mark
         ];
         for (name, code_point) in cases {
             let err = normalize(name).expect_err(name);
@@ -483,7 +483,8 @@ mod tests {
         assert_eq!(check_scripts("V\u{03BF}lvo"), Err(NameError::MixedScripts));
         assert_eq!(check_scripts("Αθήνα Москва"), Err(NameError::MixedScripts));
         assert_eq!(NameError::MixedScripts.code(), "mixed_scripts");
-        for ok in ["Volvo FH16", "Москва", "КамАЗ 5490", "Αθήνα", "小松 PC210", "いすゞ Elf", "Škoda", "C&A", "XG+"] {
+        for ok in ["Volvo FH16", "Москва", "КамАЗ 5490", "Αθήνα", "小松 PC210", "いすゞ Elf", "Škoda", "C&A", "XG+"]
+        {
             assert_eq!(check_scripts(ok), Ok(()), "{ok:?}");
         }
         assert!(is_well_formed("Volvo"));

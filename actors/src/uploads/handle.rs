@@ -12,10 +12,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::ledger::{Full, InFlight, InFlightUpload, Ledger, Progress};
-use super::pixel_budget::PixelBudget;
 use super::pipeline::{
     NAME, Outcome, PipelineArgs, PipelineDeps, PipelineError, UploadPipeline, UploadPipelineMsg, count,
 };
+use super::pixel_budget::PixelBudget;
 use crate::accounts::limiter::FailureLimiter;
 use crate::handle::{ActorSlot, CallError};
 use crate::ports::objects::ObjectKey;

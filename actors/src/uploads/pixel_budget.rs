@@ -91,7 +91,8 @@ impl PixelBudget {
                         windows.retain(|_, (opened, _)| now.saturating_duration_since(*opened) < self.window);
                     }
                     if windows.len() >= self.max_keys
-                        && let Some(oldest) = windows.iter().min_by_key(|(_, (opened, _))| *opened).map(|(k, _)| k.clone())
+                        && let Some(oldest) =
+                            windows.iter().min_by_key(|(_, (opened, _))| *opened).map(|(k, _)| k.clone())
                     {
                         windows.remove(&oldest);
                     }
@@ -103,7 +104,13 @@ impl PixelBudget {
     }
 
     /// How long until a key of `keys` without room for `pixels` more has room again, if one has none.
-    fn refusal(&self, windows: &HashMap<String, (Instant, u64)>, keys: &[&str], pixels: u64, now: Instant) -> Option<Duration> {
+    fn refusal(
+        &self,
+        windows: &HashMap<String, (Instant, u64)>,
+        keys: &[&str],
+        pixels: u64,
+        now: Instant,
+    ) -> Option<Duration> {
         keys.iter().find_map(|key| {
             let (opened, spent) = windows.get(*key)?;
             let age = now.saturating_duration_since(*opened);
@@ -156,15 +163,11 @@ mod tests {
     #[test]
     fn header_pixels_of_a_png() {
         let mut png = Vec::new();
-        image::RgbImage::new(70, 30)
-            .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
-            .expect("encode");
+        image::RgbImage::new(70, 30).write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).expect("encode");
         assert_eq!(header_pixels(&png[..24]), Some(2100));
         assert_eq!(header_pixels(&png), Some(2100));
         let mut jpeg = Vec::new();
-        image::RgbImage::new(40, 20)
-            .write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
-            .expect("encode");
+        image::RgbImage::new(40, 20).write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg).expect("encode");
         assert_eq!(header_pixels(&jpeg), Some(800));
         assert_eq!(header_pixels(b"%PDF-1.7"), None);
         assert_eq!(header_pixels(b"\x89PNG\r\n\x1a\n\x04\x05\x06\x07\x08\x09\x0a\x0b"), Some(0));

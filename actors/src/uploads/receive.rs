@@ -206,6 +206,12 @@ impl UploadPipelineHandle {
         if let Some(budget) = budget {
             let keys = budget_keys.each_ref().map(String::as_str);
             if let Err(retry_after) = budget.check(&keys, Instant::now()) {
+                tracing::info!(
+                    event = "photo_budget_exceeded",
+                    owner = keys[0],
+                    retry_after_secs = retry_after.as_secs(),
+                    "a guest whose hourly pixel budget is spent was refused before the upload"
+                );
                 count("photo_budget_exceeded");
                 return Err(UploadRefusal::PixelBudget { per_hour: budget.per_hour(), retry_after });
             }

@@ -21,8 +21,10 @@
 //! | `s3.rs` | `ObjectStore` on an S3-compatible bucket (production) |
 //! | `amqp.rs` | `Bus` on RabbitMQ (production) |
 //! | `smoke.rs` | `SmokeCheck` over HTTP against a public listener (the rotation's smoke step, `gantry smoke`) |
+//! | `breached_range.rs` | `BreachedRange` over HTTP (a Pwned Passwords-style range API; optional) |
 
 pub mod amqp;
+pub mod breached_range;
 pub mod bus;
 pub mod fs;
 pub mod memory;

@@ -289,6 +289,9 @@ pub struct UploadSettings {
     pub guest_max_files: u32,
     /// Guest tokens per client address per hour.
     pub guest_tokens_per_address_per_hour: u32,
+    /// Pixels (width × height) of the photos a guest may upload per hour, per guest token and per client
+    /// address; 0 = no budget. An hour with nothing charged yet takes one photo of any accepted size.
+    pub guest_pixels_per_hour: u64,
 }
 
 impl UploadSettings {
@@ -357,6 +360,12 @@ pub struct SessionSettings {
     pub registrations_per_address: u32,
     /// The registration window, seconds (opens at an address's first registration).
     pub registration_window_secs: u64,
+    /// Base URL of a Pwned Passwords-style range API (`GET {base}/range/{5 hex}` → `SUFFIX:COUNT` lines),
+    /// asked about new passwords besides the bundled list; empty = off (the default).
+    #[serde(default)]
+    pub breached_range_url: String,
+    /// How long one range request may take, milliseconds; beyond it the bundled list alone decides.
+    pub breached_range_timeout_ms: u64,
     /// After a `JWT_SECRET` promotion, access tokens of the previous version verify this long (unless the
     /// rotation forces everyone to log in again).
     pub previous_key_grace_secs: u64,
@@ -584,6 +593,13 @@ impl Settings {
             problems.push(
                 "uploads.max_in_flight and uploads.guest_tokens_per_address_per_hour must be greater than 0".into(),
             );
+        }
+        let range = self.sessions.breached_range_url.trim();
+        if !(range.is_empty() || range.starts_with("https://") || range.starts_with("http://")) {
+            problems.push("sessions.breached_range_url must be empty (off) or an http(s) URL".into());
+        }
+        if !range.is_empty() && !(1..=10_000).contains(&self.sessions.breached_range_timeout_ms) {
+            problems.push("sessions.breached_range_timeout_ms must be between 1 and 10000".into());
         }
         if self.sessions.absolute_ttl_days < self.sessions.refresh_ttl_days {
             problems.push("sessions.absolute_ttl_days must be at least sessions.refresh_ttl_days".into());

@@ -352,7 +352,8 @@ impl Application {
             settings.uploads.guest_tokens_per_address_per_hour,
             settings.actors.mailbox_capacity,
             call_timeout,
-        );
+        )
+        .with_guest_pixel_budget(settings.uploads.guest_pixels_per_hour);
         let catalog = CatalogHandle::new(
             CatalogDeps {
                 store: Arc::clone(&backends.catalog),
@@ -425,7 +426,16 @@ impl Application {
 
         // The breached-password list is unpacked now, not in the first registration.
         gantry_actors::accounts::password::warm_up();
-        let accounts = Accounts::new(Arc::clone(&backends.accounts), &account_settings(&settings));
+        let mut accounts = Accounts::new(Arc::clone(&backends.accounts), &account_settings(&settings));
+        if !settings.sessions.breached_range_url.trim().is_empty() {
+            let range = crate::adapters::breached_range::HttpBreachedRange::new(
+                &settings.sessions.breached_range_url,
+                Duration::from_millis(settings.sessions.breached_range_timeout_ms),
+            )
+            .context("building the breached-password range client")?;
+            accounts =
+                accounts.with_breached_range(gantry_actors::accounts::breached_range::RangeCheck::new(Arc::new(range)));
+        }
         let readiness = Readiness::new(
             Arc::clone(&backends.jobs),
             Arc::clone(&backends.cache),

@@ -3,6 +3,7 @@
 //! limit) and [`owner`], the one owner through which the gateway and the CLI reach
 //! accounts. HTTP and SQL live elsewhere.
 
+pub mod breached_range;
 pub mod device;
 pub mod email;
 pub mod hashing;

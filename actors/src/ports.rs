@@ -3,6 +3,7 @@
 //! about SQL, HTTP or a wire protocol.
 
 pub mod accounts;
+pub mod breached;
 pub mod bus;
 pub mod cache;
 pub mod catalog;

@@ -23,6 +23,7 @@
 //! - [`jobs`]: the upload job kinds (sweep, object removal, aborting unfinished writes, photos).
 //! - [`photo`]: photo variants: bounded decoding, metadata stripped, re-encoded variants.
 //! - [`photo_job`]: the `uploads.photo` job's handler around [`photo`].
+//! - [`pixel_budget`]: guests' photo pixels per hour (per guest token and per client address).
 
 pub mod digest;
 pub mod download;
@@ -36,6 +37,7 @@ pub mod pdf;
 pub mod photo;
 pub mod photo_job;
 pub mod pipeline;
+pub mod pixel_budget;
 pub mod ranges;
 pub mod receive;
 pub mod removal;

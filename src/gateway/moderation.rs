@@ -202,7 +202,8 @@ pub(super) async fn patch(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -
     let body: PatchBody = read_json(req, state.settings.http.max_body_bytes).await?;
     let mut changes = Vec::new();
     if let Some(name) = &body.name {
-        let name = names::normalize(name).map_err(|e| ApiError::field("name", e.code(), e.to_string()))?;
+        let name = names::normalize(name)?;
+        names::check_scripts(&name.display)?;
         changes.push(Moderation::Rename { id, name });
     }
     if let Some(has_engine) = body.has_engine {
@@ -244,7 +245,8 @@ pub(super) async fn create(state: &AppState, req: Request<Incoming>) -> Result<R
     let kind = OptionKind::parse(&body.kind).ok_or_else(|| {
         ApiError::field("kind", "invalid", "one of category, subcategory, brand, model, country, city")
     })?;
-    let name = names::normalize(&body.name).map_err(|e| ApiError::field("name", e.code(), e.to_string()))?;
+    let name = names::normalize(&body.name)?;
+    names::check_scripts(&name.display)?;
     match (kind.parent_kind(), body.parent_id) {
         (None, Some(_)) => {
             return Err(ApiError::field(

@@ -242,7 +242,8 @@ struct NewOption {
 /// or 200 with the existing one of the same (normalised) name.
 ///
 /// # Errors
-/// 401; 404 `unknown_kind`; 422 for a bad name or parent; 429 beyond the per-user rate; 503.
+/// 401; 404 `unknown_kind`; 422 for a bad name (`invisible_character` naming the code point, `mixed_scripts`
+/// for a new name, `too_wide`, …) or parent; 429 beyond the per-user rate; 503.
 pub async fn create(
     state: &AppState,
     ctx: &Ctx,
@@ -261,7 +262,7 @@ pub async fn create(
     let user_key = claims.sub.to_string();
     state.catalog.check_create(&user_key)?;
     let body: NewOption = read_json(req, state.settings.http.max_body_bytes).await?;
-    let name = names::normalize(&body.name).map_err(|e| ApiError::field("name", e.code(), e.to_string()))?;
+    let name = names::normalize(&body.name)?;
     let parent_id = match (kind.parent_kind(), body.parent_id) {
         (None, None) => None,
         (None, Some(_)) => {
@@ -313,6 +314,13 @@ pub async fn create(
     // Near matches come from the list as it was before the create (a cache hit as a rule): reading it after
     // would reload it at the new version on every create.
     let before = state.catalog.list((kind, parent_id)).await?;
+    if let Err(mixed) = names::check_scripts(&option.name) {
+        // A look-alike of an option already there ("Vоlvo" with a Cyrillic о) is that option; a new name
+        // mixing scripts is refused.
+        if !before.items.iter().any(|o| o.name_key == option.name_key && visible_to(o, Some(claims.sub))) {
+            return Err(mixed.into());
+        }
+    }
     let near = near_matches(&option.name_key, before.items.iter().filter(|o| visible_to(o, Some(claims.sub))));
     let created = state.catalog.create(option).await?;
     if created.option.hidden {

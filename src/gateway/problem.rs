@@ -10,6 +10,7 @@ use std::time::Duration;
 use gantry_actors::accounts::AccountError;
 use gantry_actors::catalog::error::CacheError;
 use gantry_actors::catalog::moderation::ModerationError;
+use gantry_actors::catalog::names::NameError;
 use gantry_actors::handle::CallError;
 use gantry_actors::jobs::JobError;
 use gantry_actors::ports::Unavailable;
@@ -128,6 +129,12 @@ pub enum ApiError {
     #[error("too many attempts; retry later")]
     TooManyRequests {
         /// Suggested wait.
+        retry_after: Duration,
+    },
+    /// A guest's photos are over `uploads.guest_pixels_per_hour` (429 `photo_budget_exceeded`, `Retry-After`).
+    #[error("guest photos are limited per hour (uploads.guest_pixels_per_hour); retry later or log in")]
+    PhotoBudgetExceeded {
+        /// When the full window closes.
         retry_after: Duration,
     },
     /// This client already has its share of the uploads in progress (429 `too_many_uploads`, `Retry-After`).
@@ -418,6 +425,21 @@ impl From<CacheError> for ApiError {
     }
 }
 
+/// An option name refused by `catalog::names` (422 on `name`, the rule's own code): counted by reason and
+/// logged with the offending code point, so a look-alike campaign shows on a dashboard.
+impl From<NameError> for ApiError {
+    fn from(err: NameError) -> Self {
+        metrics::counter!("gantry_option_names_refused_total", "reason" => err.code()).increment(1);
+        tracing::info!(
+            event = "option_name_refused",
+            reason = err.code(),
+            code_point = err.code_point().as_deref().unwrap_or(""),
+            "option name refused"
+        );
+        Self::field("name", err.code(), err.to_string())
+    }
+}
+
 impl From<ModerationError> for ApiError {
     fn from(err: ModerationError) -> Self {
         let conflict = |code, message: String| Self::CatalogConflict { code, message, existing_id: None, forms: None };
@@ -500,7 +522,7 @@ impl ApiError {
             Self::DigestMismatch => StatusCode::BAD_REQUEST,
             Self::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::TooManyUploads => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyUploads | Self::PhotoBudgetExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::BodyTimeout { .. } | Self::SlowBody { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::TooManyInFlight => StatusCode::TOO_MANY_REQUESTS,
             Self::Validation(_) | Self::InvalidTemplates(_) | Self::SecretsRefused(_) | Self::VariantFailed(_) => {
@@ -537,6 +559,7 @@ impl ApiError {
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::TooManyUploads => "too_many_uploads",
+            Self::PhotoBudgetExceeded { .. } => "photo_budget_exceeded",
             Self::BodyTimeout { .. } => "body_timeout",
             Self::BadRequest(_) => "bad_request",
             Self::Validation(_) => "validation_failed",
@@ -631,6 +654,7 @@ impl ApiError {
             }
             Self::Unavailable { retry_after, .. }
             | Self::TooManyRequests { retry_after }
+            | Self::PhotoBudgetExceeded { retry_after }
             | Self::Processing { retry_after } => {
                 let secs = (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1).to_string();
                 if let Ok(value) = hyper::header::HeaderValue::from_str(&secs) {

@@ -110,6 +110,7 @@ fn refused(refusal: UploadRefusal) -> ApiError {
             message: "the PDF cannot be read, so it cannot be checked for active content",
         },
         UploadRefusal::DigestMismatch => ApiError::DigestMismatch,
+        UploadRefusal::PixelBudget { retry_after, .. } => ApiError::PhotoBudgetExceeded { retry_after },
         UploadRefusal::Storage(e) => e.into(),
         UploadRefusal::Pipeline(e) => e.into(),
     }

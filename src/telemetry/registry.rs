@@ -164,6 +164,18 @@ pub const METRICS: &[Metric] = &[
     counter("gantry_option_invalidations_total", "Option or template change messages received, by kind."),
     counter("gantry_option_cache_flushes_total", "Whole option cache flushes, by reason."),
     counter("gantry_options_created_total", "New options created through the API on this instance, by kind."),
+    counter(
+        "gantry_breached_range_checks_total",
+        "New passwords checked with the breached-password range service, by result (breached, clean).",
+    ),
+    counter(
+        "gantry_breached_range_fallbacks_total",
+        "Range service calls that failed or timed out, so the bundled breached-password list alone decided.",
+    ),
+    counter(
+        "gantry_option_names_refused_total",
+        "Option names refused by the name rules (create, rename), by reason (invisible_character, mixed_scripts, too_wide, …).",
+    ),
     counter("gantry_option_announce_failures_total", "Catalog change events that could not be published on the bus."),
     counter("gantry_template_validation_failures_total", "Template sets or forms that failed their checks, by stage."),
     counter(
@@ -277,6 +289,7 @@ const REFRESH_OUTCOMES: &[&str] = &["rotated", "reused", "revoked", "expired", "
 const REVOCATION_SCOPES: &[&str] = &["session", "user", "all"];
 const UPLOAD_OUTCOMES: &[&str] = &[
     "stored",
+    "photo_budget_exceeded",
     "payload_too_large",
     "quota_exceeded",
     "client_at_capacity",
@@ -349,6 +362,7 @@ pub fn register_known_series(backends: BackendNames) {
         "gantry_sessions_announce_failures_total",
         "gantry_upload_bytes_total",
         "gantry_upload_guest_tokens_total",
+        "gantry_breached_range_fallbacks_total",
         "gantry_uploads_deleted_total",
         "gantry_upload_ends_deferred_total",
         "gantry_option_announce_failures_total",
@@ -377,6 +391,11 @@ pub fn register_known_series(backends: BackendNames) {
     zero_each("gantry_template_validation_failures_total", "stage", TEMPLATE_STAGES);
     let kinds = gantry_actors::catalog::OptionKind::ALL.map(gantry_actors::catalog::OptionKind::as_str);
     zero_each("gantry_options_created_total", "kind", &kinds);
+    zero_each(
+        "gantry_option_names_refused_total",
+        "reason",
+        &["invisible_character", "mixed_scripts", "too_wide", "too_long", "empty", "control_characters"],
+    );
     zero_each("gantry_option_invalidations_total", "kind", &kinds);
     zero("gantry_option_invalidations_total", &[("kind", "templates")]);
     zero_each("gantry_rotations_resumed_total", "kind", &["rotation", "rollback"]);

@@ -257,6 +257,39 @@ pub async fn identity_upgrade_merges_old_duplicates_once(catalog: Arc<dyn Catalo
     assert!(audit.iter().all(|a| a.actor == "identity_upgrade" && a.action == "identity_merge"));
 }
 
+/// Issue 20: look-alikes stored before names were checked — a Cyrillic "Vоlvo" with the key version 1 gave
+/// it — merge into the real "Volvo" at the identity upgrade, the visible spelling surviving although it is
+/// younger; a Greek spelling then creates nothing; and a look-alike an operator had merged before the
+/// upgrade (its alias keeps a version-1 key) still gives its target.
+pub async fn identity_upgrade_folds_look_alikes_into_the_real_name(catalog: Arc<dyn CatalogStore>) {
+    let stored_by_v1 = |name: &str, age: i64| {
+        let mut option = catalog_option(OptionKind::Brand, None, name);
+        option.name_key = name.to_lowercase();
+        option.created_at += time::Duration::seconds(age);
+        option
+    };
+    let fake = stored_by_v1("V\u{043E}lvo", 0);
+    let real = stored_by_v1("Volvo", 1);
+    let fake_daf = stored_by_v1("D\u{0430}f", 0);
+    let daf = stored_by_v1("Dafco", 0);
+    for option in [&fake, &real, &fake_daf, &daf] {
+        assert!(catalog.create_option(option).await.expect("create").created, "{option:?}");
+    }
+    catalog.moderate(&Moderation::Merge { from: fake_daf.id, into: daf.id }, "alice").await.expect("merge");
+
+    let report = catalog.upgrade_identity().await.expect("upgrade").expect("keys were old");
+
+    assert_eq!(report.merged, vec![(fake.id, real.id)]);
+    let brands = catalog.list_options(OptionKind::Brand, None).await.expect("list");
+    let names: Vec<_> = brands.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, ["Dafco", "Volvo"]);
+    assert_eq!(catalog.resolve_option(fake.id).await.expect("resolve").expect("resolves").option.id, real.id);
+    let greek = catalog.create_option(&catalog_option(OptionKind::Brand, None, "V\u{03BF}lvo")).await.expect("create");
+    assert_eq!((greek.option.id, greek.created), (real.id, false));
+    let again = catalog.create_option(&catalog_option(OptionKind::Brand, None, "Daf")).await.expect("create");
+    assert_eq!((again.option.id, again.created), (daf.id, false), "the alias key was brought to version 2");
+}
+
 /// Merging A into B: A's children move to B (a child with a twin under B is merged into the twin), A's id and
 /// name resolve to B, the version rises once and the change is audited with who asked.
 pub async fn merge_moves_children_and_keeps_ids_resolvable(catalog: Arc<dyn CatalogStore>) {
@@ -404,6 +437,7 @@ pub async fn an_operators_create_is_audited_and_refuses_taken_names(catalog: Arc
 
 sql_cases!(
     catalog: identity_upgrade_merges_old_duplicates_once,
+    identity_upgrade_folds_look_alikes_into_the_real_name,
     drafts_of_one_name_stay_their_creators_until_an_approval_merges_them,
     an_operators_create_is_audited_and_refuses_taken_names,
     merge_moves_children_and_keeps_ids_resolvable,

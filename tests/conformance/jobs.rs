@@ -618,6 +618,42 @@ pub async fn a_restarted_process_with_the_same_id_holds_none_of_its_predecessors
     assert_eq!(expires(left).await, (later + Duration::from_secs(5)).unix_timestamp(), "not renewed");
 }
 
+/// Claims go round robin by owner: a burst of one owner's jobs is interleaved with the jobs other owners
+/// queue after it (each is claimed right after the burst's first), an owner's own jobs keep their order,
+/// and a batch claim takes the first ones in that order. Issue 20: a guest's burst does not starve the queue.
+pub async fn claims_go_round_robin_by_owner(jobs: Arc<dyn JobStore>) {
+    let job = |owner: &str| NewJob { owner: Some(owner.to_owned()), ..NewJob::new("test.fair", "fair", json!({})) };
+    let burst: Vec<NewJob> = (0..4).map(|_| job("guest:burst")).collect();
+    for new in &burst {
+        jobs.enqueue(new).await.expect("enqueue");
+    }
+    let (bob, carol) = (job("user:bob"), job("user:carol"));
+    jobs.enqueue(&bob).await.expect("enqueue");
+    jobs.enqueue(&carol).await.expect("enqueue");
+    let system = NewJob::new("test.fair", "fair", json!({}));
+    jobs.enqueue(&system).await.expect("enqueue");
+
+    let (instance, now) = (holder(), OffsetDateTime::now_utc());
+    // A batch is a set (an `UPDATE … RETURNING` has no order); which jobs it takes is the fair order's.
+    let first: HashSet<Uuid> =
+        jobs.claim("fair", instance, 3, now, LEASE).await.expect("claim").iter().map(|j| j.id).collect();
+    assert_eq!(first, HashSet::from([burst[0].id, bob.id, carol.id]), "one of the burst, then the others' jobs");
+    let mut rest = Vec::new();
+    loop {
+        let batch = jobs.claim("fair", instance, 1, now, LEASE).await.expect("claim");
+        let Some(job) = batch.first() else { break };
+        rest.push(job.id);
+    }
+    assert_eq!(rest, [system.id, burst[1].id, burst[2].id, burst[3].id], "the burst's rest in its own order");
+
+    // The burst's next job, queued while its others run, still goes after a newcomer's.
+    let (late, dave) = (job("guest:burst"), job("user:dave"));
+    jobs.enqueue(&late).await.expect("enqueue");
+    jobs.enqueue(&dave).await.expect("enqueue");
+    let next = jobs.claim("fair", instance, 1, OffsetDateTime::now_utc(), LEASE).await.expect("claim");
+    assert_eq!(next.iter().map(|j| j.id).collect::<Vec<_>>(), [dave.id]);
+}
+
 sql_cases!(
     jobs: create_get_update_round_trip_keeps_json_and_applies_only_some_fields,
     update_of_unknown_id_is_not_found,
@@ -633,4 +669,5 @@ sql_cases!(
     counts_cover_every_job_per_queue_kind_and_state,
     a_batch_of_outcomes_is_recorded_as_each_alone,
     a_restarted_process_with_the_same_id_holds_none_of_its_predecessors_leases,
+    claims_go_round_robin_by_owner,
 );

@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
+use super::breached_range::RangeCheck;
 use super::email::normalize_email;
 use super::hashing::{HashingSlots, Refusal, Slot};
 use super::limiter::FailureLimiter;
@@ -158,6 +159,8 @@ struct Inner {
     /// user id → email, for `/me` without a database round-trip (emails never change). A std lock: held only
     /// for a map operation, never across `.await`.
     emails: RwLock<HashMap<Uuid, String>>,
+    /// The online breached-password check (`sessions.breached_range_url`), when configured.
+    breached_range: Option<RangeCheck>,
 }
 
 impl std::fmt::Debug for Accounts {
@@ -191,7 +194,33 @@ impl Accounts {
             hashing: HashingSlots::new(settings.max_concurrent_hashes, settings.max_hash_wait),
             registering: Semaphore::new((settings.max_concurrent_hashes / 2).max(1)),
             emails: RwLock::new(HashMap::new()),
+            breached_range: None,
         }))
+    }
+
+    /// This owner, also refusing new passwords the range service `check` knows as breached.
+    ///
+    /// # Panics
+    /// If the owner was shared (cloned) already: call it right after [`Self::new`].
+    #[must_use]
+    pub fn with_breached_range(mut self, check: RangeCheck) -> Self {
+        Arc::get_mut(&mut self.0).expect("called right after new, before the owner is shared").breached_range =
+            Some(check);
+        self
+    }
+
+    /// Refuses a new password (in `field`) the range service knows as breached; a service that fails leaves
+    /// the verdict to the bundled list, already applied.
+    async fn check_breached(&self, password: &str, field: &'static str) -> Result<(), AccountError> {
+        let Some(check) = &self.0.breached_range else { return Ok(()) };
+        match check.times_breached(password).await {
+            Some(times) if times > 0 => Err(AccountError::Invalid(vec![RuleViolation {
+                field,
+                code: "breached_password",
+                message: "this password appears in known data breaches; choose another".into(),
+            }])),
+            _ => Ok(()),
+        }
     }
 
     /// A hashing slot, or [`AccountError::Overloaded`] (counted by reason) when none can be expected in time.
@@ -270,6 +299,8 @@ impl Accounts {
             metrics::counter!("gantry_auth_registrations_rate_limited_total").increment(1);
             return Err(AccountError::TooManyAttempts { retry_after });
         }
+        // After the per-address limit, so nobody uses this instance to query the range service in bulk.
+        self.check_breached(&password_text, "password").await?;
         let share = tokio::time::timeout(self.0.max_hash_wait, self.0.registering.acquire())
             .await
             .map_err(|_| AccountError::Overloaded)?
@@ -432,6 +463,7 @@ impl Accounts {
         if !violations.is_empty() {
             return Err(AccountError::Invalid(violations));
         }
+        self.check_breached(&new_password, "new_password").await?;
         let phc = self
             .hashing(move || password::hash_password(&new_password))
             .await?

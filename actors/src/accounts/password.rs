@@ -134,8 +134,8 @@ pub fn warm_up() {
 }
 
 /// Whether `c` is a default-ignorable code point (Unicode `Default_Ignorable_Code_Point`, Unicode 15.1): shown
-/// as nothing, so not counted.
-fn is_default_ignorable(c: char) -> bool {
+/// as nothing, so not counted (and refused in option names, `catalog::names`).
+pub(crate) fn is_default_ignorable(c: char) -> bool {
     matches!(c as u32,
         0x00AD | 0x034F | 0x061C | 0x115F..=0x1160 | 0x17B4..=0x17B5 | 0x180B..=0x180F | 0x200B..=0x200F
         | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFF8

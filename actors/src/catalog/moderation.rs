@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::names::identity_key;
+use super::names::{identity_key, is_well_formed};
 pub use crate::ports::catalog::{AuditEntry, BrokenForm, IdentityReport, Moderated, Moderation, ModerationError};
 use crate::ports::catalog::{CatalogOption, OptionKind};
 
@@ -36,12 +36,18 @@ pub struct IdentityPlan {
 }
 
 /// Plans the identity upgrade of `options` (every stored option): within each (kind, parent), options with
-/// one identity key become one — the oldest (then the smallest id) survives with its display name; a child
+/// one identity key become one — a well-formed name (`names::is_well_formed`) before a look-alike, then the
+/// oldest (then the smallest id) survives with its display name; a child
 /// under a merged parent counts under the surviving parent.
 #[must_use]
 pub fn identity_plan(options: &[CatalogOption]) -> IdentityPlan {
     let survivor_of = |group: &[&CatalogOption]| {
-        group.iter().min_by_key(|o| (o.created_at, o.id)).map(|o| o.id).expect("groups are never empty")
+        // A name that passes today's rules survives over a look-alike stored before they existed.
+        group
+            .iter()
+            .min_by_key(|o| (!is_well_formed(&o.name), o.created_at, o.id))
+            .map(|o| o.id)
+            .expect("groups are never empty")
     };
     let mut merged_into: HashMap<Uuid, Uuid> = HashMap::new();
     let mut child_merges = Vec::new();
@@ -242,6 +248,19 @@ mod tests {
         let ids: Vec<Vec<Uuid>> = groups.iter().map(|g| g.options.iter().map(|o| o.id).collect()).collect();
         assert_eq!(ids, vec![vec![nova.id, nova2.id], vec![scania.id, scanja.id]], "newest group first, oldest first");
         assert_eq!(groups.iter().map(|g| g.same_identity).collect::<Vec<_>>(), [true, false]);
+    }
+
+    /// Look-alikes stored before names were checked (a Cyrillic "Vоlvo", a "Vol​vo" with a zero-width space)
+    /// merge into the real "Volvo" at the upgrade, even when they are older: the visible spelling survives.
+    #[test]
+    fn identity_plan_merges_look_alikes_into_the_well_formed_name() {
+        let mut cyrillic = option(OptionKind::Brand, None, "Volvo", 1);
+        cyrillic.name = "V\u{043E}lvo".into();
+        let mut invisible = option(OptionKind::Brand, None, "Volvo", 2);
+        invisible.name = "Vol\u{200B}vo".into();
+        let volvo = option(OptionKind::Brand, None, "Volvo", 3);
+        let plan = identity_plan(&[cyrillic.clone(), invisible.clone(), volvo.clone()]);
+        assert_eq!(plan.merges, vec![(cyrillic.id, volvo.id), (invisible.id, volvo.id)]);
     }
 
     /// Typos and prefixes are near; the same identity and unrelated names are not.

@@ -556,6 +556,7 @@ mod tests {
         for option in OPTIONS {
             let normal = normalize(option.name).unwrap_or_else(|e| panic!("{:?}: {e}", option.name));
             assert_eq!(normal.display, option.name, "not in normal form");
+            assert_eq!(super::super::names::check_scripts(option.name), Ok(()), "{:?} mixes scripts", option.name);
         }
     }
 

@@ -196,6 +196,21 @@ impl NewJob {
     }
 }
 
+/// How far apart one owner's live jobs of one queue are placed in the claim order ([`fair_place`]).
+pub const FAIR_SPACING: Duration = Duration::from_secs(60);
+
+/// Where a new job of an owner goes in its queue's claim order (the "fair place", a virtual due time; jobs are
+/// claimed smallest place first): its `run_at`, or [`FAIR_SPACING`] after the latest place among the same
+/// owner's live jobs (waiting or running) of that queue, whichever is later. A burst of one owner's jobs is
+/// spread a minute apart, so another owner's job that arrives during the burst is claimed before the
+/// burst's second job still waiting: it waits only for the jobs already running (one per worker slot). Start-
+/// time fair queueing with the clock as virtual time: an owner's backlog never waits forever, since every
+/// newcomer's place is its own arrival. Jobs without an owner (periodic maintenance) keep their `run_at`.
+#[must_use]
+pub fn fair_place(run_at: OffsetDateTime, owners_latest: Option<OffsetDateTime>) -> OffsetDateTime {
+    owners_latest.map_or(run_at, |latest| run_at.max(latest + FAIR_SPACING))
+}
+
 /// What an enqueue did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Enqueued {
@@ -413,14 +428,16 @@ pub trait JobStore: Send + Sync + 'static {
     async fn update(&self, id: Uuid, update: JobUpdate) -> Result<Job, JobStoreError>;
 
     /// Enqueues `job` for the runner unless a job with the same live key or period exists (the database's
-    /// unique indexes decide, so two instances enqueueing at once store one).
+    /// unique indexes decide, so two instances enqueueing at once store one). A job with an owner gets its
+    /// place in the claim order ([`fair_place`]) from that owner's live jobs of the same queue.
     ///
     /// # Errors
     /// The database is unreachable.
     async fn enqueue(&self, job: &NewJob) -> Result<Enqueued, JobStoreError>;
 
     /// Leases up to `limit` due jobs of `queue` to `holder` until `now + lease`, counting an attempt each,
-    /// oldest due first. Two runners never get the same job.
+    /// in fair order (the smallest [`fair_place`] first: round robin between owners). Two runners never get
+    /// the same job.
     ///
     /// # Errors
     /// The database is unreachable.

@@ -15,6 +15,7 @@ use super::ledger::{Full, InFlight, InFlightUpload, Ledger, Progress};
 use super::pipeline::{
     NAME, Outcome, PipelineArgs, PipelineDeps, PipelineError, UploadPipeline, UploadPipelineMsg, count,
 };
+use super::pixel_budget::PixelBudget;
 use crate::accounts::limiter::FailureLimiter;
 use crate::handle::{ActorSlot, CallError};
 use crate::ports::objects::ObjectKey;
@@ -58,6 +59,8 @@ pub struct UploadPipelineHandle {
     ledger: Arc<Ledger>,
     /// Guest tokens issued per client address (per hour).
     guest_tokens: Arc<FailureLimiter>,
+    /// Guests' photo pixels per hour (per guest and per address); `None` charges nobody.
+    pixel_budget: Option<Arc<PixelBudget>>,
 }
 
 impl std::fmt::Debug for UploadPipelineHandle {
@@ -85,7 +88,20 @@ impl UploadPipelineHandle {
         deps.mailbox = slot.mailbox();
         let ledger = Arc::new(Ledger::new(max_in_flight, deps.max_in_flight_per_client).with_min_rate(deps.min_rate));
         let guest_tokens = Arc::new(FailureLimiter::new(guest_tokens_per_hour, Duration::from_secs(3600), 100_000));
-        Self { slot, deps, ledger, guest_tokens }
+        Self { slot, deps, ledger, guest_tokens, pixel_budget: None }
+    }
+
+    /// This handle, charging guests' photos against `per_hour` pixels per guest and per client address
+    /// (`uploads.guest_pixels_per_hour`; 0 charges nobody).
+    #[must_use]
+    pub fn with_guest_pixel_budget(mut self, per_hour: u64) -> Self {
+        self.pixel_budget = (per_hour > 0).then(|| Arc::new(PixelBudget::new(per_hour, 100_000)));
+        self
+    }
+
+    /// The guests' pixel budget, when there is one.
+    pub(crate) fn pixel_budget(&self) -> Option<&PixelBudget> {
+        self.pixel_budget.as_deref()
     }
 
     /// Counts a guest token for `address`, or refuses it when the address has had its share this hour.

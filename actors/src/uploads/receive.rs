@@ -6,17 +6,19 @@
 //! ([`decide`]) and recorded — stored, or failed with its code and, when bytes may have reached the store,
 //! its object removed by a job stored with the failure ([`UploadRefusal::failure`]).
 
-use std::sync::{Arc, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 
 use super::digest::{DigestError, expected_sha256};
+use super::guest_token::GUEST_SUBJECT_PREFIX;
 use super::handle::UploadPipelineHandle;
 use super::media::MediaType;
 use super::names::sanitize_filename;
 use super::pipeline::{Outcome, PipelineError, count};
+use super::pixel_budget::{HEADER_PREFIX_BYTES, PixelBudget, header_pixels};
 use super::validate::{BodyRefusal, Learned, Rules, Validating};
 use crate::ports::objects::{ObjectStoreError, StoredObject};
 use crate::ports::uploads::UploadRecord;
@@ -99,6 +101,14 @@ pub enum UploadRefusal {
     /// The bytes do not match the digest the client announced.
     #[error("the body does not match the digest sent with it")]
     DigestMismatch,
+    /// A guest's photos (per guest token or per client address) are over `uploads.guest_pixels_per_hour`.
+    #[error("guest photos are limited to {per_hour} pixels per hour; retry in {}s", .retry_after.as_secs())]
+    PixelBudget {
+        /// The budget.
+        per_hour: u64,
+        /// When the window that is full closes.
+        retry_after: Duration,
+    },
     /// The object store failed while the bytes were written.
     #[error(transparent)]
     Storage(ObjectStoreError),
@@ -135,6 +145,8 @@ impl UploadRefusal {
             Self::Storage(_) => ("storage_unavailable", true),
             // The bytes are stored but are not what the client meant.
             Self::DigestMismatch => ("digest_mismatch", true),
+            // Refused once the photo was stored (its size is read as it streams): the bytes go.
+            Self::PixelBudget { .. } => ("photo_budget_exceeded", true),
             Self::MalformedDigest(_) | Self::Pipeline(_) => return None,
         };
         Some(Failure { code, remove_object })
@@ -201,6 +213,33 @@ impl UploadPipelineHandle {
         let expected = expected_sha256(content_digest.as_deref(), x_checksum.as_deref())
             .map_err(UploadRefusal::MalformedDigest)?;
         let filename = filename.as_deref().and_then(sanitize_filename);
+        // A guest's photos count against the pixel budget: refused at once when it is spent already, and
+        // charged once stored, with the size read from the first bytes as they stream.
+        let budget = self.pixel_budget().filter(|_| uploader.owner.starts_with(GUEST_SUBJECT_PREFIX));
+        let budget_keys = [uploader.owner.clone(), format!("address:{address}")];
+        if let Some(budget) = budget {
+            let keys = budget_keys.each_ref().map(String::as_str);
+            if let Err(retry_after) = budget.check(&keys, Instant::now()) {
+                tracing::info!(
+                    event = "photo_budget_exceeded",
+                    owner = keys[0],
+                    retry_after_secs = retry_after.as_secs(),
+                    "a guest whose hourly pixel budget is spent was refused before the upload"
+                );
+                count("photo_budget_exceeded");
+                return Err(UploadRefusal::PixelBudget { per_hour: budget.per_hour(), retry_after });
+            }
+        }
+        let prefix = Arc::new(Mutex::new(Vec::new()));
+        let keep = if budget.is_some() { HEADER_PREFIX_BYTES } else { 0 };
+        let kept = Arc::clone(&prefix);
+        let body = body.inspect(move |chunk| {
+            if let Ok(bytes) = chunk {
+                let mut kept = kept.lock().unwrap_or_else(PoisonError::into_inner);
+                let room = keep.saturating_sub(kept.len()).min(bytes.len());
+                kept.extend_from_slice(&bytes[..room]);
+            }
+        });
         let admission = self.admit(uploader.owner, &address, filename, uploader.max_files).await?;
 
         let rules = Rules {
@@ -216,7 +255,15 @@ impl UploadPipelineHandle {
             self.deps().objects.put(&admission.key, Box::pin(stream), declared_len, "application/octet-stream").await;
         let learned = std::mem::take(&mut *learned.lock().unwrap_or_else(PoisonError::into_inner));
 
-        match decide(learned, put, expected, &rules) {
+        let decided = decide(learned, put, expected, &rules).and_then(|stored| match budget {
+            Some(budget) => {
+                let prefix = std::mem::take(&mut *prefix.lock().unwrap_or_else(PoisonError::into_inner));
+                self.charge_pixels(budget, budget_keys.each_ref().map(String::as_str), &stored, &prefix)?;
+                Ok(stored)
+            }
+            None => Ok(stored),
+        });
+        match decided {
             Ok(stored) => {
                 let record = self.finish(admission, stored).await?;
                 metrics::histogram!("gantry_upload_duration_seconds").record(started.elapsed().as_secs_f64());
@@ -229,6 +276,35 @@ impl UploadPipelineHandle {
                 Err(refusal)
             }
         }
+    }
+}
+
+impl UploadPipelineHandle {
+    /// Charges a guest's stored photo to its pixel budget: the size its header announces, or the largest
+    /// accepted photo's when the first bytes do not tell. Uploads that get no variants are not charged.
+    fn charge_pixels(
+        &self,
+        budget: &PixelBudget,
+        keys: [&str; 2],
+        stored: &Outcome,
+        prefix: &[u8],
+    ) -> Result<(), UploadRefusal> {
+        let Outcome::Stored { content_type, .. } = stored else { return Ok(()) };
+        let photos = &self.deps().photos;
+        if !MediaType::parse_mime(content_type).is_some_and(|media| photos.accepts(media)) {
+            return Ok(());
+        }
+        let pixels = header_pixels(prefix).unwrap_or(photos.max_pixels);
+        budget.charge(&keys, pixels, Instant::now()).map_err(|retry_after| {
+            tracing::info!(
+                event = "photo_budget_exceeded",
+                owner = keys[0],
+                pixels,
+                per_hour = budget.per_hour(),
+                "a guest's photo is over the hourly pixel budget; refused and removed"
+            );
+            UploadRefusal::PixelBudget { per_hour: budget.per_hour(), retry_after }
+        })
     }
 }
 

@@ -7,7 +7,7 @@ use gantry_actors::catalog::OptionKind;
 use gantry_actors::catalog::moderation::{
     AuditEntry, IdentityReport, Moderated, Moderation, ModerationError, identity_plan,
 };
-use gantry_actors::catalog::names::IDENTITY_VERSION;
+use gantry_actors::catalog::names::{IDENTITY_VERSION, upgrade_key};
 use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::catalog::{CatalogOption, CatalogStore, Created, Resolved};
 use time::OffsetDateTime;
@@ -252,6 +252,18 @@ impl<D: CatalogDialect> CatalogStore for SqlCatalog<D> {
         }
         for (id, key) in &plan.rekeys {
             tx.execute(rekey, args![*id, key]).await.map_err(failed)?;
+        }
+        // Aliases keep only the key of the name they stood for: bring it to the current version
+        // (`names::upgrade_key`), so a merged look-alike's name keeps resolving.
+        let aliases = tx.fetch_all("SELECT old_id, name_key FROM catalog_aliases", Vec::new()).await.map_err(failed)?;
+        for row in &aliases {
+            let f = Fields::new(row, "alias");
+            let (old_id, stored) = (f.uuid("old_id")?, f.text("name_key")?);
+            let key = upgrade_key(&stored);
+            if key != stored {
+                let sql = "UPDATE catalog_aliases SET name_key = $2 WHERE old_id = $1";
+                tx.execute(sql, args![old_id, key]).await.map_err(failed)?;
+            }
         }
         tx.execute("UPDATE catalog_meta SET identity_version = $1", args![IDENTITY_VERSION]).await.map_err(failed)?;
         D::commit(tx).await.map_err(failed)?;

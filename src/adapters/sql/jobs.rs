@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::jobs::{
     Attempt, AttemptOutcome, Enqueued, Finish, FinishItem, Job, JobCount, JobFilter, JobState, JobStore, JobStoreError,
-    JobUpdate, LeaseHolder, NewJob, QueueDepth,
+    JobUpdate, LeaseHolder, NewJob, QueueDepth, fair_place,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -43,8 +43,9 @@ pub(crate) use waiting_states;
 
 /// The claim statement of [`JobsDialect::CLAIM`], written once; `$lock` is what the backend appends to the
 /// row selection (Postgres: `FOR UPDATE SKIP LOCKED`; SQLite: nothing, its writers are serialised). Due jobs
-/// are taken in `run_at` order along the partial index `jobs_due_idx`; expired leases are made due again by
-/// [`JobStore::rescue_expired`] first, so this statement never scans running rows.
+/// are taken in fair order (`fair_at`, see `ports::jobs::fair_place`: round robin between owners) along the
+/// partial index `jobs_fair_due_idx`; expired leases are made due again by [`JobStore::rescue_expired`]
+/// first, so this statement never scans running rows.
 macro_rules! claim_sql {
     ($lock:literal) => {
         concat!(
@@ -52,7 +53,7 @@ macro_rules! claim_sql {
              lease_token = $6, started_at = $3, updated_at = $3 \
              WHERE id IN (SELECT id FROM jobs WHERE queue = $1 AND run_at IS NOT NULL AND state IN ",
             $crate::adapters::sql::jobs::waiting_states!(),
-            " AND run_at <= $3 ORDER BY run_at LIMIT $5",
+            " AND run_at <= $3 ORDER BY fair_at, run_at LIMIT $5",
             $lock,
             ") RETURNING ",
             $crate::adapters::sql::jobs::job_columns!()
@@ -108,15 +109,34 @@ impl<D: SqlDb> SqlJobs<D> {
 pub async fn enqueue_on<E: Exec>(exec: &mut E, job: &NewJob) -> Result<Enqueued, sqlx::Error> {
     let now = OffsetDateTime::now_utc();
     let state = if job.run_at > now { JobState::Scheduled } else { JobState::Available };
+    // The owner's latest place among its live jobs of this queue (index `jobs_owner_live_idx`); two enqueues
+    // of one owner at the same instant may share a place, which only ties them.
+    let latest = match &job.owner {
+        Some(owner) => {
+            let sql = "SELECT MAX(fair_at) AS latest FROM jobs WHERE queue = $1 AND owner = $2 \
+                       AND state IN ('scheduled', 'available', 'running', 'retryable')";
+            let row = exec.fetch_optional(sql, args![&job.queue, owner.as_str()]).await?;
+            row.and_then(|row| {
+                row.time("latest")
+                    .inspect_err(|_| {
+                        tracing::warn!(queue = %job.queue, "unreadable fair place of the owner's jobs; this job queues by its due time");
+                    })
+                    .ok()
+                    .flatten()
+            })
+        }
+        None => None,
+    };
+    let fair_at = fair_place(job.run_at, latest);
     let mut args = args![job.id, &job.kind, state.as_str(), job.owner.as_deref(), now, &job.queue];
     args.push(Value::json(&job.args));
     args.extend(args![i64::from(job.max_attempts.max(1)), job.run_at]);
-    args.extend(args![job.unique_key.as_deref(), job.period_key.as_deref()]);
+    args.extend(args![job.unique_key.as_deref(), job.period_key.as_deref(), fair_at]);
     // No conflict target: whichever unique index (live key, period, id) refuses the row, nothing is stored
     // and nothing fails. Two instances enqueueing at once: the second waits for the first to commit, then
     // skips.
     let sql = "INSERT INTO jobs (id, kind, state, owner, created_at, updated_at, queue, args, max_attempts, \
-               run_at, unique_key, period_key) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11) \
+               run_at, unique_key, period_key, fair_at) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12) \
                ON CONFLICT DO NOTHING";
     Ok(if exec.execute(sql, args).await? == 1 { Enqueued::Created(job.id) } else { Enqueued::Duplicate })
 }

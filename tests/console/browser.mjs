@@ -6,7 +6,8 @@
 // token field gates everything; Revoke all sessions makes an earlier access token answer 401 with the user
 // message; Start rotation shows each step and ends in success, the evidence shows it, and Roll back does the
 // same; Approve and Merge on the catalog page show in the audit log and in GET /v1/options; an option named with
-// HTML renders as text; a failed job is retried from the jobs page; axe-core finds no serious or critical
+// HTML renders as text; a failed job is retried from the jobs page; the Forms page fills a form with the browser
+// runtime and the server agreeing at every step (a condition, a reset, a wrong type, a carry-over); axe-core finds no serious or critical
 // violation on any page. Screenshots of each page go to target/console-screenshots (CONSOLE_SCREENSHOTS).
 //
 // Usage: node browser.mjs   (GANTRY_BIN, default target/debug/gantry; CHROMIUM, default /usr/bin/chromium)
@@ -34,6 +35,7 @@ const PAGES = [
   ['jobs', 'Jobs'],
   ['catalog', 'Catalog'],
   ['templates', 'Templates'],
+  ['forms', 'Forms'],
 ];
 const XSS = '<img src=x onerror=alert(1)>';
 
@@ -517,6 +519,64 @@ async function main() {
       await waitText(page, 'since this page opened; last interval', 15_000);
       await page.screenshot({ path: join(SHOTS, 'fleet-after.png'), fullPage: true });
       seen.clean('fleet after');
+    });
+
+    await step('Forms: a session through the preview, the browser runtime and the server agreeing at every step', async () => {
+      // The admin listener's copies of the public routes answer as the public ones, and only with the token.
+      const trucks = (await http('GET', `${instance.http}/v1/options/category?q=trucks`)).json.items.find((o) => o.name === 'Trucks');
+      const publicForm = await http('GET', `${instance.http}/v1/templates/${trucks.id}`);
+      const adminForm = await http('GET', `${instance.admin}/admin/forms/v1/templates/${trucks.id}`, { token: instance.token });
+      assert.equal(adminForm.status, 200);
+      assert.deepEqual(adminForm.json, publicForm.json);
+      assert.equal((await http('GET', `${instance.admin}/admin/forms/v1/templates/${trucks.id}`)).status, 401);
+      await page.goto(`${base}/forms`, { waitUntil: 'networkidle0' });
+      await page.waitForSelector('h1::-p-text(Forms)');
+      /** Picks the option labelled `text` in the select named `name`, once the option is there. */
+      const choose = async (name, text) => {
+        const value = await eventually(`"${text}" in ${name}`, async () => {
+          const select = await one(page, 'combobox', name);
+          return select.evaluate((el, t) => [...el.options].find((o) => o.textContent === t)?.value ?? null, text);
+        });
+        const select = await one(page, 'combobox', name);
+        await select.select(value);
+      };
+      const same = async (where) => {
+        const status = await page.$eval('[role="status"]', (n) => n.textContent);
+        assert.match(status, /No difference between the browser and the server/, `${where}: ${status}`);
+        const marked = await page.$$eval('td .badge', (els) => els.filter((e) => e.textContent === 'differs').length);
+        assert.equal(marked, 0, `${where}: parts marked as differing`);
+      };
+      await choose('Category', 'Trucks');
+      await choose('Subcategory', 'Tipper trucks');
+      await choose('Locale', 'English (en)');
+      await press(page, 'Show form');
+      await one(page, 'combobox', 'Brand (required)');
+      await waitText(page, 'No difference between the browser and the server');
+      await same('the empty form');
+      await choose('Brand (required)', 'Volvo');
+      await choose('Model (required)', 'FH');
+      await same('brand and model');
+      await choose('Condition (required)', 'Damaged');
+      await one(page, 'textbox', 'Describe the damage (required)');
+      await same('a field shown by a condition');
+      await fill(page, 'Describe the damage (required)', '  dented tipper  ');
+      await page.keyboard.press('Tab');
+      await fill(page, 'Mileage (km) (required)', 'many');
+      await page.keyboard.press('Tab');
+      await waitText(page, 'mileage_km: invalid_type');
+      await same('a value of the wrong type');
+      // Another brand resets the model: both sides say so.
+      await choose('Brand (required)', 'Scania');
+      await page.waitForFunction(() => document.body.innerText.includes('model') && /Reset[\s\S]*model/.test(document.body.innerText));
+      await same('a cascading reset');
+      await page.screenshot({ path: join(SHOTS, 'forms-filled.png'), fullPage: true });
+      violations['forms (filled)'] = await axeScan(page, 'forms (filled)');
+      // Another category: the values carried over, the same on both sides.
+      await choose('Category', 'Trailers');
+      await press(page, 'Show form');
+      await waitText(page, 'Carried over');
+      await same('the carry-over to Trailers');
+      seen.clean('forms');
     });
 
     await step('a 401 returns to the token field', async () => {

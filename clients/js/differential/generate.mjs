@@ -147,7 +147,7 @@ const BLANKS = ['', ' ', '\u0085', '\ufeff', '\u3000', '\t\n'];
  * catalog list, `parentOf(field)` the value the form holds in its parent field. */
 export function value(r, field, catalog, state) {
   const hostile = () => r.pick([null, '', ' ', '12', '1.5', '-0', 0, -1, 1e21, 2019.5, true, false, [], ['a'], [1, 2], {},
-    { a: 1 }, 'not-a-uuid', r.pick(BLANKS) + 'a' + r.pick(BLANKS), 'Zürich', '😀']);
+    { a: 1 }, 'not-a-uuid', r.pick(BLANKS) + 'a' + r.pick(BLANKS), 'Zürich', '😀', ...(r.chance(0.1) ? ['half \ud83d'] : [])]);
   if (r.chance(0.25)) return hostile();
   switch (field.type) {
     case 'text': {

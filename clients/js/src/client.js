@@ -3,7 +3,7 @@
 // locale as `?lang=` when one is set, and the caller's access token when one is set (pending options are their
 // creator's alone).
 
-import { asSent, carryOver, checkValues, compileForm, OPTION_KINDS, resolveValues, settle, shortenName } from './runtime.js';
+import { asSent, carryOver, checkValues, compileForm, OPTION_KINDS, resolveValues, settle, shortenName, unreadable } from './runtime.js';
 import { rustDebugString } from './rust.js';
 
 /** An answer of the API that is not a success: `status`, and the problem+json body (`code`, `errors`…). */
@@ -197,6 +197,10 @@ export function createClient(options) {
 
     /** `evaluate`, plus the clean values a submit would store (options as `{id, name}`). */
     async check(form, values, { changed, from, signal, thisYear } = {}) {
+      // The server reads the body first: what it cannot read is refused before anything is checked.
+      if (unreadable(values ?? {}) || unreadable(changed ?? null)) {
+        throw new FormsError(400, { code: 'malformed_json', detail: 'a string holds half of a surrogate pair' });
+      }
       const names = changedList(changed);
       const unknown = names.find((n) => form.field(n) === undefined);
       if (unknown !== undefined) {

@@ -79,6 +79,17 @@ export function asSent(values) {
   return values === undefined ? {} : JSON.parse(JSON.stringify(values));
 }
 
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** Whether the server's JSON reader refuses these values (400 `malformed_json`): a string or key holding half of
+ * a surrogate pair, which `JSON.stringify` writes as a `\ud800` escape and Rust strings cannot hold. */
+export function unreadable(value) {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value);
+  if (Array.isArray(value)) return value.some(unreadable);
+  if (value !== null && typeof value === 'object') return Object.entries(value).some(([k, v]) => LONE_SURROGATE.test(k) || unreadable(v));
+  return false;
+}
+
 function fill(template, args) {
   return template.replace(/\{(label|min|max|value|parent|count)\}/g, (all, name) => (name in args ? args[name] : all));
 }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 
 import jsonLogic from 'json-logic-js';
 
-import { carryOver, checkValues, compileForm, settle } from '../src/runtime.js';
+import { carryOver, checkValues, compileForm, settle, unreadable } from '../src/runtime.js';
 
 const form = (fields) => compileForm({ category_id: 'c', template: 'T', version: 1, blocks: [{ name: 'b', fields }] }, { jsonLogic });
 
@@ -108,4 +108,10 @@ test('a condition past the server\'s step budget does not hold, where plain json
   assert.ok(checkValues(f, { tags: few }).evaluation.visible.includes('x'));
   assert.ok(!checkValues(f, { tags: many }).evaluation.visible.includes('x'));
   assert.ok(jsonLogic.truthy(jsonLogic.apply(f.fields[1].field.visibleIf, { tags: many })));
+});
+
+test('values the server cannot read (half a surrogate pair, in a value or a key) are recognised; whole pairs are fine', () => {
+  assert.ok(unreadable({ a: ['x', 'half \ud83d'] }));
+  assert.ok(unreadable({ ['\udc00']: 1 }));
+  assert.ok(!unreadable({ a: 'whole 😀', b: [1, null, { c: 'ü' }] }));
 });

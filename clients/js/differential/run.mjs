@@ -73,6 +73,19 @@ async function run() {
     }
   }
   const set = templateSet(r, Object.keys(subcategories).concat([3, 4, 5].map((i) => `Generated ${i} ${SEED}`)), subcategories);
+  // The step budget: conditions that walk a long list pass 20,000 steps somewhere; both sides must stop at the
+  // same element.
+  const budgetName = `Generated budget ${SEED}`;
+  const budgetCategory = (await admin('POST', '/admin/options', { kind: 'category', name: budgetName })).option.id;
+  const some = { some: [{ var: 'tags' }, { '==': [{ var: '' }, 'b'] }] };
+  set.templates.push({ category: budgetName, blocks: [{ name: 'budget', fields: [
+    { name: 'tags', type: 'multiselect', label: 'Tags', options: [{ value: 'a', label: 'A' }, { value: 'b', label: 'B' }] },
+    { name: 'found', type: 'text', label: 'Found', visibleIf: some },
+    { name: 'mapped', type: 'text', label: 'Mapped', visibleIf: { in: ['b', { map: [{ var: 'tags' }, { cat: [{ var: '' }] }] }] } },
+    { name: 'reduced', type: 'text', label: 'Reduced', visibleIf: { '>': [{ reduce: [{ var: 'tags' }, { '+': [{ var: 'accumulator' }, 1] }, 0] }, 0] } },
+    { name: 'missed', type: 'text', label: 'Missed', visibleIf: { some: [{ var: 'tags' }, { '==': [{ var: '' }, { cat: ['b', { missing: ['length', '0'] }] }] }] } },
+    { name: 'missed_some', type: 'text', label: 'Missed some', visibleIf: { some: [{ var: 'tags' }, { '==': [{ var: '' }, { cat: ['b', { missing_some: [1, ['length', 'nope']] }] }] }] } },
+  ] }] });
   await admin('POST', '/admin/templates', set).catch((e) => {
     throw new Error(`the generated templates were refused (a generator bug): ${e.message}`);
   });
@@ -102,11 +115,11 @@ async function run() {
       forms.push(form);
     }
   }
-  const generatedForms = forms.filter((f) => f.generated);
-  const bundledForms = forms.filter((f) => !f.generated);
+  const generatedForms = forms.filter((f) => f.generated && f.form.category_id !== budgetCategory);
+  const bundledForms = forms.filter((f) => !f.generated && f.form.category_id !== budgetCategory);
   const pickForm = () => (r.chance(0.5) ? r.pick(generatedForms) : r.pick(bundledForms));
 
-  const counts = { states: 0, sequences: 0, carried: 0, submits: 0, refusals: 0 };
+  const counts = { states: 0, sequences: 0, carried: 0, submits: 0, refusals: 0, budget: [] };
   const used = new Set();
   const differences = [];
 
@@ -187,6 +200,24 @@ async function run() {
     }
   }
 
+  // Where each condition runs out of steps on the server (found by bisection over the list's length), both
+  // sides must agree, one element either way included.
+  const budgetForm = await client.loadForm(budgetCategory);
+  budgetForm.key = budgetName;
+  budgetForm.generated = true;
+  const tags = (n) => ({ tags: [...Array(n).fill('a'), 'b'] });
+  for (const field of ['found', 'mapped', 'reduced', 'missed', 'missed_some']) {
+    let [shown, hidden] = [1, 30_000];
+    while (hidden - shown > 1) {
+      const mid = Math.floor((shown + hidden) / 2);
+      const answer = await client.evaluateRemote(budgetForm, tags(mid));
+      if (answer.visible.includes(field)) shown = mid;
+      else hidden = mid;
+    }
+    counts.budget.push(`${field} ${hidden}`);
+    for (const n of [shown - 1, shown, hidden, hidden + 1]) await compare(budgetForm, tags(n), undefined);
+  }
+
   async function worker() {
     while (counts.states < STATES) {
       if (r.chance(0.5)) await sequence();
@@ -197,7 +228,8 @@ async function run() {
 
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   console.log(`forms differential: seed ${SEED}; ${generatedForms.length} generated and ${bundledForms.length} bundled forms; `
-    + `${counts.sequences} change sequences, ${counts.carried} carry-overs, ${counts.submits} submits, ${counts.refusals} refusals compared; ${seconds} s`);
+    + `${counts.sequences} change sequences, ${counts.carried} carry-overs, ${counts.submits} submits, ${counts.refusals} refusals compared; `
+    + `step budget reached at list lengths ${counts.budget.join(', ')}; ${seconds} s`);
   console.log(`forms differential: ${counts.states} states, ${used.size} templates, ${differences.length} differences`);
   if (differences.length > 0) {
     for (const d of differences.slice(0, SHOW)) console.error(JSON.stringify(d, null, 1));

@@ -9,7 +9,7 @@
 //   GANTRY_BIN       the binary to start (default target/debug/gantry at the repository's root), or
 //   GANTRY_PUBLIC_URL, GANTRY_ADMIN_URL, GANTRY_ADMIN_TOKEN   a running local-profile instance
 //   FORMS_STATES     how many states at least (default 10000)    FORMS_SEED   the seed (default: random, printed)
-//   FORMS_LANG       sent as ?lang= on every request
+//   FORMS_LANG       sent as ?lang= on every request    FORMS_WORKERS  requests in flight (default 6; 1 to repeat a seed exactly)
 // Prints `forms differential: N states, M templates, 0 differences`; exits 1 on any difference (the first
 // ones printed in full, all of them in target/forms-differential.json).
 
@@ -236,7 +236,7 @@ async function run() {
     const out = join(root, 'target', 'forms-differential.json');
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, JSON.stringify({ seed: SEED, differences }, null, 1));
-    console.error(`all differences: ${out}; reproduce with FORMS_SEED=${SEED}`);
+    console.error(`all differences: ${out}; reproduce with FORMS_SEED=${SEED} FORMS_WORKERS=1 (one worker: the same draws in the same order)`);
     return true;
   }
   return false;

@@ -41,7 +41,9 @@ export class FormSession {
    * lose their values; the option lists it names are loaded. */
   async refresh(changed = []) {
     const generation = ++this.generation;
-    const evaluation = await this.client.evaluate(this.form, this.values, { changed });
+    let evaluation = await this.client.evaluate(this.form, this.values, { changed });
+    // A pattern JavaScript cannot express faithfully: the server's answer instead.
+    if (evaluation.unchecked) evaluation = await this.client.evaluateRemote(this.form, this.values, { changed });
     if (generation !== this.generation) return this.evaluation; // a later change answered first
     for (const name of evaluation.reset) delete this.values[name];
     this.evaluation = evaluation;
@@ -106,7 +108,8 @@ export class FormSession {
     const previous = this.form;
     const next = await this.client.loadForm(categoryId, subcategoryId);
     const generation = ++this.generation;
-    const evaluation = await this.client.evaluate(next, this.values, { from: previous });
+    let evaluation = await this.client.evaluate(next, this.values, { from: previous });
+    if (evaluation.unchecked) evaluation = await this.client.evaluateRemote(next, this.values, { from: previous });
     if (generation !== this.generation) return this.evaluation;
     for (const controller of this.loads.values()) controller.abort();
     this.loads.clear();

@@ -12,6 +12,7 @@ const model = (brand, n) => `${brand.slice(0, 30)}00000${brand.slice(-1)}${n}`;
 async function server() {
   const seen = [];
   const closed = [];
+  const evaluated = [];
   const http = createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
     seen.push(url.pathname + url.search);
@@ -24,6 +25,15 @@ async function server() {
         { name: 'brand', type: 'select', label: 'Brand', dataSource: { kind: 'brand' } },
         { name: 'model', type: 'select', label: 'Model', dataSource: { kind: 'model', parentField: 'brand' } },
       ] }] });
+    }
+    if (url.pathname === '/v1/templates/vin') {
+      return json({ category_id: 'vin', template: 'V', version: 1, blocks: [{ name: 'b', fields: [
+        { name: 'code', type: 'text', label: 'Code', validation: { pattern: '\\bAB\\b.*' } },
+      ] }] });
+    }
+    if (url.pathname === '/v1/templates/vin/evaluate') {
+      evaluated.push(url.pathname);
+      return json({ visible: ['code'], required: [], reset: [], errors: [{ field: 'code', code: 'pattern_mismatch', message: 'Code is not in the expected format' }], options: {} });
     }
     if (url.pathname === '/v1/options/brand') return json({ items: BRANDS.map((id) => ({ id, name: id, parent_id: null })), version: 1 });
     if (url.pathname === '/v1/options/model') {
@@ -43,7 +53,7 @@ async function server() {
     return json({ code: 'not_found' });
   });
   await new Promise((ok) => http.listen(0, '127.0.0.1', ok));
-  return { http, seen, closed, url: `http://127.0.0.1:${http.address().port}` };
+  return { http, seen, closed, evaluated, url: `http://127.0.0.1:${http.address().port}` };
 }
 
 test('a list is loaded whole through its pages, once, with ?lang= on every request', async () => {
@@ -76,5 +86,20 @@ test('changing the parent cancels the stale list load and shows the new parent\'
   } finally {
     s.http.close();
     s.http.closeAllConnections();
+  }
+});
+
+test('a pattern with no faithful JavaScript translation is left to the server: the session takes its answer', async () => {
+  const s = await server();
+  try {
+    const client = createClient({ baseUrl: s.url });
+    const session = await openForm(client, { categoryId: 'vin' });
+    const local = await client.evaluate(session.form, { code: 'ABC' });
+    assert.deepEqual(local.unchecked, ['code'], 'the browser alone cannot tell');
+    await session.set('code', 'ABC');
+    assert.deepEqual(session.errorOf('code'), { field: 'code', code: 'pattern_mismatch', message: 'Code is not in the expected format' });
+    assert.ok(s.evaluated.length >= 1, 'asked the server');
+  } finally {
+    s.http.close();
   }
 });

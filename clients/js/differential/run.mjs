@@ -90,6 +90,16 @@ async function run() {
     throw new Error(`the generated templates were refused (a generator bug): ${e.message}`);
   });
 
+  // Merged options: a brand merged into another (its models with it), and a model merged into another. Their old
+  // ids stand for the survivors on the server; the runtime must resolve them the same way.
+  const option = async (kind, name, parent) => (await admin('POST', '/admin/options', { kind, name, ...(parent ? { parent_id: parent } : {}) })).option.id;
+  const mergedBrand = await option('brand', `Merged brand ${SEED}`);
+  const survivorBrand = await option('brand', `Survivor brand ${SEED}`);
+  const mergedModels = [await option('model', 'MX 1', mergedBrand), await option('model', 'MX 2', mergedBrand)];
+  const survivorModels = [await option('model', 'SX 1', survivorBrand), await option('model', 'SX 2', survivorBrand)];
+  await admin('POST', `/admin/options/${mergedBrand}/merge`, { into: survivorBrand });
+  await admin('POST', `/admin/options/${survivorModels[1]}/merge`, { into: survivorModels[0] });
+
   // The catalog: every list a generated value may take an id from.
   const top = {};
   const children = {};
@@ -99,6 +109,9 @@ async function run() {
       children[`${kind} ${parent}`] = (await client.listOptions(kind, parent)).items.map((o) => o.id);
     }
   }
+  top.brand.push(mergedBrand);
+  children[`model ${mergedBrand}`] = [...mergedModels, ...survivorModels];
+  children[`model ${survivorBrand}`] = [...mergedModels, ...survivorModels];
   const catalog = {
     top: (kind) => top[kind] ?? [],
     children: (kind, parent) => children[`${kind} ${parent}`] ?? [],
@@ -216,6 +229,17 @@ async function run() {
     }
     counts.budget.push(`${field} ${hidden}`);
     for (const n of [shown - 1, shown, hidden, hidden + 1]) await compare(budgetForm, tags(n), undefined);
+  }
+
+  // Every pairing of the merged and surviving brands and models, on a form with a brand → model cascade.
+  const cascade = bundledForms.find((f) => f.field('brand')?.dataSource && f.field('model')?.dataSource?.parentField === 'brand');
+  for (const brand of [mergedBrand, survivorBrand]) {
+    for (const model of [...mergedModels, ...survivorModels]) {
+      for (const changed of [undefined, ['brand'], ['model']]) await compare(cascade, { brand, model }, changed);
+    }
+  }
+  if (process.env.FORMS_SHOW_MERGED) {
+    console.log(JSON.stringify(await client.evaluateRemote(cascade, { brand: mergedBrand, model: mergedModels[0] })));
   }
 
   async function worker() {

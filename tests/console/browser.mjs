@@ -12,15 +12,13 @@
 //
 // Usage: node browser.mjs   (GANTRY_BIN, default target/debug/gantry; CHROMIUM, default /usr/bin/chromium)
 
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync, openSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import puppeteer from 'puppeteer-core';
+import { startInstance as startGantry } from '../shared/instance.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -41,51 +39,12 @@ const XSS = '<img src=x onerror=alert(1)>';
 
 // ---------------------------------------------------------------- the instance
 
-function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-  });
-}
-
-async function startInstance() {
-  if (!existsSync(BIN)) throw new Error(`no gantry binary at ${BIN}: build it (cargo build --bin gantry)`);
-  const work = mkdtempSync(join(tmpdir(), 'gantry-console-'));
-  const [pub, adm] = [await freePort(), await freePort()];
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GANTRY_')
-    && !['JWT_SECRET', 'UPLOAD_GUEST_TOKEN_SECRET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'].includes(k)));
-  Object.assign(env, {
-    GANTRY_HTTP_ADDR: `127.0.0.1:${pub}`,
-    GANTRY_ADMIN_ADDR: `127.0.0.1:${adm}`,
+function startInstance() {
+  return startGantry(BIN, {
+    prefix: 'gantry-console-',
     // A rotation waits for every instance seen alive; beats a second apart keep the test's fleet current.
-    GANTRY_ROTATION__HEARTBEAT_SECS: '1',
-    GANTRY_ROTATION__LIVE_WITHIN_SECS: '5',
+    env: { GANTRY_ROTATION__HEARTBEAT_SECS: '1', GANTRY_ROTATION__LIVE_WITHIN_SECS: '5' },
   });
-  const log = openSync(join(work, 'server.log'), 'w');
-  const proc = spawn(BIN, ['serve'], { cwd: work, env, stdio: ['ignore', log, log] });
-  const instance = { proc, work, http: `http://127.0.0.1:${pub}`, admin: `http://127.0.0.1:${adm}` };
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`the instance exited (${proc.exitCode}); log: ${work}/server.log`);
-    try {
-      const ready = await fetch(`${instance.http}/readyz`);
-      const tokenFile = join(work, 'data/secrets/GANTRY_ADMIN_TOKEN');
-      if (ready.status === 200 && existsSync(tokenFile)) {
-        instance.token = readFileSync(tokenFile, 'utf8').trim();
-        return instance;
-      }
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  proc.kill('SIGKILL');
-  throw new Error('the instance did not become ready within 90 s');
 }
 
 /** A JSON call to the instance from outside the browser (what a user's client or an operator's curl does). */

@@ -133,7 +133,9 @@ export function compileForm(form, { jsonLogic, messages } = {}) {
     fields,
     byName,
     holds,
-    messages: { ...MESSAGES, ...(messages ?? {}) },
+    // The built-in texts; a form that carries its locale's (`messages`, keyed as MESSAGES) replaces them, and the
+    // caller's replace both.
+    messages: { ...MESSAGES, ...(typeof form.messages === 'object' && form.messages !== null ? form.messages : {}), ...(messages ?? {}) },
     field(name) {
       const i = byName.get(name);
       return i === undefined ? undefined : fields[i].field;

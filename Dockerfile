@@ -34,6 +34,10 @@ COPY config config
 COPY migrations migrations
 # The OpenAPI documents are embedded (include_str!, src/gateway/openapi.rs) and served at /openapi.json.
 COPY openapi openapi
+# The console's files are embedded (include_bytes!, src/gateway/console.rs), the form preview's runtime from
+# clients/js/src.
+COPY console console
+COPY clients/js/src clients/js/src
 # COPY keeps the files' own modification times, which may be older than the placeholder build above; cargo would
 # then consider the placeholder crates fresh and ship an empty binary. Touching the crate roots forces both local
 # crates to rebuild (the dependencies stay cached).

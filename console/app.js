@@ -11,8 +11,9 @@ import * as sessions from './sessions.js';
 import * as jobs from './jobs.js';
 import * as catalog from './catalog.js';
 import * as templates from './templates.js';
+import * as forms from './forms.js';
 
-const PAGES = { fleet, rotation, sessions, jobs, catalog, templates };
+const PAGES = { fleet, rotation, sessions, jobs, catalog, templates, forms };
 const TITLES = {
   fleet: 'Fleet',
   rotation: 'Rotation',
@@ -20,6 +21,7 @@ const TITLES = {
   jobs: 'Jobs',
   catalog: 'Catalog',
   templates: 'Templates',
+  forms: 'Forms',
 };
 
 const $ = (id) => document.getElementById(id);

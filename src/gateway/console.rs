@@ -24,7 +24,7 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
                        frame-ancestors 'none'";
 
 /// The page's deep links: each answers the same page, which shows that section.
-pub const PAGES: [&str; 6] = ["fleet", "rotation", "sessions", "jobs", "catalog", "templates"];
+pub const PAGES: [&str; 7] = ["fleet", "rotation", "sessions", "jobs", "catalog", "templates", "forms"];
 
 /// The page.
 const INDEX: &[u8] = include_bytes!("../../console/index.html");
@@ -46,9 +46,23 @@ const ASSETS: &[(&str, &[u8], &str)] = &[
     ("templates.js", include_bytes!("../../console/templates.js"), JS),
     ("ui.js", include_bytes!("../../console/ui.js"), JS),
     ("review.js", include_bytes!("../../console/review.js"), JS),
+    ("forms.js", include_bytes!("../../console/forms.js"), JS),
+    ("forms-compare.js", include_bytes!("../../console/forms-compare.js"), JS),
+    // The form preview runs the browser runtime itself (clients/js, `@gantry/forms/runtime`, its modules under
+    // their own names so their imports resolve) over json-logic-js's browser build, vendored with its licence.
+    ("browser.js", include_bytes!("../../clients/js/src/browser.js"), JS),
+    ("client.js", include_bytes!("../../clients/js/src/client.js"), JS),
+    ("session.js", include_bytes!("../../clients/js/src/session.js"), JS),
+    ("runtime.js", include_bytes!("../../clients/js/src/runtime.js"), JS),
+    ("conditions.js", include_bytes!("../../clients/js/src/conditions.js"), JS),
+    ("pattern.js", include_bytes!("../../clients/js/src/pattern.js"), JS),
+    ("rust.js", include_bytes!("../../clients/js/src/rust.js"), JS),
+    ("json-logic.js", include_bytes!("../../console/vendor/json-logic-js/logic.js"), JS),
+    ("json-logic-LICENSE.txt", include_bytes!("../../console/vendor/json-logic-js/LICENSE"), TEXT),
 ];
 
 const JS: &str = "text/javascript; charset=utf-8";
+const TEXT: &str = "text/plain; charset=utf-8";
 
 /// `GET /console`: to the page's canonical address (relative asset paths resolve under `/console/`).
 #[must_use]

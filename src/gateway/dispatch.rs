@@ -139,6 +139,11 @@ async fn admin_routes(state: &AppState, route: Route, ctx: &Ctx, req: Request<In
         Route::AdminRevocations => admin::revocations(state).await,
         Route::AdminTemplates => templates::export(state).await,
         Route::AdminImportTemplates => templates::import(state, req).await,
+        // The form preview's copies of the public routes: the same handlers, so the same answers.
+        Route::AdminFormTemplate => templates::get(state, ctx, &req).await,
+        Route::AdminFormEvaluate => templates::evaluate(state, ctx, req).await,
+        Route::AdminFormOptions => options::list(state, ctx, &req).await,
+        Route::AdminFormOption => options::get(state, ctx, &req).await,
         Route::AdminReloadSecrets => rotations::reload(state).await,
         Route::AdminRotate => rotations::start(state, req, false).await,
         Route::AdminRollback => rotations::start(state, req, true).await,

@@ -131,6 +131,14 @@ pub enum Route {
     AdminApproveOption,
     /// `GET /admin/fleet`: every live instance, its report, and whether the fleet agrees on its keys.
     AdminFleet,
+    /// `GET /admin/forms/v1/templates/{category_id}`: the public form, for the console's form preview.
+    AdminFormTemplate,
+    /// `POST /admin/forms/v1/templates/{category_id}/evaluate`: the public evaluate, for the form preview.
+    AdminFormEvaluate,
+    /// `GET /admin/forms/v1/options/{kind}`: the public option lists, for the form preview.
+    AdminFormOptions,
+    /// `GET /admin/forms/v1/options/{kind}/{id}`: the public option look-up, for the form preview.
+    AdminFormOption,
     /// `GET /console` (to `/console/`).
     ConsoleRedirect,
     /// `GET /console/`: the operators' console.
@@ -210,7 +218,11 @@ impl Route {
             | Self::AdminHideOption
             | Self::AdminUnhideOption
             | Self::AdminApproveOption
-            | Self::AdminFleet => Access::Admin,
+            | Self::AdminFleet
+            | Self::AdminFormTemplate
+            | Self::AdminFormEvaluate
+            | Self::AdminFormOptions
+            | Self::AdminFormOption => Access::Admin,
         }
     }
 
@@ -295,7 +307,7 @@ const fn row(listener: Listener, method: Method, template: &'static str, route: 
 const P: Listener = Listener::Public;
 const A: Listener = Listener::Admin;
 
-static TABLE: [RouteSpec; 65] = [
+static TABLE: [RouteSpec; 69] = [
     row(P, Method::GET, "/healthz", Route::Healthz),
     row(P, Method::GET, "/.well-known/jwks.json", Route::Jwks),
     row(P, Method::GET, "/readyz", Route::Readyz),
@@ -357,6 +369,12 @@ static TABLE: [RouteSpec; 65] = [
     row(A, Method::POST, "/admin/options/{id}/unhide", Route::AdminUnhideOption),
     row(A, Method::POST, "/admin/options/{id}/approve", Route::AdminApproveOption),
     row(A, Method::GET, "/admin/fleet", Route::AdminFleet),
+    // The public routes the console's form preview needs, behind the admin token: the console is served by
+    // this listener and its CSP lets it call nothing else (the answers are the public ones, byte for byte).
+    row(A, Method::GET, "/admin/forms/v1/templates/{category_id}", Route::AdminFormTemplate),
+    row(A, Method::POST, "/admin/forms/v1/templates/{category_id}/evaluate", Route::AdminFormEvaluate),
+    row(A, Method::GET, "/admin/forms/v1/options/{kind}", Route::AdminFormOptions),
+    row(A, Method::GET, "/admin/forms/v1/options/{kind}/{id}", Route::AdminFormOption),
     row(A, Method::GET, "/console", Route::ConsoleRedirect),
     row(A, Method::GET, "/console/", Route::ConsoleIndex),
     row(A, Method::GET, "/console/{page}", Route::ConsolePage),

@@ -10,21 +10,21 @@
 // creator and account age and groups near duplicates; Approve, Approve selected and Hide selected (with their
 // progress count), Rename and Merge show in the audit log and in GET /v1/options; an option named with HTML
 // renders as text; the jobs page counts every job per queue, kind and state, and a failed job is retried from
-// it; a template import that fails its check lists each problem and stores nothing; axe-core finds no serious
+// it; a template import that fails its check lists each problem and stores nothing; the Forms page fills a form
+// with the browser runtime and the server agreeing at every step (a condition, a reset, a wrong type, a
+// carry-over); axe-core finds no serious
 // or critical violation on any page. Screenshots of each page go to target/console-screenshots
 // (CONSOLE_SCREENSHOTS).
 //
 // Usage: node browser.mjs   (GANTRY_BIN, default target/debug/gantry; CHROMIUM, default /usr/bin/chromium)
 
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync, openSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import puppeteer from 'puppeteer-core';
+import { startInstance as startGantry } from '../shared/instance.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -39,58 +39,23 @@ const PAGES = [
   ['jobs', 'Jobs'],
   ['catalog', 'Catalog'],
   ['templates', 'Templates'],
+  ['forms', 'Forms'],
 ];
 const XSS = '<img src=x onerror=alert(1)>';
 
 // ---------------------------------------------------------------- the instance
 
-function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-  });
-}
-
-async function startInstance() {
-  if (!existsSync(BIN)) throw new Error(`no gantry binary at ${BIN}: build it (cargo build --bin gantry)`);
-  const work = mkdtempSync(join(tmpdir(), 'gantry-console-'));
-  const [pub, adm] = [await freePort(), await freePort()];
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GANTRY_')
-    && !['JWT_SECRET', 'UPLOAD_GUEST_TOKEN_SECRET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'].includes(k)));
-  Object.assign(env, {
-    GANTRY_HTTP_ADDR: `127.0.0.1:${pub}`,
-    GANTRY_ADMIN_ADDR: `127.0.0.1:${adm}`,
+function startInstance() {
+  return startGantry(BIN, {
+    prefix: 'gantry-console-',
     // A rotation waits for every instance seen alive; beats a second apart keep the test's fleet current.
-    GANTRY_ROTATION__HEARTBEAT_SECS: '1',
-    GANTRY_ROTATION__LIVE_WITHIN_SECS: '5',
-    // Review on: the test's users are new accounts, so their options wait for Approve (single and in bulk).
-    GANTRY_CATALOG__NEW_ACCOUNT_REVIEW_AGE_SECS: '86400',
+    env: {
+      GANTRY_ROTATION__HEARTBEAT_SECS: '1',
+      GANTRY_ROTATION__LIVE_WITHIN_SECS: '5',
+      // Review on: the test's users are new accounts, so their options wait for Approve (single and in bulk).
+      GANTRY_CATALOG__NEW_ACCOUNT_REVIEW_AGE_SECS: '86400',
+    },
   });
-  const log = openSync(join(work, 'server.log'), 'w');
-  const proc = spawn(BIN, ['serve'], { cwd: work, env, stdio: ['ignore', log, log] });
-  const instance = { proc, work, http: `http://127.0.0.1:${pub}`, admin: `http://127.0.0.1:${adm}` };
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`the instance exited (${proc.exitCode}); log: ${work}/server.log`);
-    try {
-      const ready = await fetch(`${instance.http}/readyz`);
-      const tokenFile = join(work, 'data/secrets/GANTRY_ADMIN_TOKEN');
-      if (ready.status === 200 && existsSync(tokenFile)) {
-        instance.token = readFileSync(tokenFile, 'utf8').trim();
-        return instance;
-      }
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  proc.kill('SIGKILL');
-  throw new Error('the instance did not become ready within 90 s');
 }
 
 /** A JSON call to the instance from outside the browser (what a user's client or an operator's curl does). */
@@ -638,6 +603,64 @@ async function main() {
       await waitText(page, 'since this page opened; last interval', 15_000);
       await page.screenshot({ path: join(SHOTS, 'fleet-after.png'), fullPage: true });
       seen.clean('fleet after');
+    });
+
+    await step('Forms: a session through the preview, the browser runtime and the server agreeing at every step', async () => {
+      // The admin listener's copies of the public routes answer as the public ones, and only with the token.
+      const trucks = (await http('GET', `${instance.http}/v1/options/category?q=trucks`)).json.items.find((o) => o.name === 'Trucks');
+      const publicForm = await http('GET', `${instance.http}/v1/templates/${trucks.id}`);
+      const adminForm = await http('GET', `${instance.admin}/admin/forms/v1/templates/${trucks.id}`, { token: instance.token });
+      assert.equal(adminForm.status, 200);
+      assert.deepEqual(adminForm.json, publicForm.json);
+      assert.equal((await http('GET', `${instance.admin}/admin/forms/v1/templates/${trucks.id}`)).status, 401);
+      await page.goto(`${base}/forms`, { waitUntil: 'networkidle0' });
+      await page.waitForSelector('h1::-p-text(Forms)');
+      /** Picks the option labelled `text` in the select named `name`, once the option is there. */
+      const choose = async (name, text) => {
+        const value = await eventually(`"${text}" in ${name}`, async () => {
+          const select = await one(page, 'combobox', name);
+          return select.evaluate((el, t) => [...el.options].find((o) => o.textContent === t)?.value ?? null, text);
+        });
+        const select = await one(page, 'combobox', name);
+        await select.select(value);
+      };
+      const same = async (where) => {
+        const status = await page.$eval('[role="status"]', (n) => n.textContent);
+        assert.match(status, /No difference between the browser and the server/, `${where}: ${status}`);
+        const marked = await page.$$eval('td .badge', (els) => els.filter((e) => e.textContent === 'differs').length);
+        assert.equal(marked, 0, `${where}: parts marked as differing`);
+      };
+      await choose('Category', 'Trucks');
+      await choose('Subcategory', 'Tipper trucks');
+      await choose('Locale', 'English (en)');
+      await press(page, 'Show form');
+      await one(page, 'combobox', 'Brand (required)');
+      await waitText(page, 'No difference between the browser and the server');
+      await same('the empty form');
+      await choose('Brand (required)', 'Volvo');
+      await choose('Model (required)', 'FH');
+      await same('brand and model');
+      await choose('Condition (required)', 'Damaged');
+      await one(page, 'textbox', 'Describe the damage (required)');
+      await same('a field shown by a condition');
+      await fill(page, 'Describe the damage (required)', '  dented tipper  ');
+      await page.keyboard.press('Tab');
+      await fill(page, 'Mileage (km) (required)', 'many');
+      await page.keyboard.press('Tab');
+      await waitText(page, 'mileage_km: invalid_type');
+      await same('a value of the wrong type');
+      // Another brand resets the model: both sides say so.
+      await choose('Brand (required)', 'Scania');
+      await page.waitForFunction(() => document.body.innerText.includes('model') && /Reset[\s\S]*model/.test(document.body.innerText));
+      await same('a cascading reset');
+      await page.screenshot({ path: join(SHOTS, 'forms-filled.png'), fullPage: true });
+      violations['forms (filled)'] = await axeScan(page, 'forms (filled)');
+      // Another category: the values carried over, the same on both sides.
+      await choose('Category', 'Trailers');
+      await press(page, 'Show form');
+      await waitText(page, 'Carried over');
+      await same('the carry-over to Trailers');
+      seen.clean('forms');
     });
 
     await step('a 401 returns to the token field', async () => {

@@ -125,9 +125,18 @@ async function fill(scope, name, value, role = 'textbox') {
 }
 
 async function press(scope, name) {
-  const button = await one(scope, 'button', name);
-  await button.click();
-  return button;
+  // The pages re-render on their own (live refresh): a button found a moment ago may be replaced before the
+  // click lands. Find it again then, as a person would.
+  for (let tries = 0; ; tries++) {
+    const button = await one(scope, 'button', name);
+    try {
+      await button.click();
+      return button;
+    } catch (err) {
+      if (tries >= 20 || !/detached|not clickable|not an Element/i.test(String(err))) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
 
 /** Waits until the page's text contains `text`. */
@@ -135,12 +144,25 @@ async function waitText(page, text, timeout = 20_000) {
   await page.waitForFunction((t) => document.body.innerText.includes(t), { timeout }, text);
 }
 
+/** The cells (`th` and `td`) of the table row whose cells hold exactly `text`, read in one go in the page (a
+ * re-render between finding the row and reading it cannot detach what is read). */
+async function rowCells(page, text) {
+  return eventually(`a row with "${text}"`, () => page.evaluate((t) => {
+    for (const row of document.querySelectorAll('tbody tr')) {
+      const cells = [...row.querySelectorAll('th, td')].map((e) => e.textContent);
+      if (cells.includes(t)) return cells;
+    }
+    return null;
+  }, text));
+}
+
 /** The table row whose header or first cells hold exactly `text`. */
 async function rowWith(page, text) {
   return eventually(`a row with "${text}"`, async () => {
     const rows = await page.$$('tbody tr');
     for (const row of rows) {
-      const cells = await row.$$eval('th, td', (els) => els.map((e) => e.textContent));
+      // A row replaced by a redraw while we read it is looked up again at the next try.
+      const cells = await row.$$eval('th, td', (els) => els.map((e) => e.textContent)).catch(() => []);
       if (cells.includes(text)) return row;
     }
     return null;
@@ -304,8 +326,8 @@ async function main() {
       seen.clean('the gate');
       await fill(page, 'Admin token', 'not-the-token');
       await press(page, 'Open the console');
-      await waitText(page, 'admin token');
-      const alert = await page.$eval('#gate-error [role="alert"]', (n) => n.textContent);
+      const alert = await (await page.waitForSelector('#gate-error [role="alert"]', { timeout: 20_000 }))
+        .evaluate((n) => n.textContent);
       assert.match(alert, /unauthori[sz]ed/i, 'the refusal shows the problem title');
       // The refused check is the one expected failure (Chrome logs it as a console error too).
       const expected = seen.take();
@@ -379,7 +401,7 @@ async function main() {
         return r.json.revocations.find((n) => n.reason === 'console drill' && n.refused_requests >= 1);
       });
       await page.goto(`${base}/sessions`, { waitUntil: 'networkidle0' });
-      const history = await (await rowWith(page, 'console drill')).$$eval('td', (els) => els.map((e) => e.textContent));
+      const history = await rowCells(page, 'console drill');
       assert.equal(history.at(-1), String(counted.refused_requests), `refused requests in the history (${history})`);
       seen.clean('revoke all');
     });
@@ -469,7 +491,7 @@ async function main() {
       await rowWith(page, XSS);
       assert.equal(await page.$('img[src="x"]'), null);
       // The review queue names the creator and the account's age; the near duplicates are grouped.
-      const created = await (await rowWith(page, source.name)).evaluate((r) => r.textContent);
+      const created = (await rowCells(page, source.name)).join(' ');
       assert.match(created, /moderated@example\.com, account .+ old/);
       assert.match(created, /new account/);
       const groups = await page.$eval('[aria-label="Near-duplicate groups, newest first"]', (el) => el.innerText);
@@ -567,7 +589,7 @@ async function main() {
       const photos = counts.json.counts.filter((c) => c.kind === 'uploads.photo');
       await page.goto(`${base}/jobs`, { waitUntil: 'networkidle0' });
       await waitText(page, "stored, per queue, kind and state");
-      const cells = await (await rowWith(page, 'uploads.photo')).$$eval('td', (els) => els.map((e) => e.textContent));
+      const cells = await rowCells(page, 'uploads.photo');
       assert.equal(cells.at(-1), String(photos.reduce((n, c) => n + c.count, 0)), `the photo jobs' total (${cells})`);
       seen.clean('jobs');
     });

@@ -184,3 +184,50 @@ async fn real_verifiers_accept_tokens_from_the_key_set() {
         }
     }
 }
+
+/// Through a planned rotation, a verifier revalidating with the ETag it holds gets a 304 while the set is the
+/// same, then a 200 with the new set (the promoted key first, the new next key, the previous key within its
+/// window) and a new ETag once the rotation published and promoted keys; every answer is `public` for the
+/// configured max-age.
+#[tokio::test]
+async fn the_key_set_etag_changes_through_a_rotation() {
+    use crate::token_cache::{Keys, app, eddsa, rotate};
+    let pems = [eddsa(), eddsa(), eddsa()];
+    let kid = |pem: &str| SigningKey::parse(pem).expect("valid").public().kid.clone();
+    let keys = Keys::new(&pems[0], &pems[1]);
+    let app = app(&keys, "key_set_max_age_secs = 120\n").await;
+    let fetch = async |etag: Option<&str>| {
+        let mut request = app.get("/.well-known/jwks.json");
+        if let Some(etag) = etag {
+            request = request.header("if-none-match", etag);
+        }
+        let response = request.send().await.expect("request");
+        assert_eq!(response.headers()["cache-control"], "public, max-age=120");
+        let status = response.status().as_u16();
+        let etag = response.headers()["etag"].to_str().expect("ascii").to_owned();
+        let body = response.bytes().await.expect("body");
+        (status, etag, body)
+    };
+    let (status, before, body) = fetch(None).await;
+    assert_eq!(status, 200);
+    let set: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(kids(&set), vec![kid(&pems[0]), kid(&pems[1])]);
+    let (status, same, body) = fetch(Some(&before)).await;
+    assert_eq!((status, same.as_str(), body.len()), (304, before.as_str(), 0));
+
+    keys.write(&pems[1], &pems[2]);
+    let job = rotate(&app, &serde_json::json!({"requested_by": "etag test"})).await;
+    assert_eq!(job["state"], "completed", "{job}");
+    let (status, after, body) = fetch(Some(&before)).await;
+    assert_eq!(status, 200, "the old ETag no longer matches");
+    assert_ne!(after, before);
+    let set: Value = serde_json::from_slice(&body).expect("json");
+    let mut published = kids(&set);
+    assert_eq!(published[0], kid(&pems[1]), "the promoted key first");
+    published.sort();
+    let mut expected: Vec<String> = pems.iter().map(|p| kid(p)).collect();
+    expected.sort();
+    assert_eq!(published, expected);
+    let (status, _, _) = fetch(Some(&after)).await;
+    assert_eq!(status, 304, "the new ETag revalidates");
+}

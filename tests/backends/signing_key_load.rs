@@ -88,7 +88,7 @@ async fn client_loop(
     while !stop.load(Ordering::Relaxed) {
         let http = &https[usize::try_from(round % 2).expect("0 or 1")];
         let started = phase.load(Ordering::SeqCst);
-        let (what, request) = if refresh.is_empty() || round % login_every == 0 {
+        let (what, request) = if refresh.is_empty() || round.is_multiple_of(login_every) {
             ("login", client.post(format!("{http}/v1/auth/login")).json(&creds))
         } else {
             ("refresh", client.post(format!("{http}/v1/auth/refresh")).json(&json!({"refresh_token": refresh})))

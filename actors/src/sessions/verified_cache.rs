@@ -66,6 +66,12 @@ impl Entry {
     }
 }
 
+/// moka's weigher: an entry's approximate bytes (the signature is moka's `Fn(&K, &V)`, hence `&Box<str>`).
+#[allow(clippy::borrowed_box)]
+fn weigh(key: &Box<str>, entry: &Arc<Entry>) -> u32 {
+    entry.weight(key)
+}
+
 /// Each entry expires when its token stops being valid.
 struct UntilExpiry;
 
@@ -107,7 +113,7 @@ impl VerifiedTokenCache {
     pub fn new(max_bytes: u64) -> Self {
         let cache = Cache::builder()
             .max_capacity(max_bytes)
-            .weigher(|key: &Box<str>, entry: &Arc<Entry>| entry.weight(key))
+            .weigher(weigh)
             .expire_after(UntilExpiry)
             .support_invalidation_closures()
             .build();

@@ -144,6 +144,15 @@ fn sign_eddsa(claims: &AccessClaims, pem: &str) -> String {
     tokens::sign_access_with(claims, &key)
 }
 
+/// An authenticator over a ring signing EdDSA with `pem`, and an empty view.
+fn eddsa_authenticator(pem: &str) -> Authenticator {
+    Authenticator::new(
+        signing_ring(pem, None).shared(),
+        Arc::new(TokenSettings::default()),
+        RevocationView::default().shared(),
+    )
+}
+
 fn eddsa_pem() -> String {
     crate::secrets::signing_key::SigningKey::generate_pem(crate::secrets::signing_key::AccessAlgorithm::EdDsa)
 }
@@ -153,11 +162,7 @@ fn eddsa_pem() -> String {
 #[test]
 fn a_cached_asymmetric_token_is_still_refused_once_revoked() {
     let pem = eddsa_pem();
-    let auth = Authenticator::new(
-        signing_ring(&pem, None).shared(),
-        Arc::new(TokenSettings::default()),
-        RevocationView::default().shared(),
-    );
+    let auth = eddsa_authenticator(&pem);
     let claims = claims_aged(0);
     let token = sign_eddsa(&claims, &pem);
     for _ in 0..3 {
@@ -173,11 +178,7 @@ fn a_cached_asymmetric_token_is_still_refused_once_revoked() {
 #[test]
 fn an_emergency_rotation_empties_the_old_keys_cached_tokens() {
     let (old, new) = (eddsa_pem(), eddsa_pem());
-    let auth = Authenticator::new(
-        signing_ring(&old, None).shared(),
-        Arc::new(TokenSettings::default()),
-        RevocationView::default().shared(),
-    );
+    let auth = eddsa_authenticator(&old);
     let cached = sign_eddsa(&claims_aged(0), &old);
     assert!(auth.authenticate(&cached).is_ok());
     assert_eq!(auth.verified_tokens().size().0, 1);
@@ -193,11 +194,7 @@ fn an_emergency_rotation_empties_the_old_keys_cached_tokens() {
 #[test]
 fn a_previous_keys_tokens_are_verified_each_time() {
     let (old, new) = (eddsa_pem(), eddsa_pem());
-    let auth = Authenticator::new(
-        signing_ring(&old, None).shared(),
-        Arc::new(TokenSettings::default()),
-        RevocationView::default().shared(),
-    );
+    let auth = eddsa_authenticator(&old);
     let token = sign_eddsa(&claims_aged(0), &old);
     assert!(auth.authenticate(&token).is_ok());
     auth.keyring.store(Arc::new(signing_ring(&new, Some((&old, false)))));

@@ -231,3 +231,46 @@ async fn the_key_set_etag_changes_through_a_rotation() {
     let (status, _, _) = fetch(Some(&after)).await;
     assert_eq!(status, 304, "the new ETag revalidates");
 }
+
+/// A rollback to a signing key that left the key set (retired by an emergency rotation) works like a rotation
+/// to a never-published key, backwards: the key is published again first, and signs only after a `publish`
+/// step that waits the key set's max-age — while it waits, the key set has it and logins still get the
+/// current key's tokens; afterwards tokens carry it again.
+#[tokio::test]
+async fn a_rollback_to_a_retired_key_publishes_it_a_max_age_before_it_signs() {
+    use crate::token_cache::{Keys, app, eddsa, finished, rotate};
+    let pems = [eddsa(), eddsa(), eddsa()];
+    let kid = |pem: &str| SigningKey::parse(pem).expect("valid").public().kid.clone();
+    let keys = Keys::new(&pems[0], &pems[1]);
+    let app = app(&keys, "key_set_max_age_secs = 3\n").await;
+    app.register("rollback@example.com").await;
+    keys.write(&pems[1], &pems[2]);
+    let job = rotate(&app, &serde_json::json!({"invalidate_sessions": true, "requested_by": "emergency"})).await;
+    assert_eq!(job["state"], "completed", "{job}");
+    assert!(!kids(&key_set(&app).await).contains(&kid(&pems[0])), "the emergency rotation retired the old key");
+
+    let body = serde_json::json!({"requested_by": "rollback test", "invalidate_sessions": false});
+    let accepted =
+        json_of(app.admin_post("/admin/secrets/rollback").json(&body).send().await.expect("request"), 202).await;
+    let id = accepted["job_id"].as_str().expect("job id").to_owned();
+    let republished = async || kids(&key_set(&app).await);
+    let has_old = |published: &Vec<String>| published.contains(&kid(&pems[0]));
+    crate::eventually::eventually(
+        "the old key is published again",
+        crate::eventually::Deadline::ms(5_000, 20),
+        republished,
+        has_old,
+    )
+    .await;
+    let during = access(&app.login("rollback@example.com").await).to_owned();
+    assert_eq!(header(&during)["kid"].as_str(), Some(kid(&pems[1]).as_str()), "published, not signing yet");
+
+    let job = finished(&app, &id).await;
+    assert_eq!(job["state"], "completed", "{job}");
+    let publish = job["progress"]["steps"].as_array().expect("steps").iter().find(|s| s["name"] == "publish").cloned();
+    let publish = publish.unwrap_or_else(|| panic!("a publish step: {job}"));
+    assert!(publish["detail"].as_str().is_some_and(|d| d.contains("3 s")), "{publish}");
+    let after = access(&app.login("rollback@example.com").await).to_owned();
+    assert_eq!(header(&after)["kid"].as_str(), Some(kid(&pems[0]).as_str()), "the rolled-back key signs");
+    assert_eq!(app.me(&during).await.status(), 200, "the key it replaced still verifies within its window");
+}

@@ -58,7 +58,11 @@ pub async fn app(keys: &Keys, extra: &str) -> TestApp {
 pub async fn rotate(app: &TestApp, body: &serde_json::Value) -> serde_json::Value {
     let accepted =
         json_of(app.admin_post("/admin/secrets/rotate").json(body).send().await.expect("request"), 202).await;
-    let id = accepted["job_id"].as_str().expect("job id").to_owned();
+    finished(app, accepted["job_id"].as_str().expect("job id")).await
+}
+
+/// Follows the rotation or rollback job `id` to its end; returns the job.
+pub async fn finished(app: &TestApp, id: &str) -> serde_json::Value {
     let job = async || json_of(app.admin_get(&format!("/admin/jobs/{id}")).send().await.expect("request"), 200).await;
     let ended = |job: &serde_json::Value| job["state"] == "completed" || job["state"] == "discarded";
     eventually("the rotation ends", Deadline::ms(15_000, 50), job, ended).await

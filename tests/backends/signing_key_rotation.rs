@@ -222,3 +222,28 @@ async fn signing_key_rotations_on_two_instances() {
     })
     .await;
 }
+
+/// Keys given at start-up are recorded for the fleet without any rotation: an instance started later with
+/// other key files (a deployment rolling out before its rotation) adopts the first instance's keys from the
+/// database, verifies its tokens and publishes its keys.
+#[tokio::test]
+async fn start_up_keys_are_recorded_for_the_fleet() {
+    let Some(b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let keys: Vec<String> = (0..4).map(|_| SigningKey::generate_pem(AccessAlgorithm::EdDsa)).collect();
+        let (first, second) = (Files::new(&b, &keys[0], &keys[1]), Files::new(&b, &keys[2], &keys[3]));
+        let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
+        let bucket = format!("gantry-jwks-{}", uuid::Uuid::new_v4().simple());
+        let toml = production_toml(&database, &b, &exchange, &bucket, EDDSA);
+        let a = instance(&toml, &first).await;
+        let token = register_and_login(&reqwest::Client::new(), &a.http, "startup@example.com").await;
+        assert_eq!(header_kid(&token), kid(&keys[0]));
+        let c = instance(&toml, &second).await;
+        assert_eq!(me(&c.http, &token).await, 200, "the later instance verifies the first one's start-up key");
+        let published = kids(&c.http).await;
+        assert!(published.contains(&kid(&keys[0])) && published.contains(&kid(&keys[1])), "{published:?}");
+        let _ = a.stop.send(());
+        let _ = c.stop.send(());
+    })
+    .await;
+}

@@ -3,6 +3,7 @@
 //! cooldown, when a token names a `kid` the cached set does not have (a key published after the last fetch).
 //!
 //! Run: `cargo run --example verify_token -- http://127.0.0.1:8080 "$ACCESS_TOKEN"` prints the user id.
+//! (`tests/api/verify_token_example.rs` runs this file's `verify` against a real local instance.)
 
 use std::time::{Duration, Instant};
 
@@ -12,15 +13,15 @@ use serde::Deserialize;
 
 /// The claims this service reads.
 #[derive(Debug, Deserialize)]
-struct Claims {
+pub(crate) struct Claims {
     /// The user id.
-    sub: String,
+    pub(crate) sub: String,
     /// The session id (a service that wants revocation within seconds asks Gantry: `GET /v1/auth/me`).
-    sid: String,
+    pub(crate) sid: String,
 }
 
 /// The key set of one issuer, as last fetched.
-struct KeySet {
+pub(crate) struct KeySet {
     url: String,
     client: reqwest::Client,
     keys: JwkSet,
@@ -32,7 +33,7 @@ struct KeySet {
 const COOLDOWN: Duration = Duration::from_secs(30);
 
 impl KeySet {
-    fn new(base_url: &str) -> Self {
+    pub(crate) fn new(base_url: &str) -> Self {
         Self {
             url: format!("{base_url}/.well-known/jwks.json"),
             client: reqwest::Client::new(),
@@ -72,7 +73,7 @@ impl KeySet {
 
 /// Verifies `token`: a known key, its own algorithm (EdDSA or ES256, never what the token asks for), the
 /// `at+jwt` type, issuer, audience, expiry.
-async fn verify(keys: &mut KeySet, token: &str) -> Result<Claims, Box<dyn std::error::Error>> {
+pub(crate) async fn verify(keys: &mut KeySet, token: &str) -> Result<Claims, Box<dyn std::error::Error>> {
     let header = jsonwebtoken::decode_header(token)?;
     if header.typ.as_deref() != Some("at+jwt") {
         return Err("not an access token".into());

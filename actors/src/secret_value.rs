@@ -196,6 +196,10 @@ pub enum SecretStep {
     /// `invalidate_sessions=true`): tokens they signed are refused from the acknowledgement on, grace window or
     /// not, and the signing key leaves the key set.
     RetirePreviousJwt,
+    /// Before a rollback makes the previous `JWT_SIGNING_KEY` sign again when it had left the key set (retired
+    /// by an emergency rotation, or past its window): publish it again (and let it verify) from now, so
+    /// verifiers can have it a max-age before it signs.
+    RepublishPreviousSigningKey,
 }
 
 impl SecretStep {
@@ -208,6 +212,7 @@ impl SecretStep {
             Self::Restore => "restore",
             Self::Rollback => "rollback",
             Self::RetirePreviousJwt => "retire_previous_jwt",
+            Self::RepublishPreviousSigningKey => "republish_previous_signing_key",
         }
     }
 }

@@ -7,6 +7,7 @@
 //! - [`view`]: the read-optimised revocation view (epochs, revoked sessions) published for the hot path, and
 //!   its upkeep (applying changes and announcements, rebuilding it from what the stores hold).
 //! - [`authenticator`]: the request path: verifies an access token and checks it against the view.
+//! - [`verified_cache`]: the bounded cache of verified tokens the authenticator skips signature checks with.
 //! - `refresh`: the refresh decision (rotate, replay within the grace, reuse detected, refuse), a pure function.
 //! - [`registry`]: the actor: logins, rotation with reuse detection, logout, mass invalidation.
 
@@ -15,6 +16,7 @@ pub mod key_set;
 mod refresh;
 pub mod registry;
 pub mod tokens;
+pub mod verified_cache;
 pub mod view;
 
 pub use authenticator::{AuthError, Authenticator};

@@ -210,6 +210,17 @@ pub const METRICS: &[Metric] = &[
         "gantry_secret_grace_verifications_total",
         "Tokens verified with the previous key during its grace window.",
     ),
+    counter(
+        "gantry_access_token_cache_hits_total",
+        "Access tokens answered from the verified-token cache (no signature check; revocation still checked).",
+    ),
+    counter("gantry_access_token_cache_misses_total", "Access tokens not in the verified-token cache (verified)."),
+    counter(
+        "gantry_access_token_cache_flushes_total",
+        "Times the verified-token cache dropped the entries of keys that stopped being trusted (rotations).",
+    ),
+    gauge("gantry_access_token_cache_entries", "Entries in the verified-token cache (approximate)."),
+    gauge("gantry_access_token_cache_bytes", "Approximate memory of the verified-token cache, bytes."),
     counter("gantry_heartbeat_failures_total", "Instance heartbeats that could not be written."),
     // Job runner.
     counter("gantry_jobs_enqueued_total", "Runner jobs enqueued through this instance, by kind and queue."),
@@ -310,7 +321,7 @@ const PROPAGATED_EVENTS: &[&str] = &["sessions_revoked", "session_revoked", "opt
 const FLUSH_REASONS: &[&str] = &["version_gap", "version_ahead", "version_check", "resync"];
 const TEMPLATE_STAGES: &[&str] = &["load", "import", "resolve"];
 const ROTATION_STEPS: &[&str] = &["validate", "stage", "smoke", "promote", "invalidate", "rollback"];
-const SECRET_ACTIONS: &[&str] = &["staged", "promoted", "restored", "rolled_back"];
+const SECRET_ACTIONS: &[&str] = &["staged", "promoted", "restored", "rolled_back", "republished"];
 const OBJECT_OPS: &[&str] = &["put", "get", "delete", "health", "presign", "abort", "list_multipart"];
 const CACHE_OPS: &[&str] = &["get", "set", "delete", "health"];
 const SESSION_OPS: &[&str] = &[
@@ -369,6 +380,9 @@ pub fn register_known_series(backends: BackendNames) {
         "gantry_template_fallbacks_total",
         "gantry_templates_imported_total",
         "gantry_heartbeat_failures_total",
+        "gantry_access_token_cache_hits_total",
+        "gantry_access_token_cache_misses_total",
+        "gantry_access_token_cache_flushes_total",
     ] {
         zero(name, &[]);
     }

@@ -184,3 +184,93 @@ async fn real_verifiers_accept_tokens_from_the_key_set() {
         }
     }
 }
+
+/// Through a planned rotation, a verifier revalidating with the ETag it holds gets a 304 while the set is the
+/// same, then a 200 with the new set (the promoted key first, the new next key, the previous key within its
+/// window) and a new ETag once the rotation published and promoted keys; every answer is `public` for the
+/// configured max-age.
+#[tokio::test]
+async fn the_key_set_etag_changes_through_a_rotation() {
+    use crate::token_cache::{Keys, app, eddsa, rotate};
+    let pems = [eddsa(), eddsa(), eddsa()];
+    let kid = |pem: &str| SigningKey::parse(pem).expect("valid").public().kid.clone();
+    let keys = Keys::new(&pems[0], &pems[1]);
+    let app = app(&keys, "key_set_max_age_secs = 120\n").await;
+    let fetch = async |etag: Option<&str>| {
+        let mut request = app.get("/.well-known/jwks.json");
+        if let Some(etag) = etag {
+            request = request.header("if-none-match", etag);
+        }
+        let response = request.send().await.expect("request");
+        assert_eq!(response.headers()["cache-control"], "public, max-age=120");
+        let status = response.status().as_u16();
+        let etag = response.headers()["etag"].to_str().expect("ascii").to_owned();
+        let body = response.bytes().await.expect("body");
+        (status, etag, body)
+    };
+    let (status, before, body) = fetch(None).await;
+    assert_eq!(status, 200);
+    let set: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(kids(&set), vec![kid(&pems[0]), kid(&pems[1])]);
+    let (status, same, body) = fetch(Some(&before)).await;
+    assert_eq!((status, same.as_str(), body.len()), (304, before.as_str(), 0));
+
+    keys.write(&pems[1], &pems[2]);
+    let job = rotate(&app, &serde_json::json!({"requested_by": "etag test"})).await;
+    assert_eq!(job["state"], "completed", "{job}");
+    let (status, after, body) = fetch(Some(&before)).await;
+    assert_eq!(status, 200, "the old ETag no longer matches");
+    assert_ne!(after, before);
+    let set: Value = serde_json::from_slice(&body).expect("json");
+    let mut published = kids(&set);
+    assert_eq!(published[0], kid(&pems[1]), "the promoted key first");
+    published.sort();
+    let mut expected: Vec<String> = pems.iter().map(|p| kid(p)).collect();
+    expected.sort();
+    assert_eq!(published, expected);
+    let (status, _, _) = fetch(Some(&after)).await;
+    assert_eq!(status, 304, "the new ETag revalidates");
+}
+
+/// A rollback to a signing key that left the key set (retired by an emergency rotation) works like a rotation
+/// to a never-published key, backwards: the key is published again first, and signs only after a `publish`
+/// step that waits the key set's max-age — while it waits, the key set has it and logins still get the
+/// current key's tokens; afterwards tokens carry it again.
+#[tokio::test]
+async fn a_rollback_to_a_retired_key_publishes_it_a_max_age_before_it_signs() {
+    use crate::token_cache::{Keys, app, eddsa, finished, rotate};
+    let pems = [eddsa(), eddsa(), eddsa()];
+    let kid = |pem: &str| SigningKey::parse(pem).expect("valid").public().kid.clone();
+    let keys = Keys::new(&pems[0], &pems[1]);
+    let app = app(&keys, "key_set_max_age_secs = 3\n").await;
+    app.register("rollback@example.com").await;
+    keys.write(&pems[1], &pems[2]);
+    let job = rotate(&app, &serde_json::json!({"invalidate_sessions": true, "requested_by": "emergency"})).await;
+    assert_eq!(job["state"], "completed", "{job}");
+    assert!(!kids(&key_set(&app).await).contains(&kid(&pems[0])), "the emergency rotation retired the old key");
+
+    let body = serde_json::json!({"requested_by": "rollback test", "invalidate_sessions": false});
+    let accepted =
+        json_of(app.admin_post("/admin/secrets/rollback").json(&body).send().await.expect("request"), 202).await;
+    let id = accepted["job_id"].as_str().expect("job id").to_owned();
+    let republished = async || kids(&key_set(&app).await);
+    let has_old = |published: &Vec<String>| published.contains(&kid(&pems[0]));
+    crate::eventually::eventually(
+        "the old key is published again",
+        crate::eventually::Deadline::ms(5_000, 20),
+        republished,
+        has_old,
+    )
+    .await;
+    let during = access(&app.login("rollback@example.com").await).to_owned();
+    assert_eq!(header(&during)["kid"].as_str(), Some(kid(&pems[1]).as_str()), "published, not signing yet");
+
+    let job = finished(&app, &id).await;
+    assert_eq!(job["state"], "completed", "{job}");
+    let publish = job["progress"]["steps"].as_array().expect("steps").iter().find(|s| s["name"] == "publish").cloned();
+    let publish = publish.unwrap_or_else(|| panic!("a publish step: {job}"));
+    assert!(publish["detail"].as_str().is_some_and(|d| d.contains("3 s")), "{publish}");
+    let after = access(&app.login("rollback@example.com").await).to_owned();
+    assert_eq!(header(&after)["kid"].as_str(), Some(kid(&pems[0]).as_str()), "the rolled-back key signs");
+    assert_eq!(app.me(&during).await.status(), 200, "the key it replaced still verifies within its window");
+}

@@ -43,4 +43,6 @@ mod route_access;
 mod shutdown;
 mod supervision;
 mod templates;
+mod token_cache;
 mod uploads;
+mod verify_token_example;

@@ -40,5 +40,6 @@ mod revocation_jobs;
 mod rotation;
 mod rotation_crash;
 mod s3;
+mod signing_key_load;
 mod signing_key_rotation;
 mod upload_jobs;

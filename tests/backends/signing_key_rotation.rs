@@ -22,12 +22,12 @@ use crate::production::{
 use crate::support::with_fresh_database;
 use crate::verifiers::{self, Kind, Verifier};
 
-struct Files {
+pub(crate) struct Files {
     dir: tempfile::TempDir,
 }
 
 impl Files {
-    fn new(b: &Backends, signing: &str, next: &str) -> Self {
+    pub(crate) fn new(b: &Backends, signing: &str, next: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let files = Self { dir };
         for (name, value) in [
@@ -47,7 +47,7 @@ impl Files {
         self.dir.path().join(name)
     }
 
-    fn write(&self, name: &str, value: &str) {
+    pub(crate) fn write(&self, name: &str, value: &str) {
         std::fs::write(self.path(name), value).expect("write");
     }
 
@@ -65,25 +65,25 @@ impl Files {
     }
 }
 
-struct Instance {
-    http: String,
-    admin: String,
-    stop: oneshot::Sender<()>,
+pub(crate) struct Instance {
+    pub(crate) http: String,
+    pub(crate) admin: String,
+    pub(crate) stop: oneshot::Sender<()>,
 }
 
-const EDDSA: &str = "[sessions]\naccess_token_algorithm = \"EdDSA\"\n";
+pub(crate) const EDDSA: &str = "[sessions]\naccess_token_algorithm = \"EdDSA\"\n";
 
-async fn instance(toml: &str, files: &Files) -> Instance {
+pub(crate) async fn instance(toml: &str, files: &Files) -> Instance {
     let (http, admin, stop) = start_with_secrets(toml, files.env()).await;
     readiness(&http, |v| v["components"]["bus"]["status"] == "up").await;
     Instance { http, admin, stop }
 }
 
-fn kid(pem: &str) -> String {
+pub(crate) fn kid(pem: &str) -> String {
     SigningKey::parse(pem).expect("valid key").public().kid.clone()
 }
 
-fn header_kid(token: &str) -> String {
+pub(crate) fn header_kid(token: &str) -> String {
     let part = token.split('.').next().expect("a JWT");
     let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("b64")).expect("json");
     header["kid"].as_str().expect("kid").to_owned()
@@ -112,7 +112,7 @@ async fn login(http: &str, email: &str) -> String {
 }
 
 /// Runs a rotation through `admin` to its end; returns the job and the evidence.
-async fn rotate(admin: &str, body: &Value) -> (Value, Value) {
+pub(crate) async fn rotate(admin: &str, body: &Value) -> (Value, Value) {
     let client = reqwest::Client::new();
     let accepted = json_of(
         client.post(format!("{admin}/admin/secrets/rotate")).bearer_auth(ADMIN).json(body).send().await.expect("req"),
@@ -217,6 +217,31 @@ async fn signing_key_rotations_on_two_instances() {
         for v in running {
             v.stop().await;
         }
+        let _ = a.stop.send(());
+        let _ = c.stop.send(());
+    })
+    .await;
+}
+
+/// Keys given at start-up are recorded for the fleet without any rotation: an instance started later with
+/// other key files (a deployment rolling out before its rotation) adopts the first instance's keys from the
+/// database, verifies its tokens and publishes its keys.
+#[tokio::test]
+async fn start_up_keys_are_recorded_for_the_fleet() {
+    let Some(b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let keys: Vec<String> = (0..4).map(|_| SigningKey::generate_pem(AccessAlgorithm::EdDsa)).collect();
+        let (first, second) = (Files::new(&b, &keys[0], &keys[1]), Files::new(&b, &keys[2], &keys[3]));
+        let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
+        let bucket = format!("gantry-jwks-{}", uuid::Uuid::new_v4().simple());
+        let toml = production_toml(&database, &b, &exchange, &bucket, EDDSA);
+        let a = instance(&toml, &first).await;
+        let token = register_and_login(&reqwest::Client::new(), &a.http, "startup@example.com").await;
+        assert_eq!(header_kid(&token), kid(&keys[0]));
+        let c = instance(&toml, &second).await;
+        assert_eq!(me(&c.http, &token).await, 200, "the later instance verifies the first one's start-up key");
+        let published = kids(&c.http).await;
+        assert!(published.contains(&kid(&keys[0])) && published.contains(&kid(&keys[1])), "{published:?}");
         let _ = a.stop.send(());
         let _ = c.stop.send(());
     })

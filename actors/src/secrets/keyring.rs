@@ -287,6 +287,29 @@ impl KeyRing {
         (!changes.is_empty()).then_some((next, changes))
     }
 
+    /// The ring with `name`'s `previous` version verifying and published again from `now` (no longer retired,
+    /// its window restarting now): what a rollback does, a max-age before it makes a previous signing key that
+    /// left the key set sign again. Unchanged when there is no previous version.
+    #[must_use]
+    pub fn previous_republished(&self, name: SecretName, now: OffsetDateTime) -> (Self, Vec<VersionChange>) {
+        let mut next = self.clone();
+        let mut changes = Vec::new();
+        if let Some(versions) = next.secrets.get_mut(&name)
+            && let Some(previous) = &versions.previous
+        {
+            changes.push(VersionChange {
+                name,
+                action: "republished".into(),
+                from: None,
+                to: Some(previous.fingerprint().clone()),
+                at: now,
+            });
+            versions.previous_retired = false;
+            versions.promoted_at = now;
+        }
+        (next, changes)
+    }
+
     /// The ring with `name`'s `previous` version retired: it no longer verifies anything, whatever its grace
     /// window (an emergency rotation ends a leaked key at once). Unchanged when there is no previous version
     /// or it is already retired.

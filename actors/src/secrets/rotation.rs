@@ -16,7 +16,7 @@
 //! - `evidence`: progress and evidence as the steps go;
 //! - `smoke`: the smoke step through the [`SmokeCheck`] port (`gantry` implements it over HTTP).
 //! - `signing_keys`: the signing key's part: the fleet's record of public keys after every step, and the wait
-//!   before a never-published key signs.
+//!   before a never-published key signs (a rotation's, or the key a rollback goes back to).
 
 mod evidence;
 mod signing_keys;
@@ -181,7 +181,8 @@ const MAX_ATTEMPTS: u32 = 5;
 /// The runner's kinds for rotations and rollbacks (queue [`QUEUE`]).
 #[must_use]
 pub fn kinds(rotations: &Arc<Rotations>) -> Vec<KindSpec> {
-    // A rotation to a never-published signing key waits the key set's max-age on top of its steps.
+    // A rotation to a never-published signing key (or a rollback to one that left the key set) waits the key
+    // set's max-age on top of its steps.
     let timeout = Duration::from_secs(600) + rotations.deps.settings.tokens.key_set_max_age;
     let spec = |kind| KindSpec {
         kind,

@@ -220,6 +220,13 @@ impl SecretStoreState {
                 }
                 Ok(changes)
             }
+            SecretStep::RepublishPreviousSigningKey => {
+                let (next, changes) = ring.previous_republished(SecretName::JwtSigningKey, now);
+                if !changes.is_empty() {
+                    self.publish(next, &changes);
+                }
+                Ok(changes)
+            }
             SecretStep::Rollback => {
                 // A resumed rollback sends its command again: answer with what this rollback did here instead
                 // of rolling back a second time (which would swap the versions back).

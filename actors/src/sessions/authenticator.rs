@@ -2,16 +2,17 @@
 //! access token (signature, claims, expiry) and checks its session against the published revocation view:
 //! no network, no actor round-trip, nothing written but a refusal count on a users' notice.
 //!
-//! Verified tokens are remembered per key ring, so a client's next requests with the same token skip base64,
-//! JSON and HMAC; expiry is re-checked on every hit and revocation on every request.
+//! Verified tokens are remembered in a bounded cache shared by every clone ([`VerifiedTokenCache`]), so a
+//! client's next requests with the same token skip base64, JSON and the signature check; expiry and the key
+//! are re-checked on every hit, and revocation on every request.
 
-use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
 use time::OffsetDateTime;
 
 use super::tokens::{self, AccessClaims, TokenError, TokenSettings};
+use super::verified_cache::VerifiedTokenCache;
 use super::view::{SharedView, UserNotice};
 use crate::secrets::{KeyRing, SharedKeyRing};
 
@@ -37,6 +38,8 @@ pub struct Authenticator {
     view: SharedView,
     /// Rebuilt only when the key ring changes (rotation), so the request path allocates nothing for it.
     verifier: Arc<ArcSwapOption<PreparedVerifier>>,
+    /// Tokens already verified, across key rings (a key's entries leave when it stops being trusted).
+    verified: Arc<VerifiedTokenCache>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -45,18 +48,24 @@ impl std::fmt::Debug for Authenticator {
     }
 }
 
-/// A [`tokens::Verifier`], the key ring it was prepared for, and the tokens it already verified.
+/// A [`tokens::Verifier`] and the key ring it was prepared for.
 struct PreparedVerifier {
     ring: Arc<KeyRing>,
     verifier: tokens::Verifier,
-    verified: VerifiedTokens,
 }
 
 impl Authenticator {
     /// An authenticator reading `keyring` and `view` at every call.
     #[must_use]
     pub fn new(keyring: SharedKeyRing, settings: Arc<TokenSettings>, view: SharedView) -> Self {
-        Self { keyring, settings, view, verifier: Arc::new(ArcSwapOption::empty()) }
+        let verified = Arc::new(VerifiedTokenCache::default());
+        Self { keyring, settings, view, verifier: Arc::new(ArcSwapOption::empty()), verified }
+    }
+
+    /// The cache of verified tokens (its size, for tests and gauges).
+    #[must_use]
+    pub fn verified_tokens(&self) -> &VerifiedTokenCache {
+        &self.verified
     }
 
     /// Verifies an access token and checks its session against the published view.
@@ -77,84 +86,54 @@ impl Authenticator {
         }
     }
 
-    /// The token's claims, from the tokens already verified with this key ring or by verifying it.
+    /// The token's claims, from the tokens already verified with a key still trusted or by verifying it.
     fn verify(&self, token: &str) -> Result<Arc<AccessClaims>, AuthError> {
         let prepared = self.prepared();
         let now_s = OffsetDateTime::now_utc().unix_timestamp();
-        let leeway = i64::try_from(tokens::LEEWAY_SECS).unwrap_or(30);
-        if let Some(claims) = prepared.verified.get(token)
-            && claims.exp + leeway > now_s
-        {
+        if let Some(claims) = self.verified.get(token, now_s, |kid| prepared.verifier.trusts(kid, now_s)) {
             return Ok(claims);
         }
-        let (claims, used, _) = prepared.verifier.verify_detailed(token).map_err(|e| match e {
+        let (claims, used, key_until, kid) = prepared.verifier.verify_detailed(token).map_err(|e| match e {
             TokenError::Expired => AuthError::Expired,
             TokenError::Invalid => AuthError::Invalid,
         })?;
         let claims = Arc::new(claims);
         if used == tokens::KeyUse::Previous {
-            // Not cached: its grace window closes on its own clock.
+            // Not cached: its grace window closes on its own clock, and each use is counted.
             let secret = match jsonwebtoken::decode_header(token).map(|h| h.alg) {
                 Ok(jsonwebtoken::Algorithm::HS256) => "JWT_SECRET",
                 _ => "JWT_SIGNING_KEY",
             };
             metrics::counter!("gantry_secret_grace_verifications_total", "secret" => secret).increment(1);
         } else {
-            prepared.verified.insert(token, Arc::clone(&claims));
+            let leeway = i64::try_from(tokens::LEEWAY_SECS).unwrap_or(30);
+            let until = claims.exp.saturating_add(leeway).min(key_until);
+            self.verified.insert(token, Arc::clone(&claims), kid, until, now_s);
         }
         Ok(claims)
     }
 
-    /// The verifier of the current key ring, prepared again after a rotation swapped the ring.
+    /// The verifier of the current key ring, prepared again after a rotation swapped the ring; the cached
+    /// tokens of every key the new ring no longer trusts are dropped then.
     fn prepared(&self) -> Arc<PreparedVerifier> {
         let ring = self.keyring.load();
         match self.verifier.load_full() {
             Some(p) if Arc::ptr_eq(&p.ring, &ring) => p,
-            _ => {
+            old => {
                 let ring = arc_swap::Guard::into_inner(ring);
                 let verifier = tokens::Verifier::new(&ring, &self.settings);
-                let p = Arc::new(PreparedVerifier { verifier, ring, verified: VerifiedTokens::new() });
+                let now = OffsetDateTime::now_utc().unix_timestamp();
+                let trusted = verifier.trusted_kids(now);
+                if let Some(old) = old
+                    && old.verifier.trusted_kids(now).iter().any(|k| !trusted.contains(k))
+                {
+                    self.verified.forget_all_but(trusted);
+                }
+                let p = Arc::new(PreparedVerifier { verifier, ring });
                 self.verifier.store(Some(Arc::clone(&p)));
                 p
             }
         }
-    }
-}
-
-/// Tokens that passed signature and claim checks, so a client's next requests with the same token skip
-/// base64, JSON and HMAC. Expiry is re-checked on every hit and revocation is checked on every request
-/// (the view), so a hit grants nothing a fresh verification would not. Dropped with its key ring (rotation).
-struct VerifiedTokens {
-    shards: Vec<RwLock<HashMap<Box<str>, Arc<AccessClaims>>>>,
-}
-
-/// Shards (less lock contention between worker threads) and entries per shard (bounded memory: ~16 k
-/// tokens of ~400 bytes).
-const VERIFIED_SHARDS: usize = 16;
-const VERIFIED_PER_SHARD: usize = 1024;
-
-impl VerifiedTokens {
-    fn new() -> Self {
-        Self { shards: (0..VERIFIED_SHARDS).map(|_| RwLock::default()).collect() }
-    }
-
-    fn shard(&self, token: &str) -> &RwLock<HashMap<Box<str>, Arc<AccessClaims>>> {
-        // The signature's last bytes are uniformly random: a free shard index.
-        let byte = token.as_bytes().last().copied().unwrap_or(0);
-        &self.shards[usize::from(byte) % VERIFIED_SHARDS]
-    }
-
-    fn get(&self, token: &str) -> Option<Arc<AccessClaims>> {
-        self.shard(token).read().unwrap_or_else(PoisonError::into_inner).get(token).cloned()
-    }
-
-    fn insert(&self, token: &str, claims: Arc<AccessClaims>) {
-        let mut shard = self.shard(token).write().unwrap_or_else(PoisonError::into_inner);
-        if shard.len() >= VERIFIED_PER_SHARD {
-            // Cheap and rare: the next requests re-verify and refill.
-            shard.clear();
-        }
-        shard.insert(token.into(), claims);
     }
 }
 

@@ -345,15 +345,29 @@ impl Verifier {
     /// [`TokenError::Expired`] past `exp`; [`TokenError::Invalid`] for everything else, including a token of
     /// the previous key after its grace window.
     pub fn verify_with(&self, token: &str) -> Result<(AccessClaims, KeyUse), TokenError> {
-        self.verify_detailed(token).map(|(claims, used, _)| (claims, used))
+        self.verify_detailed(token).map(|(claims, used, _, _)| (claims, used))
     }
 
-    /// Verifies an access token: its claims, which key version verified it and until when that key verifies
-    /// (Unix seconds).
+    /// Whether tokens of the key `kid` may be remembered as verified at `now` (Unix seconds): a key in use
+    /// (current, pending, the published next), not a previous one (its tokens are verified, and counted, each
+    /// time until its window closes) and not one the ring no longer holds.
+    #[must_use]
+    pub fn trusts(&self, kid: &str, now: i64) -> bool {
+        self.keys.iter().any(|k| k.kid == kid && k.used != KeyUse::Previous && now < k.until)
+    }
+
+    /// Every `kid` [`Self::trusts`] at `now`.
+    #[must_use]
+    pub fn trusted_kids(&self, now: i64) -> Vec<String> {
+        self.keys.iter().filter(|k| self.trusts(&k.kid, now)).map(|k| k.kid.clone()).collect()
+    }
+
+    /// Verifies an access token: its claims, which key version verified it, until when that key verifies
+    /// (Unix seconds) and its `kid`.
     ///
     /// # Errors
     /// As [`Self::verify_with`].
-    pub fn verify_detailed(&self, token: &str) -> Result<(AccessClaims, KeyUse, i64), TokenError> {
+    pub fn verify_detailed(&self, token: &str) -> Result<(AccessClaims, KeyUse, i64, &str), TokenError> {
         // `alg: none` and unknown algorithms fail here: the header type has no such variant.
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         // RFC 8725: explicit typing (media types compare case-insensitively, with or without `application/`),
@@ -386,7 +400,7 @@ impl Verifier {
         if claims.iat > now + leeway || claims.exp.saturating_sub(claims.iat) > self.max_lifetime_secs {
             return Err(TokenError::Invalid);
         }
-        Ok((claims, accepted.used, accepted.until))
+        Ok((claims, accepted.used, accepted.until, accepted.kid.as_str()))
     }
 }
 

@@ -1,15 +1,19 @@
 //! The signing key's part of a rotation: the fleet's record of public signing keys, written after every step
 //! from this instance's key set (what it publishes, until when; what it stopped publishing ends now), and the
-//! wait between publishing a never-published key and signing with it.
+//! wait between publishing a never-published key and signing with it (a rotation's new key, or the key a
+//! rollback goes back to when it had left the key set).
+
+use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use super::RotationArgs;
 use super::Rotations;
-use super::evidence::Run;
+use super::evidence::{Failure, Run};
 use crate::ports::rotations::SigningKeyRecord;
-use crate::secrets::SecretName;
 use crate::secrets::signing_key::SigningKey;
+use crate::secrets::{SecretName, SecretStep};
 use crate::sessions::tokens::{self, PublishedKey};
 
 impl Rotations {
@@ -52,28 +56,23 @@ impl Rotations {
         Ok(())
     }
 
-    /// After `stage`: when the new `JWT_SIGNING_KEY` was not in the key set at acceptance (`args.published`),
-    /// a `publish` step waits the key set's max-age, saying so in its progress, so every verifier that honours
-    /// the max-age has the key before a token signed with it exists. A promoted next key needs no wait.
-    pub(super) async fn wait_until_published(&self, run: &mut Run, args: &RotationArgs) {
-        let ring = self.deps.secrets.keyring();
-        let Some(kid) = ring
-            .pending(SecretName::JwtSigningKey)
-            .and_then(|v| SigningKey::parse(v.expose()).ok())
-            .map(|k| k.public().kid.clone())
-        else {
-            return;
-        };
+    /// Whether the signing key `key` (a version's value; `None` when there is none) needs a `publish` step:
+    /// `Some(kid)` when it was not in the key set at acceptance (`args.published`). Records
+    /// `detail.signing_key` either way.
+    fn unpublished(run: &mut Run, args: &RotationArgs, key: Option<&crate::secrets::SecretValue>) -> Option<String> {
+        let kid = key.and_then(|v| SigningKey::parse(v.expose()).ok()).map(|k| k.public().kid.clone())?;
         let published_before = args.published.contains(&kid);
         run.detail().insert("signing_key".into(), json!({"kid": kid, "published_before": published_before}));
-        if published_before {
-            return;
-        }
+        (!published_before).then_some(kid)
+    }
+
+    /// The running `publish` step's wait: the key set's max-age, said in its progress and the log, then the
+    /// step's end. `what` names the key (`the new signing key`, …).
+    async fn wait_max_age(&self, run: &mut Run, kid: &str, what: &str) {
         let max_age = self.deps.settings.tokens.key_set_max_age;
-        run.begin("publish").await;
         run.note(json!(format!(
-            "the new signing key {kid} was not in the key set: it is published on every instance now; waiting {} s \
-             (the key set's max-age) so every verifier's cached key set has it before it signs",
+            "{what} {kid} was not in the key set: it is published on every instance now; waiting {} s (the key \
+             set's max-age) so every verifier's cached key set has it before it signs",
             max_age.as_secs()
         )))
         .await;
@@ -81,5 +80,37 @@ impl Rotations {
             "waiting the key set's max-age before signing with a newly published key");
         tokio::time::sleep(max_age).await;
         run.end(true, json!(format!("published {} s before signing", max_age.as_secs()))).await;
+    }
+
+    /// After `stage`: when the new `JWT_SIGNING_KEY` was not in the key set at acceptance (`args.published`),
+    /// a `publish` step waits the key set's max-age, saying so in its progress, so every verifier that honours
+    /// the max-age has the key before a token signed with it exists. A promoted next key needs no wait.
+    pub(super) async fn wait_until_published(&self, run: &mut Run, args: &RotationArgs) {
+        let ring = self.deps.secrets.keyring();
+        let Some(kid) = Self::unpublished(run, args, ring.pending(SecretName::JwtSigningKey)) else { return };
+        run.begin("publish").await;
+        self.wait_max_age(run, &kid, "the new signing key").await;
+    }
+
+    /// Before a rollback: when the previous `JWT_SIGNING_KEY` — the key the rollback makes sign again — was not
+    /// in the key set at acceptance (`args.published`: an emergency rotation retired it, or its window closed),
+    /// a `publish` step publishes it again on every instance (acknowledged) and waits the key set's max-age, as
+    /// a rotation to a never-published key does. A resumed rollback that had not rolled back yet waits again
+    /// in full (it cannot know how long the stopped attempt waited).
+    pub(super) async fn publish_before_rollback(
+        &self,
+        run: &mut Run,
+        args: &RotationArgs,
+        expected: &BTreeSet<Uuid>,
+    ) -> Result<(), Failure> {
+        let ring = self.deps.secrets.keyring();
+        let previous = ring.versions(SecretName::JwtSigningKey).and_then(|v| v.previous.as_ref()).map(|p| &p.value);
+        let Some(kid) = Self::unpublished(run, args, previous) else { return Ok(()) };
+        run.begin("publish").await;
+        if let Err(reason) = self.broadcast(run, SecretStep::RepublishPreviousSigningKey, expected).await {
+            return run.step("publish", Err(reason)).await;
+        }
+        self.wait_max_age(run, &kid, "the signing key this rollback goes back to").await;
+        Ok(())
     }
 }

@@ -117,6 +117,7 @@ impl Rotations {
         }
         let expected = self.expected(gone).await;
         if run.done_before("rollback").is_none() {
+            self.publish_before_rollback(run, args, &expected).await?;
             run.begin("rollback").await;
             let rolled = self.broadcast(run, SecretStep::Rollback, &expected).await.map(|(_, detail)| ((), detail));
             run.step("rollback", rolled).await?;

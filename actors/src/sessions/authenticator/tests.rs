@@ -123,3 +123,81 @@ fn a_token_of_the_previous_key_is_accepted_within_its_grace() {
     let claims = claims_aged(0);
     assert_eq!(auth.authenticate(&sign(&claims, JWT)).as_deref(), Ok(&claims));
 }
+
+/// A ring signing EdDSA with `pem` (and `JWT` for HS256), `previous` as the retired previous key when given
+/// (an emergency rotation) or as the previous key within its window.
+fn signing_ring(pem: &str, previous: Option<(&str, bool)>) -> KeyRing {
+    let signing = match previous {
+        None => Versions::only(version(pem)),
+        Some((old, retired)) => {
+            Versions { previous_retired: retired, ..Versions::with_previous(version(pem), version(old)) }
+        }
+    };
+    KeyRing::new(BTreeMap::from([
+        (SecretName::JwtSecret, Versions::only(version(JWT))),
+        (SecretName::JwtSigningKey, signing),
+    ]))
+}
+
+fn sign_eddsa(claims: &AccessClaims, pem: &str) -> String {
+    let key = crate::secrets::signing_key::SigningKey::parse(pem).expect("valid key");
+    tokens::sign_access_with(claims, &key)
+}
+
+/// An authenticator over a ring signing EdDSA with `pem`, and an empty view.
+fn eddsa_authenticator(pem: &str) -> Authenticator {
+    Authenticator::new(
+        signing_ring(pem, None).shared(),
+        Arc::new(TokenSettings::default()),
+        RevocationView::default().shared(),
+    )
+}
+
+fn eddsa_pem() -> String {
+    crate::secrets::signing_key::SigningKey::generate_pem(crate::secrets::signing_key::AccessAlgorithm::EdDsa)
+}
+
+/// An EdDSA token is verified once and then answered from the cache (one entry, whatever the requests); a
+/// revocation refuses it at the next request although its signature is cached.
+#[test]
+fn a_cached_asymmetric_token_is_still_refused_once_revoked() {
+    let pem = eddsa_pem();
+    let auth = eddsa_authenticator(&pem);
+    let claims = claims_aged(0);
+    let token = sign_eddsa(&claims, &pem);
+    for _ in 0..3 {
+        assert_eq!(auth.authenticate(&token).as_deref(), Ok(&claims));
+    }
+    assert_eq!(auth.verified_tokens().size().0, 1, "verified once, remembered once");
+    auth.view.store(Arc::new(RevocationView { revoked: HashSet::from([claims.sid]), ..RevocationView::default() }));
+    assert_eq!(auth.authenticate(&token), Err(AuthError::Revoked(None)));
+}
+
+/// An emergency rotation (the old signing key retired) refuses the old key's cached token at the next request
+/// and drops its entries; the new key's tokens are cached as before.
+#[test]
+fn an_emergency_rotation_empties_the_old_keys_cached_tokens() {
+    let (old, new) = (eddsa_pem(), eddsa_pem());
+    let auth = eddsa_authenticator(&old);
+    let cached = sign_eddsa(&claims_aged(0), &old);
+    assert!(auth.authenticate(&cached).is_ok());
+    assert_eq!(auth.verified_tokens().size().0, 1);
+    auth.keyring.store(Arc::new(signing_ring(&new, Some((&old, true)))));
+    assert_eq!(auth.authenticate(&cached), Err(AuthError::Invalid));
+    assert_eq!(auth.verified_tokens().size().0, 0, "the old key's entries are gone");
+    assert!(auth.authenticate(&sign_eddsa(&claims_aged(0), &new)).is_ok());
+    assert_eq!(auth.verified_tokens().size().0, 1);
+}
+
+/// A planned rotation keeps the old key verifying within its window, but its tokens are verified each time
+/// (and counted as grace verifications), not answered from the cache.
+#[test]
+fn a_previous_keys_tokens_are_verified_each_time() {
+    let (old, new) = (eddsa_pem(), eddsa_pem());
+    let auth = eddsa_authenticator(&old);
+    let token = sign_eddsa(&claims_aged(0), &old);
+    assert!(auth.authenticate(&token).is_ok());
+    auth.keyring.store(Arc::new(signing_ring(&new, Some((&old, false)))));
+    assert!(auth.authenticate(&token).is_ok(), "the previous key verifies within its window");
+    assert_eq!(auth.verified_tokens().size().0, 0, "but is no longer remembered");
+}

@@ -125,6 +125,10 @@ pub enum Route {
     AdminUnhideOption,
     /// `POST /admin/options/{id}/approve`.
     AdminApproveOption,
+    /// `PUT /admin/options/{id}/translations/{locale}`.
+    AdminSetTranslation,
+    /// `DELETE /admin/options/{id}/translations/{locale}`.
+    AdminRemoveTranslation,
     /// `GET /admin/fleet`: every live instance, its report, and whether the fleet agrees on its keys.
     AdminFleet,
     /// `GET /console` (to `/console/`).
@@ -204,6 +208,8 @@ impl Route {
             | Self::AdminHideOption
             | Self::AdminUnhideOption
             | Self::AdminApproveOption
+            | Self::AdminSetTranslation
+            | Self::AdminRemoveTranslation
             | Self::AdminFleet => Access::Admin,
         }
     }
@@ -289,7 +295,7 @@ const fn row(listener: Listener, method: Method, template: &'static str, route: 
 const P: Listener = Listener::Public;
 const A: Listener = Listener::Admin;
 
-static TABLE: [RouteSpec; 63] = [
+static TABLE: [RouteSpec; 65] = [
     row(P, Method::GET, "/healthz", Route::Healthz),
     row(P, Method::GET, "/.well-known/jwks.json", Route::Jwks),
     row(P, Method::GET, "/readyz", Route::Readyz),
@@ -348,6 +354,8 @@ static TABLE: [RouteSpec; 63] = [
     row(A, Method::POST, "/admin/options/{id}/hide", Route::AdminHideOption),
     row(A, Method::POST, "/admin/options/{id}/unhide", Route::AdminUnhideOption),
     row(A, Method::POST, "/admin/options/{id}/approve", Route::AdminApproveOption),
+    row(A, Method::PUT, "/admin/options/{id}/translations/{locale}", Route::AdminSetTranslation),
+    row(A, Method::DELETE, "/admin/options/{id}/translations/{locale}", Route::AdminRemoveTranslation),
     row(A, Method::GET, "/admin/fleet", Route::AdminFleet),
     row(A, Method::GET, "/console", Route::ConsoleRedirect),
     row(A, Method::GET, "/console/", Route::ConsoleIndex),

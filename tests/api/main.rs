@@ -24,6 +24,7 @@ mod connections;
 mod console;
 mod errors;
 mod health;
+mod i18n;
 mod jobs;
 mod key_set;
 mod metrics;

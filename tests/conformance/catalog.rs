@@ -26,6 +26,7 @@ fn catalog_option(kind: OptionKind, parent: Option<&CatalogOption>, name: &str) 
         created_by: None,
         hidden: false,
         pending: false,
+        translations: Default::default(),
     }
 }
 
@@ -120,8 +121,8 @@ pub async fn seeding_twice_creates_nothing_the_second_time(catalog: Arc<dyn Cata
     let first = seed(catalog.as_ref()).await.expect("first run");
     let second = seed(catalog.as_ref()).await.expect("second run");
 
-    assert_eq!(first, SeedReport { created: OPTIONS.len(), existing: 0 });
-    assert_eq!(second, SeedReport { created: 0, existing: OPTIONS.len() });
+    assert_eq!(first, SeedReport { created: OPTIONS.len(), existing: 0, translated: 0 });
+    assert_eq!(second, SeedReport { created: 0, existing: OPTIONS.len(), translated: 0 });
     assert_eq!(catalog.catalog_version().await.expect("version"), OPTIONS.len() as u64);
     let categories = catalog.list_options(OptionKind::Category, None).await.expect("list");
     assert_eq!(categories.len(), OPTIONS.iter().filter(|o| o.kind == OptionKind::Category).count());

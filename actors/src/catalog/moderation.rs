@@ -145,6 +145,7 @@ mod tests {
             created_by: None,
             hidden: false,
             pending: false,
+            translations: Default::default(),
         }
     }
 

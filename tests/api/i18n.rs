@@ -143,7 +143,9 @@ async fn etags_differ_per_locale_and_revalidate_only_in_their_own() {
 async fn option_names_follow_the_locale_and_search_finds_any_translation() {
     let app = spawn_app().await;
     let germany = id_of(&app, "country", None, "Germany").await;
-    let page = |path: String| async move { json_of(app.get(&path).send().await.expect("request"), 200).await };
+    let poland = id_of(&app, "country", None, "Poland").await;
+    let app = &app;
+    let page = async |path: String| json_of(app.get(&path).send().await.expect("request"), 200).await;
     let name_in = |page: &Value, id: &str| {
         page["items"].as_array().expect("items").iter().find(|i| i["id"] == id).map(|i| i["name"].clone())
     };
@@ -161,7 +163,6 @@ async fn option_names_follow_the_locale_and_search_finds_any_translation() {
     let found = page("/v1/options/country?q=Deutschland&lang=pl".into()).await;
     assert_eq!(name_in(&found, &germany), Some(json!("Niemcy")), "found by German, named in Polish");
 
-    let poland = id_of(&app, "country", None, "Poland").await;
     let cities = page(format!("/v1/options/city?parent_id={poland}&lang=de&q=warschau")).await;
     assert_eq!(cities["items"][0]["name"], "Warschau");
     let categories = page("/v1/options/category?lang=ru&limit=500".into()).await;

@@ -264,23 +264,10 @@ async fn options_cli_translates_through_the_running_instance() {
     let austria = id_of(&app, "country", None, "Austria").await;
     let graz = id_of(&app, "city", Some(&austria), "Graz").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let run = |args: Vec<String>| {
-        let path = dir.path().to_owned();
-        let admin = app.admin.clone();
-        tokio::task::spawn_blocking(move || {
-            crate::helpers::gantry_cli(&path)
-                .args(args)
-                .args(["--admin-url", &admin])
-                .env("GANTRY_ADMIN_TOKEN", ADMIN_TOKEN)
-                .output()
-                .expect("runs")
-        })
-    };
-    let owned = |args: &[&str]| args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
-    let translated =
-        run(owned(&["options", "translate", "--id", &graz, "--locale", "RU", "--name", "Грац", "--by", "olga"]))
-            .await
-            .expect("join");
+    let run = |args: &[&str]| crate::helpers::admin_cli(&app, dir.path(), args);
+    let translated = run(&["options", "translate", "--id", &graz, "--locale", "RU", "--name", "Грац", "--by", "olga"])
+        .await
+        .expect("join");
     assert_eq!(translated.status.code(), Some(0), "{}", String::from_utf8_lossy(&translated.stderr));
     let body: Value = serde_json::from_slice(&translated.stdout).expect("JSON");
     assert_eq!(
@@ -291,10 +278,10 @@ async fn options_cli_translates_through_the_running_instance() {
         json_of(app.get(&format!("/v1/options/city?parent_id={austria}&lang=ru")).send().await.unwrap(), 200).await;
     assert!(listed["items"].as_array().unwrap().iter().any(|c| c["name"] == "Грац"), "{listed}");
 
-    let bad = run(owned(&["options", "untranslate", "--id", &graz, "--locale", "russian!"])).await.expect("join");
+    let bad = run(&["options", "untranslate", "--id", &graz, "--locale", "russian!"]).await.expect("join");
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--locale"));
-    let removed = run(owned(&["options", "untranslate", "--id", &graz, "--locale", "ru"])).await.expect("join");
+    let removed = run(&["options", "untranslate", "--id", &graz, "--locale", "ru"]).await.expect("join");
     assert_eq!(removed.status.code(), Some(0), "{}", String::from_utf8_lossy(&removed.stderr));
 }
 

@@ -3,7 +3,7 @@
 //! in those languages (exonyms: Warszawa is Warschau in German, Варшава in Russian). Cities keep their local
 //! spelling as their own name.
 
-use super::OptionKind;
+use crate::ports::catalog::OptionKind;
 
 /// One option's translations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

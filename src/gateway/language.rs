@@ -16,8 +16,8 @@ use super::state::AppState;
 /// The locale `req` is answered in.
 ///
 /// # Errors
-/// 422 `lang` `invalid` when `?lang=` is not a locale tag (a tag the deployment does not serve is no error:
-/// the answer is in the fallback, and says so).
+/// 422 `lang` `invalid` when `?lang=` is not a locale tag, an empty one included (a tag the deployment does not
+/// serve is no error: the answer is in the fallback, and says so).
 pub fn of_request(state: &AppState, req: &Request<Incoming>) -> Result<Locale, ApiError> {
     let lang = req.uri().query().and_then(|query| {
         query.split('&').find_map(|pair| {
@@ -25,7 +25,7 @@ pub fn of_request(state: &AppState, req: &Request<Incoming>) -> Result<Locale, A
             (k == "lang").then(|| percent_decode(v))
         })
     });
-    if let Some(lang) = lang.as_deref().filter(|l| !l.trim().is_empty()) {
+    if let Some(lang) = lang.as_deref() {
         parse_tag(lang).map_err(|e| ApiError::field("lang", "invalid", e.to_string()))?;
     }
     let header = req.headers().get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());

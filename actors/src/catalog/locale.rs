@@ -16,13 +16,14 @@ pub struct BadTag(pub String);
 
 /// Parses a locale tag into its canonical spelling: language lower-case (2–3 letters), an optional script in
 /// title case (4 letters), an optional region upper-case (2 letters) or three digits (`419`). `_` counts as
-/// `-` (`de_AT`, as some systems write it).
+/// `-` (`de_AT`, as some systems write it). Nothing else, whitespace included (the OpenAPI documents give the
+/// same pattern).
 ///
 /// # Errors
 /// [`BadTag`]: anything else (extensions and private use are not served).
 pub fn parse_tag(tag: &str) -> Result<String, BadTag> {
     let bad = || BadTag(tag.chars().take(40).collect());
-    let mut parts = tag.trim().split(['-', '_']);
+    let mut parts = tag.split(['-', '_']);
     let language = parts.next().filter(|l| (2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphabetic()));
     let mut out = language.ok_or_else(bad)?.to_ascii_lowercase();
     let mut rest: Vec<&str> = parts.collect();
@@ -118,7 +119,7 @@ pub struct Negotiated {
 #[must_use]
 pub fn negotiate(lang: Option<&str>, accept_language: Option<&str>, served: &[String], default: &str) -> Negotiated {
     let serve = |wanted: &str| -> Option<&String> {
-        let tag = parse_tag(wanted).ok()?;
+        let tag = parse_tag(wanted.trim()).ok()?;
         truncations(&tag).into_iter().find_map(|t| served.iter().find(|s| **s == t))
     };
     let asked = lang.is_some_and(|l| !l.trim().is_empty())
@@ -258,7 +259,7 @@ mod tests {
         assert_eq!(parse_tag("de_at").unwrap(), "de-AT");
         assert_eq!(parse_tag("sr-latn-rs").unwrap(), "sr-Latn-RS");
         assert_eq!(parse_tag("es-419").unwrap(), "es-419");
-        for bad in ["", "d", "german", "de-AT-x", "de-", "1e", "en-US-u-ca-gregory", "*"] {
+        for bad in ["", "d", "german", "de-AT-x", "de-", "1e", "en-US-u-ca-gregory", "*", " de"] {
             assert!(parse_tag(bad).is_err(), "{bad}");
         }
     }

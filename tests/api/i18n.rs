@@ -450,3 +450,44 @@ async fn the_bundled_crane_form_uses_depends_on_and_keeps_values() {
     );
     assert_eq!(hook["label"], "Макс. высота подъёма крюка (м)");
 }
+
+/// `gantry templates check FILE` checks the file's languages offline against `catalog.default_locale`: a malformed
+/// tag and a map without the default are each named with the template, the field and the text's path (exit 1);
+/// a file whose maps are right passes.
+#[test]
+fn templates_check_names_bad_locale_tags_offline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"templates": [{"category": "Cranes", "subcategory": "Tower cranes", "blocks": [{"name": "tower", "fields": [
+            {"name": "tower_height_m", "type": "number", "label": {"en": "Tower height", "de_at": "Turmhöhe"}},
+            {"name": "slewing", "type": "select", "label": "Slewing",
+             "options": [{"value": "top", "label": {"de": "Obendreher"}}]}]}]}]}"#,
+    )
+    .expect("write");
+    let (code, text) =
+        crate::helpers::output_of(crate::helpers::gantry_cli(dir.path()).args(["templates", "check"]).arg(&bad));
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains(r#"template "Cranes / Tower cranes", field "tower_height_m": label: locale "de_at" is spelled "de-AT" [invalid_locale]"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"field "slewing": options[0].label: a map of locales must include the default locale "en" [missing_default_locale]"#),
+        "{text}"
+    );
+
+    let good = dir.path().join("good.json");
+    std::fs::write(
+        &good,
+        std::fs::read_to_string(&bad)
+            .unwrap()
+            .replace("de_at", "de-AT")
+            .replace(r#"{"de": "Obendreher"}"#, r#"{"en": "Top slewing", "de": "Obendreher"}"#),
+    )
+    .expect("write");
+    let (code, text) =
+        crate::helpers::output_of(crate::helpers::gantry_cli(dir.path()).args(["templates", "check"]).arg(&good));
+    assert_eq!(code, 0, "{text}");
+}

@@ -55,7 +55,7 @@ impl<'a> Item<'a> {
     fn new(o: &'a CatalogOption, locale: &Locale) -> Self {
         Self {
             id: o.id,
-            name: locale.pick(&o.translations).unwrap_or(&o.name),
+            name: locale.translation(&o.translations).unwrap_or(&o.name),
             parent_id: o.parent_id,
             has_engine: (o.kind == OptionKind::Category).then_some(o.has_engine),
         }

@@ -75,9 +75,11 @@ impl Locale {
     /// The locale `tag` (canonical) with `default` as the last resort.
     #[must_use]
     pub fn new(tag: &str, default: &str) -> Self {
+        // The default ends the chain: what is less specific than the deployment's own language never beats it.
         let mut chain = truncations(tag);
-        if !chain.iter().any(|t| t == default) {
-            chain.push(default.to_owned());
+        match chain.iter().position(|t| t == default) {
+            Some(at) => chain.truncate(at + 1),
+            None => chain.push(default.to_owned()),
         }
         Self { tag: tag.to_owned(), chain }
     }
@@ -94,11 +96,20 @@ impl Locale {
         self.chain.last().map_or(self.tag.as_str(), String::as_str)
     }
 
-    /// `translations`' entry for this locale along the chain, `None` when none of the chain's tags has one
-    /// (the caller uses the option's own name, which is in the default locale).
+    /// `map`'s entry for this locale along the chain, the default locale included; `None` when none of the
+    /// chain's tags has one.
     #[must_use]
-    pub fn pick<'a>(&self, translations: &'a BTreeMap<String, String>) -> Option<&'a str> {
-        self.chain.iter().find_map(|tag| translations.get(tag)).map(String::as_str)
+    pub fn pick<'a>(&self, map: &'a BTreeMap<String, String>) -> Option<&'a str> {
+        self.chain.iter().find_map(|tag| map.get(tag)).map(String::as_str)
+    }
+
+    /// An option's name in this locale from its `translations`, along the chain up to (not including) the
+    /// default locale: `None` means the option's own name, which is the default locale's name — so a request
+    /// that reaches the default gets the own name even where a translation in the default's tag was stored.
+    #[must_use]
+    pub fn translation<'a>(&self, translations: &'a BTreeMap<String, String>) -> Option<&'a str> {
+        let own = self.chain.len().saturating_sub(1);
+        self.chain[..own].iter().find_map(|tag| translations.get(tag)).map(String::as_str)
     }
 }
 
@@ -280,6 +291,17 @@ mod tests {
         assert_eq!((nothing.locale.tag.as_str(), nothing.fell_back), ("en", false));
         assert_eq!(n(None, Some("ru;q=0, pl")).locale.tag, "pl", "q=0 means not wanted");
         assert_eq!(n(Some("xx-invalid-tag"), Some("de")).locale.tag, "en", "a bad ?lang= is not the header");
+    }
+
+    /// An option's translation is looked up only before the default: the default's name is the option's own.
+    #[test]
+    fn translations_stop_before_the_default() {
+        let names: BTreeMap<String, String> =
+            [("de", "Deutschland"), ("pl", "Niemcy")].map(|(k, v)| (k.to_owned(), v.to_owned())).into();
+        assert_eq!(Locale::new("de-AT", "en").translation(&names), Some("Deutschland"));
+        assert_eq!(Locale::new("en", "de").translation(&names), None, "English asks past the default: own name");
+        assert_eq!(Locale::new("de", "de").translation(&names), None);
+        assert_eq!(Locale::new("sr-Latn-RS", "sr-Latn").chain(), ["sr-Latn-RS", "sr-Latn"], "the default ends it");
     }
 
     /// A text resolves along the chain: the exact tag, its language, the default, then any entry.

@@ -248,6 +248,21 @@ pub struct CatalogSettings {
     pub new_account_review_age_secs: u64,
     /// `Cache-Control: public, max-age=` of option lists that hold nothing personal, seconds.
     pub list_max_age_secs: u64,
+    /// The deployment's language (a locale tag): option names and plain template texts are in it, and
+    /// requests asking for nothing served get it.
+    pub default_locale: String,
+    /// The locales answers are served in (canonical tags; the default is always served).
+    pub locales: Vec<String>,
+}
+
+impl CatalogSettings {
+    /// Every locale served, the default first.
+    #[must_use]
+    pub fn served_locales(&self) -> Vec<String> {
+        let mut out = vec![self.default_locale.clone()];
+        out.extend(self.locales.iter().filter(|l| **l != self.default_locale).cloned());
+        out
+    }
 }
 
 /// Uploads.
@@ -555,6 +570,19 @@ impl Settings {
             if value == 0 {
                 problems.push(format!("{key} must be greater than 0"));
             }
+        }
+        // Locales are compared as spelled: each must be a canonical tag, so `?lang=DE` finds `de`.
+        for (key, tag) in std::iter::once(("catalog.default_locale", &self.catalog.default_locale))
+            .chain(self.catalog.locales.iter().map(|l| ("catalog.locales", l)))
+        {
+            match gantry_actors::catalog::locale::parse_tag(tag) {
+                Ok(canonical) if canonical == *tag => {}
+                Ok(canonical) => problems.push(format!("{key}: write {tag:?} as {canonical:?}")),
+                Err(e) => problems.push(format!("{key}: {e}")),
+            }
+        }
+        if self.catalog.locales.len() > 64 {
+            problems.push("catalog.locales: at most 64 locales".into());
         }
         // Individually revoked sessions are kept in the stores' revocation index for an hour; an access token
         // must not outlive that, or a reload could forget a revocation while the token is still valid.

@@ -24,6 +24,8 @@
 //! - below the handlers, importing none of them:
 //!   - [`access`]: the one check of each route's declared access (admin token, access token, upload token),
 //!     run by `dispatch` before the handler; the optional catalog viewer.
+//!   - [`language`]: the locale a request is answered in (`?lang=`, `Accept-Language`) and the headers that
+//!     say so (`Content-Language`, `Vary`).
 //!   - [`state`]: [`AppState`], what handlers can reach.
 //!   - [`body`]: JSON request bodies with size limits.
 //!   - [`problem`]: every error → `application/problem+json`, and every domain error → [`problem::ApiError`].
@@ -44,6 +46,7 @@ pub mod dispatch;
 pub mod health;
 pub mod jobs;
 pub mod key_set;
+pub mod language;
 pub mod moderation;
 pub mod openapi;
 pub mod options;

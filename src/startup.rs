@@ -367,6 +367,7 @@ impl Application {
                 mailbox: Mailbox::new(catalog_actor::NAME, settings.actors.mailbox_capacity),
                 // Replaced by `CatalogHandle::new` (three quarters of the call timeout).
                 io_timeout: call_timeout,
+                default_locale: settings.catalog.default_locale.clone(),
             },
             settings.catalog.creates_per_user_per_hour,
             settings.actors.mailbox_capacity,

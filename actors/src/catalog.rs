@@ -10,6 +10,8 @@
 //! - [`forms`]: the template set in use, its degraded templates, and the resolved forms cache.
 //! - `version`: how the known catalog version moves and when the caches are dropped.
 //! - [`error`]: why a catalog call failed.
+//! - [`locale`]: locale tags, texts in several languages, the fallback chain and the negotiation of a
+//!   request's locale.
 //! - [`moderation`]: operators' changes (rename, merge, hide, approve, engine flag) and what they report, the
 //!   identity upgrade's plan and near matches.
 //! - [`names`]: normalisation (NFKC, trimmed, spaces collapsed), the case-insensitive key, the accent- and
@@ -21,6 +23,7 @@ pub mod error;
 pub mod forms;
 pub mod handle;
 pub mod lists;
+pub mod locale;
 pub mod moderation;
 pub mod names;
 pub mod seed;

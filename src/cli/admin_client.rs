@@ -16,7 +16,7 @@ use uuid::Uuid;
 use types::{
     Accepted, CreateOption, Job, JobDetail, JobList, JobQuery, MergeOption, ProblemDocument, RecentOptions,
     RenameOption, RequestedBy, RevokeAccepted, RevokeRequest, RotateRequest, RotationList, RotationRecord, SetEngine,
-    UserCreated, UserDeleted, UserFound,
+    SetTranslation, UserCreated, UserDeleted, UserFound,
 };
 
 /// An answer read as the route's type, with the body exactly as the instance sent it.
@@ -301,6 +301,36 @@ impl AdminClient {
     /// 404 `option_not_found`, another refusal, or no answer.
     pub async fn approve_option(&self, id: Uuid, request: &RequestedBy<'_>) -> Result<String, Problem> {
         self.verbatim(Method::POST, &format!("/admin/options/{id}/approve"), encode(request)?, Success::Any).await
+    }
+
+    /// `PUT /admin/options/{id}/translations/{locale}`: the option with its name in `locale`, as sent.
+    /// `locale` is a canonical tag (`de`, `pt-BR`; the caller parsed it, so it needs no escaping).
+    ///
+    /// # Errors
+    /// 404 `option_not_found`, 409 `name_taken`, 422 for a bad name or locale or a brand or model, another
+    /// refusal, or no answer.
+    pub async fn set_translation(
+        &self,
+        id: Uuid,
+        locale: &str,
+        request: &SetTranslation<'_>,
+    ) -> Result<String, Problem> {
+        let path = format!("/admin/options/{id}/translations/{locale}");
+        self.verbatim(Method::PUT, &path, encode(request)?, Success::Any).await
+    }
+
+    /// `DELETE /admin/options/{id}/translations/{locale}`: the option without its name in `locale`, as sent.
+    ///
+    /// # Errors
+    /// 404 `option_not_found`, 422 for a bad locale or a brand or model, another refusal, or no answer.
+    pub async fn remove_translation(
+        &self,
+        id: Uuid,
+        locale: &str,
+        request: &RequestedBy<'_>,
+    ) -> Result<String, Problem> {
+        let path = format!("/admin/options/{id}/translations/{locale}");
+        self.verbatim(Method::DELETE, &path, encode(request)?, Success::Any).await
     }
 
     /// `POST /admin/options`: the option created, as sent.

@@ -171,6 +171,29 @@ pub enum OptionsCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Set an option's name in one of `catalog.locales` (categories, subcategories, countries and cities):
+    /// answers in that language show it, search and identity match it. Refused when another option under the
+    /// same parent has the name in any language.
+    Translate {
+        /// The option's id.
+        #[arg(long)]
+        id: String,
+        /// The locale (`de`, `pl`, `de-AT`, …; not the default locale, which is the option's own name).
+        #[arg(long)]
+        locale: String,
+        /// The name in that locale.
+        #[arg(long)]
+        name: String,
+    },
+    /// Remove an option's name in one locale.
+    Untranslate {
+        /// The option's id.
+        #[arg(long)]
+        id: String,
+        /// The locale.
+        #[arg(long)]
+        locale: String,
+    },
     /// Create an option as the operator: public at once and audited. Categories are created only this way.
     Create {
         /// The kind: category, subcategory, brand, model, country or city.

@@ -82,7 +82,9 @@ pub fn run(command: Command, settings: Settings, runtime: &tokio::runtime::Runti
         Command::Sessions { action: SessionsCommand::RevokeAll { revocation, admin_url } } => {
             exit_with(runtime.block_on(accounts::revoke(&settings, None, &revocation, admin_url.as_deref())))
         }
-        Command::Templates { action: TemplatesCommand::Check { file } } => exit_with(catalog::templates_check(&file)),
+        Command::Templates { action: TemplatesCommand::Check { file } } => {
+            exit_with(catalog::templates_check(&settings, &file))
+        }
         Command::Templates { action: TemplatesCommand::Import { file, replace, admin_url } } => {
             exit_with(runtime.block_on(catalog::templates_import(&settings, &file, replace, admin_url.as_deref())))
         }

@@ -159,6 +159,8 @@ async fn admin_routes(state: &AppState, route: Route, ctx: &Ctx, req: Request<In
         Route::AdminHideOption => moderation::flag(state, ctx, req, moderation::Flag::Hide).await,
         Route::AdminUnhideOption => moderation::flag(state, ctx, req, moderation::Flag::Unhide).await,
         Route::AdminApproveOption => moderation::flag(state, ctx, req, moderation::Flag::Approve).await,
+        Route::AdminSetTranslation => moderation::translate(state, ctx, req).await,
+        Route::AdminRemoveTranslation => moderation::untranslate(state, ctx, req).await,
         other => Err(misrouted(other)),
     }
 }

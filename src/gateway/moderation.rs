@@ -9,6 +9,8 @@
 //! | `POST /admin/options/{id}/merge` `{into}` | merge the option into another of its kind |
 //! | `POST /admin/options/{id}/hide`, `…/unhide` | hide or show an option (its id still resolves) |
 //! | `POST /admin/options/{id}/approve` | make a new account's option visible to everyone |
+//! | `PUT /admin/options/{id}/translations/{locale}` `{name}` | the option's name in one of `catalog.locales` |
+//! | `DELETE /admin/options/{id}/translations/{locale}` | remove that name |
 //!
 //! Every body may carry `requested_by` (recorded in the audit table; default `admin`). Every change goes
 //! through the option cache actor: one transaction with its audit record and a version bump, then
@@ -42,6 +44,9 @@ pub(super) struct AdminOption<'a> {
     id: Uuid,
     kind: OptionKind,
     name: &'a str,
+    /// Its names in other locales (categories, subcategories, countries, cities).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    translations: &'a std::collections::BTreeMap<String, String>,
     parent_id: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
     has_engine: Option<bool>,
@@ -58,6 +63,7 @@ impl<'a> From<&'a CatalogOption> for AdminOption<'a> {
             id: o.id,
             kind: o.kind,
             name: &o.name,
+            translations: &o.translations,
             parent_id: o.parent_id,
             has_engine: (o.kind == OptionKind::Category).then_some(o.has_engine),
             hidden: o.hidden,
@@ -222,6 +228,67 @@ pub(super) async fn patch(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct TranslationBody {
+    name: String,
+    #[serde(default)]
+    requested_by: Option<String>,
+}
+
+/// The `{locale}` of a translation route: a locale the deployment serves, other than the default (the
+/// option's own name is the default locale's: rename it instead).
+fn translation_locale(state: &AppState, ctx: &Ctx) -> Result<String, ApiError> {
+    let raw = ctx.params.get("locale").map(|l| percent_decode(l)).unwrap_or_default();
+    let locale = gantry_actors::catalog::locale::parse_tag(&raw)
+        .map_err(|e| ApiError::field("locale", "invalid", e.to_string()))?;
+    let catalog = &state.settings.catalog;
+    if locale == catalog.default_locale {
+        return Err(ApiError::field(
+            "locale",
+            "default_locale",
+            format!("{locale} is the default locale: the option's name is in it (rename the option instead)"),
+        ));
+    }
+    if !catalog.locales.contains(&locale) {
+        return Err(ApiError::field(
+            "locale",
+            "unsupported_locale",
+            format!("{locale} is not served (catalog.locales: {})", catalog.locales.join(", ")),
+        ));
+    }
+    Ok(locale)
+}
+
+/// `PUT /admin/options/{id}/translations/{locale} {name}` → 200 `{option, version, audit, …}`: the option's
+/// name in `locale` (audited as `translate`); lists of every instance drop the option's list, search and
+/// identity match the name from now on.
+///
+/// # Errors
+/// 404 `option_not_found`; 409 `name_taken` (another option has this name in some language); 422 for a bad
+/// name or locale, or a brand or model (`not_translatable`); 503.
+pub(super) async fn translate(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
+    let id = option_id(ctx)?;
+    let locale = translation_locale(state, ctx)?;
+    let body: TranslationBody = read_json(req, state.settings.http.max_body_bytes).await?;
+    let name = names::normalize(&body.name).map_err(|e| ApiError::field("name", e.code(), e.to_string()))?;
+    let change = Moderation::Translate { id, locale, name: Some(name) };
+    Ok(changed(&state.catalog.moderate(change, actor(body.requested_by), false).await?))
+}
+
+/// `DELETE /admin/options/{id}/translations/{locale}` → 200 `{option, version, audit, …}`: the option has no
+/// name in `locale` any more (audited as `remove_translation`; removing one that is not there is recorded too).
+///
+/// # Errors
+/// 404 `option_not_found`; 422 for a bad locale or a brand or model; 503.
+pub(super) async fn untranslate(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
+    let id = option_id(ctx)?;
+    let locale = translation_locale(state, ctx)?;
+    let who: Who = optional_json(state, req).await?;
+    let change = Moderation::Translate { id, locale, name: None };
+    Ok(changed(&state.catalog.moderate(change, actor(who.requested_by), false).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CreateBody {
     kind: String,
     name: String,
@@ -275,6 +342,7 @@ pub(super) async fn create(state: &AppState, req: Request<Incoming>) -> Result<R
         created_by: None,
         hidden: false,
         pending: false,
+        translations: Default::default(),
     };
     let outcome = state.catalog.moderate(Moderation::Create { option }, actor(body.requested_by), false).await?;
     Ok(changed_with(StatusCode::CREATED, &outcome))

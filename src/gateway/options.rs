@@ -9,8 +9,9 @@
 //! approves them; another user creating the same name gets their own draft, or the public option.
 
 use gantry_actors::catalog::OptionKind;
+use gantry_actors::catalog::locale::Locale;
 use gantry_actors::catalog::moderation::{NearMatch, near_matches};
-use gantry_actors::catalog::names::{self, search_form};
+use gantry_actors::catalog::names::{self, identity_key, search_form};
 use gantry_actors::ports::catalog::CatalogOption;
 use gantry_actors::sessions::AccessClaims;
 use hyper::body::Incoming;
@@ -23,6 +24,7 @@ use uuid::Uuid;
 use super::access::viewer;
 use super::body::read_json;
 use super::ctx::{Ctx, percent_decode};
+use super::language;
 use super::problem::ApiError;
 use super::respond::{Response, full, json_response, not_modified};
 use super::state::AppState;
@@ -47,15 +49,23 @@ struct Item<'a> {
     has_engine: Option<bool>,
 }
 
-impl<'a> From<&'a CatalogOption> for Item<'a> {
-    fn from(o: &'a CatalogOption) -> Self {
+impl<'a> Item<'a> {
+    /// `o` as served in `locale`: its name in that locale (along the fallback chain), else its own name (which
+    /// is in the default locale). The id is the same in every language.
+    fn new(o: &'a CatalogOption, locale: &Locale) -> Self {
         Self {
             id: o.id,
-            name: &o.name,
+            name: locale.translation(&o.translations).unwrap_or(&o.name),
             parent_id: o.parent_id,
             has_engine: (o.kind == OptionKind::Category).then_some(o.has_engine),
         }
     }
+}
+
+/// Whether `option` has the identity `key` in some language (its name or a translation): `Deutschland` is
+/// Germany.
+fn has_identity(option: &CatalogOption, key: &str) -> bool {
+    option.name_key == key || option.translations.values().any(|t| identity_key(t) == key)
 }
 
 /// Whether `viewer` may see `option`: everyone sees approved options, only the creator sees a pending one.
@@ -65,6 +75,8 @@ fn visible_to(option: &CatalogOption, viewer: Option<Uuid>) -> bool {
 
 #[derive(Serialize)]
 struct Page<'a> {
+    /// The locale the names are in.
+    locale: &'a str,
     items: Vec<Item<'a>>,
     version: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -91,6 +103,7 @@ fn parse_query(raw: Option<&str>) -> Result<Query, ApiError> {
                     Some(Uuid::parse_str(&v).map_err(|_| ApiError::field("parent_id", "invalid", "not a UUID"))?);
             }
             "q" => query.q = Some(v),
+            // `lang` is read by `language::of_request`.
             "limit" => {
                 query.limit = v
                     .parse::<usize>()
@@ -124,24 +137,26 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
         return Err(ApiError::field("parent_id", "required", format!("{} options belong to a parent", kind.as_str())));
     }
     let parent = if kind.parent_kind().is_some() { query.parent_id } else { None };
+    let locale = language::of_request(state, req)?;
     let list = state.catalog.list((kind, parent)).await?;
     check_parent(state, kind, parent, req).await?;
     let viewer = viewer(state, req);
     let own_pending = viewer.is_some() && list.items.iter().any(|o| o.pending && o.created_by == viewer);
     // A list with the viewer's own pending options is theirs alone: its own `ETag` (an anonymous
     // `If-None-Match` with it is not a match) and private to their browser; the public list may be kept by
-    // shared caches for `catalog.list_max_age_secs`. Either varies with the credential.
+    // shared caches for `catalog.list_max_age_secs`. Either varies with the credential and the language (each
+    // locale its own `ETag`).
     let (etag, cache_control) = match viewer.filter(|_| own_pending) {
-        Some(user) => (personal_etag(list.version, user), HeaderValue::from_static("private, no-cache")),
+        Some(user) => (personal_etag(list.version, user, &locale.tag), HeaderValue::from_static("private, no-cache")),
         None => (
-            format!("\"v{}\"", list.version),
+            format!("\"v{}-{}\"", list.version, locale.tag),
             HeaderValue::from_str(&format!("public, max-age={}", state.settings.catalog.list_max_age_secs))
                 .expect("a number is a valid header value"),
         ),
     };
     let cached = |mut response: Response| {
         response.headers_mut().insert(header::CACHE_CONTROL, cache_control.clone());
-        response.headers_mut().insert(header::VARY, HeaderValue::from_static("Authorization"));
+        language::mark(&mut response, &locale, true);
         response
     };
     if let Some(response) = not_modified(req, &etag) {
@@ -150,14 +165,14 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(search_form);
     if q.is_none() && query.cursor.is_none() && query.limit == DEFAULT_LIMIT && !own_pending {
         // The plain list (what form UIs load): rendered once per cached list, without pending options.
-        let body = list.first_page.get_or_init(|| {
+        let body = list.first_page.get_or_render(&locale.tag, || {
             let mut all = list.items.iter().filter(|o| !o.pending);
-            let items: Vec<Item<'_>> = all.by_ref().take(DEFAULT_LIMIT).map(Item::from).collect();
+            let items: Vec<Item<'_>> = all.by_ref().take(DEFAULT_LIMIT).map(|o| Item::new(o, &locale)).collect();
             let next_cursor = if all.next().is_some() { items.last().map(|i| i.id) } else { None };
-            let page = Page { items, version: list.version, next_cursor };
+            let page = Page { locale: &locale.tag, items, version: list.version, next_cursor };
             bytes::Bytes::from(serde_json::to_vec(&page).expect("a page serialises"))
         });
-        let mut response = hyper::Response::new(full(body.clone()));
+        let mut response = hyper::Response::new(full(body));
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Ok(v) = HeaderValue::from_str(&etag) {
             response.headers_mut().insert(header::ETAG, v);
@@ -168,26 +183,32 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
         .items
         .iter()
         .filter(|o| visible_to(o, viewer))
-        .filter(|o| q.as_deref().is_none_or(|q| matches(&o.search_key, q)));
+        // A query matches the name in any language (`Deutschland` finds Germany, whichever locale is served).
+        .filter(|o| {
+            q.as_deref().is_none_or(|q| {
+                matches(&o.search_key, q) || o.translations.values().any(|t| matches(&search_form(t), q))
+            })
+        });
     if let Some(cursor) = query.cursor {
         // The cursor is the id of the last item of the previous page.
         filtered.by_ref().find(|o| o.id == cursor);
     }
-    let items: Vec<Item<'_>> = filtered.by_ref().take(query.limit).map(Item::from).collect();
+    let items: Vec<Item<'_>> = filtered.by_ref().take(query.limit).map(|o| Item::new(o, &locale)).collect();
     let next_cursor = if filtered.next().is_some() { items.last().map(|i| i.id) } else { None };
-    let mut response = json_response(StatusCode::OK, &Page { items, version: list.version, next_cursor });
+    let page = Page { locale: &locale.tag, items, version: list.version, next_cursor };
+    let mut response = json_response(StatusCode::OK, &page);
     if let Ok(v) = HeaderValue::from_str(&etag) {
         response.headers_mut().insert(header::ETAG, v);
     }
     Ok(cached(response))
 }
 
-/// The `ETag` of a list personalised for `user` at `version`: the version and a digest of the user's id (not the
-/// id itself).
-fn personal_etag(version: u64, user: Uuid) -> String {
+/// The `ETag` of a list personalised for `user` at `version` in `locale`: the version, a digest of the user's id
+/// (not the id itself) and the locale.
+fn personal_etag(version: u64, user: Uuid, locale: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(user.as_bytes());
-    format!("\"v{version}-p{}\"", hex::encode(&digest[..8]))
+    format!("\"v{version}-p{}-{locale}\"", hex::encode(&digest[..8]))
 }
 
 /// Refuses a list under a parent `viewer` may not see (another user's pending option) as a list under an
@@ -251,6 +272,7 @@ pub async fn create(
     req: Request<Incoming>,
 ) -> Result<Response, ApiError> {
     let kind = kind_of(ctx)?;
+    let locale = language::of_request(state, &req)?;
     if kind == OptionKind::Category {
         // The top of the taxonomy is the operators' (every listing form hangs off a category).
         return Err(ApiError::Forbidden {
@@ -310,6 +332,7 @@ pub async fn create(
         created_by: Some(claims.sub),
         hidden: false,
         pending,
+        translations: Default::default(),
     };
     // Near matches come from the list as it was before the create (a cache hit as a rule): reading it after
     // would reload it at the new version on every create.
@@ -328,8 +351,10 @@ pub async fn create(
     }
     let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
     let near = if created.created { near } else { Vec::new() };
-    let body = CreatedItem { item: Item::from(&created.option), pending: created.option.pending, near_matches: near };
+    let body =
+        CreatedItem { item: Item::new(&created.option, &locale), pending: created.option.pending, near_matches: near };
     let mut response = json_response(status, &body);
+    language::mark(&mut response, &locale, true);
     if let Ok(v) = HeaderValue::from_str(&created.version.to_string()) {
         response.headers_mut().insert("x-catalog-version", v);
     }
@@ -371,13 +396,17 @@ pub async fn suggest(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Re
     let name = names::normalize(raw_name.as_deref().unwrap_or(""))
         .map_err(|e| ApiError::field("name", e.code(), e.to_string()))?;
     let parent = parent_of(kind, parse_query(req.uri().query())?.parent_id)?;
+    let locale = language::of_request(state, req)?;
     let viewer = viewer(state, req);
     let list = state.catalog.list((kind, parent)).await?;
     check_parent(state, kind, parent, req).await?;
     let visible = || list.items.iter().filter(|o| visible_to(o, viewer));
-    let exact = visible().find(|o| o.name_key == name.key).map(Item::from);
+    // What a create would find: the option of this identity in any language.
+    let exact = visible().find(|o| has_identity(o, &name.key)).map(|o| Item::new(o, &locale));
     let near_matches = near_matches(&name.key, visible());
-    Ok(json_response(StatusCode::OK, &Suggestions { exact, near_matches }))
+    let mut response = json_response(StatusCode::OK, &Suggestions { exact, near_matches });
+    language::mark(&mut response, &locale, true);
+    Ok(response)
 }
 
 #[derive(Serialize)]
@@ -401,6 +430,7 @@ pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result
     let kind = kind_of(ctx)?;
     let not_found = ApiError::ResourceNotFound { code: "option_not_found", what: "option" };
     let Some(id) = ctx.params.get("id").and_then(|id| Uuid::parse_str(id).ok()) else { return Err(not_found) };
+    let locale = language::of_request(state, req)?;
     let viewer = viewer(state, req);
     let resolved = state
         .catalog
@@ -409,11 +439,13 @@ pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result
         .filter(|r| r.option.kind == kind && visible_to(&r.option, viewer))
         .ok_or(not_found)?;
     let body = Resolved {
-        item: Item::from(&resolved.option),
+        item: Item::new(&resolved.option, &locale),
         hidden: resolved.option.hidden,
         merged_from: resolved.merged_from,
     };
-    Ok(json_response(StatusCode::OK, &body))
+    let mut response = json_response(StatusCode::OK, &body);
+    language::mark(&mut response, &locale, true);
+    Ok(response)
 }
 
 #[cfg(test)]

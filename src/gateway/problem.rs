@@ -455,6 +455,7 @@ impl From<ModerationError> for ApiError {
             ModerationError::SameOption => conflict("same_option", err.to_string()),
             ModerationError::NotCategory => Self::field("has_engine", "not_allowed", err.to_string()),
             ModerationError::UnknownParent => Self::field("parent_id", "not_found", err.to_string()),
+            ModerationError::NotTranslatable => Self::field("id", "not_translatable", err.to_string()),
             ModerationError::WouldBreakTemplates(forms) => Self::CatalogConflict {
                 code: "would_break_templates",
                 message: format!(

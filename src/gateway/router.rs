@@ -129,6 +129,10 @@ pub enum Route {
     AdminUnhideOption,
     /// `POST /admin/options/{id}/approve`.
     AdminApproveOption,
+    /// `PUT /admin/options/{id}/translations/{locale}`.
+    AdminSetTranslation,
+    /// `DELETE /admin/options/{id}/translations/{locale}`.
+    AdminRemoveTranslation,
     /// `GET /admin/fleet`: every live instance, its report, and whether the fleet agrees on its keys.
     AdminFleet,
     /// `GET /admin/forms/v1/templates/{category_id}`: the public form, for the console's form preview.
@@ -218,6 +222,8 @@ impl Route {
             | Self::AdminHideOption
             | Self::AdminUnhideOption
             | Self::AdminApproveOption
+            | Self::AdminSetTranslation
+            | Self::AdminRemoveTranslation
             | Self::AdminFleet
             | Self::AdminFormTemplate
             | Self::AdminFormEvaluate
@@ -307,7 +313,7 @@ const fn row(listener: Listener, method: Method, template: &'static str, route: 
 const P: Listener = Listener::Public;
 const A: Listener = Listener::Admin;
 
-static TABLE: [RouteSpec; 69] = [
+static TABLE: [RouteSpec; 71] = [
     row(P, Method::GET, "/healthz", Route::Healthz),
     row(P, Method::GET, "/.well-known/jwks.json", Route::Jwks),
     row(P, Method::GET, "/readyz", Route::Readyz),
@@ -368,6 +374,8 @@ static TABLE: [RouteSpec; 69] = [
     row(A, Method::POST, "/admin/options/{id}/hide", Route::AdminHideOption),
     row(A, Method::POST, "/admin/options/{id}/unhide", Route::AdminUnhideOption),
     row(A, Method::POST, "/admin/options/{id}/approve", Route::AdminApproveOption),
+    row(A, Method::PUT, "/admin/options/{id}/translations/{locale}", Route::AdminSetTranslation),
+    row(A, Method::DELETE, "/admin/options/{id}/translations/{locale}", Route::AdminRemoveTranslation),
     row(A, Method::GET, "/admin/fleet", Route::AdminFleet),
     // The public routes the console's form preview needs, behind the admin token: the console is served by
     // this listener and its CSP lets it call nothing else (the answers are the public ones, byte for byte).

@@ -1,5 +1,5 @@
-//! Listing-form templates over HTTP: `GET /v1/templates/{category_id}?subcategory_id=` (the resolved form,
-//! `ETag` from the template set's version), `POST /v1/templates/{category_id}/evaluate` (the cascade runtime),
+//! Listing-form templates over HTTP: `GET /v1/templates/{category_id}?subcategory_id=&lang=` (the resolved form
+//! in the request's locale, `ETag` from the template set's version and the locale), `POST /v1/templates/{category_id}/evaluate` (the cascade runtime),
 //! `POST /v1/templates/{category_id}/submit` (the final check: clean values or every problem),
 //! and on the admin listener `GET /admin/templates` (the set in use) and `POST /admin/templates[?replace=true]`
 //! (check and store a set; every instance drops its templates).
@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::access::viewer;
 use super::body::read_json;
 use super::ctx::{Ctx, percent_decode};
+use super::language;
 use super::problem::ApiError;
 use super::respond::{Response, full, json_response, not_modified};
 use super::state::AppState;
@@ -37,6 +38,8 @@ fn query_param(req: &Request<Incoming>, name: &str) -> Option<String> {
 
 #[derive(Serialize)]
 struct FormBody<'a> {
+    /// The locale every label, help text and message is in (a front end never sees maps of locales).
+    locale: &'a str,
     category_id: Uuid,
     #[serde(skip_serializing_if = "Option::is_none")]
     subcategory_id: Option<Uuid>,
@@ -44,11 +47,12 @@ struct FormBody<'a> {
     template: &'a str,
     source: Source,
     version: u64,
-    blocks: &'a [Block],
+    blocks: Vec<Block>,
 }
 
-fn etag(form: &Form) -> String {
-    format!("\"t{}\"", form.version)
+/// The form's `ETag`: the template set's version and the locale (each language is its own representation).
+fn etag(form: &Form, locale: &str) -> String {
+    format!("\"t{}-{locale}\"", form.version)
 }
 
 /// `GET /v1/templates/{category_id}?subcategory_id=` → the resolved form.
@@ -61,28 +65,32 @@ pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result
         None => None,
         Some(v) => Some(Uuid::parse_str(&v).map_err(|_| ApiError::field("subcategory_id", "invalid", "not a UUID"))?),
     };
+    let locale = language::of_request(state, req)?;
     let form = state.catalog.form(category_id, subcategory_id, viewer(state, req)).await?;
-    let tag = etag(&form);
-    if let Some(response) = not_modified(req, &tag) {
+    let tag = etag(&form, &locale.tag);
+    if let Some(mut response) = not_modified(req, &tag) {
+        language::mark(&mut response, &locale, false);
         return Ok(response);
     }
-    let body = form.rendered.get_or_init(|| {
+    let body = form.rendered.get_or_render(&locale.tag, || {
         let resolved = &form.template.resolved;
         let body = FormBody {
+            locale: &locale.tag,
             category_id,
             subcategory_id,
             template: &resolved.title,
             source: resolved.source,
             version: form.version,
-            blocks: &resolved.blocks,
+            blocks: resolved.blocks.iter().map(|b| b.localized(&locale)).collect(),
         };
         bytes::Bytes::from(serde_json::to_vec(&body).expect("a form serialises"))
     });
-    let mut response = hyper::Response::new(full(body.clone()));
+    let mut response = hyper::Response::new(full(body));
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Ok(v) = HeaderValue::from_str(&tag) {
         response.headers_mut().insert(header::ETAG, v);
     }
+    language::mark(&mut response, &locale, false);
     Ok(response)
 }
 
@@ -119,7 +127,9 @@ struct FromForm {
 
 /// Evaluate's answer, with the carry-over when `from` was given.
 #[derive(Serialize)]
-struct Evaluated {
+struct Evaluated<'a> {
+    /// The locale the messages are in.
+    locale: &'a str,
     #[serde(flatten)]
     evaluation: Evaluation,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -136,6 +146,7 @@ struct Evaluated {
 pub async fn evaluate(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
     let category_id = category_of(ctx)?;
     let viewer = viewer(state, &req);
+    let locale = language::of_request(state, &req)?;
     let body: EvaluateBody = read_json(req, state.settings.http.max_body_bytes).await?;
     let form = state.catalog.form(category_id, body.subcategory_id, viewer).await?;
     let changed = match body.changed {
@@ -159,8 +170,10 @@ pub async fn evaluate(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Re
         }
     };
     let values = carried_over.as_ref().map_or(&body.values, |c| &c.values);
-    let evaluation = state.catalog.evaluate(&form, values, &changed, viewer).await?;
-    Ok(json_response(StatusCode::OK, &Evaluated { evaluation, carried_over }))
+    let evaluation = state.catalog.evaluate(&form, values, &changed, viewer, &locale).await?;
+    let mut response = json_response(StatusCode::OK, &Evaluated { locale: &locale.tag, evaluation, carried_over });
+    language::mark(&mut response, &locale, false);
+    Ok(response)
 }
 
 /// What `submit` answers: the contract a listing service stores.
@@ -171,7 +184,7 @@ struct Submitted<'a> {
     subcategory_id: Option<Uuid>,
     /// The template it came from (`Trucks / Tipper trucks`).
     template: &'a str,
-    /// The template set's version (the form's `ETag` without `"t"`).
+    /// The template set's version (the number in the form's `ETag`).
     version: u64,
     /// The clean values.
     values: Map<String, Value>,
@@ -186,10 +199,12 @@ struct Submitted<'a> {
 pub async fn submit(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
     let category_id = category_of(ctx)?;
     let viewer = viewer(state, &req);
+    let locale = language::of_request(state, &req)?;
     let body: EvaluateBody = read_json(req, state.settings.http.max_body_bytes).await?;
     let form = state.catalog.form(category_id, body.subcategory_id, viewer).await?;
-    // A final check resets nothing: `changed` is accepted (the body is evaluate's) and has no effect.
-    let values = state.catalog.submit(&form, &body.values, viewer).await?;
+    // A final check resets nothing: `changed` is accepted (the body is evaluate's) and has no effect. The
+    // answer is language-neutral (ids and values); only the messages of a 422 are in the request's locale.
+    let values = state.catalog.submit(&form, &body.values, viewer, &locale).await?;
     Ok(json_response(
         StatusCode::OK,
         &Submitted {

@@ -162,6 +162,10 @@ pub const METRICS: &[Metric] = &[
     counter("gantry_option_cache_misses_total", "Option list lookups that loaded the list, by kind."),
     counter("gantry_option_cache_shared_total", "Lookups in the shared (Redis) option cache tier, by result."),
     counter("gantry_option_invalidations_total", "Option or template change messages received, by kind."),
+    counter(
+        "gantry_locale_fallbacks_total",
+        "Requests that asked for a language not served (?lang=, Accept-Language) and got the default locale.",
+    ),
     counter("gantry_option_cache_flushes_total", "Whole option cache flushes, by reason."),
     counter("gantry_options_created_total", "New options created through the API on this instance, by kind."),
     counter(

@@ -12,7 +12,7 @@ fn header(response: &reqwest::Response, name: &str) -> Option<String> {
 /// The attack: a user's own option list (with their pending option) had the public list's `ETag`, so an
 /// anonymous `If-None-Match` with it got 304 — and neither answer said what a cache may do with it. Now the
 /// personalised list has its own `ETag` (`private, no-cache`), the anonymous request with it gets the public
-/// list (200, `public, max-age=`), and both vary with `Authorization`; each `ETag` still gives its own caller
+/// list (200, `public, max-age=`), and both vary with `Authorization` (and the language); each `ETag` still gives its own caller
 /// a 304.
 #[tokio::test]
 async fn personalised_lists_have_their_own_etag_and_stay_private() {
@@ -35,7 +35,7 @@ async fn personalised_lists_have_their_own_etag_and_stay_private() {
     let own = app.get("/v1/options/brand").bearer_auth(&alice).send().await.expect("request");
     let own_etag = header(&own, "etag").expect("an ETag");
     assert_eq!(header(&own, "cache-control").as_deref(), Some("private, no-cache"));
-    assert_eq!(header(&own, "vary").as_deref(), Some("Authorization"));
+    assert_eq!(header(&own, "vary").as_deref(), Some("Authorization, Accept-Language"));
     assert!(json_of(own, 200).await.to_string().contains("Alices Own Brand"));
 
     let anonymous = app.get("/v1/options/brand").header("if-none-match", &own_etag).send().await.expect("request");
@@ -43,7 +43,7 @@ async fn personalised_lists_have_their_own_etag_and_stay_private() {
     let public_etag = header(&anonymous, "etag").expect("an ETag");
     assert_ne!(public_etag, own_etag);
     assert_eq!(header(&anonymous, "cache-control").as_deref(), Some("public, max-age=120"));
-    assert_eq!(header(&anonymous, "vary").as_deref(), Some("Authorization"));
+    assert_eq!(header(&anonymous, "vary").as_deref(), Some("Authorization, Accept-Language"));
     assert!(!json_of(anonymous, 200).await.to_string().contains("Alices Own Brand"));
 
     let revalidated =

@@ -195,6 +195,14 @@ pub fn gantry_cli(dir: &std::path::Path) -> std::process::Command {
     cmd
 }
 
+/// `gantry ARGS --admin-url <app's admin listener>` with the admin token, run from `dir` off the test's thread
+/// (the instance answers meanwhile).
+pub fn admin_cli(app: &TestApp, dir: &std::path::Path, args: &[&str]) -> tokio::task::JoinHandle<std::process::Output> {
+    let mut command = gantry_cli(dir);
+    command.args(args).args(["--admin-url", &app.admin]).env("GANTRY_ADMIN_TOKEN", ADMIN_TOKEN);
+    tokio::task::spawn_blocking(move || command.output().expect("runs"))
+}
+
 /// Runs `cmd` to the end: its exit code and what it printed (stdout, then stderr).
 pub fn output_of(cmd: &mut std::process::Command) -> (i32, String) {
     let out = cmd.output().expect("gantry runs");

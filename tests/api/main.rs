@@ -27,6 +27,7 @@ mod edge;
 mod errors;
 mod fair_media;
 mod health;
+mod i18n;
 mod jobs;
 mod key_set;
 mod look_alikes;

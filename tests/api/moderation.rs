@@ -539,6 +539,7 @@ async fn a_pending_option_is_its_creators_alone() {
         created_by: Some(claims.sub),
         hidden: false,
         pending: true,
+        translations: Default::default(),
     };
     app.state.catalog.create(category.clone()).await.expect("a pending category");
     let form = format!("/v1/templates/{}", category.id);

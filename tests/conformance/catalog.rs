@@ -26,6 +26,7 @@ fn catalog_option(kind: OptionKind, parent: Option<&CatalogOption>, name: &str) 
         created_by: None,
         hidden: false,
         pending: false,
+        translations: Default::default(),
     }
 }
 
@@ -120,8 +121,8 @@ pub async fn seeding_twice_creates_nothing_the_second_time(catalog: Arc<dyn Cata
     let first = seed(catalog.as_ref()).await.expect("first run");
     let second = seed(catalog.as_ref()).await.expect("second run");
 
-    assert_eq!(first, SeedReport { created: OPTIONS.len(), existing: 0 });
-    assert_eq!(second, SeedReport { created: 0, existing: OPTIONS.len() });
+    assert_eq!(first, SeedReport { created: OPTIONS.len(), existing: 0, translated: 0 });
+    assert_eq!(second, SeedReport { created: 0, existing: OPTIONS.len(), translated: 0 });
     assert_eq!(catalog.catalog_version().await.expect("version"), OPTIONS.len() as u64);
     let categories = catalog.list_options(OptionKind::Category, None).await.expect("list");
     assert_eq!(categories.len(), OPTIONS.iter().filter(|o| o.kind == OptionKind::Category).count());
@@ -135,6 +136,25 @@ pub async fn seeding_twice_creates_nothing_the_second_time(catalog: Arc<dyn Cata
     let models = catalog.list_options(OptionKind::Model, Some(volvo.id)).await.expect("list");
     assert_eq!(models.len(), OPTIONS.iter().filter(|o| o.parent == Some("Volvo")).count());
     assert!(models.iter().any(|m| m.name == "FH16"));
+    assert_eq!(poland.translations.get("de").map(String::as_str), Some("Polen"), "seeded with its translations");
+}
+
+/// A catalog seeded before the translations shipped gets them from the next seed: each one an option lacks is
+/// added as an audited moderation change by `seed`, and the run after adds nothing.
+pub async fn seeding_adds_missing_translations_to_existing_options(catalog: Arc<dyn CatalogStore>) {
+    let germany = catalog_option(OptionKind::Country, None, "Germany");
+    catalog.create_option(&germany).await.expect("an option from before the translations");
+
+    let report = seed(catalog.as_ref()).await.expect("seed");
+    let again = seed(catalog.as_ref()).await.expect("seed again");
+
+    assert_eq!((report.existing, report.translated), (1, 3));
+    assert_eq!(again.translated, 0);
+    let stored = catalog.get_option(germany.id).await.expect("get").expect("there");
+    let names: Vec<&str> = stored.translations.values().map(String::as_str).collect();
+    assert_eq!(names, ["Deutschland", "Niemcy", "Германия"]);
+    let audit = catalog.audit_log(5).await.expect("audit");
+    assert!(audit.iter().all(|a| a.actor == "seed" && a.action == "translate" && a.option_id == germany.id));
 }
 
 /// Twenty tasks creating one name at once, each in its own spelling (normalised as the caller does), store one
@@ -435,8 +455,68 @@ pub async fn an_operators_create_is_audited_and_refuses_taken_names(catalog: Arc
     assert_eq!(audit.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(), ["create"], "refusals change nothing");
 }
 
+/// Translations (issue 22): stored with the option and read back by every read; a moderator's translation is
+/// audited and raises the version once; a name that is another option's translation is that option's identity
+/// (a user's create returns it, an operator's create, a rename or another translation onto it is refused naming
+/// it); brands keep one name; removing a translation is audited too.
+pub async fn translations_are_stored_audited_and_count_as_identity(catalog: Arc<dyn CatalogStore>) {
+    let mut germany = catalog_option(OptionKind::Country, None, "Germany");
+    germany.translations.insert("de".into(), "Deutschland".into());
+    let france = catalog_option(OptionKind::Country, None, "France");
+    let volvo = catalog_option(OptionKind::Brand, None, "Volvo");
+    for option in [&germany, &france, &volvo] {
+        catalog.create_option(option).await.expect("create");
+    }
+    let version = catalog.catalog_version().await.expect("version");
+
+    let translate = |id, locale: &str, name: Option<&str>| Moderation::Translate {
+        id,
+        locale: locale.into(),
+        name: name.map(|n| normalize(n).expect("valid")),
+    };
+    let polish = catalog.moderate(&translate(germany.id, "pl", Some("Niemcy")), "maria").await.expect("translate");
+    assert_eq!(polish.option.translations.get("pl").map(String::as_str), Some("Niemcy"));
+    assert_eq!(polish.option.translations.get("de").map(String::as_str), Some("Deutschland"));
+    assert_eq!((polish.audit.action.as_str(), polish.audit.actor.as_str()), ("translate", "maria"));
+    assert_eq!(polish.audit.detail["locale"], "pl");
+    assert_eq!(polish.audit.detail["to"], "Niemcy");
+    assert_eq!(polish.version, version + 1);
+    assert_eq!(polish.affected, vec![(OptionKind::Country, None)]);
+    let listed = catalog.list_options(OptionKind::Country, None).await.expect("list");
+    let listed = listed.iter().find(|o| o.id == germany.id).expect("listed");
+    assert_eq!(listed.translations.len(), 2, "{listed:?}");
+
+    let mut by_translation = catalog_option(OptionKind::Country, None, "DEUTSCHLAND");
+    by_translation.created_by = Some(Uuid::now_v7());
+    let found = catalog.create_option(&by_translation).await.expect("create");
+    assert_eq!((found.option.id, found.created, found.version), (germany.id, false, version + 1));
+    let operator = Moderation::Create { option: catalog_option(OptionKind::Country, None, "Niemcy") };
+    let operator = catalog.moderate(&operator, "j").await;
+    assert_eq!(operator.map(|m| m.option.id), Err(ModerationError::NameTaken { existing: germany.id }));
+    let onto = catalog.moderate(&translate(france.id, "de", Some("deutschland")), "j").await;
+    assert_eq!(onto.map(|m| m.option.id), Err(ModerationError::NameTaken { existing: germany.id }));
+    let renamed = Moderation::Rename { id: france.id, name: normalize("Niemcy").expect("v") };
+    let renamed = catalog.moderate(&renamed, "j").await;
+    assert_eq!(renamed.map(|m| m.option.id), Err(ModerationError::NameTaken { existing: germany.id }));
+    let onto_name = catalog.moderate(&translate(france.id, "pl", Some("Germany")), "j").await;
+    assert_eq!(onto_name.map(|m| m.option.id), Err(ModerationError::NameTaken { existing: germany.id }));
+    let brand = catalog.moderate(&translate(volvo.id, "de", Some("Wolwo")), "j").await;
+    assert_eq!(brand.map(|m| m.option.id), Err(ModerationError::NotTranslatable));
+    assert_eq!(catalog.catalog_version().await.expect("version"), version + 1, "refusals change nothing");
+
+    let removed = catalog.moderate(&translate(germany.id, "de", None), "maria").await.expect("remove");
+    assert_eq!(removed.audit.action, "remove_translation");
+    assert_eq!(removed.audit.detail["from"], "Deutschland");
+    let stored = catalog.get_option(germany.id).await.expect("get").expect("there");
+    assert_eq!(stored.translations.keys().collect::<Vec<_>>(), ["pl"]);
+    let again = catalog.create_option(&catalog_option(OptionKind::Country, None, "Deutschland")).await.expect("c");
+    assert!(again.created, "no longer Germany's name: a new option");
+}
+
 sql_cases!(
-    catalog: identity_upgrade_merges_old_duplicates_once,
+    catalog: translations_are_stored_audited_and_count_as_identity,
+    seeding_adds_missing_translations_to_existing_options,
+    identity_upgrade_merges_old_duplicates_once,
     identity_upgrade_folds_look_alikes_into_the_real_name,
     drafts_of_one_name_stay_their_creators_until_an_approval_merges_them,
     an_operators_create_is_audited_and_refuses_taken_names,

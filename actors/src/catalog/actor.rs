@@ -114,6 +114,9 @@ pub struct CatalogDeps {
     /// [`super::handle::CatalogHandle::new`] to three quarters of the call timeout, so a slow database answers 503
     /// `database_unavailable` inside the caller's deadline instead of timing the call out.
     pub io_timeout: Duration,
+    /// The deployment's default locale (`catalog.default_locale`): every map of locales in an imported
+    /// template set must include it.
+    pub default_locale: String,
 }
 
 /// The reply port of a `Load`.

@@ -83,9 +83,9 @@ pub struct Form {
     pub template: Arc<CompiledTemplate>,
     /// The catalog version its set was loaded at (the `ETag`).
     pub version: u64,
-    /// The form as the gateway serves it, rendered once per cached form (a form is cached per (category,
-    /// subcategory), so the rendering never changes while the form is cached).
-    pub rendered: Arc<std::sync::OnceLock<bytes::Bytes>>,
+    /// The form as the gateway serves it, rendered once per cached form and locale (a form is cached per
+    /// (category, subcategory), so a rendering never changes while the form is cached).
+    pub rendered: Arc<super::lists::Rendered>,
 }
 
 /// Templates and resolved forms, read by request tasks, written only by the actor.

@@ -27,8 +27,8 @@ pub struct CachedList {
     /// The options, ordered by search key.
     pub items: Arc<Vec<CatalogOption>>,
     /// The first page as the gateway serves it without a query (no `q`, no cursor, the default limit), rendered
-    /// once per cached list: what form UIs ask for almost always.
-    pub first_page: Arc<std::sync::OnceLock<bytes::Bytes>>,
+    /// once per cached list and locale: what form UIs ask for almost always.
+    pub first_page: Arc<Rendered>,
     /// The list's pending options and their creators (usually none), so that whether a parent is hidden from a
     /// caller is a look-up, not a scan of the parents' list.
     pub pending: Arc<HashMap<Uuid, Option<Uuid>>>,
@@ -46,6 +46,31 @@ impl CachedList {
     #[must_use]
     pub fn hides(&self, id: Uuid, viewer: Option<Uuid>) -> bool {
         self.pending.get(&id).is_some_and(|creator| viewer.is_none() || *creator != viewer)
+    }
+}
+
+/// Bytes rendered once per locale (a cached list's first page, a resolved form): at most one entry per locale
+/// the deployment serves (`catalog.locales`), so its size is bounded by the settings, not by requests.
+#[derive(Debug, Default)]
+pub struct Rendered(std::sync::Mutex<Vec<(String, bytes::Bytes)>>);
+
+impl Rendered {
+    /// The rendering for `locale`, made by `render` the first time. The lock is held only to look up and to
+    /// insert, not while rendering (two first requests may both render; the first insert wins).
+    pub fn get_or_render(&self, locale: &str, render: impl FnOnce() -> bytes::Bytes) -> bytes::Bytes {
+        let find = |entries: &Vec<(String, bytes::Bytes)>| {
+            entries.iter().find(|(tag, _)| tag == locale).map(|(_, bytes)| bytes.clone())
+        };
+        if let Some(hit) = find(&self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)) {
+            return hit;
+        }
+        let bytes = render();
+        let mut entries = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(hit) = find(&entries) {
+            return hit;
+        }
+        entries.push((locale.to_owned(), bytes.clone()));
+        bytes
     }
 }
 
@@ -130,6 +155,7 @@ mod tests {
             created_by,
             hidden: false,
             pending,
+            translations: Default::default(),
         }
     }
 

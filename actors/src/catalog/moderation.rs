@@ -205,6 +205,7 @@ mod tests {
             created_by: None,
             hidden: false,
             pending: false,
+            translations: Default::default(),
         }
     }
 

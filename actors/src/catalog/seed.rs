@@ -1,11 +1,14 @@
 //! The starter catalog of a European machinery marketplace (categories with their subcategories, brands with
-//! their models, countries with their cities) and [`seed`], which loads it into a [`CatalogStore`].
+//! their models, countries with their cities), its names in German, Polish and Russian ([`translations`]), and
+//! [`seed`], which loads it into a [`CatalogStore`].
 //!
 //! The data is const and names each child's parent by name; the tests below check that it is consistent
 //! (parents exist with the right kind, names are already in normal form, no two options share a key under one
 //! parent), so [`seed`] can rely on it.
 
-use std::collections::HashMap;
+pub mod translations;
+
+use std::collections::{BTreeMap, HashMap};
 
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -13,7 +16,7 @@ use uuid::Uuid;
 use super::OptionKind;
 use super::names::normalize;
 use crate::ports::Unavailable;
-use crate::ports::catalog::{CatalogOption, CatalogStore};
+use crate::ports::catalog::{CatalogOption, CatalogStore, Moderation};
 
 /// One option of the starter catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -484,11 +487,24 @@ pub struct SeedReport {
     pub created: usize,
     /// Options that were already there (created by an earlier run, or by someone else under the same name).
     pub existing: usize,
+    /// Translations added to options that were already there.
+    pub translated: usize,
 }
 
-/// Loads [`OPTIONS`] into `store`: parents before children, each name normalised, new options with v7 ids.
-/// Options already present (same kind, parent and name key) are kept as they are, so running it again
-/// creates nothing.
+/// The seed translations of the option `name` of `kind` under the parent named `parent`.
+fn translations_of(kind: OptionKind, parent: Option<&str>, name: &str) -> BTreeMap<String, String> {
+    translations::TRANSLATIONS
+        .iter()
+        .filter(|t| t.kind == kind && t.parent == parent && t.name == name)
+        .flat_map(|t| t.names.iter())
+        .map(|(locale, name)| ((*locale).to_owned(), (*name).to_owned()))
+        .collect()
+}
+
+/// Loads [`OPTIONS`] into `store`: parents before children, each name normalised, new options with v7 ids
+/// and their [`translations`]. Options already present (same kind, parent and name key) are kept as they
+/// are, except that a seed translation they lack is added (a moderation change by `seed`, audited), so running
+/// it again creates nothing.
 ///
 /// # Errors
 /// The store is unavailable; what was created before the failure stays, and a rerun completes it.
@@ -507,6 +523,7 @@ pub async fn seed(store: &dyn CatalogStore) -> Result<SeedReport, Unavailable> {
             }
             _ => None,
         };
+        let translations = translations_of(option.kind, option.parent, option.name);
         let outcome = store
             .create_option(&CatalogOption {
                 id: Uuid::now_v7(),
@@ -520,12 +537,32 @@ pub async fn seed(store: &dyn CatalogStore) -> Result<SeedReport, Unavailable> {
                 created_by: None,
                 hidden: false,
                 pending: false,
+                translations: translations.clone(),
             })
             .await?;
         if outcome.created {
             report.created += 1;
         } else {
             report.existing += 1;
+            // An option seeded before the translations shipped (or created by someone): add the missing ones.
+            for (locale, translated) in translations {
+                if outcome.option.translations.contains_key(&locale) {
+                    continue;
+                }
+                let name = normalize(&translated).expect("the seed translations are valid (tested below)");
+                let change = Moderation::Translate { id: outcome.option.id, locale, name: Some(name) };
+                match store.moderate(&change, "seed").await {
+                    Ok(_) => report.translated += 1,
+                    Err(crate::ports::catalog::ModerationError::Unavailable(reason)) => {
+                        return Err(Unavailable(reason));
+                    }
+                    // Taken by another option in this catalog (an operator's choice): left as it is.
+                    Err(e) => {
+                        tracing::warn!(event = "seed_translation_skipped", option = %outcome.option.id, error = %e,
+                        "seed translation not added")
+                    }
+                }
+            }
         }
         if option.parent.is_none() {
             parents.insert((option.kind, name.key), outcome.option.id);
@@ -587,6 +624,45 @@ mod tests {
             let parent = option.parent.map(key);
             assert!(seen.insert((option.kind, parent, key(option.name))), "duplicate {:?}", option.name);
             assert!(option.kind == OptionKind::Category || !option.has_engine, "{:?} has an engine", option.name);
+        }
+    }
+
+    /// Every category, subcategory and country is named in German, Polish and Russian; every translation is of
+    /// an option the data lists, of a translatable kind, with a valid name in normal form and a canonical tag
+    /// that is not the default's; and no name (in any language) is two options' under one parent, so identity
+    /// by translation is never ambiguous.
+    #[test]
+    fn translations_are_complete_and_unambiguous() {
+        use crate::catalog::locale::parse_tag;
+        for option in OPTIONS
+            .iter()
+            .filter(|o| matches!(o.kind, OptionKind::Category | OptionKind::Subcategory | OptionKind::Country))
+        {
+            let names = translations_of(option.kind, option.parent, option.name);
+            for locale in translations::LOCALES {
+                assert!(names.contains_key(locale), "{:?} has no {locale} name", option.name);
+            }
+        }
+        let mut owner: HashMap<(OptionKind, Option<String>, String), &str> = HashMap::new();
+        for option in OPTIONS {
+            owner.insert((option.kind, option.parent.map(key), key(option.name)), option.name);
+        }
+        for t in translations::TRANSLATIONS {
+            assert!(CatalogOption::translatable(t.kind), "{:?} is a {:?}", t.name, t.kind);
+            assert!(
+                OPTIONS.iter().any(|o| o.kind == t.kind && o.parent == t.parent && o.name == t.name),
+                "{:?} is not a seed option",
+                t.name
+            );
+            for (locale, name) in t.names {
+                assert_eq!(parse_tag(locale).as_deref(), Ok(*locale));
+                assert_ne!(*locale, "en", "English is the options' own name");
+                let normal = normalize(name).unwrap_or_else(|e| panic!("{name:?}: {e}"));
+                assert_eq!(normal.display, *name, "not in normal form");
+                let slot = (t.kind, t.parent.map(key), normal.key);
+                let previous = *owner.entry(slot).or_insert(t.name);
+                assert_eq!(previous, t.name, "{name:?} ({locale}) is also {previous:?}");
+            }
         }
     }
 
@@ -692,8 +768,8 @@ mod tests {
         let first = seed(&store).await.expect("first run");
         let second = seed(&store).await.expect("second run");
 
-        assert_eq!(first, SeedReport { created: OPTIONS.len(), existing: 0 });
-        assert_eq!(second, SeedReport { created: 0, existing: OPTIONS.len() });
+        assert_eq!(first, SeedReport { created: OPTIONS.len(), existing: 0, translated: 0 });
+        assert_eq!(second, SeedReport { created: 0, existing: OPTIONS.len(), translated: 0 });
         let germany = store.list_options(OptionKind::Country, None).await.expect("list");
         let germany = germany.iter().find(|o| o.name == "Germany").expect("Germany");
         let cities = store.list_options(OptionKind::City, Some(germany.id)).await.expect("list");

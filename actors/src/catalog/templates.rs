@@ -6,6 +6,7 @@
 //! - [`issues`]: the issue type (shared by `check` and `compiled`).
 //! - [`logic`]: the condition language (every operator of json-logic-js 2.0.5) — its checker and an
 //!   evaluator that answers as json-logic-js does.
+//! - [`messages`]: the validation messages in the shipped languages, and a field's own messages.
 //! - [`resolve`]: inheritance (category → subcategory override), the default template, shared blocks and the
 //!   engine block of engine categories.
 //! - [`compiled`]: a resolved form made ready to evaluate, and the cascade runtime (`evaluate`).
@@ -15,9 +16,10 @@ pub mod compiled;
 pub mod document;
 pub mod issues;
 pub mod logic;
+pub mod messages;
 pub mod resolve;
 
-pub use check::check;
+pub use check::{check, check_locales};
 pub use compiled::{CarryOver, Checked, CompiledTemplate, Dropped, Evaluation, OptionCheck, OptionList, ValueIssue};
 pub use document::{Block, Field, FieldType, TemplateSet};
 pub use issues::TemplateIssue;

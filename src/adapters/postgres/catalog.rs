@@ -33,7 +33,7 @@ impl CatalogDialect for PostgresDb {
     const INSERT_OPTION: &'static str = concat!(
         "INSERT INTO catalog_options (",
         option_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (",
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (",
         list_key!(),
         ", name_key) WHERE NOT pending DO NOTHING RETURNING ",
         option_columns!()
@@ -41,7 +41,7 @@ impl CatalogDialect for PostgresDb {
     const INSERT_DRAFT: &'static str = concat!(
         "INSERT INTO catalog_options (",
         option_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (",
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (",
         list_key!(),
         ", name_key, created_by) WHERE pending DO NOTHING RETURNING ",
         option_columns!()

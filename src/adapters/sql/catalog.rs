@@ -7,7 +7,7 @@ use gantry_actors::catalog::OptionKind;
 use gantry_actors::catalog::moderation::{
     AuditEntry, IdentityReport, Moderated, Moderation, ModerationError, identity_plan,
 };
-use gantry_actors::catalog::names::{IDENTITY_VERSION, upgrade_key};
+use gantry_actors::catalog::names::{IDENTITY_VERSION, identity_key, upgrade_key};
 use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::catalog::{CatalogOption, CatalogStore, Created, Resolved};
 use time::OffsetDateTime;
@@ -21,7 +21,8 @@ use super::values::{Value, args, count_to_db};
 /// The columns [`option_from_row`] reads (static SQL, see `jobs.rs`).
 macro_rules! option_columns {
     () => {
-        "id, kind, parent_id, name, name_key, search_key, has_engine, created_at, created_by, hidden, pending"
+        "id, kind, parent_id, name, name_key, search_key, has_engine, created_at, created_by, hidden, pending, \
+         translations"
     };
 }
 pub(crate) use option_columns;
@@ -65,12 +66,12 @@ const LOCK_META: &str =
 
 /// What the catalog store's SQL says differently per backend.
 pub trait CatalogDialect: SqlDb {
-    /// Inserts the public option `$1`…`$11` (in `option_columns!` order) unless a public one with the same
+    /// Inserts the public option `$1`…`$12` (in `option_columns!` order) unless a public one with the same
     /// (kind, parent, name key) exists, returning the inserted row. The conflict target is the expression list
     /// and predicate of `catalog_options_name_key_idx`, so only a duplicate name is "already there"; a
     /// duplicate id still fails loudly.
     const INSERT_OPTION: &'static str;
-    /// Inserts the pending option `$1`…`$11` unless its creator has a pending one with the same (kind, parent,
+    /// Inserts the pending option `$1`…`$12` unless its creator has a pending one with the same (kind, parent,
     /// name key) (`catalog_options_draft_key_idx`), returning the inserted row.
     const INSERT_DRAFT: &'static str;
     /// The public option of kind `$1` under parent `$2` (possibly NULL) with name key `$3`, spelled with the
@@ -302,6 +303,16 @@ impl<D: CatalogDialect> CatalogStore for SqlCatalog<D> {
                 return Ok(Created { option: target, created: false, version: version_from_row(&version)? });
             }
         }
+        // A name that is another option's name in some language is that option (`Deutschland` is Germany).
+        if CatalogOption::translatable(option.kind)
+            && let Some(twin) = translation_twin::<D>(&mut tx, option.kind, option.parent_id, &option.name_key, None)
+                .await
+                .map_err(failed)?
+        {
+            let version = tx.fetch_one("SELECT version FROM catalog_meta", Vec::new()).await.map_err(failed)?;
+            D::commit(tx).await.map_err(failed)?;
+            return Ok(Created { option: twin, created: false, version: version_from_row(&version)? });
+        }
         let name = args![option.kind.as_str(), option.parent_id, &option.name_key];
         if option.pending {
             // A new account's option: the public one of this name if there is one, else its own draft.
@@ -333,6 +344,7 @@ impl<D: CatalogDialect> CatalogStore for SqlCatalog<D> {
             option.created_by,
             option.hidden,
             option.pending,
+            translations_text(&option.translations),
         ];
         let inserted = tx.fetch_optional(insert, args).await.map_err(failed)?;
         let (row, created, version) = match inserted {
@@ -400,7 +412,53 @@ fn option_from_row<R: SqlRow>(row: &R) -> Result<CatalogOption, Unavailable> {
         created_by: f.opt_uuid("created_by")?,
         hidden: f.boolean("hidden")?,
         pending: f.boolean("pending")?,
+        translations: serde_json::from_str(&f.text("translations")?)
+            .map_err(|_| corrupt(R::BACKEND, "option", "translations"))?,
     })
+}
+
+/// The stored form of an option's translations (a JSON object; `{}` for none).
+fn translations_text(translations: &std::collections::BTreeMap<String, String>) -> String {
+    serde_json::to_string(translations).expect("a map of strings serialises")
+}
+
+/// The public option of `kind` under `parent`, other than `except`, one of whose translations has the identity
+/// `key` (`Deutschland` is Germany): names are one identity in every language. Only options with translations
+/// are read, a few per list (moderators and the seed write them).
+async fn translation_twin<D: CatalogDialect>(
+    tx: &mut D::Tx,
+    kind: OptionKind,
+    parent: Option<Uuid>,
+    key: &str,
+    except: Option<Uuid>,
+) -> Result<Option<CatalogOption>, sqlx::Error> {
+    let rows = match parent {
+        None => {
+            let sql = concat!(
+                "SELECT ",
+                option_columns!(),
+                " FROM catalog_options WHERE kind = $1 AND parent_id IS NULL AND pending = $2 \
+                  AND translations <> '{}'"
+            );
+            tx.fetch_all(sql, args![kind.as_str(), false]).await?
+        }
+        Some(parent) => {
+            let sql = concat!(
+                "SELECT ",
+                option_columns!(),
+                " FROM catalog_options WHERE kind = $1 AND parent_id = $2 AND pending = $3 \
+                  AND translations <> '{}'"
+            );
+            tx.fetch_all(sql, args![kind.as_str(), parent, false]).await?
+        }
+    };
+    for row in &rows {
+        let Ok(option) = option_from_row(row) else { continue };
+        if Some(option.id) != except && option.translations.values().any(|name| identity_key(name) == key) {
+            return Ok(Some(option));
+        }
+    }
+    Ok(None)
 }
 
 /// The option `id` inside `tx`.
@@ -433,6 +491,12 @@ async fn apply<D: CatalogDialect>(
                 && existing.id != option.id
             {
                 return Err(ModerationError::NameTaken { existing: existing.id });
+            }
+            if let Some(twin) = translation_twin::<D>(tx, option.kind, option.parent_id, &name.key, Some(option.id))
+                .await
+                .map_err(failed)?
+            {
+                return Err(ModerationError::NameTaken { existing: twin.id });
             }
             let sql = "UPDATE catalog_options SET name = $2, name_key = $3, search_key = $4 WHERE id = $1";
             tx.execute(sql, args![option.id, &name.display, &name.key, &name.search]).await.map_err(failed)?;
@@ -497,6 +561,38 @@ async fn apply<D: CatalogDialect>(
             option.has_engine = *has_engine;
             Ok((option, vec![list], detail))
         }
+        Moderation::Translate { locale, name, .. } => {
+            if !CatalogOption::translatable(option.kind) {
+                return Err(ModerationError::NotTranslatable);
+            }
+            if let Some(name) = name {
+                // One identity in every language: the name must not be another option's, nor a translation of one.
+                let twin = args![option.kind.as_str(), option.parent_id, &name.key];
+                if let Some(row) = tx.fetch_optional(D::FIND_OPTION, twin).await.map_err(failed)? {
+                    let existing = option_from_row(&row)?;
+                    if existing.id != option.id {
+                        return Err(ModerationError::NameTaken { existing: existing.id });
+                    }
+                }
+                if let Some(twin) = translation_twin::<D>(tx, option.kind, option.parent_id, &name.key, Some(option.id))
+                    .await
+                    .map_err(failed)?
+                {
+                    return Err(ModerationError::NameTaken { existing: twin.id });
+                }
+            }
+            let from = option.translations.get(locale).cloned();
+            match name {
+                Some(name) => option.translations.insert(locale.clone(), name.display.clone()),
+                None => option.translations.remove(locale),
+            };
+            let sql = "UPDATE catalog_options SET translations = $2 WHERE id = $1";
+            tx.execute(sql, args![option.id, translations_text(&option.translations)]).await.map_err(failed)?;
+            let detail = serde_json::json!({
+                "locale": locale, "from": from, "to": name.as_ref().map(|n| n.display.clone()),
+            });
+            Ok((option, vec![list], detail))
+        }
         Moderation::Create { option } => create_in::<D>(tx, option).await,
     }
 }
@@ -526,6 +622,11 @@ async fn create_in<D: CatalogDialect>(
     if let Some(alias) = alias {
         return Err(ModerationError::NameTaken { existing: Fields::new(&alias, "alias").uuid("target_id")? });
     }
+    if let Some(twin) =
+        translation_twin::<D>(tx, option.kind, option.parent_id, &option.name_key, None).await.map_err(failed)?
+    {
+        return Err(ModerationError::NameTaken { existing: twin.id });
+    }
     let public = CatalogOption { pending: false, hidden: false, ..option.clone() };
     let args = args![
         public.id,
@@ -539,6 +640,7 @@ async fn create_in<D: CatalogDialect>(
         public.created_by,
         public.hidden,
         public.pending,
+        translations_text(&public.translations),
     ];
     if tx.fetch_optional(D::INSERT_OPTION, args).await.map_err(failed)?.is_none() {
         let name = args![public.kind.as_str(), public.parent_id, &public.name_key];

@@ -25,14 +25,14 @@ impl CatalogDialect for SqliteDb {
     const INSERT_OPTION: &'static str = concat!(
         "INSERT INTO catalog_options (",
         option_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
          ON CONFLICT (kind, ifnull(parent_id, ''), name_key) WHERE pending = 0 DO NOTHING RETURNING ",
         option_columns!()
     );
     const INSERT_DRAFT: &'static str = concat!(
         "INSERT INTO catalog_options (",
         option_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
          ON CONFLICT (kind, ifnull(parent_id, ''), name_key, ifnull(created_by, '')) WHERE pending = 1 \
          DO NOTHING RETURNING ",
         option_columns!()

@@ -169,6 +169,15 @@ pub struct RenameOption<'a> {
     pub requested_by: &'a str,
 }
 
+/// `PUT /admin/options/{id}/translations/{locale}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetTranslation<'a> {
+    /// The option's name in the locale.
+    pub name: &'a str,
+    /// Who asks (audit).
+    pub requested_by: &'a str,
+}
+
 /// `POST /admin/options/{id}/merge`.
 #[derive(Debug, Clone, Serialize)]
 pub struct MergeOption<'a> {

@@ -18,6 +18,8 @@ const ROUTES: &[(&str, &str, &[&[&str]])] = &[
     ("post", "/admin/options/{id}/hide", &[&["options", "hide"]]),
     ("post", "/admin/options/{id}/unhide", &[&["options", "unhide"]]),
     ("post", "/admin/options/{id}/approve", &[&["options", "approve"]]),
+    ("put", "/admin/options/{id}/translations/{locale}", &[&["options", "translate"]]),
+    ("delete", "/admin/options/{id}/translations/{locale}", &[&["options", "untranslate"]]),
 ];
 
 /// The admin routes with a body whose fields have no flags, and why.

@@ -1,7 +1,9 @@
 //! `gantry options …`, `gantry templates check|import` and `gantry seed`.
 
 use super::target::{admin_client, id_arg};
-use crate::cli::admin_client::types::{CreateOption, MergeOption, RecentOptions, RenameOption, RequestedBy, SetEngine};
+use crate::cli::admin_client::types::{
+    CreateOption, MergeOption, RecentOptions, RenameOption, RequestedBy, SetEngine, SetTranslation,
+};
 use crate::cli::args::OptionsCommand;
 use crate::config::Settings;
 
@@ -42,12 +44,24 @@ pub(super) async fn options(
             let request = CreateOption { kind: &kind, name: &name, parent_id, has_engine, requested_by: by };
             client.create_option(&request).await
         }
+        OptionsCommand::Translate { id, locale, name } => {
+            let locale = locale_arg(&locale)?;
+            client.set_translation(id_arg("id", &id)?, &locale, &SetTranslation { name: &name, requested_by: by }).await
+        }
+        OptionsCommand::Untranslate { id, locale } => {
+            client.remove_translation(id_arg("id", &id)?, &locale_arg(&locale)?, &who).await
+        }
         OptionsCommand::SetEngine { id, has_engine, force } => {
             client.set_engine(id_arg("id", &id)?, &SetEngine { has_engine, force, requested_by: by }).await
         }
     };
     println!("{}", answer?);
     Ok(())
+}
+
+/// A `--locale` argument as its canonical tag.
+fn locale_arg(locale: &str) -> anyhow::Result<String> {
+    gantry_actors::catalog::locale::parse_tag(locale).map_err(|e| anyhow::anyhow!("--locale: {e}"))
 }
 
 /// Reads and parses a template file (the parse error says where).
@@ -59,15 +73,26 @@ fn read_template_file(file: &std::path::Path) -> anyhow::Result<gantry_actors::c
 }
 
 /// `gantry templates check FILE`: the set merged over the bundled one, checked offline (categories are
-/// unknown here, so each is checked with the engine block attached). Exit 1 listing every problem.
+/// unknown here, so each is checked with the engine block attached), and the file's texts checked for their
+/// languages (locale tags, `catalog.default_locale` in every map). Exit 1 listing every problem.
 ///
 /// # Errors
 /// The file cannot be read or parsed, or the set fails its checks.
-pub(super) fn templates_check(file: &std::path::Path) -> anyhow::Result<()> {
-    use gantry_actors::catalog::templates::{TemplateSet, check, document::BUNDLED};
+pub(super) fn templates_check(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
+    use gantry_actors::catalog::templates::{TemplateSet, check, check_locales, document::BUNDLED};
     let mut set = TemplateSet::from_json(BUNDLED)?;
-    set.merge(read_template_file(file)?);
-    match check(&set, &|_| None) {
+    let own = read_template_file(file)?;
+    let languages = check_locales(&own, &settings.catalog.default_locale);
+    set.merge(own);
+    let checked = match (check(&set, &|_| None), languages.is_empty()) {
+        (Ok(()), true) => Ok(()),
+        (Ok(()), false) => Err(languages),
+        (Err(mut issues), _) => {
+            issues.extend(languages);
+            Err(issues)
+        }
+    };
+    match checked {
         Ok(()) => {
             println!(
                 "{}: {} templates, {} shared blocks, no problems",
@@ -130,6 +155,9 @@ pub(super) async fn seed(settings: &Settings) -> anyhow::Result<()> {
     let seeded = gantry_actors::catalog::seed::seed(storage.ports.catalog.as_ref()).await;
     storage.database.close().await;
     let report = seeded.map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("{}", serde_json::json!({ "created": report.created, "existing": report.existing }));
+    println!(
+        "{}",
+        serde_json::json!({ "created": report.created, "existing": report.existing, "translated": report.translated })
+    );
     Ok(())
 }

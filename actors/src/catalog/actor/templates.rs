@@ -156,12 +156,26 @@ impl CatalogState {
             .err()
             .map(|issues| issues.into_iter().map(|i| i.template).collect())
             .unwrap_or_default();
-        let blocking = templates::check(&merged, &has_engine).err().map(|issues| {
+        let mut blocking = templates::check(&merged, &has_engine).err().map(|issues| {
             issues
                 .into_iter()
                 .filter(|i| imported.contains(&i.template) || !degraded_before.contains(&i.template))
                 .collect::<Vec<_>>()
         });
+        // The languages of what is imported (a set stored earlier is not re-judged by today's default locale).
+        let imported_set = TemplateSet {
+            shared_blocks: merged
+                .shared_blocks
+                .iter()
+                .filter(|b| before.shared_block(b.name.as_deref().unwrap_or_default()) != Some(b))
+                .cloned()
+                .collect(),
+            templates: merged.templates.iter().filter(|t| imported.contains(&t.title())).cloned().collect(),
+        };
+        let languages = templates::check_locales(&imported_set, &self.deps.default_locale);
+        if !languages.is_empty() {
+            blocking.get_or_insert_with(Vec::new).extend(languages);
+        }
         if let Some(issues) = blocking.filter(|issues| !issues.is_empty()) {
             metrics::counter!("gantry_template_validation_failures_total", "stage" => "import").increment(1);
             tracing::warn!(event = "templates_rejected", problems = issues.len(), first = %issues[0], "template import refused");

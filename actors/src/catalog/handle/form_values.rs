@@ -12,6 +12,8 @@ use super::CatalogHandle;
 use crate::catalog::error::CacheError;
 use crate::catalog::forms::Form;
 use crate::catalog::lists::visible_to;
+use crate::catalog::locale::Locale;
+use crate::catalog::templates::messages::{Text, render};
 use crate::catalog::templates::{self, CompiledTemplate, Evaluation, ValueIssue};
 use crate::ports::Unavailable;
 use crate::ports::catalog::CatalogOption;
@@ -29,10 +31,12 @@ impl CatalogHandle {
         values: &serde_json::Map<String, serde_json::Value>,
         changed: &[String],
         viewer: Option<Uuid>,
+        locale: &Locale,
     ) -> Result<Evaluation, CacheError> {
         let this_year = OffsetDateTime::now_utc().year();
-        let (mut evaluation, checks) = form.template.evaluate(values, changed, this_year);
-        self.look_up(form, checks, &mut evaluation, viewer).await?;
+        let checked = form.template.check_values_in(values, changed, this_year, locale);
+        let mut evaluation = checked.evaluation;
+        self.look_up(form, checked.checks, &mut evaluation, viewer, locale).await?;
         Ok(evaluation)
     }
 
@@ -46,11 +50,12 @@ impl CatalogHandle {
         form: &Form,
         values: &serde_json::Map<String, serde_json::Value>,
         viewer: Option<Uuid>,
+        locale: &Locale,
     ) -> Result<serde_json::Map<String, serde_json::Value>, CacheError> {
         let this_year = OffsetDateTime::now_utc().year();
-        let checked = form.template.check_values(values, &[], this_year);
+        let checked = form.template.check_values_in(values, &[], this_year, locale);
         let mut evaluation = checked.evaluation;
-        let names = self.look_up(form, checked.checks, &mut evaluation, viewer).await?;
+        let names = self.look_up(form, checked.checks, &mut evaluation, viewer, locale).await?;
         if !evaluation.errors.is_empty() {
             return Err(CacheError::InvalidValues(evaluation.errors));
         }
@@ -84,6 +89,7 @@ impl CatalogHandle {
         checks: Vec<templates::OptionCheck>,
         evaluation: &mut Evaluation,
         viewer: Option<Uuid>,
+        locale: &Locale,
     ) -> Result<HashMap<Uuid, (Uuid, String)>, CacheError> {
         let mut names = HashMap::new();
         let visible = |o: &CatalogOption| visible_to(o, viewer);
@@ -115,11 +121,11 @@ impl CatalogHandle {
                 names.insert(check.id, found);
                 continue;
             }
-            let label = form.template.field(&check.field).map_or(check.field.as_str(), |f| f.label.as_str());
-            let message = match check.list.parent_id {
-                Some(_) => format!("{label}: no such option under the chosen parent"),
-                None => format!("{label}: no such option"),
-            };
+            let field = form.template.field(&check.field);
+            let label = field.map_or(check.field.as_str(), |f| f.label.resolve(locale));
+            let text = if check.list.parent_id.is_some() { Text::NoSuchOptionUnderParent } else { Text::NoSuchOption };
+            let custom = field.and_then(|f| f.validation.as_ref()).map(|v| &v.messages);
+            let message = render(text, "unknown_option", custom, locale, &[("label", label)]);
             if !evaluation.errors.iter().any(|e| e.field == check.field) {
                 evaluation.errors.push(ValueIssue { field: check.field, code: "unknown_option", message });
             }

@@ -87,6 +87,40 @@ pub fn check(set: &TemplateSet, has_engine: &dyn Fn(&str) -> Option<bool>) -> Re
 }
 
 /// Checks of one block's fields on their own (the resolved form is checked by [`CompiledTemplate::compile`]).
+/// Checks the languages of a set's texts: every map of locales (block labels, field labels and help, fixed
+/// options' labels, validation messages) has tags that parse and the deployment's `default` locale. Each
+/// problem names the template, the field and the path of the text (`label`, `options[1].label`, …). Run on
+/// import and by `gantry templates check`, not at load: a stored set stays served when the default changes
+/// (a text without the default falls back to any language it has).
+#[must_use]
+pub fn check_locales(set: &TemplateSet, default: &str) -> Vec<TemplateIssue> {
+    let mut out = Vec::new();
+    let blocks = set
+        .shared_blocks
+        .iter()
+        .map(|b| (format!("shared block {}", b.name.as_deref().unwrap_or("(unnamed)")), b))
+        .chain(set.templates.iter().flat_map(|t| t.blocks.iter().map(move |b| (t.title(), b))));
+    for (title, block) in blocks {
+        let mut issues = Issues { template: &title, out: &mut out };
+        let block_name = block.name.as_deref().or(block.uses.as_deref()).unwrap_or("(unnamed)");
+        for (code, message) in block.label.iter().flat_map(|l| l.problems(default)) {
+            issues.push(None, code, format!("block {block_name}, label: {message}"));
+        }
+        for field in &block.fields {
+            for (path, text) in field.texts() {
+                for (code, message) in text.problems(default) {
+                    issues.push(Some(&field.name), code, format!("{path}: {message}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The issue codes a field may have its own message for (`validation.messages`).
+pub const MESSAGE_CODES: [&str; 7] =
+    ["required", "invalid_type", "below_min", "above_max", "too_long", "pattern_mismatch", "unknown_option"];
+
 fn check_fields(block: &Block, issues: &mut Issues<'_>) {
     for field in &block.fields {
         check_field(field, issues);
@@ -98,8 +132,17 @@ fn check_field(field: &Field, issues: &mut Issues<'_>) {
     if !valid_name(&field.name) {
         issues.push(name, "invalid_name", "field names are [a-z][a-z0-9_]*, at most 64 characters");
     }
-    if field.label.trim().is_empty() {
+    if field.label.is_blank() {
         issues.push(name, "missing_label", "the label is empty");
+    }
+    for code in field.validation.iter().flat_map(|v| v.messages.keys()) {
+        if !MESSAGE_CODES.contains(&code.as_str()) {
+            issues.push(
+                name,
+                "unknown_message",
+                format!("validation.messages.{code}: no such issue code (codes: {})", MESSAGE_CODES.join(", ")),
+            );
+        }
     }
     match (&field.data_source, field.field_type.is_choice()) {
         (Some(_), false) => {

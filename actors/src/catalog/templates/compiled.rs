@@ -12,8 +12,10 @@ use uuid::Uuid;
 
 use super::document::{Field, FieldType};
 use super::logic;
+use super::messages::{Text, render};
 use super::resolve::Resolved;
 use crate::catalog::OptionKind;
+use crate::catalog::locale::Locale;
 
 /// Years are accepted from this one unless the field says otherwise.
 const FIRST_YEAR: f64 = 1900.0;
@@ -184,6 +186,14 @@ pub fn shorten_name(name: &str) -> String {
     }
 }
 
+/// The message of `code` for `field` in `locale`: the field's own (`validation.messages`) or the built-in
+/// `text`, with `{label}` (the field's label in `locale`) and `args` filled in.
+fn message(field: &Field, text: Text, code: &str, locale: &Locale, args: &[(&str, &str)]) -> String {
+    let mut all = vec![("label", field.label.resolve(locale))];
+    all.extend_from_slice(args);
+    render(text, code, field.validation.as_ref().map(|v| &v.messages), locale, &all)
+}
+
 /// Whether a value counts as not given.
 fn is_empty(value: &Value) -> bool {
     match value {
@@ -217,11 +227,24 @@ impl CompiledTemplate {
         (checked.evaluation, checked.checks)
     }
 
-    /// [`Self::evaluate`], plus the clean values: those of visible fields that passed their checks, typed
-    /// (integers and years as whole numbers), hidden and reset fields dropped. Option ids stay ids here; the
-    /// caller, which can see the catalog, resolves them.
+    /// [`Self::check_values_in`] with the messages in English.
     #[must_use]
     pub fn check_values(&self, values: &Map<String, Value>, changed: &[String], this_year: i32) -> Checked {
+        self.check_values_in(values, changed, this_year, &Locale::new("en", "en"))
+    }
+
+    /// [`Self::evaluate`], plus the clean values: those of visible fields that passed their checks, typed
+    /// (integers and years as whole numbers), hidden and reset fields dropped. Option ids stay ids here; the
+    /// caller, which can see the catalog, resolves them. Messages are in `locale` (codes are the same in every
+    /// language).
+    #[must_use]
+    pub fn check_values_in(
+        &self,
+        values: &Map<String, Value>,
+        changed: &[String],
+        this_year: i32,
+        locale: &Locale,
+    ) -> Checked {
         let mut cleaned = Map::new();
         let mut eval = Evaluation::default();
         let mut checks = Vec::new();
@@ -253,7 +276,7 @@ impl CompiledTemplate {
                         eval.errors.push(ValueIssue {
                             field: shorten_name(name),
                             code: "unknown_field",
-                            message: "this form has no such field".into(),
+                            message: render(Text::UnknownField, "unknown_field", None, locale, &[]),
                         });
                     }
                 }
@@ -263,7 +286,13 @@ impl CompiledTemplate {
             eval.errors.push(ValueIssue {
                 field: "values".into(),
                 code: "unknown_field",
-                message: format!("{} more values name no field of this form", unknown - UNKNOWN_FIELDS_LISTED),
+                message: render(
+                    Text::MoreUnknownFields,
+                    "unknown_field",
+                    None,
+                    locale,
+                    &[("count", &(unknown - UNKNOWN_FIELDS_LISTED).to_string())],
+                ),
             });
         }
         let (visible, data) = self.visibility(data);
@@ -301,10 +330,10 @@ impl CompiledTemplate {
                 None if required => eval.errors.push(ValueIssue {
                     field: name.clone(),
                     code: "required",
-                    message: format!("{} is required", cf.field.label),
+                    message: message(&cf.field, Text::Required, "required", locale, &[]),
                 }),
                 None => {}
-                Some(value) => match self.check_value(cf, value, list, this_year, &mut checks) {
+                Some(value) => match self.check_value(cf, value, list, this_year, locale, &mut checks) {
                     Err((code, message)) => eval.errors.push(ValueIssue { field: name.clone(), code, message }),
                     Ok(()) => {
                         cleaned.insert(name.clone(), typed(cf.field.field_type, value));
@@ -337,40 +366,44 @@ impl CompiledTemplate {
         (visible, shown)
     }
 
+    #[allow(clippy::too_many_lines)]
     fn check_value(
         &self,
         cf: &CompiledField,
         value: &Value,
         list: Option<OptionList>,
         this_year: i32,
+        locale: &Locale,
         checks: &mut Vec<OptionCheck>,
     ) -> Result<(), (&'static str, String)> {
         let f = &cf.field;
         let rules = f.validation.clone().unwrap_or_default();
-        let type_error = |what: &str| Err(("invalid_type", format!("{} must be {what}", f.label)));
+        let fail =
+            |code: &'static str, text: Text, args: &[(&str, &str)]| Err((code, message(f, text, code, locale, args)));
+        let type_error = |text: Text| fail("invalid_type", text, &[]);
         match f.field_type {
             FieldType::Text => {
-                let Some(text) = value.as_str() else { return type_error("text") };
+                let Some(text) = value.as_str() else { return type_error(Text::NotText) };
                 if let Some(max) = rules.max_length
                     && text.chars().count() > max
                 {
-                    return Err(("too_long", format!("{} is longer than {max} characters", f.label)));
+                    return fail("too_long", Text::TooLong, &[("max", &max.to_string())]);
                 }
                 if let Some(pattern) = &cf.pattern
                     && !pattern.is_match(text)
                 {
-                    return Err(("pattern_mismatch", format!("{} is not in the expected format", f.label)));
+                    return fail("pattern_mismatch", Text::Pattern, &[]);
                 }
             }
             FieldType::Boolean => {
                 if !value.is_boolean() {
-                    return type_error("true or false");
+                    return type_error(Text::NotBoolean);
                 }
             }
             FieldType::Number | FieldType::Integer | FieldType::Year => {
-                let Some(n) = value.as_f64() else { return type_error("a number") };
+                let Some(n) = value.as_f64() else { return type_error(Text::NotNumber) };
                 if f.field_type != FieldType::Number && n.fract() != 0.0 {
-                    return type_error("a whole number");
+                    return type_error(Text::NotWhole);
                 }
                 let (min, max) = if f.field_type == FieldType::Year {
                     (rules.min.or(Some(FIRST_YEAR)), rules.max.or(Some(f64::from(this_year + 1))))
@@ -380,25 +413,25 @@ impl CompiledTemplate {
                 if let Some(min) = min
                     && n < min
                 {
-                    return Err(("below_min", format!("{} must be at least {min}", f.label)));
+                    return fail("below_min", Text::BelowMin, &[("min", &min.to_string())]);
                 }
                 if let Some(max) = max
                     && n > max
                 {
-                    return Err(("above_max", format!("{} must be at most {max}", f.label)));
+                    return fail("above_max", Text::AboveMax, &[("max", &max.to_string())]);
                 }
             }
             FieldType::Select | FieldType::Multiselect => {
                 let items: Vec<&Value> = match (f.field_type, value) {
                     (FieldType::Select, v) => vec![v],
                     (_, Value::Array(a)) => a.iter().collect(),
-                    _ => return type_error("a list of options"),
+                    _ => return type_error(Text::NotList),
                 };
                 for item in items {
-                    let Some(text) = item.as_str() else { return type_error("an option") };
+                    let Some(text) = item.as_str() else { return type_error(Text::NotOption) };
                     if cf.kind.is_some() {
                         let Ok(id) = Uuid::parse_str(text) else {
-                            return Err(("unknown_option", format!("{} is not an option id", f.label)));
+                            return fail("unknown_option", Text::NotAnId, &[]);
                         };
                         let Some(list) = list else {
                             let parent =
@@ -406,12 +439,14 @@ impl CompiledTemplate {
                             let parent_label = self
                                 .by_name
                                 .get(&parent)
-                                .map_or(parent.as_str(), |&p| self.fields[p].field.label.as_str());
-                            return Err(("parent_missing", format!("choose {parent_label} first")));
+                                .map_or(parent.as_str(), |&p| self.fields[p].field.label.resolve(locale));
+                            // Not a field's own message: the parent's label is the subject.
+                            let text = render(Text::ParentMissing, "", None, locale, &[("parent", parent_label)]);
+                            return Err(("parent_missing", text));
                         };
                         checks.push(OptionCheck { field: f.name.clone(), list, id });
                     } else if !f.options.iter().any(|o| o.value == text) {
-                        return Err(("unknown_option", format!("{text:?} is not an option of {}", f.label)));
+                        return fail("unknown_option", Text::NotAChoice, &[("value", &format!("{text:?}"))]);
                     }
                 }
             }

@@ -18,6 +18,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::catalog::locale::{Locale, LocalizedText};
 use crate::catalog::names;
 
 /// The name of the shared block attached to every category whose `has_engine` is true.
@@ -62,9 +63,9 @@ pub struct Block {
     /// The shared block this entry attaches (instead of `name`/`fields`).
     #[serde(default, rename = "use", skip_serializing_if = "Option::is_none")]
     pub uses: Option<String>,
-    /// Heading shown above the block.
+    /// Heading shown above the block (a string or a map of locales).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
+    pub label: Option<LocalizedText>,
     /// Whether the block came from a shared block (set by resolution; ignored on input).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub shared: bool,
@@ -116,8 +117,11 @@ pub struct Field {
     /// What it holds.
     #[serde(rename = "type")]
     pub field_type: FieldType,
-    /// Shown to the user.
-    pub label: String,
+    /// Shown to the user (a string or a map of locales).
+    pub label: LocalizedText,
+    /// A hint shown with the field (a string or a map of locales).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<LocalizedText>,
     /// Always required (when visible).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub required: bool,
@@ -177,8 +181,8 @@ pub struct DataSource {
 pub struct Choice {
     /// Stored value.
     pub value: String,
-    /// Shown to the user.
-    pub label: String,
+    /// Shown to the user (a string or a map of locales).
+    pub label: LocalizedText,
 }
 
 /// Value rules.
@@ -197,6 +201,55 @@ pub struct Validation {
     /// Most characters (text fields).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_length: Option<usize>,
+    /// The field's own messages, by issue code (`required`, `below_min`, …): a string or a map of locales,
+    /// with the placeholders `{label}`, `{min}`, `{max}` (see `templates::messages`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub messages: std::collections::BTreeMap<String, LocalizedText>,
+}
+
+impl Block {
+    /// This block with every text resolved to `locale` (what a front end receives: strings, never maps).
+    #[must_use]
+    pub fn localized(&self, locale: &Locale) -> Self {
+        Self {
+            label: self.label.as_ref().map(|l| l.localized(locale)),
+            fields: self.fields.iter().map(|f| f.localized(locale)).collect(),
+            ..self.clone()
+        }
+    }
+}
+
+impl Field {
+    /// This field with its label, help, fixed options' labels and messages resolved to `locale`.
+    #[must_use]
+    pub fn localized(&self, locale: &Locale) -> Self {
+        Self {
+            label: self.label.localized(locale),
+            help: self.help.as_ref().map(|h| h.localized(locale)),
+            options: self
+                .options
+                .iter()
+                .map(|c| Choice { value: c.value.clone(), label: c.label.localized(locale) })
+                .collect(),
+            validation: self.validation.as_ref().map(|v| Validation {
+                messages: v.messages.iter().map(|(code, m)| (code.clone(), m.localized(locale))).collect(),
+                ..v.clone()
+            }),
+            ..self.clone()
+        }
+    }
+
+    /// Every text of the field with where it is (`label`, `help`, `options[2].label`, `validation.messages.required`).
+    #[must_use]
+    pub fn texts(&self) -> Vec<(String, &LocalizedText)> {
+        let mut out = vec![("label".to_owned(), &self.label)];
+        out.extend(self.help.iter().map(|h| ("help".to_owned(), h)));
+        out.extend(self.options.iter().enumerate().map(|(i, c)| (format!("options[{i}].label"), &c.label)));
+        if let Some(v) = &self.validation {
+            out.extend(v.messages.iter().map(|(code, m)| (format!("validation.messages.{code}"), m)));
+        }
+        out
+    }
 }
 
 /// The identity key of a category or subcategory name in a template (as option names compare).

@@ -3,6 +3,8 @@
 //! domain rules above it (`catalog::names`, `catalog::moderation`, the catalog actor) share them without
 //! the port importing upward; the domain re-exports them where its callers always found them.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -97,6 +99,18 @@ pub struct CatalogOption {
     /// Created by a new account and not yet approved: listed only to its creator.
     #[serde(default)]
     pub pending: bool,
+    /// Its name in other locales (canonical tag → display name, normalised); categories, subcategories,
+    /// countries and cities only. `name` is the name in the deployment's default locale.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub translations: BTreeMap<String, String>,
+}
+
+impl CatalogOption {
+    /// Whether options of this kind carry translations (brands and models keep one name).
+    #[must_use]
+    pub fn translatable(kind: OptionKind) -> bool {
+        matches!(kind, OptionKind::Category | OptionKind::Subcategory | OptionKind::Country | OptionKind::City)
+    }
 }
 
 /// An option an id resolved to, and the merged id it was reached through, if any.
@@ -171,6 +185,17 @@ pub enum Moderation {
         /// Empty when nothing breaks (the catalog actor fills it in; callers leave it empty).
         overrides: Vec<BrokenForm>,
     },
+    /// Sets the name of an option in one locale (categories, subcategories, countries and cities); refused
+    /// when another option under the same parent has that name (in any language), or for an option that is not
+    /// of a translatable kind. `name: None` removes the translation.
+    Translate {
+        /// The option.
+        id: Uuid,
+        /// The locale (canonical tag, not the default locale).
+        locale: String,
+        /// The name in that locale, normalised; `None` removes it.
+        name: Option<OptionName>,
+    },
     /// Creates an option as an operator: public at once, recorded in the audit table; refused when an option
     /// of the same identity is already there (or the name was merged into one). Other users' pending options
     /// of that identity are merged into it.
@@ -191,6 +216,8 @@ impl Moderation {
             Self::SetHidden { hidden: false, .. } => "unhide",
             Self::Approve { .. } => "approve",
             Self::SetEngine { .. } => "set_has_engine",
+            Self::Translate { name: Some(_), .. } => "translate",
+            Self::Translate { name: None, .. } => "remove_translation",
             Self::Create { .. } => "create",
         }
     }
@@ -202,7 +229,8 @@ impl Moderation {
             Self::Rename { id, .. }
             | Self::SetHidden { id, .. }
             | Self::Approve { id }
-            | Self::SetEngine { id, .. } => *id,
+            | Self::SetEngine { id, .. }
+            | Self::Translate { id, .. } => *id,
             Self::Merge { from, .. } => *from,
             Self::Create { option } => option.id,
         }
@@ -247,6 +275,9 @@ pub enum ModerationError {
     /// and flag them.
     #[error("the change would take fields from {} form(s)", .0.len())]
     WouldBreakTemplates(Vec<BrokenForm>),
+    /// A translation of a brand or a model (they keep one name).
+    #[error("options of this kind keep one name")]
+    NotTranslatable,
     /// The parent of an option an operator creates is missing, hidden or of another kind.
     #[error("no such parent")]
     UnknownParent,

@@ -13,7 +13,6 @@
 //!   - [`key_set`]: `/.well-known/jwks.json`, the published key set.
 //!   - [`jobs`]: `/v1/jobs/{id}`, `/admin/jobs/{id}`.
 //!   - [`moderation`]: catalog moderation on the admin listener (rename, merge, hide, approve, audit).
-//!   - `review`: the review queue's creators (email, account age) and near-duplicate groups (admin listener).
 //!   - [`openapi`]: `/openapi.json` on each listener (the documents in `openapi/`, embedded).
 //!   - [`admin`]: `/metrics`, `/admin/secrets…`, `/admin/sessions…`, `/admin/users…`.
 //!   - [`auth`]: register, login, refresh, logout, me, own sessions.
@@ -52,7 +51,6 @@ pub mod openapi;
 pub mod options;
 pub mod problem;
 pub mod respond;
-mod review;
 pub mod rotations;
 pub mod router;
 pub mod server;

@@ -18,9 +18,7 @@ use super::problem::ApiError;
 use super::respond::Response;
 use super::router::{Listener, Route};
 use super::state::AppState;
-use super::{
-    admin, auth, console, health, jobs, key_set, moderation, openapi, options, review, rotations, templates, uploads,
-};
+use super::{admin, auth, console, health, jobs, key_set, moderation, openapi, options, rotations, templates, uploads};
 
 /// Checks the access `route` declares, then runs its handler.
 ///
@@ -153,7 +151,7 @@ async fn admin_routes(state: &AppState, route: Route, ctx: &Ctx, req: Request<In
         Route::AdminRecentOptions => moderation::recent(state, &req).await,
         Route::AdminCreateOption => moderation::create(state, req).await,
         Route::AdminOptionsAudit => moderation::audit(state, &req).await,
-        Route::AdminOptionDuplicates => review::duplicates(state, &req).await,
+        Route::AdminOptionDuplicates => moderation::duplicates(state, &req).await,
         Route::AdminPatchOption => moderation::patch(state, ctx, req).await,
         Route::AdminMergeOption => moderation::merge(state, ctx, req).await,
         Route::AdminHideOption => moderation::flag(state, ctx, req, moderation::Flag::Hide).await,

@@ -15,6 +15,9 @@
 //! Every body may carry `requested_by` (recorded in the audit table; default `admin`). Every change goes
 //! through the option cache actor: one transaction with its audit record and a version bump, then
 //! `option_changed` on the bus for every list it touched.
+//!
+//! - `review`: the review queue's creators (email, account age) and near-duplicate groups
+//!   (`GET /admin/options/duplicates`).
 
 use gantry_actors::catalog::OptionKind;
 use gantry_actors::catalog::moderation::ModerationOutcome;
@@ -34,45 +37,11 @@ use super::problem::ApiError;
 use super::respond::{Response, json_response};
 use super::state::AppState;
 
-/// Default and largest page of the review list and the audit log.
-const DEFAULT_LIMIT: u32 = 100;
-const MAX_LIMIT: u32 = 1000;
+mod review;
+mod view;
 
-/// An option as operators see it.
-#[derive(Serialize)]
-pub(super) struct AdminOption<'a> {
-    id: Uuid,
-    kind: OptionKind,
-    name: &'a str,
-    /// Its names in other locales (categories, subcategories, countries, cities).
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    translations: &'a std::collections::BTreeMap<String, String>,
-    parent_id: Option<Uuid>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    has_engine: Option<bool>,
-    hidden: bool,
-    pending: bool,
-    created_by: Option<Uuid>,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-}
-
-impl<'a> From<&'a CatalogOption> for AdminOption<'a> {
-    fn from(o: &'a CatalogOption) -> Self {
-        Self {
-            id: o.id,
-            kind: o.kind,
-            name: &o.name,
-            translations: &o.translations,
-            parent_id: o.parent_id,
-            has_engine: (o.kind == OptionKind::Category).then_some(o.has_engine),
-            hidden: o.hidden,
-            pending: o.pending,
-            created_by: o.created_by,
-            created_at: o.created_at,
-        }
-    }
-}
+pub(in crate::gateway) use review::duplicates;
+use view::{AdminOption, DEFAULT_LIMIT, limit_of, parse_recent};
 
 #[derive(Serialize)]
 struct Changed<'a> {
@@ -348,48 +317,9 @@ pub(super) async fn create(state: &AppState, req: Request<Incoming>) -> Result<R
     Ok(changed_with(StatusCode::CREATED, &outcome))
 }
 
-/// The query of the review list.
-pub(super) struct RecentQuery {
-    /// Only this account's options.
-    pub(super) created_by: Option<Uuid>,
-    /// Only options created since then.
-    pub(super) since: Option<OffsetDateTime>,
-    /// At most this many.
-    pub(super) limit: u32,
-}
-
-fn limit_of(v: &str) -> Result<u32, ApiError> {
-    v.parse::<u32>()
-        .ok()
-        .filter(|n| (1..=MAX_LIMIT).contains(n))
-        .ok_or_else(|| ApiError::field("limit", "invalid", format!("between 1 and {MAX_LIMIT}")))
-}
-
-pub(super) fn parse_recent(raw: Option<&str>) -> Result<RecentQuery, ApiError> {
-    let mut query = RecentQuery { created_by: None, since: None, limit: DEFAULT_LIMIT };
-    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = percent_decode(v);
-        match k {
-            "created_by" => {
-                query.created_by =
-                    Some(Uuid::parse_str(&v).map_err(|_| ApiError::field("created_by", "invalid", "not a UUID"))?);
-            }
-            "since" => {
-                let parsed = OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc3339)
-                    .map_err(|_| ApiError::field("since", "invalid", "not an RFC 3339 time"))?;
-                query.since = Some(parsed);
-            }
-            "limit" => query.limit = limit_of(&v)?,
-            _ => {}
-        }
-    }
-    Ok(query)
-}
-
 #[derive(Serialize)]
 struct RecentPage<'a> {
-    items: Vec<super::review::ReviewOption<'a>>,
+    items: Vec<review::ReviewOption<'a>>,
 }
 
 /// `GET /admin/options?created_by=&since=&limit=`: recently created options, newest first, hidden and
@@ -400,8 +330,8 @@ struct RecentPage<'a> {
 pub(super) async fn recent(state: &AppState, req: &Request<Incoming>) -> Result<Response, ApiError> {
     let query = parse_recent(req.uri().query())?;
     let options = state.catalog.recent(query.created_by, query.since, query.limit).await?;
-    let creators = super::review::creators(state, &options).await?;
-    Ok(json_response(StatusCode::OK, &RecentPage { items: super::review::review_items(&options, &creators) }))
+    let creators = review::creators(state, &options).await?;
+    Ok(json_response(StatusCode::OK, &RecentPage { items: review::review_items(&options, &creators) }))
 }
 
 #[derive(Serialize)]

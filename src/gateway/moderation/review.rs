@@ -20,10 +20,10 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::moderation::{AdminOption, parse_recent};
-use super::problem::ApiError;
-use super::respond::{Response, json_response};
-use super::state::AppState;
+use super::view::{AdminOption, parse_recent};
+use crate::gateway::problem::ApiError;
+use crate::gateway::respond::{Response, json_response};
+use crate::gateway::state::AppState;
 
 /// Creators looked up in the store at once (most are in the accounts owner's email cache).
 const LOOKUPS_AT_ONCE: usize = 8;
@@ -120,7 +120,7 @@ struct GroupView<'a> {
 ///
 /// # Errors
 /// 422 for a malformed limit; 503 when the catalog or the accounts store is unavailable.
-pub(super) async fn duplicates(state: &AppState, req: &Request<Incoming>) -> Result<Response, ApiError> {
+pub(in crate::gateway) async fn duplicates(state: &AppState, req: &Request<Incoming>) -> Result<Response, ApiError> {
     let query = parse_recent(req.uri().query())?;
     let recent = state.catalog.recent(query.created_by, query.since, query.limit).await?;
     // Users' options: the seed's and operators' are curated already (and short model names of the seed, such as

@@ -32,6 +32,12 @@ const WITHOUT_FLAGS: &[(&str, &str, &str)] = &[
     ("post", "/admin/templates", "the body is the template file, `templates import FILE`"),
     (
         "post",
+        "/admin/forms/v1/templates/{category_id}/evaluate",
+        "the console's form preview calls the public evaluate through the admin listener; a front end's values are \
+         no command-line input (`curl` the public route)",
+    ),
+    (
+        "post",
         "/admin/users",
         "`smoke` sends it for its ephemeral account (random email and password, never typed); an operator's \
          `users add --email E --password-file F` reads the password from a file or stdin (`ps` shows arguments)",

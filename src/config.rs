@@ -216,7 +216,8 @@ pub struct JobSettings {
     pub wake_coalesce_ms: u64,
     /// How often periodic jobs are enqueued and queue depths published, milliseconds.
     pub maintain_ms: u64,
-    /// Jobs of the `default` queue this instance runs at once.
+    /// Jobs of the `default` queue this instance runs at once (0: this instance does not work it; another
+    /// instance must).
     pub default_concurrency: usize,
     /// Jobs of the `maintenance` queue (sweeps, pruning) this instance runs at once.
     pub maintenance_concurrency: usize,
@@ -568,7 +569,6 @@ impl Settings {
             jobs.prune_every_secs,
         ]
         .contains(&0)
-            || jobs.default_concurrency == 0
             || jobs.maintenance_concurrency == 0
         {
             problems.push("every jobs.* setting must be greater than 0".into());

@@ -125,9 +125,11 @@ impl JobWaker {
         let inner = Arc::clone(&self.inner);
         let announcer = Arc::clone(&bus);
         tasks.push(tokio::spawn(async move {
+            // Logged when announcing starts failing and when it works again, counted every time.
+            let mut failing = false;
             loop {
                 for queue in inner.remote.take().await {
-                    announce(announcer.as_ref(), queue).await;
+                    failing = announce(announcer.as_ref(), queue, failing).await;
                 }
                 tokio::time::sleep(coalesce).await;
             }
@@ -159,15 +161,26 @@ impl JobWaker {
     }
 }
 
-/// Announces that jobs of `queue` are due; a failure is logged and counted (the other instances' poll finds
-/// the jobs instead).
-async fn announce(bus: &dyn Bus, queue: String) {
+/// Announces that jobs of `queue` are due; a failure is counted, and logged when it is the first since the
+/// last success (`failing`: the previous announcement failed) — the other instances' poll finds the jobs
+/// instead. Returns whether this one failed.
+async fn announce(bus: &dyn Bus, queue: String, failing: bool) -> bool {
     match bus.publish(Event::JobsEnqueued { queue: queue.clone() }).await {
-        Ok(()) => metrics::counter!("gantry_jobs_wake_published_total").increment(1),
+        Ok(()) => {
+            metrics::counter!("gantry_jobs_wake_published_total").increment(1);
+            if failing {
+                tracing::info!(queue, "announcing due jobs on the bus works again");
+            }
+            false
+        }
         Err(err) => {
             metrics::counter!("gantry_jobs_wake_publish_errors_total").increment(1);
-            tracing::warn!(queue, error = %err,
-                "announcing due jobs on the bus failed; other instances find them at their next poll");
+            if !failing {
+                tracing::warn!(queue, error = %err,
+                    "announcing due jobs on the bus failed; other instances find them at their next poll \
+                     (further failures are counted in gantry_jobs_wake_publish_errors_total until it works again)");
+            }
+            true
         }
     }
 }

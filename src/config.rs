@@ -209,11 +209,15 @@ pub struct JobSettings {
     /// How long a claimed job's lease holds without renewal (renewed every third of it), seconds. A job whose
     /// instance died is claimed again by another one after this long.
     pub lease_secs: u64,
-    /// How often each queue is polled for due jobs when idle, milliseconds.
+    /// How often each queue is polled for due jobs when idle, milliseconds (the fallback of the wake-up).
     pub poll_ms: u64,
+    /// The wake-up's coalescing period: each queue is nudged, and announced on the bus, at most once per
+    /// this many milliseconds per instance however many jobs were enqueued meanwhile.
+    pub wake_coalesce_ms: u64,
     /// How often periodic jobs are enqueued and queue depths published, milliseconds.
     pub maintain_ms: u64,
-    /// Jobs of the `default` queue this instance runs at once.
+    /// Jobs of the `default` queue this instance runs at once (0: this instance does not work it; another
+    /// instance must).
     pub default_concurrency: usize,
     /// Jobs of the `maintenance` queue (sweeps, pruning) this instance runs at once.
     pub maintenance_concurrency: usize,
@@ -637,9 +641,15 @@ impl Settings {
             problems.push("s3.part_size must be at least 5 MiB (5242880)".into());
         }
         let jobs = &self.jobs;
-        if [jobs.lease_secs, jobs.poll_ms, jobs.maintain_ms, jobs.keep_finished_secs, jobs.prune_every_secs]
-            .contains(&0)
-            || jobs.default_concurrency == 0
+        if [
+            jobs.lease_secs,
+            jobs.poll_ms,
+            jobs.wake_coalesce_ms,
+            jobs.maintain_ms,
+            jobs.keep_finished_secs,
+            jobs.prune_every_secs,
+        ]
+        .contains(&0)
             || jobs.maintenance_concurrency == 0
         {
             problems.push("every jobs.* setting must be greater than 0".into());

@@ -16,12 +16,13 @@ use gantry_actors::jobs::kinds::{self as job_kinds, KindDeps};
 use gantry_actors::jobs::runner::{
     self as job_runner, JobRunnerHandle, RunnerDeps, RunnerSettings as JobRunnerSettings,
 };
+use gantry_actors::jobs::waker::{JobWaker, WakerTasks};
 use gantry_actors::liveness::Continuity;
 use gantry_actors::ports::accounts::AccountStore;
 use gantry_actors::ports::bus::{Bus, Event};
 use gantry_actors::ports::cache::Cache;
 use gantry_actors::ports::catalog::CatalogStore;
-use gantry_actors::ports::jobs::JobStore;
+use gantry_actors::ports::jobs::{DueSignal, JobStore};
 use gantry_actors::ports::objects::ObjectStore;
 use gantry_actors::ports::rotations::{Fleet, InstanceReport, ReportedSecret, RotationStore};
 use gantry_actors::ports::secrets::SecretSource;
@@ -87,6 +88,8 @@ pub struct Backends {
     pub fleet: Arc<dyn Fleet>,
     /// The database every database port above shares: closed once, at shutdown, after the actors stopped.
     pub database: Arc<dyn Database>,
+    /// What the stores that enqueue jobs tell after the commit (the runners' wake-up is attached to it).
+    pub due: Arc<DueSignal>,
 }
 
 /// The profile's database and the ports on it: the one place that picks SQLite or Postgres. `serve` opens it
@@ -174,6 +177,7 @@ impl Backends {
                     rotations: ports.rotations,
                     fleet: ports.fleet,
                     jobs: ports.jobs,
+                    due: ports.due,
                     accounts: ports.accounts,
                     uploads: ports.uploads,
                     catalog: ports.catalog,
@@ -226,6 +230,7 @@ impl Backends {
                     rotations: ports.rotations,
                     fleet: ports.fleet,
                     jobs: ports.jobs,
+                    due: ports.due,
                     uploads: ports.uploads,
                     catalog: ports.catalog,
                     accounts: ports.accounts,
@@ -260,6 +265,8 @@ pub struct Application {
     fatal: watch::Receiver<Option<String>>,
     /// The job runner, drained at shutdown before the actor tree stops.
     runner: JobRunnerHandle,
+    /// The runners' wake-up (stopped at shutdown, before the bus closes).
+    waker: WakerTasks,
 }
 
 impl Application {
@@ -408,6 +415,15 @@ impl Application {
         });
         let runner =
             job_runner_handle(&settings, instance_id, &backends, (&pipeline, &rotations), &continuity, call_timeout);
+        // The wake-up: every store that enqueues tells it after the commit; it nudges this runner and
+        // announces the queue on the bus for the others (the poll stays the fallback).
+        let job_waker = JobWaker::new();
+        backends.due.attach(Box::new(job_waker.clone()));
+        let waker = job_waker.start(
+            Arc::clone(&backends.bus),
+            Some(runner.clone()),
+            Duration::from_millis(settings.jobs.wake_coalesce_ms),
+        );
         // Start order: the secret store (keys) before the session registry (which signs with them); then the
         // upload pipeline and the option cache; the job runner last (its kinds call the others). Stopped in
         // reverse.
@@ -458,7 +474,7 @@ impl Application {
             metrics,
         });
         state.rotations.start_heartbeat(heartbeat_every, heartbeat_report(&state));
-        Ok(Self { http, admin, state, backends, supervisor, fatal, runner })
+        Ok(Self { http, admin, state, backends, supervisor, fatal, runner, waker })
     }
 
     /// The bound public address.
@@ -499,7 +515,7 @@ impl Application {
     /// # Errors
     /// The restart budget was exhausted (the process should exit non-zero).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let Self { http, admin, state, backends, supervisor, mut fatal, runner } = self;
+        let Self { http, admin, state, backends, supervisor, mut fatal, runner, mut waker } = self;
         let (stop_tx, stop_rx) = watch::channel(None);
         let public = tokio::spawn(server::serve(http, Listener::Public, state.clone(), stop_rx.clone()));
         let private = tokio::spawn(server::serve(admin, Listener::Admin, state.clone(), stop_rx));
@@ -551,6 +567,7 @@ impl Application {
             }
         }
         supervisor.stop(None);
+        waker.stop();
         state.rotations.leave().await;
         backends.close().await;
         tracing::info!(event = "stopped", "gantry stopped");

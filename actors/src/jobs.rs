@@ -5,6 +5,7 @@
 
 pub mod kinds;
 pub mod runner;
+pub mod waker;
 
 use std::sync::Arc;
 

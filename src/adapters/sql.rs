@@ -32,7 +32,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use gantry_actors::ports::accounts::AccountStore;
 use gantry_actors::ports::catalog::CatalogStore;
-use gantry_actors::ports::jobs::JobStore;
+use gantry_actors::ports::jobs::{DueSignal, JobStore};
 use gantry_actors::ports::objects::MultipartLedger;
 use gantry_actors::ports::rotations::{Fleet, RotationStore};
 use gantry_actors::ports::sessions::SessionStore;
@@ -58,6 +58,9 @@ pub struct SqlPorts {
     pub fleet: Arc<dyn Fleet>,
     /// S3 multipart uploads under way (the production object store's ledger).
     pub multiparts: Arc<dyn MultipartLedger>,
+    /// What the stores that enqueue jobs tell after a commit that made jobs due (start-up attaches the
+    /// runners' wake-up).
+    pub due: Arc<DueSignal>,
 }
 
 impl SqlPorts {
@@ -70,15 +73,18 @@ impl SqlPorts {
             + rotations::FleetDialect
             + jobs::JobsDialect,
     {
+        // One signal for every store that enqueues: start-up attaches the runners' wake-up to it.
+        let due = Arc::new(DueSignal::default());
         Self {
-            jobs: Arc::new(jobs::SqlJobs::new(db.clone())),
-            accounts: Arc::new(accounts::SqlAccounts::new(db.clone())),
+            jobs: Arc::new(jobs::SqlJobs::new(db.clone()).with_due(Arc::clone(&due))),
+            accounts: Arc::new(accounts::SqlAccounts::new(db.clone()).with_due(Arc::clone(&due))),
             sessions: Arc::new(sessions::SqlSessions::new(db.clone())),
-            uploads: Arc::new(uploads::SqlUploads::new(db.clone())),
+            uploads: Arc::new(uploads::SqlUploads::new(db.clone()).with_due(Arc::clone(&due))),
             catalog: Arc::new(catalog::SqlCatalog::new(db.clone())),
-            rotations: Arc::new(rotations::SqlRotations::new(db.clone())),
+            rotations: Arc::new(rotations::SqlRotations::new(db.clone()).with_due(Arc::clone(&due))),
             fleet: Arc::new(rotations::SqlFleet::new(db.clone())),
             multiparts: Arc::new(multiparts::SqlMultiparts::new(db.clone())),
+            due,
         }
     }
 }

@@ -244,6 +244,20 @@ pub const METRICS: &[Metric] = &[
         "Running jobs whose lease this instance lost (cancelled, or taken over after a stall); their worker stops.",
     ),
     counter(
+        "gantry_jobs_wakeups_total",
+        "Nudges sent to this instance's job runner because jobs became due (its own enqueues and other instances' \
+         announcements, coalesced per queue).",
+    ),
+    counter(
+        "gantry_jobs_wake_published_total",
+        "Announcements (`jobs_enqueued`) this instance published on the bus after committing due jobs (coalesced).",
+    ),
+    counter(
+        "gantry_jobs_wake_publish_errors_total",
+        "Announcements of due jobs the bus did not take; the other instances find those jobs at their next poll.",
+    ),
+    counter("gantry_jobs_wake_received_total", "Announcements of due jobs received from other instances over the bus."),
+    counter(
         "gantry_jobs_released_total",
         "Running jobs given back at shutdown (not finished within the budget), due at once on other instances.",
     ),

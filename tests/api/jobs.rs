@@ -7,7 +7,7 @@ use gantry_actors::ports::jobs::{Job, NewJob};
 use serde_json::{Value, json};
 
 use crate::eventually::{Deadline, eventually, settled};
-use crate::helpers::{TestApp, assert_problem, json_of, spawn_app};
+use crate::helpers::{TestApp, assert_problem, json_of, spawn_app, spawn_app_with};
 
 /// Polls `GET /admin/jobs/{id}` until `done` accepts the body.
 async fn wait_for(app: &TestApp, id: uuid::Uuid, done: impl Fn(&Value) -> bool) -> Value {
@@ -298,4 +298,19 @@ async fn a_timed_out_last_attempt_is_discarded_and_its_kind_told() {
     assert!(error.contains("timed out"), "{error}");
     assert_eq!(*told.lock().expect("lock"), vec![(new.id, error)], "the kind was told once, with the job's error");
     runner.stop(None);
+}
+
+/// With the poll an hour away in effect (60 s), a job enqueued through the job store starts at once: the
+/// committed enqueue nudges this instance's runner (the local profile's wake-up), well within 10 s.
+#[tokio::test]
+async fn an_enqueued_job_starts_without_waiting_for_the_poll() {
+    let app = spawn_app_with("[jobs]\npoll_ms = 60000\n").await;
+    // Past the start-up: the runner is idle and its first poll is a minute away.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Not `drill.noop`: another test counts those in this process's metrics.
+    let job = NewJob::new("drill.sleep", "default", json!({"ms": 0}));
+    app.backends.jobs.enqueue(&job).await.expect("enqueue");
+
+    let done = wait_for(&app, job.id, |j| j["state"] == "completed").await;
+    assert_eq!(done["attempts"].as_array().map(Vec::len), Some(1), "{done}");
 }

@@ -120,6 +120,26 @@ async fn a_small_image_is_not_upscaled() {
     assert_eq!(sizes, [(320.into(), 240.into()), (400.into(), 300.into()), (400.into(), 300.into())], "{done}");
 }
 
+/// With the poll a minute away (60 s), a photo's variants are made well within 10 s: the `uploads.photo` job,
+/// enqueued inside the upload's own transaction, wakes the runner once that transaction commits.
+#[tokio::test]
+async fn a_photo_job_enqueued_with_its_upload_wakes_the_runner() {
+    let app = spawn_app_with("[jobs]\npoll_ms = 60000\n").await;
+    let token = user_token(&app, "woken@example.com").await;
+    let created = upload(&app.client, &app.http, &token, jpeg_with_gps(400, 300), "woken.jpg").await;
+    let id = created["id"].as_str().expect("id");
+    let probe = async || {
+        let response =
+            app.client.get(format!("{}/v1/uploads/{id}", app.http)).bearer_auth(&token).send().await.expect("request");
+        json_of(response, 200).await
+    };
+    let ready = |upload: &Value| {
+        let variants = upload["variants"].as_array().expect("variants");
+        !variants.is_empty() && variants.iter().all(|v| v["state"] == "ready")
+    };
+    crate::eventually::eventually("the variants waited for the poll", Deadline::ms(10_000, 50), probe, ready).await;
+}
+
 /// While the media queue does not run (concurrency 0), a variant answers 409 `processing` with
 /// `Retry-After` and the metadata lists it pending; an unknown variant name and any variant of a PDF are 404
 /// `variant_not_found`; another user's upload stays 404 `upload_not_found`.

@@ -29,6 +29,7 @@ mod test_photos;
 mod verifiers;
 
 mod fleet;
+mod job_wakeup;
 mod jobs;
 mod outage;
 mod postgres;

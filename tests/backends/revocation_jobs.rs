@@ -10,8 +10,8 @@ use crate::production::{ADMIN, backends, json, register_and_login};
 use crate::support::with_fresh_database;
 use crate::upload_jobs::{Instance, Store, job_store};
 
-/// A revoke-all accepted by an instance whose runner does not get to it (it polls once an hour) and which is
-/// then killed with `kill -9`: another instance's runner completes the evidence — the job `completed` with the
+/// A revoke-all accepted by an instance whose runner does not get to it (it does not work the `default` queue,
+/// so neither its poll nor the wake-up after the commit starts the job there) and which is then killed with `kill -9`: another instance's runner completes the evidence — the job `completed` with the
 /// count of affected sessions, the notice's `active_sessions` filled in with the same count — as the public
 /// contract promises.
 #[tokio::test]
@@ -21,7 +21,7 @@ async fn revoke_all_evidence_survives_the_accepting_instance_being_killed() {
         let store = Store::start().await;
         let bucket = format!("gantry-rj-{}", Uuid::new_v4().simple());
         let endpoint = format!("http://127.0.0.1:{}", store.port);
-        let idle_runner = [("GANTRY_JOBS__POLL_MS", "3600000")];
+        let idle_runner = [("GANTRY_JOBS__POLL_MS", "3600000"), ("GANTRY_JOBS__DEFAULT_CONCURRENCY", "0")];
         let mut accepting = Instance::start(&database, &b, &store, &endpoint, &bucket, &idle_runner).await;
         let client = reqwest::Client::new();
         register_and_login(&client, &accepting.http, "evidence@example.com").await;

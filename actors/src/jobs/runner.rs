@@ -97,8 +97,12 @@ pub enum JobRunnerMsg {
     },
     /// The drain's time is up.
     DrainDeadline,
-    /// Ask the queues now (a job was enqueued on this instance).
-    Nudge,
+    /// Claim from `queue` now if there is room, else as soon as a place frees up (jobs of it became due:
+    /// see [`super::waker`]).
+    Nudge {
+        /// The queue (ignored unless this instance works it).
+        queue: String,
+    },
 }
 
 /// A job this instance is running.
@@ -139,29 +143,50 @@ impl RunnerState {
         }
         let queues = self.deps.settings.queues.clone();
         for (queue, concurrency) in queues {
-            let busy = self.busy.get(&queue).copied().unwrap_or(0);
-            let room = concurrency.saturating_sub(busy);
-            if room == 0 {
-                continue;
+            self.claim(myself, queue, concurrency).await;
+        }
+    }
+
+    /// Jobs of `queue` became due: claims them now if there is room; otherwise marks the queue so the next
+    /// finished job claims again (see [`Self::worth_claiming`]) instead of waiting for the poll.
+    async fn nudged(&mut self, myself: &ActorRef<Envelope<JobRunnerMsg>>, queue: String) {
+        let Some(concurrency) = self.deps.settings.queues.iter().find(|(q, _)| *q == queue).map(|(_, c)| *c) else {
+            return;
+        };
+        if self.stopping {
+            return;
+        }
+        if self.busy.get(&queue).copied().unwrap_or(0) >= concurrency {
+            self.more.insert(queue, true);
+            return;
+        }
+        self.claim(myself, queue, concurrency).await;
+    }
+
+    /// Claims what `queue` has room for and starts it.
+    async fn claim(&mut self, myself: &ActorRef<Envelope<JobRunnerMsg>>, queue: String, concurrency: usize) {
+        let busy = self.busy.get(&queue).copied().unwrap_or(0);
+        let room = concurrency.saturating_sub(busy);
+        if room == 0 {
+            return;
+        }
+        let limit = u32::try_from(room).unwrap_or(u32::MAX);
+        let now = OffsetDateTime::now_utc();
+        let claimed = match self.deps.store.claim(&queue, self.holder, limit, now, self.deps.settings.lease).await {
+            Ok(jobs) => {
+                self.deps.continuity.reached();
+                jobs
             }
-            let limit = u32::try_from(room).unwrap_or(u32::MAX);
-            let now = OffsetDateTime::now_utc();
-            let claimed = match self.deps.store.claim(&queue, self.holder, limit, now, self.deps.settings.lease).await {
-                Ok(jobs) => {
-                    self.deps.continuity.reached();
-                    jobs
-                }
-                Err(err) => {
-                    self.deps.continuity.missed();
-                    metrics::counter!("gantry_job_store_errors_total", "op" => "claim").increment(1);
-                    tracing::warn!(queue, error = %err, "claiming jobs failed; retrying at the next poll");
-                    continue;
-                }
-            };
-            self.more.insert(queue.clone(), claimed.len() == room);
-            for job in claimed {
-                self.start(myself, job, now);
+            Err(err) => {
+                self.deps.continuity.missed();
+                metrics::counter!("gantry_job_store_errors_total", "op" => "claim").increment(1);
+                tracing::warn!(queue, error = %err, "claiming jobs failed; retrying at the next poll");
+                return;
             }
+        };
+        self.more.insert(queue, claimed.len() == room);
+        for job in claimed {
+            self.start(myself, job, now);
         }
     }
 
@@ -422,8 +447,8 @@ impl Actor for JobRunner {
             JobRunnerMsg::Poll => {
                 state.poll(&myself).await;
             }
-            JobRunnerMsg::Nudge => {
-                state.poll(&myself).await;
+            JobRunnerMsg::Nudge { queue } => {
+                state.nudged(&myself, queue).await;
             }
             JobRunnerMsg::Renew => {
                 state.renew().await;
@@ -497,9 +522,12 @@ impl JobRunnerHandle {
         self.slot.child_spec::<JobRunner>(self.deps.clone())
     }
 
-    /// Asks the queues now instead of at the next poll (best effort).
-    pub fn nudge(&self) {
-        let _ = self.slot.cast(JobRunnerMsg::Nudge);
+    /// Claims from `queue` now instead of at the next poll (best effort: a full mailbox or a stopped runner
+    /// leaves it to the poll).
+    pub fn nudge(&self, queue: &str) {
+        if self.slot.cast(JobRunnerMsg::Nudge { queue: queue.to_owned() }).is_ok() {
+            metrics::counter!("gantry_jobs_wakeups_total").increment(1);
+        }
     }
 
     /// Stops claiming and waits (at most `within`) for running jobs; the rest are given back. Returns how

@@ -84,6 +84,13 @@ pub enum Event {
         /// The sessions.
         session_ids: Vec<Uuid>,
     },
+    /// Jobs of `queue` became due on the publishing instance (a committed enqueue or retry): every instance
+    /// working the queue claims now instead of at its next poll. Coalesced by the publisher (at most one per
+    /// queue per `jobs.wake_coalesce_ms`); a lost one costs at most a poll interval.
+    JobsEnqueued {
+        /// The queue.
+        queue: String,
+    },
 }
 
 /// What goes on the wire: the event plus who sent it and a unique id (for de-duplication and logs).

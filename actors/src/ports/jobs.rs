@@ -563,3 +563,47 @@ pub trait JobStore: Send + Sync + 'static {
     /// The backend's name for `/readyz` (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 }
+
+/// Told when jobs became due because a write committed (an enqueue, alone or inside a domain write's
+/// transaction, or an operator's retry): the job runners' wake-up (`jobs/waker.rs`). Called
+/// after the commit, never inside it; it must not block or fail (the runners' poll is the fallback).
+pub trait JobsDue: Send + Sync + 'static {
+    /// Jobs of `queue` are due now.
+    fn due(&self, queue: &str);
+}
+
+/// The seam the stores that enqueue jobs tell [`JobsDue`] through, attached once start-up has built the
+/// wake-up (a command-line tool that never attaches one leaves its jobs to the runners' poll).
+#[derive(Default)]
+pub struct DueSignal {
+    /// Whom to tell, once attached (replaced when an application is built again on the same stores).
+    to: arc_swap::ArcSwapOption<Box<dyn JobsDue>>,
+}
+
+impl std::fmt::Debug for DueSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DueSignal").field("attached", &self.to.load().is_some()).finish()
+    }
+}
+
+impl DueSignal {
+    /// Tells `to` from now on (instead of whatever was attached before).
+    pub fn attach(&self, to: Box<dyn JobsDue>) {
+        self.to.store(Some(std::sync::Arc::new(to)));
+    }
+
+    /// After the commit that stored `job` (`created`: not refused as a duplicate): tells the wake-up if the
+    /// job is due now. A job scheduled for later is left to the poll, which claims it once due.
+    pub fn enqueued(&self, job: &NewJob, created: bool) {
+        if created && job.run_at <= OffsetDateTime::now_utc() {
+            self.due(&job.queue);
+        }
+    }
+
+    /// After a commit that made jobs of `queue` due.
+    pub fn due(&self, queue: &str) {
+        if let Some(to) = self.to.load().as_ref() {
+            to.due(queue);
+        }
+    }
+}

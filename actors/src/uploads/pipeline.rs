@@ -328,6 +328,17 @@ impl PipelineState {
                     // The sweep failed it first (its job removes the bytes): the client hears it was not kept.
                     tracing::warn!(event = "upload_ended_meanwhile", upload_id = %record.id,
                         "the upload was failed as abandoned before it could be recorded stored");
+                    // That failure's removal job may have run (woken at its commit) before these bytes were all
+                    // written: one more removal, now that they are.
+                    let removal = ObjectKey::parse(record.object_key.clone())
+                        .map(|key| crate::uploads::removal::remove_object_job(&key, record.id));
+                    if let Ok(job) = removal
+                        && let Err(e) = self.deps.jobs.enqueue(&job).await
+                    {
+                        metrics::counter!("gantry_job_store_errors_total", "op" => "enqueue").increment(1);
+                        tracing::warn!(upload_id = %record.id, error = %e,
+                            "could not enqueue the removal of an abandoned upload's bytes; the sweep's job may have missed them");
+                    }
                     return Err(PipelineError::Abandoned);
                 }
                 count("stored");

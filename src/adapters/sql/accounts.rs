@@ -2,13 +2,14 @@
 //! upsert's "keep the higher" word, and how a taken email shows up as a constraint error).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::accounts::{
     AccountStore, AccountStoreError, Epochs, RevocationNotice, RevocationScope, User,
 };
-use gantry_actors::ports::jobs::{Enqueued, NewJob};
+use gantry_actors::ports::jobs::{DueSignal, Enqueued, NewJob};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -53,12 +54,21 @@ pub trait AccountsDialect: SqlDb {
 pub struct SqlAccounts<D> {
     /// The database.
     db: D,
+    /// Told after a commit that made jobs due (the runners' wake-up).
+    due: Arc<DueSignal>,
 }
 
 impl<D: SqlDb> SqlAccounts<D> {
     /// The account store on `db`.
     pub fn new(db: D) -> Self {
-        Self { db }
+        Self { db, due: Arc::default() }
+    }
+
+    /// The same store, telling `due` after each commit that made jobs due.
+    #[must_use]
+    pub fn with_due(mut self, due: Arc<DueSignal>) -> Self {
+        self.due = due;
+        self
     }
 }
 
@@ -147,6 +157,7 @@ impl<D: AccountsDialect> AccountStore for SqlAccounts<D> {
             return Err(Unavailable::new("a job with this id exists").into());
         }
         D::commit(tx).await.map_err(failed)?;
+        self.due.enqueued(job, true);
         Ok(())
     }
 

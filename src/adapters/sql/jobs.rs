@@ -7,13 +7,14 @@
 //! taken over or cancelled — or a process restarted under the same instance id — cannot renew the lease or
 //! overwrite the new holder's outcome. `lease_owner` (the instance) is what operators and attempts see.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
 use gantry_actors::ports::jobs::{
-    Attempt, AttemptOutcome, Enqueued, Finish, FinishItem, Job, JobCount, JobFilter, JobState, JobStore, JobStoreError,
-    JobUpdate, LeaseHolder, NewJob, QueueDepth, fair_place,
+    Attempt, AttemptOutcome, DueSignal, Enqueued, Finish, FinishItem, Job, JobCount, JobFilter, JobState, JobStore,
+    JobStoreError, JobUpdate, LeaseHolder, NewJob, QueueDepth, fair_place,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -92,12 +93,21 @@ pub trait JobsDialect: SqlDb {
 pub struct SqlJobs<D> {
     /// The database.
     db: D,
+    /// Told after a commit that made jobs due (the runners' wake-up).
+    due: Arc<DueSignal>,
 }
 
 impl<D: SqlDb> SqlJobs<D> {
     /// The job store on `db`.
     pub fn new(db: D) -> Self {
-        Self { db }
+        Self { db, due: Arc::default() }
+    }
+
+    /// The same store, telling `due` after each commit that made jobs due.
+    #[must_use]
+    pub fn with_due(mut self, due: Arc<DueSignal>) -> Self {
+        self.due = due;
+        self
     }
 }
 
@@ -207,7 +217,10 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
 
     async fn enqueue(&self, job: &NewJob) -> Result<Enqueued, JobStoreError> {
         let mut pool = self.db.pool();
-        Ok(enqueue_on(&mut pool, job).await.map_err(|e| unavailable(backend::<D>(), "enqueue", &e))?)
+        let enqueued = enqueue_on(&mut pool, job).await.map_err(|e| unavailable(backend::<D>(), "enqueue", &e))?;
+        // One statement on the pool: committed when it returns.
+        self.due.enqueued(job, enqueued == Enqueued::Created(job.id));
+        Ok(enqueued)
     }
 
     async fn claim(
@@ -367,7 +380,11 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
         for _ in 0..3 {
             let mut pool = self.db.pool();
             match pool.fetch_optional(sql, args![id, now]).await {
-                Ok(Some(row)) => return Ok(job_from_row(&row)?),
+                Ok(Some(row)) => {
+                    let job = job_from_row(&row)?;
+                    self.due.due(&job.queue);
+                    return Ok(job);
+                }
                 Ok(None) => return self.not_applied(id).await,
                 Err(e) if is_unique_violation(&e) => {
                     let failed = |e: sqlx::Error| unavailable(backend::<D>(), "retry", &e);

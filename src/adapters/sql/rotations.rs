@@ -1,11 +1,12 @@
 //! `RotationStore` and `Fleet` on either database, written once; [`FleetDialect`] holds what differs (the
 //! heartbeat's clock: SQLite keeps integer milliseconds from this process, Postgres its own `now()`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
-use gantry_actors::ports::jobs::{Enqueued, NewJob};
+use gantry_actors::ports::jobs::{DueSignal, Enqueued, NewJob};
 use gantry_actors::ports::rotations::{
     Fleet, InstanceReport, RotationRecord, RotationStart, RotationStore, SeenInstance, SigningKeyRecord,
 };
@@ -40,12 +41,21 @@ pub trait FleetDialect: SqlDb {
 pub struct SqlRotations<D> {
     /// The database.
     db: D,
+    /// Told after a commit that made jobs due (the runners' wake-up).
+    due: Arc<DueSignal>,
 }
 
 impl<D: SqlDb> SqlRotations<D> {
     /// The rotation store on `db`.
     pub fn new(db: D) -> Self {
-        Self { db }
+        Self { db, due: Arc::default() }
+    }
+
+    /// The same store, telling `due` after each commit that made jobs due.
+    #[must_use]
+    pub fn with_due(mut self, due: Arc<DueSignal>) -> Self {
+        self.due = due;
+        self
     }
 }
 
@@ -69,6 +79,7 @@ impl<D: SqlDb> RotationStore for SqlRotations<D> {
         }
         tx.execute(sql, args).await.map_err(failed)?;
         D::commit(tx).await.map_err(failed)?;
+        self.due.enqueued(job, true);
         Ok(RotationStart::Started)
     }
 

@@ -1,9 +1,11 @@
 //! `UploadStore` on either database, written once: SQLite and Postgres differ only in how values are
 //! stored, which [`SqlDb`] encodes.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use gantry_actors::ports::Unavailable;
-use gantry_actors::ports::jobs::{Enqueued, NewJob};
+use gantry_actors::ports::jobs::{DueSignal, Enqueued, NewJob};
 use gantry_actors::ports::uploads::{UploadRecord, UploadStatus, UploadStore, VariantRecord, VariantState};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -32,12 +34,21 @@ macro_rules! variant_columns {
 pub struct SqlUploads<D> {
     /// The database.
     db: D,
+    /// Told after a commit that made jobs due (the runners' wake-up).
+    due: Arc<DueSignal>,
 }
 
 impl<D: SqlDb> SqlUploads<D> {
     /// The upload store on `db`.
     pub fn new(db: D) -> Self {
-        Self { db }
+        Self { db, due: Arc::default() }
+    }
+
+    /// The same store, telling `due` after each commit that made jobs due.
+    #[must_use]
+    pub fn with_due(mut self, due: Arc<DueSignal>) -> Self {
+        self.due = due;
+        self
     }
 }
 
@@ -98,6 +109,7 @@ impl<D: SqlDb> UploadStore for SqlUploads<D> {
             return Err(Unavailable::new("a job with this id exists"));
         }
         D::commit(tx).await.map_err(failed)?;
+        self.due.enqueued(job, true);
         Ok(true)
     }
 
@@ -188,8 +200,9 @@ impl<D: SqlDb> UploadStore for SqlUploads<D> {
             return Ok(false);
         }
         // A duplicate (the same job id enqueued twice) is already there: nothing is lost.
-        super::jobs::enqueue_on(&mut tx, job).await.map_err(failed)?;
+        let enqueued = super::jobs::enqueue_on(&mut tx, job).await.map_err(failed)?;
         D::commit(tx).await.map_err(failed)?;
+        self.due.enqueued(job, enqueued != Enqueued::Duplicate);
         Ok(true)
     }
 
@@ -197,8 +210,10 @@ impl<D: SqlDb> UploadStore for SqlUploads<D> {
         let failed = |e: sqlx::Error| unavailable(backend::<D>(), "delete_upload_enqueueing", &e);
         let mut tx = self.db.begin().await.map_err(failed)?;
         tx.execute("DELETE FROM uploads WHERE id = $1", args![id]).await.map_err(failed)?;
-        super::jobs::enqueue_on(&mut tx, job).await.map_err(failed)?;
-        D::commit(tx).await.map_err(failed)
+        let enqueued = super::jobs::enqueue_on(&mut tx, job).await.map_err(failed)?;
+        D::commit(tx).await.map_err(failed)?;
+        self.due.enqueued(job, enqueued != Enqueued::Duplicate);
+        Ok(())
     }
 }
 

@@ -94,7 +94,8 @@ impl ViewUpkeep {
             | Event::OptionChanged { .. }
             | Event::TemplatesChanged { .. }
             | Event::SecretsCommand { .. }
-            | Event::SecretsAck { .. } => {}
+            | Event::SecretsAck { .. }
+            | Event::JobsEnqueued { .. } => {}
         }
     }
 

@@ -30,6 +30,8 @@ const root = resolve(here, '../../..');
 const STATES = Number(process.env.FORMS_STATES ?? 10_000);
 const SEED = Number(process.env.FORMS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const WORKERS = Number(process.env.FORMS_WORKERS ?? 6);
+/** A label as a map of the four shipped languages. */
+const translatedLabel = (en) => ({ en, de: `${en} (de)`, pl: `${en} (pl)`, ru: `${en} (ru)` });
 const LOCALES = (process.env.FORMS_LANG || 'en,de,pl,ru').split(',').map((l) => l.trim()).filter((l) => l !== '');
 const SHOW = 5;
 
@@ -107,6 +109,16 @@ async function run() {
     { name: 'tags', type: 'multiselect', label: 'Tags', options: [{ value: 'a', label: 'A' }, { value: 'b', label: 'B' }] },
     ...BUDGET.map(([name, visibleIf]) => ({ name, type: 'text', label: name, visibleIf })),
   ] }] });
+  // Options only, every one valid: submits that pass, naming options (country, city, brand, models) — in the
+  // default language whatever the locale, on both sides.
+  const namesName = `Generated names ${SEED}`;
+  const namesCategory = (await admin('POST', '/admin/options', { kind: 'category', name: namesName })).option.id;
+  set.templates.push({ category: namesName, blocks: [{ name: 'names', fields: [
+    { name: 'country', type: 'select', label: translatedLabel('Country'), required: true, dataSource: { kind: 'country' } },
+    { name: 'city', type: 'select', label: 'City', dataSource: { kind: 'city', parentField: 'country' } },
+    { name: 'brand', type: 'select', label: 'Brand', dataSource: { kind: 'brand' } },
+    { name: 'model', type: 'multiselect', label: 'Model', dataSource: { kind: 'model', parentField: 'brand' } },
+  ] }] });
   await admin('POST', '/admin/templates', set).catch((e) => {
     throw new Error(`the generated templates were refused (a generator bug): ${e.message}`);
   });
@@ -161,8 +173,9 @@ async function run() {
         forms.push(form);
       }
     }
-    generatedForms[lang] = forms.filter((f) => f.generated && f.form.category_id !== budgetCategory);
-    bundledForms[lang] = forms.filter((f) => !f.generated && f.form.category_id !== budgetCategory);
+    const own = (f) => f.form.category_id !== budgetCategory && f.form.category_id !== namesCategory;
+    generatedForms[lang] = forms.filter((f) => f.generated && own(f));
+    bundledForms[lang] = forms.filter((f) => !f.generated && own(f));
   }
   const pickForm = (lang) => (r.chance(0.5) ? r.pick(generatedForms[lang]) : r.pick(bundledForms[lang]));
 
@@ -187,19 +200,23 @@ async function run() {
     if (!isDeepStrictEqual(server, browser)) {
       differences.push({ lang: form.lang, form: form.key, from: from?.key, values, changed, server, browser });
     }
-    if (!from && r.chance(0.15)) {
-      counts.submits += 1;
-      const [submitted, checked] = await Promise.all([
-        client.submit(form, values).then((s) => ({ values: s.values }), problem),
-        client.check(form, values).then((c) => (c.evaluation.errors.length > 0 ? { status: 422, code: 'validation_failed', errors: c.evaluation.errors } : { values: c.values }), problem),
-      ]);
-      counts.named[form.lang] += Object.values(submitted.values ?? {}).flat().filter((v) => typeof v?.name === 'string').length;
-      if (!isDeepStrictEqual(submitted, checked)) {
-        differences.push({ submit: true, lang: form.lang, form: form.key, values, server: submitted, browser: checked });
-      }
-    }
+    if (!from && r.chance(0.15)) await compareSubmit(form, values);
     return server?.status ? null : server;
   }
+
+  async function compareSubmit(form, values) {
+    const { client } = form;
+    counts.submits += 1;
+    const [submitted, checked] = await Promise.all([
+      client.submit(form, values).then((s) => ({ values: s.values }), problem),
+      client.check(form, values).then((c) => (c.evaluation.errors.length > 0 ? { status: 422, code: 'validation_failed', errors: c.evaluation.errors } : { values: c.values }), problem),
+    ]);
+    counts.named[form.lang] += Object.values(submitted.values ?? {}).flat().filter((v) => typeof v?.name === 'string').length;
+    if (!isDeepStrictEqual(submitted, checked)) {
+      differences.push({ submit: true, lang: form.lang, form: form.key, values, server: submitted, browser: checked });
+    }
+  }
+
 
   function randomValues(form, state = {}) {
     const values = {};
@@ -313,6 +330,23 @@ async function run() {
       if (lang === LOCALES[0]) english.set(check.id, server?.name);
       else if (server && server.name !== english.get(check.id)) counts.translated[lang] += 1;
       if (!isDeepStrictEqual(server, browser)) differences.push({ lang, option: check, server, browser });
+    }
+  }
+
+  // Submits that pass, naming options, in every locale.
+  for (const lang of LOCALES) {
+    const form = await load(lang, namesCategory);
+    form.key = namesName;
+    for (let i = 0; i < 25; i += 1) {
+      const country = r.pick(top.country);
+      const cities = catalog.children('city', country);
+      const brand = r.pick(top.brand);
+      const models = catalog.children('model', brand);
+      const values = { country, brand };
+      if (cities.length > 0 && r.chance(0.8)) values.city = r.pick(cities);
+      if (models.length > 0) values.model = r.some(models, 0.5);
+      used.add(form.key);
+      await compareSubmit(form, values);
     }
   }
 

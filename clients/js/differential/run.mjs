@@ -362,7 +362,7 @@ async function run() {
   console.log(`forms differential: seed ${SEED}; ${generatedForms[LOCALES[0]].length} generated and ${bundledForms[LOCALES[0]].length} bundled forms; `
     + `${counts.sequences} change sequences, ${counts.carried} carry-overs, ${counts.submits} submits, ${counts.refusals} refusals compared; `
     + `step budget reached at list lengths ${counts.budget.join(', ')}; ${seconds} s`);
-  console.log(`forms differential: per locale ${LOCALES.map((l) => `${l} ${counts.locales[l]} states, ${counts.names[l]} option names (${counts.translated[l]} translated), ${counts.named[l]} in submits`).join(', ')}`);
+  console.log(`forms differential: per locale ${LOCALES.map((l) => `${l} ${counts.locales[l]} states, ${counts.names[l]} option names${l === LOCALES[0] ? '' : ` (${counts.translated[l]} other than in ${LOCALES[0]})`}, ${counts.named[l]} in submits`).join(', ')}`);
   console.log(`forms differential: ${counts.states} states, ${used.size} templates, ${differences.length} differences`);
   if (differences.length > 0) {
     for (const d of differences.slice(0, SHOW)) console.error(JSON.stringify(d, null, 1));

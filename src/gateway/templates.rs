@@ -40,6 +40,8 @@ fn query_param(req: &Request<Incoming>, name: &str) -> Option<String> {
 struct FormBody<'a> {
     /// The locale every label, help text and message is in (a front end never sees maps of locales).
     locale: &'a str,
+    /// The deployment's language: a submit names options in it (the clean values are language-neutral).
+    default_locale: &'a str,
     category_id: Uuid,
     #[serde(skip_serializing_if = "Option::is_none")]
     subcategory_id: Option<Uuid>,
@@ -48,6 +50,9 @@ struct FormBody<'a> {
     source: Source,
     version: u64,
     blocks: Vec<Block>,
+    /// The built-in message texts in `locale`, by key, placeholders unfilled (`{label}`, `{min}`, …): what a
+    /// front end renders the server's messages from (a field's own `validation.messages` win over them).
+    messages: std::collections::BTreeMap<&'static str, &'static str>,
 }
 
 /// The form's `ETag`: the template set's version and the locale (each language is its own representation).
@@ -76,12 +81,14 @@ pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result
         let resolved = &form.template.resolved;
         let body = FormBody {
             locale: &locale.tag,
+            default_locale: locale.default_tag(),
             category_id,
             subcategory_id,
             template: &resolved.title,
             source: resolved.source,
             version: form.version,
             blocks: resolved.blocks.iter().map(|b| b.localized(&locale)).collect(),
+            messages: gantry_actors::catalog::templates::messages::table(&locale),
         };
         bytes::Bytes::from(serde_json::to_vec(&body).expect("a form serialises"))
     });

@@ -84,10 +84,16 @@ async fn forms_follow_the_negotiated_locale_and_its_fallback_chain() {
     assert_eq!(field(&german, "condition")["options"][2]["label"], "Beschädigt");
     assert_eq!(field(&german, "vin")["help"], "17 Zeichen: Ziffern und Großbuchstaben außer I, O und Q");
     assert!(!holds_a_locale_map(&german), "a front end never sees maps: {german}");
+    // The built-in message texts of the locale ride along (a front end checking values itself writes them), and
+    // the language a submit names options in.
+    assert_eq!(german["messages"]["required"], "{label} ist ein Pflichtfeld", "{german}");
+    assert_eq!(german["messages"]["below_min"], "{label} muss mindestens {min} sein");
+    assert_eq!(german["default_locale"], "en");
 
     let (polish, language, _) = form_in("?lang=pl", Some("de")).await;
     assert_eq!((polish["locale"].as_str(), language.as_deref()), (Some("pl"), Some("pl")), "?lang= wins");
     assert_eq!(field(&polish, "brand")["label"], "Marka");
+    assert_eq!(polish["messages"]["required"], "Pole „{label}” jest wymagane");
     let (russian, _, _) = form_in("?lang=ru-RU", None).await;
     assert_eq!(
         (russian["locale"].as_str(), field(&russian, "year")["label"].as_str()),
@@ -96,6 +102,7 @@ async fn forms_follow_the_negotiated_locale_and_its_fallback_chain() {
     let (fallback, language, _) = form_in("", Some("fr-CA, it;q=0.5")).await;
     assert_eq!((fallback["locale"].as_str(), language.as_deref()), (Some("en"), Some("en")), "not served → default");
     assert_eq!(field(&fallback, "brand")["label"], "Brand");
+    assert_eq!(fallback["messages"]["more_unknown_fields"], "{count} more values name no field of this form");
     assert!(!holds_a_locale_map(&fallback));
 
     let bad = app.get(&format!("/v1/templates/{trucks}?lang=not-a-tag-at-all")).send().await.expect("request");

@@ -682,6 +682,21 @@ async function main() {
       await press(page, 'Show form');
       await waitText(page, 'Carried over');
       await same('the carry-over to Trailers');
+      // In German (the Locale drives ?lang= for both sides): the labels are the template's German ones and the
+      // messages the server's German texts, rendered by the browser runtime from the form's `messages` — and
+      // still no difference.
+      await choose('Locale', 'Deutsch (de)');
+      await press(page, 'Show form');
+      await one(page, 'combobox', 'Marke (required)');
+      await one(page, 'textbox', 'Achsen (required)');
+      await waitText(page, 'required: Achsen ist ein Pflichtfeld');
+      await waitText(page, 'No difference between the browser and the server');
+      await same('the form in German');
+      await fill(page, 'Achsen (required)', 'viele');
+      await page.keyboard.press('Tab');
+      await waitText(page, 'invalid_type: Achsen muss');
+      await same('a value of the wrong type, in German');
+      await page.screenshot({ path: join(SHOTS, 'forms-german.png'), fullPage: true });
       seen.clean('forms');
     });
 

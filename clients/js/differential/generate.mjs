@@ -70,6 +70,17 @@ export function condition(r, names, depth = 3) {
   return { [op]: [sub(), sub()] };
 }
 
+const MESSAGE_CODES = ['required', 'invalid_type', 'below_min', 'above_max', 'too_long', 'pattern_mismatch', 'unknown_option'];
+const OWN_MESSAGES = ['{label}: bitte prüfen', '{label} — {min}…{max}', 'not {value} in {label}', 'Неверно: {label}', '{label}{label}', 'plain'];
+const SUFFIXES = { de: ' (de) ß', pl: ' (pl) ł', ru: ' (ru) ж' };
+
+/** `text` as a map of locales: the default (en) always, each other served locale most of the time. */
+function translated(r, text) {
+  const map = { en: text };
+  for (const [tag, suffix] of Object.entries(SUFFIXES)) if (r.chance(0.7)) map[tag] = `${text}${suffix}`;
+  return map;
+}
+
 const TYPES = ['text', 'number', 'integer', 'year', 'select', 'multiselect', 'boolean'];
 
 /**
@@ -122,15 +133,25 @@ export function templateSet(r, categories, subcategories) {
         field.dependsOn = r.some(earlier, 0.3).concat(r.pick(earlier)).filter((x, j, all) => all.indexOf(x) === j);
         if (r.chance(0.4)) field.resetOnChange = r.chance(0.3);
       }
+      // Translations: a label and own messages as maps of locales (some locales left out: they fall back), so
+      // each locale's answers differ and both sides must resolve and fill the same texts.
+      if (r.chance(0.4)) field.label = translated(r, field.label);
+      if (r.chance(0.35)) {
+        field.validation = { ...(field.validation ?? {}), messages: {} };
+        for (const code of r.some(MESSAGE_CODES, 0.4)) {
+          const text = r.pick(OWN_MESSAGES);
+          field.validation.messages[code] = r.chance(0.6) ? translated(r, text) : text;
+        }
+      }
       add(field);
     }
-    templates.push({ category, blocks: [{ name: 'generated', label: 'Generated', fields }] });
+    templates.push({ category, blocks: [{ name: 'generated', label: translated(r, 'Generated'), fields }] });
     for (const sub of subcategories[category] ?? []) {
       const over = [];
       for (const f of fields) {
         if (f.dataSource || !r.chance(0.3)) continue;
         const type = r.pick(TYPES);
-        const replaced = { name: f.name, type, label: `${f.label} (${sub})` };
+        const replaced = { name: f.name, type, label: `${typeof f.label === 'string' ? f.label : f.label.en} (${sub})` };
         if (type === 'select' || type === 'multiselect') replaced.options = r.some(WORDS, 0.6).concat('y').map((value) => ({ value, label: value }));
         over.push(replaced);
       }

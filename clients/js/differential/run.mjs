@@ -9,9 +9,12 @@
 //   GANTRY_BIN       the binary to start (default target/debug/gantry at the repository's root), or
 //   GANTRY_PUBLIC_URL, GANTRY_ADMIN_URL, GANTRY_ADMIN_TOKEN   a running local-profile instance
 //   FORMS_STATES     how many states at least (default 10000)    FORMS_SEED   the seed (default: random, printed)
-//   FORMS_LANG       sent as ?lang= on every request    FORMS_WORKERS  requests in flight (default 6; 1 to repeat a seed exactly)
-// Prints `forms differential: N states, M templates, 0 differences`; exits 1 on any difference (the first
-// ones printed in full, all of them in target/forms-differential.json).
+//   FORMS_LANG       the locales, comma-separated (default en,de,pl,ru): the states cycle through them, each
+//                    compared with a client sending that locale as ?lang= (labels, own messages, the form's
+//                    built-in `messages`, option names in submits all in it)
+//   FORMS_WORKERS    requests in flight (default 6; 1 to repeat a seed exactly)
+// Prints `forms differential: N states, M templates, 0 differences` and the states per locale; exits 1 on any
+// difference (the first ones printed in full, all of them in target/forms-differential.json).
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -27,6 +30,9 @@ const root = resolve(here, '../../..');
 const STATES = Number(process.env.FORMS_STATES ?? 10_000);
 const SEED = Number(process.env.FORMS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const WORKERS = Number(process.env.FORMS_WORKERS ?? 6);
+/** A label as a map of the four shipped languages. */
+const translatedLabel = (en) => ({ en, de: `${en} (de)`, pl: `${en} (pl)`, ru: `${en} (ru)` });
+const LOCALES = (process.env.FORMS_LANG || 'en,de,pl,ru').split(',').map((l) => l.trim()).filter((l) => l !== '');
 const SHOW = 5;
 
 // json-logic-js's `log` prints its argument (the server's prints nothing); same answer, quieter run.
@@ -57,7 +63,12 @@ async function run() {
     if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
     return json;
   };
-  const client = createClient({ baseUrl: instance.http, lang: process.env.FORMS_LANG });
+  // One client per locale (each caches its option lists in its language); the first one sets up the catalog.
+  const clients = Object.fromEntries(LOCALES.map((lang) => [lang, createClient({ baseUrl: instance.http, lang })]));
+  const client = clients[LOCALES[0]];
+  let turn = 0;
+  /** The locale of the next state (or change sequence): each in turn. */
+  const nextLocale = () => LOCALES[(turn++) % LOCALES.length];
 
   // Generated templates, for categories and subcategories made for them.
   const generated = [];
@@ -98,6 +109,16 @@ async function run() {
     { name: 'tags', type: 'multiselect', label: 'Tags', options: [{ value: 'a', label: 'A' }, { value: 'b', label: 'B' }] },
     ...BUDGET.map(([name, visibleIf]) => ({ name, type: 'text', label: name, visibleIf })),
   ] }] });
+  // Options only, every one valid: submits that pass, naming options (country, city, brand, models) — in the
+  // default language whatever the locale, on both sides.
+  const namesName = `Generated names ${SEED}`;
+  const namesCategory = (await admin('POST', '/admin/options', { kind: 'category', name: namesName })).option.id;
+  set.templates.push({ category: namesName, blocks: [{ name: 'names', fields: [
+    { name: 'country', type: 'select', label: translatedLabel('Country'), required: true, dataSource: { kind: 'country' } },
+    { name: 'city', type: 'select', label: 'City', dataSource: { kind: 'city', parentField: 'country' } },
+    { name: 'brand', type: 'select', label: 'Brand', dataSource: { kind: 'brand' } },
+    { name: 'model', type: 'multiselect', label: 'Model', dataSource: { kind: 'model', parentField: 'brand' } },
+  ] }] });
   await admin('POST', '/admin/templates', set).catch((e) => {
     throw new Error(`the generated templates were refused (a generator bug): ${e.message}`);
   });
@@ -130,21 +151,36 @@ async function run() {
     any: (kind) => top[kind] ?? Object.entries(children).filter(([k]) => k.startsWith(`${kind} `)).flatMap(([, ids]) => ids),
   };
 
-  // Every form: each category's, each subcategory's.
-  const forms = [];
-  for (const category of top.category) {
-    for (const sub of [null, ...catalog.children('subcategory', category)]) {
-      const form = await client.loadForm(category, sub);
-      form.generated = generated.includes(category);
-      form.key = `${form.form.template} (${category}/${sub ?? '-'})`;
-      forms.push(form);
+  // Every form in every locale: each category's, each subcategory's. A locale the instance does not serve would
+  // be answered in the default one and compare nothing new: refused here.
+  const load = async (lang, category, sub = null) => {
+    const form = await clients[lang].loadForm(category, sub);
+    if (form.form.locale !== lang) throw new Error(`${lang} is not served (the form came in ${form.form.locale})`);
+    if (typeof form.form.messages?.required !== 'string') throw new Error(`the form in ${lang} carries no messages`);
+    form.lang = lang;
+    form.client = clients[lang];
+    return form;
+  };
+  const generatedForms = {};
+  const bundledForms = {};
+  for (const lang of LOCALES) {
+    const forms = [];
+    for (const category of top.category) {
+      for (const sub of [null, ...catalog.children('subcategory', category)]) {
+        const form = await load(lang, category, sub);
+        form.generated = generated.includes(category);
+        form.key = `${form.form.template} (${category}/${sub ?? '-'})`;
+        forms.push(form);
+      }
     }
+    const own = (f) => f.form.category_id !== budgetCategory && f.form.category_id !== namesCategory;
+    generatedForms[lang] = forms.filter((f) => f.generated && own(f));
+    bundledForms[lang] = forms.filter((f) => !f.generated && own(f));
   }
-  const generatedForms = forms.filter((f) => f.generated && f.form.category_id !== budgetCategory);
-  const bundledForms = forms.filter((f) => !f.generated && f.form.category_id !== budgetCategory);
-  const pickForm = () => (r.chance(0.5) ? r.pick(generatedForms) : r.pick(bundledForms));
+  const pickForm = (lang) => (r.chance(0.5) ? r.pick(generatedForms[lang]) : r.pick(bundledForms[lang]));
 
-  const counts = { states: 0, sequences: 0, carried: 0, submits: 0, refusals: 0, budget: [] };
+  const counts = { states: 0, sequences: 0, carried: 0, submits: 0, refusals: 0, budget: [], locales: Object.fromEntries(LOCALES.map((l) => [l, 0])), named: Object.fromEntries(LOCALES.map((l) => [l, 0])),
+    names: Object.fromEntries(LOCALES.map((l) => [l, 0])), translated: Object.fromEntries(LOCALES.map((l) => [l, 0])) };
   const used = new Set();
   const differences = [];
 
@@ -152,7 +188,9 @@ async function run() {
     used.add(form.key);
     if (from) used.add(from.key);
     counts.states += 1;
+    counts.locales[form.lang] += 1;
     if (from) counts.carried += 1;
+    const { client } = form;
     const [server, browser] = await Promise.all([
       client.evaluateRemote(form, values, { changed, from }).catch(problem),
       client.evaluate(form, values, { changed, from }).catch(problem),
@@ -160,20 +198,25 @@ async function run() {
     if (browser && browser.unchecked) delete browser.unchecked;
     if (server?.status) counts.refusals += 1;
     if (!isDeepStrictEqual(server, browser)) {
-      differences.push({ form: form.key, from: from?.key, values, changed, server, browser });
+      differences.push({ lang: form.lang, form: form.key, from: from?.key, values, changed, server, browser });
     }
-    if (!from && r.chance(0.15)) {
-      counts.submits += 1;
-      const [submitted, checked] = await Promise.all([
-        client.submit(form, values).then((s) => ({ values: s.values }), problem),
-        client.check(form, values).then((c) => (c.evaluation.errors.length > 0 ? { status: 422, code: 'validation_failed', errors: c.evaluation.errors } : { values: c.values }), problem),
-      ]);
-      if (!isDeepStrictEqual(submitted, checked)) {
-        differences.push({ submit: true, form: form.key, values, server: submitted, browser: checked });
-      }
-    }
+    if (!from && r.chance(0.15)) await compareSubmit(form, values);
     return server?.status ? null : server;
   }
+
+  async function compareSubmit(form, values) {
+    const { client } = form;
+    counts.submits += 1;
+    const [submitted, checked] = await Promise.all([
+      client.submit(form, values).then((s) => ({ values: s.values }), problem),
+      client.check(form, values).then((c) => (c.evaluation.errors.length > 0 ? { status: 422, code: 'validation_failed', errors: c.evaluation.errors } : { values: c.values }), problem),
+    ]);
+    counts.named[form.lang] += Object.values(submitted.values ?? {}).flat().filter((v) => typeof v?.name === 'string').length;
+    if (!isDeepStrictEqual(submitted, checked)) {
+      differences.push({ submit: true, lang: form.lang, form: form.key, values, server: submitted, browser: checked });
+    }
+  }
+
 
   function randomValues(form, state = {}) {
     const values = {};
@@ -195,21 +238,23 @@ async function run() {
   }
 
   async function oneState() {
-    const form = pickForm();
+    const lang = nextLocale();
+    const form = pickForm(lang);
     const values = randomValues(form);
-    const from = r.chance(0.25) ? pickForm() : undefined;
+    const from = r.chance(0.25) ? pickForm(lang) : undefined;
     await compare(form, values, randomChanged(form, values), from);
   }
 
   async function sequence() {
     counts.sequences += 1;
-    let form = pickForm();
+    const lang = nextLocale();
+    let form = pickForm(lang);
     let values = {};
     let last = await compare(form, values, undefined);
     const steps = 5 + r.int(15);
     for (let s = 0; s < steps; s += 1) {
       if (r.chance(0.08)) {
-        const next = pickForm();
+        const next = pickForm(lang);
         last = await compare(next, values, undefined, form);
         if (last) values = { ...last.carried_over.values };
         form = next;
@@ -225,16 +270,20 @@ async function run() {
     }
   }
 
-  // Where each budget condition runs out of steps, both sides must agree.
-  const budgetForm = await client.loadForm(budgetCategory);
-  budgetForm.key = budgetName;
-  budgetForm.generated = true;
+  // Where each budget condition runs out of steps, both sides must agree (each condition in the next locale).
+  const budgetForms = {};
+  for (const lang of LOCALES) {
+    budgetForms[lang] = await load(lang, budgetCategory);
+    budgetForms[lang].key = budgetName;
+    budgetForms[lang].generated = true;
+  }
   for (const [field, , element] of BUDGET) {
+    const budgetForm = budgetForms[nextLocale()];
     const tags = (n) => ({ tags: [...Array(n).fill(element), 'b'] });
     // Where the browser runs out of steps (bisection, no request), then the server asked there and one
     // element either side: the same answers there mean the same boundary. Bodies stay under 1 MiB.
     let [shown, hidden] = [0, Math.min(20_001, Math.floor(1_000_000 / (JSON.stringify(element).length + 1)))];
-    const visibleHere = async (n) => (await client.evaluate(budgetForm, tags(n))).visible.includes(field);
+    const visibleHere = async (n) => (await budgetForm.client.evaluate(budgetForm, tags(n))).visible.includes(field);
     if (await visibleHere(hidden)) throw new Error(`${field}: the step budget is not reached with ${hidden} elements (a generator bug)`);
     while (hidden - shown > 1) {
       const mid = Math.floor((shown + hidden) / 2);
@@ -246,14 +295,59 @@ async function run() {
   }
 
   // Every pairing of the merged and surviving brands and models, on a form with a brand → model cascade.
-  const cascade = bundledForms.find((f) => f.field('brand')?.dataSource && f.field('model')?.dataSource?.parentField === 'brand');
+  const cascadeOf = (lang) => bundledForms[lang].find((f) => f.field('brand')?.dataSource && f.field('model')?.dataSource?.parentField === 'brand');
+  const cascade = cascadeOf(LOCALES[0]);
   for (const brand of [mergedBrand, survivorBrand]) {
     for (const model of [...mergedModels, ...survivorModels]) {
-      for (const changed of [undefined, ['brand'], ['model']]) await compare(cascade, { brand, model }, changed);
+      for (const changed of [undefined, ['brand'], ['model']]) await compare(cascadeOf(nextLocale()), { brand, model }, changed);
     }
   }
   if (process.env.FORMS_SHOW_MERGED) {
     console.log(JSON.stringify(await client.evaluateRemote(cascade, { brand: mergedBrand, model: mergedModels[0] })));
+  }
+
+  // Option names in each locale: what the package resolves an id to (its lists in that locale, merges followed)
+  // against the server's look-up of the id in that locale — every category, subcategory and country, the cities
+  // of a few countries, the merged and surviving brands and models. (Submits name options in the default
+  // language, language-neutral; the states above compare those.)
+  const english = new Map();
+  const named = [
+    ...top.category.map((id) => ({ list: { kind: 'category', parent_id: null }, id })),
+    ...top.category.flatMap((p) => catalog.children('subcategory', p).map((id) => ({ list: { kind: 'subcategory', parent_id: p }, id }))),
+    ...top.country.map((id) => ({ list: { kind: 'country', parent_id: null }, id })),
+    ...top.country.slice(0, 4).flatMap((p) => catalog.children('city', p).map((id) => ({ list: { kind: 'city', parent_id: p }, id }))),
+    ...[mergedBrand, survivorBrand].map((id) => ({ list: { kind: 'brand', parent_id: null }, id })),
+    ...[...mergedModels, ...survivorModels].map((id) => ({ list: { kind: 'model', parent_id: survivorBrand }, id })),
+  ];
+  for (const lang of LOCALES) {
+    const c = clients[lang];
+    for (const check of named) {
+      const [server, browser] = await Promise.all([
+        c.resolveOption(check.list.kind, check.id).then((o) => (o ? { id: o.id, name: o.name } : null)),
+        c.lookUp(check),
+      ]);
+      counts.names[lang] += 1;
+      if (lang === LOCALES[0]) english.set(check.id, server?.name);
+      else if (server && server.name !== english.get(check.id)) counts.translated[lang] += 1;
+      if (!isDeepStrictEqual(server, browser)) differences.push({ lang, option: check, server, browser });
+    }
+  }
+
+  // Submits that pass, naming options, in every locale.
+  for (const lang of LOCALES) {
+    const form = await load(lang, namesCategory);
+    form.key = namesName;
+    for (let i = 0; i < 25; i += 1) {
+      const country = r.pick(top.country);
+      const cities = catalog.children('city', country);
+      const brand = r.pick(top.brand);
+      const models = catalog.children('model', brand);
+      const values = { country, brand };
+      if (cities.length > 0 && r.chance(0.8)) values.city = r.pick(cities);
+      if (models.length > 0) values.model = r.some(models, 0.5);
+      used.add(form.key);
+      await compareSubmit(form, values);
+    }
   }
 
   async function worker() {
@@ -265,9 +359,10 @@ async function run() {
   await Promise.all(Array.from({ length: WORKERS }, worker));
 
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  console.log(`forms differential: seed ${SEED}; ${generatedForms.length} generated and ${bundledForms.length} bundled forms; `
+  console.log(`forms differential: seed ${SEED}; ${generatedForms[LOCALES[0]].length} generated and ${bundledForms[LOCALES[0]].length} bundled forms; `
     + `${counts.sequences} change sequences, ${counts.carried} carry-overs, ${counts.submits} submits, ${counts.refusals} refusals compared; `
     + `step budget reached at list lengths ${counts.budget.join(', ')}; ${seconds} s`);
+  console.log(`forms differential: per locale ${LOCALES.map((l) => `${l} ${counts.locales[l]} states, ${counts.names[l]} option names${l === LOCALES[0] ? '' : ` (${counts.translated[l]} other than in ${LOCALES[0]})`}, ${counts.named[l]} in submits`).join(', ')}`);
   console.log(`forms differential: ${counts.states} states, ${used.size} templates, ${differences.length} differences`);
   if (differences.length > 0) {
     for (const d of differences.slice(0, SHOW)) console.error(JSON.stringify(d, null, 1));

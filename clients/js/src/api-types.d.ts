@@ -304,7 +304,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Catalog options of a kind (ETag; 304 on If-None-Match). */
+        /** Catalog options of a kind, names in the request's locale (ETag per version and locale; 304 on If-None-Match; q= matches a name in any language). */
         get: operations["listOptions"];
         put?: never;
         /** Add an option (logged-in users; every kind but category, which operators create on the admin listener); an existing equal one is answered 200. A new account's option is pending — its creator's alone: listed, resolved and accepted in forms and as a parent only for them — until approved; another user creating the same name gets their own pending option, or the public one. near_matches lists close names. */
@@ -356,7 +356,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The listing form of a category (or subcategory); ETag. */
+        /** The listing form of a category (or subcategory), every label, help text and message in the request's locale; ETag per template set version and locale. */
         get: operations["getTemplate"];
         put?: never;
         post?: never;
@@ -375,7 +375,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Evaluate a partly filled form (visibility, requirements, resets, errors, options). */
+        /** Evaluate a partly filled form (visibility, requirements, resets, errors with messages in the request's locale, options). */
         post: operations["evaluateTemplate"];
         delete?: never;
         options?: never;
@@ -414,7 +414,7 @@ export interface components {
              * @description Stable machine-readable code (docs/api.md, Error codes).
              * @enum {string}
              */
-            code: "account_disabled" | "active_content" | "actor_unavailable" | "bad_request" | "body_timeout" | "category_not_found" | "database_unavailable" | "digest_mismatch" | "email_taken" | "internal" | "invalid_credentials" | "job_key_taken" | "job_not_cancellable" | "job_not_found" | "job_not_retryable" | "job_state_conflict" | "kind_mismatch" | "malformed_json" | "method_not_allowed" | "name_taken" | "not_found" | "operator_only" | "option_not_found" | "overloaded" | "payload_too_large" | "processing" | "range_not_satisfiable" | "refresh_reused" | "rotation_in_progress" | "rotation_not_found" | "same_option" | "secret_validation_failed" | "session_not_found" | "session_revoked" | "session_store_unavailable" | "storage_unavailable" | "template_invalid" | "template_not_found" | "timeout" | "token_expired" | "token_invalid" | "too_many_requests" | "too_many_uploads" | "unauthorized" | "unknown_kind" | "unsupported_media_type" | "unreadable_pdf" | "upload_abandoned" | "upload_not_found" | "upload_quota_exceeded" | "user_not_found" | "validation_failed" | "variant_failed" | "variant_not_found" | "would_break_templates";
+            code: "account_disabled" | "active_content" | "actor_unavailable" | "bad_request" | "body_timeout" | "body_too_slow" | "category_not_found" | "database_unavailable" | "digest_mismatch" | "email_taken" | "internal" | "invalid_credentials" | "job_key_taken" | "job_not_cancellable" | "job_not_found" | "job_not_retryable" | "job_state_conflict" | "kind_mismatch" | "malformed_json" | "method_not_allowed" | "name_taken" | "not_found" | "operator_only" | "option_not_found" | "overloaded" | "payload_too_large" | "photo_budget_exceeded" | "processing" | "range_not_satisfiable" | "refresh_reused" | "rotation_in_progress" | "rotation_not_found" | "same_option" | "secret_validation_failed" | "session_not_found" | "session_revoked" | "session_store_unavailable" | "storage_unavailable" | "template_invalid" | "template_not_found" | "timeout" | "token_expired" | "token_invalid" | "too_many_in_flight" | "too_many_requests" | "too_many_uploads" | "unauthorized" | "unknown_kind" | "unreadable_pdf" | "unsupported_media_type" | "upload_abandoned" | "upload_displaced" | "upload_not_found" | "upload_quota_exceeded" | "user_not_found" | "validation_failed" | "variant_failed" | "variant_not_found" | "would_break_templates";
             detail?: string;
             request_id?: string;
             /** @description 422 validation_failed: every broken field rule. */
@@ -593,6 +593,7 @@ export interface components {
         Option: {
             /** Format: uuid */
             id: string;
+            /** @description in the request's locale (its translation along the fallback chain, else its own name); the id is the same in every language */
             name: string;
             /** Format: uuid */
             parent_id: string | null;
@@ -600,6 +601,8 @@ export interface components {
             has_engine?: boolean;
         };
         OptionPage: {
+            /** @description the locale the names (or labels and messages) are in, also sent as Content-Language */
+            locale: string;
             items: components["schemas"]["Option"][];
             version: number;
             /** Format: uuid */
@@ -619,7 +622,35 @@ export interface components {
             template: string;
             source?: string;
             version: number;
+            /** @description blocks of fields; label, help, options[].label and validation.messages are strings in `locale` (a template may hold maps of locales; answers never do) */
             blocks: components["schemas"]["FormBlock"][];
+            /** @description the locale the names (or labels and messages) are in, also sent as Content-Language */
+            locale: string;
+            /** @description the built-in message texts in `locale`, by key, placeholders unfilled ({label}, {min}, {max}, {value}, {parent}, {count}): what a front end renders the server's error messages from; a field's own validation.messages (by error code) win over them */
+            messages: {
+                required: string;
+                not_text: string;
+                not_boolean: string;
+                not_number: string;
+                not_whole: string;
+                not_list: string;
+                not_option: string;
+                too_long: string;
+                pattern_mismatch: string;
+                below_min: string;
+                above_max: string;
+                not_an_id: string;
+                parent_missing: string;
+                not_a_choice: string;
+                no_such_option: string;
+                no_such_option_under_parent: string;
+                unknown_field: string;
+                more_unknown_fields: string;
+            } & {
+                [key: string]: string;
+            };
+            /** @description the deployment's language (catalog.default_locale): a submit's clean values name options in it, whatever the request's locale */
+            default_locale: string;
         };
         FormValues: {
             /** Format: uuid */
@@ -646,6 +677,8 @@ export interface components {
                 [key: string]: components["schemas"]["OptionList"];
             };
             carried_over?: components["schemas"]["CarryOver"];
+            /** @description the locale the names (or labels and messages) are in, also sent as Content-Language */
+            locale: string;
         };
         Submitted: {
             /** Format: uuid */
@@ -782,7 +815,13 @@ export interface components {
                 /** @description Rust regex syntax, matched whole */
                 pattern?: string;
                 maxLength?: number;
+                /** @description the field's own messages by error code (required, below_min, …), in `locale`, placeholders unfilled; they win over the form's messages */
+                messages?: {
+                    [key: string]: string;
+                };
             };
+            /** @description help text shown with the field, in `locale` */
+            help?: string;
         };
         /** @description an option list to load: GET /v1/options/{kind}?parent_id= */
         OptionList: {
@@ -803,7 +842,26 @@ export interface components {
             dropped_unlisted?: number;
         };
     };
-    responses: never;
+    responses: {
+        /** @description too_many_in_flight: this client address already has its share of requests in flight (http.max_in_flight_per_address); Retry-After */
+        TooManyInFlight: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description body_timeout (the body did not arrive whole within http.json_body_timeout_secs) or body_too_slow (under http.min_body_bytes_per_sec after http.body_rate_grace_secs) */
+        SlowBody: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
     headers: never;
@@ -898,6 +956,7 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
+            429: components["responses"]["TooManyInFlight"];
             /** @description a required component is down */
             503: {
                 headers: {
@@ -936,6 +995,7 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
+            429: components["responses"]["TooManyInFlight"];
             /** @description Any other failure: 400 malformed_json, 405 method_not_allowed, 413 payload_too_large, 415 unsupported_media_type, 503 overloaded/timeout/database_unavailable/…; always problem+json. */
             default: {
                 headers: {
@@ -986,6 +1046,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyInFlight"];
             /** @description Any other failure: 400 malformed_json, 405 method_not_allowed, 413 payload_too_large, 415 unsupported_media_type, 503 overloaded/timeout/database_unavailable/…; always problem+json. */
             default: {
                 headers: {
@@ -1019,6 +1080,7 @@ export interface operations {
                     "application/json": components["schemas"]["Registered"];
                 };
             };
+            408: components["responses"]["SlowBody"];
             /** @description email_taken */
             409: {
                 headers: {
@@ -1028,7 +1090,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description validation_failed: every broken rule in errors */
+            /** @description validation_failed: every broken rule in errors (password: too_short, too_long, common_password, same_as_email, breached_password when the optional range service lists it) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1037,7 +1099,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description too_many_requests (Retry-After) */
+            /** @description too_many_requests (Retry-After); too_many_in_flight (the client address has its share of requests in flight) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1097,7 +1159,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description too_many_requests (Retry-After) */
+            408: components["responses"]["SlowBody"];
+            /** @description too_many_requests (Retry-After); too_many_in_flight (the client address has its share of requests in flight) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1148,6 +1211,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            408: components["responses"]["SlowBody"];
+            429: components["responses"]["TooManyInFlight"];
             /** @description Any other failure: 400 malformed_json, 405 method_not_allowed, 413 payload_too_large, 415 unsupported_media_type, 503 overloaded/timeout/database_unavailable/…; always problem+json. */
             default: {
                 headers: {
@@ -1188,6 +1253,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            408: components["responses"]["SlowBody"];
             /** @description validation_failed (invalid_scope) */
             422: {
                 headers: {
@@ -1197,6 +1263,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyInFlight"];
             /** @description Any other failure: 400 malformed_json, 405 method_not_allowed, 413 payload_too_large, 415 unsupported_media_type, 503 overloaded/timeout/database_unavailable/…; always problem+json. */
             default: {
                 headers: {
@@ -1246,7 +1313,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description validation_failed (new_password) */
+            408: components["responses"]["SlowBody"];
+            /** @description validation_failed (new_password: too_short, too_long, common_password, same_as_email, breached_password) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1255,7 +1323,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description too_many_requests */
+            /** @description too_many_requests; too_many_in_flight (the client address has its share of requests in flight) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1305,6 +1373,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyInFlight"];
             /** @description Any other failure: 400 malformed_json, 405 method_not_allowed, 413 payload_too_large, 415 unsupported_media_type, 503 overloaded/timeout/database_unavailable/…; always problem+json. */
             default: {
                 headers: {
@@ -1346,6 +1415,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyInFlight"];
             /** @description Any other failure: 400 malformed_json, 405 method_not_allowed, 413 payload_too_large, 415 unsupported_media_type, 503 overloaded/timeout/database_unavailable/…; always problem+json. */
             default: {
                 headers: {
@@ -1394,6 +1464,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyInFlight"];
             /** @description Any other failure: 400 malformed_json, 405 method_not_allowed, 413 payload_too_large, 415 unsupported_media_type, 503 overloaded/timeout/database_unavailable/…; always problem+json. */
             default: {
                 headers: {
@@ -1423,7 +1494,7 @@ export interface operations {
                     "application/json": components["schemas"]["GuestToken"];
                 };
             };
-            /** @description too_many_requests */
+            /** @description too_many_requests; too_many_in_flight (the client address has its share of requests in flight) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1503,7 +1574,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description body_timeout */
+            /** @description body_timeout, body_too_slow (under uploads.min_bytes_per_sec after its grace period) or upload_displaced (under that rate while every upload slot was taken) */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -1539,7 +1610,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description too_many_uploads or too_many_requests */
+            /** @description too_many_uploads, too_many_requests, or photo_budget_exceeded: a guest's photos are over uploads.guest_pixels_per_hour (per guest token and per client address); Retry-After; too_many_in_flight (the client address has its share of requests in flight) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1607,6 +1678,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyInFlight"];
             /** @description Any other failure: 400 malformed_json, 405 method_not_allowed, 413 payload_too_large, 415 unsupported_media_type, 503 overloaded/timeout/database_unavailable/…; always problem+json. */
             default: {
                 headers: {
@@ -1655,6 +1727,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyInFlight"];
             /** @description Any other failure: 400 malformed_json, 405 method_not_allowed, 413 payload_too_large, 415 unsupported_media_type, 503 overloaded/timeout/database_unavailable/…; always problem+json. */
             default: {
                 headers: {
@@ -1766,6 +1839,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyInFlight"];
             /** @description Any other failure: 400 malformed_json, 405 method_not_allowed, 413 payload_too_large, 415 unsupported_media_type, 503 overloaded/timeout/database_unavailable/…; always problem+json. */
             default: {
                 headers: {
@@ -1788,8 +1862,12 @@ export interface operations {
                 limit?: number;
                 /** @description next_cursor of the previous page */
                 cursor?: string;
+                /** @description the answer's locale, a tag such as de or de-AT (wins over Accept-Language); a locale not in catalog.locales falls back along its chain (de-AT → de → catalog.default_locale); a malformed tag is 422 validation_failed (lang invalid) */
+                lang?: string;
             };
             header?: {
+                /** @description the locales the caller reads, with q-values (RFC 9110); used when there is no ?lang= */
+                "Accept-Language"?: string;
                 /** @description an ETag */
                 "If-None-Match"?: string;
             };
@@ -1804,6 +1882,10 @@ export interface operations {
             /** @description a page */
             200: {
                 headers: {
+                    /** @description the locale the answer is in */
+                    "Content-Language"?: string;
+                    /** @description Accept-Language (option routes: Authorization, Accept-Language) */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1813,6 +1895,10 @@ export interface operations {
             /** @description not modified */
             304: {
                 headers: {
+                    /** @description the locale the answer is in */
+                    "Content-Language"?: string;
+                    /** @description Accept-Language (option routes: Authorization, Accept-Language) */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1826,7 +1912,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description validation_failed (parent_id required/invalid, limit, cursor) */
+            /** @description validation_failed (lang, parent_id required/invalid, limit, cursor) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1835,6 +1921,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyInFlight"];
             /** @description Any other failure: 400 malformed_json, 405 method_not_allowed, 413 payload_too_large, 415 unsupported_media_type, 503 overloaded/timeout/database_unavailable/…; always problem+json. */
             default: {
                 headers: {
@@ -1848,8 +1935,14 @@ export interface operations {
     };
     createOption: {
         parameters: {
-            query?: never;
-            header?: never;
+            query?: {
+                /** @description the answer's locale, a tag such as de or de-AT (wins over Accept-Language); a locale not in catalog.locales falls back along its chain (de-AT → de → catalog.default_locale); a malformed tag is 422 validation_failed (lang invalid) */
+                lang?: string;
+            };
+            header?: {
+                /** @description the locales the caller reads, with q-values (RFC 9110); used when there is no ?lang= */
+                "Accept-Language"?: string;
+            };
             path: {
                 /** @description option kind */
                 kind: "category" | "subcategory" | "brand" | "model" | "country" | "city";
@@ -1865,6 +1958,10 @@ export interface operations {
             /** @description it existed */
             200: {
                 headers: {
+                    /** @description the locale the answer is in */
+                    "Content-Language"?: string;
+                    /** @description Accept-Language (option routes: Authorization, Accept-Language) */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1874,6 +1971,10 @@ export interface operations {
             /** @description created */
             201: {
                 headers: {
+                    /** @description the locale the answer is in */
+                    "Content-Language"?: string;
+                    /** @description Accept-Language (option routes: Authorization, Accept-Language) */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1907,7 +2008,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description validation_failed (name, parent_id required/not_allowed/wrong_kind/not_found — another user's pending option is not found —, has_engine not_allowed, name hidden by moderators) */
+            408: components["responses"]["SlowBody"];
+            /** @description validation_failed (lang: invalid; name: empty, too_long, control_characters, invisible_character — a default-ignorable or format character, a blank letter; the message names it as U+XXXX —, too_wide, mixed_scripts — a new name mixing scripts beyond UTS #39 moderately restrictive; a look-alike of an existing option answers 200 with it —, hidden by moderators; parent_id required/not_allowed/wrong_kind/not_found — another user's pending option is not found —, has_engine not_allowed) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1916,7 +2018,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description too_many_requests */
+            /** @description too_many_requests; too_many_in_flight (the client address has its share of requests in flight) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1943,8 +2045,13 @@ export interface operations {
                 name: string;
                 /** @description required for subcategory, model, city */
                 parent_id?: string;
+                /** @description the answer's locale, a tag such as de or de-AT (wins over Accept-Language); a locale not in catalog.locales falls back along its chain (de-AT → de → catalog.default_locale); a malformed tag is 422 validation_failed (lang invalid) */
+                lang?: string;
             };
-            header?: never;
+            header?: {
+                /** @description the locales the caller reads, with q-values (RFC 9110); used when there is no ?lang= */
+                "Accept-Language"?: string;
+            };
             path: {
                 /** @description option kind */
                 kind: "category" | "subcategory" | "brand" | "model" | "country" | "city";
@@ -1956,6 +2063,10 @@ export interface operations {
             /** @description the exact match (or null) and near matches */
             200: {
                 headers: {
+                    /** @description the locale the answer is in */
+                    "Content-Language"?: string;
+                    /** @description Accept-Language (option routes: Authorization, Accept-Language) */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1971,7 +2082,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description validation_failed (name missing or invalid, parent_id required/invalid/not_found) */
+            /** @description validation_failed (lang, name missing or invalid, parent_id required/invalid/not_found) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1980,6 +2091,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyInFlight"];
             /** @description Any other failure: 400 malformed_json, 405 method_not_allowed, 413 payload_too_large, 415 unsupported_media_type, 503 overloaded/timeout/database_unavailable/…; always problem+json. */
             default: {
                 headers: {
@@ -1993,8 +2105,14 @@ export interface operations {
     };
     getOption: {
         parameters: {
-            query?: never;
-            header?: never;
+            query?: {
+                /** @description the answer's locale, a tag such as de or de-AT (wins over Accept-Language); a locale not in catalog.locales falls back along its chain (de-AT → de → catalog.default_locale); a malformed tag is 422 validation_failed (lang invalid) */
+                lang?: string;
+            };
+            header?: {
+                /** @description the locales the caller reads, with q-values (RFC 9110); used when there is no ?lang= */
+                "Accept-Language"?: string;
+            };
             path: {
                 /** @description option kind */
                 kind: "category" | "subcategory" | "brand" | "model" | "country" | "city";
@@ -2008,6 +2126,10 @@ export interface operations {
             /** @description the option */
             200: {
                 headers: {
+                    /** @description the locale the answer is in */
+                    "Content-Language"?: string;
+                    /** @description Accept-Language (option routes: Authorization, Accept-Language) */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2023,6 +2145,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description validation_failed (lang invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyInFlight"];
             /** @description Any other failure: 400 malformed_json, 405 method_not_allowed, 413 payload_too_large, 415 unsupported_media_type, 503 overloaded/timeout/database_unavailable/…; always problem+json. */
             default: {
                 headers: {
@@ -2039,8 +2171,12 @@ export interface operations {
             query?: {
                 /** @description subcategory id (empty: the category's form) */
                 subcategory_id?: string | unknown | unknown;
+                /** @description the answer's locale, a tag such as de or de-AT (wins over Accept-Language); a locale not in catalog.locales falls back along its chain (de-AT → de → catalog.default_locale); a malformed tag is 422 validation_failed (lang invalid) */
+                lang?: string;
             };
             header?: {
+                /** @description the locales the caller reads, with q-values (RFC 9110); used when there is no ?lang= */
+                "Accept-Language"?: string;
                 /** @description an ETag */
                 "If-None-Match"?: string;
             };
@@ -2055,6 +2191,10 @@ export interface operations {
             /** @description the resolved form */
             200: {
                 headers: {
+                    /** @description the locale the answer is in */
+                    "Content-Language"?: string;
+                    /** @description Accept-Language (option routes: Authorization, Accept-Language) */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2064,6 +2204,10 @@ export interface operations {
             /** @description not modified */
             304: {
                 headers: {
+                    /** @description the locale the answer is in */
+                    "Content-Language"?: string;
+                    /** @description Accept-Language (option routes: Authorization, Accept-Language) */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -2077,7 +2221,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description validation_failed (subcategory_id) */
+            /** @description validation_failed (lang, subcategory_id) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2086,6 +2230,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyInFlight"];
             /** @description Any other failure: 400 malformed_json, 405 method_not_allowed, 413 payload_too_large, 415 unsupported_media_type, 503 overloaded/timeout/database_unavailable/…; always problem+json. */
             default: {
                 headers: {
@@ -2099,8 +2244,14 @@ export interface operations {
     };
     evaluateTemplate: {
         parameters: {
-            query?: never;
-            header?: never;
+            query?: {
+                /** @description the answer's locale, a tag such as de or de-AT (wins over Accept-Language); a locale not in catalog.locales falls back along its chain (de-AT → de → catalog.default_locale); a malformed tag is 422 validation_failed (lang invalid) */
+                lang?: string;
+            };
+            header?: {
+                /** @description the locales the caller reads, with q-values (RFC 9110); used when there is no ?lang= */
+                "Accept-Language"?: string;
+            };
             path: {
                 /** @description category id */
                 category_id: string;
@@ -2116,6 +2267,10 @@ export interface operations {
             /** @description the evaluation */
             200: {
                 headers: {
+                    /** @description the locale the answer is in */
+                    "Content-Language"?: string;
+                    /** @description Accept-Language (option routes: Authorization, Accept-Language) */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2131,7 +2286,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description validation_failed or template_invalid */
+            408: components["responses"]["SlowBody"];
+            /** @description validation_failed or template_invalid; validation_failed (lang) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2140,6 +2296,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyInFlight"];
             /** @description Any other failure: 400 malformed_json, 405 method_not_allowed, 413 payload_too_large, 415 unsupported_media_type, 503 overloaded/timeout/database_unavailable/…; always problem+json. */
             default: {
                 headers: {
@@ -2153,8 +2310,14 @@ export interface operations {
     };
     submitTemplate: {
         parameters: {
-            query?: never;
-            header?: never;
+            query?: {
+                /** @description the locale of the messages of a 422 (the clean values are language-neutral); as on evaluate */
+                lang?: string;
+            };
+            header?: {
+                /** @description the locales the caller reads, with q-values (RFC 9110); used when there is no ?lang= */
+                "Accept-Language"?: string;
+            };
             path: {
                 /** @description category id */
                 category_id: string;
@@ -2185,7 +2348,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description validation_failed (every problem per field) or template_invalid */
+            408: components["responses"]["SlowBody"];
+            /** @description validation_failed (every problem per field, messages in the request's locale; or lang invalid) or template_invalid */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2194,6 +2358,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyInFlight"];
             /** @description Any other failure: 400 malformed_json, 405 method_not_allowed, 413 payload_too_large, 415 unsupported_media_type, 503 overloaded/timeout/database_unavailable/…; always problem+json. */
             default: {
                 headers: {

@@ -42,20 +42,20 @@ export function createClient(options) {
 
   const token = () => (typeof options.token === 'function' ? options.token() : options.token ?? null);
 
-  function url(path, query = {}) {
+  function url(path, query = {}, inLang = null) {
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) if (v !== null && v !== undefined) params.set(k, String(v));
-    if (lang) params.set('lang', lang);
+    if (inLang ?? lang) params.set('lang', inLang ?? lang);
     const q = params.toString();
     return `${baseUrl}${path}${q ? `?${q}` : ''}`;
   }
 
-  async function request(method, path, { query, body, signal } = {}) {
+  async function request(method, path, { query, body, signal, lang: inLang } = {}) {
     const headers = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const bearer = token();
     if (bearer) headers.authorization = `Bearer ${bearer}`;
-    const response = await doFetch(url(path, query), {
+    const response = await doFetch(url(path, query, inLang), {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -150,11 +150,12 @@ export function createClient(options) {
       resolved.clear();
     },
 
-    /** `GET /v1/options/{kind}/{id}`: the option an id stands for (after a merge, the survivor), or `null`. */
-    async resolveOption(kind, id, { signal } = {}) {
-      const key = `${kind} ${id}`;
+    /** `GET /v1/options/{kind}/{id}`: the option an id stands for (after a merge, the survivor), or `null`;
+     * its name in `lang` when given, else in the client's. */
+    async resolveOption(kind, id, { signal, lang: inLang = null } = {}) {
+      const key = `${kind} ${id} ${inLang ?? ''}`;
       if (!resolved.has(key)) {
-        const promise = request('GET', `/v1/options/${encodeURIComponent(kind)}/${encodeURIComponent(id)}`, { signal }).catch((e) => {
+        const promise = request('GET', `/v1/options/${encodeURIComponent(kind)}/${encodeURIComponent(id)}`, { signal, lang: inLang }).catch((e) => {
           resolved.delete(key);
           if (e instanceof FormsError && e.status === 404) return null;
           throw e;
@@ -190,13 +191,13 @@ export function createClient(options) {
      *   `from`: the compiled form the values were filled in (the category or subcategory changed)
      */
     async evaluate(form, values, { changed, from, signal, thisYear } = {}) {
-      const { evaluation, checks, unchecked } = await client.check(form, values, { changed, from, signal, thisYear });
+      const { evaluation, checks, unchecked } = await client.check(form, values, { changed, from, signal, thisYear, values: false });
       if (unchecked.length > 0) evaluation.unchecked = unchecked;
       return evaluation;
     },
 
     /** `evaluate`, plus the clean values a submit would store (options as `{id, name}`). */
-    async check(form, values, { changed, from, signal, thisYear } = {}) {
+    async check(form, values, { changed, from, signal, thisYear, values: wanted = true } = {}) {
       // The server reads the body first: what it cannot read is refused before anything is checked.
       if (unreadable(values ?? {}) || unreadable(changed ?? null)) {
         throw new FormsError(400, { code: 'malformed_json', detail: 'a string holds half of a surrogate pair' });
@@ -216,7 +217,17 @@ export function createClient(options) {
         state = carried.values;
       }
       const checked = checkValues(form, state, names, thisYear);
-      const found = await Promise.all(checked.checks.map((c) => client.lookUp(c, { signal })));
+      let found = await Promise.all(checked.checks.map((c) => client.lookUp(c, { signal })));
+      // A submit's clean values are language-neutral: options named in the deployment's language, whatever the
+      // form's. In another locale the names come from a look-up in that language.
+      const neutral = form.form.default_locale;
+      if (wanted && typeof neutral === 'string' && neutral !== form.form.locale) {
+        found = await Promise.all(found.map(async (option, n) => {
+          if (!option) return option;
+          const own = await client.resolveOption(checked.checks[n].list.kind, option.id, { signal, lang: neutral });
+          return own ? { id: option.id, name: own.name } : option;
+        }));
+      }
       const resolvedNames = settle(form, checked.evaluation, checked.checks, found);
       const evaluation = checked.evaluation;
       if (carried) evaluation.carried_over = carried;

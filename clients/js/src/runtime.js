@@ -35,7 +35,9 @@ const ECHOED_NAME_CHARS = 64;
 /** How many dropped values a carry-over lists one by one. */
 export const DROPPED_LISTED = 50;
 
-/** The server's messages (English; `{label}` and the other placeholders filled in). */
+/** The server's built-in messages in English (`{label}` and the other placeholders filled in): only the fallback
+ * for a form that carries none. A served form carries its locale's (`messages`, from the server's one table
+ * in actors/src/catalog/templates/messages.rs), which replace these; this package keeps no other language. */
 export const MESSAGES = Object.freeze({
   required: '{label} is required',
   not_text: '{label} must be text',
@@ -133,8 +135,8 @@ export function compileForm(form, { jsonLogic, messages } = {}) {
     fields,
     byName,
     holds,
-    // The built-in texts; a form that carries its locale's (`messages`, keyed as MESSAGES) replaces them, and the
-    // caller's replace both.
+    // The built-in texts: the ones the form carries for its locale (`messages`, keyed as MESSAGES; the server
+    // sends them with every form) replace the English fallback, and the caller's replace both.
     messages: { ...MESSAGES, ...(typeof form.messages === 'object' && form.messages !== null ? form.messages : {}), ...(messages ?? {}) },
     field(name) {
       const i = byName.get(name);
@@ -155,7 +157,9 @@ function message(compiled, field, text, code, args) {
  */
 export function checkValues(compiled, values, changed = [], thisYear = new Date().getUTCFullYear()) {
   const { fields, byName, holds } = compiled;
-  const evaluation = { visible: [], required: [], reset: [], errors: [], options: {} };
+  // The locale the messages are in: the form's, as the server's evaluate says it (a form without one: none).
+  const locale = typeof compiled.form.locale === 'string' ? { locale: compiled.form.locale } : {};
+  const evaluation = { ...locale, visible: [], required: [], reset: [], errors: [], options: {} };
   const checks = [];
   const cleaned = {};
   const unchecked = [];

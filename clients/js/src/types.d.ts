@@ -94,7 +94,7 @@ export interface FormsClient {
   loadForm(categoryId: string, subcategoryId?: string | null, options?: { signal?: AbortSignal }): Promise<CompiledForm>;
   /** A whole option list (every page), cached per kind and parent; `null` when the parent is unknown. */
   listOptions(kind: string, parentId?: string | null, options?: { signal?: AbortSignal }): Promise<LoadedList | null>;
-  resolveOption(kind: string, id: string, options?: { signal?: AbortSignal }): Promise<(CatalogOption & { hidden: boolean; merged_from?: string }) | null>;
+  resolveOption(kind: string, id: string, options?: { signal?: AbortSignal; lang?: string | null }): Promise<(CatalogOption & { hidden: boolean; merged_from?: string }) | null>;
   clearCache(): void;
   /** The browser's evaluation, with the server's semantics (option ids looked up in the loaded lists). */
   evaluate(form: CompiledForm, values: Values, options?: EvaluateOptions): Promise<Evaluation>;

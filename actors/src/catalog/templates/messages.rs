@@ -75,6 +75,31 @@ impl Text {
         Self::MoreUnknownFields,
     ];
 
+    /// The message's key in a form's `messages` (what a front end renders errors from).
+    #[must_use]
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Required => "required",
+            Self::NotText => "not_text",
+            Self::NotBoolean => "not_boolean",
+            Self::NotNumber => "not_number",
+            Self::NotWhole => "not_whole",
+            Self::NotList => "not_list",
+            Self::NotOption => "not_option",
+            Self::TooLong => "too_long",
+            Self::Pattern => "pattern_mismatch",
+            Self::BelowMin => "below_min",
+            Self::AboveMax => "above_max",
+            Self::NotAnId => "not_an_id",
+            Self::ParentMissing => "parent_missing",
+            Self::NotAChoice => "not_a_choice",
+            Self::NoSuchOption => "no_such_option",
+            Self::NoSuchOptionUnderParent => "no_such_option_under_parent",
+            Self::UnknownField => "unknown_field",
+            Self::MoreUnknownFields => "more_unknown_fields",
+        }
+    }
+
     /// The text in `language` (one of [`LANGUAGES`]), `[en, de, pl, ru]`.
     #[must_use]
     #[allow(clippy::too_many_lines)]
@@ -199,6 +224,13 @@ pub fn builtin(text: Text, locale: &Locale) -> &'static str {
     text.texts()[index]
 }
 
+/// Every built-in text in `locale`, by [`Text::key`], placeholders unfilled: the `messages` of a served form, so
+/// that a front end renders the server's messages without a copy of this table.
+#[must_use]
+pub fn table(locale: &Locale) -> BTreeMap<&'static str, &'static str> {
+    Text::ALL.iter().map(|t| (t.key(), builtin(*t, locale))).collect()
+}
+
 /// The message for `code`: the field's own (`custom`, by code) or the built-in `text`, in `locale`, with the
 /// placeholders filled in.
 #[must_use]
@@ -239,6 +271,8 @@ mod tests {
             render(Text::Required, "required", None, &de_at, &[("label", "Marke")]),
             "Marke ist ein Pflichtfeld"
         );
+        assert_eq!(table(&de_at)["required"], "{label} ist ein Pflichtfeld");
+        assert_eq!(table(&de_at).len(), Text::ALL.len());
         let fr = Locale::new("fr", "en");
         assert_eq!(render(Text::Required, "required", None, &fr, &[("label", "Brand")]), "Brand is required");
     }

@@ -54,6 +54,7 @@ use crate::adapters::sql::{Database, SqlPorts};
 use crate::adapters::sqlite::SqliteDb;
 use crate::config::secrets::{EnvSource, SecretEnv};
 use crate::config::{Profile, Settings};
+use crate::gateway::language::Languages;
 use crate::gateway::router::Listener;
 use crate::gateway::server;
 use crate::gateway::state::{AppState, Shared};
@@ -460,6 +461,7 @@ impl Application {
             Arc::clone(&backends.bus),
         );
         let heartbeat_every = Duration::from_secs(settings.rotation.heartbeat_secs);
+        let languages = Languages::new(&settings.catalog);
         let state = AppState::new(Shared {
             settings: Arc::new(settings),
             instance_id,
@@ -472,6 +474,7 @@ impl Application {
             catalog,
             readiness,
             metrics,
+            languages,
         });
         state.rotations.start_heartbeat(heartbeat_every, heartbeat_report(&state));
         Ok(Self { http, admin, state, backends, supervisor, fatal, runner, waker })

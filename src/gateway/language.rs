@@ -3,7 +3,7 @@
 //! an answer is in (`Content-Language`) and that it varies with the header (`Vary: Accept-Language`). Below the
 //! handlers (templates, options), imports none of them.
 
-use gantry_actors::catalog::locale::{Locale, negotiate, parse_tag};
+use gantry_actors::catalog::locale::{Locale, negotiate_index, parse_tag};
 use hyper::Request;
 use hyper::body::Incoming;
 use hyper::header::{ACCEPT_LANGUAGE, CONTENT_LANGUAGE, HeaderValue, VARY};
@@ -11,14 +11,49 @@ use hyper::header::{ACCEPT_LANGUAGE, CONTENT_LANGUAGE, HeaderValue, VARY};
 use super::ctx::percent_decode;
 use super::problem::ApiError;
 use super::respond::Response;
-use super::state::AppState;
+use crate::config::CatalogSettings;
 
-/// The locale `req` is answered in.
+/// The locales this deployment serves, resolved once at start-up: each one's [`Locale`] (its fallback chain) and
+/// its `Content-Language` value, so a request only looks one up (a request that asks for no language costs no
+/// allocation at all).
+pub struct Languages {
+    /// Canonical tags, the default first.
+    served: Vec<String>,
+    /// `locales[i]` is `served[i]`'s locale.
+    locales: Vec<Locale>,
+    /// `headers[i]` is `served[i]` as a header value.
+    headers: Vec<HeaderValue>,
+}
+
+impl Languages {
+    /// The table for `catalog` (`catalog.default_locale` and `catalog.locales`, validated with the settings).
+    #[must_use]
+    pub fn new(catalog: &CatalogSettings) -> Self {
+        let served = catalog.served_locales();
+        let locales = served.iter().map(|tag| Locale::new(tag, &catalog.default_locale)).collect();
+        let headers = served
+            .iter()
+            .map(|tag| HeaderValue::from_str(tag).unwrap_or_else(|_| HeaderValue::from_static("und")))
+            .collect();
+        Self { served, locales, headers }
+    }
+
+    fn at(&self, i: usize) -> &Locale {
+        &self.locales[i]
+    }
+
+    /// The `Content-Language` value of `locale` (one of this table's).
+    fn header(&self, locale: &Locale) -> Option<&HeaderValue> {
+        self.served.iter().position(|t| *t == locale.tag).map(|i| &self.headers[i])
+    }
+}
+
+/// The locale `req` is answered in (one of `languages`, the deployment's).
 ///
 /// # Errors
 /// 422 `lang` `invalid` when `?lang=` is not a locale tag, an empty one included (a tag the deployment does not
 /// serve is no error: the answer is in the fallback, and says so).
-pub fn of_request(state: &AppState, req: &Request<Incoming>) -> Result<Locale, ApiError> {
+pub fn of_request<'s>(languages: &'s Languages, req: &Request<Incoming>) -> Result<&'s Locale, ApiError> {
     let lang = req.uri().query().and_then(|query| {
         query.split('&').find_map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -29,21 +64,23 @@ pub fn of_request(state: &AppState, req: &Request<Incoming>) -> Result<Locale, A
         parse_tag(lang).map_err(|e| ApiError::field("lang", "invalid", e.to_string()))?;
     }
     let header = req.headers().get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-    let catalog = &state.settings.catalog;
-    let negotiated = negotiate(lang.as_deref(), header, &catalog.served_locales(), &catalog.default_locale);
-    if negotiated.fell_back {
-        metrics::counter!("gantry_locale_fallbacks_total").increment(1);
-        tracing::debug!(event = "locale_fallback", locale = %negotiated.locale.tag, "no served locale asked for");
+    if lang.is_none() && header.is_none() {
+        return Ok(languages.at(0));
     }
-    Ok(negotiated.locale)
+    let (found, asked) = negotiate_index(lang.as_deref(), header, &languages.served);
+    if found.is_none() && asked {
+        metrics::counter!("gantry_locale_fallbacks_total").increment(1);
+        tracing::debug!(event = "locale_fallback", locale = %languages.at(0).tag, "no served locale asked for");
+    }
+    Ok(languages.at(found.unwrap_or(0)))
 }
 
 /// Marks `response` as being in `locale` and varying with `Accept-Language` (and, with `vary_auth`, with
 /// `Authorization`, as option lists do).
-pub fn mark(response: &mut Response, locale: &Locale, vary_auth: bool) {
+pub fn mark(languages: &Languages, response: &mut Response, locale: &Locale, vary_auth: bool) {
     let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&locale.tag) {
-        headers.insert(CONTENT_LANGUAGE, v);
+    if let Some(v) = languages.header(locale) {
+        headers.insert(CONTENT_LANGUAGE, v.clone());
     }
     let vary = if vary_auth { "Authorization, Accept-Language" } else { "Accept-Language" };
     headers.insert(VARY, HeaderValue::from_static(vary));

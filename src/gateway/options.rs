@@ -137,7 +137,7 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
         return Err(ApiError::field("parent_id", "required", format!("{} options belong to a parent", kind.as_str())));
     }
     let parent = if kind.parent_kind().is_some() { query.parent_id } else { None };
-    let locale = language::of_request(state, req)?;
+    let locale = language::of_request(&state.languages, req)?;
     let list = state.catalog.list((kind, parent)).await?;
     check_parent(state, kind, parent, req).await?;
     let viewer = viewer(state, req);
@@ -156,7 +156,7 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
     };
     let cached = |mut response: Response| {
         response.headers_mut().insert(header::CACHE_CONTROL, cache_control.clone());
-        language::mark(&mut response, &locale, true);
+        language::mark(&state.languages, &mut response, locale, true);
         response
     };
     if let Some(response) = not_modified(req, &etag) {
@@ -272,7 +272,7 @@ pub async fn create(
     req: Request<Incoming>,
 ) -> Result<Response, ApiError> {
     let kind = kind_of(ctx)?;
-    let locale = language::of_request(state, &req)?;
+    let locale = language::of_request(&state.languages, &req)?;
     if kind == OptionKind::Category {
         // The top of the taxonomy is the operators' (every listing form hangs off a category).
         return Err(ApiError::Forbidden {
@@ -354,7 +354,7 @@ pub async fn create(
     let body =
         CreatedItem { item: Item::new(&created.option, &locale), pending: created.option.pending, near_matches: near };
     let mut response = json_response(status, &body);
-    language::mark(&mut response, &locale, true);
+    language::mark(&state.languages, &mut response, locale, true);
     if let Ok(v) = HeaderValue::from_str(&created.version.to_string()) {
         response.headers_mut().insert("x-catalog-version", v);
     }
@@ -396,7 +396,7 @@ pub async fn suggest(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Re
     let name = names::normalize(raw_name.as_deref().unwrap_or(""))
         .map_err(|e| ApiError::field("name", e.code(), e.to_string()))?;
     let parent = parent_of(kind, parse_query(req.uri().query())?.parent_id)?;
-    let locale = language::of_request(state, req)?;
+    let locale = language::of_request(&state.languages, req)?;
     let viewer = viewer(state, req);
     let list = state.catalog.list((kind, parent)).await?;
     check_parent(state, kind, parent, req).await?;
@@ -405,7 +405,7 @@ pub async fn suggest(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Re
     let exact = visible().find(|o| has_identity(o, &name.key)).map(|o| Item::new(o, &locale));
     let near_matches = near_matches(&name.key, visible());
     let mut response = json_response(StatusCode::OK, &Suggestions { exact, near_matches });
-    language::mark(&mut response, &locale, true);
+    language::mark(&state.languages, &mut response, locale, true);
     Ok(response)
 }
 
@@ -430,7 +430,7 @@ pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result
     let kind = kind_of(ctx)?;
     let not_found = ApiError::ResourceNotFound { code: "option_not_found", what: "option" };
     let Some(id) = ctx.params.get("id").and_then(|id| Uuid::parse_str(id).ok()) else { return Err(not_found) };
-    let locale = language::of_request(state, req)?;
+    let locale = language::of_request(&state.languages, req)?;
     let viewer = viewer(state, req);
     let resolved = state
         .catalog
@@ -444,7 +444,7 @@ pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result
         merged_from: resolved.merged_from,
     };
     let mut response = json_response(StatusCode::OK, &body);
-    language::mark(&mut response, &locale, true);
+    language::mark(&state.languages, &mut response, locale, true);
     Ok(response)
 }
 

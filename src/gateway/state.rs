@@ -14,6 +14,7 @@ use gantry_actors::uploads::handle::UploadPipelineHandle;
 use metrics_exporter_prometheus::PrometheusHandle;
 use uuid::Uuid;
 
+use super::language::Languages;
 use crate::config::Settings;
 use gantry_actors::secrets::rotation::Rotations;
 
@@ -46,6 +47,8 @@ pub struct Shared {
     pub readiness: Readiness,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// The served locales, resolved once (`catalog.default_locale`, `catalog.locales`).
+    pub languages: Languages,
 }
 
 impl AppState {

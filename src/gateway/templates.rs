@@ -70,11 +70,11 @@ pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result
         None => None,
         Some(v) => Some(Uuid::parse_str(&v).map_err(|_| ApiError::field("subcategory_id", "invalid", "not a UUID"))?),
     };
-    let locale = language::of_request(state, req)?;
+    let locale = language::of_request(&state.languages, req)?;
     let form = state.catalog.form(category_id, subcategory_id, viewer(state, req)).await?;
     let tag = etag(&form, &locale.tag);
     if let Some(mut response) = not_modified(req, &tag) {
-        language::mark(&mut response, &locale, false);
+        language::mark(&state.languages, &mut response, locale, false);
         return Ok(response);
     }
     let body = form.rendered.get_or_render(&locale.tag, || {
@@ -97,7 +97,7 @@ pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result
     if let Ok(v) = HeaderValue::from_str(&tag) {
         response.headers_mut().insert(header::ETAG, v);
     }
-    language::mark(&mut response, &locale, false);
+    language::mark(&state.languages, &mut response, locale, false);
     Ok(response)
 }
 
@@ -153,7 +153,7 @@ struct Evaluated<'a> {
 pub async fn evaluate(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
     let category_id = category_of(ctx)?;
     let viewer = viewer(state, &req);
-    let locale = language::of_request(state, &req)?;
+    let locale = language::of_request(&state.languages, &req)?;
     let body: EvaluateBody = read_json(req, state.settings.http.max_body_bytes).await?;
     let form = state.catalog.form(category_id, body.subcategory_id, viewer).await?;
     let changed = match body.changed {
@@ -179,7 +179,7 @@ pub async fn evaluate(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Re
     let values = carried_over.as_ref().map_or(&body.values, |c| &c.values);
     let evaluation = state.catalog.evaluate(&form, values, &changed, viewer, &locale).await?;
     let mut response = json_response(StatusCode::OK, &Evaluated { locale: &locale.tag, evaluation, carried_over });
-    language::mark(&mut response, &locale, false);
+    language::mark(&state.languages, &mut response, locale, false);
     Ok(response)
 }
 
@@ -206,7 +206,7 @@ struct Submitted<'a> {
 pub async fn submit(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
     let category_id = category_of(ctx)?;
     let viewer = viewer(state, &req);
-    let locale = language::of_request(state, &req)?;
+    let locale = language::of_request(&state.languages, &req)?;
     let body: EvaluateBody = read_json(req, state.settings.http.max_body_bytes).await?;
     let form = state.catalog.form(category_id, body.subcategory_id, viewer).await?;
     // A final check resets nothing: `changed` is accepted (the body is evaluate's) and has no effect. The

@@ -129,13 +129,32 @@ pub struct Negotiated {
 /// includes `default`.
 #[must_use]
 pub fn negotiate(lang: Option<&str>, accept_language: Option<&str>, served: &[String], default: &str) -> Negotiated {
-    let serve = |wanted: &str| -> Option<&String> {
+    let (found, asked) = negotiate_index(lang, accept_language, served);
+    match found {
+        Some(at) => Negotiated { locale: Locale::new(&served[at], default), fell_back: false },
+        None => Negotiated { locale: Locale::new(default, default), fell_back: asked },
+    }
+}
+
+/// [`negotiate`] as a position in `served` (`None`: the default) and whether anything was asked for: what a
+/// server that resolved its served locales once looks up per request, without building a [`Locale`]. A request
+/// asking for nothing costs no allocation; each wanted tag costs its canonical spelling.
+#[must_use]
+pub fn negotiate_index(lang: Option<&str>, accept_language: Option<&str>, served: &[String]) -> (Option<usize>, bool) {
+    let serve = |wanted: &str| -> Option<usize> {
         let tag = parse_tag(wanted.trim()).ok()?;
-        truncations(&tag).into_iter().find_map(|t| served.iter().find(|s| **s == t))
+        let mut current = tag.as_str();
+        loop {
+            if let Some(at) = served.iter().position(|s| s == current) {
+                return Some(at);
+            }
+            current = current.rsplit_once('-')?.0;
+        }
     };
-    let asked = lang.is_some_and(|l| !l.trim().is_empty())
-        || accept_language.is_some_and(|h| h.split(',').any(|e| !e.trim().is_empty()));
-    let found = match lang.filter(|l| !l.trim().is_empty()) {
+    let lang = lang.filter(|l| !l.trim().is_empty());
+    let accept_language = accept_language.filter(|h| h.split(',').any(|e| !e.trim().is_empty()));
+    let asked = lang.is_some() || accept_language.is_some();
+    let found = match lang {
         Some(lang) => serve(lang),
         None => accept_language.and_then(|header| {
             let mut wanted: Vec<(u16, usize, &str)> = header
@@ -155,10 +174,7 @@ pub fn negotiate(lang: Option<&str>, accept_language: Option<&str>, served: &[St
             wanted.into_iter().find_map(|(_, _, tag)| serve(tag))
         }),
     };
-    match found {
-        Some(tag) => Negotiated { locale: Locale::new(tag, default), fell_back: false },
-        None => Negotiated { locale: Locale::new(default, default), fell_back: asked },
-    }
+    (found, asked)
 }
 
 /// A q-value in thousandths (`0.8` → 800); `None` when it does not parse (the entry is ignored).

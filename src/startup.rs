@@ -44,6 +44,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use hyper::header::HeaderValue;
+
 use crate::adapters::amqp::{AmqpBus, AmqpSettings};
 use crate::adapters::fs::FsObjectStore;
 use crate::adapters::memory::{MemoryBus, MemoryCache};
@@ -462,6 +464,9 @@ impl Application {
         );
         let heartbeat_every = Duration::from_secs(settings.rotation.heartbeat_secs);
         let languages = Languages::new(&settings.catalog);
+        let list_cache_control =
+            HeaderValue::from_str(&format!("public, max-age={}", settings.catalog.list_max_age_secs))
+                .expect("a number is a valid header value");
         let state = AppState::new(Shared {
             settings: Arc::new(settings),
             instance_id,
@@ -475,6 +480,7 @@ impl Application {
             readiness,
             metrics,
             languages,
+            list_cache_control,
         });
         state.rotations.start_heartbeat(heartbeat_every, heartbeat_report(&state));
         Ok(Self { http, admin, state, backends, supervisor, fatal, runner, waker })

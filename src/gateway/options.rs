@@ -26,7 +26,7 @@ use super::body::read_json;
 use super::ctx::{Ctx, percent_decode};
 use super::language;
 use super::problem::ApiError;
-use super::respond::{Response, full, json_response, not_modified};
+use super::respond::{Response, full, json_response, not_modified, version_etag};
 use super::state::AppState;
 
 /// Default and largest page size.
@@ -148,11 +148,7 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
     // locale its own `ETag`).
     let (etag, cache_control) = match viewer.filter(|_| own_pending) {
         Some(user) => (personal_etag(list.version, user, &locale.tag), HeaderValue::from_static("private, no-cache")),
-        None => (
-            format!("\"v{}-{}\"", list.version, locale.tag),
-            HeaderValue::from_str(&format!("public, max-age={}", state.settings.catalog.list_max_age_secs))
-                .expect("a number is a valid header value"),
-        ),
+        None => (version_etag('v', list.version, &locale.tag), state.list_cache_control.clone()),
     };
     let cached = |mut response: Response| {
         response.headers_mut().insert(header::CACHE_CONTROL, cache_control.clone());

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 use hyper::Method;
 
+use super::ctx::Params;
+
 /// Every endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -410,7 +412,7 @@ pub enum Match {
         /// The path template (metric label).
         template: &'static str,
         /// Path parameters by name.
-        params: BTreeMap<String, String>,
+        params: Params,
     },
     /// The path exists with other methods.
     MethodNotAllowed {
@@ -456,7 +458,7 @@ impl Table {
             Some((_, route)) => Match::Found {
                 route: *route,
                 template: entry.template,
-                params: found.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+                params: Params::new(found.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()),
             },
             None => Match::MethodNotAllowed { template: entry.template, allow: entry.allow.clone() },
         }

@@ -11,6 +11,7 @@ use gantry_actors::readiness::Readiness;
 use gantry_actors::secrets::store::SecretStoreHandle;
 use gantry_actors::sessions::SessionRegistryHandle;
 use gantry_actors::uploads::handle::UploadPipelineHandle;
+use hyper::header::HeaderValue;
 use metrics_exporter_prometheus::PrometheusHandle;
 use uuid::Uuid;
 
@@ -49,6 +50,9 @@ pub struct Shared {
     pub metrics: PrometheusHandle,
     /// The served locales, resolved once (`catalog.default_locale`, `catalog.locales`).
     pub languages: Languages,
+    /// `Cache-Control` of option lists that hold nothing personal (`public, max-age=` from
+    /// `catalog.list_max_age_secs`), made once.
+    pub list_cache_control: HeaderValue,
 }
 
 impl AppState {

@@ -18,7 +18,7 @@ use super::body::read_json;
 use super::ctx::{Ctx, percent_decode};
 use super::language;
 use super::problem::ApiError;
-use super::respond::{Response, full, json_response, not_modified};
+use super::respond::{Response, full, json_response, not_modified, version_etag};
 use super::state::AppState;
 
 fn category_of(ctx: &Ctx) -> Result<Uuid, ApiError> {
@@ -57,7 +57,7 @@ struct FormBody<'a> {
 
 /// The form's `ETag`: the template set's version and the locale (each language is its own representation).
 fn etag(form: &Form, locale: &str) -> String {
-    format!("\"t{}-{locale}\"", form.version)
+    version_etag('t', form.version, locale)
 }
 
 /// `GET /v1/templates/{category_id}?subcategory_id=` → the resolved form.

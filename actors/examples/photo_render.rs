@@ -4,15 +4,14 @@
 //!
 //! `photo_render PATH [ROUNDS=1]` — prints each variant's name, size and bytes; writes nothing.
 
-use anyhow::Context;
 use gantry_actors::uploads::media::MediaType;
 use gantry_actors::uploads::photo::{OutputFormat, PhotoSettings, render};
 
-fn main() -> anyhow::Result<()> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let path = args.next().context("usage: photo_render PATH [ROUNDS]")?;
+    let path = args.next().ok_or("usage: photo_render PATH [ROUNDS]")?;
     let rounds: u32 = args.next().map_or(Ok(1), |r| r.parse())?;
-    let original = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+    let original = std::fs::read(&path).map_err(|e| format!("reading {path}: {e}"))?;
     let settings = PhotoSettings {
         sizes: vec![320, 1280],
         format: OutputFormat::Jpeg,

@@ -16,7 +16,7 @@
 
 use std::io::Cursor;
 
-use image::codecs::jpeg::JpegEncoder;
+use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
 use image::codecs::webp::WebPEncoder;
 use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageError, ImageFormat, ImageReader, Limits};
@@ -229,11 +229,15 @@ pub fn render(original: &[u8], settings: &PhotoSettings) -> Result<Rendition, Ph
     let mut sizes = settings.sizes.clone();
     sizes.sort_unstable_by(|a, b| b.cmp(a));
     let mut scaled: Vec<(u32, DynamicImage)> = Vec::new();
+    let mut resizer = Resizer::new();
     for long_side in sizes {
         let (w, h) = fit_long_side(width, height, long_side);
         let source = scaled.last().map_or(&image, |(_, img)| img);
-        let img =
-            if (w, h) == (source.width(), source.height()) { source.clone() } else { source.thumbnail_exact(w, h) };
+        let img = if (w, h) == (source.width(), source.height()) {
+            source.clone()
+        } else {
+            scale(&mut resizer, source, w, h)?
+        };
         scaled.push((long_side, img));
     }
     for long_side in &settings.sizes {
@@ -347,15 +351,42 @@ fn for_output(image: DynamicImage, format: OutputFormat) -> DynamicImage {
     }
 }
 
+/// Scales `source` to exactly `width` × `height` (a downscale: callers never ask for more pixels) with
+/// Lanczos3, libvips's filter, on the SIMD convolution of `fast_image_resize` (AVX2 or SSE4.1 where the CPU
+/// has them; transparency is premultiplied while filtering, so edges do not darken).
+fn scale(resizer: &mut Resizer, source: &DynamicImage, width: u32, height: u32) -> Result<DynamicImage, PhotoError> {
+    let mut scaled = DynamicImage::new(width, height, source.color());
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    resizer.resize(source, &mut scaled, &options).map_err(|e| PhotoError::Encode(e.to_string()))?;
+    Ok(scaled)
+}
+
+/// Encodes 8-bit RGB `image` as JPEG variant `name` with `jpeg-encoder` (AVX2 colour conversion and DCT where
+/// the CPU has them): baseline, 4:4:4 (no chroma subsampling, as the variants have always been), the standard
+/// tables at `quality`, a JFIF header and nothing else — no EXIF, XMP, ICC or comment segment.
+fn encode_jpeg(name: String, image: &DynamicImage, quality: u8) -> Result<Rendered, PhotoError> {
+    let (w, h) = (image.width(), image.height());
+    let too_large = || PhotoError::Encode(format!("{w} x {h} px is larger than JPEG allows (65,535 px a side)"));
+    let (width, height) = (u16::try_from(w).map_err(|_| too_large())?, u16::try_from(h).map_err(|_| too_large())?);
+    let DynamicImage::ImageRgb8(rgb) = image else {
+        return Err(PhotoError::Encode("JPEG variants are written from 8-bit RGB".into()));
+    };
+    let mut bytes = Vec::with_capacity(rgb.as_raw().len() / 8);
+    let mut encoder = jpeg_encoder::Encoder::new(&mut bytes, quality);
+    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_1_1);
+    encoder
+        .encode(rgb.as_raw(), width, height, jpeg_encoder::ColorType::Rgb)
+        .map_err(|e| PhotoError::Encode(e.to_string()))?;
+    Ok(Rendered { name, width: w, height: h, bytes })
+}
+
 /// Encodes `image` as variant `name`: the encoders write pixels only (no EXIF, XMP or ICC chunk).
 fn encode(name: String, image: &DynamicImage, settings: &PhotoSettings) -> Result<Rendered, PhotoError> {
     let mut bytes = Vec::new();
     let (w, h) = (image.width(), image.height());
     let color = image.color().into();
     let result = match settings.format {
-        OutputFormat::Jpeg => {
-            JpegEncoder::new_with_quality(&mut bytes, settings.quality).write_image(image.as_bytes(), w, h, color)
-        }
+        OutputFormat::Jpeg => return encode_jpeg(name, image, settings.quality),
         OutputFormat::Png => PngEncoder::new_with_quality(&mut bytes, CompressionType::Default, PngFilter::Adaptive)
             .write_image(image.as_bytes(), w, h, color),
         OutputFormat::Webp => WebPEncoder::new_lossless(&mut bytes).write_image(image.as_bytes(), w, h, color),
@@ -462,5 +493,186 @@ mod tests {
         let px = image::load_from_memory(&full.bytes).expect("decodes").into_rgb8().get_pixel(0, 0).0;
         // P3's green is outside sRGB: the conversion saturates it and pulls red up noticeably.
         assert_ne!(px, [0, 200, 0], "pixels were converted");
+    }
+
+    /// A JPEG of `width` × `height` (`channels`: 1 grey, 3 RGB, 4 CMYK) whose left half is dark red and right
+    /// half light blue (grey: dark and light), with `segments` (whole APPn / COM segments) after SOI.
+    fn jpeg_of(width: u16, height: u16, channels: usize, segments: &[Vec<u8>]) -> Vec<u8> {
+        let (w, h) = (usize::from(width), usize::from(height));
+        let mut pixels = Vec::with_capacity(w * h * channels);
+        for _ in 0..h {
+            for x in 0..w {
+                let left = x < w / 2;
+                pixels.extend_from_slice(match (channels, left) {
+                    (1, true) => &[40][..],
+                    (1, false) => &[220],
+                    (3, true) => &[180, 20, 20],
+                    (3, false) => &[40, 90, 230],
+                    (_, true) => &[0, 220, 220, 40],
+                    (_, false) => &[200, 120, 0, 20],
+                });
+            }
+        }
+        let color = match channels {
+            1 => jpeg_encoder::ColorType::Luma,
+            3 => jpeg_encoder::ColorType::Rgb,
+            _ => jpeg_encoder::ColorType::Cmyk,
+        };
+        let mut plain = Vec::new();
+        jpeg_encoder::Encoder::new(&mut plain, 90).encode(&pixels, width, height, color).expect("encodes");
+        [&plain[..2], &segments.concat(), &plain[2..]].concat()
+    }
+
+    /// A segment with marker `0xFF marker` holding `payload`.
+    fn segment(marker: u8, payload: &[u8]) -> Vec<u8> {
+        let len = u16::try_from(payload.len() + 2).expect("a short payload");
+        [&[0xFF, marker][..], &len.to_be_bytes(), payload].concat()
+    }
+
+    /// An EXIF APP1 with only IFD0's Orientation tag set to `orientation` (big-endian TIFF).
+    fn exif_orientation(orientation: u16) -> Vec<u8> {
+        let mut tiff = b"Exif\0\0MM\0\x2A\0\0\0\x08\0\x01".to_vec();
+        tiff.extend(0x0112u16.to_be_bytes()); // Orientation
+        tiff.extend(3u16.to_be_bytes()); // SHORT
+        tiff.extend(1u32.to_be_bytes());
+        tiff.extend(orientation.to_be_bytes());
+        tiff.extend([0, 0, 0, 0, 0, 0]); // value padding, no next IFD
+        segment(0xE1, &tiff)
+    }
+
+    /// The markers of `jpeg`'s segments before its scan data, after SOI.
+    fn markers_before_scan(jpeg: &[u8]) -> Vec<u8> {
+        assert_eq!(&jpeg[..2], &[0xFF, 0xD8], "starts with SOI");
+        let mut markers = Vec::new();
+        let mut at = 2;
+        while at + 4 <= jpeg.len() && jpeg[at] == 0xFF {
+            let marker = jpeg[at + 1];
+            markers.push(marker);
+            if marker == 0xDA {
+                break;
+            }
+            at += 2 + usize::from(u16::from_be_bytes([jpeg[at + 2], jpeg[at + 3]]));
+        }
+        markers
+    }
+
+    fn sizes_of(rendition: &Rendition) -> Vec<(&str, u32, u32)> {
+        rendition.variants.iter().map(|v| (v.name.as_str(), v.width, v.height)).collect()
+    }
+
+    /// Every variant decodes to the size its record claims.
+    fn assert_decodes_at_its_size(rendition: &Rendition) {
+        for v in &rendition.variants {
+            let decoded = image::load_from_memory(&v.bytes).expect("decodes");
+            assert_eq!((decoded.width(), decoded.height()), (v.width, v.height), "variant {}", v.name);
+        }
+    }
+
+    /// Odd sizes, landscape and portrait, come out at exactly the rounded long-side fit, and `full` at the
+    /// original's odd size.
+    #[test]
+    fn odd_sized_jpegs_get_exact_variant_sizes() {
+        let landscape = render(&jpeg_of(1999, 1001, 3, &[]), &settings()).expect("renders");
+        assert_eq!(sizes_of(&landscape), [("320", 320, 160), ("1280", 1280, 641), ("full", 1999, 1001)]);
+        assert_decodes_at_its_size(&landscape);
+        let portrait = render(&jpeg_of(1001, 1999, 3, &[]), &settings()).expect("renders");
+        assert_eq!(sizes_of(&portrait), [("320", 160, 320), ("1280", 641, 1280), ("full", 1001, 1999)]);
+        assert_decodes_at_its_size(&portrait);
+        let sliver = render(&jpeg_of(2001, 3, 3, &[]), &settings()).expect("renders");
+        assert_eq!(sizes_of(&sliver), [("320", 320, 1), ("1280", 1280, 2), ("full", 2001, 3)]);
+        assert_decodes_at_its_size(&sliver);
+    }
+
+    /// A JPEG smaller than every size is never upscaled: each variant keeps its size.
+    #[test]
+    fn a_small_jpeg_is_never_upscaled() {
+        let rendition = render(&jpeg_of(301, 199, 3, &[]), &settings()).expect("renders");
+        assert_eq!(sizes_of(&rendition), [("320", 301, 199), ("1280", 301, 199), ("full", 301, 199)]);
+        assert_decodes_at_its_size(&rendition);
+    }
+
+    /// EXIF orientation 6 (stored sideways, shown turned 90° clockwise) is applied before scaling: a 400 × 200
+    /// stored image becomes 200 × 400 variants whose top is the stored left half (red).
+    #[test]
+    fn exif_orientation_is_applied_to_every_variant() {
+        let rendition = render(&jpeg_of(400, 200, 3, &[exif_orientation(6)]), &settings()).expect("renders");
+        assert_eq!(rendition.original, (200, 400));
+        assert_eq!(sizes_of(&rendition), [("320", 160, 320), ("1280", 200, 400), ("full", 200, 400)]);
+        assert_decodes_at_its_size(&rendition);
+        for v in &rendition.variants {
+            let img = image::load_from_memory(&v.bytes).expect("decodes").into_rgb8();
+            let top = img.get_pixel(v.width / 2, v.height / 8).0;
+            let bottom = img.get_pixel(v.width / 2, v.height * 7 / 8).0;
+            assert!(top[0] > 140 && top[2] < 70, "variant {}: top {top:?} is the red left half", v.name);
+            assert!(bottom[2] > 190 && bottom[0] < 80, "variant {}: bottom {bottom:?} is the blue right half", v.name);
+        }
+    }
+
+    /// EXIF (with its orientation), XMP, an ICC profile and a comment in the original: no variant has any
+    /// segment but JFIF's APP0 and the image's own tables, and nothing follows the image's end.
+    #[test]
+    fn jpeg_variants_carry_no_metadata_segment() {
+        let icc = moxcms::ColorProfile::new_srgb().encode().expect("encodes a profile");
+        let segments = [
+            exif_orientation(3),
+            segment(0xE1, b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"/>"),
+            segment(0xE2, &[&b"ICC_PROFILE\0\x01\x01"[..], &icc].concat()),
+            segment(0xFE, b"GantryCam comment"),
+        ];
+        let mut original = jpeg_of(640, 480, 3, &segments);
+        original.extend_from_slice(b"PK\x03\x04 a payload after the image");
+        let rendition = render(&original, &settings()).expect("renders");
+        assert_eq!(rendition.icc, IccOutcome::Converted);
+        assert_eq!(sizes_of(&rendition), [("320", 320, 240), ("1280", 640, 480), ("full", 640, 480)]);
+        for v in &rendition.variants {
+            let markers = markers_before_scan(&v.bytes);
+            let allowed = [0xE0, 0xDB, 0xC0, 0xC4, 0xDD, 0xDA];
+            assert!(markers.iter().all(|m| allowed.contains(m)), "variant {}: segments {markers:02X?}", v.name);
+            assert_eq!(markers.iter().filter(|&&m| m == 0xE0).count(), 1, "variant {}: one JFIF APP0", v.name);
+            assert_eq!(&v.bytes[v.bytes.len() - 2..], &[0xFF, 0xD9], "variant {}: ends at EOI", v.name);
+            for needle in [&b"Exif"[..], b"ns.adobe.com", b"ICC_PROFILE", b"GantryCam", b"PK\x03\x04"] {
+                assert!(!v.bytes.windows(needle.len()).any(|w| w == needle), "variant {} carries {needle:?}", v.name);
+            }
+        }
+    }
+
+    /// A greyscale JPEG gets RGB JPEG variants of the same grey; a CMYK JPEG (Adobe) gets RGB JPEG variants.
+    #[test]
+    fn greyscale_and_cmyk_jpegs_get_rgb_variants() {
+        let grey = render(&jpeg_of(700, 500, 1, &[]), &settings()).expect("renders");
+        assert_eq!(sizes_of(&grey), [("320", 320, 229), ("1280", 700, 500), ("full", 700, 500)]);
+        for v in &grey.variants {
+            let img = image::load_from_memory(&v.bytes).expect("decodes");
+            assert_eq!(img.color(), image::ColorType::Rgb8, "variant {}", v.name);
+            let [r, g, b] = img.into_rgb8().get_pixel(v.width / 4, v.height / 2).0;
+            assert!(r.abs_diff(40) < 8 && g.abs_diff(40) < 8 && b.abs_diff(40) < 8, "variant {}: grey kept", v.name);
+        }
+        let cmyk = render(&jpeg_of(700, 500, 4, &[]), &settings()).expect("renders");
+        assert_eq!(sizes_of(&cmyk), [("320", 320, 229), ("1280", 700, 500), ("full", 700, 500)]);
+        for v in &cmyk.variants {
+            let img = image::load_from_memory(&v.bytes).expect("decodes");
+            assert_eq!(img.color(), image::ColorType::Rgb8, "variant {}", v.name);
+        }
+    }
+
+    /// A transparent PNG's JPEG variants are flattened onto white; its PNG variants keep the transparency.
+    #[test]
+    fn transparency_is_flattened_for_jpeg_and_kept_for_png() {
+        let img = image::RgbaImage::from_fn(900, 600, |x, _| image::Rgba([200, 0, 0, if x < 450 { 0 } else { 255 }]));
+        let mut png = Vec::new();
+        PngEncoder::new(&mut png).write_image(img.as_raw(), 900, 600, image::ExtendedColorType::Rgba8).unwrap();
+        let jpeg = render(&png, &settings()).expect("renders");
+        for v in &jpeg.variants {
+            let rgb = image::load_from_memory(&v.bytes).expect("decodes").into_rgb8();
+            let [r, g, b] = rgb.get_pixel(v.width / 8, v.height / 2).0;
+            assert!(r > 245 && g > 245 && b > 245, "variant {}: transparent is white, got {:?}", v.name, [r, g, b]);
+        }
+        let as_png = render(&png, &PhotoSettings { format: OutputFormat::Png, ..settings() }).expect("renders");
+        for v in &as_png.variants {
+            let rgba = image::load_from_memory(&v.bytes).expect("decodes").into_rgba8();
+            assert_eq!(rgba.get_pixel(v.width / 8, v.height / 2).0[3], 0, "variant {}: still transparent", v.name);
+            let [r, g, b, a] = rgba.get_pixel(v.width * 7 / 8, v.height / 2).0;
+            assert!(r.abs_diff(200) <= 2 && g <= 2 && b <= 2 && a == 255, "variant {}: {:?}", v.name, [r, g, b, a]);
+        }
     }
 }

@@ -664,25 +664,38 @@ fn loopback(mut addr: SocketAddr) -> SocketAddr {
     addr
 }
 
-/// Records the public signing keys this instance publishes in the fleet's record, and adopts the recorded ones
-/// it does not hold that still verify: an instance (re)started in the middle of a rotation verifies the previous
-/// key's tokens, and publishes it, like its peers.
+/// Checks this instance's signing keys against the fleet's record, records the ones it publishes, and adopts
+/// the recorded ones it does not hold that still verify: an instance (re)started in the middle of a rotation
+/// verifies the previous key's tokens, and publishes it, like its peers. A configured key that an emergency
+/// rotation revoked (stale key files) is a start-up error, before anything is recorded: the instance would
+/// publish and sign with the leaked key again, and its peers would adopt it back.
 ///
 /// # Errors
-/// The database refused the record or the read.
+/// A configured signing key is revoked; the database refused the record or the read.
 async fn adopt_signing_keys(
     keyring: KeyRing,
     store: &dyn RotationStore,
     tokens: &gantry_actors::sessions::TokenSettings,
 ) -> anyhow::Result<KeyRing> {
+    use gantry_actors::sessions::key_set;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let records = store.signing_keys().await.map_err(|e| anyhow::anyhow!("reading the public signing keys: {e}"))?;
+    let revoked = key_set::revoked_in_use(&keyring, &records);
+    if !revoked.is_empty() {
+        for key in &revoked {
+            tracing::error!(event = "signing_key_revoked", variable = %key.variable, kid = %key.kid,
+                fingerprint = key.fingerprint.as_str(), revoked_at = key.revoked_at,
+                "a configured signing key was revoked by an emergency rotation: refusing to start");
+        }
+        let problems: Vec<String> = revoked.iter().map(ToString::to_string).collect();
+        anyhow::bail!("secret validation failed: {}", problems.join("; "));
+    }
     let own = gantry_actors::sessions::tokens::published_keys(&keyring, tokens, now);
     store
-        .record_signing_keys(&gantry_actors::sessions::key_set::key_records(&own))
+        .record_signing_keys(&key_set::key_records(&own))
         .await
         .map_err(|e| anyhow::anyhow!("recording the public signing keys: {e}"))?;
-    let records = store.signing_keys().await.map_err(|e| anyhow::anyhow!("reading the public signing keys: {e}"))?;
-    let keyring = gantry_actors::sessions::key_set::adopt_recorded_keys(keyring, records, tokens, now);
+    let keyring = key_set::adopt_recorded_keys(keyring, records, tokens, now);
     let adopted: Vec<&str> = keyring.adopted_keys().iter().map(|a| a.key.kid.as_str()).collect();
     if !adopted.is_empty() {
         tracing::info!(event = "signing_keys_adopted", kids = ?adopted,

@@ -274,3 +274,125 @@ async fn a_rollback_to_a_retired_key_publishes_it_a_max_age_before_it_signs() {
     assert_eq!(header(&after)["kid"].as_str(), Some(kid(&pems[0]).as_str()), "the rolled-back key signs");
     assert_eq!(app.me(&during).await.status(), 200, "the key it replaced still verifies within its window");
 }
+
+/// Two planned rotations within one access token's lifetime: the token the first key signed still
+/// authenticates after the second rotation, and the first key stays in the key set beside the current, next
+/// and previous keys — until its own window closes (`access_ttl_secs` + 30 s after the first promotion); then
+/// it leaves the set. (With only one previous key kept, the second promotion dropped it at once: its token was
+/// 401 `token_invalid` before its `exp`.)
+#[tokio::test]
+async fn two_rotations_within_a_token_lifetime_keep_the_first_key_until_its_window_closes() {
+    use crate::token_cache::{Keys, app, eddsa, rotate};
+    let pems = [eddsa(), eddsa(), eddsa(), eddsa()];
+    let kid = |pem: &str| SigningKey::parse(pem).expect("valid").public().kid.clone();
+    let keys = Keys::new(&pems[0], &pems[1]);
+    let app = app(&keys, "access_ttl_secs = 60\n").await;
+    app.register("twice@example.com").await;
+    let first = access(&app.login("twice@example.com").await).to_owned();
+    assert_eq!(header(&first)["kid"].as_str(), Some(kid(&pems[0]).as_str()));
+
+    let started = std::time::Instant::now();
+    for (n, (signing, next)) in [(&pems[1], &pems[2]), (&pems[2], &pems[3])].into_iter().enumerate() {
+        keys.write(signing, next);
+        let job = rotate(&app, &serde_json::json!({"requested_by": format!("planned {n}")})).await;
+        assert_eq!(job["state"], "completed", "{job}");
+        // Whole seconds apart, so the two windows end visibly apart.
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+    let second = access(&app.login("twice@example.com").await).to_owned();
+    assert_eq!(header(&second)["kid"].as_str(), Some(kid(&pems[2]).as_str()), "two rotations later");
+    let response = app.me(&first).await;
+    assert_eq!(
+        response.status(),
+        200,
+        "a token of two keys ago verifies until its exp: {}",
+        response.text().await.unwrap_or_default()
+    );
+    let mut published = kids(&key_set(&app).await);
+    published.sort();
+    let mut all: Vec<String> = pems.iter().map(|p| kid(p)).collect();
+    all.sort();
+    assert_eq!(published, all, "current, next, previous, and the key of two rotations ago");
+
+    let set = async || kids(&key_set(&app).await);
+    let gone = |published: &Vec<String>| !published.contains(&kid(&pems[0]));
+    let published = crate::eventually::eventually(
+        "the first key leaves the key set",
+        crate::eventually::Deadline::ms(120_000, 250),
+        set,
+        gone,
+    )
+    .await;
+    let waited = started.elapsed();
+    assert!(waited >= std::time::Duration::from_secs(88), "not before its own window closed: {waited:?}");
+    assert!(
+        published.contains(&kid(&pems[1])),
+        "the key it was replaced by keeps its own, later window: {published:?}"
+    );
+}
+
+/// Stale key files after an emergency rotation, through the `gantry` binary as an operator starts it: the
+/// process refuses to start (exit 1, before it listens), naming the variable, the revoked key's `kid` and the
+/// fingerprint of the configured value — never the key. (Before, it started, published the retired key again
+/// and signed with it.)
+#[tokio::test]
+async fn a_signing_key_revoked_by_an_emergency_rotation_is_a_start_up_error() {
+    use crate::token_cache::{Keys, app, eddsa, rotate};
+    let pems = [eddsa(), eddsa(), eddsa()];
+    let keys = Keys::new(&pems[0], &pems[1]);
+    let app = app(&keys, "").await;
+    keys.write(&pems[1], &pems[2]);
+    let job = rotate(&app, &serde_json::json!({"invalidate_sessions": true, "requested_by": "emergency"})).await;
+    assert_eq!(job["state"], "completed", "{job}");
+    app.stop().await.expect("stops");
+
+    keys.write(&pems[0], &pems[1]);
+    let path = |n: &str| keys.path().join(n).display().to_string();
+    let mut command = crate::helpers::gantry_cli(keys.path());
+    command
+        .arg("serve")
+        .env("JWT_SECRET", JWT)
+        .env("UPLOAD_GUEST_TOKEN_SECRET", UPLOAD)
+        .env("GANTRY_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("JWT_SIGNING_KEY_FILE", path("signing"))
+        .env("JWT_SIGNING_KEY_NEXT_FILE", path("next"))
+        .env("GANTRY_SESSIONS__ACCESS_TOKEN_ALGORITHM", "EdDSA")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("gantry runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("gantry started with a revoked signing key");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let mut text = String::new();
+    for mut pipe in [
+        child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read>),
+        child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        std::io::Read::read_to_string(&mut pipe, &mut text).expect("output");
+    }
+    assert_eq!(status.code(), Some(1), "{text}");
+    let fingerprint = gantry_actors::secrets::Fingerprint::of(&pems[0]);
+    let old_kid = kid_of(&pems[0]);
+    for expected in
+        ["signing_key_revoked", "JWT_SIGNING_KEY holds the signing key", old_kid.as_str(), fingerprint.as_str()]
+    {
+        assert!(text.contains(expected), "missing {expected:?} in: {text}");
+    }
+    assert!(!text.contains("PRIVATE KEY") && !text.contains("listening"), "{text}");
+}
+
+fn kid_of(pem: &str) -> String {
+    SigningKey::parse(pem).expect("valid").public().kid.clone()
+}

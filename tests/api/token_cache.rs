@@ -28,6 +28,11 @@ impl Keys {
         keys
     }
 
+    /// The folder of the files (and of the app's `data/`).
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     pub fn write(&self, signing: &str, next: &str) {
         std::fs::write(self.dir.path().join("signing"), signing).expect("write");
         std::fs::write(self.dir.path().join("next"), next).expect("write");

@@ -40,6 +40,7 @@ mod refresh_cut;
 mod revocation_jobs;
 mod rotation;
 mod rotation_crash;
+mod rotation_fleet;
 mod s3;
 mod signing_key_load;
 mod signing_key_rotation;

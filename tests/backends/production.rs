@@ -99,18 +99,23 @@ pub(crate) fn production_toml(
 /// Builds and starts a production-profile Gantry from `toml` with its secrets read from `env` (values or
 /// `*_FILE` paths); returns its base URLs and a stop switch.
 pub(crate) async fn start_with_secrets(toml: &str, env: SecretEnv) -> (String, String, oneshot::Sender<()>) {
+    try_start(toml, env).await.expect("production app builds")
+}
+
+/// Like [`start_with_secrets`], with the start-up error (a refused start) instead of a panic.
+pub(crate) async fn try_start(toml: &str, env: SecretEnv) -> anyhow::Result<(String, String, oneshot::Sender<()>)> {
     let settings =
         Settings::load_from(Some(Profile::Production), Figment::new().merge(Toml::string(toml))).expect("settings");
     let (keyring, report) = secrets::load(&settings, &env, true);
     let keyring = keyring.unwrap_or_else(|| panic!("secrets valid: {:?}", report.lines()));
-    let app = Application::build_with_secrets(settings, keyring, env).await.expect("production app builds");
+    let app = Application::build_with_secrets(settings, keyring, env).await?;
     let http = format!("http://{}", app.http_addr());
     let admin = format!("http://{}", app.admin_addr());
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(app.run_until_stopped(async move {
         let _ = rx.await;
     }));
-    (http, admin, tx)
+    Ok((http, admin, tx))
 }
 
 /// Registers `email` on `http` and logs in; returns the access token.

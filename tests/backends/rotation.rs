@@ -1,62 +1,18 @@
 //! Secret rotation on the production profile: two instances sharing secret files, Postgres, Redis, RabbitMQ
 //! and an S3-compatible store. Part of the `production` suite (needs every backend variable).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use gantry::config::secrets::SecretEnv;
 use gantry_actors::secrets::Fingerprint;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
-use crate::eventually::{Deadline, poll};
 use crate::production::{
-    ADMIN, Backends, JWT, UPLOAD, backends, free_port, json as json_of, production_toml, readiness, register_and_login,
-    s3s_fs, start_with_secrets,
+    ADMIN, Backends, JWT, backends, free_port, json as json_of, production_toml, readiness, register_and_login, s3s_fs,
 };
+use crate::rotation_fleet::{Files, Instance, follow, me, rotate};
 use crate::support::with_fresh_database;
 
 const NEW_JWT: &str = "Vb7Nq2Lx9Rt4Kw8Mz3Hc6Jp1Df5Gs0Ya";
-
-/// Secret files shared by the instances of one test (as a mounted secret volume).
-struct Files {
-    dir: tempfile::TempDir,
-}
-
-impl Files {
-    fn new(s3_key: &str, s3_secret: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for (name, value) in [("jwt", JWT), ("upload", UPLOAD), ("s3_key", s3_key), ("s3_secret", s3_secret)] {
-            std::fs::write(dir.path().join(name), value).expect("write");
-        }
-        Self { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, value: &str) {
-        std::fs::write(self.path(name), value).expect("write");
-    }
-
-    fn env(&self) -> SecretEnv {
-        let p = |n: &str| self.path(n).display().to_string();
-        SecretEnv::from_pairs([
-            ("JWT_SECRET_FILE".to_owned(), p("jwt")),
-            ("UPLOAD_GUEST_TOKEN_SECRET_FILE".to_owned(), p("upload")),
-            ("S3_ACCESS_KEY_ID_FILE".to_owned(), p("s3_key")),
-            ("S3_SECRET_ACCESS_KEY_FILE".to_owned(), p("s3_secret")),
-            ("GANTRY_ADMIN_TOKEN".to_owned(), ADMIN.to_owned()),
-        ])
-    }
-}
-
-struct Instance {
-    http: String,
-    admin: String,
-    stop: oneshot::Sender<()>,
-}
 
 async fn instance(
     database: &secrecy::SecretString,
@@ -66,46 +22,7 @@ async fn instance(
     bucket: &str,
     extra: &str,
 ) -> Instance {
-    let toml = production_toml(database, b, exchange, bucket, extra);
-    let (http, admin, stop) = start_with_secrets(&toml, files.env()).await;
-    readiness(&http, |v| v["components"]["bus"]["status"] == "up").await;
-    Instance { http, admin, stop }
-}
-
-async fn rotate(admin: &str, body: &Value) -> (Value, Value) {
-    let client = reqwest::Client::new();
-    let accepted = json_of(
-        client.post(format!("{admin}/admin/secrets/rotate")).bearer_auth(ADMIN).json(body).send().await.expect("req"),
-        202,
-    )
-    .await;
-    follow(admin, accepted["job_id"].as_str().expect("job id")).await
-}
-
-/// Follows a rotation job until it ends; returns the job and its evidence.
-async fn follow(admin: &str, id: &str) -> (Value, Value) {
-    let client = reqwest::Client::new();
-    let job = async || {
-        json_of(client.get(format!("{admin}/admin/jobs/{id}")).bearer_auth(ADMIN).send().await.expect("req"), 200).await
-    };
-    let ended = |job: &Value| job["state"] == "completed" || job["state"] == "discarded";
-    let job =
-        poll(Deadline::ms(30_000, 50), job, ended).await.unwrap_or_else(|_| panic!("rotation {id} did not finish"));
-    let record =
-        json_of(client.get(format!("{admin}/admin/rotations/{id}")).bearer_auth(ADMIN).send().await.expect("req"), 200)
-            .await;
-    (job, record)
-}
-
-async fn me(http: &str, token: &str) -> u16 {
-    reqwest::Client::new()
-        .get(format!("{http}/v1/auth/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("req")
-        .status()
-        .as_u16()
+    crate::rotation_fleet::instance(&production_toml(database, b, exchange, bucket, extra), files).await
 }
 
 async fn current_jwt(admin: &str) -> Value {

@@ -22,7 +22,8 @@ use serde_json::{Value, json};
 use tokio::sync::{Mutex, mpsc};
 
 use crate::production::{PASSWORD, backends, production_toml};
-use crate::signing_key_rotation::{EDDSA, Files, header_kid, instance, kid, rotate};
+use crate::rotation_fleet::{Files, instance, rotate};
+use crate::signing_key_rotation::{EDDSA, header_kid, kid};
 use crate::support::with_fresh_database;
 use crate::verifiers::{self, Kind, Verifier};
 
@@ -153,7 +154,7 @@ async fn rotation_under_load(keys: &[String; 4], signing: &str, next: &str) -> V
     let mut out = Value::Null;
     let out_ref = &mut out;
     with_fresh_database(|database| async move {
-        let files = Files::new(&b, &keys[0], &keys[1]);
+        let files = Files::with_signing_keys(&b, &keys[0], &keys[1]);
         let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
         let bucket = format!("gantry-jwks-load-{}", uuid::Uuid::new_v4().simple());
         let toml = production_toml(

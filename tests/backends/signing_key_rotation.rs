@@ -3,80 +3,30 @@
 //! accepting every token; an instance restarted after it adopts the previous key from the database and
 //! verifies its tokens like its peer; an emergency rotation ends the old key at once everywhere.
 
-use std::path::PathBuf;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use gantry::config::secrets::SecretEnv;
 use gantry_actors::secrets::signing_key::{AccessAlgorithm, SigningKey};
 use gantry_actors::sessions::AccessClaims;
 use gantry_actors::sessions::tokens::sign_access_with;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
-use crate::eventually::{Deadline, poll};
-use crate::production::{
-    ADMIN, Backends, JWT, UPLOAD, backends, json as json_of, production_toml, readiness, register_and_login,
-    start_with_secrets,
-};
+use crate::production::{Backends, backends, json as json_of, production_toml, register_and_login};
+use crate::rotation_fleet::{Files, instance, me, rotate};
 use crate::support::with_fresh_database;
 use crate::verifiers::{self, Kind, Verifier};
 
-pub(crate) struct Files {
-    dir: tempfile::TempDir,
-}
-
-impl Files {
-    pub(crate) fn new(b: &Backends, signing: &str, next: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let files = Self { dir };
-        for (name, value) in [
-            ("jwt", JWT),
-            ("upload", UPLOAD),
-            ("s3_key", b.s3_key_id.as_str()),
-            ("s3_secret", b.s3_secret.as_str()),
-            ("signing", signing),
-            ("next", next),
-        ] {
-            files.write(name, value);
-        }
-        files
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    pub(crate) fn write(&self, name: &str, value: &str) {
-        std::fs::write(self.path(name), value).expect("write");
-    }
-
-    fn env(&self) -> SecretEnv {
-        let p = |n: &str| self.path(n).display().to_string();
-        SecretEnv::from_pairs([
-            ("JWT_SECRET_FILE".to_owned(), p("jwt")),
-            ("UPLOAD_GUEST_TOKEN_SECRET_FILE".to_owned(), p("upload")),
-            ("S3_ACCESS_KEY_ID_FILE".to_owned(), p("s3_key")),
-            ("S3_SECRET_ACCESS_KEY_FILE".to_owned(), p("s3_secret")),
-            ("JWT_SIGNING_KEY_FILE".to_owned(), p("signing")),
-            ("JWT_SIGNING_KEY_NEXT_FILE".to_owned(), p("next")),
-            ("GANTRY_ADMIN_TOKEN".to_owned(), ADMIN.to_owned()),
-        ])
-    }
-}
-
-pub(crate) struct Instance {
-    pub(crate) http: String,
-    pub(crate) admin: String,
-    pub(crate) stop: oneshot::Sender<()>,
-}
-
 pub(crate) const EDDSA: &str = "[sessions]\naccess_token_algorithm = \"EdDSA\"\n";
 
-pub(crate) async fn instance(toml: &str, files: &Files) -> Instance {
-    let (http, admin, stop) = start_with_secrets(toml, files.env()).await;
-    readiness(&http, |v| v["components"]["bus"]["status"] == "up").await;
-    Instance { http, admin, stop }
+/// The production settings of one test's fleet: its own bus exchange and bucket, EdDSA access tokens.
+fn fleet_toml(database: &secrecy::SecretString, b: &Backends) -> String {
+    let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
+    let bucket = format!("gantry-jwks-{}", uuid::Uuid::new_v4().simple());
+    production_toml(database, b, &exchange, &bucket, EDDSA)
+}
+
+/// `n` new Ed25519 signing keys (PEM).
+fn eddsa_keys(n: usize) -> Vec<String> {
+    (0..n).map(|_| SigningKey::generate_pem(AccessAlgorithm::EdDsa)).collect()
 }
 
 pub(crate) fn kid(pem: &str) -> String {
@@ -99,9 +49,24 @@ async fn kids(http: &str) -> Vec<String> {
     set["keys"].as_array().expect("keys").iter().map(|k| k["kid"].as_str().expect("kid").to_owned()).collect()
 }
 
-async fn me(http: &str, token: &str) -> u16 {
+/// What an attacker holding the leaked key `pem` mints: a token for a made-up session of `template`'s user,
+/// issued now (no epoch catches it; only the key's end does).
+fn minted_by(pem: &str, template: &str) -> String {
+    let mut forged = claims(template);
+    forged.sid = uuid::Uuid::now_v7();
+    forged.iat = time::OffsetDateTime::now_utc().unix_timestamp();
+    forged.exp = forged.iat + 600;
+    sign_access_with(&forged, &SigningKey::parse(pem).expect("valid"))
+}
+
+/// `token` (signed by the key `kid`) is 401 `token_invalid` on `http`, and the key is not in its key set.
+async fn refused_and_unpublished(http: &str, token: &str, kid: &str) {
     let client = reqwest::Client::new();
-    client.get(format!("{http}/v1/auth/me")).bearer_auth(token).send().await.expect("req").status().as_u16()
+    let response = client.get(format!("{http}/v1/auth/me")).bearer_auth(token).send().await.expect("req");
+    let body = json_of(response, 401).await;
+    assert_eq!(body["code"], "token_invalid", "the retired key verifies nothing on {http}: {body}");
+    let published = kids(http).await;
+    assert!(!published.iter().any(|k| k == kid), "the retired key is not published on {http}: {published:?}");
 }
 
 async fn login(http: &str, email: &str) -> String {
@@ -109,26 +74,6 @@ async fn login(http: &str, email: &str) -> String {
     let client = reqwest::Client::new();
     let pair = json_of(client.post(format!("{http}/v1/auth/login")).json(&creds).send().await.expect("req"), 200).await;
     pair["access_token"].as_str().expect("token").to_owned()
-}
-
-/// Runs a rotation through `admin` to its end; returns the job and the evidence.
-pub(crate) async fn rotate(admin: &str, body: &Value) -> (Value, Value) {
-    let client = reqwest::Client::new();
-    let accepted = json_of(
-        client.post(format!("{admin}/admin/secrets/rotate")).bearer_auth(ADMIN).json(body).send().await.expect("req"),
-        202,
-    )
-    .await;
-    let id = accepted["job_id"].as_str().expect("job id").to_owned();
-    let job = async || {
-        json_of(client.get(format!("{admin}/admin/jobs/{id}")).bearer_auth(ADMIN).send().await.expect("req"), 200).await
-    };
-    let ended = |job: &Value| job["state"] == "completed" || job["state"] == "discarded";
-    let job = poll(Deadline::ms(60_000, 100), job, ended).await.unwrap_or_else(|_| panic!("rotation {id} did not end"));
-    let record =
-        json_of(client.get(format!("{admin}/admin/rotations/{id}")).bearer_auth(ADMIN).send().await.expect("req"), 200)
-            .await;
-    (job, record)
 }
 
 /// A planned rotation (the next key's value into `JWT_SIGNING_KEY`, a new next key) promotes with no `publish`
@@ -139,11 +84,9 @@ pub(crate) async fn rotate(admin: &str, body: &Value) -> (Value, Value) {
 async fn signing_key_rotations_on_two_instances() {
     let Some(b) = backends() else { return };
     with_fresh_database(|database| async move {
-        let keys: Vec<String> = (0..4).map(|_| SigningKey::generate_pem(AccessAlgorithm::EdDsa)).collect();
-        let files = Files::new(&b, &keys[0], &keys[1]);
-        let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
-        let bucket = format!("gantry-jwks-{}", uuid::Uuid::new_v4().simple());
-        let toml = production_toml(&database, &b, &exchange, &bucket, EDDSA);
+        let keys = eddsa_keys(4);
+        let files = Files::with_signing_keys(&b, &keys[0], &keys[1]);
+        let toml = fleet_toml(&database, &b);
         let a = instance(&toml, &files).await;
         let c = instance(&toml, &files).await;
         let client = reqwest::Client::new();
@@ -201,18 +144,10 @@ async fn signing_key_rotations_on_two_instances() {
         let (job, record) = rotate(&a.admin, &json!({"invalidate_sessions": true, "requested_by": "emergency"})).await;
         assert_eq!(job["state"], "completed", "{job}");
         assert!(record["detail"]["external_verifiers"].as_str().is_some_and(|s| s.contains("max-age 300")), "{record}");
-        let old = SigningKey::parse(&keys[1]).expect("valid");
-        let mut forged = claims(&second);
-        forged.sid = uuid::Uuid::now_v7();
-        forged.iat = time::OffsetDateTime::now_utc().unix_timestamp();
-        forged.exp = forged.iat + 600;
-        let minted = sign_access_with(&forged, &old);
+        let minted = minted_by(&keys[1], &second);
         for http in [&a.http, &c.http] {
-            let response = client.get(format!("{http}/v1/auth/me")).bearer_auth(&minted).send().await.expect("req");
-            let body = json_of(response, 401).await;
-            assert_eq!(body["code"], "token_invalid", "the retired key verifies nothing on {http}: {body}");
-            let published = kids(http).await;
-            assert!(!published.contains(&kid(&keys[1])) && !published.contains(&kid(&keys[0])), "{published:?}");
+            refused_and_unpublished(http, &minted, &kid(&keys[1])).await;
+            assert!(!kids(http).await.contains(&kid(&keys[0])));
         }
         for v in running {
             v.stop().await;
@@ -230,11 +165,10 @@ async fn signing_key_rotations_on_two_instances() {
 async fn start_up_keys_are_recorded_for_the_fleet() {
     let Some(b) = backends() else { return };
     with_fresh_database(|database| async move {
-        let keys: Vec<String> = (0..4).map(|_| SigningKey::generate_pem(AccessAlgorithm::EdDsa)).collect();
-        let (first, second) = (Files::new(&b, &keys[0], &keys[1]), Files::new(&b, &keys[2], &keys[3]));
-        let exchange = format!("gantry.events.test-{}", uuid::Uuid::new_v4().simple());
-        let bucket = format!("gantry-jwks-{}", uuid::Uuid::new_v4().simple());
-        let toml = production_toml(&database, &b, &exchange, &bucket, EDDSA);
+        let keys = eddsa_keys(4);
+        let (first, second) =
+            (Files::with_signing_keys(&b, &keys[0], &keys[1]), Files::with_signing_keys(&b, &keys[2], &keys[3]));
+        let toml = fleet_toml(&database, &b);
         let a = instance(&toml, &first).await;
         let token = register_and_login(&reqwest::Client::new(), &a.http, "startup@example.com").await;
         assert_eq!(header_kid(&token), kid(&keys[0]));
@@ -244,6 +178,64 @@ async fn start_up_keys_are_recorded_for_the_fleet() {
         assert!(published.contains(&kid(&keys[0])) && published.contains(&kid(&keys[1])), "{published:?}");
         let _ = a.stop.send(());
         let _ = c.stop.send(());
+    })
+    .await;
+}
+
+/// Stale key files after an emergency rotation (issue 23): an instance restarted with the retired key still in
+/// its `JWT_SIGNING_KEY` file refuses to start, naming the key's `kid` and the value's fingerprint (never the
+/// key), before it records anything; afterwards the retired key is in no instance's key set — not on the one
+/// that ran the rotation, not on a peer started later that adopts the fleet's record —, a token it signs is
+/// refused everywhere, and every token is signed with the new key. (Before: the stale instance started,
+/// recorded the retired key as in use, published it and signed with it, and the later peer adopted it.)
+#[tokio::test]
+async fn an_instance_with_stale_key_files_after_an_emergency_rotation_does_not_bring_the_key_back() {
+    let Some(b) = backends() else { return };
+    with_fresh_database(|database| async move {
+        let keys = eddsa_keys(3);
+        let files = Files::with_signing_keys(&b, &keys[0], &keys[1]);
+        // The copy an instance on an old volume (or an old Secret) still reads.
+        let stale = Files::with_signing_keys(&b, &keys[0], &keys[1]);
+        let toml = fleet_toml(&database, &b);
+        let a = instance(&toml, &files).await;
+        let c = instance(&toml, &files).await;
+        let client = reqwest::Client::new();
+        let before = register_and_login(&client, &a.http, "stale@example.com").await;
+        assert_eq!(header_kid(&before), kid(&keys[0]));
+
+        files.write("signing", &keys[1]);
+        files.write("next", &keys[2]);
+        let (job, record) = rotate(&a.admin, &json!({"invalidate_sessions": true, "requested_by": "leak"})).await;
+        assert_eq!(job["state"], "completed", "{job}");
+        let recorded = record["detail"]["signing_keys"].as_array().expect("signing key records");
+        assert!(recorded.iter().any(|r| r["kid"] == kid(&keys[0]) && r["revoked_at"].is_i64()), "{record}");
+
+        let _ = c.stop.send(());
+        let refused = match crate::production::try_start(&toml, stale.env()).await {
+            Ok((http, _, stop)) => {
+                let published = kids(&http).await;
+                let _ = stop.send(());
+                panic!("an instance with the retired key in its files started; it publishes {published:?}");
+            }
+            Err(e) => format!("{e:#}"),
+        };
+        let fingerprint = gantry_actors::secrets::Fingerprint::of(&keys[0]);
+        let old_kid = kid(&keys[0]);
+        for expected in ["JWT_SIGNING_KEY holds the signing key", old_kid.as_str(), fingerprint.as_str(), "revoked"] {
+            assert!(refused.contains(expected), "missing {expected:?} in: {refused}");
+        }
+        assert!(!refused.contains("PRIVATE KEY"), "never the key: {refused}");
+
+        // A peer restarting later with the current files reads the fleet's record.
+        let d = instance(&toml, &files).await;
+        let minted = minted_by(&keys[0], &before);
+        for http in [&a.http, &d.http] {
+            refused_and_unpublished(http, &minted, &kid(&keys[0])).await;
+            let token = login(http, "stale@example.com").await;
+            assert_eq!(header_kid(&token), kid(&keys[1]), "signed with the new key on {http}");
+        }
+        let _ = a.stop.send(());
+        let _ = d.stop.send(());
     })
     .await;
 }

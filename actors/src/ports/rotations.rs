@@ -90,7 +90,7 @@ pub trait RotationStore: Send + Sync + 'static {
     /// The database is unreachable.
     async fn rotation(&self, id: Uuid) -> Result<Option<RotationRecord>, Unavailable>;
 
-    /// Inserts or replaces the records of `keys` (by `kid`).
+    /// Inserts or replaces the records of `keys` (by `kid`), `revoked_at` included.
     ///
     /// # Errors
     /// The database is unreachable.
@@ -113,6 +113,11 @@ pub struct SigningKeyRecord {
     pub public: serde_json::Value,
     /// When it stops verifying (Unix seconds): `None` while an instance signs with it or publishes it.
     pub verify_until: Option<i64>,
+    /// When an emergency rotation (`invalidate_sessions=true`) ended it (Unix seconds): an instance configured
+    /// with it refuses to start, and no instance adopts it. `None` for a key in use, published, or that only
+    /// aged out; cleared when a rollback publishes it again.
+    #[serde(default)]
+    pub revoked_at: Option<i64>,
 }
 
 /// What an instance says about itself with each heartbeat (no secret values: fingerprints only).

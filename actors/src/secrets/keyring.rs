@@ -8,7 +8,9 @@
 //!
 //! - signing always uses `current`;
 //! - access tokens verify with `current`, with `pending` while one is staged (the rotation's smoke test signs
-//!   with it), and with `previous` until `promoted_at` + the grace window;
+//!   with it), and with `previous` until `promoted_at` + the grace window; a `JWT_SIGNING_KEY` replaced while
+//!   it was still `previous` (a second promotion within its window) keeps verifying, and stays in the key set,
+//!   as a [`RetiringKey`] until its own window closes;
 //! - guest upload tokens verify with `current`, `pending` and `previous` (they expire within their TTL).
 
 use std::collections::BTreeMap;
@@ -109,12 +111,33 @@ pub struct AdoptedKey {
     pub until: Option<i64>,
 }
 
+/// A `JWT_SIGNING_KEY` version that a promotion replaced while it was still `previous` (two rotations within
+/// one access token's lifetime): only its public half is kept, and it verifies — and is published — until its
+/// own window closes ([`crate::sessions::TokenSettings::previous_signing_key_window`] after `replaced_at`),
+/// not the window of the key that replaced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetiringKey {
+    /// The public key.
+    pub key: crate::secrets::signing_key::PublicKey,
+    /// The fingerprint of the private key it was (evidence and logs name it).
+    pub fingerprint: Fingerprint,
+    /// When it stopped signing: its window runs from here.
+    pub replaced_at: OffsetDateTime,
+}
+
+/// At most this many [`RetiringKey`]s are kept: a key whose window is still open is dropped early only when
+/// more rotations than this happen within one access token's lifetime (each drop is a `dropped` change).
+pub const MAX_RETIRING_SIGNING_KEYS: usize = 8;
+
 /// The snapshot of all secrets.
 #[derive(Debug, Clone, Default)]
 pub struct KeyRing {
     secrets: BTreeMap<SecretName, Versions>,
     /// Public signing keys adopted from the fleet's record (kept across every step; they expire on their own).
     adopted: Vec<AdoptedKey>,
+    /// Older previous signing keys, oldest first (kept across every step but an emergency retirement; they
+    /// expire on their own).
+    retiring: Vec<RetiringKey>,
 }
 
 /// The shared, swappable key ring.
@@ -124,7 +147,7 @@ impl KeyRing {
     /// A key ring holding `secrets`.
     #[must_use]
     pub fn new(secrets: BTreeMap<SecretName, Versions>) -> Self {
-        Self { secrets, adopted: Vec::new() }
+        Self { secrets, adopted: Vec::new(), retiring: Vec::new() }
     }
 
     /// The ring with `adopted` public keys besides its own.
@@ -140,10 +163,16 @@ impl KeyRing {
         &self.adopted
     }
 
+    /// The older previous signing keys still kept, oldest first (see [`RetiringKey`]).
+    #[must_use]
+    pub fn retiring_keys(&self) -> &[RetiringKey] {
+        &self.retiring
+    }
+
     /// The ring without adopted keys (an emergency rotation: only the fleet's own current keys verify).
     #[must_use]
     pub fn without_adopted(&self) -> Self {
-        Self { secrets: self.secrets.clone(), adopted: Vec::new() }
+        Self { adopted: Vec::new(), ..self.clone() }
     }
 
     /// Wraps the key ring for sharing.
@@ -222,12 +251,15 @@ impl KeyRing {
         (next, changes)
     }
 
-    /// The ring with every `pending` version current; the replaced ones become `previous`.
+    /// The ring with every `pending` version current; the replaced ones become `previous`. A `JWT_SIGNING_KEY`
+    /// that was `previous` (not retired) becomes a [`RetiringKey`], so tokens it signed keep verifying until
+    /// its own window closes; beyond [`MAX_RETIRING_SIGNING_KEYS`] the oldest is dropped (a `dropped` change).
     #[must_use]
     pub fn promoted(&self, now: OffsetDateTime) -> (Self, Vec<VersionChange>) {
         let mut next = self.clone();
         let mut changes = Vec::new();
-        for (name, versions) in &mut next.secrets {
+        let Self { secrets, retiring, .. } = &mut next;
+        for (name, versions) in secrets.iter_mut() {
             if let Some(pending) = versions.pending.take() {
                 changes.push(VersionChange {
                     name: *name,
@@ -236,10 +268,32 @@ impl KeyRing {
                     to: Some(pending.fingerprint().clone()),
                     at: now,
                 });
-                versions.previous = Some(std::mem::replace(&mut versions.current, pending));
+                let replaced = versions.previous.replace(std::mem::replace(&mut versions.current, pending));
+                if *name == SecretName::JwtSigningKey
+                    && !versions.previous_retired
+                    && let Some(replaced) = replaced
+                    && let Ok(key) = crate::secrets::signing_key::SigningKey::parse(replaced.value.expose())
+                {
+                    retiring.retain(|r| r.key.kid != key.public().kid);
+                    retiring.push(RetiringKey {
+                        key: key.public().clone(),
+                        fingerprint: replaced.fingerprint().clone(),
+                        replaced_at: versions.promoted_at,
+                    });
+                }
                 versions.promoted_at = now;
                 versions.previous_retired = false;
             }
+        }
+        while retiring.len() > MAX_RETIRING_SIGNING_KEYS {
+            let dropped = retiring.remove(0);
+            changes.push(VersionChange {
+                name: SecretName::JwtSigningKey,
+                action: "dropped".into(),
+                from: Some(dropped.fingerprint),
+                to: None,
+                at: now,
+            });
         }
         (next, changes)
     }
@@ -311,12 +365,21 @@ impl KeyRing {
     }
 
     /// The ring with `name`'s `previous` version retired: it no longer verifies anything, whatever its grace
-    /// window (an emergency rotation ends a leaked key at once). Unchanged when there is no previous version
-    /// or it is already retired.
+    /// window (an emergency rotation ends a leaked key at once); for `JWT_SIGNING_KEY` every [`RetiringKey`]
+    /// ends too. Unchanged when there is no previous version or it is already retired, and no retiring key.
     #[must_use]
     pub fn previous_retired(&self, name: SecretName, now: OffsetDateTime) -> (Self, Vec<VersionChange>) {
         let mut next = self.clone();
         let mut changes = Vec::new();
+        if name == SecretName::JwtSigningKey {
+            changes.extend(next.retiring.drain(..).map(|r| VersionChange {
+                name,
+                action: "retired".into(),
+                from: Some(r.fingerprint),
+                to: None,
+                at: now,
+            }));
+        }
         if let Some(versions) = next.secrets.get_mut(&name)
             && let Some(previous) = &versions.previous
             && !versions.previous_retired

@@ -216,8 +216,9 @@ pub struct PublishedKey {
 }
 
 /// The asymmetric public keys of `keyring` that verify and are published at `now`: current, pending and
-/// previous (within its window, unless retired) `JWT_SIGNING_KEY`, current and pending `JWT_SIGNING_KEY_NEXT`,
-/// and the keys adopted from the fleet's record. One entry per `kid`, the current key first.
+/// previous (within its window, unless retired) `JWT_SIGNING_KEY`, the older previous ones still within their
+/// own windows, current and pending `JWT_SIGNING_KEY_NEXT`, and the keys adopted from the fleet's record. One
+/// entry per `kid`, the current key first.
 #[must_use]
 pub fn published_keys(keyring: &KeyRing, settings: &TokenSettings, now: i64) -> Vec<PublishedKey> {
     let mut out: Vec<PublishedKey> = Vec::new();
@@ -243,6 +244,15 @@ pub fn published_keys(keyring: &KeyRing, settings: &TokenSettings, now: i64) -> 
         push(&v.current.value, KeyUse::Current, None);
         if let Some(p) = &v.pending {
             push(&p.value, KeyUse::Pending, None);
+        }
+    }
+    // Keys replaced while they were still `previous` (two rotations within one access token's lifetime): each
+    // until its own window closes.
+    let window = i64::try_from(settings.previous_signing_key_window().as_secs()).unwrap_or(i64::MAX);
+    for retiring in keyring.retiring_keys() {
+        let until = retiring.replaced_at.unix_timestamp().saturating_add(window);
+        if now < until && !out.iter().any(|p| p.key.kid == retiring.key.kid) {
+            out.push(PublishedKey { key: retiring.key.clone(), used: KeyUse::Previous, until: Some(until) });
         }
     }
     for adopted in keyring.adopted_keys() {

@@ -95,17 +95,19 @@ impl<D: SqlDb> RotationStore for SqlRotations<D> {
     }
 
     async fn record_signing_keys(&self, keys: &[SigningKeyRecord]) -> Result<(), Unavailable> {
-        let sql = "INSERT INTO signing_keys (kid, public, verify_until) VALUES ($1, $2, $3) \
-                   ON CONFLICT (kid) DO UPDATE SET public = excluded.public, verify_until = excluded.verify_until";
+        let sql = "INSERT INTO signing_keys (kid, public, verify_until, revoked_at) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (kid) DO UPDATE SET public = excluded.public, verify_until = excluded.verify_until, \
+                   revoked_at = excluded.revoked_at";
         for key in keys {
             let public = serde_json::to_string(&key.public).map_err(|e| Unavailable::new(e.to_string()))?;
-            execute(&self.db, "record_signing_keys", sql, args![&key.kid, public, key.verify_until]).await?;
+            let args = args![&key.kid, public, key.verify_until, key.revoked_at];
+            execute(&self.db, "record_signing_keys", sql, args).await?;
         }
         Ok(())
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, Unavailable> {
-        let sql = "SELECT kid, public, verify_until FROM signing_keys ORDER BY kid";
+        let sql = "SELECT kid, public, verify_until, revoked_at FROM signing_keys ORDER BY kid";
         let rows = all(&self.db, "signing_keys", sql, Vec::new()).await?;
         rows.iter()
             .map(|row| {
@@ -116,6 +118,7 @@ impl<D: SqlDb> RotationStore for SqlRotations<D> {
                     public: serde_json::from_str(&public)
                         .map_err(|_| corrupt(backend::<D>(), "signing_key", "public"))?,
                     verify_until: fields.opt_int("verify_until")?,
+                    revoked_at: fields.opt_int("revoked_at")?,
                 })
             })
             .collect()

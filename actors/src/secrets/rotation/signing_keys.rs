@@ -23,24 +23,25 @@ impl Rotations {
         tokens::published_keys(&self.deps.secrets.keyring(), &self.deps.settings.tokens, now)
     }
 
-    /// Records the keys published now (until when each verifies), and ends the ones of `before` that are no
-    /// longer published (retired, or a staged key put back).
-    pub(super) async fn record_signing_keys(&self, run: &mut Run, before: &[PublishedKey]) -> Result<(), String> {
+    /// Records the keys published now (until when each verifies; not revoked — a rollback that publishes a
+    /// revoked key again clears its mark), and ends the ones of `before` that are no longer published (retired,
+    /// or a staged key put back). With `revoke` (the emergency retirement) the ended ones are marked revoked: an
+    /// instance started later with one of them in its files refuses to start, and none adopts it.
+    pub(super) async fn record_signing_keys(
+        &self,
+        run: &mut Run,
+        before: &[PublishedKey],
+        revoke: bool,
+    ) -> Result<(), String> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let after = self.published_now();
-        let mut records: Vec<SigningKeyRecord> = after
-            .iter()
-            .map(|p| SigningKeyRecord {
-                kid: p.key.kid.clone(),
-                public: serde_json::to_value(&p.key).unwrap_or(Value::Null),
-                verify_until: p.until,
-            })
-            .collect();
+        let mut records = crate::sessions::key_set::key_records(&after);
         records.extend(before.iter().filter(|b| !after.iter().any(|a| a.key.kid == b.key.kid)).map(|gone| {
             SigningKeyRecord {
                 kid: gone.key.kid.clone(),
                 public: serde_json::to_value(&gone.key).unwrap_or(Value::Null),
                 verify_until: Some(now),
+                revoked_at: revoke.then_some(now),
             }
         }));
         if records.is_empty() {
@@ -51,7 +52,10 @@ impl Rotations {
             .record_signing_keys(&records)
             .await
             .map_err(|e| format!("the signing keys could not be recorded: {e}"))?;
-        let kids: Vec<Value> = records.iter().map(|r| json!({"kid": r.kid, "verify_until": r.verify_until})).collect();
+        let kids: Vec<Value> = records
+            .iter()
+            .map(|r| json!({"kid": r.kid, "verify_until": r.verify_until, "revoked_at": r.revoked_at}))
+            .collect();
         run.detail().insert("signing_keys".into(), Value::Array(kids));
         Ok(())
     }

@@ -181,8 +181,9 @@ impl Rotations {
     ) -> Result<(BTreeMap<Uuid, Vec<VersionChange>>, Value), String> {
         let published_before = self.published_now();
         let outcome = self.broadcast_only(run, step, expected).await?;
-        // The fleet's record of public signing keys follows every step (a restarted instance reads it).
-        self.record_signing_keys(run, &published_before).await?;
+        // The fleet's record of public signing keys follows every step (a restarted instance reads it); what
+        // the emergency retirement ends is recorded as revoked.
+        self.record_signing_keys(run, &published_before, step == SecretStep::RetirePreviousJwt).await?;
         Ok(outcome)
     }
 

@@ -143,3 +143,79 @@ fn generation_tag_binds_generation_and_session_key() {
     assert!(!bumped.is_authentic(&key), "a changed generation breaks the tag");
     assert!(!RefreshToken::generate(sid).is_authentic(&key));
 }
+
+/// A ring signing with `signing` (EdDSA) beside `JWT`.
+fn signing_ring(signing: &str) -> KeyRing {
+    let mut m = BTreeMap::new();
+    m.insert(SecretName::JwtSecret, Versions::only(SecretVersion::first(SecretValue::new(JWT), SecretOrigin::Env)));
+    m.insert(
+        SecretName::JwtSigningKey,
+        Versions::only(SecretVersion::first(SecretValue::new(signing), SecretOrigin::File)),
+    );
+    KeyRing::new(m)
+}
+
+/// `ring` with `next` staged as `JWT_SIGNING_KEY` and promoted at `at`.
+fn rotated(ring: &KeyRing, next: &str, at: time::OffsetDateTime) -> KeyRing {
+    let candidate = BTreeMap::from([(SecretName::JwtSigningKey, (SecretValue::new(next), SecretOrigin::File))]);
+    let (staged, _) = ring.staged(&candidate, at);
+    staged.promoted(at).0
+}
+
+/// Two rotations within one access token's lifetime: the key of two rotations ago keeps verifying, and stays
+/// published, until its own window closes (`access_ttl` + leeway after it stopped signing), then it is
+/// dropped; the emergency retirement ends it at once. Only one previous key was kept before: its tokens were
+/// refused from the second promotion on.
+#[test]
+fn every_previous_signing_key_verifies_until_its_own_window_closes() {
+    let settings = TokenSettings { algorithm: AccessAlgorithm::EdDsa, ..TokenSettings::default() };
+    let pems: Vec<String> = (0..3).map(|_| SigningKey::generate_pem(AccessAlgorithm::EdDsa)).collect();
+    let kids: Vec<String> = pems.iter().map(|p| SigningKey::parse(p).expect("valid").public().kid.clone()).collect();
+    let ring = signing_ring(&pems[0]);
+    let old = sign_current(&claims(600), &ring, &settings);
+
+    let now = time::OffsetDateTime::now_utc();
+    let first = now - time::Duration::seconds(120);
+    let ring = rotated(&rotated(&ring, &pems[1], first), &pems[2], now - time::Duration::seconds(60));
+    let window = i64::try_from(settings.previous_signing_key_window().as_secs()).expect("fits");
+    let published = published_keys(&ring, &settings, now.unix_timestamp());
+    let key_one = published.iter().find(|p| p.key.kid == kids[0]).expect("the key of two rotations ago is published");
+    assert_eq!(key_one.until, Some(first.unix_timestamp() + window), "until its own window closes");
+    assert_eq!(key_one.used, KeyUse::Previous);
+    let (_, used) = Verifier::new(&ring, &settings).verify_with(&old).expect("its token verifies");
+    assert_eq!(used, KeyUse::Previous);
+    assert!(!Verifier::new(&ring, &settings).trusts(&kids[0], now.unix_timestamp()), "never cached");
+
+    let closed = first.unix_timestamp() + window;
+    let kids_then: Vec<String> = published_keys(&ring, &settings, closed).into_iter().map(|p| p.key.kid).collect();
+    assert!(!kids_then.contains(&kids[0]), "dropped once its window closed: {kids_then:?}");
+    assert!(kids_then.contains(&kids[1]), "the key it was replaced by keeps its own, later window");
+
+    let (retired, changes) = ring.previous_retired(SecretName::JwtSigningKey, now);
+    assert_eq!(changes.iter().filter(|c| c.action == "retired").count(), 2, "{changes:?}");
+    let kids_after: Vec<String> =
+        published_keys(&retired, &settings, now.unix_timestamp()).into_iter().map(|p| p.key.kid).collect();
+    assert_eq!(kids_after, vec![kids[2].clone()], "an emergency retirement ends every older key at once");
+    assert_eq!(Verifier::new(&retired, &settings).verify(&old), Err(TokenError::Invalid));
+}
+
+/// The older previous keys are bounded: beyond the cap the oldest is dropped, and the change says so.
+#[test]
+fn retiring_signing_keys_are_bounded() {
+    use crate::secrets::keyring::MAX_RETIRING_SIGNING_KEYS;
+    let mut ring = signing_ring(&SigningKey::generate_pem(AccessAlgorithm::EdDsa));
+    let now = time::OffsetDateTime::now_utc();
+    let mut dropped = 0;
+    for _ in 0..MAX_RETIRING_SIGNING_KEYS + 3 {
+        let candidate = BTreeMap::from([(
+            SecretName::JwtSigningKey,
+            (SecretValue::new(SigningKey::generate_pem(AccessAlgorithm::EdDsa)), SecretOrigin::File),
+        )]);
+        let (staged, _) = ring.staged(&candidate, now);
+        let (promoted, changes) = staged.promoted(now);
+        dropped += changes.iter().filter(|c| c.action == "dropped").count();
+        ring = promoted;
+    }
+    assert_eq!(ring.retiring_keys().len(), MAX_RETIRING_SIGNING_KEYS);
+    assert_eq!(dropped, 2, "11 promotions: 10 replaced previous keys, 8 kept");
+}

@@ -383,7 +383,9 @@ async fn a_signing_key_revoked_by_an_emergency_rotation_is_a_start_up_error() {
         std::io::Read::read_to_string(&mut pipe, &mut text).expect("output");
     }
     assert_eq!(status.code(), Some(1), "{text}");
-    let fingerprint = gantry_actors::secrets::Fingerprint::of(&pems[0]);
+    // The fingerprint of the value as read from its file (one trailing newline dropped), as `GET /admin/secrets`
+    // shows it.
+    let fingerprint = gantry_actors::secrets::Fingerprint::of(pems[0].strip_suffix('\n').unwrap_or(&pems[0]));
     let old_kid = kid_of(&pems[0]);
     for expected in
         ["signing_key_revoked", "JWT_SIGNING_KEY holds the signing key", old_kid.as_str(), fingerprint.as_str()]

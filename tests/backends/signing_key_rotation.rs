@@ -219,7 +219,8 @@ async fn an_instance_with_stale_key_files_after_an_emergency_rotation_does_not_b
             }
             Err(e) => format!("{e:#}"),
         };
-        let fingerprint = gantry_actors::secrets::Fingerprint::of(&keys[0]);
+        // The fingerprint of the value as read from its file (one trailing newline dropped).
+        let fingerprint = gantry_actors::secrets::Fingerprint::of(keys[0].strip_suffix('\n').unwrap_or(&keys[0]));
         let old_kid = kid(&keys[0]);
         for expected in ["JWT_SIGNING_KEY holds the signing key", old_kid.as_str(), fingerprint.as_str(), "revoked"] {
             assert!(refused.contains(expected), "missing {expected:?} in: {refused}");

@@ -109,8 +109,7 @@ async fn the_claim_is_a_lookup_by_id_as_a_generic_plan_and_relaxes_only_its_own_
         let claimed = jobs.claim("default", holder, 5, now, std::time::Duration::from_secs(30)).await.expect("claim");
         assert_eq!(claimed.len(), 5);
         // The pool has one connection: the claim's.
-        let setting: String =
-            sqlx::query_scalar("SHOW synchronous_commit").fetch_one(db.pool()).await.expect("show");
+        let setting: String = sqlx::query_scalar("SHOW synchronous_commit").fetch_one(db.pool()).await.expect("show");
         assert_eq!(setting, "on", "the claim's relaxed commit outlived it");
     })
     .await;

@@ -534,8 +534,11 @@ impl Actor for JobRunner {
                 if state.idle() {
                     let _ = reply.send(0);
                 } else {
-                    tracing::info!(running = state.running.len(), recording = state.recording.len(),
-                        "waiting for running jobs to finish");
+                    tracing::info!(
+                        running = state.running.len(),
+                        recording = state.recording.len(),
+                        "waiting for running jobs to finish"
+                    );
                     state.draining = Some(reply);
                     myself.send_after(within, || Envelope::internal(JobRunnerMsg::DrainDeadline));
                 }

@@ -309,7 +309,7 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
             // batch costs one round trip and one commit.
             let mut pool = self.db.pool();
             let items: Vec<&FinishItem> = items.iter().collect();
-            return complete_many(&mut pool, sql, holder, &items).await.map_err(failed);
+            return Ok(complete_many(&mut pool, sql, holder, &items).await.map_err(failed)?);
         }
         let mut recorded = vec![false; items.len()];
         let mut tx = self.db.begin().await.map_err(failed)?;

@@ -5,7 +5,8 @@
 #     GANTRY_TEST_S3_ACCESS_KEY_ID=… GANTRY_TEST_S3_SECRET_ACCESS_KEY=…   # as .ci/run exports them (production profile)
 #   bench/jobs.sh [instances=1] [jobs=50000] [concurrency=64]
 #   RATE=1000 LATENCY_SECS=10 SOAK_SECS=300 bench/jobs.sh 2     # the issue's runs (SOAK_SECS=0 skips the soak)
-# Throughput: `jobs` rows inserted in one statement while the instances run; jobs/s = jobs / (last finish -
+# Throughput: `jobs` rows inserted in one statement while the instances run (with `fair_at` set as an enqueue
+# sets it; `FAIR_AT=0` leaves it NULL, as a hand-written insert would); jobs/s = jobs / (last finish -
 # first start). Soak (SOAK_SECS > 0): the queue is kept fed (20,000 rows at a time whenever fewer than 20,000
 # wait) for that long; jobs/s over the soak. Latency: `examples/jobs_enqueue` enqueues RATE jobs/s for
 # LATENCY_SECS, open loop, through the job store with the runners' wake-up attached — the same path an
@@ -49,10 +50,11 @@ done
   psql -qtA -F $'\t' "$url" -c "SELECT extract(epoch FROM now())::int, relname, n_dead_tup, n_live_tup,
     autovacuum_count FROM pg_stat_user_tables WHERE relname IN ('jobs', 'job_attempts')" >>"$samples" 2>/dev/null
 done) &
-insert() { # count tag
-  psql -q "$url" -c "INSERT INTO jobs (id, kind, state, created_at, updated_at, queue, args, max_attempts, run_at)
-    SELECT gen_random_uuid(), 'drill.noop', 'available', clock_timestamp(), clock_timestamp(), 'default',
-           '{\"tag\": \"$2\"}'::jsonb, 1, clock_timestamp() FROM generate_series(1, $1)"
+fair_at=t; [ "${FAIR_AT:-1}" = 0 ] && fair_at=NULL
+insert() { # count tag — rows as the job store enqueues them: due now, their fair place their due time (no owner)
+  psql -q "$url" -c "INSERT INTO jobs (id, kind, state, created_at, updated_at, queue, args, max_attempts, run_at,
+    fair_at) SELECT gen_random_uuid(), 'drill.noop', 'available', t, t, 'default', '{\"tag\": \"$2\"}'::jsonb, 1, t,
+    $fair_at FROM (SELECT clock_timestamp() AS t FROM generate_series(1, $1)) AS due"
 }
 waiting() { psql -qtA "$url" -c "SELECT count(*) FROM jobs WHERE kind = 'drill.noop' AND state <> 'completed'"; }
 drain() { until [ "$(waiting)" = 0 ]; do sleep 0.2; done; }

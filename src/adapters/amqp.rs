@@ -125,6 +125,8 @@ struct Shared {
     publish_timeout: Duration,
     /// The subscribers' channel.
     tx: broadcast::Sender<BusSignal>,
+    /// The job runners' wake-ups' channel ([`Bus::subscribe_wakeups`]).
+    wakeups: broadcast::Sender<BusSignal>,
     /// The consumer link as `health` reports it. A std mutex: it is only held to copy or replace the value.
     link: Mutex<Link>,
 }
@@ -199,6 +201,7 @@ impl AmqpBus {
     #[must_use]
     pub fn start(settings: AmqpSettings, instance_id: Uuid) -> Self {
         let (tx, _) = broadcast::channel(settings.capacity.max(1));
+        let (wakeups, _) = broadcast::channel(settings.capacity.max(1));
         let target = parse_target(&settings);
         let link = Link::Down(match &target {
             Ok(_) => "connecting".to_owned(),
@@ -211,6 +214,7 @@ impl AmqpBus {
             connect_timeout: settings.connect_timeout,
             publish_timeout: settings.publish_timeout,
             tx,
+            wakeups,
             link: Mutex::new(link),
         });
         let (stop, stop_rx) = watch::channel(false);
@@ -300,6 +304,10 @@ impl Bus for AmqpBus {
         self.shared.tx.subscribe()
     }
 
+    fn subscribe_wakeups(&self) -> broadcast::Receiver<BusSignal> {
+        self.shared.wakeups.subscribe()
+    }
+
     fn instance_id(&self) -> Uuid {
         self.shared.instance_id
     }
@@ -359,7 +367,8 @@ impl Shared {
             Ok(envelope) => {
                 metrics::counter!("gantry_bus_messages_received_total", "backend" => "amqp").increment(1);
                 // No subscriber is not an error: nobody is interested right now.
-                let _ = self.tx.send(BusSignal::Message(envelope));
+                let to = if envelope.event.is_job_wakeup() { &self.wakeups } else { &self.tx };
+                let _ = to.send(BusSignal::Message(envelope));
             }
             // Most likely a newer instance publishing an event this version does not know; dropping it is the
             // only option, and subscribers cannot act on it anyway.
@@ -394,6 +403,7 @@ async fn run_consumer(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
                 shared.set_link(Link::Up(link.connection.status().clone()));
                 // Only now: the new queue is bound, so every later message reaches it.
                 let _ = shared.tx.send(BusSignal::Resync { reason: "reconnected" });
+                let _ = shared.wakeups.send(BusSignal::Resync { reason: "reconnected" });
                 tracing::info!(event = "bus_connected", backend = "amqp", queue = %link.queue, "bus consuming");
                 let since = Instant::now();
                 match forward(&shared, &mut link, &mut stop).await {

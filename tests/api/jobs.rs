@@ -314,3 +314,177 @@ async fn an_enqueued_job_starts_without_waiting_for_the_poll() {
     let done = wait_for(&app, job.id, |j| j["state"] == "completed").await;
     assert_eq!(done["attempts"].as_array().map(Vec::len), Some(1), "{done}");
 }
+
+/// A job's place frees up as soon as its handler has answered, not once its outcome is recorded (issue 24: the
+/// next claim does not wait for the previous batch's commit), and its lease is still renewed while the outcome
+/// waits: with one place, the second job starts while the first's outcome cannot be recorded (the store holds
+/// every `finish_many` for 1.5 s, five lease periods of 300 ms), and the first completes with its one attempt —
+/// neither rescued as a dead lease nor run again. A runner actor on a fresh SQLite store behind that gate.
+#[tokio::test]
+async fn a_place_frees_when_the_handler_answers_and_the_lease_holds_until_the_outcome_is_recorded() {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use async_trait::async_trait;
+    use gantry_actors::jobs::runner::{
+        Backoff, JobFailure, JobHandler, JobRunner, KindSpec, RunnerDeps, RunnerSettings,
+    };
+    use gantry_actors::ports::Unavailable;
+    use gantry_actors::ports::jobs::{
+        Attempt, Enqueued, Finish, FinishItem, JobCount, JobFilter, JobState, JobStore, JobStoreError, JobUpdate,
+        LeaseHolder, QueueDepth,
+    };
+    use time::OffsetDateTime;
+    use tokio::sync::Semaphore;
+    use uuid::Uuid;
+
+    /// The SQLite store, except that recording a batch of outcomes waits for a permit of `gate`.
+    struct Gated {
+        inner: Arc<dyn JobStore>,
+        gate: Arc<Semaphore>,
+    }
+    #[async_trait]
+    impl JobStore for Gated {
+        async fn create(&self, job: &Job) -> Result<(), JobStoreError> {
+            self.inner.create(job).await
+        }
+        async fn get(&self, id: Uuid) -> Result<Option<Job>, JobStoreError> {
+            self.inner.get(id).await
+        }
+        async fn update(&self, id: Uuid, update: JobUpdate) -> Result<Job, JobStoreError> {
+            self.inner.update(id, update).await
+        }
+        async fn enqueue(&self, job: &NewJob) -> Result<Enqueued, JobStoreError> {
+            self.inner.enqueue(job).await
+        }
+        async fn claim(
+            &self,
+            queue: &str,
+            holder: LeaseHolder,
+            limit: u32,
+            now: OffsetDateTime,
+            lease: Duration,
+        ) -> Result<Vec<Job>, JobStoreError> {
+            self.inner.claim(queue, holder, limit, now, lease).await
+        }
+        async fn rescue_expired(&self, now: OffsetDateTime) -> Result<u64, JobStoreError> {
+            self.inner.rescue_expired(now).await
+        }
+        async fn renew(
+            &self,
+            holder: LeaseHolder,
+            jobs: &[Uuid],
+            until: OffsetDateTime,
+        ) -> Result<Vec<Uuid>, JobStoreError> {
+            self.inner.renew(holder, jobs, until).await
+        }
+        async fn finish(
+            &self,
+            id: Uuid,
+            holder: LeaseHolder,
+            attempt: &Attempt,
+            finish: &Finish,
+        ) -> Result<bool, JobStoreError> {
+            self.inner.finish(id, holder, attempt, finish).await
+        }
+        async fn finish_many(&self, holder: LeaseHolder, items: &[FinishItem]) -> Result<Vec<bool>, JobStoreError> {
+            let _permit = self.gate.acquire().await.expect("the gate stays open");
+            self.inner.finish_many(holder, items).await
+        }
+        async fn release(&self, holder: LeaseHolder) -> Result<u64, JobStoreError> {
+            self.inner.release(holder).await
+        }
+        async fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, JobStoreError> {
+            self.inner.list(filter).await
+        }
+        async fn attempts(&self, id: Uuid) -> Result<Vec<Attempt>, JobStoreError> {
+            self.inner.attempts(id).await
+        }
+        async fn retry(&self, id: Uuid, now: OffsetDateTime) -> Result<Job, JobStoreError> {
+            self.inner.retry(id, now).await
+        }
+        async fn cancel(&self, id: Uuid, now: OffsetDateTime) -> Result<Job, JobStoreError> {
+            self.inner.cancel(id, now).await
+        }
+        async fn depths(&self, now: OffsetDateTime) -> Result<Vec<QueueDepth>, JobStoreError> {
+            self.inner.depths(now).await
+        }
+        async fn counts(&self) -> Result<Vec<JobCount>, JobStoreError> {
+            self.inner.counts().await
+        }
+        async fn prune_finished(&self, before: OffsetDateTime) -> Result<u64, JobStoreError> {
+            self.inner.prune_finished(before).await
+        }
+        async fn health(&self) -> Result<(), Unavailable> {
+            self.inner.health().await
+        }
+        fn backend(&self) -> &'static str {
+            self.inner.backend()
+        }
+    }
+
+    /// Notes when each job's handler started.
+    struct Quick {
+        started: Arc<Mutex<Vec<Uuid>>>,
+    }
+    #[async_trait]
+    impl JobHandler for Quick {
+        async fn run(&self, job: &Job) -> Result<Option<Value>, JobFailure> {
+            self.started.lock().expect("lock").push(job.id);
+            Ok(None)
+        }
+    }
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = gantry::adapters::sqlite::SqliteDb::open(&dir.path().join("gantry.db")).await.expect("sqlite");
+    let sqlite: Arc<dyn JobStore> = db.ports().jobs;
+    let gate = Arc::new(Semaphore::new(0));
+    let jobs: Arc<dyn JobStore> = Arc::new(Gated { inner: Arc::clone(&sqlite), gate: Arc::clone(&gate) });
+    let started = Arc::new(Mutex::new(Vec::new()));
+    let kind = KindSpec {
+        kind: "test.quick",
+        queue: "default",
+        max_attempts: 3,
+        backoff: Backoff { base: Duration::from_millis(10), max: Duration::from_millis(10) },
+        timeout: Duration::from_secs(5),
+        every: None,
+        handler: Arc::new(Quick { started: Arc::clone(&started) }),
+    };
+    let deps = RunnerDeps {
+        store: Arc::clone(&jobs),
+        kinds: Arc::new(HashMap::from([("test.quick", kind.clone())])),
+        settings: RunnerSettings {
+            instance: Uuid::now_v7(),
+            lease: Duration::from_millis(300),
+            poll_every: Duration::from_millis(20),
+            maintain_every: Duration::from_millis(50),
+            queues: vec![("default".to_owned(), 1)],
+        },
+        mailbox: gantry_actors::telemetry::Mailbox::new("job_runner", 64),
+        continuity: Arc::default(),
+    };
+    let (first, second) = (kind.job(json!({})), kind.job(json!({})));
+    jobs.enqueue(&first).await.expect("enqueue");
+    jobs.enqueue(&second).await.expect("enqueue");
+    let (runner, _join) = ractor::Actor::spawn(None, JobRunner, deps).await.expect("runner starts");
+
+    let both = settled(Deadline::ms(1_000, 10), async || started.lock().expect("lock").len(), |n| *n == 2).await;
+    assert_eq!(both, 2, "the second job started while the first's outcome waited to be recorded");
+    // Five lease periods with both outcomes waiting: renewed, not rescued.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    gate.add_permits(1_000);
+    for new in [&first, &second] {
+        let job = settled(
+            Deadline::ms(4_000, 20),
+            async || sqlite.get(new.id).await.expect("get"),
+            |job| job.as_ref().is_some_and(|j| j.state.is_terminal()),
+        )
+        .await
+        .expect("stored");
+        assert_eq!(job.state, JobState::Completed, "{job:?}");
+        let attempts = sqlite.attempts(new.id).await.expect("attempts");
+        assert_eq!(attempts.len(), 1, "one attempt, recorded once: {attempts:?}");
+    }
+    assert_eq!(started.lock().expect("lock").len(), 2, "no job ran twice");
+    runner.stop(None);
+}

@@ -63,3 +63,54 @@ async fn connect_failure_does_not_reveal_the_url() {
     assert!(!text.contains(&missing), "{text}");
     assert!(!text.contains("127.0.0.1"), "{text}");
 }
+
+/// The runner's claim (issue 24) stays a lookup by id as a cached generic plan, where its limit is a parameter
+/// the planner cannot see (the plain `id IN (…)` form then joined against a scan of the whole table: tens of
+/// milliseconds per claim at 100,000 jobs), and its relaxed commit (`synchronous_commit` off) ends with it:
+/// the next statement on the same connection commits durably again.
+#[tokio::test]
+async fn the_claim_is_a_lookup_by_id_as_a_generic_plan_and_relaxes_only_its_own_commit() {
+    use gantry::adapters::sql::jobs::JobsDialect;
+    use gantry_actors::ports::jobs::LeaseHolder;
+    use sqlx::AssertSqlSafe;
+
+    with_fresh_database(|url| async move {
+        let db = PostgresDb::connect(&url, 1).await.expect("connect and migrate");
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, state, created_at, updated_at, queue, run_at, fair_at) \
+             SELECT gen_random_uuid(), 'test.plan', 'available', now(), now(), 'default', now(), now() \
+             FROM generate_series(1, 20000)",
+        )
+        .execute(db.pool())
+        .await
+        .expect("due jobs");
+        sqlx::query("ANALYZE jobs").execute(db.pool()).await.expect("analyze");
+
+        let mut conn = db.pool().acquire().await.expect("a connection");
+        let prepare = format!("PREPARE claim AS {}", <PostgresDb as JobsDialect>::CLAIM);
+        sqlx::raw_sql(AssertSqlSafe(prepare)).execute(&mut *conn).await.expect("prepare the claim");
+        sqlx::raw_sql("SET plan_cache_mode = force_generic_plan").execute(&mut *conn).await.expect("generic plans");
+        let plan: Vec<String> = sqlx::query_scalar(
+            "EXPLAIN EXECUTE claim('default', gen_random_uuid(), now(), now() + interval '30 seconds', 10, \
+             gen_random_uuid())",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .expect("explain");
+        let plan = plan.join("\n");
+        assert!(!plan.contains("Seq Scan"), "the claim scans the table:\n{plan}");
+        assert!(plan.contains("jobs_pkey"), "the claimed rows are found by id:\n{plan}");
+        sqlx::raw_sql("DEALLOCATE claim; RESET plan_cache_mode").execute(&mut *conn).await.expect("reset");
+        drop(conn);
+
+        let jobs = db.ports().jobs;
+        let holder = LeaseHolder::new(Uuid::now_v7());
+        let now = time::OffsetDateTime::now_utc();
+        let claimed = jobs.claim("default", holder, 5, now, std::time::Duration::from_secs(30)).await.expect("claim");
+        assert_eq!(claimed.len(), 5);
+        // The pool has one connection: the claim's.
+        let setting: String = sqlx::query_scalar("SHOW synchronous_commit").fetch_one(db.pool()).await.expect("show");
+        assert_eq!(setting, "on", "the claim's relaxed commit outlived it");
+    })
+    .await;
+}

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use gantry::adapters::amqp::AmqpBus;
 use gantry::adapters::bus::next_signal;
 use gantry::adapters::memory::MemoryBus;
-use gantry_actors::ports::bus::{Bus, BusSignal, Envelope};
+use gantry_actors::ports::bus::{Bus, BusSignal, Envelope, Event};
 use tokio::sync::broadcast;
 use tokio::time::timeout;
 use uuid::Uuid;
@@ -73,6 +73,27 @@ pub async fn burst_reaches_every_instance_in_publish_order(a: Arc<dyn Bus>, b: A
     }
 }
 
+/// The job runners' wake-ups travel on a subscription of their own (issue 24: at hundreds a second they would
+/// crowd every other subscriber's channel): a plain subscriber never sees them, and the wake-up subscription
+/// sees nothing else.
+pub async fn job_wakeups_reach_only_the_wakeup_subscription(a: Arc<dyn Bus>, b: Arc<dyn Bus>) {
+    let mut plain = b.subscribe();
+    let mut wakeups = b.subscribe_wakeups();
+    let wakeup = Event::JobsEnqueued { queue: "default".to_owned() };
+
+    a.publish(wakeup.clone()).await.expect("publish");
+    a.publish(event("after the wake-up")).await.expect("publish");
+
+    let received = collect_messages(&mut plain, 1).await;
+    assert_eq!(received[0].event, event("after the wake-up"), "the plain subscriber skips the wake-up");
+    let received = collect_messages(&mut wakeups, 1).await;
+    assert_eq!((received[0].event.clone(), received[0].origin), (wakeup, a.instance_id()));
+    // Both were delivered in publish order by one consumer: had the other event reached this subscription, it
+    // would be here by now.
+    let rest: Vec<BusSignal> = std::iter::from_fn(|| wakeups.try_recv().ok()).collect();
+    assert!(rest.is_empty(), "the wake-up subscription got more: {rest:?}");
+}
+
 /// Runs `case` on one in-process bus, handed over as both instances.
 async fn on_memory<F, Fut>(case: F)
 where
@@ -127,4 +148,8 @@ macro_rules! bus_cases {
     };
 }
 
-bus_cases!(published_event_reaches_every_subscriber_with_origin, burst_reaches_every_instance_in_publish_order);
+bus_cases!(
+    published_event_reaches_every_subscriber_with_origin,
+    burst_reaches_every_instance_in_publish_order,
+    job_wakeups_reach_only_the_wakeup_subscription,
+);

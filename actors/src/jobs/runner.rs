@@ -2,8 +2,10 @@
 //! on a task it owns (at most the queue's concurrency at once), renews the leases of the jobs it is running in
 //! one statement while they run, and records each attempt's outcome — completed, retryable after an exponential backoff
 //! with jitter, or discarded with the last error once the kind's attempts are spent. Outcomes go through one
-//! finisher task that records whatever has arrived in one batch (one commit), so a busy runner pays one
-//! commit per batch instead of two per job. A job whose lease
+//! finisher task that records whatever has arrived in one batch (one statement, one commit), so a busy runner
+//! pays one commit per batch instead of two per job. A job's place in its queue frees up as soon as its
+//! handler has answered and the outcome is with the finisher: the next claim does not wait for the previous
+//! batch's commit (the lease is still renewed until the outcome is recorded). A job whose lease
 //! expired (its instance died) is claimed again by whichever instance polls next.
 //!
 //! A lease belongs to the runner that claimed it, not to the instance id: each runner draws a token when it
@@ -22,7 +24,7 @@
 //! - `kind`: the kind contract ([`KindSpec`], [`JobHandler`], [`JobFailure`], [`Backoff`]).
 //! - `attempt`: one attempt of a claimed job and the finisher task that records outcomes in batches.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,7 +37,7 @@ use uuid::Uuid;
 mod attempt;
 mod kind;
 
-use attempt::{MAX_BATCH, Outcome, finish_batch, finisher, run_attempt};
+use attempt::{MAX_BATCH, MetricsByKind, Outcome, finish_batch, finisher, run_attempt};
 pub use kind::{Backoff, JobFailure, JobHandler, KindSpec};
 
 use crate::handle::{ActorSlot, CallError, Envelope};
@@ -85,8 +87,16 @@ pub enum JobRunnerMsg {
     Renew,
     /// Rescue expired leases, enqueue the periodic kinds and publish queue depths.
     Maintain,
-    /// A worker task ended (its outcome is recorded already).
-    Finished(Uuid),
+    /// A worker task ended: its place is free. Its outcome is with the finisher, or `recorded` already (or
+    /// dropped: nothing to record).
+    Finished {
+        /// The job.
+        id: Uuid,
+        /// Whether the outcome needs no recording by the finisher any more.
+        recorded: bool,
+    },
+    /// The finisher recorded these jobs' outcomes (or dropped them: lease gone, store failed): stop renewing.
+    Recorded(Vec<Uuid>),
     /// Stop claiming; answer when every running job ended, or when `within` is spent (the rest is aborted
     /// and given back).
     Drain {
@@ -122,6 +132,12 @@ pub struct RunnerState {
     /// The finisher task (aborted when the actor stops).
     finisher: JoinHandle<()>,
     running: HashMap<Uuid, Running>,
+    /// Jobs whose handler answered and whose outcome waits in the finisher: their leases are still renewed.
+    recording: HashSet<Uuid>,
+    /// Jobs the finisher reported before their worker's `Finished` arrived (the two race through the mailbox).
+    recorded_early: HashSet<Uuid>,
+    /// The per-job metrics, per kind and queue.
+    metrics: MetricsByKind,
     /// Running jobs per queue.
     busy: HashMap<String, usize>,
     /// Whether the last claim of a queue filled all it asked for (more may be waiting).
@@ -195,30 +211,46 @@ impl RunnerState {
         let id = job.id;
         let queue = job.queue.clone();
         *self.busy.entry(queue.clone()).or_default() += 1;
-        let spec = self.deps.kinds.get(job.kind.as_str()).cloned();
+        let spec = self.deps.kinds.get(job.kind.as_str()).cloned().map(|spec| {
+            let metrics = self.metrics.of(&job.kind, &job.queue);
+            (spec, metrics)
+        });
         let store = Arc::clone(&self.deps.store);
         let holder = self.holder;
         let lease = self.deps.settings.lease;
         let myself = myself.clone();
         let outcomes = self.outcomes.clone();
         let task = tokio::spawn(async move {
-            match run_attempt(store.as_ref(), spec, job, holder, claimed_at, lease).await {
-                // The finisher records it and then reports the job finished.
-                Some(outcome) => {
-                    if let Err(mpsc::error::SendError(outcome)) = outcomes.send(outcome).await {
+            let recorded = match run_attempt(store.as_ref(), spec, job, holder, claimed_at, lease).await {
+                // The finisher records it and reports it recorded; the place is free now.
+                Some(outcome) => match outcomes.send(outcome).await {
+                    Ok(()) => false,
+                    Err(mpsc::error::SendError(outcome)) => {
                         // The finisher is gone (the actor is stopping): record it here.
-                        finish_batch(store.as_ref(), holder, vec![outcome], &|id| {
-                            let _ = myself.cast(Envelope::internal(JobRunnerMsg::Finished(id)));
-                        })
-                        .await;
+                        finish_batch(store.as_ref(), holder, vec![outcome]).await;
+                        true
                     }
-                }
-                None => {
-                    let _ = myself.cast(Envelope::internal(JobRunnerMsg::Finished(id)));
-                }
-            }
+                },
+                None => true,
+            };
+            let _ = myself.cast(Envelope::internal(JobRunnerMsg::Finished { id, recorded }));
         });
         self.running.insert(id, Running { queue, task });
+    }
+
+    /// Claims again from `queue` (a worker of it ended and [`Self::worth_claiming`] said so).
+    async fn claim_more(&mut self, myself: &ActorRef<Envelope<JobRunnerMsg>>, queue: String) {
+        let concurrency = self.deps.settings.queues.iter().find(|(q, _)| *q == queue).map_or(0, |(_, c)| *c);
+        self.claim(myself, queue, concurrency).await;
+    }
+
+    /// While draining: answers the drain once nothing is running or waiting to be recorded.
+    fn drained(&mut self) {
+        if self.idle()
+            && let Some(reply) = self.draining.take()
+        {
+            let _ = reply.send(0);
+        }
     }
 
     /// Whether `queue` probably has due jobs (its last claim was full) and half its places are free.
@@ -229,18 +261,36 @@ impl RunnerState {
         self.more.get(queue).copied().unwrap_or(false) && concurrency.saturating_sub(busy) * 2 >= concurrency
     }
 
-    fn finished(&mut self, id: Uuid) -> Option<String> {
+    /// A worker ended (see [`JobRunnerMsg::Finished`]): frees its place; returns its queue.
+    fn finished(&mut self, id: Uuid, recorded: bool) -> Option<String> {
         let running = self.running.remove(&id)?;
         if let Some(n) = self.busy.get_mut(&running.queue) {
             *n = n.saturating_sub(1);
         }
+        if !recorded && !self.recorded_early.remove(&id) {
+            self.recording.insert(id);
+        }
         Some(running.queue)
     }
 
+    /// The finisher recorded (or dropped) these outcomes.
+    fn recorded(&mut self, ids: Vec<Uuid>) {
+        for id in ids {
+            if !self.recording.remove(&id) && self.running.contains_key(&id) {
+                self.recorded_early.insert(id);
+            }
+        }
+    }
+
+    /// Whether nothing of this runner's is running or waiting to be recorded.
+    fn idle(&self) -> bool {
+        self.running.is_empty() && self.recording.is_empty()
+    }
+
     async fn renew(&mut self) {
-        // Only the jobs this runner is running: a job whose outcome could not be recorded (its worker ended)
-        // is left to expire and run again elsewhere, as after a crash.
-        let mine: Vec<Uuid> = self.running.keys().copied().collect();
+        // Only the jobs this runner is running or recording: a job whose outcome could not be recorded (its
+        // worker ended, the finisher gave up on it) is left to expire and run again elsewhere, as after a crash.
+        let mine: Vec<Uuid> = self.running.keys().chain(self.recording.iter()).copied().collect();
         if mine.is_empty() {
             return;
         }
@@ -258,8 +308,8 @@ impl RunnerState {
             }
         };
         // A job not held any more was cancelled (or, after a long stall, taken over): stop working on it. A
-        // worker that has ended already is not one: its outcome may have been recorded (which ends the lease)
-        // while this renewal ran; the finisher tells if it was not.
+        // worker that has ended already (or a job being recorded) is not one: its outcome may have been recorded
+        // (which ends the lease) while this renewal ran; the finisher tells if it was not.
         let lost: Vec<Uuid> = mine
             .into_iter()
             .filter(|id| !held.contains(id) && self.running.get(id).is_some_and(|r| !r.task.is_finished()))
@@ -271,7 +321,7 @@ impl RunnerState {
                 tracing::warn!(event = "job_lease_lost", job_id = %id, instance_id = %self.holder.instance,
                     "job lease lost (cancelled or taken over); its worker stopped");
             }
-            self.finished(id);
+            self.finished(id, true);
         }
     }
 
@@ -353,6 +403,8 @@ impl RunnerState {
         }
         self.running.clear();
         self.busy.clear();
+        self.recording.clear();
+        self.recorded_early.clear();
         match self.deps.store.release(self.holder).await {
             Ok(n) => {
                 if n > 0 {
@@ -405,13 +457,13 @@ impl Actor for JobRunner {
         let _ = myself.cast(Envelope::internal(JobRunnerMsg::Maintain));
         let (outcomes, received) = mpsc::channel(4 * MAX_BATCH);
         let runner = myself.clone();
-        let finished = move |id| {
-            let _ = runner.cast(Envelope::internal(JobRunnerMsg::Finished(id)));
+        let recorded = move |ids| {
+            let _ = runner.cast(Envelope::internal(JobRunnerMsg::Recorded(ids)));
         };
         // A token per start of the runner: a restarted process (or a restarted runner) holds none of the
         // leases taken before it.
         let holder = LeaseHolder::new(deps.settings.instance);
-        let finisher = tokio::spawn(finisher(Arc::clone(&deps.store), holder, received, finished));
+        let finisher = tokio::spawn(finisher(Arc::clone(&deps.store), holder, received, recorded));
         Ok(RunnerState {
             deps,
             holder,
@@ -419,6 +471,9 @@ impl Actor for JobRunner {
             outcomes,
             finisher,
             running: HashMap::new(),
+            recording: HashSet::new(),
+            recorded_early: HashSet::new(),
+            metrics: MetricsByKind::default(),
             busy: HashMap::new(),
             more: HashMap::new(),
             enqueued_periods: HashMap::new(),
@@ -458,26 +513,32 @@ impl Actor for JobRunner {
                     state.maintain().await;
                 }
             }
-            JobRunnerMsg::Finished(id) => {
-                let queue = state.finished(id);
+            JobRunnerMsg::Finished { id, recorded } => {
+                let queue = state.finished(id, recorded);
                 if state.stopping {
-                    if state.running.is_empty()
-                        && let Some(reply) = state.draining.take()
-                    {
-                        let _ = reply.send(0);
-                    }
-                } else if queue.is_some_and(|q| state.worth_claiming(&q)) {
+                    state.drained();
+                } else if let Some(queue) = queue.filter(|q| state.worth_claiming(q)) {
                     // The last claim was full, so more jobs are probably due: claim again without waiting for the
                     // timer once half the queue's places are free (claims stay batches, not one per job).
-                    state.poll(&myself).await;
+                    state.claim_more(&myself, queue).await;
+                }
+            }
+            JobRunnerMsg::Recorded(ids) => {
+                state.recorded(ids);
+                if state.stopping {
+                    state.drained();
                 }
             }
             JobRunnerMsg::Drain { within, reply } => {
                 state.stopping = true;
-                if state.running.is_empty() {
+                if state.idle() {
                     let _ = reply.send(0);
                 } else {
-                    tracing::info!(running = state.running.len(), "waiting for running jobs to finish");
+                    tracing::info!(
+                        running = state.running.len(),
+                        recording = state.recording.len(),
+                        "waiting for running jobs to finish"
+                    );
                     state.draining = Some(reply);
                     myself.send_after(within, || Envelope::internal(JobRunnerMsg::DrainDeadline));
                 }

@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::runner::JobRunnerHandle;
-use crate::ports::bus::{Bus, BusSignal, Event, forward};
+use crate::ports::bus::{Bus, BusSignal, Event, forward_from};
 use crate::ports::jobs::JobsDue;
 
 /// Queues waiting to be acted on by one of the wake-up's tasks.
@@ -128,25 +128,31 @@ impl JobWaker {
             // Logged when announcing starts failing and when it works again, counted every time.
             let mut failing = false;
             loop {
-                for queue in inner.remote.take().await {
+                let queues = inner.remote.take().await;
+                // The next round may start `coalesce` after this one started (the broker's confirm counts).
+                let next = tokio::time::Instant::now() + coalesce;
+                for queue in queues {
                     failing = announce(announcer.as_ref(), queue, failing).await;
                 }
-                tokio::time::sleep(coalesce).await;
+                tokio::time::sleep_until(next).await;
             }
         }));
         if let Some(runner) = runner {
             let inner = Arc::clone(&self.inner);
             tasks.push(tokio::spawn(async move {
                 loop {
-                    for queue in inner.local.take().await {
+                    let queues = inner.local.take().await;
+                    let next = tokio::time::Instant::now() + coalesce;
+                    for queue in queues {
                         runner.nudge(&queue);
                     }
-                    tokio::time::sleep(coalesce).await;
+                    tokio::time::sleep_until(next).await;
                 }
             }));
             let inner = Arc::clone(&self.inner);
             let me = bus.instance_id();
-            tasks.push(forward(bus.as_ref(), move |signal| {
+            // The wake-ups' own subscription: the bus's other subscribers never see them.
+            tasks.push(forward_from(bus.subscribe_wakeups(), move |signal| {
                 if let BusSignal::Message(envelope) = signal
                     && let Event::JobsEnqueued { queue } = envelope.event
                     && envelope.origin != me

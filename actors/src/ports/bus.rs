@@ -1,4 +1,6 @@
 //! The event bus port: every instance publishes domain events and receives everyone's (its own included).
+//! The job runners' wake-ups ([`Event::JobsEnqueued`], up to hundreds a second under load) travel on a
+//! subscription of their own ([`Bus::subscribe_wakeups`]): the other subscribers never see them.
 //!
 //! Delivery is at-most-once per connection. Whenever an adapter may have missed messages (a reconnect, a
 //! subscriber that fell behind) it sends [`BusSignal::Resync`] so subscribers rebuild their state from the
@@ -93,6 +95,14 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// Whether it is a job runners' wake-up, delivered to [`Bus::subscribe_wakeups`] only.
+    #[must_use]
+    pub fn is_job_wakeup(&self) -> bool {
+        matches!(self, Self::JobsEnqueued { .. })
+    }
+}
+
 /// What goes on the wire: the event plus who sent it and a unique id (for de-duplication and logs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
@@ -138,9 +148,14 @@ pub trait Bus: Send + Sync + 'static {
     /// [`BusError::Unavailable`] when the broker cannot take it now (the caller decides whether to retry).
     async fn publish(&self, event: Event) -> Result<(), BusError>;
 
-    /// A new subscription. Each receiver sees every message published after it subscribed, and a
-    /// [`BusSignal::Resync`] whenever messages may have been lost.
+    /// A new subscription. Each receiver sees every message published after it subscribed except the job
+    /// runners' wake-ups ([`Event::is_job_wakeup`]), and a [`BusSignal::Resync`] whenever messages may have
+    /// been lost.
     fn subscribe(&self) -> broadcast::Receiver<BusSignal>;
+
+    /// A new subscription to the job runners' wake-ups only ([`Event::JobsEnqueued`]), with the same
+    /// resyncs as [`Bus::subscribe`].
+    fn subscribe_wakeups(&self) -> broadcast::Receiver<BusSignal>;
 
     /// This instance's id (also the `origin` of what it publishes).
     fn instance_id(&self) -> Uuid;
@@ -161,11 +176,18 @@ pub trait Bus: Send + Sync + 'static {
 /// Subscribes to `bus` and hands every signal to `deliver` until it returns `false` (the receiving actor is
 /// gone) or the bus closes. A subscriber that fell behind gets [`BusSignal::Resync`] (`lagged`), since it
 /// may have missed messages. Returns the forwarding task, for the owner to abort when it stops.
-pub fn forward<F>(bus: &dyn Bus, mut deliver: F) -> tokio::task::JoinHandle<()>
+pub fn forward<F>(bus: &dyn Bus, deliver: F) -> tokio::task::JoinHandle<()>
 where
     F: FnMut(BusSignal) -> bool + Send + 'static,
 {
-    let mut rx = bus.subscribe();
+    forward_from(bus.subscribe(), deliver)
+}
+
+/// As [`forward`], from the subscription `rx` (say [`Bus::subscribe_wakeups`]).
+pub fn forward_from<F>(mut rx: broadcast::Receiver<BusSignal>, mut deliver: F) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut(BusSignal) -> bool + Send + 'static,
+{
     tokio::spawn(async move {
         loop {
             let signal = match rx.recv().await {

@@ -36,6 +36,9 @@ mod ports {
         fn subscribe(&self) -> broadcast::Receiver<BusSignal> {
             self.0.subscribe()
         }
+        fn subscribe_wakeups(&self) -> broadcast::Receiver<BusSignal> {
+            self.0.subscribe()
+        }
         fn instance_id(&self) -> Uuid {
             Uuid::nil()
         }

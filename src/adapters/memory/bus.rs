@@ -19,6 +19,8 @@ pub struct MemoryBus {
     instance_id: Uuid,
     /// The channel every subscription is cut from.
     tx: broadcast::Sender<BusSignal>,
+    /// The channel of the job runners' wake-ups ([`Bus::subscribe_wakeups`]).
+    wakeups: broadcast::Sender<BusSignal>,
 }
 
 impl MemoryBus {
@@ -27,9 +29,10 @@ impl MemoryBus {
     #[must_use]
     pub fn new(instance_id: Uuid, capacity: usize) -> Self {
         let (tx, _) = broadcast::channel(capacity.max(1));
+        let (wakeups, _) = broadcast::channel(capacity.max(1));
         // In-process: connected for as long as the process runs.
         metrics::gauge!("gantry_bus_connected", "backend" => "memory").set(1.0);
-        Self { instance_id, tx }
+        Self { instance_id, tx, wakeups }
     }
 }
 
@@ -37,12 +40,17 @@ impl MemoryBus {
 impl Bus for MemoryBus {
     async fn publish(&self, event: Event) -> Result<(), BusError> {
         // With nobody subscribed the event goes nowhere, like a fanout exchange without queues: not an error.
-        let _ = self.tx.send(BusSignal::Message(seal(self.instance_id, event)));
+        let to = if event.is_job_wakeup() { &self.wakeups } else { &self.tx };
+        let _ = to.send(BusSignal::Message(seal(self.instance_id, event)));
         Ok(())
     }
 
     fn subscribe(&self) -> broadcast::Receiver<BusSignal> {
         self.tx.subscribe()
+    }
+
+    fn subscribe_wakeups(&self) -> broadcast::Receiver<BusSignal> {
+        self.wakeups.subscribe()
     }
 
     fn instance_id(&self) -> Uuid {

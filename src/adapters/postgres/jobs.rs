@@ -8,7 +8,20 @@ use crate::adapters::sql::jobs::{JobsDialect, SqlJobs, claim_sql};
 pub type PostgresJobs = SqlJobs<PostgresDb>;
 
 impl JobsDialect for PostgresDb {
-    const CLAIM: &'static str = claim_sql!(" FOR UPDATE SKIP LOCKED");
+    // The claim's commit does not wait for its WAL to reach the disk (`synchronous_commit` off for this
+    // transaction only): a claim is a lease, not an outcome. If Postgres crashed within the WAL writer's few
+    // hundred milliseconds, the claim would be lost as if it had never happened: the job is due again under its
+    // previous attempt count, and its worker's outcome, lease renewal or release is refused (the lease token no
+    // longer matches), so it runs again — at-least-once, as after a lease expiry. Every outcome is committed
+    // durably, and its commit makes the claim before it durable too (the WAL is flushed in order). This takes
+    // the disk's flush (milliseconds on this kind of machine) out of every claim, which is on the path from a
+    // nudge to a job's start and gates the next claim.
+    const CLAIM: &'static str = claim_sql!(
+        "WITH relaxed AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)) ",
+        "id = ANY(ARRAY(",
+        " FOR UPDATE SKIP LOCKED",
+        ")) AND EXISTS (SELECT FROM relaxed)"
+    );
     const RENEW: &'static str = "UPDATE jobs SET lease_expires_at = $2 WHERE lease_token = $1 AND state = 'running' \
                                  AND id = ANY($3) RETURNING id";
     // The attempts and the completions of a whole batch in one statement (one round trip, one commit): the

@@ -42,21 +42,27 @@ macro_rules! waiting_states {
 }
 pub(crate) use waiting_states;
 
-/// The claim statement of [`JobsDialect::CLAIM`], written once; `$lock` is what the backend appends to the
-/// row selection (Postgres: `FOR UPDATE SKIP LOCKED`; SQLite: nothing, its writers are serialised). Due jobs
-/// are taken in fair order (`fair_at`, see `ports::jobs::fair_place`: round robin between owners) along the
-/// partial index `jobs_fair_due_idx`; expired leases are made due again by [`JobStore::rescue_expired`]
-/// first, so this statement never scans running rows.
+/// The claim statement of [`JobsDialect::CLAIM`], written once; the backend says how the selected ids are
+/// taken (`$ids` … `$end`: SQLite `id IN (…)`; Postgres `id = ANY(ARRAY(…))`, which keeps the plan a lookup by
+/// id even when the limit is a parameter of a cached generic plan), what it appends to the row selection
+/// (`$lock`: Postgres `FOR UPDATE SKIP LOCKED`; SQLite nothing, its writers are serialised) and what it puts
+/// before the statement (`$with`; Postgres: the claim's commit does not wait for the disk, see
+/// `postgres/jobs.rs`). Due jobs are taken in fair order (`fair_at`, see `ports::jobs::fair_place`: round robin
+/// between owners) along the partial index `jobs_fair_due_idx`; expired leases are made due again by
+/// [`JobStore::rescue_expired`] first, so this statement never scans running rows.
 macro_rules! claim_sql {
-    ($lock:literal) => {
+    ($with:literal, $ids:literal, $lock:literal, $end:literal) => {
         concat!(
+            $with,
             "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = $2, lease_expires_at = $4, \
-             lease_token = $6, started_at = $3, updated_at = $3 \
-             WHERE id IN (SELECT id FROM jobs WHERE queue = $1 AND run_at IS NOT NULL AND state IN ",
+             lease_token = $6, started_at = $3, updated_at = $3 WHERE ",
+            $ids,
+            "SELECT id FROM jobs WHERE queue = $1 AND run_at IS NOT NULL AND state IN ",
             $crate::adapters::sql::jobs::waiting_states!(),
             " AND run_at <= $3 ORDER BY fair_at, run_at LIMIT $5",
             $lock,
-            ") RETURNING ",
+            $end,
+            " RETURNING ",
             $crate::adapters::sql::jobs::job_columns!()
         )
     };
@@ -295,6 +301,16 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
 
     async fn finish_many(&self, holder: LeaseHolder, items: &[FinishItem]) -> Result<Vec<bool>, JobStoreError> {
         let failed = |e: sqlx::Error| unavailable(backend::<D>(), "finish_many", &e);
+        if let Some(sql) = D::COMPLETE_MANY
+            && !items.is_empty()
+            && items.iter().all(|item| matches!(item.finish, Finish::Complete(_)))
+        {
+            // Only completions (a busy runner's usual batch): the one statement is its own transaction, so the
+            // batch costs one round trip and one commit.
+            let mut pool = self.db.pool();
+            let items: Vec<&FinishItem> = items.iter().collect();
+            return Ok(complete_many(&mut pool, sql, holder, &items).await.map_err(failed)?);
+        }
         let mut recorded = vec![false; items.len()];
         let mut tx = self.db.begin().await.map_err(failed)?;
         // Completions (the bulk of a busy runner's outcomes) in one statement where the dialect has one; the
@@ -302,7 +318,7 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
         let mut completions = Vec::new();
         for (i, item) in items.iter().enumerate() {
             match (&item.finish, D::COMPLETE_MANY) {
-                (Finish::Complete(result), Some(_)) => completions.push((i, item, result)),
+                (Finish::Complete(_), Some(_)) => completions.push((i, item)),
                 _ => {
                     recorded[i] =
                         finish_on(&mut tx, item.id, holder, &item.attempt, &item.finish).await.map_err(failed)?
@@ -310,29 +326,10 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
             }
         }
         if let (Some(sql), false) = (D::COMPLETE_MANY, completions.is_empty()) {
-            let batch: Vec<serde_json::Value> = completions
-                .iter()
-                .map(|(_, item, result)| {
-                    serde_json::json!({
-                        "id": item.id,
-                        "attempt": item.attempt.attempt,
-                        "started_at": rfc3339(item.attempt.started_at),
-                        "finished_at": rfc3339(item.attempt.finished_at),
-                        "result": result,
-                    })
-                })
-                .collect();
-            let rows = tx
-                .fetch_all(
-                    sql,
-                    vec![Value::json(&serde_json::Value::Array(batch)), holder.instance.into(), holder.token.into()],
-                )
-                .await
-                .map_err(failed)?;
-            let done: std::collections::HashSet<Uuid> =
-                rows.iter().filter_map(|r| Fields::new(r, "job").uuid("id").ok()).collect();
-            for (i, item, _) in &completions {
-                recorded[*i] = done.contains(&item.id);
+            let batch: Vec<&FinishItem> = completions.iter().map(|(_, item)| *item).collect();
+            let done = complete_many(&mut tx, sql, holder, &batch).await.map_err(failed)?;
+            for ((i, _), done) in completions.iter().zip(done) {
+                recorded[*i] = done;
             }
         }
         D::commit(tx).await.map_err(failed)?;
@@ -549,6 +546,40 @@ fn attempt_from_row<R: SqlRow>(row: &R) -> Result<Attempt, Unavailable> {
         outcome: f.parse("outcome", AttemptOutcome::parse)?,
         error: f.opt_text("error")?,
     })
+}
+
+/// Completes the jobs of `items` (each a [`Finish::Complete`]) with the dialect's one-statement `sql`
+/// ([`JobsDialect::COMPLETE_MANY`]) on `exec`; returns, in order, whether each was recorded (its lease held).
+///
+/// # Errors
+/// The database failed.
+async fn complete_many<E: Exec>(
+    exec: &mut E,
+    sql: &'static str,
+    holder: LeaseHolder,
+    items: &[&FinishItem],
+) -> Result<Vec<bool>, sqlx::Error> {
+    let batch: Vec<serde_json::Value> = items
+        .iter()
+        .map(|item| {
+            let result = match &item.finish {
+                Finish::Complete(result) => result.as_ref(),
+                _ => None,
+            };
+            serde_json::json!({
+                "id": item.id,
+                "attempt": item.attempt.attempt,
+                "started_at": rfc3339(item.attempt.started_at),
+                "finished_at": rfc3339(item.attempt.finished_at),
+                "result": result,
+            })
+        })
+        .collect();
+    let args = vec![Value::json(&serde_json::Value::Array(batch)), holder.instance.into(), holder.token.into()];
+    let rows = exec.fetch_all(sql, args).await?;
+    let done: std::collections::HashSet<Uuid> =
+        rows.iter().filter_map(|r| Fields::new(r, "job").uuid("id").ok()).collect();
+    Ok(items.iter().map(|item| done.contains(&item.id)).collect())
 }
 
 /// Records `attempt` of job `id` and moves the job as `finish` says, if `holder` still holds its lease (see

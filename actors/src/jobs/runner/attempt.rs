@@ -1,10 +1,12 @@
 //! One attempt of a claimed job, and the finisher: a worker runs its kind's handler under the timeout and turns
-//! the answer into an outcome (complete, retry after the backoff, discard); the finisher task records the
-//! outcomes that have arrived in one batch (one commit) and reports each job finished.
+//! the answer into an outcome (complete, retry after the backoff, discard) and hands it to the finisher task,
+//! which records the outcomes that have arrived in one batch (one commit) and reports them recorded.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use metrics::{Counter, Histogram};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -17,19 +19,62 @@ pub(super) struct Outcome {
     job: Job,
     attempt: Attempt,
     finish: Finish,
+    metrics: Arc<KindMetrics>,
+}
+
+/// The per-job metrics of one kind on one queue, registered once (a busy runner starts and finishes thousands
+/// of jobs a second: looking a labelled metric up, with its label strings allocated, for each would cost more
+/// than the no-op job itself).
+pub(super) struct KindMetrics {
+    started: Counter,
+    completed: Counter,
+    retried: Counter,
+    discarded: Counter,
+    wait: Histogram,
+    run: Histogram,
+}
+
+impl KindMetrics {
+    fn new(kind: &str, queue: &str) -> Self {
+        let labels = [("kind", kind.to_owned()), ("queue", queue.to_owned())];
+        Self {
+            started: metrics::counter!("gantry_jobs_started_total", &labels),
+            completed: metrics::counter!("gantry_jobs_completed_total", &labels),
+            retried: metrics::counter!("gantry_jobs_retried_total", &labels),
+            discarded: metrics::counter!("gantry_jobs_discarded_total", &labels),
+            wait: metrics::histogram!("gantry_job_wait_seconds", &labels),
+            run: metrics::histogram!("gantry_job_run_seconds", &labels),
+        }
+    }
+}
+
+/// The runner's [`KindMetrics`], per kind and queue (a handful: kinds are compiled in).
+#[derive(Default)]
+pub(super) struct MetricsByKind(HashMap<String, HashMap<String, Arc<KindMetrics>>>);
+
+impl MetricsByKind {
+    /// The metrics of `kind` on `queue`, registered at the first use.
+    pub(super) fn of(&mut self, kind: &str, queue: &str) -> Arc<KindMetrics> {
+        if let Some(found) = self.0.get(kind).and_then(|queues| queues.get(queue)) {
+            return Arc::clone(found);
+        }
+        let made = Arc::new(KindMetrics::new(kind, queue));
+        self.0.entry(kind.to_owned()).or_default().insert(queue.to_owned(), Arc::clone(&made));
+        made
+    }
 }
 
 /// The most outcomes recorded in one batch.
 pub(super) const MAX_BATCH: usize = 256;
 
 /// Records the workers' outcomes: takes what has arrived (at least one, at most [`MAX_BATCH`]) and records it in
-/// one [`JobStore::finish_many`] (one commit), then reports each job `finished`. Under load the outcomes queue
+/// one [`JobStore::finish_many`] (one commit), then reports the batch `recorded`. Under load the outcomes queue
 /// up while a batch commits, so batches grow with the load; alone, an outcome is recorded at once.
 pub(super) async fn finisher(
     store: Arc<dyn JobStore>,
     holder: LeaseHolder,
     mut outcomes: mpsc::Receiver<Outcome>,
-    finished: impl Fn(Uuid) + Send + 'static,
+    recorded: impl Fn(Vec<Uuid>) + Send + 'static,
 ) {
     while let Some(first) = outcomes.recv().await {
         let mut batch = vec![first];
@@ -39,17 +84,14 @@ pub(super) async fn finisher(
                 Err(_) => break,
             }
         }
-        finish_batch(store.as_ref(), holder, batch, &finished).await;
+        let ids = finish_batch(store.as_ref(), holder, batch).await;
+        recorded(ids);
     }
 }
 
-/// Records `batch`, counts each recorded outcome, and reports every job `finished` (to the runner).
-pub(super) async fn finish_batch(
-    store: &dyn JobStore,
-    holder: LeaseHolder,
-    batch: Vec<Outcome>,
-    finished: &(impl Fn(Uuid) + ?Sized),
-) {
+/// Records `batch` and counts each recorded outcome; returns the batch's job ids (its outcomes are recorded,
+/// or dropped because the lease was gone or the store failed: the runner stops renewing them either way).
+pub(super) async fn finish_batch(store: &dyn JobStore, holder: LeaseHolder, batch: Vec<Outcome>) -> Vec<Uuid> {
     let items: Vec<FinishItem> = batch
         .iter()
         .map(|o| FinishItem { id: o.job.id, attempt: o.attempt.clone(), finish: o.finish.clone() })
@@ -66,51 +108,45 @@ pub(super) async fn finish_batch(
     for (outcome, recorded) in batch.iter().zip(recorded) {
         let job = &outcome.job;
         if recorded {
-            let labels = [("kind", job.kind.clone()), ("queue", job.queue.clone())];
-            let counter = match &outcome.finish {
-                Finish::Complete(_) => Some("gantry_jobs_completed_total"),
-                Finish::Retry { .. } => Some("gantry_jobs_retried_total"),
-                Finish::Discard { .. } => Some("gantry_jobs_discarded_total"),
-                Finish::Snooze { .. } => None,
-            };
-            if let Some(counter) = counter {
-                metrics::counter!(counter, &labels).increment(1);
-            }
-            if let Finish::Discard { error } = &outcome.finish {
-                tracing::warn!(job_id = %job.id, kind = job.kind, attempt = job.attempt, error, "job discarded");
+            match &outcome.finish {
+                Finish::Complete(_) => outcome.metrics.completed.increment(1),
+                Finish::Retry { .. } => outcome.metrics.retried.increment(1),
+                Finish::Discard { error } => {
+                    outcome.metrics.discarded.increment(1);
+                    tracing::warn!(job_id = %job.id, kind = job.kind, attempt = job.attempt, error, "job discarded");
+                }
+                Finish::Snooze { .. } => {}
             }
         } else {
             lease_gone(job);
         }
-        finished(job.id);
     }
+    batch.iter().map(|outcome| outcome.job.id).collect()
 }
 
-/// Runs one attempt of `job`; returns its outcome for the finisher (`None` when it was given back here
-/// already: no worker for its kind).
+/// Runs one attempt of `job` with its kind's spec and metrics; returns its outcome for the finisher (`None`
+/// when it was given back here already: no worker for its kind).
 pub(super) async fn run_attempt(
     store: &dyn JobStore,
-    spec: Option<KindSpec>,
+    spec: Option<(KindSpec, Arc<KindMetrics>)>,
     job: Job,
     holder: LeaseHolder,
     claimed_at: OffsetDateTime,
     lease: Duration,
 ) -> Option<Outcome> {
     let instance = holder.instance;
-    let (kind, queue) = (job.kind.clone(), job.queue.clone());
-    let Some(spec) = spec else {
+    let Some((spec, metrics)) = spec else {
         // A kind this version does not know (a newer instance enqueued it during a rolling deploy): given
         // back uncounted for an instance that knows it.
         let finish = Finish::Snooze { at: OffsetDateTime::now_utc() + lease };
         let attempt = attempt_record(&job, instance, claimed_at, AttemptOutcome::Failed, None);
-        tracing::warn!(job_id = %job.id, kind, "no worker for this job kind here; given back");
+        tracing::warn!(job_id = %job.id, kind = job.kind, "no worker for this job kind here; given back");
         record(store, &job, holder, &attempt, &finish).await;
         return None;
     };
-    let labels = [("kind", kind.clone()), ("queue", queue.clone())];
-    metrics::counter!("gantry_jobs_started_total", &labels).increment(1);
+    metrics.started.increment(1);
     if let Some(due) = job.run_at {
-        metrics::histogram!("gantry_job_wait_seconds", &labels).record((claimed_at - due).as_seconds_f64().max(0.0));
+        metrics.wait.record((claimed_at - due).as_seconds_f64().max(0.0));
     }
     let (outcome, finish, error) = if job.attempt > job.max_attempts {
         // The previous attempt was the last one and its instance died mid-job.
@@ -120,7 +156,7 @@ pub(super) async fn run_attempt(
     } else {
         let started = std::time::Instant::now();
         let result = tokio::time::timeout(spec.timeout, spec.handler.run(&job)).await;
-        metrics::histogram!("gantry_job_run_seconds", &labels).record(started.elapsed().as_secs_f64());
+        metrics.run.record(started.elapsed().as_secs_f64());
         let failed = |outcome, error: String, permanent: bool| {
             let finish = if permanent || job.attempt >= job.max_attempts {
                 Finish::Discard { error: error.clone() }
@@ -144,7 +180,7 @@ pub(super) async fn run_attempt(
         }
     };
     let attempt = attempt_record(&job, instance, claimed_at, outcome, error);
-    Some(Outcome { job, attempt, finish })
+    Some(Outcome { job, attempt, finish, metrics })
 }
 
 fn attempt_record(

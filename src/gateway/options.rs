@@ -163,7 +163,7 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
         // The plain list (what form UIs load): rendered once per cached list, without pending options.
         let body = list.first_page.get_or_render(&locale.tag, || {
             let mut all = list.items.iter().filter(|o| !o.pending);
-            let items: Vec<Item<'_>> = all.by_ref().take(DEFAULT_LIMIT).map(|o| Item::new(o, &locale)).collect();
+            let items: Vec<Item<'_>> = all.by_ref().take(DEFAULT_LIMIT).map(|o| Item::new(o, locale)).collect();
             let next_cursor = if all.next().is_some() { items.last().map(|i| i.id) } else { None };
             let page = Page { locale: &locale.tag, items, version: list.version, next_cursor };
             bytes::Bytes::from(serde_json::to_vec(&page).expect("a page serialises"))
@@ -189,7 +189,7 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
         // The cursor is the id of the last item of the previous page.
         filtered.by_ref().find(|o| o.id == cursor);
     }
-    let items: Vec<Item<'_>> = filtered.by_ref().take(query.limit).map(|o| Item::new(o, &locale)).collect();
+    let items: Vec<Item<'_>> = filtered.by_ref().take(query.limit).map(|o| Item::new(o, locale)).collect();
     let next_cursor = if filtered.next().is_some() { items.last().map(|i| i.id) } else { None };
     let page = Page { locale: &locale.tag, items, version: list.version, next_cursor };
     let mut response = json_response(StatusCode::OK, &page);
@@ -348,7 +348,7 @@ pub async fn create(
     let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
     let near = if created.created { near } else { Vec::new() };
     let body =
-        CreatedItem { item: Item::new(&created.option, &locale), pending: created.option.pending, near_matches: near };
+        CreatedItem { item: Item::new(&created.option, locale), pending: created.option.pending, near_matches: near };
     let mut response = json_response(status, &body);
     language::mark(&state.languages, &mut response, locale, true);
     if let Ok(v) = HeaderValue::from_str(&created.version.to_string()) {
@@ -398,7 +398,7 @@ pub async fn suggest(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Re
     check_parent(state, kind, parent, req).await?;
     let visible = || list.items.iter().filter(|o| visible_to(o, viewer));
     // What a create would find: the option of this identity in any language.
-    let exact = visible().find(|o| has_identity(o, &name.key)).map(|o| Item::new(o, &locale));
+    let exact = visible().find(|o| has_identity(o, &name.key)).map(|o| Item::new(o, locale));
     let near_matches = near_matches(&name.key, visible());
     let mut response = json_response(StatusCode::OK, &Suggestions { exact, near_matches });
     language::mark(&state.languages, &mut response, locale, true);
@@ -435,7 +435,7 @@ pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result
         .filter(|r| r.option.kind == kind && visible_to(&r.option, viewer))
         .ok_or(not_found)?;
     let body = Resolved {
-        item: Item::new(&resolved.option, &locale),
+        item: Item::new(&resolved.option, locale),
         hidden: resolved.option.hidden,
         merged_from: resolved.merged_from,
     };

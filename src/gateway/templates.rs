@@ -87,8 +87,8 @@ pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result
             template: &resolved.title,
             source: resolved.source,
             version: form.version,
-            blocks: resolved.blocks.iter().map(|b| b.localized(&locale)).collect(),
-            messages: gantry_actors::catalog::templates::messages::table(&locale),
+            blocks: resolved.blocks.iter().map(|b| b.localized(locale)).collect(),
+            messages: gantry_actors::catalog::templates::messages::table(locale),
         };
         bytes::Bytes::from(serde_json::to_vec(&body).expect("a form serialises"))
     });
@@ -177,7 +177,7 @@ pub async fn evaluate(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Re
         }
     };
     let values = carried_over.as_ref().map_or(&body.values, |c| &c.values);
-    let evaluation = state.catalog.evaluate(&form, values, &changed, viewer, &locale).await?;
+    let evaluation = state.catalog.evaluate(&form, values, &changed, viewer, locale).await?;
     let mut response = json_response(StatusCode::OK, &Evaluated { locale: &locale.tag, evaluation, carried_over });
     language::mark(&state.languages, &mut response, locale, false);
     Ok(response)
@@ -211,7 +211,7 @@ pub async fn submit(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resu
     let form = state.catalog.form(category_id, body.subcategory_id, viewer).await?;
     // A final check resets nothing: `changed` is accepted (the body is evaluate's) and has no effect. The
     // answer is language-neutral (ids and values); only the messages of a 422 are in the request's locale.
-    let values = state.catalog.submit(&form, &body.values, viewer, &locale).await?;
+    let values = state.catalog.submit(&form, &body.values, viewer, locale).await?;
     Ok(json_response(
         StatusCode::OK,
         &Submitted {

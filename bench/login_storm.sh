@@ -4,9 +4,14 @@
 # Pinned like bench/auth.sh: Gantry on CPU 0, wrk on CPU 1. Every client here shares 127.0.0.1, so the
 # per-address and per-account attempt limits (which count attempts in flight) are lifted: the storm stands for
 # many users at many addresses.
+# Then the mixed flood (issue 24): the same 8 login clients while an authenticated `GET /v1/auth/me` flood holds
+# the rest of FLOOD=4800 connections (opened after the logins' own, so those are in): logins per second in a
+# window of the flood, counted by the server (`gantry_http_requests_total` 200s on the admin listener), against
+# the capacity above. MIXED=0 skips it.
 #   bench/login_storm.sh [users=200] [secs=15] [connections=1500]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 users=${1:-200}; secs=${2:-15}; conns=${3:-1500}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
 [ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release --bin gantry >/dev/null 2>&1
@@ -55,3 +60,30 @@ log_lines=$(wc -l < "$data/log")
 echo "successful logins/s: capacity (8 clients) $capacity, storm ($conns connections, 2 s client timeout) $storm"
 python3 -c "print(f'goodput under the storm: {$storm / $capacity:.0%} of capacity')"
 echo "log lines written by Gantry at warn level during the run: $log_lines"
+[ "${MIXED:-1}" = 1 ] || exit 0
+flood=${FLOOD:-4800}
+token=$(curl -sf -H 'content-type: application/json' -d '{"email":"storm0@example.com","password":"harvest-tractor-blue-42"}' \
+  localhost:18880/v1/auth/login | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+# served ROUTE: the 200s the server counted on ROUTE so far.
+served() {
+  curl -sf localhost:19880/metrics | awk -v r="route=\"$1\"" \
+    '/^gantry_http_requests_total\{/ && index($0, r) && index($0, "status=\"200\"") { s += $NF } END { printf "%d", s }'
+}
+"${client[@]}" wrk -t1 -c8 -d"$((secs + 8))s" --timeout 2s -s "$lua" http://127.0.0.1:18880 >/dev/null 2>&1 &
+logins_pid=$!
+sleep 1
+"${client[@]}" wrk -t1 -c"$((flood - 8))" -d"$((secs + 6))s" --timeout 2s -H "Authorization: Bearer $token" \
+  http://127.0.0.1:18880/v1/auth/me >/dev/null 2>&1 &
+flood_pid=$!
+sleep 4   # the flood's connections open
+logins_a=$(served /v1/auth/login); me_a=$(served /v1/auth/me)
+sleep "$secs"
+logins_b=$(served /v1/auth/login); me_b=$(served /v1/auth/me)
+wait "$logins_pid" "$flood_pid" 2>/dev/null || true
+python3 - "$capacity" "$logins_a" "$logins_b" "$me_a" "$me_b" "$secs" "$flood" <<'PY'
+import sys
+capacity, la, lb, ma, mb, secs, flood = map(float, sys.argv[1:])
+logins = (lb - la) / secs
+print(f"mixed flood ({int(flood)} connections: 8 logging in, the rest on /v1/auth/me): "
+      f"{logins:.1f} logins/s ({logins / capacity:.0%} of capacity) while /me served {(mb - ma) / secs:.0f}/s")
+PY

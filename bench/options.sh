@@ -7,6 +7,7 @@
 #   - the same cached option list with a logged-in caller's access token (the token check and the per-caller
 #     filter of pending options: what review of new accounts' options costs a read),
 #   - `GET /v1/options/brand/suggestions?name=Scanja` (identity key and near matches over a cached list).
+# Pinned like bench/auth.sh (Gantry on CPU 0, wrk on CPU 1; PIN=0 to let them float).
 #   bench/options.sh [secs=10] [connections=64]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,10 +16,14 @@ command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 
 [ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release --bin gantry >/dev/null 2>&1
 # BIN=path/to/gantry measures another build (an older one for a before/after in the same session).
 bin=${BIN:-"${CARGO_TARGET_DIR:-target}/release/gantry"}
+server=(); client=()
+if [ "${PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  server=(taskset -c 0); client=(taskset -c 1)
+fi
 data=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$data"' EXIT
 GANTRY_DATA_DIR="$data" GANTRY_HTTP_ADDR=127.0.0.1:18680 GANTRY_ADMIN_ADDR=127.0.0.1:19680 GANTRY_LOG=warn \
-  "$bin" 2>/dev/null &
+  "${server[@]}" "$bin" 2>/dev/null &
 for _ in $(seq 100); do curl -sf localhost:18680/healthz >/dev/null && break; sleep 0.1; done
 first_id() { python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])'; }
 volvo=$(curl -sf 'localhost:18680/v1/options/brand?q=volvo' | first_id)
@@ -38,7 +43,7 @@ suggest="http://127.0.0.1:18680/v1/options/brand/suggestions?name=Scanja"
 # Builds from before suggestions existed answer 404 there: that line then reads 0.
 has_suggest=1; curl -sf "$suggest" >/dev/null || has_suggest=0
 lua=$(mktemp); printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = [[%s]]\n' "$body" > "$lua"
-rps() { wrk -t2 -c"$conns" -d"${secs}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
+rps() { "${client[@]}" wrk -t1 -c"$conns" -d"${secs}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
 rps http://127.0.0.1:18680/healthz >/dev/null   # warm-up
 healthz=$(rps http://127.0.0.1:18680/healthz)
 models=$(rps "$url")

@@ -19,7 +19,7 @@ use gantry_actors::ports::jobs::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::errors::{is_unique_violation, unavailable};
+use super::errors::{database_code, is_unique_violation, unavailable};
 use super::exec::{Exec, SqlDb, all, backend, execute, optional};
 use super::rows::{Fields, SqlRow};
 use super::values::{Value, args};
@@ -92,6 +92,20 @@ pub trait JobsDialect: SqlDb {
     /// jobs must still be held with; records each attempt and completes each job still leased with `$3`,
     /// returning the `id`s it completed. `None`: one by one.
     const COMPLETE_MANY: Option<&'static str>;
+
+    /// Locks the rows of a mixed batch in id order before its outcomes are written one by one: `$1` the ids (a
+    /// [`Value::Uuids`]). `None` where writers are serialised anyway (SQLite).
+    const LOCK_MANY: Option<&'static str>;
+}
+
+/// How many times a batch the database refused as a deadlock victim is tried in all (a deadlock aborts the
+/// whole transaction, so trying again applies nothing twice). Locking in id order leaves only a lease
+/// rescue racing a completion of the same expired job to meet one.
+const DEADLOCK_TRIES: u32 = 3;
+
+/// Whether the database refused `err`'s statement to break a deadlock (Postgres SQLSTATE `40P01`).
+fn is_deadlock(err: &sqlx::Error) -> bool {
+    database_code(err).as_deref() == Some("40P01")
 }
 
 /// `JobStore` on the database `D`.
@@ -281,8 +295,16 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
-        let args = vec![Value::from(holder.token), Value::from(until), Value::Uuids(jobs.to_vec())];
-        let rows = all(&self.db, "renew", D::RENEW, args).await?;
+        let mut tries = 0;
+        let rows = loop {
+            tries += 1;
+            let args = vec![Value::from(holder.token), Value::from(until), Value::Uuids(jobs.to_vec())];
+            let mut pool = self.db.pool();
+            match pool.fetch_all(D::RENEW, args).await {
+                Err(e) if is_deadlock(&e) && tries < DEADLOCK_TRIES => deadlock_retried("renew", tries),
+                result => break result.map_err(|e| unavailable(backend::<D>(), "renew", &e))?,
+            }
+        };
         Ok(rows.iter().map(|r| Fields::new(r, "job").uuid("id")).collect::<Result<_, _>>()?)
     }
 
@@ -300,40 +322,14 @@ impl<D: JobsDialect> JobStore for SqlJobs<D> {
     }
 
     async fn finish_many(&self, holder: LeaseHolder, items: &[FinishItem]) -> Result<Vec<bool>, JobStoreError> {
-        let failed = |e: sqlx::Error| unavailable(backend::<D>(), "finish_many", &e);
-        if let Some(sql) = D::COMPLETE_MANY
-            && !items.is_empty()
-            && items.iter().all(|item| matches!(item.finish, Finish::Complete(_)))
-        {
-            // Only completions (a busy runner's usual batch): the one statement is its own transaction, so the
-            // batch costs one round trip and one commit.
-            let mut pool = self.db.pool();
-            let items: Vec<&FinishItem> = items.iter().collect();
-            return Ok(complete_many(&mut pool, sql, holder, &items).await.map_err(failed)?);
-        }
-        let mut recorded = vec![false; items.len()];
-        let mut tx = self.db.begin().await.map_err(failed)?;
-        // Completions (the bulk of a busy runner's outcomes) in one statement where the dialect has one; the
-        // rest one by one, all in this transaction: one commit for the batch.
-        let mut completions = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            match (&item.finish, D::COMPLETE_MANY) {
-                (Finish::Complete(_), Some(_)) => completions.push((i, item)),
-                _ => {
-                    recorded[i] =
-                        finish_on(&mut tx, item.id, holder, &item.attempt, &item.finish).await.map_err(failed)?
-                }
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.finish_batch(holder, items).await {
+                Err(e) if is_deadlock(&e) && tries < DEADLOCK_TRIES => deadlock_retried("finish_many", tries),
+                result => return Ok(result.map_err(|e| unavailable(backend::<D>(), "finish_many", &e))?),
             }
         }
-        if let (Some(sql), false) = (D::COMPLETE_MANY, completions.is_empty()) {
-            let batch: Vec<&FinishItem> = completions.iter().map(|(_, item)| *item).collect();
-            let done = complete_many(&mut tx, sql, holder, &batch).await.map_err(failed)?;
-            for ((i, _), done) in completions.iter().zip(done) {
-                recorded[*i] = done;
-            }
-        }
-        D::commit(tx).await.map_err(failed)?;
-        Ok(recorded)
     }
 
     async fn release(&self, holder: LeaseHolder) -> Result<u64, JobStoreError> {
@@ -546,6 +542,58 @@ fn attempt_from_row<R: SqlRow>(row: &R) -> Result<Attempt, Unavailable> {
         outcome: f.parse("outcome", AttemptOutcome::parse)?,
         error: f.opt_text("error")?,
     })
+}
+
+impl<D: JobsDialect> SqlJobs<D> {
+    /// [`JobStore::finish_many`] once: the outcomes of `items` in one transaction (or one statement when all
+    /// are completions and the dialect has [`JobsDialect::COMPLETE_MANY`]).
+    async fn finish_batch(&self, holder: LeaseHolder, items: &[FinishItem]) -> Result<Vec<bool>, sqlx::Error> {
+        if let Some(sql) = D::COMPLETE_MANY
+            && !items.is_empty()
+            && items.iter().all(|item| matches!(item.finish, Finish::Complete(_)))
+        {
+            // Only completions (a busy runner's usual batch): the one statement is its own transaction, so the
+            // batch costs one round trip and one commit.
+            let mut pool = self.db.pool();
+            let items: Vec<&FinishItem> = items.iter().collect();
+            return complete_many(&mut pool, sql, holder, &items).await;
+        }
+        let mut recorded = vec![false; items.len()];
+        let mut tx = self.db.begin().await?;
+        if let Some(sql) = D::LOCK_MANY {
+            // Every row of the batch locked up front, in id order (see `JobsDialect::LOCK_MANY`).
+            tx.execute(sql, vec![Value::Uuids(items.iter().map(|item| item.id).collect())]).await?;
+        }
+        // Completions (the bulk of a busy runner's outcomes) in one statement where the dialect has one; the
+        // rest one by one, all in this transaction: one commit for the batch.
+        let mut completions = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match (&item.finish, D::COMPLETE_MANY) {
+                (Finish::Complete(_), Some(_)) => completions.push((i, item)),
+                _ => recorded[i] = finish_on(&mut tx, item.id, holder, &item.attempt, &item.finish).await?,
+            }
+        }
+        if let (Some(sql), false) = (D::COMPLETE_MANY, completions.is_empty()) {
+            let batch: Vec<&FinishItem> = completions.iter().map(|(_, item)| *item).collect();
+            let done = complete_many(&mut tx, sql, holder, &batch).await?;
+            for ((i, _), done) in completions.iter().zip(done) {
+                recorded[*i] = done;
+            }
+        }
+        D::commit(tx).await?;
+        Ok(recorded)
+    }
+}
+
+/// Logs and counts a batch the database refused as a deadlock victim, about to be tried again.
+fn deadlock_retried(op: &'static str, tries: u32) {
+    metrics::counter!("gantry_job_store_retries_total", "op" => op, "reason" => "deadlock").increment(1);
+    tracing::warn!(
+        event = "job_store_deadlock_retried",
+        op,
+        tries,
+        "the database refused a batch to break a deadlock; trying it again"
+    );
 }
 
 /// Completes the jobs of `items` (each a [`Finish::Complete`]) with the dialect's one-statement `sql`

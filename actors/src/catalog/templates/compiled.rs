@@ -349,18 +349,40 @@ impl CompiledTemplate {
     /// every field shown, each pass evaluates every `visibleIf` against the values of the fields the previous
     /// pass showed. `visibleIf` reads form no cycle (checked at compile), so a field at depth `d` of that graph
     /// is settled after `d + 1` passes and the loop ends within `fields + 1` passes.
+    ///
+    /// A condition reads only the fields named by its paths (`visible_reads`, checked at import), so after the
+    /// first pass only the conditions reading a field whose visibility just changed are evaluated again (the
+    /// others would give the answer they gave), and a value is moved out of the data while its field is hidden
+    /// and back when it shows again, never copied.
     fn visibility(&self, data: Map<String, Value>) -> (Vec<bool>, Map<String, Value>) {
         let mut visible = vec![true; self.fields.len()];
-        let mut shown = data.clone();
+        let mut shown = data;
+        let mut hidden: Vec<(String, Value)> = Vec::new();
+        let mut stale = vec![true; self.fields.len()];
         for _ in 0..=self.fields.len() {
-            let next: Vec<bool> =
-                self.fields.iter().map(|cf| cf.visible_if.as_ref().is_none_or(|l| logic::holds(l, &shown))).collect();
-            let settled = next == visible;
-            visible = next;
-            shown = data.clone();
-            shown.retain(|name, _| self.by_name.get(name).is_some_and(|&i| visible[i]));
-            if settled {
+            // Every stale condition against the same data (a pass sees the previous pass's visibility).
+            let flipped: Vec<usize> = (0..self.fields.len())
+                .filter(|&i| {
+                    stale[i] && self.fields[i].visible_if.as_ref().is_none_or(|l| logic::holds(l, &shown)) != visible[i]
+                })
+                .collect();
+            if flipped.is_empty() {
                 break;
+            }
+            for &i in &flipped {
+                visible[i] = !visible[i];
+                let name = &self.fields[i].field.name;
+                if visible[i] {
+                    if let Some(at) = hidden.iter().position(|(hid, _)| hid == name) {
+                        let (name, value) = hidden.swap_remove(at);
+                        shown.insert(name, value);
+                    }
+                } else if let Some(entry) = shown.remove_entry(name) {
+                    hidden.push(entry);
+                }
+            }
+            for (i, cf) in self.fields.iter().enumerate() {
+                stale[i] = cf.visible_reads.iter().any(|read| flipped.contains(read));
             }
         }
         (visible, shown)
@@ -377,14 +399,15 @@ impl CompiledTemplate {
         checks: &mut Vec<OptionCheck>,
     ) -> Result<(), (&'static str, String)> {
         let f = &cf.field;
-        let rules = f.validation.clone().unwrap_or_default();
+        // Borrowed, not cloned: a field's rules carry its messages in every language.
+        let rules = f.validation.as_ref();
         let fail =
             |code: &'static str, text: Text, args: &[(&str, &str)]| Err((code, message(f, text, code, locale, args)));
         let type_error = |text: Text| fail("invalid_type", text, &[]);
         match f.field_type {
             FieldType::Text => {
                 let Some(text) = value.as_str() else { return type_error(Text::NotText) };
-                if let Some(max) = rules.max_length
+                if let Some(max) = rules.and_then(|r| r.max_length)
                     && text.chars().count() > max
                 {
                     return fail("too_long", Text::TooLong, &[("max", &max.to_string())]);
@@ -406,9 +429,10 @@ impl CompiledTemplate {
                     return type_error(Text::NotWhole);
                 }
                 let (min, max) = if f.field_type == FieldType::Year {
-                    (rules.min.or(Some(FIRST_YEAR)), rules.max.or(Some(f64::from(this_year + 1))))
+                    let (min, max) = (rules.and_then(|r| r.min), rules.and_then(|r| r.max));
+                    (min.or(Some(FIRST_YEAR)), max.or(Some(f64::from(this_year + 1))))
                 } else {
-                    (rules.min, rules.max)
+                    (rules.and_then(|r| r.min), rules.and_then(|r| r.max))
                 };
                 if let Some(min) = min
                     && n < min

@@ -130,6 +130,30 @@ fn visible_if_cycles_are_refused() {
     assert!(own.is_err(), "a field whose visibility reads its own value");
 }
 
+/// Hidden means absent, through a chain: `h1` false hides `h2`, whose value then counts as absent, which hides
+/// `h3` (it asked for `h2 == "x"`) and shows `f` (it asked for no `h2`) — whose own value then shows `g`; the
+/// clean values keep only what shows, and a field hidden at first but shown at the end keeps its value.
+#[test]
+fn hiding_cascades_through_the_fields_that_read_a_hidden_value() {
+    let form = form_of(
+        r#"{"name": "h1", "type": "boolean", "label": "H1"},
+           {"name": "h2", "type": "text", "label": "H2", "visibleIf": {"var": "h1"}},
+           {"name": "h3", "type": "text", "label": "H3", "visibleIf": {"==": [{"var": "h2"}, "x"]}},
+           {"name": "f", "type": "text", "label": "F", "visibleIf": {"!": {"var": "h2"}}},
+           {"name": "g", "type": "text", "label": "G", "visibleIf": {"==": [{"var": "f"}, "y"]}},
+           {"name": "k", "type": "text", "label": "K", "visibleIf": {"!": {"var": "h3"}}}"#,
+    )
+    .unwrap();
+    let state = values(json!({"h1": false, "h2": "x", "h3": "z", "f": "y", "g": "w", "k": "v"}));
+    let checked = form.check_values(&state, &[], 2026);
+    assert_eq!(checked.evaluation.visible, ["h1", "f", "g", "k"]);
+    let kept: Vec<&str> = checked.values.keys().map(String::as_str).collect();
+    assert_eq!(kept, ["f", "g", "h1", "k"]);
+    // With h1 true nothing hides but f (h2 holds "x"), and so g and k hide too.
+    let shown = values(json!({"h1": true, "h2": "x", "h3": "z", "f": "y", "g": "w", "k": "v"}));
+    assert_eq!(form.check_values(&shown, &[], 2026).evaluation.visible, ["h1", "h2", "h3"]);
+}
+
 /// Carrying values over keeps same-named fields of compatible types and names the reason for the others.
 #[test]
 fn carry_over_keeps_compatible_values() {

@@ -45,6 +45,7 @@ pub mod dispatch;
 pub mod health;
 pub mod jobs;
 pub mod key_set;
+pub mod lane;
 pub mod language;
 pub mod moderation;
 pub mod openapi;

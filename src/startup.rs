@@ -56,6 +56,7 @@ use crate::adapters::sql::{Database, SqlPorts};
 use crate::adapters::sqlite::SqliteDb;
 use crate::config::secrets::{EnvSource, SecretEnv};
 use crate::config::{Profile, Settings};
+use crate::gateway::lane::PasswordLane;
 use crate::gateway::language::Languages;
 use crate::gateway::router::Listener;
 use crate::gateway::server;
@@ -430,13 +431,17 @@ impl Application {
         // Start order: the secret store (keys) before the session registry (which signs with them); then the
         // upload pipeline and the option cache; the job runner last (its kinds call the others). Stopped in
         // reverse.
+        // The password routes and the session registry run on a runtime of their own (`gateway/lane.rs`); its
+        // blocking pool runs the hashes.
+        let passwords =
+            PasswordLane::start(settings.sessions.max_concurrent_hashes + 8).context("starting the password lane")?;
         let children = vec![
             secrets.child_spec(
                 Arc::clone(&backends.secret_source),
                 Arc::clone(&backends.objects),
                 Arc::clone(&backends.bus),
             ),
-            sessions.child_spec(),
+            sessions.child_spec_on(passwords.handle()),
             pipeline.child_spec(),
             catalog.child_spec(),
             runner.child_spec(),
@@ -474,6 +479,7 @@ impl Application {
             sessions,
             rotations,
             accounts,
+            passwords,
             jobs: Jobs::new(Arc::clone(&backends.jobs)),
             pipeline,
             catalog,

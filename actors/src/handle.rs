@@ -186,6 +186,33 @@ impl<M: Message> ActorSlot<M> {
             on_down: Arc::new(move || down_slot.clear()),
         }
     }
+
+    /// [`Self::child_spec`], the actor spawned on the runtime of `runtime` (its task, and what it spawns,
+    /// run there) instead of the supervisor's.
+    #[must_use]
+    pub fn child_spec_on<A>(
+        self: &Arc<Self>,
+        args: A::Arguments,
+        runtime: tokio::runtime::Handle,
+    ) -> crate::supervisor::ChildSpec
+    where
+        A: ractor::Actor<Msg = Envelope<M>> + Default,
+        A::Arguments: Clone + Sync,
+    {
+        let spec = self.child_spec::<A>(args);
+        let start = Arc::clone(&spec.start);
+        crate::supervisor::ChildSpec {
+            start: Arc::new(move |supervisor| {
+                let started = runtime.spawn(start(supervisor));
+                Box::pin(async move {
+                    started
+                        .await
+                        .map_err(|e| ractor::SpawnErr::StartupFailed(format!("spawning on its runtime: {e}").into()))?
+                })
+            }),
+            ..spec
+        }
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,8 @@ use super::router::{Listener, Route};
 use super::state::AppState;
 use super::{admin, auth, console, health, jobs, key_set, moderation, openapi, options, rotations, templates, uploads};
 
-/// Checks the access `route` declares, then runs its handler.
+/// Checks the access `route` declares, then runs its handler — a password route's on the password lane
+/// (`lane.rs`), every other one here.
 ///
 /// # Errors
 /// 401 when the credential the route asks for is missing or refused; otherwise whatever the handler answers.
@@ -30,7 +31,23 @@ pub(super) async fn dispatch(
     ctx: Ctx,
     req: Request<Incoming>,
 ) -> Result<Response, ApiError> {
-    match access::check(state, route.access(), &req)? {
+    let granted = access::check(state, route.access(), &req)?;
+    if route.hashes_passwords() {
+        let lane_state = state.clone();
+        return state.passwords.run(async move { granted_routes(&lane_state, route, granted, ctx, req).await }).await;
+    }
+    granted_routes(state, route, granted, ctx, req).await
+}
+
+/// Runs the handler of `route` under the access `granted`.
+async fn granted_routes(
+    state: &AppState,
+    route: Route,
+    granted: Granted,
+    ctx: Ctx,
+    req: Request<Incoming>,
+) -> Result<Response, ApiError> {
+    match granted {
         Granted::Public => public_routes(state, route, &ctx, req).await,
         Granted::OptionalCaller(caller) => match route {
             Route::GetJob => jobs::get(state, &ctx, jobs::View::Public(caller)).await,

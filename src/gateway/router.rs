@@ -241,6 +241,14 @@ impl Route {
         !matches!(self, Self::Healthz | Self::Metrics | Self::Jwks)
     }
 
+    /// Whether the route hashes a password (login, registration, password change): it runs on the password
+    /// lane (`lane.rs`) and may take the places in flight kept for password routes
+    /// (`http.in_flight_reserved_for_passwords`).
+    #[must_use]
+    pub fn hashes_passwords(self) -> bool {
+        matches!(self, Self::Login | Self::Register | Self::ChangePassword)
+    }
+
     /// Whether the route streams bodies (uploads, downloads) and so gets the long upload deadline.
     #[must_use]
     pub fn streams(self) -> bool {

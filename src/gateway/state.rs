@@ -15,6 +15,7 @@ use hyper::header::HeaderValue;
 use metrics_exporter_prometheus::PrometheusHandle;
 use uuid::Uuid;
 
+use super::lane::PasswordLane;
 use super::language::Languages;
 use crate::config::Settings;
 use gantry_actors::secrets::rotation::Rotations;
@@ -37,6 +38,8 @@ pub struct Shared {
     pub rotations: Arc<Rotations>,
     /// The accounts owner: registration, login checks and limits, user look-ups.
     pub accounts: Accounts,
+    /// The runtime the password routes run on, apart from the one serving every connection.
+    pub passwords: PasswordLane,
     /// The jobs owner (job reads).
     pub jobs: Jobs,
     /// The upload owner: receiving and opening uploads (their bytes too), admission, records and jobs,

@@ -266,6 +266,10 @@ pub const METRICS: &[Metric] = &[
         "Running jobs whose lease had expired (their instance died or stalled) made due again by this instance.",
     ),
     counter("gantry_job_store_errors_total", "Job runner database operations that failed, by operation."),
+    counter(
+        "gantry_job_store_retries_total",
+        "Renewals and batches of outcomes the database refused to break a deadlock, tried again, by operation.",
+    ),
     gauge(
         "gantry_jobs_queue_depth",
         "Runner jobs waiting, by queue and state (available: due now; scheduled: due later or in backoff).",
@@ -512,6 +516,9 @@ pub fn register_job_series<'a>(kinds: impl IntoIterator<Item = (&'static str, &'
     zero("gantry_jobs_released_total", &[]);
     zero("gantry_jobs_rescued_total", &[]);
     zero_each("gantry_job_store_errors_total", "op", JOB_STORE_OPS);
+    for op in ["renew", "finish_many"] {
+        zero("gantry_job_store_retries_total", &[("op", op), ("reason", "deadlock")]);
+    }
 }
 
 #[cfg(test)]

@@ -155,4 +155,11 @@ impl SessionRegistryHandle {
     pub fn child_spec(&self) -> ChildSpec {
         self.slot.child_spec::<SessionRegistry>(self.deps.clone())
     }
+
+    /// [`Self::child_spec`], the actor run on `runtime` (the gateway's password lane: a login's session is
+    /// created right after its hash, and a flood of cheap requests on the serving runtime must not delay it).
+    #[must_use]
+    pub fn child_spec_on(&self, runtime: tokio::runtime::Handle) -> ChildSpec {
+        self.slot.child_spec_on::<SessionRegistry>(self.deps.clone(), runtime)
+    }
 }

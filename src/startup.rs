@@ -432,9 +432,9 @@ impl Application {
         // upload pipeline and the option cache; the job runner last (its kinds call the others). Stopped in
         // reverse.
         // The password routes and the session registry run on a runtime of their own (`gateway/lane.rs`); its
-        // blocking pool runs the hashes.
+        // blocking pool runs the hashes (bounded by the hashing slots; one more thread for anything else).
         let passwords =
-            PasswordLane::start(settings.sessions.max_concurrent_hashes + 8).context("starting the password lane")?;
+            PasswordLane::start(settings.sessions.max_concurrent_hashes + 1).context("starting the password lane")?;
         let children = vec![
             secrets.child_spec(
                 Arc::clone(&backends.secret_source),

@@ -22,28 +22,31 @@ impl JobsDialect for PostgresDb {
         " FOR UPDATE SKIP LOCKED",
         ")) AND EXISTS (SELECT FROM relaxed)"
     );
-    // Renewals and batch completions lock the rows they change in id order (`locked`), whatever order their
-    // lists come in: two statements that lock the same jobs in opposite orders deadlock, and Postgres then
-    // refuses one of them — a refused completion batch is finished work reported as an outage.
+    // A renewal never waits for a row lock (`SKIP LOCKED`): the runner's finisher completes jobs while it renews
+    // the others, and two statements that lock the same rows in opposite orders deadlock — Postgres then refused
+    // one of them, and a refused completion batch was finished work reported as an outage. A row locked right
+    // now (its completion being recorded, a progress update, a cancel) is not renewed this time and is answered
+    // as still held when the statement's snapshot says it is: the next renewal, a third of a lease later, sees
+    // it settled.
     const RENEW: &'static str = "WITH locked AS (SELECT id FROM jobs WHERE lease_token = $1 AND state = 'running' \
-                                 AND id = ANY($3) ORDER BY id FOR UPDATE) \
-                                 UPDATE jobs SET lease_expires_at = $2 FROM locked WHERE jobs.id = locked.id \
-                                 AND jobs.lease_token = $1 AND jobs.state = 'running' RETURNING jobs.id";
+                                 AND id = ANY($3) FOR UPDATE SKIP LOCKED), \
+                                 renewed AS (UPDATE jobs SET lease_expires_at = $2 FROM locked \
+                                 WHERE jobs.id = locked.id RETURNING jobs.id) \
+                                 SELECT id FROM renewed UNION ALL SELECT id FROM jobs WHERE lease_token = $1 \
+                                 AND state = 'running' AND id = ANY($3) AND id NOT IN (SELECT id FROM locked)";
     // The attempts and the completions of a whole batch in one statement (one round trip, one commit): the
-    // attempt rows only for jobs still leased with token `$3` (locked first, in id order), and the jobs completed
-    // only where an attempt was recorded and the lease still holds (re-checked under the row lock).
+    // attempt rows only for jobs still leased with token `$3`, and the jobs completed only where an attempt was
+    // recorded and the lease still holds (re-checked under the row lock).
     const COMPLETE_MANY: Option<&'static str> = Some(
         "WITH done AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS d(id uuid, attempt bigint, \
          started_at timestamptz, finished_at timestamptz, result jsonb)), \
-         locked AS MATERIALIZED (SELECT jobs.id FROM jobs JOIN done ON jobs.id = done.id \
-         WHERE jobs.lease_token = $3 AND jobs.state = 'running' ORDER BY jobs.id FOR UPDATE OF jobs), \
          recorded AS (INSERT INTO job_attempts (job_id, attempt, instance_id, started_at, finished_at, outcome) \
          SELECT done.id, done.attempt, $2, done.started_at, done.finished_at, 'completed' FROM done \
-         JOIN locked ON locked.id = done.id ON CONFLICT DO NOTHING RETURNING job_id) \
+         JOIN jobs ON jobs.id = done.id WHERE jobs.lease_token = $3 AND jobs.state = 'running' \
+         ON CONFLICT DO NOTHING RETURNING job_id) \
          UPDATE jobs SET state = 'completed', result = done.result, error = NULL, finished_at = done.finished_at, \
          lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL, updated_at = done.finished_at FROM done \
          WHERE jobs.id = done.id AND jobs.id IN (SELECT job_id FROM recorded) AND jobs.lease_token = $3 \
          AND jobs.state = 'running' RETURNING jobs.id",
     );
-    const LOCK_MANY: Option<&'static str> = Some("SELECT id FROM jobs WHERE id = ANY($1) ORDER BY id FOR UPDATE");
 }

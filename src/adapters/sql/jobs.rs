@@ -92,15 +92,11 @@ pub trait JobsDialect: SqlDb {
     /// jobs must still be held with; records each attempt and completes each job still leased with `$3`,
     /// returning the `id`s it completed. `None`: one by one.
     const COMPLETE_MANY: Option<&'static str>;
-
-    /// Locks the rows of a mixed batch in id order before its outcomes are written one by one: `$1` the ids (a
-    /// [`Value::Uuids`]). `None` where writers are serialised anyway (SQLite).
-    const LOCK_MANY: Option<&'static str>;
 }
 
 /// How many times a batch the database refused as a deadlock victim is tried in all (a deadlock aborts the
-/// whole transaction, so trying again applies nothing twice). Locking in id order leaves only a lease
-/// rescue racing a completion of the same expired job to meet one.
+/// whole transaction, so trying again applies nothing twice). Renewals never wait for a row lock (see
+/// `postgres/jobs.rs`), which leaves a lease rescue racing an outcome of the same expired job to meet one.
 const DEADLOCK_TRIES: u32 = 3;
 
 /// Whether the database refused `err`'s statement to break a deadlock (Postgres SQLSTATE `40P01`).
@@ -560,10 +556,6 @@ impl<D: JobsDialect> SqlJobs<D> {
         }
         let mut recorded = vec![false; items.len()];
         let mut tx = self.db.begin().await?;
-        if let Some(sql) = D::LOCK_MANY {
-            // Every row of the batch locked up front, in id order (see `JobsDialect::LOCK_MANY`).
-            tx.execute(sql, vec![Value::Uuids(items.iter().map(|item| item.id).collect())]).await?;
-        }
         // Completions (the bulk of a busy runner's outcomes) in one statement where the dialect has one; the
         // rest one by one, all in this transaction: one commit for the batch.
         let mut completions = Vec::new();

@@ -13,6 +13,4 @@ impl JobsDialect for SqliteDb {
                                  AND id IN (SELECT value FROM json_each($3)) RETURNING id";
     // One by one inside the batch's transaction: SQLite's statements run in-process, its commit is the cost.
     const COMPLETE_MANY: Option<&'static str> = None;
-    // Writers are serialised: no lock order to keep.
-    const LOCK_MANY: Option<&'static str> = None;
 }

@@ -268,7 +268,7 @@ pub const METRICS: &[Metric] = &[
     counter("gantry_job_store_errors_total", "Job runner database operations that failed, by operation."),
     counter(
         "gantry_job_store_retries_total",
-        "Renewals and batches of outcomes the database refused to break a deadlock, tried again, by operation.",
+        "Batches of outcomes the database refused to break a deadlock, tried again, by operation.",
     ),
     gauge(
         "gantry_jobs_queue_depth",
@@ -516,9 +516,7 @@ pub fn register_job_series<'a>(kinds: impl IntoIterator<Item = (&'static str, &'
     zero("gantry_jobs_released_total", &[]);
     zero("gantry_jobs_rescued_total", &[]);
     zero_each("gantry_job_store_errors_total", "op", JOB_STORE_OPS);
-    for op in ["renew", "finish_many"] {
-        zero("gantry_job_store_retries_total", &[("op", op), ("reason", "deadlock")]);
-    }
+    zero("gantry_job_store_retries_total", &[("op", "finish_many"), ("reason", "deadlock")]);
 }
 
 #[cfg(test)]

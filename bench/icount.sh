@@ -13,10 +13,10 @@ secs=${1:-6}; port=${PORT:-18780}
 command -v valgrind >/dev/null && command -v wrk >/dev/null || { echo "needs valgrind and wrk" >&2; exit 1; }
 [ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release --bin gantry >/dev/null 2>&1
 bin=${BIN:-"${CARGO_TARGET_DIR:-target}/release/gantry"}
-out=$(mktemp -d); data=$(mktemp -d)
+out=${KEEP_OUT:-$(mktemp -d)}; data=$(mktemp -d)
 GANTRY_DATA_DIR="$data" GANTRY_HTTP_ADDR=127.0.0.1:$port GANTRY_ADMIN_ADDR=127.0.0.1:$((port + 1)) GANTRY_LOG=warn \
   valgrind --tool=callgrind --callgrind-out-file="$out/cg.%p" "$bin" 2>"$out/valgrind.log" &
-trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$data" "$out"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$data"; [ -n "${KEEP_OUT:-}" ] || rm -rf "$out"' EXIT
 for _ in $(seq 600); do curl -sf "localhost:$port/healthz" >/dev/null && break; sleep 0.2; done
 first_id() { python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])'; }
 volvo=$(curl -sf "localhost:$port/v1/options/brand?q=volvo" | first_id)
@@ -45,8 +45,9 @@ measure() {
   file=$(ls -t "$out"/cg."$pid".* | head -1)
   tree=$(callgrind_annotate --tree=calling --inclusive=yes --threshold=100 "$file" 2>/dev/null)
   # Requests: calls of the per-request service closure; work: everything under the connection futures.
-  requests=$(echo "$tree" | awk '/>   \?\?\?:gantry::gateway::server::serve::\{\{closure\}\}::\{\{closure\}\}::\{\{closure\}\} \(/ && !f \
-    { match($0, /\(([0-9,]+)x\)/, m); gsub(",", "", m[1]); print m[1]; f = 1 }')
+  # (the closure's nesting depth differs between builds: the most-called one is the per-request closure).
+  requests=$(echo "$tree" | awk '/>   \?\?\?:gantry::gateway::server::serve::\{\{closure\}\}(::\{\{closure\}\})+ \(/ \
+    { match($0, /\(([0-9,]+)x\)/, m); gsub(",", "", m[1]); if (m[1] + 0 > max) max = m[1] + 0 } END { print max + 0 }')
   work=$(callgrind_annotate --inclusive=yes --threshold=100 "$file" 2>/dev/null \
     | awk '/GracefulConnectionFuture/ && !f { gsub(",", "", $1); print $1; f = 1 }')
   printf '%-30s %7d requests  %8d instructions/request\n' "$name" "$requests" $((work / requests))

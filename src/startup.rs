@@ -449,8 +449,6 @@ impl Application {
         let args = SupervisorArgs { children, budget, fatal: fatal_tx };
         let (supervisor, _join) = Actor::spawn(None, RootSupervisor, args).await.context("starting the actor tree")?;
 
-        // The breached-password list is unpacked now, not in the first registration.
-        gantry_actors::accounts::password::warm_up();
         let mut accounts = Accounts::new(Arc::clone(&backends.accounts), &account_settings(&settings));
         if !settings.sessions.breached_range_url.trim().is_empty() {
             let range = crate::adapters::breached_range::HttpBreachedRange::new(

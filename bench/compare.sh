@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Issue 24's table: builds side by side in one run against a bare hyper hello-world. Every server runs pinned to
+# CPU 0 and `wrk -t1 -c$conns` to CPU 1; each round measures bare hyper, then every build's routes in turn, so
+# drift hits all of them:
+#   /healthz; /v1/auth/me with an HS256 token (verification and the revocation check); the cached
+#   `GET /v1/options/brand?limit=50`, anonymous and logged in; `evaluate` of the full truck form.
+# Each build runs from its own checkout's config (`dir`: the binary reads `<dir>/config`), on its own data.
+# Prints each run's req/s, then per build the ratios of every round (min–max, median): route / bare hyper,
+# route / its own /healthz, and route / the first build's.
+#   bench/compare.sh [secs=8] [rounds=3] [connections=32]
+#   BUILDS="name=binary[@dir] …" (default: this checkout's release build as `this`), HELLO=path/to/hello_hyper
+# e.g. BUILDS="before=/tmp/old/gantry@/tmp/old-checkout this=target/release/gantry" bench/compare.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-8}; rounds=${2:-3}; conns=${3:-32}
+command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
+release="${CARGO_TARGET_DIR:-target}/release"
+[ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release --bin gantry --example hello_hyper >/dev/null 2>&1
+read -r -a builds <<<"${BUILDS:-this=$release/gantry}"
+hello=${HELLO:-$release/examples/hello_hyper}
+server=(taskset -c 0); client=(taskset -c 1)
+[ "${PIN:-1}" = 1 ] || { server=(); client=(); }
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+port=${PORT_BASE:-18400}
+"${server[@]}" "$hello" "127.0.0.1:$port" 2>/dev/null &
+targets=("hello|http://127.0.0.1:$port/")   # label|wrk arguments…
+names=()
+i=0
+for build in "${builds[@]}"; do
+  i=$((i + 1))
+  name=${build%%=*}; rest=${build#*=}; bin=${rest%@*}; dir=.; [[ $rest == *@* ]] && dir=${rest#*@}
+  bin=$(realpath "$bin"); dir=$(realpath "$dir")
+  http=$((port + 2 * i)); admin=$((port + 2 * i + 1))
+  mkdir "$work/$name"
+  # The issue's `/me` is HS256; a build from before the setting existed signs HS256 anyway.
+  (cd "$dir" && GANTRY_DATA_DIR="$work/$name" GANTRY_HTTP_ADDR="127.0.0.1:$http" GANTRY_ADMIN_ADDR="127.0.0.1:$admin" \
+    GANTRY_SESSIONS__ACCESS_TOKEN_ALGORITHM=HS256 GANTRY_LOG=warn exec "${server[@]}" "$bin" 2>"$work/$name.log") &
+  for _ in $(seq 200); do curl -sf "localhost:$http/healthz" >/dev/null && break; sleep 0.1; done
+  curl -sf "localhost:$http/healthz" >/dev/null || { echo "$name did not start:" >&2; tail -5 "$work/$name.log" >&2; exit 1; }
+  api="http://127.0.0.1:$http"
+  first_id() { python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])'; }
+  volvo=$(curl -sf "$api/v1/options/brand?q=volvo" | first_id)
+  fh=$(curl -sf "$api/v1/options/model?parent_id=$volvo&q=fh" | first_id)
+  germany=$(curl -sf "$api/v1/options/country?q=germany" | first_id)
+  trucks=$(curl -sf "$api/v1/options/category?q=trucks" | first_id)
+  creds='{"email":"bench@example.com","password":"harvest-tractor-blue-42"}'
+  curl -sf -H 'content-type: application/json' -d "$creds" "$api/v1/auth/register" >/dev/null
+  token=$(curl -sf -H 'content-type: application/json' -d "$creds" "$api/v1/auth/login" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  body="{\"values\":{\"brand\":\"$volvo\",\"model\":\"$fh\",\"year\":2019,\"condition\":\"used\",\"country\":\"$germany\",\"mileage_km\":412000,\"fuel_type\":\"diesel\",\"emission_class\":\"euro_6\",\"adr\":true,\"adr_classes\":[\"3\"]},\"changed\":\"brand\"}"
+  printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = [[%s]]\n' "$body" >"$work/$name.lua"
+  list="$api/v1/options/brand?limit=50"
+  for check in "$api/v1/auth/me" "$list"; do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$check")" = 200 ] \
+      || { echo "$name: $check does not answer 200" >&2; exit 1; }
+  done
+  status=$(curl -s -o /dev/null -w '%{http_code}' -H 'content-type: application/json' -d "$body" "$api/v1/templates/$trucks/evaluate")
+  [ "$status" = 200 ] || { echo "$name: evaluate answers $status" >&2; exit 1; }
+  names+=("$name")
+  targets+=("$name/healthz|$api/healthz"
+    "$name/me|-H|Authorization: Bearer $token|$api/v1/auth/me"
+    "$name/list|$list"
+    "$name/list-logged-in|-H|Authorization: Bearer $token|$list"
+    "$name/evaluate|-s|$work/$name.lua|$api/v1/templates/$trucks/evaluate")
+done
+
+results=$work/results
+rps() { "${client[@]}" wrk -t1 -c"$conns" -d"${secs}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
+for target in "${targets[@]}"; do IFS='|' read -r -a args <<<"${target#*|}"; rps "${args[@]}" >/dev/null; done  # warm-up
+echo "pinned: servers on CPU 0, wrk -t1 -c$conns on CPU 1; $rounds rounds of ${secs} s per target"
+for round in $(seq "$rounds"); do
+  for target in "${targets[@]}"; do
+    label=${target%%|*}; IFS='|' read -r -a args <<<"${target#*|}"
+    r=$(rps "${args[@]}")
+    echo "$round $label $r" | tee -a "$results"
+  done
+done
+python3 - "$results" "${names[@]}" <<'PY'
+import statistics, sys
+rows = [line.split() for line in open(sys.argv[1])]
+names = sys.argv[2:]
+rate = {(int(r), label): float(v) for r, label, v in rows}
+rounds = sorted({r for r, _ in rate})
+def fmt(values):
+    return f"{min(values):.2f}-{max(values):.2f} (median {statistics.median(values):.2f})"
+routes = ["healthz", "me", "list", "list-logged-in", "evaluate"]
+print(f"\nbare hyper: {fmt([rate[(r, 'hello')] / 1000 for r in rounds])} k req/s")
+for name in names:
+    print(f"\n{name}")
+    for route in routes:
+        mean = statistics.mean(rate[(r, f'{name}/{route}')] for r in rounds)
+        parts = [f"{route:15} {mean:9.0f} req/s", f"/ bare hyper {fmt([rate[(r, f'{name}/{route}')] / rate[(r, 'hello')] for r in rounds])}"]
+        if route != "healthz":
+            parts.append(f"/ its /healthz {fmt([rate[(r, f'{name}/{route}')] / rate[(r, f'{name}/healthz')] for r in rounds])}")
+        if name != names[0]:
+            parts.append(f"/ {names[0]} {fmt([rate[(r, f'{name}/{route}')] / rate[(r, f'{names[0]}/{route}')] for r in rounds])}")
+        print("  " + "   ".join(parts))
+PY

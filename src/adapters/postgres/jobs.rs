@@ -19,6 +19,7 @@ impl JobsDialect for PostgresDb {
     const CLAIM: &'static str = claim_sql!(
         "WITH relaxed AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)) ",
         "id = ANY(ARRAY(",
+        "$5",
         " FOR UPDATE SKIP LOCKED",
         ")) AND EXISTS (SELECT FROM relaxed)"
     );

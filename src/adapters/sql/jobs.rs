@@ -47,11 +47,11 @@ pub(crate) use waiting_states;
 /// id even when the limit is a parameter of a cached generic plan), what it appends to the row selection
 /// (`$lock`: Postgres `FOR UPDATE SKIP LOCKED`; SQLite nothing, its writers are serialised) and what it puts
 /// before the statement (`$with`; Postgres: the claim's commit does not wait for the disk, see
-/// `postgres/jobs.rs`). Due jobs are taken in fair order (`fair_at`, see `ports::jobs::fair_place`: round robin
+/// `postgres/jobs.rs`) and how it reads the limit `$5` (`$limit`; see `sqlite/jobs.rs`). Due jobs are taken in fair order (`fair_at`, see `ports::jobs::fair_place`: round robin
 /// between owners) along the partial index `jobs_fair_due_idx`; expired leases are made due again by
 /// [`JobStore::rescue_expired`] first, so this statement never scans running rows.
 macro_rules! claim_sql {
-    ($with:literal, $ids:literal, $lock:literal, $end:literal) => {
+    ($with:literal, $ids:literal, $limit:literal, $lock:literal, $end:literal) => {
         concat!(
             $with,
             "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = $2, lease_expires_at = $4, \
@@ -59,7 +59,8 @@ macro_rules! claim_sql {
             $ids,
             "SELECT id FROM jobs WHERE queue = $1 AND run_at IS NOT NULL AND state IN ",
             $crate::adapters::sql::jobs::waiting_states!(),
-            " AND run_at <= $3 ORDER BY fair_at, run_at LIMIT $5",
+            " AND run_at <= $3 ORDER BY fair_at, run_at LIMIT ",
+            $limit,
             $lock,
             $end,
             " RETURNING ",

@@ -89,7 +89,8 @@ static COMMON_PASSWORDS: LazyLock<HashSet<String>> = LazyLock::new(|| {
 /// repository (1.4 MB) and unpacked by the build script into the binary (3.5 MB), where it stays in the
 /// executable's pages: a look-up touches the ~20 pages its bisection reads, and the list costs no heap (unpacked
 /// at start-up it was ~5 MiB of resident memory for the life of the process).
-static BREACHED_PASSWORDS: SortedLines = SortedLines(include_bytes!(concat!(env!("OUT_DIR"), "/breached_passwords.txt")));
+static BREACHED_PASSWORDS: SortedLines =
+    SortedLines(include_bytes!(concat!(env!("OUT_DIR"), "/breached_passwords.txt")));
 
 /// Lines sorted by bytes, each ended by `\n`, searched by bisection over the bytes.
 struct SortedLines(&'static [u8]);

@@ -15,6 +15,7 @@
 # e.g. BUILDS="before=/tmp/old/gantry@/tmp/old-checkout this=target/release/gantry" bench/compare.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 secs=${1:-8}; rounds=${2:-3}; conns=${3:-32}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
 release="${CARGO_TARGET_DIR:-target}/release"
@@ -42,17 +43,10 @@ for build in "${builds[@]}"; do
   for _ in $(seq 200); do curl -sf "localhost:$http/healthz" >/dev/null && break; sleep 0.1; done
   curl -sf "localhost:$http/healthz" >/dev/null || { echo "$name did not start:" >&2; tail -5 "$work/$name.log" >&2; exit 1; }
   api="http://127.0.0.1:$http"
-  first_id() { python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])'; }
-  volvo=$(curl -sf "$api/v1/options/brand?q=volvo" | first_id)
-  fh=$(curl -sf "$api/v1/options/model?parent_id=$volvo&q=fh" | first_id)
-  germany=$(curl -sf "$api/v1/options/country?q=germany" | first_id)
-  trucks=$(curl -sf "$api/v1/options/category?q=trucks" | first_id)
-  creds='{"email":"bench@example.com","password":"harvest-tractor-blue-42"}'
-  curl -sf -H 'content-type: application/json' -d "$creds" "$api/v1/auth/register" >/dev/null
-  token=$(curl -sf -H 'content-type: application/json' -d "$creds" "$api/v1/auth/login" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-  body="{\"values\":{\"brand\":\"$volvo\",\"model\":\"$fh\",\"year\":2019,\"condition\":\"used\",\"country\":\"$germany\",\"mileage_km\":412000,\"fuel_type\":\"diesel\",\"emission_class\":\"euro_6\",\"adr\":true,\"adr_classes\":[\"3\"]},\"changed\":\"brand\"}"
-  printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = [[%s]]\n' "$body" >"$work/$name.lua"
+  seed_form "$api"
+  token=$(bench_token "$api" harvest-tractor-blue-42)
+  body=$truck_body
+  post_lua "$work/$name.lua" "$body"
   list="$api/v1/options/brand?limit=50"
   for check in "$api/v1/auth/me" "$list"; do
     [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$check")" = 200 ] \

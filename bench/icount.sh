@@ -18,20 +18,13 @@ GANTRY_DATA_DIR="$data" GANTRY_HTTP_ADDR=127.0.0.1:$port GANTRY_ADMIN_ADDR=127.0
   valgrind --tool=callgrind --callgrind-out-file="$out/cg.%p" "$bin" 2>"$out/valgrind.log" &
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$data"; [ -n "${KEEP_OUT:-}" ] || rm -rf "$out"' EXIT
 for _ in $(seq 600); do curl -sf "localhost:$port/healthz" >/dev/null && break; sleep 0.2; done
-first_id() { python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])'; }
-volvo=$(curl -sf "localhost:$port/v1/options/brand?q=volvo" | first_id)
-fh=$(curl -sf "localhost:$port/v1/options/model?parent_id=$volvo&q=fh" | first_id)
-germany=$(curl -sf "localhost:$port/v1/options/country?q=germany" | first_id)
-trucks=$(curl -sf "localhost:$port/v1/options/category?q=trucks" | first_id)
+source bench/lib.sh
+seed_form "http://127.0.0.1:$port"
 list="http://127.0.0.1:$port/v1/options/model?parent_id=$volvo"
 form="http://127.0.0.1:$port/v1/templates/$trucks"
-body="{\"values\":{\"brand\":\"$volvo\",\"model\":\"$fh\",\"year\":2019,\"condition\":\"used\",\"country\":\"$germany\",\"mileage_km\":412000,\"fuel_type\":\"diesel\",\"emission_class\":\"euro_6\",\"adr\":true,\"adr_classes\":[\"3\"]},\"changed\":\"brand\"}"
-creds='{"email":"bench@example.com","password":"correct horse battery staple"}'
-curl -sf -H 'content-type: application/json' -d "$creds" "localhost:$port/v1/auth/register" >/dev/null
-token=$(curl -sf -H 'content-type: application/json' -d "$creds" "localhost:$port/v1/auth/login" \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+token=$(bench_token "http://127.0.0.1:$port" "correct horse battery staple")
 lua=$out/post.lua
-printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = [[%s]]\n' "$body" > "$lua"
+post_lua "$lua" "$truck_body"
 pid=$(find "$out" -name 'cg.*' | head -1 | sed 's/.*cg\.//')
 # measure NAME WRK-ARGS…: warm up, zero the counters, load for $secs, dump; prints instructions per request.
 measure() {

@@ -25,24 +25,18 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$data"' EXIT
 GANTRY_DATA_DIR="$data" GANTRY_HTTP_ADDR=127.0.0.1:18680 GANTRY_ADMIN_ADDR=127.0.0.1:19680 GANTRY_LOG=warn \
   "${server[@]}" "$bin" 2>/dev/null &
 for _ in $(seq 100); do curl -sf localhost:18680/healthz >/dev/null && break; sleep 0.1; done
-first_id() { python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])'; }
-volvo=$(curl -sf 'localhost:18680/v1/options/brand?q=volvo' | first_id)
-fh=$(curl -sf "localhost:18680/v1/options/model?parent_id=$volvo&q=fh" | first_id)
-germany=$(curl -sf 'localhost:18680/v1/options/country?q=germany' | first_id)
-trucks=$(curl -sf 'localhost:18680/v1/options/category?q=trucks' | first_id)
+source bench/lib.sh
+seed_form http://127.0.0.1:18680
+body=$truck_body
 url="http://127.0.0.1:18680/v1/options/model?parent_id=$volvo"
 form="http://127.0.0.1:18680/v1/templates/$trucks"
-body="{\"values\":{\"brand\":\"$volvo\",\"model\":\"$fh\",\"year\":2019,\"condition\":\"used\",\"country\":\"$germany\",\"mileage_km\":412000,\"fuel_type\":\"diesel\",\"emission_class\":\"euro_6\",\"adr\":true,\"adr_classes\":[\"3\"]},\"changed\":\"brand\"}"
 curl -sf "$url" >/dev/null; curl -sf "$form" >/dev/null   # fill the caches
 curl -sf -H 'content-type: application/json' -d "$body" "$form/evaluate" >/dev/null
-creds='{"email":"bench@example.com","password":"correct horse battery staple"}'
-curl -sf -H 'content-type: application/json' -d "$creds" localhost:18680/v1/auth/register >/dev/null
-token=$(curl -sf -H 'content-type: application/json' -d "$creds" localhost:18680/v1/auth/login \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+token=$(bench_token http://127.0.0.1:18680 "correct horse battery staple")
 suggest="http://127.0.0.1:18680/v1/options/brand/suggestions?name=Scanja"
 # Builds from before suggestions existed answer 404 there: that line then reads 0.
 has_suggest=1; curl -sf "$suggest" >/dev/null || has_suggest=0
-lua=$(mktemp); printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = [[%s]]\n' "$body" > "$lua"
+lua=$(mktemp); post_lua "$lua" "$body"
 rps() { "${client[@]}" wrk -t1 -c"$conns" -d"${secs}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
 rps http://127.0.0.1:18680/healthz >/dev/null   # warm-up
 healthz=$(rps http://127.0.0.1:18680/healthz)

@@ -13,6 +13,7 @@
 #   bench/auth.sh [secs=10] [connections=64]    (ROUNDS=2, PORT_BASE=18080: ports base..base+21)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 secs=${1:-10}
 conns=${2:-64}
 rounds=${ROUNDS:-2}
@@ -26,11 +27,7 @@ release="${CARGO_TARGET_DIR:-target}/release"
 bin=${BIN:-"$release/gantry"}
 examples=${EXAMPLES:-"$release/examples"}
 
-server=(); client=()
-if [ "${PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
-  server=(taskset -c 0); client=(taskset -c 1)
-  echo "pinned: servers on CPU 0, load tools on CPU 1"
-fi
+pin
 
 ed_data=$(mktemp -d); hs_data=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$ed_data" "$hs_data"' EXIT

@@ -22,8 +22,7 @@ release="${CARGO_TARGET_DIR:-target}/release"
 [ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release --bin gantry --example hello_hyper >/dev/null 2>&1
 read -r -a builds <<<"${BUILDS:-this=$release/gantry}"
 hello=${HELLO:-$release/examples/hello_hyper}
-server=(taskset -c 0); client=(taskset -c 1)
-[ "${PIN:-1}" = 1 ] || { server=(); client=(); }
+pin
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 port=${PORT_BASE:-18400}
@@ -83,25 +82,20 @@ def fmt(values):
     return f"{min(values):.2f}-{max(values):.2f} (median {statistics.median(values):.2f})"
 routes = ["healthz", "me", "list", "list-logged-in", "evaluate"]
 print(f"\nbare hyper: {fmt([rate[(r, 'hello')] / 1000 for r in rounds])} k req/s")
-for name in names:
-    print(f"\n{name}")
-    for route in routes:
-        mean = statistics.mean(rate[(r, f'{name}/{route}')] for r in rounds)
-        parts = [f"{route:15} {mean:9.0f} req/s", f"/ bare hyper {fmt([rate[(r, f'{name}/{route}')] / rate[(r, 'hello')] for r in rounds])}"]
-        if route != "healthz":
-            parts.append(f"/ its /healthz {fmt([rate[(r, f'{name}/{route}')] / rate[(r, f'{name}/healthz')] for r in rounds])}")
-        if name != names[0]:
-            parts.append(f"/ {names[0]} {fmt([rate[(r, f'{name}/{route}')] / rate[(r, f'{names[0]}/{route}')] for r in rounds])}")
-        print("  " + "   ".join(parts))
+def table(title, rate_of, ratio):
+    """Every build's routes: the rate, then its ratio to bare hyper, to its own /healthz and to the first build."""
+    print(title)
+    for name in names:
+        for route in routes:
+            label = f"{name}/{route}"
+            parts = [f"{label:28} {rate_of(label):9.0f} req/s", f"/ bare hyper {ratio(label, 'hello')}"]
+            if route != "healthz":
+                parts.append(f"/ its /healthz {ratio(label, f'{name}/healthz')}")
+            if name != names[0]:
+                parts.append(f"/ {names[0]} {ratio(label, f'{names[0]}/{route}')}")
+            print("  " + "   ".join(parts))
+table("\nper round (mean rate; ratios min-max, median)", lambda label: statistics.mean(rate[(r, label)] for r in rounds),
+      lambda a, b: fmt([rate[(r, a)] / rate[(r, b)] for r in rounds]))
 best = lambda label: max(rate[(r, label)] for r in rounds)
-print("\nbest rounds (each target's fastest)")
-for name in names:
-    for route in routes:
-        label = f"{name}/{route}"
-        parts = [f"{label:28} {best(label):9.0f} req/s", f"/ bare hyper {best(label) / best('hello'):.2f}"]
-        if route != "healthz":
-            parts.append(f"/ its /healthz {best(label) / best(f'{name}/healthz'):.2f}")
-        if name != names[0]:
-            parts.append(f"/ {names[0]} {best(label) / best(f'{names[0]}/{route}'):.2f}")
-        print("  " + "   ".join(parts))
+table("\nbest rounds (each target's fastest)", best, lambda a, b: f"{best(a) / best(b):.2f}")
 PY

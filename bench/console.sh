@@ -14,6 +14,7 @@
 # the server runs on CPU 0 and the load tools on CPU 1. PUBLIC_PORT / ADMIN_PORT move the listeners.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 secs=${1:-10}
 conns=${2:-64}
 clients=${CLIENTS:-4}
@@ -25,11 +26,7 @@ bin=${BIN:-"${CARGO_TARGET_DIR:-target}/release/gantry"}
 pub=${PUBLIC_PORT:-18081}
 adm=${ADMIN_PORT:-19091}
 
-server=(); client=()
-if [ "${PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
-  server=(taskset -c 0); client=(taskset -c 1)
-  echo "pinned: server on CPU 0, load tools on CPU 1"
-fi
+pin
 
 # What the console adds to the binary: the files `src/gateway/console.rs` embeds.
 embedded=$(cat console/index.html console/*.js console/*.css | wc -c)

@@ -18,6 +18,7 @@
 #   bench/latency.sh [secs=10] [connections=32]    (RATES="30 70", ROUNDS=1, PORT_BASE=18300: ports base..base+10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 secs=${1:-10}
 conns=${2:-32}
 rates=${RATES:-30 70}
@@ -31,11 +32,7 @@ release="${CARGO_TARGET_DIR:-target}/release"
 bin=${BIN:-"$release/gantry"}
 examples=${EXAMPLES:-"$release/examples"}
 
-server=(); client=()
-if [ "${PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
-  server=(taskset -c 0); client=(taskset -c 1)
-  echo "pinned: servers on CPU 0, load tools on CPU 1"
-fi
+pin
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 data=$(mktemp -d); results=$(mktemp)

@@ -1,5 +1,15 @@
-# Shared by the benchmark scripts (`source bench/lib.sh`): a Gantry's seed catalog ids, the full truck form's
-# evaluate request, a logged-in bench user and wrk's POST script. Each takes the instance's base URL.
+# Shared by the benchmark scripts (`source bench/lib.sh`): the CPU pinning, a Gantry's seed catalog ids, the full
+# truck form's evaluate request, a logged-in bench user and wrk's POST script.
+
+# Sets server and client, the command prefixes that pin the servers to CPU 0 and the load tools to CPU 1 (each
+# side a core of its own on a small machine); both empty with PIN=0, on one CPU or without taskset.
+pin() {
+  server=(); client=()
+  if [ "${PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    server=(taskset -c 0); client=(taskset -c 1)
+    echo "pinned: servers on CPU 0, load tools on CPU 1"
+  fi
+}
 
 # Sets volvo, fh, germany and trucks (seed options) and truck_body (an `evaluate` body filling the truck form,
 # brand just changed) from the instance at $1.

@@ -13,13 +13,13 @@
 #   bench/login_storm.sh [users=200] [secs=15] [connections=1500]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 users=${1:-200}; secs=${2:-15}; conns=${3:-1500}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
 [ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release --bin gantry >/dev/null 2>&1
 bin=${BIN:-./target/release/gantry}
-server=(); client=()
-if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then server=(taskset -c 0); client=(taskset -c 1); fi
+pin
 data=$(mktemp -d); lua=$(mktemp --suffix .lua)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$data" "$lua"' EXIT
 GANTRY_DATA_DIR="$data" GANTRY_HTTP_ADDR=127.0.0.1:18880 GANTRY_ADMIN_ADDR=127.0.0.1:19880 GANTRY_LOG=warn \

@@ -11,21 +11,18 @@
 #   bench/options.sh [secs=10] [connections=64]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 secs=${1:-10}; conns=${2:-64}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
 [ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release --bin gantry >/dev/null 2>&1
 # BIN=path/to/gantry measures another build (an older one for a before/after in the same session).
 bin=${BIN:-"${CARGO_TARGET_DIR:-target}/release/gantry"}
-server=(); client=()
-if [ "${PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
-  server=(taskset -c 0); client=(taskset -c 1)
-fi
+pin
 data=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$data"' EXIT
 GANTRY_DATA_DIR="$data" GANTRY_HTTP_ADDR=127.0.0.1:18680 GANTRY_ADMIN_ADDR=127.0.0.1:19680 GANTRY_LOG=warn \
   "${server[@]}" "$bin" 2>/dev/null &
 for _ in $(seq 100); do curl -sf localhost:18680/healthz >/dev/null && break; sleep 0.1; done
-source bench/lib.sh
 seed_form http://127.0.0.1:18680
 body=$truck_body
 url="http://127.0.0.1:18680/v1/options/model?parent_id=$volvo"

@@ -12,12 +12,15 @@
 # LATENCY_SECS, open loop, through the job store with the runners' wake-up attached — the same path an
 # instance's own enqueues take, minus the in-process nudge: every start it causes is woken over the bus
 # (RabbitMQ), the harder path. p50/p99/max of started_at - created_at of those jobs (both stamped by this
-# machine's clock). Dead tuples: n_dead_tup of `jobs` and `job_attempts` (pg_stat_user_tables) sampled every
+# machine's clock). The latency run is a steady state, not the bulk run's aftermath: it starts once autovacuum
+# has taken `jobs`' dead versions below its trigger (up to 120 s; SETTLE=0 starts at once), and its first
+# WARMUP_SECS (default 2) at the same rate are tagged `warmup` and not counted (the generator's first
+# connections and the runners' first wake-ups). Dead tuples: n_dead_tup of `jobs` and `job_attempts` (pg_stat_user_tables) sampled every
 # second throughout; max and last reported.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1}; total=${2:-50000}; conc=${3:-64}
-rate=${RATE:-1000}; latency_secs=${LATENCY_SECS:-10}; soak_secs=${SOAK_SECS:-0}
+rate=${RATE:-1000}; latency_secs=${LATENCY_SECS:-10}; soak_secs=${SOAK_SECS:-0}; warmup_secs=${WARMUP_SECS:-2}
 : "${GANTRY_TEST_POSTGRES_URL:?export the GANTRY_TEST_* backend variables first (see .ci/run)}"
 target=${CARGO_TARGET_DIR:-target}
 bin=${BENCH_BIN:-$target/release/gantry}
@@ -57,7 +60,8 @@ insert() { # count tag — rows as the job store enqueues them: due now, their f
     $fair_at FROM (SELECT clock_timestamp() AS t FROM generate_series(1, $1)) AS due"
 }
 waiting() { psql -qtA "$url" -c "SELECT count(*) FROM jobs WHERE kind = 'drill.noop' AND state <> 'completed'"; }
-drain() { until [ "$(waiting)" = 0 ]; do sleep 0.2; done; }
+# Polled once a second: each poll is a psql process, a Postgres backend and a scan, taken from the run measured.
+drain() { until [ "$(waiting)" = 0 ]; do sleep 1; done; }
 rate_of() { # tag label
   psql -qtA "$url" -c "SELECT count(*) || ' jobs, ' || $n || ' instance(s), concurrency $conc, $2: ' ||
     round(count(*) / extract(epoch FROM max(finished_at) - min(started_at))) || ' jobs/s'
@@ -75,7 +79,16 @@ if [ "$soak_secs" -gt 0 ]; then
   drain
   rate_of soak "soak of ${soak_secs}s"
 fi
-env "${common[@]}" "$enqueuer" "$rate" "$latency_secs" latency
+if [ "${SETTLE:-1}" = 1 ]; then
+  # Autovacuum's trigger for `jobs` (migration 0024): 1,000 dead versions + 2 % of the live rows.
+  settled() { psql -qtA "$url" -c "SELECT n_dead_tup < 1000 + 0.02 * n_live_tup FROM pg_stat_user_tables
+    WHERE relname = 'jobs'"; }
+  waited=0
+  until [ "$(settled)" = t ] || [ "$waited" -ge 120 ]; do sleep 1; waited=$((waited + 1)); done
+  echo "settled after ${waited}s: $(psql -qtA "$url" -c "SELECT n_dead_tup || ' dead, ' || n_live_tup || ' live, ' ||
+    autovacuum_count || ' autovacuums' FROM pg_stat_user_tables WHERE relname = 'jobs'")"
+fi
+env "${common[@]}" WARMUP_SECS="$warmup_secs" "$enqueuer" "$rate" "$latency_secs" latency
 drain
 psql -qtA "$url" -c "SELECT 'enqueue-to-start latency ($rate jobs/s offered through the store + wake-up, poll ' ||
   '100 ms as the fallback): p50 ' ||
@@ -84,6 +97,10 @@ psql -qtA "$url" -c "SELECT 'enqueue-to-start latency ($rate jobs/s offered thro
   round(1000 * percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - created_at))::numeric, 1)
   || ' ms, max ' || round(1000 * max(extract(epoch FROM started_at - created_at))::numeric, 1) || ' ms'
   FROM jobs WHERE args->>'tag' = 'latency'"
+psql -qtA "$url" -c "SELECT 'p99 per second of enqueue (ms): ' || string_agg(p99::text, ' ' ORDER BY second)
+  FROM (SELECT date_trunc('second', created_at) AS second, round(1000 * percentile_cont(0.99) WITHIN GROUP
+    (ORDER BY extract(epoch FROM started_at - created_at))::numeric, 1) AS p99
+    FROM jobs WHERE args->>'tag' = 'latency' GROUP BY 1) AS by_second"
 sleep 1
 awk -F '\t' 'NF == 5 { if ($3 > max[$2]) max[$2] = $3; last[$2] = $3; live[$2] = $4; vac[$2] = $5 }
   END { for (t in max) printf "dead tuples %s: max %d, last %d (live %d, autovacuums %d)\n", t, max[t], last[t], live[t], vac[t] }' \

@@ -10,7 +10,9 @@
 //! `cargo run --release --example jobs_enqueue -- RATE_PER_SEC SECONDS TAG` enqueues `RATE × SECONDS` jobs of
 //! kind `drill.noop` on the `default` queue with `{"tag": TAG}`, open loop (each at its scheduled time, at most
 //! 64 enqueues in flight), and prints `enqueued=… late=… errors=…` (`late`: enqueues that started more than
-//! 5 ms after their scheduled time, i.e. the generator itself fell behind).
+//! 5 ms after their scheduled time, i.e. the generator itself fell behind). With `WARMUP_SECS=N` the first N
+//! seconds' jobs (at the same rate, in the same run) are tagged `warmup` instead: the generator's own first
+//! connections and statements, and the runners' first wake-ups, are then not in the tagged jobs' figures.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,6 +34,7 @@ async fn main() -> anyhow::Result<()> {
     let rate: f64 = args[1].parse().context("RATE_PER_SEC")?;
     let secs: f64 = args[2].parse().context("SECONDS")?;
     let tag = args[3].clone();
+    let warmup: f64 = std::env::var("WARMUP_SECS").map_or(Ok(0.0), |v| v.parse()).context("WARMUP_SECS")?;
     let settings = Settings::load(None).map_err(|e| anyhow::anyhow!("{e}"))?;
     let storage = Storage::connect(&settings).await?;
     let amqp_url = settings.amqp_url.as_ref().context("GANTRY_AMQP_URL is not set")?;
@@ -58,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
 
     // Truncation is intended: a whole number of jobs.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let total = (rate * secs).round() as u64;
+    let (warm, total) = ((rate * warmup).round() as u64, (rate * (warmup + secs)).round() as u64);
     let every = Duration::from_secs_f64(1.0 / rate);
     let in_flight = Arc::new(Semaphore::new(64));
     let errors = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -73,6 +76,7 @@ async fn main() -> anyhow::Result<()> {
         let permit = Arc::clone(&in_flight).acquire_owned().await?;
         let jobs = Arc::clone(&storage.ports.jobs);
         let errors = Arc::clone(&errors);
+        let tag = if i < warm { "warmup" } else { tag.as_str() };
         let job = NewJob::new("drill.noop", DEFAULT_QUEUE, serde_json::json!({ "tag": tag }));
         tokio::spawn(async move {
             if jobs.enqueue(&job).await.is_err() {
@@ -87,6 +91,7 @@ async fn main() -> anyhow::Result<()> {
     tasks.stop();
     bus.close().await;
     storage.database.close().await;
-    println!("enqueued={total} late={late} errors={}", errors.load(std::sync::atomic::Ordering::Relaxed));
+    let errors = errors.load(std::sync::atomic::Ordering::Relaxed);
+    println!("enqueued={} warmup={warm} late={late} errors={errors}", total - warm);
     Ok(())
 }

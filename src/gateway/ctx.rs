@@ -1,6 +1,7 @@
 //! [`Ctx`]: what a handler gets besides the request, and query-string decoding. Below every handler and the
 //! server; imports none of them.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 /// What a handler gets besides the request.
@@ -32,9 +33,13 @@ impl Params {
     }
 }
 
-/// Decodes `%XX` and `+` in a query value (UTF-8; invalid sequences are kept as they are).
-pub fn percent_decode(v: &str) -> String {
+/// Decodes `%XX` and `+` in a query value (UTF-8; invalid sequences are kept as they are). A value without
+/// either (`limit=50`, a UUID) is borrowed as it is: nothing to decode, nothing allocated.
+pub fn percent_decode(v: &str) -> Cow<'_, str> {
     let bytes = v.as_bytes();
+    if !bytes.iter().any(|&b| b == b'+' || b == b'%') {
+        return Cow::Borrowed(v);
+    }
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -53,5 +58,5 @@ pub fn percent_decode(v: &str) -> String {
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }

@@ -120,7 +120,7 @@ pub async fn list(state: &AppState, req: &Request<Incoming>) -> Result<Response,
                     )
                 })?);
             }
-            "kind" => filter.kind = Some(value),
+            "kind" => filter.kind = Some(value.into_owned()),
             "limit" => {
                 filter.limit = value
                     .parse()

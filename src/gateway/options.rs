@@ -102,7 +102,7 @@ fn parse_query(raw: Option<&str>) -> Result<Query, ApiError> {
                 query.parent_id =
                     Some(Uuid::parse_str(&v).map_err(|_| ApiError::field("parent_id", "invalid", "not a UUID"))?);
             }
-            "q" => query.q = Some(v),
+            "q" => query.q = Some(v.into_owned()),
             // `lang` is read by `language::of_request`.
             "limit" => {
                 query.limit = v

@@ -4,8 +4,12 @@
 //! and on the admin listener `GET /admin/templates` (the set in use) and `POST /admin/templates[?replace=true]`
 //! (check and store a set; every instance drops its templates).
 
+use std::collections::BTreeMap;
+
 use gantry_actors::catalog::forms::{Form, TemplateOrigin};
-use gantry_actors::catalog::templates::{Block, CarryOver, Evaluation, Source, TemplateIssue, TemplateSet};
+use gantry_actors::catalog::templates::{
+    Block, CarryOver, Evaluation, OptionList, Source, TemplateIssue, TemplateSet, ValueIssue,
+};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, StatusCode};
@@ -32,7 +36,7 @@ fn category_of(ctx: &Ctx) -> Result<Uuid, ApiError> {
 fn query_param(req: &Request<Incoming>, name: &str) -> Option<String> {
     req.uri().query()?.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == name).then(|| percent_decode(v))
+        (k == name).then(|| percent_decode(v).into_owned())
     })
 }
 
@@ -132,15 +136,26 @@ struct FromForm {
     subcategory_id: Option<Uuid>,
 }
 
-/// Evaluate's answer, with the carry-over when `from` was given.
+/// Evaluate's answer, with the carry-over when `from` was given: the evaluation's fields written out rather
+/// than `#[serde(flatten)]`, which serialises through a map of buffered entries.
 #[derive(Serialize)]
 struct Evaluated<'a> {
     /// The locale the messages are in.
     locale: &'a str,
-    #[serde(flatten)]
-    evaluation: Evaluation,
+    visible: &'a [&'a str],
+    required: &'a [&'a str],
+    reset: &'a [&'a str],
+    errors: &'a [ValueIssue],
+    options: &'a BTreeMap<&'a str, OptionList>,
     #[serde(skip_serializing_if = "Option::is_none")]
     carried_over: Option<CarryOver>,
+}
+
+impl<'a> Evaluated<'a> {
+    fn new(locale: &'a str, evaluation: &'a Evaluation<'a>, carried_over: Option<CarryOver>) -> Self {
+        let Evaluation { visible, required, reset, errors, options } = evaluation;
+        Self { locale, visible, required, reset, errors, options, carried_over }
+    }
 }
 
 /// `POST /v1/templates/{category_id}/evaluate {subcategory_id?, values, changed?, from?}` →
@@ -178,7 +193,7 @@ pub async fn evaluate(state: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Re
     };
     let values = carried_over.as_ref().map_or(&body.values, |c| &c.values);
     let evaluation = state.catalog.evaluate(&form, values, &changed, viewer, locale).await?;
-    let mut response = json_response(StatusCode::OK, &Evaluated { locale: &locale.tag, evaluation, carried_over });
+    let mut response = json_response(StatusCode::OK, &Evaluated::new(&locale.tag, &evaluation, carried_over));
     language::mark(&state.languages, &mut response, locale, false);
     Ok(response)
 }

@@ -25,18 +25,17 @@ impl CatalogHandle {
     ///
     /// # Errors
     /// The store or the actor is unavailable.
-    pub async fn evaluate(
+    pub async fn evaluate<'f>(
         &self,
-        form: &Form,
+        form: &'f Form,
         values: &serde_json::Map<String, serde_json::Value>,
         changed: &[String],
         viewer: Option<Uuid>,
         locale: &Locale,
-    ) -> Result<Evaluation, CacheError> {
+    ) -> Result<Evaluation<'f>, CacheError> {
         let this_year = OffsetDateTime::now_utc().year();
-        let checked = form.template.check_values_in(values, changed, this_year, locale);
-        let mut evaluation = checked.evaluation;
-        self.look_up(form, checked.checks, &mut evaluation, viewer, locale).await?;
+        let (mut evaluation, checks) = form.template.evaluate_in(values, changed, this_year, locale);
+        self.look_up(form, checks, &mut evaluation, viewer, locale).await?;
         Ok(evaluation)
     }
 
@@ -87,7 +86,7 @@ impl CatalogHandle {
         &self,
         form: &Form,
         checks: Vec<templates::OptionCheck>,
-        evaluation: &mut Evaluation,
+        evaluation: &mut Evaluation<'_>,
         viewer: Option<Uuid>,
         locale: &Locale,
     ) -> Result<HashMap<Uuid, (Uuid, String)>, CacheError> {
@@ -148,7 +147,7 @@ impl CatalogHandle {
 /// merged id is the survivor's list, and a list whose parent field failed its look-up is not named (a brand
 /// field holding a country's id must not point the model list at that country). `names`: per id looked up,
 /// the option found.
-fn settle_lists(template: &CompiledTemplate, evaluation: &mut Evaluation, names: &HashMap<Uuid, (Uuid, String)>) {
+fn settle_lists(template: &CompiledTemplate, evaluation: &mut Evaluation<'_>, names: &HashMap<Uuid, (Uuid, String)>) {
     // A dependent list whose parent field holds a merged id is the survivor's list.
     for list in evaluation.options.values_mut() {
         if let Some((survivor, _)) = list.parent_id.and_then(|parent| names.get(&parent)) {
@@ -180,7 +179,7 @@ mod tests {
         CompiledTemplate::compile(resolve(&set, "Trucks", true, None).expect("trucks resolve")).expect("compiles")
     }
 
-    fn evaluation_with_brand(template: &CompiledTemplate, brand: Uuid) -> Evaluation {
+    fn evaluation_with_brand(template: &CompiledTemplate, brand: Uuid) -> Evaluation<'_> {
         let values = json!({"brand": brand.to_string()});
         template.evaluate(values.as_object().expect("an object"), &["brand".into()], 2026).0
     }

@@ -31,6 +31,10 @@ struct CompiledField {
     resets: Vec<usize>,
     /// Fields whose values `visible_if` reads.
     visible_reads: Vec<usize>,
+    /// The fields it depends on (`dependsOn` and the data source's parent field).
+    deps: Vec<usize>,
+    /// The data source's parent field.
+    parent: Option<usize>,
 }
 
 /// A resolved form, ready to evaluate.
@@ -38,7 +42,9 @@ pub struct CompiledTemplate {
     /// The form as served by `GET /v1/templates/…`.
     pub resolved: Resolved,
     fields: Vec<CompiledField>,
-    by_name: HashMap<String, usize>,
+    /// Field index by name. Looked up with names from requests, but never filled from them (it is the
+    /// template's), so a fast hash that is not DoS-resistant is safe here.
+    by_name: HashMap<String, usize, foldhash::fast::RandomState>,
 }
 
 impl std::fmt::Debug for CompiledTemplate {
@@ -79,26 +85,27 @@ pub struct OptionCheck {
     pub id: Uuid,
 }
 
-/// What the form looks like for some values.
+/// What the form looks like for some values. Field names are the template's (`'t`), borrowed: an evaluation
+/// names most of a form's fields, and copying each name was a tenth of an `evaluate` request's work.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Evaluation {
+pub struct Evaluation<'t> {
     /// Visible fields, in form order.
-    pub visible: Vec<String>,
+    pub visible: Vec<&'t str>,
     /// Required fields (visible ones only), in form order.
-    pub required: Vec<String>,
+    pub required: Vec<&'t str>,
     /// Fields cleared because something they depend on changed.
-    pub reset: Vec<String>,
+    pub reset: Vec<&'t str>,
     /// Problems with the values (hidden fields are not checked).
     pub errors: Vec<ValueIssue>,
     /// Option lists to load next, by field.
-    pub options: BTreeMap<String, OptionList>,
+    pub options: BTreeMap<&'t str, OptionList>,
 }
 
 /// What [`CompiledTemplate::check_values`] found.
 #[derive(Debug, Clone, Default)]
-pub struct Checked {
+pub struct Checked<'t> {
     /// What the form looks like.
-    pub evaluation: Evaluation,
+    pub evaluation: Evaluation<'t>,
     /// The catalog look-ups the caller must make.
     pub checks: Vec<OptionCheck>,
     /// The values of visible fields that passed their checks, typed; option ids as ids.
@@ -222,14 +229,27 @@ impl CompiledTemplate {
         values: &Map<String, Value>,
         changed: &[String],
         this_year: i32,
-    ) -> (Evaluation, Vec<OptionCheck>) {
-        let checked = self.check_values(values, changed, this_year);
+    ) -> (Evaluation<'_>, Vec<OptionCheck>) {
+        self.evaluate_in(values, changed, this_year, &Locale::new("en", "en"))
+    }
+
+    /// [`Self::evaluate`] with the messages in `locale`: [`Self::check_values_in`] without building the clean
+    /// values, which an evaluation does not answer.
+    #[must_use]
+    pub fn evaluate_in(
+        &self,
+        values: &Map<String, Value>,
+        changed: &[String],
+        this_year: i32,
+        locale: &Locale,
+    ) -> (Evaluation<'_>, Vec<OptionCheck>) {
+        let checked = self.check(values, changed, this_year, locale, false);
         (checked.evaluation, checked.checks)
     }
 
     /// [`Self::check_values_in`] with the messages in English.
     #[must_use]
-    pub fn check_values(&self, values: &Map<String, Value>, changed: &[String], this_year: i32) -> Checked {
+    pub fn check_values(&self, values: &Map<String, Value>, changed: &[String], this_year: i32) -> Checked<'_> {
         self.check_values_in(values, changed, this_year, &Locale::new("en", "en"))
     }
 
@@ -244,7 +264,19 @@ impl CompiledTemplate {
         changed: &[String],
         this_year: i32,
         locale: &Locale,
-    ) -> Checked {
+    ) -> Checked<'_> {
+        self.check(values, changed, this_year, locale, true)
+    }
+
+    /// The checks of [`Self::check_values_in`]; the clean values only when `clean`.
+    fn check(
+        &self,
+        values: &Map<String, Value>,
+        changed: &[String],
+        this_year: i32,
+        locale: &Locale,
+        clean: bool,
+    ) -> Checked<'_> {
         let mut cleaned = Map::new();
         let mut eval = Evaluation::default();
         let mut checks = Vec::new();
@@ -252,6 +284,10 @@ impl CompiledTemplate {
         let mut reset = vec![false; self.fields.len()];
         let mut queue: VecDeque<usize> = changed.iter().filter_map(|c| self.by_name.get(c).copied()).collect();
         let origins: HashSet<usize> = queue.iter().copied().collect();
+        let mut is_changed = vec![false; self.fields.len()];
+        for &i in &queue {
+            is_changed[i] = true;
+        }
         while let Some(i) = queue.pop_front() {
             for &d in &self.fields[i].resets {
                 if !reset[d] && !origins.contains(&d) {
@@ -296,35 +332,41 @@ impl CompiledTemplate {
             });
         }
         let (visible, data) = self.visibility(data);
+        // Each field's value (visible, not reset), by index: one look-up per value instead of one per field.
+        let mut slots: Vec<Option<&Value>> = vec![None; self.fields.len()];
+        for (name, value) in &data {
+            if let Some(&i) = self.by_name.get(name) {
+                slots[i] = Some(value);
+            }
+        }
         let holds = |logic: &Option<Value>, default: bool| logic.as_ref().map_or(default, |l| logic::holds(l, &data));
         for (i, cf) in self.fields.iter().enumerate() {
             let name = &cf.field.name;
             if reset[i] {
-                eval.reset.push(name.clone());
+                eval.reset.push(name);
             }
             if !visible[i] {
                 continue;
             }
-            eval.visible.push(name.clone());
+            eval.visible.push(name);
             let required = cf.field.required || holds(&cf.required_if, false);
             if required {
-                eval.required.push(name.clone());
+                eval.required.push(name);
             }
-            let value = data.get(name).filter(|v| !is_empty(v));
+            let value = slots[i].filter(|v| !is_empty(v));
             // The option list this field loads, once its parent is chosen.
-            let list = cf.kind.and_then(|kind| match &cf.field.data_source.as_ref()?.parent_field {
+            let list = cf.kind.and_then(|kind| match cf.parent {
                 None => Some(OptionList { kind, parent_id: None }),
                 Some(p) => {
-                    let parent = data.get(p).and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok())?;
+                    let parent = slots[p].and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok())?;
                     Some(OptionList { kind, parent_id: Some(parent) })
                 }
             });
-            let wanted =
-                changed.is_empty() || reset[i] || cf.field.dependencies().any(|d| changed.iter().any(|c| c == d));
+            let wanted = changed.is_empty() || reset[i] || cf.deps.iter().any(|&d| is_changed[d]);
             if let Some(list) = list
                 && wanted
             {
-                eval.options.insert(name.clone(), list);
+                eval.options.insert(name, list);
             }
             match value {
                 None if required => eval.errors.push(ValueIssue {
@@ -335,9 +377,10 @@ impl CompiledTemplate {
                 None => {}
                 Some(value) => match self.check_value(cf, value, list, this_year, locale, &mut checks) {
                     Err((code, message)) => eval.errors.push(ValueIssue { field: name.clone(), code, message }),
-                    Ok(()) => {
+                    Ok(()) if clean => {
                         cleaned.insert(name.clone(), typed(cf.field.field_type, value));
                     }
+                    Ok(()) => {}
                 },
             }
         }

@@ -18,7 +18,7 @@ impl CompiledTemplate {
     pub fn compile(resolved: Resolved) -> Result<Self, Vec<TemplateIssue>> {
         let mut out = Vec::new();
         let mut issues = Issues { template: &resolved.title, out: &mut out };
-        let mut by_name = HashMap::new();
+        let mut by_name = HashMap::default();
         let mut fields = Vec::new();
         for field in resolved.fields() {
             if by_name.insert(field.name.clone(), fields.len()).is_some() {
@@ -32,6 +32,8 @@ impl CompiledTemplate {
                 pattern: None,
                 resets: Vec::new(),
                 visible_reads: Vec::new(),
+                deps: Vec::new(),
+                parent: None,
             });
         }
         for i in 0..fields.len() {
@@ -102,7 +104,10 @@ impl CompiledTemplate {
                 .and_then(|p| regex::Regex::new(&format!("^(?:{p})$")).ok());
             let resets = field.resets_on_change();
             let deps: Vec<usize> = field.dependencies().filter_map(|d| by_name.get(d).copied()).collect();
+            let parent = field.data_source.as_ref().and_then(|d| by_name.get(d.parent_field.as_ref()?).copied());
             let slot = &mut fields[i];
+            slot.deps.clone_from(&deps);
+            slot.parent = parent;
             slot.visible_if = visible_if;
             slot.required_if = required_if;
             slot.pattern = pattern;

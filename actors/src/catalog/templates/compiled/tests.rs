@@ -7,16 +7,20 @@ use super::super::issues::TemplateIssue;
 use super::super::resolve::resolve;
 use super::*;
 
-fn trucks() -> CompiledTemplate {
-    let set = TemplateSet::from_json(BUNDLED).unwrap();
-    CompiledTemplate::compile(resolve(&set, "Trucks", true, None).unwrap()).unwrap()
+/// The bundled truck form, compiled once (an evaluation borrows its field names).
+fn trucks() -> &'static CompiledTemplate {
+    static TRUCKS: std::sync::LazyLock<CompiledTemplate> = std::sync::LazyLock::new(|| {
+        let set = TemplateSet::from_json(BUNDLED).unwrap();
+        CompiledTemplate::compile(resolve(&set, "Trucks", true, None).unwrap()).unwrap()
+    });
+    &TRUCKS
 }
 
 fn values(v: Value) -> Map<String, Value> {
     v.as_object().unwrap().clone()
 }
 
-fn codes(e: &Evaluation) -> Vec<(&str, &str)> {
+fn codes<'e>(e: &'e Evaluation<'_>) -> Vec<(&'e str, &'static str)> {
     e.errors.iter().map(|i| (i.field.as_str(), i.code)).collect()
 }
 
@@ -53,16 +57,16 @@ fn lists_to_load_and_missing_parents() {
 fn visibility_and_requiredness_follow_the_values() {
     let t = trucks();
     let (plain, _) = t.evaluate(&values(json!({})), &[], 2026);
-    assert!(!plain.visible.contains(&"adr_classes".to_owned()));
+    assert!(!plain.visible.contains(&"adr_classes"));
     let (adr, _) = t.evaluate(&values(json!({"adr": true})), &[], 2026);
-    assert!(adr.visible.contains(&"adr_classes".to_owned()));
-    assert!(adr.required.contains(&"adr_classes".to_owned()));
+    assert!(adr.visible.contains(&"adr_classes"));
+    assert!(adr.required.contains(&"adr_classes"));
     assert!(codes(&adr).contains(&("adr_classes", "required")));
     let (diesel, _) = t.evaluate(&values(json!({"fuel_type": "diesel"})), &[], 2026);
-    assert!(diesel.visible.contains(&"emission_class".to_owned()));
+    assert!(diesel.visible.contains(&"emission_class"));
     let (electric, _) = t.evaluate(&values(json!({"fuel_type": "electric", "emission_class": "made-up"})), &[], 2026);
-    assert!(!electric.visible.contains(&"emission_class".to_owned()));
-    assert!(!electric.required.contains(&"emission_class".to_owned()));
+    assert!(!electric.visible.contains(&"emission_class"));
+    assert!(!electric.required.contains(&"emission_class"));
     assert!(!codes(&electric).iter().any(|(f, _)| *f == "emission_class"), "{:?}", electric.errors);
 }
 
@@ -180,4 +184,27 @@ fn carry_over_keeps_compatible_values() {
         dropped,
         [("gone", "not_in_new_form"), ("n", "incompatible_type"), ("s", "not_an_option"), ("t", "incompatible_type")]
     );
+}
+
+/// `evaluate` skips building the clean values; what it answers is what the full check answers, for states
+/// that exercise resets, hidden fields, unknown names, bad values, option look-ups and trimmed text.
+#[test]
+fn evaluate_answers_what_the_full_check_answers() {
+    let t = trucks();
+    let (brand, model) = (Uuid::now_v7().to_string(), Uuid::now_v7().to_string());
+    let states = [
+        (json!({}), vec![]),
+        (json!({"brand": brand, "model": model, "year": 2019, "adr": true}), vec!["brand".to_owned()]),
+        (json!({"brand": brand, "model": model, "adr": false, "adr_classes": ["3"]}), vec!["adr".to_owned()]),
+        (json!({"fuel_type": "electric", "emission_class": "euro_6", "nope": 1, "year": 1492}), vec![]),
+        (json!({"model": model, "mileage_km": "far", "payload_kg": -1}), vec!["model".to_owned()]),
+        (json!({"brand": "not-an-id", "condition": "used", "title": "  Volvo FH  "}), vec!["brand".to_owned()]),
+    ];
+    let locale = Locale::new("de", "en");
+    for (state, changed) in states {
+        let full = t.check_values_in(&values(state.clone()), &changed, 2026, &locale);
+        let (evaluation, checks) = t.evaluate_in(&values(state.clone()), &changed, 2026, &locale);
+        assert_eq!(evaluation, full.evaluation, "{state}");
+        assert_eq!(checks, full.checks, "{state}");
+    }
 }

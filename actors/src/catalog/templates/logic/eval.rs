@@ -5,6 +5,7 @@
 use std::rc::Rc;
 
 use serde_json::Value;
+use smallvec::SmallVec;
 
 use super::error::LogicError;
 use super::value::{Cx, Prim, Text, Val, concat, less, loose_eq, parse_float, strict_eq, to_integer};
@@ -43,6 +44,21 @@ const FUNCTIONS: [&str; 25] = [
 /// Besides the table's own names, json-logic-js walks dotted names through the table's own properties
 /// (`"var.prototype.constructor"` is `var` itself; any other dotted name throws), so those are resolved too.
 pub(super) fn function(op: &str) -> Option<&'static str> {
+    // The common operators without a scan of the table.
+    let common = match op {
+        "==" => Some("=="),
+        "!=" => Some("!="),
+        "===" => Some("==="),
+        "!==" => Some("!=="),
+        "!" => Some("!"),
+        "!!" => Some("!!"),
+        "in" => Some("in"),
+        "var" => Some("var"),
+        _ => None,
+    };
+    if common.is_some() {
+        return common;
+    }
     if let Some(&f) = FUNCTIONS.iter().find(|&&f| f == op) {
         return Some(f);
     }
@@ -132,7 +148,8 @@ fn operate<'a>(cx: &Cx, op: &'a str, args: &'a Value, data: &Val<'a>) -> Result<
         _ => {}
     }
     // "Everyone else gets immediate depth-first recursion".
-    let values = args.iter().map(|arg| apply(cx, arg, data)).collect::<Result<Vec<_>, _>>()?;
+    // On the stack for up to four arguments (nearly every operation): no allocation per operation.
+    let values = args.iter().map(|arg| apply(cx, arg, data)).collect::<Result<SmallVec<[_; 4]>, _>>()?;
     let Some(function) = function(op) else {
         return Err(LogicError::Unrecognized(op.to_owned()));
     };

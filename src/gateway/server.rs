@@ -228,8 +228,9 @@ type MetricKey = (Listener, &'static str, &'static str, &'static str);
 
 /// Registered request metric handles. Label sets are bounded (route templates, known methods and statuses),
 /// so this map is too; looking a handle up here is cheaper than building and hashing a label set per request.
-static REQUEST_METRICS: LazyLock<RwLock<HashMap<MetricKey, (metrics::Counter, metrics::Histogram)>>> =
-    LazyLock::new(RwLock::default);
+/// Its keys are static labels chosen by the server, never a client's text, so a fast hash (foldhash) is safe.
+type MetricHandles = HashMap<MetricKey, (metrics::Counter, metrics::Histogram), foldhash::fast::RandomState>;
+static REQUEST_METRICS: LazyLock<RwLock<MetricHandles>> = LazyLock::new(RwLock::default);
 
 fn request_metrics(
     kind: Listener,

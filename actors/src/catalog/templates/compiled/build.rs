@@ -120,8 +120,7 @@ impl CompiledTemplate {
                 }
             }
         }
-        let depends: Vec<Vec<usize>> =
-            fields.iter().map(|f| f.field.dependencies().filter_map(|d| by_name.get(d).copied()).collect()).collect();
+        let depends: Vec<Vec<usize>> = fields.iter().map(|f| f.deps.clone()).collect();
         for cycle in cycles(&fields, &depends) {
             let first = cycle[0].clone();
             issues.push(Some(&first), "dependency_cycle", format!("dependsOn cycle: {}", cycle.join(" → ")));

@@ -1,9 +1,15 @@
 //! Connection guards of the accept loop: what a client that connects and then sends nothing (or only the
-//! HTTP/2 preface) can cost. Each listener caps its connections per client address, and every connection is
-//! watched: it must complete its first request head within `http.header_read_timeout_secs` of being accepted
-//! (this covers protocol detection, which hyper's own header timeout does not), and an open connection with no
-//! request in progress is closed after `http.keep_alive_idle_secs`. HTTP/2 keep-alive pings (set on the hyper
-//! builder in `server.rs`) find peers that vanished without closing.
+//! HTTP/2 preface), or sends its heads slowly, can cost. Each listener caps its connections per client address,
+//! and every connection is watched: it must complete its first request head within
+//! `http.header_read_timeout_secs` of being accepted (this covers protocol detection), every later HTTP/1 head
+//! within as long of its first byte ([`Watched`] notes when one starts), and an open connection with no request
+//! in progress is closed after `http.keep_alive_idle_secs`. HTTP/2 keep-alive pings (set on the hyper builder in
+//! `server.rs`) find peers that vanished without closing.
+//!
+//! The later heads are timed here rather than by hyper's `header_read_timeout`: hyper arms a boxed timer for every
+//! request head and registers it with the runtime's timer wheel (and starts it when the connection goes idle, so
+//! it also closed every idle HTTP/1 connection at the head deadline, not `http.keep_alive_idle_secs`). Here a head
+//! costs one clock read and two atomic stores; the watcher wakes at most every `header_read_timeout_secs`.
 //!
 //! The same per-address entry carries the address's requests in flight ([`ClientShare`]): each connection
 //! gets the entry's counter when it is accepted (the one lock, per connection), and a request takes its place
@@ -13,13 +19,17 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::io;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http_body_util::BodyExt;
 use hyper::body::Body as _;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
 use super::respond::Body;
@@ -139,6 +149,9 @@ pub(crate) struct Activity {
     served: AtomicBool,
     /// When the last request ended, in milliseconds since `accepted`.
     last_ms: AtomicU64,
+    /// When the first byte of the next HTTP/1 request head arrived, in milliseconds since `accepted`, plus one;
+    /// 0 = no head started since the last one completed.
+    head_started_ms: AtomicU64,
 }
 
 /// One request in progress on a connection (see [`Activity::begin`]).
@@ -152,6 +165,7 @@ impl Activity {
             in_flight: AtomicUsize::new(0),
             served: AtomicBool::new(false),
             last_ms: AtomicU64::new(0),
+            head_started_ms: AtomicU64::new(0),
         })
     }
 
@@ -159,21 +173,40 @@ impl Activity {
     pub(crate) fn begin(self: &Arc<Self>) -> RequestGuard {
         self.served.store(true, Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.head_started_ms.store(0, Ordering::Relaxed);
         RequestGuard(Arc::clone(self))
     }
 
-    /// Why the connection should be closed now, if it should: `head_timeout` (no request head yet, and
-    /// `head` has passed since accept) or `idle` (no request in progress for `idle`).
-    fn overdue(&self, now: Instant, head: Duration, idle: Duration) -> Result<(), Instant> {
-        if self.in_flight.load(Ordering::Acquire) > 0 {
-            return Err(now + idle);
+    /// Bytes arrived on an HTTP/1 connection: with no request in progress they start the next head (the first
+    /// head is timed from accept).
+    fn bytes_read(&self) {
+        if self.served.load(Ordering::Relaxed)
+            && self.in_flight.load(Ordering::Acquire) == 0
+            && self.head_started_ms.load(Ordering::Relaxed) == 0
+        {
+            let since = u64::try_from(self.accepted.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+            self.head_started_ms.store(since + 1, Ordering::Relaxed);
         }
-        let due = if self.served.load(Ordering::Relaxed) {
-            self.accepted + Duration::from_millis(self.last_ms.load(Ordering::Relaxed)) + idle
+    }
+
+    /// Whether the connection should be closed now: `Ok` with the reason, `head_timeout` (the first head not
+    /// complete `head` after accept, or a later one `head` after its first byte) or `idle` (no request in
+    /// progress for `idle`); else `Err` with when to look again. A later head can start, or a request end, at
+    /// any time, so the next look is never more than the shorter of the two away: a head that started since is
+    /// then still before its deadline.
+    fn overdue(&self, now: Instant, head: Duration, idle: Duration) -> Result<&'static str, Instant> {
+        let look_again = now + head.min(idle);
+        let (reason, due) = if !self.served.load(Ordering::Relaxed) {
+            ("head_timeout", self.accepted + head)
+        } else if self.in_flight.load(Ordering::Acquire) > 0 {
+            return Err(look_again);
         } else {
-            self.accepted + head
+            match self.head_started_ms.load(Ordering::Relaxed) {
+                0 => ("idle", self.accepted + Duration::from_millis(self.last_ms.load(Ordering::Relaxed)) + idle),
+                started => ("head_timeout", self.accepted + Duration::from_millis(started - 1) + head),
+            }
         };
-        if now >= due { Ok(()) } else { Err(due) }
+        if now >= due { Ok(reason) } else { Err(due.min(look_again)) }
     }
 }
 
@@ -214,18 +247,96 @@ pub(crate) async fn watch<F: Future>(
 ) -> Result<F::Output, &'static str> {
     tokio::pin!(conn);
     // The first check comes at the earlier of the two deadlines; each later one at the time `overdue` names.
-    let mut deadline = activity.accepted + head.min(idle);
+    let sleep = tokio::time::sleep_until(activity.accepted + head.min(idle));
+    tokio::pin!(sleep);
     loop {
         tokio::select! {
             out = &mut conn => return Ok(out),
-            () = tokio::time::sleep_until(deadline) => {
-                let served = activity.served.load(Ordering::Relaxed);
+            () = &mut sleep => {
                 match activity.overdue(Instant::now(), head, idle) {
-                    Ok(()) => return Err(if served { "idle" } else { "head_timeout" }),
-                    Err(next) => deadline = next,
+                    Ok(reason) => return Err(reason),
+                    Err(next) => sleep.as_mut().reset(next),
                 }
             }
         }
+    }
+}
+
+/// A connection's stream as hyper reads it, noting for the watcher when a later HTTP/1 request head starts (the
+/// first byte read while the connection has no request in progress). An HTTP/2 connection (its first bytes are
+/// the preface) is not noted: its frames (pings, settings) arrive between requests, and its streams are bounded by
+/// hyper's HTTP/2 settings.
+pub(crate) struct Watched<S> {
+    stream: S,
+    activity: Arc<Activity>,
+    protocol: Protocol,
+}
+
+/// What the first bytes of a connection said.
+enum Protocol {
+    /// Fewer than four bytes so far (these ones).
+    Unknown([u8; 4], usize),
+    Http1,
+    Http2,
+}
+
+impl<S> Watched<S> {
+    /// `stream`, reporting to `activity`.
+    pub(crate) fn new(stream: S, activity: Arc<Activity>) -> Self {
+        Self { stream, activity, protocol: Protocol::Unknown([0; 4], 0) }
+    }
+
+    fn read(&mut self, bytes: &[u8]) {
+        if let Protocol::Unknown(seen, n) = &mut self.protocol {
+            let take = bytes.len().min(4 - *n);
+            seen[*n..*n + take].copy_from_slice(&bytes[..take]);
+            *n += take;
+            if *n < 4 {
+                return;
+            }
+            self.protocol = if seen == b"PRI " { Protocol::Http2 } else { Protocol::Http1 };
+        }
+        if matches!(self.protocol, Protocol::Http1) {
+            self.activity.bytes_read();
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            let this = &mut *self;
+            this.read(&buf.filled()[before..]);
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
 

@@ -7,6 +7,13 @@
 //! user or guest caller). A route's handler is reached only through the match of its declared access, so a
 //! route listed under another access than it declares answers 500 (a bug any test of it shows), never
 //! without its check.
+//!
+//! A handler whose future is large (over ~1 KiB: uploads, moderation, password routes, `evaluate`, `submit`)
+//! is awaited boxed (`Box::pin`). An `async fn`'s future is as large as the largest one it may await, and every
+//! request's future is moved by value through each level (the connection, `server::handle`, `run`, the
+//! deadline, `dispatch`, the route group), so one large handler made every request, `/healthz` included,
+//! copy kilobytes: 8.4 KiB at the top before (`-Zprint-type-sizes`); boxing them saved ~720 instructions of every
+//! `/healthz` (callgrind, docs/benchmarks.md). A boxed handler costs its own request one allocation.
 
 use gantry_actors::sessions::AccessClaims;
 use hyper::Request;
@@ -34,7 +41,9 @@ pub(super) async fn dispatch(
     let granted = access::check(state, route.access(), &req)?;
     if route.hashes_passwords() {
         let lane_state = state.clone();
-        return state.passwords.run(async move { granted_routes(&lane_state, route, granted, ctx, req).await }).await;
+        // Boxed: the lane's future would otherwise carry every route's future inline (see `boxed`).
+        let work = Box::pin(async move { granted_routes(&lane_state, route, granted, ctx, req).await });
+        return state.passwords.run(work).await;
     }
     granted_routes(state, route, granted, ctx, req).await
 }
@@ -76,21 +85,21 @@ async fn public_routes(
 ) -> Result<Response, ApiError> {
     match route {
         Route::Healthz => Ok(health::healthz(state)),
-        Route::Readyz => Ok(health::readyz(state).await),
+        Route::Readyz => Ok(Box::pin(health::readyz(state)).await),
         Route::Jwks => Ok(key_set::jwks(state, &req)),
         Route::PublicOpenApi => Ok(openapi::document(Listener::Public)),
         Route::AdminOpenApi => Ok(openapi::document(Listener::Admin)),
         Route::Metrics => Ok(admin::metrics(state)),
-        Route::Register => auth::register(state, ctx, req).await,
-        Route::Login => auth::login(state, ctx, req).await,
-        Route::Refresh => auth::refresh(state, req).await,
+        Route::Register => Box::pin(auth::register(state, ctx, req)).await,
+        Route::Login => Box::pin(auth::login(state, ctx, req)).await,
+        Route::Refresh => Box::pin(auth::refresh(state, req)).await,
         Route::GuestToken => uploads::guest_token(state, ctx),
         Route::ListOptions => options::list(state, ctx, &req).await,
         Route::GetOption => options::get(state, ctx, &req).await,
         Route::SuggestOptions => options::suggest(state, ctx, &req).await,
         Route::GetTemplate => templates::get(state, ctx, &req).await,
-        Route::EvaluateTemplate => templates::evaluate(state, ctx, req).await,
-        Route::SubmitTemplate => templates::submit(state, ctx, req).await,
+        Route::EvaluateTemplate => Box::pin(templates::evaluate(state, ctx, req)).await,
+        Route::SubmitTemplate => Box::pin(templates::submit(state, ctx, req)).await,
         Route::ConsoleRedirect => Ok(console::redirect()),
         Route::ConsoleIndex | Route::ConsolePage => console::page(ctx),
         Route::ConsoleAsset => console::asset(ctx),
@@ -107,12 +116,12 @@ async fn user_routes(
     req: Request<Incoming>,
 ) -> Result<Response, ApiError> {
     match route {
-        Route::Logout => auth::logout(state, claims, req).await,
-        Route::ChangePassword => auth::change_password(state, ctx, claims, req).await,
+        Route::Logout => Box::pin(auth::logout(state, claims, req)).await,
+        Route::ChangePassword => Box::pin(auth::change_password(state, ctx, claims, req)).await,
         Route::Me => auth::me(state, claims).await,
         Route::Sessions => auth::sessions(state, claims).await,
         Route::DeleteSession => auth::delete_session(state, ctx, claims).await,
-        Route::CreateOption => options::create(state, ctx, claims, req).await,
+        Route::CreateOption => Box::pin(options::create(state, ctx, claims, req)).await,
         other => Err(misrouted(other)),
     }
 }
@@ -126,10 +135,10 @@ async fn guest_routes(
     req: Request<Incoming>,
 ) -> Result<Response, ApiError> {
     match route {
-        Route::Upload => uploads::upload(state, ctx, caller, req).await,
+        Route::Upload => Box::pin(uploads::upload(state, ctx, caller, req)).await,
         Route::UploadMetadata => uploads::metadata(state, ctx, caller).await,
         Route::UploadContent => uploads::content(state, ctx, caller, &req).await,
-        Route::DeleteUpload => uploads::delete(state, ctx, caller).await,
+        Route::DeleteUpload => Box::pin(uploads::delete(state, ctx, caller)).await,
         other => Err(misrouted(other)),
     }
 }
@@ -138,44 +147,44 @@ async fn guest_routes(
 async fn admin_routes(state: &AppState, route: Route, ctx: &Ctx, req: Request<Incoming>) -> Result<Response, ApiError> {
     match route {
         Route::AdminSecrets => admin::secrets(state).await,
-        Route::AdminValidateSecrets => admin::validate_secrets(state, req).await,
+        Route::AdminValidateSecrets => Box::pin(admin::validate_secrets(state, req)).await,
         Route::AdminGetJob => jobs::get(state, ctx, jobs::View::Admin).await,
         Route::AdminListJobs => jobs::list(state, &req).await,
         Route::AdminJobCounts => jobs::counts(state).await,
         Route::AdminRetryJob => jobs::retry(state, ctx).await,
         Route::AdminCancelJob => jobs::cancel(state, ctx).await,
-        Route::AdminRevokeAll => admin::revoke_all(state, req).await,
-        Route::AdminRevokeUser => admin::revoke_user(state, ctx, req).await,
-        Route::AdminCreateUser => admin::create_user(state, req).await,
+        Route::AdminRevokeAll => Box::pin(admin::revoke_all(state, req)).await,
+        Route::AdminRevokeUser => Box::pin(admin::revoke_user(state, ctx, req)).await,
+        Route::AdminCreateUser => Box::pin(admin::create_user(state, req)).await,
         Route::AdminFindUser => admin::find_user(state, &req).await,
         Route::AdminDeleteUser => admin::delete_user(state, ctx).await,
         Route::AdminDisableUser => admin::set_disabled(state, ctx, true).await,
         Route::AdminEnableUser => admin::set_disabled(state, ctx, false).await,
         Route::AdminRevocations => admin::revocations(state).await,
         Route::AdminTemplates => templates::export(state).await,
-        Route::AdminImportTemplates => templates::import(state, req).await,
+        Route::AdminImportTemplates => Box::pin(templates::import(state, req)).await,
         // The form preview's copies of the public routes: the same handlers, so the same answers.
         Route::AdminFormTemplate => templates::get(state, ctx, &req).await,
-        Route::AdminFormEvaluate => templates::evaluate(state, ctx, req).await,
+        Route::AdminFormEvaluate => Box::pin(templates::evaluate(state, ctx, req)).await,
         Route::AdminFormOptions => options::list(state, ctx, &req).await,
         Route::AdminFormOption => options::get(state, ctx, &req).await,
         Route::AdminReloadSecrets => rotations::reload(state).await,
-        Route::AdminRotate => rotations::start(state, req, false).await,
-        Route::AdminRollback => rotations::start(state, req, true).await,
+        Route::AdminRotate => Box::pin(rotations::start(state, req, false)).await,
+        Route::AdminRollback => Box::pin(rotations::start(state, req, true)).await,
         Route::AdminRotations => rotations::list(state).await,
         Route::AdminRotation => rotations::get(state, ctx).await,
         Route::AdminFleet => rotations::fleet(state).await,
         Route::AdminRecentOptions => moderation::recent(state, &req).await,
-        Route::AdminCreateOption => moderation::create(state, req).await,
+        Route::AdminCreateOption => Box::pin(moderation::create(state, req)).await,
         Route::AdminOptionsAudit => moderation::audit(state, &req).await,
         Route::AdminOptionDuplicates => moderation::duplicates(state, &req).await,
-        Route::AdminPatchOption => moderation::patch(state, ctx, req).await,
-        Route::AdminMergeOption => moderation::merge(state, ctx, req).await,
-        Route::AdminHideOption => moderation::flag(state, ctx, req, moderation::Flag::Hide).await,
-        Route::AdminUnhideOption => moderation::flag(state, ctx, req, moderation::Flag::Unhide).await,
-        Route::AdminApproveOption => moderation::flag(state, ctx, req, moderation::Flag::Approve).await,
-        Route::AdminSetTranslation => moderation::translate(state, ctx, req).await,
-        Route::AdminRemoveTranslation => moderation::untranslate(state, ctx, req).await,
+        Route::AdminPatchOption => Box::pin(moderation::patch(state, ctx, req)).await,
+        Route::AdminMergeOption => Box::pin(moderation::merge(state, ctx, req)).await,
+        Route::AdminHideOption => Box::pin(moderation::flag(state, ctx, req, moderation::Flag::Hide)).await,
+        Route::AdminUnhideOption => Box::pin(moderation::flag(state, ctx, req, moderation::Flag::Unhide)).await,
+        Route::AdminApproveOption => Box::pin(moderation::flag(state, ctx, req, moderation::Flag::Approve)).await,
+        Route::AdminSetTranslation => Box::pin(moderation::translate(state, ctx, req)).await,
+        Route::AdminRemoveTranslation => Box::pin(moderation::untranslate(state, ctx, req)).await,
         other => Err(misrouted(other)),
     }
 }

@@ -66,10 +66,11 @@ pub fn no_store(response: &mut Response) {
 pub fn harden(response: &mut Response) {
     let headers = response.headers_mut();
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    let json = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-        let essence = v.split(';').next().unwrap_or("").trim();
-        essence.eq_ignore_ascii_case("application/json")
-            || essence.get(essence.len().saturating_sub(5)..).is_some_and(|tail| tail.eq_ignore_ascii_case("+json"))
+    // Compared as bytes (no UTF-8 check, no string searcher): this runs on every response.
+    let json = headers.get(CONTENT_TYPE).is_some_and(|v| {
+        let essence = v.as_bytes().split(|&b| b == b';').next().unwrap_or_default().trim_ascii();
+        essence.eq_ignore_ascii_case(b"application/json")
+            || essence.len() >= 5 && essence[essence.len() - 5..].eq_ignore_ascii_case(b"+json")
     });
     if json {
         headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
@@ -114,4 +115,33 @@ pub fn not_modified(req: &Request<Incoming>, etag: &str) -> Option<Response> {
         }
         response
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every response gets `nosniff`; JSON ones (any `+json`, parameters and case aside) also the CSP.
+    #[test]
+    fn json_responses_get_the_csp_and_every_response_nosniff() {
+        for (content_type, json) in [
+            ("application/json", true),
+            ("application/problem+json", true),
+            ("Application/JSON; charset=utf-8", true),
+            ("application/geo+json ;q=1", true),
+            ("text/plain; charset=utf-8", false),
+            ("application/jsonl", false),
+            ("json", false),
+            ("", false),
+        ] {
+            let mut response = text(StatusCode::OK, "text/plain", "x");
+            response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_str(content_type).expect("value"));
+            harden(&mut response);
+            assert_eq!(
+                response.headers().get(X_CONTENT_TYPE_OPTIONS).map(HeaderValue::as_bytes),
+                Some(&b"nosniff"[..])
+            );
+            assert_eq!(response.headers().contains_key(CONTENT_SECURITY_POLICY), json, "{content_type:?}");
+        }
+    }
 }

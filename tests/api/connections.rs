@@ -52,21 +52,51 @@ async fn idle_connections_from_one_address_do_not_lock_out_others() {
 }
 
 /// A connection that sends nothing, or only the HTTP/2 preface, is closed once `http.header_read_timeout_secs`
-/// has passed since it was accepted (protocol detection included).
+/// has passed since it was accepted (protocol detection included). Slowloris on a kept-alive connection (after a
+/// first request, the next head sent one byte at a time) is closed once as long has passed since the head's first
+/// byte, long before the idle deadline. All three count as `head_timeout` (one test: the count is process-wide).
 #[tokio::test]
-async fn silent_and_preface_only_connections_are_closed_at_the_head_deadline() {
-    let app = spawn_app_with("[http]\nheader_read_timeout_secs = 1").await;
+async fn silent_preface_only_and_slow_head_connections_are_closed_at_the_head_deadline() {
+    let app = spawn_app_with("[http]\nheader_read_timeout_secs = 1\nkeep_alive_idle_secs = 60").await;
     let addr = app.http.trim_start_matches("http://").to_owned();
+    let slow = tokio::spawn(slow_later_head(addr.clone()));
     let mut silent = TcpStream::connect(&addr).await.expect("connect");
     let mut preface = TcpStream::connect(&addr).await.expect("connect");
     preface.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await.expect("preface");
     assert!(closed_within(&mut silent, Duration::from_secs(5)).await, "a silent connection is closed");
     assert!(closed_within(&mut preface, Duration::from_secs(5)).await, "a preface-only connection is closed");
+    let took = slow.await.expect("slow client").expect("the slow head's connection is closed");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+        "closed at the head deadline: {took:?}"
+    );
     let metrics = app.metrics().await;
     assert!(
-        metrics.contains("gantry_http_connections_closed_total{listener=\"public\",reason=\"head_timeout\"} 2"),
+        metrics.contains("gantry_http_connections_closed_total{listener=\"public\",reason=\"head_timeout\"} 3"),
         "{metrics}"
     );
+}
+
+/// Sends a request on a new connection to `addr`, then the next head one byte every 150 ms; how long after that
+/// head's first byte the server closed the connection (`None`: still open after 5 s).
+async fn slow_later_head(addr: String) -> Option<Duration> {
+    let mut stream = TcpStream::connect(&addr).await.expect("connect");
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await.expect("request");
+    let mut buf = [0u8; 1024];
+    let n = stream.read(&mut buf).await.expect("response");
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let started = tokio::time::Instant::now();
+    let head =
+        b"GET /healthz HTTP/1.1\r\nhost: x\r\nx-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    for byte in head {
+        if stream.write_all(&[*byte]).await.is_err() || closed_within(&mut stream, Duration::from_millis(150)).await {
+            return Some(started.elapsed());
+        }
+        if started.elapsed() > Duration::from_secs(5) {
+            return None;
+        }
+    }
+    None
 }
 
 /// A keep-alive connection with no request in progress is closed after `http.keep_alive_idle_secs`.
@@ -80,4 +110,22 @@ async fn idle_keep_alive_connections_are_closed() {
     let n = stream.read(&mut buf).await.expect("response");
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
     assert!(closed_within(&mut stream, Duration::from_secs(5)).await, "the idle connection is closed");
+}
+
+/// An idle kept-alive connection (no byte of a next head) is kept for `http.keep_alive_idle_secs`, not closed at
+/// the head deadline: a client reusing it after the head deadline is served on it.
+#[tokio::test]
+async fn an_idle_keep_alive_connection_outlives_the_head_deadline() {
+    let app = spawn_app_with("[http]\nheader_read_timeout_secs = 1\nkeep_alive_idle_secs = 30").await;
+    let addr = app.http.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&addr).await.expect("connect");
+    let mut buf = [0u8; 1024];
+    for round in 0..2 {
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await.expect("request");
+        let n = stream.read(&mut buf).await.expect("response");
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"), "round {round}");
+        if round == 0 {
+            assert!(!closed_within(&mut stream, Duration::from_millis(2500)).await, "kept past the head deadline");
+        }
+    }
 }

@@ -11,6 +11,8 @@
 # modes from one run to the next (~112k or ~134k req/s for the same /healthz in one process), so a ratio of two
 # single runs can be a ratio of two modes; the best rounds compare the fast mode with the fast mode.
 #   bench/compare.sh [secs=8] [rounds=3] [connections=32]
+# Bare hyper also runs in its `floor` mode (examples/hello_hyper.rs: only the per-request work every protection
+# needs, in its cheapest form): its ratio to bare hyper is the highest any build can reach with those protections on.
 #   BUILDS="name=binary[@dir] …" (default: this checkout's release build as `this`), HELLO=path/to/hello_hyper
 # e.g. BUILDS="before=/tmp/old/gantry@/tmp/old-checkout this=target/release/gantry" bench/compare.sh
 set -euo pipefail
@@ -27,7 +29,8 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 port=${PORT_BASE:-18400}
 "${server[@]}" "$hello" "127.0.0.1:$port" 2>/dev/null &
-targets=("hello|http://127.0.0.1:$port/")   # label|wrk arguments…
+"${server[@]}" "$hello" "127.0.0.1:$((port + 1))" floor 2>/dev/null &
+targets=("hello|http://127.0.0.1:$port/" "floor|http://127.0.0.1:$((port + 1))/")   # label|wrk arguments…
 names=()
 i=0
 for build in "${builds[@]}"; do
@@ -82,6 +85,9 @@ def fmt(values):
     return f"{min(values):.2f}-{max(values):.2f} (median {statistics.median(values):.2f})"
 routes = ["healthz", "me", "list", "list-logged-in", "evaluate"]
 print(f"\nbare hyper: {fmt([rate[(r, 'hello')] / 1000 for r in rounds])} k req/s")
+best_of = lambda label: max(rate[(r, label)] for r in rounds)
+print(f"floor (bare hyper with the protections' least work) / bare hyper: per round "
+      f"{fmt([rate[(r, 'floor')] / rate[(r, 'hello')] for r in rounds])}, best rounds {best_of('floor') / best_of('hello'):.2f}")
 def table(title, rate_of, ratio):
     """Every build's routes: the rate, then its ratio to bare hyper, to its own /healthz and to the first build."""
     print(title)

@@ -470,6 +470,10 @@ impl Application {
         let list_cache_control =
             HeaderValue::from_str(&format!("public, max-age={}", settings.catalog.list_max_age_secs))
                 .expect("a number is a valid header value");
+        let hsts = (settings.http.hsts_max_age_secs > 0).then(|| {
+            HeaderValue::from_str(&format!("max-age={}", settings.http.hsts_max_age_secs))
+                .expect("a number is a valid header value")
+        });
         let state = AppState::new(Shared {
             settings: Arc::new(settings),
             instance_id,
@@ -485,6 +489,7 @@ impl Application {
             metrics,
             languages,
             list_cache_control,
+            hsts,
         });
         state.rotations.start_heartbeat(heartbeat_every, heartbeat_report(&state));
         Ok(Self { http, admin, state, backends, supervisor, fatal, runner, waker })

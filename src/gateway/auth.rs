@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::body::read_json;
 use super::ctx::Ctx;
 use super::problem::ApiError;
-use super::respond::{Response, json_response, no_store, status_only};
+use super::respond::{Response, json_bytes, json_response, no_store, status_only};
 use super::state::AppState;
 
 #[derive(Deserialize)]
@@ -185,13 +185,37 @@ pub async fn logout(state: &AppState, claims: &AccessClaims, req: Request<Incomi
     Ok(status_only(StatusCode::NO_CONTENT))
 }
 
-#[derive(Serialize)]
+/// `GET /v1/auth/me`'s answer.
+#[cfg_attr(test, derive(Serialize))]
 struct Me {
     user_id: Uuid,
     email: Option<String>,
     session_id: Uuid,
-    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(test, serde(with = "time::serde::rfc3339"))]
     token_expires_at: OffsetDateTime,
+}
+
+impl Me {
+    /// The answer as JSON, written straight into one buffer: the same bytes as serde's derived serialisation
+    /// (the tests compare them), at a quarter of its cost. Through serde every key and both UUIDs went through
+    /// the string escaper byte by byte and the time through its own `String`: 2.7k of `/v1/auth/me`'s ~22k
+    /// instructions. Only the email can need escaping; serde_json writes it.
+    fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(192);
+        let mut uuid = Uuid::encode_buffer();
+        out.extend_from_slice(br#"{"user_id":""#);
+        out.extend_from_slice(self.user_id.hyphenated().encode_lower(&mut uuid).as_bytes());
+        out.extend_from_slice(br#"","email":"#);
+        serde_json::to_writer(&mut out, &self.email).expect("a string serialises");
+        out.extend_from_slice(br#","session_id":""#);
+        out.extend_from_slice(self.session_id.hyphenated().encode_lower(&mut uuid).as_bytes());
+        out.extend_from_slice(br#"","token_expires_at":""#);
+        self.token_expires_at
+            .format_into(&mut out, &time::format_description::well_known::Rfc3339)
+            .expect("a token's expiry is a year RFC 3339 can write");
+        out.extend_from_slice(br#""}"#);
+        out
+    }
 }
 
 /// `GET /v1/auth/me`.
@@ -207,7 +231,7 @@ pub async fn me(state: &AppState, claims: &AccessClaims) -> Result<Response, Api
         token_expires_at: OffsetDateTime::from_unix_timestamp(claims.exp).unwrap_or(OffsetDateTime::UNIX_EPOCH),
     };
     // Personal data (email, session): no cache keeps it.
-    let mut response = json_response(StatusCode::OK, &body);
+    let mut response = json_bytes(StatusCode::OK, body.to_json());
     no_store(&mut response);
     Ok(response)
 }
@@ -236,4 +260,30 @@ pub async fn delete_session(state: &AppState, ctx: &Ctx, claims: &AccessClaims) 
         .ok_or(ApiError::ResourceNotFound { code: "session_not_found", what: "session" })?;
     state.sessions.delete(claims.sub, id).await?;
     Ok(status_only(StatusCode::NO_CONTENT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn me_is_written_as_serde_writes_it() {
+        let expiries = [OffsetDateTime::UNIX_EPOCH, OffsetDateTime::from_unix_timestamp(1_796_000_000).unwrap()];
+        let emails =
+            [None, Some("ops@example.com"), Some("a\"quote\\and\u{1}control@ex.com"), Some("jürgen@bäcker.de")];
+        for token_expires_at in expiries {
+            for email in emails {
+                let me = Me {
+                    user_id: Uuid::now_v7(),
+                    email: email.map(str::to_owned),
+                    session_id: Uuid::new_v4(),
+                    token_expires_at,
+                };
+                let written = String::from_utf8(me.to_json()).unwrap();
+                assert_eq!(written, serde_json::to_string(&me).unwrap());
+                let back: serde_json::Value = serde_json::from_str(&written).unwrap();
+                assert_eq!(back["email"].as_str(), email);
+            }
+        }
+    }
 }

@@ -8,7 +8,7 @@ use hyper::Request;
 use hyper::body::Incoming;
 use hyper::header::{ACCEPT_LANGUAGE, CONTENT_LANGUAGE, HeaderValue, VARY};
 
-use super::ctx::percent_decode;
+use super::ctx::{percent_decode, query_pairs};
 use super::problem::ApiError;
 use super::respond::Response;
 use crate::config::CatalogSettings;
@@ -54,12 +54,7 @@ impl Languages {
 /// 422 `lang` `invalid` when `?lang=` is not a locale tag, an empty one included (a tag the deployment does not
 /// serve is no error: the answer is in the fallback, and says so).
 pub fn of_request<'s>(languages: &'s Languages, req: &Request<Incoming>) -> Result<&'s Locale, ApiError> {
-    let lang = req.uri().query().and_then(|query| {
-        query.split('&').find_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (k == "lang").then(|| percent_decode(v))
-        })
-    });
+    let lang = query_pairs(req.uri().query()).find_map(|(k, v)| (k == "lang").then(|| percent_decode(v)));
     if let Some(lang) = lang.as_deref() {
         parse_tag(lang).map_err(|e| ApiError::field("lang", "invalid", e.to_string()))?;
     }

@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::access::viewer;
 use super::body::read_json;
-use super::ctx::{Ctx, percent_decode};
+use super::ctx::{Ctx, percent_decode, query_pairs};
 use super::language;
 use super::problem::ApiError;
 use super::respond::{Response, full, json_response, not_modified, version_etag};
@@ -94,8 +94,7 @@ struct Query {
 
 fn parse_query(raw: Option<&str>) -> Result<Query, ApiError> {
     let mut query = Query { limit: DEFAULT_LIMIT, ..Query::default() };
-    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+    for (k, v) in query_pairs(raw) {
         let v = percent_decode(v);
         match k {
             "parent_id" => {
@@ -168,7 +167,7 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
             let page = Page { locale: &locale.tag, items, version: list.version, next_cursor };
             bytes::Bytes::from(serde_json::to_vec(&page).expect("a page serialises"))
         });
-        let mut response = hyper::Response::new(full(body));
+        let mut response = super::respond::representation(full(body));
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Ok(v) = HeaderValue::from_str(&etag) {
             response.headers_mut().insert(header::ETAG, v);

@@ -223,11 +223,8 @@ pub(crate) async fn handle(
     let id = || id_header.as_ref().and_then(|v| v.to_str().ok());
     let mut response = result.unwrap_or_else(|err| err.into_response(id()));
     super::respond::harden(&mut response);
-    let hsts = state.settings.http.hsts_max_age_secs;
-    if hsts > 0
-        && let Ok(value) = HeaderValue::from_str(&format!("max-age={hsts}"))
-    {
-        response.headers_mut().insert(hyper::header::STRICT_TRANSPORT_SECURITY, value);
+    if let Some(hsts) = &state.hsts {
+        response.headers_mut().insert(hyper::header::STRICT_TRANSPORT_SECURITY, hsts.clone());
     }
     let status = response.status();
     let (requests, duration) = request_metrics(kind, template, method_label(&method), status_label(status));

@@ -56,6 +56,9 @@ pub struct Shared {
     /// `Cache-Control` of option lists that hold nothing personal (`public, max-age=` from
     /// `catalog.list_max_age_secs`), made once.
     pub list_cache_control: HeaderValue,
+    /// `Strict-Transport-Security` of every response (`max-age=` from `http.hsts_max_age_secs`; `None` when 0),
+    /// made once.
+    pub hsts: Option<HeaderValue>,
 }
 
 impl AppState {

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::access::viewer;
 use super::body::read_json;
-use super::ctx::{Ctx, percent_decode};
+use super::ctx::{Ctx, percent_decode, query_pairs};
 use super::language;
 use super::problem::ApiError;
 use super::respond::{Response, full, json_response, not_modified, version_etag};
@@ -34,10 +34,7 @@ fn category_of(ctx: &Ctx) -> Result<Uuid, ApiError> {
 
 /// The value of query parameter `name`.
 fn query_param(req: &Request<Incoming>, name: &str) -> Option<String> {
-    req.uri().query()?.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == name).then(|| percent_decode(v).into_owned())
-    })
+    query_pairs(req.uri().query()).find_map(|(k, v)| (k == name).then(|| percent_decode(v).into_owned()))
 }
 
 #[derive(Serialize)]
@@ -96,7 +93,7 @@ pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result
         };
         bytes::Bytes::from(serde_json::to_vec(&body).expect("a form serialises"))
     });
-    let mut response = hyper::Response::new(full(body));
+    let mut response = super::respond::representation(full(body));
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Ok(v) = HeaderValue::from_str(&tag) {
         response.headers_mut().insert(header::ETAG, v);

@@ -282,7 +282,7 @@ pub async fn content(
         headers.push((header::CONTENT_RANGE, format!("bytes {}-{}/{}", r.start, r.end, size)));
     }
     let body = http_body_util::StreamBody::new(futures::StreamExt::map(stream, |chunk| chunk.map(Frame::data)));
-    let mut response = hyper::Response::new(BodyExt::boxed_unsync(body));
+    let mut response = super::respond::representation(BodyExt::boxed_unsync(body));
     *response.status_mut() = if range.is_some() { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
     set_headers(&mut response, headers);
     Ok(response)

@@ -6,7 +6,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::gateway::ctx::percent_decode;
+use crate::gateway::ctx::{percent_decode, query_pairs};
 use crate::gateway::problem::ApiError;
 
 /// Default and largest page of the review list and the audit log.
@@ -68,8 +68,7 @@ pub(super) fn limit_of(v: &str) -> Result<u32, ApiError> {
 
 pub(super) fn parse_recent(raw: Option<&str>) -> Result<RecentQuery, ApiError> {
     let mut query = RecentQuery { created_by: None, since: None, limit: DEFAULT_LIMIT };
-    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+    for (k, v) in query_pairs(raw) {
         let v = percent_decode(v);
         match k {
             "created_by" => {

@@ -120,14 +120,17 @@ pub fn viewer(state: &AppState, req: &Request<Incoming>) -> Option<Uuid> {
 
 /// The token of the `Authorization` header when its scheme is `Bearer`.
 fn bearer(req: &Request<Incoming>) -> Option<&str> {
-    req.headers().get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer_token)
+    req.headers().get(hyper::header::AUTHORIZATION).and_then(|v| bearer_token(v.as_bytes()))
 }
 
 /// The token of an `Authorization` value whose scheme is `Bearer`, matched case-insensitively (RFC 6750
-/// section 2.1 with RFC 9110 section 11.1); no allocation.
-fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token)
+/// section 2.1 with RFC 9110 section 11.1); no allocation. On bytes: `HeaderValue::to_str` checks the whole
+/// token a byte at a time (~600 instructions of every authenticated request); `from_utf8` checks it a word at a
+/// time, and whatever is not a compact JWS fails its verification anyway.
+fn bearer_token(value: &[u8]) -> Option<&str> {
+    let space = value.iter().position(|&b| b == b' ')?;
+    let (scheme, token) = (&value[..space], &value[space + 1..]);
+    if scheme.eq_ignore_ascii_case(b"bearer") { std::str::from_utf8(token).ok() } else { None }
 }
 
 #[cfg(test)]
@@ -137,9 +140,10 @@ mod tests {
     /// The scheme is matched case-insensitively and only `Bearer` yields a token.
     #[test]
     fn bearer_scheme_is_case_insensitive_and_required() {
-        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
-        assert_eq!(bearer_token("bEaReR abc"), Some("abc"));
-        assert_eq!(bearer_token("Basic abc"), None);
-        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token(b"Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token(b"bEaReR abc"), Some("abc"));
+        assert_eq!(bearer_token(b"Basic abc"), None);
+        assert_eq!(bearer_token(b"Bearer"), None);
+        assert_eq!(bearer_token(b"Bearer \xff\xfe"), None);
     }
 }

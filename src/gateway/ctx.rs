@@ -37,8 +37,7 @@ impl Params {
 /// the value `""`. Split on bytes (`&` and `=` are ASCII, so every piece is still a `str`): `str::split` with a
 /// `char` sets up a searcher per call, which cost ~180 instructions a pair on the option lists' short queries.
 pub fn query_pairs(raw: Option<&str>) -> impl Iterator<Item = (&str, &str)> {
-    let raw = raw.unwrap_or("");
-    let mut rest = raw;
+    let mut rest = raw.unwrap_or("");
     std::iter::from_fn(move || {
         loop {
             if rest.is_empty() {

@@ -6,7 +6,7 @@ use hyper::body::Incoming;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, HeaderValue};
 use hyper::{Request, StatusCode};
 
-use super::respond::{Response, full, not_modified};
+use super::respond::{Response, full, not_modified, representation};
 use super::state::AppState;
 
 /// `GET /.well-known/jwks.json`.
@@ -17,7 +17,7 @@ pub fn jwks(state: &AppState, req: &Request<Incoming>) -> Response {
     let cache_control = HeaderValue::from_str(&format!("public, max-age={}", key_set.max_age_secs()))
         .expect("a number makes a valid header value");
     let mut response = not_modified(req, &doc.etag).unwrap_or_else(|| {
-        let mut response = super::respond::representation(full(doc.body.clone()));
+        let mut response = representation(full(doc.body.clone()));
         *response.status_mut() = StatusCode::OK;
         response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json"));
         if let Ok(etag) = HeaderValue::from_str(&doc.etag) {

@@ -26,7 +26,7 @@ use super::body::read_json;
 use super::ctx::{Ctx, percent_decode, query_pairs};
 use super::language;
 use super::problem::ApiError;
-use super::respond::{Response, full, json_response, not_modified, version_etag};
+use super::respond::{Response, full, json_response, not_modified, representation, version_etag};
 use super::state::AppState;
 
 /// Default and largest page size.
@@ -167,7 +167,7 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
             let page = Page { locale: &locale.tag, items, version: list.version, next_cursor };
             bytes::Bytes::from(serde_json::to_vec(&page).expect("a page serialises"))
         });
-        let mut response = super::respond::representation(full(body));
+        let mut response = representation(full(body));
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Ok(v) = HeaderValue::from_str(&etag) {
             response.headers_mut().insert(header::ETAG, v);

@@ -22,7 +22,7 @@ use super::body::read_json;
 use super::ctx::{Ctx, percent_decode, query_pairs};
 use super::language;
 use super::problem::ApiError;
-use super::respond::{Response, full, json_response, not_modified, version_etag};
+use super::respond::{Response, full, json_response, not_modified, representation, version_etag};
 use super::state::AppState;
 
 fn category_of(ctx: &Ctx) -> Result<Uuid, ApiError> {
@@ -93,7 +93,7 @@ pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result
         };
         bytes::Bytes::from(serde_json::to_vec(&body).expect("a form serialises"))
     });
-    let mut response = super::respond::representation(full(body));
+    let mut response = representation(full(body));
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Ok(v) = HeaderValue::from_str(&tag) {
         response.headers_mut().insert(header::ETAG, v);

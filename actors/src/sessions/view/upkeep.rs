@@ -56,7 +56,16 @@ impl ViewUpkeep {
     }
 
     /// Attaches the users' notice of the revocation that raised `user`'s (or the global) epoch.
+    /// The same notice again (this instance's own announcement coming back over the bus) keeps the one in the
+    /// view with the refusals it counted meanwhile; a notice of an epoch already passed changes nothing.
     pub(crate) fn apply_notice(&mut self, user: Option<Uuid>, not_before_ms: i64, wire: &NoticeWire) {
+        let (current, known) = match user {
+            None => (self.view.global_ms, self.view.global_notice.as_ref()),
+            Some(u) => (self.view.users.get(&u).copied().unwrap_or(0), self.view.user_notices.get(&u)),
+        };
+        if not_before_ms < current || known.is_some_and(|k| k.id == wire.id && k.not_before_ms == not_before_ms) {
+            return;
+        }
         let time = ms_to_time(wire.at_ms);
         let notice = Arc::new(UserNotice::new(wire.id, wire.message.clone(), time, not_before_ms));
         match user {

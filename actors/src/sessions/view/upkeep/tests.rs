@@ -113,3 +113,24 @@ fn announcements_apply_epochs_notices_and_revoked_sessions() {
     assert!(view.revoked.contains(&sid));
     assert_eq!(view, before, "another domain's event changes nothing");
 }
+
+/// This instance's own announcement comes back over the bus after requests were already refused with its
+/// notice: the notice in the view stays, with those refusals, so the evidence counts them. A late
+/// announcement of an older epoch's notice does not replace the current one.
+#[test]
+fn an_echoed_announcement_keeps_the_notice_and_its_refusals() {
+    let mut upkeep = upkeep();
+    let envelope = |event| Envelope { id: Uuid::now_v7(), origin: Uuid::now_v7(), sent_at_ms: 1_000, event };
+    let wire = NoticeWire { id: Uuid::now_v7(), message: "log in again".into(), at_ms: 5_000 };
+    upkeep.apply_epoch(None, 5_000);
+    upkeep.apply_notice(None, 5_000, &wire);
+    upkeep.shared.load().global_notice.as_ref().expect("notice").count_refusal();
+    let echo = Event::SessionsRevoked { user_id: None, not_before_ms: 5_000, notice: Some(wire.clone()) };
+    upkeep.apply_announcement(envelope(echo), 5_100);
+    let older = NoticeWire { id: Uuid::now_v7(), message: "older".into(), at_ms: 4_000 };
+    let late = Event::SessionsRevoked { user_id: None, not_before_ms: 4_000, notice: Some(older) };
+    upkeep.apply_announcement(envelope(late), 5_200);
+    let view = upkeep.shared.load_full();
+    let notice = view.global_notice.as_ref().expect("the notice stays");
+    assert_eq!((notice.id, notice.take_refused()), (wire.id, 1), "the refusal counted before the echo is kept");
+}

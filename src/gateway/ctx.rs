@@ -43,13 +43,13 @@ pub fn query_pairs(raw: Option<&str>) -> impl Iterator<Item = (&str, &str)> {
             if rest.is_empty() {
                 return None;
             }
-            let end = rest.bytes().position(|b| b == b'&').unwrap_or(rest.len());
+            let end = memchr::memchr(b'&', rest.as_bytes()).unwrap_or(rest.len());
             let (pair, tail) = rest.split_at(end);
             rest = tail.get(1..).unwrap_or("");
             if pair.is_empty() {
                 continue;
             }
-            return Some(match pair.bytes().position(|b| b == b'=') {
+            return Some(match memchr::memchr(b'=', pair.as_bytes()) {
                 Some(eq) => (&pair[..eq], &pair[eq + 1..]),
                 None => (pair, ""),
             });
@@ -61,7 +61,7 @@ pub fn query_pairs(raw: Option<&str>) -> impl Iterator<Item = (&str, &str)> {
 /// either (`limit=50`, a UUID) is borrowed as it is: nothing to decode, nothing allocated.
 pub fn percent_decode(v: &str) -> Cow<'_, str> {
     let bytes = v.as_bytes();
-    if !bytes.iter().any(|&b| b == b'+' || b == b'%') {
+    if memchr::memchr2(b'+', b'%', bytes).is_none() {
         return Cow::Borrowed(v);
     }
     let mut out = Vec::with_capacity(bytes.len());

@@ -55,14 +55,26 @@ impl Languages {
 /// serve is no error: the answer is in the fallback, and says so).
 pub fn of_request<'s>(languages: &'s Languages, req: &Request<Incoming>) -> Result<&'s Locale, ApiError> {
     let lang = query_pairs(req.uri().query()).find_map(|(k, v)| (k == "lang").then(|| percent_decode(v)));
-    if let Some(lang) = lang.as_deref() {
+    of_query(languages, lang.as_deref(), req)
+}
+
+/// Like [`of_request`], with the query's `lang` already read (by a handler that reads its query once).
+///
+/// # Errors
+/// As [`of_request`].
+pub fn of_query<'s>(
+    languages: &'s Languages,
+    lang: Option<&str>,
+    req: &Request<Incoming>,
+) -> Result<&'s Locale, ApiError> {
+    if let Some(lang) = lang {
         parse_tag(lang).map_err(|e| ApiError::field("lang", "invalid", e.to_string()))?;
     }
     let header = req.headers().get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
     if lang.is_none() && header.is_none() {
         return Ok(languages.at(0));
     }
-    let (found, asked) = negotiate_index(lang.as_deref(), header, &languages.served);
+    let (found, asked) = negotiate_index(lang, header, &languages.served);
     if found.is_none() && asked {
         metrics::counter!("gantry_locale_fallbacks_total").increment(1);
         tracing::debug!(event = "locale_fallback", locale = %languages.at(0).tag, "no served locale asked for");

@@ -18,6 +18,7 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, StatusCode};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -26,7 +27,7 @@ use super::body::read_json;
 use super::ctx::{Ctx, percent_decode, query_pairs};
 use super::language;
 use super::problem::ApiError;
-use super::respond::{Response, full, json_response, not_modified, representation, version_etag};
+use super::respond::{Prepared, Response, json_response, not_modified, version_etag};
 use super::state::AppState;
 
 /// Default and largest page size.
@@ -90,6 +91,8 @@ struct Query {
     q: Option<String>,
     limit: usize,
     cursor: Option<Uuid>,
+    /// `lang` (the first one), for [`language::of_query`]: the query is read once.
+    lang: Option<String>,
 }
 
 fn parse_query(raw: Option<&str>) -> Result<Query, ApiError> {
@@ -102,7 +105,7 @@ fn parse_query(raw: Option<&str>) -> Result<Query, ApiError> {
                     Some(Uuid::parse_str(&v).map_err(|_| ApiError::field("parent_id", "invalid", "not a UUID"))?);
             }
             "q" => query.q = Some(v.into_owned()),
-            // `lang` is read by `language::of_request`.
+            "lang" if query.lang.is_none() => query.lang = Some(v.into_owned()),
             "limit" => {
                 query.limit = v
                     .parse::<usize>()
@@ -136,15 +139,48 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
         return Err(ApiError::field("parent_id", "required", format!("{} options belong to a parent", kind.as_str())));
     }
     let parent = if kind.parent_kind().is_some() { query.parent_id } else { None };
-    let locale = language::of_request(&state.languages, req)?;
-    let list = state.catalog.list((kind, parent)).await?;
-    check_parent(state, kind, parent, req).await?;
+    let locale = language::of_query(&state.languages, query.lang.as_deref(), req)?;
+    let key = (kind, parent);
+    // A cached list under a parent that is not pending (the rule) is one read of the cache, nothing awaited.
+    let list = match state.catalog.cached_with_parent(key) {
+        Some((list, false)) => list,
+        Some((list, true)) => {
+            check_parent(state, kind, parent, req).await?;
+            list
+        }
+        None => {
+            let list = state.catalog.list(key).await?;
+            check_parent(state, kind, parent, req).await?;
+            list
+        }
+    };
     let viewer = viewer(state, req);
     let own_pending = viewer.is_some() && list.items.iter().any(|o| o.pending && o.created_by == viewer);
+    let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(search_form);
     // A list with the viewer's own pending options is theirs alone: its own `ETag` (an anonymous
     // `If-None-Match` with it is not a match) and private to their browser; the public list may be kept by
     // shared caches for `catalog.list_max_age_secs`. Either varies with the credential and the language (each
     // locale its own `ETag`).
+    let public_head = |response: &mut Response| {
+        response.headers_mut().insert(header::CACHE_CONTROL, state.list_cache_control.clone());
+        language::mark(&state.languages, response, locale, true);
+    };
+    if q.is_none() && query.cursor.is_none() && query.limit == DEFAULT_LIMIT && !own_pending {
+        // The plain list (what form UIs load): made once per cached list and locale, without pending options.
+        let page: Arc<Prepared> = list.first_page.get_or_render(&locale.tag, || {
+            let mut all = list.items.iter().filter(|o| !o.pending);
+            let items: Vec<Item<'_>> = all.by_ref().take(DEFAULT_LIMIT).map(|o| Item::new(o, locale)).collect();
+            let next_cursor = if all.next().is_some() { items.last().map(|i| i.id) } else { None };
+            let page = Page { locale: &locale.tag, items, version: list.version, next_cursor };
+            let body = bytes::Bytes::from(serde_json::to_vec(&page).expect("a page serialises"));
+            Prepared::json(body, version_etag('v', list.version, &locale.tag), public_head)
+        });
+        if let Some(mut response) = not_modified(req, page.etag()) {
+            public_head(&mut response);
+            return Ok(response);
+        }
+        return Ok(page.response());
+    }
     let (etag, cache_control) = match viewer.filter(|_| own_pending) {
         Some(user) => (personal_etag(list.version, user, &locale.tag), HeaderValue::from_static("private, no-cache")),
         None => (version_etag('v', list.version, &locale.tag), state.list_cache_control.clone()),
@@ -155,23 +191,6 @@ pub async fn list(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Resul
         response
     };
     if let Some(response) = not_modified(req, &etag) {
-        return Ok(cached(response));
-    }
-    let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(search_form);
-    if q.is_none() && query.cursor.is_none() && query.limit == DEFAULT_LIMIT && !own_pending {
-        // The plain list (what form UIs load): rendered once per cached list, without pending options.
-        let body = list.first_page.get_or_render(&locale.tag, || {
-            let mut all = list.items.iter().filter(|o| !o.pending);
-            let items: Vec<Item<'_>> = all.by_ref().take(DEFAULT_LIMIT).map(|o| Item::new(o, locale)).collect();
-            let next_cursor = if all.next().is_some() { items.last().map(|i| i.id) } else { None };
-            let page = Page { locale: &locale.tag, items, version: list.version, next_cursor };
-            bytes::Bytes::from(serde_json::to_vec(&page).expect("a page serialises"))
-        });
-        let mut response = representation(full(body));
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Ok(v) = HeaderValue::from_str(&etag) {
-            response.headers_mut().insert(header::ETAG, v);
-        }
         return Ok(cached(response));
     }
     let mut filtered = list

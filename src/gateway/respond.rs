@@ -43,6 +43,46 @@ pub fn representation(body: Body) -> Response {
     response
 }
 
+/// A representation made once and served many times (an option list's first page, a form, in one locale): its
+/// body, its head (every field but those each response gets on its way out) and its `ETag`. Serving it copies
+/// the head's map (two allocations) instead of building it field by field: ~1.5k instructions of every cached
+/// list before this.
+#[derive(Debug)]
+pub struct Prepared {
+    body: Bytes,
+    head: hyper::HeaderMap,
+    etag: String,
+}
+
+impl Prepared {
+    /// A JSON `body` with its `etag` and the fields `head` adds (`Cache-Control`, the language's).
+    #[must_use]
+    pub fn json(body: Bytes, etag: String, head: impl FnOnce(&mut Response)) -> std::sync::Arc<Self> {
+        let mut response = representation(empty());
+        response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Ok(v) = HeaderValue::from_str(&etag) {
+            response.headers_mut().insert(ETAG, v);
+        }
+        head(&mut response);
+        let (parts, _) = response.into_parts();
+        std::sync::Arc::new(Self { body, head: parts.headers, etag })
+    }
+
+    /// Its `ETag`, for `If-None-Match`.
+    #[must_use]
+    pub fn etag(&self) -> &str {
+        &self.etag
+    }
+
+    /// A 200 response with it.
+    #[must_use]
+    pub fn response(&self) -> Response {
+        let mut response = hyper::Response::new(full(self.body.clone()));
+        *response.headers_mut() = self.head.clone();
+        response
+    }
+}
+
 /// An empty response with `status` (204, 304, 302, …).
 #[must_use]
 pub fn status_only(status: StatusCode) -> Response {

@@ -5,13 +5,13 @@
 //! (check and store a set; every instance drops its templates).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use gantry_actors::catalog::forms::{Form, TemplateOrigin};
 use gantry_actors::catalog::templates::{
     Block, CarryOver, Evaluation, OptionList, Source, TemplateIssue, TemplateSet, ValueIssue,
 };
 use hyper::body::Incoming;
-use hyper::header::{self, HeaderValue};
 use hyper::{Request, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -22,7 +22,7 @@ use super::body::read_json;
 use super::ctx::{Ctx, percent_decode, query_pairs};
 use super::language;
 use super::problem::ApiError;
-use super::respond::{Response, full, json_response, not_modified, representation, version_etag};
+use super::respond::{Prepared, Response, json_response, not_modified, version_etag};
 use super::state::AppState;
 
 fn category_of(ctx: &Ctx) -> Result<Uuid, ApiError> {
@@ -73,12 +73,8 @@ pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result
     };
     let locale = language::of_request(&state.languages, req)?;
     let form = state.catalog.form(category_id, subcategory_id, viewer(state, req)).await?;
-    let tag = etag(&form, &locale.tag);
-    if let Some(mut response) = not_modified(req, &tag) {
-        language::mark(&state.languages, &mut response, locale, false);
-        return Ok(response);
-    }
-    let body = form.rendered.get_or_render(&locale.tag, || {
+    let head = |response: &mut Response| language::mark(&state.languages, response, locale, false);
+    let prepared: Arc<Prepared> = form.rendered.get_or_render(&locale.tag, || {
         let resolved = &form.template.resolved;
         let body = FormBody {
             locale: &locale.tag,
@@ -91,15 +87,14 @@ pub async fn get(state: &AppState, ctx: &Ctx, req: &Request<Incoming>) -> Result
             blocks: resolved.blocks.iter().map(|b| b.localized(locale)).collect(),
             messages: gantry_actors::catalog::templates::messages::table(locale),
         };
-        bytes::Bytes::from(serde_json::to_vec(&body).expect("a form serialises"))
+        let body = bytes::Bytes::from(serde_json::to_vec(&body).expect("a form serialises"));
+        Prepared::json(body, etag(&form, &locale.tag), head)
     });
-    let mut response = representation(full(body));
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Ok(v) = HeaderValue::from_str(&tag) {
-        response.headers_mut().insert(header::ETAG, v);
+    if let Some(mut response) = not_modified(req, prepared.etag()) {
+        head(&mut response);
+        return Ok(response);
     }
-    language::mark(&state.languages, &mut response, locale, false);
-    Ok(response)
+    Ok(prepared.response())
 }
 
 /// `changed` is one field name or a list of them.

@@ -82,14 +82,41 @@ impl CatalogHandle {
     /// # Errors
     /// The store or the actor is unavailable.
     pub async fn list(&self, key: CacheKey) -> Result<CachedList, CacheError> {
-        let (hits, misses) = &self.counters[OptionKind::ALL.iter().position(|k| *k == key.0).unwrap_or(0)];
-        let hit = self.deps.entries.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key).cloned();
-        if let Some(hit) = hit {
-            hits.increment(1);
+        if let Some(hit) = self.cached(key) {
             return Ok(hit);
         }
-        misses.increment(1);
+        self.counters_of(key.0).1.increment(1);
         self.slot.call(|reply| CatalogMsg::Load(key, reply)).await?
+    }
+
+    /// The list for `key` when this instance has it cached (counted as a hit): no actor, nothing awaited.
+    #[must_use]
+    pub fn cached(&self, key: CacheKey) -> Option<CachedList> {
+        let hit = self.deps.entries.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key).cloned();
+        hit.inspect(|_| self.counters_of(key.0).0.increment(1))
+    }
+
+    /// The list for `key` and whether its parent is a pending option (hidden from an anonymous caller; its
+    /// creator may still see it: [`Self::hides`] says), when both lists are cached: one read of the cache, no
+    /// actor. `None` when either is not cached ([`Self::list`] and [`Self::hides`] load them). The list counts
+    /// as a hit; the parent's look-up is not a list request.
+    #[must_use]
+    pub fn cached_with_parent(&self, key: CacheKey) -> Option<(CachedList, bool)> {
+        let entries = self.deps.entries.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let list = entries.get(&key)?;
+        let parent_pending = match (key.0.parent_kind(), key.1) {
+            (Some(parent_kind), Some(parent)) => entries.get(&(parent_kind, None))?.hides(parent, None),
+            _ => false,
+        };
+        let hit = (list.clone(), parent_pending);
+        drop(entries);
+        self.counters_of(key.0).0.increment(1);
+        Some(hit)
+    }
+
+    /// The hit and miss counters of `kind`'s lists.
+    fn counters_of(&self, kind: OptionKind) -> &(metrics::Counter, metrics::Counter) {
+        &self.counters[OptionKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)]
     }
 
     /// Whether `id`, an option of the top-level `kind`, is another account's pending option for `viewer`: a
@@ -99,12 +126,17 @@ impl CatalogHandle {
     /// The store or the actor is unavailable.
     pub async fn hides(&self, kind: OptionKind, id: Uuid, viewer: Option<Uuid>) -> Result<bool, CacheError> {
         let key = (kind, None);
-        let cached = self.deps.entries.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key).cloned();
-        let list = match cached {
-            Some(list) => list,
-            None => self.slot.call(|reply| CatalogMsg::Load(key, reply)).await??,
-        };
-        Ok(list.hides(id, viewer))
+        let cached = self
+            .deps
+            .entries
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .map(|l| l.hides(id, viewer));
+        match cached {
+            Some(hides) => Ok(hides),
+            None => Ok(self.slot.call(|reply| CatalogMsg::Load(key, reply)).await??.hides(id, viewer)),
+        }
     }
 
     /// Creates `option` or returns the existing one with the same name under the same parent.

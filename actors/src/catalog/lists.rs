@@ -49,28 +49,39 @@ impl CachedList {
     }
 }
 
-/// Bytes rendered once per locale (a cached list's first page, a resolved form): at most one entry per locale
-/// the deployment serves (`catalog.locales`), so its size is bounded by the settings, not by requests.
-#[derive(Debug, Default)]
-pub struct Rendered(std::sync::Mutex<Vec<(String, bytes::Bytes)>>);
+/// What the edge renders once per locale (a cached list's first page, a resolved form): at most one entry per
+/// locale the deployment serves (`catalog.locales`), so its size is bounded by the settings, not by requests.
+/// The rendering is the caller's type (the gateway keeps its whole response there, body and head), so this
+/// crate stays free of HTTP; each cache has one caller, and one type.
+#[derive(Default)]
+pub struct Rendered(std::sync::Mutex<Vec<(String, Box<dyn std::any::Any + Send + Sync>)>>);
+
+impl std::fmt::Debug for Rendered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let entries = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f.debug_list().entries(entries.iter().map(|(tag, _)| tag)).finish()
+    }
+}
 
 impl Rendered {
     /// The rendering for `locale`, made by `render` the first time. The lock is held only to look up and to
-    /// insert, not while rendering (two first requests may both render; the first insert wins).
-    pub fn get_or_render(&self, locale: &str, render: impl FnOnce() -> bytes::Bytes) -> bytes::Bytes {
-        let find = |entries: &Vec<(String, bytes::Bytes)>| {
-            entries.iter().find(|(tag, _)| tag == locale).map(|(_, bytes)| bytes.clone())
+    /// insert, not while rendering (two first requests may both render; the first insert wins). A rendering
+    /// of another type than `T` is not a hit.
+    pub fn get_or_render<T: Clone + Send + Sync + 'static>(&self, locale: &str, render: impl FnOnce() -> T) -> T {
+        let find = |entries: &Vec<(String, Box<dyn std::any::Any + Send + Sync>)>| {
+            entries.iter().find(|(tag, _)| tag == locale).and_then(|(_, r)| r.downcast_ref::<T>()).cloned()
         };
         if let Some(hit) = find(&self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)) {
             return hit;
         }
-        let bytes = render();
+        let rendered = render();
         let mut entries = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(hit) = find(&entries) {
             return hit;
         }
-        entries.push((locale.to_owned(), bytes.clone()));
-        bytes
+        entries.retain(|(tag, _)| tag != locale);
+        entries.push((locale.to_owned(), Box::new(rendered.clone())));
+        rendered
     }
 }
 
@@ -188,5 +199,23 @@ mod tests {
         let orphan = option(true, None);
         assert!(!visible_to(&orphan, None));
         assert!(!visible_to(&orphan, Some(Uuid::now_v7())));
+    }
+
+    /// A rendering is made once per locale and then served as it is; each locale has its own; a rendering of
+    /// another type is not taken for it (it is replaced).
+    #[test]
+    fn a_rendering_is_made_once_per_locale() {
+        let rendered = Rendered::default();
+        let mut renders = 0;
+        let mut get = |locale: &str| {
+            rendered.get_or_render(locale, || {
+                renders += 1;
+                format!("{locale} #{renders}")
+            })
+        };
+        assert_eq!((get("de"), get("de"), get("en")), ("de #1".to_owned(), "de #1".to_owned(), "en #2".to_owned()));
+        assert_eq!(rendered.get_or_render("de", || 7_u32), 7, "a String is not a u32");
+        assert_eq!(rendered.get_or_render("de", || 8_u32), 7);
+        assert_eq!(format!("{rendered:?}"), r#"["en", "de"]"#);
     }
 }

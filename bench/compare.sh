@@ -11,6 +11,8 @@
 # modes from one run to the next (~112k or ~134k req/s for the same /healthz in one process), so a ratio of two
 # single runs can be a ratio of two modes; the best rounds compare the fast mode with the fast mode.
 #   bench/compare.sh [secs=8] [rounds=3] [connections=32]
+# Bare hyper also answers bodies as large as /healthz's and the list's (`/bytes/{n}`): the ratio of those two is
+# the ceiling of list / its /healthz that the bytes alone leave.
 # Bare hyper also runs in its `floor` mode (examples/hello_hyper.rs: only the per-request work every protection
 # needs, in its cheapest form): its ratio to bare hyper is the highest any build can reach with those protections on.
 #   BUILDS="name=binary[@dir] …" (default: this checkout's release build as `this`), HELLO=path/to/hello_hyper
@@ -64,6 +66,17 @@ for build in "${builds[@]}"; do
     "$name/evaluate|-s|$work/$name.lua|$api/v1/templates/$trucks/evaluate")
 done
 
+# Bare hyper again, answering bodies that make its responses as large as the first build's /healthz and anonymous
+# list responses (head and body): the ratio of those two is what the bytes alone (the kernel's copies, the load
+# tool's reads) leave of list / its /healthz, before any of Gantry's work.
+size_of() { curl -s -D - -o - "$1" | wc -c; }
+bare_head=$(( $(size_of "http://127.0.0.1:$port/bytes/0") - 1 ))   # its head, less the one digit of "0"
+first_api="http://127.0.0.1:$((port + 2))"
+healthz_bytes=$(size_of "$first_api/healthz"); list_bytes=$(size_of "$first_api/v1/options/brand?limit=50")
+targets+=("sized-healthz|http://127.0.0.1:$port/bytes/$((healthz_bytes - bare_head - ${#healthz_bytes}))"
+  "sized-list|http://127.0.0.1:$port/bytes/$((list_bytes - bare_head - ${#list_bytes}))")
+echo "response sizes (head and body): /healthz $healthz_bytes B, the list $list_bytes B; bare hyper sends the same"
+
 results=$work/results
 rps() { "${client[@]}" wrk -t1 -c"$conns" -d"${secs}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
 for target in "${targets[@]}"; do IFS='|' read -r -a args <<<"${target#*|}"; rps "${args[@]}" >/dev/null; done  # warm-up
@@ -88,6 +101,9 @@ print(f"\nbare hyper: {fmt([rate[(r, 'hello')] / 1000 for r in rounds])} k req/s
 best_of = lambda label: max(rate[(r, label)] for r in rounds)
 print(f"floor (bare hyper with the protections' least work) / bare hyper: per round "
       f"{fmt([rate[(r, 'floor')] / rate[(r, 'hello')] for r in rounds])}, best rounds {best_of('floor') / best_of('hello'):.2f}")
+print(f"bare hyper at the list's response size / at /healthz's: per round "
+      f"{fmt([rate[(r, 'sized-list')] / rate[(r, 'sized-healthz')] for r in rounds])}, "
+      f"best rounds {best_of('sized-list') / best_of('sized-healthz'):.2f} (the most list / its /healthz can be)")
 def table(title, rate_of, ratio):
     """Every build's routes: the rate, then its ratio to bare hyper, to its own /healthz and to the first build."""
     print(title)

@@ -98,3 +98,18 @@ fn an_expired_token_is_not_remembered() {
     cache.insert("no-dots-at-all", claims(), "k1", NOW + 900, NOW);
     assert_eq!(cache.size().0, 0);
 }
+
+/// Entries past their `until` that no request asks for again leave the cache at the next insert a minute
+/// or more after the last sweep; live ones stay.
+#[test]
+fn expired_entries_are_swept_out_by_later_inserts() {
+    let cache = VerifiedTokenCache::default();
+    cache.insert(&token(10), claims(), "k1", NOW + 30, NOW);
+    cache.insert(&token(11), claims(), "k1", NOW + 900, NOW);
+    cache.insert(&token(12), claims(), "k1", NOW + 900, NOW + 40);
+    assert_eq!(cache.size().0, 3, "no sweep within a minute of the last");
+    cache.insert(&token(13), claims(), "k1", NOW + 900, NOW + 61);
+    assert_eq!(cache.size().0, 3, "the expired entry is gone, the others stay");
+    assert!(cache.get(&token(11), NOW + 61, any_key).is_some());
+    assert!(cache.get(&token(10), NOW + 61, any_key).is_none());
+}

@@ -79,7 +79,7 @@ pub fn redirect() -> Response {
 /// 404 for a page that does not exist.
 pub fn page(ctx: &Ctx) -> Result<Response, ApiError> {
     if let Some(name) = ctx.params.get("page")
-        && !PAGES.contains(&name.as_str())
+        && !PAGES.contains(&name)
     {
         return Err(ApiError::NotFound);
     }
@@ -91,7 +91,7 @@ pub fn page(ctx: &Ctx) -> Result<Response, ApiError> {
 /// # Errors
 /// 404 for a file that is not one of the console's.
 pub fn asset(ctx: &Ctx) -> Result<Response, ApiError> {
-    let file = ctx.params.get("file").map(String::as_str).unwrap_or_default();
+    let file = ctx.params.get("file").unwrap_or_default();
     let (_, bytes, content_type) = ASSETS.iter().find(|(name, _, _)| *name == file).ok_or(ApiError::NotFound)?;
     Ok(serve(bytes, content_type))
 }

@@ -37,7 +37,7 @@ const MAX_LIMIT: usize = 500;
 fn kind_of(ctx: &Ctx) -> Result<OptionKind, ApiError> {
     ctx.params
         .get("kind")
-        .and_then(|k| OptionKind::parse(k))
+        .and_then(OptionKind::parse)
         .ok_or(ApiError::ResourceNotFound { code: "unknown_kind", what: "option kind" })
 }
 

@@ -9,8 +9,9 @@
 use std::collections::BTreeMap;
 
 use hyper::Method;
+use hyper::http::uri::PathAndQuery;
 
-use super::ctx::Params;
+use super::ctx::{MAX_PARAMS, Params};
 
 /// Every endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -401,8 +402,27 @@ static TABLE: [RouteSpec; 71] = [
 
 struct Entry {
     template: &'static str,
+    /// The names of its parameters (`{kind}` is `kind`, `{*file}` is `file`), from the template.
+    names: Vec<&'static str>,
     methods: Vec<(Method, Route)>,
     allow: String,
+}
+
+/// The parameter names of `template`, in order: `{kind}` is `kind`, `{*file}` is `file` (`{{` and `}}` are
+/// literal braces, not parameters).
+fn param_names(template: &'static str) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        if rest[open + 1..].starts_with('{') {
+            rest = &rest[open + 2..];
+            continue;
+        }
+        let Some(close) = rest[open..].find('}') else { break };
+        names.push(rest[open + 1..open + close].trim_start_matches('*'));
+        rest = &rest[open + close + 1..];
+    }
+    names
 }
 
 /// A listener's routing table.
@@ -451,22 +471,27 @@ impl Table {
                 names.push("HEAD");
             }
             let allow = names.join(", ");
-            router.insert(template, Entry { template, methods, allow }).expect("route patterns do not conflict");
+            let names = param_names(template);
+            assert!(names.len() <= MAX_PARAMS, "{template}: more than {MAX_PARAMS} parameters");
+            router.insert(template, Entry { template, names, methods, allow }).expect("route patterns do not conflict");
         }
         Self { router }
     }
 
-    /// Routes `method path`. `HEAD` is served by the `GET` route.
+    /// Routes `method target`. `HEAD` is served by the `GET` route.
     #[must_use]
-    pub fn lookup(&self, method: &Method, path: &str) -> Match {
-        let Ok(found) = self.router.at(path) else { return Match::NotFound };
+    pub fn lookup(&self, method: &Method, target: &PathAndQuery) -> Match {
+        let Ok(found) = self.router.at(target.path()) else { return Match::NotFound };
         let entry = found.value;
         let wanted = if method == Method::HEAD { &Method::GET } else { method };
         match entry.methods.iter().find(|(m, _)| m == wanted) {
             Some((_, route)) => Match::Found {
                 route: *route,
                 template: entry.template,
-                params: Params::new(found.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()),
+                params: Params::of(
+                    target,
+                    found.params.iter().filter_map(|(k, v)| Some((*entry.names.iter().find(|n| **n == k)?, v))),
+                ),
             },
             None => Match::MethodNotAllowed { template: entry.template, allow: entry.allow.clone() },
         }
@@ -477,15 +502,25 @@ impl Table {
 mod tests {
     use super::*;
 
+    fn target(path: &str) -> PathAndQuery {
+        path.parse().expect("a request target")
+    }
+
     /// Both tables build (no conflicting patterns) and route what they list.
     #[test]
     fn tables_route_known_paths_with_params() {
         let table = Table::new(Listener::Public);
-        match table.lookup(&Method::GET, "/v1/jobs/0190abcd") {
+        match table.lookup(&Method::GET, &target("/v1/jobs/0190abcd?x=1")) {
             Match::Found { route, template, params } => {
                 assert_eq!(route, Route::GetJob);
                 assert_eq!(template, "/v1/jobs/{id}");
-                assert_eq!(params.get("id").map(String::as_str), Some("0190abcd"));
+                assert_eq!((params.get("id"), params.get("kind")), (Some("0190abcd"), None));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        match table.lookup(&Method::GET, &target("/v1/options/model/0190abcd-x")) {
+            Match::Found { params, .. } => {
+                assert_eq!((params.get("kind"), params.get("id")), (Some("model"), Some("0190abcd-x")));
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -497,11 +532,11 @@ mod tests {
     fn wrong_method_and_unknown_path() {
         let table = Table::new(Listener::Admin);
         assert_eq!(
-            table.lookup(&Method::DELETE, "/admin/secrets"),
+            table.lookup(&Method::DELETE, &target("/admin/secrets")),
             Match::MethodNotAllowed { template: "/admin/secrets", allow: "GET, HEAD".into() }
         );
-        assert_eq!(table.lookup(&Method::GET, "/nope"), Match::NotFound);
-        assert_eq!(Table::new(Listener::Public).lookup(&Method::GET, "/metrics"), Match::NotFound);
+        assert_eq!(table.lookup(&Method::GET, &target("/nope")), Match::NotFound);
+        assert_eq!(Table::new(Listener::Public).lookup(&Method::GET, &target("/metrics")), Match::NotFound);
     }
 
     /// Each row's sample path reaches that row's route on its listener (the access test relies on it), and
@@ -512,7 +547,7 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for spec in table() {
             let (_, routes) = tables.iter().find(|(l, _)| *l == spec.listener).expect("both listeners");
-            match routes.lookup(&spec.method, &spec.sample_path()) {
+            match routes.lookup(&spec.method, &target(&spec.sample_path())) {
                 Match::Found { route, template, .. } => {
                     assert_eq!((route, template), (spec.route, spec.template), "{} {}", spec.method, spec.template);
                 }
@@ -524,5 +559,14 @@ mod tests {
                 spec.route
             );
         }
+    }
+
+    /// A template's parameter names, catch-alls and escaped braces included.
+    #[test]
+    fn parameter_names_come_from_the_template() {
+        assert_eq!(param_names("/v1/options/{kind}/{id}"), ["kind", "id"]);
+        assert_eq!(param_names("/console/{*file}"), ["file"]);
+        assert_eq!(param_names("/a/{{literal}}/{id}"), ["id"]);
+        assert!(param_names("/healthz").is_empty());
     }
 }

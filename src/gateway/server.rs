@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, LazyLock, RwLock};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
@@ -41,6 +41,8 @@ use super::respond::Response;
 use super::router::{Listener, Match, Route, Table};
 use super::state::AppState;
 
+/// The target routed when a request has none of its own (`*`, an authority): no route has parameters there.
+static ROOT: hyper::http::uri::PathAndQuery = hyper::http::uri::PathAndQuery::from_static("/");
 static PUBLIC_TABLE: LazyLock<Table> = LazyLock::new(|| Table::new(Listener::Public));
 static ADMIN_TABLE: LazyLock<Table> = LazyLock::new(|| Table::new(Listener::Admin));
 
@@ -209,7 +211,7 @@ pub(crate) async fn handle(
         Listener::Public => &*PUBLIC_TABLE,
         Listener::Admin => &*ADMIN_TABLE,
     };
-    let (template, result) = match table.lookup(&method, req.uri().path()) {
+    let (template, result) = match table.lookup(&method, req.uri().path_and_query().unwrap_or(&ROOT)) {
         Match::NotFound => ("unmatched", Err(ApiError::NotFound)),
         Match::MethodNotAllowed { template, allow } => (template, Err(ApiError::MethodNotAllowed { allow })),
         Match::Found { route, template, params } => {
@@ -227,9 +229,7 @@ pub(crate) async fn handle(
         response.headers_mut().insert(hyper::header::STRICT_TRANSPORT_SECURITY, hsts.clone());
     }
     let status = response.status();
-    let (requests, duration) = request_metrics(kind, template, method_label(&method), status_label(status));
-    requests.increment(1);
-    duration.record(started.elapsed().as_secs_f64());
+    request_metrics(kind, template, method_label(&method), status_label(status), started.elapsed().as_secs_f64());
     // A 503 was logged with its cause where it became problem+json (and shed requests only at debug level,
     // so an overload does not also flood the log).
     if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
@@ -246,41 +246,56 @@ pub(crate) async fn handle(
     response
 }
 
-type MetricKey = (Listener, &'static str, &'static str, &'static str);
+/// A request metric's labels by where they are (address and length): every label is a static string the server
+/// chose (a route template, a method, a status), never a client's text, so that identifies it (two copies of one
+/// text are two keys for the same handles), and hashing a few words costs less than hashing the text.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct MetricKey(Listener, [(usize, usize); 3]);
 
-/// Registered request metric handles. Label sets are bounded (route templates, known methods and statuses),
-/// so this map is too; looking a handle up here is cheaper than building and hashing a label set per request.
-/// Its keys are static labels chosen by the server, never a client's text, so a fast hash (foldhash) is safe.
-type MetricHandles = HashMap<MetricKey, (metrics::Counter, metrics::Histogram), foldhash::fast::RandomState>;
-static REQUEST_METRICS: LazyLock<RwLock<MetricHandles>> = LazyLock::new(RwLock::default);
-
-fn request_metrics(
-    kind: Listener,
-    route: &'static str,
-    method: &'static str,
-    status: &'static str,
-) -> (metrics::Counter, metrics::Histogram) {
-    let key = (kind, route, method, status);
-    if let Some(handles) = REQUEST_METRICS.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
-        return handles.clone();
+impl MetricKey {
+    fn of(kind: Listener, labels: [&'static str; 3]) -> Self {
+        Self(kind, labels.map(|label| (label.as_ptr() as usize, label.len())))
     }
-    let handles = (
-        metrics::counter!(
-            "gantry_http_requests_total",
-            "listener" => kind.as_str(),
-            "route" => route,
-            "method" => method,
-            "status" => status,
-        ),
-        metrics::histogram!(
-            "gantry_http_request_duration_seconds",
-            "listener" => kind.as_str(),
-            "route" => route,
-            "status_class" => status_class(status),
-        ),
-    );
-    REQUEST_METRICS.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key, handles.clone());
-    handles
+}
+
+/// Counts one request of `route` with `status` and records its duration, through handles each worker thread
+/// registers once per label set (bounded: route templates, known methods and statuses) and then looks up among
+/// its own: no lock shared between threads and no handle cloned per request (a shared map behind a lock cost
+/// two atomic updates for the lock and four for the handles' reference counts, on lines both threads write).
+/// Never inlined: `bench/icount.sh` counts requests by its calls.
+#[inline(never)]
+fn request_metrics(kind: Listener, route: &'static str, method: &'static str, status: &'static str, seconds: f64) {
+    type Handles = HashMap<MetricKey, (metrics::Counter, metrics::Histogram), foldhash::fast::RandomState>;
+    thread_local! {
+        static HANDLES: std::cell::RefCell<Handles> = std::cell::RefCell::default();
+    }
+    let key = MetricKey::of(kind, [route, method, status]);
+    HANDLES.with_borrow_mut(|handles| {
+        if let Some((requests, duration)) = handles.get(&key) {
+            requests.increment(1);
+            duration.record(seconds);
+            return;
+        }
+        let (requests, duration) = handles.entry(key).or_insert_with(|| {
+            (
+                metrics::counter!(
+                    "gantry_http_requests_total",
+                    "listener" => kind.as_str(),
+                    "route" => route,
+                    "method" => method,
+                    "status" => status,
+                ),
+                metrics::histogram!(
+                    "gantry_http_request_duration_seconds",
+                    "listener" => kind.as_str(),
+                    "route" => route,
+                    "status_class" => status_class(status),
+                ),
+            )
+        });
+        requests.increment(1);
+        duration.record(seconds);
+    });
 }
 
 /// The status class label of the duration histogram (`2xx` … `5xx`): latency per route and outcome without a

@@ -8,6 +8,8 @@
 //! drafts, listed, resolved and accepted in forms (and as parents) only for their creator until an operator
 //! approves them; another user creating the same name gets their own draft, or the public option.
 
+use std::sync::Arc;
+
 use gantry_actors::catalog::OptionKind;
 use gantry_actors::catalog::locale::Locale;
 use gantry_actors::catalog::moderation::{NearMatch, near_matches};
@@ -18,7 +20,6 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, StatusCode};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 

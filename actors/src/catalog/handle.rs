@@ -90,8 +90,7 @@ impl CatalogHandle {
     }
 
     /// The list for `key` when this instance has it cached (counted as a hit): no actor, nothing awaited.
-    #[must_use]
-    pub fn cached(&self, key: CacheKey) -> Option<CachedList> {
+    fn cached(&self, key: CacheKey) -> Option<CachedList> {
         let hit = self.deps.entries.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key).cloned();
         hit.inspect(|_| self.counters_of(key.0).0.increment(1))
     }

@@ -104,6 +104,46 @@ pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response {
     json_bytes(status, bytes)
 }
 
+/// Appends `text` to `out` as a JSON string, exactly as serde_json writes it. A text with nothing to escape (no
+/// `"`, `\\` or control character: field names, codes, most messages) is checked eight bytes at a time and
+/// copied whole; serde_json looks up every byte in its escape table and writes the quotes and the text as three
+/// separate writes (~170 instructions for a field name against ~60 here).
+pub fn json_str(out: &mut Vec<u8>, text: &str) {
+    if needs_escape(text.as_bytes()) {
+        serde_json::to_writer(out, text).expect("a string serialises");
+    } else {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    }
+}
+
+/// Whether `bytes` hold a byte JSON must escape: `"`, `\\` or one below 0x20. Eight bytes at a time, the last
+/// ones padded with a byte that needs nothing, by the word tricks for "a byte is zero" and "a byte is below n"
+/// (exact for "any byte": a borrow can only carry out of a byte that already matched).
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_le_bytes([b'"'; 8]);
+    const BACKSLASHES: u64 = u64::from_le_bytes([b'\\'; 8]);
+    let word = |x: u64| {
+        let below_space = x.wrapping_sub(ONES * 0x20) & !x;
+        let quote = (x ^ QUOTES).wrapping_sub(ONES) & !(x ^ QUOTES);
+        let backslash = (x ^ BACKSLASHES).wrapping_sub(ONES) & !(x ^ BACKSLASHES);
+        (below_space | quote | backslash) & HIGH != 0
+    };
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        if word(u64::from_le_bytes(chunk.try_into().expect("eight bytes"))) {
+            return true;
+        }
+    }
+    let mut last = [b'a'; 8];
+    last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    word(u64::from_le_bytes(last))
+}
+
 /// A JSON document already written (`bytes`) with `status`.
 #[must_use]
 pub fn json_bytes(status: StatusCode, bytes: impl Into<Bytes>) -> Response {
@@ -180,6 +220,41 @@ pub fn not_modified(req: &Request<Incoming>, etag: &str) -> Option<Response> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `json_str` writes what serde_json writes: plain text, quotes, backslashes, every control character,
+    /// DEL, non-ASCII and long texts.
+    #[test]
+    fn json_strings_are_written_as_serde_json_writes_them() {
+        let mut texts: Vec<String> = vec![
+            String::new(),
+            "brand".into(),
+            "Model is required".into(),
+            "say \"hi\"".into(),
+            "back\\slash".into(),
+            "Größe – 車種 🚚".into(),
+            "\u{7f}del".into(),
+            "x".repeat(300) + "\"",
+        ];
+        texts.extend((0u8..0x20).map(|b| format!("a{}b", char::from(b))));
+        // Each escaped byte at every position of a word and of the padded rest, next to bytes just above and
+        // below the ones that match (a borrow must not make a neighbour match).
+        texts.extend((0u8..0x80).flat_map(|b| [char::from(b).to_string(), format!("abcdefgh{}", char::from(b))]));
+        for len in 1..=17 {
+            for at in 0..len {
+                for special in ['"', '\\', '\u{1f}', '\0', '\n', '!', '#', '[', ']', ' ', '\u{80}', 'é'] {
+                    let mut text: Vec<char> = "a!#[]\u{21}\u{20}z".chars().cycle().take(len).collect();
+                    text[at] = special;
+                    texts.push(text.into_iter().collect());
+                }
+            }
+        }
+        for text in texts {
+            let mut out = b"[".to_vec();
+            json_str(&mut out, &text);
+            let expected = format!("[{}", serde_json::to_string(&text).expect("a string"));
+            assert_eq!(String::from_utf8(out).expect("UTF-8"), expected, "{text:?}");
+        }
+    }
 
     /// Every response gets `nosniff`; JSON ones (any `+json`, parameters and case aside) also the CSP.
     #[test]

@@ -3,6 +3,7 @@
 //! form names follow what the look-ups found. Evaluation (`…/evaluate`) reports; submission (`…/submit`)
 //! returns the clean values with options resolved to `{id, name}`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use time::OffsetDateTime;
@@ -19,16 +20,16 @@ use crate::ports::Unavailable;
 use crate::ports::catalog::CatalogOption;
 
 impl CatalogHandle {
-    /// Evaluates `form` for `values` after `changed` changed, including the catalog look-ups: an option id
-    /// that is not under the right parent is an `unknown_option` error, and a dependent list is named only
-    /// when its parent field holds a valid option of the parent's kind.
+    /// Evaluates `form` for `values` (moved into the evaluation when owned) after `changed` changed, including
+    /// the catalog look-ups: an option id that is not under the right parent is an `unknown_option` error, and
+    /// a dependent list is named only when its parent field holds a valid option of the parent's kind.
     ///
     /// # Errors
     /// The store or the actor is unavailable.
     pub async fn evaluate<'f>(
         &self,
         form: &'f Form,
-        values: &serde_json::Map<String, serde_json::Value>,
+        values: Cow<'_, serde_json::Map<String, serde_json::Value>>,
         changed: &[String],
         viewer: Option<Uuid>,
         locale: &Locale,

@@ -7,6 +7,7 @@ mod build;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use uuid::Uuid;
 
@@ -220,6 +221,14 @@ fn trimmed(field_type: FieldType, value: &Value) -> Value {
     }
 }
 
+/// [`trimmed`] of a value owned: moved, and copied only when there is something to trim.
+fn trimmed_owned(field_type: FieldType, value: Value) -> Value {
+    match (field_type, value) {
+        (FieldType::Text, Value::String(s)) if s.trim().len() != s.len() => Value::String(s.trim().to_owned()),
+        (_, value) => value,
+    }
+}
+
 impl CompiledTemplate {
     /// Evaluates the form for `values` after the fields in `changed` changed. Returns the evaluation and the
     /// option-membership lookups the caller must make (their failures are `unknown_option` errors).
@@ -230,15 +239,16 @@ impl CompiledTemplate {
         changed: &[String],
         this_year: i32,
     ) -> (Evaluation<'_>, Vec<OptionCheck>) {
-        self.evaluate_in(values, changed, this_year, &Locale::new("en", "en"))
+        self.evaluate_in(Cow::Borrowed(values), changed, this_year, &Locale::new("en", "en"))
     }
 
     /// [`Self::evaluate`] with the messages in `locale`: [`Self::check_values_in`] without building the clean
-    /// values, which an evaluation does not answer.
+    /// values, which an evaluation does not answer. Values given owned are moved into the evaluation's data
+    /// instead of copied (a request's body is not needed after).
     #[must_use]
     pub fn evaluate_in(
         &self,
-        values: &Map<String, Value>,
+        values: Cow<'_, Map<String, Value>>,
         changed: &[String],
         this_year: i32,
         locale: &Locale,
@@ -265,13 +275,13 @@ impl CompiledTemplate {
         this_year: i32,
         locale: &Locale,
     ) -> Checked<'_> {
-        self.check(values, changed, this_year, locale, true)
+        self.check(Cow::Borrowed(values), changed, this_year, locale, true)
     }
 
     /// The checks of [`Self::check_values_in`]; the clean values only when `clean`.
     fn check(
         &self,
-        values: &Map<String, Value>,
+        values: Cow<'_, Map<String, Value>>,
         changed: &[String],
         this_year: i32,
         locale: &Locale,
@@ -298,22 +308,35 @@ impl CompiledTemplate {
         }
         let mut data = Map::new();
         let mut unknown = 0usize;
-        for (name, value) in values {
-            match self.by_name.get(name) {
-                Some(&i) if !reset[i] => {
-                    data.insert(name.clone(), trimmed(self.fields[i].field.field_type, value));
+        // The field a value is for, unless it was reset; an unknown one is counted (and named, the first few).
+        let mut kept = |name: &str| match self.by_name.get(name) {
+            Some(&i) => (!reset[i]).then_some(self.fields[i].field.field_type),
+            None => {
+                // Unknown values are ignored. The answer names only the first few (their names cut short):
+                // one issue per unknown key would let a small request buy a large answer.
+                unknown += 1;
+                if unknown <= UNKNOWN_FIELDS_LISTED {
+                    eval.errors.push(ValueIssue {
+                        field: shorten_name(name),
+                        code: "unknown_field",
+                        message: render(Text::UnknownField, "unknown_field", None, locale, &[]),
+                    });
                 }
-                Some(_) => {}
-                None => {
-                    // Unknown values are ignored. The answer names only the first few (their names cut short):
-                    // one issue per unknown key would let a small request buy a large answer.
-                    unknown += 1;
-                    if unknown <= UNKNOWN_FIELDS_LISTED {
-                        eval.errors.push(ValueIssue {
-                            field: shorten_name(name),
-                            code: "unknown_field",
-                            message: render(Text::UnknownField, "unknown_field", None, locale, &[]),
-                        });
+                None
+            }
+        };
+        match values {
+            Cow::Borrowed(values) => {
+                for (name, value) in values {
+                    if let Some(field_type) = kept(name) {
+                        data.insert(name.clone(), trimmed(field_type, value));
+                    }
+                }
+            }
+            Cow::Owned(values) => {
+                for (name, value) in values {
+                    if let Some(field_type) = kept(&name) {
+                        data.insert(name, trimmed_owned(field_type, value));
                     }
                 }
             }

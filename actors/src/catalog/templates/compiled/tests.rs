@@ -203,8 +203,11 @@ fn evaluate_answers_what_the_full_check_answers() {
     let locale = Locale::new("de", "en");
     for (state, changed) in states {
         let full = t.check_values_in(&values(state.clone()), &changed, 2026, &locale);
-        let (evaluation, checks) = t.evaluate_in(&values(state.clone()), &changed, 2026, &locale);
+        let (evaluation, checks) = t.evaluate_in(Cow::Owned(values(state.clone())), &changed, 2026, &locale);
         assert_eq!(evaluation, full.evaluation, "{state}");
         assert_eq!(checks, full.checks, "{state}");
+        // Values lent are evaluated as values given.
+        let lent = values(state.clone());
+        assert_eq!(t.evaluate_in(Cow::Borrowed(&lent), &changed, 2026, &locale), (evaluation, checks), "{state}");
     }
 }

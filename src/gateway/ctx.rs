@@ -10,8 +10,6 @@ use hyper::http::uri::PathAndQuery;
 pub struct Ctx {
     /// Path parameters.
     pub params: Params,
-    /// The request id.
-    pub request_id: String,
     /// The client's address.
     pub peer: SocketAddr,
 }

@@ -150,12 +150,14 @@ pub async fn serve(
     }
 }
 
-fn request_id(req: &Request<Incoming>) -> String {
+/// The request's id, as the header every answer carries: the client's `X-Request-Id` when sane (a share of the
+/// request's own bytes), else a fresh one. Never `String` first: that was a second copy of every id.
+fn request_id(req: &Request<Incoming>) -> HeaderValue {
     req.headers()
         .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(new_request_id, str::to_owned)
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.as_bytes().iter().all(u8::is_ascii_graphic))
+        .cloned()
+        .unwrap_or_else(new_request_id)
 }
 
 /// A fresh request id: a UUID v7 (RFC 9562), hyphenated, written straight into its string. The 48-bit Unix
@@ -163,7 +165,7 @@ fn request_id(req: &Request<Incoming>) -> String {
 /// 62 bits from a per-thread SplitMix64 seeded from the OS. A request id names a request in the logs and is no
 /// secret (a client may choose its own), so it needs to be unique, not unpredictable: uuid's `now_v7` (a shared
 /// monotonic context and ChaCha) cost ~830 instructions of every request, this ~150.
-fn new_request_id() -> String {
+fn new_request_id() -> HeaderValue {
     thread_local! {
         static STATE: std::cell::Cell<u64> = std::cell::Cell::new(rand::random());
     }
@@ -184,7 +186,7 @@ fn new_request_id() -> String {
     bytes[2..].copy_from_slice(&random.to_be_bytes());
     let id = uuid::Builder::from_unix_timestamp_millis(millis, &bytes).into_uuid();
     let mut buf = uuid::Uuid::encode_buffer();
-    id.hyphenated().encode_lower(&mut buf).to_owned()
+    HeaderValue::from_str(id.hyphenated().encode_lower(&mut buf)).expect("a hyphenated UUID is a header value")
 }
 
 /// The in-flight limits a request is admitted under: its listener's, and its client address's share.
@@ -195,55 +197,56 @@ pub(crate) struct Limits<'a> {
 }
 
 /// Handles one request through the pipeline described at the top of this file.
-pub(crate) async fn handle(
+#[allow(clippy::manual_async_fn)] // The parameters held once (see `dispatch.rs`'s documentation).
+pub(crate) fn handle(
     state: AppState,
     kind: Listener,
     peer: SocketAddr,
     limits: Limits<'_>,
     req: Request<Incoming>,
-) -> Response {
-    let started = Instant::now();
-    let request_id = request_id(&req);
-    // Made before the id moves into the handler's context; the id's text is read back from it when needed.
-    let id_header = HeaderValue::from_str(&request_id).ok();
-    let method = req.method().clone();
-    let table = match kind {
-        Listener::Public => &*PUBLIC_TABLE,
-        Listener::Admin => &*ADMIN_TABLE,
-    };
-    let (template, result) = match table.lookup(&method, req.uri().path_and_query().unwrap_or(&ROOT)) {
-        Match::NotFound => ("unmatched", Err(ApiError::NotFound)),
-        Match::MethodNotAllowed { template, allow } => (template, Err(ApiError::MethodNotAllowed { allow })),
-        Match::Found { route, template, params } => {
-            let ctx = Ctx { params, request_id, peer };
-            (template, run(&state, limits, route, ctx, req).await)
+) -> impl Future<Output = Response> {
+    async move {
+        let started = Instant::now();
+        let request_id = request_id(&req);
+        // Graphic ASCII by construction, so always text.
+        let id = request_id.to_str().ok();
+        let method = req.method().clone();
+        let table = match kind {
+            Listener::Public => &*PUBLIC_TABLE,
+            Listener::Admin => &*ADMIN_TABLE,
+        };
+        let (template, result) = match table.lookup(&method, req.uri().path_and_query().unwrap_or(&ROOT)) {
+            Match::NotFound => ("unmatched", Err(ApiError::NotFound)),
+            Match::MethodNotAllowed { template, allow } => (template, Err(ApiError::MethodNotAllowed { allow })),
+            Match::Found { route, template, params } => {
+                let ctx = Ctx { params, peer };
+                (template, run(&state, limits, route, ctx, req, id).await)
+            }
+        };
+        // Refusals for overload are paced: sent after `http.overload_delay_ms`, once the request holds nothing (its
+        // in-flight permit went with `run`), so a client retrying at once waits instead of spinning.
+        let paced =
+            matches!(&result, Err(ApiError::Unavailable { code: "overloaded", .. } | ApiError::TooManyInFlight));
+        let mut response = result.unwrap_or_else(|err| err.into_response(id));
+        super::respond::harden(&mut response);
+        if let Some(hsts) = &state.hsts {
+            response.headers_mut().insert(hyper::header::STRICT_TRANSPORT_SECURITY, hsts.clone());
         }
-    };
-    // Refusals for overload are paced: sent after `http.overload_delay_ms`, once the request holds nothing (its
-    // in-flight permit went with `run`), so a client retrying at once waits instead of spinning.
-    let paced = matches!(&result, Err(ApiError::Unavailable { code: "overloaded", .. } | ApiError::TooManyInFlight));
-    let id = || id_header.as_ref().and_then(|v| v.to_str().ok());
-    let mut response = result.unwrap_or_else(|err| err.into_response(id()));
-    super::respond::harden(&mut response);
-    if let Some(hsts) = &state.hsts {
-        response.headers_mut().insert(hyper::header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+        let status = response.status();
+        request_metrics(kind, template, method_label(&method), status_label(status), started.elapsed().as_secs_f64());
+        // A 503 was logged with its cause where it became problem+json (and shed requests only at debug level,
+        // so an overload does not also flood the log).
+        if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(request_id = id, %method, route = template, status = status.as_u16(), "request failed");
+        } else {
+            tracing::debug!(request_id = id, %method, route = template, status = status.as_u16(), "request");
+        }
+        response.headers_mut().insert(REQUEST_ID.clone(), request_id);
+        if paced {
+            tokio::time::sleep(state.settings.overload_delay()).await;
+        }
+        response
     }
-    let status = response.status();
-    request_metrics(kind, template, method_label(&method), status_label(status), started.elapsed().as_secs_f64());
-    // A 503 was logged with its cause where it became problem+json (and shed requests only at debug level,
-    // so an overload does not also flood the log).
-    if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
-        tracing::warn!(request_id = id(), %method, route = template, status = status.as_u16(), "request failed");
-    } else {
-        tracing::debug!(request_id = id(), %method, route = template, status = status.as_u16(), "request");
-    }
-    if let Some(value) = id_header {
-        response.headers_mut().insert(REQUEST_ID.clone(), value);
-    }
-    if paced {
-        tokio::time::sleep(state.settings.overload_delay()).await;
-    }
-    response
 }
 
 /// A request metric's labels by where they are (address and length): every label is a static string the server
@@ -355,58 +358,62 @@ fn method_label(method: &hyper::Method) -> &'static str {
     }
 }
 
-async fn run(
+#[allow(clippy::manual_async_fn)] // The parameters held once (see `dispatch.rs`'s documentation).
+fn run(
     state: &AppState,
     limits: Limits<'_>,
     route: Route,
     ctx: Ctx,
     mut req: Request<Incoming>,
-) -> Result<Response, ApiError> {
-    // The address's share first: a client at its share is refused before it takes a place others need.
-    let _share = if route.sheddable() {
-        Some(limits.share.try_take().ok_or_else(|| {
-            refusal("in_flight_per_address");
-            tracing::debug!(peer = %ctx.peer, request_id = %ctx.request_id, "client at its share of requests in flight");
-            ApiError::TooManyInFlight
-        })?)
-    } else {
-        None
-    };
-    let _permit = if route.sheddable() {
-        Some(limits.in_flight.try_acquire().map_err(|_| {
-            metrics::counter!("gantry_http_shed_total").increment(1);
-            ApiError::Unavailable {
-                code: "overloaded",
-                reason: "too many requests in flight; retry shortly".into(),
-                retry_after: Duration::from_secs(1),
+    request_id: Option<&str>,
+) -> impl Future<Output = Result<Response, ApiError>> {
+    async move {
+        // The address's share first: a client at its share is refused before it takes a place others need.
+        let _share = if route.sheddable() {
+            Some(limits.share.try_take().ok_or_else(|| {
+                refusal("in_flight_per_address");
+                tracing::debug!(peer = %ctx.peer, request_id, "client at its share of requests in flight");
+                ApiError::TooManyInFlight
+            })?)
+        } else {
+            None
+        };
+        let _permit = if route.sheddable() {
+            Some(limits.in_flight.try_acquire().map_err(|_| {
+                metrics::counter!("gantry_http_shed_total").increment(1);
+                ApiError::Unavailable {
+                    code: "overloaded",
+                    reason: "too many requests in flight; retry shortly".into(),
+                    retry_after: Duration::from_secs(1),
+                }
+            })?)
+        } else {
+            None
+        };
+        let deadline = if route.streams() {
+            Duration::from_secs(state.settings.uploads.timeout_secs)
+        } else {
+            // A body is held to its own deadline and rate while it is read (not an upload's: the pipeline holds
+            // those to `uploads.min_bytes_per_sec`). Only requests with a body pay for the extension.
+            if !hyper::body::Body::is_end_stream(req.body()) {
+                req.extensions_mut().insert(BodyPolicy::of(&state.settings.http));
             }
-        })?)
-    } else {
-        None
-    };
-    let deadline = if route.streams() {
-        Duration::from_secs(state.settings.uploads.timeout_secs)
-    } else {
-        // A body is held to its own deadline and rate while it is read (not an upload's: the pipeline holds
-        // those to `uploads.min_bytes_per_sec`). Only requests with a body pay for the extension.
-        if !hyper::body::Body::is_end_stream(req.body()) {
-            req.extensions_mut().insert(BodyPolicy::of(&state.settings.http));
+            state.settings.request_timeout()
+        };
+        // Polled once before its deadline is armed: a handler that answers on its first poll (health, cached reads,
+        // a verified token) then never reads the clock or builds a timer for it.
+        let mut work = std::pin::pin!(dispatch(state, route, ctx, req));
+        if let std::task::Poll::Ready(answer) = futures::poll!(work.as_mut()) {
+            return answer;
         }
-        state.settings.request_timeout()
-    };
-    // Polled once before its deadline is armed: a handler that answers on its first poll (health, cached reads,
-    // a verified token) then never reads the clock or builds a timer for it.
-    let mut work = std::pin::pin!(dispatch(state, route, ctx, req));
-    if let std::task::Poll::Ready(answer) = futures::poll!(work.as_mut()) {
-        return answer;
-    }
-    tokio::time::timeout(deadline, work).await.unwrap_or_else(|_| {
-        Err(ApiError::Unavailable {
-            code: "timeout",
-            reason: format!("the request did not complete within {}s", deadline.as_secs()),
-            retry_after: Duration::from_secs(1),
+        tokio::time::timeout(deadline, work).await.unwrap_or_else(|_| {
+            Err(ApiError::Unavailable {
+                code: "timeout",
+                reason: format!("the request did not complete within {}s", deadline.as_secs()),
+                retry_after: Duration::from_secs(1),
+            })
         })
-    })
+    }
 }
 
 /// Counts a refusal at the edge (`gantry_http_refusals_total{reason}`; `body.rs` counts the 408s under the same
@@ -423,8 +430,9 @@ mod tests {
     /// milliseconds) and distinct, within a thread and across threads.
     #[test]
     fn fresh_request_ids_are_distinct_uuid_v7() {
-        let mut ids: Vec<String> = (0..10_000).map(|_| new_request_id()).collect();
-        let others = std::thread::spawn(|| (0..10_000).map(|_| new_request_id()).collect::<Vec<_>>());
+        let text = || new_request_id().to_str().expect("text").to_owned();
+        let mut ids: Vec<String> = (0..10_000).map(|_| text()).collect();
+        let others = std::thread::spawn(move || (0..10_000).map(|_| text()).collect::<Vec<_>>());
         ids.extend(others.join().expect("thread"));
         for id in &ids {
             let parsed = uuid::Uuid::parse_str(id).expect("a UUID");
@@ -437,7 +445,7 @@ mod tests {
         assert!(u128::from(seconds).abs_diff(now / 1000) <= 1, "the id carries the time");
         let later = {
             std::thread::sleep(std::time::Duration::from_millis(2));
-            new_request_id()
+            text()
         };
         assert!(later > ids[0], "a later id sorts after an earlier one");
         let count = ids.len();

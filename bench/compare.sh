@@ -12,7 +12,8 @@
 # single runs can be a ratio of two modes; the best rounds compare the fast mode with the fast mode.
 #   bench/compare.sh [secs=8] [rounds=3] [connections=32]
 # Bare hyper also answers bodies as large as /healthz's and the list's (`/bytes/{n}`): the ratio of those two is
-# the ceiling of list / its /healthz that the bytes alone leave.
+# the ceiling of list / its /healthz that the bytes alone leave. And it takes evaluate's POST (the same body, read
+# whole and parsed as JSON) and answers as many bytes as evaluate: the ceiling of evaluate / its /healthz.
 # Bare hyper also runs in its `floor` mode (examples/hello_hyper.rs: only the per-request work every protection
 # needs, in its cheapest form): its ratio to bare hyper is the highest any build can reach with those protections on.
 #   BUILDS="name=binary[@dir] …" (default: this checkout's release build as `this`), HELLO=path/to/hello_hyper
@@ -59,6 +60,7 @@ for build in "${builds[@]}"; do
   status=$(curl -s -o /dev/null -w '%{http_code}' -H 'content-type: application/json' -d "$body" "$api/v1/templates/$trucks/evaluate")
   [ "$status" = 200 ] || { echo "$name: evaluate answers $status" >&2; exit 1; }
   names+=("$name")
+  [ "$i" -gt 1 ] || { first_evaluate="$api/v1/templates/$trucks/evaluate"; first_body=$body; first_lua="$work/$name.lua"; }
   targets+=("$name/healthz|$api/healthz"
     "$name/me|-H|Authorization: Bearer $token|$api/v1/auth/me"
     "$name/list|$list"
@@ -73,9 +75,14 @@ size_of() { curl -s -D - -o - "$1" | wc -c; }
 bare_head=$(( $(size_of "http://127.0.0.1:$port/bytes/0") - 1 ))   # its head, less the one digit of "0"
 first_api="http://127.0.0.1:$((port + 2))"
 healthz_bytes=$(size_of "$first_api/healthz"); list_bytes=$(size_of "$first_api/v1/options/brand?limit=50")
+evaluate_bytes=$(curl -s -D - -o - -H 'content-type: application/json' -d "$first_body" "$first_evaluate" | wc -c)
+# And bare hyper taking evaluate's POST (the same body, read whole and parsed as JSON) and answering as many bytes
+# as evaluate does: what any JSON endpoint pays around its own work, so evaluate / its /healthz can be no more.
 targets+=("sized-healthz|http://127.0.0.1:$port/bytes/$((healthz_bytes - bare_head - ${#healthz_bytes}))"
-  "sized-list|http://127.0.0.1:$port/bytes/$((list_bytes - bare_head - ${#list_bytes}))")
-echo "response sizes (head and body): /healthz $healthz_bytes B, the list $list_bytes B; bare hyper sends the same"
+  "sized-list|http://127.0.0.1:$port/bytes/$((list_bytes - bare_head - ${#list_bytes}))"
+  "sized-evaluate|-s|$first_lua|http://127.0.0.1:$port/bytes/$((evaluate_bytes - bare_head - ${#evaluate_bytes}))")
+echo "response sizes (head and body): /healthz $healthz_bytes B, the list $list_bytes B, evaluate $evaluate_bytes B" \
+  "(its body ${#first_body} B); bare hyper sends the same"
 
 results=$work/results
 rps() { "${client[@]}" wrk -t1 -c"$conns" -d"${secs}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
@@ -104,6 +111,9 @@ print(f"floor (bare hyper with the protections' least work) / bare hyper: per ro
 print(f"bare hyper at the list's response size / at /healthz's: per round "
       f"{fmt([rate[(r, 'sized-list')] / rate[(r, 'sized-healthz')] for r in rounds])}, "
       f"best rounds {best_of('sized-list') / best_of('sized-healthz'):.2f} (the most list / its /healthz can be)")
+print(f"bare hyper taking evaluate's body as JSON, answering its size / at /healthz's: per round "
+      f"{fmt([rate[(r, 'sized-evaluate')] / rate[(r, 'sized-healthz')] for r in rounds])}, "
+      f"best rounds {best_of('sized-evaluate') / best_of('sized-healthz'):.2f} (the most evaluate / its /healthz can be)")
 def table(title, rate_of, ratio):
     """Every build's routes: the rate, then its ratio to bare hyper, to its own /healthz and to the first build."""
     print(title)

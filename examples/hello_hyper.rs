@@ -15,7 +15,9 @@
 //!
 //! Without `floor`, `GET /bytes/{n}` answers `n` bytes (up to 64 KiB) instead of `ok\n`: bare hyper sending a
 //! body as large as a route's (an option list's ~3 KiB), so the cost of moving those bytes through the kernel and
-//! the load tool is measured apart from Gantry's own work.
+//! the load tool is measured apart from Gantry's own work. A `POST` is read whole and parsed as JSON first (into
+//! `serde_json::Value`), then answered the same way: what any JSON endpoint does before and after its own work
+//! (`evaluate` of a form, whose body and answer sizes `bench/compare.sh` gives it).
 //!
 //! Run: `cargo run --release --example hello_hyper -- 127.0.0.1:8090 [floor]`
 
@@ -24,9 +26,10 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use http_body_util::BodyExt;
 use http_body_util::Full;
 use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue, X_CONTENT_TYPE_OPTIONS};
-use hyper::{Request, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
@@ -64,6 +67,12 @@ async fn main() -> std::io::Result<()> {
                 let floor = floor.clone();
                 async move {
                     Ok::<_, Infallible>(match floor {
+                        None if req.method() == Method::POST => {
+                            let answer = bare_body(req.uri().path());
+                            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                            std::hint::black_box(serde_json::from_slice::<serde_json::Value>(&body).ok());
+                            Response::new(Full::new(answer))
+                        }
                         None => Response::new(Full::new(bare_body(req.uri().path()))),
                         Some(floor) => floored(&floor, &req),
                     })

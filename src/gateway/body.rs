@@ -154,8 +154,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if let Some(start) = bytes.iter().position(|b| !b.is_ascii_whitespace())
         && bytes[start] == b'['
     {
-        let line = 1 + bytes[..start].iter().filter(|&&b| b == b'\n').count();
-        let column = start - bytes[..start].iter().rposition(|&b| b == b'\n').map_or(0, |nl| nl + 1) + 1;
+        let (line, column) = line_and_column(bytes, start);
         return Err(ApiError::MalformedJson(format!(
             "JSON does not match the expected shape (an object) at line {line} column {column}"
         )));
@@ -163,9 +162,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Read as text checked once as a whole: from bytes, serde_json checks every string on its own (20 strings
     // of a form's values: ~2,000 instructions), from text it need not.
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        let at = e.valid_up_to();
-        let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count();
-        let column = at - bytes[..at].iter().rposition(|&b| b == b'\n').map_or(0, |nl| nl + 1) + 1;
+        let (line, column) = line_and_column(bytes, e.valid_up_to());
         ApiError::MalformedJson(format!("invalid JSON at line {line} column {column}"))
     })?;
     serde_json::from_str(text).map_err(|e| {
@@ -177,6 +174,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         };
         ApiError::MalformedJson(format!("{what} at line {} column {}", e.line(), e.column()))
     })
+}
+
+/// The line and column (both from 1, the column in bytes, as serde_json counts them) of `bytes[at]`.
+fn line_and_column(bytes: &[u8], at: usize) -> (usize, usize) {
+    let before = &bytes[..at];
+    let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+    let column = at - before.iter().rposition(|&b| b == b'\n').map_or(0, |nl| nl + 1) + 1;
+    (line, column)
 }
 
 #[cfg(test)]
